@@ -1,0 +1,1 @@
+"""The Qt window, kiosk mode and stimulus presenter."""

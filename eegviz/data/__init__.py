@@ -1,0 +1,1 @@
+"""Datasets: the synthetic world, EEG-ImageNet, THINGS-EEG2, and the user's own XDF sessions."""

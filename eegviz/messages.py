@@ -1,0 +1,101 @@
+"""The messages that travel along the data path: Chunk/Marker -> Epoch -> Decoded -> Reconstruction.
+
+Frozen dataclasses holding numpy arrays. Every stage adds its own timestamps (time.perf_counter() seconds) so
+the latency from marker to image is measured per epoch, stage by stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What a source delivers: channel labels, nominal rate, and a name for status bars and recordings."""
+
+    name: str
+    ch_names: tuple[str, ...]
+    sfreq: float
+    source_id: str = ""
+    ch_type: str = "EEG"
+    unit: str = "volts"
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.ch_names)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive EEG samples: samples is (n_times, n_channels) float32 in volts, timestamps in the LSL clock."""
+
+    samples: np.ndarray
+    timestamps: np.ndarray
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.samples.ndim != 2 or self.samples.shape[0] != self.timestamps.shape[0]:
+            raise ValueError(
+                f"chunk shape mismatch: samples {self.samples.shape} vs timestamps {self.timestamps.shape}"
+            )
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A string event, e.g. the id of the image shown at that instant (LSL clock seconds)."""
+
+    timestamp: float
+    payload: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """EEG locked to one marker: data (n_channels, n_times) from t_marker + tmin, already preprocessed."""
+
+    data: np.ndarray
+    sfreq: float
+    ch_names: tuple[str, ...]
+    tmin: float
+    marker: Marker
+    t_ready: float  # perf_counter when the last sample of the window had arrived and the epoch was cut
+    t_marker_seen: float = 0.0  # perf_counter when the marker itself arrived
+    index: int = 0  # running number of the epoch in the session
+
+    @property
+    def t_marker(self) -> float:
+        return self.marker.timestamp
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Both branches' outputs for one epoch."""
+
+    epoch: Epoch
+    feature: np.ndarray  # pixel-branch EEG feature f(eeg)
+    saliency: np.ndarray  # (H, W, 3) float32 in [0, 1]
+    embedding: np.ndarray  # predicted text embedding, (tokens, dim)
+    class_scores: np.ndarray  # (n_classes,) softmax over the model's classes
+    class_names: tuple[str, ...] = ()
+    t_done: float = 0.0
+
+    @property
+    def top_class(self) -> str:
+        return self.class_names[int(np.argmax(self.class_scores))] if self.class_names else ""
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """The final image for one epoch, with the time each stage took."""
+
+    decoded: Decoded
+    image: np.ndarray  # (H, W, 3) uint8
+    generator: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    dropped_before: int = 0  # epochs dropped (newest wins) since the previous reconstruction
+
+    @property
+    def marker(self) -> Marker:
+        return self.decoded.epoch.marker

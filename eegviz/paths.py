@@ -1,0 +1,31 @@
+"""Where the project's shipped files live.
+
+models/ and assets/ sit beside the package in the source tree (the README installs editable). EEGVIZ_HOME
+points elsewhere when the package is installed without the tree.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    env = os.environ.get("EEGVIZ_HOME")
+    return Path(env) if env else Path(__file__).resolve().parent.parent
+
+
+def models_dir() -> Path:
+    return project_root() / "models"
+
+
+def assets_dir() -> Path:
+    return project_root() / "assets"
+
+
+def default_model_dir() -> Path:
+    return models_dir() / "synthetic-default"
+
+
+def demo_recording() -> Path:
+    return assets_dir() / "demo.xdf"

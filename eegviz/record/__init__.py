@@ -1,0 +1,1 @@
+"""Lossless recording (XDF) and per-epoch results."""

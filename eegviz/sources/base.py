@@ -1,0 +1,35 @@
+"""The Source protocol every acquisition backend implements (built-ins and plugins alike).
+
+A source is polled from one acquisition thread: read() returns whatever arrived since the last call, never
+blocks longer than its timeout, and never drops samples. Timestamps of chunks and markers share one clock
+(the LSL clock, or the recording's clock for replays) so epochs are cut in the marker's time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from eegviz.messages import Chunk, Marker, StreamInfo
+
+
+@dataclass
+class ReadResult:
+    chunks: list[Chunk] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+    gap: bool = False  # the source lost its signal since the last read (reconnect, clock jump)
+    finished: bool = False  # a finite source (a replay) has delivered everything
+
+
+@runtime_checkable
+class Source(Protocol):
+    info: StreamInfo
+
+    def start(self) -> None:
+        """Open the connection / file; raise EegvizError with one line if that fails."""
+
+    def read(self, timeout: float = 0.05) -> ReadResult:
+        """Everything that arrived since the last call."""
+
+    def stop(self) -> None:
+        """Release resources; safe to call twice."""

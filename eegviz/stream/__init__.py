@@ -1,0 +1,1 @@
+"""Ring buffer, marker-locked epoching, and the preprocessing shared by the live path and training."""

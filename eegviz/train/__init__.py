@@ -1,0 +1,1 @@
+"""Training loops for the decoder and the embedded generator."""

@@ -1,0 +1,1 @@
+"""The synthetic world: procedural stimuli with captions and silhouettes, and an EEG simulator."""

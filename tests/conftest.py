@@ -1,0 +1,13 @@
+"""Test-wide setup: liblsl confined to this machine, Qt offscreen, torch on few threads.
+
+LSLAPICFG must be set before pylsl loads liblsl, so it is set here at import time, before any test module.
+"""
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ["LSLAPICFG"] = str(ROOT / "lsl_api.cfg")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MNE_LSL_LOG_LEVEL", "WARNING")
