@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from eegviz.errors import EegvizError
+from eegviz.messages import Chunk, Marker
+from eegviz.stream.epocher import Epocher, RingBuffer
+from eegviz.stream.preprocess import InputSpec, Preprocessor, normalise
+
+CH = ("Oz", "O1", "O2", "Pz")
+
+
+def _stream(sfreq=250.0, seconds=4.0, t0=100.0):
+    n = int(seconds * sfreq)
+    t = t0 + np.arange(n) / sfreq
+    data = np.zeros((n, len(CH)), np.float32)
+    data[:, 0] = (t - t0) * 1e-6  # a ramp on Oz: value tells which sample landed where
+    return t, data
+
+
+def test_epoch_is_cut_at_marker_time_in_marker_clock():
+    spec = InputSpec(ch_names=("Oz",), sfreq=250.0, tmin=-0.1, tmax=0.5, baseline=(-0.1, 0.0), scale=1.0)
+    ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
+    t, data = _stream()
+    ep.add_marker(Marker(101.0, "star_001"))
+    out = []
+    for s in range(0, len(t), 10):
+        out += ep.add_chunk(Chunk(data[s : s + 10], t[s : s + 10]))
+    assert len(out) == 1 and out[0].epoch is not None
+    e = out[0].epoch
+    assert e.data.shape == (1, spec.n_times) == (1, 150)
+    # ramp minus its baseline mean: at t_marker (index 25) value is 1e-6 * (0 + half a sample) above baseline mean
+    ramp = (t[225:375] - 100.0) * 1e-6
+    expected = ramp - ramp[:25].mean()
+    np.testing.assert_allclose(e.data[0], expected, atol=1e-9)
+    assert e.marker.payload == "star_001"
+
+
+def test_epoch_waits_for_last_sample():
+    spec = InputSpec(ch_names=CH, sfreq=250.0, tmin=-0.1, tmax=0.5)
+    ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
+    t, data = _stream()
+    ep.add_marker(Marker(101.0, "x"))
+    end = int((1.0 + 0.5) * 250) - 1  # index of the sample at t_marker + tmax - 1/sfreq
+    assert ep.add_chunk(Chunk(data[:end], t[:end])) == []
+    got = ep.add_chunk(Chunk(data[end : end + 1], t[end : end + 1]))
+    assert len(got) == 1 and got[0].epoch is not None
+
+
+def test_gap_inside_window_is_reported_not_guessed():
+    spec = InputSpec(ch_names=CH, sfreq=250.0, tmin=-0.1, tmax=0.5)
+    ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
+    t, data = _stream()
+    keep = np.ones(len(t), bool)
+    keep[260:300] = False  # 160 ms lost inside the window
+    ep.add_marker(Marker(101.0, "x"))
+    out = ep.add_chunk(Chunk(data[keep], t[keep]))
+    assert len(out) == 1 and out[0].epoch is None and "gap" in out[0].reason
+
+
+def test_resampling_and_channel_mapping_by_name():
+    spec = InputSpec(ch_names=("O2", "Oz"), sfreq=250.0, tmin=-0.1, tmax=0.5)
+    src_ch = ("oz", "Fz", "o2")
+    pre = Preprocessor(spec, src_ch, 1000.0)
+    ep = Epocher(pre, src_ch)
+    n = 4000
+    t = 50.0 + np.arange(n) / 1000.0
+    data = np.zeros((n, 3), np.float32)
+    data[:, 2] = 5e-6 * np.sin(2 * np.pi * 5 * t)  # 5 Hz on O2 survives the 4:1 resampling
+    ep.add_marker(Marker(51.5, "m"))
+    out = ep.add_chunk(Chunk(data, t))
+    e = out[0].epoch
+    assert e.data.shape == (2, 150) and e.ch_names == ("O2", "Oz")
+    tt = 51.5 + spec.tmin + np.arange(150) / 250.0
+    ref = normalise(5e-6 * np.sin(2 * np.pi * 5 * tt)[None], spec)[0]
+    assert np.corrcoef(e.data[0], ref)[0, 1] > 0.99
+    assert np.abs(e.data[1]).max() < 1e-6
+
+
+def test_missing_channels_and_nan_are_clear_errors():
+    spec = InputSpec(ch_names=("Oz", "Iz"), sfreq=250.0)
+    with pytest.raises(EegvizError, match="lacks 1 of the model's 2 channels"):
+        Preprocessor(spec, CH, 250.0)
+    pre = Preprocessor(InputSpec(ch_names=("Oz",), sfreq=250.0), CH, 250.0)
+    bad = np.zeros((4, 175))
+    bad[0, 3] = np.nan
+    with pytest.raises(EegvizError, match="NaN"):
+        pre(bad)
+
+
+def test_ring_buffer_wraps_and_keeps_latest():
+    rb = RingBuffer(1, 100)
+    t = np.arange(250) / 100.0
+    rb.append(np.arange(250, dtype=np.float32)[:, None], t)
+    w = rb.window(t[200], 10, 100.0)
+    np.testing.assert_array_equal(w[0], np.arange(200, 210))
+    assert rb.window(t[100], 10, 100.0) is None  # overwritten
