@@ -1,0 +1,27 @@
+"""The Generator protocol: saliency maps + text embeddings -> images, batched.
+
+Implementations: EmbeddedGenerator (in-house few-step pixel diffusion on the synthetic world) and
+DiffusersImg2ImgGenerator (Stable Diffusion / SD-Turbo / LCM img2img). Plugins register more under the
+entry-point group eegviz.generators.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str
+
+    def warmup(self) -> None:
+        """Run once at start so the first epoch is not slow (allocations, compilation)."""
+
+    def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0) -> np.ndarray:
+        """saliency (B, H, W, 3) float [0,1], embedding (B, tokens, dim) -> images (B, H', W', 3) uint8."""
+
+
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

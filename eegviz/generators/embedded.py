@@ -1,0 +1,77 @@
+"""The embedded default generator: in-house few-step pixel diffusion trained on the synthetic world.
+
+NeuroImagen's generation step in miniature. The network predicts the clean image x0 (not the noise), which is
+what makes 1-4 DDIM steps usable: img2img noises the saliency map to level `strength` and walks back to t=0 in
+`steps` deterministic DDIM jumps, conditioned on the predicted caption embedding.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eegviz.generators.base import to_uint8
+from eegviz.generators.tiny_unet import TinyUNet
+from eegviz.modelio import load_module, read_config, save_module, write_config
+
+
+def alpha_bar(t: torch.Tensor) -> torch.Tensor:
+    """Cosine noise schedule (Nichol & Dhariwal), t in [0, 1]."""
+    return torch.cos((t + 0.008) / 1.008 * math.pi / 2) ** 2
+
+
+def noise_to(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    ab = alpha_bar(t)[:, None, None, None]
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+
+class EmbeddedGenerator:
+    name = "embedded"
+
+    def __init__(self, model_dir: Path | None = None, steps: int = 2, strength: float = 0.6,
+                 out_size: int = 128, unet: TinyUNet | None = None):
+        from eegviz.paths import default_model_dir
+
+        self.steps, self.strength, self.out_size = steps, strength, out_size
+        if unet is None:
+            model_dir = Path(model_dir or default_model_dir())
+            cfg = read_config(model_dir, "generator.json")
+            unet = TinyUNet(tuple(cfg["channels"]), cfg["ctx_dim"], cfg["emb_dim"])
+            load_module(unet, model_dir / "generator.safetensors")
+            self.steps = int(cfg.get("steps", steps)) if steps is None else steps
+        self.unet = unet.eval()
+
+    def save(self, model_dir: Path, extra: dict | None = None) -> None:
+        write_config(model_dir, {"kind": "embedded", "channels": list(self.unet.channels), "ctx_dim": self.unet.ctx_dim,
+                                 "emb_dim": self.unet.emb_dim, "steps": self.steps, "strength": self.strength,
+                                 **(extra or {})}, "generator.json")
+        save_module(self.unet, Path(model_dir) / "generator.safetensors")
+
+    def warmup(self) -> None:
+        size = 32
+        self.generate(np.zeros((1, size, size, 3), np.float32), np.zeros((1, 8, self.unet.ctx_dim), np.float32))
+
+    @torch.inference_mode()
+    def sample(self, init: torch.Tensor, ctx: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """img2img from init (B,3,H,W) in [-1,1]: noise to `strength`, then `steps` DDIM jumps to t=0."""
+        gen = torch.Generator().manual_seed(seed)
+        b = init.shape[0]
+        ts = torch.linspace(self.strength, 0.0, self.steps + 1)
+        x = noise_to(init, ts[0].repeat(b), torch.randn(init.shape, generator=gen))
+        for t_now, t_next in zip(ts[:-1], ts[1:]):
+            x0 = self.unet(x, t_now.repeat(b), ctx).clamp(-1, 1)
+            ab_now, ab_next = alpha_bar(t_now), alpha_bar(t_next)
+            eps = (x - ab_now.sqrt() * x0) / (1 - ab_now).sqrt().clamp_min(1e-4)
+            x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps if t_next > 0 else x0
+        return x
+
+    def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0) -> np.ndarray:
+        init = torch.as_tensor(saliency, dtype=torch.float32).permute(0, 3, 1, 2) * 2 - 1
+        ctx = torch.as_tensor(embedding, dtype=torch.float32)
+        img = self.sample(init, ctx, seed)
+        if self.out_size and self.out_size != img.shape[-1]:
+            img = torch.nn.functional.interpolate(img, size=self.out_size, mode="bicubic", align_corners=False)
+        return to_uint8((img.permute(0, 2, 3, 1).numpy() + 1) / 2)

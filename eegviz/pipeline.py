@@ -1,0 +1,229 @@
+"""The data path, in one place: Source -> Epocher -> Decoder -> Generator -> Sinks.
+
+Two threads. The acquisition thread polls the source, records every raw sample and marker (lossless, before
+anything else can fail), and cuts epochs. The inference thread decodes and generates. Between them a bounded
+queue: when generation falls behind a live source, the oldest pending epoch is dropped (newest wins) and
+counted; acquisition never waits. For a replay running as fast as possible (`paced=False`) nothing is live,
+so the queue blocks instead and every epoch is processed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from eegviz.decoders.two_branch import TwoBranchDecoder
+from eegviz.errors import EegvizError
+from eegviz.generators.base import Generator
+from eegviz.messages import Chunk, Epoch, Marker, Reconstruction
+from eegviz.sources.base import Source
+from eegviz.stream.epocher import Epocher
+from eegviz.stream.preprocess import Preprocessor
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None) -> None: ...
+    def on_skipped(self, marker: Marker, reason: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def known_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
+    """The true stimulus for a marker naming a synthetic-world image, else None (real sessions' own ids)."""
+    from eegviz.world.stimuli import render, spec_from_id
+
+    try:
+        img, _ = render(spec_from_id(payload), size=size)
+    except EegvizError:
+        return None
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+@dataclass
+class Stats:
+    samples: int = 0
+    markers: int = 0
+    epochs: int = 0
+    results: int = 0
+    dropped: int = 0
+    skipped: int = 0
+    gaps: int = 0
+    latencies: list = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list,
+                 recorder=None, paced: bool = True, max_pending: int = 2, max_batch: int = 4,
+                 on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None):
+        self.source, self.decoder, self.generator, self.sinks = source, decoder, generator, list(sinks)
+        self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
+        self.on_chunk, self.on_marker = on_chunk, on_marker
+        self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
+        self.stats = Stats()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._dropped_since = 0
+        self._lock = threading.Lock()
+
+    # -- acquisition -------------------------------------------------------------------------------------------
+    def _enqueue(self, ep: Epoch) -> None:
+        if not self.paced:
+            self._put_blocking(ep)
+            return
+        while True:
+            try:
+                self.queue.put_nowait(ep)
+                return
+            except queue.Full:
+                try:
+                    old = self.queue.get_nowait()
+                except queue.Empty:
+                    continue
+                if old is not None:
+                    with self._lock:
+                        self.stats.dropped += 1
+                        self._dropped_since += 1
+                    for s in self.sinks:
+                        s.on_skipped(old.marker, "dropped: generation behind the marker rate (newest wins)")
+
+    def _acquire(self, epocher: Epocher) -> None:
+        try:
+            while not self._stop.is_set():
+                res = self.source.read(timeout=0.05)
+                if res.gap:
+                    self.stats.gaps += 1
+                for m in res.markers:
+                    if self.recorder:
+                        self.recorder.add_marker(m)
+                    self.stats.markers += 1
+                    epocher.add_marker(m)
+                    if self.on_marker:
+                        self.on_marker(m)
+                for c in res.chunks:
+                    if self.recorder:
+                        self.recorder.add_chunk(c)
+                    self.stats.samples += len(c.timestamps)
+                    if self.on_chunk:
+                        self.on_chunk(c)
+                results = [r for c in res.chunks for r in epocher.add_chunk(c)]
+                if res.finished:
+                    results += epocher.poll(flush=True)
+                for r in results:
+                    if r.epoch is None:
+                        self.stats.skipped += 1
+                        for s in self.sinks:
+                            s.on_skipped(r.marker, r.reason)
+                    else:
+                        self.stats.epochs += 1
+                        self._enqueue(r.epoch)
+                if res.finished:
+                    break
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, reported there
+            self._error = exc
+        finally:
+            self._put_blocking(None)
+
+    def _put_blocking(self, item: Epoch | None) -> None:
+        """Put, waiting for room, unless the inference thread has failed (then nobody will take it)."""
+        while True:
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                if self._error is not None:
+                    return
+
+    # -- inference ---------------------------------------------------------------------------------------------
+    def _process(self, epochs: list[Epoch]) -> None:
+        t0 = time.perf_counter()
+        out = self.decoder.forward(np.stack([e.data for e in epochs]))
+        t1 = time.perf_counter()
+        images = self.generator.generate(out["saliency"], out["embedding"], seed=epochs[0].index)
+        t2 = time.perf_counter()
+        from eegviz.messages import Decoded
+
+        for i, ep in enumerate(epochs):
+            dec = Decoded(epoch=ep, feature=out["feature"][i], saliency=out["saliency"][i],
+                          embedding=out["embedding"][i], class_scores=out["scores"][i],
+                          class_names=tuple(self.decoder.class_names), t_done=t1)
+            timings = {
+                "epoch_wait": (ep.t_ready - ep.t_marker_seen) * 1e3,
+                "queue": (t0 - ep.t_ready) * 1e3,
+                "decode": (t1 - t0) * 1e3 / len(epochs),
+                "generate": (t2 - t1) * 1e3 / len(epochs),
+                "epoch_to_image": (t2 - ep.t_ready) * 1e3,
+                "marker_to_image": (t2 - ep.t_marker_seen) * 1e3,
+            }
+            with self._lock:
+                dropped, self._dropped_since = self._dropped_since, 0
+            rec = Reconstruction(decoded=dec, image=images[i], generator=self.generator.name,
+                                 timings_ms=timings, dropped_before=dropped)
+            stim = known_stimulus(ep.marker.payload)
+            for s in self.sinks:
+                s.on_result(rec, stim)
+            self.stats.results += 1
+            self.stats.latencies.append(timings)
+
+    def _infer(self) -> None:
+        done = False
+        while not done:
+            item = self.queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self.max_batch:
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    done = True
+                    break
+                batch.append(nxt)
+            self._process(batch)
+
+    # -- control -----------------------------------------------------------------------------------------------
+    def run(self, duration: float | None = None) -> Stats:
+        """Run until the source finishes, `duration` seconds pass, or stop() is called; then close everything."""
+        spec = self.decoder.spec
+        pre = Preprocessor(spec, self.source.info.ch_names, self.source.info.sfreq)
+        epocher = Epocher(pre, self.source.info.ch_names)
+        self.generator.warmup()
+        acq = threading.Thread(target=self._acquire, args=(epocher,), name="eegviz-acquire", daemon=True)
+        inf = threading.Thread(target=self._infer_guarded, name="eegviz-infer", daemon=True)
+        acq.start()
+        inf.start()
+        t_end = time.perf_counter() + duration if duration else None
+        try:
+            while acq.is_alive():
+                acq.join(0.1)
+                if t_end and time.perf_counter() > t_end:
+                    self.stop()
+            inf.join()
+        finally:
+            self.stop()
+            self.source.stop()
+            if self.recorder:
+                self.recorder.close()
+            for s in self.sinks:
+                s.close()
+        if self._error:
+            raise self._error
+        return self.stats
+
+    def _infer_guarded(self) -> None:
+        try:
+            self._infer()
+        except BaseException as exc:  # noqa: BLE001
+            self._error = exc
+            self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
