@@ -1,0 +1,452 @@
+"""The main Qt window: live EEG traces, the decoded images, a history strip and a status bar; plus kiosk mode.
+
+Pipeline stages run on their own threads and must never touch widgets. They emit on a QtBridge instead; its
+signals are connected to the window's slots with the default AutoConnection, which becomes a queued connection
+when the emitter runs on another thread, so every widget update happens on the GUI thread.
+
+EEG arrives far more often than the screen can usefully repaint (chunks of a few ms each), so on_chunk only
+copies samples into a numpy ring buffer and a ~20 Hz QTimer redraws the traces when something changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
+
+N_TRACES = 16  # channels drawn; more would be an unreadable smear
+WINDOW_S = 5.0  # seconds of EEG visible
+REFRESH_HZ = 20.0
+PANEL_PX = 256
+HISTORY_LEN = 8
+HISTORY_PX = 96
+KIOSK_MAIN_PX = 560
+KIOSK_SIDE_PX = 240
+
+
+class QtBridge(QObject):
+    """Thread-safe hand-off from pipeline threads to the window: emit from any thread, slots run on the GUI thread."""
+
+    chunk = Signal(object)  # Chunk
+    marker = Signal(object)  # Marker
+    reconstruction = Signal(object, object)  # Reconstruction, stimulus (H, W, 3) uint8 or None
+    status = Signal(object)  # dict of extra status fields
+    finished = Signal()
+
+
+def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] (saliency) become uint8; grayscale is broadcast to RGB; alpha is dropped."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    if arr.shape[2] > 3:
+        arr = arr[:, :, :3]
+    return np.ascontiguousarray(arr)
+
+
+def to_pixmap(image: np.ndarray, size: int) -> QPixmap:
+    """numpy (H, W, 3) -> QPixmap scaled smoothly to fit size x size (keeps aspect ratio).
+
+    The QImage is copied because QImage only borrows the numpy buffer, which may be freed before painting.
+    """
+    arr = to_uint8_rgb(image)
+    h, w = arr.shape[:2]
+    qimg = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(qimg).scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+
+
+class ImagePanel(QWidget):
+    """A fixed-size image with a caption underneath; shows a placeholder text while it has no image."""
+
+    def __init__(self, caption: str, size: int, caption_pt: int = 11, placeholder: str = "—", parent=None):
+        super().__init__(parent)
+        self._size = size
+        self._placeholder = placeholder
+        self.image_label = QLabel(placeholder)
+        self.image_label.setFixedSize(size, size)
+        self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image_label.setStyleSheet("background: #202020; color: #909090; font-size: %dpt;" % max(caption_pt, 12))
+        self.caption = QLabel(caption)
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.caption.font()
+        font.setPointSize(caption_pt)
+        self.caption.setFont(font)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        lay.addWidget(self.image_label, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addWidget(self.caption)
+
+    def set_image(self, image: np.ndarray | None, text_if_none: str | None = None) -> None:
+        if image is None:
+            self.image_label.clear()
+            self.image_label.setText(text_if_none or self._placeholder)
+        else:
+            self.image_label.setPixmap(to_pixmap(image, self._size))
+
+    def pixmap(self) -> QPixmap:
+        return self.image_label.pixmap()
+
+
+class MainWindow(QMainWindow):
+    """Live view of one session. kiosk=True gives the exhibition layout (black, big reconstruction, no traces)."""
+
+    def __init__(
+        self,
+        info: StreamInfo,
+        kiosk: bool = False,
+        title: str = "eegviz",
+        signal_timeout_s: float = 2.0,
+        parent=None,
+    ):
+        super().__init__(parent)
+        self.info = info
+        self.kiosk = kiosk
+        self.signal_timeout_s = signal_timeout_s
+        self.setWindowTitle(title)
+
+        # Session counters shown in the status bar; on_status may override them with the pipeline's own numbers.
+        self.n_epochs = 0
+        self.drops_total = 0
+        self.last_rec: Reconstruction | None = None
+        self.extra_status: dict = {}
+        self.last_chunk_time: float | None = None  # time.monotonic() of the last chunk
+
+        # Ring buffer of the displayed channels: every k-th channel so the montage is covered evenly.
+        n_ch = max(1, info.n_channels)
+        step = max(1, n_ch // N_TRACES)
+        self.trace_channels = np.arange(0, n_ch, step)[:N_TRACES]
+        self.buf_len = max(2, int(round(WINDOW_S * (info.sfreq or 250.0))))
+        self._buf = np.zeros((len(self.trace_channels), self.buf_len), dtype=np.float32)
+        self._buf_ts = np.zeros(self.buf_len, dtype=np.float64)
+        self._write = 0
+        self._count = 0
+        self._dirty = False
+
+        self.curves: list[pg.PlotDataItem] = []
+        self.marker_lines: list[pg.InfiniteLine] = []
+        self.history: deque[QWidget] = deque()
+
+        if kiosk:
+            self._build_kiosk()
+        else:
+            self._build_normal()
+
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setInterval(int(1000 / REFRESH_HZ))
+        self.refresh_timer.timeout.connect(self.refresh_traces)
+        self.refresh_timer.start()
+
+        # The watchdog runs in both modes but only kiosk mode has an overlay to show.
+        self.watchdog = QTimer(self)
+        self.watchdog.setInterval(max(20, min(250, int(self.signal_timeout_s * 250))))
+        self.watchdog.timeout.connect(self.check_signal)
+        self.watchdog.start()
+
+        self._update_status()
+
+    # ---------------------------------------------------------------- layout
+
+    def _build_normal(self) -> None:
+        central = QWidget()
+        root = QVBoxLayout(central)
+        root.setContentsMargins(6, 6, 6, 6)
+
+        pg.setConfigOptions(antialias=False)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.setMinimumHeight(220)
+        item = self.plot.getPlotItem()
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        left = item.getAxis("left")
+        left.setTicks([[(-i, self.info.ch_names[c] if c < len(self.info.ch_names) else str(c))
+                        for i, c in enumerate(self.trace_channels)]])
+        self.plot.setYRange(-len(self.trace_channels) + 0.3, 0.9, padding=0)
+        for i in range(len(self.trace_channels)):
+            color = pg.intColor(i, hues=len(self.trace_channels), values=1, maxValue=160)
+            self.curves.append(self.plot.plot(pen=pg.mkPen(color, width=1)))
+        root.addWidget(self.plot, 3)
+
+        panels = QHBoxLayout()
+        self.saliency_panel = ImagePanel("saliency map", PANEL_PX)
+        self.recon_panel = ImagePanel("reconstruction", PANEL_PX)
+        self.stimulus_panel = ImagePanel("stimulus (ground truth)", PANEL_PX)
+        panels.addStretch(1)
+        for p in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
+            panels.addWidget(p)
+        panels.addStretch(1)
+        root.addLayout(panels, 0)
+
+        hist_title = QLabel("history")
+        hist_title.setStyleSheet("color: #606060;")
+        root.addWidget(hist_title)
+        self.history_layout = QHBoxLayout()
+        self.history_layout.setSpacing(6)
+        self.history_layout.addStretch(1)  # history items are inserted before this stretch, newest on the left
+        root.addLayout(self.history_layout, 0)
+
+        self.setCentralWidget(central)
+        self.status_label = QLabel()
+        self.statusBar().addWidget(self.status_label, 1)
+        self.class_caption = None
+        self.overlay = None
+        self.resize(1200, 900)
+
+    def _build_kiosk(self) -> None:
+        central = QWidget()
+        central.setAutoFillBackground(True)
+        pal = central.palette()
+        pal.setColor(QPalette.ColorRole.Window, QColor("black"))
+        pal.setColor(QPalette.ColorRole.WindowText, QColor("white"))
+        central.setPalette(pal)
+        central.setStyleSheet("QLabel { color: #e0e0e0; }")
+        self.setStyleSheet("QMainWindow { background: black; }")
+
+        # Images grouped in the middle (not spread to the screen edges), caption right under them.
+        root = QVBoxLayout(central)
+        root.setContentsMargins(24, 24, 24, 24)
+        row = QHBoxLayout()
+        row.setSpacing(32)
+        self.saliency_panel = ImagePanel("saliency map", KIOSK_SIDE_PX, caption_pt=14)
+        self.recon_panel = ImagePanel("reconstruction", KIOSK_MAIN_PX, caption_pt=16)
+        self.stimulus_panel = ImagePanel("stimulus (ground truth)", KIOSK_SIDE_PX, caption_pt=14)
+        for p in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
+            p.image_label.setStyleSheet("background: #111111; color: #808080; font-size: 16pt;")
+        row.addStretch(1)
+        row.addWidget(self.saliency_panel, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(self.recon_panel, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(self.stimulus_panel, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addStretch(1)
+
+        self.class_caption = QLabel("")
+        self.class_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        f = QFont(self.class_caption.font())
+        f.setPointSize(36)
+        f.setBold(True)
+        self.class_caption.setFont(f)
+        root.addStretch(1)
+        root.addLayout(row)
+        root.addSpacing(16)
+        root.addWidget(self.class_caption)
+        root.addStretch(1)
+        self.setCentralWidget(central)
+
+        # Child of the central widget, floated above the grid (not in it) and kept centred by resizeEvent.
+        self.overlay = QLabel("waiting for signal", central)
+        self.overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.overlay.setStyleSheet(
+            "background: rgba(0, 0, 0, 190); color: #ffcc33; font-size: 40pt; border-radius: 16px; padding: 24px;"
+        )
+        self.overlay.show()  # nothing has arrived yet
+        self.status_label = QLabel()  # kept so on_status works in both modes; no status bar is shown
+        self.statusBar().hide()
+        self.history_layout = None
+        self.resize(1280, 800)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._place_overlay()
+
+    def _place_overlay(self) -> None:
+        if self.overlay is None:
+            return
+        self.overlay.adjustSize()
+        parent = self.overlay.parentWidget()
+        x = (parent.width() - self.overlay.width()) // 2
+        y = (parent.height() - self.overlay.height()) // 2
+        self.overlay.move(max(0, x), max(0, y))
+        self.overlay.raise_()
+
+    def show_kiosk(self) -> None:
+        self.showFullScreen()
+        self._place_overlay()
+
+    # ---------------------------------------------------------------- slots
+
+    def connect_bridge(self, bridge: QtBridge) -> None:
+        bridge.chunk.connect(self.on_chunk)
+        bridge.marker.connect(self.on_marker)
+        bridge.reconstruction.connect(self.on_reconstruction)
+        bridge.status.connect(self.on_status)
+        bridge.finished.connect(self.on_finished)
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        """Copy the displayed channels into the ring buffer; drawing waits for the refresh timer."""
+        self.last_chunk_time = time.monotonic()
+        if self.overlay is not None and self.overlay.isVisibleTo(self):
+            self.overlay.hide()
+        samples = np.asarray(chunk.samples)
+        if samples.size == 0:
+            return
+        chans = self.trace_channels[self.trace_channels < samples.shape[1]]
+        data = samples[:, chans].T.astype(np.float32)  # (n_show, n)
+        ts = np.asarray(chunk.timestamps, dtype=np.float64)
+        n = data.shape[1]
+        if n >= self.buf_len:  # a chunk longer than the window: keep its tail
+            data, ts, n = data[:, -self.buf_len:], ts[-self.buf_len:], self.buf_len
+        idx = (self._write + np.arange(n)) % self.buf_len
+        self._buf[: len(chans), idx] = data
+        self._buf_ts[idx] = ts
+        self._write = (self._write + n) % self.buf_len
+        self._count = min(self.buf_len, self._count + n)
+        self._dirty = True
+
+    def on_marker(self, marker: Marker) -> None:
+        if self.kiosk:
+            return
+        line = pg.InfiniteLine(
+            pos=float(marker.timestamp),
+            angle=90,
+            movable=False,
+            pen=pg.mkPen((220, 40, 40), width=1.5, style=Qt.PenStyle.DashLine),
+            label=str(marker.payload),
+            labelOpts={"position": 0.97, "color": (180, 20, 20), "fill": (255, 255, 255, 200), "anchors": [(0, 0), (0, 0)]},
+        )
+        self.plot.addItem(line)
+        self.marker_lines.append(line)
+        self._dirty = True
+
+    def on_reconstruction(self, rec: Reconstruction, stimulus: np.ndarray | None = None) -> None:
+        self.last_rec = rec
+        self.n_epochs += 1
+        self.drops_total += int(rec.dropped_before)
+        self.saliency_panel.set_image(rec.decoded.saliency)
+        self.recon_panel.set_image(rec.image)
+        self.stimulus_panel.set_image(stimulus, "unknown")
+        if self.class_caption is not None:
+            self.class_caption.setText(rec.decoded.top_class or rec.marker.payload)
+        if self.history_layout is not None:
+            self._push_history(rec)
+        self._update_status()
+
+    def on_status(self, status: dict) -> None:
+        """Merge pipeline-side counters (e.g. epochs, drops) and any extra key=value fields into the status bar."""
+        status = dict(status or {})
+        if "epochs" in status:
+            self.n_epochs = int(status.pop("epochs"))
+        for key in ("drops", "dropped"):
+            if key in status:
+                self.drops_total = int(status.pop(key))
+        self.extra_status.update(status)
+        self._update_status()
+
+    def on_finished(self) -> None:
+        self.extra_status["state"] = "finished"
+        self._update_status()
+
+    # ---------------------------------------------------------------- drawing
+
+    def trace_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The buffered (timestamps, data) in time order: (n,), (n_show, n)."""
+        if self._count < self.buf_len:
+            order = np.arange(self._count)
+        else:
+            order = (self._write + np.arange(self.buf_len)) % self.buf_len
+        return self._buf_ts[order], self._buf[:, order]
+
+    def refresh_traces(self) -> None:
+        """Redraw traces and prune marker lines; a no-op unless a chunk or marker came since the last call."""
+        if not self._dirty or self.kiosk:
+            return
+        self._dirty = False
+        ts, data = self.trace_arrays()
+        if ts.size == 0:
+            return
+        data = data - data.mean(axis=1, keepdims=True)
+        # One scale for all channels (median spread) keeps relative amplitudes visible and noisy channels obvious.
+        spread = float(np.median(data.std(axis=1))) if data.size else 0.0
+        scale = 1.0 / (6.0 * spread) if spread > 0 else 1.0
+        for i, curve in enumerate(self.curves):
+            curve.setData(ts, data[i] * scale - i)
+        t_end = float(ts[-1])
+        t_start = t_end - WINDOW_S
+        self.plot.setXRange(t_start, t_end, padding=0)
+        keep = []
+        for line in self.marker_lines:
+            if line.value() < t_start:
+                self.plot.removeItem(line)
+            else:
+                keep.append(line)
+        self.marker_lines = keep
+
+    def _push_history(self, rec: Reconstruction) -> None:
+        item = QWidget()
+        lay = QVBoxLayout(item)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        img = QLabel()
+        img.setFixedSize(HISTORY_PX, HISTORY_PX)
+        img.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        img.setPixmap(to_pixmap(rec.image, HISTORY_PX))
+        cap = QLabel(str(rec.marker.payload))
+        cap.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        cap.setFixedWidth(HISTORY_PX)
+        cap.setToolTip(str(rec.marker.payload))
+        # Long payloads (file names) are elided rather than widening the strip.
+        cap.setText(cap.fontMetrics().elidedText(str(rec.marker.payload), Qt.TextElideMode.ElideMiddle, HISTORY_PX))
+        lay.addWidget(img)
+        lay.addWidget(cap)
+        self.history_layout.insertWidget(0, item)
+        self.history.appendleft(item)
+        while len(self.history) > HISTORY_LEN:
+            old = self.history.pop()
+            self.history_layout.removeWidget(old)
+            old.setParent(None)
+            old.deleteLater()
+
+    def status_text(self) -> str:
+        parts = [self.info.name or "source", f"{self.info.sfreq:g} Hz", f"epochs {self.n_epochs}"]
+        rec = self.last_rec
+        if rec is not None and rec.timings_ms:
+            stages = " · ".join(f"{k} {v:.1f} ms" for k, v in rec.timings_ms.items())
+            parts.append(f"latency {stages}")
+        parts.append(f"drops {self.drops_total}")
+        if rec is not None:
+            parts.append(f"generator {rec.generator}")
+            parts.append(f"class {rec.decoded.top_class or '?'}")
+        parts.extend(f"{k} {v}" for k, v in self.extra_status.items())
+        return "  |  ".join(parts)
+
+    def _update_status(self) -> None:
+        self.status_label.setText(self.status_text())
+
+    def check_signal(self) -> None:
+        """Kiosk watchdog: show the overlay when no chunk came for signal_timeout_s."""
+        if self.overlay is None:
+            return
+        stale = self.last_chunk_time is None or time.monotonic() - self.last_chunk_time > self.signal_timeout_s
+        if stale and not self.overlay.isVisibleTo(self):
+            self.overlay.show()
+            self._place_overlay()
+        elif not stale and self.overlay.isVisibleTo(self):
+            self.overlay.hide()
+
+    @property
+    def waiting_for_signal(self) -> bool:
+        return self.overlay is not None and self.overlay.isVisibleTo(self)
+
+    def save_screenshot(self, path: str | Path) -> bool:
+        return self.grab().save(str(path))

@@ -1,0 +1,174 @@
+"""BrainFlowSource: EEG straight from a BrainFlow-supported board (OpenBCI, Muse, the synthetic board...).
+
+BrainFlow stamps samples in unix time and reports EEG in microvolts; the rest of eegviz works in the LSL
+clock and volts, so each read shifts timestamps by a (local_clock - time.time()) offset taken at start and
+scales by 1e-6. Markers come from the board's marker channel (board.insert_marker) or, when the stimulus
+program publishes them over LSL, from a named LSL string stream.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+import types
+
+import numpy as np
+import pylsl
+from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
+
+from eegviz.errors import EegvizError
+from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.sources.base import ReadResult
+
+
+def _load_board_controller() -> None:
+    """Load BrainFlow's shared library once, working around its pkg_resources fallback.
+
+    BrainFlow 5.23 locates libBoardController via pkg_resources on Python 3.11 (importlib.resources.files
+    rejects its module name), and setuptools >= 81 no longer ships pkg_resources. When it is missing, a
+    one-function stand-in is put in sys.modules just for the load and removed right after, so no other
+    library ever sees a fake pkg_resources.
+    """
+    try:
+        import pkg_resources  # noqa: F401
+
+        BoardControllerDLL.get_instance()
+        return
+    except ImportError:
+        pass
+    shim = types.ModuleType("pkg_resources")
+
+    def resource_filename(package: str, path: str) -> str:
+        spec = importlib.util.find_spec(package)
+        return os.path.join(os.path.dirname(spec.origin) if spec and spec.origin else "", path)
+
+    shim.resource_filename = resource_filename  # type: ignore[attr-defined]
+    sys.modules["pkg_resources"] = shim
+    try:
+        BoardControllerDLL.get_instance()
+    finally:
+        if sys.modules.get("pkg_resources") is shim:
+            del sys.modules["pkg_resources"]
+
+
+JUMP_SAMPLES = 2.0  # consecutive timestamps further apart than this many periods: the board dropped samples
+
+
+def _board_name(board_id: int) -> str:
+    try:
+        return BoardIds(board_id).name
+    except ValueError:
+        return f"board {board_id}"
+
+
+class BrainFlowSource:
+    """Source reading one BrainFlow board; board_id -1 is the synthetic board (no hardware needed)."""
+
+    def __init__(
+        self,
+        board_id: int = BoardIds.SYNTHETIC_BOARD.value,
+        params: dict | None = None,
+        marker_lsl_name: str | None = None,
+    ) -> None:
+        self.board_id = int(board_id)
+        self.params = dict(params or {})
+        self.marker_lsl_name = marker_lsl_name
+        self.board: BoardShim | None = None
+        self.info = StreamInfo(name=_board_name(self.board_id), ch_names=(), sfreq=0.0)
+        self._marker_source = None
+        self._offset = 0.0
+        self._last_ts: float | None = None
+
+    def start(self) -> None:
+        name = _board_name(self.board_id)
+        input_params = BrainFlowInputParams()
+        for key, value in self.params.items():
+            if not hasattr(input_params, key):
+                raise EegvizError(f"unknown BrainFlow parameter '{key}' for {name}; see BrainFlowInputParams")
+            setattr(input_params, key, value)
+        try:
+            _load_board_controller()
+            BoardShim.disable_board_logger()
+            sfreq = float(BoardShim.get_sampling_rate(self.board_id))
+            self._eeg_rows = list(BoardShim.get_eeg_channels(self.board_id))
+            self._ts_row = BoardShim.get_timestamp_channel(self.board_id)
+            self._marker_row = BoardShim.get_marker_channel(self.board_id)
+        except BrainFlowError as e:
+            raise EegvizError(f"BrainFlow does not support board id {self.board_id}: {e}") from None
+        try:
+            names = list(BoardShim.get_eeg_names(self.board_id))
+        except BrainFlowError:
+            names = []
+        if len(names) != len(self._eeg_rows) or len(set(names)) != len(names):
+            names = [f"ch{i + 1}" for i in range(len(self._eeg_rows))]
+        self.board = BoardShim(self.board_id, input_params)
+        try:
+            self.board.prepare_session()
+            self.board.start_stream()
+        except BrainFlowError as e:
+            self.stop()
+            raise EegvizError(f"could not start {name}: {e} (check the port/address parameters)") from None
+        self._offset = pylsl.local_clock() - time.time()
+        self._last_ts = None
+        self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")
+        if self.marker_lsl_name:
+            from eegviz.sources.lsl import resolve_streams
+
+            _, mk = resolve_streams(None, "", self.marker_lsl_name, "Markers", 5.0)
+            self._marker_source = pylsl.StreamInlet(mk, recover=True, processing_flags=pylsl.proc_clocksync)
+            self._marker_source.open_stream(timeout=5.0)
+
+    def read(self, timeout: float = 0.05) -> ReadResult:
+        """Take everything the board buffered; polls up to timeout when nothing is there yet."""
+        if self.board is None:
+            raise EegvizError("BrainFlow source read before start()")
+        result = ReadResult()
+        try:
+            t_end = time.monotonic() + timeout
+            while self.board.get_board_data_count() == 0 and time.monotonic() < t_end:
+                time.sleep(0.005)
+            data = self.board.get_board_data()
+        except BrainFlowError as e:
+            raise EegvizError(f"BrainFlow board {self.info.name} failed: {e}") from None
+        if data.shape[1]:
+            ts = data[self._ts_row].astype(np.float64) + self._offset
+            samples = data[self._eeg_rows].T * 1e-6
+            if not np.isfinite(samples).all():
+                raise EegvizError(f"BrainFlow board {self.info.name} sent NaN/inf samples; check the electrodes")
+            if self.info.sfreq > 0:
+                steps = np.diff(ts if self._last_ts is None else np.concatenate(([self._last_ts], ts)))
+                result.gap = bool(len(steps) and (steps > JUMP_SAMPLES / self.info.sfreq).any())
+            self._last_ts = float(ts[-1])
+            result.chunks.append(Chunk(samples=samples.astype(np.float32), timestamps=ts, source=self.info.name))
+            if self._marker_source is None:
+                values = data[self._marker_row]
+                for i in np.flatnonzero(values):
+                    result.markers.append(
+                        Marker(timestamp=float(ts[i]), payload=str(int(values[i])), source=self.info.name)
+                    )
+        if self._marker_source is not None:
+            try:
+                vals, mts = self._marker_source.pull_chunk(timeout=0.0)
+            except pylsl.util.LostError:
+                vals, mts = [], []
+            for v, t in zip(vals or [], mts or []):
+                result.markers.append(Marker(timestamp=float(t), payload=str(v[0]), source=self.marker_lsl_name))
+        return result
+
+    def stop(self) -> None:
+        board, self.board = self.board, None
+        if board is not None:
+            try:
+                if board.is_prepared():
+                    try:
+                        board.stop_stream()
+                    except BrainFlowError:
+                        pass  # the stream was never started or already stopped
+                    board.release_session()
+            except BrainFlowError:
+                pass  # releasing a board that failed must not mask the original error
+        if self._marker_source is not None:
+            self._marker_source.close_stream()
+            self._marker_source = None

@@ -1,0 +1,65 @@
+"""BrainFlowSource against BrainFlow's synthetic board (no hardware, no network)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pylsl
+import pytest
+
+from eegviz.errors import EegvizError
+from eegviz.sources.brainflow import BrainFlowSource
+
+
+@pytest.fixture
+def source():
+    src = BrainFlowSource()
+    src.start()
+    yield src
+    src.stop()
+    src.stop()  # safe twice
+
+
+def _read_for(src: BrainFlowSource, seconds: float):
+    chunks, markers, t_end = [], [], time.monotonic() + seconds
+    while time.monotonic() < t_end:
+        r = src.read(timeout=0.05)
+        chunks += r.chunks
+        markers += r.markers
+    return chunks, markers
+
+
+def test_synthetic_one_second(source) -> None:
+    assert source.info.sfreq > 0 and source.info.n_channels > 0
+    assert len(set(source.info.ch_names)) == source.info.n_channels
+    _read_for(source, 0.2)  # discard start-up
+    chunks, _ = _read_for(source, 1.0)
+    data = np.concatenate([c.samples for c in chunks])
+    ts = np.concatenate([c.timestamps for c in chunks])
+    assert data.dtype == np.float32 and data.shape[1] == source.info.n_channels
+    assert abs(len(ts) - source.info.sfreq) < 0.3 * source.info.sfreq
+    assert np.all(np.diff(ts) > 0)
+    assert np.abs(data).max() < 1e-2
+    assert abs(ts[-1] - pylsl.local_clock()) < 1.0  # mapped into the LSL clock
+
+
+def test_insert_marker(source) -> None:
+    _read_for(source, 0.1)
+    source.board.insert_marker(3)
+    _, markers = _read_for(source, 0.5)
+    assert [m.payload for m in markers] == ["3"]
+    assert abs(markers[0].timestamp - pylsl.local_clock()) < 1.0
+
+
+def test_unknown_param() -> None:
+    with pytest.raises(EegvizError, match="unknown BrainFlow parameter 'bogus'"):
+        BrainFlowSource(params={"bogus": 1}).start()
+
+
+def test_board_error_is_one_line() -> None:
+    # Cyton on a serial port that does not exist: prepare_session fails without touching the network.
+    src = BrainFlowSource(board_id=0, params={"serial_port": "/dev/nonexistent-eegviz"})
+    with pytest.raises(EegvizError) as err:
+        src.start()
+    assert "\n" not in str(err.value)

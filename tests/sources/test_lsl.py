@@ -1,0 +1,211 @@
+"""LslSource against real liblsl outlets on loopback (LSLAPICFG from conftest keeps discovery on this machine).
+
+Every test uses uuid-suffixed stream names so parallel or leftover streams from other tests are never matched.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pylsl
+import pytest
+
+from eegviz.errors import EegvizError
+from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.sources.lsl import LslSource, unit_scale
+from eegviz.sources.lsl_outlet import LslOutlets
+
+SFREQ = 250.0
+N_CH = 8
+
+
+def _uid() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _eeg_outlet(name: str, source_id: str, unit: str | None = "microvolts") -> pylsl.StreamOutlet:
+    info = pylsl.StreamInfo(name, "EEG", N_CH, SFREQ, pylsl.cf_float32, source_id)
+    chans = info.desc().append_child("channels")
+    for i in range(N_CH):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", f"E{i + 1}")
+        if unit:
+            ch.append_child_value("unit", unit)
+    return pylsl.StreamOutlet(info)
+
+
+def _marker_outlet(name: str) -> pylsl.StreamOutlet:
+    info = pylsl.StreamInfo(name, "Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, name)
+    return pylsl.StreamOutlet(info)
+
+
+def _ramp(start: int, n: int) -> np.ndarray:
+    idx = np.arange(start, start + n, dtype=np.float32)[:, None]
+    return idx + np.arange(N_CH, dtype=np.float32)[None, :] * 1000.0
+
+
+def _push(outlet: pylsl.StreamOutlet, start: int, n: int, t0: float = 0.0) -> None:
+    """Sample k is stamped t0 + k / SFREQ (t0 = 0: end the chunk at now), like an amplifier's regular clock."""
+    if not t0:
+        t0 = pylsl.local_clock() - (start + n - 1) / SFREQ
+    stamps = [t0 + (start + i) / SFREQ for i in range(n)]
+    outlet.push_chunk(_ramp(start, n), stamps)
+
+
+def _collect(src: LslSource, until, timeout: float = 3.0):
+    chunks, markers, gaps = [], [], 0
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        r = src.read(timeout=0.05)
+        chunks += r.chunks
+        markers += r.markers
+        gaps += r.gap
+        if until(chunks, markers, gaps):
+            break
+    return chunks, markers, gaps
+
+
+def _n(chunks) -> int:
+    return sum(len(c.timestamps) for c in chunks)
+
+
+def test_unit_scale() -> None:
+    assert unit_scale("microvolts") == 1e-6
+    assert unit_scale("µV") == 1e-6
+    assert unit_scale("V") == 1.0
+    assert unit_scale(None) == 1e-6
+    assert unit_scale("0") == 1.0  # mne-lsl: FIFF unit multiplier exponent
+
+
+def test_every_sample_once_in_order_with_markers() -> None:
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.start()
+    try:
+        assert src.info.ch_names == tuple(f"E{i + 1}" for i in range(N_CH))
+        assert src.info.sfreq == SFREQ
+        time.sleep(0.2)  # let the inlets' connections settle before the first push
+        total, t0 = 0, pylsl.local_clock()
+        for k in range(5):
+            _push(outlet, total, 50, t0)
+            total += 50
+            moutlet.push_sample([f"img-{k}"])
+            time.sleep(0.02)
+        chunks, markers, gaps = _collect(src, lambda c, m, g: _n(c) >= total and len(m) >= 5)
+    finally:
+        src.stop()
+    data = np.concatenate([c.samples for c in chunks])
+    ts = np.concatenate([c.timestamps for c in chunks])
+    assert data.shape == (total, N_CH) and data.dtype == np.float32
+    np.testing.assert_allclose(data, _ramp(0, total) * 1e-6, rtol=1e-6)
+    assert np.all(np.diff(ts) > 0)
+    assert [m.payload for m in markers] == [f"img-{k}" for k in range(5)]
+    assert gaps == 0
+
+
+def test_unknown_stream_fails_within_timeout() -> None:
+    name = f"missing-{_uid()}"
+    t0 = time.monotonic()
+    with pytest.raises(EegvizError, match=f"no LSL stream named '{name}' \\(type EEG\\) found within 1"):
+        LslSource(stream_name=name, resolve_timeout=1.0).start()
+    assert time.monotonic() - t0 < 2.5
+
+
+def test_nan_samples_raise() -> None:
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name)
+    src = LslSource(stream_name=name, resolve_timeout=3.0)
+    src.start()
+    try:
+        time.sleep(0.2)
+        bad = _ramp(0, 10)
+        bad[3, 2] = np.nan
+        outlet.push_chunk(bad)
+        with pytest.raises(EegvizError, match="NaN"):
+            _collect(src, lambda c, m, g: False, timeout=2.0)
+    finally:
+        src.stop()
+
+
+def test_outlet_recreated_reports_gap_and_resumes() -> None:
+    name = f"eeg-{_uid()}"
+    sid = f"sid-{_uid()}"
+    outlet = _eeg_outlet(name, sid)
+    src = LslSource(stream_name=name, resolve_timeout=3.0)
+    src.start()
+    try:
+        time.sleep(0.2)
+        _push(outlet, 0, 50)
+        chunks, _, _ = _collect(src, lambda c, m, g: _n(c) >= 50)
+        assert _n(chunks) == 50
+        del outlet
+        time.sleep(1.2)
+        outlet = _eeg_outlet(name, sid)
+        t_back = time.monotonic()
+        got, gaps = 0, 0
+        while time.monotonic() - t_back < 2.0 and not (got and gaps):
+            _push(outlet, 50, 5)
+            r = src.read(timeout=0.05)
+            got += sum(len(c.timestamps) for c in r.chunks)
+            gaps += r.gap
+        assert got > 0, "no data within 2 s after the outlet came back"
+        assert gaps >= 1
+    finally:
+        src.stop()
+
+
+def test_mne_lsl_player_peer(tmp_path) -> None:
+    mne = pytest.importorskip("mne")
+    player_mod = pytest.importorskip("mne_lsl.player")
+    ch = ["Fz", "Cz", "Pz", "Oz"]
+    sf = 100.0
+    rng = np.random.default_rng(0)
+    data = rng.normal(0, 20e-6, (len(ch), 300))  # volts, as MNE keeps them
+    raw = mne.io.RawArray(data, mne.create_info(ch, sf, "eeg"), verbose="error")
+    fname = tmp_path / "small_raw.fif"
+    raw.save(fname, verbose="error")
+    name = f"player-{_uid()}"
+    player = player_mod.PlayerLSL(fname, chunk_size=10, name=name, source_id=f"sid-{name}")
+    player.start()
+    try:
+        src = LslSource(stream_name=name, stream_type="", resolve_timeout=3.0)
+        src.start()
+        try:
+            assert src.info.ch_names == tuple(ch)
+            assert src.info.sfreq == sf
+            chunks, _, _ = _collect(src, lambda c, m, g: _n(c) >= 50)
+        finally:
+            src.stop()
+    finally:
+        player.stop()
+    got = np.concatenate([c.samples for c in chunks])
+    assert len(got) >= 50
+    # Volts scale: same magnitude as the source data, and each row is a row of the recording.
+    assert 5e-6 < float(np.std(got)) < 50e-6
+    row = got[0].astype(np.float64)
+    assert np.min(np.abs(data.T - row).max(axis=1)) < 1e-9
+
+
+def test_outlets_roundtrip() -> None:
+    name, mname = f"sim-{_uid()}", f"simmk-{_uid()}"
+    info = StreamInfo(name=name, ch_names=("A", "B", "C"), sfreq=SFREQ, source_id=f"sid-{name}")
+    outlets = LslOutlets(info, marker_name=mname)
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.start()
+    try:
+        time.sleep(0.2)
+        now = pylsl.local_clock()
+        samples = (np.arange(30, dtype=np.float32).reshape(10, 3)) * 1e-6
+        outlets.push_chunk(Chunk(samples=samples, timestamps=now + np.arange(10) / SFREQ))
+        outlets.push_marker(Marker(timestamp=now, payload="42"))
+        chunks, markers, _ = _collect(src, lambda c, m, g: _n(c) >= 10 and m)
+    finally:
+        src.stop()
+        outlets.close()
+    assert src.info.ch_names == ("A", "B", "C")
+    got = np.concatenate([c.samples for c in chunks])
+    np.testing.assert_allclose(got, samples, rtol=1e-5, atol=1e-12)
+    assert markers[0].payload == "42" and abs(markers[0].timestamp - now) < 0.01
