@@ -1,0 +1,286 @@
+"""XdfWriter: a minimal, crash-tolerant XDF 1.0 writer; SessionRecorder: records a live session into one file.
+
+No maintained Python XDF writer exists, so this follows the spec (https://github.com/sccn/xdf/wiki/Specifications)
+and pyxdf's reader. Design choices, and why:
+
+* Every chunk is written whole and the file is flushed after it, so a crash loses at most the chunk in flight
+  and the file on disk is readable by pyxdf up to that point (footers are optional in XDF).
+* Every sample carries its full 8-byte timestamp (no delta compression): recordings keep the exact LSL
+  timestamps, and readers never have to deduce a timestamp from the nominal rate.
+* One lock guards the file: acquisition threads write samples while another thread may close the writer.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from eegviz.messages import Chunk, Marker, StreamInfo
+
+MAGIC = b"XDF:"
+TAG_FILE_HEADER = 1
+TAG_STREAM_HEADER = 2
+TAG_SAMPLES = 3
+TAG_CLOCK_OFFSET = 4
+TAG_BOUNDARY = 5
+TAG_STREAM_FOOTER = 6
+# Fixed UUID of Boundary chunks (XDF spec); readers scan for it to resynchronise after corruption.
+BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
+FORMATS = {"float32": "<f4", "double64": "<f8", "int16": "<i2", "int32": "<i4", "string": None}
+
+
+def varlen(n: int) -> bytes:
+    """XDF variable-length integer: a byte with the width (1, 4 or 8), then the value little-endian."""
+    if n < 0:
+        raise ValueError(f"negative length {n}")
+    if n <= 0xFF:
+        return b"\x01" + struct.pack("<B", n)
+    if n <= 0xFFFFFFFF:
+        return b"\x04" + struct.pack("<I", n)
+    return b"\x08" + struct.pack("<Q", n)
+
+
+def _xml(root: ET.Element) -> bytes:
+    return b'<?xml version="1.0"?>' + ET.tostring(root, encoding="utf-8")
+
+
+def _sub(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
+    el = ET.SubElement(parent, tag)
+    if text is not None:
+        el.text = str(text)
+    return el
+
+
+class _Stream:
+    """Per-stream bookkeeping the footer needs."""
+
+    def __init__(self, stream_id: int, channel_count: int, fmt: str) -> None:
+        self.stream_id = stream_id
+        self.channel_count = channel_count
+        self.fmt = fmt
+        self.first_timestamp: float | None = None
+        self.last_timestamp: float | None = None
+        self.sample_count = 0
+        self.offsets: list[tuple[float, float]] = []
+
+
+class XdfWriter:
+    """Writes an XDF file chunk by chunk; use as a context manager or call close() (which writes the footers)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._file = open(self.path, "wb")
+        self._streams: dict[int, _Stream] = {}
+        self._next_id = 1
+        self._closed = False
+        info = ET.Element("info")
+        _sub(info, "version", "1.0")
+        _sub(info, "datetime", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        with self._lock:
+            self._file.write(MAGIC)
+            self._write_chunk(TAG_FILE_HEADER, None, _xml(info))
+
+    # -- low level -------------------------------------------------------------------------------------------
+    def _write_chunk(self, tag: int, stream_id: int | None, content: bytes) -> None:
+        """One whole chunk in a single write, then flush (caller holds the lock)."""
+        if self._closed:
+            raise ValueError(f"XDF writer for {self.path} is closed")
+        body = struct.pack("<H", tag) + (struct.pack("<I", stream_id) if stream_id is not None else b"") + content
+        self._file.write(varlen(len(body)) + body)
+        self._file.flush()
+
+    def _stream(self, stream_id: int) -> _Stream:
+        try:
+            return self._streams[stream_id]
+        except KeyError:
+            raise ValueError(f"unknown XDF stream id {stream_id}") from None
+
+    # -- public API ------------------------------------------------------------------------------------------
+    def add_stream(
+        self,
+        name: str,
+        stream_type: str,
+        channel_count: int,
+        nominal_srate: float,
+        channel_format: str,
+        source_id: str = "",
+        ch_names: Sequence[str] | None = None,
+        unit: str | Sequence[str] | None = None,
+    ) -> int:
+        """Declare a stream and write its StreamHeader now; returns the stream id for write_samples()."""
+        if channel_format not in FORMATS:
+            raise ValueError(f"channel_format must be one of {sorted(FORMATS)}, got {channel_format!r}")
+        if channel_count < 1:
+            raise ValueError("channel_count must be >= 1")
+        if ch_names is not None and len(ch_names) != channel_count:
+            raise ValueError(f"{len(ch_names)} channel names for {channel_count} channels")
+        units = [unit] * channel_count if unit is None or isinstance(unit, str) else list(unit)
+        info = ET.Element("info")
+        _sub(info, "name", name)
+        _sub(info, "type", stream_type)
+        _sub(info, "channel_count", channel_count)
+        _sub(info, "channel_format", channel_format)
+        _sub(info, "source_id", source_id)
+        _sub(info, "nominal_srate", repr(float(nominal_srate)))
+        _sub(info, "version", "1.1")
+        _sub(info, "created_at", repr(time.perf_counter()))
+        _sub(info, "uid", str(uuid.uuid4()))
+        _sub(info, "session_id", "default")
+        _sub(info, "hostname", socket.gethostname())
+        desc = _sub(info, "desc")
+        if ch_names is not None or unit is not None:
+            channels = _sub(desc, "channels")
+            for i in range(channel_count):
+                ch = _sub(channels, "channel")
+                _sub(ch, "label", ch_names[i] if ch_names is not None else f"ch{i + 1}")
+                if units[i] is not None:
+                    _sub(ch, "unit", units[i])
+                _sub(ch, "type", stream_type)
+        with self._lock:
+            stream_id = self._next_id
+            self._next_id += 1
+            self._write_chunk(TAG_STREAM_HEADER, stream_id, _xml(info))
+            self._streams[stream_id] = _Stream(stream_id, channel_count, channel_format)
+        return stream_id
+
+    def write_samples(self, stream_id: int, samples: np.ndarray | Sequence, timestamps: np.ndarray) -> None:
+        """Write one Samples chunk (n samples, each with its timestamp) and flush."""
+        timestamps = np.asarray(timestamps, dtype="<f8").reshape(-1)
+        n = timestamps.shape[0]
+        with self._lock:
+            s = self._stream(stream_id)
+            if n == 0:
+                return
+            if s.fmt == "string":
+                rows = [[v] if isinstance(v, str) else list(v) for v in samples]
+                if len(rows) != n or any(len(r) != s.channel_count for r in rows):
+                    raise ValueError(f"expected {n} string samples of {s.channel_count} channel(s)")
+                parts = [varlen(n)]
+                for t, row in zip(timestamps, rows):
+                    parts.append(b"\x08" + struct.pack("<d", t))
+                    for v in row:
+                        raw = str(v).encode("utf-8")
+                        parts.append(varlen(len(raw)) + raw)
+                content = b"".join(parts)
+            else:
+                arr = np.asarray(samples)
+                if arr.ndim == 1 and s.channel_count == 1:
+                    arr = arr.reshape(-1, 1)
+                if arr.shape != (n, s.channel_count):
+                    raise ValueError(f"samples shape {arr.shape} != ({n}, {s.channel_count})")
+                # One packed record per sample: [TimestampBytes=8][timestamp][values], built in one go.
+                rec = np.dtype([("nb", "u1"), ("t", "<f8"), ("v", FORMATS[s.fmt], (s.channel_count,))])
+                buf = np.empty(n, dtype=rec)
+                buf["nb"] = 8
+                buf["t"] = timestamps
+                buf["v"] = arr
+                content = varlen(n) + buf.tobytes()
+            self._write_chunk(TAG_SAMPLES, stream_id, content)
+            if s.first_timestamp is None:
+                s.first_timestamp = float(timestamps[0])
+            s.last_timestamp = float(timestamps[-1])
+            s.sample_count += n
+
+    def write_clock_offset(self, stream_id: int, collection_time: float, offset: float) -> None:
+        """Record one clock offset measurement (remote clock + offset = this machine's clock)."""
+        with self._lock:
+            s = self._stream(stream_id)
+            self._write_chunk(TAG_CLOCK_OFFSET, stream_id, struct.pack("<dd", collection_time, offset))
+            s.offsets.append((float(collection_time), float(offset)))
+
+    def write_boundary(self) -> None:
+        """A Boundary chunk: lets readers resynchronise after a corrupt region (LabRecorder writes one every 10 s)."""
+        with self._lock:
+            self._write_chunk(TAG_BOUNDARY, None, BOUNDARY_UUID)
+
+    def close(self) -> None:
+        """Write one StreamFooter per stream and close the file; safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                for s in self._streams.values():
+                    info = ET.Element("info")
+                    _sub(info, "first_timestamp", repr(s.first_timestamp or 0.0))
+                    _sub(info, "last_timestamp", repr(s.last_timestamp or 0.0))
+                    _sub(info, "sample_count", s.sample_count)
+                    offsets = _sub(info, "clock_offsets")
+                    for t, v in s.offsets:
+                        off = _sub(offsets, "offset")
+                        _sub(off, "time", repr(t))
+                        _sub(off, "value", repr(v))
+                    self._write_chunk(TAG_STREAM_FOOTER, s.stream_id, _xml(info))
+            finally:
+                self._closed = True
+                self._file.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> "XdfWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SessionRecorder:
+    """Records every raw EEG chunk and marker of a live session, as they arrive, into one XDF file.
+
+    EEG is stored as float32 volts (unit "volts" in the channel description, so loaders need not guess) and
+    markers as a one-channel string stream; both keep the source's timestamps (already in this machine's
+    LSL clock), so no clock offsets are needed.
+    """
+
+    def __init__(self, path: str | Path, info: StreamInfo, marker_stream_name: str = "eegviz-markers") -> None:
+        self.writer = XdfWriter(path)
+        self.path = self.writer.path
+        self._eeg = self.writer.add_stream(
+            info.name,
+            info.ch_type or "EEG",
+            info.n_channels,
+            info.sfreq,
+            "float32",
+            source_id=info.source_id,
+            ch_names=list(info.ch_names),
+            unit="volts",
+        )
+        self._markers = self.writer.add_stream(
+            marker_stream_name, "Markers", 1, 0.0, "string", source_id=f"{info.source_id or info.name}-markers"
+        )
+
+    def add_chunk(self, chunk: Chunk) -> None:
+        self._write(self._eeg, chunk.samples, chunk.timestamps)
+
+    def add_marker(self, marker: Marker) -> None:
+        self._write(self._markers, [marker.payload], np.array([marker.timestamp]))
+
+    def _write(self, stream_id: int, samples: object, timestamps: np.ndarray) -> None:
+        """Writes that race with close() (an acquisition thread one chunk late) are dropped, not raised."""
+        if self.writer.closed:
+            return
+        try:
+            self.writer.write_samples(stream_id, samples, timestamps)
+        except ValueError:
+            if not self.writer.closed:
+                raise
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def __enter__(self) -> "SessionRecorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,310 @@
+"""XDF recordings: load_xdf_session() reads EEG + markers from a file; XdfReplaySource plays one back as a Source.
+
+Files come from eegviz's own SessionRecorder or from LabRecorder. pyxdf does the decoding and the clock
+synchronisation (including clock resets). Before handing the bytes to pyxdf the chunk structure is walked once:
+a recording cut short by a crash ends in a partial chunk, which pyxdf may misread or choke on, so only the
+complete chunks are passed on and the rest is reported in a warning.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyxdf
+
+from eegviz.errors import EegvizError
+from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.sources.base import ReadResult
+
+log = logging.getLogger(__name__)
+
+_UNIT_SCALE = {
+    "v": 1.0,
+    "volt": 1.0,
+    "volts": 1.0,
+    "mv": 1e-3,
+    "millivolt": 1e-3,
+    "millivolts": 1e-3,
+    "uv": 1e-6,
+    "µv": 1e-6,
+    "μv": 1e-6,
+    "microvolt": 1e-6,
+    "microvolts": 1e-6,
+    "nv": 1e-9,
+    "nanovolt": 1e-9,
+    "nanovolts": 1e-9,
+}
+UV_MEDIAN_THRESHOLD = 1e-2  # |median| above this cannot be volts from a scalp electrode, so it is microvolts
+
+
+@dataclass
+class XdfSession:
+    """One recording: EEG (n_times, n_channels) float32 volts with timestamps, and the markers in time order."""
+
+    info: StreamInfo
+    data: np.ndarray
+    timestamps: np.ndarray
+    markers: list[Marker] = field(default_factory=list)
+    path: Path | None = None
+
+
+def _complete_prefix(raw: bytes) -> tuple[int, int]:
+    """Length of the run of complete chunks at the start of the file, and how many stream headers it holds."""
+    pos, n, headers = 4, len(raw), 0
+    while pos < n:
+        width = raw[pos]
+        if width not in (1, 4, 8) or pos + 1 + width > n:
+            break
+        length = int.from_bytes(raw[pos + 1 : pos + 1 + width], "little")
+        end = pos + 1 + width + length
+        if length < 2 or end > n:
+            break
+        if int.from_bytes(raw[pos + 1 + width : pos + 3 + width], "little") == 2:
+            headers += 1
+        pos = end
+    return pos, headers
+
+
+def _first(d: dict, key: str, default: str = "") -> str:
+    v = d.get(key) if isinstance(d, dict) else None
+    if isinstance(v, list) and v and isinstance(v[0], str):
+        return v[0]
+    return default
+
+
+def _channels(stream: dict) -> list[dict]:
+    try:
+        return stream["info"]["desc"][0]["channels"][0]["channel"] or []
+    except (KeyError, IndexError, TypeError):
+        return []
+
+
+def _is_empty(stream: dict) -> bool:
+    return len(stream["time_stamps"]) == 0
+
+
+def _is_string(stream: dict) -> bool:
+    return _first(stream["info"], "channel_format") == "string"
+
+
+def _n_channels(stream: dict) -> int:
+    return int(_first(stream["info"], "channel_count", "0") or 0)
+
+
+def _name(stream: dict) -> str:
+    return _first(stream["info"], "name")
+
+
+def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
+    """Volts per stored unit for each channel; channels without a known unit are judged from their values."""
+    n = data.shape[1]
+    chans = _channels(stream)
+    units = [(_first(c, "unit") or "").strip().lower() for c in chans] if len(chans) == n else [""] * n
+    scale = np.array([_UNIT_SCALE.get(u, np.nan) for u in units])
+    unknown = np.isnan(scale)
+    if unknown.any():
+        med = float(np.median(np.abs(data[:, unknown]))) if data.size else 0.0
+        guess, what = (1e-6, "microvolts") if med > UV_MEDIAN_THRESHOLD else (1.0, "volts")
+        bad = sorted({u or "(none)" for u, k in zip(units, unknown) if k})
+        log.warning(
+            "%s: stream '%s' has unknown channel unit(s) %s; values look like %s (|median| %.3g), scaling as such",
+            path.name, _name(stream), ", ".join(bad), what, med,
+        )
+        scale[unknown] = guess
+    return scale
+
+
+def load_xdf_session(
+    path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None
+) -> XdfSession:
+    """Load EEG (in volts) and string markers from an XDF file, clocks synchronised by pyxdf."""
+    path = Path(path)
+    if not path.is_file():
+        raise EegvizError(f"XDF file {path} does not exist; check the path")
+    raw = path.read_bytes()
+    if not raw.startswith(b"XDF:"):
+        raise EegvizError(f"{path} is not an XDF file (it does not start with 'XDF:')")
+    end, headers = _complete_prefix(raw)
+    if headers == 0:
+        raise EegvizError(f"{path} holds no complete stream header (empty or truncated); nothing can be read")
+    if end < len(raw):
+        log.warning(
+            "%s: file is truncated or corrupt after byte %d of %d; loading the %d complete bytes",
+            path.name, end, len(raw), end,
+        )
+    try:
+        streams, _ = pyxdf.load_xdf(
+            io.BytesIO(raw[:end]),
+            synchronize_clocks=True,
+            handle_clock_resets=True,
+            dejitter_timestamps=False,
+        )
+    except Exception as e:  # pyxdf raises bare exceptions for corrupt content
+        raise EegvizError(f"{path} could not be read as XDF ({type(e).__name__}: {e})") from None
+
+    names = [_name(s) for s in streams]
+    if eeg_stream is not None:
+        matches = [s for s in streams if _name(s) == eeg_stream]
+        if not matches:
+            raise EegvizError(f"no stream named '{eeg_stream}' in {path}; available: {', '.join(names) or 'none'}")
+        eeg = matches[0]
+        if _is_string(eeg):
+            raise EegvizError(f"stream '{eeg_stream}' in {path} holds strings, not EEG; pick a numeric stream")
+        if _is_empty(eeg):
+            raise EegvizError(f"stream '{eeg_stream}' in {path} holds no samples")
+    else:
+        numeric = [s for s in streams if not _is_string(s) and not _is_empty(s)]
+        typed = [s for s in numeric if _first(s["info"], "type").strip().lower() == "eeg"]
+        pool = typed or numeric
+        if not pool:
+            raise EegvizError(f"no EEG stream with samples in {path}; streams: {', '.join(names) or 'none'}")
+        eeg = max(pool, key=_n_channels)
+
+    if marker_stream is not None:
+        mstreams = [s for s in streams if _name(s) == marker_stream]
+        if not mstreams:
+            raise EegvizError(
+                f"no marker stream named '{marker_stream}' in {path}; available: {', '.join(names) or 'none'}"
+            )
+    else:
+        mstreams = [s for s in streams if _is_string(s)]
+    markers: list[Marker] = []
+    for s in mstreams:
+        if _is_empty(s):
+            continue
+        src = _name(s)
+        for t, row in zip(s["time_stamps"], s["time_series"]):
+            payload = row[0] if len(row) == 1 else ",".join(str(v) for v in row)
+            markers.append(Marker(timestamp=float(t), payload=str(payload), source=src))
+    markers.sort(key=lambda m: m.timestamp)
+
+    values = np.asarray(eeg["time_series"], dtype=np.float64)
+    if values.ndim == 1:
+        values = values.reshape(-1, 1)
+    data = (values * _scale(eeg, values, path)).astype(np.float32)
+    timestamps = np.asarray(eeg["time_stamps"], dtype=np.float64)
+    if np.any(np.diff(timestamps) < 0):
+        log.warning("%s: EEG timestamps go backwards in places even after clock synchronisation", path.name)
+
+    n = data.shape[1]
+    labels = [_first(c, "label") for c in _channels(eeg)]
+    if len(labels) != n or not all(labels) or len(set(labels)) != n:
+        labels = [f"ch{i + 1}" for i in range(n)]
+    sfreq = float(_first(eeg["info"], "nominal_srate", "0") or 0)
+    if sfreq <= 0:
+        sfreq = float(eeg["info"].get("effective_srate") or 0.0)
+    info = StreamInfo(
+        name=_name(eeg) or path.stem,
+        ch_names=tuple(labels),
+        sfreq=sfreq,
+        source_id=_first(eeg["info"], "source_id"),
+        ch_type=_first(eeg["info"], "type") or "EEG",
+        unit="volts",
+    )
+    return XdfSession(info=info, data=data, timestamps=timestamps, markers=markers, path=path)
+
+
+class XdfReplaySource:
+    """Plays an XDF recording back as a Source, in the recording's own clock.
+
+    Samples are released in chunks of chunk_s once their (recording) time has come, with recording time
+    advancing speed times faster than perf_counter from start(); speed=0 releases everything as fast as the
+    caller reads, a bounded batch per read so downstream queues see a steady flow rather than one huge chunk.
+    """
+
+    BATCH_S = 1.0  # recording seconds per read() when speed == 0
+
+    def __init__(
+        self,
+        path: str | Path,
+        speed: float = 1.0,
+        eeg_stream: str | None = None,
+        marker_stream: str | None = None,
+        chunk_s: float = 0.02,
+    ) -> None:
+        if speed < 0:
+            raise EegvizError(f"replay speed must be >= 0 (0 = as fast as possible), got {speed}")
+        self.path = Path(path)
+        self.speed = float(speed)
+        self.eeg_stream = eeg_stream
+        self.marker_stream = marker_stream
+        self.chunk_s = float(chunk_s)
+        self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
+        self.session: XdfSession | None = None
+        self._bounds: np.ndarray = np.zeros(1, dtype=int)  # chunk k = samples [bounds[k], bounds[k+1])
+        self._release_t: np.ndarray = np.zeros(0)  # recording time at which chunk k is complete
+        self._next_chunk = 0
+        self._next_marker = 0
+        self._t0_rec = 0.0
+        self._t0_wall = 0.0
+        self._stopped = False
+
+    def start(self) -> None:
+        s = load_xdf_session(self.path, self.eeg_stream, self.marker_stream)
+        self.session, self.info = s, s.info
+        n = len(s.timestamps)
+        per = max(1, int(round(self.chunk_s * s.info.sfreq))) if s.info.sfreq > 0 else 1
+        self._bounds = np.append(np.arange(0, n, per), n)
+        running_max = np.maximum.accumulate(s.timestamps)  # tolerate small backward steps
+        self._release_t = running_max[self._bounds[1:] - 1]
+        starts = [s.timestamps[0]] + ([s.markers[0].timestamp] if s.markers else [])
+        self._t0_rec = float(min(starts))
+        self._next_chunk = self._next_marker = 0
+        self._stopped = False
+        self._t0_wall = time.perf_counter()
+
+    def _now_rec(self) -> float:
+        return self._t0_rec + (time.perf_counter() - self._t0_wall) * self.speed
+
+    def _done(self) -> bool:
+        s = self.session
+        return s is None or (
+            self._next_chunk >= len(self._release_t) and self._next_marker >= len(s.markers)
+        )
+
+    def read(self, timeout: float = 0.05) -> ReadResult:
+        s = self.session
+        if s is None or self._stopped:
+            return ReadResult(finished=True)
+        if self.speed == 0:
+            k0 = self._next_chunk
+            if k0 < len(self._release_t):
+                limit = self._release_t[k0] + self.BATCH_S
+                k1 = int(np.searchsorted(self._release_t, limit, side="right"))
+                horizon = float(self._release_t[k1 - 1]) if k1 < len(self._release_t) else np.inf
+            else:
+                k1, horizon = k0, np.inf
+        else:
+            deadline = time.perf_counter() + max(0.0, timeout)
+            while True:
+                horizon = self._now_rec()
+                k1 = int(np.searchsorted(self._release_t, horizon, side="right"))
+                m_ready = self._next_marker < len(s.markers) and s.markers[self._next_marker].timestamp <= horizon
+                if k1 > self._next_chunk or m_ready or self._done():
+                    break
+                nxt = [self._release_t[self._next_chunk]] if self._next_chunk < len(self._release_t) else []
+                if self._next_marker < len(s.markers):
+                    nxt.append(s.markers[self._next_marker].timestamp)
+                wait = min(deadline - time.perf_counter(), (min(nxt) - horizon) / self.speed)
+                if wait <= 0:
+                    break
+                time.sleep(wait)
+        result = ReadResult()
+        name = self.info.name
+        for k in range(self._next_chunk, max(k1, self._next_chunk)):
+            a, b = self._bounds[k], self._bounds[k + 1]
+            result.chunks.append(Chunk(samples=s.data[a:b], timestamps=s.timestamps[a:b], source=name))
+        self._next_chunk = max(k1, self._next_chunk)
+        while self._next_marker < len(s.markers) and s.markers[self._next_marker].timestamp <= horizon:
+            result.markers.append(s.markers[self._next_marker])
+            self._next_marker += 1
+        result.finished = self._done()
+        return result
+
+    def stop(self) -> None:
+        self._stopped = True

@@ -1,0 +1,152 @@
+"""load_xdf_session / XdfReplaySource: stream picking, unit scaling, clock resets, damaged files, replay timing."""
+
+import logging
+import time
+
+import numpy as np
+import pytest
+
+from eegviz.errors import EegvizError
+from eegviz.record.xdf_writer import XdfWriter
+from eegviz.sources.base import Source
+from eegviz.sources.xdf import XdfReplaySource, load_xdf_session
+
+FS = 250.0
+
+
+def _write(path, seconds=1.0, unit="microvolts", fmt="float32", markers=("a", "b", "c")):
+    n = int(seconds * FS)
+    ts = 10.0 + np.arange(n) / FS
+    data = (np.arange(n * 4).reshape(n, 4) % 97).astype(np.float32) + 1.0  # microvolt-sized
+    with XdfWriter(path) as w:
+        w.add_stream("aux", "Misc", 8, FS, "float32")  # empty numeric stream with more channels: ignored
+        eeg = w.add_stream("amp", "EEG", 4, FS, fmt, ch_names=["Fz", "Cz", "Pz", "Oz"], unit=unit)
+        acc = w.add_stream("acc", "ACC", 6, FS, "float32")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        step = 25
+        for i in range(0, n, step):
+            w.write_samples(eeg, data[i : i + step].astype(fmt), ts[i : i + step])
+        w.write_samples(acc, np.zeros((5, 6), np.float32), ts[:5])
+        for j, m in enumerate(markers):
+            w.write_samples(mk, [m], np.array([10.1 + j * 0.3]))
+    return data, ts
+
+
+def test_load_picks_eeg_scales_units_and_reads_markers(tmp_path):
+    data, ts = _write(tmp_path / "s.xdf")
+    s = load_xdf_session(tmp_path / "s.xdf")
+    assert s.info.name == "amp" and s.info.ch_names == ("Fz", "Cz", "Pz", "Oz") and s.info.sfreq == FS
+    assert s.data.dtype == np.float32
+    np.testing.assert_allclose(s.data, data * 1e-6, rtol=1e-6)
+    np.testing.assert_allclose(s.timestamps, ts)
+    assert [m.payload for m in s.markers] == ["a", "b", "c"]
+    assert s.markers[0].source == "stim"
+    # by name, other stream
+    assert load_xdf_session(tmp_path / "s.xdf", eeg_stream="acc").info.n_channels == 6
+
+
+@pytest.mark.parametrize(
+    "unit,fmt,factor", [("millivolts", "float32", 1e-3), ("volts", "float32", 1.0), ("uV", "int16", 1e-6)]
+)
+def test_units_and_int_formats(tmp_path, unit, fmt, factor):
+    data, _ = _write(tmp_path / "u.xdf", unit=unit, fmt=fmt)
+    s = load_xdf_session(tmp_path / "u.xdf")
+    np.testing.assert_allclose(s.data, data * factor, rtol=1e-6)
+
+
+def test_unknown_unit_guessed_with_warning(tmp_path, caplog):
+    data, _ = _write(tmp_path / "x.xdf", unit=None)
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "x.xdf")
+    np.testing.assert_allclose(s.data, data * 1e-6, rtol=1e-6)
+    assert "microvolts" in caplog.text
+
+
+def test_clock_reset_like_labrecorder(tmp_path):
+    """The amp's machine rebooted mid-recording: its clock restarts near 10 s after reading ~5000 s."""
+    path = tmp_path / "reset.xdf"
+    with XdfWriter(path) as w:
+        sid = w.add_stream("amp", "EEG", 2, 100.0, "float32", unit="volts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        t1 = 5000.0 + np.arange(100) / 100.0  # true time = local + (-4000)  -> 1000.00..1000.99
+        t2 = 10.0 + np.arange(100) / 100.0  # true time = local + 991     -> 1001.00..1001.99
+        w.write_samples(sid, np.zeros((100, 2), np.float32), t1)
+        for t in (5000.0, 5000.5, 5001.0):
+            w.write_clock_offset(sid, t, -4000.0)
+        w.write_samples(sid, np.ones((100, 2), np.float32), t2)
+        for t in (10.0, 10.5, 11.0):
+            w.write_clock_offset(sid, t, 991.0)
+        w.write_samples(mk, ["x"], np.array([1000.5]))
+    s = load_xdf_session(path)
+    assert np.all(np.diff(s.timestamps) > 0)
+    np.testing.assert_allclose(s.timestamps, 1000.0 + np.arange(200) / 100.0, atol=1e-6)
+
+
+def test_truncated_file_loads_complete_part(tmp_path):
+    path = tmp_path / "t.xdf"
+    _write(path, seconds=2.0)
+    raw = path.read_bytes()
+    full = load_xdf_session(path)
+    cut = tmp_path / "cut.xdf"
+    cut.write_bytes(raw[: len(raw) // 2 + 7])  # mid-chunk
+    s = load_xdf_session(cut)
+    assert 0 < len(s.timestamps) < len(full.timestamps)
+    np.testing.assert_array_equal(s.data, full.data[: len(s.timestamps)])
+    cut.write_bytes(raw[:30])  # inside the file header: nothing usable
+    with pytest.raises(EegvizError, match="truncated"):
+        load_xdf_session(cut)
+
+
+def test_errors_are_one_liners(tmp_path):
+    with pytest.raises(EegvizError, match="does not exist"):
+        load_xdf_session(tmp_path / "nope.xdf")
+    (tmp_path / "g.xdf").write_bytes(b"garbage" * 10)
+    with pytest.raises(EegvizError, match="not an XDF file"):
+        load_xdf_session(tmp_path / "g.xdf")
+    _write(tmp_path / "s.xdf")
+    with pytest.raises(EegvizError, match="available: aux, amp, acc, stim") as e:
+        load_xdf_session(tmp_path / "s.xdf", eeg_stream="missing")
+    assert "\n" not in str(e.value)
+    with XdfWriter(tmp_path / "m.xdf") as w:
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(mk, ["a"], np.array([1.0]))
+    with pytest.raises(EegvizError, match="no EEG stream"):
+        load_xdf_session(tmp_path / "m.xdf")
+
+
+def _drain(src, limit_s=5.0):
+    chunks, markers, t_end = [], [], time.perf_counter() + limit_s
+    while time.perf_counter() < t_end:
+        r = src.read(0.05)
+        chunks += r.chunks
+        markers += r.markers
+        if r.finished:
+            return chunks, markers
+    raise AssertionError("replay never finished")
+
+
+def test_replay_fast_delivers_everything_once(tmp_path):
+    data, ts = _write(tmp_path / "s.xdf", seconds=3.0, markers=[f"m{i}" for i in range(8)])
+    src = XdfReplaySource(tmp_path / "s.xdf", speed=0)
+    assert isinstance(src, Source)
+    src.start()
+    chunks, markers = _drain(src)
+    np.testing.assert_array_equal(np.concatenate([c.timestamps for c in chunks]), ts)
+    np.testing.assert_allclose(np.concatenate([c.samples for c in chunks]), data * 1e-6, rtol=1e-6)
+    assert all(c.samples.shape[0] == 5 for c in chunks)  # 20 ms at 250 Hz
+    assert [m.payload for m in markers] == [f"m{i}" for i in range(8)]
+    assert src.read().finished
+    src.stop()
+    src.stop()
+
+
+def test_replay_speed_ten(tmp_path):
+    _write(tmp_path / "s.xdf", seconds=1.0)
+    src = XdfReplaySource(tmp_path / "s.xdf", speed=10.0)
+    src.start()
+    t0 = time.perf_counter()
+    chunks, markers = _drain(src)
+    took = time.perf_counter() - t0
+    assert 0.07 < took < 0.4
+    assert sum(len(c.timestamps) for c in chunks) == 250
+    assert [m.payload for m in markers] == ["a", "b", "c"]
