@@ -1,0 +1,28 @@
+import socket
+import struct
+
+import numpy as np
+
+from eegviz.messages import Decoded, Epoch, Marker, Reconstruction
+from eegviz.plugins import get, load_plugin_dir
+
+
+def test_osc_sink_sends_reconstruction_summary_on_loopback(tmp_path):
+    from pathlib import Path
+
+    load_plugin_dir(Path(__file__).parent)
+    sink_cls = get("sinks", "osc")
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2)
+    sink = sink_cls(port=rx.getsockname()[1])
+    ep = Epoch(np.zeros((2, 10), np.float32), 100.0, ("a", "b"), -0.1, Marker(1.0, "star_003"), t_ready=0.0)
+    dec = Decoded(ep, np.zeros(4), np.zeros((8, 8, 3)), np.zeros((8, 64)), np.array([0.2, 0.8]), ("circle", "star"))
+    sink.on_result(Reconstruction(dec, np.zeros((8, 8, 3), np.uint8), "embedded", {"marker_to_image": 42.5}))
+    data, _ = rx.recvfrom(4096)
+    assert data.startswith(b"/eegviz/reconstruction\x00")
+    assert b",ssff" in data and b"star_003" in data and b"star\x00" in data
+    score, latency = struct.unpack(">ff", data[-8:])
+    assert abs(score - 0.8) < 1e-6 and abs(latency - 42.5) < 1e-4
+    sink.close()
+    rx.close()
