@@ -290,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.verbose:
+        logging.getLogger("pyxdf").setLevel(logging.ERROR)  # LabRecorder-file chatter, not the user's problem
     _lsl_confined_default()
     try:
         return args.fn(args)
