@@ -15,7 +15,7 @@ def run(*args, timeout=300):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["replay", "/nonexistent/file.xdf", "--headless"], "not found"),
+    (["replay", "/nonexistent/file.xdf", "--headless"], "does not exist"),
     (["replay", __file__, "--headless"], "not an XDF"),
     (["replay", "DEMO", "--headless", "--model", "/nonexistent-model"], "no model at"),
     (["eval", "--data", "/nonexistent", "--model", "/x", "--out", "/tmp/x"], "not an eegviz dataset"),
