@@ -178,6 +178,7 @@ def cmd_train(args) -> int:
     from eegviz.train.run import train_all
 
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
+              refine_steps=args.refine_steps,
               gen_steps=args.gen_steps, seed=args.seed)
     return 0
 
@@ -265,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--gan-steps", type=int, default=1500)
+    t.add_argument("--refine-steps", type=int, default=3000, help="saliency refinement steps (SSIM + L1)")
     t.add_argument("--gen-steps", type=int, default=1500)
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(fn=cmd_train)

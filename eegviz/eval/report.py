@@ -144,7 +144,8 @@ never seen real EEG. Use it to run the pipeline offline; train on real data for 
 ## Retrain
     eegviz simulate --out data/synth --subjects 2 --images 50
     eegviz train --data data/synth --out models/synthetic-default --epochs {training['epochs']} \\
-        --gan-steps {training['gan_steps']} --gen-steps {training['gen_steps']}
+        --gan-steps {training['gan_steps']} --refine-steps {training.get('refine_steps', 3000)} \\
+        --gen-steps {training['gen_steps']}
 
 Training took {training['total_train_seconds']:.0f} s on {training['threads']} CPU threads.
 """

@@ -51,8 +51,8 @@ def nway_accuracy(feat: torch.Tensor, protos: torch.Tensor, labels: np.ndarray) 
     return float((sims.argmax(1).numpy() == labels).mean())
 
 
-def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, seed: int = 0,
-                  caption: str = "label", log=print) -> tuple[TwoBranchDecoder, dict]:
+def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
+                  seed: int = 0, caption: str = "label", log=print) -> tuple[TwoBranchDecoder, dict]:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq)
@@ -116,6 +116,17 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, se
         opt_g.zero_grad()
         g_loss.backward()
         opt_g.step()
+    # 2b) Refinement without the adversary: on 2 CPU cores the short GAN phase leaves blotchy maps; SSIM + L1
+    # alone (the paper's reconstruction terms) then sharpen them towards the stimulus.
+    opt_r = torch.optim.Adam(G.parameters(), lr=1e-3)
+    for step in tqdm(range(refine_steps), desc="saliency refine", leave=False):
+        idx = torch.from_numpy(rng.choice(tr, 64))
+        f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
+        out = G(torch.randn(64, zd) * 0.3, f)
+        loss = (1 - ssim(out, targets[idx])).mean() + 3 * F.l1_loss(out, targets[idx])
+        opt_r.zero_grad()
+        loss.backward()
+        opt_r.step()
     G.eval()
     with torch.no_grad():
         sal_va = G(torch.zeros(len(va), zd), feats[va])
