@@ -16,24 +16,9 @@ import pylsl
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo
 from eegviz.sources.base import ReadResult
+from eegviz.sources.units import UNIT_SCALE
 
-# Volts per unit for the unit strings seen in LSL stream descriptions (XDF meta-data conventions + shorthands).
-_UNIT_SCALE = {
-    "v": 1.0,
-    "volt": 1.0,
-    "volts": 1.0,
-    "mv": 1e-3,
-    "millivolt": 1e-3,
-    "millivolts": 1e-3,
-    "uv": 1e-6,
-    "µv": 1e-6,
-    "μv": 1e-6,
-    "microvolt": 1e-6,
-    "microvolts": 1e-6,
-    "nv": 1e-9,
-    "nanovolt": 1e-9,
-    "nanovolts": 1e-9,
-}
+
 DEFAULT_SCALE = 1e-6  # most EEG outlets send microvolts and many do not say so
 SILENCE_GAP_S = 1.0  # no samples for this long, then data again: the source was lost in between
 JUMP_SAMPLES = 2.0  # consecutive timestamps further apart than this many sample periods: samples went missing
@@ -51,7 +36,7 @@ def unit_scale(unit: str | None) -> float:
     try:
         exponent = int(text)
     except ValueError:
-        return _UNIT_SCALE.get(text, DEFAULT_SCALE)
+        return UNIT_SCALE.get(text, DEFAULT_SCALE)
     return 10.0**exponent if -12 <= exponent <= 3 else DEFAULT_SCALE
 
 

@@ -20,25 +20,11 @@ import pyxdf
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo
 from eegviz.sources.base import ReadResult
+from eegviz.sources.units import UNIT_SCALE
 
 log = logging.getLogger(__name__)
 
-_UNIT_SCALE = {
-    "v": 1.0,
-    "volt": 1.0,
-    "volts": 1.0,
-    "mv": 1e-3,
-    "millivolt": 1e-3,
-    "millivolts": 1e-3,
-    "uv": 1e-6,
-    "µv": 1e-6,
-    "μv": 1e-6,
-    "microvolt": 1e-6,
-    "microvolts": 1e-6,
-    "nv": 1e-9,
-    "nanovolt": 1e-9,
-    "nanovolts": 1e-9,
-}
+
 UV_MEDIAN_THRESHOLD = 1e-2  # |median| above this cannot be volts from a scalp electrode, so it is microvolts
 
 
@@ -105,7 +91,7 @@ def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
     n = data.shape[1]
     chans = _channels(stream)
     units = [(_first(c, "unit") or "").strip().lower() for c in chans] if len(chans) == n else [""] * n
-    scale = np.array([_UNIT_SCALE.get(u, np.nan) for u in units])
+    scale = np.array([UNIT_SCALE.get(u, np.nan) for u in units])
     unknown = np.isnan(scale)
     if unknown.any():
         med = float(np.median(np.abs(data[:, unknown]))) if data.size else 0.0
