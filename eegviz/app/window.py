@@ -176,7 +176,8 @@ class MainWindow(QMainWindow):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        self.plot.setLabel("bottom", "time", units="s")
+        self.plot.setLabel("bottom", "time (stream clock)", units="s")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # LSL clocks are large: show 5027.5 s, not 5.0275 ks
         self.plot.setMinimumHeight(220)
         item = self.plot.getPlotItem()
         item.setClipToView(True)
