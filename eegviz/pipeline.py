@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Protocol
 
 import numpy as np
@@ -35,6 +36,7 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+@lru_cache(maxsize=256)
 def known_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
     """The true stimulus for a marker naming a synthetic-world image, else None (real sessions' own ids)."""
     from eegviz.world.stimuli import render, spec_from_id
@@ -43,7 +45,9 @@ def known_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
         img, _ = render(spec_from_id(payload), size=size)
     except EegvizError:
         return None
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    out = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    out.setflags(write=False)  # cached and shared between sinks: read-only
+    return out
 
 
 @dataclass
@@ -143,16 +147,12 @@ class Pipeline:
     # -- inference ---------------------------------------------------------------------------------------------
     def _process(self, epochs: list[Epoch]) -> None:
         t0 = time.perf_counter()
-        out = self.decoder.forward(np.stack([e.data for e in epochs]))
+        decoded = self.decoder.decode_batch(epochs)
         t1 = time.perf_counter()
-        images = self.generator.generate(out["saliency"], out["embedding"], seed=epochs[0].index)
+        images = self.generator.generate(np.stack([d.saliency for d in decoded]),
+                                         np.stack([d.embedding for d in decoded]), seed=epochs[0].index)
         t2 = time.perf_counter()
-        from eegviz.messages import Decoded
-
-        for i, ep in enumerate(epochs):
-            dec = Decoded(epoch=ep, feature=out["feature"][i], saliency=out["saliency"][i],
-                          embedding=out["embedding"][i], class_scores=out["scores"][i],
-                          class_names=tuple(self.decoder.class_names), t_done=t1)
+        for i, (ep, dec) in enumerate(zip(epochs, decoded)):
             timings = {
                 "epoch_wait": (ep.t_ready - ep.t_marker_seen) * 1e3,
                 "queue": (t0 - ep.t_ready) * 1e3,

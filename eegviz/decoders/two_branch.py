@@ -52,12 +52,18 @@ class TwoBranchDecoder:
         scores = torch.softmax(sims * 10.0, dim=1)
         return {"feature": feat.numpy(), "saliency": sal.numpy(), "embedding": emb.numpy(), "scores": scores.numpy()}
 
+    def decode_batch(self, epochs: list[Epoch]) -> list[Decoded]:
+        """One forward pass for several pending epochs (the pipeline batches when it falls behind)."""
+        out = self.forward(np.stack([e.data for e in epochs]))
+        t_done = time.perf_counter()
+        return [
+            Decoded(epoch=ep, feature=out["feature"][i], saliency=out["saliency"][i], embedding=out["embedding"][i],
+                    class_scores=out["scores"][i], class_names=tuple(self.class_names), t_done=t_done)
+            for i, ep in enumerate(epochs)
+        ]
+
     def decode(self, epoch: Epoch) -> Decoded:
-        out = self.forward(epoch.data[None])
-        return Decoded(
-            epoch=epoch, feature=out["feature"][0], saliency=out["saliency"][0], embedding=out["embedding"][0],
-            class_scores=out["scores"][0], class_names=tuple(self.class_names), t_done=time.perf_counter(),
-        )
+        return self.decode_batch([epoch])[0]
 
     def save(self, model_dir: Path, extra: dict | None = None) -> None:
         model_dir = Path(model_dir)
