@@ -40,7 +40,7 @@ class StimulusClassifier(nn.Module):
         return self.eval()(x).numpy()
 
 
-def train_classifier(n_per_class: int = 60, epochs: int = 8, seed: int = 1, size: int = 32) -> StimulusClassifier:
+def train_classifier(n_per_class: int = 200, epochs: int = 15, seed: int = 1, size: int = 32) -> StimulusClassifier:
     from eegviz.world.stimuli import CLASSES, render_batch, stimulus_set
 
     torch.manual_seed(seed)

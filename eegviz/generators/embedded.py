@@ -2,7 +2,9 @@
 
 NeuroImagen's generation step in miniature. The network predicts the clean image x0 (not the noise), which is
 what makes 1-4 DDIM steps usable: img2img noises the saliency map to level `strength` and walks back to t=0 in
-`steps` deterministic DDIM jumps, conditioned on the predicted caption embedding.
+`steps` deterministic DDIM jumps, conditioned on the predicted caption embedding. Classifier-free guidance
+(`guidance` > 1, one extra unconditional UNet pass per step) pushes the output towards what the caption names:
+the saliency map says where and what colour, the caption says what shape.
 """
 
 from __future__ import annotations
@@ -31,28 +33,42 @@ def noise_to(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Te
 class EmbeddedGenerator:
     name = "embedded"
 
-    def __init__(self, model_dir: Path | None = None, steps: int = 2, strength: float = 0.6,
-                 out_size: int = 128, unet: TinyUNet | None = None):
+    DEFAULTS = {"steps": 2, "strength": 0.6, "guidance": 1.0}
+
+    def __init__(self, model_dir: Path | None = None, steps: int | None = None, strength: float | None = None,
+                 guidance: float | None = None, out_size: int = 128, unet: TinyUNet | None = None):
+        """Sampling settings left as None come from the model's generator.json (what it was tuned with)."""
         from eegviz.paths import default_model_dir
 
-        self.steps, self.strength, self.out_size = steps, strength, out_size
+        cfg = dict(self.DEFAULTS)
         if unet is None:
             model_dir = Path(model_dir or default_model_dir())
-            cfg = read_config(model_dir, "generator.json")
-            unet = TinyUNet(tuple(cfg["channels"]), cfg["ctx_dim"], cfg["emb_dim"])
+            saved = read_config(model_dir, "generator.json")
+            unet = TinyUNet(tuple(saved["channels"]), saved["ctx_dim"], saved["emb_dim"])
             load_module(unet, model_dir / "generator.safetensors")
-            self.steps = int(cfg.get("steps", steps)) if steps is None else steps
+            cfg.update({k: saved[k] for k in self.DEFAULTS if k in saved})
+        self.steps = int(steps if steps is not None else cfg["steps"])
+        self.strength = float(strength if strength is not None else cfg["strength"])
+        self.guidance = float(guidance if guidance is not None else cfg["guidance"])
+        self.out_size = out_size
         self.unet = unet.eval()
 
     def save(self, model_dir: Path, extra: dict | None = None) -> None:
         write_config(model_dir, {"kind": "embedded", "channels": list(self.unet.channels), "ctx_dim": self.unet.ctx_dim,
                                  "emb_dim": self.unet.emb_dim, "steps": self.steps, "strength": self.strength,
-                                 **(extra or {})}, "generator.json")
+                                 "guidance": self.guidance, **(extra or {})}, "generator.json")
         save_module(self.unet, Path(model_dir) / "generator.safetensors")
 
     def warmup(self) -> None:
         size = 32
         self.generate(np.zeros((1, size, size, 3), np.float32), np.zeros((1, 8, self.unet.ctx_dim), np.float32))
+
+    def predict_x0(self, x: torch.Tensor, t: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        if self.guidance == 1.0:
+            return self.unet(x, t, ctx)
+        both = self.unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([ctx, torch.zeros_like(ctx)]))
+        cond, uncond = both.chunk(2)
+        return uncond + self.guidance * (cond - uncond)
 
     @torch.inference_mode()
     def sample(self, init: torch.Tensor, ctx: torch.Tensor, seed: int = 0) -> torch.Tensor:
@@ -62,7 +78,7 @@ class EmbeddedGenerator:
         ts = torch.linspace(self.strength, 0.0, self.steps + 1)
         x = noise_to(init, ts[0].repeat(b), torch.randn(init.shape, generator=gen))
         for t_now, t_next in zip(ts[:-1], ts[1:]):
-            x0 = self.unet(x, t_now.repeat(b), ctx).clamp(-1, 1)
+            x0 = self.predict_x0(x, t_now.repeat(b), ctx).clamp(-1, 1)
             ab_now, ab_next = alpha_bar(t_now), alpha_bar(t_next)
             eps = (x - ab_now.sqrt() * x0) / (1 - ab_now).sqrt().clamp_min(1e-4)
             x = ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps if t_next > 0 else x0

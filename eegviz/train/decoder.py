@@ -19,6 +19,8 @@ from eegviz.decoders.encoder import triplet_loss_semihard
 from eegviz.decoders.text import HashTextEncoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.stream.preprocess import InputSpec, normalise
+from eegviz.train.checkpoint import Checkpoints, restore_rng, rng_state
+from eegviz.train.dist import DistInfo, average_gradients, sync_state
 
 
 def stimulus_targets(image_ids, size: int) -> np.ndarray:
@@ -51,12 +53,54 @@ def nway_accuracy(feat: torch.Tensor, protos: torch.Tensor, labels: np.ndarray) 
     return float((sims.argmax(1).numpy() == labels).mean())
 
 
+def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, ck: Checkpoints, rng: np.random.Generator,
+              extra: dict, info: DistInfo, desc: str, every: int | None = None) -> None:
+    """Run step(i) for i in range(n), resumable: a finished stage is loaded instead of run, a partial one
+    continues from its last checkpoint (modules, optimisers, random state and `extra`, e.g. the best weights)."""
+    done = ck.finished(name)
+    if done is not None:
+        for k, m in modules.items():
+            m.load_state_dict(done["modules"][k])
+        extra.update(done["extra"])
+        return
+    start = 0
+    part = ck.partial(name)
+    if part is not None:
+        for k, m in modules.items():
+            m.load_state_dict(part["modules"][k])
+        for k, o in opts.items():
+            o.load_state_dict(part["opts"][k])
+        extra.update(part["extra"])
+        restore_rng(rng, part["rng"])
+        start = part["step"]
+    every = every or ck.every
+    for i in tqdm(range(start, n), initial=start, total=n, desc=desc, leave=False, disable=not info.is_main):
+        step(i)
+        if ck.enabled and (i + 1) % every == 0 and i + 1 < n:
+            ck.save_partial(name, {"step": i + 1, "modules": {k: m.state_dict() for k, m in modules.items()},
+                                   "opts": {k: o.state_dict() for k, o in opts.items()}, "extra": extra,
+                                   "rng": rng_state(rng)})
+    ck.finish(name, {"modules": {k: m.state_dict() for k, m in modules.items()}, "extra": extra})
+
+
+def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Module, info: DistInfo) -> None:
+    opt.zero_grad()
+    loss.backward()
+    average_gradients(module, info)
+    opt.step()
+
+
 def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
-                  seed: int = 0, caption: str = "label", log=print) -> tuple[TwoBranchDecoder, dict]:
+                  seed: int = 0, caption: str = "label", ck: Checkpoints | None = None, info: DistInfo = DistInfo(),
+                  log=print) -> tuple[TwoBranchDecoder, dict]:
+    ck = ck or Checkpoints(None)
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq)
-    dec = TwoBranchDecoder(spec, ds.classes, caption=caption)
+    dec = TwoBranchDecoder(spec, ds.classes, caption=caption)  # same init on every rank (same seed) ...
+    for m in (dec.encoder, dec.saliency, dec.semantic):
+        sync_state(m, info)  # ... and made certain
+    rng = np.random.default_rng([seed, info.rank])  # each rank draws different batches
+    torch.manual_seed(seed + 1000 * info.rank)
     x_all = torch.from_numpy(normalise(ds.eeg, spec))
     tr, va = ds.subset("train"), ds.subset("val")
     y = ds.labels
@@ -64,30 +108,32 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
     metrics: dict = {}
 
     # 1) Triplet encoder, best epoch on validation N-way accuracy.
-    enc = dec.encoder.train()
+    enc = dec.encoder
     opt = torch.optim.AdamW(enc.parameters(), lr=2e-3, weight_decay=1e-2)
-    best, best_state = -1.0, None
-    for ep in tqdm(range(epochs), desc="encoder (triplet)", leave=False):
+    best: dict = {"acc": -1.0, "state": None, "protos": None}
+
+    def encoder_epoch(_ep):
         enc.train()
         for b in _pk_batches(y[tr], p=16, k=8, rng=rng):
             idx = tr[b]
             xb = x_all[idx] + 0.05 * torch.randn(len(idx), *x_all.shape[1:])
-            loss = triplet_loss_semihard(enc(xb), torch.from_numpy(y[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            _step(triplet_loss_semihard(enc(xb), torch.from_numpy(y[idx])), opt, enc, info)
+        sync_state(enc, info)  # BatchNorm statistics differ per rank; validate rank 0's everywhere
         enc.eval()
         with torch.no_grad():
             f_tr, f_va = enc(x_all[tr]), enc(x_all[va])
         protos = torch.stack([f_tr[y[tr] == c].mean(0) for c in range(len(ds.classes))])
         acc = nway_accuracy(f_va, protos, y[va])
-        if acc > best:
-            best, best_state = acc, {k: v.clone() for k, v in enc.state_dict().items()}
-            dec.prototypes = protos
-    enc.load_state_dict(best_state)
+        if acc > best["acc"]:
+            best.update(acc=acc, state={k: v.clone() for k, v in enc.state_dict().items()}, protos=protos)
+
+    run_stage("encoder", epochs, encoder_epoch, modules={"encoder": enc}, opts={"opt": opt}, ck=ck, rng=rng,
+              extra=best, info=info, desc="encoder (triplet)", every=1)
+    enc.load_state_dict(best["state"])
+    dec.prototypes = best["protos"]
     enc.eval()
-    metrics["val_class_acc"] = best
-    log(f"encoder: val {len(ds.classes)}-way top-1 {best:.3f} ({time.perf_counter() - t0:.0f} s)")
+    metrics["val_class_acc"] = best["acc"]
+    log(f"encoder: val {len(ds.classes)}-way top-1 {best['acc']:.3f} ({time.perf_counter() - t0:.0f} s)")
 
     with torch.no_grad():
         feats = enc(x_all)
@@ -96,37 +142,42 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
 
     # 2) Saliency GAN on frozen features: hinge + mode seeking + SSIM (+ L1 to anchor colours early).
     G, D = dec.saliency.train(), ProjectionDiscriminator(dec.hparams["feat_dim"], size)
+    sync_state(D, info)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.99))
     zd = dec.hparams["z_dim"]
-    for step in tqdm(range(gan_steps), desc="saliency GAN", leave=False):
+
+    def gan_step(_i):
         idx = torch.from_numpy(rng.choice(tr, 64))
         f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
         real = targets[idx]
         z1, z2 = torch.randn(64, zd), torch.randn(64, zd)
         fake1 = G(z1, f)
         d_loss = F.relu(1 - D(diff_augment(real), f)).mean() + F.relu(1 + D(diff_augment(fake1.detach()), f)).mean()
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
+        _step(d_loss, opt_d, D, info)
         fake2 = G(z2, f)
         g_adv = -D(diff_augment(fake1), f).mean()
         g_loss = (0.05 * g_adv + (1 - ssim(fake1, real)).mean() + F.l1_loss(fake1, real)
                   + 0.02 * mode_seeking_loss(fake1, fake2, z1, z2))
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
+        _step(g_loss, opt_g, G, info)
+
+    run_stage("saliency_gan", gan_steps, gan_step, modules={"G": G, "D": D}, opts={"g": opt_g, "d": opt_d},
+              ck=ck, rng=rng, extra={}, info=info, desc="saliency GAN")
+
     # 2b) Refinement without the adversary: on 2 CPU cores the short GAN phase leaves blotchy maps; SSIM + L1
     # alone (the paper's reconstruction terms) then sharpen them towards the stimulus.
     opt_r = torch.optim.Adam(G.parameters(), lr=1e-3)
-    for step in tqdm(range(refine_steps), desc="saliency refine", leave=False):
+
+    def refine_step(_i):
         idx = torch.from_numpy(rng.choice(tr, 64))
         f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
         out = G(torch.randn(64, zd) * 0.3, f)
         loss = (1 - ssim(out, targets[idx])).mean() + 3 * F.l1_loss(out, targets[idx])
-        opt_r.zero_grad()
-        loss.backward()
-        opt_r.step()
+        _step(loss, opt_r, G, info)
+
+    run_stage("saliency_refine", refine_steps, refine_step, modules={"G": G}, opts={"r": opt_r}, ck=ck, rng=rng,
+              extra={}, info=info, desc="saliency refine")
+    sync_state(G, info)
     G.eval()
     with torch.no_grad():
         sal_va = G(torch.zeros(len(va), zd), feats[va])
@@ -136,27 +187,29 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
     # 3) Semantic branch: EEG -> caption embedding, L2.
     text = HashTextEncoder(dec.hparams["n_tokens"], dec.hparams["text_dim"])
     emb_all = torch.from_numpy(text.encode(captions_for(ds, np.arange(len(y)), caption)))
-    sem = dec.semantic.train()
+    sem = dec.semantic
     opt_s = torch.optim.AdamW(sem.parameters(), lr=2e-3, weight_decay=1e-2)
-    best_mse, best_state = np.inf, None
-    for ep in tqdm(range(epochs), desc="semantic (L2)", leave=False):
+    best_s: dict = {"mse": float("inf"), "state": None}
+
+    def semantic_epoch(_ep):
         sem.train()
         for b in np.array_split(rng.permutation(tr), max(1, len(tr) // 128)):
             xb = x_all[b] + 0.05 * torch.randn(len(b), *x_all.shape[1:])
-            loss = F.mse_loss(sem(xb), emb_all[b])
-            opt_s.zero_grad()
-            loss.backward()
-            opt_s.step()
+            _step(F.mse_loss(sem(xb), emb_all[b]), opt_s, sem, info)
+        sync_state(sem, info)
         sem.eval()
         with torch.no_grad():
             mse = float(F.mse_loss(sem(x_all[va]), emb_all[va]))
-        if mse < best_mse:
-            best_mse, best_state = mse, {k: v.clone() for k, v in sem.state_dict().items()}
-    sem.load_state_dict(best_state)
+        if mse < best_s["mse"]:
+            best_s.update(mse=mse, state={k: v.clone() for k, v in sem.state_dict().items()})
+
+    run_stage("semantic", epochs, semantic_epoch, modules={"semantic": sem}, opts={"opt": opt_s}, ck=ck, rng=rng,
+              extra=best_s, info=info, desc="semantic (L2)", every=1)
+    sem.load_state_dict(best_s["state"])
     with torch.no_grad():
         pred = sem.eval()(x_all[va]).flatten(1)
         metrics["val_embedding_cosine"] = float(F.cosine_similarity(pred, emb_all[va].flatten(1)).mean())
-    metrics["val_embedding_mse"] = best_mse
+    metrics["val_embedding_mse"] = best_s["mse"]
     metrics["train_seconds"] = time.perf_counter() - t0
     log(f"semantic: val cosine {metrics['val_embedding_cosine']:.3f} ({metrics['train_seconds']:.0f} s total)")
     return dec.eval(), metrics
