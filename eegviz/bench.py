@@ -86,7 +86,7 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None) -
     return {
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "device": device},
-        "generator": f"embedded ({gen.steps} steps, strength {gen.strength})",
+        "generator": f"embedded ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
         "latency_ms": {k: _pct(v) for k, v in stages.items()},
         "note": "epoch_to_image = from the epoch's last sample arriving to the image; marker->image adds the "
                 f"epoch window itself (tmax = {spec.tmax} s) which no decoder can avoid",

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 
 from eegviz.errors import EegvizError
@@ -43,12 +42,18 @@ def run_session(source, args, title: str, paced: bool) -> int:
         out.mkdir(parents=True, exist_ok=True)
         recorder = SessionRecorder(out / "session.xdf", source.info)
         sinks.append(ResultsWriter(out))
-    if args.headless:
-        pipe = Pipeline(source, decoder, generator, sinks, recorder=recorder, paced=paced)
-        stats = pipe.run(duration=getattr(args, "duration", None))
-        _summary(stats, args.out)
-        return 0
-    return _run_window(source, decoder, generator, sinks, recorder, paced, args, title)
+    pipe = Pipeline(source, decoder, generator, sinks, recorder=recorder, paced=paced)
+    stats = pipe.run(duration=getattr(args, "duration", None))
+    _summary(stats, args.out)
+    return 0
+
+
+def _window(args, title: str, make_source=None) -> int:
+    """The windowed session: the GUI thread only draws; loading, acquisition and inference run on a worker
+    (eegviz.app.session), and the window can stop, restart and switch source or model."""
+    from eegviz.app.session import SourceChoice, run_window_session
+
+    return run_window_session(make_source or SourceChoice.from_cli_args(args), args, title)
 
 
 def _summary(stats, out) -> None:
@@ -60,59 +65,6 @@ def _summary(stats, out) -> None:
           f"{stats.skipped} skipped{p}" + (f"; results in {out}" if out else ""))
 
 
-def _run_window(source, decoder, generator, sinks, recorder, paced, args, title) -> int:
-    from PySide6 import QtCore, QtWidgets
-
-    from eegviz.app.window import MainWindow, QtBridge
-    from eegviz.pipeline import Pipeline
-
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    win = MainWindow(source.info, kiosk=getattr(args, "kiosk", False), title=title)
-    bridge = QtBridge()
-    win.connect_bridge(bridge)
-
-    class WindowSink:
-        def on_result(self, rec, stimulus):
-            bridge.reconstruction.emit(rec, stimulus)
-
-        def on_skipped(self, marker, reason):
-            bridge.status.emit({"skipped": marker.payload})
-
-        def close(self):
-            pass
-
-    pipe = Pipeline(source, decoder, generator, sinks + [WindowSink()], recorder=recorder, paced=paced,
-                    on_chunk=bridge.chunk.emit, on_marker=bridge.marker.emit)
-    errors: list[BaseException] = []
-
-    def work():
-        try:
-            stats = pipe.run(duration=getattr(args, "duration", None))
-            _summary(stats, args.out)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-        bridge.finished.emit()
-
-    worker = threading.Thread(target=work, daemon=True)
-    if getattr(args, "kiosk", False):
-        win.show_kiosk()
-    else:
-        win.resize(1280, 860)
-        win.show()
-    worker.start()
-    if getattr(args, "screenshot", None):
-        def shoot():
-            win.save_screenshot(args.screenshot)
-            app.quit()
-        bridge.finished.connect(lambda: QtCore.QTimer.singleShot(500, shoot))
-    app.exec()
-    pipe.stop()
-    worker.join(5)
-    if errors:
-        raise errors[0]
-    return 0
-
-
 # -- commands ------------------------------------------------------------------------------------------------------
 def cmd_demo(args) -> int:
     from eegviz.paths import demo_recording
@@ -121,20 +73,36 @@ def cmd_demo(args) -> int:
     path = demo_recording()
     if not path.exists():
         raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
+    if not args.headless:
+        return _window(args, "eegviz demo")
     src = XdfReplaySource(path, speed=args.speed)
     return run_session(src, args, "eegviz demo", paced=args.speed > 0)
 
 
 def cmd_replay(args) -> int:
+    from eegviz.plugins import get
     from eegviz.sources.xdf import XdfReplaySource
 
-    src = XdfReplaySource(args.file, speed=args.speed, eeg_stream=args.stream, marker_stream=args.markers)
-    return run_session(src, args, f"eegviz replay {Path(args.file).name}", paced=args.speed > 0)
+    title = f"eegviz replay {Path(args.file).name}"
+    if args.source == "xdf":
+        if not args.headless:
+            return _window(args, title)
+        src = XdfReplaySource(args.file, speed=args.speed, eeg_stream=args.stream, marker_stream=args.markers)
+    else:  # a source plugin (e.g. the csv example in plugins/) builds itself from the same arguments
+        cls = get("sources", args.source)
+        if not hasattr(cls, "from_cli"):
+            raise EegvizError(f"source plugin '{args.source}' cannot replay a file (it has no from_cli)")
+        if not args.headless:
+            return _window(args, title, lambda: cls.from_cli(args))
+        src = cls.from_cli(args)
+    return run_session(src, args, title, paced=args.speed > 0)
 
 
 def cmd_live(args) -> int:
     from eegviz.plugins import get
 
+    if not args.headless:
+        return _window(args, "eegviz live")
     if args.board is not None:
         src = get("sources", "brainflow")(board_id=args.board, marker_lsl_name=args.markers)
     elif args.simulate:
@@ -177,9 +145,12 @@ def cmd_simulate(args) -> int:
 def cmd_train(args) -> int:
     from eegviz.train.run import train_all
 
+    data_opts = {k: v for k, v in {"images_dir": args.images_dir, "splits": args.splits}.items() if v}
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
-              refine_steps=args.refine_steps,
-              gen_steps=args.gen_steps, seed=args.seed)
+              refine_steps=args.refine_steps, gen_steps=args.gen_steps,
+              gen_adv_steps=args.gen_adv_steps, seed=args.seed, threads=args.threads,
+              resume=args.resume, data_opts=data_opts, classifier_images=args.classifier_images,
+              classifier_epochs=args.classifier_epochs)
     return 0
 
 
@@ -195,6 +166,18 @@ def cmd_bench(args) -> int:
     from eegviz.bench import run_bench
 
     result = run_bench(device=args.device, n=args.n, model_dir=args.model)
+    if args.device == "cuda" or args.sd_arch == "tiny":
+        from eegviz.bench_gpu import bench_sd
+
+        result["sd_img2img"] = bench_sd(device=args.device, arch=args.sd_arch, n=args.sd_n,
+                                        slow_steps=50 if args.sd_arch == "sd-turbo" else 4)
+    if args.soak:
+        from eegviz.bench_soak import run_soak
+
+        from eegviz.bench_soak import measure_reconnect
+
+        result["soak"] = run_soak(duration_s=args.soak)
+        result["reconnect"] = measure_reconnect()
     text = json.dumps(result, indent=1)
     if args.out:
         Path(args.out).write_text(text)
@@ -238,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--speed", type=float, default=1.0)
     r.add_argument("--stream", help="EEG stream name in the file")
     r.add_argument("--markers", help="marker stream name in the file")
+    r.add_argument("--source", default="xdf", help="file reader: xdf, or a source plugin such as csv")
+    r.add_argument("--sfreq", type=float, help="sampling rate for files without timestamps (csv)")
+    r.add_argument("--unit", default="uV", help="sample unit for files that do not say (csv): V, mV, uV, nV")
     r.set_defaults(fn=cmd_replay)
 
     lv = sub.add_parser("live", help="decode a live LSL or BrainFlow stream")
@@ -267,8 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--gan-steps", type=int, default=1500)
     t.add_argument("--refine-steps", type=int, default=3000, help="saliency refinement steps (SSIM + L1)")
-    t.add_argument("--gen-steps", type=int, default=1500)
+    t.add_argument("--gen-steps", type=int, default=6000, help="embedded generator: x0-regression steps")
+    t.add_argument("--gen-adv-steps", type=int, default=2500,
+                   help="embedded generator: adversarial sharpening steps")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints after an interruption")
+    t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
+    t.add_argument("--images-dir", help="stimulus images for XDF-session datasets (<id>.png, optionally in class folders)")
+    t.add_argument("--splits", help="EEG-ImageNet splits .pth file")
+    t.add_argument("--classifier-images", type=int, default=200, help="renders per class for the eval classifier")
+    t.add_argument("--classifier-epochs", type=int, default=15)
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a model on a dataset's test split")
@@ -282,7 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out")
     b.add_argument("--n", type=int, default=200, help="epochs to time")
     b.add_argument("--model")
+    b.add_argument("--sd-arch", default="sd-turbo", choices=["sd-turbo", "tiny"],
+                   help="SD section (runs on --device cuda; 'tiny' runs a toy config anywhere)")
+    b.add_argument("--sd-n", type=int, default=100, help="images to time for the SD section")
+    b.add_argument("--soak", type=float, default=0, metavar="SECONDS",
+                   help="also run the LSL soak test (128 ch x 1 kHz + 10 Hz markers; the issue's figure is 300 s)")
     b.set_defaults(fn=cmd_bench)
+
+    from eegviz.app.presenter import add_arguments as present_arguments
+
+    present_arguments(sub.add_parser("present", help="full-screen stimulus presenter: one LSL marker per image onset"))
 
     pl = sub.add_parser("plugins", help="list sources, generators and sinks")
     pl.set_defaults(fn=cmd_plugins)

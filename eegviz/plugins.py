@@ -28,7 +28,13 @@ def register(group: str, name: str, obj: object) -> None:
 
 
 def load_plugin_dir(path: Path | str | None = None) -> None:
-    path = Path(path or os.environ.get("EEGVIZ_PLUGINS", "plugins"))
+    """Import every plugin module in `path` (default: $EEGVIZ_PLUGINS, else ./plugins, else the project's
+    plugins/ folder, so the first-party examples are found from any working directory)."""
+    if path is None:
+        from eegviz.paths import project_root
+
+        path = os.environ.get("EEGVIZ_PLUGINS") or ("plugins" if Path("plugins").is_dir() else project_root() / "plugins")
+    path = Path(path)
     if str(path) in _dirs_loaded or not path.is_dir():
         return
     _dirs_loaded.add(str(path))

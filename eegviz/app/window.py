@@ -19,10 +19,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
+    QPushButton,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +43,16 @@ HISTORY_LEN = 8
 HISTORY_PX = 96
 KIOSK_MAIN_PX = 560
 KIOSK_SIDE_PX = 240
+SOURCE_NAME_CHARS = 40  # longer source names (XDF file stems) are shortened in the status bar
+
+# The source combo box: (kind, label). "xdf" asks for a file when picked; "lsl" shows a stream-name field.
+SOURCE_ITEMS = (
+    ("demo", "Demo recording"),
+    ("xdf", "XDF file…"),
+    ("simulator", "Simulator"),
+    ("lsl", "LSL stream"),
+    ("brainflow-synthetic", "BrainFlow synthetic board"),
+)
 
 
 class QtBridge(QObject):
@@ -107,19 +123,60 @@ class ImagePanel(QWidget):
         return self.image_label.pixmap()
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that never asks for more width: text that does not fit is elided, the full text is the tooltip.
+
+    text() is what is shown (possibly ending in "…"); full_text() is what was set.
+    """
+
+    def __init__(self, text: str = "", mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight, parent=None):
+        super().__init__(parent)
+        self._full = ""
+        self._mode = mode
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(1)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        self._full = str(text or "")
+        self.setToolTip(self._full)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        shown = self.fontMetrics().elidedText(self._full, self._mode, width) if width > 0 else self._full
+        QLabel.setText(self, shown)
+
+
 class MainWindow(QMainWindow):
-    """Live view of one session. kiosk=True gives the exhibition layout (black, big reconstruction, no traces)."""
+    """Live view of one session. kiosk=True gives the exhibition layout (black, big reconstruction, no traces).
+
+    info may be None when the stream is not known yet (a session is still starting); set_stream_info() switches
+    the window to a new stream at any time. In normal mode a row of controls on top picks the source and the
+    model and starts/stops sessions: the window only emits start_requested/stop_requested, a SessionController
+    (eegviz.app.session) does the work off the GUI thread and reports back through set_session_state(),
+    on_session_started(), on_session_error() and on_session_stopped().
+    """
+
+    start_requested = Signal(object, str)  # SourceChoice, model folder ("" = the default model)
+    stop_requested = Signal()
 
     def __init__(
         self,
-        info: StreamInfo,
+        info: StreamInfo | None = None,
         kiosk: bool = False,
         title: str = "eegviz",
         signal_timeout_s: float = 2.0,
         parent=None,
     ):
         super().__init__(parent)
-        self.info = info
         self.kiosk = kiosk
         self.signal_timeout_s = signal_timeout_s
         self.setWindowTitle(title)
@@ -129,27 +186,24 @@ class MainWindow(QMainWindow):
         self.drops_total = 0
         self.last_rec: Reconstruction | None = None
         self.extra_status: dict = {}
+        self.session_state = ""  # "starting", "running", "finished", ... shown with the important fields
+        self.source_label = ""  # how the session's source was chosen, e.g. "demo recording"
         self.last_chunk_time: float | None = None  # time.monotonic() of the last chunk
-
-        # Ring buffer of the displayed channels: every k-th channel so the montage is covered evenly.
-        n_ch = max(1, info.n_channels)
-        step = max(1, n_ch // N_TRACES)
-        self.trace_channels = np.arange(0, n_ch, step)[:N_TRACES]
-        self.buf_len = max(2, int(round(WINDOW_S * (info.sfreq or 250.0))))
-        self._buf = np.zeros((len(self.trace_channels), self.buf_len), dtype=np.float32)
-        self._buf_ts = np.zeros(self.buf_len, dtype=np.float64)
-        self._write = 0
-        self._count = 0
-        self._dirty = False
 
         self.curves: list[pg.PlotDataItem] = []
         self.marker_lines: list[pg.InfiniteLine] = []
+        self.trace_labels: list[str] = []
         self.history: deque[QWidget] = deque()
+        self._xdf_path: str | None = None
+        self._source_index = 0
+        self._choices: dict = {}  # kind -> the last SourceChoice set for it (keeps details the controls lack)
 
+        self._set_info(info)
         if kiosk:
             self._build_kiosk()
         else:
             self._build_normal()
+            self._build_curves()
 
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setInterval(int(1000 / REFRESH_HZ))
@@ -164,12 +218,135 @@ class MainWindow(QMainWindow):
 
         self._update_status()
 
+    # ---------------------------------------------------------------- stream
+
+    def _set_info(self, info: StreamInfo | None) -> None:
+        """Ring buffer of the displayed channels: every k-th channel so the montage is covered evenly."""
+        self.info = info if info is not None else StreamInfo(name="", ch_names=(), sfreq=0.0)
+        n_ch = self.info.n_channels
+        step = max(1, n_ch // N_TRACES)
+        self.trace_channels = np.arange(0, n_ch, step)[:N_TRACES]
+        self.trace_labels = [self.info.ch_names[c] for c in self.trace_channels]
+        self.buf_len = max(2, int(round(WINDOW_S * (self.info.sfreq or 250.0))))
+        self._buf = np.zeros((len(self.trace_channels), self.buf_len), dtype=np.float32)
+        self._buf_ts = np.zeros(self.buf_len, dtype=np.float64)
+        self._write = 0
+        self._count = 0
+        self._dirty = False
+
+    def _build_curves(self) -> None:
+        """(Re)create one curve per displayed channel, with the channel labels on the left axis."""
+        for curve in self.curves:
+            self.plot.removeItem(curve)
+        for line in self.marker_lines:
+            self.plot.removeItem(line)
+        self.curves, self.marker_lines = [], []
+        n = len(self.trace_channels)
+        self.plot.getPlotItem().getAxis("left").setTicks([[(-i, label) for i, label in enumerate(self.trace_labels)]])
+        self.plot.setYRange(-max(n, 1) + 0.3, 0.9, padding=0)
+        for i in range(n):
+            color = pg.intColor(i, hues=n, values=1, maxValue=160)
+            self.curves.append(self.plot.plot(pen=pg.mkPen(color, width=1)))
+
+    def set_stream_info(self, info: StreamInfo | None, label: str | None = None, reset: bool = True) -> None:
+        """Switch to a new stream: rebuild the trace buffer, curves and channel labels; reset the session counters.
+
+        In normal mode the image panels and the history are cleared too; kiosk mode keeps the last images on
+        screen until new ones come (a looping demo should not flash blank panels).
+        """
+        self._set_info(info)
+        if label is not None:
+            self.source_label = label
+        if not self.kiosk:
+            self._build_curves()
+        if reset:
+            self.n_epochs = 0
+            self.drops_total = 0
+            self.last_rec = None
+            self.extra_status = {}
+            if not self.kiosk:
+                for panel in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
+                    panel.set_image(None)
+                while self.history:
+                    old = self.history.pop()
+                    self.history_layout.removeWidget(old)
+                    old.setParent(None)
+                    old.deleteLater()
+        self._update_status()
+
     # ---------------------------------------------------------------- layout
+
+    def _build_controls(self) -> QWidget:
+        """The row on top: source, model folder, start/stop."""
+        row = QWidget()
+        lay = QHBoxLayout(row)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+
+        lay.addWidget(QLabel("Source"))
+        self.source_combo = QComboBox()
+        for kind, text in SOURCE_ITEMS:
+            self.source_combo.addItem(text, kind)
+        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setMinimumContentsLength(22)
+        self.source_combo.setToolTip("where the EEG comes from")
+        self.source_combo.activated.connect(self._source_activated)  # user picks only: may open a file dialog
+        self.source_combo.currentIndexChanged.connect(self._source_changed)
+        lay.addWidget(self.source_combo)
+
+        self.lsl_name_edit = QLineEdit()
+        self.lsl_name_edit.setPlaceholderText("stream name (empty: first EEG stream)")
+        self.lsl_name_edit.setFixedWidth(230)
+        lay.addWidget(self.lsl_name_edit)
+
+        self.speed_label = QLabel("speed")
+        lay.addWidget(self.speed_label)
+        self.speed_spin = QDoubleSpinBox()
+        self.speed_spin.setRange(0.0, 100.0)
+        self.speed_spin.setDecimals(1)
+        self.speed_spin.setSingleStep(0.5)
+        self.speed_spin.setValue(1.0)
+        self.speed_spin.setSuffix("×")
+        self.speed_spin.setSpecialValueText("max")  # 0 = as fast as possible
+        self.speed_spin.setToolTip("replay speed; 0 (max) = as fast as possible")
+        self.speed_spin.setFixedWidth(72)
+        lay.addWidget(self.speed_spin)
+
+        lay.addSpacing(12)
+        lay.addWidget(QLabel("Model"))
+        self.model_edit = QLineEdit()
+        self.model_edit.setPlaceholderText("default model")
+        self.model_edit.setMinimumWidth(160)
+        self.model_edit.setMaximumWidth(420)
+        self.model_edit.setToolTip("model folder (decoder + generator weights); empty = the default model")
+        lay.addWidget(self.model_edit, 1)
+        self.model_browse_button = QToolButton()
+        self.model_browse_button.setText("…")
+        self.model_browse_button.setToolTip("choose a model folder")
+        self.model_browse_button.clicked.connect(self._browse_model)
+        lay.addWidget(self.model_browse_button)
+
+        lay.addStretch(1)
+        lay.addSpacing(12)
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self._start_clicked)
+        lay.addWidget(self.start_button)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.clicked.connect(self.stop_requested.emit)
+        lay.addWidget(self.stop_button)
+        self._source_changed(self.source_combo.currentIndex())
+        return row
 
     def _build_normal(self) -> None:
         central = QWidget()
         root = QVBoxLayout(central)
         root.setContentsMargins(6, 6, 6, 6)
+
+        root.addWidget(self._build_controls())
+        # One line for what the session is doing, and errors in red; long messages are elided (full text on hover).
+        self.message_label = ElidedLabel()
+        self.message_label.setStyleSheet("color: #505050;")
+        root.addWidget(self.message_label)
 
         pg.setConfigOptions(antialias=False)
         self.plot = pg.PlotWidget(background="w")
@@ -182,13 +359,6 @@ class MainWindow(QMainWindow):
         item = self.plot.getPlotItem()
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
-        left = item.getAxis("left")
-        left.setTicks([[(-i, self.info.ch_names[c] if c < len(self.info.ch_names) else str(c))
-                        for i, c in enumerate(self.trace_channels)]])
-        self.plot.setYRange(-len(self.trace_channels) + 0.3, 0.9, padding=0)
-        for i in range(len(self.trace_channels)):
-            color = pg.intColor(i, hues=len(self.trace_channels), values=1, maxValue=160)
-            self.curves.append(self.plot.plot(pen=pg.mkPen(color, width=1)))
         root.addWidget(self.plot, 3)
 
         panels = QHBoxLayout()
@@ -210,10 +380,17 @@ class MainWindow(QMainWindow):
         root.addLayout(self.history_layout, 0)
 
         self.setCentralWidget(central)
+        # Two labels: the important fields (source, class, drops, epochs) always shown in full on the left; the
+        # latency breakdown and other details fill the rest and are elided when the window is too narrow.
         self.status_label = QLabel()
-        self.statusBar().addWidget(self.status_label, 1)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_label = ElidedLabel()
+        self.details_label.setStyleSheet("color: #606060;")
+        self.statusBar().addWidget(self.status_label, 0)
+        self.statusBar().addWidget(self.details_label, 1)
         self.class_caption = None
         self.overlay = None
+        self.set_session_state("idle")
         self.resize(1200, 900)
 
     def _build_kiosk(self) -> None:
@@ -263,6 +440,8 @@ class MainWindow(QMainWindow):
         )
         self.overlay.show()  # nothing has arrived yet
         self.status_label = QLabel()  # kept so on_status works in both modes; no status bar is shown
+        self.details_label = ElidedLabel()
+        self.message_label = ElidedLabel()  # not shown either: kiosk visitors see the overlay, not errors
         self.statusBar().hide()
         self.history_layout = None
         self.resize(1280, 800)
@@ -351,11 +530,143 @@ class MainWindow(QMainWindow):
         for key in ("drops", "dropped"):
             if key in status:
                 self.drops_total = int(status.pop(key))
+        if "state" in status:
+            self.session_state = str(status.pop("state"))
         self.extra_status.update(status)
         self._update_status()
 
     def on_finished(self) -> None:
-        self.extra_status["state"] = "finished"
+        self.session_state = "finished"
+        self._update_status()
+
+    # ---------------------------------------------------------------- session controls (normal mode)
+
+    def current_choice(self):
+        """The source the controls describe, as a SourceChoice (None in kiosk mode, which has no controls).
+
+        Details the controls do not show (marker stream names, a BrainFlow board id) are kept from the last
+        set_choice() of the same kind, so a session started from the command line can be restarted as it was.
+        """
+        if self.kiosk:
+            return None
+        from dataclasses import replace
+
+        from eegviz.app.session import SourceChoice  # session.py imports this module
+
+        kind = self.source_combo.currentData()
+        base = self._choices.get(kind)
+        speed = float(self.speed_spin.value())
+        if kind == "demo":
+            return SourceChoice("demo", speed=speed)
+        if kind == "xdf":
+            if base is not None and base.path == self._xdf_path:
+                return replace(base, speed=speed)
+            return SourceChoice("xdf", path=self._xdf_path, speed=speed)
+        if kind == "lsl":
+            return replace(base or SourceChoice("lsl"), name=self.lsl_name_edit.text().strip() or None)
+        return base or SourceChoice(kind)
+
+    def set_choice(self, choice) -> None:
+        """Show a SourceChoice in the controls (no file dialog; an XDF choice brings its path)."""
+        if self.kiosk or choice is None:
+            return
+        kind = choice.kind
+        if kind == "brainflow" and choice.board_id in (None, -1):
+            kind = "brainflow-synthetic"
+        if kind == "brainflow" and self.source_combo.findData("brainflow") < 0:
+            self.source_combo.addItem("", "brainflow")  # a real board, from the command line
+        idx = self.source_combo.findData(kind)
+        if idx < 0:
+            return
+        self._choices[kind] = choice
+        if kind == "brainflow":
+            self.source_combo.setItemText(idx, f"BrainFlow board {choice.board_id}")
+        if kind == "xdf":
+            self._set_xdf_path(choice.path)
+        if kind == "lsl":
+            self.lsl_name_edit.setText(choice.name or "")
+        if kind in ("demo", "xdf"):
+            self.speed_spin.setValue(float(choice.speed))
+        self.source_combo.setCurrentIndex(idx)
+        self._source_index = idx
+
+    def model_dir(self) -> str:
+        return "" if self.kiosk else self.model_edit.text().strip()
+
+    def set_model_dir(self, path: str | Path | None) -> None:
+        if not self.kiosk:
+            self.model_edit.setText(str(path or ""))
+
+    def _set_xdf_path(self, path: str | Path | None) -> None:
+        self._xdf_path = str(path) if path else None
+        idx = self.source_combo.findData("xdf")
+        text = f"XDF: {Path(path).name}" if path else "XDF file…"
+        self.source_combo.setItemText(idx, text)
+        self.source_combo.setItemData(idx, str(path or ""), Qt.ItemDataRole.ToolTipRole)
+
+    def _source_activated(self, index: int) -> None:
+        """The user picked a source; XDF asks for the file (cancel keeps the previous choice)."""
+        if self.source_combo.itemData(index) == "xdf":
+            start = str(Path(self._xdf_path).parent) if self._xdf_path else ""
+            path, _ = QFileDialog.getOpenFileName(self, "Open an XDF recording", start,
+                                                  "XDF recordings (*.xdf *.xdfz);;All files (*)")
+            if path:
+                self._set_xdf_path(path)
+            elif not self._xdf_path:
+                self.source_combo.setCurrentIndex(self._source_index)
+                return
+        self._source_index = self.source_combo.currentIndex()
+
+    def _source_changed(self, index: int) -> None:
+        kind = self.source_combo.itemData(index)
+        self.lsl_name_edit.setVisible(kind == "lsl")
+        replay = kind in ("demo", "xdf")
+        self.speed_label.setVisible(replay)
+        self.speed_spin.setVisible(replay)
+
+    def _browse_model(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.model_dir())
+        if path:
+            self.set_model_dir(path)
+
+    def _start_clicked(self) -> None:
+        self.start_requested.emit(self.current_choice(), self.model_dir())
+
+    def set_session_state(self, state: str) -> None:
+        """idle / starting / running / stopping: enables the buttons that make sense and shows the state."""
+        if state != "idle" or not self.session_state:
+            self.session_state = state  # back to idle, the last outcome (finished, stopped, error) stays shown
+        if not self.kiosk:
+            busy = state in ("starting", "running")
+            self.start_button.setEnabled(state == "idle")
+            self.stop_button.setEnabled(busy)
+        self._update_status()
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        """One line above the traces: what the session is doing, or what went wrong (in red)."""
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet("color: #c00000; font-weight: bold;" if error else "color: #505050;")
+
+    def on_session_started(self, info: StreamInfo, label: str | None = None) -> None:
+        self.set_stream_info(info, label=label)
+        self.last_chunk_time = None
+        what = label or info.name or "source"
+        self.show_message(f"running: {what} — {info.name}, {info.n_channels} channels, {info.sfreq:g} Hz")
+
+    def on_session_error(self, message: str) -> None:
+        self.session_state = "error"
+        self.show_message(f"error: {message}", error=True)
+        self._update_status()
+
+    def on_session_stopped(self, reason: str) -> None:
+        if reason != "error":
+            self.session_state = reason
+            if reason == "finished":
+                self.show_message("finished: the recording has been played to the end")
+            elif reason == "duration":
+                self.show_message("stopped: the session duration is over")
+            else:
+                self.show_message(f"{reason}")
         self._update_status()
 
     # ---------------------------------------------------------------- drawing
@@ -374,7 +685,7 @@ class MainWindow(QMainWindow):
             return
         self._dirty = False
         ts, data = self.trace_arrays()
-        if ts.size == 0:
+        if ts.size == 0 or not self.curves:
             return
         data = data - data.mean(axis=1, keepdims=True)
         # One scale for all channels (median spread) keeps relative amplitudes visible and noisy channels obvious.
@@ -418,21 +729,44 @@ class MainWindow(QMainWindow):
             old.setParent(None)
             old.deleteLater()
 
-    def status_text(self) -> str:
-        parts = [self.info.name or "source", f"{self.info.sfreq:g} Hz", f"epochs {self.n_epochs}"]
+    def _source_text(self) -> str:
+        name = self.info.name or ""
+        text = f"{self.source_label}: {name}" if self.source_label and name else (self.source_label or name or "no source")
+        if len(text) > SOURCE_NAME_CHARS:
+            text = text[: SOURCE_NAME_CHARS - 1] + "…"
+        return text
+
+    def status_fields(self) -> str:
+        """The important fields, always shown in full: source, class, drops, epochs, generator, state."""
         rec = self.last_rec
-        if rec is not None and rec.timings_ms:
-            stages = " · ".join(f"{k} {v:.1f} ms" for k, v in rec.timings_ms.items())
-            parts.append(f"latency {stages}")
+        parts = [self._source_text()]
+        if self.info.sfreq:
+            parts[0] += f" ({self.info.n_channels} ch, {self.info.sfreq:g} Hz)"
+        parts.append(f"class {(rec.decoded.top_class or '?') if rec is not None else '—'}")
         parts.append(f"drops {self.drops_total}")
+        parts.append(f"epochs {self.n_epochs}")
         if rec is not None:
             parts.append(f"generator {rec.generator}")
-            parts.append(f"class {rec.decoded.top_class or '?'}")
+        if self.session_state:
+            parts.append(self.session_state)
+        return "  |  ".join(parts)
+
+    def status_details(self) -> str:
+        """Latency breakdown and extra fields: shown after the important ones, elided when space runs out."""
+        parts = []
+        rec = self.last_rec
+        if rec is not None and rec.timings_ms:
+            parts.append("latency " + " · ".join(f"{k} {v:.1f} ms" for k, v in rec.timings_ms.items()))
         parts.extend(f"{k} {v}" for k, v in self.extra_status.items())
         return "  |  ".join(parts)
 
+    def status_text(self) -> str:
+        details = self.status_details()
+        return self.status_fields() + (f"  |  {details}" if details else "")
+
     def _update_status(self) -> None:
-        self.status_label.setText(self.status_text())
+        self.status_label.setText(self.status_fields())
+        self.details_label.setText(self.status_details())
 
     def check_signal(self) -> None:
         """Kiosk watchdog: show the overlay when no chunk came for signal_timeout_s."""

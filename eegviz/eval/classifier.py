@@ -54,10 +54,16 @@ def train_classifier(n_per_class: int = 200, epochs: int = 15, seed: int = 1, si
         clf.train()
         for b in torch.randperm(len(x)).split(64):
             xb = x[b]
-            # blur/noise augmentation: reconstructions are softer than renders
-            if torch.rand(()) < 0.5:
-                xb = F.avg_pool2d(xb, 3, 1, 1)
-            xb = (xb + 0.05 * torch.randn_like(xb)).clamp(0, 1)
+            # blur/noise/contrast augmentation: reconstructions are softer and noisier than renders, and the
+            # classifier should judge the shape, not the rendering style
+            r = float(torch.rand(()))
+            if r < 0.5:
+                xb = F.avg_pool2d(xb, 3, 1, 1, count_include_pad=False)
+            if r < 0.2:
+                xb = F.avg_pool2d(xb, 3, 1, 1, count_include_pad=False)
+            gain = 0.7 + 0.6 * torch.rand(len(xb), 1, 1, 1)
+            mean = xb.mean(dim=(2, 3), keepdim=True)
+            xb = (mean + (xb - mean) * gain + 0.05 * torch.randn_like(xb)).clamp(0, 1)
             loss = F.cross_entropy(clf(xb), y[b])
             opt.zero_grad()
             loss.backward()

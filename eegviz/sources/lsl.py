@@ -165,6 +165,14 @@ class LslSource:
         except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
             self.stop()
             raise EegvizError(f"LSL stream {_describe(eeg)} did not answer: {e}") from None
+        # liblsl measures the clock offset lazily, on the first pull (~0.6 s per stream). Doing it here keeps
+        # read() within its timeout and the first epochs on time.
+        for inlet in (self._inlet, self._marker_inlet):
+            if inlet is not None:
+                try:
+                    inlet.time_correction(timeout=self.resolve_timeout)
+                except (pylsl.util.TimeoutError, pylsl.util.LostError):
+                    pass  # a peer that cannot answer now is handled by recover=True later
         labels, units = channel_meta(full)
         self._scale = np.array([unit_scale(u) for u in units], dtype=np.float64)
         self.info = StreamInfo(

@@ -12,6 +12,11 @@ model is used at run time (img2img from a decoded saliency map, conditioned on a
   ends stay covered.
 - Caption dropout (10%: all-zero context, the "no caption" input) so classifier-free guidance can be used at
   sampling; the kept captions are perturbed (gain and noise) because run-time embeddings are predictions.
+
+A second, adversarial stage then sharpens it, as SD-Turbo's adversarial diffusion distillation does for SD:
+x0 regression alone averages over what the noisy input leaves open (rotation, exact outline) and gives soft
+blobs; a caption-conditioned projection discriminator on the predicted x0 pushes each prediction to commit to
+one plausible sharp shape, with the regression loss kept as the anchor.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from eegviz.decoders.saliency import ProjectionDiscriminator, diff_augment
 from eegviz.decoders.text import HashTextEncoder
 from eegviz.generators.embedded import EmbeddedGenerator, noise_to
 from eegviz.generators.tiny_unet import TinyUNet
@@ -61,6 +67,7 @@ def sample_t(batch: int, gen: torch.Generator | None = None) -> torch.Tensor:
 
 def train_generator(image_ids: list[str], classes: list[str], *, steps: int = 1500, batch: int = 32,
                     seed: int = 0, size: int = 32, p_degraded: float = 0.5, p_uncond: float = 0.1,
+                    adv_steps: int = 0, adv_weight: float = 0.02, init: TinyUNet | None = None,
                     ck: Checkpoints | None = None, info: DistInfo = DistInfo(),
                     log=print) -> tuple[EmbeddedGenerator, dict]:
     from eegviz.train.decoder import _step, run_stage, stimulus_targets
@@ -72,36 +79,66 @@ def train_generator(image_ids: list[str], classes: list[str], *, steps: int = 15
     text = HashTextEncoder()
     caps = [f"an image of a {spec_from_id(i).class_name}" for i in image_ids]
     ctx_all = torch.from_numpy(text.encode(caps))
-    unet = TinyUNet(ctx_dim=text.dim).train()
+    unet = (init or TinyUNet(ctx_dim=text.dim)).train()
     sync_state(unet, info)
     torch.manual_seed(seed + 1000 * info.rank)
     opt = torch.optim.AdamW(unet.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=max(steps, 1), pct_start=0.1)
     t0 = time.perf_counter()
     progress: dict = {"losses": []}
 
-    def step(_i):
+    def batch_inputs(band: bool):
         idx = torch.from_numpy(rng.choice(len(images), batch))
         x0 = images[idx]
         start = x0.clone()
         deg = torch.rand(batch) < p_degraded
         if deg.any():
             start[deg] = saliency_like(x0[deg])
-        t = sample_t(batch)
-        ctx = ctx_all[idx]
-        ctx = ctx * (0.6 + 0.4 * torch.rand(batch, 1, 1)) + 0.05 * torch.randn_like(ctx)
-        ctx = ctx * (torch.rand(batch, 1, 1) >= p_uncond)
-        xt = noise_to(start, t, torch.randn_like(x0))
+        t = 0.4 + 0.55 * torch.rand(batch) if band else sample_t(batch)
+        clean = ctx_all[idx]
+        ctx = clean * (0.6 + 0.4 * torch.rand(batch, 1, 1)) + 0.05 * torch.randn_like(clean)
+        keep = torch.rand(batch, 1, 1) >= p_uncond
+        return x0, noise_to(start, t, torch.randn_like(x0)), t, ctx * keep, (clean * keep).sum(1)
+
+    def step(_i):
+        x0, xt, t, ctx, _ = batch_inputs(band=False)
         loss = F.mse_loss(unet(xt, t, ctx), x0)
         _step(loss, opt, unet, info)
         sched.step()
         progress["losses"] = (progress["losses"] + [loss.item()])[-100:]
 
-    run_stage("generator", steps, step, modules={"unet": unet}, opts={"opt": opt, "sched": sched}, ck=ck or Checkpoints(None),
+    ck = ck or Checkpoints(None)
+    run_stage("generator", steps, step, modules={"unet": unet}, opts={"opt": opt, "sched": sched}, ck=ck,
               rng=rng, extra=progress, info=info, desc="embedded generator")
     losses = progress["losses"] or [float("nan")]
+
+    # Adversarial stage (img2img noise band only): D judges predicted x0 against real stimuli, given the caption.
+    D = ProjectionDiscriminator(feat_dim=text.dim, size=size)
+    sync_state(D, info)
+    opt_g = torch.optim.Adam(unet.parameters(), lr=2e-4, betas=(0.5, 0.99))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.99))
+    adv: dict = {"mse": [], "d": []}
+
+    def adv_step(_i):
+        x0, xt, t, ctx, feat = batch_inputs(band=True)
+        pred = unet(xt, t, ctx).clamp(-1, 1)
+        real01, fake01 = (x0 + 1) / 2, (pred + 1) / 2
+        d_loss = (F.relu(1 - D(diff_augment(real01), feat)).mean()
+                  + F.relu(1 + D(diff_augment(fake01.detach()), feat)).mean())
+        _step(d_loss, opt_d, D, info)
+        mse = F.mse_loss(pred, x0)
+        g_loss = mse - adv_weight * D(diff_augment(fake01), feat).mean()
+        _step(g_loss, opt_g, unet, info)
+        adv["mse"] = (adv["mse"] + [mse.item()])[-100:]
+        adv["d"] = (adv["d"] + [d_loss.item()])[-100:]
+
+    run_stage("generator_adv", adv_steps, adv_step, modules={"unet": unet, "D": D},
+              opts={"g": opt_g, "d": opt_d}, ck=ck, rng=rng, extra=adv, info=info, desc="generator (adversarial)")
     gen = EmbeddedGenerator(unet=unet.eval())
     metrics = {"final_loss": float(np.mean(losses[-100:])), "train_seconds": time.perf_counter() - t0,
-               "steps": steps, "batch": batch, "p_degraded": p_degraded, "p_uncond": p_uncond}
+               "steps": steps, "batch": batch, "p_degraded": p_degraded, "p_uncond": p_uncond,
+               "adv_steps": adv_steps, "adv_weight": adv_weight,
+               "adv_final_mse": float(np.mean(adv["mse"])) if adv["mse"] else None,
+               "adv_final_d_loss": float(np.mean(adv["d"])) if adv["d"] else None}
     log(f"generator: loss {metrics['final_loss']:.4f} ({metrics['train_seconds']:.0f} s)")
     return gen, metrics

@@ -1,5 +1,9 @@
 """`eegviz train`: decoder, embedded generator and the evaluation classifier into one model folder,
-then a test-split evaluation and a model card, so the folder documents itself."""
+then a test-split evaluation and a model card, so the folder documents itself.
+
+Runs as one process or under torchrun (see eegviz.train.dist); checkpoints in MODEL_DIR/checkpoints make it
+resumable with --resume.
+"""
 
 from __future__ import annotations
 
@@ -9,33 +13,83 @@ from pathlib import Path
 
 import torch
 
-from eegviz.data.synthetic import load_dataset
 
-
-def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000, gen_steps: int = 1500,
-              seed: int = 0, threads: int | None = None) -> dict:
+def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
+              gen_steps: int = 1500, gen_adv_steps: int = 0, seed: int = 0, threads: int | None = None,
+              resume: bool = False,
+              data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
+              log=print) -> dict | None:
+    """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0)."""
+    from eegviz.data.loaders import open_dataset
     from eegviz.eval.classifier import save_classifier, train_classifier
     from eegviz.eval.report import evaluate, write_model_card
+    from eegviz.train.checkpoint import Checkpoints
     from eegviz.train.decoder import train_decoder
+    from eegviz.train.dist import barrier, gather_digests, init_from_env, shutdown
     from eegviz.train.generator import train_generator
 
+    info = init_from_env()
     if threads:
         torch.set_num_threads(threads)
+    quiet = (lambda *a, **k: None)
+    say = log if info.is_main else quiet
     t0 = time.perf_counter()
-    ds = load_dataset(data)
+    ds = open_dataset(data, **(data_opts or {}))
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed)
+    ck = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
+    dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed,
+                                  ck=ck, info=info, log=say)
+    t_dec = time.perf_counter() - t0
+    digests = {"encoder": gather_digests(dec.encoder, info), "saliency": gather_digests(dec.saliency, info),
+               "semantic": gather_digests(dec.semantic, info)}
+    gen = None
+    if _synthetic(ds):
+        ids = sorted({str(i) for i in ds.image_ids[ds.split != "test"]})
+        gen, gmetrics = train_generator(ids, ds.classes, steps=gen_steps, adv_steps=gen_adv_steps, seed=seed,
+                                        ck=ck, info=info, log=say)
+        digests["generator"] = gather_digests(gen.unet, info)
+    else:
+        gmetrics = {"skipped": "the embedded generator is trained on synthetic-world stimuli only; use the "
+                               "diffusers generator with real images"}
+    if not info.is_main:
+        barrier(info)
+        shutdown(info)
+        return None
     dec.save(out)
-    ids = sorted({str(i) for i in ds.image_ids[ds.split != "test"]})
-    gen, gmetrics = train_generator(ids, ds.classes, steps=gen_steps, seed=seed)
-    gen.save(out)
-    clf = train_classifier(seed=seed + 1)
-    save_classifier(clf, out / "classifier.safetensors")
-    train_s = time.perf_counter() - t0
-    training = {"decoder": dmetrics, "generator": gmetrics, "total_train_seconds": train_s,
-                "threads": torch.get_num_threads(), "epochs": epochs, "gan_steps": gan_steps, "refine_steps": refine_steps,
-                "gen_steps": gen_steps, "seed": seed, "data": str(data)}
+    training = {"decoder": dmetrics, "generator": gmetrics, "decoder_seconds": t_dec,
+                "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
+                "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
+                "gen_adv_steps": gen_adv_steps, "seed": seed,
+                "data": str(data), "resumed": resume,
+                "ranks_in_sync": all(len(set(v)) == 1 for v in digests.values()), "rank_digests": digests}
+    metrics = None
+    if gen is not None:
+        from eegviz.eval.report import tune_sampling
+
+        clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=seed + 1)
+        save_classifier(clf, out / "classifier.safetensors")
+        training["sampling_tuned_on_val"] = tune_sampling(ds, dec, gen, clf)
+        say(f"generator: strength {gen.strength}, guidance {gen.guidance} (chosen on validation)")
+        gen.save(out)
+    training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))
-    metrics = evaluate(data, out, out / "report")
-    write_model_card(out, training, metrics)
+    if _synthetic(ds):
+        metrics = evaluate(data, out, out / "report")
+        write_model_card(out, training, metrics)
+    barrier(info)
+    shutdown(info)
     return metrics
+
+
+def _synthetic(ds) -> bool:
+    """True when every image id names a synthetic-world stimulus (so it can be rendered again)."""
+    from eegviz.errors import EegvizError
+    from eegviz.world.stimuli import spec_from_id
+
+    try:
+        for i in set(map(str, ds.image_ids[:50])):
+            spec_from_id(i)
+    except EegvizError:
+        return False
+    return True

@@ -117,11 +117,13 @@ def test_history_capped(window):
 def test_status_bar(window):
     window.on_reconstruction(make_rec(timings={"decode": 12.3, "generate": 45.6}, dropped=2), None)
     window.on_reconstruction(make_rec(dropped=3, cls="zebra"), None)
-    text = window.status_label.text()
+    text = window.status_label.text()  # the important fields, never elided
     assert "fake-amp" in text and "100 Hz" in text and "epochs 2" in text
-    assert "12.3 ms" in text and "drops 5" in text and "fake-gen" in text and "zebra" in text
+    assert "drops 5" in text and "fake-gen" in text and "class zebra" in text
+    assert "12.3 ms" in window.details_label.full_text()  # latency breakdown: the elidable part
+    assert "12.3 ms" in window.status_text() and "zebra" in window.status_text()
     window.on_status({"drops": 9, "queue": 1})
-    assert "drops 9" in window.status_label.text() and "queue 1" in window.status_label.text()
+    assert "drops 9" in window.status_label.text() and "queue 1" in window.details_label.full_text()
 
 
 def test_kiosk_overlay(qtbot, info):
@@ -157,7 +159,7 @@ def test_bridge_from_worker_thread(window, qtbot):
     qtbot.waitUntil(lambda: "finished" in window.status_label.text(), timeout=2000)
     assert window._count == 20
     assert len(window.marker_lines) == 1
-    assert window.n_epochs == 1 and "queue 3" in window.status_label.text()
+    assert window.n_epochs == 1 and "queue 3" in window.details_label.full_text()
 
 
 def test_save_screenshot(window, tmp_path):

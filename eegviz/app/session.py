@@ -1,0 +1,634 @@
+"""Running sessions behind the window: one at a time, all the heavy work on a worker thread.
+
+SessionController owns the running session. start() returns at once; a worker thread loads the decoder and
+the generator (cached for the next session with the same model), opens the source, checks that it fits the
+model, and runs the Pipeline. The pipeline's callbacks are relayed to the GUI thread through queued signals,
+tagged with the session's number so that a late chunk of a session that is being replaced never reaches the
+window. stop() only asks the worker to finish and returns; `stopped` is emitted when it has. Every failure,
+EegvizError or not, ends as one line in `error` (followed by stopped("error")), never as a traceback dialog.
+
+SourceChoice describes a source the way the window offers them (demo, XDF file, simulator, LSL, BrainFlow) and
+builds it on the worker thread, so opening a file or resolving a stream never blocks the GUI.
+
+run_window_session() is the windowed `eegviz demo/replay/live`: window (normal or kiosk), controller, the
+initial session, --screenshot, --duration and the exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
+
+from eegviz.app.window import MainWindow, QtBridge
+from eegviz.errors import EegvizError
+from eegviz.messages import StreamInfo
+
+log = logging.getLogger(__name__)
+
+SOURCE_KINDS = ("demo", "xdf", "simulator", "lsl", "brainflow-synthetic", "brainflow")
+MESSAGE_CHARS = 300  # an error longer than this is cut: it is one line in a window, not a log
+SYNTHETIC_BOARD = -1  # BrainFlow's synthetic board id
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line for the window: EegvizError as written, anything else with its type in front."""
+    text = str(exc) if isinstance(exc, EegvizError) else (f"{type(exc).__name__}: {exc}" if str(exc)
+                                                           else type(exc).__name__)
+    text = " ".join(text.split())
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+def summary_line(stats, out: str | Path | None = None) -> str:
+    """The line `eegviz demo` prints when a session ends (same wording as the headless run)."""
+    import numpy as np
+
+    lat = [t["marker_to_image"] for t in stats.latencies]
+    p = f", marker->image p50 {np.percentile(lat, 50):.0f} ms p95 {np.percentile(lat, 95):.0f} ms" if lat else ""
+    return (f"eegviz: {stats.markers} markers, {stats.results} reconstructions, {stats.dropped} dropped, "
+            f"{stats.skipped} skipped{p}" + (f"; results in {out}" if out else ""))
+
+
+# -- what to read ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SourceChoice:
+    """A source as the window offers it; make_source() builds it (not started) and may raise EegvizError.
+
+    kind: "demo" (the bundled recording), "xdf" (path), "simulator", "lsl" (name = EEG stream name, None = the
+    first stream of type EEG), "brainflow-synthetic", or "brainflow" (board_id). speed is the replay speed for
+    demo/xdf (0 = as fast as possible, unpaced) and the simulator's time factor (> 0). markers names the marker
+    stream (LSL; in the file for XDF; an LSL marker outlet for BrainFlow); name picks the EEG stream in an XDF.
+    """
+
+    kind: str = "demo"
+    path: str | None = None
+    name: str | None = None
+    markers: str | None = None
+    speed: float = 1.0
+    board_id: int | None = None
+
+    @property
+    def paced(self) -> bool:
+        """Live sources and replays at a finite speed drop epochs when generation falls behind; speed 0 never does."""
+        return not (self.kind in ("demo", "xdf") and self.speed <= 0)
+
+    @property
+    def is_replay(self) -> bool:
+        return self.kind in ("demo", "xdf")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "demo":
+            return "demo recording"
+        if self.kind == "xdf":
+            return f"XDF {Path(self.path).name}" if self.path else "XDF file"
+        if self.kind == "lsl":
+            return f"LSL {self.name}" if self.name else "LSL stream"
+        if self.kind == "brainflow-synthetic" or (self.kind == "brainflow" and self.board_id in (None, SYNTHETIC_BOARD)):
+            return "BrainFlow synthetic board"
+        if self.kind == "brainflow":
+            return f"BrainFlow board {self.board_id}"
+        return self.kind
+
+    def make_source(self):
+        from eegviz.plugins import get
+
+        if self.kind == "demo":
+            from eegviz.paths import demo_recording
+            from eegviz.sources.xdf import XdfReplaySource
+
+            path = demo_recording()
+            if not path.exists():
+                raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
+            return XdfReplaySource(path, speed=self.speed)
+        if self.kind == "xdf":
+            from eegviz.sources.xdf import XdfReplaySource
+
+            if not self.path:
+                raise EegvizError("no XDF file chosen; pick one with 'XDF file…'")
+            return XdfReplaySource(self.path, speed=self.speed, eeg_stream=self.name, marker_stream=self.markers)
+        if self.kind == "simulator":
+            return get("sources", "simulator")(speed=self.speed if self.speed > 0 else 1.0)
+        if self.kind == "lsl":
+            return get("sources", "lsl")(stream_name=self.name, marker_name=self.markers)
+        if self.kind in ("brainflow", "brainflow-synthetic"):
+            board = SYNTHETIC_BOARD if self.kind == "brainflow-synthetic" or self.board_id is None else self.board_id
+            return get("sources", "brainflow")(board_id=board, marker_lsl_name=self.markers)
+        raise EegvizError(f"unknown source kind '{self.kind}'; one of {', '.join(SOURCE_KINDS)}")
+
+    @classmethod
+    def from_cli_args(cls, args) -> SourceChoice:
+        """The choice an `eegviz demo|replay|live` command line makes (args.cmd names the command)."""
+        cmd = getattr(args, "cmd", None)
+        speed = float(getattr(args, "speed", 1.0) or 0.0)
+        if cmd == "demo":
+            return cls("demo", speed=speed)
+        if cmd == "replay":
+            return cls("xdf", path=str(args.file), name=getattr(args, "stream", None),
+                       markers=getattr(args, "markers", None), speed=speed)
+        if cmd == "live":
+            if getattr(args, "board", None) is not None:
+                kind = "brainflow-synthetic" if args.board == SYNTHETIC_BOARD else "brainflow"
+                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None))
+            if getattr(args, "simulate", False):
+                return cls("simulator")
+            return cls("lsl", name=getattr(args, "stream", None), markers=getattr(args, "markers", None))
+        raise EegvizError(f"command '{cmd}' does not run a session")
+
+
+# -- the controller ----------------------------------------------------------------------------------------------
+class _RawBridge(QObject):
+    """Worker -> GUI thread, every signal tagged with the session number (stale sessions are filtered out)."""
+
+    chunk = Signal(int, object)
+    marker = Signal(int, object)
+    reconstruction = Signal(int, object, object)
+    status = Signal(int, object)
+    progress = Signal(int, str)
+    started = Signal(int, object)  # StreamInfo
+    ended = Signal(int, str, str, object)  # reason, error message ("" if none), Stats or None
+
+
+class _WindowSink:
+    """Pipeline sink that hands results to the GUI thread."""
+
+    def __init__(self, raw: _RawBridge, sid: int):
+        self.raw, self.sid = raw, sid
+
+    def on_result(self, rec, stimulus) -> None:
+        self.raw.reconstruction.emit(self.sid, rec, stimulus)
+
+    def on_skipped(self, marker, reason: str) -> None:
+        self.raw.status.emit(self.sid, {"skipped": marker.payload})
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class _Session:
+    sid: int
+    factory: Callable[[], object]
+    label: str
+    model_dir: Path
+    generator_name: str
+    generator_args: object
+    out_dir: Path | None
+    paced: bool
+    duration: float | None
+
+    def __post_init__(self) -> None:
+        self.out_path: Path | None = None  # where this run records: out_dir, or a numbered folder inside it
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.pipe = None
+        self.thread: threading.Thread | None = None
+
+
+class SessionController(QObject):
+    """Owns one running session at a time; see the module docstring.
+
+    Signals (all emitted on the GUI thread): started(StreamInfo) once the source is open and fits the model;
+    error(str) with one line when a session fails (then stopped("error")); stopped(reason) when the worker has
+    ended, reason "stopped" (stop() was called), "finished" (a replay reached its end), "duration" (the session's
+    duration ran out) or "error"; state_changed("idle" | "starting" | "running" | "stopping"); message(str)
+    progress for the window ("loading model…"); session_ended(Stats | None) after each session.
+
+    restart_on_end: when a session finishes or fails on its own (not by stop()), start it again after
+    restart_delay_s (doubling after each consecutive failure, up to 30 s): an unattended kiosk replays its
+    recording from the beginning, and retries a lost live source until it is back.
+    """
+
+    started = Signal(object)
+    stopped = Signal(str)
+    error = Signal(str)
+    state_changed = Signal(str)
+    message = Signal(str)
+    session_ended = Signal(object)
+
+    MAX_RESTART_DELAY_S = 30.0
+
+    def __init__(self, bridge: QtBridge | None = None, restart_on_end: bool = False, restart_delay_s: float = 2.0,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.bridge = bridge or QtBridge()
+        self.restart_on_end = restart_on_end
+        self.restart_delay_s = restart_delay_s
+        self.state = "idle"
+        self.session_id = 0  # the session the signals are about (the latest one started)
+        self.current_label = ""
+        self.current_info: StreamInfo | None = None
+        self.last_stats = None
+        self._sid = 0
+        self._active: _Session | None = None  # the session whose worker is alive
+        self._pending: _Session | None = None  # started while another was still stopping: runs next
+        self._last: _Session | None = None  # for restarts
+        self._failures = 0
+        self._used_out: set[Path] = set()
+        self._models: tuple[tuple, object, object] | None = None  # (key, decoder, generator); one worker at a time
+
+        self._raw = _RawBridge(self)
+        self._raw.chunk.connect(self._on_chunk)
+        self._raw.marker.connect(self._on_marker)
+        self._raw.reconstruction.connect(self._on_reconstruction)
+        self._raw.status.connect(self._on_status)
+        self._raw.progress.connect(self._on_progress)
+        self._raw.started.connect(self._on_started)
+        self._raw.ended.connect(self._on_ended)
+
+        self._restart_timer = QTimer(self)
+        self._restart_timer.setSingleShot(True)
+        self._restart_timer.timeout.connect(self.restart)
+
+    # -- control -------------------------------------------------------------------------------------------------
+    @property
+    def is_running(self) -> bool:
+        return self._active is not None
+
+    def start(self, source_factory, model_dir: str | Path | None = None, generator_name: str = "embedded",
+              out_dir: str | Path | None = None, paced: bool | None = None, duration: float | None = None,
+              generator_args=None, label: str | None = None) -> int:
+        """Start a session; returns its number at once. A running session is stopped first (the new one waits).
+
+        source_factory: a SourceChoice, or any callable returning a Source that is not started yet. It is
+        called on the worker thread. paced defaults to the choice's (True for a plain callable). out_dir, when
+        given, gets session.xdf, results.jsonl and PNGs; a folder already used by an earlier session of this
+        controller gets a numbered sub-folder instead (session-002, ...), so nothing is overwritten.
+        generator_args is handed to a non-embedded generator's from_cli().
+        """
+        from eegviz.paths import default_model_dir
+
+        if isinstance(source_factory, SourceChoice):
+            choice = source_factory
+            factory, paced = choice.make_source, choice.paced if paced is None else paced
+            label = label or choice.label
+        elif callable(source_factory):
+            factory, paced = source_factory, True if paced is None else paced
+            label = label or getattr(source_factory, "__name__", "source")
+        else:
+            raise TypeError("start() needs a SourceChoice or a callable that returns a Source")
+        self._restart_timer.stop()
+        self._sid += 1
+        sess = _Session(self._sid, factory, label, Path(model_dir or default_model_dir()), generator_name or "embedded",
+                        generator_args, Path(out_dir) if out_dir else None, bool(paced), duration)
+        return self._submit(sess)
+
+    def restart(self) -> int | None:
+        """Start the last session again (a replay from its beginning); None if nothing was started yet."""
+        last = self._last
+        if last is None:
+            return None
+        self._restart_timer.stop()
+        self._sid += 1
+        return self._submit(_Session(self._sid, last.factory, last.label, last.model_dir, last.generator_name,
+                                     last.generator_args, last.out_dir, last.paced, last.duration))
+
+    def _submit(self, sess: _Session) -> int:
+        self._last = sess
+        if self._active is not None:  # one worker at a time: the new session waits for the old one to end
+            self._pending = sess
+            self._request_stop(self._active)
+        else:
+            self._launch(sess)
+        return sess.sid
+
+    def stop(self) -> None:
+        """Ask the running session to stop and return at once; `stopped` follows when the worker has ended."""
+        self._restart_timer.stop()
+        self._pending = None
+        if self._active is not None:
+            self._request_stop(self._active)
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Stop and wait (blocking, up to timeout) for the worker: for application exit. True if it ended."""
+        self.stop()
+        sess = self._active
+        if sess is None or sess.thread is None:
+            return True
+        sess.thread.join(timeout)
+        return not sess.thread.is_alive()
+
+    def attach(self, window: MainWindow, generator_name: str = "embedded", generator_args=None,
+               out_dir: str | Path | None = None, duration: float | None = None) -> None:
+        """Wire a MainWindow: bridge, state, messages, errors, and its Start/Stop controls."""
+        window.connect_bridge(self.bridge)
+        self.state_changed.connect(window.set_session_state)
+        self.message.connect(window.show_message)
+        self.started.connect(lambda info: window.on_session_started(info, self.current_label))
+        self.error.connect(window.on_session_error)
+        self.stopped.connect(window.on_session_stopped)
+
+        def start_from_window(choice, model: str) -> None:
+            if choice is None:
+                return
+            self.start(choice, model or None, generator_name=generator_name, out_dir=out_dir, duration=duration,
+                       generator_args=generator_args)
+
+        window.start_requested.connect(start_from_window)
+        window.stop_requested.connect(self.stop)
+        window.set_session_state(self.state)
+
+    # -- internals -----------------------------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    def _request_stop(self, sess: _Session) -> None:
+        sess.stop.set()
+        with sess.lock:
+            if sess.pipe is not None:
+                sess.pipe.stop()
+        self._set_state("stopping")
+
+    def _out_dir(self, out: Path | None) -> Path | None:
+        if out is None:
+            return None
+        base = out.resolve()
+        path, n = base, 1
+        while path in self._used_out:
+            n += 1
+            path = base / f"session-{n:03d}"
+        self._used_out.add(path)
+        return path
+
+    def _launch(self, sess: _Session) -> None:
+        sess.out_path = self._out_dir(sess.out_dir)
+        self._active = sess
+        self.session_id = sess.sid
+        self.current_label = sess.label
+        self.current_info = None
+        self._set_state("starting")
+        self.message.emit(f"starting: {sess.label} (loading the model…)")
+        sess.thread = threading.Thread(target=self._work, args=(sess,), name=f"eegviz-session-{sess.sid}", daemon=True)
+        sess.thread.start()
+
+    def _load_models(self, sess: _Session):
+        """Decoder and generator for the session, reused from the previous session when the model is the same."""
+        from eegviz.decoders.two_branch import TwoBranchDecoder
+        from eegviz.plugins import get
+
+        key = (str(sess.model_dir.resolve()), sess.generator_name)
+        if self._models is not None and self._models[0] == key:
+            return self._models[1], self._models[2]
+        self._models = None
+        decoder = TwoBranchDecoder.load(sess.model_dir)
+        gen_cls = get("generators", sess.generator_name)
+        if sess.generator_name == "embedded":
+            generator = gen_cls(model_dir=sess.model_dir)
+        elif hasattr(gen_cls, "from_cli") and sess.generator_args is not None:
+            generator = gen_cls.from_cli(sess.generator_args)
+        else:
+            generator = gen_cls()
+        self._models = (key, decoder, generator)
+        return decoder, generator
+
+    def _work(self, sess: _Session) -> None:
+        """The worker thread: load, open, check, run. Always ends by emitting `ended` exactly once."""
+        from eegviz.pipeline import Pipeline
+        from eegviz.stream.preprocess import Preprocessor
+
+        raw, sid = self._raw, sess.sid
+        reason, message, stats = "stopped", "", None
+        source, pipe, to_close = None, None, []
+        try:
+            raw.progress.emit(sid, f"starting: {sess.label} (loading the model from {sess.model_dir}…)")
+            decoder, generator = self._load_models(sess)
+            if sess.stop.is_set():
+                return
+            raw.progress.emit(sid, f"starting: opening {sess.label}…")
+            source = sess.factory()
+            source.start()
+            if sess.stop.is_set():
+                return
+            # Fail now, with the model's own words, rather than after the window switched to the new stream.
+            Preprocessor(decoder.spec, source.info.ch_names, source.info.sfreq)
+            sinks, recorder = [], None
+            if sess.out_path is not None:
+                from eegviz.record.results import ResultsWriter
+                from eegviz.record.xdf_writer import SessionRecorder
+
+                sess.out_path.mkdir(parents=True, exist_ok=True)
+                recorder = SessionRecorder(sess.out_path / "session.xdf", source.info)
+                to_close.append(recorder)
+                sinks.append(ResultsWriter(sess.out_path))
+                to_close.append(sinks[-1])
+            sinks.append(_WindowSink(raw, sid))
+            pipe = Pipeline(source, decoder, generator, sinks, recorder=recorder, paced=sess.paced,
+                            on_chunk=lambda c: raw.chunk.emit(sid, c), on_marker=lambda m: raw.marker.emit(sid, m))
+            with sess.lock:
+                sess.pipe = pipe
+            if sess.stop.is_set():
+                pipe.stop()
+            raw.started.emit(sid, source.info)
+            t0 = time.perf_counter()
+            to_close, source = [], None  # from here on run() stops the source and closes the sinks
+            stats = pipe.run(duration=sess.duration)
+            if sess.stop.is_set():
+                reason = "stopped"
+            elif sess.duration and time.perf_counter() - t0 >= sess.duration - 0.15:
+                reason = "duration"
+            else:
+                reason = "finished"
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes one line in the window
+            reason, message = "error", one_line(exc)
+            if isinstance(exc, EegvizError):
+                log.info("session %d (%s) failed: %s", sid, sess.label, message)
+            else:
+                log.error("session %d (%s) failed unexpectedly", sid, sess.label, exc_info=True)
+            stats = pipe.stats if pipe is not None else None
+        finally:
+            for obj in to_close:
+                try:
+                    obj.close()
+                except Exception:  # noqa: BLE001 - closing after a failure must not hide it
+                    log.debug("close failed", exc_info=True)
+            if source is not None:
+                try:
+                    source.stop()
+                except Exception:  # noqa: BLE001
+                    log.debug("source stop failed", exc_info=True)
+            raw.ended.emit(sid, reason, message, stats)
+
+    # -- GUI-thread relays ---------------------------------------------------------------------------------------
+    def _current(self, sid: int) -> bool:
+        return self._active is not None and sid == self._active.sid
+
+    @Slot(int, object)
+    def _on_chunk(self, sid: int, chunk) -> None:
+        if self._current(sid):
+            self.bridge.chunk.emit(chunk)
+
+    @Slot(int, object)
+    def _on_marker(self, sid: int, marker) -> None:
+        if self._current(sid):
+            self.bridge.marker.emit(marker)
+
+    @Slot(int, object, object)
+    def _on_reconstruction(self, sid: int, rec, stimulus) -> None:
+        if self._current(sid):
+            self.bridge.reconstruction.emit(rec, stimulus)
+
+    @Slot(int, object)
+    def _on_status(self, sid: int, status) -> None:
+        if self._current(sid):
+            self.bridge.status.emit(status)
+
+    @Slot(int, str)
+    def _on_progress(self, sid: int, text: str) -> None:
+        if self._current(sid) and self.state == "starting":
+            self.message.emit(text)
+
+    @Slot(int, object)
+    def _on_started(self, sid: int, info) -> None:
+        if not self._current(sid) or self._active.stop.is_set():
+            return
+        self.current_info = info
+        self._set_state("running")
+        self.started.emit(info)
+
+    @Slot(int, str, str, object)
+    def _on_ended(self, sid: int, reason: str, message: str, stats) -> None:
+        sess = self._active
+        if sess is None or sess.sid != sid:
+            return
+        if sess.thread is not None:
+            sess.thread.join(1.0)  # it has emitted its last signal; this only reaps it
+        self._active = None
+        self.last_stats = stats
+        self.session_id = sid
+        self._failures = self._failures + 1 if reason == "error" else 0
+        pending = self._pending
+        self._pending = None
+        self._set_state("idle")
+        self.bridge.finished.emit()  # first, so that the window shows the precise reason that follows
+        if message:
+            self.error.emit(message)
+        self.stopped.emit(reason)
+        self.session_ended.emit(stats)
+        if pending is not None and self._active is None:
+            self._launch(pending)
+        elif self.restart_on_end and reason in ("finished", "error") and self._active is None:
+            delay = min(self.MAX_RESTART_DELAY_S, self.restart_delay_s * 2 ** max(0, self._failures - 1))
+            self._restart_timer.start(int(delay * 1000))
+
+
+# -- the windowed command ----------------------------------------------------------------------------------------
+def run_window_session(initial, args, title: str = "eegviz", restart_on_end: bool | None = None) -> int:
+    """Run `eegviz demo|replay|live` with a window; returns the exit code.
+
+    initial: the SourceChoice to start with (SourceChoice.from_cli_args(args)), or a callable returning a Source.
+    args: the parsed command line; read with getattr, so any object with these attributes works: model,
+    generator, out, kiosk, screenshot, duration (all optional), plus what a non-embedded generator's from_cli()
+    needs. restart_on_end (None: args.restart_on_end if set, else kiosk without --screenshot/--duration) makes
+    the session start again whenever it ends on its own.
+
+    Returns 0; or 2 after printing "eegviz: error: <one line>" to stderr if the initial session failed (before
+    it could start: the window closes at once; or later, unless another session was started successfully from
+    the window afterwards). --screenshot saves the window 0.5 s after the first session ends, then quits.
+    Ctrl-C quits the window and re-raises KeyboardInterrupt once the session is stopped.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    kiosk = bool(getattr(args, "kiosk", False))
+    screenshot = getattr(args, "screenshot", None)
+    duration = getattr(args, "duration", None)
+    model = getattr(args, "model", None)
+    generator_name = getattr(args, "generator", None) or "embedded"
+    out = getattr(args, "out", None)
+    if restart_on_end is None:
+        restart_on_end = getattr(args, "restart_on_end", None)
+    if restart_on_end is None:
+        restart_on_end = kiosk and not screenshot and not duration
+
+    win = MainWindow(None, kiosk=kiosk, title=title)
+    ctl = SessionController(restart_on_end=bool(restart_on_end))
+    if isinstance(initial, SourceChoice):
+        win.set_choice(initial)
+    win.set_model_dir(model or "")
+    ctl.attach(win, generator_name=generator_name, generator_args=args, out_dir=out, duration=duration)
+
+    state = {"first": None, "started": False, "error": None, "shot": False, "interrupted": False}
+
+    def on_started(_info) -> None:
+        if ctl.session_id == state["first"]:
+            state["started"] = True
+        else:
+            state["error"] = None  # a later session works: the initial failure no longer decides the exit code
+
+    def on_error(msg: str) -> None:
+        if ctl.session_id == state["first"]:
+            state["error"] = msg
+            if not state["started"]:
+                QTimer.singleShot(0, app.quit)  # never got going: leave like any other command-line error
+                return
+        log.warning("session error: %s", msg)
+
+    def on_ended(stats) -> None:
+        if stats is not None and (stats.markers or stats.results):
+            print(summary_line(stats, out if ctl.session_id == state["first"] else None), flush=True)
+
+    def on_stopped(_reason: str) -> None:
+        if screenshot and not state["shot"] and not (state["error"] and not state["started"]):
+            state["shot"] = True
+
+            def shoot() -> None:
+                if not win.save_screenshot(screenshot):
+                    log.warning("could not save the screenshot to %s", screenshot)
+                app.quit()
+
+            QTimer.singleShot(500, shoot)
+
+    ctl.started.connect(on_started)
+    ctl.error.connect(on_error)
+    ctl.session_ended.connect(on_ended)
+    ctl.stopped.connect(on_stopped)
+
+    old_handler, sig_timer = None, None
+    if threading.current_thread() is threading.main_thread():
+        def on_sigint(*_):
+            state["interrupted"] = True
+            app.quit()
+
+        old_handler = signal.signal(signal.SIGINT, on_sigint)
+        sig_timer = QTimer()
+        sig_timer.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
+        sig_timer.start(200)
+
+    if kiosk:
+        win.show_kiosk()
+    else:
+        win.resize(1280, 860)
+        win.show()
+    state["first"] = ctl.start(initial, model, generator_name=generator_name, out_dir=out, duration=duration,
+                               generator_args=args)
+    try:
+        app.exec()
+    finally:
+        if not ctl.shutdown(timeout=5.0):
+            log.warning("the session did not stop within 5 s; leaving it behind")
+        if sig_timer is not None:
+            sig_timer.stop()
+            signal.signal(signal.SIGINT, old_handler)
+        win.close()
+        win.deleteLater()
+        # Quitting closes the window, and its "last window closed" posts one more Quit; left in the queue it
+        # would end whatever event loop runs next in this process (a second window, a test's wait).
+        QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
+    if state["interrupted"]:
+        raise KeyboardInterrupt
+    if state["error"]:
+        print(f"eegviz: error: {state['error']}", file=sys.stderr)
+        return 2
+    return 0
+
+
+__all__ = ["SessionController", "SourceChoice", "one_line", "run_window_session", "summary_line"]

@@ -1,0 +1,228 @@
+"""EEG-ImageNet as released by Spampinato et al. (CVPR 2017, "EEG-CVPR40") and used by NeuroImagen.
+
+One torch file (e.g. eeg_55_95_std.pth) holds {"dataset": [{"eeg": (128, ~500) tensor at 1 kHz, "image": index
+into "images", "label": index into "labels", "subject": int}, ...], "labels": 40 WordNet ids, "images": image
+names such as "n02389026_3255"}. A second file (e.g. block_splits_by_image_all.pth) holds {"splits": [{"train":
+[...], "val": [...], "test": [...]}, ...]} of indices into "dataset".
+
+What the original code does, and is kept here so published splits and numbers stay comparable: trials are
+cropped to samples 20..460 (time_low/time_high), and only trials with time_high <= length <= 600 samples are
+used (the split files index the unfiltered list, so the filter must not renumber it). Each trial starts at
+stimulus onset, so tmin = time_low / 1000 s.
+
+Not in the file, hence assumed: the values are treated as microvolts (scale=1e-6 V per unit; the released data
+are band-passed and standardised, so the absolute scale is nominal), and channel names are unknown, so they are
+EEG001..EEG128. Mapping these channels to a live headset by name will therefore not work unless `ch_names`
+gives the real montage (128-channel actiCAP) in the stored order.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import re
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from eegviz.data.synthetic import EEGDataset
+from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
+
+SFREQ = 1000.0
+SPLIT_NAMES = ("train", "val", "test")
+
+# The 40 ImageNet synsets of EEG-CVPR40, with the ImageNet class names (shortened where the full one is a list).
+WORDNET_NAMES = {
+    "n02106662": "German shepherd", "n02124075": "Egyptian cat", "n02281787": "lycaenid butterfly",
+    "n02389026": "sorrel horse", "n02492035": "capuchin monkey", "n02504458": "African elephant",
+    "n02510455": "giant panda", "n02607072": "anemone fish", "n02690373": "airliner", "n02906734": "broom",
+    "n02951358": "canoe", "n02992529": "cellular telephone", "n03063599": "coffee mug",
+    "n03100240": "convertible", "n03180011": "desktop computer", "n03197337": "digital watch",
+    "n03272010": "electric guitar", "n03272562": "electric locomotive", "n03297495": "espresso maker",
+    "n03376595": "folding chair", "n03445777": "golf ball", "n03452741": "grand piano",
+    "n03584829": "clothes iron", "n03590841": "jack-o'-lantern", "n03709823": "mailbag",
+    "n03773504": "missile", "n03775071": "mitten", "n03792782": "mountain bike", "n03792972": "mountain tent",
+    "n03877472": "pajama", "n03888257": "parachute", "n03982430": "pool table", "n04044716": "radio telescope",
+    "n04069434": "reflex camera", "n04086273": "revolver", "n04120489": "running shoe", "n07753592": "banana",
+    "n07873807": "pizza", "n11939491": "daisy", "n13054560": "bolete mushroom",
+}
+
+
+def _torch_load(path: Path, trust: bool, what: str) -> object:
+    """torch.load that only unpickles arbitrary objects when the caller trusts the file.
+
+    The released files hold only dicts, lists, ints, strings and tensors, which weights_only=True accepts; a
+    file needing more could run code when unpickled, so that takes an explicit trust=True.
+    """
+    import torch
+
+    if not path.is_file():
+        raise EegvizError(f"{what} {path} does not exist; check the path")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if not trust:
+            m = re.search(r"WeightsUnpickler error:\s*(.+?)\n", str(e))
+            why = f" ({m.group(1).strip()})" if m else ""
+            raise EegvizError(f"{what} {path} is not plain tensors/lists/dicts{why}: either it is not a torch file, "
+                              "or it holds pickled objects that can run code; if you trust its source, "
+                              "load it with trust=True") from None
+    except Exception as e:  # torch raises RuntimeError/EOFError/... for files that are not torch files
+        raise EegvizError(f"{what} {path} could not be read by torch.load ({type(e).__name__}: {e})") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise EegvizError(f"{what} {path} could not be read by torch.load ({type(e).__name__}: {e})") from None
+
+
+def _int(value: object, where: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, RuntimeError):
+        raise EegvizError(f"{where} must be an integer, got {value!r:.40}") from None
+
+
+def _indices(value: object, where: str) -> np.ndarray:
+    try:
+        idx = np.asarray(value).reshape(-1)
+        if idx.size and not np.issubdtype(idx.dtype, np.integer):
+            raise ValueError
+        return idx.astype(np.int64)
+    except (ValueError, TypeError):
+        raise EegvizError(f"{where} must be a list of integer trial indices") from None
+
+
+def read_splits(path: str | Path, split_num: int, n_entries: int, trust: bool = False) -> dict[int, str]:
+    """Trial index -> train/val/test from a splits file; a trial listed twice goes to the later of train < val < test.
+
+    That priority keeps a doubly-listed trial out of training. Indices past the dataset's end are dropped, as
+    the original code does, with a warning.
+    """
+    path = Path(path)
+    raw = _torch_load(path, trust, "splits file")
+    if not isinstance(raw, dict) or not isinstance(raw.get("splits"), (list, tuple)):
+        raise EegvizError(f"splits file {path} must hold "
+                          "{'splits': [{'train': [...], 'val': [...], 'test': [...]}, ...]}")
+    all_splits = raw["splits"]
+    if not 0 <= split_num < len(all_splits):
+        raise EegvizError(f"split_num {split_num} is out of range: {path} holds {len(all_splits)} split(s)")
+    chosen = all_splits[split_num]
+    if not isinstance(chosen, dict) or any(k not in chosen for k in SPLIT_NAMES):
+        have = sorted(chosen) if isinstance(chosen, dict) else type(chosen).__name__
+        raise EegvizError(f"split {split_num} in {path} needs keys train, val and test; it has {have}")
+    out: dict[int, str] = {}
+    dup = beyond = 0
+    for name in SPLIT_NAMES:
+        idx = _indices(chosen[name], f"split {split_num} '{name}' in {path}")
+        if (idx < 0).any():
+            raise EegvizError(f"split {split_num} '{name}' in {path} holds negative indices")
+        beyond += int((idx >= n_entries).sum())
+        for i in idx[idx < n_entries].tolist():
+            dup += i in out
+            out[i] = name
+    if beyond:
+        log.warning("%s: %d split indices point past the %d dataset entries; dropped", path.name, beyond, n_entries)
+    if dup:
+        log.warning("%s: %d trials are listed in more than one split; each kept in the last of train/val/test",
+                    path.name, dup)
+    return out
+
+
+def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_num: int = 0,
+                      time_low: int = 20, time_high: int = 460, max_len: int | None = 600, scale: float = 1e-6,
+                      subjects: int | Iterable[int] | None = None, ch_names: Iterable[str] | None = None,
+                      trust: bool = False, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                      seed: int = 0) -> EEGDataset:
+    """Read an EEG-ImageNet .pth (and its splits file) into an EEGDataset in volts.
+
+    Without a splits file, images (not trials) are split seeded, stratified by class, by val/test_fraction.
+    `subjects` keeps only those subject numbers; `max_len=None` keeps over-long trials too.
+    """
+    from eegviz.data.loaders import split_groups
+
+    path = Path(path)
+    if not 0 <= time_low < time_high:
+        raise EegvizError(f"need 0 <= time_low < time_high, got {time_low} and {time_high}")
+    raw = _torch_load(path, trust, "EEG-ImageNet file")
+    missing = [k for k in ("dataset", "labels", "images") if not isinstance(raw, dict) or k not in raw]
+    if missing:
+        have = ", ".join(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
+        raise EegvizError(f"{path} is not an EEG-ImageNet file: key(s) {', '.join(missing)} missing (has: {have})")
+    entries, wnids, images = raw["dataset"], [str(x) for x in raw["labels"]], [str(x) for x in raw["images"]]
+    if not isinstance(entries, (list, tuple)) or not entries:
+        raise EegvizError(f"{path}: 'dataset' must be a non-empty list of trials")
+    wanted = None if subjects is None else {int(subjects)} if np.isscalar(subjects) else {int(s) for s in subjects}
+
+    keep: list[int] = []
+    n_ch, short, long_ = None, 0, 0
+    for i, e in enumerate(entries):
+        lacks = [k for k in ("eeg", "image", "label", "subject") if not isinstance(e, dict) or k not in e]
+        if lacks:
+            raise EegvizError(f"{path}: dataset entry {i} lacks {', '.join(lacks)} "
+                              "(each needs eeg, image, label, subject)")
+        shape = tuple(getattr(e["eeg"], "shape", ()))
+        if len(shape) != 2:
+            raise EegvizError(f"{path}: entry {i} eeg has shape {shape}; expected (channels, samples)")
+        if n_ch is None:
+            n_ch = shape[0]
+        elif shape[0] != n_ch:
+            raise EegvizError(f"{path}: entry {i} has {shape[0]} channels but entry 0 has {n_ch}; "
+                              "eeg must be (channels, samples) in every entry")
+        label, image, subject = (_int(e[k], f"{path}: entry {i} {k}") for k in ("label", "image", "subject"))
+        if not 0 <= label < len(wnids):
+            raise EegvizError(f"{path}: entry {i} label {label} is outside the {len(wnids)} labels")
+        if not 0 <= image < len(images):
+            raise EegvizError(f"{path}: entry {i} image {image} is outside the {len(images)} images")
+        if wanted is not None and subject not in wanted:
+            continue
+        if shape[1] < time_high:
+            short += 1
+        elif max_len is not None and shape[1] > max_len:
+            long_ += 1
+        else:
+            keep.append(i)
+    if short or long_:
+        log.warning("%s: skipped %d trials shorter than %d samples and %d longer than %s", path.name, short,
+                    time_high, long_, max_len)
+    if not keep:
+        raise EegvizError(f"{path}: no trials left after the subject and length filters "
+                          f"(time_high={time_high}, max_len={max_len}, subjects={subjects})")
+
+    ids = np.array([images[int(entries[i]["image"])] for i in keep])
+    labels = np.array([int(entries[i]["label"]) for i in keep], dtype=np.int64)
+    if splits is not None:
+        where = read_splits(splits, split_num, len(entries), trust)
+        listed = [k for k, i in enumerate(keep) if i in where]
+        if len(listed) < len(keep):
+            log.warning("%s: %d of %d trials are in no split of %s; dropped", path.name, len(keep) - len(listed),
+                        len(keep), Path(splits).name)
+        if not listed:
+            raise EegvizError(f"split {split_num} of {splits} names none of the {len(keep)} usable trials of {path}")
+        split = np.array([where[keep[k]] for k in listed])
+        keep, ids, labels = [keep[k] for k in listed], ids[listed], labels[listed]
+        shared = set(ids[split == "train"]) & set(ids[split == "test"])
+        if shared:
+            log.warning("%s: %d images appear in both train and test (the split is not image-wise)",
+                        Path(splits).name, len(shared))
+    else:
+        group = split_groups(list(ids), val_fraction, test_fraction, seed, strata=list(labels))
+        split = np.array([group[i] for i in ids])
+
+    n_t = time_high - time_low
+    eeg = np.empty((len(keep), n_ch, n_t), dtype=np.float32)
+    for k, i in enumerate(keep):
+        eeg[k] = np.asarray(entries[i]["eeg"][:, time_low:time_high], dtype=np.float32)
+    eeg *= np.float32(scale)
+    names = tuple(ch_names) if ch_names is not None else tuple(f"EEG{c + 1:03d}" for c in range(n_ch))
+    if len(names) != n_ch:
+        raise EegvizError(f"{len(names)} channel names given for {n_ch} channels in {path}")
+    classes = [WORDNET_NAMES.get(w, w) for w in wnids]
+    return EEGDataset(
+        eeg=eeg, labels=labels, image_ids=ids,
+        subjects=np.array([int(entries[i]["subject"]) for i in keep], dtype=np.int64), split=split,
+        ch_names=names, sfreq=SFREQ, tmin=time_low / SFREQ, classes=classes,
+        captions={str(i): f"an image of a {classes[y]}" for i, y in zip(ids, labels)},
+    )

@@ -1,0 +1,128 @@
+"""open_dataset(): one entry point for every dataset format eegviz reads, chosen from what the path looks like.
+
+The format modules are imported only once a format is detected, so reading a THINGS-EEG2 folder never pulls in
+torch and reading a .pth never pulls in pyxdf. Options a format does not take are dropped with a warning (the
+CLI passes --images-dir/--splits whatever the format), but an option no format knows is an error: that is a
+typo, and silently ignoring it would train on the wrong data.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Hashable, Sequence
+
+import numpy as np
+
+from eegviz.data.synthetic import EEGDataset
+from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ["synthetic", "eeg-imagenet", "things-eeg2", "xdf"]
+FORMAT_HELP = {
+    "synthetic": "a folder with dataset.json (`eegviz simulate --out`)",
+    "eeg-imagenet": "an EEG-ImageNet / EEG-CVPR40 .pth file (optionally --splits FILE.pth)",
+    "things-eeg2": "a THINGS-EEG2 preprocessed folder with sub-XX/preprocessed_eeg_training.npy",
+    "xdf": "an .xdf recording or a folder of them (needs --images-dir)",
+}
+
+
+def detect_format(path: str | Path) -> str:
+    """The short name (one of FORMATS) of the dataset at `path`, judged from names only, never from contents."""
+    p = Path(path)
+    if not p.exists():
+        raise EegvizError(f"dataset {p} does not exist; check the path")
+    if p.is_dir():
+        if (p / "dataset.json").is_file():
+            return "synthetic"
+        if any(p.glob("sub-*/preprocessed_eeg_training.npy")):
+            return "things-eeg2"
+        if any(p.glob("*.xdf")):
+            return "xdf"
+    elif p.suffix.lower() in (".pth", ".pt"):
+        return "eeg-imagenet"
+    elif p.suffix.lower() == ".xdf":
+        return "xdf"
+    expected = "; ".join(FORMAT_HELP.values())
+    raise EegvizError(f"{p} is not a dataset eegviz can read (expected {expected})")
+
+
+def _loader(fmt: str) -> Callable[..., EEGDataset]:
+    if fmt == "synthetic":
+        from eegviz.data.synthetic import load_dataset
+
+        return load_dataset
+    if fmt == "eeg-imagenet":
+        from eegviz.data.eeg_imagenet import load_eeg_imagenet
+
+        return load_eeg_imagenet
+    if fmt == "things-eeg2":
+        from eegviz.data.things_eeg2 import load_things_eeg2
+
+        return load_things_eeg2
+    from eegviz.data.xdf_dataset import load_xdf_dataset
+
+    return load_xdf_dataset
+
+
+def _options(fn: Callable) -> set[str]:
+    """Keyword options of a loader: every parameter after the first (the path)."""
+    return set(list(inspect.signature(fn).parameters)[1:])
+
+
+def open_dataset(path: str | Path, **opts) -> EEGDataset:
+    """Load the dataset at `path` in whatever format it is; options given as None count as not given."""
+    fmt = detect_format(path)
+    fn = _loader(fmt)
+    opts = {k: v for k, v in opts.items() if v is not None}
+    accepted = _options(fn)
+    known = set().union(*(_options(_loader(f)) for f in FORMATS))
+    unknown = sorted(set(opts) - known)
+    if unknown:
+        raise EegvizError(f"unknown dataset option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    ignored = sorted(set(opts) - accepted)
+    if ignored:
+        log.warning("%s is a %s dataset; ignoring option(s) %s", path, fmt, ", ".join(ignored))
+    if fmt == "xdf" and "images_dir" not in opts:
+        raise EegvizError(f"{path} holds XDF recordings; pass the stimulus folder too (--images-dir / images_dir=)")
+    return fn(path, **{k: v for k, v in opts.items() if k in accepted})
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise EegvizError(f"val and test fractions must be >= 0 and sum to < 1, got {val_fraction} and {test_fraction}")
+
+
+def split_groups(groups: Sequence[Hashable], val_fraction: float, test_fraction: float, seed: int = 0,
+                 strata: Sequence[Hashable] | None = None) -> dict:
+    """Assign each distinct group (an image, a concept) wholly to train, val or test; returns group -> split.
+
+    Splitting by group rather than by trial is what keeps every test image unseen in training. Groups are
+    drawn round-robin over the strata (classes) in a seeded order, so val and test cover the classes evenly
+    even when each class has only a few images. Rounded counts, but at least one val/test group whenever
+    its fraction is > 0 and there are at least three groups, and always at least one train group.
+    """
+    check_fractions(val_fraction, test_fraction)
+    stratum = dict(zip(groups, strata)) if strata is not None else {}
+    by = defaultdict(list)
+    for g in sorted(set(groups), key=str):
+        by[stratum.get(g)].append(g)
+    rng = np.random.default_rng(seed)
+    keys = sorted(by, key=str)
+    queues = [[by[keys[i]][j] for j in rng.permutation(len(by[keys[i]]))] for i in rng.permutation(len(keys))]
+    order = []
+    while any(queues):
+        for q in queues:
+            if q:
+                order.append(q.pop(0))
+    n = len(order)
+
+    def count(frac: float) -> int:
+        return max(1, round(frac * n)) if frac > 0 and n >= 3 else round(frac * n)
+
+    n_test = min(count(test_fraction), max(0, n - 1))
+    n_val = min(count(val_fraction), max(0, n - 1 - n_test))
+    return {g: "test" if i < n_test else "val" if i < n_test + n_val else "train" for i, g in enumerate(order)}

@@ -1,0 +1,163 @@
+"""THINGS-EEG2 (Gifford et al. 2022), the preprocessed release: ROOT/sub-XX/preprocessed_eeg_{training,test}.npy.
+
+Each file is a pickled dict (np.save of a dict, so it needs allow_pickle: load only files from a source you
+trust) with 'preprocessed_eeg_data' (images, repetitions, 17 channels, 100 samples), 'ch_names' (17 occipital
+and parietal channels) and 'times' (-0.2..0.79 s at 100 Hz). Training: 1654 concepts x 10 images, 4 repetitions;
+test: 200 other concepts x 1 image, 80 repetitions. Concept and file names come from image_metadata.npy (in
+ROOT, ROOT/image_set, or given as `metadata`); without it images get numeric ids and concepts numeric names.
+
+Splits: the release's test images are the test split. Validation holds out whole training concepts (seeded),
+so no validation concept was seen in training, mirroring the zero-shot test set.
+
+Units: the release is baseline-corrected and multivariate-noise-normalised, so values are unitless z-like
+numbers of microvolt magnitude; they are scaled by `scale` (1e-6) into nominal volts like every other dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from eegviz.data.synthetic import EEGDataset
+from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
+
+PARTS = ("training", "test")
+META_KEYS = ("train_img_concepts", "train_img_files", "test_img_concepts", "test_img_files")
+IMAGES_PER_CONCEPT = 10
+
+
+def _read_dict(path: Path, what: str) -> dict:
+    if not path.is_file():
+        raise EegvizError(f"{what} {path} does not exist")
+    try:
+        obj = np.load(path, allow_pickle=True)
+    except Exception as e:
+        raise EegvizError(f"{what} {path} could not be read with numpy ({type(e).__name__}: {e})") from None
+    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
+        obj = obj.item()
+    if not isinstance(obj, dict):
+        desc = f"an array of shape {obj.shape}" if isinstance(obj, np.ndarray) else type(obj).__name__
+        raise EegvizError(f"{what} {path} must hold a dict saved with np.save; it holds {desc}")
+    return obj
+
+
+def _read_part(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(data (images, reps, ch, t) float32, ch_names, times) of one preprocessed file, shapes checked."""
+    d = _read_dict(path, "THINGS-EEG2 file")
+    missing = [k for k in ("preprocessed_eeg_data", "ch_names", "times") if k not in d]
+    if missing:
+        raise EegvizError(f"{path} lacks key(s) {', '.join(missing)}; is it a THINGS-EEG2 preprocessed file?")
+    data = np.asarray(d["preprocessed_eeg_data"])
+    ch, times = [str(c) for c in d["ch_names"]], np.asarray(d["times"], dtype=np.float64).reshape(-1)
+    if data.ndim != 4 or data.shape[2] != len(ch) or data.shape[3] != len(times) or len(times) < 2:
+        raise EegvizError(f"{path}: preprocessed_eeg_data has shape {data.shape}; expected (images, repetitions, "
+                          f"{len(ch)} channels, {len(times)} times) to match ch_names and times")
+    return data.astype(np.float32, copy=False), ch, times
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.allclose(a, b)
+
+
+def _subject_dirs(root: Path, subjects: Iterable[int] | None) -> list[tuple[int, Path]]:
+    found = {int(m.group(1)): p for p in sorted(root.iterdir())
+             if (m := re.fullmatch(r"sub-(\d+)", p.name)) and (p / "preprocessed_eeg_training.npy").is_file()}
+    if not found:
+        raise EegvizError(f"no sub-XX/preprocessed_eeg_training.npy under {root}")
+    if subjects is None:
+        return sorted(found.items())
+    wanted = [int(subjects)] if np.isscalar(subjects) else [int(s) for s in subjects]
+    absent = [s for s in wanted if s not in found]
+    if absent:
+        raise EegvizError(f"subject(s) {', '.join(map(str, absent))} not in {root}; available: "
+                          f"{', '.join(map(str, sorted(found)))}")
+    return [(s, found[s]) for s in wanted]
+
+
+def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: int):
+    """(train ids, train concepts, test ids, test concepts), from image_metadata.npy when there is one."""
+    candidates = [Path(metadata)] if metadata is not None else [root / "image_metadata.npy",
+                                                              root / "image_set" / "image_metadata.npy"]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        if metadata is not None:
+            raise EegvizError(f"image metadata file {metadata} does not exist")
+        log.warning("%s: no image_metadata.npy; images get numeric ids and concepts numeric names", root)
+        return ([f"train_{i:05d}" for i in range(n_train)],
+                [f"concept_{i // IMAGES_PER_CONCEPT:04d}" for i in range(n_train)],
+                [f"test_{i:03d}" for i in range(n_test)], [f"test_concept_{i:03d}" for i in range(n_test)])
+    meta = _read_dict(path, "image metadata")
+    missing = [k for k in META_KEYS if k not in meta]
+    if missing:
+        raise EegvizError(f"image metadata {path} lacks key(s) {', '.join(missing)}")
+    out = []
+    for part, n in (("train", n_train), ("test", n_test)):
+        files, concepts = [str(x) for x in meta[f"{part}_img_files"]], [str(x) for x in meta[f"{part}_img_concepts"]]
+        if len(files) != n or len(concepts) != n:
+            raise EegvizError(f"image metadata {path} lists {len(files)} {part} files and {len(concepts)} concepts, "
+                              f"but the EEG has {n} {part} images")
+        out += [[Path(f).stem for f in files], [re.sub(r"^\d+_", "", c) for c in concepts]]
+    return tuple(out)
+
+
+def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = None,
+                     average_repetitions: bool = False, val_fraction: float = 0.1, seed: int = 0,
+                     scale: float = 1e-6, metadata: str | Path | None = None) -> EEGDataset:
+    """Read THINGS-EEG2 preprocessed data into an EEGDataset in (nominal) volts.
+
+    One trial per repetition by default; average_repetitions=True gives one averaged trial per image and
+    subject (far cleaner ERPs, the usual choice for test-set evaluation).
+    """
+    from eegviz.data.loaders import check_fractions, split_groups
+
+    root = Path(root)
+    check_fractions(val_fraction, 0.0)
+    subs = _subject_dirs(root, subjects)
+    eeg = None
+    ids, labels, subj, split = [], [], [], []
+    ref: tuple[list[str], np.ndarray, tuple, tuple] | None = None
+    names = classes = group = None
+    pos = 0
+    for n_sub, (s, folder) in enumerate(subs):
+        parts = [_read_part(folder / f"preprocessed_eeg_{p}.npy") for p in PARTS]
+        (tr, ch, times), (te, ch_te, times_te) = parts
+        shapes = (tr.shape, te.shape)
+        if ch_te != ch or not _same(times_te, times):
+            raise EegvizError(f"{folder}: training and test files have different channels or times")
+        if ref is None:
+            ref = (ch, times, shapes)
+            names = _image_names(root, metadata, tr.shape[0], te.shape[0])
+            classes = list(dict.fromkeys(names[1] + names[3]))  # concepts in order, each once
+            group = split_groups(names[1], val_fraction, 0.0, seed)
+            per = [x.shape[0] * (1 if average_repetitions else x.shape[1]) for x in (tr, te)]
+            eeg = np.empty((sum(per) * len(subs), len(ch), len(times)), dtype=np.float32)
+        elif ch != ref[0] or not _same(times, ref[1]) or shapes != ref[2]:
+            raise EegvizError(f"{folder}: shapes, channels or times differ from {subs[0][1].name} "
+                              f"({shapes} vs {ref[2]}); all subjects must share one layout")
+        cls = {c: k for k, c in enumerate(classes)}
+        for x, part_ids, concepts, is_test in ((tr, names[0], names[1], False), (te, names[2], names[3], True)):
+            reps = 1 if average_repetitions else x.shape[1]
+            block = x.mean(axis=1) if average_repetitions else x.reshape(-1, *x.shape[2:])
+            eeg[pos:pos + len(block)] = block
+            pos += len(block)
+            img = np.repeat(np.arange(x.shape[0]), reps)
+            ids += [part_ids[i] for i in img]
+            labels += [cls[concepts[i]] for i in img]
+            split += ["test" if is_test else group[concepts[i]] for i in img]
+            subj += [s] * len(img)
+        del parts, tr, te
+    eeg *= np.float32(scale)
+    ch, times, _ = ref
+    captions = {i: f"an image of a {c.replace('_', ' ')}"
+                for i, c in zip(names[0] + names[2], names[1] + names[3])}
+    return EEGDataset(
+        eeg=eeg, labels=np.array(labels, dtype=np.int64), image_ids=np.array(ids), subjects=np.array(subj),
+        split=np.array(split), ch_names=tuple(ch), sfreq=round(1.0 / float(np.median(np.diff(times))), 6),
+        tmin=float(times[0]), classes=[c.replace("_", " ") for c in classes], captions=captions,
+    )

@@ -1,0 +1,152 @@
+"""The user's own recordings: XDF files (from `eegviz record` or LabRecorder) plus the folder of shown images.
+
+Each marker payload is the id of the image shown at that instant, as `eegviz present` sends it; the image
+folder is laid out as `eegviz present` reads it: IMAGES/<id>.png (class = id up to its last '_') or
+IMAGES/<class>/<id>.png, with an optional IMAGES/captions.json (id -> caption). One epoch is cut per marker,
+the same way the live Epocher cuts it (first sample at or after marker + tmin, round((tmax - tmin) * sfreq)
+samples), so training data and live epochs line up sample for sample.
+
+Subjects are read from a BIDS-style "sub-<n>" in the file path, else 0: own recordings are usually one person.
+The split is by image (stratified by class, seeded), never by trial, so repeats of a test image never train.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from eegviz.data.synthetic import EEGDataset
+from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")  # as eegviz.app.presenter, which is not imported (Qt)
+
+
+def image_classes(images_dir: str | Path) -> dict[str, str]:
+    """Image id -> class for a stimulus folder: files at the top take the id prefix, files in a subfolder its name."""
+    root = Path(images_dir)
+    if not root.is_dir():
+        raise EegvizError(f"images folder {root} does not exist or is not a folder")
+
+    def images_in(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir()
+                      if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+    found = [(p, p.stem.rsplit("_", 1)[0] if "_" in p.stem else p.stem) for p in images_in(root)]
+    for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        found += [(p, sub.name) for p in images_in(sub)]
+    out: dict[str, str] = {}
+    where: dict[str, Path] = {}
+    for p, cls in found:
+        if p.stem in out:
+            raise EegvizError(f"two images share the id '{p.stem}' ({where[p.stem]} and {p}); rename one")
+        out[p.stem], where[p.stem] = cls, p
+    if not out:
+        raise EegvizError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {root} or its subfolders")
+    return out
+
+
+def _captions(root: Path) -> dict[str, str]:
+    path = root / "captions.json"
+    if not path.is_file():
+        return {}
+    try:
+        caps = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise EegvizError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(caps, dict) or not all(isinstance(v, str) for v in caps.values()):
+        raise EegvizError(f"{path} must be a JSON object mapping image id to caption text")
+    return {str(k): v for k, v in caps.items()}
+
+
+def _xdf_files(xdf_paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    paths = [xdf_paths] if isinstance(xdf_paths, (str, Path)) else list(xdf_paths)
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files += sorted(p.glob("*.xdf")) if p.is_dir() else [p]
+    if not files:
+        raise EegvizError(f"no .xdf files in {', '.join(map(str, paths)) or '(nothing given)'}")
+    return files
+
+
+def _subject(path: Path) -> int:
+    m = re.findall(r"sub-(\d+)", str(path))
+    return int(m[-1]) if m else 0
+
+
+def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: str | Path,
+                     tmin: float = -0.1, tmax: float = 0.6, eeg_stream: str | None = None,
+                     marker_stream: str | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                     seed: int = 0) -> EEGDataset:
+    """Epochs around every image marker in the recordings, in volts, with labels from the image folder.
+
+    Markers naming no image (also tried: the file stem of a path-like payload) are skipped and counted, as are
+    epochs that run past either end of the recording or span a gap in it.
+    """
+    from eegviz.data.loaders import check_fractions, split_groups
+    from eegviz.sources.xdf import load_xdf_session
+
+    if not tmax > tmin:
+        raise EegvizError(f"need tmax > tmin, got tmin={tmin} and tmax={tmax}")
+    check_fractions(val_fraction, test_fraction)
+    root = Path(images_dir)
+    cls_of = image_classes(root)
+    epochs, ids, subj = [], [], []
+    ref = None
+    unknown: dict[str, int] = {}
+    outside = gaps = 0
+    for path in _xdf_files(xdf_paths):
+        s = load_xdf_session(path, eeg_stream, marker_stream)
+        sig = (s.info.ch_names, s.info.sfreq)
+        if s.info.sfreq <= 0:
+            raise EegvizError(f"{path}: EEG stream '{s.info.name}' has no sampling rate; cannot cut epochs")
+        if ref is None:
+            ref = sig
+        elif sig != ref:
+            raise EegvizError(f"{path}: channels or sampling rate ({len(sig[0])} ch, {sig[1]} Hz) differ from the "
+                              f"first recording ({len(ref[0])} ch, {ref[1]} Hz); load them separately")
+        sf, ts = s.info.sfreq, s.timestamps
+        n = int(round((tmax - tmin) * sf))
+        for m in s.markers:
+            payload = m.payload.strip()
+            image_id = payload if payload in cls_of else Path(payload.replace("\\", "/")).stem
+            if image_id not in cls_of:
+                unknown[payload] = unknown.get(payload, 0) + 1
+                continue
+            t0 = m.timestamp + tmin
+            start = int(np.searchsorted(ts, t0 - 0.5 / sf))
+            if start + n > len(ts) or ts[start] > t0 + 0.5 / sf:
+                outside += 1
+                continue
+            if ts[start + n - 1] - ts[start] > (n - 1) / sf * 1.05 + 2.0 / sf:  # Epocher's gap rule
+                gaps += 1
+                continue
+            epochs.append(s.data[start:start + n].T)
+            ids.append(image_id)
+            subj.append(_subject(path))
+    if unknown:
+        some = ", ".join(f"'{k}'" for k in list(unknown)[:5])
+        log.warning("skipped %d markers naming no image in %s (%d distinct, e.g. %s)", sum(unknown.values()), root,
+                    len(unknown), some)
+    if outside or gaps:
+        log.warning("skipped %d epochs running past the recording and %d spanning a gap", outside, gaps)
+    if not epochs:
+        raise EegvizError(f"no epochs: none of the markers in the recordings names an image in {root} "
+                          f"with a complete EEG window")
+    classes = sorted({cls_of[i] for i in ids})
+    label = {c: k for k, c in enumerate(classes)}
+    group = split_groups(ids, val_fraction, test_fraction, seed, strata=[cls_of[i] for i in ids])
+    caps = _captions(root)
+    return EEGDataset(
+        eeg=np.stack(epochs).astype(np.float32, copy=False),
+        labels=np.array([label[cls_of[i]] for i in ids], dtype=np.int64), image_ids=np.array(ids),
+        subjects=np.array(subj, dtype=np.int64), split=np.array([group[i] for i in ids]),
+        ch_names=tuple(ref[0]), sfreq=float(ref[1]), tmin=float(tmin), classes=classes,
+        captions={i: caps.get(i, f"an image of a {cls_of[i]}") for i in sorted(set(ids))},
+    )

@@ -1,0 +1,263 @@
+"""SessionController, SourceChoice and the window's controls, offscreen, with the real default model.
+
+Sessions run on the demo recording sped up (or unpaced) and on the simulator; each test takes a few seconds.
+"""
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from eegviz.app.session import SessionController, SourceChoice, one_line, run_window_session
+from eegviz.app.window import MainWindow
+from eegviz.errors import EegvizError
+from eegviz.messages import Chunk, Decoded, Epoch, Marker, Reconstruction, StreamInfo
+from eegviz.paths import default_model_dir, demo_recording
+
+START_MS = 30000  # model loading shares two cores with whatever else runs; generous, only hit on failure
+
+pytestmark = pytest.mark.skipif(not demo_recording().exists() or not (default_model_dir() / "decoder.json").exists(),
+                                reason="demo recording or default model missing")
+
+
+@pytest.fixture
+def session(qtbot):
+    win = MainWindow(None, title="eegviz test")
+    qtbot.addWidget(win)
+    ctl = SessionController()
+    ctl.attach(win)
+    win.resize(1280, 860)
+    win.show()
+    yield win, ctl
+    ctl.shutdown(5.0)
+
+
+def has_pixmap(panel) -> bool:
+    pm = panel.pixmap()
+    return pm is not None and not pm.isNull()
+
+
+class ReversedSimulator:
+    """The simulator with its channels in reverse order: same montage for the model, other labels on screen."""
+
+    def __init__(self):
+        from eegviz.sources.simulator import SimulatorSource
+
+        self.src = SimulatorSource(speed=2.0)
+        self.info = self.src.info
+
+    def start(self):
+        self.src.start()
+        self.info = replace(self.src.info, name="reversed-sim", ch_names=self.src.info.ch_names[::-1])
+
+    def read(self, timeout=0.05):
+        res = self.src.read(timeout)
+        res.chunks = [Chunk(c.samples[:, ::-1].copy(), c.timestamps, c.source) for c in res.chunks]
+        return res
+
+    def stop(self):
+        self.src.stop()
+
+
+def test_demo_then_switch_sources(session, qtbot):
+    win, ctl = session
+    assert win.start_button.isEnabled() and not win.stop_button.isEnabled()
+    win.set_choice(SourceChoice("demo", speed=5.0))
+    with qtbot.waitSignal(ctl.started, timeout=START_MS) as started:
+        win.start_button.click()
+    info = started.args[0]
+    assert info.source_id == "eegviz-sim-demo" and win.info == info
+    assert not win.start_button.isEnabled() and win.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: win.n_epochs >= 3, timeout=10000)
+    assert all(has_pixmap(p) for p in (win.saliency_panel, win.recon_panel, win.stimulus_panel))
+    assert "demo recording" in win.status_label.text() and "class " in win.status_label.text()
+    with qtbot.waitSignal(ctl.stopped, timeout=5000) as stopped:
+        win.stop_button.click()
+    assert stopped.args == ["stopped"] and ctl.state == "idle"
+    assert win.start_button.isEnabled() and not win.stop_button.isEnabled()
+    assert win.status_label.text().endswith("stopped")
+
+    # Same model, other source: the window follows the new stream.
+    win.set_choice(SourceChoice("simulator"))
+    assert win.current_choice() == SourceChoice("simulator")
+    with qtbot.waitSignal(ctl.started, timeout=START_MS) as started:
+        win.start_button.click()
+    assert started.args[0].source_id == "eegviz-sim-0" and win.info.source_id == "eegviz-sim-0"
+    assert win.n_epochs == 0 and not has_pixmap(win.recon_panel)  # counters and panels reset for the new stream
+    assert win.status_label.text().startswith("simulator: eegviz-sim")
+    qtbot.waitUntil(lambda: win.n_epochs >= 1, timeout=10000)
+
+    # Switching while running: the running session is stopped first, then the new one starts.
+    assert win.trace_labels[0] == "A1"
+    with qtbot.waitSignal(ctl.started, timeout=START_MS):
+        ctl.start(ReversedSimulator, label="reversed simulator")
+    assert win.info.name == "reversed-sim" and win.trace_labels[0] == "D32" and len(win.curves) == 16
+    ticks = win.plot.getPlotItem().getAxis("left")._tickLevels[0]
+    assert ticks[0][1] == "D32"
+    qtbot.waitUntil(lambda: win.n_epochs >= 1 and win._count > 0, timeout=10000)
+    with qtbot.waitSignal(ctl.stopped, timeout=5000):
+        ctl.stop()
+
+
+def test_bad_sources_show_one_line_and_start_works_again(session, qtbot, tmp_path):
+    win, ctl = session
+    corrupt = tmp_path / "corrupt.xdf"
+    corrupt.write_bytes(b"XDF:" + bytes(range(256)) * 4)
+    errors = []
+    ctl.error.connect(errors.append)
+    for choice in (SourceChoice("xdf", path=str(corrupt)), SourceChoice("xdf", path=str(tmp_path / "missing.xdf")),
+                   SourceChoice("xdf")):
+        win.set_choice(choice)
+        with qtbot.waitSignal(ctl.stopped, timeout=START_MS) as stopped:
+            win.start_button.click()
+        assert stopped.args == ["error"]
+        shown = win.message_label.full_text()
+        assert shown.startswith("error: ") and shown == f"error: {errors[-1]}" and "\n" not in shown
+        assert "Traceback" not in shown
+        assert win.start_button.isEnabled() and ctl.state == "idle"
+    assert str(corrupt) in errors[0] and "does not exist" in errors[1] and "no XDF file chosen" in errors[2]
+
+    # Not an EegvizError: still one line, with the exception's type.
+    def broken():
+        raise RuntimeError("driver exploded\nsecond line")
+
+    with qtbot.waitSignal(ctl.error, timeout=START_MS) as err:
+        ctl.start(broken)
+    assert err.args == ["RuntimeError: driver exploded second line"]
+
+    # A model folder that holds no model.
+    with qtbot.waitSignal(ctl.error, timeout=START_MS) as err:
+        ctl.start(SourceChoice("demo"), model_dir=tmp_path)
+    assert "no model at" in err.args[0]
+    qtbot.waitUntil(lambda: ctl.state == "idle", timeout=2000)
+
+    # The app is fine: a good source starts and runs.
+    win.set_choice(SourceChoice("demo", speed=0.0))
+    with qtbot.waitSignal(ctl.started, timeout=START_MS):
+        win.start_button.click()
+    assert win.message_label.full_text().startswith("running: demo recording")
+    qtbot.waitUntil(lambda: win.n_epochs > 0 and has_pixmap(win.recon_panel), timeout=10000)
+    with qtbot.waitSignal(ctl.stopped, timeout=5000):
+        ctl.stop()
+
+
+def _rec(cls: str, dropped: int) -> Reconstruction:
+    marker = Marker(timestamp=1.0, payload="a_rather_long_stimulus_identifier_0042")
+    epoch = Epoch(data=np.zeros((4, 10), np.float32), sfreq=250.0, ch_names=(), tmin=0.0, marker=marker, t_ready=0.0)
+    decoded = Decoded(epoch=epoch, feature=np.zeros(4, np.float32), saliency=np.zeros((8, 8, 3), np.float32),
+                      embedding=np.zeros((2, 4), np.float32), class_scores=np.array([0.2, 0.8]),
+                      class_names=("cat", cls))
+    timings = {k: 123.456 for k in ("epoch_wait", "queue", "decode", "generate", "epoch_to_image", "marker_to_image")}
+    return Reconstruction(decoded=decoded, image=np.zeros((8, 8, 3), np.uint8), generator="embedded",
+                          timings_ms=timings, dropped_before=dropped)
+
+
+def test_status_bar_keeps_class_and_drops_visible_at_1280px(qtbot):
+    info = StreamInfo(name="a-very-long-recording-name-from-labrecorder-session-17", ch_names=("A1", "A2"), sfreq=250)
+    win = MainWindow(info)
+    qtbot.addWidget(win)
+    win.resize(1280, 860)
+    win.show()
+    qtbot.waitExposed(win)
+    win.on_reconstruction(_rec("hourglass", 3), None)
+    win.on_status({"skipped": "another_long_marker_payload_that_was_skipped", "queue": 2})
+    label = win.status_label
+    qtbot.waitUntil(lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()), timeout=2000)
+    text = label.text()
+    assert "class hourglass" in text and "drops 3" in text and "epochs 1" in text
+    assert label.geometry().right() <= win.statusBar().width()  # inside the visible bar, not clipped
+    assert text.index("class") < 80  # near the front, not after the latency breakdown
+    details = win.details_label
+    assert "latency" in details.full_text() and "skipped" in details.full_text()
+    assert details.text().endswith("…") and details.text() != details.full_text()  # elided, not cut mid-glyph
+    assert details.toolTip() == details.full_text()
+
+
+def test_kiosk_waits_for_signal_and_restarts_replay(qtbot):
+    win = MainWindow(None, kiosk=True, signal_timeout_s=0.3)
+    qtbot.addWidget(win)
+    ctl = SessionController(restart_on_end=True, restart_delay_s=1.0)
+    ctl.attach(win)
+    win.show_kiosk()
+    assert win.waiting_for_signal
+    starts = []
+    ctl.started.connect(starts.append)
+    try:
+        with qtbot.waitSignal(ctl.stopped, timeout=START_MS) as stopped:
+            ctl.start(SourceChoice("demo", speed=0.0))
+        assert stopped.args == ["finished"] and len(starts) == 1
+        assert win.n_epochs > 0 and win.class_caption.text()
+        qtbot.waitUntil(lambda: win.waiting_for_signal, timeout=3000)  # source gone: the overlay is back
+        qtbot.waitUntil(lambda: len(starts) == 2, timeout=START_MS)  # ... and the replay starts over
+        qtbot.waitUntil(lambda: not win.waiting_for_signal and win.n_epochs > 0, timeout=10000)
+    finally:
+        with qtbot.waitSignal(ctl.stopped, timeout=5000, raising=False):
+            ctl.stop()
+        ctl.shutdown(5.0)
+    assert ctl.state == "idle"
+
+
+def test_run_window_session_screenshot_and_initial_error(qtbot, tmp_path, capsys):
+    shot = tmp_path / "shot.png"
+    args = SimpleNamespace(model=None, generator="embedded", out=str(tmp_path / "out"), kiosk=False,
+                           screenshot=str(shot), duration=None)
+    assert run_window_session(SourceChoice("demo", speed=0.0), args, title="eegviz demo") == 0
+    assert shot.stat().st_size > 0
+    assert (tmp_path / "out" / "session.xdf").exists() and (tmp_path / "out" / "results.jsonl").exists()
+    assert "reconstructions" in capsys.readouterr().out
+
+    args.screenshot = str(tmp_path / "never.png")
+    assert run_window_session(SourceChoice("xdf", path=str(tmp_path / "nope.xdf")), args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("eegviz: error: XDF file") and "does not exist" in err[0]
+    assert not (tmp_path / "never.png").exists()
+
+
+def test_source_choice():
+    assert SourceChoice("demo", speed=0).paced is False and SourceChoice("demo").paced is True
+    assert SourceChoice("lsl").paced and SourceChoice("simulator").paced
+    cli = SimpleNamespace(cmd="replay", file="x.xdf", speed=2.0, stream="EEG", markers="M")
+    assert SourceChoice.from_cli_args(cli) == SourceChoice("xdf", path="x.xdf", name="EEG", markers="M", speed=2.0)
+    live = SimpleNamespace(cmd="live", board=-1, markers=None, simulate=False, stream=None)
+    assert SourceChoice.from_cli_args(live).kind == "brainflow-synthetic"
+    with pytest.raises(EegvizError, match="unknown source kind"):
+        SourceChoice("nope").make_source()
+    assert one_line(EegvizError("plain words")) == "plain words"
+    assert one_line(ValueError("a\n  b")) == "ValueError: a b"
+
+
+def test_window_choices_round_trip(qtbot):
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    live = SourceChoice("lsl", name="amp", markers="psychopy")
+    win.set_choice(live)
+    assert win.current_choice() == live and win.lsl_name_edit.isVisibleTo(win) and not win.speed_spin.isVisibleTo(win)
+    win.lsl_name_edit.setText("other-amp")
+    assert win.current_choice() == SourceChoice("lsl", name="other-amp", markers="psychopy")
+    rec = SourceChoice("xdf", path="/data/s01.xdf", name="EEG", markers="M", speed=0.0)
+    win.set_choice(rec)
+    assert win.current_choice() == rec and win.source_combo.currentText() == "XDF: s01.xdf"
+    board = SourceChoice("brainflow", board_id=0)
+    win.set_choice(board)
+    assert win.current_choice() == board and win.source_combo.currentText() == "BrainFlow board 0"
+    win.set_choice(SourceChoice("demo", speed=3.0))
+    assert win.current_choice() == SourceChoice("demo", speed=3.0) and win.speed_spin.isVisibleTo(win)
+    win.set_model_dir("/models/mine")
+    with qtbot.waitSignal(win.start_requested) as req:
+        win.start_button.click()
+    assert req.args == [SourceChoice("demo", speed=3.0), "/models/mine"]
+
+
+def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
+    ctl = SessionController()
+    try:
+        for _ in range(2):
+            with qtbot.waitSignal(ctl.stopped, timeout=START_MS) as stopped:
+                sid = ctl.start(SourceChoice("demo", speed=0.0), out_dir=tmp_path) if _ == 0 else ctl.restart()
+            assert stopped.args == ["finished"] and sid == ctl.session_id
+    finally:
+        ctl.shutdown(5.0)
+    assert (tmp_path / "results.jsonl").exists() and (tmp_path / "session-002" / "results.jsonl").exists()
+    assert not (tmp_path / "session-002" / "session-002").exists()
+    assert ctl.last_stats.results > 0

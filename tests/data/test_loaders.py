@@ -1,0 +1,287 @@
+"""Real-format dataset loaders: tiny files in each exact on-disk format, read back as EEGDatasets in volts."""
+
+import datetime
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from eegviz.data.eeg_imagenet import load_eeg_imagenet
+from eegviz.data.loaders import FORMATS, detect_format, open_dataset
+from eegviz.data.things_eeg2 import load_things_eeg2
+from eegviz.data.xdf_dataset import load_xdf_dataset
+from eegviz.errors import EegvizError
+from eegviz.record.xdf_writer import XdfWriter
+
+
+def _by_image(ds):
+    """image id -> the one split it is in (fails if an image sits in two splits)."""
+    out = {}
+    for i, s in zip(ds.image_ids, ds.split):
+        assert out.setdefault(str(i), str(s)) == s, f"image {i} in two splits"
+    return out
+
+
+# ------------------------------------------------------------------------------------------ EEG-ImageNet
+WNIDS = ["n02389026", "n09999999"]  # one known synset, one not in the built-in name table
+IMAGES = ["n02389026_1", "n02389026_2", "n09999999_1", "n09999999_2"]
+LENGTHS = [500, 500, 500, 500, 500, 500, 440, 650]  # entry 6 too short for 460, entry 7 over 600
+
+
+def _eeg_imagenet(tmp_path, **extra):
+    entries = []
+    for i, n in enumerate(LENGTHS):
+        eeg = torch.arange(n, dtype=torch.float32).repeat(128, 1) + 1000 * i  # value = sample + 1000 * entry
+        entries.append({"eeg": eeg, "image": i % 4, "label": (i % 4) // 2, "subject": 1 + i % 2})
+    path = tmp_path / "eeg_55_95_std.pth"
+    torch.save({"dataset": entries, "labels": WNIDS, "images": IMAGES, **extra}, path)
+    splits = tmp_path / "block_splits_by_image_all.pth"
+    # indices into the unfiltered list; 7 is filtered out by length, 99 points past the end
+    torch.save({"splits": [{"train": [0, 1, 2, 3], "val": [4], "test": [5, 6, 7, 99]}]}, splits)
+    return path, splits
+
+
+def test_eeg_imagenet_crop_units_labels_and_splits(tmp_path, caplog):
+    path, splits = _eeg_imagenet(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        ds = load_eeg_imagenet(path, splits=splits)
+    assert ds.eeg.shape == (6, 128, 440) and ds.eeg.dtype == np.float32
+    assert ds.sfreq == 1000.0 and ds.tmin == pytest.approx(0.02)
+    # samples 20..459 of entry k, in volts (microvolts * 1e-6)
+    np.testing.assert_allclose(ds.eeg[1, 5], (np.arange(20, 460) + 1000) * 1e-6, rtol=1e-6)
+    assert list(ds.split) == ["train"] * 4 + ["val", "test"]
+    assert list(ds.labels) == [0, 0, 1, 1, 0, 0] and list(ds.subjects) == [1, 2, 1, 2, 1, 2]
+    assert list(ds.image_ids) == IMAGES + IMAGES[:2]
+    assert ds.classes == ["sorrel horse", "n09999999"]
+    assert ds.captions["n02389026_2"] == "an image of a sorrel horse"
+    assert ds.ch_names[0] == "EEG001" and len(ds.ch_names) == 128
+    log = caplog.text
+    assert "skipped 1 trials shorter than 460" in log and "1 longer than 600" in log
+    assert "point past the 8 dataset entries" in log and "images appear in both train and test" in log
+
+
+def test_eeg_imagenet_options_and_fallback_split(tmp_path):
+    path, _ = _eeg_imagenet(tmp_path)
+    ds = load_eeg_imagenet(path, time_low=0, time_high=500, max_len=None, test_fraction=0.25, val_fraction=0.25)
+    assert ds.eeg.shape == (7, 128, 500) and ds.tmin == 0.0  # only the 440-sample trial is dropped
+    splits = _by_image(ds)  # without a splits file: whole images, seeded, one of the four each to val and test
+    assert sorted(splits.values()) == ["test", "train", "train", "val"]
+    again = load_eeg_imagenet(path, time_low=0, time_high=500, max_len=None, test_fraction=0.25, val_fraction=0.25)
+    assert list(again.split) == list(ds.split)
+    one = load_eeg_imagenet(path, subjects=2, ch_names=[f"A{i}" for i in range(128)])
+    assert set(one.subjects) == {2} and len(one.labels) == 3 and one.ch_names[5] == "A5"  # entries 1, 3, 5
+
+
+def test_eeg_imagenet_trust(tmp_path):
+    path, _ = _eeg_imagenet(tmp_path, recorded=datetime.date(2017, 1, 1))  # a pickled non-tensor object
+    with pytest.raises(EegvizError, match="trust=True"):
+        load_eeg_imagenet(path)
+    assert load_eeg_imagenet(path, trust=True).eeg.shape[0] == 6
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"labels": WNIDS, "images": IMAGES}, "key.*dataset missing"),
+    ({"dataset": [{"image": 0, "label": 0, "subject": 1}], "labels": WNIDS, "images": IMAGES}, "entry 0 lacks eeg"),
+    ({"dataset": [{"eeg": torch.zeros(500), "image": 0, "label": 0, "subject": 1}], "labels": WNIDS,
+      "images": IMAGES}, r"shape \(500,\).*\(channels, samples\)"),
+    ({"dataset": [{"eeg": torch.zeros(128, 500), "image": 0, "label": 0, "subject": 1},
+                  {"eeg": torch.zeros(500, 128), "image": 0, "label": 0, "subject": 1}], "labels": WNIDS,
+      "images": IMAGES}, "entry 1 has 500 channels"),
+    ({"dataset": [{"eeg": torch.zeros(128, 500), "image": 0, "label": 5, "subject": 1}], "labels": WNIDS,
+      "images": IMAGES}, "label 5 is outside the 2 labels"),
+])
+def test_eeg_imagenet_bad_files(tmp_path, content, message):
+    torch.save(content, tmp_path / "bad.pth")
+    with pytest.raises(EegvizError, match=message):
+        load_eeg_imagenet(tmp_path / "bad.pth")
+
+
+def test_eeg_imagenet_bad_splits_and_garbage(tmp_path):
+    path, splits = _eeg_imagenet(tmp_path)
+    with pytest.raises(EegvizError, match="split_num 3 is out of range"):
+        load_eeg_imagenet(path, splits=splits, split_num=3)
+    torch.save({"splits": [{"train": [0], "test": [1]}]}, tmp_path / "s2.pth")
+    with pytest.raises(EegvizError, match="needs keys train, val and test"):
+        load_eeg_imagenet(path, splits=tmp_path / "s2.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a torch file at all")
+    with pytest.raises(EegvizError, match="junk.pth"):
+        load_eeg_imagenet(tmp_path / "junk.pth", trust=True)
+
+
+# ------------------------------------------------------------------------------------------ THINGS-EEG2
+CH17 = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5", "PO7", "PO3", "POz", "PO4", "PO8", "P2", "P6"]
+TIMES = np.round(np.arange(-20, 80) / 100.0, 2)
+TRAIN_CONCEPTS = ["00001_aardvark", "00002_ice_cream", "00003_kite", "00004_lamp"]
+TEST_CONCEPTS = ["00001_zebra", "00002_air_horn", "00003_yak"]
+
+
+def _things(tmp_path, subjects=(1, 2), metadata=True, train_shape=(40, 4, 17, 100), test_shape=(3, 5, 17, 100)):
+    root = tmp_path / "things"
+    for s in subjects:
+        d = root / f"sub-{s:02d}"
+        d.mkdir(parents=True)
+        for part, shape in (("training", train_shape), ("test", test_shape)):
+            # value = 10 * subject + repetition, so averaging and units are checkable
+            data = np.broadcast_to((10.0 * s + np.arange(shape[1]))[None, :, None, None], shape).astype(np.float64)
+            np.save(d / f"preprocessed_eeg_{part}.npy",
+                    {"preprocessed_eeg_data": data, "ch_names": CH17, "times": TIMES})
+    if metadata:
+        meta = {"train_img_concepts": [c for c in TRAIN_CONCEPTS for _ in range(10)],
+                "train_img_files": [f"{c[6:]}_{k:02d}b.jpg" for c in TRAIN_CONCEPTS for k in range(10)],
+                "test_img_concepts": TEST_CONCEPTS, "test_img_files": [f"{c[6:]}_01s.jpg" for c in TEST_CONCEPTS]}
+        np.save(root / "image_metadata.npy", meta)
+    return root
+
+
+def test_things_eeg2_trials_units_labels_and_concept_split(tmp_path):
+    ds = load_things_eeg2(_things(tmp_path), val_fraction=0.25)
+    assert ds.eeg.shape == (2 * (40 * 4 + 3 * 5), 17, 100) and ds.eeg.dtype == np.float32
+    assert ds.ch_names == tuple(CH17) and ds.sfreq == 100.0 and ds.tmin == pytest.approx(-0.2)
+    assert ds.eeg[0, 0, 0] == pytest.approx(10e-6) and ds.eeg[3, 0, 0] == pytest.approx(13e-6)  # sub 1, reps 0, 3
+    assert ds.classes == ["aardvark", "ice cream", "kite", "lamp", "zebra", "air horn", "yak"]
+    assert ds.image_ids[0] == "aardvark_00b" and ds.image_ids[4] == "aardvark_01b"
+    assert ds.captions["ice_cream_03b"] == "an image of a ice cream"
+    test = ds.subset("test")
+    assert len(test) == 30 and set(ds.labels[test]) == {4, 5, 6} and set(ds.subjects) == {1, 2}
+    # validation holds out whole concepts: one of four, never mixed with train
+    split_of = {}
+    for y, s in zip(ds.labels, ds.split):
+        assert split_of.setdefault(int(y), str(s)) == s
+    assert sorted(split_of.values()).count("val") == 1
+    _by_image(ds)
+
+
+def test_things_eeg2_average_subjects_and_no_metadata(tmp_path, caplog):
+    root = _things(tmp_path, metadata=False)
+    avg = load_things_eeg2(root, average_repetitions=True, subjects=[2])
+    assert avg.eeg.shape == (43, 17, 100) and set(avg.subjects) == {2}
+    assert avg.eeg[0, 0, 0] == pytest.approx(21.5e-6) and avg.eeg[40, 0, 0] == pytest.approx(22e-6)
+    assert avg.image_ids[10] == "train_00010" and avg.labels[10] == 1 and avg.labels[42] == 4 + 2
+    assert "no image_metadata.npy" in caplog.text
+    with pytest.raises(EegvizError, match=r"subject\(s\) 3 not in .*available: 1, 2"):
+        load_things_eeg2(root, subjects=[3])
+
+
+def test_things_eeg2_bad_files(tmp_path):
+    root = _things(tmp_path, subjects=(1,), train_shape=(40, 4, 17, 99))
+    with pytest.raises(EegvizError, match=r"shape \(40, 4, 17, 99\)"):
+        load_things_eeg2(root)
+    np.save(root / "sub-01" / "preprocessed_eeg_training.npy", {"ch_names": CH17, "times": TIMES})
+    with pytest.raises(EegvizError, match="lacks key.*preprocessed_eeg_data"):
+        load_things_eeg2(root)
+    np.save(root / "sub-01" / "preprocessed_eeg_training.npy", np.zeros((40, 4, 17, 100)))
+    with pytest.raises(EegvizError, match="must hold a dict"):
+        load_things_eeg2(root)
+    root2 = _things(tmp_path / "b", subjects=(1,), train_shape=(30, 4, 17, 100))  # metadata lists 40 images
+    with pytest.raises(EegvizError, match="lists 40 train files.*EEG has 30"):
+        load_things_eeg2(root2)
+
+
+# ------------------------------------------------------------------------------------------ XDF sessions
+FS = 250.0
+T0 = 50.0
+
+
+def _images(root, flat=False):
+    ids = [f"{c}_{k:04d}" for c in ("circle", "square", "star") for k in range(4)]
+    for i in ids:
+        folder = root if flat else root / i.rsplit("_", 1)[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i}.png").write_bytes(b"")
+    return ids
+
+
+def _record(path, payloads, seconds=12.0, onset=0.5, step=0.5):
+    """4 channels in microvolts whose value is the sample index, markers on the sample grid."""
+    n = int(seconds * FS)
+    ts = T0 + np.arange(n) / FS
+    data = np.repeat(np.arange(n, dtype=np.float32)[:, None], 4, axis=1)
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        for a in range(0, n, 250):
+            w.write_samples(eeg, data[a:a + 250], ts[a:a + 250])
+        times = T0 + onset + step * np.arange(len(payloads))
+        w.write_samples(mk, list(payloads), times)
+    return times
+
+
+def test_xdf_epochs_labels_skips_and_image_split(tmp_path, caplog):
+    images = tmp_path / "images"
+    ids = _images(images)
+    (images / "captions.json").write_text(json.dumps({"star_0002": "a red star on grey"}))
+    payloads = ids + ids[:6] + ["nothing_9", "stim/circle_0001.png"]  # one unknown id, one path-like payload
+    times = _record(tmp_path / "sub-03_ses-01.xdf", payloads + ["square_0000"], seconds=10.55)  # last runs out
+    with caplog.at_level(logging.WARNING):
+        ds = load_xdf_dataset(tmp_path / "sub-03_ses-01.xdf", images, tmin=-0.1, tmax=0.5, seed=1)
+    assert ds.eeg.shape == (19, 4, 150) and ds.sfreq == FS and ds.tmin == pytest.approx(-0.1)
+    assert ds.ch_names == ("O1", "Oz", "O2", "Pz") and set(ds.subjects) == {3}
+    first = round((times[0] - 0.1 - T0) * FS)  # the window starts at the marker + tmin, on the sample grid
+    np.testing.assert_allclose(ds.eeg[0, 2], (first + np.arange(150)) * 1e-6, rtol=1e-6)
+    assert ds.classes == ["circle", "square", "star"]
+    assert list(ds.labels[:12]) == [0] * 4 + [1] * 4 + [2] * 4 and ds.image_ids[-1] == "circle_0001"
+    assert ds.captions["star_0002"] == "a red star on grey" and ds.captions["circle_0000"] == "an image of a circle"
+    splits = _by_image(ds)  # repeats of one image share its split
+    assert sorted(splits.values()).count("test") == 1 and sorted(splits.values()).count("val") == 1
+    assert "skipped 1 markers naming no image" in caplog.text and "'nothing_9'" in caplog.text
+    assert "skipped 1 epochs running past the recording" in caplog.text
+
+
+def test_xdf_flat_folder_two_files_and_errors(tmp_path):
+    images = tmp_path / "flat"
+    ids = _images(images, flat=True)
+    (tmp_path / "rec").mkdir()
+    _record(tmp_path / "rec" / "a.xdf", ids[:6], seconds=4.0)
+    _record(tmp_path / "rec" / "b.xdf", ids[6:], seconds=4.0)
+    ds = load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.0, test_fraction=0.0)
+    assert len(ds.labels) == 12 and ds.classes == ["circle", "square", "star"] and set(ds.split) == {"train"}
+    assert set(ds.subjects) == {0}
+    with pytest.raises(EegvizError, match="images folder .* does not exist"):
+        load_xdf_dataset(tmp_path / "rec", tmp_path / "nope")
+    with pytest.raises(EegvizError, match="no epochs"):
+        load_xdf_dataset(tmp_path / "rec", _images_only(tmp_path / "other"))
+    with pytest.raises(EegvizError, match="fractions"):
+        load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.6, test_fraction=0.5)
+
+
+def _images_only(root):
+    root.mkdir()
+    (root / "unrelated_1.png").write_bytes(b"")
+    return root
+
+
+# ------------------------------------------------------------------------------------------ open_dataset
+def test_open_dataset_dispatches_every_format(tmp_path):
+    from eegviz.data.synthetic import simulate_dataset
+
+    synth = simulate_dataset(tmp_path / "synth", subjects=1, n_per_class=2)
+    assert detect_format(synth) == "synthetic" and open_dataset(synth).eeg.shape[0] == 80
+    pth, splits = _eeg_imagenet(tmp_path)
+    assert open_dataset(pth, splits=str(splits), split_num=0).eeg.shape == (6, 128, 440)
+    assert open_dataset(_things(tmp_path), average_repetitions=True).eeg.shape == (86, 17, 100)
+    images = tmp_path / "images"
+    ids = _images(images)
+    _record(tmp_path / "s.xdf", ids, seconds=7.0)
+    assert open_dataset(tmp_path / "s.xdf", images_dir=images, splits=None).eeg.shape == (12, 4, 175)
+    assert [detect_format(p) for p in (synth, pth, tmp_path / "things", tmp_path / "s.xdf")] == FORMATS
+
+
+def test_open_dataset_errors(tmp_path, caplog):
+    with pytest.raises(EegvizError, match="does not exist"):
+        open_dataset(tmp_path / "missing")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(EegvizError, match="is not a dataset eegviz can read.*dataset.json"):
+        open_dataset(tmp_path / "notes.txt")
+    _record(tmp_path / "s.xdf", ["a_1"], seconds=2.0)
+    with pytest.raises(EegvizError, match="images-dir"):
+        open_dataset(tmp_path / "s.xdf")
+    with pytest.raises(EegvizError, match="images-dir"):
+        open_dataset(tmp_path)  # a folder of .xdf files
+    pth, _ = _eeg_imagenet(tmp_path)
+    with pytest.raises(EegvizError, match="unknown dataset option.*splitz"):
+        open_dataset(pth, splitz="x.pth")
+    with caplog.at_level(logging.WARNING):
+        assert open_dataset(pth, images_dir=str(tmp_path)).eeg.shape[0] == 6
+    assert "ignoring option(s) images_dir" in caplog.text

@@ -1,0 +1,83 @@
+"""The soak benchmark, shortened: a publisher process on loopback LSL, eegviz's LslSource + Epocher + recorder.
+
+Exactness (every sample recorded once, in order; every marker recorded) is asserted; the speed targets are only
+checked for presence, since this machine is small and loaded (the figures belong to `eegviz bench --soak`).
+"""
+
+import json
+import math
+
+import pytest
+
+from eegviz.bench_soak import run_soak
+
+
+def test_short_soak_is_lossless_and_reports_targets(tmp_path):
+    marker_hz, tmax = 5.0, 0.6
+    r = run_soak(duration_s=4, n_channels=16, sfreq=500, marker_hz=marker_hz, tmax=tmax, out_dir=tmp_path)
+    json.dumps(r)  # JSON-serialisable as is
+    assert (tmp_path / "session.xdf").is_file() and r["config"]["xdf"] == str(tmp_path / "session.xdf")
+
+    assert r["samples_sent"] == 4 * 500
+    assert r["samples_received"] == r["samples_sent"]
+    assert r["samples_recorded"] == r["samples_sent"] and r["samples_lost"] == 0
+    assert r["xdf_footer_sample_count"] == r["samples_sent"]
+    c = r["recorded_counter"]
+    assert c["contiguous"] and c["first"] == 0 and c["last"] == r["samples_sent"] - 1
+    assert c["gaps"] == c["missing"] == c["duplicates_or_reorders"] == 0
+    assert r["live_counter_errors"] == 0 and r["gaps_flagged"] == 0 and r["drained"]
+
+    assert r["markers_sent"] >= 15
+    assert r["markers_received"] == r["markers_recorded"] == r["markers_sent"]
+    assert r["markers_recorded_match_sent"]
+
+    # Only markers whose window runs past the end of the stream may be lost, and the report says so.
+    assert r["epochs_lost"] == r["epochs_lost_tail"] <= math.ceil(marker_hz * tmax) + 1
+    assert r["epochs_lost_mid_stream"] == 0
+    assert r["epochs_ready"] + r["epochs_lost"] == r["markers_sent"]
+    if r["epochs_lost"]:
+        assert set(r["epochs_lost_reasons"]) == {"window incomplete at end of stream"}
+        assert "stream ends inside their window" in r["epochs_lost_note"]
+
+    lat = r["latency_ms"]["marker_to_epoch_ready"]
+    over = r["latency_ms"]["epoch_ready_over_tmax"]
+    assert lat["n"] == over["n"] == r["epochs_ready"]
+    assert lat["p50"] >= tmax * 1e3 - 5  # an epoch cannot be ready before its window has been sampled
+    assert over["p50"] == pytest.approx(lat["p50"] - tmax * 1e3)
+    assert 0 < r["cpu"]["ingest_cpu_s"] <= r["cpu"]["consumer_process_cpu_s"] + 0.05
+    assert r["cpu"]["publisher_cpu_s"] > 0 and r["memory"]["consumer_peak_rss_mb_during_soak"] > 10
+    assert r["publisher_exit_code"] == 0
+    assert set(r["targets"]) >= {"samples_lost_zero", "ingest_cpu_under_10pct_one_core",
+                                 "epoch_ready_over_tmax_p99_le_20ms"}
+    assert all(isinstance(v, bool) for v in r["targets"].values())
+    assert r["targets"]["samples_lost_zero"] and r["targets"]["no_epochs_lost_mid_stream"]
+
+
+def test_bad_arguments_fail_before_starting_anything():
+    with pytest.raises(ValueError, match="float32 counter"):
+        run_soak(duration_s=20000, sfreq=1000.0)
+    with pytest.raises(ValueError, match="marker_hz > 0"):
+        run_soak(duration_s=1, marker_hz=0)
+
+
+def test_publisher_process_is_ended_when_the_bench_fails(monkeypatch, tmp_path):
+    import eegviz.bench_soak as soak
+    from eegviz.errors import EegvizError
+    from eegviz.sources.lsl import LslSource
+
+    started = []
+    real = soak._Publisher
+
+    class Spy(real):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            started.append(self)
+
+    def broken_start(self):
+        raise EegvizError("no LSL stream (simulated failure)")
+
+    monkeypatch.setattr(soak, "_Publisher", Spy)
+    monkeypatch.setattr(LslSource, "start", broken_start)
+    with pytest.raises(EegvizError, match="simulated failure"):
+        run_soak(duration_s=2, n_channels=4, sfreq=100, marker_hz=2, out_dir=tmp_path)
+    assert len(started) == 1 and started[0].proc.poll() == 0  # it saw EOF and left on its own
