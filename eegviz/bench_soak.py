@@ -401,8 +401,12 @@ def _soak(out_dir: Path, is_tmp: bool, duration_s: float, n_channels: int, sfreq
         lsl_threads = sum(v - threads0.get(t, 0.0) for t, v in threads1.items() if t not in threads_before)
         pub_cpu_psutil = sum(pub_proc.cpu_times()[:2]) - pub_cpu0
         rss_peak = max(rss_peak, me.memory_info().rss)
-        for r in epocher.poll(flush=True):
-            lost.append((r.marker, r.reason))
+        for r in epocher.poll(flush=True):  # the final poll can still complete an epoch: not a loss
+            if r.epoch is None:
+                lost.append((r.marker, r.reason))
+            else:
+                latencies.append((r.epoch.t_ready + clock_offset - r.epoch.marker.timestamp) * 1e3)
+                marker_ts.append(r.epoch.marker.timestamp)
     finally:
         if src is not None:
             src.stop()

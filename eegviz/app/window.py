@@ -113,11 +113,21 @@ class ImagePanel(QWidget):
         lay.addWidget(self.caption)
 
     def set_image(self, image: np.ndarray | None, text_if_none: str | None = None) -> None:
+        self._image = image
         if image is None:
             self.image_label.clear()
             self.image_label.setText(text_if_none or self._placeholder)
         else:
             self.image_label.setPixmap(to_pixmap(image, self._size))
+
+    def set_size(self, size: int) -> None:
+        """Resize the square image area (kiosk mode fits the panels to the screen) and redraw what it shows."""
+        if size == self._size or size < 16:
+            return
+        self._size = size
+        self.image_label.setFixedSize(size, size)
+        if getattr(self, "_image", None) is not None:
+            self.image_label.setPixmap(to_pixmap(self._image, size))
 
     def pixmap(self) -> QPixmap:
         return self.image_label.pixmap()
@@ -448,7 +458,20 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
+        if self.kiosk:
+            self._fit_kiosk_panels()
         self._place_overlay()
+
+    def _fit_kiosk_panels(self) -> None:
+        """Scale the three kiosk images to the screen: the reconstruction gets about half the width, never more
+        than its design size, and the side panels share the rest (a fixed layout squeezed them on small screens)."""
+        avail_w = self.width() - 48 - 2 * 32 - 16
+        avail_h = self.height() - 48 - 160  # margins, captions and the class line
+        main = max(64, min(KIOSK_MAIN_PX, int(avail_w * 0.5), avail_h))
+        side = max(48, min(KIOSK_SIDE_PX, (avail_w - main) // 2))
+        self.recon_panel.set_size(main)
+        self.saliency_panel.set_size(side)
+        self.stimulus_panel.set_size(side)
 
     def _place_overlay(self) -> None:
         if self.overlay is None:

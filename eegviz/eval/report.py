@@ -196,8 +196,10 @@ so N = {n} here (all classes, i.e. plain top-1).
     eegviz simulate --out data/synth --subjects 2 --images 50
     eegviz train --data data/synth --out models/synthetic-default --epochs {training['epochs']} \\
         --gan-steps {training['gan_steps']} --refine-steps {training.get('refine_steps', 3000)} \\
-        --gen-steps {training['gen_steps']}
+        --gen-steps {training['gen_steps']} --gen-adv-steps {training.get('gen_adv_steps', 0)}
 
-Training took {training['total_train_seconds']:.0f} s on {training['threads']} CPU threads.
+Training took {training['total_train_seconds']:.0f} s on {training['threads']} CPU threads (decoder
+{training['decoder'].get('train_seconds', 0):.0f} s).
+{('Note: ' + training['note']) if training.get('note') else ''}
 """
     (model_dir / "README.md").write_text(text)
