@@ -4,7 +4,7 @@ Shows the source side of the plugin API: a module in the plugins directory calls
 eegviz.plugins.register("sources", name, cls), and the class implements the Source protocol of
 eegviz/sources/base.py (info, start, read, stop). Pacing follows XdfReplaySource: samples are released in
 chunks of chunk_s once their time has come, speed times faster than real time; speed=0 releases everything as
-fast as the caller reads, at most BATCH_S seconds of data per read().
+fast as the caller reads, at most PacedReplay.BATCH_S seconds of data per read().
 
 File layout (one sample per row, delimiter sniffed from the header: comma, tab or semicolon):
 
@@ -25,15 +25,15 @@ Anything wrong with the file is an EegvizError with one line naming the file, ro
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 
 import numpy as np
 
 from eegviz.errors import EegvizError
-from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.messages import Marker, StreamInfo
 from eegviz.plugins import register
 from eegviz.sources.base import ReadResult
+from eegviz.sources.replay import PacedReplay
 from eegviz.sources.units import UNIT_SCALE
 
 TIME_COLUMNS = ("time", "timestamp")
@@ -52,7 +52,6 @@ class CsvSource:
     """Replays a CSV/TSV of EEG samples (header row of channel names, optional marker and time columns)."""
 
     name = "csv"
-    BATCH_S = 1.0  # seconds of data per read() when speed == 0
 
     def __init__(
         self,
@@ -85,11 +84,8 @@ class CsvSource:
         self.data = np.zeros((0, 0), np.float32)
         self.timestamps = np.zeros(0)
         self.markers: list[Marker] = []
-        self._bounds = np.zeros(1, dtype=int)  # chunk k = samples [bounds[k], bounds[k+1])
-        self._release_t = np.zeros(0)  # file time at which chunk k is complete
-        self._next_chunk = self._next_marker = 0
-        self._t0_rec = self._t0_wall = 0.0
-        self._started = self._stopped = False
+        self._replay: PacedReplay | None = None
+        self._stopped = False
 
     @classmethod
     def from_cli(cls, args) -> "CsvSource":
@@ -189,56 +185,14 @@ class CsvSource:
     # -- Source protocol -------------------------------------------------------------------------------------------
     def start(self) -> None:
         self._load()
-        n = len(self.timestamps)
-        per = max(1, int(round(self.chunk_s * self.info.sfreq)))
-        self._bounds = np.append(np.arange(0, n, per), n)
-        self._release_t = self.timestamps[self._bounds[1:] - 1]
-        starts = [self.timestamps[0]] + ([self.markers[0].timestamp] if self.markers else [])
-        self._t0_rec = float(min(starts))
-        self._next_chunk = self._next_marker = 0
-        self._started, self._stopped = True, False
-        self._t0_wall = time.perf_counter()
-
-    def _done(self) -> bool:
-        return self._next_chunk >= len(self._release_t) and self._next_marker >= len(self.markers)
+        self._replay = PacedReplay(self.data, self.timestamps, self.markers, self.info.name, self.info.sfreq,
+                                   self.speed, self.chunk_s)
+        self._stopped = False
 
     def read(self, timeout: float = 0.05) -> ReadResult:
-        if not self._started or self._stopped:
+        if self._replay is None or self._stopped:
             return ReadResult(finished=True)
-        if self.speed == 0:
-            k0 = self._next_chunk
-            if k0 < len(self._release_t):
-                k1 = int(np.searchsorted(self._release_t, self._release_t[k0] + self.BATCH_S, side="right"))
-                horizon = float(self._release_t[k1 - 1]) if k1 < len(self._release_t) else np.inf
-            else:
-                k1, horizon = k0, np.inf
-        else:
-            deadline = time.perf_counter() + max(0.0, timeout)
-            while True:
-                horizon = self._t0_rec + (time.perf_counter() - self._t0_wall) * self.speed
-                k1 = int(np.searchsorted(self._release_t, horizon, side="right"))
-                m_ready = (self._next_marker < len(self.markers)
-                           and self.markers[self._next_marker].timestamp <= horizon)
-                if k1 > self._next_chunk or m_ready or self._done():
-                    break
-                nxt = [self._release_t[self._next_chunk]] if self._next_chunk < len(self._release_t) else []
-                if self._next_marker < len(self.markers):
-                    nxt.append(self.markers[self._next_marker].timestamp)
-                wait = min(deadline - time.perf_counter(), (min(nxt) - horizon) / self.speed)
-                if wait <= 0:
-                    break
-                time.sleep(wait)
-        result = ReadResult()
-        for k in range(self._next_chunk, max(k1, self._next_chunk)):
-            a, b = self._bounds[k], self._bounds[k + 1]
-            result.chunks.append(Chunk(samples=self.data[a:b], timestamps=self.timestamps[a:b],
-                                       source=self.info.name))
-        self._next_chunk = max(k1, self._next_chunk)
-        while self._next_marker < len(self.markers) and self.markers[self._next_marker].timestamp <= horizon:
-            result.markers.append(self.markers[self._next_marker])
-            self._next_marker += 1
-        result.finished = self._done()
-        return result
+        return self._replay.read(timeout)
 
     def stop(self) -> None:
         self._stopped = True

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +17,9 @@ import numpy as np
 import pyxdf
 
 from eegviz.errors import EegvizError
-from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.messages import Marker, StreamInfo
 from eegviz.sources.base import ReadResult
+from eegviz.sources.replay import PacedReplay
 from eegviz.sources.units import UNIT_SCALE
 
 log = logging.getLogger(__name__)
@@ -196,14 +196,7 @@ def load_xdf_session(
 
 
 class XdfReplaySource:
-    """Plays an XDF recording back as a Source, in the recording's own clock.
-
-    Samples are released in chunks of chunk_s once their (recording) time has come, with recording time
-    advancing speed times faster than perf_counter from start(); speed=0 releases everything as fast as the
-    caller reads, a bounded batch per read so downstream queues see a steady flow rather than one huge chunk.
-    """
-
-    BATCH_S = 1.0  # recording seconds per read() when speed == 0
+    """Plays an XDF recording back as a Source, in the recording's own clock (pacing: eegviz.sources.replay)."""
 
     def __init__(
         self,
@@ -222,75 +215,20 @@ class XdfReplaySource:
         self.chunk_s = float(chunk_s)
         self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
         self.session: XdfSession | None = None
-        self._bounds: np.ndarray = np.zeros(1, dtype=int)  # chunk k = samples [bounds[k], bounds[k+1])
-        self._release_t: np.ndarray = np.zeros(0)  # recording time at which chunk k is complete
-        self._next_chunk = 0
-        self._next_marker = 0
-        self._t0_rec = 0.0
-        self._t0_wall = 0.0
+        self._replay: PacedReplay | None = None
         self._stopped = False
 
     def start(self) -> None:
         s = load_xdf_session(self.path, self.eeg_stream, self.marker_stream)
         self.session, self.info = s, s.info
-        n = len(s.timestamps)
-        per = max(1, int(round(self.chunk_s * s.info.sfreq))) if s.info.sfreq > 0 else 1
-        self._bounds = np.append(np.arange(0, n, per), n)
-        running_max = np.maximum.accumulate(s.timestamps)  # tolerate small backward steps
-        self._release_t = running_max[self._bounds[1:] - 1]
-        starts = [s.timestamps[0]] + ([s.markers[0].timestamp] if s.markers else [])
-        self._t0_rec = float(min(starts))
-        self._next_chunk = self._next_marker = 0
+        self._replay = PacedReplay(s.data, s.timestamps, s.markers, s.info.name, s.info.sfreq, self.speed,
+                                   self.chunk_s)
         self._stopped = False
-        self._t0_wall = time.perf_counter()
-
-    def _now_rec(self) -> float:
-        return self._t0_rec + (time.perf_counter() - self._t0_wall) * self.speed
-
-    def _done(self) -> bool:
-        s = self.session
-        return s is None or (
-            self._next_chunk >= len(self._release_t) and self._next_marker >= len(s.markers)
-        )
 
     def read(self, timeout: float = 0.05) -> ReadResult:
-        s = self.session
-        if s is None or self._stopped:
+        if self._replay is None or self._stopped:
             return ReadResult(finished=True)
-        if self.speed == 0:
-            k0 = self._next_chunk
-            if k0 < len(self._release_t):
-                limit = self._release_t[k0] + self.BATCH_S
-                k1 = int(np.searchsorted(self._release_t, limit, side="right"))
-                horizon = float(self._release_t[k1 - 1]) if k1 < len(self._release_t) else np.inf
-            else:
-                k1, horizon = k0, np.inf
-        else:
-            deadline = time.perf_counter() + max(0.0, timeout)
-            while True:
-                horizon = self._now_rec()
-                k1 = int(np.searchsorted(self._release_t, horizon, side="right"))
-                m_ready = self._next_marker < len(s.markers) and s.markers[self._next_marker].timestamp <= horizon
-                if k1 > self._next_chunk or m_ready or self._done():
-                    break
-                nxt = [self._release_t[self._next_chunk]] if self._next_chunk < len(self._release_t) else []
-                if self._next_marker < len(s.markers):
-                    nxt.append(s.markers[self._next_marker].timestamp)
-                wait = min(deadline - time.perf_counter(), (min(nxt) - horizon) / self.speed)
-                if wait <= 0:
-                    break
-                time.sleep(wait)
-        result = ReadResult()
-        name = self.info.name
-        for k in range(self._next_chunk, max(k1, self._next_chunk)):
-            a, b = self._bounds[k], self._bounds[k + 1]
-            result.chunks.append(Chunk(samples=s.data[a:b], timestamps=s.timestamps[a:b], source=name))
-        self._next_chunk = max(k1, self._next_chunk)
-        while self._next_marker < len(s.markers) and s.markers[self._next_marker].timestamp <= horizon:
-            result.markers.append(s.markers[self._next_marker])
-            self._next_marker += 1
-        result.finished = self._done()
-        return result
+        return self._replay.read(timeout)
 
     def stop(self) -> None:
         self._stopped = True

@@ -1,0 +1,76 @@
+"""Real-time (or faster) replay of recorded samples and markers: the pacing shared by file sources.
+
+Samples are released in chunks of chunk_s once their recording time has come, with recording time advancing
+speed times faster than perf_counter from start(); speed=0 releases everything as fast as the caller reads, a
+bounded batch per read so downstream queues see a steady flow rather than one huge chunk.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from eegviz.messages import Chunk, Marker
+from eegviz.sources.base import ReadResult
+
+
+class PacedReplay:
+    BATCH_S = 1.0  # recording seconds per read() when speed == 0
+
+    def __init__(self, data: np.ndarray, timestamps: np.ndarray, markers: list[Marker], name: str,
+                 sfreq: float, speed: float = 1.0, chunk_s: float = 0.02) -> None:
+        """data (n, ch) and timestamps (n,) in recording time; markers in time order."""
+        self.data, self.timestamps, self.markers, self.name = data, timestamps, markers, name
+        self.speed = float(speed)
+        n = len(timestamps)
+        per = max(1, int(round(chunk_s * sfreq))) if sfreq > 0 else 1
+        self._bounds = np.append(np.arange(0, n, per), n)  # chunk k = samples [bounds[k], bounds[k+1])
+        running_max = np.maximum.accumulate(timestamps)  # tolerate small backward steps (clock resets)
+        self._release_t = running_max[self._bounds[1:] - 1]  # recording time at which chunk k is complete
+        starts = [timestamps[0]] + ([markers[0].timestamp] if markers else [])
+        self._t0_rec = float(min(starts))
+        self._next_chunk = self._next_marker = 0
+        self._t0_wall = time.perf_counter()
+
+    def done(self) -> bool:
+        return self._next_chunk >= len(self._release_t) and self._next_marker >= len(self.markers)
+
+    def _marker_due(self, horizon: float) -> bool:
+        return self._next_marker < len(self.markers) and self.markers[self._next_marker].timestamp <= horizon
+
+    def _horizon(self, timeout: float) -> tuple[int, float]:
+        """(chunks ready, recording time reached): at most BATCH_S ahead at speed 0, else wait up to timeout
+        for the next chunk or marker to come due."""
+        if self.speed == 0:
+            k0 = self._next_chunk
+            if k0 >= len(self._release_t):
+                return k0, np.inf
+            k1 = int(np.searchsorted(self._release_t, self._release_t[k0] + self.BATCH_S, side="right"))
+            return k1, float(self._release_t[k1 - 1]) if k1 < len(self._release_t) else np.inf
+        deadline = time.perf_counter() + max(0.0, timeout)
+        while True:
+            horizon = self._t0_rec + (time.perf_counter() - self._t0_wall) * self.speed
+            k1 = int(np.searchsorted(self._release_t, horizon, side="right"))
+            if k1 > self._next_chunk or self._marker_due(horizon) or self.done():
+                return k1, horizon
+            nxt = [self._release_t[self._next_chunk]] if self._next_chunk < len(self._release_t) else []
+            if self._next_marker < len(self.markers):
+                nxt.append(self.markers[self._next_marker].timestamp)
+            wait = min(deadline - time.perf_counter(), (min(nxt) - horizon) / self.speed)
+            if wait <= 0:
+                return k1, horizon
+            time.sleep(wait)
+
+    def read(self, timeout: float = 0.05) -> ReadResult:
+        k1, horizon = self._horizon(timeout)
+        result = ReadResult()
+        for k in range(self._next_chunk, max(k1, self._next_chunk)):
+            a, b = self._bounds[k], self._bounds[k + 1]
+            result.chunks.append(Chunk(samples=self.data[a:b], timestamps=self.timestamps[a:b], source=self.name))
+        self._next_chunk = max(k1, self._next_chunk)
+        while self._marker_due(horizon):
+            result.markers.append(self.markers[self._next_marker])
+            self._next_marker += 1
+        result.finished = self.done()
+        return result
