@@ -20,36 +20,15 @@ from typing import Iterable
 
 import numpy as np
 
+from eegviz.data.images import find_images
 from eegviz.data.synthetic import EEGDataset
 from eegviz.errors import EegvizError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")  # as eegviz.app.presenter, which is not imported (Qt)
-
-
 def image_classes(images_dir: str | Path) -> dict[str, str]:
     """Image id -> class for a stimulus folder: files at the top take the id prefix, files in a subfolder its name."""
-    root = Path(images_dir)
-    if not root.is_dir():
-        raise EegvizError(f"images folder {root} does not exist or is not a folder")
-
-    def images_in(folder: Path) -> list[Path]:
-        return sorted(p for p in folder.iterdir()
-                      if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
-
-    found = [(p, p.stem.rsplit("_", 1)[0] if "_" in p.stem else p.stem) for p in images_in(root)]
-    for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
-        found += [(p, sub.name) for p in images_in(sub)]
-    out: dict[str, str] = {}
-    where: dict[str, Path] = {}
-    for p, cls in found:
-        if p.stem in out:
-            raise EegvizError(f"two images share the id '{p.stem}' ({where[p.stem]} and {p}); rename one")
-        out[p.stem], where[p.stem] = cls, p
-    if not out:
-        raise EegvizError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {root} or its subfolders")
-    return out
+    return {img.image_id: img.class_name for img in find_images(images_dir, what="images folder")}
 
 
 def _captions(root: Path) -> dict[str, str]:

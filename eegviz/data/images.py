@@ -1,0 +1,62 @@
+"""Stimulus image folders, as the presenter shows them and as training finds them again.
+
+A folder holds images directly (class = the id's prefix before the last '_') or in one subfolder per class;
+the image id is the file stem, which is what an LSL marker carries. Kept free of Qt so dataset loading does not
+import a GUI toolkit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from eegviz.errors import EegvizError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One stimulus on disk. image_id is the file stem, so it is what the marker carries and what eegviz
+    looks up again at training time (`--images-dir`)."""
+
+    image_id: str
+    class_name: str
+    path: Path
+
+
+def class_of(image_id: str) -> str:
+    """Class of a bare id: the part before the last '_' ('star_003' -> 'star'), or the whole id without one.
+
+    Used for flat folders, where no subfolder names the class; the synthetic world's ids follow this pattern.
+    """
+    return image_id.rsplit("_", 1)[0] if "_" in image_id else image_id
+
+
+def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[ImageFile]:
+    """Images in a folder and in its direct subfolders (one per class), sorted by path.
+
+    Files directly in the folder take their class from the id prefix; files in a subfolder take the subfolder's
+    name. Hidden files and folders are skipped. Two files with one stem would send the same marker for
+    different pictures, so that is an error rather than a silent pick.
+    """
+    root = Path(images_dir)
+    if not root.is_dir():
+        raise EegvizError(f"{what} {root} does not exist or is not a folder.")
+
+    def images_in(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir()
+                      if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+    found = [ImageFile(p.stem, class_of(p.stem), p) for p in images_in(root)]
+    for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        found += [ImageFile(p.stem, sub.name, p) for p in images_in(sub)]
+    if not found:
+        raise EegvizError(f"no images ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) in {root} or its subfolders.")
+    seen: dict[str, Path] = {}
+    for img in found:
+        if img.image_id in seen:
+            raise EegvizError(f"two images share the id '{img.image_id}' ({seen[img.image_id]} and {img.path}); "
+                              "markers carry the file name without extension, so rename one.")
+        seen[img.image_id] = img.path
+    return found
