@@ -15,11 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def _pct(xs) -> dict:
-    a = np.asarray(xs)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-            "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "n": int(len(a))}
+from eegviz.latency import percentiles
 
 
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None) -> dict:
@@ -82,12 +78,12 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None) -
             gen.generate(out["saliency"], out["embedding"])
         throughput[f"batch{bs}_images_per_s"] = bs * reps / (time.perf_counter() - t0)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    ep = _pct(stages["epoch_to_image"])
+    ep = percentiles(stages["epoch_to_image"])
     return {
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "device": device},
         "generator": f"embedded ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
-        "latency_ms": {k: _pct(v) for k, v in stages.items()},
+        "latency_ms": {k: percentiles(v) for k, v in stages.items()},
         "note": "epoch_to_image = from the epoch's last sample arriving to the image; marker->image adds the "
                 f"epoch window itself (tmax = {spec.tmax} s) which no decoder can avoid",
         "throughput": throughput,

@@ -19,6 +19,8 @@ import time
 import numpy as np
 import torch
 
+from eegviz.latency import percentiles
+
 SD21_UNET = dict(block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, cross_attention_dim=1024,
                  attention_head_dim=(5, 10, 20, 20), use_linear_projection=True, sample_size=64,
                  down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
@@ -60,12 +62,6 @@ def _time(fn, n: int, sync) -> list[float]:
     return out
 
 
-def _pct(xs) -> dict:
-    a = np.asarray(xs)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-            "p99": float(np.percentile(a, 99)), "n": int(len(a))}
-
-
 def bench_sd(device: str = "cuda", arch: str = "sd-turbo", n: int = 100, n_slow: int = 3,
              slow_steps: int = 50, compile: bool = True) -> dict:
     from eegviz.generators.diffusers_sd import DiffusersImg2ImgGenerator
@@ -83,17 +79,17 @@ def bench_sd(device: str = "cuda", arch: str = "sd-turbo", n: int = 100, n_slow:
     for _ in range(3):
         fast.generate(sal, emb)  # warm-up: compilation, CUDA graph capture, cuDNN autotune
     warmup_s = time.perf_counter() - t0
-    res = {"eegviz_1step_tinyvae_compiled": _pct(_time(lambda: fast.generate(sal, emb), n, sync))}
+    res = {"eegviz_1step_tinyvae_compiled": percentiles(_time(lambda: fast.generate(sal, emb), n, sync))}
     del fast
     plain = DiffusersImg2ImgGenerator(pipe=build_pipe(arch, tiny_vae=False), family="turbo", steps=1, strength=0.5,
                                       size=size, dtype=dtype, device=device, compile=False)
     plain.generate(sal, emb)
-    res["plain_diffusers_1step_fullvae"] = _pct(_time(lambda: plain.generate(sal, emb), max(3, n // 5), sync))
+    res["plain_diffusers_1step_fullvae"] = percentiles(_time(lambda: plain.generate(sal, emb), max(3, n // 5), sync))
     plain.family, plain.steps, plain.strength, plain.guidance = "sd", slow_steps, 1.0, 7.5
     from eegviz.generators.diffusers_sd import scheduler_for
 
     plain.pipe.scheduler = scheduler_for("sd", plain.pipe.scheduler.config)
-    res[f"neuroimagen_{slow_steps}step_cfg_fullvae"] = _pct(_time(lambda: plain.generate(sal, emb), n_slow, sync))
+    res[f"neuroimagen_{slow_steps}step_cfg_fullvae"] = percentiles(_time(lambda: plain.generate(sal, emb), n_slow, sync))
     ours = res["eegviz_1step_tinyvae_compiled"]["p50"]
     out = {
         "arch": arch, "size": size, "dtype": str(dtype).replace("torch.", ""), "device": device,

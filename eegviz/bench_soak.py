@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eegviz.latency import percentiles
+
 PKG_ROOT = Path(__file__).resolve().parent.parent  # the folder holding the eegviz package (child's PYTHONPATH)
 PREFIX = "SOAK "  # publisher -> bench protocol lines on stdout: PREFIX + JSON
 CHUNK_S = 0.01
@@ -51,14 +53,6 @@ def _confine_lsl() -> None:
     cfg = project_root() / "lsl_api.cfg"
     if cfg.exists():
         os.environ.setdefault("LSLAPICFG", str(cfg))
-
-
-def _pct(xs) -> dict:
-    if len(xs) == 0:
-        return {"p50": None, "p95": None, "p99": None, "max": None, "mean": None, "n": 0}
-    a = np.asarray(xs, dtype=np.float64)
-    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-            "p99": float(np.percentile(a, 99)), "max": float(a.max()), "mean": float(a.mean()), "n": int(len(a))}
 
 
 def _mb(n_bytes: float) -> float:
@@ -456,10 +450,10 @@ def _soak(out_dir: Path, is_tmp: bool, duration_s: float, n_channels: int, sfreq
             f"complete (expected); {len(mid)} lost mid-stream"
         ),
         "latency_ms": {
-            "marker_to_epoch_ready": _pct(latencies),
-            "epoch_ready_over_tmax": _pct(over),
-            "marker_transport": _pct(seen_lat),
-            f"epoch_ready_over_tmax_after_first_{SETTLE_S:g}s": _pct(settled),
+            "marker_to_epoch_ready": percentiles(latencies),
+            "epoch_ready_over_tmax": percentiles(over),
+            "marker_transport": percentiles(seen_lat),
+            f"epoch_ready_over_tmax_after_first_{SETTLE_S:g}s": percentiles(settled),
             "read_call_max_block_ms": round(read_block_max * 1e3, 1),
             "read_calls_over_100ms": reads_over_100ms,
             "note": "the targets use every epoch; the first read() on each LSL inlet blocks until liblsl's "

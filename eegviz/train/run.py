@@ -31,8 +31,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     info = init_from_env()
     if threads:
         torch.set_num_threads(threads)
-    quiet = (lambda *a, **k: None)
-    say = log if info.is_main else quiet
+    say = log if info.is_main else (lambda *a, **k: None)
     t0 = time.perf_counter()
     ds = open_dataset(data, **(data_opts or {}))
     out = Path(out)
@@ -43,7 +42,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     t_dec = time.perf_counter() - t0
     digests = {"encoder": gather_digests(dec.encoder, info), "saliency": gather_digests(dec.saliency, info),
                "semantic": gather_digests(dec.semantic, info)}
-    gen = None
+    gen = None  # the embedded generator is trained only where the stimuli can be rendered again
     if _synthetic(ds):
         ids = sorted({str(i) for i in ds.image_ids[ds.split != "test"]})
         gen, gmetrics = train_generator(ids, ds.classes, steps=gen_steps, adv_steps=gen_adv_steps, seed=seed,
@@ -74,7 +73,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
         gen.save(out)
     training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))
-    if _synthetic(ds):
+    if gen is not None:
         metrics = evaluate(data, out, out / "report")
         write_model_card(out, training, metrics)
     barrier(info)
@@ -83,7 +82,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
 
 
 def _synthetic(ds) -> bool:
-    """True when every image id names a synthetic-world stimulus (so it can be rendered again)."""
+    """True when the image ids (the first 50 checked) name synthetic-world stimuli, which can be rendered again."""
     from eegviz.errors import EegvizError
     from eegviz.world.stimuli import spec_from_id
 
