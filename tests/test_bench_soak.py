@@ -81,3 +81,14 @@ def test_publisher_process_is_ended_when_the_bench_fails(monkeypatch, tmp_path):
     with pytest.raises(EegvizError, match="simulated failure"):
         run_soak(duration_s=2, n_channels=4, sfreq=100, marker_hz=2, out_dir=tmp_path)
     assert len(started) == 1 and started[0].proc.poll() == 0  # it saw EOF and left on its own
+
+
+def test_reconnect_figure_counts_each_restart_and_flags_gaps():
+    from eegviz.bench_soak import measure_reconnect
+
+    r = measure_reconnect(trials=2, down_s=0.6)
+    json.dumps(r)
+    assert len(r["reconnect_s"]) == 2 and all(math.isfinite(t) and t > 0 for t in r["reconnect_s"])
+    assert r["max_s"] == max(r["reconnect_s"])
+    assert r["gap_flagged"] and r["reconnects_counted"] == 2  # each restart found by LslSource itself
+    assert r["slowest_read_s"] > 0 and isinstance(r["targets"]["reconnect_within_2s"], bool)
