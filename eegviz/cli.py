@@ -137,7 +137,10 @@ def cmd_simulate(args) -> int:
         raise EegvizError("simulate needs --out DIR (a dataset) or --stream (LSL outlets)")
     from eegviz.data.synthetic import simulate_dataset
 
-    path = simulate_dataset(Path(args.out), subjects=args.subjects, n_per_class=args.images, seed=args.seed)
+    if args.drift < 0 or args.signal < 0:
+        raise EegvizError("--drift and --signal must be >= 0")
+    path = simulate_dataset(Path(args.out), subjects=args.subjects, n_per_class=args.images, seed=args.seed,
+                            design=args.design, drift_uv_per_s=args.drift, signal=args.signal)
     print(f"eegviz: wrote dataset to {path}")
     return 0
 
@@ -149,15 +152,20 @@ def cmd_train(args) -> int:
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
               refine_steps=args.refine_steps, gen_steps=args.gen_steps,
               gen_adv_steps=args.gen_adv_steps, seed=args.seed, threads=args.threads,
-              resume=args.resume, data_opts=data_opts, classifier_images=args.classifier_images,
-              classifier_epochs=args.classifier_epochs)
+              resume=args.resume, highpass=args.highpass, text_encoder=args.text_encoder, caption=args.caption,
+              data_opts=data_opts,
+              classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs)
     return 0
 
 
 def cmd_eval(args) -> int:
     from eegviz.eval.report import evaluate
 
-    metrics = evaluate(Path(args.data), Path(args.model), Path(args.out))
+    data_opts = {k: v for k, v in {"images_dir": args.images_dir, "splits": args.splits}.items() if v}
+    if args.controls_highpass < 0:
+        raise EegvizError("--controls-highpass must be >= 0 Hz (0: no high-pass variant)")
+    metrics = evaluate(Path(args.data), Path(args.model), Path(args.out), controls=not args.no_controls,
+                       controls_highpass=args.controls_highpass, data_opts=data_opts)
     print(json.dumps(metrics["headline"], indent=1))
     return 0
 
@@ -172,12 +180,10 @@ def cmd_bench(args) -> int:
         result["sd_img2img"] = bench_sd(device=args.device, arch=args.sd_arch, n=args.sd_n,
                                         slow_steps=50 if args.sd_arch == "sd-turbo" else 4)
     if args.soak:
-        from eegviz.bench_soak import run_soak
-
-        from eegviz.bench_soak import measure_reconnect
+        from eegviz.bench_soak import measure_reconnect, run_soak
 
         result["soak"] = run_soak(duration_s=args.soak)
-        result["reconnect"] = measure_reconnect()
+        result["reconnect"] = measure_reconnect(trials=10)
     text = json.dumps(result, indent=1)
     if args.out:
         Path(args.out).write_text(text)
@@ -240,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--subjects", type=int, default=2)
     s.add_argument("--images", type=int, default=50, help="images per class")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--design", default="rapid", choices=["rapid", "block"],
+                   help="rapid: random order in mixed runs; block: one class per block (EEG-ImageNet's design)")
+    s.add_argument("--drift", type=float, default=0.0, metavar="UV_PER_S",
+                   help="per-block electrode drift (uV/s); with --design block it is a confound eval must catch")
+    s.add_argument("--signal", type=float, default=1.0,
+                   help="scale of the stimulus-evoked response (0: the EEG carries no stimulus information)")
     s.add_argument("--subject", type=int, default=0, help="simulated subject for --stream")
     s.add_argument("--stream", action="store_true", help="publish EEG + markers as LSL outlets")
     s.add_argument("--markers", default="eegviz-markers", help="marker outlet name for --stream")
@@ -257,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--gen-adv-steps", type=int, default=2500,
                    help="embedded generator: adversarial sharpening steps")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--highpass", type=float, default=0.0, metavar="HZ",
+                   help="per-epoch zero-phase high-pass, saved with the model and applied live too (0: off)")
+    t.add_argument("--caption", default="label", choices=["label", "rich"],
+                   help="semantic target: 'an image of a <class>' or the dataset's own caption per image")
+    t.add_argument("--text-encoder", default="hash", metavar="SPEC",
+                   help="caption space of the semantic branch: 'hash' (offline default, the embedded generator's) "
+                        "or 'clip:MODEL' (an SD model id or folder: its CLIP text encoder, 77 x 768/1024)")
     t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints after an interruption")
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
     t.add_argument("--images-dir", help="stimulus images for XDF-session datasets (<id>.png, optionally in class folders)")
@@ -269,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", required=True)
     e.add_argument("--model", required=True)
     e.add_argument("--out", required=True)
+    e.add_argument("--images-dir", help="stimulus images for XDF-session datasets")
+    e.add_argument("--splits", help="EEG-ImageNet splits .pth file")
+    e.add_argument("--no-controls", action="store_true",
+                   help="skip the confound controls (shuffled labels, leave-one-subject-out, blocks apart, high-pass)")
+    e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
+                   help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none)")
     e.set_defaults(fn=cmd_eval)
 
     b = sub.add_parser("bench", help="latency/throughput/memory benchmark (JSON)")

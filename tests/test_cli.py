@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,11 +19,12 @@ def run(*args, timeout=300):
     (["replay", "/nonexistent/file.xdf", "--headless"], "does not exist"),
     (["replay", __file__, "--headless"], "not an XDF"),
     (["replay", "DEMO", "--headless", "--model", "/nonexistent-model"], "no model at"),
-    (["eval", "--data", "/nonexistent", "--model", "/x", "--out", "/tmp/x"], "not an eegviz dataset"),
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "/tmp/x"], "not a dataset eegviz can read"),
     (["replay", "DEMO", "--headless", "--generator", "nope"], "no generator named 'nope'"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, needle):
-    args = [str(demo_recording()) if a == "DEMO" else a for a in args]
+    world = str(Path(__file__).parent / "world")  # a folder, but no dataset
+    args = [str(demo_recording()) if a == "DEMO" else world if a == "TESTS_WORLD" else a for a in args]
     r = run(*args)
     assert r.returncode != 0
     assert "Traceback" not in r.stderr

@@ -14,6 +14,11 @@ Not in the file, hence assumed: the values are treated as microvolts (scale=1e-6
 are band-passed and standardised, so the absolute scale is nominal), and channel names are unknown, so they are
 EEG001..EEG128. Mapping these channels to a live headset by name will therefore not work unless `ch_names`
 gives the real montage (128-channel actiCAP) in the stored order.
+
+Design: each subject saw the 50 images of a class in one block, so block = (subject, class) and class is
+confounded with recording time (Li et al., IEEE TPAMI 2020). The loader records that as `blocks`; the eval
+controls then report that no split keeps blocks apart while keeping every class in training, and decoding
+should be judged with the high-pass control instead.
 """
 
 from __future__ import annotations
@@ -225,4 +230,5 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
         subjects=np.array([int(entries[i]["subject"]) for i in keep], dtype=np.int64), split=split,
         ch_names=names, sfreq=SFREQ, tmin=time_low / SFREQ, classes=classes,
         captions={str(i): f"an image of a {classes[y]}" for i, y in zip(ids, labels)},
+        blocks=np.array([int(entries[i]["subject"]) for i in keep], dtype=np.int64) * len(classes) + labels,
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from eegviz.errors import EegvizError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -60,3 +62,20 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
                               "markers carry the file name without extension, so rename one.")
         seen[img.image_id] = img.path
     return found
+
+
+def load_image(path: str | Path, size: int) -> np.ndarray:
+    """(size, size, 3) float32 in [0, 1]: RGB, centre-cropped to a square, resized (how stimulus photos of
+    any aspect ratio become the pixel branch's targets)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            side = min(w, h)
+            im = im.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
+            im = im.resize((size, size), Image.Resampling.BICUBIC)
+            return np.asarray(im, dtype=np.float32) / 255.0
+    except OSError as e:
+        raise EegvizError(f"cannot read stimulus image {path}: {e}") from None

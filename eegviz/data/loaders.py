@@ -83,12 +83,17 @@ def open_dataset(path: str | Path, **opts) -> EEGDataset:
     unknown = sorted(set(opts) - known)
     if unknown:
         raise EegvizError(f"unknown dataset option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    ignored = sorted(set(opts) - accepted)
+    ignored = sorted(set(opts) - accepted - {"images_dir"})
     if ignored:
         log.warning("%s is a %s dataset; ignoring option(s) %s", path, fmt, ", ".join(ignored))
     if fmt == "xdf" and "images_dir" not in opts:
         raise EegvizError(f"{path} holds XDF recordings; pass the stimulus folder too (--images-dir / images_dir=)")
-    return fn(path, **{k: v for k, v in opts.items() if k in accepted})
+    ds = fn(path, **{k: v for k, v in opts.items() if k in accepted})
+    if "images_dir" in opts:  # every format: the stimuli the pixel branch learns from and is scored against
+        from eegviz.data.images import find_images
+
+        ds.image_paths = {img.image_id: img.path for img in find_images(opts["images_dir"], "--images-dir")}
+    return ds
 
 
 def check_fractions(val_fraction: float, test_fraction: float) -> None:

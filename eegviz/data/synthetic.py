@@ -3,6 +3,14 @@
 `simulate_dataset` writes DIR/dataset.json + DIR/eeg.npy (+ meta.npz). Images are not stored: every stimulus
 is rendered again from its id, deterministically. Split is by image (80/10/10 per class, as in NeuroImagen's
 image-wise split), so no test image was ever seen in training, by any subject.
+
+Recording blocks. Every trial belongs to a block (a run recorded in one go). In the default rapid design a
+subject sees the images in random order, cut into runs of BLOCK_TRIALS, so every block mixes classes; in the
+block design (EEG-ImageNet's) all images of a class are one block. Real electrodes drift within a block (gel
+drying, sweat), modelled as a per-block, per-electrode linear slope of `drift_uv_per_s`. With the block design
+such drift is a class signal that has nothing to do with vision (Li et al. 2020); `eegviz eval` runs the
+controls that expose it. Block order, drift and the signal scale use their own random streams, so the default
+dataset (rapid, no drift, signal 1) is sample-for-sample the one the shipped model was trained on.
 """
 
 from __future__ import annotations
@@ -28,25 +36,66 @@ class EEGDataset:
     tmin: float
     classes: list[str]
     captions: dict[str, str]  # image id -> rich caption
+    blocks: np.ndarray | None = None  # (N,) int recording block/run per trial; None when the format lacks it
+    image_paths: dict[str, Path] | None = None  # image id -> stimulus file (--images-dir); synthetic ones render
 
     def subset(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == name)
 
 
+BLOCK_TRIALS = 100  # trials per run in the rapid design
+DESIGNS = ("rapid", "block")
+
+
+def assign_blocks(labels: np.ndarray, design: str, rng: np.random.Generator, first: int = 0) -> np.ndarray:
+    """Block id per trial of one subject (trials in stimulus-set order), and the within-block position is
+    implied by the order the design presents them in."""
+    if design == "block":
+        return first + np.asarray(labels)  # one block per class
+    order = rng.permutation(len(labels))  # presentation order
+    blocks = np.empty(len(labels), dtype=np.int64)
+    blocks[order] = first + np.arange(len(labels)) // BLOCK_TRIALS
+    return blocks
+
+
+def add_drift(eeg: np.ndarray, blocks: np.ndarray, sfreq: float, tmin: float, uv_per_s: float,
+              rng: np.random.Generator) -> None:
+    """In place: each block gets its own per-electrode linear drift (slope ~ N(0, uv_per_s) uV/s) plus an
+    offset, as electrode potentials wander during a run."""
+    t = tmin + np.arange(eeg.shape[-1]) / sfreq
+    for b in np.unique(blocks):
+        slope = rng.normal(0, uv_per_s * 1e-6, eeg.shape[1])
+        offset = rng.normal(0, 20e-6, eeg.shape[1])
+        eeg[blocks == b] += (offset[:, None] + slope[:, None] * t[None, :]).astype(eeg.dtype)
+
+
 def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: int = 0,
-                     sfreq: float = 250.0, tmin: float = -0.1, tmax: float = 0.6) -> Path:
+                     sfreq: float = 250.0, tmin: float = -0.1, tmax: float = 0.6, design: str = "rapid",
+                     drift_uv_per_s: float = 0.0, signal: float = 1.0) -> Path:
+    """Write a dataset. `signal` scales the stimulus-evoked response (0: EEG carries no stimulus information,
+    which is how the confound controls are checked)."""
     from eegviz.world.eeg_sim import EEGSimulator
     from eegviz.world.stimuli import CLASSES, stimulus_set
 
+    if design not in DESIGNS:
+        raise EegvizError(f"unknown design '{design}'; choose one of {', '.join(DESIGNS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs = stimulus_set(n_per_class, seed=seed)
     n_test = max(1, n_per_class // 10)
-    eeg, labels, ids, subj, split = [], [], [], [], []
+    eeg, labels, ids, subj, split, blocks = [], [], [], [], [], []
     for s in range(subjects):
         sim = EEGSimulator(subject=s, sfreq=sfreq, seed=seed)
         rng = np.random.default_rng([seed, s])
-        eeg.append(sim.epochs(specs, tmin=tmin, tmax=tmax, rng=rng).astype(np.float32))
+        if signal != 1.0:
+            sim.SOURCE_SCALE = EEGSimulator.SOURCE_SCALE * signal
+        x = sim.epochs(specs, tmin=tmin, tmax=tmax, rng=rng).astype(np.float32)
+        b = assign_blocks(np.array([sp.class_idx for sp in specs]), design,
+                          np.random.default_rng([seed, s, 99]), first=max(blocks) + 1 if blocks else 0)
+        if drift_uv_per_s:
+            add_drift(x, b, sfreq, tmin, drift_uv_per_s, np.random.default_rng([seed, s, 98]))
+        eeg.append(x)
+        blocks.extend(b.tolist())
         for spec in specs:
             k = int(spec.image_id.split("_")[1])
             labels.append(spec.class_idx)
@@ -56,9 +105,10 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     data = np.concatenate(eeg)
     np.save(out / "eeg.npy", (data * 1e6).astype(np.float16))  # microvolts fit float16 comfortably
     np.savez(out / "meta.npz", labels=np.array(labels), image_ids=np.array(ids), subjects=np.array(subj),
-             split=np.array(split))
+             split=np.array(split), blocks=np.array(blocks, dtype=np.int64))
     meta = {"format": "eegviz-synthetic-1", "ch_names": list(sim.ch_names), "sfreq": sfreq, "tmin": tmin,
             "tmax": tmax, "classes": list(CLASSES), "subjects": subjects, "n_per_class": n_per_class, "seed": seed,
+            "design": design, "drift_uv_per_s": drift_uv_per_s, "signal": signal,
             "unit": "microvolts", "captions": {sp.image_id: sp.caption for sp in specs}}
     (out / "dataset.json").write_text(json.dumps(meta, indent=1))
     return out
@@ -73,4 +123,5 @@ def load_dataset(path: Path) -> EEGDataset:
     eeg = np.load(path / "eeg.npy").astype(np.float32) * 1e-6
     return EEGDataset(eeg=eeg, labels=m["labels"], image_ids=m["image_ids"], subjects=m["subjects"],
                       split=m["split"], ch_names=tuple(meta["ch_names"]), sfreq=float(meta["sfreq"]),
-                      tmin=float(meta["tmin"]), classes=list(meta["classes"]), captions=meta["captions"])
+                      tmin=float(meta["tmin"]), classes=list(meta["classes"]), captions=meta["captions"],
+                      blocks=m["blocks"] if "blocks" in m.files else None)

@@ -76,11 +76,11 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     check_fractions(val_fraction, test_fraction)
     root = Path(images_dir)
     cls_of = image_classes(root)
-    epochs, ids, subj = [], [], []
+    epochs, ids, subj, blocks = [], [], [], []  # block = the recording file (one run)
     ref = None
     unknown: dict[str, int] = {}
     outside = gaps = 0
-    for path in _xdf_files(xdf_paths):
+    for file_no, path in enumerate(_xdf_files(xdf_paths)):
         s = load_xdf_session(path, eeg_stream, marker_stream)
         sig = (s.info.ch_names, s.info.sfreq)
         if s.info.sfreq <= 0:
@@ -109,6 +109,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
             epochs.append(s.data[start:start + n].T)
             ids.append(image_id)
             subj.append(_subject(path))
+            blocks.append(file_no)
     if unknown:
         some = ", ".join(f"'{k}'" for k in list(unknown)[:5])
         log.warning("skipped %d markers naming no image in %s (%d distinct, e.g. %s)", sum(unknown.values()), root,
@@ -128,4 +129,5 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         subjects=np.array(subj, dtype=np.int64), split=np.array([group[i] for i in ids]),
         ch_names=tuple(ref[0]), sfreq=float(ref[1]), tmin=float(tmin), classes=classes,
         captions={i: caps.get(i, f"an image of a {cls_of[i]}") for i in sorted(set(ids))},
+        blocks=np.array(blocks, dtype=np.int64),
     )

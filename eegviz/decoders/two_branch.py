@@ -24,10 +24,12 @@ from eegviz.stream.preprocess import InputSpec
 
 class TwoBranchDecoder:
     def __init__(self, spec: InputSpec, class_names: list[str], *, feat_dim: int = 128, z_dim: int = 16,
-                 saliency_size: int = 32, n_tokens: int = 8, text_dim: int = 64, caption: str = "label"):
+                 saliency_size: int = 32, n_tokens: int = 8, text_dim: int = 64, caption: str = "label",
+                 text_encoder: str = "hash"):
         self.spec, self.class_names = spec, list(class_names)
+        # text_encoder names the space the semantic branch regresses into (eegviz.decoders.text)
         self.hparams = dict(feat_dim=feat_dim, z_dim=z_dim, saliency_size=saliency_size, n_tokens=n_tokens,
-                            text_dim=text_dim, caption=caption)
+                            text_dim=text_dim, caption=caption, text_encoder=text_encoder)
         n_ch, n_t = len(spec.ch_names), spec.n_times
         self.encoder = EEGEncoder(n_ch, n_t, out_dim=feat_dim)
         self.saliency = SaliencyGenerator(feat_dim, z_dim, saliency_size)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from eegviz.data.synthetic import load_dataset
-from eegviz.decoders.text import HashTextEncoder
+from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
+from eegviz.errors import EegvizError
 from eegviz.eval.classifier import load_classifier
 from eegviz.eval.metrics import nway_topk, pixcorr, ssim_np
 from eegviz.generators.embedded import EmbeddedGenerator
@@ -70,19 +70,88 @@ def tune_sampling(ds, dec: TwoBranchDecoder, gen: EmbeddedGenerator, clf, streng
     return {"chosen": best, "grid": grid}
 
 
-def evaluate(data: Path, model: Path, out: Path, batch: int = 64) -> dict:
-    from eegviz.train.decoder import stimulus_targets
+def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool = True,
+             controls_highpass: float = 1.0, data_opts: dict | None = None, log=print) -> dict:
+    """Score the model on the test split of any dataset eegviz reads (metrics.json, plots).
+
+    Decoder metrics and the confound controls (eegviz.eval.controls: a linear probe refit per control, about
+    a minute on 2 cores) apply to every dataset. Reconstruction metrics need the stimuli to be rendered
+    again and the model to carry the embedded generator and its classifier, i.e. the synthetic world; for
+    real datasets they are reported as skipped, with the reason.
+    """
+    from eegviz.data.loaders import open_dataset
+    from eegviz.world.stimuli import renderable
 
     out.mkdir(parents=True, exist_ok=True)
-    ds = load_dataset(data)
+    ds = open_dataset(data, **(data_opts or {}))
     dec = TwoBranchDecoder.load(model)
-    gen = EmbeddedGenerator(model)
-    clf = load_classifier(model / "classifier.safetensors", len(ds.classes))
+    _check_compatible(ds, dec, model)
     te = ds.subset("test")
+    if not len(te):
+        raise EegvizError(f"{data} has no test split; nothing to evaluate")
     y = ds.labels[te]
-    gt = stimulus_targets(ds.image_ids[te], 32).transpose(0, 2, 3, 1)
     o = decode_split(ds, dec, te, batch)
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]
+    n_classes = len(ds.classes)
+    text = make_text_encoder(dec.hparams.get("text_encoder", "hash"), dec.hparams["n_tokens"], dec.hparams["text_dim"])
+    true_emb = text.encode([f"an image of a {ds.classes[c]}" for c in y]).reshape(len(y), -1)
+    cos = (emb.reshape(len(y), -1) * true_emb).sum(1) / (
+        np.linalg.norm(emb.reshape(len(y), -1), axis=1) * np.linalg.norm(true_emb, axis=1) + 1e-9)
+    rng = np.random.default_rng(0)
+    metrics = {
+        "n_test_trials": int(len(te)), "n_classes": n_classes, "chance_top1": 1.0 / n_classes,
+        "eeg_class_top1": float((scores.argmax(1) == y).mean()),
+        "eeg_class_top1_shuffled_labels": float((scores.argmax(1) == rng.permutation(y)).mean()),
+        "embedding_cosine": float(cos.mean()),
+    }
+    gt = None
+    if renderable(ds.image_ids) or ds.image_paths:
+        from eegviz.train.decoder import stimulus_targets
+
+        gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths).transpose(0, 2, 3, 1)
+        metrics.update(saliency_ssim=ssim_np(sal, gt), saliency_pixcorr=pixcorr(sal, gt))
+    has_gen = ((model / "generator.safetensors").is_file() and (model / "classifier.safetensors").is_file()
+               and dec.hparams.get("text_encoder", "hash") == "hash")
+    if renderable(ds.image_ids) and has_gen:
+        metrics.update(_reconstruction_metrics(ds, model, out, te, gt, sal, emb, batch))
+    else:
+        why = ("the stimuli are not synthetic-world images, so they cannot be rendered for image metrics"
+               if has_gen or not renderable(ds.image_ids) else "the model has no embedded generator/classifier")
+        metrics["reconstruction"] = {"skipped": why}
+    if controls:
+        from eegviz.eval.controls import plot_controls, run_controls
+
+        metrics["controls"] = run_controls(ds, dec.spec, highpass_hz=controls_highpass,
+                                           decoder_top1=metrics["eeg_class_top1"], log=log)
+        plot_controls(metrics["controls"], out / "controls.png")
+    metrics["headline"] = {"eeg_class_top1": metrics["eeg_class_top1"], "chance": 1.0 / n_classes}
+    if "ablation" in metrics:
+        best = metrics["ablation"]["label+saliency"]
+        metrics["headline"].update(reconstruction_top1=best[f"{metrics['n_way']}way_top1"],
+                                   reconstruction_ssim=best["ssim"])
+    if controls:
+        metrics["headline"]["controls"] = metrics["controls"]["checks"]
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
+    """The decoder can only score data laid out as it was trained: same classes, channels, rate and window."""
+    spec = dec.spec
+    if list(ds.classes) != list(dec.class_names):
+        raise EegvizError(f"the model in {model} was trained on {len(dec.class_names)} classes that differ from "
+                          f"the dataset's {len(ds.classes)}; evaluate it on data with the same classes")
+    if tuple(ds.ch_names) != tuple(spec.ch_names) or ds.sfreq != spec.sfreq or ds.eeg.shape[-1] != spec.n_times:
+        raise EegvizError(f"the dataset's epochs ({len(ds.ch_names)} ch, {ds.sfreq:g} Hz, {ds.eeg.shape[-1]} "
+                          f"samples) differ from the model's ({len(spec.ch_names)} ch, {spec.sfreq:g} Hz, "
+                          f"{spec.n_times} samples)")
+
+
+def _reconstruction_metrics(ds, model: Path, out: Path, te, gt, sal, emb, batch: int) -> dict:
+    """NeuroImagen's image metrics and ablation on the test trials; also writes reconstructions.png."""
+    gen = EmbeddedGenerator(model)
+    clf = load_classifier(model / "classifier.safetensors", len(ds.classes))
+    y = ds.labels[te]
     gen.out_size = 32
     # label_only is text-to-image: strength 1 starts from pure noise, so the saliency map cannot leak in.
     variants = {
@@ -90,10 +159,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64) -> dict:
         "label_only": (sal, emb, {"strength": 1.0}),
         "saliency_only": (sal, np.zeros_like(emb), {}),
     }
-    n_classes = len(ds.classes)
-    n_way = min(50, n_classes)
-    results = {}
-    images = {}
+    n_way = min(50, len(ds.classes))
+    results, images = {}, {}
     for name, (s_in, e_in, settings) in variants.items():
         imgs = generate_all(gen, s_in, e_in, batch, **settings)
         images[name] = imgs
@@ -105,30 +172,13 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64) -> dict:
             "5way_top1": nway_topk(logits, y, 5, 1),
             "ssim": ssim_np(f, gt), "pixcorr": pixcorr(f, gt),
         }
-    text = HashTextEncoder()
-    true_emb = text.encode([f"an image of a {ds.classes[c]}" for c in y]).reshape(len(y), -1)
-    cos = (emb.reshape(len(y), -1) * true_emb).sum(1) / (
-        np.linalg.norm(emb.reshape(len(y), -1), axis=1) * np.linalg.norm(true_emb, axis=1) + 1e-9)
-    rng = np.random.default_rng(0)
     gt_logits = clf.logits_uint8((gt * 255).astype(np.uint8))
-    metrics = {
-        "n_test_trials": int(len(te)), "n_classes": n_classes, "chance_top1": 1.0 / n_classes,
-        "eeg_class_top1": float((scores.argmax(1) == y).mean()),
-        "eeg_class_top1_shuffled_labels": float((scores.argmax(1) == rng.permutation(y)).mean()),
-        "saliency_ssim": ssim_np(sal, gt), "saliency_pixcorr": pixcorr(sal, gt),
-        "embedding_cosine": float(cos.mean()),
+    _plot(out, gt, sal, images, y, ds.classes)
+    return {
         "classifier_top1_on_true_stimuli": float((gt_logits.argmax(1) == y).mean()),
         "n_way": n_way, "sampling": {"steps": gen.steps, "strength": gen.strength, "guidance": gen.guidance},
         "ablation": results,
     }
-    metrics["headline"] = {
-        "reconstruction_top1": results["label+saliency"][f"{n_way}way_top1"],
-        "chance": 1.0 / n_classes, "eeg_class_top1": metrics["eeg_class_top1"],
-        "reconstruction_ssim": results["label+saliency"]["ssim"],
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    _plot(out, gt, sal, images, y, ds.classes)
-    return metrics
 
 
 def _plot(out: Path, gt, sal, images, y, classes, n: int = 10) -> None:
@@ -192,6 +242,7 @@ so N = {n} here (all classes, i.e. plain top-1).
 |---|---|---|---|---|---|
 {rows}
 
+{_controls_section(metrics)}
 ## Retrain
     eegviz simulate --out data/synth --subjects 2 --images 50
     eegviz train --data data/synth --out models/synthetic-default --epochs {training['epochs']} \\
@@ -203,3 +254,30 @@ Training took {training['total_train_seconds']:.0f} s on {training['threads']} C
 {('Note: ' + training['note']) if training.get('note') else ''}
 """
     (model_dir / "README.md").write_text(text)
+
+
+def _controls_section(metrics: dict) -> str:
+    """Model-card table of the confound controls (empty when eval ran without them)."""
+    c = metrics.get("controls")
+    if not c:
+        return ""
+    names = ["image_split", "shuffled_labels", "leave_one_subject_out", "blocks_kept_apart"]
+    head = "| control | " + " | ".join(v.replace("_", " ") for v in c["variants"]) + " |"
+    rows = [head, "|---" * (len(c["variants"]) + 1) + "|"]
+    for n in names:
+        cells = []
+        for v in c["variants"].values():
+            r = v.get(n, {})
+            cells.append(f"{r['top1']:.3f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]" if "top1" in r
+                         else "skipped")
+        rows.append(f"| {n.replace('_', ' ')} | " + " | ".join(cells) + " |")
+    checks = ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in c["checks"].items())
+    return (f"""
+## Confound controls
+A linear probe ({c['probe']}) refit per control, top-1 with 95% Wilson interval; chance {c['chance']:.3f}.
+See eegviz/eval/controls.py for what each control asks.
+
+""" + "\n".join(rows) + f"""
+
+Reading: {checks}.
+""")

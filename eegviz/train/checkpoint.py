@@ -49,11 +49,12 @@ class Checkpoints:
         return self.enabled and step > 0 and step % self.every == 0
 
     def save_partial(self, stage: str, payload: dict) -> None:
-        self._save(self._path(stage, "partial"), payload)
+        if self.enabled:
+            self._save(self._path(stage, "partial"), payload)
 
     def finish(self, stage: str, payload: dict) -> None:
-        self._save(self._path(stage, "done"), payload)
-        if self.enabled:
+        if self.enabled:  # Checkpoints(None): training without a folder (library use, tests) saves nothing
+            self._save(self._path(stage, "done"), payload)
             self._path(stage, "partial").unlink(missing_ok=True)
 
 

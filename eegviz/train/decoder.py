@@ -14,23 +14,33 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from eegviz.data.synthetic import EEGDataset
+from eegviz.errors import EegvizError
 from eegviz.decoders.saliency import ProjectionDiscriminator, diff_augment, mode_seeking_loss, ssim
 from eegviz.decoders.encoder import triplet_loss_semihard
-from eegviz.decoders.text import HashTextEncoder
+from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.stream.preprocess import InputSpec, normalise
 from eegviz.train.checkpoint import Checkpoints, restore_rng, rng_state
 from eegviz.train.dist import DistInfo, average_gradients, sync_state
 
 
-def stimulus_targets(image_ids, size: int) -> np.ndarray:
-    """(N, 3, size, size) float images in [0,1] rendered from stimulus ids (cached per unique id)."""
+def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> np.ndarray:
+    """(N, 3, size, size) float images in [0,1], one per trial (cached per unique id): the file from `paths`
+    (the dataset's --images-dir) when there is one, else the synthetic world's rendering of the id."""
+    from eegviz.data.images import load_image
     from eegviz.world.stimuli import render, spec_from_id
 
-    uniq = {i: None for i in image_ids}
+    uniq = {str(i): None for i in image_ids}
     for i in uniq:
-        uniq[i] = render(spec_from_id(str(i)), size=size)[0].transpose(2, 0, 1)
-    return np.stack([uniq[i] for i in image_ids]).astype(np.float32)
+        if paths and i in paths:
+            uniq[i] = load_image(paths[i], size).transpose(2, 0, 1)
+            continue
+        try:
+            uniq[i] = render(spec_from_id(i), size=size)[0].transpose(2, 0, 1)
+        except EegvizError:
+            raise EegvizError(f"no stimulus image for id '{i}': the pixel branch learns from the stimuli, so "
+                              "pass --images-dir with a file per image named <id>.png/.jpg") from None
+    return np.stack([uniq[str(i)] for i in image_ids]).astype(np.float32)
 
 
 def captions_for(ds: EEGDataset, idx: np.ndarray, kind: str) -> list[str]:
@@ -91,12 +101,16 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Modul
 
 
 def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
-                  seed: int = 0, caption: str = "label", ck: Checkpoints | None = None, info: DistInfo = DistInfo(),
+                  seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "hash",
+                  ck: Checkpoints | None = None, info: DistInfo = DistInfo(),
                   log=print) -> tuple[TwoBranchDecoder, dict]:
     ck = ck or Checkpoints(None)
     torch.manual_seed(seed)
-    spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq)
-    dec = TwoBranchDecoder(spec, ds.classes, caption=caption)  # same init on every rank (same seed) ...
+    spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,
+                     highpass=highpass)  # saved with the model, so the live path filters the same way
+    text = make_text_encoder(text_encoder)  # its width sets the semantic head's
+    dec = TwoBranchDecoder(spec, ds.classes, caption=caption, n_tokens=text.n_tokens, text_dim=text.dim,
+                           text_encoder=text_encoder)  # same init on every rank (same seed) ...
     for m in (dec.encoder, dec.saliency, dec.semantic):
         sync_state(m, info)  # ... and made certain
     rng = np.random.default_rng([seed, info.rank])  # each rank draws different batches
@@ -138,7 +152,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
     with torch.no_grad():
         feats = enc(x_all)
     size = dec.hparams["saliency_size"]
-    targets = torch.from_numpy(stimulus_targets(ds.image_ids, size))
+    targets = torch.from_numpy(stimulus_targets(ds.image_ids, size, ds.image_paths))
 
     # 2) Saliency GAN on frozen features: hinge + mode seeking + SSIM (+ L1 to anchor colours early).
     G, D = dec.saliency.train(), ProjectionDiscriminator(dec.hparams["feat_dim"], size)
@@ -185,7 +199,6 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
     log(f"saliency: val SSIM {metrics['val_saliency_ssim']:.3f} ({time.perf_counter() - t0:.0f} s)")
 
     # 3) Semantic branch: EEG -> caption embedding, L2.
-    text = HashTextEncoder(dec.hparams["n_tokens"], dec.hparams["text_dim"])
     emb_all = torch.from_numpy(text.encode(captions_for(ds, np.arange(len(y)), caption)))
     sem = dec.semantic
     opt_s = torch.optim.AdamW(sem.parameters(), lr=2e-3, weight_decay=1e-2)

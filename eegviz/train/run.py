@@ -16,7 +16,7 @@ import torch
 
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
               gen_steps: int = 1500, gen_adv_steps: int = 0, seed: int = 0, threads: int | None = None,
-              resume: bool = False,
+              resume: bool = False, highpass: float = 0.0, text_encoder: str = "hash", caption: str = "label",
               data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
               log=print) -> dict | None:
     """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0)."""
@@ -27,6 +27,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     from eegviz.train.decoder import train_decoder
     from eegviz.train.dist import barrier, gather_digests, init_from_env, shutdown
     from eegviz.train.generator import train_generator
+    from eegviz.world.stimuli import renderable
 
     info = init_from_env()
     if threads:
@@ -38,19 +39,19 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     out.mkdir(parents=True, exist_ok=True)
     ck = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed,
-                                  ck=ck, info=info, log=say)
+                                  highpass=highpass, text_encoder=text_encoder, caption=caption, ck=ck, info=info, log=say)
     t_dec = time.perf_counter() - t0
     digests = {"encoder": gather_digests(dec.encoder, info), "saliency": gather_digests(dec.saliency, info),
                "semantic": gather_digests(dec.semantic, info)}
     gen = None  # the embedded generator is trained only where the stimuli can be rendered again
-    if _synthetic(ds):
+    if renderable(ds.image_ids) and text_encoder == "hash":
         ids = sorted({str(i) for i in ds.image_ids[ds.split != "test"]})
         gen, gmetrics = train_generator(ids, ds.classes, steps=gen_steps, adv_steps=gen_adv_steps, seed=seed,
                                         ck=ck, info=info, log=say)
         digests["generator"] = gather_digests(gen.unet, info)
     else:
-        gmetrics = {"skipped": "the embedded generator is trained on synthetic-world stimuli only; use the "
-                               "diffusers generator with real images"}
+        gmetrics = {"skipped": "the embedded generator is trained on synthetic-world stimuli in the hash text "
+                               "space only; use the diffusers generator (with real images or a CLIP text space)"}
     if not info.is_main:
         barrier(info)
         shutdown(info)
@@ -58,6 +59,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     dec.save(out)
     training = {"decoder": dmetrics, "generator": gmetrics, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
+                "highpass_hz": highpass, "text_encoder": text_encoder, "caption": caption,
                 "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
                 "gen_adv_steps": gen_adv_steps, "seed": seed,
                 "data": str(data), "resumed": resume,
@@ -74,21 +76,9 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))
     if gen is not None:
-        metrics = evaluate(data, out, out / "report")
+        metrics = evaluate(data, out, out / "report", data_opts=data_opts, log=say)
         write_model_card(out, training, metrics)
     barrier(info)
     shutdown(info)
     return metrics
 
-
-def _synthetic(ds) -> bool:
-    """True when the image ids (the first 50 checked) name synthetic-world stimuli, which can be rendered again."""
-    from eegviz.errors import EegvizError
-    from eegviz.world.stimuli import spec_from_id
-
-    try:
-        for i in set(map(str, ds.image_ids[:50])):
-            spec_from_id(i)
-    except EegvizError:
-        return False
-    return True

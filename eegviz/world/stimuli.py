@@ -297,6 +297,17 @@ def spec_from_id(image_id: str) -> StimulusSpec:
     raise EegvizError(f"unknown stimulus id '{image_id}'; expected '<class>_<nnn>' or '<class>_<nnn>_s<seed>'.")
 
 
+def renderable(image_ids, check: int = 50) -> bool:
+    """True when the image ids (the first `check` distinct ones) are synthetic-world stimuli, which can be
+    rendered again: then image metrics and the embedded generator apply to the dataset."""
+    try:
+        for i in list(dict.fromkeys(map(str, image_ids)))[:check]:
+            spec_from_id(i)
+    except EegvizError:
+        return False
+    return True
+
+
 def stimulus_set(n_per_class: int, seed: int = 0) -> list[StimulusSpec]:
     """All classes, class-major: class 0 k=0..n-1, then class 1, ..."""
     return [make_spec(c, k, seed) for c in range(len(CLASSES)) for k in range(n_per_class)]

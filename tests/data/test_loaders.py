@@ -283,5 +283,27 @@ def test_open_dataset_errors(tmp_path, caplog):
     with pytest.raises(EegvizError, match="unknown dataset option.*splitz"):
         open_dataset(pth, splitz="x.pth")
     with caplog.at_level(logging.WARNING):
-        assert open_dataset(pth, images_dir=str(tmp_path)).eeg.shape[0] == 6
-    assert "ignoring option(s) images_dir" in caplog.text
+        assert open_dataset(pth, average_repetitions=True).eeg.shape[0] == 6
+    assert "ignoring option(s) average_repetitions" in caplog.text
+    with pytest.raises(EegvizError, match="no images"):
+        open_dataset(pth, images_dir=str(tmp_path))
+
+
+def test_images_dir_gives_every_format_its_stimuli(tmp_path):
+    from PIL import Image
+
+    from eegviz.train.decoder import stimulus_targets
+
+    pth, _ = _eeg_imagenet(tmp_path)
+    images = tmp_path / "imagenet"
+    images.mkdir()
+    for k, name in enumerate(IMAGES):  # ImageNet-style JPEGs of a non-square size
+        Image.new("RGB", (80, 60), (60 * k, 255 - 60 * k, 10)).save(images / f"{name}.JPEG")
+    ds = open_dataset(pth, images_dir=str(images))
+    assert set(ds.image_paths) == set(IMAGES)
+    t = stimulus_targets(ds.image_ids, 16, ds.image_paths)
+    assert t.shape == (len(ds.image_ids), 3, 16, 16)
+    k = IMAGES.index(str(ds.image_ids[0]))
+    np.testing.assert_allclose(t[0, :, 8, 8], np.array([60 * k, 255 - 60 * k, 10]) / 255, atol=1 / 255)
+    with pytest.raises(EegvizError, match="no stimulus image for id .*--images-dir"):
+        stimulus_targets(ds.image_ids, 16)  # real ids without the folder

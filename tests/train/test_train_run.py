@@ -20,11 +20,16 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
                  "--classifier-epochs", "1"]) == 0
     for f in ("decoder.json", "encoder.safetensors", "saliency.safetensors", "semantic.safetensors",
               "generator.safetensors", "classifier.safetensors", "README.md", "report/metrics.json",
-              "report/reconstructions.png"):
+              "report/reconstructions.png", "report/controls.png"):
         assert (model / f).exists(), f
     metrics = json.loads((model / "report/metrics.json").read_text())
     assert set(metrics["ablation"]) == {"label+saliency", "label_only", "saliency_only"}
     assert 0.0 <= metrics["eeg_class_top1"] <= 1.0 and metrics["n_test_trials"] == 40
+    # one subject: leave-one-subject-out cannot run and says so; blocks (rapid-design runs) can be held out
+    ctl = metrics["controls"]["variants"]["as_model"]
+    assert ctl["leave_one_subject_out"] == {"skipped": "one subject only"}
+    assert ctl["blocks_kept_apart"]["n"] == 160 and ctl["shuffled_labels"]["n"] == 40
+    assert "## Confound controls" in (model / "README.md").read_text()
     dec = TwoBranchDecoder.load(model)
     out = dec.forward(np.zeros((1, 128, 175), np.float32))
     img = EmbeddedGenerator(model).generate(out["saliency"], out["embedding"])

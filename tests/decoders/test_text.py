@@ -1,0 +1,75 @@
+"""Text encoders: the offline hash space and a real CLIP text encoder (tiny, random, built from config)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from eegviz.decoders.text import ClipTextEncoder, HashTextEncoder, make_text_encoder
+from eegviz.errors import EegvizError
+
+
+def tiny_sd_text_folder(root, hidden=32):
+    """A diffusers-style folder with text_encoder/ and tokenizer/ as SD ships them, at toy size."""
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for t in letters + [c + "</w>" for c in letters]:
+        vocab[t] = len(vocab)
+    tok_dir = root / "tokenizer"
+    tok_dir.mkdir(parents=True)
+    (tok_dir / "vocab.json").write_text(json.dumps(vocab))
+    (tok_dir / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"), model_max_length=77)
+    tok.save_pretrained(tok_dir)
+    cfg = CLIPTextConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
+                         pad_token_id=1)
+    CLIPTextModel(cfg).save_pretrained(root / "text_encoder")
+    return root
+
+
+def test_hash_encoder_is_deterministic_and_word_based():
+    enc = HashTextEncoder()
+    a, b = enc.encode(["an image of a red star", "a red star"])
+    np.testing.assert_array_equal(a, b)  # stopwords dropped, same content words
+    assert a.shape == (8, 64) and not np.allclose(a, enc.encode(["a blue star"])[0])
+    assert isinstance(make_text_encoder("hash", 4, 16), HashTextEncoder)
+
+
+def test_clip_encoder_from_an_sd_folder(tmp_path):
+    root = tiny_sd_text_folder(tmp_path / "sd")
+    enc = make_text_encoder(f"clip:{root}")
+    assert isinstance(enc, ClipTextEncoder) and (enc.n_tokens, enc.dim) == (77, 32)
+    caps = ["an image of a star", "an image of a cat", "an image of a star"]
+    e = enc.encode(caps)
+    assert e.shape == (3, 77, 32) and e.dtype == np.float32
+    np.testing.assert_allclose(e[0], e[2], atol=1e-6)
+    assert not np.allclose(e[0], e[1])
+    assert enc.encode([]).shape == (0, 77, 32)
+
+
+def test_bad_specs_are_one_clear_error(tmp_path):
+    with pytest.raises(EegvizError, match="unknown text encoder 'bert'"):
+        make_text_encoder("bert")
+    with pytest.raises(EegvizError, match="cannot load a CLIP text encoder"):
+        make_text_encoder(f"clip:{tmp_path}")
+
+
+def test_decoder_trains_into_the_clip_space(tmp_path):
+    """The semantic branch regresses into CLIP's 77 x hidden space; the embedded generator is then skipped."""
+    from eegviz.data.synthetic import load_dataset, simulate_dataset
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.train.decoder import train_decoder
+
+    root = tiny_sd_text_folder(tmp_path / "sd")
+    ds = load_dataset(simulate_dataset(tmp_path / "data", subjects=1, n_per_class=4))
+    dec, m = train_decoder(ds, epochs=1, gan_steps=1, refine_steps=1, text_encoder=f"clip:{root}",
+                           log=lambda *_: None)
+    dec.save(tmp_path / "model")
+    back = TwoBranchDecoder.load(tmp_path / "model")
+    assert back.hparams["text_encoder"] == f"clip:{root}"
+    out = back.forward(np.zeros((2, 128, 175), np.float32))
+    assert out["embedding"].shape == (2, 77, 32)
+    assert np.isfinite(m["val_embedding_mse"])
