@@ -46,6 +46,8 @@ def test_block_drift_confound_is_exposed(drift_only):
     assert not raw["leave_one_subject_out"]["above_chance"]
     assert not hp["image_split"]["above_chance"]
     assert not raw["shuffled_labels"]["above_chance"]
+    # trials sharing a block and a class count once: 2 subjects x 40 class blocks
+    assert raw["leave_one_subject_out"]["n"] == 800 and raw["leave_one_subject_out"]["n_effective"] == 80
     assert r["checks"] == {"shuffled_labels_at_chance": True, "generalises_across_subjects": False,
                            "survives_blocks_kept_apart": False, "survives_highpass": False}
 
