@@ -71,7 +71,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
         clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=seed + 1)
         save_classifier(clf, out / "classifier.safetensors")
         training["sampling_tuned_on_val"] = tune_sampling(ds, dec, gen, clf)
-        say(f"generator: strength {gen.strength}, guidance {gen.guidance} (chosen on validation)")
+        say(f"generator: {gen.steps} steps, strength {gen.strength}, guidance {gen.guidance} (chosen on validation)")
         gen.save(out)
     training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))

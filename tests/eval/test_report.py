@@ -71,3 +71,21 @@ def test_eval_refuses_a_model_for_other_data(tmp_path, capsys):
     assert main(["eval", "--data", str(data), "--model", str(default_model_dir()), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.count("eegviz: error:") == 1 and "trained on 40 classes" in err
+
+
+def test_sampling_choice_rule():
+    from eegviz.eval.report import choose_sampling
+
+    def row(steps, st, acc, ssim, eligible=True):
+        return {"steps": steps, "strength": st, "guidance": 3.0, "val_top1": acc, "val_ssim": ssim,
+                "eligible": eligible}
+
+    grid = [row(2, 0.8, 0.40, 0.5), row(3, 0.8, 0.49, 0.5), row(3, 0.9, 0.50, 0.4), row(4, 0.8, 0.51, 0.5),
+            row(4, 0.9, 0.60, 0.3, eligible=False)]  # drowns the saliency map: never chosen
+    r = choose_sampling(grid, n_val=400)
+    # best eligible 0.51 (SE 0.025): 3 steps reach 0.50 within one SE, 2 steps do not; best at 3 steps wins
+    assert r["chosen"] == grid[2] and r["best_val_top1"] == 0.51 and abs(r["se"] - 0.025) < 1e-3
+    r = choose_sampling(grid, n_val=40000)  # a huge val split: SE tiny, only the best counts
+    assert r["chosen"] == grid[3]
+    only_bad = [dict(g, eligible=False) for g in grid]
+    assert choose_sampling(only_bad, 400)["chosen"] == only_bad[4]  # nothing eligible: plain best
