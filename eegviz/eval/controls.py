@@ -47,6 +47,12 @@ def probe_features(x: np.ndarray, sfreq: float, bin_s: float = BIN_S) -> np.ndar
     return x[..., : n_bins * w].reshape(*x.shape[:-1], n_bins, w).mean(-1).reshape(len(x), -1)
 
 
+def _features(eeg: np.ndarray, spec: InputSpec, chunk: int = 512) -> np.ndarray:
+    """Probe features for all trials, preprocessed in chunks (a full EEG-ImageNet in float64 is ~5 GB)."""
+    return np.concatenate([probe_features(normalise(eeg[i:i + chunk], spec), spec.sfreq)
+                           for i in range(0, len(eeg), chunk)])
+
+
 def fit_probe(f: np.ndarray, y: np.ndarray, n_classes: int, weight_decay: float = 1e-2, iters: int = 60):
     """Multinomial logistic regression (L2, LBFGS) on z-scored features; returns predict(features) -> labels."""
     mu, sd = f.mean(0), f.std(0) + 1e-8
@@ -142,7 +148,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
     out: dict = {"probe": f"multinomial logistic regression on {BIN_S * 1e3:g} ms bin means, L2", "chance": chance,
                  "decoder_image_split_top1": decoder_top1, "variants": {}}
     for name, sp in variants.items():
-        f = probe_features(normalise(ds.eeg, sp), sp.sfreq)
+        f = _features(ds.eeg, sp)
         res: dict = {}
         tr, te = ds.subset("train"), ds.subset("test")
         pred = fit_probe(f[tr], y[tr], n_classes)(f[te])
