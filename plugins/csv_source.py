@@ -32,8 +32,7 @@ import numpy as np
 from eegviz.errors import EegvizError
 from eegviz.messages import Marker, StreamInfo
 from eegviz.plugins import register
-from eegviz.sources.base import ReadResult
-from eegviz.sources.replay import PacedReplay
+from eegviz.sources.replay import ReplaySource
 from eegviz.sources.units import UNIT_SCALE
 
 TIME_COLUMNS = ("time", "timestamp")
@@ -48,7 +47,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-class CsvSource:
+class CsvSource(ReplaySource):
     """Replays a CSV/TSV of EEG samples (header row of channel names, optional marker and time columns)."""
 
     name = "csv"
@@ -84,8 +83,6 @@ class CsvSource:
         self.data = np.zeros((0, 0), np.float32)
         self.timestamps = np.zeros(0)
         self.markers: list[Marker] = []
-        self._replay: PacedReplay | None = None
-        self._stopped = False
 
     @classmethod
     def from_cli(cls, args) -> "CsvSource":
@@ -183,19 +180,9 @@ class CsvSource:
                                source_id=f"csv:{self.path.name}", ch_type="EEG", unit="volts")
 
     # -- Source protocol -------------------------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self) -> None:  # read() and stop() come from ReplaySource
         self._load()
-        self._replay = PacedReplay(self.data, self.timestamps, self.markers, self.info.name, self.info.sfreq,
-                                   self.speed, self.chunk_s)
-        self._stopped = False
-
-    def read(self, timeout: float = 0.05) -> ReadResult:
-        if self._replay is None or self._stopped:
-            return ReadResult(finished=True)
-        return self._replay.read(timeout)
-
-    def stop(self) -> None:
-        self._stopped = True
+        self.begin(self.data, self.timestamps, self.markers, self.info.name, self.info.sfreq)
 
 
 register("sources", "csv", CsvSource)

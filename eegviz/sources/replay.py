@@ -74,3 +74,24 @@ class PacedReplay:
             self._next_marker += 1
         result.finished = self.done()
         return result
+
+
+class ReplaySource:
+    """read()/stop() for sources that play recorded arrays back: a subclass loads its recording in start()
+    and calls `begin()`; until then and after stop(), read() reports the source finished."""
+
+    speed: float = 1.0
+    chunk_s: float = 0.02
+    _replay: PacedReplay | None = None
+
+    def begin(self, data: np.ndarray, timestamps: np.ndarray, markers: list[Marker], name: str,
+              sfreq: float) -> None:
+        self._replay = PacedReplay(data, timestamps, markers, name, sfreq, self.speed, self.chunk_s)
+
+    def read(self, timeout: float = 0.05) -> ReadResult:
+        if self._replay is None:
+            return ReadResult(finished=True)
+        return self._replay.read(timeout)
+
+    def stop(self) -> None:
+        self._replay = None

@@ -18,8 +18,7 @@ import pyxdf
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Marker, StreamInfo
-from eegviz.sources.base import ReadResult
-from eegviz.sources.replay import PacedReplay
+from eegviz.sources.replay import ReplaySource
 from eegviz.sources.units import UNIT_SCALE
 
 log = logging.getLogger(__name__)
@@ -195,7 +194,7 @@ def load_xdf_session(
     return XdfSession(info=info, data=data, timestamps=timestamps, markers=markers, path=path)
 
 
-class XdfReplaySource:
+class XdfReplaySource(ReplaySource):
     """Plays an XDF recording back as a Source, in the recording's own clock (pacing: eegviz.sources.replay)."""
 
     def __init__(
@@ -215,20 +214,8 @@ class XdfReplaySource:
         self.chunk_s = float(chunk_s)
         self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
         self.session: XdfSession | None = None
-        self._replay: PacedReplay | None = None
-        self._stopped = False
 
     def start(self) -> None:
         s = load_xdf_session(self.path, self.eeg_stream, self.marker_stream)
         self.session, self.info = s, s.info
-        self._replay = PacedReplay(s.data, s.timestamps, s.markers, s.info.name, s.info.sfreq, self.speed,
-                                   self.chunk_s)
-        self._stopped = False
-
-    def read(self, timeout: float = 0.05) -> ReadResult:
-        if self._replay is None or self._stopped:
-            return ReadResult(finished=True)
-        return self._replay.read(timeout)
-
-    def stop(self) -> None:
-        self._stopped = True
+        self.begin(s.data, s.timestamps, s.markers, s.info.name, s.info.sfreq)
