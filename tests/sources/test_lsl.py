@@ -130,6 +130,22 @@ def test_nan_samples_raise() -> None:
         src.stop()
 
 
+def _streaming(name: str, source_id: str) -> tuple[pylsl.StreamOutlet, LslSource, int]:
+    """An EEG outlet and a started LslSource that already received the outlet's first 50 samples (their count is
+    returned). The caller stops the source, and may `del` the outlet to make the stream vanish."""
+    outlet = _eeg_outlet(name, source_id)
+    src = LslSource(stream_name=name, resolve_timeout=3.0)
+    src.start()
+    try:
+        time.sleep(0.2)
+        _push(outlet, 0, 50)
+        chunks, _, _ = _collect(src, lambda c, m, g: _n(c) >= 50)
+    except BaseException:
+        src.stop()
+        raise
+    return outlet, src, _n(chunks)
+
+
 def _restart_and_collect(src: LslSource, restart, n_push: int = 5, limit_s: float = 8.0):
     """Recreate the outlet(s) via `restart()`, push until data comes back; returns (samples got, gaps, slowest
     read in seconds). The 2 s reconnect target is a benchmark figure (`measure_reconnect`); the limit here
@@ -150,14 +166,9 @@ def _restart_and_collect(src: LslSource, restart, n_push: int = 5, limit_s: floa
 def test_outlet_recreated_reports_gap_and_resumes_without_blocking() -> None:
     name = f"eeg-{_uid()}"
     sid = f"sid-{_uid()}"
-    outlet = _eeg_outlet(name, sid)
-    src = LslSource(stream_name=name, resolve_timeout=3.0)
-    src.start()
+    outlet, src, first = _streaming(name, sid)
     try:
-        time.sleep(0.2)
-        _push(outlet, 0, 50)
-        chunks, _, _ = _collect(src, lambda c, m, g: _n(c) >= 50)
-        assert _n(chunks) == 50
+        assert first == 50
         del outlet
         slowest_down = 0.0
         t_down = time.monotonic()
@@ -177,13 +188,8 @@ def test_outlet_recreated_reports_gap_and_resumes_without_blocking() -> None:
 
 def test_outlet_without_source_id_found_again_by_name_and_type() -> None:
     name = f"eeg-{_uid()}"
-    outlet = _eeg_outlet(name, "")
-    src = LslSource(stream_name=name, resolve_timeout=3.0)
-    src.start()
+    outlet, src, _ = _streaming(name, "")
     try:
-        time.sleep(0.2)
-        _push(outlet, 0, 50)
-        _collect(src, lambda c, m, g: _n(c) >= 50)
         del outlet
         _collect(src, lambda c, m, g: False, timeout=1.0)
         outlet, got, gaps, _ = _restart_and_collect(src, lambda: _eeg_outlet(name, ""))
@@ -195,13 +201,8 @@ def test_outlet_without_source_id_found_again_by_name_and_type() -> None:
 def test_silent_outlet_is_kept_and_resumes_without_reconnect() -> None:
     """A paused amplifier (outlet alive, no samples) must not be swapped for anything: same inlet, gap flagged."""
     name = f"eeg-{_uid()}"
-    outlet = _eeg_outlet(name, name)
-    src = LslSource(stream_name=name, resolve_timeout=3.0)
-    src.start()
+    outlet, src, _ = _streaming(name, name)
     try:
-        time.sleep(0.2)
-        _push(outlet, 0, 50)
-        _collect(src, lambda c, m, g: _n(c) >= 50)
         _collect(src, lambda c, m, g: False, timeout=1.5)  # silence > SILENCE_GAP_S, a search runs meanwhile
         _push(outlet, 50, 20)
         chunks, _, gaps = _collect(src, lambda c, m, g: _n(c) >= 20)
