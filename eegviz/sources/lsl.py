@@ -167,7 +167,7 @@ class _Finder(threading.Thread):
 
     def __init__(self, old: pylsl.StreamInfo, flags: int, accept_same: bool) -> None:
         super().__init__(name="eegviz-lsl-reconnect", daemon=True)
-        self._old, self._flags, self._accept_same = old, flags, accept_same
+        self._old, self._flags, self.accept_same = old, flags, accept_same
         self.stopping = threading.Event()
         self.found: tuple[pylsl.StreamInlet, pylsl.StreamInfo] | None = None
 
@@ -175,7 +175,7 @@ class _Finder(threading.Thread):
         while not self.stopping.is_set():
             try:
                 streams = pylsl.resolve_bypred(_query(self._old), minimum=1, timeout=0.2)
-                usable = [s for s in streams if self._accept_same or s.uid() != self._old.uid()]
+                usable = [s for s in streams if self.accept_same or s.uid() != self._old.uid()]
                 if usable:
                     inlet = _open_inlet(usable[0], self._flags, 2.0)
                     if self.stopping.is_set():
@@ -220,6 +220,15 @@ class _Link:
         if self.finder is None:
             self.finder = _Finder(self.info, self.flags, accept_same)
             self.finder.start()
+
+    def mark_lost(self) -> None:
+        """The inlet raised LostError: look for the outlet again, the same one included (the connection may
+        have broken while the outlet lives); a search for a *new* outlet only is replaced."""
+        self.lost = True
+        if self.finder is not None and not self.finder.accept_same:
+            self.finder.stopping.set()
+            self.finder = None
+        self.search(accept_same=True)
 
     def stop_search(self) -> None:
         """Data flows on the current inlet again: a search for a replacement is no longer needed."""
@@ -326,12 +335,8 @@ class LslSource:
         try:
             samples, ts = eeg.inlet.pull_chunk(timeout=timeout, max_samples=65536, min_samples=1, as_numpy=True)
         except pylsl.util.LostError:
-            eeg.lost = True
+            eeg.mark_lost()
             self._pending_gap = True
-            if eeg.finder is not None:  # a search for a *new* outlet: restart it accepting the same one too
-                eeg.finder.stopping.set()
-                eeg.finder = None
-            eeg.search(accept_same=True)
             return
         if ts is None or not len(ts):
             return
@@ -356,8 +361,7 @@ class LslSource:
         try:
             values, mts = mk.inlet.pull_chunk(timeout=0.0, max_samples=4096)
         except pylsl.util.LostError:
-            mk.lost = True
-            mk.search(accept_same=True)
+            mk.mark_lost()
             return
         for value, t in zip(values or [], mts or []):
             payload = value[0] if value else ""
