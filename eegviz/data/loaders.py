@@ -89,7 +89,8 @@ def open_dataset(path: str | Path, **opts) -> EEGDataset:
     if fmt == "xdf" and "images_dir" not in opts:
         raise EegvizError(f"{path} holds XDF recordings; pass the stimulus folder too (--images-dir / images_dir=)")
     ds = fn(path, **{k: v for k, v in opts.items() if k in accepted})
-    if "images_dir" in opts:  # every format: the stimuli the pixel branch learns from and is scored against
+    if "images_dir" in opts and ds.image_paths is None:  # every format (XDF's loader already scanned the folder):
+        # the stimuli the pixel branch learns from and is scored against
         from eegviz.data.images import find_images
 
         ds.image_paths = {img.image_id: img.path for img in find_images(opts["images_dir"], "--images-dir")}

@@ -26,11 +26,6 @@ from eegviz.errors import EegvizError
 
 log = logging.getLogger(__name__)
 
-def image_classes(images_dir: str | Path) -> dict[str, str]:
-    """Image id -> class for a stimulus folder: files at the top take the id prefix, files in a subfolder its name."""
-    return {img.image_id: img.class_name for img in find_images(images_dir, what="images folder")}
-
-
 def _captions(root: Path) -> dict[str, str]:
     path = root / "captions.json"
     if not path.is_file():
@@ -75,7 +70,8 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         raise EegvizError(f"need tmax > tmin, got tmin={tmin} and tmax={tmax}")
     check_fractions(val_fraction, test_fraction)
     root = Path(images_dir)
-    cls_of = image_classes(root)
+    images = find_images(root, what="images folder")  # top-level files: class = id prefix; subfolder: its name
+    cls_of = {img.image_id: img.class_name for img in images}
     epochs, ids, subj, blocks = [], [], [], []  # block = the recording file (one run)
     ref = None
     unknown: dict[str, int] = {}
@@ -129,5 +125,5 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         subjects=np.array(subj, dtype=np.int64), split=np.array([group[i] for i in ids]),
         ch_names=tuple(ref[0]), sfreq=float(ref[1]), tmin=float(tmin), classes=classes,
         captions={i: caps.get(i, f"an image of a {cls_of[i]}") for i in sorted(set(ids))},
-        blocks=np.array(blocks, dtype=np.int64),
+        blocks=np.array(blocks, dtype=np.int64), image_paths={img.image_id: img.path for img in images},
     )
