@@ -156,6 +156,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
         shuffled = rng.permutation(y[tr])
         pred = fit_probe(f[tr], shuffled, n_classes)(f[te])
         res["shuffled_labels"] = _score(int((pred == y[te]).sum()), len(te), chance, effective_units(ds, te))
+        every = np.arange(len(y))
         subjects = np.unique(ds.subjects)
         if len(subjects) >= 2:
             per, k_all, n_all = {}, 0, 0
@@ -165,7 +166,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                 k = int((pred == y[test]).sum())
                 per[str(int(s))] = k / int(test.sum())
                 k_all, n_all = k_all + k, n_all + int(test.sum())
-            res["leave_one_subject_out"] = _score(k_all, n_all, chance, effective_units(ds, np.arange(len(y))),
+            res["leave_one_subject_out"] = _score(k_all, n_all, chance, effective_units(ds, every),
                                                   per_subject=per)
         else:
             res["leave_one_subject_out"] = {"skipped": "one subject only"}
@@ -178,9 +179,9 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
             else:
                 k_all = 0
                 for test in folds:
-                    train = np.setdiff1d(np.arange(len(y)), test)
+                    train = np.setdiff1d(every, test)
                     k_all += int((fit_probe(f[train], y[train], n_classes)(f[test]) == y[test]).sum())
-                res["blocks_kept_apart"] = _score(k_all, len(y), chance, effective_units(ds, np.arange(len(y))),
+                res["blocks_kept_apart"] = _score(k_all, len(y), chance, effective_units(ds, every),
                                                   folds=len(folds),
                                                   blocks=int(len(np.unique(ds.blocks))))
         out["variants"][name] = res

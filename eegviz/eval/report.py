@@ -131,18 +131,19 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         "embedding_cosine": float(cos.mean()),
     }
     gt = None
-    if renderable(ds.image_ids) or ds.image_paths:
+    rendered = renderable(ds.image_ids)
+    if rendered or ds.image_paths:
         from eegviz.train.decoder import stimulus_targets
 
         gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths).transpose(0, 2, 3, 1)
         metrics.update(saliency_ssim=ssim_np(sal, gt), saliency_pixcorr=pixcorr(sal, gt))
     has_gen = ((model / "generator.safetensors").is_file() and (model / "classifier.safetensors").is_file()
                and dec.hparams.get("text_encoder", "hash") == "hash")
-    if renderable(ds.image_ids) and has_gen:
+    if rendered and has_gen:
         metrics.update(_reconstruction_metrics(ds, model, out, te, gt, sal, emb, batch))
     else:
-        why = ("the stimuli are not synthetic-world images, so they cannot be rendered for image metrics"
-               if has_gen or not renderable(ds.image_ids) else "the model has no embedded generator/classifier")
+        why = ("the model has no embedded generator/classifier" if rendered
+               else "the stimuli are not synthetic-world images, so they cannot be rendered for image metrics")
         metrics["reconstruction"] = {"skipped": why}
     if controls:
         from eegviz.eval.controls import plot_controls, run_controls
