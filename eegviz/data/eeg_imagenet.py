@@ -6,9 +6,15 @@ names such as "n02389026_3255"}. A second file (e.g. block_splits_by_image_all.p
 [...], "val": [...], "test": [...]}, ...]} of indices into "dataset".
 
 What the original code does, and is kept here so published splits and numbers stay comparable: trials are
-cropped to samples 20..460 (time_low/time_high), and only trials with time_high <= length <= 600 samples are
-used (the split files index the unfiltered list, so the filter must not renumber it). Each trial starts at
-stimulus onset, so tmin = time_low / 1000 s.
+cropped to samples 20..460 (time_low/time_high), and only trials of 450..600 samples are used (here: at least
+time_high, which is the same on the released files, whose shortest trial has 491 samples); the length filter
+never renumbers the list the split files index. Each trial starts at stimulus onset, so tmin = time_low / 1000 s.
+
+Which list the split indices point into: block_splits_by_image_all.pth indexes the whole "dataset" list
+(11965 trials); block_splits_by_image_single.pth (1000 indices, as used by DreamDiffusion with subject 4)
+indexes ONE subject's trials, because the original code filters by subject before applying the split.
+`split_index="auto"` takes the subject's list when subjects are selected and every index fits inside it
+(the all-subjects file's indices never do), else the whole list; "dataset" and "subjects" force one.
 
 Not in the file, hence assumed: the values are treated as microvolts (scale=1e-6 V per unit; the released data
 are band-passed and standardised, so the absolute scale is nominal), and channel names are unknown, so they are
@@ -103,8 +109,8 @@ def _indices(value: object, where: str) -> np.ndarray:
 def read_splits(path: str | Path, split_num: int, n_entries: int, trust: bool = False) -> dict[int, str]:
     """Trial index -> train/val/test from a splits file; a trial listed twice goes to the later of train < val < test.
 
-    That priority keeps a doubly-listed trial out of training. Indices past the dataset's end are dropped, as
-    the original code does, with a warning.
+    That priority keeps a doubly-listed trial out of training. Indices past the dataset's end are dropped with
+    a warning (DreamDiffusion drops them too; the original code would fail on them).
     """
     path = Path(path)
     raw = _torch_load(path, trust, "splits file")
@@ -136,15 +142,29 @@ def read_splits(path: str | Path, split_num: int, n_entries: int, trust: bool = 
     return out
 
 
+def _split_of_trials(where: dict[int, str], of_subjects: list[int], subset: bool, split_index: str,
+                     name: str) -> dict[int, str]:
+    """Split indices -> dataset entries: as they are, or as positions in the selected subjects' trials."""
+    fits = bool(where) and max(where) < len(of_subjects)
+    if split_index == "dataset" or (split_index == "auto" and not (subset and fits)):
+        return where
+    if not fits:
+        log.warning("%s: %d split indices point past the selected subjects' %d trials; dropped", name,
+                    sum(i >= len(of_subjects) for i in where), len(of_subjects))
+    log.info("%s indexes the selected subjects' %d trials (a single-subject split file)", name, len(of_subjects))
+    return {of_subjects[i]: sp for i, sp in where.items() if i < len(of_subjects)}
+
+
 def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_num: int = 0,
                       time_low: int = 20, time_high: int = 460, max_len: int | None = 600, scale: float = 1e-6,
                       subjects: int | Iterable[int] | None = None, ch_names: Iterable[str] | None = None,
                       trust: bool = False, val_fraction: float = 0.1, test_fraction: float = 0.1,
-                      seed: int = 0) -> EEGDataset:
+                      seed: int = 0, split_index: str = "auto") -> EEGDataset:
     """Read an EEG-ImageNet .pth (and its splits file) into an EEGDataset in volts.
 
     Without a splits file, images (not trials) are split seeded, stratified by class, by val/test_fraction.
-    `subjects` keeps only those subject numbers; `max_len=None` keeps over-long trials too.
+    `subjects` keeps only those subject numbers; `max_len=None` keeps over-long trials too; `split_index`
+    says which list the split file indexes (module docstring).
     """
     from eegviz.data.loaders import split_groups
 
@@ -161,7 +181,10 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
         raise EegvizError(f"{path}: 'dataset' must be a non-empty list of trials")
     wanted = None if subjects is None else {int(subjects)} if np.isscalar(subjects) else {int(s) for s in subjects}
 
+    if split_index not in ("auto", "dataset", "subjects"):
+        raise EegvizError(f"split_index must be auto, dataset or subjects, not {split_index!r}")
     keep: list[int] = []
+    of_subjects: list[int] = []  # the selected subjects' trials before the length filter, in file order
     n_ch, short, long_ = None, 0, 0
     for i, e in enumerate(entries):
         lacks = [k for k in ("eeg", "image", "label", "subject") if not isinstance(e, dict) or k not in e]
@@ -183,6 +206,7 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
             raise EegvizError(f"{path}: entry {i} image {image} is outside the {len(images)} images")
         if wanted is not None and subject not in wanted:
             continue
+        of_subjects.append(i)
         if shape[1] < time_high:
             short += 1
         elif max_len is not None and shape[1] > max_len:
@@ -199,7 +223,8 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     ids = np.array([images[int(entries[i]["image"])] for i in keep])
     labels = np.array([int(entries[i]["label"]) for i in keep], dtype=np.int64)
     if splits is not None:
-        where = read_splits(splits, split_num, len(entries), trust)
+        where = _split_of_trials(read_splits(splits, split_num, len(entries), trust), of_subjects,
+                                 wanted is not None, split_index, Path(splits).name)
         listed = [k for k, i in enumerate(keep) if i in where]
         if len(listed) < len(keep):
             log.warning("%s: %d of %d trials are in no split of %s; dropped", path.name, len(keep) - len(listed),

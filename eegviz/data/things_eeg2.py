@@ -3,8 +3,15 @@
 Each file is a pickled dict (np.save of a dict, so it needs allow_pickle: load only files from a source you
 trust) with 'preprocessed_eeg_data' (images, repetitions, 17 channels, 100 samples), 'ch_names' (17 occipital
 and parietal channels) and 'times' (-0.2..0.79 s at 100 Hz). Training: 1654 concepts x 10 images, 4 repetitions;
-test: 200 other concepts x 1 image, 80 repetitions. Concept and file names come from image_metadata.npy (in
-ROOT, ROOT/image_set, or given as `metadata`); without it images get numeric ids and concepts numeric names.
+test: 200 other concepts x 1 image, 80 repetitions. Concept and file names come from image_metadata.npy (given
+as `metadata`, or found in ROOT, in an image_set/ folder in ROOT or up to two levels above it - the release's
+own layout puts preprocessed_data/ and image_set/ side by side - or ATM's images_set/); without it images get
+numeric ids and concepts numeric names. The stimulus files are found from the metadata, as
+<image_set>/{training,test}_images/<NNNNN_concept>/<file> next to the metadata or under `images_dir`.
+
+Also read: the 63-channel 250 Hz variant that NICE-EEG and ATM use (pickle.dump of the same dict, -0.2..1.0 s
+epochs whose DATA were cropped to 0..1 s while 'times' was saved uncropped: the last samples of 'times' are
+the ones that match), and copies that carry a trailing 'stim' channel (dropped).
 
 Splits: the release's test images are the test split. Validation holds out whole training concepts (seeded),
 so no validation concept was seen in training, mirroring the zero-shot test set.
@@ -55,9 +62,17 @@ def _read_part(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
         raise EegvizError(f"{path} lacks key(s) {', '.join(missing)}; is it a THINGS-EEG2 preprocessed file?")
     data = np.asarray(d["preprocessed_eeg_data"])
     ch, times = [str(c) for c in d["ch_names"]], np.asarray(d["times"], dtype=np.float64).reshape(-1)
+    if (data.ndim == 4 and data.shape[2] == len(ch) and 2 <= data.shape[3] < len(times)
+            and abs(times[-data.shape[3]]) < 1e-6):  # NICE's crop starts exactly at stimulus onset
+        log.warning("%s: 'times' has %d entries for %d samples (NICE/ATM crop the data, not the times); "
+                    "using its last %d", path, len(times), data.shape[3], data.shape[3])
+        times = times[-data.shape[3]:]
     if data.ndim != 4 or data.shape[2] != len(ch) or data.shape[3] != len(times) or len(times) < 2:
         raise EegvizError(f"{path}: preprocessed_eeg_data has shape {data.shape}; expected (images, repetitions, "
                           f"{len(ch)} channels, {len(times)} times) to match ch_names and times")
+    eeg = [k for k, c in enumerate(ch) if c.lower() != "stim"]
+    if len(eeg) < len(ch):
+        data, ch = data[:, :, eeg], [ch[k] for k in eeg]
     return data.astype(np.float32, copy=False), ch, times
 
 
@@ -80,35 +95,68 @@ def _subject_dirs(root: Path, subjects: Iterable[int] | None) -> list[tuple[int,
     return [(s, found[s]) for s in wanted]
 
 
-def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: int):
-    """(train ids, train concepts, test ids, test concepts), from image_metadata.npy when there is one."""
-    candidates = [Path(metadata)] if metadata is not None else [root / "image_metadata.npy",
-                                                              root / "image_set" / "image_metadata.npy"]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        if metadata is not None:
+def _metadata_path(root: Path, metadata: str | Path | None) -> Path | None:
+    if metadata is not None:
+        if not Path(metadata).is_file():
             raise EegvizError(f"image metadata file {metadata} does not exist")
+        return Path(metadata)
+    places = [root, *(d / name for d in (root, root.parent, root.parent.parent) for name in ("image_set", "images_set"))]
+    return next((d / "image_metadata.npy" for d in places if (d / "image_metadata.npy").is_file()), None)
+
+
+def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: int):
+    """(train ids, train concepts, test ids, test concepts, {id: file} of the stimuli found on disk), from
+    image_metadata.npy when there is one."""
+    path = _metadata_path(root, metadata)
+    if path is None:
         log.warning("%s: no image_metadata.npy; images get numeric ids and concepts numeric names", root)
         return ([f"train_{i:05d}" for i in range(n_train)],
                 [f"concept_{i // IMAGES_PER_CONCEPT:04d}" for i in range(n_train)],
-                [f"test_{i:03d}" for i in range(n_test)], [f"test_concept_{i:03d}" for i in range(n_test)])
+                [f"test_{i:03d}" for i in range(n_test)], [f"test_concept_{i:03d}" for i in range(n_test)], {})
     meta = _read_dict(path, "image metadata")
     missing = [k for k in META_KEYS if k not in meta]
     if missing:
         raise EegvizError(f"image metadata {path} lacks key(s) {', '.join(missing)}")
-    out = []
+    out, files_of = [], []
     for part, n in (("train", n_train), ("test", n_test)):
         files, concepts = [str(x) for x in meta[f"{part}_img_files"]], [str(x) for x in meta[f"{part}_img_concepts"]]
         if len(files) != n or len(concepts) != n:
             raise EegvizError(f"image metadata {path} lists {len(files)} {part} files and {len(concepts)} concepts, "
                               f"but the EEG has {n} {part} images")
         out += [[Path(f).stem for f in files], [re.sub(r"^\d+_", "", c) for c in concepts]]
-    return tuple(out)
+        files_of.append((part, concepts, files))
+    return (*out, {"dir": path.parent, "parts": files_of})
+
+
+def _stimulus_files(found: dict, images_dir: str | Path | None) -> dict[str, Path] | None:
+    """id -> stimulus file, looked up where the release keeps them: <dir>/{training,test}_images/<concept>/<file>
+    (dir = `images_dir` or the metadata's folder), or <images_dir>/<concept>/<file> for one part's folder."""
+    if not found:
+        if images_dir is not None:
+            raise EegvizError("THINGS-EEG2 stimuli are named by image_metadata.npy, which was not found; "
+                              "pass its path as metadata=")
+        return None
+    base = Path(images_dir) if images_dir is not None else found["dir"]
+    if images_dir is not None and not base.is_dir():
+        raise EegvizError(f"--images-dir {base} does not exist or is not a folder.")
+    paths = {}
+    for part, concepts, files in found["parts"]:
+        folder = "training_images" if part == "train" else "test_images"
+        for c, f in zip(concepts, files):
+            for cand in (base / folder / c / f, base / c / f):
+                if cand.is_file():
+                    paths[Path(f).stem] = cand
+                    break
+    if images_dir is not None and not paths:
+        raise EegvizError(f"no THINGS stimuli under {base}: expected training_images/<NNNNN_concept>/<file> "
+                          "(the image_set folder of the release)")
+    return paths or None
 
 
 def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = None,
                      average_repetitions: bool = False, val_fraction: float = 0.1, seed: int = 0,
-                     scale: float = 1e-6, metadata: str | Path | None = None) -> EEGDataset:
+                     scale: float = 1e-6, metadata: str | Path | None = None,
+                     images_dir: str | Path | None = None) -> EEGDataset:
     """Read THINGS-EEG2 preprocessed data into an EEGDataset in (nominal) volts.
 
     One trial per repetition by default; average_repetitions=True gives one averaged trial per image and
@@ -133,9 +181,15 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
         if ref is None:
             ref = (ch, times, shapes)
             names = _image_names(root, metadata, tr.shape[0], te.shape[0])
+            image_paths = _stimulus_files(names[4], images_dir)
             classes = list(dict.fromkeys(names[1] + names[3]))  # concepts in order, each once
             group = split_groups(names[1], val_fraction, 0.0, seed)
             per = [x.shape[0] * (1 if average_repetitions else x.shape[1]) for x in (tr, te)]
+            n_bytes = sum(per) * len(subs) * len(ch) * len(times) * 4
+            if n_bytes > 8e9:
+                log.warning("THINGS-EEG2: %d subjects x %d trials x %d channels x %d samples need %.0f GB in memory; "
+                            "select subjects= or average_repetitions=True for less", len(subs), sum(per), len(ch),
+                            len(times), n_bytes / 1e9)
             eeg = np.empty((sum(per) * len(subs), len(ch), len(times)), dtype=np.float32)
         elif ch != ref[0] or not _same(times, ref[1]) or shapes != ref[2]:
             raise EegvizError(f"{folder}: shapes, channels or times differ from {subs[0][1].name} "
@@ -160,4 +214,5 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
         eeg=eeg, labels=np.array(labels, dtype=np.int64), image_ids=np.array(ids), subjects=np.array(subj),
         split=np.array(split), ch_names=tuple(ch), sfreq=round(1.0 / float(np.median(np.diff(times))), 6),
         tmin=float(times[0]), classes=[c.replace("_", " ") for c in classes], captions=captions,
+        image_paths=image_paths,
     )

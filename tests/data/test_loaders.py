@@ -179,6 +179,74 @@ def test_things_eeg2_bad_files(tmp_path):
         load_things_eeg2(root2)
 
 
+def test_things_eeg2_nice_atm_250hz_variant(tmp_path, caplog):
+    """NICE/ATM's Preprocessed_data_250Hz: pickle.dump, 63 channels (+ 'stim' in some copies), data cropped to
+    0..1 s while 'times' still spans -0.2..1.0 s."""
+    import pickle
+
+    root = tmp_path / "Preprocessed_data_250Hz"
+    ch = [f"E{k}" for k in range(63)] + ["stim"]
+    times = np.round(np.arange(-50, 250) / 250.0, 3)
+    for part, n in (("training", 40), ("test", 3)):
+        data = np.zeros((n, 2, 64, 250))
+        data[:, :, :, 0] = np.arange(64)  # value = channel index at the first sample
+        (root / "sub-01").mkdir(parents=True, exist_ok=True)
+        with open(root / "sub-01" / f"preprocessed_eeg_{part}.npy", "wb") as f:
+            pickle.dump({"preprocessed_eeg_data": data, "ch_names": ch, "times": times}, f)
+    with caplog.at_level(logging.WARNING):
+        ds = load_things_eeg2(root)
+    assert ds.eeg.shape == (86, 63, 250) and ds.sfreq == 250.0 and ds.tmin == pytest.approx(0.0)
+    assert "stim" not in ds.ch_names and ds.eeg[0, 62, 0] == pytest.approx(62e-6)
+    assert "'times' has 300 entries for 250 samples" in caplog.text
+
+
+def test_things_eeg2_release_layout_finds_metadata_and_stimuli(tmp_path):
+    """The release's tree: project/eeg_dataset/preprocessed_data/sub-XX next to project/image_set/ with the
+    metadata and {training,test}_images/<NNNNN_concept>/<file>."""
+    from eegviz.data.loaders import open_dataset
+
+    flat = _things(tmp_path / "flat", subjects=(1,))
+    project = tmp_path / "project"
+    data = project / "eeg_dataset" / "preprocessed_data"
+    data.mkdir(parents=True)
+    (flat / "sub-01").rename(data / "sub-01")
+    (project / "image_set").mkdir()
+    (flat / "image_metadata.npy").rename(project / "image_set" / "image_metadata.npy")
+    meta = np.load(project / "image_set" / "image_metadata.npy", allow_pickle=True).item()
+    for part in ("train", "test"):
+        for c, f in zip(meta[f"{part}_img_concepts"], meta[f"{part}_img_files"]):
+            folder = project / "image_set" / ("training_images" if part == "train" else "test_images") / c
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f).write_bytes(b"")
+    ds = load_things_eeg2(data)
+    assert ds.classes[:2] == ["aardvark", "ice cream"]  # names from the metadata two levels up
+    assert len(ds.image_paths) == 43
+    assert ds.image_paths["yak_01s"] == project / "image_set" / "test_images" / "00003_yak" / "yak_01s.jpg"
+    moved = tmp_path / "elsewhere"
+    (project / "image_set" / "training_images").rename(moved)  # one part's folder given as --images-dir
+    got = open_dataset(data, images_dir=str(moved))
+    assert len(got.image_paths) == 40 and got.image_paths["kite_03b"] == moved / "00003_kite" / "kite_03b.jpg"
+    with pytest.raises(EegvizError, match="no THINGS stimuli under"):
+        open_dataset(data, images_dir=str(tmp_path))
+
+
+def test_eeg_imagenet_single_subject_split_file(tmp_path, caplog):
+    """block_splits_by_image_single.pth indexes one subject's trials, as the original code and DreamDiffusion
+    use it: with subject 2 (entries 1, 3, 5, 7) positions 0..3 mean those entries."""
+    path, _ = _eeg_imagenet(tmp_path)
+    single = tmp_path / "block_splits_by_image_single.pth"
+    torch.save({"splits": [{"train": [0, 1], "val": [2], "test": [3]}]}, single)
+    ds = load_eeg_imagenet(path, splits=single, subjects=2)
+    entry = np.round(ds.eeg[:, 0, 0] / 1e-6 / 1000).astype(int)  # value = 1000 * entry + sample
+    assert list(entry) == [1, 3, 5] and list(ds.split) == ["train", "train", "val"]  # entry 7 is too long
+    whole = load_eeg_imagenet(path, splits=single, subjects=2, split_index="dataset")
+    assert list(np.round(whole.eeg[:, 0, 0] / 1e-6 / 1000).astype(int)) == [1, 3]  # entries 0..3, subject 2's
+    everyone = load_eeg_imagenet(path, splits=single)  # no subject chosen: the whole list, as before
+    assert len(everyone.labels) == 4 and list(everyone.subjects) == [1, 2, 1, 2]
+    with pytest.raises(EegvizError, match="split_index must be"):
+        load_eeg_imagenet(path, splits=single, split_index="mine")
+
+
 # ------------------------------------------------------------------------------------------ XDF sessions
 FS = 250.0
 T0 = 50.0
