@@ -26,13 +26,11 @@ def run_session(source, args, title: str, paced: bool) -> int:
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.paths import default_model_dir
     from eegviz.pipeline import Pipeline
-    from eegviz.plugins import get
     from eegviz.record.results import ResultsWriter
 
     model_dir = Path(args.model or default_model_dir())
     decoder = TwoBranchDecoder.load(model_dir)
-    gen_cls = get("generators", args.generator)
-    generator = gen_cls(model_dir=model_dir) if args.generator == "embedded" else gen_cls.from_cli(args)
+    generator = make_generator(args.generator, model_dir, args)
     source.start()
     sinks, recorder = [], None
     if args.out:
@@ -46,6 +44,14 @@ def run_session(source, args, title: str, paced: bool) -> int:
     stats = pipe.run(duration=getattr(args, "duration", None))
     _summary(stats, args.out)
     return 0
+
+
+def make_generator(name: str, model_dir: Path, args, **embedded_opts):
+    """The generator plugin `name`: the embedded one reads the model folder, the others their CLI options."""
+    from eegviz.plugins import get
+
+    gen_cls = get("generators", name)
+    return gen_cls(model_dir=model_dir, **embedded_opts) if name == "embedded" else gen_cls.from_cli(args)
 
 
 def _window(args, title: str, make_source=None) -> int:
@@ -148,7 +154,7 @@ def cmd_simulate(args) -> int:
 def cmd_train(args) -> int:
     from eegviz.train.run import train_all
 
-    data_opts = {k: v for k, v in {"images_dir": args.images_dir, "splits": args.splits}.items() if v}
+    data_opts = _data_opts(args)
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
               refine_steps=args.refine_steps, gen_steps=args.gen_steps,
               gen_adv_steps=args.gen_adv_steps, seed=args.seed, threads=args.threads,
@@ -158,14 +164,30 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _data_opts(args) -> dict:
+    """Dataset options shared by train and eval; formats that do not take one ignore it with a warning."""
+    opts = {"images_dir": args.images_dir, "splits": args.splits}
+    if args.subjects:
+        try:
+            opts["subjects"] = [int(x) for x in args.subjects.split(",")]
+        except ValueError:
+            raise EegvizError(f"--subjects takes subject numbers separated by commas, not '{args.subjects}'") from None
+    return {k: v for k, v in opts.items() if v}
+
+
 def cmd_eval(args) -> int:
     from eegviz.eval.report import evaluate
 
-    data_opts = {k: v for k, v in {"images_dir": args.images_dir, "splits": args.splits}.items() if v}
+    data_opts = _data_opts(args)
+    if args.strength is not None and not 0 < args.strength <= 1:
+        raise EegvizError("--strength must be in (0, 1]: the fraction of the sampler's noise schedule applied")
     if args.controls_highpass < 0:
         raise EegvizError("--controls-highpass must be >= 0 Hz (0: no high-pass variant)")
-    metrics = evaluate(Path(args.data), Path(args.model), Path(args.out), controls=not args.no_controls,
-                       controls_highpass=args.controls_highpass, data_opts=data_opts)
+    model = Path(args.model)
+    generator = make_generator(args.generator, model, args, out_size=32) if args.generator else None
+    metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
+                       controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
+                       classifier=args.classifier)
     print(json.dumps(metrics["headline"], indent=1))
     return 0
 
@@ -280,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
     t.add_argument("--images-dir", help="stimulus images for XDF-session datasets (<id>.png, optionally in class folders)")
     t.add_argument("--splits", help="EEG-ImageNet splits .pth file")
+    t.add_argument("--subjects", metavar="N[,N...]",
+                   help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject split "
+                        "file the split indexes the chosen subject's trials")
     t.add_argument("--classifier-images", type=int, default=200, help="renders per class for the eval classifier")
     t.add_argument("--classifier-epochs", type=int, default=15)
     t.set_defaults(fn=cmd_train)
@@ -290,10 +315,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
     e.add_argument("--images-dir", help="stimulus images for XDF-session datasets")
     e.add_argument("--splits", help="EEG-ImageNet splits .pth file")
+    e.add_argument("--subjects", metavar="N[,N...]",
+                   help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject split "
+                        "file the split indexes the chosen subject's trials")
     e.add_argument("--no-controls", action="store_true",
                    help="skip the confound controls (shuffled labels, leave-one-subject-out, blocks apart, high-pass)")
     e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
                    help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none)")
+    e.add_argument("--generator", help="generator plugin for the reconstructions (default: the model's embedded "
+                                       "generator when it has one), e.g. diffusers with --sd-model")
+    e.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers')")
+    e.add_argument("--steps", type=int, default=1, help="sampler steps (generator 'diffusers')")
+    e.add_argument("--strength", type=float, help="img2img strength (generator 'diffusers'; default 0.5)")
+    e.add_argument("--classifier", metavar="MODEL",
+                   help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
+                        "N-way top-k and IS; default: the model's stimulus classifier")
     e.set_defaults(fn=cmd_eval)
 
     b = sub.add_parser("bench", help="latency/throughput/memory benchmark (JSON)")

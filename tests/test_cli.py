@@ -21,6 +21,9 @@ def run(*args, timeout=300):
     (["replay", "DEMO", "--headless", "--model", "/nonexistent-model"], "no model at"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "/tmp/x"], "not a dataset eegviz can read"),
     (["replay", "DEMO", "--headless", "--generator", "nope"], "no generator named 'nope'"),
+    (["train", "--data", "TESTS_WORLD", "--out", "/tmp/x", "--subjects", "4,five"], "--subjects takes subject numbers"),
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "/tmp/x", "--classifier", "/nope",
+      "--strength", "0"], "--strength must be in (0, 1]"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, needle):
     world = str(Path(__file__).parent / "world")  # a folder, but no dataset

@@ -1,7 +1,12 @@
-"""A stimulus classifier trained offline on the synthetic stimulus set: the stand-in for NeuroImagen's
-ImageNet classifier when judging whether a reconstruction shows the right class (N-way top-k).
+"""Image classifiers that judge reconstructions (N-way top-k, Inception Score).
 
-Trained on fresh renders (seed 1, never the evaluation images) so it judges shape, not memorised pictures.
+- StimulusClassifier: trained offline on the synthetic stimulus set, the stand-in for NeuroImagen's ImageNet
+  classifier in the embedded world. Trained on fresh renders (seed 1, never the evaluation images) so it judges
+  shape, not memorised pictures. Its classes are the dataset's classes.
+- HFImageClassifier: any transformers image-classification model in a local folder or the HF cache, e.g. an
+  ImageNet ResNet/ViT/ConvNeXt, or Inception-v3 through timm (transformers' TimmWrapper, needs timm) for the
+  paper's IS. Its classes are its own (ImageNet's 1000), so eval scores a reconstruction against the class the
+  classifier gives the true stimulus, as NeuroImagen and MinD-Vis do.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from eegviz.modelio import load_module, save_module
 
 
 class StimulusClassifier(nn.Module):
+    name = "stimulus classifier (synthetic world)"
+
     def __init__(self, n_classes: int = 40, size: int = 32):
         super().__init__()
         self.size = size
@@ -77,3 +84,39 @@ def save_classifier(clf: StimulusClassifier, path: Path) -> None:
 
 def load_classifier(path: Path, n_classes: int = 40) -> StimulusClassifier:
     return load_module(StimulusClassifier(n_classes), Path(path))
+
+
+class HFImageClassifier:
+    """A transformers image classifier; its own processor does the resizing and normalisation."""
+
+    def __init__(self, model: str, batch: int = 32):
+        import os
+
+        from transformers import AutoImageProcessor, AutoModelForImageClassification
+        from transformers.utils import logging as hf_logging
+
+        from eegviz.errors import EegvizError
+
+        local = Path(model).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1"
+        hf_logging.set_verbosity_error()  # the torchvision-missing fallback notice is not the user's problem
+        hf_logging.disable_progress_bar()
+        try:
+            self.processor = AutoImageProcessor.from_pretrained(model, local_files_only=local)
+            self.model = AutoModelForImageClassification.from_pretrained(model, local_files_only=local).eval()
+        except (OSError, ValueError, ImportError) as exc:
+            raise EegvizError(f"cannot load an image classifier from '{model}': it needs a transformers "
+                              f"image-classification model with its preprocessor config ({type(exc).__name__})"
+                              ) from None
+        labels = self.model.config.id2label
+        self.classes = [str(labels[i]) for i in range(len(labels))]
+        self.name = f"{type(self.model).__name__} ({model})"
+        self.batch = batch
+
+    @torch.inference_mode()
+    def logits_uint8(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, classes) logits."""
+        out = []
+        for s in range(0, len(images), self.batch):
+            inputs = self.processor(images=list(images[s : s + self.batch]), return_tensors="pt")
+            out.append(self.model(**inputs).logits.float().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes)), np.float32)

@@ -2,6 +2,8 @@
 
 N-way top-k: classify the reconstruction; it is a hit if, among the true class and N-1 random other classes,
 the true class is in the classifier's top k. With N equal to the number of classes this is plain top-k.
+Inception Score: exp(E_x KL(p(y|x) || p(y))) over the classifier's softmax; high when each image is classified
+confidently and the set covers many classes. It is the paper's IS only when the classifier is Inception-v3.
 """
 
 from __future__ import annotations
@@ -41,3 +43,17 @@ def pixcorr(a: np.ndarray, b: np.ndarray) -> float:
     num = (fa * fb).sum(1)
     den = np.sqrt((fa**2).sum(1) * (fb**2).sum(1)) + 1e-12
     return float(np.mean(num / den))
+
+
+def inception_score(logits: np.ndarray, splits: int = 10) -> dict:
+    """IS over (N, classes) logits, as the mean and std over `splits` disjoint parts (the usual protocol;
+    fewer parts when there are under 50 images per part, since p(y) from a handful of images is noise)."""
+    z = logits - logits.max(1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    splits = max(1, min(splits, len(p) // 50))
+    scores = []
+    for part in np.array_split(p, splits):
+        py = part.mean(0, keepdims=True)
+        kl = (part * (np.log(part + 1e-12) - np.log(py + 1e-12))).sum(1)
+        scores.append(float(np.exp(kl.mean())))
+    return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "splits": splits}

@@ -37,7 +37,7 @@ class DiffusersImg2ImgGenerator:
     name = "diffusers"
 
     def __init__(self, model: str | None = None, *, pipe=None, steps: int = 1, strength: float = 0.5,
-                 family: str | None = None, size: int = 512, tiny_vae: str | None = None,
+                 family: str | None = None, size: int | None = None, tiny_vae: str | None = None,
                  dtype: torch.dtype | None = None, device: str | None = None, compile: bool = False):
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype or (torch.float16 if self.device == "cuda" else torch.float32)
@@ -52,14 +52,17 @@ class DiffusersImg2ImgGenerator:
         self.pipe.unet.to(memory_format=torch.channels_last)
         if compile:
             self.pipe.unet = torch.compile(self.pipe.unet, mode="max-autotune", fullgraph=True)
-        self.steps, self.strength, self.size = steps, strength, size
+        # default: the model's native resolution (SD-Turbo 512, SD 2.1 768), which it was trained to draw
+        self.size = size or int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
+        self.steps, self.strength = steps, strength
         self.guidance = 0.0 if self.family in ("turbo", "lcm") else 7.5
         self.ctx_dim = self.pipe.unet.config.cross_attention_dim
         self.projection: torch.nn.Linear | None = None
 
     @classmethod
     def from_cli(cls, args) -> DiffusersImg2ImgGenerator:
-        return cls(args.sd_model, steps=args.steps)
+        strength = getattr(args, "strength", None)
+        return cls(args.sd_model, steps=args.steps, **({"strength": strength} if strength else {}))
 
     def _load(self, model: str, tiny_vae: str | None):
         from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline

@@ -1,33 +1,11 @@
 """Text encoders: the offline hash space and a real CLIP text encoder (tiny, random, built from config)."""
 
-import json
-
 import numpy as np
 import pytest
 
 from eegviz.decoders.text import ClipTextEncoder, HashTextEncoder, make_text_encoder
 from eegviz.errors import EegvizError
-
-
-def tiny_sd_text_folder(root, hidden=32):
-    """A diffusers-style folder with text_encoder/ and tokenizer/ as SD ships them, at toy size."""
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for t in letters + [c + "</w>" for c in letters]:
-        vocab[t] = len(vocab)
-    tok_dir = root / "tokenizer"
-    tok_dir.mkdir(parents=True)
-    (tok_dir / "vocab.json").write_text(json.dumps(vocab))
-    (tok_dir / "merges.txt").write_text("#version: 0.2\n")
-    tok = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"), model_max_length=77)
-    tok.save_pretrained(tok_dir)
-    cfg = CLIPTextConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
-                         pad_token_id=1)
-    CLIPTextModel(cfg).save_pretrained(root / "text_encoder")
-    return root
+from tiny_models import tiny_sd_text_folder
 
 
 def test_hash_encoder_is_deterministic_and_word_based():

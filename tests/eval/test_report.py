@@ -1,13 +1,15 @@
-"""`eegviz eval` on a real-data format: decoder metrics and confound controls, reconstruction metrics skipped
-with the reason (the stimuli cannot be rendered and the model carries no embedded generator)."""
+"""`eegviz eval` on a real-data format: decoder metrics and confound controls; reconstruction metrics skipped
+with the reason when there is no generator, and computed with an outside SD model and image classifier."""
 
 import json
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 from eegviz.cli import main
+from tiny_models import tiny_image_classifier, tiny_sd_folder
 
 
 def _imagenet_like(tmp_path, n_classes=3, n_images=6, subjects=(1, 2)):
@@ -29,7 +31,9 @@ def _imagenet_like(tmp_path, n_classes=3, n_images=6, subjects=(1, 2)):
     folder = tmp_path / "images"  # the stimuli, as an ImageNet user would pass with --images-dir
     folder.mkdir()
     for k, name in enumerate(images):
-        Image.new("RGB", (40, 30), (40 * k % 255, 90, 200)).save(folder / f"{name}.JPEG")
+        img = Image.new("RGB", (40, 30), (40 * k % 255, 90, 200))
+        img.paste((250, 250, 40), (2 * k % 30, 5, 2 * k % 30 + 10, 20))  # a patch that moves from image to image
+        img.save(folder / f"{name}.JPEG")
     return path, folder
 
 
@@ -89,3 +93,79 @@ def test_sampling_choice_rule():
     assert r["chosen"] == grid[3]
     only_bad = [dict(g, eligible=False) for g in grid]
     assert choose_sampling(only_bad, 400)["chosen"] == only_bad[4]  # nothing eligible: plain best
+
+
+class _Replay:
+    """A stand-in generator that returns given images in trial order (eval seeds each batch by its start)."""
+
+    name, steps, strength = "replay", 1, 0.5
+
+    def __init__(self, images):
+        self.images = images
+
+    def generate(self, saliency, embedding, seed=0):
+        return self.images[seed : seed + len(saliency)]
+
+
+def test_outside_classifier_judges_against_its_view_of_the_true_stimulus(tmp_path):
+    """With an ImageNet-style classifier (its own label set), the target is its top-1 on the true stimulus:
+    replaying the stimuli scores 100% N-way and SSIM 1; a flat grey image scores far lower."""
+    from eegviz.data.loaders import open_dataset
+    from eegviz.eval.classifier import HFImageClassifier
+    from eegviz.eval.report import _reconstruction_metrics
+    from eegviz.train.decoder import stimulus_targets
+
+    data, images = _imagenet_like(tmp_path)
+    ds = open_dataset(data, images_dir=str(images))
+    te = ds.subset("test")
+    gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths).transpose(0, 2, 3, 1)
+    gt_u8 = (gt * 255 + 0.5).astype(np.uint8)
+    clf = HFImageClassifier(str(tiny_image_classifier(tmp_path / "clf", [f"k{i}" for i in range(12)])))
+    sal, emb = np.zeros((len(te), 32, 32, 3), np.float32), np.zeros((len(te), 8, 64), np.float32)
+    (tmp_path / "r").mkdir()
+    m = _reconstruction_metrics(ds, tmp_path / "r", te, sal, emb, _Replay(gt_u8), clf, batch=4)
+    assert m["classifier"]["target"] == "the classifier's top-1 on the true stimulus"
+    assert m["n_way"] == 12 and m["image_size"] == 32
+    full = m["ablation"]["label+saliency"]
+    assert full["12way_top1"] == 1.0 and full["10way_top1"] == 1.0 and full["5way_top1"] == 1.0
+    assert full["ssim"] > 0.99 and full["pixcorr"] > 0.99
+    assert full["is"]["mean"] == pytest.approx(m["is_true_stimuli"]["mean"], rel=1e-4)
+    assert (tmp_path / "r" / "reconstructions.png").is_file()
+
+    blank = np.full_like(gt_u8, 128)
+    b = _reconstruction_metrics(ds, tmp_path / "r", te, sal, emb, _Replay(blank), clf, batch=4)
+    flat = b["ablation"]["label+saliency"]
+    # one grey image for all: no structure in common with the stimuli, and identical predictions give IS 1
+    assert flat["ssim"] < 0.7 and flat["pixcorr"] == 0.0 and flat["is"]["mean"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_eval_with_an_sd_model_and_an_image_classifier(tmp_path, capsys):
+    """The real user's path: semantic branch trained into the SD model's CLIP space, reconstructions by SD
+    img2img at the model's native size, scored by a transformers classifier (all tiny, random, offline)."""
+    (data, images), model, report = _imagenet_like(tmp_path), tmp_path / "model", tmp_path / "report"
+    sd = tiny_sd_folder(tmp_path / "sd")
+    clf = tiny_image_classifier(tmp_path / "clf", [f"k{i}" for i in range(7)])
+    assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "1",
+                 "--refine-steps", "1", "--images-dir", str(images), "--text-encoder", f"clip:{sd}"]) == 0
+    common = ["eval", "--data", str(data), "--model", str(model), "--out", str(report), "--images-dir",
+              str(images), "--no-controls"]
+    assert main(common) == 0  # no generator for CLIP embeddings without an SD model: skipped, with the way out
+    assert "--generator diffusers" in json.loads((report / "metrics.json").read_text())["reconstruction"]["skipped"]
+    capsys.readouterr()
+    assert main(common + ["--generator", "diffusers", "--sd-model", str(sd), "--steps", "2", "--strength", "0.6",
+                          "--classifier", str(clf)]) == 0
+    m = json.loads((report / "metrics.json").read_text())
+    assert m["generator"] == "diffusers" and m["image_size"] == 32  # 16 latents x VAE scale 2
+    assert m["sampling"]["steps"] == 2 and m["sampling"]["strength"] == 0.6
+    assert m["n_way"] == 7 and set(m["ablation"]) == {"label+saliency", "label_only", "saliency_only"}
+    for v in m["ablation"].values():
+        assert 0 <= v["7way_top1"] <= 1 and 1 <= v["is"]["mean"] <= 7 and -1 <= v["ssim"] <= 1
+    # text-to-image ignores the saliency map, img2img at 0.6 keeps some of it: the images must differ
+    assert m["ablation"]["label_only"]["ssim"] != m["ablation"]["label+saliency"]["ssim"]
+    headline = json.loads(capsys.readouterr().out)
+    assert headline["reconstruction_7way_top1"] == m["ablation"]["label+saliency"]["7way_top1"]
+    assert main(common + ["--generator", "diffusers", "--sd-model", str(sd), "--strength", "1.5"]) == 2
+    assert main(common + ["--classifier", str(tmp_path / "nothing-here"), "--generator", "diffusers",
+                          "--sd-model", str(sd)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("eegviz: error:") == 2 and "--strength must be in (0, 1]" in err

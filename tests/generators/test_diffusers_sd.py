@@ -6,22 +6,7 @@ import torch
 
 from eegviz.errors import EegvizError
 from eegviz.generators.diffusers_sd import DiffusersImg2ImgGenerator
-
-
-def tiny_pipe():
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
-
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)
-    vae = AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4,
-                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-                        norm_num_groups=8)
-    sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
-    return StableDiffusionImg2ImgPipeline(vae=vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=sched,
-                                          safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+from tiny_models import tiny_pipe
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +74,9 @@ def test_missing_model_offline_is_one_line_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EegvizError, match="cannot load diffusers model"):
         DiffusersImg2ImgGenerator("stabilityai/sd-turbo-not-cached")
+
+
+def test_default_size_is_the_models_native_resolution():
+    g = DiffusersImg2ImgGenerator(pipe=tiny_pipe(), family="turbo", steps=1, strength=0.5)
+    assert g.size == 16 * 2  # UNet sample size x VAE scale factor (SD-Turbo: 64 x 8 = 512)
+    assert g.generate(np.zeros((1, 8, 8, 3), np.float32), np.zeros((1, 4, 32), np.float32)).shape == (1, 32, 32, 3)

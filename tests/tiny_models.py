@@ -1,0 +1,69 @@
+"""Tiny, randomly initialised stand-ins for the real models users bring, built from config objects (no
+downloads): a Stable Diffusion img2img pipeline, its CLIP text encoder + tokenizer in the folder layout SD ships,
+and a transformers image classifier. Shared by the tests that exercise those real code paths."""
+
+import json
+
+import torch
+
+
+def tiny_pipe(text_encoder=None, tokenizer=None):
+    """SD img2img at toy size: 16x16 latents, VAE scale 2 (native 32 px), cross-attention width 32."""
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)
+    vae = AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
+                        norm_num_groups=8)
+    sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    return StableDiffusionImg2ImgPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                          scheduler=sched, safety_checker=None, feature_extractor=None,
+                                          requires_safety_checker=False)
+
+
+def tiny_sd_text_folder(root, hidden=32):
+    """A diffusers-style folder with text_encoder/ and tokenizer/ as SD ships them, at toy size."""
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for t in letters + [c + "</w>" for c in letters]:
+        vocab[t] = len(vocab)
+    tok_dir = root / "tokenizer"
+    tok_dir.mkdir(parents=True)
+    (tok_dir / "vocab.json").write_text(json.dumps(vocab))
+    (tok_dir / "merges.txt").write_text("#version: 0.2\n")
+    tok = CLIPTokenizer(str(tok_dir / "vocab.json"), str(tok_dir / "merges.txt"), model_max_length=77)
+    tok.save_pretrained(tok_dir)
+    cfg = CLIPTextConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
+                         pad_token_id=1)
+    CLIPTextModel(cfg).save_pretrained(root / "text_encoder")
+    return root
+
+
+def tiny_sd_folder(root):
+    """A complete local SD folder (unet, vae, scheduler, text encoder, tokenizer) as from_pretrained reads it."""
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    tiny_sd_text_folder(root)
+    pipe = tiny_pipe(CLIPTextModel.from_pretrained(root / "text_encoder"),
+                     CLIPTokenizer.from_pretrained(root / "tokenizer"))
+    pipe.save_pretrained(root)
+    return root
+
+
+def tiny_image_classifier(root, classes):
+    """A transformers ResNet image classifier with a 32 px preprocessor, labelled `classes`."""
+    from transformers import ResNetConfig, ResNetForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    cfg = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], num_labels=len(classes),
+                       id2label=dict(enumerate(classes)), label2id={c: i for i, c in enumerate(classes)})
+    ResNetForImageClassification(cfg).save_pretrained(root)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(root)
+    return root
