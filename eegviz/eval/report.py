@@ -46,8 +46,8 @@ def generate_all(gen: EmbeddedGenerator, sal: np.ndarray, emb: np.ndarray, batch
             setattr(gen, k, v)
 
 
-def tune_sampling(ds, dec: TwoBranchDecoder, gen: EmbeddedGenerator, clf, steps=(2, 3, 4),
-                  strengths=(0.7, 0.8, 0.9), guidances=(3.0, 5.0, 7.0)) -> dict:
+def tune_sampling(ds, dec: TwoBranchDecoder, gen: EmbeddedGenerator, clf, steps=(2, 3, 4, 6, 8),
+                  strengths=(0.7, 0.8, 0.9), guidances=(3.0, 5.0, 7.0, 9.0)) -> dict:
     """Pick sampler steps, img2img strength and guidance on the VALIDATION split (never test).
 
     Eligible settings keep the saliency map doing its job: the reconstructions' SSIM to the stimulus must beat
@@ -274,7 +274,7 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict) -> None:
     n = metrics["n_way"]
     rows = "\n".join(
         f"| {k} | {v[f'{n}way_top1']:.3f} | {v['10way_top1']:.3f} | {v['5way_top1']:.3f} | {v['ssim']:.3f} "
-        f"| {v['pixcorr']:.3f} |"
+        f"| {v['pixcorr']:.3f} | {v['is']['mean']:.2f} |"
         for k, v in a.items())
     text = f"""# synthetic-default: eegviz's embedded model
 
@@ -302,9 +302,12 @@ never seen real EEG. Use it to run the pipeline offline; train on real data for 
 N-way top-1 is NeuroImagen's metric; the paper's 50-way needs 50 classes, the synthetic world has {metrics['n_classes']},
 so N = {n} here (all classes, i.e. plain top-1).
 
-| variant | {n}-way top-1 | 10-way top-1 | 5-way top-1 | SSIM | PixCorr |
-|---|---|---|---|---|---|
+| variant | {n}-way top-1 | 10-way top-1 | 5-way top-1 | SSIM | PixCorr | IS* |
+|---|---|---|---|---|---|---|
 {rows}
+
+*IS: the Inception Score formula under the stimulus classifier (no Inception weights here), out of at most
+{n}; the true stimuli score {metrics['is_true_stimuli']['mean']:.2f}.
 
 {_controls_section(metrics)}
 ## Retrain
