@@ -65,15 +65,22 @@ class DiffusersImg2ImgGenerator:
         return cls(args.sd_model, steps=args.steps, **({"strength": strength} if strength else {}))
 
     def _load(self, model: str, tiny_vae: str | None):
-        from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline
+        from transformers.utils import logging as hf_logging
 
+        # library notices (accelerate missing, torchvision fallbacks) are not the user's problem; set before
+        # diffusers is imported, since importing it already prints some
+        hf_logging.set_verbosity_error()
+        from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.set_verbosity_error()
         local = os.path.isdir(model)
         try:
             pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
-                model, torch_dtype=self.dtype, safety_checker=None, requires_safety_checker=False,
+                model, dtype=self.dtype, safety_checker=None, requires_safety_checker=False,
                 local_files_only=local or os.environ.get("HF_HUB_OFFLINE") == "1")
             if tiny_vae:
-                pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
+                pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, dtype=self.dtype,
                                                            local_files_only=os.path.isdir(tiny_vae))
         except (OSError, ValueError) as exc:
             raise EegvizError(f"cannot load diffusers model '{model}': not in the local folder or HF cache and "
