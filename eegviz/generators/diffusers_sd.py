@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -76,12 +77,15 @@ class DiffusersImg2ImgGenerator:
         diffusers_logging.set_verbosity_error()
         local = os.path.isdir(model)
         try:
-            pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
-                model, dtype=self.dtype, safety_checker=None, requires_safety_checker=False,
-                local_files_only=local or os.environ.get("HF_HUB_OFFLINE") == "1")
-            if tiny_vae:
-                pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, dtype=self.dtype,
-                                                           local_files_only=os.path.isdir(tiny_vae))
+            with warnings.catch_warnings():
+                # torch_dtype works on every supported diffusers (>= 0.30); newer ones warn it was renamed dtype
+                warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+                pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
+                    model, torch_dtype=self.dtype, safety_checker=None, requires_safety_checker=False,
+                    local_files_only=local or os.environ.get("HF_HUB_OFFLINE") == "1")
+                if tiny_vae:
+                    pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
+                                                               local_files_only=os.path.isdir(tiny_vae))
         except (OSError, ValueError) as exc:
             raise EegvizError(f"cannot load diffusers model '{model}': not in the local folder or HF cache and "
                               f"no network to fetch it ({type(exc).__name__})") from None
