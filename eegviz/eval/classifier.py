@@ -25,15 +25,15 @@ from eegviz.modelio import load_module, save_module
 class StimulusClassifier(nn.Module):
     name = "stimulus classifier (synthetic world)"
 
-    def __init__(self, n_classes: int = 40, size: int = 32):
+    def __init__(self, classes: list[str], size: int = 32):
         super().__init__()
-        self.size = size
+        self.classes, self.size = list(classes), size  # classes: the dataset's, in its label order
 
         def block(i, o):
             return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2))
 
         self.body = nn.Sequential(block(3, 32), block(32, 64), block(64, 96), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(96, n_classes)
+        self.head = nn.Linear(96, len(self.classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, 3, H, W) in [0,1], any H, W (resized to the training size)."""
@@ -55,7 +55,7 @@ def train_classifier(n_per_class: int = 200, epochs: int = 15, seed: int = 1, si
     imgs, _ = render_batch(specs, size=size)
     x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float()
     y = torch.tensor([s.class_idx for s in specs])
-    clf = StimulusClassifier(len(CLASSES), size)
+    clf = StimulusClassifier(CLASSES, size)
     opt = torch.optim.AdamW(clf.parameters(), lr=3e-3)
     for _ in tqdm(range(epochs), desc="stimulus classifier", leave=False):
         clf.train()
@@ -82,8 +82,9 @@ def save_classifier(clf: StimulusClassifier, path: Path) -> None:
     save_module(clf, Path(path))
 
 
-def load_classifier(path: Path, n_classes: int = 40) -> StimulusClassifier:
-    return load_module(StimulusClassifier(n_classes), Path(path))
+def load_classifier(path: Path, classes: list[str]) -> StimulusClassifier:
+    """The stimulus classifier saved at `path`, its outputs named by the dataset's `classes`."""
+    return load_module(StimulusClassifier(classes), Path(path))
 
 
 class HFImageClassifier:

@@ -142,14 +142,6 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     if generator is None and (model / "generator.safetensors").is_file() and dec.hparams.get(
             "text_encoder", "hash") == "hash":
         generator = EmbeddedGenerator(model, out_size=32)  # its native resolution; display upsampling adds nothing
-    clf = None
-    if classifier:
-        from eegviz.eval.classifier import HFImageClassifier
-
-        clf = HFImageClassifier(classifier)
-    elif (model / "classifier.safetensors").is_file():
-        clf = load_classifier(model / "classifier.safetensors", n_classes)
-        clf.classes = list(ds.classes)
     if gt is None:
         metrics["reconstruction"] = {"skipped": "no stimulus images: the stimuli are not synthetic-world images "
                                                 "and the dataset has none (pass --images-dir)"}
@@ -157,7 +149,14 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         metrics["reconstruction"] = {"skipped": "no generator: the model has no embedded generator for its "
                                                 "caption space; pass --generator diffusers --sd-model MODEL"}
     else:
-        metrics.update(_reconstruction_metrics(ds, out, te, sal, emb, generator, clf, batch))
+        clf = None
+        if classifier:
+            from eegviz.eval.classifier import HFImageClassifier
+
+            clf = HFImageClassifier(classifier)
+        elif (model / "classifier.safetensors").is_file():
+            clf = load_classifier(model / "classifier.safetensors", ds.classes)
+        metrics.update(_reconstruction_metrics(ds, out, te, gt, sal, emb, generator, clf, batch))
     if controls:
         from eegviz.eval.controls import plot_controls, run_controls
 
@@ -189,8 +188,10 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
                           f"{spec.n_times} samples)")
 
 
-def _reconstruction_metrics(ds, out: Path, te, sal, emb, gen, clf, batch: int) -> dict:
+def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: int) -> dict:
     """NeuroImagen's image metrics and ablation on the test trials; also writes reconstructions.png.
+
+    `gt`: the test stimuli as (N, H, W, 3) floats; loaded again only if the generator draws at another size.
 
     The classifier's target for a trial is the dataset label when the classifier knows the dataset's classes
     (the stimulus classifier), else the class it gives the true stimulus (an ImageNet classifier on ImageNet
@@ -207,7 +208,8 @@ def _reconstruction_metrics(ds, out: Path, te, sal, emb, gen, clf, batch: int) -
     images = {name: generate_all(gen, s_in, e_in, batch, **settings)
               for name, (s_in, e_in, settings) in variants.items()}
     size = images["label+saliency"].shape[1]
-    gt = stimulus_targets(ds.image_ids[te], size, ds.image_paths).transpose(0, 2, 3, 1)
+    if gt.shape[1] != size:
+        gt = stimulus_targets(ds.image_ids[te], size, ds.image_paths).transpose(0, 2, 3, 1)
     gt_u8 = (gt * 255 + 0.5).astype(np.uint8)
     y = ds.labels[te]
     result = {"image_size": int(size), "generator": getattr(gen, "name", type(gen).__name__),

@@ -123,7 +123,7 @@ def test_outside_classifier_judges_against_its_view_of_the_true_stimulus(tmp_pat
     clf = HFImageClassifier(str(tiny_image_classifier(tmp_path / "clf", [f"k{i}" for i in range(12)])))
     sal, emb = np.zeros((len(te), 32, 32, 3), np.float32), np.zeros((len(te), 8, 64), np.float32)
     (tmp_path / "r").mkdir()
-    m = _reconstruction_metrics(ds, tmp_path / "r", te, sal, emb, _Replay(gt_u8), clf, batch=4)
+    m = _reconstruction_metrics(ds, tmp_path / "r", te, gt, sal, emb, _Replay(gt_u8), clf, batch=4)
     assert m["classifier"]["target"] == "the classifier's top-1 on the true stimulus"
     assert m["n_way"] == 12 and m["image_size"] == 32
     full = m["ablation"]["label+saliency"]
@@ -133,7 +133,7 @@ def test_outside_classifier_judges_against_its_view_of_the_true_stimulus(tmp_pat
     assert (tmp_path / "r" / "reconstructions.png").is_file()
 
     blank = np.full_like(gt_u8, 128)
-    b = _reconstruction_metrics(ds, tmp_path / "r", te, sal, emb, _Replay(blank), clf, batch=4)
+    b = _reconstruction_metrics(ds, tmp_path / "r", te, gt, sal, emb, _Replay(blank), clf, batch=4)
     flat = b["ablation"]["label+saliency"]
     # one grey image for all: no structure in common with the stimuli, and identical predictions give IS 1
     assert flat["ssim"] < 0.7 and flat["pixcorr"] == 0.0 and flat["is"]["mean"] == pytest.approx(1.0, abs=1e-5)
