@@ -12,7 +12,6 @@ Pluggable, chosen by a spec string stored with the decoder (`eegviz train --text
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
 from pathlib import Path
@@ -74,12 +73,14 @@ class ClipTextEncoder:
     name = "clip"
 
     def __init__(self, model: str, batch: int = 64):
+        from eegviz.hub import local_files_only, quiet_hf_libraries
+
+        quiet_hf_libraries()
         from transformers import CLIPTextModel, CLIPTokenizer
 
         root = Path(model)
-        local = root.is_dir()
-        nested = (not local) or (root / "text_encoder").is_dir()  # a diffusers pipeline folder or hub id
-        opts = {"local_files_only": local or os.environ.get("HF_HUB_OFFLINE") == "1"}
+        nested = (not root.is_dir()) or (root / "text_encoder").is_dir()  # a diffusers pipeline folder or hub id
+        opts = {"local_files_only": local_files_only(model)}
         try:
             self.tokenizer = CLIPTokenizer.from_pretrained(model, subfolder="tokenizer" if nested else "", **opts)
             self.model = CLIPTextModel.from_pretrained(model, subfolder="text_encoder" if nested else "", **opts)

@@ -91,16 +91,13 @@ class HFImageClassifier:
     """A transformers image classifier; its own processor does the resizing and normalisation."""
 
     def __init__(self, model: str, batch: int = 32):
-        import os
-
-        from transformers import AutoImageProcessor, AutoModelForImageClassification
-        from transformers.utils import logging as hf_logging
-
         from eegviz.errors import EegvizError
+        from eegviz.hub import local_files_only, quiet_hf_libraries
 
-        local = Path(model).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1"
-        hf_logging.set_verbosity_error()  # the torchvision-missing fallback notice is not the user's problem
-        hf_logging.disable_progress_bar()
+        quiet_hf_libraries()
+        from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+        local = local_files_only(model)
         try:
             self.processor = AutoImageProcessor.from_pretrained(model, local_files_only=local)
             self.model = AutoModelForImageClassification.from_pretrained(model, local_files_only=local).eval()

@@ -9,7 +9,6 @@ ceil(steps / strength): exactly `steps` UNet calls happen, never zero.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import numpy as np
@@ -66,26 +65,23 @@ class DiffusersImg2ImgGenerator:
         return cls(args.sd_model, steps=args.steps, **({"strength": strength} if strength else {}))
 
     def _load(self, model: str, tiny_vae: str | None):
-        from transformers.utils import logging as hf_logging
+        from eegviz.hub import local_files_only, quiet_hf_libraries
 
-        # library notices (accelerate missing, torchvision fallbacks) are not the user's problem; set before
-        # diffusers is imported, since importing it already prints some
-        hf_logging.set_verbosity_error()
+        quiet_hf_libraries()
         from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline
         from diffusers.utils import logging as diffusers_logging
 
-        diffusers_logging.set_verbosity_error()
-        local = os.path.isdir(model)
+        diffusers_logging.set_verbosity_error()  # e.g. "accelerate not found", not the user's problem
         try:
             with warnings.catch_warnings():
                 # torch_dtype works on every supported diffusers (>= 0.30); newer ones warn it was renamed dtype
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
                 pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
                     model, torch_dtype=self.dtype, safety_checker=None, requires_safety_checker=False,
-                    local_files_only=local or os.environ.get("HF_HUB_OFFLINE") == "1")
+                    local_files_only=local_files_only(model))
                 if tiny_vae:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
-                                                               local_files_only=os.path.isdir(tiny_vae))
+                                                               local_files_only=local_files_only(tiny_vae))
         except (OSError, ValueError) as exc:
             raise EegvizError(f"cannot load diffusers model '{model}': not in the local folder or HF cache and "
                               f"no network to fetch it ({type(exc).__name__})") from None
