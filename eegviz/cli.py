@@ -228,15 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="cmd", required=True)
 
+    def generator_opts(sp, default, default_help):
+        """Which generator and, for the diffusers one, which SD model and how many steps (run and eval alike)."""
+        sp.add_argument("--generator", default=default, help=f"generator plugin (default: {default_help})")
+        sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers')")
+        sp.add_argument("--steps", type=int, default=1, help="sampler steps (generator 'diffusers')")
+
     def session_opts(sp, speed_default=1.0):
         sp.add_argument("--model", help="model folder (default: models/synthetic-default)")
-        sp.add_argument("--generator", default="embedded", help="generator plugin (default: embedded)")
+        generator_opts(sp, "embedded", "embedded")
         sp.add_argument("--headless", action="store_true", help="no window; write results to --out")
         sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
         sp.add_argument("--kiosk", action="store_true", help="full-screen demo mode")
         sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
-        sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers')")
-        sp.add_argument("--steps", type=int, default=1)
 
     d = sub.add_parser("demo", help="replay the bundled demo recording through the whole pipeline")
     session_opts(d)
@@ -322,10 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the confound controls (shuffled labels, leave-one-subject-out, blocks apart, high-pass)")
     e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
                    help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none)")
-    e.add_argument("--generator", help="generator plugin for the reconstructions (default: the model's embedded "
-                                       "generator when it has one), e.g. diffusers with --sd-model")
-    e.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers')")
-    e.add_argument("--steps", type=int, default=1, help="sampler steps (generator 'diffusers')")
+    generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model")
     e.add_argument("--strength", type=float, help="img2img strength (generator 'diffusers'; default 0.5)")
     e.add_argument("--classifier", metavar="MODEL",
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
