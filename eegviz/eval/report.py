@@ -133,8 +133,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         "embedding_cosine": float(cos.mean()),
     }
     gt = None
-    rendered = renderable(ds.image_ids)
-    if rendered or ds.image_paths:
+    if renderable(ds.image_ids) or ds.image_paths:
         from eegviz.train.decoder import stimulus_targets
 
         gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths).transpose(0, 2, 3, 1)
