@@ -29,17 +29,40 @@ class StreamInfo:
 
 @dataclass(frozen=True)
 class Chunk:
-    """Consecutive EEG samples: samples is (n_times, n_channels) float32 in volts, timestamps in the LSL clock."""
+    """Consecutive EEG samples: samples is (n_times, n_channels) float32 in volts, timestamps in the LSL clock.
+
+    timestamps are what the epocher cuts in: this machine's clock, dejittered. raw_timestamps are the stamps
+    exactly as the sender made them (its own clock, jitter and all), which is what a recording must keep so
+    that a reader (pyxdf) can synchronise and dejitter them later from the clock offsets; None means the
+    source has only one kind of stamp (a replay, the simulator) and timestamps are also the raw ones.
+    NaN samples are kept as they came: the recording stores them, the epocher skips epochs that hold them.
+    """
 
     samples: np.ndarray
     timestamps: np.ndarray
     source: str = ""
+    raw_timestamps: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.samples.ndim != 2 or self.samples.shape[0] != self.timestamps.shape[0]:
             raise ValueError(
                 f"chunk shape mismatch: samples {self.samples.shape} vs timestamps {self.timestamps.shape}"
             )
+        if self.raw_timestamps is not None and self.raw_timestamps.shape != self.timestamps.shape:
+            raise ValueError(f"chunk shape mismatch: raw_timestamps {self.raw_timestamps.shape} vs "
+                             f"timestamps {self.timestamps.shape}")
+
+
+@dataclass(frozen=True)
+class ClockOffset:
+    """One clock-offset measurement of a stream, as LabRecorder records it: sender clock + value = local clock.
+
+    stream is "eeg" or "markers"; collection_time is the local time the measurement was taken.
+    """
+
+    stream: str
+    collection_time: float
+    value: float
 
 
 @dataclass(frozen=True)
@@ -49,6 +72,7 @@ class Marker:
     timestamp: float
     payload: str
     source: str = ""
+    raw_timestamp: float | None = None  # as the sender stamped it (its clock); None: same as timestamp
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo
 
 
 @dataclass
@@ -19,6 +19,8 @@ class ReadResult:
     markers: list[Marker] = field(default_factory=list)
     gap: bool = False  # the source lost its signal since the last read (reconnect, clock jump)
     finished: bool = False  # a finite source (a replay) has delivered everything
+    clock_offsets: list[ClockOffset] = field(default_factory=list)  # for the recording (sources with raw stamps)
+    notices: list[str] = field(default_factory=list)  # one-line news for the user (e.g. a stream that no longer fits)
 
 
 @runtime_checkable
