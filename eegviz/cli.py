@@ -22,36 +22,23 @@ def _lsl_confined_default() -> None:
 
 
 # -- running a session -------------------------------------------------------------------------------------------
-def run_session(source, args, title: str, paced: bool) -> int:
+def run_session(source, args, paced: bool) -> int:
+    """A headless session: the output folder is checked first, the model loaded, then the pipeline warms up,
+    opens the source, checks it and only then claims the session folder (eegviz.record.session_folder)."""
     from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.generators import make_generator
     from eegviz.paths import default_model_dir
     from eegviz.pipeline import Pipeline
-    from eegviz.record.results import ResultsWriter
+    from eegviz.record.session_folder import SessionOutput
 
+    output = SessionOutput(args.out) if args.out else None
     model_dir = Path(args.model or default_model_dir())
     decoder = TwoBranchDecoder.load(model_dir)
     generator = make_generator(args.generator, model_dir, args)
-    source.start()
-    sinks, recorder = [], None
-    if args.out:
-        from eegviz.record.xdf_writer import SessionRecorder
-
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        recorder = SessionRecorder(out / "session.xdf", source.info)
-        sinks.append(ResultsWriter(out))
-    pipe = Pipeline(source, decoder, generator, sinks, recorder=recorder, paced=paced)
+    pipe = Pipeline(source, decoder, generator, [], output=output, paced=paced)
     stats = pipe.run(duration=getattr(args, "duration", None))
-    _summary(stats, args.out)
+    print(stats.summary())
     return 0
-
-
-def make_generator(name: str, model_dir: Path, args, **embedded_opts):
-    """The generator plugin `name`: the embedded one reads the model folder, the others their CLI options."""
-    from eegviz.plugins import get
-
-    gen_cls = get("generators", name)
-    return gen_cls(model_dir=model_dir, **embedded_opts) if name == "embedded" else gen_cls.from_cli(args)
 
 
 def _window(args, title: str, make_source=None) -> int:
@@ -59,16 +46,11 @@ def _window(args, title: str, make_source=None) -> int:
     (eegviz.app.session), and the window can stop, restart and switch source or model."""
     from eegviz.app.session import SourceChoice, run_window_session
 
+    if args.out:
+        from eegviz.record.session_folder import check_out_dir
+
+        check_out_dir(args.out)  # before any window opens
     return run_window_session(make_source or SourceChoice.from_cli_args(args), args, title)
-
-
-def _summary(stats, out) -> None:
-    import numpy as np
-
-    lat = [t["marker_to_image"] for t in stats.latencies]
-    p = f", marker->image p50 {np.percentile(lat, 50):.0f} ms p95 {np.percentile(lat, 95):.0f} ms" if lat else ""
-    print(f"eegviz: {stats.markers} markers, {stats.results} reconstructions, {stats.dropped} dropped, "
-          f"{stats.skipped} skipped{p}" + (f"; results in {out}" if out else ""))
 
 
 # -- commands ------------------------------------------------------------------------------------------------------
@@ -82,7 +64,7 @@ def cmd_demo(args) -> int:
     if not args.headless:
         return _window(args, "eegviz demo")
     src = XdfReplaySource(path, speed=args.speed)
-    return run_session(src, args, "eegviz demo", paced=args.speed > 0)
+    return run_session(src, args, paced=args.speed > 0)
 
 
 def cmd_replay(args) -> int:
@@ -101,7 +83,7 @@ def cmd_replay(args) -> int:
         if not args.headless:
             return _window(args, title, lambda: cls.from_cli(args))
         src = cls.from_cli(args)
-    return run_session(src, args, title, paced=args.speed > 0)
+    return run_session(src, args, paced=args.speed > 0)
 
 
 def cmd_live(args) -> int:
@@ -115,7 +97,7 @@ def cmd_live(args) -> int:
         src = get("sources", "simulator")()
     else:
         src = get("sources", "lsl")(stream_name=args.stream, marker_name=args.markers)
-    return run_session(src, args, "eegviz live", paced=True)
+    return run_session(src, args, paced=True)
 
 
 def cmd_simulate(args) -> int:
@@ -184,6 +166,8 @@ def cmd_eval(args) -> int:
     if args.controls_highpass < 0:
         raise EegvizError("--controls-highpass must be >= 0 Hz (0: no high-pass variant)")
     model = Path(args.model)
+    from eegviz.generators import make_generator
+
     generator = make_generator(args.generator, model, args, out_size=32) if args.generator else None
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,

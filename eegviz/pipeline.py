@@ -5,6 +5,12 @@ anything else can fail), and cuts epochs. The inference thread decodes and gener
 queue: when generation falls behind a live source, the oldest pending epoch is dropped (newest wins) and
 counted; acquisition never waits. For a replay running as fast as possible (`paced=False`) nothing is live,
 so the queue blocks instead and every epoch is processed.
+
+run() owns the start-up order, because each step protects the recording: the generator warms up before the
+source is opened (markers that arrive during a slow warm-up would otherwise be dropped or cut late), the
+source's channels and rate are checked against the model before anything is written, and only then is the
+session folder claimed (SessionOutput). At the end every marker gets a line: epochs already cut are still
+generated, and markers whose window never completed are reported with the reason.
 """
 
 from __future__ import annotations
@@ -57,18 +63,40 @@ class Stats:
     epochs: int = 0
     results: int = 0
     dropped: int = 0
-    skipped: int = 0
+    skipped: int = 0  # markers without an epoch (gap, NaN, incomplete at the end), NaN ones included
+    skipped_nan: int = 0  # of those, epochs whose window held NaN/inf samples
     gaps: int = 0
     latencies: list = field(default_factory=list)
+    out_dir: object = None  # the session folder results were written to, if any
+
+    def summary(self) -> str:
+        """The line a session ends with (headless and windowed runs alike)."""
+        lat = [t["marker_to_image"] for t in self.latencies]
+        p = (f", marker->image p50 {np.percentile(lat, 50):.0f} ms p95 {np.percentile(lat, 95):.0f} ms"
+             if lat else "")
+        nan = f" ({self.skipped_nan} with NaN samples)" if self.skipped_nan else ""
+        out = f"; results in {self.out_dir}" if self.out_dir else ""
+        return (f"eegviz: {self.markers} markers, {self.results} reconstructions, {self.dropped} dropped, "
+                f"{self.skipped} skipped{nan}{p}{out}")
 
 
 class Pipeline:
+    """See the module docstring. The source is not started yet: run() starts it (after the warm-up).
+
+    output: a SessionOutput whose folder (session.xdf + results) is claimed once the source fits the model;
+    recorder: alternatively an explicit recorder (add_chunk/add_marker/add_clock_offset/close).
+    on_started(StreamInfo) is called once the source is open and fits the model, before acquisition begins.
+    """
+
     def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list,
                  recorder=None, paced: bool = True, max_pending: int = 2, max_batch: int = 4,
-                 on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None):
+                 on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None,
+                 output=None, on_started: Callable[[object], None] | None = None,
+                 on_notice: Callable[[str], None] | None = None):
         self.source, self.decoder, self.generator, self.sinks = source, decoder, generator, list(sinks)
         self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
         self.on_chunk, self.on_marker = on_chunk, on_marker
+        self.output, self.on_started, self.on_notice = output, on_started, on_notice
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
         self.stats = Stats()
         self._stop = threading.Event()
@@ -99,40 +127,55 @@ class Pipeline:
 
     def _acquire(self, epocher: Epocher) -> None:
         try:
-            while not self._stop.is_set():
+            finished = False
+            while not self._stop.is_set() and not finished:
                 res = self.source.read(timeout=0.05)
-                if res.gap:
-                    self.stats.gaps += 1
-                for m in res.markers:
-                    if self.recorder:
-                        self.recorder.add_marker(m)
-                    self.stats.markers += 1
-                    epocher.add_marker(m)
-                    if self.on_marker:
-                        self.on_marker(m)
-                for c in res.chunks:
-                    if self.recorder:
-                        self.recorder.add_chunk(c)
-                    self.stats.samples += len(c.timestamps)
-                    if self.on_chunk:
-                        self.on_chunk(c)
-                results = [r for c in res.chunks for r in epocher.add_chunk(c)]
-                if res.finished:
-                    results += epocher.poll(flush=True)
-                for r in results:
-                    if r.epoch is None:
-                        self.stats.skipped += 1
-                        for s in self.sinks:
-                            s.on_skipped(r.marker, r.reason)
-                    else:
-                        self.stats.epochs += 1
-                        self._enqueue(r.epoch)
-                if res.finished:
-                    break
+                finished = res.finished
+                self._take(res, epocher)
+            # Stopped (or finished): every marker still waiting gets its epoch if the window is complete,
+            # else a line saying why not.
+            self._dispatch(epocher.poll(flush=True, ended=not finished))
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, reported there
             self._error = exc
         finally:
             self._put_blocking(None)
+
+    def _take(self, res, epocher: Epocher) -> None:
+        """One read's worth: record first (lossless), then show, then cut epochs."""
+        if res.gap:
+            self.stats.gaps += 1
+        for note in res.notices:
+            log.warning("%s", note)
+            if self.on_notice:
+                self.on_notice(note)
+        if self.recorder:
+            for off in res.clock_offsets:
+                self.recorder.add_clock_offset(off)
+        for m in res.markers:
+            if self.recorder:
+                self.recorder.add_marker(m)
+            self.stats.markers += 1
+            epocher.add_marker(m)
+            if self.on_marker:
+                self.on_marker(m)
+        for c in res.chunks:
+            if self.recorder:
+                self.recorder.add_chunk(c)
+            self.stats.samples += len(c.timestamps)
+            if self.on_chunk:
+                self.on_chunk(c)
+        self._dispatch([r for c in res.chunks for r in epocher.add_chunk(c)])
+
+    def _dispatch(self, results) -> None:
+        for r in results:
+            if r.epoch is None:
+                self.stats.skipped += 1
+                self.stats.skipped_nan += r.kind == "nan"
+                for s in self.sinks:
+                    s.on_skipped(r.marker, r.reason)
+            else:
+                self.stats.epochs += 1
+                self._enqueue(r.epoch)
 
     def _put_blocking(self, item: Epoch | None) -> None:
         """Put, waiting for room, unless the inference thread has failed (then nobody will take it)."""
@@ -191,22 +234,24 @@ class Pipeline:
 
     # -- control -----------------------------------------------------------------------------------------------
     def run(self, duration: float | None = None) -> Stats:
-        """Run until the source finishes, `duration` seconds pass, or stop() is called; then close everything."""
-        spec = self.decoder.spec
-        pre = Preprocessor(spec, self.source.info.ch_names, self.source.info.sfreq)
-        epocher = Epocher(pre, self.source.info.ch_names)
-        self.generator.warmup()
-        acq = threading.Thread(target=self._acquire, args=(epocher,), name="eegviz-acquire", daemon=True)
-        inf = threading.Thread(target=self._infer_guarded, name="eegviz-infer", daemon=True)
-        acq.start()
-        inf.start()
-        t_end = time.perf_counter() + duration if duration else None
+        """Warm up, open the source, check it, claim the output, then run until the source finishes,
+        `duration` seconds pass, or stop() is called; everything is closed on the way out."""
         try:
-            while acq.is_alive():
-                acq.join(0.1)
-                if t_end and time.perf_counter() > t_end:
-                    self.stop()
-            inf.join()
+            self.generator.warmup()
+            if self._stop.is_set():
+                return self.stats
+            self.source.start()
+            info = self.source.info
+            pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq)  # the model's own words if not
+            if self.output is not None:
+                self.recorder, results = self.output.open(info)
+                self.sinks.insert(0, results)
+                self.stats.out_dir = self.output.folder
+            if self._stop.is_set():
+                return self.stats
+            if self.on_started:
+                self.on_started(info)
+            self._run_threads(Epocher(pre, info.ch_names), duration)
         finally:
             self.stop()
             self.source.stop()
@@ -217,6 +262,18 @@ class Pipeline:
         if self._error:
             raise self._error
         return self.stats
+
+    def _run_threads(self, epocher: Epocher, duration: float | None) -> None:
+        acq = threading.Thread(target=self._acquire, args=(epocher,), name="eegviz-acquire", daemon=True)
+        inf = threading.Thread(target=self._infer_guarded, name="eegviz-infer", daemon=True)
+        acq.start()
+        inf.start()
+        t_end = time.perf_counter() + duration if duration else None
+        while acq.is_alive():
+            acq.join(0.1)
+            if t_end and time.perf_counter() > t_end:
+                self.stop()
+        inf.join()
 
     def _infer_guarded(self) -> None:
         try:

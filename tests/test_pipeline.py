@@ -56,6 +56,9 @@ class Recorder:
     def add_marker(self, m):
         self.markers.append(m.payload)
 
+    def add_clock_offset(self, off):
+        pass
+
     def close(self):
         self.closed = True
 
@@ -106,3 +109,108 @@ def test_newest_wins_when_generation_is_slow(tmp_path):
     done = [l for l in lines if not l["dropped"]]
     assert done[-1]["marker"] == "m11"  # the newest epoch is the one that survives
     assert sum(l["dropped_before"] for l in done) == stats.dropped
+
+
+class NanSource(ArraySource):
+    """ArraySource with an amplifier dropout (NaN on one model channel) inside marker m2's window."""
+
+    def __init__(self):
+        super().__init__()
+        t_m2 = self.markers[2].timestamp
+        bad = (self.t > t_m2 + 0.1) & (self.t < t_m2 + 0.15)
+        self.x[bad, 3] = np.nan
+
+
+def test_nan_samples_skip_only_their_epoch_and_are_recorded(tmp_path):
+    import pyxdf
+
+    from eegviz.record.session_folder import SessionOutput
+
+    src = NanSource()
+    dec, gen = tiny_models()
+    out = SessionOutput(tmp_path / "s")
+    stats = Pipeline(src, dec, gen, [], output=out, paced=False).run()
+    lines = [json.loads(l) for l in (tmp_path / "s" / "results.jsonl").read_text().splitlines()]
+    lines.sort(key=lambda l: l["t_marker"])  # a skip is written at once, results when generated
+    assert [l["marker"] for l in lines] == [f"m{i}" for i in range(6)]  # the session went on after the NaN
+    assert [l["dropped"] for l in lines] == [False, False, True, False, False, False]
+    assert "NaN" in lines[2]["reason"] and stats.skipped_nan == 1 and stats.results == 5
+    assert "1 with NaN" in stats.summary()
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "s" / "session.xdf"), dejitter_timestamps=False)
+    eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
+    assert len(eeg["time_stamps"]) == len(src.t)  # every sample, the NaN chunk and everything after it
+    np.testing.assert_array_equal(np.isnan(eeg["time_series"]), np.isnan(src.x))
+
+
+class LateStopSource(ArraySource):
+    """A live-like source whose last markers' windows are still open when the session is stopped."""
+
+    def __init__(self):
+        super().__init__(n_markers=6, soa=0.3, paced=True)
+        self.step = 10  # 0.1 s per read, paced at 20 ms: the stream outlives the duration below
+
+    def read(self, timeout=0.05):
+        res = super().read(timeout)
+        res.finished = False  # live: it never ends by itself
+        return res
+
+
+def test_stop_gives_every_received_marker_a_line(tmp_path):
+    src = LateStopSource()
+    dec, gen = tiny_models()
+    pipe = Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], paced=True)
+    stats = pipe.run(duration=0.35)
+    lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert stats.markers >= 2 and len(lines) == stats.markers  # results, or a reason, for every marker
+    assert any("session stopped before" in l.get("reason", "") for l in lines)
+
+
+class OrderLog:
+    def __init__(self):
+        self.events = []
+
+
+def test_generator_warms_up_before_the_source_opens(tmp_path):
+    log = OrderLog()
+
+    class Src(ArraySource):
+        def start(self):
+            log.events.append("source.start")
+            super().start()
+
+    class Gen(SlowGenerator):
+        def warmup(self):
+            log.events.append("warmup")
+
+    dec, _ = tiny_models()
+    Pipeline(Src(), dec, Gen(), [], paced=False).run()
+    assert log.events == ["warmup", "source.start"]
+
+
+def test_recording_keeps_raw_stamps_and_clock_offsets(tmp_path):
+    """As LabRecorder: the sender's own stamps plus offsets; pyxdf synchronises them on load."""
+    import pyxdf
+
+    from eegviz.messages import ClockOffset
+    from eegviz.record.xdf_writer import SessionRecorder
+
+    offset = 1234.5
+    jitter = np.random.default_rng(1).uniform(-2e-3, 2e-3, 20)
+    raw_t = 100.0 + np.arange(20) / 100.0 + jitter
+    local_t = 100.0 + offset + np.arange(20) / 100.0  # what eegviz epochs in: synchronised, dejittered
+    rec = SessionRecorder(tmp_path / "r.xdf", StreamInfo("amp", CH, 100.0, source_id="amp-1"))
+    rec.add_clock_offset(ClockOffset("eeg", local_t[0], offset))
+    rec.add_clock_offset(ClockOffset("markers", local_t[0], offset))
+    rec.add_chunk(Chunk(np.zeros((20, len(CH)), np.float32), local_t, raw_timestamps=raw_t))
+    rec.add_marker(Marker(local_t[5], "img", raw_timestamp=raw_t[5]))
+    rec.add_clock_offset(ClockOffset("eeg", local_t[-1], offset))
+    rec.add_clock_offset(ClockOffset("markers", local_t[-1], offset))
+    rec.close()
+    raw, _ = pyxdf.load_xdf(str(tmp_path / "r.xdf"), synchronize_clocks=False, dejitter_timestamps=False)
+    by_type = {s["info"]["type"][0]: s for s in raw}
+    np.testing.assert_array_equal(by_type["EEG"]["time_stamps"], raw_t)  # nothing lost to dejittering
+    assert by_type["Markers"]["time_stamps"][0] == raw_t[5]
+    synced, _ = pyxdf.load_xdf(str(tmp_path / "r.xdf"))
+    by_type = {s["info"]["type"][0]: s for s in synced}
+    np.testing.assert_allclose(by_type["EEG"]["time_stamps"], local_t, atol=3e-3)
+    assert abs(by_type["Markers"]["time_stamps"][0] - (raw_t[5] + offset)) < 1e-9

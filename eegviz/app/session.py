@@ -30,6 +30,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Sl
 from eegviz.app.window import MainWindow, QtBridge
 from eegviz.errors import EegvizError
 from eegviz.messages import StreamInfo
+from eegviz.stream.epocher import NAN_REASON
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,6 @@ def one_line(exc: BaseException) -> str:
                                                            else type(exc).__name__)
     text = " ".join(text.split())
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
-
-
-def summary_line(stats, out: str | Path | None = None) -> str:
-    """The line `eegviz demo` prints when a session ends (same wording as the headless run)."""
-    import numpy as np
-
-    lat = [t["marker_to_image"] for t in stats.latencies]
-    p = f", marker->image p50 {np.percentile(lat, 50):.0f} ms p95 {np.percentile(lat, 95):.0f} ms" if lat else ""
-    return (f"eegviz: {stats.markers} markers, {stats.results} reconstructions, {stats.dropped} dropped, "
-            f"{stats.skipped} skipped{p}" + (f"; results in {out}" if out else ""))
 
 
 # -- what to read ------------------------------------------------------------------------------------------------
@@ -157,16 +148,22 @@ class _RawBridge(QObject):
 
 
 class _WindowSink:
-    """Pipeline sink that hands results to the GUI thread."""
+    """Pipeline sink that hands results to the GUI thread, and counts the markers that got no image."""
 
     def __init__(self, raw: _RawBridge, sid: int):
         self.raw, self.sid = raw, sid
+        self.skipped = self.nan = 0
 
     def on_result(self, rec, stimulus) -> None:
         self.raw.reconstruction.emit(self.sid, rec, stimulus)
 
     def on_skipped(self, marker, reason: str) -> None:
-        self.raw.status.emit(self.sid, {"skipped": marker.payload})
+        self.skipped += 1
+        self.nan += reason.startswith(NAN_REASON)
+        status = {"skipped": self.skipped, "last skipped": f"{marker.payload} ({reason})"}
+        if self.nan:
+            status["NaN epochs"] = self.nan
+        self.raw.status.emit(self.sid, status)
 
     def close(self) -> None:
         pass
@@ -185,7 +182,6 @@ class _Session:
     duration: float | None
 
     def __post_init__(self) -> None:
-        self.out_path: Path | None = None  # where this run records: out_dir, or a numbered folder inside it
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.pipe = None
@@ -231,7 +227,6 @@ class SessionController(QObject):
         self._pending: _Session | None = None  # started while another was still stopping: runs next
         self._last: _Session | None = None  # for restarts
         self._failures = 0
-        self._used_out: set[Path] = set()
         self._models: tuple[tuple, object, object] | None = None  # (key, decoder, generator); one worker at a time
 
         self._raw = _RawBridge(self)
@@ -259,8 +254,8 @@ class SessionController(QObject):
 
         source_factory: a SourceChoice, or any callable returning a Source that is not started yet. It is
         called on the worker thread. paced defaults to the choice's (True for a plain callable). out_dir, when
-        given, gets session.xdf, results.jsonl and PNGs; a folder already used by an earlier session of this
-        controller gets a numbered sub-folder instead (session-002, ...), so nothing is overwritten.
+        given, gets session.xdf, results.jsonl and PNGs; a folder that already holds anything (an earlier
+        session's results) gets a numbered sub-folder instead (session-002, ...), so nothing is overwritten.
         generator_args is handed to a non-embedded generator's from_cli().
         """
         from eegviz.paths import default_model_dir
@@ -348,19 +343,7 @@ class SessionController(QObject):
                 sess.pipe.stop()
         self._set_state("stopping")
 
-    def _out_dir(self, out: Path | None) -> Path | None:
-        if out is None:
-            return None
-        base = out.resolve()
-        path, n = base, 1
-        while path in self._used_out:
-            n += 1
-            path = base / f"session-{n:03d}"
-        self._used_out.add(path)
-        return path
-
     def _launch(self, sess: _Session) -> None:
-        sess.out_path = self._out_dir(sess.out_dir)
         self._active = sess
         self.session_id = sess.sid
         self.current_label = sess.label
@@ -373,63 +356,43 @@ class SessionController(QObject):
     def _load_models(self, sess: _Session):
         """Decoder and generator for the session, reused from the previous session when the model is the same."""
         from eegviz.decoders.two_branch import TwoBranchDecoder
-        from eegviz.plugins import get
+        from eegviz.generators import make_generator
 
         key = (str(sess.model_dir.resolve()), sess.generator_name)
         if self._models is not None and self._models[0] == key:
             return self._models[1], self._models[2]
         self._models = None
         decoder = TwoBranchDecoder.load(sess.model_dir)
-        gen_cls = get("generators", sess.generator_name)
-        if sess.generator_name == "embedded":
-            generator = gen_cls(model_dir=sess.model_dir)
-        elif hasattr(gen_cls, "from_cli") and sess.generator_args is not None:
-            generator = gen_cls.from_cli(sess.generator_args)
-        else:
-            generator = gen_cls()
+        generator = make_generator(sess.generator_name, sess.model_dir, sess.generator_args)
         self._models = (key, decoder, generator)
         return decoder, generator
 
     def _work(self, sess: _Session) -> None:
-        """The worker thread: load, open, check, run. Always ends by emitting `ended` exactly once."""
+        """The worker thread: load the model, then let the Pipeline warm up, open and check the source, claim
+        the output folder and run. Always ends by emitting `ended` exactly once."""
         from eegviz.pipeline import Pipeline
-        from eegviz.stream.preprocess import Preprocessor
+        from eegviz.record.session_folder import SessionOutput
 
         raw, sid = self._raw, sess.sid
         reason, message, stats = "stopped", "", None
-        source, pipe, to_close = None, None, []
+        pipe = None
         try:
             raw.progress.emit(sid, f"starting: {sess.label} (loading the model from {sess.model_dir}…)")
             decoder, generator = self._load_models(sess)
             if sess.stop.is_set():
                 return
             raw.progress.emit(sid, f"starting: opening {sess.label}…")
-            source = sess.factory()
-            source.start()
-            if sess.stop.is_set():
-                return
-            # Fail now, with the model's own words, rather than after the window switched to the new stream.
-            Preprocessor(decoder.spec, source.info.ch_names, source.info.sfreq)
-            sinks, recorder = [], None
-            if sess.out_path is not None:
-                from eegviz.record.results import ResultsWriter
-                from eegviz.record.xdf_writer import SessionRecorder
-
-                sess.out_path.mkdir(parents=True, exist_ok=True)
-                recorder = SessionRecorder(sess.out_path / "session.xdf", source.info)
-                to_close.append(recorder)
-                sinks.append(ResultsWriter(sess.out_path))
-                to_close.append(sinks[-1])
-            sinks.append(_WindowSink(raw, sid))
-            pipe = Pipeline(source, decoder, generator, sinks, recorder=recorder, paced=sess.paced,
-                            on_chunk=lambda c: raw.chunk.emit(sid, c), on_marker=lambda m: raw.marker.emit(sid, m))
+            output = SessionOutput(sess.out_dir) if sess.out_dir is not None else None
+            pipe = Pipeline(sess.factory(), decoder, generator, [_WindowSink(raw, sid)], output=output,
+                            paced=sess.paced, on_chunk=lambda c: raw.chunk.emit(sid, c),
+                            on_marker=lambda m: raw.marker.emit(sid, m),
+                            on_started=lambda info: raw.started.emit(sid, info),
+                            on_notice=lambda text: raw.status.emit(sid, {"notice": text}))
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():
                 pipe.stop()
-            raw.started.emit(sid, source.info)
             t0 = time.perf_counter()
-            to_close, source = [], None  # from here on run() stops the source and closes the sinks
             stats = pipe.run(duration=sess.duration)
             if sess.stop.is_set():
                 reason = "stopped"
@@ -445,16 +408,6 @@ class SessionController(QObject):
                 log.error("session %d (%s) failed unexpectedly", sid, sess.label, exc_info=True)
             stats = pipe.stats if pipe is not None else None
         finally:
-            for obj in to_close:
-                try:
-                    obj.close()
-                except Exception:  # noqa: BLE001 - closing after a failure must not hide it
-                    log.debug("close failed", exc_info=True)
-            if source is not None:
-                try:
-                    source.stop()
-                except Exception:  # noqa: BLE001
-                    log.debug("source stop failed", exc_info=True)
             raw.ended.emit(sid, reason, message, stats)
 
     # -- GUI-thread relays ---------------------------------------------------------------------------------------
@@ -574,7 +527,7 @@ def run_window_session(initial, args, title: str = "eegviz", restart_on_end: boo
 
     def on_ended(stats) -> None:
         if stats is not None and (stats.markers or stats.results):
-            print(summary_line(stats, out if ctl.session_id == state["first"] else None), flush=True)
+            print(stats.summary(), flush=True)
 
     def on_stopped(_reason: str) -> None:
         if screenshot and not state["shot"] and not (state["error"] and not state["started"]):
@@ -631,4 +584,4 @@ def run_window_session(initial, args, title: str = "eegviz", restart_on_end: boo
     return 0
 
 
-__all__ = ["SessionController", "SourceChoice", "one_line", "run_window_session", "summary_line"]
+__all__ = ["SessionController", "SourceChoice", "one_line", "run_window_session"]

@@ -11,6 +11,7 @@ copies samples into a numpy ring buffer and a ~20 Hz QTimer redraws the traces w
 from __future__ import annotations
 
 import time
+import warnings
 from collections import deque
 from pathlib import Path
 
@@ -710,12 +711,15 @@ class MainWindow(QMainWindow):
         ts, data = self.trace_arrays()
         if ts.size == 0 or not self.curves:
             return
-        data = data - data.mean(axis=1, keepdims=True)
-        # One scale for all channels (median spread) keeps relative amplitudes visible and noisy channels obvious.
-        spread = float(np.median(data.std(axis=1))) if data.size else 0.0
-        scale = 1.0 / (6.0 * spread) if spread > 0 else 1.0
+        # NaN samples (an amplifier's dropout) are left out of the statistics and drawn as holes in the trace.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: its own NaN mean, no warning
+            data = data - np.nanmean(data, axis=1, keepdims=True)
+            # One scale for all channels (median spread) keeps relative amplitudes visible and noisy ones obvious.
+            spread = float(np.nanmedian(np.nanstd(data, axis=1))) if data.size else 0.0
+        scale = 1.0 / (6.0 * spread) if np.isfinite(spread) and spread > 0 else 1.0
         for i, curve in enumerate(self.curves):
-            curve.setData(ts, data[i] * scale - i)
+            curve.setData(ts, data[i] * scale - i, connect="finite")
         t_end = float(ts[-1])
         t_start = t_end - WINDOW_S
         self.plot.setXRange(t_start, t_end, padding=0)

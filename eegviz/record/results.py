@@ -28,7 +28,7 @@ class ResultsWriter:
         (self.out / "saliency").mkdir(parents=True, exist_ok=True)
         (self.out / "reconstruction").mkdir(parents=True, exist_ok=True)
         self.png_size = png_size
-        self._fh = open(self.out / "results.jsonl", "a", buffering=1)
+        self._fh = open(self.out / "results.jsonl", "x", buffering=1)  # a fresh session folder: never appended
         self._lock = threading.Lock()
         self.n_lines = 0
 

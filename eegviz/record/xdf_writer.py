@@ -8,6 +8,8 @@ and pyxdf's reader. Design choices, and why:
 * Every sample carries its full 8-byte timestamp (no delta compression): recordings keep the exact LSL
   timestamps, and readers never have to deduce a timestamp from the nominal rate.
 * One lock guards the file: acquisition threads write samples while another thread may close the writer.
+* A file is created exclusively: an existing file is never truncated (FileExistsError instead), so no code
+  path can overwrite a recording by accident.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo
 
 MAGIC = b"XDF:"
 TAG_FILE_HEADER = 1
@@ -79,7 +81,7 @@ class XdfWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._file = open(self.path, "wb")
+        self._file = open(self.path, "xb")
         self._streams: dict[int, _Stream] = {}
         self._next_id = 1
         self._closed = False
@@ -238,9 +240,13 @@ class XdfWriter:
 class SessionRecorder:
     """Records every raw EEG chunk and marker of a live session, as they arrive, into one XDF file.
 
+    What is kept, as LabRecorder keeps it: every sample as it came (NaN included), with the stamp the sender
+    gave it (Chunk.raw_timestamps, in the sender's clock, jitter and all), and every clock-offset measurement
+    the source made, so pyxdf can synchronise the streams and dejitter on load (its defaults). eegviz's own
+    dejittered, synchronised stamps are what epochs are cut in; they are derived, and not stored. Sources
+    without a separate sender clock (replays, the simulator) give one kind of stamp, stored as it is.
     EEG is stored as float32 volts (unit "volts" in the channel description, so loaders need not guess) and
-    markers as a one-channel string stream; both keep the source's timestamps (already in this machine's
-    LSL clock), so no clock offsets are needed.
+    markers as a one-channel string stream.
     """
 
     def __init__(self, path: str | Path, info: StreamInfo, marker_stream_name: str = "eegviz-markers") -> None:
@@ -261,17 +267,23 @@ class SessionRecorder:
         )
 
     def add_chunk(self, chunk: Chunk) -> None:
-        self._write(self._eeg, chunk.samples, chunk.timestamps)
+        stamps = chunk.timestamps if chunk.raw_timestamps is None else chunk.raw_timestamps
+        self._write(self.writer.write_samples, self._eeg, chunk.samples, stamps)
 
     def add_marker(self, marker: Marker) -> None:
-        self._write(self._markers, [marker.payload], np.array([marker.timestamp]))
+        stamp = marker.timestamp if marker.raw_timestamp is None else marker.raw_timestamp
+        self._write(self.writer.write_samples, self._markers, [marker.payload], np.array([stamp]))
 
-    def _write(self, stream_id: int, samples: object, timestamps: np.ndarray) -> None:
+    def add_clock_offset(self, offset: ClockOffset) -> None:
+        stream_id = self._markers if offset.stream == "markers" else self._eeg
+        self._write(self.writer.write_clock_offset, stream_id, offset.collection_time, offset.value)
+
+    def _write(self, write, *args) -> None:
         """Writes that race with close() (an acquisition thread one chunk late) are dropped, not raised."""
         if self.writer.closed:
             return
         try:
-            self.writer.write_samples(stream_id, samples, timestamps)
+            write(*args)
         except ValueError:
             if not self.writer.closed:
                 raise

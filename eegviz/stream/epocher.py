@@ -2,7 +2,9 @@
 
 Samples go into a ring buffer; each marker waits until the sample at t_marker + tmax has arrived, then its
 window is cut (in the marker's clock) and handed on. A marker whose window was partly lost (a gap, or the
-buffer already overwritten) is reported as such, never filled in by guessing.
+buffer already overwritten) is reported as such, never filled in by guessing. So is a window holding NaN or
+inf samples (an amplifier's dropout, a disconnected electrode): the model cannot read it, the recording keeps
+it as it came, and the marker's line says why it has no image.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import numpy as np
 
 from eegviz.messages import Chunk, Epoch, Marker
 from eegviz.stream.preprocess import Preprocessor
+
+
+NAN_REASON = "epoch holds NaN/inf"  # how a NaN-skipped marker's reason begins (sinks count them by it)
 
 
 class RingBuffer:
@@ -59,7 +64,8 @@ class RingBuffer:
 class EpochResult:
     epoch: Epoch | None
     marker: Marker
-    reason: str = ""  # why no epoch could be cut (gap, lost to the buffer)
+    reason: str = ""  # why no epoch could be cut, for the results line
+    kind: str = ""  # "gap" | "nan" | "incomplete" (stream ended) | "stopped" (session stopped); "" with an epoch
 
 
 class Epocher:
@@ -82,8 +88,9 @@ class Epocher:
         self.ring.append(chunk.samples, chunk.timestamps)
         return self.poll()
 
-    def poll(self, flush: bool = False) -> list[EpochResult]:
-        """Cut every pending marker whose window is complete (or, with flush, report the rest as incomplete)."""
+    def poll(self, flush: bool = False, ended: bool = False) -> list[EpochResult]:
+        """Cut every pending marker whose window is complete; with flush, report the rest as incomplete
+        (ended: because the session was stopped, not because the stream ran out)."""
         out: list[EpochResult] = []
         keep: deque[tuple[Marker, float]] = deque()
         latest = self.ring.latest_time
@@ -94,8 +101,19 @@ class Epocher:
                 continue
             raw = self.ring.window(marker.timestamp + self.lo, self.n_source, self.sfreq)
             if raw is None:
-                why = "window incomplete at end of stream" if latest < t_end else "window falls in a gap or left the buffer"
-                out.append(EpochResult(None, marker, why))
+                if latest >= t_end:
+                    out.append(EpochResult(None, marker, "window falls in a gap or left the buffer", "gap"))
+                elif ended:
+                    out.append(EpochResult(None, marker, "session stopped before the epoch window was complete",
+                                           "stopped"))
+                else:
+                    out.append(EpochResult(None, marker, "window incomplete at end of stream", "incomplete"))
+                continue
+            bad = ~np.isfinite(raw[self.pre.picks])  # only the model's channels matter
+            if bad.any():
+                n_bad = int(bad.any(axis=0).sum())
+                out.append(EpochResult(None, marker, f"{NAN_REASON} in {n_bad} of {raw.shape[1]} samples "
+                                                     "(kept in the recording, not decoded)", "nan"))
                 continue
             data = self.pre(raw)
             ep = Epoch(

@@ -13,6 +13,7 @@ import numpy as np
 
 def make_demo_recording(out_dir: Path, seed: int = 0, n_per_class: int = 50, sfreq: float = 250.0,
                         soa: float = 0.75, subject: int = 0) -> Path:
+    from eegviz.errors import EegvizError
     from eegviz.messages import StreamInfo
     from eegviz.record.xdf_writer import XdfWriter
     from eegviz.world.eeg_sim import EEGSimulator
@@ -30,6 +31,8 @@ def make_demo_recording(out_dir: Path, seed: int = 0, n_per_class: int = 50, sfr
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "demo.xdf"
+    if path.exists():
+        raise EegvizError(f"{path} already exists; eegviz never overwrites a recording (remove it or pick another --out)")
     info = StreamInfo(name="eegviz-sim", ch_names=tuple(sim.ch_names), sfreq=sfreq, source_id="eegviz-sim-demo")
     with XdfWriter(path) as w:
         eid = w.add_stream("eegviz-sim", "EEG", info.n_channels, sfreq, "float32", source_id="eegviz-sim-demo",

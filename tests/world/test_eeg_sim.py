@@ -11,9 +11,27 @@ def sim():
 
 
 def test_cached_leadfield_matches_fresh_mne_forward_model():
+    """The shipped lead field is MNE's sphere-model forward solution for this layout.
+
+    What the simulator uses is each source's scalp topography and its overall gain, so that is what is
+    compared, at a tolerance that survives library drift but not a wrong model: make_sphere_model("auto")
+    fits the sphere to the montage with an iterative optimiser, and MNE/numpy/BLAS builds differ in it at
+    about 1e-3 relative; 1e-2 is still ten times below the simulator's own trial-to-trial gain variation
+    (0.8-1.2), while a different montage, source layout or orientation changes topographies by far more
+    (correlations well below 0.99: see the control below).
+    """
     fresh, cached = build_leadfield(), load_leadfield()
-    np.testing.assert_allclose(fresh["gain"], cached["gain"], rtol=1e-4, atol=1e-12)
-    assert cached["gain"].shape[0] == 128 and list(cached["ch_names"][:2]) == ["A1", "A2"]
+    assert fresh["gain"].shape == cached["gain"].shape and cached["gain"].shape[0] == 128
+    assert list(cached["ch_names"]) == list(fresh["ch_names"]) and list(cached["ch_names"][:2]) == ["A1", "A2"]
+    np.testing.assert_array_equal(fresh["role"], cached["role"])
+    a, b = fresh["gain"].astype(np.float64), cached["gain"].astype(np.float64)
+    rel = np.linalg.norm(a - b, axis=0) / np.linalg.norm(b, axis=0)  # per source
+    corr = np.array([np.corrcoef(a[:, i], b[:, i])[0, 1] for i in range(b.shape[1])])
+    assert rel.max() < 1e-2 and corr.min() > 0.9999
+    # Control: the comparison can fail - the same gains with the channel order of another montage do.
+    shuffled = b[np.random.default_rng(0).permutation(128)]
+    corr_bad = np.array([np.corrcoef(shuffled[:, i], b[:, i])[0, 1] for i in range(b.shape[1])])
+    assert corr_bad.min() < 0.99
 
 
 def test_c1_polarity_flips_between_upper_and_lower_field(sim):

@@ -1,0 +1,119 @@
+"""Nothing recorded is ever overwritten: --out reuse, refused runs, bad --out paths."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eegviz.errors import EegvizError
+from eegviz.paths import demo_recording
+from eegviz.record.session_folder import SessionOutput, check_out_dir, new_session_folder
+from eegviz.record.xdf_writer import XdfWriter
+
+
+def _digest(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_fresh_or_empty_folder_is_used_then_numbered(tmp_path):
+    first = new_session_folder(tmp_path / "run")
+    assert first == tmp_path / "run"
+    (first / "results.jsonl").write_text("x")
+    assert new_session_folder(tmp_path / "run") == tmp_path / "run" / "session-002"
+    assert new_session_folder(tmp_path / "run") == tmp_path / "run" / "session-003"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert new_session_folder(empty) == empty
+
+
+def test_check_creates_nothing_and_names_the_problem(tmp_path):
+    check_out_dir(tmp_path / "a" / "b")
+    assert not (tmp_path / "a").exists()
+    assert list(tmp_path.iterdir()) == []  # the write probe is gone too
+    f = tmp_path / "file.txt"
+    f.write_text("keep me")
+    with pytest.raises(EegvizError, match="regular file"):
+        check_out_dir(f)
+    with pytest.raises(EegvizError, match=r"under .*file.txt, which is a regular file"):
+        check_out_dir(f / "sub")
+    assert f.read_text() == "keep me"
+
+
+def test_unwritable_place_is_refused_before_anything_runs(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        places = [Path("/sys/eegviz-test-out")]  # refused even to root (sysfs)
+        if os.geteuid() != 0:
+            places.append(ro / "out")
+        for place in places:
+            with pytest.raises(EegvizError, match="cannot write in"):
+                SessionOutput(place)
+    finally:
+        ro.chmod(0o755)
+
+
+def test_writers_never_truncate_an_existing_file(tmp_path):
+    path = tmp_path / "session.xdf"
+    path.write_bytes(b"precious")
+    with pytest.raises(FileExistsError):
+        XdfWriter(path)
+    assert path.read_bytes() == b"precious"
+
+
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "eegviz.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_second_run_into_the_same_out_keeps_the_first_untouched(tmp_path):
+    out = tmp_path / "demo"
+    r1 = _cli("demo", "--headless", "--out", str(out), "--speed", "0")
+    assert r1.returncode == 0, r1.stderr
+    before = _digest(out)
+    r2 = _cli("demo", "--headless", "--out", str(out), "--speed", "0")
+    assert r2.returncode == 0, r2.stderr
+    assert f"results in {out / 'session-002'}" in r2.stdout
+    after = {k: v for k, v in _digest(out).items() if not k.startswith("session-002")}
+    assert after == before  # the first session byte for byte
+    lines = (out / "session-002" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == len((out / "results.jsonl").read_text().splitlines()) == 40
+    assert all(json.loads(l)["marker"] for l in lines)
+
+
+def _three_channel_recording(path: Path) -> Path:
+    import numpy as np
+
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", 3, 250.0, "float32", ch_names=["Fz", "Cz", "Pz"], unit="microvolts")
+        mk = w.add_stream("mk", "Markers", 1, 0.0, "string")
+        t = 10 + np.arange(500) / 250.0
+        w.write_samples(eeg, np.zeros((500, 3), np.float32), t)
+        w.write_samples(mk, ["circle_0001"], np.array([11.0]))
+    return path
+
+
+@pytest.mark.parametrize("bad", ["model", "channels", "under-file", "sysfs"])
+def test_refused_runs_leave_nothing_behind(tmp_path, bad):
+    out = tmp_path / "out"
+    args = ["replay", str(demo_recording()), "--headless", "--speed", "0", "--out", str(out)]
+    if bad == "channels":  # refused after the source opened: the model's channels are not in the file
+        args[1] = str(_three_channel_recording(tmp_path / "three.xdf"))
+    elif bad == "model":
+        args += ["--model", str(tmp_path / "no-model")]
+    elif bad == "under-file":
+        (tmp_path / "f").write_text("x")
+        args[args.index(str(out))] = str(tmp_path / "f" / "out")
+    else:
+        args[args.index(str(out))] = "/sys/eegviz-test-out"
+    r = _cli(*args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert bad != "channels" or "lacks" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("eegviz: error:"), r.stderr
+    assert not out.exists()
