@@ -30,12 +30,13 @@ def run_session(source, args, paced: bool) -> int:
     from eegviz.paths import default_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
+    from eegviz.sinks import make_sinks
 
     output = SessionOutput(args.out) if args.out else None
     model_dir = Path(args.model or default_model_dir())
     decoder = TwoBranchDecoder.load(model_dir)
     generator = make_generator(args.generator, model_dir, args)
-    pipe = Pipeline(source, decoder, generator, [], output=output, paced=paced)
+    pipe = Pipeline(source, decoder, generator, make_sinks(args.sink), output=output, paced=paced)
     stats = pipe.run(duration=getattr(args, "duration", None))
     print(stats.summary())
     return 0
@@ -207,9 +208,27 @@ def cmd_plugins(args) -> int:
     return 0
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def cmd_sys_info(args) -> int:
+    from eegviz.sysinfo import sys_info
+
+    print(sys_info())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from eegviz import __version__
+
     p = argparse.ArgumentParser(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--version", action="version", version=f"eegviz {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info")
+    p.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
+                   help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else warning)")
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="session settings; keys are option names, [COMMAND] tables apply to one command; "
+                        "flags on the command line win")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def generator_opts(sp, default, default_help):
@@ -225,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
         sp.add_argument("--kiosk", action="store_true", help="full-screen demo mode")
         sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
+        sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
+                        help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")
 
     d = sub.add_parser("demo", help="replay the bundled demo recording through the whole pipeline")
     session_opts(d)
@@ -335,16 +356,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plugins", help="list sources, generators and sinks")
     pl.set_defaults(fn=cmd_plugins)
+
+    si = sub.add_parser("sys-info", help="versions of eegviz and its libraries, and the compute devices")
+    si.set_defaults(fn=cmd_sys_info)
+    p.eegviz_commands = sub.choices  # name -> parser, for config files
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    if not args.verbose:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line, with a --config file's values as defaults (see eegviz.config)."""
+    from eegviz.config import config_defaults
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
+    if known.config:
+        commands = parser.eegviz_commands
+        cmd = next((a for a in argv if a in commands), None)
+        if cmd is not None:
+            others = {n: sp for n, sp in commands.items() if n != cmd}
+            values = config_defaults(known.config, cmd, [parser, commands[cmd]], others)
+            main_dests = {a.dest for a in parser._actions}
+            parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
+            commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})
+    args = parser.parse_args(argv)
+    args.config = known.config
+    return args
+
+
+def setup_logging(args) -> None:
+    """One package logger: eegviz's messages at the chosen level, other libraries' warnings and up."""
+    level = args.log_level or ("info" if args.verbose else os.environ.get("EEGVIZ_LOG_LEVEL", "warning").lower())
+    if level not in LOG_LEVELS:
+        raise EegvizError(f"EEGVIZ_LOG_LEVEL={level!r}; one of {', '.join(LOG_LEVELS)}")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("eegviz").setLevel(level.upper())
+    if level != "debug":
         logging.getLogger("pyxdf").setLevel(logging.ERROR)  # LabRecorder-file chatter, not the user's problem
-    _lsl_confined_default()
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
+        args = parse_args(argv)
+        setup_logging(args)
+        _lsl_confined_default()
         return args.fn(args)
     except EegvizError as exc:
         print(f"eegviz: error: {exc}", file=sys.stderr)

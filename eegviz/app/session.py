@@ -372,6 +372,7 @@ class SessionController(QObject):
         the output folder and run. Always ends by emitting `ended` exactly once."""
         from eegviz.pipeline import Pipeline
         from eegviz.record.session_folder import SessionOutput
+        from eegviz.sinks import make_sinks
 
         raw, sid = self._raw, sess.sid
         reason, message, stats = "stopped", "", None
@@ -383,7 +384,9 @@ class SessionController(QObject):
                 return
             raw.progress.emit(sid, f"starting: opening {sess.label}…")
             output = SessionOutput(sess.out_dir) if sess.out_dir is not None else None
-            pipe = Pipeline(sess.factory(), decoder, generator, [_WindowSink(raw, sid)], output=output,
+            source = sess.factory()
+            sinks = make_sinks(getattr(sess.generator_args, "sink", None)) + [_WindowSink(raw, sid)]  # --sink
+            pipe = Pipeline(source, decoder, generator, sinks, output=output,
                             paced=sess.paced, on_chunk=lambda c: raw.chunk.emit(sid, c),
                             on_marker=lambda m: raw.marker.emit(sid, m),
                             on_started=lambda info: raw.started.emit(sid, info),
