@@ -30,13 +30,14 @@ def run_session(source, args, paced: bool) -> int:
     from eegviz.paths import default_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
-    from eegviz.sinks import make_sinks
+    from eegviz.sinks import ProgressSink, make_sinks
 
     output = SessionOutput(args.out) if args.out else None
     model_dir = Path(args.model or default_model_dir())
     decoder = TwoBranchDecoder.load(model_dir)
     generator = make_generator(args.generator, model_dir, args)
-    pipe = Pipeline(source, decoder, generator, make_sinks(args.sink), output=output, paced=paced)
+    progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=args.cmd)
+    pipe = Pipeline(source, decoder, generator, make_sinks(args.sink) + [progress], output=output, paced=paced)
     stats = pipe.run(duration=getattr(args, "duration", None))
     print(stats.summary())
     return 0

@@ -44,3 +44,31 @@ def make_sinks(specs) -> list:
             s.close()
         raise
     return sinks
+
+
+class ProgressSink:
+    """A progress bar over a session's markers on a terminal (off when stderr is not one, e.g. in CI logs).
+
+    total() is asked once the session runs: a replay knows how many markers its file holds, a live stream
+    does not (the bar then counts up without an end).
+    """
+
+    def __init__(self, total=lambda: None, desc: str = "eegviz"):
+        self._total, self.desc, self.bar = total, desc, None
+
+    def _tick(self) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self._total(), desc=self.desc, unit="marker", disable=None, leave=False)
+        self.bar.update(1)
+
+    def on_result(self, rec, stimulus=None) -> None:
+        self._tick()
+
+    def on_skipped(self, marker, reason: str) -> None:
+        self._tick()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
@@ -71,13 +72,18 @@ def tune_sampling(ds, dec: TwoBranchDecoder, gen: EmbeddedGenerator, clf, steps=
                 ssim_np(imgs.astype(np.float32) / 255, gt))
 
     grid, text_only = [], {}
+    bar = tqdm(total=len(steps) * len(guidances) * (len(strengths) + 1), desc="sampler grid (validation)",
+               unit="setting", disable=None, leave=False)
     for n in steps:
         for g in guidances:
             text_only[(n, g)] = score(steps=n, strength=1.0, guidance=g)[1]
+            bar.update(1)
             for st in strengths:
                 acc, ss = score(steps=n, strength=st, guidance=g)
+                bar.update(1)
                 grid.append({"steps": n, "strength": st, "guidance": g, "val_top1": acc, "val_ssim": ss,
                              "val_ssim_text_only": text_only[(n, g)], "eligible": ss > text_only[(n, g)]})
+    bar.close()
     gen.out_size = size
     result = choose_sampling(grid, len(va))
     best = result["chosen"]
