@@ -33,6 +33,16 @@ SILENCE_GAP_S = 1.0  # no samples for this long, then data again: the source was
 JUMP_SAMPLES = 2.0  # consecutive timestamps further apart than this many sample periods: samples went missing
 RECONNECT_AFTER_S = 0.5  # EEG silent this long: start looking for the outlet ourselves (see module docstring)
 
+_FORMATS = {
+    pylsl.cf_float32: "float32",
+    pylsl.cf_double64: "float64",
+    pylsl.cf_string: "string",
+    pylsl.cf_int32: "int32",
+    pylsl.cf_int16: "int16",
+    pylsl.cf_int8: "int8",
+    pylsl.cf_int64: "int64",
+}
+
 
 def unit_scale(unit: str | None) -> float:
     """Volts per unit of a desc unit string; unknown or missing units are taken as microvolts.
@@ -71,6 +81,15 @@ def _describe(info: pylsl.StreamInfo) -> str:
     return f"'{info.name()}' ({info.type() or 'no type'})"
 
 
+def _format(info: pylsl.StreamInfo) -> str:
+    return _FORMATS.get(info.channel_format(), "unknown")
+
+
+def _same_type(a: str, b: str) -> bool:
+    """LSL types are free text and case varies by tool (mne-lsl says "eeg", most others "EEG")."""
+    return a.strip().lower() == b.strip().lower()
+
+
 def resolve_streams(
     stream_name: str | None,
     stream_type: str,
@@ -80,8 +99,11 @@ def resolve_streams(
 ) -> tuple[pylsl.StreamInfo, pylsl.StreamInfo | None]:
     """Find the EEG stream and (optionally) a string marker stream within timeout seconds.
 
-    One ContinuousResolver sees every stream, so a failure can name what was visible instead. The EEG stream
-    is matched by name when one is given (type only breaks ties), else by type. Without marker_name the
+    One ContinuousResolver sees every stream, so a failure can name what was visible instead. Types are
+    compared in any case. The EEG stream is numeric and matched by name when one is given (type only breaks
+    ties), else by type among streams with a regular rate, so an irregular annotation or marker stream (mne-lsl
+    gives its annotations the EEG's source_id) is never taken for EEG. Markers must be strings, one image id per
+    onset: a numeric stream named marker_name is refused at once with what was found. Without marker_name the
     marker stream is optional: we wait a short grace period for it after the EEG stream shows up, preferring
     one whose name contains the EEG stream's name (several simulators may run on one machine).
     """
@@ -100,17 +122,27 @@ def resolve_streams(
             if eeg is None:
                 if stream_name is not None:
                     cands = [s for s in numeric if s.name() == stream_name]
-                    cands.sort(key=lambda s: s.type() != stream_type)
+                    cands.sort(key=lambda s: not _same_type(s.type(), stream_type))
                 else:
-                    cands = [s for s in numeric if s.type() == stream_type]
+                    cands = [
+                        s for s in numeric if _same_type(s.type(), stream_type) and s.nominal_srate() > 0
+                    ]
                 if cands:
                     eeg = cands[0]
                     eeg_found_at = time.monotonic()
             if markers is None:
                 if marker_name is not None:
                     mc = [s for s in strings if s.name() == marker_name]
+                    wrong = [s for s in numeric if s.name() == marker_name]
+                    if not mc and wrong:
+                        w = wrong[0]
+                        raise EegvizError(
+                            f"LSL stream '{marker_name}' ({w.type() or 'no type'}, {w.channel_count()} "
+                            f"{_format(w)} channels) is numeric; eegviz needs a string marker stream (one image id "
+                            "per onset), e.g. mne-lsl's PlayerLSL with annotations_encoding='string'"
+                        )
                 else:
-                    mc = [s for s in strings if s.type() == marker_type]
+                    mc = [s for s in strings if _same_type(s.type(), marker_type)]
                     if eeg is not None:
                         mc.sort(key=lambda s: eeg.name() not in s.name())
                 if mc:

@@ -288,3 +288,57 @@ def test_outlets_roundtrip() -> None:
     got = np.concatenate([c.samples for c in chunks])
     np.testing.assert_allclose(got, samples, rtol=1e-5, atol=1e-12)
     assert markers[0].payload == "42" and abs(markers[0].timestamp - now) < 0.01
+
+
+def _small_fif(tmp_path, annotations: bool = False):
+    """A 3 s, 4-channel, 100 Hz FIF in volts (optionally with string annotations) and its data."""
+    mne = pytest.importorskip("mne")
+    ch = ["Fz", "Cz", "Pz", "Oz"]
+    rng = np.random.default_rng(0)
+    data = rng.normal(0, 20e-6, (len(ch), 300))
+    raw = mne.io.RawArray(data, mne.create_info(ch, 100.0, "eeg"), verbose="error")
+    if annotations:
+        raw.set_annotations(mne.Annotations(onset=[0.5, 1.0, 1.5, 2.0], duration=0, description=["img-1", "img-2", "img-3", "img-1"]))
+    fname = tmp_path / "small_raw.fif"
+    raw.save(fname, verbose="error")
+    return fname, ch, data
+
+
+def test_mne_lsl_player_found_by_type_in_any_case(tmp_path) -> None:
+    """mne-lsl says "eeg"; eegviz's default type "EEG" must find it."""
+    player_mod = pytest.importorskip("mne_lsl.player")
+    fname, ch, _ = _small_fif(tmp_path)
+    name = f"player-{_uid()}"
+    player = player_mod.PlayerLSL(fname, chunk_size=10, name=name, source_id=f"sid-{name}")
+    player.start()
+    try:
+        src = LslSource(stream_type="EEG", resolve_timeout=3.0)
+        src.start()
+        try:
+            others = [s for s in pylsl.resolve_streams(0.5) if s.type().lower() == "eeg" and s.name() != name]
+            if not others:  # other test runs on this machine may publish EEG too; then any of them may be picked
+                assert src.info.name == name and src.info.ch_names == tuple(ch)
+            assert src.info.ch_type.lower() == "eeg"
+            chunks, _, _ = _collect(src, lambda c, m, g: _n(c) >= 20)
+            assert _n(chunks) >= 20
+        finally:
+            src.stop()
+    finally:
+        player.stop()
+
+
+def test_numeric_marker_stream_named_is_refused(tmp_path) -> None:
+    player_mod = pytest.importorskip("mne_lsl.player")
+    fname, _, _ = _small_fif(tmp_path, annotations=True)
+    name = f"player-{_uid()}"
+    player = player_mod.PlayerLSL(fname, chunk_size=10, name=name, source_id=f"sid-{name}")
+    player.start()
+    try:
+        src = LslSource(stream_name=name, marker_name=f"{name}-annotations", resolve_timeout=3.0)
+        t0 = time.monotonic()
+        with pytest.raises(EegvizError, match="needs a string marker stream") as e:
+            src.start()
+        assert "float64" in str(e.value) and f"'{name}-annotations'" in str(e.value)
+        assert time.monotonic() - t0 < 3.5
+    finally:
+        player.stop()
