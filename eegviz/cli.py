@@ -226,6 +226,10 @@ def cmd_plugins(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--plugins", action="append", metavar="DIR",
+                   help="also import plugin modules from DIR (repeatable, or several joined by "
+                        f"'{os.pathsep}'; also $EEGVIZ_PLUGINS); a plugins/ folder in the working directory "
+                        "is never imported unless named")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def generator_opts(sp, default, default_help):
@@ -361,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("pyxdf").setLevel(logging.ERROR)  # LabRecorder-file chatter, not the user's problem
     _lsl_confined_default()
     try:
+        from eegviz.plugins import set_plugin_dirs
+
+        set_plugin_dirs(args.plugins)
         return args.fn(args)
     except EegvizError as exc:
         print(f"eegviz: error: {exc}", file=sys.stderr)
