@@ -138,3 +138,23 @@ def test_header_promising_more_data_than_the_file_holds(tmp_path):
         f.write(np.zeros(10).tobytes())
     with pytest.raises(EegvizError, match="corrupt.*promises"):
         load_pickled(tmp_path / "a.npy")
+
+
+class _BadDtype:
+    """Pickles as np.dtype('M8[D]') with the flags of an object dtype: numpy's own setstate segfaults on it."""
+
+    def __reduce__(self):
+        return np.dtype, ("M8", False, True), (4, "<", None, None, None, -1, -1, 63, (None, (b"D", 1, 1, 1)))
+
+
+def test_inconsistent_dtype_state_is_refused_before_numpy_applies_it(tmp_path):
+    (tmp_path / "d.pkl").write_bytes(pickle.dumps({"dt": _BadDtype()}))
+    with pytest.raises(EegvizError, match="dtype has a state numpy would not write"):
+        load_pickled(tmp_path / "d.pkl")
+
+
+def test_length_past_the_end_is_refused_before_allocating(tmp_path):
+    """A huge BYTEARRAY8 length: CPython 3.11's C unpickler corrupts memory on it; never handed over."""
+    (tmp_path / "b.pkl").write_bytes(b"\x80\x05\x96" + (2**62).to_bytes(8, "little") + b"abc.")
+    with pytest.raises(EegvizError, match="claims 4611686018427387904 bytes"):
+        load_pickled(tmp_path / "b.pkl")
