@@ -21,7 +21,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Iterable
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 GROUPS = ("sources", "generators", "sinks")
 ENV = "EEGVIZ_PLUGINS"
@@ -94,8 +94,7 @@ def load_plugin_dir(path: Path | str | None = None) -> None:
             spec.loader.exec_module(module)
         except Exception as e:  # a broken plugin is the user's file: say which, in one line
             del sys.modules[spec.name]
-            msg = " ".join(str(e).split())[:200]
-            raise EegvizError(f"plugin {file} failed to import ({type(e).__name__}: {msg})") from None
+            raise EegvizError(f"plugin {file} failed to import ({one_line(e)})") from None
 
 
 def available(group: str) -> dict[str, str]:

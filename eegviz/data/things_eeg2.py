@@ -36,7 +36,7 @@ import numpy as np
 
 from eegviz.data.safe_pickle import load_pickled
 from eegviz.data.synthetic import EEGDataset
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ def _read_dict(path: Path, what: str, trust: bool = False) -> dict:
                 with open(path, "rb") as f:
                     obj = pickle.load(f, encoding="latin1")
             except Exception as e:
-                msg = " ".join(f"{type(e).__name__}: {e}".split())[:200]
-                raise EegvizError(f"{what} {path} could not be read ({msg})") from None
+                raise EegvizError(f"{what} {path} could not be read ({one_line(e)})") from None
     else:
         obj = load_pickled(path, what)
     if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from eegviz.decoders.encoder import EEGEncoder
 from eegviz.decoders.saliency import SaliencyGenerator
 from eegviz.decoders.semantic import SemanticRegressor
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Decoded, Epoch
 from eegviz.modelio import check_fields, load_module, read_config, save_module, write_config
 from eegviz.stream.preprocess import InputSpec
@@ -97,8 +97,7 @@ class TwoBranchDecoder:
         try:
             dec = cls(InputSpec.from_dict(cfg["input"]), cfg["classes"], **cfg["hparams"])
         except (ValueError, TypeError, RuntimeError, ZeroDivisionError) as e:  # e.g. a zero or negative size
-            raise EegvizError(f"{path} describes a decoder that cannot be built ({type(e).__name__}: "
-                              f"{' '.join(str(e).split())[:160]})") from None
+            raise EegvizError(f"{path} describes a decoder that cannot be built ({one_line(e, 160)})") from None
         load_module(dec.encoder, model_dir / "encoder.safetensors")
         load_module(dec.saliency, model_dir / "saliency.safetensors")
         load_module(dec.semantic, model_dir / "semantic.safetensors")

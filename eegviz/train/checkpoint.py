@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 
 class Checkpoints:
@@ -47,8 +47,7 @@ class Checkpoints:
                               "could run code when loaded; it was not written by eegviz, so delete it (or the "
                               "checkpoints folder) and train again without it") from None
         except Exception as e:  # truncated or foreign files: torch raises RuntimeError, EOFError, ...
-            msg = " ".join(str(e).split())[:200]
-            raise EegvizError(f"checkpoint {path} could not be read ({type(e).__name__}: {msg}); delete it to "
+            raise EegvizError(f"checkpoint {path} could not be read ({one_line(e)}); delete it to "
                               "start that stage afresh") from None
 
     def _save(self, path: Path, payload: dict) -> None:
