@@ -230,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE.toml",
                    help="session settings; keys are option names, [COMMAND] tables apply to one command; "
                         "flags on the command line win")
+    p.add_argument("--plugins", action="append", metavar="DIR",
+                   help="also import plugin modules from DIR (repeatable, or several joined by "
+                        f"'{os.pathsep}'; also $EEGVIZ_PLUGINS); a plugins/ folder in the working directory "
+                        "is never imported unless named")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def generator_opts(sp, default, default_help):
@@ -403,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         setup_logging(args)
         _lsl_confined_default()
+        from eegviz.plugins import set_plugin_dirs
+
+        set_plugin_dirs(args.plugins)
         return args.fn(args)
     except EegvizError as exc:
         print(f"eegviz: error: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
               data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
               log=print) -> dict | None:
     """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0)."""
-    from eegviz.data.loaders import open_dataset
+    from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.eval.classifier import save_classifier, train_classifier
     from eegviz.eval.report import evaluate, write_model_card
     from eegviz.train.checkpoint import Checkpoints
@@ -35,6 +35,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     say = log if info.is_main else (lambda *a, **k: None)
     t0 = time.perf_counter()
     ds = open_dataset(data, **(data_opts or {}))
+    check_trainable(ds, data)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ck = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
