@@ -27,13 +27,13 @@ def run_session(source, args, paced: bool) -> int:
     opens the source, checks it and only then claims the session folder (eegviz.record.session_folder)."""
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.generators import make_generator
-    from eegviz.paths import default_model_dir
+    from eegviz.hub import resolve_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
     from eegviz.sinks import ProgressSink, make_sinks
 
     output = SessionOutput(args.out) if args.out else None
-    model_dir = Path(args.model or default_model_dir())
+    model_dir = resolve_model_dir(args.model)
     decoder = TwoBranchDecoder.load(model_dir)
     generator = make_generator(args.generator, model_dir, args)
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=args.cmd)
@@ -167,9 +167,10 @@ def cmd_eval(args) -> int:
         raise EegvizError("--strength must be in (0, 1]: the fraction of the sampler's noise schedule applied")
     if args.controls_highpass < 0:
         raise EegvizError("--controls-highpass must be >= 0 Hz (0: no high-pass variant)")
-    model = Path(args.model)
     from eegviz.generators import make_generator
+    from eegviz.hub import resolve_model_dir
 
+    model = resolve_model_dir(args.model)
     generator = make_generator(args.generator, model, args, out_size=32) if args.generator else None
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,

@@ -174,7 +174,7 @@ class _Session:
     sid: int
     factory: Callable[[], object]
     label: str
-    model_dir: Path
+    model_dir: str | Path | None  # a folder or a Hugging Face repo id; None: the default model
     generator_name: str
     generator_args: object
     out_dir: Path | None
@@ -258,8 +258,6 @@ class SessionController(QObject):
         session's results) gets a numbered sub-folder instead (session-002, ...), so nothing is overwritten.
         generator_args is handed to a non-embedded generator's from_cli().
         """
-        from eegviz.paths import default_model_dir
-
         if isinstance(source_factory, SourceChoice):
             choice = source_factory
             factory, paced = choice.make_source, choice.paced if paced is None else paced
@@ -271,7 +269,7 @@ class SessionController(QObject):
             raise TypeError("start() needs a SourceChoice or a callable that returns a Source")
         self._restart_timer.stop()
         self._sid += 1
-        sess = _Session(self._sid, factory, label, Path(model_dir or default_model_dir()), generator_name or "embedded",
+        sess = _Session(self._sid, factory, label, model_dir or None, generator_name or "embedded",
                         generator_args, Path(out_dir) if out_dir else None, bool(paced), duration)
         return self._submit(sess)
 
@@ -357,13 +355,15 @@ class SessionController(QObject):
         """Decoder and generator for the session, reused from the previous session when the model is the same."""
         from eegviz.decoders.two_branch import TwoBranchDecoder
         from eegviz.generators import make_generator
+        from eegviz.hub import resolve_model_dir
 
-        key = (str(sess.model_dir.resolve()), sess.generator_name)
+        model_dir = resolve_model_dir(sess.model_dir)  # a Hub id may mean a download: on this worker thread
+        key = (str(model_dir.resolve()), sess.generator_name)
         if self._models is not None and self._models[0] == key:
             return self._models[1], self._models[2]
         self._models = None
-        decoder = TwoBranchDecoder.load(sess.model_dir)
-        generator = make_generator(sess.generator_name, sess.model_dir, sess.generator_args)
+        decoder = TwoBranchDecoder.load(model_dir)
+        generator = make_generator(sess.generator_name, model_dir, sess.generator_args)
         self._models = (key, decoder, generator)
         return decoder, generator
 
@@ -378,7 +378,8 @@ class SessionController(QObject):
         reason, message, stats = "stopped", "", None
         pipe = None
         try:
-            raw.progress.emit(sid, f"starting: {sess.label} (loading the model from {sess.model_dir}…)")
+            where = sess.model_dir or "the default model"
+            raw.progress.emit(sid, f"starting: {sess.label} (loading the model from {where}…)")
             decoder, generator = self._load_models(sess)
             if sess.stop.is_set():
                 return

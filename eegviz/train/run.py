@@ -22,7 +22,8 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0)."""
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.eval.classifier import save_classifier, train_classifier
-    from eegviz.eval.report import evaluate, write_model_card
+    from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
+    from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.train.decoder import train_decoder
     from eegviz.train.dist import barrier, gather_digests, init_from_env, shutdown
@@ -63,7 +64,15 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
                 "highpass_hz": highpass, "text_encoder": text_encoder, "caption": caption,
                 "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
                 "gen_adv_steps": gen_adv_steps, "seed": seed,
-                "data": str(data), "resumed": resume,
+                "data": str(data), "resumed": resume, "dataset": describe_dataset(ds, data),
+                "synthetic": bool(renderable(ds.image_ids)),
+                "command": train_command(data, out, {
+                    "epochs": epochs, "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
+                    "gen_adv_steps": gen_adv_steps, "seed": seed, "highpass": highpass or None,
+                    "text_encoder": text_encoder, "caption": caption, "classifier_images": classifier_images,
+                    "classifier_epochs": classifier_epochs, **{k.replace("_", "-"): (",".join(map(str, v))
+                                                              if isinstance(v, list) else v)
+                                                           for k, v in (data_opts or {}).items()}}),
                 "ranks_in_sync": all(len(set(v)) == 1 for v in digests.values()), "rank_digests": digests}
     metrics = None
     if gen is not None:
@@ -78,7 +87,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     (out / "training.json").write_text(json.dumps(training, indent=1))
     if gen is not None:
         metrics = evaluate(data, out, out / "report", data_opts=data_opts, log=say)
-        write_model_card(out, training, metrics)
+    write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     barrier(info)
     shutdown(info)
     return metrics
