@@ -140,7 +140,8 @@ def cmd_train(args) -> int:
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
               refine_steps=args.refine_steps, gen_steps=args.gen_steps,
               gen_adv_steps=args.gen_adv_steps, seed=args.seed, threads=args.threads,
-              resume=args.resume, highpass=args.highpass, text_encoder=args.text_encoder, caption=args.caption,
+              resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
+              text_encoder=args.text_encoder, caption=args.caption,
               data_opts=data_opts,
               classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs)
     return 0
@@ -281,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--highpass", type=float, default=0.0, metavar="HZ",
                    help="per-epoch zero-phase high-pass, saved with the model and applied live too (0: off)")
+    t.add_argument("--notch", type=float, default=0.0, metavar="HZ",
+                   help="line frequency (50/60) removed with its harmonics per epoch, saved with the model (0: off)")
+    t.add_argument("--reference", default="", metavar="average|CH[,CH]",
+                   help="re-reference: 'average' or the mean of these channels, saved with the model (default: "
+                        "as recorded)")
     t.add_argument("--caption", default="label", choices=["label", "rich"],
                    help="semantic target: 'an image of a <class>' or the dataset's own caption per image")
     t.add_argument("--text-encoder", default="hash", metavar="SPEC",
