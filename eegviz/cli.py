@@ -89,15 +89,32 @@ def cmd_replay(args) -> int:
 def cmd_live(args) -> int:
     from eegviz.plugins import get
 
+    params = brainflow_params(args)
+    if params and args.board is None:
+        raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
     if not args.headless:
+        if params:
+            raise EegvizError("BrainFlow connection parameters are taken by `eegviz live --headless` only for now")
         return _window(args, "eegviz live")
     if args.board is not None:
-        src = get("sources", "brainflow")(board_id=args.board, marker_lsl_name=args.markers)
+        src = get("sources", "brainflow")(board_id=args.board, params=params, marker_lsl_name=args.markers)
     elif args.simulate:
         src = get("sources", "simulator")()
     else:
         src = get("sources", "lsl")(stream_name=args.stream, marker_name=args.markers)
     return run_session(src, args, paced=True)
+
+
+# BrainFlowInputParams fields as `eegviz live` options: (option, field, type)
+BRAINFLOW_PARAMS = (("--serial-port", "serial_port", str), ("--mac-address", "mac_address", str),
+                    ("--ip-address", "ip_address", str), ("--ip-port", "ip_port", int),
+                    ("--serial-number", "serial_number", str), ("--board-file", "file", str),
+                    ("--other-info", "other_info", str), ("--timeout", "timeout", int))
+
+
+def brainflow_params(args) -> dict:
+    """The BrainFlowInputParams the command line set (only those given, so BrainFlow keeps its defaults)."""
+    return {field: getattr(args, field) for _, field, _ in BRAINFLOW_PARAMS if getattr(args, field, None) is not None}
 
 
 def cmd_simulate(args) -> int:
@@ -250,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board)")
     lv.add_argument("--simulate", action="store_true", help="use the built-in simulator in-process")
     lv.add_argument("--duration", type=float, help="stop after S seconds")
+    for opt, field, kind in BRAINFLOW_PARAMS:
+        lv.add_argument(opt, dest=field, type=kind, help=f"BrainFlow board connection: BrainFlowInputParams.{field}")
     lv.set_defaults(fn=cmd_live)
 
     s = sub.add_parser("simulate", help="write a synthetic dataset, or stream the simulator on LSL")
