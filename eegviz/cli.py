@@ -71,8 +71,19 @@ def cmd_replay(args) -> int:
     from eegviz.plugins import get
     from eegviz.sources.xdf import XdfReplaySource
 
+    from eegviz.stream.montage import set_source_montage
+
+    set_source_montage(args.montage)
     title = f"eegviz replay {Path(args.file).name}"
-    if args.source == "xdf":
+    if args.source == "auto":  # XDF files are ours/LabRecorder's; every other format goes to MNE's readers
+        args.source = "xdf" if Path(args.file).suffix.lower() == ".xdf" else "mne"
+    if args.source == "mne":
+        from eegviz.sources.mne_file import MneFileSource
+
+        if not args.headless:
+            return _window(args, title, lambda: MneFileSource(args.file, speed=args.speed))
+        src = MneFileSource(args.file, speed=args.speed)
+    elif args.source == "xdf":
         if not args.headless:
             return _window(args, title)
         src = XdfReplaySource(args.file, speed=args.speed, eeg_stream=args.stream, marker_stream=args.markers)
@@ -89,6 +100,9 @@ def cmd_replay(args) -> int:
 def cmd_live(args) -> int:
     from eegviz.plugins import get
 
+    from eegviz.stream.montage import set_source_montage
+
+    set_source_montage(args.montage)
     params = brainflow_params(args)
     if params and args.board is None:
         raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
@@ -225,6 +239,11 @@ def cmd_plugins(args) -> int:
     return 0
 
 
+MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. standard_1020, easycap-M1, "
+                "biosemi64): channels are mapped by position onto the model's and the missing ones interpolated "
+                "(default: guessed from the channel names)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -249,13 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
     d.set_defaults(fn=cmd_demo)
 
-    r = sub.add_parser("replay", help="replay an XDF recording")
+    r = sub.add_parser("replay", help="replay a recording: XDF, or any file MNE reads (FIF, EDF/BDF, BrainVision, "
+                                      "EEGLAB) with its annotations as markers")
     r.add_argument("file")
     session_opts(r)
     r.add_argument("--speed", type=float, default=1.0)
     r.add_argument("--stream", help="EEG stream name in the file")
     r.add_argument("--markers", help="marker stream name in the file")
-    r.add_argument("--source", default="xdf", help="file reader: xdf, or a source plugin such as csv")
+    r.add_argument("--source", default="auto",
+                   help="file reader: auto (xdf for .xdf, else mne), xdf, mne, or a source plugin such as csv")
+    r.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
     r.add_argument("--sfreq", type=float, help="sampling rate for files without timestamps (csv)")
     r.add_argument("--unit", default="uV", help="sample unit for files that do not say (csv): V, mV, uV, nV")
     r.set_defaults(fn=cmd_replay)
@@ -267,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board)")
     lv.add_argument("--simulate", action="store_true", help="use the built-in simulator in-process")
     lv.add_argument("--duration", type=float, help="stop after S seconds")
+    lv.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
     for opt, field, kind in BRAINFLOW_PARAMS:
         lv.add_argument(opt, dest=field, type=kind, help=f"BrainFlow board connection: BrainFlowInputParams.{field}")
     lv.set_defaults(fn=cmd_live)
