@@ -83,12 +83,6 @@ def load_montage(name: str):
         ) from None
 
 
-def guess_model_montage(ch_names) -> str | None:
-    """biosemi128 when the names are exactly its A1..D32 (in any order), else None (montage unknown)."""
-    names = {str(c) for c in ch_names}
-    if len(names) == 128 and names == set(load_montage("biosemi128").ch_names):
-        return "biosemi128"
-    return None
 
 
 def _fit_sphere(p: np.ndarray) -> np.ndarray:
@@ -190,6 +184,9 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
         return EegvizError(f"the source lacks {n_missing} of the model's {len(model_names)} channels ({shown}) "
                            f"and {why}; stream with the model's montage or retrain the model on your channels")
 
+    dup = sorted({n for n in source_names if sum(m.lower() == n.lower() for m in source_names) > 1})
+    if dup:
+        raise lacking(f"names {', '.join(dup[:5])} more than once, so their positions are ambiguous")
     if model_montage is None:
         raise lacking("the model records no montage to interpolate them on")
     if len(source_names) < MIN_SOURCE_CHANNELS:

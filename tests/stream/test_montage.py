@@ -116,6 +116,18 @@ def test_cap_of_the_models_own_layout_is_taken_directly():
     assert same_names.matrix is None and same_names.n_interpolated == 0
 
 
+@pytest.mark.parametrize("board", [0, 2])  # OpenBCI Cyton (8 ch) and Cyton + Daisy (16 ch)
+def test_openbci_boards_map_onto_the_default_model(board):
+    from brainflow.board_shim import BoardShim
+
+    from eegviz.sources.brainflow import _load_board_controller
+
+    _load_board_controller()
+    names = BoardShim.get_eeg_names(board)  # static board description; no hardware needed
+    cmap = build_channel_map(default_spec().ch_names, "biosemi128", names, warn=False)
+    assert cmap.matrix.shape == (128, len(names)) and np.allclose(cmap.matrix.sum(axis=1), 1.0)
+
+
 def test_aliases_and_case_are_matched():
     cmap = build_channel_map(default_spec().ch_names, "biosemi128",
                              ["FP1", "fp2", "T3", "T4", "T5", "T6", "O1", "O2", "cz"], warn=False)
@@ -137,6 +149,8 @@ def test_unknown_montage_and_too_few_channels():
         montage_mod.set_source_montage("nope")
     with pytest.raises(EegvizError, match="lacks 128 of the model.s 128.*too few"):
         Preprocessor(default_spec(), ["Fz", "Cz", "Pz"], 250.0)
+    with pytest.raises(EegvizError, match="names Cz, cz more than once"):
+        Preprocessor(default_spec(), CAP64[:24] + ["cz"], 250.0)
 
 
 def test_session_montage_is_used():
