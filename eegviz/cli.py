@@ -37,7 +37,8 @@ def run_session(source, args, paced: bool) -> int:
     decoder = TwoBranchDecoder.load(model_dir)
     generator = make_generator(args.generator, model_dir, args)
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=args.cmd)
-    pipe = Pipeline(source, decoder, generator, make_sinks(args.sink) + [progress], output=output, paced=paced)
+    pipe = Pipeline(source, decoder, generator, make_sinks(args.sink) + [progress], output=output, paced=paced,
+                    montage=getattr(args, "montage", None))
     stats = pipe.run(duration=getattr(args, "duration", None))
     print(stats.summary())
     return 0
@@ -73,8 +74,19 @@ def cmd_replay(args) -> int:
     from eegviz.plugins import get
     from eegviz.sources.xdf import XdfReplaySource
 
+    from eegviz.stream.montage import check_montage
+
+    check_montage(args.montage)
     title = f"eegviz replay {Path(args.file).name}"
-    if args.source == "xdf":
+    if args.source == "auto":  # XDF files are ours/LabRecorder's; every other format goes to MNE's readers
+        args.source = "xdf" if Path(args.file).suffix.lower() == ".xdf" else "mne"
+    if args.source == "mne":
+        from eegviz.sources.mne_file import MneFileSource
+
+        if not args.headless:
+            return _window(args, title, lambda: MneFileSource(args.file, speed=args.speed))
+        src = MneFileSource(args.file, speed=args.speed)
+    elif args.source == "xdf":
         if not args.headless:
             return _window(args, title)
         src = XdfReplaySource(args.file, speed=args.speed, eeg_stream=args.stream, marker_stream=args.markers)
@@ -90,11 +102,18 @@ def cmd_replay(args) -> int:
 
 def cmd_live(args) -> int:
     from eegviz.plugins import get
+    from eegviz.sources.brainflow_params import brainflow_params
 
+    from eegviz.stream.montage import check_montage
+
+    check_montage(args.montage)
+    params = brainflow_params(args)
+    if params and args.board is None:
+        raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
     if not args.headless:
         return _window(args, "eegviz live")
     if args.board is not None:
-        src = get("sources", "brainflow")(board_id=args.board, marker_lsl_name=args.markers)
+        src = get("sources", "brainflow")(board_id=args.board, params=params, marker_lsl_name=args.markers)
     elif args.simulate:
         src = get("sources", "simulator")()
     else:
@@ -142,7 +161,8 @@ def cmd_train(args) -> int:
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
               refine_steps=args.refine_steps, gen_steps=args.gen_steps,
               gen_adv_steps=args.gen_adv_steps, seed=args.seed, threads=args.threads,
-              resume=args.resume, highpass=args.highpass, text_encoder=args.text_encoder, caption=args.caption,
+              resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
+              text_encoder=args.text_encoder, caption=args.caption,
               data_opts=data_opts,
               classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs)
     return 0
@@ -220,8 +240,14 @@ def cmd_sys_info(args) -> int:
     return 0
 
 
+MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. standard_1020, easycap-M1, "
+                "biosemi64): channels are mapped by position onto the model's and the missing ones interpolated "
+                "(default: guessed from the channel names)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from eegviz import __version__
+    from eegviz.sources.brainflow_params import BRAINFLOW_PARAMS
 
     p = argparse.ArgumentParser(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
     p.add_argument("--version", action="version", version=f"eegviz {__version__}")
@@ -258,13 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
     d.set_defaults(fn=cmd_demo)
 
-    r = sub.add_parser("replay", help="replay an XDF recording")
+    r = sub.add_parser("replay", help="replay a recording: XDF, or any file MNE reads (FIF, EDF/BDF, BrainVision, "
+                                      "EEGLAB) with its annotations as markers")
     r.add_argument("file")
     session_opts(r)
     r.add_argument("--speed", type=float, default=1.0)
     r.add_argument("--stream", help="EEG stream name in the file")
     r.add_argument("--markers", help="marker stream name in the file")
-    r.add_argument("--source", default="xdf", help="file reader: xdf, or a source plugin such as csv")
+    r.add_argument("--source", default="auto",
+                   help="file reader: auto (xdf for .xdf, else mne), xdf, mne, or a source plugin such as csv")
+    r.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
     r.add_argument("--sfreq", type=float, help="sampling rate for files without timestamps (csv)")
     r.add_argument("--unit", default="uV", help="sample unit for files that do not say (csv): V, mV, uV, nV")
     r.set_defaults(fn=cmd_replay)
@@ -276,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board)")
     lv.add_argument("--simulate", action="store_true", help="use the built-in simulator in-process")
     lv.add_argument("--duration", type=float, help="stop after S seconds")
+    lv.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
+    for opt, field, kind in BRAINFLOW_PARAMS:
+        lv.add_argument(opt, dest=field, type=kind, help=f"BrainFlow board connection: BrainFlowInputParams.{field}")
     lv.set_defaults(fn=cmd_live)
 
     s = sub.add_parser("simulate", help="write a synthetic dataset, or stream the simulator on LSL")
@@ -308,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--highpass", type=float, default=0.0, metavar="HZ",
                    help="per-epoch zero-phase high-pass, saved with the model and applied live too (0: off)")
+    t.add_argument("--notch", type=float, default=0.0, metavar="HZ",
+                   help="line frequency (50/60) removed with its harmonics per epoch, saved with the model (0: off)")
+    t.add_argument("--reference", default="", metavar="average|CH[,CH]",
+                   help="re-reference: 'average' or the mean of these channels, saved with the model (default: "
+                        "as recorded)")
     t.add_argument("--caption", default="label", choices=["label", "rich"],
                    help="semantic target: 'an image of a <class>' or the dataset's own caption per image")
     t.add_argument("--text-encoder", default="hash", metavar="SPEC",

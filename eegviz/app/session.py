@@ -64,6 +64,7 @@ class SourceChoice:
     markers: str | None = None
     speed: float = 1.0
     board_id: int | None = None
+    board_params: tuple[tuple[str, object], ...] = ()  # BrainFlowInputParams fields, e.g. (("serial_port", ...),)
 
     @property
     def paced(self) -> bool:
@@ -111,7 +112,8 @@ class SourceChoice:
             return get("sources", "lsl")(stream_name=self.name, marker_name=self.markers)
         if self.kind in ("brainflow", "brainflow-synthetic"):
             board = SYNTHETIC_BOARD if self.kind == "brainflow-synthetic" or self.board_id is None else self.board_id
-            return get("sources", "brainflow")(board_id=board, marker_lsl_name=self.markers)
+            return get("sources", "brainflow")(board_id=board, params=dict(self.board_params),
+                                                marker_lsl_name=self.markers)
         raise EegvizError(f"unknown source kind '{self.kind}'; one of {', '.join(SOURCE_KINDS)}")
 
     @classmethod
@@ -126,8 +128,11 @@ class SourceChoice:
                        markers=getattr(args, "markers", None), speed=speed)
         if cmd == "live":
             if getattr(args, "board", None) is not None:
+                from eegviz.sources.brainflow_params import brainflow_params
+
                 kind = "brainflow-synthetic" if args.board == SYNTHETIC_BOARD else "brainflow"
-                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None))
+                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None),
+                           board_params=tuple(sorted(brainflow_params(args).items())))
             if getattr(args, "simulate", False):
                 return cls("simulator")
             return cls("lsl", name=getattr(args, "stream", None), markers=getattr(args, "markers", None))
@@ -391,7 +396,8 @@ class SessionController(QObject):
                             paced=sess.paced, on_chunk=lambda c: raw.chunk.emit(sid, c),
                             on_marker=lambda m: raw.marker.emit(sid, m),
                             on_started=lambda info: raw.started.emit(sid, info),
-                            on_notice=lambda text: raw.status.emit(sid, {"notice": text}))
+                            on_notice=lambda text: raw.status.emit(sid, {"notice": text}),
+                            montage=getattr(sess.generator_args, "montage", None))
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():

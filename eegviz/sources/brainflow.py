@@ -109,7 +109,9 @@ class BrainFlowSource:
             self.board.start_stream()
         except BrainFlowError as e:
             self.stop()
-            raise EegvizError(f"could not start {name}: {e} (check the port/address parameters)") from None
+            given = ", ".join(f"{k}={v}" for k, v in self.params.items() if v not in ("", None))
+            raise EegvizError(f"could not start {name}" + (f" with {given}" if given else "") +
+                              f": {e} (check the port/address parameters)") from None
         self._offset = pylsl.local_clock() - time.time()
         self._last_ts = None
         self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")

@@ -16,7 +16,7 @@ import torch
 
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
               gen_steps: int = 1500, gen_adv_steps: int = 0, seed: int = 0, threads: int | None = None,
-              resume: bool = False, highpass: float = 0.0, text_encoder: str = "hash", caption: str = "label",
+              resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "", text_encoder: str = "hash", caption: str = "label",
               data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
               log=print) -> dict | None:
     """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0)."""
@@ -41,7 +41,8 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     out.mkdir(parents=True, exist_ok=True)
     ck = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed,
-                                  highpass=highpass, text_encoder=text_encoder, caption=caption, ck=ck, info=info, log=say)
+                                  highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
+                                  caption=caption, ck=ck, info=info, log=say)
     t_dec = time.perf_counter() - t0
     digests = {"encoder": gather_digests(dec.encoder, info), "saliency": gather_digests(dec.saliency, info),
                "semantic": gather_digests(dec.semantic, info)}
@@ -61,7 +62,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     dec.save(out)
     training = {"decoder": dmetrics, "generator": gmetrics, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
-                "highpass_hz": highpass, "text_encoder": text_encoder, "caption": caption,
+                "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,
                 "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
                 "gen_adv_steps": gen_adv_steps, "seed": seed,
                 "data": str(data), "resumed": resume, "dataset": describe_dataset(ds, data),
