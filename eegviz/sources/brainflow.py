@@ -118,7 +118,7 @@ class BrainFlowSource:
         if self.marker_lsl_name:
             from eegviz.sources.lsl import resolve_streams
 
-            _, mk = resolve_streams(None, "", self.marker_lsl_name, "Markers", 5.0)
+            _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0)  # markers only
             self._marker_source = pylsl.StreamInlet(mk, recover=True, processing_flags=pylsl.proc_clocksync)
             self._marker_source.open_stream(timeout=5.0)
 

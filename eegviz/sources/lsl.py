@@ -133,7 +133,7 @@ def misfit(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> str | None:
 
 def resolve_streams(
     stream_name: str | None,
-    stream_type: str,
+    stream_type: str | None,
     marker_name: str | None,
     marker_type: str,
     timeout: float,
@@ -146,8 +146,11 @@ def resolve_streams(
     gives its annotations the EEG's source_id) is never taken for EEG. Markers must be strings, one image id per
     onset: a numeric stream named marker_name is refused at once with what was found. Without marker_name the
     marker stream is optional: we wait a short grace period for it after the EEG stream shows up, preferring
-    one whose name contains the EEG stream's name (several simulators may run on one machine).
+    one whose name contains the EEG stream's name (several simulators may run on one machine). With neither
+    stream_name nor stream_type only the marker stream is looked for (a BrainFlow board's markers), and
+    (None, markers) is returned.
     """
+    want_eeg = stream_name is not None or stream_type is not None
     resolver = pylsl.ContinuousResolver(forget_after=max(5.0, timeout))
     start = time.monotonic()
     deadline = start + timeout
@@ -160,7 +163,7 @@ def resolve_streams(
             seen = resolver.results()
             numeric = [s for s in seen if s.channel_format() != pylsl.cf_string]
             strings = [s for s in seen if s.channel_format() == pylsl.cf_string]
-            if eeg is None:
+            if eeg is None and want_eeg:
                 if stream_name is not None:
                     cands = [s for s in numeric if s.name() == stream_name]
                     cands.sort(key=lambda s: not _same_type(s.type(), stream_type))
@@ -189,6 +192,8 @@ def resolve_streams(
                 if mc:
                     markers = mc[0]
             now = time.monotonic()
+            if not want_eeg and markers is not None:
+                return None, markers
             if eeg is not None and (markers is not None or (marker_name is None and now - eeg_found_at > 0.5)):
                 return eeg, markers
             if now >= deadline:
@@ -197,13 +202,14 @@ def resolve_streams(
     finally:
         del resolver
     names = ", ".join(sorted(_describe(s) for s in seen)) or "none"
-    if eeg is None:
+    if eeg is None and want_eeg:
         what = f"named '{stream_name}'" if stream_name is not None else "of"
         raise EegvizError(
             f"no LSL stream {what} (type {stream_type}) found within {timeout} s; streams seen: {names}"
         )
     raise EegvizError(
-        f"no LSL marker stream named '{marker_name}' found within {timeout} s; streams seen: {names}"
+        f"no LSL marker stream {f'named {marker_name!r}' if marker_name else f'of type {marker_type}'} found "
+        f"within {timeout} s; streams seen: {names}"
     )
 
 
