@@ -18,10 +18,18 @@ def _cache_repo(cache, repo_id: str, files_from) -> None:
     (folder / "refs" / "main").write_text("0" * 40)
 
 
+def _use_cache(monkeypatch, folder) -> None:
+    """Point huggingface_hub at a test cache (it reads HF_HUB_CACHE once, when first imported)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(folder))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(folder))
+
+
 def test_cached_repo_id_is_found_offline_and_runs(tmp_path, monkeypatch):
     from eegviz.decoders.two_branch import TwoBranchDecoder
 
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    _use_cache(monkeypatch, tmp_path / "hub")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _cache_repo(tmp_path / "hub", "eegviz-lab/synthetic-default", default_model_dir())
     folder = resolve_model_dir("eegviz-lab/synthetic-default")
@@ -30,7 +38,7 @@ def test_cached_repo_id_is_found_offline_and_runs(tmp_path, monkeypatch):
 
 
 def test_local_folders_win_and_missing_repos_are_one_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    _use_cache(monkeypatch, tmp_path / "hub")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert resolve_model_dir(str(default_model_dir())) == default_model_dir()
     assert resolve_model_dir(None) == default_model_dir()
