@@ -206,7 +206,8 @@ def cmd_record(args) -> int:
     def started(rec) -> None:
         streams = "\n".join(f"  {describe(info)}" for info in rec.infos)
         until = f"for {args.duration:g} s" if args.duration else "until Ctrl-C"
-        print(f"eegviz: recording {len(rec.infos)} LSL streams with {rec.backend} into {rec.path} {until}:\n"
+        n = len(rec.infos)
+        print(f"eegviz: recording {n} LSL stream{'s' if n != 1 else ''} with {rec.backend} into {rec.path} {until}:\n"
               f"{streams}", flush=True)
 
     rec = record(args.out, duration=args.duration, names=names, backend=args.backend, wait_s=args.wait,

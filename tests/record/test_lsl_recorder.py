@@ -241,3 +241,30 @@ def test_cli_record_with_duration(tmp_path):
     np.testing.assert_array_equal(s[info.name]["time_stamps"], stamps)
     assert [m[0] for m in s[marker_name]["time_series"]] == [m[0] for m in markers]
     outlets.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cli_record_ctrl_c_ends_cleanly_with_footers(tmp_path, backend):
+    """Ctrl-C is how a lab ends an open-ended recording: exit 0, every sample so far, footers written."""
+    import signal
+
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
+    proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", "--out", str(tmp_path),
+                             "--streams", f"{info.name},{marker_name}", "--backend", backend],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()
+    assert "recording 2 LSL streams" in line, line + proc.stderr.read()
+    time.sleep(0.5)
+    x, stamps, markers = _push_known(outlets, n_chunks=8)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+    out, err = proc.communicate(timeout=40)
+    assert proc.returncode == 0, err
+    s = _by_name(pyxdf.load_xdf(str(tmp_path / "session.xdf"), synchronize_clocks=False,
+                                dejitter_timestamps=False)[0])
+    np.testing.assert_array_equal(s[info.name]["time_stamps"], stamps)
+    assert [m[0] for m in s[marker_name]["time_series"]] == [m[0] for m in markers]
+    assert int(s[info.name]["footer"]["info"]["sample_count"][0]) == len(stamps)
+    outlets.close()
