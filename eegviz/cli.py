@@ -27,15 +27,18 @@ def run_session(source, args, paced: bool) -> int:
     opens the source, checks it and only then claims the session folder (eegviz.record.session_folder)."""
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.generators import make_generator
-    from eegviz.paths import default_model_dir
+    from eegviz.hub import resolve_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
+    from eegviz.sinks import ProgressSink, make_sinks
 
     output = SessionOutput(args.out) if args.out else None
-    model_dir = Path(args.model or default_model_dir())
+    model_dir = resolve_model_dir(args.model)
     decoder = TwoBranchDecoder.load(model_dir)
     generator = make_generator(args.generator, model_dir, args)
-    pipe = Pipeline(source, decoder, generator, [], output=output, paced=paced)
+    progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=args.cmd)
+    pipe = Pipeline(source, decoder, generator, make_sinks(args.sink) + [progress], output=output, paced=paced,
+                    montage=getattr(args, "montage", None))
     stats = pipe.run(duration=getattr(args, "duration", None))
     print(stats.summary())
     return 0
@@ -71,8 +74,19 @@ def cmd_replay(args) -> int:
     from eegviz.plugins import get
     from eegviz.sources.xdf import XdfReplaySource
 
+    from eegviz.stream.montage import check_montage
+
+    check_montage(args.montage)
     title = f"eegviz replay {Path(args.file).name}"
-    if args.source == "xdf":
+    if args.source == "auto":  # XDF files are ours/LabRecorder's; every other format goes to MNE's readers
+        args.source = "xdf" if Path(args.file).suffix.lower() == ".xdf" else "mne"
+    if args.source == "mne":
+        from eegviz.sources.mne_file import MneFileSource
+
+        if not args.headless:
+            return _window(args, title, lambda: MneFileSource(args.file, speed=args.speed))
+        src = MneFileSource(args.file, speed=args.speed)
+    elif args.source == "xdf":
         if not args.headless:
             return _window(args, title)
         src = XdfReplaySource(args.file, speed=args.speed, eeg_stream=args.stream, marker_stream=args.markers)
@@ -88,11 +102,18 @@ def cmd_replay(args) -> int:
 
 def cmd_live(args) -> int:
     from eegviz.plugins import get
+    from eegviz.sources.brainflow_params import brainflow_params
 
+    from eegviz.stream.montage import check_montage
+
+    check_montage(args.montage)
+    params = brainflow_params(args)
+    if params and args.board is None:
+        raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
     if not args.headless:
         return _window(args, "eegviz live")
     if args.board is not None:
-        src = get("sources", "brainflow")(board_id=args.board, marker_lsl_name=args.markers)
+        src = get("sources", "brainflow")(board_id=args.board, params=params, marker_lsl_name=args.markers)
     elif args.simulate:
         src = get("sources", "simulator")()
     else:
@@ -140,7 +161,8 @@ def cmd_train(args) -> int:
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
               refine_steps=args.refine_steps, gen_steps=args.gen_steps,
               gen_adv_steps=args.gen_adv_steps, seed=args.seed, threads=args.threads,
-              resume=args.resume, highpass=args.highpass, text_encoder=args.text_encoder, caption=args.caption,
+              resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
+              text_encoder=args.text_encoder, caption=args.caption,
               data_opts=data_opts,
               classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs)
     return 0
@@ -165,9 +187,10 @@ def cmd_eval(args) -> int:
         raise EegvizError("--strength must be in (0, 1]: the fraction of the sampler's noise schedule applied")
     if args.controls_highpass < 0:
         raise EegvizError("--controls-highpass must be >= 0 Hz (0: no high-pass variant)")
-    model = Path(args.model)
     from eegviz.generators import make_generator
+    from eegviz.hub import resolve_model_dir
 
+    model = resolve_model_dir(args.model)
     generator = make_generator(args.generator, model, args, out_size=32) if args.generator else None
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
@@ -226,9 +249,37 @@ def cmd_plugins(args) -> int:
     return 0
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def cmd_sys_info(args) -> int:
+    from eegviz.sysinfo import sys_info
+
+    print(sys_info())
+    return 0
+
+
+MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. standard_1020, easycap-M1, "
+                "biosemi64): channels are mapped by position onto the model's and the missing ones interpolated "
+                "(default: guessed from the channel names)")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from eegviz import __version__
+    from eegviz.sources.brainflow_params import BRAINFLOW_PARAMS
+
     p = argparse.ArgumentParser(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--version", action="version", version=f"eegviz {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info")
+    p.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
+                   help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else warning)")
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="session settings; keys are option names, [COMMAND] tables apply to one command; "
+                        "flags on the command line win")
+    p.add_argument("--plugins", action="append", metavar="DIR",
+                   help="also import plugin modules from DIR (repeatable, or several joined by "
+                        f"'{os.pathsep}'; also $EEGVIZ_PLUGINS); a plugins/ folder in the working directory "
+                        "is never imported unless named")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def generator_opts(sp, default, default_help):
@@ -244,19 +295,24 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
         sp.add_argument("--kiosk", action="store_true", help="full-screen demo mode")
         sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
+        sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
+                        help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")
 
     d = sub.add_parser("demo", help="replay the bundled demo recording through the whole pipeline")
     session_opts(d)
     d.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
     d.set_defaults(fn=cmd_demo)
 
-    r = sub.add_parser("replay", help="replay an XDF recording")
+    r = sub.add_parser("replay", help="replay a recording: XDF, or any file MNE reads (FIF, EDF/BDF, BrainVision, "
+                                      "EEGLAB) with its annotations as markers")
     r.add_argument("file")
     session_opts(r)
     r.add_argument("--speed", type=float, default=1.0)
     r.add_argument("--stream", help="EEG stream name in the file")
     r.add_argument("--markers", help="marker stream name in the file")
-    r.add_argument("--source", default="xdf", help="file reader: xdf, or a source plugin such as csv")
+    r.add_argument("--source", default="auto",
+                   help="file reader: auto (xdf for .xdf, else mne), xdf, mne, or a source plugin such as csv")
+    r.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
     r.add_argument("--sfreq", type=float, help="sampling rate for files without timestamps (csv)")
     r.add_argument("--unit", default="uV", help="sample unit for files that do not say (csv): V, mV, uV, nV")
     r.set_defaults(fn=cmd_replay)
@@ -268,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board)")
     lv.add_argument("--simulate", action="store_true", help="use the built-in simulator in-process")
     lv.add_argument("--duration", type=float, help="stop after S seconds")
+    lv.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
+    for opt, field, kind in BRAINFLOW_PARAMS:
+        lv.add_argument(opt, dest=field, type=kind, help=f"BrainFlow board connection: BrainFlowInputParams.{field}")
     lv.set_defaults(fn=cmd_live)
 
     s = sub.add_parser("simulate", help="write a synthetic dataset, or stream the simulator on LSL")
@@ -300,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--highpass", type=float, default=0.0, metavar="HZ",
                    help="per-epoch zero-phase high-pass, saved with the model and applied live too (0: off)")
+    t.add_argument("--notch", type=float, default=0.0, metavar="HZ",
+                   help="line frequency (50/60) removed with its harmonics per epoch, saved with the model (0: off)")
+    t.add_argument("--reference", default="", metavar="average|CH[,CH]",
+                   help="re-reference: 'average' or the mean of these channels, saved with the model (default: "
+                        "as recorded)")
     t.add_argument("--caption", default="label", choices=["label", "rich"],
                    help="semantic target: 'an image of a <class>' or the dataset's own caption per image")
     t.add_argument("--text-encoder", default="hash", metavar="SPEC",
@@ -363,16 +427,55 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plugins", help="list sources, generators and sinks")
     pl.set_defaults(fn=cmd_plugins)
+
+    si = sub.add_parser("sys-info", help="versions of eegviz and its libraries, and the compute devices")
+    si.set_defaults(fn=cmd_sys_info)
+    p.eegviz_commands = sub.choices  # name -> parser, for config files
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    if not args.verbose:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line, with a --config file's values as defaults (see eegviz.config)."""
+    from eegviz.config import config_defaults
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
+    if known.config:
+        commands = parser.eegviz_commands
+        cmd = next((a for a in argv if a in commands), None)
+        if cmd is not None:
+            others = {n: sp for n, sp in commands.items() if n != cmd}
+            values = config_defaults(known.config, cmd, [parser, commands[cmd]], others)
+            main_dests = {a.dest for a in parser._actions}
+            parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
+            commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})
+    args = parser.parse_args(argv)
+    args.config = known.config
+    return args
+
+
+def setup_logging(args) -> None:
+    """One package logger: eegviz's messages at the chosen level, other libraries' warnings and up."""
+    level = args.log_level or ("info" if args.verbose else os.environ.get("EEGVIZ_LOG_LEVEL", "warning").lower())
+    if level not in LOG_LEVELS:
+        raise EegvizError(f"EEGVIZ_LOG_LEVEL={level!r}; one of {', '.join(LOG_LEVELS)}")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("eegviz").setLevel(level.upper())
+    if level != "debug":
         logging.getLogger("pyxdf").setLevel(logging.ERROR)  # LabRecorder-file chatter, not the user's problem
-    _lsl_confined_default()
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
+        args = parse_args(argv)
+        setup_logging(args)
+        _lsl_confined_default()
+        from eegviz.plugins import set_plugin_dirs
+
+        set_plugin_dirs(args.plugins)
         return args.fn(args)
     except EegvizError as exc:
         print(f"eegviz: error: {exc}", file=sys.stderr)

@@ -8,3 +8,11 @@ traceback for these.
 
 class EegvizError(Exception):
     """An error caused by input or environment, reported to the user as one line."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """'Type: message' of a library exception, whitespace collapsed and cut to `limit` characters, for the
+    parenthesis of an EegvizError: library messages often span lines (torch lists argument signatures), and the
+    error the user sees must stay one line."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

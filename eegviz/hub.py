@@ -21,3 +21,43 @@ def quiet_hf_libraries() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+def resolve_model_dir(model: str | Path | None) -> Path:
+    """A model folder from `--model`: a local folder as it is, else a Hugging Face repo id ("owner/name", or
+    "owner/name@revision") fetched into the HF cache the from_pretrained way.
+
+    Offline first, like every load here: the cache is asked with local_files_only, and only when the model is
+    not cached and HF_HUB_OFFLINE is not set is the Hub asked. Only what eegviz reads is fetched (JSON,
+    safetensors, the model card), so a repo's other files - pickles, code - never reach the disk. Failure is one
+    line: the folder does not exist, or the repo is neither cached nor reachable.
+    """
+    from eegviz.errors import EegvizError
+    from eegviz.paths import default_model_dir
+
+    if model is None or str(model) == "":
+        return default_model_dir()
+    path = Path(model).expanduser()
+    text = str(model)
+    if path.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
+        return path  # a folder (TwoBranchDecoder.load says 'no model at ...' when it is not one)
+    repo_id, _, revision = text.partition("@")
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError
+
+    patterns = ["*.json", "*.safetensors", "README.md", "report/*"]
+    try:
+        return Path(snapshot_download(repo_id, revision=revision or None, local_files_only=True,
+                                      allow_patterns=patterns))
+    except HFValidationError:
+        return path
+    except Exception as cached_miss:  # noqa: BLE001 - not cached: maybe the Hub, unless offline
+        if os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise EegvizError(f"--model {model}: no such folder, and not in the Hugging Face cache "
+                              f"(HF_HUB_OFFLINE=1, so the Hub was not asked)") from None
+        try:
+            return Path(snapshot_download(repo_id, revision=revision or None, allow_patterns=patterns))
+        except Exception as e:  # noqa: BLE001
+            why = " ".join(str(e).split())[:200] or type(cached_miss).__name__
+            raise EegvizError(f"--model {model}: no such folder, not in the Hugging Face cache, and the Hub "
+                              f"could not be reached ({type(e).__name__}: {why})") from None

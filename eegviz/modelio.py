@@ -27,14 +27,74 @@ def load_module(module: torch.nn.Module, path: Path) -> torch.nn.Module:
     return module.eval()
 
 
-def read_config(model_dir: Path, name: str = "config.json") -> dict:
+# Field kinds for check_fields(): int, float (any JSON number), str, bool, dict, list, or [kind] for a list of them.
+_KIND_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true/false", dict: "an object",
+               list: "a list"}
+
+
+def _is(value: object, kind) -> bool:
+    if isinstance(kind, list):
+        return isinstance(value, list) and all(_is(v, kind[0]) for v in value)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _kind_name(kind) -> str:
+    return f"a list of {_KIND_NAMES[kind[0]].split(' ', 1)[1]}s" if isinstance(kind, list) else _KIND_NAMES[kind]
+
+
+def _json_kind(value: object) -> str:
+    for t, n in ((bool, "true/false"), (dict, "an object"), (list, "a list"), (str, "a string"), (int, "a number"),
+                 (float, "a number")):
+        if isinstance(value, t):
+            return n
+    return "null"
+
+
+def check_fields(obj: object, path: Path, required: dict, optional: dict | None = None, where: str = "",
+                 allow_unknown: bool = True) -> dict:
+    """`obj` (parsed JSON) as a dict whose `required` keys are present and whose keys have the given kinds.
+
+    Model folders are files users copy and edit; a valid JSON file of the wrong shape would otherwise surface
+    as a KeyError or TypeError deep inside model construction. Returns obj; raises EegvizError naming the file
+    and the field.
+    """
+    at = f" {where}" if where else ""
+    if not isinstance(obj, dict):
+        raise EegvizError(f"{path}:{at or ' the file'} must be a JSON object, not {_json_kind(obj)}; "
+                          "the model folder is damaged, retrain or restore it")
+    missing = [k for k in required if k not in obj]
+    if missing:
+        raise EegvizError(f"{path}:{at} lacks {', '.join(repr(k) for k in missing)}; the model folder is damaged, "
+                          "retrain or restore it")
+    kinds = {**required, **(optional or {})}
+    if not allow_unknown:
+        unknown = sorted(set(obj) - set(kinds))
+        if unknown:
+            raise EegvizError(f"{path}:{at} has unknown key(s) {', '.join(map(repr, unknown))} "
+                              f"(known: {', '.join(kinds)})")
+    for key, kind in kinds.items():
+        if key in obj and not _is(obj[key], kind):
+            raise EegvizError(f"{path}:{at} {key!r} must be {_kind_name(kind)}, not {_json_kind(obj[key])}")
+    return obj
+
+
+def read_config(model_dir: Path, name: str = "config.json", required: dict | None = None,
+                optional: dict | None = None) -> dict:
+    """The JSON object in model_dir/name; with `required`/`optional`, checked by check_fields()."""
     path = Path(model_dir) / name
     if not path.exists():
         raise EegvizError(f"no model at {model_dir} ({name} missing); train one with `eegviz train`")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
+        cfg = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise EegvizError(f"{path} is not valid JSON") from None
+    except OSError as e:
+        raise EegvizError(f"{path} could not be read ({e.strerror or e})") from None
+    return check_fields(cfg, path, required or {}, optional)
 
 
 def write_config(model_dir: Path, config: dict, name: str = "config.json") -> None:

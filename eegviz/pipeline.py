@@ -86,17 +86,18 @@ class Pipeline:
     output: a SessionOutput whose folder (session.xdf + results) is claimed once the source fits the model;
     recorder: alternatively an explicit recorder (add_chunk/add_marker/add_clock_offset/close).
     on_started(StreamInfo) is called once the source is open and fits the model, before acquisition begins.
+    montage: the MNE montage the source's channel names refer to (--montage); None: guessed from the names.
     """
 
     def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list,
                  recorder=None, paced: bool = True, max_pending: int = 2, max_batch: int = 4,
                  on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None,
                  output=None, on_started: Callable[[object], None] | None = None,
-                 on_notice: Callable[[str], None] | None = None):
+                 on_notice: Callable[[str], None] | None = None, montage: str | None = None):
         self.source, self.decoder, self.generator, self.sinks = source, decoder, generator, list(sinks)
         self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
         self.on_chunk, self.on_marker = on_chunk, on_marker
-        self.output, self.on_started, self.on_notice = output, on_started, on_notice
+        self.output, self.on_started, self.on_notice, self.montage = output, on_started, on_notice, montage
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
         self.stats = Stats()
         self._stop = threading.Event()
@@ -242,7 +243,7 @@ class Pipeline:
                 return self.stats
             self.source.start()
             info = self.source.info
-            pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq)  # the model's own words if not
+            pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)  # or one line
             if self.output is not None:
                 self.recorder, results = self.output.open(info)
                 self.sinks.insert(0, results)

@@ -1,24 +1,33 @@
 """Plugin registry: sources, generators and sinks by name.
 
 Built-ins are declared as entry points in pyproject.toml, exactly like third-party plugins, so there is one
-lookup path. Modules dropped into a plugins directory (EEGVIZ_PLUGINS, default ./plugins) may also register
-with `register(group, name, obj)` at import time.
+lookup path. Modules in a plugins folder may also register with `register(group, name, obj)` at import time.
+
+Which folders: the project's own plugins/ (eegviz.paths.project_root(), home of the first-party examples), the
+folders in $EEGVIZ_PLUGINS and those given with `eegviz --plugins DIR` (both may list several, separated by
+os.pathsep). Never the current working directory by itself: importing a module runs it, and running
+`eegviz` inside a downloaded dataset or someone else's checkout must not execute whatever plugins/ folder
+happens to lie there. A folder is imported only because its owner named it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Iterable
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 GROUPS = ("sources", "generators", "sinks")
+ENV = "EEGVIZ_PLUGINS"
 _extra: dict[str, dict[str, object]] = {g: {} for g in GROUPS}
 _dirs_loaded: set[str] = set()
+_user_dirs: list[Path] = []  # from the command line (--plugins)
 
 
 def register(group: str, name: str, obj: object) -> None:
@@ -27,24 +36,65 @@ def register(group: str, name: str, obj: object) -> None:
     _extra[group][name] = obj
 
 
-def load_plugin_dir(path: Path | str | None = None) -> None:
-    """Import every plugin module in `path` (default: $EEGVIZ_PLUGINS, else ./plugins, else the project's
-    plugins/ folder, so the first-party examples are found from any working directory)."""
-    if path is None:
-        from eegviz.paths import project_root
+def _split(entries: Iterable[str | Path]) -> list[Path]:
+    return [Path(part) for e in entries for part in str(e).split(os.pathsep) if part.strip()]
 
-        path = os.environ.get("EEGVIZ_PLUGINS") or ("plugins" if Path("plugins").is_dir() else project_root() / "plugins")
-    path = Path(path)
-    if str(path) in _dirs_loaded or not path.is_dir():
+
+def set_plugin_dirs(dirs: Iterable[str | Path] | None) -> None:
+    """The folders the user named on the command line (each entry may hold several, os.pathsep-separated).
+
+    Checked here, at start-up, so a mistyped folder is an error instead of plugins silently missing later.
+    """
+    named = _split(dirs or [])
+    missing = [str(d) for d in named if not d.is_dir()]
+    if missing:
+        raise EegvizError(f"--plugins folder(s) {', '.join(missing)} do not exist or are not folders")
+    _user_dirs[:] = named
+
+
+def plugin_dirs() -> list[Path]:
+    """Every folder plugins are imported from, in order: the project's plugins/, $EEGVIZ_PLUGINS, --plugins."""
+    from eegviz.paths import project_root
+
+    env = _split([os.environ.get(ENV, "")])
+    missing = [str(d) for d in env if not d.is_dir()]
+    if missing:
+        raise EegvizError(f"{ENV} names folder(s) {', '.join(missing)} that do not exist or are not folders")
+    out, seen = [], set()
+    for d in [project_root() / "plugins", *env, *_user_dirs]:
+        key = str(d.resolve())
+        if key not in seen and d.is_dir():
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def load_plugin_dir(path: Path | str | None = None) -> None:
+    """Import every plugin module in `path`, or, when None, in every folder of plugin_dirs()."""
+    if path is None:
+        for d in plugin_dirs():
+            load_plugin_dir(d)
         return
-    _dirs_loaded.add(str(path))
+    path = Path(path)
+    key = str(path.resolve())
+    if key in _dirs_loaded or not path.is_dir():
+        return
+    _dirs_loaded.add(key)
+    tag = hashlib.sha1(key.encode()).hexdigest()[:8]
     for file in sorted(path.glob("*.py")):
         if file.name.startswith(("_", "test_", "conftest")):
             continue
-        spec = importlib.util.spec_from_file_location(f"eegviz_plugin_{file.stem}", file)
+        name = f"eegviz_plugin_{file.stem}"
+        if name in sys.modules:  # a same-named module from another folder must not replace that one
+            name = f"eegviz_plugin_{tag}_{file.stem}"
+        spec = importlib.util.spec_from_file_location(name, file)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:  # a broken plugin is the user's file: say which, in one line
+            del sys.modules[spec.name]
+            raise EegvizError(f"plugin {file} failed to import ({one_line(e)})") from None
 
 
 def available(group: str) -> dict[str, str]:

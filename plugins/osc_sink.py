@@ -1,52 +1,47 @@
 """First-party example plugin: an OSC sink that sends each reconstruction's summary over UDP.
 
-Shows the plugin API: a module in the plugins directory calls eegviz.plugins.register(group, name, obj). A sink
-implements on_result / on_skipped / close. OSC is what TouchDesigner, Max/MSP and most VJ tools listen to, so a
-demo can drive visuals from decoded EEG. Default target is 127.0.0.1 (this machine only).
+Shows the plugin API: a module in a plugins directory calls eegviz.plugins.register(group, name, obj). A sink
+implements on_result / on_skipped / close, and may offer from_spec(text) so that `--sink osc:HOST:PORT` (or
+`sink = ["osc:HOST:PORT"]` in a config file) can build it. OSC is what TouchDesigner, Max/MSP and most VJ
+tools listen to, so a demo can drive visuals from decoded EEG. The default target is 127.0.0.1 (this machine
+only). Messages are encoded by python-osc, the maintained OSC library, not by hand.
 """
 
 from __future__ import annotations
 
-import socket
-import struct
+from pythonosc.udp_client import SimpleUDPClient
 
+from eegviz.errors import EegvizError
 from eegviz.plugins import register
 
 
-def _pad(b: bytes) -> bytes:
-    return b + b"\x00" * (4 - len(b) % 4)
-
-
-def osc_message(address: str, *args) -> bytes:
-    """Encode an OSC 1.0 message with int32 (i), float32 (f) and string (s) arguments."""
-    tags, payload = ",", b""
-    for a in args:
-        if isinstance(a, bool) or isinstance(a, int):
-            tags, payload = tags + "i", payload + struct.pack(">i", int(a))
-        elif isinstance(a, float):
-            tags, payload = tags + "f", payload + struct.pack(">f", a)
-        else:
-            tags, payload = tags + "s", payload + _pad(str(a).encode("utf-8"))
-    return _pad(address.encode()) + _pad(tags.encode()) + payload
-
-
 class OscSink:
+    """/eegviz/reconstruction (marker, decoded class, its score, marker->image ms) and /eegviz/skipped."""
+
     name = "osc"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 9000):
-        self.addr = (host, port)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.client = SimpleUDPClient(host, int(port))
+
+    @classmethod
+    def from_spec(cls, spec: str) -> OscSink:
+        """'HOST:PORT', ':PORT' or 'PORT' (host 127.0.0.1)."""
+        host, _, port = spec.rpartition(":")
+        try:
+            return cls(host or "127.0.0.1", int(port))
+        except ValueError:
+            raise EegvizError(f"--sink osc:{spec}: give osc:HOST:PORT, e.g. osc:127.0.0.1:9000") from None
 
     def on_result(self, rec, stimulus=None) -> None:
-        msg = osc_message("/eegviz/reconstruction", rec.marker.payload, rec.decoded.top_class,
-                          float(rec.decoded.class_scores.max()), float(rec.timings_ms.get("marker_to_image", 0.0)))
-        self.sock.sendto(msg, self.addr)
+        self.client.send_message("/eegviz/reconstruction", [
+            rec.marker.payload, rec.decoded.top_class, float(rec.decoded.class_scores.max()),
+            float(rec.timings_ms.get("marker_to_image", 0.0))])
 
     def on_skipped(self, marker, reason: str) -> None:
-        self.sock.sendto(osc_message("/eegviz/skipped", marker.payload, reason), self.addr)
+        self.client.send_message("/eegviz/skipped", [marker.payload, reason])
 
     def close(self) -> None:
-        self.sock.close()
+        self.client.close()
 
 
 register("sinks", "osc", OscSink)

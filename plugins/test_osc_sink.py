@@ -15,7 +15,7 @@ def test_osc_sink_sends_reconstruction_summary_on_loopback(tmp_path):
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(2)
-    sink = sink_cls(port=rx.getsockname()[1])
+    sink = sink_cls.from_spec(f"127.0.0.1:{rx.getsockname()[1]}")
     ep = Epoch(np.zeros((2, 10), np.float32), 100.0, ("a", "b"), -0.1, Marker(1.0, "star_003"), t_ready=0.0)
     dec = Decoded(ep, np.zeros(4), np.zeros((8, 8, 3)), np.zeros((8, 64)), np.array([0.2, 0.8]), ("circle", "star"))
     sink.on_result(Reconstruction(dec, np.zeros((8, 8, 3), np.uint8), "embedded", {"marker_to_image": 42.5}))

@@ -74,3 +74,86 @@ def test_plugins_lists_builtins():
     assert r.returncode == 0
     for name in ("xdf", "lsl", "brainflow", "simulator", "embedded", "diffusers", "headless"):
         assert name in r.stdout
+
+
+# -- one-line errors from in-process main(): exit 2, one "eegviz: error:" line, no traceback ------------------------
+def _main_error(capsys, argv) -> str:
+    from eegviz.cli import main
+
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("eegviz: error:"), err
+    return lines[0]
+
+
+def _one_class_recording(root):
+    """3 channels at 10 Hz with four markers, all naming images of one class ('cat')."""
+    import numpy as np
+
+    from eegviz.record.xdf_writer import XdfWriter
+
+    images = root / "images"
+    images.mkdir(parents=True)
+    for i in ("cat_1", "cat_2"):
+        (images / f"{i}.png").write_bytes(b"")
+    ts = 100 + np.arange(400) / 10.0
+    with XdfWriter(root / "rec.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 3, 10.0, "float32", ch_names=["O1", "Oz", "O2"], unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.zeros((400, 3), np.float32), ts)
+        w.write_samples(mk, ["cat_1", "cat_2", "cat_1", "cat_2"], 101 + 2.0 * np.arange(4))
+    return root / "rec.xdf", images
+
+
+def test_train_on_xdf_without_usable_classes(tmp_path, capsys):
+    xdf, images = _one_class_recording(tmp_path)
+    line = _main_error(capsys, ["train", "--data", xdf, "--images-dir", images, "--out", tmp_path / "model",
+                                "--epochs", 1, "--gan-steps", 1, "--refine-steps", 1, "--gen-steps", 1])
+    assert "two" in line and "'cat'" in line and "class" in line
+    assert not (tmp_path / "model" / "decoder.json").exists()
+
+
+BAD_CONFIGS = [
+    ("decoder.json", lambda c: [c], "must be a JSON object, not a list"),
+    ("decoder.json", lambda c: {k: v for k, v in c.items() if k != "input"}, "lacks 'input'"),
+    ("decoder.json", lambda c: {**c, "classes": "circle"}, "'classes' must be a list of strings"),
+    ("decoder.json", lambda c: {**c, "input": {**c["input"], "sfreq": "fast"}}, "'sfreq' must be a number"),
+    ("decoder.json", lambda c: {**c, "input": {**c["input"], "baseline": [0.0]}}, "'baseline' must be"),
+    ("decoder.json", lambda c: {**c, "hparams": {**c["hparams"], "depth": 3}}, "unknown key(s) 'depth'"),
+    ("decoder.json", lambda c: {**c, "hparams": {**c["hparams"], "feat_dim": 12.5}}, "'feat_dim' must be an integer"),
+    ("decoder.json", lambda c: {**c, "hparams": {**c["hparams"], "feat_dim": -3}}, "cannot be built"),
+    ("generator.json", lambda c: "embedded", "must be a JSON object, not a string"),
+    ("generator.json", lambda c: {k: v for k, v in c.items() if k != "channels"}, "lacks 'channels'"),
+    ("generator.json", lambda c: {**c, "channels": [32, "64"]}, "'channels' must be a list of integers"),
+    ("generator.json", lambda c: {**c, "steps": None}, "'steps' must be an integer, not null"),
+]
+
+
+def _corrupt_model(tmp_path, name, change):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(default_model_dir(), model, ignore=shutil.ignore_patterns("report"))
+    cfg = json.loads((model / name).read_text())
+    (model / name).write_text(json.dumps(change(cfg)))
+    return model
+
+
+@pytest.mark.parametrize("name, change, needle", BAD_CONFIGS)
+def test_demo_with_wrong_shaped_model_json(tmp_path, capsys, name, change, needle):
+    model = _corrupt_model(tmp_path, name, change)
+    line = _main_error(capsys, ["demo", "--headless", "--model", model, "--out", tmp_path / "out", "--speed", 0])
+    assert str(model / name) in line and needle in line
+
+
+@pytest.mark.parametrize("name, change, needle", [BAD_CONFIGS[1], BAD_CONFIGS[6], BAD_CONFIGS[10]])
+def test_eval_with_wrong_shaped_model_json(tmp_path, capsys, name, change, needle):
+    from eegviz.data.synthetic import simulate_dataset
+
+    data = simulate_dataset(tmp_path / "data", subjects=1, n_per_class=1)
+    model = _corrupt_model(tmp_path, name, change)
+    line = _main_error(capsys, ["eval", "--data", data, "--model", model, "--out", tmp_path / "ev", "--no-controls"])
+    assert str(model / name) in line and needle in line

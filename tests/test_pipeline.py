@@ -214,3 +214,46 @@ def test_recording_keeps_raw_stamps_and_clock_offsets(tmp_path):
     by_type = {s["info"]["type"][0]: s for s in synced}
     np.testing.assert_allclose(by_type["EEG"]["time_stamps"], local_t, atol=3e-3)
     assert abs(by_type["Markers"]["time_stamps"][0] - (raw_t[5] + offset)) < 1e-9
+
+
+def test_live_lsl_session_records_the_senders_own_stamps(tmp_path):
+    """End to end over LSL: jittered sender stamps arrive in session.xdf bit for bit, with clock offsets."""
+    import uuid
+
+    import pylsl
+    import pyxdf
+
+    from eegviz.record.session_folder import SessionOutput
+    from eegviz.sources.lsl import LslSource
+    from eegviz.sources.lsl_outlet import LslOutlets
+
+    name = f"jitter-{uuid.uuid4().hex[:8]}"
+    outlets = LslOutlets(StreamInfo(name, CH, 100.0, source_id=f"sid-{name}"), marker_name=f"{name}-mk")
+    pushed = []
+    rng = np.random.default_rng(3)
+
+    class PushingSource(LslSource):
+        """The outlet is fed from the acquisition thread's reads, so the test needs no thread of its own."""
+
+        def read(self, timeout=0.05):
+            now = pylsl.local_clock()
+            t = now + np.arange(5) / 100.0 + rng.uniform(-3e-3, 3e-3, 5)
+            outlets.eeg.push_chunk(np.zeros((5, len(CH)), np.float32), list(t))
+            pushed.append(t)
+            return super().read(timeout)
+
+    src = PushingSource(stream_name=name, marker_name=f"{name}-mk", resolve_timeout=3.0)
+    dec, gen = tiny_models()
+    try:
+        stats = Pipeline(src, dec, gen, [], output=SessionOutput(tmp_path / "s"), paced=True).run(duration=2.0)
+    finally:
+        outlets.close()
+    raw, _ = pyxdf.load_xdf(str(tmp_path / "s" / "session.xdf"), synchronize_clocks=False,
+                            dejitter_timestamps=False)
+    eeg = [s for s in raw if s["info"]["type"][0] == "EEG"][0]
+    got = eeg["time_stamps"]
+    sent = np.concatenate(pushed)
+    assert len(got) == stats.samples > 50
+    np.testing.assert_array_equal(got, sent[np.isin(sent, got)])  # every stamp exactly as the sender made it
+    assert np.isin(got, sent).all()
+    assert len(eeg["clock_times"]) >= 1  # offsets recorded, as LabRecorder does

@@ -64,6 +64,7 @@ class SourceChoice:
     markers: str | None = None
     speed: float = 1.0
     board_id: int | None = None
+    board_params: tuple[tuple[str, object], ...] = ()  # BrainFlowInputParams fields, e.g. (("serial_port", ...),)
 
     @property
     def paced(self) -> bool:
@@ -111,7 +112,8 @@ class SourceChoice:
             return get("sources", "lsl")(stream_name=self.name, marker_name=self.markers)
         if self.kind in ("brainflow", "brainflow-synthetic"):
             board = SYNTHETIC_BOARD if self.kind == "brainflow-synthetic" or self.board_id is None else self.board_id
-            return get("sources", "brainflow")(board_id=board, marker_lsl_name=self.markers)
+            return get("sources", "brainflow")(board_id=board, params=dict(self.board_params),
+                                                marker_lsl_name=self.markers)
         raise EegvizError(f"unknown source kind '{self.kind}'; one of {', '.join(SOURCE_KINDS)}")
 
     @classmethod
@@ -126,8 +128,11 @@ class SourceChoice:
                        markers=getattr(args, "markers", None), speed=speed)
         if cmd == "live":
             if getattr(args, "board", None) is not None:
+                from eegviz.sources.brainflow_params import brainflow_params
+
                 kind = "brainflow-synthetic" if args.board == SYNTHETIC_BOARD else "brainflow"
-                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None))
+                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None),
+                           board_params=tuple(sorted(brainflow_params(args).items())))
             if getattr(args, "simulate", False):
                 return cls("simulator")
             return cls("lsl", name=getattr(args, "stream", None), markers=getattr(args, "markers", None))
@@ -174,7 +179,7 @@ class _Session:
     sid: int
     factory: Callable[[], object]
     label: str
-    model_dir: Path
+    model_dir: str | Path | None  # a folder or a Hugging Face repo id; None: the default model
     generator_name: str
     generator_args: object
     out_dir: Path | None
@@ -258,8 +263,6 @@ class SessionController(QObject):
         session's results) gets a numbered sub-folder instead (session-002, ...), so nothing is overwritten.
         generator_args is handed to a non-embedded generator's from_cli().
         """
-        from eegviz.paths import default_model_dir
-
         if isinstance(source_factory, SourceChoice):
             choice = source_factory
             factory, paced = choice.make_source, choice.paced if paced is None else paced
@@ -271,7 +274,7 @@ class SessionController(QObject):
             raise TypeError("start() needs a SourceChoice or a callable that returns a Source")
         self._restart_timer.stop()
         self._sid += 1
-        sess = _Session(self._sid, factory, label, Path(model_dir or default_model_dir()), generator_name or "embedded",
+        sess = _Session(self._sid, factory, label, model_dir or None, generator_name or "embedded",
                         generator_args, Path(out_dir) if out_dir else None, bool(paced), duration)
         return self._submit(sess)
 
@@ -357,13 +360,15 @@ class SessionController(QObject):
         """Decoder and generator for the session, reused from the previous session when the model is the same."""
         from eegviz.decoders.two_branch import TwoBranchDecoder
         from eegviz.generators import make_generator
+        from eegviz.hub import resolve_model_dir
 
-        key = (str(sess.model_dir.resolve()), sess.generator_name)
+        model_dir = resolve_model_dir(sess.model_dir)  # a Hub id may mean a download: on this worker thread
+        key = (str(model_dir.resolve()), sess.generator_name)
         if self._models is not None and self._models[0] == key:
             return self._models[1], self._models[2]
         self._models = None
-        decoder = TwoBranchDecoder.load(sess.model_dir)
-        generator = make_generator(sess.generator_name, sess.model_dir, sess.generator_args)
+        decoder = TwoBranchDecoder.load(model_dir)
+        generator = make_generator(sess.generator_name, model_dir, sess.generator_args)
         self._models = (key, decoder, generator)
         return decoder, generator
 
@@ -372,22 +377,27 @@ class SessionController(QObject):
         the output folder and run. Always ends by emitting `ended` exactly once."""
         from eegviz.pipeline import Pipeline
         from eegviz.record.session_folder import SessionOutput
+        from eegviz.sinks import make_sinks
 
         raw, sid = self._raw, sess.sid
         reason, message, stats = "stopped", "", None
         pipe = None
         try:
-            raw.progress.emit(sid, f"starting: {sess.label} (loading the model from {sess.model_dir}…)")
+            where = sess.model_dir or "the default model"
+            raw.progress.emit(sid, f"starting: {sess.label} (loading the model from {where}…)")
             decoder, generator = self._load_models(sess)
             if sess.stop.is_set():
                 return
             raw.progress.emit(sid, f"starting: opening {sess.label}…")
             output = SessionOutput(sess.out_dir) if sess.out_dir is not None else None
-            pipe = Pipeline(sess.factory(), decoder, generator, [_WindowSink(raw, sid)], output=output,
+            source = sess.factory()
+            sinks = make_sinks(getattr(sess.generator_args, "sink", None)) + [_WindowSink(raw, sid)]  # --sink
+            pipe = Pipeline(source, decoder, generator, sinks, output=output,
                             paced=sess.paced, on_chunk=lambda c: raw.chunk.emit(sid, c),
                             on_marker=lambda m: raw.marker.emit(sid, m),
                             on_started=lambda info: raw.started.emit(sid, info),
-                            on_notice=lambda text: raw.status.emit(sid, {"notice": text}))
+                            on_notice=lambda text: raw.status.emit(sid, {"notice": text}),
+                            montage=getattr(sess.generator_args, "montage", None))
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():

@@ -66,6 +66,41 @@ class QtBridge(QObject):
     finished = Signal()
 
 
+def true_class(payload: str) -> str | None:
+    """The class of a marker's stimulus when the stimulus is known (a synthetic-world id), else None.
+
+    Real sessions send their own image ids: then there is no ground truth here, and the window shows what
+    was decoded without pretending to score it.
+    """
+    from eegviz.errors import EegvizError
+    from eegviz.world.stimuli import spec_from_id
+
+    try:
+        return spec_from_id(payload).class_name
+    except EegvizError:
+        return None
+
+
+def verdict(rec: Reconstruction) -> tuple[str, str]:
+    """(text, colour) for the decoded class: 'star ✓' in green or 'bolt ✗' in red when the truth is known."""
+    decoded = rec.decoded.top_class or "?"
+    truth = true_class(rec.marker.payload)
+    if truth is None:
+        return decoded, ""
+    return (f"{decoded} ✓", "#1a8f2e") if decoded == truth else (f"{decoded} ✗", "#c62828")
+
+
+def nice_scale(value: float) -> float:
+    """The largest 1-2-5 x 10^k not above value (a scale bar's length)."""
+    if not np.isfinite(value) or value <= 0:
+        return 0.0
+    k = np.floor(np.log10(value))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10**k <= value:
+            return float(m * 10**k)
+    return float(10**k)
+
+
 def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
     """Float images in [0, 1] (saliency) become uint8; grayscale is broadcast to RGB; alpha is dropped."""
     arr = np.asarray(image)
@@ -203,6 +238,9 @@ class MainWindow(QMainWindow):
 
         self.curves: list[pg.PlotDataItem] = []
         self.marker_lines: list[pg.InfiniteLine] = []
+        self.scale_bar: pg.PlotDataItem | None = None
+        self.scale_text: pg.TextItem | None = None
+        self.scale_uv = 0.0  # the scale bar's length in microvolts (0 until traces are drawn)
         self.trace_labels: list[str] = []
         self.history: deque[QWidget] = deque()
         self._xdf_path: str | None = None
@@ -244,6 +282,7 @@ class MainWindow(QMainWindow):
         self._write = 0
         self._count = 0
         self._dirty = False
+        self.t0: float | None = None  # stream time of the session's first sample: the time axis starts there
 
     def _build_curves(self) -> None:
         """(Re)create one curve per displayed channel, with the channel labels on the left axis."""
@@ -258,6 +297,13 @@ class MainWindow(QMainWindow):
         for i in range(n):
             color = pg.intColor(i, hues=n, values=1, maxValue=160)
             self.curves.append(self.plot.plot(pen=pg.mkPen(color, width=1)))
+        # Scale bar: how many microvolts one trace spacing is (the traces share one scale, see refresh_traces).
+        if self.scale_bar is not None:
+            self.plot.removeItem(self.scale_bar)
+            self.plot.removeItem(self.scale_text)
+        self.scale_bar = self.plot.plot(pen=pg.mkPen((20, 20, 20), width=3))
+        self.scale_text = pg.TextItem("", color=(20, 20, 20), anchor=(1.0, 0.5))
+        self.plot.addItem(self.scale_text)
 
     def set_stream_info(self, info: StreamInfo | None, label: str | None = None, reset: bool = True) -> None:
         """Switch to a new stream: rebuild the trace buffer, curves and channel labels; reset the session counters.
@@ -364,8 +410,8 @@ class MainWindow(QMainWindow):
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        self.plot.setLabel("bottom", "time (stream clock)", units="s")
-        self.plot.getAxis("bottom").enableAutoSIPrefix(False)  # LSL clocks are large: show 5027.5 s, not 5.0275 ks
+        self.plot.setLabel("bottom", "time since the session started", units="s")
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.setMinimumHeight(220)
         item = self.plot.getPlotItem()
         item.setClipToView(True)
@@ -508,6 +554,7 @@ class MainWindow(QMainWindow):
         chans = self.trace_channels[self.trace_channels < samples.shape[1]]
         data = samples[:, chans].T.astype(np.float32)  # (n_show, n)
         ts = np.asarray(chunk.timestamps, dtype=np.float64)
+        ts = ts - self._origin(float(ts[0]))
         n = data.shape[1]
         if n >= self.buf_len:  # a chunk longer than the window: keep its tail
             data, ts, n = data[:, -self.buf_len:], ts[-self.buf_len:], self.buf_len
@@ -518,11 +565,17 @@ class MainWindow(QMainWindow):
         self._count = min(self.buf_len, self._count + n)
         self._dirty = True
 
+    def _origin(self, t: float) -> float:
+        """The session's time origin: its first sample (or marker, if one comes first)."""
+        if self.t0 is None:
+            self.t0 = t
+        return self.t0
+
     def on_marker(self, marker: Marker) -> None:
         if self.kiosk:
             return
         line = pg.InfiniteLine(
-            pos=float(marker.timestamp),
+            pos=float(marker.timestamp) - self._origin(float(marker.timestamp)),
             angle=90,
             movable=False,
             pen=pg.mkPen((220, 40, 40), width=1.5, style=Qt.PenStyle.DashLine),
@@ -540,8 +593,10 @@ class MainWindow(QMainWindow):
         self.saliency_panel.set_image(rec.decoded.saliency)
         self.recon_panel.set_image(rec.image)
         self.stimulus_panel.set_image(stimulus, "unknown")
-        if self.class_caption is not None:
-            self.class_caption.setText(rec.decoded.top_class or rec.marker.payload)
+        if self.class_caption is not None:  # kiosk: say plainly that the word is what the EEG decoder read
+            text, colour = verdict(rec)
+            self.class_caption.setText(f"decoded: {text}")
+            self.class_caption.setStyleSheet(f"color: {colour or '#e0e0e0'};")
         if self.history_layout is not None:
             self._push_history(rec)
         self._update_status()
@@ -723,6 +778,12 @@ class MainWindow(QMainWindow):
         t_end = float(ts[-1])
         t_start = t_end - WINDOW_S
         self.plot.setXRange(t_start, t_end, padding=0)
+        self.scale_uv = nice_scale(0.8 / scale) * 1e6 if np.isfinite(spread) and spread > 0 else 0.0
+        if self.scale_uv:
+            x, y0 = t_end - 0.02 * WINDOW_S, -len(self.curves) + 0.6
+            self.scale_bar.setData([x, x], [y0, y0 + self.scale_uv * 1e-6 * scale])
+            self.scale_text.setText(f"{self.scale_uv:g} µV")
+            self.scale_text.setPos(x - 0.01 * WINDOW_S, y0 + 0.5 * self.scale_uv * 1e-6 * scale)
         keep = []
         for line in self.marker_lines:
             if line.value() < t_start:
@@ -740,12 +801,16 @@ class MainWindow(QMainWindow):
         img.setFixedSize(HISTORY_PX, HISTORY_PX)
         img.setAlignment(Qt.AlignmentFlag.AlignCenter)
         img.setPixmap(to_pixmap(rec.image, HISTORY_PX))
-        cap = QLabel(str(rec.marker.payload))
+        # The decoded class (what eegviz read), marked hit/miss when the stimulus is known; the marker's own
+        # id is in the tooltip. Long texts are elided rather than widening the strip.
+        text, colour = verdict(rec)
+        cap = QLabel()
         cap.setAlignment(Qt.AlignmentFlag.AlignCenter)
         cap.setFixedWidth(HISTORY_PX)
-        cap.setToolTip(str(rec.marker.payload))
-        # Long payloads (file names) are elided rather than widening the strip.
-        cap.setText(cap.fontMetrics().elidedText(str(rec.marker.payload), Qt.TextElideMode.ElideMiddle, HISTORY_PX))
+        cap.setToolTip(f"decoded {rec.decoded.top_class or '?'} for stimulus {rec.marker.payload}")
+        if colour:
+            cap.setStyleSheet(f"color: {colour};")
+        cap.setText(cap.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, HISTORY_PX))
         lay.addWidget(img)
         lay.addWidget(cap)
         self.history_layout.insertWidget(0, item)

@@ -38,7 +38,7 @@ from typing import Iterable
 import numpy as np
 
 from eegviz.data.synthetic import EEGDataset
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,11 @@ def _torch_load(path: Path, trust: bool, what: str) -> object:
                               "or it holds pickled objects that can run code; if you trust its source, "
                               "load it with trust=True") from None
     except Exception as e:  # torch raises RuntimeError/EOFError/... for files that are not torch files
-        raise EegvizError(f"{what} {path} could not be read by torch.load ({type(e).__name__}: {e})") from None
+        raise EegvizError(f"{what} {path} could not be read by torch.load ({one_line(e)})") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:
-        raise EegvizError(f"{what} {path} could not be read by torch.load ({type(e).__name__}: {e})") from None
+        raise EegvizError(f"{what} {path} could not be read by torch.load ({one_line(e)})") from None
 
 
 def _int(value: object, where: str) -> int:

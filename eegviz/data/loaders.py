@@ -97,6 +97,29 @@ def open_dataset(path: str | Path, **opts) -> EEGDataset:
     return ds
 
 
+def check_trainable(ds: EEGDataset, path: str | Path) -> None:
+    """Raise EegvizError unless `ds` can train a decoder: two classes or more in its train split, and validation
+    trials to pick the best epoch with.
+
+    The triplet encoder needs a second class to push away from, and the stage keeps the epoch that scores best
+    on validation; without either, training would run for minutes and then fail deep inside (or save nothing).
+    Own XDF recordings are the usual way to get here: a few markers, or an image folder whose ids all share one
+    class prefix.
+    """
+    tr, va = ds.subset("train"), ds.subset("val")
+    in_train = sorted({ds.classes[int(y)] for y in ds.labels[tr]})
+    hint = ("; the class of an image is its id up to the last '_' (or its subfolder) in the images folder, so "
+            "record markers for images of at least two classes" if detect_format(path) == "xdf" else "")
+    if len(in_train) < 2:
+        have = f"only one class ({in_train[0]!r})" if in_train else "no trials"
+        raise EegvizError(f"{path}: the training split of its {len(ds.labels)} trials has {have}; training needs "
+                          f"at least two classes{hint}")
+    if len(va) == 0:
+        n_img = len(set(map(str, ds.image_ids)))
+        raise EegvizError(f"{path} gives no validation trials ({n_img} distinct images, too few to hold any out; "
+                          "whole images are held out, so at least three are needed){hint}")
+
+
 def check_fractions(val_fraction: float, test_fraction: float) -> None:
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
         raise EegvizError(f"val and test fractions must be >= 0 and sum to < 1, got {val_fraction} and {test_fraction}")

@@ -1,7 +1,6 @@
 """THINGS-EEG2 (Gifford et al. 2022), the preprocessed release: ROOT/sub-XX/preprocessed_eeg_{training,test}.npy.
 
-Each file is a pickled dict (np.save of a dict, so it needs allow_pickle: load only files from a source you
-trust) with 'preprocessed_eeg_data' (images, repetitions, 17 channels, 100 samples), 'ch_names' (17 occipital
+Each file is a pickled dict (np.save of a dict) with 'preprocessed_eeg_data' (images, repetitions, 17 channels, 100 samples), 'ch_names' (17 occipital
 and parietal channels) and 'times' (-0.2..0.79 s at 100 Hz). Training: 1654 concepts x 10 images, 4 repetitions;
 test: 200 other concepts x 1 image, 80 repetitions. Concept and file names come from image_metadata.npy (given
 as `metadata`, or found in ROOT, in an image_set/ folder in ROOT or up to two levels above it - the release's
@@ -13,6 +12,11 @@ Also read: the 63-channel 250 Hz variant that NICE-EEG and ATM use (pickle.dump 
 epochs whose DATA were cropped to 0..1 s while 'times' was saved uncropped: the last samples of 'times' are
 the ones that match), and copies that carry a trailing 'stim' channel (dropped).
 
+Reading: pickled files can run code when unpickled, so they are read with eegviz.data.safe_pickle, which
+rebuilds numpy arrays, dicts, lists, strings and numbers only and refuses anything else with a one-line error;
+trust=True (a library option, like EEG-ImageNet's) unpickles with numpy/pickle as they are, for files from a
+source you trust that hold more.
+
 Splits: the release's test images are the test split. Validation holds out whole training concepts (seeded),
 so no validation concept was seen in training, mirroring the zero-shot test set.
 
@@ -23,14 +27,16 @@ numbers of microvolt magnitude; they are scaled by `scale` (1e-6) into nominal v
 from __future__ import annotations
 
 import logging
+import pickle
 import re
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from eegviz.data.safe_pickle import load_pickled
 from eegviz.data.synthetic import EEGDataset
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +45,21 @@ META_KEYS = ("train_img_concepts", "train_img_files", "test_img_concepts", "test
 IMAGES_PER_CONCEPT = 10
 
 
-def _read_dict(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise EegvizError(f"{what} {path} does not exist")
-    try:
-        obj = np.load(path, allow_pickle=True)
-    except Exception as e:
-        raise EegvizError(f"{what} {path} could not be read with numpy ({type(e).__name__}: {e})") from None
+def _read_dict(path: Path, what: str, trust: bool = False) -> dict:
+    """The dict in a .npy (np.save) or pickle (NICE/ATM) file, unpickled without running code unless `trust`."""
+    if trust:
+        if not path.is_file():
+            raise EegvizError(f"{what} {path} does not exist")
+        try:
+            obj = np.load(path, allow_pickle=True, encoding="latin1")
+        except Exception:  # not a .npy file: the NICE/ATM variant is a plain pickle
+            try:
+                with open(path, "rb") as f:
+                    obj = pickle.load(f, encoding="latin1")
+            except Exception as e:
+                raise EegvizError(f"{what} {path} could not be read ({one_line(e)})") from None
+    else:
+        obj = load_pickled(path, what)
     if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
         obj = obj.item()
     if not isinstance(obj, dict):
@@ -54,14 +68,18 @@ def _read_dict(path: Path, what: str) -> dict:
     return obj
 
 
-def _read_part(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+def _read_part(path: Path, trust: bool = False) -> tuple[np.ndarray, list[str], np.ndarray]:
     """(data (images, reps, ch, t) float32, ch_names, times) of one preprocessed file, shapes checked."""
-    d = _read_dict(path, "THINGS-EEG2 file")
+    d = _read_dict(path, "THINGS-EEG2 file", trust)
     missing = [k for k in ("preprocessed_eeg_data", "ch_names", "times") if k not in d]
     if missing:
         raise EegvizError(f"{path} lacks key(s) {', '.join(missing)}; is it a THINGS-EEG2 preprocessed file?")
-    data = np.asarray(d["preprocessed_eeg_data"])
-    ch, times = [str(c) for c in d["ch_names"]], np.asarray(d["times"], dtype=np.float64).reshape(-1)
+    try:
+        data = np.asarray(d["preprocessed_eeg_data"], dtype=np.float32)
+        ch, times = [str(c) for c in d["ch_names"]], np.asarray(d["times"], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise EegvizError(f"{path}: preprocessed_eeg_data and times must be numeric arrays and ch_names a list "
+                          "of names") from None
     if (data.ndim == 4 and data.shape[2] == len(ch) and 2 <= data.shape[3] < len(times)
             and abs(times[-data.shape[3]]) < 1e-6):  # NICE's crop starts exactly at stimulus onset
         log.warning("%s: 'times' has %d entries for %d samples (NICE/ATM crop the data, not the times); "
@@ -104,7 +122,7 @@ def _metadata_path(root: Path, metadata: str | Path | None) -> Path | None:
     return next((d / "image_metadata.npy" for d in places if (d / "image_metadata.npy").is_file()), None)
 
 
-def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: int):
+def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: int, trust: bool = False):
     """(train ids, train concepts, test ids, test concepts, {id: file} of the stimuli found on disk), from
     image_metadata.npy when there is one."""
     path = _metadata_path(root, metadata)
@@ -113,13 +131,18 @@ def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: 
         return ([f"train_{i:05d}" for i in range(n_train)],
                 [f"concept_{i // IMAGES_PER_CONCEPT:04d}" for i in range(n_train)],
                 [f"test_{i:03d}" for i in range(n_test)], [f"test_concept_{i:03d}" for i in range(n_test)], {})
-    meta = _read_dict(path, "image metadata")
+    meta = _read_dict(path, "image metadata", trust)
     missing = [k for k in META_KEYS if k not in meta]
     if missing:
         raise EegvizError(f"image metadata {path} lacks key(s) {', '.join(missing)}")
     out, files_of = [], []
     for part, n in (("train", n_train), ("test", n_test)):
-        files, concepts = [str(x) for x in meta[f"{part}_img_files"]], [str(x) for x in meta[f"{part}_img_concepts"]]
+        try:
+            files = [str(x) for x in meta[f"{part}_img_files"]]
+            concepts = [str(x) for x in meta[f"{part}_img_concepts"]]
+        except TypeError:
+            raise EegvizError(f"image metadata {path}: {part}_img_files and {part}_img_concepts must be lists of "
+                              "names") from None
         if len(files) != n or len(concepts) != n:
             raise EegvizError(f"image metadata {path} lists {len(files)} {part} files and {len(concepts)} concepts, "
                               f"but the EEG has {n} {part} images")
@@ -156,11 +179,12 @@ def _stimulus_files(found: dict, images_dir: str | Path | None) -> dict[str, Pat
 def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = None,
                      average_repetitions: bool = False, val_fraction: float = 0.1, seed: int = 0,
                      scale: float = 1e-6, metadata: str | Path | None = None,
-                     images_dir: str | Path | None = None) -> EEGDataset:
+                     images_dir: str | Path | None = None, trust: bool = False) -> EEGDataset:
     """Read THINGS-EEG2 preprocessed data into an EEGDataset in (nominal) volts.
 
     One trial per repetition by default; average_repetitions=True gives one averaged trial per image and
-    subject (far cleaner ERPs, the usual choice for test-set evaluation).
+    subject (far cleaner ERPs, the usual choice for test-set evaluation). trust=True unpickles the files without
+    the allow-list (module docstring): only for files from a source you trust.
     """
     from eegviz.data.loaders import check_fractions, split_groups
 
@@ -173,14 +197,14 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
     names = classes = group = None
     pos = 0
     for n_sub, (s, folder) in enumerate(subs):
-        parts = [_read_part(folder / f"preprocessed_eeg_{p}.npy") for p in PARTS]
+        parts = [_read_part(folder / f"preprocessed_eeg_{p}.npy", trust) for p in PARTS]
         (tr, ch, times), (te, ch_te, times_te) = parts
         shapes = (tr.shape, te.shape)
         if ch_te != ch or not _same(times_te, times):
             raise EegvizError(f"{folder}: training and test files have different channels or times")
         if ref is None:
             ref = (ch, times, shapes)
-            names = _image_names(root, metadata, tr.shape[0], te.shape[0])
+            names = _image_names(root, metadata, tr.shape[0], te.shape[0], trust)
             image_paths = _stimulus_files(names[4], images_dir)
             classes = list(dict.fromkeys(names[1] + names[3]))  # concepts in order, each once
             group = split_groups(names[1], val_fraction, 0.0, seed)

@@ -17,9 +17,15 @@ import torch.nn.functional as F
 from eegviz.decoders.encoder import EEGEncoder
 from eegviz.decoders.saliency import SaliencyGenerator
 from eegviz.decoders.semantic import SemanticRegressor
+from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Decoded, Epoch
-from eegviz.modelio import load_module, read_config, save_module, write_config
+from eegviz.modelio import check_fields, load_module, read_config, save_module, write_config
 from eegviz.stream.preprocess import InputSpec
+
+
+# decoder.json 'hparams': the keyword options of TwoBranchDecoder, each optional (older models lack some)
+HPARAM_KINDS = {"feat_dim": int, "z_dim": int, "saliency_size": int, "n_tokens": int, "text_dim": int,
+                "caption": str, "text_encoder": str}
 
 
 class TwoBranchDecoder:
@@ -81,8 +87,17 @@ class TwoBranchDecoder:
     @classmethod
     def load(cls, model_dir: Path) -> TwoBranchDecoder:
         model_dir = Path(model_dir)
-        cfg = read_config(model_dir, "decoder.json")
-        dec = cls(InputSpec.from_dict(cfg["input"]), cfg["classes"], **cfg["hparams"])
+        path = model_dir / "decoder.json"
+        cfg = read_config(model_dir, "decoder.json", {"input": dict, "classes": [str], "hparams": dict})
+        check_fields(cfg["input"], path, {"ch_names": [str], "sfreq": float, "tmin": float, "tmax": float,
+                                          "baseline": [float], "scale": float}, {"highpass": float}, "'input'")
+        if len(cfg["input"]["baseline"]) != 2:
+            raise EegvizError(f"{path}: 'input' 'baseline' must be [start, end] in seconds")
+        check_fields(cfg["hparams"], path, {}, HPARAM_KINDS, "'hparams'", allow_unknown=False)
+        try:
+            dec = cls(InputSpec.from_dict(cfg["input"]), cfg["classes"], **cfg["hparams"])
+        except (ValueError, TypeError, RuntimeError, ZeroDivisionError) as e:  # e.g. a zero or negative size
+            raise EegvizError(f"{path} describes a decoder that cannot be built ({one_line(e, 160)})") from None
         load_module(dec.encoder, model_dir / "encoder.safetensors")
         load_module(dec.saliency, model_dir / "saliency.safetensors")
         load_module(dec.semantic, model_dir / "semantic.safetensors")

@@ -32,6 +32,7 @@ import math
 from dataclasses import replace
 
 import numpy as np
+from tqdm import tqdm
 import torch
 
 from eegviz.stream.preprocess import InputSpec, normalise
@@ -147,7 +148,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
     rng = np.random.default_rng(seed)
     out: dict = {"probe": f"multinomial logistic regression on {BIN_S * 1e3:g} ms bin means, L2", "chance": chance,
                  "decoder_image_split_top1": decoder_top1, "variants": {}}
-    for name, sp in variants.items():
+    for name, sp in tqdm(variants.items(), desc="confound controls", unit="variant", disable=None, leave=False):
         f = _features(ds.eeg, sp)
         res: dict = {}
         tr, te = ds.subset("train"), ds.subset("test")

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
@@ -71,13 +72,18 @@ def tune_sampling(ds, dec: TwoBranchDecoder, gen: EmbeddedGenerator, clf, steps=
                 ssim_np(imgs.astype(np.float32) / 255, gt))
 
     grid, text_only = [], {}
+    bar = tqdm(total=len(steps) * len(guidances) * (len(strengths) + 1), desc="sampler grid (validation)",
+               unit="setting", disable=None, leave=False)
     for n in steps:
         for g in guidances:
             text_only[(n, g)] = score(steps=n, strength=1.0, guidance=g)[1]
+            bar.update(1)
             for st in strengths:
                 acc, ss = score(steps=n, strength=st, guidance=g)
+                bar.update(1)
                 grid.append({"steps": n, "strength": st, "guidance": g, "val_top1": acc, "val_ssim": ss,
                              "val_ssim_text_only": text_only[(n, g)], "eligible": ss > text_only[(n, g)]})
+    bar.close()
     gen.out_size = size
     result = choose_sampling(grid, len(va))
     best = result["chosen"]
@@ -268,84 +274,3 @@ def _plot(out: Path, gt, sal, images, y, classes, n: int = 10) -> None:
     fig.tight_layout()
     fig.savefig(out / "reconstructions.png", dpi=100)
     plt.close(fig)
-
-
-def write_model_card(model_dir: Path, training: dict, metrics: dict) -> None:
-    a = metrics["ablation"]
-    n = metrics["n_way"]
-    rows = "\n".join(
-        f"| {k} | {v[f'{n}way_top1']:.3f} | {v['10way_top1']:.3f} | {v['5way_top1']:.3f} | {v['ssim']:.3f} "
-        f"| {v['pixcorr']:.3f} | {v['is']['mean']:.2f} |"
-        for k, v in a.items())
-    text = f"""# synthetic-default: eegviz's embedded model
-
-Trained in-house on eegviz's synthetic world (procedural stimuli + MNE-forward-model EEG simulator); it has
-never seen real EEG. Use it to run the pipeline offline; train on real data for real use.
-
-## Parts
-- decoder: triplet-trained EEG encoder, conditional saliency GAN (hinge + mode seeking + SSIM), EEG -> caption
-  embedding regressor (L2) - files encoder/saliency/semantic/prototypes.safetensors, decoder.json
-- generator: few-step x0-prediction pixel diffusion (32x32, {metrics['sampling']['steps']} DDIM steps, img2img strength
-  {metrics['sampling']['strength']}, classifier-free guidance {metrics['sampling']['guidance']}, all three chosen on the
-  validation split) - generator.*
-- classifier.safetensors: stimulus classifier used by `eegviz eval` to score reconstructions
-
-## Data
-`{training['data']}`: 40 classes x 50 images, split by image 80/10/10; 2 simulated subjects, single trials,
-128 channels at 250 Hz, window -0.1..0.6 s.
-
-## Test-split results (single trial, held-out images)
-- EEG class decoding ({n}-way top-1): {metrics['eeg_class_top1']:.3f} (shuffled-label control
-  {metrics['eeg_class_top1_shuffled_labels']:.3f}, chance {metrics['chance_top1']:.3f})
-- saliency SSIM {metrics['saliency_ssim']:.3f}; embedding cosine {metrics['embedding_cosine']:.3f}
-- classifier on the true stimuli: {metrics['classifier_top1_on_true_stimuli']:.3f}
-
-N-way top-1 is NeuroImagen's metric; the paper's 50-way needs 50 classes, the synthetic world has {metrics['n_classes']},
-so N = {n} here (all classes, i.e. plain top-1).
-
-| variant | {n}-way top-1 | 10-way top-1 | 5-way top-1 | SSIM | PixCorr | IS* |
-|---|---|---|---|---|---|---|
-{rows}
-
-*IS: the Inception Score formula under the stimulus classifier (no Inception weights here), out of at most
-{n}; the true stimuli score {metrics['is_true_stimuli']['mean']:.2f}.
-
-{_controls_section(metrics)}
-## Retrain
-    eegviz simulate --out data/synth --subjects 2 --images 50
-    eegviz train --data data/synth --out models/synthetic-default --epochs {training['epochs']} \\
-        --gan-steps {training['gan_steps']} --refine-steps {training.get('refine_steps', 3000)} \\
-        --gen-steps {training['gen_steps']} --gen-adv-steps {training.get('gen_adv_steps', 0)}
-
-Training took {training['total_train_seconds']:.0f} s on {training['threads']} CPU threads (decoder
-{training['decoder'].get('train_seconds', 0):.0f} s).
-{('Note: ' + training['note']) if training.get('note') else ''}
-"""
-    (model_dir / "README.md").write_text(text)
-
-
-def _controls_section(metrics: dict) -> str:
-    """Model-card table of the confound controls (empty when eval ran without them)."""
-    c = metrics.get("controls")
-    if not c:
-        return ""
-    names = ["image_split", "shuffled_labels", "leave_one_subject_out", "blocks_kept_apart"]
-    head = "| control | " + " | ".join(v.replace("_", " ") for v in c["variants"]) + " |"
-    rows = [head, "|---" * (len(c["variants"]) + 1) + "|"]
-    for n in names:
-        cells = []
-        for v in c["variants"].values():
-            r = v.get(n, {})
-            cells.append(f"{r['top1']:.3f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]" if "top1" in r
-                         else "skipped")
-        rows.append(f"| {n.replace('_', ' ')} | " + " | ".join(cells) + " |")
-    checks = ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in c["checks"].items())
-    return (f"""
-## Confound controls
-A linear probe ({c['probe']}) refit per control, top-1 with 95% Wilson interval; chance {c['chance']:.3f}.
-See eegviz/eval/controls.py for what each control asks.
-
-""" + "\n".join(rows) + f"""
-
-Reading: {checks}.
-""")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from eegviz.errors import EegvizError, one_line
 from eegviz.generators.base import to_uint8
 from eegviz.generators.tiny_unet import TinyUNet
 from eegviz.modelio import load_module, read_config, save_module, write_config
@@ -43,8 +44,13 @@ class EmbeddedGenerator:
         cfg = dict(self.DEFAULTS)
         if unet is None:
             model_dir = Path(model_dir or default_model_dir())
-            saved = read_config(model_dir, "generator.json")
-            unet = TinyUNet(tuple(saved["channels"]), saved["ctx_dim"], saved["emb_dim"])
+            saved = read_config(model_dir, "generator.json", {"channels": [int], "ctx_dim": int, "emb_dim": int},
+                                {"steps": int, "strength": float, "guidance": float})
+            try:
+                unet = TinyUNet(tuple(saved["channels"]), saved["ctx_dim"], saved["emb_dim"])
+            except (ValueError, TypeError, RuntimeError, IndexError, ZeroDivisionError) as e:
+                raise EegvizError(f"{model_dir / 'generator.json'} describes a generator that cannot be built "
+                                  f"({one_line(e, 160)})") from None
             load_module(unet, model_dir / "generator.safetensors")
             cfg.update({k: saved[k] for k in self.DEFAULTS if k in saved})
         self.steps = int(steps if steps is not None else cfg["steps"])

@@ -289,8 +289,10 @@ class SessionRecorder:
         self._write(self.writer.write_samples, self._markers, [marker.payload], np.array([stamp]))
 
     def add_clock_offset(self, offset: ClockOffset) -> None:
+        """Stored as LabRecorder stores it: the measurement's time in the SENDER's clock (local time - offset),
+        since pyxdf fits the offsets against the sender's stamps."""
         stream_id = self._markers if offset.stream == "markers" else self._eeg
-        self._write(self.writer.write_clock_offset, stream_id, offset.collection_time, offset.value)
+        self._write(self.writer.write_clock_offset, stream_id, offset.collection_time - offset.value, offset.value)
 
     def _write(self, write, *args) -> None:
         """Writes that race with close() (an acquisition thread one chunk late) are dropped, not raised."""

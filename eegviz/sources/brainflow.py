@@ -109,14 +109,16 @@ class BrainFlowSource:
             self.board.start_stream()
         except BrainFlowError as e:
             self.stop()
-            raise EegvizError(f"could not start {name}: {e} (check the port/address parameters)") from None
+            given = ", ".join(f"{k}={v}" for k, v in self.params.items() if v not in ("", None))
+            raise EegvizError(f"could not start {name}" + (f" with {given}" if given else "") +
+                              f": {e} (check the port/address parameters)") from None
         self._offset = pylsl.local_clock() - time.time()
         self._last_ts = None
         self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")
         if self.marker_lsl_name:
             from eegviz.sources.lsl import resolve_streams
 
-            _, mk = resolve_streams(None, "", self.marker_lsl_name, "Markers", 5.0)
+            _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0)  # markers only
             self._marker_source = pylsl.StreamInlet(mk, recover=True, processing_flags=pylsl.proc_clocksync)
             self._marker_source.open_stream(timeout=5.0)
 

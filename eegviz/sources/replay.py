@@ -93,5 +93,10 @@ class ReplaySource:
             return ReadResult(finished=True)
         return self._replay.read(timeout)
 
+    @property
+    def n_markers(self) -> int | None:
+        """How many markers the recording holds (for progress bars); None before start()."""
+        return len(self._replay.markers) if self._replay is not None else None
+
     def stop(self) -> None:
         self._replay = None

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyxdf
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo
 from eegviz.sources.replay import ReplaySource
 from eegviz.sources.units import UNIT_SCALE
@@ -130,7 +130,7 @@ def load_xdf_session(
             dejitter_timestamps=False,
         )
     except Exception as e:  # pyxdf raises bare exceptions for corrupt content
-        raise EegvizError(f"{path} could not be read as XDF ({type(e).__name__}: {e})") from None
+        raise EegvizError(f"{path} could not be read as XDF ({one_line(e)})") from None
 
     names = [_name(s) for s in streams]
     if eeg_stream is not None:

@@ -1,7 +1,8 @@
 """Preprocessing shared by the live path and training, so a model sees the same numbers in both.
 
-A model declares what it expects (channels by name, rate, window); `Preprocessor` maps whatever the source
-delivers onto that, or says clearly why it cannot.
+A model declares what it expects (channels by name and montage, rate, window, filters, reference);
+`Preprocessor` maps whatever the source delivers onto that (by name, or by position with interpolation, see
+eegviz.stream.montage), or says clearly why it cannot.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from eegviz.errors import EegvizError
+
+BIOSEMI128 = frozenset(f"{bank}{i}" for bank in "ABCD" for i in range(1, 33))
+
+
+def guess_montage(ch_names) -> str | None:
+    """The montage of a model that does not say: biosemi128 for exactly its A1..D32 names, else unknown.
+    (Checked by name so building an InputSpec never has to import MNE.)"""
+    names = {str(c) for c in ch_names}
+    return "biosemi128" if len(ch_names) == 128 and names == BIOSEMI128 else None
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,16 @@ class InputSpec:
     baseline: tuple[float, float] = (-0.1, 0.0)
     scale: float = 1e5  # volts -> model units (10 uV -> 1.0)
     highpass: float = 0.0  # Hz; 0 = off. Per-epoch zero-phase high-pass, see normalise()
+    montage: str | None = ""  # MNE montage of ch_names; "" = guess (biosemi128 for A1..D32), None = unknown
+    notch: float = 0.0  # Hz; 0 = off. Line frequency (50/60) whose harmonics below Nyquist are removed
+    reference: str = ""  # "" = as recorded, "average", or channel names "M1,M2" whose mean is subtracted
+
+    def __post_init__(self) -> None:
+        if self.montage == "":
+            object.__setattr__(self, "montage", guess_montage(self.ch_names))
+        if self.notch < 0 or (self.notch and self.notch >= self.sfreq / 2):
+            raise EegvizError(f"notch {self.notch:g} Hz must lie between 0 and Nyquist ({self.sfreq / 2:g} Hz)")
+        reference_indices(self)  # unknown reference channels fail when the spec is made, not on the first epoch
 
     @property
     def n_times(self) -> int:
@@ -43,23 +63,42 @@ class InputSpec:
             ch_names=tuple(d["ch_names"]), sfreq=float(d["sfreq"]), tmin=float(d["tmin"]),
             tmax=float(d["tmax"]), baseline=tuple(d["baseline"]), scale=float(d["scale"]),
             highpass=float(d.get("highpass", 0.0)),  # models saved before the option existed: off
+            montage=d.get("montage", ""),  # before montages were recorded: guessed from the names
+            notch=float(d.get("notch", 0.0)), reference=str(d.get("reference", "") or ""),
         )
 
 
-class Preprocessor:
-    """Maps source channels/rate onto an InputSpec: select by name, resample, baseline, scale."""
+def reference_indices(spec: InputSpec) -> np.ndarray | None:
+    """Indices of the channels whose mean is the reference; None: leave the reference as recorded."""
+    ref = spec.reference.strip()
+    if not ref:
+        return None
+    if ref.lower() == "average":
+        return np.arange(len(spec.ch_names))
+    lookup = {c.lower(): i for i, c in enumerate(spec.ch_names)}
+    names = [r.strip() for r in ref.split(",") if r.strip()]
+    unknown = [r for r in names if r.lower() not in lookup]
+    if unknown or not names:
+        raise EegvizError(f"reference channel(s) {', '.join(unknown) or ref!r} are not among the model's "
+                          "channels; use 'average' or names of the model's channels separated by commas")
+    return np.array([lookup[r.lower()] for r in names])
 
-    def __init__(self, spec: InputSpec, source_ch_names: tuple[str, ...] | list[str], source_sfreq: float):
+
+class Preprocessor:
+    """Maps source channels/rate onto an InputSpec: select by name (or map by position and interpolate),
+    resample, then normalise() as in training.
+
+    montage: the source's MNE montage name; None takes the session's (`--montage`) or guesses it from the
+    channel names. The channel map is computed here, once per session, and is a fixed matrix afterwards.
+    """
+
+    def __init__(self, spec: InputSpec, source_ch_names: tuple[str, ...] | list[str], source_sfreq: float,
+                 montage: str | None = None):
+        from eegviz.stream.montage import build_channel_map
+
         self.spec = spec
-        lookup = {name.lower(): i for i, name in enumerate(source_ch_names)}
-        missing = [c for c in spec.ch_names if c.lower() not in lookup]
-        if missing:
-            shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-            raise EegvizError(
-                f"the source lacks {len(missing)} of the model's {len(spec.ch_names)} channels ({shown}); "
-                "stream with the model's montage or retrain the model on your channels"
-            )
-        self.picks = np.array([lookup[c.lower()] for c in spec.ch_names])
+        self.channel_map = build_channel_map(spec.ch_names, spec.montage, source_ch_names, montage)
+        self.picks = self.channel_map.picks  # the source channels the model's are made of (NaN checks)
         ratio = Fraction(spec.sfreq / source_sfreq).limit_denominator(1000)
         if abs(float(ratio) * source_sfreq - spec.sfreq) > 1e-6 * spec.sfreq:
             raise EegvizError(f"cannot resample {source_sfreq} Hz to the model's {spec.sfreq} Hz exactly")
@@ -73,7 +112,7 @@ class Preprocessor:
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         """data: (n_source_channels, n_source_times) volts cut at source_window() -> (n_ch, n_times) float32."""
-        x = data[self.picks].astype(np.float64)
+        x = self.channel_map.apply(data)
         if not np.all(np.isfinite(x)):
             raise EegvizError("EEG contains NaN or infinite samples; check the amplifier connection")
         if self.up != self.down:
@@ -108,11 +147,47 @@ def highpass(x: np.ndarray, sfreq: float, cutoff: float) -> np.ndarray:
     return sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=min(n - 1, int(3 * sfreq / cutoff)))
 
 
+def notch(x: np.ndarray, sfreq: float, line: float) -> np.ndarray:
+    """Remove the line frequency and its harmonics below Nyquist from (..., n_times) epochs.
+
+    Why a least-squares sinusoid fit and not an IIR notch: a notch narrow enough to spare the EEG around
+    50 Hz rings for about Q / (pi f0) ~ 0.2 s (Q 30), a third of a 0.7 s epoch, and filtfilt's padding
+    cannot hide that on so short a window. Within one epoch, line noise is a sum of sinusoids at known
+    frequencies, so each epoch's least-squares fit of cos/sin at f0, 2 f0, ... (with an offset and a slope,
+    so drifts do not leak into the fit) is subtracted: exact for stationary mains, zero-phase, no edges.
+    It is MNE's 'spectrum_fit' idea without the tapers; what it also removes is the EEG's own projection on
+    those sinusoids, a band about 1/window (1.4 Hz) wide around each harmonic.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[-1]
+    freqs = line * np.arange(1, int(np.ceil((sfreq / 2) / line)))
+    freqs = freqs[freqs < sfreq / 2 - 1e-9]
+    if not len(freqs):
+        return x
+    t = np.arange(n) / sfreq
+    lines = np.concatenate([np.cos(2 * np.pi * np.outer(freqs, t)), np.sin(2 * np.pi * np.outer(freqs, t))])
+    design = np.vstack([np.ones(n), np.linspace(-1.0, 1.0, n), lines]).T  # (n_times, k)
+    fit_lines = lines.T @ np.linalg.pinv(design)[2:]  # (n_times, n_times): samples -> their fitted line noise
+    return x - x @ fit_lines.T
+
+
+def rereference(x: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """Subtract the mean of the reference channels (all of them for 'average') from every channel."""
+    idx = reference_indices(spec)
+    if idx is None:
+        return x
+    return x - x[..., idx, :].mean(axis=-2, keepdims=True)
+
+
 def normalise(x: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """High-pass (when the model asks for it), baseline-correct and scale (..., n_ch, n_times) epochs already
-    at the model's rate; training, eval and the live path all call this."""
+    """Notch and high-pass (when the model asks for them), re-reference, baseline-correct and scale
+    (..., n_ch, n_times) epochs already at the model's rate; training, eval and the live path all call this."""
+    if spec.notch > 0:
+        x = notch(x, spec.sfreq, spec.notch)
     if spec.highpass > 0:
         x = highpass(np.asarray(x, dtype=np.float64), spec.sfreq, spec.highpass)
+    if spec.reference:
+        x = rereference(np.asarray(x, dtype=np.float64), spec)
     b0 = int(round((spec.baseline[0] - spec.tmin) * spec.sfreq))
     b1 = max(b0 + 1, int(round((spec.baseline[1] - spec.tmin) * spec.sfreq)))
     x = x - x[..., b0:b1].mean(axis=-1, keepdims=True)

@@ -4,15 +4,24 @@
 its last checkpoint, with optimiser and random-generator state, so a killed 2-core run loses minutes, not hours.
 Files live in MODEL_DIR/checkpoints/ and are written atomically (temp file + rename): a crash while saving
 leaves the previous checkpoint intact.
+
+They are read with torch.load(weights_only=True): a checkpoint folder is just files on disk, and one swapped for
+a crafted pickle must not run code when `--resume` opens it. Everything saved is therefore kept to what that
+loader accepts (tensors, dicts, lists, strings, numbers): numpy's generator state is stored as plain ints and
+strings, any numpy arrays in it as tensors tagged with their dtype, and turned back on restore.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from eegviz.errors import EegvizError, one_line
 
 
 class Checkpoints:
@@ -29,7 +38,17 @@ class Checkpoints:
     def _load(self, path: Path):
         if self.folder is None or not self.resume or not path.exists():
             return None
-        return torch.load(path, map_location="cpu", weights_only=False)  # our own files only
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            m = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", str(e))
+            why = f" ({m.group(1).strip()})" if m else ""
+            raise EegvizError(f"checkpoint {path} holds objects other than tensors and plain values{why}, which "
+                              "could run code when loaded; it was not written by eegviz, so delete it (or the "
+                              "checkpoints folder) and train again without it") from None
+        except Exception as e:  # truncated or foreign files: torch raises RuntimeError, EOFError, ...
+            raise EegvizError(f"checkpoint {path} could not be read ({one_line(e)}); delete it to "
+                              "start that stage afresh") from None
 
     def _save(self, path: Path, payload: dict) -> None:
         if not self.enabled:
@@ -58,10 +77,39 @@ class Checkpoints:
             self._path(stage, "partial").unlink(missing_ok=True)
 
 
+_ARRAY = "__ndarray__"  # tag of a numpy array stored as {"__ndarray__": tensor, "dtype": name}
+
+
+def _plain(value):
+    """numpy's bit_generator.state with arrays (MT19937's key) as tagged int64 tensors and numpy scalars as
+    Python numbers: values torch.load(weights_only=True) accepts. PCG64's state is ints and strings already."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {_ARRAY: torch.from_numpy(value.astype(np.int64) if value.dtype.kind in "ui" else value.copy()),
+                "dtype": value.dtype.str}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _numpy(value):
+    """Inverse of _plain()."""
+    if isinstance(value, dict):
+        if _ARRAY in value:
+            return value[_ARRAY].numpy().astype(np.dtype(value["dtype"]))
+        return {k: _numpy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numpy(v) for v in value]
+    return value
+
+
 def rng_state(rng: np.random.Generator) -> dict:
-    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+    return {"numpy": _plain(rng.bit_generator.state), "torch": torch.get_rng_state()}
 
 
 def restore_rng(rng: np.random.Generator, state: dict) -> None:
-    rng.bit_generator.state = state["numpy"]
+    rng.bit_generator.state = _numpy(state["numpy"])
     torch.set_rng_state(state["torch"])

@@ -102,12 +102,13 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Modul
 
 def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
                   seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "hash",
-                  ck: Checkpoints | None = None, info: DistInfo = DistInfo(),
+                  notch: float = 0.0, reference: str = "", ck: Checkpoints | None = None, info: DistInfo = DistInfo(),
                   log=print) -> tuple[TwoBranchDecoder, dict]:
     ck = ck or Checkpoints(None)
     torch.manual_seed(seed)
     spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,
-                     highpass=highpass)  # saved with the model, so the live path filters the same way
+                     highpass=highpass, notch=notch,
+                     reference=reference)  # saved with the model, so the live path filters the same way
     text = make_text_encoder(text_encoder)  # its width sets the semantic head's
     dec = TwoBranchDecoder(spec, ds.classes, caption=caption, n_tokens=text.n_tokens, text_dim=text.dim,
                            text_encoder=text_encoder)  # same init on every rank (same seed) ...

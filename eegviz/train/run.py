@@ -16,13 +16,14 @@ import torch
 
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
               gen_steps: int = 1500, gen_adv_steps: int = 0, seed: int = 0, threads: int | None = None,
-              resume: bool = False, highpass: float = 0.0, text_encoder: str = "hash", caption: str = "label",
+              resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "", text_encoder: str = "hash", caption: str = "label",
               data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
               log=print) -> dict | None:
     """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0)."""
-    from eegviz.data.loaders import open_dataset
+    from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.eval.classifier import save_classifier, train_classifier
-    from eegviz.eval.report import evaluate, write_model_card
+    from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
+    from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.train.decoder import train_decoder
     from eegviz.train.dist import barrier, gather_digests, init_from_env, shutdown
@@ -35,11 +36,13 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     say = log if info.is_main else (lambda *a, **k: None)
     t0 = time.perf_counter()
     ds = open_dataset(data, **(data_opts or {}))
+    check_trainable(ds, data)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ck = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed,
-                                  highpass=highpass, text_encoder=text_encoder, caption=caption, ck=ck, info=info, log=say)
+                                  highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
+                                  caption=caption, ck=ck, info=info, log=say)
     t_dec = time.perf_counter() - t0
     digests = {"encoder": gather_digests(dec.encoder, info), "saliency": gather_digests(dec.saliency, info),
                "semantic": gather_digests(dec.semantic, info)}
@@ -59,10 +62,18 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     dec.save(out)
     training = {"decoder": dmetrics, "generator": gmetrics, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
-                "highpass_hz": highpass, "text_encoder": text_encoder, "caption": caption,
+                "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,
                 "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
                 "gen_adv_steps": gen_adv_steps, "seed": seed,
-                "data": str(data), "resumed": resume,
+                "data": str(data), "resumed": resume, "dataset": describe_dataset(ds, data),
+                "synthetic": bool(renderable(ds.image_ids)),
+                "command": train_command(data, out, {
+                    "epochs": epochs, "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
+                    "gen_adv_steps": gen_adv_steps, "seed": seed, "highpass": highpass or None,
+                    "text_encoder": text_encoder, "caption": caption, "classifier_images": classifier_images,
+                    "classifier_epochs": classifier_epochs, **{k.replace("_", "-"): (",".join(map(str, v))
+                                                              if isinstance(v, list) else v)
+                                                           for k, v in (data_opts or {}).items()}}),
                 "ranks_in_sync": all(len(set(v)) == 1 for v in digests.values()), "rank_digests": digests}
     metrics = None
     if gen is not None:
@@ -77,7 +88,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     (out / "training.json").write_text(json.dumps(training, indent=1))
     if gen is not None:
         metrics = evaluate(data, out, out / "report", data_opts=data_opts, log=say)
-        write_model_card(out, training, metrics)
+    write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     barrier(info)
     shutdown(info)
     return metrics

@@ -108,10 +108,36 @@ def test_unknown_stimulus(window):
 
 def test_history_capped(window):
     for i in range(11):
-        window.on_reconstruction(make_rec(payload=f"p{i}"), None)
+        window.on_reconstruction(make_rec(payload=f"p{i}", cls=f"c{i}"), None)
     assert len(window.history) == HISTORY_LEN
-    texts = [w.findChildren(type(window.status_label))[1].text() for w in window.history]
-    assert texts[0] == "p10" and texts[-1] == "p3"
+    caps = [w.findChildren(type(window.status_label))[1] for w in window.history]
+    assert caps[0].text() == "c10" and caps[-1].text() == "c3"  # the decoded class, newest first
+    assert "p10" in caps[0].toolTip()  # the marker's own id stays at hand
+
+
+def test_history_marks_hits_and_misses_only_when_the_truth_is_known(window):
+    window.on_reconstruction(make_rec(payload="star_003", cls="star"), np.zeros((8, 8, 3), np.uint8))
+    window.on_reconstruction(make_rec(payload="star_004", cls="bolt"), np.zeros((8, 8, 3), np.uint8))
+    window.on_reconstruction(make_rec(payload="lab-image-17", cls="bolt"), None)
+    unknown, miss, hit = [w.findChildren(type(window.status_label))[1] for w in window.history]
+    assert hit.text() == "star ✓" and "1a8f2e" in hit.styleSheet()
+    assert miss.text() == "bolt ✗" and "c62828" in miss.styleSheet()
+    assert unknown.text() == "bolt" and unknown.styleSheet() == ""
+
+
+def test_time_axis_starts_at_the_session_and_has_a_microvolt_scale_bar(window):
+    window.on_chunk(make_chunk(5000.0, 100))  # an LSL clock far from zero
+    window.on_marker(Marker(timestamp=5000.5, payload="m"))
+    window.refresh_traces()
+    x, _ = window.curves[0].getData()
+    assert x[0] == 0.0 and abs(x[-1] - 0.99) < 1e-9
+    assert abs(window.marker_lines[0].value() - 0.5) < 1e-9
+    # traces are 10 uV noise: one trace spacing is 6 standard deviations (60 uV); the bar is a 1-2-5 value below
+    assert window.scale_uv == 20.0 or window.scale_uv == 50.0
+    assert window.scale_text.toPlainText() == f"{window.scale_uv:g} µV"
+    bx, by = window.scale_bar.getData()
+    spacing_uv = 1 / (by[1] - by[0]) * window.scale_uv
+    assert 40 < spacing_uv < 80
 
 
 def test_status_bar(window):
@@ -139,7 +165,7 @@ def test_kiosk_overlay(qtbot, info):
     w.on_chunk(make_chunk(1.0))
     assert not w.overlay.isVisible()
     w.on_reconstruction(make_rec(cls="zebra"), None)
-    assert w.class_caption.text() == "zebra"
+    assert w.class_caption.text() == "decoded: zebra"
 
 
 def test_bridge_from_worker_thread(window, qtbot):
@@ -167,3 +193,14 @@ def test_save_screenshot(window, tmp_path):
     path = tmp_path / "shot.png"
     assert window.save_screenshot(path)
     assert path.stat().st_size > 0
+
+
+def test_nan_samples_leave_holes_not_blank_traces(window):
+    chunk = make_chunk(0.0, 100)
+    chunk.samples[40:60, 0] = np.nan  # an amplifier dropout on the first drawn channel
+    window.on_chunk(chunk)
+    window.refresh_traces()
+    _, y0 = window.curves[0].getData()
+    _, y1 = window.curves[1].getData()
+    assert np.isnan(y0[40:60]).all() and np.isfinite(y0[:40]).all()
+    assert np.isfinite(y1).all() and window.scale_uv > 0  # the others keep their scale

@@ -63,3 +63,25 @@ def test_board_error_is_one_line() -> None:
     with pytest.raises(EegvizError) as err:
         src.start()
     assert "\n" not in str(err.value)
+
+
+def test_markers_from_an_lsl_stream_beside_the_board() -> None:
+    """A stimulus program's LSL string markers arrive with a BrainFlow board's EEG (no LSL EEG stream exists)."""
+    import time
+    import uuid
+
+    import pylsl
+
+    name = f"bf-markers-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, f"sid-{name}"))
+    src = BrainFlowSource(board_id=-1, marker_lsl_name=name)
+    src.start()
+    try:
+        got, t_end = [], time.monotonic() + 8.0
+        while time.monotonic() < t_end and "star_001" not in got:
+            outlet.push_sample(["star_001"])
+            got += [m.payload for m in src.read(timeout=0.1).markers]
+        assert "star_001" in got
+    finally:
+        src.stop()
+        del outlet

@@ -14,6 +14,7 @@ import pytest
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.sources import lsl
 from eegviz.sources.lsl import LslSource, unit_scale
 from eegviz.sources.lsl_outlet import LslOutlets
 
@@ -114,20 +115,38 @@ def test_unknown_stream_fails_within_timeout() -> None:
     assert time.monotonic() - t0 < 2.5
 
 
-def test_nan_samples_raise() -> None:
+def test_nan_samples_delivered_with_one_notice() -> None:
+    """A flat or saturated electrode may send NaN: the session goes on, the NaN reach the recorder untouched."""
     name = f"eeg-{_uid()}"
     outlet = _eeg_outlet(name, name)
     src = LslSource(stream_name=name, resolve_timeout=3.0)
     src.start()
     try:
         time.sleep(0.2)
+        t0 = pylsl.local_clock()
         bad = _ramp(0, 10)
         bad[3, 2] = np.nan
-        outlet.push_chunk(bad)
-        with pytest.raises(EegvizError, match="NaN"):
-            _collect(src, lambda c, m, g: False, timeout=2.0)
+        outlet.push_chunk(bad, [t0 + i / SFREQ for i in range(10)])
+        chunks, notices = [], []
+        t_end = time.monotonic() + 3.0
+        while time.monotonic() < t_end and _n(chunks) < 10:
+            r = src.read(timeout=0.05)
+            chunks += r.chunks
+            notices += r.notices
+        outlet.push_chunk(bad, [t0 + i / SFREQ for i in range(10, 20)])  # NaN again: no second notice
+        outlet.push_chunk(_ramp(20, 10), [t0 + i / SFREQ for i in range(20, 30)])
+        t_end = time.monotonic() + 3.0
+        while time.monotonic() < t_end and _n(chunks) < 30:
+            r = src.read(timeout=0.05)
+            chunks += r.chunks
+            notices += r.notices
     finally:
         src.stop()
+    data = np.concatenate([c.samples for c in chunks])
+    assert data.shape == (30, N_CH)
+    assert np.isnan(data[3, 2]) and np.isnan(data[13, 2]) and np.isnan(data).sum() == 2
+    np.testing.assert_allclose(data[20:], _ramp(20, 10) * 1e-6, rtol=1e-6)
+    assert len([n for n in notices if "NaN" in n]) == 1
 
 
 def _streaming(name: str, source_id: str) -> tuple[pylsl.StreamOutlet, LslSource, int]:
@@ -288,3 +307,188 @@ def test_outlets_roundtrip() -> None:
     got = np.concatenate([c.samples for c in chunks])
     np.testing.assert_allclose(got, samples, rtol=1e-5, atol=1e-12)
     assert markers[0].payload == "42" and abs(markers[0].timestamp - now) < 0.01
+
+
+def _read_all(src: LslSource, until, timeout: float = 3.0, push=None):
+    """read() until until(result lists) or timeout; returns chunks, markers, gaps, clock offsets, notices."""
+    got = {"chunks": [], "markers": [], "gaps": 0, "offsets": [], "notices": []}
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end and not until(got):
+        if push is not None:
+            push()
+        r = src.read(timeout=0.05)
+        got["chunks"] += r.chunks
+        got["markers"] += r.markers
+        got["gaps"] += r.gap
+        got["offsets"] += r.clock_offsets
+        got["notices"] += r.notices
+    return got
+
+
+def test_raw_stamps_kept_local_stamps_dejittered_and_clock_offsets(monkeypatch) -> None:
+    """As LabRecorder records: the sender's stamps untouched plus clock offsets; the epocher gets smooth local
+    stamps (eegviz's own dejitter), not the jittered ones."""
+    monkeypatch.setattr(lsl, "OFFSET_INTERVAL_S", 0.3)
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.start()
+    try:
+        time.sleep(0.2)
+        n = 500
+        rng = np.random.default_rng(1)
+        pushed = pylsl.local_clock() - n / SFREQ + np.arange(n) / SFREQ + rng.uniform(-0.004, 0.004, n)
+        for k in range(0, n, 25):
+            outlet.push_chunk(_ramp(k, 25), [float(t) for t in pushed[k : k + 25]])
+        moutlet.push_sample(["m1"], float(pushed[100]))
+        got = _read_all(
+            src,
+            lambda g: _n(g["chunks"]) >= n
+            and g["markers"]
+            and len([o for o in g["offsets"] if o.stream == "eeg"]) >= 3
+            and any(o.stream == "markers" for o in g["offsets"]),
+            timeout=4.0,
+        )
+    finally:
+        src.stop()
+    chunks = got["chunks"]
+    raw = np.concatenate([c.raw_timestamps for c in chunks])
+    ts = np.concatenate([c.timestamps for c in chunks])
+    np.testing.assert_array_equal(raw, pushed)  # bit for bit what the sender stamped
+    idx = np.arange(n)
+    residual = ts - np.polyval(np.polyfit(idx, ts, 1), idx)
+    raw_residual = raw - np.polyval(np.polyfit(idx, raw, 1), idx)
+    assert np.std(raw_residual) > 1e-3
+    assert np.std(residual) < 0.3e-3 and np.max(np.abs(residual)) < 1.5e-3, np.abs(residual).max()
+    assert np.max(np.abs(ts - raw)) < 0.01  # loopback: offset ~0, dejitter moves stamps by the jitter only
+    eeg_offsets = [o for o in got["offsets"] if o.stream == "eeg"]
+    assert len(eeg_offsets) >= 3
+    times = [o.collection_time for o in eeg_offsets]
+    assert times == sorted(set(times))  # each measurement once
+    assert all(abs(o.value) < 0.01 for o in got["offsets"])
+    assert abs(times[-1] - pylsl.local_clock()) < 5.0
+    (marker,) = got["markers"]
+    assert marker.raw_timestamp == pushed[100]
+    mk_offset = [o for o in got["offsets"] if o.stream == "markers"][-1].value
+    assert abs(marker.timestamp - (pushed[100] + mk_offset)) < 1e-3
+
+
+def test_stream_fit_rules() -> None:
+    """liblsl's recovery rule: a stream is the same if source_id and name agree, and it can replace the lost one
+    only if type (any case), channel count, format and rate agree too."""
+    old = pylsl.StreamInfo("amp", "EEG", 8, 250.0, pylsl.cf_float32, "sid")
+    assert lsl.same_stream(old, pylsl.StreamInfo("amp", "eeg", 8, 250.0, pylsl.cf_float32, "sid"))
+    assert not lsl.same_stream(old, pylsl.StreamInfo("amp-annotations", "annotations", 1, 0, pylsl.cf_string, "sid"))
+    assert not lsl.same_stream(old, pylsl.StreamInfo("amp", "EEG", 8, 250.0, pylsl.cf_float32, "other"))
+    assert lsl.misfit(old, pylsl.StreamInfo("amp", "eeg", 8, 250.0, pylsl.cf_float32, "sid")) is None
+    assert "32 channels instead of 8" in lsl.misfit(old, pylsl.StreamInfo("amp", "EEG", 32, 250, pylsl.cf_float32, "sid"))
+    assert "string" in lsl.misfit(old, pylsl.StreamInfo("amp", "EEG", 8, 250.0, pylsl.cf_string, "sid"))
+    assert "500" in lsl.misfit(old, pylsl.StreamInfo("amp", "EEG", 8, 500.0, pylsl.cf_float32, "sid"))
+    assert "Markers" in lsl.misfit(old, pylsl.StreamInfo("amp", "Markers", 8, 250.0, pylsl.cf_float32, "sid"))
+
+
+def test_returning_stream_with_other_channel_count_gives_one_notice_and_waits() -> None:
+    name, sid = f"eeg-{_uid()}", f"sid-{_uid()}"
+    outlet, src, _ = _streaming(name, sid)
+    try:
+        del outlet
+        _collect(src, lambda c, m, g: False, timeout=1.0)
+        other = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EEG", 4, SFREQ, pylsl.cf_float32, sid))
+        got = _read_all(src, lambda g: g["notices"], timeout=6.0,
+                        push=lambda: other.push_chunk(np.zeros((5, 4), np.float32)))
+        assert got["notices"] == [f"LSL stream '{name}' came back with 4 channels instead of {N_CH}; "
+                                  "waiting for the original"]
+        more = _read_all(src, lambda g: False, timeout=1.5, push=lambda: other.push_chunk(np.zeros((5, 4), np.float32)))
+        assert not more["notices"] and not more["chunks"]  # once, and nothing from the misfit
+        del other
+        outlet, got_n, gaps, _ = _restart_and_collect(src, lambda: _eeg_outlet(name, sid))
+        assert got_n > 0 and gaps >= 1
+    finally:
+        src.stop()
+
+
+def _small_fif(tmp_path, annotations: bool = False):
+    """A 3 s, 4-channel, 100 Hz FIF in volts (optionally with string annotations) and its data."""
+    mne = pytest.importorskip("mne")
+    ch = ["Fz", "Cz", "Pz", "Oz"]
+    rng = np.random.default_rng(0)
+    data = rng.normal(0, 20e-6, (len(ch), 300))
+    raw = mne.io.RawArray(data, mne.create_info(ch, 100.0, "eeg"), verbose="error")
+    if annotations:
+        raw.set_annotations(mne.Annotations(onset=[0.5, 1.0, 1.5, 2.0], duration=0, description=["img-1", "img-2", "img-3", "img-1"]))
+    fname = tmp_path / "small_raw.fif"
+    raw.save(fname, verbose="error")
+    return fname, ch, data
+
+
+def test_mne_lsl_player_found_by_type_in_any_case(tmp_path) -> None:
+    """mne-lsl says "eeg"; eegviz's default type "EEG" must find it."""
+    player_mod = pytest.importorskip("mne_lsl.player")
+    fname, ch, _ = _small_fif(tmp_path)
+    name = f"player-{_uid()}"
+    player = player_mod.PlayerLSL(fname, chunk_size=10, name=name, source_id=f"sid-{name}")
+    player.start()
+    try:
+        src = LslSource(stream_type="EEG", resolve_timeout=3.0)
+        src.start()
+        try:
+            others = [s for s in pylsl.resolve_streams(0.5) if s.type().lower() == "eeg" and s.name() != name]
+            if not others:  # other test runs on this machine may publish EEG too; then any of them may be picked
+                assert src.info.name == name and src.info.ch_names == tuple(ch)
+            assert src.info.ch_type.lower() == "eeg"
+            chunks, _, _ = _collect(src, lambda c, m, g: _n(c) >= 20)
+            assert _n(chunks) >= 20
+        finally:
+            src.stop()
+    finally:
+        player.stop()
+
+
+def test_numeric_marker_stream_named_is_refused(tmp_path) -> None:
+    player_mod = pytest.importorskip("mne_lsl.player")
+    fname, _, _ = _small_fif(tmp_path, annotations=True)
+    name = f"player-{_uid()}"
+    player = player_mod.PlayerLSL(fname, chunk_size=10, name=name, source_id=f"sid-{name}")
+    player.start()
+    try:
+        src = LslSource(stream_name=name, marker_name=f"{name}-annotations", resolve_timeout=3.0)
+        t0 = time.monotonic()
+        with pytest.raises(EegvizError, match="needs a string marker stream") as e:
+            src.start()
+        assert "float64" in str(e.value) and f"'{name}-annotations'" in str(e.value)
+        assert time.monotonic() - t0 < 3.5
+    finally:
+        player.stop()
+
+
+@pytest.mark.parametrize("encoding", ["one-hot", "string"])
+def test_mne_lsl_player_restart_reconnects_to_eeg_not_annotations(tmp_path, encoding) -> None:
+    """PlayerLSL gives its EEG and annotation streams one source_id: after a restart eegviz must take the EEG."""
+    player_mod = pytest.importorskip("mne_lsl.player")
+    fname, ch, _ = _small_fif(tmp_path, annotations=True)
+    name = f"player-{_uid()}"
+    sid = f"sid-{name}"
+
+    def player():
+        return player_mod.PlayerLSL(fname, chunk_size=10, name=name, source_id=sid,
+                                    annotations=True, annotations_encoding=encoding).start()
+
+    p = player()
+    try:
+        src = LslSource(stream_name=name, stream_type="EEG", resolve_timeout=3.0)
+        src.start()
+        try:
+            first = _read_all(src, lambda g: _n(g["chunks"]) >= 20)
+            assert _n(first["chunks"]) >= 20
+            p.stop()
+            _read_all(src, lambda g: False, timeout=1.0)
+            p = player()
+            after = _read_all(src, lambda g: _n(g["chunks"]) >= 20 and g["gaps"], timeout=8.0)
+            assert _n(after["chunks"]) >= 20 and after["gaps"] >= 1
+            assert src.reconnects == 1
+            assert all(c.samples.shape[1] == len(ch) for c in after["chunks"])
+            assert not after["notices"]  # the annotation stream is another stream, not a misfit of this one
+        finally:
+            src.stop()
+    finally:
+        p.stop()

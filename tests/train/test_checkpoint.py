@@ -62,3 +62,67 @@ def test_without_resume_checkpoints_are_ignored(tmp_path):
     _train(tmp_path)
     with pytest.raises(Boom):
         _train(tmp_path, crash_at=3)
+
+
+class _RunsCode:
+    """Unpickling this calls exec(): what a crafted checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('ran')",)
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path, monkeypatch):
+    """Resume reads checkpoints with weights_only=True, and the saved payload (optimiser, RNG state) fits it."""
+    calls = []
+    real = torch.load
+
+    def spy(*a, **kw):
+        calls.append(kw.get("weights_only"))
+        return real(*a, **kw)
+
+    monkeypatch.setattr(torch, "load", spy)
+    with pytest.raises(Boom):
+        _train(tmp_path, crash_at=12)
+    _, extra = _train(tmp_path, resume=True)
+    assert extra["seen"] == list(range(30))
+    assert calls and all(c is True for c in calls)
+
+
+def test_rng_state_round_trips_through_weights_only_load(tmp_path):
+    """numpy generators whose state holds arrays (MT19937's key) survive a weights_only save/load too."""
+    from eegviz.train.checkpoint import restore_rng, rng_state
+
+    for bitgen in (np.random.PCG64(3), np.random.MT19937(3), np.random.Philox(3)):
+        rng = np.random.Generator(bitgen)
+        rng.standard_normal(5)
+        torch.save(rng_state(rng), tmp_path / "rng.pt")
+        expect = rng.standard_normal(4)
+        state = torch.load(tmp_path / "rng.pt", weights_only=True)
+        restore_rng(rng, state)
+        np.testing.assert_array_equal(rng.standard_normal(4), expect)
+
+
+@pytest.mark.parametrize("kind", ["partial", "done"])
+def test_malicious_checkpoint_is_refused_not_run(tmp_path, kind):
+    from eegviz.errors import EegvizError
+
+    marker = tmp_path / "pwned"
+    tmp_path.joinpath("ck").mkdir()
+    torch.save({"step": 5, "x": _RunsCode(marker)}, tmp_path / "ck" / f"toy.{kind}.pt")
+    with pytest.raises(EegvizError) as err:
+        _train(tmp_path / "ck", resume=True)
+    assert not marker.exists()
+    msg = str(err.value)
+    assert "\n" not in msg and "could run code" in msg and f"toy.{kind}.pt" in msg
+
+
+def test_unreadable_checkpoint_is_one_line_error(tmp_path):
+    from eegviz.errors import EegvizError
+
+    tmp_path.joinpath("toy.partial.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(EegvizError) as err:
+        _train(tmp_path, resume=True)
+    assert "\n" not in str(err.value) and "could not be read" in str(err.value)

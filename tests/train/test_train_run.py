@@ -29,7 +29,15 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
     ctl = metrics["controls"]["variants"]["as_model"]
     assert ctl["leave_one_subject_out"] == {"skipped": "one subject only"}
     assert ctl["blocks_kept_apart"]["n"] == 160 and ctl["shuffled_labels"]["n"] == 40
-    assert "## Confound controls" in (model / "README.md").read_text()
+    card = (model / "README.md").read_text()
+    assert "## Confound controls" in card
+    # the card describes what was trained, not the shipped model: this run's data, and its own command
+    assert card.startswith("---\nlibrary_name: eegviz\n") and "\n---\n" in card  # YAML metadata for the Hub
+    assert "160 trials of 40 classes (160 images), 1 subject(s)" in card
+    assert "--gan-steps 3" in card and f"--data {data}" in card and "--classifier-epochs 1" in card
+    assert "40 classes x 50 images" not in card and "2 subjects" not in card
+    training = json.loads((model / "training.json").read_text())
+    assert training["dataset"]["subjects"] == 1 and training["synthetic"] is True
     dec = TwoBranchDecoder.load(model)
     out = dec.forward(np.zeros((1, 128, 175), np.float32))
     img = EmbeddedGenerator(model).generate(out["saliency"], out["embedding"])

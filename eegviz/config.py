@@ -1,0 +1,111 @@
+"""Session config files: `--config FILE.toml`, whose keys are the command line's own option names.
+
+A kiosk or a lab protocol is then one file instead of a long command line. Keys at the top level apply to
+whichever command runs; a table named after a command applies to that command only, so one file can hold a
+whole protocol:
+
+    model = "models/synthetic-default"   # any command that has --model
+    [demo]
+    headless = true
+    out = "/data/kiosk"
+    [live]
+    stream = "actiCHamp-123"
+    markers = "eegviz-presenter"
+    sink = ["osc:127.0.0.1:9000"]
+
+Keys are spelled as the options are (`sd-model` or `sd_model`). The file only sets defaults: a flag given on
+the command line always wins. A key that names no option of the command, or a value of the wrong type, is an
+error that names the key - a typo in a protocol file must not be silently ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+
+from eegviz.errors import EegvizError
+
+
+def read_config(path: str | Path) -> dict:
+    """The parsed TOML file; EegvizError (one line) when it cannot be read or parsed."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise EegvizError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise EegvizError(f"config file {path} is a folder") from None
+    except tomllib.TOMLDecodeError as e:
+        raise EegvizError(f"config file {path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise EegvizError(f"config file {path} cannot be read ({e.strerror or e})") from None
+
+
+def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """Option name (without dashes, '-' and '_' alike) -> its action, for every --long option of `parser`."""
+    found = {}
+    for action in parser._actions:  # argparse has no public listing of its actions
+        for opt in action.option_strings:
+            if opt.startswith("--"):
+                found[opt[2:].replace("_", "-")] = action
+    return found
+
+
+def _coerce(key: str, value, action: argparse.Action, path: Path):
+    """A TOML value as the option's parsed value (type, choices, flags and repeated options checked)."""
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        if not isinstance(value, bool):
+            raise EegvizError(f"config file {path}: '{key}' is a switch; give true or false")
+        return value if isinstance(action, argparse._StoreTrueAction) else not value
+    if isinstance(action, argparse._AppendAction):
+        values = value if isinstance(value, list) else [value]
+        return [_coerce_one(key, v, action, path) for v in values]
+    if isinstance(value, (list, dict)):
+        raise EegvizError(f"config file {path}: '{key}' takes one value, not a {type(value).__name__}")
+    return _coerce_one(key, value, action, path)
+
+
+def _coerce_one(key: str, value, action: argparse.Action, path: Path):
+    if isinstance(value, (list, dict)):
+        raise EegvizError(f"config file {path}: '{key}' takes plain values, not a {type(value).__name__}")
+    try:
+        out = action.type(value) if action.type is not None else (value if isinstance(value, str) else str(value))
+    except (TypeError, ValueError):
+        raise EegvizError(f"config file {path}: '{key}' = {value!r} is not a valid value") from None
+    if action.choices is not None and out not in action.choices:
+        raise EegvizError(f"config file {path}: '{key}' = {value!r}; one of {', '.join(map(str, action.choices))}")
+    return out
+
+
+def config_defaults(path: str | Path, command: str, parsers: list[argparse.ArgumentParser],
+                    others: dict[str, argparse.ArgumentParser]) -> dict:
+    """Defaults from the file at `path` for `command`: {dest: value}.
+
+    parsers: the parsers whose options the file may set (the main parser's global options and the
+    command's); others: every other command's parser by name, so that a table for another command is
+    skipped and a top-level key meant for another command (`model` while `simulate` runs) is left alone,
+    while a key no command knows is an error. Options the file sets stop being required on the command line.
+    """
+    path = Path(path)
+    data = read_config(path)
+    section = data.get(command, {})
+    if not isinstance(section, dict):
+        raise EegvizError(f"config file {path}: '{command}' must be a table ([{command}])")
+    opts = {name: action for parser in parsers for name, action in _options(parser).items()}
+    elsewhere = {name for parser in others.values() for name in _options(parser)}
+    out = {}
+    top = [(k, v, False) for k, v in data.items() if not (isinstance(v, dict) and (k in others or k == command))]
+    for key, value, in_section in top + [(k, v, True) for k, v in section.items()]:
+        name = key.replace("_", "-")
+        if name in ("config", "help", "version"):
+            raise EegvizError(f"config file {path}: '{key}' cannot be set from a config file")
+        action = opts.get(name)
+        if action is None:
+            if not in_section and name in elsewhere:
+                continue  # meant for another command
+            raise EegvizError(f"config file {path}: '{key}' is not an option of `eegviz {command}`")
+        out[action.dest] = _coerce(key, value, action, path)
+        action.required = False
+    return out

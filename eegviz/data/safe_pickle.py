@@ -1,0 +1,234 @@
+"""Reading pickled numpy containers (np.save of a dict, pickle.dump of one) without letting them run code.
+
+Unpickling calls whatever callable the file names, so np.load(allow_pickle=True) on a downloaded file is code
+execution by whoever made the file. Datasets such as THINGS-EEG2 are nevertheless released as pickled dicts of
+arrays, so this module unpickles them with an allow-list: the few numpy functions and types that rebuild arrays,
+dtypes and scalars (under numpy 2's `numpy._core` and numpy 1's `numpy.core` module names alike), plus builtin
+containers and numbers. The list was taken from pickletools.dis of np.save'd and pickle.dump'ed dicts of
+arrays (protocols 2 to 5, object and structured arrays included). Any other global ends the load with an
+EegvizError naming it; nothing the file names is imported or called first.
+
+Two more checks keep corrupt files (not only crafted ones) from crashing the interpreter, both found by
+fuzzing (tests/data/test_fuzz.py): every length-prefixed opcode is checked against the file size before the
+unpickler sees it, and every pickled dtype state must equal the state numpy itself writes for that dtype.
+
+A .npy file is parsed with numpy.lib.format (magic, header); a non-object array is read with
+allow_pickle=False, an object array's payload goes through the restricted unpickler. Anything that is not a
+.npy file is read as a plain pickle the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import pickletools
+import warnings
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from eegviz.errors import EegvizError, one_line
+
+NPY_MAGIC = b"\x93NUMPY"
+
+# (module, name) pairs a pickled array/dtype/scalar needs, with numpy 1.x 'numpy.core' mapped onto 'numpy._core'.
+_NUMPY = {
+    ("numpy._core.multiarray", "_reconstruct"),  # ndarray.__reduce__ (protocols < 5)
+    ("numpy._core.multiarray", "scalar"),  # numpy scalars (np.float64(1.0), ...)
+    ("numpy._core.numeric", "_frombuffer"),  # ndarray.__reduce_ex__(5)
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+_BUILTINS = {"complex", "set", "frozenset", "bytearray", "slice", "range", "bool", "int", "float", "str", "bytes",
+             "list", "tuple", "dict"}
+_OTHER = {
+    ("_codecs", "encode"),  # how protocol 2 rebuilds bytes (bytes are data, codecs do not run user code)
+    ("collections", "OrderedDict"),
+}
+
+
+def _numpy_global(module: str, name: str):
+    """The numpy object (module, name) refers to, found without importing modules the file names."""
+    if module.startswith("numpy.core"):  # pickled by numpy 1.x; numpy 2 keeps these in numpy._core
+        module = "numpy._core" + module[len("numpy.core"):]
+    if (module, name) not in _NUMPY:
+        return None
+    if module == "numpy":
+        return getattr(np, name)
+    try:
+        from numpy._core import multiarray, numeric  # numpy >= 2
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray, numeric
+    return getattr(multiarray if module.endswith("multiarray") else numeric, name)
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """The pickle names a global outside the allow-list."""
+
+    def __init__(self, module: str, name: str):
+        super().__init__(f"{module}.{name}")
+        self.qualname = f"{module}.{name}"
+
+
+def _dtype_from_state(inst: np.dtype, state: tuple) -> np.dtype:
+    """The dtype numpy's public constructor builds from what `state` (a pickled dtype's __setstate__ argument)
+    describes: byte order, sub-array, fields, size, datetime unit."""
+    byteorder, sub, names, fields, elsize, _align, flags = state[1:8]
+    if sub is not None:
+        base, shape = sub
+        return np.dtype((base, shape))
+    if names is not None:
+        spec = {"names": list(names), "formats": [fields[n][0] for n in names],
+                "offsets": [fields[n][1] for n in names], "itemsize": elsize}
+        titles = [fields[n][2] if len(fields[n]) > 2 else None for n in names]
+        if any(t is not None for t in titles):
+            spec["titles"] = titles
+        return np.dtype(spec, align=bool(flags & 0x80))  # 0x80: NPY_ALIGNED_STRUCT
+    order = byteorder if byteorder in "<>" else "|"
+    if inst.kind in "mM":
+        unit, count = state[8][1][:2]
+        unit = unit.decode("ascii") if isinstance(unit, bytes) else str(unit)
+        return np.dtype(f"{order}{inst.char}8" + ("" if unit == "generic" else f"[{count}{unit}]"))
+    if inst.kind in "USV":
+        return np.dtype(f"{order}{inst.char}{elsize // 4 if inst.kind == 'U' else elsize}")
+    return np.dtype(inst.str[1:]).newbyteorder(order) if order != "|" else np.dtype(inst.str)
+
+
+def _check_dtype_state(inst: np.dtype, state: object) -> None:
+    """Refuse a pickled dtype state unless it is exactly what numpy writes for the dtype it describes.
+
+    np.dtype.__setstate__ takes flags, sizes and alignment from the file as they are, and a state numpy would
+    never write can crash the interpreter (one flipped bit in the flags of a datetime dtype does) or make
+    numpy read file bytes as object pointers. So the state is compared, before it is applied, with the state
+    of the dtype rebuilt through numpy's public constructor from the same description.
+    """
+    try:
+        ok = (isinstance(state, tuple) and len(state) in (8, 9)
+              and _dtype_from_state(inst, state).__reduce__()[2] == state)
+    except Exception:
+        ok = False
+    if not ok:
+        raise pickle.UnpicklingError("a pickled dtype has a state numpy would not write (corrupt or crafted file)")
+
+
+class RestrictedUnpickler(pickle._Unpickler):
+    """Unpickler that resolves only the allow-listed globals (else RefusedGlobal) and checks every rebuilt dtype.
+
+    The pure-Python unpickler, so that BUILD can be checked: the C one applies __setstate__ out of reach. The
+    cost is small for these files: their bulk is a few large byte strings, which are read, not interpreted.
+    """
+
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def find_class(self, module: str, name: str):
+        if module in ("builtins", "__builtin__"):  # Python 2 pickles say __builtin__
+            if name in _BUILTINS:
+                return getattr(__import__("builtins"), name)
+        elif (module, name) in _OTHER:
+            return super().find_class(module, name)
+        else:
+            obj = _numpy_global(module, name)
+            if obj is not None:
+                return obj
+        raise RefusedGlobal(module, name)
+
+    def load_build(self):
+        if len(self.stack) >= 2 and isinstance(self.stack[-2], np.dtype):
+            _check_dtype_state(self.stack[-2], self.stack[-1])
+        super().load_build()
+
+    dispatch[pickle.BUILD[0]] = load_build
+
+
+def _check_lengths(fp) -> None:
+    """Walk the pickle's opcodes, skipping (not reading) their data, and raise ValueError if an opcode is unknown
+    or a length-prefixed argument runs past the end of the file.
+
+    Why: a corrupt length makes the C unpickler try to allocate it (gigabytes from one flipped bit), and on a
+    huge BYTEARRAY8 length CPython 3.11's _pickle even corrupts memory (SystemError, then a segfault). Checking
+    lengths against the file size first turns both into an ordinary error, at the cost of one pass of seeks.
+    """
+    start = fp.tell()
+    end = os.fstat(fp.fileno()).st_size if hasattr(fp, "fileno") else len(fp.getbuffer())
+    sizes = {pickletools.TAKEN_FROM_ARGUMENT1: (1, False), pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+             pickletools.TAKEN_FROM_ARGUMENT4U: (4, False), pickletools.TAKEN_FROM_ARGUMENT8U: (8, False)}
+
+    def take(n: int) -> bytes:
+        if fp.tell() + n > end:
+            raise ValueError(f"pickle data truncated at byte {fp.tell()}")
+        return fp.read(n)
+
+    while True:
+        code = take(1)
+        op = pickletools.code2op.get(code.decode("latin1"))
+        if op is None:
+            raise ValueError(f"unknown pickle opcode {code!r} at byte {fp.tell() - 1}")
+        if op.name == "STOP":
+            break
+        arg = op.arg
+        if arg is None:
+            continue
+        if arg.n >= 0:
+            take(arg.n)
+        elif arg.n == pickletools.UP_TO_NEWLINE:
+            for _ in range(2 if arg.name == "stringnl_noescape_pair" else 1):
+                if not fp.readline(1 << 16).endswith(b"\n"):
+                    raise ValueError(f"pickle data truncated or corrupt in {op.name} at byte {fp.tell()}")
+        else:
+            width, signed = sizes[arg.n]
+            n = int.from_bytes(take(width), "little", signed=signed)
+            if n < 0 or fp.tell() + n > end:
+                raise ValueError(f"{op.name} at byte {fp.tell() - width - 1} claims {n} bytes; "
+                                 f"only {end - fp.tell()} remain")
+            fp.seek(n, os.SEEK_CUR)
+    fp.seek(start)
+
+
+def _unpickle(fp, path: Path, what: str):
+    _check_lengths(fp)
+    try:
+        with warnings.catch_warnings():  # numpy's deprecation notes about a corrupt file's odd arguments
+            warnings.simplefilter("ignore")
+            # latin1: numpy arrays pickled by Python 2 hold their buffers as str (numpy's own advice for them)
+            return RestrictedUnpickler(fp, encoding="latin1").load()
+    except RefusedGlobal as e:
+        raise EegvizError(f"{what} {path} holds pickled objects that could run code when loaded (refused "
+                          f"{e.qualname}); only numpy arrays, dicts, lists, strings and numbers are read") from None
+
+
+def load_pickled(path: str | Path, what: str = "file") -> object:
+    """The object in a .npy file (np.save, pickled or not) or a plain pickle file, read without running code.
+
+    Errors are EegvizError with one line: a missing file, a refused global, or a file that is corrupt.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EegvizError(f"{what} {path} does not exist")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(NPY_MAGIC))
+            f.seek(0)
+            if head != NPY_MAGIC:
+                return _unpickle(f, path, what)
+            major, _minor = npy_format.read_magic(f)
+            if major == 1:
+                shape, fortran, dtype = npy_format.read_array_header_1_0(f)
+            elif major in (2, 3):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unsupported .npy format version {major}")
+            if not dtype.hasobject:
+                need = math.prod(shape) * dtype.itemsize
+                have = os.fstat(f.fileno()).st_size - f.tell()
+                if need > have:  # checked first: a corrupt header must not make numpy allocate its shape
+                    raise ValueError(f"header promises {need} bytes of {dtype} data, the file holds {have}")
+                f.seek(0)
+                return npy_format.read_array(f, allow_pickle=False)
+            # np.save pickles the object array itself: a saved dict comes back as a 0-d object array around it
+            return _unpickle(f, path, what)
+    except EegvizError:
+        raise
+    except Exception as e:  # corrupt or foreign files: UnpicklingError, EOFError, ValueError, MemoryError, ...
+        raise EegvizError(f"{what} {path} is corrupt or not a .npy/pickle file ({one_line(e)})") from None

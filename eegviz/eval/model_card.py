@@ -1,0 +1,149 @@
+"""A model folder's README.md, written from what was trained - not from what the default model happens to be.
+
+Hugging Face reads the YAML block at the top (library, tags, datasets, metrics with their values), people read
+the rest: which data (described from the dataset itself: classes, images, subjects, channels, rate, window,
+split sizes), which parts, the test-split figures beside their controls, and the exact `eegviz train` command
+that made the folder (recorded by train_all from its own arguments), so any model can be retrained, not just
+the shipped one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def describe_dataset(ds, path) -> dict:
+    """What a model card (and training.json) says about the data a model was trained on."""
+    import numpy as np
+
+    split = np.asarray(ds.split)
+    return {"path": str(path), "trials": int(len(ds.labels)), "classes": len(ds.classes),
+            "images": int(len(set(map(str, ds.image_ids)))), "subjects": int(len(np.unique(ds.subjects))),
+            "channels": len(ds.ch_names), "sfreq": float(ds.sfreq),
+            "window_s": [float(ds.tmin), float(ds.tmin + ds.eeg.shape[-1] / ds.sfreq)],
+            "split_trials": {k: int((split == k).sum()) for k in ("train", "val", "test")},
+            "blocks": None if ds.blocks is None else int(len(np.unique(ds.blocks)))}
+
+
+def train_command(data, out, options: dict) -> str:
+    """The `eegviz train` command line that reproduces a run, from train_all's own arguments."""
+    parts = ["eegviz train", f"--data {data}", f"--out {out}"]
+    for key, value in options.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts.append(flag if value is True else f"{flag} {value}")
+    return " \\\n    ".join(parts)
+
+
+def _yaml(model_name: str, training: dict, metrics: dict | None) -> str:
+    lines = ["---", "library_name: eegviz", "license: mit", "tags:"]
+    tags = ["eeg", "brain-computer-interface", "image-reconstruction", "neuroimagen"]
+    if training.get("synthetic"):
+        tags.append("synthetic-data")
+    lines += [f"- {t}" for t in tags]
+    lines += ["datasets:", f"- {json.dumps(training['dataset']['path'])}"]
+    if metrics:
+        n = metrics.get("n_way")
+        lines += ["model-index:", f"- name: {model_name}", "  results:", "  - task:",
+                  "      type: image-reconstruction-from-eeg", "    dataset:",
+                  f"      name: {json.dumps(training['dataset']['path'])}", "      type: eeg", "    metrics:"]
+        figures = [("eeg_class_top1", "EEG class decoding top-1 (test)")]
+        if n and "ablation" in metrics:
+            figures.append((f"ablation.label+saliency.{n}way_top1", f"reconstruction {n}-way top-1 (test)"))
+        for key, name in figures:
+            value = metrics
+            for part in key.split("."):
+                value = value.get(part, {}) if isinstance(value, dict) else {}
+            if isinstance(value, (int, float)):
+                lines += [f"    - type: {key.split('.')[-1]}", f"      name: {json.dumps(name)}",
+                          f"      value: {value:.4f}"]
+    lines.append("---")
+    return "\n".join(lines)
+
+
+def _results(metrics: dict | None, training: dict) -> str:
+    if not metrics:
+        dec = training.get("decoder", {})
+        rows = "\n".join(f"- {k.replace('_', ' ')}: {v:.3f}" for k, v in dec.items()
+                         if isinstance(v, (int, float)) and k.startswith("val_"))
+        return ("## Results\nNo test-split evaluation was run with this training (no generator for these stimuli);\n"
+                "run `eegviz eval`. Validation figures from training:\n" + rows + "\n")
+    n = metrics["n_way"]
+    out = [f"## Test-split results (held-out images, single trials)",
+           f"- EEG class decoding ({n}-way top-1): {metrics['eeg_class_top1']:.3f} (chance {metrics['chance_top1']:.3f})",
+           f"- saliency SSIM {metrics['saliency_ssim']:.3f}; embedding cosine {metrics['embedding_cosine']:.3f}"]
+    if "classifier_top1_on_true_stimuli" in metrics:
+        out.append(f"- classifier on the true stimuli (its ceiling): {metrics['classifier_top1_on_true_stimuli']:.3f}")
+    a = metrics.get("ablation")
+    if a:
+        out += ["", f"| variant | {n}-way top-1 | 10-way top-1 | 5-way top-1 | SSIM | PixCorr | IS* |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {k} | {v[f'{n}way_top1']:.3f} | {v['10way_top1']:.3f} | {v['5way_top1']:.3f} | {v['ssim']:.3f} "
+                f"| {v['pixcorr']:.3f} | {v['is']['mean']:.2f} |" for k, v in a.items()]
+        if "is_true_stimuli" in metrics:
+            out += ["", f"*IS under the evaluation classifier; the true stimuli score "
+                        f"{metrics['is_true_stimuli']['mean']:.2f} on it."]
+    return "\n".join(out) + "\n"
+
+
+def _controls(metrics: dict | None) -> str:
+    c = (metrics or {}).get("controls")
+    if not c:
+        return ""
+    names = ["image_split", "shuffled_labels", "leave_one_subject_out", "blocks_kept_apart"]
+    rows = ["| control | " + " | ".join(v.replace("_", " ") for v in c["variants"]) + " |",
+            "|---" * (len(c["variants"]) + 1) + "|"]
+    for n in names:
+        cells = []
+        for v in c["variants"].values():
+            r = v.get(n, {})
+            cells.append(f"{r['top1']:.3f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]" if "top1" in r else "skipped")
+        rows.append(f"| {n.replace('_', ' ')} | " + " | ".join(cells) + " |")
+    checks = ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in c["checks"].items())
+    return (f"\n## Confound controls\nA linear probe ({c['probe']}) refit per control, top-1 with 95% Wilson "
+            f"interval; chance {c['chance']:.3f}. See eegviz/eval/controls.py for what each control asks.\n\n"
+            + "\n".join(rows) + f"\n\nReading: {checks}.\n")
+
+
+def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> Path:
+    """MODEL_DIR/README.md from training.json's content (and the evaluation, when one was run)."""
+    model_dir = Path(model_dir)
+    d = training["dataset"]
+    parts = ["decoder: triplet-trained EEG encoder, conditional saliency GAN, EEG -> caption-embedding "
+             f"regressor ({training.get('text_encoder', 'hash')} text space, {training.get('caption', 'label')} "
+             "captions) - encoder/saliency/semantic/prototypes.safetensors, decoder.json"]
+    if (model_dir / "generator.json").exists():
+        s = (metrics or {}).get("sampling") or {}
+        chosen = f", {s['steps']} steps, strength {s['strength']}, guidance {s['guidance']} chosen on validation" if s else ""
+        parts.append(f"generator: the embedded few-step img2img generator{chosen} - generator.*")
+    if (model_dir / "classifier.safetensors").exists():
+        parts.append("classifier.safetensors: the stimulus classifier `eegviz eval` scores reconstructions with")
+    origin = ("Trained in-house on eegviz's synthetic world (procedural stimuli + simulated EEG); it has never "
+              "seen real EEG." if training.get("synthetic") else f"Trained on the EEG dataset at `{d['path']}`.")
+    minutes = training.get("total_train_seconds", 0) / 60
+    text = f"""{_yaml(model_dir.name, training, metrics)}
+
+# {model_dir.name}
+
+{origin}
+
+## Parts
+""" + "\n".join(f"- {p}" for p in parts) + f"""
+
+## Data
+{d['trials']} trials of {d['classes']} classes ({d['images']} images), {d['subjects']} subject(s),
+{d['channels']} channels at {d['sfreq']:g} Hz, window {d['window_s'][0]:g}..{d['window_s'][1]:g} s; split by image:
+{d['split_trials']['train']} train / {d['split_trials']['val']} validation / {d['split_trials']['test']} test trials.
+
+{_results(metrics, training)}{_controls(metrics)}
+## Retrain
+    {training.get('command', 'eegviz train --data DATA --out MODEL_DIR')}
+
+Training took {minutes:.0f} min on {training.get('threads', '?')} CPU thread(s) x {training.get('world_size', 1)} process(es).
+{('Note: ' + training['note']) if training.get('note') else ''}
+"""
+    path = model_dir / "README.md"
+    path.write_text(text)
+    return path

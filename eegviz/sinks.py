@@ -1,0 +1,74 @@
+"""Sinks named on the command line or in a config file: `--sink NAME[:ARGS]`.
+
+Any sink registered in the eegviz.sinks entry-point group, or by a plugin module, can be switched on this
+way - built-ins and plugins alike. NAME picks the sink; the text after the first ':' goes to the sink's
+from_spec(text) (the OSC plugin reads HOST:PORT from it); a sink without arguments is built with no arguments.
+A sink is anything with on_result(rec, stimulus), on_skipped(marker, reason) and close().
+"""
+
+from __future__ import annotations
+
+from eegviz.errors import EegvizError
+
+SINK_METHODS = ("on_result", "on_skipped", "close")
+
+
+def make_sink(spec: str):
+    from eegviz.plugins import get
+
+    name, sep, rest = spec.partition(":")
+    cls = get("sinks", name.strip())
+    if sep and hasattr(cls, "from_spec"):
+        sink = cls.from_spec(rest)
+    elif sep and rest:
+        raise EegvizError(f"--sink {spec}: sink '{name}' takes no arguments (it has no from_spec)")
+    else:
+        try:
+            sink = cls()
+        except TypeError as e:
+            raise EegvizError(f"--sink {spec}: sink '{name}' needs arguments ({e})") from None
+    missing = [m for m in SINK_METHODS if not callable(getattr(sink, m, None))]
+    if missing:
+        raise EegvizError(f"sink '{name}' is not a sink: it lacks {', '.join(missing)}")
+    return sink
+
+
+def make_sinks(specs) -> list:
+    """Sinks for every spec; if one fails, the ones already built are closed before the error goes up."""
+    sinks = []
+    try:
+        for spec in specs or ():
+            sinks.append(make_sink(spec))
+    except BaseException:
+        for s in sinks:
+            s.close()
+        raise
+    return sinks
+
+
+class ProgressSink:
+    """A progress bar over a session's markers on a terminal (off when stderr is not one, e.g. in CI logs).
+
+    total() is asked once the session runs: a replay knows how many markers its file holds, a live stream
+    does not (the bar then counts up without an end).
+    """
+
+    def __init__(self, total=lambda: None, desc: str = "eegviz"):
+        self._total, self.desc, self.bar = total, desc, None
+
+    def _tick(self) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self._total(), desc=self.desc, unit="marker", disable=None, leave=False)
+        self.bar.update(1)
+
+    def on_result(self, rec, stimulus=None) -> None:
+        self._tick()
+
+    def on_skipped(self, marker, reason: str) -> None:
+        self._tick()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

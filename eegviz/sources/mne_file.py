@@ -1,0 +1,100 @@
+"""MneFileSource: replay any recording MNE reads (FIF, EDF/BDF, BrainVision, EEGLAB .set, ...) as a Source.
+
+Labs keep their data in these formats, not in XDF; MNE already knows them all (mne.io.read_raw picks the
+reader by extension) and gives samples in volts with channel types, so this source only has to turn the file
+into eegviz's terms: EEG channels only (EOG/EMG/stim channels and channels marked bad are not scalp EEG the
+model could use; bad ones are interpolated by the montage mapping when the model needs them), sample
+timestamps in the recording's clock (first_samp / sfreq + times), and annotations as string markers at their
+onsets in that same clock, the description as the payload. BAD_ and EDGE annotations mark spans, not events,
+and are skipped (so is BrainVision's "New Segment"). Pacing (real time or as fast as possible with speed=0) is eegviz.sources.replay's.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from eegviz.errors import EegvizError
+from eegviz.messages import Marker, StreamInfo
+from eegviz.sources.replay import ReplaySource
+
+log = logging.getLogger(__name__)
+
+# lower-case prefixes of annotations that mark spans or recording boundaries, not events: MNE's BAD_/EDGE
+# spans and BrainVision's "New Segment" (where the amplifier started or resumed recording)
+SKIPPED_ANNOTATIONS = ("bad", "edge", "new segment")
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+def read_recording(path: Path):
+    """(raw with EEG channels only, markers) from a file; every failure is one EegvizError line."""
+    import mne
+
+    if not path.exists():
+        raise EegvizError(f"{path} does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. FIF naming conventions: notes for MNE users, not errors
+            raw = mne.io.read_raw(path, preload=True, verbose="error")
+    except Exception as e:  # noqa: BLE001 - MNE's readers raise many kinds; the user needs one line
+        formats = "FIF, EDF/BDF, BrainVision (.vhdr), EEGLAB (.set) and the other formats of mne.io.read_raw"
+        if "unsupported file" in str(e).lower():
+            raise EegvizError(f"{path.name} is not an XDF recording nor a file MNE reads ({formats})") from None
+        raise EegvizError(f"cannot read {path.name} with MNE ({_one_line(e)}); readable: {formats}") from None
+    bads = [b for b in raw.info["bads"] if b in raw.ch_names]
+    try:
+        raw.pick("eeg", exclude="bads")
+    except ValueError:
+        raise EegvizError(f"{path.name} holds no (good) EEG channels; its channel types: "
+                          f"{', '.join(sorted(set(raw.get_channel_types()))) or 'none'}") from None
+    if bads:
+        log.warning("%s: channels marked bad are left out: %s", path.name, ", ".join(bads))
+    markers = []
+    ann = raw.annotations
+    # Raw keeps its annotations relative to meas_date (or, without one, in the first_samp/sfreq frame), the
+    # frame in which sample i lies at first_time + times[i]
+    shift = 0.0
+    if ann.orig_time is not None and raw.info["meas_date"] is not None:
+        shift = (ann.orig_time - raw.info["meas_date"]).total_seconds()
+    for onset, desc in zip(ann.onset, ann.description):
+        if str(desc).lower().startswith(SKIPPED_ANNOTATIONS):
+            continue
+        markers.append(Marker(timestamp=float(onset) + shift, payload=str(desc), source="annotations"))
+    markers.sort(key=lambda m: m.timestamp)
+    return raw, markers
+
+
+class MneFileSource(ReplaySource):
+    """Plays a file mne.io.read_raw reads, annotations as markers, in the recording's own clock."""
+
+    def __init__(self, path: str | Path, speed: float = 1.0, chunk_s: float = 0.02) -> None:
+        if speed < 0:
+            raise EegvizError(f"replay speed must be >= 0 (0 = as fast as possible), got {speed}")
+        self.path = Path(path)
+        self.speed = float(speed)
+        self.chunk_s = float(chunk_s)
+        self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
+
+    @classmethod
+    def from_cli(cls, args) -> MneFileSource:
+        return cls(args.file, speed=getattr(args, "speed", 1.0))
+
+    def start(self) -> None:
+        raw, markers = read_recording(self.path)
+        sfreq = float(raw.info["sfreq"])
+        data = raw.get_data().T.astype(np.float32)  # MNE gives volts
+        timestamps = raw.first_time + raw.times
+        if not len(timestamps):
+            raise EegvizError(f"{self.path.name} holds no samples")
+        if not markers:
+            log.warning("%s: no annotations to use as markers, so nothing will be decoded", self.path.name)
+        self.info = StreamInfo(name=self.path.stem, ch_names=tuple(raw.ch_names), sfreq=sfreq,
+                               source_id=f"mne:{self.path.name}", ch_type="EEG", unit="volts")
+        self.begin(data, timestamps, markers, self.info.name, sfreq)

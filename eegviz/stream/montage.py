@@ -1,0 +1,225 @@
+"""Montage mapping: run a model on a cap it was not trained on, by electrode position rather than by name.
+
+A model's channels are positions on the scalp (its montage, e.g. biosemi128 for the shipped model). A source
+with other electrodes (a 16-channel OpenBCI/BrainFlow board with 10-20 names, a 64-channel actiCHamp with
+easycap names) covers the same scalp field at other points, so each model channel is either taken from a
+source electrode at the same place or interpolated from all of them with spherical splines (Perrin et al.
+1989, MNE's interpolate_bads). The mapping is linear, so it is computed once per session as a matrix
+(n_model x n_source) and applied to every epoch with one product.
+
+Positions come from MNE's built-in montages, with MNE's name matching (case-insensitive, 10-20 aliases such
+as T3 -> T7). Different montages live in different head frames (MNE's biosemi caps are idealised spheres,
+colin27/standard_1005 a realistic head), so each montage is put on a unit sphere by fitting a sphere to all
+of its own electrodes first: what the splines use is the direction from the head centre, and that is what
+the 10-20 system defines. On that common sphere the idealised caps (biosemi, easycap) agree to well under a
+millimetre, and with spherical_1005 or a realistic head within about 5-10 mm, below the ~1 cm precision with
+which a cap is put on a head.
+
+Interpolated channels are an estimate of what the model's electrodes would have recorded: the model never
+saw them during training, so a warning says so and decoding is expected to be worse than on the model's cap.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
+
+HEAD_RADIUS = 0.095  # m; the common sphere every montage is projected onto
+SAME_PLACE_M = 0.006  # electrodes closer than this on the common sphere are taken as the same electrode
+# Montages tried, in order, for a source that names no montage: the first that places every source channel.
+# easycap-M1 first: its 10-10 positions coincide with biosemi's idealised sphere; spherical_1005 covers the
+# full 10-05 name set (and the 10-20 aliases) on an idealised sphere too.
+AUTO_MONTAGES = ("easycap-M1", "spherical_1005")
+# Fewer electrodes than this (a 4-channel Muse) leave most of a 128-channel cap to extrapolation, which
+# would only feed the model noise shaped like EEG; 8 is an OpenBCI Cyton, the smallest research board.
+MIN_SOURCE_CHANNELS = 8
+
+def check_montage(name: str | None) -> None:
+    """Fail now, as one line, for an unknown --montage name (not later, when the source has opened)."""
+    if name is not None:
+        load_montage(name)
+
+
+def builtin_montages() -> list[str]:
+    import mne
+
+    return list(mne.channels.get_builtin_montages())
+
+
+@lru_cache(maxsize=16)
+def load_montage(name: str):
+    """A built-in MNE montage by name (including names MNE keeps as deprecated aliases, e.g. standard_1020)."""
+    import mne
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # standard_1020 -> colin27_1020: same positions
+            return mne.channels.make_standard_montage(name)
+    except (ValueError, KeyError):
+        raise EegvizError(
+            f"unknown montage '{name}'; one of: {', '.join(builtin_montages())}"
+        ) from None
+
+
+
+
+def _fit_sphere(p: np.ndarray) -> np.ndarray:
+    """Centre of the least-squares sphere through points p (n, 3): |p|^2 = 2 c.p + (r^2 - |c|^2)."""
+    a = np.c_[2 * p, np.ones(len(p))]
+    sol = np.linalg.lstsq(a, (p**2).sum(axis=1), rcond=None)[0]
+    return sol[:3]
+
+
+def _head_positions(names, montage) -> np.ndarray:
+    """(n, 3) head-frame positions of names in montage, matched as MNE's set_montage does; NaN rows: none."""
+    import mne
+
+    info = mne.create_info(list(names), 1000.0, "eeg")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info.set_montage(montage, match_case=False, match_alias=True, on_missing="ignore", verbose="error")
+    except ValueError as e:
+        raise EegvizError(f"cannot place channels on the montage: {str(e).splitlines()[0]}") from None
+    pos = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=float)
+    pos[~np.isfinite(pos).all(axis=1) | (np.abs(pos).sum(axis=1) == 0)] = np.nan
+    return pos
+
+
+@lru_cache(maxsize=16)
+def _montage_centre(name: str) -> tuple[float, float, float]:
+    m = load_montage(name)
+    return tuple(_fit_sphere(_head_positions(m.ch_names, m)))
+
+
+def sphere_positions(names, montage_name: str) -> np.ndarray:
+    """Positions of names on the common head sphere (n, 3), NaN rows for names the montage does not place."""
+    p = _head_positions(names, load_montage(montage_name)) - np.array(_montage_centre(montage_name))
+    with np.errstate(invalid="ignore"):
+        return HEAD_RADIUS * p / np.linalg.norm(p, axis=1, keepdims=True)
+
+
+def _unplaced(names, pos) -> list[str]:
+    return [n for n, p in zip(names, pos) if not np.isfinite(p).all()]
+
+
+@dataclass
+class ChannelMap:
+    """Source channels -> model channels: model = matrix @ source[picks] (matrix None: a plain selection)."""
+
+    picks: np.ndarray
+    matrix: np.ndarray | None = None
+    n_interpolated: int = 0
+    source_montage: str | None = None
+
+    @property
+    def n_direct(self) -> int:
+        n_model = len(self.picks) if self.matrix is None else len(self.matrix)
+        return n_model - self.n_interpolated
+
+    def apply(self, data: np.ndarray) -> np.ndarray:
+        """(n_source_channels, n_times) -> (n_model_channels, n_times) float64."""
+        x = data[self.picks].astype(np.float64)
+        return x if self.matrix is None else self.matrix @ x
+
+
+def _spline_matrix(src_pos: np.ndarray, dst_pos: np.ndarray) -> np.ndarray:
+    """(n_dst, n_src) spherical-spline interpolation matrix, through MNE's public interpolate_bads.
+
+    Interpolation is linear in the data, so interpolating an identity recording (sample k = 1 on source
+    channel k, 0 elsewhere) yields the matrix itself; computed once per session.
+    """
+    import mne
+
+    n_src, n_dst = len(src_pos), len(dst_pos)
+    names = [f"s{i}" for i in range(n_src)] + [f"m{i}" for i in range(n_dst)]
+    info = mne.create_info(names, 1000.0, "eeg")
+    ch_pos = dict(zip(names, np.vstack([src_pos, dst_pos])))
+    info.set_montage(mne.channels.make_dig_montage(ch_pos=ch_pos, coord_frame="head"), verbose="error")
+    info["bads"] = names[n_src:]
+    data = np.zeros((n_src + n_dst, n_src))
+    data[:n_src] = np.eye(n_src)
+    raw = mne.io.RawArray(data, info, verbose="error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw.interpolate_bads(reset_bads=True, mode="accurate", origin=(0.0, 0.0, 0.0), verbose="error")
+    return raw.get_data()[n_src:]
+
+
+def build_channel_map(model_names, model_montage: str | None, source_names, montage: str | None = None,
+                      warn: bool = True) -> ChannelMap:
+    """How to make the model's channels out of a source's: by name when the source has them all, else by
+    position on the model's montage (`montage` is the source's, e.g. from --montage; None: guessed)."""
+    model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
+    lookup = {name.lower(): i for i, name in enumerate(source_names)}
+    n_missing = sum(c.lower() not in lookup for c in model_names)
+    if n_missing == 0 and (montage in (None, model_montage) or model_montage is None):
+        return ChannelMap(picks=np.array([lookup[c.lower()] for c in model_names], dtype=int))
+
+    def lacking(why: str) -> EegvizError:
+        shown = ", ".join([c for c in model_names if c.lower() not in lookup][:5]) + (" ..." if n_missing > 5 else "")
+        return EegvizError(f"the source lacks {n_missing} of the model's {len(model_names)} channels ({shown}) "
+                           f"and {why}; stream with the model's montage or retrain the model on your channels")
+
+    dup = sorted({n for n in source_names if sum(m.lower() == n.lower() for m in source_names) > 1})
+    if dup:
+        raise lacking(f"names {', '.join(dup[:5])} more than once, so their positions are ambiguous")
+    if model_montage is None:
+        raise lacking("the model records no montage to interpolate them on")
+    if len(source_names) < MIN_SOURCE_CHANNELS:
+        raise lacking(f"has too few channels ({len(source_names)}) to interpolate them from "
+                      f"(at least {MIN_SOURCE_CHANNELS})")
+    mpos = sphere_positions(model_names, model_montage)
+    if _unplaced(model_names, mpos):
+        raise lacking(f"montage {model_montage} does not place all of the model's channels")
+
+    # the source's positions: the montage it was given, else the first that places every channel
+    if montage is None:
+        for name in (model_montage, *AUTO_MONTAGES):
+            spos = sphere_positions(source_names, name)
+            if not _unplaced(source_names, spos):
+                montage = name
+                break
+        else:
+            montage = AUTO_MONTAGES[-1]
+    else:
+        spos = sphere_positions(source_names, montage)
+    unplaced = _unplaced(source_names, spos)
+    if unplaced:
+        shown = ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else "")
+        raise EegvizError(
+            f"{len(unplaced)} source channel(s) have no position in montage {montage} ({shown}); "
+            "name the source's montage with --montage NAME (mne.channels.get_builtin_montages()) "
+            "or rename the channels"
+        )
+
+    # each model channel: the source electrode in the same place (or of the same name on the same montage)
+    dist = np.linalg.norm(mpos[:, None, :] - spos[None, :, :], axis=-1)
+    nearest = dist.argmin(axis=1)
+    direct = dist[np.arange(len(model_names)), nearest] < SAME_PLACE_M
+    if montage == model_montage:
+        for i, c in enumerate(model_names):
+            if c.lower() in lookup:
+                direct[i], nearest[i] = True, lookup[c.lower()]
+    n_src = len(source_names)
+    matrix = np.zeros((len(model_names), n_src))
+    matrix[np.flatnonzero(direct), nearest[direct]] = 1.0
+    interp = np.flatnonzero(~direct)
+    if len(interp):
+        matrix[interp] = _spline_matrix(spos, mpos[interp])
+    cmap = ChannelMap(picks=np.arange(n_src), matrix=matrix, n_interpolated=len(interp), source_montage=montage)
+    if warn:
+        log.warning(
+            "montage: %d of the model's %d channels interpolated from the source's %d (%s -> %s); the model "
+            "was trained on other electrodes, expect lower accuracy than on its own cap",
+            len(interp), len(model_names), n_src, montage, model_montage,
+        )
+    return cmap

@@ -1,0 +1,76 @@
+"""`eegviz sys-info`: what a bug report needs - versions of eegviz and the libraries it stands on, and devices.
+
+Modelled on `mne sys_info`: a plain-text block a user can paste. Every line is looked up without side
+effects: package versions come from the installed metadata (nothing heavy is imported for them), liblsl's
+version is asked of the library without opening a stream, Qt's of PySide6 without creating an application.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from importlib import metadata
+
+PACKAGES = ("numpy", "scipy", "torch", "diffusers", "transformers", "safetensors", "mne", "mne-lsl", "pylsl",
+            "pyxdf", "brainflow", "PySide6-Essentials", "pyqtgraph", "matplotlib", "pillow")
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _liblsl() -> str:
+    try:
+        import pylsl
+
+        v = pylsl.library_version()
+        return f"{v // 100}.{v % 100}"
+    except Exception as e:  # noqa: BLE001 - a missing/broken liblsl is exactly what this report should show
+        return f"unavailable ({type(e).__name__}: {e})"
+
+
+def _qt() -> str:
+    try:
+        from PySide6 import QtCore
+
+        return QtCore.qVersion()
+    except Exception as e:  # noqa: BLE001
+        return f"unavailable ({type(e).__name__})"
+
+
+def _devices() -> list[str]:
+    lines = [f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores"]
+    try:
+        import psutil
+
+        lines.append(f"memory: {psutil.virtual_memory().total / 2**30:.1f} GiB")
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        lines.append(f"torch threads: {torch.get_num_threads()}")
+        if torch.cuda.is_available():
+            for i in range(torch.cuda.device_count()):
+                p = torch.cuda.get_device_properties(i)
+                lines.append(f"cuda:{i}: {p.name}, {p.total_memory / 2**30:.0f} GiB")
+        else:
+            lines.append("cuda: none")
+    except Exception as e:  # noqa: BLE001
+        lines.append(f"torch devices: unavailable ({type(e).__name__})")
+    return lines
+
+
+def sys_info() -> str:
+    from eegviz import __version__
+
+    rows = [("eegviz", __version__), ("python", sys.version.split()[0]), ("platform", platform.platform())]
+    rows += [(name, _version(name)) for name in PACKAGES]
+    rows += [("liblsl", _liblsl()), ("Qt", _qt())]
+    width = max(len(k) for k, _ in rows)
+    text = [f"{k + ':':<{width + 1}} {v}" for k, v in rows]
+    return "\n".join(text + ["devices:"] + [f"  {line}" for line in _devices()])

@@ -1,0 +1,160 @@
+"""Pickled THINGS-EEG2 files are read with an allow-list: genuine files load, code-running ones are refused."""
+
+import os
+import pickle
+import pickletools
+
+import numpy as np
+import pytest
+
+from eegviz.data.safe_pickle import load_pickled
+from eegviz.data.things_eeg2 import load_things_eeg2
+from eegviz.errors import EegvizError
+
+CH = [f"C{k}" for k in range(3)]
+TIMES = np.round(np.arange(-2, 8) / 10.0, 2)
+
+
+class RunsCode:
+    """Unpickling this calls a builtin with an argument of the attacker's choosing."""
+
+    def __init__(self, call, arg):
+        self.call, self.arg = call, arg
+
+    def __reduce__(self):
+        return self.call, (self.arg,)
+
+
+def _release_dict(extra=None):
+    d = {"preprocessed_eeg_data": np.arange(2 * 2 * 3 * 10, dtype=np.float64).reshape(2, 2, 3, 10),
+         "ch_names": CH, "times": TIMES}
+    d.update(extra or {})
+    return d
+
+
+def _globals(path_or_bytes) -> set[str]:
+    raw = path_or_bytes
+    if not isinstance(raw, bytes):
+        raw = open(path_or_bytes, "rb").read()
+    if raw.startswith(b"\x93NUMPY"):
+        raw = raw[10 + int.from_bytes(raw[8:10], "little"):] if raw[6] == 1 else raw[12 + int.from_bytes(raw[8:12], "little"):]
+    out, strings = set(), []
+    for op, arg, _ in pickletools.genops(raw):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(arg)
+        elif op.name == "STACK_GLOBAL":
+            out.add(".".join(strings[-2:]))
+        elif op.name == "GLOBAL":
+            out.add(arg.replace(" ", "."))
+    return out
+
+
+@pytest.mark.parametrize("how", ["np.save", "pickle4", "pickle5", "pickle2", "numpy1-protocol3"])
+def test_genuine_files_load(tmp_path, how):
+    d = _release_dict({"scalar": np.float64(2.5), "names": np.array(["a", "bb"]),
+                       "objects": np.array(["x", 1], dtype=object), "rec": np.zeros(2, [("a", "<i4"), ("b", "U3")])})
+    path = tmp_path / "f.npy"
+    if how == "np.save":
+        np.save(path, d)
+    elif how.startswith("pickle"):
+        path.write_bytes(pickle.dumps(d, protocol=int(how[-1])))
+    else:  # numpy 1.x wrote protocol 3 with the 'numpy.core' module names: text GLOBAL opcodes, easy to rename
+        np.save(path, d)
+        raw = path.read_bytes()
+        header_end = 10 + int.from_bytes(raw[8:10], "little")
+        payload = pickle.dumps(np.array(d, dtype=object), protocol=3).replace(b"numpy._core", b"numpy.core")
+        path.write_bytes(raw[:header_end] + payload)
+        assert any(g.startswith("numpy.core.") for g in _globals(path))
+    obj = load_pickled(path)
+    obj = obj.item() if isinstance(obj, np.ndarray) else obj
+    for k, v in d.items():
+        np.testing.assert_array_equal(obj[k], v)
+
+
+def test_plain_npy_array_is_read_without_pickle(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(load_pickled(tmp_path / "a.npy"), np.arange(6.0).reshape(2, 3))
+
+
+def _things_root(tmp_path, d, meta=None):
+    root = tmp_path / "things"
+    (root / "sub-01").mkdir(parents=True)
+    for part in ("training", "test"):
+        np.save(root / "sub-01" / f"preprocessed_eeg_{part}.npy", d)
+    if meta is not None:
+        np.save(root / "image_metadata.npy", meta)
+    return root
+
+
+@pytest.mark.parametrize("where", ["data", "metadata", "nice-pickle"])
+def test_code_running_pickle_is_refused_and_never_runs(tmp_path, where):
+    marker = tmp_path / "pwned"
+    evil = RunsCode(exec, f"open({str(marker)!r}, 'w').write('ran')")
+    if where == "data":
+        root = _things_root(tmp_path, _release_dict({"payload": evil}))
+    elif where == "metadata":
+        root = _things_root(tmp_path, _release_dict(), meta={"train_img_concepts": evil})
+    else:
+        root = _things_root(tmp_path, _release_dict())
+        with open(root / "sub-01" / "preprocessed_eeg_training.npy", "wb") as f:
+            pickle.dump(_release_dict({"payload": RunsCode(os.system, f"touch {marker}")}), f)
+    with pytest.raises(EegvizError) as err:
+        load_things_eeg2(root)
+    msg = str(err.value)
+    assert not marker.exists()
+    assert "\n" not in msg and "could run code" in msg
+    assert ("builtins.exec" if where != "nice-pickle" else "system") in msg
+
+
+def test_trust_unpickles_anything(tmp_path):
+    """The escape hatch, as EEG-ImageNet's: trust=True reads objects the allow-list refuses."""
+    import datetime
+
+    root = _things_root(tmp_path, _release_dict({"recorded": datetime.date(2020, 1, 1)}))
+    with pytest.raises(EegvizError, match="datetime.date"):
+        load_things_eeg2(root)
+    assert load_things_eeg2(root, trust=True).eeg.shape == (2 * 2 + 2 * 2, 3, 10)
+
+
+def test_genuine_things_folder_still_loads(tmp_path):
+    ds = load_things_eeg2(_things_root(tmp_path, _release_dict()))
+    assert ds.eeg.shape == (8, 3, 10) and ds.ch_names == tuple(CH)
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x93NUMPY\x01\x00", b"\x80\x04garbage", b"PK\x03\x04zip", b"\x93NUMPY\x09\x00xx"])
+def test_corrupt_files_are_one_line_errors(tmp_path, raw):
+    (tmp_path / "x.npy").write_bytes(raw)
+    with pytest.raises(EegvizError) as err:
+        load_pickled(tmp_path / "x.npy")
+    assert "\n" not in str(err.value) and "x.npy" in str(err.value)
+
+
+def test_header_promising_more_data_than_the_file_holds(tmp_path):
+    """A corrupt shape must be an error before numpy tries to allocate it."""
+    from numpy.lib import format as npy_format
+
+    with open(tmp_path / "a.npy", "wb") as f:
+        npy_format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+        f.write(np.zeros(10).tobytes())
+    with pytest.raises(EegvizError, match="corrupt.*promises"):
+        load_pickled(tmp_path / "a.npy")
+
+
+class _BadDtype:
+    """Pickles as np.dtype('M8[D]') with the flags of an object dtype: numpy's own setstate segfaults on it."""
+
+    def __reduce__(self):
+        return np.dtype, ("M8", False, True), (4, "<", None, None, None, -1, -1, 63, (None, (b"D", 1, 1, 1)))
+
+
+def test_inconsistent_dtype_state_is_refused_before_numpy_applies_it(tmp_path):
+    (tmp_path / "d.pkl").write_bytes(pickle.dumps({"dt": _BadDtype()}))
+    with pytest.raises(EegvizError, match="dtype has a state numpy would not write"):
+        load_pickled(tmp_path / "d.pkl")
+
+
+def test_length_past_the_end_is_refused_before_allocating(tmp_path):
+    """A huge BYTEARRAY8 length: CPython 3.11's C unpickler corrupts memory on it; never handed over."""
+    (tmp_path / "b.pkl").write_bytes(b"\x80\x05\x96" + (2**62).to_bytes(8, "little") + b"abc.")
+    with pytest.raises(EegvizError, match="claims 4611686018427387904 bytes"):
+        load_pickled(tmp_path / "b.pkl")

@@ -1,0 +1,71 @@
+"""`eegviz live --board ID` with BrainFlow's connection parameters (BrainFlowInputParams) on the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from eegviz.cli import build_parser
+from eegviz.sources.brainflow_params import brainflow_params
+
+
+def test_options_become_brainflow_params():
+    args = build_parser().parse_args([
+        "live", "--board", "0", "--headless", "--serial-port", "/dev/ttyUSB0", "--mac-address", "aa:bb",
+        "--ip-address", "192.168.4.1", "--ip-port", "6677", "--serial-number", "MuseS-1", "--board-file",
+        "rec.csv", "--other-info", "x", "--timeout", "15"])
+    assert brainflow_params(args) == {
+        "serial_port": "/dev/ttyUSB0", "mac_address": "aa:bb", "ip_address": "192.168.4.1", "ip_port": 6677,
+        "serial_number": "MuseS-1", "file": "rec.csv", "other_info": "x", "timeout": 15}
+    assert brainflow_params(build_parser().parse_args(["live", "--board", "-1"])) == {}  # BrainFlow's defaults
+
+
+def test_params_reach_the_source(monkeypatch):
+    import eegviz.cli as cli
+    import eegviz.plugins as plugins
+
+    made = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_brainflow(**kw):
+        made.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(plugins, "get", lambda group, name: fake_brainflow)
+    args = build_parser().parse_args(["live", "--board", "2", "--headless", "--ip-port", "6789"])
+    try:
+        cli.cmd_live(args)
+    except Stop:
+        pass
+    assert made["board_id"] == 2 and made["params"] == {"ip_port": 6789}
+
+
+def test_bad_serial_port_is_one_line_naming_the_port(tmp_path):
+    port = "/dev/nonexistent-eegviz-port"
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--headless", "--board", "0",
+                        "--serial-port", port, "--out", str(tmp_path / "out")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("eegviz: error:") and port in lines[0], r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_params_without_board_are_refused():
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--headless", "--serial-port", "/dev/x"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--board" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_window_path_gets_the_same_params(monkeypatch):
+    import eegviz.plugins as plugins
+    from eegviz.app.session import SourceChoice
+
+    made = {}
+    monkeypatch.setattr(plugins, "get", lambda group, name: lambda **kw: made.update(kw) or "source")
+    choice = SourceChoice.from_cli_args(build_parser().parse_args(
+        ["live", "--board", "0", "--serial-port", "/dev/ttyUSB0", "--timeout", "9"]))
+    assert choice.make_source() == "source"
+    assert made["board_id"] == 0 and made["params"] == {"serial_port": "/dev/ttyUSB0", "timeout": 9}

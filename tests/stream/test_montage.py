@@ -1,0 +1,152 @@
+"""Montage mapping as a lab meets it: a cap other than the model's runs through the default model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import numpy as np
+import pytest
+
+from eegviz.errors import EegvizError
+from eegviz.paths import default_model_dir
+from eegviz.stream import montage as montage_mod
+from eegviz.stream.montage import build_channel_map, sphere_positions
+from eegviz.stream.preprocess import InputSpec, Preprocessor
+
+# A 64-channel 10-10 cap (actiCHamp/easycap layout) in standard_1020 names.
+CAP64 = ["Fp1", "Fz", "F3", "F7", "FT9", "FC5", "FC1", "C3", "T7", "TP9", "CP5", "CP1", "Pz", "P3", "P7", "O1",
+         "Oz", "O2", "P4", "P8", "TP10", "CP6", "CP2", "Cz", "C4", "T8", "FT10", "FC6", "FC2", "F4", "F8", "Fp2",
+         "AF7", "AF3", "AFz", "F1", "F5", "FT7", "FC3", "C1", "C5", "TP7", "CP3", "P1", "P5", "PO7", "PO3", "POz",
+         "PO4", "PO8", "P6", "P2", "CPz", "CP4", "TP8", "C6", "C2", "FC4", "FT8", "F6", "AF8", "AF4", "F2", "FCz"]
+
+
+def default_spec() -> InputSpec:
+    return InputSpec.from_dict(json.loads((default_model_dir() / "decoder.json").read_text())["input"])
+
+
+def test_default_model_records_biosemi128():
+    spec = default_spec()
+    assert spec.montage == "biosemi128"  # guessed for a decoder.json saved before montages were recorded
+    assert InputSpec(ch_names=("Oz", "Pz"), sfreq=250.0).montage is None
+    assert InputSpec.from_dict(spec.to_dict()) == spec
+
+
+def test_brainflow_synthetic_board_runs_on_the_default_model(caplog):
+    """The synthetic board's 16 10-20 channels are mapped onto biosemi128 and give finite epochs."""
+    from eegviz.sources.brainflow import BrainFlowSource
+
+    spec = default_spec()
+    src = BrainFlowSource(board_id=-1)
+    src.start()
+    try:
+        with caplog.at_level(logging.WARNING):
+            pre = Preprocessor(spec, src.info.ch_names, src.info.sfreq)
+        t_end, chunks = time.monotonic() + 2.0, []
+        while time.monotonic() < t_end:
+            chunks += src.read(timeout=0.05).chunks
+    finally:
+        src.stop()
+    m = pre.channel_map
+    assert m.n_interpolated + m.n_direct == 128 and 0 < m.n_interpolated < 128
+    warned = [r.getMessage() for r in caplog.records if "interpolated" in r.getMessage()]
+    assert len(warned) == 1 and "trained on other" in warned[0] and "\n" not in warned[0]
+    data = np.concatenate([c.samples for c in chunks]).T
+    lo, hi = pre.source_window()
+    n = int(round((hi - lo) * src.info.sfreq))
+    assert data.shape[1] >= 2 * n
+    for start in (0, data.shape[1] - n):
+        ep = pre(data[:, start:start + n])
+        assert ep.shape == (128, spec.n_times) and np.isfinite(ep).all() and ep.std() > 0
+
+
+def _forward(pos: np.ndarray) -> np.ndarray:
+    """Gain (n_electrodes x n_sources) of eegviz.world.eeg_sim's dipoles in a sphere head at these positions."""
+    import mne
+
+    from eegviz.world.eeg_sim import _source_layout
+
+    names = [f"e{i}" for i in range(len(pos))]
+    info = mne.create_info(names, 250.0, "eeg")
+    info.set_montage(mne.channels.make_dig_montage(ch_pos=dict(zip(names, pos)), coord_frame="head"),
+                     verbose="error")
+    sphere = mne.make_sphere_model((0.0, 0.0, 0.0), 0.095, info, verbose="error")
+    rr, nn, _ = _source_layout()
+    src = mne.setup_volume_source_space(pos=dict(rr=rr, nn=nn), sphere=sphere, verbose="error")
+    fwd = mne.make_forward_solution(info, trans=None, src=src, bem=sphere, eeg=True, meg=False, verbose="error")
+    return np.einsum("csk,sk->cs", fwd["sol"]["data"].reshape(len(names), -1, 3), nn)
+
+
+def test_interpolation_recovers_a_scalp_field_from_64_channels():
+    """Scalp fields of the simulator's dipoles (a sphere head, one forward model for both caps), seen by 64
+    10-10 electrodes and interpolated onto biosemi128, correlate with the field the 128 electrodes see."""
+    biosemi = default_spec().ch_names
+    gain = _forward(np.vstack([sphere_positions(biosemi, "biosemi128"), sphere_positions(CAP64, "standard_1020")]))
+    truth_gain, cap_gain = gain[:128], gain[128:]
+    cmap = build_channel_map(biosemi, "biosemi128", CAP64, montage="standard_1020", warn=False)
+    assert cmap.n_interpolated > 64  # most of the 128 are not on the 64-channel cap
+    moments = np.random.default_rng(0).standard_normal((gain.shape[1], 30))  # 30 random brain states
+    truth, est = truth_gain @ moments, cmap.apply(cap_gain @ moments)
+    r = np.array([np.corrcoef(truth[:, k], est[:, k])[0, 1] for k in range(truth.shape[1])])
+    assert r.min() > 0.9, r
+    # control: the same data with the cap's channels in the wrong order does not come out right
+    wrong = cmap.apply(np.random.default_rng(1).permutation(cap_gain @ moments))
+    r_wrong = np.array([np.corrcoef(truth[:, k], wrong[:, k])[0, 1] for k in range(truth.shape[1])])
+    assert np.median(r_wrong) < 0.5
+
+
+def test_cap_of_the_models_own_layout_is_taken_directly():
+    """Same positions (biosemi64 sits on biosemi128's sphere) or same names: no interpolation for those."""
+    import mne
+
+    biosemi = default_spec().ch_names
+    b64 = mne.channels.make_standard_montage("biosemi64").ch_names
+    cmap = build_channel_map(biosemi, "biosemi128", b64, montage="biosemi64", warn=False)
+    direct_rows = (cmap.matrix == 1).sum(axis=1) == 1
+    assert direct_rows.sum() == cmap.n_direct >= 30
+    same_names = build_channel_map(biosemi, "biosemi128", biosemi[::-1])
+    assert same_names.matrix is None and same_names.n_interpolated == 0
+
+
+@pytest.mark.parametrize("board", [0, 2])  # OpenBCI Cyton (8 ch) and Cyton + Daisy (16 ch)
+def test_openbci_boards_map_onto_the_default_model(board):
+    from brainflow.board_shim import BoardShim
+
+    from eegviz.sources.brainflow import _load_board_controller
+
+    _load_board_controller()
+    names = BoardShim.get_eeg_names(board)  # static board description; no hardware needed
+    cmap = build_channel_map(default_spec().ch_names, "biosemi128", names, warn=False)
+    assert cmap.matrix.shape == (128, len(names)) and np.allclose(cmap.matrix.sum(axis=1), 1.0)
+
+
+def test_aliases_and_case_are_matched():
+    cmap = build_channel_map(default_spec().ch_names, "biosemi128",
+                             ["FP1", "fp2", "T3", "T4", "T5", "T6", "O1", "O2", "cz"], warn=False)
+    assert cmap.n_interpolated > 100
+
+
+def test_channel_without_position_is_one_line_error():
+    names = CAP64[:15] + ["EXG1"]
+    with pytest.raises(EegvizError) as e:
+        build_channel_map(default_spec().ch_names, "biosemi128", names, montage="standard_1020")
+    msg = str(e.value)
+    assert "\n" not in msg and "EXG1" in msg and "--montage" in msg
+    with pytest.raises(EegvizError, match="EXG1"):  # guessed montage too
+        Preprocessor(default_spec(), names, 250.0)
+
+
+def test_unknown_montage_and_too_few_channels():
+    with pytest.raises(EegvizError, match="unknown montage 'nope'.*biosemi128"):
+        montage_mod.check_montage("nope")
+    with pytest.raises(EegvizError, match="lacks 128 of the model.s 128.*too few"):
+        Preprocessor(default_spec(), ["Fz", "Cz", "Pz"], 250.0)
+    with pytest.raises(EegvizError, match="names Cz, cz more than once"):
+        Preprocessor(default_spec(), CAP64[:24] + ["cz"], 250.0)
+
+
+def test_given_montage_is_used():
+    montage_mod.check_montage("standard_1020")  # deprecated MNE alias of colin27_1020 still accepted
+    pre = Preprocessor(default_spec(), CAP64, 250.0, montage="standard_1020")
+    assert pre.channel_map.source_montage == "standard_1020"

@@ -1,0 +1,91 @@
+"""--config FILE.toml: keys are option names, [command] tables, flags win, typos are one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from eegviz.cli import parse_args
+from eegviz.errors import EegvizError
+
+
+def _toml(tmp_path, text):
+    path = tmp_path / "session.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_values_become_defaults_and_flags_win(tmp_path):
+    cfg = _toml(tmp_path, 'model = "/m"\nspeed = 0\n[demo]\nheadless = true\nsink = ["osc:127.0.0.1:9"]\n'
+                          '[live]\nstream = "amp"\n')
+    args = parse_args(["demo", "--config", cfg])
+    assert (args.model, args.speed, args.headless, args.sink) == ("/m", 0.0, True, ["osc:127.0.0.1:9"])
+    args = parse_args(["--config", cfg, "demo", "--speed", "2", "--model", "/other"])
+    assert (args.speed, args.model) == (2.0, "/other")
+    live = parse_args(["live", "--config", cfg])
+    assert live.stream == "amp" and live.model == "/m" and not live.headless  # [demo] is not live's
+
+
+def test_a_config_can_satisfy_required_options(tmp_path):
+    cfg = _toml(tmp_path, '[train]\ndata = "/d"\nout = "/o"\nepochs = 3\n')
+    args = parse_args(["train", "--config", cfg])
+    assert (args.data, args.out, args.epochs) == ("/d", "/o", 3)
+
+
+def test_global_options_and_other_commands_keys(tmp_path):
+    cfg = _toml(tmp_path, 'log_level = "info"\nmodel = "/m"\n')
+    args = parse_args(["simulate", "--config", cfg])  # simulate has no --model: the key is someone else's
+    assert args.log_level == "info"
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("headles = true\n", "'headles' is not an option of `eegviz demo`"),
+    ('[demo]\nstream = "x"\n', "'stream' is not an option of `eegviz demo`"),
+    ('speed = "fast"\n', "'speed' = 'fast' is not a valid value"),
+    ("headless = 1\n", "'headless' is a switch"),
+    ("speed = [1, 2]\n", "'speed' takes one value"),
+    ('log_level = "loud"\n', "one of debug, info, warning, error"),
+    ("demo = 3\n", "'demo' must be a table"),
+    ("this is not toml", "not valid TOML"),
+])
+def test_mistakes_name_the_key(tmp_path, text, needle):
+    with pytest.raises(EegvizError, match=None) as e:
+        parse_args(["demo", "--config", _toml(tmp_path, text)])
+    assert needle in str(e.value)
+
+
+def test_cli_one_line_for_a_missing_config_and_version():
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "demo", "--config", "/nonexistent.toml"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip() == "eegviz: error: config file /nonexistent.toml does not exist"
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("eegviz ")
+
+
+def test_sys_info_names_the_libraries_and_devices():
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "sys-info"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for key in ("eegviz:", "torch:", "diffusers:", "mne:", "liblsl:", "Qt:", "devices:", "cuda"):
+        assert key in r.stdout
+
+
+def test_log_level_from_flag_env_and_verbose(monkeypatch):
+    import logging
+
+    from eegviz.cli import setup_logging
+
+    pkg = logging.getLogger("eegviz")
+    old = pkg.level
+    try:
+        monkeypatch.setenv("EEGVIZ_LOG_LEVEL", "ERROR")
+        setup_logging(parse_args(["plugins"]))
+        assert pkg.level == logging.ERROR
+        setup_logging(parse_args(["--log-level", "debug", "plugins"]))
+        assert pkg.level == logging.DEBUG
+        setup_logging(parse_args(["-v", "plugins"]))
+        assert pkg.level == logging.INFO
+        monkeypatch.setenv("EEGVIZ_LOG_LEVEL", "chatty")
+        with pytest.raises(EegvizError, match="EEGVIZ_LOG_LEVEL"):
+            setup_logging(parse_args(["plugins"]))
+    finally:
+        pkg.setLevel(old)

@@ -1,0 +1,110 @@
+"""Plugin folders: imported only from the project, $EEGVIZ_PLUGINS and --plugins, never implicitly from the cwd."""
+
+import os
+import sys
+
+import pytest
+
+from eegviz import plugins
+from eegviz.cli import main
+
+PLUGIN = '''
+from pathlib import Path
+from eegviz.plugins import register
+
+Path({marker!r}).write_text("imported")
+
+
+class Sink:
+    pass
+
+
+register("sinks", {name!r}, Sink)
+'''
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry(monkeypatch):
+    """Each test sees the registry as a new process would, and leaves no modules behind."""
+    monkeypatch.delenv("EEGVIZ_PLUGINS", raising=False)
+    monkeypatch.setattr(plugins, "_dirs_loaded", set())
+    monkeypatch.setattr(plugins, "_user_dirs", [], raising=False)
+    monkeypatch.setattr(plugins, "_extra", {g: {} for g in plugins.GROUPS})
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("eegviz_plugin_"):
+            del sys.modules[name]
+
+
+def _plugin_folder(root, name="dropped_sink", module="dropped"):
+    folder = root / "plugins"
+    folder.mkdir(parents=True)
+    marker = root / f"{module}.imported"
+    (folder / f"{module}.py").write_text(PLUGIN.format(marker=str(marker), name=name))
+    return folder, marker
+
+
+def test_cwd_plugins_folder_is_not_imported(tmp_path, monkeypatch, capsys):
+    folder, marker = _plugin_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert not marker.exists() and "dropped_sink" not in out
+    assert "csv" in out  # the project's own plugins/ still is
+
+
+def test_plugins_option_imports_the_named_folder(tmp_path, monkeypatch, capsys):
+    folder, marker = _plugin_folder(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--plugins", str(folder), "plugins"]) == 0
+    assert marker.exists() and "dropped_sink" in capsys.readouterr().out
+
+
+def test_plugins_option_repeated_and_pathsep_joined(tmp_path, capsys):
+    a, ma = _plugin_folder(tmp_path / "a", "sink_a", "mod_a")
+    b, mb = _plugin_folder(tmp_path / "b", "sink_b", "mod_b")
+    c, mc = _plugin_folder(tmp_path / "c", "sink_c", "mod_c")
+    assert main(["--plugins", f"{a}{os.pathsep}{b}", "--plugins", str(c), "plugins"]) == 0
+    out = capsys.readouterr().out
+    assert ma.exists() and mb.exists() and mc.exists()
+    assert all(n in out for n in ("sink_a", "sink_b", "sink_c"))
+
+
+def test_env_var_names_folders(tmp_path, monkeypatch, capsys):
+    folder, marker = _plugin_folder(tmp_path)
+    monkeypatch.setenv(plugins.ENV, str(folder))
+    assert main(["plugins"]) == 0
+    assert marker.exists() and "dropped_sink" in capsys.readouterr().out
+
+
+def test_same_module_name_in_two_folders_both_load(tmp_path, capsys):
+    a, ma = _plugin_folder(tmp_path / "a", "sink_a", "same")
+    b, mb = _plugin_folder(tmp_path / "b", "sink_b", "same")
+    assert main(["--plugins", str(a), "--plugins", str(b), "plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "sink_a" in out and "sink_b" in out
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_missing_folder_is_one_line_error(tmp_path, monkeypatch, capsys, how):
+    missing = tmp_path / "nope"
+    argv = ["plugins"]
+    if how == "option":
+        argv = ["--plugins", str(missing), *argv]
+    else:
+        monkeypatch.setenv(plugins.ENV, str(missing))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("eegviz: error:") and str(missing) in err[0]
+
+
+def test_broken_plugin_is_one_line_error(tmp_path, capsys):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "broken.py").write_text("raise RuntimeError('half-written\\nplugin')\n")
+    assert main(["--plugins", str(folder), "plugins"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("eegviz: error:") and "broken.py" in lines[0]

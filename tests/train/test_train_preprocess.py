@@ -1,0 +1,36 @@
+"""`eegviz train --notch/--reference`: the choice reaches the InputSpec and is saved with the model."""
+
+import numpy as np
+
+from eegviz.cli import main
+
+
+def test_cli_threads_notch_and_reference(monkeypatch, tmp_path):
+    import eegviz.train.run as run
+
+    seen = {}
+    monkeypatch.setattr(run, "train_all", lambda *a, **kw: seen.update(kw))
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m"), "--notch", "50",
+                 "--reference", "average"]) == 0
+    assert seen["notch"] == 50.0 and seen["reference"] == "average"
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m")]) == 0
+    assert seen["notch"] == 0.0 and seen["reference"] == ""  # defaults: as before
+
+
+def test_trained_model_keeps_notch_and_reference(tmp_path):
+    from eegviz.data.synthetic import load_dataset, simulate_dataset
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.stream.preprocess import Preprocessor
+    from eegviz.train.decoder import train_decoder
+
+    ds = load_dataset(simulate_dataset(tmp_path / "data", subjects=1, n_per_class=4))
+    dec, _ = train_decoder(ds, epochs=1, gan_steps=1, refine_steps=1, notch=50.0, reference="A1,B1",
+                           log=lambda *_: None)
+    dec.save(tmp_path / "model")
+    spec = TwoBranchDecoder.load(tmp_path / "model").spec
+    assert (spec.notch, spec.reference, spec.montage) == (50.0, "A1,B1", "biosemi128")
+    # the live path uses the same spec: a 50 Hz hum common to all channels is gone
+    pre = Preprocessor(spec, spec.ch_names, spec.sfreq)
+    t = np.arange(spec.n_times) / spec.sfreq
+    hum = np.tile(2e-5 * np.sin(2 * np.pi * 50 * t), (len(spec.ch_names), 1))
+    assert np.abs(pre(hum)).max() < 1e-3
