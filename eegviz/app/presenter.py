@@ -530,8 +530,9 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add `eegviz present`'s arguments to a (sub)parser and make main_from_args its handler (`args.fn`)."""
-    parser.add_argument("images_dir", help="folder of images (png, jpg, bmp), flat or one subfolder per class; "
-                                           "each marker carries the file name without extension")
+    parser.add_argument("images_dir", nargs="?",
+                        help="folder of images (png, jpg, bmp), flat or one subfolder per class; "
+                             "each marker carries the file name without extension")
     parser.add_argument("--design", choices=DESIGNS, default="rapid",
                         help="rapid: all images interleaved; block: runs of one class (default: rapid)")
     parser.add_argument("--on", dest="on_s", type=float, default=0.5, help="seconds each image is shown (0.5)")
@@ -544,14 +545,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name ({DEFAULT_NAME})")
     parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time)")
     parser.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    parser.add_argument("--block-size", type=int, help="trials per block (block design; default: one pass over "
+                                                       "the class's images)")
+    parser.add_argument("--fixation", action="store_true", help="a fixation cross during the lead-in and blanks")
+    parser.add_argument("--lead-in", dest="lead_in_s", type=float, default=2.0,
+                        help="seconds of blank (or fixation) before the first image (2)")
+    parser.add_argument("--no-wait", dest="wait_for_consumer", action="store_false",
+                        help="start at once instead of waiting for a recorder to subscribe to the markers")
+    demo = parser.add_argument_group("demo stimuli", "render the synthetic world's stimuli into a folder and exit; "
+                                                     "markers from presenting it are ids eegviz can score")
+    demo.add_argument("--write-demo-folder", metavar="DIR", help="write DIR/<class>/<id>.png and captions.json")
+    demo.add_argument("--per-class", type=int, default=2, help="images per class (2)")
+    demo.add_argument("--size", type=int, default=256, help="image size in pixels (256)")
+    demo.add_argument("--classes", metavar="C[,C...]", help="only these classes (default: all)")
     parser.set_defaults(fn=main_from_args)
 
 
 def main_from_args(args: argparse.Namespace) -> int:
-    """Run the presenter from parsed `eegviz present` arguments."""
+    """Run the presenter from parsed `eegviz present` arguments (or, with --write-demo-folder, write one)."""
+    if args.write_demo_folder:
+        if args.images_dir:
+            raise EegvizError("give an images folder to present or --write-demo-folder, not both")
+        classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+        paths = write_stimulus_folder(args.write_demo_folder, n_per_class=args.per_class, size=args.size,
+                                      classes=classes, seed=args.seed)
+        print(f"eegviz: wrote {len(paths)} stimuli to {args.write_demo_folder}; present them with "
+              f"`eegviz present {args.write_demo_folder}`", flush=True)
+        return 0
+    if not args.images_dir:
+        raise EegvizError("present needs an images folder (or --write-demo-folder DIR to make one)")
+    if not args.lead_in_s >= 0:
+        raise EegvizError(f"--lead-in must be >= 0 seconds, got {args.lead_in_s}")
     return run_presenter(args.images_dir, design=args.design, on_s=args.on_s, blank_s=args.blank_s,
                          jitter_s=args.jitter_s, repeats=args.repeats, shuffle=args.shuffle, seed=args.seed,
-                         name=args.name, log_path=args.log, windowed=args.windowed)
+                         block_size=args.block_size, name=args.name, log_path=args.log, windowed=args.windowed,
+                         fixation=args.fixation, lead_in_s=args.lead_in_s, wait_for_consumer=args.wait_for_consumer)
 
 
 # ----------------------------------------------------------------------------------------------- demo stimuli

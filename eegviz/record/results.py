@@ -1,4 +1,5 @@
-"""The headless sink: results.jsonl (one line per marker) plus saliency/ and reconstruction/ PNGs.
+"""The headless sink: results.jsonl (one line per marker) plus saliency/ and reconstruction/ PNGs, and at
+close a run report for people (eegviz.record.run_report: report.html, contact_sheet.png, latency.png).
 
 Every marker gets a line, also those whose epoch was dropped (newest wins) or could not be cut (a gap), so a
 session's results can be lined up with its recording one to one.
@@ -7,6 +8,7 @@ session's results can be lined up with its recording one to one.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 
@@ -14,6 +16,8 @@ import numpy as np
 from PIL import Image
 
 from eegviz.messages import Marker, Reconstruction
+
+log = logging.getLogger(__name__)
 
 
 def _safe(name: str) -> str:
@@ -55,6 +59,19 @@ class ResultsWriter:
         self._write({"marker": marker.payload, "t_marker": marker.timestamp, "dropped": True, "reason": reason})
 
     def close(self) -> None:
+        """Close results.jsonl, then write the run report beside it (report.html, contact sheet, latency plot).
+
+        The report is derived from the files just closed, so a failure while making it is logged and never
+        raised: the session's results are already safe on disk, and write_run_report can be rerun later.
+        """
         with self._lock:
-            if not self._fh.closed:
-                self._fh.close()
+            if self._fh.closed:
+                return
+            self._fh.close()
+        try:
+            from eegviz.record.run_report import write_run_report
+
+            write_run_report(self.out)
+        except Exception as e:  # noqa: BLE001 - see the docstring
+            log.warning("could not write the run report in %s (%s: %s); results.jsonl is complete",
+                        self.out, type(e).__name__, e)

@@ -36,7 +36,8 @@ TAG_BOUNDARY = 5
 TAG_STREAM_FOOTER = 6
 # Fixed UUID of Boundary chunks (XDF spec); readers scan for it to resynchronise after corruption.
 BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
-FORMATS = {"float32": "<f4", "double64": "<f8", "int16": "<i2", "int32": "<i4", "string": None}
+FORMATS = {"float32": "<f4", "double64": "<f8", "int8": "<i1", "int16": "<i2", "int32": "<i4", "int64": "<i8",
+           "string": None}
 
 
 def varlen(n: int) -> bytes:
@@ -148,10 +149,23 @@ class XdfWriter:
                 if units[i] is not None:
                     _sub(ch, "unit", units[i])
                 _sub(ch, "type", stream_type)
+        return self.add_stream_header(_xml(info), channel_count, channel_format)
+
+    def add_stream_header(self, header_xml: str | bytes, channel_count: int, channel_format: str) -> int:
+        """Declare a stream whose StreamHeader XML is given whole; returns its stream id.
+
+        A recorder of LSL streams stores the sender's own stream info (inlet.info().as_xml(), desc included)
+        as LabRecorder does, so channel labels, units and any vendor metadata reach the file unchanged.
+        """
+        if channel_format not in FORMATS:
+            raise ValueError(f"channel_format must be one of {sorted(FORMATS)}, got {channel_format!r}")
+        if channel_count < 1:
+            raise ValueError("channel_count must be >= 1")
+        content = header_xml.encode("utf-8") if isinstance(header_xml, str) else bytes(header_xml)
         with self._lock:
             stream_id = self._next_id
             self._next_id += 1
-            self._write_chunk(TAG_STREAM_HEADER, stream_id, _xml(info))
+            self._write_chunk(TAG_STREAM_HEADER, stream_id, content)
             self._streams[stream_id] = _Stream(stream_id, channel_count, channel_format)
         return stream_id
 
@@ -164,14 +178,14 @@ class XdfWriter:
             if n == 0:
                 return
             if s.fmt == "string":
-                rows = [[v] if isinstance(v, str) else list(v) for v in samples]
+                rows = [[v] if isinstance(v, (str, bytes)) else list(v) for v in samples]
                 if len(rows) != n or any(len(r) != s.channel_count for r in rows):
                     raise ValueError(f"expected {n} string samples of {s.channel_count} channel(s)")
                 parts = [varlen(n)]
                 for t, row in zip(timestamps, rows):
                     parts.append(b"\x08" + struct.pack("<d", t))
-                    for v in row:
-                        raw = str(v).encode("utf-8")
+                    for v in row:  # bytes are stored as they came (a recorder keeps what the sender sent)
+                        raw = bytes(v) if isinstance(v, (bytes, bytearray)) else str(v).encode("utf-8")
                         parts.append(varlen(len(raw)) + raw)
                 content = b"".join(parts)
             else:

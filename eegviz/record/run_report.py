@@ -1,0 +1,291 @@
+"""The summary a person reads after a headless run: report.html and a PNG contact sheet beside results.jsonl.
+
+results.jsonl is for programs; after a session someone wants to see at a glance whether it worked: what was
+shown next to what was decoded and drawn, how many markers were lost and why, how long the images took, and,
+where the stimuli are known (the synthetic world's ids, which eegviz can re-render), how often the decoded
+class was right. write_run_report(folder) builds that from the folder's files alone (results.jsonl and the
+PNGs it names), so it can also be rerun on an old session folder; ResultsWriter.close() calls it at the end
+of every headless session, and a failure there only logs a warning: the results are already on disk.
+
+Written:
+  report.html        counts, accuracy, latency table, skip reasons, one row per marker (links to its PNGs)
+  contact_sheet.png  stimulus | saliency | reconstruction per result, framed green/red for hit/miss where the
+                     stimulus is known (grey otherwise); the first MAX_SHEET results, in marker order
+  latency.png        histogram of marker -> image latency with its median and 95th percentile
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+log = logging.getLogger(__name__)
+
+REPORT = "report.html"
+SHEET = "contact_sheet.png"
+LATENCY = "latency.png"
+
+# Contact-sheet geometry (pixels): a cell is three tiles side by side over a caption strip.
+TILE = 112
+GAP = 4  # between the three tiles of a cell
+FRAME = 4  # hit/miss frame around a cell
+PAD = 10  # between cells and at the edges
+CAPTION = 36  # two text lines under a cell
+HEADER = 30  # title line at the top
+COLS = 3  # cells per row
+MAX_SHEET = 120  # results drawn on the sheet; the HTML table lists all of them
+
+CELL_W = 3 * TILE + 2 * GAP + 2 * FRAME
+CELL_H = TILE + 2 * FRAME + CAPTION
+HIT, MISS, UNKNOWN = (40, 170, 70), (210, 50, 50), (120, 120, 120)
+
+
+def contact_sheet_size(n_results: int) -> tuple[int, int]:
+    """(width, height) of the contact sheet for n results (at least one row, so an empty run still has one)."""
+    n = min(n_results, MAX_SHEET)
+    cols = max(1, min(COLS, n))
+    rows = max(1, math.ceil(n / cols))
+    return PAD + cols * (CELL_W + PAD), HEADER + PAD + rows * (CELL_H + PAD)
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1 with FreeType: scalable
+    except (TypeError, OSError):
+        return ImageFont.load_default()
+
+
+def read_results(path: Path) -> tuple[list[dict], int]:
+    """The rows of results.jsonl and how many lines could not be read (a crash can cut the last one)."""
+    rows, bad = [], 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            bad += 1
+    return rows, bad
+
+
+def _true_class(marker: str, cache: dict) -> tuple[np.ndarray | None, str | None]:
+    """The known stimulus (uint8 RGB) and its class for a synthetic id, else (None, None)."""
+    if marker not in cache:
+        from eegviz.pipeline import known_stimulus
+
+        try:
+            img = known_stimulus(marker, size=TILE)
+        except Exception:  # noqa: BLE001 - an id the world cannot render is simply not known
+            img = None
+        cache[marker] = (img, marker.rsplit("_", 1)[0] if img is not None else None)
+    return cache[marker]
+
+
+def _tile(path: Path) -> Image.Image | None:
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB").resize((TILE, TILE), Image.BICUBIC)
+    except (OSError, ValueError):
+        return None
+
+
+def _placeholder(text: str, font) -> Image.Image:
+    im = Image.new("RGB", (TILE, TILE), (45, 45, 45))
+    d = ImageDraw.Draw(im)
+    w = d.textlength(text, font=font)
+    d.text(((TILE - w) / 2, TILE / 2 - 7), text, fill=(170, 170, 170), font=font)
+    return im
+
+
+def _fit(d: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    if d.textlength(text, font=font) <= width:
+        return text
+    while text and d.textlength(text + "...", font=font) > width:  # ASCII: the bundled font has no ellipsis
+        text = text[:-1]
+    return text + "..."
+
+
+def write_contact_sheet(folder: Path, done: list[dict], cache: dict) -> Path:
+    """stimulus | saliency | reconstruction per result, with marker, decoded class and hit/miss under it."""
+    shown = done[:MAX_SHEET]
+    width, height = contact_sheet_size(len(shown))
+    sheet = Image.new("RGB", (width, height), (250, 250, 250))
+    d = ImageDraw.Draw(sheet)
+    title, small, tiny = _font(16), _font(13), _font(11)
+    more = f" (first {MAX_SHEET} of {len(done)})" if len(done) > MAX_SHEET else ""
+    d.text((PAD, 7), f"stimulus | saliency | reconstruction{more}   green: decoded class right, red: wrong, "
+                     f"grey: stimulus not known", fill=(30, 30, 30), font=title)
+    if not shown:
+        d.text((PAD, HEADER + PAD + 10), "no reconstructions in this run", fill=(120, 120, 120), font=title)
+    cols = max(1, min(COLS, len(shown)))
+    for k, row in enumerate(shown):
+        x0 = PAD + (k % cols) * (CELL_W + PAD)
+        y0 = HEADER + PAD + (k // cols) * (CELL_H + PAD)
+        marker = str(row.get("marker", ""))
+        stim, true_cls = _true_class(marker, cache)
+        decoded = row.get("decoded_class")
+        colour = UNKNOWN if true_cls is None else (HIT if decoded == true_cls else MISS)
+        d.rectangle([x0, y0, x0 + CELL_W - 1, y0 + TILE + 2 * FRAME - 1], fill=colour)
+        tiles = [Image.fromarray(stim).convert("RGB").resize((TILE, TILE)) if stim is not None
+                 else _placeholder("not known", tiny)]
+        for key in ("saliency", "reconstruction"):
+            tile = _tile(folder / row[key]) if row.get(key) else None
+            tiles.append(tile if tile is not None else _placeholder("missing", tiny))
+        for i, tile in enumerate(tiles):
+            sheet.paste(tile, (x0 + FRAME + i * (TILE + GAP), y0 + FRAME))
+        verdict = "" if true_cls is None else ("  hit" if decoded == true_cls else f"  MISS (was {true_cls})")
+        lat = (row.get("latency_ms") or {}).get("marker_to_image")
+        line1 = f"#{row.get('index', k)}  {marker}"
+        line2 = f"decoded: {decoded}{verdict}" + (f"   {lat:.0f} ms" if isinstance(lat, (int, float)) else "")
+        ty = y0 + TILE + 2 * FRAME + 2
+        d.text((x0 + 2, ty), _fit(d, line1, small, CELL_W - 4), fill=(20, 20, 20), font=small)
+        d.text((x0 + 2, ty + 17), _fit(d, line2, small, CELL_W - 4), fill=colour if true_cls else (60, 60, 60),
+               font=small)
+    path = folder / SHEET
+    sheet.save(path)
+    return path
+
+
+def write_latency_plot(folder: Path, latencies: np.ndarray) -> Path | None:
+    """Histogram of marker -> image latency (matplotlib's Agg backend: no display needed)."""
+    if latencies.size == 0:
+        return None
+    from matplotlib.figure import Figure  # a bare Figure uses Agg and leaves pyplot's global state alone
+
+    fig = Figure(figsize=(7, 3.2), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.hist(latencies, bins=min(40, max(5, latencies.size // 2)), color="#4c72b0", edgecolor="white")
+    for q, style in ((50, "-"), (95, "--")):
+        v = float(np.percentile(latencies, q))
+        ax.axvline(v, color="#c44e52", linestyle=style, label=f"p{q} {v:.0f} ms")
+    ax.set_xlabel("marker -> image latency (ms)")
+    ax.set_ylabel("markers")
+    ax.set_title(f"{latencies.size} reconstructions")
+    ax.legend()
+    fig.tight_layout()
+    path = folder / LATENCY
+    fig.savefig(path)
+    return path
+
+
+def _pct(values: list[float], q: float) -> str:
+    return f"{np.percentile(values, q):.0f}" if values else "–"
+
+
+def write_run_report(folder: str | Path) -> Path:
+    """Write report.html, contact_sheet.png and latency.png into a session folder; returns report.html's path."""
+    folder = Path(folder)
+    rows, unreadable = read_results(folder / "results.jsonl")
+    done = [r for r in rows if not r.get("dropped")]
+    skipped = [r for r in rows if r.get("dropped")]
+    drops = [r for r in skipped if str(r.get("reason", "")).startswith("dropped")]
+    gaps = [r for r in skipped if not str(r.get("reason", "")).startswith("dropped")]
+    cache: dict = {}
+    known = [(r, _true_class(str(r.get("marker", "")), cache)[1]) for r in done]
+    known = [(r, c) for r, c in known if c is not None]
+    hits = sum(r.get("decoded_class") == c for r, c in known)
+    try:
+        from eegviz.world.stimuli import CLASSES
+
+        chance = f", chance {100 / len(CLASSES):.1f}% ({len(CLASSES)} classes)"
+    except Exception:  # noqa: BLE001
+        chance = ""
+    if known:
+        accuracy = f"Decoded-class accuracy: {hits}/{len(known)} ({100 * hits / len(known):.1f}%){chance}"
+    else:
+        accuracy = "Decoded-class accuracy: not known (no marker names a stimulus eegviz can render)"
+
+    stages: dict[str, list[float]] = {}
+    for r in done:
+        for k, v in (r.get("latency_ms") or {}).items():
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                stages.setdefault(k, []).append(float(v))
+    m2i = np.asarray(stages.get("marker_to_image", []), dtype=float)
+
+    write_contact_sheet(folder, done, cache)
+    lat_png = write_latency_plot(folder, m2i)
+
+    e = html.escape
+    out = [
+        "<!doctype html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>eegviz run report: {e(folder.name)}</title>",
+        "<style>body{font-family:sans-serif;margin:1.5em;max-width:1300px} table{border-collapse:collapse;"
+        "margin:.5em 0 1.5em} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} th{background:#eee}"
+        " .hit{color:#1a7f37} .miss{color:#c62828} img.t{width:64px;height:64px;image-rendering:pixelated}"
+        " .big{font-size:1.25em;font-weight:bold}</style></head><body>",
+        f"<h1>eegviz run report</h1><p>Session folder: <code>{e(str(folder))}</code></p>",
+        f'<p class="big">{e(accuracy)}</p>',
+        "<table>",
+        f"<tr><th>markers</th><td>{len(rows)}</td></tr>",
+        f"<tr><th>reconstructions</th><td>{len(done)}</td></tr>",
+        f"<tr><th>dropped (generation behind the marker rate)</th><td>{len(drops)}</td></tr>",
+        f"<tr><th>skipped (gaps, bad samples, session end)</th><td>{len(gaps)}</td></tr>",
+    ]
+    if unreadable:
+        out.append(f"<tr><th>unreadable lines in results.jsonl</th><td>{unreadable}</td></tr>")
+    out.append("</table>")
+
+    out.append("<h2>Latency (ms)</h2>")
+    if stages:
+        out.append("<table><tr><th>stage</th><th>p50</th><th>p95</th><th>max</th></tr>")
+        for k, v in stages.items():
+            out.append(f"<tr><td>{e(k)}</td><td>{_pct(v, 50)}</td><td>{_pct(v, 95)}</td><td>{max(v):.0f}</td></tr>")
+        out.append("</table>")
+    else:
+        out.append("<p>No reconstructions, so no latencies.</p>")
+    if lat_png is not None:
+        out.append(f'<p><img src="{LATENCY}" alt="latency histogram"></p>')
+
+    out.append("<h2>Dropped and skipped markers</h2>")
+    if skipped:
+        out.append("<table><tr><th>reason</th><th>markers</th></tr>")
+        for reason, n in Counter(str(r.get("reason", "no reason given")) for r in skipped).most_common():
+            out.append(f"<tr><td>{e(reason)}</td><td>{n}</td></tr>")
+        out.append("</table>")
+    else:
+        out.append("<p>None: every marker got a reconstruction.</p>")
+
+    out.append("<h2>Contact sheet</h2>")
+    out.append(f'<p><a href="{SHEET}"><img src="{SHEET}" alt="contact sheet" style="max-width:100%"></a></p>')
+
+    out.append("<h2>Every marker</h2><table><tr><th>#</th><th>marker</th><th>t (s)</th><th>decoded</th>"
+               "<th>result</th><th>marker→image (ms)</th><th>saliency</th><th>reconstruction</th></tr>")
+    t0 = next((r["t_marker"] for r in rows if isinstance(r.get("t_marker"), (int, float))), 0.0)
+    for r in rows:
+        marker = str(r.get("marker", ""))
+        t = r.get("t_marker")
+        t_txt = f"{t - t0:.2f}" if isinstance(t, (int, float)) else ""
+        if r.get("dropped"):
+            out.append(f"<tr><td></td><td>{e(marker)}</td><td>{t_txt}</td><td colspan=5>"
+                       f"{e(str(r.get('reason', 'skipped')))}</td></tr>")
+            continue
+        true_cls = _true_class(marker, cache)[1]
+        decoded = str(r.get("decoded_class"))
+        verdict = ("" if true_cls is None else '<span class="hit">hit</span>' if decoded == true_cls
+                   else f'<span class="miss">miss (was {e(true_cls)})</span>')
+        lat = (r.get("latency_ms") or {}).get("marker_to_image")
+        cells = [f'<a href="{e(r[k])}"><img class="t" src="{e(r[k])}" alt="{k}" loading="lazy"></a>'
+                 if r.get(k) else "" for k in ("saliency", "reconstruction")]
+        out.append(f"<tr><td>{e(str(r.get('index', '')))}</td><td>{e(marker)}</td><td>{t_txt}</td>"
+                   f"<td>{e(decoded)}</td><td>{verdict}</td>"
+                   f"<td>{f'{lat:.0f}' if isinstance(lat, (int, float)) else ''}</td><td>{cells[0]}</td>"
+                   f"<td>{cells[1]}</td></tr>")
+    out.append("</table></body></html>")
+    path = folder / REPORT
+    path.write_text("\n".join(out), encoding="utf-8")
+    return path
+
+
+__all__ = ["contact_sheet_size", "read_results", "write_run_report"]

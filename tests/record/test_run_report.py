@@ -1,0 +1,161 @@
+"""The run report a person reads after a headless session: made by the real CLI run, and from odd results files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from eegviz.record import run_report
+from eegviz.record.results import ResultsWriter
+from eegviz.record.run_report import contact_sheet_size, write_run_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Refs(HTMLParser):
+    """Collects img src / a href and checks every opened tag that needs closing is closed."""
+
+    VOID = {"img", "meta", "br", "hr", "link", "input"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: set[str] = set()
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for key in ("src", "href"):
+            if a.get(key):
+                self.refs.add(a[key])
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+        self.stack.pop()
+
+
+def _parse(path: Path) -> tuple[str, _Refs]:
+    text = path.read_text(encoding="utf-8")
+    p = _Refs()
+    p.feed(text)
+    p.close()
+    assert p.stack == [], f"unclosed tags {p.stack}"
+    return text, p
+
+
+def _expected_sheet(n: int) -> tuple[int, int]:
+    """The sheet's size from its geometry: COLS cells per row, rows as many as needed (at least one)."""
+    r = run_report
+    cell_w = 3 * r.TILE + 2 * r.GAP + 2 * r.FRAME
+    cell_h = r.TILE + 2 * r.FRAME + r.CAPTION
+    cols = max(1, min(r.COLS, n))
+    rows = max(1, math.ceil(n / cols))
+    return r.PAD + cols * (cell_w + r.PAD), r.HEADER + r.PAD + rows * (cell_h + r.PAD)
+
+
+def test_headless_demo_ends_with_a_report(tmp_path):
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"), QT_QPA_PLATFORM="offscreen")
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "demo", "--headless", "--out", str(out), "--speed", "0"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "run report" not in r.stderr  # no warning: the report was written
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    done = [row for row in rows if not row["dropped"]]
+    assert done
+
+    text, parsed = _parse(out / "report.html")
+    for row in done:  # every result's PNGs are linked, and they exist
+        assert row["saliency"] in parsed.refs and row["reconstruction"] in parsed.refs
+        assert (out / row["saliency"]).is_file() and (out / row["reconstruction"]).is_file()
+    assert {"contact_sheet.png", "latency.png"} <= parsed.refs
+    assert all((out / ref).is_file() for ref in parsed.refs)
+
+    # the accuracy it states is the one results.jsonl gives (demo markers are synthetic ids: all known)
+    hits = sum(row["decoded_class"] == row["marker"].rsplit("_", 1)[0] for row in done)
+    m = re.search(r"Decoded-class accuracy: (\d+)/(\d+) \(([\d.]+)%\)", text)
+    assert m and (int(m[1]), int(m[2])) == (hits, len(done))
+    assert float(m[3]) == round(100 * hits / len(done), 1)
+    assert f"<th>reconstructions</th><td>{len(done)}</td>" in text
+
+    with Image.open(out / "contact_sheet.png") as sheet:
+        assert sheet.size == _expected_sheet(len(done)) == contact_sheet_size(len(done))
+        px = np.asarray(sheet.convert("RGB"))
+    # the first cell's frame is green (hit) or red (miss), as its row says
+    f = run_report.PAD + 1, run_report.HEADER + run_report.PAD + 1
+    first_hit = done[0]["decoded_class"] == done[0]["marker"].rsplit("_", 1)[0]
+    assert tuple(px[f[1], f[0]]) == (run_report.HIT if first_hit else run_report.MISS)
+    with Image.open(out / "latency.png") as lat:
+        assert lat.size[0] > 300 and lat.size[1] > 150
+
+
+def test_only_dropped_lines_still_make_a_valid_report(tmp_path):
+    reasons = ["dropped: generation behind the marker rate (newest wins)"] * 2 + ["gap in the EEG: epoch not cut"]
+    with open(tmp_path / "results.jsonl", "w") as f:
+        for i, reason in enumerate(reasons):
+            f.write(json.dumps({"marker": f"star_{i:03d}", "t_marker": 10.0 + i, "dropped": True,
+                                "reason": reason}) + "\n")
+        f.write('{"marker": "cut off by a cra')  # a crash can leave half a line
+    path = write_run_report(tmp_path)
+    text, parsed = _parse(path)
+    assert "<th>reconstructions</th><td>0</td>" in text
+    assert "<th>dropped (generation behind the marker rate)</th><td>2</td>" in text
+    assert "<th>skipped (gaps, bad samples, session end)</th><td>1</td>" in text
+    assert "<td>gap in the EEG: epoch not cut</td><td>1</td>" in text
+    assert "unreadable lines in results.jsonl</th><td>1</td>" in text
+    assert "Decoded-class accuracy: not known" in text
+    assert "latency.png" not in parsed.refs and not (tmp_path / "latency.png").exists()
+    with Image.open(tmp_path / "contact_sheet.png") as sheet:
+        assert sheet.size == _expected_sheet(0)
+
+
+def test_hits_misses_and_unknown_stimuli(tmp_path):
+    """Accuracy counts only markers whose stimulus is known; a real lab's own ids are shown, not scored."""
+    (tmp_path / "saliency").mkdir()
+    (tmp_path / "reconstruction").mkdir()
+    rows = [("star_001", "star"), ("boat_002", "star"), ("my_photo_17", "boat")]
+    with open(tmp_path / "results.jsonl", "w") as f:
+        for i, (marker, decoded) in enumerate(rows):
+            for kind in ("saliency", "reconstruction"):
+                Image.new("RGB", (32, 32), (i * 80, 100, 50)).save(tmp_path / kind / f"{i}.png")
+            f.write(json.dumps({"index": i, "marker": marker, "t_marker": 1.0 + i, "dropped": False,
+                                "decoded_class": decoded, "latency_ms": {"marker_to_image": 100.0 + i},
+                                "saliency": f"saliency/{i}.png", "reconstruction": f"reconstruction/{i}.png"})
+                    + "\n")
+    text, parsed = _parse(write_run_report(tmp_path))
+    assert "Decoded-class accuracy: 1/2 (50.0%)" in text
+    assert text.count('class="hit"') == 1 and "miss (was boat)" in text
+    with Image.open(tmp_path / "contact_sheet.png") as sheet:
+        assert sheet.size == _expected_sheet(3)
+        px = np.asarray(sheet.convert("RGB"))
+    y = run_report.HEADER + run_report.PAD + 1
+    xs = [run_report.PAD + k * (run_report.CELL_W + run_report.PAD) + 1 for k in range(3)]
+    assert [tuple(px[y, x]) for x in xs] == [run_report.HIT, run_report.MISS, run_report.UNKNOWN]
+
+
+def test_a_failing_report_never_loses_results(tmp_path, monkeypatch, caplog):
+    def boom(folder):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(run_report, "write_run_report", boom)
+    w = ResultsWriter(tmp_path)
+    from eegviz.messages import Marker
+
+    w.on_skipped(Marker(timestamp=1.0, payload="star_000"), "gap")
+    with caplog.at_level(logging.WARNING, logger="eegviz.record.results"):
+        w.close()
+        w.close()  # twice is fine, and warns once
+    assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
+    assert "disk full" in caplog.records[0].message
+    assert json.loads((tmp_path / "results.jsonl").read_text())["reason"] == "gap"
