@@ -69,3 +69,18 @@ def test_the_window_path_gets_the_same_params(monkeypatch):
         ["live", "--board", "0", "--serial-port", "/dev/ttyUSB0", "--timeout", "9"]))
     assert choice.make_source() == "source"
     assert made["board_id"] == 0 and made["params"] == {"serial_port": "/dev/ttyUSB0", "timeout": 9}
+
+
+def test_synthetic_board_with_10_20_names_runs_live_with_the_default_model(tmp_path):
+    """The way a lab tries a headset first: BrainFlow's synthetic board (16 channels named Fz, C3, ...) runs
+    live against the 128-channel default model, its channels mapped and the rest interpolated, and is recorded."""
+    import pyxdf
+
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--board", "-1", "--headless", "--duration", "4",
+                        "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "interpolat" in r.stderr  # the one-line warning that the model never saw this cap
+    assert "results in" in r.stdout
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "out" / "session.xdf"))
+    eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
+    assert int(eeg["info"]["channel_count"][0]) == 16 and len(eeg["time_stamps"]) > 250 * 2
