@@ -95,6 +95,20 @@ def test_sampling_choice_rule():
     assert choose_sampling(only_bad, 400)["chosen"] == only_bad[4]  # nothing eligible: plain best
 
 
+def test_sampling_eligibility_needs_decoded_maps_to_beat_permuted_ones():
+    from eegviz.eval.report import sampling_eligible
+
+    def row(iou_gain, iou_se, c_gain, c_se):
+        return {"val_iou_gain": iou_gain, "val_iou_gain_se": iou_se, "val_centroid_gain": c_gain,
+                "val_centroid_gain_se": c_se}
+
+    assert sampling_eligible(row(0.10, 0.02, 0.05, 0.01))  # places the object better than a permuted map
+    assert not sampling_eligible(row(0.0, 0.02, 0.05, 0.01))  # map drowned: same IoU as a permuted map
+    assert not sampling_eligible(row(0.03, 0.02, 0.05, 0.01))  # a gain within noise is no gain
+    assert not sampling_eligible(row(0.10, 0.02, -0.01, 0.01))  # better overlap but wrong place
+    assert sampling_eligible({"val_top1": 0.5})  # no object-region scores (real stimuli): no veto
+
+
 class _Replay:
     """A stand-in generator that returns given images in trial order (eval seeds each batch by its start)."""
 
