@@ -1,9 +1,22 @@
-"""Reconstruction metrics as NeuroImagen reports them, plus the simple pixel ones.
+"""Reconstruction metrics as NeuroImagen reports them, the pixel ones, and object-region ones that can fail.
 
 N-way top-k: classify the reconstruction; it is a hit if, among the true class and N-1 random other classes,
 the true class is in the classifier's top k. With N equal to the number of classes this is plain top-k.
+
 Inception Score: exp(E_x KL(p(y|x) || p(y))) over the classifier's softmax; high when each image is classified
 confidently and the set covers many classes. It is the paper's IS only when the classifier is Inception-v3.
+The trials are shuffled (seeded) before they are cut into splits: test trials come class-ordered, and a split of
+50 class-ordered trials holds only a handful of classes, which caps IS near that handful whatever the images.
+
+SSIM: the standard Gaussian-window SSIM (11x11, sigma 1.5, K = 0.01/0.03, data range 1; pytorch-msssim), the
+window papers report. On stimuli that are mostly background a flat image of the background colour already
+scores high, so `flat_ssim_baselines` gives the figure any reconstruction has to beat.
+
+Object-region metrics (synthetic stimuli, whose silhouette and colour are known): the predicted object is the
+set of pixels far from the image's own background colour (median of its border pixels); scored against the
+stimulus silhouette by IoU, by the centroid (Pearson r across trials of x and of y, and mean distance, in image
+fractions), and by colour (the named colour whose line from the background passes nearest to the predicted
+object's mean colour, against the stimulus's colour name; chance 1 / palette size).
 """
 
 from __future__ import annotations
@@ -25,15 +38,36 @@ def nway_topk(logits: np.ndarray, labels: np.ndarray, n_way: int, k: int = 1, tr
     return float(np.mean(hits))
 
 
-def ssim_np(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM between two batches of (N, H, W, 3) images in [0,1] (same definition as training)."""
+def ssim_per_image(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-image Gaussian-window SSIM (11x11, sigma 1.5, data range 1) of (N, H, W, 3) images in [0, 1]."""
     import torch
+    from pytorch_msssim import ssim
 
-    from eegviz.decoders.saliency import ssim
+    ta = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(0, 3, 1, 2)
+    tb = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32)).permute(0, 3, 1, 2)
+    if min(ta.shape[-2:]) < 11:
+        raise ValueError(f"SSIM with an 11x11 window needs images of at least 11 pixels, got {tuple(ta.shape[-2:])}")
+    with torch.no_grad():
+        return ssim(ta, tb, data_range=1.0, size_average=False, win_size=11, win_sigma=1.5).numpy().astype(np.float64)
 
-    ta = torch.from_numpy(np.ascontiguousarray(a)).float().permute(0, 3, 1, 2)
-    tb = torch.from_numpy(np.ascontiguousarray(b)).float().permute(0, 3, 1, 2)
-    return float(ssim(ta, tb).mean())
+
+def ssim_np(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean Gaussian-window SSIM between two batches of (N, H, W, 3) images in [0, 1]."""
+    return float(ssim_per_image(a, b).mean())
+
+
+def background_colour(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) -> (N, 3): the median colour of each image's border pixels (its background)."""
+    border = np.concatenate([images[:, 0], images[:, -1], images[:, 1:-1, 0], images[:, 1:-1, -1]], axis=1)
+    return np.median(border, axis=1)
+
+
+def flat_ssim_baselines(gt: np.ndarray) -> dict:
+    """SSIM of flat images against the stimuli `gt` (N, H, W, 3): each stimulus's own background colour, and
+    one grey at the stimuli's mean intensity. A reconstruction's SSIM means something only above these."""
+    flat_bg = np.broadcast_to(background_colour(gt)[:, None, None, :], gt.shape)
+    grey = np.full_like(gt, float(gt.mean()))
+    return {"background": ssim_np(flat_bg, gt), "mean_grey": ssim_np(grey, gt)}
 
 
 def pixcorr(a: np.ndarray, b: np.ndarray) -> float:
@@ -45,15 +79,140 @@ def pixcorr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(num / den))
 
 
-def inception_score(logits: np.ndarray, splits: int = 10) -> dict:
-    """IS over (N, classes) logits, as the mean and std over `splits` disjoint parts (the usual protocol;
-    fewer parts when there are under 50 images per part, since p(y) from a handful of images is noise)."""
+def inception_score(logits: np.ndarray, splits: int = 10, seed: int = 0) -> dict:
+    """IS over (N, classes) logits, as the mean and std over `splits` disjoint parts of a seeded shuffle of the
+    trials (fewer parts when there are under 50 images per part, since p(y) from a handful of images is noise).
+    `one_split`: IS over all trials at once."""
     z = logits - logits.max(1, keepdims=True)
     p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
-    splits = max(1, min(splits, len(p) // 50))
-    scores = []
-    for part in np.array_split(p, splits):
+
+    def score(part: np.ndarray) -> float:
         py = part.mean(0, keepdims=True)
         kl = (part * (np.log(part + 1e-12) - np.log(py + 1e-12))).sum(1)
-        scores.append(float(np.exp(kl.mean())))
-    return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "splits": splits}
+        return float(np.exp(kl.mean()))
+
+    splits = max(1, min(splits, len(p) // 50))
+    shuffled = p[np.random.default_rng(seed).permutation(len(p))]
+    scores = [score(part) for part in np.array_split(shuffled, splits)]
+    return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "splits": splits, "shuffled": True,
+            "one_split": score(p)}
+
+
+# ------------------------------------------------------------------------------------- object-region metrics
+MASK_MIN_DISTANCE = 0.1  # RGB distance from the background below which a pixel is never "object"
+
+
+def object_mask(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) -> (N, H, W) bool: pixels whose colour lies far from the image's background colour.
+
+    Far = more than half the image's 99th-percentile distance (so an antialiased edge splits where the true
+    silhouette's soft mask crosses 0.5) and more than MASK_MIN_DISTANCE (so a flat or faint image has no
+    object instead of one made of noise)."""
+    dist = np.linalg.norm(images - background_colour(images)[:, None, None, :], axis=-1)
+    thresh = np.maximum(MASK_MIN_DISTANCE, 0.5 * np.percentile(dist.reshape(len(dist), -1), 99, axis=1))
+    return dist > thresh[:, None, None]
+
+
+def centroids(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, H, W) masks (bool or soft) -> centroid x and y in image fractions (0 = left/top, 1 = right/bottom);
+    the image centre for an empty mask, and a boolean array saying which were empty."""
+    m = masks.astype(np.float64)
+    n, h, w = m.shape
+    total = m.sum((1, 2))
+    empty = total <= 0
+    xs = (np.arange(w) + 0.5) / w
+    ys = (np.arange(h) + 0.5) / h
+    safe = np.where(empty, 1.0, total)
+    cx = np.where(empty, 0.5, (m.sum(1) * xs).sum(1) / safe)
+    cy = np.where(empty, 0.5, (m.sum(2) * ys).sum(1) / safe)
+    return np.stack([cx, cy], 1), empty
+
+
+def nearest_colour(obj: np.ndarray, bg: np.ndarray, palette: dict[str, tuple]) -> list[str]:
+    """For each (obj colour, background colour) pair, the palette name c whose segment bg -> c passes nearest
+    to obj (contrast-invariant: a faint red is bg + t (red - bg), t < 1)."""
+    names = list(palette)
+    cols = np.asarray([palette[k] for k in names], np.float64)  # (K, 3)
+    d = cols[None] - bg[:, None]  # (N, K, 3)
+    v = (obj - bg)[:, None]  # (N, 1, 3)
+    t = np.clip((v * d).sum(-1) / ((d * d).sum(-1) + 1e-12), 0.0, 1.0)
+    err = np.linalg.norm(v - t[..., None] * d, axis=-1)
+    return [names[k] for k in err.argmin(1)]
+
+
+def object_trials(pred: np.ndarray, true_masks: np.ndarray, colour_names, palette: dict[str, tuple]) -> dict:
+    """Per-trial object-region scores of predicted images (N, H, W, 3) in [0, 1] against the true soft
+    silhouettes (N, H, W) and colour names: iou, predicted/true centroids, colour hit, empty prediction."""
+    pm = object_mask(pred)
+    tm = true_masks > 0.5
+    inter = (pm & tm).sum((1, 2))
+    union = (pm | tm).sum((1, 2))
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    pc, empty = centroids(pm)
+    tc, _ = centroids(tm)
+    bg = background_colour(pred)
+    counts = pm.sum((1, 2))[:, None]
+    obj = np.where(counts > 0, (pred * pm[..., None]).sum((1, 2)) / np.maximum(counts, 1), bg)
+    hit = np.array([a == b for a, b in zip(nearest_colour(obj, bg, palette), colour_names)]) & ~empty
+    return {"iou": iou.astype(np.float64), "pred_centroid": pc, "true_centroid": tc, "colour_hit": hit,
+            "empty": empty, "n_colours": len(palette)}
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
+        return float("nan")  # undefined: a constant prediction carries no position information
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def summarise_objects(t: dict, idx: np.ndarray | None = None) -> dict:
+    """Object-region summary of object_trials() output, over trials `idx` (all when None)."""
+    idx = np.arange(len(t["iou"])) if idx is None else idx
+    pc, tc = t["pred_centroid"][idx], t["true_centroid"][idx]
+    return {"iou": float(t["iou"][idx].mean()),
+            "centroid_r_x": _pearson(pc[:, 0], tc[:, 0]), "centroid_r_y": _pearson(pc[:, 1], tc[:, 1]),
+            "centroid_err": float(np.linalg.norm(pc - tc, axis=1).mean()),
+            "colour_acc": float(t["colour_hit"][idx].mean()), "colour_chance": 1.0 / t["n_colours"],
+            "empty_fraction": float(t["empty"][idx].mean())}
+
+
+def object_metrics(pred: np.ndarray, true_masks: np.ndarray, colour_names, palette: dict[str, tuple]) -> dict:
+    return summarise_objects(object_trials(pred, true_masks, colour_names, palette))
+
+
+OBJECT_KEYS = ("iou", "centroid_r_x", "centroid_r_y", "centroid_err", "colour_acc")
+
+
+def paired_bootstrap_diff(a: dict, b: dict, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """{metric: {diff, ci95}} of summarise_objects(a) - summarise_objects(b) over the same trials, with a
+    percentile bootstrap interval over trials resampled together (scipy.stats.bootstrap, paired)."""
+    from scipy.stats import bootstrap
+
+    n = len(a["iou"])
+    full_a, full_b = summarise_objects(a), summarise_objects(b)
+    out = {}
+    for key in OBJECT_KEYS:
+        def stat(idx, key=key):
+            idx = np.asarray(idx, dtype=int)
+            return summarise_objects(a, idx)[key] - summarise_objects(b, idx)[key]
+
+        diff = full_a[key] - full_b[key]
+        if not np.isfinite(diff):
+            out[key] = {"diff": None, "ci95": None}
+            continue
+        res = bootstrap((np.arange(n),), stat, vectorized=False, n_resamples=n_resamples, method="percentile",
+                        random_state=np.random.default_rng(seed))
+        lo, hi = res.confidence_interval
+        out[key] = {"diff": float(diff), "ci95": [None if not np.isfinite(lo) else float(lo),
+                                                  None if not np.isfinite(hi) else float(hi)]}
+    return out
+
+
+def json_safe(obj):
+    """NaN/inf -> None recursively, so metrics.json stays valid JSON."""
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

@@ -1,8 +1,17 @@
 """`eegviz eval`: decode the test split, generate, and score as NeuroImagen does, with the paper's ablation.
 
 Ablation (same decoder, same generator): saliency only (caption embedding zeroed), label only (text-to-image:
-strength 1, the saliency map is drowned in noise), label + saliency (the full model). Plus a shuffled-label
-control: the class decoder's accuracy when the test labels are permuted must sit at chance.
+strength 1, the saliency map is drowned in noise), label + saliency (the full model).
+
+Generation controls, scored with the same metrics: the saliency maps permuted across trials (same embeddings),
+the saliency replaced by a flat grey image, the embeddings permuted; and a ceiling: text-to-image from the
+TRUE caption's embedding. The object-region metrics (eegviz.eval.metrics) of decoded maps vs permuted maps
+come with a paired bootstrap interval: the pixel branch earns its place only if that difference is positive.
+
+Zero-shot splits (THINGS-EEG2: the test concepts have no training trials, so their class prototypes do not
+exist) are scored with that dataset's own protocol instead of class decoding: the test trials of each image
+are averaged (per subject) and the decoder's caption embedding retrieves the image's concept among all test
+concepts' caption embeddings by cosine similarity (top-1 / top-5, as NICE and ATM report).
 """
 
 from __future__ import annotations
@@ -17,16 +26,22 @@ from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
 from eegviz.eval.classifier import load_classifier
-from eegviz.eval.metrics import inception_score, nway_topk, pixcorr, ssim_np
+from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
+                                 paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects)
 from eegviz.generators.embedded import EmbeddedGenerator
 from eegviz.stream.preprocess import normalise
 
 
 def decode_split(ds, dec: TwoBranchDecoder, idx: np.ndarray, batch: int = 64) -> dict[str, np.ndarray]:
     """Run the decoder over trials `idx`: class scores, saliency maps (N,32,32,3) and caption embeddings."""
-    x = normalise(ds.eeg[idx], dec.spec)
+    return decode_eeg(ds.eeg[idx], dec, batch)
+
+
+def decode_eeg(eeg: np.ndarray, dec, batch: int = 64) -> dict[str, np.ndarray]:
+    """Run the decoder over raw (N, ch, t) epochs in volts."""
+    x = normalise(eeg, dec.spec)
     parts = {k: [] for k in ("scores", "saliency", "embedding")}
-    for s in range(0, len(idx), batch):
+    for s in range(0, len(x), batch):
         o = dec.forward(x[s : s + batch])
         for k in parts:
             parts[k].append(o[k])
@@ -47,48 +62,98 @@ def generate_all(gen: EmbeddedGenerator, sal: np.ndarray, emb: np.ndarray, batch
             setattr(gen, k, v)
 
 
+def object_truth(ds, idx: np.ndarray, size: int):
+    """(true soft silhouettes (N, size, size), colour names, palette) of trials `idx` when the stimuli are
+    synthetic-world renders; else (None, reason)."""
+    from eegviz.world.stimuli import COLORS, render, renderable, spec_from_id
+
+    ids = [str(i) for i in ds.image_ids[idx]]
+    if ds.image_paths and any(i in ds.image_paths for i in ids):
+        return None, "the stimuli are image files: their object silhouettes and colours are not known"
+    if not renderable(ids):
+        return None, "the stimuli are not synthetic-world images: their object silhouettes and colours are not known"
+    cache = {}
+    for i in dict.fromkeys(ids):
+        spec = spec_from_id(i)
+        cache[i] = (render(spec, size)[1], spec.color_name)
+    masks = np.stack([cache[i][0] for i in ids])
+    return (masks, [cache[i][1] for i in ids], COLORS), None
+
+
+def _shuffle(n: int, seed: int = 1) -> np.ndarray:
+    """A seeded permutation of n trials (the controls' pairing of trials with other trials' maps)."""
+    return np.random.default_rng(seed).permutation(n)
+
+
 def tune_sampling(ds, dec: TwoBranchDecoder, gen: EmbeddedGenerator, clf, steps=(2, 3, 4, 6, 8),
                   strengths=(0.7, 0.8, 0.9), guidances=(3.0, 5.0, 7.0, 9.0)) -> dict:
     """Pick sampler steps, img2img strength and guidance on the VALIDATION split (never test).
 
-    Eligible settings keep the saliency map doing its job: the reconstructions' SSIM to the stimulus must beat
-    text-to-image (strength 1, same steps and guidance), which is NeuroImagen's reason for the pixel branch;
-    high strength and guidance can buy class accuracy by drowning the map. Among those: the fewest steps whose
-    best classifier top-1 lies within one standard error of the best (steps cost latency; 400 val trials give
-    SE ~0.025, so smaller gains are noise), then the best top-1 at that step count, SSIM breaking ties.
-    Sets them on `gen` and returns the grid with the choice.
+    Eligible settings keep the saliency map doing its job, judged by the object-region metrics: at the same
+    setting, reconstructions from the decoded maps must place the object better than reconstructions from the
+    same maps permuted across trials (IoU higher and centroid error lower, each by more than two paired
+    standard errors; see sampling_eligible). High strength and guidance can buy class accuracy by drowning
+    the map; then decoded and permuted maps give the same layout and the setting is not eligible. Among the
+    eligible: the fewest steps whose best classifier top-1 lies within one standard error of the best (steps
+    cost latency; 400 val trials give SE ~0.025, so smaller gains are noise), then the best top-1 at that step
+    count, SSIM breaking ties. Sets them on `gen` and returns the grid with the choice.
     """
     from eegviz.train.decoder import stimulus_targets
 
     va = ds.subset("val")
     out = decode_split(ds, dec, va)
     gt = stimulus_targets(ds.image_ids[va], 32, ds.image_paths).transpose(0, 2, 3, 1)
+    truth, why = object_truth(ds, va, 32)
     y = ds.labels[va]
+    perm = _shuffle(len(va))
     size, gen.out_size = gen.out_size, 32
 
-    def score(**settings) -> tuple[float, float]:
+    def score(**settings) -> dict:
         imgs = generate_all(gen, out["saliency"], out["embedding"], **settings)
-        return (float((clf.logits_uint8(imgs).argmax(1) == y).mean()),
-                ssim_np(imgs.astype(np.float32) / 255, gt))
+        row = {"val_top1": float((clf.logits_uint8(imgs).argmax(1) == y).mean()),
+               "val_ssim": ssim_np(imgs.astype(np.float32) / 255, gt)}
+        if truth is None:
+            return row
+        shuf = generate_all(gen, out["saliency"][perm], out["embedding"], **settings)
+        a = object_trials(imgs.astype(np.float32) / 255, *truth)
+        b = object_trials(shuf.astype(np.float32) / 255, *truth)
+        err = lambda t: np.linalg.norm(t["pred_centroid"] - t["true_centroid"], axis=1)
+        d_iou, d_err = a["iou"] - b["iou"], err(b) - err(a)
+        se = lambda d: float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")
+        row.update(val_iou=float(a["iou"].mean()), val_iou_shuffled=float(b["iou"].mean()),
+                   val_iou_gain=float(d_iou.mean()), val_iou_gain_se=se(d_iou),
+                   val_centroid_err=float(err(a).mean()), val_centroid_err_shuffled=float(err(b).mean()),
+                   val_centroid_gain=float(d_err.mean()), val_centroid_gain_se=se(d_err))
+        return row
 
-    grid, text_only = [], {}
-    bar = tqdm(total=len(steps) * len(guidances) * (len(strengths) + 1), desc="sampler grid (validation)",
+    grid = []
+    bar = tqdm(total=len(steps) * len(guidances) * len(strengths), desc="sampler grid (validation)",
                unit="setting", disable=None, leave=False)
     for n in steps:
         for g in guidances:
-            text_only[(n, g)] = score(steps=n, strength=1.0, guidance=g)[1]
-            bar.update(1)
             for st in strengths:
-                acc, ss = score(steps=n, strength=st, guidance=g)
+                row = {"steps": n, "strength": st, "guidance": g, **score(steps=n, strength=st, guidance=g)}
+                row["eligible"] = sampling_eligible(row)
+                grid.append(row)
                 bar.update(1)
-                grid.append({"steps": n, "strength": st, "guidance": g, "val_top1": acc, "val_ssim": ss,
-                             "val_ssim_text_only": text_only[(n, g)], "eligible": ss > text_only[(n, g)]})
     bar.close()
     gen.out_size = size
     result = choose_sampling(grid, len(va))
+    if truth is None:
+        result["eligibility_skipped"] = why
     best = result["chosen"]
     gen.steps, gen.strength, gen.guidance = best["steps"], best["strength"], best["guidance"]
     return result
+
+
+def sampling_eligible(row: dict, z: float = 2.0) -> bool:
+    """A sampler setting keeps the saliency map doing its job when, on validation, reconstructions from the
+    decoded maps beat those from permuted maps on both IoU and centroid error by more than z paired standard
+    errors. Without object-region scores (non-synthetic stimuli) every setting is eligible."""
+    if "val_iou_gain" not in row:
+        return True
+    return bool(row["val_iou_gain"] > z * row["val_iou_gain_se"]
+                and row["val_centroid_gain"] > z * row["val_centroid_gain_se"])
 
 
 def choose_sampling(grid: list[dict], n_val: int) -> dict:
@@ -98,8 +163,48 @@ def choose_sampling(grid: list[dict], n_val: int) -> dict:
     se = float(np.sqrt(max(top * (1 - top), 1e-12) / max(n_val, 1)))
     fewest = min(r["steps"] for r in pool if r["val_top1"] >= top - se)
     best = max((r for r in pool if r["steps"] == fewest), key=lambda r: (round(r["val_top1"], 3), r["val_ssim"]))
-    return {"chosen": best, "rule": "saliency must beat text-only SSIM; then fewest steps within one SE of the "
-                                    "best val top-1; then best top-1", "best_val_top1": top, "se": se, "grid": grid}
+    return {"chosen": best, "rule": "decoded saliency maps must place the object better than permuted maps "
+                                    "(IoU and centroid error, > 2 paired SE); then fewest steps within one SE of "
+                                    "the best val top-1; then best top-1", "best_val_top1": top, "se": se,
+            "n_eligible": sum(bool(r["eligible"]) for r in grid), "grid": grid}
+
+
+def zero_shot_split(ds) -> bool:
+    """True when some test class has no training trials (THINGS-EEG2's test concepts): class prototypes of
+    such classes do not exist, so class decoding cannot score them."""
+    te, tr = ds.subset("test"), ds.subset("train")
+    return bool(len(te)) and not np.isin(np.unique(ds.labels[te]), ds.labels[tr]).all()
+
+
+def zero_shot_retrieval(ds, dec, te: np.ndarray, text, batch: int = 64) -> dict:
+    """THINGS-EEG2's protocol: average the test trials of each image (per subject; the release has 80
+    repetitions), decode the averages, and retrieve each image's concept among the test concepts by cosine
+    similarity of the decoder's caption embedding with each concept's caption embedding (the model's text
+    encoder, label captions as in training). Top-1 / top-5, chance 1/K and 5/K for K test concepts."""
+    keys = list(zip(np.asarray(ds.subjects)[te].tolist(), map(str, ds.image_ids[te])))
+    groups: dict = {}
+    for i, k in zip(te, keys):
+        groups.setdefault(k, []).append(i)
+    order = list(groups)
+    eeg = np.stack([ds.eeg[groups[k]].mean(0) for k in order])
+    labels = np.array([ds.labels[groups[k][0]] for k in order])
+    subjects = np.array([k[0] for k in order])
+    emb = decode_eeg(eeg, dec, batch)["embedding"].reshape(len(order), -1)
+    concepts = np.unique(ds.labels[te])
+    cand = text.encode([f"an image of a {ds.classes[c]}" for c in concepts]).reshape(len(concepts), -1)
+    unit = lambda v: v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
+    sims = unit(emb) @ unit(cand).T  # (images, K)
+    target = np.searchsorted(concepts, labels)
+    rank = (sims > sims[np.arange(len(sims)), target][:, None]).sum(1)  # 0 = retrieved first
+    k = len(concepts)
+    per = {str(s): float((rank[subjects == s] == 0).mean()) for s in np.unique(subjects)}
+    return {"protocol": f"{k}-way zero-shot retrieval of test concepts by caption-embedding cosine, test trials "
+                        "averaged per image and subject",
+            "n_concepts": int(k), "n_images": int(len(order)),
+            "trials_averaged": float(np.mean([len(v) for v in groups.values()])),
+            f"{k}way_top1": float((rank == 0).mean()), f"{k}way_top5": float((rank < 5).mean()),
+            "top1": float((rank == 0).mean()), "top5": float((rank < 5).mean()),
+            "chance_top1": 1.0 / k, "chance_top5": min(1.0, 5.0 / k), "top1_per_subject": per}
 
 
 def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool = True,
@@ -131,19 +236,27 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     true_emb = text.encode([f"an image of a {ds.classes[c]}" for c in y]).reshape(len(y), -1)
     cos = (emb.reshape(len(y), -1) * true_emb).sum(1) / (
         np.linalg.norm(emb.reshape(len(y), -1), axis=1) * np.linalg.norm(true_emb, axis=1) + 1e-9)
-    rng = np.random.default_rng(0)
-    metrics = {
-        "n_test_trials": int(len(te)), "n_classes": n_classes, "chance_top1": 1.0 / n_classes,
-        "eeg_class_top1": float((scores.argmax(1) == y).mean()),
-        "eeg_class_top1_shuffled_labels": float((scores.argmax(1) == rng.permutation(y)).mean()),
-        "embedding_cosine": float(cos.mean()),
-    }
+    zero_shot = zero_shot_split(ds)
+    metrics = {"n_test_trials": int(len(te)), "n_classes": n_classes, "embedding_cosine": float(cos.mean())}
+    if zero_shot:
+        # the test concepts were never trained on: their prototypes do not exist, class decoding is undefined
+        metrics["zero_shot"] = zero_shot_retrieval(ds, dec, te, text, batch)
+        log(f"zero-shot split: {metrics['zero_shot']['protocol']}: top-1 {metrics['zero_shot']['top1']:.3f}, "
+            f"top-5 {metrics['zero_shot']['top5']:.3f}")
+    else:
+        metrics.update(chance_top1=1.0 / n_classes, eeg_class_top1=float((scores.argmax(1) == y).mean()))
+    # the caption the model was trained to regress (label or full), for the true-caption ceiling
+    from eegviz.train.decoder import captions_for
+
+    ceiling_emb = text.encode(captions_for(ds, te, dec.hparams.get("caption", "label"))).reshape(emb.shape)
     gt = None
     if renderable(ds.image_ids) or ds.image_paths:
         from eegviz.train.decoder import stimulus_targets
 
         gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths).transpose(0, 2, 3, 1)
         metrics.update(saliency_ssim=ssim_np(sal, gt), saliency_pixcorr=pixcorr(sal, gt))
+        metrics["saliency"] = {"ssim": metrics["saliency_ssim"], "pixcorr": metrics["saliency_pixcorr"],
+                               "ssim_flat_baselines": flat_ssim_baselines(gt), **_saliency_objects(ds, te, sal)}
     if generator is None and (model / "generator.safetensors").is_file() and dec.hparams.get(
             "text_encoder", "hash") == "hash":
         generator = EmbeddedGenerator(model, out_size=32)  # its native resolution; display upsampling adds nothing
@@ -161,24 +274,50 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
             clf = HFImageClassifier(classifier)
         elif (model / "classifier.safetensors").is_file():
             clf = load_classifier(model / "classifier.safetensors", ds.classes)
-        metrics.update(_reconstruction_metrics(ds, out, te, gt, sal, emb, generator, clf, batch))
-    if controls:
+        metrics.update(_reconstruction_metrics(ds, out, te, gt, sal, emb, generator, clf, batch,
+                                               true_emb=ceiling_emb))
+    if controls and zero_shot:
+        metrics["controls"] = {"skipped": "zero-shot split: the refit probes classify the training classes, "
+                                          "and the test concepts are none of them"}
+        controls = False
+    elif controls:
         from eegviz.eval.controls import plot_controls, run_controls
 
         metrics["controls"] = run_controls(ds, dec.spec, highpass_hz=controls_highpass,
                                            decoder_top1=metrics["eeg_class_top1"], log=log)
         plot_controls(metrics["controls"], out / "controls.png")
-    metrics["headline"] = {"eeg_class_top1": metrics["eeg_class_top1"], "chance": 1.0 / n_classes}
+    if zero_shot:
+        z = metrics["zero_shot"]
+        metrics["headline"] = {"zero_shot_top1": z["top1"], "zero_shot_top5": z["top5"],
+                               "chance_top1": z["chance_top1"], "n_concepts": z["n_concepts"]}
+    else:
+        metrics["headline"] = {"eeg_class_top1": metrics["eeg_class_top1"], "chance": 1.0 / n_classes}
+    if "iou" in metrics.get("saliency", {}):
+        metrics["headline"]["saliency_iou"] = metrics["saliency"]["iou"]
     if "ablation" in metrics:
         best = metrics["ablation"]["label+saliency"]
         metrics["headline"]["reconstruction_ssim"] = best["ssim"]
+        metrics["headline"]["ssim_flat_background"] = metrics["ssim_flat_baselines"]["background"]
         if "n_way" in metrics:
             metrics["headline"][f"reconstruction_{metrics['n_way']}way_top1"] = best[f"{metrics['n_way']}way_top1"]
             metrics["headline"]["reconstruction_is"] = best["is"]["mean"]
     if controls:
         metrics["headline"]["controls"] = metrics["controls"]["checks"]
+    metrics = json_safe(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
+
+
+def _saliency_objects(ds, te: np.ndarray, sal: np.ndarray) -> dict:
+    """Object-region metrics of the saliency maps, and of the same maps permuted across trials (the control
+    they must beat); skipped with the reason when the stimuli are not synthetic."""
+    truth, why = object_truth(ds, te, sal.shape[1])
+    if truth is None:
+        return {"object_region": {"skipped": why}}
+    a = object_trials(sal, *truth)
+    b = object_trials(sal[_shuffle(len(sal))], *truth)
+    return {**summarise_objects(a), "shuffled_control": summarise_objects(b),
+            "vs_shuffled": paired_bootstrap_diff(a, b)}
 
 
 def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
@@ -193,10 +332,12 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
                           f"{spec.n_times} samples)")
 
 
-def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: int) -> dict:
-    """NeuroImagen's image metrics and ablation on the test trials; also writes reconstructions.png.
+def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: int, true_emb=None) -> dict:
+    """NeuroImagen's image metrics, ablation and generation controls on the test trials; also writes
+    reconstructions.png.
 
     `gt`: the test stimuli as (N, H, W, 3) floats; loaded again only if the generator draws at another size.
+    `true_emb`: the true captions' embeddings (shaped like `emb`) for the text-only ceiling; skipped if None.
 
     The classifier's target for a trial is the dataset label when the classifier knows the dataset's classes
     (the stimulus classifier), else the class it gives the true stimulus (an ImageNet classifier on ImageNet
@@ -204,21 +345,32 @@ def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: in
     """
     from eegviz.train.decoder import stimulus_targets
 
+    perm = _shuffle(len(sal))
     # label_only is text-to-image: strength 1 starts from pure noise, so the saliency map cannot leak in.
     variants = {
         "label+saliency": (sal, emb, {}),
         "label_only": (sal, emb, {"strength": 1.0}),
         "saliency_only": (sal, np.zeros_like(emb), {}),
     }
+    controls = {
+        "saliency_shuffled": (sal[perm], emb, {}),  # another trial's map, this trial's embedding
+        "saliency_flat": (np.full_like(sal, float(sal.mean())), emb, {}),  # no layout at all
+        "embedding_shuffled": (sal, emb[perm], {}),  # this trial's map, another trial's embedding
+    }
+    if true_emb is not None:
+        controls["true_caption_ceiling"] = (sal, np.asarray(true_emb, emb.dtype).reshape(emb.shape),
+                                            {"strength": 1.0})
     images = {name: generate_all(gen, s_in, e_in, batch, **settings)
-              for name, (s_in, e_in, settings) in variants.items()}
+              for name, (s_in, e_in, settings) in {**variants, **controls}.items()}
     size = images["label+saliency"].shape[1]
     if gt.shape[1] != size:
         gt = stimulus_targets(ds.image_ids[te], size, ds.image_paths).transpose(0, 2, 3, 1)
     gt_u8 = (gt * 255 + 0.5).astype(np.uint8)
     y = ds.labels[te]
+    truth, why = object_truth(ds, te, size)
     result = {"image_size": int(size), "generator": getattr(gen, "name", type(gen).__name__),
-              "sampling": {k: getattr(gen, k) for k in ("steps", "strength", "guidance") if hasattr(gen, k)}}
+              "sampling": {k: getattr(gen, k) for k in ("steps", "strength", "guidance") if hasattr(gen, k)},
+              "ssim_flat_baselines": flat_ssim_baselines(gt)}
     if clf is not None:
         gt_logits = clf.logits_uint8(gt_u8)
         same = list(clf.classes) == list(ds.classes)
@@ -231,7 +383,7 @@ def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: in
             result["classifier_top1_on_true_stimuli"] = float((gt_logits.argmax(1) == y).mean())
         result["n_way"] = n_way
         result["is_true_stimuli"] = inception_score(gt_logits)
-    results = {}
+    results, trials = {}, {}
     for name, imgs in images.items():
         f = imgs.astype(np.float32) / 255
         r = {"ssim": ssim_np(f, gt), "pixcorr": pixcorr(f, gt)}
@@ -243,12 +395,24 @@ def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: in
                 if n < n_way:
                     r[f"{n}way_top1"] = nway_topk(logits, target, n, 1)
             r["is"] = inception_score(logits)
+        if truth is not None:
+            trials[name] = object_trials(f, *truth)
+            r.update(summarise_objects(trials[name]))
         results[name] = r
     if clf is None:
         result["classifier"] = {"skipped": "no classifier: N-way top-k and IS need --classifier (a transformers "
                                            "image classifier) or a model with a stimulus classifier"}
     _plot(out, gt, sal, images, y, ds.classes)
-    result["ablation"] = results
+    result["ablation"] = {k: results[k] for k in variants}
+    result["generation_controls"] = {k: results[k] for k in controls if k != "true_caption_ceiling"}
+    if truth is not None:
+        result["generation_controls"]["saliency_vs_shuffled"] = paired_bootstrap_diff(
+            trials["label+saliency"], trials["saliency_shuffled"])
+    else:
+        result["generation_controls"]["saliency_vs_shuffled"] = {"skipped": why}
+        result["object_region"] = {"skipped": why}
+    result["true_caption_ceiling"] = (results["true_caption_ceiling"] if true_emb is not None else
+                                      {"skipped": "no true-caption embeddings given"})
     return result
 
 

@@ -188,7 +188,27 @@ def normalise(x: np.ndarray, spec: InputSpec) -> np.ndarray:
         x = highpass(np.asarray(x, dtype=np.float64), spec.sfreq, spec.highpass)
     if spec.reference:
         x = rereference(np.asarray(x, dtype=np.float64), spec)
-    b0 = int(round((spec.baseline[0] - spec.tmin) * spec.sfreq))
-    b1 = max(b0 + 1, int(round((spec.baseline[1] - spec.tmin) * spec.sfreq)))
-    x = x - x[..., b0:b1].mean(axis=-1, keepdims=True)
+    window = baseline_samples(spec)
+    if window is not None:
+        x = x - x[..., window[0]:window[1]].mean(axis=-1, keepdims=True)
     return (x * spec.scale).astype(np.float32)
+
+
+def baseline_samples(spec: InputSpec) -> tuple[int, int] | None:
+    """The sample range [b0, b1) of the epoch that baseline correction averages, or None for no correction.
+
+    The baseline window is clipped to the epoch (tmin..tmax): a window that starts before tmin starts at the
+    first sample, one that ends after tmax ends at the last, and a non-empty overlap shorter than a sample
+    keeps one sample (an epoch starting exactly where the baseline ends uses its first sample). When the
+    window lies wholly outside the epoch (EEG-ImageNet's epochs start at +0.02 s, after the default -0.1..0 s
+    baseline) there is no pre-stimulus signal to subtract and no correction is applied, rather than
+    subtracting the mean of some other stretch of the response (negative indices used to pick 340-440 ms
+    there). Indices are never negative."""
+    n = spec.n_times
+    lo = max(spec.baseline[0], spec.tmin)
+    hi = min(spec.baseline[1], spec.tmax)
+    if hi < lo or n <= 0:
+        return None
+    b0 = min(n - 1, max(0, int(round((lo - spec.tmin) * spec.sfreq))))
+    b1 = min(n, max(b0 + 1, int(round((hi - spec.tmin) * spec.sfreq))))
+    return b0, b1
