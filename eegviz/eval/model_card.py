@@ -63,6 +63,14 @@ def _yaml(model_name: str, training: dict, metrics: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _row(name: str, v: dict, n) -> str:
+    cells = [f"{v[f'{n}way_top1']:.3f}" if n and f"{n}way_top1" in v else "-", f"{v.get('ssim', float('nan')):.3f}"]
+    cells += [f"{v[k]:.3f}" if isinstance(v.get(k), (int, float)) else "-"
+              for k in ("iou", "centroid_r_x", "centroid_r_y", "colour_acc")]
+    cells.append(f"{v['is']['mean']:.1f}" if isinstance(v.get("is"), dict) else "-")
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
 def _results(metrics: dict | None, training: dict) -> str:
     if not metrics:
         dec = training.get("decoder", {})
@@ -70,21 +78,52 @@ def _results(metrics: dict | None, training: dict) -> str:
                          if isinstance(v, (int, float)) and k.startswith("val_"))
         return ("## Results\nNo test-split evaluation was run with this training (no generator for these stimuli);\n"
                 "run `eegviz eval`. Validation figures from training:\n" + rows + "\n")
-    n = metrics["n_way"]
-    out = [f"## Test-split results (held-out images, single trials)",
-           f"- EEG class decoding ({n}-way top-1): {metrics['eeg_class_top1']:.3f} (chance {metrics['chance_top1']:.3f})",
-           f"- saliency SSIM {metrics['saliency_ssim']:.3f}; embedding cosine {metrics['embedding_cosine']:.3f}"]
+    n = metrics.get("n_way")
+    out = ["## Test-split results (held-out images, single trials)"]
+    if "zero_shot" in metrics:
+        z = metrics["zero_shot"]
+        out.append(f"- zero-shot retrieval: {json.dumps(z)}")
+    if "eeg_class_top1" in metrics:
+        out.append(f"- EEG class decoding (top-1): {metrics['eeg_class_top1']:.3f} (chance {metrics['chance_top1']:.3f})")
+    if "embedding_cosine" in metrics:
+        out.append(f"- caption embedding cosine to the true caption's: {metrics['embedding_cosine']:.3f}")
+    sal = metrics.get("saliency")
+    if isinstance(sal, dict) and "iou" in sal:
+        flat = sal.get("ssim_flat_baselines", {})
+        out.append(f"- saliency maps: SSIM {sal['ssim']:.3f} (a flat background-colour image scores "
+                   f"{flat.get('background', float('nan')):.3f}), mask IoU {sal['iou']:.3f} (maps shuffled across "
+                   f"trials {sal['shuffled_control']['iou']:.3f}), centroid r x/y {sal['centroid_r_x']:.2f} / "
+                   f"{sal['centroid_r_y']:.2f}, colour accuracy {sal['colour_acc']:.3f} (chance {sal['colour_chance']:.3f})")
     if "classifier_top1_on_true_stimuli" in metrics:
         out.append(f"- classifier on the true stimuli (its ceiling): {metrics['classifier_top1_on_true_stimuli']:.3f}")
     a = metrics.get("ablation")
     if a:
-        out += ["", f"| variant | {n}-way top-1 | 10-way top-1 | 5-way top-1 | SSIM | PixCorr | IS* |",
-                "|---|---|---|---|---|---|---|"]
-        out += [f"| {k} | {v[f'{n}way_top1']:.3f} | {v['10way_top1']:.3f} | {v['5way_top1']:.3f} | {v['ssim']:.3f} "
-                f"| {v['pixcorr']:.3f} | {v['is']['mean']:.2f} |" for k, v in a.items()]
+        head = f"{n}-way top-1" if n else "top-1"
+        out += ["", f"| reconstructions | {head} | SSIM | mask IoU | centroid r x | centroid r y | colour | IS* |",
+                "|---|---|---|---|---|---|---|---|"]
+        out += [_row(k, v, n) for k, v in a.items()]
+        controls = {k: v for k, v in metrics.get("generation_controls", {}).items() if "ssim" in v}
+        out += [_row(f"control: {k.replace('_', ' ')}", v, n) for k, v in controls.items()]
+        if "true_caption_ceiling" in metrics:
+            out.append(_row("ceiling: true caption, text only", metrics["true_caption_ceiling"], n))
+        flat = metrics.get("ssim_flat_baselines", {})
+        if flat:
+            out += ["", f"SSIM (Gaussian window) baselines: a flat image of each stimulus's background colour "
+                        f"scores {flat['background']:.3f}, a flat mean grey {flat['mean_grey']:.3f}."]
+        vs = metrics.get("generation_controls", {}).get("saliency_vs_shuffled")
+        if vs:
+            out.append("Decoded minus shuffled saliency maps, reconstructions (95% bootstrap interval): " + "; ".join(
+                f"{k.replace('_', ' ')} {d['diff']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]" for k, d in vs.items()))
+        if vs:
+            better = [k for k, d in vs.items() if (d["ci95"][1] < 0 if k == "centroid_err" else d["ci95"][0] > 0)]
+            out += ["", f"Reading: the decoded saliency maps beat maps shuffled across trials on {len(better)} of "
+                        f"{len(vs)} object-region metrics of the reconstructions"
+                        + (f" ({', '.join(better)})" if better else "")
+                        + "; a claim that the pixel branch steers where, how big or what colour stands only where "
+                          "this interval excludes zero."]
         if "is_true_stimuli" in metrics:
-            out += ["", f"*IS under the evaluation classifier; the true stimuli score "
-                        f"{metrics['is_true_stimuli']['mean']:.2f} on it."]
+            out += ["", f"*IS under the evaluation classifier over shuffled splits; the true stimuli score "
+                        f"{metrics['is_true_stimuli']['mean']:.1f} on it."]
     return "\n".join(out) + "\n"
 
 
