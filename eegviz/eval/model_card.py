@@ -63,10 +63,14 @@ def _yaml(model_name: str, training: dict, metrics: dict | None) -> str:
     return "\n".join(lines)
 
 
+def _f(value, digits: int = 3) -> str:
+    """A figure, or '-' where the metric is undefined (a constant prediction has no correlation)."""
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "-"
+
+
 def _row(name: str, v: dict, n) -> str:
     cells = [f"{v[f'{n}way_top1']:.3f}" if n and f"{n}way_top1" in v else "-", f"{v.get('ssim', float('nan')):.3f}"]
-    cells += [f"{v[k]:.3f}" if isinstance(v.get(k), (int, float)) else "-"
-              for k in ("iou", "centroid_r_x", "centroid_r_y", "colour_acc")]
+    cells += [_f(v.get(k)) for k in ("iou", "centroid_r_x", "centroid_r_y", "colour_acc")]
     cells.append(f"{v['is']['mean']:.1f}" if isinstance(v.get("is"), dict) else "-")
     return f"| {name} | " + " | ".join(cells) + " |"
 
@@ -90,10 +94,11 @@ def _results(metrics: dict | None, training: dict) -> str:
     sal = metrics.get("saliency")
     if isinstance(sal, dict) and "iou" in sal:
         flat = sal.get("ssim_flat_baselines", {})
-        out.append(f"- saliency maps: SSIM {sal['ssim']:.3f} (a flat background-colour image scores "
-                   f"{flat.get('background', float('nan')):.3f}), mask IoU {sal['iou']:.3f} (maps shuffled across "
-                   f"trials {sal['shuffled_control']['iou']:.3f}), centroid r x/y {sal['centroid_r_x']:.2f} / "
-                   f"{sal['centroid_r_y']:.2f}, colour accuracy {sal['colour_acc']:.3f} (chance {sal['colour_chance']:.3f})")
+        out.append(f"- saliency maps: SSIM {_f(sal.get('ssim'))} (a flat background-colour image scores "
+                   f"{_f(flat.get('background'))}), mask IoU {_f(sal.get('iou'))} (maps shuffled across trials "
+                   f"{_f(sal.get('shuffled_control', {}).get('iou'))}), centroid r x/y {_f(sal.get('centroid_r_x'), 2)}"
+                   f" / {_f(sal.get('centroid_r_y'), 2)}, colour accuracy {_f(sal.get('colour_acc'))} (chance "
+                   f"{_f(sal.get('colour_chance'))})")
     if "classifier_top1_on_true_stimuli" in metrics:
         out.append(f"- classifier on the true stimuli (its ceiling): {metrics['classifier_top1_on_true_stimuli']:.3f}")
     a = metrics.get("ablation")
