@@ -12,15 +12,6 @@ from pathlib import Path
 from eegviz.errors import EegvizError
 
 
-def _lsl_confined_default() -> None:
-    """Use the project's loopback-only liblsl config unless the user chose one."""
-    from eegviz.paths import project_root
-
-    cfg = project_root() / "lsl_api.cfg"
-    if "LSLAPICFG" not in os.environ and cfg.exists():
-        os.environ["LSLAPICFG"] = str(cfg)
-
-
 # -- running a session -------------------------------------------------------------------------------------------
 def run_session(source, args, paced: bool) -> int:
     """A headless session: the output folder is checked first, the model loaded, then the pipeline warms up,
@@ -200,16 +191,17 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from eegviz.bench import run_bench
+    from eegviz.bench.latency import run_bench
 
     result = run_bench(device=args.device, n=args.n, model_dir=args.model)
     if args.device == "cuda" or args.sd_arch == "tiny":
-        from eegviz.bench_gpu import bench_sd
+        from eegviz.bench.sd import bench_sd
 
         result["sd_img2img"] = bench_sd(device=args.device, arch=args.sd_arch, n=args.sd_n,
                                         slow_steps=50 if args.sd_arch == "sd-turbo" else 4)
     if args.soak:
-        from eegviz.bench_soak import measure_reconnect, run_soak
+        from eegviz.bench.reconnect import measure_reconnect
+        from eegviz.bench.soak import run_soak
 
         result["soak"] = run_soak(duration_s=args.soak)
         result["reconnect"] = measure_reconnect(trials=10)
@@ -472,7 +464,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         setup_logging(args)
-        _lsl_confined_default()
+        from eegviz.paths import confine_lsl
+
+        confine_lsl()  # before anything loads pylsl
         from eegviz.plugins import set_plugin_dirs
 
         set_plugin_dirs(args.plugins)

@@ -29,3 +29,13 @@ def default_model_dir() -> Path:
 
 def demo_recording() -> Path:
     return assets_dir() / "demo.xdf"
+
+
+def confine_lsl() -> None:
+    """Point liblsl at the project's loopback-only lsl_api.cfg unless the user chose a config (LSLAPICFG).
+
+    liblsl reads the variable once, when pylsl loads it, so call this before the first `import pylsl`.
+    """
+    cfg = project_root() / "lsl_api.cfg"
+    if "LSLAPICFG" not in os.environ and cfg.exists():
+        os.environ["LSLAPICFG"] = str(cfg)
