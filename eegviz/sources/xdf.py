@@ -17,7 +17,7 @@ import numpy as np
 import pyxdf
 
 from eegviz.errors import EegvizError, one_line
-from eegviz.messages import Marker, StreamInfo
+from eegviz.messages import Marker, StreamInfo, usable_ch_names
 from eegviz.sources.replay import ReplaySource
 from eegviz.sources.units import UNIT_SCALE
 
@@ -178,8 +178,7 @@ def load_xdf_session(
 
     n = data.shape[1]
     labels = [_first(c, "label") for c in _channels(eeg)]
-    if len(labels) != n or not all(labels) or len(set(labels)) != n:
-        labels = [f"ch{i + 1}" for i in range(n)]
+    labels = usable_ch_names(labels, n)
     sfreq = float(_first(eeg["info"], "nominal_srate", "0") or 0)
     if sfreq <= 0:
         sfreq = float(eeg["info"].get("effective_srate") or 0.0)
