@@ -49,12 +49,10 @@ def _window(args, title: str, make_source=None) -> int:
 
 # -- commands ------------------------------------------------------------------------------------------------------
 def cmd_demo(args) -> int:
-    from eegviz.paths import demo_recording
+    from eegviz.paths import demo_recording_checked
     from eegviz.sources.xdf import XdfReplaySource
 
-    path = demo_recording()
-    if not path.exists():
-        raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
+    path = demo_recording_checked()
     if not args.headless:
         return _window(args, "eegviz demo")
     src = XdfReplaySource(path, speed=args.speed)

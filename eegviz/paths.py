@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from eegviz.errors import EegvizError
+
 
 def project_root() -> Path:
     env = os.environ.get("EEGVIZ_HOME")
@@ -29,6 +31,14 @@ def default_model_dir() -> Path:
 
 def demo_recording() -> Path:
     return assets_dir() / "demo.xdf"
+
+
+def demo_recording_checked() -> Path:
+    """demo_recording(), or EegvizError saying how to get it back when it is missing."""
+    path = demo_recording()
+    if not path.exists():
+        raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
+    return path
 
 
 def confine_lsl() -> None:
