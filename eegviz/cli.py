@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from eegviz.checks import check_choice, check_positive, check_range
 from eegviz.errors import EegvizError
 
 
@@ -135,8 +136,8 @@ def cmd_simulate(args) -> int:
         raise EegvizError("simulate needs --out DIR (a dataset) or --stream (LSL outlets)")
     from eegviz.data.synthetic import simulate_dataset
 
-    if args.drift < 0 or args.signal < 0:
-        raise EegvizError("--drift and --signal must be >= 0")
+    check_positive(args.drift, "--drift", allow_zero=True)
+    check_positive(args.signal, "--signal", allow_zero=True)
     path = simulate_dataset(Path(args.out), subjects=args.subjects, n_per_class=args.images, seed=args.seed,
                             design=args.design, drift_uv_per_s=args.drift, signal=args.signal)
     print(f"eegviz: wrote dataset to {path}")
@@ -172,10 +173,11 @@ def cmd_eval(args) -> int:
     from eegviz.eval.report import evaluate
 
     data_opts = _data_opts(args)
-    if args.strength is not None and not 0 < args.strength <= 1:
-        raise EegvizError("--strength must be in (0, 1]: the fraction of the sampler's noise schedule applied")
-    if args.controls_highpass < 0:
-        raise EegvizError("--controls-highpass must be >= 0 Hz (0: no high-pass variant)")
+    if args.strength is not None:
+        check_range(args.strength, "--strength", 0, 1, low_open=True,
+                    hint="the fraction of the sampler's noise schedule applied")
+    check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
+                   hint="0: no high-pass variant")
     from eegviz.generators import make_generator
     from eegviz.hub import resolve_model_dir
 
@@ -450,8 +452,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def setup_logging(args) -> None:
     """One package logger: eegviz's messages at the chosen level, other libraries' warnings and up."""
     level = args.log_level or ("info" if args.verbose else os.environ.get("EEGVIZ_LOG_LEVEL", "warning").lower())
-    if level not in LOG_LEVELS:
-        raise EegvizError(f"EEGVIZ_LOG_LEVEL={level!r}; one of {', '.join(LOG_LEVELS)}")
+    check_choice(level, "EEGVIZ_LOG_LEVEL", LOG_LEVELS)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("eegviz").setLevel(level.upper())
     if level != "debug":

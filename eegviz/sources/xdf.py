@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyxdf
 
+from eegviz.checks import check_file
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
 from eegviz.sources.replay import ReplaySource
@@ -108,9 +109,7 @@ def load_xdf_session(
     path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None
 ) -> XdfSession:
     """Load EEG (in volts) and string markers from an XDF file, clocks synchronised by pyxdf."""
-    path = Path(path)
-    if not path.is_file():
-        raise EegvizError(f"XDF file {path} does not exist; check the path")
+    path = check_file(path, "XDF file")
     raw = path.read_bytes()
     if not raw.startswith(b"XDF:"):
         raise EegvizError(f"{path} is not an XDF file (it does not start with 'XDF:')")
