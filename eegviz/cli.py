@@ -9,16 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from eegviz.checks import check_choice, check_positive, check_range
 from eegviz.errors import EegvizError
-
-
-def _lsl_confined_default() -> None:
-    """Use the project's loopback-only liblsl config unless the user chose one."""
-    from eegviz.paths import project_root
-
-    cfg = project_root() / "lsl_api.cfg"
-    if "LSLAPICFG" not in os.environ and cfg.exists():
-        os.environ["LSLAPICFG"] = str(cfg)
 
 
 # -- running a session -------------------------------------------------------------------------------------------
@@ -58,12 +50,10 @@ def _window(args, title: str, make_source=None) -> int:
 
 # -- commands ------------------------------------------------------------------------------------------------------
 def cmd_demo(args) -> int:
-    from eegviz.paths import demo_recording
+    from eegviz.paths import demo_recording_checked
     from eegviz.sources.xdf import XdfReplaySource
 
-    path = demo_recording()
-    if not path.exists():
-        raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
+    path = demo_recording_checked()
     if not args.headless:
         return _window(args, "eegviz demo")
     src = XdfReplaySource(path, speed=args.speed)
@@ -146,8 +136,8 @@ def cmd_simulate(args) -> int:
         raise EegvizError("simulate needs --out DIR (a dataset) or --stream (LSL outlets)")
     from eegviz.data.synthetic import simulate_dataset
 
-    if args.drift < 0 or args.signal < 0:
-        raise EegvizError("--drift and --signal must be >= 0")
+    check_positive(args.drift, "--drift", allow_zero=True)
+    check_positive(args.signal, "--signal", allow_zero=True)
     path = simulate_dataset(Path(args.out), subjects=args.subjects, n_per_class=args.images, seed=args.seed,
                             design=args.design, drift_uv_per_s=args.drift, signal=args.signal)
     print(f"eegviz: wrote dataset to {path}")
@@ -183,10 +173,11 @@ def cmd_eval(args) -> int:
     from eegviz.eval.report import evaluate
 
     data_opts = _data_opts(args)
-    if args.strength is not None and not 0 < args.strength <= 1:
-        raise EegvizError("--strength must be in (0, 1]: the fraction of the sampler's noise schedule applied")
-    if args.controls_highpass < 0:
-        raise EegvizError("--controls-highpass must be >= 0 Hz (0: no high-pass variant)")
+    if args.strength is not None:
+        check_range(args.strength, "--strength", 0, 1, low_open=True,
+                    hint="the fraction of the sampler's noise schedule applied")
+    check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
+                   hint="0: no high-pass variant")
     from eegviz.generators import make_generator
     from eegviz.hub import resolve_model_dir
 
@@ -200,16 +191,17 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from eegviz.bench import run_bench
+    from eegviz.bench.latency import run_bench
 
     result = run_bench(device=args.device, n=args.n, model_dir=args.model)
     if args.device == "cuda" or args.sd_arch == "tiny":
-        from eegviz.bench_gpu import bench_sd
+        from eegviz.bench.sd import bench_sd
 
         result["sd_img2img"] = bench_sd(device=args.device, arch=args.sd_arch, n=args.sd_n,
                                         slow_steps=50 if args.sd_arch == "sd-turbo" else 4)
     if args.soak:
-        from eegviz.bench_soak import measure_reconnect, run_soak
+        from eegviz.bench.reconnect import measure_reconnect
+        from eegviz.bench.soak import run_soak
 
         result["soak"] = run_soak(duration_s=args.soak)
         result["reconnect"] = measure_reconnect(trials=10)
@@ -460,8 +452,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def setup_logging(args) -> None:
     """One package logger: eegviz's messages at the chosen level, other libraries' warnings and up."""
     level = args.log_level or ("info" if args.verbose else os.environ.get("EEGVIZ_LOG_LEVEL", "warning").lower())
-    if level not in LOG_LEVELS:
-        raise EegvizError(f"EEGVIZ_LOG_LEVEL={level!r}; one of {', '.join(LOG_LEVELS)}")
+    check_choice(level, "EEGVIZ_LOG_LEVEL", LOG_LEVELS)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("eegviz").setLevel(level.upper())
     if level != "debug":
@@ -472,7 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
         setup_logging(args)
-        _lsl_confined_default()
+        from eegviz.paths import confine_lsl
+
+        confine_lsl()  # before anything loads pylsl
         from eegviz.plugins import set_plugin_dirs
 
         set_plugin_dirs(args.plugins)

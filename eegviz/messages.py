@@ -11,6 +11,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def default_ch_names(n: int) -> list[str]:
+    """ch1 .. chN: the labels given to channels a stream or file does not name."""
+    return [f"ch{i + 1}" for i in range(n)]
+
+
+def usable_ch_names(labels: list[str], n: int) -> list[str]:
+    """`labels` when they name all n channels, each non-empty and distinct, else default_ch_names(n)."""
+    if len(labels) != n or not all(labels) or len(set(labels)) != n:
+        return default_ch_names(n)
+    return labels
+
+
 @dataclass(frozen=True)
 class StreamInfo:
     """What a source delivers: channel labels, nominal rate, and a name for status bars and recordings."""
@@ -77,7 +89,7 @@ class Marker:
 
 @dataclass(frozen=True)
 class Epoch:
-    """EEG locked to one marker: data (n_channels, n_times) from t_marker + tmin, already preprocessed."""
+    """EEG locked to one marker: data (n_channels, n_times) from marker.timestamp + tmin, already preprocessed."""
 
     data: np.ndarray
     sfreq: float
@@ -87,10 +99,6 @@ class Epoch:
     t_ready: float  # perf_counter when the last sample of the window had arrived and the epoch was cut
     t_marker_seen: float = 0.0  # perf_counter when the marker itself arrived
     index: int = 0  # running number of the epoch in the session
-
-    @property
-    def t_marker(self) -> float:
-        return self.marker.timestamp
 
 
 @dataclass(frozen=True)

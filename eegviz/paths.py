@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from eegviz.errors import EegvizError
+
 
 def project_root() -> Path:
     env = os.environ.get("EEGVIZ_HOME")
@@ -29,3 +31,21 @@ def default_model_dir() -> Path:
 
 def demo_recording() -> Path:
     return assets_dir() / "demo.xdf"
+
+
+def demo_recording_checked() -> Path:
+    """demo_recording(), or EegvizError saying how to get it back when it is missing."""
+    path = demo_recording()
+    if not path.exists():
+        raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
+    return path
+
+
+def confine_lsl() -> None:
+    """Point liblsl at the project's loopback-only lsl_api.cfg unless the user chose a config (LSLAPICFG).
+
+    liblsl reads the variable once, when pylsl loads it, so call this before the first `import pylsl`.
+    """
+    cfg = project_root() / "lsl_api.cfg"
+    if "LSLAPICFG" not in os.environ and cfg.exists():
+        os.environ["LSLAPICFG"] = str(cfg)

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
+    """Where reconstructions go (ResultsWriter, ProgressSink, plugins' sinks, the window): called from the
+    generation thread, in order."""
+
     def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None) -> None: ...
     def on_skipped(self, marker: Marker, reason: str) -> None: ...
     def close(self) -> None: ...
@@ -89,12 +92,13 @@ class Pipeline:
     montage: the MNE montage the source's channel names refer to (--montage); None: guessed from the names.
     """
 
-    def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list,
+    def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list[Sink],
                  recorder=None, paced: bool = True, max_pending: int = 2, max_batch: int = 4,
                  on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None,
                  output=None, on_started: Callable[[object], None] | None = None,
                  on_notice: Callable[[str], None] | None = None, montage: str | None = None):
-        self.source, self.decoder, self.generator, self.sinks = source, decoder, generator, list(sinks)
+        self.source, self.decoder, self.generator = source, decoder, generator
+        self.sinks: list[Sink] = list(sinks)
         self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
         self.on_chunk, self.on_marker = on_chunk, on_marker
         self.output, self.on_started, self.on_notice, self.montage = output, on_started, on_notice, montage

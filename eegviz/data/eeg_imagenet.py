@@ -37,7 +37,7 @@ from typing import Iterable
 
 import numpy as np
 
-from eegviz.data.synthetic import EEGDataset
+from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError, one_line
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     `subjects` keeps only those subject numbers; `max_len=None` keeps over-long trials too; `split_index`
     says which list the split file indexes (module docstring).
     """
-    from eegviz.data.loaders import split_groups
+    from eegviz.data.dataset import split_groups
 
     path = Path(path)
     if not 0 <= time_low < time_high:

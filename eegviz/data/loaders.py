@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Hashable, Sequence
+from typing import Callable
 
-import numpy as np
-
-from eegviz.data.synthetic import EEGDataset
+from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError
 
 log = logging.getLogger(__name__)
@@ -118,40 +115,3 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
         n_img = len(set(map(str, ds.image_ids)))
         raise EegvizError(f"{path} gives no validation trials ({n_img} distinct images, too few to hold any out; "
                           "whole images are held out, so at least three are needed){hint}")
-
-
-def check_fractions(val_fraction: float, test_fraction: float) -> None:
-    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise EegvizError(f"val and test fractions must be >= 0 and sum to < 1, got {val_fraction} and {test_fraction}")
-
-
-def split_groups(groups: Sequence[Hashable], val_fraction: float, test_fraction: float, seed: int = 0,
-                 strata: Sequence[Hashable] | None = None) -> dict:
-    """Assign each distinct group (an image, a concept) wholly to train, val or test; returns group -> split.
-
-    Splitting by group rather than by trial is what keeps every test image unseen in training. Groups are
-    drawn round-robin over the strata (classes) in a seeded order, so val and test cover the classes evenly
-    even when each class has only a few images. Rounded counts, but at least one val/test group whenever
-    its fraction is > 0 and there are at least three groups, and always at least one train group.
-    """
-    check_fractions(val_fraction, test_fraction)
-    stratum = dict(zip(groups, strata)) if strata is not None else {}
-    by = defaultdict(list)
-    for g in sorted(set(groups), key=str):
-        by[stratum.get(g)].append(g)
-    rng = np.random.default_rng(seed)
-    keys = sorted(by, key=str)
-    queues = [[by[keys[i]][j] for j in rng.permutation(len(by[keys[i]]))] for i in rng.permutation(len(keys))]
-    order = []
-    while any(queues):
-        for q in queues:
-            if q:
-                order.append(q.pop(0))
-    n = len(order)
-
-    def count(frac: float) -> int:
-        return max(1, round(frac * n)) if frac > 0 and n >= 3 else round(frac * n)
-
-    n_test = min(count(test_fraction), max(0, n - 1))
-    n_val = min(count(val_fraction), max(0, n - 1 - n_test))
-    return {g: "test" if i < n_test else "val" if i < n_test + n_val else "train" for i, g in enumerate(order)}

@@ -16,31 +16,12 @@ dataset (rapid, no drift, signal 1) is sample-for-sample the one the shipped mod
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError
-
-
-@dataclass
-class EEGDataset:
-    eeg: np.ndarray  # (N, n_ch, n_times) float32 volts
-    labels: np.ndarray  # (N,) int
-    image_ids: np.ndarray  # (N,) str
-    subjects: np.ndarray  # (N,) int
-    split: np.ndarray  # (N,) str: train / val / test
-    ch_names: tuple[str, ...]
-    sfreq: float
-    tmin: float
-    classes: list[str]
-    captions: dict[str, str]  # image id -> rich caption
-    blocks: np.ndarray | None = None  # (N,) int recording block/run per trial; None when the format lacks it
-    image_paths: dict[str, Path] | None = None  # image id -> stimulus file (--images-dir); synthetic ones render
-
-    def subset(self, name: str) -> np.ndarray:
-        return np.flatnonzero(self.split == name)
 
 
 BLOCK_TRIALS = 100  # trials per run in the rapid design

@@ -35,7 +35,7 @@ from typing import Iterable
 import numpy as np
 
 from eegviz.data.safe_pickle import load_pickled
-from eegviz.data.synthetic import EEGDataset
+from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError, one_line
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
     subject (far cleaner ERPs, the usual choice for test-set evaluation). trust=True unpickles the files without
     the allow-list (module docstring): only for files from a source you trust.
     """
-    from eegviz.data.loaders import check_fractions, split_groups
+    from eegviz.data.dataset import check_fractions, split_groups
 
     root = Path(root)
     check_fractions(val_fraction, 0.0)

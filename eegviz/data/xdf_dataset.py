@@ -21,7 +21,7 @@ from typing import Iterable
 import numpy as np
 
 from eegviz.data.images import find_images
-from eegviz.data.synthetic import EEGDataset
+from eegviz.data.dataset import EEGDataset, check_fractions, split_groups
 from eegviz.errors import EegvizError
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,6 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     Markers naming no image (also tried: the file stem of a path-like payload) are skipped and counted, as are
     epochs that run past either end of the recording or span a gap in it.
     """
-    from eegviz.data.loaders import check_fractions, split_groups
     from eegviz.sources.xdf import load_xdf_session
 
     if not tmax > tmin:

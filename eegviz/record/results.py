@@ -34,12 +34,10 @@ class ResultsWriter:
         self.png_size = png_size
         self._fh = open(self.out / "results.jsonl", "x", buffering=1)  # a fresh session folder: never appended
         self._lock = threading.Lock()
-        self.n_lines = 0
 
     def _write(self, row: dict) -> None:
         with self._lock:
             self._fh.write(json.dumps(row) + "\n")
-            self.n_lines += 1
 
     def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None = None) -> None:
         ep = rec.decoded.epoch

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo
+from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo, default_ch_names
 
 MAGIC = b"XDF:"
 TAG_FILE_HEADER = 1
@@ -143,9 +143,10 @@ class XdfWriter:
         desc = _sub(info, "desc")
         if ch_names is not None or unit is not None:
             channels = _sub(desc, "channels")
+            labels = list(ch_names) if ch_names is not None else default_ch_names(channel_count)
             for i in range(channel_count):
                 ch = _sub(channels, "channel")
-                _sub(ch, "label", ch_names[i] if ch_names is not None else f"ch{i + 1}")
+                _sub(ch, "label", labels[i])
                 if units[i] is not None:
                     _sub(ch, "unit", units[i])
                 _sub(ch, "type", stream_type)

@@ -12,6 +12,10 @@ from typing import Protocol, runtime_checkable
 
 from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo
 
+# Consecutive timestamps further apart than this many sample periods: samples went missing (a gap). Shared
+# by the live sources (LSL, BrainFlow) so they flag gaps alike.
+JUMP_SAMPLES = 2.0
+
 
 @dataclass
 class ReadResult:

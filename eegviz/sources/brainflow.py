@@ -19,8 +19,8 @@ import pylsl
 from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 
 from eegviz.errors import EegvizError
-from eegviz.messages import Chunk, Marker, StreamInfo
-from eegviz.sources.base import ReadResult
+from eegviz.messages import Chunk, Marker, StreamInfo, default_ch_names
+from eegviz.sources.base import JUMP_SAMPLES, ReadResult
 
 
 def _load_board_controller() -> None:
@@ -51,9 +51,6 @@ def _load_board_controller() -> None:
     finally:
         if sys.modules.get("pkg_resources") is shim:
             del sys.modules["pkg_resources"]
-
-
-JUMP_SAMPLES = 2.0  # consecutive timestamps further apart than this many periods: the board dropped samples
 
 
 def _board_name(board_id: int) -> str:
@@ -102,7 +99,7 @@ class BrainFlowSource:
         except BrainFlowError:
             names = []
         if len(names) != len(self._eeg_rows) or len(set(names)) != len(names):
-            names = [f"ch{i + 1}" for i in range(len(self._eeg_rows))]
+            names = default_ch_names(len(self._eeg_rows))
         self.board = BoardShim(self.board_id, input_params)
         try:
             self.board.prepare_session()

@@ -37,14 +37,13 @@ import numpy as np
 import pylsl
 
 from eegviz.errors import EegvizError
-from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo
-from eegviz.sources.base import ReadResult
+from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo, usable_ch_names
+from eegviz.sources.base import JUMP_SAMPLES, ReadResult
 from eegviz.sources.units import UNIT_SCALE
 
 
 DEFAULT_SCALE = 1e-6  # most EEG outlets send microvolts and many do not say so
 SILENCE_GAP_S = 1.0  # no samples for this long, then data again: the source was lost in between
-JUMP_SAMPLES = 2.0  # consecutive timestamps further apart than this many sample periods: samples went missing
 RECONNECT_AFTER_S = 0.5  # EEG silent this long: start looking for the outlet ourselves (see module docstring)
 OFFSET_INTERVAL_S = 5.0  # clock offset read this often per inlet (LabRecorder's interval)
 DEJITTER_HALFTIME_S = 90.0  # samples this old weigh half in the dejitter line (liblsl's default half-time)
@@ -88,8 +87,7 @@ def channel_meta(info: pylsl.StreamInfo) -> tuple[list[str], list[str | None]]:
         labels.append(ch.child_value("label") or "")
         units.append(ch.child_value("unit") or None)
         ch = ch.next_sibling("channel")
-    if len(labels) != n or not all(labels) or len(set(labels)) != n:
-        labels = [f"ch{i + 1}" for i in range(n)]
+    labels = usable_ch_names(labels, n)
     if len(units) != n:
         units = [None] * n
     return labels, units

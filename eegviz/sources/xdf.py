@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pyxdf
 
+from eegviz.checks import check_file
 from eegviz.errors import EegvizError, one_line
-from eegviz.messages import Marker, StreamInfo
+from eegviz.messages import Marker, StreamInfo, usable_ch_names
 from eegviz.sources.replay import ReplaySource
 from eegviz.sources.units import UNIT_SCALE
 
@@ -108,9 +109,7 @@ def load_xdf_session(
     path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None
 ) -> XdfSession:
     """Load EEG (in volts) and string markers from an XDF file, clocks synchronised by pyxdf."""
-    path = Path(path)
-    if not path.is_file():
-        raise EegvizError(f"XDF file {path} does not exist; check the path")
+    path = check_file(path, "XDF file")
     raw = path.read_bytes()
     if not raw.startswith(b"XDF:"):
         raise EegvizError(f"{path} is not an XDF file (it does not start with 'XDF:')")
@@ -178,8 +177,7 @@ def load_xdf_session(
 
     n = data.shape[1]
     labels = [_first(c, "label") for c in _channels(eeg)]
-    if len(labels) != n or not all(labels) or len(set(labels)) != n:
-        labels = [f"ch{i + 1}" for i in range(n)]
+    labels = usable_ch_names(labels, n)
     sfreq = float(_first(eeg["info"], "nominal_srate", "0") or 0)
     if sfreq <= 0:
         sfreq = float(eeg["info"].get("effective_srate") or 0.0)

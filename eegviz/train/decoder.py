@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from eegviz.data.synthetic import EEGDataset
+from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError
 from eegviz.decoders.saliency import ProjectionDiscriminator, diff_augment, mode_seeking_loss, ssim
 from eegviz.decoders.encoder import triplet_loss_semihard

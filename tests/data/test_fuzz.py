@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from eegviz.data.eeg_imagenet import load_eeg_imagenet
 from eegviz.data.loaders import open_dataset
-from eegviz.data.synthetic import EEGDataset
+from eegviz.data.dataset import EEGDataset
 from eegviz.data.things_eeg2 import load_things_eeg2
 from eegviz.errors import EegvizError
 from eegviz.record.xdf_writer import XdfWriter

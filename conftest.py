@@ -1,4 +1,4 @@
-"""Test-wide setup: liblsl confined to this machine, Qt offscreen, torch on few threads.
+"""Test-wide setup for tests/ and plugins/: liblsl confined to this machine, Qt offscreen, torch on few threads.
 
 LSLAPICFG must be set before pylsl loads liblsl, so it is set here at import time, before any test module.
 """
@@ -6,7 +6,7 @@ LSLAPICFG must be set before pylsl loads liblsl, so it is set here at import tim
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 os.environ["LSLAPICFG"] = str(ROOT / "lsl_api.cfg")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,0 +1,113 @@
+"""Per-stage latency percentiles, batched throughput and peak memory of the embedded default, as JSON.
+
+Speed targets live here, not in timed tests. On CPU it times the embedded default end to end on simulated
+epochs; `--device cuda` also times the diffusers SD path (eegviz.bench.sd) when a GPU is present.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eegviz.latency import percentiles
+
+SOA_S = 0.75  # stimulus onset asynchrony of the simulated session
+CHUNK_S = 0.02  # samples arrive in chunks this long, as from an amplifier
+BATCHES = (1, 4, 8)
+BATCH_REPS = 10
+
+
+def _simulated_session(spec, n: int):
+    """The simulator, n image onsets SOA_S apart, their stimuli and the continuous EEG (n_ch, n_samples)."""
+    from eegviz.world.eeg_sim import EEGSimulator
+    from eegviz.world.stimuli import stimulus_set
+
+    sim = EEGSimulator(subject=0, sfreq=spec.sfreq)
+    specs = stimulus_set(5)[:: 5][:40]
+    onsets = 0.5 + np.arange(n) * SOA_S
+    seq = [specs[i % len(specs)] for i in range(n)]
+    eeg = sim.continuous(seq, onsets, float(onsets[-1] + 1.0), np.random.default_rng(0))
+    return sim, onsets, seq, eeg
+
+
+def _time_stages(dec, gen, spec, sim, onsets, seq, eeg) -> dict[str, list[float]]:
+    """Stream the EEG through Epocher in CHUNK_S chunks with the markers in time; decode and generate every
+    epoch as it is cut. Milliseconds per stage, per epoch."""
+    from eegviz.messages import Chunk, Marker
+    from eegviz.stream.epocher import Epocher
+    from eegviz.stream.preprocess import Preprocessor
+
+    epocher = Epocher(Preprocessor(spec, sim.ch_names, spec.sfreq), tuple(sim.ch_names))
+    stages = {"preprocess_epoch": [], "decode": [], "generate": [], "epoch_to_image": []}
+    chunk = int(spec.sfreq * CHUNK_S)
+    n, mi = len(onsets), 0
+    for s in range(0, eeg.shape[1], chunk):
+        t = np.arange(s, min(s + chunk, eeg.shape[1])) / spec.sfreq
+        while mi < n and onsets[mi] <= t[-1]:
+            epocher.add_marker(Marker(float(onsets[mi]), seq[mi].image_id))
+            mi += 1
+        t0 = time.perf_counter()
+        results = epocher.add_chunk(Chunk(eeg[:, s : s + chunk].T.astype(np.float32), t))
+        t1 = time.perf_counter()
+        for r in results:
+            if r.epoch is None:
+                continue
+            a = time.perf_counter()
+            out = dec.forward(r.epoch.data[None])
+            b = time.perf_counter()
+            gen.generate(out["saliency"], out["embedding"])
+            c = time.perf_counter()
+            stages["preprocess_epoch"].append((t1 - t0) * 1e3)
+            stages["decode"].append((b - a) * 1e3)
+            stages["generate"].append((c - b) * 1e3)
+            stages["epoch_to_image"].append((c - r.epoch.t_ready) * 1e3)
+    return stages
+
+
+def _throughput(dec, gen, spec) -> dict[str, float]:
+    """Images per second decoding and generating batches of random epochs."""
+    x = np.random.default_rng(1).standard_normal((max(BATCHES), len(spec.ch_names), spec.n_times)).astype(np.float32)
+    out = {}
+    for bs in BATCHES:
+        t0 = time.perf_counter()
+        for _ in range(BATCH_REPS):
+            y = dec.forward(x[:bs])
+            gen.generate(y["saliency"], y["embedding"])
+        out[f"batch{bs}_images_per_s"] = bs * BATCH_REPS / (time.perf_counter() - t0)
+    return out
+
+
+def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None) -> dict:
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.errors import EegvizError
+    from eegviz.generators.embedded import EmbeddedGenerator
+    from eegviz.paths import default_model_dir
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise EegvizError("--device cuda asked for, but torch sees no CUDA device on this machine")
+    model_dir = Path(model_dir or default_model_dir())
+    dec = TwoBranchDecoder.load(model_dir)
+    gen = EmbeddedGenerator(model_dir)
+    gen.warmup()
+    spec = dec.spec
+    stages = _time_stages(dec, gen, spec, *_simulated_session(spec, n))
+    throughput = _throughput(dec, gen, spec)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ep = percentiles(stages["epoch_to_image"])
+    return {
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads(), "device": device},
+        "generator": f"embedded ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
+        "latency_ms": {k: percentiles(v) for k, v in stages.items()},
+        "note": "epoch_to_image = from the epoch's last sample arriving to the image; marker->image adds the "
+                f"epoch window itself (tmax = {spec.tmax} s) which no decoder can avoid",
+        "throughput": throughput,
+        "peak_rss_mb": rss_mb,
+        "targets": {"cpu_epoch_to_image_p95_ms<=100": ep["p95"] <= 100.0},
+    }

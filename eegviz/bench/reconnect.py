@@ -1,0 +1,66 @@
+"""Issue 5's fault figure: how long LslSource takes to read again after its EEG outlet vanished and came back."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+
+from eegviz.paths import confine_lsl
+
+
+def measure_reconnect(trials: int = 3, down_s: float = 1.0, n_channels: int = 8, sfreq: float = 250.0) -> dict:
+    """An EEG outlet vanishes for `down_s` and comes back under the same source_id; time from its return to the
+    first sample read through LslSource (its own background re-resolve finds the new outlet), whether the
+    source flagged the gap, and the longest single read() meanwhile (acquisition must not block). Target:
+    within 2 s."""
+    confine_lsl()
+    import pylsl
+
+    from eegviz.sources.lsl import LslSource
+
+    name, sid = f"eegviz-reconnect-{uuid.uuid4().hex[:8]}", f"sid-{uuid.uuid4().hex[:8]}"
+
+    def outlet():
+        info = pylsl.StreamInfo(name, "EEG", n_channels, sfreq, "float32", sid)
+        return pylsl.StreamOutlet(info)
+
+    out = outlet()
+    src = LslSource(stream_name=name, resolve_timeout=5.0)
+    src.start()
+    times, gaps, slowest = [], [], 0.0
+
+    def read(timeout: float):
+        nonlocal slowest
+        t = time.monotonic()
+        r = src.read(timeout=timeout)
+        slowest = max(slowest, time.monotonic() - t)
+        return r
+
+    try:
+        chunk = np.zeros((int(sfreq * 0.02), n_channels), np.float32)
+        for _ in range(trials):
+            t_end = time.monotonic() + 0.5
+            while time.monotonic() < t_end:  # steady streaming first
+                out.push_chunk(chunk)
+                read(0.02)
+            del out
+            t_down = time.monotonic() + down_s
+            while time.monotonic() < t_down:
+                read(0.05)
+            out = outlet()
+            t_back, got, gap = time.monotonic(), False, False
+            while time.monotonic() - t_back < 15.0 and not got:
+                out.push_chunk(chunk)
+                r = read(0.02)
+                got = got or any(len(c.timestamps) for c in r.chunks)
+                gap = gap or r.gap
+            times.append(time.monotonic() - t_back if got else float("inf"))
+            gaps.append(gap)
+    finally:
+        reconnects = src.reconnects
+        src.stop()
+    return {"trials": trials, "down_s": down_s, "reconnect_s": [round(t, 3) for t in times],
+            "max_s": round(max(times), 3), "gap_flagged": all(gaps), "reconnects_counted": reconnects,
+            "slowest_read_s": round(slowest, 3), "targets": {"reconnect_within_2s": max(times) <= 2.0}}

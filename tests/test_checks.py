@@ -1,0 +1,40 @@
+"""eegviz.checks: each check returns its value or raises one EegvizError line saying the rule."""
+
+import pytest
+
+from eegviz.checks import check_choice, check_file, check_positive, check_range
+from eegviz.errors import EegvizError
+
+
+def test_positive():
+    assert check_positive(0.5, "--x") == 0.5
+    assert check_positive(0, "--x", allow_zero=True) == 0
+    assert check_positive(float("nan"), "--x") != 0  # only the wrong side of zero fails, as before
+    with pytest.raises(EegvizError, match=r"^--x must be > 0$"):
+        check_positive(0, "--x")
+    with pytest.raises(EegvizError, match=r"^--hp must be >= 0 Hz \(0: off\)$"):
+        check_positive(-1, "--hp", allow_zero=True, unit="Hz", hint="0: off")
+
+
+def test_range():
+    assert check_range(1.0, "--s", 0, 1, low_open=True) == 1.0
+    with pytest.raises(EegvizError, match=r"^--s must be in \(0, 1\]: why$"):
+        check_range(0, "--s", 0, 1, low_open=True, hint="why")
+    with pytest.raises(EegvizError, match=r"^--s must be in \[0, 1\)$"):
+        check_range(1, "--s", 0, 1, high_open=True)
+
+
+def test_choice():
+    assert check_choice("info", "LEVEL", ("debug", "info")) == "info"
+    with pytest.raises(EegvizError, match=r"^LEVEL='loud'; one of debug, info$"):
+        check_choice("loud", "LEVEL", ("debug", "info"))
+
+
+def test_file(tmp_path):
+    f = tmp_path / "a.xdf"
+    f.write_bytes(b"")
+    assert check_file(str(f), "XDF file") == f
+    with pytest.raises(EegvizError, match="XDF file .* does not exist; check the path"):
+        check_file(tmp_path / "b.xdf", "XDF file")
+    with pytest.raises(EegvizError, match="does not exist"):
+        check_file(tmp_path, "XDF file")  # a folder is not a file
