@@ -7,8 +7,7 @@ tagged with the session's number so that a late chunk of a session that is being
 window. stop() only asks the worker to finish and returns; `stopped` is emitted when it has. Every failure,
 EegvizError or not, ends as one line in `error` (followed by stopped("error")), never as a traceback dialog.
 
-SourceChoice describes a source the way the window offers them (demo, XDF file, simulator, LSL, BrainFlow) and
-builds it on the worker thread, so opening a file or resolving a stream never blocks the GUI.
+The sources it runs are SourceChoices (eegviz.app.source_choice) or any callable that returns a Source.
 
 run_window_session() is the windowed `eegviz demo/replay/live`: window (normal or kiosk), controller, the
 initial session, --screenshot, --duration and the exit code.
@@ -27,6 +26,7 @@ from typing import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
 
+from eegviz.app.source_choice import SourceChoice
 from eegviz.app.window import MainWindow, QtBridge
 from eegviz.errors import EegvizError
 from eegviz.messages import StreamInfo
@@ -34,9 +34,7 @@ from eegviz.stream.epocher import NAN_REASON
 
 log = logging.getLogger(__name__)
 
-SOURCE_KINDS = ("demo", "xdf", "simulator", "lsl", "brainflow-synthetic", "brainflow")
 MESSAGE_CHARS = 300  # an error longer than this is cut: it is one line in a window, not a log
-SYNTHETIC_BOARD = -1  # BrainFlow's synthetic board id
 
 
 def one_line(exc: BaseException) -> str:
@@ -45,98 +43,6 @@ def one_line(exc: BaseException) -> str:
                                                            else type(exc).__name__)
     text = " ".join(text.split())
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
-
-
-# -- what to read ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SourceChoice:
-    """A source as the window offers it; make_source() builds it (not started) and may raise EegvizError.
-
-    kind: "demo" (the bundled recording), "xdf" (path), "simulator", "lsl" (name = EEG stream name, None = the
-    first stream of type EEG), "brainflow-synthetic", or "brainflow" (board_id). speed is the replay speed for
-    demo/xdf (0 = as fast as possible, unpaced) and the simulator's time factor (> 0). markers names the marker
-    stream (LSL; in the file for XDF; an LSL marker outlet for BrainFlow); name picks the EEG stream in an XDF.
-    """
-
-    kind: str = "demo"
-    path: str | None = None
-    name: str | None = None
-    markers: str | None = None
-    speed: float = 1.0
-    board_id: int | None = None
-    board_params: tuple[tuple[str, object], ...] = ()  # BrainFlowInputParams fields, e.g. (("serial_port", ...),)
-
-    @property
-    def paced(self) -> bool:
-        """Live sources and replays at a finite speed drop epochs when generation falls behind; speed 0 never does."""
-        return not (self.kind in ("demo", "xdf") and self.speed <= 0)
-
-    @property
-    def is_replay(self) -> bool:
-        return self.kind in ("demo", "xdf")
-
-    @property
-    def label(self) -> str:
-        if self.kind == "demo":
-            return "demo recording"
-        if self.kind == "xdf":
-            return f"XDF {Path(self.path).name}" if self.path else "XDF file"
-        if self.kind == "lsl":
-            return f"LSL {self.name}" if self.name else "LSL stream"
-        if self.kind == "brainflow-synthetic" or (self.kind == "brainflow" and self.board_id in (None, SYNTHETIC_BOARD)):
-            return "BrainFlow synthetic board"
-        if self.kind == "brainflow":
-            return f"BrainFlow board {self.board_id}"
-        return self.kind
-
-    def make_source(self):
-        from eegviz.plugins import get
-
-        if self.kind == "demo":
-            from eegviz.paths import demo_recording
-            from eegviz.sources.xdf import XdfReplaySource
-
-            path = demo_recording()
-            if not path.exists():
-                raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
-            return XdfReplaySource(path, speed=self.speed)
-        if self.kind == "xdf":
-            from eegviz.sources.xdf import XdfReplaySource
-
-            if not self.path:
-                raise EegvizError("no XDF file chosen; pick one with 'XDF file…'")
-            return XdfReplaySource(self.path, speed=self.speed, eeg_stream=self.name, marker_stream=self.markers)
-        if self.kind == "simulator":
-            return get("sources", "simulator")(speed=self.speed if self.speed > 0 else 1.0)
-        if self.kind == "lsl":
-            return get("sources", "lsl")(stream_name=self.name, marker_name=self.markers)
-        if self.kind in ("brainflow", "brainflow-synthetic"):
-            board = SYNTHETIC_BOARD if self.kind == "brainflow-synthetic" or self.board_id is None else self.board_id
-            return get("sources", "brainflow")(board_id=board, params=dict(self.board_params),
-                                                marker_lsl_name=self.markers)
-        raise EegvizError(f"unknown source kind '{self.kind}'; one of {', '.join(SOURCE_KINDS)}")
-
-    @classmethod
-    def from_cli_args(cls, args) -> SourceChoice:
-        """The choice an `eegviz demo|replay|live` command line makes (args.cmd names the command)."""
-        cmd = getattr(args, "cmd", None)
-        speed = float(getattr(args, "speed", 1.0) or 0.0)
-        if cmd == "demo":
-            return cls("demo", speed=speed)
-        if cmd == "replay":
-            return cls("xdf", path=str(args.file), name=getattr(args, "stream", None),
-                       markers=getattr(args, "markers", None), speed=speed)
-        if cmd == "live":
-            if getattr(args, "board", None) is not None:
-                from eegviz.sources.brainflow_params import brainflow_params
-
-                kind = "brainflow-synthetic" if args.board == SYNTHETIC_BOARD else "brainflow"
-                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None),
-                           board_params=tuple(sorted(brainflow_params(args).items())))
-            if getattr(args, "simulate", False):
-                return cls("simulator")
-            return cls("lsl", name=getattr(args, "stream", None), markers=getattr(args, "markers", None))
-        raise EegvizError(f"command '{cmd}' does not run a session")
 
 
 # -- the controller ----------------------------------------------------------------------------------------------
@@ -594,4 +500,4 @@ def run_window_session(initial, args, title: str = "eegviz", restart_on_end: boo
     return 0
 
 
-__all__ = ["SessionController", "SourceChoice", "one_line", "run_window_session"]
+__all__ = ["SessionController", "one_line", "run_window_session"]

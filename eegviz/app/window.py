@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from eegviz.app.source_choice import SourceChoice
 from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
 
 N_TRACES = 16  # channels drawn; more would be an unreadable smear
@@ -628,10 +630,6 @@ class MainWindow(QMainWindow):
         """
         if self.kiosk:
             return None
-        from dataclasses import replace
-
-        from eegviz.app.session import SourceChoice  # session.py imports this module
-
         kind = self.source_combo.currentData()
         base = self._choices.get(kind)
         speed = float(self.speed_spin.value())

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eegviz.app.session import SessionController, SourceChoice, one_line, run_window_session
+from eegviz.app.session import SessionController, one_line, run_window_session
+from eegviz.app.source_choice import SourceChoice
 from eegviz.app.window import MainWindow
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Decoded, Epoch, Marker, Reconstruction, StreamInfo
