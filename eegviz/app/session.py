@@ -26,8 +26,11 @@ from typing import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
 
+from eegviz.app.bridge import QtBridge
+from eegviz.app.kiosk import KioskWindow
+from eegviz.app.session_window import SessionWindow
 from eegviz.app.source_choice import SourceChoice
-from eegviz.app.window import MainWindow, QtBridge
+from eegviz.app.window import MainWindow
 from eegviz.errors import EegvizError
 from eegviz.messages import StreamInfo
 from eegviz.stream.epocher import NAN_REASON
@@ -219,9 +222,9 @@ class SessionController(QObject):
         sess.thread.join(timeout)
         return not sess.thread.is_alive()
 
-    def attach(self, window: MainWindow, generator_name: str = "embedded", generator_args=None,
+    def attach(self, window: SessionWindow, generator_name: str = "embedded", generator_args=None,
                out_dir: str | Path | None = None, duration: float | None = None) -> None:
-        """Wire a MainWindow: bridge, state, messages, errors, and its Start/Stop controls."""
+        """Wire a window (MainWindow or KioskWindow): bridge, state, messages, errors, and its Start/Stop controls."""
         window.connect_bridge(self.bridge)
         self.state_changed.connect(window.set_session_state)
         self.message.connect(window.show_message)
@@ -418,7 +421,7 @@ def run_window_session(initial, args, title: str = "eegviz", restart_on_end: boo
     if restart_on_end is None:
         restart_on_end = kiosk and not screenshot and not duration
 
-    win = MainWindow(None, kiosk=kiosk, title=title)
+    win = KioskWindow(None, title=title) if kiosk else MainWindow(None, title=title)
     ctl = SessionController(restart_on_end=bool(restart_on_end))
     if isinstance(initial, SourceChoice):
         win.set_choice(initial)
