@@ -47,7 +47,7 @@ def run_session(source, args, paced: bool) -> int:
 def _window(args, title: str, make_source=None) -> int:
     """The windowed session: the GUI thread only draws; loading, acquisition and inference run on a worker
     (eegviz.app.session), and the window can stop, restart and switch source or model."""
-    from eegviz.app.session import run_window_session
+    from eegviz.app.run_window import run_window_session
     from eegviz.app.source_choice import SourceChoice
 
     if args.out:

@@ -1,16 +1,15 @@
-"""SessionController and run_window_session driving the windows, offscreen, with the real default model.
+"""SessionController driving the windows, offscreen, with the real default model.
 
 Sessions run on the demo recording sped up (or unpaced) and on the simulator; each test takes a few seconds.
 """
 
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from eegviz.app.kiosk import KioskWindow
-from eegviz.app.session import SessionController, run_window_session
+from eegviz.app.session import SessionController
 from eegviz.app.source_choice import SourceChoice
 from eegviz.app.window import MainWindow
 from eegviz.messages import Chunk, Decoded, Epoch, Marker, Reconstruction, StreamInfo
@@ -198,22 +197,6 @@ def test_kiosk_waits_for_signal_and_restarts_replay(qtbot):
             ctl.stop()
         ctl.shutdown(5.0)
     assert ctl.state == "idle"
-
-
-def test_run_window_session_screenshot_and_initial_error(qtbot, tmp_path, capsys):
-    shot = tmp_path / "shot.png"
-    args = SimpleNamespace(model=None, generator="embedded", out=str(tmp_path / "out"), kiosk=False,
-                           screenshot=str(shot), duration=None)
-    assert run_window_session(SourceChoice("demo", speed=0.0), args, title="eegviz demo") == 0
-    assert shot.stat().st_size > 0
-    assert (tmp_path / "out" / "session.xdf").exists() and (tmp_path / "out" / "results.jsonl").exists()
-    assert "reconstructions" in capsys.readouterr().out
-
-    args.screenshot = str(tmp_path / "never.png")
-    assert run_window_session(SourceChoice("xdf", path=str(tmp_path / "nope.xdf")), args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("eegviz: error: XDF file") and "does not exist" in err[0]
-    assert not (tmp_path / "never.png").exists()
 
 
 def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
