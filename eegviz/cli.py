@@ -413,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the LSL soak test (128 ch x 1 kHz + 10 Hz markers; the issue's figure is 300 s)")
     b.set_defaults(fn=cmd_bench)
 
-    from eegviz.app.presenter import add_arguments as present_arguments
+    from eegviz.app.presenter.cli import add_arguments as present_arguments
 
     present_arguments(sub.add_parser("present", help="full-screen stimulus presenter: one LSL marker per image onset"))
 
