@@ -39,7 +39,8 @@ def run_session(source, args, paced: bool) -> int:
 def _window(args, title: str, make_source=None) -> int:
     """The windowed session: the GUI thread only draws; loading, acquisition and inference run on a worker
     (eegviz.app.session), and the window can stop, restart and switch source or model."""
-    from eegviz.app.session import SourceChoice, run_window_session
+    from eegviz.app.run_window import run_window_session
+    from eegviz.app.source_choice import SourceChoice
 
     if args.out:
         from eegviz.record.session_folder import check_out_dir
@@ -404,7 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the LSL soak test (128 ch x 1 kHz + 10 Hz markers; the issue's figure is 300 s)")
     b.set_defaults(fn=cmd_bench)
 
-    from eegviz.app.presenter import add_arguments as present_arguments
+    from eegviz.app.presenter.cli import add_arguments as present_arguments
 
     present_arguments(sub.add_parser("present", help="full-screen stimulus presenter: one LSL marker per image onset"))
 

@@ -7,36 +7,32 @@ tagged with the session's number so that a late chunk of a session that is being
 window. stop() only asks the worker to finish and returns; `stopped` is emitted when it has. Every failure,
 EegvizError or not, ends as one line in `error` (followed by stopped("error")), never as a traceback dialog.
 
-SourceChoice describes a source the way the window offers them (demo, XDF file, simulator, LSL, BrainFlow) and
-builds it on the worker thread, so opening a file or resolving a stream never blocks the GUI.
+The sources it runs are SourceChoices (eegviz.app.source_choice) or any callable that returns a Source.
 
-run_window_session() is the windowed `eegviz demo/replay/live`: window (normal or kiosk), controller, the
-initial session, --screenshot, --duration and the exit code.
+The windowed `eegviz demo/replay/live` that puts a controller behind a window is eegviz.app.run_window.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from eegviz.app.window import MainWindow, QtBridge
+from eegviz.app.bridge import QtBridge
+from eegviz.app.session_window import SessionWindow
+from eegviz.app.source_choice import SourceChoice
 from eegviz.errors import EegvizError
 from eegviz.messages import StreamInfo
 from eegviz.stream.epocher import NAN_REASON
 
 log = logging.getLogger(__name__)
 
-SOURCE_KINDS = ("demo", "xdf", "simulator", "lsl", "brainflow-synthetic", "brainflow")
 MESSAGE_CHARS = 300  # an error longer than this is cut: it is one line in a window, not a log
-SYNTHETIC_BOARD = -1  # BrainFlow's synthetic board id
 
 
 def one_line(exc: BaseException) -> str:
@@ -45,98 +41,6 @@ def one_line(exc: BaseException) -> str:
                                                            else type(exc).__name__)
     text = " ".join(text.split())
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
-
-
-# -- what to read ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SourceChoice:
-    """A source as the window offers it; make_source() builds it (not started) and may raise EegvizError.
-
-    kind: "demo" (the bundled recording), "xdf" (path), "simulator", "lsl" (name = EEG stream name, None = the
-    first stream of type EEG), "brainflow-synthetic", or "brainflow" (board_id). speed is the replay speed for
-    demo/xdf (0 = as fast as possible, unpaced) and the simulator's time factor (> 0). markers names the marker
-    stream (LSL; in the file for XDF; an LSL marker outlet for BrainFlow); name picks the EEG stream in an XDF.
-    """
-
-    kind: str = "demo"
-    path: str | None = None
-    name: str | None = None
-    markers: str | None = None
-    speed: float = 1.0
-    board_id: int | None = None
-    board_params: tuple[tuple[str, object], ...] = ()  # BrainFlowInputParams fields, e.g. (("serial_port", ...),)
-
-    @property
-    def paced(self) -> bool:
-        """Live sources and replays at a finite speed drop epochs when generation falls behind; speed 0 never does."""
-        return not (self.kind in ("demo", "xdf") and self.speed <= 0)
-
-    @property
-    def is_replay(self) -> bool:
-        return self.kind in ("demo", "xdf")
-
-    @property
-    def label(self) -> str:
-        if self.kind == "demo":
-            return "demo recording"
-        if self.kind == "xdf":
-            return f"XDF {Path(self.path).name}" if self.path else "XDF file"
-        if self.kind == "lsl":
-            return f"LSL {self.name}" if self.name else "LSL stream"
-        if self.kind == "brainflow-synthetic" or (self.kind == "brainflow" and self.board_id in (None, SYNTHETIC_BOARD)):
-            return "BrainFlow synthetic board"
-        if self.kind == "brainflow":
-            return f"BrainFlow board {self.board_id}"
-        return self.kind
-
-    def make_source(self):
-        from eegviz.plugins import get
-
-        if self.kind == "demo":
-            from eegviz.paths import demo_recording
-            from eegviz.sources.xdf import XdfReplaySource
-
-            path = demo_recording()
-            if not path.exists():
-                raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
-            return XdfReplaySource(path, speed=self.speed)
-        if self.kind == "xdf":
-            from eegviz.sources.xdf import XdfReplaySource
-
-            if not self.path:
-                raise EegvizError("no XDF file chosen; pick one with 'XDF file…'")
-            return XdfReplaySource(self.path, speed=self.speed, eeg_stream=self.name, marker_stream=self.markers)
-        if self.kind == "simulator":
-            return get("sources", "simulator")(speed=self.speed if self.speed > 0 else 1.0)
-        if self.kind == "lsl":
-            return get("sources", "lsl")(stream_name=self.name, marker_name=self.markers)
-        if self.kind in ("brainflow", "brainflow-synthetic"):
-            board = SYNTHETIC_BOARD if self.kind == "brainflow-synthetic" or self.board_id is None else self.board_id
-            return get("sources", "brainflow")(board_id=board, params=dict(self.board_params),
-                                                marker_lsl_name=self.markers)
-        raise EegvizError(f"unknown source kind '{self.kind}'; one of {', '.join(SOURCE_KINDS)}")
-
-    @classmethod
-    def from_cli_args(cls, args) -> SourceChoice:
-        """The choice an `eegviz demo|replay|live` command line makes (args.cmd names the command)."""
-        cmd = getattr(args, "cmd", None)
-        speed = float(getattr(args, "speed", 1.0) or 0.0)
-        if cmd == "demo":
-            return cls("demo", speed=speed)
-        if cmd == "replay":
-            return cls("xdf", path=str(args.file), name=getattr(args, "stream", None),
-                       markers=getattr(args, "markers", None), speed=speed)
-        if cmd == "live":
-            if getattr(args, "board", None) is not None:
-                from eegviz.sources.brainflow_params import brainflow_params
-
-                kind = "brainflow-synthetic" if args.board == SYNTHETIC_BOARD else "brainflow"
-                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None),
-                           board_params=tuple(sorted(brainflow_params(args).items())))
-            if getattr(args, "simulate", False):
-                return cls("simulator")
-            return cls("lsl", name=getattr(args, "stream", None), markers=getattr(args, "markers", None))
-        raise EegvizError(f"command '{cmd}' does not run a session")
 
 
 # -- the controller ----------------------------------------------------------------------------------------------
@@ -313,9 +217,9 @@ class SessionController(QObject):
         sess.thread.join(timeout)
         return not sess.thread.is_alive()
 
-    def attach(self, window: MainWindow, generator_name: str = "embedded", generator_args=None,
+    def attach(self, window: SessionWindow, generator_name: str = "embedded", generator_args=None,
                out_dir: str | Path | None = None, duration: float | None = None) -> None:
-        """Wire a MainWindow: bridge, state, messages, errors, and its Start/Stop controls."""
+        """Wire a window (MainWindow or KioskWindow): bridge, state, messages, errors, and its Start/Stop controls."""
         window.connect_bridge(self.bridge)
         self.state_changed.connect(window.set_session_state)
         self.message.connect(window.show_message)
@@ -483,115 +387,4 @@ class SessionController(QObject):
             self._restart_timer.start(int(delay * 1000))
 
 
-# -- the windowed command ----------------------------------------------------------------------------------------
-def run_window_session(initial, args, title: str = "eegviz", restart_on_end: bool | None = None) -> int:
-    """Run `eegviz demo|replay|live` with a window; returns the exit code.
-
-    initial: the SourceChoice to start with (SourceChoice.from_cli_args(args)), or a callable returning a Source.
-    args: the parsed command line; read with getattr, so any object with these attributes works: model,
-    generator, out, kiosk, screenshot, duration (all optional), plus what a non-embedded generator's from_cli()
-    needs. restart_on_end (None: args.restart_on_end if set, else kiosk without --screenshot/--duration) makes
-    the session start again whenever it ends on its own.
-
-    Returns 0; or 2 after printing "eegviz: error: <one line>" to stderr if the initial session failed (before
-    it could start: the window closes at once; or later, unless another session was started successfully from
-    the window afterwards). --screenshot saves the window 0.5 s after the first session ends, then quits.
-    Ctrl-C quits the window and re-raises KeyboardInterrupt once the session is stopped.
-    """
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    kiosk = bool(getattr(args, "kiosk", False))
-    screenshot = getattr(args, "screenshot", None)
-    duration = getattr(args, "duration", None)
-    model = getattr(args, "model", None)
-    generator_name = getattr(args, "generator", None) or "embedded"
-    out = getattr(args, "out", None)
-    if restart_on_end is None:
-        restart_on_end = getattr(args, "restart_on_end", None)
-    if restart_on_end is None:
-        restart_on_end = kiosk and not screenshot and not duration
-
-    win = MainWindow(None, kiosk=kiosk, title=title)
-    ctl = SessionController(restart_on_end=bool(restart_on_end))
-    if isinstance(initial, SourceChoice):
-        win.set_choice(initial)
-    win.set_model_dir(model or "")
-    ctl.attach(win, generator_name=generator_name, generator_args=args, out_dir=out, duration=duration)
-
-    state = {"first": None, "started": False, "error": None, "shot": False, "interrupted": False}
-
-    def on_started(_info) -> None:
-        if ctl.session_id == state["first"]:
-            state["started"] = True
-        else:
-            state["error"] = None  # a later session works: the initial failure no longer decides the exit code
-
-    def on_error(msg: str) -> None:
-        if ctl.session_id == state["first"]:
-            state["error"] = msg
-            if not state["started"]:
-                QTimer.singleShot(0, app.quit)  # never got going: leave like any other command-line error
-                return
-        log.warning("session error: %s", msg)
-
-    def on_ended(stats) -> None:
-        if stats is not None and (stats.markers or stats.results):
-            print(stats.summary(), flush=True)
-
-    def on_stopped(_reason: str) -> None:
-        if screenshot and not state["shot"] and not (state["error"] and not state["started"]):
-            state["shot"] = True
-
-            def shoot() -> None:
-                if not win.save_screenshot(screenshot):
-                    log.warning("could not save the screenshot to %s", screenshot)
-                app.quit()
-
-            QTimer.singleShot(500, shoot)
-
-    ctl.started.connect(on_started)
-    ctl.error.connect(on_error)
-    ctl.session_ended.connect(on_ended)
-    ctl.stopped.connect(on_stopped)
-
-    old_handler, sig_timer = None, None
-    if threading.current_thread() is threading.main_thread():
-        def on_sigint(*_):
-            state["interrupted"] = True
-            app.quit()
-
-        old_handler = signal.signal(signal.SIGINT, on_sigint)
-        sig_timer = QTimer()
-        sig_timer.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
-        sig_timer.start(200)
-
-    if kiosk:
-        win.show_kiosk()
-    else:
-        win.resize(1280, 860)
-        win.show()
-    state["first"] = ctl.start(initial, model, generator_name=generator_name, out_dir=out, duration=duration,
-                               generator_args=args)
-    try:
-        app.exec()
-    finally:
-        if not ctl.shutdown(timeout=5.0):
-            log.warning("the session did not stop within 5 s; leaving it behind")
-        if sig_timer is not None:
-            sig_timer.stop()
-            signal.signal(signal.SIGINT, old_handler)
-        win.close()
-        win.deleteLater()
-        # Quitting closes the window, and its "last window closed" posts one more Quit; left in the queue it
-        # would end whatever event loop runs next in this process (a second window, a test's wait).
-        QCoreApplication.removePostedEvents(app, QEvent.Type.Quit)
-    if state["interrupted"]:
-        raise KeyboardInterrupt
-    if state["error"]:
-        print(f"eegviz: error: {state['error']}", file=sys.stderr)
-        return 2
-    return 0
-
-
-__all__ = ["SessionController", "SourceChoice", "one_line", "run_window_session"]
+__all__ = ["SessionController", "one_line"]

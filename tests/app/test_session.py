@@ -1,17 +1,17 @@
-"""SessionController, SourceChoice and the window's controls, offscreen, with the real default model.
+"""SessionController driving the windows, offscreen, with the real default model.
 
 Sessions run on the demo recording sped up (or unpaced) and on the simulator; each test takes a few seconds.
 """
 
 from dataclasses import replace
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from eegviz.app.session import SessionController, SourceChoice, one_line, run_window_session
+from eegviz.app.kiosk import KioskWindow
+from eegviz.app.session import SessionController
+from eegviz.app.source_choice import SourceChoice
 from eegviz.app.window import MainWindow
-from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Decoded, Epoch, Marker, Reconstruction, StreamInfo
 from eegviz.paths import default_model_dir, demo_recording
 
@@ -62,40 +62,41 @@ class ReversedSimulator:
 
 def test_demo_then_switch_sources(session, qtbot):
     win, ctl = session
-    assert win.start_button.isEnabled() and not win.stop_button.isEnabled()
+    assert win.controls.start_button.isEnabled() and not win.controls.stop_button.isEnabled()
     win.set_choice(SourceChoice("demo", speed=5.0))
     with qtbot.waitSignal(ctl.started, timeout=START_MS) as started:
-        win.start_button.click()
+        win.controls.start_button.click()
     info = started.args[0]
     assert info.source_id == "eegviz-sim-demo" and win.info == info
-    assert not win.start_button.isEnabled() and win.stop_button.isEnabled()
+    assert not win.controls.start_button.isEnabled() and win.controls.stop_button.isEnabled()
     qtbot.waitUntil(lambda: win.n_epochs >= 3, timeout=10000)
     assert all(has_pixmap(p) for p in (win.saliency_panel, win.recon_panel, win.stimulus_panel))
     assert "demo recording" in win.status_label.text() and "class " in win.status_label.text()
     with qtbot.waitSignal(ctl.stopped, timeout=5000) as stopped:
-        win.stop_button.click()
+        win.controls.stop_button.click()
     assert stopped.args == ["stopped"] and ctl.state == "idle"
-    assert win.start_button.isEnabled() and not win.stop_button.isEnabled()
+    assert win.controls.start_button.isEnabled() and not win.controls.stop_button.isEnabled()
     assert win.status_label.text().endswith("stopped")
 
     # Same model, other source: the window follows the new stream.
     win.set_choice(SourceChoice("simulator"))
     assert win.current_choice() == SourceChoice("simulator")
     with qtbot.waitSignal(ctl.started, timeout=START_MS) as started:
-        win.start_button.click()
+        win.controls.start_button.click()
     assert started.args[0].source_id == "eegviz-sim-0" and win.info.source_id == "eegviz-sim-0"
     assert win.n_epochs == 0 and not has_pixmap(win.recon_panel)  # counters and panels reset for the new stream
     assert win.status_label.text().startswith("simulator: eegviz-sim")
     qtbot.waitUntil(lambda: win.n_epochs >= 1, timeout=10000)
 
     # Switching while running: the running session is stopped first, then the new one starts.
-    assert win.trace_labels[0] == "A1"
+    assert win.traces.buffer.labels[0] == "A1"
     with qtbot.waitSignal(ctl.started, timeout=START_MS):
         ctl.start(ReversedSimulator, label="reversed simulator")
-    assert win.info.name == "reversed-sim" and win.trace_labels[0] == "D32" and len(win.curves) == 16
-    ticks = win.plot.getPlotItem().getAxis("left")._tickLevels[0]
+    assert win.info.name == "reversed-sim"
+    assert win.traces.buffer.labels[0] == "D32" and len(win.traces.curves) == 16
+    ticks = win.traces.getPlotItem().getAxis("left")._tickLevels[0]
     assert ticks[0][1] == "D32"
-    qtbot.waitUntil(lambda: win.n_epochs >= 1 and win._count > 0, timeout=10000)
+    qtbot.waitUntil(lambda: win.n_epochs >= 1 and win.traces.buffer.count > 0, timeout=10000)
     with qtbot.waitSignal(ctl.stopped, timeout=5000):
         ctl.stop()
 
@@ -110,12 +111,12 @@ def test_bad_sources_show_one_line_and_start_works_again(session, qtbot, tmp_pat
                    SourceChoice("xdf")):
         win.set_choice(choice)
         with qtbot.waitSignal(ctl.stopped, timeout=START_MS) as stopped:
-            win.start_button.click()
+            win.controls.start_button.click()
         assert stopped.args == ["error"]
         shown = win.message_label.full_text()
         assert shown.startswith("error: ") and shown == f"error: {errors[-1]}" and "\n" not in shown
         assert "Traceback" not in shown
-        assert win.start_button.isEnabled() and ctl.state == "idle"
+        assert win.controls.start_button.isEnabled() and ctl.state == "idle"
     assert str(corrupt) in errors[0] and "does not exist" in errors[1] and "no XDF file chosen" in errors[2]
 
     # Not an EegvizError: still one line, with the exception's type.
@@ -135,7 +136,7 @@ def test_bad_sources_show_one_line_and_start_works_again(session, qtbot, tmp_pat
     # The app is fine: a good source starts and runs.
     win.set_choice(SourceChoice("demo", speed=0.0))
     with qtbot.waitSignal(ctl.started, timeout=START_MS):
-        win.start_button.click()
+        win.controls.start_button.click()
     assert win.message_label.full_text().startswith("running: demo recording")
     qtbot.waitUntil(lambda: win.n_epochs > 0 and has_pixmap(win.recon_panel), timeout=10000)
     with qtbot.waitSignal(ctl.stopped, timeout=5000):
@@ -175,7 +176,7 @@ def test_status_bar_keeps_class_and_drops_visible_at_1280px(qtbot):
 
 
 def test_kiosk_waits_for_signal_and_restarts_replay(qtbot):
-    win = MainWindow(None, kiosk=True, signal_timeout_s=0.3)
+    win = KioskWindow(None, signal_timeout_s=0.3)
     qtbot.addWidget(win)
     ctl = SessionController(restart_on_end=True, restart_delay_s=1.0)
     ctl.attach(win)
@@ -196,57 +197,6 @@ def test_kiosk_waits_for_signal_and_restarts_replay(qtbot):
             ctl.stop()
         ctl.shutdown(5.0)
     assert ctl.state == "idle"
-
-
-def test_run_window_session_screenshot_and_initial_error(qtbot, tmp_path, capsys):
-    shot = tmp_path / "shot.png"
-    args = SimpleNamespace(model=None, generator="embedded", out=str(tmp_path / "out"), kiosk=False,
-                           screenshot=str(shot), duration=None)
-    assert run_window_session(SourceChoice("demo", speed=0.0), args, title="eegviz demo") == 0
-    assert shot.stat().st_size > 0
-    assert (tmp_path / "out" / "session.xdf").exists() and (tmp_path / "out" / "results.jsonl").exists()
-    assert "reconstructions" in capsys.readouterr().out
-
-    args.screenshot = str(tmp_path / "never.png")
-    assert run_window_session(SourceChoice("xdf", path=str(tmp_path / "nope.xdf")), args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("eegviz: error: XDF file") and "does not exist" in err[0]
-    assert not (tmp_path / "never.png").exists()
-
-
-def test_source_choice():
-    assert SourceChoice("demo", speed=0).paced is False and SourceChoice("demo").paced is True
-    assert SourceChoice("lsl").paced and SourceChoice("simulator").paced
-    cli = SimpleNamespace(cmd="replay", file="x.xdf", speed=2.0, stream="EEG", markers="M")
-    assert SourceChoice.from_cli_args(cli) == SourceChoice("xdf", path="x.xdf", name="EEG", markers="M", speed=2.0)
-    live = SimpleNamespace(cmd="live", board=-1, markers=None, simulate=False, stream=None)
-    assert SourceChoice.from_cli_args(live).kind == "brainflow-synthetic"
-    with pytest.raises(EegvizError, match="unknown source kind"):
-        SourceChoice("nope").make_source()
-    assert one_line(EegvizError("plain words")) == "plain words"
-    assert one_line(ValueError("a\n  b")) == "ValueError: a b"
-
-
-def test_window_choices_round_trip(qtbot):
-    win = MainWindow(None)
-    qtbot.addWidget(win)
-    live = SourceChoice("lsl", name="amp", markers="psychopy")
-    win.set_choice(live)
-    assert win.current_choice() == live and win.lsl_name_edit.isVisibleTo(win) and not win.speed_spin.isVisibleTo(win)
-    win.lsl_name_edit.setText("other-amp")
-    assert win.current_choice() == SourceChoice("lsl", name="other-amp", markers="psychopy")
-    rec = SourceChoice("xdf", path="/data/s01.xdf", name="EEG", markers="M", speed=0.0)
-    win.set_choice(rec)
-    assert win.current_choice() == rec and win.source_combo.currentText() == "XDF: s01.xdf"
-    board = SourceChoice("brainflow", board_id=0)
-    win.set_choice(board)
-    assert win.current_choice() == board and win.source_combo.currentText() == "BrainFlow board 0"
-    win.set_choice(SourceChoice("demo", speed=3.0))
-    assert win.current_choice() == SourceChoice("demo", speed=3.0) and win.speed_spin.isVisibleTo(win)
-    win.set_model_dir("/models/mine")
-    with qtbot.waitSignal(win.start_requested) as req:
-        win.start_button.click()
-    assert req.args == [SourceChoice("demo", speed=3.0), "/models/mine"]
 
 
 def test_restarts_record_into_fresh_folders(qtbot, tmp_path):

@@ -1,0 +1,140 @@
+"""KioskWindow: the exhibition layout, for a screen visitors watch unattended.
+
+Black, full screen, no controls, traces or status bar: the three images grouped in the middle with the
+reconstruction large, and under them in big letters the class the EEG decoder read (marked ✓/✗ when the
+stimulus is known). When no EEG has arrived for signal_timeout_s, a "waiting for signal" overlay covers the
+screen until it comes back. It is its own window class so the live window carries no kiosk special cases.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from eegviz.app.panels import ImagePanel
+from eegviz.app.session_window import SessionWindow
+from eegviz.app.verdict import verdict
+from eegviz.messages import Chunk, Reconstruction, StreamInfo
+
+KIOSK_MAIN_PX = 560
+KIOSK_SIDE_PX = 240
+
+
+class KioskWindow(SessionWindow):
+    """The kiosk: see the module docstring. A looping demo keeps its last images on screen between sessions
+    (no blank flash), and errors are not shown: visitors see the overlay, and the session restarts."""
+
+    def __init__(self, info: StreamInfo | None = None, title: str = "eegviz", signal_timeout_s: float = 2.0,
+                 parent=None):
+        super().__init__(info, title=title, parent=parent)
+        self.signal_timeout_s = signal_timeout_s
+        central = QWidget()
+        central.setAutoFillBackground(True)
+        pal = central.palette()
+        pal.setColor(QPalette.ColorRole.Window, QColor("black"))
+        pal.setColor(QPalette.ColorRole.WindowText, QColor("white"))
+        central.setPalette(pal)
+        central.setStyleSheet("QLabel { color: #e0e0e0; }")
+        self.setStyleSheet("QMainWindow { background: black; }")
+
+        # Images grouped in the middle (not spread to the screen edges), caption right under them.
+        root = QVBoxLayout(central)
+        root.setContentsMargins(24, 24, 24, 24)
+        row = QHBoxLayout()
+        row.setSpacing(32)
+        self.saliency_panel = ImagePanel("saliency map", KIOSK_SIDE_PX, caption_pt=14)
+        self.recon_panel = ImagePanel("reconstruction", KIOSK_MAIN_PX, caption_pt=16)
+        self.stimulus_panel = ImagePanel("stimulus (ground truth)", KIOSK_SIDE_PX, caption_pt=14)
+        for p in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
+            p.image_label.setStyleSheet("background: #111111; color: #808080; font-size: 16pt;")
+        row.addStretch(1)
+        row.addWidget(self.saliency_panel, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(self.recon_panel, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(self.stimulus_panel, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addStretch(1)
+
+        self.class_caption = QLabel("")
+        self.class_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        f = QFont(self.class_caption.font())
+        f.setPointSize(36)
+        f.setBold(True)
+        self.class_caption.setFont(f)
+        root.addStretch(1)
+        root.addLayout(row)
+        root.addSpacing(16)
+        root.addWidget(self.class_caption)
+        root.addStretch(1)
+        self.setCentralWidget(central)
+
+        # Child of the central widget, floated above the grid (not in it) and kept centred by resizeEvent.
+        self.overlay = QLabel("waiting for signal", central)
+        self.overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.overlay.setStyleSheet(
+            "background: rgba(0, 0, 0, 190); color: #ffcc33; font-size: 40pt; border-radius: 16px; padding: 24px;"
+        )
+        self.overlay.show()  # nothing has arrived yet
+        self.resize(1280, 800)
+
+        self.watchdog = QTimer(self)
+        self.watchdog.setInterval(max(20, min(250, int(self.signal_timeout_s * 250))))
+        self.watchdog.timeout.connect(self.check_signal)
+        self.watchdog.start()
+
+    def show_kiosk(self) -> None:
+        self.showFullScreen()
+        self._place_overlay()
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        super().on_chunk(chunk)
+        if self.overlay.isVisibleTo(self):
+            self.overlay.hide()
+
+    def _show_verdict(self, rec: Reconstruction) -> None:
+        """Say plainly that the word is what the EEG decoder read."""
+        text, colour = verdict(rec)
+        self.class_caption.setText(f"decoded: {text}")
+        self.class_caption.setStyleSheet(f"color: {colour or '#e0e0e0'};")
+
+    # ---------------------------------------------------------------- the overlay
+
+    def check_signal(self) -> None:
+        """Watchdog: show the overlay when no chunk came for signal_timeout_s."""
+        stale = self.last_chunk_time is None or time.monotonic() - self.last_chunk_time > self.signal_timeout_s
+        if stale and not self.overlay.isVisibleTo(self):
+            self.overlay.show()
+            self._place_overlay()
+        elif not stale and self.overlay.isVisibleTo(self):
+            self.overlay.hide()
+
+    @property
+    def waiting_for_signal(self) -> bool:
+        return self.overlay.isVisibleTo(self)
+
+    def _place_overlay(self) -> None:
+        self.overlay.adjustSize()
+        parent = self.overlay.parentWidget()
+        x = (parent.width() - self.overlay.width()) // 2
+        y = (parent.height() - self.overlay.height()) // 2
+        self.overlay.move(max(0, x), max(0, y))
+        self.overlay.raise_()
+
+    # ---------------------------------------------------------------- fitting the screen
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._fit_panels()
+        self._place_overlay()
+
+    def _fit_panels(self) -> None:
+        """Scale the three images to the screen: the reconstruction gets about half the width, never more than
+        its design size, and the side panels share the rest (a fixed layout squeezed them on small screens)."""
+        avail_w = self.width() - 48 - 2 * 32 - 16
+        avail_h = self.height() - 48 - 160  # margins, captions and the class line
+        main = max(64, min(KIOSK_MAIN_PX, int(avail_w * 0.5), avail_h))
+        side = max(48, min(KIOSK_SIDE_PX, (avail_w - main) // 2))
+        self.recon_panel.set_size(main)
+        self.saliency_panel.set_size(side)
+        self.stimulus_panel.set_size(side)

@@ -1,0 +1,153 @@
+"""The window's image widgets: a captioned image panel, a label that elides instead of widening, the history strip.
+
+They only draw what they are given (numpy images, texts, Reconstructions) and know nothing about sessions or
+layouts, so the live window and the kiosk build the same panels at different sizes.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from eegviz.app.images import to_pixmap
+from eegviz.app.verdict import verdict
+from eegviz.messages import Reconstruction
+
+HISTORY_LEN = 8
+HISTORY_PX = 96
+
+
+class ImagePanel(QWidget):
+    """A fixed-size image with a caption underneath; shows a placeholder text while it has no image."""
+
+    def __init__(self, caption: str, size: int, caption_pt: int = 11, placeholder: str = "—", parent=None):
+        super().__init__(parent)
+        self._size = size
+        self._placeholder = placeholder
+        self.image_label = QLabel(placeholder)
+        self.image_label.setFixedSize(size, size)
+        self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image_label.setStyleSheet("background: #202020; color: #909090; font-size: %dpt;" % max(caption_pt, 12))
+        self.caption = QLabel(caption)
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        font = self.caption.font()
+        font.setPointSize(caption_pt)
+        self.caption.setFont(font)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.setSpacing(4)
+        lay.addWidget(self.image_label, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addWidget(self.caption)
+
+    def set_image(self, image: np.ndarray | None, text_if_none: str | None = None) -> None:
+        self._image = image
+        if image is None:
+            self.image_label.clear()
+            self.image_label.setText(text_if_none or self._placeholder)
+        else:
+            self.image_label.setPixmap(to_pixmap(image, self._size))
+
+    def set_size(self, size: int) -> None:
+        """Resize the square image area (kiosk mode fits the panels to the screen) and redraw what it shows."""
+        if size == self._size or size < 16:
+            return
+        self._size = size
+        self.image_label.setFixedSize(size, size)
+        if getattr(self, "_image", None) is not None:
+            self.image_label.setPixmap(to_pixmap(self._image, size))
+
+    def pixmap(self) -> QPixmap:
+        return self.image_label.pixmap()
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that never asks for more width: text that does not fit is elided, the full text is the tooltip.
+
+    text() is what is shown (possibly ending in "…"); full_text() is what was set.
+    """
+
+    def __init__(self, text: str = "", mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight, parent=None):
+        super().__init__(parent)
+        self._full = ""
+        self._mode = mode
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(1)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt name)
+        self._full = str(text or "")
+        self.setToolTip(self._full)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = self.contentsRect().width()
+        shown = self.fontMetrics().elidedText(self._full, self._mode, width) if width > 0 else self._full
+        QLabel.setText(self, shown)
+
+
+class HistoryStrip(QWidget):
+    """The last HISTORY_LEN reconstructions in a row, newest on the left, each captioned with the decoded class.
+
+    Iterating (and len()) gives the item widgets, newest first; each holds the image label and the caption.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.items: deque[QWidget] = deque()
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(6)
+        self._layout.addStretch(1)  # items are inserted before this stretch, newest on the left
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def push(self, rec: Reconstruction) -> None:
+        item = QWidget()
+        lay = QVBoxLayout(item)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        img = QLabel()
+        img.setFixedSize(HISTORY_PX, HISTORY_PX)
+        img.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        img.setPixmap(to_pixmap(rec.image, HISTORY_PX))
+        # The decoded class (what eegviz read), marked hit/miss when the stimulus is known; the marker's own
+        # id is in the tooltip. Long texts are elided rather than widening the strip.
+        text, colour = verdict(rec)
+        cap = QLabel()
+        cap.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        cap.setFixedWidth(HISTORY_PX)
+        cap.setToolTip(f"decoded {rec.decoded.top_class or '?'} for stimulus {rec.marker.payload}")
+        if colour:
+            cap.setStyleSheet(f"color: {colour};")
+        cap.setText(cap.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, HISTORY_PX))
+        lay.addWidget(img)
+        lay.addWidget(cap)
+        self._layout.insertWidget(0, item)
+        self.items.appendleft(item)
+        while len(self.items) > HISTORY_LEN:
+            self._drop_oldest()
+
+    def clear(self) -> None:
+        while self.items:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        old = self.items.pop()
+        self._layout.removeWidget(old)
+        old.setParent(None)
+        old.deleteLater()

@@ -1,0 +1,116 @@
+"""`eegviz present` on the command line: its arguments, and run_presenter, which goes from a folder to a session.
+
+run_presenter finds the images, plans the schedule (schedule.py), runs the Presenter widget (widget.py) in a
+local event loop and prints a one-line summary; add_arguments / main_from_args are what eegviz.cli wires in as
+the `present` subcommand, including --write-demo-folder (stimulus_folder.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6 import QtCore, QtWidgets
+
+from eegviz.app.presenter.schedule import DESIGNS, make_schedule
+from eegviz.app.presenter.stimulus_folder import write_stimulus_folder
+from eegviz.app.presenter.widget import DEFAULT_NAME, Presenter
+from eegviz.data.images import find_images
+from eegviz.errors import EegvizError
+
+
+def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float = 0.5, blank_s: float = 0.5,
+                  jitter_s: float = 0.0, repeats: int = 1, shuffle: bool = True, seed: int = 0,
+                  block_size: int | None = None, name: str = DEFAULT_NAME, log_path: str | Path | None = None,
+                  windowed: bool = False, fixation: bool = False, lead_in_s: float = 2.0,
+                  wait_for_consumer: bool = True) -> int:
+    """Find the images, plan the session, present it, return 0 (also after Escape: an abort is a clean stop).
+
+    Waits for an LSL consumer by default: start the recorder (LabRecorder, `eegviz live --markers NAME`) after
+    this window is up, or press Space to go without one.
+    """
+    images = find_images(images_dir)
+    trials = make_schedule(images, design=design, on_s=on_s, blank_s=blank_s, jitter_s=jitter_s, repeats=repeats,
+                           shuffle=shuffle, seed=seed, block_size=block_size)
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(sys.argv[:1])
+    elif not isinstance(app, QtWidgets.QApplication):
+        raise EegvizError("the presenter needs a QApplication, but a non-GUI Qt application is already running.")
+    presenter = Presenter(trials, {i.image_id: i.path for i in images}, name=name, log_path=log_path,
+                          windowed=windowed, fixation=fixation, lead_in_s=lead_in_s,
+                          wait_for_consumer=wait_for_consumer)
+    n_classes = len({t.class_name for t in trials})
+    wait = "; waiting for a recorder (Space starts now, Esc quits)" if wait_for_consumer else ""
+    print(f"eegviz: {len(trials)} trials of {len(images)} images in {n_classes} classes, {design} design, "
+          f"about {presenter.total_s + lead_in_s:.0f} s; markers on LSL stream '{name}'{wait}", flush=True)
+    loop = QtCore.QEventLoop()  # a local loop works whether or not the caller's application is already running
+    presenter.finished.connect(loop.quit)
+    presenter.start()
+    if presenter.state != "done":
+        loop.exec()
+    QtCore.QThread.msleep(200)  # let the last markers reach their receivers before the outlet goes
+    presenter.close_stream()
+    presenter.close()
+    presenter.deleteLater()
+    lates = sorted(r["late_ms"] for r in presenter.records)
+    timing = f"; onset lateness median {lates[len(lates) // 2]:.1f} ms, max {lates[-1]:.1f} ms" if lates else ""
+    how = "done" if presenter.completed else "aborted"
+    print(f"eegviz: {how}, {len(presenter.records)} of {len(trials)} trials shown{timing}"
+          + (f"; log in {log_path}" if log_path else ""), flush=True)
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `eegviz present`'s arguments to a (sub)parser and make main_from_args its handler (`args.fn`)."""
+    parser.add_argument("images_dir", nargs="?",
+                        help="folder of images (png, jpg, bmp), flat or one subfolder per class; "
+                             "each marker carries the file name without extension")
+    parser.add_argument("--design", choices=DESIGNS, default="rapid",
+                        help="rapid: all images interleaved; block: runs of one class (default: rapid)")
+    parser.add_argument("--on", dest="on_s", type=float, default=0.5, help="seconds each image is shown (0.5)")
+    parser.add_argument("--blank", dest="blank_s", type=float, default=0.5, help="seconds of blank after each (0.5)")
+    parser.add_argument("--jitter", dest="jitter_s", type=float, default=0.0,
+                        help="add a random 0..S seconds to every blank (0)")
+    parser.add_argument("--repeats", type=int, default=1, help="times each image is shown (1)")
+    parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", help="keep folder order")
+    parser.add_argument("--seed", type=int, default=0, help="seed for order and jitter (0)")
+    parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name ({DEFAULT_NAME})")
+    parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time)")
+    parser.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    parser.add_argument("--block-size", type=int, help="trials per block (block design; default: one pass over "
+                                                       "the class's images)")
+    parser.add_argument("--fixation", action="store_true", help="a fixation cross during the lead-in and blanks")
+    parser.add_argument("--lead-in", dest="lead_in_s", type=float, default=2.0,
+                        help="seconds of blank (or fixation) before the first image (2)")
+    parser.add_argument("--no-wait", dest="wait_for_consumer", action="store_false",
+                        help="start at once instead of waiting for a recorder to subscribe to the markers")
+    demo = parser.add_argument_group("demo stimuli", "render the synthetic world's stimuli into a folder and exit; "
+                                                     "markers from presenting it are ids eegviz can score")
+    demo.add_argument("--write-demo-folder", metavar="DIR", help="write DIR/<class>/<id>.png and captions.json")
+    demo.add_argument("--per-class", type=int, default=2, help="images per class (2)")
+    demo.add_argument("--size", type=int, default=256, help="image size in pixels (256)")
+    demo.add_argument("--classes", metavar="C[,C...]", help="only these classes (default: all)")
+    parser.set_defaults(fn=main_from_args)
+
+
+def main_from_args(args: argparse.Namespace) -> int:
+    """Run the presenter from parsed `eegviz present` arguments (or, with --write-demo-folder, write one)."""
+    if args.write_demo_folder:
+        if args.images_dir:
+            raise EegvizError("give an images folder to present or --write-demo-folder, not both")
+        classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+        paths = write_stimulus_folder(args.write_demo_folder, n_per_class=args.per_class, size=args.size,
+                                      classes=classes, seed=args.seed)
+        print(f"eegviz: wrote {len(paths)} stimuli to {args.write_demo_folder}; present them with "
+              f"`eegviz present {args.write_demo_folder}`", flush=True)
+        return 0
+    if not args.images_dir:
+        raise EegvizError("present needs an images folder (or --write-demo-folder DIR to make one)")
+    if not args.lead_in_s >= 0:
+        raise EegvizError(f"--lead-in must be >= 0 seconds, got {args.lead_in_s}")
+    return run_presenter(args.images_dir, design=args.design, on_s=args.on_s, blank_s=args.blank_s,
+                         jitter_s=args.jitter_s, repeats=args.repeats, shuffle=args.shuffle, seed=args.seed,
+                         block_size=args.block_size, name=args.name, log_path=args.log, windowed=args.windowed,
+                         fixation=args.fixation, lead_in_s=args.lead_in_s, wait_for_consumer=args.wait_for_consumer)

@@ -1,0 +1,207 @@
+"""Presentation schedules: which image when, as plain data (no Qt, no LSL), so designs are testable and reusable.
+
+make_schedule / PresentationPlan turn image ids into Trials (rapid or block design, repeats, shuffle,
+jittered blanks; deterministic for a seed); onset_events turns Trials into the timed on/off/end events the
+Presenter widget plays against its LSL-clock anchor.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eegviz.data.images import ImageFile, class_of
+from eegviz.errors import EegvizError
+
+DESIGNS = ("rapid", "block")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One image presentation: shown at onset_s (seconds after the schedule starts) for duration_s, followed by
+    blank_s of blank screen."""
+
+    index: int
+    image_id: str
+    class_name: str
+    onset_s: float
+    duration_s: float
+    blank_s: float
+
+
+@dataclass(frozen=True)
+class PresentationPlan:
+    """The design parameters of a session, checked on construction so a typo fails before the screen goes black.
+
+    rapid: every image once per repeat, passes shuffled, never the same image twice in a row.
+    block: images grouped by class into blocks (block_size trials, default one pass over the class's images);
+    blocks come in random order and two blocks of one class are kept apart where the counts allow it.
+    Blank after each image lasts uniform [blank_s, blank_s + jitter_s]; jitter decorrelates onsets from any
+    rhythm (alpha, the mains, the refresh) that a fixed rate would lock onto.
+    """
+
+    design: str = "rapid"
+    on_s: float = 0.5
+    blank_s: float = 0.5
+    jitter_s: float = 0.0
+    repeats: int = 1
+    shuffle: bool = True
+    seed: int = 0
+    block_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.design not in DESIGNS:
+            raise EegvizError(f"unknown design '{self.design}'; expected one of {', '.join(DESIGNS)}.")
+        for name, value, zero_ok in (("on_s", self.on_s, False), ("blank_s", self.blank_s, True),
+                                     ("jitter_s", self.jitter_s, True)):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not number or value < 0 or (value == 0 and not zero_ok):
+                raise EegvizError(f"{name} must be a finite number {'>=' if zero_ok else '>'} 0 seconds, "
+                                  f"got {value!r}.")
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
+            raise EegvizError(f"repeats must be a whole number >= 1, got {self.repeats!r}.")
+        if self.block_size is not None and (isinstance(self.block_size, bool) or not isinstance(self.block_size, int)
+                                            or self.block_size < 1):
+            raise EegvizError(f"block_size must be a whole number >= 1, got {self.block_size!r}.")
+        if self.block_size is not None and self.design != "block":
+            raise EegvizError("block_size only applies to the block design; add design='block' or drop it.")
+
+    def schedule(self, images: Sequence[str | ImageFile]) -> list[Trial]:
+        """The trial list for these images; see make_schedule."""
+        classes = _classes(images)
+        rng = random.Random(self.seed)
+        if self.design == "rapid":
+            order = _passes(list(classes), self.repeats, self.shuffle, rng)
+        else:
+            order = _block_order(classes, self.repeats, self.shuffle, self.block_size, rng)
+        trials, t = [], 0.0
+        for i, image_id in enumerate(order):
+            blank = self.blank_s + (rng.uniform(0.0, self.jitter_s) if self.jitter_s > 0 else 0.0)
+            trials.append(Trial(i, image_id, classes[image_id], t, float(self.on_s), blank))
+            t += self.on_s + blank
+        return trials
+
+
+def make_schedule(image_ids: Sequence[str | ImageFile], *, design: str = "rapid", on_s: float = 0.5,
+                  blank_s: float = 0.5, jitter_s: float = 0.0, repeats: int = 1, shuffle: bool = True,
+                  seed: int = 0, block_size: int | None = None) -> list[Trial]:
+    """Trials (image, class, onset, duration, blank after) for a session; deterministic for a given seed.
+
+    image_ids are bare ids (class = prefix before the last '_') or ImageFile entries from find_images (class =
+    their subfolder). Raises EegvizError on bad parameters, an empty list or duplicate ids.
+    """
+    plan = PresentationPlan(design=design, on_s=on_s, blank_s=blank_s, jitter_s=jitter_s, repeats=repeats,
+                            shuffle=shuffle, seed=seed, block_size=block_size)
+    return plan.schedule(image_ids)
+
+
+def schedule_duration(trials: Sequence[Trial]) -> float:
+    """Seconds from the first onset to the end of the last blank."""
+    return trials[-1].onset_s + trials[-1].duration_s + trials[-1].blank_s if trials else 0.0
+
+
+def onset_events(trials: Sequence[Trial]) -> list[tuple[float, str, int]]:
+    """(time after start, 'on'|'off'|'end', trial index); no 'off' for zero blanks (the next 'on' repaints)."""
+    events = []
+    for t in trials:
+        events.append((t.onset_s, "on", t.index))
+        if t.blank_s > 0:
+            events.append((t.onset_s + t.duration_s, "off", t.index))
+    events.append((schedule_duration(trials), "end", -1))
+    return events
+
+
+def _classes(images: Sequence[str | ImageFile]) -> dict[str, str]:
+    """id -> class in the given order, rejecting duplicates (one id = one picture = one marker payload)."""
+    if isinstance(images, (str, bytes)) or not images:
+        raise EegvizError("the schedule needs a non-empty list of image ids.")
+    out: dict[str, str] = {}
+    for item in images:
+        image_id, cls = (item.image_id, item.class_name) if isinstance(item, ImageFile) else (item, None)
+        if not isinstance(image_id, str) or not image_id:
+            raise EegvizError(f"image ids must be non-empty strings, got {image_id!r}.")
+        if image_id in out:
+            raise EegvizError(f"image id '{image_id}' is listed twice; each id must name one image.")
+        out[image_id] = cls if cls is not None else class_of(image_id)
+    return out
+
+
+def _passes(ids: list[str], repeats: int, shuffle: bool, rng: random.Random) -> list[str]:
+    """repeats passes over ids, each in fresh random order; a pass that would start with the image that ended
+    the previous one has that first image swapped with another, so no image is ever shown twice in a row."""
+    order: list[str] = []
+    for _ in range(repeats):
+        p = list(ids)
+        if shuffle:
+            rng.shuffle(p)
+            if order and len(p) > 1 and p[0] == order[-1]:
+                j = rng.randrange(1, len(p))
+                p[0], p[j] = p[j], p[0]
+        order += p
+    return order
+
+
+def _block_order(classes: dict[str, str], repeats: int, shuffle: bool, block_size: int | None,
+                 rng: random.Random) -> list[str]:
+    """Block design: each class's own stream of passes cut into blocks, blocks interleaved across classes.
+
+    A class's blocks always appear in stream order, so even when two of its blocks meet the junction is a pass
+    boundary, where _passes already prevents a repeat.
+    """
+    by_class: dict[str, list[str]] = {}
+    for image_id, cls in classes.items():
+        by_class.setdefault(cls, []).append(image_id)
+    blocks: dict[str, list[list[str]]] = {}
+    for cls, ids in by_class.items():
+        stream = _passes(ids, repeats, shuffle, rng)
+        size = block_size or len(ids)
+        blocks[cls] = [stream[i:i + size] for i in range(0, len(stream), size)]
+    if shuffle:
+        labels = _spread({cls: len(b) for cls, b in blocks.items()}, rng)
+    else:  # round robin in first-appearance order: A B C A B C ...
+        labels, left = [], {cls: len(b) for cls, b in blocks.items()}
+        while any(left.values()):
+            for cls in left:
+                if left[cls]:
+                    labels.append(cls)
+                    left[cls] -= 1
+    order, taken = [], dict.fromkeys(blocks, 0)
+    for cls in labels:
+        order += blocks[cls][taken[cls]]
+        taken[cls] += 1
+    return order
+
+
+def _spread(counts: dict[str, int], rng: random.Random) -> list[str]:
+    """A random sequence with counts[c] copies of each c and no two equal neighbours when that is possible.
+
+    Greedy: pick uniformly among the labels that differ from the previous one and leave a solvable rest.
+    A rest of T items is solvable iff no label has more than ceil(T/2) of them, and, when T is odd, the label
+    just placed does not have exactly ceil(T/2) (it would have to come first again).
+    """
+    left = {c: n for c, n in counts.items() if n > 0}
+    out: list[str] = []
+
+    def solvable(after: dict[str, int], prev: str) -> bool:
+        total = sum(after.values())
+        half = (total + 1) // 2
+        if total == 0:
+            return True
+        if max(after.values()) > half:
+            return False
+        return not (total % 2 == 1 and after.get(prev, 0) == half)
+
+    prev = None
+    while left:
+        options = [c for c in left if c != prev]
+        good = [c for c in options if solvable({**left, c: left[c] - 1}, c)]
+        pool = good or options or list(left)  # impossible counts (one class dominates): allow a repeat
+        pick = pool[rng.randrange(len(pool))]
+        out.append(pick)
+        left[pick] -= 1
+        if not left[pick]:
+            del left[pick]
+        prev = pick
+    return out

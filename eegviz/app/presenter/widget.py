@@ -1,0 +1,275 @@
+"""Presenter: the full-screen QWidget that plays a schedule and marks every image onset on LSL.
+
+Timing. Onsets are scheduled against one LSL-clock anchor, so lateness never accumulates. A precise QTimer fires
+a couple of milliseconds early and the last stretch is spun, because Qt timers are only ~1 ms accurate and a
+loaded machine wakes late. At an onset the frame is painted synchronously (repaint), handed to the window system
+(QGuiApplication.sync), and only then is the LSL timestamp taken and the marker pushed. A QWidget cannot see the
+display's actual flip, so the light reaches the eye up to one refresh (plus any compositor delay) after the
+marker; that offset is constant per setup and should be measured once with a photodiode.
+
+What to show when comes from eegviz.app.presenter.schedule; this module only keeps time, draws and sends.
+"""
+
+from __future__ import annotations
+
+import csv
+import socket
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from eegviz.app.presenter.schedule import Trial, onset_events, schedule_duration
+from eegviz.errors import EegvizError
+
+DEFAULT_NAME = "eegviz-presenter"
+SPIN_S = 0.002  # the timer fires this much early; the rest is spun so onsets land within ~0.1 ms of plan
+CONSUMER_POLL_MS = 50
+LOG_FIELDS = ("trial", "image_id", "class", "onset_lsl", "intended_lsl", "late_ms")
+
+
+class Presenter(QtWidgets.QWidget):
+    """A black window that shows each trial's image centred and scaled to fit, and marks each onset on LSL.
+
+    The marker outlet exists from construction, so recorders and `eegviz live --markers NAME` can find it
+    while the window waits. With wait_for_consumer the run only starts once something has opened the stream
+    (or Space is pressed): markers sent before a recorder connects are simply lost. Then lead_in_s of blank
+    (or fixation) lets the participant settle before the first image. Escape, or closing the window, aborts;
+    the log written so far is kept. `finished(completed)` is emitted once either way.
+    """
+
+    finished = QtCore.Signal(bool)  # True: every trial ran; False: aborted
+    onset = QtCore.Signal(int, str, float)  # trial index, image id, LSL timestamp pushed with the marker
+
+    def __init__(self, trials: Sequence[Trial], images: Mapping[str, str | Path], *, name: str = DEFAULT_NAME,
+                 log_path: str | Path | None = None, windowed: bool = False, fixation: bool = False,
+                 lead_in_s: float = 1.0, wait_for_consumer: bool = True,
+                 parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        import pylsl  # here, not at import: keeps `eegviz --help` and schedule-only use light
+
+        self._pylsl = pylsl
+        if not trials:
+            raise EegvizError("nothing to present: the schedule is empty.")
+        self.trials = list(trials)
+        self.paths = {k: Path(v) for k, v in images.items()}
+        missing = sorted({t.image_id for t in self.trials} - set(self.paths))
+        if missing:
+            raise EegvizError(f"no image file for id '{missing[0]}' ({len(missing)} missing).")
+        for image_id in sorted({t.image_id for t in self.trials}):  # header check: fail now, not mid-session
+            reader = QtGui.QImageReader(str(self.paths[image_id]))
+            if not reader.canRead():
+                raise EegvizError(f"cannot read image {self.paths[image_id]}: {reader.errorString()}.")
+        self.name = name
+        self.windowed = windowed
+        self.fixation = fixation
+        self.lead_in_s = max(0.0, float(lead_in_s))
+        self.wait_for_consumer = wait_for_consumer
+        self.records: list[dict] = []  # one per onset, the same fields as the CSV log
+        self.state = "idle"  # idle -> waiting -> lead_in -> running -> done
+        self.completed = False
+
+        self._log_file = self._log = None
+        if log_path is not None:
+            try:
+                Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+                self._log_file = open(log_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise EegvizError(f"cannot write the presentation log {log_path}: {exc.strerror}.") from None
+            self._log = csv.writer(self._log_file)
+            self._log.writerow(LOG_FIELDS)
+            self._log_file.flush()
+
+        info = pylsl.StreamInfo(name, "Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string,
+                                f"eegviz-presenter@{socket.gethostname()}:{name}")  # stable: recorders re-attach
+        info.desc().append_child_value("design", "eegviz present: one marker per image onset, payload = image id")
+        self.outlet = pylsl.StreamOutlet(info)
+
+        self._events = onset_events(self.trials)
+        self._next_event = 0
+        self._t0 = 0.0
+        self._showing: str | None = None
+        self._cache: dict[str, QtGui.QPixmap] = {}
+        self._timer = QtCore.QTimer(self, singleShot=True, timerType=QtCore.Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+        self._poll = QtCore.QTimer(self, interval=CONSUMER_POLL_MS)
+        self._poll.timeout.connect(self._poll_consumer)
+        self._lead = QtCore.QTimer(self, singleShot=True, timerType=QtCore.Qt.TimerType.PreciseTimer)
+        self._lead.timeout.connect(self._begin)
+
+        self.setWindowTitle(f"eegviz present ({name})")
+        self.setAutoFillBackground(False)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paintEvent covers every pixel
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.setCursor(QtCore.Qt.CursorShape.BlankCursor)
+
+    # -- public -----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Show the window and begin: wait for a consumer (if asked), the lead-in, then the trials."""
+        if self.state != "idle":
+            return
+        if self.windowed:
+            self.resize(800, 600)
+            self.show()
+        else:
+            self.showFullScreen()
+        self.activateWindow()
+        self.setFocus()
+        self._pixmap(self.trials[0].image_id)  # decode before the clock starts
+        if self.wait_for_consumer and not self.outlet.have_consumers():
+            self.state = "waiting"
+            self._poll.start()
+            self.update()
+        else:
+            self._lead_in()
+
+    def abort(self) -> None:
+        """Stop now (Escape, window closed); the log so far is kept."""
+        if self.state not in ("done", "idle"):
+            self._finish(False)
+
+    def close_stream(self) -> None:
+        """Drop the marker outlet so receivers see the stream end. Kept apart from _finish so the last markers
+        have time to reach slow receivers before the outlet goes. Also closes the log of a never-started run."""
+        self.outlet = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = self._log = None
+
+    @property
+    def total_s(self) -> float:
+        return schedule_duration(self.trials)
+
+    def _poll_consumer(self) -> None:
+        if self.outlet is not None and self.outlet.have_consumers():
+            self._poll.stop()
+            self._lead_in()
+
+    def _lead_in(self) -> None:
+        self._poll.stop()
+        self.state = "lead_in"
+        self.update()
+        self._lead.start(int(round(self.lead_in_s * 1000)))
+
+    def _begin(self) -> None:
+        if self.state != "lead_in":  # aborted during the lead-in
+            return
+        self.state = "running"
+        self._t0 = self._pylsl.local_clock() + 0.01  # a little headroom so the first onset is not already late
+        self._arm()
+
+    def _arm(self) -> None:
+        """Set the timer for the next event, SPIN_S early; _tick spins the rest."""
+        due = self._t0 + self._events[self._next_event][0]
+        wait = due - self._pylsl.local_clock() - SPIN_S
+        self._timer.start(max(0, int(wait * 1000)))
+
+    def _tick(self) -> None:
+        if self.state != "running":
+            return
+        t_rel, kind, idx = self._events[self._next_event]
+        due = self._t0 + t_rel
+        clock = self._pylsl.local_clock
+        while clock() < due:  # at most SPIN_S plus timer slack
+            pass
+        self._next_event += 1
+        if kind == "on":
+            self._onset(self.trials[idx], due)
+        elif kind == "off":
+            self._showing = None
+            self.repaint()
+        else:
+            self._finish(True)
+            return
+        if self.state == "running":  # sync() in _onset may have delivered an Escape
+            self._arm()
+
+    def _onset(self, trial: Trial, due: float) -> None:
+        """Paint the image, hand it to the window system, then timestamp and push the marker."""
+        self._showing = trial.image_id
+        self.repaint()
+        QtGui.QGuiApplication.sync()
+        if self.state != "running" or self.outlet is None:
+            return
+        ts = self._pylsl.local_clock()
+        self.outlet.push_sample([trial.image_id], ts)
+        row = {"trial": trial.index, "image_id": trial.image_id, "class": trial.class_name, "onset_lsl": ts,
+               "intended_lsl": due, "late_ms": (ts - due) * 1000.0}
+        self.records.append(row)
+        if self._log is not None:
+            self._log.writerow([row["trial"], row["image_id"], row["class"], f"{ts:.6f}", f"{due:.6f}",
+                                f"{row['late_ms']:.3f}"])
+            self._log_file.flush()  # a crash or kill keeps every onset so far
+        self.onset.emit(trial.index, trial.image_id, ts)
+        if trial.index + 1 < len(self.trials):  # decode and scale the next image while this one is up
+            nxt = self.trials[trial.index + 1].image_id
+            self._cache = {k: v for k, v in self._cache.items() if k in (trial.image_id, nxt)}
+            self._pixmap(nxt)
+
+    def _finish(self, completed: bool) -> None:
+        self._timer.stop()
+        self._poll.stop()
+        self._lead.stop()
+        self.state = "done"
+        self.completed = completed
+        self._showing = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = self._log = None
+        self.update()
+        self.finished.emit(completed)
+
+    # -- drawing ----------------------------------------------------------------------------------------------
+    def _pixmap(self, image_id: str) -> QtGui.QPixmap:
+        """The image scaled to fit the window at device resolution, keeping its aspect ratio; cached per size."""
+        pm = self._cache.get(image_id)
+        if pm is not None:
+            return pm
+        reader = QtGui.QImageReader(str(self.paths[image_id]))
+        reader.setAutoTransform(True)  # honour EXIF orientation, as photo viewers do
+        img = reader.read()
+        if img.isNull():
+            raise EegvizError(f"cannot read image {self.paths[image_id]}: {reader.errorString()}.")
+        dpr = self.devicePixelRatioF()
+        target = QtCore.QSize(max(1, round(self.width() * dpr)), max(1, round(self.height() * dpr)))
+        img = img.scaled(target, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                         QtCore.Qt.TransformationMode.SmoothTransformation)
+        pm = QtGui.QPixmap.fromImage(img)
+        pm.setDevicePixelRatio(dpr)
+        self._cache[image_id] = pm
+        return pm
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
+        self._cache.clear()  # scaled for the old size
+        super().resizeEvent(event)
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802
+        p = QtGui.QPainter(self)
+        p.fillRect(self.rect(), QtCore.Qt.GlobalColor.black)
+        if self._showing is not None:
+            pm = self._pixmap(self._showing)
+            size = pm.deviceIndependentSize().toSize()
+            p.drawPixmap((self.width() - size.width()) // 2, (self.height() - size.height()) // 2, pm)
+        elif self.state == "waiting":
+            p.setPen(QtGui.QColor(110, 110, 110))
+            p.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter,
+                       f"Waiting for a recorder on LSL stream '{self.name}'\nSpace: start now    Esc: quit")
+        elif self.fixation and self.state in ("lead_in", "running"):
+            arm = max(6, min(self.width(), self.height()) // 50)
+            p.setPen(QtGui.QPen(QtGui.QColor(200, 200, 200), max(2, arm // 4)))
+            cx, cy = self.width() // 2, self.height() // 2
+            p.drawLine(cx - arm, cy, cx + arm, cy)
+            p.drawLine(cx, cy - arm, cx, cy + arm)
+        p.end()
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:  # noqa: N802
+        if event.key() == QtCore.Qt.Key.Key_Escape:
+            self.abort()
+        elif event.key() == QtCore.Qt.Key.Key_Space and self.state == "waiting":
+            self._lead_in()
+        else:
+            super().keyPressEvent(event)
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        self.abort()
+        super().closeEvent(event)

@@ -1,0 +1,167 @@
+"""SessionWindow: what every window that shows a session has, whatever its layout.
+
+The live window (eegviz.app.window.MainWindow) and the exhibition kiosk (eegviz.app.kiosk.KioskWindow) are
+driven the same way: a QtBridge delivers chunks, markers, reconstructions and status, and a SessionController
+(eegviz.app.session) reports starts, errors and stops. This base class keeps the session's counters and
+answers all those slots; the subclasses only lay out widgets and draw, so neither needs `if kiosk` branches.
+
+Subclasses create saliency_panel, recon_panel and stimulus_panel (ImagePanels) and override the hooks they
+need: on_chunk/on_marker (calling super for on_chunk), _show_verdict, _stream_changed, _update_status,
+show_message, and the controls' current_choice/set_choice/model_dir/set_model_dir (a window without controls
+keeps the defaults here).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QMainWindow
+
+from eegviz.app.bridge import QtBridge
+from eegviz.app.source_choice import SourceChoice
+from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
+
+
+class SessionWindow(QMainWindow):
+    """One session's window. info may be None when the stream is not known yet (a session is still starting);
+    set_stream_info() switches the window to a new stream at any time.
+
+    The window only emits start_requested/stop_requested; the controller does the work off the GUI thread and
+    reports back through set_session_state(), on_session_started(), on_session_error() and on_session_stopped().
+    """
+
+    start_requested = Signal(object, str)  # SourceChoice, model folder ("" = the default model)
+    stop_requested = Signal()
+
+    def __init__(self, info: StreamInfo | None = None, title: str = "eegviz", parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.info = info if info is not None else StreamInfo(name="", ch_names=(), sfreq=0.0)
+        # Session counters shown in the status bar; on_status may override them with the pipeline's own numbers.
+        self.n_epochs = 0
+        self.drops_total = 0
+        self.last_rec: Reconstruction | None = None
+        self.extra_status: dict = {}
+        self.session_state = ""  # "starting", "running", "finished", ... shown with the important fields
+        self.source_label = ""  # how the session's source was chosen, e.g. "demo recording"
+        self.last_chunk_time: float | None = None  # time.monotonic() of the last chunk
+
+    # ---------------------------------------------------------------- stream
+
+    def set_stream_info(self, info: StreamInfo | None, label: str | None = None, reset: bool = True) -> None:
+        """Switch to a new stream; with reset, the session counters start over too (see _stream_changed)."""
+        self.info = info if info is not None else StreamInfo(name="", ch_names=(), sfreq=0.0)
+        if label is not None:
+            self.source_label = label
+        if reset:
+            self.n_epochs = 0
+            self.drops_total = 0
+            self.last_rec = None
+            self.extra_status = {}
+        self._stream_changed(reset)
+        self._update_status()
+
+    def _stream_changed(self, reset: bool) -> None:
+        """Hook: the stream is now self.info; reset says the session's results were cleared as well."""
+
+    # ---------------------------------------------------------------- bridge slots
+
+    def connect_bridge(self, bridge: QtBridge) -> None:
+        bridge.chunk.connect(self.on_chunk)
+        bridge.marker.connect(self.on_marker)
+        bridge.reconstruction.connect(self.on_reconstruction)
+        bridge.status.connect(self.on_status)
+        bridge.finished.connect(self.on_finished)
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        self.last_chunk_time = time.monotonic()
+
+    def on_marker(self, marker: Marker) -> None:
+        """Hook: a marker arrived (only the trace view draws them)."""
+
+    def on_reconstruction(self, rec: Reconstruction, stimulus: np.ndarray | None = None) -> None:
+        self.last_rec = rec
+        self.n_epochs += 1
+        self.drops_total += int(rec.dropped_before)
+        self.saliency_panel.set_image(rec.decoded.saliency)
+        self.recon_panel.set_image(rec.image)
+        self.stimulus_panel.set_image(stimulus, "unknown")
+        self._show_verdict(rec)
+        self._update_status()
+
+    def _show_verdict(self, rec: Reconstruction) -> None:
+        """Hook: say what was decoded (the history strip, the kiosk's caption)."""
+
+    def on_status(self, status: dict) -> None:
+        """Merge pipeline-side counters (e.g. epochs, drops) and any extra key=value fields into the status."""
+        status = dict(status or {})
+        if "epochs" in status:
+            self.n_epochs = int(status.pop("epochs"))
+        for key in ("drops", "dropped"):
+            if key in status:
+                self.drops_total = int(status.pop(key))
+        if "state" in status:
+            self.session_state = str(status.pop("state"))
+        self.extra_status.update(status)
+        self._update_status()
+
+    def on_finished(self) -> None:
+        self.session_state = "finished"
+        self._update_status()
+
+    def _update_status(self) -> None:
+        """Hook: the counters changed (a window with a status bar redraws it)."""
+
+    # ---------------------------------------------------------------- controller slots
+
+    def set_session_state(self, state: str) -> None:
+        """idle / starting / running / stopping: shown with the status (back to idle, the last outcome stays)."""
+        if state != "idle" or not self.session_state:
+            self.session_state = state  # back to idle, the last outcome (finished, stopped, error) stays shown
+        self._update_status()
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        """Hook: one line about what the session is doing, or what went wrong."""
+
+    def on_session_started(self, info: StreamInfo, label: str | None = None) -> None:
+        self.set_stream_info(info, label=label)
+        self.last_chunk_time = None
+        what = label or info.name or "source"
+        self.show_message(f"running: {what} — {info.name}, {info.n_channels} channels, {info.sfreq:g} Hz")
+
+    def on_session_error(self, message: str) -> None:
+        self.session_state = "error"
+        self.show_message(f"error: {message}", error=True)
+        self._update_status()
+
+    def on_session_stopped(self, reason: str) -> None:
+        if reason != "error":
+            self.session_state = reason
+            if reason == "finished":
+                self.show_message("finished: the recording has been played to the end")
+            elif reason == "duration":
+                self.show_message("stopped: the session duration is over")
+            else:
+                self.show_message(f"{reason}")
+        self._update_status()
+
+    # ---------------------------------------------------------------- controls (none here)
+
+    def current_choice(self) -> SourceChoice | None:
+        """The source the window's controls describe; None for a window without controls."""
+        return None
+
+    def set_choice(self, choice: SourceChoice | None) -> None:
+        """Show a SourceChoice in the controls, if the window has any."""
+
+    def model_dir(self) -> str:
+        return ""
+
+    def set_model_dir(self, path: str | Path | None) -> None:
+        """Show the model folder in the controls, if the window has any."""
+
+    def save_screenshot(self, path: str | Path) -> bool:
+        return self.grab().save(str(path))

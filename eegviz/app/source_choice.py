@@ -1,0 +1,109 @@
+"""SourceChoice: a source as the window and the command line describe it, built later on a worker thread.
+
+It lives apart from the session controller and the window because both need it: the controls turn their
+widgets into a SourceChoice, the controller calls make_source() off the GUI thread (so opening a file or
+resolving a stream never blocks the GUI), and `eegviz demo/replay/live` build one from their arguments.
+Keeping it here, with no Qt in it, is what lets session.py import the window without the window importing
+session.py back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from eegviz.errors import EegvizError
+
+SOURCE_KINDS = ("demo", "xdf", "simulator", "lsl", "brainflow-synthetic", "brainflow")
+SYNTHETIC_BOARD = -1  # BrainFlow's synthetic board id
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """A source as the window offers it; make_source() builds it (not started) and may raise EegvizError.
+
+    kind: "demo" (the bundled recording), "xdf" (path), "simulator", "lsl" (name = EEG stream name, None = the
+    first stream of type EEG), "brainflow-synthetic", or "brainflow" (board_id). speed is the replay speed for
+    demo/xdf (0 = as fast as possible, unpaced) and the simulator's time factor (> 0). markers names the marker
+    stream (LSL; in the file for XDF; an LSL marker outlet for BrainFlow); name picks the EEG stream in an XDF.
+    """
+
+    kind: str = "demo"
+    path: str | None = None
+    name: str | None = None
+    markers: str | None = None
+    speed: float = 1.0
+    board_id: int | None = None
+    board_params: tuple[tuple[str, object], ...] = ()  # BrainFlowInputParams fields, e.g. (("serial_port", ...),)
+
+    @property
+    def paced(self) -> bool:
+        """Live sources and replays at a finite speed drop epochs when generation falls behind; speed 0 never does."""
+        return not (self.kind in ("demo", "xdf") and self.speed <= 0)
+
+    @property
+    def is_replay(self) -> bool:
+        return self.kind in ("demo", "xdf")
+
+    @property
+    def label(self) -> str:
+        if self.kind == "demo":
+            return "demo recording"
+        if self.kind == "xdf":
+            return f"XDF {Path(self.path).name}" if self.path else "XDF file"
+        if self.kind == "lsl":
+            return f"LSL {self.name}" if self.name else "LSL stream"
+        if self.kind == "brainflow-synthetic" or (self.kind == "brainflow" and self.board_id in (None, SYNTHETIC_BOARD)):
+            return "BrainFlow synthetic board"
+        if self.kind == "brainflow":
+            return f"BrainFlow board {self.board_id}"
+        return self.kind
+
+    def make_source(self):
+        from eegviz.plugins import get
+
+        if self.kind == "demo":
+            from eegviz.paths import demo_recording
+            from eegviz.sources.xdf import XdfReplaySource
+
+            path = demo_recording()
+            if not path.exists():
+                raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
+            return XdfReplaySource(path, speed=self.speed)
+        if self.kind == "xdf":
+            from eegviz.sources.xdf import XdfReplaySource
+
+            if not self.path:
+                raise EegvizError("no XDF file chosen; pick one with 'XDF file…'")
+            return XdfReplaySource(self.path, speed=self.speed, eeg_stream=self.name, marker_stream=self.markers)
+        if self.kind == "simulator":
+            return get("sources", "simulator")(speed=self.speed if self.speed > 0 else 1.0)
+        if self.kind == "lsl":
+            return get("sources", "lsl")(stream_name=self.name, marker_name=self.markers)
+        if self.kind in ("brainflow", "brainflow-synthetic"):
+            board = SYNTHETIC_BOARD if self.kind == "brainflow-synthetic" or self.board_id is None else self.board_id
+            return get("sources", "brainflow")(board_id=board, params=dict(self.board_params),
+                                                marker_lsl_name=self.markers)
+        raise EegvizError(f"unknown source kind '{self.kind}'; one of {', '.join(SOURCE_KINDS)}")
+
+    @classmethod
+    def from_cli_args(cls, args) -> SourceChoice:
+        """The choice an `eegviz demo|replay|live` command line makes (args.cmd names the command)."""
+        cmd = getattr(args, "cmd", None)
+        speed = float(getattr(args, "speed", 1.0) or 0.0)
+        if cmd == "demo":
+            return cls("demo", speed=speed)
+        if cmd == "replay":
+            return cls("xdf", path=str(args.file), name=getattr(args, "stream", None),
+                       markers=getattr(args, "markers", None), speed=speed)
+        if cmd == "live":
+            if getattr(args, "board", None) is not None:
+                from eegviz.sources.brainflow_params import brainflow_params
+
+                kind = "brainflow-synthetic" if args.board == SYNTHETIC_BOARD else "brainflow"
+                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None),
+                           board_params=tuple(sorted(brainflow_params(args).items())))
+            if getattr(args, "simulate", False):
+                return cls("simulator")
+            return cls("lsl", name=getattr(args, "stream", None), markers=getattr(args, "markers", None))
+        raise EegvizError(f"command '{cmd}' does not run a session")

@@ -1,0 +1,197 @@
+"""The live EEG traces: a ring buffer of the displayed channels and the pyqtgraph view that draws it.
+
+EEG arrives far more often than the screen can usefully repaint (chunks of a few ms each), so a chunk is only
+copied into the ring buffer (TraceBuffer, plain numpy, no Qt) and a ~20 Hz QTimer in TraceView redraws the
+traces when something changed. The view also draws the marker lines, a microvolt scale bar, and a time axis
+that starts at the session's first sample rather than at the LSL clock's arbitrary zero.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+
+from eegviz.messages import Chunk, Marker, StreamInfo
+
+N_TRACES = 16  # channels drawn; more would be an unreadable smear
+WINDOW_S = 5.0  # seconds of EEG visible
+REFRESH_HZ = 20.0
+
+
+def nice_scale(value: float) -> float:
+    """The largest 1-2-5 x 10^k not above value (a scale bar's length)."""
+    if not np.isfinite(value) or value <= 0:
+        return 0.0
+    k = np.floor(np.log10(value))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10**k <= value:
+            return float(m * 10**k)
+    return float(10**k)
+
+
+class TraceBuffer:
+    """The last WINDOW_S seconds of every k-th channel (so the montage is covered evenly), in session time.
+
+    channels: the stream's channel indices shown; labels: their names; count: samples held (up to length).
+    Times are seconds since t0, the session's first sample (or marker, if one comes first).
+    """
+
+    def __init__(self, info: StreamInfo | None = None):
+        self.reset(info)
+
+    def reset(self, info: StreamInfo | None) -> None:
+        self.info = info if info is not None else StreamInfo(name="", ch_names=(), sfreq=0.0)
+        n_ch = self.info.n_channels
+        step = max(1, n_ch // N_TRACES)
+        self.channels = np.arange(0, n_ch, step)[:N_TRACES]
+        self.labels = [self.info.ch_names[c] for c in self.channels]
+        self.length = max(2, int(round(WINDOW_S * (self.info.sfreq or 250.0))))
+        self._data = np.zeros((len(self.channels), self.length), dtype=np.float32)
+        self._ts = np.zeros(self.length, dtype=np.float64)
+        self._write = 0
+        self.count = 0
+        self.t0: float | None = None
+
+    def origin(self, t: float) -> float:
+        """The session's time origin: its first sample (or marker, if one comes first)."""
+        if self.t0 is None:
+            self.t0 = t
+        return self.t0
+
+    def write(self, chunk: Chunk) -> bool:
+        """Copy the displayed channels of a chunk in; False (nothing changed) for an empty chunk."""
+        samples = np.asarray(chunk.samples)
+        if samples.size == 0:
+            return False
+        chans = self.channels[self.channels < samples.shape[1]]
+        data = samples[:, chans].T.astype(np.float32)  # (n_show, n)
+        ts = np.asarray(chunk.timestamps, dtype=np.float64)
+        ts = ts - self.origin(float(ts[0]))
+        n = data.shape[1]
+        if n >= self.length:  # a chunk longer than the window: keep its tail
+            data, ts, n = data[:, -self.length:], ts[-self.length:], self.length
+        idx = (self._write + np.arange(n)) % self.length
+        self._data[: len(chans), idx] = data
+        self._ts[idx] = ts
+        self._write = (self._write + n) % self.length
+        self.count = min(self.length, self.count + n)
+        return True
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The buffered (timestamps, data) in time order: (n,), (n_show, n)."""
+        if self.count < self.length:
+            order = np.arange(self.count)
+        else:
+            order = (self._write + np.arange(self.length)) % self.length
+        return self._ts[order], self._data[:, order]
+
+
+class TraceView(pg.PlotWidget):
+    """The plot of a TraceBuffer: one curve per channel on a shared scale, marker lines, a scale bar.
+
+    on_chunk/on_marker only record; refresh() (run by refresh_timer) draws, and is a no-op unless a chunk or a
+    marker came since the last call.
+    """
+
+    def __init__(self, parent=None):
+        pg.setConfigOptions(antialias=False)
+        super().__init__(parent, background="w")
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setLabel("bottom", "time since the session started", units="s")
+        self.getAxis("bottom").enableAutoSIPrefix(False)
+        self.setMinimumHeight(220)
+        item = self.getPlotItem()
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+
+        self.buffer = TraceBuffer()
+        self.curves: list[pg.PlotDataItem] = []
+        self.marker_lines: list[pg.InfiniteLine] = []
+        self.scale_bar: pg.PlotDataItem | None = None
+        self.scale_text: pg.TextItem | None = None
+        self.scale_uv = 0.0  # the scale bar's length in microvolts (0 until traces are drawn)
+        self._dirty = False
+
+        self.refresh_timer = QTimer(self)
+        self.refresh_timer.setInterval(int(1000 / REFRESH_HZ))
+        self.refresh_timer.timeout.connect(self.refresh)
+        self.refresh_timer.start()
+
+    def set_stream_info(self, info: StreamInfo | None) -> None:
+        """Start over for a stream: a new buffer, and one curve per displayed channel labelled on the left axis."""
+        self.buffer.reset(info)
+        self._dirty = False
+        for curve in self.curves:
+            self.removeItem(curve)
+        for line in self.marker_lines:
+            self.removeItem(line)
+        self.curves, self.marker_lines = [], []
+        n = len(self.buffer.channels)
+        self.getPlotItem().getAxis("left").setTicks([[(-i, label) for i, label in enumerate(self.buffer.labels)]])
+        self.setYRange(-max(n, 1) + 0.3, 0.9, padding=0)
+        for i in range(n):
+            color = pg.intColor(i, hues=n, values=1, maxValue=160)
+            self.curves.append(self.plot(pen=pg.mkPen(color, width=1)))
+        # Scale bar: how many microvolts one trace spacing is (the traces share one scale, see refresh).
+        if self.scale_bar is not None:
+            self.removeItem(self.scale_bar)
+            self.removeItem(self.scale_text)
+        self.scale_bar = self.plot(pen=pg.mkPen((20, 20, 20), width=3))
+        self.scale_text = pg.TextItem("", color=(20, 20, 20), anchor=(1.0, 0.5))
+        self.addItem(self.scale_text)
+
+    def on_chunk(self, chunk: Chunk) -> None:
+        if self.buffer.write(chunk):
+            self._dirty = True
+
+    def on_marker(self, marker: Marker) -> None:
+        line = pg.InfiniteLine(
+            pos=float(marker.timestamp) - self.buffer.origin(float(marker.timestamp)),
+            angle=90,
+            movable=False,
+            pen=pg.mkPen((220, 40, 40), width=1.5, style=Qt.PenStyle.DashLine),
+            label=str(marker.payload),
+            labelOpts={"position": 0.97, "color": (180, 20, 20), "fill": (255, 255, 255, 200), "anchors": [(0, 0), (0, 0)]},
+        )
+        self.addItem(line)
+        self.marker_lines.append(line)
+        self._dirty = True
+
+    def refresh(self) -> None:
+        """Redraw traces and prune marker lines; a no-op unless a chunk or marker came since the last call."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        ts, data = self.buffer.arrays()
+        if ts.size == 0 or not self.curves:
+            return
+        # NaN samples (an amplifier's dropout) are left out of the statistics and drawn as holes in the trace.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: its own NaN mean, no warning
+            data = data - np.nanmean(data, axis=1, keepdims=True)
+            # One scale for all channels (median spread) keeps relative amplitudes visible and noisy ones obvious.
+            spread = float(np.nanmedian(np.nanstd(data, axis=1))) if data.size else 0.0
+        scale = 1.0 / (6.0 * spread) if np.isfinite(spread) and spread > 0 else 1.0
+        for i, curve in enumerate(self.curves):
+            curve.setData(ts, data[i] * scale - i, connect="finite")
+        t_end = float(ts[-1])
+        t_start = t_end - WINDOW_S
+        self.setXRange(t_start, t_end, padding=0)
+        self.scale_uv = nice_scale(0.8 / scale) * 1e6 if np.isfinite(spread) and spread > 0 else 0.0
+        if self.scale_uv:
+            x, y0 = t_end - 0.02 * WINDOW_S, -len(self.curves) + 0.6
+            self.scale_bar.setData([x, x], [y0, y0 + self.scale_uv * 1e-6 * scale])
+            self.scale_text.setText(f"{self.scale_uv:g} µV")
+            self.scale_text.setPos(x - 0.01 * WINDOW_S, y0 + 0.5 * self.scale_uv * 1e-6 * scale)
+        keep = []
+        for line in self.marker_lines:
+            if line.value() < t_start:
+                self.removeItem(line)
+            else:
+                keep.append(line)
+        self.marker_lines = keep

@@ -1,0 +1,90 @@
+"""`eegviz present` arguments, run_presenter end to end (offscreen, over LSL), and --write-demo-folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+
+import pytest
+from PySide6 import QtCore, QtGui
+
+from eegviz.app.presenter.cli import add_arguments, main_from_args, run_presenter
+from eegviz.data.images import find_images
+from eegviz.errors import EegvizError
+
+
+def test_cli_arguments_and_run(qtbot, stim_dir, tmp_path, monkeypatch, capsys):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args([str(stim_dir), "--design", "block", "--on", "0.05", "--blank", "0.02",
+                              "--jitter", "0.01", "--repeats", "2", "--no-shuffle", "--seed", "3",
+                              "--name", "n", "--log", str(tmp_path / "l.csv"), "--windowed"])
+    assert (args.design, args.on_s, args.blank_s, args.jitter_s, args.repeats, args.shuffle, args.seed,
+            args.name, args.windowed) == ("block", 0.05, 0.02, 0.01, 2, False, 3, "n", True)
+    assert args.fn is main_from_args
+    defaults = parser.parse_args(["d"])
+    assert (defaults.design, defaults.on_s, defaults.blank_s, defaults.jitter_s, defaults.repeats, defaults.shuffle,
+            defaults.name, defaults.log, defaults.windowed) == ("rapid", 0.5, 0.5, 0.0, 1, True, "eegviz-presenter",
+                                                                None, False)
+
+    seen = {}
+    monkeypatch.setattr("eegviz.app.presenter.cli.run_presenter", lambda d, **kw: seen.update(kw, images_dir=d) or 0)
+    assert main_from_args(args) == 0
+    assert seen["images_dir"] == str(stim_dir) and seen["design"] == "block" and seen["log_path"].endswith("l.csv")
+    monkeypatch.undo()
+
+    name = f"eegviz-test-{uuid.uuid4().hex[:10]}"
+    assert run_presenter(stim_dir, on_s=0.03, blank_s=0.02, name=name, log_path=tmp_path / "run.csv",
+                         windowed=True, lead_in_s=0.0, wait_for_consumer=False) == 0
+    assert len((tmp_path / "run.csv").read_text().splitlines()) == 1 + 4
+    assert "done, 4 of 4 trials shown" in capsys.readouterr().out
+    with pytest.raises(EegvizError, match="does not exist"):
+        run_presenter(tmp_path / "nope", windowed=True)
+
+
+def test_cli_exposes_fixation_lead_in_no_wait_and_block_size(monkeypatch):
+    """Every option run_presenter takes reaches it from `eegviz present` (here through the real eegviz parser)."""
+    from eegviz.cli import build_parser
+
+    seen = {}
+    monkeypatch.setattr("eegviz.app.presenter.cli.run_presenter", lambda d, **kw: seen.update(kw, images_dir=d) or 0)
+    args = build_parser().parse_args(["present", "stim", "--design", "block", "--block-size", "3", "--fixation",
+                                      "--lead-in", "0.5", "--no-wait"])
+    assert args.fn(args) == 0
+    assert seen["images_dir"] == "stim"
+    assert (seen["block_size"], seen["fixation"], seen["lead_in_s"], seen["wait_for_consumer"]) == (3, True, 0.5,
+                                                                                                   False)
+    seen.clear()
+    args = build_parser().parse_args(["present", "stim"])
+    assert args.fn(args) == 0
+    assert (seen["block_size"], seen["fixation"], seen["lead_in_s"], seen["wait_for_consumer"]) == (None, False, 2.0,
+                                                                                                   True)
+    import inspect
+
+    taken = set(inspect.signature(run_presenter).parameters) - {"images_dir"}
+    assert taken <= set(seen)  # no option of run_presenter is left unreachable from the command line
+    with pytest.raises(EegvizError, match="lead-in"):
+        main_from_args(build_parser().parse_args(["present", "stim", "--lead-in", "-1"]))
+    with pytest.raises(EegvizError, match="needs an images folder"):
+        main_from_args(build_parser().parse_args(["present"]))
+
+
+def test_cli_write_demo_folder_then_present_it(tmp_path, capsys):
+    """`eegviz present --write-demo-folder DIR --per-class N` writes a folder `eegviz present DIR` can show."""
+    from eegviz.cli import build_parser
+
+    out = tmp_path / "stimuli"
+    args = build_parser().parse_args(["present", "--write-demo-folder", str(out), "--per-class", "3", "--size", "24",
+                                      "--classes", "star,boat"])
+    assert args.fn(args) == 0
+    assert "wrote 6 stimuli" in capsys.readouterr().out
+    found = find_images(out)
+    assert sorted(i.class_name for i in found) == ["boat"] * 3 + ["star"] * 3
+    assert QtGui.QImage(str(found[0].path)).size() == QtCore.QSize(24, 24)
+    assert json.loads((out / "captions.json").read_text()).keys() == {i.image_id for i in found}
+    with pytest.raises(EegvizError, match="not both"):
+        main_from_args(build_parser().parse_args(["present", str(out), "--write-demo-folder", str(tmp_path / "x")]))
+    with pytest.raises(EegvizError, match="unknown stimulus class"):
+        main_from_args(build_parser().parse_args(["present", "--write-demo-folder", str(tmp_path / "y"),
+                                                  "--classes", "unicorn"]))

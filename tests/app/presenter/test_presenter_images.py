@@ -1,0 +1,42 @@
+"""Image discovery as the presenter uses it (eegviz.data.images.find_images): flat and class folders, errors."""
+
+import pytest
+from PySide6 import QtGui
+
+from eegviz.data.images import find_images
+from eegviz.errors import EegvizError
+
+
+def _png(path, rgb=(200, 40, 40), w=40, h=20):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB32)
+    img.fill(QtGui.QColor(*rgb))
+    assert img.save(str(path))
+    return path
+
+
+def test_find_images_flat_and_class_folders(tmp_path):
+    _png(tmp_path / "star_001.png")
+    _png(tmp_path / "faces" / "f1.JPG")
+    _png(tmp_path / "faces" / "f2.bmp")
+    _png(tmp_path / "houses" / "h1.jpeg")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "captions.json").write_text("{}")
+    _png(tmp_path / ".hidden" / "x.png")
+    found = find_images(tmp_path)
+    assert [(i.image_id, i.class_name) for i in found] == [
+        ("star_001", "star"), ("f1", "faces"), ("f2", "faces"), ("h1", "houses")]
+
+
+def test_find_images_errors(tmp_path):
+    with pytest.raises(EegvizError, match="does not exist"):
+        find_images(tmp_path / "missing")
+    (tmp_path / "readme.txt").write_text("no images here")
+    with pytest.raises(EegvizError, match="no images"):
+        find_images(tmp_path)
+    _png(tmp_path / "a" / "dup.png")
+    _png(tmp_path / "b" / "dup.png")
+    with pytest.raises(EegvizError, match="share the id 'dup'"):
+        find_images(tmp_path)
+
+

@@ -1,0 +1,109 @@
+"""Presentation schedules (no Qt): rapid and block designs, repeats, jitter, seeds, bad parameters, onset events."""
+
+from itertools import groupby
+
+import numpy as np
+import pytest
+
+from eegviz.app.presenter.schedule import PresentationPlan, make_schedule, onset_events, schedule_duration
+from eegviz.data.images import ImageFile, class_of
+from eegviz.errors import EegvizError
+
+IDS = [f"{c}_{k:03d}" for c in ("star", "ring", "boat") for k in range(4)]  # 3 classes x 4 images
+
+
+# ----------------------------------------------------------------------------------------------- schedule
+def test_rapid_counts_and_no_immediate_repeats():
+    for seed in range(20):
+        trials = make_schedule(IDS, repeats=5, seed=seed)
+        ids = [t.image_id for t in trials]
+        assert len(ids) == 60
+        assert {i: ids.count(i) for i in IDS} == dict.fromkeys(IDS, 5)
+        assert all(a != b for a, b in zip(ids, ids[1:]))
+        assert [t.index for t in trials] == list(range(60))
+    # each repeat is one full pass, so images stay balanced over time
+    ids = [t.image_id for t in make_schedule(IDS, repeats=3, seed=1)]
+    assert all(sorted(ids[i:i + 12]) == sorted(IDS) for i in (0, 12, 24))
+
+
+def test_rapid_is_interleaved_and_no_shuffle_keeps_order():
+    ids = [t.image_id for t in make_schedule(IDS, seed=3)]
+    assert ids != IDS and sorted(ids) == sorted(IDS)
+    assert [t.image_id for t in make_schedule(IDS, repeats=2, shuffle=False)] == IDS + IDS
+
+
+def test_onsets_follow_on_and_blank():
+    trials = make_schedule(IDS, on_s=0.2, blank_s=0.3)
+    assert [t.onset_s for t in trials] == pytest.approx([0.5 * i for i in range(12)])
+    assert all(t.duration_s == 0.2 and t.blank_s == 0.3 for t in trials)
+    assert schedule_duration(trials) == pytest.approx(6.0)
+    assert [t.class_name for t in trials] == [class_of(t.image_id) for t in trials]
+
+
+def test_block_design_keeps_classes_contiguous():
+    for seed in range(10):
+        trials = make_schedule(IDS, design="block", seed=seed)
+        runs = [k for k, _ in groupby(t.class_name for t in trials)]
+        assert sorted(runs) == ["boat", "ring", "star"]  # one contiguous run per class
+    orders = {tuple(k for k, _ in groupby(t.class_name for t in make_schedule(IDS, design="block", seed=s)))
+              for s in range(10)}
+    assert len(orders) > 1  # block order is randomised
+
+
+def test_block_design_with_repeats_and_block_size():
+    trials = make_schedule(IDS, design="block", repeats=3, block_size=2, seed=4)
+    ids = [t.image_id for t in trials]
+    assert len(ids) == 36 and all(a != b for a, b in zip(ids, ids[1:]))
+    classes = [t.class_name for t in trials]
+    blocks = [classes[i:i + 2] for i in range(0, 36, 2)]
+    assert all(b[0] == b[1] for b in blocks)  # every block is one class
+    assert all(a[0] != b[0] for a, b in zip(blocks, blocks[1:]))  # and neighbouring blocks differ
+    plain = make_schedule(IDS, design="block", repeats=2, shuffle=False)
+    assert [k for k, _ in groupby(t.class_name for t in plain)] == ["star", "ring", "boat"] * 2
+
+
+def test_block_classes_come_from_subfolders():
+    images = [ImageFile(f"img{i}", "faces" if i % 2 else "houses", f"x/img{i}.png") for i in range(6)]
+    trials = make_schedule(images, design="block", seed=2)
+    assert len([k for k, _ in groupby(t.class_name for t in trials)]) == 2
+    assert {t.class_name for t in trials} == {"faces", "houses"}
+
+
+def test_jitter_bounds_and_seeded_determinism():
+    trials = make_schedule(IDS, repeats=10, on_s=0.1, blank_s=0.4, jitter_s=0.2, seed=7)
+    blanks = np.array([t.blank_s for t in trials])
+    assert blanks.min() >= 0.4 and blanks.max() <= 0.6 + 1e-12
+    assert blanks.std() > 0.03  # actually jittered
+    onsets = np.array([t.onset_s for t in trials])
+    assert np.allclose(np.diff(onsets), 0.1 + blanks[:-1])
+    assert make_schedule(IDS, repeats=10, jitter_s=0.2, seed=7) == make_schedule(IDS, repeats=10, jitter_s=0.2, seed=7)
+    assert make_schedule(IDS, repeats=10, jitter_s=0.2, seed=7) != make_schedule(IDS, repeats=10, jitter_s=0.2, seed=8)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"on_s": 0}, "on_s"), ({"on_s": -1}, "on_s"), ({"on_s": float("nan")}, "on_s"),
+    ({"blank_s": -0.1}, "blank_s"), ({"jitter_s": float("inf")}, "jitter_s"), ({"repeats": 0}, "repeats"),
+    ({"repeats": 1.5}, "repeats"), ({"design": "random"}, "design"),
+    ({"design": "block", "block_size": 0}, "block_size"), ({"block_size": 2}, "block design"),
+])
+def test_bad_arguments_are_one_line_errors(kwargs, words):
+    with pytest.raises(EegvizError, match=words) as info:
+        make_schedule(IDS, **kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_image_lists():
+    with pytest.raises(EegvizError, match="non-empty"):
+        make_schedule([])
+    with pytest.raises(EegvizError, match="twice"):
+        make_schedule(["a_1", "a_1"])
+    with pytest.raises(EegvizError):
+        PresentationPlan(on_s=True)
+
+
+
+def test_onset_events_turn_trials_into_on_off_end():
+    trials = make_schedule(["a_1", "b_1"], on_s=0.2, blank_s=0.3, shuffle=False)
+    assert onset_events(trials) == [(0.0, "on", 0), (0.2, "off", 0), (0.5, "on", 1), (0.7, "off", 1), (1.0, "end", -1)]
+    no_blank = make_schedule(["a_1", "b_1"], on_s=0.2, blank_s=0.0, shuffle=False)
+    assert [kind for _, kind, _ in onset_events(no_blank)] == ["on", "on", "end"]

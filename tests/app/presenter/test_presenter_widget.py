@@ -1,0 +1,113 @@
+"""The Presenter widget: a real offscreen run with its markers read back over LSL, drawing, Escape, bad images.
+
+LSLAPICFG (set by conftest) keeps discovery on loopback; every stream name carries a uuid so leftovers from
+other tests are never matched. Runs use 50 ms on / 50 ms blank so the whole file takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+
+import numpy as np
+import pylsl
+import pytest
+from PySide6 import QtCore, QtGui
+
+from eegviz.app.presenter.schedule import make_schedule
+from eegviz.app.presenter.widget import Presenter
+from eegviz.data.images import find_images
+from eegviz.errors import EegvizError
+
+
+def _rgb(qimage) -> np.ndarray:
+    img = qimage.convertToFormat(QtGui.QImage.Format.Format_RGB888)
+    rows = np.frombuffer(img.constBits(), np.uint8, count=img.sizeInBytes()).reshape(img.height(), -1)
+    return rows[:, :img.width() * 3].reshape(img.height(), img.width(), 3).copy()  # img's buffer dies with img
+
+
+def _presenter(qtbot, stim_dir, **kw):
+    images = find_images(stim_dir)
+    trials = make_schedule(images, on_s=kw.pop("on_s", 0.05), blank_s=0.05, seed=1)
+    p = Presenter(trials, {i.image_id: i.path for i in images}, name=f"eegviz-test-{uuid.uuid4().hex[:10]}",
+                  windowed=True, lead_in_s=0.05, **kw)
+    qtbot.addWidget(p)
+    return p, trials
+
+
+def test_markers_arrive_over_lsl_in_schedule_order(qtbot, stim_dir, tmp_path):
+    p, trials = _presenter(qtbot, stim_dir, log_path=tmp_path / "log.csv")
+    streams = pylsl.resolve_byprop("name", p.name, 1, 3.0)
+    assert len(streams) == 1 and streams[0].type() == "Markers"
+    assert streams[0].channel_format() == pylsl.cf_string and streams[0].nominal_srate() == pylsl.IRREGULAR_RATE
+    inlet = pylsl.StreamInlet(streams[0])
+    inlet.open_stream(timeout=3.0)
+    onsets = []
+    p.onset.connect(lambda i, image_id, ts: onsets.append((image_id, ts)))
+    with qtbot.waitSignal(p.finished, timeout=5000) as done:
+        p.start()  # waits for the consumer, which is already connected
+    assert done.args == [True]
+
+    got = []
+    for _ in range(len(trials)):
+        sample, ts = inlet.pull_sample(timeout=2.0)
+        assert sample is not None
+        got.append((sample[0], ts))
+    assert [g[0] for g in got] == [t.image_id for t in trials]
+    assert [g[0] for g in onsets] == [t.image_id for t in trials]
+    stamps = np.array([g[1] for g in got])
+    assert np.allclose(stamps, [o[1] for o in onsets], atol=1e-6)  # the receiver sees the pushed timestamps
+    gaps = np.diff(stamps)
+    assert np.all(gaps > 0)
+    assert np.all(np.abs(gaps - 0.1) < 0.06)  # planned 100 ms apart; loose for a loaded CI machine
+    with open(tmp_path / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image_id"] for r in rows] == [t.image_id for t in trials]
+    assert [r["class"] for r in rows] == [t.class_name for t in trials]
+    planned = np.array([float(r["intended_lsl"]) for r in rows])
+    assert np.allclose(np.diff(planned), 0.1)
+    late = np.array([float(r["late_ms"]) for r in rows])
+    assert late.min() >= 0 and late.max() < 60  # never early: the marker goes after the frame
+    p.close_stream()
+
+
+def test_image_is_drawn_at_onset_and_blank_is_black(qtbot, stim_dir):
+    p, trials = _presenter(qtbot, stim_dir, wait_for_consumer=False)
+    shots = []
+    p.onset.connect(lambda i, image_id, ts: shots.append(_rgb(p.grab().toImage())) if i == 0 else None)
+    with qtbot.waitSignal(p.finished, timeout=5000):
+        p.start()
+    assert len(shots) == 1
+    shot = shots[0]
+    assert shot.max() > 100  # the stimulus, not a black frame
+    h, w, _ = shot.shape
+    assert shot[h // 2, w // 2].max() > 0  # centred and scaled up from 64 px to fill the height
+    assert shot[:, : (w - h) // 2 - 2].max() == 0  # letterboxed: aspect ratio kept, sides black
+    assert _rgb(p.grab().toImage()).max() == 0  # nothing shown after the last blank
+    p.close_stream()
+
+
+def test_escape_aborts_and_keeps_the_log(qtbot, stim_dir, tmp_path):
+    p, trials = _presenter(qtbot, stim_dir, on_s=2.0, log_path=tmp_path / "log.csv")
+    p.start()
+    assert p.state == "waiting"  # nobody listens yet
+    qtbot.keyClick(p, QtCore.Qt.Key.Key_Space)  # start anyway
+    qtbot.waitSignal(p.onset, timeout=3000).wait()
+    with qtbot.waitSignal(p.finished, timeout=1000) as done:
+        qtbot.keyClick(p, QtCore.Qt.Key.Key_Escape)
+    assert done.args == [False] and p.state == "done"
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("trial,image_id") and len(rows) == 2 and trials[0].image_id in rows[1]
+    p.close_stream()
+
+
+def test_presenter_rejects_unknown_or_unreadable_images(qtbot, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    trials = make_schedule(["bad"])
+    with pytest.raises(EegvizError, match="no image file"):
+        Presenter(trials, {}, windowed=True)
+    with pytest.raises(EegvizError, match="cannot read image"):
+        Presenter(trials, {"bad": bad}, windowed=True)
+
+

@@ -1,0 +1,24 @@
+"""write_stimulus_folder: synthetic-world stimuli in class folders with captions, readable by find_images."""
+
+import json
+
+import pytest
+from PySide6 import QtCore, QtGui
+
+from eegviz.app.presenter.stimulus_folder import write_stimulus_folder
+from eegviz.data.images import find_images
+from eegviz.errors import EegvizError
+
+
+def test_write_stimulus_folder(tmp_path):
+    paths = write_stimulus_folder(tmp_path, n_per_class=2, size=32, classes=["star", "ring"])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in paths) == [
+        "ring/ring_000.png", "ring/ring_001.png", "star/star_000.png", "star/star_001.png"]
+    captions = json.loads((tmp_path / "captions.json").read_text())
+    assert set(captions) == {"star_000", "star_001", "ring_000", "ring_001"} and "star" in captions["star_000"]
+    assert QtGui.QImage(str(paths[0])).size() == QtCore.QSize(32, 32)
+    assert {(i.image_id, i.class_name) for i in find_images(tmp_path)} == {
+        ("star_000", "star"), ("star_001", "star"), ("ring_000", "ring"), ("ring_001", "ring")}
+    with pytest.raises(EegvizError, match="unknown stimulus class"):
+        write_stimulus_folder(tmp_path, classes=["unicorn"])
+

@@ -1,0 +1,27 @@
+"""ControlBar through the window, offscreen: SourceChoices shown and read back, Start asks for a session."""
+
+from eegviz.app.source_choice import SourceChoice
+from eegviz.app.window import MainWindow
+
+
+def test_window_choices_round_trip(qtbot):
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    live = SourceChoice("lsl", name="amp", markers="psychopy")
+    win.set_choice(live)
+    assert win.current_choice() == live and win.controls.lsl_name_edit.isVisibleTo(win)
+    assert not win.controls.speed_spin.isVisibleTo(win)
+    win.controls.lsl_name_edit.setText("other-amp")
+    assert win.current_choice() == SourceChoice("lsl", name="other-amp", markers="psychopy")
+    rec = SourceChoice("xdf", path="/data/s01.xdf", name="EEG", markers="M", speed=0.0)
+    win.set_choice(rec)
+    assert win.current_choice() == rec and win.controls.source_combo.currentText() == "XDF: s01.xdf"
+    board = SourceChoice("brainflow", board_id=0)
+    win.set_choice(board)
+    assert win.current_choice() == board and win.controls.source_combo.currentText() == "BrainFlow board 0"
+    win.set_choice(SourceChoice("demo", speed=3.0))
+    assert win.current_choice() == SourceChoice("demo", speed=3.0) and win.controls.speed_spin.isVisibleTo(win)
+    win.set_model_dir("/models/mine")
+    with qtbot.waitSignal(win.start_requested) as req:
+        win.controls.start_button.click()
+    assert req.args == [SourceChoice("demo", speed=3.0), "/models/mine"]

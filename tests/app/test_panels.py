@@ -1,0 +1,46 @@
+"""ImagePanel and HistoryStrip through the window, offscreen: images shown, unknown stimulus, history verdicts."""
+
+import numpy as np
+from app_fakes import center_rgb, make_rec
+
+from eegviz.app.panels import HISTORY_LEN
+
+
+def test_panels_show_given_images(window):
+    red = np.zeros((20, 20, 3), np.uint8)
+    red[..., 0] = 255
+    blue = np.zeros((20, 20, 3), np.uint8)
+    blue[..., 2] = 255
+    window.on_reconstruction(make_rec(image=red), blue)
+    assert center_rgb(window.recon_panel) == (255, 0, 0)
+    assert center_rgb(window.stimulus_panel) == (0, 0, 255)
+    r, g, b = center_rgb(window.saliency_panel)
+    assert abs(r - 128) <= 1 and r == g == b
+    assert window.recon_panel.pixmap().width() == 256
+
+
+def test_unknown_stimulus(window):
+    window.on_reconstruction(make_rec(), None)
+    assert window.stimulus_panel.image_label.text() == "unknown"
+    assert window.stimulus_panel.pixmap().isNull()
+
+
+def test_history_capped(window):
+    for i in range(11):
+        window.on_reconstruction(make_rec(payload=f"p{i}", cls=f"c{i}"), None)
+    assert len(window.history) == HISTORY_LEN
+    caps = [w.findChildren(type(window.status_label))[1] for w in window.history]
+    assert caps[0].text() == "c10" and caps[-1].text() == "c3"  # the decoded class, newest first
+    assert "p10" in caps[0].toolTip()  # the marker's own id stays at hand
+
+
+def test_history_marks_hits_and_misses_only_when_the_truth_is_known(window):
+    window.on_reconstruction(make_rec(payload="star_003", cls="star"), np.zeros((8, 8, 3), np.uint8))
+    window.on_reconstruction(make_rec(payload="star_004", cls="bolt"), np.zeros((8, 8, 3), np.uint8))
+    window.on_reconstruction(make_rec(payload="lab-image-17", cls="bolt"), None)
+    unknown, miss, hit = [w.findChildren(type(window.status_label))[1] for w in window.history]
+    assert hit.text() == "star ✓" and "1a8f2e" in hit.styleSheet()
+    assert miss.text() == "bolt ✗" and "c62828" in miss.styleSheet()
+    assert unknown.text() == "bolt" and unknown.styleSheet() == ""
+
+

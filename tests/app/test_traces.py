@@ -1,0 +1,65 @@
+"""TraceBuffer and TraceView through the window, offscreen: ring buffer, throttled refresh, markers, scale bar."""
+
+import numpy as np
+from app_fakes import SFREQ, make_chunk
+
+from eegviz.messages import Marker
+
+
+def test_traces_fill_ring_buffer_and_cap_at_window(window):
+    assert len(window.traces.curves) == 16
+    window.on_chunk(make_chunk(0.0, 30))
+    window.traces.refresh()
+    x, y = window.traces.curves[0].getData()
+    assert len(x) == 30 and len(y) == 30
+    for k in range(1, 80):  # 80 * 10 samples = 8 s > the 5 s window
+        window.on_chunk(make_chunk(0.3 + k * 0.1, 10))
+    window.traces.refresh()
+    x, _ = window.traces.curves[0].getData()
+    assert len(x) == int(5 * SFREQ)
+    assert np.all(np.diff(x) > 0)  # time order survives the wrap-around
+
+
+def test_refresh_is_throttled_not_per_chunk(window, qtbot):
+    window.on_chunk(make_chunk(0.0, 10))
+    assert window.traces.curves[0].getData()[0] is None or len(window.traces.curves[0].getData()[0]) == 0
+    qtbot.waitUntil(lambda: window.traces.curves[0].getData()[0] is not None
+                    and len(window.traces.curves[0].getData()[0]) == 10, timeout=1000)
+
+
+def test_marker_lines_added_and_pruned(window):
+    window.on_chunk(make_chunk(0.0, 50))
+    for i in range(3):
+        window.on_marker(Marker(timestamp=0.1 * i, payload=f"m{i}"))
+    window.traces.refresh()
+    assert len(window.traces.marker_lines) == 3
+    assert window.traces.marker_lines[1].label.format == "m1"
+    window.on_chunk(make_chunk(10.0, 10))  # marker times now far outside the last 5 s
+    window.traces.refresh()
+    assert len(window.traces.marker_lines) == 0
+
+
+def test_time_axis_starts_at_the_session_and_has_a_microvolt_scale_bar(window):
+    window.on_chunk(make_chunk(5000.0, 100))  # an LSL clock far from zero
+    window.on_marker(Marker(timestamp=5000.5, payload="m"))
+    window.traces.refresh()
+    x, _ = window.traces.curves[0].getData()
+    assert x[0] == 0.0 and abs(x[-1] - 0.99) < 1e-9
+    assert abs(window.traces.marker_lines[0].value() - 0.5) < 1e-9
+    # traces are 10 uV noise: one trace spacing is 6 standard deviations (60 uV); the bar is a 1-2-5 value below
+    assert window.traces.scale_uv == 20.0 or window.traces.scale_uv == 50.0
+    assert window.traces.scale_text.toPlainText() == f"{window.traces.scale_uv:g} µV"
+    bx, by = window.traces.scale_bar.getData()
+    spacing_uv = 1 / (by[1] - by[0]) * window.traces.scale_uv
+    assert 40 < spacing_uv < 80
+
+
+def test_nan_samples_leave_holes_not_blank_traces(window):
+    chunk = make_chunk(0.0, 100)
+    chunk.samples[40:60, 0] = np.nan  # an amplifier dropout on the first drawn channel
+    window.on_chunk(chunk)
+    window.traces.refresh()
+    _, y0 = window.traces.curves[0].getData()
+    _, y1 = window.traces.curves[1].getData()
+    assert np.isnan(y0[40:60]).all() and np.isfinite(y0[:40]).all()
+    assert np.isfinite(y1).all() and window.traces.scale_uv > 0  # the others keep their scale
