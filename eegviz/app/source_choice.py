@@ -63,13 +63,10 @@ class SourceChoice:
         from eegviz.plugins import get
 
         if self.kind == "demo":
-            from eegviz.paths import demo_recording
+            from eegviz.paths import demo_recording_checked
             from eegviz.sources.xdf import XdfReplaySource
 
-            path = demo_recording()
-            if not path.exists():
-                raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
-            return XdfReplaySource(path, speed=self.speed)
+            return XdfReplaySource(demo_recording_checked(), speed=self.speed)
         if self.kind == "xdf":
             from eegviz.sources.xdf import XdfReplaySource
 

@@ -14,7 +14,7 @@ import pytest
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo
-from eegviz.sources import lsl
+from eegviz.sources import lsl_reconnect
 from eegviz.sources.lsl import LslSource, unit_scale
 from eegviz.sources.lsl_outlet import LslOutlets
 
@@ -328,7 +328,7 @@ def _read_all(src: LslSource, until, timeout: float = 3.0, push=None):
 def test_raw_stamps_kept_local_stamps_dejittered_and_clock_offsets(monkeypatch) -> None:
     """As LabRecorder records: the sender's stamps untouched plus clock offsets; the epocher gets smooth local
     stamps (eegviz's own dejitter), not the jittered ones."""
-    monkeypatch.setattr(lsl, "OFFSET_INTERVAL_S", 0.3)
+    monkeypatch.setattr(lsl_reconnect, "OFFSET_INTERVAL_S", 0.3)
     name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
     outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
     src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
@@ -377,14 +377,14 @@ def test_stream_fit_rules() -> None:
     """liblsl's recovery rule: a stream is the same if source_id and name agree, and it can replace the lost one
     only if type (any case), channel count, format and rate agree too."""
     old = pylsl.StreamInfo("amp", "EEG", 8, 250.0, pylsl.cf_float32, "sid")
-    assert lsl.same_stream(old, pylsl.StreamInfo("amp", "eeg", 8, 250.0, pylsl.cf_float32, "sid"))
-    assert not lsl.same_stream(old, pylsl.StreamInfo("amp-annotations", "annotations", 1, 0, pylsl.cf_string, "sid"))
-    assert not lsl.same_stream(old, pylsl.StreamInfo("amp", "EEG", 8, 250.0, pylsl.cf_float32, "other"))
-    assert lsl.misfit(old, pylsl.StreamInfo("amp", "eeg", 8, 250.0, pylsl.cf_float32, "sid")) is None
-    assert "32 channels instead of 8" in lsl.misfit(old, pylsl.StreamInfo("amp", "EEG", 32, 250, pylsl.cf_float32, "sid"))
-    assert "string" in lsl.misfit(old, pylsl.StreamInfo("amp", "EEG", 8, 250.0, pylsl.cf_string, "sid"))
-    assert "500" in lsl.misfit(old, pylsl.StreamInfo("amp", "EEG", 8, 500.0, pylsl.cf_float32, "sid"))
-    assert "Markers" in lsl.misfit(old, pylsl.StreamInfo("amp", "Markers", 8, 250.0, pylsl.cf_float32, "sid"))
+    assert lsl_reconnect.same_stream(old, pylsl.StreamInfo("amp", "eeg", 8, 250.0, pylsl.cf_float32, "sid"))
+    assert not lsl_reconnect.same_stream(old, pylsl.StreamInfo("amp-annotations", "annotations", 1, 0, pylsl.cf_string, "sid"))
+    assert not lsl_reconnect.same_stream(old, pylsl.StreamInfo("amp", "EEG", 8, 250.0, pylsl.cf_float32, "other"))
+    assert lsl_reconnect.misfit(old, pylsl.StreamInfo("amp", "eeg", 8, 250.0, pylsl.cf_float32, "sid")) is None
+    assert "32 channels instead of 8" in lsl_reconnect.misfit(old, pylsl.StreamInfo("amp", "EEG", 32, 250, pylsl.cf_float32, "sid"))
+    assert "string" in lsl_reconnect.misfit(old, pylsl.StreamInfo("amp", "EEG", 8, 250.0, pylsl.cf_string, "sid"))
+    assert "500" in lsl_reconnect.misfit(old, pylsl.StreamInfo("amp", "EEG", 8, 500.0, pylsl.cf_float32, "sid"))
+    assert "Markers" in lsl_reconnect.misfit(old, pylsl.StreamInfo("amp", "Markers", 8, 250.0, pylsl.cf_float32, "sid"))
 
 
 def test_returning_stream_with_other_channel_count_gives_one_notice_and_waits() -> None:

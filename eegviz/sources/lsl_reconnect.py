@@ -1,0 +1,247 @@
+"""Finding a lost LSL stream again, by liblsl's own recovery rule, without blocking the reading thread.
+
+Why eegviz does this itself rather than through liblsl's recover=True: a pull on an inlet whose outlet
+vanished blocks while liblsl re-resolves (measured: 1.7 s for a 0.02 s pull), and acquisition must never block.
+So each stream has a _Link whose _Finder looks for the outlet in a background thread and leaves a fresh,
+clock-synced inlet for the next read(). A stream is accepted back only when it is the same stream
+(same_stream: name and source_id) and still fits (misfit: type in any case, channel count, format, rate);
+one that came back changed is reported, and the search goes on for the original.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import pylsl
+
+from eegviz.messages import ClockOffset
+from eegviz.sources.base import ReadResult
+
+OFFSET_INTERVAL_S = 5.0  # clock offset read this often per inlet (LabRecorder's interval)
+
+_FORMATS = {
+    pylsl.cf_float32: "float32",
+    pylsl.cf_double64: "float64",
+    pylsl.cf_string: "string",
+    pylsl.cf_int32: "int32",
+    pylsl.cf_int16: "int16",
+    pylsl.cf_int8: "int8",
+    pylsl.cf_int64: "int64",
+}
+
+
+def _format(info: pylsl.StreamInfo) -> str:
+    return _FORMATS.get(info.channel_format(), "unknown")
+
+
+def _same_type(a: str, b: str) -> bool:
+    """LSL types are free text and case varies by tool (mne-lsl says "eeg", most others "EEG")."""
+    return a.strip().lower() == b.strip().lower()
+
+
+
+def same_stream(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> bool:
+    """Is `new` the lost stream come back? Name and source_id must agree (source_id alone is not enough:
+    mne-lsl's PlayerLSL publishes EEG and annotations under one source_id)."""
+    return new.name() == old.name() and new.source_id() == old.source_id()
+
+
+def misfit(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> str | None:
+    """Why `new` cannot replace `old` (one-line notice), or None when it fits: the rest of liblsl's recovery
+    rule (type in any case, channel count, channel format) plus the rate, which the epocher relies on."""
+    parts = []
+    if not _same_type(new.type(), old.type()):
+        parts.append(f"type '{new.type()}' instead of '{old.type()}'")
+    if new.channel_count() != old.channel_count():
+        parts.append(f"{new.channel_count()} channels instead of {old.channel_count()}")
+    if new.channel_format() != old.channel_format():
+        parts.append(f"{_format(new)} samples instead of {_format(old)}")
+    if abs(new.nominal_srate() - old.nominal_srate()) > 1e-9 * max(1.0, old.nominal_srate()):
+        parts.append(f"{new.nominal_srate():g} Hz instead of {old.nominal_srate():g} Hz")
+    if not parts:
+        return None
+    return f"LSL stream '{old.name()}' came back with {' and '.join(parts)}; waiting for the original"
+
+
+def _literal(text: str) -> str:
+    """text as an XPath 1.0 string literal (which has no escapes: a quote is written with the other quote)."""
+    if "'" not in text:
+        return f"'{text}'"
+    if '"' not in text:
+        return f'"{text}"'
+    return "concat(" + ", \"'\", ".join(f"'{part}'" for part in text.split("'")) + ")"
+
+
+def _query(info: pylsl.StreamInfo) -> str:
+    """LSL predicate for the streams that may be this one come back: same name and source_id (see same_stream).
+    Type, channel count and format are checked in Python (misfit), so that a misfit can be told, not ignored."""
+    return f"name={_literal(info.name())} and source_id={_literal(info.source_id())}"
+
+
+def _open_inlet(info: pylsl.StreamInfo, timeout: float) -> tuple[pylsl.StreamInlet, float | None]:
+    """Open an inlet with raw stamps (no liblsl processing) and take its first clock-offset measurement now
+    (the only one that blocks, ~0.65 s); returns the inlet and that offset, None if the peer did not answer."""
+    inlet = pylsl.StreamInlet(info, max_buflen=360, recover=False, processing_flags=0)
+    inlet.open_stream(timeout=timeout)
+    try:
+        offset = inlet.time_correction(timeout=timeout)
+    except (pylsl.util.TimeoutError, pylsl.util.LostError):
+        offset = None  # a peer that cannot answer now is found again by the _Link when it is lost
+    return inlet, offset
+
+
+def _close(inlet: pylsl.StreamInlet | None) -> None:
+    if inlet is not None:
+        try:
+            inlet.close_stream()
+        except Exception:  # noqa: BLE001 - closing a dead inlet must never fail
+            pass
+
+
+class _Finder(threading.Thread):
+    """Background search for a stream's outlet; leaves an opened inlet in `found` for the reading thread.
+
+    A stream that is this one come back but no longer fits is not opened; its misfit is put in `notices`
+    once per outlet (`told` holds the uids already announced and outlives the finder)."""
+
+    RESOLVE_S = 1.0  # one query's wait (see run)
+
+    def __init__(self, old: pylsl.StreamInfo, accept_same: bool, told: set[str]) -> None:
+        super().__init__(name="eegviz-lsl-reconnect", daemon=True)
+        self._old, self.accept_same, self._told = old, accept_same, told
+        self.stopping = threading.Event()
+        self.found: tuple[pylsl.StreamInlet, pylsl.StreamInfo, float | None] | None = None
+        self.notices: deque[str] = deque()  # appended here, taken by the reading thread
+
+    def _usable(self, streams: list[pylsl.StreamInfo]) -> tuple[list[pylsl.StreamInfo], int]:
+        """The streams that can replace the lost one, and how many same-named ones did not fit."""
+        usable, misfits = [], 0
+        for s in streams:
+            if not same_stream(self._old, s):
+                continue
+            why = misfit(self._old, s)
+            if why is not None:
+                misfits += 1
+                if s.uid() not in self._told:
+                    self._told.add(s.uid())
+                    self.notices.append(why)
+            elif self.accept_same or s.uid() != self._old.uid():
+                usable.append(s)
+        return usable, misfits
+
+    def run(self) -> None:
+        # resolve_bypred returns once `minimum` streams answered. Peers in another process (another liblsl)
+        # answer only in the unicast wave, ~0.5 s in on loopback, so each query may take up to RESOLVE_S. When
+        # only misfits answered, the next query waits for one more so the original is not crowded out.
+        minimum = 1
+        while not self.stopping.is_set():
+            try:
+                streams = pylsl.resolve_bypred(_query(self._old), minimum=minimum, timeout=self.RESOLVE_S)
+                usable, misfits = self._usable(streams)
+                if usable:
+                    inlet, offset = _open_inlet(usable[0], 2.0)
+                    if self.stopping.is_set():
+                        _close(inlet)
+                    else:
+                        self.found = (inlet, usable[0], offset)
+                    return
+                minimum = misfits + 1
+            except Exception:  # noqa: BLE001 - the outlet vanished again mid-open: keep looking
+                pass
+            self.stopping.wait(0.25)  # a few queries a second: cheap on a LAN while an amplifier is paused
+
+    def cancel(self) -> None:
+        self.stopping.set()
+        self.join(timeout=3.0)
+        if self.found is not None:
+            _close(self.found[0])
+            self.found = None
+
+
+class _Link:
+    """One stream's inlet plus its reconnection and clock-offset state, so EEG and markers recover the same way.
+
+    `label` is the ClockOffset stream name ("eeg" or "markers"); `offset` the latest measurement (sender clock +
+    offset = local clock), 0 until the first one arrives, which is right for a sender on this machine.
+    """
+
+    def __init__(self, inlet: pylsl.StreamInlet, info: pylsl.StreamInfo, offset: float | None, label: str) -> None:
+        self.inlet, self.info, self.label = inlet, info, label
+        self.offset = 0.0 if offset is None else offset
+        self._next_offset_at = 0.0  # monotonic time of the next measurement; 0: at the next read
+        self.lost = False
+        self.finder: _Finder | None = None
+        self.reconnects = 0
+        self._told: set[str] = set()
+        self._notices: deque[str] = deque()  # from finished finders, not yet handed out
+
+    def swap_if_found(self) -> bool:
+        """Take the finder's fresh inlet, if there is one; True when the inlet was replaced."""
+        f = self.finder
+        if f is None or f.found is None:
+            return False
+        self._notices.extend(f.notices)
+        _close(self.inlet)
+        self.inlet, self.info, offset = f.found
+        if offset is not None:
+            self.offset = offset
+        self._next_offset_at = 0.0  # hand out the new inlet's offset at once: the sender may be another machine
+        f.found, self.finder, self.lost = None, None, False
+        self.reconnects += 1
+        return True
+
+    def take_notices(self, result: ReadResult) -> None:
+        while self._notices:
+            result.notices.append(self._notices.popleft())
+        if self.finder is not None:
+            while self.finder.notices:
+                result.notices.append(self.finder.notices.popleft())
+
+    def poll_offset(self, result: ReadResult) -> None:
+        """Every OFFSET_INTERVAL_S read the inlet's clock offset without waiting (time_correction(0) returns
+        liblsl's background estimate in microseconds) and hand it out once as a ClockOffset."""
+        if self.lost or time.monotonic() < self._next_offset_at:
+            return
+        try:
+            value = self.inlet.time_correction(timeout=0.0)
+        except (pylsl.util.TimeoutError, pylsl.util.LostError):
+            return  # no estimate yet, or the peer is gone (the next pull notices): try again next read
+        self._next_offset_at = time.monotonic() + OFFSET_INTERVAL_S
+        self.offset = value
+        result.clock_offsets.append(ClockOffset(stream=self.label, collection_time=pylsl.local_clock(), value=value))
+
+    def search(self, accept_same: bool) -> None:
+        """Start looking for the outlet (no-op while a search runs)."""
+        if self.finder is None:
+            self.finder = _Finder(self.info, accept_same, self._told)
+            self.finder.start()
+
+    def _drop_finder(self) -> None:
+        """Stop the finder without joining (it finishes its current resolve and exits on its own)."""
+        if self.finder is not None:
+            self.finder.stopping.set()
+            self._notices.extend(self.finder.notices)
+            self.finder = None
+
+    def mark_lost(self) -> None:
+        """The inlet raised LostError: look for the outlet again, the same one included (the connection may
+        have broken while the outlet lives); a search for a *new* outlet only is replaced."""
+        self.lost = True
+        if self.finder is not None and not self.finder.accept_same:
+            self._drop_finder()
+        self.search(accept_same=True)
+
+    def stop_search(self) -> None:
+        """Data flows on the current inlet again: a search for a replacement is no longer needed."""
+        if not self.lost:
+            self._drop_finder()
+
+    def close(self) -> None:
+        if self.finder is not None:
+            self.finder.cancel()
+            self.finder = None
+        _close(self.inlet)
+
+
