@@ -248,6 +248,7 @@ class Pipeline:
             self.source.start()
             info = self.source.info
             pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)  # or one line
+
             if self.output is not None:
                 self.recorder, results = self.output.open(info)
                 self.sinks.insert(0, results)
@@ -256,6 +257,10 @@ class Pipeline:
                 return self.stats
             if self.on_started:
                 self.on_started(info)
+            cmap = pre.channel_map
+            if cmap.n_interpolated and self.on_notice:  # the window says so too, not only the log
+                self.on_notice(f"{cmap.n_interpolated} of the model's {len(self.decoder.spec.ch_names)} channels "
+                               f"interpolated from the {cmap.source_montage} montage")
             self._run_threads(Epocher(pre, info.ch_names), duration)
         finally:
             self.stop()

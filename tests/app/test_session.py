@@ -211,3 +211,16 @@ def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
     assert (tmp_path / "results.jsonl").exists() and (tmp_path / "session-002" / "results.jsonl").exists()
     assert not (tmp_path / "session-002" / "session-002").exists()
     assert ctl.last_stats.results > 0
+
+
+def test_a_10_20_board_runs_in_the_window_and_says_how_many_channels_are_interpolated(session, qtbot):
+    """BrainFlow's synthetic board (16 channels, 10-20 names) offered by the window runs on the 128-channel
+    default model; the status bar says how much of the model's montage was interpolated."""
+    win, ctl = session
+    with qtbot.waitSignal(ctl.started, timeout=START_MS):
+        ctl.start(SourceChoice("brainflow-synthetic"))
+    qtbot.waitUntil(lambda: "interpolated" in win.status_text(), timeout=10000)
+    assert "of the model's 128 channels interpolated" in win.status_text()
+    assert win.info.n_channels == 16
+    with qtbot.waitSignal(ctl.stopped, timeout=5000):
+        ctl.stop()

@@ -231,19 +231,25 @@ def test_silent_outlet_is_kept_and_resumes_without_reconnect() -> None:
         src.stop()
 
 
-def test_marker_outlet_recreated_markers_resume() -> None:
+
+def _eeg_and_markers_streaming():
+    """A fresh EEG outlet and marker outlet, and an LslSource started on both (given a moment to connect)."""
     name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
     outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
     src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
     src.start()
+    time.sleep(0.2)
+    return outlet, moutlet, src
+
+def test_marker_outlet_recreated_markers_resume() -> None:
+    outlet, moutlet, src = _eeg_and_markers_streaming()
     try:
-        time.sleep(0.2)
         moutlet.push_sample(["before"])
         _, markers, _ = _collect(src, lambda c, m, g: len(m) >= 1)
         assert [m.payload for m in markers] == ["before"]
         del moutlet
         _collect(src, lambda c, m, g: False, timeout=0.5)
-        moutlet = _marker_outlet(mname)
+        moutlet = _marker_outlet(src.marker_name)
         got: list[str] = []
         t_end = time.monotonic() + 8.0
         while time.monotonic() < t_end and "after" not in got:
@@ -329,12 +335,8 @@ def test_raw_stamps_kept_local_stamps_dejittered_and_clock_offsets(monkeypatch) 
     """As LabRecorder records: the sender's stamps untouched plus clock offsets; the epocher gets smooth local
     stamps (eegviz's own dejitter), not the jittered ones."""
     monkeypatch.setattr(lsl_reconnect, "OFFSET_INTERVAL_S", 0.3)
-    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
-    outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
-    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
-    src.start()
+    outlet, moutlet, src = _eeg_and_markers_streaming()
     try:
-        time.sleep(0.2)
         n = 500
         rng = np.random.default_rng(1)
         pushed = pylsl.local_clock() - n / SFREQ + np.arange(n) / SFREQ + rng.uniform(-0.004, 0.004, n)
