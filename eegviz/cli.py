@@ -442,6 +442,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if cmd is not None:
             others = {n: sp for n, sp in commands.items() if n != cmd}
             values = config_defaults(known.config, cmd, [parser, commands[cmd]], others)
+            given = {a.dest for p in (parser, commands[cmd]) for a in p._actions
+                     if isinstance(a, argparse._AppendAction) and any(
+                         arg == o or arg.startswith(o + "=") for o in a.option_strings for arg in argv)}
+            values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
             main_dests = {a.dest for a in parser._actions}
             parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
             commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})

@@ -14,7 +14,8 @@ whole protocol:
     sink = ["osc:127.0.0.1:9000"]
 
 Keys are spelled as the options are (`sd-model` or `sd_model`). The file only sets defaults: a flag given on
-the command line always wins. A key that names no option of the command, or a value of the wrong type, is an
+the command line always wins (for a repeatable option such as --sink, the command line's values replace the
+file's list). `plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the command, or a value of the wrong type, is an
 error that names the key - a typo in a protocol file must not be silently ignored.
 """
 
@@ -99,7 +100,8 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
     top = [(k, v, False) for k, v in data.items() if not (isinstance(v, dict) and (k in others or k == command))]
     for key, value, in_section in top + [(k, v, True) for k, v in section.items()]:
         name = key.replace("_", "-")
-        if name in ("config", "help", "version"):
+        if name in ("config", "help", "version", "plugins"):
+            # plugins: importing a folder runs its code, so only the person at the command line names one
             raise EegvizError(f"config file {path}: '{key}' cannot be set from a config file")
         action = opts.get(name)
         if action is None:

@@ -11,8 +11,13 @@ import os
 from pathlib import Path
 
 
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE as huggingface_hub reads it (1/true/yes/on)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def local_files_only(model: str | Path) -> bool:
-    return Path(model).is_dir() or os.environ.get("HF_HUB_OFFLINE") == "1"
+    return Path(model).is_dir() or hub_offline()
 
 
 def quiet_hf_libraries() -> None:
@@ -39,8 +44,11 @@ def resolve_model_dir(model: str | Path | None) -> Path:
         return default_model_dir()
     path = Path(model).expanduser()
     text = str(model)
-    if path.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1:
-        return path  # a folder (TwoBranchDecoder.load says 'no model at ...' when it is not one)
+    if (path.exists() or text.startswith((".", "/", "~")) or text.count("/") != 1
+            or Path(path.parts[0]).exists()):
+        # A folder (TwoBranchDecoder.load says 'no model at ...' when it is not one). "models/lab" whose
+        # "models/" exists is a folder not trained yet, never a Hub id: a typo must not go to the network.
+        return path
     repo_id, _, revision = text.partition("@")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HFValidationError
@@ -52,7 +60,7 @@ def resolve_model_dir(model: str | Path | None) -> Path:
     except HFValidationError:
         return path
     except Exception as cached_miss:  # noqa: BLE001 - not cached: maybe the Hub, unless offline
-        if os.environ.get("HF_HUB_OFFLINE") == "1":
+        if hub_offline():
             raise EegvizError(f"--model {model}: no such folder, and not in the Hugging Face cache "
                               f"(HF_HUB_OFFLINE=1, so the Hub was not asked)") from None
         try:

@@ -46,6 +46,11 @@ def confine_lsl() -> None:
 
     liblsl reads the variable once, when pylsl loads it, so call this before the first `import pylsl`.
     """
+    chosen = os.environ.get("LSLAPICFG")
+    if chosen is not None:
+        if not Path(chosen).is_file():  # liblsl would silently fall back to other files or its site-wide defaults
+            raise EegvizError(f"LSLAPICFG={chosen!r} is not a file; point it at an lsl_api.cfg or unset it")
+        return
     cfg = project_root() / "lsl_api.cfg"
-    if "LSLAPICFG" not in os.environ and cfg.exists():
+    if cfg.exists():
         os.environ["LSLAPICFG"] = str(cfg)

@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """Where reconstructions go (ResultsWriter, ProgressSink, plugins' sinks, the window): called from the
-    generation thread, in order."""
+    """Where reconstructions go (ResultsWriter, ProgressSink, plugins' sinks, the window). on_result is called
+    from the generation thread; on_skipped from the acquisition thread at once (drops, gaps, NaN), so a sink
+    that writes both must lock, and its lines are in completion order, not marker order (each carries t_marker)."""
 
     def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None) -> None: ...
     def on_skipped(self, marker: Marker, reason: str) -> None: ...
@@ -106,6 +107,7 @@ class Pipeline:
         self.stats = Stats()
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self._infer_failed = threading.Event()  # nobody takes from the queue any more
         self._dropped_since = 0
         self._lock = threading.Lock()
 
@@ -183,14 +185,24 @@ class Pipeline:
                 self._enqueue(r.epoch)
 
     def _put_blocking(self, item: Epoch | None) -> None:
-        """Put, waiting for room, unless the inference thread has failed (then nobody will take it)."""
+        """Put, waiting for room, unless the inference thread has failed (then nobody will take it). The end
+        marker (None) always gets in: when the queue is full it replaces the oldest pending epoch, which gets
+        its line, so the inference thread finishes even after acquisition failed (a full disk, say)."""
         while True:
             try:
                 self.queue.put(item, timeout=0.2)
                 return
             except queue.Full:
-                if self._error is not None:
+                if self._infer_failed.is_set():
                     return
+                if item is None and self._error is not None:
+                    try:
+                        old = self.queue.get_nowait()
+                    except queue.Empty:
+                        continue
+                    if old is not None:
+                        for s in self.sinks:
+                            s.on_skipped(old.marker, "session ended by an error before this epoch was generated")
 
     # -- inference ---------------------------------------------------------------------------------------------
     def _process(self, epochs: list[Epoch]) -> None:
@@ -279,17 +291,26 @@ class Pipeline:
         acq.start()
         inf.start()
         t_end = time.perf_counter() + duration if duration else None
-        while acq.is_alive():
-            acq.join(0.1)
-            if t_end and time.perf_counter() > t_end:
-                self.stop()
-        inf.join()
+        try:
+            while acq.is_alive():
+                acq.join(0.1)
+                if t_end and time.perf_counter() > t_end:
+                    self.stop()
+            inf.join()
+        except KeyboardInterrupt:
+            # Ctrl-C ends a headless live session: stop as a duration would, so pending markers still get
+            # their lines and the files are closed only once both threads are done with them.
+            self.stop()
+            acq.join()
+            inf.join()
+            raise
 
     def _infer_guarded(self) -> None:
         try:
             self._infer()
         except BaseException as exc:  # noqa: BLE001
             self._error = exc
+            self._infer_failed.set()
             self._stop.set()
 
     def stop(self) -> None:

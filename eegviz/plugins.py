@@ -61,7 +61,11 @@ def plugin_dirs() -> list[Path]:
     if missing:
         raise EegvizError(f"{ENV} names folder(s) {', '.join(missing)} that do not exist or are not folders")
     out, seen = [], set()
-    for d in [project_root() / "plugins", *env, *_user_dirs]:
+    root = project_root()
+    # The project's own plugins/ only in a source tree (pyproject.toml beside it): installed into
+    # site-packages, project_root() is site-packages, whose plugins/ may be any other package's code.
+    own = [root / "plugins"] if (root / "pyproject.toml").is_file() or os.environ.get("EEGVIZ_HOME") else []
+    for d in [*own, *env, *_user_dirs]:
         key = str(d.resolve())
         if key not in seen and d.is_dir():
             seen.add(key)

@@ -9,10 +9,14 @@ only). Messages are encoded by python-osc, the maintained OSC library, not by ha
 
 from __future__ import annotations
 
+import logging
+
 from pythonosc.udp_client import SimpleUDPClient
 
 from eegviz.errors import EegvizError
 from eegviz.plugins import register
+
+log = logging.getLogger("eegviz.plugins.osc")
 
 
 class OscSink:
@@ -21,24 +25,41 @@ class OscSink:
     name = "osc"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 9000):
-        self.client = SimpleUDPClient(host, int(port))
+        port = int(port)
+        if not 0 < port < 65536:
+            raise EegvizError(f"OSC port {port} is not a UDP port (1-65535)")
+        try:
+            self.client = SimpleUDPClient(host, port)  # resolves the host name now
+        except (OSError, OverflowError) as e:
+            raise EegvizError(f"OSC target {host}:{port} cannot be used ({e})") from None
+        self._warned = False
 
     @classmethod
     def from_spec(cls, spec: str) -> OscSink:
         """'HOST:PORT', ':PORT' or 'PORT' (host 127.0.0.1)."""
         host, _, port = spec.rpartition(":")
         try:
-            return cls(host or "127.0.0.1", int(port))
+            port_number = int(port)
         except ValueError:
             raise EegvizError(f"--sink osc:{spec}: give osc:HOST:PORT, e.g. osc:127.0.0.1:9000") from None
+        return cls(host or "127.0.0.1", port_number)
+
+    def _send(self, address: str, values: list) -> None:
+        """A visuals machine that is down must not end an EEG session: a failed send is logged once."""
+        try:
+            self.client.send_message(address, values)
+        except OSError as e:
+            if not self._warned:
+                self._warned = True
+                log.warning("OSC sink: sending to its target failed (%s); later failures are not reported", e)
 
     def on_result(self, rec, stimulus=None) -> None:
-        self.client.send_message("/eegviz/reconstruction", [
+        self._send("/eegviz/reconstruction", [
             rec.marker.payload, rec.decoded.top_class, float(rec.decoded.class_scores.max()),
             float(rec.timings_ms.get("marker_to_image", 0.0))])
 
     def on_skipped(self, marker, reason: str) -> None:
-        self.client.send_message("/eegviz/skipped", [marker.payload, reason])
+        self._send("/eegviz/skipped", [marker.payload, reason])
 
     def close(self) -> None:
         self.client.close()

@@ -26,3 +26,16 @@ def test_osc_sink_sends_reconstruction_summary_on_loopback(tmp_path):
     assert abs(score - 0.8) < 1e-6 and abs(latency - 42.5) < 1e-4
     sink.close()
     rx.close()
+
+
+def test_bad_osc_targets_are_one_line_errors():
+    import pytest
+
+    from eegviz.errors import EegvizError
+
+    load_plugin_dir(__import__("pathlib").Path(__file__).parent)
+    sink_cls = get("sinks", "osc")
+    with pytest.raises(EegvizError, match="not a UDP port"):
+        sink_cls.from_spec("127.0.0.1:70000")
+    with pytest.raises(EegvizError, match="give osc:HOST:PORT"):
+        sink_cls.from_spec("127.0.0.1:x")

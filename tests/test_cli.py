@@ -157,3 +157,12 @@ def test_eval_with_wrong_shaped_model_json(tmp_path, capsys, name, change, needl
     model = _corrupt_model(tmp_path, name, change)
     line = _main_error(capsys, ["eval", "--data", data, "--model", model, "--out", tmp_path / "ev", "--no-controls"])
     assert str(model / name) in line and needle in line
+
+
+def test_an_lsl_config_that_is_not_there_is_refused_not_silently_replaced(tmp_path):
+    """liblsl falls back to other files or its site-wide defaults when LSLAPICFG names nothing: refuse."""
+    import os
+
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "plugins"], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "LSLAPICFG": str(tmp_path / "missing.cfg")})
+    assert r.returncode == 2 and r.stderr.startswith("eegviz: error: LSLAPICFG=") and "Traceback" not in r.stderr

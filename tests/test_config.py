@@ -89,3 +89,11 @@ def test_log_level_from_flag_env_and_verbose(monkeypatch):
             setup_logging(parse_args(["plugins"]))
     finally:
         pkg.setLevel(old)
+
+
+def test_the_command_line_replaces_a_files_list_and_plugins_cannot_come_from_a_file(tmp_path):
+    cfg = _toml(tmp_path, '[demo]\nsink = ["osc:127.0.0.1:9"]\n')
+    assert parse_args(["demo", "--config", cfg]).sink == ["osc:127.0.0.1:9"]
+    assert parse_args(["demo", "--config", cfg, "--sink", "osc:127.0.0.1:10"]).sink == ["osc:127.0.0.1:10"]
+    with pytest.raises(EegvizError, match="'plugins' cannot be set from a config file"):
+        parse_args(["demo", "--config", _toml(tmp_path, 'plugins = ["/tmp"]\n')])

@@ -1,6 +1,7 @@
 """--model takes a Hugging Face repo id: read from the HF cache offline, one line when it is not there."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,11 @@ def test_local_folders_win_and_missing_repos_are_one_line(tmp_path, monkeypatch)
     with pytest.raises(EegvizError) as e:
         resolve_model_dir("nobody/nothing")
     assert "not in the Hugging Face cache" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_folder_not_made_yet_is_never_taken_for_a_hub_id(tmp_path, monkeypatch):
+    """`--model models/lab` before training ran: a path under an existing folder, not a repo id to fetch."""
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # even online nothing is asked: it is a folder
+    assert resolve_model_dir("models/lab") == Path("models/lab")

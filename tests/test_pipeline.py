@@ -257,3 +257,37 @@ def test_live_lsl_session_records_the_senders_own_stamps(tmp_path):
     np.testing.assert_array_equal(got, sent[np.isin(sent, got)])  # every stamp exactly as the sender made it
     assert np.isin(got, sent).all()
     assert len(eeg["clock_times"]) >= 1  # offsets recorded, as LabRecorder does
+
+
+def test_an_acquisition_failure_with_a_full_queue_ends_the_session_instead_of_hanging(tmp_path):
+    """A recorder that fails (a full disk) while generation is behind: run() raises the error, it does not hang."""
+    import threading
+
+    class FullDisk(Recorder):
+        def add_chunk(self, c):
+            super().add_chunk(c)
+            if self.samples > 110:
+                raise OSError(28, "No space left on device")
+
+    class VerySlow(SlowGenerator):
+        def generate(self, saliency, embedding, seed=0):
+            time.sleep(1.0)  # the first epoch is still being generated when the disk fills: the queue is full
+            return super().generate(saliency, embedding, seed)
+
+    src = ArraySource(n_markers=12, soa=0.05, paced=True)
+    dec, _ = tiny_models()
+    pipe = Pipeline(src, dec, VerySlow(), [ResultsWriter(tmp_path)], recorder=FullDisk(), paced=True,
+                    max_pending=1, max_batch=1)
+    outcome = {}
+
+    def run():
+        try:
+            pipe.run()
+        except OSError as e:
+            outcome["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(20)
+    assert not t.is_alive(), "the pipeline hung after the acquisition thread failed"
+    assert "No space left" in str(outcome.get("error"))

@@ -17,20 +17,21 @@ from pathlib import Path
 
 import numpy as np
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo
 from eegviz.sources.replay import ReplaySource
 
 log = logging.getLogger(__name__)
 
-# lower-case prefixes of annotations that mark spans or recording boundaries, not events: MNE's BAD_/EDGE
-# spans and BrainVision's "New Segment" (where the amplifier started or resumed recording)
-SKIPPED_ANNOTATIONS = ("bad", "edge", "new segment")
+# Annotations that mark spans or recording boundaries, not events: MNE's "BAD_..."/"BAD ..." and "EDGE..."
+# spans (matched in any case, as MNE writes them) and BrainVision's "New Segment" (where the amplifier started
+# or resumed recording). Only these prefixes: an image id such as "badger_01" is a marker like any other.
+SKIPPED_ANNOTATIONS = ("bad_", "bad ", "edge", "new segment")
 
 
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+def _skipped(desc: str) -> bool:
+    d = desc.strip().lower()
+    return d == "bad" or d.startswith(SKIPPED_ANNOTATIONS)
 
 
 def read_recording(path: Path):
@@ -47,7 +48,7 @@ def read_recording(path: Path):
         formats = "FIF, EDF/BDF, BrainVision (.vhdr), EEGLAB (.set) and the other formats of mne.io.read_raw"
         if "unsupported file" in str(e).lower():
             raise EegvizError(f"{path.name} is not an XDF recording nor a file MNE reads ({formats})") from None
-        raise EegvizError(f"cannot read {path.name} with MNE ({_one_line(e)}); readable: {formats}") from None
+        raise EegvizError(f"cannot read {path.name} with MNE ({one_line(e)}); readable: {formats}") from None
     bads = [b for b in raw.info["bads"] if b in raw.ch_names]
     try:
         raw.pick("eeg", exclude="bads")
@@ -63,10 +64,15 @@ def read_recording(path: Path):
     shift = 0.0
     if ann.orig_time is not None and raw.info["meas_date"] is not None:
         shift = (ann.orig_time - raw.info["meas_date"]).total_seconds()
+    skipped = 0
     for onset, desc in zip(ann.onset, ann.description):
-        if str(desc).lower().startswith(SKIPPED_ANNOTATIONS):
+        if _skipped(str(desc)):
+            skipped += 1
             continue
         markers.append(Marker(timestamp=float(onset) + shift, payload=str(desc), source="annotations"))
+    if skipped:
+        log.info("%d annotation(s) mark bad spans, edges or segment starts, not stimuli: not replayed as markers",
+                 skipped)
     markers.sort(key=lambda m: m.timestamp)
     return raw, markers
 

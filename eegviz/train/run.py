@@ -70,6 +70,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
                 "command": train_command(data, out, {
                     "epochs": epochs, "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
                     "gen_adv_steps": gen_adv_steps, "seed": seed, "highpass": highpass or None,
+                    "notch": notch or None, "reference": reference or None,
                     "text_encoder": text_encoder, "caption": caption, "classifier_images": classifier_images,
                     "classifier_epochs": classifier_epochs, **{k.replace("_", "-"): (",".join(map(str, v))
                                                               if isinstance(v, list) else v)

@@ -17,7 +17,7 @@ from eegviz.sources.mne_file import MneFileSource
 # 32 channels of a 10-20 cap (standard_1020 names): not the default model's biosemi128
 CAP32 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "FC5", "FC1", "FC2", "FC6", "T7", "C3", "Cz", "C4", "T8",
          "TP9", "CP5", "CP1", "CP2", "CP6", "TP10", "P7", "P3", "Pz", "P4", "P8", "PO9", "O1", "Oz", "O2", "PO10"]
-EVENTS = ["circle_0001", "square_0002", "circle_0003", "star_0004"]
+EVENTS = ["circle_0001", "square_0002", "badger_0003", "star_0004"]  # an id starting "bad" is an event
 SFREQ = 500.0  # not the model's 250 Hz, so the replay resamples too
 
 
