@@ -14,5 +14,5 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
     """'Type: message' of a library exception, whitespace collapsed and cut to `limit` characters, for the
     parenthesis of an EegvizError: library messages often span lines (torch lists argument signatures), and the
     error the user sees must stay one line."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    text = " ".join((f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -27,6 +27,7 @@ from eegviz.app.bridge import QtBridge
 from eegviz.app.session_window import SessionWindow
 from eegviz.app.source_choice import SourceChoice
 from eegviz.errors import EegvizError
+from eegviz.errors import one_line as errors_one_line
 from eegviz.messages import StreamInfo
 from eegviz.stream.epocher import NAN_REASON
 
@@ -36,10 +37,9 @@ MESSAGE_CHARS = 300  # an error longer than this is cut: it is one line in a win
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as one line for the window: EegvizError as written, anything else with its type in front."""
-    text = str(exc) if isinstance(exc, EegvizError) else (f"{type(exc).__name__}: {exc}" if str(exc)
-                                                           else type(exc).__name__)
-    text = " ".join(text.split())
+    """An exception as one line for the window: EegvizError as written, anything else with its type in front
+    (errors.one_line), cut to what a status line can show."""
+    text = " ".join(str(exc).split()) if isinstance(exc, EegvizError) else errors_one_line(exc, MESSAGE_CHARS)
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
 
 
