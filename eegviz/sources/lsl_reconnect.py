@@ -112,6 +112,7 @@ class _Finder(threading.Thread):
         super().__init__(name="eegviz-lsl-reconnect", daemon=True)
         self._old, self.accept_same, self._told = old, accept_same, told
         self.stopping = threading.Event()
+        self._lock = threading.Lock()  # orders "found an inlet" against "dropped": see drop()
         self.found: tuple[pylsl.StreamInlet, pylsl.StreamInfo, float | None] | None = None
         self.notices: deque[str] = deque()  # appended here, taken by the reading thread
 
@@ -142,10 +143,11 @@ class _Finder(threading.Thread):
                 usable, misfits = self._usable(streams)
                 if usable:
                     inlet, offset = _open_inlet(usable[0], 2.0)
-                    if self.stopping.is_set():
-                        _close(inlet)
-                    else:
-                        self.found = (inlet, usable[0], offset)
+                    with self._lock:  # a finder dropped meanwhile (stopping set) must not leave an inlet open
+                        if self.stopping.is_set():
+                            _close(inlet)
+                        else:
+                            self.found = (inlet, usable[0], offset)
                     return
                 minimum = misfits + 1
             except Exception:  # noqa: BLE001 - the outlet vanished again mid-open: keep looking
@@ -219,10 +221,16 @@ class _Link:
             self.finder.start()
 
     def _drop_finder(self) -> None:
-        """Stop the finder without joining (it finishes its current resolve and exits on its own)."""
-        if self.finder is not None:
-            self.finder.stopping.set()
-            self._notices.extend(self.finder.notices)
+        """Stop the finder without joining (it finishes its current resolve and exits on its own); an inlet it
+        had already opened is closed, as is one it opens later (it checks `stopping` under the same lock)."""
+        f = self.finder
+        if f is not None:
+            with f._lock:
+                f.stopping.set()
+                if f.found is not None:
+                    _close(f.found[0])
+                    f.found = None
+            self._notices.extend(f.notices)
             self.finder = None
 
     def mark_lost(self) -> None:
