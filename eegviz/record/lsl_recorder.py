@@ -16,7 +16,7 @@ LabRecorder writes:
 
 Nothing recorded earlier is ever overwritten: the file goes into a fresh session folder
 (eegviz.record.session_folder.new_session_folder), and LabRecorderCLI, which would truncate an existing
-file, is only ever pointed at a new file in that fresh folder.
+file, is only ever pointed at an empty file eegviz itself has just created, exclusively, in that folder.
 
 liblsl discovery must stay on the machine: both backends run with LSLAPICFG pointing at an existing
 lsl_api.cfg (eegviz's loopback-only one unless the user chose another); a recorder refuses to start without
@@ -25,9 +25,12 @@ one rather than fall back to liblsl's defaults, which multicast to the whole sit
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from importlib.util import find_spec
@@ -37,16 +40,19 @@ from typing import Sequence
 import numpy as np
 
 from eegviz.errors import EegvizError
+from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
 
 log = logging.getLogger(__name__)
 
 RECORDING_NAME = "session.xdf"
-OFFSET_INTERVAL_S = 5.0  # LabRecorder's offset_interval
 BOUNDARY_INTERVAL_S = 10.0  # LabRecorder's boundary_interval
 PULL_TIMEOUT_S = 0.1
 MAX_CHUNK = 4096
 BACKENDS = ("auto", "labrecorder", "eegviz")
 START_ATTEMPTS = 3
+DRAIN_CAP_S = 1.0  # stop() drains for at most this long past the stop time
+DRAIN_GRACE_S = 0.2  # ... and, for a stream whose stamps never reach the stop time, waits this long for stragglers
+JOIN_TIMEOUT_S = 5.0  # all threads together (a housekeeping offset can take its 2 s timeout)
 
 # pylsl channel_format codes -> XDF format names
 _LSL_FORMATS = {1: "float32", 2: "double64", 3: "string", 4: "int32", 5: "int16", 6: "int8", 7: "int64"}
@@ -106,6 +112,37 @@ def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeou
         wait_s = 1.0
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Ctrl-C is ignored (with a note on stderr) inside: a second Ctrl-C while stopping must not cost the footers.
+
+    Only the main thread can set a signal handler; elsewhere (a recorder run from a thread) this does nothing.
+    """
+    old = None
+    if threading.current_thread() is threading.main_thread():
+        def note(signum, frame):  # noqa: ARG001 - signal handler signature
+            print("eegviz: already stopping; writing the footers first", file=sys.stderr, flush=True)
+
+        try:
+            old = signal.signal(signal.SIGINT, note)
+        except (ValueError, OSError):
+            old = None
+    try:
+        yield
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+
+
+def _close_inlets(streams) -> None:
+    """Close every inlet; one that fails to close is logged and does not keep the others open."""
+    for rec in streams:
+        try:
+            rec.inlet.close_stream()
+        except Exception as e:  # noqa: BLE001 - closing is best effort, each on its own
+            log.warning("could not close the inlet of stream '%s': %s", rec.name, e)
+
+
 def describe(info) -> str:
     return (f"'{info.name()}' ({info.type() or 'no type'}, {info.channel_count()} ch, "
             f"{info.nominal_srate():g} Hz, {_LSL_FORMATS.get(info.channel_format(), '?')})")
@@ -121,7 +158,10 @@ class _StreamRecord:
         self.fmt = fmt
         self.name = name
         self.n_samples = 0
+        self.last_stamp: float | None = None
         self.n_offsets = 0
+        self.offset = 0.0  # the last clock offset (sender clock + offset = local clock)
+        self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
 
 
@@ -144,6 +184,7 @@ class EegvizLslRecorder:
         self.open_timeout_s = open_timeout_s
         self.streams: list[_StreamRecord] = []
         self._stop = threading.Event()
+        self._t_stop: float | None = None  # local_clock() when stop() was called
         self._threads: list[threading.Thread] = []
         self.writer = None
 
@@ -156,6 +197,7 @@ class EegvizLslRecorder:
         if not self.infos:
             raise EegvizError("no LSL streams to record")
         self.writer = XdfWriter(self.path)
+        inlet = None  # opened and not yet in self.streams
         try:
             for info in self.infos:
                 fmt = _LSL_FORMATS.get(info.channel_format())
@@ -173,13 +215,16 @@ class EegvizLslRecorder:
                 sid = self.writer.add_stream_header(full.as_xml(), full.channel_count(), fmt)
                 rec = _StreamRecord(inlet, sid, fmt, full.name())
                 self.streams.append(rec)
+                inlet = None
                 self._offset(rec)
         except BaseException:
             self.writer.close()
+            pending = [_StreamRecord(inlet, -1, "", info.name())] if inlet is not None else []
+            _close_inlets(self.streams + pending)
             raise
         for rec in self.streams:
-            self._threads.append(threading.Thread(target=self._pull_loop, args=(rec,), daemon=True,
-                                                  name=f"record-{rec.name}"))
+            rec.thread = threading.Thread(target=self._pull_loop, args=(rec,), daemon=True, name=f"record-{rec.name}")
+            self._threads.append(rec.thread)
         self._threads.append(threading.Thread(target=self._housekeeping, daemon=True, name="record-offsets"))
         for t in self._threads:
             t.start()
@@ -195,12 +240,14 @@ class EegvizLslRecorder:
             return
         now = pylsl.local_clock()
         self.writer.write_clock_offset(rec.stream_id, now - offset, offset)
+        rec.offset = offset
         rec.n_offsets += 1
 
     def _pull(self, rec: _StreamRecord, timeout: float) -> int:
         samples, stamps = rec.inlet.pull_chunk(timeout=timeout, max_samples=MAX_CHUNK, as_numpy=True)
         n = len(stamps)
         if n:
+            rec.last_stamp = float(stamps[-1])
             if rec.fmt == "string":
                 data = [list(row) for row in samples]  # raw bytes, exactly as sent
             else:
@@ -213,11 +260,34 @@ class EegvizLslRecorder:
         try:
             while not self._stop.is_set():
                 self._pull(rec, PULL_TIMEOUT_S)
-            while self._pull(rec, 0.2):  # drain what is still in flight when asked to stop
-                pass
+            self._drain(rec)
         except Exception as e:  # noqa: BLE001 - reported by stop(); the other streams keep recording
             rec.error = e
             log.error("recording of stream '%s' stopped: %s", rec.name, e)
+
+    def _drain(self, rec: _StreamRecord) -> None:
+        """Pull what was sent before the stop time, without waiting for max_samples (timeout 0).
+
+        pull_chunk with a timeout waits until it has max_samples or the timeout passed, so against a live
+        1 kHz sender "pull until nothing comes" would never end. Done when the last stamp (in this machine's
+        clock) reaches the stop time; a stream whose stamps never get there (markers, a sender that stopped)
+        is done at the first short pull after a grace for samples still on the wire; never more than
+        DRAIN_CAP_S.
+        """
+        import pylsl
+
+        t_stop = self._t_stop if self._t_stop is not None else pylsl.local_clock()
+        while True:
+            n = self._pull(rec, 0.0)
+            if rec.last_stamp is not None and rec.last_stamp + rec.offset >= t_stop:
+                return
+            now = pylsl.local_clock()
+            if now >= t_stop + DRAIN_CAP_S:
+                return
+            if n < MAX_CHUNK:
+                if now >= t_stop + DRAIN_GRACE_S:
+                    return
+                time.sleep(0.01)
 
     def _housekeeping(self) -> None:
         """Clock offsets every offset_interval_s, a Boundary chunk every boundary_interval_s (LabRecorder's)."""
@@ -234,20 +304,32 @@ class EegvizLslRecorder:
                 next_boundary = now + self.boundary_interval_s
 
     def stop(self) -> None:
-        """Drain, take a last clock offset per stream, write the footers; safe to call twice."""
+        """Drain up to the stop time, take a last clock offset per stream, write the footers; safe to call twice.
+
+        A second Ctrl-C meanwhile is ignored (in the main thread): the footers come first. The inlets are
+        closed only after their threads have ended, never under a pull.
+        """
+        import pylsl
+
         if self.writer is None or self.writer.closed:
             return
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=10.0)
-        try:
-            for rec in self.streams:
+        with _sigint_deferred():
+            self._t_stop = pylsl.local_clock()
+            self._stop.set()
+            deadline = time.monotonic() + JOIN_TIMEOUT_S
+            for t in self._threads:
+                t.join(timeout=max(0.0, deadline - time.monotonic()))
+            stuck = [r for r in self.streams if r.thread is not None and r.thread.is_alive()]
+            for rec in stuck:
                 if rec.error is None:
-                    self._offset(rec)
-        finally:
-            self.writer.close()
-            for rec in self.streams:
-                rec.inlet.close_stream()
+                    rec.error = RuntimeError(f"its thread did not stop within {JOIN_TIMEOUT_S:g} s")
+            try:
+                for rec in self.streams:
+                    if rec.error is None:
+                        self._offset(rec)
+            finally:
+                self.writer.close()
+                _close_inlets([r for r in self.streams if r not in stuck])  # never under a running pull
         failed = [f"'{r.name}' ({r.error})" for r in self.streams if r.error is not None]
         if failed:
             raise EegvizError(f"recording of {', '.join(failed)} ended early; the samples before that are in "
@@ -337,68 +419,96 @@ class LabRecorderCliRecorder:
         receives, so it finds one stream and misses the rest; naming 127.0.0.1 as a known peer (see
         labrecorder_config) adds a unicast query to every outlet's own port. A miss is still retried a few
         times (a loaded machine can answer late) before it is an error.
+
+        LabRecorderCLI truncates the file it is given, so eegviz first creates it itself, exclusively (O_EXCL):
+        the binary only ever truncates that empty placeholder, never a file someone else made meanwhile.
         """
-        for attempt in range(1, START_ATTEMPTS + 1):
-            try:
-                return self._start_once()
-            except _NoMatch as e:
-                if attempt == START_ATTEMPTS:
-                    raise EegvizError(f"LabRecorderCLI did not find the streams in {attempt} tries: {e}") from None
-                log.info("LabRecorderCLI missed a stream (%s); trying again", e)
-                self.lines.append(f"eegviz: retrying, attempt {attempt + 1}")
+        lsl_config()
+        try:
+            open(self.path, "xb").close()  # noqa: SIM115 - the exclusive claim is the point
+        except FileExistsError:
+            raise EegvizError(f"{self.path} exists; a recording is never overwritten") from None
+        try:
+            for attempt in range(1, START_ATTEMPTS + 1):
+                try:
+                    return self._start_once()
+                except _NoMatch as e:
+                    if attempt == START_ATTEMPTS:
+                        raise EegvizError(f"LabRecorderCLI did not find the streams in {attempt} tries: "
+                                          f"{e}") from None
+                    log.info("LabRecorderCLI missed a stream (%s); trying again", e)
+                    self.lines.append(f"eegviz: retrying, attempt {attempt + 1}")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if self.path.stat().st_size == 0:  # still the empty placeholder: nothing was recorded
+                    self.path.unlink()
+            raise
 
     def _start_once(self) -> None:
+        """One launch; whatever ends it early (an error, Ctrl-C, a timeout) kills the child, never orphans it."""
         cfg = labrecorder_config(lsl_config(), self.path.with_name(LABRECORDER_CFG))
-        if self.path.exists():  # LabRecorderCLI would truncate it
-            raise EegvizError(f"{self.path} exists; a recording is never overwritten")
         predicates = [f"uid='{info.uid()}'" for info in self.infos]
         env = dict(os.environ, LSLAPICFG=str(cfg))
+        # its own session: a Ctrl-C in the terminal reaches eegviz only, which stops it with its footers
         self._proc = subprocess.Popen([str(self.binary), str(self.path), *predicates], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                       start_new_session=True)
-        for pipe in (self._proc.stdout, self._proc.stderr):
-            t = threading.Thread(target=self._read, args=(pipe,), daemon=True)
-            t.start()
-            self._readers.append(t)
-        deadline = time.monotonic() + self.start_timeout_s
-        while sum(line.startswith("Started data collection") for line in self.lines) < len(predicates):
-            if self._proc.poll() is not None:
-                self._finish_log()
-                no_match = [line for line in self.lines if "matched no stream" in line]
-                if no_match and self._proc.returncode == 2:
-                    self._proc = None
-                    raise _NoMatch(no_match[-1])
-                why = self.lines[-1] if self.lines else "no output"
-                raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}: {why}")
-            if time.monotonic() > deadline:
-                self._kill()
-                raise EegvizError(f"LabRecorderCLI did not start recording within {self.start_timeout_s:g} s")
-            time.sleep(0.05)
+        try:
+            for pipe in (self._proc.stdout, self._proc.stderr):
+                t = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+                t.start()
+                self._readers.append(t)
+            deadline = time.monotonic() + self.start_timeout_s
+            while sum(line.startswith("Started data collection") for line in self.lines) < len(predicates):
+                if self._proc.poll() is not None:
+                    self._finish_log()
+                    no_match = [line for line in self.lines if "matched no stream" in line]
+                    if no_match and self._proc.returncode == 2:
+                        self._proc = None
+                        raise _NoMatch(no_match[-1])
+                    why = self.lines[-1] if self.lines else "no output"
+                    raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}: {why}")
+                if time.monotonic() > deadline:
+                    raise EegvizError(f"LabRecorderCLI did not start recording within {self.start_timeout_s:g} s")
+                time.sleep(0.05)
+        except BaseException:
+            self._kill()
+            raise
 
     def stop(self) -> None:
-        """Send the newline LabRecorderCLI waits for; it writes the footers and exits."""
+        """Send the newline LabRecorderCLI waits for; it writes the footers and exits.
+
+        A second Ctrl-C meanwhile is ignored (in the main thread); anything else that interrupts the wait
+        kills the child rather than leave it running on its own.
+        """
         if self._proc is None or self._proc.returncode is not None:
             return
-        try:
-            self._proc.stdin.write("\n")
-            self._proc.stdin.flush()
-            self._proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._kill()
-            raise EegvizError("LabRecorderCLI did not stop within 30 s and was killed (the file has no footers)")
-        finally:
-            self._finish_log()
+        with _sigint_deferred():
+            try:
+                self._proc.stdin.write("\n")
+                self._proc.stdin.flush()
+                self._proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._kill()
+                raise EegvizError("LabRecorderCLI did not stop within 30 s and was killed (the file has no "
+                                  "footers)") from None
+            except BaseException:
+                self._kill()
+                raise
+            finally:
+                self._finish_log()
         if self._proc.returncode != 0:
             raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}; see {self.log_path}")
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
-            self._proc.wait(timeout=5)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5)
         self._finish_log()
 
     def _finish_log(self) -> None:
@@ -441,19 +551,20 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
     infos = find_streams(names, wait_s=wait_s, timeout_s=timeout_s)
     folder = new_session_folder(out)
     recorder = make_recorder(folder / RECORDING_NAME, infos, backend)
-    recorder.start()
-    if on_start is not None:
-        on_start(recorder)
-    try:
-        t_end = None if duration is None else time.monotonic() + duration
-        stop_event = stop_event or threading.Event()
-        while not stop_event.is_set():
-            left = None if t_end is None else t_end - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            stop_event.wait(0.2 if left is None else min(0.2, left))
-    except KeyboardInterrupt:
-        pass
+    try:  # start and on_start inside: whatever fails or interrupts them, stop() ends what was started
+        recorder.start()
+        if on_start is not None:
+            on_start(recorder)
+        try:
+            t_end = None if duration is None else time.monotonic() + duration
+            stop_event = stop_event or threading.Event()
+            while not stop_event.is_set():
+                left = None if t_end is None else t_end - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                stop_event.wait(0.2 if left is None else min(0.2, left))
+        except KeyboardInterrupt:
+            pass
     finally:
         recorder.stop()
     return recorder

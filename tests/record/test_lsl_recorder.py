@@ -270,3 +270,207 @@ def test_cli_record_ctrl_c_ends_cleanly_with_footers(tmp_path, backend):
     assert [m[0] for m in s[marker_name]["time_series"]] == [m[0] for m in markers]
     assert int(s[info.name]["footer"]["info"]["sample_count"][0]) == len(stamps)
     outlets.close()
+
+
+# ------------------------------------------------------------------------------------ stopping against live senders
+class _LivePusher:
+    """A 1 kHz float32 outlet pushing 10-sample chunks in real time, stamps t0 + k / 1000, until stopped."""
+
+    def __init__(self, name: str) -> None:
+        self.outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EEG", 2, 1000.0, pylsl.cf_float32, name))
+        self.done = threading.Event()
+        self.k = 0
+        self.t0 = pylsl.local_clock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            stamps = self.t0 + (self.k + np.arange(10)) / 1000.0
+            while pylsl.local_clock() < stamps[-1]:
+                time.sleep(0.001)
+            self.outlet.push_chunk(np.arange(self.k, self.k + 10, dtype=np.float32)[:, None].repeat(2, 1),
+                                   list(stamps))
+            self.k += 10
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+        del self.outlet
+
+
+def test_stop_drains_a_live_1khz_sender_promptly(tmp_path):
+    """stop() against an outlet that keeps pushing: returns within ~2 s, no error, footers, no gap or repeat."""
+    name = f"live-{uuid.uuid4().hex[:10]}"
+    pusher = _LivePusher(name)
+    try:
+        rec = lsl_recorder.EegvizLslRecorder(tmp_path / "s.xdf", lsl_recorder.find_streams([name], wait_s=1.0))
+        rec.start()
+        time.sleep(1.0)
+        t_stop = pylsl.local_clock()
+        t = time.monotonic()
+        rec.stop()
+        took = time.monotonic() - t
+    finally:
+        pusher.close()
+    assert took < 2.0, f"stop() took {took:.1f} s against a live sender"
+    s = pyxdf.load_xdf(str(tmp_path / "s.xdf"), synchronize_clocks=False, dejitter_timestamps=False)[0][0]
+    k = np.round((s["time_stamps"] - pusher.t0) * 1000).astype(int)
+    n = len(k)
+    np.testing.assert_array_equal(k, np.arange(k[0], k[0] + n))  # contiguous: nothing lost, nothing twice
+    np.testing.assert_array_equal(s["time_series"][:, 0], k.astype(np.float32))
+    assert s["time_stamps"][-1] >= t_stop - 0.05  # drained up to the stop time
+    assert int(s["footer"]["info"]["sample_count"][0]) == n == rec.streams[0].n_samples
+
+
+def test_cli_record_second_ctrl_c_still_writes_footers(tmp_path):
+    """Ctrl-C twice in quick succession against a live 1 kHz sender: exit 0, footers written."""
+    import signal
+
+    name = f"live-{uuid.uuid4().hex[:10]}"
+    pusher = _LivePusher(name)
+    try:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
+        proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", "--out", str(tmp_path),
+                                 "--streams", name, "--backend", "eegviz"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        line = proc.stdout.readline()
+        assert "recording 1 LSL stream" in line, line + proc.stderr.read()
+        time.sleep(1.0)
+        t = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)  # impatient: must not cost the footers
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t
+    finally:
+        pusher.close()
+    assert proc.returncode == 0, err
+    assert took < 5.0
+    s = pyxdf.load_xdf(str(tmp_path / "session.xdf"), synchronize_clocks=False, dejitter_timestamps=False)[0][0]
+    assert int(s["footer"]["info"]["sample_count"][0]) == len(s["time_stamps"]) > 500
+
+
+# ------------------------------------------------------------------------------------ nothing left behind on failure
+class _FakeRecorder:
+    backend = "fake"
+
+    def __init__(self, fail_start=None) -> None:
+        self.fail_start, self.calls = fail_start, []
+        self.infos, self.path = [], None
+
+    def start(self):
+        self.calls.append("start")
+        if self.fail_start is not None:
+            raise self.fail_start
+
+    def stop(self):
+        self.calls.append("stop")
+
+
+@pytest.mark.parametrize("where", ["on_start", "start"])
+def test_record_stops_the_recorder_whatever_interrupts_the_start(tmp_path, monkeypatch, where):
+    """on_start raising, or Ctrl-C inside start(), still reaches stop(): a started LabRecorderCLI is never orphaned."""
+    fake = _FakeRecorder(KeyboardInterrupt() if where == "start" else None)
+    monkeypatch.setattr(lsl_recorder, "find_streams", lambda *a, **kw: ["info"])
+    monkeypatch.setattr(lsl_recorder, "make_recorder", lambda *a, **kw: fake)
+
+    def on_start(rec):
+        raise RuntimeError("printing failed")
+
+    with pytest.raises(KeyboardInterrupt if where == "start" else RuntimeError):
+        record(tmp_path / "o", duration=5, on_start=on_start)
+    assert fake.calls == ["start", "stop"]
+
+
+class _Info:
+    def __init__(self, uid="u1", fmt=1, name="s") -> None:
+        self._uid, self._fmt, self._name = uid, fmt, name
+
+    def uid(self):
+        return self._uid
+
+    def channel_format(self):
+        return self._fmt
+
+    def name(self):
+        return self._name
+
+
+def _fake_labrecorder(tmp_path, body: str) -> Path:
+    script = tmp_path / "FakeLabRecorderCLI"
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+    return script
+
+
+def test_labrecorder_only_ever_truncates_eegvizs_own_empty_placeholder(tmp_path):
+    """session.xdf is created by eegviz (O_EXCL) before the binary starts; an existing one is refused unlaunched."""
+    binary = _fake_labrecorder(tmp_path, '[ -f "$1" ] && [ ! -s "$1" ] && echo placeholder > "$1.seen"\n'
+                                         'echo "Started data collection for stream 1."\nread line\nexit 0\n')
+    (tmp_path / "a").mkdir()
+    rec = lsl_recorder.LabRecorderCliRecorder(tmp_path / "a" / "session.xdf", [_Info()], binary=binary)
+    rec.start()
+    rec.stop()
+    assert (tmp_path / "a" / "session.xdf.seen").read_text().strip() == "placeholder"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "session.xdf").write_bytes(b"someone else's")
+    rec = lsl_recorder.LabRecorderCliRecorder(tmp_path / "b" / "session.xdf", [_Info()], binary=binary)
+    with pytest.raises(EegvizError, match="exists"):
+        rec.start()
+    assert rec._proc is None and (tmp_path / "b" / "session.xdf").read_bytes() == b"someone else's"
+
+
+def test_labrecorder_ctrl_c_while_starting_kills_the_child(tmp_path, monkeypatch):
+    """LabRecorderCLI runs in its own session, so Ctrl-C never reaches it: eegviz must kill it itself."""
+    import types
+
+    binary = _fake_labrecorder(tmp_path, "exec sleep 60\n")
+    calls = []
+
+    def interrupted(s):
+        calls.append(s)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(lsl_recorder, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=interrupted))
+    rec = lsl_recorder.LabRecorderCliRecorder(tmp_path / "session.xdf", [_Info()], binary=binary)
+    with pytest.raises(KeyboardInterrupt):
+        rec.start()
+    assert rec._proc.poll() is not None  # killed, not left running
+    assert not (tmp_path / "session.xdf").exists()  # the empty placeholder is not left behind
+
+
+def test_failed_start_closes_every_opened_inlet_even_if_one_close_fails(tmp_path, monkeypatch):
+    closed = []
+
+    class FakeInlet:
+        def __init__(self, info, **kw):
+            self.name = info.name()
+
+        def open_stream(self, timeout):
+            pass
+
+        def info(self, timeout):
+            name = self.name
+            return types.SimpleNamespace(
+                as_xml=lambda: f"<?xml version='1.0'?><info><name>{name}</name></info>",
+                channel_count=lambda: 1, name=lambda: name)
+
+        def time_correction(self, timeout):
+            return 0.0
+
+        def close_stream(self):
+            closed.append(self.name)
+            if self.name == "a":
+                raise RuntimeError("close failed")
+
+    import types
+
+    monkeypatch.setattr(pylsl, "StreamInlet", FakeInlet)
+    infos = [_Info(name="a"), _Info(name="b"), _Info(name="bad", fmt=99)]
+    rec = lsl_recorder.EegvizLslRecorder(tmp_path / "s.xdf", infos)
+    with pytest.raises(EegvizError, match="unsupported channel format"):
+        rec.start()
+    assert closed == ["a", "b"] and rec.writer.closed
+    rec.stop()  # after a failed start: nothing to do, no error

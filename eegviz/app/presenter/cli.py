@@ -11,13 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from PySide6 import QtCore, QtWidgets
-
-from eegviz.app.presenter.schedule import DESIGNS, make_schedule
-from eegviz.app.presenter.stimulus_folder import write_stimulus_folder
-from eegviz.app.presenter.widget import DEFAULT_NAME, Presenter
-from eegviz.data.images import find_images
+from eegviz.app.presenter.schedule import DEFAULT_NAME, DESIGNS, log_exists_message, make_schedule
 from eegviz.errors import EegvizError
+
+# No Qt (PySide6) at import: eegviz.cli builds every command's parser from add_arguments, so Qt, the widget, the
+# image finder and the stimulus renderer are imported where they are used.
 
 
 def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float = 0.5, blank_s: float = 0.5,
@@ -30,6 +28,13 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     Waits for an LSL consumer by default: start the recorder (LabRecorder, `eegviz live --markers NAME`) after
     this window is up, or press Space to go without one.
     """
+    from PySide6 import QtCore, QtWidgets
+
+    from eegviz.app.presenter.widget import Presenter
+    from eegviz.data.images import find_images
+
+    if log_path is not None and Path(log_path).exists():  # refused before anything is shown
+        raise EegvizError(log_exists_message(log_path))
     images = find_images(images_dir)
     trials = make_schedule(images, design=design, on_s=on_s, blank_s=blank_s, jitter_s=jitter_s, repeats=repeats,
                            shuffle=shuffle, seed=seed, block_size=block_size)
@@ -98,6 +103,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main_from_args(args: argparse.Namespace) -> int:
     """Run the presenter from parsed `eegviz present` arguments (or, with --write-demo-folder, write one)."""
     if args.write_demo_folder:
+        from eegviz.app.presenter.stimulus_folder import write_stimulus_folder
+
         if args.images_dir:
             raise EegvizError("give an images folder to present or --write-demo-folder, not both")
         classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
@@ -110,6 +117,8 @@ def main_from_args(args: argparse.Namespace) -> int:
         raise EegvizError("present needs an images folder (or --write-demo-folder DIR to make one)")
     if not args.lead_in_s >= 0:
         raise EegvizError(f"--lead-in must be >= 0 seconds, got {args.lead_in_s}")
+    if args.log and Path(args.log).exists():
+        raise EegvizError(log_exists_message(args.log))
     return run_presenter(args.images_dir, design=args.design, on_s=args.on_s, blank_s=args.blank_s,
                          jitter_s=args.jitter_s, repeats=args.repeats, shuffle=args.shuffle, seed=args.seed,
                          block_size=args.block_size, name=args.name, log_path=args.log, windowed=args.windowed,

@@ -16,6 +16,12 @@ from eegviz.data.images import ImageFile, class_of
 from eegviz.errors import EegvizError
 
 DESIGNS = ("rapid", "block")
+DEFAULT_NAME = "eegviz-presenter"  # the marker outlet's LSL name (here, not in widget: the CLI needs it without Qt)
+
+
+def log_exists_message(log_path) -> str:
+    """The one-line refusal of a --log that exists: an onset log is a session record, never overwritten."""
+    return f"the presentation log {log_path} exists; give a new file (an earlier session's log is never overwritten)."
 
 
 @dataclass(frozen=True)

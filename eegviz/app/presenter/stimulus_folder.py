@@ -19,7 +19,7 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
 
     The ids are the world's own (`star_001`), so markers from presenting this folder are ones eegviz can
     re-render and score, which makes the folder a ready test of the whole record -> train -> live loop.
-    Returns the written image paths.
+    Returns the written image paths. OUT must be new or empty: an existing stimulus folder is never overwritten.
     """
     import numpy as np
     from PIL import Image
@@ -33,6 +33,9 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
     if unknown:
         raise EegvizError(f"unknown stimulus class '{unknown[0]}'; known classes: {', '.join(CLASSES)}.")
     out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "is not a folder" if not out.is_dir() else "is not empty"
+        raise EegvizError(f"{out} {what}; give a new or empty folder (stimuli and captions are never overwritten).")
     written, captions = [], {}
     for spec in stimulus_set(n_per_class, seed=seed):
         if spec.class_name not in wanted:

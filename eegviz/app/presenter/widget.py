@@ -19,10 +19,9 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from eegviz.app.presenter.schedule import Trial, onset_events, schedule_duration
+from eegviz.app.presenter.schedule import DEFAULT_NAME, Trial, log_exists_message, onset_events, schedule_duration
 from eegviz.errors import EegvizError
 
-DEFAULT_NAME = "eegviz-presenter"
 SPIN_S = 0.002  # the timer fires this much early; the rest is spun so onsets land within ~0.1 ms of plan
 CONSUMER_POLL_MS = 50
 LOG_FIELDS = ("trial", "image_id", "class", "onset_lsl", "intended_lsl", "late_ms")
@@ -73,7 +72,10 @@ class Presenter(QtWidgets.QWidget):
         if log_path is not None:
             try:
                 Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-                self._log_file = open(log_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+                # "x": a rerun never truncates an earlier session's onset log
+                self._log_file = open(log_path, "x", newline="", encoding="utf-8")  # noqa: SIM115
+            except FileExistsError:
+                raise EegvizError(log_exists_message(log_path)) from None
             except OSError as exc:
                 raise EegvizError(f"cannot write the presentation log {log_path}: {exc.strerror}.") from None
             self._log = csv.writer(self._log_file)

@@ -88,3 +88,36 @@ def test_cli_write_demo_folder_then_present_it(tmp_path, capsys):
     with pytest.raises(EegvizError, match="unknown stimulus class"):
         main_from_args(build_parser().parse_args(["present", "--write-demo-folder", str(tmp_path / "y"),
                                                   "--classes", "unicorn"]))
+
+
+def test_existing_log_is_refused_before_the_presentation_starts(stim_dir, tmp_path, monkeypatch):
+    """`eegviz present --log FILE` with FILE there: a one-line error, no window, the old log untouched."""
+    from eegviz.app.presenter import widget
+    from eegviz.cli import build_parser
+
+    log = tmp_path / "earlier.csv"
+    log.write_text("an earlier session\n")
+
+    def no_window(*a, **kw):
+        raise AssertionError("the presenter was built although the log exists")
+
+    monkeypatch.setattr(widget, "Presenter", no_window)
+    with pytest.raises(EegvizError, match="exists"):
+        run_presenter(stim_dir, log_path=log, windowed=True, wait_for_consumer=False)
+    with pytest.raises(EegvizError, match="exists"):
+        main_from_args(build_parser().parse_args(["present", str(stim_dir), "--log", str(log)]))
+    assert log.read_text() == "an earlier session\n"
+
+
+def test_building_the_parser_imports_no_qt():
+    """Every eegviz command builds the whole parser; `present`'s arguments must not drag PySide6 in."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    code = "import sys; from eegviz.cli import build_parser; build_parser(); print('PySide6' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -111,3 +111,12 @@ def test_presenter_rejects_unknown_or_unreadable_images(qtbot, tmp_path):
         Presenter(trials, {"bad": bad}, windowed=True)
 
 
+
+
+def test_presenter_never_truncates_an_existing_log(qtbot, stim_dir, tmp_path):
+    """A rerun with the same --log must not wipe the earlier session's onset log: one-line refusal instead."""
+    log = tmp_path / "log.csv"
+    log.write_text("trial,image_id\n0,star_000\n")
+    with pytest.raises(EegvizError, match="exists"):
+        _presenter(qtbot, stim_dir, log_path=log)
+    assert log.read_text() == "trial,image_id\n0,star_000\n"
