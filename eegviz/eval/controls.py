@@ -38,6 +38,8 @@ from tqdm import tqdm
 
 from eegviz.stream.preprocess import InputSpec, normalise
 
+log = logging.getLogger(__name__)
+
 BIN_S = 0.02
 N_FOLDS = 5
 
@@ -143,7 +145,7 @@ def block_folds(blocks: np.ndarray, labels: np.ndarray, n_folds: int = N_FOLDS,
 
 
 def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
-                 decoder_top1: float | None = None, log=print) -> dict:
+                 decoder_top1: float | None = None) -> dict:
     """All controls, each without and with an extra high-pass; JSON-ready dict."""
     n_classes = len(ds.classes)
     chance = 1.0 / n_classes
@@ -192,7 +194,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                                                   folds=len(folds),
                                                   blocks=int(len(np.unique(ds.blocks))))
         out["variants"][name] = res
-        log(f"controls ({name}): " + ", ".join(
+        log.info("controls (%s): %s", name, ", ".join(
             f"{k} {v['top1']:.3f}" for k, v in res.items() if "top1" in v))
     hp = [v for k, v in out["variants"].items() if k != "as_model"]
     out["checks"] = _checks(out["variants"]["as_model"], hp[0] if hp else None)
