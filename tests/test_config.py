@@ -84,6 +84,14 @@ def test_log_level_from_flag_env_and_verbose(monkeypatch):
         assert pkg.level == logging.DEBUG
         setup_logging(parse_args(["-v", "plugins"]))
         assert pkg.level == logging.INFO
+        monkeypatch.delenv("EEGVIZ_LOG_LEVEL")
+        setup_logging(parse_args(["plugins"]))
+        assert pkg.level == logging.WARNING
+        # train and eval report progress at INFO: shown unless the user asks for less
+        setup_logging(parse_args(["train", "--data", "d", "--out", "o"]))
+        assert pkg.level == logging.INFO
+        setup_logging(parse_args(["--log-level", "warning", "eval", "--data", "d", "--model", "m", "--out", "o"]))
+        assert pkg.level == logging.WARNING
         monkeypatch.setenv("EEGVIZ_LOG_LEVEL", "chatty")
         with pytest.raises(EegvizError, match="EEGVIZ_LOG_LEVEL"):
             setup_logging(parse_args(["plugins"]))

@@ -14,10 +14,10 @@ assignment and scoring it on trials it never saw:
 - each of the above again after a high-pass (the same filter `eegviz train --highpass` bakes into a model).
 
 Refitting the full two-branch decoder for every control would take hours on 2 cores, so the controls refit a
-linear probe instead: multinomial logistic regression on the model's preprocessed epochs averaged in 20 ms
-bins. That keeps the question the same (is there class information that survives the split?) and is the
+linear probe instead: multinomial logistic regression (scikit-learn) on the model's preprocessed epochs
+averaged in 20 ms bins. That keeps the question the same (is there class information that survives the split?) and is the
 classic analysis in this literature; the shipped decoder's own accuracy on the image split is reported next to
-it. Every figure carries a 95% Wilson interval and the chance level's 95% binomial band.
+it. Every figure carries a 95% Wilson interval (statsmodels) and the chance level's 95% binomial band (scipy).
 
 Those intervals count independent units, not trials, when the dataset knows its blocks: trials that share a
 block and a class can share a confound (one drift, one electrode state), so a probe tends to get all of them
@@ -28,14 +28,17 @@ of distinct (block, class) pairs among the scored trials (trials when there are 
 
 from __future__ import annotations
 
-import math
+import logging
+import warnings
 from dataclasses import replace
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from tqdm import tqdm
-import torch
 
 from eegviz.stream.preprocess import InputSpec, normalise
+
+log = logging.getLogger(__name__)
 
 BIN_S = 0.02
 N_FOLDS = 5
@@ -54,40 +57,37 @@ def _features(eeg: np.ndarray, spec: InputSpec, chunk: int = 512) -> np.ndarray:
                            for i in range(0, len(eeg), chunk)])
 
 
-def fit_probe(f: np.ndarray, y: np.ndarray, n_classes: int, weight_decay: float = 1e-2, iters: int = 60):
-    """Multinomial logistic regression (L2, LBFGS) on z-scored features; returns predict(features) -> labels."""
-    mu, sd = f.mean(0), f.std(0) + 1e-8
-    xt = torch.from_numpy(((f - mu) / sd).astype(np.float32))
-    yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    lin = torch.nn.Linear(xt.shape[1], n_classes)
-    torch.nn.init.zeros_(lin.weight)
-    torch.nn.init.zeros_(lin.bias)
-    opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=iters, history_size=10,
-                            line_search_fn="strong_wolfe")
+def fit_probe(f: np.ndarray, y: np.ndarray, n_classes: int, weight_decay: float = 1e-2, max_iter: int = 500):
+    """Multinomial logistic regression (L2, LBFGS) on z-scored features; returns predict(features) -> labels.
 
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(lin(xt), yt) + weight_decay * lin.weight.pow(2).sum() / 2
-        loss.backward()
-        return loss
+    scikit-learn's StandardScaler + LogisticRegression (lbfgs, multinomial for multi-class). Its objective is
+    C * sum(cross-entropy) + ||W||^2 / 2, so C = 1 / (weight_decay * n) is the mean cross-entropy plus
+    weight_decay * ||W||^2 / 2 that the probe has always used (intercept unpenalised in both). lbfgs from zero
+    weights is deterministic. n_classes is kept for the callers' sake: classes absent from a training fold are
+    never predicted, as before (their bias would have stayed lowest).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    opt.step(closure)
-
-    def predict(g: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return lin(torch.from_numpy(((g - mu) / sd).astype(np.float32))).argmax(1).numpy()
-
-    return predict
+    y = np.asarray(y, dtype=np.int64)
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0 / (weight_decay * len(y)), solver="lbfgs",
+                                                               max_iter=max_iter))
+    with warnings.catch_warnings():
+        # A probe stopped short of the optimum is still a probe; the controls compare like with like.
+        warnings.simplefilter("ignore", category=ConvergenceWarning)
+        model.fit(np.asarray(f, dtype=np.float64), y)
+    return model.predict
 
 
-def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
+def wilson(k: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """95% Wilson score interval for k successes in n (statsmodels); (0, 1) when there is nothing to count."""
     if n == 0:
         return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+    return (max(0.0, float(lo)), min(1.0, float(hi)))
 
 
 def chance_band(n: int, chance: float, alpha: float = 0.05) -> tuple[float, float]:
@@ -117,27 +117,35 @@ def effective_units(ds, idx: np.ndarray) -> int:
 
 def block_folds(blocks: np.ndarray, labels: np.ndarray, n_folds: int = N_FOLDS,
                 seed: int = 0) -> tuple[list[np.ndarray], str | None]:
-    """Assign whole blocks to folds. Returns (test index arrays, reason when no block-apart split exists)."""
+    """Assign whole blocks to folds. Returns (test index arrays, reason when no block-apart split exists).
+
+    The folds are scikit-learn's StratifiedGroupKFold with blocks as groups (no block in two folds, class
+    proportions kept as even as whole blocks allow). What stays hand-written is the refusal: no library knows
+    that when every class lives in one block, any block-apart split tests each class with none of it in
+    training, so the "control" would measure nothing.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    blocks, labels = np.asarray(blocks), np.asarray(labels)
     ub = np.unique(blocks)
     if len(ub) < 2:
         return [], "all trials are in one recording block"
-    classes_per_block = {b: set(np.unique(labels[blocks == b]).tolist()) for b in ub}
-    n_classes = len(np.unique(labels))
-    blocks_of_class = {c: [b for b in ub if c in classes_per_block[b]] for c in np.unique(labels).tolist()}
+    classes = np.unique(labels).tolist()
+    blocks_of_class = {c: np.unique(blocks[labels == c]) for c in classes}
     if all(len(v) == 1 for v in blocks_of_class.values()):
-        return [], (f"every class was recorded in a single block ({n_classes} classes, {len(ub)} blocks): "
+        return [], (f"every class was recorded in a single block ({len(classes)} classes, {len(ub)} blocks): "
                     "class and recording time are confounded and no split keeps blocks apart with the class "
                     "in training; judge decoding by the high-pass and leave-one-subject-out controls")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(ub)
     k = min(n_folds, len(ub))
-    fold_of = {b: i % k for i, b in enumerate(order)}
-    folds = [np.flatnonzero(np.array([fold_of[b] == f for b in blocks])) for f in range(k)]
-    return folds, None
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)  # "least populated class has < k members"
+        folds = [test for _, test in cv.split(np.zeros(len(labels)), labels, groups=blocks)]
+    return [np.sort(f) for f in folds if len(f)], None
 
 
 def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
-                 decoder_top1: float | None = None, log=print) -> dict:
+                 decoder_top1: float | None = None) -> dict:
     """All controls, each without and with an extra high-pass; JSON-ready dict."""
     n_classes = len(ds.classes)
     chance = 1.0 / n_classes
@@ -186,7 +194,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                                                   folds=len(folds),
                                                   blocks=int(len(np.unique(ds.blocks))))
         out["variants"][name] = res
-        log(f"controls ({name}): " + ", ".join(
+        log.info("controls (%s): %s", name, ", ".join(
             f"{k} {v['top1']:.3f}" for k, v in res.items() if "top1" in v))
     hp = [v for k, v in out["variants"].items() if k != "as_model"]
     out["checks"] = _checks(out["variants"]["as_model"], hp[0] if hp else None)

@@ -17,6 +17,7 @@ concepts' caption embeddings by cosine similarity (top-1 / top-5, as NICE and AT
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,8 @@ from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects)
 from eegviz.generators.embedded import EmbeddedGenerator
 from eegviz.stream.preprocess import normalise
+
+log = logging.getLogger(__name__)
 
 
 def decode_split(ds, dec: TwoBranchDecoder, idx: np.ndarray, batch: int = 64) -> dict[str, np.ndarray]:
@@ -209,7 +212,7 @@ def zero_shot_retrieval(ds, dec, te: np.ndarray, text, batch: int = 64) -> dict:
 
 def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool = True,
              controls_highpass: float = 1.0, data_opts: dict | None = None, generator=None,
-             classifier: str | None = None, log=print) -> dict:
+             classifier: str | None = None) -> dict:
     """Score the model on the test split of any dataset eegviz reads (metrics.json, plots).
 
     Decoder metrics and the confound controls (eegviz.eval.controls: a linear probe refit per control, about
@@ -241,8 +244,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     if zero_shot:
         # the test concepts were never trained on: their prototypes do not exist, class decoding is undefined
         metrics["zero_shot"] = zero_shot_retrieval(ds, dec, te, text, batch)
-        log(f"zero-shot split: {metrics['zero_shot']['protocol']}: top-1 {metrics['zero_shot']['top1']:.3f}, "
-            f"top-5 {metrics['zero_shot']['top5']:.3f}")
+        log.info(f"zero-shot split: {metrics['zero_shot']['protocol']}: top-1 {metrics['zero_shot']['top1']:.3f}, "
+                 f"top-5 {metrics['zero_shot']['top5']:.3f}")
     else:
         metrics.update(chance_top1=1.0 / n_classes, eeg_class_top1=float((scores.argmax(1) == y).mean()))
     # the caption the model was trained to regress (label or full), for the true-caption ceiling
@@ -284,7 +287,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         from eegviz.eval.controls import plot_controls, run_controls
 
         metrics["controls"] = run_controls(ds, dec.spec, highpass_hz=controls_highpass,
-                                           decoder_top1=metrics["eeg_class_top1"], log=log)
+                                           decoder_top1=metrics["eeg_class_top1"])
         plot_controls(metrics["controls"], out / "controls.png")
     if zero_shot:
         z = metrics["zero_shot"]

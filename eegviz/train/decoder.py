@@ -6,6 +6,7 @@ Model selection uses the validation split only; the test split is left to `eegvi
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -22,6 +23,8 @@ from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.stream.preprocess import InputSpec, normalise
 from eegviz.train.checkpoint import Checkpoints, restore_rng, rng_state
 from eegviz.train.dist import DistInfo, average_gradients, sync_state
+
+log = logging.getLogger(__name__)
 
 
 def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> np.ndarray:
@@ -102,8 +105,8 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Modul
 
 def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
                   seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "hash",
-                  notch: float = 0.0, reference: str = "", ck: Checkpoints | None = None, info: DistInfo = DistInfo(),
-                  log=print) -> tuple[TwoBranchDecoder, dict]:
+                  notch: float = 0.0, reference: str = "", ck: Checkpoints | None = None, info: DistInfo = DistInfo()
+                  ) -> tuple[TwoBranchDecoder, dict]:
     ck = ck or Checkpoints(None)
     torch.manual_seed(seed)
     spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,
@@ -148,7 +151,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
     dec.prototypes = best["protos"]
     enc.eval()
     metrics["val_class_acc"] = best["acc"]
-    log(f"encoder: val {len(ds.classes)}-way top-1 {best['acc']:.3f} ({time.perf_counter() - t0:.0f} s)")
+    log.info(f"encoder: val {len(ds.classes)}-way top-1 {best['acc']:.3f} ({time.perf_counter() - t0:.0f} s)")
 
     with torch.no_grad():
         feats = enc(x_all)
@@ -197,7 +200,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
     with torch.no_grad():
         sal_va = G(torch.zeros(len(va), zd), feats[va])
         metrics["val_saliency_ssim"] = float(ssim(sal_va, targets[va]).mean())
-    log(f"saliency: val SSIM {metrics['val_saliency_ssim']:.3f} ({time.perf_counter() - t0:.0f} s)")
+    log.info(f"saliency: val SSIM {metrics['val_saliency_ssim']:.3f} ({time.perf_counter() - t0:.0f} s)")
 
     # 3) Semantic branch: EEG -> caption embedding, L2.
     emb_all = torch.from_numpy(text.encode(captions_for(ds, np.arange(len(y)), caption)))
@@ -225,5 +228,5 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
         metrics["val_embedding_cosine"] = float(F.cosine_similarity(pred, emb_all[va].flatten(1)).mean())
     metrics["val_embedding_mse"] = best_s["mse"]
     metrics["train_seconds"] = time.perf_counter() - t0
-    log(f"semantic: val cosine {metrics['val_embedding_cosine']:.3f} ({metrics['train_seconds']:.0f} s total)")
+    log.info(f"semantic: val cosine {metrics['val_embedding_cosine']:.3f} ({metrics['train_seconds']:.0f} s total)")
     return dec.eval(), metrics

@@ -10,7 +10,9 @@ model selection agrees, and only rank 0 writes files. gloo on CPU, NCCL on GPUs.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +32,40 @@ class DistInfo:
     @property
     def enabled(self) -> bool:
         return self.world_size > 1
+
+
+class MainRankOnly(logging.Filter):
+    """Passes progress records (below WARNING) only on rank 0, so N ranks do not print every line N times;
+    warnings and errors come from every rank (a failing rank must say so)."""
+
+    def __init__(self, info: DistInfo):
+        super().__init__()
+        self.info = info
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.info.is_main or record.levelno >= logging.WARNING
+
+
+# The loggers a training run's progress lines come from. A logger's filters see only the records logged on it
+# (not those its children propagate), so each is named.
+TRAINING_LOGGERS = ("eegviz.train.run", "eegviz.train.decoder", "eegviz.train.generator", "eegviz.eval.report",
+                    "eegviz.eval.controls")
+
+
+@contextmanager
+def main_rank_logging(info: DistInfo, names: tuple[str, ...] = TRAINING_LOGGERS):
+    """Within the block, non-main ranks keep their progress lines to themselves (a no-op on one process)."""
+    if info.is_main:
+        yield
+        return
+    flt, loggers = MainRankOnly(info), [logging.getLogger(n) for n in names]
+    for lg in loggers:
+        lg.addFilter(flt)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(flt)
 
 
 def init_from_env() -> DistInfo:

@@ -21,6 +21,7 @@ one plausible sharp shape, with the regression loss kept as the anchor.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -33,6 +34,8 @@ from eegviz.generators.embedded import EmbeddedGenerator, noise_to
 from eegviz.generators.tiny_unet import TinyUNet
 from eegviz.train.checkpoint import Checkpoints
 from eegviz.train.dist import DistInfo, sync_state
+
+log = logging.getLogger(__name__)
 
 
 def blur(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -68,8 +71,7 @@ def sample_t(batch: int, gen: torch.Generator | None = None) -> torch.Tensor:
 def train_generator(image_ids: list[str], classes: list[str], *, steps: int = 1500, batch: int = 32,
                     seed: int = 0, size: int = 32, p_degraded: float = 0.5, p_uncond: float = 0.1,
                     adv_steps: int = 0, adv_weight: float = 0.02, init: TinyUNet | None = None,
-                    ck: Checkpoints | None = None, info: DistInfo = DistInfo(),
-                    log=print) -> tuple[EmbeddedGenerator, dict]:
+                    ck: Checkpoints | None = None, info: DistInfo = DistInfo()) -> tuple[EmbeddedGenerator, dict]:
     from eegviz.train.decoder import _step, run_stage, stimulus_targets
     from eegviz.world.stimuli import spec_from_id
 
@@ -140,5 +142,5 @@ def train_generator(image_ids: list[str], classes: list[str], *, steps: int = 15
                "adv_steps": adv_steps, "adv_weight": adv_weight,
                "adv_final_mse": float(np.mean(adv["mse"])) if adv["mse"] else None,
                "adv_final_d_loss": float(np.mean(adv["d"])) if adv["d"] else None}
-    log(f"generator: loss {metrics['final_loss']:.4f} ({metrics['train_seconds']:.0f} s)")
+    log.info(f"generator: loss {metrics['final_loss']:.4f} ({metrics['train_seconds']:.0f} s)")
     return gen, metrics

@@ -8,32 +8,50 @@ resumable with --resume.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
 import torch
 
+log = logging.getLogger(__name__)
+
 
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
               gen_steps: int = 1500, gen_adv_steps: int = 0, seed: int = 0, threads: int | None = None,
               resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "", text_encoder: str = "hash", caption: str = "label",
-              data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
-              log=print) -> dict | None:
-    """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0)."""
+              data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15) -> dict | None:
+    """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0).
+
+    Progress goes to the module loggers at INFO (`eegviz train` shows INFO by default); under torchrun only
+    rank 0's progress lines pass (dist.main_rank_logging).
+    """
+    from eegviz.train.dist import init_from_env, main_rank_logging
+
+    info = init_from_env()
+    with main_rank_logging(info):
+        return _train_all(info, data, out, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps,
+                          gen_steps=gen_steps, gen_adv_steps=gen_adv_steps, seed=seed, threads=threads,
+                          resume=resume, highpass=highpass, notch=notch, reference=reference,
+                          text_encoder=text_encoder, caption=caption, data_opts=data_opts,
+                          classifier_images=classifier_images, classifier_epochs=classifier_epochs)
+
+
+def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, refine_steps, gen_steps, gen_adv_steps, seed,
+               threads, resume, highpass, notch, reference, text_encoder, caption, data_opts, classifier_images,
+               classifier_epochs) -> dict | None:
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.eval.classifier import save_classifier, train_classifier
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
     from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.train.decoder import train_decoder
-    from eegviz.train.dist import barrier, gather_digests, init_from_env, shutdown
+    from eegviz.train.dist import barrier, gather_digests, shutdown
     from eegviz.train.generator import train_generator
     from eegviz.world.stimuli import renderable
 
-    info = init_from_env()
     if threads:
         torch.set_num_threads(threads)
-    say = log if info.is_main else (lambda *a, **k: None)
     t0 = time.perf_counter()
     ds = open_dataset(data, **(data_opts or {}))
     check_trainable(ds, data)
@@ -42,7 +60,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     ck = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed,
                                   highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
-                                  caption=caption, ck=ck, info=info, log=say)
+                                  caption=caption, ck=ck, info=info)
     t_dec = time.perf_counter() - t0
     digests = {"encoder": gather_digests(dec.encoder, info), "saliency": gather_digests(dec.saliency, info),
                "semantic": gather_digests(dec.semantic, info)}
@@ -50,7 +68,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     if renderable(ds.image_ids) and text_encoder == "hash":
         ids = sorted({str(i) for i in ds.image_ids[ds.split != "test"]})
         gen, gmetrics = train_generator(ids, ds.classes, steps=gen_steps, adv_steps=gen_adv_steps, seed=seed,
-                                        ck=ck, info=info, log=say)
+                                        ck=ck, info=info)
         digests["generator"] = gather_digests(gen.unet, info)
     else:
         gmetrics = {"skipped": "the embedded generator is trained on synthetic-world stimuli in the hash text "
@@ -83,12 +101,12 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
         clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=seed + 1)
         save_classifier(clf, out / "classifier.safetensors")
         training["sampling_tuned_on_val"] = tune_sampling(ds, dec, gen, clf)
-        say(f"generator: {gen.steps} steps, strength {gen.strength}, guidance {gen.guidance} (chosen on validation)")
+        log.info(f"generator: {gen.steps} steps, strength {gen.strength}, guidance {gen.guidance} (chosen on validation)")
         gen.save(out)
     training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))
     if gen is not None:
-        metrics = evaluate(data, out, out / "report", data_opts=data_opts, log=say)
+        metrics = evaluate(data, out, out / "report", data_opts=data_opts)
     write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     barrier(info)
     shutdown(info)

@@ -37,7 +37,7 @@ def test_block_drift_confound_is_exposed(drift_only):
     assert len(np.unique(ds.blocks)) == 2 * len(ds.classes)
     for b in np.unique(ds.blocks):
         assert len(np.unique(ds.labels[ds.blocks == b])) == 1
-    r = run_controls(ds, _spec(ds), highpass_hz=1.0, log=lambda *_: None)
+    r = run_controls(ds, _spec(ds), highpass_hz=1.0)
     raw, hp = r["variants"]["as_model"], r["variants"]["highpass_1hz"]
     # The naive image split "decodes" the drift far above chance although no stimulus information exists ...
     assert raw["image_split"]["above_chance"] and raw["image_split"]["top1"] > 0.5
@@ -54,7 +54,7 @@ def test_block_drift_confound_is_exposed(drift_only):
 
 def test_genuine_decoding_passes_every_control(genuine):
     ds = genuine
-    r = run_controls(ds, _spec(ds), highpass_hz=1.0, log=lambda *_: None)
+    r = run_controls(ds, _spec(ds), highpass_hz=1.0)
     raw = r["variants"]["as_model"]
     assert raw["image_split"]["above_chance"]
     assert raw["leave_one_subject_out"]["above_chance"]

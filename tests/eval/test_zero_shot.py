@@ -107,7 +107,7 @@ def test_evaluate_switches_to_retrieval_on_a_zero_shot_split(tmp_path, monkeypat
     dec = TwoBranchDecoder(spec, ds.classes)
     dec.prototypes = torch.full_like(dec.prototypes, float("nan"))  # what mean-of-no-trials gives
     dec.save(tmp_path / "model")
-    m = evaluate(tmp_path / "data", tmp_path / "model", tmp_path / "report", log=lambda *_: None)
+    m = evaluate(tmp_path / "data", tmp_path / "model", tmp_path / "report")
     assert "eeg_class_top1" not in m and "eeg_class_top1_shuffled_labels" not in m
     z = m["zero_shot"]
     assert z["n_concepts"] == N_TEST and z["n_images"] == N_TEST and 0 <= z["top1"] <= z["top5"] <= 1

@@ -24,8 +24,7 @@ def test_trained_model_keeps_notch_and_reference(tmp_path):
     from eegviz.train.decoder import train_decoder
 
     ds = load_dataset(simulate_dataset(tmp_path / "data", subjects=1, n_per_class=4))
-    dec, _ = train_decoder(ds, epochs=1, gan_steps=1, refine_steps=1, notch=50.0, reference="A1,B1",
-                           log=lambda *_: None)
+    dec, _ = train_decoder(ds, epochs=1, gan_steps=1, refine_steps=1, notch=50.0, reference="A1,B1")
     dec.save(tmp_path / "model")
     spec = TwoBranchDecoder.load(tmp_path / "model").spec
     assert (spec.notch, spec.reference, spec.montage) == (50.0, "A1,B1", "biosemi128")
@@ -34,3 +33,18 @@ def test_trained_model_keeps_notch_and_reference(tmp_path):
     t = np.arange(spec.n_times) / spec.sfreq
     hum = np.tile(2e-5 * np.sin(2 * np.pi * 50 * t), (len(spec.ch_names), 1))
     assert np.abs(pre(hum)).max() < 1e-3
+
+
+def test_progress_lines_pass_on_rank_zero_only():
+    import logging
+
+    from eegviz.train.dist import DistInfo, MainRankOnly, main_rank_logging
+
+    rec = lambda level: logging.LogRecord("eegviz.train.decoder", level, __file__, 0, "m", None, None)
+    assert MainRankOnly(DistInfo(0, 2)).filter(rec(logging.INFO))
+    assert not MainRankOnly(DistInfo(1, 2)).filter(rec(logging.INFO))
+    assert MainRankOnly(DistInfo(1, 2)).filter(rec(logging.WARNING))  # a failing rank still says so
+    lg = logging.getLogger("eegviz.train.decoder")
+    with main_rank_logging(DistInfo(1, 2)):
+        assert len(lg.filters) == 1
+    assert not lg.filters
