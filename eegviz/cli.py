@@ -155,7 +155,8 @@ def cmd_train(args) -> int:
               resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
               text_encoder=args.text_encoder, caption=args.caption,
               data_opts=data_opts,
-              classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs)
+              classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
+              sampler_grid=args.sampler_grid, eval_controls=not args.no_eval_controls)
     return 0
 
 
@@ -371,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "file the split indexes the chosen subject's trials")
     t.add_argument("--classifier-images", type=int, default=200, help="renders per class for the eval classifier")
     t.add_argument("--classifier-epochs", type=int, default=15)
+    t.add_argument("--sampler-grid", default="full", choices=["full", "quick"],
+                   help="sampler settings scored on validation: full (the shipped search) or quick (one setting, "
+                        "for smoke runs)")
+    t.add_argument("--no-eval-controls", action="store_true",
+                   help="skip the confound controls in the evaluation that follows training")
     t.set_defaults(fn=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a model on a dataset's test split")

@@ -17,10 +17,16 @@ import torch
 log = logging.getLogger(__name__)
 
 
+# Sampler settings tune_sampling scores on validation: "full" is the shipped model's search; "quick" one
+# setting (a smoke run: the choice is trivially that setting, recorded as such in training.json).
+SAMPLER_GRIDS = {"full": {}, "quick": {"steps": (2,), "strengths": (0.9,), "guidances": (3.0,)}}
+
+
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
               gen_steps: int = 1500, gen_adv_steps: int = 0, seed: int = 0, threads: int | None = None,
               resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "", text_encoder: str = "hash", caption: str = "label",
-              data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15) -> dict | None:
+              data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
+              sampler_grid: str = "full", eval_controls: bool = True) -> dict | None:
     """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0).
 
     Progress goes to the module loggers at INFO (`eegviz train` shows INFO by default); under torchrun only
@@ -34,12 +40,13 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
                           gen_steps=gen_steps, gen_adv_steps=gen_adv_steps, seed=seed, threads=threads,
                           resume=resume, highpass=highpass, notch=notch, reference=reference,
                           text_encoder=text_encoder, caption=caption, data_opts=data_opts,
-                          classifier_images=classifier_images, classifier_epochs=classifier_epochs)
+                          classifier_images=classifier_images, classifier_epochs=classifier_epochs,
+                          sampler_grid=sampler_grid, eval_controls=eval_controls)
 
 
 def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, refine_steps, gen_steps, gen_adv_steps, seed,
                threads, resume, highpass, notch, reference, text_encoder, caption, data_opts, classifier_images,
-               classifier_epochs) -> dict | None:
+               classifier_epochs, sampler_grid, eval_controls) -> dict | None:
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.eval.classifier import save_classifier, train_classifier
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
@@ -90,7 +97,9 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, refine_steps, 
                     "gen_adv_steps": gen_adv_steps, "seed": seed, "highpass": highpass or None,
                     "notch": notch or None, "reference": reference or None,
                     "text_encoder": text_encoder, "caption": caption, "classifier_images": classifier_images,
-                    "classifier_epochs": classifier_epochs, **{k.replace("_", "-"): (",".join(map(str, v))
+                    "classifier_epochs": classifier_epochs,
+                    "sampler_grid": None if sampler_grid == "full" else sampler_grid,
+                    "no_eval_controls": not eval_controls, **{k.replace("_", "-"): (",".join(map(str, v))
                                                               if isinstance(v, list) else v)
                                                            for k, v in (data_opts or {}).items()}}),
                 "ranks_in_sync": all(len(set(v)) == 1 for v in digests.values()), "rank_digests": digests}
@@ -100,13 +109,13 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, refine_steps, 
 
         clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=seed + 1)
         save_classifier(clf, out / "classifier.safetensors")
-        training["sampling_tuned_on_val"] = tune_sampling(ds, dec, gen, clf)
+        training["sampling_tuned_on_val"] = tune_sampling(ds, dec, gen, clf, **SAMPLER_GRIDS[sampler_grid])
         log.info(f"generator: {gen.steps} steps, strength {gen.strength}, guidance {gen.guidance} (chosen on validation)")
         gen.save(out)
     training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))
     if gen is not None:
-        metrics = evaluate(data, out, out / "report", data_opts=data_opts)
+        metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls)
     write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     barrier(info)
     shutdown(info)
