@@ -150,7 +150,7 @@ def cmd_train(args) -> int:
 
     data_opts = _data_opts(args)
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
-              refine_steps=args.refine_steps, gen_steps=args.gen_steps,
+              gen_steps=args.gen_steps,
               gen_adv_steps=args.gen_adv_steps, seed=args.seed, threads=args.threads,
               resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
               text_encoder=args.text_encoder, caption=args.caption,
@@ -346,7 +346,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--gan-steps", type=int, default=1500)
-    t.add_argument("--refine-steps", type=int, default=3000, help="saliency refinement steps (SSIM + L1)")
     t.add_argument("--gen-steps", type=int, default=6000, help="embedded generator: x0-regression steps")
     t.add_argument("--gen-adv-steps", type=int, default=2500,
                    help="embedded generator: adversarial sharpening steps")
@@ -360,9 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "as recorded)")
     t.add_argument("--caption", default="label", choices=["label", "rich"],
                    help="semantic target: 'an image of a <class>' or the dataset's own caption per image")
-    t.add_argument("--text-encoder", default="hash", metavar="SPEC",
-                   help="caption space of the semantic branch: 'hash' (offline default, the embedded generator's) "
-                        "or 'clip:MODEL' (an SD model id or folder: its CLIP text encoder, 77 x 768/1024)")
+    t.add_argument("--text-encoder", default="minilm", metavar="SPEC",
+                   help="caption space of the semantic branch: 'minilm' (default, offline: all-MiniLM-L6-v2, the "
+                        "embedded generator's), 'clip:MODEL' (an SD model id or folder: its CLIP text encoder, "
+                        "77 x 768/1024) or 'hash' (a weightless test fixture)")
     t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints after an interruption")
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
     t.add_argument("--images-dir", help="stimulus images for XDF-session datasets (<id>.png, optionally in class folders)")

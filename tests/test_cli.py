@@ -111,7 +111,7 @@ def _one_class_recording(root):
 def test_train_on_xdf_without_usable_classes(tmp_path, capsys):
     xdf, images = _one_class_recording(tmp_path)
     line = _main_error(capsys, ["train", "--data", xdf, "--images-dir", images, "--out", tmp_path / "model",
-                                "--epochs", 1, "--gan-steps", 1, "--refine-steps", 1, "--gen-steps", 1])
+                                "--epochs", 1, "--gan-steps", 1, "--gen-steps", 1])
     assert "two" in line and "'cat'" in line and "class" in line
     assert not (tmp_path / "model" / "decoder.json").exists()
 

@@ -10,8 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eegviz.decoders.component import DecoderComponent, register_to_config
 
-class EEGEncoder(nn.Module):
+
+class EEGEncoder(DecoderComponent):
+    @register_to_config
     def __init__(self, n_channels: int, n_times: int, out_dim: int = 128, n_spatial: int = 32, width: int = 64):
         super().__init__()
         self.spatial = nn.Conv1d(n_channels, n_spatial, 1)

@@ -1,8 +1,10 @@
 """Pixel-level branch: a conditional GAN G(z, f(eeg)) -> saliency map, and the losses that train it.
 
 Per NeuroImagen: hinge adversarial loss, mode-seeking regularisation (different z must give different maps,
-in proportion), and an SSIM loss against the stimulus. DiffAugment (colour/translation applied to real and
-fake alike) keeps the discriminator from memorising a small stimulus set.
+in proportion), and an SSIM loss against the stimulus; plus a Dice + BCE loss of the silhouette against the
+stimulus's mask and an L1 loss on its colours, which is what makes the map carry where, how big and what
+colour. DiffAugment (colour/translation applied to real and fake alike) keeps the discriminator from memorising
+a small stimulus set.
 """
 
 from __future__ import annotations
@@ -11,30 +13,65 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from eegviz.decoders.component import DecoderComponent, register_to_config
 
-class SaliencyGenerator(nn.Module):
-    """(z, feature) -> (B, 3, size, size) in [0, 1]."""
 
-    def __init__(self, feat_dim: int = 128, z_dim: int = 16, size: int = 32, width: int = 96):
+def coord_channels(b: int, h: int, w: int, device=None) -> torch.Tensor:
+    """(b, 2, h, w) x and y coordinates in [-1, 1] (CoordConv): a convolution alone cannot tell where it is,
+    and this generator's whole job is to put the object where the EEG says it was."""
+    ys = torch.linspace(-1, 1, h, device=device)
+    xs = torch.linspace(-1, 1, w, device=device)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"))
+    return grid.expand(b, 2, h, w)
+
+
+class SaliencyGenerator(DecoderComponent):
+    """G(z, condition) -> saliency map: a silhouette (where, how big) filled with one colour on one background.
+
+    The condition is the triplet feature (which shape) joined with the attribute encoder's estimates (where,
+    how big, what colours; eegviz.decoders.attributes). The map is composed, not painted pixel by pixel:
+    mask * object colour + (1 - mask) * background colour, so it can only say what a saliency map should -
+    the silhouette and its colours - and the mask can be trained against the stimulus's own silhouette."""
+
+    @register_to_config
+    def __init__(self, feat_dim: int = 128, attr_dim: int = 10, z_dim: int = 16, size: int = 32, width: int = 96):
         super().__init__()
-        self.z_dim, self.size = z_dim, size
-        self.fc = nn.Linear(feat_dim + z_dim, width * 4 * 4)
-        blocks, ch, res = [], width, 4
+        self.z_dim, self.size, self.width = z_dim, size, width
+        cond = feat_dim + attr_dim + z_dim
+        self.fc = nn.Linear(cond, width * 4 * 4)
+        blocks, ch, res = nn.ModuleList(), width, 4
         while res < size:
             out = max(ch // 2, 24)
-            blocks += [nn.Upsample(scale_factor=2), nn.Conv2d(ch, out, 3, padding=1), nn.BatchNorm2d(out), nn.GELU()]
+            blocks.append(nn.Sequential(nn.Conv2d(ch + 2, out, 3, padding=1), nn.BatchNorm2d(out), nn.GELU()))
             ch, res = out, res * 2
-        self.body = nn.Sequential(*blocks)
-        self.out = nn.Conv2d(ch, 3, 3, padding=1)
-        self.width = width
+        self.blocks = blocks
+        self.mask_out = nn.Conv2d(ch + 2, 1, 3, padding=1)
+        self.colours = nn.Sequential(nn.Linear(cond, 64), nn.GELU(), nn.Linear(64, 6))
 
-    def forward(self, z: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
-        h = self.fc(torch.cat([z, feat], 1)).view(-1, self.width, 4, 4)
-        return torch.sigmoid(self.out(self.body(h)))
+    def parts(self, z: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mask logits (B, 1, size, size), object colour (B, 3) and background colour (B, 3) in [0, 1]."""
+        h0 = torch.cat([z, cond], 1)
+        h = self.fc(h0).view(-1, self.width, 4, 4)
+        for block in self.blocks:
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = block(torch.cat([h, coord_channels(len(h), *h.shape[2:], h.device)], 1))
+        logits = self.mask_out(torch.cat([h, coord_channels(len(h), *h.shape[2:], h.device)], 1))
+        col = torch.sigmoid(self.colours(h0))
+        return logits, col[:, :3], col[:, 3:]
+
+    @staticmethod
+    def compose(mask: torch.Tensor, obj: torch.Tensor, bg: torch.Tensor) -> torch.Tensor:
+        return mask * obj[:, :, None, None] + (1 - mask) * bg[:, :, None, None]
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """(B, 3, size, size) in [0, 1]."""
+        logits, obj, bg = self.parts(z, cond)
+        return self.compose(torch.sigmoid(logits), obj, bg)
 
 
 class ProjectionDiscriminator(nn.Module):
-    """D(image, feature) with a projection term, so realism is judged conditionally on the EEG feature."""
+    """D(image, condition) with a projection term, so realism is judged conditionally on what the EEG says.
+    Used in training only, so it is a plain module (never saved)."""
 
     def __init__(self, feat_dim: int = 128, size: int = 32, width: int = 64):
         super().__init__()
@@ -61,17 +98,20 @@ def diff_augment(x: torch.Tensor, shift: int = 2) -> torch.Tensor:
     return x
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, window: int = 7) -> torch.Tensor:
-    """Mean SSIM of (B, C, H, W) images in [0, 1] with a uniform window (per image, averaged over channels)."""
-    c1, c2 = 0.01**2, 0.03**2
-    pad = window // 2
-    mu_x = F.avg_pool2d(x, window, 1, pad, count_include_pad=False)
-    mu_y = F.avg_pool2d(y, window, 1, pad, count_include_pad=False)
-    sxx = F.avg_pool2d(x * x, window, 1, pad, count_include_pad=False) - mu_x**2
-    syy = F.avg_pool2d(y * y, window, 1, pad, count_include_pad=False) - mu_y**2
-    sxy = F.avg_pool2d(x * y, window, 1, pad, count_include_pad=False) - mu_x * mu_y
-    s = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-    return s.mean(dim=(1, 2, 3))
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM of (B, C, H, W) images in [0, 1] with the standard 11-tap Gaussian window (sigma 1.5),
+    pytorch-msssim's, the window the papers report and eegviz.eval.metrics scores with."""
+    from pytorch_msssim import ssim as gaussian_ssim
+
+    return gaussian_ssim(x, y, data_range=1.0, size_average=False)
+
+
+def dice_loss(logits: torch.Tensor, mask: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 - soft Dice between sigmoid(logits) and the silhouette (B, 1, H, W): rewards covering the object
+    whatever its size, where a pixel loss is dominated by the background that fills most of the image."""
+    p = torch.sigmoid(logits)
+    inter = (p * mask).sum((1, 2, 3))
+    return 1 - (2 * inter + eps) / (p.sum((1, 2, 3)) + mask.sum((1, 2, 3)) + eps)
 
 
 def mode_seeking_loss(img1: torch.Tensor, img2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from eegviz.decoders.component import DecoderComponent, register_to_config
 from eegviz.decoders.encoder import EEGEncoder
 
 
-class SemanticRegressor(nn.Module):
-    def __init__(self, n_channels: int, n_times: int, n_tokens: int, dim: int, hidden: int = 256):
+class SemanticRegressor(DecoderComponent):
+    @register_to_config
+    def __init__(self, n_channels: int, n_times: int, n_tokens: int = 16, dim: int = 384, hidden: int = 256):
         super().__init__()
         self.n_tokens, self.dim = n_tokens, dim
         self.trunk = EEGEncoder(n_channels, n_times, out_dim=hidden)

@@ -1,8 +1,13 @@
 """The NeuroImagen two-branch decoder as one object: epoch -> Decoded (feature, saliency, embedding, classes).
 
-Pixel level: EEGEncoder (triplet) -> SaliencyGenerator. Sample level: SemanticRegressor -> text embedding.
+Pixel level: EEGEncoder (triplet) for which shape, AttributeEncoder for where / how big / what colour, and the
+SaliencyGenerator drawing the silhouette from both. Sample level: SemanticRegressor -> caption embedding.
 Class scores come from the triplet space itself: cosine similarity to per-class prototypes (mean training
 feature per class), so no extra classifier is trained on top.
+
+On disk each network is a diffusers-style component folder (config.json + safetensors, eegviz.decoders.
+component); decoder.json holds what belongs to the decoder as a whole: the input it expects, the class names,
+the text space and caption kind, and the class prototypes live in prototypes.safetensors.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from eegviz.decoders.attributes import N_ATTRIBUTES, AttributeEncoder
+from eegviz.decoders.component import load_component
 from eegviz.decoders.encoder import EEGEncoder
 from eegviz.decoders.saliency import SaliencyGenerator
 from eegviz.decoders.semantic import SemanticRegressor
@@ -22,43 +29,63 @@ from eegviz.messages import Decoded, Epoch
 from eegviz.modelio import check_fields, load_module, read_config, save_module, write_config
 from eegviz.stream.preprocess import InputSpec
 
+# the component folders of a saved decoder, by attribute name
+PARTS = {"encoder": ("eeg_encoder", EEGEncoder), "attributes": ("attribute_encoder", AttributeEncoder),
+         "saliency": ("saliency_generator", SaliencyGenerator), "semantic": ("semantic_regressor", SemanticRegressor)}
 
-# decoder.json 'hparams': the keyword options of TwoBranchDecoder, each optional (older models lack some)
+# decoder.json 'hparams': the keyword options of TwoBranchDecoder, each optional
 HPARAM_KINDS = {"feat_dim": int, "z_dim": int, "saliency_size": int, "n_tokens": int, "text_dim": int,
                 "caption": str, "text_encoder": str}
 
 
+def _public(config) -> dict:
+    """A component's constructor arguments, without the bookkeeping keys diffusers adds (_class_name, ...)."""
+    return {k: v for k, v in dict(config).items() if not k.startswith("_")}
+
+
 class TwoBranchDecoder:
     def __init__(self, spec: InputSpec, class_names: list[str], *, feat_dim: int = 128, z_dim: int = 16,
-                 saliency_size: int = 32, n_tokens: int = 8, text_dim: int = 64, caption: str = "label",
-                 text_encoder: str = "hash"):
+                 saliency_size: int = 32, n_tokens: int = 16, text_dim: int = 384, caption: str = "label",
+                 text_encoder: str = "minilm"):
         self.spec, self.class_names = spec, list(class_names)
         # text_encoder names the space the semantic branch regresses into (eegviz.decoders.text)
         self.hparams = dict(feat_dim=feat_dim, z_dim=z_dim, saliency_size=saliency_size, n_tokens=n_tokens,
                             text_dim=text_dim, caption=caption, text_encoder=text_encoder)
         n_ch, n_t = len(spec.ch_names), spec.n_times
         self.encoder = EEGEncoder(n_ch, n_t, out_dim=feat_dim)
-        self.saliency = SaliencyGenerator(feat_dim, z_dim, saliency_size)
+        self.attributes = AttributeEncoder(n_ch, n_t)
+        self.saliency = SaliencyGenerator(feat_dim, N_ATTRIBUTES, z_dim, saliency_size)
         self.semantic = SemanticRegressor(n_ch, n_t, n_tokens, text_dim)
         self.prototypes = torch.zeros(len(class_names), feat_dim)
         self.eval()
 
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {name: getattr(self, name) for name in PARTS}
+
     def eval(self) -> TwoBranchDecoder:
-        for m in (self.encoder, self.saliency, self.semantic):
+        for m in self.modules().values():
             m.eval()
         return self
 
+    @staticmethod
+    def condition(feat: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+        """What the saliency generator is conditioned on: which shape (the triplet feature) and where, how big,
+        what colour (the attribute estimates)."""
+        return torch.cat([feat, attrs], 1)
+
     @torch.inference_mode()
     def forward(self, x: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-        """x: (B, n_ch, n_times) preprocessed -> feature, saliency (B,H,W,3), embedding, class scores."""
+        """x: (B, n_ch, n_times) preprocessed -> feature, attributes, saliency (B,H,W,3), embedding, scores."""
         x = torch.as_tensor(x, dtype=torch.float32)
         feat = self.encoder(x)
+        attrs = self.attributes(x)
         z = torch.zeros(len(x), self.hparams["z_dim"])  # the mode of the prior: a stable map per epoch
-        sal = self.saliency(z, feat).permute(0, 2, 3, 1)
+        sal = self.saliency(z, self.condition(feat, attrs)).permute(0, 2, 3, 1)
         emb = self.semantic(x)
         sims = F.normalize(feat, dim=1) @ F.normalize(self.prototypes, dim=1).T
         scores = torch.softmax(sims * 10.0, dim=1)
-        return {"feature": feat.numpy(), "saliency": sal.numpy(), "embedding": emb.numpy(), "scores": scores.numpy()}
+        return {"feature": feat.numpy(), "attributes": attrs.numpy(), "saliency": sal.numpy(),
+                "embedding": emb.numpy(), "scores": scores.numpy()}
 
     def decode_batch(self, epochs: list[Epoch]) -> list[Decoded]:
         """One forward pass for several pending epochs (the pipeline batches when it falls behind)."""
@@ -77,12 +104,11 @@ class TwoBranchDecoder:
         model_dir = Path(model_dir)
         write_config(model_dir, {"kind": "two_branch", "input": self.spec.to_dict(), "classes": self.class_names,
                                  "hparams": self.hparams, **(extra or {})}, "decoder.json")
-        save_module(self.encoder, model_dir / "encoder.safetensors")
-        save_module(self.saliency, model_dir / "saliency.safetensors")
-        save_module(self.semantic, model_dir / "semantic.safetensors")
-        from safetensors.torch import save_file
-
-        save_file({"prototypes": self.prototypes.contiguous()}, str(model_dir / "prototypes.safetensors"))
+        for name, (folder, _cls) in PARTS.items():
+            getattr(self, name).save_pretrained(model_dir / folder)
+        holder = torch.nn.Module()
+        holder.register_buffer("prototypes", self.prototypes.detach().contiguous())
+        save_module(holder, model_dir / "prototypes.safetensors")
 
     @classmethod
     def load(cls, model_dir: Path) -> TwoBranchDecoder:
@@ -98,9 +124,11 @@ class TwoBranchDecoder:
             dec = cls(InputSpec.from_dict(cfg["input"]), cfg["classes"], **cfg["hparams"])
         except (ValueError, TypeError, RuntimeError, ZeroDivisionError) as e:  # e.g. a zero or negative size
             raise EegvizError(f"{path} describes a decoder that cannot be built ({one_line(e, 160)})") from None
-        load_module(dec.encoder, model_dir / "encoder.safetensors")
-        load_module(dec.saliency, model_dir / "saliency.safetensors")
-        load_module(dec.semantic, model_dir / "semantic.safetensors")
+        for name, (folder, part_cls) in PARTS.items():
+            part = load_component(part_cls, model_dir / folder)
+            if _public(part.config) != _public(getattr(dec, name).config):
+                raise EegvizError(f"{model_dir / folder} does not fit {path} (its config differs from the decoder's)")
+            setattr(dec, name, part)
         holder = torch.nn.Module()
         holder.register_buffer("prototypes", torch.zeros_like(dec.prototypes))
         load_module(holder, model_dir / "prototypes.safetensors")

@@ -1,5 +1,7 @@
 """Training the two-branch decoder, in NeuroImagen's order: triplet encoder, then the saliency GAN on the
-frozen encoder's features, and the semantic regressor (EEG -> caption embedding, L2) beside them.
+frozen encoder's features, and the semantic regressor (EEG -> caption embedding, L2) beside them. Between the
+encoder and the GAN, the attribute encoder learns where / how big / what colour from the epoch, which the
+triplet feature, by design, forgets.
 
 Model selection uses the validation split only; the test split is left to `eegviz eval`.
 """
@@ -16,7 +18,8 @@ from tqdm import tqdm
 
 from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError
-from eegviz.decoders.saliency import ProjectionDiscriminator, diff_augment, mode_seeking_loss, ssim
+from eegviz.decoders.attributes import object_attributes
+from eegviz.decoders.saliency import ProjectionDiscriminator, dice_loss, diff_augment, mode_seeking_loss, ssim
 from eegviz.decoders.encoder import triplet_loss_semihard
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
@@ -27,23 +30,29 @@ from eegviz.train.dist import DistInfo, average_gradients, sync_state
 log = logging.getLogger(__name__)
 
 
-def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> np.ndarray:
-    """(N, 3, size, size) float images in [0,1], one per trial (cached per unique id): the file from `paths`
-    (the dataset's --images-dir) when there is one, else the synthetic world's rendering of the id."""
+def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, size, size) in [0,1] and silhouettes (N, 1, size, size), one per trial (cached per unique
+    id): the file from `paths` (the dataset's --images-dir) when there is one, its silhouette estimated as the
+    pixels far from its border colour (eegviz.eval.metrics.object_mask); else the synthetic world's rendering of
+    the id and its exact mask."""
     from eegviz.data.images import load_image
+    from eegviz.eval.metrics import object_mask
     from eegviz.world.stimuli import render, spec_from_id
 
-    uniq = {str(i): None for i in image_ids}
+    uniq: dict[str, tuple] = {str(i): None for i in image_ids}
     for i in uniq:
         if paths and i in paths:
-            uniq[i] = load_image(paths[i], size).transpose(2, 0, 1)
+            img = load_image(paths[i], size)
+            uniq[i] = (img, object_mask(img[None])[0].astype(np.float32))
             continue
         try:
-            uniq[i] = render(spec_from_id(i), size=size)[0].transpose(2, 0, 1)
+            uniq[i] = render(spec_from_id(i), size=size)
         except EegvizError:
             raise EegvizError(f"no stimulus image for id '{i}': the pixel branch learns from the stimuli, so "
                               "pass --images-dir with a file per image named <id>.png/.jpg") from None
-    return np.stack([uniq[str(i)] for i in image_ids]).astype(np.float32)
+    images = np.stack([uniq[str(i)][0] for i in image_ids]).astype(np.float32)
+    masks = np.stack([uniq[str(i)][1] for i in image_ids]).astype(np.float32)
+    return images.transpose(0, 3, 1, 2), masks[:, None]
 
 
 def captions_for(ds: EEGDataset, idx: np.ndarray, kind: str) -> list[str]:
@@ -59,6 +68,21 @@ def _pk_batches(labels: np.ndarray, p: int, k: int, rng: np.random.Generator):
     for _ in range(n_batches):
         classes = rng.choice(list(by_class), size=min(p, len(by_class)), replace=False)
         yield np.concatenate([rng.choice(by_class[c], size=k, replace=len(by_class[c]) < k) for c in classes])
+
+
+# the saliency generator's loss terms (NeuroImagen's three, then the silhouette and colour terms)
+GAN_WEIGHTS = {"adversarial": 0.05, "ssim": 1.0, "mode_seeking": 0.02, "silhouette": 1.0, "colour": 2.0}
+
+
+def _pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
+
+
+def _iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    inter = (a & b).flatten(1).sum(1).float()
+    union = (a | b).flatten(1).sum(1).float()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union))
 
 
 def nway_accuracy(feat: torch.Tensor, protos: torch.Tensor, labels: np.ndarray) -> float:
@@ -103,8 +127,8 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Modul
     opt.step()
 
 
-def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
-                  seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "hash",
+def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
+                  seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "minilm",
                   notch: float = 0.0, reference: str = "", ck: Checkpoints | None = None, info: DistInfo = DistInfo()
                   ) -> tuple[TwoBranchDecoder, dict]:
     ck = ck or Checkpoints(None)
@@ -115,7 +139,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
     text = make_text_encoder(text_encoder)  # its width sets the semantic head's
     dec = TwoBranchDecoder(spec, ds.classes, caption=caption, n_tokens=text.n_tokens, text_dim=text.dim,
                            text_encoder=text_encoder)  # same init on every rank (same seed) ...
-    for m in (dec.encoder, dec.saliency, dec.semantic):
+    for m in dec.modules().values():
         sync_state(m, info)  # ... and made certain
     rng = np.random.default_rng([seed, info.rank])  # each rank draws different batches
     torch.manual_seed(seed + 1000 * info.rank)
@@ -156,53 +180,89 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500, re
     with torch.no_grad():
         feats = enc(x_all)
     size = dec.hparams["saliency_size"]
-    targets = torch.from_numpy(stimulus_targets(ds.image_ids, size, ds.image_paths))
+    images, masks = (torch.from_numpy(a) for a in stimulus_targets(ds.image_ids, size, ds.image_paths))
+    attrs_true = torch.from_numpy(object_attributes(images.permute(0, 2, 3, 1).numpy(), masks[:, 0].numpy()))
 
-    # 2) Saliency GAN on frozen features: hinge + mode seeking + SSIM (+ L1 to anchor colours early).
-    G, D = dec.saliency.train(), ProjectionDiscriminator(dec.hparams["feat_dim"], size)
+    # 2) Attribute encoder: where / how big / what colour, read from the epoch (eegviz.decoders.attributes).
+    att = dec.attributes
+    att.mean.copy_(attrs_true[tr].mean(0))
+    att.std.copy_(attrs_true[tr].std(0).clamp_min(1e-3))
+    metrics["attribute_ridge_alphas"] = att.fit_linear(x_all[tr], attrs_true[tr], x_all[va], attrs_true[va])
+    opt_a = torch.optim.AdamW([p for p in att.parameters() if p.requires_grad], lr=2e-3, weight_decay=1e-2)
+    best_a: dict = {"loss": float("inf"), "state": None}
+
+    def attribute_epoch(_ep):
+        att.train()
+        for b in np.array_split(rng.permutation(tr), max(1, len(tr) // 64)):
+            xb = x_all[b] + 0.05 * torch.randn(len(b), *x_all.shape[1:])
+            _step(att.loss(xb, attrs_true[b]), opt_a, att, info)
+        sync_state(att, info)
+        att.eval()
+        with torch.no_grad():
+            loss = float(F.mse_loss(att.standardised(x_all[va]), (attrs_true[va] - att.mean) / att.std))
+        if loss < best_a["loss"]:
+            best_a.update(loss=loss, state={k: v.clone() for k, v in att.state_dict().items()})
+
+    run_stage("attributes", epochs, attribute_epoch, modules={"attributes": att}, opts={"opt": opt_a}, ck=ck,
+              rng=rng, extra=best_a, info=info, desc="attributes", every=1)
+    att.load_state_dict(best_a["state"])
+    att.eval()
+    with torch.no_grad():
+        attrs_pred = att(x_all)
+    att.residual_std.copy_((attrs_pred[va] - attrs_true[va]).std(0))
+    metrics["val_attribute_r"] = {name: _pearson(attrs_pred[va, j], attrs_true[va, j])
+                                  for j, name in enumerate(("cx", "cy", "size"))}
+    log.info(f"attributes: val r cx {metrics['val_attribute_r']['cx']:.2f} cy {metrics['val_attribute_r']['cy']:.2f} "
+             f"size {metrics['val_attribute_r']['size']:.2f} ({time.perf_counter() - t0:.0f} s)")
+
+    # 3) Saliency GAN on the frozen encoders: hinge + mode seeking + SSIM, and Dice/BCE on the silhouette + L1
+    # on its colours. G learns from the true attributes blurred by the attribute encoder's own validation error,
+    # so at run time it draws from estimates as uncertain as those it was trained on.
+    G = dec.saliency.train()
+    cond_dim = dec.hparams["feat_dim"] + attrs_true.shape[1]
+    D = ProjectionDiscriminator(cond_dim, size)
     sync_state(D, info)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.99))
     zd = dec.hparams["z_dim"]
+    obj_true, bg_true = attrs_true[:, 4:7], attrs_true[:, 7:10]
 
     def gan_step(_i):
         idx = torch.from_numpy(rng.choice(tr, 64))
         f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
-        real = targets[idx]
+        a = attrs_true[idx] + att.residual_std * torch.randn(64, attrs_true.shape[1])
+        cond = dec.condition(f, a)
+        real = images[idx]
         z1, z2 = torch.randn(64, zd), torch.randn(64, zd)
-        fake1 = G(z1, f)
-        d_loss = F.relu(1 - D(diff_augment(real), f)).mean() + F.relu(1 + D(diff_augment(fake1.detach()), f)).mean()
+        logits, obj, bg = G.parts(z1, cond)
+        fake1 = G.compose(torch.sigmoid(logits), obj, bg)
+        d_loss = F.relu(1 - D(diff_augment(real), cond)).mean() + F.relu(1 + D(diff_augment(fake1.detach()), cond)).mean()
         _step(d_loss, opt_d, D, info)
-        fake2 = G(z2, f)
-        g_adv = -D(diff_augment(fake1), f).mean()
-        g_loss = (0.05 * g_adv + (1 - ssim(fake1, real)).mean() + F.l1_loss(fake1, real)
-                  + 0.02 * mode_seeking_loss(fake1, fake2, z1, z2))
+        fake2 = G(z2, cond)
+        silhouette = dice_loss(logits, masks[idx]).mean() + F.binary_cross_entropy_with_logits(logits, masks[idx])
+        colours = F.l1_loss(obj, obj_true[idx]) + F.l1_loss(bg, bg_true[idx])
+        g_loss = (GAN_WEIGHTS["adversarial"] * -D(diff_augment(fake1), cond).mean()
+                  + GAN_WEIGHTS["ssim"] * (1 - ssim(fake1, real)).mean()
+                  + GAN_WEIGHTS["silhouette"] * silhouette + GAN_WEIGHTS["colour"] * colours
+                  + GAN_WEIGHTS["mode_seeking"] * mode_seeking_loss(fake1, fake2, z1, z2))
         _step(g_loss, opt_g, G, info)
 
     run_stage("saliency_gan", gan_steps, gan_step, modules={"G": G, "D": D}, opts={"g": opt_g, "d": opt_d},
               ck=ck, rng=rng, extra={}, info=info, desc="saliency GAN")
-
-    # 2b) Refinement without the adversary: on 2 CPU cores the short GAN phase leaves blotchy maps; SSIM + L1
-    # alone (the paper's reconstruction terms) then sharpen them towards the stimulus.
-    opt_r = torch.optim.Adam(G.parameters(), lr=1e-3)
-
-    def refine_step(_i):
-        idx = torch.from_numpy(rng.choice(tr, 64))
-        f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
-        out = G(torch.randn(64, zd) * 0.3, f)
-        loss = (1 - ssim(out, targets[idx])).mean() + 3 * F.l1_loss(out, targets[idx])
-        _step(loss, opt_r, G, info)
-
-    run_stage("saliency_refine", refine_steps, refine_step, modules={"G": G}, opts={"r": opt_r}, ck=ck, rng=rng,
-              extra={}, info=info, desc="saliency refine")
     sync_state(G, info)
     G.eval()
     with torch.no_grad():
-        sal_va = G(torch.zeros(len(va), zd), feats[va])
-        metrics["val_saliency_ssim"] = float(ssim(sal_va, targets[va]).mean())
-    log.info(f"saliency: val SSIM {metrics['val_saliency_ssim']:.3f} ({time.perf_counter() - t0:.0f} s)")
+        cond_va = dec.condition(feats[va], attrs_pred[va])  # the run-time path: estimated attributes
+        sal_va = G(torch.zeros(len(va), zd), cond_va)
+        metrics["val_saliency_ssim"] = float(ssim(sal_va, images[va]).mean())
+        mask_va = torch.sigmoid(G.parts(torch.zeros(len(va), zd), cond_va)[0])
+        metrics["val_saliency_iou"] = float(_iou(mask_va > 0.5, masks[va] > 0.5).mean())
+        z_a, z_b = torch.randn(len(va), zd), torch.randn(len(va), zd)
+        metrics["val_saliency_z_spread"] = float((G(z_a, cond_va) - G(z_b, cond_va)).abs().mean())
+    log.info(f"saliency: val IoU {metrics['val_saliency_iou']:.3f}, SSIM {metrics['val_saliency_ssim']:.3f} "
+             f"({time.perf_counter() - t0:.0f} s)")
 
-    # 3) Semantic branch: EEG -> caption embedding, L2.
+    # 4) Semantic branch: EEG -> caption embedding, L2.
     emb_all = torch.from_numpy(text.encode(captions_for(ds, np.arange(len(y)), caption)))
     sem = dec.semantic
     opt_s = torch.optim.AdamW(sem.parameters(), lr=2e-3, weight_decay=1e-2)

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 SAMPLER_GRIDS = {"full": {}, "quick": {"steps": (2,), "strengths": (0.9,), "guidances": (3.0,)}}
 
 
-def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500, refine_steps: int = 3000,
+def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
               gen_steps: int = 1500, gen_adv_steps: int = 0, seed: int = 0, threads: int | None = None,
               resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "", text_encoder: str = "hash", caption: str = "label",
               data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
@@ -36,7 +36,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
 
     info = init_from_env()
     with main_rank_logging(info):
-        return _train_all(info, data, out, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps,
+        return _train_all(info, data, out, epochs=epochs, gan_steps=gan_steps,
                           gen_steps=gen_steps, gen_adv_steps=gen_adv_steps, seed=seed, threads=threads,
                           resume=resume, highpass=highpass, notch=notch, reference=reference,
                           text_encoder=text_encoder, caption=caption, data_opts=data_opts,
@@ -44,7 +44,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
                           sampler_grid=sampler_grid, eval_controls=eval_controls)
 
 
-def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, refine_steps, gen_steps, gen_adv_steps, seed,
+def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, gen_steps, gen_adv_steps, seed,
                threads, resume, highpass, notch, reference, text_encoder, caption, data_opts, classifier_images,
                classifier_epochs, sampler_grid, eval_controls) -> dict | None:
     from eegviz.data.loaders import check_trainable, open_dataset
@@ -65,12 +65,11 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, refine_steps, 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ck = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
-    dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed,
+    dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed,
                                   highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
                                   caption=caption, ck=ck, info=info)
     t_dec = time.perf_counter() - t0
-    digests = {"encoder": gather_digests(dec.encoder, info), "saliency": gather_digests(dec.saliency, info),
-               "semantic": gather_digests(dec.semantic, info)}
+    digests = {name: gather_digests(m, info) for name, m in dec.modules().items()}
     gen = None  # the embedded generator is trained only where the stimuli can be rendered again
     if renderable(ds.image_ids) and text_encoder == "hash":
         ids = sorted({str(i) for i in ds.image_ids[ds.split != "test"]})
@@ -88,12 +87,12 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, refine_steps, 
     training = {"decoder": dmetrics, "generator": gmetrics, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
                 "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,
-                "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
+                "gan_steps": gan_steps, "gen_steps": gen_steps,
                 "gen_adv_steps": gen_adv_steps, "seed": seed,
                 "data": str(data), "resumed": resume, "dataset": describe_dataset(ds, data),
                 "synthetic": bool(renderable(ds.image_ids)),
                 "command": train_command(data, out, {
-                    "epochs": epochs, "gan_steps": gan_steps, "refine_steps": refine_steps, "gen_steps": gen_steps,
+                    "epochs": epochs, "gan_steps": gan_steps, "gen_steps": gen_steps,
                     "gen_adv_steps": gen_adv_steps, "seed": seed, "highpass": highpass or None,
                     "notch": notch or None, "reference": reference or None,
                     "text_encoder": text_encoder, "caption": caption, "classifier_images": classifier_images,

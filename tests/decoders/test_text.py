@@ -43,7 +43,7 @@ def test_decoder_trains_into_the_clip_space(tmp_path):
 
     root = tiny_sd_text_folder(tmp_path / "sd")
     ds = load_dataset(simulate_dataset(tmp_path / "data", subjects=1, n_per_class=4))
-    dec, m = train_decoder(ds, epochs=1, gan_steps=1, refine_steps=1, text_encoder=f"clip:{root}")
+    dec, m = train_decoder(ds, epochs=1, gan_steps=1, text_encoder=f"clip:{root}")
     dec.save(tmp_path / "model")
     back = TwoBranchDecoder.load(tmp_path / "model")
     assert back.hparams["text_encoder"] == f"clip:{root}"

@@ -40,7 +40,7 @@ def _imagenet_like(tmp_path, n_classes=3, n_images=6, subjects=(1, 2)):
 def test_eval_on_real_format_reports_decoder_and_controls(tmp_path, capsys):
     (data, images), model, report = _imagenet_like(tmp_path), tmp_path / "model", tmp_path / "report"
     args = ["train", "--data", str(data), "--out", str(model), "--epochs", "2", "--gan-steps", "2",
-            "--refine-steps", "2", "--highpass", "0.5"]
+            "--highpass", "0.5"]
     assert main(args) == 2  # the pixel branch needs the stimuli
     assert "pass --images-dir" in capsys.readouterr().err
     assert main(args + ["--images-dir", str(images)]) == 0
@@ -160,7 +160,7 @@ def test_eval_with_an_sd_model_and_an_image_classifier(tmp_path, capsys):
     sd = tiny_sd_folder(tmp_path / "sd")
     clf = tiny_image_classifier(tmp_path / "clf", [f"k{i}" for i in range(7)])
     assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "1",
-                 "--refine-steps", "1", "--images-dir", str(images), "--text-encoder", f"clip:{sd}"]) == 0
+                 "--images-dir", str(images), "--text-encoder", f"clip:{sd}"]) == 0
     common = ["eval", "--data", str(data), "--model", str(model), "--out", str(report), "--images-dir",
               str(images), "--no-controls"]
     assert main(common) == 0  # no generator for CLIP embeddings without an SD model: skipped, with the way out

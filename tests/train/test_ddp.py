@@ -23,7 +23,7 @@ def test_torchrun_two_cpu_processes(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
            "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
            "-m", "eegviz", "train", "--data", str(data), "--out", str(model), "--epochs", "2", "--gan-steps", "4",
-           "--refine-steps", "2", "--gen-steps", "4", "--gen-adv-steps", "3", "--threads", "1", "--classifier-images", "3",
+           "--gen-steps", "4", "--gen-adv-steps", "3", "--threads", "1", "--classifier-images", "3",
            "--classifier-epochs", "1", "--sampler-grid", "quick", "--no-eval-controls"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -24,7 +24,7 @@ def test_trained_model_keeps_notch_and_reference(tmp_path):
     from eegviz.train.decoder import train_decoder
 
     ds = load_dataset(simulate_dataset(tmp_path / "data", subjects=1, n_per_class=4))
-    dec, _ = train_decoder(ds, epochs=1, gan_steps=1, refine_steps=1, notch=50.0, reference="A1,B1")
+    dec, _ = train_decoder(ds, epochs=1, gan_steps=1, notch=50.0, reference="A1,B1")
     dec.save(tmp_path / "model")
     spec = TwoBranchDecoder.load(tmp_path / "model").spec
     assert (spec.notch, spec.reference, spec.montage) == (50.0, "A1,B1", "biosemi128")

@@ -16,7 +16,7 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
     assert meta["sfreq"] == 250.0 and len(meta["ch_names"]) == 128 and len(meta["classes"]) == 40
     assert np.load(data / "eeg.npy").shape == (160, 128, 175)
     assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "3",
-                 "--refine-steps", "3", "--gen-steps", "3", "--gen-adv-steps", "2", "--classifier-images", "5",
+                 "--gen-steps", "3", "--gen-adv-steps", "2", "--classifier-images", "5",
                  "--classifier-epochs", "1", "--sampler-grid", "quick"]) == 0
     for f in ("decoder.json", "encoder.safetensors", "saliency.safetensors", "semantic.safetensors",
               "generator.safetensors", "classifier.safetensors", "README.md", "report/metrics.json",
