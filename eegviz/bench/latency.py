@@ -86,14 +86,14 @@ def _throughput(dec, gen, spec) -> dict[str, float]:
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None) -> dict:
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
-    from eegviz.generators.embedded import EmbeddedGenerator
+    from eegviz.generators.legacy_pixel import LegacyPixelGenerator
     from eegviz.paths import default_model_dir
 
     if device == "cuda" and not torch.cuda.is_available():
         raise EegvizError("--device cuda asked for, but torch sees no CUDA device on this machine")
     model_dir = Path(model_dir or default_model_dir())
     dec = TwoBranchDecoder.load(model_dir)
-    gen = EmbeddedGenerator(model_dir)
+    gen = LegacyPixelGenerator(model_dir)
     gen.warmup()
     spec = dec.spec
     stages = _time_stages(dec, gen, spec, *_simulated_session(spec, n))
