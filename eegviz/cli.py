@@ -279,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     def generator_opts(sp, default, default_help):
         """Which generator and, for the diffusers one, which SD model and how many steps (run and eval alike)."""
         sp.add_argument("--generator", default=default, help=f"generator plugin (default: {default_help})")
-        sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers')")
+        sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers'; default: the "
+                                             "model folder's own pipeline)")
         sp.add_argument("--steps", type=int,
                         help="UNet denoising steps (default: the model's sampling.json, else 1)")
 

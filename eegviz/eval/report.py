@@ -263,6 +263,10 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     if generator is None and (model / "generator.safetensors").is_file() and dec.hparams.get(
             "text_encoder", "hash") == "hash":
         generator = LegacyPixelGenerator(model, out_size=32)  # its native resolution; display upsampling adds nothing
+    if generator is None and (model / "model_index.json").is_file():  # the model folder is a diffusers pipeline
+        from eegviz.generators import make_generator
+
+        generator = make_generator("embedded", model)
     if gt is None:
         metrics["reconstruction"] = {"skipped": "no stimulus images: the stimuli are not synthetic-world images "
                                                 "and the dataset has none (pass --images-dir)"}

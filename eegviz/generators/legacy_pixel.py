@@ -69,6 +69,10 @@ class LegacyPixelGenerator:
         return cls(model_dir, steps=opts.steps, strength=opts.strength, guidance=opts.guidance,
                    out_size=opts.size or 128)
 
+    @property
+    def unet_passes_per_image(self) -> int:
+        return self.steps * (1 if self.guidance == 1.0 else 2)
+
     def save(self, model_dir: Path, extra: dict | None = None) -> None:
         write_config(model_dir, {"kind": "embedded", "channels": list(self.unet.channels), "ctx_dim": self.unet.ctx_dim,
                                  "emb_dim": self.unet.emb_dim, "steps": self.steps, "strength": self.strength,
