@@ -91,3 +91,18 @@ def tiny_embedded_folder(root, ctx_dim=384, vae="kl", sampling=None):
     cfg = {"steps": 1, "strength": 0.6, "guidance": 1.0, "text_encoder": "minilm", "image_size": 32, **(sampling or {})}
     (root / "sampling.json").write_text(json.dumps(cfg))
     return root
+
+
+def tiny_embedded_model(root, sampling=None):
+    """A whole eegviz model folder in the new layout: the shipped decoder's files (not its legacy generator) and
+    a tiny pipeline whose UNet attends over that decoder's caption states."""
+    import shutil
+
+    from eegviz.paths import default_model_dir
+
+    root.mkdir(parents=True, exist_ok=True)
+    for f in default_model_dir().iterdir():
+        if f.is_file() and not f.name.startswith("generator."):
+            shutil.copy(f, root / f.name)
+    text_dim = json.loads((root / "decoder.json").read_text())["hparams"]["text_dim"]
+    return tiny_embedded_folder(root, ctx_dim=text_dim, sampling=sampling)

@@ -156,7 +156,10 @@ class DiffusersImg2ImgGenerator:
         self.projection = proj.to(self.device, self.dtype)
 
     def warmup(self) -> None:
-        self.generate(np.zeros((1, 32, 32, 3), np.float32), np.zeros((1, 8, self.ctx_dim), np.float32))
+        """One image at the shapes that will come (a compiled UNet recompiles for other token counts): MiniLM
+        caption states are 16 tokens, a decoder trained on an SD model's own CLIP space gives 77."""
+        tokens = 16 if self.caption_space == "minilm" else 77
+        self.generate(np.zeros((1, 32, 32, 3), np.float32), np.zeros((1, tokens, self.ctx_dim), np.float32))
 
     def _embeds(self, embedding: np.ndarray) -> torch.Tensor:
         e = torch.as_tensor(embedding, dtype=self.dtype, device=self.device)

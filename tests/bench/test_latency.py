@@ -1,13 +1,12 @@
 """`eegviz bench` writes the JSON the issue asks for; the SD section runs on a toy config on CPU."""
 
 import json
-import shutil
 
 import pytest
 import torch
 
 from eegviz.cli import main
-from tiny_models import tiny_embedded_folder
+from tiny_models import tiny_embedded_model
 
 
 def test_bench_json_with_toy_sd_section(tmp_path):
@@ -38,15 +37,7 @@ def test_bench_cuda_without_gpu_is_one_clear_error(capsys):
 
 def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     """The embedded layout (decoder files + diffusers pipeline folder): the issue's keys, measured in one run."""
-    from eegviz.paths import default_model_dir
-
-    model = tmp_path / "model"
-    model.mkdir()
-    for f in default_model_dir().iterdir():  # the shipped decoder, not its legacy generator
-        if f.is_file() and not f.name.startswith("generator."):
-            shutil.copy(f, model / f.name)
-    dec = json.loads((model / "decoder.json").read_text())["hparams"]
-    tiny_embedded_folder(model, ctx_dim=dec["text_dim"], sampling={"steps": 2, "image_size": 32})
+    model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 2, "image_size": 32})
     out = tmp_path / "bench.json"
     assert main(["bench", "--n", "10", "--model", str(model), "--out", str(out)]) == 0
     r = json.loads(out.read_text())

@@ -10,7 +10,7 @@ from eegviz.generators import make_generator
 from eegviz.generators.diffusers_sd import DiffusersImg2ImgGenerator
 from eegviz.generators.embedded import EmbeddedGenerator
 from eegviz.generators.options import GeneratorOptions
-from tiny_models import tiny_embedded_folder
+from tiny_models import tiny_embedded_folder, tiny_embedded_model
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,18 @@ def test_options_from_command_line():
     opts = GeneratorOptions.from_args(SimpleNamespace(sd_model="m", steps=None, strength=0.4))
     assert opts == GeneratorOptions(sd_model="m", strength=0.4)
     assert GeneratorOptions.from_args(None) == GeneratorOptions()
+
+
+def test_eval_draws_with_the_model_folders_own_pipeline(tmp_path):
+    """`eegviz eval` on a model folder that is a pipeline folder: the reconstructions come from it, no flags."""
+    from eegviz.cli import main
+    from eegviz.data.synthetic import simulate_dataset
+
+    model = tiny_embedded_model(tmp_path / "model")
+    data = simulate_dataset(tmp_path / "data", subjects=1, n_per_class=1)
+    assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(tmp_path / "ev"),
+                 "--no-controls"]) == 0
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["generator"] == "embedded" and m["image_size"] == 32
+    assert m["sampling"] == {"steps": 1, "strength": 0.6, "guidance": 1.0}
+    assert "label+saliency" in m["ablation"] and "reconstruction_40way_top1" in m["headline"]
