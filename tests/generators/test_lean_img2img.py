@@ -108,3 +108,28 @@ def test_uncond_of_other_length_runs_unbatched_and_exact(pipe):
 def test_schedule_length_gives_exactly_steps(steps, strength):
     n = num_inference_steps_for(steps, strength)
     assert int(n * strength) == steps
+
+
+def test_guidance_embedding_unet_equals_pipeline_call(pipe):
+    """LCM-distilled UNets take the guidance scale as an embedding (time_cond_proj_dim): one pass, no CFG."""
+    import copy
+
+    from diffusers import UNet2DConditionModel
+
+    lcm = copy.copy(pipe)
+    torch.manual_seed(2)
+    lcm.unet = UNet2DConditionModel.from_config({**pipe.unet.config, "time_cond_proj_dim": 16})
+    gen = DiffusersImg2ImgGenerator(pipe=lcm, family="lcm", steps=2, strength=0.6, guidance=4.0, size=32,
+                                    device="cpu")
+    assert gen.unet_passes_per_image == 2
+    image, cond = _inputs()
+    n = num_inference_steps_for(2, 0.6)
+    with torch.inference_mode():
+        lean = gen.lean(image, cond, num_inference_steps=n, strength=0.6, guidance=4.0,
+                        generator=torch.Generator().manual_seed(9))
+        other_w = gen.lean(image, cond, num_inference_steps=n, strength=0.6, guidance=8.0,
+                           generator=torch.Generator().manual_seed(9))
+    ref = lcm(prompt_embeds=cond, image=image, num_inference_steps=n, strength=0.6, guidance_scale=4.0,
+              output_type="np", generator=torch.Generator().manual_seed(9)).images
+    np.testing.assert_allclose(lean.permute(0, 2, 3, 1).numpy(), ref, atol=2e-5, rtol=0)
+    assert (lean - other_w).abs().max() > 1e-4  # the guidance embedding reaches the UNet
