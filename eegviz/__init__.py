@@ -29,6 +29,7 @@ _LAZY = {
     "Generator": "eegviz.generators.base",
     "EmbeddedGenerator": "eegviz.generators.embedded",
     "DiffusersImg2ImgGenerator": "eegviz.generators.diffusers_sd",
+    "GeneratorOptions": "eegviz.generators.options",
     "StreamInfo": "eegviz.messages",
     "Chunk": "eegviz.messages",
     "ClockOffset": "eegviz.messages",

@@ -184,7 +184,7 @@ def cmd_eval(args) -> int:
     from eegviz.hub import resolve_model_dir
 
     model = resolve_model_dir(args.model)
-    generator = make_generator(args.generator, model, args, out_size=32) if args.generator else None
+    generator = make_generator(args.generator, model, args) if args.generator else None
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
                        classifier=args.classifier)
@@ -279,8 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     def generator_opts(sp, default, default_help):
         """Which generator and, for the diffusers one, which SD model and how many steps (run and eval alike)."""
         sp.add_argument("--generator", default=default, help=f"generator plugin (default: {default_help})")
-        sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers')")
-        sp.add_argument("--steps", type=int, default=1, help="sampler steps (generator 'diffusers')")
+        sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers'; default: the "
+                                             "model folder's own pipeline)")
+        sp.add_argument("--steps", type=int,
+                        help="UNet denoising steps (default: the model's sampling.json, else 1)")
 
     def session_opts(sp, speed_default=1.0):
         sp.add_argument("--model", help="model folder (default: models/synthetic-default)")

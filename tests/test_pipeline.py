@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from eegviz.decoders.two_branch import TwoBranchDecoder
-from eegviz.generators.embedded import EmbeddedGenerator
+from eegviz.generators.legacy_pixel import LegacyPixelGenerator
 from eegviz.generators.tiny_unet import TinyUNet
 from eegviz.messages import Chunk, Marker, StreamInfo
 from eegviz.pipeline import Pipeline
@@ -67,7 +67,7 @@ def tiny_models():
     spec = InputSpec(ch_names=CH, sfreq=100.0, tmin=-0.1, tmax=0.4)
     dec = TwoBranchDecoder(spec, ["a", "b"], feat_dim=16, z_dim=4, saliency_size=16, n_tokens=8, text_dim=64)
     dec.prototypes = torch.randn(2, 16)
-    gen = EmbeddedGenerator(unet=TinyUNet(channels=(16, 16)), steps=1, out_size=16)
+    gen = LegacyPixelGenerator(unet=TinyUNet(channels=(16, 16)), steps=1, out_size=16)
     return dec, gen
 
 

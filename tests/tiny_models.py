@@ -67,3 +67,42 @@ def tiny_image_classifier(root, classes):
     ResNetForImageClassification(cfg).save_pretrained(root)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(root)
     return root
+
+
+def tiny_embedded_folder(root, ctx_dim=384, vae="kl", sampling=None):
+    """The embedded default's layout at toy size: a diffusers img2img pipeline folder with no text encoder
+    (model_index.json, vae/, unet/, scheduler/) and sampling.json; 32 px images, UNet cross-attention `ctx_dim`."""
+    from diffusers import AutoencoderTiny, LCMScheduler, StableDiffusionImg2ImgPipeline
+
+    pipe = tiny_pipe()
+    unet_cfg = {**pipe.unet.config, "cross_attention_dim": ctx_dim}
+    torch.manual_seed(1)
+    unet = type(pipe.unet).from_config(unet_cfg)
+    if vae == "tiny":
+        pipe_vae = AutoencoderTiny(encoder_block_out_channels=(16, 16), decoder_block_out_channels=(16, 16),
+                                   num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1), upsampling_scaling_factor=2)
+    else:
+        pipe_vae = pipe.vae
+    sched = LCMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
+                         steps_offset=1)
+    StableDiffusionImg2ImgPipeline(vae=pipe_vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=sched,
+                                   safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False).save_pretrained(root)
+    cfg = {"steps": 1, "strength": 0.6, "guidance": 1.0, "text_encoder": "minilm", "image_size": 32, **(sampling or {})}
+    (root / "sampling.json").write_text(json.dumps(cfg))
+    return root
+
+
+def tiny_embedded_model(root, sampling=None):
+    """A whole eegviz model folder in the new layout: the shipped decoder's files (not its legacy generator) and
+    a tiny pipeline whose UNet attends over that decoder's caption states."""
+    import shutil
+
+    from eegviz.paths import default_model_dir
+
+    root.mkdir(parents=True, exist_ok=True)
+    for f in default_model_dir().iterdir():
+        if f.is_file() and not f.name.startswith("generator."):
+            shutil.copy(f, root / f.name)
+    text_dim = json.loads((root / "decoder.json").read_text())["hparams"]["text_dim"]
+    return tiny_embedded_folder(root, ctx_dim=text_dim, sampling=sampling)

@@ -27,8 +27,8 @@ def run_window_session(initial, args, title: str = "eegviz", restart_on_end: boo
 
     initial: the SourceChoice to start with (SourceChoice.from_cli_args(args)), or a callable returning a Source.
     args: the parsed command line; read with getattr, so any object with these attributes works: model,
-    generator, out, kiosk, screenshot, duration (all optional), plus what a non-embedded generator's from_cli()
-    needs. restart_on_end (None: args.restart_on_end if set, else kiosk without --screenshot/--duration) makes
+    generator, out, kiosk, screenshot, duration (all optional), plus the generator options
+    (GeneratorOptions.from_args). restart_on_end (None: args.restart_on_end if set, else kiosk without --screenshot/--duration) makes
     the session start again whenever it ends on its own.
 
     Returns 0; or 2 after printing "eegviz: error: <one line>" to stderr if the initial session failed (before

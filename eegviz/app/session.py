@@ -165,7 +165,7 @@ class SessionController(QObject):
         called on the worker thread. paced defaults to the choice's (True for a plain callable). out_dir, when
         given, gets session.xdf, results.jsonl and PNGs; a folder that already holds anything (an earlier
         session's results) gets a numbered sub-folder instead (session-002, ...), so nothing is overwritten.
-        generator_args is handed to a non-embedded generator's from_cli().
+        generator_args is read into the generator's options (GeneratorOptions.from_args).
         """
         if isinstance(source_factory, SourceChoice):
             choice = source_factory

@@ -5,8 +5,8 @@ weights: timing does not depend on the weights, and no weights can be downloaded
 
 - eegviz: 1-step Euler-trailing img2img, AutoencoderTiny, fp16, channels_last, torch.compile (CUDA graphs),
   warmed up - what `--generator diffusers` runs.
-- plain diffusers: the same 1-step img2img, eager, full AutoencoderKL.
-- NeuroImagen-style: 50 DDIM steps with classifier-free guidance 7.5, full VAE.
+- plain diffusers: `StableDiffusionImg2ImgPipeline.__call__`, the same 1-step img2img, eager, full AutoencoderKL.
+- NeuroImagen-style: `__call__` with 50 DDIM steps and classifier-free guidance 7.5, full VAE.
 
 Ratios are per image in the same process on the same device. `arch="tiny"` swaps in a toy config so the code
 path is exercised on CPU in tests.
@@ -81,15 +81,25 @@ def bench_sd(device: str = "cuda", arch: str = "sd-turbo", n: int = 100, n_slow:
     warmup_s = time.perf_counter() - t0
     res = {"eegviz_1step_tinyvae_compiled": percentiles(_time(lambda: fast.generate(sal, emb), n, sync))}
     del fast
-    plain = DiffusersImg2ImgGenerator(pipe=build_pipe(arch, tiny_vae=False), family="turbo", steps=1, strength=0.5,
-                                      size=size, dtype=dtype, device=device, compile=False)
-    plain.generate(sal, emb)
-    res["plain_diffusers_1step_fullvae"] = percentiles(_time(lambda: plain.generate(sal, emb), max(3, n // 5), sync))
-    plain.family, plain.steps, plain.strength, plain.guidance = "sd", slow_steps, 1.0, 7.5
     from eegviz.generators.diffusers_sd import scheduler_for
 
-    plain.pipe.scheduler = scheduler_for("sd", plain.pipe.scheduler.config)
-    res[f"neuroimagen_{slow_steps}step_cfg_fullvae"] = percentiles(_time(lambda: plain.generate(sal, emb), n_slow, sync))
+    plain = build_pipe(arch, tiny_vae=False).to(device, dtype)
+    plain.set_progress_bar_config(disable=True)
+    plain.scheduler = scheduler_for("turbo", plain.scheduler.config)
+    init = torch.from_numpy(sal).permute(0, 3, 1, 2).to(device, dtype)
+    init = torch.nn.functional.interpolate(init, size=(size, size), mode="bicubic").clamp(0, 1)
+    embeds = torch.from_numpy(emb).to(device, dtype)
+
+    def call(steps: int, strength: float, guidance: float):
+        # no text encoder in a random-weight pipeline: guidance runs against zeros here (timing only)
+        neg = torch.zeros_like(embeds) if guidance > 1 else None
+        return lambda: plain(prompt_embeds=embeds, negative_prompt_embeds=neg, image=init, strength=strength,
+                             num_inference_steps=steps, guidance_scale=guidance, output_type="np")
+
+    call(2, 0.5, 0.0)()
+    res["plain_diffusers_1step_fullvae"] = percentiles(_time(call(2, 0.5, 0.0), max(3, n // 5), sync))
+    plain.scheduler = scheduler_for("sd", plain.scheduler.config)
+    res[f"neuroimagen_{slow_steps}step_cfg_fullvae"] = percentiles(_time(call(slow_steps, 1.0, 7.5), n_slow, sync))
     ours = res["eegviz_1step_tinyvae_compiled"]["p50"]
     out = {
         "arch": arch, "size": size, "dtype": str(dtype).replace("torch.", ""), "device": device,

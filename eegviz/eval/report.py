@@ -29,7 +29,7 @@ from eegviz.errors import EegvizError
 from eegviz.eval.classifier import load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects)
-from eegviz.generators.embedded import EmbeddedGenerator
+from eegviz.generators.legacy_pixel import LegacyPixelGenerator
 from eegviz.stream.preprocess import normalise
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def decode_eeg(eeg: np.ndarray, dec, batch: int = 64) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def generate_all(gen: EmbeddedGenerator, sal: np.ndarray, emb: np.ndarray, batch: int = 64, **settings) -> np.ndarray:
+def generate_all(gen: LegacyPixelGenerator, sal: np.ndarray, emb: np.ndarray, batch: int = 64, **settings) -> np.ndarray:
     """Generate for every trial (seed = batch start, so runs are reproducible); `settings` override the
     generator's steps/strength/guidance for this call only."""
     saved = {k: getattr(gen, k) for k in settings}
@@ -88,7 +88,7 @@ def _shuffle(n: int, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n)
 
 
-def tune_sampling(ds, dec: TwoBranchDecoder, gen: EmbeddedGenerator, clf, steps=(2, 3, 4, 6, 8),
+def tune_sampling(ds, dec: TwoBranchDecoder, gen: LegacyPixelGenerator, clf, steps=(2, 3, 4, 6, 8),
                   strengths=(0.7, 0.8, 0.9), guidances=(3.0, 5.0, 7.0, 9.0)) -> dict:
     """Pick sampler steps, img2img strength and guidance on the VALIDATION split (never test).
 
@@ -262,7 +262,11 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
                                "ssim_flat_baselines": flat_ssim_baselines(gt), **_saliency_objects(ds, te, sal)}
     if generator is None and (model / "generator.safetensors").is_file() and dec.hparams.get(
             "text_encoder", "hash") == "hash":
-        generator = EmbeddedGenerator(model, out_size=32)  # its native resolution; display upsampling adds nothing
+        generator = LegacyPixelGenerator(model, out_size=32)  # its native resolution; display upsampling adds nothing
+    if generator is None and (model / "model_index.json").is_file():  # the model folder is a diffusers pipeline
+        from eegviz.generators import make_generator
+
+        generator = make_generator("embedded", model)
     if gt is None:
         metrics["reconstruction"] = {"skipped": "no stimulus images: the stimuli are not synthetic-world images "
                                                 "and the dataset has none (pass --images-dir)"}

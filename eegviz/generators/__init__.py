@@ -1,18 +1,20 @@
-"""Generators turn a saliency map and a text embedding into an image (embedded default; diffusers SD img2img)."""
+"""Generators turn a saliency map and a text embedding into an image (the default: the diffusers pipeline in
+the model folder; or any diffusers SD img2img model)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from eegviz.errors import EegvizError
+from eegviz.generators.options import GeneratorOptions
 
-def make_generator(name: str, model_dir: Path, args=None, **embedded_opts):
-    """The generator plugin `name`: the embedded one reads the model folder, the others build themselves from
-    the command line's options (from_cli(args)), or with no arguments when there are none."""
+
+def make_generator(name: str, model_dir: Path, args=None, options: GeneratorOptions | None = None):
+    """The generator plugin `name`, built the same way for every plugin: `from_options(options, model_dir)`,
+    the options taken from the command line's namespace `args` unless given."""
     from eegviz.plugins import get
 
     gen_cls = get("generators", name)
-    if name == "embedded":
-        return gen_cls(model_dir=model_dir, **embedded_opts)
-    if hasattr(gen_cls, "from_cli") and args is not None:
-        return gen_cls.from_cli(args)
-    return gen_cls()
+    if not hasattr(gen_cls, "from_options"):
+        raise EegvizError(f"generator plugin '{name}' cannot be built: it has no from_options(options, model_dir)")
+    return gen_cls.from_options(options or GeneratorOptions.from_args(args), Path(model_dir))

@@ -1,7 +1,8 @@
 """The Generator protocol: saliency maps + text embeddings -> images, batched.
 
-Implementations: EmbeddedGenerator (in-house few-step pixel diffusion on the synthetic world) and
-DiffusersImg2ImgGenerator (Stable Diffusion / SD-Turbo / LCM img2img). Plugins register more under the
+Implementations: DiffusersImg2ImgGenerator (the model folder's own diffusers pipeline as plugin "embedded", or
+Stable Diffusion / SD-Turbo / LCM img2img as "diffusers"; one lean loop) and, until the shipped default is
+swapped, LegacyPixelGenerator. Plugins register more under the
 entry-point group eegviz.generators.
 """
 

@@ -1,21 +1,34 @@
-"""Stable Diffusion img2img through diffusers: SD1.x / SD2.x / SD-Turbo / LCM, 1-4 steps.
+"""Diffusers img2img: the embedded default's pipeline folder and SD1.x / SD2.x / SD-Turbo / LCM, one code path.
 
-NeuroImagen's generation step for real users: the saliency map is resized and encoded, noised to `strength`
-and denoised conditioned on the decoder's predicted embedding (passed as prompt_embeds, no text encoder run).
-diffusers runs int(num_inference_steps * strength) steps, so num_inference_steps is chosen as
-ceil(steps / strength): exactly `steps` UNet calls happen, never zero.
+NeuroImagen's generation step: the saliency map is resized (batched, torch) and encoded, noised to `strength`
+and denoised conditioned on the decoder's predicted embedding (passed as encoder states, no text encoder run)
+by the lean loop (eegviz.generators.lean_img2img). `steps` is the number of UNet steps that really run.
+
+Where the pipeline comes from: `--sd-model` (a Hub id or a folder), else the eegviz model folder itself, whose
+root is a diffusers pipeline folder (model_index.json, vae/, unet/, scheduler/) plus sampling.json with the
+settings it was trained and tuned for ({"steps", "strength", "guidance", "text_encoder", "image_size"}). A
+folder with sampling.json keeps its own scheduler; model ids get the scheduler their family needs.
+
+Classifier-free guidance (guidance > 1, real SD) guides against the text encoder's encoding of the empty
+prompt, as diffusers does for `negative_prompt=""`, computed once per token count; a pipeline loaded without a
+text encoder cannot make it, and says so instead of guessing zeros.
 """
 
 from __future__ import annotations
 
-import math
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from eegviz.errors import EegvizError
 from eegviz.generators.base import to_uint8
+from eegviz.generators.lean_img2img import LeanImg2Img, num_inference_steps_for
+
+SAMPLING = "sampling.json"
+SAMPLING_FIELDS = {"steps": int, "strength": float, "guidance": float, "text_encoder": str, "image_size": int}
 
 
 def scheduler_for(family: str, config):
@@ -33,36 +46,82 @@ def guess_family(model: str) -> str:
     return "turbo" if "turbo" in m else "lcm" if "lcm" in m else "sd"
 
 
+def null_components(model: str | Path) -> dict:
+    """{name: None} for the components a local folder's model_index.json leaves null (the embedded default has no
+    text encoder). diffusers 0.42 loads a null only for a pipeline's optional components, which text_encoder and
+    tokenizer are not for StableDiffusionImg2ImgPipeline: they must be passed as None explicitly."""
+    index = Path(model) / "model_index.json"
+    if not index.is_file():
+        return {}
+    try:
+        entries = json.loads(index.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise EegvizError(f"{index} is not valid JSON") from None
+    return {k: None for k, v in entries.items() if isinstance(v, list) and v and v[0] is None}
+
+
+def read_sampling(folder: str | Path) -> dict:
+    """The folder's sampling.json (checked), or {} when it has none (a model id or a plain SD folder)."""
+    from eegviz.modelio import read_config
+
+    if not (Path(folder) / SAMPLING).is_file():
+        return {}
+    return read_config(Path(folder), SAMPLING, {}, SAMPLING_FIELDS)
+
+
 class DiffusersImg2ImgGenerator:
     name = "diffusers"
 
     def __init__(self, model: str | None = None, *, pipe=None, steps: int = 1, strength: float = 0.5,
-                 family: str | None = None, size: int | None = None, tiny_vae: str | None = None,
-                 dtype: torch.dtype | None = None, device: str | None = None, compile: bool = False):
+                 guidance: float | None = None, family: str | None = None, size: int | None = None,
+                 tiny_vae: str | None = None, dtype: torch.dtype | None = None, device: str | None = None,
+                 compile: bool = False, negative_embeds: torch.Tensor | None = None):
+        """family: "sd" / "turbo" / "lcm" swap in that family's scheduler; "native" keeps the pipeline's own.
+        guidance: default 7.5 for "sd", none for the distilled families. negative_embeds: what guidance pushes
+        away from, instead of the empty prompt's encoding (e.g. for timing a pipeline without a text encoder)."""
+        if int(steps) < 1 or not 0 < float(strength) <= 1:
+            raise EegvizError(f"img2img needs steps >= 1 and 0 < strength <= 1, not steps {steps}, strength {strength}")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype or (torch.float16 if self.device == "cuda" else torch.float32)
         if pipe is None:
             if not model:
                 raise EegvizError("the diffusers generator needs --sd-model (a model id or a local folder)")
             pipe = self._load(model, tiny_vae)
-        self.family = family or guess_family(model or "")
-        pipe.scheduler = scheduler_for(self.family, pipe.scheduler.config)
+        self.family = family or guess_family(str(model or ""))
+        if self.family != "native":
+            pipe.scheduler = scheduler_for(self.family, pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device, self.dtype)
-        self.pipe.unet.to(memory_format=torch.channels_last)
-        if compile:
-            self.pipe.unet = torch.compile(self.pipe.unet, mode="max-autotune", fullgraph=True)
+        self.lean = LeanImg2Img(self.pipe, compile=compile)
         # default: the model's native resolution (SD-Turbo 512, SD 2.1 768), which it was trained to draw
         self.size = size or int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
         self.steps, self.strength = steps, strength
-        self.guidance = 0.0 if self.family in ("turbo", "lcm") else 7.5
+        self.guidance = guidance if guidance is not None else 7.5 if self.family == "sd" else 0.0
         self.ctx_dim = self.pipe.unet.config.cross_attention_dim
         self.projection: torch.nn.Linear | None = None
+        self.caption_space: str | None = None  # the decoder caption space the model was trained on, if known
+        self._negative = negative_embeds
+        self._uncond: dict[int, torch.Tensor] = {}
 
     @classmethod
-    def from_cli(cls, args) -> DiffusersImg2ImgGenerator:
-        strength = getattr(args, "strength", None)
-        return cls(args.sd_model, steps=args.steps, **({"strength": strength} if strength else {}))
+    def from_options(cls, opts, model_dir: Path) -> DiffusersImg2ImgGenerator:
+        """--sd-model when given, else the pipeline in the eegviz model folder; unset options from the folder's
+        sampling.json, else this class's defaults."""
+        return cls.from_folder(opts.sd_model or model_dir, opts)
+
+    @classmethod
+    def from_folder(cls, model: str | Path, opts) -> DiffusersImg2ImgGenerator:
+        sampling = read_sampling(model) if Path(model).is_dir() else {}
+        if not sampling and not opts.sd_model and not (Path(model) / "model_index.json").is_file():
+            raise EegvizError(f"{model} holds no diffusers pipeline (model_index.json missing); pass --sd-model "
+                              "MODEL or use a model folder with one")
+        pick = lambda k, default: getattr(opts, k) if getattr(opts, k) is not None else sampling.get(k, default)  # noqa: E731
+        gen = cls(str(model), steps=pick("steps", 1), strength=pick("strength", 0.5),
+                  guidance=opts.guidance if opts.guidance is not None else sampling.get("guidance"),
+                  family="native" if sampling else None, size=opts.size or sampling.get("image_size"),
+                  device=opts.device, compile=opts.compile)
+        gen.caption_space = sampling.get("text_encoder")
+        return gen
 
     def _load(self, model: str, tiny_vae: str | None):
         from eegviz.hub import local_files_only, quiet_hf_libraries
@@ -77,8 +136,8 @@ class DiffusersImg2ImgGenerator:
                 # torch_dtype works on every supported diffusers (>= 0.30); newer ones warn it was renamed dtype
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
                 pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
-                    model, torch_dtype=self.dtype, safety_checker=None, requires_safety_checker=False,
-                    local_files_only=local_files_only(model))
+                    model, torch_dtype=self.dtype, **{**null_components(model), "safety_checker": None},
+                    requires_safety_checker=False, local_files_only=local_files_only(model))
                 if tiny_vae:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
                                                                local_files_only=local_files_only(tiny_vae))
@@ -87,12 +146,20 @@ class DiffusersImg2ImgGenerator:
                               f"no network to fetch it ({type(exc).__name__})") from None
         return pipe
 
+    @property
+    def unet_passes_per_image(self) -> int:
+        """UNet evaluations per image: one per step, two when classifier-free guidance runs."""
+        return self.steps * (2 if self.lean.uses_cfg(self.guidance) else 1)
+
     def set_projection(self, proj: torch.nn.Linear) -> None:
         """A learned map from the decoder's embedding width to the UNet's cross-attention width."""
         self.projection = proj.to(self.device, self.dtype)
 
     def warmup(self) -> None:
-        self.generate(np.zeros((1, 32, 32, 3), np.float32), np.zeros((1, 8, self.ctx_dim), np.float32))
+        """One image at the shapes that will come (a compiled UNet recompiles for other token counts): MiniLM
+        caption states are 16 tokens, a decoder trained on an SD model's own CLIP space gives 77."""
+        tokens = 16 if self.caption_space == "minilm" else 77
+        self.generate(np.zeros((1, 32, 32, 3), np.float32), np.zeros((1, tokens, self.ctx_dim), np.float32))
 
     def _embeds(self, embedding: np.ndarray) -> torch.Tensor:
         e = torch.as_tensor(embedding, dtype=self.dtype, device=self.device)
@@ -103,19 +170,35 @@ class DiffusersImg2ImgGenerator:
             e = self.projection(e)
         return e
 
-    @torch.inference_mode()
+    def uncond_embeds(self, tokens: int) -> torch.Tensor:
+        """(1, tokens, D): the text encoder's encoding of the empty prompt padded to `tokens`, exactly what
+        diffusers builds for negative_prompt="" beside prompt_embeds of that length; cached."""
+        if self._negative is not None:
+            return self._negative.to(self.device, self.dtype)
+        if tokens not in self._uncond:
+            if self.pipe.text_encoder is None or self.pipe.tokenizer is None:
+                raise EegvizError(f"guidance {self.guidance:g} needs the empty prompt's embedding from the model's "
+                                  "text encoder, and this pipeline has no text encoder loaded; use guidance <= 1 "
+                                  "(a distilled model) or a model with text_encoder/ and tokenizer/")
+            probe = torch.zeros(1, tokens, self.ctx_dim, dtype=self.dtype, device=self.device)
+            with torch.inference_mode():
+                _, neg = self.pipe.encode_prompt(None, self.device, 1, True, negative_prompt="", prompt_embeds=probe)
+            self._uncond[tokens] = neg
+        return self._uncond[tokens]
+
+    def resize(self, saliency: np.ndarray) -> torch.Tensor:
+        """(B, H, W, 3) [0, 1] at any H -> (B, 3, size, size) on the device, one batched interpolation."""
+        init = torch.as_tensor(saliency, dtype=torch.float32, device=self.device).permute(0, 3, 1, 2)
+        if init.shape[-2:] != (self.size, self.size):
+            init = torch.nn.functional.interpolate(init, size=(self.size, self.size), mode="bicubic",
+                                                   align_corners=False)
+        return init.clamp(0, 1)
+
     def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0) -> np.ndarray:
-        init = torch.as_tensor(saliency, dtype=torch.float32).permute(0, 3, 1, 2)
-        init = torch.nn.functional.interpolate(init, size=(self.size, self.size), mode="bicubic",
-                                               align_corners=False).clamp(0, 1)
-        embeds = self._embeds(embedding)
-        kwargs = {}
-        if self.guidance > 1:
-            kwargs["negative_prompt_embeds"] = torch.zeros_like(embeds)
-        out = self.pipe(
-            prompt_embeds=embeds, image=init.to(self.device, self.dtype),
-            num_inference_steps=math.ceil(self.steps / self.strength), strength=self.strength,
-            guidance_scale=self.guidance, output_type="np",
-            generator=torch.Generator(self.device).manual_seed(seed), **kwargs,
-        ).images
-        return to_uint8(np.asarray(out))
+        with torch.inference_mode():
+            embeds = self._embeds(embedding)
+            uncond = self.uncond_embeds(embeds.shape[1]) if self.lean.uses_cfg(self.guidance) else None
+            img = self.lean(self.resize(saliency), embeds, num_inference_steps=num_inference_steps_for(
+                self.steps, self.strength), strength=self.strength, guidance=self.guidance, uncond=uncond,
+                generator=torch.Generator(self.device).manual_seed(seed))
+        return to_uint8(img.permute(0, 2, 3, 1).float().cpu().numpy())

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from eegviz.decoders.saliency import ProjectionDiscriminator, diff_augment
 from eegviz.decoders.text import HashTextEncoder
-from eegviz.generators.embedded import EmbeddedGenerator, noise_to
+from eegviz.generators.legacy_pixel import LegacyPixelGenerator, noise_to
 from eegviz.generators.tiny_unet import TinyUNet
 from eegviz.train.checkpoint import Checkpoints
 from eegviz.train.dist import DistInfo, sync_state
@@ -71,7 +71,7 @@ def sample_t(batch: int, gen: torch.Generator | None = None) -> torch.Tensor:
 def train_generator(image_ids: list[str], classes: list[str], *, steps: int = 1500, batch: int = 32,
                     seed: int = 0, size: int = 32, p_degraded: float = 0.5, p_uncond: float = 0.1,
                     adv_steps: int = 0, adv_weight: float = 0.02, init: TinyUNet | None = None,
-                    ck: Checkpoints | None = None, info: DistInfo = DistInfo()) -> tuple[EmbeddedGenerator, dict]:
+                    ck: Checkpoints | None = None, info: DistInfo = DistInfo()) -> tuple[LegacyPixelGenerator, dict]:
     from eegviz.train.decoder import _step, run_stage, stimulus_targets
     from eegviz.world.stimuli import spec_from_id
 
@@ -136,7 +136,7 @@ def train_generator(image_ids: list[str], classes: list[str], *, steps: int = 15
 
     run_stage("generator_adv", adv_steps, adv_step, modules={"unet": unet, "D": D},
               opts={"g": opt_g, "d": opt_d}, ck=ck, rng=rng, extra=adv, info=info, desc="generator (adversarial)")
-    gen = EmbeddedGenerator(unet=unet.eval())
+    gen = LegacyPixelGenerator(unet=unet.eval())
     metrics = {"final_loss": float(np.mean(losses[-100:])), "train_seconds": time.perf_counter() - t0,
                "steps": steps, "batch": batch, "p_degraded": p_degraded, "p_uncond": p_uncond,
                "adv_steps": adv_steps, "adv_weight": adv_weight,

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from eegviz.cli import main
+from tiny_models import tiny_embedded_model
 
 
 def test_bench_json_with_toy_sd_section(tmp_path):
@@ -16,6 +17,9 @@ def test_bench_json_with_toy_sd_section(tmp_path):
     assert lat["n"] == 12 and 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
     assert set(r["throughput"]) == {"batch1_images_per_s", "batch4_images_per_s", "batch8_images_per_s"}
     assert r["peak_rss_mb"] > 50
+    # the shipped default is still the legacy pixel generator: no diffusers pipeline to compare with
+    assert r["speedup_vs_plain_pipeline"] is None and "legacy" in r["speedup_vs_plain_pipeline_skipped"]
+    assert r["unet_passes_per_image"] >= 1 and r["image_size"] >= 32
     sd = r["sd_img2img"]
     assert sd["arch"] == "tiny" and sd["device"] == "cpu"
     assert set(sd["latency_ms"]) == {"eegviz_1step_tinyvae_compiled", "plain_diffusers_1step_fullvae",
@@ -29,3 +33,19 @@ def test_bench_cuda_without_gpu_is_one_clear_error(capsys):
     assert main(["bench", "--device", "cuda"]) == 2
     err = capsys.readouterr().err
     assert "no CUDA device" in err and "Traceback" not in err
+
+
+def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
+    """The embedded layout (decoder files + diffusers pipeline folder): the issue's keys, measured in one run."""
+    model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 2, "image_size": 32})
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--n", "10", "--model", str(model), "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["generator"].startswith("EmbeddedGenerator (2 steps")
+    assert r["image_size"] == 32 and r["unet_passes_per_image"] == 2
+    assert isinstance(r["speedup_vs_plain_pipeline"], float) and r["speedup_vs_plain_pipeline"] > 0
+    cmp = r["lean_vs_plain_ms"]
+    assert cmp["lean_generate"]["n"] == cmp["plain_pipeline_call"]["n"] == 3 and cmp["batch"] == 1
+    assert r["speedup_vs_plain_pipeline"] == pytest.approx(cmp["plain_pipeline_call"]["p50"] / cmp["lean_generate"]["p50"])
+    assert r["latency_ms"]["epoch_to_image"]["n"] == 10
+    assert set(r["targets"]) >= {"lean>=2x_plain_pipeline", "unet_passes_per_image<=2", "image_size>=64"}

@@ -80,3 +80,20 @@ def test_default_size_is_the_models_native_resolution():
     g = DiffusersImg2ImgGenerator(pipe=tiny_pipe(), family="turbo", steps=1, strength=0.5)
     assert g.size == 16 * 2  # UNet sample size x VAE scale factor (SD-Turbo: 64 x 8 = 512)
     assert g.generate(np.zeros((1, 8, 8, 3), np.float32), np.zeros((1, 4, 32), np.float32)).shape == (1, 32, 32, 3)
+
+
+def test_local_sd_folder_through_make_generator_guides_against_the_empty_prompt(tmp_path, monkeypatch):
+    """A real-SD-shaped folder (CLIP text encoder, no sampling.json): family sd, guidance 7.5, two passes/step."""
+    from eegviz.generators import make_generator
+    from eegviz.generators.options import GeneratorOptions
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    gen = make_generator("diffusers", tmp_path, options=GeneratorOptions(sd_model=str(folder), steps=2,
+                                                                        device="cpu"))
+    assert (gen.family, gen.guidance, gen.unet_passes_per_image) == ("sd", 7.5, 4)
+    assert type(gen.pipe.scheduler).__name__ == "DDIMScheduler"
+    out = gen.generate(np.full((2, 16, 16, 3), 0.5, np.float32), np.zeros((2, 77, 32), np.float32))
+    assert out.shape == (2, 32, 32, 3)
+    assert gen.uncond_embeds(77).abs().max() > 0.1  # the text encoder's "" encoding, not zeros

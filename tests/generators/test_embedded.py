@@ -1,50 +1,134 @@
+"""The default generator plugin on the embedded layout: a diffusers img2img pipeline folder (no text encoder)
+plus sampling.json, loaded offline through the same DiffusersImg2ImgGenerator / lean loop as real SD."""
+
+import json
+
 import numpy as np
-import torch
-
-from eegviz.generators.embedded import EmbeddedGenerator, alpha_bar
-from eegviz.generators.tiny_unet import TinyUNet
-
-
-def make(steps=2):
-    torch.manual_seed(0)
-    return EmbeddedGenerator(unet=TinyUNet(channels=(16, 32)), steps=steps, strength=0.6, out_size=32)
+import pytest
+from eegviz.errors import EegvizError
+from eegviz.generators import make_generator
+from eegviz.generators.diffusers_sd import DiffusersImg2ImgGenerator
+from eegviz.generators.embedded import EmbeddedGenerator
+from eegviz.generators.options import GeneratorOptions
+from tiny_models import tiny_embedded_folder, tiny_embedded_model
 
 
-def test_schedule_is_monotone_from_clean_to_noise():
-    ab = alpha_bar(torch.linspace(0, 1, 11))
-    assert ab[0] > 0.99 and ab[-1] < 1e-3 and torch.all(ab[1:] < ab[:-1])
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tiny_embedded_folder(tmp_path_factory.mktemp("embedded"))
 
 
-def test_shapes_step_count_and_determinism():
-    g = make(steps=3)
+def _inputs(b=3, h=40):
+    rng = np.random.default_rng(0)
+    return (rng.random((b, h, h, 3)).astype(np.float32),
+            rng.standard_normal((b, 16, 384)).astype(np.float32))  # MiniLM caption states
+
+
+def test_folder_loads_offline_as_a_standard_pipeline(folder, monkeypatch):
+    from diffusers import DiffusionPipeline, StableDiffusionImg2ImgPipeline
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["_class_name"] == "StableDiffusionImg2ImgPipeline" and index["text_encoder"] == [None, None]
+    # diffusers needs the non-optional null components named (eegviz's loader reads them from model_index.json)
+    pipe = DiffusionPipeline.from_pretrained(folder, text_encoder=None, tokenizer=None)
+    assert isinstance(pipe, StableDiffusionImg2ImgPipeline) and pipe.unet.config.cross_attention_dim == 384
+
+
+def test_default_plugin_reads_folder_and_sampling(folder, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (folder / "sampling.json").write_text(json.dumps({"steps": 2, "strength": 0.7, "guidance": 1.0,
+                                                      "text_encoder": "minilm", "image_size": 48}))
+    try:
+        gen = make_generator("embedded", folder, options=GeneratorOptions(device="cpu"))
+    finally:
+        (folder / "sampling.json").write_text(json.dumps({"steps": 1, "strength": 0.6, "guidance": 1.0,
+                                                          "text_encoder": "minilm", "image_size": 32}))
+    assert type(gen) is EmbeddedGenerator and isinstance(gen, DiffusersImg2ImgGenerator)
+    assert (gen.steps, gen.strength, gen.guidance, gen.size, gen.caption_space) == (2, 0.7, 1.0, 48, "minilm")
+    assert gen.family == "native" and type(gen.pipe.scheduler).__name__ == "LCMScheduler"  # its own scheduler
+    assert gen.unet_passes_per_image == 2  # guidance baked in: no unconditional pass
+    over = make_generator("embedded", folder, options=GeneratorOptions(steps=3, strength=0.9, size=32, device="cpu"))
+    assert (over.steps, over.strength, over.size) == (3, 0.9, 32)
+
+
+def test_generation_shapes_determinism_and_steps(folder):
+    gen = make_generator("embedded", folder, options=GeneratorOptions(device="cpu"))
+    sal, emb = _inputs()
     calls = []
-    g.unet.register_forward_hook(lambda *a: calls.append(1))
-    sal = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
-    emb = np.random.default_rng(1).standard_normal((2, 8, 64)).astype(np.float32)
-    a = g.generate(sal, emb, seed=5)
-    assert len(calls) == 3 and a.shape == (2, 32, 32, 3) and a.dtype == np.uint8
-    np.testing.assert_array_equal(a, g.generate(sal, emb, seed=5))
+    hook = gen.pipe.unet.register_forward_hook(lambda *a: calls.append(a[1][0].shape[0]))
+    try:
+        a = gen.generate(sal, emb, seed=4)
+    finally:
+        hook.remove()
+    assert calls == [3]  # one batched pass for the 3 pending epochs, 1 step
+    assert a.shape == (3, 32, 32, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, gen.generate(sal, emb, seed=4))
+    assert np.abs(a.astype(int) - gen.generate(sal, emb, seed=5)).max() > 0
+    # any saliency resolution is resized inside: 20 px in, 32 px out
+    assert gen.generate(sal[:1, ::2, ::2], emb[:1]).shape == (1, 32, 32, 3)
 
 
-def test_saliency_steers_output_of_trained_default():
+def test_saliency_resized_batched_with_torch(folder):
+    gen = make_generator("embedded", folder, options=GeneratorOptions(device="cpu"))
+    sal = np.zeros((2, 20, 20, 3), np.float32)
+    sal[0, :, :10] = 1.0
+    sal[1, :, 10:] = 1.0
+    x = gen.resize(sal)
+    assert x.shape == (2, 3, 32, 32) and float(x.min()) >= 0 and float(x.max()) <= 1
+    assert x[0, :, :, :12].mean() > 0.9 and x[0, :, :, 20:].mean() < 0.1 and x[1, :, :, 20:].mean() > 0.9
+
+
+def test_tiny_autoencoder_folder(tmp_path):
+    gen = make_generator("embedded", tiny_embedded_folder(tmp_path, ctx_dim=64, vae="tiny"),
+                         options=GeneratorOptions(device="cpu"))
+    assert type(gen.pipe.vae).__name__ == "AutoencoderTiny"
+    out = gen.generate(np.full((2, 16, 16, 3), 0.5, np.float32), np.zeros((2, 8, 64), np.float32))
+    assert out.shape == (2, 32, 32, 3)
+
+
+def test_shipped_legacy_default_still_loads():
+    """TRANSITIONAL: the shipped folder has the old pixel generator until the new pipeline is swapped in."""
+    from eegviz.generators.legacy_pixel import LegacyPixelGenerator
     from eegviz.paths import default_model_dir
 
-    g = EmbeddedGenerator(default_model_dir())
-    g.out_size = 32
-    emb = np.zeros((2, 8, 64), np.float32)
-    sal = np.zeros((2, 32, 32, 3), np.float32)
-    sal[0, :, :16] = 1.0  # bright left half
-    sal[1, :, 16:] = 1.0  # bright right half
-    out = g.generate(sal, emb, seed=0).astype(float)
-    left_minus_right = out[:, :, :16].mean(axis=(1, 2, 3)) - out[:, :, 16:].mean(axis=(1, 2, 3))
-    assert left_minus_right[0] > 40 and left_minus_right[1] < -40
+    gen = make_generator("embedded", default_model_dir(), options=GeneratorOptions())
+    assert isinstance(gen, LegacyPixelGenerator)
 
 
-def test_save_load_roundtrip(tmp_path):
-    g = make()
-    g.save(tmp_path)
-    h = EmbeddedGenerator(tmp_path)
-    sal = np.full((1, 32, 32, 3), 0.5, np.float32)
-    emb = np.ones((1, 8, 64), np.float32)
-    h.out_size = 32
-    np.testing.assert_array_equal(g.generate(sal, emb), h.generate(sal, emb))
+def test_folder_without_a_pipeline_is_one_line_error(tmp_path):
+    with pytest.raises(EegvizError, match="holds no diffusers pipeline"):
+        make_generator("diffusers", tmp_path, options=GeneratorOptions())
+
+
+def test_bad_sampling_json_is_one_line_error(tmp_path):
+    root = tiny_embedded_folder(tmp_path, ctx_dim=32)
+    (root / "sampling.json").write_text(json.dumps({"steps": "two"}))
+    with pytest.raises(EegvizError, match="steps"):
+        make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
+    (root / "sampling.json").write_text(json.dumps({"steps": 0, "strength": 0.5}))
+    with pytest.raises(EegvizError, match="steps >= 1"):
+        make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
+
+
+def test_options_from_command_line():
+    from types import SimpleNamespace
+
+    opts = GeneratorOptions.from_args(SimpleNamespace(sd_model="m", steps=None, strength=0.4))
+    assert opts == GeneratorOptions(sd_model="m", strength=0.4)
+    assert GeneratorOptions.from_args(None) == GeneratorOptions()
+
+
+def test_eval_draws_with_the_model_folders_own_pipeline(tmp_path):
+    """`eegviz eval` on a model folder that is a pipeline folder: the reconstructions come from it, no flags."""
+    from eegviz.cli import main
+    from eegviz.data.synthetic import simulate_dataset
+
+    model = tiny_embedded_model(tmp_path / "model")
+    data = simulate_dataset(tmp_path / "data", subjects=1, n_per_class=1)
+    assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(tmp_path / "ev"),
+                 "--no-controls"]) == 0
+    m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert m["generator"] == "embedded" and m["image_size"] == 32
+    assert m["sampling"] == {"steps": 1, "strength": 0.6, "guidance": 1.0}
+    assert "label+saliency" in m["ablation"] and "reconstruction_40way_top1" in m["headline"]

@@ -6,7 +6,7 @@ import numpy as np
 
 from eegviz.cli import main
 from eegviz.decoders.two_branch import TwoBranchDecoder
-from eegviz.generators.embedded import EmbeddedGenerator
+from eegviz.generators.legacy_pixel import LegacyPixelGenerator
 
 
 def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
@@ -40,5 +40,5 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
     assert training["dataset"]["subjects"] == 1 and training["synthetic"] is True
     dec = TwoBranchDecoder.load(model)
     out = dec.forward(np.zeros((1, 128, 175), np.float32))
-    img = EmbeddedGenerator(model).generate(out["saliency"], out["embedding"])
+    img = LegacyPixelGenerator(model).generate(out["saliency"], out["embedding"])
     assert img.shape == (1, 128, 128, 3)

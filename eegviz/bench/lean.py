@@ -1,0 +1,57 @@
+"""The lean loop against the plain diffusers call, on the same weights, steps, strength and batch, in one run.
+
+What `speedup_vs_plain_pipeline` means: p50 of the generator's whole generate() (resize, lean loop, uint8) over
+p50 of `StableDiffusionImg2ImgPipeline.__call__` given the same init already at the working size and the same
+embeddings (and, with guidance, negative_prompt "" as a diffusers user would write it). The plain pipeline is a
+copy of the generator's, back in the default memory format and never compiled: what a user loading the folder
+with diffusers gets.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import torch
+
+from eegviz.generators.lean_img2img import num_inference_steps_for
+from eegviz.latency import percentiles
+
+
+def _times(fn, reps: int) -> list[float]:
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1e3)
+    return out
+
+
+def lean_vs_plain(gen, tokens: int, dim: int, reps: int = 20, batch: int = 1) -> dict:
+    """Latencies of both paths at `batch` (the decoder's embedding shape: tokens x dim) and their p50 ratio."""
+    plain = copy.deepcopy(gen.pipe)
+    plain.unet.to(memory_format=torch.contiguous_format)
+    plain.vae.to(memory_format=torch.contiguous_format)
+    rng = np.random.default_rng(0)
+    sal = rng.random((batch, gen.size, gen.size, 3)).astype(np.float32)
+    emb = rng.standard_normal((batch, tokens, dim)).astype(np.float32)
+    init = torch.from_numpy(sal).permute(0, 3, 1, 2).to(gen.device, gen.dtype)
+    embeds = gen._embeds(emb)
+    cfg = gen.lean.uses_cfg(gen.guidance)
+    kwargs = dict(prompt_embeds=embeds, image=init, strength=gen.strength, guidance_scale=gen.guidance,
+                  num_inference_steps=num_inference_steps_for(gen.steps, gen.strength), output_type="np",
+                  negative_prompt=[""] * batch if cfg else None)
+    if cfg and gen._negative is not None:  # the generator guides against given embeddings, not a prompt
+        kwargs.update(negative_prompt=None, negative_prompt_embeds=gen.uncond_embeds(tokens).expand(batch, -1, -1))
+
+    def call_plain():
+        with torch.inference_mode():
+            plain(**kwargs, generator=torch.Generator(gen.device).manual_seed(0))
+
+    gen.generate(sal, emb)
+    call_plain()  # warm both (allocator, lazy inits) before timing
+    lean_ms = percentiles(_times(lambda: gen.generate(sal, emb), reps))
+    plain_ms = percentiles(_times(call_plain, reps))
+    return {"batch": batch, "reps": reps, "lean_generate": lean_ms, "plain_pipeline_call": plain_ms,
+            "speedup": plain_ms["p50"] / lean_ms["p50"]}

@@ -1,0 +1,106 @@
+"""A lean few-step img2img loop over a diffusers pipeline's own components (VAE, UNet, scheduler).
+
+Why not `StableDiffusionImg2ImgPipeline.__call__`: per call it validates inputs, runs the image processor
+(PIL/numpy/tensor dispatch, resizing), re-encodes or re-checks prompts, builds a progress bar and callback
+machinery and postprocesses to numpy. At 1-2 steps on a small model that overhead is a large share of the time.
+Here the caller hands over a batch of init images already at the working size in [0, 1], the conditioning states
+and, for guidance, the unconditional states computed once; what is left is exactly the arithmetic of __call__:
+
+  encode the init with the VAE (a latent *sample*, drawn from `generator` first, as __call__ does), scale it,
+  draw the noise with randn_tensor from the same generator, add it at the strength's first timestep with the
+  scheduler, then per step: scale_model_input, UNet (cond and uncond batched together when guidance is on),
+  guidance, scheduler.step (with the same generator, so stochastic schedulers draw the same numbers), and
+  decode. Same weights, seed, steps, strength and batch give the same image as __call__
+  (tests/generators/test_lean_img2img.py).
+
+The UNet and VAE are put in channels_last (faster convolutions on CPU and GPU); torch.compile is optional.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import torch
+
+
+def num_inference_steps_for(steps: int, strength: float) -> int:
+    """diffusers runs int(num_inference_steps * strength) of num_inference_steps: the smallest schedule length
+    that makes that exactly `steps` UNet steps."""
+    n = math.ceil(steps / strength - 1e-9)
+    return n if int(n * strength) >= steps else n + 1  # int() exactly as diffusers computes it
+
+
+class LeanImg2Img:
+    """img2img with `pipe`'s vae, unet and scheduler (shared, not copied); see the module docstring."""
+
+    def __init__(self, pipe, compile: bool = False, channels_last: bool = True):
+        from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import retrieve_latents
+        from diffusers.utils.torch_utils import randn_tensor
+
+        self.pipe, self.vae, self.scheduler = pipe, pipe.vae, pipe.scheduler
+        self.unet = pipe.unet
+        self._retrieve_latents, self._randn = retrieve_latents, randn_tensor
+        if channels_last:
+            self.unet.to(memory_format=torch.channels_last)
+            self.vae.to(memory_format=torch.channels_last)
+        if compile:
+            self.unet = torch.compile(self.unet, mode="max-autotune", fullgraph=True)
+        self.scaling = float(self.vae.config.scaling_factor)
+        self.time_cond_dim = pipe.unet.config.time_cond_proj_dim  # LCM-distilled UNets take the guidance as input
+        accepted = set(inspect.signature(self.scheduler.step).parameters)
+        self._step_eta = "eta" in accepted
+        self._step_generator = "generator" in accepted
+
+    def uses_cfg(self, guidance: float) -> bool:
+        """Whether `guidance` costs a second (unconditional) UNet pass per step, as __call__ decides it."""
+        return guidance > 1 and self.time_cond_dim is None
+
+    def timesteps(self, num_inference_steps: int, strength: float, device) -> torch.Tensor:
+        """The schedule's tail that img2img at `strength` runs (and the scheduler told where it begins)."""
+        sched = self.scheduler
+        sched.set_timesteps(num_inference_steps, device=device)
+        init = min(int(num_inference_steps * strength), num_inference_steps)
+        t_start = max(num_inference_steps - init, 0) * sched.order
+        if hasattr(sched, "set_begin_index"):
+            sched.set_begin_index(t_start)
+        return sched.timesteps[t_start:]
+
+    @torch.inference_mode()
+    def __call__(self, image: torch.Tensor, cond: torch.Tensor, *, num_inference_steps: int, strength: float,
+                 guidance: float = 1.0, uncond: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """image (B, 3, H, W) in [0, 1]; cond (B, T, D); uncond (B or 1, T', D) when uses_cfg(guidance).
+        Returns (B, 3, H, W) in [0, 1] (float, on the UNet's device)."""
+        device, dtype = cond.device, cond.dtype
+        b = image.shape[0]
+        cfg = self.uses_cfg(guidance)
+        if cfg and uncond is None:
+            raise ValueError("classifier-free guidance needs the unconditional embeddings")
+        ts = self.timesteps(num_inference_steps, strength, device)
+        x = (image.to(device) * 2 - 1).to(dtype)  # normalised before the cast, as the image processor does
+        x = x.contiguous(memory_format=torch.channels_last)
+        latents = self.scaling * self._retrieve_latents(self.vae.encode(x), generator=generator)
+        noise = self._randn(latents.shape, generator=generator, device=device, dtype=dtype)
+        latents = self.scheduler.add_noise(latents, noise, ts[:1].repeat(b))
+        step_kwargs = {**({"eta": 0.0} if self._step_eta else {}),
+                       **({"generator": generator} if self._step_generator else {})}
+        time_cond = None
+        if self.time_cond_dim is not None:
+            w = torch.tensor(guidance - 1).repeat(b)
+            time_cond = self.pipe.get_guidance_scale_embedding(w, embedding_dim=self.time_cond_dim).to(device, dtype)
+        batched = cfg and uncond.shape[1:] == cond.shape[1:]
+        ctx = torch.cat([uncond.expand(b, -1, -1), cond]) if batched else cond
+        for t in ts:
+            if batched:
+                inp = self.scheduler.scale_model_input(torch.cat([latents, latents]), t)
+                pred_u, pred_c = self.unet(inp, t, encoder_hidden_states=ctx, return_dict=False)[0].chunk(2)
+            else:
+                inp = self.scheduler.scale_model_input(latents, t)
+                pred_c = self.unet(inp, t, encoder_hidden_states=ctx, timestep_cond=time_cond, return_dict=False)[0]
+                if cfg:  # token counts differ: the unconditional pass on its own (exact, just not batched)
+                    pred_u = self.unet(inp, t, encoder_hidden_states=uncond.expand(b, -1, -1), return_dict=False)[0]
+            pred = pred_u + guidance * (pred_c - pred_u) if cfg else pred_c
+            latents = self.scheduler.step(pred, t, latents, **step_kwargs, return_dict=False)[0]
+        img = self.vae.decode(latents / self.scaling, return_dict=False, generator=generator)[0]
+        return (img / 2 + 0.5).clamp(0, 1)

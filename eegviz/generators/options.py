@@ -1,0 +1,29 @@
+"""The one typed options object every generator plugin is built from (with the model folder), so that the
+command line, the window and the benchmark build generators the same way, and no plugin gets a special case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    """What a user may choose about generation. None means "the model's own setting" (its sampling.json, or the
+    plugin's default), so a command-line default can never silently override what a model was tuned with."""
+
+    sd_model: str | None = None  # a diffusers model id or folder; None: the pipeline in the eegviz model folder
+    steps: int | None = None  # UNet denoising steps (each is one pass, two with classifier-free guidance)
+    strength: float | None = None  # img2img strength: how far into the noise schedule the saliency map is sent
+    guidance: float | None = None  # classifier-free guidance scale; <= 1: none (one UNet pass per step)
+    size: int | None = None  # working/output resolution in pixels
+    device: str | None = None  # "cpu", "cuda", ...; None: CUDA when present
+    compile: bool = False  # torch.compile the UNet (slow first call, faster afterwards)
+
+    @classmethod
+    def from_args(cls, args) -> GeneratorOptions:
+        """The options from an argparse namespace (any missing attribute is left to the model)."""
+        if args is None:
+            return cls()
+        get = lambda k: getattr(args, k, None)  # noqa: E731
+        return cls(sd_model=get("sd_model"), steps=get("steps"), strength=get("strength"), guidance=get("guidance"),
+                   size=get("size"), device=get("gen_device"), compile=bool(get("compile")))

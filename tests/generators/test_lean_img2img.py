@@ -1,0 +1,135 @@
+"""The lean loop against StableDiffusionImg2ImgPipeline.__call__ on a tiny random pipeline: same weights, seed,
+steps, strength and batch must give the same image (schedulers with and without per-step randomness, with and
+without classifier-free guidance), and guidance must push away from the empty prompt's encoding, not zeros."""
+
+import numpy as np
+import pytest
+import torch
+
+from eegviz.errors import EegvizError
+from eegviz.generators.diffusers_sd import DiffusersImg2ImgGenerator
+from eegviz.generators.lean_img2img import num_inference_steps_for
+from tiny_models import tiny_pipe, tiny_sd_folder
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    root = tiny_sd_folder(tmp_path_factory.mktemp("sd"))
+    p = StableDiffusionImg2ImgPipeline.from_pretrained(root, safety_checker=None, requires_safety_checker=False)
+    p.set_progress_bar_config(disable=True)
+    return p
+
+
+def _inputs(b=2, tokens=8):
+    rng = np.random.default_rng(0)
+    image = torch.from_numpy(rng.random((b, 3, 32, 32)).astype(np.float32))
+    cond = torch.from_numpy(rng.standard_normal((b, tokens, 32)).astype(np.float32))
+    return image, cond
+
+
+@pytest.mark.parametrize("family,steps,guidance", [("turbo", 1, 0.0), ("turbo", 2, 0.0), ("sd", 1, 3.0),
+                                                   ("sd", 2, 3.0), ("lcm", 2, 0.0), ("turbo", 2, 2.5)])
+def test_lean_loop_equals_pipeline_call(pipe, family, steps, guidance):
+    gen = DiffusersImg2ImgGenerator(pipe=pipe, family=family, steps=steps, strength=0.6, guidance=guidance,
+                                    size=32, device="cpu")
+    image, cond = _inputs()
+    n = num_inference_steps_for(steps, 0.6)
+    calls = []
+    hook = pipe.unet.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        with torch.inference_mode():
+            lean = gen.lean(image, cond, num_inference_steps=n, strength=0.6, guidance=guidance,
+                            uncond=gen.uncond_embeds(cond.shape[1]) if guidance > 1 else None,
+                            generator=torch.Generator().manual_seed(7))
+        n_lean = len(calls)
+        # a list of empty prompts: diffusers 0.42 mis-shapes a single "" beside a batch of prompt_embeds
+        ref = pipe(prompt_embeds=cond, negative_prompt=[""] * 2 if guidance > 1 else None, image=image,
+                   num_inference_steps=n, strength=0.6, guidance_scale=guidance, output_type="np",
+                   generator=torch.Generator().manual_seed(7)).images
+    finally:
+        hook.remove()
+    assert n_lean == steps  # cond and uncond share one batched UNet pass per step
+    assert len(calls) == 2 * steps
+    lean = lean.permute(0, 2, 3, 1).numpy()
+    assert lean.shape == ref.shape == (2, 32, 32, 3)
+    np.testing.assert_allclose(lean, ref, atol=2e-5, rtol=0)
+    assert np.abs(lean[0] - lean[1]).max() > 1e-3  # the batch is not one image twice
+
+
+def test_generate_matches_pipeline_uint8(pipe):
+    gen = DiffusersImg2ImgGenerator(pipe=pipe, family="sd", steps=2, strength=0.5, guidance=4.0, size=32,
+                                    device="cpu")
+    image, cond = _inputs(b=1, tokens=77)
+    ref = pipe(prompt_embeds=cond, negative_prompt=[""], image=image, num_inference_steps=4, strength=0.5,
+               guidance_scale=4.0, output_type="np", generator=torch.Generator().manual_seed(3)).images
+    out = gen.generate(image.permute(0, 2, 3, 1).numpy(), cond.numpy(), seed=3)
+    assert out.dtype == np.uint8
+    assert np.abs(out.astype(int) - np.round(ref * 255).astype(int)).max() <= 1
+
+
+def test_uncond_is_the_empty_prompt_encoding_not_zeros(pipe):
+    gen = DiffusersImg2ImgGenerator(pipe=pipe, family="sd", steps=1, strength=0.5, guidance=3.0, size=32,
+                                    device="cpu")
+    ids = pipe.tokenizer("", padding="max_length", max_length=8, truncation=True, return_tensors="pt").input_ids
+    with torch.no_grad():
+        expect = pipe.text_encoder(ids)[0]
+    got = gen.uncond_embeds(8)
+    assert got.shape == (1, 8, 32) and got.abs().max() > 0.1
+    torch.testing.assert_close(got, expect)
+    assert gen.unet_passes_per_image == 2
+
+
+def test_guidance_without_text_encoder_says_so():
+    gen = DiffusersImg2ImgGenerator(pipe=tiny_pipe(), family="sd", steps=1, strength=0.5, guidance=3.0, size=32,
+                                    device="cpu")
+    with pytest.raises(EegvizError, match="no text encoder loaded"):
+        gen.generate(np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 8, 32), np.float32))
+
+
+def test_uncond_of_other_length_runs_unbatched_and_exact(pipe):
+    """Decoder states of 8 tokens against a 77-token negative: two UNet passes per step, same guidance maths."""
+    neg = torch.randn(1, 77, 32, generator=torch.Generator().manual_seed(1))
+    gen = DiffusersImg2ImgGenerator(pipe=pipe, family="sd", steps=1, strength=0.5, guidance=3.0, size=32,
+                                    device="cpu", negative_embeds=neg)
+    image, cond = _inputs(b=1)
+    calls = []
+    hook = pipe.unet.register_forward_hook(lambda m, a, kw, out: calls.append(kw["encoder_hidden_states"].shape[1]),
+                                           with_kwargs=True)
+    try:
+        gen.generate(image.permute(0, 2, 3, 1).numpy(), cond.numpy())
+    finally:
+        hook.remove()
+    assert calls == [8, 77]
+
+
+@pytest.mark.parametrize("steps,strength", [(1, 0.5), (2, 0.6), (3, 0.6), (2, 0.3), (4, 1.0), (1, 0.05)])
+def test_schedule_length_gives_exactly_steps(steps, strength):
+    n = num_inference_steps_for(steps, strength)
+    assert int(n * strength) == steps
+
+
+def test_guidance_embedding_unet_equals_pipeline_call(pipe):
+    """LCM-distilled UNets take the guidance scale as an embedding (time_cond_proj_dim): one pass, no CFG."""
+    import copy
+
+    from diffusers import UNet2DConditionModel
+
+    lcm = copy.copy(pipe)
+    torch.manual_seed(2)
+    lcm.unet = UNet2DConditionModel.from_config({**pipe.unet.config, "time_cond_proj_dim": 16})
+    gen = DiffusersImg2ImgGenerator(pipe=lcm, family="lcm", steps=2, strength=0.6, guidance=4.0, size=32,
+                                    device="cpu")
+    assert gen.unet_passes_per_image == 2
+    image, cond = _inputs()
+    n = num_inference_steps_for(2, 0.6)
+    with torch.inference_mode():
+        lean = gen.lean(image, cond, num_inference_steps=n, strength=0.6, guidance=4.0,
+                        generator=torch.Generator().manual_seed(9))
+        other_w = gen.lean(image, cond, num_inference_steps=n, strength=0.6, guidance=8.0,
+                           generator=torch.Generator().manual_seed(9))
+    ref = lcm(prompt_embeds=cond, image=image, num_inference_steps=n, strength=0.6, guidance_scale=4.0,
+              output_type="np", generator=torch.Generator().manual_seed(9)).images
+    np.testing.assert_allclose(lean.permute(0, 2, 3, 1).numpy(), ref, atol=2e-5, rtol=0)
+    assert (lean - other_w).abs().max() > 1e-4  # the guidance embedding reaches the UNet
