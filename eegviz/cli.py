@@ -156,7 +156,9 @@ def cmd_train(args) -> int:
               text_encoder=args.text_encoder, caption=args.caption,
               data_opts=data_opts,
               classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
-              sampler_grid=args.sampler_grid, eval_controls=not args.no_eval_controls)
+              sampler_grid=args.sampler_grid, eval_controls=not args.no_eval_controls,
+              gen_sizes={k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
+                         if getattr(args, k) is not None}, gen_config=args.generator_config)
     return 0
 
 
@@ -350,6 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--gen-steps", type=int, default=6000, help="embedded generator: x0-regression steps")
     t.add_argument("--gen-adv-steps", type=int, default=2500,
                    help="embedded generator: adversarial sharpening steps")
+    for stage, what in (("ae", "autoencoder"), ("unet", "CFG teacher UNet"), ("distill", "1-2 step distillation")):
+        t.add_argument(f"--{stage}-steps", type=int,
+                       help=f"diffusers generator (--text-encoder minilm): {what} steps (default: the shipped run's)")
+    t.add_argument("--generator-config", default="full", choices=["full", "tiny"],
+                   help="diffusers generator architecture and sizes: full (shipped) or tiny (toy, for smoke runs)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--highpass", type=float, default=0.0, metavar="HZ",
                    help="per-epoch zero-phase high-pass, saved with the model and applied live too (0: off)")
@@ -361,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--caption", default="label", choices=["label", "rich"],
                    help="semantic target: 'an image of a <class>' or the dataset's own caption per image")
     t.add_argument("--text-encoder", default="hash", metavar="SPEC",
-                   help="caption space of the semantic branch: 'hash' (offline default, the embedded generator's) "
+                   help="caption space of the semantic branch: 'hash' (offline default, the legacy pixel generator's), "
+                        "'minilm' (16 x 384; trains the in-house diffusers generator too) "
                         "or 'clip:MODEL' (an SD model id or folder: its CLIP text encoder, 77 x 768/1024)")
     t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints after an interruption")
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")

@@ -27,7 +27,7 @@ FULL = {"ae_steps": 2500, "unet_steps": 3000, "distill_steps": 400, "ae_batch": 
         "distill_batch": 16, "val_per_class": 5}
 TINY = {"ae_steps": 3, "unet_steps": 3, "distill_steps": 2, "ae_batch": 4, "unet_batch": 4, "distill_batch": 4,
         "val_per_class": 1, "ae": {"channels": (8, 16, 16)}, "unet": {"channels": (16, 32, 32), "head_dim": 8},
-        "teacher_steps": 1}
+        "teacher_steps": 1, "grid": ((1, 0.5),)}
 
 
 def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict | None = None,
@@ -41,6 +41,7 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
     from eegviz.train.renders import VAL_SEED, heldout_specs
 
     cfg = {**FULL, **sizes}
+    grid = cfg.pop("grid", grid)
     caps = caps or {}
     t0 = time.perf_counter()
     vae, ae = train_autoencoder(steps=cfg["ae_steps"], batch=cfg["ae_batch"], seed=seed, config=cfg.get("ae"),
@@ -66,7 +67,8 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
     return {"kind": "diffusers", "autoencoder": ae, "teacher": tm, "distill": dm, "sampling": chosen,
             "sampling_on_val": rows, "seconds": time.perf_counter() - t0, "seed": seed,
             "render_seeds": {"train": ">= 1000 (fresh every batch)", "val": VAL_SEED, "ae_check": VAL_SEED + 2},
-            "sizes": {k: v for k, v in cfg.items() if k not in ("ae", "unet")}, "caps_minutes": caps}
+            "sizes": {k: v for k, v in cfg.items() if k not in ("ae", "unet")}, "caps_minutes": caps,
+            "architecture": {"autoencoder": ae["config"], "unet": tm["config"]}}
 
 
 def main(argv=None) -> int:

@@ -58,19 +58,12 @@ def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float 
     avg = Ema(student, ema)
     sched = build_scheduler()
     caps = Captions(text, p_uncond=0.0)  # the student is always conditioned: guidance is baked in
-    uncond = caps.empty
     data = LatentBatches(vae, rng, size, p_degraded=0.0)
     opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
 
     def step(i, _frac):
-        t, from_blob = student_timesteps(rng, batch)
-        specs, z0, start, _ = data.draw(batch, deg=from_blob)
-        noise = torch.from_numpy(rng.standard_normal(z0.shape).astype(np.float32))
-        x_t = add_noise(sched, start, t, noise)
-        ctx = caps.sample(specs, rng)
-        target = ddim_solve(teacher, sched, x_t, t, ctx, uncond, guidance, teacher_steps)
-        pred = x0_from_v(sched, x_t, t, student(x_t, t, encoder_hidden_states=ctx).sample)
-        loss = (pred - target).pow(2).mean() + anchor * (pred - z0).pow(2).mean()
+        loss = distill_loss(student, teacher, sched, data, caps, rng, batch=batch, guidance=guidance,
+                            teacher_steps=teacher_steps, anchor=anchor)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -85,3 +78,17 @@ def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float 
                         "anchor": anchor, "ema": ema, "blob_timesteps": list(BLOB_TIMESTEPS),
                         "second_timesteps": list(SECOND_TIMESTEPS), "noise_timestep": NOISE_TIMESTEP}
 
+
+
+def distill_loss(student, teacher, sched, data: LatentBatches, caps: Captions, rng: np.random.Generator, *,
+                 batch: int, guidance: float, teacher_steps: int, anchor: float) -> torch.Tensor:
+    """One fresh batch at the run-time timesteps: the student's one-jump clean latent against the guided
+    teacher's DDIM path (plus the small anchor to the true latent)."""
+    t, from_blob = student_timesteps(rng, batch)
+    specs, z0, start, _ = data.draw(batch, deg=from_blob)
+    noise = torch.from_numpy(rng.standard_normal(z0.shape).astype(np.float32))
+    x_t = add_noise(sched, start, t, noise)
+    ctx = caps.sample(specs, rng)
+    target = ddim_solve(teacher, sched, x_t, t, ctx, caps.empty, guidance, teacher_steps)
+    pred = x0_from_v(sched, x_t, t, student(x_t, t, encoder_hidden_states=ctx).sample)
+    return (pred - target).pow(2).mean() + anchor * (pred - z0).pow(2).mean()

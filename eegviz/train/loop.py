@@ -56,10 +56,11 @@ def run_loop(name: str, steps: int, step_fn, opt: torch.optim.Optimizer, *, lr: 
              warmup: int = 50, log_every: int = 50) -> LoopResult:
     """Call loss = step_fn(i, frac) (it does its own backward) until `steps` or `max_minutes` (0: no cap);
     step_fn's return value (a float loss) is logged. The optimiser's lr is set before each step: linear warm-up,
-    then cosine decay over the progress fraction."""
+    then cosine decay over the progress fraction (warm-up at most a tenth of the steps)."""
     t0 = time.perf_counter()
     cap = max_minutes * 60.0
     res = LoopResult(0, 0.0, "steps")
+    warmup = min(warmup, max(1, steps // 10))
     for i in range(steps):
         elapsed = time.perf_counter() - t0
         if cap and elapsed >= cap:
