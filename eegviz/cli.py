@@ -156,7 +156,9 @@ def cmd_train(args) -> int:
               text_encoder=args.text_encoder, caption=args.caption,
               data_opts=data_opts,
               classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
-              sampler_grid=args.sampler_grid, eval_controls=not args.no_eval_controls)
+              sampler_grid=args.sampler_grid, eval_controls=not args.no_eval_controls,
+              gen_sizes={k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
+                         if getattr(args, k) is not None}, gen_config=args.generator_config)
     return 0
 
 
@@ -351,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--gen-steps", type=int, default=6000, help="embedded generator: x0-regression steps")
     t.add_argument("--gen-adv-steps", type=int, default=2500,
                    help="embedded generator: adversarial sharpening steps")
+    for stage, what in (("ae", "autoencoder"), ("unet", "CFG teacher UNet"), ("distill", "1-2 step distillation")):
+        t.add_argument(f"--{stage}-steps", type=int,
+                       help=f"diffusers generator (--text-encoder minilm): {what} steps (default: the shipped run's)")
+    t.add_argument("--generator-config", default="full", choices=["full", "tiny"],
+                   help="diffusers generator architecture and sizes: full (shipped) or tiny (toy, for smoke runs)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--highpass", type=float, default=0.0, metavar="HZ",
                    help="per-epoch zero-phase high-pass, saved with the model and applied live too (0: off)")

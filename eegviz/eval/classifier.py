@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +80,20 @@ def train_classifier(n_per_class: int = 200, epochs: int = 15, seed: int = 1, si
 
 
 def save_classifier(clf: StimulusClassifier, path: Path) -> None:
-    save_module(clf, Path(path))
+    """The weights, and beside them (classifier.json) the input size it was trained at: its weights fit any size
+    (global pooling), so only the sidecar keeps a 64 px classifier from silently judging at 32 px."""
+    path = Path(path)
+    save_module(clf, path)
+    path.with_suffix(".json").write_text(json.dumps({"size": clf.size}))
 
 
 def load_classifier(path: Path, classes: list[str]) -> StimulusClassifier:
-    """The stimulus classifier saved at `path`, its outputs named by the dataset's `classes`."""
-    return load_module(StimulusClassifier(classes), Path(path))
+    """The stimulus classifier saved at `path`, its outputs named by the dataset's `classes`, at the size its
+    sidecar names (32 px, the old default, when there is none)."""
+    path = Path(path)
+    side = path.with_suffix(".json")
+    size = int(json.loads(side.read_text()).get("size", 32)) if side.is_file() else 32
+    return load_module(StimulusClassifier(classes, size), path)
 
 
 class HFImageClassifier:

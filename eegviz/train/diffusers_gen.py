@@ -1,0 +1,121 @@
+"""Training the embedded default generator, end to end: autoencoder -> CFG teacher UNet -> 1-2 step student ->
+sampler strength chosen on validation renders -> a diffusers pipeline folder (eegviz.train.pipeline_folder).
+
+`eegviz train` calls train_diffusers_generator for synthetic-world data; `python -m eegviz.train.diffusers_gen
+--out DIR` trains the generator and its 64 px classifier alone and writes DIR/results.json with the held-out
+figures (eegviz.train.gen_eval). Stage sizes are steps; each also takes a wall-clock cap (minutes, 0 = none)
+so a run on a loaded machine still ends on time, and records the steps it actually ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger("eegviz.train.generator")
+
+# (steps, strength) pairs scored on validation; with the scheduler's "trailing" spacing they start at
+# t = 499, 332 (one pass) and 666, 499, 399 (two passes); see sampling.json's "timesteps".
+SAMPLER_GRID = ((1, 0.5), (1, 0.34), (2, 0.7), (2, 0.5), (2, 0.4))
+
+FULL = {"ae_steps": 2500, "unet_steps": 3000, "distill_steps": 400, "ae_batch": 32, "unet_batch": 32,
+        "distill_batch": 16, "val_per_class": 5}
+TINY = {"ae_steps": 3, "unet_steps": 3, "distill_steps": 2, "ae_batch": 4, "unet_batch": 4, "distill_batch": 4,
+        "val_per_class": 1, "ae": {"channels": (8, 16, 16)}, "unet": {"channels": (16, 32, 32), "head_dim": 8},
+        "teacher_steps": 1, "grid": ((1, 0.5),)}
+
+
+def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict | None = None,
+                              grid=SAMPLER_GRID, **sizes) -> dict:
+    """Train all stages and save the pipeline folder into `out`; returns the training record."""
+    from eegviz.train.autoencoder import score_reconstructions, train_autoencoder
+    from eegviz.train.diffusion import build_scheduler, train_teacher
+    from eegviz.train.distill import distill
+    from eegviz.train.gen_eval import HeldOut, choose_sampling
+    from eegviz.train.pipeline_folder import save_pipeline
+    from eegviz.train.renders import VAL_SEED, heldout_specs
+
+    cfg = {**FULL, **sizes}
+    grid = cfg.pop("grid", grid)
+    caps = caps or {}
+    t0 = time.perf_counter()
+    vae, ae = train_autoencoder(steps=cfg["ae_steps"], batch=cfg["ae_batch"], seed=seed, config=cfg.get("ae"),
+                                max_minutes=caps.get("ae", 0.0))
+    vae.requires_grad_(False)
+    ae["acceptance"] = score_reconstructions(vae, clf, heldout_specs(cfg["val_per_class"], VAL_SEED + 2))
+    ae["accepted"] = ae["acceptance"]["classifier_on_reconstructions"] >= 0.97
+    if not ae["accepted"]:
+        log.warning("autoencoder below the 0.97 acceptance line: %.3f", ae["acceptance"]["classifier_on_reconstructions"])
+    stages = Path(out) / "stages"  # each stage's weights as soon as it ends: a failure later keeps them
+    vae.save_pretrained(stages / "vae")
+    teacher, tm = train_teacher(vae, text, steps=cfg["unet_steps"], batch=cfg["unet_batch"], seed=seed,
+                                config=cfg.get("unet"), max_minutes=caps.get("unet", 0.0))
+    teacher.save_pretrained(stages / "teacher")
+    student, dm = distill(teacher, vae, text, steps=cfg["distill_steps"], batch=cfg["distill_batch"], seed=seed,
+                          teacher_steps=cfg.get("teacher_steps", 3), max_minutes=caps.get("distill", 0.0))
+    sched = build_scheduler()
+    val = HeldOut(text, cfg["val_per_class"], VAL_SEED)
+    chosen, rows = choose_sampling(vae, student, sched, val, clf, grid, seed=seed)
+    log.info(f"generator: {chosen['steps']} step(s) at strength {chosen['strength']} (chosen on validation)")
+    save_pipeline(out, vae, student, sched, {**chosen, "caption": "label or rich (both trained)",
+                                             "trained_seed": seed})
+    return {"kind": "diffusers", "autoencoder": ae, "teacher": tm, "distill": dm, "sampling": chosen,
+            "sampling_on_val": rows, "seconds": time.perf_counter() - t0, "seed": seed,
+            "render_seeds": {"train": ">= 1000 (fresh every batch)", "val": VAL_SEED, "ae_check": VAL_SEED + 2},
+            "sizes": {k: v for k, v in cfg.items() if k not in ("ae", "unet")}, "caps_minutes": caps,
+            "architecture": {"autoencoder": ae["config"], "unet": tm["config"]}}
+
+
+def main(argv=None) -> int:
+    """The generator and its classifier alone, with held-out figures: DIR/results.json."""
+    from eegviz.decoders.text import make_text_encoder
+    from eegviz.eval.classifier import save_classifier, train_classifier
+    from eegviz.train.gen_eval import HeldOut, evaluate_generator, latency_ms
+    from eegviz.train.pipeline_folder import load_components
+    from eegviz.train.renders import TEST_SEED
+
+    p = argparse.ArgumentParser(prog="python -m eegviz.train.diffusers_gen")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tiny", action="store_true", help="toy sizes (a smoke run)")
+    p.add_argument("--test-per-class", type=int, default=10)
+    for k in FULL:
+        p.add_argument("--" + k.replace("_", "-"), type=int)
+    for k in ("ae", "unet", "distill"):
+        p.add_argument(f"--{k}-minutes", type=float, default=0.0)
+    p.add_argument("--classifier-images", type=int, default=200)
+    p.add_argument("--classifier-epochs", type=int, default=15)
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    text = make_text_encoder("minilm")
+    clf = train_classifier(n_per_class=a.classifier_images, epochs=a.classifier_epochs, seed=1, size=64)
+    save_classifier(clf, out / "classifier.safetensors")
+    t_clf = time.perf_counter() - t0
+    log.info(f"classifier (64 px, seed 1): {t_clf:.0f} s")
+    sizes = {**(TINY if a.tiny else {}), **{k: getattr(a, k) for k in FULL if getattr(a, k) is not None}}
+    rec = train_diffusers_generator(out, text, clf, seed=a.seed, **sizes,
+                                    caps={k: getattr(a, f"{k}_minutes") for k in ("ae", "unet", "distill")})
+    vae, unet, sched = load_components(out)  # judge what was saved, through diffusers' loader
+    test = HeldOut(text, a.test_per_class, TEST_SEED)
+    s = rec["sampling"]
+    rec["test"] = evaluate_generator(vae, unet, sched, test, clf, seed=a.seed, **s)
+    rec["latency_ms"] = latency_ms(vae, unet, sched, test.label_states, **s)
+    rec["classifier_seconds"] = t_clf
+    rec["total_seconds"] = time.perf_counter() - t0
+    (out / "results.json").write_text(json.dumps(rec, indent=1, default=str))
+    log.info(f"done in {rec['total_seconds']:.0f} s: {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

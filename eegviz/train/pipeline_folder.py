@@ -1,0 +1,94 @@
+"""The trained generator as a standard diffusers pipeline folder, and the few-step img2img it is sampled with.
+
+Layout (what eegviz's run-time generator and `DiffusionPipeline.from_pretrained(folder)` both read):
+
+    MODEL_DIR/model_index.json   StableDiffusionImg2ImgPipeline; text_encoder, tokenizer, safety_checker,
+                                 feature_extractor null (eegviz passes prompt_embeds: the MiniLM caption states
+                                 the decoder predicts, 16 x 384); load with
+                                 DiffusionPipeline.from_pretrained(MODEL_DIR, text_encoder=None, tokenizer=None)
+                                 (diffusers insists that non-optional null components are named)
+    MODEL_DIR/vae/ unet/ scheduler/   AutoencoderKL, UNet2DConditionModel, DDIMScheduler (v-prediction,
+                                 zero terminal SNR, "trailing" spacing), safetensors
+    MODEL_DIR/sampling.json      {"steps", "strength", "guidance": 1.0 (baked in), "text_encoder": "minilm",
+                                 "image_size", "timesteps" (the UNet's timesteps those steps and strength give,
+                                 for information), "caption": ...}
+
+`img2img` here is the same computation as StableDiffusionImg2ImgPipeline.__call__ without its per-call
+preprocessing (a test checks they agree): the same random draws from the same generator, in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+SAMPLING = "sampling.json"
+
+
+def build_pipeline(vae, unet, scheduler):
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    pipe = StableDiffusionImg2ImgPipeline(vae=vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=scheduler,
+                                          safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def num_inference_steps_for(steps: int, strength: float) -> int:
+    """diffusers runs int(n * strength) of n scheduled steps: the smallest n that gives exactly `steps`."""
+    n = math.ceil(steps / strength - 1e-9)
+    return n if int(n * strength) >= steps else n + 1
+
+
+def img2img_timesteps(scheduler, steps: int, strength: float) -> list[int]:
+    n = num_inference_steps_for(steps, strength)
+    scheduler.set_timesteps(n)
+    t_start = max(n - min(int(n * strength), n), 0)
+    return [int(t) for t in scheduler.timesteps[t_start:]]
+
+
+@torch.no_grad()
+def img2img(vae, unet, scheduler, image: torch.Tensor, embeds: torch.Tensor, *, steps: int, strength: float,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    """image (B, 3, H, W) in [0, 1], embeds (B, tokens, dim) -> images (B, 3, H, W) in [0, 1]; guidance baked in
+    (one UNet pass per step)."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    ts = torch.tensor(img2img_timesteps(scheduler, steps, strength))
+    z = vae.encode(image * 2 - 1).latent_dist.sample(generator) * vae.config.scaling_factor
+    noise = randn_tensor(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+    z = scheduler.add_noise(z, noise, ts[:1].repeat(len(z)))
+    for t in ts:
+        out = unet(scheduler.scale_model_input(z, t), t, encoder_hidden_states=embeds).sample
+        z = scheduler.step(out, t, z).prev_sample
+    return (vae.decode(z / vae.config.scaling_factor).sample / 2 + 0.5).clamp(0, 1)
+
+
+def save_pipeline(folder: Path, vae, unet, scheduler, sampling: dict) -> Path:
+    """Write the pipeline folder (next to whatever else MODEL_DIR holds) and its sampling.json."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    build_pipeline(vae, unet, scheduler).save_pretrained(folder, safe_serialization=True)
+    full = {"steps": int(sampling["steps"]), "strength": float(sampling["strength"]), "guidance": 1.0,
+            "text_encoder": "minilm", "image_size": 64, **sampling}
+    full["timesteps"] = img2img_timesteps(scheduler, full["steps"], full["strength"])
+    (folder / SAMPLING).write_text(json.dumps(full, indent=1))
+    return folder
+
+
+def null_components(folder: Path) -> dict:
+    """The components model_index.json leaves null, as None keyword arguments: diffusers' from_pretrained needs
+    the non-optional ones (text_encoder, tokenizer) named when a folder ships without them."""
+    index = json.loads((Path(folder) / "model_index.json").read_text())
+    return {k: None for k, v in index.items() if isinstance(v, list) and v[0] is None}
+
+
+def load_components(folder: Path):
+    """(vae, unet, scheduler) of a saved folder, offline, through diffusers' own loader."""
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True, **null_components(folder))
+    return pipe.vae.eval(), pipe.unet.eval(), pipe.scheduler

@@ -1,0 +1,143 @@
+"""The in-house diffusers generator's training: each stage learns on a tiny run, the saved folder is a standard
+diffusers pipeline that loads offline and samples as __call__ does, and seeds change what they should."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from eegviz.decoders.text import HashTextEncoder
+from eegviz.train import renders
+from eegviz.train.autoencoder import train_autoencoder
+from eegviz.train.diffusion import build_scheduler, train_teacher
+from eegviz.train.distill import distill
+from eegviz.train.pipeline_folder import build_pipeline, img2img, load_components, save_pipeline
+
+SIZE = 32
+TINY_AE = {"channels": (8, 16, 16)}
+TINY_UNET = {"channels": (16, 32, 32), "head_dim": 8}
+
+
+@pytest.fixture(scope="module")
+def text():
+    return HashTextEncoder(n_tokens=16, dim=32)
+
+
+@pytest.fixture(scope="module")
+def vae_run():
+    torch.set_num_threads(1)
+    return train_autoencoder(steps=20, batch=4, size=SIZE, config=TINY_AE, lr=3e-3, log_every=0)
+
+
+@pytest.fixture(scope="module")
+def teacher_run(vae_run, text):
+    return train_teacher(vae_run[0].requires_grad_(False), text, steps=24, batch=4, size=SIZE, config=TINY_UNET,
+                         lr=2e-3, log_every=0)
+
+
+def test_autoencoder_loss_falls_and_latents_are_scaled(vae_run):
+    vae, m = vae_run
+    assert m["steps"] == 20 and m["loss_last"] < 0.8 * m["loss_first"]
+    assert vae.config.scaling_factor == pytest.approx(m["scaling_factor"]) and m["scaling_factor"] > 0
+
+
+def test_teacher_loss_falls(teacher_run):
+    _, m = teacher_run
+    assert m["steps"] == 24 and m["loss_last"] < m["loss_first"]
+    assert m["prediction"] == "v" and m["p_uncond"] > 0 and m["p_degraded"] > 0
+
+
+def test_distill_loss_falls(vae_run, teacher_run, text):
+    from eegviz.train.diffusion import Captions, LatentBatches
+    from eegviz.train.distill import distill_loss
+
+    teacher, vae = teacher_run[0], vae_run[0]
+    student, m = distill(teacher, vae, text, steps=30, batch=4, size=SIZE, lr=1e-3, teacher_steps=2,
+                         guidance=2.0, log_every=0)
+    assert m["steps"] == 30 and any((a - b).abs().max() > 0 for a, b in zip(student.parameters(), teacher.parameters()))
+
+    def held_loss(unet):  # the same fresh batch (same seed) for the starting point and the trained student
+        rng = np.random.default_rng(5)
+        with torch.no_grad():
+            return distill_loss(unet, teacher, build_scheduler(), LatentBatches(vae, rng, SIZE), Captions(text, p_uncond=0),
+                                rng, batch=16, guidance=2.0, teacher_steps=2, anchor=0.1).item()
+
+    assert held_loss(student) < held_loss(teacher)  # the student starts as the teacher
+
+
+def _inputs(text, n=2):
+    specs = renders.heldout_specs(1, renders.TEST_SEED)[:n]
+    _, _, blobs = renders.render_with_blobs(specs, SIZE, jitter=False)
+    init = torch.from_numpy(blobs).permute(0, 3, 1, 2)
+    return init, torch.from_numpy(text.encode([s.label_caption for s in specs]))
+
+
+def test_folder_loads_offline_and_matches_the_pipeline_call(tmp_path, monkeypatch, vae_run, teacher_run, text):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    vae, unet, sched = vae_run[0], teacher_run[0], build_scheduler()
+    save_pipeline(tmp_path, vae, unet, sched, {"steps": 2, "strength": 0.7, "image_size": SIZE})
+    index = json.loads((tmp_path / "model_index.json").read_text())
+    sampling = json.loads((tmp_path / "sampling.json").read_text())
+    assert index["_class_name"] == "StableDiffusionImg2ImgPipeline" and index["text_encoder"] == [None, None]
+    assert sampling["guidance"] == 1.0 and sampling["text_encoder"] == "minilm" and sampling["timesteps"] == [666, 332]
+    for sub in ("vae", "unet", "scheduler"):
+        assert (tmp_path / sub).is_dir()
+    v2, u2, s2 = load_components(tmp_path)
+    assert s2.config.prediction_type == "v_prediction" and s2.config.timestep_spacing == "trailing"
+    init, emb = _inputs(text)
+    ours = img2img(v2, u2, s2, init, emb, steps=2, strength=0.7, generator=torch.Generator().manual_seed(3))
+    pipe = build_pipeline(v2, u2, s2)
+    theirs = pipe(prompt_embeds=emb, image=init, strength=0.7, num_inference_steps=3, guidance_scale=1.0,
+                  output_type="pt", generator=torch.Generator().manual_seed(3)).images
+    assert ours.shape == (2, 3, SIZE, SIZE)
+    assert torch.allclose(ours, theirs, atol=1e-4)
+
+
+def test_seed_changes_the_image_and_text_only_ignores_the_init(vae_run, teacher_run, text):
+    vae, unet, sched = vae_run[0], teacher_run[0], build_scheduler()
+    init, emb = _inputs(text)
+
+    def run(x, seed, strength=0.7):
+        return img2img(vae, unet, sched, x, emb, steps=1, strength=strength, generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(run(init, 0), run(init, 0))
+    assert (run(init, 0) - run(init, 1)).abs().max() > 1e-3
+    assert (run(init, 0) - run(torch.full_like(init, 0.15), 0)).abs().max() > 1e-3  # img2img: the init matters
+    # strength 1 starts from pure noise (zero terminal SNR): same seed, any init, same image
+    assert torch.allclose(run(init, 0, 1.0), run(torch.full_like(init, 0.15), 0, 1.0), atol=1e-5)
+
+
+def test_blob_init_keeps_place_and_colour_not_shape():
+    from eegviz.eval.metrics import centroids
+
+    specs = renders.heldout_specs(1, renders.VAL_SEED)[:8]
+    images, masks, blobs = renders.render_with_blobs(specs, 64, jitter=False)
+    bg = np.array([s.background for s in specs])[:, None, None]
+    weight = np.linalg.norm(blobs - bg, axis=-1)
+    true_c, _ = centroids(masks)
+    blob_c, _ = centroids(weight)
+    assert np.abs(true_c - blob_c).max() < 0.05  # the blob sits where the object is
+    peak = blobs.reshape(8, -1, 3)[np.arange(8), weight.reshape(8, -1).argmax(1)]
+    assert np.abs(peak - np.array([s.color for s in specs])).max() < 0.1  # in the object's colour
+    assert np.abs(blobs - images).mean() > 0.01  # but not the image itself
+    rng = np.random.default_rng(0)
+    assert not np.allclose(renders.blob_init(specs, masks, rng), blobs)  # training jitters it
+
+
+def test_heldout_seeds_are_not_training_seeds():
+    specs = renders.fresh_specs(50, np.random.default_rng(0))
+    seeds = {int(s.image_id.rsplit("_s", 1)[1]) for s in specs}
+    assert min(seeds) >= renders.FRESH_SEED0 and renders.VAL_SEED not in seeds and renders.TEST_SEED not in seeds
+    with pytest.raises(ValueError):
+        renders.heldout_specs(1, renders.FRESH_SEED0 + 5)
+
+
+def test_classifier_keeps_its_training_size(tmp_path):
+    from eegviz.eval.classifier import StimulusClassifier, load_classifier, save_classifier
+    from eegviz.world.stimuli import CLASSES
+
+    save_classifier(StimulusClassifier(CLASSES, size=64), tmp_path / "classifier.safetensors")
+    assert load_classifier(tmp_path / "classifier.safetensors", list(CLASSES)).size == 64
+    (tmp_path / "classifier.json").unlink()  # folders written before the sidecar: the old 32 px default
+    assert load_classifier(tmp_path / "classifier.safetensors", list(CLASSES)).size == 32

@@ -1,0 +1,30 @@
+"""`eegviz train --text-encoder minilm` trains decoder, the 64 px classifier and the diffusers generator into one
+folder that is also a diffusers pipeline folder, and records how to reproduce it."""
+
+import json
+
+from eegviz.cli import main
+from eegviz.train.pipeline_folder import load_components
+
+
+def test_train_minilm_writes_a_pipeline_model_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data, model = tmp_path / "data", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "4"]) == 0
+    assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "2",
+                 "--refine-steps", "2", "--text-encoder", "minilm", "--generator-config", "tiny",
+                 "--unet-steps", "2", "--classifier-images", "2", "--classifier-epochs", "1",
+                 "--no-eval-controls", "--threads", "1"]) == 0
+    for f in ("model_index.json", "sampling.json", "vae", "unet", "scheduler", "decoder.json",
+              "classifier.safetensors", "training.json", "README.md"):
+        assert (model / f).exists(), f
+    assert json.loads((model / "classifier.json").read_text()) == {"size": 64}
+    sampling = json.loads((model / "sampling.json").read_text())
+    assert sampling["text_encoder"] == "minilm" and sampling["guidance"] == 1.0 and sampling["steps"] in (1, 2)
+    training = json.loads((model / "training.json").read_text())
+    gen = training["generator"]
+    assert gen["kind"] == "diffusers" and gen["teacher"]["steps"] == 2 and gen["autoencoder"]["steps"] == 3
+    assert gen["classifier"]["size"] == 64 and gen["classifier"]["render_seed"] == 1 and gen["seed"] == 0
+    assert "--generator-config tiny" in training["command"] and "--unet-steps 2" in training["command"]
+    vae, unet, sched = load_components(model)
+    assert unet.config.cross_attention_dim == 384 and vae.config.block_out_channels == [8, 16, 16]
