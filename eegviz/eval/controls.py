@@ -9,7 +9,9 @@ assignment and scoring it on trials it never saw:
 - shuffled labels: training labels permuted. Must sit at chance; above chance means leakage in the pipeline.
 - leave one subject out: train on the other subjects, test on the held-out one (needs >= 2 subjects).
 - blocks kept apart: cross-validation over recording blocks, so no test trial shares a block with a training
-  trial. In a block design (one class per block) this is where slow-drift "decoding" collapses; when every
+  trial. Both are crossed with the image split (train on training images, test on test images only): when
+  every subject saw every image, a split by subject or block alone would test on images the probe was fit
+  on, and exemplar memory would pass for generalisation. In a block design (one class per block) this is where slow-drift "decoding" collapses; when every
   class lives in a single block per subject and there is one subject, no such split exists and it says so.
 - each of the above again after a high-pass (the same filter `eegviz train --highpass` bakes into a model).
 
@@ -166,17 +168,21 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
         pred = fit_probe(f[tr], shuffled, n_classes)(f[te])
         res["shuffled_labels"] = _score(int((pred == y[te]).sum()), len(te), chance, effective_units(ds, te))
         every = np.arange(len(y))
+        in_train, in_test = ds.split == "train", ds.split == "test"
         subjects = np.unique(ds.subjects)
         if len(subjects) >= 2:
+            # crossed with the image split: the held-out subject's TEST images, a probe fit on the other
+            # subjects' TRAINING images, so neither a subject nor an image is shared (exemplar leakage)
             per, k_all, n_all = {}, 0, 0
             for s in subjects:
-                test = ds.subjects == s
-                pred = fit_probe(f[~test], y[~test], n_classes)(f[test])
+                test = (ds.subjects == s) & in_test
+                train = (ds.subjects != s) & in_train
+                pred = fit_probe(f[train], y[train], n_classes)(f[test])
                 k = int((pred == y[test]).sum())
-                per[str(int(s))] = k / int(test.sum())
+                per[str(int(s))] = k / max(1, int(test.sum()))
                 k_all, n_all = k_all + k, n_all + int(test.sum())
-            res["leave_one_subject_out"] = _score(k_all, n_all, chance, effective_units(ds, every),
-                                                  per_subject=per)
+            res["leave_one_subject_out"] = _score(k_all, n_all, chance, effective_units(ds, te),
+                                                  per_subject=per, crossed_with_image_split=True)
         else:
             res["leave_one_subject_out"] = {"skipped": "one subject only"}
         if ds.blocks is None:
@@ -186,13 +192,18 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
             if why:
                 res["blocks_kept_apart"] = {"skipped": why}
             else:
-                k_all = 0
-                for test in folds:
-                    train = np.setdiff1d(every, test)
-                    k_all += int((fit_probe(f[train], y[train], n_classes)(f[test]) == y[test]).sum())
-                res["blocks_kept_apart"] = _score(k_all, len(y), chance, effective_units(ds, every),
-                                                  folds=len(folds),
-                                                  blocks=int(len(np.unique(ds.blocks))))
+                # crossed with the image split too: each fold's test-image trials, a probe fit on the training
+                # images recorded in the other blocks
+                k_all, n_all = 0, 0
+                for fold in folds:
+                    test = np.intersect1d(fold, te)
+                    train = np.setdiff1d(tr, fold)
+                    if len(test):
+                        k_all += int((fit_probe(f[train], y[train], n_classes)(f[test]) == y[test]).sum())
+                        n_all += len(test)
+                res["blocks_kept_apart"] = _score(k_all, n_all, chance, effective_units(ds, te),
+                                                  folds=len(folds), blocks=int(len(np.unique(ds.blocks))),
+                                                  crossed_with_image_split=True)
         out["variants"][name] = res
         log.info("controls (%s): %s", name, ", ".join(
             f"{k} {v['top1']:.3f}" for k, v in res.items() if "top1" in v))
