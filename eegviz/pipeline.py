@@ -72,6 +72,7 @@ class Stats:
     gaps: int = 0
     latencies: list = field(default_factory=list)
     out_dir: object = None  # the session folder results were written to, if any
+    ended: str = ""  # why the session ended: "finished" (the source ran out), "duration", "stopped" (stop())
 
     def summary(self) -> str:
         """The line a session ends with (headless and windowed runs alike)."""
@@ -139,6 +140,8 @@ class Pipeline:
                 res = self.source.read(timeout=0.05)
                 finished = res.finished
                 self._take(res, epocher)
+            if finished:
+                self._end("finished")
             # Stopped (or finished): every marker still waiting gets its epoch if the window is complete,
             # else a line saying why not.
             self._dispatch(epocher.poll(flush=True, ended=not finished))
@@ -295,7 +298,8 @@ class Pipeline:
             while acq.is_alive():
                 acq.join(0.1)
                 if t_end and time.perf_counter() > t_end:
-                    self.stop()
+                    self._end("duration")
+                    self._stop.set()
             inf.join()
         except KeyboardInterrupt:
             # Ctrl-C ends a headless live session: stop as a duration would, so pending markers still get
@@ -313,5 +317,13 @@ class Pipeline:
             self._infer_failed.set()
             self._stop.set()
 
+    def _end(self, reason: str) -> None:
+        """Record why the session ends; the first reason wins (a replay that runs out as its duration does)."""
+        with self._lock:
+            if not self.stats.ended:
+                self.stats.ended = reason
+
     def stop(self) -> None:
+        """End the session early (from any thread); run() returns once both threads are done."""
+        self._end("stopped")
         self._stop.set()

@@ -14,6 +14,7 @@ from eegviz.app.source_choice import SourceChoice
 from eegviz.app.window import MainWindow
 from eegviz.messages import Chunk, Decoded, Epoch, Marker, Reconstruction, StreamInfo
 from eegviz.paths import default_model_dir, demo_recording
+from eegviz.settings import SessionSettings
 
 START_MS = 30000  # model loading shares two cores with whatever else runs; generous, only hit on failure
 
@@ -129,7 +130,7 @@ def test_bad_sources_show_one_line_and_start_works_again(session, qtbot, tmp_pat
 
     # A model folder that holds no model.
     with qtbot.waitSignal(ctl.error, timeout=START_MS) as err:
-        ctl.start(SourceChoice("demo"), model_dir=tmp_path)
+        ctl.start(SourceChoice("demo"), SessionSettings().with_model_path(tmp_path))
     assert "no model at" in err.args[0]
     qtbot.waitUntil(lambda: ctl.state == "idle", timeout=2000)
 
@@ -204,7 +205,7 @@ def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
     try:
         for _ in range(2):
             with qtbot.waitSignal(ctl.stopped, timeout=START_MS) as stopped:
-                sid = ctl.start(SourceChoice("demo", speed=0.0), out_dir=tmp_path) if _ == 0 else ctl.restart()
+                sid = ctl.start(SourceChoice("demo", speed=0.0), SessionSettings().with_output_folder(tmp_path)) if _ == 0 else ctl.restart()
             assert stopped.args == ["finished"] and sid == ctl.session_id
     finally:
         ctl.shutdown(5.0)
