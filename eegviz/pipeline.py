@@ -28,7 +28,7 @@ import numpy as np
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
 from eegviz.generators.base import Generator
-from eegviz.messages import Chunk, Epoch, Marker, Reconstruction
+from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
 from eegviz.sources.base import Source
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
@@ -39,10 +39,11 @@ log = logging.getLogger(__name__)
 class Sink(Protocol):
     """Where reconstructions go (ResultsWriter, ProgressSink, plugins' sinks, the window). on_result is called
     from the generation thread; on_skipped from the acquisition thread at once (drops, gaps, NaN), so a sink
-    that writes both must lock, and its lines are in completion order, not marker order (each carries t_marker)."""
+    that writes both must lock, and its lines are in completion order, not marker order (each carries t_marker).
+    on_skipped gets why twice: reason, a sentence for people, and kind, the SkipKind for code."""
 
     def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None) -> None: ...
-    def on_skipped(self, marker: Marker, reason: str) -> None: ...
+    def on_skipped(self, marker: Marker, reason: str, kind: SkipKind) -> None: ...
     def close(self) -> None: ...
 
 
@@ -131,7 +132,8 @@ class Pipeline:
                         self.stats.dropped += 1
                         self._dropped_since += 1
                     for s in self.sinks:
-                        s.on_skipped(old.marker, "dropped: generation behind the marker rate (newest wins)")
+                        s.on_skipped(old.marker, "dropped: generation behind the marker rate (newest wins)",
+                                     SkipKind.DROPPED)
 
     def _acquire(self, epocher: Epocher) -> None:
         try:
@@ -180,9 +182,9 @@ class Pipeline:
         for r in results:
             if r.epoch is None:
                 self.stats.skipped += 1
-                self.stats.skipped_nan += r.kind == "nan"
+                self.stats.skipped_nan += r.kind is SkipKind.NAN
                 for s in self.sinks:
-                    s.on_skipped(r.marker, r.reason)
+                    s.on_skipped(r.marker, r.reason, r.kind)
             else:
                 self.stats.epochs += 1
                 self._enqueue(r.epoch)
@@ -205,7 +207,8 @@ class Pipeline:
                         continue
                     if old is not None:
                         for s in self.sinks:
-                            s.on_skipped(old.marker, "session ended by an error before this epoch was generated")
+                            s.on_skipped(old.marker, "session ended by an error before this epoch was generated",
+                                         SkipKind.ERROR)
 
     # -- inference ---------------------------------------------------------------------------------------------
     def _process(self, epochs: list[Epoch]) -> None:

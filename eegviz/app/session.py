@@ -26,8 +26,8 @@ from eegviz.app.session_window import SessionWindow
 from eegviz.app.source_choice import SourceChoice
 from eegviz.errors import EegvizError
 from eegviz.errors import one_line as errors_one_line
+from eegviz.messages import SkipKind
 from eegviz.settings import SessionSettings
-from eegviz.stream.epocher import NAN_REASON
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,9 @@ class _WindowSink:
     def on_result(self, rec, stimulus) -> None:
         self.signals.reconstruction.emit(self.sid, rec, stimulus)
 
-    def on_skipped(self, marker, reason: str) -> None:
+    def on_skipped(self, marker, reason: str, kind: SkipKind) -> None:
         self.skipped += 1
-        self.nan += reason.startswith(NAN_REASON)
+        self.nan += kind is SkipKind.NAN
         status = {"skipped": self.skipped, "last skipped": f"{marker.payload} ({reason})"}
         if self.nan:
             status["NaN epochs"] = self.nan

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eegviz.messages import Marker, Reconstruction
+from eegviz.messages import Marker, Reconstruction, SkipKind
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,9 @@ class ResultsWriter:
             "saliency": f"saliency/{stem}.png", "reconstruction": f"reconstruction/{stem}.png",
         })
 
-    def on_skipped(self, marker: Marker, reason: str) -> None:
-        self._write({"marker": marker.payload, "t_marker": marker.timestamp, "dropped": True, "reason": reason})
+    def on_skipped(self, marker: Marker, reason: str, kind: SkipKind) -> None:
+        self._write({"marker": marker.payload, "t_marker": marker.timestamp, "dropped": True, "reason": reason,
+                     "skip": kind.value})
 
     def close(self) -> None:
         """Close results.jsonl, then write the run report beside it (report.html, contact sheet, latency plot).

@@ -225,3 +225,16 @@ def test_a_10_20_board_runs_in_the_window_and_says_how_many_channels_are_interpo
     assert win.info.n_channels == 16
     with qtbot.waitSignal(ctl.stopped, timeout=5000):
         ctl.stop()
+
+
+def test_the_window_sink_counts_nan_skips_by_their_kind_not_their_text():
+    from types import SimpleNamespace
+
+    from eegviz.app.session import _WindowSink
+    from eegviz.messages import SkipKind
+
+    sent = []
+    sink = _WindowSink(SimpleNamespace(status=SimpleNamespace(emit=lambda sid, st: sent.append(st))), 1)
+    sink.on_skipped(Marker(1.0, "a"), "any words at all", SkipKind.NAN)
+    sink.on_skipped(Marker(2.0, "b"), "epoch holds NaN/inf (but a gap)", SkipKind.GAP)
+    assert sent[-1]["skipped"] == 2 and sent[-1]["NaN epochs"] == 1
