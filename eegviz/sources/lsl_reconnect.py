@@ -16,24 +16,16 @@ from collections import deque
 
 import pylsl
 
+from eegviz.channel_formats import lsl_format_name
 from eegviz.messages import ClockOffset
 from eegviz.sources.base import ReadResult
 
 OFFSET_INTERVAL_S = 5.0  # clock offset read this often per inlet (LabRecorder's interval)
 
-_FORMATS = {
-    pylsl.cf_float32: "float32",
-    pylsl.cf_double64: "float64",
-    pylsl.cf_string: "string",
-    pylsl.cf_int32: "int32",
-    pylsl.cf_int16: "int16",
-    pylsl.cf_int8: "int8",
-    pylsl.cf_int64: "int64",
-}
 
 
 def _format(info: pylsl.StreamInfo) -> str:
-    return _FORMATS.get(info.channel_format(), "unknown")
+    return lsl_format_name(info.channel_format())
 
 
 def _same_type(a: str, b: str) -> bool:
