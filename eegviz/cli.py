@@ -127,7 +127,7 @@ def cmd_eval(args) -> int:
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
     from eegviz.generators import make_generator
-    from eegviz.hub import resolve_model_dir
+    from eegviz.model_sources import resolve_model_dir
 
     model = resolve_model_dir(args.model)
     generator = (make_generator(args.generator, model, GeneratorSettings.from_options(vars(args)), out_size=32)

@@ -24,7 +24,7 @@ def run_headless(source, settings: SessionSettings):
     it and only then claims the session folder (eegviz.record.session_folder). A progress bar counts markers on
     a terminal.
     """
-    from eegviz.hub import resolve_model_dir
+    from eegviz.model_sources import resolve_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
     from eegviz.sinks import ProgressSink, make_sinks

@@ -48,8 +48,10 @@ class Sink(Protocol):
 
 
 @lru_cache(maxsize=256)
-def known_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
-    """The true stimulus for a marker naming a synthetic-world image, else None (real sessions' own ids)."""
+def synthetic_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
+    """The image the marker names when it is a synthetic-world stimulus id (eegviz.world.stimuli): what the
+    person was shown, for the window's and the report's ground-truth panel. None for any other payload (a real
+    session's own image ids, whose pictures eegviz does not have)."""
     from eegviz.world.stimuli import render, spec_from_id
 
     try:
@@ -231,7 +233,7 @@ class Pipeline:
                 dropped, self._dropped_since = self._dropped_since, 0
             rec = Reconstruction(decoded=dec, image=images[i], generator=self.generator.name,
                                  timings_ms=timings, dropped_before=dropped)
-            stim = known_stimulus(ep.marker.payload)
+            stim = synthetic_stimulus(ep.marker.payload)
             for s in self.sinks:
                 s.on_result(rec, stim)
             self.stats.results += 1

@@ -251,7 +251,7 @@ class SessionController(QObject):
         """Decoder and generator for the session, reused from the previous session when the model and the
         generator settings are the same."""
         from eegviz.headless import build_models
-        from eegviz.hub import resolve_model_dir
+        from eegviz.model_sources import resolve_model_dir
 
         model = sess.settings.model
         model_dir = resolve_model_dir(model.path)  # a Hub id may mean a download: on this worker thread
