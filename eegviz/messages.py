@@ -18,7 +18,10 @@ def default_ch_names(n: int) -> list[str]:
 
 
 def usable_ch_names(labels: list[str], n: int) -> list[str]:
-    """`labels` when they name all n channels, each non-empty and distinct, else default_ch_names(n)."""
+    """`labels` (stripped) when they name all n channels, each non-empty and distinct, else default_ch_names(n):
+    a stream that names some channels and leaves others blank or doubled is not half-trusted, because the
+    montage maps channels by name."""
+    labels = [str(label).strip() for label in labels]
     if len(labels) != n or not all(labels) or len(set(labels)) != n:
         return default_ch_names(n)
     return labels
