@@ -27,7 +27,7 @@ import numpy as np
 
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
-from eegviz.generators.base import Generator
+from eegviz.generators.base import Generator, to_uint8
 from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
 from eegviz.sources.base import Source
 from eegviz.stream.epocher import Epocher
@@ -58,7 +58,7 @@ def synthetic_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
         img, _ = render(spec_from_id(payload), size=size)
     except EegvizError:
         return None
-    out = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    out = to_uint8(img)
     out.setflags(write=False)  # cached and shared between sinks: read-only
     return out
 
