@@ -30,3 +30,14 @@ def test_initial_source_picks_the_reader_by_file_type():
     assert callable(mne) and not isinstance(mne, SourceChoice)
     with pytest.raises(EegvizError, match="no from_cli"):
         initial_source(SourceSettings("replay", file="rec.edf", reader="simulator"))
+
+
+def test_a_source_plugin_builds_itself_from_the_source_settings(tmp_path):
+    """`eegviz replay FILE --source csv --sfreq F --unit U --speed S`: the plugin's from_cli reads the typed
+    SourceSettings (field names = option names), not a Namespace."""
+    csv = tmp_path / "rec.csv"
+    csv.write_text("Fz,Cz,marker\n1,2,\n3,4,star_000\n")
+    make = initial_source(SourceSettings("replay", file=str(csv), reader="csv", sfreq=250.0, unit="mV", speed=0.0))
+    src = make()
+    assert type(src).__name__ == "CsvSource" and src.path == csv
+    assert (src.sfreq, src.unit, src.speed) == (250.0, "mV", 0.0)
