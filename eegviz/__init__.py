@@ -37,6 +37,8 @@ _LAZY = {
     "Epoch": "eegviz.messages",
     "Decoded": "eegviz.messages",
     "Reconstruction": "eegviz.messages",
+    "SkipKind": "eegviz.messages",
+    "SessionSettings": "eegviz.settings",
     "EegvizError": "eegviz.errors",
 }
 

@@ -11,105 +11,51 @@ from pathlib import Path
 
 from eegviz.checks import check_choice, check_positive, check_range
 from eegviz.errors import EegvizError
+from eegviz.settings import GeneratorSettings, SessionSettings
 
 
-# -- running a session -------------------------------------------------------------------------------------------
-def run_session(source, args, paced: bool) -> int:
-    """A headless session: the output folder is checked first, the model loaded, then the pipeline warms up,
-    opens the source, checks it and only then claims the session folder (eegviz.record.session_folder)."""
-    from eegviz.decoders.two_branch import TwoBranchDecoder
-    from eegviz.generators import make_generator
-    from eegviz.hub import resolve_model_dir
-    from eegviz.pipeline import Pipeline
-    from eegviz.record.session_folder import SessionOutput
-    from eegviz.sinks import ProgressSink, make_sinks
-
-    output = SessionOutput(args.out) if args.out else None
-    model_dir = resolve_model_dir(args.model)
-    decoder = TwoBranchDecoder.load(model_dir)
-    generator = make_generator(args.generator, model_dir, args)
-    progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=args.cmd)
-    pipe = Pipeline(source, decoder, generator, make_sinks(args.sink) + [progress], output=output, paced=paced,
-                    montage=getattr(args, "montage", None))
-    stats = pipe.run(duration=getattr(args, "duration", None))
-    print(stats.summary())
-    return 0
+# -- sessions: demo, replay, live -----------------------------------------------------------------------------------
+def session_settings(args: argparse.Namespace) -> SessionSettings:
+    """The one typed description of the session this command line asks for; nothing below reads `args`."""
+    return SessionSettings.from_options(vars(args))
 
 
-def _window(args, title: str, make_source=None) -> int:
-    """The windowed session: the GUI thread only draws; loading, acquisition and inference run on a worker
-    (eegviz.app.session), and the window can stop, restart and switch source or model."""
-    from eegviz.app.run_window import run_window_session
-    from eegviz.app.source_choice import SourceChoice
+def _check_session(settings: SessionSettings) -> None:
+    """What can be refused before a model loads or a window opens."""
+    from eegviz.stream.montage import check_montage
 
-    if args.out:
+    source = settings.source
+    if source.command == "demo":
+        from eegviz.paths import demo_recording_checked
+
+        demo_recording_checked()
+    check_montage(source.montage)
+    if source.board_params and source.board is None:
+        raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
+    if settings.output.folder and not settings.display.headless:
         from eegviz.record.session_folder import check_out_dir
 
-        check_out_dir(args.out)  # before any window opens
-    return run_window_session(make_source or SourceChoice.from_cli_args(args), args, title)
+        check_out_dir(settings.output.folder)  # before any window opens (headless: SessionOutput checks it)
 
 
-# -- commands ------------------------------------------------------------------------------------------------------
-def cmd_demo(args) -> int:
-    from eegviz.paths import demo_recording_checked
-    from eegviz.sources.xdf import XdfReplaySource
+def cmd_session(args) -> int:
+    """`eegviz demo|replay|live`: headless, the session runs here to its end; windowed, the GUI thread only
+    draws while loading, acquisition and inference run on a worker (eegviz.app.session), and the window can
+    stop, restart and switch source or model. The source is built the same way for both (initial_source)."""
+    from eegviz.app.source_choice import SourceChoice, initial_source
 
-    path = demo_recording_checked()
-    if not args.headless:
-        return _window(args, "eegviz demo")
-    src = XdfReplaySource(path, speed=args.speed)
-    return run_session(src, args, paced=args.speed > 0)
+    settings = session_settings(args)
+    _check_session(settings)
+    source = initial_source(settings.source)
+    if not settings.display.headless:
+        from eegviz.app.run_window import run_window_session
 
+        return run_window_session(source, settings)
+    from eegviz.headless import run_headless
 
-def cmd_replay(args) -> int:
-    from eegviz.plugins import get
-    from eegviz.sources.xdf import XdfReplaySource
-
-    from eegviz.stream.montage import check_montage
-
-    check_montage(args.montage)
-    title = f"eegviz replay {Path(args.file).name}"
-    if args.source == "auto":  # XDF files are ours/LabRecorder's; every other format goes to MNE's readers
-        args.source = "xdf" if Path(args.file).suffix.lower() == ".xdf" else "mne"
-    if args.source == "mne":
-        from eegviz.sources.mne_file import MneFileSource
-
-        if not args.headless:
-            return _window(args, title, lambda: MneFileSource(args.file, speed=args.speed))
-        src = MneFileSource(args.file, speed=args.speed)
-    elif args.source == "xdf":
-        if not args.headless:
-            return _window(args, title)
-        src = XdfReplaySource(args.file, speed=args.speed, eeg_stream=args.stream, marker_stream=args.markers)
-    else:  # a source plugin (e.g. the csv example in plugins/) builds itself from the same arguments
-        cls = get("sources", args.source)
-        if not hasattr(cls, "from_cli"):
-            raise EegvizError(f"source plugin '{args.source}' cannot replay a file (it has no from_cli)")
-        if not args.headless:
-            return _window(args, title, lambda: cls.from_cli(args))
-        src = cls.from_cli(args)
-    return run_session(src, args, paced=args.speed > 0)
-
-
-def cmd_live(args) -> int:
-    from eegviz.plugins import get
-    from eegviz.sources.brainflow_params import brainflow_params
-
-    from eegviz.stream.montage import check_montage
-
-    check_montage(args.montage)
-    params = brainflow_params(args)
-    if params and args.board is None:
-        raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
-    if not args.headless:
-        return _window(args, "eegviz live")
-    if args.board is not None:
-        src = get("sources", "brainflow")(board_id=args.board, params=params, marker_lsl_name=args.markers)
-    elif args.simulate:
-        src = get("sources", "simulator")()
-    else:
-        src = get("sources", "lsl")(stream_name=args.stream, marker_name=args.markers)
-    return run_session(src, args, paced=True)
+    stats = run_headless(source.make_source() if isinstance(source, SourceChoice) else source(), settings)
+    print(stats.summary())
+    return 0
 
 
 def cmd_simulate(args) -> int:
@@ -183,10 +129,11 @@ def cmd_eval(args) -> int:
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
     from eegviz.generators import make_generator
-    from eegviz.hub import resolve_model_dir
+    from eegviz.model_sources import resolve_model_dir
 
     model = resolve_model_dir(args.model)
-    generator = make_generator(args.generator, model, args) if args.generator else None
+    generator = (make_generator(args.generator, model, GeneratorSettings.from_options(vars(args)).options)
+                 if args.generator else None)
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
                        classifier=args.classifier)
@@ -286,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--steps", type=int,
                         help="UNet denoising steps (default: the model's sampling.json, else 1)")
 
-    def session_opts(sp, speed_default=1.0):
+    def session_opts(sp):
         sp.add_argument("--model", help="model folder (default: models/synthetic-default)")
         generator_opts(sp, "embedded", "embedded")
         sp.add_argument("--headless", action="store_true", help="no window; write results to --out")
@@ -299,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="replay the bundled demo recording through the whole pipeline")
     session_opts(d)
     d.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
-    d.set_defaults(fn=cmd_demo)
+    d.set_defaults(fn=cmd_session)
 
     r = sub.add_parser("replay", help="replay a recording: XDF, or any file MNE reads (FIF, EDF/BDF, BrainVision, "
                                       "EEGLAB) with its annotations as markers")
@@ -313,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
     r.add_argument("--sfreq", type=float, help="sampling rate for files without timestamps (csv)")
     r.add_argument("--unit", default="uV", help="sample unit for files that do not say (csv): V, mV, uV, nV")
-    r.set_defaults(fn=cmd_replay)
+    r.set_defaults(fn=cmd_session)
 
     lv = sub.add_parser("live", help="decode a live LSL or BrainFlow stream")
     session_opts(lv)
@@ -325,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
     for opt, field, kind in BRAINFLOW_PARAMS:
         lv.add_argument(opt, dest=field, type=kind, help=f"BrainFlow board connection: BrainFlowInputParams.{field}")
-    lv.set_defaults(fn=cmd_live)
+    lv.set_defaults(fn=cmd_session)
 
     s = sub.add_parser("simulate", help="write a synthetic dataset, or stream the simulator on LSL")
     s.add_argument("--out", help="dataset folder")

@@ -7,6 +7,7 @@ the latency from marker to image is measured per epoch, stage by stage.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
@@ -17,7 +18,10 @@ def default_ch_names(n: int) -> list[str]:
 
 
 def usable_ch_names(labels: list[str], n: int) -> list[str]:
-    """`labels` when they name all n channels, each non-empty and distinct, else default_ch_names(n)."""
+    """`labels` (stripped) when they name all n channels, each non-empty and distinct, else default_ch_names(n):
+    a stream that names some channels and leaves others blank or doubled is not half-trusted, because the
+    montage maps channels by name."""
+    labels = [str(label).strip() for label in labels]
     if len(labels) != n or not all(labels) or len(set(labels)) != n:
         return default_ch_names(n)
     return labels
@@ -85,6 +89,18 @@ class Marker:
     payload: str
     source: str = ""
     raw_timestamp: float | None = None  # as the sender stamped it (its clock); None: same as timestamp
+
+
+class SkipKind(str, Enum):
+    """Why a marker got no image, as sinks receive it (on_skipped's kind) beside the reason text: a sink
+    counts or routes skips by kind, never by parsing the text. A str, so it writes into JSON as its value."""
+
+    DROPPED = "dropped"  # generation fell behind the marker rate; the newest epoch won
+    GAP = "gap"  # the window fell in a gap of the stream, or had already left the buffer
+    NAN = "nan"  # the window held NaN/inf samples (kept in the recording, not decoded)
+    INCOMPLETE = "incomplete"  # the stream ended before the window was complete
+    STOPPED = "stopped"  # the session was stopped before the window was complete
+    ERROR = "error"  # the session ended by an error before this epoch was generated
 
 
 @dataclass(frozen=True)

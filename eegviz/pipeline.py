@@ -27,8 +27,8 @@ import numpy as np
 
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
-from eegviz.generators.base import Generator
-from eegviz.messages import Chunk, Epoch, Marker, Reconstruction
+from eegviz.generators.base import Generator, to_uint8
+from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
 from eegviz.sources.base import Source
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
@@ -39,23 +39,26 @@ log = logging.getLogger(__name__)
 class Sink(Protocol):
     """Where reconstructions go (ResultsWriter, ProgressSink, plugins' sinks, the window). on_result is called
     from the generation thread; on_skipped from the acquisition thread at once (drops, gaps, NaN), so a sink
-    that writes both must lock, and its lines are in completion order, not marker order (each carries t_marker)."""
+    that writes both must lock, and its lines are in completion order, not marker order (each carries t_marker).
+    on_skipped gets why twice: reason, a sentence for people, and kind, the SkipKind for code."""
 
     def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None) -> None: ...
-    def on_skipped(self, marker: Marker, reason: str) -> None: ...
+    def on_skipped(self, marker: Marker, reason: str, kind: SkipKind) -> None: ...
     def close(self) -> None: ...
 
 
 @lru_cache(maxsize=256)
-def known_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
-    """The true stimulus for a marker naming a synthetic-world image, else None (real sessions' own ids)."""
+def synthetic_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
+    """The image the marker names when it is a synthetic-world stimulus id (eegviz.world.stimuli): what the
+    person was shown, for the window's and the report's ground-truth panel. None for any other payload (a real
+    session's own image ids, whose pictures eegviz does not have)."""
     from eegviz.world.stimuli import render, spec_from_id
 
     try:
         img, _ = render(spec_from_id(payload), size=size)
     except EegvizError:
         return None
-    out = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+    out = to_uint8(img)
     out.setflags(write=False)  # cached and shared between sinks: read-only
     return out
 
@@ -72,6 +75,7 @@ class Stats:
     gaps: int = 0
     latencies: list = field(default_factory=list)
     out_dir: object = None  # the session folder results were written to, if any
+    ended: str = ""  # why the session ended: "finished" (the source ran out), "duration", "stopped" (stop())
 
     def summary(self) -> str:
         """The line a session ends with (headless and windowed runs alike)."""
@@ -130,7 +134,8 @@ class Pipeline:
                         self.stats.dropped += 1
                         self._dropped_since += 1
                     for s in self.sinks:
-                        s.on_skipped(old.marker, "dropped: generation behind the marker rate (newest wins)")
+                        s.on_skipped(old.marker, "dropped: generation behind the marker rate (newest wins)",
+                                     SkipKind.DROPPED)
 
     def _acquire(self, epocher: Epocher) -> None:
         try:
@@ -139,6 +144,8 @@ class Pipeline:
                 res = self.source.read(timeout=0.05)
                 finished = res.finished
                 self._take(res, epocher)
+            if finished:
+                self._end("finished")
             # Stopped (or finished): every marker still waiting gets its epoch if the window is complete,
             # else a line saying why not.
             self._dispatch(epocher.poll(flush=True, ended=not finished))
@@ -177,9 +184,9 @@ class Pipeline:
         for r in results:
             if r.epoch is None:
                 self.stats.skipped += 1
-                self.stats.skipped_nan += r.kind == "nan"
+                self.stats.skipped_nan += r.kind is SkipKind.NAN
                 for s in self.sinks:
-                    s.on_skipped(r.marker, r.reason)
+                    s.on_skipped(r.marker, r.reason, r.kind)
             else:
                 self.stats.epochs += 1
                 self._enqueue(r.epoch)
@@ -202,7 +209,8 @@ class Pipeline:
                         continue
                     if old is not None:
                         for s in self.sinks:
-                            s.on_skipped(old.marker, "session ended by an error before this epoch was generated")
+                            s.on_skipped(old.marker, "session ended by an error before this epoch was generated",
+                                         SkipKind.ERROR)
 
     # -- inference ---------------------------------------------------------------------------------------------
     def _process(self, epochs: list[Epoch]) -> None:
@@ -225,7 +233,7 @@ class Pipeline:
                 dropped, self._dropped_since = self._dropped_since, 0
             rec = Reconstruction(decoded=dec, image=images[i], generator=self.generator.name,
                                  timings_ms=timings, dropped_before=dropped)
-            stim = known_stimulus(ep.marker.payload)
+            stim = synthetic_stimulus(ep.marker.payload)
             for s in self.sinks:
                 s.on_result(rec, stim)
             self.stats.results += 1
@@ -295,7 +303,8 @@ class Pipeline:
             while acq.is_alive():
                 acq.join(0.1)
                 if t_end and time.perf_counter() > t_end:
-                    self.stop()
+                    self._end("duration")
+                    self._stop.set()
             inf.join()
         except KeyboardInterrupt:
             # Ctrl-C ends a headless live session: stop as a duration would, so pending markers still get
@@ -313,5 +322,13 @@ class Pipeline:
             self._infer_failed.set()
             self._stop.set()
 
+    def _end(self, reason: str) -> None:
+        """Record why the session ends; the first reason wins (a replay that runs out as its duration does)."""
+        with self._lock:
+            if not self.stats.ended:
+                self.stats.ended = reason
+
     def stop(self) -> None:
+        """End the session early (from any thread); run() returns once both threads are done."""
+        self._end("stopped")
         self._stop.set()

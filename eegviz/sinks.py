@@ -3,7 +3,7 @@
 Any sink registered in the eegviz.sinks entry-point group, or by a plugin module, can be switched on this
 way - built-ins and plugins alike. NAME picks the sink; the text after the first ':' goes to the sink's
 from_spec(text) (the OSC plugin reads HOST:PORT from it); a sink without arguments is built with no arguments.
-A sink is anything with on_result(rec, stimulus), on_skipped(marker, reason) and close().
+A sink is anything with on_result(rec, stimulus), on_skipped(marker, reason, kind) and close() (eegviz.pipeline.Sink).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class ProgressSink:
     def on_result(self, rec, stimulus=None) -> None:
         self._tick()
 
-    def on_skipped(self, marker, reason: str) -> None:
+    def on_skipped(self, marker, reason: str, kind) -> None:
         self._tick()
 
     def close(self) -> None:

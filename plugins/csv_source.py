@@ -85,10 +85,10 @@ class CsvSource(ReplaySource):
         self.markers: list[Marker] = []
 
     @classmethod
-    def from_cli(cls, args) -> "CsvSource":
-        """Build from `eegviz replay --source csv FILE [--speed S] [--sfreq F] [--unit U]` arguments."""
-        return cls(args.file, sfreq=getattr(args, "sfreq", None), speed=getattr(args, "speed", 1.0),
-                   unit=getattr(args, "unit", None) or "uV")
+    def from_cli(cls, source) -> "CsvSource":
+        """Build from `eegviz replay --source csv FILE [--speed S] [--sfreq F] [--unit U]`: `source` is the
+        session's eegviz.settings.SourceSettings, whose fields are named after those options."""
+        return cls(source.file, sfreq=source.sfreq, speed=source.speed, unit=source.unit or "uV")
 
     # -- loading ---------------------------------------------------------------------------------------------------
     def _fail(self, what: str) -> EegvizError:

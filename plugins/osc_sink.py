@@ -20,7 +20,8 @@ log = logging.getLogger("eegviz.plugins.osc")
 
 
 class OscSink:
-    """/eegviz/reconstruction (marker, decoded class, its score, marker->image ms) and /eegviz/skipped."""
+    """/eegviz/reconstruction (marker, decoded class, its score, marker->image ms) and /eegviz/skipped
+    (marker, reason, skip kind: dropped, gap, nan, incomplete, stopped or error)."""
 
     name = "osc"
 
@@ -58,8 +59,8 @@ class OscSink:
             rec.marker.payload, rec.decoded.top_class, float(rec.decoded.class_scores.max()),
             float(rec.timings_ms.get("marker_to_image", 0.0))])
 
-    def on_skipped(self, marker, reason: str) -> None:
-        self._send("/eegviz/skipped", [marker.payload, reason])
+    def on_skipped(self, marker, reason: str, kind) -> None:
+        self._send("/eegviz/skipped", [marker.payload, reason, kind.value])
 
     def close(self) -> None:
         self.client.close()

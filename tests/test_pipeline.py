@@ -85,6 +85,7 @@ def test_every_marker_yields_a_line_and_raw_is_complete(tmp_path):
         assert (tmp_path / l["reconstruction"]).exists() and (tmp_path / l["saliency"]).exists()
         assert l["latency_ms"]["marker_to_image"] >= l["latency_ms"]["generate"] > 0
     assert stats.results == 6 and stats.dropped == 0
+    assert stats.ended == "finished"  # the source ran out: the pipeline says so, nobody guesses from timing
 
 
 class SlowGenerator:
@@ -106,6 +107,7 @@ def test_newest_wins_when_generation_is_slow(tmp_path):
     lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert len(lines) == 12  # every marker accounted for
     assert stats.dropped > 0 and sum(l["dropped"] for l in lines) == stats.dropped
+    assert {l["skip"] for l in lines if l["dropped"]} == {"dropped"}
     done = [l for l in lines if not l["dropped"]]
     assert done[-1]["marker"] == "m11"  # the newest epoch is the one that survives
     assert sum(l["dropped_before"] for l in done) == stats.dropped
@@ -134,7 +136,7 @@ def test_nan_samples_skip_only_their_epoch_and_are_recorded(tmp_path):
     lines.sort(key=lambda l: l["t_marker"])  # a skip is written at once, results when generated
     assert [l["marker"] for l in lines] == [f"m{i}" for i in range(6)]  # the session went on after the NaN
     assert [l["dropped"] for l in lines] == [False, False, True, False, False, False]
-    assert "NaN" in lines[2]["reason"] and stats.skipped_nan == 1 and stats.results == 5
+    assert "NaN" in lines[2]["reason"] and lines[2]["skip"] == "nan" and stats.skipped_nan == 1 and stats.results == 5
     assert "1 with NaN" in stats.summary()
     streams, _ = pyxdf.load_xdf(str(tmp_path / "s" / "session.xdf"), dejitter_timestamps=False)
     eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
@@ -162,7 +164,8 @@ def test_stop_gives_every_received_marker_a_line(tmp_path):
     stats = pipe.run(duration=0.35)
     lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert stats.markers >= 2 and len(lines) == stats.markers  # results, or a reason, for every marker
-    assert any("session stopped before" in l.get("reason", "") for l in lines)
+    assert any("session stopped before" in l.get("reason", "") and l["skip"] == "stopped" for l in lines)
+    assert stats.ended == "duration"
 
 
 class OrderLog:
@@ -291,3 +294,15 @@ def test_an_acquisition_failure_with_a_full_queue_ends_the_session_instead_of_ha
     t.join(20)
     assert not t.is_alive(), "the pipeline hung after the acquisition thread failed"
     assert "No space left" in str(outcome.get("error"))
+
+
+def test_stop_from_another_thread_ends_the_session_as_stopped(tmp_path):
+    import threading
+
+    dec, gen = tiny_models()
+    pipe = Pipeline(LateStopSource(), dec, gen, [], paced=True)
+    timer = threading.Timer(0.3, pipe.stop)
+    timer.start()
+    stats = pipe.run(duration=30.0)  # stop() comes first: "stopped", not "duration"
+    timer.join()
+    assert stats.ended == "stopped"

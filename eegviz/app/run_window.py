@@ -1,7 +1,8 @@
 """run_window_session: the windowed `eegviz demo/replay/live`.
 
-It puts the pieces together for one command line: the window (MainWindow, or KioskWindow with --kiosk), a
-SessionController behind it, the initial session, --screenshot, --duration, Ctrl-C and the exit code. Kept
+It puts the pieces together for one command line's SessionSettings: the window (MainWindow, or KioskWindow
+with --kiosk), a SessionController behind it, the initial session, --screenshot, --duration, Ctrl-C and the
+exit code. Kept
 apart from the controller, which knows nothing of command lines or of which window it drives.
 """
 
@@ -18,44 +19,33 @@ from eegviz.app.kiosk import KioskWindow
 from eegviz.app.session import SessionController
 from eegviz.app.source_choice import SourceChoice
 from eegviz.app.window import MainWindow
+from eegviz.settings import SessionSettings
 
 log = logging.getLogger(__name__)
 
 
-def run_window_session(initial, args, title: str = "eegviz", restart_on_end: bool | None = None) -> int:
+def run_window_session(initial, settings: SessionSettings) -> int:
     """Run `eegviz demo|replay|live` with a window; returns the exit code.
 
-    initial: the SourceChoice to start with (SourceChoice.from_cli_args(args)), or a callable returning a Source.
-    args: the parsed command line; read with getattr, so any object with these attributes works: model,
-    generator, out, kiosk, screenshot, duration (all optional), plus the generator options
-    (GeneratorOptions.from_args). restart_on_end (None: args.restart_on_end if set, else kiosk without --screenshot/--duration) makes
-    the session start again whenever it ends on its own.
+    initial: the SourceChoice to start with (source_choice.initial_source), or a callable returning a Source.
+    settings: the session's SessionSettings; with display.kiosk the kiosk layout, and settings.restarts_on_end
+    makes the session start again whenever it ends on its own.
 
     Returns 0; or 2 after printing "eegviz: error: <one line>" to stderr if the initial session failed (before
     it could start: the window closes at once; or later, unless another session was started successfully from
-    the window afterwards). --screenshot saves the window 0.5 s after the first session ends, then quits.
+    the window afterwards). output.screenshot saves the window 0.5 s after the first session ends, then quits.
     Ctrl-C quits the window and re-raises KeyboardInterrupt once the session is stopped.
     """
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    kiosk = bool(getattr(args, "kiosk", False))
-    screenshot = getattr(args, "screenshot", None)
-    duration = getattr(args, "duration", None)
-    model = getattr(args, "model", None)
-    generator_name = getattr(args, "generator", None) or "embedded"
-    out = getattr(args, "out", None)
-    if restart_on_end is None:
-        restart_on_end = getattr(args, "restart_on_end", None)
-    if restart_on_end is None:
-        restart_on_end = kiosk and not screenshot and not duration
-
+    kiosk, screenshot, title = settings.display.kiosk, settings.output.screenshot, settings.display.title
     win = KioskWindow(None, title=title) if kiosk else MainWindow(None, title=title)
-    ctl = SessionController(restart_on_end=bool(restart_on_end))
+    ctl = SessionController(restart_on_end=settings.restarts_on_end)
     if isinstance(initial, SourceChoice):
         win.set_choice(initial)
-    win.set_model_dir(model or "")
-    ctl.attach(win, generator_name=generator_name, generator_args=args, out_dir=out, duration=duration)
+    win.set_model_dir(settings.model.path or "")
+    ctl.attach(win, settings)
 
     state = {"first": None, "started": False, "error": None, "shot": False, "interrupted": False}
 
@@ -109,8 +99,7 @@ def run_window_session(initial, args, title: str = "eegviz", restart_on_end: boo
     else:
         win.resize(1280, 860)
         win.show()
-    state["first"] = ctl.start(initial, model, generator_name=generator_name, out_dir=out, duration=duration,
-                               generator_args=args)
+    state["first"] = ctl.start(initial, settings)
     try:
         app.exec()
     finally:

@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from eegviz.app.bridge import QtBridge
+from eegviz.app.bridge import WindowBridge
 from eegviz.app.session_window import SessionWindow
 from eegviz.app.source_choice import SourceChoice
 from eegviz.errors import EegvizError
 from eegviz.errors import one_line as errors_one_line
-from eegviz.messages import StreamInfo
-from eegviz.stream.epocher import NAN_REASON
+from eegviz.messages import SkipKind
+from eegviz.settings import SessionSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +42,9 @@ def one_line(exc: BaseException) -> str:
 
 
 # -- the controller ----------------------------------------------------------------------------------------------
-class _RawBridge(QObject):
-    """Worker -> GUI thread, every signal tagged with the session number (stale sessions are filtered out)."""
+class _WorkerSignals(QObject):
+    """What the worker thread emits, every signal tagged with its session's number; the controller relays the
+    current session's to the WindowBridge and drops a stale session's (the window never sees session numbers)."""
 
     chunk = Signal(int, object)
     marker = Signal(int, object)
@@ -59,20 +58,20 @@ class _RawBridge(QObject):
 class _WindowSink:
     """Pipeline sink that hands results to the GUI thread, and counts the markers that got no image."""
 
-    def __init__(self, raw: _RawBridge, sid: int):
-        self.raw, self.sid = raw, sid
+    def __init__(self, signals: _WorkerSignals, sid: int):
+        self.signals, self.sid = signals, sid
         self.skipped = self.nan = 0
 
     def on_result(self, rec, stimulus) -> None:
-        self.raw.reconstruction.emit(self.sid, rec, stimulus)
+        self.signals.reconstruction.emit(self.sid, rec, stimulus)
 
-    def on_skipped(self, marker, reason: str) -> None:
+    def on_skipped(self, marker, reason: str, kind: SkipKind) -> None:
         self.skipped += 1
-        self.nan += reason.startswith(NAN_REASON)
+        self.nan += kind is SkipKind.NAN
         status = {"skipped": self.skipped, "last skipped": f"{marker.payload} ({reason})"}
         if self.nan:
             status["NaN epochs"] = self.nan
-        self.raw.status.emit(self.sid, status)
+        self.signals.status.emit(self.sid, status)
 
     def close(self) -> None:
         pass
@@ -83,12 +82,8 @@ class _Session:
     sid: int
     factory: Callable[[], object]
     label: str
-    model_dir: str | Path | None  # a folder or a Hugging Face repo id; None: the default model
-    generator_name: str
-    generator_args: object
-    out_dir: Path | None
+    settings: SessionSettings  # model, generator, output folder, sinks, montage, duration
     paced: bool
-    duration: float | None
 
     def __post_init__(self) -> None:
         self.stop = threading.Event()
@@ -120,16 +115,15 @@ class SessionController(QObject):
 
     MAX_RESTART_DELAY_S = 30.0
 
-    def __init__(self, bridge: QtBridge | None = None, restart_on_end: bool = False, restart_delay_s: float = 2.0,
+    def __init__(self, bridge: WindowBridge | None = None, restart_on_end: bool = False, restart_delay_s: float = 2.0,
                  parent: QObject | None = None):
         super().__init__(parent)
-        self.bridge = bridge or QtBridge()
+        self.bridge = bridge or WindowBridge()
         self.restart_on_end = restart_on_end
         self.restart_delay_s = restart_delay_s
         self.state = "idle"
         self.session_id = 0  # the session the signals are about (the latest one started)
         self.current_label = ""
-        self.current_info: StreamInfo | None = None
         self.last_stats = None
         self._sid = 0
         self._active: _Session | None = None  # the session whose worker is alive
@@ -138,34 +132,30 @@ class SessionController(QObject):
         self._failures = 0
         self._models: tuple[tuple, object, object] | None = None  # (key, decoder, generator); one worker at a time
 
-        self._raw = _RawBridge(self)
-        self._raw.chunk.connect(self._on_chunk)
-        self._raw.marker.connect(self._on_marker)
-        self._raw.reconstruction.connect(self._on_reconstruction)
-        self._raw.status.connect(self._on_status)
-        self._raw.progress.connect(self._on_progress)
-        self._raw.started.connect(self._on_started)
-        self._raw.ended.connect(self._on_ended)
+        self._signals = _WorkerSignals(self)
+        self._signals.chunk.connect(self._on_chunk)
+        self._signals.marker.connect(self._on_marker)
+        self._signals.reconstruction.connect(self._on_reconstruction)
+        self._signals.status.connect(self._on_status)
+        self._signals.progress.connect(self._on_progress)
+        self._signals.started.connect(self._on_started)
+        self._signals.ended.connect(self._on_ended)
 
         self._restart_timer = QTimer(self)
         self._restart_timer.setSingleShot(True)
         self._restart_timer.timeout.connect(self.restart)
 
     # -- control -------------------------------------------------------------------------------------------------
-    @property
-    def is_running(self) -> bool:
-        return self._active is not None
-
-    def start(self, source_factory, model_dir: str | Path | None = None, generator_name: str = "embedded",
-              out_dir: str | Path | None = None, paced: bool | None = None, duration: float | None = None,
-              generator_args=None, label: str | None = None) -> int:
+    def start(self, source_factory, settings: SessionSettings | None = None, paced: bool | None = None,
+              label: str | None = None) -> int:
         """Start a session; returns its number at once. A running session is stopped first (the new one waits).
 
         source_factory: a SourceChoice, or any callable returning a Source that is not started yet. It is
-        called on the worker thread. paced defaults to the choice's (True for a plain callable). out_dir, when
-        given, gets session.xdf, results.jsonl and PNGs; a folder that already holds anything (an earlier
-        session's results) gets a numbered sub-folder instead (session-002, ...), so nothing is overwritten.
-        generator_args is read into the generator's options (GeneratorOptions.from_args).
+        called on the worker thread. settings (default: SessionSettings()) gives the model and generator, the
+        output folder, the sinks, the montage and the duration; its source part is not read here, the factory
+        is the source. paced defaults to the choice's (True for a plain callable). An output folder that
+        already holds anything (an earlier session's results) gets a numbered sub-folder instead
+        (session-002, ...), so nothing is overwritten.
         """
         if isinstance(source_factory, SourceChoice):
             choice = source_factory
@@ -178,8 +168,7 @@ class SessionController(QObject):
             raise TypeError("start() needs a SourceChoice or a callable that returns a Source")
         self._restart_timer.stop()
         self._sid += 1
-        sess = _Session(self._sid, factory, label, model_dir or None, generator_name or "embedded",
-                        generator_args, Path(out_dir) if out_dir else None, bool(paced), duration)
+        sess = _Session(self._sid, factory, label, settings or SessionSettings(), bool(paced))
         return self._submit(sess)
 
     def restart(self) -> int | None:
@@ -189,8 +178,7 @@ class SessionController(QObject):
             return None
         self._restart_timer.stop()
         self._sid += 1
-        return self._submit(_Session(self._sid, last.factory, last.label, last.model_dir, last.generator_name,
-                                     last.generator_args, last.out_dir, last.paced, last.duration))
+        return self._submit(_Session(self._sid, last.factory, last.label, last.settings, last.paced))
 
     def _submit(self, sess: _Session) -> int:
         self._last = sess
@@ -217,9 +205,10 @@ class SessionController(QObject):
         sess.thread.join(timeout)
         return not sess.thread.is_alive()
 
-    def attach(self, window: SessionWindow, generator_name: str = "embedded", generator_args=None,
-               out_dir: str | Path | None = None, duration: float | None = None) -> None:
-        """Wire a window (MainWindow or KioskWindow): bridge, state, messages, errors, and its Start/Stop controls."""
+    def attach(self, window: SessionWindow, settings: SessionSettings | None = None) -> None:
+        """Wire a window (MainWindow or KioskWindow): bridge, state, messages, errors, and its Start/Stop controls.
+        A session started from the window's controls runs with `settings` and the model the controls name."""
+        settings = settings or SessionSettings()
         window.connect_bridge(self.bridge)
         self.state_changed.connect(window.set_session_state)
         self.message.connect(window.show_message)
@@ -230,8 +219,7 @@ class SessionController(QObject):
         def start_from_window(choice, model: str) -> None:
             if choice is None:
                 return
-            self.start(choice, model or None, generator_name=generator_name, out_dir=out_dir, duration=duration,
-                       generator_args=generator_args)
+            self.start(choice, settings.with_model_path(model or None))
 
         window.start_requested.connect(start_from_window)
         window.stop_requested.connect(self.stop)
@@ -254,25 +242,24 @@ class SessionController(QObject):
         self._active = sess
         self.session_id = sess.sid
         self.current_label = sess.label
-        self.current_info = None
         self._set_state("starting")
         self.message.emit(f"starting: {sess.label} (loading the model…)")
         sess.thread = threading.Thread(target=self._work, args=(sess,), name=f"eegviz-session-{sess.sid}", daemon=True)
         sess.thread.start()
 
     def _load_models(self, sess: _Session):
-        """Decoder and generator for the session, reused from the previous session when the model is the same."""
-        from eegviz.decoders.two_branch import TwoBranchDecoder
-        from eegviz.generators import make_generator
-        from eegviz.hub import resolve_model_dir
+        """Decoder and generator for the session, reused from the previous session when the model and the
+        generator settings are the same."""
+        from eegviz.headless import build_models
+        from eegviz.model_sources import resolve_model_dir
 
-        model_dir = resolve_model_dir(sess.model_dir)  # a Hub id may mean a download: on this worker thread
-        key = (str(model_dir.resolve()), sess.generator_name)
+        model = sess.settings.model
+        model_dir = resolve_model_dir(model.path)  # a Hub id may mean a download: on this worker thread
+        key = (str(model_dir.resolve()), model.generator)
         if self._models is not None and self._models[0] == key:
             return self._models[1], self._models[2]
         self._models = None
-        decoder = TwoBranchDecoder.load(model_dir)
-        generator = make_generator(sess.generator_name, model_dir, sess.generator_args)
+        decoder, generator = build_models(model_dir, model.generator)
         self._models = (key, decoder, generator)
         return decoder, generator
 
@@ -283,37 +270,31 @@ class SessionController(QObject):
         from eegviz.record.session_folder import SessionOutput
         from eegviz.sinks import make_sinks
 
-        raw, sid = self._raw, sess.sid
+        signals, sid, settings = self._signals, sess.sid, sess.settings
         reason, message, stats = "stopped", "", None
         pipe = None
         try:
-            where = sess.model_dir or "the default model"
-            raw.progress.emit(sid, f"starting: {sess.label} (loading the model from {where}…)")
+            where = settings.model.path or "the default model"
+            signals.progress.emit(sid, f"starting: {sess.label} (loading the model from {where}…)")
             decoder, generator = self._load_models(sess)
             if sess.stop.is_set():
                 return
-            raw.progress.emit(sid, f"starting: opening {sess.label}…")
-            output = SessionOutput(sess.out_dir) if sess.out_dir is not None else None
+            signals.progress.emit(sid, f"starting: opening {sess.label}…")
+            output = SessionOutput(settings.output.folder) if settings.output.folder else None
             source = sess.factory()
-            sinks = make_sinks(getattr(sess.generator_args, "sink", None)) + [_WindowSink(raw, sid)]  # --sink
+            sinks = make_sinks(settings.output.sinks) + [_WindowSink(signals, sid)]
             pipe = Pipeline(source, decoder, generator, sinks, output=output,
-                            paced=sess.paced, on_chunk=lambda c: raw.chunk.emit(sid, c),
-                            on_marker=lambda m: raw.marker.emit(sid, m),
-                            on_started=lambda info: raw.started.emit(sid, info),
-                            on_notice=lambda text: raw.status.emit(sid, {"notice": text}),
-                            montage=getattr(sess.generator_args, "montage", None))
+                            paced=sess.paced, on_chunk=lambda c: signals.chunk.emit(sid, c),
+                            on_marker=lambda m: signals.marker.emit(sid, m),
+                            on_started=lambda info: signals.started.emit(sid, info),
+                            on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
+                            montage=settings.source.montage)
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():
                 pipe.stop()
-            t0 = time.perf_counter()
-            stats = pipe.run(duration=sess.duration)
-            if sess.stop.is_set():
-                reason = "stopped"
-            elif sess.duration and time.perf_counter() - t0 >= sess.duration - 0.15:
-                reason = "duration"
-            else:
-                reason = "finished"
+            stats = pipe.run(duration=settings.duration)
+            reason = "stopped" if sess.stop.is_set() else (stats.ended or "finished")
         except BaseException as exc:  # noqa: BLE001 - every failure becomes one line in the window
             reason, message = "error", one_line(exc)
             if isinstance(exc, EegvizError):
@@ -322,7 +303,7 @@ class SessionController(QObject):
                 log.error("session %d (%s) failed unexpectedly", sid, sess.label, exc_info=True)
             stats = pipe.stats if pipe is not None else None
         finally:
-            raw.ended.emit(sid, reason, message, stats)
+            signals.ended.emit(sid, reason, message, stats)
 
     # -- GUI-thread relays ---------------------------------------------------------------------------------------
     def _current(self, sid: int) -> bool:
@@ -357,7 +338,6 @@ class SessionController(QObject):
     def _on_started(self, sid: int, info) -> None:
         if not self._current(sid) or self._active.stop.is_set():
             return
-        self.current_info = info
         self._set_state("running")
         self.started.emit(info)
 

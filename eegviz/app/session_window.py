@@ -1,7 +1,7 @@
 """SessionWindow: what every window that shows a session has, whatever its layout.
 
 The live window (eegviz.app.window.MainWindow) and the exhibition kiosk (eegviz.app.kiosk.KioskWindow) are
-driven the same way: a QtBridge delivers chunks, markers, reconstructions and status, and a SessionController
+driven the same way: a WindowBridge delivers chunks, markers, reconstructions and status, and a SessionController
 (eegviz.app.session) reports starts, errors and stops. This base class keeps the session's counters and
 answers all those slots; the subclasses only lay out widgets and draw, so neither needs `if kiosk` branches.
 
@@ -20,7 +20,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMainWindow
 
-from eegviz.app.bridge import QtBridge
+from eegviz.app.bridge import WindowBridge
 from eegviz.app.source_choice import SourceChoice
 from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
 
@@ -69,7 +69,7 @@ class SessionWindow(QMainWindow):
 
     # ---------------------------------------------------------------- bridge slots
 
-    def connect_bridge(self, bridge: QtBridge) -> None:
+    def connect_bridge(self, bridge: WindowBridge) -> None:
         bridge.chunk.connect(self.on_chunk)
         bridge.marker.connect(self.on_marker)
         bridge.reconstruction.connect(self.on_reconstruction)

@@ -2,7 +2,8 @@
 
 It lives apart from the session controller and the window because both need it: the controls turn their
 widgets into a SourceChoice, the controller calls make_source() off the GUI thread (so opening a file or
-resolving a stream never blocks the GUI), and `eegviz demo/replay/live` build one from their arguments.
+resolving a stream never blocks the GUI), and `eegviz demo/replay/live` build one from their SourceSettings
+(initial_source), headless and windowed alike, so a source is built one way whichever runs it.
 Keeping it here, with no Qt in it, is what lets session.py import the window without the window importing
 session.py back.
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from eegviz.errors import EegvizError
+from eegviz.settings import SourceSettings
 
 SOURCE_KINDS = ("demo", "xdf", "simulator", "lsl", "brainflow-synthetic", "brainflow")
 SYNTHETIC_BOARD = -1  # BrainFlow's synthetic board id
@@ -40,10 +43,6 @@ class SourceChoice:
     def paced(self) -> bool:
         """Live sources and replays at a finite speed drop epochs when generation falls behind; speed 0 never does."""
         return not (self.kind in ("demo", "xdf") and self.speed <= 0)
-
-    @property
-    def is_replay(self) -> bool:
-        return self.kind in ("demo", "xdf")
 
     @property
     def label(self) -> str:
@@ -84,23 +83,35 @@ class SourceChoice:
         raise EegvizError(f"unknown source kind '{self.kind}'; one of {', '.join(SOURCE_KINDS)}")
 
     @classmethod
-    def from_cli_args(cls, args) -> SourceChoice:
-        """The choice an `eegviz demo|replay|live` command line makes (args.cmd names the command)."""
-        cmd = getattr(args, "cmd", None)
-        speed = float(getattr(args, "speed", 1.0) or 0.0)
-        if cmd == "demo":
-            return cls("demo", speed=speed)
-        if cmd == "replay":
-            return cls("xdf", path=str(args.file), name=getattr(args, "stream", None),
-                       markers=getattr(args, "markers", None), speed=speed)
-        if cmd == "live":
-            if getattr(args, "board", None) is not None:
-                from eegviz.sources.brainflow_params import brainflow_params
-
-                kind = "brainflow-synthetic" if args.board == SYNTHETIC_BOARD else "brainflow"
-                return cls(kind, board_id=args.board, markers=getattr(args, "markers", None),
-                           board_params=tuple(sorted(brainflow_params(args).items())))
-            if getattr(args, "simulate", False):
+    def from_settings(cls, source: SourceSettings) -> SourceChoice:
+        """The choice an `eegviz demo|replay|live` command line makes (an XDF replay for `replay`)."""
+        if source.command == "demo":
+            return cls("demo", speed=source.speed)
+        if source.command == "replay":
+            return cls("xdf", path=source.file, name=source.stream, markers=source.markers, speed=source.speed)
+        if source.command == "live":
+            if source.board is not None:
+                kind = "brainflow-synthetic" if source.board == SYNTHETIC_BOARD else "brainflow"
+                return cls(kind, board_id=source.board, markers=source.markers, board_params=source.board_params)
+            if source.simulate:
                 return cls("simulator")
-            return cls("lsl", name=getattr(args, "stream", None), markers=getattr(args, "markers", None))
-        raise EegvizError(f"command '{cmd}' does not run a session")
+            return cls("lsl", name=source.stream, markers=source.markers)
+        raise EegvizError(f"command '{source.command}' does not run a session")
+
+
+def initial_source(source: SourceSettings) -> SourceChoice | Callable[[], object]:
+    """What a session starts with: a SourceChoice the window's controls can show, or, for a file only MNE or
+    a source plugin reads, a callable that builds that source. A plugin that cannot replay a file is refused
+    here, before any window opens or model loads."""
+    if source.command != "replay" or source.resolved_reader == "xdf":
+        return SourceChoice.from_settings(source)
+    if source.resolved_reader == "mne":
+        from eegviz.sources.mne_file import MneFileSource
+
+        return lambda: MneFileSource(source.file, speed=source.speed)
+    from eegviz.plugins import get
+
+    cls = get("sources", source.reader)  # e.g. the csv example in plugins/, built from the same options
+    if not hasattr(cls, "from_cli"):
+        raise EegvizError(f"source plugin '{source.reader}' cannot replay a file (it has no from_cli)")
+    return lambda: cls.from_cli(source)

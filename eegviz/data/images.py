@@ -67,15 +67,11 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
 def load_image(path: str | Path, size: int) -> np.ndarray:
     """(size, size, 3) float32 in [0, 1]: RGB, centre-cropped to a square, resized (how stimulus photos of
     any aspect ratio become the pixel branch's targets)."""
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            side = min(w, h)
-            im = im.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
-            im = im.resize((size, size), Image.Resampling.BICUBIC)
+            im = ImageOps.fit(im.convert("RGB"), (size, size), Image.Resampling.BICUBIC)  # centre crop + resize
             return np.asarray(im, dtype=np.float32) / 255.0
     except OSError as e:
         raise EegvizError(f"cannot read stimulus image {path}: {e}") from None

@@ -103,15 +103,15 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
     Own XDF recordings are the usual way to get here: a few markers, or an image folder whose ids all share one
     class prefix.
     """
-    tr, va = ds.subset("train"), ds.subset("val")
-    in_train = sorted({ds.classes[int(y)] for y in ds.labels[tr]})
+    train_idx, val_idx = ds.subset("train"), ds.subset("val")
+    in_train = sorted({ds.classes[int(y)] for y in ds.labels[train_idx]})
     hint = ("; the class of an image is its id up to the last '_' (or its subfolder) in the images folder, so "
             "record markers for images of at least two classes" if detect_format(path) == "xdf" else "")
     if len(in_train) < 2:
         have = f"only one class ({in_train[0]!r})" if in_train else "no trials"
         raise EegvizError(f"{path}: the training split of its {len(ds.labels)} trials has {have}; training needs "
                           f"at least two classes{hint}")
-    if len(va) == 0:
+    if len(val_idx) == 0:
         n_img = len(set(map(str, ds.image_ids)))
         raise EegvizError(f"{path} gives no validation trials ({n_img} distinct images, too few to hold any out; "
                           "whole images are held out, so at least three are needed){hint}")

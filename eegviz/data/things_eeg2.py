@@ -198,17 +198,17 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
     pos = 0
     for n_sub, (s, folder) in enumerate(subs):
         parts = [_read_part(folder / f"preprocessed_eeg_{p}.npy", trust) for p in PARTS]
-        (tr, ch, times), (te, ch_te, times_te) = parts
-        shapes = (tr.shape, te.shape)
+        (train_eeg, ch, times), (test_eeg, ch_te, times_te) = parts
+        shapes = (train_eeg.shape, test_eeg.shape)
         if ch_te != ch or not _same(times_te, times):
             raise EegvizError(f"{folder}: training and test files have different channels or times")
         if ref is None:
             ref = (ch, times, shapes)
-            names = _image_names(root, metadata, tr.shape[0], te.shape[0], trust)
+            names = _image_names(root, metadata, train_eeg.shape[0], test_eeg.shape[0], trust)
             image_paths = _stimulus_files(names[4], images_dir)
             classes = list(dict.fromkeys(names[1] + names[3]))  # concepts in order, each once
             group = split_groups(names[1], val_fraction, 0.0, seed)
-            per = [x.shape[0] * (1 if average_repetitions else x.shape[1]) for x in (tr, te)]
+            per = [x.shape[0] * (1 if average_repetitions else x.shape[1]) for x in (train_eeg, test_eeg)]
             n_bytes = sum(per) * len(subs) * len(ch) * len(times) * 4
             if n_bytes > 8e9:
                 log.warning("THINGS-EEG2: %d subjects x %d trials x %d channels x %d samples need %.0f GB in memory; "
@@ -219,7 +219,8 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
             raise EegvizError(f"{folder}: shapes, channels or times differ from {subs[0][1].name} "
                               f"({shapes} vs {ref[2]}); all subjects must share one layout")
         cls = {c: k for k, c in enumerate(classes)}
-        for x, part_ids, concepts, is_test in ((tr, names[0], names[1], False), (te, names[2], names[3], True)):
+        parts_in_order = ((train_eeg, names[0], names[1], False), (test_eeg, names[2], names[3], True))
+        for x, part_ids, concepts, is_test in parts_in_order:
             reps = 1 if average_repetitions else x.shape[1]
             block = x.mean(axis=1) if average_repetitions else x.reshape(-1, *x.shape[2:])
             eeg[pos:pos + len(block)] = block
@@ -229,7 +230,7 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
             labels += [cls[concepts[i]] for i in img]
             split += ["test" if is_test else group[concepts[i]] for i in img]
             subj += [s] * len(img)
-        del parts, tr, te
+        del parts, train_eeg, test_eeg
     eeg *= np.float32(scale)
     ch, times, _ = ref
     captions = {i: f"an image of a {c.replace('_', ' ')}"

@@ -9,12 +9,12 @@ from eegviz.errors import EegvizError
 from eegviz.generators.options import GeneratorOptions
 
 
-def make_generator(name: str, model_dir: Path, args=None, options: GeneratorOptions | None = None):
-    """The generator plugin `name`, built the same way for every plugin: `from_options(options, model_dir)`,
-    the options taken from the command line's namespace `args` unless given."""
+def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None = None):
+    """The generator plugin `name`, built the same way for every plugin: `from_options(options, model_dir)`
+    (no options: every setting is the model's own)."""
     from eegviz.plugins import get
 
     gen_cls = get("generators", name)
     if not hasattr(gen_cls, "from_options"):
         raise EegvizError(f"generator plugin '{name}' cannot be built: it has no from_options(options, model_dir)")
-    return gen_cls.from_options(options or GeneratorOptions.from_args(args), Path(model_dir))
+    return gen_cls.from_options(options or GeneratorOptions(), Path(model_dir))

@@ -4,6 +4,7 @@ command line, the window and the benchmark build generators the same way, and no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,11 @@ class GeneratorOptions:
     compile: bool = False  # torch.compile the UNet (slow first call, faster afterwards)
 
     @classmethod
-    def from_args(cls, args) -> GeneratorOptions:
-        """The options from an argparse namespace (any missing attribute is left to the model)."""
-        if args is None:
-            return cls()
-        get = lambda k: getattr(args, k, None)  # noqa: E731
+    def from_mapping(cls, opts: Mapping[str, object]) -> GeneratorOptions:
+        """The options from {option dest: value} (the parsed command line as a dict; a missing key is left to
+        the model)."""
+        def get(key: str):
+            return opts.get(key)
+
         return cls(sd_model=get("sd_model"), steps=get("steps"), strength=get("strength"), guidance=get("guidance"),
                    size=get("size"), device=get("gen_device"), compile=bool(get("compile")))

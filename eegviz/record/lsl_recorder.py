@@ -39,6 +39,7 @@ from typing import Sequence
 
 import numpy as np
 
+from eegviz.channel_formats import BY_NAME, lsl_format_name
 from eegviz.errors import EegvizError
 from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
 
@@ -54,10 +55,6 @@ DRAIN_CAP_S = 1.0  # stop() drains for at most this long past the stop time
 DRAIN_GRACE_S = 0.2  # ... and, for a stream whose stamps never reach the stop time, waits this long for stragglers
 JOIN_TIMEOUT_S = 5.0  # all threads together (a housekeeping offset can take its 2 s timeout)
 
-# pylsl channel_format codes -> XDF format names
-_LSL_FORMATS = {1: "float32", 2: "double64", 3: "string", 4: "int32", 5: "int16", 6: "int8", 7: "int64"}
-_NUMPY = {"float32": np.float32, "double64": np.float64, "int32": np.int32, "int16": np.int16, "int8": np.int8,
-          "int64": np.int64}
 
 
 def lsl_config() -> Path:
@@ -145,7 +142,7 @@ def _close_inlets(streams) -> None:
 
 def describe(info) -> str:
     return (f"'{info.name()}' ({info.type() or 'no type'}, {info.channel_count()} ch, "
-            f"{info.nominal_srate():g} Hz, {_LSL_FORMATS.get(info.channel_format(), '?')})")
+            f"{info.nominal_srate():g} Hz, {lsl_format_name(info.channel_format(), '?')})")
 
 
 # ----------------------------------------------------------------------------------------------- eegviz backend
@@ -200,8 +197,8 @@ class EegvizLslRecorder:
         inlet = None  # opened and not yet in self.streams
         try:
             for info in self.infos:
-                fmt = _LSL_FORMATS.get(info.channel_format())
-                if fmt is None:
+                fmt = lsl_format_name(info.channel_format(), unknown="")
+                if not fmt:
                     raise EegvizError(f"LSL stream '{info.name()}' has an unsupported channel format "
                                       f"{info.channel_format()}")
                 # processing_flags=0: the sender's stamps as they came (no clock sync, no dejitter).
@@ -251,7 +248,7 @@ class EegvizLslRecorder:
             if rec.fmt == "string":
                 data = [list(row) for row in samples]  # raw bytes, exactly as sent
             else:
-                data = np.asarray(samples, dtype=_NUMPY[rec.fmt]).reshape(n, -1)
+                data = np.asarray(samples, dtype=BY_NAME[rec.fmt].dtype).reshape(n, -1)
             self.writer.write_samples(rec.stream_id, data, np.asarray(stamps, dtype=np.float64))
             rec.n_samples += n
         return n

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eegviz.messages import Marker, Reconstruction
+from eegviz.generators.base import to_uint8
+from eegviz.messages import Marker, Reconstruction, SkipKind
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class ResultsWriter:
     def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None = None) -> None:
         ep = rec.decoded.epoch
         stem = f"{ep.index:05d}_{_safe(rec.marker.payload)}"
-        sal = Image.fromarray((np.clip(rec.decoded.saliency, 0, 1) * 255).astype(np.uint8))
+        sal = Image.fromarray(to_uint8(rec.decoded.saliency))
         sal.resize((self.png_size, self.png_size), Image.BICUBIC).save(self.out / "saliency" / f"{stem}.png")
         Image.fromarray(rec.image).save(self.out / "reconstruction" / f"{stem}.png")
         self._write({
@@ -53,8 +54,9 @@ class ResultsWriter:
             "saliency": f"saliency/{stem}.png", "reconstruction": f"reconstruction/{stem}.png",
         })
 
-    def on_skipped(self, marker: Marker, reason: str) -> None:
-        self._write({"marker": marker.payload, "t_marker": marker.timestamp, "dropped": True, "reason": reason})
+    def on_skipped(self, marker: Marker, reason: str, kind: SkipKind) -> None:
+        self._write({"marker": marker.payload, "t_marker": marker.timestamp, "dropped": True, "reason": reason,
+                     "skip": kind.value})
 
     def close(self) -> None:
         """Close results.jsonl, then write the run report beside it (report.html, contact sheet, latency plot).

@@ -83,10 +83,10 @@ def read_results(path: Path) -> tuple[list[dict], int]:
 def _true_class(marker: str, cache: dict) -> tuple[np.ndarray | None, str | None]:
     """The known stimulus (uint8 RGB) and its class for a synthetic id, else (None, None)."""
     if marker not in cache:
-        from eegviz.pipeline import known_stimulus
+        from eegviz.pipeline import synthetic_stimulus
 
         try:
-            img = known_stimulus(marker, size=TILE)
+            img = synthetic_stimulus(marker, size=TILE)
         except Exception:  # noqa: BLE001 - an id the world cannot render is simply not known
             img = None
         cache[marker] = (img, marker.rsplit("_", 1)[0] if img is not None else None)

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from eegviz.channel_formats import BY_NAME
 from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo, default_ch_names
 
 MAGIC = b"XDF:"
@@ -36,8 +37,6 @@ TAG_BOUNDARY = 5
 TAG_STREAM_FOOTER = 6
 # Fixed UUID of Boundary chunks (XDF spec); readers scan for it to resynchronise after corruption.
 BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
-FORMATS = {"float32": "<f4", "double64": "<f8", "int8": "<i1", "int16": "<i2", "int32": "<i4", "int64": "<i8",
-           "string": None}
 
 
 def varlen(n: int) -> bytes:
@@ -121,8 +120,8 @@ class XdfWriter:
         unit: str | Sequence[str] | None = None,
     ) -> int:
         """Declare a stream and write its StreamHeader now; returns the stream id for write_samples()."""
-        if channel_format not in FORMATS:
-            raise ValueError(f"channel_format must be one of {sorted(FORMATS)}, got {channel_format!r}")
+        if channel_format not in BY_NAME:
+            raise ValueError(f"channel_format must be one of {sorted(BY_NAME)}, got {channel_format!r}")
         if channel_count < 1:
             raise ValueError("channel_count must be >= 1")
         if ch_names is not None and len(ch_names) != channel_count:
@@ -158,8 +157,8 @@ class XdfWriter:
         A recorder of LSL streams stores the sender's own stream info (inlet.info().as_xml(), desc included)
         as LabRecorder does, so channel labels, units and any vendor metadata reach the file unchanged.
         """
-        if channel_format not in FORMATS:
-            raise ValueError(f"channel_format must be one of {sorted(FORMATS)}, got {channel_format!r}")
+        if channel_format not in BY_NAME:
+            raise ValueError(f"channel_format must be one of {sorted(BY_NAME)}, got {channel_format!r}")
         if channel_count < 1:
             raise ValueError("channel_count must be >= 1")
         content = header_xml.encode("utf-8") if isinstance(header_xml, str) else bytes(header_xml)
@@ -196,7 +195,7 @@ class XdfWriter:
                 if arr.shape != (n, s.channel_count):
                     raise ValueError(f"samples shape {arr.shape} != ({n}, {s.channel_count})")
                 # One packed record per sample: [TimestampBytes=8][timestamp][values], built in one go.
-                rec = np.dtype([("nb", "u1"), ("t", "<f8"), ("v", FORMATS[s.fmt], (s.channel_count,))])
+                rec = np.dtype([("nb", "u1"), ("t", "<f8"), ("v", BY_NAME[s.fmt].dtype, (s.channel_count,))])
                 buf = np.empty(n, dtype=rec)
                 buf["nb"] = 8
                 buf["t"] = timestamps

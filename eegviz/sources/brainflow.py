@@ -19,7 +19,7 @@ import pylsl
 from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 
 from eegviz.errors import EegvizError
-from eegviz.messages import Chunk, Marker, StreamInfo, default_ch_names
+from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import JUMP_SAMPLES, ReadResult
 
 
@@ -98,8 +98,7 @@ class BrainFlowSource:
             names = list(BoardShim.get_eeg_names(self.board_id))
         except BrainFlowError:
             names = []
-        if len(names) != len(self._eeg_rows) or len(set(names)) != len(names):
-            names = default_ch_names(len(self._eeg_rows))
+        names = usable_ch_names(names, len(self._eeg_rows))  # none, too few, blank or doubled: ch1..chN
         self.board = BoardShim(self.board_id, input_params)
         try:
             self.board.prepare_session()

@@ -6,6 +6,8 @@ BrainFlow's native library.
 
 from __future__ import annotations
 
+from typing import Mapping
+
 # (option, BrainFlowInputParams field, type)
 BRAINFLOW_PARAMS = (("--serial-port", "serial_port", str), ("--mac-address", "mac_address", str),
                     ("--ip-address", "ip_address", str), ("--ip-port", "ip_port", int),
@@ -13,6 +15,7 @@ BRAINFLOW_PARAMS = (("--serial-port", "serial_port", str), ("--mac-address", "ma
                     ("--other-info", "other_info", str), ("--timeout", "timeout", int))
 
 
-def brainflow_params(args) -> dict:
-    """The BrainFlowInputParams the command line set (only those given, so BrainFlow keeps its defaults)."""
-    return {field: getattr(args, field) for _, field, _ in BRAINFLOW_PARAMS if getattr(args, field, None) is not None}
+def brainflow_params(opts: Mapping[str, object]) -> dict:
+    """The BrainFlowInputParams a parsed command line ({option dest: value}) set: only those given, so
+    BrainFlow keeps its defaults for the rest."""
+    return {field: opts[field] for _, field, _ in BRAINFLOW_PARAMS if opts.get(field) is not None}

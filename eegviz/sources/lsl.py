@@ -13,9 +13,9 @@ time_correction(timeout=0), which returns liblsl's background estimate in well u
 Reconnects are this module's job, not liblsl's. With liblsl's own recovery (recover=True) a pull on an inlet
 whose outlet vanished blocks while liblsl re-resolves and re-syncs: measured here a single pull_chunk(0.02 s)
 blocked 1.7 s and data came back 2.5 s after the outlet did (issue 5 asks for 2 s, and acquisition must
-never block). So inlets are opened with recover=False and each stream has a _Link (eegviz.sources.lsl_reconnect)
-that, when its inlet is
-lost (or the EEG has been silent for RECONNECT_AFTER_S), looks for the stream in a background thread. The
+never block). So inlets are opened with recover=False and each stream's inlet is a RecoveringInlet
+(eegviz.sources.lsl_reconnect) that, when it is lost (or the EEG has been silent for RECONNECT_AFTER_S),
+looks for the stream in a background thread. The
 stream is found again by liblsl's recovery rule: same name and source_id (same_stream), and only taken if type
 (any case), channel count, format and rate still fit (misfit). This matters because mne-lsl's PlayerLSL gives
 its EEG and its annotation stream one source_id, and because a returning outlet may have been reconfigured:
@@ -38,7 +38,7 @@ import pylsl
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult
-from eegviz.sources.lsl_reconnect import _format, _Link, _open_inlet, _same_type
+from eegviz.sources.lsl_reconnect import _format, RecoveringInlet, _open_inlet, _same_type
 from eegviz.stream.dejitter import Dejitter
 from eegviz.sources.units import UNIT_SCALE
 
@@ -184,8 +184,8 @@ class LslSource:
         self.marker_type = marker_type
         self.resolve_timeout = resolve_timeout
         self.info = StreamInfo(name=stream_name or stream_type, ch_names=(), sfreq=0.0)
-        self._eeg: _Link | None = None
-        self._markers: _Link | None = None
+        self._eeg: RecoveringInlet | None = None
+        self._markers: RecoveringInlet | None = None
         self._scale: np.ndarray | None = None
         self._dejitter: Dejitter | None = None
         self._seen_data = False
@@ -205,9 +205,9 @@ class LslSource:
         try:
             if mk is not None:
                 inlet, offset = _open_inlet(mk, self.resolve_timeout)
-                self._markers = _Link(inlet, mk, offset, "markers")
+                self._markers = RecoveringInlet(inlet, mk, offset, "markers")
             inlet, offset = _open_inlet(eeg, self.resolve_timeout)
-            self._eeg = _Link(inlet, eeg, offset, "eeg")
+            self._eeg = RecoveringInlet(inlet, eeg, offset, "eeg")
             full = inlet.info(timeout=self.resolve_timeout)  # the full info carries desc
         except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
             self.stop()
@@ -242,7 +242,7 @@ class LslSource:
         eeg.take_notices(result)
         eeg.poll_offset(result)  # before the pull, so a fresh inlet's first chunk has its offset
         if eeg.lost:
-            time.sleep(timeout)  # nothing to wait on until the finder has a new inlet
+            time.sleep(timeout)  # nothing to wait on until the outlet search has a new inlet
         else:
             self._pull_eeg(timeout, result)
         if self._pending_gap and result.chunks:

@@ -2,8 +2,8 @@
 
 Why eegviz does this itself rather than through liblsl's recover=True: a pull on an inlet whose outlet
 vanished blocks while liblsl re-resolves (measured: 1.7 s for a 0.02 s pull), and acquisition must never block.
-So each stream has a _Link whose _Finder looks for the outlet in a background thread and leaves a fresh,
-clock-synced inlet for the next read(). A stream is accepted back only when it is the same stream
+So each stream's inlet is a RecoveringInlet: when it is lost, an _OutletSearch thread looks for the outlet in
+the background and leaves a fresh, clock-synced inlet for the next read(). A stream is accepted back only when it is the same stream
 (same_stream: name and source_id) and still fits (misfit: type in any case, channel count, format, rate);
 one that came back changed is reported, and the search goes on for the original.
 """
@@ -16,24 +16,16 @@ from collections import deque
 
 import pylsl
 
+from eegviz.channel_formats import lsl_format_name
 from eegviz.messages import ClockOffset
 from eegviz.sources.base import ReadResult
 
 OFFSET_INTERVAL_S = 5.0  # clock offset read this often per inlet (LabRecorder's interval)
 
-_FORMATS = {
-    pylsl.cf_float32: "float32",
-    pylsl.cf_double64: "float64",
-    pylsl.cf_string: "string",
-    pylsl.cf_int32: "int32",
-    pylsl.cf_int16: "int16",
-    pylsl.cf_int8: "int8",
-    pylsl.cf_int64: "int64",
-}
 
 
 def _format(info: pylsl.StreamInfo) -> str:
-    return _FORMATS.get(info.channel_format(), "unknown")
+    return lsl_format_name(info.channel_format())
 
 
 def _same_type(a: str, b: str) -> bool:
@@ -88,7 +80,7 @@ def _open_inlet(info: pylsl.StreamInfo, timeout: float) -> tuple[pylsl.StreamInl
     try:
         offset = inlet.time_correction(timeout=timeout)
     except (pylsl.util.TimeoutError, pylsl.util.LostError):
-        offset = None  # a peer that cannot answer now is found again by the _Link when it is lost
+        offset = None  # a peer that cannot answer now is found again by the RecoveringInlet when it is lost
     return inlet, offset
 
 
@@ -100,11 +92,11 @@ def _close(inlet: pylsl.StreamInlet | None) -> None:
             pass
 
 
-class _Finder(threading.Thread):
+class _OutletSearch(threading.Thread):
     """Background search for a stream's outlet; leaves an opened inlet in `found` for the reading thread.
 
     A stream that is this one come back but no longer fits is not opened; its misfit is put in `notices`
-    once per outlet (`told` holds the uids already announced and outlives the finder)."""
+    once per outlet (`told` holds the uids already announced and outlives the search)."""
 
     RESOLVE_S = 1.0  # one query's wait (see run)
 
@@ -143,7 +135,7 @@ class _Finder(threading.Thread):
                 usable, misfits = self._usable(streams)
                 if usable:
                     inlet, offset = _open_inlet(usable[0], 2.0)
-                    with self._lock:  # a finder dropped meanwhile (stopping set) must not leave an inlet open
+                    with self._lock:  # a search dropped meanwhile (stopping set) must not leave an inlet open
                         if self.stopping.is_set():
                             _close(inlet)
                         else:
@@ -162,7 +154,7 @@ class _Finder(threading.Thread):
             self.found = None
 
 
-class _Link:
+class RecoveringInlet:
     """One stream's inlet plus its reconnection and clock-offset state, so EEG and markers recover the same way.
 
     `label` is the ClockOffset stream name ("eeg" or "markers"); `offset` the latest measurement (sender clock +
@@ -174,14 +166,14 @@ class _Link:
         self.offset = 0.0 if offset is None else offset
         self._next_offset_at = 0.0  # monotonic time of the next measurement; 0: at the next read
         self.lost = False
-        self.finder: _Finder | None = None
+        self.search_thread: _OutletSearch | None = None
         self.reconnects = 0
         self._told: set[str] = set()
-        self._notices: deque[str] = deque()  # from finished finders, not yet handed out
+        self._notices: deque[str] = deque()  # from finished searches, not yet handed out
 
     def swap_if_found(self) -> bool:
-        """Take the finder's fresh inlet, if there is one; True when the inlet was replaced."""
-        f = self.finder
+        """Take the outlet search's fresh inlet, if there is one; True when the inlet was replaced."""
+        f = self.search_thread
         if f is None or f.found is None:
             return False
         self._notices.extend(f.notices)
@@ -190,16 +182,16 @@ class _Link:
         if offset is not None:
             self.offset = offset
         self._next_offset_at = 0.0  # hand out the new inlet's offset at once: the sender may be another machine
-        f.found, self.finder, self.lost = None, None, False
+        f.found, self.search_thread, self.lost = None, None, False
         self.reconnects += 1
         return True
 
     def take_notices(self, result: ReadResult) -> None:
         while self._notices:
             result.notices.append(self._notices.popleft())
-        if self.finder is not None:
-            while self.finder.notices:
-                result.notices.append(self.finder.notices.popleft())
+        if self.search_thread is not None:
+            while self.search_thread.notices:
+                result.notices.append(self.search_thread.notices.popleft())
 
     def poll_offset(self, result: ReadResult) -> None:
         """Every OFFSET_INTERVAL_S read the inlet's clock offset without waiting (time_correction(0) returns
@@ -216,14 +208,14 @@ class _Link:
 
     def search(self, accept_same: bool) -> None:
         """Start looking for the outlet (no-op while a search runs)."""
-        if self.finder is None:
-            self.finder = _Finder(self.info, accept_same, self._told)
-            self.finder.start()
+        if self.search_thread is None:
+            self.search_thread = _OutletSearch(self.info, accept_same, self._told)
+            self.search_thread.start()
 
-    def _drop_finder(self) -> None:
-        """Stop the finder without joining (it finishes its current resolve and exits on its own); an inlet it
+    def _drop_search(self) -> None:
+        """Stop the outlet search without joining (it finishes its current resolve and exits on its own); an inlet it
         had already opened is closed, as is one it opens later (it checks `stopping` under the same lock)."""
-        f = self.finder
+        f = self.search_thread
         if f is not None:
             with f._lock:
                 f.stopping.set()
@@ -231,25 +223,25 @@ class _Link:
                     _close(f.found[0])
                     f.found = None
             self._notices.extend(f.notices)
-            self.finder = None
+            self.search_thread = None
 
     def mark_lost(self) -> None:
         """The inlet raised LostError: look for the outlet again, the same one included (the connection may
         have broken while the outlet lives); a search for a *new* outlet only is replaced."""
         self.lost = True
-        if self.finder is not None and not self.finder.accept_same:
-            self._drop_finder()
+        if self.search_thread is not None and not self.search_thread.accept_same:
+            self._drop_search()
         self.search(accept_same=True)
 
     def stop_search(self) -> None:
         """Data flows on the current inlet again: a search for a replacement is no longer needed."""
         if not self.lost:
-            self._drop_finder()
+            self._drop_search()
 
     def close(self) -> None:
-        if self.finder is not None:
-            self.finder.cancel()
-            self.finder = None
+        if self.search_thread is not None:
+            self.search_thread.cancel()
+            self.search_thread = None
         _close(self.inlet)
 
 

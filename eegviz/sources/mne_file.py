@@ -89,8 +89,9 @@ class MneFileSource(ReplaySource):
         self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
 
     @classmethod
-    def from_cli(cls, args) -> MneFileSource:
-        return cls(args.file, speed=getattr(args, "speed", 1.0))
+    def from_cli(cls, source) -> MneFileSource:
+        """From a session's eegviz.settings.SourceSettings (`eegviz replay FILE --speed S`)."""
+        return cls(source.file, speed=source.speed)
 
     def start(self) -> None:
         raw, markers = read_recording(self.path)

@@ -15,11 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eegviz.messages import Chunk, Epoch, Marker
+from eegviz.messages import Chunk, Epoch, Marker, SkipKind
 from eegviz.stream.preprocess import Preprocessor
 
-
-NAN_REASON = "epoch holds NaN/inf"  # how a NaN-skipped marker's reason begins (sinks count them by it)
 
 
 class RingBuffer:
@@ -65,7 +63,7 @@ class EpochResult:
     epoch: Epoch | None
     marker: Marker
     reason: str = ""  # why no epoch could be cut, for the results line
-    kind: str = ""  # "gap" | "nan" | "incomplete" (stream ended) | "stopped" (session stopped); "" with an epoch
+    kind: SkipKind | None = None  # GAP, NAN, INCOMPLETE (stream ended) or STOPPED; None with an epoch
 
 
 class Epocher:
@@ -102,18 +100,20 @@ class Epocher:
             raw = self.ring.window(marker.timestamp + self.lo, self.n_source, self.sfreq)
             if raw is None:
                 if latest >= t_end:
-                    out.append(EpochResult(None, marker, "window falls in a gap or left the buffer", "gap"))
+                    out.append(EpochResult(None, marker, "window falls in a gap or left the buffer",
+                                           SkipKind.GAP))
                 elif ended:
                     out.append(EpochResult(None, marker, "session stopped before the epoch window was complete",
-                                           "stopped"))
+                                           SkipKind.STOPPED))
                 else:
-                    out.append(EpochResult(None, marker, "window incomplete at end of stream", "incomplete"))
+                    out.append(EpochResult(None, marker, "window incomplete at end of stream",
+                                           SkipKind.INCOMPLETE))
                 continue
             bad = ~np.isfinite(raw[self.pre.picks])  # only the model's channels matter
             if bad.any():
                 n_bad = int(bad.any(axis=0).sum())
-                out.append(EpochResult(None, marker, f"{NAN_REASON} in {n_bad} of {raw.shape[1]} samples "
-                                                     "(kept in the recording, not decoded)", "nan"))
+                out.append(EpochResult(None, marker, f"epoch holds NaN/inf in {n_bad} of {raw.shape[1]} samples "
+                                                     "(kept in the recording, not decoded)", SkipKind.NAN))
                 continue
             data = self.pre(raw)
             ep = Epoch(

@@ -35,7 +35,7 @@ class InputSpec:
     tmax: float = 0.6
     baseline: tuple[float, float] = (-0.1, 0.0)
     scale: float = 1e5  # volts -> model units (10 uV -> 1.0)
-    highpass: float = 0.0  # Hz; 0 = off. Per-epoch zero-phase high-pass, see normalise()
+    highpass: float = 0.0  # Hz; 0 = off. Per-epoch zero-phase high-pass, see prepare_epochs()
     montage: str | None = ""  # MNE montage of ch_names; "" = guess (biosemi128 for A1..D32), None = unknown
     notch: float = 0.0  # Hz; 0 = off. Line frequency (50/60) whose harmonics below Nyquist are removed
     reference: str = ""  # "" = as recorded, "average", or channel names "M1,M2" whose mean is subtracted
@@ -86,7 +86,7 @@ def reference_indices(spec: InputSpec) -> np.ndarray | None:
 
 class Preprocessor:
     """Maps source channels/rate onto an InputSpec: select by name (or map by position and interpolate),
-    resample, then normalise() as in training.
+    resample, then prepare_epochs() as in training.
 
     montage: the source's MNE montage name; None takes the session's (`--montage`) or guesses it from the
     channel names. The channel map is computed here, once per session, and is a fixed matrix afterwards.
@@ -124,7 +124,7 @@ class Preprocessor:
             x = x[:, : self.spec.n_times]
         if x.shape[1] != self.spec.n_times:
             raise EegvizError(f"epoch has {x.shape[1]} samples, the model needs {self.spec.n_times}")
-        return normalise(x, self.spec)
+        return prepare_epochs(x, self.spec)
 
 
 def highpass(x: np.ndarray, sfreq: float, cutoff: float) -> np.ndarray:
@@ -179,9 +179,10 @@ def rereference(x: np.ndarray, spec: InputSpec) -> np.ndarray:
     return x - x[..., idx, :].mean(axis=-2, keepdims=True)
 
 
-def normalise(x: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """Notch and high-pass (when the model asks for them), re-reference, baseline-correct and scale
-    (..., n_ch, n_times) epochs already at the model's rate; training, eval and the live path all call this."""
+def prepare_epochs(x: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """(..., n_ch, n_times) epochs already at the model's rate, made what the model reads: notch and high-pass
+    (when the model asks for them), re-reference, baseline-correct and scale. Training, eval and the live path
+    all call this one function, so the model never sees live data prepared differently from its training data."""
     if spec.notch > 0:
         x = notch(x, spec.sfreq, spec.notch)
     if spec.highpass > 0:
@@ -192,6 +193,11 @@ def normalise(x: np.ndarray, spec: InputSpec) -> np.ndarray:
     if window is not None:
         x = x - x[..., window[0]:window[1]].mean(axis=-1, keepdims=True)
     return (x * spec.scale).astype(np.float32)
+
+
+# The old name, for the callers other owners are editing now (eegviz/train/decoder.py, eegviz/eval/report.py,
+# eegviz/eval/controls.py); delete it once they call prepare_epochs.
+normalise = prepare_epochs
 
 
 def baseline_samples(spec: InputSpec) -> tuple[int, int] | None:

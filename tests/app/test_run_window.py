@@ -1,12 +1,13 @@
 """run_window_session, offscreen, with the real default model: --screenshot, --out, and an initial error's exit code."""
 
-from types import SimpleNamespace
+from dataclasses import replace
 
 import pytest
 
 from eegviz.app.run_window import run_window_session
 from eegviz.app.source_choice import SourceChoice
 from eegviz.paths import default_model_dir, demo_recording
+from eegviz.settings import DisplaySettings, OutputSettings, SessionSettings
 
 pytestmark = pytest.mark.skipif(not demo_recording().exists() or not (default_model_dir() / "decoder.json").exists(),
                                 reason="demo recording or default model missing")
@@ -14,15 +15,15 @@ pytestmark = pytest.mark.skipif(not demo_recording().exists() or not (default_mo
 
 def test_run_window_session_screenshot_and_initial_error(qtbot, tmp_path, capsys):
     shot = tmp_path / "shot.png"
-    args = SimpleNamespace(model=None, generator="embedded", out=str(tmp_path / "out"), kiosk=False,
-                           screenshot=str(shot), duration=None)
-    assert run_window_session(SourceChoice("demo", speed=0.0), args, title="eegviz demo") == 0
+    settings = SessionSettings(output=OutputSettings(folder=str(tmp_path / "out"), screenshot=str(shot)),
+                               display=DisplaySettings(title="eegviz demo"))
+    assert run_window_session(SourceChoice("demo", speed=0.0), settings) == 0
     assert shot.stat().st_size > 0
     assert (tmp_path / "out" / "session.xdf").exists() and (tmp_path / "out" / "results.jsonl").exists()
     assert "reconstructions" in capsys.readouterr().out
 
-    args.screenshot = str(tmp_path / "never.png")
-    assert run_window_session(SourceChoice("xdf", path=str(tmp_path / "nope.xdf")), args) == 2
+    settings = replace(settings, output=replace(settings.output, screenshot=str(tmp_path / "never.png")))
+    assert run_window_session(SourceChoice("xdf", path=str(tmp_path / "nope.xdf")), settings) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("eegviz: error: XDF file") and "does not exist" in err[0]
     assert not (tmp_path / "never.png").exists()

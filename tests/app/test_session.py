@@ -14,6 +14,7 @@ from eegviz.app.source_choice import SourceChoice
 from eegviz.app.window import MainWindow
 from eegviz.messages import Chunk, Decoded, Epoch, Marker, Reconstruction, StreamInfo
 from eegviz.paths import default_model_dir, demo_recording
+from eegviz.settings import SessionSettings
 
 START_MS = 30000  # model loading shares two cores with whatever else runs; generous, only hit on failure
 
@@ -129,7 +130,7 @@ def test_bad_sources_show_one_line_and_start_works_again(session, qtbot, tmp_pat
 
     # A model folder that holds no model.
     with qtbot.waitSignal(ctl.error, timeout=START_MS) as err:
-        ctl.start(SourceChoice("demo"), model_dir=tmp_path)
+        ctl.start(SourceChoice("demo"), SessionSettings().with_model_path(tmp_path))
     assert "no model at" in err.args[0]
     qtbot.waitUntil(lambda: ctl.state == "idle", timeout=2000)
 
@@ -204,7 +205,7 @@ def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
     try:
         for _ in range(2):
             with qtbot.waitSignal(ctl.stopped, timeout=START_MS) as stopped:
-                sid = ctl.start(SourceChoice("demo", speed=0.0), out_dir=tmp_path) if _ == 0 else ctl.restart()
+                sid = ctl.start(SourceChoice("demo", speed=0.0), SessionSettings().with_output_folder(tmp_path)) if _ == 0 else ctl.restart()
             assert stopped.args == ["finished"] and sid == ctl.session_id
     finally:
         ctl.shutdown(5.0)
@@ -224,3 +225,16 @@ def test_a_10_20_board_runs_in_the_window_and_says_how_many_channels_are_interpo
     assert win.info.n_channels == 16
     with qtbot.waitSignal(ctl.stopped, timeout=5000):
         ctl.stop()
+
+
+def test_the_window_sink_counts_nan_skips_by_their_kind_not_their_text():
+    from types import SimpleNamespace
+
+    from eegviz.app.session import _WindowSink
+    from eegviz.messages import SkipKind
+
+    sent = []
+    sink = _WindowSink(SimpleNamespace(status=SimpleNamespace(emit=lambda sid, st: sent.append(st))), 1)
+    sink.on_skipped(Marker(1.0, "a"), "any words at all", SkipKind.NAN)
+    sink.on_skipped(Marker(2.0, "b"), "epoch holds NaN/inf (but a gap)", SkipKind.GAP)
+    assert sent[-1]["skipped"] == 2 and sent[-1]["NaN epochs"] == 1

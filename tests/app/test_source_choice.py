@@ -1,22 +1,43 @@
 """SourceChoice (no Qt): pacing, choices from command lines, unknown kinds; one_line error messages."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from eegviz.app.session import one_line
-from eegviz.app.source_choice import SourceChoice
+from eegviz.app.source_choice import SourceChoice, initial_source
 from eegviz.errors import EegvizError
+from eegviz.settings import SourceSettings
 
 
 def test_source_choice():
     assert SourceChoice("demo", speed=0).paced is False and SourceChoice("demo").paced is True
     assert SourceChoice("lsl").paced and SourceChoice("simulator").paced
-    cli = SimpleNamespace(cmd="replay", file="x.xdf", speed=2.0, stream="EEG", markers="M")
-    assert SourceChoice.from_cli_args(cli) == SourceChoice("xdf", path="x.xdf", name="EEG", markers="M", speed=2.0)
-    live = SimpleNamespace(cmd="live", board=-1, markers=None, simulate=False, stream=None)
-    assert SourceChoice.from_cli_args(live).kind == "brainflow-synthetic"
+    replay = SourceSettings("replay", file="x.xdf", speed=2.0, stream="EEG", markers="M")
+    assert SourceChoice.from_settings(replay) == SourceChoice("xdf", path="x.xdf", name="EEG", markers="M", speed=2.0)
+    assert SourceChoice.from_settings(SourceSettings("live", board=-1)).kind == "brainflow-synthetic"
+    assert SourceChoice.from_settings(SourceSettings("live", simulate=True)) == SourceChoice("simulator")
     with pytest.raises(EegvizError, match="unknown source kind"):
         SourceChoice("nope").make_source()
     assert one_line(EegvizError("plain words")) == "plain words"
     assert one_line(ValueError("a\n  b")) == "ValueError: a b"
+
+
+def test_initial_source_picks_the_reader_by_file_type():
+    """An XDF replay is a SourceChoice the window can show; any other file is read by MNE (a callable), and a
+    source plugin without from_cli is refused before any window opens."""
+    assert initial_source(SourceSettings("replay", file="rec.XDF")) == SourceChoice("xdf", path="rec.XDF")
+    assert initial_source(SourceSettings("demo", speed=0.0)) == SourceChoice("demo", speed=0.0)
+    mne = initial_source(SourceSettings("replay", file="rec.edf"))
+    assert callable(mne) and not isinstance(mne, SourceChoice)
+    with pytest.raises(EegvizError, match="no from_cli"):
+        initial_source(SourceSettings("replay", file="rec.edf", reader="simulator"))
+
+
+def test_a_source_plugin_builds_itself_from_the_source_settings(tmp_path):
+    """`eegviz replay FILE --source csv --sfreq F --unit U --speed S`: the plugin's from_cli reads the typed
+    SourceSettings (field names = option names), not a Namespace."""
+    csv = tmp_path / "rec.csv"
+    csv.write_text("Fz,Cz,marker\n1,2,\n3,4,star_000\n")
+    make = initial_source(SourceSettings("replay", file=str(csv), reader="csv", sfreq=250.0, unit="mV", speed=0.0))
+    src = make()
+    assert type(src).__name__ == "CsvSource" and src.path == csv
+    assert (src.sfreq, src.unit, src.speed) == (250.0, "mV", 0.0)

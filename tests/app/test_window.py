@@ -1,10 +1,10 @@
-"""MainWindow and QtBridge, offscreen: status bar, events from a worker thread, screenshots."""
+"""MainWindow and WindowBridge, offscreen: status bar, events from a worker thread, screenshots."""
 
 import threading
 
 from app_fakes import make_chunk, make_rec
 
-from eegviz.app.bridge import QtBridge
+from eegviz.app.bridge import WindowBridge
 from eegviz.messages import Marker
 
 
@@ -21,7 +21,7 @@ def test_status_bar(window):
 
 
 def test_bridge_from_worker_thread(window, qtbot):
-    bridge = QtBridge()
+    bridge = WindowBridge()
     window.connect_bridge(bridge)
 
     def work():

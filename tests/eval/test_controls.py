@@ -12,7 +12,7 @@ import pytest
 
 from eegviz.data.synthetic import load_dataset, simulate_dataset
 from eegviz.eval.controls import block_folds, chance_band, run_controls, wilson
-from eegviz.stream.preprocess import InputSpec, highpass, normalise
+from eegviz.stream.preprocess import InputSpec, highpass, prepare_epochs
 
 
 def _spec(ds) -> InputSpec:
@@ -93,4 +93,4 @@ def test_highpass_removes_linear_drift_and_keeps_fast_signal():
     spec = InputSpec(ch_names=("a",), sfreq=sf, tmin=-0.1, tmax=0.6, highpass=1.0)
     assert InputSpec.from_dict(spec.to_dict()) == spec
     assert InputSpec.from_dict({k: v for k, v in spec.to_dict().items() if k != "highpass"}).highpass == 0.0
-    assert normalise(ramp[None], spec).shape == (1, n)
+    assert prepare_epochs(ramp[None], spec).shape == (1, n)

@@ -112,11 +112,9 @@ def test_bad_sampling_json_is_one_line_error(tmp_path):
 
 
 def test_options_from_command_line():
-    from types import SimpleNamespace
-
-    opts = GeneratorOptions.from_args(SimpleNamespace(sd_model="m", steps=None, strength=0.4))
+    opts = GeneratorOptions.from_mapping({"sd_model": "m", "steps": None, "strength": 0.4})
     assert opts == GeneratorOptions(sd_model="m", strength=0.4)
-    assert GeneratorOptions.from_args(None) == GeneratorOptions()
+    assert GeneratorOptions.from_mapping({}) == GeneratorOptions()
 
 
 def test_eval_draws_with_the_model_folders_own_pipeline(tmp_path):

@@ -150,9 +150,9 @@ def test_a_failing_report_never_loses_results(tmp_path, monkeypatch, caplog):
 
     monkeypatch.setattr(run_report, "write_run_report", boom)
     w = ResultsWriter(tmp_path)
-    from eegviz.messages import Marker
+    from eegviz.messages import Marker, SkipKind
 
-    w.on_skipped(Marker(timestamp=1.0, payload="star_000"), "gap")
+    w.on_skipped(Marker(timestamp=1.0, payload="star_000"), "gap", SkipKind.GAP)
     with caplog.at_level(logging.WARNING, logger="eegviz.record.results"):
         w.close()
         w.close()  # twice is fine, and warns once

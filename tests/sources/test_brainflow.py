@@ -85,3 +85,20 @@ def test_markers_from_an_lsl_stream_beside_the_board() -> None:
     finally:
         src.stop()
         del outlet
+
+
+@pytest.mark.parametrize("names", [["Fz", "", "Cz"], ["Fz", "  ", "Cz"], ["Fz", "Fz", "Cz"], ["Fz", "Cz"]])
+def test_board_names_with_a_blank_or_a_double_fall_back_to_numbered_names(monkeypatch, names):
+    from brainflow.board_shim import BoardShim
+
+    from eegviz.messages import usable_ch_names
+
+    monkeypatch.setattr(BoardShim, "get_eeg_channels", staticmethod(lambda board_id: [1, 2, 3]))
+    monkeypatch.setattr(BoardShim, "get_eeg_names", staticmethod(lambda board_id: names))
+    src = BrainFlowSource()
+    src.start()
+    try:
+        assert src.info.ch_names == ("ch1", "ch2", "ch3")
+    finally:
+        src.stop()
+    assert usable_ch_names([" Fz", "Cz ", "Pz"], 3) == ["Fz", "Cz", "Pz"]

@@ -14,10 +14,10 @@ def test_options_become_brainflow_params():
         "live", "--board", "0", "--headless", "--serial-port", "/dev/ttyUSB0", "--mac-address", "aa:bb",
         "--ip-address", "192.168.4.1", "--ip-port", "6677", "--serial-number", "MuseS-1", "--board-file",
         "rec.csv", "--other-info", "x", "--timeout", "15"])
-    assert brainflow_params(args) == {
+    assert brainflow_params(vars(args)) == {
         "serial_port": "/dev/ttyUSB0", "mac_address": "aa:bb", "ip_address": "192.168.4.1", "ip_port": 6677,
         "serial_number": "MuseS-1", "file": "rec.csv", "other_info": "x", "timeout": 15}
-    assert brainflow_params(build_parser().parse_args(["live", "--board", "-1"])) == {}  # BrainFlow's defaults
+    assert brainflow_params(vars(build_parser().parse_args(["live", "--board", "-1"]))) == {}  # BrainFlow's defaults
 
 
 def test_params_reach_the_source(monkeypatch):
@@ -36,7 +36,7 @@ def test_params_reach_the_source(monkeypatch):
     monkeypatch.setattr(plugins, "get", lambda group, name: fake_brainflow)
     args = build_parser().parse_args(["live", "--board", "2", "--headless", "--ip-port", "6789"])
     try:
-        cli.cmd_live(args)
+        cli.cmd_session(args)
     except Stop:
         pass
     assert made["board_id"] == 2 and made["params"] == {"ip_port": 6789}
@@ -62,11 +62,12 @@ def test_params_without_board_are_refused():
 def test_the_window_path_gets_the_same_params(monkeypatch):
     import eegviz.plugins as plugins
     from eegviz.app.session import SourceChoice
+    from eegviz.cli import session_settings
 
     made = {}
     monkeypatch.setattr(plugins, "get", lambda group, name: lambda **kw: made.update(kw) or "source")
-    choice = SourceChoice.from_cli_args(build_parser().parse_args(
-        ["live", "--board", "0", "--serial-port", "/dev/ttyUSB0", "--timeout", "9"]))
+    choice = SourceChoice.from_settings(session_settings(build_parser().parse_args(
+        ["live", "--board", "0", "--serial-port", "/dev/ttyUSB0", "--timeout", "9"])).source)
     assert choice.make_source() == "source"
     assert made["board_id"] == 0 and made["params"] == {"serial_port": "/dev/ttyUSB0", "timeout": 9}
 

@@ -457,7 +457,7 @@ def test_numeric_marker_stream_named_is_refused(tmp_path) -> None:
         t0 = time.monotonic()
         with pytest.raises(EegvizError, match="needs a string marker stream") as e:
             src.start()
-        assert "float64" in str(e.value) and f"'{name}-annotations'" in str(e.value)
+        assert "double64" in str(e.value) and f"'{name}-annotations'" in str(e.value)
         assert time.monotonic() - t0 < 3.5
     finally:
         player.stop()

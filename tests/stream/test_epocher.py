@@ -4,7 +4,7 @@ import pytest
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker
 from eegviz.stream.epocher import Epocher, RingBuffer
-from eegviz.stream.preprocess import InputSpec, Preprocessor, normalise
+from eegviz.stream.preprocess import InputSpec, Preprocessor, prepare_epochs
 
 CH = ("Oz", "O1", "O2", "Pz")
 
@@ -71,7 +71,7 @@ def test_resampling_and_channel_mapping_by_name():
     e = out[0].epoch
     assert e.data.shape == (2, 150) and e.ch_names == ("O2", "Oz")
     tt = 51.5 + spec.tmin + np.arange(150) / 250.0
-    ref = normalise(5e-6 * np.sin(2 * np.pi * 5 * tt)[None], spec)[0]
+    ref = prepare_epochs(5e-6 * np.sin(2 * np.pi * 5 * tt)[None], spec)[0]
     assert np.corrcoef(e.data[0], ref)[0, 1] > 0.99
     assert np.abs(e.data[1]).max() < 1e-6
 

@@ -9,7 +9,7 @@ import pytest
 
 from eegviz.errors import EegvizError
 from eegviz.paths import default_model_dir
-from eegviz.stream.preprocess import InputSpec, Preprocessor, normalise, notch
+from eegviz.stream.preprocess import InputSpec, Preprocessor, notch, prepare_epochs
 
 
 def _power_at(x: np.ndarray, sfreq: float, f: float) -> float:
@@ -35,12 +35,12 @@ def test_line_noise_and_harmonics_removed(sfreq, line):
     assert np.corrcoef((out - drift).ravel(), eeg.ravel())[0, 1] > 0.99
 
 
-def test_notch_in_spec_applies_through_normalise_and_preprocessor():
+def test_notch_in_spec_applies_through_prepare_epochs_and_preprocessor():
     spec = InputSpec(ch_names=("Oz", "Pz"), sfreq=250.0, notch=50.0)
     t = spec.tmin + np.arange(spec.n_times) / spec.sfreq
     x = np.vstack([1e-5 * np.sin(2 * np.pi * 50 * t)] * 2)
     plain = InputSpec(ch_names=("Oz", "Pz"), sfreq=250.0)
-    assert np.abs(normalise(x, spec)).max() < 1e-3 * np.abs(normalise(x, plain)).max()
+    assert np.abs(prepare_epochs(x, spec)).max() < 1e-3 * np.abs(prepare_epochs(x, plain)).max()
     out = Preprocessor(spec, ("Pz", "Oz", "Cz"), 250.0)(np.vstack([x, x[:1]]))
     assert np.abs(out).max() < 1e-3
 
@@ -50,12 +50,12 @@ def test_average_reference_removes_a_common_offset():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, spec.n_times)) * 1e-6
     common = 50e-6 * np.sin(np.linspace(0, 7, spec.n_times))  # e.g. a noisy recording reference
-    a, b = normalise(x, spec), normalise(x + common, spec)
+    a, b = prepare_epochs(x, spec), prepare_epochs(x + common, spec)
     np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_allclose(b.sum(axis=0), 0, atol=1e-4)
     # named reference channels: their mean is subtracted, so the reference channel itself is flat
     named = InputSpec(ch_names=("Oz", "Pz", "Cz"), sfreq=250.0, reference="cz")
-    assert np.abs(normalise(x + common, named)[2]).max() < 1e-6
+    assert np.abs(prepare_epochs(x + common, named)[2]).max() < 1e-6
     with pytest.raises(EegvizError, match="reference channel.*M1"):
         InputSpec(ch_names=("Oz", "Pz"), sfreq=250.0, reference="M1,Oz")
 
@@ -66,7 +66,7 @@ def test_notch_must_lie_below_nyquist():
 
 
 def test_old_spec_dicts_load_unchanged():
-    """decoder.json files written before these fields: same spec values, same numbers out of normalise()."""
+    """decoder.json files written before these fields: same spec values, same numbers out of prepare_epochs()."""
     old = json.loads((default_model_dir() / "decoder.json").read_text())["input"]
     old = {k: v for k, v in old.items() if k not in ("notch", "reference", "montage")}
     spec = InputSpec.from_dict(old)
@@ -77,6 +77,6 @@ def test_old_spec_dicts_load_unchanged():
     b1 = max(b0 + 1, int(round((spec.baseline[1] - spec.tmin) * spec.sfreq)))
     expected = ((x - x[..., b0:b1].mean(axis=-1, keepdims=True)) * spec.scale).astype(np.float32)
     if spec.highpass == 0:
-        np.testing.assert_array_equal(normalise(x, spec), expected)
+        np.testing.assert_array_equal(prepare_epochs(x, spec), expected)
     d = spec.to_dict()
     assert d["notch"] == 0.0 and d["reference"] == "" and InputSpec.from_dict(d) == spec

@@ -21,9 +21,9 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
     re-render and score, which makes the folder a ready test of the whole record -> train -> live loop.
     Returns the written image paths. OUT must be new or empty: an existing stimulus folder is never overwritten.
     """
-    import numpy as np
     from PIL import Image
 
+    from eegviz.generators.base import to_uint8
     from eegviz.world.stimuli import CLASSES, stimulus_set, render
 
     if n_per_class < 1 or size < 8:
@@ -43,7 +43,7 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
         image, _ = render(spec, size=size)
         path = out / spec.class_name / f"{spec.image_id}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.round(image * 255).astype(np.uint8)).save(path)
+        Image.fromarray(to_uint8(image)).save(path)
         written.append(path)
         captions[spec.image_id] = spec.caption
     (out / "captions.json").write_text(json.dumps(captions, indent=1))

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from eegviz.errors import EegvizError
-from eegviz.hub import resolve_model_dir
+from eegviz.model_sources import resolve_model_dir
 from eegviz.paths import default_model_dir
 
 

@@ -1,0 +1,37 @@
+"""A session without a window (`eegviz demo|replay|live --headless`), and the model loading it shares with the
+window's SessionController, so that both read the same SessionSettings the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eegviz.settings import GeneratorSettings, SessionSettings
+
+
+def build_models(model_dir: Path, generator: GeneratorSettings):
+    """(decoder, generator) for a resolved model folder: the embedded generator reads the folder, a generator
+    plugin builds itself from the settings' GeneratorOptions and the model folder."""
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.generators import make_generator
+
+    return TwoBranchDecoder.load(model_dir), make_generator(generator.name, model_dir, generator.options)
+
+
+def run_headless(source, settings: SessionSettings):
+    """Run one session to its end and return its Stats.
+
+    The output folder is checked first, the model loaded, then the pipeline warms up, opens the source, checks
+    it and only then claims the session folder (eegviz.record.session_folder). A progress bar counts markers on
+    a terminal.
+    """
+    from eegviz.model_sources import resolve_model_dir
+    from eegviz.pipeline import Pipeline
+    from eegviz.record.session_folder import SessionOutput
+    from eegviz.sinks import ProgressSink, make_sinks
+
+    output = SessionOutput(settings.output.folder) if settings.output.folder else None
+    decoder, generator = build_models(resolve_model_dir(settings.model.path), settings.model.generator)
+    progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=settings.source.command)
+    pipe = Pipeline(source, decoder, generator, make_sinks(settings.output.sinks) + [progress], output=output,
+                    paced=settings.paced, montage=settings.source.montage)
+    return pipe.run(duration=settings.duration)

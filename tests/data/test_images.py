@@ -1,0 +1,32 @@
+"""load_image: any aspect ratio becomes a square target by cropping the centre (nothing squeezed).
+
+ImageOps.fit resamples from the crop box of the full image, so the bicubic filter reads a little past the
+box: at a hard colour edge just outside it, the outer two rows of target pixels move by a few percent
+(bicubic overshoot included). The interior is exact."""
+
+import numpy as np
+from PIL import Image
+
+from eegviz.data.images import load_image
+
+
+def test_a_wide_image_keeps_its_centre_square(tmp_path):
+    px = np.zeros((20, 40, 3), np.uint8)
+    px[:, :10] = (255, 0, 0)  # cropped away
+    px[:, 10:30] = (0, 255, 0)  # the centre square
+    px[:, 30:] = (0, 0, 255)  # cropped away
+    Image.fromarray(px).save(tmp_path / "wide.png")
+    out = load_image(tmp_path / "wide.png", 8)
+    assert out.shape == (8, 8, 3) and out.dtype == np.float32
+    green = np.broadcast_to([0.0, 1.0, 0.0], out.shape)
+    np.testing.assert_allclose(out[:, 2:-2], green[:, 2:-2], atol=1e-6)
+    np.testing.assert_allclose(out, green, atol=0.1)  # not squeezed: red and blue would fill whole columns
+
+
+def test_a_tall_grey_image_is_resized_not_cropped_to_a_strip(tmp_path):
+    px = np.zeros((60, 30), np.uint8)
+    px[15:45] = 200  # the centre square of a tall greyscale image
+    Image.fromarray(px, "L").save(tmp_path / "tall.png")
+    out = load_image(tmp_path / "tall.png", 10)
+    np.testing.assert_allclose(out[2:-2], 200 / 255, atol=1e-6)
+    np.testing.assert_allclose(out, 200 / 255, atol=0.1)

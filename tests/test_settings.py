@@ -1,0 +1,52 @@
+"""SessionSettings: one typed object per session, the same whether it came from flags or a --config file."""
+
+import pytest
+
+from eegviz.cli import parse_args, session_settings
+from eegviz.generators.options import GeneratorOptions
+from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
+
+
+def test_flags_and_a_config_file_give_equal_settings(tmp_path):
+    flags = ["live", "--board", "0", "--serial-port", "/dev/ttyUSB0", "--timeout", "9", "--markers", "M",
+             "--montage", "standard_1020", "--duration", "12", "--model", "/m", "--generator", "diffusers",
+             "--sd-model", "sd", "--steps", "3", "--out", "/o", "--sink", "osc:127.0.0.1:9", "--sink", "x",
+             "--kiosk", "--headless"]
+    cfg = tmp_path / "live.toml"
+    cfg.write_text('model = "/m"\n[live]\nboard = 0\nserial_port = "/dev/ttyUSB0"\ntimeout = 9\nmarkers = "M"\n'
+                   'montage = "standard_1020"\nduration = 12\ngenerator = "diffusers"\nsd-model = "sd"\nsteps = 3\n'
+                   'out = "/o"\nsink = ["osc:127.0.0.1:9", "x"]\nkiosk = true\nheadless = true\n')
+    from_flags = session_settings(parse_args(flags))
+    from_file = session_settings(parse_args(["live", "--config", str(cfg)]))
+    assert from_flags == from_file
+    s = from_flags
+    assert s.source == SourceSettings("live", markers="M", board=0, montage="standard_1020",
+                                      board_params=(("serial_port", "/dev/ttyUSB0"), ("timeout", 9)))
+    assert s.model.path == "/m" and s.model.generator == GeneratorSettings("diffusers", GeneratorOptions(sd_model="sd", steps=3))
+    assert s.output.sinks == ("osc:127.0.0.1:9", "x") and s.output.folder == "/o" and s.duration == 12.0
+    assert s.display.kiosk and s.display.headless and s.paced
+    assert not s.restarts_on_end  # told when to stop: a kiosk with --duration does not start over
+    assert session_settings(parse_args(["live", "--config", str(cfg), "--steps", "5"])).model.generator.options.steps == 5
+
+
+def test_defaults_titles_and_pacing():
+    demo = session_settings(parse_args(["demo", "--speed", "0"]))
+    assert demo.display.title == "eegviz demo" and not demo.paced and demo.model.generator == GeneratorSettings()
+    replay = session_settings(parse_args(["replay", "/data/rec.edf"]))
+    assert replay.display.title == "eegviz replay rec.edf" and replay.source.resolved_reader == "mne"
+    assert session_settings(parse_args(["replay", "a.xdf", "--source", "csv"])).source.resolved_reader == "csv"
+    kiosk = session_settings(parse_args(["demo", "--kiosk"]))
+    assert kiosk.restarts_on_end and not session_settings(parse_args(["demo", "--kiosk", "--screenshot", "x"])
+                                                          ).restarts_on_end
+    assert SessionSettings().with_model_path("/x").model.path == "/x"
+    assert SessionSettings().with_model_path("").model.path is None
+
+
+def test_settings_are_frozen():
+    with pytest.raises(AttributeError):
+        SessionSettings().duration = 3.0
+
+
+def test_a_replayed_file_is_not_a_brainflow_board_file():
+    s = session_settings(parse_args(["replay", "rec.xdf"]))
+    assert s.source.file == "rec.xdf" and s.source.board_params == ()
