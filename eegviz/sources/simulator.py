@@ -59,7 +59,7 @@ class SimulatorSource:
         while (self.n_trials is None or self.trials < self.n_trials) and self.next_onset * sf < start + self.block:
             spec = self.specs[int(self.rng.integers(len(self.specs)))]
             s = int(round(self.next_onset * sf)) - start
-            ev = self.sim.evoked(spec) * self.rng.uniform(0.8, 1.2)
+            ev = self.sim.trial_signal(spec, self.rng)
             inside = min(self.block - s, ev.shape[1])
             x[:, s : s + inside] += ev[:, :inside]
             carry[:, : ev.shape[1] - inside] += ev[:, inside:]
