@@ -106,3 +106,11 @@ def spec_for(ds):
 
     return InputSpec(ch_names=tuple(ds.ch_names), sfreq=ds.sfreq, tmin=ds.tmin,
                      tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq)
+
+
+def add_repetition_curve(metrics: dict, ds, dec, te: np.ndarray, batch: int = 64) -> None:
+    """eegviz eval's hook: metrics["curves"]["repetitions"] (and the headline's top-1 at the most averaged
+    repetitions) when the test images repeat; nothing otherwise."""
+    curve = decoder_curve(ds, dec, te, batch)
+    if curve:
+        metrics.setdefault("curves", {})["repetitions"] = curve
