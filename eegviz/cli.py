@@ -30,7 +30,7 @@ def run_session(source, args, paced: bool) -> int:
     generator = make_generator(args.generator, model_dir, args)
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=args.cmd)
     pipe = Pipeline(source, decoder, generator, make_sinks(args.sink) + [progress], output=output, paced=paced,
-                    montage=getattr(args, "montage", None))
+                    montage=getattr(args, "montage", None), average_repeats=args.average_repeats)
     stats = pipe.run(duration=getattr(args, "duration", None))
     print(stats.summary())
     return 0
@@ -295,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
         sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
                         help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")
+        sp.add_argument("--average-repeats", action="store_true",
+                        help="decode each epoch averaged with the earlier epochs of the same stimulus id, so a "
+                             "repeated image's reconstruction sharpens (results record the repeat count)")
 
     d = sub.add_parser("demo", help="replay the bundled demo recording through the whole pipeline")
     session_opts(d)

@@ -301,7 +301,8 @@ class SessionController(QObject):
                             on_marker=lambda m: raw.marker.emit(sid, m),
                             on_started=lambda info: raw.started.emit(sid, info),
                             on_notice=lambda text: raw.status.emit(sid, {"notice": text}),
-                            montage=getattr(sess.generator_args, "montage", None))
+                            montage=getattr(sess.generator_args, "montage", None),
+                            average_repeats=bool(getattr(sess.generator_args, "average_repeats", False)))
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():

@@ -1,7 +1,9 @@
 """The built-in simulator as a live Source: continuous EEG paced in real time, one marker per stimulus onset.
 
 Payloads are stimulus ids of the synthetic world, so the true stimulus is known and shown. `speed` > 1 runs
-faster than real time (timestamps still advance at the nominal rate), for tests and soak runs.
+faster than real time (timestamps still advance at the nominal rate), for tests and soak runs. `config`
+(eegviz.world.sim_config.SimConfig) sets the simulator's knobs; with class_snr_db the class components are
+scaled to that SNR when the source is made (the window's SNR control).
 """
 
 from __future__ import annotations
@@ -33,6 +35,17 @@ class SimulatorSource:
 
             image_ids = [s.image_id for s in stimulus_set(n_per_class, seed=seed)]
         self.image_ids = list(image_ids)
+        if self.sim.config.class_snr_db is not None:
+            self.calibrate(self.sim.config.class_snr_db)
+
+    def calibrate(self, snr_db: float, n_specs: int = 400) -> float:
+        """Scale the class components to a class-discriminative SNR of snr_db (eegviz.world.sim_config),
+        measured on up to n_specs of this source's stimuli; returns the class gain."""
+        from eegviz.world.stimuli import spec_from_id
+
+        step = max(1, len(self.image_ids) // n_specs)
+        specs = [spec_from_id(i) for i in self.image_ids[::step]]
+        return self.sim.calibrate_class_snr(snr_db, specs, np.random.default_rng([self.sim.seed, 97]))
 
     def start(self) -> None:
         from eegviz.world.stimuli import spec_from_id

@@ -221,7 +221,7 @@ class EEGSimulator:
         r, c = meter_r.centred_means(), meter_c.centred_means()
         a, b, c0 = float((c * c).mean()), float((c * r).mean()), float((r * r).mean())
         bg = SnrMeter(w)
-        bg.add_background(self.background(self.n_evoked, rng, n_trials=200), 0)
+        bg.add_background(self.background(self.n_evoked, rng, n_trials=64), 0)
         target = 10 ** (snr_db / 10) * bg.background_var()
         disc = b * b - a * (c0 - target)
         self.class_gain = max(0.0, (-b + np.sqrt(disc)) / a) if a > 0 and disc >= 0 else 0.0
