@@ -10,9 +10,11 @@ from eegviz.world.sim_config import make_config
 
 @pytest.fixture(scope="module")
 def realistic(tmp_path_factory):
-    """The realistic preset at a small size: 1 subject, 20 images per class, each test image 8 times."""
+    """The realistic preset's variability at a small size (1 subject, 20 images per class, each test image 8
+    times) and -12 dB: strong enough that 16 training images per class show the curve's shape."""
     path = tmp_path_factory.mktemp("realistic")
-    return load_dataset(simulate_dataset(path, subjects=1, n_per_class=20, config=make_config("realistic")))
+    cfg = make_config("realistic", class_snr_db=-12.0)
+    return load_dataset(simulate_dataset(path, subjects=1, n_per_class=20, config=cfg))
 
 
 def test_levels_and_groups_are_disjoint_averages(realistic):
@@ -37,13 +39,18 @@ def test_repetition_curve_scores_what_predict_returns(realistic):
     assert repetition_curve(realistic, realistic.subset("train"), truth) == []  # nothing repeats
 
 
-def test_realistic_preset_sits_in_its_band_and_averaging_helps(realistic):
-    """Single trials a little above chance (real EEG's range), clearly better with 8 averaged; at this
-    small size (16 training images per class) the probe is weaker than at the preset's calibration size."""
+def test_averaging_repetitions_raises_accuracy(realistic):
     curve = {p["repeats"]: p for p in probe_curve(realistic, spec_for(realistic))}
-    assert 0.03 <= curve[1]["top1"] <= 0.20, curve[1]
-    assert curve[8]["top1"] >= 1.5 * curve[1]["top1"], curve
-    assert curve[4]["top1"] >= curve[1]["top1"]  # monotone-ish
+    assert curve[1]["top1"] <= curve[2]["top1"] <= curve[8]["top1"]  # monotone-ish: the ends and one middle
+    assert curve[8]["top1"] >= 2 * curve[1]["top1"], curve
+
+
+def test_realistic_preset_sits_in_its_band(tmp_path):
+    """Single trials a little above chance (1/40), in real EEG's range; at this small size (16 training images
+    per class) the probe sits lower than at the preset's calibration size (README)."""
+    cfg = make_config("realistic", repeats=1)
+    ds = load_dataset(simulate_dataset(tmp_path / "r", subjects=1, n_per_class=20, config=cfg))
+    assert 0.03 <= probe_curve(ds, spec_for(ds))[0]["top1"] <= 0.20
 
 
 def test_demo_preset_is_far_easier(tmp_path):
