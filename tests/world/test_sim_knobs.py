@@ -122,3 +122,25 @@ def test_bad_knobs_are_one_line_errors():
         make_config("hard")
     with pytest.raises(EegvizError, match="repeats"):
         make_config("demo", repeats=0)
+
+
+def test_block_confounds_differ_between_blocks_and_a_notch_removes_the_mains(tmp_path):
+    """Block-locked mains: the same waveform in every trial of a block (so it survives averaging and baseline
+    correction), a different one in each block; a 60 Hz notch takes it out. Block alpha: power per block."""
+    from eegviz.stream.preprocess import notch
+
+    kw = dict(subjects=1, n_per_class=4, design="block", signal=0.0)
+    clean = load_dataset(simulate_dataset(tmp_path / "c", config=make_config("demo"), **kw))
+
+    def confound(**knobs):
+        ds = load_dataset(simulate_dataset(tmp_path / "x", config=make_config("demo", **knobs), **kw))
+        return (ds.eeg - clean.eeg).astype(np.float64), ds.blocks
+
+    extra, b = confound(block_line_uv=5.0, line_hz=60.0)
+    ev = {k: extra[b == k].mean(0) for k in np.unique(b)[:6]}  # block-averaged confound
+    corr = np.corrcoef(ev[0].ravel(), ev[1].ravel())[0, 1]
+    assert np.abs(ev[0]).max() > 1e-6 and abs(corr) < 0.9  # present, and not the same in two blocks
+    assert np.abs(notch(extra, 250.0, 60.0)[b == 0].mean(0)).max() < 0.05 * np.abs(ev[0]).max()
+    extra, b = confound(block_alpha=1.0)
+    power = [extra[b == k].var() for k in np.unique(b)]
+    assert max(power) > 2 * min(power)  # alpha power differs between blocks
