@@ -2,7 +2,7 @@
 
 Shown next to the source picker when the source is the simulator. Unchecked, the simulator is the demo world
 (far easier than real EEG, see eegviz.world.sim_config); checked, its class-discriminative SNR is set to the
-value in dB (the realistic preset's is about -18 dB). It applies when a session starts: press Start (or
+value in dB (the realistic preset uses -21 dB). It applies when a session starts: press Start (or
 Stop, then Start) after changing it. A widget of its own so the control bar gains one line per hook.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QWidget
 
-DEFAULT_DB = -18.0
+DEFAULT_DB = -21.0
 
 
 class SnrControl(QWidget):

@@ -75,13 +75,6 @@ def repetition_curve(ds, idx: np.ndarray, predict, seed: int = 0, levels: list[i
     return out
 
 
-def decoder_curve(ds, dec, idx: np.ndarray, batch: int = 64, seed: int = 0) -> list[dict]:
-    """The repetition curve of the model's class decoding (argmax of its class scores)."""
-    from eegviz.eval.report import decode_eeg
-
-    return repetition_curve(ds, idx, lambda x: decode_eeg(x, dec, batch)["scores"].argmax(1), seed)
-
-
 def probe_curve(ds, spec, seed: int = 0) -> list[dict]:
     """The repetition curve of the controls' linear probe (eegviz.eval.controls) fitted on the training
     split's single trials: the fast proxy for the decoder used to calibrate the simulator."""
@@ -108,9 +101,9 @@ def spec_for(ds):
                      tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq)
 
 
-def add_repetition_curve(metrics: dict, ds, dec, te: np.ndarray, batch: int = 64) -> None:
-    """eegviz eval's hook: metrics["curves"]["repetitions"] (and the headline's top-1 at the most averaged
-    repetitions) when the test images repeat; nothing otherwise."""
-    curve = decoder_curve(ds, dec, te, batch)
+def add_repetition_curve(metrics: dict, ds, te: np.ndarray, predict) -> None:
+    """eegviz eval's hook: metrics["curves"]["repetitions"] when the test images repeat, nothing otherwise;
+    predict(eeg) -> labels is the model's class decoding (passed in: report.py imports this module)."""
+    curve = repetition_curve(ds, te, predict)
     if curve:
         metrics.setdefault("curves", {})["repetitions"] = curve

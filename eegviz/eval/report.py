@@ -250,7 +250,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         metrics.update(chance_top1=1.0 / n_classes, eeg_class_top1=float((scores.argmax(1) == y).mean()))
         from eegviz.eval.curves import add_repetition_curve
 
-        add_repetition_curve(metrics, ds, dec, te, batch)  # when test images repeat (eegviz.eval.curves)
+        add_repetition_curve(metrics, ds, te, lambda x: decode_eeg(x, dec, batch)["scores"].argmax(1))
     # the caption the model was trained to regress (label or full), for the true-caption ceiling
     from eegviz.train.decoder import captions_for
 

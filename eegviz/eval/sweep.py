@@ -46,8 +46,8 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
 
     from eegviz.data.synthetic import load_dataset, simulate_dataset
     from eegviz.eval.controls import wilson
-    from eegviz.eval.curves import decoder_curve, probe_curve
-    from eegviz.eval.report import decode_split
+    from eegviz.eval.curves import probe_curve, repetition_curve
+    from eegviz.eval.report import decode_eeg, decode_split
     from eegviz.train.decoder import train_decoder
 
     out = Path(out)
@@ -62,7 +62,8 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
         dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed)
         te = ds.subset("test")
         row = {"snr_db": db, "class_snr_db_measured": measured,
-               "decoder": decoder_curve(ds, dec, te, seed=seed), "probe": probe_curve(ds, dec.spec, seed=seed)}
+               "decoder": repetition_curve(ds, te, lambda x: decode_eeg(x, dec)["scores"].argmax(1), seed),
+               "probe": probe_curve(ds, dec.spec, seed=seed)}
         if not row["decoder"]:  # no repetitions: the single-trial point
             top1 = float((decode_split(ds, dec, te)["scores"].argmax(1) == ds.labels[te]).mean())
             lo, hi = wilson(top1 * len(te), len(te))

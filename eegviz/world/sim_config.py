@@ -115,9 +115,16 @@ REALISTIC = SimConfig(class_snr_db=-21.0, jitter_early_ms=15.0, jitter_late_ms=5
 
 PRESETS = {"demo": DEMO, "realistic": REALISTIC}
 
-# Linear-probe calibration points (filled in from eegviz sweeps; see the README section "How hard is the
-# synthetic world?"): class_snr_db -> 40-way probe top-1 on single test trials / on 8 averaged repetitions.
-REALISTIC_CALIBRATION: dict = {}
+# Linear-probe calibration (README, "How hard is the synthetic world?"): the realistic preset at each class SNR,
+# 2 subjects x 50 images per class (the default dataset size), each test image 8 times; the controls' probe
+# fitted on single training trials; 40-way top-1 on test trials averaged over 1 / 2 / 4 / 8 repetitions.
+# -21 dB is the preset: single trials ~4x chance (0.025), 8 averaged ~3x that.
+REALISTIC_CALIBRATION: dict = {
+    -21.0: {1: 0.108, 2: 0.152, 4: 0.234, 8: 0.323},
+    -20.0: {1: 0.129, 2: 0.187, 4: 0.278, 8: 0.375},
+    -18.0: {1: 0.178, 2: 0.248, 4: 0.352, 8: 0.480},
+    -15.0: {1: 0.250, 2: 0.361, 4: 0.497, 8: 0.642},
+}
 
 
 def make_config(preset: str = "demo", **overrides) -> SimConfig:
