@@ -110,7 +110,7 @@ def plot_sweep(result: dict, path: Path) -> None:
     ax.axhline(result["chance"], color="k", lw=1, ls=":", label="chance")
     for a in result["anchors"]:
         ax.axhline(a["top1"], color="grey", lw=0.8, ls="-.")
-        ax.text(min(x), a["top1"], f" {a['name']} {a['top1'] * 100:.1f}% (THINGS-EEG2 200-way, 80 reps)", fontsize=7, va="bottom", color="grey")
+        ax.text(min(x), a["top1"] + 0.01, f" {a['name']} {a['top1'] * 100:.1f}% (THINGS-EEG2 200-way, 80 reps)", fontsize=7, va="bottom", color="grey")
     ax.set_xlabel("class-discriminative SNR (dB, measured)")
     ax.set_ylabel("top-1 (95% CI)")
     ax.set_ylim(0, 1)
