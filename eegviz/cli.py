@@ -63,7 +63,9 @@ def cmd_simulate(args) -> int:
         from eegviz.sources.lsl_outlet import LslOutlets, stream_source
         from eegviz.sources.simulator import SimulatorSource
 
-        src = SimulatorSource(subject=args.subject, seed=args.seed)
+        from eegviz.world.sim_cli import config_from_args
+
+        src = SimulatorSource(subject=args.subject, seed=args.seed, config=config_from_args(args))
         src.start()
         outlets = LslOutlets(src.info, marker_name=args.markers)
         print(f"eegviz: streaming '{src.info.name}' ({src.info.n_channels} ch, {src.info.sfreq:g} Hz) and markers "
@@ -82,11 +84,13 @@ def cmd_simulate(args) -> int:
     if not args.out:
         raise EegvizError("simulate needs --out DIR (a dataset) or --stream (LSL outlets)")
     from eegviz.data.synthetic import simulate_dataset
+    from eegviz.world.sim_cli import config_from_args
 
     check_positive(args.drift, "--drift", allow_zero=True)
     check_positive(args.signal, "--signal", allow_zero=True)
     path = simulate_dataset(Path(args.out), subjects=args.subjects, n_per_class=args.images, seed=args.seed,
-                            design=args.design, drift_uv_per_s=args.drift, signal=args.signal)
+                            design=args.design, drift_uv_per_s=args.drift, signal=args.signal,
+                            config=config_from_args(args))
     print(f"eegviz: wrote dataset to {path}")
     return 0
 
@@ -136,7 +140,7 @@ def cmd_eval(args) -> int:
                  if args.generator else None)
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
-                       classifier=args.classifier)
+                       classifier=args.classifier, reconstructions=not args.no_reconstructions)
     print(json.dumps(metrics["headline"], indent=1))
     return 0
 
@@ -242,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
         sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
                         help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")
+        sp.add_argument("--average-repeats", action="store_true",
+                        help="decode each epoch averaged with the earlier epochs of the same stimulus id, so a "
+                             "repeated image's reconstruction sharpens (results record the repeat count)")
 
     d = sub.add_parser("demo", help="replay the bundled demo recording through the whole pipeline")
     session_opts(d)
@@ -290,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--markers", default="eegviz-markers", help="marker outlet name for --stream")
     s.add_argument("--duration", type=float, help="stop streaming after S seconds")
     s.add_argument("--demo", action="store_true", help="write the demo recording (demo.xdf) into --out")
+    from eegviz.world.sim_cli import add_sim_arguments
+
+    add_sim_arguments(s)
     s.set_defaults(fn=cmd_simulate)
 
     t = sub.add_parser("train", help="train the decoder and the embedded generator")
@@ -353,7 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--classifier", metavar="MODEL",
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
                         "N-way top-k and IS; default: the model's stimulus classifier")
+    e.add_argument("--no-reconstructions", action="store_true",
+                   help="decoder only: skip the generator (and the reconstruction metrics) for decoder studies")
     e.set_defaults(fn=cmd_eval)
+
+    from eegviz.eval.sweep import add_arguments as sweep_arguments
+
+    sweep_arguments(sub.add_parser("sweep", help="simulate, train the decoder and evaluate across class SNRs: "
+                                                 "curves.json + a plot with real-data anchors"))
 
     b = sub.add_parser("bench", help="latency/throughput/memory benchmark (JSON)")
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

@@ -33,5 +33,6 @@ def run_headless(source, settings: SessionSettings):
     decoder, generator = build_models(resolve_model_dir(settings.model.path), settings.model.generator)
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=settings.source.command)
     pipe = Pipeline(source, decoder, generator, make_sinks(settings.output.sinks) + [progress], output=output,
-                    paced=settings.paced, montage=settings.source.montage)
+                    paced=settings.paced, montage=settings.source.montage,
+                    average_repeats=settings.average_repeats)
     return pipe.run(duration=settings.duration)

@@ -115,6 +115,7 @@ class Epoch:
     t_ready: float  # perf_counter when the last sample of the window had arrived and the epoch was cut
     t_marker_seen: float = 0.0  # perf_counter when the marker itself arrived
     index: int = 0  # running number of the epoch in the session
+    repeats: int = 1  # epochs of this stimulus id averaged into data (eegviz.stream.repeats; 1: this one alone)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,11 @@ class Decoded:
     class_scores: np.ndarray  # (n_classes,) softmax over the model's classes
     class_names: tuple[str, ...] = ()
     t_done: float = 0.0
+
+    @property
+    def repeats(self) -> int:
+        """How many showings of this stimulus the decoded epoch averages."""
+        return self.epoch.repeats
 
     @property
     def top_class(self) -> str:
@@ -147,3 +153,7 @@ class Reconstruction:
     @property
     def marker(self) -> Marker:
         return self.decoded.epoch.marker
+
+    @property
+    def repeats(self) -> int:
+        return self.decoded.epoch.repeats

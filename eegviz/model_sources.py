@@ -29,6 +29,9 @@ def quiet_hf_libraries() -> None:
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.set_verbosity_error()  # e.g. "accelerate not found": not the user's problem
 
 
 def resolve_model_dir(model: str | Path | None) -> Path:

@@ -32,6 +32,7 @@ from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
 from eegviz.sources.base import Source
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
+from eegviz.stream.repeats import RepeatAverager
 
 log = logging.getLogger(__name__)
 
@@ -95,13 +96,16 @@ class Pipeline:
     recorder: alternatively an explicit recorder (add_chunk/add_marker/add_clock_offset/close).
     on_started(StreamInfo) is called once the source is open and fits the model, before acquisition begins.
     montage: the MNE montage the source's channel names refer to (--montage); None: guessed from the names.
+    average_repeats: decode each epoch averaged with the earlier epochs of the same stimulus id
+    (eegviz.stream.repeats), so a repeated image's reconstruction sharpens; results carry the count.
     """
 
     def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list[Sink],
                  recorder=None, paced: bool = True, max_pending: int = 2, max_batch: int = 4,
                  on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None,
                  output=None, on_started: Callable[[object], None] | None = None,
-                 on_notice: Callable[[str], None] | None = None, montage: str | None = None):
+                 on_notice: Callable[[str], None] | None = None, montage: str | None = None,
+                 average_repeats: bool = False):
         self.source, self.decoder, self.generator = source, decoder, generator
         self.sinks: list[Sink] = list(sinks)
         self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
@@ -114,6 +118,7 @@ class Pipeline:
         self._infer_failed = threading.Event()  # nobody takes from the queue any more
         self._dropped_since = 0
         self._lock = threading.Lock()
+        self.averager = RepeatAverager() if average_repeats else None  # used by the acquisition thread only
 
     # -- acquisition -------------------------------------------------------------------------------------------
     def _enqueue(self, ep: Epoch) -> None:
@@ -189,7 +194,7 @@ class Pipeline:
                     s.on_skipped(r.marker, r.reason, r.kind)
             else:
                 self.stats.epochs += 1
-                self._enqueue(r.epoch)
+                self._enqueue(self.averager.add(r.epoch) if self.averager else r.epoch)
 
     def _put_blocking(self, item: Epoch | None) -> None:
         """Put, waiting for room, unless the inference thread has failed (then nobody will take it). The end

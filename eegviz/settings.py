@@ -103,6 +103,7 @@ class SessionSettings:
     output: OutputSettings = field(default_factory=OutputSettings)
     display: DisplaySettings = field(default_factory=DisplaySettings)
     duration: float | None = None
+    average_repeats: bool = False  # combine the epochs of a stimulus id shown again (eegviz.stream.repeats)
 
     @property
     def paced(self) -> bool:
@@ -140,7 +141,8 @@ class SessionSettings:
         display = DisplaySettings(headless=bool(opts.get("headless", False)), kiosk=bool(opts.get("kiosk", False)),
                                   title=_title(source))
         duration = opts.get("duration")
-        return cls(source, model, output, display, None if duration is None else float(duration))
+        return cls(source, model, output, display, None if duration is None else float(duration),
+                   average_repeats=bool(opts.get("average_repeats", False)))
 
 
 def _str(value) -> str | None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from eegviz.app.snr_control import SnrControl
 from eegviz.app.source_choice import SourceChoice
 
 # The source combo box: (kind, label). "xdf" asks for a file when picked; "lsl" shows a stream-name field.
@@ -80,6 +81,8 @@ class ControlBar(QWidget):
         self.speed_spin.setToolTip("replay speed; 0 (max) = as fast as possible")
         self.speed_spin.setFixedWidth(72)
         lay.addWidget(self.speed_spin)
+        self.snr_control = SnrControl()  # simulator only
+        lay.addWidget(self.snr_control)
 
         lay.addSpacing(12)
         lay.addWidget(QLabel("Model"))
@@ -118,6 +121,8 @@ class ControlBar(QWidget):
             return SourceChoice("xdf", path=self._xdf_path, speed=speed)
         if kind == "lsl":
             return replace(base or SourceChoice("lsl"), name=self.lsl_name_edit.text().strip() or None)
+        if kind == "simulator":
+            return replace(base or SourceChoice(kind), snr_db=self.snr_control.value())
         return base or SourceChoice(kind)
 
     def set_choice(self, choice: SourceChoice | None) -> None:
@@ -141,6 +146,8 @@ class ControlBar(QWidget):
             self.lsl_name_edit.setText(choice.name or "")
         if kind in ("demo", "xdf"):
             self.speed_spin.setValue(float(choice.speed))
+        if kind == "simulator":
+            self.snr_control.set_value(choice.snr_db)
         self.source_combo.setCurrentIndex(idx)
         self._source_index = idx
 
@@ -182,6 +189,7 @@ class ControlBar(QWidget):
         replay = kind in ("demo", "xdf")
         self.speed_label.setVisible(replay)
         self.speed_spin.setVisible(replay)
+        self.snr_control.setVisible(kind == "simulator")
 
     def _browse_model(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.model_dir())

@@ -95,7 +95,8 @@ class KioskWindow(SessionWindow):
     def _show_verdict(self, rec: Reconstruction) -> None:
         """Say plainly that the word is what the EEG decoder read."""
         text, colour = verdict(rec)
-        self.class_caption.setText(f"decoded: {text}")
+        more = f"  ·  {rec.repeats} showings averaged" if rec.repeats > 1 else ""  # --average-repeats
+        self.class_caption.setText(f"decoded: {text}{more}")
         self.class_caption.setStyleSheet(f"color: {colour or '#e0e0e0'};")
 
     # ---------------------------------------------------------------- the overlay

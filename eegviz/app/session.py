@@ -288,7 +288,8 @@ class SessionController(QObject):
                             on_marker=lambda m: signals.marker.emit(sid, m),
                             on_started=lambda info: signals.started.emit(sid, info),
                             on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
-                            montage=settings.source.montage)
+                            montage=settings.source.montage,
+                            average_repeats=settings.average_repeats)
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():

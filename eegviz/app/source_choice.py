@@ -38,6 +38,7 @@ class SourceChoice:
     speed: float = 1.0
     board_id: int | None = None
     board_params: tuple[tuple[str, object], ...] = ()  # BrainFlowInputParams fields, e.g. (("serial_port", ...),)
+    snr_db: float | None = None  # simulator: class-discriminative SNR (None: the demo world; eegviz.world.sim_config)
 
     @property
     def paced(self) -> bool:
@@ -73,7 +74,10 @@ class SourceChoice:
                 raise EegvizError("no XDF file chosen; pick one with 'XDF file…'")
             return XdfReplaySource(self.path, speed=self.speed, eeg_stream=self.name, marker_stream=self.markers)
         if self.kind == "simulator":
-            return get("sources", "simulator")(speed=self.speed if self.speed > 0 else 1.0)
+            from eegviz.world.sim_config import make_config
+
+            config = make_config("demo", class_snr_db=self.snr_db) if self.snr_db is not None else None
+            return get("sources", "simulator")(speed=self.speed if self.speed > 0 else 1.0, config=config)
         if self.kind == "lsl":
             return get("sources", "lsl")(stream_name=self.name, marker_name=self.markers)
         if self.kind in ("brainflow", "brainflow-synthetic"):

@@ -134,6 +134,8 @@ class MainWindow(SessionWindow):
         if self.info.sfreq:
             parts[0] += f" ({self.info.n_channels} ch, {self.info.sfreq:g} Hz)"
         parts.append(f"class {(rec.decoded.top_class or '?') if rec is not None else '—'}")
+        if rec is not None and rec.repeats > 1:
+            parts.append(f"repeats {rec.repeats}")
         parts.append(f"drops {self.drops_total}")
         parts.append(f"epochs {self.n_epochs}")
         if rec is not None:

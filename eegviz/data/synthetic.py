@@ -50,39 +50,68 @@ def add_drift(eeg: np.ndarray, blocks: np.ndarray, sfreq: float, tmin: float, uv
         eeg[blocks == b] += (offset[:, None] + slope[:, None] * t[None, :]).astype(eeg.dtype)
 
 
+def trial_list(specs, n_per_class: int, cfg) -> tuple[list, list[str]]:
+    """The presentation list of one subject (stimulus-set order, an image's repetitions next to each other)
+    and each trial's split: test images are shown cfg.repeats times, train and val images cfg.train_repeats
+    times (THINGS-EEG2's design: many repetitions of few test images). Defaults: each image once."""
+    n_test = max(1, n_per_class // 10)
+    trials, split = [], []
+    for spec in specs:
+        k = int(spec.image_id.split("_")[1])
+        sp = "test" if k >= n_per_class - n_test else "val" if k >= n_per_class - 2 * n_test else "train"
+        reps = cfg.repeats if sp == "test" else cfg.train_repeats
+        trials.extend([spec] * reps)
+        split.extend([sp] * reps)
+    return trials, split
+
+
 def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: int = 0,
                      sfreq: float = 250.0, tmin: float = -0.1, tmax: float = 0.6, design: str = "rapid",
-                     drift_uv_per_s: float = 0.0, signal: float = 1.0) -> Path:
+                     drift_uv_per_s: float = 0.0, signal: float = 1.0, config=None) -> Path:
     """Write a dataset. `signal` scales the stimulus-evoked response (0: EEG carries no stimulus information,
-    which is how the confound controls are checked)."""
-    from eegviz.world.eeg_sim import EEGSimulator
+    which is how the confound controls are checked). `config` (eegviz.world.sim_config.SimConfig; default the
+    demo preset) sets the simulator's knobs; dataset.json records them under "sim" with the measured
+    class-discriminative SNR ("class_snr_db", per subject in "class_snr_db_per_subject") and artefact counts.
+    Artefacts and confounds draw from their own random streams, so they never change the rest."""
+    from eegviz.world.artefacts import add_artefacts, add_block_confounds
+    from eegviz.world.eeg_sim import EEGSimulator, SnrMeter
+    from eegviz.world.sim_config import DEMO
     from eegviz.world.stimuli import CLASSES, stimulus_set
 
+    cfg = (config or DEMO).check()
     if design not in DESIGNS:
         raise EegvizError(f"unknown design '{design}'; choose one of {', '.join(DESIGNS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs = stimulus_set(n_per_class, seed=seed)
-    n_test = max(1, n_per_class // 10)
+    trials, trial_split = trial_list(specs, n_per_class, cfg)
     eeg, labels, ids, subj, split, blocks = [], [], [], [], [], []
+    snr, gains, counts = [], [], {"blinks": 0, "emg_bursts": 0}
     for s in range(subjects):
-        sim = EEGSimulator(subject=s, sfreq=sfreq, seed=seed)
+        sim = EEGSimulator(subject=s, sfreq=sfreq, seed=seed, config=cfg)
         rng = np.random.default_rng([seed, s])
         if signal != 1.0:
             sim.SOURCE_SCALE = EEGSimulator.SOURCE_SCALE * signal
-        x = sim.epochs(specs, tmin=tmin, tmax=tmax, rng=rng).astype(np.float32)
-        b = assign_blocks(np.array([sp.class_idx for sp in specs]), design,
+        if cfg.class_snr_db is not None:
+            gains.append(sim.calibrate_class_snr(cfg.class_snr_db, trials, np.random.default_rng([seed, s, 97])))
+        meter = SnrMeter(sim.window_samples())
+        x = sim.epochs(trials, tmin=tmin, tmax=tmax, rng=rng, meter=meter).astype(np.float32)
+        snr.append(meter.snr_db())
+        b = assign_blocks(np.array([sp.class_idx for sp in trials]), design,
                           np.random.default_rng([seed, s, 99]), first=max(blocks) + 1 if blocks else 0)
+        for k, v in add_artefacts(x, cfg, sim.ch_names, sfreq, np.random.default_rng([seed, s, 96])).items():
+            counts[k] += v
+        if cfg.block_alpha or cfg.block_line_uv:
+            occ = sim.gain[:, sim.idx["lo_L"]] + sim.gain[:, sim.idx["lo_R"]]
+            add_block_confounds(x, b, cfg, occ, sim.alpha_freq, sfreq, np.random.default_rng([seed, s, 95]))
         if drift_uv_per_s:
             add_drift(x, b, sfreq, tmin, drift_uv_per_s, np.random.default_rng([seed, s, 98]))
         eeg.append(x)
         blocks.extend(b.tolist())
-        for spec in specs:
-            k = int(spec.image_id.split("_")[1])
-            labels.append(spec.class_idx)
-            ids.append(spec.image_id)
-            subj.append(s)
-            split.append("test" if k >= n_per_class - n_test else "val" if k >= n_per_class - 2 * n_test else "train")
+        labels.extend(sp.class_idx for sp in trials)
+        ids.extend(sp.image_id for sp in trials)
+        subj.extend([s] * len(trials))
+        split.extend(trial_split)
     data = np.concatenate(eeg)
     np.save(out / "eeg.npy", (data * 1e6).astype(np.float16))  # microvolts fit float16 comfortably
     np.savez(out / "meta.npz", labels=np.array(labels), image_ids=np.array(ids), subjects=np.array(subj),
@@ -90,6 +119,8 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     meta = {"format": "eegviz-synthetic-1", "ch_names": list(sim.ch_names), "sfreq": sfreq, "tmin": tmin,
             "tmax": tmax, "classes": list(CLASSES), "subjects": subjects, "n_per_class": n_per_class, "seed": seed,
             "design": design, "drift_uv_per_s": drift_uv_per_s, "signal": signal,
+            "sim": cfg.as_dict(), "class_snr_db": float(np.mean(snr)), "class_snr_db_per_subject": snr,
+            "class_gain_per_subject": gains or None, "artefacts": counts,
             "unit": "microvolts", "captions": {sp.image_id: sp.caption for sp in specs}}
     (out / "dataset.json").write_text(json.dumps(meta, indent=1))
     return out

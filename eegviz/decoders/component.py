@@ -33,7 +33,7 @@ C = TypeVar("C", bound=DecoderComponent)
 
 def load_component(cls: type[C], folder: Path) -> C:
     """cls.from_pretrained(folder), in eval mode, with a one-line error for a broken folder."""
-    from eegviz.hub import quiet_hf_libraries
+    from eegviz.model_sources import quiet_hf_libraries
 
     quiet_hf_libraries()
     folder = Path(folder)

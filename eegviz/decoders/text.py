@@ -80,7 +80,7 @@ class ClipTextEncoder:
     name = "clip"
 
     def __init__(self, model: str, batch: int = 64):
-        from eegviz.hub import local_files_only, quiet_hf_libraries
+        from eegviz.model_sources import local_files_only, quiet_hf_libraries
 
         quiet_hf_libraries()
         from transformers import CLIPTextModel, CLIPTokenizer
@@ -156,7 +156,7 @@ class MiniLMTextEncoder:
     dim = 384
 
     def __init__(self, batch: int = 128):
-        from eegviz.hub import quiet_hf_libraries
+        from eegviz.model_sources import quiet_hf_libraries
 
         quiet_hf_libraries()
         from transformers import AutoModel, AutoTokenizer

@@ -101,7 +101,7 @@ class HFImageClassifier:
 
     def __init__(self, model: str, batch: int = 32):
         from eegviz.errors import EegvizError
-        from eegviz.hub import local_files_only, quiet_hf_libraries
+        from eegviz.model_sources import local_files_only, quiet_hf_libraries
 
         quiet_hf_libraries()
         from transformers import AutoImageProcessor, AutoModelForImageClassification

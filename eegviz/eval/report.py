@@ -212,7 +212,7 @@ def zero_shot_retrieval(ds, dec, te: np.ndarray, text, batch: int = 64) -> dict:
 
 def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool = True,
              controls_highpass: float = 1.0, data_opts: dict | None = None, generator=None,
-             classifier: str | None = None) -> dict:
+             classifier: str | None = None, reconstructions: bool = True) -> dict:
     """Score the model on the test split of any dataset eegviz reads (metrics.json, plots).
 
     Decoder metrics and the confound controls (eegviz.eval.controls: a linear probe refit per control, about
@@ -248,6 +248,9 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
                  f"top-5 {metrics['zero_shot']['top5']:.3f}")
     else:
         metrics.update(chance_top1=1.0 / n_classes, eeg_class_top1=float((scores.argmax(1) == y).mean()))
+        from eegviz.eval.curves import add_repetition_curve
+
+        add_repetition_curve(metrics, ds, te, lambda x: decode_eeg(x, dec, batch)["scores"].argmax(1))
     # the caption the model was trained to regress (label or full), for the true-caption ceiling
     from eegviz.train.decoder import captions_for
 
@@ -267,7 +270,9 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         from eegviz.generators import make_generator
 
         generator = make_generator("embedded", model)
-    if gt is None:
+    if not reconstructions:
+        metrics["reconstruction"] = {"skipped": "--no-reconstructions: decoder-only evaluation"}
+    elif gt is None:
         metrics["reconstruction"] = {"skipped": "no stimulus images: the stimuli are not synthetic-world images "
                                                 "and the dataset has none (pass --images-dir)"}
     elif generator is None:

@@ -124,7 +124,7 @@ class DiffusersImg2ImgGenerator:
         return gen
 
     def _load(self, model: str, tiny_vae: str | None):
-        from eegviz.hub import local_files_only, quiet_hf_libraries
+        from eegviz.model_sources import local_files_only, quiet_hf_libraries
 
         quiet_hf_libraries()
         from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline

@@ -50,7 +50,7 @@ class ResultsWriter:
             "index": ep.index, "marker": rec.marker.payload, "t_marker": rec.marker.timestamp, "dropped": False,
             "decoded_class": rec.decoded.top_class, "generator": rec.generator,
             "latency_ms": {k: round(v, 3) for k, v in rec.timings_ms.items()},
-            "dropped_before": rec.dropped_before,
+            "dropped_before": rec.dropped_before, "repeats": rec.repeats,
             "saliency": f"saliency/{stem}.png", "reconstruction": f"reconstruction/{stem}.png",
         })
 

@@ -1,7 +1,9 @@
 """The built-in simulator as a live Source: continuous EEG paced in real time, one marker per stimulus onset.
 
 Payloads are stimulus ids of the synthetic world, so the true stimulus is known and shown. `speed` > 1 runs
-faster than real time (timestamps still advance at the nominal rate), for tests and soak runs.
+faster than real time (timestamps still advance at the nominal rate), for tests and soak runs. `config`
+(eegviz.world.sim_config.SimConfig) sets the simulator's knobs; with class_snr_db the class components are
+scaled to that SNR when the source is made (the window's SNR control).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from eegviz.sources.base import ReadResult
 class SimulatorSource:
     def __init__(self, subject: int = 0, sfreq: float = 250.0, soa: float = 0.75, jitter: float = 0.1,
                  n_per_class: int = 50, seed: int = 0, speed: float = 1.0, n_trials: int | None = None,
-                 chunk_s: float = 0.02, image_ids: list[str] | None = None, block_s: float = 10.0):
+                 chunk_s: float = 0.02, image_ids: list[str] | None = None, block_s: float = 10.0,
+                 config=None):
         from eegviz.world.eeg_sim import EEGSimulator
 
-        self.sim = EEGSimulator(subject=subject, sfreq=sfreq, seed=seed)
+        self.sim = EEGSimulator(subject=subject, sfreq=sfreq, seed=seed, config=config)
         self.info = StreamInfo("eegviz-sim", self.sim.ch_names, sfreq, source_id=f"eegviz-sim-{subject}")
         self.soa, self.jitter, self.speed, self.n_trials = soa, jitter, speed, n_trials
         self.chunk = max(1, int(round(chunk_s * sfreq)))
@@ -32,6 +35,17 @@ class SimulatorSource:
 
             image_ids = [s.image_id for s in stimulus_set(n_per_class, seed=seed)]
         self.image_ids = list(image_ids)
+        if self.sim.config.class_snr_db is not None:
+            self.calibrate(self.sim.config.class_snr_db)
+
+    def calibrate(self, snr_db: float, n_specs: int = 400) -> float:
+        """Scale the class components to a class-discriminative SNR of snr_db (eegviz.world.sim_config),
+        measured on up to n_specs of this source's stimuli; returns the class gain."""
+        from eegviz.world.stimuli import spec_from_id
+
+        step = max(1, len(self.image_ids) // n_specs)
+        specs = [spec_from_id(i) for i in self.image_ids[::step]]
+        return self.sim.calibrate_class_snr(snr_db, specs, np.random.default_rng([self.sim.seed, 97]))
 
     def start(self) -> None:
         from eegviz.world.stimuli import spec_from_id
@@ -59,7 +73,7 @@ class SimulatorSource:
         while (self.n_trials is None or self.trials < self.n_trials) and self.next_onset * sf < start + self.block:
             spec = self.specs[int(self.rng.integers(len(self.specs)))]
             s = int(round(self.next_onset * sf)) - start
-            ev = self.sim.evoked(spec) * self.rng.uniform(0.8, 1.2)
+            ev = self.sim.trial_signal(spec, self.rng)
             inside = min(self.block - s, ev.shape[1])
             x[:, s : s + inside] += ev[:, :inside]
             carry[:, : ev.shape[1] - inside] += ev[:, inside:]

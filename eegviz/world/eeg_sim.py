@@ -16,6 +16,7 @@ The lead field is computed once by build_leadfield() and cached in leadfield.npz
 
 from __future__ import annotations
 
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import numpy as np
 LEADFIELD = Path(__file__).with_name("leadfield.npz")
 N_VENTRAL, N_NOISE = 16, 40
 EVOKED_S = 0.8
+SNR_WINDOW_S = 0.6  # the class-discriminative SNR is measured over 0-0.6 s after onset
 
 
 def _source_layout(seed: int = 7):
@@ -101,7 +103,11 @@ class EEGSimulator:
     SOURCE_SCALE = 40e-9  # A*m of a unit source waveform; sets evoked amplitudes to a few microvolts
     NOISE_SCALE = 55e-9
 
-    def __init__(self, subject: int = 0, sfreq: float = 250.0, seed: int = 0):
+    def __init__(self, subject: int = 0, sfreq: float = 250.0, seed: int = 0, config=None):
+        from eegviz.world.sim_config import DEMO
+
+        self.config = config or DEMO
+        self.seed = seed
         lf = load_leadfield()
         self.sfreq, self.subject = float(sfreq), subject
         self.ch_names = tuple(str(c) for c in lf["ch_names"])
@@ -115,8 +121,12 @@ class EEGSimulator:
         from eegviz.world.stimuli import CLASSES, COLORS
 
         n_cls = len(CLASSES)
-        # class patterns over ventral sources: 80% shared across subjects, 20% the subject's own
-        self.class_pattern = 0.8 * shared.standard_normal((n_cls, N_VENTRAL)) + 0.2 * own.standard_normal((n_cls, N_VENTRAL))
+        # class patterns over ventral sources: shared_fraction (demo 0.8) shared across subjects, the rest the
+        # subject's own (rounded so the demo's weights are exactly 0.8 and 0.2, as they always were)
+        w_shared = self.config.shared_fraction
+        w_own = round(1.0 - w_shared, 12)
+        self.class_pattern = (w_shared * shared.standard_normal((n_cls, N_VENTRAL))
+                              + w_own * own.standard_normal((n_cls, N_VENTRAL)))
         self.class_latency = shared.uniform(0.19, 0.32, n_cls) + own.normal(0, 0.008)
         self.class_second = shared.standard_normal((n_cls, N_VENTRAL))
         self.colour_names = list(COLORS)
@@ -127,28 +137,95 @@ class EEGSimulator:
         self.n_evoked = int(round(EVOKED_S * self.sfreq))
         self.t = np.arange(self.n_evoked) / self.sfreq
         self._cache: dict[str, np.ndarray] = {}
+        self.class_gain = 1.0  # scale of the class-specific components (set by calibrate_class_snr)
 
-    def source_waveforms(self, spec) -> np.ndarray:
-        """(n_sources, n_times) source moments in A*m for one stimulus (noise-free)."""
+    def _sources(self, spec, dt_early: float = 0.0, dt_late: float = 0.0, patterns=None):
+        """(rest, class-specific) source time courses, unscaled: C1/P1/N1 and colour vs the class components.
+
+        dt_early / dt_late shift the early and the class components (per-trial latency jitter); `patterns`
+        replaces the class's (first, second) ventral patterns (an exemplar's own variation)."""
         t = self.t - self.latency_shift
-        src = np.zeros((self.gain.shape[1], len(t)))
+        te, tl = t - dt_early, t - dt_late
+        rest = np.zeros((self.gain.shape[1], len(t)))
+        cls = np.zeros_like(rest)
         drive = spec.contrast * (0.5 + spec.size)  # bigger, higher-contrast stimuli evoke more
         right = 1 / (1 + np.exp(-6 * spec.cx))  # right visual field -> left hemisphere
         upper = 1 / (1 + np.exp(-6 * spec.cy))
-        c1 = _gauss(t, 0.072, 0.012)
+        c1 = _gauss(te, 0.072, 0.012)
         for hemi, w_h in (("L", right), ("R", 1 - right)):
-            src[self.idx[f"v1_{hemi}_upper"]] += 1.6 * drive * w_h * upper * c1
-            src[self.idx[f"v1_{hemi}_lower"]] += 1.6 * drive * w_h * (1 - upper) * c1
+            rest[self.idx[f"v1_{hemi}_upper"]] += 1.6 * drive * w_h * upper * c1
+            rest[self.idx[f"v1_{hemi}_lower"]] += 1.6 * drive * w_h * (1 - upper) * c1
             w_lo = 0.35 + 0.65 * w_h
-            src[self.idx[f"lo_{hemi}"]] += drive * w_lo * (1.2 * _gauss(t, 0.100, 0.015) - 1.5 * _gauss(t, 0.170, 0.025))
+            rest[self.idx[f"lo_{hemi}"]] += drive * w_lo * (1.2 * _gauss(te, 0.100, 0.015) - 1.5 * _gauss(te, 0.170, 0.025))
         lat = self.class_latency[spec.class_idx]
-        wave1 = _gauss(t, lat, 0.035)
-        wave2 = _gauss(t, lat + 0.11, 0.05)
-        src[self.vt] += 1.8 * np.outer(self.class_pattern[spec.class_idx], wave1)
-        src[self.vt] += 1.2 * np.outer(self.class_second[spec.class_idx], wave2)
+        first, second = patterns or (self.class_pattern[spec.class_idx], self.class_second[spec.class_idx])
+        cls[self.vt] += 1.8 * np.outer(first, _gauss(tl, lat, 0.035))
+        cls[self.vt] += 1.2 * np.outer(second, _gauss(tl, lat + 0.11, 0.05))
         col = self.colour_names.index(spec.color_name) if spec.color_name in self.colour_names else 0
-        src[self.vt] += np.outer(self.colour_pattern[col], _gauss(t, 0.15, 0.03))
-        return src * self.SOURCE_SCALE * self.gain_subject
+        rest[self.vt] += np.outer(self.colour_pattern[col], _gauss(te, 0.15, 0.03))
+        return rest, cls
+
+    def source_waveforms(self, spec) -> np.ndarray:
+        """(n_sources, n_times) source moments in A*m for one stimulus (noise-free, the demo world's)."""
+        rest, cls = self._sources(spec)
+        return (rest + cls) * self.SOURCE_SCALE * self.gain_subject
+
+    def exemplar_patterns(self, spec):
+        """The image's own (first, second) class patterns when config.exemplar > 0, else None: a fraction
+        `exemplar` of the pattern variance is specific to the image (the same image id gives the same
+        variation in every subject and session)."""
+        x = self.config.exemplar
+        if not x:
+            return None
+        r = np.random.default_rng([self.seed, 4242, zlib.crc32(spec.image_id.encode())])
+        c = spec.class_idx
+        out = []
+        for pat in (self.class_pattern, self.class_second):
+            rms = float(np.sqrt((pat ** 2).mean()))
+            out.append(np.sqrt(1 - x) * pat[c] + np.sqrt(x) * rms * r.standard_normal(N_VENTRAL))
+        return tuple(out)
+
+    def trial_parts(self, spec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One trial's (rest, class-specific) channel responses in volts, (ch, 0.8 s) each, with this trial's
+        latency jitter, amplitude and the image's exemplar variation; the class part is not yet scaled by
+        class_gain."""
+        cfg = self.config
+        dt_e = rng.normal(0, cfg.jitter_early_ms * 1e-3) if cfg.jitter_early_ms else 0.0
+        dt_l = rng.normal(0, cfg.jitter_late_ms * 1e-3) if cfg.jitter_late_ms else 0.0
+        g = rng.uniform(0.8, 1.2) if cfg.amp_sd is None else max(0.1, 1 + cfg.amp_sd * rng.standard_normal())
+        rest, cls = self._sources(spec, dt_e, dt_l, self.exemplar_patterns(spec))
+        k = self.SOURCE_SCALE * self.gain_subject * g
+        return self.gain @ rest * k, self.gain @ cls * k
+
+    def trial_signal(self, spec, rng: np.random.Generator) -> np.ndarray:
+        """(ch, 0.8 s) float32 volts: one trial's stimulus-evoked response. The demo world's is the cached
+        evoked response times a uniform 0.8-1.2 gain (the same random draw as always)."""
+        if self.config.is_demo_signal:
+            return self.evoked(spec) * rng.uniform(0.8, 1.2)
+        rest, cls = self.trial_parts(spec, rng)
+        return (rest + self.class_gain * cls).astype(np.float32)
+
+    def window_samples(self, window_s: float = SNR_WINDOW_S) -> int:
+        return min(self.n_evoked, int(round(window_s * self.sfreq)))
+
+    def calibrate_class_snr(self, snr_db: float, specs, rng: np.random.Generator) -> float:
+        """Set class_gain so the class-discriminative SNR (eegviz.world.sim_config) of trials like `specs`
+        is `snr_db`; returns the gain. Between-class variance of the class means is quadratic in the gain
+        (k^2 a + 2 k b + c, the rest of the response contributing b and c), so it is solved, not searched."""
+        w = self.window_samples()
+        meter_r, meter_c = SnrMeter(w), SnrMeter(w)
+        for spec in specs:
+            rest, cls = self.trial_parts(spec, rng)
+            meter_r.add_signal(spec.class_idx, rest)
+            meter_c.add_signal(spec.class_idx, cls)
+        r, c = meter_r.centred_means(), meter_c.centred_means()
+        a, b, c0 = float((c * c).mean()), float((c * r).mean()), float((r * r).mean())
+        bg = SnrMeter(w)
+        bg.add_background(self.background(self.n_evoked, rng, n_trials=64), 0)
+        target = 10 ** (snr_db / 10) * bg.background_var()
+        disc = b * b - a * (c0 - target)
+        self.class_gain = max(0.0, (-b + np.sqrt(disc)) / a) if a > 0 and disc >= 0 else 0.0
+        return self.class_gain
 
     def evoked(self, spec) -> np.ndarray:
         """(n_channels, 0.8 s) float32 volts, the noise-free response from stimulus onset."""
@@ -172,14 +249,20 @@ class EEGSimulator:
         x = x + rng.standard_normal(x.shape) * 1.5e-6
         return x.astype(np.float32)
 
-    def epochs(self, specs, tmin: float = -0.1, tmax: float = 0.6, rng: np.random.Generator | None = None) -> np.ndarray:
-        """(n_trials, n_channels, n_times) single trials: evoked (with trial-to-trial gain jitter) + background."""
+    def epochs(self, specs, tmin: float = -0.1, tmax: float = 0.6, rng: np.random.Generator | None = None,
+               meter: "SnrMeter | None" = None) -> np.ndarray:
+        """(n_trials, n_channels, n_times) single trials: evoked (trial_signal) + background; `meter`, when
+        given, measures the class-discriminative SNR of exactly these trials."""
         rng = rng or np.random.default_rng(0)
         n = int(round((tmax - tmin) * self.sfreq))
         out = self.background(n, rng, n_trials=len(specs))
         start = int(round(-tmin * self.sfreq))
+        if meter is not None:
+            meter.add_background(out, start)
         for i, spec in enumerate(specs):
-            ev = self.evoked(spec) * rng.uniform(0.8, 1.2)
+            ev = self.trial_signal(spec, rng)
+            if meter is not None:
+                meter.add_signal(spec.class_idx, ev)
             a, b = max(start, 0), min(n, start + self.n_evoked)
             out[i, :, a:b] += ev[:, a - start : b - start]
         return out
@@ -193,5 +276,44 @@ class EEGSimulator:
             s = int(round(onset * self.sfreq))
             e = min(n, s + self.n_evoked)
             if s < n:
-                x[:, s:e] += self.evoked(spec)[:, : e - s] * rng.uniform(0.8, 1.2)
+                x[:, s:e] += self.trial_signal(spec, rng)[:, : e - s]
         return x
+
+
+class SnrMeter:
+    """Accumulates the class-discriminative SNR of a set of trials (definition in eegviz.world.sim_config):
+    per-class sums of the noise-free responses over the first `w` samples after onset, and the background's
+    variance across trials over the same window, both averaged over channels and samples."""
+
+    def __init__(self, w: int):
+        self.w = w
+        self.sums: dict[int, np.ndarray] = {}
+        self.counts: dict[int, int] = {}
+        self._bg = [0, 0.0, 0.0]  # trials, sum, sum of squares (per ch, t)
+
+    def add_signal(self, class_idx: int, response: np.ndarray) -> None:
+        r = np.asarray(response[:, : self.w], np.float64)
+        self.sums[class_idx] = self.sums.get(class_idx, 0) + r
+        self.counts[class_idx] = self.counts.get(class_idx, 0) + 1
+
+    def add_background(self, x: np.ndarray, onset: int, chunk: int = 256) -> None:
+        for i in range(0, len(x), chunk):
+            part = np.asarray(x[i:i + chunk, :, onset:onset + self.w], np.float64)
+            self._bg[0] += len(part)
+            self._bg[1] = self._bg[1] + part.sum(0)
+            self._bg[2] = self._bg[2] + (part * part).sum(0)
+
+    def centred_means(self) -> np.ndarray:
+        """(n_classes, ch, w) class means minus their grand mean."""
+        m = np.stack([self.sums[c] / self.counts[c] for c in sorted(self.sums)])
+        return m - m.mean(0)
+
+    def between_var(self) -> float:
+        return float((self.centred_means() ** 2).mean())
+
+    def background_var(self) -> float:
+        n, s, ss = self._bg
+        return float((ss / n - (s / n) ** 2).mean() * n / max(n - 1, 1))
+
+    def snr_db(self) -> float:
+        return float(10 * np.log10(max(self.between_var(), 1e-300) / self.background_var()))

@@ -1,0 +1,44 @@
+"""The simulator's signal strength in the window: how much signal does reconstruction need?
+
+Shown next to the source picker when the source is the simulator. Unchecked, the simulator is the demo world
+(far easier than real EEG, see eegviz.world.sim_config); checked, its class-discriminative SNR is set to the
+value in dB (the realistic preset uses -21 dB). It applies when a session starts: press Start (or
+Stop, then Start) after changing it. A widget of its own so the control bar gains one line per hook.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QWidget
+
+DEFAULT_DB = -21.0
+
+
+class SnrControl(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        self.check = QCheckBox("class SNR")
+        self.check.setToolTip("simulator: set the class-discriminative SNR (unchecked: the demo world, far "
+                              "easier than real EEG); applies on Start")
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(-40.0, 10.0)
+        self.spin.setDecimals(1)
+        self.spin.setSingleStep(1.0)
+        self.spin.setValue(DEFAULT_DB)
+        self.spin.setSuffix(" dB")
+        self.spin.setFixedWidth(84)
+        self.spin.setEnabled(False)
+        self.check.toggled.connect(self.spin.setEnabled)
+        lay.addWidget(self.check)
+        lay.addWidget(self.spin)
+
+    def value(self) -> float | None:
+        """The SNR to simulate, or None for the demo world."""
+        return float(self.spin.value()) if self.check.isChecked() else None
+
+    def set_value(self, db: float | None) -> None:
+        self.check.setChecked(db is not None)
+        if db is not None:
+            self.spin.setValue(float(db))

@@ -1,0 +1,156 @@
+"""`eegviz sweep`: how decoding depends on the signal. Simulate at each class SNR, train the decoder, score it
+against the number of averaged repetitions, and write DIR/curves.json + DIR/curves.png.
+
+Why a sweep: one accuracy at one simulator setting says how hard that setting is, not how much signal the
+method needs. The curve over SNR (and over averaged repetitions) does, and it can be held next to published
+real-data figures. Those anchors are THINGS-EEG2 zero-shot 200-way top-1 on test trials averaged over 80
+repetitions: NICE 15.6% (Song et al. 2024), ATM 28.5% (Li et al. 2024), UBP 50.9% (Wu et al. 2025). They are
+NOT the same task as the synthetic world's 40-way class decoding (200 unseen concepts, retrieval by
+embedding, natural images), so they are drawn as reference lines, not as points on the curve.
+
+Defaults are small and fast (decoder only: no generator, no sampler search; a short triplet stage): a sweep
+is a study of the decoder, and `eegviz train` makes the shipped model. The controls' linear probe is scored
+beside the decoder on every level, since it is the proxy the realistic preset was calibrated with.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
+
+ANCHORS = ({"name": "NICE", "top1": 0.156}, {"name": "ATM", "top1": 0.285}, {"name": "UBP", "top1": 0.509})
+ANCHOR_NOTE = ("THINGS-EEG2 zero-shot 200-way top-1 at 80 averaged repetitions; a different task from 40-way "
+               "class decoding of the synthetic world, shown for scale only")
+
+
+def parse_levels(text: str) -> list[float]:
+    try:
+        levels = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise EegvizError(f"--snr-db takes dB values separated by commas, e.g. -20,-15,-10, not '{text}'") from None
+    if not levels:
+        raise EegvizError("--snr-db needs at least one level")
+    return levels
+
+
+def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_class: int = 20, seed: int = 0,
+              epochs: int = 4, gan_steps: int = 50, refine_steps: int = 50, keep_data: bool = False) -> dict:
+    """The sweep (see the module docstring); returns what curves.json holds."""
+    import dataclasses
+
+    from eegviz.data.synthetic import load_dataset, simulate_dataset
+    from eegviz.eval.controls import wilson
+    from eegviz.eval.curves import probe_curve, repetition_curve
+    from eegviz.eval.report import decode_eeg, decode_split
+    from eegviz.train.decoder import train_decoder
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for db in levels:
+        data = out / f"data_snr{db:+g}"
+        level_cfg = dataclasses.replace(cfg, class_snr_db=db)
+        simulate_dataset(data, subjects=subjects, n_per_class=n_per_class, seed=seed, config=level_cfg)
+        measured = json.loads((data / "dataset.json").read_text())["class_snr_db"]
+        ds = load_dataset(data)
+        dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, refine_steps=refine_steps, seed=seed)
+        te = ds.subset("test")
+        row = {"snr_db": db, "class_snr_db_measured": measured,
+               "decoder": repetition_curve(ds, te, lambda x: decode_eeg(x, dec)["scores"].argmax(1), seed),
+               "probe": probe_curve(ds, dec.spec, seed=seed)}
+        if not row["decoder"]:  # no repetitions: the single-trial point
+            top1 = float((decode_split(ds, dec, te)["scores"].argmax(1) == ds.labels[te]).mean())
+            lo, hi = wilson(top1 * len(te), len(te))
+            row["decoder"] = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(te))}]
+        rows.append(row)
+        log.info("sweep %+g dB (measured %+.1f): decoder %s; probe %s", db, measured,
+                 _fmt(row["decoder"]), _fmt(row["probe"]))
+        if not keep_data:
+            shutil.rmtree(data)
+    result = {"task": f"{len(ds.classes)}-way class decoding of the synthetic world, test images unseen",
+              "chance": 1.0 / len(ds.classes), "sim": cfg.as_dict(), "subjects": subjects,
+              "n_per_class": n_per_class, "training": {"epochs": epochs, "gan_steps": gan_steps,
+                                                       "refine_steps": refine_steps},
+              "levels": rows, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE}
+    (out / "curves.json").write_text(json.dumps(result, indent=1, default=float))
+    plot_sweep(result, out / "curves.png")
+    return result
+
+
+def _fmt(curve: list[dict]) -> str:
+    return ", ".join(f"{p['repeats']}x {p['top1']:.3f}" for p in curve)
+
+
+def plot_sweep(result: dict, path: Path) -> None:
+    """Top-1 against measured class SNR, one line per number of averaged repetitions (decoder solid, probe
+    dashed), chance and the real-data anchors as labelled horizontal lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    x = [r["class_snr_db_measured"] for r in result["levels"]]
+    reps_all = sorted({p["repeats"] for r in result["levels"] for who in ("decoder", "probe") for p in r[who]})
+    for who, style in (("decoder", "-"), ("probe", "--")):
+        reps = sorted({p["repeats"] for r in result["levels"] for p in r[who]})
+        for k in reps:
+            pts = [(xi, next((p for p in r[who] if p["repeats"] == k), None)) for xi, r in zip(x, result["levels"])]
+            pts = [(xi, p) for xi, p in pts if p is not None]
+            line, = ax.plot([a for a, _ in pts], [p["top1"] for _, p in pts], style, marker="o", ms=3,
+                            color=f"C{reps_all.index(k)}", label=f"{who}, {k} averaged")
+            ax.fill_between([a for a, _ in pts], [p["ci_low"] for _, p in pts], [p["ci_high"] for _, p in pts],
+                            color=line.get_color(), alpha=0.12)
+    ax.axhline(result["chance"], color="k", lw=1, ls=":", label="chance")
+    for a in result["anchors"]:
+        ax.axhline(a["top1"], color="grey", lw=0.8, ls="-.")
+        ax.text(min(x), a["top1"] + 0.01, f" {a['name']} {a['top1'] * 100:.1f}% (THINGS-EEG2 200-way, 80 reps)", fontsize=7, va="bottom", color="grey")
+    ax.set_xlabel("class-discriminative SNR (dB, measured)")
+    ax.set_ylabel("top-1 (95% CI)")
+    ax.set_ylim(0, 1)
+    ax.set_title(result["task"], fontsize=9)
+    fig.text(0.01, 0.01, "grey: " + result["anchors_note"], fontsize=6)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def cmd_sweep(args) -> int:
+    from eegviz.checks import check_positive
+    from eegviz.world.sim_cli import config_from_args
+
+    levels = parse_levels(args.snr_db)
+    for name in ("subjects", "images", "epochs"):
+        check_positive(getattr(args, name), f"--{name}")
+    cfg = config_from_args(args, class_snr_db=None)
+    result = run_sweep(Path(args.out), levels, cfg, subjects=args.subjects, n_per_class=args.images,
+                       seed=args.seed, epochs=args.epochs, gan_steps=args.gan_steps,
+                       refine_steps=args.refine_steps, keep_data=args.keep_data)
+    for r in result["levels"]:
+        print(f"{r['snr_db']:+g} dB (measured {r['class_snr_db_measured']:+.1f}): decoder {_fmt(r['decoder'])}; "
+              f"probe {_fmt(r['probe'])}")
+    print(f"eegviz: wrote {Path(args.out) / 'curves.json'} and curves.png")
+    return 0
+
+
+def add_arguments(sp) -> None:
+    from eegviz.world.sim_cli import add_sim_arguments
+
+    sp.add_argument("--snr-db", required=True, metavar="DB[,DB...]", help="class SNR levels; write negative ones with =, e.g. --snr-db=-20,-15,-10")
+    sp.add_argument("--out", required=True, help="folder for curves.json and curves.png")
+    sp.add_argument("--subjects", type=int, default=1)
+    sp.add_argument("--images", type=int, default=20, help="images per class")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--epochs", type=int, default=4, help="decoder triplet epochs (small: a sweep is a study)")
+    sp.add_argument("--gan-steps", type=int, default=50)
+    sp.add_argument("--refine-steps", type=int, default=50)
+    sp.add_argument("--keep-data", action="store_true", help="keep each level's simulated dataset")
+    add_sim_arguments(sp)
+    sp.set_defaults(fn=cmd_sweep, preset="realistic")

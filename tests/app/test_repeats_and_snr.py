@@ -1,0 +1,47 @@
+"""The window and kiosk show how many showings a result averages; the simulator source has an SNR control."""
+
+from dataclasses import replace
+
+from app_fakes import make_rec
+
+from eegviz.app.kiosk import KioskWindow
+from eegviz.app.source_choice import SourceChoice
+from eegviz.app.window import MainWindow
+
+
+def _repeated(n):
+    rec = make_rec(cls="zebra")
+    epoch = replace(rec.decoded.epoch, repeats=n)
+    return replace(rec, decoded=replace(rec.decoded, epoch=epoch))
+
+
+def test_window_status_and_kiosk_caption_show_the_repeat_count(qtbot, info):
+    win = MainWindow(info)
+    qtbot.addWidget(win)
+    win.on_reconstruction(_repeated(1), None)
+    assert "repeats" not in win.status_fields()
+    win.on_reconstruction(_repeated(4), None)
+    assert "repeats 4" in win.status_fields()
+    kiosk = KioskWindow(info)
+    qtbot.addWidget(kiosk)
+    kiosk.on_reconstruction(_repeated(3), None)
+    assert kiosk.class_caption.text() == "decoded: zebra  ·  3 showings averaged"
+
+
+def test_simulator_snr_control_goes_into_the_source(qtbot):
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    win.show()
+    win.set_choice(SourceChoice("simulator"))
+    bar = win.controls
+    assert bar.snr_control.isVisibleTo(win) and win.current_choice().snr_db is None  # the demo world
+    bar.snr_control.check.setChecked(True)
+    bar.snr_control.spin.setValue(-12.0)
+    choice = win.current_choice()
+    assert choice == SourceChoice("simulator", snr_db=-12.0)
+    src = choice.make_source()
+    assert src.sim.config.class_snr_db == -12.0 and 0 < src.sim.class_gain < 1
+    win.set_choice(SourceChoice("demo"))
+    assert not bar.snr_control.isVisibleTo(win)
+    win.set_choice(SourceChoice("simulator", snr_db=-30.0))
+    assert bar.snr_control.value() == -30.0

@@ -1,0 +1,83 @@
+"""`eegviz sweep` end to end on a tiny setting, and `eegviz eval` curves / --no-reconstructions."""
+
+import json
+
+import pytest
+
+from eegviz.cli import main
+from eegviz.data.synthetic import load_dataset, simulate_dataset
+from eegviz.world.sim_config import make_config
+
+
+def test_sweep_writes_curves_and_plot(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--snr-db=-3", "--out", str(out), "--images", "5", "--repeats", "2",
+                 "--epochs", "1", "--gan-steps", "1", "--refine-steps", "1"]) == 0
+    res = json.loads((out / "curves.json").read_text())
+    assert [r["snr_db"] for r in res["levels"]] == [-3.0]
+    for r in res["levels"]:
+        assert abs(r["class_snr_db_measured"] - r["snr_db"]) < 1.5
+        for who in ("decoder", "probe"):
+            assert [p["repeats"] for p in r[who]] == [1, 2]
+            assert all(0 <= p["ci_low"] <= p["top1"] <= p["ci_high"] <= 1 for p in r[who])
+    assert {a["name"] for a in res["anchors"]} == {"NICE", "ATM", "UBP"}
+    assert "different task" in res["anchors_note"]
+    assert res["sim"]["jitter_late_ms"] == make_config("realistic").jitter_late_ms  # the sweep's default preset
+    assert (out / "curves.png").stat().st_size > 10_000
+    assert not any(p.name.startswith("data_") for p in out.iterdir())  # levels' data removed by default
+    assert "curves.json" in capsys.readouterr().out
+
+
+def test_sweep_plot_draws_several_levels(tmp_path):
+    from eegviz.eval.sweep import ANCHOR_NOTE, ANCHORS, plot_sweep
+
+    pt = lambda k, a: {"repeats": k, "top1": a, "ci_low": a / 2, "ci_high": min(1, a * 1.5)}
+    levels = [{"snr_db": d, "class_snr_db_measured": d + 0.1, "decoder": [pt(1, a), pt(8, 2 * a)],
+               "probe": [pt(1, a / 2)]} for d, a in ((-20, 0.05), (-10, 0.2), (0, 0.4))]
+    plot_sweep({"task": "t", "chance": 0.025, "levels": levels, "anchors": list(ANCHORS),
+                "anchors_note": ANCHOR_NOTE}, tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+
+
+def test_sweep_bad_levels_are_one_line(tmp_path, capsys):
+    assert main(["sweep", "--snr-db=-12,loud", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--snr-db" in err
+
+
+class _MustNotRun:
+    name = "must-not-run"
+
+    def generate(self, *a, **k):
+        raise AssertionError("--no-reconstructions must not call the generator")
+
+
+def test_eval_reports_the_repetition_curve_without_reconstructions(tmp_path):
+    from eegviz.eval.report import evaluate
+    from eegviz.train.decoder import train_decoder
+
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=5, config=make_config("demo", repeats=4))
+    dec, _ = train_decoder(load_dataset(data), epochs=1, gan_steps=1, refine_steps=1)
+    dec.save(tmp_path / "model")
+    m = evaluate(data, tmp_path / "model", tmp_path / "report", controls=False, generator=_MustNotRun(),
+                 reconstructions=False)
+    assert "--no-reconstructions" in m["reconstruction"]["skipped"]
+    curve = m["curves"]["repetitions"]
+    assert [p["repeats"] for p in curve] == [1, 2, 4] and [p["n"] for p in curve] == [160, 80, 40]
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text())["curves"]["repetitions"] == curve
+
+
+def test_simulate_cli_records_preset_and_knobs(tmp_path):
+    out = tmp_path / "ds"
+    assert main(["simulate", "--out", str(out), "--subjects", "1", "--images", "2", "--preset", "realistic",
+                 "--class-snr-db=-10", "--repeats", "1", "--line-hz", "60"]) == 0
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["sim"]["class_snr_db"] == -10 and meta["sim"]["line_hz"] == 60
+    assert meta["sim"]["exemplar"] == make_config("realistic").exemplar  # the preset's other knobs
+    assert abs(meta["class_snr_db"] + 10) < 1.5
+
+
+@pytest.mark.parametrize("opt", [["--exemplar", "2"], ["--repeats", "0"], ["--line-hz", "200"]])
+def test_simulate_cli_bad_knob_is_one_line(tmp_path, capsys, opt):
+    assert main(["simulate", "--out", str(tmp_path / "x"), "--images", "2"] + opt) == 2
+    assert capsys.readouterr().err.count("\n") == 1
