@@ -105,7 +105,7 @@ def tune_sampling(ds, dec: TwoBranchDecoder, gen: LegacyPixelGenerator, clf, ste
 
     va = ds.subset("val")
     out = decode_split(ds, dec, va)
-    gt = stimulus_targets(ds.image_ids[va], 32, ds.image_paths).transpose(0, 2, 3, 1)
+    gt = stimulus_targets(ds.image_ids[va], 32, ds.image_paths)[0].transpose(0, 2, 3, 1)
     truth, why = object_truth(ds, va, 32)
     y = ds.labels[va]
     perm = _shuffle(len(va))
@@ -259,7 +259,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     if renderable(ds.image_ids) or ds.image_paths:
         from eegviz.train.decoder import stimulus_targets
 
-        gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths).transpose(0, 2, 3, 1)
+        gt = stimulus_targets(ds.image_ids[te], sal.shape[1], ds.image_paths)[0].transpose(0, 2, 3, 1)
         metrics.update(saliency_ssim=ssim_np(sal, gt), saliency_pixcorr=pixcorr(sal, gt))
         metrics["saliency"] = {"ssim": metrics["saliency_ssim"], "pixcorr": metrics["saliency_pixcorr"],
                                "ssim_flat_baselines": flat_ssim_baselines(gt), **_saliency_objects(ds, te, sal)}
@@ -376,7 +376,7 @@ def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: in
               for name, (s_in, e_in, settings) in {**variants, **controls}.items()}
     size = images["label+saliency"].shape[1]
     if gt.shape[1] != size:
-        gt = stimulus_targets(ds.image_ids[te], size, ds.image_paths).transpose(0, 2, 3, 1)
+        gt = stimulus_targets(ds.image_ids[te], size, ds.image_paths)[0].transpose(0, 2, 3, 1)
     gt_u8 = (gt * 255 + 0.5).astype(np.uint8)
     y = ds.labels[te]
     truth, why = object_truth(ds, te, size)

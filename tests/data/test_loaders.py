@@ -369,8 +369,8 @@ def test_images_dir_gives_every_format_its_stimuli(tmp_path):
         Image.new("RGB", (80, 60), (60 * k, 255 - 60 * k, 10)).save(images / f"{name}.JPEG")
     ds = open_dataset(pth, images_dir=str(images))
     assert set(ds.image_paths) == set(IMAGES)
-    t = stimulus_targets(ds.image_ids, 16, ds.image_paths)
-    assert t.shape == (len(ds.image_ids), 3, 16, 16)
+    t, masks = stimulus_targets(ds.image_ids, 16, ds.image_paths)
+    assert t.shape == (len(ds.image_ids), 3, 16, 16) and masks.shape == (len(ds.image_ids), 1, 16, 16)
     k = IMAGES.index(str(ds.image_ids[0]))
     np.testing.assert_allclose(t[0, :, 8, 8], np.array([60 * k, 255 - 60 * k, 10]) / 255, atol=1 / 255)
     with pytest.raises(EegvizError, match="no stimulus image for id .*--images-dir"):

@@ -132,7 +132,7 @@ def test_outside_classifier_judges_against_its_view_of_the_true_stimulus(tmp_pat
     data, images = _imagenet_like(tmp_path)
     ds = open_dataset(data, images_dir=str(images))
     te = ds.subset("test")
-    gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths).transpose(0, 2, 3, 1)
+    gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths)[0].transpose(0, 2, 3, 1)
     gt_u8 = (gt * 255 + 0.5).astype(np.uint8)
     clf = HFImageClassifier(str(tiny_image_classifier(tmp_path / "clf", [f"k{i}" for i in range(12)])))
     sal, emb = np.zeros((len(te), 32, 32, 3), np.float32), np.zeros((len(te), 8, 64), np.float32)
@@ -207,7 +207,7 @@ def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
 
     ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3))
     te = ds.subset("test")
-    gt = stimulus_targets(ds.image_ids[te], 32).transpose(0, 2, 3, 1)
+    gt = stimulus_targets(ds.image_ids[te], 32)[0].transpose(0, 2, 3, 1)
     emb = np.random.default_rng(0).normal(size=(len(te), 8, 64)).astype(np.float32)
     clf = HFImageClassifier(str(tiny_image_classifier(tmp_path / "clf", [f"k{i}" for i in range(12)])))
     (tmp_path / "r").mkdir()
