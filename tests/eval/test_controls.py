@@ -46,8 +46,12 @@ def test_block_drift_confound_is_exposed(drift_only):
     assert not raw["leave_one_subject_out"]["above_chance"]
     assert not hp["image_split"]["above_chance"]
     assert not raw["shuffled_labels"]["above_chance"]
-    # trials sharing a block and a class count once: 2 subjects x 40 class blocks
-    assert raw["leave_one_subject_out"]["n"] == 800 and raw["leave_one_subject_out"]["n_effective"] == 80
+    # crossed with the image split: only test images are scored (1 of 10 per class and subject), and trials
+    # sharing a block and a class count once: 2 subjects x 40 class blocks
+    n_test = len(ds.subset("test"))
+    assert n_test == 80 and raw["leave_one_subject_out"]["crossed_with_image_split"]
+    assert raw["leave_one_subject_out"]["n"] == n_test and raw["leave_one_subject_out"]["n_effective"] == 80
+    assert raw["blocks_kept_apart"]["n"] == n_test
     assert r["checks"] == {"shuffled_labels_at_chance": True, "generalises_across_subjects": False,
                            "survives_blocks_kept_apart": False, "survives_highpass": False}
 
