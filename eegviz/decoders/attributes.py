@@ -67,15 +67,31 @@ class AttributeEncoder(DecoderComponent):
     generator is trained with, so it learns to draw from predictions as uncertain as the real ones."""
 
     @register_to_config
-    def __init__(self, n_channels: int, n_times: int, bin_samples: int = 5, hidden: int = 128):
+    def __init__(self, n_channels: int, n_times: int, bin_samples: int = 5, hidden: int = 128, n_colours: int = 8):
         super().__init__()
         self.n_bins = n_times // bin_samples
         self.linear = nn.Linear(n_channels * self.n_bins, N_ATTRIBUTES)
         self.trunk = EEGEncoder(n_channels, n_times, out_dim=hidden)
         self.head = nn.Sequential(nn.GELU(), nn.Linear(hidden, N_ATTRIBUTES))
+        self.colour_head = nn.Sequential(nn.GELU(), nn.Linear(hidden, n_colours))
         self.register_buffer("mean", torch.zeros(N_ATTRIBUTES))
         self.register_buffer("std", torch.ones(N_ATTRIBUTES))
         self.register_buffer("residual_std", torch.zeros(N_ATTRIBUTES))
+        self.register_buffer("colour_prototypes", torch.full((n_colours, 3), 0.5))
+
+    def set_colour_vocabulary(self, obj_rgb: torch.Tensor, seed: int = 0) -> None:
+        """The object colours the encoder chooses among: k-means centres of the training stimuli's object colours
+        (scikit-learn). A regression of RGB from EEG returns the average of the colours it cannot tell apart, a
+        grey no stimulus had; a choice among colours the stimuli really had returns one of them."""
+        from sklearn.cluster import KMeans
+
+        k = self.config.n_colours
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(obj_rgb.double().numpy())
+        self.colour_prototypes.copy_(torch.as_tensor(km.cluster_centers_, dtype=torch.float32))
+
+    def colour_labels(self, obj_rgb: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest colour prototype for each (N, 3) object colour."""
+        return torch.cdist(obj_rgb.float(), self.colour_prototypes).argmin(1)
 
     def binned(self, x: torch.Tensor) -> torch.Tensor:
         """(B, ch, T) -> (B, ch * bins): the mean of each channel over consecutive bins of `bin_samples`."""
@@ -86,12 +102,20 @@ class AttributeEncoder(DecoderComponent):
         """The raw output, in standard units of the training targets (what the loss sees)."""
         return self.linear(self.binned(x)) + self.head(self.trunk(x))
 
+    def colour_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.colour_head(self.trunk(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.standardised(x) * self.std + self.mean
+        """Attributes in their units; the object colour is the most likely colour prototype."""
+        attrs = self.standardised(x) * self.std + self.mean
+        chosen = self.colour_prototypes[self.colour_logits(x).argmax(1)]
+        return torch.cat([attrs[:, :4], chosen, attrs[:, 7:]], 1)
 
     def loss(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """MSE in standard units of the targets."""
-        return F.mse_loss(self.standardised(x), (target - self.mean) / self.std)
+        """MSE in standard units of the targets, plus cross-entropy of the object's colour prototype."""
+        h = self.trunk(x)
+        mse = F.mse_loss(self.linear(self.binned(x)) + self.head(h), (target - self.mean) / self.std)
+        return mse + F.cross_entropy(self.colour_head(h), self.colour_labels(target[:, 4:7]))
 
     @torch.no_grad()
     def fit_linear(self, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,

@@ -187,6 +187,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
     att = dec.attributes
     att.mean.copy_(attrs_true[tr].mean(0))
     att.std.copy_(attrs_true[tr].std(0).clamp_min(1e-3))
+    att.set_colour_vocabulary(attrs_true[tr, 4:7], seed=seed)
     metrics["attribute_ridge_alphas"] = att.fit_linear(x_all[tr], attrs_true[tr], x_all[va], attrs_true[va])
     opt_a = torch.optim.AdamW([p for p in att.parameters() if p.requires_grad], lr=2e-3, weight_decay=1e-2)
     best_a: dict = {"loss": float("inf"), "state": None}
@@ -199,7 +200,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
         sync_state(att, info)
         att.eval()
         with torch.no_grad():
-            loss = float(F.mse_loss(att.standardised(x_all[va]), (attrs_true[va] - att.mean) / att.std))
+            loss = float(att.loss(x_all[va], attrs_true[va]))
         if loss < best_a["loss"]:
             best_a.update(loss=loss, state={k: v.clone() for k, v in att.state_dict().items()})
 
@@ -212,6 +213,9 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
     att.residual_std.copy_((attrs_pred[va] - attrs_true[va]).std(0))
     metrics["val_attribute_r"] = {name: _pearson(attrs_pred[va, j], attrs_true[va, j])
                                   for j, name in enumerate(("cx", "cy", "size"))}
+    with torch.no_grad():
+        metrics["val_colour_acc"] = float((att.colour_logits(x_all[va]).argmax(1)
+                                           == att.colour_labels(attrs_true[va, 4:7])).float().mean())
     log.info(f"attributes: val r cx {metrics['val_attribute_r']['cx']:.2f} cy {metrics['val_attribute_r']['cy']:.2f} "
              f"size {metrics['val_attribute_r']['size']:.2f} ({time.perf_counter() - t0:.0f} s)")
 

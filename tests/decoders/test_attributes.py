@@ -53,4 +53,30 @@ def test_attribute_encoder_reads_a_position_code_and_reports_units():
     held[:, 0, 5:15] += new[:, :1] * 3
     with torch.no_grad():
         out = enc(held)
-    assert np.corrcoef(out[:, 0], new[:, 0])[0, 1] > 0.9 and abs(np.corrcoef(out[:, 5], new[:, 5])[0, 1]) < 0.3
+    assert np.corrcoef(out[:, 0], new[:, 0])[0, 1] > 0.9 and abs(np.corrcoef(out[:, 8], new[:, 8])[0, 1]) < 0.3
+
+
+def test_the_colour_is_chosen_among_colours_the_stimuli_had():
+    """A regression would return the mean of the colours it cannot tell apart; a choice returns one of them."""
+    torch.manual_seed(0)
+    palette = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.2, 0.3, 0.9]])
+    which = torch.arange(300) % 3
+    obj = palette[which] + 0.02 * torch.randn(300, 3)
+    enc = AttributeEncoder(4, 20, bin_samples=5, hidden=16, n_colours=3)
+    enc.set_colour_vocabulary(obj)
+    found = enc.colour_prototypes[enc.colour_prototypes[:, 0].argsort(descending=True)]
+    assert torch.allclose(found[0], palette[0], atol=0.02)  # red is found, whatever cluster order k-means picked
+    x = torch.randn(300, 4, 20) * 0.3
+    x[:, 1, 5:10] += which[:, None].float() * 2  # the colour index is in the EEG
+    target = torch.cat([torch.rand(300, 4), obj, torch.rand(300, 3)], 1)
+    opt = torch.optim.Adam(enc.parameters(), 1e-2)
+    for _ in range(100):
+        loss = enc.loss(x, target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        out = enc.eval()(x)[:, 4:7]
+    # every predicted colour is exactly one of the vocabulary's, and the right one
+    assert (torch.cdist(out, enc.colour_prototypes).min(1).values < 1e-6).all()
+    assert (torch.cdist(out, palette).argmin(1) == which).float().mean() > 0.9
