@@ -100,13 +100,12 @@ def cmd_train(args) -> int:
 
     data_opts = _data_opts(args)
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
-              gen_steps=args.gen_steps,
-              gen_adv_steps=args.gen_adv_steps, seed=args.seed, threads=args.threads,
+              seed=args.seed, threads=args.threads,
               resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
               text_encoder=args.text_encoder, caption=args.caption,
               data_opts=data_opts,
               classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
-              sampler_grid=args.sampler_grid, eval_controls=not args.no_eval_controls,
+              eval_controls=not args.no_eval_controls,
               gen_sizes={k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
                          if getattr(args, k) is not None}, gen_config=args.generator_config)
     return 0
@@ -307,12 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--gan-steps", type=int, default=1500)
-    t.add_argument("--gen-steps", type=int, default=6000, help="embedded generator: x0-regression steps")
-    t.add_argument("--gen-adv-steps", type=int, default=2500,
-                   help="embedded generator: adversarial sharpening steps")
     for stage, what in (("ae", "autoencoder"), ("unet", "CFG teacher UNet"), ("distill", "1-2 step distillation")):
         t.add_argument(f"--{stage}-steps", type=int,
-                       help=f"diffusers generator (--text-encoder minilm): {what} steps (default: the shipped run's)")
+                       help=f"embedded generator (minilm or hash text space): {what} steps (default: the shipped run's)")
     t.add_argument("--generator-config", default="full", choices=["full", "tiny"],
                    help="diffusers generator architecture and sizes: full (shipped) or tiny (toy, for smoke runs)")
     t.add_argument("--seed", type=int, default=0)
@@ -338,9 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "file the split indexes the chosen subject's trials")
     t.add_argument("--classifier-images", type=int, default=200, help="renders per class for the eval classifier")
     t.add_argument("--classifier-epochs", type=int, default=15)
-    t.add_argument("--sampler-grid", default="full", choices=["full", "quick"],
-                   help="sampler settings scored on validation: full (the shipped search) or quick (one setting, "
-                        "for smoke runs)")
     t.add_argument("--no-eval-controls", action="store_true",
                    help="skip the confound controls in the evaluation that follows training")
     t.set_defaults(fn=cmd_train)

@@ -40,7 +40,7 @@ def test_corrupt_weights_one_line(tmp_path):
 
     model = tmp_path / "model"
     shutil.copytree(default_model_dir(), model)
-    (model / "generator.safetensors").write_bytes(b"\x00" * 100)
+    (model / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00" * 100)
     r = run("replay", str(demo_recording()), "--headless", "--model", str(model), "--speed", "0")
     assert r.returncode == 2 and "corrupt" in r.stderr and "Traceback" not in r.stderr
 
@@ -111,7 +111,7 @@ def _one_class_recording(root):
 def test_train_on_xdf_without_usable_classes(tmp_path, capsys):
     xdf, images = _one_class_recording(tmp_path)
     line = _main_error(capsys, ["train", "--data", xdf, "--images-dir", images, "--out", tmp_path / "model",
-                                "--epochs", 1, "--gan-steps", 1, "--gen-steps", 1])
+                                "--epochs", 1, "--gan-steps", 1])
     assert "two" in line and "'cat'" in line and "class" in line
     assert not (tmp_path / "model" / "decoder.json").exists()
 
@@ -125,10 +125,10 @@ BAD_CONFIGS = [
     ("decoder.json", lambda c: {**c, "hparams": {**c["hparams"], "depth": 3}}, "unknown key(s) 'depth'"),
     ("decoder.json", lambda c: {**c, "hparams": {**c["hparams"], "feat_dim": 12.5}}, "'feat_dim' must be an integer"),
     ("decoder.json", lambda c: {**c, "hparams": {**c["hparams"], "feat_dim": -3}}, "cannot be built"),
-    ("generator.json", lambda c: "embedded", "must be a JSON object, not a string"),
-    ("generator.json", lambda c: {k: v for k, v in c.items() if k != "channels"}, "lacks 'channels'"),
-    ("generator.json", lambda c: {**c, "channels": [32, "64"]}, "'channels' must be a list of integers"),
-    ("generator.json", lambda c: {**c, "steps": None}, "'steps' must be an integer, not null"),
+    ("sampling.json", lambda c: "embedded", "must be a JSON object, not a string"),
+    ("sampling.json", lambda c: {**c, "strength": "high"}, "'strength' must be a number, not a string"),
+    ("sampling.json", lambda c: {**c, "image_size": [64]}, "'image_size' must be an integer, not a list"),
+    ("sampling.json", lambda c: {**c, "steps": None}, "'steps' must be an integer, not null"),
 ]
 
 

@@ -7,13 +7,12 @@ import numpy as np
 import torch
 
 from eegviz.decoders.two_branch import TwoBranchDecoder
-from eegviz.generators.legacy_pixel import LegacyPixelGenerator
-from eegviz.generators.tiny_unet import TinyUNet
 from eegviz.messages import Chunk, Marker, StreamInfo
 from eegviz.pipeline import Pipeline
 from eegviz.record.results import ResultsWriter
 from eegviz.sources.base import ReadResult
 from eegviz.stream.preprocess import InputSpec
+from tiny_models import tiny_embedded_generator
 
 CH = tuple(f"E{i}" for i in range(8))
 
@@ -67,7 +66,7 @@ def tiny_models():
     spec = InputSpec(ch_names=CH, sfreq=100.0, tmin=-0.1, tmax=0.4)
     dec = TwoBranchDecoder(spec, ["a", "b"], feat_dim=16, z_dim=4, saliency_size=16, n_tokens=8, text_dim=64)
     dec.prototypes = torch.randn(2, 16)
-    gen = LegacyPixelGenerator(unet=TinyUNet(channels=(16, 16)), steps=1, out_size=16)
+    gen = tiny_embedded_generator(ctx_dim=64, size=16)  # the embedded default's class, at toy size
     return dec, gen
 
 

@@ -69,9 +69,9 @@ def tiny_image_classifier(root, classes):
     return root
 
 
-def tiny_embedded_folder(root, ctx_dim=384, vae="kl", sampling=None):
-    """The embedded default's layout at toy size: a diffusers img2img pipeline folder with no text encoder
-    (model_index.json, vae/, unet/, scheduler/) and sampling.json; 32 px images, UNet cross-attention `ctx_dim`."""
+def tiny_embedded_pipe(ctx_dim=384, vae="kl"):
+    """The embedded default's pipeline at toy size, in memory: no text encoder, an LCM scheduler with "trailing"
+    spacing, 32 px images, UNet cross-attention `ctx_dim` (the decoder's caption-state width)."""
     from diffusers import AutoencoderTiny, LCMScheduler, StableDiffusionImg2ImgPipeline
 
     pipe = tiny_pipe()
@@ -85,24 +85,38 @@ def tiny_embedded_folder(root, ctx_dim=384, vae="kl", sampling=None):
         pipe_vae = pipe.vae
     sched = LCMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
                          steps_offset=1)
-    StableDiffusionImg2ImgPipeline(vae=pipe_vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=sched,
-                                   safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False).save_pretrained(root)
+    return StableDiffusionImg2ImgPipeline(vae=pipe_vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=sched,
+                                          safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+
+
+def tiny_embedded_generator(ctx_dim=384, size=32, steps=1, strength=0.6):
+    """An EmbeddedGenerator over tiny_embedded_pipe, built in memory (no folder round trip) on the CPU, with its
+    own scheduler and no guidance, as a trained model folder's sampling.json would set it."""
+    from eegviz.generators.embedded import EmbeddedGenerator
+
+    return EmbeddedGenerator(pipe=tiny_embedded_pipe(ctx_dim), steps=steps, strength=strength, guidance=1.0,
+                             family="native", size=size, device="cpu")
+
+
+def tiny_embedded_folder(root, ctx_dim=384, vae="kl", sampling=None):
+    """tiny_embedded_pipe saved as the embedded default's layout: a diffusers img2img pipeline folder with no text
+    encoder (model_index.json, vae/, unet/, scheduler/) and sampling.json."""
+    tiny_embedded_pipe(ctx_dim, vae).save_pretrained(root)
     cfg = {"steps": 1, "strength": 0.6, "guidance": 1.0, "text_encoder": "minilm", "image_size": 32, **(sampling or {})}
     (root / "sampling.json").write_text(json.dumps(cfg))
     return root
 
 
 def tiny_embedded_model(root, sampling=None):
-    """A whole eegviz model folder in the new layout: the shipped decoder's files (not its legacy generator) and
-    a tiny pipeline whose UNet attends over that decoder's caption states."""
+    """A whole eegviz model folder: the shipped decoder's files and a tiny pipeline (replacing the shipped one) whose
+    UNet attends over that decoder's caption states."""
     import shutil
 
     from eegviz.paths import default_model_dir
 
     root.mkdir(parents=True, exist_ok=True)
     for f in default_model_dir().iterdir():
-        if f.is_file() and not f.name.startswith("generator."):
+        if f.is_file():
             shutil.copy(f, root / f.name)
     text_dim = json.loads((root / "decoder.json").read_text())["hparams"]["text_dim"]
     return tiny_embedded_folder(root, ctx_dim=text_dim, sampling=sampling)

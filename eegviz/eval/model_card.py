@@ -157,11 +157,13 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
     d = training["dataset"]
     parts = ["decoder: triplet-trained EEG encoder, conditional saliency GAN, EEG -> caption-embedding "
              f"regressor ({training.get('text_encoder', 'hash')} text space, {training.get('caption', 'label')} "
-             "captions) - encoder/saliency/semantic/prototypes.safetensors, decoder.json"]
-    if (model_dir / "generator.json").exists():
+             "captions) - eeg_encoder/, attribute_encoder/, saliency_generator/, semantic_regressor/, "
+             "prototypes.safetensors, decoder.json"]
+    if (model_dir / "model_index.json").exists():
         s = (metrics or {}).get("sampling") or {}
-        chosen = f", {s['steps']} steps, strength {s['strength']}, guidance {s['guidance']} chosen on validation" if s else ""
-        parts.append(f"generator: the embedded few-step img2img generator{chosen} - generator.*")
+        chosen = f", {s['steps']} step(s) at strength {s['strength']} chosen on validation" if s else ""
+        parts.append(f"generator: the embedded few-step img2img diffusers pipeline{chosen} - model_index.json, "
+                     "vae/, unet/, scheduler/, sampling.json")
     if (model_dir / "classifier.safetensors").exists():
         parts.append("classifier.safetensors: the stimulus classifier `eegviz eval` scores reconstructions with")
     origin = ("Trained in-house on eegviz's synthetic world (procedural stimuli + simulated EEG); it has never "

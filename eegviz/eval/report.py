@@ -1,6 +1,7 @@
 """`eegviz eval`: decode the test split, generate, and score as NeuroImagen does, with the paper's ablation.
 
-Ablation (same decoder, same generator): saliency only (caption embedding zeroed), label only (text-to-image:
+Ablation (same decoder, same generator): saliency only (conditioned on the empty caption, the unconditional
+input the generator was trained with), label only (text-to-image:
 strength 1, the saliency map is drowned in noise), label + saliency (the full model).
 
 Generation controls, scored with the same metrics: the saliency maps permuted across trials (same embeddings),
@@ -21,15 +22,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
 from eegviz.eval.classifier import load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects)
-from eegviz.generators.legacy_pixel import LegacyPixelGenerator
+from eegviz.generators.base import Generator
 from eegviz.stream.preprocess import normalise
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ def decode_eeg(eeg: np.ndarray, dec, batch: int = 64) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def generate_all(gen: LegacyPixelGenerator, sal: np.ndarray, emb: np.ndarray, batch: int = 64, **settings) -> np.ndarray:
+def generate_all(gen: Generator, sal: np.ndarray, emb: np.ndarray, batch: int = 64, **settings) -> np.ndarray:
     """Generate for every trial (seed = batch start, so runs are reproducible); `settings` override the
     generator's steps/strength/guidance for this call only."""
     saved = {k: getattr(gen, k) for k in settings}
@@ -86,90 +85,6 @@ def object_truth(ds, idx: np.ndarray, size: int):
 def _shuffle(n: int, seed: int = 1) -> np.ndarray:
     """A seeded permutation of n trials (the controls' pairing of trials with other trials' maps)."""
     return np.random.default_rng(seed).permutation(n)
-
-
-def tune_sampling(ds, dec: TwoBranchDecoder, gen: LegacyPixelGenerator, clf, steps=(2, 3, 4, 6, 8),
-                  strengths=(0.7, 0.8, 0.9), guidances=(3.0, 5.0, 7.0, 9.0)) -> dict:
-    """Pick sampler steps, img2img strength and guidance on the VALIDATION split (never test).
-
-    Eligible settings keep the saliency map doing its job, judged by the object-region metrics: at the same
-    setting, reconstructions from the decoded maps must place the object better than reconstructions from the
-    same maps permuted across trials (IoU higher and centroid error lower, each by more than two paired
-    standard errors; see sampling_eligible). High strength and guidance can buy class accuracy by drowning
-    the map; then decoded and permuted maps give the same layout and the setting is not eligible. Among the
-    eligible: the fewest steps whose best classifier top-1 lies within one standard error of the best (steps
-    cost latency; 400 val trials give SE ~0.025, so smaller gains are noise), then the best top-1 at that step
-    count, SSIM breaking ties. Sets them on `gen` and returns the grid with the choice.
-    """
-    from eegviz.train.decoder import stimulus_targets
-
-    va = ds.subset("val")
-    out = decode_split(ds, dec, va)
-    gt = stimulus_targets(ds.image_ids[va], 32, ds.image_paths)[0].transpose(0, 2, 3, 1)
-    truth, why = object_truth(ds, va, 32)
-    y = ds.labels[va]
-    perm = _shuffle(len(va))
-    size, gen.out_size = gen.out_size, 32
-
-    def score(**settings) -> dict:
-        imgs = generate_all(gen, out["saliency"], out["embedding"], **settings)
-        row = {"val_top1": float((clf.logits_uint8(imgs).argmax(1) == y).mean()),
-               "val_ssim": ssim_np(imgs.astype(np.float32) / 255, gt)}
-        if truth is None:
-            return row
-        shuf = generate_all(gen, out["saliency"][perm], out["embedding"], **settings)
-        a = object_trials(imgs.astype(np.float32) / 255, *truth)
-        b = object_trials(shuf.astype(np.float32) / 255, *truth)
-        err = lambda t: np.linalg.norm(t["pred_centroid"] - t["true_centroid"], axis=1)
-        d_iou, d_err = a["iou"] - b["iou"], err(b) - err(a)
-        se = lambda d: float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")
-        row.update(val_iou=float(a["iou"].mean()), val_iou_shuffled=float(b["iou"].mean()),
-                   val_iou_gain=float(d_iou.mean()), val_iou_gain_se=se(d_iou),
-                   val_centroid_err=float(err(a).mean()), val_centroid_err_shuffled=float(err(b).mean()),
-                   val_centroid_gain=float(d_err.mean()), val_centroid_gain_se=se(d_err))
-        return row
-
-    grid = []
-    bar = tqdm(total=len(steps) * len(guidances) * len(strengths), desc="sampler grid (validation)",
-               unit="setting", disable=None, leave=False)
-    for n in steps:
-        for g in guidances:
-            for st in strengths:
-                row = {"steps": n, "strength": st, "guidance": g, **score(steps=n, strength=st, guidance=g)}
-                row["eligible"] = sampling_eligible(row)
-                grid.append(row)
-                bar.update(1)
-    bar.close()
-    gen.out_size = size
-    result = choose_sampling(grid, len(va))
-    if truth is None:
-        result["eligibility_skipped"] = why
-    best = result["chosen"]
-    gen.steps, gen.strength, gen.guidance = best["steps"], best["strength"], best["guidance"]
-    return result
-
-
-def sampling_eligible(row: dict, z: float = 2.0) -> bool:
-    """A sampler setting keeps the saliency map doing its job when, on validation, reconstructions from the
-    decoded maps beat those from permuted maps on both IoU and centroid error by more than z paired standard
-    errors. Without object-region scores (non-synthetic stimuli) every setting is eligible."""
-    if "val_iou_gain" not in row:
-        return True
-    return bool(row["val_iou_gain"] > z * row["val_iou_gain_se"]
-                and row["val_centroid_gain"] > z * row["val_centroid_gain_se"])
-
-
-def choose_sampling(grid: list[dict], n_val: int) -> dict:
-    """tune_sampling's rule on a scored grid (see there); pure, so it is tested on its own."""
-    pool = [r for r in grid if r["eligible"]] or grid
-    top = max(r["val_top1"] for r in pool)
-    se = float(np.sqrt(max(top * (1 - top), 1e-12) / max(n_val, 1)))
-    fewest = min(r["steps"] for r in pool if r["val_top1"] >= top - se)
-    best = max((r for r in pool if r["steps"] == fewest), key=lambda r: (round(r["val_top1"], 3), r["val_ssim"]))
-    return {"chosen": best, "rule": "decoded saliency maps must place the object better than permuted maps "
-                                    "(IoU and centroid error, > 2 paired SE); then fewest steps within one SE of "
-                                    "the best val top-1; then best top-1", "best_val_top1": top, "se": se,
-            "n_eligible": sum(bool(r["eligible"]) for r in grid), "grid": grid}
 
 
 def zero_shot_split(ds) -> bool:
@@ -263,9 +178,6 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         metrics.update(saliency_ssim=ssim_np(sal, gt), saliency_pixcorr=pixcorr(sal, gt))
         metrics["saliency"] = {"ssim": metrics["saliency_ssim"], "pixcorr": metrics["saliency_pixcorr"],
                                "ssim_flat_baselines": flat_ssim_baselines(gt), **_saliency_objects(ds, te, sal)}
-    if generator is None and (model / "generator.safetensors").is_file() and dec.hparams.get(
-            "text_encoder", "hash") == "hash":
-        generator = LegacyPixelGenerator(model, out_size=32)  # its native resolution; display upsampling adds nothing
     if generator is None and (model / "model_index.json").is_file():  # the model folder is a diffusers pipeline
         from eegviz.generators import make_generator
 
@@ -287,7 +199,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         elif (model / "classifier.safetensors").is_file():
             clf = load_classifier(model / "classifier.safetensors", ds.classes)
         metrics.update(_reconstruction_metrics(ds, out, te, gt, sal, emb, generator, clf, batch,
-                                               true_emb=ceiling_emb))
+                                               true_emb=ceiling_emb, empty_emb=text.encode([""])))
     if controls and zero_shot:
         metrics["controls"] = {"skipped": "zero-shot split: the refit probes classify the training classes, "
                                           "and the test concepts are none of them"}
@@ -344,12 +256,15 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
                           f"{spec.n_times} samples)")
 
 
-def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: int, true_emb=None) -> dict:
+def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: int, true_emb=None,
+                            empty_emb=None) -> dict:
     """NeuroImagen's image metrics, ablation and generation controls on the test trials; also writes
     reconstructions.png.
 
     `gt`: the test stimuli as (N, H, W, 3) floats; loaded again only if the generator draws at another size.
     `true_emb`: the true captions' embeddings (shaped like `emb`) for the text-only ceiling; skipped if None.
+    `empty_emb`: (1, tokens, dim), the text space's encoding of "" for "saliency_only": what the generator was
+    trained to see as "no caption" (MiniLM's is not zeros; zeros would be an input it never saw). None: zeros.
 
     The classifier's target for a trial is the dataset label when the classifier knows the dataset's classes
     (the stimulus classifier), else the class it gives the true stimulus (an ImageNet classifier on ImageNet
@@ -362,7 +277,7 @@ def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: in
     variants = {
         "label+saliency": (sal, emb, {}),
         "label_only": (sal, emb, {"strength": 1.0}),
-        "saliency_only": (sal, np.zeros_like(emb), {}),
+        "saliency_only": (sal, _no_caption(emb, empty_emb), {}),
     }
     controls = {
         "saliency_shuffled": (sal[perm], emb, {}),  # another trial's map, this trial's embedding
@@ -426,6 +341,13 @@ def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: in
     result["true_caption_ceiling"] = (results["true_caption_ceiling"] if true_emb is not None else
                                       {"skipped": "no true-caption embeddings given"})
     return result
+
+
+def _no_caption(emb: np.ndarray, empty_emb) -> np.ndarray:
+    """`emb`'s shape filled with the empty caption's encoding (zeros when none is given)."""
+    if empty_emb is None:
+        return np.zeros_like(emb)
+    return np.broadcast_to(np.asarray(empty_emb, emb.dtype).reshape(1, *emb.shape[1:]), emb.shape).copy()
 
 
 def _plot(out: Path, gt, sal, images, y, classes, n: int = 10) -> None:

@@ -1,8 +1,7 @@
 """The Generator protocol: saliency maps + text embeddings -> images, batched.
 
 Implementations: DiffusersImg2ImgGenerator (the model folder's own diffusers pipeline as plugin "embedded", or
-Stable Diffusion / SD-Turbo / LCM img2img as "diffusers"; one lean loop) and, until the shipped default is
-swapped, LegacyPixelGenerator. Plugins register more under the
+Stable Diffusion / SD-Turbo / LCM img2img as "diffusers"; one lean loop). Plugins register more under the
 entry-point group eegviz.generators.
 """
 

@@ -142,6 +142,10 @@ class DiffusersImg2ImgGenerator:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
                                                                local_files_only=local_files_only(tiny_vae))
         except (OSError, ValueError) as exc:
+            if Path(model).is_dir():  # nothing to fetch: a file of the folder itself is missing or unreadable
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise EegvizError(f"cannot load the diffusers pipeline in {model}: a file in it is missing or corrupt "
+                                  f"({first}); retrain or restore the folder") from None
             raise EegvizError(f"cannot load diffusers model '{model}': not in the local folder or HF cache and "
                               f"no network to fetch it ({type(exc).__name__})") from None
         return pipe

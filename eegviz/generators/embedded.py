@@ -20,11 +20,4 @@ class EmbeddedGenerator(DiffusersImg2ImgGenerator):
     @classmethod
     def from_options(cls, opts, model_dir: Path):
         """The model folder's own pipeline (--sd-model is for the "diffusers" plugin)."""
-        model_dir = Path(model_dir)
-        if not (model_dir / "model_index.json").is_file() and (model_dir / "generator.json").is_file():
-            # TRANSITIONAL, delete with legacy_pixel.py: models/synthetic-default still ships the old pixel
-            # generator until the new pipeline folder is swapped in.
-            from eegviz.generators.legacy_pixel import LegacyPixelGenerator
-
-            return LegacyPixelGenerator.from_options(opts, model_dir)
-        return cls.from_folder(model_dir, opts)
+        return cls.from_folder(Path(model_dir), opts)

@@ -63,7 +63,7 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
     chosen, rows = choose_sampling(vae, student, sched, val, clf, grid, seed=seed)
     log.info(f"generator: {chosen['steps']} step(s) at strength {chosen['strength']} (chosen on validation)")
     save_pipeline(out, vae, student, sched, {**chosen, "caption": "label or rich (both trained)",
-                                             "trained_seed": seed})
+                                             "text_encoder": text.name, "trained_seed": seed})
     return {"kind": "diffusers", "autoencoder": ae, "teacher": tm, "distill": dm, "sampling": chosen,
             "sampling_on_val": rows, "seconds": time.perf_counter() - t0, "seed": seed,
             "render_seeds": {"train": ">= 1000 (fresh every batch)", "val": VAL_SEED, "ae_check": VAL_SEED + 2},

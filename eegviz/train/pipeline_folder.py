@@ -9,7 +9,8 @@ Layout (what eegviz's run-time generator and `DiffusionPipeline.from_pretrained(
                                  (diffusers insists that non-optional null components are named)
     MODEL_DIR/vae/ unet/ scheduler/   AutoencoderKL, UNet2DConditionModel, DDIMScheduler (v-prediction,
                                  zero terminal SNR, "trailing" spacing), safetensors
-    MODEL_DIR/sampling.json      {"steps", "strength", "guidance": 1.0 (baked in), "text_encoder": "minilm",
+    MODEL_DIR/sampling.json      {"steps", "strength", "guidance": 1.0 (baked in), "text_encoder": the caption
+                                 space trained in ("minilm"; "hash" for tiny test models),
                                  "image_size", "timesteps" (the UNet's timesteps those steps and strength give,
                                  for information), "caption": ...}
 

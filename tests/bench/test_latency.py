@@ -17,8 +17,8 @@ def test_bench_json_with_toy_sd_section(tmp_path):
     assert lat["n"] == 12 and 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
     assert set(r["throughput"]) == {"batch1_images_per_s", "batch4_images_per_s", "batch8_images_per_s"}
     assert r["peak_rss_mb"] > 50
-    # the shipped default is still the legacy pixel generator: no diffusers pipeline to compare with
-    assert r["speedup_vs_plain_pipeline"] is None and "legacy" in r["speedup_vs_plain_pipeline_skipped"]
+    # the shipped default is a pipeline folder: its lean loop is compared with the plain diffusers call
+    assert isinstance(r["speedup_vs_plain_pipeline"], float) and "speedup_vs_plain_pipeline_skipped" not in r
     assert r["unet_passes_per_image"] >= 1 and r["image_size"] >= 32
     sd = r["sd_img2img"]
     assert sd["arch"] == "tiny" and sd["device"] == "cpu"

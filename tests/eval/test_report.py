@@ -44,7 +44,8 @@ def test_eval_on_real_format_reports_decoder_and_controls(tmp_path, capsys):
     assert main(args) == 2  # the pixel branch needs the stimuli
     assert "pass --images-dir" in capsys.readouterr().err
     assert main(args + ["--images-dir", str(images)]) == 0
-    assert not (model / "generator.safetensors").exists()  # real stimuli: no embedded generator
+    assert not (model / "model_index.json").exists()  # real stimuli: no embedded generator, and why
+    assert "synthetic-world renders" in json.loads((model / "training.json").read_text())["generator"]["skipped"]
     assert json.loads((model / "decoder.json").read_text())["input"]["highpass"] == 0.5
     capsys.readouterr()
     assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(report),
@@ -75,38 +76,6 @@ def test_eval_refuses_a_model_for_other_data(tmp_path, capsys):
     assert main(["eval", "--data", str(data), "--model", str(default_model_dir()), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert err.count("eegviz: error:") == 1 and "trained on 40 classes" in err
-
-
-def test_sampling_choice_rule():
-    from eegviz.eval.report import choose_sampling
-
-    def row(steps, st, acc, ssim, eligible=True):
-        return {"steps": steps, "strength": st, "guidance": 3.0, "val_top1": acc, "val_ssim": ssim,
-                "eligible": eligible}
-
-    grid = [row(2, 0.8, 0.40, 0.5), row(3, 0.8, 0.49, 0.5), row(3, 0.9, 0.50, 0.4), row(4, 0.8, 0.51, 0.5),
-            row(4, 0.9, 0.60, 0.3, eligible=False)]  # drowns the saliency map: never chosen
-    r = choose_sampling(grid, n_val=400)
-    # best eligible 0.51 (SE 0.025): 3 steps reach 0.50 within one SE, 2 steps do not; best at 3 steps wins
-    assert r["chosen"] == grid[2] and r["best_val_top1"] == 0.51 and abs(r["se"] - 0.025) < 1e-3
-    r = choose_sampling(grid, n_val=40000)  # a huge val split: SE tiny, only the best counts
-    assert r["chosen"] == grid[3]
-    only_bad = [dict(g, eligible=False) for g in grid]
-    assert choose_sampling(only_bad, 400)["chosen"] == only_bad[4]  # nothing eligible: plain best
-
-
-def test_sampling_eligibility_needs_decoded_maps_to_beat_permuted_ones():
-    from eegviz.eval.report import sampling_eligible
-
-    def row(iou_gain, iou_se, c_gain, c_se):
-        return {"val_iou_gain": iou_gain, "val_iou_gain_se": iou_se, "val_centroid_gain": c_gain,
-                "val_centroid_gain_se": c_se}
-
-    assert sampling_eligible(row(0.10, 0.02, 0.05, 0.01))  # places the object better than a permuted map
-    assert not sampling_eligible(row(0.0, 0.02, 0.05, 0.01))  # map drowned: same IoU as a permuted map
-    assert not sampling_eligible(row(0.03, 0.02, 0.05, 0.01))  # a gain within noise is no gain
-    assert not sampling_eligible(row(0.10, 0.02, -0.01, 0.01))  # better overlap but wrong place
-    assert sampling_eligible({"val_top1": 0.5})  # no object-region scores (real stimuli): no veto
 
 
 class _Replay:
@@ -151,6 +120,44 @@ def test_outside_classifier_judges_against_its_view_of_the_true_stimulus(tmp_pat
     flat = b["ablation"]["label+saliency"]
     # one grey image for all: no structure in common with the stimuli, and identical predictions give IS 1
     assert flat["ssim"] < 0.7 and flat["pixcorr"] == 0.0 and flat["is"]["mean"] == pytest.approx(1.0, abs=1e-5)
+
+
+class _Recorder(_Replay):
+    """_Replay that also records the embedding and strength of every call, in call order."""
+
+    def __init__(self, images):
+        super().__init__(images)
+        self.calls = []
+
+    def generate(self, saliency, embedding, seed=0):
+        self.calls.append((self.strength, np.array(embedding)))
+        return super().generate(saliency, embedding, seed)
+
+
+def test_saliency_only_conditions_on_the_empty_caption(tmp_path):
+    """The "saliency only" ablation gives the generator the text space's encoding of "" (what it was trained on
+    as no caption; MiniLM's is not zeros), every other variant the decoded embeddings."""
+    from eegviz.data.loaders import open_dataset
+    from eegviz.eval.report import _reconstruction_metrics
+    from eegviz.train.decoder import stimulus_targets
+
+    data, images = _imagenet_like(tmp_path)
+    ds = open_dataset(data, images_dir=str(images))
+    te = ds.subset("test")
+    gt = stimulus_targets(ds.image_ids[te], 32, ds.image_paths)[0].transpose(0, 2, 3, 1)
+    rng = np.random.default_rng(0)
+    sal, emb = gt.copy(), rng.normal(size=(len(te), 8, 64)).astype(np.float32)
+    empty = rng.normal(size=(1, 8, 64)).astype(np.float32)  # a stand-in for a non-zero "" encoding
+    gen = _Recorder((gt * 255).astype(np.uint8))
+    (tmp_path / "r").mkdir()
+    _reconstruction_metrics(ds, tmp_path / "r", te, gt, sal, emb, gen, None, batch=len(te), empty_emb=empty)
+    # one call per variant, in order: label+saliency, label_only, saliency_only, then the controls
+    assert len(gen.calls) == 6
+    np.testing.assert_array_equal(gen.calls[2][1], np.broadcast_to(empty, emb.shape))
+    for i, (_, e) in enumerate(gen.calls):
+        if i != 2:  # the others see decoded embeddings (possibly permuted across trials), never the empty one
+            assert np.isin(e.reshape(len(te), -1), emb.reshape(len(te), -1)).all()
+    assert gen.calls[1][0] == 1.0 and gen.calls[2][0] == 0.5  # label only is text-to-image; saliency only is not
 
 
 def test_eval_with_an_sd_model_and_an_image_classifier(tmp_path, capsys):

@@ -87,13 +87,21 @@ def test_tiny_autoencoder_folder(tmp_path):
     assert out.shape == (2, 32, 32, 3)
 
 
-def test_shipped_legacy_default_still_loads():
-    """TRANSITIONAL: the shipped folder has the old pixel generator until the new pipeline is swapped in."""
-    from eegviz.generators.legacy_pixel import LegacyPixelGenerator
-    from eegviz.paths import default_model_dir
+def test_corrupt_weights_in_the_folder_are_one_line_error(tmp_path):
+    """A damaged file of a local folder is named as such, not as a download that could not happen."""
+    root = tiny_embedded_folder(tmp_path, ctx_dim=32)
+    (root / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(EegvizError, match="missing or corrupt") as err:
+        make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
+    assert "\n" not in str(err.value) and "diffusion_pytorch_model.safetensors" in str(err.value)
 
-    gen = make_generator("embedded", default_model_dir(), options=GeneratorOptions())
-    assert isinstance(gen, LegacyPixelGenerator)
+
+def test_a_folder_without_model_index_is_refused(tmp_path):
+    """The embedded plugin reads only pipeline folders: a model folder from before them (its generator in
+    generator.json + generator.safetensors) gets one line saying what is missing."""
+    (tmp_path / "generator.json").write_text(json.dumps({"steps": 6, "channels": [32, 64]}))
+    with pytest.raises(EegvizError, match="model_index.json"):
+        make_generator("embedded", tmp_path, options=GeneratorOptions(device="cpu"))
 
 
 def test_folder_without_a_pipeline_is_one_line_error(tmp_path):

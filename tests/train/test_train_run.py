@@ -6,7 +6,8 @@ import numpy as np
 
 from eegviz.cli import main
 from eegviz.decoders.two_branch import TwoBranchDecoder
-from eegviz.generators.legacy_pixel import LegacyPixelGenerator
+from eegviz.generators import make_generator
+from eegviz.generators.options import GeneratorOptions
 
 
 def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
@@ -15,30 +16,41 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
     meta = json.loads((data / "dataset.json").read_text())
     assert meta["sfreq"] == 250.0 and len(meta["ch_names"]) == 128 and len(meta["classes"]) == 40
     assert np.load(data / "eeg.npy").shape == (160, 128, 175)
+    # the hash space (weightless) and the tiny generator config keep this fast; minilm trains the same way
     assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "3",
-                 "--gen-steps", "3", "--gen-adv-steps", "2", "--classifier-images", "5",
-                 "--classifier-epochs", "1", "--sampler-grid", "quick"]) == 0
-    for f in ("decoder.json", "encoder.safetensors", "saliency.safetensors", "semantic.safetensors",
-              "generator.safetensors", "classifier.safetensors", "README.md", "report/metrics.json",
-              "report/reconstructions.png", "report/controls.png"):
+                 "--text-encoder", "hash", "--generator-config", "tiny", "--classifier-images", "5",
+                 "--classifier-epochs", "1"]) == 0
+    for f in ("decoder.json", "eeg_encoder/config.json", "attribute_encoder", "saliency_generator",
+              "semantic_regressor", "prototypes.safetensors", "model_index.json", "sampling.json", "unet/config.json", "vae/config.json", "scheduler",
+              "classifier.safetensors", "README.md", "report/metrics.json", "report/reconstructions.png",
+              "report/controls.png"):
         assert (model / f).exists(), f
+    assert not (model / "generator.json").exists()
+    sampling = json.loads((model / "sampling.json").read_text())
+    assert sampling["text_encoder"] == "hash" and sampling["steps"] == 1  # the tiny config's one grid setting
     metrics = json.loads((model / "report/metrics.json").read_text())
     assert set(metrics["ablation"]) == {"label+saliency", "label_only", "saliency_only"}
     assert 0.0 <= metrics["eeg_class_top1"] <= 1.0 and metrics["n_test_trials"] == 40
     # one subject: leave-one-subject-out cannot run and says so; blocks (rapid-design runs) can be held out
     ctl = metrics["controls"]["variants"]["as_model"]
     assert ctl["leave_one_subject_out"] == {"skipped": "one subject only"}
-    assert ctl["blocks_kept_apart"]["n"] == 160 and ctl["shuffled_labels"]["n"] == 40
+    # blocks kept apart are crossed with the image split: scored on the 40 test-image trials only
+    assert ctl["blocks_kept_apart"]["n"] == 40 and ctl["shuffled_labels"]["n"] == 40
     card = (model / "README.md").read_text()
     assert "## Confound controls" in card
     # the card describes what was trained, not the shipped model: this run's data, and its own command
     assert card.startswith("---\nlibrary_name: eegviz\n") and "\n---\n" in card  # YAML metadata for the Hub
     assert "160 trials of 40 classes (160 images), 1 subject(s)" in card
     assert "--gan-steps 3" in card and f"--data {data}" in card and "--classifier-epochs 1" in card
+    assert "--generator-config tiny" in card and "--text-encoder hash" in card and "model_index.json" in card
     assert "40 classes x 50 images" not in card and "2 subjects" not in card
     training = json.loads((model / "training.json").read_text())
     assert training["dataset"]["subjects"] == 1 and training["synthetic"] is True
+    assert training["generator"]["kind"] == "diffusers" and "gen_steps" not in training
     dec = TwoBranchDecoder.load(model)
     out = dec.forward(np.zeros((1, 128, 175), np.float32))
-    img = LegacyPixelGenerator(model).generate(out["saliency"], out["embedding"])
-    assert img.shape == (1, 128, 128, 3)
+    gen = make_generator("embedded", model, GeneratorOptions(device="cpu"))  # what `eegviz live` builds
+    assert gen.caption_space == "hash" and gen.ctx_dim == out["embedding"].shape[-1]
+    img = gen.generate(out["saliency"], out["embedding"])
+    assert img.shape == (1, sampling["image_size"], sampling["image_size"], 3) and img.dtype == np.uint8
+    assert metrics["generator"] == "embedded" and metrics["image_size"] == sampling["image_size"]
