@@ -32,6 +32,7 @@ def quiet_hf_libraries() -> None:
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.set_verbosity_error()  # e.g. "accelerate not found": not the user's problem
+    diffusers_logging.disable_progress_bar()  # "Loading pipeline components..." on every load
 
 
 def resolve_model_dir(model: str | Path | None) -> Path:
