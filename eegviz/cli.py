@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 
-from eegviz.checks import check_choice, check_positive, check_range
+from eegviz.checks import check_positive, check_range
 from eegviz.errors import EegvizError
 from eegviz.settings import GeneratorSettings, SessionSettings
 
@@ -426,60 +425,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-# commands whose progress lines (logged at INFO) are their output
-PROGRESS_COMMANDS = ("train", "eval")
-
-
-def _below_warning(record: logging.LogRecord) -> bool:
-    return record.levelno < logging.WARNING
-
-
-def _not_progress(record: logging.LogRecord) -> bool:
-    return not (record.name.startswith("eegviz") and _below_warning(record))
-
-
-class _ProgressHandler(logging.StreamHandler):
-    """`train` / `eval` progress (eegviz records below WARNING) as plain lines on stdout, where print put them:
-    they are the command's output, and the headline JSON follows them."""
-
-    def __init__(self):
-        super().__init__(sys.stdout)
-        self.addFilter(_below_warning)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stdout  # the stdout of now (a redirected or captured one), not of setup time
-        super().emit(record)
-
-
 def setup_logging(args) -> None:
-    """One package logger: eegviz's messages at the chosen level, other libraries' warnings and up.
+    """The package logger for this command line (eegviz.logs.configure)."""
+    from eegviz.logs import configure
 
-    --log-level, then -v, then $EEGVIZ_LOG_LEVEL; with none of them, `train` and `eval` show INFO (their
-    progress lines: stage accuracies, controls) and every other command WARNING. For those two commands the
-    progress lines go to stdout as plain lines; warnings and errors go to stderr as for every command.
-    """
-    progress = getattr(args, "cmd", None) in PROGRESS_COMMANDS
-    level = args.log_level or ("info" if args.verbose else
-                               os.environ.get("EEGVIZ_LOG_LEVEL", "info" if progress else "warning").lower())
-    check_choice(level, "EEGVIZ_LOG_LEVEL", LOG_LEVELS)
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-        for h in root.handlers:
-            h._eegviz = True
-    pkg = logging.getLogger("eegviz")
-    pkg.setLevel(level.upper())
-    for h in [h for h in pkg.handlers if isinstance(h, _ProgressHandler)]:
-        pkg.removeHandler(h)
-    for h in root.handlers:
-        if getattr(h, "_eegviz", False):
-            h.removeFilter(_not_progress)
-            if progress:
-                h.addFilter(_not_progress)  # printed once, on stdout
-    if progress:
-        pkg.addHandler(_ProgressHandler())
-    if level != "debug":
-        logging.getLogger("pyxdf").setLevel(logging.ERROR)  # LabRecorder-file chatter, not the user's problem
+    configure(getattr(args, "cmd", None), args.log_level, bool(args.verbose), LOG_LEVELS)
 
 
 def main(argv: list[str] | None = None) -> int:

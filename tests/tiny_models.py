@@ -114,9 +114,13 @@ def tiny_embedded_model(root, sampling=None):
 
     from eegviz.paths import default_model_dir
 
+    from eegviz.decoders.two_branch import PARTS
+
     root.mkdir(parents=True, exist_ok=True)
     for f in default_model_dir().iterdir():
         if f.is_file():
             shutil.copy(f, root / f.name)
+    for folder, _cls in PARTS.values():  # the decoder's component folders
+        shutil.copytree(default_model_dir() / folder, root / folder)
     text_dim = json.loads((root / "decoder.json").read_text())["hparams"]["text_dim"]
     return tiny_embedded_folder(root, ctx_dim=text_dim, sampling=sampling)

@@ -59,7 +59,7 @@ def test_eval_on_real_format_reports_decoder_and_controls(tmp_path, capsys):
     assert list(c["variants"]) == ["as_model"]
     v = c["variants"]["as_model"]
     assert v["image_split"]["n"] == m["n_test_trials"]
-    assert v["leave_one_subject_out"]["n"] == 2 * 3 * 6
+    assert v["leave_one_subject_out"]["n"] == m["n_test_trials"]  # crossed with the image split: test images only
     # EEG-ImageNet is a block design: block = (subject, class)
     assert v["blocks_kept_apart"].get("blocks", 6) == 6
     assert (report / "controls.png").is_file()

@@ -12,7 +12,7 @@ from eegviz.world.sim_config import make_config
 def test_sweep_writes_curves_and_plot(tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(["sweep", "--snr-db=-3", "--out", str(out), "--images", "5", "--repeats", "2",
-                 "--epochs", "1", "--gan-steps", "1", "--refine-steps", "1"]) == 0
+                 "--epochs", "1", "--gan-steps", "1"]) == 0
     res = json.loads((out / "curves.json").read_text())
     assert [r["snr_db"] for r in res["levels"]] == [-3.0]
     for r in res["levels"]:
@@ -57,7 +57,7 @@ def test_eval_reports_the_repetition_curve_without_reconstructions(tmp_path):
     from eegviz.train.decoder import train_decoder
 
     data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=5, config=make_config("demo", repeats=4))
-    dec, _ = train_decoder(load_dataset(data), epochs=1, gan_steps=1, refine_steps=1)
+    dec, _ = train_decoder(load_dataset(data), epochs=1, gan_steps=1)
     dec.save(tmp_path / "model")
     m = evaluate(data, tmp_path / "model", tmp_path / "report", controls=False, generator=_MustNotRun(),
                  reconstructions=False)

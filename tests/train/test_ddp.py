@@ -31,6 +31,6 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert training["world_size"] == 2
     assert training["ranks_in_sync"] is True
     assert all(len(v) == 2 for v in training["rank_digests"].values())
-    assert (model / "encoder.safetensors").exists() and (model / "report" / "metrics.json").exists()
+    assert (model / "eeg_encoder" / "config.json").exists() and (model / "report" / "metrics.json").exists()
     # the generator trains on rank 0 alone (fresh renders, nothing to shard) while rank 1 waits
     assert (model / "model_index.json").exists() and training["generator"]["kind"] == "diffusers"

@@ -12,7 +12,7 @@ def test_train_minilm_writes_a_pipeline_model_folder(tmp_path, monkeypatch):
     data, model = tmp_path / "data", tmp_path / "model"
     assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "4"]) == 0
     assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "2",
-                 "--refine-steps", "2", "--text-encoder", "minilm", "--generator-config", "tiny",
+                 "--text-encoder", "minilm", "--generator-config", "tiny",
                  "--unet-steps", "2", "--classifier-images", "2", "--classifier-epochs", "1",
                  "--no-eval-controls", "--threads", "1"]) == 0
     for f in ("model_index.json", "sampling.json", "vae", "unet", "scheduler", "decoder.json",
