@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from eegviz.train.autoencoder import encode_mean
-from eegviz.train.loop import Ema, run_loop
+from eegviz.train.loop import Ema, optimise, run_loop
 from eegviz.train.renders import fresh_specs, render_with_blobs, to_tensor
 
 log = logging.getLogger("eegviz.train.generator")
@@ -191,12 +191,7 @@ def train_teacher(vae, text, *, steps: int = 4000, batch: int = 64, lr: float = 
         x_t = add_noise(sched, start, t, noise)
         v = unet(x_t, t, encoder_hidden_states=caps.sample(specs, rng)).sample
         loss = (snr_weight(sched, t) * (x0_from_v(sched, x_t, t, v) - z0).pow(2)).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        opt.step()
-        avg.update(unet, i)
-        return loss.item()
+        return optimise(loss, opt, unet, avg, i)
 
     res = run_loop("unet (teacher)", steps, step, opt, lr=lr, max_minutes=max_minutes, log_every=log_every)
     n_params = sum(p.numel() for p in unet.parameters())

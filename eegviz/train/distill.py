@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from eegviz.train.diffusion import Captions, LatentBatches, add_noise, build_scheduler, ddim_solve, x0_from_v
-from eegviz.train.loop import Ema, run_loop
+from eegviz.train.loop import Ema, optimise, run_loop
 
 log = logging.getLogger("eegviz.train.generator")
 
@@ -64,12 +64,7 @@ def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float 
     def step(i, _frac):
         loss = distill_loss(student, teacher, sched, data, caps, rng, batch=batch, guidance=guidance,
                             teacher_steps=teacher_steps, anchor=anchor)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        avg.update(student, i)
-        return loss.item()
+        return optimise(loss, opt, student, avg, i)
 
     res = run_loop("distill (1-2 step student)", steps, step, opt, lr=lr, max_minutes=max_minutes, warmup=20,
                    log_every=log_every)

@@ -36,6 +36,16 @@ class Ema:
             e.copy_(b)
 
 
+def optimise(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Module, avg: Ema, step: int) -> float:
+    """One update shared by the teacher and the student: gradients clipped to norm 1, then the EMA follows."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+    opt.step()
+    avg.update(module, step)
+    return loss.item()
+
+
 @dataclass
 class LoopResult:
     steps: int
