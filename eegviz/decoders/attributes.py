@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eegviz.decoders.component import DecoderComponent, register_to_config
+from eegviz.component import Component, register_to_config
 from eegviz.decoders.encoder import EEGEncoder
 
 # the six attribute pairs, in order: centroid (x, y as image fractions, 0 = left/top), size (square root of
@@ -58,7 +58,7 @@ def object_attributes(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
     return np.concatenate([np.stack([cx, cy, size, extent], 1), obj, bg], 1).astype(np.float32)
 
 
-class AttributeEncoder(DecoderComponent):
+class AttributeEncoder(Component):
     """(B, n_channels, n_times) preprocessed epoch -> (B, 10) object attributes (see ATTRIBUTE_NAMES).
 
     The linear readout is fit first, in closed form (fit_linear); the trunk then trains on what it leaves.

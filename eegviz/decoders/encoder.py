@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eegviz.decoders.component import DecoderComponent, register_to_config
+from eegviz.component import Component, register_to_config
 
 
-class EEGEncoder(DecoderComponent):
+class EEGEncoder(Component):
     @register_to_config
     def __init__(self, n_channels: int, n_times: int, out_dim: int = 128, n_spatial: int = 32, width: int = 64):
         super().__init__()

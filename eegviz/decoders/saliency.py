@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eegviz.decoders.component import DecoderComponent, register_to_config
+from eegviz.component import Component, register_to_config
 
 
 def coord_channels(b: int, h: int, w: int, device=None) -> torch.Tensor:
@@ -25,7 +25,7 @@ def coord_channels(b: int, h: int, w: int, device=None) -> torch.Tensor:
     return grid.expand(b, 2, h, w)
 
 
-class SaliencyGenerator(DecoderComponent):
+class SaliencyGenerator(Component):
     """G(z, condition) -> saliency map: a silhouette (where, how big) filled with one colour on one background.
 
     The condition is the triplet feature (which shape) joined with the attribute encoder's estimates (where,

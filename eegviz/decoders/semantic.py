@@ -9,11 +9,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from eegviz.decoders.component import DecoderComponent, register_to_config
+from eegviz.component import Component, register_to_config
 from eegviz.decoders.encoder import EEGEncoder
 
 
-class SemanticRegressor(DecoderComponent):
+class SemanticRegressor(Component):
     @register_to_config
     def __init__(self, n_channels: int, n_times: int, n_tokens: int = 16, dim: int = 384, hidden: int = 256):
         super().__init__()

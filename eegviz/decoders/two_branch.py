@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from eegviz.decoders.attributes import N_ATTRIBUTES, AttributeEncoder
-from eegviz.decoders.component import load_component
+from eegviz.component import load_component
 from eegviz.decoders.encoder import EEGEncoder
 from eegviz.decoders.saliency import SaliencyGenerator
 from eegviz.decoders.semantic import SemanticRegressor

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +19,26 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from eegviz.modelio import load_module, save_module
+from eegviz.component import Component, load_component, register_to_config
+
+# the classifier's component folder inside a model folder
+CLASSIFIER_FOLDER = "stimulus_classifier"
 
 
-class StimulusClassifier(nn.Module):
+class StimulusClassifier(Component):
+    """A small convnet that names a synthetic-world image's class: eval's stand-in for an ImageNet classifier.
+
+    Its config (classes, size) travels with its weights, so a model folder's classifier names its own outputs
+    and judges at the size it was trained at: its weights fit any size (global pooling), and only the config
+    keeps a 64 px classifier from silently judging at 32 px.
+    """
+
     name = "stimulus classifier (synthetic world)"
 
+    @register_to_config
     def __init__(self, classes: list[str], size: int = 32):
         super().__init__()
-        self.classes, self.size = list(classes), size  # classes: the dataset's, in its label order
+        self.classes, self.size = list(classes), size  # its output order
 
         def block(i, o):
             return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2))
@@ -79,21 +89,20 @@ def train_classifier(n_per_class: int = 200, epochs: int = 15, seed: int = 1, si
     return clf.eval()
 
 
-def save_classifier(clf: StimulusClassifier, path: Path) -> None:
-    """The weights, and beside them (classifier.json) the input size it was trained at: its weights fit any size
-    (global pooling), so only the sidecar keeps a 64 px classifier from silently judging at 32 px."""
-    path = Path(path)
-    save_module(clf, path)
-    path.with_suffix(".json").write_text(json.dumps({"size": clf.size}))
+def save_classifier(clf: StimulusClassifier, model_dir: Path) -> Path:
+    """Save into model_dir/stimulus_classifier (config.json + safetensors); returns that folder."""
+    folder = Path(model_dir) / CLASSIFIER_FOLDER
+    clf.save_pretrained(folder)
+    return folder
 
 
-def load_classifier(path: Path, classes: list[str]) -> StimulusClassifier:
-    """The stimulus classifier saved at `path`, its outputs named by the dataset's `classes`, at the size its
-    sidecar names (32 px, the old default, when there is none)."""
-    path = Path(path)
-    side = path.with_suffix(".json")
-    size = int(json.loads(side.read_text()).get("size", 32)) if side.is_file() else 32
-    return load_module(StimulusClassifier(classes, size), path)
+def load_classifier(model_dir: Path) -> StimulusClassifier:
+    """The stimulus classifier saved in model_dir (one-line EegvizError when it is missing or broken)."""
+    return load_component(StimulusClassifier, Path(model_dir) / CLASSIFIER_FOLDER)
+
+
+def has_classifier(model_dir: Path) -> bool:
+    return (Path(model_dir) / CLASSIFIER_FOLDER / StimulusClassifier.config_name).is_file()
 
 
 class HFImageClassifier:

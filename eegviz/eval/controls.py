@@ -38,7 +38,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from tqdm import tqdm
 
-from eegviz.stream.preprocess import InputSpec, normalise
+from eegviz.stream.preprocess import InputSpec, prepare_epochs
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def probe_features(x: np.ndarray, sfreq: float, bin_s: float = BIN_S) -> np.ndar
 
 def _features(eeg: np.ndarray, spec: InputSpec, chunk: int = 512) -> np.ndarray:
     """Probe features for all trials, preprocessed in chunks (a full EEG-ImageNet in float64 is ~5 GB)."""
-    return np.concatenate([probe_features(normalise(eeg[i:i + chunk], spec), spec.sfreq)
+    return np.concatenate([probe_features(prepare_epochs(eeg[i:i + chunk], spec), spec.sfreq)
                            for i in range(0, len(eeg), chunk)])
 
 
@@ -161,13 +161,13 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
     for name, sp in tqdm(variants.items(), desc="confound controls", unit="variant", disable=None, leave=False):
         f = _features(ds.eeg, sp)
         res: dict = {}
-        tr, te = ds.subset("train"), ds.subset("test")
-        pred = fit_probe(f[tr], y[tr], n_classes)(f[te])
-        res["image_split"] = _score(int((pred == y[te]).sum()), len(te), chance, effective_units(ds, te))
-        shuffled = rng.permutation(y[tr])
-        pred = fit_probe(f[tr], shuffled, n_classes)(f[te])
-        res["shuffled_labels"] = _score(int((pred == y[te]).sum()), len(te), chance, effective_units(ds, te))
-        every = np.arange(len(y))
+        train_idx, test_idx = ds.subset("train"), ds.subset("test")
+        pred = fit_probe(f[train_idx], y[train_idx], n_classes)(f[test_idx])
+        n_eff = effective_units(ds, test_idx)
+        res["image_split"] = _score(int((pred == y[test_idx]).sum()), len(test_idx), chance, n_eff)
+        shuffled = rng.permutation(y[train_idx])
+        pred = fit_probe(f[train_idx], shuffled, n_classes)(f[test_idx])
+        res["shuffled_labels"] = _score(int((pred == y[test_idx]).sum()), len(test_idx), chance, n_eff)
         in_train, in_test = ds.split == "train", ds.split == "test"
         subjects = np.unique(ds.subjects)
         if len(subjects) >= 2:
@@ -181,7 +181,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                 k = int((pred == y[test]).sum())
                 per[str(int(s))] = k / max(1, int(test.sum()))
                 k_all, n_all = k_all + k, n_all + int(test.sum())
-            res["leave_one_subject_out"] = _score(k_all, n_all, chance, effective_units(ds, te),
+            res["leave_one_subject_out"] = _score(k_all, n_all, chance, effective_units(ds, test_idx),
                                                   per_subject=per, crossed_with_image_split=True)
         else:
             res["leave_one_subject_out"] = {"skipped": "one subject only"}
@@ -196,12 +196,12 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                 # images recorded in the other blocks
                 k_all, n_all = 0, 0
                 for fold in folds:
-                    test = np.intersect1d(fold, te)
-                    train = np.setdiff1d(tr, fold)
+                    test = np.intersect1d(fold, test_idx)
+                    train = np.setdiff1d(train_idx, fold)
                     if len(test):
                         k_all += int((fit_probe(f[train], y[train], n_classes)(f[test]) == y[test]).sum())
                         n_all += len(test)
-                res["blocks_kept_apart"] = _score(k_all, n_all, chance, effective_units(ds, te),
+                res["blocks_kept_apart"] = _score(k_all, n_all, chance, effective_units(ds, test_idx),
                                                   folds=len(folds), blocks=int(len(np.unique(ds.blocks))),
                                                   crossed_with_image_split=True)
         out["variants"][name] = res

@@ -79,17 +79,17 @@ def probe_curve(ds, spec, seed: int = 0) -> list[dict]:
     """The repetition curve of the controls' linear probe (eegviz.eval.controls) fitted on the training
     split's single trials: the fast proxy for the decoder used to calibrate the simulator."""
     from eegviz.eval.controls import _features, fit_probe, probe_features
-    from eegviz.stream.preprocess import normalise
+    from eegviz.stream.preprocess import prepare_epochs
 
-    tr, te = ds.subset("train"), ds.subset("test")
-    predict = fit_probe(_features(ds.eeg[tr], spec), np.asarray(ds.labels)[tr], len(ds.classes))
-    curve = repetition_curve(ds, te, lambda x: predict(probe_features(normalise(x, spec), spec.sfreq)), seed)
+    train_idx, test_idx = ds.subset("train"), ds.subset("test")
+    predict = fit_probe(_features(ds.eeg[train_idx], spec), np.asarray(ds.labels)[train_idx], len(ds.classes))
+    curve = repetition_curve(ds, test_idx, lambda x: predict(probe_features(prepare_epochs(x, spec), spec.sfreq)), seed)
     if not curve:  # no repetitions: the single-trial point alone
-        y = np.asarray(ds.labels)[te]
-        top1 = float((predict(_features(ds.eeg[te], spec)) == y).mean())
+        y = np.asarray(ds.labels)[test_idx]
+        top1 = float((predict(_features(ds.eeg[test_idx], spec)) == y).mean())
         lo, hi = wilson(top1 * len(y), len(y))
         curve = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(y)),
-                  "n_images": int(len(set(map(str, ds.image_ids[te]))))}]
+                  "n_images": int(len(set(map(str, ds.image_ids[test_idx]))))}]
     return curve
 
 
@@ -101,9 +101,9 @@ def spec_for(ds):
                      tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq)
 
 
-def add_repetition_curve(metrics: dict, ds, te: np.ndarray, predict) -> None:
+def add_repetition_curve(metrics: dict, ds, test_idx: np.ndarray, predict) -> None:
     """eegviz eval's hook: metrics["curves"]["repetitions"] when the test images repeat, nothing otherwise;
     predict(eeg) -> labels is the model's class decoding (passed in: report.py imports this module)."""
-    curve = repetition_curve(ds, te, predict)
+    curve = repetition_curve(ds, test_idx, predict)
     if curve:
         metrics.setdefault("curves", {})["repetitions"] = curve

@@ -62,12 +62,12 @@ def background_colour(images: np.ndarray) -> np.ndarray:
     return np.median(border, axis=1)
 
 
-def flat_ssim_baselines(gt: np.ndarray) -> dict:
-    """SSIM of flat images against the stimuli `gt` (N, H, W, 3): each stimulus's own background colour, and
+def flat_ssim_baselines(stimuli: np.ndarray) -> dict:
+    """SSIM of flat images against the stimuli (N, H, W, 3): each stimulus's own background colour, and
     one grey at the stimuli's mean intensity. A reconstruction's SSIM means something only above these."""
-    flat_bg = np.broadcast_to(background_colour(gt)[:, None, None, :], gt.shape)
-    grey = np.full_like(gt, float(gt.mean()))
-    return {"background": ssim_np(flat_bg, gt), "mean_grey": ssim_np(grey, gt)}
+    flat_bg = np.broadcast_to(background_colour(stimuli)[:, None, None, :], stimuli.shape)
+    grey = np.full_like(stimuli, float(stimuli.mean()))
+    return {"background": ssim_np(flat_bg, stimuli), "mean_grey": ssim_np(grey, stimuli)}
 
 
 def pixcorr(a: np.ndarray, b: np.ndarray) -> float:

@@ -164,8 +164,8 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
         chosen = f", {s['steps']} step(s) at strength {s['strength']} chosen on validation" if s else ""
         parts.append(f"generator: the embedded few-step img2img diffusers pipeline{chosen} - model_index.json, "
                      "vae/, unet/, scheduler/, sampling.json")
-    if (model_dir / "classifier.safetensors").exists():
-        parts.append("classifier.safetensors: the stimulus classifier `eegviz eval` scores reconstructions with")
+    if (model_dir / "stimulus_classifier").is_dir():
+        parts.append("stimulus_classifier/: the stimulus classifier `eegviz eval` scores reconstructions with")
     origin = ("Trained in-house on eegviz's synthetic world (procedural stimuli + simulated EEG); it has never "
               "seen real EEG." if training.get("synthetic") else f"Trained on the EEG dataset at `{d['path']}`.")
     minutes = training.get("total_train_seconds", 0) / 60

@@ -25,11 +25,11 @@ import numpy as np
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
-from eegviz.eval.classifier import load_classifier
+from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects)
 from eegviz.generators.base import Generator
-from eegviz.stream.preprocess import normalise
+from eegviz.stream.preprocess import prepare_epochs
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def decode_split(ds, dec: TwoBranchDecoder, idx: np.ndarray, batch: int = 64) ->
 
 def decode_eeg(eeg: np.ndarray, dec, batch: int = 64) -> dict[str, np.ndarray]:
     """Run the decoder over raw (N, ch, t) epochs in volts."""
-    x = normalise(eeg, dec.spec)
+    x = prepare_epochs(eeg, dec.spec)
     parts = {k: [] for k in ("scores", "saliency", "embedding")}
     for s in range(0, len(x), batch):
         o = dec.forward(x[s : s + batch])
@@ -90,25 +90,25 @@ def _shuffle(n: int, seed: int = 1) -> np.ndarray:
 def zero_shot_split(ds) -> bool:
     """True when some test class has no training trials (THINGS-EEG2's test concepts): class prototypes of
     such classes do not exist, so class decoding cannot score them."""
-    te, tr = ds.subset("test"), ds.subset("train")
-    return bool(len(te)) and not np.isin(np.unique(ds.labels[te]), ds.labels[tr]).all()
+    test_idx, train_idx = ds.subset("test"), ds.subset("train")
+    return bool(len(test_idx)) and not np.isin(np.unique(ds.labels[test_idx]), ds.labels[train_idx]).all()
 
 
-def zero_shot_retrieval(ds, dec, te: np.ndarray, text, batch: int = 64) -> dict:
+def zero_shot_retrieval(ds, dec, test_idx: np.ndarray, text, batch: int = 64) -> dict:
     """THINGS-EEG2's protocol: average the test trials of each image (per subject; the release has 80
     repetitions), decode the averages, and retrieve each image's concept among the test concepts by cosine
     similarity of the decoder's caption embedding with each concept's caption embedding (the model's text
     encoder, label captions as in training). Top-1 / top-5, chance 1/K and 5/K for K test concepts."""
-    keys = list(zip(np.asarray(ds.subjects)[te].tolist(), map(str, ds.image_ids[te])))
+    keys = list(zip(np.asarray(ds.subjects)[test_idx].tolist(), map(str, ds.image_ids[test_idx])))
     groups: dict = {}
-    for i, k in zip(te, keys):
+    for i, k in zip(test_idx, keys):
         groups.setdefault(k, []).append(i)
     order = list(groups)
     eeg = np.stack([ds.eeg[groups[k]].mean(0) for k in order])
     labels = np.array([ds.labels[groups[k][0]] for k in order])
     subjects = np.array([k[0] for k in order])
     emb = decode_eeg(eeg, dec, batch)["embedding"].reshape(len(order), -1)
-    concepts = np.unique(ds.labels[te])
+    concepts = np.unique(ds.labels[test_idx])
     cand = text.encode([f"an image of a {ds.classes[c]}" for c in concepts]).reshape(len(concepts), -1)
     unit = lambda v: v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
     sims = unit(emb) @ unit(cand).T  # (images, K)
@@ -143,11 +143,11 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     ds = open_dataset(data, **(data_opts or {}))
     dec = TwoBranchDecoder.load(model)
     _check_compatible(ds, dec, model)
-    te = ds.subset("test")
-    if not len(te):
+    test_idx = ds.subset("test")
+    if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")
-    y = ds.labels[te]
-    o = decode_split(ds, dec, te, batch)
+    y = ds.labels[test_idx]
+    o = decode_split(ds, dec, test_idx, batch)
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]
     n_classes = len(ds.classes)
     text = make_text_encoder(dec.hparams.get("text_encoder", "hash"), dec.hparams["n_tokens"], dec.hparams["text_dim"])
@@ -155,36 +155,37 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     cos = (emb.reshape(len(y), -1) * true_emb).sum(1) / (
         np.linalg.norm(emb.reshape(len(y), -1), axis=1) * np.linalg.norm(true_emb, axis=1) + 1e-9)
     zero_shot = zero_shot_split(ds)
-    metrics = {"n_test_trials": int(len(te)), "n_classes": n_classes, "embedding_cosine": float(cos.mean())}
+    metrics = {"n_test_trials": int(len(test_idx)), "n_classes": n_classes, "embedding_cosine": float(cos.mean())}
     if zero_shot:
         # the test concepts were never trained on: their prototypes do not exist, class decoding is undefined
-        metrics["zero_shot"] = zero_shot_retrieval(ds, dec, te, text, batch)
+        metrics["zero_shot"] = zero_shot_retrieval(ds, dec, test_idx, text, batch)
         log.info(f"zero-shot split: {metrics['zero_shot']['protocol']}: top-1 {metrics['zero_shot']['top1']:.3f}, "
                  f"top-5 {metrics['zero_shot']['top5']:.3f}")
     else:
         metrics.update(chance_top1=1.0 / n_classes, eeg_class_top1=float((scores.argmax(1) == y).mean()))
         from eegviz.eval.curves import add_repetition_curve
 
-        add_repetition_curve(metrics, ds, te, lambda x: decode_eeg(x, dec, batch)["scores"].argmax(1))
+        add_repetition_curve(metrics, ds, test_idx, lambda x: decode_eeg(x, dec, batch)["scores"].argmax(1))
     # the caption the model was trained to regress (label or full), for the true-caption ceiling
     from eegviz.train.decoder import captions_for
 
-    ceiling_emb = text.encode(captions_for(ds, te, dec.hparams.get("caption", "label"))).reshape(emb.shape)
-    gt = None
+    ceiling_emb = text.encode(captions_for(ds, test_idx, dec.hparams.get("caption", "label"))).reshape(emb.shape)
+    stimuli = None
     if renderable(ds.image_ids) or ds.image_paths:
         from eegviz.train.decoder import stimulus_targets
 
-        gt = stimulus_targets(ds.image_ids[te], sal.shape[1], ds.image_paths)[0].transpose(0, 2, 3, 1)
-        metrics.update(saliency_ssim=ssim_np(sal, gt), saliency_pixcorr=pixcorr(sal, gt))
+        stimuli = stimulus_targets(ds.image_ids[test_idx], sal.shape[1], ds.image_paths)[0].transpose(0, 2, 3, 1)
+        metrics.update(saliency_ssim=ssim_np(sal, stimuli), saliency_pixcorr=pixcorr(sal, stimuli))
         metrics["saliency"] = {"ssim": metrics["saliency_ssim"], "pixcorr": metrics["saliency_pixcorr"],
-                               "ssim_flat_baselines": flat_ssim_baselines(gt), **_saliency_objects(ds, te, sal)}
+                               "ssim_flat_baselines": flat_ssim_baselines(stimuli),
+                               **_saliency_objects(ds, test_idx, sal)}
     if generator is None and (model / "model_index.json").is_file():  # the model folder is a diffusers pipeline
         from eegviz.generators import make_generator
 
         generator = make_generator("embedded", model)
     if not reconstructions:
         metrics["reconstruction"] = {"skipped": "--no-reconstructions: decoder-only evaluation"}
-    elif gt is None:
+    elif stimuli is None:
         metrics["reconstruction"] = {"skipped": "no stimulus images: the stimuli are not synthetic-world images "
                                                 "and the dataset has none (pass --images-dir)"}
     elif generator is None:
@@ -196,9 +197,9 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
             from eegviz.eval.classifier import HFImageClassifier
 
             clf = HFImageClassifier(classifier)
-        elif (model / "classifier.safetensors").is_file():
-            clf = load_classifier(model / "classifier.safetensors", ds.classes)
-        metrics.update(_reconstruction_metrics(ds, out, te, gt, sal, emb, generator, clf, batch,
+        elif has_classifier(model):
+            clf = load_classifier(model)
+        metrics.update(_reconstruction_metrics(ds, out, test_idx, stimuli, sal, emb, generator, clf, batch,
                                                true_emb=ceiling_emb, empty_emb=text.encode([""])))
     if controls and zero_shot:
         metrics["controls"] = {"skipped": "zero-shot split: the refit probes classify the training classes, "
@@ -232,10 +233,10 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     return metrics
 
 
-def _saliency_objects(ds, te: np.ndarray, sal: np.ndarray) -> dict:
+def _saliency_objects(ds, test_idx: np.ndarray, sal: np.ndarray) -> dict:
     """Object-region metrics of the saliency maps, and of the same maps permuted across trials (the control
     they must beat); skipped with the reason when the stimuli are not synthetic."""
-    truth, why = object_truth(ds, te, sal.shape[1])
+    truth, why = object_truth(ds, test_idx, sal.shape[1])
     if truth is None:
         return {"object_region": {"skipped": why}}
     a = object_trials(sal, *truth)
@@ -256,12 +257,12 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
                           f"{spec.n_times} samples)")
 
 
-def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: int, true_emb=None,
+def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf, batch: int, true_emb=None,
                             empty_emb=None) -> dict:
     """NeuroImagen's image metrics, ablation and generation controls on the test trials; also writes
     reconstructions.png.
 
-    `gt`: the test stimuli as (N, H, W, 3) floats; loaded again only if the generator draws at another size.
+    `stimuli`: the test stimuli as (N, H, W, 3) floats; loaded again only if the generator draws at another size.
     `true_emb`: the true captions' embeddings (shaped like `emb`) for the text-only ceiling; skipped if None.
     `empty_emb`: (1, tokens, dim), the text space's encoding of "" for "saliency_only": what the generator was
     trained to see as "no caption" (MiniLM's is not zeros; zeros would be an input it never saw). None: zeros.
@@ -290,30 +291,30 @@ def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: in
     images = {name: generate_all(gen, s_in, e_in, batch, **settings)
               for name, (s_in, e_in, settings) in {**variants, **controls}.items()}
     size = images["label+saliency"].shape[1]
-    if gt.shape[1] != size:
-        gt = stimulus_targets(ds.image_ids[te], size, ds.image_paths)[0].transpose(0, 2, 3, 1)
-    gt_u8 = (gt * 255 + 0.5).astype(np.uint8)
-    y = ds.labels[te]
-    truth, why = object_truth(ds, te, size)
+    if stimuli.shape[1] != size:
+        stimuli = stimulus_targets(ds.image_ids[test_idx], size, ds.image_paths)[0].transpose(0, 2, 3, 1)
+    stimuli_u8 = (stimuli * 255 + 0.5).astype(np.uint8)
+    y = ds.labels[test_idx]
+    truth, why = object_truth(ds, test_idx, size)
     result = {"image_size": int(size), "generator": getattr(gen, "name", type(gen).__name__),
               "sampling": {k: getattr(gen, k) for k in ("steps", "strength", "guidance") if hasattr(gen, k)},
-              "ssim_flat_baselines": flat_ssim_baselines(gt)}
+              "ssim_flat_baselines": flat_ssim_baselines(stimuli)}
     if clf is not None:
-        gt_logits = clf.logits_uint8(gt_u8)
+        stimulus_logits = clf.logits_uint8(stimuli_u8)
         same = list(clf.classes) == list(ds.classes)
-        target = y if same else gt_logits.argmax(1)
+        target = y if same else stimulus_logits.argmax(1)
         n_way = min(50, len(clf.classes))
         result["classifier"] = {
             "name": clf.name, "n_classes": len(clf.classes),
             "target": "dataset label" if same else "the classifier's top-1 on the true stimulus"}
         if same:
-            result["classifier_top1_on_true_stimuli"] = float((gt_logits.argmax(1) == y).mean())
+            result["classifier_top1_on_true_stimuli"] = float((stimulus_logits.argmax(1) == y).mean())
         result["n_way"] = n_way
-        result["is_true_stimuli"] = inception_score(gt_logits)
+        result["is_true_stimuli"] = inception_score(stimulus_logits)
     results, trials = {}, {}
     for name, imgs in images.items():
         f = imgs.astype(np.float32) / 255
-        r = {"ssim": ssim_np(f, gt), "pixcorr": pixcorr(f, gt)}
+        r = {"ssim": ssim_np(f, stimuli), "pixcorr": pixcorr(f, stimuli)}
         if clf is not None:
             logits = clf.logits_uint8(imgs)
             # full-set N-way (N = all classes) is plain top-1: one pass is exact, no sampling of distractors
@@ -329,7 +330,7 @@ def _reconstruction_metrics(ds, out: Path, te, gt, sal, emb, gen, clf, batch: in
     if clf is None:
         result["classifier"] = {"skipped": "no classifier: N-way top-k and IS need --classifier (a transformers "
                                            "image classifier) or a model with a stimulus classifier"}
-    _plot(out, gt, sal, images, y, ds.classes)
+    _plot(out, stimuli, sal, images, y, ds.classes)
     result["ablation"] = {k: results[k] for k in variants}
     result["generation_controls"] = {k: results[k] for k in controls if k != "true_caption_ceiling"}
     if truth is not None:
@@ -350,13 +351,13 @@ def _no_caption(emb: np.ndarray, empty_emb) -> np.ndarray:
     return np.broadcast_to(np.asarray(empty_emb, emb.dtype).reshape(1, *emb.shape[1:]), emb.shape).copy()
 
 
-def _plot(out: Path, gt, sal, images, y, classes, n: int = 10) -> None:
+def _plot(out: Path, stimuli, sal, images, y, classes, n: int = 10) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [("stimulus", gt), ("saliency", sal)] + [(k, v) for k, v in images.items()]
+    rows = [("stimulus", stimuli), ("saliency", sal)] + [(k, v) for k, v in images.items()]
     pick = np.linspace(0, len(y) - 1, n).astype(int)
     fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.2, len(rows) * 1.3))
     for r, (name, arr) in enumerate(rows):

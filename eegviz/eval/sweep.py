@@ -60,14 +60,14 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
         measured = json.loads((data / "dataset.json").read_text())["class_snr_db"]
         ds = load_dataset(data)
         dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed)
-        te = ds.subset("test")
+        test_idx = ds.subset("test")
         row = {"snr_db": db, "class_snr_db_measured": measured,
-               "decoder": repetition_curve(ds, te, lambda x: decode_eeg(x, dec)["scores"].argmax(1), seed),
+               "decoder": repetition_curve(ds, test_idx, lambda x: decode_eeg(x, dec)["scores"].argmax(1), seed),
                "probe": probe_curve(ds, dec.spec, seed=seed)}
         if not row["decoder"]:  # no repetitions: the single-trial point
-            top1 = float((decode_split(ds, dec, te)["scores"].argmax(1) == ds.labels[te]).mean())
-            lo, hi = wilson(top1 * len(te), len(te))
-            row["decoder"] = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(te))}]
+            top1 = float((decode_split(ds, dec, test_idx)["scores"].argmax(1) == ds.labels[test_idx]).mean())
+            lo, hi = wilson(top1 * len(test_idx), len(test_idx))
+            row["decoder"] = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(test_idx))}]
         rows.append(row)
         log.info("sweep %+g dB (measured %+.1f): decoder %s; probe %s", db, measured,
                  _fmt(row["decoder"]), _fmt(row["probe"]))

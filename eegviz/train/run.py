@@ -64,10 +64,10 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     check_trainable(ds, data)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ck = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
+    checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed,
                                   highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
-                                  caption=caption, ck=ck, info=info)
+                                  caption=caption, checkpoints=checkpoints, info=info)
     t_dec = time.perf_counter() - t0
     digests = {name: gather_digests(m, info) for name, m in dec.modules().items()}
     why_no_generator = _generator_skipped(renderable(ds.image_ids), text_encoder)
@@ -132,7 +132,7 @@ def _train_diffusers(out: Path, dec, seed: int, classifier_images: int, classifi
 
     t0 = time.perf_counter()
     clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=seed + 1, size=64)
-    save_classifier(clf, out / "classifier.safetensors")
+    save_classifier(clf, out)
     t_clf = time.perf_counter() - t0
     text = make_text_encoder(dec.hparams["text_encoder"], dec.hparams["n_tokens"], dec.hparams["text_dim"])
     rec = train_diffusers_generator(out, text, clf, seed=seed,

@@ -406,50 +406,6 @@ class _Info:
         return self._name
 
 
-def _fake_labrecorder(tmp_path, body: str) -> Path:
-    script = tmp_path / "FakeLabRecorderCLI"
-    script.write_text("#!/bin/sh\n" + body)
-    script.chmod(0o755)
-    return script
-
-
-def test_labrecorder_only_ever_truncates_eegvizs_own_empty_placeholder(tmp_path):
-    """session.xdf is created by eegviz (O_EXCL) before the binary starts; an existing one is refused unlaunched."""
-    binary = _fake_labrecorder(tmp_path, '[ -f "$1" ] && [ ! -s "$1" ] && echo placeholder > "$1.seen"\n'
-                                         'echo "Started data collection for stream 1."\nread line\nexit 0\n')
-    (tmp_path / "a").mkdir()
-    rec = lsl_recorder.LabRecorderCliRecorder(tmp_path / "a" / "session.xdf", [_Info()], binary=binary)
-    rec.start()
-    rec.stop()
-    assert (tmp_path / "a" / "session.xdf.seen").read_text().strip() == "placeholder"
-    (tmp_path / "b").mkdir()
-    (tmp_path / "b" / "session.xdf").write_bytes(b"someone else's")
-    rec = lsl_recorder.LabRecorderCliRecorder(tmp_path / "b" / "session.xdf", [_Info()], binary=binary)
-    with pytest.raises(EegvizError, match="exists"):
-        rec.start()
-    assert rec._proc is None and (tmp_path / "b" / "session.xdf").read_bytes() == b"someone else's"
-
-
-def test_labrecorder_ctrl_c_while_starting_kills_the_child(tmp_path, monkeypatch):
-    """LabRecorderCLI runs in its own session, so Ctrl-C never reaches it: eegviz must kill it itself."""
-    import types
-
-    binary = _fake_labrecorder(tmp_path, "exec sleep 60\n")
-    calls = []
-
-    def interrupted(s):
-        calls.append(s)
-        if len(calls) > 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(lsl_recorder, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=interrupted))
-    rec = lsl_recorder.LabRecorderCliRecorder(tmp_path / "session.xdf", [_Info()], binary=binary)
-    with pytest.raises(KeyboardInterrupt):
-        rec.start()
-    assert rec._proc.poll() is not None  # killed, not left running
-    assert not (tmp_path / "session.xdf").exists()  # the empty placeholder is not left behind
-
-
 def test_failed_start_closes_every_opened_inlet_even_if_one_close_fails(tmp_path, monkeypatch):
     closed = []
 

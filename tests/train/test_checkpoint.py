@@ -32,7 +32,7 @@ def _train(folder, n=30, crash_at=None, resume=False):
         extra["seen"].append(i)
 
     ck = Checkpoints(folder, resume=resume, every=5)
-    run_stage("toy", n, step, modules={"net": net}, opts={"opt": opt}, ck=ck, rng=rng, extra=extra,
+    run_stage("toy", n, step, modules={"net": net}, opts={"opt": opt}, checkpoints=ck, rng=rng, extra=extra,
               info=DistInfo(), desc="toy")
     return net, extra
 

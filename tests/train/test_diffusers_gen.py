@@ -133,11 +133,23 @@ def test_heldout_seeds_are_not_training_seeds():
         renders.heldout_specs(1, renders.FRESH_SEED0 + 5)
 
 
-def test_classifier_keeps_its_training_size(tmp_path):
-    from eegviz.eval.classifier import StimulusClassifier, load_classifier, save_classifier
+def test_classifier_keeps_its_training_size_and_classes(tmp_path):
+    """The classifier's config travels with its weights: a 64 px classifier judges at 64 px and names its own
+    outputs; a folder with broken weights is a one-line error."""
+    import torch
+
+    from eegviz.errors import EegvizError
+    from eegviz.eval.classifier import StimulusClassifier, has_classifier, load_classifier, save_classifier
     from eegviz.world.stimuli import CLASSES
 
-    save_classifier(StimulusClassifier(CLASSES, size=64), tmp_path / "classifier.safetensors")
-    assert load_classifier(tmp_path / "classifier.safetensors", list(CLASSES)).size == 64
-    (tmp_path / "classifier.json").unlink()  # folders written before the sidecar: the old 32 px default
-    assert load_classifier(tmp_path / "classifier.safetensors", list(CLASSES)).size == 32
+    clf = StimulusClassifier(list(reversed(CLASSES)), size=64)
+    folder = save_classifier(clf, tmp_path)
+    assert has_classifier(tmp_path) and not has_classifier(tmp_path / "nothing")
+    back = load_classifier(tmp_path)
+    assert back.size == 64 and back.classes == list(reversed(CLASSES))
+    x = torch.rand(2, 3, 64, 64)
+    torch.testing.assert_close(back(x), clf.eval()(x))
+    for f in folder.glob("*.safetensors"):
+        f.write_bytes(b"not weights")
+    with pytest.raises(EegvizError, match="corrupt"):
+        load_classifier(tmp_path)

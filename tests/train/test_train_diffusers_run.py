@@ -16,9 +16,10 @@ def test_train_minilm_writes_a_pipeline_model_folder(tmp_path, monkeypatch):
                  "--unet-steps", "2", "--classifier-images", "2", "--classifier-epochs", "1",
                  "--no-eval-controls", "--threads", "1"]) == 0
     for f in ("model_index.json", "sampling.json", "vae", "unet", "scheduler", "decoder.json",
-              "classifier.safetensors", "training.json", "README.md"):
+              "stimulus_classifier/config.json", "training.json", "README.md"):
         assert (model / f).exists(), f
-    assert json.loads((model / "classifier.json").read_text()) == {"size": 64}
+    clf = json.loads((model / "stimulus_classifier" / "config.json").read_text())
+    assert clf["size"] == 64 and len(clf["classes"]) == 40
     sampling = json.loads((model / "sampling.json").read_text())
     assert sampling["text_encoder"] == "minilm" and sampling["guidance"] == 1.0 and sampling["steps"] in (1, 2)
     training = json.loads((model / "training.json").read_text())

@@ -22,7 +22,7 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
                  "--classifier-epochs", "1"]) == 0
     for f in ("decoder.json", "eeg_encoder/config.json", "attribute_encoder", "saliency_generator",
               "semantic_regressor", "prototypes.safetensors", "model_index.json", "sampling.json", "unet/config.json", "vae/config.json", "scheduler",
-              "classifier.safetensors", "README.md", "report/metrics.json", "report/reconstructions.png",
+              "stimulus_classifier/config.json", "README.md", "report/metrics.json", "report/reconstructions.png",
               "report/controls.png"):
         assert (model / f).exists(), f
     assert not (model / "generator.json").exists()

