@@ -11,20 +11,7 @@ import pytest
 
 from eegviz.errors import EegvizError
 from eegviz.record import labrecorder
-
-
-class _Info:
-    def __init__(self, uid="u1", fmt=1, name="s") -> None:
-        self._uid, self._fmt, self._name = uid, fmt, name
-
-    def uid(self):
-        return self._uid
-
-    def channel_format(self):
-        return self._fmt
-
-    def name(self):
-        return self._name
+from lsl_fakes import FakeInfo
 
 
 def _fake_labrecorder(tmp_path, body: str) -> Path:
@@ -39,13 +26,13 @@ def test_labrecorder_only_ever_truncates_eegvizs_own_empty_placeholder(tmp_path)
     binary = _fake_labrecorder(tmp_path, '[ -f "$1" ] && [ ! -s "$1" ] && echo placeholder > "$1.seen"\n'
                                          'echo "Started data collection for stream 1."\nread line\nexit 0\n')
     (tmp_path / "a").mkdir()
-    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "a" / "session.xdf", [_Info()], binary=binary)
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "a" / "session.xdf", [FakeInfo()], binary=binary)
     rec.start()
     rec.stop()
     assert (tmp_path / "a" / "session.xdf.seen").read_text().strip() == "placeholder"
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "session.xdf").write_bytes(b"someone else's")
-    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "b" / "session.xdf", [_Info()], binary=binary)
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "b" / "session.xdf", [FakeInfo()], binary=binary)
     with pytest.raises(EegvizError, match="exists"):
         rec.start()
     assert rec._proc is None and (tmp_path / "b" / "session.xdf").read_bytes() == b"someone else's"
@@ -64,7 +51,7 @@ def test_labrecorder_ctrl_c_while_starting_kills_the_child(tmp_path, monkeypatch
             raise KeyboardInterrupt
 
     monkeypatch.setattr(labrecorder, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=interrupted))
-    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "session.xdf", [_Info()], binary=binary)
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "session.xdf", [FakeInfo()], binary=binary)
     with pytest.raises(KeyboardInterrupt):
         rec.start()
     assert rec._proc.poll() is not None  # killed, not left running

@@ -28,6 +28,7 @@ from eegviz.messages import Chunk, Marker, StreamInfo
 from eegviz.record import lsl_recorder
 from eegviz.record.lsl_recorder import labrecorder_cli, record
 from eegviz.sources.lsl_outlet import LslOutlets
+from lsl_fakes import FakeInfo
 
 ROOT = Path(__file__).resolve().parents[2]
 SFREQ = 250.0
@@ -392,20 +393,6 @@ def test_record_stops_the_recorder_whatever_interrupts_the_start(tmp_path, monke
     assert fake.calls == ["start", "stop"]
 
 
-class _Info:
-    def __init__(self, uid="u1", fmt=1, name="s") -> None:
-        self._uid, self._fmt, self._name = uid, fmt, name
-
-    def uid(self):
-        return self._uid
-
-    def channel_format(self):
-        return self._fmt
-
-    def name(self):
-        return self._name
-
-
 def test_failed_start_closes_every_opened_inlet_even_if_one_close_fails(tmp_path, monkeypatch):
     closed = []
 
@@ -433,7 +420,7 @@ def test_failed_start_closes_every_opened_inlet_even_if_one_close_fails(tmp_path
     import types
 
     monkeypatch.setattr(pylsl, "StreamInlet", FakeInlet)
-    infos = [_Info(name="a"), _Info(name="b"), _Info(name="bad", fmt=99)]
+    infos = [FakeInfo(name="a"), FakeInfo(name="b"), FakeInfo(name="bad", fmt=99)]
     rec = lsl_recorder.EegvizLslRecorder(tmp_path / "s.xdf", infos)
     with pytest.raises(EegvizError, match="unsupported channel format"):
         rec.start()
