@@ -11,15 +11,21 @@ assignment and scoring it on trials it never saw:
 - blocks kept apart: cross-validation over recording blocks, so no test trial shares a block with a training
   trial. Both are crossed with the image split (train on training images, test on test images only): when
   every subject saw every image, a split by subject or block alone would test on images the probe was fit
-  on, and exemplar memory would pass for generalisation. In a block design (one class per block) this is where slow-drift "decoding" collapses; when every
-  class lives in a single block per subject and there is one subject, no such split exists and it says so.
+  on, and exemplar memory would pass for generalisation. In a block design (one class per block) this is
+  where slow-drift "decoding" collapses; when every class lives in a single block per subject and there is
+  one subject, no such split exists and it says so.
 - each of the above again after a high-pass (the same filter `eegviz train --highpass` bakes into a model).
 
 Refitting the full two-branch decoder for every control would take hours on 2 cores, so the controls refit a
 linear probe instead: multinomial logistic regression (scikit-learn) on the model's preprocessed epochs
-averaged in 20 ms bins. That keeps the question the same (is there class information that survives the split?) and is the
-classic analysis in this literature; the shipped decoder's own accuracy on the image split is reported next to
-it. Every figure carries a 95% Wilson interval (statsmodels) and the chance level's 95% binomial band (scipy).
+averaged in 20 ms bins, plus each channel's log power in five bands (theta, alpha, beta and 2 Hz around 50
+and 60 Hz mains) and its phase-locked 50 / 60 Hz component. That keeps the question the same (is there class
+information that survives the split?) and is the classic analysis in this literature; the shipped decoder's
+own accuracy on the image split is reported next to it. The bin means alone are blind to two confounds a
+nonlinear decoder reads easily: random-phase alpha whose power differs between recording blocks (vigilance)
+has no mean waveform, and mains at 50 Hz cancels exactly in a 20 ms bin. A control whose probe cannot see a
+confound cannot catch it. Every figure carries a 95% Wilson interval (statsmodels) and the chance level's 95%
+binomial band (scipy).
 
 Those intervals count independent units, not trials, when the dataset knows its blocks: trials that share a
 block and a class can share a confound (one drift, one electrode state), so a probe tends to get all of them
@@ -53,9 +59,47 @@ def probe_features(x: np.ndarray, sfreq: float, bin_s: float = BIN_S) -> np.ndar
     return x[..., : n_bins * w].reshape(*x.shape[:-1], n_bins, w).mean(-1).reshape(len(x), -1)
 
 
+# (name, low Hz, high Hz): the band powers the controls' probe reads beside the evoked response
+# (mains: 2 Hz either side of 50 and of 60 Hz; a wider band would drown the one line in broadband EEG)
+BANDS_HZ = (("theta", 4.0, 8.0), ("alpha", 8.0, 13.0), ("beta", 13.0, 30.0), ("mains50", 48.0, 52.0),
+            ("mains60", 58.0, 62.0))
+
+
+def band_power_features(x: np.ndarray, sfreq: float, bands=BANDS_HZ) -> np.ndarray:
+    """(N, ch, t) epochs -> (N, ch * bands) log mean power per band (Hann periodogram, scipy); a band above
+    Nyquist is left out, so a 100 Hz dataset gets three bands."""
+    from scipy.signal import periodogram
+
+    freqs, power = periodogram(x, fs=sfreq, window="hann", detrend="constant", axis=-1)
+    cols = [power[..., (freqs >= lo) & (freqs < hi)].mean(-1) for _, lo, hi in bands if hi <= sfreq / 2]
+    p = np.stack(cols, -1)
+    return np.log(p + 1e-6 * float(np.median(p)) + 1e-30).reshape(len(x), -1).astype(np.float32)
+
+
+def mains_phase_features(x: np.ndarray, sfreq: float, lines_hz=(50.0, 60.0)) -> np.ndarray:
+    """(N, ch, t) epochs -> (N, ch * 2 * lines) cosine and sine projections at 50 and 60 Hz (those below
+    Nyquist): the phase-locked part of the mains. Interference whose phase is fixed within a recording block is
+    a waveform, so a linear probe should see it, but a 20 ms bin mean is exactly zero for 50 Hz; its power
+    alone (band_power_features) is a chi-square variable too noisy per trial to carry it."""
+    t = np.arange(x.shape[-1]) / sfreq
+    freqs = [f for f in lines_hz if f < sfreq / 2]
+    if not freqs:
+        return np.zeros((len(x), 0), np.float32)
+    basis = np.concatenate([np.stack([np.cos(2 * np.pi * f * t), np.sin(2 * np.pi * f * t)]) for f in freqs])
+    basis *= 2.0 / len(t)
+    return ((x - x.mean(-1, keepdims=True)) @ basis.T).reshape(len(x), -1).astype(np.float32)
+
+
+def control_features(x: np.ndarray, sfreq: float) -> np.ndarray:
+    """What the controls' probe reads from preprocessed epochs: bin means, band powers and the phase-locked
+    mains, side by side."""
+    return np.concatenate([probe_features(x, sfreq), band_power_features(x, sfreq),
+                           mains_phase_features(x, sfreq)], axis=1)
+
+
 def _features(eeg: np.ndarray, spec: InputSpec, chunk: int = 512) -> np.ndarray:
-    """Probe features for all trials, preprocessed in chunks (a full EEG-ImageNet in float64 is ~5 GB)."""
-    return np.concatenate([probe_features(prepare_epochs(eeg[i:i + chunk], spec), spec.sfreq)
+    """Control features for all trials, preprocessed in chunks (a full EEG-ImageNet in float64 is ~5 GB)."""
+    return np.concatenate([control_features(prepare_epochs(eeg[i:i + chunk], spec), spec.sfreq)
                            for i in range(0, len(eeg), chunk)])
 
 
@@ -156,7 +200,8 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
     if highpass_hz > 0 and spec.highpass == 0:
         variants[f"highpass_{highpass_hz:g}hz"] = replace(spec, highpass=highpass_hz)
     rng = np.random.default_rng(seed)
-    out: dict = {"probe": f"multinomial logistic regression on {BIN_S * 1e3:g} ms bin means, L2", "chance": chance,
+    out: dict = {"probe": f"multinomial logistic regression on {BIN_S * 1e3:g} ms bin means, log band powers "
+                          f"({', '.join(b[0] for b in BANDS_HZ)}) and phase-locked 50/60 Hz, L2", "chance": chance,
                  "decoder_image_split_top1": decoder_top1, "variants": {}}
     for name, sp in tqdm(variants.items(), desc="confound controls", unit="variant", disable=None, leave=False):
         f = _features(ds.eeg, sp)

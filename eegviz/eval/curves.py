@@ -76,17 +76,24 @@ def repetition_curve(ds, idx: np.ndarray, predict, seed: int = 0, levels: list[i
 
 
 def probe_curve(ds, spec, seed: int = 0) -> list[dict]:
-    """The repetition curve of the controls' linear probe (eegviz.eval.controls) fitted on the training
-    split's single trials: the fast proxy for the decoder used to calibrate the simulator."""
-    from eegviz.eval.controls import _features, fit_probe, probe_features
+    """The repetition curve of a linear probe (the controls' logistic regression, eegviz.eval.controls) fitted
+    on the training split's single trials: the fast proxy for the decoder used to calibrate the simulator.
+
+    It reads the 20 ms bin means only, not the controls' band powers: averaging repetitions lowers the power of
+    everything not phase-locked to the stimulus by itself, so band powers of an average are out of the range
+    the probe was fitted on, and the curve would measure that shift instead of the gain in evoked signal."""
+    from eegviz.eval.controls import fit_probe, probe_features
     from eegviz.stream.preprocess import prepare_epochs
 
+    def features(x):
+        return probe_features(prepare_epochs(x, spec), spec.sfreq)
+
     train_idx, test_idx = ds.subset("train"), ds.subset("test")
-    predict = fit_probe(_features(ds.eeg[train_idx], spec), np.asarray(ds.labels)[train_idx], len(ds.classes))
-    curve = repetition_curve(ds, test_idx, lambda x: predict(probe_features(prepare_epochs(x, spec), spec.sfreq)), seed)
+    predict = fit_probe(features(ds.eeg[train_idx]), np.asarray(ds.labels)[train_idx], len(ds.classes))
+    curve = repetition_curve(ds, test_idx, lambda x: predict(features(x)), seed)
     if not curve:  # no repetitions: the single-trial point alone
         y = np.asarray(ds.labels)[test_idx]
-        top1 = float((predict(_features(ds.eeg[test_idx], spec)) == y).mean())
+        top1 = float((predict(features(ds.eeg[test_idx])) == y).mean())
         lo, hi = wilson(top1 * len(y), len(y))
         curve = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(y)),
                   "n_images": int(len(set(map(str, ds.image_ids[test_idx]))))}]

@@ -1,8 +1,9 @@
 """The confound controls must catch a confound when there is one and pass genuine decoding.
 
-Two small simulated worlds: (1) a block design whose EEG carries NO stimulus information, only per-block
-electrode drift - the Li et al. (2020) situation; (2) the default rapid design with real evoked responses and
-no drift. The same controls must read (1) as a confound and (2) as genuine.
+Small simulated worlds: block designs whose EEG carries NO stimulus information, only something that differs
+between recording blocks - electrode drift (the Li et al. (2020) situation), or alpha power and block-locked
+mains, which baseline correction and a high-pass leave in place; and the default rapid design with real
+evoked responses and no confound. The same controls must read the first as confounds and the last as genuine.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from eegviz.data.synthetic import load_dataset, simulate_dataset
-from eegviz.eval.controls import block_folds, chance_band, run_controls, wilson
+from eegviz.eval.controls import band_power_features, block_folds, chance_band, probe_features, run_controls, wilson
 from eegviz.stream.preprocess import InputSpec, highpass, prepare_epochs
 
 
@@ -23,6 +24,18 @@ def _spec(ds) -> InputSpec:
 def drift_only(tmp_path_factory):
     p = simulate_dataset(tmp_path_factory.mktemp("drift"), subjects=2, n_per_class=10, design="block",
                          signal=0.0, drift_uv_per_s=30.0)
+    return load_dataset(p)
+
+
+@pytest.fixture(scope="module")
+def alpha_and_mains_only(tmp_path_factory):
+    from dataclasses import replace
+
+    from eegviz.world.sim_config import DEMO
+
+    cfg = replace(DEMO, block_alpha=1.0, block_line_uv=3.0)
+    p = simulate_dataset(tmp_path_factory.mktemp("alpha"), subjects=2, n_per_class=10, design="block",
+                         signal=0.0, config=cfg)
     return load_dataset(p)
 
 
@@ -54,6 +67,39 @@ def test_block_drift_confound_is_exposed(drift_only):
     assert raw["blocks_kept_apart"]["n"] == n_test
     assert r["checks"] == {"shuffled_labels_at_chance": True, "generalises_across_subjects": False,
                            "survives_blocks_kept_apart": False, "survives_highpass": False}
+
+
+def test_band_powers_see_what_bin_means_cannot():
+    """Random-phase alpha has no mean waveform and 50 Hz cancels in a 20 ms bin: the bin means do not change,
+    the band powers do - which is why the controls' probe reads both."""
+    sf, n = 250.0, 175
+    t = np.arange(n) / sf
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((200, 1, n))
+    alpha = base + 3 * np.sin(2 * np.pi * 10 * t + rng.uniform(0, 2 * np.pi, (200, 1, 1)))
+    mains = base + 3 * np.sin(2 * np.pi * 50 * t)
+    bins = [probe_features(x, sf).mean(0) for x in (base, alpha, mains)]
+    assert np.abs(bins[1] - bins[0]).max() < 0.3 and np.abs(bins[2] - bins[0]).max() < 1e-6
+    bands = [band_power_features(x, sf).mean(0) for x in (base, alpha, mains)]  # theta alpha beta 50 60 Hz
+    assert bands[1][1] - bands[0][1] > 1.5 and abs(bands[1][3] - bands[0][3]) < 0.3
+    assert bands[2][3] - bands[0][3] > 1.5 and abs(bands[2][1] - bands[0][1]) < 0.3 and bands[2][4] < bands[2][3]
+    assert band_power_features(base, 100.0).shape == (200, 3)  # the mains bands lie above a 100 Hz Nyquist
+
+
+def test_block_alpha_and_mains_confound_is_exposed(alpha_and_mains_only):
+    """No stimulus information, only per-block alpha power and block-locked mains (3 uV): the image split
+    'decodes' them, a high-pass does not help (both live far above 1 Hz), and keeping blocks apart brings
+    chance back. (Alpha alone is a one-number signature per block, one gain on one topography; a 40-way probe
+    can hardly use it, so here the mains, a 128-channel signature, carries the confound.)"""
+    ds = alpha_and_mains_only
+    r = run_controls(ds, _spec(ds), highpass_hz=1.0)
+    raw, hp = r["variants"]["as_model"], r["variants"]["highpass_1hz"]
+    assert raw["image_split"]["above_chance"] and raw["image_split"]["top1"] > 0.1
+    assert hp["image_split"]["above_chance"] and r["checks"]["survives_highpass"]
+    assert not raw["blocks_kept_apart"]["above_chance"]
+    assert not raw["shuffled_labels"]["above_chance"]
+    assert r["checks"]["survives_blocks_kept_apart"] is False and r["checks"]["generalises_across_subjects"] is False
+    assert r["checks"]["shuffled_labels_at_chance"]
 
 
 def test_genuine_decoding_passes_every_control(genuine):
