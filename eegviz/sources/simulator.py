@@ -3,7 +3,9 @@
 Payloads are stimulus ids of the synthetic world, so the true stimulus is known and shown. `speed` > 1 runs
 faster than real time (timestamps still advance at the nominal rate), for tests and soak runs. `config`
 (eegviz.world.sim_config.SimConfig) sets the simulator's knobs; with class_snr_db the class components are
-scaled to that SNR when the source is made (the window's SNR control).
+scaled to that SNR when the source is made (the window's SNR control), and blinks, EMG bursts and mains go
+into the continuous stream at the config's rates (eegviz.world.artefacts.add_continuous_artefacts), drawn
+from a random stream of their own so a config without artefacts streams exactly what it always did.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pylsl
 
 from eegviz.messages import Chunk, Marker, StreamInfo
 from eegviz.sources.base import ReadResult
+from eegviz.world.artefacts import add_continuous_artefacts, line_topography
 
 
 class SimulatorSource:
@@ -37,6 +40,7 @@ class SimulatorSource:
         self.image_ids = list(image_ids)
         if self.sim.config.class_snr_db is not None:
             self.calibrate(self.sim.config.class_snr_db)
+        self.artefact_counts = {"blinks": 0, "emg_bursts": 0}
 
     def calibrate(self, snr_db: float, n_specs: int = 400) -> float:
         """Scale the class components to a class-discriminative SNR of snr_db (eegviz.world.sim_config),
@@ -61,6 +65,8 @@ class SimulatorSource:
         self.trials = 0
         self.pending: list[Marker] = []
         self.end_sample = None
+        self.artefact_rng = np.random.default_rng([self.sim.seed, self.sim.subject, 98])
+        self.line_topo = line_topography(len(self.info.ch_names), self.artefact_rng)
 
     def _extend(self) -> None:
         """Simulate the next block: background + responses to the stimuli whose onsets fall in it."""
@@ -83,6 +89,10 @@ class SimulatorSource:
                 self.end_sample = start + s + int(1.0 * sf)
             self.next_onset += self.soa + self.rng.uniform(0, self.jitter)
         self.carry = carry
+        counts = add_continuous_artefacts(x, self.sim.config, self.info.ch_names, sf, start / sf,
+                                          1.0 / (self.soa + self.jitter / 2), self.artefact_rng, self.line_topo)
+        for k, v in counts.items():
+            self.artefact_counts[k] += v
         self.buf = np.concatenate([self.buf, x], axis=1)
 
     def read(self, timeout: float = 0.05) -> ReadResult:
