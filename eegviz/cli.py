@@ -106,7 +106,8 @@ def cmd_train(args) -> int:
               classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
               eval_controls=not args.no_eval_controls,
               gen_sizes={k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
-                         if getattr(args, k) is not None}, gen_config=args.generator_config)
+                         if getattr(args, k) is not None}, gen_config=args.generator_config,
+              average_augment=args.average_augment, decoder_only=args.decoder_only)
     return 0
 
 
@@ -311,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--generator-config", default="full", choices=["full", "tiny"],
                    help="diffusers generator architecture and sizes: full (shipped) or tiny (toy, for smoke runs)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--average-augment", type=float, default=0.0, metavar="P",
+                   help="share of training examples replaced by averages of 2-8 same-class epochs (encoder and "
+                        "semantic branch), so the decoder learns the class template and gains from averaged "
+                        "repetitions; 0.5 for low-SNR data (default 0: single trials, as the demo model)")
+    t.add_argument("--decoder-only", action="store_true",
+                   help="train the decoder alone (keep a generator you have: --generator diffusers --sd-model DIR)")
     t.add_argument("--highpass", type=float, default=0.0, metavar="HZ",
                    help="per-epoch zero-phase high-pass, saved with the model and applied live too (0: off)")
     t.add_argument("--notch", type=float, default=0.0, metavar="HZ",

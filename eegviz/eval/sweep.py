@@ -40,7 +40,7 @@ def parse_levels(text: str) -> list[float]:
 
 
 def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_class: int = 20, seed: int = 0,
-              epochs: int = 4, gan_steps: int = 50, keep_data: bool = False) -> dict:
+              epochs: int = 4, gan_steps: int = 50, keep_data: bool = False, average_augment: float = 0.5) -> dict:
     """The sweep (see the module docstring); returns what curves.json holds."""
     import dataclasses
 
@@ -59,7 +59,7 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
         simulate_dataset(data, subjects=subjects, n_per_class=n_per_class, seed=seed, config=level_cfg)
         measured = json.loads((data / "dataset.json").read_text())["class_snr_db"]
         ds = load_dataset(data)
-        dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed)
+        dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed, average_augment=average_augment)
         test_idx = ds.subset("test")
         row = {"snr_db": db, "class_snr_db_measured": measured,
                "decoder": repetition_curve(ds, test_idx, lambda x: decode_eeg(x, dec)["scores"].argmax(1), seed),
@@ -75,7 +75,8 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
             shutil.rmtree(data)
     result = {"task": f"{len(ds.classes)}-way class decoding of the synthetic world, test images unseen",
               "chance": 1.0 / len(ds.classes), "sim": cfg.as_dict(), "subjects": subjects,
-              "n_per_class": n_per_class, "training": {"epochs": epochs, "gan_steps": gan_steps},
+              "n_per_class": n_per_class, "training": {"epochs": epochs, "gan_steps": gan_steps,
+                                                                   "average_augment": average_augment},
               "levels": rows, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE}
     (out / "curves.json").write_text(json.dumps(result, indent=1, default=float))
     plot_sweep(result, out / "curves.png")
@@ -131,7 +132,7 @@ def cmd_sweep(args) -> int:
     cfg = config_from_args(args, class_snr_db=None)
     result = run_sweep(Path(args.out), levels, cfg, subjects=args.subjects, n_per_class=args.images,
                        seed=args.seed, epochs=args.epochs, gan_steps=args.gan_steps,
-                       keep_data=args.keep_data)
+                       keep_data=args.keep_data, average_augment=args.average_augment)
     for r in result["levels"]:
         print(f"{r['snr_db']:+g} dB (measured {r['class_snr_db_measured']:+.1f}): decoder {_fmt(r['decoder'])}; "
               f"probe {_fmt(r['probe'])}")
@@ -149,6 +150,8 @@ def add_arguments(sp) -> None:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--epochs", type=int, default=4, help="decoder triplet epochs (small: a sweep is a study)")
     sp.add_argument("--gan-steps", type=int, default=50)
+    sp.add_argument("--average-augment", type=float, default=0.5, metavar="P",
+                    help="share of training examples that are same-class averages (eegviz train --average-augment)")
     sp.add_argument("--keep-data", action="store_true", help="keep each level's simulated dataset")
     add_sim_arguments(sp)
     sp.set_defaults(fn=cmd_sweep, preset="realistic")

@@ -27,7 +27,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
               resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "", text_encoder: str = "hash", caption: str = "label",
               data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
               eval_controls: bool = True, gen_sizes: dict | None = None,
-              gen_config: str = "full") -> dict | None:
+              gen_config: str = "full", average_augment: float = 0.0, decoder_only: bool = False) -> dict | None:
     """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0).
 
     Progress goes to the module loggers at INFO (`eegviz train` shows INFO by default); under torchrun only
@@ -43,12 +43,12 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
                           text_encoder=text_encoder, caption=caption, data_opts=data_opts,
                           classifier_images=classifier_images, classifier_epochs=classifier_epochs,
                           eval_controls=eval_controls, gen_sizes=gen_sizes or {},
-                          gen_config=gen_config)
+                          gen_config=gen_config, average_augment=average_augment, decoder_only=decoder_only)
 
 
 def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,
                reference, text_encoder, caption, data_opts, classifier_images, classifier_epochs, eval_controls,
-               gen_sizes, gen_config) -> dict | None:
+               gen_sizes, gen_config, average_augment, decoder_only) -> dict | None:
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
     from eegviz.eval.report import evaluate
@@ -67,10 +67,13 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed,
                                   highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
-                                  caption=caption, checkpoints=checkpoints, info=info)
+                                  caption=caption, checkpoints=checkpoints, average_augment=average_augment,
+                                  info=info)
     t_dec = time.perf_counter() - t0
     digests = {name: gather_digests(m, info) for name, m in dec.modules().items()}
-    why_no_generator = _generator_skipped(renderable(ds.image_ids), text_encoder)
+    why_no_generator = ("--decoder-only: evaluate with --generator diffusers --sd-model FOLDER (another model "
+                        "folder's pipeline in the same caption space)" if decoder_only
+                        else _generator_skipped(renderable(ds.image_ids), text_encoder))
     in_house = why_no_generator is None
     gmetrics = {"skipped": why_no_generator} if why_no_generator else None
     if not info.is_main:
@@ -83,7 +86,7 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     training = {"decoder": dmetrics, "generator": gmetrics, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
                 "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,
-                "gan_steps": gan_steps, "seed": seed,
+                "gan_steps": gan_steps, "seed": seed, "average_augment": average_augment,
                 "data": str(data), "resumed": resume, "dataset": describe_dataset(ds, data),
                 "synthetic": bool(renderable(ds.image_ids)),
                 "command": train_command(data, out, {
@@ -91,7 +94,8 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
                     "notch": notch or None, "reference": reference or None,
                     "text_encoder": text_encoder, "caption": caption, "classifier_images": classifier_images,
                     "classifier_epochs": classifier_epochs,
-                    "no_eval_controls": not eval_controls,
+                    "no_eval_controls": not eval_controls, "average_augment": average_augment or None,
+                    "decoder_only": decoder_only,
                     **(gen_sizes if in_house else {}),
                     "generator_config": None if gen_config == "full" or not in_house else gen_config,
                     **{k.replace("_", "-"): (",".join(map(str, v))
@@ -101,8 +105,9 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     metrics = None
     training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))
-    if in_house:
-        metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls)
+    if in_house or decoder_only:  # a decoder-only folder is evaluated as a decoder: curves, controls, no images
+        metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
+                           reconstructions=in_house)
     write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     barrier(info)
     shutdown(info)
