@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
                                              "model folder's own pipeline)")
         sp.add_argument("--steps", type=int,
                         help="UNet denoising steps (default: the model's sampling.json, else 1)")
+        sp.add_argument("--init", choices=["saliency", "latent"],
+                        help="what img2img starts from: the GAN saliency map (default) or the decoder's latent "
+                             "branch (EEG regressed into the autoencoder's latent; models that have one)")
 
     def session_opts(sp):
         sp.add_argument("--model", help="model folder (default: models/synthetic-default)")

@@ -129,6 +129,7 @@ class Decoded:
     class_scores: np.ndarray  # (n_classes,) softmax over the model's classes
     class_names: tuple[str, ...] = ()
     t_done: float = 0.0
+    latent: np.ndarray | None = None  # the second pixel branch: (C, h, w) scaled VAE latent, when the model has one
 
     @property
     def repeats(self) -> int:

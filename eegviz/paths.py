@@ -29,6 +29,11 @@ def default_model_dir() -> Path:
     return models_dir() / "synthetic-default"
 
 
+def realistic_model_dir() -> Path:
+    """The decoder trained on the realistic simulator preset (decoder only: it draws with the default's pipeline)."""
+    return models_dir() / "synthetic-realistic"
+
+
 def demo_recording() -> Path:
     return assets_dir() / "demo.xdf"
 

@@ -112,6 +112,11 @@ class Pipeline:
         self.on_chunk, self.on_marker = on_chunk, on_marker
         self.output, self.on_started, self.on_notice, self.montage = output, on_started, on_notice, montage
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
+        # --init latent: img2img starts from the decoder's latent branch (checked here, before anything runs)
+        self._from_latents = getattr(generator, "init", "saliency") == "latent"
+        if self._from_latents and getattr(decoder, "latent", None) is None:
+            raise EegvizError("--init latent: this model has no latent branch (latent_regressor/); fit one with "
+                              "`python -m eegviz.train.latent_branch --model MODEL --data DATA`")
         self.stats = Stats()
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -222,8 +227,10 @@ class Pipeline:
         t0 = time.perf_counter()
         decoded = self.decoder.decode_batch(epochs)
         t1 = time.perf_counter()
+        from_latents = {"latents": np.stack([d.latent for d in decoded])} if self._from_latents else {}
         images = self.generator.generate(np.stack([d.saliency for d in decoded]),
-                                         np.stack([d.embedding for d in decoded]), seed=epochs[0].index)
+                                         np.stack([d.embedding for d in decoded]), seed=epochs[0].index,
+                                         **from_latents)
         t2 = time.perf_counter()
         for i, (ep, dec) in enumerate(zip(epochs, decoded)):
             timings = {

@@ -120,7 +120,7 @@ def tiny_embedded_model(root, sampling=None):
     for f in default_model_dir().iterdir():
         if f.is_file():
             shutil.copy(f, root / f.name)
-    for folder, _cls in PARTS.values():  # the decoder's component folders
+    for folder in [f for f, _cls in PARTS.values()] + ["stimulus_classifier"]:  # component folders
         shutil.copytree(default_model_dir() / folder, root / folder)
     text_dim = json.loads((root / "decoder.json").read_text())["hparams"]["text_dim"]
     return tiny_embedded_folder(root, ctx_dim=text_dim, sampling=sampling)

@@ -22,6 +22,7 @@ from torch import nn
 
 from eegviz.component import Component, register_to_config
 from eegviz.decoders.encoder import EEGEncoder
+from eegviz.decoders.ridge import fit_ridge
 
 # the six attribute pairs, in order: centroid (x, y as image fractions, 0 = left/top), size (square root of
 # the silhouette's area fraction, and its bounding extent), object colour (r, g, b), background colour (r, g, b)
@@ -125,25 +126,11 @@ class AttributeEncoder(Component):
 
         Closed form because the readout has more inputs (channels x bins) than there are training trials:
         gradient descent would take many epochs to find what one solve gives exactly. Solved in the dual
-        (trials x trials), with one eigendecomposition shared by every penalty. Returns the chosen penalties."""
-        mu_x, mu_y = self.binned(x_train).mean(0), ((y_train - self.mean) / self.std).mean(0)
-        xt = self.binned(x_train).double() - mu_x.double()
-        yt = (y_train - self.mean) / self.std - mu_y
-        xv = self.binned(x_val).double() - mu_x.double()
-        yv = ((y_val - self.mean) / self.std - mu_y).double()
-        evals, evecs = torch.linalg.eigh(xt @ xt.T)
-        proj = evecs.T @ yt.double()
-        best_err = torch.full((yt.shape[1],), float("inf"), dtype=torch.float64)
-        best_w = torch.zeros(xt.shape[1], yt.shape[1], dtype=torch.float64)
-        chosen = torch.zeros(yt.shape[1], dtype=torch.float64)
-        for alpha in alphas:
-            w = xt.T @ (evecs @ (proj / (evals.clamp_min(0) + alpha)[:, None]))
-            err = ((xv @ w - yv) ** 2).mean(0)
-            better = err < best_err
-            best_err = torch.where(better, err, best_err)
-            best_w[:, better] = w[:, better]
-            chosen[better] = alpha
-        self.linear.weight.copy_(best_w.T.float())
-        self.linear.bias.copy_(mu_y - mu_x @ best_w.float())
+        (trials x trials), with one eigendecomposition shared by every penalty (eegviz.decoders.ridge). Returns
+        the chosen penalties."""
+        weight, bias, chosen = fit_ridge(self.binned(x_train), (y_train - self.mean) / self.std,
+                                         self.binned(x_val), (y_val - self.mean) / self.std, alphas)
+        self.linear.weight.copy_(weight)
+        self.linear.bias.copy_(bias)
         self.linear.requires_grad_(False)
         return {name: float(a) for name, a in zip(ATTRIBUTE_NAMES, chosen)}

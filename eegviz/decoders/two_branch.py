@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from eegviz.decoders.attributes import N_ATTRIBUTES, AttributeEncoder
 from eegviz.component import load_component
 from eegviz.decoders.encoder import EEGEncoder
+from eegviz.decoders.latent import FOLDER as LATENT_FOLDER
+from eegviz.decoders.latent import LatentRegressor
 from eegviz.decoders.saliency import SaliencyGenerator
 from eegviz.decoders.semantic import SemanticRegressor
 from eegviz.errors import EegvizError, one_line
@@ -57,6 +59,8 @@ class TwoBranchDecoder:
         self.saliency = SaliencyGenerator(feat_dim, N_ATTRIBUTES, z_dim, saliency_size)
         self.semantic = SemanticRegressor(n_ch, n_t, n_tokens, text_dim)
         self.prototypes = torch.zeros(len(class_names), feat_dim)
+        # the optional second pixel branch (eegviz.decoders.latent), fit after the generator: None until then
+        self.latent: LatentRegressor | None = None
         self.eval()
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -65,6 +69,8 @@ class TwoBranchDecoder:
     def eval(self) -> TwoBranchDecoder:
         for m in self.modules().values():
             m.eval()
+        if self.latent is not None:
+            self.latent.eval()
         return self
 
     @staticmethod
@@ -84,8 +90,11 @@ class TwoBranchDecoder:
         emb = self.semantic(x)
         sims = F.normalize(feat, dim=1) @ F.normalize(self.prototypes, dim=1).T
         scores = torch.softmax(sims * 10.0, dim=1)
-        return {"feature": feat.numpy(), "attributes": attrs.numpy(), "saliency": sal.numpy(),
-                "embedding": emb.numpy(), "scores": scores.numpy()}
+        out = {"feature": feat.numpy(), "attributes": attrs.numpy(), "saliency": sal.numpy(),
+               "embedding": emb.numpy(), "scores": scores.numpy()}
+        if self.latent is not None:
+            out["latent"] = self.latent(x).numpy()
+        return out
 
     def decode_batch(self, epochs: list[Epoch]) -> list[Decoded]:
         """One forward pass for several pending epochs (the pipeline batches when it falls behind)."""
@@ -93,7 +102,8 @@ class TwoBranchDecoder:
         t_done = time.perf_counter()
         return [
             Decoded(epoch=ep, feature=out["feature"][i], saliency=out["saliency"][i], embedding=out["embedding"][i],
-                    class_scores=out["scores"][i], class_names=tuple(self.class_names), t_done=t_done)
+                    class_scores=out["scores"][i], class_names=tuple(self.class_names), t_done=t_done,
+                    latent=out["latent"][i] if "latent" in out else None)
             for i, ep in enumerate(epochs)
         ]
 
@@ -109,6 +119,8 @@ class TwoBranchDecoder:
         holder = torch.nn.Module()
         holder.register_buffer("prototypes", self.prototypes.detach().contiguous())
         save_module(holder, model_dir / "prototypes.safetensors")
+        if self.latent is not None:
+            self.latent.save_pretrained(model_dir / LATENT_FOLDER)
 
     @classmethod
     def load(cls, model_dir: Path) -> TwoBranchDecoder:
@@ -133,4 +145,10 @@ class TwoBranchDecoder:
         holder.register_buffer("prototypes", torch.zeros_like(dec.prototypes))
         load_module(holder, model_dir / "prototypes.safetensors")
         dec.prototypes = holder.prototypes
+        if (model_dir / LATENT_FOLDER).is_dir():
+            dec.latent = load_component(LatentRegressor, model_dir / LATENT_FOLDER)
+            n_ch, n_t = len(dec.spec.ch_names), dec.spec.n_times
+            if (dec.latent.config.n_channels, dec.latent.config.n_times) != (n_ch, n_t):
+                raise EegvizError(f"{model_dir / LATENT_FOLDER} reads {dec.latent.config.n_channels} channels x "
+                                  f"{dec.latent.config.n_times} samples, the decoder {n_ch} x {n_t}")
         return dec.eval()

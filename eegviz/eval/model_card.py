@@ -23,7 +23,19 @@ def describe_dataset(ds, path) -> dict:
             "channels": len(ds.ch_names), "sfreq": float(ds.sfreq),
             "window_s": [float(ds.tmin), float(ds.tmin + ds.eeg.shape[-1] / ds.sfreq)],
             "split_trials": {k: int((split == k).sum()) for k in ("train", "val", "test")},
-            "blocks": None if ds.blocks is None else int(len(np.unique(ds.blocks)))}
+            "blocks": None if ds.blocks is None else int(len(np.unique(ds.blocks))), **_simulator(path)}
+
+
+def _simulator(path) -> dict:
+    """A simulated dataset's knobs and measured class SNR (its dataset.json), so a card says which world."""
+    meta = Path(path) / "dataset.json"
+    try:
+        d = json.loads(meta.read_text()) if meta.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(d, dict) or not isinstance(d.get("sim"), dict):
+        return {}
+    return {"simulator": {"knobs": d["sim"], "class_snr_db_measured": d.get("class_snr_db")}}
 
 
 def train_command(data, out, options: dict) -> str:
@@ -115,20 +127,39 @@ def _results(metrics: dict | None, training: dict) -> str:
         if flat:
             out += ["", f"SSIM (Gaussian window) baselines: a flat image of each stimulus's background colour "
                         f"scores {flat['background']:.3f}, a flat mean grey {flat['mean_grey']:.3f}."]
-        vs = metrics.get("generation_controls", {}).get("saliency_vs_shuffled")
-        if vs:
-            out.append("Decoded minus shuffled saliency maps, reconstructions (95% bootstrap interval): " + "; ".join(
-                f"{k.replace('_', ' ')} {d['diff']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]" for k, d in vs.items()))
-        if vs:
+        for branch in ("saliency", "latent"):
+            vs = metrics.get("generation_controls", {}).get(f"{branch}_vs_shuffled")
+            if not vs or "skipped" in vs:
+                continue
+            what = "saliency maps" if branch == "saliency" else "latents (the latent branch)"
+            out.append(f"Decoded minus shuffled {what}, reconstructions (95% bootstrap interval): " + "; ".join(
+                f"{k.replace('_', ' ')} {d['diff']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+                for k, d in vs.items()))
             better = [k for k, d in vs.items() if (d["ci95"][1] < 0 if k == "centroid_err" else d["ci95"][0] > 0)]
-            out += ["", f"Reading: the decoded saliency maps beat maps shuffled across trials on {len(better)} of "
+            out += ["", f"Reading: the decoded {what} beat ones shuffled across trials on {len(better)} of "
                         f"{len(vs)} object-region metrics of the reconstructions"
                         + (f" ({', '.join(better)})" if better else "")
-                        + "; a claim that the pixel branch steers where, how big or what colour stands only where "
-                          "this interval excludes zero."]
+                        + "; a claim that this branch steers where, how big or what colour stands only where "
+                          "this interval excludes zero.", ""]
         if "is_true_stimuli" in metrics:
             out += ["", f"*IS under the evaluation classifier over shuffled splits; the true stimuli score "
                         f"{metrics['is_true_stimuli']['mean']:.1f} on it."]
+    return "\n".join(out) + "\n"
+
+
+def _curves(metrics: dict | None) -> str:
+    """The repetition curve: class top-1 on test trials averaged over k repetitions of the same image."""
+    rows = ((metrics or {}).get("curves") or {}).get("repetitions") or []
+    if not rows:
+        return ""
+    out = ["", "## Averaged repetitions (test images shown several times)",
+           "Class top-1 on test trials averaged over k repetitions of the same image (95% Wilson interval over "
+           "the averaged epochs; eegviz/eval/curves.py):", "", "| repetitions averaged | top-1 | n |", "|---|---|---|"]
+    out += [f"| {r['repeats']} | {r['top1']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['n']} |" for r in rows]
+    first, last = rows[0], rows[-1]
+    if first["repeats"] == 1 and first["top1"] > 0:
+        out += ["", f"{last['repeats']} averaged repetitions give {last['top1'] / first['top1']:.2f}x the single-trial "
+                    f"top-1 (interval ends {last['ci_low'] / first['top1']:.2f}x-{last['ci_high'] / first['top1']:.2f}x)."]
     return "\n".join(out) + "\n"
 
 
@@ -151,6 +182,19 @@ def _controls(metrics: dict | None) -> str:
             + "\n".join(rows) + f"\n\nReading: {checks}.\n")
 
 
+def _simulated(d: dict) -> str:
+    sim = d.get("simulator")
+    if not sim:
+        return ""
+    k = sim["knobs"]
+    snr = sim.get("class_snr_db_measured")
+    on = ", ".join(f"{name} {value:g}" for name, value in k.items()
+                   if isinstance(value, (int, float)) and not isinstance(value, bool) and value
+                   and name not in ("class_snr_db", "line_hz"))
+    return (f"Simulated (eegviz/world/sim_config.py): class SNR {snr:+.1f} dB measured" if snr is not None
+            else "Simulated (eegviz/world/sim_config.py): the demo world's class strength") + f"; {on}.\n"
+
+
 def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> Path:
     """MODEL_DIR/README.md from training.json's content (and the evaluation, when one was run)."""
     model_dir = Path(model_dir)
@@ -164,6 +208,9 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
         chosen = f", {s['steps']} step(s) at strength {s['strength']} chosen on validation" if s else ""
         parts.append(f"generator: the embedded few-step img2img diffusers pipeline{chosen} - model_index.json, "
                      "vae/, unet/, scheduler/, sampling.json")
+    if (model_dir / "latent_regressor").is_dir():
+        parts.append("latent_regressor/: the second pixel branch, a ridge map from the epoch to the VAE's latent of "
+                     "the stimulus; img2img starts from it with `--init latent`")
     if (model_dir / "stimulus_classifier").is_dir():
         parts.append("stimulus_classifier/: the stimulus classifier `eegviz eval` scores reconstructions with")
     origin = ("Trained in-house on eegviz's synthetic world (procedural stimuli + simulated EEG); it has never "
@@ -182,8 +229,8 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
 {d['trials']} trials of {d['classes']} classes ({d['images']} images), {d['subjects']} subject(s),
 {d['channels']} channels at {d['sfreq']:g} Hz, window {d['window_s'][0]:g}..{d['window_s'][1]:g} s; split by image:
 {d['split_trials']['train']} train / {d['split_trials']['val']} validation / {d['split_trials']['test']} test trials.
-
-{_results(metrics, training)}{_controls(metrics)}
+{_simulated(d)}
+{_results(metrics, training)}{_curves(metrics)}{_controls(metrics)}
 ## Retrain
     {training.get('command', 'eegviz train --data DATA --out MODEL_DIR')}
 

@@ -43,6 +43,8 @@ def decode_eeg(eeg: np.ndarray, dec, batch: int = 64) -> dict[str, np.ndarray]:
     """Run the decoder over raw (N, ch, t) epochs in volts."""
     x = prepare_epochs(eeg, dec.spec)
     parts = {k: [] for k in ("scores", "saliency", "embedding")}
+    if getattr(dec, "latent", None) is not None:
+        parts["latent"] = []
     for s in range(0, len(x), batch):
         o = dec.forward(x[s : s + batch])
         for k in parts:
@@ -50,14 +52,20 @@ def decode_eeg(eeg: np.ndarray, dec, batch: int = 64) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def generate_all(gen: Generator, sal: np.ndarray, emb: np.ndarray, batch: int = 64, **settings) -> np.ndarray:
+def generate_all(gen: Generator, sal: np.ndarray, emb: np.ndarray, batch: int = 64, latents=None,
+                 **settings) -> np.ndarray:
     """Generate for every trial (seed = batch start, so runs are reproducible); `settings` override the
-    generator's steps/strength/guidance for this call only."""
+    generator's steps/strength/guidance for this call only; `latents` (N, C, h, w): start from these (the
+    decoder's latent branch) instead of the saliency maps."""
     saved = {k: getattr(gen, k) for k in settings}
     for k, v in settings.items():
         setattr(gen, k, v)
+
+    def start(i):
+        return {} if latents is None else {"latents": latents[i : i + batch]}
+
     try:
-        return np.concatenate([gen.generate(sal[i : i + batch], emb[i : i + batch], seed=i)
+        return np.concatenate([gen.generate(sal[i : i + batch], emb[i : i + batch], seed=i, **start(i))
                                for i in range(0, len(sal), batch)])
     finally:
         for k, v in saved.items():
@@ -200,7 +208,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         elif has_classifier(model):
             clf = load_classifier(model)
         metrics.update(_reconstruction_metrics(ds, out, test_idx, stimuli, sal, emb, generator, clf, batch,
-                                               true_emb=ceiling_emb, empty_emb=text.encode([""])))
+                                               true_emb=ceiling_emb, empty_emb=text.encode([""]),
+                                               latents=o.get("latent")))
     if controls and zero_shot:
         metrics["controls"] = {"skipped": "zero-shot split: the refit probes classify the training classes, "
                                           "and the test concepts are none of them"}
@@ -258,7 +267,7 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
 
 
 def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf, batch: int, true_emb=None,
-                            empty_emb=None) -> dict:
+                            empty_emb=None, latents=None) -> dict:
     """NeuroImagen's image metrics, ablation and generation controls on the test trials; also writes
     reconstructions.png.
 
@@ -270,6 +279,10 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     The classifier's target for a trial is the dataset label when the classifier knows the dataset's classes
     (the stimulus classifier), else the class it gives the true stimulus (an ImageNet classifier on ImageNet
     stimuli: the paper's protocol, which needs no mapping between label sets).
+
+    `latents`: the decoder's latent branch (eegviz.decoders.latent), when the model has one: the variant
+    "label+latent" starts img2img from it instead of the saliency map, beside its own control (latents shuffled
+    across trials), on the same metrics.
     """
     from eegviz.train.decoder import stimulus_targets
 
@@ -285,6 +298,9 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
         "saliency_flat": (np.full_like(sal, float(sal.mean())), emb, {}),  # no layout at all
         "embedding_shuffled": (sal, emb[perm], {}),  # this trial's map, another trial's embedding
     }
+    if latents is not None and hasattr(gen, "init"):  # a generator that can start from latents
+        variants["label+latent"] = (sal, emb, {"latents": latents})
+        controls["latent_shuffled"] = (sal, emb, {"latents": latents[perm]})
     if true_emb is not None:
         controls["true_caption_ceiling"] = (sal, np.asarray(true_emb, emb.dtype).reshape(emb.shape),
                                             {"strength": 1.0})
@@ -336,6 +352,9 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     if truth is not None:
         result["generation_controls"]["saliency_vs_shuffled"] = paired_bootstrap_diff(
             trials["label+saliency"], trials["saliency_shuffled"])
+        if "label+latent" in trials:
+            result["generation_controls"]["latent_vs_shuffled"] = paired_bootstrap_diff(
+                trials["label+latent"], trials["latent_shuffled"])
     else:
         result["generation_controls"]["saliency_vs_shuffled"] = {"skipped": why}
         result["object_region"] = {"skipped": why}

@@ -20,7 +20,10 @@ class Generator(Protocol):
         """Run once at start so the first epoch is not slow (allocations, compilation)."""
 
     def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0) -> np.ndarray:
-        """saliency (B, H, W, 3) float [0,1], embedding (B, tokens, dim) -> images (B, H', W', 3) uint8."""
+        """saliency (B, H, W, 3) float [0,1], embedding (B, tokens, dim) -> images (B, H', W', 3) uint8.
+
+        A generator that can start from the decoder's latent branch also takes `latents=` (B, C, h, w)
+        (DiffusersImg2ImgGenerator); the pipeline passes it only with --init latent."""
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:

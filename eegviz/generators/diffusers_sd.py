@@ -121,6 +121,7 @@ class DiffusersImg2ImgGenerator:
                   family="native" if sampling else None, size=opts.size or sampling.get("image_size"),
                   device=opts.device, compile=opts.compile)
         gen.caption_space = sampling.get("text_encoder")
+        gen.init = opts.init
         return gen
 
     def _load(self, model: str, tiny_vae: str | None):
@@ -198,11 +199,15 @@ class DiffusersImg2ImgGenerator:
                                                    align_corners=False)
         return init.clamp(0, 1)
 
-    def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0) -> np.ndarray:
+    def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0,
+                 latents: np.ndarray | None = None) -> np.ndarray:
+        """latents (B, C, h, w): start from these (the decoder's latent branch) instead of the saliency map."""
         with torch.inference_mode():
             embeds = self._embeds(embedding)
             uncond = self.uncond_embeds(embeds.shape[1]) if self.lean.uses_cfg(self.guidance) else None
-            img = self.lean(self.resize(saliency), embeds, num_inference_steps=num_inference_steps_for(
-                self.steps, self.strength), strength=self.strength, guidance=self.guidance, uncond=uncond,
-                generator=torch.Generator(self.device).manual_seed(seed))
+            init = None if latents is None else torch.as_tensor(latents, dtype=self.dtype, device=self.device)
+            img = self.lean(None if init is not None else self.resize(saliency), embeds,
+                            num_inference_steps=num_inference_steps_for(self.steps, self.strength),
+                            strength=self.strength, guidance=self.guidance, uncond=uncond,
+                            generator=torch.Generator(self.device).manual_seed(seed), init_latents=init)
         return to_uint8(img.permute(0, 2, 3, 1).float().cpu().numpy())

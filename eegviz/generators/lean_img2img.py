@@ -67,20 +67,25 @@ class LeanImg2Img:
         return sched.timesteps[t_start:]
 
     @torch.inference_mode()
-    def __call__(self, image: torch.Tensor, cond: torch.Tensor, *, num_inference_steps: int, strength: float,
+    def __call__(self, image: torch.Tensor | None, cond: torch.Tensor, *, num_inference_steps: int, strength: float,
                  guidance: float = 1.0, uncond: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, init_latents: torch.Tensor | None = None) -> torch.Tensor:
         """image (B, 3, H, W) in [0, 1]; cond (B, T, D); uncond (B or 1, T', D) when uses_cfg(guidance).
+        init_latents (B, C, h, w), already scaled, instead of an image: img2img starts from them and the VAE
+        encoder is skipped (the latent pixel branch, eegviz.decoders.latent).
         Returns (B, 3, H, W) in [0, 1] (float, on the UNet's device)."""
         device, dtype = cond.device, cond.dtype
-        b = image.shape[0]
+        b = cond.shape[0]
         cfg = self.uses_cfg(guidance)
         if cfg and uncond is None:
             raise ValueError("classifier-free guidance needs the unconditional embeddings")
         ts = self.timesteps(num_inference_steps, strength, device)
-        x = (image.to(device) * 2 - 1).to(dtype)  # normalised before the cast, as the image processor does
-        x = x.contiguous(memory_format=torch.channels_last)
-        latents = self.scaling * self._retrieve_latents(self.vae.encode(x), generator=generator)
+        if init_latents is not None:
+            latents = init_latents.to(device, dtype)
+        else:
+            x = (image.to(device) * 2 - 1).to(dtype)  # normalised before the cast, as the image processor does
+            x = x.contiguous(memory_format=torch.channels_last)
+            latents = self.scaling * self._retrieve_latents(self.vae.encode(x), generator=generator)
         noise = self._randn(latents.shape, generator=generator, device=device, dtype=dtype)
         latents = self.scheduler.add_noise(latents, noise, ts[:1].repeat(b))
         step_kwargs = {**({"eta": 0.0} if self._step_eta else {}),

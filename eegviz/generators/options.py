@@ -19,6 +19,7 @@ class GeneratorOptions:
     size: int | None = None  # working/output resolution in pixels
     device: str | None = None  # "cpu", "cuda", ...; None: CUDA when present
     compile: bool = False  # torch.compile the UNet (slow first call, faster afterwards)
+    init: str = "saliency"  # img2img starts from the saliency map, or ("latent") the decoder's latent branch
 
     @classmethod
     def from_mapping(cls, opts: Mapping[str, object]) -> GeneratorOptions:
@@ -28,4 +29,5 @@ class GeneratorOptions:
             return opts.get(key)
 
         return cls(sd_model=get("sd_model"), steps=get("steps"), strength=get("strength"), guidance=get("guidance"),
-                   size=get("size"), device=get("gen_device"), compile=bool(get("compile")))
+                   size=get("size"), device=get("gen_device"), compile=bool(get("compile")),
+                   init=str(get("init") or "saliency"))

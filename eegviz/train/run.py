@@ -81,9 +81,13 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
         shutdown(info)
         return None
     dec.save(out)
+    latent = None
     if in_house:  # rank 0 only: fresh renders, no data to shard
+        from eegviz.train.latent_branch import fit_latent_branch
+
         gmetrics = _train_diffusers(out, dec, seed, classifier_images, classifier_epochs, gen_sizes, gen_config)
-    training = {"decoder": dmetrics, "generator": gmetrics, "decoder_seconds": t_dec,
+        latent = fit_latent_branch(out, ds, str(data))  # its target space is the new pipeline's VAE
+    training = {"decoder": dmetrics, "generator": gmetrics, "latent_branch": latent, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
                 "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,
                 "gan_steps": gan_steps, "seed": seed, "average_augment": average_augment,

@@ -29,13 +29,18 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
     sampling = json.loads((model / "sampling.json").read_text())
     assert sampling["text_encoder"] == "hash" and sampling["steps"] == 1  # the tiny config's one grid setting
     metrics = json.loads((model / "report/metrics.json").read_text())
-    assert set(metrics["ablation"]) == {"label+saliency", "label_only", "saliency_only"}
+    # the latent branch (fit after the generator) is compared beside the saliency map, with its own control
+    assert set(metrics["ablation"]) == {"label+saliency", "label_only", "saliency_only", "label+latent"}
+    assert {"latent_shuffled", "latent_vs_shuffled"} <= set(metrics["generation_controls"])
+    assert (model / "latent_regressor" / "config.json").is_file() and "latent_regressor/" in \
+        (model / "README.md").read_text()
     assert 0.0 <= metrics["eeg_class_top1"] <= 1.0 and metrics["n_test_trials"] == 40
     # one subject: leave-one-subject-out cannot run and says so; blocks (rapid-design runs) can be held out
     ctl = metrics["controls"]["variants"]["as_model"]
     assert ctl["leave_one_subject_out"] == {"skipped": "one subject only"}
     # blocks kept apart are crossed with the image split: scored on the 40 test-image trials only
-    assert ctl["blocks_kept_apart"]["n"] == 40 and ctl["shuffled_labels"]["n"] == 40
+    assert ctl["blocks_kept_apart"]["n"] == 40
+    assert ctl["shuffled_labels"]["n"] == 40 * ctl["shuffled_labels"]["shuffles"]  # pooled permutations
     card = (model / "README.md").read_text()
     assert "## Confound controls" in card
     # the card describes what was trained, not the shipped model: this run's data, and its own command

@@ -1,0 +1,59 @@
+"""eegviz.train.latent_branch: fit the second pixel branch into a model folder and start img2img from it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tiny_models import tiny_embedded_model
+
+from eegviz.data.synthetic import load_dataset, simulate_dataset
+from eegviz.decoders.two_branch import TwoBranchDecoder
+from eegviz.errors import EegvizError
+from eegviz.generators.embedded import EmbeddedGenerator
+from eegviz.generators.options import GeneratorOptions
+from eegviz.stream.preprocess import prepare_epochs
+from eegviz.train.latent_branch import fit_latent_branch, main
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("latent")
+    model = tiny_embedded_model(root / "m")
+    ds = load_dataset(simulate_dataset(root / "d", subjects=1, n_per_class=3))
+    return model, ds, fit_latent_branch(model, ds, "toy")
+
+
+def test_fit_writes_the_branch_and_the_decoder_loads_it(fitted):
+    model, ds, info = fitted
+    assert (model / "latent_regressor" / "config.json").is_file() and (model / "latent_branch.json").is_file()
+    assert info["train_trials"] == len(ds.subset("train")) and np.isfinite(info["val_r2"])
+    dec = TwoBranchDecoder.load(model)
+    out = dec.forward(prepare_epochs(ds.eeg[:3], dec.spec))
+    assert out["latent"].shape == (3, *info["latent_shape"])
+    assert dec.latent is not None
+
+
+def test_img2img_starts_from_the_latents_without_encoding(fitted, monkeypatch):
+    model, ds, _ = fitted
+    dec = TwoBranchDecoder.load(model)
+    out = dec.forward(prepare_epochs(ds.eeg[:2], dec.spec))
+    gen = EmbeddedGenerator.from_options(GeneratorOptions(init="latent"), model)
+    assert gen.init == "latent"
+    from_saliency = gen.generate(out["saliency"], out["embedding"])
+    monkeypatch.setattr(gen.lean.vae, "encode", lambda *a, **k: (_ for _ in ()).throw(AssertionError("encoded")))
+    a = gen.generate(out["saliency"], out["embedding"], latents=out["latent"])
+    b = gen.generate(out["saliency"], out["embedding"], latents=out["latent"])
+    other = gen.generate(out["saliency"], out["embedding"], latents=out["latent"][::-1].copy())
+    assert a.shape == from_saliency.shape and a.dtype == np.uint8
+    assert np.array_equal(a, b) and not np.array_equal(a, other) and not np.array_equal(a, from_saliency)
+
+
+def test_init_latent_needs_a_model_with_the_branch(tmp_path):
+    from eegviz.pipeline import Pipeline
+
+    model = tiny_embedded_model(tmp_path / "m")
+    gen = EmbeddedGenerator.from_options(GeneratorOptions(init="latent"), model)
+    with pytest.raises(EegvizError, match="no latent branch"):
+        Pipeline(source=None, decoder=TwoBranchDecoder.load(model), generator=gen, sinks=[])
+    (model / "model_index.json").unlink()
+    assert main(["--model", str(model), "--data", str(tmp_path / "nowhere")]) == 2
