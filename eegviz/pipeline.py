@@ -225,7 +225,7 @@ class Pipeline:
     # -- inference ---------------------------------------------------------------------------------------------
     def _process(self, epochs: list[Epoch]) -> None:
         t0 = time.perf_counter()
-        decoded = self.decoder.decode_batch(epochs)
+        decoded = self.decoder.decode_batch(epochs, latent=self._from_latents)
         t1 = time.perf_counter()
         from_latents = {"latents": np.stack([d.latent for d in decoded])} if self._from_latents else {}
         images = self.generator.generate(np.stack([d.saliency for d in decoded]),

@@ -61,7 +61,7 @@ def _time_stages(dec, gen, spec, sim, onsets, seq, eeg) -> dict[str, list[float]
             if r.epoch is None:
                 continue
             a = time.perf_counter()
-            out = dec.forward(r.epoch.data[None])
+            out = dec.forward(r.epoch.data[None], latent=False)  # the default session: img2img from the map
             b = time.perf_counter()
             gen.generate(out["saliency"], out["embedding"])
             c = time.perf_counter()
@@ -79,7 +79,7 @@ def _throughput(dec, gen, spec) -> dict[str, float]:
     for bs in BATCHES:
         t0 = time.perf_counter()
         for _ in range(BATCH_REPS):
-            y = dec.forward(x[:bs])
+            y = dec.forward(x[:bs], latent=False)
             gen.generate(y["saliency"], y["embedding"])
         out[f"batch{bs}_images_per_s"] = bs * BATCH_REPS / (time.perf_counter() - t0)
     return out

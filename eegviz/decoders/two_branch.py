@@ -80,8 +80,10 @@ class TwoBranchDecoder:
         return torch.cat([feat, attrs], 1)
 
     @torch.inference_mode()
-    def forward(self, x: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-        """x: (B, n_ch, n_times) preprocessed -> feature, attributes, saliency (B,H,W,3), embedding, scores."""
+    def forward(self, x: np.ndarray | torch.Tensor, latent: bool = True) -> dict[str, np.ndarray]:
+        """x: (B, n_ch, n_times) preprocessed -> feature, attributes, saliency (B,H,W,3), embedding, scores, and
+        the latent branch's output where the model has one and `latent` asks for it (it costs ~1.3 ms an epoch
+        on 2 CPU cores, so a session that starts img2img from the saliency map skips it)."""
         x = torch.as_tensor(x, dtype=torch.float32)
         feat = self.encoder(x)
         attrs = self.attributes(x)
@@ -92,13 +94,13 @@ class TwoBranchDecoder:
         scores = torch.softmax(sims * 10.0, dim=1)
         out = {"feature": feat.numpy(), "attributes": attrs.numpy(), "saliency": sal.numpy(),
                "embedding": emb.numpy(), "scores": scores.numpy()}
-        if self.latent is not None:
+        if latent and self.latent is not None:
             out["latent"] = self.latent(x).numpy()
         return out
 
-    def decode_batch(self, epochs: list[Epoch]) -> list[Decoded]:
+    def decode_batch(self, epochs: list[Epoch], latent: bool = True) -> list[Decoded]:
         """One forward pass for several pending epochs (the pipeline batches when it falls behind)."""
-        out = self.forward(np.stack([e.data for e in epochs]))
+        out = self.forward(np.stack([e.data for e in epochs]), latent=latent)
         t_done = time.perf_counter()
         return [
             Decoded(epoch=ep, feature=out["feature"][i], saliency=out["saliency"][i], embedding=out["embedding"][i],

@@ -30,6 +30,7 @@ def test_fit_writes_the_branch_and_the_decoder_loads_it(fitted):
     dec = TwoBranchDecoder.load(model)
     out = dec.forward(prepare_epochs(ds.eeg[:3], dec.spec))
     assert out["latent"].shape == (3, *info["latent_shape"])
+    assert "latent" not in dec.forward(prepare_epochs(ds.eeg[:3], dec.spec), latent=False)  # skipped when unused
     assert dec.latent is not None
 
 
