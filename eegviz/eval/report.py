@@ -28,7 +28,7 @@ from eegviz.errors import EegvizError
 from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects)
-from eegviz.generators.base import Generator
+from eegviz.generators.base import Generator, to_uint8
 from eegviz.stream.preprocess import prepare_epochs
 
 log = logging.getLogger(__name__)
@@ -309,7 +309,7 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     size = images["label+saliency"].shape[1]
     if stimuli.shape[1] != size:
         stimuli = stimulus_targets(ds.image_ids[test_idx], size, ds.image_paths)[0].transpose(0, 2, 3, 1)
-    stimuli_u8 = (stimuli * 255 + 0.5).astype(np.uint8)
+    stimuli_u8 = to_uint8(stimuli)
     y = ds.labels[test_idx]
     truth, why = object_truth(ds, test_idx, size)
     result = {"image_size": int(size), "generator": getattr(gen, "name", type(gen).__name__),
