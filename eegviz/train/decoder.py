@@ -82,10 +82,10 @@ def class_averages(x_all: torch.Tensor, idx: np.ndarray, labels: np.ndarray, poo
     """x_all[idx], where each epoch is replaced, with probability p, by the mean of k (2, 4 or 8) training epochs
     of its class (itself and k - 1 others from pools[class]); returns the batch and each row's member indices.
 
-    Why: at realistic SNR a decoder trained on single trials learns the noise it can fit and barely gains when
-    test repetitions are averaged (the realistic preset: 0.11 single, 0.13 with 8 averaged). Averages of a
-    class's epochs are the same class at higher SNR, so training on a mix teaches the class template itself:
-    0.34 single and 0.60 with 8 averaged on that data. Averages mix exemplars, so only class-level targets (the
+    Why: at realistic SNR a triplet encoder trained on single trials learns the noise it can fit and barely
+    gains when test repetitions are averaged (the realistic preset at -21 dB: 0.11 single, 0.13 with 8 averaged;
+    at -24 dB 0.076 and 0.110). Averages of a class's epochs are the same class at higher SNR, so training on a
+    mix teaches the class template itself: 0.34 and 0.60 at -21 dB, 0.156 and 0.375 at -24 dB. Averages mix exemplars, so only class-level targets (the
     triplet classes; the caption embedding, averaged over the members) use it, never the per-image attributes.
     """
     xb = x_all[idx].clone()
