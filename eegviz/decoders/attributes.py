@@ -22,7 +22,7 @@ from torch import nn
 
 from eegviz.component import Component, register_to_config
 from eegviz.decoders.encoder import EEGEncoder
-from eegviz.decoders.ridge import fit_ridge
+from eegviz.decoders.ridge import bin_means, fit_ridge
 
 # the six attribute pairs, in order: centroid (x, y as image fractions, 0 = left/top), size (square root of
 # the silhouette's area fraction, and its bounding extent), object colour (r, g, b), background colour (r, g, b)
@@ -96,8 +96,7 @@ class AttributeEncoder(Component):
 
     def binned(self, x: torch.Tensor) -> torch.Tensor:
         """(B, ch, T) -> (B, ch * bins): the mean of each channel over consecutive bins of `bin_samples`."""
-        b = self.config.bin_samples
-        return x[..., : self.n_bins * b].unflatten(-1, (self.n_bins, b)).mean(-1).flatten(1)
+        return bin_means(x, self.config.bin_samples)
 
     def standardised(self, x: torch.Tensor) -> torch.Tensor:
         """The raw output, in standard units of the training targets (what the loss sees)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from eegviz.component import Component, register_to_config
-from eegviz.decoders.ridge import fit_ridge
+from eegviz.decoders.ridge import bin_means, fit_ridge
 
 FOLDER = "latent_regressor"
 
@@ -33,8 +33,7 @@ class LatentRegressor(Component):
         self.linear.requires_grad_(False)
 
     def binned(self, x: torch.Tensor) -> torch.Tensor:
-        b = self.config.bin_samples
-        return x[..., : self.n_bins * b].unflatten(-1, (self.n_bins, b)).mean(-1).flatten(1)
+        return bin_means(x, self.config.bin_samples)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(self.binned(x)).unflatten(1, tuple(self.config.latent_shape))

@@ -12,6 +12,12 @@ from __future__ import annotations
 import torch
 
 
+def bin_means(x: torch.Tensor, bin_samples: int) -> torch.Tensor:
+    """(B, ch, T) -> (B, ch * (T // bin_samples)): each channel's mean over consecutive bins, the readouts' input."""
+    n_bins = x.shape[-1] // bin_samples
+    return x[..., : n_bins * bin_samples].unflatten(-1, (n_bins, bin_samples)).mean(-1).flatten(1)
+
+
 @torch.no_grad()
 def fit_ridge(x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
               alphas=(1.0, 10.0, 100.0, 1e3, 1e4)) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

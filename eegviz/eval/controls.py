@@ -232,7 +232,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                 k = int((pred == y[test]).sum())
                 per[str(int(s))] = k / max(1, int(test.sum()))
                 k_all, n_all = k_all + k, n_all + int(test.sum())
-            res["leave_one_subject_out"] = _score(k_all, n_all, chance, effective_units(ds, test_idx),
+            res["leave_one_subject_out"] = _score(k_all, n_all, chance, n_eff,
                                                   per_subject=per, crossed_with_image_split=True)
         else:
             res["leave_one_subject_out"] = {"skipped": "one subject only"}
@@ -252,7 +252,7 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                     if len(test):
                         k_all += int((fit_probe(f[train], y[train], n_classes)(f[test]) == y[test]).sum())
                         n_all += len(test)
-                res["blocks_kept_apart"] = _score(k_all, n_all, chance, effective_units(ds, test_idx),
+                res["blocks_kept_apart"] = _score(k_all, n_all, chance, n_eff,
                                                   folds=len(folds), blocks=int(len(np.unique(ds.blocks))),
                                                   crossed_with_image_split=True)
         out["variants"][name] = res

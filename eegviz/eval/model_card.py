@@ -158,8 +158,9 @@ def _curves(metrics: dict | None) -> str:
     out += [f"| {r['repeats']} | {r['top1']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['n']} |" for r in rows]
     first, last = rows[0], rows[-1]
     if first["repeats"] == 1 and first["top1"] > 0:
-        out += ["", f"{last['repeats']} averaged repetitions give {last['top1'] / first['top1']:.2f}x the single-trial "
-                    f"top-1 (interval ends {last['ci_low'] / first['top1']:.2f}x-{last['ci_high'] / first['top1']:.2f}x)."]
+        gain, lo, hi = (last[k] / first["top1"] for k in ("top1", "ci_low", "ci_high"))
+        out += ["", f"{last['repeats']} averaged repetitions give {gain:.2f}x the single-trial top-1 (interval ends "
+                    f"{lo:.2f}x-{hi:.2f}x)."]
     return "\n".join(out) + "\n"
 
 

@@ -85,8 +85,9 @@ def class_averages(x_all: torch.Tensor, idx: np.ndarray, labels: np.ndarray, poo
     Why: at realistic SNR a triplet encoder trained on single trials learns the noise it can fit and barely
     gains when test repetitions are averaged (the realistic preset at -21 dB: 0.11 single, 0.13 with 8 averaged;
     at -24 dB 0.076 and 0.110). Averages of a class's epochs are the same class at higher SNR, so training on a
-    mix teaches the class template itself: 0.34 and 0.60 at -21 dB, 0.156 and 0.375 at -24 dB. Averages mix exemplars, so only class-level targets (the
-    triplet classes; the caption embedding, averaged over the members) use it, never the per-image attributes.
+    mix teaches the class template itself: 0.34 and 0.60 at -21 dB, 0.156 and 0.375 at -24 dB. Averages mix
+    exemplars, so only class-level targets (the triplet classes; the caption embedding, averaged over the
+    members) use it, never the per-image attributes.
     """
     xb = x_all[idx].clone()
     members = [np.array([i]) for i in idx]
@@ -203,8 +204,8 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
         if acc > best["acc"]:
             best.update(acc=acc, state={k: v.clone() for k, v in enc.state_dict().items()}, protos=protos)
 
-    run_stage("encoder", epochs, encoder_epoch, modules={"encoder": enc}, opts={"opt": opt}, checkpoints=checkpoints,
-              rng=rng, extra=best, info=info, desc="encoder (triplet)", every=1)
+    run_stage("encoder", epochs, encoder_epoch, modules={"encoder": enc}, opts={"opt": opt},
+              checkpoints=checkpoints, rng=rng, extra=best, info=info, desc="encoder (triplet)", every=1)
     enc.load_state_dict(best["state"])
     dec.prototypes = best["protos"]
     enc.eval()
@@ -239,8 +240,8 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
         if loss < best_a["loss"]:
             best_a.update(loss=loss, state={k: v.clone() for k, v in att.state_dict().items()})
 
-    run_stage("attributes", epochs, attribute_epoch, modules={"attributes": att}, opts={"opt": opt_a}, checkpoints=checkpoints,
-              rng=rng, extra=best_a, info=info, desc="attributes", every=1)
+    run_stage("attributes", epochs, attribute_epoch, modules={"attributes": att}, opts={"opt": opt_a},
+              checkpoints=checkpoints, rng=rng, extra=best_a, info=info, desc="attributes", every=1)
     att.load_state_dict(best_a["state"])
     att.eval()
     with torch.no_grad():
@@ -321,8 +322,8 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
         if mse < best_s["mse"]:
             best_s.update(mse=mse, state={k: v.clone() for k, v in sem.state_dict().items()})
 
-    run_stage("semantic", epochs, semantic_epoch, modules={"semantic": sem}, opts={"opt": opt_s}, checkpoints=checkpoints,
-              rng=rng, extra=best_s, info=info, desc="semantic (L2)", every=1)
+    run_stage("semantic", epochs, semantic_epoch, modules={"semantic": sem}, opts={"opt": opt_s},
+              checkpoints=checkpoints, rng=rng, extra=best_s, info=info, desc="semantic (L2)", every=1)
     sem.load_state_dict(best_s["state"])
     with torch.no_grad():
         pred = sem.eval()(x_all[val_idx]).flatten(1)

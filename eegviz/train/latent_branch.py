@@ -27,13 +27,11 @@ log = logging.getLogger(__name__)
 
 @torch.no_grad()
 def stimulus_latents(vae, images: np.ndarray, batch: int = 64) -> torch.Tensor:
-    """(N, 3, H, W) images in [0, 1] -> (N, C, h, w) scaled latent means under `vae`."""
-    scale = float(vae.config.scaling_factor)
-    out = []
-    for i in range(0, len(images), batch):
-        x = torch.as_tensor(images[i : i + batch], dtype=torch.float32) * 2 - 1
-        out.append(scale * vae.encode(x).latent_dist.mean)
-    return torch.cat(out)
+    """(N, 3, H, W) images in [0, 1] -> (N, C, h, w) scaled latent means under `vae`, in batches."""
+    from eegviz.train.autoencoder import encode_mean
+
+    return torch.cat([encode_mean(vae, torch.as_tensor(images[i : i + batch], dtype=torch.float32) * 2 - 1)
+                      for i in range(0, len(images), batch)])
 
 
 # 40 ms bins: a ridge map's weights are (channels x bins) x latent elements (128 x 17 x 1024 floats = 9 MB here);
