@@ -116,6 +116,13 @@ def test_train_on_xdf_without_usable_classes(tmp_path, capsys):
     assert not (tmp_path / "model" / "decoder.json").exists()
 
 
+def test_train_refuses_a_bad_average_augment_before_creating_anything(tmp_path, capsys):
+    line = _main_error(capsys, ["train", "--data", tmp_path / "data", "--out", tmp_path / "model",
+                                "--average-augment", 2])
+    assert "--average-augment must be in [0, 1]" in line
+    assert not (tmp_path / "model").exists()
+
+
 BAD_CONFIGS = [
     ("decoder.json", lambda c: [c], "must be a JSON object, not a list"),
     ("decoder.json", lambda c: {k: v for k, v in c.items() if k != "input"}, "lacks 'input'"),

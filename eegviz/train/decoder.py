@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from eegviz.data.dataset import EEGDataset
+from eegviz.checks import check_range
 from eegviz.errors import EegvizError
 from eegviz.decoders.attributes import object_attributes
 from eegviz.decoders.saliency import ProjectionDiscriminator, dice_loss, diff_augment, mode_seeking_loss, ssim
@@ -162,8 +163,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
     """Train the two branches stage by stage on ds's training split, choosing each stage's best epoch on its
     validation split. average_augment: the share of class-level training examples replaced by same-class
     averages (class_averages; 0 keeps single trials only, as the shipped demo decoder was trained)."""
-    if not 0.0 <= average_augment <= 1.0:
-        raise EegvizError(f"--average-augment must be between 0 and 1, got {average_augment:g}")
+    check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
     checkpoints = checkpoints or Checkpoints(None)
     torch.manual_seed(seed)
     spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,

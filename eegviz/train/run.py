@@ -33,8 +33,11 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
     Progress goes to the module loggers at INFO (`eegviz train` shows INFO by default); under torchrun only
     rank 0's progress lines pass (dist.main_rank_logging).
     """
+    from eegviz.checks import check_range
     from eegviz.train.dist import init_from_env, main_rank_logging
 
+    # before anything is created: a refused run leaves no folder behind
+    check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
     info = init_from_env()
     with main_rank_logging(info):
         return _train_all(info, data, out, epochs=epochs, gan_steps=gan_steps,
