@@ -31,15 +31,20 @@ from eegviz.train.renders import fresh_specs, render_with_blobs, to_tensor
 
 log = logging.getLogger("eegviz.train.generator")
 
-UNET_DEFAULTS = {"channels": (32, 64, 128), "layers": 1, "head_dim": 32}
+UNET_DEFAULTS = {"channels": (32, 64, 128), "layers": 1, "head_dim": 32, "pooled_caption": True}
 T_TRAIN = 1000
 MIN_SNR_GAMMA = 5.0
 
 
 def build_unet(cross_dim: int, latent_size: int = 16, latent_channels: int = 4, channels=UNET_DEFAULTS["channels"],
-               layers: int = 1, head_dim: int = 32):
+               layers: int = 1, head_dim: int = 32, pooled_caption: bool = True):
     """Conv-only at the latent's full resolution, cross-attention to the caption below it (where the shape is
-    decided), as SD's UNet is but three levels deep and narrow enough for a CPU."""
+    decided), as SD's UNet is but three levels deep and narrow enough for a CPU.
+
+    pooled_caption: an attention-pooled summary of the caption states is added to the timestep embedding
+    (diffusers' addition_embed_type="text", as Kandinsky/unCLIP do), so every ResNet block sees the class, not
+    only the two cross-attention levels. It is computed from encoder_hidden_states inside the UNet, so
+    StableDiffusionImg2ImgPipeline and the lean loop call the UNet exactly as they call SD's."""
     from diffusers import UNet2DConditionModel
 
     n = len(channels)
@@ -48,7 +53,9 @@ def build_unet(cross_dim: int, latent_size: int = 16, latent_channels: int = 4, 
     return UNet2DConditionModel(sample_size=latent_size, in_channels=latent_channels, out_channels=latent_channels,
                                 down_block_types=down, up_block_types=up, block_out_channels=tuple(channels),
                                 layers_per_block=layers, cross_attention_dim=cross_dim,
-                                attention_head_dim=head_dim, norm_num_groups=min(32, min(channels)))
+                                attention_head_dim=head_dim, norm_num_groups=min(32, min(channels)),
+                                addition_embed_type="text" if pooled_caption else None,
+                                addition_embed_type_num_heads=max(1, cross_dim // 64) if cross_dim % 64 == 0 else 1)
 
 
 def build_scheduler():
@@ -177,7 +184,7 @@ def train_teacher(vae, text, *, steps: int = 4000, batch: int = 64, lr: float = 
     rng = np.random.default_rng([seed, 22])
     latent_size = size // (2 ** (len(vae.config.block_out_channels) - 1))
     unet = build_unet(text.dim, latent_size, vae.config.latent_channels, cfg["channels"], cfg["layers"],
-                      cfg["head_dim"]).train()
+                      cfg["head_dim"], cfg["pooled_caption"]).train()
     avg = Ema(unet, ema)
     sched = build_scheduler()
     caps = Captions(text, p_uncond=p_uncond)
