@@ -298,7 +298,7 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
         "saliency_flat": (np.full_like(sal, float(sal.mean())), emb, {}),  # no layout at all
         "embedding_shuffled": (sal, emb[perm], {}),  # this trial's map, another trial's embedding
     }
-    if latents is not None and hasattr(gen, "init"):  # a generator that can start from latents
+    if latents is not None and getattr(gen, "accepts_latents", False):
         variants["label+latent"] = (sal, emb, {"latents": latents})
         controls["latent_shuffled"] = (sal, emb, {"latents": latents[perm]})
     if true_emb is not None:

@@ -22,8 +22,10 @@ class Generator(Protocol):
     def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0) -> np.ndarray:
         """saliency (B, H, W, 3) float [0,1], embedding (B, tokens, dim) -> images (B, H', W', 3) uint8.
 
-        A generator that can start from the decoder's latent branch also takes `latents=` (B, C, h, w)
-        (DiffusersImg2ImgGenerator); the pipeline passes it only with --init latent."""
+        A generator that can start from the decoder's latent branch sets the class attribute
+        `accepts_latents = True` and also takes `latents=` (B, C, h, w) (DiffusersImg2ImgGenerator); its `init`
+        attribute ("saliency" or "latent") says which start a session wants, and the pipeline passes latents
+        only for "latent"."""
 
 
 def to_uint8(x: np.ndarray) -> np.ndarray:

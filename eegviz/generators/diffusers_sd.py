@@ -71,14 +71,20 @@ def read_sampling(folder: str | Path) -> dict:
 
 class DiffusersImg2ImgGenerator:
     name = "diffusers"
+    accepts_latents = True  # generate() takes latents= (the decoder's latent branch); see base.Generator
 
     def __init__(self, model: str | None = None, *, pipe=None, steps: int = 1, strength: float = 0.5,
                  guidance: float | None = None, family: str | None = None, size: int | None = None,
                  tiny_vae: str | None = None, dtype: torch.dtype | None = None, device: str | None = None,
-                 compile: bool = False, negative_embeds: torch.Tensor | None = None):
+                 compile: bool = False, negative_embeds: torch.Tensor | None = None,
+                 caption_space: str | None = None, init: str = "saliency"):
         """family: "sd" / "turbo" / "lcm" swap in that family's scheduler; "native" keeps the pipeline's own.
         guidance: default 7.5 for "sd", none for the distilled families. negative_embeds: what guidance pushes
-        away from, instead of the empty prompt's encoding (e.g. for timing a pipeline without a text encoder)."""
+        away from, instead of the empty prompt's encoding (e.g. for timing a pipeline without a text encoder).
+        caption_space: the decoder caption space the model was trained on ("minilm"), if known. init: what
+        img2img starts from in a session, "saliency" or "latent" (the pipeline reads it)."""
+        if init not in ("saliency", "latent"):
+            raise EegvizError(f"--init must be 'saliency' or 'latent', not '{init}'")
         if int(steps) < 1 or not 0 < float(strength) <= 1:
             raise EegvizError(f"img2img needs steps >= 1 and 0 < strength <= 1, not steps {steps}, strength {strength}")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -99,7 +105,7 @@ class DiffusersImg2ImgGenerator:
         self.guidance = guidance if guidance is not None else 7.5 if self.family == "sd" else 0.0
         self.ctx_dim = self.pipe.unet.config.cross_attention_dim
         self.projection: torch.nn.Linear | None = None
-        self.caption_space: str | None = None  # the decoder caption space the model was trained on, if known
+        self.caption_space, self.init = caption_space, init
         self._negative = negative_embeds
         self._uncond: dict[int, torch.Tensor] = {}
 
@@ -119,9 +125,8 @@ class DiffusersImg2ImgGenerator:
         gen = cls(str(model), steps=pick("steps", 1), strength=pick("strength", 0.5),
                   guidance=opts.guidance if opts.guidance is not None else sampling.get("guidance"),
                   family="native" if sampling else None, size=opts.size or sampling.get("image_size"),
-                  device=opts.device, compile=opts.compile)
-        gen.caption_space = sampling.get("text_encoder")
-        gen.init = opts.init
+                  device=opts.device, compile=opts.compile, caption_space=sampling.get("text_encoder"),
+                  init=opts.init)
         return gen
 
     def _load(self, model: str, tiny_vae: str | None):

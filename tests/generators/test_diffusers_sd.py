@@ -70,6 +70,15 @@ def test_embedding_width_mismatch_is_a_clear_error(gen):
     gen.projection = None
 
 
+def test_latent_start_is_declared_and_checked_at_construction():
+    """The eval report and the pipeline read the class flag and the constructor's init, not ad-hoc attributes."""
+    assert DiffusersImg2ImgGenerator.accepts_latents is True
+    g = DiffusersImg2ImgGenerator(pipe=tiny_pipe(), family="turbo", init="latent", caption_space="minilm", size=32)
+    assert (g.init, g.caption_space) == ("latent", "minilm")
+    with pytest.raises(EegvizError, match="--init must be"):
+        DiffusersImg2ImgGenerator(pipe=tiny_pipe(), family="turbo", init="noise")
+
+
 def test_missing_model_offline_is_one_line_error(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(EegvizError, match="cannot load diffusers model"):
