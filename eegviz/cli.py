@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"eegviz {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info")
     p.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
-                   help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else info for train and eval, whose progress lines are INFO, and warning for the rest)")
+                   help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else info for train "
+                        "and eval, whose progress lines are INFO, and warning for the rest)")
     p.add_argument("--config", metavar="FILE.toml",
                    help="session settings; keys are option names, [COMMAND] tables apply to one command; "
                         "flags on the command line win")

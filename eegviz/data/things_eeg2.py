@@ -1,7 +1,7 @@
 """THINGS-EEG2 (Gifford et al. 2022), the preprocessed release: ROOT/sub-XX/preprocessed_eeg_{training,test}.npy.
 
-Each file is a pickled dict (np.save of a dict) with 'preprocessed_eeg_data' (images, repetitions, 17 channels, 100 samples), 'ch_names' (17 occipital
-and parietal channels) and 'times' (-0.2..0.79 s at 100 Hz). Training: 1654 concepts x 10 images, 4 repetitions;
+Each file is a pickled dict (np.save of a dict) with 'preprocessed_eeg_data' (images, repetitions, 17 channels,
+100 samples), 'ch_names' (17 occipital and parietal channels) and 'times' (-0.2..0.79 s at 100 Hz). Training: 1654 concepts x 10 images, 4 repetitions;
 test: 200 other concepts x 1 image, 80 repetitions. Concept and file names come from image_metadata.npy (given
 as `metadata`, or found in ROOT, in an image_set/ folder in ROOT or up to two levels above it - the release's
 own layout puts preprocessed_data/ and image_set/ side by side - or ATM's images_set/); without it images get

@@ -110,7 +110,8 @@ def plot_sweep(result: dict, path: Path) -> None:
     ax.axhline(result["chance"], color="k", lw=1, ls=":", label="chance")
     for a in result["anchors"]:
         ax.axhline(a["top1"], color="grey", lw=0.8, ls="-.")
-        ax.text(min(x), a["top1"] + 0.01, f" {a['name']} {a['top1'] * 100:.1f}% (THINGS-EEG2 200-way, 80 reps)", fontsize=7, va="bottom", color="grey")
+        ax.text(min(x), a["top1"] + 0.01, f" {a['name']} {a['top1'] * 100:.1f}% (THINGS-EEG2 200-way, 80 reps)",
+                fontsize=7, va="bottom", color="grey")
     ax.set_xlabel("class-discriminative SNR (dB, measured)")
     ax.set_ylabel("top-1 (95% CI)")
     ax.set_ylim(0, 1)
@@ -143,7 +144,8 @@ def cmd_sweep(args) -> int:
 def add_arguments(sp) -> None:
     from eegviz.world.sim_cli import add_sim_arguments
 
-    sp.add_argument("--snr-db", required=True, metavar="DB[,DB...]", help="class SNR levels; write negative ones with =, e.g. --snr-db=-20,-15,-10")
+    sp.add_argument("--snr-db", required=True, metavar="DB[,DB...]",
+                    help="class SNR levels; write negative ones with =, e.g. --snr-db=-20,-15,-10")
     sp.add_argument("--out", required=True, help="folder for curves.json and curves.png")
     sp.add_argument("--subjects", type=int, default=1)
     sp.add_argument("--images", type=int, default=20, help="images per class")

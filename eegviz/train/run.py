@@ -24,7 +24,8 @@ IN_HOUSE_SPACES = ("minilm", "hash")
 
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
               seed: int = 0, threads: int | None = None,
-              resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "", text_encoder: str = "hash", caption: str = "label",
+              resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "",
+              text_encoder: str = "hash", caption: str = "label",
               data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
               eval_controls: bool = True, gen_sizes: dict | None = None,
               gen_config: str = "full", average_augment: float = 0.0, decoder_only: bool = False) -> dict | None:
@@ -92,7 +93,8 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
         latent = fit_latent_branch(out, ds, str(data))  # its target space is the new pipeline's VAE
     training = {"decoder": dmetrics, "generator": gmetrics, "latent_branch": latent, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
-                "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,
+                "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder,
+                "caption": caption,
                 "gan_steps": gan_steps, "seed": seed, "average_augment": average_augment,
                 "data": str(data), "resumed": resume, "dataset": describe_dataset(ds, data),
                 "synthetic": bool(renderable(ds.image_ids)),

@@ -205,7 +205,10 @@ def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
     try:
         for _ in range(2):
             with qtbot.waitSignal(ctl.stopped, timeout=START_MS) as stopped:
-                sid = ctl.start(SourceChoice("demo", speed=0.0), SessionSettings().with_output_folder(tmp_path)) if _ == 0 else ctl.restart()
+                if _ == 0:
+                    sid = ctl.start(SourceChoice("demo", speed=0.0), SessionSettings().with_output_folder(tmp_path))
+                else:
+                    sid = ctl.restart()
             assert stopped.args == ["finished"] and sid == ctl.session_id
     finally:
         ctl.shutdown(5.0)

@@ -400,9 +400,10 @@ def test_returning_stream_with_other_channel_count_gives_one_notice_and_waits() 
                         push=lambda: other.push_chunk(np.zeros((5, 4), np.float32)))
         assert got["notices"] == [f"LSL stream '{name}' came back with 4 channels instead of {N_CH}; "
                                   "waiting for the original"]
-        more = _read_all(src, lambda g: False, timeout=1.5, push=lambda: other.push_chunk(np.zeros((5, 4), np.float32)))
+        more = _read_all(src, lambda g: False, timeout=1.5,
+                         push=lambda: other.push_chunk(np.zeros((5, 4), np.float32)))
         assert not more["notices"] and not more["chunks"]  # once, and nothing from the misfit
-        del other
+        other = None  # the misfit outlet goes away (the push lambdas share this name, so no del)
         outlet, got_n, gaps, _ = _restart_and_collect(src, lambda: _eeg_outlet(name, sid))
         assert got_n > 0 and gaps >= 1
     finally:
