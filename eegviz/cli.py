@@ -210,58 +210,46 @@ MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. st
                 "(default: guessed from the channel names)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from eegviz import __version__
+def _generator_opts(sp, default, default_help) -> None:
+    """Which generator and, for the diffusers one, which SD model and how many steps (run and eval alike)."""
+    sp.add_argument("--generator", default=default, help=f"generator plugin (default: {default_help})")
+    sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers'; default: the "
+                                         "model folder's own pipeline)")
+    sp.add_argument("--steps", type=int,
+                    help="UNet denoising steps (default: the model's sampling.json, else 1)")
+    sp.add_argument("--init", choices=["saliency", "latent"],
+                    help="what img2img starts from: the GAN saliency map (default) or the decoder's latent "
+                         "branch (EEG regressed into the autoencoder's latent; models that have one)")
+
+
+def _session_opts(sp) -> None:
+    """What demo, replay and live share: the model, the generator and where results go."""
+    sp.add_argument("--model", help="model folder (default: models/synthetic-default)")
+    _generator_opts(sp, "embedded", "embedded")
+    sp.add_argument("--headless", action="store_true", help="no window; write results to --out")
+    sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
+    sp.add_argument("--kiosk", action="store_true", help="full-screen demo mode")
+    sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
+    sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
+                    help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")
+    sp.add_argument("--average-repeats", action="store_true",
+                    help="decode each epoch averaged with the earlier epochs of the same stimulus id, so a "
+                         "repeated image's reconstruction sharpens (results record the repeat count)")
+
+
+def _add_session_commands(sub) -> None:
+    """demo, replay and live: the three ways to run a session."""
     from eegviz.sources.brainflow_params import BRAINFLOW_PARAMS
 
-    p = argparse.ArgumentParser(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
-    p.add_argument("--version", action="version", version=f"eegviz {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info")
-    p.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
-                   help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else info for train "
-                        "and eval, whose progress lines are INFO, and warning for the rest)")
-    p.add_argument("--config", metavar="FILE.toml",
-                   help="session settings; keys are option names, [COMMAND] tables apply to one command; "
-                        "flags on the command line win")
-    p.add_argument("--plugins", action="append", metavar="DIR",
-                   help="also import plugin modules from DIR (repeatable, or several joined by "
-                        f"'{os.pathsep}'; also $EEGVIZ_PLUGINS); a plugins/ folder in the working directory "
-                        "is never imported unless named")
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    def generator_opts(sp, default, default_help):
-        """Which generator and, for the diffusers one, which SD model and how many steps (run and eval alike)."""
-        sp.add_argument("--generator", default=default, help=f"generator plugin (default: {default_help})")
-        sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers'; default: the "
-                                             "model folder's own pipeline)")
-        sp.add_argument("--steps", type=int,
-                        help="UNet denoising steps (default: the model's sampling.json, else 1)")
-        sp.add_argument("--init", choices=["saliency", "latent"],
-                        help="what img2img starts from: the GAN saliency map (default) or the decoder's latent "
-                             "branch (EEG regressed into the autoencoder's latent; models that have one)")
-
-    def session_opts(sp):
-        sp.add_argument("--model", help="model folder (default: models/synthetic-default)")
-        generator_opts(sp, "embedded", "embedded")
-        sp.add_argument("--headless", action="store_true", help="no window; write results to --out")
-        sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
-        sp.add_argument("--kiosk", action="store_true", help="full-screen demo mode")
-        sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
-        sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
-                        help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")
-        sp.add_argument("--average-repeats", action="store_true",
-                        help="decode each epoch averaged with the earlier epochs of the same stimulus id, so a "
-                             "repeated image's reconstruction sharpens (results record the repeat count)")
-
     d = sub.add_parser("demo", help="replay the bundled demo recording through the whole pipeline")
-    session_opts(d)
+    _session_opts(d)
     d.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
     d.set_defaults(fn=cmd_session)
 
     r = sub.add_parser("replay", help="replay a recording: XDF, or any file MNE reads (FIF, EDF/BDF, BrainVision, "
                                       "EEGLAB) with its annotations as markers")
     r.add_argument("file")
-    session_opts(r)
+    _session_opts(r)
     r.add_argument("--speed", type=float, default=1.0)
     r.add_argument("--stream", help="EEG stream name in the file")
     r.add_argument("--markers", help="marker stream name in the file")
@@ -273,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_session)
 
     lv = sub.add_parser("live", help="decode a live LSL or BrainFlow stream")
-    session_opts(lv)
+    _session_opts(lv)
     lv.add_argument("--stream", help="LSL EEG stream name (default: first of type EEG)")
     lv.add_argument("--markers", help="LSL marker stream name")
     lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board)")
@@ -284,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
         lv.add_argument(opt, dest=field, type=kind, help=f"BrainFlow board connection: BrainFlowInputParams.{field}")
     lv.set_defaults(fn=cmd_session)
 
+def _add_simulate(sub) -> None:
     s = sub.add_parser("simulate", help="write a synthetic dataset, or stream the simulator on LSL")
     s.add_argument("--out", help="dataset folder")
     s.add_argument("--subjects", type=int, default=2)
@@ -305,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sim_arguments(s)
     s.set_defaults(fn=cmd_simulate)
 
+def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train the decoder and the embedded generator")
     t.add_argument("--data", required=True)
     t.add_argument("--out", required=True)
@@ -348,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the confound controls in the evaluation that follows training")
     t.set_defaults(fn=cmd_train)
 
+def _add_eval(sub) -> None:
     e = sub.add_parser("eval", help="evaluate a model on a dataset's test split")
     e.add_argument("--data", required=True)
     e.add_argument("--model", required=True)
@@ -361,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the confound controls (shuffled labels, leave-one-subject-out, blocks apart, high-pass)")
     e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
                    help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none)")
-    generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model")
+    _generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model")
     e.add_argument("--strength", type=float, help="img2img strength (generator 'diffusers'; default 0.5)")
     e.add_argument("--classifier", metavar="MODEL",
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
@@ -370,11 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decoder only: skip the generator (and the reconstruction metrics) for decoder studies")
     e.set_defaults(fn=cmd_eval)
 
-    from eegviz.eval.sweep import add_arguments as sweep_arguments
-
-    sweep_arguments(sub.add_parser("sweep", help="simulate, train the decoder and evaluate across class SNRs: "
-                                                 "curves.json + a plot with real-data anchors"))
-
+def _add_bench(sub) -> None:
     b = sub.add_parser("bench", help="latency/throughput/memory benchmark (JSON)")
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     b.add_argument("--out")
@@ -386,6 +373,36 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--soak", type=float, default=0, metavar="SECONDS",
                    help="also run the LSL soak test (128 ch x 1 kHz + 10 Hz markers; the issue's figure is 300 s)")
     b.set_defaults(fn=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from eegviz import __version__
+
+    p = argparse.ArgumentParser(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
+    p.add_argument("--version", action="version", version=f"eegviz {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info")
+    p.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
+                   help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else info for train "
+                        "and eval, whose progress lines are INFO, and warning for the rest)")
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="session settings; keys are option names, [COMMAND] tables apply to one command; "
+                        "flags on the command line win")
+    p.add_argument("--plugins", action="append", metavar="DIR",
+                   help="also import plugin modules from DIR (repeatable, or several joined by "
+                        f"'{os.pathsep}'; also $EEGVIZ_PLUGINS); a plugins/ folder in the working directory "
+                        "is never imported unless named")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    _add_session_commands(sub)
+    _add_simulate(sub)
+    _add_train(sub)
+    _add_eval(sub)
+
+    from eegviz.eval.sweep import add_arguments as sweep_arguments
+
+    sweep_arguments(sub.add_parser("sweep", help="simulate, train the decoder and evaluate across class SNRs: "
+                                                 "curves.json + a plot with real-data anchors"))
+
+    _add_bench(sub)
 
     from eegviz.app.presenter.cli import add_arguments as present_arguments
 
