@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -155,6 +156,43 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Modul
     opt.step()
 
 
+@dataclass
+class _Stages:
+    """What every training stage shares: the data and its split, the decoder being trained, one random stream
+    (so a resumed run draws what the uninterrupted one would have), checkpoints, and the metrics so far."""
+
+    ds: EEGDataset
+    dec: TwoBranchDecoder
+    x: torch.Tensor  # every epoch, prepared as the live path prepares them
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    rng: np.random.Generator
+    checkpoints: Checkpoints
+    info: DistInfo
+    epochs: int
+    average_augment: float
+    seed: int
+    t0: float = field(default_factory=time.perf_counter)
+    metrics: dict = field(default_factory=dict)
+    pools: dict = field(init=False)  # class -> its training trials (what class_averages draws from)
+
+    def __post_init__(self):
+        y = self.y[self.train_idx]
+        self.pools = {int(c): self.train_idx[y == c] for c in np.unique(y)}
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.ds.labels
+
+    def stage(self, name: str, n: int, step, modules: dict, opts: dict, extra: dict, desc: str,
+              every: int | None = None) -> None:
+        run_stage(name, n, step, modules=modules, opts=opts, checkpoints=self.checkpoints, rng=self.rng,
+                  extra=extra, info=self.info, desc=desc, every=every)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+
 def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
                   seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "minilm",
                   notch: float = 0.0, reference: str = "", checkpoints: Checkpoints | None = None,
@@ -164,7 +202,6 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
     validation split. average_augment: the share of class-level training examples replaced by same-class
     averages (class_averages; 0 keeps single trials only, as the shipped demo decoder was trained)."""
     check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
-    checkpoints = checkpoints or Checkpoints(None)
     torch.manual_seed(seed)
     spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,
                      highpass=highpass, notch=notch,
@@ -176,99 +213,107 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
         sync_state(m, info)  # ... and made certain
     rng = np.random.default_rng([seed, info.rank])  # each rank draws different batches
     torch.manual_seed(seed + 1000 * info.rank)
-    x_all = torch.from_numpy(prepare_epochs(ds.eeg, spec))
-    train_idx, val_idx = ds.subset("train"), ds.subset("val")
-    y = ds.labels
-    pools = {int(c): train_idx[y[train_idx] == c] for c in np.unique(y[train_idx])}
-    t0 = time.perf_counter()
-    metrics: dict = {}
+    st = _Stages(ds, dec, torch.from_numpy(prepare_epochs(ds.eeg, spec)), ds.subset("train"), ds.subset("val"), rng,
+                 checkpoints or Checkpoints(None), info, epochs, average_augment, seed)
+    _train_encoder(st)
+    images, masks = (torch.from_numpy(a) for a in stimulus_targets(ds.image_ids, dec.hparams["saliency_size"],
+                                                                    ds.image_paths))
+    attrs_true = torch.from_numpy(object_attributes(images.permute(0, 2, 3, 1).numpy(), masks[:, 0].numpy()))
+    attrs_pred = _train_attributes(st, attrs_true)
+    _train_saliency(st, images, masks, attrs_true, attrs_pred, gan_steps)
+    _train_semantic(st, text, caption)
+    st.metrics["train_seconds"] = st.elapsed()
+    log.info(f"semantic: val cosine {st.metrics['val_embedding_cosine']:.3f} ({st.metrics['train_seconds']:.0f} s total)")
+    return dec.eval(), st.metrics
 
-    # 1) Triplet encoder, best epoch on validation N-way accuracy.
-    enc = dec.encoder
+
+def _train_encoder(st: _Stages) -> None:
+    """1) Triplet encoder (semi-hard, P x K batches), best epoch on validation N-way prototype accuracy."""
+    enc, x, y, tr, va = st.dec.encoder, st.x, st.y, st.train_idx, st.val_idx
     opt = torch.optim.AdamW(enc.parameters(), lr=2e-3, weight_decay=1e-2)
     best: dict = {"acc": -1.0, "state": None, "protos": None}
 
     def encoder_epoch(_ep):
         enc.train()
-        for b in _pk_batches(y[train_idx], p=16, k=8, rng=rng):
-            idx = train_idx[b]
-            xb = class_averages(x_all, idx, y, pools, average_augment, rng)[0]
-            xb = xb + 0.05 * torch.randn(len(idx), *x_all.shape[1:])
-            _step(triplet_loss_semihard(enc(xb), torch.from_numpy(y[idx])), opt, enc, info)
-        sync_state(enc, info)  # BatchNorm statistics differ per rank; validate rank 0's everywhere
+        for b in _pk_batches(y[tr], p=16, k=8, rng=st.rng):
+            idx = tr[b]
+            xb = class_averages(x, idx, y, st.pools, st.average_augment, st.rng)[0]
+            xb = xb + 0.05 * torch.randn(len(idx), *x.shape[1:])
+            _step(triplet_loss_semihard(enc(xb), torch.from_numpy(y[idx])), opt, enc, st.info)
+        sync_state(enc, st.info)  # BatchNorm statistics differ per rank; validate rank 0's everywhere
         enc.eval()
         with torch.no_grad():
-            f_tr, f_va = enc(x_all[train_idx]), enc(x_all[val_idx])
-        protos = torch.stack([f_tr[y[train_idx] == c].mean(0) for c in range(len(ds.classes))])
-        acc = nway_accuracy(f_va, protos, y[val_idx])
+            f_tr, f_va = enc(x[tr]), enc(x[va])
+        protos = torch.stack([f_tr[y[tr] == c].mean(0) for c in range(len(st.ds.classes))])
+        acc = nway_accuracy(f_va, protos, y[va])
         if acc > best["acc"]:
             best.update(acc=acc, state={k: v.clone() for k, v in enc.state_dict().items()}, protos=protos)
 
-    run_stage("encoder", epochs, encoder_epoch, modules={"encoder": enc}, opts={"opt": opt},
-              checkpoints=checkpoints, rng=rng, extra=best, info=info, desc="encoder (triplet)", every=1)
+    st.stage("encoder", st.epochs, encoder_epoch, {"encoder": enc}, {"opt": opt}, best, "encoder (triplet)", every=1)
     enc.load_state_dict(best["state"])
-    dec.prototypes = best["protos"]
+    st.dec.prototypes = best["protos"]
     enc.eval()
-    metrics["val_class_acc"] = best["acc"]
-    log.info(f"encoder: val {len(ds.classes)}-way top-1 {best['acc']:.3f} ({time.perf_counter() - t0:.0f} s)")
+    st.metrics["val_class_acc"] = best["acc"]
+    log.info(f"encoder: val {len(st.ds.classes)}-way top-1 {best['acc']:.3f} ({st.elapsed():.0f} s)")
 
-    with torch.no_grad():
-        feats = enc(x_all)
-    size = dec.hparams["saliency_size"]
-    images, masks = (torch.from_numpy(a) for a in stimulus_targets(ds.image_ids, size, ds.image_paths))
-    attrs_true = torch.from_numpy(object_attributes(images.permute(0, 2, 3, 1).numpy(), masks[:, 0].numpy()))
 
-    # 2) Attribute encoder: where / how big / what colour, read from the epoch (eegviz.decoders.attributes).
-    att = dec.attributes
-    att.mean.copy_(attrs_true[train_idx].mean(0))
-    att.std.copy_(attrs_true[train_idx].std(0).clamp_min(1e-3))
-    att.set_colour_vocabulary(attrs_true[train_idx, 4:7], seed=seed)
-    metrics["attribute_ridge_alphas"] = att.fit_linear(x_all[train_idx], attrs_true[train_idx], x_all[val_idx],
-                                                       attrs_true[val_idx])
+def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
+    """2) Attribute encoder: where / how big / what colour, read from the epoch (eegviz.decoders.attributes),
+    which the triplet feature, by design, forgets. Returns its estimates for every epoch."""
+    att, x, tr, va = st.dec.attributes, st.x, st.train_idx, st.val_idx
+    att.mean.copy_(attrs_true[tr].mean(0))
+    att.std.copy_(attrs_true[tr].std(0).clamp_min(1e-3))
+    att.set_colour_vocabulary(attrs_true[tr, 4:7], seed=st.seed)
+    st.metrics["attribute_ridge_alphas"] = att.fit_linear(x[tr], attrs_true[tr], x[va], attrs_true[va])
     opt_a = torch.optim.AdamW([p for p in att.parameters() if p.requires_grad], lr=2e-3, weight_decay=1e-2)
     best_a: dict = {"loss": float("inf"), "state": None}
 
     def attribute_epoch(_ep):
         att.train()
-        for b in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // 64)):
-            xb = x_all[b] + 0.05 * torch.randn(len(b), *x_all.shape[1:])
-            _step(att.loss(xb, attrs_true[b]), opt_a, att, info)
-        sync_state(att, info)
+        for b in np.array_split(st.rng.permutation(tr), max(1, len(tr) // 64)):
+            xb = x[b] + 0.05 * torch.randn(len(b), *x.shape[1:])
+            _step(att.loss(xb, attrs_true[b]), opt_a, att, st.info)
+        sync_state(att, st.info)
         att.eval()
         with torch.no_grad():
-            loss = float(att.loss(x_all[val_idx], attrs_true[val_idx]))
+            loss = float(att.loss(x[va], attrs_true[va]))
         if loss < best_a["loss"]:
             best_a.update(loss=loss, state={k: v.clone() for k, v in att.state_dict().items()})
 
-    run_stage("attributes", epochs, attribute_epoch, modules={"attributes": att}, opts={"opt": opt_a},
-              checkpoints=checkpoints, rng=rng, extra=best_a, info=info, desc="attributes", every=1)
+    st.stage("attributes", st.epochs, attribute_epoch, {"attributes": att}, {"opt": opt_a}, best_a, "attributes",
+             every=1)
     att.load_state_dict(best_a["state"])
     att.eval()
     with torch.no_grad():
-        attrs_pred = att(x_all)
-    att.residual_std.copy_((attrs_pred[val_idx] - attrs_true[val_idx]).std(0))
-    metrics["val_attribute_r"] = {name: _pearson(attrs_pred[val_idx, j], attrs_true[val_idx, j])
-                                  for j, name in enumerate(("cx", "cy", "size"))}
+        attrs_pred = att(x)
+    att.residual_std.copy_((attrs_pred[va] - attrs_true[va]).std(0))
+    r = st.metrics["val_attribute_r"] = {name: _pearson(attrs_pred[va, j], attrs_true[va, j])
+                                         for j, name in enumerate(("cx", "cy", "size"))}
     with torch.no_grad():
-        metrics["val_colour_acc"] = float((att.colour_logits(x_all[val_idx]).argmax(1)
-                                           == att.colour_labels(attrs_true[val_idx, 4:7])).float().mean())
-    log.info(f"attributes: val r cx {metrics['val_attribute_r']['cx']:.2f} cy {metrics['val_attribute_r']['cy']:.2f} "
-             f"size {metrics['val_attribute_r']['size']:.2f} ({time.perf_counter() - t0:.0f} s)")
+        st.metrics["val_colour_acc"] = float((att.colour_logits(x[va]).argmax(1)
+                                              == att.colour_labels(attrs_true[va, 4:7])).float().mean())
+    log.info(f"attributes: val r cx {r['cx']:.2f} cy {r['cy']:.2f} size {r['size']:.2f} ({st.elapsed():.0f} s)")
+    return attrs_pred
 
-    # 3) Saliency GAN on the frozen encoders: hinge + mode seeking + SSIM, and Dice/BCE on the silhouette + L1
-    # on its colours. G learns from the true attributes blurred by the attribute encoder's own validation error,
-    # so at run time it draws from estimates as uncertain as those it was trained on.
+
+def _train_saliency(st: _Stages, images: torch.Tensor, masks: torch.Tensor, attrs_true: torch.Tensor,
+                    attrs_pred: torch.Tensor, gan_steps: int) -> None:
+    """3) Saliency GAN on the frozen encoders: hinge + mode seeking + SSIM, and Dice/BCE on the silhouette + L1
+    on its colours. G learns from the true attributes blurred by the attribute encoder's own validation error,
+    so at run time it draws from estimates as uncertain as those it was trained on."""
+    dec, att, tr, va = st.dec, st.dec.attributes, st.train_idx, st.val_idx
+    with torch.no_grad():
+        feats = dec.encoder(st.x)
     G = dec.saliency.train()
-    cond_dim = dec.hparams["feat_dim"] + attrs_true.shape[1]
-    D = ProjectionDiscriminator(cond_dim, size)
-    sync_state(D, info)
+    D = ProjectionDiscriminator(dec.hparams["feat_dim"] + attrs_true.shape[1], dec.hparams["saliency_size"])
+    sync_state(D, st.info)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.99))
     zd = dec.hparams["z_dim"]
     obj_true, bg_true = attrs_true[:, 4:7], attrs_true[:, 7:10]
 
     def gan_step(_i):
-        idx = torch.from_numpy(rng.choice(train_idx, 64))
+        idx = torch.from_numpy(st.rng.choice(tr, 64))
         f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
         a = attrs_true[idx] + att.residual_std * torch.randn(64, attrs_true.shape[1])
         cond = dec.condition(f, a)
@@ -277,7 +322,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
         logits, obj, bg = G.parts(z1, cond)
         fake1 = G.compose(torch.sigmoid(logits), obj, bg)
         d_loss = F.relu(1 - D(diff_augment(real), cond)).mean() + F.relu(1 + D(diff_augment(fake1.detach()), cond)).mean()
-        _step(d_loss, opt_d, D, info)
+        _step(d_loss, opt_d, D, st.info)
         fake2 = G(z2, cond)
         silhouette = dice_loss(logits, masks[idx]).mean() + F.binary_cross_entropy_with_logits(logits, masks[idx])
         colours = F.l1_loss(obj, obj_true[idx]) + F.l1_loss(bg, bg_true[idx])
@@ -285,50 +330,48 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
                   + GAN_WEIGHTS["ssim"] * (1 - ssim(fake1, real)).mean()
                   + GAN_WEIGHTS["silhouette"] * silhouette + GAN_WEIGHTS["colour"] * colours
                   + GAN_WEIGHTS["mode_seeking"] * mode_seeking_loss(fake1, fake2, z1, z2))
-        _step(g_loss, opt_g, G, info)
+        _step(g_loss, opt_g, G, st.info)
 
-    run_stage("saliency_gan", gan_steps, gan_step, modules={"G": G, "D": D}, opts={"g": opt_g, "d": opt_d},
-              checkpoints=checkpoints, rng=rng, extra={}, info=info, desc="saliency GAN")
-    sync_state(G, info)
+    st.stage("saliency_gan", gan_steps, gan_step, {"G": G, "D": D}, {"g": opt_g, "d": opt_d}, {}, "saliency GAN")
+    sync_state(G, st.info)
     G.eval()
+    m = st.metrics
     with torch.no_grad():
-        cond_va = dec.condition(feats[val_idx], attrs_pred[val_idx])  # the run-time path: estimated attributes
-        sal_va = G(torch.zeros(len(val_idx), zd), cond_va)
-        metrics["val_saliency_ssim"] = float(ssim(sal_va, images[val_idx]).mean())
-        mask_va = torch.sigmoid(G.parts(torch.zeros(len(val_idx), zd), cond_va)[0])
-        metrics["val_saliency_iou"] = float(_iou(mask_va > 0.5, masks[val_idx] > 0.5).mean())
-        z_a, z_b = torch.randn(len(val_idx), zd), torch.randn(len(val_idx), zd)
-        metrics["val_saliency_z_spread"] = float((G(z_a, cond_va) - G(z_b, cond_va)).abs().mean())
-    log.info(f"saliency: val IoU {metrics['val_saliency_iou']:.3f}, SSIM {metrics['val_saliency_ssim']:.3f} "
-             f"({time.perf_counter() - t0:.0f} s)")
+        cond_va = dec.condition(feats[va], attrs_pred[va])  # the run-time path: estimated attributes
+        sal_va = G(torch.zeros(len(va), zd), cond_va)
+        m["val_saliency_ssim"] = float(ssim(sal_va, images[va]).mean())
+        mask_va = torch.sigmoid(G.parts(torch.zeros(len(va), zd), cond_va)[0])
+        m["val_saliency_iou"] = float(_iou(mask_va > 0.5, masks[va] > 0.5).mean())
+        z_a, z_b = torch.randn(len(va), zd), torch.randn(len(va), zd)
+        m["val_saliency_z_spread"] = float((G(z_a, cond_va) - G(z_b, cond_va)).abs().mean())
+    log.info(f"saliency: val IoU {m['val_saliency_iou']:.3f}, SSIM {m['val_saliency_ssim']:.3f} ({st.elapsed():.0f} s)")
 
-    # 4) Semantic branch: EEG -> caption embedding, L2.
-    emb_all = torch.from_numpy(text.encode(captions_for(ds, np.arange(len(y)), caption)))
-    sem = dec.semantic
+
+def _train_semantic(st: _Stages, text, caption: str) -> None:
+    """4) Semantic branch: EEG -> caption embedding, L2; averaged examples regress onto their members' mean."""
+    x, y, tr, va = st.x, st.y, st.train_idx, st.val_idx
+    emb_all = torch.from_numpy(text.encode(captions_for(st.ds, np.arange(len(y)), caption)))
+    sem = st.dec.semantic
     opt_s = torch.optim.AdamW(sem.parameters(), lr=2e-3, weight_decay=1e-2)
     best_s: dict = {"mse": float("inf"), "state": None}
 
     def semantic_epoch(_ep):
         sem.train()
-        for b in np.array_split(rng.permutation(train_idx), max(1, len(train_idx) // 128)):
-            xb, members = class_averages(x_all, b, y, pools, average_augment, rng)
-            target = torch.stack([emb_all[m].mean(0) for m in members]) if average_augment else emb_all[b]
-            xb = xb + 0.05 * torch.randn(len(b), *x_all.shape[1:])
-            _step(F.mse_loss(sem(xb), target), opt_s, sem, info)
-        sync_state(sem, info)
+        for b in np.array_split(st.rng.permutation(tr), max(1, len(tr) // 128)):
+            xb, members = class_averages(x, b, y, st.pools, st.average_augment, st.rng)
+            target = torch.stack([emb_all[m].mean(0) for m in members]) if st.average_augment else emb_all[b]
+            xb = xb + 0.05 * torch.randn(len(b), *x.shape[1:])
+            _step(F.mse_loss(sem(xb), target), opt_s, sem, st.info)
+        sync_state(sem, st.info)
         sem.eval()
         with torch.no_grad():
-            mse = float(F.mse_loss(sem(x_all[val_idx]), emb_all[val_idx]))
+            mse = float(F.mse_loss(sem(x[va]), emb_all[va]))
         if mse < best_s["mse"]:
             best_s.update(mse=mse, state={k: v.clone() for k, v in sem.state_dict().items()})
 
-    run_stage("semantic", epochs, semantic_epoch, modules={"semantic": sem}, opts={"opt": opt_s},
-              checkpoints=checkpoints, rng=rng, extra=best_s, info=info, desc="semantic (L2)", every=1)
+    st.stage("semantic", st.epochs, semantic_epoch, {"semantic": sem}, {"opt": opt_s}, best_s, "semantic (L2)", every=1)
     sem.load_state_dict(best_s["state"])
     with torch.no_grad():
-        pred = sem.eval()(x_all[val_idx]).flatten(1)
-        metrics["val_embedding_cosine"] = float(F.cosine_similarity(pred, emb_all[val_idx].flatten(1)).mean())
-    metrics["val_embedding_mse"] = best_s["mse"]
-    metrics["train_seconds"] = time.perf_counter() - t0
-    log.info(f"semantic: val cosine {metrics['val_embedding_cosine']:.3f} ({metrics['train_seconds']:.0f} s total)")
-    return dec.eval(), metrics
+        pred = sem.eval()(x[va]).flatten(1)
+        st.metrics["val_embedding_cosine"] = float(F.cosine_similarity(pred, emb_all[va].flatten(1)).mean())
+    st.metrics["val_embedding_mse"] = best_s["mse"]
