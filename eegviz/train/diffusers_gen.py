@@ -74,7 +74,7 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
 def main(argv=None) -> int:
     """The generator and its classifier alone, with held-out figures: DIR/results.json."""
     from eegviz.decoders.text import make_text_encoder
-    from eegviz.eval.classifier import save_classifier, train_classifier
+    from eegviz.eval.classifier import load_classifier, save_classifier, train_classifier
     from eegviz.train.gen_eval import HeldOut, evaluate_generator, latency_ms
     from eegviz.train.pipeline_folder import load_components
     from eegviz.train.renders import TEST_SEED
@@ -89,6 +89,8 @@ def main(argv=None) -> int:
         p.add_argument("--" + k.replace("_", "-"), type=int)
     for k in ("ae", "unet", "distill"):
         p.add_argument(f"--{k}-minutes", type=float, default=0.0)
+    p.add_argument("--classifier", metavar="DIR",
+                   help="use the stimulus classifier saved in DIR (a rerun's) instead of training one")
     p.add_argument("--classifier-images", type=int, default=200)
     p.add_argument("--classifier-epochs", type=int, default=15)
     a = p.parse_args(argv)
@@ -98,8 +100,12 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     text = make_text_encoder("minilm")
-    clf = train_classifier(n_per_class=a.classifier_images, epochs=a.classifier_epochs, seed=1, size=64)
-    save_classifier(clf, out)
+    if a.classifier:
+        clf = load_classifier(Path(a.classifier))
+    else:
+        clf = train_classifier(n_per_class=a.classifier_images, epochs=a.classifier_epochs, seed=1, size=64)
+    if not a.classifier or Path(a.classifier).resolve() != out.resolve():
+        save_classifier(clf, out)
     t_clf = time.perf_counter() - t0
     log.info(f"classifier (64 px, seed 1): {t_clf:.0f} s")
     sizes = {**(TINY if a.tiny else {}), **{k: getattr(a, k) for k in FULL if getattr(a, k) is not None}}
