@@ -59,23 +59,16 @@ class StimulusClassifier(Component):
 
 
 def train_classifier(n_per_class: int = 200, epochs: int = 15, seed: int = 1, size: int = 32) -> StimulusClassifier:
-    """Each epoch sees n_per_class fresh renders per class (stimulus numbers epoch * n_per_class onwards, all
-    from `seed`), so the classifier learns the shapes rather than a fixed set of pictures, and the learning
-    rate decays on a cosine to settle the last epochs. `seed` must differ from the seeds of the images it will
-    judge (the EEG stimuli are seed 0; the generator's renders use their own seeds, eegviz.train.renders)."""
-    from eegviz.world.stimuli import CLASSES, make_spec, render_batch
+    from eegviz.world.stimuli import CLASSES, render_batch, stimulus_set
 
     torch.manual_seed(seed)
+    specs = stimulus_set(n_per_class, seed=seed)
+    imgs, _ = render_batch(specs, size=size)
+    x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float()
+    y = torch.tensor([s.class_idx for s in specs])
     clf = StimulusClassifier(CLASSES, size)
     opt = torch.optim.AdamW(clf.parameters(), lr=3e-3)
-    batches = -(-n_per_class * len(CLASSES) // 64)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=max(1, epochs * batches),
-                                                pct_start=0.1)
-    for epoch in tqdm(range(epochs), desc="stimulus classifier", leave=False):
-        specs = [make_spec(c, epoch * n_per_class + k, seed) for c in range(len(CLASSES)) for k in range(n_per_class)]
-        imgs, _ = render_batch(specs, size=size)
-        x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float()
-        y = torch.tensor([s.class_idx for s in specs])
+    for _ in tqdm(range(epochs), desc="stimulus classifier", leave=False):
         clf.train()
         for b in torch.randperm(len(x)).split(64):
             xb = x[b]
@@ -93,7 +86,6 @@ def train_classifier(n_per_class: int = 200, epochs: int = 15, seed: int = 1, si
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
     return clf.eval()
 
 
