@@ -147,6 +147,42 @@ def _results(metrics: dict | None, training: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+_GEN_ROWS = {
+    "text_only_label": "text only, label caption (the caption's ceiling)",
+    "text_only_rich": "text only, rich caption",
+    "blob_label": "true-silhouette blob + label caption (the run-time path)",
+    "blob_rich": "true-silhouette blob + rich caption",
+    "control_blob_shuffled_label": "control: blob shuffled across images",
+    "control_flat_label": "control: flat grey start",
+}
+
+
+def _generator(training: dict) -> str:
+    """The generator judged alone on held-out renders (no EEG): what it can draw when its inputs are right, each
+    figure beside the classifier's own ceiling and the controls that take the blob or the caption away."""
+    g = training.get("generator") or {}
+    test = g.get("test")
+    if not isinstance(test, dict):
+        return ""
+    out = ["", "## The generator alone, on held-out renders (no EEG)",
+           f"{test.get('n', '?')} renders of a seed no training stage drew; {test.get('steps')} UNet pass(es) at "
+           f"strength {test.get('strength')}. The classifier recognises {_f(test.get('classifier_on_renders'))} of "
+           "the true renders (the ceiling of every top-1 below).", "",
+           "| input | top-1 | mask IoU | centroid r x | centroid r y | colour |", "|---|---|---|---|---|---|"]
+    for key, name in _GEN_ROWS.items():
+        v = test.get(key)
+        if isinstance(v, dict):
+            out.append(f"| {name} | {_f(v.get('top1'))} | {_f(v.get('iou'))} | {_f(v.get('centroid_r_x'), 2)} | "
+                       f"{_f(v.get('centroid_r_y'), 2)} | {_f(v.get('colour_acc'))} |")
+    ae = (g.get("autoencoder") or {}).get("acceptance")
+    if isinstance(ae, dict):
+        verdict = "accepted" if g["autoencoder"].get("accepted") else "below the 0.97 acceptance line"
+        out += ["", f"Autoencoder: the classifier recognises {_f(ae.get('classifier_on_reconstructions'))} of its "
+                    f"reconstructions of held-out renders, against {_f(ae.get('classifier_on_renders'))} of the "
+                    f"renders themselves ({verdict})."]
+    return "\n".join(out) + "\n"
+
+
 def _curves(metrics: dict | None) -> str:
     """The repetition curve: class top-1 on test trials averaged over k repetitions of the same image."""
     rows = ((metrics or {}).get("curves") or {}).get("repetitions") or []
@@ -231,7 +267,7 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
 {d['channels']} channels at {d['sfreq']:g} Hz, window {d['window_s'][0]:g}..{d['window_s'][1]:g} s; split by image:
 {d['split_trials']['train']} train / {d['split_trials']['val']} validation / {d['split_trials']['test']} test trials.
 {_simulated(d)}
-{_results(metrics, training)}{_curves(metrics)}{_controls(metrics)}
+{_results(metrics, training)}{_generator(training)}{_curves(metrics)}{_controls(metrics)}
 ## Retrain
     {training.get('command', 'eegviz train --data DATA --out MODEL_DIR')}
 
