@@ -169,18 +169,20 @@ def cmd_bench(args) -> int:
 def cmd_record(args) -> int:
     """Record every LSL stream (or --streams) into a fresh session folder; no model is loaded."""
     from eegviz.record.lsl_recorder import describe, record
+    from eegviz.record.lsl_streams import sigterm_as_ctrl_c
 
     names = [n.strip() for n in args.streams.split(",")] if args.streams else None
 
     def started(rec) -> None:
         streams = "\n".join(f"  {describe(info)}" for info in rec.infos)
-        until = f"for {args.duration:g} s" if args.duration else "until Ctrl-C"
+        until = f"for {args.duration:g} s" if args.duration else "until Ctrl-C (or SIGTERM)"
         n = len(rec.infos)
         print(f"eegviz: recording {n} LSL stream{'s' if n != 1 else ''} with {rec.backend} into {rec.path} {until}:\n"
               f"{streams}", flush=True)
 
-    rec = record(args.out, duration=args.duration, names=names, backend=args.backend, wait_s=args.wait,
-                 on_start=started)
+    with sigterm_as_ctrl_c():
+        rec = record(args.out, duration=args.duration, names=names, backend=args.backend, wait_s=args.wait,
+                     on_start=started)
     print(f"eegviz: recorded {rec.summary()}")
     return 0
 

@@ -43,8 +43,14 @@ def _cli_record(*args: str):
     started (LabRecorderCLI included) when the test ends, however it ends: a test that times out must not leave
     a recorder holding LSL streams for the next test."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
-    proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    # A suite a script started in the background inherits SIGINT ignored, and an ignored signal stays ignored
+    # through exec: with a handler in place while spawning, the recorder gets Ctrl-C as from a terminal.
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, old)
     try:
         yield proc
     finally:
@@ -265,9 +271,11 @@ def test_cli_record_with_duration(tmp_path):
     outlets.close()
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_cli_record_ctrl_c_ends_cleanly_with_footers(tmp_path, backend):
-    """Ctrl-C is how a lab ends an open-ended recording: exit 0, every sample so far, footers written."""
+def test_cli_record_ctrl_c_ends_cleanly_with_footers(tmp_path, backend, stop):
+    """Ctrl-C is how a lab ends an open-ended recording, SIGTERM how a script or process manager does (`kill
+    PID`; a background job of a script cannot get SIGINT at all): exit 0, every sample so far, footers written."""
     tag = uuid.uuid4().hex[:10]
     outlets, info, marker_name = _outlets(tag)
     with _cli_record("--out", str(tmp_path), "--streams", f"{info.name},{marker_name}", "--backend", backend) as proc:
@@ -276,7 +284,7 @@ def test_cli_record_ctrl_c_ends_cleanly_with_footers(tmp_path, backend):
         time.sleep(0.5)
         x, stamps, markers = _push_known(outlets, n_chunks=8)
         time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+        proc.send_signal(stop)  # SIGINT is what the terminal sends on Ctrl-C
         out, err = proc.communicate(timeout=40)
     assert proc.returncode == 0, err
     s = _by_name(pyxdf.load_xdf(str(tmp_path / "session.xdf"), synchronize_clocks=False,
@@ -338,8 +346,9 @@ def test_stop_drains_a_live_1khz_sender_promptly(tmp_path):
     assert int(s["footer"]["info"]["sample_count"][0]) == n == rec.streams[0].n_samples
 
 
-def test_cli_record_second_ctrl_c_still_writes_footers(tmp_path):
-    """Ctrl-C twice in quick succession against a live 1 kHz sender: exit 0, footers written."""
+@pytest.mark.parametrize("second", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_cli_record_second_ctrl_c_still_writes_footers(tmp_path, second):
+    """Ctrl-C, then Ctrl-C or SIGTERM in quick succession against a live 1 kHz sender: exit 0, footers written."""
     name = f"live-{uuid.uuid4().hex[:10]}"
     pusher = _LivePusher(name)
     try:
@@ -350,7 +359,7 @@ def test_cli_record_second_ctrl_c_still_writes_footers(tmp_path):
             t = time.monotonic()
             proc.send_signal(signal.SIGINT)
             time.sleep(0.3)
-            proc.send_signal(signal.SIGINT)  # impatient: must not cost the footers
+            proc.send_signal(second)  # impatient: must not cost the footers
             out, err = proc.communicate(timeout=30)
             took = time.monotonic() - t
     finally:
