@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from eegviz.errors import EegvizError
-from eegviz.record.lsl_streams import lsl_config, sigint_deferred
+from eegviz.record.lsl_streams import lsl_config, stop_deferred
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class LabRecorderCliRecorder:
         """
         if self._proc is None or self._proc.returncode is not None:
             return
-        with sigint_deferred():
+        with stop_deferred():
             try:
                 self._proc.stdin.write("\n")
                 self._proc.stdin.flush()

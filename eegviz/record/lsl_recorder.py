@@ -36,7 +36,7 @@ import numpy as np
 from eegviz.channel_formats import BY_NAME, lsl_format_name
 from eegviz.errors import EegvizError
 from eegviz.record.labrecorder import LABRECORDER_CFG, LabRecorderCliRecorder, labrecorder_cli
-from eegviz.record.lsl_streams import describe, find_streams, lsl_config, sigint_deferred
+from eegviz.record.lsl_streams import describe, find_streams, lsl_config, stop_deferred
 from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,7 @@ class EegvizLslRecorder:
 
         if self.writer is None or self.writer.closed:
             return
-        with sigint_deferred():
+        with stop_deferred():
             self._t_stop = pylsl.local_clock()
             self._stop.set()
             deadline = time.monotonic() + JOIN_TIMEOUT_S

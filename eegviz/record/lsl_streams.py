@@ -75,20 +75,14 @@ def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeou
 
 
 @contextlib.contextmanager
-def sigint_deferred():
-    """Ctrl-C and SIGTERM are ignored (with a note on stderr) inside: a second stop request while stopping must
-    not cost the footers.
-
-    Only the main thread can set a signal handler; elsewhere (a recorder run from a thread) this does nothing.
-    """
+def _signal_handlers(handlers: dict):
+    """{signal: handler} installed inside the block, the old handlers restored after it. Only the main thread can
+    set a signal handler; elsewhere (a recorder run from a thread) this does nothing."""
     old: dict = {}
     if threading.current_thread() is threading.main_thread():
-        def note(signum, frame):  # noqa: ARG001 - signal handler signature
-            print("eegviz: already stopping; writing the footers first", file=sys.stderr, flush=True)
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig, handler in handlers.items():
             try:
-                old[sig] = signal.signal(sig, note)
+                old[sig] = signal.signal(sig, handler)
             except (ValueError, OSError):
                 pass
     try:
@@ -98,26 +92,24 @@ def sigint_deferred():
             signal.signal(sig, handler)
 
 
-@contextlib.contextmanager
+def stop_deferred():
+    """Ctrl-C and SIGTERM are ignored (with a note on stderr) inside: a second stop request while stopping must
+    not cost the footers."""
+    def note(signum, frame):  # noqa: ARG001 - signal handler signature
+        print("eegviz: already stopping; writing the footers first", file=sys.stderr, flush=True)
+
+    return _signal_handlers({signal.SIGINT: note, signal.SIGTERM: note})
+
+
 def sigterm_as_ctrl_c():
     """Inside, SIGTERM (`kill PID`: what scripts and process managers send) stops a recording as Ctrl-C does,
     footers and all. It matters beyond politeness: a recorder a script starts in the background (`&`) inherits
     SIGINT *ignored* (POSIX shells do that to background jobs without job control), so SIGTERM is the one
-    signal that script can stop it with. Main thread only, as every signal handler."""
-    old = None
-    if threading.current_thread() is threading.main_thread():
-        def stop(signum, frame):  # noqa: ARG001 - signal handler signature
-            raise KeyboardInterrupt
+    signal that script can stop it with."""
+    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
 
-        try:
-            old = signal.signal(signal.SIGTERM, stop)
-        except (ValueError, OSError):
-            old = None
-    try:
-        yield
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
+    return _signal_handlers({signal.SIGTERM: stop})
 
 
 def describe(info) -> str:

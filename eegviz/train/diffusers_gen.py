@@ -107,7 +107,8 @@ def main(argv=None) -> int:
     if not a.classifier or Path(a.classifier).resolve() != out.resolve():
         save_classifier(clf, out)
     t_clf = time.perf_counter() - t0
-    log.info(f"classifier (64 px, seed 1): {t_clf:.0f} s")
+    log.info(f"classifier (64 px, seed 1): {'loaded from ' + a.classifier if a.classifier else 'trained'}, "
+             f"{t_clf:.0f} s")
     sizes = {**(TINY if a.tiny else {}), **{k: getattr(a, k) for k in FULL if getattr(a, k) is not None}}
     rec = train_diffusers_generator(out, text, clf, seed=a.seed, **sizes,
                                     caps={k: getattr(a, f"{k}_minutes") for k in ("ae", "unet", "distill")})

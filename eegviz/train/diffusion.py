@@ -55,7 +55,7 @@ def build_unet(cross_dim: int, latent_size: int = 16, latent_channels: int = 4, 
                                 layers_per_block=layers, cross_attention_dim=cross_dim,
                                 attention_head_dim=head_dim, norm_num_groups=min(32, min(channels)),
                                 addition_embed_type="text" if pooled_caption else None,
-                                addition_embed_type_num_heads=max(1, cross_dim // 64) if cross_dim % 64 == 0 else 1)
+                                addition_embed_type_num_heads=cross_dim // 64 if cross_dim % 64 == 0 else 1)
 
 
 def build_scheduler():
