@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+from eegviz.errors import EegvizError
 
 log = logging.getLogger("eegviz.train.generator")
 
@@ -97,12 +100,17 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(a.threads)
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    clf = None
+    if a.classifier:  # before anything is written: a wrong folder is one line and no output folder
+        try:
+            clf = load_classifier(Path(a.classifier))
+        except EegvizError as e:
+            print(f"eegviz: {e}", file=sys.stderr)
+            return 2
+    out.mkdir(parents=True, exist_ok=True)
     text = make_text_encoder("minilm")
-    if a.classifier:
-        clf = load_classifier(Path(a.classifier))
-    else:
+    if clf is None:
         clf = train_classifier(n_per_class=a.classifier_images, epochs=a.classifier_epochs, seed=1, size=64)
     if not a.classifier or Path(a.classifier).resolve() != out.resolve():
         save_classifier(clf, out)

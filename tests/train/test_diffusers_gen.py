@@ -153,3 +153,13 @@ def test_classifier_keeps_its_training_size_and_classes(tmp_path):
         f.write_bytes(b"not weights")
     with pytest.raises(EegvizError, match="corrupt"):
         load_classifier(tmp_path)
+
+
+def test_missing_classifier_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from eegviz.train.diffusers_gen import main
+
+    out = tmp_path / "gen"
+    assert main(["--out", str(out), "--classifier", str(tmp_path / "no-such-model"), "--tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("eegviz: ") and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
