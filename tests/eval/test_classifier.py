@@ -23,3 +23,43 @@ def test_loads_a_local_transformers_classifier(tmp_path):
 def test_not_a_classifier_is_one_clear_error(tmp_path):
     with pytest.raises(EegvizError, match="cannot load an image classifier"):
         HFImageClassifier(str(tmp_path))
+
+
+def test_stimulus_classifier_sees_new_renders_every_epoch(monkeypatch):
+    """fresh=True: each epoch renders new stimulus numbers (k runs on), never the first epoch's pictures again;
+    fresh=False reuses one set."""
+    import eegviz.world.stimuli as stimuli
+    from eegviz.eval.classifier import train_classifier
+
+    seen = []
+    real = stimuli.render_batch
+
+    def spy(specs, size):
+        seen.append({s.image_id for s in specs})
+        return real(specs, size)
+
+    monkeypatch.setattr(stimuli, "render_batch", spy)
+    train_classifier(n_per_class=1, epochs=3, seed=1, size=16, channels=(4, 4), fresh=True)
+    assert len(seen) == 3 and len(seen[0] | seen[1] | seen[2]) == 3 * 40
+    assert all(i.endswith("_s1") for s in seen for i in s)  # the classifier's own seed, not the EEG stimuli's (0)
+    seen.clear()
+    train_classifier(n_per_class=1, epochs=3, seed=1, size=16, channels=(4, 4), fresh=False)
+    assert len(seen) == 1
+
+
+def test_a_three_block_classifier_folder_still_loads(tmp_path):
+    """Folders saved before `channels` was a config entry (three blocks, 32/64/96) load with their own shape."""
+    import json
+
+    from eegviz.eval.classifier import StimulusClassifier, load_classifier, save_classifier
+    from eegviz.world.stimuli import CLASSES
+
+    old = StimulusClassifier(list(CLASSES), size=16)
+    folder = save_classifier(old, tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    del cfg["channels"]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    back = load_classifier(tmp_path)
+    assert len(back.body) == 5 and back.head.in_features == 96
+    x = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    np.testing.assert_allclose(back.logits_uint8(x), old.logits_uint8(x), atol=1e-5)
