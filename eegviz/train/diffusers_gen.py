@@ -30,16 +30,20 @@ FULL = {"ae_steps": 2500, "unet_steps": 3000, "distill_steps": 400, "ae_batch": 
         "distill_batch": 16, "val_per_class": 5}
 TINY = {"ae_steps": 3, "unet_steps": 3, "distill_steps": 2, "ae_batch": 4, "unet_batch": 4, "distill_batch": 4,
         "val_per_class": 1, "ae": {"channels": (8, 16, 16)}, "unet": {"channels": (16, 32, 32), "head_dim": 8},
-        "teacher_steps": 1, "grid": ((1, 0.5),)}
+        "teacher_steps": 1, "grid": ((1, 0.5),), "guidance_grid": (3.0,)}
 
 
 def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict | None = None,
-                              grid=SAMPLER_GRID, **sizes) -> dict:
-    """Train all stages and save the pipeline folder into `out`; returns the training record."""
+                              grid=SAMPLER_GRID, vae=None, teacher=None, guidance: float | None = None,
+                              unet_lr: float = 1e-3, p_rich: float = 0.5, **sizes) -> dict:
+    """Train all stages and save the pipeline folder into `out`; returns the training record.
+
+    vae: an already trained autoencoder to reuse (its stage is skipped; its acceptance is still scored with
+    `clf`); teacher: a saved teacher UNet to continue training for unet_steps (see train_teacher's init)."""
     from eegviz.train.autoencoder import score_reconstructions, train_autoencoder
     from eegviz.train.diffusion import build_scheduler, train_teacher
     from eegviz.train.distill import distill
-    from eegviz.train.gen_eval import HeldOut, choose_sampling
+    from eegviz.train.gen_eval import GUIDANCE_GRID, HeldOut, choose_guidance, choose_sampling
     from eegviz.train.pipeline_folder import save_pipeline
     from eegviz.train.renders import VAL_SEED, heldout_specs
 
@@ -47,9 +51,14 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
     grid = cfg.pop("grid", grid)
     caps = caps or {}
     t0 = time.perf_counter()
-    vae, ae = train_autoencoder(steps=cfg["ae_steps"], batch=cfg["ae_batch"], seed=seed, config=cfg.get("ae"),
-                                max_minutes=caps.get("ae", 0.0))
-    vae.requires_grad_(False)
+    if vae is None:
+        vae, ae = train_autoencoder(steps=cfg["ae_steps"], batch=cfg["ae_batch"], seed=seed, config=cfg.get("ae"),
+                                    max_minutes=caps.get("ae", 0.0))
+    else:
+        ae = {"reused": "an earlier run's autoencoder (--vae-from)", "scaling_factor": vae.config.scaling_factor,
+              "config": {"channels": list(vae.config.block_out_channels), "layers": vae.config.layers_per_block,
+                         "latent_channels": vae.config.latent_channels}}
+    vae.eval().requires_grad_(False)
     ae["acceptance"] = score_reconstructions(vae, clf, heldout_specs(cfg["val_per_class"], VAL_SEED + 2))
     ae["accepted"] = ae["acceptance"]["classifier_on_reconstructions"] >= 0.97
     if not ae["accepted"]:
@@ -57,21 +66,47 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
     stages = Path(out) / "stages"  # each stage's weights as soon as it ends: a failure later keeps them
     vae.save_pretrained(stages / "vae")
     teacher, tm = train_teacher(vae, text, steps=cfg["unet_steps"], batch=cfg["unet_batch"], seed=seed,
-                                config=cfg.get("unet"), max_minutes=caps.get("unet", 0.0))
+                                config=cfg.get("unet"), max_minutes=caps.get("unet", 0.0), init=teacher,
+                                lr=unet_lr, p_rich=p_rich)
     teacher.save_pretrained(stages / "teacher")
-    student, dm = distill(teacher, vae, text, steps=cfg["distill_steps"], batch=cfg["distill_batch"], seed=seed,
-                          teacher_steps=cfg.get("teacher_steps", 3), max_minutes=caps.get("distill", 0.0))
     sched = build_scheduler()
     val = HeldOut(text, cfg["val_per_class"], VAL_SEED)
+    guidance_rows = []
+    if guidance is None:
+        guidance, guidance_rows = choose_guidance(vae, teacher, sched, val, clf, torch.from_numpy(text.encode([""])),
+                                                  grid=cfg.get("guidance_grid", GUIDANCE_GRID),
+                                                  n_steps=cfg.get("teacher_steps", 3), seed=seed)
+        log.info(f"generator: guidance {guidance} baked into the student (chosen on validation)")
+    student, dm = distill(teacher, vae, text, steps=cfg["distill_steps"], batch=cfg["distill_batch"], seed=seed,
+                          teacher_steps=cfg.get("teacher_steps", 3), max_minutes=caps.get("distill", 0.0),
+                          guidance=guidance, p_rich=p_rich)
     chosen, rows = choose_sampling(vae, student, sched, val, clf, grid, seed=seed)
     log.info(f"generator: {chosen['steps']} step(s) at strength {chosen['strength']} (chosen on validation)")
     save_pipeline(out, vae, student, sched, {**chosen, "caption": "label or rich (both trained)",
                                              "text_encoder": text.name, "trained_seed": seed})
     return {"kind": "diffusers", "autoencoder": ae, "teacher": tm, "distill": dm, "sampling": chosen,
-            "sampling_on_val": rows, "seconds": time.perf_counter() - t0, "seed": seed,
+            "sampling_on_val": rows,
+            "guidance": guidance, "guidance_on_val": guidance_rows, "seconds": time.perf_counter() - t0, "seed": seed,
             "render_seeds": {"train": ">= 1000 (fresh every batch)", "val": VAL_SEED, "ae_check": VAL_SEED + 2},
             "sizes": {k: v for k, v in cfg.items() if k not in ("ae", "unet")}, "caps_minutes": caps,
             "architecture": {"autoencoder": ae["config"], "unet": tm["config"]}}
+
+
+def load_stage(folder: Path, kind: str):
+    """A saved diffusers stage (AutoencoderKL or UNet2DConditionModel) from an earlier run; a folder without one is
+    a one-line EegvizError. safetensors only: a stage folder cannot run code."""
+    import diffusers
+
+    from eegviz.model_sources import quiet_hf_libraries
+
+    quiet_hf_libraries()
+    if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
+        raise EegvizError(f"{folder} holds no saved {kind} (config.json + safetensors)")
+    try:
+        model = getattr(diffusers, kind).from_pretrained(folder, use_safetensors=True)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise EegvizError(f"cannot load a {kind} from {folder} ({type(exc).__name__})") from None
+    return model.eval()
 
 
 def main(argv=None) -> int:
@@ -94,6 +129,15 @@ def main(argv=None) -> int:
         p.add_argument(f"--{k}-minutes", type=float, default=0.0)
     p.add_argument("--classifier", metavar="DIR",
                    help="use the stimulus classifier saved in DIR (a rerun's) instead of training one")
+    p.add_argument("--vae-from", metavar="DIR", help="reuse the autoencoder saved in DIR (an earlier run's "
+                   "stages/vae) instead of training one")
+    p.add_argument("--teacher-from", metavar="DIR", help="continue training the teacher UNet saved in DIR (an "
+                   "earlier run's stages/teacher) for --unet-steps more steps")
+    p.add_argument("--unet-lr", type=float, default=1e-3, help="the teacher's peak learning rate")
+    p.add_argument("--p-rich", type=float, default=0.5, help="the share of training captions that are the rich "
+                   "caption (colour, size, place) rather than the label caption")
+    p.add_argument("--guidance", type=float, help="the classifier-free guidance baked into the student (default: "
+                   "chosen on validation from 3, 5, 8)")
     p.add_argument("--classifier-images", type=int, default=200)
     p.add_argument("--classifier-epochs", type=int, default=15)
     a = p.parse_args(argv)
@@ -101,13 +145,17 @@ def main(argv=None) -> int:
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     t0 = time.perf_counter()
-    clf = None
-    if a.classifier:  # before anything is written: a wrong folder is one line and no output folder
-        try:
+    clf = vae = teacher = None
+    try:  # before anything is written: a wrong folder is one line and no output folder
+        if a.classifier:
             clf = load_classifier(Path(a.classifier))
-        except EegvizError as e:
-            print(f"eegviz: {e}", file=sys.stderr)
-            return 2
+        if a.vae_from:
+            vae = load_stage(Path(a.vae_from), "AutoencoderKL")
+        if a.teacher_from:
+            teacher = load_stage(Path(a.teacher_from), "UNet2DConditionModel")
+    except EegvizError as e:
+        print(f"eegviz: {e}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     text = make_text_encoder("minilm")
     if clf is None:
@@ -118,7 +166,8 @@ def main(argv=None) -> int:
     log.info(f"classifier (64 px, seed 1): {'loaded from ' + a.classifier if a.classifier else 'trained'}, "
              f"{t_clf:.0f} s")
     sizes = {**(TINY if a.tiny else {}), **{k: getattr(a, k) for k in FULL if getattr(a, k) is not None}}
-    rec = train_diffusers_generator(out, text, clf, seed=a.seed, **sizes,
+    rec = train_diffusers_generator(out, text, clf, seed=a.seed, vae=vae, teacher=teacher, guidance=a.guidance,
+                                    unet_lr=a.unet_lr, p_rich=a.p_rich, **sizes,
                                     caps={k: getattr(a, f"{k}_minutes") for k in ("ae", "unet", "distill")})
     vae, unet, sched = load_components(out)  # judge what was saved, through diffusers' loader
     test = HeldOut(text, a.test_per_class, TEST_SEED)
@@ -126,6 +175,7 @@ def main(argv=None) -> int:
     rec["test"] = evaluate_generator(vae, unet, sched, test, clf, seed=a.seed, **s)
     rec["latency_ms"] = latency_ms(vae, unet, sched, test.label_states, **s)
     rec["classifier_seconds"] = t_clf
+    rec["reused"] = {"classifier": a.classifier, "vae": a.vae_from, "teacher": a.teacher_from}
     rec["total_seconds"] = time.perf_counter() - t0
     (out / "results.json").write_text(json.dumps(rec, indent=1, default=str))
     log.info(f"done in {rec['total_seconds']:.0f} s: {out / 'results.json'}")

@@ -20,6 +20,7 @@ Choices, and why:
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
@@ -37,7 +38,7 @@ MIN_SNR_GAMMA = 5.0
 
 
 def build_unet(cross_dim: int, latent_size: int = 16, latent_channels: int = 4, channels=UNET_DEFAULTS["channels"],
-               layers: int = 1, head_dim: int = 32, pooled_caption: bool = True):
+               layers: int = 1, head_dim: int = 32, pooled_caption: bool = True, attend_top: bool = False):
     """Conv-only at the latent's full resolution, cross-attention to the caption below it (where the shape is
     decided), as SD's UNet is but three levels deep and narrow enough for a CPU.
 
@@ -48,8 +49,9 @@ def build_unet(cross_dim: int, latent_size: int = 16, latent_channels: int = 4, 
     from diffusers import UNet2DConditionModel
 
     n = len(channels)
-    down = ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1)
-    up = ("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",)
+    top = 0 if attend_top else 1  # attend_top: cross-attention at the latent's full resolution too
+    down = ("DownBlock2D",) * top + ("CrossAttnDownBlock2D",) * (n - top)
+    up = ("CrossAttnUpBlock2D",) * (n - top) + ("UpBlock2D",) * top
     return UNet2DConditionModel(sample_size=latent_size, in_channels=latent_channels, out_channels=latent_channels,
                                 down_block_types=down, up_block_types=up, block_out_channels=tuple(channels),
                                 layers_per_block=layers, cross_attention_dim=cross_dim,
@@ -176,18 +178,30 @@ def sample_timesteps(rng: np.random.Generator, deg: torch.Tensor, p_top: float =
 
 
 def train_teacher(vae, text, *, steps: int = 4000, batch: int = 64, lr: float = 1e-3, size: int = 64,
-                  p_degraded: float = 0.4, p_uncond: float = 0.1, ema: float = 0.999, seed: int = 0,
-                  max_minutes: float = 0.0, config: dict | None = None, log_every: int = 20):
-    """Returns (the EMA UNet, metrics)."""
+                  p_degraded: float = 0.4, p_uncond: float = 0.1, p_rich: float = 0.5, ema: float = 0.999,
+                  seed: int = 0,
+                  max_minutes: float = 0.0, config: dict | None = None, log_every: int = 20, init=None):
+    """Returns (the EMA UNet, metrics).
+
+    init: a UNet to continue training from (an earlier run's saved teacher; its architecture wins over `config`),
+    with a fresh warm-up and cosine schedule over this run's steps. Continuing spends a second session's minutes
+    on one teacher when a single stage's wall-clock cap ends before the loss has flattened."""
     cfg = {**UNET_DEFAULTS, **(config or {})}
     torch.manual_seed(seed)
-    rng = np.random.default_rng([seed, 22])
+    rng = np.random.default_rng([seed, 22] if init is None else [seed, 22, 1])  # a continuation draws new batches
     latent_size = size // (2 ** (len(vae.config.block_out_channels) - 1))
-    unet = build_unet(text.dim, latent_size, vae.config.latent_channels, cfg["channels"], cfg["layers"],
-                      cfg["head_dim"], cfg["pooled_caption"]).train()
+    if init is not None:
+        unet = copy.deepcopy(init).train().requires_grad_(True)
+        uc = unet.config
+        cfg = {"channels": tuple(uc.block_out_channels), "layers": uc.layers_per_block,
+               "head_dim": uc.attention_head_dim, "pooled_caption": uc.addition_embed_type == "text",
+               "attend_top": uc.down_block_types[0].startswith("CrossAttn")}
+    else:
+        unet = build_unet(text.dim, latent_size, vae.config.latent_channels, cfg["channels"], cfg["layers"],
+                          cfg["head_dim"], cfg["pooled_caption"], cfg.get("attend_top", False)).train()
     avg = Ema(unet, ema)
     sched = build_scheduler()
-    caps = Captions(text, p_uncond=p_uncond)
+    caps = Captions(text, p_rich=p_rich, p_uncond=p_uncond)
     data = LatentBatches(vae, rng, size, p_degraded)
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=1e-4)
 
@@ -204,4 +218,6 @@ def train_teacher(vae, text, *, steps: int = 4000, batch: int = 64, lr: float = 
     n_params = sum(p.numel() for p in unet.parameters())
     return avg.module, {**res.summary(), "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
                         "params": n_params, "batch": batch, "lr": lr, "p_degraded": p_degraded,
-                        "p_uncond": p_uncond, "ema": ema, "prediction": "v", "min_snr_gamma": MIN_SNR_GAMMA}
+                        "p_uncond": p_uncond, "p_rich": p_rich, "ema": ema, "prediction": "v",
+                        "min_snr_gamma": MIN_SNR_GAMMA,
+                        "continued_from_earlier_run": init is not None}

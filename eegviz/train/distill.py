@@ -49,7 +49,7 @@ def student_timesteps(rng: np.random.Generator, n: int, p_noise: float = 0.25, p
 
 def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float = 2e-4, guidance: float = 3.0,
             teacher_steps: int = 3, anchor: float = 0.1, size: int = 64, ema: float = 0.99, seed: int = 0,
-            max_minutes: float = 0.0, log_every: int = 10):
+            max_minutes: float = 0.0, log_every: int = 10, p_rich: float = 0.5):
     """Returns (the EMA student UNet, metrics)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 33])
@@ -57,7 +57,7 @@ def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float 
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     avg = Ema(student, ema)
     sched = build_scheduler()
-    caps = Captions(text, p_uncond=0.0)  # the student is always conditioned: guidance is baked in
+    caps = Captions(text, p_rich=p_rich, p_uncond=0.0)  # always conditioned: guidance is baked in
     data = LatentBatches(vae, rng, size, p_degraded=0.0)
     opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.0)
 
@@ -70,7 +70,7 @@ def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float 
                    log_every=log_every)
     return avg.module, {**res.summary(), "method": "guided knowledge distillation (teacher DDIM path as target)",
                         "batch": batch, "lr": lr, "guidance": guidance, "teacher_steps": teacher_steps,
-                        "anchor": anchor, "ema": ema, "blob_timesteps": list(BLOB_TIMESTEPS),
+                        "anchor": anchor, "ema": ema, "p_rich": p_rich, "blob_timesteps": list(BLOB_TIMESTEPS),
                         "second_timesteps": list(SECOND_TIMESTEPS), "noise_timestep": NOISE_TIMESTEP}
 
 

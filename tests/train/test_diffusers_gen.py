@@ -163,3 +163,74 @@ def test_missing_classifier_folder_is_one_line_and_writes_nothing(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("eegviz: ") and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_teacher_continues_from_saved_weights(vae_run, teacher_run, text, tmp_path):
+    """init: training resumes from a saved teacher (its architecture, its weights), not from a fresh UNet."""
+    from eegviz.train.diffusers_gen import load_stage
+
+    teacher = teacher_run[0]
+    teacher.save_pretrained(tmp_path / "teacher")
+    saved = load_stage(tmp_path / "teacher", "UNet2DConditionModel")
+    more, m = train_teacher(vae_run[0], text, steps=2, batch=4, size=SIZE, lr=1e-9, log_every=0, init=saved,
+                            config={"channels": (8, 8, 8)})  # ignored: the saved UNet's architecture wins
+    assert m["continued_from_earlier_run"] and m["config"]["channels"] == [16, 32, 32]
+    for a, b in zip(more.parameters(), teacher.parameters()):  # a ~zero learning rate keeps the saved weights
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+    fresh = train_teacher(vae_run[0], text, steps=1, batch=4, size=SIZE, config=TINY_UNET, log_every=0)[1]
+    assert not fresh["continued_from_earlier_run"]
+
+
+@pytest.mark.parametrize("flag", ["--vae-from", "--teacher-from"])
+def test_missing_stage_folder_is_one_line_and_writes_nothing(tmp_path, capsys, flag):
+    from eegviz.train.diffusers_gen import main
+
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "gen"
+    assert main(["--out", str(out), flag, str(tmp_path / "empty"), "--tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("eegviz: ") and "holds no saved" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_rerun_reuses_the_autoencoder_and_continues_the_teacher(tmp_path):
+    """python -m eegviz.train.diffusers_gen --vae-from/--teacher-from: the second run keeps the first's autoencoder
+    exactly, trains on from its teacher, scores the autoencoder with its own classifier, and records all of it."""
+    from eegviz.train.diffusers_gen import main
+
+    torch.set_num_threads(1)
+    common = ["--tiny", "--test-per-class", "1", "--classifier-images", "1", "--classifier-epochs", "1"]
+    assert main(["--out", str(tmp_path / "a"), *common]) == 0
+    assert main(["--out", str(tmp_path / "b"), *common, "--classifier", str(tmp_path / "a"), "--vae-from",
+                 str(tmp_path / "a" / "stages" / "vae"), "--teacher-from", str(tmp_path / "a" / "stages" / "teacher"),
+                 "--guidance", "4"]) == 0
+    rec = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert rec["teacher"]["continued_from_earlier_run"] and rec["distill"]["guidance"] == 4.0
+    assert "reused" in rec["autoencoder"] and "acceptance" in rec["autoencoder"]
+    assert rec["reused"]["vae"].endswith("vae")
+    va, vb = load_components(tmp_path / "a")[0], load_components(tmp_path / "b")[0]
+    for p, q in zip(va.parameters(), vb.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_guidance_is_chosen_on_validation_by_top1_plus_iou(vae_run, teacher_run, text, monkeypatch):
+    """choose_guidance scores the teacher at every (guidance, start) pair and keeps the guidance with the best
+    mean top-1 + IoU; the scores it ranks by are the rows it returns."""
+    from eegviz.train import gen_eval
+
+    class Named:  # a classifier that is right exactly where the image is bright enough
+        def logits_uint8(self, images):
+            out = np.zeros((len(images), 40), np.float32)
+            out[np.arange(len(images)), held.labels] = images.mean((1, 2, 3)) > 40
+            return out
+
+    held = gen_eval.HeldOut(text, 1, renders.VAL_SEED, size=SIZE)
+    empty = torch.from_numpy(text.encode([""]))
+    g, rows = gen_eval.choose_guidance(vae_run[0], teacher_run[0], build_scheduler(), held, Named(), empty,
+                                       grid=(1.0, 4.0), starts=(499, 332), n_steps=1)
+    assert [(r["guidance"], r["t_start"]) for r in rows] == [(1.0, 499), (1.0, 332), (4.0, 499), (4.0, 332)]
+    mean = {k: np.mean([r["top1"] + r["iou"] for r in rows if r["guidance"] == k]) for k in (1.0, 4.0)}
+    assert g == max(mean, key=mean.get)
+    imgs = gen_eval.teacher_images(vae_run[0], teacher_run[0], build_scheduler(), held.blobs, held.label_states,
+                                   empty, t_start=499, guidance=1.0, n_steps=1)
+    assert imgs.shape == (40, SIZE, SIZE, 3) and imgs.dtype == np.uint8
