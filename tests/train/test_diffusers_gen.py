@@ -10,7 +10,7 @@ import torch
 from eegviz.decoders.text import HashTextEncoder
 from eegviz.train import renders
 from eegviz.train.autoencoder import train_autoencoder
-from eegviz.train.diffusion import build_scheduler, train_teacher
+from eegviz.train.diffusion import build_scheduler, build_unet, train_teacher
 from eegviz.train.distill import distill
 from eegviz.train.pipeline_folder import build_pipeline, img2img, load_components, save_pipeline
 
@@ -193,23 +193,28 @@ def test_missing_stage_folder_is_one_line_and_writes_nothing(tmp_path, capsys, f
     assert not out.exists()
 
 
-def test_a_rerun_reuses_the_autoencoder_and_continues_the_teacher(tmp_path):
-    """python -m eegviz.train.diffusers_gen --vae-from/--teacher-from: the second run keeps the first's autoencoder
-    exactly, trains on from its teacher, scores the autoencoder with its own classifier, and records all of it."""
+def test_a_rerun_reuses_the_autoencoder_and_continues_the_teacher(tmp_path, vae_run):
+    """python -m eegviz.train.diffusers_gen --vae-from/--teacher-from: the run keeps the earlier autoencoder
+    exactly, trains on from the earlier teacher, scores the autoencoder with its own classifier, and records all
+    of it."""
+    from eegviz.eval.classifier import StimulusClassifier, save_classifier
     from eegviz.train.diffusers_gen import main
+    from eegviz.world.stimuli import CLASSES
 
     torch.set_num_threads(1)
-    common = ["--tiny", "--test-per-class", "1", "--classifier-images", "1", "--classifier-epochs", "1"]
-    assert main(["--out", str(tmp_path / "a"), *common]) == 0
-    assert main(["--out", str(tmp_path / "b"), *common, "--classifier", str(tmp_path / "a"), "--vae-from",
-                 str(tmp_path / "a" / "stages" / "vae"), "--teacher-from", str(tmp_path / "a" / "stages" / "teacher"),
-                 "--guidance", "4"]) == 0
+    vae_run[0].save_pretrained(tmp_path / "earlier" / "vae")
+    earlier = build_unet(384, 16, 4, (16, 32, 32), 1, 8)  # MiniLM's width: the CLI trains in the minilm space
+    earlier.save_pretrained(tmp_path / "earlier" / "teacher")
+    save_classifier(StimulusClassifier(list(CLASSES), size=64, channels=(4, 4)), tmp_path / "earlier")
+    assert main(["--out", str(tmp_path / "b"), "--tiny", "--test-per-class", "1", "--classifier",
+                 str(tmp_path / "earlier"), "--vae-from", str(tmp_path / "earlier" / "vae"), "--teacher-from",
+                 str(tmp_path / "earlier" / "teacher"), "--guidance", "4"]) == 0
     rec = json.loads((tmp_path / "b" / "results.json").read_text())
     assert rec["teacher"]["continued_from_earlier_run"] and rec["distill"]["guidance"] == 4.0
     assert "reused" in rec["autoencoder"] and "acceptance" in rec["autoencoder"]
-    assert rec["reused"]["vae"].endswith("vae")
-    va, vb = load_components(tmp_path / "a")[0], load_components(tmp_path / "b")[0]
-    for p, q in zip(va.parameters(), vb.parameters()):
+    assert rec["reused"]["vae"].endswith("vae") and rec["guidance_on_val"] == []  # given, not chosen
+    vb = load_components(tmp_path / "b")[0]
+    for p, q in zip(vae_run[0].parameters(), vb.parameters()):
         assert torch.equal(p, q)
 
 
