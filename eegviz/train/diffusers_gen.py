@@ -94,19 +94,15 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
 
 def load_stage(folder: Path, kind: str):
     """A saved diffusers stage (AutoencoderKL or UNet2DConditionModel) from an earlier run; a folder without one is
-    a one-line EegvizError. safetensors only: a stage folder cannot run code."""
+    a one-line EegvizError. Loaded as every eegviz part is (eegviz.component.load_component: offline,
+    safetensors only, so a stage folder cannot run code; a corrupt file is one line too)."""
     import diffusers
 
-    from eegviz.model_sources import quiet_hf_libraries
+    from eegviz.component import load_component
 
-    quiet_hf_libraries()
     if not (folder / "config.json").is_file() or not any(folder.glob("*.safetensors")):
         raise EegvizError(f"{folder} holds no saved {kind} (config.json + safetensors)")
-    try:
-        model = getattr(diffusers, kind).from_pretrained(folder, use_safetensors=True)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise EegvizError(f"cannot load a {kind} from {folder} ({type(exc).__name__})") from None
-    return model.eval()
+    return load_component(getattr(diffusers, kind), folder)
 
 
 def main(argv=None) -> int:

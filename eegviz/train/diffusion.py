@@ -179,8 +179,8 @@ def sample_timesteps(rng: np.random.Generator, deg: torch.Tensor, p_top: float =
 
 def train_teacher(vae, text, *, steps: int = 4000, batch: int = 64, lr: float = 1e-3, size: int = 64,
                   p_degraded: float = 0.4, p_uncond: float = 0.1, p_rich: float = 0.5, ema: float = 0.999,
-                  seed: int = 0,
-                  max_minutes: float = 0.0, config: dict | None = None, log_every: int = 20, init=None):
+                  seed: int = 0, max_minutes: float = 0.0, config: dict | None = None, log_every: int = 20,
+                  init=None):
     """Returns (the EMA UNet, metrics).
 
     init: a UNet to continue training from (an earlier run's saved teacher; its architecture wins over `config`),

@@ -193,6 +193,19 @@ def test_missing_stage_folder_is_one_line_and_writes_nothing(tmp_path, capsys, f
     assert not out.exists()
 
 
+def test_corrupt_stage_folder_is_one_line_and_writes_nothing(tmp_path, capsys, vae_run):
+    from eegviz.train.diffusers_gen import main
+
+    vae_run[0].save_pretrained(tmp_path / "vae")
+    weights = next((tmp_path / "vae").glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:100])  # truncated
+    out = tmp_path / "gen"
+    assert main(["--out", str(out), "--vae-from", str(tmp_path / "vae"), "--tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("eegviz: ") and "is corrupt or does not fit" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
 def test_a_rerun_reuses_the_autoencoder_and_continues_the_teacher(tmp_path, vae_run):
     """python -m eegviz.train.diffusers_gen --vae-from/--teacher-from: the run keeps the earlier autoencoder
     exactly, trains on from the earlier teacher, scores the autoencoder with its own classifier, and records all
