@@ -47,4 +47,15 @@ def load_component(cls: type[C], folder: Path) -> C:
     except Exception as exc:  # diffusers/safetensors raise many types for truncated or foreign files
         raise EegvizError(f"model part in {folder} is corrupt or does not fit {cls.__name__} "
                           f"({type(exc).__name__})") from None
+    forget_origin(module)
     return module.eval()
+
+
+def forget_origin(module) -> None:
+    """Drop the `_name_or_path` diffusers records at load time, so a part saved again (a continued training
+    stage, a model folder assembled from runs) does not carry this machine's paths into its config.json."""
+    from diffusers.configuration_utils import FrozenDict
+
+    cfg = dict(module._internal_dict)
+    if cfg.pop("_name_or_path", None) is not None:
+        module._internal_dict = FrozenDict(cfg)
