@@ -35,11 +35,14 @@ TINY = {"ae_steps": 3, "unet_steps": 3, "distill_steps": 2, "ae_batch": 4, "unet
 
 def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict | None = None,
                               grid=SAMPLER_GRID, vae=None, teacher=None, guidance: float | None = None,
-                              unet_lr: float = 1e-3, p_rich: float = 0.5, **sizes) -> dict:
+                              unet_lr: float = 1e-3, p_rich: float = 0.5, paired: float = 1.0, student=None,
+                              distill_lr: float = 2e-4, **sizes) -> dict:
     """Train all stages and save the pipeline folder into `out`; returns the training record.
 
     vae: an already trained autoencoder to reuse (its stage is skipped; its acceptance is still scored with
-    `clf`); teacher: a saved teacher UNet to continue training for unet_steps (see train_teacher's init)."""
+    `clf`); teacher: a saved teacher UNet to continue training for unet_steps (see train_teacher's init; 0 steps
+    reuses it as it is); student: a saved student to continue distilling instead of starting from the teacher;
+    paired: the weight of the true latent as the student's target on blob starts (eegviz.train.distill)."""
     from eegviz.train.autoencoder import score_reconstructions, train_autoencoder
     from eegviz.train.diffusion import build_scheduler, train_teacher
     from eegviz.train.distill import distill
@@ -79,7 +82,7 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
         log.info(f"generator: guidance {guidance} baked into the student (chosen on validation)")
     student, dm = distill(teacher, vae, text, steps=cfg["distill_steps"], batch=cfg["distill_batch"], seed=seed,
                           teacher_steps=cfg.get("teacher_steps", 3), max_minutes=caps.get("distill", 0.0),
-                          guidance=guidance, p_rich=p_rich)
+                          guidance=guidance, p_rich=p_rich, paired=paired, init=student, lr=distill_lr)
     chosen, rows = choose_sampling(vae, student, sched, val, clf, grid, seed=seed)
     log.info(f"generator: {chosen['steps']} step(s) at strength {chosen['strength']} (chosen on validation)")
     save_pipeline(out, vae, student, sched, {**chosen, "caption": "label or rich (both trained)",
@@ -130,6 +133,12 @@ def main(argv=None) -> int:
     p.add_argument("--teacher-from", metavar="DIR", help="continue training the teacher UNet saved in DIR (an "
                    "earlier run's stages/teacher) for --unet-steps more steps")
     p.add_argument("--unet-lr", type=float, default=1e-3, help="the teacher's peak learning rate")
+    p.add_argument("--student-from", metavar="DIR", help="continue distilling the student UNet saved in DIR (an "
+                   "earlier run's unet/) instead of starting the student from the teacher")
+    p.add_argument("--paired", type=float, default=1.0, help="weight of the true picture's latent as the student's "
+                   "target where its input starts from a blob (0: the teacher's path only; 1, the default: the true "
+                   "latent only; chosen on validation renders, see README)")
+    p.add_argument("--distill-lr", type=float, default=2e-4, help="the student's peak learning rate")
     p.add_argument("--p-rich", type=float, default=0.5, help="the share of training captions that are the rich "
                    "caption (colour, size, place) rather than the label caption")
     p.add_argument("--guidance", type=float, help="the classifier-free guidance baked into the student (default: "
@@ -141,7 +150,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     t0 = time.perf_counter()
-    clf = vae = teacher = None
+    clf = vae = teacher = student = None
     try:  # before anything is written: a wrong folder is one line and no output folder
         if a.classifier:
             clf = load_classifier(Path(a.classifier))
@@ -149,6 +158,8 @@ def main(argv=None) -> int:
             vae = load_stage(Path(a.vae_from), "AutoencoderKL")
         if a.teacher_from:
             teacher = load_stage(Path(a.teacher_from), "UNet2DConditionModel")
+        if a.student_from:
+            student = load_stage(Path(a.student_from), "UNet2DConditionModel")
     except EegvizError as e:
         print(f"eegviz: {e}", file=sys.stderr)
         return 2
@@ -163,7 +174,8 @@ def main(argv=None) -> int:
              f"{t_clf:.0f} s")
     sizes = {**(TINY if a.tiny else {}), **{k: getattr(a, k) for k in FULL if getattr(a, k) is not None}}
     rec = train_diffusers_generator(out, text, clf, seed=a.seed, vae=vae, teacher=teacher, guidance=a.guidance,
-                                    unet_lr=a.unet_lr, p_rich=a.p_rich, **sizes,
+                                    unet_lr=a.unet_lr, p_rich=a.p_rich, paired=a.paired, student=student,
+                                    distill_lr=a.distill_lr, **sizes,
                                     caps={k: getattr(a, f"{k}_minutes") for k in ("ae", "unet", "distill")})
     vae, unet, sched = load_components(out)  # judge what was saved, through diffusers' loader
     test = HeldOut(text, a.test_per_class, TEST_SEED)
@@ -171,7 +183,8 @@ def main(argv=None) -> int:
     rec["test"] = evaluate_generator(vae, unet, sched, test, clf, seed=a.seed, **s)
     rec["latency_ms"] = latency_ms(vae, unet, sched, test.label_states, **s)
     rec["classifier_seconds"] = t_clf
-    rec["reused"] = {"classifier": a.classifier, "vae": a.vae_from, "teacher": a.teacher_from}
+    rec["reused"] = {"classifier": a.classifier, "vae": a.vae_from, "teacher": a.teacher_from,
+                     "student": a.student_from}
     rec["total_seconds"] = time.perf_counter() - t0
     (out / "results.json").write_text(json.dumps(rec, indent=1, default=str))
     log.info(f"done in {rec['total_seconds']:.0f} s: {out / 'results.json'}")

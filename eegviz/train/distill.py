@@ -17,6 +17,15 @@ steps to propagate from t = 0 to the img2img band (each step only ties neighbour
 discriminator forward/backward per step and is unstable at small batch; here the teacher's full guided path is
 the target from the first step, so a few hundred steps already give a usable 1-pass sampler, and its cost (2K
 no-grad teacher passes per sample) is spent where run time samples.
+
+Paired targets (`paired` > 0): for inputs that start from a blob, the synthetic world knows the picture the blob
+came from, so the student's target there can be that true clean latent itself (weight `paired`; the teacher's
+path gets 1 - paired), as one-step paired image-to-image models are trained (Parmar et al. 2024, "One-step
+image translation with text-to-image models"). The teacher is then only the target where no pair exists: from
+pure noise (text only) and at the second pass's levels. Why: the teacher's own blob-to-image paths name the right
+class only about a third of the time (training.json, guidance_on_val), and a student distilled from them
+inherits that ceiling; the pairs are the run-time task itself. At paired = 1 the teacher is not run on blob
+starts at all, so a step costs less.
 """
 
 from __future__ import annotations
@@ -49,12 +58,13 @@ def student_timesteps(rng: np.random.Generator, n: int, p_noise: float = 0.25, p
 
 def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float = 2e-4, guidance: float = 3.0,
             teacher_steps: int = 3, anchor: float = 0.1, size: int = 64, ema: float = 0.99, seed: int = 0,
-            max_minutes: float = 0.0, log_every: int = 10, p_rich: float = 0.5):
-    """Returns (the EMA student UNet, metrics)."""
+            max_minutes: float = 0.0, log_every: int = 10, p_rich: float = 0.5, paired: float = 0.0, init=None):
+    """Returns (the EMA student UNet, metrics). init: the student's starting weights (default: the teacher's),
+    e.g. an earlier run's student to continue."""
     torch.manual_seed(seed)
     rng = np.random.default_rng([seed, 33])
     teacher = teacher.eval().requires_grad_(False)
-    student = copy.deepcopy(teacher).train().requires_grad_(True)
+    student = copy.deepcopy(teacher if init is None else init).train().requires_grad_(True)
     avg = Ema(student, ema)
     sched = build_scheduler()
     caps = Captions(text, p_rich=p_rich, p_uncond=0.0)  # always conditioned: guidance is baked in
@@ -63,27 +73,36 @@ def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float 
 
     def step(i, _frac):
         loss = distill_loss(student, teacher, sched, data, caps, rng, batch=batch, guidance=guidance,
-                            teacher_steps=teacher_steps, anchor=anchor)
+                            teacher_steps=teacher_steps, anchor=anchor, paired=paired)
         return optimise(loss, opt, student, avg, i)
 
     res = run_loop("distill (1-2 step student)", steps, step, opt, lr=lr, max_minutes=max_minutes, warmup=20,
                    log_every=log_every)
-    return avg.module, {**res.summary(), "method": "guided knowledge distillation (teacher DDIM path as target)",
+    method = "guided knowledge distillation (teacher DDIM path as target)"
+    if paired:
+        method += f", paired targets on blob starts (weight {paired:g})"
+    return avg.module, {**res.summary(), "method": method,
                         "batch": batch, "lr": lr, "guidance": guidance, "teacher_steps": teacher_steps,
-                        "anchor": anchor, "ema": ema, "p_rich": p_rich, "blob_timesteps": list(BLOB_TIMESTEPS),
+                        "anchor": anchor, "paired": paired, "continued_from_earlier_student": init is not None,
+                        "ema": ema, "p_rich": p_rich, "blob_timesteps": list(BLOB_TIMESTEPS),
                         "second_timesteps": list(SECOND_TIMESTEPS), "noise_timestep": NOISE_TIMESTEP}
 
 
-
 def distill_loss(student, teacher, sched, data: LatentBatches, caps: Captions, rng: np.random.Generator, *,
-                 batch: int, guidance: float, teacher_steps: int, anchor: float) -> torch.Tensor:
+                 batch: int, guidance: float, teacher_steps: int, anchor: float, paired: float = 0.0) -> torch.Tensor:
     """One fresh batch at the run-time timesteps: the student's one-jump clean latent against the guided
-    teacher's DDIM path (plus the small anchor to the true latent)."""
+    teacher's DDIM path (plus the small anchor to the true latent); blob starts' target is blended towards the
+    true latent by `paired` (see the module docstring)."""
     t, from_blob = student_timesteps(rng, batch)
     specs, z0, start, _ = data.draw(batch, deg=from_blob)
     noise = torch.from_numpy(rng.standard_normal(z0.shape).astype(np.float32))
     x_t = add_noise(sched, start, t, noise)
     ctx = caps.sample(specs, rng)
-    target = ddim_solve(teacher, sched, x_t, t, ctx, caps.empty, guidance, teacher_steps)
+    target = z0.clone()
+    need = ~from_blob if paired >= 1.0 else torch.ones_like(from_blob)  # where the teacher's path is used
+    if need.any():
+        target[need] = ddim_solve(teacher, sched, x_t[need], t[need], ctx[need], caps.empty, guidance, teacher_steps)
+    if 0.0 < paired < 1.0:
+        target[from_blob] = (1 - paired) * target[from_blob] + paired * z0[from_blob]
     pred = x0_from_v(sched, x_t, t, student(x_t, t, encoder_hidden_states=ctx).sample)
     return (pred - target).pow(2).mean() + anchor * (pred - z0).pow(2).mean()

@@ -66,6 +66,37 @@ def test_distill_loss_falls(vae_run, teacher_run, text):
     assert held_loss(student) < held_loss(teacher)  # the student starts as the teacher
 
 
+def test_paired_targets_run_the_teacher_only_where_no_pair_exists(vae_run, teacher_run, text):
+    """paired = 1: blob starts are trained on the true latent, so the teacher sees only the noise and second-pass
+    samples (its guided passes batch cond + uncond: twice their number); paired = 0 runs it on the whole batch.
+    With the same fresh batch, the paired loss on the student-as-teacher differs from the distillation loss."""
+    from eegviz.train.diffusion import Captions, LatentBatches
+    from eegviz.train.distill import distill_loss, student_timesteps
+
+    teacher, vae = teacher_run[0], vae_run[0]
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, x, t, encoder_hidden_states):
+            seen.append(len(x))
+            return teacher(x, t, encoder_hidden_states=encoder_hidden_states)
+
+    def loss(paired):
+        seen.clear()
+        rng = np.random.default_rng(7)
+        with torch.no_grad():
+            return distill_loss(teacher, Spy(), build_scheduler(), LatentBatches(vae, rng, SIZE),
+                                Captions(text, p_uncond=0), rng, batch=16, guidance=2.0, teacher_steps=2, anchor=0.0,
+                                paired=paired).item(), list(seen)
+
+    _, from_blob = student_timesteps(np.random.default_rng(7), 16)
+    assert 0 < int(from_blob.sum()) < 16
+    l0, calls0 = loss(0.0)
+    l1, calls1 = loss(1.0)
+    assert calls0 == [32, 32] and calls1 == [2 * (16 - int(from_blob.sum()))] * 2
+    assert l1 != pytest.approx(l0)
+
+
 def _inputs(text, n=2):
     specs = renders.heldout_specs(1, renders.TEST_SEED)[:n]
     _, _, blobs = renders.render_with_blobs(specs, SIZE, jitter=False)
@@ -207,9 +238,9 @@ def test_corrupt_stage_folder_is_one_line_and_writes_nothing(tmp_path, capsys, v
 
 
 def test_a_rerun_reuses_the_autoencoder_and_continues_the_teacher(tmp_path, vae_run):
-    """python -m eegviz.train.diffusers_gen --vae-from/--teacher-from: the run keeps the earlier autoencoder
-    exactly, trains on from the earlier teacher, scores the autoencoder with its own classifier, and records all
-    of it."""
+    """python -m eegviz.train.diffusers_gen --vae-from/--teacher-from/--student-from: the run keeps the earlier
+    autoencoder exactly, trains on from the earlier teacher and student (here with paired targets), scores the
+    autoencoder with its own classifier, and records all of it."""
     from eegviz.eval.classifier import StimulusClassifier, save_classifier
     from eegviz.train.diffusers_gen import main
     from eegviz.world.stimuli import CLASSES
@@ -221,9 +252,12 @@ def test_a_rerun_reuses_the_autoencoder_and_continues_the_teacher(tmp_path, vae_
     save_classifier(StimulusClassifier(list(CLASSES), size=64, channels=(4, 4)), tmp_path / "earlier")
     assert main(["--out", str(tmp_path / "b"), "--tiny", "--test-per-class", "1", "--classifier",
                  str(tmp_path / "earlier"), "--vae-from", str(tmp_path / "earlier" / "vae"), "--teacher-from",
-                 str(tmp_path / "earlier" / "teacher"), "--guidance", "4"]) == 0
+                 str(tmp_path / "earlier" / "teacher"), "--guidance", "4", "--student-from",
+                 str(tmp_path / "earlier" / "teacher"), "--paired", "1"]) == 0
     rec = json.loads((tmp_path / "b" / "results.json").read_text())
     assert rec["teacher"]["continued_from_earlier_run"] and rec["distill"]["guidance"] == 4.0
+    assert rec["distill"]["paired"] == 1.0 and rec["distill"]["continued_from_earlier_student"]
+    assert "paired targets" in rec["distill"]["method"] and rec["reused"]["student"].endswith("teacher")
     assert "reused" in rec["autoencoder"] and "acceptance" in rec["autoencoder"]
     assert rec["reused"]["vae"].endswith("vae") and rec["guidance_on_val"] == []  # given, not chosen
     vb = load_components(tmp_path / "b")[0]
