@@ -147,7 +147,7 @@ def cmd_eval(args) -> int:
 def cmd_bench(args) -> int:
     from eegviz.bench.latency import run_bench
 
-    result = run_bench(device=args.device, n=args.n, model_dir=args.model)
+    result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile)
     if args.device == "cuda" or args.sd_arch == "tiny":
         from eegviz.bench.sd import bench_sd
 
@@ -372,6 +372,8 @@ def _add_bench(sub) -> None:
     b.add_argument("--sd-arch", default="sd-turbo", choices=["sd-turbo", "tiny"],
                    help="SD section (runs on --device cuda; 'tiny' runs a toy config anywhere)")
     b.add_argument("--sd-n", type=int, default=100, help="images to time for the SD section")
+    b.add_argument("--compile", action="store_true", help="also time the generator with torch.compile on the UNet "
+                   "(its first call compiles: a minute on 2 CPU cores)")
     b.add_argument("--soak", type=float, default=0, metavar="SECONDS",
                    help="also run the LSL soak test (128 ch x 1 kHz + 10 Hz markers; the issue's figure is 300 s)")
     b.set_defaults(fn=cmd_bench)

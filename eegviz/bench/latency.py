@@ -85,7 +85,28 @@ def _throughput(dec, gen, spec) -> dict[str, float]:
     return out
 
 
-def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None) -> dict:
+def _compiled_section(model_dir: Path, device: str, dec, spec, n: int, tokens: int, dim: int) -> dict:
+    """The same timings with the generator built with --compile (torch.compile on the UNet): the first call's
+    compile time, epoch -> image, and lean-vs-plain (the plain pipeline stays uncompiled, as diffusers ships)."""
+    from eegviz.bench.lean import lean_vs_plain
+    from eegviz.generators import make_generator
+    from eegviz.generators.options import GeneratorOptions
+
+    gen = make_generator("embedded", model_dir, options=GeneratorOptions(device=device, compile=True))
+    t0 = time.perf_counter()
+    gen.warmup()
+    compile_s = time.perf_counter() - t0
+    stages = _time_stages(dec, gen, spec, *_simulated_session(spec, n))
+    cmp = lean_vs_plain(gen, tokens, dim, reps=max(3, min(30, n // 5)))
+    speedup = cmp.pop("speedup")
+    ep = percentiles(stages["epoch_to_image"])
+    return {"first_call_s": compile_s, "latency_ms": {k: percentiles(v) for k, v in stages.items()},
+            "speedup_vs_plain_pipeline": speedup, "lean_vs_plain_ms": cmp,
+            "targets": {"cpu_epoch_to_image_p95_ms<=30": ep["p95"] <= 30.0, "lean>=2x_plain_pipeline": speedup >= 2.0}}
+
+
+def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False) -> dict:
+    """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section)."""
     from eegviz.bench.lean import lean_vs_plain
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
@@ -108,7 +129,7 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None) -
     emb = dec.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32))["embedding"]
     cmp = lean_vs_plain(gen, emb.shape[1], emb.shape[2], reps=max(3, min(30, n // 5)))
     speedup = cmp.pop("speedup")
-    return {
+    res = {
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "device": device},
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
@@ -127,3 +148,6 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None) -
                     "unet_passes_per_image<=2": gen.unet_passes_per_image <= 2,
                     "lean>=2x_plain_pipeline": speedup >= 2.0},
     }
+    if compiled:
+        res["compiled"] = _compiled_section(model_dir, device, dec, spec, n, emb.shape[1], emb.shape[2])
+    return res

@@ -49,3 +49,26 @@ def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     assert r["speedup_vs_plain_pipeline"] == pytest.approx(cmp["plain_pipeline_call"]["p50"] / cmp["lean_generate"]["p50"])
     assert r["latency_ms"]["epoch_to_image"]["n"] == 10
     assert set(r["targets"]) >= {"lean>=2x_plain_pipeline", "unet_passes_per_image<=2", "image_size>=64"}
+
+
+def test_bench_compile_times_a_compiled_generator_beside_the_default(tmp_path, monkeypatch):
+    """--compile adds a "compiled" section from a generator whose UNet went through torch.compile in the CPU mode
+    (not max-autotune), beside the uncompiled figures; torch.compile itself is replaced by a recorder here (a real
+    compile costs a minute: the committed benchmark JSON has the real one)."""
+    modes = []
+
+    def fake_compile(module, mode=None, fullgraph=False):
+        modes.append((type(module).__name__, mode, fullgraph))
+        return module
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 1, "image_size": 32})
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--n", "10", "--model", str(model), "--compile", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert modes == [("UNet2DConditionModel", "default", True)]  # only the compiled section compiles
+    c = r["compiled"]
+    assert c["first_call_s"] > 0 and c["latency_ms"]["epoch_to_image"]["n"] == 10
+    assert c["speedup_vs_plain_pipeline"] == pytest.approx(
+        c["lean_vs_plain_ms"]["plain_pipeline_call"]["p50"] / c["lean_vs_plain_ms"]["lean_generate"]["p50"])
+    assert set(c["targets"]) == {"cpu_epoch_to_image_p95_ms<=30", "lean>=2x_plain_pipeline"}
