@@ -150,10 +150,13 @@ def _results(metrics: dict | None, training: dict) -> str:
 _GEN_ROWS = {
     "text_only_label": "text only, label caption (the caption's ceiling)",
     "text_only_rich": "text only, rich caption",
-    "blob_label": "true-silhouette blob + label caption (the run-time path)",
+    "blob_label": "true-silhouette blob (a blurred silhouette: some shape) + label caption",
     "blob_rich": "true-silhouette blob + rich caption",
+    "ellipse_label": "moment-matched ellipse (place, size, colour; no shape) + label caption",
     "control_blob_shuffled_label": "control: blob shuffled across images",
     "control_flat_label": "control: flat grey start",
+    "init_blob_itself": "control: the true blob itself, not generated from",
+    "init_ellipse_itself": "control: the ellipse itself, not generated from",
 }
 
 

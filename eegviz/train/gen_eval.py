@@ -16,7 +16,7 @@ import torch
 from eegviz.eval.metrics import object_metrics
 from eegviz.generators.base import to_uint8
 from eegviz.train.pipeline_folder import img2img, img2img_timesteps
-from eegviz.train.renders import heldout_specs, render_with_blobs
+from eegviz.train.renders import ellipse_init, heldout_specs, render_with_blobs
 from eegviz.world.stimuli import COLORS
 
 FLAT_GREY = 0.15  # the middle of the stimuli's background greys (0.08-0.22)
@@ -24,11 +24,13 @@ TEXT_ONLY = 1.0  # strength 1 starts from pure noise (zero terminal SNR): the in
 
 
 class HeldOut:
-    """A class-balanced held-out render set with its true blobs, silhouettes and caption states."""
+    """A class-balanced held-out render set with its true blobs, shapeless ellipses (renders.ellipse_init),
+    silhouettes and caption states."""
 
     def __init__(self, text, n_per_class: int, seed: int, size: int = 64):
         self.specs = heldout_specs(n_per_class, seed)
         self.images, self.masks, self.blobs = render_with_blobs(self.specs, size, jitter=False)
+        self.ellipses = ellipse_init(self.specs, self.masks)
         self.labels = np.array([s.class_idx for s in self.specs])
         self.colours = [s.color_name for s in self.specs]
         self.label_states = text.encode([s.label_caption for s in self.specs])
@@ -69,6 +71,7 @@ def conditions(held: HeldOut) -> dict[str, tuple[np.ndarray, np.ndarray, float |
         "text_only_rich": (flat, held.rich_states, TEXT_ONLY),
         "blob_label": (held.blobs, held.label_states, None),
         "blob_rich": (held.blobs, held.rich_states, None),
+        "ellipse_label": (held.ellipses, held.label_states, None),  # place, size, colour; no shape
         "control_blob_shuffled_label": (held.blobs[held.shuffled()], held.label_states, None),
         "control_flat_label": (flat, held.label_states, None),
     }
@@ -79,6 +82,8 @@ def evaluate_generator(vae, unet, sched, held: HeldOut, clf, *, steps: int, stre
     res = {"classifier_on_renders": float((clf.logits_uint8(to_uint8(held.images)).argmax(1) == held.labels).mean()),
            "n": len(held.specs), "steps": steps, "strength": strength,
            "timesteps": img2img_timesteps(sched, steps, strength)}
+    for name, init in (("init_blob_itself", held.blobs), ("init_ellipse_itself", held.ellipses)):
+        res[name] = score(to_uint8(init), held, clf)  # what the start image alone already shows, no generation
     for name, (init, states, s) in conditions(held).items():
         imgs = generate(vae, unet, sched, init, states, steps=steps, strength=s or strength, seed=seed)
         res[name] = score(imgs, held, clf)

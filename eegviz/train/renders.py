@@ -90,6 +90,34 @@ def blob_init(specs: list[StimulusSpec], masks: np.ndarray, rng: np.random.Gener
     return out.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
+def ellipse_init(specs: list[StimulusSpec], masks: np.ndarray) -> np.ndarray:
+    """Shapeless inits (N, H, W, 3) in [0, 1]: each silhouette replaced by the ellipse with its centroid and second
+    moments (a filled ellipse of semi-axes a, b has variances a^2/4, b^2/4), softened as blob_init softens, in
+    the object's colour on its background.
+
+    What a perfect decoder of where, how big and what colour would hand the generator: unlike a blurred
+    silhouette (blob_init), it carries none of the shape, so the class must come from the caption."""
+    n, h, w = masks.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    out = np.zeros((n, h, w), np.float32)
+    for i, m in enumerate(masks.astype(np.float64)):
+        tot = m.sum()
+        if tot <= 0:
+            continue
+        mx, my = (m * xs).sum() / tot, (m * ys).sum() / tot
+        dx, dy = xs - mx, ys - my
+        cov = np.array([[(m * dx * dx).sum(), (m * dx * dy).sum()], [(m * dx * dy).sum(), (m * dy * dy).sum()]]) / tot
+        inv = np.linalg.inv(cov + 1e-6 * np.eye(2))
+        r2 = inv[0, 0] * dx * dx + 2 * inv[0, 1] * dx * dy + inv[1, 1] * dy * dy
+        out[i] = (r2 <= 4.0).astype(np.float32)
+    sigma = torch.full((n,), 0.06 * h)
+    e = _gauss_blur(torch.from_numpy(out)[:, None], sigma)
+    e = e / e.flatten(1).amax(1).clamp_min(1e-6)[:, None, None, None]
+    bg = torch.tensor([s.background for s in specs], dtype=torch.float32)[:, :, None, None]
+    fg = torch.tensor([s.color for s in specs], dtype=torch.float32)[:, :, None, None]
+    return (bg + e.clamp(0, 1) * (fg - bg)).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+
+
 def render_with_blobs(specs: list[StimulusSpec], size: int, rng: np.random.Generator | None = None,
                       jitter: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Renders, their silhouettes and their blob inits, all (N, size, size[, 3]) float32 in [0, 1]."""

@@ -156,6 +156,27 @@ def test_blob_init_keeps_place_and_colour_not_shape():
     assert not np.allclose(renders.blob_init(specs, masks, rng), blobs)  # training jitters it
 
 
+def test_ellipse_init_keeps_place_size_and_colour_and_drops_the_shape():
+    """The shapeless control: same centroid, area and colour as the silhouette; a ring's hole and a star's points
+    are gone (two different shapes of one size and place give nearly the same ellipse)."""
+    from eegviz.eval.metrics import centroids
+    from eegviz.world.stimuli import CLASSES, make_spec, render_batch
+
+    ring, star, disc = (make_spec(CLASSES.index(c), 0, renders.VAL_SEED) for c in ("ring", "star", "circle"))
+    specs = [ring, star, disc]
+    _, masks = render_batch(specs, 64)
+    ell = renders.ellipse_init(specs, masks)
+    bg = np.array([s.background for s in specs])[:, None, None]
+    weight = np.linalg.norm(ell - bg, axis=-1) / np.linalg.norm(np.array([s.color for s in specs]) - bg[:, 0, 0], axis=-1)[:, None, None]
+    assert np.abs(centroids(masks)[0] - centroids(weight)[0]).max() < 0.02
+    cy, cx = (int(round(v)) for v in np.argwhere(masks[0] > 0.5).mean(0))
+    assert masks[0, cy, cx] < 0.1 and weight[0, cy, cx] > 0.9  # the ring's hole is filled in
+    inside = weight[2] > 0.5
+    iou = (inside & (masks[2] > 0.5)).sum() / (inside | (masks[2] > 0.5)).sum()
+    assert iou > 0.85  # a disc's ellipse is the disc
+    assert 0.7 < inside.sum() / (masks[2] > 0.5).sum() < 1.3
+
+
 def test_heldout_seeds_are_not_training_seeds():
     specs = renders.fresh_specs(50, np.random.default_rng(0))
     seeds = {int(s.image_id.rsplit("_s", 1)[1]) for s in specs}
