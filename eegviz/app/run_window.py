@@ -23,6 +23,8 @@ from eegviz.settings import SessionSettings
 
 log = logging.getLogger(__name__)
 
+GIL_SWITCH_S = 0.001  # see run_window_session
+
 
 def run_window_session(initial, settings: SessionSettings) -> int:
     """Run `eegviz demo|replay|live` with a window; returns the exit code.
@@ -39,6 +41,11 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # The inference thread runs hundreds of small torch ops per image, each taking the GIL back from the GUI
+    # thread's pyqtgraph code; at Python's default 5 ms switch interval each hand-over can wait that long.
+    # 1 ms took the offscreen demo's generate() p50 from 212 to 74 ms together with the 10 Hz traces
+    # (eegviz/app/traces.py); the GUI does not notice.
+    sys.setswitchinterval(GIL_SWITCH_S)
     kiosk, screenshot, title = settings.display.kiosk, settings.output.screenshot, settings.display.title
     win = KioskWindow(None, title=title) if kiosk else MainWindow(None, title=title)
     ctl = SessionController(restart_on_end=settings.restarts_on_end)

@@ -1,7 +1,7 @@
 """The live EEG traces: a ring buffer of the displayed channels and the pyqtgraph view that draws it.
 
 EEG arrives far more often than the screen can usefully repaint (chunks of a few ms each), so a chunk is only
-copied into the ring buffer (TraceBuffer, plain numpy, no Qt) and a ~20 Hz QTimer in TraceView redraws the
+copied into the ring buffer (TraceBuffer, plain numpy, no Qt) and a 10 Hz QTimer in TraceView redraws the
 traces when something changed. The view also draws the marker lines, a microvolt scale bar, and a time axis
 that starts at the session's first sample rather than at the LSL clock's arbitrary zero.
 """
@@ -18,7 +18,11 @@ from eegviz.messages import Chunk, Marker, StreamInfo
 
 N_TRACES = 16  # channels drawn; more would be an unreadable smear
 WINDOW_S = 5.0  # seconds of EEG visible
-REFRESH_HZ = 20.0
+# 10 Hz, not 20: a redraw (16 traces, axes, marker labels) is mostly Python pyqtgraph work on the GUI thread,
+# and at 20 Hz that GIL time slowed the inference thread: generate() p50 in the offscreen demo window was 358 ms
+# at 20 Hz, 47 ms with the traces all but stopped, 74-78 ms at 10 Hz with a 1 ms GIL switch interval
+# (run_window.py), on 2 cores.
+REFRESH_HZ = 10.0
 
 
 def nice_scale(value: float) -> float:
