@@ -58,6 +58,23 @@ def _gauss_blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return y.reshape(n, c, h, w)
 
 
+EVAL_SOFTEN = 0.06  # the fixed blur (sigma, as a fraction of the image) of evaluation's blobs and ellipses
+
+
+def _soften(m: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) shapes Gaussian-blurred by per-image sigma, each scaled so its peak is 1 (the full colour)."""
+    m = _gauss_blur(m, sigma)
+    return m / m.flatten(1).amax(1).clamp_min(1e-6)[:, None, None, None]
+
+
+def _paint(specs: list[StimulusSpec], weight: torch.Tensor) -> np.ndarray:
+    """(N, 1, H, W) weights -> (N, H, W, 3) images in [0, 1]: each stimulus's colour over its background."""
+    bg = torch.tensor([s.background for s in specs], dtype=torch.float32)[:, :, None, None]
+    fg = torch.tensor([s.color for s in specs], dtype=torch.float32)[:, :, None, None]
+    out = bg + weight.clamp(0, 1) * (fg - bg)
+    return out.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+
+
 def blob_init(specs: list[StimulusSpec], masks: np.ndarray, rng: np.random.Generator | None = None,
               jitter: bool = True) -> np.ndarray:
     """Saliency-like init images (N, H, W, 3) in [0, 1]: each silhouette softened to a blob (dilated or eroded,
@@ -77,17 +94,13 @@ def blob_init(specs: list[StimulusSpec], masks: np.ndarray, rng: np.random.Gener
         shift = rng.integers(-h // 16, h // 16 + 1, (n, 2))
         gain = torch.from_numpy(rng.uniform(0.6, 1.1, n)).float()
     else:
-        sigma = torch.full((n,), 0.06 * h)
+        sigma = torch.full((n,), EVAL_SOFTEN * h)
         shift = np.zeros((n, 2), int)
         gain = torch.ones(n)
-    m = _gauss_blur(m, sigma)
-    m = m / m.flatten(1).amax(1).clamp_min(1e-6)[:, None, None, None]  # a blob's peak is the full colour
+    m = _soften(m, sigma)
     for i in np.nonzero(np.abs(shift).sum(1))[0]:
         m[i] = torch.roll(m[i], shifts=(int(shift[i, 0]), int(shift[i, 1])), dims=(1, 2))
-    bg = torch.tensor([s.background for s in specs], dtype=torch.float32)[:, :, None, None]
-    fg = torch.tensor([s.color for s in specs], dtype=torch.float32)[:, :, None, None]
-    out = bg + (m * gain[:, None, None, None]).clamp(0, 1) * (fg - bg)
-    return out.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    return _paint(specs, m * gain[:, None, None, None])
 
 
 def ellipse_init(specs: list[StimulusSpec], masks: np.ndarray) -> np.ndarray:
@@ -110,12 +123,7 @@ def ellipse_init(specs: list[StimulusSpec], masks: np.ndarray) -> np.ndarray:
         inv = np.linalg.inv(cov + 1e-6 * np.eye(2))
         r2 = inv[0, 0] * dx * dx + 2 * inv[0, 1] * dx * dy + inv[1, 1] * dy * dy
         out[i] = (r2 <= 4.0).astype(np.float32)
-    sigma = torch.full((n,), 0.06 * h)
-    e = _gauss_blur(torch.from_numpy(out)[:, None], sigma)
-    e = e / e.flatten(1).amax(1).clamp_min(1e-6)[:, None, None, None]
-    bg = torch.tensor([s.background for s in specs], dtype=torch.float32)[:, :, None, None]
-    fg = torch.tensor([s.color for s in specs], dtype=torch.float32)[:, :, None, None]
-    return (bg + e.clamp(0, 1) * (fg - bg)).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    return _paint(specs, _soften(torch.from_numpy(out)[:, None], torch.full((n,), EVAL_SOFTEN * h)))
 
 
 def render_with_blobs(specs: list[StimulusSpec], size: int, rng: np.random.Generator | None = None,
