@@ -85,10 +85,18 @@ def _throughput(dec, gen, spec) -> dict[str, float]:
     return out
 
 
-def _compiled_section(model_dir: Path, device: str, dec, spec, n: int, tokens: int, dim: int) -> dict:
-    """The same timings with the generator built with --compile (torch.compile on the UNet): the first call's
-    compile time, epoch -> image, and lean-vs-plain (the plain pipeline stays uncompiled, as diffusers ships)."""
+def _lean_comparison(gen, tokens: int, dim: int, n: int) -> tuple[float, dict]:
+    """(speedup, timings) of eegviz.bench.lean.lean_vs_plain for `gen`, with reps scaled to the bench's size."""
     from eegviz.bench.lean import lean_vs_plain
+
+    cmp = lean_vs_plain(gen, tokens, dim, reps=max(3, min(30, n // 5)))
+    return cmp.pop("speedup"), cmp
+
+
+def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, tokens: int, dim: int) -> dict:
+    """The same timings with the generator built with --compile (torch.compile on the UNet), on the same simulated
+    session: the first call's compile time, epoch -> image, and lean-vs-plain (the plain pipeline stays
+    uncompiled, as diffusers ships)."""
     from eegviz.generators import make_generator
     from eegviz.generators.options import GeneratorOptions
 
@@ -96,9 +104,8 @@ def _compiled_section(model_dir: Path, device: str, dec, spec, n: int, tokens: i
     t0 = time.perf_counter()
     gen.warmup()
     compile_s = time.perf_counter() - t0
-    stages = _time_stages(dec, gen, spec, *_simulated_session(spec, n))
-    cmp = lean_vs_plain(gen, tokens, dim, reps=max(3, min(30, n // 5)))
-    speedup = cmp.pop("speedup")
+    stages = _time_stages(dec, gen, spec, *session)
+    speedup, cmp = _lean_comparison(gen, tokens, dim, n)
     ep = percentiles(stages["epoch_to_image"])
     return {"first_call_s": compile_s, "latency_ms": {k: percentiles(v) for k, v in stages.items()},
             "speedup_vs_plain_pipeline": speedup, "lean_vs_plain_ms": cmp,
@@ -107,7 +114,6 @@ def _compiled_section(model_dir: Path, device: str, dec, spec, n: int, tokens: i
 
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False) -> dict:
     """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section)."""
-    from eegviz.bench.lean import lean_vs_plain
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
     from eegviz.generators import make_generator
@@ -121,14 +127,14 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, c
     gen = make_generator("embedded", model_dir, options=GeneratorOptions(device=device))
     gen.warmup()
     spec = dec.spec
-    stages = _time_stages(dec, gen, spec, *_simulated_session(spec, n))
+    session = _simulated_session(spec, n)
+    stages = _time_stages(dec, gen, spec, *session)
     throughput = _throughput(dec, gen, spec)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ep = percentiles(stages["epoch_to_image"])
     latency = {k: percentiles(v) for k, v in stages.items()}
     emb = dec.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32))["embedding"]
-    cmp = lean_vs_plain(gen, emb.shape[1], emb.shape[2], reps=max(3, min(30, n // 5)))
-    speedup = cmp.pop("speedup")
+    speedup, cmp = _lean_comparison(gen, emb.shape[1], emb.shape[2], n)
     res = {
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "device": device},
@@ -149,5 +155,5 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, c
                     "lean>=2x_plain_pipeline": speedup >= 2.0},
     }
     if compiled:
-        res["compiled"] = _compiled_section(model_dir, device, dec, spec, n, emb.shape[1], emb.shape[2])
+        res["compiled"] = _compiled_section(model_dir, device, dec, spec, session, n, emb.shape[1], emb.shape[2])
     return res
