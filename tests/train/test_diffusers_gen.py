@@ -157,8 +157,8 @@ def test_blob_init_keeps_place_and_colour_not_shape():
 
 
 def test_ellipse_init_keeps_place_size_and_colour_and_drops_the_shape():
-    """The shapeless control: same centroid, area and colour as the silhouette; a ring's hole and a star's points
-    are gone (two different shapes of one size and place give nearly the same ellipse)."""
+    """The shapeless control: same centroid as the silhouette; a ring's hole is filled in; a disc, whose own
+    ellipse it is, comes back as itself (IoU and area)."""
     from eegviz.eval.metrics import centroids
     from eegviz.world.stimuli import CLASSES, make_spec, render_batch
 
