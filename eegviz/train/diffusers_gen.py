@@ -151,7 +151,9 @@ def main(argv=None) -> int:
     out = Path(a.out)
     t0 = time.perf_counter()
     clf = vae = teacher = student = None
-    try:  # before anything is written: a wrong folder is one line and no output folder
+    try:  # before anything is written: a wrong folder or value is one line and no output folder
+        if not 0.0 <= a.paired <= 1.0:
+            raise EegvizError(f"--paired is a weight between 0 and 1, not {a.paired:g}")
         if a.classifier:
             clf = load_classifier(Path(a.classifier))
         if a.vae_from:

@@ -233,7 +233,7 @@ def test_teacher_continues_from_saved_weights(vae_run, teacher_run, text, tmp_pa
     assert not fresh["continued_from_earlier_run"]
 
 
-@pytest.mark.parametrize("flag", ["--vae-from", "--teacher-from"])
+@pytest.mark.parametrize("flag", ["--vae-from", "--teacher-from", "--student-from"])
 def test_missing_stage_folder_is_one_line_and_writes_nothing(tmp_path, capsys, flag):
     from eegviz.train.diffusers_gen import main
 
@@ -255,6 +255,16 @@ def test_corrupt_stage_folder_is_one_line_and_writes_nothing(tmp_path, capsys, v
     assert main(["--out", str(out), "--vae-from", str(tmp_path / "vae"), "--tiny"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("eegviz: ") and "is corrupt or does not fit" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_paired_weight_outside_0_1_is_one_line_and_writes_nothing(tmp_path, capsys):
+    from eegviz.train.diffusers_gen import main
+
+    out = tmp_path / "gen"
+    assert main(["--out", str(out), "--tiny", "--paired", "1.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "eegviz: --paired is a weight between 0 and 1, not 1.5"
     assert not out.exists()
 
 
