@@ -301,7 +301,7 @@ def _add_train(sub) -> None:
     t.add_argument("--data", required=True)
     t.add_argument("--out", required=True)
     t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--gan-steps", type=int, default=1500)
+    t.add_argument("--gan-steps", type=int, default=3000)
     for stage, what in (("ae", "autoencoder"), ("unet", "CFG teacher UNet"), ("distill", "1-2 step distillation")):
         t.add_argument(f"--{stage}-steps", type=int,
                        help=f"embedded generator (minilm or hash text space): {what} steps (default: the shipped run's)")

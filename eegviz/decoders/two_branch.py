@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eegviz.decoders.attributes import N_ATTRIBUTES, AttributeEncoder
+from eegviz.decoders.attributes import AttributeEncoder
 from eegviz.component import load_component
 from eegviz.decoders.encoder import EEGEncoder
 from eegviz.decoders.latent import FOLDER as LATENT_FOLDER
@@ -56,7 +56,7 @@ class TwoBranchDecoder:
         n_ch, n_t = len(spec.ch_names), spec.n_times
         self.encoder = EEGEncoder(n_ch, n_t, out_dim=feat_dim)
         self.attributes = AttributeEncoder(n_ch, n_t)
-        self.saliency = SaliencyGenerator(feat_dim, N_ATTRIBUTES, z_dim, saliency_size)
+        self.saliency = SaliencyGenerator(feat_dim, z_dim, saliency_size)
         self.semantic = SemanticRegressor(n_ch, n_t, n_tokens, text_dim)
         self.prototypes = torch.zeros(len(class_names), feat_dim)
         # the optional second pixel branch (eegviz.decoders.latent), fit after the generator: None until then
@@ -125,7 +125,9 @@ class TwoBranchDecoder:
             self.latent.save_pretrained(model_dir / LATENT_FOLDER)
 
     @classmethod
-    def load(cls, model_dir: Path) -> TwoBranchDecoder:
+    def load(cls, model_dir: Path, without: tuple[str, ...] = ()) -> TwoBranchDecoder:
+        """The decoder saved in model_dir; the PARTS named in `without` are left freshly initialised (for
+        retraining one stage alone, eegviz.train.saliency_stage)."""
         model_dir = Path(model_dir)
         path = model_dir / "decoder.json"
         cfg = read_config(model_dir, "decoder.json", {"input": dict, "classes": [str], "hparams": dict})
@@ -139,6 +141,8 @@ class TwoBranchDecoder:
         except (ValueError, TypeError, RuntimeError, ZeroDivisionError) as e:  # e.g. a zero or negative size
             raise EegvizError(f"{path} describes a decoder that cannot be built ({one_line(e, 160)})") from None
         for name, (folder, part_cls) in PARTS.items():
+            if name in without:
+                continue
             part = load_component(part_cls, model_dir / folder)
             if _public(part.config) != _public(getattr(dec, name).config):
                 raise EegvizError(f"{model_dir / folder} does not fit {path} (its config differs from the decoder's)")

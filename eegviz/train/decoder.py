@@ -20,8 +20,9 @@ from tqdm import tqdm
 from eegviz.data.dataset import EEGDataset
 from eegviz.checks import check_range
 from eegviz.errors import EegvizError
-from eegviz.decoders.attributes import object_attributes
-from eegviz.decoders.saliency import ProjectionDiscriminator, dice_loss, diff_augment, mode_seeking_loss, ssim
+from eegviz.decoders.attributes import ATTRIBUTE_NAMES, object_attributes
+from eegviz.decoders.saliency import (ProjectionDiscriminator, dice_loss, diff_augment, follow_condition,
+                                     mode_seeking_loss, ssim)
 from eegviz.decoders.encoder import triplet_loss_semihard
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
@@ -72,8 +73,8 @@ def _pk_batches(labels: np.ndarray, p: int, k: int, rng: np.random.Generator):
         yield np.concatenate([rng.choice(by_class[c], size=k, replace=len(by_class[c]) < k) for c in classes])
 
 
-# the saliency generator's loss terms (NeuroImagen's three, then the silhouette and colour terms)
-GAN_WEIGHTS = {"adversarial": 0.05, "ssim": 1.0, "mode_seeking": 0.02, "silhouette": 1.0, "colour": 2.0}
+# the saliency generator's loss terms (NeuroImagen's three, then the silhouette's)
+GAN_WEIGHTS = {"adversarial": 0.05, "ssim": 1.0, "mode_seeking": 0.02, "silhouette": 1.0}
 
 
 AVERAGE_SIZES = (2, 4, 8)  # how many same-class training epochs an averaged training example is made of
@@ -193,7 +194,7 @@ class _Stages:
         return time.perf_counter() - self.t0
 
 
-def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 1500,
+def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
                   seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "minilm",
                   notch: float = 0.0, reference: str = "", checkpoints: Checkpoints | None = None,
                   average_augment: float = 0.0, info: DistInfo = DistInfo()
@@ -298,9 +299,14 @@ def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
 
 def _train_saliency(st: _Stages, images: torch.Tensor, masks: torch.Tensor, attrs_true: torch.Tensor,
                     attrs_pred: torch.Tensor, gan_steps: int) -> None:
-    """3) Saliency GAN on the frozen encoders: hinge + mode seeking + SSIM, and Dice/BCE on the silhouette + L1
-    on its colours. G learns from the true attributes blurred by the attribute encoder's own validation error,
-    so at run time it draws from estimates as uncertain as those it was trained on."""
+    """3) Saliency GAN on the frozen encoders: hinge + mode seeking + SSIM, and Dice/BCE on the silhouette.
+
+    G is told where and how big from the true attributes blurred by the attribute encoder's own validation error
+    (so at run time it draws from estimates as uncertain as those it was trained on), and is scored against the
+    stimulus moved to where it was told (follow_condition): the target is the class's silhouette at that place,
+    one sharp answer, not the blur of every place the object might have been. The colours in its condition are
+    the true ones: G composes with the colours it is given (the attribute encoder's at run time) and learns only
+    the silhouette."""
     dec, att, tr, va = st.dec, st.dec.attributes, st.train_idx, st.val_idx
     with torch.no_grad():
         feats = dec.encoder(st.x)
@@ -310,25 +316,25 @@ def _train_saliency(st: _Stages, images: torch.Tensor, masks: torch.Tensor, attr
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.99))
     zd = dec.hparams["z_dim"]
-    obj_true, bg_true = attrs_true[:, 4:7], attrs_true[:, 7:10]
+    blurred = torch.zeros(attrs_true.shape[1], dtype=torch.bool)
+    blurred[[ATTRIBUTE_NAMES.index(n) for n in ("cx", "cy", "size", "extent")]] = True
 
     def gan_step(_i):
         idx = torch.from_numpy(st.rng.choice(tr, 64))
         f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
-        a = attrs_true[idx] + att.residual_std * torch.randn(64, attrs_true.shape[1])
+        a = attrs_true[idx] + blurred * att.residual_std * torch.randn(64, attrs_true.shape[1])
         cond = dec.condition(f, a)
-        real = images[idx]
+        real, mask = follow_condition(images[idx], masks[idx], attrs_true[idx], a)  # where G was told to draw
         z1, z2 = torch.randn(64, zd), torch.randn(64, zd)
         logits, obj, bg = G.parts(z1, cond)
         fake1 = G.compose(torch.sigmoid(logits), obj, bg)
         d_loss = F.relu(1 - D(diff_augment(real), cond)).mean() + F.relu(1 + D(diff_augment(fake1.detach()), cond)).mean()
         _step(d_loss, opt_d, D, st.info)
         fake2 = G(z2, cond)
-        silhouette = dice_loss(logits, masks[idx]).mean() + F.binary_cross_entropy_with_logits(logits, masks[idx])
-        colours = F.l1_loss(obj, obj_true[idx]) + F.l1_loss(bg, bg_true[idx])
+        silhouette = dice_loss(logits, mask).mean() + F.binary_cross_entropy_with_logits(logits, mask)
         g_loss = (GAN_WEIGHTS["adversarial"] * -D(diff_augment(fake1), cond).mean()
                   + GAN_WEIGHTS["ssim"] * (1 - ssim(fake1, real)).mean()
-                  + GAN_WEIGHTS["silhouette"] * silhouette + GAN_WEIGHTS["colour"] * colours
+                  + GAN_WEIGHTS["silhouette"] * silhouette
                   + GAN_WEIGHTS["mode_seeking"] * mode_seeking_loss(fake1, fake2, z1, z2))
         _step(g_loss, opt_g, G, st.info)
 

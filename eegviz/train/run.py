@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 IN_HOUSE_SPACES = ("minilm", "hash")
 
 
-def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 1500,
+def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
               seed: int = 0, threads: int | None = None,
               resume: bool = False, highpass: float = 0.0, notch: float = 0.0, reference: str = "",
               text_encoder: str = "hash", caption: str = "label",

@@ -1,8 +1,11 @@
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from eegviz.decoders.attributes import N_ATTRIBUTES, object_attributes
 from eegviz.decoders.encoder import EEGEncoder, triplet_loss_semihard
-from eegviz.decoders.saliency import SaliencyGenerator, dice_loss, mode_seeking_loss, ssim
+from eegviz.decoders.saliency import (REFERENCE_SIZE, SaliencyGenerator, dice_loss, follow_condition, mode_seeking_loss,
+                                     place, ssim)
 from eegviz.decoders.text import HashTextEncoder, pooled
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.stream.preprocess import InputSpec
@@ -46,41 +49,81 @@ def test_mode_seeking_prefers_diverse_outputs():
     assert mode_seeking_loss(same, same + 0.5, z1, z2) < mode_seeking_loss(same, same + 0.01, z1, z2)
 
 
-def test_saliency_generator_composes_one_silhouette_in_two_colours():
-    g = SaliencyGenerator(feat_dim=16, attr_dim=10, z_dim=4, size=32).eval()
-    z, cond = torch.randn(3, 4), torch.randn(3, 26)
+def test_saliency_generator_composes_one_silhouette_in_the_colours_it_is_given():
+    g = SaliencyGenerator(feat_dim=16, z_dim=4, size=32).eval()
+    z, cond = torch.randn(3, 4), torch.cat([torch.randn(3, 16), torch.rand(3, N_ATTRIBUTES)], 1)
     out = g(z, cond)
     assert out.shape == (3, 3, 32, 32) and out.min() >= 0 and out.max() <= 1
     logits, obj, bg = g.parts(z, cond)
+    torch.testing.assert_close(obj, cond[:, 16 + 4 : 16 + 7])  # the attribute encoder's colours, as given
+    torch.testing.assert_close(bg, cond[:, 16 + 7 : 16 + 10])
     mask = torch.sigmoid(logits)
     # every pixel lies on the segment from the background colour to the object colour, at the mask's level
     torch.testing.assert_close(out, mask * obj[:, :, None, None] + (1 - mask) * bg[:, :, None, None])
 
 
-def test_saliency_generator_learns_to_put_the_object_where_the_condition_says():
-    """The point of the pixel branch: position in, position out (CoordConv + the Dice loss make it learnable)."""
+def _attrs(masks: torch.Tensor, n: int = 3) -> torch.Tensor:
+    """(N, 1, H, W) silhouettes -> their first n attributes (object_attributes; the first three: centroid x, y
+    and size), the object white on black."""
+    m = masks[:, 0].numpy()
+    return torch.from_numpy(object_attributes(np.repeat(m[..., None], 3, -1), m)[:, :n])
+
+
+def test_place_moves_and_scales_a_centred_shape_to_the_given_centroid_and_size():
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 32), torch.linspace(-1, 1, 32), indexing="ij")
+    r = 2 * REFERENCE_SIZE / np.sqrt(np.pi)  # a centred disc of the reference size (radius in grid units)
+    disc = torch.where(xx**2 + yy**2 < r**2, 12.0, -12.0)[None, None].expand(3, 1, 32, 32)
+    where = torch.tensor([[0.3, 0.6, 0.2], [0.7, 0.35, 0.3], [0.5, 0.5, 0.4]])
+    got = _attrs(torch.sigmoid(place(disc, where)))
+    torch.testing.assert_close(got, where, atol=0.02, rtol=0)
+
+
+def test_follow_condition_moves_the_stimulus_to_where_the_generator_was_told():
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[0, :, 8:16, 10:20] = 1
+    mask[1, :, 14:26, 16:24] = 1
+    images = 0.2 + 0.6 * mask.expand(2, 3, 32, 32)
+    true = _attrs(mask)
+    given = true + torch.tensor([[0.15, -0.05, 0.05], [-0.2, -0.1, -0.04]])
+    moved, moved_mask = follow_condition(images, mask, true, given)
+    torch.testing.assert_close(_attrs(moved_mask), given, atol=0.015, rtol=0)
+    torch.testing.assert_close(moved, 0.2 + 0.6 * moved_mask.expand(2, 3, 32, 32), atol=1e-5, rtol=0)
+
+
+def test_saliency_generator_learns_which_shape_from_the_feature_and_draws_it_where_told():
+    """The point of the pixel branch: the feature says which shape (here a disc or a bar), the attributes where
+    and how big; the map must get both right at places and sizes it was not trained on."""
     torch.manual_seed(0)
-    g = SaliencyGenerator(feat_dim=2, attr_dim=0, z_dim=2, size=16, width=32)
+    g = SaliencyGenerator(feat_dim=2, z_dim=2, size=16, width=32)
     opt = torch.optim.Adam(g.parameters(), 3e-3)
     yy, xx = torch.meshgrid(torch.linspace(-1, 1, 16), torch.linspace(-1, 1, 16), indexing="ij")
 
     def batch(n=32):
-        c = torch.rand(n, 2) * 1.2 - 0.6
-        mask = (((xx - c[:, 0, None, None]) ** 2 + (yy - c[:, 1, None, None]) ** 2) < 0.16).float()[:, None]
-        return c, mask
+        shape = torch.randint(0, 2, (n,))
+        c, s = torch.rand(n, 2) * 1.0 - 0.5, 0.25 + 0.2 * torch.rand(n, 1, 1)
+        dx, dy = xx - c[:, 0, None, None], yy - c[:, 1, None, None]
+        disc = dx**2 + dy**2 < s**2
+        bar = (dx.abs() < 1.6 * s) & (dy.abs() < 0.45 * s)
+        mask = torch.where(shape[:, None, None] == 0, disc, bar).float()[:, None]
+        return torch.cat([F.one_hot(shape, 2).float(), _attrs(mask, N_ATTRIBUTES)], 1), mask
 
     for _ in range(150):
-        c, mask = batch()
-        loss = dice_loss(g.parts(torch.zeros(32, 2), c)[0], mask).mean()
+        cond, mask = batch()
+        loss = dice_loss(g.parts(torch.zeros(32, 2), cond)[0], mask).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    c, mask = batch(64)
+    cond, mask = batch(64)
     g.eval()
-    with torch.no_grad():
-        pred = torch.sigmoid(g.parts(torch.zeros(64, 2), c)[0]) > 0.5
-    inter, union = (pred & (mask > 0.5)).sum((1, 2, 3)), (pred | (mask > 0.5)).sum((1, 2, 3))
-    assert (inter / union.clamp_min(1)).float().mean() > 0.5  # a fixed central disc scores about 0.1
+
+    def iou(cond):
+        with torch.no_grad():
+            pred = torch.sigmoid(g.parts(torch.zeros(64, 2), cond)[0]) > 0.5
+        inter, union = (pred & (mask > 0.5)).sum((1, 2, 3)), (pred | (mask > 0.5)).sum((1, 2, 3))
+        return float((inter / union.clamp_min(1)).float().mean())
+
+    other_shape = torch.cat([1 - cond[:, :2], cond[:, 2:]], 1)
+    assert iou(cond) > 0.7 > iou(other_shape) + 0.15  # the shape comes from the feature, not only the place
 
 
 def test_dice_loss_rewards_covering_the_object():

@@ -1,0 +1,94 @@
+"""Retrain the saliency GAN alone (stage 3 of eegviz.train.decoder) inside a model folder, on the encoders it has.
+
+    python -m eegviz.train.saliency_stage --model MODEL_DIR --data DATASET [--gan-steps N] [--seed S]
+
+Why a stage alone: the saliency generator draws on the frozen triplet and attribute encoders and nothing trains
+on its output, so it can be replaced without retraining the rest (a few minutes on 2 CPU cores, where the whole
+decoder takes most of an hour). A folder whose saliency generator came from an older eegviz (drawn by one
+image-space network: shapeless blobs; its weights no longer fit) is brought up to date this way. The encoders,
+the semantic regressor, the prototypes and any generator pipeline are left as they are; DATASET must be the one
+the decoder was trained on (its training split trains, its validation split scores). The figures and the command
+go into training.json under decoder.saliency_stage_retrained; run `eegviz eval` afterwards for the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
+
+
+def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000, seed: int = 0) -> dict:
+    """Train a fresh saliency generator on `model_dir`'s encoders and the dataset at `data`, save it into the folder
+    and record it in training.json; returns the stage's validation figures."""
+    from eegviz.data.loaders import check_trainable, open_dataset
+    from eegviz.decoders.attributes import object_attributes
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.stream.preprocess import prepare_epochs
+    from eegviz.train.checkpoint import Checkpoints
+    from eegviz.train.decoder import _Stages, _train_saliency, stimulus_targets
+    from eegviz.train.dist import DistInfo
+
+    model_dir = Path(model_dir)
+    if gan_steps < 1:
+        raise EegvizError(f"--gan-steps must be at least 1, got {gan_steps}")
+    dec = TwoBranchDecoder.load(model_dir, without=("saliency",))
+    ds = open_dataset(data)
+    check_trainable(ds, Path(data))
+    if list(ds.classes) != dec.class_names or tuple(ds.ch_names) != tuple(dec.spec.ch_names):
+        raise EegvizError(f"{data} is not laid out as the decoder in {model_dir} was trained (classes or channels "
+                          "differ): retrain the saliency stage on the decoder's own training data")
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    dec.saliency = type(dec.saliency)(**{k: v for k, v in dec.saliency.config.items() if not k.startswith("_")})
+    st = _Stages(ds, dec, torch.from_numpy(prepare_epochs(ds.eeg, dec.spec)), ds.subset("train"), ds.subset("val"),
+                 np.random.default_rng([seed, 0]), Checkpoints(None), DistInfo(), 0, 0.0, seed)
+    images, masks = (torch.from_numpy(a) for a in stimulus_targets(ds.image_ids, dec.hparams["saliency_size"],
+                                                                    ds.image_paths))
+    attrs_true = torch.from_numpy(object_attributes(images.permute(0, 2, 3, 1).numpy(), masks[:, 0].numpy()))
+    with torch.no_grad():
+        attrs_pred = dec.attributes(st.x)
+    _train_saliency(st, images, masks, attrs_true, attrs_pred, gan_steps)
+    dec.saliency.save_pretrained(model_dir / "saliency_generator")
+    record = {**st.metrics, "gan_steps": gan_steps, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
+              "data": str(data), "command": f"python -m eegviz.train.saliency_stage --model MODEL_DIR --data DATA "
+                                            f"--gan-steps {gan_steps} --seed {seed}"}
+    path = model_dir / "training.json"
+    training = json.loads(path.read_text()) if path.is_file() else {}
+    training.setdefault("decoder", {})["saliency_stage_retrained"] = record
+    path.write_text(json.dumps(training, indent=1))
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m eegviz.train.saliency_stage", description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help="model folder with a trained decoder")
+    p.add_argument("--data", required=True, help="the dataset the decoder was trained on")
+    p.add_argument("--gan-steps", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(a.threads)
+    try:
+        rec = retrain_saliency(Path(a.model), a.data, gan_steps=a.gan_steps, seed=a.seed)
+    except EegvizError as e:
+        print(f"eegviz: {e}", file=sys.stderr)
+        return 2
+    print(f"eegviz: saliency generator in {Path(a.model) / 'saliency_generator'} (validation mask IoU "
+          f"{rec['val_saliency_iou']:.3f}, {rec['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

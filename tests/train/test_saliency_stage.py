@@ -1,0 +1,57 @@
+"""eegviz.train.saliency_stage: the saliency GAN retrained alone inside a model folder, the rest left as it was."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from eegviz.data.synthetic import simulate_dataset
+from eegviz.decoders.two_branch import PARTS, TwoBranchDecoder
+from eegviz.errors import EegvizError
+from eegviz.paths import default_model_dir
+from eegviz.train.saliency_stage import main
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return simulate_dataset(tmp_path_factory.mktemp("sal") / "d", subjects=1, n_per_class=3)
+
+
+def _decoder_copy(root):
+    root.mkdir()
+    for name in ("decoder.json", "prototypes.safetensors", "training.json"):
+        shutil.copy(default_model_dir() / name, root / name)
+    for folder, _cls in PARTS.values():
+        shutil.copytree(default_model_dir() / folder, root / folder)
+    return root
+
+
+def test_a_saliency_generator_that_no_longer_fits_is_retrained_and_the_rest_kept(tmp_path, data, capsys):
+    model = _decoder_copy(tmp_path / "m")
+    cfg = model / "saliency_generator" / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "width": 40}))  # weights of another shape
+    with pytest.raises(EegvizError, match="saliency_generator"):
+        TwoBranchDecoder.load(model)
+    kept = {f: (model / f / "diffusion_pytorch_model.safetensors").read_bytes()
+            for f in ("eeg_encoder", "attribute_encoder", "semantic_regressor")}
+    assert main(["--model", str(model), "--data", str(data), "--gan-steps", "2", "--seed", "3"]) == 0
+    dec = TwoBranchDecoder.load(model)  # loads again, with the generator's own config restored
+    assert dec.saliency.config.width == json.loads((default_model_dir() / "saliency_generator" / "config.json")
+                                                   .read_text())["width"]
+    for f, blob in kept.items():
+        assert (model / f / "diffusion_pytorch_model.safetensors").read_bytes() == blob
+    rec = json.loads((model / "training.json").read_text())["decoder"]["saliency_stage_retrained"]
+    assert rec["gan_steps"] == 2 and rec["seed"] == 3 and 0 <= rec["val_saliency_iou"] <= 1
+    assert "--gan-steps 2 --seed 3" in rec["command"]
+    assert "validation mask IoU" in capsys.readouterr().out
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, data, capsys):
+    assert main(["--model", str(tmp_path / "nowhere"), "--data", str(data)]) == 2
+    model = _decoder_copy(tmp_path / "m")
+    assert main(["--model", str(model), "--data", str(data), "--gan-steps", "0"]) == 2
+    assert main(["--model", str(model), "--data", str(tmp_path / "no-data")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("eegviz: ") for line in err)
