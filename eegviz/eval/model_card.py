@@ -123,6 +123,10 @@ def _results(metrics: dict | None, training: dict) -> str:
         out += [_row(f"control: {k.replace('_', ' ')}", v, n) for k, v in controls.items()]
         if "true_caption_ceiling" in metrics:
             out.append(_row("ceiling: true caption, text only", metrics["true_caption_ceiling"], n))
+        if "ssim" in metrics.get("saliency_map_itself", {}):
+            out.append(_row("the decoded map itself, no generation", metrics["saliency_map_itself"], n))
+        if "ssim" in metrics.get("true_map_ceiling", {}):
+            out.append(_row("ceiling: true stimulus as the map, true caption", metrics["true_map_ceiling"], n))
         flat = metrics.get("ssim_flat_baselines", {})
         if flat:
             out += ["", f"SSIM (Gaussian window) baselines: a flat image of each stimulus's background colour "

@@ -272,7 +272,8 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     reconstructions.png.
 
     `stimuli`: the test stimuli as (N, H, W, 3) floats; loaded again only if the generator draws at another size.
-    `true_emb`: the true captions' embeddings (shaped like `emb`) for the text-only ceiling; skipped if None.
+    `true_emb`: the true captions' embeddings (shaped like `emb`) for the ceilings (text only from the true caption;
+    img2img from the true stimulus at the map's size with the true caption); skipped if None.
     `empty_emb`: (1, tokens, dim), the text space's encoding of "" for "saliency_only": what the generator was
     trained to see as "no caption" (MiniLM's is not zeros; zeros would be an input it never saw). None: zeros.
 
@@ -301,12 +302,19 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     if latents is not None and getattr(gen, "accepts_latents", False):
         variants["label+latent"] = (sal, emb, {"latents": latents})
         controls["latent_shuffled"] = (sal, emb, {"latents": latents[perm]})
+    ceilings = ("true_caption_ceiling", "true_map_ceiling")
     if true_emb is not None:
-        controls["true_caption_ceiling"] = (sal, np.asarray(true_emb, emb.dtype).reshape(emb.shape),
-                                            {"strength": 1.0})
+        true_e = np.asarray(true_emb, emb.dtype).reshape(emb.shape)
+        controls["true_caption_ceiling"] = (sal, true_e, {"strength": 1.0})
+        # what a perfect decoder would hand the generator: the stimulus itself at the map's size (it is a
+        # silhouette in its colours) and the true caption, at the sampler's own strength
+        true_map = stimulus_targets(ds.image_ids[test_idx], sal.shape[1], ds.image_paths)[0].transpose(0, 2, 3, 1)
+        controls["true_map_ceiling"] = (true_map.astype(sal.dtype), true_e, {})
     images = {name: generate_all(gen, s_in, e_in, batch, **settings)
               for name, (s_in, e_in, settings) in {**variants, **controls}.items()}
     size = images["label+saliency"].shape[1]
+    # the decoded maps themselves, no generation, at the generator's size: what img2img starts from
+    images["saliency_map_itself"] = to_uint8(_resized(sal, size))
     if stimuli.shape[1] != size:
         stimuli = stimulus_targets(ds.image_ids[test_idx], size, ds.image_paths)[0].transpose(0, 2, 3, 1)
     stimuli_u8 = to_uint8(stimuli)
@@ -346,9 +354,10 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     if clf is None:
         result["classifier"] = {"skipped": "no classifier: N-way top-k and IS need --classifier (a transformers "
                                            "image classifier) or a model with a stimulus classifier"}
-    _plot(out, stimuli, sal, images, y, ds.classes)
+    _plot(out, stimuli, sal, {k: v for k, v in images.items() if k != "saliency_map_itself"}, y, ds.classes)
+    result["saliency_map_itself"] = results["saliency_map_itself"]
     result["ablation"] = {k: results[k] for k in variants}
-    result["generation_controls"] = {k: results[k] for k in controls if k != "true_caption_ceiling"}
+    result["generation_controls"] = {k: results[k] for k in controls if k not in ceilings}
     if truth is not None:
         result["generation_controls"]["saliency_vs_shuffled"] = paired_bootstrap_diff(
             trials["label+saliency"], trials["saliency_shuffled"])
@@ -358,9 +367,19 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     else:
         result["generation_controls"]["saliency_vs_shuffled"] = {"skipped": why}
         result["object_region"] = {"skipped": why}
-    result["true_caption_ceiling"] = (results["true_caption_ceiling"] if true_emb is not None else
-                                      {"skipped": "no true-caption embeddings given"})
+    for name in ceilings:
+        result[name] = results[name] if true_emb is not None else {"skipped": "no true-caption embeddings given"}
     return result
+
+
+def _resized(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, 3) [0, 1] -> (N, size, size, 3), bicubic as the diffusers generator resizes a saliency map."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).permute(0, 3, 1, 2)
+    if x.shape[-1] != size:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
+    return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
 def _no_caption(emb: np.ndarray, empty_emb) -> np.ndarray:
