@@ -65,10 +65,23 @@ def _devices() -> list[str]:
     return lines
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo; elsewhere platform.processor()), "unknown" if neither says."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def sys_info() -> str:
     from eegviz import __version__
 
-    rows = [("eegviz", __version__), ("python", sys.version.split()[0]), ("platform", platform.platform())]
+    rows = [("eegviz", __version__), ("python", sys.version.split()[0]), ("platform", platform.platform()),
+            ("cpu", cpu_model())]
     rows += [(name, _version(name)) for name in PACKAGES]
     rows += [("liblsl", _liblsl()), ("Qt", _qt())]
     width = max(len(k) for k, _ in rows)

@@ -65,7 +65,7 @@ def test_cli_one_line_for_a_missing_config_and_version():
 def test_sys_info_names_the_libraries_and_devices():
     r = subprocess.run([sys.executable, "-m", "eegviz.cli", "sys-info"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    for key in ("eegviz:", "torch:", "diffusers:", "mne:", "liblsl:", "Qt:", "devices:", "cuda"):
+    for key in ("eegviz:", "cpu:", "torch:", "diffusers:", "mne:", "liblsl:", "Qt:", "devices:", "cuda"):
         assert key in r.stdout
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from eegviz.latency import percentiles
+from eegviz.sysinfo import cpu_model
 
 SOA_S = 0.75  # stimulus onset asynchrony of the simulated session
 CHUNK_S = 0.02  # samples arrive in chunks this long, as from an amplifier
@@ -136,7 +137,10 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, c
     emb = dec.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32))["embedding"]
     speedup, cmp = _lean_comparison(gen, emb.shape[1], emb.shape[2], n)
     res = {
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
+        # the CPU and the vector instructions torch's kernels use: the same code measured 54.6 ms p95 on one
+        # 2-core VM and 28.6 on another, so a figure means little without them
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu_model(),
+                    "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "device": device},
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
         "image_size": int(gen.size),

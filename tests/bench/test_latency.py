@@ -17,6 +17,8 @@ def test_bench_json_with_toy_sd_section(tmp_path):
     assert lat["n"] == 12 and 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
     assert set(r["throughput"]) == {"batch1_images_per_s", "batch4_images_per_s", "batch8_images_per_s"}
     assert r["peak_rss_mb"] > 50
+    # the figures depend on the CPU: the JSON says which, and which vector level torch's kernels use
+    assert r["machine"]["cpu"] and r["machine"]["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     # the shipped default is a pipeline folder: its lean loop is compared with the plain diffusers call
     assert isinstance(r["speedup_vs_plain_pipeline"], float) and "speedup_vs_plain_pipeline_skipped" not in r
     assert r["unet_passes_per_image"] >= 1 and r["image_size"] >= 32
