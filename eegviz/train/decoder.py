@@ -21,8 +21,8 @@ from eegviz.data.dataset import EEGDataset
 from eegviz.checks import check_range
 from eegviz.errors import EegvizError
 from eegviz.decoders.attributes import ATTRIBUTE_NAMES, object_attributes
-from eegviz.decoders.saliency import (ProjectionDiscriminator, dice_loss, diff_augment, follow_condition,
-                                     mode_seeking_loss, ssim)
+from eegviz.decoders.saliency import (ProjectionDiscriminator, dice_loss, diff_augment, mode_seeking_loss,
+                                     rotation_tolerant, ssim)
 from eegviz.decoders.encoder import triplet_loss_semihard
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
@@ -303,8 +303,9 @@ def _train_saliency(st: _Stages, images: torch.Tensor, masks: torch.Tensor, attr
 
     G is told where and how big from the true attributes blurred by the attribute encoder's own validation error
     (so at run time it draws from estimates as uncertain as those it was trained on), and is scored against the
-    stimulus moved to where it was told (follow_condition): the target is the class's silhouette at that place,
-    one sharp answer, not the blur of every place the object might have been. The colours in its condition are
+    stimulus moved to where it was told (follow_condition) and turned to the angle closest to its drawing
+    (rotation_tolerant): the target is the class's silhouette at that place, one sharp answer, not the blur of
+    every place and turn the object might have had. The colours in its condition are
     the true ones: G composes with the colours it is given (the attribute encoder's at run time) and learns only
     the silhouette."""
     dec, att, tr, va = st.dec, st.dec.attributes, st.train_idx, st.val_idx
@@ -324,9 +325,10 @@ def _train_saliency(st: _Stages, images: torch.Tensor, masks: torch.Tensor, attr
         f = feats[idx] + 0.05 * torch.randn(64, feats.shape[1])
         a = attrs_true[idx] + blurred * att.residual_std * torch.randn(64, attrs_true.shape[1])
         cond = dec.condition(f, a)
-        real, mask = follow_condition(images[idx], masks[idx], attrs_true[idx], a)  # where G was told to draw
         z1, z2 = torch.randn(64, zd), torch.randn(64, zd)
         logits, obj, bg = G.parts(z1, cond)
+        # the stimulus where G was told to draw it, turned to the angle closest to G's drawing
+        real, mask = rotation_tolerant(logits, images[idx], masks[idx], attrs_true[idx], a)
         fake1 = G.compose(torch.sigmoid(logits), obj, bg)
         d_loss = F.relu(1 - D(diff_augment(real), cond)).mean() + F.relu(1 + D(diff_augment(fake1.detach()), cond)).mean()
         _step(d_loss, opt_d, D, st.info)

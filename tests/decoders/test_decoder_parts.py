@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from eegviz.decoders.attributes import N_ATTRIBUTES, object_attributes
 from eegviz.decoders.encoder import EEGEncoder, triplet_loss_semihard
 from eegviz.decoders.saliency import (REFERENCE_SIZE, SaliencyGenerator, dice_loss, follow_condition, mode_seeking_loss,
-                                     place, ssim)
+                                     place, rotation_tolerant, ssim)
 from eegviz.decoders.text import HashTextEncoder, pooled
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.stream.preprocess import InputSpec
@@ -88,6 +88,24 @@ def test_follow_condition_moves_the_stimulus_to_where_the_generator_was_told():
     moved, moved_mask = follow_condition(images, mask, true, given)
     torch.testing.assert_close(_attrs(moved_mask), given, atol=0.015, rtol=0)
     torch.testing.assert_close(moved, 0.2 + 0.6 * moved_mask.expand(2, 3, 32, 32), atol=1e-5, rtol=0)
+
+
+def test_rotation_tolerant_scores_against_the_turn_closest_to_the_drawing():
+    """G is not told the turn: the target is turned (within the tolerance) to match what it drew, and a turn
+    keeps the centroid and size where G was told."""
+    bar = torch.zeros(1, 1, 32, 32)
+    bar[..., 14:18, 6:26] = 1
+    images = 0.1 + 0.8 * bar.expand(1, 3, 32, 32)
+    attrs = _attrs(bar)
+    turned = follow_condition(images, bar, attrs, attrs, angle=0.3)[1]
+    torch.testing.assert_close(_attrs(turned), attrs, atol=0.01, rtol=0)
+
+    def iou(a, b):
+        return float(((a > 0.5) & (b > 0.5)).sum() / ((a > 0.5) | (b > 0.5)).sum())
+
+    drawn = turned * 24 - 12  # G drew the bar turned by 0.3 rad
+    _, mask = rotation_tolerant(drawn, images, bar, attrs, attrs)
+    assert iou(mask, turned) > 0.8 > 0.6 > iou(bar, turned)
 
 
 def test_saliency_generator_learns_which_shape_from_the_feature_and_draws_it_where_told():
