@@ -49,16 +49,27 @@ def frame_window(size: int, margin: float = FRAME_MARGIN) -> torch.Tensor:
 OUTSIDE = -12.0  # the mask logit of plain background
 
 
+def _similarity_grid(shape, src: torch.Tensor, dst: torch.Tensor, k: torch.Tensor,
+                     angle: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """The sampling grid (for F.grid_sample) under which output point p reads the input at src + k R(angle) (p - dst):
+    what sits at src in the input lands at dst, turned by -angle and scaled by 1 / k. Points in grid units
+    ([-1, 1], align_corners=False); src, dst (B, 2), k (B,), angle one for all or (B,). The one transform both
+    `place` and `follow_condition` are made of."""
+    a = torch.as_tensor(angle, dtype=k.dtype, device=k.device).expand(len(k))
+    cos, sin = torch.cos(a) * k, torch.sin(a) * k
+    theta = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
+    theta = torch.cat([theta, (src - (theta @ dst[:, :, None])[:, :, 0])[:, :, None]], 2)
+    return F.affine_grid(theta, list(shape), align_corners=False)
+
+
 def place(logits: torch.Tensor, where: torch.Tensor, reference: float = REFERENCE_SIZE,
           outside: float = OUTSIDE) -> torch.Tensor:
     """Mask logits drawn in an object-centred frame (B, 1, S, S) moved to the image place where = (B, 3) centroid
     x, y (image fractions) and size (eegviz.decoders.attributes units): a spatial transformer (Jaderberg et al.
     2015) with no learned parameters. Everything outside the frame is background (logit `outside`)."""
     scale = (where[:, 2] / reference).clamp(0.1, 2.0)
-    theta = torch.zeros(len(where), 2, 3, dtype=logits.dtype, device=logits.device)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
-    theta[:, :, 2] = -(where[:, :2] * 2 - 1) / scale[:, None]  # image point p reads the frame at (p - c) / scale
-    grid = F.affine_grid(theta, list(logits.shape), align_corners=False)
+    # image point p reads the frame at (p - c) / scale
+    grid = _similarity_grid(logits.shape, torch.zeros_like(where[:, :2]), where[:, :2] * 2 - 1, 1 / scale)
     return F.grid_sample(logits - outside, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + outside
 
 
@@ -140,6 +151,18 @@ class ProjectionDiscriminator(nn.Module):
         return self.lin(h).squeeze(1) + (self.proj(feat) * h).sum(1)
 
 
+def _condition_grid(shape, true_attrs: torch.Tensor, given_attrs: torch.Tensor, max_scale: float,
+                    angle: torch.Tensor | float) -> torch.Tensor:
+    """follow_condition's sampling grid: the stimulus's centroid to the given one, its size to the given size."""
+    k = (true_attrs[:, 2] / given_attrs[:, 2].clamp_min(1e-3)).clamp(1 / max_scale, max_scale)
+    # image fractions -> grid units; output point p samples the input at c_true + k R(angle) (p - c_given)
+    return _similarity_grid(shape, true_attrs[:, :2] * 2 - 1, given_attrs[:, :2] * 2 - 1, k, angle)
+
+
+def _sample_mask(masks: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    return F.grid_sample(masks, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def follow_condition(images: torch.Tensor, masks: torch.Tensor, true_attrs: torch.Tensor, given_attrs: torch.Tensor,
                      max_scale: float = 1.6, angle: torch.Tensor | float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The stimuli (B, 3, H, W) and silhouettes (B, 1, H, W) moved and scaled to the centroid and size the generator
@@ -154,17 +177,9 @@ def follow_condition(images: torch.Tensor, masks: torch.Tensor, true_attrs: torc
 
     angle (radians, per image or one for all) also turns the stimulus about its centroid (see rotation_tolerant).
     """
-    k = (true_attrs[:, 2] / given_attrs[:, 2].clamp_min(1e-3)).clamp(1 / max_scale, max_scale)
-    c_true, c_given = true_attrs[:, :2] * 2 - 1, given_attrs[:, :2] * 2 - 1  # image fractions -> grid units
-    a = torch.as_tensor(angle, dtype=images.dtype, device=images.device).expand(len(k))
-    cos, sin = torch.cos(a) * k, torch.sin(a) * k
-    theta = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)
-    theta = torch.cat([theta, (c_true - (theta @ c_given[:, :, None])[:, :, 0])[:, :, None]], 2)
-    # output point p samples the input at c_true + k R(angle) (p - c_given)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    grid = _condition_grid(images.shape, true_attrs, given_attrs, max_scale, angle)
     moved = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    moved_mask = F.grid_sample(masks, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return moved, moved_mask
+    return moved, _sample_mask(masks, grid)
 
 
 # How far the stimuli may be turned (radians) for the silhouette to match what G drew: the synthetic world turns
@@ -174,23 +189,24 @@ ROTATION_STEPS = 9
 
 
 def rotation_tolerant(logits: torch.Tensor, images: torch.Tensor, masks: torch.Tensor, true_attrs: torch.Tensor,
-                      given_attrs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                      given_attrs: torch.Tensor, max_scale: float = 1.6) -> tuple[torch.Tensor, torch.Tensor]:
     """follow_condition at the turn (within +-ROTATION_TOLERANCE) whose silhouette best matches what G drew
     (lowest Dice + BCE, chosen per image and not differentiated through).
 
     Why: G is not told how the stimulus was turned, so scored against every turn as it came, its best answer is
     the average over turns - a pentagon, square or sun drawn as a disc (the most common confusions of the maps
     before: pentagon, sun, diamond and square named "circle", hexagon and frame named "ring"). Scored against the
-    turn closest to its own drawing, it can draw one sharp turn of the shape."""
+    turn closest to its own drawing, it can draw one sharp turn of the shape. Only the silhouettes are moved to
+    compare the turns; the stimulus itself once, at the chosen one."""
     angles = torch.linspace(-ROTATION_TOLERANCE, ROTATION_TOLERANCE, ROTATION_STEPS)
     with torch.no_grad():
         losses = []
         for a in angles:
-            m = follow_condition(images, masks, true_attrs, given_attrs, angle=float(a))[1]
+            m = _sample_mask(masks, _condition_grid(masks.shape, true_attrs, given_attrs, max_scale, float(a)))
             bce = F.binary_cross_entropy_with_logits(logits, m, reduction="none").mean((1, 2, 3))
             losses.append(dice_loss(logits, m) + bce)
         best = angles[torch.stack(losses, 1).argmin(1)]
-    return follow_condition(images, masks, true_attrs, given_attrs, angle=best)
+    return follow_condition(images, masks, true_attrs, given_attrs, max_scale, angle=best)
 
 
 def diff_augment(x: torch.Tensor, shift: int = 2) -> torch.Tensor:

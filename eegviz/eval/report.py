@@ -373,13 +373,13 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
 
 
 def _resized(images: np.ndarray, size: int) -> np.ndarray:
-    """(N, H, W, 3) [0, 1] -> (N, size, size, 3), bicubic as the diffusers generator resizes a saliency map."""
+    """(N, H, W, 3) [0, 1] -> (N, size, size, 3), as the diffusers generator resizes a saliency map."""
     import torch
 
+    from eegviz.generators.diffusers_sd import resize_maps
+
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).permute(0, 3, 1, 2)
-    if x.shape[-1] != size:
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
-    return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    return resize_maps(x, size).permute(0, 2, 3, 1).numpy()
 
 
 def _no_caption(emb: np.ndarray, empty_emb) -> np.ndarray:

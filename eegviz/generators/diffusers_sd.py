@@ -31,6 +31,14 @@ SAMPLING = "sampling.json"
 SAMPLING_FIELDS = {"steps": int, "strength": float, "guidance": float, "text_encoder": str, "image_size": int}
 
 
+def resize_maps(maps: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, 3, H, W) saliency maps in [0, 1] at any H -> (B, 3, size, size): the img2img start image, by one batched
+    bicubic interpolation clamped back into [0, 1]. eegviz eval scores the maps themselves through it too."""
+    if maps.shape[-2:] != (size, size):
+        maps = torch.nn.functional.interpolate(maps, size=(size, size), mode="bicubic", align_corners=False)
+    return maps.clamp(0, 1)
+
+
 def scheduler_for(family: str, config):
     from diffusers import DDIMScheduler, EulerDiscreteScheduler, LCMScheduler
 
@@ -198,11 +206,8 @@ class DiffusersImg2ImgGenerator:
 
     def resize(self, saliency: np.ndarray) -> torch.Tensor:
         """(B, H, W, 3) [0, 1] at any H -> (B, 3, size, size) on the device, one batched interpolation."""
-        init = torch.as_tensor(saliency, dtype=torch.float32, device=self.device).permute(0, 3, 1, 2)
-        if init.shape[-2:] != (self.size, self.size):
-            init = torch.nn.functional.interpolate(init, size=(self.size, self.size), mode="bicubic",
-                                                   align_corners=False)
-        return init.clamp(0, 1)
+        return resize_maps(torch.as_tensor(saliency, dtype=torch.float32, device=self.device).permute(0, 3, 1, 2),
+                           self.size)
 
     def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0,
                  latents: np.ndarray | None = None) -> np.ndarray:

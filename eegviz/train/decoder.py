@@ -58,6 +58,14 @@ def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> tuple[n
     return images.transpose(0, 3, 1, 2), masks[:, None]
 
 
+def pixel_targets(ds: EEGDataset, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What the pixel branch learns from, one row per trial: the stimuli (N, 3, size, size), their silhouettes
+    (N, 1, size, size) and their object attributes (N, N_ATTRIBUTES; eegviz.decoders.attributes)."""
+    images, masks = (torch.from_numpy(a) for a in stimulus_targets(ds.image_ids, size, ds.image_paths))
+    attrs = torch.from_numpy(object_attributes(images.permute(0, 2, 3, 1).numpy(), masks[:, 0].numpy()))
+    return images, masks, attrs
+
+
 def captions_for(ds: EEGDataset, idx: np.ndarray, kind: str) -> list[str]:
     if kind == "label":
         return [f"an image of a {ds.classes[ds.labels[i]]}" for i in idx]
@@ -217,9 +225,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
     st = _Stages(ds, dec, torch.from_numpy(prepare_epochs(ds.eeg, spec)), ds.subset("train"), ds.subset("val"), rng,
                  checkpoints or Checkpoints(None), info, epochs, average_augment, seed)
     _train_encoder(st)
-    images, masks = (torch.from_numpy(a) for a in stimulus_targets(ds.image_ids, dec.hparams["saliency_size"],
-                                                                    ds.image_paths))
-    attrs_true = torch.from_numpy(object_attributes(images.permute(0, 2, 3, 1).numpy(), masks[:, 0].numpy()))
+    images, masks, attrs_true = pixel_targets(ds, dec.hparams["saliency_size"])
     attrs_pred = _train_attributes(st, attrs_true)
     _train_saliency(st, images, masks, attrs_true, attrs_pred, gan_steps)
     _train_semantic(st, text, caption)

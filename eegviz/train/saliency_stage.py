@@ -32,11 +32,10 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     """Train a fresh saliency generator on `model_dir`'s encoders and the dataset at `data`, save it into the folder
     and record it in training.json; returns the stage's validation figures."""
     from eegviz.data.loaders import check_trainable, open_dataset
-    from eegviz.decoders.attributes import object_attributes
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.stream.preprocess import prepare_epochs
     from eegviz.train.checkpoint import Checkpoints
-    from eegviz.train.decoder import _Stages, _train_saliency, stimulus_targets
+    from eegviz.train.decoder import _Stages, _train_saliency, pixel_targets
     from eegviz.train.dist import DistInfo
 
     model_dir = Path(model_dir)
@@ -53,9 +52,7 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     dec.saliency = type(dec.saliency)(**{k: v for k, v in dec.saliency.config.items() if not k.startswith("_")})
     st = _Stages(ds, dec, torch.from_numpy(prepare_epochs(ds.eeg, dec.spec)), ds.subset("train"), ds.subset("val"),
                  np.random.default_rng([seed, 0]), Checkpoints(None), DistInfo(), 0, 0.0, seed)
-    images, masks = (torch.from_numpy(a) for a in stimulus_targets(ds.image_ids, dec.hparams["saliency_size"],
-                                                                    ds.image_paths))
-    attrs_true = torch.from_numpy(object_attributes(images.permute(0, 2, 3, 1).numpy(), masks[:, 0].numpy()))
+    images, masks, attrs_true = pixel_targets(ds, dec.hparams["saliency_size"])
     with torch.no_grad():
         attrs_pred = dec.attributes(st.x)
     _train_saliency(st, images, masks, attrs_true, attrs_pred, gan_steps)
