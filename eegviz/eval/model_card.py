@@ -111,6 +111,10 @@ def _results(metrics: dict | None, training: dict) -> str:
                    f"{_f(sal.get('shuffled_control', {}).get('iou'))}), centroid r x/y {_f(sal.get('centroid_r_x'), 2)}"
                    f" / {_f(sal.get('centroid_r_y'), 2)}, colour accuracy {_f(sal.get('colour_acc'))} (chance "
                    f"{_f(sal.get('colour_chance'))})")
+        where = sal.get("at_true_place")
+        if where:
+            out.append(f"- the same maps redrawn at the stimulus's own centroid and size (a diagnostic: what "
+                       f"where-decoding costs): mask IoU {_f(where.get('iou'))}")
     if "classifier_top1_on_true_stimuli" in metrics:
         out.append(f"- classifier on the true stimuli (its ceiling): {metrics['classifier_top1_on_true_stimuli']:.3f}")
     a = metrics.get("ablation")

@@ -231,3 +231,46 @@ def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
     ceiling = m["true_caption_ceiling"]
     assert "12way_top1" in ceiling and ceiling["iou"] == 0.0  # text-only: no layout, by construction
     assert m["is_true_stimuli"]["shuffled"]
+
+
+def test_maps_at_true_place_take_the_stimulus_centroid_and_keep_the_decoded_colours(tmp_path):
+    """The diagnostic that splits the maps' IoU into where-decoding and drawing: a decoder that puts every
+    object at the image centre has no centroid correlation; redrawn at the stimulus's own centroid and size its
+    maps follow the stimuli (r ~ 1), with the decoded colours unchanged."""
+    from torch import nn
+
+    from eegviz.data.synthetic import load_dataset, simulate_dataset
+    from eegviz.decoders.attributes import N_ATTRIBUTES
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.eval.metrics import object_metrics
+    from eegviz.eval.report import _maps_at_true_place, object_truth
+    from eegviz.stream.preprocess import InputSpec, prepare_epochs
+    from eegviz.train.decoder import stimulus_targets
+
+    ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3))
+    te = ds.subset("test")
+    spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin,
+                     tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq)
+    dec = TwoBranchDecoder(spec, ds.classes, feat_dim=16, z_dim=4, saliency_size=32, n_tokens=4, text_dim=8)
+
+    class Centred(nn.Module):  # every object decoded at the centre, 0.2 in size, red on grey
+        def forward(self, x):
+            a = torch.zeros(len(x), N_ATTRIBUTES)
+            a[:, :4] = torch.tensor([0.5, 0.5, 0.2, 0.3])
+            a[:, 4:7] = torch.tensor([1.0, 0.0, 0.0])
+            a[:, 7:] = 0.5
+            return a
+
+    dec.attributes = Centred()
+    disc = (torch.linspace(-1, 1, 32)[None, :] ** 2 + torch.linspace(-1, 1, 32)[:, None] ** 2) < 0.6 ** 2
+    dec.saliency.shape_logits = lambda z, feat: torch.where(disc, 12.0, -12.0).expand(len(z), 1, 32, 32)
+    stimuli = stimulus_targets(ds.image_ids[te], 32)[0].transpose(0, 2, 3, 1)
+    decoded = dec.forward(prepare_epochs(ds.eeg[te], spec))["saliency"]
+    truth, _ = object_truth(ds, te, 32)
+    as_decoded = object_metrics(decoded, *truth)
+    at_true = _maps_at_true_place(ds, dec, te, stimuli, batch=4)
+    assert not as_decoded["centroid_r_x"] > 0.2  # all at the centre: nothing to correlate (r undefined)
+    assert at_true["centroid_r_x"] > 0.95 and at_true["centroid_r_y"] > 0.95
+    assert at_true["centroid_err"] < 0.03 < as_decoded["centroid_err"]
+    assert at_true["iou"] > as_decoded["iou"] + 0.1
+    assert at_true["colour_acc"] == as_decoded["colour_acc"]  # the colours stay the decoded ones
