@@ -26,7 +26,7 @@ log = logging.getLogger("eegviz.train.generator")
 # t = 499, 332 (one pass) and 666, 499, 399 (two passes); see sampling.json's "timesteps".
 SAMPLER_GRID = ((1, 0.5), (1, 0.34), (2, 0.7), (2, 0.5), (2, 0.4))
 
-FULL = {"ae_steps": 2500, "unet_steps": 3000, "distill_steps": 400, "ae_batch": 32, "unet_batch": 32,
+FULL = {"ae_steps": 2500, "unet_steps": 3000, "distill_steps": 1500, "ae_batch": 32, "unet_batch": 32,
         "distill_batch": 16, "val_per_class": 5}
 TINY = {"ae_steps": 3, "unet_steps": 3, "distill_steps": 2, "ae_batch": 4, "unet_batch": 4, "distill_batch": 4,
         "val_per_class": 1, "ae": {"channels": (8, 16, 16)}, "unet": {"channels": (16, 32, 32), "head_dim": 8},
@@ -95,6 +95,22 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
             "architecture": {"autoencoder": ae["config"], "unet": tm["config"]}}
 
 
+def score_alone(out: Path, text, clf, *, seed: int = 0, per_class: int = 10) -> dict:
+    """The saved pipeline judged alone on held-out renders (no EEG; seed TEST_SEED, which no stage drew): every
+    input condition of eegviz.train.gen_eval with its controls, and batch-1 latency. Loaded back through
+    diffusers' loader, so what is scored is what was saved."""
+    from eegviz.train.gen_eval import HeldOut, evaluate_generator, latency_ms
+    from eegviz.train.pipeline_folder import load_components
+    from eegviz.train.renders import TEST_SEED
+
+    vae, unet, sched = load_components(out)
+    test = HeldOut(text, per_class, TEST_SEED)
+    s = json.loads((Path(out) / "sampling.json").read_text())
+    s = {"steps": s["steps"], "strength": s["strength"]}
+    return {"test": evaluate_generator(vae, unet, sched, test, clf, seed=seed, **s),
+            "latency_ms": latency_ms(vae, unet, sched, test.label_states, **s)}
+
+
 def load_stage(folder: Path, kind: str):
     """A saved diffusers stage (AutoencoderKL or UNet2DConditionModel) from an earlier run; a folder without one is
     a one-line EegvizError. Loaded as every eegviz part is (eegviz.component.load_component: offline,
@@ -112,9 +128,6 @@ def main(argv=None) -> int:
     """The generator and its classifier alone, with held-out figures: DIR/results.json."""
     from eegviz.decoders.text import make_text_encoder
     from eegviz.eval.classifier import load_classifier, save_classifier, train_classifier
-    from eegviz.train.gen_eval import HeldOut, evaluate_generator, latency_ms
-    from eegviz.train.pipeline_folder import load_components
-    from eegviz.train.renders import TEST_SEED
 
     p = argparse.ArgumentParser(prog="python -m eegviz.train.diffusers_gen")
     p.add_argument("--out", required=True)
@@ -179,11 +192,7 @@ def main(argv=None) -> int:
                                     unet_lr=a.unet_lr, p_rich=a.p_rich, paired=a.paired, student=student,
                                     distill_lr=a.distill_lr, **sizes,
                                     caps={k: getattr(a, f"{k}_minutes") for k in ("ae", "unet", "distill")})
-    vae, unet, sched = load_components(out)  # judge what was saved, through diffusers' loader
-    test = HeldOut(text, a.test_per_class, TEST_SEED)
-    s = rec["sampling"]
-    rec["test"] = evaluate_generator(vae, unet, sched, test, clf, seed=a.seed, **s)
-    rec["latency_ms"] = latency_ms(vae, unet, sched, test.label_states, **s)
+    rec.update(score_alone(out, text, clf, seed=a.seed, per_class=a.test_per_class))
     rec["classifier_seconds"] = t_clf
     rec["reused"] = {"classifier": a.classifier, "vae": a.vae_from, "teacher": a.teacher_from,
                      "student": a.student_from}

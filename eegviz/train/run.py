@@ -142,7 +142,7 @@ def _train_diffusers(out: Path, dec, seed: int, classifier_images: int, classifi
     attends over exactly the caption states the decoder predicts (same encoder, tokens and width)."""
     from eegviz.decoders.text import make_text_encoder
     from eegviz.eval.classifier import save_classifier, train_classifier
-    from eegviz.train.diffusers_gen import TINY, train_diffusers_generator
+    from eegviz.train.diffusers_gen import TINY, score_alone, train_diffusers_generator
 
     t0 = time.perf_counter()
     clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=seed + 1, size=64)
@@ -151,5 +151,6 @@ def _train_diffusers(out: Path, dec, seed: int, classifier_images: int, classifi
     text = make_text_encoder(dec.hparams["text_encoder"], dec.hparams["n_tokens"], dec.hparams["text_dim"])
     rec = train_diffusers_generator(out, text, clf, seed=seed,
                                     **{**(TINY if config == "tiny" else {}), **sizes})
+    rec.update(score_alone(out, text, clf, seed=seed, per_class=1 if config == "tiny" else 10))
     return {**rec, "classifier": {"size": 64, "render_seed": seed + 1, "n_per_class": classifier_images,
                                   "epochs": classifier_epochs, "seconds": t_clf}}

@@ -27,5 +27,10 @@ def test_train_minilm_writes_a_pipeline_model_folder(tmp_path, monkeypatch):
     assert gen["kind"] == "diffusers" and gen["teacher"]["steps"] == 2 and gen["autoencoder"]["steps"] == 3
     assert gen["classifier"]["size"] == 64 and gen["classifier"]["render_seed"] == 1 and gen["seed"] == 0
     assert "--generator-config tiny" in training["command"] and "--unet-steps 2" in training["command"]
+    # the pipeline judged alone on held-out renders, as the model card's generator section reads it
+    test = gen["test"]
+    assert test["n"] == 40 and 0 <= test["blob_label"]["top1"] <= 1 and test["classifier_on_renders"] >= 0
+    assert {"text_only_label", "blob_label", "ellipse_label", "control_flat_label", "init_blob_itself"} <= set(test)
+    assert gen["latency_ms"]["p50"] > 0
     vae, unet, sched = load_components(model)
     assert unet.config.cross_attention_dim == 384 and vae.config.block_out_channels == [8, 16, 16]
