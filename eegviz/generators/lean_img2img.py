@@ -13,10 +13,12 @@ and, for guidance, the unconditional states computed once; what is left is exact
   decode. Same weights, seed, steps, strength and batch give the same image as __call__
   (tests/generators/test_lean_img2img.py).
 
-The UNet and VAE are put in channels_last (faster convolutions on CPU and GPU); torch.compile is optional. On
+The UNet and VAE are put in channels_last (faster convolutions on CPU and GPU); torch.compile is optional: the
+UNet whole, and the VAE's encode and decode (graph breaks allowed: they return diffusers' output objects). On
 CUDA it compiles in "max-autotune" (CUDA graphs: a few-step loop is launch-bound); on CPU in inductor's default
-mode, which is what benchmarks/cpu-2core.json's "compiled" section measures (UNet 26 -> 16 ms at batch 1);
-max-autotune's kernel search was never timed on CPU.
+mode, which is what benchmarks/cpu-2core.json's "compiled" section measures (generate() p50 22.7 -> 16.2 ms at
+batch 1; the UNet alone about 8 ms compiled, the VAE's encode 2 and decode 3.5); max-autotune's kernel search
+was never timed on CPU.
 """
 
 from __future__ import annotations
