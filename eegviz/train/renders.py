@@ -83,7 +83,7 @@ def blob_init(specs: list[StimulusSpec], masks: np.ndarray, rng: np.random.Gener
     With jitter (training), blur, dilation, a few pixels of shift and the colour's strength vary per image,
     as decoded maps do; without it (evaluation's "true silhouette blob"), one fixed softening."""
     n, h, _ = masks.shape
-    m = torch.from_numpy(masks)[:, None].float()
+    m = torch.tensor(masks, dtype=torch.float32)[:, None]  # a copy: the dilation below writes into it
     if jitter and rng is not None:
         grow = rng.integers(-1, 3, n)  # morphological: -1 erode, 0 keep, 1-2 dilate (3x3 steps)
         for i in np.nonzero(grow)[0]:

@@ -153,7 +153,10 @@ def test_blob_init_keeps_place_and_colour_not_shape():
     assert np.abs(peak - np.array([s.color for s in specs])).max() < 0.1  # in the object's colour
     assert np.abs(blobs - images).mean() > 0.01  # but not the image itself
     rng = np.random.default_rng(0)
-    assert not np.allclose(renders.blob_init(specs, masks, rng), blobs)  # training jitters it
+    kept = masks.astype(np.float32)  # float32, as renders give them: the case a shared tensor would write into
+    before = kept.copy()
+    assert not np.allclose(renders.blob_init(specs, kept, rng), blobs)  # training jitters it
+    np.testing.assert_array_equal(kept, before)  # and leaves the caller's silhouettes as they were
 
 
 def test_ellipse_init_keeps_place_size_and_colour_and_drops_the_shape():
