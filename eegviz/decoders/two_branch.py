@@ -80,6 +80,13 @@ class TwoBranchDecoder:
         return torch.cat([feat, attrs], 1)
 
     @torch.inference_mode()
+    def draw(self, feat: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+        """The saliency map (B, H, W, 3) of a shape feature and attributes, at z = 0 (the mode of the prior: a
+        stable map per epoch). eegviz eval also draws it from attributes other than the decoded ones."""
+        z = torch.zeros(len(feat), self.hparams["z_dim"])
+        return self.saliency(z, self.condition(feat, attrs)).permute(0, 2, 3, 1)
+
+    @torch.inference_mode()
     def forward(self, x: np.ndarray | torch.Tensor, latent: bool = True) -> dict[str, np.ndarray]:
         """x: (B, n_ch, n_times) preprocessed -> feature, attributes, saliency (B,H,W,3), embedding, scores, and
         the latent branch's output where the model has one and `latent` asks for it (it costs ~1.3 ms an epoch
@@ -87,8 +94,7 @@ class TwoBranchDecoder:
         x = torch.as_tensor(x, dtype=torch.float32)
         feat = self.encoder(x)
         attrs = self.attributes(x)
-        z = torch.zeros(len(x), self.hparams["z_dim"])  # the mode of the prior: a stable map per epoch
-        sal = self.saliency(z, self.condition(feat, attrs)).permute(0, 2, 3, 1)
+        sal = self.draw(feat, attrs)
         emb = self.semantic(x)
         sims = F.normalize(feat, dim=1) @ F.normalize(self.prototypes, dim=1).T
         scores = torch.softmax(sims * 10.0, dim=1)

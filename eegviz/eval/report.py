@@ -40,13 +40,17 @@ def decode_split(ds, dec: TwoBranchDecoder, idx: np.ndarray, batch: int = 64) ->
 
 
 def decode_eeg(eeg: np.ndarray, dec, batch: int = 64) -> dict[str, np.ndarray]:
-    """Run the decoder over raw (N, ch, t) epochs in volts."""
+    """Run the decoder over raw (N, ch, t) epochs in volts: scores, saliency and embedding always; the shape
+    feature and attributes where the decoder gives them (the two-branch decoder does: the true-place diagnostic
+    redraws its maps from them)."""
     x = prepare_epochs(eeg, dec.spec)
     parts = {k: [] for k in ("scores", "saliency", "embedding")}
     if getattr(dec, "latent", None) is not None:
         parts["latent"] = []
     for s in range(0, len(x), batch):
         o = dec.forward(x[s : s + batch])
+        if not s:
+            parts.update({k: [] for k in ("feature", "attributes") if k in o})
         for k in parts:
             parts[k].append(o[k])
     return {k: np.concatenate(v) for k, v in parts.items()}
@@ -187,8 +191,9 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         metrics["saliency"] = {"ssim": metrics["saliency_ssim"], "pixcorr": metrics["saliency_pixcorr"],
                                "ssim_flat_baselines": flat_ssim_baselines(stimuli),
                                **_saliency_objects(ds, test_idx, sal)}
-        if renderable(ds.image_ids) and "iou" in metrics["saliency"]:
-            metrics["saliency"]["at_true_place"] = _maps_at_true_place(ds, dec, test_idx, stimuli, batch)
+        if renderable(ds.image_ids) and "iou" in metrics["saliency"] and "attributes" in o:
+            metrics["saliency"]["at_true_place"] = _maps_at_true_place(ds, dec, test_idx, stimuli, o["feature"],
+                                                                       o["attributes"])
     if generator is None and (model / "model_index.json").is_file():  # the model folder is a diffusers pipeline
         from eegviz.generators import make_generator
 
@@ -256,28 +261,22 @@ def _saliency_objects(ds, test_idx: np.ndarray, sal: np.ndarray) -> dict:
             "vs_shuffled": paired_bootstrap_diff(a, b)}
 
 
-def _maps_at_true_place(ds, dec: TwoBranchDecoder, idx: np.ndarray, stimuli: np.ndarray, batch: int = 64) -> dict:
+def _maps_at_true_place(ds, dec: TwoBranchDecoder, idx: np.ndarray, stimuli: np.ndarray, feat: np.ndarray,
+                        attrs: np.ndarray) -> dict:
     """Object-region scores of the maps redrawn with the stimulus's own centroid and size in place of the decoded
-    ones (the decoded shape feature and colours kept): a diagnostic, not a ceiling a model can reach. Its gap to
-    the maps as decoded is what where-decoding costs; its gap to 1 is what the drawing itself costs (one turn
-    per shape, the shape's detail at 32 px)."""
+    ones (the decoded shape feature `feat` and colours kept; `attrs` the decoded attributes): a diagnostic, not a
+    ceiling a model can reach. Its gap to the maps as decoded is what where-decoding costs; its gap to 1 is what
+    the drawing itself costs (one turn per shape, the shape's detail at 32 px)."""
     import torch
 
     from eegviz.decoders.attributes import ATTRIBUTE_NAMES, object_attributes
 
     truth, _ = object_truth(ds, idx, stimuli.shape[1])
-    true_where = torch.from_numpy(object_attributes(stimuli, truth[0])[:, :3])
     cx = ATTRIBUTE_NAMES.index("cx")
-    x = torch.as_tensor(prepare_epochs(ds.eeg[idx], dec.spec), dtype=torch.float32)
-    maps = []
-    with torch.inference_mode():
-        for s in range(0, len(x), batch):
-            xb = x[s : s + batch]
-            feat, attrs = dec.encoder(xb), dec.attributes(xb).clone()
-            attrs[:, cx : cx + 3] = true_where[s : s + batch]
-            z = torch.zeros(len(xb), dec.hparams["z_dim"])
-            maps.append(dec.saliency(z, dec.condition(feat, attrs)).permute(0, 2, 3, 1).numpy())
-    return summarise_objects(object_trials(np.concatenate(maps), *truth))
+    where = np.array(attrs, copy=True)
+    where[:, cx : cx + 3] = object_attributes(stimuli, truth[0])[:, :3]
+    maps = dec.draw(torch.from_numpy(feat), torch.from_numpy(where)).numpy()
+    return summarise_objects(object_trials(maps, *truth))
 
 
 def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:

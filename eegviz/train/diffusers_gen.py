@@ -99,14 +99,15 @@ def score_alone(out: Path, text, clf, *, seed: int = 0, per_class: int = 10) -> 
     """The saved pipeline judged alone on held-out renders (no EEG; seed TEST_SEED, which no stage drew): every
     input condition of eegviz.train.gen_eval with its controls, and batch-1 latency. Loaded back through
     diffusers' loader, so what is scored is what was saved."""
+    from eegviz.generators.diffusers_sd import read_sampling
     from eegviz.train.gen_eval import HeldOut, evaluate_generator, latency_ms
     from eegviz.train.pipeline_folder import load_components
     from eegviz.train.renders import TEST_SEED
 
     vae, unet, sched = load_components(out)
     test = HeldOut(text, per_class, TEST_SEED)
-    s = json.loads((Path(out) / "sampling.json").read_text())
-    s = {"steps": s["steps"], "strength": s["strength"]}
+    saved = read_sampling(out)
+    s = {"steps": saved["steps"], "strength": saved["strength"]}
     return {"test": evaluate_generator(vae, unet, sched, test, clf, seed=seed, **s),
             "latency_ms": latency_ms(vae, unet, sched, test.label_states, **s)}
 

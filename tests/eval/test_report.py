@@ -265,10 +265,10 @@ def test_maps_at_true_place_take_the_stimulus_centroid_and_keep_the_decoded_colo
     disc = (torch.linspace(-1, 1, 32)[None, :] ** 2 + torch.linspace(-1, 1, 32)[:, None] ** 2) < 0.6 ** 2
     dec.saliency.shape_logits = lambda z, feat: torch.where(disc, 12.0, -12.0).expand(len(z), 1, 32, 32)
     stimuli = stimulus_targets(ds.image_ids[te], 32)[0].transpose(0, 2, 3, 1)
-    decoded = dec.forward(prepare_epochs(ds.eeg[te], spec))["saliency"]
+    o = dec.forward(prepare_epochs(ds.eeg[te], spec))
     truth, _ = object_truth(ds, te, 32)
-    as_decoded = object_metrics(decoded, *truth)
-    at_true = _maps_at_true_place(ds, dec, te, stimuli, batch=4)
+    as_decoded = object_metrics(o["saliency"], *truth)
+    at_true = _maps_at_true_place(ds, dec, te, stimuli, o["feature"], o["attributes"])
     assert not as_decoded["centroid_r_x"] > 0.2  # all at the centre: nothing to correlate (r undefined)
     assert at_true["centroid_r_x"] > 0.95 and at_true["centroid_r_y"] > 0.95
     assert at_true["centroid_err"] < 0.03 < as_decoded["centroid_err"]
