@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -100,3 +102,26 @@ def read_config(model_dir: Path, name: str = "config.json", required: dict | Non
 def write_config(model_dir: Path, config: dict, name: str = "config.json") -> None:
     Path(model_dir).mkdir(parents=True, exist_ok=True)
     (Path(model_dir) / name).write_text(json.dumps(config, indent=2))
+
+
+def swap_in(model_dir: Path, name: str, save) -> Path | None:
+    """Write a component with `save(folder)` and put it at model_dir/name; the folder it replaces is renamed to
+    name.previous-<UTC time> (a free name, never an existing one) and returned, None when there was none.
+
+    Written to name.partial first, so a crash while saving leaves the old component in place; a .partial left
+    by an earlier crash is an incomplete write of this function's own and is cleared."""
+    target, partial = model_dir / name, model_dir / f"{name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    save(partial)
+    kept = None
+    if target.exists():
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        kept = model_dir / f"{name}.previous-{stamp}"
+        n = 1
+        while kept.exists():
+            n += 1
+            kept = model_dir / f"{name}.previous-{stamp}-{n}"
+        target.rename(kept)
+    partial.rename(target)
+    return kept

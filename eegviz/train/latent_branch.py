@@ -6,6 +6,8 @@ The target of each training epoch is its stimulus encoded by the folder's own VA
 distribution, times the scaling factor: what the UNet denoises), at the pipeline's image size; the ridge
 penalties are chosen on the validation split. Writes MODEL_DIR/latent_regressor/ and latent_branch.json (what
 was fit, on which data, and its validation R^2); `eegviz train` calls fit_latent_branch after the generator.
+A regressor fitted before is not overwritten: it is kept as latent_regressor.previous-<UTC time>, and its record
+inside the new latent_branch.json.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def fit_latent_branch(model_dir: Path, ds, data_label: str = "") -> dict:
     from eegviz.decoders.latent import FOLDER, LatentRegressor
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.generators.diffusers_sd import read_sampling
+    from eegviz.modelio import swap_in, write_config
     from eegviz.stream.preprocess import prepare_epochs
     from eegviz.train.decoder import stimulus_targets
     from eegviz.train.pipeline_folder import load_components
@@ -66,11 +69,16 @@ def fit_latent_branch(model_dir: Path, ds, data_label: str = "") -> dict:
     bins = max(1, round(BIN_SAMPLES_AT_250HZ * dec.spec.sfreq / 250.0))
     reg = LatentRegressor(len(dec.spec.ch_names), dec.spec.n_times, tuple(z.shape[1:]), bin_samples=bins)
     fit = reg.fit(x[:n_train], z[:n_train], x[n_train:], z[n_train:])
-    reg.save_pretrained(model_dir / FOLDER)
+    kept = swap_in(model_dir, FOLDER, reg.save_pretrained)  # a regressor fitted before is kept, not overwritten
     info = {"data": data_label, "image_size": size, "latent_shape": list(z.shape[1:]),
             "train_trials": n_train, "val_trials": int(len(idx) - n_train), **fit,
             "seconds": time.perf_counter() - t0}
-    (model_dir / "latent_branch.json").write_text(json.dumps(info, indent=1))
+    record = model_dir / "latent_branch.json"
+    if kept is not None:
+        info["replaced_kept_as"] = kept.name
+        if record.is_file():
+            info["replaced_record"] = json.loads(record.read_text())
+    write_config(model_dir, info, record.name)
     log.info("latent branch: validation R^2 %.3f over %s latents (%.0f s)", fit["val_r2"], list(z.shape[1:]),
              info["seconds"])
     return info

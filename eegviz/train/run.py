@@ -35,10 +35,14 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
     rank 0's progress lines pass (dist.main_rank_logging).
     """
     from eegviz.checks import check_range
+    from eegviz.paths import check_new_output
     from eegviz.train.dist import init_from_env, main_rank_logging
 
-    # before anything is created: a refused run leaves no folder behind
+    # before anything is created: a refused run leaves no folder behind (and under torchrun every rank checks
+    # before init_from_env's rendezvous, so no rank has written into `out` yet)
     check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
+    if not resume:
+        check_new_output(out, "--out", "a trained model", hint=" (or add --resume to finish an interrupted run there)")
     info = init_from_env()
     with main_rank_logging(info):
         return _train_all(info, data, out, epochs=epochs, gan_steps=gan_steps,

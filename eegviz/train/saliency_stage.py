@@ -9,6 +9,10 @@ image-space network: shapeless blobs; its weights no longer fit) is brought up t
 the semantic regressor, the prototypes and any generator pipeline are left as they are; DATASET must be the one
 the decoder was trained on (its training split trains, its validation split scores). The figures and the command
 go into training.json under decoder.saliency_stage_retrained; run `eegviz eval` afterwards for the test split.
+
+Nothing in the folder is lost: the new generator is written beside the old one and swapped in by renames, and the
+one it replaces is kept as saliency_generator.previous-<UTC time> (training.json names it), so a retrain that
+turns out worse can be undone by renaming the folders back.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +38,7 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     and record it in training.json; returns the stage's validation figures."""
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.modelio import swap_in
     from eegviz.stream.preprocess import prepare_epochs
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.train.decoder import _Stages, _train_saliency, pixel_targets
@@ -56,14 +62,17 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     with torch.no_grad():
         attrs_pred = dec.attributes(st.x)
     _train_saliency(st, images, masks, attrs_true, attrs_pred, gan_steps)
-    dec.saliency.save_pretrained(model_dir / "saliency_generator")
+    kept = swap_in(model_dir, "saliency_generator", dec.saliency.save_pretrained)
     record = {**st.metrics, "gan_steps": gan_steps, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),
               "data": str(data), "command": f"python -m eegviz.train.saliency_stage --model MODEL_DIR --data DATA "
-                                            f"--gan-steps {gan_steps} --seed {seed}"}
+                                            f"--gan-steps {gan_steps} --seed {seed}",
+              "replaced_kept_as": kept.name if kept else None}
     path = model_dir / "training.json"
     training = json.loads(path.read_text()) if path.is_file() else {}
     training.setdefault("decoder", {})["saliency_stage_retrained"] = record
-    path.write_text(json.dumps(training, indent=1))
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(training, indent=1))
+    os.replace(tmp, path)
     return record
 
 
@@ -82,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     except EegvizError as e:
         print(f"eegviz: {e}", file=sys.stderr)
         return 2
+    kept = f"; the one it replaced is kept as {rec['replaced_kept_as']}" if rec["replaced_kept_as"] else ""
     print(f"eegviz: saliency generator in {Path(a.model) / 'saliency_generator'} (validation mask IoU "
-          f"{rec['val_saliency_iou']:.3f}, {rec['seconds']:.0f} s)")
+          f"{rec['val_saliency_iou']:.3f}, {rec['seconds']:.0f} s){kept}")
     return 0
 
 

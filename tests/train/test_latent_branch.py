@@ -58,3 +58,14 @@ def test_init_latent_needs_a_model_with_the_branch(tmp_path):
         Pipeline(source=None, decoder=TwoBranchDecoder.load(model), generator=gen, sinks=[])
     (model / "model_index.json").unlink()
     assert main(["--model", str(model), "--data", str(tmp_path / "nowhere")]) == 2
+
+
+def test_fitting_again_keeps_the_regressor_it_replaces(fitted):
+    model, ds, first = fitted
+    before = (model / "latent_regressor" / "diffusion_pytorch_model.safetensors").read_bytes()
+    info = fit_latent_branch(model, ds, "again")
+    kept = model / info["replaced_kept_as"]
+    assert kept.name.startswith("latent_regressor.previous-")
+    assert (kept / "diffusion_pytorch_model.safetensors").read_bytes() == before
+    assert info["replaced_record"]["data"] == "toy" and info["data"] == "again"
+    assert TwoBranchDecoder.load(model).latent is not None

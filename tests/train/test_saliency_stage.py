@@ -35,17 +35,25 @@ def test_a_saliency_generator_that_no_longer_fits_is_retrained_and_the_rest_kept
     with pytest.raises(EegvizError, match="saliency_generator"):
         TwoBranchDecoder.load(model)
     kept = {f: (model / f / "diffusion_pytorch_model.safetensors").read_bytes()
-            for f in ("eeg_encoder", "attribute_encoder", "semantic_regressor")}
+            for f in ("eeg_encoder", "attribute_encoder", "semantic_regressor", "saliency_generator")}
+    old_config = cfg.read_text()
     assert main(["--model", str(model), "--data", str(data), "--gan-steps", "2", "--seed", "3"]) == 0
     dec = TwoBranchDecoder.load(model)  # loads again, with the generator's own config restored
     assert dec.saliency.config.width == json.loads((default_model_dir() / "saliency_generator" / "config.json")
                                                    .read_text())["width"]
+    old = kept.pop("saliency_generator")
     for f, blob in kept.items():
         assert (model / f / "diffusion_pytorch_model.safetensors").read_bytes() == blob
     rec = json.loads((model / "training.json").read_text())["decoder"]["saliency_stage_retrained"]
+    replaced = model / rec["replaced_kept_as"]  # the generator it replaced is kept, byte for byte
+    assert replaced.name.startswith("saliency_generator.previous-")
+    assert (replaced / "diffusion_pytorch_model.safetensors").read_bytes() == old
+    assert (replaced / "config.json").read_text() == old_config
+    assert (model / "saliency_generator" / "diffusion_pytorch_model.safetensors").read_bytes() != old
     assert rec["gan_steps"] == 2 and rec["seed"] == 3 and 0 <= rec["val_saliency_iou"] <= 1
     assert "--gan-steps 2 --seed 3" in rec["command"]
     assert "validation mask IoU" in capsys.readouterr().out
+    assert not (model / "training.json.partial").exists()
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path, data, capsys):

@@ -133,7 +133,8 @@ def test_block_confounds_differ_between_blocks_and_a_notch_removes_the_mains(tmp
     clean = load_dataset(simulate_dataset(tmp_path / "c", config=make_config("demo"), **kw))
 
     def confound(**knobs):
-        ds = load_dataset(simulate_dataset(tmp_path / "x", config=make_config("demo", **knobs), **kw))
+        folder = tmp_path / "_".join(knobs)  # a new folder each: simulate never writes into a used one
+        ds = load_dataset(simulate_dataset(folder, config=make_config("demo", **knobs), **kw))
         return (ds.eeg - clean.eeg).astype(np.float64), ds.blocks
 
     extra, b = confound(block_line_uv=5.0, line_hz=60.0)

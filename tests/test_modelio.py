@@ -1,0 +1,40 @@
+"""eegviz.modelio.swap_in: a component rewritten inside a model folder never loses the one it replaces."""
+
+from __future__ import annotations
+
+import pytest
+
+from eegviz.modelio import swap_in
+
+
+def _writer(text):
+    def save(folder):
+        folder.mkdir()
+        (folder / "w.txt").write_text(text)
+    return save
+
+
+def test_the_replaced_folder_is_kept_under_a_new_name_each_time(tmp_path):
+    assert swap_in(tmp_path, "part", _writer("one")) is None
+    first = swap_in(tmp_path, "part", _writer("two"))
+    second = swap_in(tmp_path, "part", _writer("three"))
+    assert (tmp_path / "part" / "w.txt").read_text() == "three"
+    assert first != second and first.name.startswith("part.previous-") and second.name.startswith("part.previous-")
+    assert (first / "w.txt").read_text() == "one" and (second / "w.txt").read_text() == "two"
+    assert not (tmp_path / "part.partial").exists()
+
+
+def test_a_save_that_fails_leaves_the_old_component_in_place(tmp_path):
+    swap_in(tmp_path, "part", _writer("old"))
+
+    def broken(folder):
+        folder.mkdir()
+        (folder / "w.txt").write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        swap_in(tmp_path, "part", broken)
+    assert (tmp_path / "part" / "w.txt").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("part.previous")] == []
+    swap_in(tmp_path, "part", _writer("new"))  # the half-written .partial of the failed save is cleared
+    assert (tmp_path / "part" / "w.txt").read_text() == "new"

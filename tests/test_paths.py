@@ -1,0 +1,56 @@
+"""eegviz.paths.check_new_output: simulate and train write only into new or empty folders, never over a run."""
+
+from __future__ import annotations
+
+import pytest
+
+from eegviz.cli import main
+from eegviz.errors import EegvizError
+from eegviz.paths import check_new_output
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("eegviz: ")
+    return err[0]
+
+
+def test_new_and_empty_folders_pass_and_anything_else_is_refused(tmp_path):
+    check_new_output(tmp_path / "new", "--out", "a thing")
+    (tmp_path / "empty").mkdir()
+    check_new_output(tmp_path / "empty", "--out", "a thing")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(EegvizError, match="is a file"):
+        check_new_output(tmp_path / "file", "--out", "a thing")
+    (tmp_path / "empty" / ".hidden").write_text("x")  # hidden files count: they are someone's too
+    with pytest.raises(EegvizError, match="already holds files.*choose another --out"):
+        check_new_output(tmp_path / "empty", "--out", "a thing")
+
+
+def test_simulating_twice_into_one_folder_leaves_the_first_dataset_as_it_was(tmp_path, capsys):
+    out = tmp_path / "data"
+    assert main(["simulate", "--out", str(out), "--subjects", "1", "--images", "1"]) == 0
+    before = _snapshot(out)
+    capsys.readouterr()
+    assert main(["simulate", "--out", str(out), "--subjects", "1", "--images", "2", "--seed", "5"]) == 2
+    assert "already holds files" in _one_error_line(capsys)
+    assert _snapshot(out) == before
+
+
+def test_training_into_a_trained_model_folder_is_refused_before_any_training(tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "decoder.json").write_text("{}")  # stands for an hour of someone's training
+    before = _snapshot(model)
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model)]) == 2
+    line = _one_error_line(capsys)
+    assert "already holds files" in line and "--resume" in line  # refused for the folder, before the data is read
+    assert _snapshot(model) == before
+    # --resume continues an interrupted run in its own folder: past this check, on to the data (missing here)
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
+    assert "already holds files" not in _one_error_line(capsys)
+    assert _snapshot(model) == before
