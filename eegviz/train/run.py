@@ -61,7 +61,7 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
     from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
-    from eegviz.train.decoder import train_decoder
+    from eegviz.train.decoder import check_stimuli, train_decoder
     from eegviz.train.dist import barrier, gather_digests, shutdown
     from eegviz.world.stimuli import renderable
 
@@ -70,6 +70,7 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     t0 = time.perf_counter()
     ds = open_dataset(data, **(data_opts or {}))
     check_trainable(ds, data)
+    check_stimuli(ds.image_ids, ds.image_paths)  # before the folder: a run without its stimuli writes nothing
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)

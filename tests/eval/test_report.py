@@ -43,6 +43,7 @@ def test_eval_on_real_format_reports_decoder_and_controls(tmp_path, capsys):
             "--highpass", "0.5"]
     assert main(args) == 2  # the pixel branch needs the stimuli
     assert "pass --images-dir" in capsys.readouterr().err
+    assert not model.exists()  # refused before training: nothing written, so the same --out works next time
     assert main(args + ["--images-dir", str(images)]) == 0
     assert not (model / "model_index.json").exists()  # real stimuli: no embedded generator, and why
     assert "synthetic-world renders" in json.loads((model / "training.json").read_text())["generator"]["skipped"]
