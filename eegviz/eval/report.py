@@ -192,8 +192,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
                                "ssim_flat_baselines": flat_ssim_baselines(stimuli),
                                **_saliency_objects(ds, test_idx, sal)}
         if renderable(ds.image_ids) and "iou" in metrics["saliency"] and "attributes" in o:
-            metrics["saliency"]["at_true_place"] = _maps_at_true_place(ds, dec, test_idx, stimuli, o["feature"],
-                                                                       o["attributes"])
+            metrics["saliency"].update(_maps_at_true_attributes(ds, dec, test_idx, stimuli, o["feature"],
+                                                                o["attributes"]))
     if generator is None and (model / "model_index.json").is_file():  # the model folder is a diffusers pipeline
         from eegviz.generators import make_generator
 
@@ -261,22 +261,52 @@ def _saliency_objects(ds, test_idx: np.ndarray, sal: np.ndarray) -> dict:
             "vs_shuffled": paired_bootstrap_diff(a, b)}
 
 
-def _maps_at_true_place(ds, dec: TwoBranchDecoder, idx: np.ndarray, stimuli: np.ndarray, feat: np.ndarray,
-                        attrs: np.ndarray) -> dict:
-    """Object-region scores of the maps redrawn with the stimulus's own centroid and size in place of the decoded
-    ones (the decoded shape feature `feat` and colours kept; `attrs` the decoded attributes): a diagnostic, not a
-    ceiling a model can reach. Its gap to the maps as decoded is what where-decoding costs; its gap to 1 is what
-    the drawing itself costs (one turn per shape, the shape's detail at 32 px)."""
+# which decoded attributes the true-attribute diagnostic replaces, by the metrics.json key it reports under (the
+# map is placed by cx, cy and size; SaliencyGenerator.forward)
+TRUE_ATTRIBUTE_SETS = {"at_true_place": ("cx", "cy", "size"), "at_true_centroid": ("cx", "cy"),
+                       "at_true_size": ("size",)}
+
+
+def _maps_at_true_attributes(ds, dec: TwoBranchDecoder, idx: np.ndarray, stimuli: np.ndarray, feat: np.ndarray,
+                             attrs: np.ndarray) -> dict:
+    """Object-region scores of the maps redrawn with some of the stimulus's own attributes in place of the decoded
+    ones (TRUE_ATTRIBUTE_SETS: centroid and size together, the centroid alone, the size alone; the decoded shape
+    feature `feat` and colours always kept; `attrs` the decoded attributes): a diagnostic, not a ceiling a model
+    can reach. The gap from the maps as decoded to "at_true_place" is what where-decoding costs, split between
+    the centroid and the size by the other two; the gap from "at_true_place" to 1 is what the drawing itself
+    costs (one turn per shape, the shape's detail at 32 px)."""
     import torch
 
     from eegviz.decoders.attributes import ATTRIBUTE_NAMES, object_attributes
 
     truth, _ = object_truth(ds, idx, stimuli.shape[1])
-    cx = ATTRIBUTE_NAMES.index("cx")
-    where = np.array(attrs, copy=True)
-    where[:, cx : cx + 3] = object_attributes(stimuli, truth[0])[:, :3]
-    maps = dec.draw(torch.from_numpy(feat), torch.from_numpy(where)).numpy()
-    return summarise_objects(object_trials(maps, *truth))
+    true = object_attributes(stimuli, truth[0])
+    out = {}
+    for key, names in TRUE_ATTRIBUTE_SETS.items():
+        cols = [ATTRIBUTE_NAMES.index(n) for n in names]
+        where = np.array(attrs, copy=True)
+        where[:, cols] = true[:, cols]
+        maps = dec.draw(torch.from_numpy(feat), torch.from_numpy(where)).numpy()
+        out[key] = summarise_objects(object_trials(maps, *truth))
+    out["unturned_reference"] = summarise_objects(object_trials(_unturned(ds, idx, stimuli.shape[1]), *truth))
+    return out
+
+
+def _unturned(ds, idx: np.ndarray, size: int) -> np.ndarray:
+    """The true stimuli (N, size, size, 3) drawn unturned: right shape, place, size and colour, rotation 0.
+
+    A reference for "at_true_place", not a bound: the simulated EEG carries nothing of the turn (the world turns
+    stimuli up to +-0.4 rad; eegviz.world.eeg_sim has no term for it), so a map drawn at the true centroid and size
+    can at best guess the turn, and the unturned true silhouette is the natural guess. Where "at_true_place" comes
+    close to it, the drawing has little left to gain and the IoU lost is where-decoding's."""
+    import dataclasses
+
+    from eegviz.world.stimuli import render, spec_from_id
+
+    cache = {}
+    for i in dict.fromkeys(str(i) for i in ds.image_ids[idx]):
+        cache[i] = render(dataclasses.replace(spec_from_id(i), rotation=0.0), size)[0]
+    return np.stack([cache[str(i)] for i in ds.image_ids[idx]])
 
 
 def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:

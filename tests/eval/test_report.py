@@ -234,17 +234,18 @@ def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
     assert m["is_true_stimuli"]["shuffled"]
 
 
-def test_maps_at_true_place_take_the_stimulus_centroid_and_keep_the_decoded_colours(tmp_path):
-    """The diagnostic that splits the maps' IoU into where-decoding and drawing: a decoder that puts every
-    object at the image centre has no centroid correlation; redrawn at the stimulus's own centroid and size its
-    maps follow the stimuli (r ~ 1), with the decoded colours unchanged."""
+def test_maps_at_true_attributes_take_the_stimulus_centroid_and_size_and_keep_the_decoded_colours(tmp_path):
+    """The diagnostic that splits the maps' IoU into where-decoding and drawing, and where-decoding into centroid
+    and size: a decoder that puts every object at the image centre, 0.2 in size, has no centroid correlation;
+    redrawn at the stimulus's own centroid and size its maps follow the stimuli (r ~ 1), with the decoded colours
+    unchanged; the true centroid alone moves them too, the true size alone resizes them where they were."""
     from torch import nn
 
     from eegviz.data.synthetic import load_dataset, simulate_dataset
     from eegviz.decoders.attributes import N_ATTRIBUTES
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.eval.metrics import object_metrics
-    from eegviz.eval.report import _maps_at_true_place, object_truth
+    from eegviz.eval.report import _maps_at_true_attributes, object_truth
     from eegviz.stream.preprocess import InputSpec, prepare_epochs
     from eegviz.train.decoder import stimulus_targets
 
@@ -269,9 +270,17 @@ def test_maps_at_true_place_take_the_stimulus_centroid_and_keep_the_decoded_colo
     o = dec.forward(prepare_epochs(ds.eeg[te], spec))
     truth, _ = object_truth(ds, te, 32)
     as_decoded = object_metrics(o["saliency"], *truth)
-    at_true = _maps_at_true_place(ds, dec, te, stimuli, o["feature"], o["attributes"])
+    diag = _maps_at_true_attributes(ds, dec, te, stimuli, o["feature"], o["attributes"])
+    at_true, centroid, size = diag["at_true_place"], diag["at_true_centroid"], diag["at_true_size"]
     assert not as_decoded["centroid_r_x"] > 0.2  # all at the centre: nothing to correlate (r undefined)
     assert at_true["centroid_r_x"] > 0.95 and at_true["centroid_r_y"] > 0.95
     assert at_true["centroid_err"] < 0.03 < as_decoded["centroid_err"]
     assert at_true["iou"] > as_decoded["iou"] + 0.1
     assert at_true["colour_acc"] == as_decoded["colour_acc"]  # the colours stay the decoded ones
+    # the split: the true centroid alone moves the maps to the stimuli; the true size alone leaves them centred
+    assert centroid["centroid_r_x"] > 0.95 and centroid["centroid_err"] < 0.03
+    assert not size["centroid_r_x"] > 0.2 and abs(size["centroid_err"] - as_decoded["centroid_err"]) < 0.02
+    assert size["iou"] != as_decoded["iou"] and centroid["iou"] > as_decoded["iou"] + 0.1
+    # the unturned true silhouettes: the stimuli's own place, size and colour; only the turn (<= 0.4 rad) is off
+    ref = diag["unturned_reference"]
+    assert ref["colour_acc"] == 1.0 and ref["centroid_err"] < 0.02 and 0.5 < ref["iou"] < 1.0
