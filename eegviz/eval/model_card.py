@@ -113,13 +113,13 @@ def _results(metrics: dict | None, training: dict) -> str:
                    f"{_f(sal.get('colour_chance'))})")
         where = sal.get("at_true_place")
         if where:
-            parts = [f"{label} {_f(sal[key].get('iou'))}" for key, label in
-                     (("at_true_centroid", "the centroid alone"), ("at_true_size", "the size alone")) if key in sal]
+            parts = [f"the true {label} alone: {_f(sal[key].get('iou'))}" for key, label in
+                     (("at_true_centroid", "centroid"), ("at_true_size", "size")) if key in sal]
             out.append(f"- the same maps redrawn at the stimulus's own centroid and size (a diagnostic: what "
                        f"where-decoding costs): mask IoU {_f(where.get('iou'))}"
-                       + (f"; with {' or '.join(parts)} true" if parts else "")
-                       + (f"; the true silhouettes themselves drawn unturned (the EEG carries no turn) "
-                          f"{_f(sal['unturned_reference'].get('iou'))}" if "unturned_reference" in sal else ""))
+                       + (f" ({'; '.join(parts)})" if parts else "")
+                       + (f"; for reference, the true silhouettes drawn unturned (the simulated EEG carries no "
+                          f"turn): {_f(sal['unturned_reference'].get('iou'))}" if "unturned_reference" in sal else ""))
     if "classifier_top1_on_true_stimuli" in metrics:
         out.append(f"- classifier on the true stimuli (its ceiling): {metrics['classifier_top1_on_true_stimuli']:.3f}")
     a = metrics.get("ablation")
