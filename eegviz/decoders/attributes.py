@@ -98,17 +98,15 @@ class AttributeEncoder(Component):
         """(B, ch, T) -> (B, ch * bins): the mean of each channel over consecutive bins of `bin_samples`."""
         return bin_means(x, self.config.bin_samples)
 
-    def standardised(self, x: torch.Tensor) -> torch.Tensor:
-        """The raw output, in standard units of the training targets (what the loss sees)."""
-        return self.linear(self.binned(x)) + self.head(self.trunk(x))
-
     def colour_logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.colour_head(self.trunk(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attributes in their units; the object colour is the most likely colour prototype."""
-        attrs = self.standardised(x) * self.std + self.mean
-        chosen = self.colour_prototypes[self.colour_logits(x).argmax(1)]
+        """Attributes in their units; the object colour is the most likely colour prototype. The trunk runs once
+        for both heads (it is most of the encoder's time in a live session)."""
+        h = self.trunk(x)
+        attrs = (self.linear(self.binned(x)) + self.head(h)) * self.std + self.mean
+        chosen = self.colour_prototypes[self.colour_head(h).argmax(1)]
         return torch.cat([attrs[:, :4], chosen, attrs[:, 7:]], 1)
 
     def loss(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
