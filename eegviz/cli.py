@@ -147,7 +147,10 @@ def cmd_eval(args) -> int:
 def cmd_bench(args) -> int:
     from eegviz.bench.latency import run_bench
 
-    result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile)
+    check_positive(args.n, "--n", hint="epochs to time")
+    check_positive(args.repeats, "--repeats")
+    result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
+                       repeats=args.repeats)
     if args.device == "cuda" or args.sd_arch == "tiny":
         from eegviz.bench.sd import bench_sd
 
@@ -368,6 +371,8 @@ def _add_bench(sub) -> None:
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     b.add_argument("--out")
     b.add_argument("--n", type=int, default=200, help="epochs to time")
+    b.add_argument("--repeats", type=int, default=1, help="stream the timed session this many times: latencies "
+                   "pooled, each pass's epoch -> image p50 / p95 beside them (the spread between runs)")
     b.add_argument("--model")
     b.add_argument("--sd-arch", default="sd-turbo", choices=["sd-turbo", "tiny"],
                    help="SD section (runs on --device cuda; 'tiny' runs a toy config anywhere)")

@@ -94,7 +94,8 @@ def _lean_comparison(gen, tokens: int, dim: int, n: int) -> tuple[float, dict]:
     return cmp.pop("speedup"), cmp
 
 
-def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, tokens: int, dim: int) -> dict:
+def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, tokens: int, dim: int,
+                      repeats: int = 1) -> dict:
     """The same timings with the generator built with --compile (torch.compile on the UNet), on the same simulated
     session: the first call's compile time, epoch -> image, and lean-vs-plain (the plain pipeline stays
     uncompiled, as diffusers ships)."""
@@ -105,16 +106,35 @@ def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, 
     t0 = time.perf_counter()
     gen.warmup()
     compile_s = time.perf_counter() - t0
-    stages = _time_stages(dec, gen, spec, *session)
+    stages, passes = _repeated_stages(dec, gen, spec, session, repeats)
     speedup, cmp = _lean_comparison(gen, tokens, dim, n)
     ep = percentiles(stages["epoch_to_image"])
     return {"first_call_s": compile_s, "latency_ms": {k: percentiles(v) for k, v in stages.items()},
+            "epoch_to_image_by_pass": passes,
             "speedup_vs_plain_pipeline": speedup, "lean_vs_plain_ms": cmp,
             "targets": {"cpu_epoch_to_image_p95_ms<=30": ep["p95"] <= 30.0, "lean>=2x_plain_pipeline": speedup >= 2.0}}
 
 
-def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False) -> dict:
-    """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section)."""
+def _repeated_stages(dec, gen, spec, session, repeats: int) -> tuple[dict[str, list[float]], list[dict]]:
+    """The simulated session streamed `repeats` times: every pass's stage times pooled, and each pass's own
+    epoch -> image p50 / p95. On a shared 2-core VM the same code's p95 moved between 26 and 33 ms from one run
+    to the next (the host, not the code: the second core is at times worth nothing), so one pass's p95 says
+    little about a target a few ms away; the per-pass figures show the spread beside the pooled one."""
+    pooled: dict[str, list[float]] = {}
+    passes = []
+    for _ in range(max(1, int(repeats))):
+        stages = _time_stages(dec, gen, spec, *session)
+        for k, v in stages.items():
+            pooled.setdefault(k, []).extend(v)
+        ep = percentiles(stages["epoch_to_image"])
+        passes.append({"p50": ep["p50"], "p95": ep["p95"]})
+    return pooled, passes
+
+
+def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False,
+              repeats: int = 1) -> dict:
+    """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section).
+    repeats: stream the simulated session this many times (eegviz.bench.latency._repeated_stages)."""
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
     from eegviz.generators import make_generator
@@ -129,7 +149,7 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, c
     gen.warmup()
     spec = dec.spec
     session = _simulated_session(spec, n)
-    stages = _time_stages(dec, gen, spec, *session)
+    stages, passes = _repeated_stages(dec, gen, spec, session, repeats)
     throughput = _throughput(dec, gen, spec)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ep = percentiles(stages["epoch_to_image"])
@@ -147,6 +167,7 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, c
         "unet_passes_per_image": int(gen.unet_passes_per_image),
         "speedup_vs_plain_pipeline": speedup,
         "latency_ms": latency,
+        "epoch_to_image_by_pass": passes,
         "lean_vs_plain_ms": cmp,
         "note": "epoch_to_image = from the epoch's last sample arriving to the image; marker->image adds the "
                 f"epoch window itself (tmax = {spec.tmax} s) which no decoder can avoid",
@@ -159,5 +180,6 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, c
                     "lean>=2x_plain_pipeline": speedup >= 2.0},
     }
     if compiled:
-        res["compiled"] = _compiled_section(model_dir, device, dec, spec, session, n, emb.shape[1], emb.shape[2])
+        res["compiled"] = _compiled_section(model_dir, device, dec, spec, session, n, emb.shape[1], emb.shape[2],
+                                             repeats)
     return res

@@ -37,19 +37,30 @@ def test_bench_cuda_without_gpu_is_one_clear_error(capsys):
     assert "no CUDA device" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("flag", ["--n", "--repeats"])
+def test_bench_needs_something_to_time(flag, capsys):
+    assert main(["bench", flag, "0"]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} must be > 0" in err and "Traceback" not in err
+
+
 def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     """The embedded layout (decoder files + diffusers pipeline folder): the issue's keys, measured in one run."""
     model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 2, "image_size": 32})
     out = tmp_path / "bench.json"
-    assert main(["bench", "--n", "10", "--model", str(model), "--out", str(out)]) == 0
+    assert main(["bench", "--n", "10", "--repeats", "2", "--model", str(model), "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["generator"].startswith("EmbeddedGenerator (2 steps")
+    # two passes over the session: each pass's own figures, and every epoch of both pooled
+    passes = r["epoch_to_image_by_pass"]
+    assert len(passes) == 2 and all(0 < p["p50"] <= p["p95"] for p in passes)
+    pooled = r["latency_ms"]["epoch_to_image"]
+    assert pooled["n"] == 20 and min(p["p50"] for p in passes) <= pooled["p50"] <= max(p["p50"] for p in passes)
     assert r["image_size"] == 32 and r["unet_passes_per_image"] == 2
     assert isinstance(r["speedup_vs_plain_pipeline"], float) and r["speedup_vs_plain_pipeline"] > 0
     cmp = r["lean_vs_plain_ms"]
     assert cmp["lean_generate"]["n"] == cmp["plain_pipeline_call"]["n"] == 3 and cmp["batch"] == 1
     assert r["speedup_vs_plain_pipeline"] == pytest.approx(cmp["plain_pipeline_call"]["p50"] / cmp["lean_generate"]["p50"])
-    assert r["latency_ms"]["epoch_to_image"]["n"] == 10
     assert set(r["targets"]) >= {"lean>=2x_plain_pipeline", "unet_passes_per_image<=2", "image_size>=64"}
 
 
