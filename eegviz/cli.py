@@ -29,6 +29,8 @@ def _check_session(settings: SessionSettings) -> None:
 
         demo_recording_checked()
     check_montage(source.montage)
+    if settings.threads is not None:
+        check_positive(settings.threads, "--threads")
     if source.board_params and source.board is None:
         raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
     if settings.output.folder and not settings.display.headless:
@@ -149,8 +151,10 @@ def cmd_bench(args) -> int:
 
     check_positive(args.n, "--n", hint="epochs to time")
     check_positive(args.repeats, "--repeats")
+    if args.threads is not None:
+        check_positive(args.threads, "--threads")
     result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
-                       repeats=args.repeats)
+                       repeats=args.repeats, threads=args.threads)
     if args.device == "cuda" or args.sd_arch == "tiny":
         from eegviz.bench.sd import bench_sd
 
@@ -240,6 +244,8 @@ def _session_opts(sp) -> None:
     sp.add_argument("--average-repeats", action="store_true",
                     help="decode each epoch averaged with the earlier epochs of the same stimulus id, so a "
                          "repeated image's reconstruction sharpens (results record the repeat count)")
+    sp.add_argument("--threads", type=int, help="torch kernel threads for decoding and generating (default: all "
+                    "cores but one, so acquisition and the window keep a core; OMP_NUM_THREADS also sets it)")
 
 
 def _add_session_commands(sub) -> None:
@@ -373,6 +379,7 @@ def _add_bench(sub) -> None:
     b.add_argument("--n", type=int, default=200, help="epochs to time")
     b.add_argument("--repeats", type=int, default=1, help="stream the timed session this many times: latencies "
                    "pooled, each pass's epoch -> image p50 / p95 beside them (the spread between runs)")
+    b.add_argument("--threads", type=int, help="torch kernel threads (default: a session's, all cores but one)")
     b.add_argument("--model")
     b.add_argument("--sd-arch", default="sd-turbo", choices=["sd-turbo", "tiny"],
                    help="SD section (runs on --device cuda; 'tiny' runs a toy config anywhere)")

@@ -34,5 +34,5 @@ def run_headless(source, settings: SessionSettings):
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=settings.source.command)
     pipe = Pipeline(source, decoder, generator, make_sinks(settings.output.sinks) + [progress], output=output,
                     paced=settings.paced, montage=settings.source.montage,
-                    average_repeats=settings.average_repeats)
+                    average_repeats=settings.average_repeats, threads=settings.threads)
     return pipe.run(duration=settings.duration)

@@ -33,6 +33,7 @@ from eegviz.sources.base import Source
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
 from eegviz.stream.repeats import RepeatAverager
+from eegviz.threads import inference_thread_count
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Pipeline:
     montage: the MNE montage the source's channel names refer to (--montage); None: guessed from the names.
     average_repeats: decode each epoch averaged with the earlier epochs of the same stimulus id
     (eegviz.stream.repeats), so a repeated image's reconstruction sharpens; results carry the count.
+    threads: torch's kernel threads while the session runs (None: all cores but one, eegviz.threads), restored
+    when run() returns.
     """
 
     def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list[Sink],
@@ -105,12 +108,13 @@ class Pipeline:
                  on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None,
                  output=None, on_started: Callable[[object], None] | None = None,
                  on_notice: Callable[[str], None] | None = None, montage: str | None = None,
-                 average_repeats: bool = False):
+                 average_repeats: bool = False, threads: int | None = None):
         self.source, self.decoder, self.generator = source, decoder, generator
         self.sinks: list[Sink] = list(sinks)
         self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
         self.on_chunk, self.on_marker = on_chunk, on_marker
         self.output, self.on_started, self.on_notice, self.montage = output, on_started, on_notice, montage
+        self.threads = threads
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
         # --init latent: img2img starts from the decoder's latent branch (checked here, before anything runs)
         self._from_latents = getattr(generator, "init", "saliency") == "latent"
@@ -273,6 +277,11 @@ class Pipeline:
     def run(self, duration: float | None = None) -> Stats:
         """Warm up, open the source, check it, claim the output, then run until the source finishes,
         `duration` seconds pass, or stop() is called; everything is closed on the way out."""
+        with inference_thread_count(self.threads) as n:
+            log.debug("inference on %d torch thread(s)", n)
+            return self._run(duration)
+
+    def _run(self, duration: float | None) -> Stats:
         try:
             self.generator.warmup()
             if self._stop.is_set():

@@ -104,6 +104,7 @@ class SessionSettings:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     duration: float | None = None
     average_repeats: bool = False  # combine the epochs of a stimulus id shown again (eegviz.stream.repeats)
+    threads: int | None = None  # torch kernel threads for inference; None: all cores but one (eegviz.threads)
 
     @property
     def paced(self) -> bool:
@@ -141,8 +142,10 @@ class SessionSettings:
         display = DisplaySettings(headless=bool(opts.get("headless", False)), kiosk=bool(opts.get("kiosk", False)),
                                   title=_title(source))
         duration = opts.get("duration")
+        threads = opts.get("threads")
         return cls(source, model, output, display, None if duration is None else float(duration),
-                   average_repeats=bool(opts.get("average_repeats", False)))
+                   average_repeats=bool(opts.get("average_repeats", False)),
+                   threads=None if threads is None else int(threads))
 
 
 def _str(value) -> str | None:

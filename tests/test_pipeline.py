@@ -87,6 +87,24 @@ def test_every_marker_yields_a_line_and_raw_is_complete(tmp_path):
     assert stats.ended == "finished"  # the source ran out: the pipeline says so, nobody guesses from timing
 
 
+def test_inference_runs_on_the_threads_asked_for_and_gives_them_back(tmp_path):
+    """torch's kernel thread count is the whole process's: a session sets it for its run and restores it."""
+    src = ArraySource()
+    dec, gen = tiny_models()
+    seen = []
+    generate = gen.generate
+
+    def counting(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return generate(*args, **kwargs)
+
+    gen.generate = counting
+    before = torch.get_num_threads()
+    Pipeline(src, dec, gen, [], paced=False, threads=before + 1).run()
+    assert seen and set(seen) == {before + 1}  # warm-up and every batch
+    assert torch.get_num_threads() == before
+
+
 class SlowGenerator:
     name = "slow"
 

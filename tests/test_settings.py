@@ -42,6 +42,16 @@ def test_defaults_titles_and_pacing():
     assert SessionSettings().with_model_path("").model.path is None
 
 
+def test_inference_threads_from_the_command_line(capsys):
+    from eegviz.cli import main
+
+    assert session_settings(parse_args(["demo"])).threads is None  # the machine decides (eegviz.threads)
+    assert session_settings(parse_args(["replay", "a.xdf", "--threads", "3"])).threads == 3
+    assert main(["demo", "--headless", "--threads", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--threads must be > 0" in err and "Traceback" not in err
+
+
 def test_settings_are_frozen():
     with pytest.raises(AttributeError):
         SessionSettings().duration = 3.0

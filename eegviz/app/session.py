@@ -289,7 +289,7 @@ class SessionController(QObject):
                             on_started=lambda info: signals.started.emit(sid, info),
                             on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
                             montage=settings.source.montage,
-                            average_repeats=settings.average_repeats)
+                            average_repeats=settings.average_repeats, threads=settings.threads)
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():

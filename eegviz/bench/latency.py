@@ -132,9 +132,18 @@ def _repeated_stages(dec, gen, spec, session, repeats: int) -> tuple[dict[str, l
 
 
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False,
-              repeats: int = 1) -> dict:
+              repeats: int = 1, threads: int | None = None) -> dict:
     """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section).
-    repeats: stream the simulated session this many times (eegviz.bench.latency._repeated_stages)."""
+    repeats: stream the simulated session this many times (eegviz.bench.latency._repeated_stages).
+    threads: torch's kernel threads, as a session would use them (None: a session's default, eegviz.threads;
+    the JSON's machine.threads says what was used)."""
+    from eegviz.threads import inference_thread_count
+
+    with inference_thread_count(threads):
+        return _run_bench(device, n, model_dir, compiled, repeats)
+
+
+def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repeats: int) -> dict:
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
     from eegviz.generators import make_generator

@@ -37,7 +37,7 @@ def test_bench_cuda_without_gpu_is_one_clear_error(capsys):
     assert "no CUDA device" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("flag", ["--n", "--repeats"])
+@pytest.mark.parametrize("flag", ["--n", "--repeats", "--threads"])
 def test_bench_needs_something_to_time(flag, capsys):
     assert main(["bench", flag, "0"]) == 2
     err = capsys.readouterr().err
@@ -48,8 +48,10 @@ def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     """The embedded layout (decoder files + diffusers pipeline folder): the issue's keys, measured in one run."""
     model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 2, "image_size": 32})
     out = tmp_path / "bench.json"
-    assert main(["bench", "--n", "10", "--repeats", "2", "--model", str(model), "--out", str(out)]) == 0
+    before = torch.get_num_threads()
+    assert main(["bench", "--n", "10", "--repeats", "2", "--threads", "1", "--model", str(model), "--out", str(out)]) == 0
     r = json.loads(out.read_text())
+    assert r["machine"]["threads"] == 1 and torch.get_num_threads() == before  # as asked, then given back
     assert r["generator"].startswith("EmbeddedGenerator (2 steps")
     # two passes over the session: each pass's own figures, and every epoch of both pooled
     passes = r["epoch_to_image_by_pass"]
