@@ -103,7 +103,7 @@ class AttributeEncoder(Component):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attributes in their units; the object colour is the most likely colour prototype. The trunk runs once
-        for both heads (it is most of the encoder's time in a live session)."""
+        for both heads (the convolutional part; the linear readout is a single matrix product)."""
         h = self.trunk(x)
         attrs = (self.linear(self.binned(x)) + self.head(h)) * self.std + self.mean
         chosen = self.colour_prototypes[self.colour_head(h).argmax(1)]
