@@ -118,8 +118,9 @@ def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, 
 def _repeated_stages(dec, gen, spec, session, repeats: int) -> tuple[dict[str, list[float]], list[dict]]:
     """The simulated session streamed `repeats` times: every pass's stage times pooled, and each pass's own
     epoch -> image p50 / p95. On a shared 2-core VM the same code's p95 moved between 26 and 33 ms from one run
-    to the next (the host, not the code: the second core is worth much in one minute, little in the next), so one pass's p95 says
-    little about a target a few ms away; the per-pass figures show the spread beside the pooled one."""
+    to the next (the host, not the code: the second core is worth much in one minute, little in the next), so
+    one pass's p95 says little about a target a few ms away; the per-pass figures show the spread beside the
+    pooled one."""
     pooled: dict[str, list[float]] = {}
     passes = []
     for _ in range(max(1, int(repeats))):

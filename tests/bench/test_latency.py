@@ -49,7 +49,8 @@ def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 2, "image_size": 32})
     out = tmp_path / "bench.json"
     before = torch.get_num_threads()
-    assert main(["bench", "--n", "10", "--repeats", "2", "--threads", "1", "--model", str(model), "--out", str(out)]) == 0
+    assert main(["bench", "--n", "10", "--repeats", "2", "--threads", "1", "--model", str(model),
+                 "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["machine"]["threads"] == 1 and torch.get_num_threads() == before  # as asked, then given back
     assert r["generator"].startswith("EmbeddedGenerator (2 steps")
