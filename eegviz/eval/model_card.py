@@ -173,6 +173,18 @@ _GEN_ROWS = {
 }
 
 
+def _gan_retrain(training: dict) -> str:
+    """The saliency GAN retrained alone after `eegviz train` (eegviz.train.saliency_stage): its own command, time
+    and data, so the Retrain section reproduces the shipped GAN and not the first run's."""
+    r = (training.get("decoder") or {}).get("saliency_stage_retrained")
+    if not r:
+        return ""
+    data = f" on `{r['data']}`" if r.get("data") else ""
+    return (f"\nThen the saliency GAN was retrained alone on the decoder's encoders ({r.get('gan_steps', '?')} steps"
+            f"{data}, {r.get('seconds', 0) / 60:.0f} min more); this, not the first command's GAN, is what ships:\n\n"
+            f"    {r.get('command', 'python -m eegviz.train.saliency_stage --model MODEL_DIR --data DATA')}\n\n")
+
+
 def _generator(training: dict) -> str:
     """The generator judged alone on held-out renders (no EEG): what it can draw when its inputs are right, each
     figure beside the classifier's own ceiling and the controls that take the blob or the caption away."""
@@ -288,7 +300,7 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
     {training.get('command', 'eegviz train --data DATA --out MODEL_DIR')}
 
 Training took {minutes:.0f} min on {training.get('threads', '?')} CPU thread(s) x {training.get('world_size', 1)} process(es).
-{('Note: ' + training['note']) if training.get('note') else ''}
+{_gan_retrain(training)}{('Note: ' + training['note']) if training.get('note') else ''}
 """
     path = model_dir / "README.md"
     path.write_text(text)

@@ -48,7 +48,7 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
     from eegviz.train.distill import distill
     from eegviz.train.gen_eval import GUIDANCE_GRID, HeldOut, choose_guidance, choose_sampling
     from eegviz.train.pipeline_folder import save_pipeline
-    from eegviz.train.renders import VAL_SEED, heldout_specs
+    from eegviz.train.renders import TEST_SEED, VAL_SEED, heldout_specs
 
     cfg = {**FULL, **sizes}
     grid = cfg.pop("grid", grid)
@@ -90,7 +90,8 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
     return {"kind": "diffusers", "autoencoder": ae, "teacher": tm, "distill": dm, "sampling": chosen,
             "sampling_on_val": rows,
             "guidance": guidance, "guidance_on_val": guidance_rows, "seconds": time.perf_counter() - t0, "seed": seed,
-            "render_seeds": {"train": ">= 1000 (fresh every batch)", "val": VAL_SEED, "ae_check": VAL_SEED + 2},
+            "render_seeds": {"train": ">= 1000 (fresh every batch)", "val": VAL_SEED, "ae_check": VAL_SEED + 2,
+                             "test": TEST_SEED},
             "sizes": {k: v for k, v in cfg.items() if k not in ("ae", "unet")}, "caps_minutes": caps,
             "architecture": {"autoencoder": ae["config"], "unet": tm["config"]}}
 

@@ -121,7 +121,8 @@ PRESETS = {"demo": DEMO, "realistic": REALISTIC}
 # 2 subjects x 50 images per class (the default dataset size), each test image 8 times; the controls' probe
 # fitted on single training trials; 40-way top-1 on test trials averaged over 1 / 2 / 4 / 8 repetitions.
 # -24 dB is the preset: there the decoder eegviz ships for it (trained with --average-augment 0.5) decodes
-# single trials at ~6x chance (0.025) and 8 averaged repetitions at ~2.4x that; the probe sits lower.
+# single trials at ~8.5x chance (0.212 against 0.025) and 8 averaged repetitions at ~2.1x that (its model card);
+# the probe sits lower.
 REALISTIC_CALIBRATION: dict = {
     -24.0: {1: 0.073, 2: 0.092, 4: 0.128, 8: 0.172},
     -21.0: {1: 0.108, 2: 0.152, 4: 0.234, 8: 0.323},

@@ -24,3 +24,14 @@ def test_generator_section_reports_rows_ceiling_and_acceptance():
 
 def test_no_generator_record_no_section():
     assert _generator({}) == "" and _generator({"generator": {"kind": "diffusers"}}) == ""
+
+
+def test_gan_retrain_gets_its_own_command_and_time():
+    from eegviz.eval.model_card import _gan_retrain
+
+    rec = {"gan_steps": 3000, "seconds": 470.1, "data": "/data/x",
+           "command": "python -m eegviz.train.saliency_stage --model MODEL_DIR --data DATA --gan-steps 3000 --seed 0"}
+    text = _gan_retrain({"decoder": {"saliency_stage_retrained": rec}})
+    assert "(3000 steps on `/data/x`, 8 min more)" in text
+    assert "    python -m eegviz.train.saliency_stage --model MODEL_DIR --data DATA --gan-steps 3000" in text
+    assert _gan_retrain({"decoder": {}}) == "" and _gan_retrain({}) == ""
