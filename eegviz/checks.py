@@ -5,6 +5,7 @@ Each returns its (checked) value, so a check reads as an assignment: `strength =
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterable, TypeVar
 
@@ -18,19 +19,29 @@ def _why(hint: str) -> str:
 
 
 def check_positive(value: float, name: str, *, allow_zero: bool = False, unit: str = "", hint: str = "") -> float:
-    """value > 0 (or >= 0 with allow_zero), else "NAME must be > 0[ UNIT][ (HINT)]".
+    """A finite value > 0 (or >= 0 with allow_zero), else "NAME must be a finite number > 0[ UNIT][ (HINT)]".
 
-    Only a value on the wrong side of zero fails: NaN passes, as in the hand-written checks this replaced.
+    NaN and infinity fail too: argparse's float() accepts "nan" and "inf", and either one, let through, turns a
+    simulated dataset into NaNs or a replay's pacing into a hang, with no error anywhere.
     """
-    if not (value < 0 or (value == 0 and not allow_zero)):
+    if math.isfinite(value) and (value > 0 or (value == 0 and allow_zero)):
         return value
     rule = ">= 0" if allow_zero else "> 0"
-    raise EegvizError(f"{name} must be {rule}{' ' + unit if unit else ''}{_why(hint)}")
+    raise EegvizError(f"{name} must be a finite number {rule}{' ' + unit if unit else ''}{_why(hint)}")
+
+
+def check_at_least(value: int, name: str, low: int, *, hint: str = "") -> int:
+    """An integer count or seed >= low, else "NAME must be >= LOW[ (HINT)]"."""
+    if value >= low:
+        return value
+    raise EegvizError(f"{name} must be >= {low}, not {value}{_why(hint)}")
 
 
 def check_range(value: float, name: str, low: float, high: float, *, low_open: bool = False,
                 high_open: bool = False, hint: str = "") -> float:
     """low <= value <= high (either end open on request), else "NAME must be in [LOW, HIGH][: HINT]"."""
+    if not math.isfinite(value):
+        raise EegvizError(f"{name} must be a finite number, not {value}")
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
     if above and below:
@@ -52,4 +63,15 @@ def check_file(path: str | Path, what: str) -> Path:
     path = Path(path)
     if not path.is_file():
         raise EegvizError(f"{what} {path} does not exist; check the path")
+    return path
+
+
+def check_new_file(path: str | Path, name: str) -> Path:
+    """A file eegviz is about to write: it must not exist yet (nothing already written is overwritten: a
+    benchmark or screenshot from an earlier run is a record too) and its folder must, else one line."""
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        raise EegvizError(f"{name} {path} already exists; choose a new name (eegviz does not overwrite files)")
+    if not path.parent.is_dir():
+        raise EegvizError(f"{name} {path}: the folder {path.parent} does not exist")
     return path

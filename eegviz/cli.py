@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
-from eegviz.checks import check_positive, check_range
+from eegviz.checks import check_at_least, check_new_file, check_positive, check_range
 from eegviz.errors import EegvizError
 from eegviz.settings import GeneratorSettings, SessionSettings
 
@@ -31,6 +32,10 @@ def _check_session(settings: SessionSettings) -> None:
     check_montage(source.montage)
     if settings.threads is not None:
         check_positive(settings.threads, "--threads")
+    if source.command in ("demo", "replay"):
+        check_positive(source.speed, "--speed", allow_zero=True, hint="0 = as fast as possible")
+    if settings.output.screenshot:
+        check_new_file(settings.output.screenshot, "--screenshot")
     if source.board_params and source.board is None:
         raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
     if settings.output.folder and not settings.display.headless:
@@ -76,9 +81,12 @@ def cmd_simulate(args) -> int:
         except KeyboardInterrupt:
             pass
         return 0
+    check_at_least(args.seed, "--seed", 0)
     if args.demo:
         from eegviz.world.demo import make_demo_recording
 
+        if not args.out:
+            raise EegvizError("simulate --demo needs --out DIR (where demo.xdf is written)")
         path = make_demo_recording(Path(args.out), seed=args.seed)
         print(f"eegviz: wrote {path}")
         return 0
@@ -87,6 +95,8 @@ def cmd_simulate(args) -> int:
     from eegviz.data.synthetic import simulate_dataset
     from eegviz.world.sim_cli import config_from_args
 
+    check_at_least(args.subjects, "--subjects", 1)
+    check_at_least(args.images, "--images", 1, hint="images per class")
     check_positive(args.drift, "--drift", allow_zero=True)
     check_positive(args.signal, "--signal", allow_zero=True)
     path = simulate_dataset(Path(args.out), subjects=args.subjects, n_per_class=args.images, seed=args.seed,
@@ -135,7 +145,10 @@ def cmd_eval(args) -> int:
                    hint="0: no high-pass variant")
     from eegviz.generators import make_generator
     from eegviz.model_sources import resolve_model_dir
+    from eegviz.paths import check_new_output
 
+    # an earlier report (a model's own MODEL/report among them) is a record: a rerun writes a new folder
+    check_new_output(Path(args.out), "--out", "an evaluation report (metrics.json and its plots)")
     model = resolve_model_dir(args.model)
     generator = (make_generator(args.generator, model, GeneratorSettings.from_options(vars(args)).options)
                  if args.generator else None)
@@ -153,6 +166,9 @@ def cmd_bench(args) -> int:
     check_positive(args.repeats, "--repeats")
     if args.threads is not None:
         check_positive(args.threads, "--threads")
+    check_positive(args.sd_n, "--sd-n", hint="images to time in the SD section")
+    if args.out:
+        check_new_file(args.out, "--out")  # before minutes of timing, not after
     result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
                        repeats=args.repeats, threads=args.threads)
     if args.device == "cuda" or args.sd_arch == "tiny":
@@ -489,6 +505,13 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except EegvizError as exc:
         print(f"eegviz: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # A path the user gave that cannot be read or written: a file where a folder should be, no permission,
+        # a full disk. Said in one line with the path; the traceback goes to the debug log only.
+        logging.getLogger("eegviz").debug("OSError", exc_info=True)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"eegviz: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("eegviz: interrupted", file=sys.stderr)

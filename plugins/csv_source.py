@@ -25,6 +25,7 @@ Anything wrong with the file is an EegvizError with one line naming the file, ro
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +64,10 @@ class CsvSource(ReplaySource):
         chunk_s: float = 0.02,
         delimiter: str | None = None,
     ) -> None:
-        if speed < 0:
-            raise EegvizError(f"replay speed must be >= 0 (0 = as fast as possible), got {speed}")
-        if sfreq is not None and not sfreq > 0:
-            raise EegvizError(f"sfreq must be > 0 Hz, got {sfreq}")
+        if not (math.isfinite(speed) and speed >= 0):
+            raise EegvizError(f"replay speed must be a finite number >= 0 (0 = as fast as possible), got {speed}")
+        if sfreq is not None and not (math.isfinite(sfreq) and sfreq > 0):
+            raise EegvizError(f"sfreq must be a finite number > 0 Hz, got {sfreq}")
         key = unit.strip().lower()
         if key not in UNIT_SCALE:
             raise EegvizError(f"unknown unit '{unit}'; use one of V, mV, uV, nV")

@@ -2,18 +2,26 @@
 
 import pytest
 
-from eegviz.checks import check_choice, check_file, check_positive, check_range
+from eegviz.checks import check_at_least, check_choice, check_file, check_positive, check_range
 from eegviz.errors import EegvizError
 
 
 def test_positive():
     assert check_positive(0.5, "--x") == 0.5
     assert check_positive(0, "--x", allow_zero=True) == 0
-    assert check_positive(float("nan"), "--x") != 0  # only the wrong side of zero fails, as before
-    with pytest.raises(EegvizError, match=r"^--x must be > 0$"):
+    with pytest.raises(EegvizError, match=r"^--x must be a finite number > 0$"):
         check_positive(0, "--x")
-    with pytest.raises(EegvizError, match=r"^--hp must be >= 0 Hz \(0: off\)$"):
+    with pytest.raises(EegvizError, match=r"^--hp must be a finite number >= 0 Hz \(0: off\)$"):
         check_positive(-1, "--hp", allow_zero=True, unit="Hz", hint="0: off")
+    for bad in (float("nan"), float("inf"), -float("inf")):  # argparse's float() reads "nan" and "inf"
+        with pytest.raises(EegvizError, match="finite"):
+            check_positive(bad, "--x", allow_zero=True)
+
+
+def test_at_least():
+    assert check_at_least(1, "--subjects", 1) == 1
+    with pytest.raises(EegvizError, match=r"^--seed must be >= 0, not -1$"):
+        check_at_least(-1, "--seed", 0)
 
 
 def test_range():
@@ -22,6 +30,8 @@ def test_range():
         check_range(0, "--s", 0, 1, low_open=True, hint="why")
     with pytest.raises(EegvizError, match=r"^--s must be in \[0, 1\)$"):
         check_range(1, "--s", 0, 1, high_open=True)
+    with pytest.raises(EegvizError, match=r"^--s must be a finite number, not nan$"):
+        check_range(float("nan"), "--s", 0, 1)
 
 
 def test_choice():

@@ -19,20 +19,48 @@ def run(*args, timeout=300):
     (["replay", "/nonexistent/file.xdf", "--headless"], "does not exist"),
     (["replay", __file__, "--headless"], "not an XDF"),
     (["replay", "DEMO", "--headless", "--model", "/nonexistent-model"], "no model at"),
-    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "/tmp/x"], "not a dataset eegviz can read"),
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW"], "not a dataset eegviz can read"),
     (["replay", "DEMO", "--headless", "--generator", "nope"], "no generator named 'nope'"),
-    (["train", "--data", "TESTS_WORLD", "--out", "/tmp/x", "--subjects", "4,five"], "--subjects takes subject numbers"),
-    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "/tmp/x", "--classifier", "/nope",
+    (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--subjects", "4,five"], "--subjects takes subject numbers"),
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--classifier", "/nope",
       "--strength", "0"], "--strength must be in (0, 1]"),
+    # an earlier run's output is a record: refused before anything runs, never overwritten
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "FULL_DIR"], "already holds files"),
+    (["sweep", "--snr-db=-10", "--out", "FULL_DIR"], "already holds files"),
+    (["bench", "--n", "2", "--out", "OLD_FILE"], "already exists; choose a new name"),
+    (["demo", "--speed", "0", "--screenshot", "OLD_FILE"], "already exists; choose a new name"),
+    (["bench", "--n", "2", "--out", "NEW/sub/bench.json"], "does not exist"),
+    # values argparse lets through (it reads "nan" as a float), each refused with the rule
+    (["demo", "--headless", "--out", "NEW", "--speed", "nan"], "--speed must be a finite number >= 0"),
+    (["simulate", "--out", "NEW", "--drift", "nan"], "--drift must be a finite number >= 0"),
+    (["simulate", "--out", "NEW", "--subjects", "0"], "--subjects must be >= 1"),
+    (["simulate", "--out", "NEW", "--images", "0"], "--images must be >= 1"),
+    (["simulate", "--out", "NEW", "--seed", "-1"], "--seed must be >= 0"),
+    (["simulate", "--demo"], "simulate --demo needs --out DIR"),
+    (["bench", "--n", "2", "--sd-arch", "tiny", "--sd-n", "0"], "--sd-n must be a finite number > 0"),
+    (["present", "--write-demo-folder", "NEW", "--classes", ",,,"], "no stimulus classes chosen"),
+    (["present", "--write-demo-folder", "NEW", "--size", "100000"], "size <= 4096"),
+    (["demo", "--headless", "--out", "NEW", "--steps", "600"], "more steps than the scheduler's 1000 timesteps"),
+    # a file where a folder must be: the operating system's reason and the path, one line
+    (["simulate", "--out", "OLD_FILE/sub", "--images", "1"], "Not a directory"),
 ])
-def test_bad_input_is_one_line_and_nonzero(args, needle):
+def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path):
     world = str(Path(__file__).parent / "world")  # a folder, but no dataset
-    args = [str(demo_recording()) if a == "DEMO" else world if a == "TESTS_WORLD" else a for a in args]
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "metrics.json").write_text("{}")
+    (tmp_path / "old.json").write_text("{}")
+    names = {"DEMO": str(demo_recording()), "TESTS_WORLD": world, "NEW": str(tmp_path / "new"),
+             "FULL_DIR": str(tmp_path / "full"), "OLD_FILE": str(tmp_path / "old.json")}
+    args = [names.get(a, a) for a in args]
+    args = [a.replace("OLD_FILE", str(tmp_path / "old.json")).replace("NEW/", str(tmp_path / "new") + "/")
+            for a in args]
     r = run(*args)
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     lines = [l for l in r.stderr.splitlines() if l.startswith("eegviz: error:")]
     assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert (tmp_path / "old.json").read_text() == "{}" and [f.name for f in (tmp_path / "full").iterdir()] == [
+        "metrics.json"]  # untouched
 
 
 def test_corrupt_weights_one_line(tmp_path):

@@ -131,6 +131,9 @@ def cmd_sweep(args) -> int:
     for name in ("subjects", "images", "epochs"):
         check_positive(getattr(args, name), f"--{name}")
     cfg = config_from_args(args, class_snr_db=None)
+    from eegviz.paths import check_new_output
+
+    check_new_output(Path(args.out), "--out", "a sweep (curves.json, curves.png, one dataset per level)")
     result = run_sweep(Path(args.out), levels, cfg, subjects=args.subjects, n_per_class=args.images,
                        seed=args.seed, epochs=args.epochs, gan_steps=args.gan_steps,
                        keep_data=args.keep_data, average_augment=args.average_augment)

@@ -65,6 +65,8 @@ def null_components(model: str | Path) -> dict:
         entries = json.loads(index.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise EegvizError(f"{index} is not valid JSON") from None
+    if not isinstance(entries, dict):
+        raise EegvizError(f"{index} must hold a JSON object (component name -> [library, class])")
     return {k: None for k, v in entries.items() if isinstance(v, list) and v and v[0] is None}
 
 
@@ -106,6 +108,10 @@ class DiffusersImg2ImgGenerator:
             pipe.scheduler = scheduler_for(self.family, pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device, self.dtype)
+        schedule = int(self.pipe.scheduler.config.num_train_timesteps)
+        if num_inference_steps_for(int(steps), float(strength)) > schedule:
+            raise EegvizError(f"--steps {steps} at strength {strength:g} is more steps than the scheduler's "
+                              f"{schedule} timesteps allow (at most {int(schedule * float(strength))})")
         self.lean = LeanImg2Img(self.pipe, compile=compile)
         # default: the model's native resolution (SD-Turbo 512, SD 2.1 768), which it was trained to draw
         self.size = size or int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
@@ -155,7 +161,7 @@ class DiffusersImg2ImgGenerator:
                 if tiny_vae:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
                                                                local_files_only=local_files_only(tiny_vae))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: weights that do not fit their config
             if Path(model).is_dir():  # nothing to fetch: a file of the folder itself is missing or unreadable
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise EegvizError(f"cannot load the diffusers pipeline in {model}: a file in it is missing or corrupt "

@@ -41,3 +41,15 @@ def test_a_source_plugin_builds_itself_from_the_source_settings(tmp_path):
     src = make()
     assert type(src).__name__ == "CsvSource" and src.path == csv
     assert (src.sfreq, src.unit, src.speed) == (250.0, "mV", 0.0)
+
+
+@pytest.mark.parametrize("field, value, needle", [("sfreq", float("inf"), "sfreq must be a finite number > 0"),
+                                                  ("speed", float("nan"), "speed must be a finite number >= 0")])
+def test_a_csv_replay_refuses_non_finite_rates(tmp_path, field, value, needle):
+    """argparse reads "inf" and "nan" as floats: an infinite rate overflowed the pacing, a NaN speed hung it."""
+    csv = tmp_path / "rec.csv"
+    csv.write_text("Fz,Cz,marker\n1,2,\n3,4,star_000\n")
+    opts = {"sfreq": 250.0, "speed": 0.0, field: value}
+    make = initial_source(SourceSettings("replay", file=str(csv), reader="csv", **opts))
+    with pytest.raises(EegvizError, match=needle):
+        make()

@@ -138,3 +138,25 @@ def test_eval_draws_with_the_model_folders_own_pipeline(tmp_path):
     assert m["generator"] == "embedded" and m["image_size"] == 32
     assert m["sampling"] == {"steps": 1, "strength": 0.6, "guidance": 1.0}
     assert "label+saliency" in m["ablation"] and "reconstruction_40way_top1" in m["headline"]
+
+
+def test_damaged_pipeline_config_is_one_line_error(tmp_path):
+    """A unet/config.json that no longer fits its weights (diffusers raises RuntimeError: size mismatch), and a
+    model_index.json that is JSON but not an object: each one line, not a traceback."""
+    root = tiny_embedded_folder(tmp_path / "a", ctx_dim=32)
+    cfg = json.loads((root / "unet" / "config.json").read_text())
+    cfg["cross_attention_dim"] = 48
+    (root / "unet" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(EegvizError, match="missing or corrupt"):
+        make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
+    root = tiny_embedded_folder(tmp_path / "b", ctx_dim=32)
+    (root / "model_index.json").write_text("[]")
+    with pytest.raises(EegvizError, match="must hold a JSON object"):
+        make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
+
+
+def test_more_steps_than_the_schedule_is_one_line_error(tmp_path):
+    root = tiny_embedded_folder(tmp_path, ctx_dim=32)
+    with pytest.raises(EegvizError, match=r"--steps 600 at strength 0.5 is more steps than the scheduler's 1000 "
+                                          r"timesteps allow \(at most 500\)"):
+        make_generator("embedded", root, options=GeneratorOptions(device="cpu", steps=600, strength=0.5))

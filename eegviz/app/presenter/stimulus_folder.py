@@ -13,6 +13,12 @@ from pathlib import Path
 from eegviz.errors import EegvizError
 
 
+# A stimulus is rendered whole in memory (float RGB plus its mask and antialiasing buffers, ~40 bytes a pixel
+# measured at 1024 px): 4096 px is ~0.7 GB, already past any screen a stimulus is shown on; 100000 px would
+# need 400 GB, and the process is killed instead of told.
+MAX_SIZE = 4096
+
+
 def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int = 256, *,
                           classes: Sequence[str] | None = None, seed: int = 0) -> list[Path]:
     """Render synthetic-world stimuli into OUT/<class>/<image_id>.png plus OUT/captions.json (id -> caption).
@@ -26,9 +32,11 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
     from eegviz.generators.base import to_uint8
     from eegviz.world.stimuli import CLASSES, stimulus_set, render
 
-    if n_per_class < 1 or size < 8:
-        raise EegvizError(f"need n_per_class >= 1 and size >= 8, got {n_per_class} and {size}.")
+    if n_per_class < 1 or not 8 <= size <= MAX_SIZE:
+        raise EegvizError(f"need n_per_class >= 1 and 8 <= size <= {MAX_SIZE}, got {n_per_class} and {size}.")
     wanted = list(CLASSES) if classes is None else list(classes)
+    if not wanted:
+        raise EegvizError("no stimulus classes chosen; name at least one (or leave --classes out for all)")
     unknown = [c for c in wanted if c not in CLASSES]
     if unknown:
         raise EegvizError(f"unknown stimulus class '{unknown[0]}'; known classes: {', '.join(CLASSES)}.")
