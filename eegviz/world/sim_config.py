@@ -57,6 +57,7 @@ realistic model's card (models/synthetic-realistic) reports the decoder's, with 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 from eegviz.errors import EegvizError
@@ -88,7 +89,12 @@ class SimConfig:
                 and self.amp_sd is None and self.exemplar == 0)
 
     def check(self) -> "SimConfig":
-        """One-line EegvizError for values outside their meaning; returns self."""
+        """One-line EegvizError for values outside their meaning; returns self. NaN and infinity are outside
+        every knob's meaning (a NaN one wrote a dataset of NaNs without a word)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise EegvizError(f"simulator option {f.name} must be a finite number, got {value}")
         for name in ("jitter_early_ms", "jitter_late_ms", "exemplar", "blink_rate", "emg_rate", "line_uv",
                      "block_alpha", "block_line_uv"):
             if getattr(self, name) < 0:

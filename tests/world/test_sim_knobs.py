@@ -122,6 +122,11 @@ def test_bad_knobs_are_one_line_errors():
         make_config("hard")
     with pytest.raises(EegvizError, match="repeats"):
         make_config("demo", repeats=0)
+    for knob in ("block_alpha", "class_snr_db", "amp_sd", "line_uv", "jitter_early_ms"):  # "nan" / "inf" parse
+        with pytest.raises(EegvizError, match=f"{knob} must be a finite number"):
+            make_config("demo", **{knob: float("nan")})
+    with pytest.raises(EegvizError, match="jitter_late_ms must be a finite number, got inf"):
+        make_config("demo", jitter_late_ms=float("inf"))
 
 
 def test_block_confounds_differ_between_blocks_and_a_notch_removes_the_mains(tmp_path):
