@@ -40,6 +40,8 @@ def read_config(path: str | Path) -> dict:
         raise EegvizError(f"config file {path} is a folder") from None
     except tomllib.TOMLDecodeError as e:
         raise EegvizError(f"config file {path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise EegvizError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except OSError as e:
         raise EegvizError(f"config file {path} cannot be read ({e.strerror or e})") from None
 
@@ -69,8 +71,17 @@ def _coerce(key: str, value, action: argparse.Action, path: Path):
 
 
 def _coerce_one(key: str, value, action: argparse.Action, path: Path):
+    """One plain TOML value through the option's type. Numbers are checked by their TOML type first, because
+    int(2.9) == 2 and int(True) == 1 would silently turn a mistyped `images = 2.9` or `threads = true` into a
+    different setting; a quoted number ("3") is refused too, as the value of the wrong type it is."""
     if isinstance(value, (list, dict)):
         raise EegvizError(f"config file {path}: '{key}' takes plain values, not a {type(value).__name__}")
+    if action.type in (int, float):
+        allowed = (int,) if action.type is int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as TOML spells true/false
+            what = "an integer (a whole number, no decimal point)" if action.type is int else "a number"
+            raise EegvizError(f"config file {path}: '{key}' = {shown} is not {what}")
     try:
         out = action.type(value) if action.type is not None else (value if isinstance(value, str) else str(value))
     except (TypeError, ValueError):

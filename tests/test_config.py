@@ -41,7 +41,12 @@ def test_global_options_and_other_commands_keys(tmp_path):
 @pytest.mark.parametrize("text, needle", [
     ("headles = true\n", "'headles' is not an option of `eegviz demo`"),
     ('[demo]\nstream = "x"\n', "'stream' is not an option of `eegviz demo`"),
-    ('speed = "fast"\n', "'speed' = 'fast' is not a valid value"),
+    ('speed = "fast"\n', "'speed' = 'fast' is not a number"),
+    ("speed = true\n", "'speed' = true is not a number"),
+    ("threads = 2.9\n", "'threads' = 2.9 is not an integer"),  # int() would make it 2
+    ("threads = 3.0\n", "'threads' = 3.0 is not an integer"),
+    ("threads = true\n", "'threads' = true is not an integer"),  # int() would make it 1
+    ('threads = "3"\n', "'threads' = '3' is not an integer"),
     ("headless = 1\n", "'headless' is a switch"),
     ("speed = [1, 2]\n", "'speed' takes one value"),
     ('log_level = "loud"\n', "one of debug, info, warning, error"),
@@ -52,6 +57,21 @@ def test_mistakes_name_the_key(tmp_path, text, needle):
     with pytest.raises(EegvizError, match=None) as e:
         parse_args(["demo", "--config", _toml(tmp_path, text)])
     assert needle in str(e.value)
+
+
+def test_numbers_keep_their_toml_type(tmp_path):
+    args = parse_args(["demo", "--config", _toml(tmp_path, "threads = 3\nspeed = 2\n")])
+    assert (args.threads, args.speed) == (3, 2.0) and type(args.threads) is int and type(args.speed) is float
+    with pytest.raises(EegvizError, match=r"'images' = 2\.9 is not an integer"):
+        parse_args(["simulate", "--config", _toml(tmp_path, "images = 2.9\n")])
+
+
+def test_a_config_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('out = "/data/s\u00e9ance"\n'.encode("latin-1"))
+    with pytest.raises(EegvizError) as e:
+        parse_args(["demo", "--config", str(path)])
+    assert str(e.value) == f"config file {path} is not UTF-8 text (byte 14); save it as UTF-8"
 
 
 def test_cli_one_line_for_a_missing_config_and_version():

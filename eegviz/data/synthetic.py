@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from eegviz.data.dataset import EEGDataset
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 
 BLOCK_TRIALS = 100  # trials per run in the rapid design
@@ -129,14 +129,105 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     return out
 
 
+REDO = "simulate it again with `eegviz simulate`"
+
+
+def _names(v) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _number(v) -> bool:
+    """A JSON number that is a finite float: json reads NaN, 1e999 (inf) and 400-digit integers too. Python
+    compares ints with floats exactly, so the range test never overflows, and NaN fails it."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and -1e308 < v < 1e308
+
+
+# dataset.json key -> (check, what it must be). Only what loading uses; the rest ("sim", ...) is a record.
+META_FIELDS = {"ch_names": (_names, "a list of channel names"),
+               "sfreq": (lambda v: _number(v) and v > 0, "a positive number (Hz)"),
+               "tmin": (_number, "a number (s)"),
+               "classes": (_names, "a list of class names"),
+               "captions": (lambda v: isinstance(v, dict) and all(isinstance(c, str) for c in v.values()),
+                            "an object of image id: caption")}
+# meta.npz array -> numpy dtype kinds it may have; one entry per trial of eeg.npy. "blocks" (ints) is optional.
+META_ARRAYS = {"labels": "iu", "image_ids": "U", "subjects": "iu", "split": "U"}
+
+
+def _read(path: Path, name: str, load):
+    """load(path / name). The files are the user's to copy and edit, and a truncated or foreign one fails
+    inside json/numpy/zipfile in many ways; each becomes one line naming the file instead of a traceback."""
+    file = path / name
+    if not file.is_file():
+        raise EegvizError(f"dataset {path} lacks {name}; the folder is incomplete, {REDO}")
+    try:
+        return load(file)
+    except Exception as e:  # JSONDecodeError, UnicodeDecodeError, BadZipFile, EOFError, ValueError, OSError, ...
+        # numpy says "pickled (object) data" for random bytes too, and advises unpickling: never done here
+        why = "not numpy arrays; pickled objects are never loaded" if "allow_pickle" in str(e) else one_line(e)
+        raise EegvizError(f"{file} is damaged or not written by eegviz ({why}); {REDO}") from None
+
+
+def _npy_array(file: Path) -> np.ndarray:
+    """The array in a .npy, memory-mapped: a header that promises more data than the file holds fails here,
+    before numpy allocates that much."""
+    a = np.load(file, mmap_mode="r", allow_pickle=False)
+    if not isinstance(a, np.ndarray):
+        a.close()
+        raise ValueError("a .npz archive, not one .npy array")
+    return a
+
+
+def _npz_arrays(file: Path) -> dict[str, np.ndarray]:
+    """Every array of a .npz, read now: NpzFile reads (and fails) lazily, member by member."""
+    z = np.load(file, allow_pickle=False)
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError("one .npy array, not a .npz archive")
+    with z:
+        return {k: z[k] for k in z.files}
+
+
 def load_dataset(path: Path) -> EEGDataset:
+    """The dataset simulate_dataset wrote at `path`, every file checked against the others (trial counts,
+    channels, classes, captions), so a damaged folder is one EegvizError here, not an IndexError in training."""
     path = Path(path)
     if not (path / "dataset.json").exists():
         raise EegvizError(f"{path} is not an eegviz dataset (dataset.json missing); create one with `eegviz simulate`")
-    meta = json.loads((path / "dataset.json").read_text())
-    m = np.load(path / "meta.npz")
-    eeg = np.load(path / "eeg.npy").astype(np.float32) * 1e-6
-    return EEGDataset(eeg=eeg, labels=m["labels"], image_ids=m["image_ids"], subjects=m["subjects"],
-                      split=m["split"], ch_names=tuple(meta["ch_names"]), sfreq=float(meta["sfreq"]),
-                      tmin=float(meta["tmin"]), classes=list(meta["classes"]), captions=meta["captions"],
-                      blocks=m["blocks"] if "blocks" in m.files else None)
+    meta_file, npz_file, eeg_file = path / "dataset.json", path / "meta.npz", path / "eeg.npy"
+    meta = _read(path, "dataset.json", lambda f: json.loads(f.read_text(encoding="utf-8")))
+    if not isinstance(meta, dict):
+        raise EegvizError(f"{meta_file} must hold a JSON object, not a {type(meta).__name__}; {REDO}")
+    for key, (ok, what) in META_FIELDS.items():
+        if key not in meta:
+            raise EegvizError(f"{meta_file} lacks {key!r} ({what}); {REDO}")
+        if not ok(meta[key]):
+            raise EegvizError(f"{meta_file}: {key!r} must be {what}, not {json.dumps(meta[key])[:40]}")
+    arrays = _read(path, "meta.npz", _npz_arrays)
+    missing = [k for k in META_ARRAYS if k not in arrays]
+    if missing:
+        raise EegvizError(f"{npz_file} lacks {', '.join(missing)}; {REDO}")
+    eeg = _read(path, "eeg.npy", _npy_array)
+    if eeg.ndim != 3 or eeg.dtype.kind not in "fiu":
+        raise EegvizError(f"{eeg_file} holds {eeg.dtype} of shape {eeg.shape}; expected numbers shaped "
+                          f"(trials, channels, samples); {REDO}")
+    if eeg.shape[1] != len(meta["ch_names"]):
+        raise EegvizError(f"{eeg_file} has {eeg.shape[1]} channels but {meta_file} names {len(meta['ch_names'])}")
+    for name, kinds in {**META_ARRAYS, **({"blocks": "iu"} if "blocks" in arrays else {})}.items():
+        a = arrays[name]
+        if a.shape != (len(eeg),) or a.dtype.kind not in kinds:
+            raise EegvizError(f"{npz_file}: '{name}' holds {a.dtype} of shape {a.shape}; expected {len(eeg)} "
+                              f"{'integers' if kinds == 'iu' else 'strings'}, one per trial of {eeg_file.name}")
+    labels, classes = arrays["labels"], meta["classes"]
+    if ((labels < 0) | (labels >= len(classes))).any():
+        raise EegvizError(f"{npz_file}: labels run {labels.min()}..{labels.max()} but {meta_file} has "
+                          f"{len(classes)} classes")
+    unknown = sorted(set(arrays["split"].tolist()) - {"train", "val", "test"})
+    if unknown:
+        raise EegvizError(f"{npz_file}: split holds {unknown[0]!r}; each trial's split is train, val or test")
+    uncaptioned = sorted(set(arrays["image_ids"].tolist()) - set(meta["captions"]))
+    if uncaptioned:
+        raise EegvizError(f"{meta_file}: 'captions' lacks image {uncaptioned[0]!r} "
+                          f"({len(uncaptioned)} image(s) of {npz_file.name} have none)")
+    return EEGDataset(eeg=eeg.astype(np.float32) * 1e-6, labels=labels, image_ids=arrays["image_ids"],
+                      subjects=arrays["subjects"], split=arrays["split"], ch_names=tuple(meta["ch_names"]),
+                      sfreq=float(meta["sfreq"]), tmin=float(meta["tmin"]), classes=list(classes),
+                      captions=meta["captions"], blocks=arrays.get("blocks"))
