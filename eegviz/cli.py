@@ -170,7 +170,7 @@ def cmd_bench(args) -> int:
     if args.out:
         check_new_file(args.out, "--out")  # before minutes of timing, not after
     result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
-                       repeats=args.repeats, threads=args.threads)
+                       repeats=args.repeats, threads=args.threads, capture=args.capture)
     if args.device == "cuda" or args.sd_arch == "tiny":
         from eegviz.bench.sd import bench_sd
 
@@ -242,6 +242,12 @@ def _generator_opts(sp, default, default_help) -> None:
                                          "model folder's own pipeline)")
     sp.add_argument("--steps", type=int,
                     help="UNet denoising steps (default: the model's sampling.json, else 1)")
+    sp.add_argument("--compile", action="store_true",
+                    help="torch.compile the generator's UNet and VAE (inductor; needs a C++ compiler; the first "
+                         "image takes about a minute on 2 CPU cores, every later one is faster)")
+    sp.add_argument("--capture", action=argparse.BooleanOptionalAction, default=True,
+                    help="run single images through graphs TorchDynamo records once at warm-up (identical images, "
+                         "about 7%% faster on CPU, a few seconds more at start; default: on)")
     sp.add_argument("--init", choices=["saliency", "latent"],
                     help="what img2img starts from: the GAN saliency map (default) or the decoder's latent "
                          "branch (EEG regressed into the autoencoder's latent; models that have one)")
@@ -400,6 +406,9 @@ def _add_bench(sub) -> None:
     b.add_argument("--sd-arch", default="sd-turbo", choices=["sd-turbo", "tiny"],
                    help="SD section (runs on --device cuda; 'tiny' runs a toy config anywhere)")
     b.add_argument("--sd-n", type=int, default=100, help="images to time for the SD section")
+    b.add_argument("--capture", action=argparse.BooleanOptionalAction, default=True,
+                   help="time the generator as sessions run it, single images through Dynamo-recorded graphs "
+                        "(default: on; --no-capture: the plain modules)")
     b.add_argument("--compile", action="store_true", help="also time the generator with torch.compile on the UNet "
                    "(its first call compiles: a minute on 2 CPU cores)")
     b.add_argument("--soak", type=float, default=0, metavar="SECONDS",

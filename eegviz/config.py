@@ -58,6 +58,10 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 
 def _coerce(key: str, value, action: argparse.Action, path: Path):
     """A TOML value as the option's parsed value (type, choices, flags and repeated options checked)."""
+    if isinstance(action, argparse.BooleanOptionalAction):  # --x / --no-x: one action under both names
+        if not isinstance(value, bool):
+            raise EegvizError(f"config file {path}: '{key}' is a switch; give true or false")
+        return not value if key.replace("_", "-").startswith("no-") else value
     if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
             raise EegvizError(f"config file {path}: '{key}' is a switch; give true or false")

@@ -3,6 +3,7 @@
 import pytest
 
 from eegviz.cli import parse_args, session_settings
+from eegviz.errors import EegvizError
 from eegviz.generators.options import GeneratorOptions
 from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
 
@@ -22,7 +23,8 @@ def test_flags_and_a_config_file_give_equal_settings(tmp_path):
     s = from_flags
     assert s.source == SourceSettings("live", markers="M", board=0, montage="standard_1020",
                                       board_params=(("serial_port", "/dev/ttyUSB0"), ("timeout", 9)))
-    assert s.model.path == "/m" and s.model.generator == GeneratorSettings("diffusers", GeneratorOptions(sd_model="sd", steps=3))
+    assert s.model.path == "/m"
+    assert s.model.generator == GeneratorSettings("diffusers", GeneratorOptions(sd_model="sd", steps=3, capture=True))
     assert s.output.sinks == ("osc:127.0.0.1:9", "x") and s.output.folder == "/o" and s.duration == 12.0
     assert s.display.kiosk and s.display.headless and s.paced
     assert not s.restarts_on_end  # told when to stop: a kiosk with --duration does not start over
@@ -31,7 +33,8 @@ def test_flags_and_a_config_file_give_equal_settings(tmp_path):
 
 def test_defaults_titles_and_pacing():
     demo = session_settings(parse_args(["demo", "--speed", "0"]))
-    assert demo.display.title == "eegviz demo" and not demo.paced and demo.model.generator == GeneratorSettings()
+    assert demo.display.title == "eegviz demo" and not demo.paced
+    assert demo.model.generator == GeneratorSettings(options=GeneratorOptions(capture=True))  # sessions capture
     replay = session_settings(parse_args(["replay", "/data/rec.edf"]))
     assert replay.display.title == "eegviz replay rec.edf" and replay.source.resolved_reader == "mne"
     assert session_settings(parse_args(["replay", "a.xdf", "--source", "csv"])).source.resolved_reader == "csv"
@@ -60,3 +63,18 @@ def test_settings_are_frozen():
 def test_a_replayed_file_is_not_a_brainflow_board_file():
     s = session_settings(parse_args(["replay", "rec.xdf"]))
     assert s.source.file == "rec.xdf" and s.source.board_params == ()
+
+
+def test_graph_capture_is_on_for_sessions_and_a_switch_in_flags_and_files(tmp_path):
+    """Sessions run single images through Dynamo-recorded graphs unless told not to (--no-capture, or
+    `capture = false` / `no-capture = true` in a config file); the library default stays off."""
+    opts = lambda argv: session_settings(parse_args(argv)).model.generator.options  # noqa: E731
+    assert opts(["demo"]).capture and not opts(["demo", "--no-capture"]).capture
+    assert not GeneratorOptions().capture
+    for text, want in (("capture = false", False), ("no-capture = true", False), ("capture = true", True)):
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f"[demo]\n{text}\n")
+        assert opts(["demo", "--config", str(cfg)]).capture is want
+    cfg.write_text('[demo]\ncapture = "no"\n')
+    with pytest.raises(EegvizError, match="'capture' is a switch"):
+        parse_args(["demo", "--config", str(cfg)])

@@ -133,18 +133,19 @@ def _repeated_stages(dec, gen, spec, session, repeats: int) -> tuple[dict[str, l
 
 
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False,
-              repeats: int = 1, threads: int | None = None) -> dict:
+              repeats: int = 1, threads: int | None = None, capture: bool = True) -> dict:
     """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section).
     repeats: stream the simulated session this many times (eegviz.bench.latency._repeated_stages).
     threads: torch's kernel threads, as a session would use them (None: a session's default, eegviz.threads;
-    the JSON's machine.threads says what was used)."""
+    the JSON's machine.threads says what was used). capture: the generator as a session builds it, with batch 1
+    through Dynamo-recorded graphs (eegviz.generators.lean_img2img); the JSON's graph_capture says which."""
     from eegviz.threads import inference_thread_count
 
     with inference_thread_count(threads):
-        return _run_bench(device, n, model_dir, compiled, repeats)
+        return _run_bench(device, n, model_dir, compiled, repeats, capture)
 
 
-def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repeats: int) -> dict:
+def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repeats: int, capture: bool) -> dict:
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
     from eegviz.generators import make_generator
@@ -155,8 +156,10 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
         raise EegvizError("--device cuda asked for, but torch sees no CUDA device on this machine")
     model_dir = Path(model_dir or default_model_dir())
     dec = TwoBranchDecoder.load(model_dir)
-    gen = make_generator("embedded", model_dir, options=GeneratorOptions(device=device))
+    gen = make_generator("embedded", model_dir, options=GeneratorOptions(device=device, capture=capture))
+    t0 = time.perf_counter()
     gen.warmup()
+    warmup_s = time.perf_counter() - t0
     spec = dec.spec
     session = _simulated_session(spec, n)
     stages, passes = _repeated_stages(dec, gen, spec, session, repeats)
@@ -173,6 +176,8 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
                     "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "device": device},
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
+        "graph_capture": bool(capture),
+        "warmup_s": warmup_s,
         "image_size": int(gen.size),
         "unet_passes_per_image": int(gen.unet_passes_per_image),
         "speedup_vs_plain_pipeline": speedup,

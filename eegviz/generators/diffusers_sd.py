@@ -86,7 +86,7 @@ class DiffusersImg2ImgGenerator:
     def __init__(self, model: str | None = None, *, pipe=None, steps: int = 1, strength: float = 0.5,
                  guidance: float | None = None, family: str | None = None, size: int | None = None,
                  tiny_vae: str | None = None, dtype: torch.dtype | None = None, device: str | None = None,
-                 compile: bool = False, negative_embeds: torch.Tensor | None = None,
+                 compile: bool = False, capture: bool = False, negative_embeds: torch.Tensor | None = None,
                  caption_space: str | None = None, init: str = "saliency"):
         """family: "sd" / "turbo" / "lcm" swap in that family's scheduler; "native" keeps the pipeline's own.
         guidance: default 7.5 for "sd", none for the distilled families. negative_embeds: what guidance pushes
@@ -112,7 +112,7 @@ class DiffusersImg2ImgGenerator:
         if num_inference_steps_for(int(steps), float(strength)) > schedule:
             raise EegvizError(f"--steps {steps} at strength {strength:g} is more steps than the scheduler's "
                               f"{schedule} timesteps allow (at most {int(schedule * float(strength))})")
-        self.lean = LeanImg2Img(self.pipe, compile=compile)
+        self.lean = LeanImg2Img(self.pipe, compile=compile, capture=capture)
         # default: the model's native resolution (SD-Turbo 512, SD 2.1 768), which it was trained to draw
         self.size = size or int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
         self.steps, self.strength = steps, strength
@@ -139,7 +139,8 @@ class DiffusersImg2ImgGenerator:
         gen = cls(str(model), steps=pick("steps", 1), strength=pick("strength", 0.5),
                   guidance=opts.guidance if opts.guidance is not None else sampling.get("guidance"),
                   family="native" if sampling else None, size=opts.size or sampling.get("image_size"),
-                  device=opts.device, compile=opts.compile, caption_space=sampling.get("text_encoder"),
+                  device=opts.device, compile=opts.compile, capture=opts.capture,
+                  caption_space=sampling.get("text_encoder"),
                   init=opts.init)
         return gen
 

@@ -13,7 +13,9 @@ and, for guidance, the unconditional states computed once; what is left is exact
   decode. Same weights, seed, steps, strength and batch give the same image as __call__
   (tests/generators/test_lean_img2img.py).
 
-The UNet and VAE are put in channels_last (faster convolutions on CPU and GPU); torch.compile is optional: the
+The UNet and VAE are put in channels_last (faster convolutions on CPU and GPU); graph capture (`capture`, below in
+__init__; sessions and the bench turn it on) runs batch 1 through Dynamo-recorded graphs of the same kernels, with
+identical outputs; torch.compile is optional: the
 UNet whole, and the VAE's encode and decode (graph breaks allowed: they return diffusers' output objects). On
 CUDA it compiles in "max-autotune" (CUDA graphs: a few-step loop is launch-bound); on CPU in inductor's default
 mode, which is what benchmarks/cpu-2core.json's "compiled" section measures (generate() p50 22.7 -> 16.2 ms at
@@ -39,7 +41,7 @@ def num_inference_steps_for(steps: int, strength: float) -> int:
 class LeanImg2Img:
     """img2img with `pipe`'s vae, unet and scheduler (shared, not copied); see the module docstring."""
 
-    def __init__(self, pipe, compile: bool = False, channels_last: bool = True):
+    def __init__(self, pipe, compile: bool = False, channels_last: bool = True, capture: bool = False):
         from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import retrieve_latents
         from diffusers.utils.torch_utils import randn_tensor
 
@@ -56,6 +58,17 @@ class LeanImg2Img:
             # the VAE's two halves too: at 64 px and one UNet pass they are about half of generate()
             self._encode = torch.compile(self.vae.encode, mode=mode)
             self._decode = torch.compile(self.vae.decode, mode=mode)
+        # Graph capture (batch 1 only): TorchDynamo records each network once as a flat graph of the same aten
+        # calls and runs it with its eager backend - no code generation, no C++ compiler, bit-identical
+        # outputs. What it removes is the Python between the kernels (module calls, hooks, diffusers' per-call
+        # branching), about 7% of generate() for the embedded default on CPU. Batch 1 is the live path; a batch
+        # of pending epochs (throughput, when inference is behind) runs the plain modules, so no batch size
+        # ever triggers a second multi-second trace in the middle of a session.
+        self._captured = None
+        if capture and not compile:
+            self._captured = (torch.compile(self.unet, backend="eager", fullgraph=True),
+                              torch.compile(self.vae.encode, backend="eager"),
+                              torch.compile(self.vae.decode, backend="eager"))
         self.scaling = float(self.vae.config.scaling_factor)
         self.time_cond_dim = pipe.unet.config.time_cond_proj_dim  # LCM-distilled UNets take the guidance as input
         accepted = set(inspect.signature(self.scheduler.step).parameters)
@@ -86,6 +99,8 @@ class LeanImg2Img:
         Returns (B, 3, H, W) in [0, 1] (float, on the UNet's device)."""
         device, dtype = cond.device, cond.dtype
         b = cond.shape[0]
+        unet, encode, decode = (self._captured if self._captured is not None and b == 1
+                                else (self.unet, self._encode, self._decode))
         cfg = self.uses_cfg(guidance)
         if cfg and uncond is None:
             raise ValueError("classifier-free guidance needs the unconditional embeddings")
@@ -95,7 +110,7 @@ class LeanImg2Img:
         else:
             x = (image.to(device) * 2 - 1).to(dtype)  # normalised before the cast, as the image processor does
             x = x.contiguous(memory_format=torch.channels_last)
-            latents = self.scaling * self._retrieve_latents(self._encode(x), generator=generator)
+            latents = self.scaling * self._retrieve_latents(encode(x), generator=generator)
         noise = self._randn(latents.shape, generator=generator, device=device, dtype=dtype)
         latents = self.scheduler.add_noise(latents, noise, ts[:1].repeat(b))
         step_kwargs = {**({"eta": 0.0} if self._step_eta else {}),
@@ -109,13 +124,13 @@ class LeanImg2Img:
         for t in ts:
             if batched:
                 inp = self.scheduler.scale_model_input(torch.cat([latents, latents]), t)
-                pred_u, pred_c = self.unet(inp, t, encoder_hidden_states=ctx, return_dict=False)[0].chunk(2)
+                pred_u, pred_c = unet(inp, t, encoder_hidden_states=ctx, return_dict=False)[0].chunk(2)
             else:
                 inp = self.scheduler.scale_model_input(latents, t)
-                pred_c = self.unet(inp, t, encoder_hidden_states=ctx, timestep_cond=time_cond, return_dict=False)[0]
+                pred_c = unet(inp, t, encoder_hidden_states=ctx, timestep_cond=time_cond, return_dict=False)[0]
                 if cfg:  # token counts differ: the unconditional pass on its own (exact, just not batched)
-                    pred_u = self.unet(inp, t, encoder_hidden_states=uncond.expand(b, -1, -1), return_dict=False)[0]
+                    pred_u = unet(inp, t, encoder_hidden_states=uncond.expand(b, -1, -1), return_dict=False)[0]
             pred = pred_u + guidance * (pred_c - pred_u) if cfg else pred_c
             latents = self.scheduler.step(pred, t, latents, **step_kwargs, return_dict=False)[0]
-        img = self._decode(latents / self.scaling, return_dict=False, generator=generator)[0]
+        img = decode(latents / self.scaling, return_dict=False, generator=generator)[0]
         return (img / 2 + 0.5).clamp(0, 1)

@@ -18,7 +18,11 @@ class GeneratorOptions:
     guidance: float | None = None  # classifier-free guidance scale; <= 1: none (one UNet pass per step)
     size: int | None = None  # working/output resolution in pixels
     device: str | None = None  # "cpu", "cuda", ...; None: CUDA when present
-    compile: bool = False  # torch.compile the UNet (slow first call, faster afterwards)
+    compile: bool = False  # torch.compile the UNet and VAE (inductor: a minute's first call, faster afterwards)
+    # batch 1 through graphs Dynamo records once (eegviz.generators.lean_img2img): identical images, ~7% faster on
+    # CPU, ~5 s at warm-up. Off here, so a script or test that builds a generator pays no trace; the command
+    # line's sessions and bench turn it on (--no-capture turns it off).
+    capture: bool = False
     init: str = "saliency"  # img2img starts from the saliency map, or ("latent") the decoder's latent branch
 
     @classmethod
@@ -30,4 +34,4 @@ class GeneratorOptions:
 
         return cls(sd_model=get("sd_model"), steps=get("steps"), strength=get("strength"), guidance=get("guidance"),
                    size=get("size"), device=get("gen_device"), compile=bool(get("compile")),
-                   init=str(get("init") or "saliency"))
+                   capture=bool(get("capture")), init=str(get("init") or "saliency"))

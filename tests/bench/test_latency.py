@@ -73,8 +73,8 @@ def test_bench_compile_times_a_compiled_generator_beside_the_default(tmp_path, m
     (a real compile costs a minute: the committed benchmark JSON has the real one)."""
     modes = []
 
-    def fake_compile(module, mode=None, fullgraph=False):
-        modes.append((getattr(module, "__qualname__", type(module).__name__), mode, fullgraph))
+    def fake_compile(module, mode=None, fullgraph=False, backend="inductor"):
+        modes.append((getattr(module, "__qualname__", type(module).__name__), backend, mode, fullgraph))
         return module
 
     monkeypatch.setattr(torch, "compile", fake_compile)
@@ -82,9 +82,14 @@ def test_bench_compile_times_a_compiled_generator_beside_the_default(tmp_path, m
     out = tmp_path / "bench.json"
     assert main(["bench", "--n", "10", "--model", str(model), "--compile", "--out", str(out)]) == 0
     r = json.loads(out.read_text())
-    # only the compiled section compiles: the UNet whole, the VAE's encode and decode (graph breaks allowed)
-    assert modes == [("UNet2DConditionModel", "default", True), ("AutoencoderKL.encode", "default", False),
-                     ("AutoencoderKL.decode", "default", False)]
+    # the default section captures graphs (the eager backend: no code generation), as a session does; only the
+    # compiled section compiles with inductor: the UNet whole, the VAE's encode and decode (graph breaks allowed)
+    assert modes == [("UNet2DConditionModel", "eager", None, True), ("AutoencoderKL.encode", "eager", None, False),
+                     ("AutoencoderKL.decode", "eager", None, False),
+                     ("UNet2DConditionModel", "inductor", "default", True),
+                     ("AutoencoderKL.encode", "inductor", "default", False),
+                     ("AutoencoderKL.decode", "inductor", "default", False)]
+    assert r["graph_capture"] is True and r["warmup_s"] > 0
     c = r["compiled"]
     assert c["first_call_s"] > 0 and c["latency_ms"]["epoch_to_image"]["n"] == 10
     assert c["speedup_vs_plain_pipeline"] == pytest.approx(

@@ -133,3 +133,32 @@ def test_guidance_embedding_unet_equals_pipeline_call(pipe):
               output_type="np", generator=torch.Generator().manual_seed(9)).images
     np.testing.assert_allclose(lean.permute(0, 2, 3, 1).numpy(), ref, atol=2e-5, rtol=0)
     assert (lean - other_w).abs().max() > 1e-4  # the guidance embedding reaches the UNet
+
+
+def test_graph_capture_gives_the_same_image_and_serves_batch_one_only(pipe):
+    """capture=True: batch 1 runs through the Dynamo-recorded graphs and gives exactly the plain loop's image
+    (and so diffusers' __call__'s); a batch of pending epochs runs the plain modules, never a second trace."""
+    plain = DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, guidance=0.0, size=32,
+                                      device="cpu")
+    captured = DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, guidance=0.0, size=32,
+                                         device="cpu", capture=True)
+    calls = []
+    graphs = captured.lean._captured
+    captured.lean._captured = tuple((lambda f: lambda *a, **k: (calls.append(1), f(*a, **k))[1])(f) for f in graphs)
+    image, cond = _inputs(b=2)
+    n = num_inference_steps_for(1, 0.6)
+
+    def run(gen, b):
+        with torch.inference_mode():
+            return gen.lean(image[:b], cond[:b], num_inference_steps=n, strength=0.6,
+                            generator=torch.Generator().manual_seed(3)).numpy()
+
+    one = run(captured, 1)
+    assert len(calls) == 3  # encode, UNet, decode: each through its graph
+    assert np.array_equal(one, run(plain, 1))  # bit-identical, not merely close
+    ref = pipe(prompt_embeds=cond[:1], image=image[:1], num_inference_steps=n, strength=0.6, guidance_scale=0.0,
+               output_type="np", generator=torch.Generator().manual_seed(3)).images
+    np.testing.assert_allclose(one.transpose(0, 2, 3, 1), ref, atol=2e-5, rtol=0)
+    assert np.array_equal(run(captured, 2), run(plain, 2)) and len(calls) == 3  # batch 2: the plain modules
+    assert DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, size=32, device="cpu",
+                                     capture=True, compile=True).lean._captured is None  # compile wins
