@@ -116,7 +116,7 @@ def test_bad_options_and_missing_file(tmp_path):
     cls = _csv_cls()
     with pytest.raises(EegvizError, match="unknown unit 'furlongs'"):
         cls(tmp_path / "a.csv", sfreq=SFREQ, unit="furlongs")
-    with pytest.raises(EegvizError, match="speed must be >= 0"):
+    with pytest.raises(EegvizError, match="speed must be a finite number >= 0"):
         cls(tmp_path / "a.csv", sfreq=SFREQ, speed=-1)
     with pytest.raises(EegvizError, match="does not exist"):
         cls(tmp_path / "missing.csv", sfreq=SFREQ).start()

@@ -87,7 +87,8 @@ def test_bad_fields_of_dataset_json(ds, changes, needle):
 @pytest.mark.parametrize("name", ["meta.npz", "eeg.npy"])
 def test_a_missing_file(ds, name):
     (ds / name).unlink()
-    assert _error(ds) == f"dataset {ds} lacks {name}; the folder is incomplete, simulate it again with `eegviz simulate`"
+    want = f"dataset {ds} lacks {name}; the folder is incomplete, simulate it again with `eegviz simulate`"
+    assert _error(ds) == want
 
 
 @pytest.mark.parametrize("name", ["meta.npz", "eeg.npy"])

@@ -169,13 +169,20 @@ def test_eval_with_an_sd_model_and_an_image_classifier(tmp_path, capsys):
     clf = tiny_image_classifier(tmp_path / "clf", [f"k{i}" for i in range(7)])
     assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "1",
                  "--images-dir", str(images), "--text-encoder", f"clip:{sd}"]) == 0
-    common = ["eval", "--data", str(data), "--model", str(model), "--out", str(report), "--images-dir",
-              str(images), "--no-controls"]
-    assert main(common) == 0  # no generator for CLIP embeddings without an SD model: skipped, with the way out
-    assert "--generator diffusers" in json.loads((report / "metrics.json").read_text())["reconstruction"]["skipped"]
+    def common(out):
+        return ["eval", "--data", str(data), "--model", str(model), "--out", str(out), "--images-dir", str(images),
+                "--no-controls"]
+
+    assert main(common(report)) == 0  # no generator for CLIP embeddings without an SD model: skipped, with the way out
+    first = (report / "metrics.json").read_text()
+    assert "--generator diffusers" in json.loads(first)["reconstruction"]["skipped"]
     capsys.readouterr()
-    assert main(common + ["--generator", "diffusers", "--sd-model", str(sd), "--steps", "2", "--strength", "0.6",
-                          "--classifier", str(clf)]) == 0
+    sd_args = ["--generator", "diffusers", "--sd-model", str(sd), "--steps", "2", "--strength", "0.6",
+               "--classifier", str(clf)]
+    assert main(common(report) + sd_args) == 2  # the earlier report is a record: refused, left as it was
+    assert "already holds files" in capsys.readouterr().err and (report / "metrics.json").read_text() == first
+    report = tmp_path / "report-sd"
+    assert main(common(report) + sd_args) == 0
     m = json.loads((report / "metrics.json").read_text())
     assert m["generator"] == "diffusers" and m["image_size"] == 32  # 16 latents x VAE scale 2
     assert m["sampling"]["steps"] == 2 and m["sampling"]["strength"] == 0.6
@@ -186,9 +193,10 @@ def test_eval_with_an_sd_model_and_an_image_classifier(tmp_path, capsys):
     assert m["ablation"]["label_only"]["ssim"] != m["ablation"]["label+saliency"]["ssim"]
     headline = json.loads(capsys.readouterr().out)
     assert headline["reconstruction_7way_top1"] == m["ablation"]["label+saliency"]["7way_top1"]
-    assert main(common + ["--generator", "diffusers", "--sd-model", str(sd), "--strength", "1.5"]) == 2
-    assert main(common + ["--classifier", str(tmp_path / "nothing-here"), "--generator", "diffusers",
-                          "--sd-model", str(sd)]) == 2
+    new = tmp_path / "report-new"
+    assert main(common(new) + ["--generator", "diffusers", "--sd-model", str(sd), "--strength", "1.5"]) == 2
+    assert main(common(new) + ["--classifier", str(tmp_path / "nothing-here"), "--generator", "diffusers",
+                               "--sd-model", str(sd)]) == 2
     err = capsys.readouterr().err
     assert err.count("eegviz: error:") == 2 and "--strength must be in (0, 1]" in err
 
