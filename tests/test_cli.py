@@ -44,7 +44,11 @@ def run(*args, timeout=300):
     # a file where a folder must be: the operating system's reason and the path, one line
     (["simulate", "--out", "OLD_FILE/sub", "--images", "1"], "Not a directory"),
 ])
-def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path):
+def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path, capsys):
+    """In-process (main() is the whole command, argv to exit code; the entry point itself is run as a process
+    by test_the_entry_point_is_one_line_too), so two dozen cases cost seconds, not a minute of interpreters."""
+    from eegviz.cli import main
+
     world = str(Path(__file__).parent / "world")  # a folder, but no dataset
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "metrics.json").write_text("{}")
@@ -54,13 +58,21 @@ def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path):
     args = [names.get(a, a) for a in args]
     args = [a.replace("OLD_FILE", str(tmp_path / "old.json")).replace("NEW/", str(tmp_path / "new") + "/")
             for a in args]
-    r = run(*args)
-    assert r.returncode != 0
-    assert "Traceback" not in r.stderr
-    lines = [l for l in r.stderr.splitlines() if l.startswith("eegviz: error:")]
-    assert len(lines) == 1 and needle in lines[0], r.stderr
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "Traceback" not in err
+    lines = [l for l in err.splitlines() if l.startswith("eegviz: error:")]
+    assert len(lines) == 1 and needle in lines[0], err
     assert (tmp_path / "old.json").read_text() == "{}" and [f.name for f in (tmp_path / "full").iterdir()] == [
         "metrics.json"]  # untouched
+
+
+def test_the_entry_point_is_one_line_too(tmp_path):
+    """`python -m eegviz.cli` as a user runs it: the same one line and exit 2 from a real interpreter."""
+    r = run("simulate", "--out", str(tmp_path / "new"), "--seed", "-1")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == "eegviz: error: --seed must be >= 0, not -1"
 
 
 def test_corrupt_weights_one_line(tmp_path):
