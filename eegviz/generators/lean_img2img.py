@@ -15,7 +15,7 @@ and, for guidance, the unconditional states computed once; what is left is exact
 
 The UNet and VAE are put in channels_last (faster convolutions on CPU and GPU); graph capture (`capture`, below in
 __init__; sessions and the bench turn it on) runs batch 1 through Dynamo-recorded graphs of the same kernels, with
-identical outputs; torch.compile is optional: the
+identical outputs; torch.compile is optional, for batch 1 too: the
 UNet whole, and the VAE's encode and decode (graph breaks allowed: they return diffusers' output objects). On
 CUDA it compiles in "max-autotune" (CUDA graphs: a few-step loop is launch-bound); on CPU in inductor's default
 mode, which is what benchmarks/cpu-2core.json's "compiled" section measures (generate() p50 22.7 -> 16.2 ms at
@@ -52,23 +52,25 @@ class LeanImg2Img:
             self.unet.to(memory_format=torch.channels_last)
             self.vae.to(memory_format=torch.channels_last)
         self._encode, self._decode = self.vae.encode, self.vae.decode
+        # Batch 1, the live path, may run faster versions of the three networks; a batch of pending epochs
+        # (throughput, when inference is behind) always runs the plain modules, because a new batch size would
+        # make either kind trace again in the middle of a session: seconds for capture, a minute for compile.
+        self._fast = None
         if compile:
+            # torch.compile (inductor on CPU; on CUDA "max-autotune", whose CUDA graphs suit a launch-bound
+            # few-step loop): the UNet whole, the VAE's two halves too (at 64 px and one UNet pass they are about
+            # half of generate())
             mode = "max-autotune" if self.unet.device.type == "cuda" else "default"
-            self.unet = torch.compile(self.unet, mode=mode, fullgraph=True)
-            # the VAE's two halves too: at 64 px and one UNet pass they are about half of generate()
-            self._encode = torch.compile(self.vae.encode, mode=mode)
-            self._decode = torch.compile(self.vae.decode, mode=mode)
-        # Graph capture (batch 1 only): TorchDynamo records each network once as a flat graph of the same aten
-        # calls and runs it with its eager backend - no code generation, no C++ compiler, bit-identical
-        # outputs. What it removes is the Python between the kernels (module calls, hooks, diffusers' per-call
-        # branching), about 7% of generate() for the embedded default on CPU. Batch 1 is the live path; a batch
-        # of pending epochs (throughput, when inference is behind) runs the plain modules, so no batch size
-        # ever triggers a second multi-second trace in the middle of a session.
-        self._captured = None
-        if capture and not compile:
-            self._captured = (torch.compile(self.unet, backend="eager", fullgraph=True),
-                              torch.compile(self.vae.encode, backend="eager"),
-                              torch.compile(self.vae.decode, backend="eager"))
+            self._fast = (torch.compile(self.unet, mode=mode, fullgraph=True),
+                          torch.compile(self.vae.encode, mode=mode), torch.compile(self.vae.decode, mode=mode))
+        elif capture:
+            # Graph capture: TorchDynamo records each network once as a flat graph of the same aten calls and
+            # runs it with its eager backend - no code generation, no C++ compiler, bit-identical outputs. What
+            # it removes is the Python between the kernels (module calls, hooks, diffusers' per-call branching),
+            # about 7% of generate() for the embedded default on CPU.
+            self._fast = (torch.compile(self.unet, backend="eager", fullgraph=True),
+                          torch.compile(self.vae.encode, backend="eager"),
+                          torch.compile(self.vae.decode, backend="eager"))
         self.scaling = float(self.vae.config.scaling_factor)
         self.time_cond_dim = pipe.unet.config.time_cond_proj_dim  # LCM-distilled UNets take the guidance as input
         accepted = set(inspect.signature(self.scheduler.step).parameters)
@@ -99,7 +101,7 @@ class LeanImg2Img:
         Returns (B, 3, H, W) in [0, 1] (float, on the UNet's device)."""
         device, dtype = cond.device, cond.dtype
         b = cond.shape[0]
-        unet, encode, decode = (self._captured if self._captured is not None and b == 1
+        unet, encode, decode = (self._fast if self._fast is not None and b == 1
                                 else (self.unet, self._encode, self._decode))
         cfg = self.uses_cfg(guidance)
         if cfg and uncond is None:
