@@ -58,14 +58,13 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 
 def _coerce(key: str, value, action: argparse.Action, path: Path):
     """A TOML value as the option's parsed value (type, choices, flags and repeated options checked)."""
-    if isinstance(action, argparse.BooleanOptionalAction):  # --x / --no-x: one action under both names
+    if isinstance(action, (argparse.BooleanOptionalAction, argparse._StoreTrueAction, argparse._StoreFalseAction)):
         if not isinstance(value, bool):
             raise EegvizError(f"config file {path}: '{key}' is a switch; give true or false")
-        return not value if key.replace("_", "-").startswith("no-") else value
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
-        if not isinstance(value, bool):
-            raise EegvizError(f"config file {path}: '{key}' is a switch; give true or false")
-        return value if isinstance(action, argparse._StoreTrueAction) else not value
+        # a store_false option, or the no- name of a --x / --no-x pair (one action under both names), inverts
+        inverted = (isinstance(action, argparse._StoreFalseAction)
+                    or (isinstance(action, argparse.BooleanOptionalAction) and key.replace("_", "-").startswith("no-")))
+        return not value if inverted else value
     if isinstance(action, argparse._AppendAction):
         values = value if isinstance(value, list) else [value]
         return [_coerce_one(key, v, action, path) for v in values]

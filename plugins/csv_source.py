@@ -25,15 +25,15 @@ Anything wrong with the file is an EegvizError with one line naming the file, ro
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
 
+from eegviz.checks import check_positive
 from eegviz.errors import EegvizError
 from eegviz.messages import Marker, StreamInfo
 from eegviz.plugins import register
-from eegviz.sources.replay import ReplaySource
+from eegviz.sources.replay import ReplaySource, checked_speed
 from eegviz.sources.units import UNIT_SCALE
 
 TIME_COLUMNS = ("time", "timestamp")
@@ -64,16 +64,15 @@ class CsvSource(ReplaySource):
         chunk_s: float = 0.02,
         delimiter: str | None = None,
     ) -> None:
-        if not (math.isfinite(speed) and speed >= 0):
-            raise EegvizError(f"replay speed must be a finite number >= 0 (0 = as fast as possible), got {speed}")
-        if sfreq is not None and not (math.isfinite(sfreq) and sfreq > 0):
-            raise EegvizError(f"sfreq must be a finite number > 0 Hz, got {sfreq}")
+        speed = checked_speed(speed)
+        if sfreq is not None:
+            check_positive(sfreq, "sfreq", unit="Hz")
         key = unit.strip().lower()
         if key not in UNIT_SCALE:
             raise EegvizError(f"unknown unit '{unit}'; use one of V, mV, uV, nV")
         self.path = Path(path)
         self.sfreq = None if sfreq is None else float(sfreq)
-        self.speed = float(speed)
+        self.speed = speed
         self.unit = unit
         self.scale = UNIT_SCALE[key]
         self.marker_column = marker_column

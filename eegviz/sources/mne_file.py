@@ -19,7 +19,7 @@ import numpy as np
 
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo
-from eegviz.sources.replay import ReplaySource
+from eegviz.sources.replay import ReplaySource, checked_speed
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,8 @@ class MneFileSource(ReplaySource):
     """Plays a file mne.io.read_raw reads, annotations as markers, in the recording's own clock."""
 
     def __init__(self, path: str | Path, speed: float = 1.0, chunk_s: float = 0.02) -> None:
-        if speed < 0:
-            raise EegvizError(f"replay speed must be >= 0 (0 = as fast as possible), got {speed}")
+        self.speed = checked_speed(speed)
         self.path = Path(path)
-        self.speed = float(speed)
         self.chunk_s = float(chunk_s)
         self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
 

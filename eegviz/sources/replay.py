@@ -11,8 +11,15 @@ import time
 
 import numpy as np
 
+from eegviz.checks import check_positive
 from eegviz.messages import Chunk, Marker
 from eegviz.sources.base import ReadResult
+
+
+def checked_speed(speed: float) -> float:
+    """A replay speed every file source accepts: finite and >= 0 (0 = as fast as possible). A NaN speed let
+    through makes the pacing wait forever, with nothing said."""
+    return float(check_positive(speed, "replay speed", allow_zero=True, hint="0 = as fast as possible"))
 
 
 class PacedReplay:

@@ -19,7 +19,7 @@ import pyxdf
 from eegviz.checks import check_file
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
-from eegviz.sources.replay import ReplaySource
+from eegviz.sources.replay import ReplaySource, checked_speed
 from eegviz.sources.units import UNIT_SCALE
 
 log = logging.getLogger(__name__)
@@ -203,10 +203,8 @@ class XdfReplaySource(ReplaySource):
         marker_stream: str | None = None,
         chunk_s: float = 0.02,
     ) -> None:
-        if speed < 0:
-            raise EegvizError(f"replay speed must be >= 0 (0 = as fast as possible), got {speed}")
+        self.speed = checked_speed(speed)
         self.path = Path(path)
-        self.speed = float(speed)
         self.eeg_stream = eeg_stream
         self.marker_stream = marker_stream
         self.chunk_s = float(chunk_s)

@@ -150,3 +150,16 @@ def test_replay_speed_ten(tmp_path):
     assert 0.07 < took < 0.4
     assert sum(len(c.timestamps) for c in chunks) == 250
     assert [m.payload for m in markers] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("speed", [float("nan"), float("inf"), -1.0])
+def test_every_file_source_refuses_a_speed_that_cannot_pace(speed, tmp_path):
+    """One check for XDF, MNE-read files and the csv plugin (eegviz.sources.replay.checked_speed): a NaN speed
+    made the pacing wait forever without a word."""
+    from eegviz.sources.mne_file import MneFileSource
+    from eegviz.sources.xdf import XdfReplaySource
+
+    rule = r"^replay speed must be a finite number >= 0 \(0 = as fast as possible\)$"
+    for make in (XdfReplaySource, MneFileSource):
+        with pytest.raises(EegvizError, match=rule):
+            make(tmp_path / "rec.any", speed=speed)
