@@ -37,7 +37,7 @@ PARTS = {"encoder": ("eeg_encoder", EEGEncoder), "attributes": ("attribute_encod
 
 # decoder.json 'hparams': the keyword options of TwoBranchDecoder, each optional
 HPARAM_KINDS = {"feat_dim": int, "z_dim": int, "saliency_size": int, "n_tokens": int, "text_dim": int,
-                "caption": str, "text_encoder": str}
+                "caption": str, "text_encoder": str, "attribute_classes": bool}
 
 
 def _public(config) -> dict:
@@ -48,14 +48,17 @@ def _public(config) -> dict:
 class TwoBranchDecoder:
     def __init__(self, spec: InputSpec, class_names: list[str], *, feat_dim: int = 128, z_dim: int = 16,
                  saliency_size: int = 32, n_tokens: int = 16, text_dim: int = 384, caption: str = "label",
-                 text_encoder: str = "minilm"):
+                 text_encoder: str = "minilm", attribute_classes: bool = False):
         self.spec, self.class_names = spec, list(class_names)
-        # text_encoder names the space the semantic branch regresses into (eegviz.decoders.text)
+        # text_encoder names the space the semantic branch regresses into (eegviz.decoders.text);
+        # attribute_classes: the attribute encoder also reads the decoded class (eegviz.decoders.attributes;
+        # False in decoders saved before it could)
         self.hparams = dict(feat_dim=feat_dim, z_dim=z_dim, saliency_size=saliency_size, n_tokens=n_tokens,
-                            text_dim=text_dim, caption=caption, text_encoder=text_encoder)
+                            text_dim=text_dim, caption=caption, text_encoder=text_encoder,
+                            attribute_classes=attribute_classes)
         n_ch, n_t = len(spec.ch_names), spec.n_times
         self.encoder = EEGEncoder(n_ch, n_t, out_dim=feat_dim)
-        self.attributes = AttributeEncoder(n_ch, n_t)
+        self.attributes = AttributeEncoder(n_ch, n_t, n_classes=len(self.class_names) if attribute_classes else 0)
         self.saliency = SaliencyGenerator(feat_dim, z_dim, saliency_size)
         self.semantic = SemanticRegressor(n_ch, n_t, n_tokens, text_dim)
         self.prototypes = torch.zeros(len(class_names), feat_dim)
@@ -86,6 +89,18 @@ class TwoBranchDecoder:
         z = torch.zeros(len(feat), self.hparams["z_dim"])
         return self.saliency(z, self.condition(feat, attrs)).permute(0, 2, 3, 1)
 
+    def class_scores(self, feat: torch.Tensor) -> torch.Tensor:
+        """(B, n_classes) softmax over the cosine similarities of triplet features to the class prototypes."""
+        sims = F.normalize(feat, dim=1) @ F.normalize(self.prototypes, dim=1).T
+        return torch.softmax(sims * 10.0, dim=1)
+
+    @torch.no_grad()
+    def decoded_classes(self, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
+        """(N,) the class the triplet encoder decodes for each preprocessed epoch (N, ch, T): what the attribute
+        encoder reads beside the EEG, in training as in the live path."""
+        return torch.cat([self.class_scores(self.encoder(x[s : s + batch])).argmax(1)
+                          for s in range(0, len(x), batch)])
+
     @torch.inference_mode()
     def forward(self, x: np.ndarray | torch.Tensor, latent: bool = True) -> dict[str, np.ndarray]:
         """x: (B, n_ch, n_times) preprocessed -> feature, attributes, saliency (B,H,W,3), embedding, scores, and
@@ -93,11 +108,10 @@ class TwoBranchDecoder:
         on 2 CPU cores, so a session that starts img2img from the saliency map skips it)."""
         x = torch.as_tensor(x, dtype=torch.float32)
         feat = self.encoder(x)
-        attrs = self.attributes(x)
+        scores = self.class_scores(feat)
+        attrs = self.attributes(x, scores.argmax(1))
         sal = self.draw(feat, attrs)
         emb = self.semantic(x)
-        sims = F.normalize(feat, dim=1) @ F.normalize(self.prototypes, dim=1).T
-        scores = torch.softmax(sims * 10.0, dim=1)
         out = {"feature": feat.numpy(), "attributes": attrs.numpy(), "saliency": sal.numpy(),
                "embedding": emb.numpy(), "scores": scores.numpy()}
         if latent and self.latent is not None:

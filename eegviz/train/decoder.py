@@ -233,9 +233,9 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
                      reference=reference)  # saved with the model, so the live path filters the same way
     text = make_text_encoder(text_encoder)  # its width sets the semantic head's
     dec = TwoBranchDecoder(spec, ds.classes, caption=caption, n_tokens=text.n_tokens, text_dim=text.dim,
-                           text_encoder=text_encoder)  # same init on every rank (same seed) ...
+                           text_encoder=text_encoder, attribute_classes=True)  # same init on every rank ...
     for m in dec.modules().values():
-        sync_state(m, info)  # ... and made certain
+        sync_state(m, info)  # ... (same seed) and made certain
     rng = np.random.default_rng([seed, info.rank])  # each rank draws different batches
     torch.manual_seed(seed + 1000 * info.rank)
     st = _Stages(ds, dec, torch.from_numpy(prepare_epochs(ds.eeg, spec)), ds.subset("train"), ds.subset("val"), rng,
@@ -287,7 +287,11 @@ def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
     att.mean.copy_(attrs_true[tr].mean(0))
     att.std.copy_(attrs_true[tr].std(0).clamp_min(1e-3))
     att.set_colour_vocabulary(attrs_true[tr, 4:7], seed=st.seed)
-    st.metrics["attribute_ridge_alphas"] = att.fit_linear(x[tr], attrs_true[tr], x[va], attrs_true[va])
+    cls = st.dec.decoded_classes(x)  # the triplet encoder's, as the live path will hand them over
+    spec = st.dec.spec
+    times = spec.tmin + np.arange(x.shape[-1]) / spec.sfreq
+    st.metrics["attribute_readouts"] = att.fit_linear(x[tr], attrs_true[tr], x[va], attrs_true[va], times=times,
+                                                      classes_train=cls[tr], classes_val=cls[va])
     opt_a = torch.optim.AdamW([p for p in att.parameters() if p.requires_grad], lr=2e-3, weight_decay=1e-2)
     best_a: dict = {"loss": float("inf"), "state": None}
 
@@ -295,11 +299,11 @@ def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
         att.train()
         for b in np.array_split(st.rng.permutation(tr), max(1, len(tr) // 64)):
             xb = x[b] + 0.05 * torch.randn(len(b), *x.shape[1:])
-            _step(att.loss(xb, attrs_true[b]), opt_a, att, st.info)
+            _step(att.loss(xb, attrs_true[b], cls[b]), opt_a, att, st.info)
         sync_state(att, st.info)
         att.eval()
         with torch.no_grad():
-            loss = float(att.loss(x[va], attrs_true[va]))
+            loss = float(att.loss(x[va], attrs_true[va], cls[va]))
         if loss < best_a["loss"]:
             best_a.update(loss=loss, state={k: v.clone() for k, v in att.state_dict().items()})
 
@@ -308,7 +312,7 @@ def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
     att.load_state_dict(best_a["state"])
     att.eval()
     with torch.no_grad():
-        attrs_pred = att(x)
+        attrs_pred = att(x, cls)
     att.residual_std.copy_((attrs_pred[va] - attrs_true[va]).std(0))
     r = st.metrics["val_attribute_r"] = {name: _pearson(attrs_pred[va, j], attrs_true[va, j])
                                          for j, name in enumerate(("cx", "cy", "size"))}

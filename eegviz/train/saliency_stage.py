@@ -60,7 +60,7 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
                  np.random.default_rng([seed, 0]), Checkpoints(None), DistInfo(), 0, 0.0, seed)
     images, masks, attrs_true = pixel_targets(ds, dec.hparams["saliency_size"])
     with torch.no_grad():
-        attrs_pred = dec.attributes(st.x)
+        attrs_pred = dec.attributes(st.x, dec.decoded_classes(st.x))
     _train_saliency(st, images, masks, attrs_true, attrs_pred, gan_steps)
     kept = swap_in(model_dir, "saliency_generator", dec.saliency.save_pretrained)
     record = {**st.metrics, "gan_steps": gan_steps, "seed": seed, "seconds": round(time.perf_counter() - t0, 1),

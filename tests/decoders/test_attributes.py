@@ -33,9 +33,11 @@ def test_attribute_encoder_reads_a_position_code_and_reports_units():
     enc = AttributeEncoder(ch, t, bin_samples=5, hidden=16)
     enc.mean.copy_(target.mean(0))
     enc.std.copy_(target.std(0))
-    alphas = enc.fit_linear(x[:200], target[:200], x[200:], target[200:])
-    assert not enc.linear.weight.requires_grad and set(alphas) == set(ATTRIBUTE_NAMES)
-    assert alphas["cx"] < alphas["obj_g"]  # signal: a light penalty wins; noise: the heaviest
+    chosen = enc.fit_linear(x[:200], target[:200], x[200:], target[200:])
+    assert not enc.linear.weight.requires_grad and set(chosen) == set(ATTRIBUTE_NAMES)
+    assert chosen["cx"]["alpha"] < chosen["obj_g"]["alpha"]  # signal: a light penalty wins; noise: the heaviest
+    # no times given: no baseline to whiten with, no window: the raw whole-epoch readout
+    assert chosen["cx"] == {**chosen["cx"], "whitened": False, "window_s": None, "class_weight": 0.0}
     opt = torch.optim.Adam([p for p in enc.parameters() if p.requires_grad], 1e-2)
     for _ in range(30):
         loss = enc.loss(x, target)
@@ -80,3 +82,77 @@ def test_the_colour_is_chosen_among_colours_the_stimuli_had():
     # every predicted colour is exactly one of the vocabulary's, and the right one
     assert (out[:, None] == enc.colour_prototypes[None]).all(-1).any(1).all()  # exact copies (cdist's mm path is not)
     assert (torch.cdist(out, palette).argmin(1) == which).float().mean() > 0.9
+
+
+def _world(n: int, ch: int = 8, t: int = 60, seed: int = 0):
+    """Epochs from -0.2 s at 100 Hz: strongly correlated background noise on every channel, a weak "cx" code on
+    channels 0-1 at 40-120 ms, and a per-class offset of "cx" that no sample carries (the class is given)."""
+    g = torch.Generator().manual_seed(seed)
+    times = -0.2 + np.arange(t) / 100.0
+    target = torch.rand(n, len(ATTRIBUTE_NAMES), generator=g)
+    classes = torch.randint(0, 4, (n,), generator=g)
+    shared = torch.randn(n, 1, t, generator=g) * 3.0  # one big source seen by every channel
+    x = shared * torch.linspace(0.5, 1.5, ch)[None, :, None] + torch.randn(n, ch, t, generator=g) * 0.3
+    code = torch.from_numpy((times >= 0.04) & (times < 0.12))
+    x[:, 0, code] += target[:, :1]
+    x[:, 1, code] -= target[:, :1]
+    target[:, 0] += torch.tensor([0.0, 0.5, -0.5, 1.0])[classes]
+    return x, target, classes, times
+
+
+def test_the_readout_whitens_windows_and_adds_class_offsets_when_validation_says_so():
+    x, target, classes, times = _world(900)
+    tr, va, te = slice(0, 600), slice(600, 750), slice(750, 900)
+    enc = AttributeEncoder(8, 60, bin_samples=5, hidden=8, n_classes=4)
+    enc.mean.copy_(target[tr].mean(0))
+    enc.std.copy_(target[tr].std(0))
+    chosen = enc.fit_linear(x[tr], target[tr], x[va], target[va], times=times, classes_train=classes[tr],
+                            classes_val=classes[va])
+    # the background is one shared source: whitening removes it; the class offset carries what no sample does
+    assert chosen["cx"]["whitened"] and chosen["cx"]["class_weight"] > 0
+    assert not enc.class_offset.weight.requires_grad
+    with torch.no_grad():
+        lin = enc._linear(x[te], classes[te]) * enc.std + enc.mean  # the folded layer, in attribute units
+        with pytest.raises(ValueError, match="decoded class"):
+            enc._linear(x[te], None)
+    r = np.corrcoef(lin[:, 0], target[te, 0])[0, 1]
+    assert r > 0.9
+    # the same data through the old readout (raw, whole epoch, no class) reads far less of it
+    old = AttributeEncoder(8, 60, bin_samples=5, hidden=8)
+    old.mean.copy_(enc.mean)
+    old.std.copy_(enc.std)
+    old.fit_linear(x[tr], target[tr], x[va], target[va])
+    with torch.no_grad():
+        r_old = np.corrcoef(old._linear(x[te], None)[:, 0], target[te, 0])[0, 1]
+    assert r_old < r - 0.1
+
+
+def test_whitening_and_windows_are_folded_exactly_into_one_layer():
+    """The layer over raw bins gives what the chosen readout computes on whitened, windowed bins."""
+    from eegviz.decoders.attributes import noise_whitener
+    from eegviz.decoders.ridge import bin_means, fit_ridge
+
+    x, target, classes, times = _world(500, seed=1)
+    enc = AttributeEncoder(8, 60, bin_samples=5, hidden=8)
+    enc.mean.copy_(target[:400].mean(0))
+    enc.std.copy_(target[:400].std(0))
+    only = ((True, (0.04, 0.22), 0.0),)
+    enc.fit_linear(x[:400], target[:400], x[400:], target[400:], times=times, candidates=only)
+    w_white = noise_whitener(x[:400], times)
+    keep = (times[:60].reshape(12, 5).mean(1) >= 0.04) & (times[:60].reshape(12, 5).mean(1) < 0.22)
+
+    def feats(v):
+        return torch.einsum("dc,ncb->ndb", w_white, bin_means(v, 5).view(-1, 8, 12)[..., keep]).flatten(1)
+
+    std = (target - enc.mean) / enc.std
+    w, b, _ = fit_ridge(feats(x[:400]), std[:400], feats(x[400:]), std[400:])
+    with torch.no_grad():
+        torch.testing.assert_close(enc._linear(x[400:], None), feats(x[400:]) @ w.T + b, atol=1e-4, rtol=1e-4)
+
+
+def test_no_baseline_no_whitening():
+    from eegviz.decoders.attributes import noise_whitener
+
+    x = torch.randn(20, 4, 30)
+    assert noise_whitener(x, np.arange(30) / 100.0) is None  # epochs that start at onset
+    assert noise_whitener(x, -0.1 + np.arange(30) / 100.0).shape == (4, 4)

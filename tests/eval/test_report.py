@@ -264,7 +264,7 @@ def test_maps_at_true_attributes_take_the_stimulus_centroid_and_size_and_keep_th
     dec = TwoBranchDecoder(spec, ds.classes, feat_dim=16, z_dim=4, saliency_size=32, n_tokens=4, text_dim=8)
 
     class Centred(nn.Module):  # every object decoded at the centre, 0.2 in size, red on grey
-        def forward(self, x):
+        def forward(self, x, classes=None):
             a = torch.zeros(len(x), N_ATTRIBUTES)
             a[:, :4] = torch.tensor([0.5, 0.5, 0.2, 0.3])
             a[:, 4:7] = torch.tensor([1.0, 0.0, 0.0])
