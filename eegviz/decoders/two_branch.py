@@ -37,7 +37,7 @@ PARTS = {"encoder": ("eeg_encoder", EEGEncoder), "attributes": ("attribute_encod
 
 # decoder.json 'hparams': the keyword options of TwoBranchDecoder, each optional
 HPARAM_KINDS = {"feat_dim": int, "z_dim": int, "saliency_size": int, "n_tokens": int, "text_dim": int,
-                "caption": str, "text_encoder": str, "attribute_classes": bool}
+                "caption": str, "text_encoder": str, "attribute_readout": int}
 
 
 def _public(config) -> dict:
@@ -48,17 +48,21 @@ def _public(config) -> dict:
 class TwoBranchDecoder:
     def __init__(self, spec: InputSpec, class_names: list[str], *, feat_dim: int = 128, z_dim: int = 16,
                  saliency_size: int = 32, n_tokens: int = 16, text_dim: int = 384, caption: str = "label",
-                 text_encoder: str = "minilm", attribute_classes: bool = False):
+                 text_encoder: str = "minilm", attribute_readout: int = 1):
         self.spec, self.class_names = spec, list(class_names)
         # text_encoder names the space the semantic branch regresses into (eegviz.decoders.text);
-        # attribute_classes: the attribute encoder also reads the decoded class (eegviz.decoders.attributes;
-        # False in decoders saved before it could)
+        # attribute_readout: 2 reads the attributes with whitened, windowed ridge readouts, per-class offsets from
+        # the decoded class and a linear colour classifier (eegviz.decoders.attributes); 1, the decoders saved
+        # before those, a raw whole-epoch ridge and the trunk's colour head
         self.hparams = dict(feat_dim=feat_dim, z_dim=z_dim, saliency_size=saliency_size, n_tokens=n_tokens,
                             text_dim=text_dim, caption=caption, text_encoder=text_encoder,
-                            attribute_classes=attribute_classes)
+                            attribute_readout=attribute_readout)
         n_ch, n_t = len(spec.ch_names), spec.n_times
         self.encoder = EEGEncoder(n_ch, n_t, out_dim=feat_dim)
-        self.attributes = AttributeEncoder(n_ch, n_t, n_classes=len(self.class_names) if attribute_classes else 0)
+        if attribute_readout not in (1, 2):
+            raise ValueError(f"attribute_readout {attribute_readout}: this eegviz reads 1 or 2")
+        v2 = attribute_readout == 2
+        self.attributes = AttributeEncoder(n_ch, n_t, n_classes=len(self.class_names) if v2 else 0, linear_colour=v2)
         self.saliency = SaliencyGenerator(feat_dim, z_dim, saliency_size)
         self.semantic = SemanticRegressor(n_ch, n_t, n_tokens, text_dim)
         self.prototypes = torch.zeros(len(class_names), feat_dim)

@@ -233,7 +233,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
                      reference=reference)  # saved with the model, so the live path filters the same way
     text = make_text_encoder(text_encoder)  # its width sets the semantic head's
     dec = TwoBranchDecoder(spec, ds.classes, caption=caption, n_tokens=text.n_tokens, text_dim=text.dim,
-                           text_encoder=text_encoder, attribute_classes=True)  # same init on every rank ...
+                           text_encoder=text_encoder, attribute_readout=2)  # same init on every rank ...
     for m in dec.modules().values():
         sync_state(m, info)  # ... (same seed) and made certain
     rng = np.random.default_rng([seed, info.rank])  # each rank draws different batches
@@ -292,6 +292,8 @@ def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
     times = spec.tmin + np.arange(x.shape[-1]) / spec.sfreq
     st.metrics["attribute_readouts"] = att.fit_linear(x[tr], attrs_true[tr], x[va], attrs_true[va], times=times,
                                                       classes_train=cls[tr], classes_val=cls[va])
+    if att.colour_linear is not None:
+        st.metrics["colour_readout"] = att.fit_colour(x[tr], attrs_true[tr, 4:7], x[va], attrs_true[va, 4:7], times)
     opt_a = torch.optim.AdamW([p for p in att.parameters() if p.requires_grad], lr=2e-3, weight_decay=1e-2)
     best_a: dict = {"loss": float("inf"), "state": None}
 

@@ -64,6 +64,10 @@ def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     cmp = r["lean_vs_plain_ms"]
     assert cmp["lean_generate"]["n"] == cmp["plain_pipeline_call"]["n"] == 3 and cmp["batch"] == 1
     assert r["speedup_vs_plain_pipeline"] == pytest.approx(cmp["plain_pipeline_call"]["p50"] / cmp["lean_generate"]["p50"])
+    # the floor: the plain pipeline's networks alone, under its whole call
+    floor = cmp["plain_networks_only"]["p50"]
+    assert 0 < floor < cmp["plain_pipeline_call"]["p50"]
+    assert cmp["overhead_free_bound"] == pytest.approx(cmp["plain_pipeline_call"]["p50"] / floor)
     assert set(r["targets"]) >= {"lean>=2x_plain_pipeline", "unet_passes_per_image<=2", "image_size>=64"}
 
 
@@ -95,3 +99,31 @@ def test_bench_compile_times_a_compiled_generator_beside_the_default(tmp_path, m
     assert c["speedup_vs_plain_pipeline"] == pytest.approx(
         c["lean_vs_plain_ms"]["plain_pipeline_call"]["p50"] / c["lean_vs_plain_ms"]["lean_generate"]["p50"])
     assert set(c["targets"]) == {"cpu_epoch_to_image_p95_ms<=30", "lean>=2x_plain_pipeline"}
+
+
+def test_the_networks_only_floor_runs_each_network_as_one_call_does(monkeypatch):
+    """Encode once, the UNet once per step (cond and uncond in one batch under guidance), decode once."""
+    from types import SimpleNamespace
+
+    from eegviz.bench.lean import _networks_only
+
+    calls = []
+
+    class Net:
+        def __init__(self, name):
+            self.name = name
+
+        def __call__(self, x, *a, **k):
+            calls.append((self.name, x.shape[0]))
+            return (x,)
+
+    vae = SimpleNamespace(encode=lambda x: calls.append(("encode", x.shape[0])) or
+                          SimpleNamespace(latent_dist=SimpleNamespace(mean=torch.zeros(1, 4, 8, 8))),
+                          decode=lambda z, return_dict=False: calls.append(("decode", z.shape[0])))
+    pipe = SimpleNamespace(vae=vae, unet=Net("unet"))
+    init, emb = torch.zeros(1, 3, 32, 32), torch.zeros(1, 4, 8)
+    _networks_only(pipe, init, emb, {}, unet_passes=2, cfg=False)()
+    assert calls == [("encode", 1), ("unet", 1), ("unet", 1), ("decode", 1)]
+    calls.clear()
+    _networks_only(pipe, init, emb, {"negative_prompt_embeds": emb}, unet_passes=2, cfg=True)()
+    assert calls == [("encode", 1), ("unet", 2), ("decode", 1)]

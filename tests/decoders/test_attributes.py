@@ -156,3 +156,23 @@ def test_no_baseline_no_whitening():
     x = torch.randn(20, 4, 30)
     assert noise_whitener(x, np.arange(30) / 100.0) is None  # epochs that start at onset
     assert noise_whitener(x, -0.1 + np.arange(30) / 100.0).shape == (4, 4)
+
+
+@pytest.mark.parametrize("n_colours", [2, 3])
+def test_the_linear_colour_readout_reads_a_colour_code_under_correlated_noise(n_colours):
+    """Fit on whitened bins, folded into one frozen layer over the raw bins, added to the trunk head's logits."""
+    x, target, classes, times = _world(600, seed=2)
+    palette = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.2, 0.3, 0.9]])[:n_colours]
+    which = torch.arange(600) % n_colours
+    x[:, 3, torch.from_numpy((times >= 0.1) & (times < 0.2))] += 0.4 * which[:, None].float()
+    enc = AttributeEncoder(8, 60, bin_samples=5, hidden=8, n_colours=n_colours, linear_colour=True)
+    enc.set_colour_vocabulary(palette[which])
+    got = enc.fit_colour(x[:400], palette[which[:400]], x[400:500], palette[which[400:500]], times)
+    assert got["whitened"] and got["val_acc"] > 0.9 and not enc.colour_linear.weight.requires_grad
+    with torch.no_grad():
+        lin = enc.colour_linear(enc.binned(x[500:])).argmax(1)
+    labels = enc.colour_labels(palette[which[500:]])
+    assert (lin == labels).float().mean() > 0.9  # held-out trials, through the folded layer
+    old = AttributeEncoder(8, 60, bin_samples=5, hidden=8, n_colours=n_colours)
+    with pytest.raises(ValueError, match="without a linear colour"):
+        old.fit_colour(x[:400], palette[which[:400]], x[400:500], palette[which[400:500]], times)
