@@ -24,12 +24,14 @@ from eegviz.generators.lean_img2img import num_inference_steps_for
 from eegviz.latency import percentiles
 
 
-def _times(fn, reps: int) -> list[float]:
-    out = []
+def _interleaved(fns, reps: int) -> list[list[float]]:
+    """Milliseconds of each function, `reps` rounds of one call each in turn."""
+    out: list[list[float]] = [[] for _ in fns]
     for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1e3)
+        for fn, times in zip(fns, out):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
     return out
 
 
@@ -58,9 +60,10 @@ def lean_vs_plain(gen, tokens: int, dim: int, reps: int = 20, batch: int = 1) ->
     gen.generate(sal, emb)
     call_plain()  # warm both (allocator, lazy inits) before timing
     networks()
-    lean_ms = percentiles(_times(lambda: gen.generate(sal, emb), reps))
-    plain_ms = percentiles(_times(call_plain, reps))
-    floor_ms = percentiles(_times(networks, reps))
+    # interleaved, one of each per round: on a shared VM the speed drifts over seconds, and timing each in its own
+    # block would hand one of them a slow spell
+    lean_t, plain_t, floor_t = _interleaved((lambda: gen.generate(sal, emb), call_plain, networks), reps)
+    lean_ms, plain_ms, floor_ms = percentiles(lean_t), percentiles(plain_t), percentiles(floor_t)
     return {"batch": batch, "reps": reps, "lean_generate": lean_ms, "plain_pipeline_call": plain_ms,
             "plain_networks_only": floor_ms, "overhead_free_bound": plain_ms["p50"] / floor_ms["p50"],
             "speedup": plain_ms["p50"] / lean_ms["p50"]}
