@@ -138,17 +138,19 @@ class AttributeEncoder(Component):
         """(B, ch, T) -> (B, ch * bins): the mean of each channel over consecutive bins of `bin_samples`."""
         return bin_means(x, self.config.bin_samples)
 
-    def colour_logits(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, n_colours) logits of the object's colour prototype; `h` the trunk's output when already computed."""
+    def colour_logits(self, x: torch.Tensor, h: torch.Tensor | None = None,
+                      xb: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, n_colours) logits of the object's colour prototype; `h` the trunk's output and `xb` the binned
+        epoch, when already computed."""
         logits = self.colour_head(self.trunk(x) if h is None else h)
         if self.colour_linear is not None:
-            logits = logits + self.colour_linear(self.binned(x))
+            logits = logits + self.colour_linear(self.binned(x) if xb is None else xb)
         return logits
 
-    def _linear(self, x: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:
-        """The linear readout in standard units: the bins' map plus, where the encoder reads classes, the decoded
-        class's offset."""
-        out = self.linear(self.binned(x))
+    def _linear(self, xb: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:
+        """The linear readout in standard units of the binned epoch `xb`: the bins' map plus, where the encoder
+        reads classes, the decoded class's offset."""
+        out = self.linear(xb)
         if self.class_offset is not None:
             if classes is None:
                 raise ValueError("this attribute encoder reads the decoded class too: pass `classes`")
@@ -159,16 +161,16 @@ class AttributeEncoder(Component):
         """Attributes in their units; the object colour is the most likely colour prototype. `classes` (B,) the
         decoded class per epoch, needed when the encoder was built with n_classes. The trunk runs once for both
         heads (the convolutional part; the linear readout is a single matrix product)."""
-        h = self.trunk(x)
-        attrs = (self._linear(x, classes) + self.head(h)) * self.std + self.mean
-        chosen = self.colour_prototypes[self.colour_logits(x, h).argmax(1)]
+        h, xb = self.trunk(x), self.binned(x)
+        attrs = (self._linear(xb, classes) + self.head(h)) * self.std + self.mean
+        chosen = self.colour_prototypes[self.colour_logits(x, h, xb).argmax(1)]
         return torch.cat([attrs[:, :4], chosen, attrs[:, 7:]], 1)
 
     def loss(self, x: torch.Tensor, target: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
         """MSE in standard units of the targets, plus cross-entropy of the object's colour prototype."""
-        h = self.trunk(x)
-        mse = F.mse_loss(self._linear(x, classes) + self.head(h), (target - self.mean) / self.std)
-        return mse + F.cross_entropy(self.colour_logits(x, h), self.colour_labels(target[:, 4:7]))
+        h, xb = self.trunk(x), self.binned(x)
+        mse = F.mse_loss(self._linear(xb, classes) + self.head(h), (target - self.mean) / self.std)
+        return mse + F.cross_entropy(self.colour_logits(x, h, xb), self.colour_labels(target[:, 4:7]))
 
     @torch.no_grad()
     def fit_linear(self, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
@@ -186,11 +188,10 @@ class AttributeEncoder(Component):
         gradient descent would take many epochs to find what one solve gives exactly. Solved in the dual
         (trials x trials), with one eigendecomposition per candidate shared by every penalty
         (eegviz.decoders.ridge). Returns, per attribute, the chosen penalty and candidate."""
-        n_ch, nb, bs = self.config.n_channels, self.n_bins, self.config.bin_samples
+        n_ch, nb = self.config.n_channels, self.n_bins
         yt, yv = (y_train - self.mean) / self.std, (y_val - self.mean) / self.std
         bt, bv = self.binned(x_train).view(-1, n_ch, nb), self.binned(x_val).view(-1, n_ch, nb)
         whiten = noise_whitener(x_train, times) if times is not None else None
-        bin_t = np.asarray(times)[: nb * bs].reshape(nb, bs).mean(1) if times is not None else None
         n_cls = self.config.n_classes
         best_err = torch.full((N_ATTRIBUTES,), float("inf"), dtype=torch.float64)
         weight = torch.zeros(N_ATTRIBUTES, n_ch, nb)
@@ -198,31 +199,24 @@ class AttributeEncoder(Component):
         bias = torch.zeros(N_ATTRIBUTES)
         chosen: dict[str, dict] = {}
         for white, window, cls_w in candidates:
-            if (white and whiten is None) or (window is not None and bin_t is None):
+            if (white and whiten is None) or (window is not None and times is None):
                 continue
             if cls_w and (not n_cls or classes_train is None or classes_val is None):
                 continue
-            keep = torch.from_numpy(np.ones(nb, bool) if window is None
-                                    else (bin_t >= window[0]) & (bin_t < window[1]))
+            keep = self._window(times, window)
             if not keep.any():
                 continue
-            ft, fv = bt[..., keep], bv[..., keep]
-            if white:
-                ft, fv = (torch.einsum("dc,ncb->ndb", whiten, f) for f in (ft, fv))
-            ft, fv = ft.flatten(1), fv.flatten(1)
+            ft, fv = (_features(b, keep, whiten if white else None) for b in (bt, bv))
             if cls_w:
                 ft = torch.cat([ft, cls_w * F.one_hot(torch.as_tensor(classes_train).long(), n_cls).float()], 1)
                 fv = torch.cat([fv, cls_w * F.one_hot(torch.as_tensor(classes_val).long(), n_cls).float()], 1)
             w, b, alpha = fit_ridge(ft, yt, fv, yv, alphas)
             err = ((fv.double() @ w.double().T + b.double() - yv.double()) ** 2).mean(0)
             n_bin_in = int(keep.sum()) * n_ch
-            w_bins = w[:, :n_bin_in].view(N_ATTRIBUTES, n_ch, int(keep.sum()))
-            if white:  # fold the whitening into the weights: w . (W x) = (W^T w) . x
-                w_bins = torch.einsum("kdb,dc->kcb", w_bins, whiten)
+            w_bins = _unfold(w[:, :n_bin_in], keep, whiten if white else None, n_ch)
             for j in torch.nonzero(err < best_err).flatten().tolist():
                 best_err[j] = err[j]
-                weight[j] = 0.0
-                weight[j][:, keep] = w_bins[j]
+                weight[j] = w_bins[j]
                 offsets[j] = cls_w * w[j, n_bin_in:] if cls_w else 0.0
                 bias[j] = b[j]
                 chosen[ATTRIBUTE_NAMES[j]] = {"alpha": float(alpha[j]), "whitened": bool(white),
@@ -235,6 +229,14 @@ class AttributeEncoder(Component):
             self.class_offset.requires_grad_(False)
         return chosen
 
+    def _window(self, times, window) -> torch.Tensor:
+        """(n_bins,) bool: the bins whose mean time (seconds from onset, `times` per sample) lies in
+        [window[0], window[1]); every bin for window None."""
+        nb, bs = self.n_bins, self.config.bin_samples
+        if window is None:
+            return torch.ones(nb, dtype=torch.bool)
+        bin_t = np.asarray(times)[: nb * bs].reshape(nb, bs).mean(1)
+        return torch.from_numpy((bin_t >= window[0]) & (bin_t < window[1]))
 
     @torch.no_grad()
     def fit_colour(self, x_train: torch.Tensor, obj_train: torch.Tensor, x_val: torch.Tensor, obj_val: torch.Tensor,
@@ -248,24 +250,19 @@ class AttributeEncoder(Component):
 
         if self.colour_linear is None:
             raise ValueError("this attribute encoder was built without a linear colour readout")
-        n_ch, nb, bs = self.config.n_channels, self.n_bins, self.config.bin_samples
+        n_ch, nb = self.config.n_channels, self.n_bins
         y_tr, y_va = self.colour_labels(obj_train).numpy(), self.colour_labels(obj_val).numpy()
         if len(np.unique(y_tr)) < 2:  # one colour in training: nothing to tell apart (the trunk's head alone)
             self.colour_linear.requires_grad_(False)
             return {"skipped": "one colour prototype among the training trials"}
         bt, bv = self.binned(x_train).view(-1, n_ch, nb), self.binned(x_val).view(-1, n_ch, nb)
         whiten = noise_whitener(x_train, times)
-        bin_t = np.asarray(times)[: nb * bs].reshape(nb, bs).mean(1)
         best: dict = {"val_acc": -1.0}
         for window in windows:
-            keep = torch.from_numpy(np.ones(nb, bool) if window is None
-                                    else (bin_t >= window[0]) & (bin_t < window[1]))
+            keep = self._window(times, window)
             if not keep.any():
                 continue
-            ft, fv = bt[..., keep], bv[..., keep]
-            if whiten is not None:
-                ft, fv = (torch.einsum("dc,ncb->ndb", whiten, f) for f in (ft, fv))
-            ft, fv = ft.flatten(1).double().numpy(), fv.flatten(1).double().numpy()
+            ft, fv = (_features(b, keep, whiten).double().numpy() for b in (bt, bv))
             for c in strengths:
                 clf = LogisticRegression(C=c, max_iter=500).fit(ft, y_tr)
                 acc = float((clf.predict(fv) == y_va).mean())
@@ -275,9 +272,7 @@ class AttributeEncoder(Component):
         clf, keep = best.pop("clf"), best.pop("keep")
         w = torch.zeros(self.config.n_colours, n_ch, nb)
         b = torch.full((self.config.n_colours,), -30.0)  # a colour no training trial had: never chosen
-        coef = torch.as_tensor(clf.coef_, dtype=torch.float32).view(clf.coef_.shape[0], n_ch, int(keep.sum()))
-        if whiten is not None:
-            coef = torch.einsum("kdb,dc->kcb", coef, whiten)
+        coef = _unfold(torch.as_tensor(clf.coef_, dtype=torch.float32), keep, whiten, n_ch)
         rows = torch.as_tensor(clf.classes_, dtype=torch.long)
         if len(rows) == 2:  # scikit-learn's binary case: one row of coefficients for class 1 against class 0
             coef = torch.cat([torch.zeros_like(coef), coef])
@@ -285,12 +280,31 @@ class AttributeEncoder(Component):
         else:
             intercept = torch.as_tensor(clf.intercept_, dtype=torch.float32)
         for i, r in enumerate(rows.tolist()):
-            w[r][:, keep] = coef[i]
+            w[r] = coef[i]
             b[r] = intercept[i]
         self.colour_linear.weight.copy_(w.flatten(1))
         self.colour_linear.bias.copy_(b)
         self.colour_linear.requires_grad_(False)
         return best
+
+
+def _features(binned: torch.Tensor, keep: torch.Tensor, whiten: torch.Tensor | None) -> torch.Tensor:
+    """(N, ch, bins) binned epochs -> (N, ch * kept bins): the `keep` bins, channels whitened when `whiten`."""
+    f = binned[..., keep]
+    if whiten is not None:
+        f = torch.einsum("dc,ncb->ndb", whiten, f)
+    return f.flatten(1)
+
+
+def _unfold(coef: torch.Tensor, keep: torch.Tensor, whiten: torch.Tensor | None, n_ch: int) -> torch.Tensor:
+    """(K, ch * kept bins) weights over _features -> (K, ch, all bins) weights over the raw bins, zero outside
+    `keep`: the whitening folded in (w . (W x) = (W^T w) . x), so one linear layer over the raw bins computes it."""
+    w = coef.view(len(coef), n_ch, int(keep.sum()))
+    if whiten is not None:
+        w = torch.einsum("kdb,dc->kcb", w, whiten)
+    out = torch.zeros(len(coef), n_ch, len(keep))
+    out[:, :, keep] = w
+    return out
 
 
 @torch.no_grad()

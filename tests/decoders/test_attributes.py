@@ -112,9 +112,9 @@ def test_the_readout_whitens_windows_and_adds_class_offsets_when_validation_says
     assert chosen["cx"]["whitened"] and chosen["cx"]["class_weight"] > 0
     assert not enc.class_offset.weight.requires_grad
     with torch.no_grad():
-        lin = enc._linear(x[te], classes[te]) * enc.std + enc.mean  # the folded layer, in attribute units
+        lin = enc._linear(enc.binned(x[te]), classes[te]) * enc.std + enc.mean  # the folded layer, in attribute units
         with pytest.raises(ValueError, match="decoded class"):
-            enc._linear(x[te], None)
+            enc._linear(enc.binned(x[te]), None)
     r = np.corrcoef(lin[:, 0], target[te, 0])[0, 1]
     assert r > 0.9
     # the same data through the old readout (raw, whole epoch, no class) reads far less of it
@@ -123,7 +123,7 @@ def test_the_readout_whitens_windows_and_adds_class_offsets_when_validation_says
     old.std.copy_(enc.std)
     old.fit_linear(x[tr], target[tr], x[va], target[va])
     with torch.no_grad():
-        r_old = np.corrcoef(old._linear(x[te], None)[:, 0], target[te, 0])[0, 1]
+        r_old = np.corrcoef(old._linear(old.binned(x[te]), None)[:, 0], target[te, 0])[0, 1]
     assert r_old < r - 0.1
 
 
@@ -147,7 +147,7 @@ def test_whitening_and_windows_are_folded_exactly_into_one_layer():
     std = (target - enc.mean) / enc.std
     w, b, _ = fit_ridge(feats(x[:400]), std[:400], feats(x[400:]), std[400:])
     with torch.no_grad():
-        torch.testing.assert_close(enc._linear(x[400:], None), feats(x[400:]) @ w.T + b, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(enc._linear(enc.binned(x[400:]), None), feats(x[400:]) @ w.T + b, atol=1e-4, rtol=1e-4)
 
 
 def test_no_baseline_no_whitening():
