@@ -146,7 +146,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     2.5 minutes on 2 cores for the shipped model's 4000 trials) apply to every dataset. Reconstruction metrics
     need three things: the true stimuli (rendered for the synthetic world, or the dataset's images), a
     generator (`generator`, else the model's embedded one) and, for N-way top-k and IS, a classifier
-    (`classifier`: a transformers image classifier, else the model's stimulus classifier). What is missing is reported as skipped, with the reason.
+    (`classifier`: a transformers image classifier, else the model's stimulus classifier). What is missing is
+    reported as skipped, with the reason.
     """
     from eegviz.data.loaders import open_dataset
     from eegviz.world.stimuli import renderable
