@@ -74,10 +74,12 @@ def _cli(*args, timeout=300):
 
 def test_second_run_into_the_same_out_keeps_the_first_untouched(tmp_path):
     out = tmp_path / "demo"
-    r1 = _cli("demo", "--headless", "--out", str(out), "--speed", "0")
+    # --no-capture: graph capture costs each process ~13 s of tracing and is not what this test is about
+    # (tests/test_cli.py runs the demo as shipped; tests/generators/test_lean_img2img.py checks capture itself)
+    r1 = _cli("demo", "--headless", "--out", str(out), "--speed", "0", "--no-capture")
     assert r1.returncode == 0, r1.stderr
     before = _digest(out)
-    r2 = _cli("demo", "--headless", "--out", str(out), "--speed", "0")
+    r2 = _cli("demo", "--headless", "--out", str(out), "--speed", "0", "--no-capture")
     assert r2.returncode == 0, r2.stderr
     assert f"results in {out / 'session-002'}" in r2.stdout
     after = {k: v for k, v in _digest(out).items() if not k.startswith("session-002")}
@@ -102,7 +104,7 @@ def _three_channel_recording(path: Path) -> Path:
 @pytest.mark.parametrize("bad", ["model", "channels", "under-file", "sysfs"])
 def test_refused_runs_leave_nothing_behind(tmp_path, bad):
     out = tmp_path / "out"
-    args = ["replay", str(demo_recording()), "--headless", "--speed", "0", "--out", str(out)]
+    args = ["replay", str(demo_recording()), "--headless", "--speed", "0", "--out", str(out), "--no-capture"]
     if bad == "channels":  # refused after the source opened: the model's channels are not in the file
         args[1] = str(_three_channel_recording(tmp_path / "three.xdf"))
     elif bad == "model":

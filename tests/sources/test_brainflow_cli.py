@@ -45,7 +45,7 @@ def test_params_reach_the_source(monkeypatch):
 def test_bad_serial_port_is_one_line_naming_the_port(tmp_path):
     port = "/dev/nonexistent-eegviz-port"
     r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--headless", "--board", "0",
-                        "--serial-port", port, "--out", str(tmp_path / "out")],
+                        "--serial-port", port, "--out", str(tmp_path / "out"), "--no-capture"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
@@ -78,7 +78,7 @@ def test_synthetic_board_with_10_20_names_runs_live_with_the_default_model(tmp_p
     import pyxdf
 
     r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--board", "-1", "--headless", "--duration", "4",
-                        "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+                        "--out", str(tmp_path / "out"), "--no-capture"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "interpolat" in r.stderr  # the one-line warning that the model never saw this cap
     assert "results in" in r.stdout

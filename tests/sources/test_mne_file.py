@@ -76,7 +76,7 @@ def test_cli_replays_fif_onto_the_default_model(tmp_path):
     _raw().save(path, verbose="error")
     out = tmp_path / "out"
     r = subprocess.run([sys.executable, "-m", "eegviz.cli", "replay", str(path), "--headless", "--out", str(out),
-                        "--speed", "0", "--montage", "standard_1020"], capture_output=True, text=True, timeout=300)
+                        "--speed", "0", "--montage", "standard_1020", "--no-capture"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "interpolated" in r.stderr and "trained on other" in r.stderr
     lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
