@@ -25,7 +25,7 @@ def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path):
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(10)
     port = rx.getsockname()[1]
-    # capture = false: graph capture (~13 s of tracing per process) is not this test's subject
+    # capture = false: graph capture (4-8 s of tracing per process) is not this test's subject
     (tmp_path / "kiosk.toml").write_text(f'[demo]\nheadless = true\nspeed = 0\ncapture = false\n'
                                          f'sink = ["osc:127.0.0.1:{port}"]\n')
     env = {"EEGVIZ_PLUGINS": str(ROOT / "plugins")}

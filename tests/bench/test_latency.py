@@ -11,7 +11,7 @@ from tiny_models import tiny_embedded_model
 
 def test_bench_json_with_toy_sd_section(tmp_path):
     out = tmp_path / "bench.json"
-    # --no-capture: the shipped model's graph capture traces for ~13 s; the tiny-model bench below keeps it on
+    # --no-capture: the shipped model's graph capture traces for 4-8 s; the tiny-model bench below keeps it on
     assert main(["bench", "--n", "12", "--sd-arch", "tiny", "--sd-n", "3", "--no-capture", "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["graph_capture"] is False

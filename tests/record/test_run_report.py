@@ -68,7 +68,7 @@ def test_headless_demo_ends_with_a_report(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"), QT_QPA_PLATFORM="offscreen")
     r = subprocess.run([sys.executable, "-m", "eegviz.cli", "demo", "--headless", "--out", str(out), "--speed", "0",
-                        "--no-capture"],  # capture (~13 s of tracing) is not this test's subject
+                        "--no-capture"],  # capture (4-8 s of tracing) is not this test's subject
                        capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "run report" not in r.stderr  # no warning: the report was written

@@ -74,7 +74,7 @@ def _cli(*args, timeout=300):
 
 def test_second_run_into_the_same_out_keeps_the_first_untouched(tmp_path):
     out = tmp_path / "demo"
-    # --no-capture: graph capture costs each process ~13 s of tracing and is not what this test is about
+    # --no-capture: graph capture costs each process 4-8 s of tracing and is not what this test is about
     # (tests/test_cli.py runs the demo as shipped; tests/generators/test_lean_img2img.py checks capture itself)
     r1 = _cli("demo", "--headless", "--out", str(out), "--speed", "0", "--no-capture")
     assert r1.returncode == 0, r1.stderr
