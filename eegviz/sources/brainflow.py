@@ -72,19 +72,33 @@ class BrainFlowSource:
         self.board_id = int(board_id)
         self.params = dict(params or {})
         self.marker_lsl_name = marker_lsl_name
+        self._input_params = self._checked_params()  # wrong names or a missing port: said now, not after warm-up
         self.board: BoardShim | None = None
         self.info = StreamInfo(name=_board_name(self.board_id), ch_names=(), sfreq=0.0)
         self._marker_source = None
         self._offset = 0.0
         self._last_ts: float | None = None
 
-    def start(self) -> None:
+    def _checked_params(self) -> BrainFlowInputParams:
+        """BrainFlow's input parameters from `params`, checked before anything is loaded: an unknown name, or a
+        serial port given as a device path that does not exist (the dongle not plugged in, the usual first
+        failure in a lab) is one clear line at once, instead of BrainFlow's own error after the model has loaded
+        and warmed up. Ports that are not paths (Windows' COM3) are left to BrainFlow."""
         name = _board_name(self.board_id)
         input_params = BrainFlowInputParams()
         for key, value in self.params.items():
             if not hasattr(input_params, key):
                 raise EegvizError(f"unknown BrainFlow parameter '{key}' for {name}; see BrainFlowInputParams")
             setattr(input_params, key, value)
+        port = str(self.params.get("serial_port") or "")
+        if port.startswith("/") and not os.path.exists(port):
+            raise EegvizError(f"could not start {name}: there is no serial port {port} on this machine (is the "
+                              "board's dongle plugged in? check the port parameter)")
+        return input_params
+
+    def start(self) -> None:
+        name = _board_name(self.board_id)
+        input_params = self._input_params
         try:
             _load_board_controller()
             BoardShim.disable_board_logger()

@@ -58,11 +58,18 @@ def test_unknown_param() -> None:
 
 
 def test_board_error_is_one_line() -> None:
-    # Cyton on a serial port that does not exist: prepare_session fails without touching the network.
-    src = BrainFlowSource(board_id=0, params={"serial_port": "/dev/nonexistent-eegviz"})
+    # Cyton on a port name that is not a device path (so eegviz leaves it to BrainFlow, as it must COM3 on
+    # Windows): prepare_session fails without touching the network.
+    src = BrainFlowSource(board_id=0, params={"serial_port": "nonexistent-eegviz"})
     with pytest.raises(EegvizError) as err:
         src.start()
-    assert "\n" not in str(err.value)
+    assert "\n" not in str(err.value) and "nonexistent-eegviz" in str(err.value)
+
+
+def test_a_missing_serial_device_is_said_before_the_board_is_touched() -> None:
+    """The dongle not plugged in: the source refuses as it is made, before a model loads or warms up."""
+    with pytest.raises(EegvizError, match="no serial port /dev/nonexistent-eegviz on this machine"):
+        BrainFlowSource(board_id=0, params={"serial_port": "/dev/nonexistent-eegviz"})
 
 
 def test_markers_from_an_lsl_stream_beside_the_board() -> None:

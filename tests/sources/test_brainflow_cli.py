@@ -45,7 +45,7 @@ def test_params_reach_the_source(monkeypatch):
 def test_bad_serial_port_is_one_line_naming_the_port(tmp_path):
     port = "/dev/nonexistent-eegviz-port"
     r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--headless", "--board", "0",
-                        "--serial-port", port, "--out", str(tmp_path / "out"), "--no-capture"],
+                        "--serial-port", port, "--out", str(tmp_path / "out")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
