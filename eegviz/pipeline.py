@@ -275,20 +275,27 @@ class Pipeline:
 
     # -- control -----------------------------------------------------------------------------------------------
     def run(self, duration: float | None = None) -> Stats:
-        """Warm up, open the source, check it, claim the output, then run until the source finishes,
-        `duration` seconds pass, or stop() is called; everything is closed on the way out."""
+        """Check a file source's channels (sources with open()), warm up, open the source, check it, claim the
+        output, then run until the source finishes, `duration` seconds pass, or stop() is called; everything is
+        closed on the way out."""
         with inference_thread_count(self.threads) as n:
             log.debug("inference on %d torch thread(s)", n)
             return self._run(duration)
 
     def _run(self, duration: float | None) -> Stats:
         try:
+            pre = opened = None
+            if callable(getattr(self.source, "open", None)):  # a file source: its channels are known before start
+                self.source.open()
+                opened = self.source.info
+                pre = Preprocessor(self.decoder.spec, opened.ch_names, opened.sfreq, montage=self.montage)
             self.generator.warmup()
             if self._stop.is_set():
                 return self.stats
             self.source.start()
             info = self.source.info
-            pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)  # or one line
+            if pre is None or info != opened:
+                pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)  # or one line
 
             if self.output is not None:
                 self.recorder, results = self.output.open(info)

@@ -180,9 +180,9 @@ class CsvSource(ReplaySource):
                                source_id=f"csv:{self.path.name}", ch_type="EEG", unit="volts")
 
     # -- Source protocol -------------------------------------------------------------------------------------------
-    def start(self) -> None:  # read() and stop() come from ReplaySource
+    def load(self):  # open(), start(), read() and stop() come from ReplaySource
         self._load()
-        self.begin(self.data, self.timestamps, self.markers, self.info.name, self.info.sfreq)
+        return self.data, self.timestamps, self.markers
 
 
 register("sources", "csv", CsvSource)

@@ -207,6 +207,53 @@ def test_generator_warms_up_before_the_source_opens(tmp_path):
     assert log.events == ["warmup", "source.start"]
 
 
+def test_a_file_source_the_model_cannot_use_is_refused_before_the_warm_up(tmp_path):
+    """A source with open() (a file: its channels are known before it plays) is checked against the model's
+    channels first; the generator's warm-up (seconds with graph capture) never runs for a file refused anyway."""
+    import pytest
+
+    from eegviz.errors import EegvizError
+
+    log = OrderLog()
+
+    class FileLike(ArraySource):
+        def open(self):
+            log.events.append("source.open")
+            self.info = StreamInfo("test", ("Xa", "Xb", "Xc"), 100.0)  # none of the model's channels
+
+        def start(self):
+            log.events.append("source.start")
+
+    class Gen(SlowGenerator):
+        def warmup(self):
+            log.events.append("warmup")
+
+    dec, _ = tiny_models()
+    with pytest.raises(EegvizError):
+        Pipeline(FileLike(), dec, Gen(), [], paced=False).run()
+    assert log.events == ["source.open"]
+
+
+def test_a_file_source_that_fits_opens_before_the_warm_up_and_plays_after_it(tmp_path):
+    log = OrderLog()
+
+    class FileLike(ArraySource):
+        def open(self):
+            log.events.append("source.open")
+
+        def start(self):
+            log.events.append("source.start")
+            super().start()
+
+    class Gen(SlowGenerator):
+        def warmup(self):
+            log.events.append("warmup")
+
+    dec, _ = tiny_models()
+    stats = Pipeline(FileLike(n_markers=3), dec, Gen(), [], paced=False).run()
+    assert log.events == ["source.open", "warmup", "source.start"] and stats.markers == 3
+
+
 def test_recording_keeps_raw_stamps_and_clock_offsets(tmp_path):
     """As LabRecorder: the sender's own stamps plus offsets; pyxdf synchronises them on load."""
     import pyxdf

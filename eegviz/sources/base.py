@@ -32,7 +32,12 @@ class Source(Protocol):
     info: StreamInfo
 
     def start(self) -> None:
-        """Open the connection / file; raise EegvizError with one line if that fails."""
+        """Open the connection / file; raise EegvizError with one line if that fails.
+
+        A source may also have `open()`, which sets `info` without starting to deliver (a file source reads its
+        recording): a session calls it first and checks the channels against its model before it spends seconds
+        warming the generator up, so a source the model cannot use is refused at once. Sources without it (live
+        streams, whose data would pile up during the warm-up) are checked after start()."""
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Everything that arrived since the last call."""

@@ -91,7 +91,7 @@ class MneFileSource(ReplaySource):
         """From a session's eegviz.settings.SourceSettings (`eegviz replay FILE --speed S`)."""
         return cls(source.file, speed=source.speed)
 
-    def start(self) -> None:
+    def load(self):
         raw, markers = read_recording(self.path)
         sfreq = float(raw.info["sfreq"])
         data = raw.get_data().T.astype(np.float32)  # MNE gives volts
@@ -102,4 +102,4 @@ class MneFileSource(ReplaySource):
             log.warning("%s: no annotations to use as markers, so nothing will be decoded", self.path.name)
         self.info = StreamInfo(name=self.path.stem, ch_names=tuple(raw.ch_names), sfreq=sfreq,
                                source_id=f"mne:{self.path.name}", ch_type="EEG", unit="volts")
-        self.begin(data, timestamps, markers, self.info.name, sfreq)
+        return data, timestamps, markers

@@ -84,12 +84,31 @@ class PacedReplay:
 
 
 class ReplaySource:
-    """read()/stop() for sources that play recorded arrays back: a subclass loads its recording in start()
-    and calls `begin()`; until then and after stop(), read() reports the source finished."""
+    """open()/start()/read()/stop() for sources that play recorded arrays back. A subclass implements `load()`
+    (read the recording, set `info`, return its samples, stamps and markers); open() calls it once, so a session
+    can check the channels before warming up (eegviz.sources.base), and start() begins the paced playback.
+    A subclass that loads in its own start() and calls `begin()` works too, checked only after start().
+    Until start() and after stop(), read() reports the source finished."""
 
     speed: float = 1.0
     chunk_s: float = 0.02
     _replay: PacedReplay | None = None
+    _recording: tuple[np.ndarray, np.ndarray, list[Marker]] | None = None
+
+    def load(self) -> tuple[np.ndarray, np.ndarray, list[Marker]]:
+        """Read the recording: set `info` and return (data (n, ch) float32 volts, timestamps (n,), markers)."""
+        raise NotImplementedError
+
+    def open(self) -> None:
+        if type(self).load is not ReplaySource.load and self._recording is None:
+            self._recording = self.load()
+
+    def start(self) -> None:
+        self.open()
+        if self._recording is None:
+            raise NotImplementedError(f"{type(self).__name__} implements neither load() nor start()")
+        data, timestamps, markers = self._recording
+        self.begin(data, timestamps, markers, self.info.name, self.info.sfreq)
 
     def begin(self, data: np.ndarray, timestamps: np.ndarray, markers: list[Marker], name: str,
               sfreq: float) -> None:

@@ -211,7 +211,7 @@ class XdfReplaySource(ReplaySource):
         self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
         self.session: XdfSession | None = None
 
-    def start(self) -> None:
+    def load(self):
         s = load_xdf_session(self.path, self.eeg_stream, self.marker_stream)
         self.session, self.info = s, s.info
-        self.begin(s.data, s.timestamps, s.markers, s.info.name, s.info.sfreq)
+        return s.data, s.timestamps, s.markers
