@@ -185,26 +185,43 @@ def test_stop_gives_every_received_marker_a_line(tmp_path):
     assert stats.ended == "duration"
 
 
-class OrderLog:
-    def __init__(self):
-        self.events = []
+class LoggedSource(ArraySource):
+    """Says in `log` when the session starts it."""
+
+    def __init__(self, log: list, **kw):
+        super().__init__(**kw)
+        self.log = log
+
+    def start(self):
+        self.log.append("source.start")
+        super().start()
+
+
+class LoggedFileSource(LoggedSource):
+    """A source with open(), as file sources have: its channels are known before it plays (`opened_as`)."""
+
+    def __init__(self, log: list, opened_as: StreamInfo | None = None, **kw):
+        super().__init__(log, **kw)
+        self.opened_as = opened_as
+
+    def open(self):
+        self.log.append("source.open")
+        self.info = self.opened_as or self.info
+
+
+class LoggedWarmup(SlowGenerator):
+    def __init__(self, log: list):
+        self.log = log
+
+    def warmup(self):
+        self.log.append("warmup")
 
 
 def test_generator_warms_up_before_the_source_opens(tmp_path):
-    log = OrderLog()
-
-    class Src(ArraySource):
-        def start(self):
-            log.events.append("source.start")
-            super().start()
-
-    class Gen(SlowGenerator):
-        def warmup(self):
-            log.events.append("warmup")
-
+    log = []
     dec, _ = tiny_models()
-    Pipeline(Src(), dec, Gen(), [], paced=False).run()
-    assert log.events == ["warmup", "source.start"]
+    Pipeline(LoggedSource(log), dec, LoggedWarmup(log), [], paced=False).run()
+    assert log == ["warmup", "source.start"]
 
 
 def test_a_file_source_the_model_cannot_use_is_refused_before_the_warm_up(tmp_path):
@@ -214,44 +231,19 @@ def test_a_file_source_the_model_cannot_use_is_refused_before_the_warm_up(tmp_pa
 
     from eegviz.errors import EegvizError
 
-    log = OrderLog()
-
-    class FileLike(ArraySource):
-        def open(self):
-            log.events.append("source.open")
-            self.info = StreamInfo("test", ("Xa", "Xb", "Xc"), 100.0)  # none of the model's channels
-
-        def start(self):
-            log.events.append("source.start")
-
-    class Gen(SlowGenerator):
-        def warmup(self):
-            log.events.append("warmup")
-
+    log = []
     dec, _ = tiny_models()
+    src = LoggedFileSource(log, opened_as=StreamInfo("test", ("Xa", "Xb", "Xc"), 100.0))  # none of the model's
     with pytest.raises(EegvizError):
-        Pipeline(FileLike(), dec, Gen(), [], paced=False).run()
-    assert log.events == ["source.open"]
+        Pipeline(src, dec, LoggedWarmup(log), [], paced=False).run()
+    assert log == ["source.open"]
 
 
 def test_a_file_source_that_fits_opens_before_the_warm_up_and_plays_after_it(tmp_path):
-    log = OrderLog()
-
-    class FileLike(ArraySource):
-        def open(self):
-            log.events.append("source.open")
-
-        def start(self):
-            log.events.append("source.start")
-            super().start()
-
-    class Gen(SlowGenerator):
-        def warmup(self):
-            log.events.append("warmup")
-
+    log = []
     dec, _ = tiny_models()
-    stats = Pipeline(FileLike(n_markers=3), dec, Gen(), [], paced=False).run()
-    assert log.events == ["source.open", "warmup", "source.start"] and stats.markers == 3
+    stats = Pipeline(LoggedFileSource(log, n_markers=3), dec, LoggedWarmup(log), [], paced=False).run()
+    assert log == ["source.open", "warmup", "source.start"] and stats.markers == 3
 
 
 def test_recording_keeps_raw_stamps_and_clock_offsets(tmp_path):
