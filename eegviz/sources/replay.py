@@ -125,4 +125,4 @@ class ReplaySource:
         return len(self._replay.markers) if self._replay is not None else None
 
     def stop(self) -> None:
-        self._replay = None
+        self._replay = self._recording = None  # the recording's arrays go with the session
