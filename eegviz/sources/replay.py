@@ -87,7 +87,8 @@ class ReplaySource:
     """open()/start()/read()/stop() for sources that play recorded arrays back. A subclass implements `load()`
     (read the recording, set `info`, return its samples, stamps and markers); open() calls it once, so a session
     can check the channels before warming up (eegviz.sources.base), and start() begins the paced playback.
-    A subclass that loads in its own start() and calls `begin()` works too, checked only after start().
+    A subclass that loads in its own start() and calls `begin()` (as plugins did before open() existed) has no
+    open(), so a session checks it after start(), as it checks live sources.
     Until start() and after stop(), read() reports the source finished."""
 
     speed: float = 1.0
@@ -95,18 +96,22 @@ class ReplaySource:
     _replay: PacedReplay | None = None
     _recording: tuple[np.ndarray, np.ndarray, list[Marker]] | None = None
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.load is ReplaySource.load:  # it loads in its own start(): nothing to open early
+            cls.open = None
+
     def load(self) -> tuple[np.ndarray, np.ndarray, list[Marker]]:
         """Read the recording: set `info` and return (data (n, ch) float32 volts, timestamps (n,), markers)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} implements neither load() nor start()")
 
     def open(self) -> None:
-        if type(self).load is not ReplaySource.load and self._recording is None:
+        if self._recording is None:
             self._recording = self.load()
 
     def start(self) -> None:
-        self.open()
         if self._recording is None:
-            raise NotImplementedError(f"{type(self).__name__} implements neither load() nor start()")
+            self._recording = self.load()
         data, timestamps, markers = self._recording
         self.begin(data, timestamps, markers, self.info.name, self.info.sfreq)
 

@@ -1,0 +1,53 @@
+"""ReplaySource: the two ways a recorded-array source can be written, both run by a session."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from test_pipeline import CH, SlowGenerator, tiny_models
+
+from eegviz.messages import Marker, StreamInfo
+from eegviz.pipeline import Pipeline
+from eegviz.sources.replay import ReplaySource
+
+
+def _recording():
+    t = 10.0 + np.arange(400) / 100.0
+    x = np.random.default_rng(0).standard_normal((len(t), len(CH))).astype(np.float32) * 1e-5
+    return x, t, [Marker(11.0 + i * 0.5, f"m{i}") for i in range(3)]
+
+
+class Loads(ReplaySource):
+    """The way built-ins are written: load() reads, open() and start() come from ReplaySource."""
+
+    def __init__(self):
+        self.speed, self.info = 0.0, StreamInfo("rec", (), 0.0)
+
+    def load(self):
+        self.info = StreamInfo("rec", CH, 100.0)
+        return _recording()
+
+
+class StartsItself(ReplaySource):
+    """The way a plugin written before open() existed does it: load in start(), then begin()."""
+
+    def __init__(self):
+        self.speed, self.info = 0.0, StreamInfo("rec", (), 0.0)
+
+    def start(self):
+        self.info = StreamInfo("rec", CH, 100.0)
+        self.begin(*_recording(), self.info.name, self.info.sfreq)
+
+
+def test_both_kinds_of_replay_source_play_every_marker_through_a_session():
+    dec, _ = tiny_models()
+    for src in (Loads(), StartsItself()):
+        stats = Pipeline(src, dec, SlowGenerator(), [], paced=False).run()
+        assert stats.markers == 3, type(src).__name__
+
+
+def test_only_a_source_that_loads_has_open():
+    """A session calls open() to check the channels before the warm-up; a source that loads in its own start()
+    has nothing to open early, so it has no open() and is checked after start()."""
+    assert callable(Loads().open)
+    assert getattr(StartsItself(), "open", None) is None
