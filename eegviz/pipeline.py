@@ -7,8 +7,9 @@ counted; acquisition never waits. For a replay running as fast as possible (`pac
 so the queue blocks instead and every epoch is processed.
 
 run() owns the start-up order, because each step protects the recording: the generator warms up before the
-source is opened (markers that arrive during a slow warm-up would otherwise be dropped or cut late), the
-source's channels and rate are checked against the model before anything is written, and only then is the
+source starts delivering (markers that arrive during a slow warm-up would otherwise be dropped or cut late), the
+source's channels and rate are checked against the model before anything is written (before the warm-up, for
+sources that can say what they will send without sending it: Source.open()), and only then is the
 session folder claimed (SessionOutput). At the end every marker gets a line: epochs already cut are still
 generated, and markers whose window never completed are reported with the reason.
 """
@@ -275,9 +276,9 @@ class Pipeline:
 
     # -- control -----------------------------------------------------------------------------------------------
     def run(self, duration: float | None = None) -> Stats:
-        """Check a file source's channels (sources with open()), warm up, open the source, check it, claim the
-        output, then run until the source finishes, `duration` seconds pass, or stop() is called; everything is
-        closed on the way out."""
+        """Open the source and check its channels (sources with open(): files, LSL, BrainFlow), warm up, start
+        the source, check it, claim the output, then run until the source finishes, `duration` seconds pass, or
+        stop() is called; everything is closed on the way out."""
         with inference_thread_count(self.threads) as n:
             log.debug("inference on %d torch thread(s)", n)
             return self._run(duration)
@@ -285,7 +286,7 @@ class Pipeline:
     def _run(self, duration: float | None) -> Stats:
         try:
             pre = opened = None
-            if callable(getattr(self.source, "open", None)):  # a file source: its channels are known before start
+            if callable(getattr(self.source, "open", None)):  # its channels are known before it delivers
                 self.source.open()
                 opened = self.source.info
                 pre = Preprocessor(self.decoder.spec, opened.ch_names, opened.sfreq, montage=self.montage)

@@ -246,6 +246,47 @@ def test_a_file_source_that_fits_opens_before_the_warm_up_and_plays_after_it(tmp
     assert log == ["source.open", "warmup", "source.start"] and stats.markers == 3
 
 
+def test_a_live_lsl_stream_the_model_cannot_use_is_refused_before_the_warm_up(tmp_path):
+    """LslSource.open() reads the stream's header without taking data, so a headset whose channels the model
+    cannot use is refused at once, not after seconds of warm-up; one that fits is started after the warm-up."""
+    import uuid
+
+    import pytest
+
+    from eegviz.errors import EegvizError
+    from eegviz.sources.lsl import LslSource
+    from eegviz.sources.lsl_outlet import LslOutlets
+
+    class LoggedLsl(LslSource):
+        def __init__(self, log, **kw):
+            super().__init__(**kw)
+            self.log = log
+
+        def open(self):
+            self.log.append("source.open")
+            super().open()
+
+        def start(self):
+            self.log.append("source.start")
+            super().start()
+
+    dec, _ = tiny_models()
+    for ch_names, fits in ((("Xa", "Xb", "Xc"), False), (CH, True)):
+        name = f"chk-{uuid.uuid4().hex[:8]}"
+        outlets = LslOutlets(StreamInfo(name, ch_names, 100.0), marker_name=f"{name}-mk")
+        log = []
+        pipe = Pipeline(LoggedLsl(log, stream_name=name, marker_name=f"{name}-mk", resolve_timeout=3.0), dec,
+                        LoggedWarmup(log), [], paced=False)
+        if fits:
+            pipe.run(duration=0.3)
+            assert log == ["source.open", "warmup", "source.start"]
+        else:
+            with pytest.raises(EegvizError, match="channel"):
+                pipe.run(duration=0.3)
+            assert log == ["source.open"]
+        del outlets
+
+
 def test_recording_keeps_raw_stamps_and_clock_offsets(tmp_path):
     """As LabRecorder: the sender's own stamps plus offsets; pyxdf synchronises them on load."""
     import pyxdf

@@ -35,9 +35,11 @@ class Source(Protocol):
         """Open the connection / file; raise EegvizError with one line if that fails.
 
         A source may also have `open()`, which sets `info` without starting to deliver (a file source reads its
-        recording): a session calls it first and checks the channels against its model before it spends seconds
-        warming the generator up, so a source the model cannot use is refused at once. Sources without it (live
-        streams, whose data would pile up during the warm-up) are checked after start()."""
+        recording; an LSL source reads the stream's header, which liblsl sends before any sample; a BrainFlow
+        board prepares its session but does not stream yet): a session calls it first and checks the channels
+        against its model before it spends seconds warming the generator up, so a source the model cannot use
+        is refused at once. Nothing may be delivered or pile up between open() and start(). Sources without
+        it are checked after start()."""
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Everything that arrived since the last call."""

@@ -96,9 +96,12 @@ class BrainFlowSource:
                               "board's dongle plugged in? check the port parameter)")
         return input_params
 
-    def start(self) -> None:
+    def open(self) -> None:
+        """Ask BrainFlow what the board sends and prepare its session (connect to the hardware) without starting
+        the stream, which start() does: a board that is off or out of reach, or whose channels the model cannot
+        use, is refused before the session warms its generator up, and no data piles up meanwhile."""
+        self.stop()
         name = _board_name(self.board_id)
-        input_params = self._input_params
         try:
             _load_board_controller()
             BoardShim.disable_board_logger()
@@ -113,23 +116,36 @@ class BrainFlowSource:
         except BrainFlowError:
             names = []
         names = usable_ch_names(names, len(self._eeg_rows))  # none, too few, blank or doubled: ch1..chN
-        self.board = BoardShim(self.board_id, input_params)
+        self.board = BoardShim(self.board_id, self._input_params)
+        self._try("prepare_session")
+        self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")
+        if self.marker_lsl_name:  # found now, its samples taken from start() on (an LSL inlet gets none before)
+            from eegviz.sources.lsl import resolve_streams
+
+            try:
+                _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0)  # markers only
+            except EegvizError:
+                self.stop()
+                raise
+            self._marker_source = pylsl.StreamInlet(mk, recover=True, processing_flags=pylsl.proc_clocksync)
+
+    def _try(self, call: str) -> None:
         try:
-            self.board.prepare_session()
-            self.board.start_stream()
+            getattr(self.board, call)()
         except BrainFlowError as e:
             self.stop()
             given = ", ".join(f"{k}={v}" for k, v in self.params.items() if v not in ("", None))
-            raise EegvizError(f"could not start {name}" + (f" with {given}" if given else "") +
-                              f": {e} (check the port/address parameters)") from None
+            raise EegvizError(f"could not start {_board_name(self.board_id)}" + (f" with {given}" if given else "")
+                              + f": {e} (check the port/address parameters)") from None
+
+    def start(self) -> None:
+        """Start the board's stream (open() first if the caller did not) and the marker inlet, if any."""
+        if self.board is None:
+            self.open()
+        self._try("start_stream")
         self._offset = pylsl.local_clock() - time.time()
         self._last_ts = None
-        self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")
-        if self.marker_lsl_name:
-            from eegviz.sources.lsl import resolve_streams
-
-            _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0)  # markers only
-            self._marker_source = pylsl.StreamInlet(mk, recover=True, processing_flags=pylsl.proc_clocksync)
+        if self._marker_source is not None:
             self._marker_source.open_stream(timeout=5.0)
 
     def read(self, timeout: float = 0.05) -> ReadResult:

@@ -1,5 +1,9 @@
 """LslSource: live EEG and string markers from Lab Streaming Layer streams on this machine or the network.
 
+open() finds the streams and reads the EEG stream's header (labels, units, rate) through inlets that are not
+connected yet: liblsl sends an inlet no sample before open_stream(), which start() calls. A session therefore
+checks a stream's channels against its model before the generator's warm-up, and nothing piles up meanwhile.
+
 Time stamps are handled the way LabRecorder records them. Inlets are opened without liblsl's processing
 (processing_flags=0), so pulled stamps are exactly what the sender stamped, in its own clock; they travel as
 Chunk.raw_timestamps / Marker.raw_timestamp, and the clock offset of each inlet (inlet.time_correction(),
@@ -38,7 +42,7 @@ import pylsl
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult
-from eegviz.sources.lsl_reconnect import _format, RecoveringInlet, _open_inlet, _same_type
+from eegviz.sources.lsl_reconnect import _close, _connect, _format, _new_inlet, RecoveringInlet, _same_type
 from eegviz.stream.dejitter import Dejitter
 from eegviz.sources.units import UNIT_SCALE
 
@@ -186,6 +190,8 @@ class LslSource:
         self.info = StreamInfo(name=stream_name or stream_type, ch_names=(), sfreq=0.0)
         self._eeg: RecoveringInlet | None = None
         self._markers: RecoveringInlet | None = None
+        self._resolved: tuple[pylsl.StreamInfo, pylsl.StreamInfo | None] | None = None
+        self._inlets: tuple[pylsl.StreamInlet, pylsl.StreamInlet | None] | None = None  # open(), not yet started
         self._scale: np.ndarray | None = None
         self._dejitter: Dejitter | None = None
         self._seen_data = False
@@ -198,17 +204,18 @@ class LslSource:
         """How many times the EEG inlet was replaced by a fresh one since start()."""
         return self._eeg.reconnects if self._eeg is not None else 0
 
-    def start(self) -> None:
+    def open(self) -> None:
+        """Find the streams and read the EEG stream's full header (channel labels, units) without taking any
+        data: liblsl sends an inlet nothing until open_stream(), which start() calls. So a session can check
+        the channels against its model before it warms the generator up, and nothing piles up meanwhile."""
+        self.stop()
         eeg, mk = resolve_streams(
             self.stream_name, self.stream_type, self.marker_name, self.marker_type, self.resolve_timeout
         )
+        self._resolved = (eeg, mk)
+        self._inlets = (_new_inlet(eeg), _new_inlet(mk) if mk is not None else None)
         try:
-            if mk is not None:
-                inlet, offset = _open_inlet(mk, self.resolve_timeout)
-                self._markers = RecoveringInlet(inlet, mk, offset, "markers")
-            inlet, offset = _open_inlet(eeg, self.resolve_timeout)
-            self._eeg = RecoveringInlet(inlet, eeg, offset, "eeg")
-            full = inlet.info(timeout=self.resolve_timeout)  # the full info carries desc
+            full = self._inlets[0].info(timeout=self.resolve_timeout)  # the full info carries desc
         except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
             self.stop()
             raise EegvizError(f"LSL stream {_describe(eeg)} did not answer: {e}") from None
@@ -222,6 +229,20 @@ class LslSource:
             ch_type=full.type() or "EEG",
             unit="volts",
         )
+
+    def start(self) -> None:
+        """Connect the inlets open() made (it is called here first if the caller did not) and start the data."""
+        if self._inlets is None:
+            self.open()
+        (eeg, mk), (eeg_inlet, mk_inlet) = self._resolved, self._inlets
+        self._inlets = None  # from here the RecoveringInlets own them
+        try:
+            if mk_inlet is not None:
+                self._markers = RecoveringInlet(mk_inlet, mk, _connect(mk_inlet, self.resolve_timeout), "markers")
+            self._eeg = RecoveringInlet(eeg_inlet, eeg, _connect(eeg_inlet, self.resolve_timeout), "eeg")
+        except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
+            self.stop()
+            raise EegvizError(f"LSL stream {_describe(eeg)} did not answer: {e}") from None
         self._dejitter = Dejitter(self.info.sfreq) if self.info.sfreq > 0 else None
         self._seen_data = False
         self._last_data_at = time.monotonic()
@@ -321,6 +342,9 @@ class LslSource:
             )
 
     def stop(self) -> None:
+        for inlet in self._inlets or ():
+            _close(inlet)
+        self._inlets = None
         for attr in ("_eeg", "_markers"):
             link = getattr(self, attr)
             if link is not None:

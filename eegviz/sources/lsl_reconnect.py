@@ -72,16 +72,27 @@ def _query(info: pylsl.StreamInfo) -> str:
     return f"name={_literal(info.name())} and source_id={_literal(info.source_id())}"
 
 
+def _new_inlet(info: pylsl.StreamInfo) -> pylsl.StreamInlet:
+    """An inlet with raw stamps (no liblsl processing and no recovery: see the lsl module), not yet connected:
+    liblsl sends it no samples until open_stream(), while inlet.info() can already fetch the full header."""
+    return pylsl.StreamInlet(info, max_buflen=360, recover=False, processing_flags=0)
+
+
 def _open_inlet(info: pylsl.StreamInfo, timeout: float) -> tuple[pylsl.StreamInlet, float | None]:
-    """Open an inlet with raw stamps (no liblsl processing) and take its first clock-offset measurement now
-    (the only one that blocks, ~0.65 s); returns the inlet and that offset, None if the peer did not answer."""
-    inlet = pylsl.StreamInlet(info, max_buflen=360, recover=False, processing_flags=0)
+    """A new inlet, connected (_connect)."""
+    inlet = _new_inlet(info)
+    return inlet, _connect(inlet, timeout)
+
+
+def _connect(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
+    """Start the inlet's data and take its first clock-offset measurement now (the only one that blocks,
+    ~0.65 s); returns that offset, None if the peer did not answer."""
     inlet.open_stream(timeout=timeout)
     try:
         offset = inlet.time_correction(timeout=timeout)
     except (pylsl.util.TimeoutError, pylsl.util.LostError):
         offset = None  # a peer that cannot answer now is found again by the RecoveringInlet when it is lost
-    return inlet, offset
+    return offset
 
 
 def _close(inlet: pylsl.StreamInlet | None) -> None:

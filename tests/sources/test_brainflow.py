@@ -52,6 +52,29 @@ def test_insert_marker(source) -> None:
     assert abs(markers[0].timestamp - pylsl.local_clock()) < 1.0
 
 
+def test_open_prepares_the_board_and_streams_nothing_until_start() -> None:
+    """open() (before a session's warm-up) knows the channels and has the board prepared, so a board that is off
+    is refused then; samples flow only from start() on."""
+    from brainflow.board_shim import BrainFlowError
+
+    src = BrainFlowSource()
+    src.open()
+    try:
+        assert src.info.sfreq > 0 and src.info.n_channels > 0 and src.board.is_prepared()
+        time.sleep(0.3)
+        try:
+            waiting = src.board.get_board_data_count()
+        except BrainFlowError:  # BrainFlow has no buffer before start_stream()
+            waiting = 0
+        assert waiting == 0
+        src.start()
+        chunks, _ = _read_for(src, 0.5)
+        assert sum(len(c.timestamps) for c in chunks) > 0
+    finally:
+        src.stop()
+    assert src.board is None
+
+
 def test_unknown_param() -> None:
     with pytest.raises(EegvizError, match="unknown BrainFlow parameter 'bogus'"):
         BrainFlowSource(params={"bogus": 1}).start()

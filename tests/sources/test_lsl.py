@@ -107,6 +107,42 @@ def test_every_sample_once_in_order_with_markers() -> None:
     assert gaps == 0
 
 
+def test_open_reads_the_header_and_delivers_nothing_sent_before_start() -> None:
+    """open() (what a session calls before the generator's warm-up) knows the channels but takes no data: what
+    the outlets send before start() never arrives, so nothing piles up during the warm-up; what follows does."""
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.open()
+    try:
+        assert src.info.ch_names == tuple(f"E{i + 1}" for i in range(N_CH)) and src.info.sfreq == SFREQ
+        t0 = pylsl.local_clock()
+        for k in range(3):  # sent between open() and start(): the warm-up
+            _push(outlet, 50 * k, 50, t0)
+            moutlet.push_sample(["before"])
+            time.sleep(0.1)
+        src.start()
+        time.sleep(0.2)  # let the inlets' connections settle before the first push
+        _push(outlet, 1000, 50, t0)
+        moutlet.push_sample(["after"])
+        chunks, markers, _ = _collect(src, lambda c, m, g: _n(c) >= 50 and m)
+    finally:
+        src.stop()
+    data = np.concatenate([c.samples for c in chunks])
+    np.testing.assert_allclose(data, _ramp(1000, 50) * 1e-6, rtol=1e-6)  # only what start() was there for
+    assert [m.payload for m in markers] == ["after"]
+
+
+def test_stop_after_open_releases_the_stream() -> None:
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name)
+    src = LslSource(stream_name=name, resolve_timeout=3.0)
+    src.open()
+    src.stop()
+    src.stop()  # safe twice
+    assert not outlet.have_consumers()
+
+
 def test_unknown_stream_fails_within_timeout() -> None:
     name = f"missing-{_uid()}"
     t0 = time.monotonic()
