@@ -20,8 +20,9 @@ def build_models(model_dir: Path, generator: GeneratorSettings):
 def run_headless(source, settings: SessionSettings):
     """Run one session to its end and return its Stats.
 
-    The output folder is checked first, the model loaded, then the pipeline warms up, opens the source, checks
-    it and only then claims the session folder (eegviz.record.session_folder). A progress bar counts markers on
+    The output folder is checked first, the model loaded, then the pipeline opens the source and checks it
+    (before its warm-up where the source can: Source.open()), warms up, starts it and only then claims the
+    session folder (eegviz.record.session_folder). A progress bar counts markers on
     a terminal.
     """
     from eegviz.model_sources import resolve_model_dir
