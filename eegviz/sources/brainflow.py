@@ -76,6 +76,7 @@ class BrainFlowSource:
         self.board: BoardShim | None = None
         self.info = StreamInfo(name=_board_name(self.board_id), ch_names=(), sfreq=0.0)
         self._marker_source = None
+        self._streaming = False  # start() ran (open() only prepares the board)
         self._offset = 0.0
         self._last_ts: float | None = None
 
@@ -142,15 +143,20 @@ class BrainFlowSource:
         """Start the board's stream (open() first if the caller did not) and the marker inlet, if any."""
         if self.board is None:
             self.open()
+        if self._marker_source is not None:  # first, so a marker stream gone since open() leaves no board running
+            try:
+                self._marker_source.open_stream(timeout=5.0)
+            except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
+                self.stop()
+                raise EegvizError(f"LSL marker stream '{self.marker_lsl_name}' did not answer: {e}") from None
         self._try("start_stream")
+        self._streaming = True
         self._offset = pylsl.local_clock() - time.time()
         self._last_ts = None
-        if self._marker_source is not None:
-            self._marker_source.open_stream(timeout=5.0)
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Take everything the board buffered; polls up to timeout when nothing is there yet."""
-        if self.board is None:
+        if not self._streaming:
             raise EegvizError("BrainFlow source read before start()")
         result = ReadResult()
         try:
@@ -186,6 +192,7 @@ class BrainFlowSource:
         return result
 
     def stop(self) -> None:
+        self._streaming = False
         board, self.board = self.board, None
         if board is not None:
             try:

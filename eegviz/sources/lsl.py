@@ -171,6 +171,14 @@ def resolve_streams(
     )
 
 
+class _NoAnswer(Exception):
+    """A stream whose inlet did not answer when its data was started (LslSource.start)."""
+
+    def __init__(self, info: pylsl.StreamInfo, error: Exception) -> None:
+        super().__init__(info.name(), error)
+        self.info, self.error = info, error
+
+
 class LslSource:
     """Source reading one EEG stream and an optional string marker stream over LSL."""
 
@@ -231,23 +239,45 @@ class LslSource:
         )
 
     def start(self) -> None:
-        """Connect the inlets open() made (it is called here first if the caller did not) and start the data."""
+        """Connect the inlets open() made (it is called here first if the caller did not) and start the data.
+
+        An outlet that went away or restarted since open() (an amplifier app restarted during the warm-up) is
+        looked for once more, as a fresh open() would; the session compares the info again after start()."""
         if self._inlets is None:
             self.open()
-        (eeg, mk), (eeg_inlet, mk_inlet) = self._resolved, self._inlets
-        self._inlets = None  # from here the RecoveringInlets own them
         try:
-            if mk_inlet is not None:
-                self._markers = RecoveringInlet(mk_inlet, mk, _connect(mk_inlet, self.resolve_timeout), "markers")
-            self._eeg = RecoveringInlet(eeg_inlet, eeg, _connect(eeg_inlet, self.resolve_timeout), "eeg")
-        except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
-            self.stop()
-            raise EegvizError(f"LSL stream {_describe(eeg)} did not answer: {e}") from None
+            self._connect_opened()
+        except _NoAnswer:
+            self.open()  # resolves again, within resolve_timeout, or says which stream is missing
+            try:
+                self._connect_opened()
+            except _NoAnswer as e:
+                raise EegvizError(f"LSL stream {_describe(e.info)} did not answer: {e.error}") from None
         self._dejitter = Dejitter(self.info.sfreq) if self.info.sfreq > 0 else None
         self._seen_data = False
         self._last_data_at = time.monotonic()
         self._pending_gap = False
         self._told_nan = False
+
+    def _connect_opened(self) -> None:
+        """Start the data of the inlets open() made, markers first; a stream that does not answer raises
+        _NoAnswer naming it, after everything is released."""
+        (eeg, mk), inlets = self._resolved, self._inlets
+        self._inlets = None  # from here the RecoveringInlets own them; a failure closes what it opened
+        try:
+            for info, inlet, label in ((mk, inlets[1], "markers"), (eeg, inlets[0], "eeg")):
+                if inlet is None:
+                    continue
+                try:
+                    link = RecoveringInlet(inlet, info, _connect(inlet, self.resolve_timeout), label)
+                except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
+                    raise _NoAnswer(info, e) from None
+                setattr(self, "_markers" if label == "markers" else "_eeg", link)
+        except BaseException:
+            for inlet in inlets:
+                _close(inlet)
+            self.stop()
+            raise
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Pull whatever arrived: waits up to timeout for the first EEG sample, then takes markers as they are.

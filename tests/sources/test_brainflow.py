@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import numpy as np
 import pylsl
@@ -72,6 +73,19 @@ def test_open_prepares_the_board_and_streams_nothing_until_start() -> None:
         assert sum(len(c.timestamps) for c in chunks) > 0
     finally:
         src.stop()
+    assert src.board is None
+
+
+def test_a_marker_stream_gone_before_start_is_one_line_and_leaves_no_board_running() -> None:
+    name = f"bf-mk-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, name))
+    src = BrainFlowSource(marker_lsl_name=name)
+    src.open()
+    with pytest.raises(EegvizError, match="read before start"):
+        src.read()
+    del outlet  # gone during the warm-up
+    with pytest.raises(EegvizError, match=f"LSL marker stream '{name}' did not answer"):
+        src.start()
     assert src.board is None
 
 

@@ -133,6 +133,31 @@ def test_open_reads_the_header_and_delivers_nothing_sent_before_start() -> None:
     assert [m.payload for m in markers] == ["after"]
 
 
+def test_outlets_restarted_between_open_and_start_are_found_again() -> None:
+    """An amplifier app restarted during the warm-up (between open() and start()): start() finds both streams
+    again and the data flows; one that stays away is a one-line error naming it."""
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.open()
+    del outlet, moutlet
+    time.sleep(0.5)
+    outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)  # same names and source_ids, new uids
+    try:
+        src.start()
+        time.sleep(0.2)
+        _push(outlet, 0, 50)
+        moutlet.push_sample(["back"])
+        chunks, markers, _ = _collect(src, lambda c, m, g: _n(c) >= 50 and m)
+    finally:
+        src.stop()
+    assert _n(chunks) == 50 and [m.payload for m in markers] == ["back"]
+    src.open()
+    del outlet
+    with pytest.raises(EegvizError, match=f"no LSL stream named '{name}'"):
+        src.start()
+
+
 def test_stop_after_open_releases_the_stream() -> None:
     name = f"eeg-{_uid()}"
     outlet = _eeg_outlet(name, name)
