@@ -50,7 +50,30 @@ def test_training_into_a_trained_model_folder_is_refused_before_any_training(tmp
     line = _one_error_line(capsys)
     assert "already holds files" in line and "--resume" in line  # refused for the folder, before the data is read
     assert _snapshot(model) == before
-    # --resume continues an interrupted run in its own folder: past this check, on to the data (missing here)
+    # --resume continues an interrupted run in its own folder (its checkpoints/, no training.json yet) and
+    # nothing else: a folder without checkpoints, or a finished model, is refused untouched
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
-    assert "already holds files" not in _one_error_line(capsys)
+    assert "no interrupted run" in _one_error_line(capsys)
+    (model / "checkpoints").mkdir()
+    (model / "training.json").write_text("{}")
+    before = _snapshot(model)
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
+    assert "holds a finished model" in _one_error_line(capsys)
     assert _snapshot(model) == before
+    (model / "training.json").unlink()  # an interrupted run: past these checks, on to the data (missing here)
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
+    assert "no-data" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("flag, value, said", [
+    ("--epochs", "0", "--epochs must be >= 1"), ("--seed", "-1", "--seed must be >= 0"),
+    ("--classifier-images", "0", "--classifier-images must be >= 1"), ("--notch", "55", "--notch"),
+    ("--highpass", "-1", "--highpass must be"), ("--gan-steps", "-5", "--gan-steps must be >= 0"),
+    ("--threads", "0", "--threads must be >= 1"), ("--text-encoder", "bogus", "unknown text encoder 'bogus'")])
+def test_a_wrong_training_option_is_one_line_before_anything_is_written(tmp_path, capsys, flag, value, said):
+    """Said before the data is read and before --out exists, so the corrected rerun is not refused for a
+    folder the refused run left behind."""
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(out), flag, value]) == 2
+    assert said in _one_error_line(capsys)
+    assert not out.exists()

@@ -187,16 +187,22 @@ class MiniLMTextEncoder:
         return np.stack([self._cache[c] for c in captions]).astype(np.float32)
 
 
+def check_text_encoder_spec(spec: str) -> str:
+    """The spec, if it names an encoder make_text_encoder knows (nothing is loaded), else one line."""
+    if spec in ("minilm", "hash") or (spec.startswith("clip:") and len(spec) > 5):
+        return spec
+    raise EegvizError(f"unknown text encoder '{spec}'; use 'minilm', 'hash' or 'clip:MODEL' (an SD model id or folder)")
+
+
 def make_text_encoder(spec: str = "minilm", n_tokens: int = 8, dim: int = 64) -> TextEncoder:
     """The encoder a spec names: "minilm" (16 x 384), "hash" (n_tokens x dim, a test fixture) or
     "clip:MODEL" (its own 77 x hidden)."""
+    check_text_encoder_spec(spec)
     if spec == "minilm":
         return _shared_minilm()
     if spec == "hash":
         return HashTextEncoder(n_tokens, dim)
-    if spec.startswith("clip:") and len(spec) > 5:
-        return ClipTextEncoder(spec[5:])
-    raise EegvizError(f"unknown text encoder '{spec}'; use 'minilm', 'hash' or 'clip:MODEL' (an SD model id or folder)")
+    return ClipTextEncoder(spec[5:])
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from eegviz.errors import EegvizError
+
 log = logging.getLogger(__name__)
 
 
@@ -40,8 +42,13 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
 
     # before anything is created: a refused run leaves no folder behind (and under torchrun every rank checks
     # before init_from_env's rendezvous, so no rank has written into `out` yet)
+    _check_options(epochs=epochs, gan_steps=gan_steps, seed=seed, threads=threads, highpass=highpass, notch=notch,
+                   text_encoder=text_encoder, classifier_images=classifier_images,
+                   classifier_epochs=classifier_epochs, gen_sizes=gen_sizes or {})
     check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
-    if not resume:
+    if resume:
+        check_resumable(Path(out))
+    else:
         check_new_output(out, "--out", "a trained model", hint=" (or add --resume to finish an interrupted run there)")
     info = init_from_env()
     with main_rank_logging(info):
@@ -52,6 +59,40 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
                           classifier_images=classifier_images, classifier_epochs=classifier_epochs,
                           eval_controls=eval_controls, gen_sizes=gen_sizes or {},
                           gen_config=gen_config, average_augment=average_augment, decoder_only=decoder_only)
+
+
+def _check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_encoder, classifier_images,
+                   classifier_epochs, gen_sizes) -> None:
+    """Every number and name a run is given, checked before anything is written or trained: a value found wrong
+    an hour in (or a checkpoint folder left by a refused run, which the corrected rerun would then refuse)
+    costs the user far more than one line now."""
+    from eegviz.checks import check_at_least, check_choice, check_positive
+    from eegviz.decoders.text import check_text_encoder_spec
+
+    check_at_least(epochs, "--epochs", 1)
+    check_at_least(gan_steps, "--gan-steps", 0)
+    check_at_least(seed, "--seed", 0)
+    if threads is not None:
+        check_at_least(threads, "--threads", 1)
+    check_positive(highpass, "--highpass", allow_zero=True, unit="Hz", hint="0: off")
+    check_choice(notch, "--notch", (0.0, 50.0, 60.0))
+    check_text_encoder_spec(text_encoder)
+    check_at_least(classifier_images, "--classifier-images", 1, hint="renders per class")
+    check_at_least(classifier_epochs, "--classifier-epochs", 1)
+    for key, value in gen_sizes.items():
+        check_at_least(value, f"--{key.replace('_', '-')}", 1)
+
+
+def check_resumable(out: Path) -> None:
+    """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ and no finished
+    model yet (training.json is written when training ends). Anything else would be trained over."""
+    if not (out / "checkpoints").is_dir():
+        raise EegvizError(f"--resume: {out} holds no interrupted run (no checkpoints/ folder); start a new run "
+                          "without --resume into a new or empty --out")
+    if (out / "training.json").exists():
+        raise EegvizError(f"--resume: {out} holds a finished model (training.json), which --resume would train "
+                          "over; choose a new --out (if only its evaluation was cut short: eegviz eval --model "
+                          f"{out})")
 
 
 def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,
