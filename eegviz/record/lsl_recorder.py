@@ -121,7 +121,7 @@ class EegvizLslRecorder:
                 try:
                     inlet.open_stream(timeout=self.open_timeout_s)
                     full = inlet.info(timeout=self.open_timeout_s)  # with desc(): labels, units, vendor data
-                except pylsl.TimeoutError:
+                except (pylsl.util.TimeoutError, pylsl.util.LostError):
                     raise EegvizError(f"LSL stream '{info.name()}' did not answer within "
                                       f"{self.open_timeout_s:g} s") from None
                 sid = self.writer.add_stream_header(full.as_xml(), full.channel_count(), fmt)
@@ -133,6 +133,8 @@ class EegvizLslRecorder:
             self.writer.close()
             pending = [_StreamRecord(inlet, -1, "", info.name())] if inlet is not None else []
             _close_inlets(self.streams + pending)
+            if not self.streams:  # nothing recorded: no header-only file is left to look like a recording
+                self.path.unlink(missing_ok=True)
             raise
         for rec in self.streams:
             rec.thread = threading.Thread(target=self._pull_loop, args=(rec,), daemon=True, name=f"record-{rec.name}")
@@ -147,7 +149,7 @@ class EegvizLslRecorder:
 
         try:
             offset = rec.inlet.time_correction(timeout=2.0)
-        except (pylsl.TimeoutError, pylsl.LostError):
+        except (pylsl.util.TimeoutError, pylsl.util.LostError):
             log.warning("no clock offset for stream '%s' this time (timeout)", rec.name)
             return
         now = pylsl.local_clock()
@@ -279,7 +281,12 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
     folder = new_session_folder(out)
     recorder = make_recorder(folder / RECORDING_NAME, infos, backend)
     try:  # start and on_start inside: whatever fails or interrupts them, stop() ends what was started
-        recorder.start()
+        try:
+            recorder.start()
+        except BaseException:
+            if not any(folder.iterdir()):  # a stream gone since it was found: the fresh folder holds nothing
+                folder.rmdir()
+            raise
         if on_start is not None:
             on_start(recorder)
         try:

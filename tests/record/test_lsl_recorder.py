@@ -435,3 +435,16 @@ def test_failed_start_closes_every_opened_inlet_even_if_one_close_fails(tmp_path
         rec.start()
     assert closed == ["a", "b"] and rec.writer.closed
     rec.stop()  # after a failed start: nothing to do, no error
+
+
+def test_a_stream_gone_between_discovery_and_opening_is_one_line_and_leaves_no_file(tmp_path):
+    """The outlet vanishes after it was found (an amplifier app closed): one line naming it, and no header-only
+    session.xdf that would look like a recording. Before, a pylsl name that does not exist raised AttributeError."""
+    name = f"gone-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EEG", 2, 100.0, pylsl.cf_float32, name))
+    (info,) = pylsl.resolve_byprop("name", name, timeout=3.0)
+    del outlet
+    rec = lsl_recorder.EegvizLslRecorder(tmp_path / "session.xdf", [info], open_timeout_s=1.0)
+    with pytest.raises(EegvizError, match=f"LSL stream '{name}' did not answer"):
+        rec.start()
+    assert not (tmp_path / "session.xdf").exists()
