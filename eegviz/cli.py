@@ -34,8 +34,12 @@ def _check_session(settings: SessionSettings) -> None:
         check_positive(settings.threads, "--threads")
     if source.command in ("demo", "replay"):
         check_positive(source.speed, "--speed", allow_zero=True, hint="0 = as fast as possible")
+    if settings.duration is not None:
+        check_positive(settings.duration, "--duration", unit="s")
     if settings.output.screenshot:
         check_new_file(settings.output.screenshot, "--screenshot")
+        if Path(settings.output.screenshot).suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
+            raise EegvizError(f"--screenshot {settings.output.screenshot}: name a .png (or .jpg/.bmp) file")
     if source.board_params and source.board is None:
         raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
     if settings.output.folder and not settings.display.headless:
@@ -58,8 +62,10 @@ def cmd_session(args) -> int:
 
         return run_window_session(source, settings)
     from eegviz.headless import run_headless
+    from eegviz.record.lsl_streams import sigterm_as_ctrl_c
 
-    stats = run_headless(source.make_source() if isinstance(source, SourceChoice) else source(), settings)
+    with sigterm_as_ctrl_c():  # `kill PID` ends a session as Ctrl-C does: every marker a line, footers written
+        stats = run_headless(source.make_source() if isinstance(source, SourceChoice) else source(), settings)
     print(stats.summary())
     return 0
 
@@ -71,6 +77,12 @@ def cmd_simulate(args) -> int:
 
         from eegviz.world.sim_cli import config_from_args
 
+        check_at_least(args.subject, "--subject", 0)
+        check_at_least(args.seed, "--seed", 0)
+        if args.duration is not None:
+            check_positive(args.duration, "--duration", unit="s")
+        if not args.markers.strip():
+            raise EegvizError("--markers must name the marker outlet (default: eegviz-markers)")
         src = SimulatorSource(subject=args.subject, seed=args.seed, config=config_from_args(args))
         src.start()
         outlets = LslOutlets(src.info, marker_name=args.markers)
@@ -167,6 +179,7 @@ def cmd_bench(args) -> int:
     if args.threads is not None:
         check_positive(args.threads, "--threads")
     check_positive(args.sd_n, "--sd-n", hint="images to time in the SD section")
+    check_positive(args.soak, "--soak", allow_zero=True, unit="s", hint="0: no soak test")
     if args.out:
         check_new_file(args.out, "--out")  # before minutes of timing, not after
     result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
@@ -193,6 +206,8 @@ def cmd_record(args) -> int:
     """Record every LSL stream (or --streams) into a fresh session folder; no model is loaded."""
     from eegviz.record.lsl_recorder import describe, record
     from eegviz.record.lsl_streams import sigterm_as_ctrl_c
+
+    check_positive(args.wait, "--wait", allow_zero=True, unit="s")
 
     names = [n.strip() for n in args.streams.split(",")] if args.streams else None
 

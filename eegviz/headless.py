@@ -3,6 +3,7 @@ window's SessionController, so that both read the same SessionSettings the same 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from eegviz.settings import GeneratorSettings, SessionSettings
@@ -36,4 +37,9 @@ def run_headless(source, settings: SessionSettings):
     pipe = Pipeline(source, decoder, generator, make_sinks(settings.output.sinks) + [progress], output=output,
                     paced=settings.paced, montage=settings.source.montage,
                     average_repeats=settings.average_repeats, threads=settings.threads)
-    return pipe.run(duration=settings.duration)
+    try:
+        return pipe.run(duration=settings.duration)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the pipeline has ended the session (lines, footers, report)
+        if pipe.stats.out_dir or pipe.stats.markers:
+            print(pipe.stats.summary(), file=sys.stderr)  # where the results went, before "interrupted"
+        raise

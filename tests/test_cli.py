@@ -41,6 +41,14 @@ def run(*args, timeout=300):
     (["present", "--write-demo-folder", "NEW", "--classes", ",,,"], "no stimulus classes chosen"),
     (["present", "--write-demo-folder", "NEW", "--size", "100000"], "size <= 4096"),
     (["demo", "--headless", "--out", "NEW", "--steps", "600"], "more steps than the scheduler's 1000 timesteps"),
+    (["live", "--simulate", "--headless", "--out", "NEW", "--duration", "nan"], "--duration must be a finite number > 0"),
+    (["live", "--simulate", "--headless", "--out", "NEW", "--duration", "0"], "--duration must be a finite number > 0"),
+    (["demo", "--speed", "0", "--screenshot", "NEW.txt"], "name a .png"),
+    (["simulate", "--stream", "--subject", "-1"], "--subject must be >= 0"),
+    (["simulate", "--stream", "--duration", "-1"], "--duration must be a finite number > 0"),
+    (["simulate", "--stream", "--markers", " "], "--markers must name the marker outlet"),
+    (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number >= 0"),
+    (["bench", "--soak", "-1"], "--soak must be a finite number >= 0"),
     # a file where a folder must be: the operating system's reason and the path, one line
     (["simulate", "--out", "OLD_FILE/sub", "--images", "1"], "Not a directory"),
 ])

@@ -25,3 +25,37 @@ def test_the_settings_decide_output_pacing_and_duration(tmp_path):
 def test_an_unknown_generator_is_one_line():
     with pytest.raises(EegvizError, match="no generator named 'nope'"):
         build_models(default_model_dir(), GeneratorSettings("nope"))
+
+
+def test_sigterm_ends_a_headless_session_as_ctrl_c_does(tmp_path):
+    """`kill PID` (what a script or process manager sends; a script's background job cannot even get SIGINT):
+    the session ends with every marker's line, the recording's footers, the report and the summary line, exit
+    130 as for Ctrl-C. Before, SIGTERM killed the process mid-write."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pyxdf
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "eegviz", "demo", "--headless", "--no-capture", "--speed", "3",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    results = out / "results.jsonl"
+    t_end = time.monotonic() + 120
+    while time.monotonic() < t_end and proc.poll() is None:
+        if results.exists() and len(results.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "results in" in err and "interrupted" in err
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    streams = {s["info"]["name"][0]: s for s in pyxdf.load_xdf(str(out / "session.xdf"))[0]}
+    markers = next(s for name, s in streams.items() if "marker" in name.lower())
+    assert len(lines) == len(markers["time_stamps"]) >= 3  # every marker recorded has its line
+    assert all("footer" in s for s in streams.values()) and (out / "report.html").exists()
