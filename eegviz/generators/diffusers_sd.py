@@ -135,6 +135,9 @@ class DiffusersImg2ImgGenerator:
         if not sampling and not opts.sd_model and not (Path(model) / "model_index.json").is_file():
             raise EegvizError(f"{model} holds no diffusers pipeline (model_index.json missing); pass --sd-model "
                               "MODEL or use a model folder with one")
+        if not sampling and "text_encoder" in null_components(model):  # an eegviz-trained pipeline, not SD's
+            raise EegvizError(f"{model} has no {SAMPLING} (the steps, strength and guidance its generator was "
+                              "distilled for); restore it from the model's origin or retrain")
         pick = lambda k, default: getattr(opts, k) if getattr(opts, k) is not None else sampling.get(k, default)  # noqa: E731
         gen = cls(str(model), steps=pick("steps", 1), strength=pick("strength", 0.5),
                   guidance=opts.guidance if opts.guidance is not None else sampling.get("guidance"),
@@ -184,7 +187,12 @@ class DiffusersImg2ImgGenerator:
         """One image at the shapes that will come (a compiled UNet recompiles for other token counts): MiniLM
         caption states are 16 tokens, a decoder trained on an SD model's own CLIP space gives 77."""
         tokens = 16 if self.caption_space == "minilm" else 77
-        self.generate(np.zeros((1, 32, 32, 3), np.float32), np.zeros((1, tokens, self.ctx_dim), np.float32))
+        emb = np.zeros((1, tokens, self.ctx_dim), np.float32)
+        self.generate(np.zeros((1, 32, 32, 3), np.float32), emb)
+        if self.init == "latent":  # that path's first image would otherwise trace its own graphs (seconds)
+            side = self.size // self.pipe.vae_scale_factor
+            self.generate(None, emb, latents=np.zeros((1, self.pipe.vae.config.latent_channels, side, side),
+                                                      np.float32))
 
     def _embeds(self, embedding: np.ndarray) -> torch.Tensor:
         e = torch.as_tensor(embedding, dtype=self.dtype, device=self.device)

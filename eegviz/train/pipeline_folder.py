@@ -80,16 +80,11 @@ def save_pipeline(folder: Path, vae, unet, scheduler, sampling: dict) -> Path:
     return folder
 
 
-def null_components(folder: Path) -> dict:
-    """The components model_index.json leaves null, as None keyword arguments: diffusers' from_pretrained needs
-    the non-optional ones (text_encoder, tokenizer) named when a folder ships without them."""
-    index = json.loads((Path(folder) / "model_index.json").read_text())
-    return {k: None for k, v in index.items() if isinstance(v, list) and v[0] is None}
-
-
 def load_components(folder: Path):
     """(vae, unet, scheduler) of a saved folder, offline, through diffusers' own loader."""
     from diffusers import DiffusionPipeline
+
+    from eegviz.generators.diffusers_sd import null_components
 
     pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True, **null_components(folder))
     return pipe.vae.eval(), pipe.unet.eval(), pipe.scheduler

@@ -119,6 +119,15 @@ def test_bad_sampling_json_is_one_line_error(tmp_path):
         make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
 
 
+def test_a_missing_sampling_json_is_named(tmp_path):
+    """An eegviz-trained pipeline (no text encoder) without its sampling.json is said to lack it, not taken for
+    a real SD folder and refused for want of guidance's empty-prompt encoding."""
+    root = tiny_embedded_folder(tmp_path, ctx_dim=32)
+    (root / "sampling.json").unlink()
+    with pytest.raises(EegvizError, match="has no sampling.json"):
+        make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
+
+
 def test_options_from_command_line():
     opts = GeneratorOptions.from_mapping({"sd_model": "m", "steps": None, "strength": 0.4})
     assert opts == GeneratorOptions(sd_model="m", strength=0.4)

@@ -164,3 +164,21 @@ def test_graph_capture_gives_the_same_image_and_serves_batch_one_only(pipe):
     compiled = DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, size=32, device="cpu",
                                          capture=True, compile=True).lean  # compile wins; nothing runs here
     assert compiled._fast is not None and compiled._fast[0] is not graphs[0] and compiled.unet is pipe.unet
+
+
+def test_warm_up_covers_the_latent_path_when_a_session_starts_from_latents(pipe):
+    """--init latent: the warm-up traces the graphs that path runs too (the UNet sees latents that did not come
+    through the VAE encoder), so a session's first image does not stall for seconds of tracing and drop markers."""
+    from torch._dynamo.utils import counters
+
+    gen = DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, guidance=0.0, size=32,
+                                    device="cpu", capture=True, init="latent")
+    gen.caption_space = "minilm"
+    gen.ctx_dim = pipe.unet.config.cross_attention_dim
+    gen.warmup()
+    traced = sum(counters["stats"].values()), dict(counters["frames"])
+    side = 32 // pipe.vae_scale_factor
+    gen.generate(None, np.zeros((1, 16, gen.ctx_dim), np.float32),
+                 latents=np.random.default_rng(0).standard_normal((1, pipe.vae.config.latent_channels, side, side))
+                 .astype(np.float32))
+    assert (sum(counters["stats"].values()), dict(counters["frames"])) == traced  # nothing traced anew
