@@ -60,19 +60,20 @@ class PresentationPlan:
     def __post_init__(self) -> None:
         if self.design not in DESIGNS:
             raise EegvizError(f"unknown design '{self.design}'; expected one of {', '.join(DESIGNS)}.")
-        for name, value, zero_ok in (("on_s", self.on_s, False), ("blank_s", self.blank_s, True),
-                                     ("jitter_s", self.jitter_s, True)):
+        # named as on the command line (eegviz present); the keyword arguments are on_s, blank_s, ...
+        for name, value, zero_ok in (("--on", self.on_s, False), ("--blank", self.blank_s, True),
+                                     ("--jitter", self.jitter_s, True)):
             number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             if not number or value < 0 or (value == 0 and not zero_ok):
                 raise EegvizError(f"{name} must be a finite number {'>=' if zero_ok else '>'} 0 seconds, "
                                   f"got {value!r}.")
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
-            raise EegvizError(f"repeats must be a whole number >= 1, got {self.repeats!r}.")
+            raise EegvizError(f"--repeats must be a whole number >= 1, got {self.repeats!r}.")
         if self.block_size is not None and (isinstance(self.block_size, bool) or not isinstance(self.block_size, int)
                                             or self.block_size < 1):
-            raise EegvizError(f"block_size must be a whole number >= 1, got {self.block_size!r}.")
+            raise EegvizError(f"--block-size must be a whole number >= 1, got {self.block_size!r}.")
         if self.block_size is not None and self.design != "block":
-            raise EegvizError("block_size only applies to the block design; add design='block' or drop it.")
+            raise EegvizError("--block-size only applies to the block design; add --design block or drop it.")
 
     def schedule(self, images: Sequence[str | ImageFile]) -> list[Trial]:
         """The trial list for these images; see make_schedule."""

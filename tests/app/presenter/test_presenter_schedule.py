@@ -81,10 +81,10 @@ def test_jitter_bounds_and_seeded_determinism():
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"on_s": 0}, "on_s"), ({"on_s": -1}, "on_s"), ({"on_s": float("nan")}, "on_s"),
-    ({"blank_s": -0.1}, "blank_s"), ({"jitter_s": float("inf")}, "jitter_s"), ({"repeats": 0}, "repeats"),
-    ({"repeats": 1.5}, "repeats"), ({"design": "random"}, "design"),
-    ({"design": "block", "block_size": 0}, "block_size"), ({"block_size": 2}, "block design"),
+    ({"on_s": 0}, "--on "), ({"on_s": -1}, "--on "), ({"on_s": float("nan")}, "--on "),
+    ({"blank_s": -0.1}, "--blank "), ({"jitter_s": float("inf")}, "--jitter "), ({"repeats": 0}, "--repeats "),
+    ({"repeats": 1.5}, "--repeats "), ({"design": "random"}, "design"),
+    ({"design": "block", "block_size": 0}, "--block-size "), ({"block_size": 2}, "block design"),
 ])
 def test_bad_arguments_are_one_line_errors(kwargs, words):
     with pytest.raises(EegvizError, match=words) as info:
