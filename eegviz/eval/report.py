@@ -152,13 +152,13 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     from eegviz.data.loaders import open_dataset
     from eegviz.world.stimuli import renderable
 
-    out.mkdir(parents=True, exist_ok=True)
     ds = open_dataset(data, **(data_opts or {}))
     dec = TwoBranchDecoder.load(model)
     _check_compatible(ds, dec, model)
     test_idx = ds.subset("test")
     if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")
+    out.mkdir(parents=True, exist_ok=True)  # once the data and the model are read: a refused run leaves no folder
     y = ds.labels[test_idx]
     o = decode_split(ds, dec, test_idx, batch)
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]

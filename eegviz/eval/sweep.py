@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -36,6 +37,8 @@ def parse_levels(text: str) -> list[float]:
         raise EegvizError(f"--snr-db takes dB values separated by commas, e.g. -20,-15,-10, not '{text}'") from None
     if not levels:
         raise EegvizError("--snr-db needs at least one level")
+    if not all(math.isfinite(v) for v in levels):
+        raise EegvizError(f"--snr-db takes finite dB values, not '{text}'")
     return levels
 
 
