@@ -41,6 +41,9 @@ def load_component(cls: type[C], folder: Path) -> C:
     if not (folder / cls.config_name).is_file():
         raise EegvizError(f"model part missing: {folder} has no {cls.config_name} (is this an eegviz model folder "
                           "from this version? retrain with `eegviz train`)")
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    if not weights.is_file():
+        raise EegvizError(f"model part missing: {folder} has no {weights.name} (restore the folder or retrain)")
     try:
         json.loads((folder / cls.config_name).read_text())
         module = cls.from_pretrained(folder, local_files_only=True, use_safetensors=True)

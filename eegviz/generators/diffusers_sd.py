@@ -154,14 +154,19 @@ class DiffusersImg2ImgGenerator:
         from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline
         from diffusers.utils import logging as diffusers_logging
 
-        diffusers_logging.set_verbosity_error()  # e.g. "accelerate not found", not the user's problem
+        # critical only: "accelerate not found" is not the user's problem, and a missing or broken file is said
+        # below in one line (diffusers would log its own error line first)
+        diffusers_logging.set_verbosity(diffusers_logging.CRITICAL)
         try:
             with warnings.catch_warnings():
                 # torch_dtype works on every supported diffusers (>= 0.30); newer ones warn it was renamed dtype
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+                # use_safetensors for a local folder: a missing .safetensors is an error, never a fall back to
+                # the pickle-based .bin beside it (no file in a model folder may run code)
                 pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
                     model, torch_dtype=self.dtype, **{**null_components(model), "safety_checker": None},
-                    requires_safety_checker=False, local_files_only=local_files_only(model))
+                    requires_safety_checker=False, local_files_only=local_files_only(model),
+                    **({"use_safetensors": True} if Path(model).is_dir() else {}))
                 if tiny_vae:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
                                                                local_files_only=local_files_only(tiny_vae))

@@ -128,6 +128,21 @@ def test_a_missing_sampling_json_is_named(tmp_path):
         make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
 
 
+def test_a_pickle_beside_a_missing_safetensors_is_never_loaded(tmp_path, capfd):
+    """diffusers falls back to a component's pickle-based .bin when its .safetensors is missing; a model folder
+    is read with use_safetensors, so that is a one-line error (and diffusers' own error line stays quiet)."""
+    import torch
+    from safetensors.torch import load_file
+
+    root = tiny_embedded_folder(tmp_path, ctx_dim=32)
+    st = root / "vae" / "diffusion_pytorch_model.safetensors"
+    torch.save(load_file(st), root / "vae" / "diffusion_pytorch_model.bin")
+    st.unlink()
+    with pytest.raises(EegvizError, match="missing or corrupt"):
+        make_generator("embedded", root, options=GeneratorOptions(device="cpu"))
+    assert "An error occurred" not in capfd.readouterr().err
+
+
 def test_options_from_command_line():
     opts = GeneratorOptions.from_mapping({"sd_model": "m", "steps": None, "strength": 0.4})
     assert opts == GeneratorOptions(sd_model="m", strength=0.4)
