@@ -79,8 +79,9 @@ def _torch_load(path: Path, trust: bool, what: str) -> object:
             m = re.search(r"WeightsUnpickler error:\s*(.+?)\n", str(e))
             why = f" ({m.group(1).strip()})" if m else ""
             raise EegvizError(f"{what} {path} is not plain tensors/lists/dicts{why}: either it is not a torch file, "
-                              "or it holds pickled objects that can run code; if you trust its source, "
-                              "load it with trust=True") from None
+                              "or it holds pickled objects that can run code (eegviz's command line never "
+                              "unpickles those; from Python, if you trust its source: "
+                              "load_eeg_imagenet(..., trust=True))") from None
     except Exception as e:  # torch raises RuntimeError/EOFError/... for files that are not torch files
         raise EegvizError(f"{what} {path} could not be read by torch.load ({one_line(e)})") from None
     try:
