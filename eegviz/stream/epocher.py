@@ -19,7 +19,6 @@ from eegviz.messages import Chunk, Epoch, Marker, SkipKind
 from eegviz.stream.preprocess import Preprocessor
 
 
-
 class RingBuffer:
     """Fixed-capacity (n_channels x capacity) sample buffer with a parallel timestamp buffer."""
 
@@ -28,9 +27,12 @@ class RingBuffer:
         self.times = np.full(capacity, -np.inf)
         self.capacity = capacity
         self.count = 0  # total samples ever written
+        self.first_time = np.inf  # the stamp of the first sample ever written
 
     def append(self, samples: np.ndarray, timestamps: np.ndarray) -> None:
         n = len(timestamps)
+        if n and self.count == 0:
+            self.first_time = float(timestamps[0])
         if n > self.capacity:
             samples, timestamps, n = samples[-self.capacity :], timestamps[-self.capacity :], self.capacity
         idx = (self.count + np.arange(n)) % self.capacity
@@ -100,8 +102,10 @@ class Epocher:
             raw = self.ring.window(marker.timestamp + self.lo, self.n_source, self.sfreq)
             if raw is None:
                 if latest >= t_end:
-                    out.append(EpochResult(None, marker, "window falls in a gap or left the buffer",
-                                           SkipKind.GAP))
+                    early = marker.timestamp + self.lo < self.ring.first_time - 0.5 / self.sfreq
+                    why = ("window starts before the first sample received (the stream began mid-trial)" if early
+                           else "window falls in a gap or left the buffer")
+                    out.append(EpochResult(None, marker, why, SkipKind.GAP))
                 elif ended:
                     out.append(EpochResult(None, marker, "session stopped before the epoch window was complete",
                                            SkipKind.STOPPED))

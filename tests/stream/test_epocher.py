@@ -57,6 +57,19 @@ def test_gap_inside_window_is_reported_not_guessed():
     assert len(out) == 1 and out[0].epoch is None and "gap" in out[0].reason
 
 
+def test_a_window_starting_before_the_first_sample_says_so():
+    """The first marker of a live session whose window began before eegviz received anything: skipped as a gap,
+    with the reason a user can act on rather than 'falls in a gap'."""
+    from eegviz.messages import SkipKind
+
+    spec = InputSpec(ch_names=CH, sfreq=250.0, tmin=-0.1, tmax=0.5)
+    ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
+    t, data = _stream()
+    ep.add_marker(Marker(100.05, "x"))  # its window starts 50 ms before the stream's first sample
+    out = ep.add_chunk(Chunk(data, t))
+    assert len(out) == 1 and out[0].kind == SkipKind.GAP and "before the first sample" in out[0].reason
+
+
 def test_resampling_and_channel_mapping_by_name():
     spec = InputSpec(ch_names=("O2", "Oz"), sfreq=250.0, tmin=-0.1, tmax=0.5)
     src_ch = ("oz", "Fz", "o2")
