@@ -168,8 +168,9 @@ class DiffusersImg2ImgGenerator:
                     requires_safety_checker=False, local_files_only=local_files_only(model),
                     **({"use_safetensors": True} if Path(model).is_dir() else {}))
                 if tiny_vae:
-                    pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
-                                                               local_files_only=local_files_only(tiny_vae))
+                    pipe.vae = AutoencoderTiny.from_pretrained(
+                        tiny_vae, torch_dtype=self.dtype, local_files_only=local_files_only(tiny_vae),
+                        **({"use_safetensors": True} if Path(tiny_vae).is_dir() else {}))
         except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: weights that do not fit their config
             if Path(model).is_dir():  # nothing to fetch: a file of the folder itself is missing or unreadable
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
