@@ -20,6 +20,9 @@ def session_settings(args: argparse.Namespace) -> SessionSettings:
     return SessionSettings.from_options(vars(args))
 
 
+SCREENSHOT_KINDS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")  # what Qt writes here
+
+
 def _check_session(settings: SessionSettings) -> None:
     """What can be refused before a model loads or a window opens."""
     from eegviz.stream.montage import check_montage
@@ -35,11 +38,12 @@ def _check_session(settings: SessionSettings) -> None:
     if source.command in ("demo", "replay"):
         check_positive(source.speed, "--speed", allow_zero=True, hint="0 = as fast as possible")
     if settings.duration is not None:
-        check_positive(settings.duration, "--duration", unit="s")
+        check_positive(settings.duration, "--duration", unit="s", hint="leave it out to run until stopped")
     if settings.output.screenshot:
         check_new_file(settings.output.screenshot, "--screenshot")
-        if Path(settings.output.screenshot).suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
-            raise EegvizError(f"--screenshot {settings.output.screenshot}: name a .png (or .jpg/.bmp) file")
+        if Path(settings.output.screenshot).suffix.lower() not in SCREENSHOT_KINDS:
+            raise EegvizError(f"--screenshot {settings.output.screenshot}: name an image file "
+                              f"({', '.join(SCREENSHOT_KINDS)})")
     if source.board_params and source.board is None:
         raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
     if settings.output.folder and not settings.display.headless:
@@ -71,6 +75,7 @@ def cmd_session(args) -> int:
 
 
 def cmd_simulate(args) -> int:
+    check_at_least(args.seed, "--seed", 0)
     if args.stream:
         from eegviz.sources.lsl_outlet import LslOutlets, stream_source
         from eegviz.sources.simulator import SimulatorSource
@@ -78,7 +83,6 @@ def cmd_simulate(args) -> int:
         from eegviz.world.sim_cli import config_from_args
 
         check_at_least(args.subject, "--subject", 0)
-        check_at_least(args.seed, "--seed", 0)
         if args.duration is not None:
             check_positive(args.duration, "--duration", unit="s")
         if not args.markers.strip():
@@ -93,7 +97,6 @@ def cmd_simulate(args) -> int:
         except KeyboardInterrupt:
             pass
         return 0
-    check_at_least(args.seed, "--seed", 0)
     if args.demo:
         from eegviz.world.demo import make_demo_recording
 

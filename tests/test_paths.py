@@ -54,6 +54,9 @@ def test_training_into_a_trained_model_folder_is_refused_before_any_training(tmp
     # nothing else: a folder without checkpoints, or a finished model, is refused untouched
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
     assert "no interrupted run" in _one_error_line(capsys)
+    # a new folder with --resume (a job script's first launch): a fresh start, on to the data (missing here)
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(tmp_path / "fresh"), "--resume"]) == 2
+    assert "no-data" in _one_error_line(capsys)
     (model / "checkpoints").mkdir()
     (model / "training.json").write_text("{}")
     before = _snapshot(model)

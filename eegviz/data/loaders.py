@@ -107,16 +107,16 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
     in_train = sorted({ds.classes[int(y)] for y in ds.labels[train_idx]})
     hint = ("; the class of an image is its id up to the last '_' (or its subfolder) in the images folder, so "
             "record markers for images of at least two classes" if detect_format(path) == "xdf" else "")
+    n_img = len(set(map(str, ds.image_ids)))
     if not in_train:
-        n_img = len(set(map(str, ds.image_ids)))
+        more = ": with eegviz simulate, --images 3 or more" if detect_format(path) == "synthetic" else ""
         raise EegvizError(f"{path}: the training split of its {len(ds.labels)} trials is empty ({n_img} distinct "
-                          "images; whole images are held out for validation and test, so each class needs several: "
-                          f"with eegviz simulate, --images 3 or more){hint}")
+                          f"images; whole images are held out for validation and test, so each class needs "
+                          f"several{more}){hint}")
     if len(in_train) < 2:
         have = f"only one class ({in_train[0]!r})"
         raise EegvizError(f"{path}: the training split of its {len(ds.labels)} trials has {have}; training needs "
                           f"at least two classes{hint}")
     if len(val_idx) == 0:
-        n_img = len(set(map(str, ds.image_ids)))
         raise EegvizError(f"{path} gives no validation trials ({n_img} distinct images, too few to hold any out; "
                           "whole images are held out, so at least three are needed){hint}")

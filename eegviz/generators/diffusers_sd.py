@@ -135,7 +135,7 @@ class DiffusersImg2ImgGenerator:
         if not sampling and not opts.sd_model and not (Path(model) / "model_index.json").is_file():
             raise EegvizError(f"{model} holds no diffusers pipeline (model_index.json missing); pass --sd-model "
                               "MODEL or use a model folder with one")
-        if not sampling and "text_encoder" in null_components(model):  # an eegviz-trained pipeline, not SD's
+        if not sampling and (Path(model) / "decoder.json").is_file():  # an eegviz model folder, not an SD one
             raise EegvizError(f"{model} has no {SAMPLING} (the steps, strength and guidance its generator was "
                               "distilled for); restore it from the model's origin or retrain")
         pick = lambda k, default: getattr(opts, k) if getattr(opts, k) is not None else sampling.get(k, default)  # noqa: E731
@@ -154,23 +154,21 @@ class DiffusersImg2ImgGenerator:
         from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline
         from diffusers.utils import logging as diffusers_logging
 
-        # critical only: "accelerate not found" is not the user's problem, and a missing or broken file is said
-        # below in one line (diffusers would log its own error line first)
+        # while loading, critical only: "accelerate not found" is not the user's problem, and a missing or broken
+        # file is said below in one line (diffusers would log its own error line first)
+        verbosity = diffusers_logging.get_verbosity()
         diffusers_logging.set_verbosity(diffusers_logging.CRITICAL)
         try:
             with warnings.catch_warnings():
                 # torch_dtype works on every supported diffusers (>= 0.30); newer ones warn it was renamed dtype
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-                # use_safetensors for a local folder: a missing .safetensors is an error, never a fall back to
-                # the pickle-based .bin beside it (no file in a model folder may run code)
+                # (a component saved as .bin is read by diffusers with torch.load(weights_only=True): no code runs)
                 pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
                     model, torch_dtype=self.dtype, **{**null_components(model), "safety_checker": None},
-                    requires_safety_checker=False, local_files_only=local_files_only(model),
-                    **({"use_safetensors": True} if Path(model).is_dir() else {}))
+                    requires_safety_checker=False, local_files_only=local_files_only(model))
                 if tiny_vae:
-                    pipe.vae = AutoencoderTiny.from_pretrained(
-                        tiny_vae, torch_dtype=self.dtype, local_files_only=local_files_only(tiny_vae),
-                        **({"use_safetensors": True} if Path(tiny_vae).is_dir() else {}))
+                    pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
+                                                               local_files_only=local_files_only(tiny_vae))
         except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: weights that do not fit their config
             if Path(model).is_dir():  # nothing to fetch: a file of the folder itself is missing or unreadable
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
@@ -178,6 +176,8 @@ class DiffusersImg2ImgGenerator:
                                   f"({first}); retrain or restore the folder") from None
             raise EegvizError(f"cannot load diffusers model '{model}': not in the local folder or HF cache and "
                               f"no network to fetch it ({type(exc).__name__})") from None
+        finally:
+            diffusers_logging.set_verbosity(verbosity)
         return pipe
 
     @property
@@ -194,11 +194,12 @@ class DiffusersImg2ImgGenerator:
         caption states are 16 tokens, a decoder trained on an SD model's own CLIP space gives 77."""
         tokens = 16 if self.caption_space == "minilm" else 77
         emb = np.zeros((1, tokens, self.ctx_dim), np.float32)
-        self.generate(np.zeros((1, 32, 32, 3), np.float32), emb)
-        if self.init == "latent":  # that path's first image would otherwise trace its own graphs (seconds)
+        if self.init == "latent":  # the path a session will run: its graphs differ (no VAE encode)
             side = self.size // self.pipe.vae_scale_factor
             self.generate(None, emb, latents=np.zeros((1, self.pipe.vae.config.latent_channels, side, side),
                                                       np.float32))
+        else:
+            self.generate(np.zeros((1, 32, 32, 3), np.float32), emb)
 
     def _embeds(self, embedding: np.ndarray) -> torch.Tensor:
         e = torch.as_tensor(embedding, dtype=self.dtype, device=self.device)

@@ -133,8 +133,9 @@ class EegvizLslRecorder:
             self.writer.close()
             pending = [_StreamRecord(inlet, -1, "", info.name())] if inlet is not None else []
             _close_inlets(self.streams + pending)
-            if not self.streams:  # nothing recorded: no header-only file is left to look like a recording
-                self.path.unlink(missing_ok=True)
+            # no sample was written (the pull threads start below): no header-only file is left to look like
+            # a recording
+            self.path.unlink(missing_ok=True)
             raise
         for rec in self.streams:
             rec.thread = threading.Thread(target=self._pull_loop, args=(rec,), daemon=True, name=f"record-{rec.name}")

@@ -85,10 +85,14 @@ def _check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_en
 
 def check_resumable(out: Path) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ and no finished
-    model yet (training.json is written when training ends). Anything else would be trained over."""
+    model yet (training.json is written when training ends), or starts one in a new or empty folder (a job
+    script that always passes --resume works on its first launch too). Anything else would be trained over."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        log.info("--resume: %s holds no run yet; starting one", out)
+        return
     if not (out / "checkpoints").is_dir():
-        raise EegvizError(f"--resume: {out} holds no interrupted run (no checkpoints/ folder); start a new run "
-                          "without --resume into a new or empty --out")
+        raise EegvizError(f"--resume: {out} holds files but no interrupted run (no checkpoints/ folder), which "
+                          "--resume would train over; choose a new or empty --out")
     if (out / "training.json").exists():
         raise EegvizError(f"--resume: {out} holds a finished model (training.json), which --resume would train "
                           "over; choose a new --out (if only its evaluation was cut short: eegviz eval --model "

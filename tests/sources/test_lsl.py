@@ -158,14 +158,29 @@ def test_outlets_restarted_between_open_and_start_are_found_again() -> None:
         src.start()
 
 
-def test_stop_after_open_releases_the_stream() -> None:
+def test_open_does_not_connect_start_does_and_stop_lets_go() -> None:
+    """What the outlet sees: no consumer after open() (liblsl sends nothing yet), one after start(), none after
+    stop(); stop() is safe after open() alone and twice."""
     name = f"eeg-{_uid()}"
     outlet = _eeg_outlet(name, name)
     src = LslSource(stream_name=name, resolve_timeout=3.0)
+
+    def consumers_become(want: bool) -> bool:
+        t_end = time.monotonic() + 3.0
+        while outlet.have_consumers() != want and time.monotonic() < t_end:
+            time.sleep(0.05)
+        return outlet.have_consumers() == want
+
     src.open()
-    src.stop()
-    src.stop()  # safe twice
+    time.sleep(0.3)
     assert not outlet.have_consumers()
+    src.stop()
+    src.stop()
+    src.open()
+    src.start()
+    assert consumers_become(True)
+    src.stop()
+    assert consumers_become(False)
 
 
 def test_unknown_stream_fails_within_timeout() -> None:
