@@ -185,8 +185,8 @@ def test_stop_gives_every_received_marker_a_line(tmp_path):
     assert stats.ended == "duration"
 
 
-class LoggedSource(ArraySource):
-    """Says in `log` when the session starts it."""
+class Logs:
+    """Mixin for a source class: says in `log` when the session starts it."""
 
     def __init__(self, log: list, **kw):
         super().__init__(**kw)
@@ -195,6 +195,10 @@ class LoggedSource(ArraySource):
     def start(self):
         self.log.append("source.start")
         super().start()
+
+
+class LoggedSource(Logs, ArraySource):
+    """An ArraySource that says in `log` when the session starts it."""
 
 
 class LoggedFileSource(LoggedSource):
@@ -257,18 +261,10 @@ def test_a_live_lsl_stream_the_model_cannot_use_is_refused_before_the_warm_up(tm
     from eegviz.sources.lsl import LslSource
     from eegviz.sources.lsl_outlet import LslOutlets
 
-    class LoggedLsl(LslSource):
-        def __init__(self, log, **kw):
-            super().__init__(**kw)
-            self.log = log
-
+    class LoggedLsl(Logs, LslSource):
         def open(self):
             self.log.append("source.open")
             super().open()
-
-        def start(self):
-            self.log.append("source.start")
-            super().start()
 
     dec, _ = tiny_models()
     for ch_names, fits in ((("Xa", "Xb", "Xc"), False), (CH, True)):
