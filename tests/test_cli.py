@@ -43,7 +43,7 @@ def run(*args, timeout=300):
     (["demo", "--headless", "--out", "NEW", "--steps", "600"], "more steps than the scheduler's 1000 timesteps"),
     (["live", "--simulate", "--headless", "--out", "NEW", "--duration", "nan"], "--duration must be a finite number > 0"),
     (["live", "--simulate", "--headless", "--out", "NEW", "--duration", "0"], "--duration must be a finite number > 0"),
-    (["demo", "--speed", "0", "--screenshot", "NEW.txt"], "name a .png"),
+    (["demo", "--speed", "0", "--screenshot", "NEW.txt"], "name an image file"),
     (["simulate", "--stream", "--subject", "-1"], "--subject must be >= 0"),
     (["simulate", "--stream", "--duration", "-1"], "--duration must be a finite number > 0"),
     (["simulate", "--stream", "--markers", " "], "--markers must name the marker outlet"),
