@@ -34,6 +34,8 @@ C = TypeVar("C", bound=Component)
 
 def load_component(cls: type[C], folder: Path) -> C:
     """cls.from_pretrained(folder), in eval mode, with a one-line error for a broken folder."""
+    from diffusers.utils import SAFETENSORS_WEIGHTS_NAME
+
     from eegviz.model_sources import quiet_hf_libraries
 
     quiet_hf_libraries()
@@ -41,7 +43,7 @@ def load_component(cls: type[C], folder: Path) -> C:
     if not (folder / cls.config_name).is_file():
         raise EegvizError(f"model part missing: {folder} has no {cls.config_name} (is this an eegviz model folder "
                           "from this version? retrain with `eegviz train`)")
-    weights = folder / "diffusion_pytorch_model.safetensors"
+    weights = folder / SAFETENSORS_WEIGHTS_NAME
     if not weights.is_file():
         raise EegvizError(f"model part missing: {folder} has no {weights.name} (restore the folder or retrain)")
     try:

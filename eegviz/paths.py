@@ -61,12 +61,18 @@ def confine_lsl() -> None:
         os.environ["LSLAPICFG"] = str(cfg)
 
 
+def is_new_or_empty(out: Path) -> bool:
+    """Nothing is there yet, or an empty folder: a place where writing can overwrite nothing."""
+    out = Path(out)
+    return not out.exists() or (out.is_dir() and not any(out.iterdir()))
+
+
 def check_new_output(out: Path, flag: str, what: str, hint: str = "") -> None:
     """Refuse an output folder that already holds something: `what` (e.g. "a simulated dataset") is written only
     into a new or empty folder, so an earlier run's files (an hour of training, the dataset a model was trained
     on) are never overwritten by a command run twice with the same --out."""
     out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if not is_new_or_empty(out):
         held = "is a file" if not out.is_dir() else "already holds files"
         raise EegvizError(f"{flag} {out} {held}: {what} is written only into a new or empty folder, so nothing "
                           f"there is overwritten; choose another {flag}{hint}")

@@ -265,7 +265,8 @@ class SessionController(QObject):
 
     def _work(self, sess: _Session) -> None:
         """The worker thread: load the model, then let the Pipeline open and check the source (before the
-        warm-up where the source can: Source.open()), warm up, start it, claim the output folder and run. Always ends by emitting `ended` exactly once."""
+        warm-up where the source can: Source.open()), warm up, start it, claim the output folder and run.
+        Always ends by emitting `ended` exactly once."""
         from eegviz.pipeline import Pipeline
         from eegviz.record.session_folder import SessionOutput
         from eegviz.sinks import make_sinks

@@ -198,8 +198,8 @@ class LslSource:
         self.info = StreamInfo(name=stream_name or stream_type, ch_names=(), sfreq=0.0)
         self._eeg: RecoveringInlet | None = None
         self._markers: RecoveringInlet | None = None
-        self._resolved: tuple[pylsl.StreamInfo, pylsl.StreamInfo | None] | None = None
-        self._inlets: tuple[pylsl.StreamInlet, pylsl.StreamInlet | None] | None = None  # open(), not yet started
+        # what open() made and start() has not connected yet: (label, stream, inlet), markers first
+        self._unstarted: list[tuple[str, pylsl.StreamInfo, pylsl.StreamInlet]] | None = None
         self._scale: np.ndarray | None = None
         self._dejitter: Dejitter | None = None
         self._seen_data = False
@@ -220,10 +220,11 @@ class LslSource:
         eeg, mk = resolve_streams(
             self.stream_name, self.stream_type, self.marker_name, self.marker_type, self.resolve_timeout
         )
-        self._resolved = (eeg, mk)
-        self._inlets = (_new_inlet(eeg), _new_inlet(mk) if mk is not None else None)
+        eeg_inlet = _new_inlet(eeg)
+        self._unstarted = [("markers", mk, _new_inlet(mk))] if mk is not None else []
+        self._unstarted.append(("eeg", eeg, eeg_inlet))
         try:
-            full = self._inlets[0].info(timeout=self.resolve_timeout)  # the full info carries desc
+            full = eeg_inlet.info(timeout=self.resolve_timeout)  # the full info carries desc
         except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
             self.stop()
             raise EegvizError(f"LSL stream {_describe(eeg)} did not answer: {e}") from None
@@ -243,7 +244,7 @@ class LslSource:
 
         An outlet that went away or restarted since open() (an amplifier app restarted during the warm-up) is
         looked for once more, as a fresh open() would; the session compares the info again after start()."""
-        if self._inlets is None:
+        if self._unstarted is None:
             self.open()
         try:
             self._connect_opened()
@@ -262,19 +263,20 @@ class LslSource:
     def _connect_opened(self) -> None:
         """Start the data of the inlets open() made, markers first; a stream that does not answer raises
         _NoAnswer naming it, after everything is released."""
-        (eeg, mk), inlets = self._resolved, self._inlets
-        self._inlets = None  # from here the RecoveringInlets own them; a failure closes what it opened
+        pending, self._unstarted = self._unstarted, None  # from here the RecoveringInlets own them
         try:
-            for info, inlet, label in ((mk, inlets[1], "markers"), (eeg, inlets[0], "eeg")):
-                if inlet is None:
-                    continue
+            for label, info, inlet in pending:
                 try:
-                    link = RecoveringInlet(inlet, info, _connect(inlet, self.resolve_timeout), label)
+                    offset = _connect(inlet, self.resolve_timeout)
                 except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
                     raise _NoAnswer(info, e) from None
-                setattr(self, "_markers" if label == "markers" else "_eeg", link)
-        except BaseException:
-            for inlet in inlets:
+                link = RecoveringInlet(inlet, info, offset, label)
+                if label == "eeg":
+                    self._eeg = link
+                else:
+                    self._markers = link
+        except BaseException:  # a failure closes what it opened
+            for _, _, inlet in pending:
                 _close(inlet)
             self.stop()
             raise
@@ -372,9 +374,9 @@ class LslSource:
             )
 
     def stop(self) -> None:
-        for inlet in self._inlets or ():
+        for _, _, inlet in self._unstarted or ():
             _close(inlet)
-        self._inlets = None
+        self._unstarted = None
         for attr in ("_eeg", "_markers"):
             link = getattr(self, attr)
             if link is not None:

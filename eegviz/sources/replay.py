@@ -106,14 +106,17 @@ class ReplaySource:
         raise NotImplementedError(f"{type(self).__name__} implements neither load() nor start()")
 
     def open(self) -> None:
-        if self._recording is None:
-            self._recording = self.load()
+        self._loaded()
 
     def start(self) -> None:
+        data, timestamps, markers = self._loaded()
+        self.begin(data, timestamps, markers, self.info.name, self.info.sfreq)
+
+    def _loaded(self) -> tuple[np.ndarray, np.ndarray, list[Marker]]:
+        """The recording, read by load() the first time it is asked for (by open() or start())."""
         if self._recording is None:
             self._recording = self.load()
-        data, timestamps, markers = self._recording
-        self.begin(data, timestamps, markers, self.info.name, self.info.sfreq)
+        return self._recording
 
     def begin(self, data: np.ndarray, timestamps: np.ndarray, markers: list[Marker], name: str,
               sfreq: float) -> None:

@@ -87,7 +87,9 @@ def check_resumable(out: Path) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ and no finished
     model yet (training.json is written when training ends), or starts one in a new or empty folder (a job
     script that always passes --resume works on its first launch too). Anything else would be trained over."""
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+    from eegviz.paths import is_new_or_empty
+
+    if is_new_or_empty(out):
         log.info("--resume: %s holds no run yet; starting one", out)
         return
     if not (out / "checkpoints").is_dir():
