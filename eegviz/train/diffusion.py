@@ -63,9 +63,11 @@ def build_unet(cross_dim: int, latent_size: int = 16, latent_channels: int = 4, 
 def build_scheduler():
     from diffusers import DDIMScheduler
 
+    # steps_offset only shifts "leading" spacing; 1 is what diffusers' SD pipelines expect of every scheduler
+    # config, and any other value makes them print a deprecation warning with the whole config on every load
     return DDIMScheduler(num_train_timesteps=T_TRAIN, beta_schedule="squaredcos_cap_v2",
                          prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_spacing="trailing",
-                         clip_sample=False, set_alpha_to_one=True)
+                         clip_sample=False, set_alpha_to_one=True, steps_offset=1)
 
 
 class Captions:
