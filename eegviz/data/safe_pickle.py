@@ -11,6 +11,9 @@ EegvizError naming it; nothing the file names is imported or called first.
 Two more checks keep corrupt files (not only crafted ones) from crashing the interpreter, both found by
 fuzzing (tests/data/test_fuzz.py): every length-prefixed opcode is checked against the file size before the
 unpickler sees it, and every pickled dtype state must equal the state numpy itself writes for that dtype.
+A third, found by review: numpy.ndarray is allowed as an argument (numpy's own pickles pass it to
+_reconstruct) but never as a callable, since ndarray(shape, object dtype, buffer=file bytes) is an array of
+pointers the file chose.
 
 A .npy file is parsed with numpy.lib.format (magic, header); a non-object array is read with
 allow_pickle=False, an object array's payload goes through the restricted unpickler. Anything that is not a
@@ -139,7 +142,31 @@ class RestrictedUnpickler(pickle._Unpickler):
             _check_dtype_state(self.stack[-2], self.stack[-1])
         super().load_build()
 
+    # numpy.ndarray is on the allow-list only as the argument numpy's own pickles hand to _reconstruct. Called
+    # itself (REDUCE, NEWOBJ, NEWOBJ_EX), its `buffer` argument makes an array of any dtype over the file's bytes:
+    # an object array whose pointers are whatever the file says, which crashes the interpreter when read.
+    def load_reduce(self):
+        _refuse_array_call(self.stack[-2] if len(self.stack) >= 2 else None)
+        super().load_reduce()
+
+    def load_newobj(self):
+        _refuse_array_call(self.stack[-2] if len(self.stack) >= 2 else None)
+        super().load_newobj()
+
+    def load_newobj_ex(self):
+        _refuse_array_call(self.stack[-3] if len(self.stack) >= 3 else None)
+        super().load_newobj_ex()
+
     dispatch[pickle.BUILD[0]] = load_build
+    dispatch[pickle.REDUCE[0]] = load_reduce
+    dispatch[pickle.NEWOBJ[0]] = load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = load_newobj_ex
+
+
+def _refuse_array_call(func) -> None:
+    if isinstance(func, type) and issubclass(func, np.ndarray):
+        raise pickle.UnpicklingError("the pickle builds a numpy array from raw bytes itself, which numpy never "
+                                     "writes (crafted file)")
 
 
 def _check_lengths(fp) -> None:

@@ -158,3 +158,23 @@ def test_length_past_the_end_is_refused_before_allocating(tmp_path):
     (tmp_path / "b.pkl").write_bytes(b"\x80\x05\x96" + (2**62).to_bytes(8, "little") + b"abc.")
     with pytest.raises(EegvizError, match="claims 4611686018427387904 bytes"):
         load_pickled(tmp_path / "b.pkl")
+
+
+def _array_over_bytes(opcode: bytes) -> bytes:
+    """A pickle that calls numpy.ndarray itself (REDUCE, NEWOBJ or NEWOBJ_EX) with an object dtype over bytes of
+    the file's choosing: reading the result would follow those bytes as pointers. NULL pointers here, and the test
+    never reads an element. Assembled from pickled pieces, as Python's pickler will not write NEWOBJ for ndarray."""
+    def body(obj):  # a pickled piece without its protocol header, memo puts and STOP
+        return pickletools.optimize(pickle.dumps(obj, protocol=2))[2:-1]
+
+    args = ((2,), np.dtype("O"), bytes(16))
+    if opcode == pickle.NEWOBJ_EX:
+        return b"\x80\x02" + body(np.ndarray) + body(args) + body({}) + opcode + b"."
+    return b"\x80\x02" + body(np.ndarray) + body(args) + opcode + b"."
+
+
+@pytest.mark.parametrize("opcode", [pickle.REDUCE, pickle.NEWOBJ, pickle.NEWOBJ_EX], ids=["reduce", "newobj", "newobj_ex"])
+def test_an_array_built_from_raw_bytes_is_refused(tmp_path, opcode):
+    (tmp_path / "x.pkl").write_bytes(_array_over_bytes(opcode))
+    with pytest.raises(EegvizError, match="builds a numpy array from raw bytes"):
+        load_pickled(tmp_path / "x.pkl")
