@@ -130,6 +130,7 @@ def main(argv=None) -> int:
     """The generator and its classifier alone, with held-out figures: DIR/results.json."""
     from eegviz.decoders.text import make_text_encoder
     from eegviz.eval.classifier import load_classifier, save_classifier, train_classifier
+    from eegviz.paths import check_new_output
 
     p = argparse.ArgumentParser(prog="python -m eegviz.train.diffusers_gen")
     p.add_argument("--out", required=True)
@@ -167,6 +168,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     clf = vae = teacher = student = None
     try:  # before anything is written: a wrong folder or value is one line and no output folder
+        check_new_output(out, "--out", "a generator run", " (an earlier run's folder is read with --vae-from, "
+                         "--teacher-from, --student-from and --classifier)")
         if not 0.0 <= a.paired <= 1.0:
             raise EegvizError(f"--paired is a weight between 0 and 1, not {a.paired:g}")
         if a.classifier:
@@ -184,8 +187,7 @@ def main(argv=None) -> int:
     text = make_text_encoder("minilm")
     if clf is None:
         clf = train_classifier(n_per_class=a.classifier_images, epochs=a.classifier_epochs, seed=1, size=64)
-    if not a.classifier or Path(a.classifier).resolve() != out.resolve():
-        save_classifier(clf, out)
+    save_classifier(clf, out)
     t_clf = time.perf_counter() - t0
     log.info(f"classifier (64 px, seed 1): {'loaded from ' + a.classifier if a.classifier else 'trained'}, "
              f"{t_clf:.0f} s")

@@ -215,6 +215,21 @@ def test_classifier_keeps_its_training_size_and_classes(tmp_path):
         load_classifier(tmp_path)
 
 
+def test_an_earlier_run_folder_is_never_written_into(tmp_path, capsys):
+    """--out naming an earlier run (or a model folder) is refused before anything is written: a rerun with the
+    same --out used to replace its generator, results.json and sampling.json."""
+    from eegviz.train.diffusers_gen import main
+
+    out = tmp_path / "earlier"
+    (out / "unet").mkdir(parents=True)
+    (out / "results.json").write_text("{}")
+    before = sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*"))
+    assert main(["--out", str(out), "--tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("eegviz: --out") and "already holds files" in err and len(err.splitlines()) == 1
+    assert sorted((p.relative_to(out), p.stat().st_mtime_ns) for p in out.rglob("*")) == before
+
+
 def test_missing_classifier_folder_is_one_line_and_writes_nothing(tmp_path, capsys):
     from eegviz.train.diffusers_gen import main
 
