@@ -54,10 +54,18 @@ def guess_family(model: str) -> str:
     return "turbo" if "turbo" in m else "lcm" if "lcm" in m else "sd"
 
 
+# the libraries a pipeline folder's components may come from: diffusers itself (and its pipelines' own modules,
+# such as "stable_diffusion" for SD's safety checker), transformers, or none (a null component)
+COMPONENT_LIBRARIES = {"diffusers", "transformers"}
+
+
 def null_components(model: str | Path) -> dict:
     """{name: None} for the components a local folder's model_index.json leaves null (the embedded default has no
     text encoder). diffusers 0.42 loads a null only for a pipeline's optional components, which text_encoder and
-    tokenizer are not for StableDiffusionImg2ImgPipeline: they must be passed as None explicitly."""
+    tokenizer are not for StableDiffusionImg2ImgPipeline: they must be passed as None explicitly.
+
+    The index is checked first (check_components), so every load of a local folder, eegviz's own or a user's SD,
+    goes through that check."""
     index = Path(model) / "model_index.json"
     if not index.is_file():
         return {}
@@ -67,7 +75,32 @@ def null_components(model: str | Path) -> dict:
         raise EegvizError(f"{index} is not valid JSON") from None
     if not isinstance(entries, dict):
         raise EegvizError(f"{index} must hold a JSON object (component name -> [library, class])")
+    check_components(Path(model), entries)
     return {k: None for k, v in entries.items() if isinstance(v, list) and v and v[0] is None}
+
+
+def check_components(folder: Path, entries: dict) -> None:
+    """Refuse a folder whose components could run code of its own when diffusers loads it.
+
+    diffusers imports the library each component names and, in releases before its trust_remote_code check, ran
+    a `<component>/<library>.py` found in the folder; the pyproject's lower bound still allows those. So only
+    diffusers and transformers classes (or null) are accepted, and no such .py file may sit beside them, whatever
+    diffusers release is installed."""
+    from diffusers import pipelines
+
+    for name, value in entries.items():
+        if name.startswith("_") or not (isinstance(value, list) and len(value) == 2):
+            continue
+        library = value[0]
+        if library is None:
+            continue
+        if not isinstance(library, str) or not (library in COMPONENT_LIBRARIES or
+                                                (library.isidentifier() and hasattr(pipelines, library))):
+            raise EegvizError(f"{folder / 'model_index.json'}: component '{name}' comes from library {library!r}; "
+                              f"only diffusers and transformers components are loaded (no code from a model folder)")
+        if (folder / name / f"{library}.py").exists():
+            raise EegvizError(f"{folder / name / (library + '.py')}: a model folder's component may not carry "
+                              f"Python code (diffusers would import it)")
 
 
 def read_sampling(folder: str | Path) -> dict:

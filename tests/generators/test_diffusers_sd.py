@@ -106,3 +106,39 @@ def test_local_sd_folder_through_make_generator_guides_against_the_empty_prompt(
     out = gen.generate(np.full((2, 16, 16, 3), 0.5, np.float32), np.zeros((2, 77, 32), np.float32))
     assert out.shape == (2, 32, 32, 3)
     assert gen.uncond_embeds(77).abs().max() > 0.1  # the text encoder's "" encoding, not zeros
+
+
+@pytest.mark.parametrize("plant", ["library", "py_file"])
+def test_a_folder_whose_components_could_run_code_is_refused_before_loading(tmp_path, monkeypatch, plant):
+    """A component from any library but diffusers / transformers, or a `<component>/<library>.py` beside it (which
+    diffusers releases before their trust_remote_code check imported), is refused before diffusers reads the
+    folder; the planted code never runs."""
+    import json
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    ran = tmp_path / "ran"
+    code = f"open({str(ran)!r}, 'w').write('x')\n"
+    if plant == "library":
+        index = json.loads((folder / "model_index.json").read_text())
+        index["unet"] = ["planted_lib", "UNet"]
+        (folder / "model_index.json").write_text(json.dumps(index))
+        (tmp_path / "planted_lib.py").write_text(code)
+        monkeypatch.syspath_prepend(str(tmp_path))
+    else:
+        (folder / "unet" / "diffusers.py").write_text(code)
+    with pytest.raises(EegvizError, match="planted_lib|may not carry Python code"):
+        DiffusersImg2ImgGenerator(str(folder), steps=1, strength=0.5)
+    assert not ran.exists()
+
+
+def test_the_component_libraries_real_sd_folders_use_are_accepted(tmp_path):
+    from eegviz.generators.diffusers_sd import check_components
+
+    check_components(tmp_path, {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.6.0",
+                                "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"],
+                                "feature_extractor": ["transformers", "CLIPImageProcessor"],
+                                "text_encoder": ["transformers", "CLIPTextModel"], "unet": ["diffusers", "UNet2DConditionModel"],
+                                "image_encoder": [None, None]})
