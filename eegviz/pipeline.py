@@ -312,15 +312,27 @@ class Pipeline:
                                f"interpolated from the {cmap.source_montage} montage")
             self._run_threads(Epocher(pre, info.ch_names), duration)
         finally:
-            self.stop()
-            self.source.stop()
-            if self.recorder:
-                self.recorder.close()
-            for s in self.sinks:
-                s.close()
+            closing_error = self._close_all()
         if self._error:
             raise self._error
+        if closing_error:
+            raise closing_error
         return self.stats
+
+    def _close_all(self) -> Exception | None:
+        """Stop the source, then close the recorder and every sink, each whatever the others do: a source or plugin
+        whose stop()/close() raises must not leave session.xdf without its footers, results.jsonl open or the report
+        unwritten. Returns the first error (raised after the session's own error, which is said first)."""
+        first = None
+        closers = [self.stop, self.source.stop, *([self.recorder.close] if self.recorder else []),
+                   *(s.close for s in self.sinks)]
+        for close in closers:
+            try:
+                close()
+            except Exception as e:  # noqa: BLE001 - every part gets closed; the first error is raised after
+                log.error("closing the session: %s", e)
+                first = first or e
+        return first
 
     def _run_threads(self, epocher: Epocher, duration: float | None) -> None:
         acq = threading.Thread(target=self._acquire, args=(epocher,), name="eegviz-acquire", daemon=True)

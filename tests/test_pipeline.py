@@ -185,6 +185,47 @@ def test_stop_gives_every_received_marker_a_line(tmp_path):
     assert stats.ended == "duration"
 
 
+class UnpluggedOnStop(ArraySource):
+    """A source (a plugin's, a board's) whose stop() raises."""
+
+    def stop(self):
+        raise RuntimeError("amplifier unplugged")
+
+
+class ClosedSink:
+    def __init__(self):
+        self.closed = False
+
+    def on_result(self, rec, stimulus=None):
+        pass
+
+    def on_skipped(self, marker, reason, kind):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_failing_stop_still_closes_the_recording_and_every_sink(tmp_path):
+    """source.stop() raising used to skip the recorder's footers and every sink's close: now each part is closed
+    whatever the others do, and the error is still raised."""
+    import pyxdf
+    import pytest
+
+    from eegviz.record.session_folder import SessionOutput
+
+    dec, gen = tiny_models()
+    sink = ClosedSink()
+    pipe = Pipeline(UnpluggedOnStop(), dec, gen, [sink], output=SessionOutput(tmp_path / "s"), paced=False)
+    with pytest.raises(RuntimeError, match="amplifier unplugged"):
+        pipe.run()
+    assert sink.closed
+    lines = (tmp_path / "s" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 6 and all(json.loads(l)["marker"] for l in lines)
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "s" / "session.xdf"), dejitter_timestamps=False)
+    assert streams and all(st.get("footer") for st in streams)  # footers written
+
+
 class Logs:
     """Mixin for a source class: says in `log` when the session starts it."""
 
