@@ -153,6 +153,7 @@ class BrainFlowSource:
         self._streaming = True
         self._offset = pylsl.local_clock() - time.time()
         self._last_ts = None
+        self._told_nan = False
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Take everything the board buffered; polls up to timeout when nothing is there yet."""
@@ -169,8 +170,12 @@ class BrainFlowSource:
         if data.shape[1]:
             ts = data[self._ts_row].astype(np.float64) + self._offset
             samples = data[self._eeg_rows].T * 1e-6
-            if not np.isfinite(samples).all():
-                raise EegvizError(f"BrainFlow board {self.info.name} sent NaN/inf samples; check the electrodes")
+            if not self._told_nan and not np.isfinite(samples).all():
+                # as LSL's source does: the recording keeps the samples as they came and the epocher skips the
+                # epochs holding them; ending the session here lost the chunk (already taken from the board)
+                self._told_nan = True
+                result.notices.append(f"BrainFlow board {self.info.name} sends NaN/inf samples (a flat or saturated "
+                                      "electrode?); they are kept as sent and the epochs holding them are skipped")
             if self.info.sfreq > 0:
                 steps = np.diff(ts if self._last_ts is None else np.concatenate(([self._last_ts], ts)))
                 result.gap = bool(len(steps) and (steps > JUMP_SAMPLES / self.info.sfreq).any())

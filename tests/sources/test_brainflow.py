@@ -146,3 +146,26 @@ def test_board_names_with_a_blank_or_a_double_fall_back_to_numbered_names(monkey
     finally:
         src.stop()
     assert usable_ch_names([" Fz", "Cz ", "Pz"], 3) == ["Fz", "Cz", "Pz"]
+
+
+def test_nan_samples_are_delivered_with_one_notice_not_ending_the_session(source) -> None:
+    """A flat or saturated electrode's NaN: the chunk (already taken from the board) reaches the recording and the
+    epocher as it came, with one notice, as the LSL source does; the session used to end and lose the chunk."""
+    real = source.board.get_board_data
+    row = source._eeg_rows[2]
+
+    def with_nan():
+        data = real()
+        data[row, ::3] = np.nan
+        return data
+
+    source.board.get_board_data = with_nan
+    chunks, notices = [], []
+    t_end = time.monotonic() + 0.6
+    while time.monotonic() < t_end:
+        r = source.read(timeout=0.05)
+        chunks += r.chunks
+        notices += r.notices
+    data = np.concatenate([c.samples for c in chunks])
+    assert len(data) > 0.3 * source.info.sfreq and np.isnan(data[:, 2]).any() and np.isfinite(data[:, 3]).all()
+    assert len(notices) == 1 and "NaN" in notices[0]  # said once, not per chunk
