@@ -87,6 +87,8 @@ class LabRecorderCliRecorder:
         self.start_timeout_s = start_timeout_s
         self.lines: list[str] = []
         self._proc: subprocess.Popen | None = None
+        self._recording = False  # the binary said it started every stream
+        self._stop_sent = False
         self._readers: list[threading.Thread] = []
         self.log_path = self.path.with_name("labrecorder.log")
 
@@ -158,6 +160,12 @@ class LabRecorderCliRecorder:
         except BaseException:
             self._kill()
             raise
+        self._recording = True
+
+    def failed(self) -> bool:
+        """Whether LabRecorderCLI has exited by itself since start() (a crash, a full disk): record() then ends at
+        once and stop() says how, instead of the command waiting for --duration with nothing recorded."""
+        return self._recording and not self._stop_sent and self._proc.poll() is not None
 
     def stop(self) -> None:
         """Send the newline LabRecorderCLI waits for; it writes the footers and exits.
@@ -165,8 +173,13 @@ class LabRecorderCliRecorder:
         A second Ctrl-C meanwhile is ignored (in the main thread); anything else that interrupts the wait
         kills the child rather than leave it running on its own.
         """
-        if self._proc is None or self._proc.returncode is not None:
-            return
+        if self._proc is None or self._stop_sent or not self._recording:
+            return  # nothing started (a failed start killed it and said why), or stopped already
+        self._stop_sent = True
+        if self._proc.poll() is not None:  # it ended by itself during the recording (a crash, a full disk)
+            self._finish_log()
+            raise EegvizError(f"LabRecorderCLI ended by itself with code {self._proc.returncode} during the "
+                              f"recording; what it wrote is in {self.path}; see {self.log_path}")
         with stop_deferred():
             try:
                 self._proc.stdin.write("\n")

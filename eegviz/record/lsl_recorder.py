@@ -98,6 +98,7 @@ class EegvizLslRecorder:
         self._stop = threading.Event()
         self._t_stop: float | None = None  # local_clock() when stop() was called
         self._threads: list[threading.Thread] = []
+        self._housekeeping_error: Exception | None = None
         self.writer = None
 
     def start(self) -> None:
@@ -205,7 +206,21 @@ class EegvizLslRecorder:
                 time.sleep(0.01)
 
     def _housekeeping(self) -> None:
-        """Clock offsets every offset_interval_s, a Boundary chunk every boundary_interval_s (LabRecorder's)."""
+        """Clock offsets every offset_interval_s, a Boundary chunk every boundary_interval_s (LabRecorder's); an
+        error (a full disk) is kept for failed() and stop() to say, not lost with the thread."""
+        try:
+            self._keep_house()
+        except Exception as e:  # noqa: BLE001 - said by stop()
+            self._housekeeping_error = e
+            log.error("clock offsets and boundary chunks stopped: %s", e)
+
+    def failed(self) -> bool:
+        """Whether nothing is being recorded any more (every stream's thread ended on an error, or the clock
+        offsets could not be written): record() then ends at once instead of waiting for --duration."""
+        return self._housekeeping_error is not None or (bool(self.streams) and
+                                                         all(r.error is not None for r in self.streams))
+
+    def _keep_house(self) -> None:
         next_offset = time.monotonic() + self.offset_interval_s
         next_boundary = time.monotonic() + self.boundary_interval_s
         while not self._stop.wait(0.1):
@@ -246,6 +261,8 @@ class EegvizLslRecorder:
                 self.writer.close()
                 _close_inlets([r for r in self.streams if r not in stuck])  # never under a running pull
         failed = [f"'{r.name}' ({r.error})" for r in self.streams if r.error is not None]
+        if self._housekeeping_error is not None:
+            failed.append(f"the clock offsets ({self._housekeeping_error})")
         if failed:
             raise EegvizError(f"recording of {', '.join(failed)} ended early; the samples before that are in "
                               f"{self.path}")
@@ -293,7 +310,7 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
         try:
             t_end = None if duration is None else time.monotonic() + duration
             stop_event = stop_event or threading.Event()
-            while not stop_event.is_set():
+            while not stop_event.is_set() and not recorder.failed():
                 left = None if t_end is None else t_end - time.monotonic()
                 if left is not None and left <= 0:
                     break
@@ -301,7 +318,9 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
         except KeyboardInterrupt:
             pass
     finally:
-        recorder.stop()
+        recorder.stop()  # says why, where a failure ended the wait
+    if recorder.failed():  # ended by itself and stop() had nothing to say (LabRecorderCLI exiting with 0)
+        raise EegvizError(f"the recording ended by itself; what came before is in {recorder.path}")
     return recorder
 
 

@@ -448,3 +448,47 @@ def test_a_stream_gone_between_discovery_and_opening_is_one_line_and_leaves_no_f
     with pytest.raises(EegvizError, match=f"LSL stream '{name}' did not answer"):
         rec.start()
     assert not (tmp_path / "session.xdf").exists()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_recording_that_failed_ends_at_once_and_says_why(tmp_path, monkeypatch, backend):
+    """Every stream's writes failing (a full disk), or LabRecorderCLI dying mid-recording: record() used to wait
+    for --duration or Ctrl-C with nothing being recorded; it now ends within a second or two, with the reason."""
+    from eegviz.record.xdf_writer import XdfWriter
+
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    if backend == "eegviz":
+        def full_disk(self, *a, **kw):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(XdfWriter, "write_samples", full_disk)
+    stop, started, result, holder = threading.Event(), threading.Event(), {}, {}
+
+    def run():
+        try:
+            result["rec"] = record(tmp_path / "out", names=[info.name, marker_name], backend=backend,
+                                   stop_event=stop, on_start=lambda r: (holder.update(rec=r), started.set()))
+        except BaseException as e:  # noqa: BLE001 - checked below
+            result["error"] = e
+            started.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        assert started.wait(30) and "error" not in result, result.get("error")
+        if backend == "eegviz":
+            _push_known(outlets, n_chunks=4)  # a marker at the first chunk: both streams try to write
+        else:
+            time.sleep(0.5)
+            holder["rec"]._proc.kill()
+        t.join(10)
+        assert not t.is_alive(), "record() kept waiting after the recording failed"
+        err = result.get("error")
+        assert isinstance(err, EegvizError), err
+        assert ("No space left" in str(err) and "ended early" in str(err)) if backend == "eegviz" else \
+            "ended by itself" in str(err)
+    finally:
+        stop.set()
+        t.join(30)
+        outlets.close()
