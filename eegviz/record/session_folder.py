@@ -3,8 +3,9 @@
 A lab's session is often unrepeatable, so `--out DIR` follows LabRecorder's rule: never overwrite. A DIR that
 does not exist yet, or is empty, becomes the session folder; a DIR that already holds anything gets a fresh
 numbered sub-folder (DIR/session-002, DIR/session-003, ...), claimed with an exclusive mkdir so two runs
-started at once cannot share one. The files inside are opened exclusively too (results.jsonl, session.xdf):
-a bug elsewhere cannot truncate a recording.
+started at once cannot share one. A new or empty DIR is not claimed that way (two runs started at the same
+instant both take it), but the files inside are opened exclusively (results.jsonl, session.xdf): the second
+run is refused in one line, and a bug elsewhere cannot truncate a recording.
 
 Two steps, because a refused run must leave nothing behind: check_out_dir() is asked before anything is
 loaded and creates nothing (it names the problem in one line: a path under a regular file, a folder this
