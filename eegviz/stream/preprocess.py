@@ -84,6 +84,9 @@ def reference_indices(spec: InputSpec) -> np.ndarray | None:
     return np.array([lookup[r.lower()] for r in names])
 
 
+MAX_RESAMPLE_DENOMINATOR = 16384
+
+
 class Preprocessor:
     """Maps source channels/rate onto an InputSpec: select by name (or map by position and interpolate),
     resample, then prepare_epochs() as in training.
@@ -99,7 +102,12 @@ class Preprocessor:
         self.spec = spec
         self.channel_map = build_channel_map(spec.ch_names, spec.montage, source_ch_names, montage)
         self.picks = self.channel_map.picks  # the source channels the model's are made of (NaN checks)
-        ratio = Fraction(spec.sfreq / source_sfreq).limit_denominator(1000)
+        if not source_sfreq > 0:
+            raise EegvizError("the EEG stream has no regular sampling rate (nominal rate 0, or none given); "
+                              "epochs are cut by sample count, so eegviz needs a stream with a fixed rate")
+        # up / down of the polyphase resampler; denominators up to 16384 cover every amplifier rate, BioSemi's
+        # 2048-16384 Hz included (250 / 2048 = 125 / 1024: about 10 ms an epoch on 2 cores)
+        ratio = Fraction(spec.sfreq / source_sfreq).limit_denominator(MAX_RESAMPLE_DENOMINATOR)
         if abs(float(ratio) * source_sfreq - spec.sfreq) > 1e-6 * spec.sfreq:
             raise EegvizError(f"cannot resample {source_sfreq} Hz to the model's {spec.sfreq} Hz exactly")
         self.up, self.down = ratio.numerator, ratio.denominator

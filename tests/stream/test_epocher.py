@@ -70,15 +70,16 @@ def test_a_window_starting_before_the_first_sample_says_so():
     assert len(out) == 1 and out[0].kind == SkipKind.GAP and "before the first sample" in out[0].reason
 
 
-def test_resampling_and_channel_mapping_by_name():
+@pytest.mark.parametrize("rate", [1000.0, 2048.0])  # 2048: BioSemi's rate, 125/1024 of the model's
+def test_resampling_and_channel_mapping_by_name(rate):
     spec = InputSpec(ch_names=("O2", "Oz"), sfreq=250.0, tmin=-0.1, tmax=0.5)
     src_ch = ("oz", "Fz", "o2")
-    pre = Preprocessor(spec, src_ch, 1000.0)
+    pre = Preprocessor(spec, src_ch, rate)
     ep = Epocher(pre, src_ch)
-    n = 4000
-    t = 50.0 + np.arange(n) / 1000.0
+    n = int(4 * rate)
+    t = 50.0 + np.arange(n) / rate
     data = np.zeros((n, 3), np.float32)
-    data[:, 2] = 5e-6 * np.sin(2 * np.pi * 5 * t)  # 5 Hz on O2 survives the 4:1 resampling
+    data[:, 2] = 5e-6 * np.sin(2 * np.pi * 5 * t)  # 5 Hz on O2 survives the resampling
     ep.add_marker(Marker(51.5, "m"))
     out = ep.add_chunk(Chunk(data, t))
     e = out[0].epoch
@@ -87,6 +88,11 @@ def test_resampling_and_channel_mapping_by_name():
     ref = prepare_epochs(5e-6 * np.sin(2 * np.pi * 5 * tt)[None], spec)[0]
     assert np.corrcoef(e.data[0], ref)[0, 1] > 0.99
     assert np.abs(e.data[1]).max() < 1e-6
+
+
+def test_a_stream_without_a_regular_rate_is_one_line():
+    with pytest.raises(EegvizError, match="no regular sampling rate"):
+        Preprocessor(InputSpec(ch_names=("Oz",), sfreq=250.0), CH, 0.0)
 
 
 def test_missing_channels_and_nan_are_clear_errors():
