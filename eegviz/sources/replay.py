@@ -2,7 +2,9 @@
 
 Samples are released in chunks of chunk_s once their recording time has come, with recording time advancing
 speed times faster than perf_counter from start(); speed=0 releases everything as fast as the caller reads, a
-bounded batch per read so downstream queues see a steady flow rather than one huge chunk.
+bounded batch per read so downstream queues see a steady flow rather than one huge chunk. A regular-rate
+stream's stamps are dejittered as the live LSL source dejitters them (eegviz.stream.dejitter), so a replay cuts
+the epochs its live session cut; each chunk keeps the file's own stamps as raw_timestamps for the recording.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from eegviz.checks import check_positive
 from eegviz.messages import Chunk, Marker
 from eegviz.sources.base import ReadResult
+from eegviz.stream.dejitter import dejitter_recording
 
 
 def checked_speed(speed: float) -> float:
@@ -29,6 +32,8 @@ class PacedReplay:
                  sfreq: float, speed: float = 1.0, chunk_s: float = 0.02) -> None:
         """data (n, ch) and timestamps (n,) in recording time; markers in time order."""
         self.data, self.timestamps, self.markers, self.name = data, timestamps, markers, name
+        # epochs are cut in the stamps a live session would have had (dejittered); the recording keeps these
+        self.smooth = dejitter_recording(timestamps, sfreq) if sfreq > 0 and len(timestamps) else timestamps
         self.speed = float(speed)
         n = len(timestamps)
         per = max(1, int(round(chunk_s * sfreq))) if sfreq > 0 else 1
@@ -74,7 +79,8 @@ class PacedReplay:
         result = ReadResult()
         for k in range(self._next_chunk, max(k1, self._next_chunk)):
             a, b = self._bounds[k], self._bounds[k + 1]
-            result.chunks.append(Chunk(samples=self.data[a:b], timestamps=self.timestamps[a:b], source=self.name))
+            result.chunks.append(Chunk(samples=self.data[a:b], timestamps=self.smooth[a:b], source=self.name,
+                                       raw_timestamps=self.timestamps[a:b]))
         self._next_chunk = max(k1, self._next_chunk)
         while self._marker_due(horizon):
             result.markers.append(self.markers[self._next_marker])

@@ -71,3 +71,28 @@ class Dejitter:
         self.weight, self.mean_n, self.mean_t = weight, mean_n, mean_t
         self.count += k
         return mean_t + self._slope(self.snn, self.snt) * (n - mean_n)
+
+
+def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -> np.ndarray:
+    """A recorded regular-rate stream's stamps smoothed as the live source smooths them while it streams.
+
+    Why: a recording keeps the sender's stamps, jitter and all (an LSL sender stamps chunks as its driver hands
+    them over: a few ms either way), and an epoch is cut from the first sample at or after marker + tmin, so
+    jitter of about half a sample period made a replay skip markers that the live session had decoded. The
+    same Dejitter line is fed in pulls of chunk_s, as a live inlet delivers them, and restarted wherever the
+    stamps leave it (a gap, a clock reset), so a replay cuts the epochs the live session cut."""
+    stamps = np.asarray(stamps, dtype=np.float64)
+    out = np.empty_like(stamps)
+    line = Dejitter(sfreq)
+    per = max(8, int(round(chunk_s * sfreq)))
+    period = 1.0 / sfreq
+    # restart at jumps between consecutive samples too (within a pull the line cannot see them)
+    breaks = np.flatnonzero(np.abs(np.diff(stamps) - period) > line.tolerance) + 1
+    for seg in np.split(np.arange(len(stamps)), breaks):
+        line.reset()
+        for a in range(0, len(seg), per):
+            idx = seg[a : a + per]
+            if line.jumped(stamps[idx]):
+                line.reset()
+            out[idx] = line.fit(stamps[idx])
+    return out

@@ -131,7 +131,8 @@ def test_replay_fast_delivers_everything_once(tmp_path):
     assert isinstance(src, Source)
     src.start()
     chunks, markers = _drain(src)
-    np.testing.assert_array_equal(np.concatenate([c.timestamps for c in chunks]), ts)
+    np.testing.assert_array_equal(np.concatenate([c.raw_timestamps for c in chunks]), ts)  # the file's, kept
+    np.testing.assert_allclose(np.concatenate([c.timestamps for c in chunks]), ts, rtol=0, atol=1e-9)  # regular
     np.testing.assert_allclose(np.concatenate([c.samples for c in chunks]), data * 1e-6, rtol=1e-6)
     assert all(c.samples.shape[0] == 5 for c in chunks)  # 20 ms at 250 Hz
     assert [m.payload for m in markers] == [f"m{i}" for i in range(8)]
@@ -163,3 +164,34 @@ def test_every_file_source_refuses_a_speed_that_cannot_pace(speed, tmp_path):
     for make in (XdfReplaySource, MneFileSource):
         with pytest.raises(EegvizError, match=rule):
             make(tmp_path / "rec.any", speed=speed)
+
+
+def test_a_recording_with_sender_jitter_replays_every_marker(tmp_path):
+    """Stamps with +-1.5 ms of sender jitter (as LSL senders stamp chunks; a LabRecorder file of a steady 250 Hz
+    outlet had 6.5 ms between some samples): the replay cuts an epoch for every marker, as the live session,
+    which dejitters, did; it used to skip several as "falls in a gap". The raw stamps are still what a
+    recording of the replay keeps."""
+    from eegviz.stream.epocher import Epocher
+    from eegviz.stream.preprocess import InputSpec, Preprocessor
+
+    n, rng = int(20 * FS), np.random.default_rng(3)
+    ts = 10.0 + np.arange(n) / FS + rng.uniform(-1.5e-3, 1.5e-3, n)
+    with XdfWriter(tmp_path / "j.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        for i in range(0, n, 25):
+            w.write_samples(eeg, rng.normal(0, 10, (len(ts[i : i + 25]), 4)).astype(np.float32), ts[i : i + 25])
+        for j in range(36):
+            w.write_samples(mk, [f"m{j}"], np.array([10.5 + j * 0.5 + rng.uniform(0, 0.01)]))
+    src = XdfReplaySource(tmp_path / "j.xdf", speed=0)
+    src.start()
+    chunks, markers = _drain(src)
+    ch = ("Fz", "Cz", "Pz", "Oz")
+    ep = Epocher(Preprocessor(InputSpec(ch_names=ch, sfreq=FS, tmin=-0.1, tmax=0.5), ch, FS), ch)
+    for m in markers:
+        ep.add_marker(m)
+    cut = [r for c in chunks for r in ep.add_chunk(c)]
+    assert len(markers) == 36 and [r.reason for r in cut if r.epoch is None] == [] and len(cut) == 36
+    np.testing.assert_allclose(np.concatenate([c.raw_timestamps for c in chunks]), ts, rtol=0, atol=1e-9)
+    smooth = np.concatenate([c.timestamps for c in chunks])
+    assert np.abs(np.diff(smooth) - 1 / FS).max() < 0.05 / FS  # a steady clock again (the jitter: 0.75 / FS)
