@@ -308,8 +308,10 @@ class Pipeline:
                 self.on_started(info)
             cmap = pre.channel_map
             if cmap.n_interpolated and self.on_notice:  # the window says so too, not only the log
+                left = f"; {len(cmap.left_out)} unplaced channel(s) left out ({', '.join(cmap.left_out[:5])})" \
+                    if cmap.left_out else ""
                 self.on_notice(f"{cmap.n_interpolated} of the model's {len(self.decoder.spec.ch_names)} channels "
-                               f"interpolated from the {cmap.source_montage} montage")
+                               f"interpolated from the {cmap.source_montage} montage{left}")
             self._run_threads(Epocher(pre, info.ch_names), duration)
         finally:
             closing_error = self._close_all()

@@ -43,7 +43,10 @@ def read_recording(path: Path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. FIF naming conventions: notes for MNE users, not errors
-            raw = mne.io.read_raw(path, preload=True, verbose="error")
+            # EDF/BDF labels carry their type ("EEG Fp1", "ECG ECG", the form the EDF+ spec recommends):
+            # infer_types strips the prefix and types the channel, so non-EEG ones are dropped below
+            extra = {"infer_types": True} if path.suffix.lower() in (".edf", ".bdf") else {}
+            raw = mne.io.read_raw(path, preload=True, verbose="error", **extra)
     except Exception as e:  # noqa: BLE001 - MNE's readers raise many kinds; the user needs one line
         formats = "FIF, EDF/BDF, BrainVision (.vhdr), EEGLAB (.set) and the other formats of mne.io.read_raw"
         if "unsupported file" in str(e).lower():

@@ -119,6 +119,7 @@ class ChannelMap:
     matrix: np.ndarray | None = None
     n_interpolated: int = 0
     source_montage: str | None = None
+    left_out: tuple[str, ...] = ()  # source channels the montage does not place (ECG, AUX, ...), not used
 
     @property
     def n_direct(self) -> int:
@@ -181,45 +182,49 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     if _unplaced(model_names, mpos):
         raise lacking(f"montage {model_montage} does not place all of the model's channels")
 
-    # the source's positions: the montage it was given, else the first that places every channel
+    # the source's positions: the montage it was given, else the one that places the most of its channels (the
+    # first that places them all, in this order)
     if montage is None:
-        for name in (model_montage, *AUTO_MONTAGES):
-            spos = sphere_positions(source_names, name)
-            if not _unplaced(source_names, spos):
-                montage = name
-                break
-        else:
-            montage = AUTO_MONTAGES[-1]
+        tried = [(name, sphere_positions(source_names, name)) for name in (model_montage, *AUTO_MONTAGES)]
+        montage, spos = min(tried, key=lambda m: len(_unplaced(source_names, m[1])))
     else:
         spos = sphere_positions(source_names, montage)
     unplaced = _unplaced(source_names, spos)
-    if unplaced:
+    # channels the montage does not place (ECG, EOG, AUX or accelerometer channels in the same stream, a status
+    # channel) are left out of the interpolation rather than refusing the stream, if enough placed ones remain
+    if len(source_names) - len(unplaced) < MIN_SOURCE_CHANNELS:
         shown = ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else "")
         raise EegvizError(
-            f"{len(unplaced)} source channel(s) have no position in montage {montage} ({shown}); "
-            "name the source's montage with --montage NAME (mne.channels.get_builtin_montages()) "
-            "or rename the channels"
+            f"{len(unplaced)} source channel(s) have no position in montage {montage} ({shown}), leaving fewer "
+            f"than {MIN_SOURCE_CHANNELS} to interpolate from; name the source's montage with --montage NAME "
+            "(mne.channels.get_builtin_montages()) or rename the channels"
         )
+    placed = np.array([i for i, n in enumerate(source_names) if n not in unplaced], dtype=int)
 
     # each model channel: the source electrode in the same place (or of the same name on the same montage)
+    spos = spos[placed]
     dist = np.linalg.norm(mpos[:, None, :] - spos[None, :, :], axis=-1)
-    nearest = dist.argmin(axis=1)
+    nearest = dist.argmin(axis=1)  # an index into `placed`
     direct = dist[np.arange(len(model_names)), nearest] < SAME_PLACE_M
     if montage == model_montage:
+        where = {source_names[j].lower(): k for k, j in enumerate(placed)}
         for i, c in enumerate(model_names):
-            if c.lower() in lookup:
-                direct[i], nearest[i] = True, lookup[c.lower()]
-    n_src = len(source_names)
-    matrix = np.zeros((len(model_names), n_src))
+            if c.lower() in where:
+                direct[i], nearest[i] = True, where[c.lower()]
+    matrix = np.zeros((len(model_names), len(placed)))
     matrix[np.flatnonzero(direct), nearest[direct]] = 1.0
     interp = np.flatnonzero(~direct)
     if len(interp):
         matrix[interp] = _spline_matrix(spos, mpos[interp])
-    cmap = ChannelMap(picks=np.arange(n_src), matrix=matrix, n_interpolated=len(interp), source_montage=montage)
+    cmap = ChannelMap(picks=placed, matrix=matrix, n_interpolated=len(interp), source_montage=montage,
+                      left_out=tuple(unplaced))
     if warn:
         log.warning(
             "montage: %d of the model's %d channels interpolated from the source's %d (%s -> %s); the model "
             "was trained on other electrodes, expect lower accuracy than on its own cap",
-            len(interp), len(model_names), n_src, montage, model_montage,
+            len(interp), len(model_names), len(placed), montage, model_montage,
         )
+        if unplaced:
+            log.warning("montage: %d source channel(s) have no position in %s and are left out: %s",
+                        len(unplaced), montage, ", ".join(unplaced[:10]))
     return cmap

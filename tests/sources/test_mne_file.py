@@ -142,3 +142,37 @@ def test_registered_as_source_plugin_mne():
     assert eps["mne"] == "eegviz.sources.mne_file:MneFileSource"
     module, _, name = eps["mne"].partition(":")
     assert getattr(__import__(module, fromlist=[name]), name) is MneFileSource
+
+
+def _write_plain_edf(path: Path, labels: list[str], data_uv: np.ndarray, sfreq: int) -> None:
+    """A plain EDF file (no annotations), written by hand: the 256-byte header, one 256-byte header per signal,
+    then 1 s records of little-endian int16 at 0.1 uV per step."""
+    ns, n = len(labels), data_uv.shape[1] // sfreq
+
+    def field(value, width: int) -> bytes:
+        return str(value).ljust(width).encode("ascii")
+
+    head = (field(0, 8) + field("X X X X", 80) + field("Startdate 01-JAN-2024 X X X", 80) + field("01.01.24", 8)
+            + field("00.00.00", 8) + field(256 * (ns + 1), 8) + field("", 44) + field(n, 8) + field(1, 8)
+            + field(ns, 4))
+    for width, values in ((16, labels), (80, [""] * ns), (8, ["uV"] * ns), (8, [-3276.8] * ns), (8, [3276.7] * ns),
+                          (8, [-32768] * ns), (8, [32767] * ns), (80, [""] * ns), (8, [sfreq] * ns), (32, [""] * ns)):
+        head += b"".join(field(v, width) for v in values)
+    digital = np.clip(np.round(data_uv[:, : n * sfreq] * 10), -32768, 32767).astype("<i2")
+    records = digital.reshape(ns, n, sfreq).transpose(1, 0, 2)  # record-major, each signal's samples in turn
+    path.write_bytes(head + records.tobytes())
+
+
+def test_edf_labels_with_their_type_prefix_are_read_as_typed_channels(tmp_path):
+    """EDF+ recommends labels such as "EEG Fp1" and "ECG ECG": the type prefix is read as the channel's type, so the
+    EEG channels come out with their 10-20 names and the ECG is dropped (it used to be read as an EEG channel
+    called "ECG ECG" and every channel was refused as having no montage position)."""
+    labels = [f"EEG {c}" for c in CAP32[:19]] + ["ECG ECG"]
+    data = np.random.default_rng(2).standard_normal((len(labels), 4 * 256)) * 20
+    _write_plain_edf(tmp_path / "typed.edf", labels, data, 256)
+    src = MneFileSource(tmp_path / "typed.edf", speed=0)
+    src.open()
+    assert src.info.ch_names == tuple(CAP32[:19])
+    src.start()
+    samples = np.concatenate([c.samples for c in _drain(src)[0]])
+    np.testing.assert_allclose(samples, data[:19].T * 1e-6, atol=0.06e-6)  # 0.1 uV steps

@@ -127,14 +127,28 @@ def test_aliases_and_case_are_matched():
     assert cmap.n_interpolated > 100
 
 
-def test_channel_without_position_is_one_line_error():
-    names = CAP64[:15] + ["EXG1"]
+@pytest.mark.parametrize("montage", ["standard_1020", None])  # given, or guessed
+def test_channels_without_a_position_are_left_out(montage):
+    """ECG / EXG / AUX channels in the same stream (an EDF's ECG, a BioSemi's EXG1-8): the montage places them
+    nowhere, so they are left out and the map is the one the EEG channels alone give; the stream used to be
+    refused whole. NaN on such a channel does not stop an epoch."""
+    names = CAP64[:15] + ["EXG1", "ECG"]
+    cmap = build_channel_map(default_spec().ch_names, "biosemi128", names, montage=montage, warn=False)
+    alone = build_channel_map(default_spec().ch_names, "biosemi128", CAP64[:15], montage=montage, warn=False)
+    assert cmap.left_out == ("EXG1", "ECG") and list(cmap.picks) == list(range(15))
+    np.testing.assert_allclose(cmap.matrix, alone.matrix)
+    pre = Preprocessor(default_spec(), names, 250.0)
+    x = np.random.default_rng(0).standard_normal((len(names), 176)) * 1e-5
+    x[15:] = np.nan
+    assert np.isfinite(pre(x)).all()
+
+
+def test_too_few_placed_channels_is_one_line_error():
+    names = CAP64[:7] + ["EXG1", "EXG2"]
     with pytest.raises(EegvizError) as e:
         build_channel_map(default_spec().ch_names, "biosemi128", names, montage="standard_1020")
     msg = str(e.value)
-    assert "\n" not in msg and "EXG1" in msg and "--montage" in msg
-    with pytest.raises(EegvizError, match="EXG1"):  # guessed montage too
-        Preprocessor(default_spec(), names, 250.0)
+    assert "\n" not in msg and "EXG1" in msg and "--montage" in msg and "fewer than 8" in msg
 
 
 def test_unknown_montage_and_too_few_channels():
