@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from eegviz.app.presenter.schedule import DEFAULT_NAME, DESIGNS, log_exists_message, make_schedule
+from eegviz.app.presenter.schedule import (DEFAULT_NAME, DESIGNS, MAX_SECONDS, check_seconds, check_stream_name,
+                                           log_exists_message, make_schedule)
 from eegviz.errors import EegvizError
 
 # No Qt (PySide6) at import: eegviz.cli builds every command's parser from add_arguments, so Qt, the widget, the
@@ -74,21 +75,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "each marker carries the file name without extension")
     parser.add_argument("--design", choices=DESIGNS, default="rapid",
                         help="rapid: all images interleaved; block: runs of one class (default: rapid)")
-    parser.add_argument("--on", dest="on_s", type=float, default=0.5, help="seconds each image is shown (0.5)")
-    parser.add_argument("--blank", dest="blank_s", type=float, default=0.5, help="seconds of blank after each (0.5)")
+    most = f"at most {MAX_SECONDS:g}"  # every duration is a Qt timer's; see schedule.MAX_SECONDS
+    parser.add_argument("--on", dest="on_s", type=float, default=0.5,
+                        help=f"seconds each image is shown, > 0 and {most} (0.5)")
+    parser.add_argument("--blank", dest="blank_s", type=float, default=0.5,
+                        help=f"seconds of blank after each, {most} (0.5)")
     parser.add_argument("--jitter", dest="jitter_s", type=float, default=0.0,
-                        help="add a random 0..S seconds to every blank (0)")
+                        help=f"add a random 0..S seconds to every blank, {most} (0)")
     parser.add_argument("--repeats", type=int, default=1, help="times each image is shown (1)")
     parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", help="keep folder order")
     parser.add_argument("--seed", type=int, default=0, help="seed for order and jitter (0)")
-    parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name ({DEFAULT_NAME})")
+    parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name, not empty ({DEFAULT_NAME})")
     parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time)")
     parser.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
     parser.add_argument("--block-size", type=int, help="trials per block (block design; default: one pass over "
                                                        "the class's images)")
     parser.add_argument("--fixation", action="store_true", help="a fixation cross during the lead-in and blanks")
     parser.add_argument("--lead-in", dest="lead_in_s", type=float, default=2.0,
-                        help="seconds of blank (or fixation) before the first image (2)")
+                        help=f"seconds of blank (or fixation) before the first image, {most} (2)")
     parser.add_argument("--no-wait", dest="wait_for_consumer", action="store_false",
                         help="start at once instead of waiting for a recorder to subscribe to the markers")
     demo = parser.add_argument_group("demo stimuli", "render the synthetic world's stimuli into a folder and exit; "
@@ -115,8 +119,12 @@ def main_from_args(args: argparse.Namespace) -> int:
         return 0
     if not args.images_dir:
         raise EegvizError("present needs an images folder (or --write-demo-folder DIR to make one)")
-    if not args.lead_in_s >= 0:
-        raise EegvizError(f"--lead-in must be >= 0 seconds, got {args.lead_in_s}")
+    # Checked here, before any image is read, window shown or LSL outlet made: liblsl refuses an empty name with
+    # a bare RuntimeError, and a duration beyond a Qt timer's range overflowed inside the event loop and hung.
+    check_stream_name(args.name)
+    for option, seconds, zero_ok in (("--on", args.on_s, False), ("--blank", args.blank_s, True),
+                                     ("--jitter", args.jitter_s, True), ("--lead-in", args.lead_in_s, True)):
+        check_seconds(option, seconds, zero_ok=zero_ok)
     if args.log and Path(args.log).exists():
         raise EegvizError(log_exists_message(args.log))
     return run_presenter(args.images_dir, design=args.design, on_s=args.on_s, blank_s=args.blank_s,

@@ -2,7 +2,8 @@
 
 make_schedule / PresentationPlan turn image ids into Trials (rapid or block design, repeats, shuffle,
 jittered blanks; deterministic for a seed); onset_events turns Trials into the timed on/off/end events the
-Presenter widget plays against its LSL-clock anchor.
+Presenter widget plays against its LSL-clock anchor. check_seconds and check_stream_name are the checks every
+duration and the marker stream's name pass before any window or LSL outlet exists (the CLI needs them without Qt).
 """
 
 from __future__ import annotations
@@ -17,6 +18,38 @@ from eegviz.errors import EegvizError
 
 DESIGNS = ("rapid", "block")
 DEFAULT_NAME = "eegviz-presenter"  # the marker outlet's LSL name (here, not in widget: the CLI needs it without Qt)
+
+
+# The longest duration any option may ask for: an hour. Every duration ends up in a QTimer, which takes whole
+# milliseconds up to 2**31 - 1 (about 24.8 days); beyond that PySide6 raises OverflowError, and inside Qt's event
+# loop that cannot stop the run, so the session hung. An hour is far more than any image, blank or lead-in needs
+# and far inside the timer's range, even for --blank plus --jitter (the longest single wait between events).
+MAX_SECONDS = 3600.0
+
+
+def check_seconds(option: str, value, *, zero_ok: bool = True) -> float:
+    """value as float seconds if it is a finite number > 0 (>= 0 with zero_ok) and at most MAX_SECONDS, else
+    a one-line EegvizError naming the command-line option (--on, --blank, --jitter, --lead-in)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value < 0 or (value == 0 and not zero_ok) or value > MAX_SECONDS:
+        raise EegvizError(f"{option} must be a finite number {'>=' if zero_ok else '>'} 0 and at most "
+                          f"{MAX_SECONDS:g} seconds (an hour), got {value!r}.")
+    return float(value)
+
+
+def check_stream_name(name) -> str:
+    """name if liblsl can name a marker outlet with it, else a one-line EegvizError.
+
+    liblsl refuses an empty name (pylsl then raises a bare RuntimeError), a name of only spaces is one no
+    recorder can be pointed at, and pylsl encodes the name as UTF-8 (a non-UTF-8 argv byte would raise).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise EegvizError(f"--name must be a non-empty LSL stream name, got {name!r}.")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EegvizError(f"--name must be UTF-8 text, got {name!r}.") from None
+    return name
 
 
 def log_exists_message(log_path) -> str:
@@ -63,10 +96,7 @@ class PresentationPlan:
         # named as on the command line (eegviz present); the keyword arguments are on_s, blank_s, ...
         for name, value, zero_ok in (("--on", self.on_s, False), ("--blank", self.blank_s, True),
                                      ("--jitter", self.jitter_s, True)):
-            number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if not number or value < 0 or (value == 0 and not zero_ok):
-                raise EegvizError(f"{name} must be a finite number {'>=' if zero_ok else '>'} 0 seconds, "
-                                  f"got {value!r}.")
+            check_seconds(name, value, zero_ok=zero_ok)
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
             raise EegvizError(f"--repeats must be a whole number >= 1, got {self.repeats!r}.")
         if self.block_size is not None and (isinstance(self.block_size, bool) or not isinstance(self.block_size, int)

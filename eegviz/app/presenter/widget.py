@@ -19,7 +19,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from eegviz.app.presenter.schedule import DEFAULT_NAME, Trial, log_exists_message, onset_events, schedule_duration
+from eegviz.app.presenter.schedule import (DEFAULT_NAME, Trial, check_seconds, check_stream_name, log_exists_message,
+                                           onset_events, schedule_duration)
 from eegviz.errors import EegvizError
 
 SPIN_S = 0.002  # the timer fires this much early; the rest is spun so onsets land within ~0.1 ms of plan
@@ -59,10 +60,12 @@ class Presenter(QtWidgets.QWidget):
             reader = QtGui.QImageReader(str(self.paths[image_id]))
             if not reader.canRead():
                 raise EegvizError(f"cannot read image {self.paths[image_id]}: {reader.errorString()}.")
-        self.name = name
+        # before the log and the outlet exist: an empty name fails in liblsl, and a lead-in beyond a QTimer's
+        # range would raise in start() (see schedule.MAX_SECONDS)
+        self.name = check_stream_name(name)
         self.windowed = windowed
         self.fixation = fixation
-        self.lead_in_s = max(0.0, float(lead_in_s))
+        self.lead_in_s = check_seconds("--lead-in", lead_in_s)
         self.wait_for_consumer = wait_for_consumer
         self.records: list[dict] = []  # one per onset, the same fields as the CSV log
         self.state = "idle"  # idle -> waiting -> lead_in -> running -> done

@@ -121,3 +121,57 @@ def test_building_the_parser_imports_no_qt():
                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--name", ""], "--name"), (["--name", "   "], "--name"),
+    (["--lead-in", "inf"], "--lead-in"), (["--lead-in", "1e7"], "--lead-in"), (["--lead-in", "nan"], "--lead-in"),
+    (["--on", "3000000"], "--on"), (["--on", "0"], "--on"), (["--blank", "1e10"], "--blank"),
+    (["--jitter", "inf"], "--jitter"), (["--jitter", "3601"], "--jitter"),
+])
+def test_bad_name_or_duration_is_one_line_before_any_window_log_or_outlet(stim_dir, tmp_path, monkeypatch, capsys,
+                                                                         argv, words):
+    """An empty --name used to end in pylsl's RuntimeError traceback, --lead-in inf / 1e7 in a QTimer's
+    OverflowError, and --on 3000000 in an OverflowError inside the event loop after the first marker was sent and
+    logged, leaving the process hung. Each is now one line on stderr and a non-zero exit, before the Presenter
+    (the window, the log and the LSL outlet) is built."""
+    from eegviz.app.presenter import widget
+    from eegviz.cli import main
+
+    def no_window(*a, **kw):
+        raise AssertionError("the presenter (window, log, LSL outlet) was built for a bad option")
+
+    monkeypatch.setattr(widget, "Presenter", no_window)
+    log = tmp_path / "log.csv"
+    assert main(["present", str(stim_dir), "--no-wait", "--windowed", "--log", str(log), *argv]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("eegviz: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    assert words in err
+    assert not log.exists()
+
+
+def test_help_states_the_duration_limit(capsys):
+    from eegviz.app.presenter.schedule import MAX_SECONDS
+    from eegviz.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["present", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.count(f"at most {MAX_SECONDS:g}") == 4  # --on, --blank, --jitter, --lead-in
+
+
+def test_a_duration_beyond_a_qt_timer_ends_in_one_line_not_a_hang(stim_dir, tmp_path):
+    """The reported case, through the real entry point in its own process: it used to hang after the first marker."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    log = tmp_path / "on_big.csv"
+    out = subprocess.run([sys.executable, "-m", "eegviz", "present", str(stim_dir), "--no-wait", "--windowed",
+                          "--lead-in", "0", "--on", "3000000", "--log", str(log)], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.returncode != 0 and out.stdout == ""
+    assert out.stderr.startswith("eegviz: error: --on ") and out.stderr.count("\n") == 1, out.stderr
+    assert not log.exists()

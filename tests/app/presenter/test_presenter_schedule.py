@@ -85,6 +85,8 @@ def test_jitter_bounds_and_seeded_determinism():
     ({"blank_s": -0.1}, "--blank "), ({"jitter_s": float("inf")}, "--jitter "), ({"repeats": 0}, "--repeats "),
     ({"repeats": 1.5}, "--repeats "), ({"design": "random"}, "design"),
     ({"design": "block", "block_size": 0}, "--block-size "), ({"block_size": 2}, "block design"),
+    # beyond a Qt timer's int milliseconds these used to overflow inside the event loop and hang the presenter
+    ({"on_s": 3e6}, "--on "), ({"blank_s": 1e10}, "--blank "), ({"jitter_s": 3600.001}, "--jitter "),
 ])
 def test_bad_arguments_are_one_line_errors(kwargs, words):
     with pytest.raises(EegvizError, match=words) as info:
@@ -107,3 +109,24 @@ def test_onset_events_turn_trials_into_on_off_end():
     assert onset_events(trials) == [(0.0, "on", 0), (0.2, "off", 0), (0.5, "on", 1), (0.7, "off", 1), (1.0, "end", -1)]
     no_blank = make_schedule(["a_1", "b_1"], on_s=0.2, blank_s=0.0, shuffle=False)
     assert [kind for _, kind, _ in onset_events(no_blank)] == ["on", "on", "end"]
+
+
+def test_check_seconds_takes_finite_durations_up_to_an_hour():
+    from eegviz.app.presenter.schedule import MAX_SECONDS, check_seconds
+
+    assert MAX_SECONDS == 3600 and MAX_SECONDS * 1000 < 2**31 - 1  # an hour, in range of a QTimer's int ms
+    assert check_seconds("--on", 3600) == 3600.0 and check_seconds("--lead-in", 0) == 0.0
+    for bad in (3600.5, float("inf"), float("nan"), -1, True, "1"):
+        with pytest.raises(EegvizError, match=r"--lead-in must be a finite number >= 0 and at most 3600 seconds"):
+            check_seconds("--lead-in", bad)
+    with pytest.raises(EegvizError, match="> 0"):
+        check_seconds("--on", 0, zero_ok=False)
+
+
+def test_check_stream_name_refuses_what_liblsl_cannot_name():
+    from eegviz.app.presenter.schedule import check_stream_name
+
+    assert check_stream_name("eegviz-presenter") == "eegviz-presenter"
+    for bad in ("", "   ", None, "\udcff"):
+        with pytest.raises(EegvizError, match="--name"):
+            check_stream_name(bad)

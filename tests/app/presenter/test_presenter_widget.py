@@ -120,3 +120,24 @@ def test_presenter_never_truncates_an_existing_log(qtbot, stim_dir, tmp_path):
     with pytest.raises(EegvizError, match="exists"):
         _presenter(qtbot, stim_dir, log_path=log)
     assert log.read_text() == "trial,image_id\n0,star_000\n"
+
+
+@pytest.mark.parametrize("kw, words", [({"name": ""}, "--name"), ({"name": " "}, "--name"),
+                                       ({"lead_in_s": float("inf")}, "--lead-in"), ({"lead_in_s": 1e7}, "--lead-in"),
+                                       ({"lead_in_s": -1}, "--lead-in")])
+def test_bad_name_or_lead_in_fails_before_the_log_and_outlet(qtbot, stim_dir, tmp_path, monkeypatch, kw, words):
+    """Used directly (run_presenter does), the widget checks these too: an empty name was pylsl's RuntimeError, a
+    huge lead-in a QTimer's OverflowError in start(), each after the log file was opened."""
+    images = find_images(stim_dir)
+    trials = make_schedule(images, on_s=0.05, blank_s=0.05, seed=1)
+
+    def no_outlet(*a, **k):
+        raise AssertionError("an LSL outlet was made for a bad option")
+
+    monkeypatch.setattr(pylsl, "StreamOutlet", no_outlet)
+    args = {"name": f"eegviz-test-{uuid.uuid4().hex[:10]}", "lead_in_s": 0.05, **kw}
+    with pytest.raises(EegvizError, match=words) as info:
+        Presenter(trials, {i.image_id: i.path for i in images}, log_path=tmp_path / "l.csv", windowed=True, **args)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "l.csv").exists()
+
