@@ -50,6 +50,10 @@ def _check_session(settings: SessionSettings) -> None:
         from eegviz.record.session_folder import check_out_dir
 
         check_out_dir(settings.output.folder)  # before any window opens (headless: SessionOutput checks it)
+    if settings.display.headless and not settings.output.folder and not settings.output.sinks:
+        # not refused (a quick look at the summary is a use), but a lab must not find out afterwards
+        print("eegviz: note: no --out and no --sink: this headless session records nothing; only its summary "
+              "line is printed", file=sys.stderr)
 
 
 def cmd_session(args) -> int:
@@ -276,7 +280,8 @@ def _session_opts(sp) -> None:
     """What demo, replay and live share: the model, the generator and where results go."""
     sp.add_argument("--model", help="model folder (default: models/synthetic-default)")
     _generator_opts(sp, "embedded", "embedded")
-    sp.add_argument("--headless", action="store_true", help="no window; write results to --out")
+    sp.add_argument("--headless", action="store_true", help="no window; results go to --out and --sink only "
+                    "(without either, nothing is recorded)")
     sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
     sp.add_argument("--kiosk", action="store_true", help="full-screen demo mode")
     sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")

@@ -78,3 +78,16 @@ def test_graph_capture_is_on_for_sessions_and_a_switch_in_flags_and_files(tmp_pa
     cfg.write_text('[demo]\ncapture = "no"\n')
     with pytest.raises(EegvizError, match="'capture' is a switch"):
         parse_args(["demo", "--config", str(cfg)])
+
+
+def test_a_headless_session_with_nowhere_to_write_says_so(capsys, tmp_path):
+    """--headless without --out or --sink records nothing: said in one line before the session starts (not
+    refused: a look at the summary line is a use), and not said when something is written."""
+    from eegviz.cli import _check_session
+
+    _check_session(session_settings(parse_args(["demo", "--headless"])))
+    err = capsys.readouterr().err
+    assert err.startswith("eegviz: note: no --out and no --sink") and len(err.splitlines()) == 1
+    for more in (["--out", str(tmp_path / "o")], ["--sink", "osc:127.0.0.1:9000"]):
+        _check_session(session_settings(parse_args(["demo", "--headless", *more])))
+        assert capsys.readouterr().err == ""
