@@ -59,8 +59,10 @@ def check_choice(value: T, name: str, choices: Iterable[T]) -> T:
 
 
 def check_file(path: str | Path, what: str) -> Path:
-    """The path as a Path when it is an existing file, else "WHAT PATH does not exist; check the path"."""
+    """The path as a Path when it is an existing file, else one line: it is a folder, or it does not exist."""
     path = Path(path)
+    if path.is_dir():
+        raise EegvizError(f"{what} {path} is a folder, not a file; name the file itself")
     if not path.is_file():
         raise EegvizError(f"{what} {path} does not exist; check the path")
     return path

@@ -46,5 +46,5 @@ def test_file(tmp_path):
     assert check_file(str(f), "XDF file") == f
     with pytest.raises(EegvizError, match="XDF file .* does not exist; check the path"):
         check_file(tmp_path / "b.xdf", "XDF file")
-    with pytest.raises(EegvizError, match="does not exist"):
-        check_file(tmp_path, "XDF file")  # a folder is not a file
+    with pytest.raises(EegvizError, match="is a folder, not a file"):
+        check_file(tmp_path, "XDF file")  # a folder is not a file (it used to be said not to exist)

@@ -92,6 +92,10 @@ class MneFileSource(ReplaySource):
     @classmethod
     def from_cli(cls, source) -> MneFileSource:
         """From a session's eegviz.settings.SourceSettings (`eegviz replay FILE --speed S`)."""
+        given = [flag for flag, value in (("--stream", source.stream), ("--markers", source.markers)) if value]
+        if given:  # silently ignored, a user would think the named stream was used
+            raise EegvizError(f"{' and '.join(given)} pick streams inside an XDF file; {Path(source.file).name} is "
+                              "read by MNE, whose EEG channels and annotations are used")
         return cls(source.file, speed=source.speed)
 
     def load(self):

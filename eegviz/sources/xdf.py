@@ -155,8 +155,18 @@ def load_xdf_session(
             raise EegvizError(
                 f"no marker stream named '{marker_stream}' in {path}; available: {', '.join(names) or 'none'}"
             )
+        for s in mstreams:  # every sample of an EEG stream would become a marker
+            rate = float(_first(s["info"], "nominal_srate", "0") or 0)
+            if not _is_string(s) and (_n_channels(s) > 1 or rate > 0):
+                raise EegvizError(f"stream '{marker_stream}' in {path} is a {_n_channels(s)}-channel numeric stream "
+                                  f"at {rate:g} Hz, not markers; name a string (or one-channel irregular) stream")
     else:
         mstreams = [s for s in streams if _is_string(s)]
+    if mstreams and all(_is_empty(s) for s in mstreams):
+        log.warning("%s: the marker stream(s) %s hold no markers: nothing will be decoded", path.name,
+                    ", ".join(f"'{_name(s)}'" for s in mstreams))
+    elif not mstreams:
+        log.warning("%s: no string marker stream: nothing will be decoded (name one with --markers)", path.name)
     markers: list[Marker] = []
     for s in mstreams:
         if _is_empty(s):

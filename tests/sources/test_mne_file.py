@@ -176,3 +176,12 @@ def test_edf_labels_with_their_type_prefix_are_read_as_typed_channels(tmp_path):
     src.start()
     samples = np.concatenate([c.samples for c in _drain(src)[0]])
     np.testing.assert_allclose(samples, data[:19].T * 1e-6, atol=0.06e-6)  # 0.1 uV steps
+
+
+def test_xdf_stream_options_on_an_mne_file_are_refused():
+    """--stream / --markers name streams inside an XDF file; on a FIF/EDF they were silently ignored."""
+    from eegviz.settings import SourceSettings
+
+    with pytest.raises(EegvizError, match="--stream and --markers pick streams inside an XDF file"):
+        MneFileSource.from_cli(SourceSettings(command="replay", file="rec.fif", stream="foo", markers="bar"))
+    assert MneFileSource.from_cli(SourceSettings(command="replay", file="rec.fif")).path.name == "rec.fif"

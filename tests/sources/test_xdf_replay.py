@@ -195,3 +195,18 @@ def test_a_recording_with_sender_jitter_replays_every_marker(tmp_path):
     np.testing.assert_allclose(np.concatenate([c.raw_timestamps for c in chunks]), ts, rtol=0, atol=1e-9)
     smooth = np.concatenate([c.timestamps for c in chunks])
     assert np.abs(np.diff(smooth) - 1 / FS).max() < 0.05 / FS  # a steady clock again (the jitter: 0.75 / FS)
+
+
+def test_a_numeric_eeg_stream_named_as_markers_is_refused(tmp_path):
+    """--markers naming the EEG stream turned each of its samples into a marker (thousands, a session that ran
+    for ever); a regular-rate or multi-channel numeric stream is not markers."""
+    _write(tmp_path / "s.xdf")
+    with pytest.raises(EegvizError, match="'amp' .* is a 4-channel numeric stream at 250 Hz, not markers"):
+        load_xdf_session(tmp_path / "s.xdf", marker_stream="amp")
+
+
+def test_a_marker_stream_without_markers_is_said(tmp_path, caplog):
+    _write(tmp_path / "s.xdf", markers=())
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "s.xdf")
+    assert s.markers == [] and "'stim' hold no markers: nothing will be decoded" in caplog.text
