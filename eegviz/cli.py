@@ -154,7 +154,7 @@ def _data_opts(args) -> dict:
 
 
 def cmd_eval(args) -> int:
-    from eegviz.eval.report import evaluate
+    from eegviz.eval.report import eval_generator, evaluate
 
     data_opts = _data_opts(args)
     if args.strength is not None:
@@ -162,15 +162,14 @@ def cmd_eval(args) -> int:
                     hint="the fraction of the sampler's noise schedule applied")
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
-    from eegviz.generators import make_generator
     from eegviz.model_sources import resolve_model_dir
     from eegviz.paths import check_new_output
 
     # an earlier report (a model's own MODEL/report among them) is a record: a rerun writes a new folder
     check_new_output(Path(args.out), "--out", "an evaluation report (metrics.json and its plots)")
     model = resolve_model_dir(args.model)
-    generator = (make_generator(args.generator, model, GeneratorSettings.from_options(vars(args)).options)
-                 if args.generator else None)
+    # --steps / --strength / --init apply to the model's own generator too, not only to a named one
+    generator = eval_generator(model, args.generator, GeneratorSettings.from_options(vars(args)).options)
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
                        classifier=args.classifier, reconstructions=not args.no_reconstructions)
@@ -410,7 +409,8 @@ def _add_eval(sub) -> None:
     e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
                    help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none)")
     _generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model")
-    e.add_argument("--strength", type=float, help="img2img strength (generator 'diffusers'; default 0.5)")
+    e.add_argument("--strength", type=float, help="img2img strength (any generator; default: the model's "
+                   "sampling.json, else 0.5)")
     e.add_argument("--classifier", metavar="MODEL",
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
                         "N-way top-k and IS; default: the model's stimulus classifier")

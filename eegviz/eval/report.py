@@ -137,6 +137,20 @@ def zero_shot_retrieval(ds, dec, test_idx: np.ndarray, text, batch: int = 64) ->
             "chance_top1": 1.0 / k, "chance_top5": min(1.0, 5.0 / k), "top1_per_subject": per}
 
 
+def eval_generator(model: Path, name: str | None = None, options=None) -> Generator | None:
+    """The generator `eegviz eval` scores: plugin `name` (--generator), else the model's embedded one when the
+    model folder is a diffusers pipeline, else None (the reconstruction metrics say why they are skipped).
+
+    Both are built by make_generator from the same GeneratorOptions (eegviz.generators.options), so --steps,
+    --strength and --init apply, and are checked, the same way with or without --generator: the default used
+    to be built without them, and they were dropped without a word."""
+    from eegviz.generators import make_generator
+
+    if name is None and not (Path(model) / "model_index.json").is_file():
+        return None
+    return make_generator(name or "embedded", Path(model), options)
+
+
 def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool = True,
              controls_highpass: float = 1.0, data_opts: dict | None = None, generator=None,
              classifier: str | None = None, reconstructions: bool = True) -> dict:
@@ -145,7 +159,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     Decoder metrics and the confound controls (eegviz.eval.controls: a linear probe refit per control, 22 fits,
     2.5 minutes on 2 cores for the shipped model's 4000 trials) apply to every dataset. Reconstruction metrics
     need three things: the true stimuli (rendered for the synthetic world, or the dataset's images), a
-    generator (`generator`, else the model's embedded one) and, for N-way top-k and IS, a classifier
+    generator (`generator`, else eval_generator's default: the model's embedded one with its own settings) and,
+    for N-way top-k and IS, a classifier
     (`classifier`: a transformers image classifier, else the model's stimulus classifier). What is missing is
     reported as skipped, with the reason.
     """
@@ -155,6 +170,11 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     ds = open_dataset(data, **(data_opts or {}))
     dec = TwoBranchDecoder.load(model)
     _check_compatible(ds, dec, model)
+    if getattr(generator, "init", "saliency") == "latent" and getattr(dec, "latent", None) is None:
+        # as a session refuses it (eegviz.pipeline): a "label+latent" row silently missing would read as scored
+        raise EegvizError("--init latent: this model has no latent branch (latent_regressor/), so there is no "
+                          "latent start to score; fit one with `python -m eegviz.train.latent_branch --model MODEL "
+                          "--data DATA`")
     test_idx = ds.subset("test")
     if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")
@@ -195,10 +215,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         if renderable(ds.image_ids) and "iou" in metrics["saliency"] and "attributes" in o:
             metrics["saliency"].update(_maps_at_true_attributes(ds, dec, test_idx, stimuli, o["feature"],
                                                                 o["attributes"]))
-    if generator is None and (model / "model_index.json").is_file():  # the model folder is a diffusers pipeline
-        from eegviz.generators import make_generator
-
-        generator = make_generator("embedded", model)
+    if generator is None:
+        generator = eval_generator(model)
     if not reconstructions:
         metrics["reconstruction"] = {"skipped": "--no-reconstructions: decoder-only evaluation"}
     elif stimuli is None:

@@ -29,6 +29,12 @@ ANCHORS = ({"name": "NICE", "top1": 0.156}, {"name": "ATM", "top1": 0.285}, {"na
 ANCHOR_NOTE = ("THINGS-EEG2 zero-shot 200-way top-1 at 80 averaged repetitions; a different task from 40-way "
                "class decoding of the synthetic world, shown for scale only")
 
+# The smallest --images that trains. eegviz.data.synthetic.trial_list gives the test split max(1, n // 10) images
+# of each class, validation as many, training the rest: below 3 the training split is empty and the decoder's
+# first stage fails on it, after a whole level has been simulated.
+MIN_IMAGES = 3
+TEXT_ENCODER = "minilm"  # the caption space the sweep's decoders are trained in (train_decoder's default)
+
 
 def parse_levels(text: str) -> list[float]:
     try:
@@ -39,12 +45,41 @@ def parse_levels(text: str) -> list[float]:
         raise EegvizError("--snr-db needs at least one level")
     if not all(math.isfinite(v) for v in levels):
         raise EegvizError(f"--snr-db takes finite dB values, not '{text}'")
+    levels = [v + 0.0 for v in levels]  # -0 is 0: one level, one folder
+    names = [level_name(v) for v in levels]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice:  # one folder per level: with --keep-data the second would be refused after the first has trained
+        raise EegvizError(f"--snr-db lists {twice} dB more than once; give each level once")
     return levels
+
+
+def level_name(db: float) -> str:
+    """A level as its data folder names it (DIR/data_snr-10); two levels with one name would share a folder."""
+    return f"{db:+g}"
+
+
+def check_sweep_options(*, subjects: int, n_per_class: int, seed: int, epochs: int, gan_steps: int,
+                        average_augment: float) -> None:
+    """The sweep's numbers, checked before any folder is made: they used to be checked by the code that uses
+    them, after the first level's simulation had written DIR/data_snr.../, so the corrected rerun was refused
+    for the files the refused run left. The training options go through `eegviz train`'s own check, so the two
+    commands accept the same values (the sweep has no other training options: train's defaults stand in)."""
+    from eegviz.checks import check_at_least, check_range
+    from eegviz.train.run import _check_options as check_train_options
+
+    check_at_least(subjects, "--subjects", 1)
+    check_at_least(n_per_class, "--images", MIN_IMAGES,
+                   hint="images per class: the test and validation splits take at least one image of each class, "
+                        "and training needs at least one more")
+    check_train_options(epochs=epochs, gan_steps=gan_steps, seed=seed, threads=None, highpass=0.0, notch=0.0,
+                        text_encoder=TEXT_ENCODER, classifier_images=1, classifier_epochs=1, gen_sizes={})
+    check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
 
 
 def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_class: int = 20, seed: int = 0,
               epochs: int = 4, gan_steps: int = 50, keep_data: bool = False, average_augment: float = 0.5) -> dict:
-    """The sweep (see the module docstring); returns what curves.json holds."""
+    """The sweep (see the module docstring); returns what curves.json holds. The numbers are checked first
+    (check_sweep_options): nothing is written for a run that is refused."""
     import dataclasses
 
     from eegviz.data.synthetic import load_dataset, simulate_dataset
@@ -53,16 +88,19 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
     from eegviz.eval.report import decode_eeg, decode_split
     from eegviz.train.decoder import train_decoder
 
+    check_sweep_options(subjects=subjects, n_per_class=n_per_class, seed=seed, epochs=epochs, gan_steps=gan_steps,
+                        average_augment=average_augment)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for db in levels:
-        data = out / f"data_snr{db:+g}"
+        data = out / f"data_snr{level_name(db)}"
         level_cfg = dataclasses.replace(cfg, class_snr_db=db)
         simulate_dataset(data, subjects=subjects, n_per_class=n_per_class, seed=seed, config=level_cfg)
         measured = json.loads((data / "dataset.json").read_text())["class_snr_db"]
         ds = load_dataset(data)
-        dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed, average_augment=average_augment)
+        dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed, average_augment=average_augment,
+                               text_encoder=TEXT_ENCODER)
         test_idx = ds.subset("test")
         row = {"snr_db": db, "class_snr_db_measured": measured,
                "decoder": repetition_curve(ds, test_idx, lambda x: decode_eeg(x, dec)["scores"].argmax(1), seed),
@@ -127,15 +165,13 @@ def plot_sweep(result: dict, path: Path) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from eegviz.checks import check_positive
+    from eegviz.paths import check_new_output
     from eegviz.world.sim_cli import config_from_args
 
+    # every option before --out is made or anything simulated: the levels and the simulator's knobs here, the
+    # numbers in run_sweep (check_sweep_options), before it writes
     levels = parse_levels(args.snr_db)
-    for name in ("subjects", "images", "epochs"):
-        check_positive(getattr(args, name), f"--{name}")
     cfg = config_from_args(args, class_snr_db=None)
-    from eegviz.paths import check_new_output
-
     check_new_output(Path(args.out), "--out", "a sweep (curves.json, curves.png, one dataset per level)")
     result = run_sweep(Path(args.out), levels, cfg, subjects=args.subjects, n_per_class=args.images,
                        seed=args.seed, epochs=args.epochs, gan_steps=args.gan_steps,
@@ -154,7 +190,8 @@ def add_arguments(sp) -> None:
                     help="class SNR levels; write negative ones with =, e.g. --snr-db=-20,-15,-10")
     sp.add_argument("--out", required=True, help="folder for curves.json and curves.png")
     sp.add_argument("--subjects", type=int, default=1)
-    sp.add_argument("--images", type=int, default=20, help="images per class")
+    sp.add_argument("--images", type=int, default=20, help=f"images per class (at least {MIN_IMAGES}: one each for "
+                                                             "the test, validation and training splits)")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--epochs", type=int, default=4, help="decoder triplet epochs (small: a sweep is a study)")
     sp.add_argument("--gan-steps", type=int, default=50)

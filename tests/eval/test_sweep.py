@@ -10,8 +10,10 @@ from eegviz.world.sim_config import make_config
 
 
 def test_sweep_writes_curves_and_plot(tmp_path, capsys):
-    out = tmp_path / "sweep"
-    assert main(["sweep", "--snr-db=-3", "--out", str(out), "--images", "5", "--repeats", "2",
+    from eegviz.eval.sweep import MIN_IMAGES
+
+    out = tmp_path / "sweep"  # at the smallest --images the sweep accepts: it trains
+    assert main(["sweep", "--snr-db=-3", "--out", str(out), "--images", str(MIN_IMAGES), "--repeats", "2",
                  "--epochs", "1", "--gan-steps", "1"]) == 0
     res = json.loads((out / "curves.json").read_text())
     assert [r["snr_db"] for r in res["levels"]] == [-3.0]
@@ -43,6 +45,42 @@ def test_sweep_bad_levels_are_one_line(tmp_path, capsys):
     assert main(["sweep", "--snr-db=-12,loud", "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--snr-db" in err
+
+
+@pytest.mark.parametrize("opt, name", [
+    (["--average-augment", "2"], "--average-augment"),
+    (["--images", "2"], "--images"),  # no training images left: KMeans failed on 0 samples after simulating
+    (["--seed", "-1"], "--seed"),  # was a numpy traceback
+    (["--gan-steps", "-1"], "--gan-steps"),  # was accepted
+    (["--epochs", "0"], "--epochs"),
+    (["--subjects", "0"], "--subjects"),
+    (["--snr-db=-10,-10.0", "--keep-data"], "--snr-db"),  # one folder for two levels
+])
+def test_sweep_refuses_bad_options_before_writing(tmp_path, capsys, monkeypatch, opt, name):
+    import eegviz.data.synthetic
+
+    def simulated(*a, **k):
+        raise AssertionError("the sweep simulated before checking its options")
+
+    monkeypatch.setattr(eegviz.data.synthetic, "simulate_dataset", simulated)
+    out = tmp_path / "s"
+    args = ["sweep", "--snr-db=-10", "--out", str(out), "--images", "3"]
+    assert main(args + opt) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eegviz: ") and err.count("\n") == 1 and name in err
+    assert not out.exists()  # a refused run leaves nothing, so the corrected rerun is accepted
+
+
+def test_sweep_minimum_images_is_the_split_rule():
+    """MIN_IMAGES is the smallest number of images per class whose simulated dataset has every split."""
+    from eegviz.data.synthetic import trial_list
+    from eegviz.eval.sweep import MIN_IMAGES
+    from eegviz.world.stimuli import stimulus_set
+
+    cfg = make_config("demo")
+    splits = lambda n: set(trial_list(stimulus_set(n), n, cfg)[1])
+    assert splits(MIN_IMAGES) == {"train", "val", "test"}
+    assert "train" not in splits(MIN_IMAGES - 1)
 
 
 class _MustNotRun:

@@ -1,0 +1,85 @@
+"""`eegviz eval`'s generator: --steps, --strength and --init apply to the model's own (embedded) generator as they
+do with --generator, are checked the same way before anything is written, and metrics.json records the sampling
+used. (--init picks no row of the report: eval scores the saliency start and, where the model has a latent branch,
+the latent start side by side; a model without one is refused --init latent, as a session refuses it.)"""
+
+import json
+
+import pytest
+
+from eegviz.cli import main
+from eegviz.errors import EegvizError
+from eegviz.eval.report import eval_generator, evaluate
+from eegviz.generators.options import GeneratorOptions
+from tiny_models import tiny_embedded_folder, tiny_embedded_model
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """The embedded layout at toy size; its sampling.json says steps 1, strength 0.6."""
+    return tiny_embedded_folder(tmp_path_factory.mktemp("embedded"))
+
+
+def _settings(gen):
+    return gen.name, gen.steps, gen.strength, gen.init
+
+
+def test_default_generator_takes_the_options_as_generator_embedded_does(folder):
+    opts = GeneratorOptions(steps=3, strength=0.9, init="latent", device="cpu")
+    assert _settings(eval_generator(folder, None, opts)) == ("embedded", 3, 0.9, "latent")
+    assert _settings(eval_generator(folder, "embedded", opts)) == _settings(eval_generator(folder, None, opts))
+    assert _settings(eval_generator(folder)) == ("embedded", 1, 0.6, "saliency")  # unset: the model's own
+    assert eval_generator(folder / "unet") is None  # no pipeline: no default generator (reported as skipped)
+
+
+@pytest.mark.parametrize("opts", [GeneratorOptions(steps=0), GeneratorOptions(strength=1.5)])
+def test_default_generator_checks_the_options(folder, opts):
+    with pytest.raises(EegvizError, match="steps >= 1 and 0 < strength <= 1"):
+        eval_generator(folder, None, opts)
+
+
+@pytest.fixture(scope="module")
+def data_and_model(tmp_path_factory):
+    """The smallest synthetic dataset with every split, and the shipped decoder with a toy embedded pipeline."""
+    from eegviz.data.synthetic import simulate_dataset
+
+    root = tmp_path_factory.mktemp("eval")
+    data = simulate_dataset(root / "data", subjects=1, n_per_class=3)
+    return data, tiny_embedded_model(root / "model")
+
+
+def test_metrics_record_the_sampling_used(data_and_model, tmp_path):
+    data, model = data_and_model
+    gen = eval_generator(model, None, GeneratorOptions(steps=2, strength=0.9, device="cpu"))
+    m = evaluate(data, model, tmp_path / "ev", controls=False, generator=gen)
+    assert m["sampling"] == {"steps": 2, "strength": 0.9, "guidance": 1.0}
+
+
+def test_init_latent_without_a_latent_branch_is_refused_before_writing(data_and_model, tmp_path):
+    data, model = data_and_model  # tiny_embedded_model has no latent_regressor/
+    gen = eval_generator(model, None, GeneratorOptions(init="latent", device="cpu"))
+    with pytest.raises(EegvizError, match="--init latent: this model has no latent branch"):
+        evaluate(data, model, tmp_path / "ev", controls=False, generator=gen)
+    assert not (tmp_path / "ev").exists()
+
+
+# The command line: these need eegviz/cli.py's cmd_eval to build its generator with eval_generator whether or not
+# --generator is given (it built one only for --generator, and evaluate's default ignored the options).
+def test_eval_cli_applies_sampling_options_without_generator(data_and_model, tmp_path):
+    data, model = data_and_model
+    out = tmp_path / "ev"
+    assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(out), "--no-controls",
+                 "--steps", "2", "--strength", "0.9"]) == 0
+    sampling = json.loads((out / "metrics.json").read_text())["sampling"]
+    assert sampling == {"steps": 2, "strength": 0.9, "guidance": 1.0}
+
+
+@pytest.mark.parametrize("opt, why", [(["--steps", "0"], "steps >= 1"),
+                                      (["--init", "latent"], "no latent branch")])
+def test_eval_cli_refuses_bad_sampling_without_generator_before_writing(data_and_model, tmp_path, capsys, opt, why):
+    data, model = data_and_model
+    out = tmp_path / "ev"
+    assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(out), "--no-controls"] + opt) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eegviz: ") and err.count("\n") == 1 and why in err
+    assert not out.exists()
