@@ -65,7 +65,7 @@ def check_sweep_options(*, subjects: int, n_per_class: int, seed: int, epochs: i
     for the files the refused run left. The training options go through `eegviz train`'s own check, so the two
     commands accept the same values (the sweep has no other training options: train's defaults stand in)."""
     from eegviz.checks import check_at_least, check_range
-    from eegviz.train.run import _check_options as check_train_options
+    from eegviz.train.run import check_options as check_train_options
 
     check_at_least(subjects, "--subjects", 1)
     check_at_least(n_per_class, "--images", MIN_IMAGES,

@@ -42,7 +42,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
 
     # before anything is created: a refused run leaves no folder behind (and under torchrun every rank checks
     # before init_from_env's rendezvous, so no rank has written into `out` yet)
-    _check_options(epochs=epochs, gan_steps=gan_steps, seed=seed, threads=threads, highpass=highpass, notch=notch,
+    check_options(epochs=epochs, gan_steps=gan_steps, seed=seed, threads=threads, highpass=highpass, notch=notch,
                    text_encoder=text_encoder, classifier_images=classifier_images,
                    classifier_epochs=classifier_epochs, gen_sizes=gen_sizes or {})
     check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
@@ -61,7 +61,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
                           gen_config=gen_config, average_augment=average_augment, decoder_only=decoder_only)
 
 
-def _check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_encoder, classifier_images,
+def check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_encoder, classifier_images,
                    classifier_epochs, gen_sizes) -> None:
     """Every number and name a run is given, checked before anything is written or trained: a value found wrong
     an hour in (or a checkpoint folder left by a refused run, which the corrected rerun would then refuse)
