@@ -285,34 +285,7 @@ class Pipeline:
 
     def _run(self, duration: float | None) -> Stats:
         try:
-            pre = opened = None
-            if callable(getattr(self.source, "open", None)):  # its channels are known before it delivers
-                self.source.open()
-                opened = self.source.info
-                pre = Preprocessor(self.decoder.spec, opened.ch_names, opened.sfreq, montage=self.montage)
-            self.generator.warmup()
-            if self._stop.is_set():
-                return self.stats
-            self.source.start()
-            info = self.source.info
-            if pre is None or info != opened:
-                pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)  # or one line
-
-            if self.output is not None:
-                self.recorder, results = self.output.open(info)
-                self.sinks.insert(0, results)
-                self.stats.out_dir = self.output.folder
-            if self._stop.is_set():
-                return self.stats
-            if self.on_started:
-                self.on_started(info)
-            cmap = pre.channel_map
-            if cmap.n_interpolated and self.on_notice:  # the window says so too, not only the log
-                left = f"; {len(cmap.left_out)} unplaced channel(s) left out ({', '.join(cmap.left_out[:5])})" \
-                    if cmap.left_out else ""
-                self.on_notice(f"{cmap.n_interpolated} of the model's {len(self.decoder.spec.ch_names)} channels "
-                               f"interpolated from the {cmap.source_montage} montage{left}")
-            self._run_threads(Epocher(pre, info.ch_names), duration)
+            self._open_and_run(duration)
         finally:
             closing_error = self._close_all()
         if self._error:
@@ -320,6 +293,37 @@ class Pipeline:
         if closing_error:
             raise closing_error
         return self.stats
+
+    def _open_and_run(self, duration: float | None) -> None:
+        """run()'s steps up to the end of the session; closing is _run's, whichever way this returns."""
+        pre = opened = None
+        if callable(getattr(self.source, "open", None)):  # its channels are known before it delivers
+            self.source.open()
+            opened = self.source.info
+            pre = Preprocessor(self.decoder.spec, opened.ch_names, opened.sfreq, montage=self.montage)
+        self.generator.warmup()
+        if self._stop.is_set():
+            return
+        self.source.start()
+        info = self.source.info
+        if pre is None or info != opened:
+            pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)  # or one line
+
+        if self.output is not None:
+            self.recorder, results = self.output.open(info)
+            self.sinks.insert(0, results)
+            self.stats.out_dir = self.output.folder
+        if self._stop.is_set():
+            return
+        if self.on_started:
+            self.on_started(info)
+        cmap = pre.channel_map
+        if (cmap.n_interpolated or cmap.left_out) and self.on_notice:  # the window says so too
+            left = f"; {len(cmap.left_out)} unplaced channel(s) left out ({', '.join(cmap.left_out[:5])})" \
+                if cmap.left_out else ""
+            self.on_notice(f"{cmap.n_interpolated} of the model's {len(self.decoder.spec.ch_names)} channels "
+                           f"interpolated from the {cmap.source_montage} montage{left}")
+        self._run_threads(Epocher(pre, info.ch_names), duration)
 
     def _close_all(self) -> Exception | None:
         """Stop the source, then close the recorder and every sink, each whatever the others do: a source or plugin

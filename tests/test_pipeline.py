@@ -226,6 +226,18 @@ def test_a_failing_stop_still_closes_the_recording_and_every_sink(tmp_path):
     assert streams and all(st.get("footer") for st in streams)  # footers written
 
 
+def test_a_failing_stop_is_raised_on_an_early_stop_too():
+    """Stopped before the source started (the window's Stop during warm-up): the source's stop() error is still
+    raised, not only logged."""
+    import pytest
+
+    dec, gen = tiny_models()
+    pipe = Pipeline(UnpluggedOnStop(), dec, gen, [], paced=False)
+    pipe.stop()
+    with pytest.raises(RuntimeError, match="amplifier unplugged"):
+        pipe.run()
+
+
 class Logs:
     """Mixin for a source class: says in `log` when the session starts it."""
 

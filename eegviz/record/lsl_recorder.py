@@ -319,7 +319,7 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
             pass
     finally:
         recorder.stop()  # says why, where a failure ended the wait
-    if recorder.failed():  # ended by itself and stop() had nothing to say (LabRecorderCLI exiting with 0)
+    if recorder.failed():  # ended by itself and stop() had nothing to say (a recorder without its own report)
         raise EegvizError(f"the recording ended by itself; what came before is in {recorder.path}")
     return recorder
 

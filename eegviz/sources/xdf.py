@@ -157,9 +157,9 @@ def load_xdf_session(
             )
         for s in mstreams:  # every sample of an EEG stream would become a marker
             rate = float(_first(s["info"], "nominal_srate", "0") or 0)
-            if not _is_string(s) and (_n_channels(s) > 1 or rate > 0):
+            if not _is_string(s) and rate > 0:  # irregular numeric events ([code, value] rows) are markers
                 raise EegvizError(f"stream '{marker_stream}' in {path} is a {_n_channels(s)}-channel numeric stream "
-                                  f"at {rate:g} Hz, not markers; name a string (or one-channel irregular) stream")
+                                  f"at {rate:g} Hz, not markers; name a string or irregular-rate stream")
     else:
         mstreams = [s for s in streams if _is_string(s)]
     if mstreams and all(_is_empty(s) for s in mstreams):

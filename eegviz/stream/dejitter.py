@@ -79,16 +79,13 @@ def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -
     Why: a recording keeps the sender's stamps, jitter and all (an LSL sender stamps chunks as its driver hands
     them over: a few ms either way), and an epoch is cut from the first sample at or after marker + tmin, so
     jitter of about half a sample period made a replay skip markers that the live session had decoded. The
-    same Dejitter line is fed in pulls of chunk_s, as a live inlet delivers them, and restarted wherever the
-    stamps leave it (a gap, a clock reset), so a replay cuts the epochs the live session cut."""
+    same Dejitter line is fed in pulls of chunk_s, as a live inlet delivers them, and restarted where samples
+    were lost (recording_breaks), so the samples after a loss keep their place in time."""
     stamps = np.asarray(stamps, dtype=np.float64)
     out = np.empty_like(stamps)
     line = Dejitter(sfreq)
     per = max(8, int(round(chunk_s * sfreq)))
-    period = 1.0 / sfreq
-    # restart at jumps between consecutive samples too (within a pull the line cannot see them)
-    breaks = np.flatnonzero(np.abs(np.diff(stamps) - period) > line.tolerance) + 1
-    for seg in np.split(np.arange(len(stamps)), breaks):
+    for seg in np.split(np.arange(len(stamps)), recording_breaks(stamps, sfreq, line.tolerance)):
         line.reset()
         for a in range(0, len(seg), per):
             idx = seg[a : a + per]
@@ -96,3 +93,28 @@ def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -
                 line.reset()
             out[idx] = line.fit(stamps[idx])
     return out
+
+
+def recording_breaks(stamps: np.ndarray, sfreq: float, tolerance: float) -> np.ndarray:
+    """Where a recording's sample count stops continuing its stamps: the indices that start a new line.
+
+    A line fitted on sample count moves every sample after a loss early by the lost time, for as long as the
+    line takes to follow (minutes), so losses must restart it. For a sender that stamps each sample, a loss is
+    a step between consecutive stamps well beyond its own jitter: more than a period past the period, and more
+    than six robust standard deviations of its steps (ordinary jitter of +-1.5 ms at 250 Hz never gets there; two
+    lost samples do). A sender that stamps whole bursts alike (most steps near 0, one step of a burst's length)
+    has no such scale, and a break at every burst would give each burst its own line and stamps that step back:
+    there only steps well past a burst's length (and past `tolerance`, the live line's jump size) and backward
+    steps break."""
+    steps = np.diff(stamps)
+    if not len(steps):
+        return np.array([], dtype=int)
+    period = 1.0 / sfreq
+    med = float(np.median(steps))
+    if med > 0.5 * period:  # stamped sample by sample
+        spread = 1.4826 * float(np.median(np.abs(steps - med)))
+        limit = period + max(period, 6.0 * spread)
+    else:  # stamped in bursts: the steps between bursts are a burst's length
+        burst = float(np.median(steps[steps > 0.5 * period])) if (steps > 0.5 * period).any() else period
+        limit = max(tolerance, 1.5 * burst + period)
+    return np.flatnonzero((steps > limit) | (steps < -tolerance)) + 1
