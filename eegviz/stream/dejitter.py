@@ -12,6 +12,7 @@ from eegviz.sources.base import JUMP_SAMPLES
 
 DEJITTER_HALFTIME_S = 90.0  # samples this old weigh half in the dejitter line (liblsl's default half-time)
 DEJITTER_PRIOR_S = 1.0  # the nominal rate weighs like this many seconds of perfectly regular samples
+STEADY_S = 1e-6  # a recording whose stamps are all this close to the line is kept as it is
 MAX_JITTER_S = 0.05  # stamps off the dejitter line by more (or JUMP_SAMPLES periods if longer): a jump
 
 
@@ -92,6 +93,8 @@ def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -
             if line.jumped(stamps[idx]):
                 line.reset()
             out[idx] = line.fit(stamps[idx])
+    if len(stamps) and np.abs(out - stamps).max() < STEADY_S:  # already a steady clock (a file MNE reads, the
+        return stamps  # simulator's): its own stamps, not the line's rounding of them
     return out
 
 
