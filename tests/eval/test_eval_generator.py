@@ -48,13 +48,6 @@ def data_and_model(tmp_path_factory):
     return data, tiny_embedded_model(root / "model")
 
 
-def test_metrics_record_the_sampling_used(data_and_model, tmp_path):
-    data, model = data_and_model
-    gen = eval_generator(model, None, GeneratorOptions(steps=2, strength=0.9, device="cpu"))
-    m = evaluate(data, model, tmp_path / "ev", controls=False, generator=gen)
-    assert m["sampling"] == {"steps": 2, "strength": 0.9, "guidance": 1.0}
-
-
 def test_init_latent_without_a_latent_branch_is_refused_before_writing(data_and_model, tmp_path):
     data, model = data_and_model  # tiny_embedded_model has no latent_regressor/
     gen = eval_generator(model, None, GeneratorOptions(init="latent", device="cpu"))
@@ -63,8 +56,8 @@ def test_init_latent_without_a_latent_branch_is_refused_before_writing(data_and_
     assert not (tmp_path / "ev").exists()
 
 
-# The command line: these need eegviz/cli.py's cmd_eval to build its generator with eval_generator whether or not
-# --generator is given (it built one only for --generator, and evaluate's default ignored the options).
+# The command line: cmd_eval builds its generator with eval_generator whether or not --generator is given (it built
+# one only for --generator, and evaluate's default ignored the options); metrics.json records what was used.
 def test_eval_cli_applies_sampling_options_without_generator(data_and_model, tmp_path):
     data, model = data_and_model
     out = tmp_path / "ev"
