@@ -82,7 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"seconds of blank after each, {most} (0.5)")
     parser.add_argument("--jitter", dest="jitter_s", type=float, default=0.0,
                         help=f"add a random 0..S seconds to every blank, {most} (0)")
-    parser.add_argument("--repeats", type=int, default=1, help="times each image is shown (1)")
+    parser.add_argument("--repeats", type=int, default=1, help="times each image is shown; the whole schedule is at "
+                        "most 24 h (1)")
     parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", help="keep folder order")
     parser.add_argument("--seed", type=int, default=0, help="seed for order and jitter (0)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name, not empty ({DEFAULT_NAME})")

@@ -25,6 +25,7 @@ DEFAULT_NAME = "eegviz-presenter"  # the marker outlet's LSL name (here, not in 
 # loop that cannot stop the run, so the session hung. An hour is far more than any image, blank or lead-in needs
 # and far inside the timer's range, even for --blank plus --jitter (the longest single wait between events).
 MAX_SECONDS = 3600.0
+MAX_SESSION_S = 24 * 3600.0  # the longest schedule (images x repeats x (on + blank)) accepted
 
 
 def check_seconds(option: str, value, *, zero_ok: bool = True) -> float:
@@ -108,6 +109,12 @@ class PresentationPlan:
     def schedule(self, images: Sequence[str | ImageFile]) -> list[Trial]:
         """The trial list for these images; see make_schedule."""
         classes = _classes(images)
+        # before the trial list is built: --repeats 100000000 built it for minutes, memory growing, with nothing said
+        shortest = len(classes) * self.repeats * (self.on_s + self.blank_s)
+        if shortest > MAX_SESSION_S:
+            raise EegvizError(f"{len(classes)} images x --repeats {self.repeats} would present for at least "
+                              f"{shortest / 3600:.0f} h; a session is at most {MAX_SESSION_S / 3600:g} h: "
+                              "use fewer --repeats")
         rng = random.Random(self.seed)
         if self.design == "rapid":
             order = _passes(list(classes), self.repeats, self.shuffle, rng)

@@ -130,3 +130,14 @@ def test_check_stream_name_refuses_what_liblsl_cannot_name():
     for bad in ("", "   ", None, "\udcff"):
         with pytest.raises(EegvizError, match="--name"):
             check_stream_name(bad)
+
+
+def test_a_schedule_longer_than_a_day_is_refused_before_it_is_built():
+    """--repeats 100000000 built its trial list for minutes, memory growing; now one line at once."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(EegvizError, match="would present for at least .* h; a session is at most 24 h"):
+        make_schedule(["a_1", "b_1", "c_1"], repeats=100_000_000)
+    assert time.perf_counter() - t0 < 1.0
+    assert len(make_schedule(["a_1", "b_1", "c_1"], repeats=1000)) == 3000  # 50 min: fine
