@@ -39,6 +39,16 @@ from eegviz.threads import inference_thread_count
 log = logging.getLogger(__name__)
 
 
+
+def check_latent_start(generator, decoder) -> bool:
+    """Whether `generator` starts img2img from the decoder's latent branch (--init latent); a one-line EegvizError
+    when it asks to and the model has none. Sessions and `eegviz eval` both check it before anything runs."""
+    from_latents = getattr(generator, "init", "saliency") == "latent"
+    if from_latents and getattr(decoder, "latent", None) is None:
+        raise EegvizError("--init latent: this model has no latent branch (latent_regressor/); fit one with "
+                          "`python -m eegviz.train.latent_branch --model MODEL --data DATA`")
+    return from_latents
+
 class Sink(Protocol):
     """Where reconstructions go (ResultsWriter, ProgressSink, plugins' sinks, the window). on_result is called
     from the generation thread; on_skipped from the acquisition thread at once (drops, gaps, NaN), so a sink
@@ -118,10 +128,7 @@ class Pipeline:
         self.threads = threads
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
         # --init latent: img2img starts from the decoder's latent branch (checked here, before anything runs)
-        self._from_latents = getattr(generator, "init", "saliency") == "latent"
-        if self._from_latents and getattr(decoder, "latent", None) is None:
-            raise EegvizError("--init latent: this model has no latent branch (latent_regressor/); fit one with "
-                              "`python -m eegviz.train.latent_branch --model MODEL --data DATA`")
+        self._from_latents = check_latent_start(generator, decoder)
         self.stats = Stats()
         self._stop = threading.Event()
         self._error: BaseException | None = None

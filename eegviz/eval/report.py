@@ -29,6 +29,7 @@ from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects)
 from eegviz.generators.base import Generator, to_uint8
+from eegviz.pipeline import check_latent_start
 from eegviz.stream.preprocess import prepare_epochs
 
 log = logging.getLogger(__name__)
@@ -170,11 +171,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     ds = open_dataset(data, **(data_opts or {}))
     dec = TwoBranchDecoder.load(model)
     _check_compatible(ds, dec, model)
-    if getattr(generator, "init", "saliency") == "latent" and getattr(dec, "latent", None) is None:
-        # as a session refuses it (eegviz.pipeline): a "label+latent" row silently missing would read as scored
-        raise EegvizError("--init latent: this model has no latent branch (latent_regressor/), so there is no "
-                          "latent start to score; fit one with `python -m eegviz.train.latent_branch --model MODEL "
-                          "--data DATA`")
+    # as a session refuses it: a "label+latent" row silently missing would read as scored
+    check_latent_start(generator, dec)
     test_idx = ds.subset("test")
     if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")

@@ -318,9 +318,7 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
         except KeyboardInterrupt:
             pass
     finally:
-        recorder.stop()  # says why, where a failure ended the wait
-    if recorder.failed():  # ended by itself and stop() had nothing to say (a recorder without its own report)
-        raise EegvizError(f"the recording ended by itself; what came before is in {recorder.path}")
+        recorder.stop()  # where a failure ended the wait, stop() raises why (both recorders report it there)
     return recorder
 
 

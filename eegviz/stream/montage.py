@@ -189,17 +189,17 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
         montage, spos = min(tried, key=lambda m: len(_unplaced(source_names, m[1])))
     else:
         spos = sphere_positions(source_names, montage)
+    placed = np.flatnonzero(np.isfinite(spos).all(axis=1))
     unplaced = _unplaced(source_names, spos)
     # channels the montage does not place (ECG, EOG, AUX or accelerometer channels in the same stream, a status
     # channel) are left out of the interpolation rather than refusing the stream, if enough placed ones remain
-    if len(source_names) - len(unplaced) < MIN_SOURCE_CHANNELS:
+    if len(placed) < MIN_SOURCE_CHANNELS:
         shown = ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else "")
         raise EegvizError(
             f"{len(unplaced)} source channel(s) have no position in montage {montage} ({shown}), leaving fewer "
             f"than {MIN_SOURCE_CHANNELS} to interpolate from; name the source's montage with --montage NAME "
             "(mne.channels.get_builtin_montages()) or rename the channels"
         )
-    placed = np.array([i for i, n in enumerate(source_names) if n not in unplaced], dtype=int)
 
     # each model channel: the source electrode in the same place (or of the same name on the same montage)
     spos = spos[placed]
