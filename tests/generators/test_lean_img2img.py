@@ -166,6 +166,34 @@ def test_graph_capture_gives_the_same_image_and_serves_batch_one_only(pipe):
     assert compiled._fast is not None and compiled._fast[0] is not graphs[0] and compiled.unet is pipe.unet
 
 
+def test_warm_calls_skip_the_guards_and_new_shapes_still_get_them(pipe, monkeypatch):
+    """A batch-1 call whose shapes have run before skips Dynamo's guard checks (about 6% of generate() for the
+    embedded default) and gives the same image as the plain loop; a call with new shapes (here another token count)
+    runs with the guards, so it is traced rather than run through a graph made for other shapes."""
+    stances = []
+    real = torch.compiler.set_stance
+    monkeypatch.setattr(torch.compiler, "set_stance", lambda *a, **k: (stances.append(k), real(*a, **k))[1])
+    plain = DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, guidance=0.0, size=32,
+                                      device="cpu")
+    captured = DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, guidance=0.0, size=32,
+                                         device="cpu", capture=True)
+    image, _ = _inputs(b=1)
+    n = num_inference_steps_for(1, 0.6)
+
+    def run(gen, tokens):
+        with torch.inference_mode():
+            return gen.lean(image, _inputs(b=1, tokens=tokens)[1], num_inference_steps=n, strength=0.6,
+                            generator=torch.Generator().manual_seed(3)).numpy()
+
+    first = run(captured, 8)
+    assert stances == []  # a first call keeps the guards
+    assert np.array_equal(run(captured, 8), first) and stances == [{"skip_guard_eval_unsafe": True}]
+    other = run(captured, 5)  # new shapes: guards on again
+    assert len(stances) == 1 and np.array_equal(other, run(plain, 5))
+    assert np.array_equal(run(captured, 5), other) and np.array_equal(run(captured, 8), first)
+    assert len(stances) == 3 and np.array_equal(first, run(plain, 8))
+
+
 def test_warm_up_covers_the_latent_path_when_a_session_starts_from_latents(pipe):
     """--init latent: the warm-up traces the graphs that path runs too (the UNet sees latents that did not come
     through the VAE encoder), so a session's first image does not stall for seconds of tracing and drop markers."""
