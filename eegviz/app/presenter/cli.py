@@ -65,6 +65,8 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     how = "done" if presenter.completed else "aborted"
     print(f"eegviz: {how}, {len(presenter.records)} of {len(trials)} trials shown{timing}"
           + (f"; log in {log_path}" if log_path else ""), flush=True)
+    if presenter.error is not None:  # an image unreadable mid-run: the run is not a clean stop
+        raise EegvizError(presenter.error)
     return 0
 
 

@@ -56,10 +56,10 @@ class Presenter(QtWidgets.QWidget):
         missing = sorted({t.image_id for t in self.trials} - set(self.paths))
         if missing:
             raise EegvizError(f"no image file for id '{missing[0]}' ({len(missing)} missing).")
-        for image_id in sorted({t.image_id for t in self.trials}):  # header check: fail now, not mid-session
-            reader = QtGui.QImageReader(str(self.paths[image_id]))
-            if not reader.canRead():
-                raise EegvizError(f"cannot read image {self.paths[image_id]}: {reader.errorString()}.")
+        for image_id in sorted({t.image_id for t in self.trials}):
+            # decoded whole once now (a few ms an image), not just its header: a file cut short passes a header
+            # check and fails at its first onset, mid-session, with the participant in the chair
+            _read_image(self.paths[image_id])
         # before the log and the outlet exist: an empty name fails in liblsl, and a lead-in beyond a QTimer's
         # range would raise in start() (see schedule.MAX_SECONDS)
         self.name = check_stream_name(name)
@@ -70,6 +70,7 @@ class Presenter(QtWidgets.QWidget):
         self.records: list[dict] = []  # one per onset, the same fields as the CSV log
         self.state = "idle"  # idle -> waiting -> lead_in -> running -> done
         self.completed = False
+        self.error: str | None = None  # why the run ended early, when an image could not be read mid-run
 
         self._log_file = self._log = None
         if log_path is not None:
@@ -209,7 +210,19 @@ class Presenter(QtWidgets.QWidget):
         if trial.index + 1 < len(self.trials):  # decode and scale the next image while this one is up
             nxt = self.trials[trial.index + 1].image_id
             self._cache = {k: v for k, v in self._cache.items() if k in (trial.image_id, nxt)}
-            self._pixmap(nxt)
+            self._try_pixmap(nxt)
+
+    def _try_pixmap(self, image_id: str) -> QtGui.QPixmap | None:
+        """_pixmap inside a Qt slot or paint: an image that became unreadable after the start (changed or removed
+        on disk) ends the run with its reason (self.error, said by the caller) instead of an exception that
+        Qt would swallow, leaving the timer never re-armed and the window up for good."""
+        try:
+            return self._pixmap(image_id)
+        except EegvizError as exc:
+            if self.state not in ("done", "idle"):
+                self.error = str(exc)
+                self._finish(False)
+            return None
 
     def _finish(self, completed: bool) -> None:
         self._timer.stop()
@@ -230,11 +243,7 @@ class Presenter(QtWidgets.QWidget):
         pm = self._cache.get(image_id)
         if pm is not None:
             return pm
-        reader = QtGui.QImageReader(str(self.paths[image_id]))
-        reader.setAutoTransform(True)  # honour EXIF orientation, as photo viewers do
-        img = reader.read()
-        if img.isNull():
-            raise EegvizError(f"cannot read image {self.paths[image_id]}: {reader.errorString()}.")
+        img = _read_image(self.paths[image_id])
         dpr = self.devicePixelRatioF()
         target = QtCore.QSize(max(1, round(self.width() * dpr)), max(1, round(self.height() * dpr)))
         img = img.scaled(target, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
@@ -251,8 +260,8 @@ class Presenter(QtWidgets.QWidget):
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802
         p = QtGui.QPainter(self)
         p.fillRect(self.rect(), QtCore.Qt.GlobalColor.black)
-        if self._showing is not None:
-            pm = self._pixmap(self._showing)
+        pm = self._try_pixmap(self._showing) if self._showing is not None else None
+        if pm is not None:
             size = pm.deviceIndependentSize().toSize()
             p.drawPixmap((self.width() - size.width()) // 2, (self.height() - size.height()) // 2, pm)
         elif self.state == "waiting":
@@ -278,3 +287,13 @@ class Presenter(QtWidgets.QWidget):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
         self.abort()
         super().closeEvent(event)
+
+
+def _read_image(path: Path) -> QtGui.QImage:
+    """The image decoded whole (EXIF orientation applied, as photo viewers do), or a one-line EegvizError."""
+    reader = QtGui.QImageReader(str(path))
+    reader.setAutoTransform(True)
+    img = reader.read()
+    if img.isNull():
+        raise EegvizError(f"cannot read image {path}: {reader.errorString()}.")
+    return img

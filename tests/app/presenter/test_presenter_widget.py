@@ -113,6 +113,49 @@ def test_presenter_rejects_unknown_or_unreadable_images(qtbot, tmp_path):
 
 
 
+def test_a_truncated_image_is_refused_before_the_run_not_at_its_onset(qtbot, stim_dir, tmp_path):
+    """A PNG cut in half has a valid header (a header check passes it); it used to raise inside Qt's timer slot at
+    its first onset, leaving the window up and the run hung."""
+    good = sorted(stim_dir.rglob("*.png"))[0]
+    cut = tmp_path / "cut.png"
+    data = good.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    assert QtGui.QImageReader(str(cut)).canRead()  # the header alone looks fine
+    trials = make_schedule(["good", "cut"], on_s=0.05, blank_s=0.05, shuffle=False)
+    with pytest.raises(EegvizError, match=r"cannot read image .*cut\.png"):
+        Presenter(trials, {"good": good, "cut": cut}, windowed=True)
+
+
+def test_an_image_unreadable_mid_run_ends_the_run_with_its_reason(qtbot, stim_dir, tmp_path):
+    """An image changed on disk after the start (here: emptied once the first onset is up) ends the run, log kept,
+    with the reason in `error` for the CLI to say, instead of an exception in a Qt slot and a hang."""
+    good = sorted(stim_dir.rglob("*.png"))
+    later = tmp_path / "later.png"
+    later.write_bytes(good[1].read_bytes())
+    trials = make_schedule(["a", "later"], on_s=0.05, blank_s=0.05, shuffle=False)
+    p = Presenter(trials, {"a": good[0], "later": later}, name=f"eegviz-test-{uuid.uuid4().hex[:10]}", windowed=True,
+                  lead_in_s=0.05, wait_for_consumer=False, log_path=tmp_path / "log.csv")
+    qtbot.addWidget(p)
+    p._cache.clear()
+    p._pixmap = _forget_after_first(p._pixmap, later)
+    with qtbot.waitSignal(p.finished, timeout=5000) as done:
+        p.start()
+    assert done.args == [False] and p.state == "done"
+    assert p.error is not None and "later.png" in p.error
+    assert [r["image_id"] for r in p.records] == ["a"]
+    assert len((tmp_path / "log.csv").read_text().splitlines()) == 2
+    p.close_stream()
+
+
+def _forget_after_first(pixmap, path):
+    """_pixmap that empties `path` on disk once the first image has been read (as if it changed mid-run)."""
+    def read(image_id):
+        if image_id != "a":
+            path.write_bytes(b"")
+        return pixmap(image_id)
+    return read
+
+
 def test_presenter_never_truncates_an_existing_log(qtbot, stim_dir, tmp_path):
     """A rerun with the same --log must not wipe the earlier session's onset log: one-line refusal instead."""
     log = tmp_path / "log.csv"
