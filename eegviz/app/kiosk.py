@@ -19,8 +19,10 @@ from eegviz.app.session_window import SessionWindow
 from eegviz.app.verdict import verdict
 from eegviz.messages import Chunk, Reconstruction, StreamInfo
 
-KIOSK_MAIN_PX = 560
+KIOSK_MAIN_PX = 560  # design sizes, on a screen that has room
 KIOSK_SIDE_PX = 240
+MIN_MAIN_PX = 64  # and the smallest, on one that has not
+MIN_SIDE_PX = 48
 
 
 class KioskWindow(SessionWindow):
@@ -45,9 +47,12 @@ class KioskWindow(SessionWindow):
         root.setContentsMargins(24, 24, 24, 24)
         row = QHBoxLayout()
         row.setSpacing(32)
-        self.saliency_panel = ImagePanel("saliency map", KIOSK_SIDE_PX, caption_pt=14)
-        self.recon_panel = ImagePanel("reconstruction", KIOSK_MAIN_PX, caption_pt=16)
-        self.stimulus_panel = ImagePanel("stimulus (ground truth)", KIOSK_SIDE_PX, caption_pt=14)
+        # Built small and grown to the screen by _fit_panels: a fixed image size is a minimum size, and built at
+        # design size the window could not be narrower than about 1150 px, so on a 1024 px projector the
+        # stimulus panel lay off the screen.
+        self.saliency_panel = ImagePanel("saliency map", MIN_SIDE_PX, caption_pt=14)
+        self.recon_panel = ImagePanel("reconstruction", MIN_MAIN_PX, caption_pt=16)
+        self.stimulus_panel = ImagePanel("stimulus (ground truth)", MIN_SIDE_PX, caption_pt=14)
         for p in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
             p.image_label.setStyleSheet("background: #111111; color: #808080; font-size: 16pt;")
         row.addStretch(1)
@@ -58,6 +63,7 @@ class KioskWindow(SessionWindow):
 
         self.class_caption = QLabel("")
         self.class_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.class_caption.setWordWrap(True)  # at 36 pt a long line would otherwise set the window's minimum width
         f = QFont(self.class_caption.font())
         f.setPointSize(36)
         f.setBold(True)
@@ -84,6 +90,10 @@ class KioskWindow(SessionWindow):
         self.watchdog.start()
 
     def show_kiosk(self) -> None:
+        # fitted to the screen before going full screen: panels fitted to a larger window are a minimum size that
+        # the full-screen window could not shrink below
+        screen = self.screen().geometry()
+        self._fit_panels(screen.width(), screen.height())
         self.showFullScreen()
         self._place_overlay()
 
@@ -126,16 +136,17 @@ class KioskWindow(SessionWindow):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().resizeEvent(event)
-        self._fit_panels()
+        screen = self.screen().geometry()  # never to more than the screen (a size set before showing may be)
+        self._fit_panels(min(self.width(), screen.width()), min(self.height(), screen.height()))
         self._place_overlay()
 
-    def _fit_panels(self) -> None:
+    def _fit_panels(self, width: int, height: int) -> None:
         """Scale the three images to the screen: the reconstruction gets about half the width, never more than
         its design size, and the side panels share the rest (a fixed layout squeezed them on small screens)."""
-        avail_w = self.width() - 48 - 2 * 32 - 16
-        avail_h = self.height() - 48 - 160  # margins, captions and the class line
-        main = max(64, min(KIOSK_MAIN_PX, int(avail_w * 0.5), avail_h))
-        side = max(48, min(KIOSK_SIDE_PX, (avail_w - main) // 2))
+        avail_w = width - 48 - 2 * 32 - 3 * 8 - 16  # margins, spacing, the panels' own margins, slack
+        avail_h = height - 48 - 200  # margins, captions, the class line and slack
+        main = max(MIN_MAIN_PX, min(KIOSK_MAIN_PX, int(avail_w * 0.5), avail_h))
+        side = max(MIN_SIDE_PX, min(KIOSK_SIDE_PX, (avail_w - main) // 2))
         self.recon_panel.set_size(main)
         self.saliency_panel.set_size(side)
         self.stimulus_panel.set_size(side)

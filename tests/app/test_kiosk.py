@@ -1,5 +1,7 @@
 """KioskWindow, offscreen: full screen, the waiting-for-signal overlay, the decoded-class caption."""
 
+from dataclasses import replace
+
 from app_fakes import make_chunk, make_rec
 
 from eegviz.app.kiosk import KioskWindow
@@ -21,3 +23,24 @@ def test_kiosk_overlay(qtbot, info):
     assert w.class_caption.text() == "decoded: zebra"
 
 
+
+
+def test_kiosk_fits_a_screen_narrower_than_its_design_width(qtbot, info):
+    """The offscreen screen is 800 px wide; the kiosk's design sizes (560 + 2 x 240 px images) are wider. Built at
+    them it used to stay about 1100 px wide full screen, the stimulus panel off the screen, and a long caption
+    (--average-repeats) widened it further."""
+    w = KioskWindow(info)
+    qtbot.addWidget(w)
+    w.show_kiosk()
+    rec = make_rec(cls="zebra")
+    rec = replace(rec, decoded=replace(rec.decoded, epoch=replace(rec.decoded.epoch, repeats=3)))
+    w.on_reconstruction(rec, None)
+    qtbot.wait(50)
+    screen = w.screen().geometry()
+    assert screen.width() < 1100 and w.width() <= screen.width() and w.height() <= screen.height()
+    for panel in (w.saliency_panel, w.recon_panel, w.stimulus_panel):
+        right = panel.mapTo(w, panel.rect().bottomRight())
+        assert right.x() < w.width() and right.y() < w.height()
+    assert w.recon_panel._size > w.stimulus_panel._size >= 100  # still large, the reconstruction largest
+    caption = w.class_caption.mapTo(w, w.class_caption.rect().bottomRight())
+    assert "3 showings" in w.class_caption.text() and caption.x() < w.width() and caption.y() < w.height()
