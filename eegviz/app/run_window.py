@@ -36,7 +36,8 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     Returns 0; or 2 after printing "eegviz: error: <one line>" to stderr if the initial session failed (before
     it could start: the window closes at once; or later, unless another session was started successfully from
     the window afterwards). output.screenshot saves the window 0.5 s after the first session ends, then quits.
-    Ctrl-C quits the window and re-raises KeyboardInterrupt once the session is stopped.
+    Ctrl-C or SIGTERM quits the window and raises KeyboardInterrupt once the session is stopped (its
+    summary printed).
     """
     from PySide6.QtWidgets import QApplication
 
@@ -90,13 +91,15 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     ctl.session_ended.connect(on_ended)
     ctl.stopped.connect(on_stopped)
 
-    old_handler, sig_timer = None, None
+    old_handlers, sig_timer = {}, None
     if threading.current_thread() is threading.main_thread():
         def on_sigint(*_):
             state["interrupted"] = True
             app.quit()
 
-        old_handler = signal.signal(signal.SIGINT, on_sigint)
+        # SIGTERM too: it is what systemd, a process manager or `kill PID` stops a kiosk with, and left to its
+        # default it ended the process at once, session.xdf without footers and the last marker without its line
+        old_handlers = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
         sig_timer = QTimer()
         sig_timer.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
         sig_timer.start(200)
@@ -112,9 +115,14 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     finally:
         if not ctl.shutdown(timeout=5.0):
             log.warning("the session did not stop within 5 s; leaving it behind")
+        else:
+            # the session's end reaches the controller as a queued signal, which only an event loop delivers:
+            # without this, a Ctrl-C or SIGTERM ended without the summary line that says where the files are
+            QCoreApplication.processEvents()
         if sig_timer is not None:
             sig_timer.stop()
-            signal.signal(signal.SIGINT, old_handler)
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
         win.close()
         win.deleteLater()
         # Quitting closes the window, and its "last window closed" posts one more Quit; left in the queue it
