@@ -6,6 +6,7 @@ Each returns its (checked) value, so a check reads as an assignment: `strength =
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 from typing import Iterable, TypeVar
 
@@ -76,4 +77,8 @@ def check_new_file(path: str | Path, name: str) -> Path:
         raise EegvizError(f"{name} {path} already exists; choose a new name (eegviz does not overwrite files)")
     if not path.parent.is_dir():
         raise EegvizError(f"{name} {path}: the folder {path.parent} does not exist")
+    try:  # a folder that exists may still refuse files (permissions, a read-only file system): find out now
+        tempfile.TemporaryFile(dir=path.parent, prefix=".eegviz-probe-").close()
+    except OSError as e:
+        raise EegvizError(f"{name} {path}: cannot write in {path.parent} ({e.strerror or e})") from None
     return path

@@ -48,3 +48,18 @@ def test_file(tmp_path):
         check_file(tmp_path / "b.xdf", "XDF file")
     with pytest.raises(EegvizError, match="is a folder, not a file"):
         check_file(tmp_path, "XDF file")  # a folder is not a file (it used to be said not to exist)
+
+
+def test_new_file_refuses_a_folder_it_cannot_write_in_before_the_run(tmp_path):
+    """--screenshot into a folder that exists but refuses files was found only after the session's minutes, with
+    a warning and exit 0; --out already got a write probe. sysfs refuses new files even to root."""
+    from pathlib import Path
+
+    from eegviz.checks import check_new_file
+
+    assert check_new_file(tmp_path / "shot.png", "--screenshot") == tmp_path / "shot.png"
+    assert list(tmp_path.iterdir()) == []  # the probe leaves nothing behind
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("no sysfs here")
+    with pytest.raises(EegvizError, match=r"--screenshot /sys/kernel/shot\.png: cannot write in /sys/kernel"):
+        check_new_file("/sys/kernel/shot.png", "--screenshot")
