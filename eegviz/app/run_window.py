@@ -117,8 +117,10 @@ def run_window_session(initial, settings: SessionSettings) -> int:
             log.warning("the session did not stop within 5 s; leaving it behind")
         else:
             # the session's end reaches the controller as a queued signal, which only an event loop delivers:
-            # without this, a Ctrl-C or SIGTERM ended without the summary line that says where the files are
-            QCoreApplication.processEvents()
+            # without this, a Ctrl-C or SIGTERM ended without the summary line that says where the files are.
+            # That signal alone: processing every pending event here would also run the Quit that app.quit()
+            # left, and end whatever event loop runs next in this process.
+            QCoreApplication.sendPostedEvents(ctl, QEvent.Type.MetaCall)
         if sig_timer is not None:
             sig_timer.stop()
             for sig, handler in old_handlers.items():

@@ -66,6 +66,8 @@ class _WindowSink:
         self.signals.reconstruction.emit(self.sid, rec, stimulus)
 
     def on_skipped(self, marker, reason: str, kind: SkipKind) -> None:
+        if kind is SkipKind.DROPPED:  # counted apart, as "drops", from each image's dropped_before
+            return
         self.skipped += 1
         self.nan += kind is SkipKind.NAN
         status = {"skipped": self.skipped, "last skipped": f"{marker.payload} ({reason})"}

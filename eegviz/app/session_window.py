@@ -41,8 +41,10 @@ class SessionWindow(QMainWindow):
         self.setWindowTitle(title)
         self.info = info if info is not None else StreamInfo(name="", ch_names=(), sfreq=0.0)
         # Session counters shown in the status bar; on_status may override them with the pipeline's own numbers.
-        self.n_epochs = 0
-        self.drops_total = 0
+        self.n_epochs = 0  # reconstructions shown
+        self.drops_total = 0  # markers dropped because generation fell behind (newest wins)
+        self.skipped_total = 0  # markers skipped for other reasons (a gap, NaN samples, the end of the stream)
+        self.nan_total = 0  # of those, the ones whose window held NaN/inf samples
         self.last_rec: Reconstruction | None = None
         self.extra_status: dict = {}
         self.session_state = ""  # "starting", "running", "finished", ... shown with the important fields
@@ -58,7 +60,7 @@ class SessionWindow(QMainWindow):
             self.source_label = label
         if reset:
             self.n_epochs = 0
-            self.drops_total = 0
+            self.drops_total = self.skipped_total = self.nan_total = 0
             self.last_rec = None
             self.extra_status = {}
         self._stream_changed(reset)
@@ -96,13 +98,18 @@ class SessionWindow(QMainWindow):
         """Hook: say what was decoded (the history strip, the kiosk's caption)."""
 
     def on_status(self, status: dict) -> None:
-        """Merge pipeline-side counters (e.g. epochs, drops) and any extra key=value fields into the status."""
+        """Merge pipeline-side counters (epochs, drops, skipped, NaN epochs) and any extra key=value fields into
+        the status."""
         status = dict(status or {})
         if "epochs" in status:
             self.n_epochs = int(status.pop("epochs"))
         for key in ("drops", "dropped"):
             if key in status:
                 self.drops_total = int(status.pop(key))
+        if "skipped" in status:
+            self.skipped_total = int(status.pop("skipped"))
+        if "NaN epochs" in status:
+            self.nan_total = int(status.pop("NaN epochs"))
         if "state" in status:
             self.session_state = str(status.pop("state"))
         self.extra_status.update(status)

@@ -63,7 +63,7 @@ class MainWindow(SessionWindow):
         root.addWidget(self.history, 0)
 
         self.setCentralWidget(central)
-        # Two labels: the important fields (source, class, drops, epochs) always shown in full on the left; the
+        # Two labels: the important fields (source, class, drops, skips, images) always shown in full on the left; the
         # latency breakdown and other details fill the rest and are elided when the window is too narrow.
         self.status_label = QLabel()
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -128,7 +128,8 @@ class MainWindow(SessionWindow):
         return text
 
     def status_fields(self) -> str:
-        """The important fields, always shown in full: source, class, drops, epochs, generator, state."""
+        """The important fields, always shown in full: source, class, drops, skips (when any), images shown,
+        generator, state."""
         rec = self.last_rec
         parts = [self._source_text()]
         if self.info.sfreq:
@@ -137,7 +138,9 @@ class MainWindow(SessionWindow):
         if rec is not None and rec.repeats > 1:
             parts.append(f"repeats {rec.repeats}")
         parts.append(f"drops {self.drops_total}")
-        parts.append(f"epochs {self.n_epochs}")
+        if self.skipped_total:  # a gap, NaN samples: worth seeing at once, and rare enough to take the room
+            parts.append(f"skipped {self.skipped_total}" + (f" (NaN {self.nan_total})" if self.nan_total else ""))
+        parts.append(f"images {self.n_epochs}")
         if rec is not None:
             parts.append(f"generator {rec.generator}")
         if self.session_state:

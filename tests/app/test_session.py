@@ -163,11 +163,13 @@ def test_status_bar_keeps_class_and_drops_visible_at_1280px(qtbot):
     win.show()
     qtbot.waitExposed(win)
     win.on_reconstruction(_rec("hourglass", 3), None)
-    win.on_status({"skipped": "another_long_marker_payload_that_was_skipped", "queue": 2})
+    win.on_status({"skipped": 2, "NaN epochs": 1, "last skipped": "another_long_marker_payload_that_was_skipped",
+                   "queue": 2})
     label = win.status_label
     qtbot.waitUntil(lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()), timeout=2000)
     text = label.text()
-    assert "class hourglass" in text and "drops 3" in text and "epochs 1" in text
+    assert "class hourglass" in text and "drops 3" in text and "images 1" in text
+    assert "skipped 2 (NaN 1)" in text  # the README promises the status bar counts them: in full, not elided
     assert label.geometry().right() <= win.statusBar().width()  # inside the visible bar, not clipped
     assert text.index("class") < 80  # near the front, not after the latency breakdown
     details = win.details_label
@@ -241,3 +243,5 @@ def test_the_window_sink_counts_nan_skips_by_their_kind_not_their_text():
     sink.on_skipped(Marker(1.0, "a"), "any words at all", SkipKind.NAN)
     sink.on_skipped(Marker(2.0, "b"), "epoch holds NaN/inf (but a gap)", SkipKind.GAP)
     assert sent[-1]["skipped"] == 2 and sent[-1]["NaN epochs"] == 1
+    sink.on_skipped(Marker(3.0, "c"), "generation behind", SkipKind.DROPPED)  # counted as drops, not here
+    assert len(sent) == 2

@@ -12,12 +12,15 @@ def test_status_bar(window):
     window.on_reconstruction(make_rec(timings={"decode": 12.3, "generate": 45.6}, dropped=2), None)
     window.on_reconstruction(make_rec(dropped=3, cls="zebra"), None)
     text = window.status_label.text()  # the important fields, never elided
-    assert "fake-amp" in text and "100 Hz" in text and "epochs 2" in text
+    assert "fake-amp" in text and "100 Hz" in text and "images 2" in text
     assert "drops 5" in text and "fake-gen" in text and "class zebra" in text
     assert "12.3 ms" in window.details_label.full_text()  # latency breakdown: the elidable part
     assert "12.3 ms" in window.status_text() and "zebra" in window.status_text()
     window.on_status({"drops": 9, "queue": 1})
     assert "drops 9" in window.status_label.text() and "queue 1" in window.details_label.full_text()
+    assert "skipped" not in window.status_label.text()  # none yet: no room taken
+    window.on_status({"skipped": 4})
+    assert "skipped 4" in window.status_label.text() and "NaN" not in window.status_label.text()
 
 
 def test_bridge_from_worker_thread(window, qtbot):
