@@ -20,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Callable, Protocol
 
@@ -189,7 +189,11 @@ class Pipeline:
                 self.recorder.add_clock_offset(off)
         for m in res.markers:
             if self.recorder:
-                self.recorder.add_marker(m)
+                self.recorder.add_marker(m)  # as sent: the recording is lossless
+            if m.payload != m.payload.strip():
+                # an id with stray whitespace (" bell_030\n" from a hand-written sender) names the same image:
+                # decoded, scored, averaged over repeats and written to results.jsonl as that image's id
+                m = replace(m, payload=m.payload.strip())
             self.stats.markers += 1
             epocher.add_marker(m)
             if self.on_marker:

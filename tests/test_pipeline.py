@@ -87,6 +87,18 @@ def test_every_marker_yields_a_line_and_raw_is_complete(tmp_path):
     assert stats.ended == "finished"  # the source ran out: the pipeline says so, nobody guesses from timing
 
 
+def test_stray_whitespace_around_a_marker_id_is_the_same_image_but_recorded_as_sent(tmp_path):
+    """A hand-written sender's " star_001\n" names star_001: decoded, scored and written to results.jsonl as
+    that id; the recording keeps the payload exactly as it came."""
+    src = ArraySource(n_markers=2)
+    src.markers = [Marker(m.timestamp, f" {m.payload}\n") for m in src.markers]
+    dec, gen = tiny_models()
+    rec = Recorder()
+    Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], recorder=rec, paced=False).run()
+    lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [l["marker"] for l in lines] == ["m0", "m1"] and rec.markers == [" m0\n", " m1\n"]
+
+
 def test_inference_runs_on_the_threads_asked_for_and_gives_them_back(tmp_path):
     """torch's kernel thread count is the whole process's: a session sets it for its run and restores it."""
     src = ArraySource()

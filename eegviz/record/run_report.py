@@ -110,6 +110,8 @@ def _placeholder(text: str, font) -> Image.Image:
 
 
 def _fit(d: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    """`text` on one line (a marker may hold newlines or tabs, which Pillow cannot measure), cut to `width`."""
+    text = " ".join(text.split())
     if d.textlength(text, font=font) <= width:
         return text
     while text and d.textlength(text + "...", font=font) > width:  # ASCII: the bundled font has no ellipsis
@@ -262,8 +264,12 @@ def write_run_report(folder: str | Path) -> Path:
 
     out.append("<h2>Every marker</h2><table><tr><th>#</th><th>marker</th><th>t (s)</th><th>decoded</th>"
                "<th>result</th><th>marker→image (ms)</th><th>saliency</th><th>reconstruction</th></tr>")
-    t0 = next((r["t_marker"] for r in rows if isinstance(r.get("t_marker"), (int, float))), 0.0)
-    for r in rows:
+    # in marker order, timed from the first marker: results.jsonl is written as results complete, and a marker
+    # dropped or skipped can be written before the results of markers that came before it
+    stamps = [r["t_marker"] for r in rows if isinstance(r.get("t_marker"), (int, float))]
+    t0 = min(stamps, default=0.0)
+    ordered = sorted(rows, key=lambda r: r["t_marker"] if isinstance(r.get("t_marker"), (int, float)) else math.inf)
+    for r in ordered:
         marker = str(r.get("marker", ""))
         t = r.get("t_marker")
         t_txt = f"{t - t0:.2f}" if isinstance(t, (int, float)) else ""

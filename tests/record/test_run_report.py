@@ -160,3 +160,24 @@ def test_a_failing_report_never_loses_results(tmp_path, monkeypatch, caplog):
     assert [r.message for r in caplog.records].count(caplog.records[0].message) == 1
     assert "disk full" in caplog.records[0].message
     assert json.loads((tmp_path / "results.jsonl").read_text())["reason"] == "gap"
+
+
+def test_every_marker_table_is_in_marker_order_and_odd_payloads_do_not_stop_the_report(tmp_path):
+    """results.jsonl is written as results complete, so a dropped marker can come before the results of earlier
+    markers: the table used to follow the file (t negative for the first marker). And a marker holding a newline
+    stopped the whole report (Pillow cannot measure multi-line text), losing report.html and the contact sheet."""
+    (tmp_path / "saliency").mkdir()
+    (tmp_path / "reconstruction").mkdir()
+    with open(tmp_path / "results.jsonl", "w") as f:
+        f.write(json.dumps({"marker": "star_003", "t_marker": 12.0, "dropped": True, "reason": "dropped: behind"})
+                + "\n")
+        for i, (marker, t) in enumerate([("boat_001", 10.0), ("odd\nid\t7", 11.0)]):
+            for kind in ("saliency", "reconstruction"):
+                Image.new("RGB", (32, 32), (90, 100, 50)).save(tmp_path / kind / f"{i}.png")
+            f.write(json.dumps({"index": i, "marker": marker, "t_marker": t, "dropped": False, "decoded_class": "boat",
+                                "saliency": f"saliency/{i}.png", "reconstruction": f"reconstruction/{i}.png"}) + "\n")
+    text, _ = _parse(write_run_report(tmp_path))
+    table = text[text.index("<h2>Every marker"):]
+    assert table.index("boat_001") < table.index("odd") < table.index("star_003")
+    assert "<td>boat_001</td><td>0.00</td>" in table and "<td>star_003</td><td>2.00</td>" in table
+    assert (tmp_path / "contact_sheet.png").exists()
