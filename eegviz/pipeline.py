@@ -30,6 +30,7 @@ from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
 from eegviz.generators.base import Generator, to_uint8
 from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
+from eegviz.record.lsl_streams import stop_deferred
 from eegviz.sources.base import Source
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
@@ -298,7 +299,8 @@ class Pipeline:
         try:
             self._open_and_run(duration)
         finally:
-            closing_error = self._close_all()
+            with stop_deferred():  # a second Ctrl-C while closing used to cost the report, even the contact sheet
+                closing_error = self._close_all()
         if self._error:
             raise self._error
         if closing_error:
@@ -368,8 +370,9 @@ class Pipeline:
             # Ctrl-C ends a headless live session: stop as a duration would, so pending markers still get
             # their lines and the files are closed only once both threads are done with them.
             self.stop()
-            acq.join()
-            inf.join()
+            with stop_deferred():  # a second Ctrl-C (or SIGTERM) now is said to wait, not obeyed
+                acq.join()
+                inf.join()
             raise
 
     def _infer_guarded(self) -> None:

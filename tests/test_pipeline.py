@@ -238,6 +238,28 @@ def test_a_failing_stop_still_closes_the_recording_and_every_sink(tmp_path):
     assert streams and all(st.get("footer") for st in streams)  # footers written
 
 
+class CtrlCWhileClosing(ClosedSink):
+    """An impatient user: Ctrl-C again while the session's files are being closed."""
+
+    def close(self):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here
+        self.closed = True
+
+
+def test_a_second_ctrl_c_while_closing_is_said_to_wait_and_every_part_still_closes(capsys):
+    """It used to raise KeyboardInterrupt out of the closing sink (a BaseException: no except caught it), so the
+    sinks after it, the report among them, were never closed."""
+    dec, gen = tiny_models()
+    first, after = CtrlCWhileClosing(), ClosedSink()
+    Pipeline(ArraySource(n_markers=1), dec, gen, [first, after], paced=False).run()
+    assert first.closed and after.closed
+    assert "already stopping" in capsys.readouterr().err
+
+
 def test_a_failing_stop_is_raised_on_an_early_stop_too():
     """Stopped before the source started (the window's Stop during warm-up): the source's stop() error is still
     raised, not only logged."""
