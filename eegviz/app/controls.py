@@ -37,6 +37,9 @@ SOURCE_ITEMS = (
 )
 
 
+MAX_SPEED = 10000.0  # the replay speed box's range, in multiples of real time (0: as fast as possible)
+MIN_SPEED = 0.01  # its smallest non-zero step
+
 class ControlBar(QWidget):
     """Source (with an XDF path, an LSL stream name or a replay speed as the kind needs), model folder, Start/Stop."""
 
@@ -72,14 +75,16 @@ class ControlBar(QWidget):
         self.speed_label = QLabel("speed")
         lay.addWidget(self.speed_label)
         self.speed_spin = QDoubleSpinBox()
-        self.speed_spin.setRange(0.0, 100.0)
-        self.speed_spin.setDecimals(1)
+        # wide and fine enough for any --speed a session was started with (0.25, 150): the box is what Start
+        # replays at, so a value it cannot hold would change the next replay's speed
+        self.speed_spin.setRange(0.0, MAX_SPEED)
+        self.speed_spin.setDecimals(2)
         self.speed_spin.setSingleStep(0.5)
         self.speed_spin.setValue(1.0)
         self.speed_spin.setSuffix("×")
         self.speed_spin.setSpecialValueText("max")  # 0 = as fast as possible
         self.speed_spin.setToolTip("replay speed; 0 (max) = as fast as possible")
-        self.speed_spin.setFixedWidth(72)
+        self.speed_spin.setFixedWidth(88)
         lay.addWidget(self.speed_spin)
         self.snr_control = SnrControl()  # simulator only
         lay.addWidget(self.snr_control)
@@ -145,7 +150,8 @@ class ControlBar(QWidget):
         if kind == "lsl":
             self.lsl_name_edit.setText(choice.name or "")
         if kind in ("demo", "xdf"):
-            self.speed_spin.setValue(float(choice.speed))
+            speed = float(choice.speed)
+            self.speed_spin.setValue(max(speed, MIN_SPEED) if speed > 0 else 0.0)  # a tiny speed is not "max"
         if kind == "simulator":
             self.snr_control.set_value(choice.snr_db)
         self.source_combo.setCurrentIndex(idx)

@@ -25,3 +25,14 @@ def test_window_choices_round_trip(qtbot):
     with qtbot.waitSignal(win.start_requested) as req:
         win.controls.start_button.click()
     assert req.args == [SourceChoice("demo", speed=3.0), "/models/mine"]
+
+
+def test_the_speed_box_holds_the_speed_a_session_was_started_with(qtbot):
+    """The box is what Start replays at: it used to round 0.25 to 0.3, cap 150 at 100 and show 0.04 as "max"."""
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    for speed in (0.25, 150.0, 0.04, 0.0):
+        win.set_choice(SourceChoice("demo", speed=speed))
+        assert win.current_choice() == SourceChoice("demo", speed=speed)
+    win.set_choice(SourceChoice("demo", speed=0.001))  # finer than the box: its smallest speed, never "max"
+    assert win.current_choice().speed == 0.01
