@@ -107,7 +107,8 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     if kiosk:
         win.show_kiosk()
     else:
-        win.resize(1280, 860)
+        room = win.screen().availableGeometry()  # never larger than the screen (a 1280 x 720 projector)
+        win.resize(min(1280, room.width()), min(860, room.height()))
         win.show()
     state["first"] = ctl.start(initial, settings)
     try:

@@ -108,7 +108,7 @@ class TraceView(pg.PlotWidget):
         self.hideButtons()
         self.setLabel("bottom", "time since the session started", units="s")
         self.getAxis("bottom").enableAutoSIPrefix(False)
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(150)  # with the panels, the window still fits a 1280 x 720 screen
         item = self.getPlotItem()
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
