@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Hashable, Sequence
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -33,6 +33,25 @@ class EEGDataset:
 
     def subset(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == name)
+
+
+def check_finite(eeg: np.ndarray, where: str,
+                 epoch: Callable[[tuple[int, ...]], str] = lambda i: f"epoch {i[0]}") -> None:
+    """Raise EegvizError if any epoch of `eeg` (..., channels, samples) holds NaN or +-inf; `where` names the
+    file, `epoch(index)` the first such epoch (index: its position on the leading axes).
+
+    Every loader calls this: one such sample turns every loss and score it reaches into NaN, so training
+    would run on to a NaN model and eval would write null metrics, both without a word. Per-epoch min and max
+    find them (both propagate NaN, and an infinity is its own extreme) in a pass each, with no mask as large
+    as the data.
+    """
+    if eeg.size == 0:
+        return
+    bad = ~(np.isfinite(eeg.min(axis=(-2, -1))) & np.isfinite(eeg.max(axis=(-2, -1))))
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise EegvizError(f"{where}: {int(bad.sum())} of {bad.size} epochs hold NaN or infinite values (the first: "
+                          f"{epoch(first)}); repair or drop them before loading")
 
 
 def check_fractions(val_fraction: float, test_fraction: float) -> None:

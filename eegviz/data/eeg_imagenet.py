@@ -37,7 +37,7 @@ from typing import Iterable
 
 import numpy as np
 
-from eegviz.data.dataset import EEGDataset
+from eegviz.data.dataset import EEGDataset, check_finite
 from eegviz.errors import EegvizError, one_line
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,14 @@ def _int(value: object, where: str) -> int:
         return int(value)
     except (TypeError, ValueError, RuntimeError):
         raise EegvizError(f"{where} must be an integer, got {value!r:.40}") from None
+
+
+def _names(raw: dict, key: str, path: Path) -> list[str]:
+    """raw[key] as a list of names ("labels": WordNet ids, "images": image names), which entries index."""
+    value = raw[key]
+    if not (isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim == 1)):
+        raise EegvizError(f"{path}: '{key}' must be a list of names, not {type(value).__name__}")
+    return [str(x) for x in value]
 
 
 def _indices(value: object, where: str) -> np.ndarray:
@@ -177,7 +185,7 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     if missing:
         have = ", ".join(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
         raise EegvizError(f"{path} is not an EEG-ImageNet file: key(s) {', '.join(missing)} missing (has: {have})")
-    entries, wnids, images = raw["dataset"], [str(x) for x in raw["labels"]], [str(x) for x in raw["images"]]
+    entries, wnids, images = raw["dataset"], _names(raw, "labels", path), _names(raw, "images", path)
     if not isinstance(entries, (list, tuple)) or not entries:
         raise EegvizError(f"{path}: 'dataset' must be a non-empty list of trials")
     wanted = None if subjects is None else {int(subjects)} if np.isscalar(subjects) else {int(s) for s in subjects}
@@ -247,6 +255,7 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     for k, i in enumerate(keep):
         eeg[k] = np.asarray(entries[i]["eeg"][:, time_low:time_high], dtype=np.float32)
     eeg *= np.float32(scale)
+    check_finite(eeg, str(path), lambda k: f"dataset entry {keep[k[0]]}")
     names = tuple(ch_names) if ch_names is not None else tuple(f"EEG{c + 1:03d}" for c in range(n_ch))
     if len(names) != n_ch:
         raise EegvizError(f"{len(names)} channel names given for {n_ch} channels in {path}")

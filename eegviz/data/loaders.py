@@ -117,6 +117,9 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
         have = f"only one class ({in_train[0]!r})"
         raise EegvizError(f"{path}: the training split of its {len(ds.labels)} trials has {have}; training needs "
                           f"at least two classes{hint}")
-    if len(val_idx) == 0:
-        raise EegvizError(f"{path} gives no validation trials ({n_img} distinct images, too few to hold any out; "
-                          "whole images are held out, so at least three are needed){hint}")
+    if len(val_idx) == 0:  # with three images or more, too few images is not why
+        cause = (f"its {n_img} distinct images are too few to hold any out (whole images are held out, so at least "
+                 "three are needed)" if n_img < 3 else "its split assigns none to validation (a split file with an "
+                 "empty 'val', a validation fraction of 0, or too few THINGS-EEG2 concepts to hold one out)")
+        raise EegvizError(f"{path} gives no validation trials ({len(train_idx)} train, {len(ds.subset('test'))} "
+                          f"test): {cause}; training keeps the epoch that scores best on validation")

@@ -3,17 +3,19 @@
 Unpickling calls whatever callable the file names, so np.load(allow_pickle=True) on a downloaded file is code
 execution by whoever made the file. Datasets such as THINGS-EEG2 are nevertheless released as pickled dicts of
 arrays, so this module unpickles them with an allow-list: the few numpy functions and types that rebuild arrays,
-dtypes and scalars (under numpy 2's `numpy._core` and numpy 1's `numpy.core` module names alike), plus builtin
-containers and numbers. The list was taken from pickletools.dis of np.save'd and pickle.dump'ed dicts of
-arrays (protocols 2 to 5, object and structured arrays included). Any other global ends the load with an
-EegvizError naming it; nothing the file names is imported or called first.
+dtypes and scalars (under numpy 2's `numpy._core` and numpy 1's `numpy.core` module names alike), plus the few
+builtins pickle calls for data (sets, bytes, complex numbers). The list was taken from pickletools.dis of np.save'd
+and pickle.dump'ed dicts of arrays (protocols 2 to 5, object and structured arrays included). Any other global
+ends the load with an EegvizError naming it; nothing the file names is imported or called first.
 
 Two more checks keep corrupt files (not only crafted ones) from crashing the interpreter, both found by
 fuzzing (tests/data/test_fuzz.py): every length-prefixed opcode is checked against the file size before the
 unpickler sees it, and every pickled dtype state must equal the state numpy itself writes for that dtype.
 A third, found by review: numpy.ndarray is allowed as an argument (numpy's own pickles pass it to
 _reconstruct) but never as a callable, since ndarray(shape, object dtype, buffer=file bytes) is an array of
-pointers the file chose.
+pointers the file chose. And, also from review (a 52-byte file asking set(range(10**12))): no call may cost
+memory the file does not hold, so each allowed callable takes only the arguments pickle and numpy write for
+data, and every pickled array state is checked as the dtype states are.
 
 A .npy file is parsed with numpy.lib.format (magic, header); a non-object array is read with
 allow_pickle=False, an object array's payload goes through the restricted unpickler. Anything that is not a
@@ -22,6 +24,7 @@ allow_pickle=False, an object array's payload goes through the restricted unpick
 
 from __future__ import annotations
 
+import collections
 import math
 import os
 import pickle
@@ -44,11 +47,48 @@ _NUMPY = {
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
 }
-_BUILTINS = {"complex", "set", "frozenset", "bytearray", "slice", "range", "bool", "int", "float", "str", "bytes",
-             "list", "tuple", "dict"}
+
+
+def _takes(kind: type, data: tuple[type, ...]):
+    """`kind` (set, bytes, ...) as pickle calls it: on nothing, or on the data it copies, of a type in `data`.
+    Any other argument can cost memory the file does not hold: bytes(2**31) and bytearray(2**31) allocate 2 GB,
+    set(range(10**12)) never ends, each from a pickle of about 50 bytes."""
+    def call(*args):
+        if args and not isinstance(args[0], data):
+            raise pickle.UnpicklingError(f"the pickle calls {kind.__name__}({type(args[0]).__name__}), which "
+                                         "pickle never writes (crafted file)")
+        return kind(*args)
+
+    return call
+
+
+def _latin1(text: object, encoding: object) -> bytes:
+    """_codecs.encode as protocol 2 calls it for bytes: on a str, with latin1. Other codecs (hex, base64) grow
+    what they are given, and a chain of calls would grow it exponentially."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("the pickle calls _codecs.encode other than on text with latin1, which pickle "
+                                     "never writes (crafted file)")
+    return text.encode("latin1")
+
+
+def _empty_array(subtype, shape, dtype):
+    """numpy's _reconstruct as numpy's own pickles call it: every array starts empty and __setstate__ (BUILD)
+    fills it. Any other shape is allocated before anything is checked (10**9 objects: 8 GB of zeros)."""
+    if shape != (0,):
+        raise pickle.UnpicklingError(f"the pickle starts an array of shape {shape!r:.40}, where numpy writes (0,) "
+                                     "(crafted file)")
+    return _numpy_global("numpy._core.multiarray", "_reconstruct")(subtype, shape, dtype)
+
+
+# The builtins pickle calls for data (protocols 2 and 3: sets, bytes, bytearrays; complex; slice), by name. No
+# others: int, str, list, range and the rest are never called by a pickle of data, and some can be made to
+# allocate without bound (list(range(10**12)); str() of a list holding one long string many times).
+_BUILTINS = {"complex": complex, "slice": slice, "set": _takes(set, (list, tuple)),
+             "frozenset": _takes(frozenset, (list, tuple)), "bytes": _takes(bytes, (bytes, bytearray, str)),
+             "bytearray": _takes(bytearray, (bytes, bytearray, str))}
 _OTHER = {
-    ("_codecs", "encode"),  # how protocol 2 rebuilds bytes (bytes are data, codecs do not run user code)
-    ("collections", "OrderedDict"),
+    ("_codecs", "encode"): _latin1,  # how protocol 2 rebuilds bytes (bytes are data, codecs do not run user code)
+    ("collections", "OrderedDict"): collections.OrderedDict,
 }
 
 
@@ -116,6 +156,26 @@ def _check_dtype_state(inst: np.dtype, state: object) -> None:
         raise pickle.UnpicklingError("a pickled dtype has a state numpy would not write (corrupt or crafted file)")
 
 
+def _check_array_state(state: object, max_elements: int) -> None:
+    """Refuse a pickled array state unless it is shaped as numpy writes it: (version, shape, dtype, fortran,
+    data), with one list item per element when the dtype holds objects, and at most `max_elements` elements.
+
+    numpy's __setstate__ takes an object array's elements from the list without checking its length (a list
+    shorter than the shape crashes the interpreter), and a dtype of itemsize 0 needs no data at all, so a few
+    bytes could make an array of 10**12 elements for a loader to iterate. Each element numpy writes costs the
+    file a byte at least, so the file's size bounds them.
+    """
+    try:
+        shape, dtype, _fortran, data = state[-4:]
+        n = math.prod(shape) if all(isinstance(k, int) and k >= 0 for k in shape) else -1
+        ok = (isinstance(state, tuple) and len(state) in (4, 5) and isinstance(dtype, np.dtype)
+              and 0 <= n <= max_elements and (not dtype.hasobject or (isinstance(data, list) and len(data) == n)))
+    except Exception:
+        ok = False
+    if not ok:
+        raise pickle.UnpicklingError("a pickled array has a state numpy would not write (corrupt or crafted file)")
+
+
 class RestrictedUnpickler(pickle._Unpickler):
     """Unpickler that resolves only the allow-listed globals (else RefusedGlobal) and checks every rebuilt dtype.
 
@@ -125,21 +185,27 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
+    def __init__(self, fp, max_elements: int, **kwargs):
+        super().__init__(fp, **kwargs)
+        self.max_elements = max_elements
+
     def find_class(self, module: str, name: str):
         if module in ("builtins", "__builtin__"):  # Python 2 pickles say __builtin__
             if name in _BUILTINS:
-                return getattr(__import__("builtins"), name)
+                return _BUILTINS[name]
         elif (module, name) in _OTHER:
-            return super().find_class(module, name)
+            return _OTHER[(module, name)]
         else:
             obj = _numpy_global(module, name)
             if obj is not None:
-                return obj
+                return _empty_array if name == "_reconstruct" else obj
         raise RefusedGlobal(module, name)
 
     def load_build(self):
         if len(self.stack) >= 2 and isinstance(self.stack[-2], np.dtype):
             _check_dtype_state(self.stack[-2], self.stack[-1])
+        elif len(self.stack) >= 2 and isinstance(self.stack[-2], np.ndarray):
+            _check_array_state(self.stack[-1], self.max_elements)
         super().load_build()
 
     # numpy.ndarray is on the allow-list only as the argument numpy's own pickles hand to _reconstruct. Called
@@ -169,6 +235,11 @@ def _refuse_array_call(func) -> None:
                                      "writes (crafted file)")
 
 
+def _size(fp) -> int:
+    """Bytes in the file (or BytesIO) `fp` reads."""
+    return os.fstat(fp.fileno()).st_size if hasattr(fp, "fileno") else len(fp.getbuffer())
+
+
 def _check_lengths(fp) -> None:
     """Walk the pickle's opcodes, skipping (not reading) their data, and raise ValueError if an opcode is unknown
     or a length-prefixed argument runs past the end of the file.
@@ -178,7 +249,7 @@ def _check_lengths(fp) -> None:
     lengths against the file size first turns both into an ordinary error, at the cost of one pass of seeks.
     """
     start = fp.tell()
-    end = os.fstat(fp.fileno()).st_size if hasattr(fp, "fileno") else len(fp.getbuffer())
+    end = _size(fp)
     sizes = {pickletools.TAKEN_FROM_ARGUMENT1: (1, False), pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
              pickletools.TAKEN_FROM_ARGUMENT4U: (4, False), pickletools.TAKEN_FROM_ARGUMENT8U: (8, False)}
 
@@ -219,7 +290,7 @@ def _unpickle(fp, path: Path, what: str):
         with warnings.catch_warnings():  # numpy's deprecation notes about a corrupt file's odd arguments
             warnings.simplefilter("ignore")
             # latin1: numpy arrays pickled by Python 2 hold their buffers as str (numpy's own advice for them)
-            return RestrictedUnpickler(fp, encoding="latin1").load()
+            return RestrictedUnpickler(fp, max_elements=_size(fp), encoding="latin1").load()
     except RefusedGlobal as e:
         raise EegvizError(f"{what} {path} holds pickled objects that could run code when loaded (refused "
                           f"{e.qualname}); only numpy arrays, dicts, lists, strings and numbers are read") from None

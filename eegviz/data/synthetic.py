@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eegviz.data.dataset import EEGDataset
+from eegviz.data.dataset import EEGDataset, check_finite
 from eegviz.errors import EegvizError, one_line
 
 
@@ -227,7 +227,9 @@ def load_dataset(path: Path) -> EEGDataset:
     if uncaptioned:
         raise EegvizError(f"{meta_file}: 'captions' lacks image {uncaptioned[0]!r} "
                           f"({len(uncaptioned)} image(s) of {npz_file.name} have none)")
-    return EEGDataset(eeg=eeg.astype(np.float32) * 1e-6, labels=labels, image_ids=arrays["image_ids"],
+    volts = eeg.astype(np.float32) * 1e-6
+    check_finite(volts, str(eeg_file))
+    return EEGDataset(eeg=volts, labels=labels, image_ids=arrays["image_ids"],
                       subjects=arrays["subjects"], split=arrays["split"], ch_names=tuple(meta["ch_names"]),
                       sfreq=float(meta["sfreq"]), tmin=float(meta["tmin"]), classes=list(classes),
                       captions=meta["captions"], blocks=arrays.get("blocks"))

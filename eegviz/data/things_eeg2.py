@@ -35,7 +35,7 @@ from typing import Iterable
 import numpy as np
 
 from eegviz.data.safe_pickle import load_pickled
-from eegviz.data.dataset import EEGDataset
+from eegviz.data.dataset import EEGDataset, check_finite
 from eegviz.errors import EegvizError, one_line
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,15 @@ def _read_part(path: Path, trust: bool = False) -> tuple[np.ndarray, list[str], 
     if data.ndim != 4 or data.shape[2] != len(ch) or data.shape[3] != len(times) or len(times) < 2:
         raise EegvizError(f"{path}: preprocessed_eeg_data has shape {data.shape}; expected (images, repetitions, "
                           f"{len(ch)} channels, {len(times)} times) to match ch_names and times")
+    if not (np.isfinite(times).all() and (np.diff(times) > 0).all()):  # the sampling rate is read from its steps
+        raise EegvizError(f"{path}: 'times' must be finite seconds rising from sample to sample; it runs "
+                          f"{times[0]:g} .. {times[-1]:g}")
     eeg = [k for k, c in enumerate(ch) if c.lower() != "stim"]
+    if not eeg:
+        raise EegvizError(f"{path} holds no EEG channels (ch_names: {', '.join(ch) or 'none'})")
     if len(eeg) < len(ch):
         data, ch = data[:, :, eeg], [ch[k] for k in eeg]
+    check_finite(data, str(path), lambda i: f"image {i[0]}, repetition {i[1]}")
     return data.astype(np.float32, copy=False), ch, times
 
 

@@ -21,7 +21,7 @@ from typing import Iterable
 import numpy as np
 
 from eegviz.data.images import find_images
-from eegviz.data.dataset import EEGDataset, check_fractions, split_groups
+from eegviz.data.dataset import EEGDataset, check_finite, check_fractions, split_groups
 from eegviz.errors import EegvizError
 
 log = logging.getLogger(__name__)
@@ -71,15 +71,17 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     root = Path(images_dir)
     images = find_images(root, what="images folder")  # top-level files: class = id prefix; subfolder: its name
     cls_of = {img.image_id: img.class_name for img in images}
-    epochs, ids, subj, blocks = [], [], [], []  # block = the recording file (one run)
+    epochs, ids, subj, blocks, onsets = [], [], [], [], []  # block = the recording file (one run)
+    files = _xdf_files(xdf_paths)
     ref = None
     unknown: dict[str, int] = {}
     outside = gaps = 0
-    for file_no, path in enumerate(_xdf_files(xdf_paths)):
+    for file_no, path in enumerate(files):
         s = load_xdf_session(path, eeg_stream, marker_stream)
         sig = (s.info.ch_names, s.info.sfreq)
-        if s.info.sfreq <= 0:
-            raise EegvizError(f"{path}: EEG stream '{s.info.name}' has no sampling rate; cannot cut epochs")
+        if not (np.isfinite(s.info.sfreq) and s.info.sfreq > 0):  # nominal_srate is text in the file: nan, inf...
+            raise EegvizError(f"{path}: EEG stream '{s.info.name}' has no usable sampling rate ({s.info.sfreq:g} "
+                              "Hz); cannot cut epochs")
         if ref is None:
             ref = sig
         elif sig != ref:
@@ -105,6 +107,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
             ids.append(image_id)
             subj.append(_subject(path))
             blocks.append(file_no)
+            onsets.append(m.timestamp - ts[0])
     if unknown:
         some = ", ".join(f"'{k}'" for k in list(unknown)[:5])
         log.warning("skipped %d markers naming no image in %s (%d distinct, e.g. %s)", sum(unknown.values()), root,
@@ -114,12 +117,16 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     if not epochs:
         raise EegvizError(f"no epochs: none of the markers in the recordings names an image in {root} "
                           f"with a complete EEG window")
+    eeg = np.stack(epochs).astype(np.float32, copy=False)
+    where = str(xdf_paths) if isinstance(xdf_paths, (str, Path)) else "the recordings"
+    check_finite(eeg, where, lambda k: f"the one at marker '{ids[k[0]]}', {onsets[k[0]]:.3f} s into "
+                                       f"{files[blocks[k[0]]].name}")
     classes = sorted({cls_of[i] for i in ids})
     label = {c: k for k, c in enumerate(classes)}
     group = split_groups(ids, val_fraction, test_fraction, seed, strata=[cls_of[i] for i in ids])
     caps = _captions(root)
     return EEGDataset(
-        eeg=np.stack(epochs).astype(np.float32, copy=False),
+        eeg=eeg,
         labels=np.array([label[cls_of[i]] for i in ids], dtype=np.int64), image_ids=np.array(ids),
         subjects=np.array(subj, dtype=np.int64), split=np.array([group[i] for i in ids]),
         ch_names=tuple(ref[0]), sfreq=float(ref[1]), tmin=float(tmin), classes=classes,

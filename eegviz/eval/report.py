@@ -176,7 +176,6 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     test_idx = ds.subset("test")
     if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")
-    out.mkdir(parents=True, exist_ok=True)  # once the data and the model are read: a refused run leaves no folder
     y = ds.labels[test_idx]
     o = decode_split(ds, dec, test_idx, batch)
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]
@@ -215,6 +214,16 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
                                                                 o["attributes"]))
     if generator is None:
         generator = eval_generator(model)
+    clf = None
+    if reconstructions and stimuli is not None and generator is not None:
+        if classifier:
+            from eegviz.eval.classifier import HFImageClassifier
+
+            clf = HFImageClassifier(classifier)
+        elif has_classifier(model):
+            clf = load_classifier(model)
+    # made once everything that can refuse the run is read, the classifier last: a refused run leaves no folder
+    out.mkdir(parents=True, exist_ok=True)
     if not reconstructions:
         metrics["reconstruction"] = {"skipped": "--no-reconstructions: decoder-only evaluation"}
     elif stimuli is None:
@@ -224,13 +233,6 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         metrics["reconstruction"] = {"skipped": "no generator: the model has no embedded generator for its "
                                                 "caption space; pass --generator diffusers --sd-model MODEL"}
     else:
-        clf = None
-        if classifier:
-            from eegviz.eval.classifier import HFImageClassifier
-
-            clf = HFImageClassifier(classifier)
-        elif has_classifier(model):
-            clf = load_classifier(model)
         metrics.update(_reconstruction_metrics(ds, out, test_idx, stimuli, sal, emb, generator, clf, batch,
                                                true_emb=ceiling_emb, empty_emb=text.encode([""]),
                                                latents=o.get("latent")))
@@ -332,10 +334,15 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
     if list(ds.classes) != list(dec.class_names):
         raise EegvizError(f"the model in {model} was trained on {len(dec.class_names)} classes that differ from "
                           f"the dataset's {len(ds.classes)}; evaluate it on data with the same classes")
-    if tuple(ds.ch_names) != tuple(spec.ch_names) or ds.sfreq != spec.sfreq or ds.eeg.shape[-1] != spec.n_times:
-        raise EegvizError(f"the dataset's epochs ({len(ds.ch_names)} ch, {ds.sfreq:g} Hz, {ds.eeg.shape[-1]} "
-                          f"samples) differ from the model's ({len(spec.ch_names)} ch, {spec.sfreq:g} Hz, "
-                          f"{spec.n_times} samples)")
+    n = ds.eeg.shape[-1]
+    # the window too: the same samples from -0.3 s instead of -0.1 s put every feature the decoder learnt 50
+    # samples off, and it scored chance without a word. At one rate and sample count, the start to the nearest
+    # sample fixes the whole window.
+    if (tuple(ds.ch_names) != tuple(spec.ch_names) or ds.sfreq != spec.sfreq or n != spec.n_times
+            or not abs(ds.tmin - spec.tmin) < 0.5 / spec.sfreq):
+        raise EegvizError(f"the dataset's epochs ({len(ds.ch_names)} ch, {ds.sfreq:g} Hz, {n} samples from "
+                          f"{ds.tmin:g} s) differ from the model's ({len(spec.ch_names)} ch, {spec.sfreq:g} Hz, "
+                          f"{spec.n_times} samples from {spec.tmin:g} s)")
 
 
 def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf, batch: int, true_emb=None,

@@ -98,6 +98,26 @@ def test_eeg_imagenet_bad_files(tmp_path, content, message):
         load_eeg_imagenet(tmp_path / "bad.pth")
 
 
+@pytest.mark.parametrize("key, value, kind", [("labels", 5, "int"), ("images", None, "NoneType")])
+def test_eeg_imagenet_names_must_be_lists(tmp_path, key, value, kind):
+    """labels: 5 or images: None used to be a TypeError traceback."""
+    path, _ = _eeg_imagenet(tmp_path, **{key: value})
+    with pytest.raises(EegvizError, match=f"{path}: '{key}' must be a list of names, not {kind}$"):
+        load_eeg_imagenet(path)
+
+
+def test_eeg_imagenet_nan_epochs_are_refused(tmp_path):
+    path, _ = _eeg_imagenet(tmp_path)
+    raw = torch.load(path)
+    raw["dataset"][3]["eeg"][10, 100] = float("nan")  # inside the 20..460 crop
+    raw["dataset"][4]["eeg"][0, 5] = float("inf")  # outside it: never loaded, so harmless
+    torch.save(raw, path)
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(path)
+    assert str(err.value) == (f"{path}: 1 of 6 epochs hold NaN or infinite values (the first: dataset entry 3); "
+                              "repair or drop them before loading")
+
+
 def test_eeg_imagenet_bad_splits_and_garbage(tmp_path):
     path, splits = _eeg_imagenet(tmp_path)
     with pytest.raises(EegvizError, match="split_num 3 is out of range"):
@@ -117,7 +137,8 @@ TRAIN_CONCEPTS = ["00001_aardvark", "00002_ice_cream", "00003_kite", "00004_lamp
 TEST_CONCEPTS = ["00001_zebra", "00002_air_horn", "00003_yak"]
 
 
-def _things(tmp_path, subjects=(1, 2), metadata=True, train_shape=(40, 4, 17, 100), test_shape=(3, 5, 17, 100)):
+def _things(tmp_path, subjects=(1, 2), metadata=True, train_shape=(40, 4, 17, 100), test_shape=(3, 5, 17, 100),
+            ch_names=CH17, times=TIMES):
     root = tmp_path / "things"
     for s in subjects:
         d = root / f"sub-{s:02d}"
@@ -126,7 +147,7 @@ def _things(tmp_path, subjects=(1, 2), metadata=True, train_shape=(40, 4, 17, 10
             # value = 10 * subject + repetition, so averaging and units are checkable
             data = np.broadcast_to((10.0 * s + np.arange(shape[1]))[None, :, None, None], shape).astype(np.float64)
             np.save(d / f"preprocessed_eeg_{part}.npy",
-                    {"preprocessed_eeg_data": data, "ch_names": CH17, "times": TIMES})
+                    {"preprocessed_eeg_data": data, "ch_names": ch_names, "times": times})
     if metadata:
         meta = {"train_img_concepts": [c for c in TRAIN_CONCEPTS for _ in range(10)],
                 "train_img_files": [f"{c[6:]}_{k:02d}b.jpg" for c in TRAIN_CONCEPTS for k in range(10)],
@@ -177,6 +198,35 @@ def test_things_eeg2_bad_files(tmp_path):
     root2 = _things(tmp_path / "b", subjects=(1,), train_shape=(30, 4, 17, 100))  # metadata lists 40 images
     with pytest.raises(EegvizError, match="lists 40 train files.*EEG has 30"):
         load_things_eeg2(root2)
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({"ch_names": [], "train_shape": (40, 4, 0, 100), "test_shape": (3, 5, 0, 100)},
+     "holds no EEG channels \\(ch_names: none\\)"),
+    ({"ch_names": ["stim"], "train_shape": (40, 4, 1, 100), "test_shape": (3, 5, 1, 100)},
+     "holds no EEG channels \\(ch_names: stim\\)"),
+    ({"times": np.zeros(100)}, "'times' must be finite seconds rising from sample to sample; it runs 0 .. 0"),
+    ({"times": TIMES[::-1]}, "'times' must be finite seconds rising .* it runs 0.79 .. -0.2"),
+    ({"times": np.full(100, np.nan)}, "'times' must be finite seconds rising .* it runs nan .. nan"),
+], ids=["no-channels", "only-stim", "times-constant", "times-descending", "times-nan"])
+def test_things_eeg2_crafted_layouts_are_one_line_errors(tmp_path, layout, message):
+    """Each used to be a traceback (reshape, division by zero) or, for descending times, a negative rate."""
+    with pytest.raises(EegvizError, match=message) as err:
+        load_things_eeg2(_things(tmp_path, subjects=(1,), **layout))
+    assert "\n" not in str(err.value) and "preprocessed_eeg_training.npy" in str(err.value)
+
+
+def test_things_eeg2_nan_epochs_are_refused(tmp_path):
+    root = _things(tmp_path, subjects=(1,))
+    file = root / "sub-01" / "preprocessed_eeg_training.npy"
+    d = np.load(file, allow_pickle=True).item()
+    d["preprocessed_eeg_data"][2, 1, 5, 50] = np.nan
+    d["preprocessed_eeg_data"][7, 0, 0, 0] = np.inf
+    np.save(file, d)
+    with pytest.raises(EegvizError) as err:
+        load_things_eeg2(root)
+    assert str(err.value) == (f"{file}: 2 of 160 epochs hold NaN or infinite values (the first: image 2, "
+                              "repetition 1); repair or drop them before loading")
 
 
 def test_things_eeg2_nice_atm_250hz_variant(tmp_path, caplog):
@@ -261,13 +311,15 @@ def _images(root, flat=False):
     return ids
 
 
-def _record(path, payloads, seconds=12.0, onset=0.5, step=0.5):
-    """4 channels in microvolts whose value is the sample index, markers on the sample grid."""
+def _record(path, payloads, seconds=12.0, onset=0.5, step=0.5, srate=FS, nan_at=()):
+    """4 channels in microvolts whose value is the sample index (NaN at samples `nan_at`), markers on the sample
+    grid; `srate` is the stream's declared rate only, the samples are FS apart."""
     n = int(seconds * FS)
     ts = T0 + np.arange(n) / FS
     data = np.repeat(np.arange(n, dtype=np.float32)[:, None], 4, axis=1)
+    data[list(nan_at)] = np.nan
     with XdfWriter(path) as w:
-        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
+        eeg = w.add_stream("amp", "EEG", 4, srate, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
         mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
         for a in range(0, n, 250):
             w.write_samples(eeg, data[a:a + 250], ts[a:a + 250])
@@ -314,6 +366,26 @@ def test_xdf_flat_folder_two_files_and_errors(tmp_path):
         load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.6, test_fraction=0.5)
 
 
+@pytest.mark.parametrize("srate", [float("nan"), float("inf")])
+def test_xdf_without_a_usable_sampling_rate(tmp_path, srate):
+    """nominal_srate is text in the file; nan or inf used to fail as a ValueError/OverflowError traceback."""
+    ids = _images(tmp_path / "images")
+    _record(tmp_path / "s.xdf", ids, seconds=7.0, srate=srate)
+    with pytest.raises(EegvizError, match=f"s.xdf: EEG stream 'amp' has no usable sampling rate \\({srate} Hz\\)"):
+        load_xdf_dataset(tmp_path / "s.xdf", tmp_path / "images")
+
+
+def test_xdf_nan_epochs_are_refused(tmp_path):
+    ids = _images(tmp_path / "images")
+    (tmp_path / "rec").mkdir()
+    _record(tmp_path / "rec" / "a.xdf", ids[:6], seconds=4.0)
+    _record(tmp_path / "rec" / "b.xdf", ids[6:], seconds=4.0, nan_at=[262])  # 1.048 s: markers 0.5 and 1 s
+    with pytest.raises(EegvizError) as err:
+        load_xdf_dataset(tmp_path / "rec", tmp_path / "images")
+    assert str(err.value) == (f"{tmp_path / 'rec'}: 2 of 12 epochs hold NaN or infinite values (the first: the one "
+                              f"at marker '{ids[6]}', 0.500 s into b.xdf); repair or drop them before loading")
+
+
 def _images_only(root):
     root.mkdir()
     (root / "unrelated_1.png").write_bytes(b"")
@@ -355,6 +427,22 @@ def test_open_dataset_errors(tmp_path, caplog):
     assert "ignoring option(s) average_repetitions" in caplog.text
     with pytest.raises(EegvizError, match="no images"):
         open_dataset(pth, images_dir=str(tmp_path))
+
+
+def test_check_trainable_says_why_there_are_no_validation_trials(tmp_path):
+    """A split file with an empty 'val' over four images: the message used to blame too few images, and ended
+    in a literal '{hint}'."""
+    from eegviz.data.loaders import check_trainable
+
+    path, _ = _eeg_imagenet(tmp_path)
+    torch.save({"splits": [{"train": [0, 1, 2, 3], "val": [], "test": [4, 5]}]}, tmp_path / "no_val.pth")
+    ds = load_eeg_imagenet(path, splits=tmp_path / "no_val.pth")
+    with pytest.raises(EegvizError) as err:
+        check_trainable(ds, path)
+    assert str(err.value) == (f"{path} gives no validation trials (4 train, 2 test): its split assigns none to "
+                              "validation (a split file with an empty 'val', a validation fraction of 0, or too few "
+                              "THINGS-EEG2 concepts to hold one out); training keeps the epoch that scores best on "
+                              "validation")
 
 
 def test_images_dir_gives_every_format_its_stimuli(tmp_path):

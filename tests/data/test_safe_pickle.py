@@ -1,8 +1,11 @@
 """Pickled THINGS-EEG2 files are read with an allow-list: genuine files load, code-running ones are refused."""
 
+import codecs
 import os
 import pickle
 import pickletools
+import re
+import time
 
 import numpy as np
 import pytest
@@ -177,4 +180,62 @@ def _array_over_bytes(opcode: bytes) -> bytes:
 def test_an_array_built_from_raw_bytes_is_refused(tmp_path, opcode):
     (tmp_path / "x.pkl").write_bytes(_array_over_bytes(opcode))
     with pytest.raises(EegvizError, match="builds a numpy array from raw bytes"):
+        load_pickled(tmp_path / "x.pkl")
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_builtins_pickle_calls_for_data_still_load(tmp_path, protocol):
+    """What is left of the builtins, called as pickle calls them (protocols 0 to 3 call set, bytes, ...)."""
+    import collections
+
+    d = {"set": {1, 2}, "frozen": frozenset({"a"}), "bytes": b"\x00\xff", "empty": b"", "ba": bytearray(b"xy"),
+         "eba": bytearray(), "complex": 1 + 2j, "slice": slice(1, 5, 2), "od": collections.OrderedDict(a=1)}
+    (tmp_path / "d.pkl").write_bytes(pickle.dumps(d, protocol=protocol))
+    assert load_pickled(tmp_path / "d.pkl") == d
+
+
+@pytest.mark.parametrize("raw, refused", [
+    (b"cbuiltins\nset\n(cbuiltins\nrange\n(I1000000000000\ntRtR.", "refused builtins.range"),  # set(range(10**12))
+    (b"cbuiltins\nbytes\n(I2147483648\ntR.", "calls bytes(int)"),  # bytes(2**31)
+    (b"cbuiltins\nbytearray\n(I2000000000\ntR.", "calls bytearray(int)"),
+    (b"cbuiltins\nlist\n(cbuiltins\nrange\n(I1000000000000\ntRtR.", "refused builtins.list"),
+], ids=["set-range", "bytes", "bytearray", "list-range"])
+def test_a_tiny_pickle_cannot_exhaust_memory(tmp_path, raw, refused):
+    """About 50 bytes each; the allow-list used to call them, taking gigabytes or never ending."""
+    (tmp_path / "bomb.npy").write_bytes(raw)
+    start = time.perf_counter()
+    with pytest.raises(EegvizError) as err:
+        load_pickled(tmp_path / "bomb.npy")
+    assert time.perf_counter() - start < 5
+    assert refused in str(err.value) and "\n" not in str(err.value)
+
+
+class _Reduced:
+    """Pickles as the call func(*args), then BUILD with `state` when one is given."""
+
+    def __init__(self, func, args, state=None):
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self):
+        return (self.func, self.args) if self.state is None else (self.func, self.args, self.state)
+
+
+_RECONSTRUCT = np.zeros(0).__reduce__()[0]  # numpy's _reconstruct, which its own array pickles call
+
+
+@pytest.mark.parametrize("obj, message", [
+    # hex doubles what it is given, so nested calls grow a file's bytes exponentially
+    (_Reduced(codecs.encode, (b"ab", "hex")), "calls _codecs.encode other than on text with latin1"),
+    # numpy writes (0,) here; any other shape is allocated (zero-filled for objects) before anything is checked
+    (_Reduced(_RECONSTRUCT, (np.ndarray, (10**6,), b"O")), "starts an array of shape (1000000,)"),
+    # itemsize 0: 10**12 elements from no data at all
+    (_Reduced(_RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (10**12,), np.dtype("V0"), False, b"")),
+     "a pickled array has a state numpy would not write"),
+    # an object array with fewer list items than its shape: numpy's own setstate crashes the interpreter on it
+    (_Reduced(_RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (10,), np.dtype("O"), False, [1])),
+     "a pickled array has a state numpy would not write"),
+], ids=["codec-chain", "reconstruct-shape", "itemsize-0", "short-object-list"])
+def test_allowed_calls_take_only_what_pickle_and_numpy_write(tmp_path, obj, message):
+    (tmp_path / "x.pkl").write_bytes(pickle.dumps({"a": obj}, protocol=2))
+    with pytest.raises(EegvizError, match=re.escape(message)):
         load_pickled(tmp_path / "x.pkl")

@@ -165,3 +165,13 @@ def test_trial_counts_must_agree(ds):
 def test_meta_npz_inconsistent_with_the_rest(ds, changes, needle):
     _edit_npz(ds, **changes)
     assert needle in _error(ds)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_epochs_are_refused(ds, bad):
+    """A NaN epoch used to load: training then ran on it and eval wrote null metrics with exit code 0."""
+    raw = np.load(ds / "eeg.npy")
+    raw[[3, 7], 5, 10] = bad
+    np.save(ds / "eeg.npy", raw)
+    assert _error(ds) == (f"{ds / 'eeg.npy'}: 2 of 40 epochs hold NaN or infinite values (the first: epoch 3); "
+                          "repair or drop them before loading")

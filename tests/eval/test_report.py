@@ -292,3 +292,37 @@ def test_maps_at_true_attributes_take_the_stimulus_centroid_and_size_and_keep_th
     # the unturned true silhouettes: the stimuli's own place, size and colour; only the turn (<= 0.4 rad) is off
     ref = diag["unturned_reference"]
     assert ref["colour_acc"] == 1.0 and ref["centroid_err"] < 0.02 and 0.5 < ref["iou"] < 1.0
+
+
+def test_eval_refuses_data_cut_at_another_window(tmp_path):
+    """The shipped model's rate and sample count, but epochs from -0.3 s instead of its -0.1 s: every sample 50
+    off what the decoder learnt. It used to be scored without a word (top-1 at chance)."""
+    from eegviz.data.synthetic import simulate_dataset
+    from eegviz.errors import EegvizError
+    from eegviz.eval.report import evaluate
+    from eegviz.paths import default_model_dir
+
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=1, tmin=-0.3, tmax=0.4)
+    with pytest.raises(EegvizError) as err:
+        evaluate(data, default_model_dir(), tmp_path / "r", controls=False)
+    assert str(err.value) == ("the dataset's epochs (128 ch, 250 Hz, 175 samples from -0.3 s) differ from the "
+                              "model's (128 ch, 250 Hz, 175 samples from -0.1 s)")
+    assert not (tmp_path / "r").exists()
+
+
+def test_eval_refused_late_leaves_no_report_folder(tmp_path):
+    """A broken stimulus classifier is found only after decoding; the --out folder used to be made before that,
+    and stayed behind empty."""
+    import shutil
+
+    from eegviz.data.synthetic import simulate_dataset
+    from eegviz.errors import EegvizError
+    from eegviz.eval.report import evaluate
+    from eegviz.paths import default_model_dir
+
+    model = shutil.copytree(default_model_dir(), tmp_path / "m", ignore=shutil.ignore_patterns("unet", "vae", "report"))
+    (model / "stimulus_classifier" / "diffusion_pytorch_model.safetensors").write_bytes(b"not weights")
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=1)
+    with pytest.raises(EegvizError, match="stimulus_classifier"):
+        evaluate(data, model, tmp_path / "r", controls=False, generator=_MapPainter())
+    assert not (tmp_path / "r").exists()
