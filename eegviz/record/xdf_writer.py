@@ -54,6 +54,17 @@ def _xml(root: ET.Element) -> bytes:
     return b'<?xml version="1.0"?>' + ET.tostring(root, encoding="utf-8")
 
 
+def _one_channel(header_xml: str) -> bytes:
+    """A string stream's header declaring one channel: what is recorded of a marker stream is its first channel
+    (the image id), and a reader parses the samples by the header's channel count."""
+    root = ET.fromstring(header_xml)
+    count = root.find("channel_count")
+    if count is None:
+        count = _sub(root, "channel_count")
+    count.text = "1"
+    return _xml(root)
+
+
 def _sub(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
     el = ET.SubElement(parent, tag)
     if text is not None:
@@ -276,9 +287,15 @@ class SessionRecorder:
             ch_names=list(info.ch_names),
             unit="volts",
         )
-        self._markers = self.writer.add_stream(
-            marker_stream_name, "Markers", 1, 0.0, "string", source_id=f"{info.source_id or info.name}-markers"
-        )
+        # A live LSL source says which marker stream it reads (eegviz.sources.lsl.LslStreamInfo.marker_header):
+        # its sender's header is stored, as LabRecorder stores it, so the file names the stream that was read.
+        header = getattr(info, "marker_header", "")
+        if header:
+            self._markers = self.writer.add_stream_header(_one_channel(header), 1, "string")
+        else:
+            self._markers = self.writer.add_stream(
+                marker_stream_name, "Markers", 1, 0.0, "string", source_id=f"{info.source_id or info.name}-markers"
+            )
 
     def add_chunk(self, chunk: Chunk) -> None:
         stamps = chunk.timestamps if chunk.raw_timestamps is None else chunk.raw_timestamps

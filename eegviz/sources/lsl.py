@@ -21,9 +21,11 @@ never block). So inlets are opened with recover=False and each stream's inlet is
 (eegviz.sources.lsl_reconnect) that, when it is lost (or the EEG has been silent for RECONNECT_AFTER_S),
 looks for the stream in a background thread. The
 stream is found again by liblsl's recovery rule: same name and source_id (same_stream), and only taken if type
-(any case), channel count, format and rate still fit (misfit). This matters because mne-lsl's PlayerLSL gives
-its EEG and its annotation stream one source_id, and because a returning outlet may have been reconfigured:
-such a stream is announced once as a notice and the source keeps waiting for the original. The fresh inlet is
+(any case), channel count, format and rate still fit (misfit), and for the EEG the channel labels and units of
+its full header too (header_misfit: they made the channel map and the scale). This matters because mne-lsl's
+PlayerLSL gives its EEG and its annotation stream one source_id, and because a returning outlet may have been
+reconfigured: such a stream, or one of the same name from another source_id, is announced once as a notice
+and the source keeps waiting for the original. A stream's loss and return are notices too. The fresh inlet is
 opened and clock-synced in the thread and swapped in by the next read(). A silent but connected inlet is only
 replaced by an outlet with a new uid, so a paused amplifier is left alone. The hole in the data (a silence
 followed by resumed data, or stamps that left the dejitter line) is reported as a gap.
@@ -35,6 +37,7 @@ the recording keeps them and the epocher skips the epochs that hold them.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pylsl
@@ -42,7 +45,9 @@ import pylsl
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult
-from eegviz.sources.lsl_reconnect import _close, _connect, _format, _new_inlet, RecoveringInlet, _same_type
+from eegviz.sources.lsl_reconnect import (
+    _close, _connect, _format, _new_inlet, channel_header, RecoveringInlet, _same_type
+)
 from eegviz.stream.dejitter import Dejitter
 from eegviz.sources.units import UNIT_SCALE
 
@@ -50,7 +55,16 @@ from eegviz.sources.units import UNIT_SCALE
 DEFAULT_SCALE = 1e-6  # most EEG outlets send microvolts and many do not say so
 SILENCE_GAP_S = 1.0  # no samples for this long, then data again: the source was lost in between
 RECONNECT_AFTER_S = 0.5  # EEG silent this long: start looking for the outlet ourselves (see module docstring)
+SETTLE_S = 0.5  # after the first EEG stream shows up, the others on the network have this long to answer
 
+
+
+@dataclass(frozen=True)
+class LslStreamInfo(StreamInfo):
+    """StreamInfo plus the marker stream's header as its sender declared it (XML; "" without a marker stream),
+    so that session.xdf names the sender's marker stream (name, source_id, hostname) rather than making one up."""
+
+    marker_header: str = ""
 
 
 def unit_scale(unit: str | None) -> float:
@@ -72,21 +86,64 @@ def unit_scale(unit: str | None) -> float:
 def channel_meta(info: pylsl.StreamInfo) -> tuple[list[str], list[str | None]]:
     """Labels and units from desc/channels/channel; fallback labels ch1..chN when the description lacks them."""
     n = info.channel_count()
-    labels: list[str] = []
-    units: list[str | None] = []
-    ch = info.desc().child("channels").child("channel")
-    while not ch.empty() and len(labels) < n:
-        labels.append(ch.child_value("label") or "")
-        units.append(ch.child_value("unit") or None)
-        ch = ch.next_sibling("channel")
-    labels = usable_ch_names(labels, n)
-    if len(units) != n:
-        units = [None] * n
+    declared = channel_header(info)[:n]
+    labels = usable_ch_names([label for label, _ in declared], n)
+    units = [unit or None for _, unit in declared] if len(declared) == n else [None] * n
     return labels, units
 
 
 def _describe(info: pylsl.StreamInfo) -> str:
     return f"'{info.name()}' ({info.type() or 'no type'})"
+
+
+def _ident(info: pylsl.StreamInfo) -> str:
+    return f"'{info.name()}' (source_id '{info.source_id()}' on {info.hostname() or 'an unnamed host'})"
+
+
+def _kinship(marker: pylsl.StreamInfo, eeg: pylsl.StreamInfo) -> int:
+    """How surely `marker` comes from the device or program that sends `eeg`: 2 for the same host and the EEG's
+    source_id, whole (mne-lsl's PlayerLSL) or as a prefix (eegviz simulate --stream: 'eegviz-sim-0' and
+    'eegviz-sim-0-markers'); 1 for the same host and the EEG's name within its name; else 0. The source_id
+    ranks first because it names the device, while two simulators publish the same names."""
+    if marker.hostname() != eeg.hostname():
+        return 0
+    sid = eeg.source_id()
+    if sid and marker.source_id().startswith(sid):
+        return 2
+    return 1 if eeg.name() in marker.name() else 0
+
+
+def _order(info: pylsl.StreamInfo) -> tuple[str, str, str, str]:
+    """Streams sorted so that a choice among several is the same each run (the resolver's order is not)."""
+    return info.name(), info.source_id(), info.hostname(), info.uid()
+
+
+def _pick(streams: list[pylsl.StreamInfo], what: str, option: str, notices: list[str]) -> pylsl.StreamInfo:
+    """The first of `streams` (in _order); when there are several, a notice naming them, the one taken, and how
+    to take another."""
+    chosen = streams[0]
+    if len(streams) > 1:
+        if len({s.name() for s in streams}) == len(streams):
+            how = f"name it with {option} NAME"
+        else:
+            how = f"stop the others ({option} cannot tell streams of one name apart)"
+        notices.append(f"{len(streams)} LSL {what} streams fit: {', '.join(_ident(s) for s in streams)}; "
+                       f"using {_ident(chosen)}; to use another, {how}")
+    return chosen
+
+
+def _choose_markers(
+    cands: list[pylsl.StreamInfo], eeg: pylsl.StreamInfo | None, notices: list[str]
+) -> pylsl.StreamInfo | None:
+    """The marker stream of the chosen EEG stream's sender (_kinship) when there is one: with two devices
+    or simulators on the network, EEG from one and markers from the other give 0 correct and no error.
+    A single candidate is taken whatever it is (a stimulus program's markers need not relate to the EEG)."""
+    if not cands:
+        return None
+    if eeg is not None:
+        best = max(_kinship(m, eeg) for m in cands)
+        cands = [m for m in cands if _kinship(m, eeg) == best]
+    return _pick(cands, "marker", "--markers", notices)
 
 
 def resolve_streams(
@@ -95,6 +152,7 @@ def resolve_streams(
     marker_name: str | None,
     marker_type: str,
     timeout: float,
+    notices: list[str] | None = None,
 ) -> tuple[pylsl.StreamInfo, pylsl.StreamInfo | None]:
     """Find the EEG stream and (optionally) a string marker stream within timeout seconds.
 
@@ -103,56 +161,59 @@ def resolve_streams(
     ties), else by type among streams with a regular rate, so an irregular annotation or marker stream (mne-lsl
     gives its annotations the EEG's source_id) is never taken for EEG. Markers must be strings, one image id per
     onset: a numeric stream named marker_name is refused at once with what was found. Without marker_name the
-    marker stream is optional: we wait a short grace period for it after the EEG stream shows up, preferring
-    one whose name contains the EEG stream's name (several simulators may run on one machine). With neither
-    stream_name nor stream_type only the marker stream is looked for (a BrainFlow board's markers), and
-    (None, markers) is returned.
+    marker stream is optional and is a string stream of marker_type or of type "annotations" (mne-lsl's
+    PlayerLSL), preferably the EEG sender's own (_choose_markers). Once an EEG stream shows up we wait
+    SETTLE_S more, so that every stream on the network has answered before one is chosen (peers in another
+    process answer later); where several fit, a notice in `notices` says which one was taken and how to choose,
+    and so does one when no marker stream is found. With neither stream_name nor stream_type only the marker
+    stream is looked for (a BrainFlow board's markers), and (None, markers) is returned.
     """
     want_eeg = stream_name is not None or stream_type is not None
+    notices = [] if notices is None else notices
     resolver = pylsl.ContinuousResolver(forget_after=max(5.0, timeout))
     start = time.monotonic()
     deadline = start + timeout
-    eeg: pylsl.StreamInfo | None = None
-    markers: pylsl.StreamInfo | None = None
-    eeg_found_at = 0.0
+    eeg_found_at: float | None = None
     seen: list[pylsl.StreamInfo] = []
     try:
         while True:
-            seen = resolver.results()
+            seen = sorted(resolver.results(), key=_order)
             numeric = [s for s in seen if s.channel_format() != pylsl.cf_string]
             strings = [s for s in seen if s.channel_format() == pylsl.cf_string]
-            if eeg is None and want_eeg:
-                if stream_name is not None:
-                    cands = [s for s in numeric if s.name() == stream_name]
-                    cands.sort(key=lambda s: not _same_type(s.type(), stream_type))
-                else:
-                    cands = [
-                        s for s in numeric if _same_type(s.type(), stream_type) and s.nominal_srate() > 0
-                    ]
-                if cands:
-                    eeg = cands[0]
-                    eeg_found_at = time.monotonic()
-            if markers is None:
-                if marker_name is not None:
-                    mc = [s for s in strings if s.name() == marker_name]
-                    wrong = [s for s in numeric if s.name() == marker_name]
-                    if not mc and wrong:
-                        w = wrong[0]
-                        raise EegvizError(
-                            f"LSL stream '{marker_name}' ({w.type() or 'no type'}, {w.channel_count()} "
-                            f"{_format(w)} channels) is numeric; eegviz needs a string marker stream (one image id "
-                            "per onset), e.g. mne-lsl's PlayerLSL with annotations_encoding='string'"
-                        )
-                else:
-                    mc = [s for s in strings if _same_type(s.type(), marker_type)]
-                    if eeg is not None:
-                        mc.sort(key=lambda s: eeg.name() not in s.name())
-                if mc:
-                    markers = mc[0]
+            if stream_name is not None:
+                cands = [s for s in numeric if s.name() == stream_name]
+                best = [s for s in cands if _same_type(s.type(), stream_type or "")]
+                cands = best or cands
+            else:
+                cands = [s for s in numeric if _same_type(s.type(), stream_type or "") and s.nominal_srate() > 0]
+            if marker_name is not None:
+                mc = [s for s in strings if s.name() == marker_name]
+                wrong = [s for s in numeric if s.name() == marker_name]
+                if not mc and wrong:
+                    w = wrong[0]
+                    raise EegvizError(
+                        f"LSL stream '{marker_name}' ({w.type() or 'no type'}, {w.channel_count()} "
+                        f"{_format(w)} channels) is numeric; eegviz needs a string marker stream (one image id "
+                        "per onset), e.g. mne-lsl's PlayerLSL with annotations_encoding='string'"
+                    )
+            else:
+                mc = [s for s in strings if _same_type(s.type(), marker_type) or _same_type(s.type(), "annotations")]
             now = time.monotonic()
-            if not want_eeg and markers is not None:
-                return None, markers
-            if eeg is not None and (markers is not None or (marker_name is None and now - eeg_found_at > 0.5)):
+            if not want_eeg and mc:
+                return None, _choose_markers(mc, None, notices)
+            if not (want_eeg and cands):
+                eeg_found_at = None
+            elif eeg_found_at is None:
+                eeg_found_at = now
+            if eeg_found_at is not None and now - eeg_found_at >= SETTLE_S and (mc or marker_name is None):
+                eeg = _pick(cands, "EEG", "--stream", notices)
+                markers = _choose_markers(mc, eeg, notices)
+                if markers is None:
+                    notices.append(
+                        f"no LSL marker stream (a string stream of type {marker_type} or annotations) found: without "
+                        "markers no epoch is cut; start the marker stream before eegviz, or name it with --markers "
+                        "NAME (eegviz then waits for it at the start)"
+                    )
                 return eeg, markers
             if now >= deadline:
                 break
@@ -160,7 +221,7 @@ def resolve_streams(
     finally:
         del resolver
     names = ", ".join(sorted(_describe(s) for s in seen)) or "none"
-    if eeg is None and want_eeg:
+    if eeg_found_at is None and want_eeg:
         what = f"named '{stream_name}'" if stream_name is not None else "of"
         raise EegvizError(
             f"no LSL stream {what} (type {stream_type}) found within {timeout} s; streams seen: {names}"
@@ -200,12 +261,14 @@ class LslSource:
         self._markers: RecoveringInlet | None = None
         # what open() made and start() has not connected yet: (label, stream, inlet), markers first
         self._unstarted: list[tuple[str, pylsl.StreamInfo, pylsl.StreamInlet]] | None = None
+        self._full: pylsl.StreamInfo | None = None  # the EEG stream's full header, desc included, from open()
         self._scale: np.ndarray | None = None
         self._dejitter: Dejitter | None = None
         self._seen_data = False
         self._last_data_at = 0.0
         self._pending_gap = False
         self._told_nan = False
+        self._notices: list[str] = []  # from open() (which streams were chosen), handed out by the first read()
 
     @property
     def reconnects(self) -> int:
@@ -217,8 +280,10 @@ class LslSource:
         data: liblsl sends an inlet nothing until open_stream(), which start() calls. So a session can check
         the channels against its model before it warms the generator up, and nothing piles up meanwhile."""
         self.stop()
+        self._notices = []
         eeg, mk = resolve_streams(
-            self.stream_name, self.stream_type, self.marker_name, self.marker_type, self.resolve_timeout
+            self.stream_name, self.stream_type, self.marker_name, self.marker_type, self.resolve_timeout,
+            self._notices,
         )
         eeg_inlet = _new_inlet(eeg)
         self._unstarted = [("markers", mk, _new_inlet(mk))] if mk is not None else []
@@ -230,13 +295,15 @@ class LslSource:
             raise EegvizError(f"LSL stream {_describe(eeg)} did not answer: {e}") from None
         labels, units = channel_meta(full)
         self._scale = np.array([unit_scale(u) for u in units], dtype=np.float64)
-        self.info = StreamInfo(
+        self._full = full
+        self.info = LslStreamInfo(
             name=full.name(),
             ch_names=tuple(labels),
             sfreq=float(full.nominal_srate()),
             source_id=full.source_id(),
             ch_type=full.type() or "EEG",
             unit="volts",
+            marker_header=mk.as_xml() if mk is not None else "",
         )
 
     def start(self) -> None:
@@ -270,7 +337,8 @@ class LslSource:
                     offset = _connect(inlet, self.resolve_timeout)
                 except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
                     raise _NoAnswer(info, e) from None
-                link = RecoveringInlet(inlet, info, offset, label)
+                # a returning EEG stream must keep the channel labels and units that made the channel map and scale
+                link = RecoveringInlet(inlet, info, offset, label, self._full if label == "eeg" else None)
                 if label == "eeg":
                     self._eeg = link
                 else:
@@ -289,6 +357,8 @@ class LslSource:
         if self._eeg is None:
             raise EegvizError("LSL source read before start()")
         result = ReadResult()
+        result.notices += self._notices
+        self._notices = []
         eeg = self._eeg
         if eeg.swap_if_found():
             self._pending_gap = True

@@ -4,8 +4,10 @@ Why eegviz does this itself rather than through liblsl's recover=True: a pull on
 vanished blocks while liblsl re-resolves (measured: 1.7 s for a 0.02 s pull), and acquisition must never block.
 So each stream's inlet is a RecoveringInlet: when it is lost, an _OutletSearch thread looks for the outlet in
 the background and leaves a fresh, clock-synced inlet for the next read(). A stream is accepted back only when it is the same stream
-(same_stream: name and source_id) and still fits (misfit: type in any case, channel count, format, rate);
-one that came back changed is reported, and the search goes on for the original.
+(same_stream: name and source_id) and still fits (misfit: type in any case, channel count, format, rate; and
+header_misfit: the channel labels and units of its full header, which decide the channel map and the scale);
+one that came back changed is reported, and the search goes on for the original. So is a stream of the same
+name from another source_id, which is never taken. The user is told when a stream is lost and when it is back.
 """
 
 from __future__ import annotations
@@ -57,6 +59,34 @@ def misfit(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> str | None:
     return f"LSL stream '{old.name()}' came back with {' and '.join(parts)}; waiting for the original"
 
 
+def channel_header(full: pylsl.StreamInfo) -> list[tuple[str, str]]:
+    """(label, unit) of each channel as a full header's desc declares them (empty strings where it does not)."""
+    channels = []
+    ch = full.desc().child("channels").child("channel")
+    while not ch.empty():
+        channels.append((ch.child_value("label").strip(), ch.child_value("unit").strip()))
+        ch = ch.next_sibling("channel")
+    return channels
+
+
+def header_misfit(name: str, old: list[tuple[str, str]], new_full: pylsl.StreamInfo) -> str | None:
+    """Why a returning stream whose short header fits (misfit) still cannot replace the lost one: its channels
+    are labelled or scaled otherwise, so the channel map and unit scale made at open() would be wrong."""
+    new = channel_header(new_full)
+    if new == old:
+        return None
+    if len(new) != len(old):
+        what = f"{len(new)} channel descriptions instead of {len(old)}"
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(new, old)) if a != b)
+        (label, unit), (old_label, old_unit) = new[i], old[i]
+        if label != old_label:
+            what = f"channel {i + 1} labelled '{label}' instead of '{old_label}'"
+        else:
+            what = f"channel {i + 1} ('{label}') in '{unit}' instead of '{old_unit}'"
+    return f"LSL stream '{name}' came back with {what}; waiting for the original"
+
+
 def _literal(text: str) -> str:
     """text as an XPath 1.0 string literal (which has no escapes: a quote is written with the other quote)."""
     if "'" not in text:
@@ -67,21 +97,16 @@ def _literal(text: str) -> str:
 
 
 def _query(info: pylsl.StreamInfo) -> str:
-    """LSL predicate for the streams that may be this one come back: same name and source_id (see same_stream).
-    Type, channel count and format are checked in Python (misfit), so that a misfit can be told, not ignored."""
-    return f"name={_literal(info.name())} and source_id={_literal(info.source_id())}"
+    """LSL predicate for the streams that may be this one come back: the same name. source_id (same_stream),
+    type, channel count and format are checked in Python, so that a stream that does not fit can be told, not
+    ignored (one from another source_id waited on silently for ever)."""
+    return f"name={_literal(info.name())}"
 
 
 def _new_inlet(info: pylsl.StreamInfo) -> pylsl.StreamInlet:
     """An inlet with raw stamps (no liblsl processing and no recovery: see the lsl module), not yet connected:
     liblsl sends it no samples until open_stream(), while inlet.info() can already fetch the full header."""
     return pylsl.StreamInlet(info, max_buflen=360, recover=False, processing_flags=0)
-
-
-def _open_inlet(info: pylsl.StreamInfo, timeout: float) -> tuple[pylsl.StreamInlet, float | None]:
-    """A new inlet, connected (_connect)."""
-    inlet = _new_inlet(info)
-    return inlet, _connect(inlet, timeout)
 
 
 def _connect(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
@@ -106,34 +131,66 @@ def _close(inlet: pylsl.StreamInlet | None) -> None:
 class _OutletSearch(threading.Thread):
     """Background search for a stream's outlet; leaves an opened inlet in `found` for the reading thread.
 
-    A stream that is this one come back but no longer fits is not opened; its misfit is put in `notices`
-    once per outlet (`told` holds the uids already announced and outlives the search)."""
+    A stream of this name that is not taken (another source_id, or this one come back but no longer fitting)
+    is not connected; why is put in `notices` once per outlet (`told` holds the uids already announced and
+    outlives the search). `channels` is the original full header's (label, unit) list, None: not compared."""
 
     RESOLVE_S = 1.0  # one query's wait (see run)
 
-    def __init__(self, old: pylsl.StreamInfo, accept_same: bool, told: set[str]) -> None:
+    def __init__(self, old: pylsl.StreamInfo, accept_same: bool, told: set[str],
+                 channels: list[tuple[str, str]] | None = None) -> None:
         super().__init__(name="eegviz-lsl-reconnect", daemon=True)
-        self._old, self.accept_same, self._told = old, accept_same, told
+        self._old, self.accept_same, self._told, self._channels = old, accept_same, told, channels
         self.stopping = threading.Event()
         self._lock = threading.Lock()  # orders "found an inlet" against "dropped": see drop()
         self.found: tuple[pylsl.StreamInlet, pylsl.StreamInfo, float | None] | None = None
         self.notices: deque[str] = deque()  # appended here, taken by the reading thread
 
+    def _tell(self, s: pylsl.StreamInfo, why: str) -> None:
+        """Announce once per outlet why it is not taken; an outlet's header never changes, so it stays refused."""
+        if s.uid() not in self._told:
+            self._told.add(s.uid())
+            self.notices.append(why)
+
     def _usable(self, streams: list[pylsl.StreamInfo]) -> tuple[list[pylsl.StreamInfo], int]:
-        """The streams that can replace the lost one, and how many same-named ones did not fit."""
-        usable, misfits = [], 0
+        """The streams that can replace the lost one, and how many same-named ones are not taken."""
+        usable, refused = [], 0
+        old = self._old
         for s in streams:
-            if not same_stream(self._old, s):
+            if s.name() != old.name():
                 continue
-            why = misfit(self._old, s)
+            if s.uid() in self._told:  # announced already (misfit, other source_id, other channels)
+                refused += 1
+                continue
+            if not same_stream(old, s):
+                refused += 1
+                self._tell(s, f"LSL stream '{s.name()}' with source_id '{s.source_id()}' is not taken for the one "
+                              f"eegviz reads (source_id '{old.source_id()}'): another source_id is another "
+                              "device or sender, whose channels and clock need not match; restart eegviz to use it")
+                continue
+            why = misfit(old, s)
             if why is not None:
-                misfits += 1
-                if s.uid() not in self._told:
-                    self._told.add(s.uid())
-                    self.notices.append(why)
-            elif self.accept_same or s.uid() != self._old.uid():
+                refused += 1
+                self._tell(s, why)
+            elif self.accept_same or s.uid() != old.uid():
                 usable.append(s)
-        return usable, misfits
+        return usable, refused
+
+    def _open_fitting(self, s: pylsl.StreamInfo) -> tuple[pylsl.StreamInlet, float | None] | None:
+        """A connected inlet on `s`, or None when its full header (fetched before any data is asked for) has
+        other channel labels or units than the original's: then it is announced and refused like a misfit."""
+        inlet = _new_inlet(s)
+        try:
+            if self._channels is not None:
+                why = header_misfit(s.name(), self._channels, inlet.info(timeout=2.0))
+                if why is not None:
+                    _close(inlet)
+                    self._tell(s, why)
+                    return None
+            return inlet, _connect(inlet, 2.0)
+        except BaseException:
+            _close(inlet)
+            raise
 
     def run(self) -> None:
         # resolve_bypred returns once `minimum` streams answered. Peers in another process (another liblsl)
@@ -143,16 +200,17 @@ class _OutletSearch(threading.Thread):
         while not self.stopping.is_set():
             try:
                 streams = pylsl.resolve_bypred(_query(self._old), minimum=minimum, timeout=self.RESOLVE_S)
-                usable, misfits = self._usable(streams)
-                if usable:
-                    inlet, offset = _open_inlet(usable[0], 2.0)
+                usable, refused = self._usable(streams)
+                opened = self._open_fitting(usable[0]) if usable else None
+                if opened is not None:
+                    inlet, offset = opened
                     with self._lock:  # a search dropped meanwhile (stopping set) must not leave an inlet open
                         if self.stopping.is_set():
                             _close(inlet)
                         else:
                             self.found = (inlet, usable[0], offset)
                     return
-                minimum = misfits + 1
+                minimum = refused + len(usable) + 1
             except Exception:  # noqa: BLE001 - the outlet vanished again mid-open: keep looking
                 pass
             self.stopping.wait(0.25)  # a few queries a second: cheap on a LAN while an amplifier is paused
@@ -169,11 +227,15 @@ class RecoveringInlet:
     """One stream's inlet plus its reconnection and clock-offset state, so EEG and markers recover the same way.
 
     `label` is the ClockOffset stream name ("eeg" or "markers"); `offset` the latest measurement (sender clock +
-    offset = local clock), 0 until the first one arrives, which is right for a sender on this machine.
+    offset = local clock), 0 until the first one arrives, which is right for a sender on this machine. `full`
+    is the stream's full header as it was opened: a returning stream must have the same channel labels and
+    units (None: not compared).
     """
 
-    def __init__(self, inlet: pylsl.StreamInlet, info: pylsl.StreamInfo, offset: float | None, label: str) -> None:
+    def __init__(self, inlet: pylsl.StreamInlet, info: pylsl.StreamInfo, offset: float | None, label: str,
+                 full: pylsl.StreamInfo | None = None) -> None:
         self.inlet, self.info, self.label = inlet, info, label
+        self.channels = channel_header(full) if full is not None else None
         self.offset = 0.0 if offset is None else offset
         self._next_offset_at = 0.0  # monotonic time of the next measurement; 0: at the next read
         self.lost = False
@@ -193,9 +255,15 @@ class RecoveringInlet:
         if offset is not None:
             self.offset = offset
         self._next_offset_at = 0.0  # hand out the new inlet's offset at once: the sender may be another machine
+        if self.lost:
+            self._notices.append(f"{self._what} is back")
         f.found, self.search_thread, self.lost = None, None, False
         self.reconnects += 1
         return True
+
+    @property
+    def _what(self) -> str:
+        return f"LSL {'marker ' if self.label == 'markers' else ''}stream '{self.info.name()}'"
 
     def take_notices(self, result: ReadResult) -> None:
         while self._notices:
@@ -220,7 +288,7 @@ class RecoveringInlet:
     def search(self, accept_same: bool) -> None:
         """Start looking for the outlet (no-op while a search runs)."""
         if self.search_thread is None:
-            self.search_thread = _OutletSearch(self.info, accept_same, self._told)
+            self.search_thread = _OutletSearch(self.info, accept_same, self._told, self.channels)
             self.search_thread.start()
 
     def _drop_search(self) -> None:
@@ -239,6 +307,8 @@ class RecoveringInlet:
     def mark_lost(self) -> None:
         """The inlet raised LostError: look for the outlet again, the same one included (the connection may
         have broken while the outlet lives); a search for a *new* outlet only is replaced."""
+        if not self.lost:
+            self._notices.append(f"{self._what} lost; waiting for it to come back (same name and source_id)")
         self.lost = True
         if self.search_thread is not None and not self.search_thread.accept_same:
             self._drop_search()

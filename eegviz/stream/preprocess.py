@@ -85,6 +85,7 @@ def reference_indices(spec: InputSpec) -> np.ndarray | None:
 
 
 MAX_RESAMPLE_DENOMINATOR = 16384
+RESAMPLE_MARGIN_S = 0.05  # cut this much more either side of a window that is resampled (filter edges)
 
 
 class Preprocessor:
@@ -112,10 +113,14 @@ class Preprocessor:
             raise EegvizError(f"cannot resample {source_sfreq} Hz to the model's {spec.sfreq} Hz exactly")
         self.up, self.down = ratio.numerator, ratio.denominator
         self.source_sfreq = source_sfreq
+        # The margin is a whole number of model samples, so the resampled window has a model sample exactly at
+        # tmin: 0.05 s is 12.5 samples at 250 Hz, and cutting at round((tmin - lo) * sfreq) started the epoch
+        # half a sample late (round(12.500000000000004) = 13), moving every response half a sample earlier.
+        self.margin_samples = 0 if self.up == self.down else int(round(RESAMPLE_MARGIN_S * spec.sfreq))
 
     def source_window(self) -> tuple[float, float]:
         """The window to cut in source time; a little margin either side absorbs the resampling filter edges."""
-        margin = 0.0 if self.up == self.down else 0.05
+        margin = self.margin_samples / self.spec.sfreq
         return self.spec.tmin - margin, self.spec.tmax + margin
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
@@ -125,9 +130,7 @@ class Preprocessor:
             raise EegvizError("EEG contains NaN or infinite samples; check the amplifier connection")
         if self.up != self.down:
             x = resample_poly(x, self.up, self.down, axis=1)
-            lo, _ = self.source_window()
-            start = int(round((self.spec.tmin - lo) * self.spec.sfreq))
-            x = x[:, start : start + self.spec.n_times]
+            x = x[:, self.margin_samples : self.margin_samples + self.spec.n_times]
         else:
             x = x[:, : self.spec.n_times]
         if x.shape[1] != self.spec.n_times:

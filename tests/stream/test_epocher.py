@@ -90,6 +90,30 @@ def test_resampling_and_channel_mapping_by_name(rate):
     assert np.abs(e.data[1]).max() < 1e-6
 
 
+@pytest.mark.parametrize("rate", [500.0, 1000.0])
+def test_resampled_epoch_starts_at_tmin_as_at_the_model_rate(rate):
+    """An impulse at the marker lands on the same model sample as for 250 Hz input, and a ramp through zero at
+    the marker crosses zero at that sample: the resampled window used to start half a model sample late."""
+    spec = InputSpec(ch_names=("Oz", "Pz"), sfreq=250.0, tmin=-0.1, tmax=0.5, baseline=(-1.0, -0.5), scale=1.0)
+
+    def epoch(sfreq):
+        t, data = _stream(sfreq)
+        k = int(2 * sfreq)  # the marker sits on the sample at t = 102 s
+        data[:, 0] = (t - t[k]) * 1e-3  # no baseline correction (window outside the epoch): the ramp as it was
+        data[k, 3] = 1e-4
+        ep = Epocher(Preprocessor(spec, CH, sfreq), CH)
+        ep.add_marker(Marker(float(t[k]), "m"))
+        (res,) = ep.add_chunk(Chunk(data, t))
+        return res.epoch.data
+
+    at_model_rate, resampled = epoch(250.0), epoch(rate)
+    marker_sample = int(round(-spec.tmin * spec.sfreq))
+    assert int(np.argmax(at_model_rate[1])) == marker_sample
+    assert int(np.argmax(resampled[1])) == marker_sample
+    mid = np.arange(10, 140)  # away from the resampling filter's edges
+    slope, icept = np.polyfit(mid, resampled[0][mid], 1)
+    assert abs(-icept / slope - marker_sample) < 0.02
+
 def test_a_stream_without_a_regular_rate_is_one_line():
     with pytest.raises(EegvizError, match="no regular sampling rate"):
         Preprocessor(InputSpec(ch_names=("Oz",), sfreq=250.0), CH, 0.0)
