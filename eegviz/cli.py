@@ -493,6 +493,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _ScanError(Exception):
+    """_command_of's parse failed; the real parse says why."""
+
+
+class _CommandScan(argparse.ArgumentParser):
+    def error(self, message):
+        raise _ScanError(message)
+
+
+def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """The command argparse will run: the first token that is not a global option or an option's value.
+
+    Looking for the first token that merely equals a command name would take the value of `--plugins plugins` (a
+    folder named like a command) for one, and apply the wrong [COMMAND] table of a config file. So the global
+    options are scanned as the parser itself declares them, value counts and abbreviations included."""
+    scan = _CommandScan(add_help=False, allow_abbrev=parser.allow_abbrev)
+    for action in parser._actions:  # argparse has no public listing of its actions
+        if action.option_strings:  # --help and --version too, as plain flags: a scan must not print or exit
+            scan.add_argument(*action.option_strings, dest=action.dest,
+                              **({"action": "store_true"} if action.nargs == 0 else {"nargs": action.nargs}))
+    scan.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        rest = scan.parse_known_args(argv)[0].rest
+    except _ScanError:  # e.g. --plugins without its folder: no config to apply, the real parse reports it
+        return None
+    return rest[0] if rest and rest[0] in parser.eegviz_commands else None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line, with a --config file's values as defaults (see eegviz.config)."""
     from eegviz.config import config_defaults
@@ -504,7 +532,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
     if known.config:
         commands = parser.eegviz_commands
-        cmd = next((a for a in argv if a in commands), None)
+        cmd = _command_of(parser, argv)
         if cmd is not None:
             others = {n: sp for n, sp in commands.items() if n != cmd}
             values = config_defaults(known.config, cmd, [parser, commands[cmd]], others)

@@ -26,14 +26,37 @@ from eegviz.errors import EegvizError, one_line
 GROUPS = ("sources", "generators", "sinks")
 ENV = "EEGVIZ_PLUGINS"
 _extra: dict[str, dict[str, object]] = {g: {} for g in GROUPS}
+_origin: dict[str, dict[str, str]] = {g: {} for g in GROUPS}  # group -> name -> the plugin file that registered it
 _dirs_loaded: set[str] = set()
 _user_dirs: list[Path] = []  # from the command line (--plugins)
+_importing: Path | None = None  # the plugin file load_plugin_dir is running, which register() calls come from
+
+
+class _NameTaken(EegvizError):
+    """register() refused a name; its message names both plugins, so it is not wrapped again."""
 
 
 def register(group: str, name: str, obj: object) -> None:
+    """Make `obj` the plugin `name` of `group`.
+
+    A name belongs to one plugin: a name a built-in (an entry point) or another plugin file already has is
+    refused, naming both. Letting the last one win would silently replace it, and `eegviz demo` would then fail
+    on a class that is not the one the user meant, far from the cause. A file registering a name again (its
+    folder imported anew) is not a clash."""
     if group not in GROUPS:
         raise ValueError(f"unknown plugin group {group!r}; one of {GROUPS}")
+    origin = str(_importing) if _importing else f"module {getattr(obj, '__module__', '?')}"
+    kind = group[:-1]
+    builtin = next((ep.value for ep in entry_points(group=f"eegviz.{group}") if ep.name == name), None)
+    if builtin is not None:
+        raise _NameTaken(f"plugin {origin} registers {kind} '{name}', the name of the built-in {builtin}; "
+                         "register it under another name")
+    earlier = _origin[group].get(name, "?")
+    if name in _extra[group] and earlier != origin:
+        raise _NameTaken(f"plugin {origin} registers {kind} '{name}', which plugin {earlier} registered already; "
+                         "rename one of them")
     _extra[group][name] = obj
+    _origin[group][name] = origin
 
 
 def _split(entries: Iterable[str | Path]) -> list[Path]:
@@ -75,6 +98,7 @@ def plugin_dirs() -> list[Path]:
 
 def load_plugin_dir(path: Path | str | None = None) -> None:
     """Import every plugin module in `path`, or, when None, in every folder of plugin_dirs()."""
+    global _importing
     if path is None:
         for d in plugin_dirs():
             load_plugin_dir(d)
@@ -94,11 +118,19 @@ def load_plugin_dir(path: Path | str | None = None) -> None:
         spec = importlib.util.spec_from_file_location(name, file)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
+        outer, _importing = _importing, file
         try:
             spec.loader.exec_module(module)
-        except Exception as e:  # a broken plugin is the user's file: say which, in one line
+        except _NameTaken:
+            del sys.modules[spec.name]
+            raise
+        # a broken plugin is the user's file: say which, in one line. SystemExit too: a plugin calling sys.exit()
+        # at import would otherwise end eegviz with that code and no word (`eegviz plugins` exiting 0, silent)
+        except (Exception, SystemExit) as e:
             del sys.modules[spec.name]
             raise EegvizError(f"plugin {file} failed to import ({one_line(e)})") from None
+        finally:
+            _importing = outer
 
 
 def available(group: str) -> dict[str, str]:

@@ -221,3 +221,20 @@ def test_an_lsl_config_that_is_not_there_is_refused_not_silently_replaced(tmp_pa
     r = subprocess.run([sys.executable, "-m", "eegviz.cli", "plugins"], capture_output=True, text=True, timeout=120,
                        env={**os.environ, "LSLAPICFG": str(tmp_path / "missing.cfg")})
     assert r.returncode == 2 and r.stderr.startswith("eegviz: error: LSLAPICFG=") and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("before", [
+    ["--plugins", "plugins"],  # a --plugins folder named like the `plugins` command
+    ["--plugins=plugins", "-v"],
+    ["--log-level", "info", "--plugins", "plugins"],
+])
+def test_config_table_of_the_command_that_runs_not_of_an_option_value(tmp_path, monkeypatch, before):
+    """The command is found as argparse finds it, past the global options and their values: the value of
+    `--plugins plugins` is not the `plugins` command, so the config's [demo] table still applies to demo."""
+    from eegviz.cli import parse_args
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "sect.toml").write_text('[demo]\nmodel = "from-the-demo-table"\n')
+    args = parse_args([*before, "--config", "sect.toml", "demo", "--headless"])
+    assert (args.cmd, args.model, args.headless) == ("demo", "from-the-demo-table", True)

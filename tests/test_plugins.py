@@ -30,6 +30,7 @@ def fresh_registry(monkeypatch):
     monkeypatch.setattr(plugins, "_dirs_loaded", set())
     monkeypatch.setattr(plugins, "_user_dirs", [], raising=False)
     monkeypatch.setattr(plugins, "_extra", {g: {} for g in plugins.GROUPS})
+    monkeypatch.setattr(plugins, "_origin", {g: {} for g in plugins.GROUPS}, raising=False)
     before = set(sys.modules)
     yield
     for name in set(sys.modules) - before:
@@ -108,3 +109,49 @@ def test_broken_plugin_is_one_line_error(tmp_path, capsys):
     assert "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("eegviz: error:") and "broken.py" in lines[0]
+
+
+def _error_line(capsys, argv) -> str:
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("eegviz: error:"), err
+    return lines[0]
+
+
+def test_a_plugin_taking_a_builtins_name_is_refused_naming_both(tmp_path, capsys):
+    """Registering 'embedded' used to replace the built-in generator silently; `demo` then failed on the
+    plugin's class with a message about from_options, far from the cause."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "fake.py").write_text("from eegviz.plugins import register\n"
+                                    "register('generators', 'embedded', object)\n")
+    line = _error_line(capsys, ["--plugins", folder, "plugins"])
+    assert str(folder / "fake.py") in line and "eegviz.generators.embedded:EmbeddedGenerator" in line
+    assert plugins.get("generators", "embedded").__name__ == "EmbeddedGenerator"
+
+
+def test_two_plugins_registering_one_name_is_refused_naming_both(tmp_path, capsys):
+    a, _ = _plugin_folder(tmp_path / "a", "same_sink", "mod_a")
+    b, _ = _plugin_folder(tmp_path / "b", "same_sink", "mod_b")
+    line = _error_line(capsys, ["--plugins", a, "--plugins", b, "plugins"])
+    assert str(a / "mod_a.py") in line and str(b / "mod_b.py") in line and "'same_sink'" in line
+
+
+def test_a_folder_imported_anew_registers_its_names_again(tmp_path):
+    """The same file registering its name a second time (its folder loaded again) is no clash."""
+    folder, _ = _plugin_folder(tmp_path, "again_sink", "again")
+    plugins.load_plugin_dir(folder)
+    plugins._dirs_loaded.clear()
+    plugins.load_plugin_dir(folder)
+    assert "again_sink" in plugins.available("sinks")
+
+
+@pytest.mark.parametrize("code", ["import sys\nsys.exit(0)\n", "raise SystemExit(3)\n"])
+def test_a_plugin_exiting_at_import_is_one_line_error(tmp_path, capsys, code):
+    """SystemExit is not an Exception: it used to end `eegviz plugins` with the plugin's exit code and no output."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "quits.py").write_text(code)
+    line = _error_line(capsys, ["--plugins", folder, "plugins"])
+    assert str(folder / "quits.py") in line and "SystemExit" in line

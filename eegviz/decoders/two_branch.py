@@ -12,6 +12,7 @@ the text space and caption kind, and the class prototypes live in prototypes.saf
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -38,11 +39,55 @@ PARTS = {"encoder": ("eeg_encoder", EEGEncoder), "attributes": ("attribute_encod
 # decoder.json 'hparams': the keyword options of TwoBranchDecoder, each optional
 HPARAM_KINDS = {"feat_dim": int, "z_dim": int, "saliency_size": int, "n_tokens": int, "text_dim": int,
                 "caption": str, "text_encoder": str, "attribute_readout": int}
+# ... and the largest of its sizes eegviz builds: a few times the largest real use (CLIP's 77 x 1024 caption
+# states, 64 px saliency maps). Building the decoder allocates its weights before any file is compared with it,
+# so an edited feat_dim of 10^7 would otherwise ask for tens of GB instead of being refused.
+HPARAM_MAX = {"feat_dim": 4096, "z_dim": 1024, "saliency_size": 1024, "n_tokens": 256, "text_dim": 4096}
+MAX_EPOCH_SAMPLES = 100_000  # samples per epoch (10 s at 10 kHz); the networks' widths grow with it
 
 
 def _public(config) -> dict:
     """A component's constructor arguments, without the bookkeeping keys diffusers adds (_class_name, ...)."""
     return {k: v for k, v in dict(config).items() if not k.startswith("_")}
+
+
+def _check_values(cfg: dict, path: Path) -> None:
+    """decoder.json values of the right JSON type that no decoder can have, refused in one line naming the field.
+
+    A NaN or infinite rate or window would otherwise surface as an OverflowError deep in model construction, a
+    NaN or zero scale as silently blank images, a negative high-pass or a baseline after the epoch as a
+    filter or correction that quietly does something else."""
+    inp, damaged = cfg["input"], "the model folder is damaged, retrain or restore it"
+
+    def refuse(key: str, rule: str) -> None:
+        raise EegvizError(f"{path}: 'input' {key!r} must be {rule}, not {inp[key]!r}; {damaged}")
+
+    for key in ("sfreq", "tmin", "tmax", "scale", "highpass", "notch"):
+        if key in inp and not math.isfinite(inp[key]):
+            refuse(key, "a finite number")
+    if not inp["sfreq"] > 0:
+        refuse("sfreq", "> 0 Hz")
+    if not inp["tmax"] > inp["tmin"]:
+        refuse("tmax", f"after 'tmin' ({inp['tmin']!r} s)")
+    samples = (inp["tmax"] - inp["tmin"]) * inp["sfreq"]  # InputSpec.n_times, which may overflow to inf here
+    if not (math.isfinite(samples) and 1 <= round(samples) <= MAX_EPOCH_SAMPLES):
+        raise EegvizError(f"{path}: 'input' describes epochs of {samples:.0f} samples ('tmin' to 'tmax' at 'sfreq'); "
+                          f"eegviz reads 1 to {MAX_EPOCH_SAMPLES}; {damaged}")
+    if not inp["scale"] > 0:
+        refuse("scale", "> 0 (volts -> model units)")
+    if not 0 <= inp.get("highpass", 0.0) < inp["sfreq"] / 2:
+        refuse("highpass", f"in [0, {inp['sfreq'] / 2:g}) Hz (0: off; below Nyquist)")
+    start, end = inp["baseline"]
+    # a window wholly before the epoch is a saved model's "no correction" (EEG-ImageNet's epochs start at +0.02 s
+    # after the default -0.1..0 s baseline, eegviz.stream.preprocess.baseline_samples); one after it is not
+    if not (math.isfinite(start) and math.isfinite(end) and start <= end and start <= inp["tmax"]):
+        refuse("baseline", f"[start, end] in seconds with start <= end, starting before the epoch ends "
+                           f"({inp['tmax']!r} s)")
+    for key, top in HPARAM_MAX.items():
+        value = cfg["hparams"].get(key)
+        if value is not None and not 1 <= value <= top:
+            raise EegvizError(f"{path} describes a decoder that cannot be built: 'hparams' {key!r} must be 1 to "
+                              f"{top}, not {value}; {damaged}")
 
 
 class TwoBranchDecoder:
@@ -156,13 +201,15 @@ class TwoBranchDecoder:
         path = model_dir / "decoder.json"
         cfg = read_config(model_dir, "decoder.json", {"input": dict, "classes": [str], "hparams": dict})
         check_fields(cfg["input"], path, {"ch_names": [str], "sfreq": float, "tmin": float, "tmax": float,
-                                          "baseline": [float], "scale": float}, {"highpass": float}, "'input'")
+                                          "baseline": [float], "scale": float}, {"highpass": float, "notch": float},
+                     "'input'")
         if len(cfg["input"]["baseline"]) != 2:
             raise EegvizError(f"{path}: 'input' 'baseline' must be [start, end] in seconds")
         check_fields(cfg["hparams"], path, {}, HPARAM_KINDS, "'hparams'", allow_unknown=False)
+        _check_values(cfg, path)
         try:
             dec = cls(InputSpec.from_dict(cfg["input"]), cfg["classes"], **cfg["hparams"])
-        except (ValueError, TypeError, RuntimeError, ZeroDivisionError) as e:  # e.g. a zero or negative size
+        except (ValueError, TypeError, RuntimeError, ZeroDivisionError, OverflowError) as e:  # e.g. a zero size
             raise EegvizError(f"{path} describes a decoder that cannot be built ({one_line(e, 160)})") from None
         for name, (folder, part_cls) in PARTS.items():
             if name in without:

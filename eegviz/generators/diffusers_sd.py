@@ -29,6 +29,13 @@ from eegviz.generators.lean_img2img import LeanImg2Img, num_inference_steps_for
 
 SAMPLING = "sampling.json"
 SAMPLING_FIELDS = {"steps": int, "strength": float, "guidance": float, "text_encoder": str, "image_size": int}
+# the image sizes a pipeline is run at, in pixels: SD draws 512-1024, the embedded default 64; a size outside this
+# is an edited file (-64 fails deep in torch, 100000 asks for a 120 GB buffer), not a resolution anyone runs
+IMAGE_SIZES = (8, 2048)
+# what a broken local pipeline folder raises in from_pretrained: diffusers builds each component from its config
+# as written, so a wrong value fails wherever it is first used (a string of block widths as a TypeError in torch,
+# num_train_timesteps 0 as an IndexError in the scheduler)
+LOAD_ERRORS = (OSError, ValueError, RuntimeError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError)
 
 
 def resize_maps(maps: torch.Tensor, size: int) -> torch.Tensor:
@@ -85,9 +92,19 @@ def check_components(folder: Path, entries: dict) -> None:
     diffusers imports the library each component names and, in releases before its trust_remote_code check, ran
     a `<component>/<library>.py` found in the folder; the pyproject's lower bound still allows those. So only
     diffusers and transformers classes (or null) are accepted, and no such .py file may sit beside them, whatever
-    diffusers release is installed."""
+    diffusers release is installed. The same releases import a custom pipeline from the folder's root: a
+    `_class_name` of [module, class] (module.py beside model_index.json), or a .py named after a null library
+    (None.py); so no .py file may sit at the root and `_class_name` must be a plain class name."""
     from diffusers import pipelines
 
+    code = sorted(folder.glob("*.py"))
+    if code:
+        raise EegvizError(f"{code[0]}: a model folder may not carry Python code (diffusers would import it as the "
+                          "pipeline's own code); remove it, or use a folder from a source you trust")
+    pipeline = entries.get("_class_name")
+    if pipeline is not None and not isinstance(pipeline, str):
+        raise EegvizError(f"{folder / 'model_index.json'}: '_class_name' must name a diffusers pipeline class, not "
+                          f"{pipeline!r} (a [module, class] pair is a custom pipeline: code from the model folder)")
     for name, value in entries.items():
         if name.startswith("_") or not (isinstance(value, list) and len(value) == 2):
             continue
@@ -109,7 +126,12 @@ def read_sampling(folder: str | Path) -> dict:
 
     if not (Path(folder) / SAMPLING).is_file():
         return {}
-    return read_config(Path(folder), SAMPLING, {}, SAMPLING_FIELDS)
+    sampling = read_config(Path(folder), SAMPLING, {}, SAMPLING_FIELDS)
+    size = sampling.get("image_size")
+    if size is not None and not IMAGE_SIZES[0] <= size <= IMAGE_SIZES[1]:
+        raise EegvizError(f"{Path(folder) / SAMPLING}: 'image_size' must be {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]} "
+                          f"pixels, not {size}; the model folder is damaged, retrain or restore it")
+    return sampling
 
 
 class DiffusersImg2ImgGenerator:
@@ -148,6 +170,11 @@ class DiffusersImg2ImgGenerator:
         self.lean = LeanImg2Img(self.pipe, compile=compile, capture=capture)
         # default: the model's native resolution (SD-Turbo 512, SD 2.1 768), which it was trained to draw
         self.size = size or int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
+        factor = self.pipe.vae_scale_factor  # the VAE works on size / factor latents: other sizes come back resized
+        if not IMAGE_SIZES[0] <= self.size <= IMAGE_SIZES[1] or self.size % factor:
+            raise EegvizError(f"image size {self.size} px: this pipeline draws {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]} px "
+                              f"in multiples of {factor} (its VAE's scale factor); fix 'image_size' in {SAMPLING} "
+                              "or the UNet's sample_size")
         self.steps, self.strength = steps, strength
         self.guidance = guidance if guidance is not None else 7.5 if self.family == "sd" else 0.0
         self.ctx_dim = self.pipe.unet.config.cross_attention_dim
@@ -202,11 +229,11 @@ class DiffusersImg2ImgGenerator:
                 if tiny_vae:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
                                                                local_files_only=local_files_only(tiny_vae))
-        except (OSError, ValueError, RuntimeError) as exc:  # RuntimeError: weights that do not fit their config
+        except LOAD_ERRORS as exc:  # RuntimeError: weights that do not fit their config
             if Path(model).is_dir():  # nothing to fetch: a file of the folder itself is missing or unreadable
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise EegvizError(f"cannot load the diffusers pipeline in {model}: a file in it is missing or corrupt "
-                                  f"({first}); retrain or restore the folder") from None
+                                  f"({type(exc).__name__}: {first}); retrain or restore the folder") from None
             raise EegvizError(f"cannot load diffusers model '{model}': not in the local folder or HF cache and "
                               f"no network to fetch it ({type(exc).__name__})") from None
         finally:

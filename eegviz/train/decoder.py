@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from eegviz.data.dataset import EEGDataset
 from eegviz.checks import check_range
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 from eegviz.decoders.attributes import ATTRIBUTE_NAMES, object_attributes
 from eegviz.decoders.saliency import (ProjectionDiscriminator, dice_loss, diff_augment, mode_seeking_loss,
                                      rotation_tolerant, ssim)
@@ -144,26 +144,67 @@ def nway_accuracy(feat: torch.Tensor, protos: torch.Tensor, labels: np.ndarray) 
     return float((sims.argmax(1).numpy() == labels).mean())
 
 
+class _Misfit(Exception):
+    """A checkpoint payload that is not what this stage saves (see _restore)."""
+
+
+def _is_state(value) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, torch.Tensor) for v in value.values())
+
+
+def _fits(state: dict, module: torch.nn.Module) -> bool:
+    own = module.state_dict()
+    return state.keys() == own.keys() and all(state[k].shape == own[k].shape for k in own)
+
+
+def _restore(path, payload, modules: dict, opts: dict | None, extra: dict, rng: np.random.Generator) -> int:
+    """Put a stage's checkpoint back: its networks and `extra`, and for a partial stage (opts given) the
+    optimisers and random state; returns the step to continue from (0 for a finished stage).
+
+    The file may hold anything torch.load(weights_only=True) accepts, and one written by a run on other data (a
+    different channel count) holds weights of other shapes: either would end as a KeyError, TypeError or
+    load_state_dict's many-line RuntimeError. So it is checked, and a misfit said in one line with what to do.
+    The best weights kept in `extra` must fit a network of the stage too, as the stage loads them after it."""
+    try:
+        if not (isinstance(payload, dict) and isinstance(payload.get("modules"), dict)
+                and isinstance(payload.get("extra"), dict)):
+            raise _Misfit(f"it holds a {type(payload).__name__}, not a stage's modules and extra")
+        lacking = sorted(set(modules) - set(payload["modules"])) + sorted(set(extra) - set(payload["extra"]))
+        if lacking:
+            raise _Misfit(f"it has no {', '.join(map(repr, lacking))}")
+        for k, m in modules.items():
+            m.load_state_dict(payload["modules"][k])
+        for k, v in payload["extra"].items():
+            if _is_state(v) and not any(_fits(v, m) for m in modules.values()):
+                raise _Misfit(f"its {k!r} weights fit none of the stage's networks")
+        start = 0
+        if opts is not None:
+            for k, o in opts.items():
+                o.load_state_dict(payload["opts"][k])
+            start = payload["step"]
+            if not (isinstance(start, int) and start >= 0):
+                raise _Misfit(f"its step {start!r} is not a count")
+            restore_rng(rng, payload["rng"])
+    except (_Misfit, KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+        why = str(e) if isinstance(e, _Misfit) else one_line(e, 160)
+        raise EegvizError(f"checkpoint {path} does not fit this run ({why}); it was saved for other data or options: "
+                          f"train into a new --out, or delete {path.parent} to start afresh") from None
+    extra.update(payload["extra"])
+    return start
+
+
 def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, checkpoints: Checkpoints, rng: np.random.Generator,
               extra: dict, info: DistInfo, desc: str, every: int | None = None) -> None:
     """Run step(i) for i in range(n), resumable: a finished stage is loaded instead of run, a partial one
     continues from its last checkpoint (modules, optimisers, random state and `extra`, e.g. the best weights)."""
     done = checkpoints.finished(name)
     if done is not None:
-        for k, m in modules.items():
-            m.load_state_dict(done["modules"][k])
-        extra.update(done["extra"])
+        _restore(checkpoints._path(name, "done"), done, modules, None, extra, rng)
         return
     start = 0
     part = checkpoints.partial(name)
     if part is not None:
-        for k, m in modules.items():
-            m.load_state_dict(part["modules"][k])
-        for k, o in opts.items():
-            o.load_state_dict(part["opts"][k])
-        extra.update(part["extra"])
-        restore_rng(rng, part["rng"])
-        start = part["step"]
+        start = _restore(checkpoints._path(name, "partial"), part, modules, opts, extra, rng)
     every = every or checkpoints.every
     for i in tqdm(range(start, n), initial=start, total=n, desc=desc, leave=False, disable=not info.is_main):
         step(i)

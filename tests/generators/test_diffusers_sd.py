@@ -142,3 +142,71 @@ def test_the_component_libraries_real_sd_folders_use_are_accepted(tmp_path):
                                 "feature_extractor": ["transformers", "CLIPImageProcessor"],
                                 "text_encoder": ["transformers", "CLIPTextModel"], "unet": ["diffusers", "UNet2DConditionModel"],
                                 "image_encoder": [None, None]})
+
+
+def _edit_json(path, **changes):
+    import json
+
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+@pytest.mark.parametrize("size", [-64, 0, 100000])
+def test_a_sampling_image_size_no_pipeline_draws_is_refused(tmp_path, size):
+    """-64 failed deep in torch at the first image, 100000 asked for a 120 GB buffer: the file is named instead."""
+    import json
+
+    from eegviz.generators.diffusers_sd import read_sampling
+
+    (tmp_path / "sampling.json").write_text(json.dumps({"steps": 1, "strength": 0.5, "image_size": size}))
+    with pytest.raises(EegvizError, match=f"sampling.json: 'image_size' must be 8 to 2048 pixels, not {size}"):
+        read_sampling(tmp_path)
+
+
+def test_an_image_size_off_the_vae_grid_is_refused():
+    """The VAE encodes size / scale-factor latents: 33 px at factor 2 would come back as a 32 px image."""
+    with pytest.raises(EegvizError, match="image size 33 px: .* in multiples of 2"):
+        DiffusersImg2ImgGenerator(pipe=tiny_pipe(), family="turbo", size=33)
+
+
+@pytest.mark.parametrize("damage", ["schedule_of_zero_steps", "block_widths_a_string"])
+def test_pipeline_config_values_no_component_can_be_built_with_are_one_line(tmp_path, monkeypatch, damage):
+    """Values diffusers passes on unchecked fail wherever they are first used: num_train_timesteps 0 as an
+    IndexError in the embedded default's zero-terminal-SNR DDIM scheduler, a string of UNet block widths as a
+    TypeError inside torch. Each is the folder's one-line error."""
+    from tiny_models import tiny_embedded_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = tiny_embedded_folder(tmp_path / "m", ctx_dim=32)
+    if damage == "schedule_of_zero_steps":
+        _edit_json(root / "model_index.json", scheduler=["diffusers", "DDIMScheduler"])
+        _edit_json(root / "scheduler" / "scheduler_config.json", _class_name="DDIMScheduler", num_train_timesteps=0,
+                   rescale_betas_zero_snr=True)
+    else:
+        _edit_json(root / "unet" / "config.json", block_out_channels="ab")  # a width per block, as letters
+    with pytest.raises(EegvizError, match="cannot load the diffusers pipeline in .*missing or corrupt") as err:
+        DiffusersImg2ImgGenerator(str(root), family="native", device="cpu")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("plant", ["none_py", "custom_pipeline", "class_name_pair"])
+def test_pipeline_code_at_the_folders_root_is_refused_before_loading(tmp_path, monkeypatch, plant):
+    """A custom pipeline (`_class_name: [module, class]` with module.py at the root) or a None.py beside
+    model_index.json: diffusers before its trust_remote_code check imported them; refused, whatever the release,
+    before diffusers reads the folder, and the planted code never runs."""
+    from tiny_models import tiny_embedded_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = tiny_embedded_folder(tmp_path / "m", ctx_dim=32)
+    ran = tmp_path / "ran"
+    code = f"open({str(ran)!r}, 'w').write('x')\nfrom diffusers import StableDiffusionImg2ImgPipeline as EvilPipeline\n"
+    if plant == "none_py":
+        (root / "None.py").write_text(code)
+    else:
+        _edit_json(root / "model_index.json", _class_name=["evilpipe", "EvilPipeline"])
+        if plant == "custom_pipeline":
+            (root / "evilpipe.py").write_text(code)
+    needle = "'_class_name' must name a diffusers pipeline class" if plant == "class_name_pair" else (
+        r"\.py: a model folder may not carry Python code")
+    with pytest.raises(EegvizError, match=needle):
+        DiffusersImg2ImgGenerator(str(root), family="native", device="cpu")
+    assert not ran.exists()

@@ -126,3 +126,47 @@ def test_unreadable_checkpoint_is_one_line_error(tmp_path):
     with pytest.raises(EegvizError) as err:
         _train(tmp_path, resume=True)
     assert "\n" not in str(err.value) and "could not be read" in str(err.value)
+
+
+def _good_state(n_in=4):
+    return torch.nn.Linear(n_in, 1).state_dict()
+
+
+def _partial_edited(folder, change):
+    """A real partial checkpoint of _train's stage, changed by `change(payload)`."""
+    with pytest.raises(Boom):
+        _train(folder, crash_at=12)
+    payload = torch.load(folder / "toy.partial.pt", weights_only=True)
+    change(payload)
+    torch.save(payload, folder / "toy.partial.pt")
+
+
+@pytest.mark.parametrize("kind, payload, why", [
+    ("done", {"modules": {}, "extra": {}}, "it has no 'net', 'seen'"),
+    ("done", [1, 2, 3], "it holds a list"),
+    ("done", {"modules": {"net": {"w": torch.zeros(3)}}, "extra": {"seen": []}}, "Missing key(s)"),
+    # a run on data of another channel count: the same keys, other shapes
+    ("done", {"modules": {"net": _good_state(6)}, "extra": {"seen": []}}, "size mismatch"),
+    # best weights kept beside the stage's networks, which it would load after the stage
+    ("done", {"modules": {"net": _good_state()}, "extra": {"seen": [], "best": _good_state(6)}},
+     "its 'best' weights fit none of the stage's networks"),
+    ("partial", lambda p: p.pop("rng"), "KeyError: 'rng'"),
+    ("partial", lambda p: p.update(step="12"), "its step '12' is not a count"),
+    ("partial", lambda p: p["opts"].update(opt={"state": {}, "param_groups": []}), "ValueError"),
+], ids=["empty", "list", "other_keys", "other_channels", "best_weights_of_other_shape", "no_rng", "step_a_string",
+        "optimiser_of_other_groups"])
+def test_a_checkpoint_that_does_not_fit_the_run_is_one_line_error(tmp_path, kind, payload, why):
+    from eegviz.errors import EegvizError
+
+    folder = tmp_path / "checkpoints"
+    if kind == "done":
+        folder.mkdir()
+        torch.save(payload, folder / "toy.done.pt")
+    else:
+        _partial_edited(folder, payload)
+    with pytest.raises(EegvizError) as err:
+        _train(folder, resume=True)
+    msg = str(err.value)
+    assert "\n" not in msg and why in msg, msg
+    assert f"checkpoint {folder / f'toy.{kind}.pt'} does not fit this run" in msg
+    assert "a new --out" in msg and f"delete {folder}" in msg
