@@ -101,16 +101,16 @@ def _ident(info: pylsl.StreamInfo) -> str:
 
 
 def _kinship(marker: pylsl.StreamInfo, eeg: pylsl.StreamInfo) -> int:
-    """How surely `marker` comes from the device or program that sends `eeg`: 2 for the same host and the EEG's
-    source_id, whole (mne-lsl's PlayerLSL) or as a prefix (eegviz simulate --stream: 'eegviz-sim-0' and
-    'eegviz-sim-0-markers'); 1 for the same host and the EEG's name within its name; else 0. The source_id
-    ranks first because it names the device, while two simulators publish the same names."""
+    """How surely `marker` comes from the device or program that sends `eeg`, on the same host only: 2 for the
+    EEG's source_id (whole, as mne-lsl's PlayerLSL gives both its streams, or followed by "-", as `eegviz simulate
+    --stream` names 'eegviz-sim-0-markers' after 'eegviz-sim-0'), plus 1 for the EEG's name within its name; else
+    0. Both count: every PlayerLSL shares the default source_id 'MNE-LSL', so two players on one machine differ
+    only by name ('A' and 'A-annotations'), while two simulators publish the same names and differ by source_id."""
     if marker.hostname() != eeg.hostname():
         return 0
-    sid = eeg.source_id()
-    if sid and marker.source_id().startswith(sid):
-        return 2
-    return 1 if eeg.name() in marker.name() else 0
+    sid, msid = eeg.source_id(), marker.source_id()
+    same_sender = bool(sid) and (msid == sid or msid.startswith(sid + "-"))
+    return 2 * same_sender + (eeg.name() in marker.name())
 
 
 def _order(info: pylsl.StreamInfo) -> tuple[str, str, str, str]:
@@ -140,10 +140,15 @@ def _choose_markers(
     A single candidate is taken whatever it is (a stimulus program's markers need not relate to the EEG)."""
     if not cands:
         return None
-    if eeg is not None:
-        best = max(_kinship(m, eeg) for m in cands)
-        cands = [m for m in cands if _kinship(m, eeg) == best]
-    return _pick(cands, "marker", "--markers", notices)
+    if eeg is None:
+        return _pick(cands, "marker", "--markers", notices)
+    best = max(_kinship(m, eeg) for m in cands)
+    left = [m for m in cands if _kinship(m, eeg) < best]
+    chosen = _pick([m for m in cands if _kinship(m, eeg) == best], "marker", "--markers", notices)
+    if left:  # said even when the choice was clear: an amplifier's own trigger stream may not be the image ids
+        notices.append(f"markers from {_ident(chosen)}, the EEG sender's; also seen: "
+                       f"{', '.join(_ident(m) for m in left)}; to use another, name it with --markers NAME")
+    return chosen
 
 
 def resolve_streams(
@@ -205,7 +210,8 @@ def resolve_streams(
                 eeg_found_at = None
             elif eeg_found_at is None:
                 eeg_found_at = now
-            if eeg_found_at is not None and now - eeg_found_at >= SETTLE_S and (mc or marker_name is None):
+            settled = eeg_found_at is not None and (now - eeg_found_at >= SETTLE_S or now >= deadline)
+            if settled and (mc or marker_name is None):  # (an EEG stream found just before the deadline counts)
                 eeg = _pick(cands, "EEG", "--stream", notices)
                 markers = _choose_markers(mc, eeg, notices)
                 if markers is None:

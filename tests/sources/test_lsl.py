@@ -777,3 +777,42 @@ def test_marker_stream_lost_and_back_are_told() -> None:
         assert back["notices"] == [f"LSL marker stream '{mname}' is back"]
     finally:
         src.stop()
+
+
+def test_marker_kinship_tells_two_players_and_two_simulators_apart() -> None:
+    """Every mne-lsl PlayerLSL shares the default source_id 'MNE-LSL', so two players differ only by name; two
+    simulators differ by source_id, and 'eegviz-sim-10-markers' is not 'eegviz-sim-1''s. Any other candidate is
+    named in a notice even when the choice is clear (an amplifier's own trigger stream may not be the image ids)."""
+    from eegviz.sources.lsl import _choose_markers
+
+    def info(name, sid, fmt=pylsl.cf_string, kind="annotations"):
+        return pylsl.StreamInfo(name, kind, 1, 0.0 if fmt == pylsl.cf_string else 250.0, fmt, sid)
+
+    players = [info("A-annotations", "MNE-LSL"), info("B-annotations", "MNE-LSL")]
+    notices: list[str] = []
+    assert _choose_markers(players, info("B", "MNE-LSL", pylsl.cf_float32, "eeg"), notices).name() == "B-annotations"
+    assert len(notices) == 1 and "A-annotations" in notices[0] and "--markers" in notices[0]
+    sims = [info("eegviz-sim-markers", "eegviz-sim-10-markers", kind="Markers"),
+            info("eegviz-sim-markers", "eegviz-sim-1-markers", kind="Markers")]
+    eeg = info("eegviz-sim", "eegviz-sim-1", pylsl.cf_float32, "EEG")
+    assert _choose_markers(sims, eeg, []).source_id() == "eegviz-sim-1-markers"
+
+
+def test_an_eeg_stream_found_just_before_the_deadline_is_taken() -> None:
+    """It used to need SETTLE_S more than the timeout left, and the session failed with 'no LSL marker stream'
+    though markers are optional and were there."""
+    from eegviz.sources import lsl as lsl_mod
+
+    tag = uuid.uuid4().hex[:8]
+    eeg = pylsl.StreamOutlet(pylsl.StreamInfo(f"late-eeg-{tag}", "EEG", 2, 100.0, pylsl.cf_float32, f"late-{tag}"))
+    marks = pylsl.StreamOutlet(pylsl.StreamInfo(f"late-mk-{tag}", "Markers", 1, 0.0, pylsl.cf_string, f"late-{tag}-m"))
+    try:
+        old = lsl_mod.SETTLE_S
+        lsl_mod.SETTLE_S = 30.0  # longer than the whole timeout: the deadline must end the wait, not an error
+        try:
+            found, markers = lsl_mod.resolve_streams(f"late-eeg-{tag}", "EEG", None, "Markers", 2.0)
+        finally:
+            lsl_mod.SETTLE_S = old
+        assert found.name() == f"late-eeg-{tag}" and markers is not None and markers.name() == f"late-mk-{tag}"
+    finally:
+        del eeg, marks
