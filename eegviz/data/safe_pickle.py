@@ -163,13 +163,16 @@ def _check_array_state(state: object, max_elements: int) -> None:
     numpy's __setstate__ takes an object array's elements from the list without checking its length (a list
     shorter than the shape crashes the interpreter), and a dtype of itemsize 0 needs no data at all, so a few
     bytes could make an array of 10**12 elements for a loader to iterate. Each element numpy writes costs the
-    file a byte at least, so the file's size bounds them.
+    file a byte at least, so the file's size bounds them; and each 8 bytes of memory too (a number's bytes are in
+    the file, an object pointer's object costs it a byte at least), which an element of an object sub-array
+    dtype would escape: one list item, 10**8 pointers (found by review: 287 bytes, 800 MB).
     """
     try:
         shape, dtype, _fortran, data = state[-4:]
         n = math.prod(shape) if all(isinstance(k, int) and k >= 0 for k in shape) else -1
         ok = (isinstance(state, tuple) and len(state) in (4, 5) and isinstance(dtype, np.dtype)
-              and 0 <= n <= max_elements and (not dtype.hasobject or (isinstance(data, list) and len(data) == n)))
+              and 0 <= n <= max_elements and n * dtype.itemsize <= 8 * max_elements
+              and (not dtype.hasobject or (isinstance(data, list) and len(data) == n)))
     except Exception:
         ok = False
     if not ok:

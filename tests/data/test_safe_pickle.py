@@ -234,7 +234,11 @@ _RECONSTRUCT = np.zeros(0).__reduce__()[0]  # numpy's _reconstruct, which its ow
     # an object array with fewer list items than its shape: numpy's own setstate crashes the interpreter on it
     (_Reduced(_RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (10,), np.dtype("O"), False, [1])),
      "a pickled array has a state numpy would not write"),
-], ids=["codec-chain", "reconstruct-shape", "itemsize-0", "short-object-list"])
+    # one element of a huge object sub-array: one list item in the file, 80 MB (10**10: the OOM killer) in memory
+    (_Reduced(_RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (1,), np.dtype([("a", "O", (10**7,))]), False,
+                                                         [((None,),)])),
+     "a pickled array has a state numpy would not write"),
+], ids=["codec-chain", "reconstruct-shape", "itemsize-0", "short-object-list", "object-subarray"])
 def test_allowed_calls_take_only_what_pickle_and_numpy_write(tmp_path, obj, message):
     (tmp_path / "x.pkl").write_bytes(pickle.dumps({"a": obj}, protocol=2))
     with pytest.raises(EegvizError, match=re.escape(message)):
