@@ -24,6 +24,9 @@ from eegviz.settings import SessionSettings
 log = logging.getLogger(__name__)
 
 GIL_SWITCH_S = 0.001  # see run_window_session
+# How long closing the window waits for the session to end: its last image (seconds on CPU for a real SD model)
+# and then its files' closing (footers, report). Only a session stuck longer than this is left behind unclosed.
+SHUTDOWN_WAIT_S = 60.0
 
 
 def run_window_session(initial, settings: SessionSettings) -> int:
@@ -94,6 +97,9 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     old_handlers, sig_timer = {}, None
     if threading.current_thread() is threading.main_thread():
         def on_sigint(*_):
+            if state["interrupted"]:  # again, while the session closes: its files come first
+                print("eegviz: already stopping; closing the session's files first", file=sys.stderr, flush=True)
+                return
             state["interrupted"] = True
             app.quit()
 
@@ -114,8 +120,8 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     try:
         app.exec()
     finally:
-        if not ctl.shutdown(timeout=5.0):
-            log.warning("the session did not stop within 5 s; leaving it behind")
+        if not ctl.shutdown(timeout=SHUTDOWN_WAIT_S):
+            log.warning("the session did not stop within %g s; leaving it behind", SHUTDOWN_WAIT_S)
         else:
             # the session's end reaches the controller as a queued signal, which only an event loop delivers:
             # without this, a Ctrl-C or SIGTERM ended without the summary line that says where the files are.
