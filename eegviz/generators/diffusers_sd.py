@@ -93,14 +93,14 @@ def check_components(folder: Path, entries: dict) -> None:
     a `<component>/<library>.py` found in the folder; the pyproject's lower bound still allows those. So only
     diffusers and transformers classes (or null) are accepted, and no such .py file may sit beside them, whatever
     diffusers release is installed. The same releases import a custom pipeline from the folder's root: a
-    `_class_name` of [module, class] (module.py beside model_index.json), or a .py named after a null library
-    (None.py); so no .py file may sit at the root and `_class_name` must be a plain class name."""
+    `_class_name` of [module, class] (module.py beside model_index.json), or a .py named after a null custom
+    pipeline (None.py); so `_class_name` must be a plain class name and no None.py may sit at the root. Other
+    .py files there are never imported (some hub folders carry helper scripts) and are left alone."""
     from diffusers import pipelines
 
-    code = sorted(folder.glob("*.py"))
-    if code:
-        raise EegvizError(f"{code[0]}: a model folder may not carry Python code (diffusers would import it as the "
-                          "pipeline's own code); remove it, or use a folder from a source you trust")
+    if (folder / "None.py").exists():
+        raise EegvizError(f"{folder / 'None.py'}: a model folder may not carry Python code that diffusers would "
+                          "import as the pipeline's own; remove it, or use a folder from a source you trust")
     pipeline = entries.get("_class_name")
     if pipeline is not None and not isinstance(pipeline, str):
         raise EegvizError(f"{folder / 'model_index.json'}: '_class_name' must name a diffusers pipeline class, not "

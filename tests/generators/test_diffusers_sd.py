@@ -188,6 +188,19 @@ def test_pipeline_config_values_no_component_can_be_built_with_are_one_line(tmp_
     assert "\n" not in str(err.value)
 
 
+def test_a_helper_script_at_the_folders_root_is_left_alone(tmp_path, monkeypatch):
+    """Hub folders may carry scripts beside model_index.json (an LCM folder ships its pipeline code as files);
+    diffusers never imports a .py there unless `_class_name` or None.py names it, so the folder loads."""
+    from tiny_models import tiny_embedded_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = tiny_embedded_folder(tmp_path / "m", ctx_dim=32)
+    ran = tmp_path / "ran"
+    (root / "lcm_pipeline.py").write_text(f"open({str(ran)!r}, 'w').write('x')\n")
+    gen = DiffusersImg2ImgGenerator(str(root), family="native", device="cpu")
+    assert gen.pipe is not None and not ran.exists()
+
+
 @pytest.mark.parametrize("plant", ["none_py", "custom_pipeline", "class_name_pair"])
 def test_pipeline_code_at_the_folders_root_is_refused_before_loading(tmp_path, monkeypatch, plant):
     """A custom pipeline (`_class_name: [module, class]` with module.py at the root) or a None.py beside
@@ -205,8 +218,8 @@ def test_pipeline_code_at_the_folders_root_is_refused_before_loading(tmp_path, m
         _edit_json(root / "model_index.json", _class_name=["evilpipe", "EvilPipeline"])
         if plant == "custom_pipeline":
             (root / "evilpipe.py").write_text(code)
-    needle = "'_class_name' must name a diffusers pipeline class" if plant == "class_name_pair" else (
-        r"\.py: a model folder may not carry Python code")
+    needle = r"None\.py: a model folder may not carry Python code" if plant == "none_py" else (
+        "'_class_name' must name a diffusers pipeline class")
     with pytest.raises(EegvizError, match=needle):
         DiffusersImg2ImgGenerator(str(root), family="native", device="cpu")
     assert not ran.exists()
