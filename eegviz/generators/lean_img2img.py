@@ -76,7 +76,9 @@ class LeanImg2Img:
         # generate() here, 6% of it. Once a call's shapes have run, the same call can only select the same
         # graphs (batch 1, fixed size, dtype and device, inference mode, weights never replaced), so it skips
         # them (torch.compiler.set_stance's skip_guard_eval_unsafe); a call with new shapes runs with the guards,
-        # tracing or compiling if need be.
+        # tracing or compiling if need be. The stance is process-wide, not per thread: this holds because a
+        # process runs one session's generator at a time (eegviz.app.session runs sessions one after another);
+        # two generators called at once from two threads would need a lock around these calls.
         self._warm_shapes: set[tuple] = set()
         self.scaling = float(self.vae.config.scaling_factor)
         self.time_cond_dim = pipe.unet.config.time_cond_proj_dim  # LCM-distilled UNets take the guidance as input
