@@ -70,7 +70,7 @@ def cmd_session(args) -> int:
 
         return run_window_session(source, settings)
     from eegviz.headless import run_headless
-    from eegviz.record.lsl_streams import sigterm_as_ctrl_c
+    from eegviz.stopping import sigterm_as_ctrl_c
 
     with sigterm_as_ctrl_c():  # `kill PID` ends a session as Ctrl-C does: every marker a line, footers written
         stats = run_headless(source.make_source() if isinstance(source, SourceChoice) else source(), settings)
@@ -211,7 +211,7 @@ def cmd_bench(args) -> int:
 def cmd_record(args) -> int:
     """Record every LSL stream (or --streams) into a fresh session folder; no model is loaded."""
     from eegviz.record.lsl_recorder import describe, record
-    from eegviz.record.lsl_streams import sigterm_as_ctrl_c
+    from eegviz.stopping import sigterm_as_ctrl_c
 
     check_positive(args.wait, "--wait", allow_zero=True, unit="s")
 

@@ -30,7 +30,7 @@ from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
 from eegviz.generators.base import Generator, to_uint8
 from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
-from eegviz.record.lsl_streams import stop_deferred
+from eegviz.stopping import stop_deferred
 from eegviz.sources.base import Source
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor

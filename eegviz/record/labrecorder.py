@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Sequence
 
 from eegviz.errors import EegvizError
-from eegviz.record.lsl_streams import lsl_config, stop_deferred
+from eegviz.record.lsl_streams import lsl_config
+from eegviz.stopping import stop_deferred
 
 log = logging.getLogger(__name__)
 

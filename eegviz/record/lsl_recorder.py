@@ -36,7 +36,8 @@ import numpy as np
 from eegviz.channel_formats import BY_NAME, lsl_format_name
 from eegviz.errors import EegvizError
 from eegviz.record.labrecorder import LABRECORDER_CFG, LabRecorderCliRecorder, labrecorder_cli
-from eegviz.record.lsl_streams import describe, find_streams, lsl_config, stop_deferred
+from eegviz.record.lsl_streams import describe, find_streams, lsl_config
+from eegviz.stopping import stop_deferred
 from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The LSL side every recorder backend shares: the confinement check, choosing the streams, Ctrl-C while stopping.
+"""The LSL side every recorder backend shares: the confinement check and choosing the streams.
 
 Both backends (eegviz's own writer in eegviz.record.lsl_recorder and LabRecorderCLI in
 eegviz.record.labrecorder) run these first, so neither can reach liblsl without an lsl_api.cfg on record.
@@ -6,12 +6,8 @@ eegviz.record.labrecorder) run these first, so neither can reach liblsl without 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -72,44 +68,6 @@ def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeou
             raise EegvizError("no LSL streams on this machine to record (start the amplifier's outlet, "
                               "`eegviz simulate --stream` or `eegviz present` first)")
         wait_s = 1.0
-
-
-@contextlib.contextmanager
-def _signal_handlers(handlers: dict):
-    """{signal: handler} installed inside the block, the old handlers restored after it. Only the main thread can
-    set a signal handler; elsewhere (a recorder run from a thread) this does nothing."""
-    old: dict = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig, handler in handlers.items():
-            try:
-                old[sig] = signal.signal(sig, handler)
-            except (ValueError, OSError):
-                pass
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def stop_deferred():
-    """Ctrl-C and SIGTERM are ignored (with a note on stderr) inside: a second stop request while stopping must
-    not cost the footers."""
-    def note(signum, frame):  # noqa: ARG001 - signal handler signature
-        print("eegviz: already stopping; writing the footers first", file=sys.stderr, flush=True)
-
-    return _signal_handlers({signal.SIGINT: note, signal.SIGTERM: note})
-
-
-def sigterm_as_ctrl_c():
-    """Inside, SIGTERM (`kill PID`: what scripts and process managers send) stops a recording as Ctrl-C does,
-    footers and all. It matters beyond politeness: a recorder a script starts in the background (`&`) inherits
-    SIGINT *ignored* (POSIX shells do that to background jobs without job control), so SIGTERM is the one
-    signal that script can stop it with."""
-    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
-        raise KeyboardInterrupt
-
-    return _signal_handlers({signal.SIGTERM: stop})
 
 
 def describe(info) -> str:

@@ -1,0 +1,53 @@
+"""How a session or a recording is stopped from outside, and kept from being stopped twice.
+
+Ctrl-C (SIGINT) and `kill PID` (SIGTERM) both end a headless session or `eegviz record` with everything closed:
+SIGTERM is turned into the KeyboardInterrupt Ctrl-C raises (sigterm_as_ctrl_c), and while the files are being
+closed a second request is said to wait instead of being obeyed (stop_deferred). Kept apart from what they stop:
+the recorders, the pipeline and the command line use them alike. (The window installs its own handlers, which
+quit its event loop instead of raising.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+
+
+@contextlib.contextmanager
+def _signal_handlers(handlers: dict):
+    """{signal: handler} installed inside the block, the old handlers restored after it. Only the main thread can
+    set a signal handler; elsewhere (a recorder run from a thread) this does nothing."""
+    old: dict = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig, handler in handlers.items():
+            try:
+                old[sig] = signal.signal(sig, handler)
+            except (ValueError, OSError):
+                pass
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def stop_deferred():
+    """Ctrl-C and SIGTERM are ignored (with a note on stderr) inside: a second stop request while stopping must
+    not cost the footers."""
+    def note(signum, frame):  # noqa: ARG001 - signal handler signature
+        print("eegviz: already stopping; closing the files first", file=sys.stderr, flush=True)
+
+    return _signal_handlers({signal.SIGINT: note, signal.SIGTERM: note})
+
+
+def sigterm_as_ctrl_c():
+    """Inside, SIGTERM (`kill PID`: what scripts and process managers send) stops a recording as Ctrl-C does,
+    footers and all. It matters beyond politeness: a recorder a script starts in the background (`&`) inherits
+    SIGINT *ignored* (POSIX shells do that to background jobs without job control), so SIGTERM is the one
+    signal that script can stop it with."""
+    def stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt
+
+    return _signal_handlers({signal.SIGTERM: stop})
