@@ -34,10 +34,18 @@ def _signal_handlers(handlers: dict):
 
 
 def stop_deferred():
-    """Ctrl-C and SIGTERM are ignored (with a note on stderr) inside: a second stop request while stopping must
-    not cost the footers."""
+    """Inside, Ctrl-C and SIGTERM are said to wait (a note on stderr): a second stop request while stopping must
+    not cost the footers or the report. A third is obeyed (KeyboardInterrupt), for a close that hangs: the user
+    was told what it costs."""
+    asked: list[int] = []
+
     def note(signum, frame):  # noqa: ARG001 - signal handler signature
-        print("eegviz: already stopping; closing the files first", file=sys.stderr, flush=True)
+        if asked:
+            print("eegviz: abandoning the files' closing; they may be incomplete", file=sys.stderr, flush=True)
+            raise KeyboardInterrupt
+        asked.append(signum)
+        print("eegviz: already stopping; closing the files first (once more to abandon them)", file=sys.stderr,
+              flush=True)
 
     return _signal_handlers({signal.SIGINT: note, signal.SIGTERM: note})
 
