@@ -71,12 +71,11 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     root = Path(images_dir)
     images = find_images(root, what="images folder")  # top-level files: class = id prefix; subfolder: its name
     cls_of = {img.image_id: img.class_name for img in images}
-    epochs, ids, subj, blocks, onsets = [], [], [], [], []  # block = the recording file (one run)
-    files = _xdf_files(xdf_paths)
+    epochs, ids, subj, blocks = [], [], [], []  # block = the recording file (one run)
     ref = None
     unknown: dict[str, int] = {}
     outside = gaps = nan = 0
-    for file_no, path in enumerate(files):
+    for file_no, path in enumerate(_xdf_files(xdf_paths)):
         s = load_xdf_session(path, eeg_stream, marker_stream)
         sig = (s.info.ch_names, s.info.sfreq)
         if not (np.isfinite(s.info.sfreq) and s.info.sfreq > 0):  # nominal_srate is text in the file: nan, inf...
@@ -113,7 +112,6 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
             ids.append(image_id)
             subj.append(_subject(path))
             blocks.append(file_no)
-            onsets.append(m.timestamp - ts[0])
     if unknown:
         some = ", ".join(f"'{k}'" for k in list(unknown)[:5])
         log.warning("skipped %d markers naming no image in %s (%d distinct, e.g. %s)", sum(unknown.values()), root,
@@ -124,13 +122,12 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     if not epochs:
         raise EegvizError(f"no epochs: none of the markers in the recordings names an image in {root} "
                           f"with a complete EEG window")
-    eeg = np.stack(epochs).astype(np.float32, copy=False)
     classes = sorted({cls_of[i] for i in ids})
     label = {c: k for k, c in enumerate(classes)}
     group = split_groups(ids, val_fraction, test_fraction, seed, strata=[cls_of[i] for i in ids])
     caps = _captions(root)
     return EEGDataset(
-        eeg=eeg,
+        eeg=np.stack(epochs).astype(np.float32, copy=False),
         labels=np.array([label[cls_of[i]] for i in ids], dtype=np.int64), image_ids=np.array(ids),
         subjects=np.array(subj, dtype=np.int64), split=np.array([group[i] for i in ids]),
         ch_names=tuple(ref[0]), sfreq=float(ref[1]), tmin=float(tmin), classes=classes,
