@@ -30,15 +30,14 @@ from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
 from eegviz.generators.base import Generator, to_uint8
 from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
-from eegviz.stopping import stop_deferred
 from eegviz.sources.base import Source
+from eegviz.stopping import stop_deferred
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
 from eegviz.stream.repeats import RepeatAverager
 from eegviz.threads import inference_thread_count
 
 log = logging.getLogger(__name__)
-
 
 
 def check_latent_start(generator, decoder) -> bool:
@@ -49,6 +48,7 @@ def check_latent_start(generator, decoder) -> bool:
         raise EegvizError("--init latent: this model has no latent branch (latent_regressor/); fit one with "
                           "`python -m eegviz.train.latent_branch --model MODEL --data DATA`")
     return from_latents
+
 
 class Sink(Protocol):
     """Where reconstructions go (ResultsWriter, ProgressSink, plugins' sinks, the window). on_result is called
