@@ -246,7 +246,7 @@ class Pipeline:
         t1 = time.perf_counter()
         from_latents = {"latents": np.stack([d.latent for d in decoded])} if self._from_latents else {}
         images = self.generator.generate(np.stack([d.saliency for d in decoded]),
-                                         np.stack([d.embedding for d in decoded]), seed=epochs[0].index,
+                                         np.stack([d.embedding for d in decoded]), seed=[ep.index for ep in epochs],
                                          **from_latents)
         t2 = time.perf_counter()
         for i, (ep, dec) in enumerate(zip(epochs, decoded)):

@@ -142,6 +142,27 @@ def test_newest_wins_when_generation_is_slow(tmp_path):
     assert sum(l["dropped_before"] for l in done) == stats.dropped
 
 
+class SeedRecordingGenerator(SlowGenerator):
+    def __init__(self):
+        self.seeds = []
+
+    def generate(self, saliency, embedding, seed=0):
+        self.seeds.append(list(seed))
+        return super().generate(saliency, embedding, seed)
+
+
+def test_each_epoch_is_seeded_with_its_own_index_in_a_batch(tmp_path):
+    """Batches form when generation falls behind; each image is still seeded by its own epoch, not the batch's
+    first one, so what is drawn for an epoch does not depend on timing."""
+    src = ArraySource(n_markers=12, soa=0.05, paced=True)
+    dec, _ = tiny_models()
+    gen = SeedRecordingGenerator()
+    Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], paced=True, max_pending=16, max_batch=8).run()
+    assert max(len(s) for s in gen.seeds) > 1  # a batch did form
+    flat = [i for s in gen.seeds for i in s]
+    assert sorted(flat) == list(range(12)) and all(s == sorted(s) for s in gen.seeds)
+
+
 class NanSource(ArraySource):
     """ArraySource with an amplifier dropout (NaN on one model channel) inside marker m2's window."""
 

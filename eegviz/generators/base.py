@@ -7,6 +7,7 @@ entry-point group eegviz.generators.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -19,8 +20,12 @@ class Generator(Protocol):
     def warmup(self) -> None:
         """Run once at start so the first epoch is not slow (allocations, compilation)."""
 
-    def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0) -> np.ndarray:
+    def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int | Sequence[int] = 0) -> np.ndarray:
         """saliency (B, H, W, 3) float [0,1], embedding (B, tokens, dim) -> images (B, H', W', 3) uint8.
+
+        seed: one int for the whole batch (evaluation: its batches are fixed, so it is reproducible), or one int per
+        image. A session passes each epoch's own index, so an epoch's image does not depend on which other epochs
+        happened to share its batch (batches form when inference falls behind, which is timing, not data).
 
         A generator that can start from the decoder's latent branch sets the class attribute
         `accepts_latents = True` and also takes `latents=` (B, C, h, w) (DiffusersImg2ImgGenerator); its `init`

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -291,9 +292,22 @@ class DiffusersImg2ImgGenerator:
         return resize_maps(torch.as_tensor(saliency, dtype=torch.float32, device=self.device).permute(0, 3, 1, 2),
                            self.size)
 
-    def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int = 0,
+    def _generators(self, seed: int | Sequence[int], b: int) -> torch.Generator | list[torch.Generator]:
+        """One torch.Generator for an int; one per image for a sequence. diffusers' randn_tensor then draws each
+        image's latent sample and noise from its own generator, the same numbers it would draw for that image
+        alone, so a batch gives each image what a batch-1 call with its seed gives (up to float rounding)."""
+        if isinstance(seed, (int, np.integer)):
+            return torch.Generator(self.device).manual_seed(int(seed))
+        seeds = [int(s) for s in seed]
+        if len(seeds) != b:
+            raise ValueError(f"{len(seeds)} seeds for a batch of {b} images")
+        gens = [torch.Generator(self.device).manual_seed(s) for s in seeds]
+        return gens[0] if b == 1 else gens
+
+    def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int | Sequence[int] = 0,
                  latents: np.ndarray | None = None) -> np.ndarray:
-        """latents (B, C, h, w): start from these (the decoder's latent branch) instead of the saliency map."""
+        """latents (B, C, h, w): start from these (the decoder's latent branch) instead of the saliency map.
+        seed: one for the batch, or one per image (see eegviz.generators.base.Generator.generate)."""
         with torch.inference_mode():
             embeds = self._embeds(embedding)
             uncond = self.uncond_embeds(embeds.shape[1]) if self.lean.uses_cfg(self.guidance) else None
@@ -301,5 +315,5 @@ class DiffusersImg2ImgGenerator:
             img = self.lean(None if init is not None else self.resize(saliency), embeds,
                             num_inference_steps=num_inference_steps_for(self.steps, self.strength),
                             strength=self.strength, guidance=self.guidance, uncond=uncond,
-                            generator=torch.Generator(self.device).manual_seed(seed), init_latents=init)
+                            generator=self._generators(seed, len(embeds)), init_latents=init)
         return to_uint8(img.permute(0, 2, 3, 1).float().cpu().numpy())
