@@ -1,8 +1,9 @@
 """Image classifiers that judge reconstructions (N-way top-k, Inception Score).
 
 - StimulusClassifier: trained offline on the synthetic stimulus set, the stand-in for NeuroImagen's ImageNet
-  classifier in the embedded world. Trained on fresh renders (seed 1, never the evaluation images) so it judges
-  shape, not memorised pictures. Its classes are the dataset's classes.
+  classifier in the embedded world. Trained on fresh renders (`eegviz train --seed` + 1, seed 1 by default; a
+  seed that would render the EEG stimuli themselves is refused: eegviz.train.run.check_classifier_seed) so it
+  judges shape, not memorised pictures. Its classes are the dataset's classes.
 - HFImageClassifier: any transformers image-classification model in a local folder or the HF cache, e.g. an
   ImageNet ResNet/ViT/ConvNeXt, or Inception-v3 through timm (transformers' TimmWrapper, needs timm) for the
   paper's IS. Its classes are its own (ImageNet's 1000), so eval scores a reconstruction against the class the

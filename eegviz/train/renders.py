@@ -2,8 +2,9 @@
 
 Every batch is drawn anew (rendering costs well under a millisecond per image), so the autoencoder and the UNet
 never see the same picture twice and cannot memorise the EEG stimuli: training seeds start at FRESH_SEED0 and are
-disjoint from the EEG stimuli (seed 0) and the evaluation classifier's renders (seed 1). Held-out validation and
-test renders use their own seed ranges (VAL_SEED, TEST_SEED), never drawn in training.
+disjoint from the EEG stimuli (seed 0 by default) and the evaluation classifier's renders (`train --seed` + 1,
+seed 1 by default; eegviz.train.run.check_classifier_seed refuses a --seed that would make them any other set's).
+Held-out validation and test renders use their own seed ranges (VAL_SEED, TEST_SEED), never drawn in training.
 
 `blob_init` builds what the decoder's saliency branch hands the generator at run time: a soft blob of the
 object's colour where the object is, roughly its size, on the background - no shape. Training the UNet to go

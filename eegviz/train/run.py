@@ -83,6 +83,38 @@ def check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_enc
         check_at_least(value, f"--{key.replace('_', '-')}", 1)
 
 
+def classifier_seed(seed: int) -> int:
+    """The render seed of the evaluation classifier's training images for `eegviz train --seed seed`."""
+    return seed + 1
+
+
+def check_classifier_seed(seed: int, image_ids) -> None:
+    """The evaluation classifier must judge shapes it learnt, not pictures it has seen: its renders (seed + 1)
+    may be neither the EEG stimuli themselves (a `simulate --seed 1` dataset with the default `--seed 0` would
+    hand it every test image) nor one of the generator's held-out sets or training seeds. Checked before
+    anything is trained, with the seeds the dataset's own image ids name."""
+    from eegviz.train.renders import FRESH_SEED0, TEST_SEED, VAL_SEED
+    from eegviz.world.stimuli import spec_id_seed
+
+    clf = classifier_seed(seed)
+    reserved = {VAL_SEED: "the generator's validation renders", TEST_SEED: "the generator's test renders",
+                VAL_SEED + 2: "the autoencoder's acceptance renders"}
+    stimuli = {spec_id_seed(i) for i in dict.fromkeys(map(str, image_ids))} - {None}
+    if clf in stimuli:
+        why = "the dataset's own stimuli (its image ids carry that seed)"
+    elif clf in reserved:
+        why = reserved[clf]
+    elif clf >= FRESH_SEED0:
+        why = f"the generator's training renders (seeds >= {FRESH_SEED0})"
+    else:
+        return
+    taken = stimuli | set(reserved)
+    free = next(s for s in [*range(seed + 1, FRESH_SEED0 - 1), *range(FRESH_SEED0 - 1)]
+                if classifier_seed(s) not in taken)
+    raise EegvizError(f"--seed {seed} would train the evaluation classifier on renders of seed {clf}, which are "
+                      f"{why}; choose another --seed (e.g. {free})")
+
+
 def check_resumable(out: Path) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ and no finished
     model yet (training.json is written when training ends), or starts one in a new or empty folder (a job
@@ -118,6 +150,12 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     ds = open_dataset(data, **(data_opts or {}))
     check_trainable(ds, data)
     check_stimuli(ds.image_ids, ds.image_paths)  # before the folder: a run without its stimuli writes nothing
+    why_no_generator = ("--decoder-only: evaluate with --generator diffusers --sd-model FOLDER (another model "
+                        "folder's pipeline in the same caption space)" if decoder_only
+                        else _generator_skipped(renderable(ds.image_ids), text_encoder))
+    in_house = why_no_generator is None
+    if in_house:
+        check_classifier_seed(seed, ds.image_ids)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
@@ -127,10 +165,6 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
                                   info=info)
     t_dec = time.perf_counter() - t0
     digests = {name: gather_digests(m, info) for name, m in dec.modules().items()}
-    why_no_generator = ("--decoder-only: evaluate with --generator diffusers --sd-model FOLDER (another model "
-                        "folder's pipeline in the same caption space)" if decoder_only
-                        else _generator_skipped(renderable(ds.image_ids), text_encoder))
-    in_house = why_no_generator is None
     gmetrics = {"skipped": why_no_generator} if why_no_generator else None
     if not info.is_main:
         barrier(info)
@@ -197,12 +231,13 @@ def _train_diffusers(out: Path, dec, seed: int, classifier_images: int, classifi
     from eegviz.train.diffusers_gen import TINY, score_alone, train_diffusers_generator
 
     t0 = time.perf_counter()
-    clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=seed + 1, size=64)
+    clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=classifier_seed(seed),
+                           size=64)
     save_classifier(clf, out)
     t_clf = time.perf_counter() - t0
     text = make_text_encoder(dec.hparams["text_encoder"], dec.hparams["n_tokens"], dec.hparams["text_dim"])
     rec = train_diffusers_generator(out, text, clf, seed=seed,
                                     **{**(TINY if config == "tiny" else {}), **sizes})
     rec.update(score_alone(out, text, clf, seed=seed, per_class=1 if config == "tiny" else 10))
-    return {**rec, "classifier": {"size": 64, "render_seed": seed + 1, "n_per_class": classifier_images,
+    return {**rec, "classifier": {"size": 64, "render_seed": classifier_seed(seed), "n_per_class": classifier_images,
                                   "epochs": classifier_epochs, "seconds": t_clf}}

@@ -287,14 +287,28 @@ def make_spec(class_idx: int, k: int, seed: int = 0) -> StimulusSpec:
     )
 
 
-def spec_from_id(image_id: str) -> StimulusSpec:
-    """Inverse of `StimulusSpec.image_id`; only ids that make_spec itself would produce are accepted."""
+def _parse_id(image_id: str) -> tuple[int, int, int] | None:
+    """(class index, k, seed) of an id make_spec itself would produce; None for any other string."""
     m = _ID_RE.match(image_id) if isinstance(image_id, str) else None
     if m is not None and m.group(1) in CLASSES:
         k, seed = int(m.group(2)), int(m.group(3) or 0)
         if _image_id(m.group(1), k, seed) == image_id:  # rejects e.g. "star_0001" or "star_001_s0"
-            return make_spec(CLASSES.index(m.group(1)), k, seed)
-    raise EegvizError(f"unknown stimulus id '{image_id}'; expected '<class>_<nnn>' or '<class>_<nnn>_s<seed>'.")
+            return CLASSES.index(m.group(1)), k, seed
+    return None
+
+
+def spec_from_id(image_id: str) -> StimulusSpec:
+    """Inverse of `StimulusSpec.image_id`; only ids that make_spec itself would produce are accepted."""
+    parsed = _parse_id(image_id)
+    if parsed is None:
+        raise EegvizError(f"unknown stimulus id '{image_id}'; expected '<class>_<nnn>' or '<class>_<nnn>_s<seed>'.")
+    return make_spec(*parsed)
+
+
+def spec_id_seed(image_id: str) -> int | None:
+    """The render seed a synthetic-world image id names ('cup_003' 0, 'cup_003_s7' 7); None for any other id."""
+    parsed = _parse_id(image_id)
+    return None if parsed is None else parsed[2]
 
 
 def renderable(image_ids, check: int = 50) -> bool:

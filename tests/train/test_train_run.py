@@ -3,8 +3,10 @@
 import json
 
 import numpy as np
+import pytest
 
 from eegviz.cli import main
+from eegviz.errors import EegvizError
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.generators import make_generator
 from eegviz.generators.options import GeneratorOptions
@@ -59,3 +61,28 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
     img = gen.generate(out["saliency"], out["embedding"])
     assert img.shape == (1, sampling["image_size"], sampling["image_size"], 3) and img.dtype == np.uint8
     assert metrics["generator"] == "embedded" and metrics["image_size"] == sampling["image_size"]
+
+
+def test_a_classifier_seed_that_would_see_the_eeg_stimuli_is_refused_before_anything_is_written(tmp_path, capsys):
+    """`simulate --seed 1` then the default `train --seed 0`: the evaluation classifier (renders of seed + 1) would
+    have trained on every test stimulus it then scores."""
+    data, out = tmp_path / "data", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3", "--seed", "1"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
+                 "--text-encoder", "hash"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "renders of seed 1" in err and "dataset's own stimuli" in err
+    assert "e.g. 1)" in err and not out.exists()
+
+
+def test_classifier_seeds_of_held_out_and_training_renders_are_refused():
+    from eegviz.train.renders import TEST_SEED, VAL_SEED
+    from eegviz.train.run import check_classifier_seed
+
+    check_classifier_seed(0, ["cup_003", "cup_004"])  # the shipped run: stimuli seed 0, classifier seed 1
+    check_classifier_seed(0, ["photo_1.jpg"])  # ids that name no seed
+    for seed, why in [(VAL_SEED - 1, "validation"), (TEST_SEED - 1, "test"), (VAL_SEED + 1, "acceptance"),
+                      (999, "training renders")]:
+        with pytest.raises(EegvizError, match=why):
+            check_classifier_seed(seed, ["cup_003"])
