@@ -24,7 +24,20 @@ from __future__ import annotations
 import numpy as np
 
 
+def topk_hit(greater, ties, k: int):
+    """Top-k hit of a true candidate that `greater` others outscore and `ties` others equal, with ties broken
+    at random: its expected value, so an uninformative (constant) score sits at chance instead of winning
+    every tie. Works elementwise on arrays."""
+    return np.clip((k - np.asarray(greater)) / (np.asarray(ties) + 1.0), 0.0, 1.0)
+
+
 def nway_topk(logits: np.ndarray, labels: np.ndarray, n_way: int, k: int = 1, trials: int = 20, seed: int = 0) -> float:
+    """N-way top-k: the true class against n_way - 1 random other classes, `trials` draws per row. Ties count
+    as random tie-breaks (topk_hit); non-finite logits are refused (a NaN compares false with everything and
+    would otherwise rank first)."""
+    logits = np.asarray(logits)
+    if not np.all(np.isfinite(logits)):
+        raise ValueError("classifier logits hold NaN or inf")
     rng = np.random.default_rng(seed)
     n_classes = logits.shape[1]
     n_way = min(n_way, n_classes)
@@ -32,9 +45,7 @@ def nway_topk(logits: np.ndarray, labels: np.ndarray, n_way: int, k: int = 1, tr
     for _ in range(trials):
         for row, y in zip(logits, labels):
             others = rng.choice(np.delete(np.arange(n_classes), y), n_way - 1, replace=False)
-            cand = np.concatenate([[y], others])
-            top = cand[np.argsort(-row[cand])[:k]]
-            hits.append(y in top)
+            hits.append(topk_hit((row[others] > row[y]).sum(), (row[others] == row[y]).sum(), k))
     return float(np.mean(hits))
 
 

@@ -27,7 +27,7 @@ from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
 from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
-                                 paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects)
+                                 paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects, topk_hit)
 from eegviz.generators.base import Generator, to_uint8
 from eegviz.pipeline import check_latent_start
 from eegviz.stream.preprocess import prepare_epochs
@@ -126,15 +126,17 @@ def zero_shot_retrieval(ds, dec, test_idx: np.ndarray, text, batch: int = 64) ->
     unit = lambda v: v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-12)
     sims = unit(emb) @ unit(cand).T  # (images, K)
     target = np.searchsorted(concepts, labels)
-    rank = (sims > sims[np.arange(len(sims)), target][:, None]).sum(1)  # 0 = retrieved first
+    true = sims[np.arange(len(sims)), target][:, None]
+    greater, ties = (sims > true).sum(1), (sims == true).sum(1) - 1  # ties: random tie-breaks (topk_hit)
+    top1, top5 = topk_hit(greater, ties, 1), topk_hit(greater, ties, 5)
     k = len(concepts)
-    per = {str(s): float((rank[subjects == s] == 0).mean()) for s in np.unique(subjects)}
+    per = {str(s): float(top1[subjects == s].mean()) for s in np.unique(subjects)}
     return {"protocol": f"{k}-way zero-shot retrieval of test concepts by caption-embedding cosine, test trials "
                         "averaged per image and subject",
             "n_concepts": int(k), "n_images": int(len(order)),
             "trials_averaged": float(np.mean([len(v) for v in groups.values()])),
-            f"{k}way_top1": float((rank == 0).mean()), f"{k}way_top5": float((rank < 5).mean()),
-            "top1": float((rank == 0).mean()), "top5": float((rank < 5).mean()),
+            f"{k}way_top1": float(top1.mean()), f"{k}way_top5": float(top5.mean()),
+            "top1": float(top1.mean()), "top5": float(top5.mean()),
             "chance_top1": 1.0 / k, "chance_top5": min(1.0, 5.0 / k), "top1_per_subject": per}
 
 

@@ -44,6 +44,21 @@ def test_nway_topk_perfect_random_and_full():
     assert nway_topk(noise, y, 40, 1, trials=1) == pytest.approx(plain)
 
 
+def test_nway_topk_ties_are_chance_and_nan_is_refused():
+    y = np.arange(40) % 40
+    flat = np.zeros((40, 40))  # a classifier that says nothing: every candidate tied
+    assert nway_topk(flat, y, 40, 1, trials=1) == pytest.approx(1 / 40)
+    assert nway_topk(flat, y, 10, 1) == pytest.approx(0.1) and nway_topk(flat, y, 10, 5) == pytest.approx(0.5)
+    half = np.zeros((40, 40))
+    half[np.arange(40), y] = 1.0
+    half[np.arange(40), (y + 1) % 40] = 1.0  # the true class tied with one other at the top
+    assert nway_topk(half, y, 40, 1, trials=1) == pytest.approx(0.5) and nway_topk(half, y, 40, 2, trials=1) == 1.0
+    nan = _confident(y, 40)
+    nan[3, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        nway_topk(nan, y, 40, 1)
+
+
 def test_ssim_and_pixcorr_on_known_pairs():
     rng = np.random.default_rng(1)
     a = rng.random((4, 32, 32, 3)).astype(np.float32)

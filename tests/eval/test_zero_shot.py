@@ -40,7 +40,8 @@ def _things_like(tmp_path, n_train_concepts=5, reps=6, noise=1.5):
 
 class _Reader:
     """A stand-in decoder: reads the concept index off channel 0 and answers with that test concept's caption
-    embedding (`good`), or always with the first test concept's (`collapsed`, what NaN prototypes gave)."""
+    embedding (`good`), or always with the first test concept's (`collapsed`, what NaN prototypes gave), or
+    with zeros (`flat`)."""
 
     def __init__(self, ds, text, mode="good"):
         self.spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + 1.0,
@@ -58,7 +59,8 @@ class _Reader:
         if self.mode == "collapsed":
             k = np.zeros_like(k)
         n = len(x)
-        return {"scores": np.zeros((n, 1)), "saliency": np.zeros((n, 32, 32, 3)), "embedding": self.emb[k]}
+        emb = np.zeros((n, *self.emb.shape[1:])) if self.mode == "flat" else self.emb[k]
+        return {"scores": np.zeros((n, 1)), "saliency": np.zeros((n, 32, 32, 3)), "embedding": emb}
 
 
 def test_zero_shot_split_is_detected(tmp_path):
@@ -90,6 +92,9 @@ def test_zero_shot_retrieval_averages_repetitions_and_can_fail(tmp_path):
     bad = zero_shot_retrieval(ds, _Reader(ds, text, "collapsed"), te, text)
     assert bad["top1"] == pytest.approx(1 / N_TEST)  # everything on one concept: exactly chance
     assert bad["top5"] <= 5 / N_TEST + 1e-9
+    # an all-zero embedding ties every concept (cosine 0): random tie-breaks, chance, not a win of every tie
+    flat = zero_shot_retrieval(ds, _Reader(ds, text, "flat"), te, text)
+    assert flat["top1"] == pytest.approx(1 / N_TEST) and flat["top5"] == pytest.approx(5 / N_TEST)
 
 
 def test_evaluate_switches_to_retrieval_on_a_zero_shot_split(tmp_path, monkeypatch):
