@@ -355,8 +355,10 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     `stimuli`: the test stimuli as (N, H, W, 3) floats; loaded again only if the generator draws at another size.
     `true_emb`: the true captions' embeddings (shaped like `emb`) for the ceilings (text only from the true caption;
     img2img from the true stimulus at the map's size with the true caption); skipped if None.
-    `empty_emb`: (1, tokens, dim), the text space's encoding of "" for "saliency_only": what the generator was
-    trained to see as "no caption" (MiniLM's is not zeros; zeros would be an input it never saw). None: zeros.
+    `empty_emb`: (1, tokens, dim), the text space's encoding of "" for "saliency_only": what the teacher was
+    trained to see as "no caption" (caption dropout; MiniLM's is not zeros). The distilled student the pipeline
+    ships never saw it (distilled always conditioned), so "saliency_only" runs it off its training inputs, as
+    zeros would too. None: zeros.
 
     The classifier's target for a trial is the dataset label when the classifier knows the dataset's classes
     (the stimulus classifier), else the class it gives the true stimulus (an ImageNet classifier on ImageNet

@@ -1,7 +1,10 @@
 """Resumable training: each stage saves its progress every few hundred steps and a final state when done.
 
-`eegviz train --resume` skips finished stages (loading their weights) and continues an interrupted one from
-its last checkpoint, with optimiser and random-generator state, so a killed 2-core run loses minutes, not hours.
+`eegviz train --resume` skips finished stages (loading their weights) and continues an interrupted decoder stage
+from its last checkpoint, with optimiser and random-generator state. The generator's stages (classifier,
+autoencoder, teacher, student) are kept whole when each ends and loaded on --resume, but one cut short starts
+again (eegviz.train.diffusers_gen): a killed 2-core run loses at most the stage it was in, up to about 18 minutes
+(the teacher), not the run.
 Files live in MODEL_DIR/checkpoints/ and are written atomically (temp file + rename): a crash while saving
 leaves the previous checkpoint intact.
 

@@ -175,7 +175,8 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     if in_house:  # rank 0 only: fresh renders, no data to shard
         from eegviz.train.latent_branch import fit_latent_branch
 
-        gmetrics = _train_diffusers(out, dec, seed, classifier_images, classifier_epochs, gen_sizes, gen_config)
+        gmetrics = _train_diffusers(out, dec, seed, classifier_images, classifier_epochs, gen_sizes, gen_config,
+                                    resume=resume)
         latent = fit_latent_branch(out, ds, str(data))  # its target space is the new pipeline's VAE
     training = {"decoder": dmetrics, "generator": gmetrics, "latent_branch": latent, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
@@ -222,22 +223,32 @@ def _generator_skipped(renderable_stimuli: bool, text_encoder: str) -> str | Non
 
 
 def _train_diffusers(out: Path, dec, seed: int, classifier_images: int, classifier_epochs: int, sizes: dict,
-                     config: str) -> dict:
+                     config: str, resume: bool = False) -> dict:
     """The 64 px evaluation classifier (renders of seed + 1), then the diffusers generator into `out` itself:
     the model folder is the pipeline folder (model_index.json at its root, beside the decoder's files). Its UNet
-    attends over exactly the caption states the decoder predicts (same encoder, tokens and width)."""
+    attends over exactly the caption states the decoder predicts (same encoder, tokens and width). `resume`:
+    stages an interrupted run finished are loaded, not trained again (eegviz.train.diffusers_gen)."""
     from eegviz.decoders.text import make_text_encoder
-    from eegviz.eval.classifier import save_classifier, train_classifier
-    from eegviz.train.diffusers_gen import TINY, score_alone, train_diffusers_generator
+    from eegviz.eval.classifier import load_classifier, save_classifier, train_classifier
+    from eegviz.train.diffusers_gen import (TINY, finished_stage, record_stage, score_alone,
+                                            train_diffusers_generator)
 
     t0 = time.perf_counter()
-    clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=classifier_seed(seed),
-                           size=64)
-    save_classifier(clf, out)
-    t_clf = time.perf_counter() - t0
+    stages = out / "stages"
+    done = finished_stage(stages, "classifier") if resume else None
+    if done is not None:
+        clf, t_clf = load_classifier(out), done["seconds"]
+    else:
+        clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=classifier_seed(seed),
+                               size=64)
+        save_classifier(clf, out)
+        t_clf = time.perf_counter() - t0
+        record_stage(stages, "classifier", {"seconds": t_clf})
     text = make_text_encoder(dec.hparams["text_encoder"], dec.hparams["n_tokens"], dec.hparams["text_dim"])
-    rec = train_diffusers_generator(out, text, clf, seed=seed,
+    rec = train_diffusers_generator(out, text, clf, seed=seed, resume=resume,
                                     **{**(TINY if config == "tiny" else {}), **sizes})
+    if done is not None:
+        rec["resumed_stages"] = ["classifier", *rec["resumed_stages"]]
     rec.update(score_alone(out, text, clf, seed=seed, per_class=1 if config == "tiny" else 10))
     return {**rec, "classifier": {"size": 64, "render_seed": classifier_seed(seed), "n_per_class": classifier_images,
                                   "epochs": classifier_epochs, "seconds": t_clf}}

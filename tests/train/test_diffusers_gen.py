@@ -340,3 +340,50 @@ def test_guidance_is_chosen_on_validation_by_top1_plus_iou(vae_run, teacher_run,
     imgs = gen_eval.teacher_images(vae_run[0], teacher_run[0], build_scheduler(), held.blobs, held.label_states,
                                    empty, t_start=499, guidance=1.0, n_steps=1)
     assert imgs.shape == (40, SIZE, SIZE, 3) and imgs.dtype == np.uint8
+
+
+def test_resume_loads_finished_stages_and_ends_where_the_uninterrupted_run_does(tmp_path, monkeypatch, text):
+    """A run killed in distillation keeps its classifier-judged autoencoder, teacher and guidance choice; resumed,
+    it loads them (not trained again) and its student is the uninterrupted run's, weight for weight."""
+    import eegviz.train.distill as distill_module
+    from eegviz.eval.classifier import StimulusClassifier
+    from eegviz.train.diffusers_gen import TINY, train_diffusers_generator
+    from eegviz.world.stimuli import CLASSES
+
+    torch.set_num_threads(1)
+    clf = StimulusClassifier(list(CLASSES), size=64, channels=(4, 4))
+    whole = train_diffusers_generator(tmp_path / "whole", text, clf, seed=3, **TINY)
+    real = distill_module.distill
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(distill_module, "distill", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train_diffusers_generator(tmp_path / "cut", text, clf, seed=3, **TINY)
+    assert sorted(p.name for p in (tmp_path / "cut" / "stages").glob("*.json")) == ["guidance.json", "teacher.json",
+                                                                                      "vae.json"]
+    monkeypatch.setattr(distill_module, "distill", real)
+    trained = []
+    import eegviz.train.autoencoder as ae_module
+    import eegviz.train.diffusion as diffusion_module
+    monkeypatch.setattr(ae_module, "train_autoencoder", lambda *a, **k: trained.append("vae"))
+    monkeypatch.setattr(diffusion_module, "train_teacher", lambda *a, **k: trained.append("teacher"))
+    resumed = train_diffusers_generator(tmp_path / "cut", text, clf, seed=3, resume=True, **TINY)
+    assert trained == [] and resumed["resumed_stages"] == ["vae", "teacher", "guidance"]
+    assert resumed["guidance"] == whole["guidance"] and resumed["sampling"] == whole["sampling"]
+    untimed = lambda rec: {k: v for k, v in json.loads(json.dumps(rec)).items() if k != "seconds"}
+    assert untimed(resumed["teacher"]) == untimed(whole["teacher"])  # the record, as the stage wrote it
+    a, b = load_components(tmp_path / "whole")[1], load_components(tmp_path / "cut")[1]
+    assert max(float((p - q).abs().max()) for p, q in zip(a.parameters(), b.parameters())) == 0.0
+
+
+@pytest.mark.parametrize("content", ["{", "[1]", '{"accepted": true}'])
+def test_a_damaged_stage_record_is_one_line(tmp_path, content):
+    from eegviz.errors import EegvizError
+    from eegviz.train.diffusers_gen import finished_stage
+
+    (tmp_path / "vae.json").write_text(content)
+    with pytest.raises(EegvizError, match="remove it to train that stage again"):
+        finished_stage(tmp_path, "vae")
+    assert finished_stage(tmp_path, "teacher") is None  # no record: that stage is trained
