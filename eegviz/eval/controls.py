@@ -34,8 +34,17 @@ binomial band (scipy).
 Those intervals count independent units, not trials, when the dataset knows its blocks: trials that share a
 block and a class can share a confound (one drift, one electrode state), so a probe tends to get all of them
 right or all wrong together. With 20 trials per (block, class), a drift-only block design gave 3 of 80 blocks
-right by luck, which as 0.037 over 1600 "independent" trials looked above chance. So n_effective = the number
-of distinct (block, class) pairs among the scored trials (trials when there are no blocks).
+right by luck, which as 0.037 over 1600 "independent" trials looked above chance. Repetitions of one test
+image (`eegviz simulate --repeats`, THINGS-EEG2's test set) are the other shared cause: they share the image's
+exemplar response, so a probe tends to get them right or wrong together, yet they land in different blocks.
+So n_effective = min(distinct (block, class) pairs, distinct (subject, image) pairs) among the scored trials:
+each grouping alone is a ceiling on the independent units, whichever binds. (Where a dataset has no blocks,
+the (subject, image) count alone; with repeats 8 that is an eighth of the trials, not all of them.) Not the
+stricter count of groups sharing neither (connected components of both groupings together): once repetitions
+are spread over mixed-class blocks, one image's repeats link the blocks its class shares with the class's
+other images, and the components fall to about one per (subject, class) - 80 for the realistic model's 400
+test images - which treats two different images of one class in one subject as a single draw even where
+nothing but the block they are scattered over is shared.
 """
 
 from __future__ import annotations
@@ -161,10 +170,16 @@ def _score(correct: int, n: int, chance: float, n_eff: int | None = None, **extr
 
 
 def effective_units(ds, idx: np.ndarray) -> int:
-    """Distinct (block, class) pairs among trials idx; the trial count when the dataset has no blocks."""
-    if ds.blocks is None:
-        return len(idx)
-    return len({(int(b), int(c)) for b, c in zip(np.asarray(ds.blocks)[idx], np.asarray(ds.labels)[idx])})
+    """Independent units among trials idx (module docstring): min(distinct (block, class), distinct (subject,
+    image)); either count alone where the dataset lacks the other's fields; the trial count where it has none."""
+    idx = np.asarray(idx, dtype=np.int64)
+    counts = [len(idx)]
+    if getattr(ds, "blocks", None) is not None:
+        counts.append(len({(int(b), int(c)) for b, c in zip(np.asarray(ds.blocks)[idx], np.asarray(ds.labels)[idx])}))
+    if getattr(ds, "image_ids", None) is not None:
+        subjects = np.asarray(ds.subjects)[idx] if getattr(ds, "subjects", None) is not None else np.zeros(len(idx))
+        counts.append(len({(int(s), str(i)) for s, i in zip(subjects, np.asarray(ds.image_ids)[idx])}))
+    return min(counts)
 
 
 def block_folds(blocks: np.ndarray, labels: np.ndarray, n_folds: int = N_FOLDS,
@@ -284,11 +299,14 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
     if "leave_one_subject_out" in fits:
         n = [len(te) for _, _, te in fits["leave_one_subject_out"]]
         per = {str(int(s)): k / max(1, m) for s, k, m in zip(subjects, hits["leave_one_subject_out"], n)}
-        res["leave_one_subject_out"] = _score(sum(hits["leave_one_subject_out"]), sum(n), chance, n_eff,
+        scored = np.concatenate([te for _, _, te in fits["leave_one_subject_out"]])
+        res["leave_one_subject_out"] = _score(sum(hits["leave_one_subject_out"]), sum(n), chance,
+                                              effective_units(ds, scored),
                                               per_subject=per, crossed_with_image_split=True)
     if "blocks_kept_apart" in fits:
-        res["blocks_kept_apart"] = _score(sum(hits["blocks_kept_apart"]),
-                                          sum(len(te) for _, _, te in fits["blocks_kept_apart"]), chance, n_eff,
+        scored = np.concatenate([te for _, _, te in fits["blocks_kept_apart"]])
+        res["blocks_kept_apart"] = _score(sum(hits["blocks_kept_apart"]), len(scored), chance,
+                                          effective_units(ds, scored),
                                           folds=len(folds), blocks=int(len(np.unique(ds.blocks))),
                                           crossed_with_image_split=True)
     order = ("image_split", "shuffled_labels", "leave_one_subject_out", "blocks_kept_apart")

@@ -8,7 +8,10 @@ image) are shuffled (seeded) and cut into disjoint groups of k, each group's epo
 once. Groups never share a trial, so k = 8 on 8 repetitions scores one average per image.
 
 The 95% Wilson intervals count averaged epochs (groups), which is honest for k at the image count and
-optimistic for k = 1 (repetitions of one image share its exemplar response); n_images is given beside.
+optimistic for k = 1 (repetitions of one image share its exemplar response); n_images is given beside. The
+gain of k averaged repetitions over single trials (top-1 at k over top-1 at 1) gets its own interval: a
+bootstrap over (subject, image), seeded, that resamples the same images for both levels, so it carries the
+uncertainty of the single-trial figure as well as that of the averaged one, counted in images, not trials.
 Averaging is done on raw epochs; the models' preprocessing (notch, high-pass, re-reference, baseline, scale)
 is linear, so that equals averaging preprocessed epochs, which is what the live pipeline does.
 """
@@ -41,9 +44,15 @@ def repetition_levels(max_reps: int) -> list[int]:
 
 def averaged_groups(ds, idx: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     """(averaged epochs (G, ch, t), their labels, images that contributed) for groups of k repetitions."""
+    x, y, _, n_images = _keyed_groups(ds, idx, k, seed)
+    return x, y, n_images
+
+
+def _keyed_groups(ds, idx: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list, int]:
+    """averaged_groups, plus each group's (subject, image) key."""
     rng = np.random.default_rng([seed, k])
-    eeg, labels, n_images = [], [], 0
-    for trials in repetition_counts(ds, idx).values():
+    eeg, labels, keys, n_images = [], [], [], 0
+    for key, trials in repetition_counts(ds, idx).items():
         if len(trials) < k:
             continue
         n_images += 1
@@ -51,27 +60,67 @@ def averaged_groups(ds, idx: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndar
         for g in range(len(order) // k):
             eeg.append(ds.eeg[np.sort(order[g * k:(g + 1) * k])].mean(0))
             labels.append(int(ds.labels[order[0]]))
+            keys.append(key)
     if not eeg:
-        return np.zeros((0,) + ds.eeg.shape[1:], np.float32), np.zeros(0, np.int64), 0
-    return np.stack(eeg).astype(np.float32), np.array(labels), n_images
+        return np.zeros((0,) + ds.eeg.shape[1:], np.float32), np.zeros(0, np.int64), [], 0
+    return np.stack(eeg).astype(np.float32), np.array(labels), keys, n_images
+
+
+GAIN_RESAMPLES = 2000
+
+
+def gain_interval(single: tuple[np.ndarray, list], averaged: tuple[np.ndarray, list], seed: int = 0,
+                  n_resamples: int = GAIN_RESAMPLES) -> list[float | None]:
+    """95% percentile bootstrap interval of top-1(averaged) / top-1(single) over (subject, image) keys.
+
+    single, averaged: (per-group hit flags, per-group keys) of the two levels. Each resample draws keys with
+    replacement and scores both levels on the same draw (an image without a group at a level adds nothing
+    there). Resamples whose single-trial top-1 is 0 have no ratio and are dropped; [None, None] when none is
+    left."""
+    keys = sorted(set(single[1]) | set(averaged[1]))
+    pos = {key: i for i, key in enumerate(keys)}
+
+    def per_key(hits, ks):
+        at = np.array([pos[key] for key in ks], dtype=np.int64)
+        return (np.bincount(at, weights=np.asarray(hits, float), minlength=len(keys)),
+                np.bincount(at, minlength=len(keys)).astype(float))
+
+    (h1, n1), (hk, nk) = per_key(*single), per_key(*averaged)
+    draw = np.random.default_rng([seed, 1729]).integers(0, len(keys), (n_resamples, len(keys)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (hk[draw].sum(1) / nk[draw].sum(1)) / (h1[draw].sum(1) / n1[draw].sum(1))
+    ratio = ratio[np.isfinite(ratio)]
+    if not len(ratio):
+        return [None, None]
+    lo, hi = np.percentile(ratio, [2.5, 97.5])
+    return [float(lo), float(hi)]
 
 
 def repetition_curve(ds, idx: np.ndarray, predict, seed: int = 0, levels: list[int] | None = None) -> list[dict]:
     """[{repeats, top1, ci_low, ci_high, n, n_images}] for each level; `predict(eeg (N, ch, t) volts) ->
-    labels`. Empty when no image in idx repeats (a curve of one point says nothing an accuracy does not)."""
+    labels`. Every level after a first one of 1 repetition adds gain_vs_single {ratio, ci95, over}: its top-1
+    over the single-trial one, with a bootstrap interval over images (gain_interval). Empty when no image in idx
+    repeats (a curve of one point says nothing an accuracy does not)."""
     groups = repetition_counts(ds, idx)
     max_reps = max((len(v) for v in groups.values()), default=0)
     if max_reps < 2:
         return []
-    out = []
+    out, scored = [], []
     for k in levels or repetition_levels(max_reps):
-        x, y, n_images = averaged_groups(ds, idx, k, seed)
+        x, y, keys, n_images = _keyed_groups(ds, idx, k, seed)
         if not len(y):
             continue
-        top1 = float((np.asarray(predict(x)) == y).mean())
+        hit = np.asarray(predict(x)) == y
+        top1 = float(hit.mean())
         lo, hi = wilson(top1 * len(y), len(y))
         out.append({"repeats": int(k), "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(y)),
                     "n_images": int(n_images)})
+        scored.append((hit, keys))
+    if out and out[0]["repeats"] == 1 and out[0]["top1"] > 0:
+        for row, level in zip(out[1:], scored[1:]):
+            row["gain_vs_single"] = {"ratio": row["top1"] / out[0]["top1"],
+                                     "ci95": gain_interval(scored[0], level, seed),
+                                     "over": f"(subject, image), {GAIN_RESAMPLES} paired bootstrap resamples"}
     return out
 
 

@@ -80,6 +80,26 @@ def _f(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "-"
 
 
+def _num(x) -> bool:
+    """A finite number (metrics.py stores None where a statistic is undefined, e.g. a constant prediction's
+    correlation; a NaN may come through from older metrics files)."""
+    import math
+
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _defined_diff(d) -> bool:
+    """A paired_bootstrap_diff entry with a number for its difference and for both interval ends."""
+    ci = d.get("ci95") if isinstance(d, dict) else None
+    return (isinstance(d, dict) and _num(d.get("diff")) and isinstance(ci, (list, tuple)) and len(ci) == 2
+            and all(_num(x) for x in ci))
+
+
+def _signed(x) -> str:
+    """A difference as +0.123, or 'undefined'."""
+    return f"{x:+.3f}" if _num(x) else "undefined"
+
+
 def _row(name: str, v: dict, n) -> str:
     cells = [f"{v[f'{n}way_top1']:.3f}" if n and f"{n}way_top1" in v else "-", f"{v.get('ssim', float('nan')):.3f}"]
     cells += [_f(v.get(k)) for k in ("iou", "centroid_r_x", "centroid_r_y", "colour_acc")]
@@ -145,13 +165,20 @@ def _results(metrics: dict | None, training: dict) -> str:
             if not vs or "skipped" in vs:
                 continue
             what = "saliency maps" if branch == "saliency" else "latents (the latent branch)"
+            defined = {k: d for k, d in vs.items() if _defined_diff(d)}
             out.append(f"Decoded minus shuffled {what}, reconstructions (95% bootstrap interval): " + "; ".join(
-                f"{k.replace('_', ' ')} {d['diff']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+                f"{k.replace('_', ' ')} {d['diff']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]" if k in defined
+                else f"{k.replace('_', ' ')} {_signed(d.get('diff'))} (interval undefined)"
+                if isinstance(d, dict) and _num(d.get("diff")) else f"{k.replace('_', ' ')} undefined"
                 for k, d in vs.items()))
-            better = [k for k, d in vs.items() if (d["ci95"][1] < 0 if k == "centroid_err" else d["ci95"][0] > 0)]
+            better = [k for k, d in defined.items()
+                      if (d["ci95"][1] < 0 if k == "centroid_err" else d["ci95"][0] > 0)]
+            undefined = [k for k in vs if k not in defined]
             out += ["", f"Reading: the decoded {what} beat ones shuffled across trials on {len(better)} of "
-                        f"{len(vs)} object-region metrics of the reconstructions"
+                        f"{len(defined)} object-region metrics of the reconstructions"
                         + (f" ({', '.join(better)})" if better else "")
+                        + (f", {', '.join(undefined)} undefined (a constant prediction has no correlation) and "
+                           "left out" if undefined else "")
                         + "; a claim that this branch steers where, how big or what colour stands only where "
                           "this interval excludes zero.", ""]
         if "is_true_stimuli" in metrics:
@@ -218,13 +245,23 @@ def _curves(metrics: dict | None) -> str:
         return ""
     out = ["", "## Averaged repetitions (test images shown several times)",
            "Class top-1 on test trials averaged over k repetitions of the same image (95% Wilson interval over "
-           "the averaged epochs; eegviz/eval/curves.py):", "", "| repetitions averaged | top-1 | n |", "|---|---|---|"]
-    out += [f"| {r['repeats']} | {r['top1']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['n']} |" for r in rows]
+           "the averaged epochs, so at 1 repetition it counts trials, not the fewer images whose repetitions "
+           "share a response; eegviz/eval/curves.py):", "",
+           "| repetitions averaged | top-1 | n | images |", "|---|---|---|---|"]
+    out += [f"| {r['repeats']} | {r['top1']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['n']} | "
+            f"{r.get('n_images', '-')} |" for r in rows]
     first, last = rows[0], rows[-1]
     if first["repeats"] == 1 and first["top1"] > 0:
-        gain, lo, hi = (last[k] / first["top1"] for k in ("top1", "ci_low", "ci_high"))
-        out += ["", f"{last['repeats']} averaged repetitions give {gain:.2f}x the single-trial top-1 (interval ends "
-                    f"{lo:.2f}x-{hi:.2f}x)."]
+        gain = last["top1"] / first["top1"]
+        ci = (last.get("gain_vs_single") or {}).get("ci95") or [None, None]
+        if all(_num(x) for x in ci):
+            how = (f"95% bootstrap interval over images, resampled alike for both figures: {ci[0]:.2f}x-"
+                   f"{ci[1]:.2f}x")
+        else:  # an older metrics.json: only the averaged figure's own interval is known
+            how = (f"the {last['repeats']}-repetition interval's ends over the single-trial figure: "
+                   f"{last['ci_low'] / first['top1']:.2f}x-{last['ci_high'] / first['top1']:.2f}x, the uncertainty "
+                   f"of the {last['repeats']}-repetition figure only")
+        out += ["", f"{last['repeats']} averaged repetitions give {gain:.2f}x the single-trial top-1 ({how})."]
     return "\n".join(out) + "\n"
 
 

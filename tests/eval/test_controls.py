@@ -144,3 +144,58 @@ def test_highpass_removes_linear_drift_and_keeps_fast_signal():
     assert InputSpec.from_dict(spec.to_dict()) == spec
     assert InputSpec.from_dict({k: v for k, v in spec.to_dict().items() if k != "highpass"}).highpass == 0.0
     assert prepare_epochs(ramp[None], spec).shape == (1, n)
+
+
+def _repeated_images(blocks: bool = True):
+    """2 subjects x 2 classes x 4 test images, each shown 4 times, every repetition in another of its subject's 8
+    blocks (as `eegviz simulate --repeats` scatters them): 64 trials, 16 (subject, image), 32 (block, class).
+    Plain fields only: effective_units reads labels, subjects, image ids and blocks."""
+    from types import SimpleNamespace
+
+    subj, cls, img, rep = (a.ravel() for a in np.meshgrid(np.arange(2), np.arange(2), np.arange(4), np.arange(4),
+                                                          indexing="ij"))
+    return SimpleNamespace(labels=cls, subjects=subj, image_ids=np.array([f"c{c}_{i}" for c, i in zip(cls, img)]),
+                           blocks=subj * 8 + (rep + 2 * img) % 8 if blocks else None)
+
+
+def test_effective_units_count_a_repeated_image_once():
+    """Repetitions of one image share its exemplar response, so they are one unit however many blocks they
+    fall in: the units are min((block, class), (subject, image)), not the 32 (block, class) pairs."""
+    from eegviz.eval.controls import effective_units
+
+    ds = _repeated_images()
+    idx = np.arange(len(ds.labels))
+    assert len({(b, c) for b, c in zip(ds.blocks, ds.labels)}) == 32
+    assert effective_units(ds, idx) == 16
+    assert effective_units(_repeated_images(blocks=False), idx) == 16  # no blocks: images, not 64 trials
+    # one repetition of each image, one block per (subject, class): the (block, class) pairs bind (4, not 16)
+    one = np.flatnonzero(np.arange(len(idx)) % 4 == 0)
+    ds.blocks = ds.subjects * 2 + ds.labels
+    assert effective_units(ds, one) == 4
+    nothing = _repeated_images(blocks=False)
+    nothing.image_ids = None
+    assert effective_units(nothing, one) == len(one)
+
+
+def test_controls_count_units_of_what_each_control_scores():
+    """run_controls on a small noise world with repeated test images: every control's interval and chance band
+    count (subject, image) units (32), not (block, class) pairs (64) or trials (128)."""
+    from eegviz.data.dataset import EEGDataset
+
+    rng = np.random.default_rng(0)
+    n_cls, n_img, reps = 4, 10, 4  # per subject and class: 6 training images once, 4 test images 4 times
+    rows = []
+    for s in range(2):
+        for c in range(n_cls):
+            for i in range(n_img):
+                for r in range(reps if i >= 6 else 1):
+                    rows.append((s, c, f"c{c}_{i}", "test" if i >= 6 else "train", s * 8 + (r + 2 * i) % 8))
+    subj, cls, ids, split, blocks = (np.array(a) for a in zip(*rows))
+    ds = EEGDataset(eeg=rng.standard_normal((len(rows), 2, 50)).astype(np.float32) * 1e-5, labels=cls,
+                    image_ids=ids, subjects=subj, split=split, ch_names=("a", "b"), sfreq=100.0, tmin=-0.1,
+                    classes=[str(c) for c in range(n_cls)], captions={}, blocks=blocks)
+    r = run_controls(ds, _spec(ds), highpass_hz=0.0)["variants"]["as_model"]
+    n_test = 2 * n_cls * 4 * reps
+    for key in ("image_split", "leave_one_subject_out", "blocks_kept_apart"):
+        assert r[key]["n"] == n_test and r[key]["n_effective"] == 2 * n_cls * 4, (key, r[key])
+        assert r[key]["chance_band95"] == list(chance_band(32, 0.25))

@@ -73,3 +73,37 @@ def test_shipped_realistic_decoder_sharpens_with_averaged_repetitions(tmp_path):
                                                        lambda x: decode_eeg(x, dec)["scores"].argmax(1))}
     assert 0.10 <= curve[1]["top1"] <= 0.30, curve[1]
     assert curve[8]["top1"] >= 1.6 * curve[1]["top1"], curve
+
+
+def _repeating_world(n_img: int = 30, reps: int = 4):
+    """One subject, n_img images of 3 classes shown reps times; channel 0 carries a per-image strength plus
+    noise, channel 1 the label (kept by averaging), so a threshold on channel 0 is a decoder."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(1)
+    img = np.repeat(np.arange(n_img), reps)
+    labels = img % 3
+    strength = rng.normal(0, 1, n_img)[img] + rng.normal(0, 1.5, len(img))
+    eeg = np.stack([strength, labels.astype(float)], 1)[:, :, None].repeat(2, 2).astype(np.float32)
+    return SimpleNamespace(eeg=eeg, labels=labels, subjects=np.zeros(len(img), int),
+                           image_ids=np.array([f"i{i}" for i in img]))
+
+
+def test_gain_over_single_trials_has_a_bootstrap_interval_over_images():
+    from eegviz.eval.curves import gain_interval
+
+    ds = _repeating_world()
+    predict = lambda x: np.where(x[:, 0, 0] > 0, np.rint(x[:, 1, 0]).astype(int), -1)
+    curve = repetition_curve(ds, np.arange(len(ds.labels)), predict, seed=3)
+    assert [p["repeats"] for p in curve] == [1, 2, 4] and "gain_vs_single" not in curve[0]
+    for p in curve[1:]:
+        g = p["gain_vs_single"]
+        assert g["ratio"] == pytest.approx(p["top1"] / curve[0]["top1"])
+        assert g["ci95"][0] < g["ratio"] < g["ci95"][1]
+    assert repetition_curve(ds, np.arange(len(ds.labels)), predict, seed=3) == curve  # seeded
+    # the same images resampled for both levels: where every image scores alike at each level, every resample
+    # gives the one ratio (0.5 of single trials, all of the averages: 2x) and the interval is that point
+    keys = [("s", i) for i in range(10)]
+    single = (np.tile([True, False], 10), [k for k in keys for _ in range(2)])
+    assert gain_interval(single, (np.ones(10, bool), keys)) == [pytest.approx(2.0)] * 2
+    assert gain_interval((np.zeros(20, bool), single[1]), (np.ones(10, bool), keys)) == [None, None]

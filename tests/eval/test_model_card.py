@@ -35,3 +35,36 @@ def test_gan_retrain_gets_its_own_command_and_time():
     assert "(3000 steps on `/data/x`, 8 min more)" in text
     assert "    python -m eegviz.train.saliency_stage --model MODEL_DIR --data DATA --gan-steps 3000" in text
     assert _gan_retrain({"decoder": {}}) == "" and _gan_retrain({}) == ""
+
+
+def test_undefined_bootstrap_differences_are_written_undefined_and_not_compared():
+    """paired_bootstrap_diff stores None where a statistic is undefined (a constant prediction has no centroid
+    correlation); the card says so and leaves the entry out of the reading instead of failing on None."""
+    from eegviz.eval.model_card import _results
+
+    vs = {"iou": {"diff": 0.1, "ci95": [0.05, 0.2]}, "centroid_r_x": {"diff": None, "ci95": None},
+          "centroid_r_y": {"diff": 0.2, "ci95": [None, 0.3]}, "centroid_err": {"diff": -0.1, "ci95": [-0.2, 0.01]}}
+    metrics = {"n_way": 40, "ablation": {"label+saliency": {"40way_top1": 0.5, "ssim": 0.5}},
+               "generation_controls": {"saliency_vs_shuffled": vs}}
+    text = _results(metrics, {})
+    assert "iou +0.100 [+0.050, +0.200]; centroid r x undefined; centroid r y +0.200 (interval undefined)" in text
+    assert "on 1 of 2 object-region metrics of the reconstructions (iou), centroid_r_x, centroid_r_y undefined" in text
+
+
+def _curve_metrics(gain: bool) -> dict:
+    rows = [{"repeats": 1, "top1": 0.2, "ci_low": 0.18, "ci_high": 0.22, "n": 3200, "n_images": 400},
+            {"repeats": 8, "top1": 0.4, "ci_low": 0.36, "ci_high": 0.45, "n": 400, "n_images": 400}]
+    if gain:
+        rows[1]["gain_vs_single"] = {"ratio": 2.0, "ci95": [1.7, 2.4], "over": "(subject, image)"}
+    return {"curves": {"repetitions": rows}}
+
+
+def test_repetition_gain_interval_is_the_ratios_own_or_says_what_it_leaves_out():
+    from eegviz.eval.model_card import _curves
+
+    text = _curves(_curve_metrics(gain=True))
+    assert "| 1 | 0.200 [0.180, 0.220] | 3200 | 400 |" in text
+    assert "2.00x the single-trial top-1 (95% bootstrap interval over images" in text and "1.70x-2.40x" in text
+    # an older metrics.json has no ratio interval: the numerator's ends, said to be only that
+    old = _curves(_curve_metrics(gain=False))
+    assert "1.80x-2.25x, the uncertainty of the 8-repetition figure only" in old
