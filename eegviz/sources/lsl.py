@@ -36,7 +36,9 @@ the recording keeps them and the epocher skips the epochs that hold them.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +58,7 @@ DEFAULT_SCALE = 1e-6  # most EEG outlets send microvolts and many do not say so
 SILENCE_GAP_S = 1.0  # no samples for this long, then data again: the source was lost in between
 RECONNECT_AFTER_S = 0.5  # EEG silent this long: start looking for the outlet ourselves (see module docstring)
 SETTLE_S = 0.5  # after the first EEG stream shows up, the others on the network have this long to answer
+MARKER_SEARCH_S = 0.5  # a session without markers looks this often for a marker stream that appeared since
 
 
 
@@ -216,9 +219,10 @@ def resolve_streams(
                 markers = _choose_markers(mc, eeg, notices)
                 if markers is None:
                     notices.append(
-                        f"no LSL marker stream (a string stream of type {marker_type} or annotations) found: without "
-                        "markers no epoch is cut; start the marker stream before eegviz, or name it with --markers "
-                        "NAME (eegviz then waits for it at the start)"
+                        f"no LSL marker stream (a string stream of type {marker_type} or annotations) found yet: "
+                        "without markers no epoch is cut; eegviz keeps looking and takes one that appears (markers "
+                        "sent in the second before it connects are missed), or name it with --markers NAME to "
+                        "wait for it at the start"
                     )
                 return eeg, markers
             if now >= deadline:
@@ -236,6 +240,65 @@ def resolve_streams(
         f"no LSL marker stream {f'named {marker_name!r}' if marker_name else f'of type {marker_type}'} found "
         f"within {timeout} s; streams seen: {names}"
     )
+
+
+def _marker_candidates(streams, marker_type: str) -> list[pylsl.StreamInfo]:
+    """String streams of the marker type or mne-lsl's "annotations", in _order (as resolve_streams takes them)."""
+    return sorted((s for s in streams if s.channel_format() == pylsl.cf_string
+                   and (_same_type(s.type(), marker_type) or _same_type(s.type(), "annotations"))), key=_order)
+
+
+class _MarkerSearch(threading.Thread):
+    """For a session that started without a marker stream: watch the network for one (a stimulus program started
+    after eegviz, as labs often do) and leave it opened and clock-synced in `found` for the reading thread. It is
+    chosen as resolve_streams would have chosen it (every answer given SETTLE_S, the EEG sender's own first,
+    notices for ties). LSL hands an inlet only what is pushed after it connects, so markers sent before that
+    (within about a second of the outlet appearing) are not received."""
+
+    def __init__(self, eeg: pylsl.StreamInfo, marker_type: str) -> None:
+        super().__init__(name="eegviz-lsl-markers", daemon=True)
+        self._eeg, self._type = eeg, marker_type
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()  # orders "found an inlet" against cancel()
+        self.found: tuple[pylsl.StreamInlet, pylsl.StreamInfo, float | None] | None = None
+        self.notices: deque[str] = deque()
+
+    def run(self) -> None:
+        resolver = pylsl.ContinuousResolver(forget_after=5.0)
+        try:
+            while not self.stopping.wait(MARKER_SEARCH_S):
+                if not _marker_candidates(resolver.results(), self._type):
+                    continue
+                if self.stopping.wait(SETTLE_S):  # the other streams on the network answer too
+                    return
+                notices: list[str] = []
+                chosen = _choose_markers(_marker_candidates(resolver.results(), self._type), self._eeg, notices)
+                if chosen is None:  # gone again meanwhile
+                    continue
+                inlet = _new_inlet(chosen)
+                try:
+                    offset = _connect(inlet, 2.0)
+                except Exception:  # noqa: BLE001 - it vanished while being opened: keep looking
+                    _close(inlet)
+                    continue
+                with self._lock:
+                    if self.stopping.is_set():
+                        _close(inlet)
+                    else:
+                        self.notices.extend(notices)
+                        self.found = (inlet, chosen, offset)
+                return
+        finally:
+            del resolver
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.stopping.set()
+        self.join(timeout=3.0)
+        with self._lock:
+            if self.found is not None:
+                _close(self.found[0])
+                self.found = None
 
 
 class _NoAnswer(Exception):
@@ -275,6 +338,9 @@ class LslSource:
         self._pending_gap = False
         self._told_nan = False
         self._notices: list[str] = []  # from open() (which streams were chosen), handed out by the first read()
+        # without a marker stream at open() (and none named): the EEG stream to look for one beside once started
+        self._markers_wanted_for: pylsl.StreamInfo | None = None
+        self._marker_search: _MarkerSearch | None = None
 
     @property
     def reconnects(self) -> int:
@@ -292,6 +358,7 @@ class LslSource:
             self._notices,
         )
         eeg_inlet = _new_inlet(eeg)
+        self._markers_wanted_for = eeg if mk is None and self.marker_name is None else None
         self._unstarted = [("markers", mk, _new_inlet(mk))] if mk is not None else []
         self._unstarted.append(("eeg", eeg, eeg_inlet))
         try:
@@ -332,6 +399,9 @@ class LslSource:
         self._last_data_at = time.monotonic()
         self._pending_gap = False
         self._told_nan = False
+        if self._markers is None and self._markers_wanted_for is not None:
+            self._marker_search = _MarkerSearch(self._markers_wanted_for, self.marker_type)
+            self._marker_search.start()
 
     def _connect_opened(self) -> None:
         """Start the data of the inlets open() made, markers first; a stream that does not answer raises
@@ -377,6 +447,8 @@ class LslSource:
         if self._pending_gap and result.chunks:
             result.gap = True
             self._pending_gap = False
+        if self._marker_search is not None:
+            self._take_late_markers(result)
         if self._markers is not None:
             mk = self._markers
             mk.swap_if_found()
@@ -389,6 +461,20 @@ class LslSource:
         elif time.monotonic() - self._last_data_at > RECONNECT_AFTER_S:
             eeg.search(accept_same=eeg.lost)
         return result
+
+    def _take_late_markers(self, result: ReadResult) -> None:
+        """Hand over the marker stream _MarkerSearch found since the session started, if it has one."""
+        search = self._marker_search
+        while search.notices:
+            result.notices.append(search.notices.popleft())
+        found = search.found
+        if found is None:
+            return
+        search.found, self._marker_search = None, None
+        inlet, info, offset = found
+        self._markers = RecoveringInlet(inlet, info, offset, "markers")
+        result.notices.append(f"LSL marker stream {_ident(info)} appeared after the session started; its markers are "
+                              "used from now on")
 
     def _pull_eeg(self, timeout: float, result: ReadResult) -> None:
         eeg = self._eeg
@@ -450,6 +536,9 @@ class LslSource:
             )
 
     def stop(self) -> None:
+        if self._marker_search is not None:
+            self._marker_search.cancel()
+            self._marker_search = None
         for _, _, inlet in self._unstarted or ():
             _close(inlet)
         self._unstarted = None

@@ -5,6 +5,7 @@ Every test uses uuid-suffixed stream names so parallel or leftover streams from 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -697,6 +698,44 @@ def test_no_marker_stream_found_is_one_notice() -> None:
     (notice,) = got["notices"]
     assert notice.startswith("no LSL marker stream") and "--markers" in notice
     assert not more["notices"]
+
+
+def test_a_marker_stream_started_after_the_session_is_taken() -> None:
+    """Labs often start the stimulus program (and its marker outlet) after eegviz: the session keeps looking,
+    says when it found one, and its markers then arrive with the EEG's clock; stopping the source ends the
+    search. A marker stream of the type asked for only (unique here), so other tests' streams are not seen."""
+    name, mtype = f"eeg-{_uid()}", f"late-{_uid()}"
+    outlet = _eeg_outlet(name, name)
+    src = LslSource(stream_name=name, marker_type=mtype, resolve_timeout=3.0)
+    src.start()
+    try:
+        first = _read_all(src, lambda g: False, timeout=0.6, push=lambda: _push(outlet, 0, 5))
+        assert len(first["notices"]) == 1 and "keeps looking" in first["notices"][0]
+        late = pylsl.StreamOutlet(pylsl.StreamInfo(f"{name}-markers", mtype, 1, pylsl.IRREGULAR_RATE,
+                                                   pylsl.cf_string, f"{name}-markers"))
+        found = _read_all(src, lambda g: g["notices"], timeout=8.0, push=lambda: _push(outlet, 0, 5))
+        (notice,) = found["notices"]
+        assert "appeared after the session started" in notice and f"'{name}-markers'" in notice
+        t_sent = pylsl.local_clock()
+        late.push_sample(["cup_003"], t_sent)
+        got = _read_all(src, lambda g: g["markers"], timeout=3.0, push=lambda: _push(outlet, 0, 5))
+        (marker,) = got["markers"]
+        assert marker.payload == "cup_003" and abs(marker.timestamp - t_sent) < 0.01
+        search_threads = [t for t in threading.enumerate() if t.name == "eegviz-lsl-markers"]
+        assert not search_threads  # found: the search has ended
+    finally:
+        src.stop()
+
+
+def test_stopping_a_session_ends_its_marker_search() -> None:
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name)
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
+    src.start()
+    assert [t for t in threading.enumerate() if t.name == "eegviz-lsl-markers"]
+    src.stop()
+    assert not [t for t in threading.enumerate() if t.name == "eegviz-lsl-markers"]
+    del outlet
 
 
 def test_returning_stream_with_other_labels_gives_one_notice_and_waits() -> None:
