@@ -46,6 +46,21 @@ HPARAM_MAX = {"feat_dim": 4096, "z_dim": 1024, "saliency_size": 1024, "n_tokens"
 MAX_EPOCH_SAMPLES = 100_000  # samples per epoch (10 s at 10 kHz); the networks' widths grow with it
 
 
+def prototype_similarities(feat: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
+    """(B, n_classes) cosine similarities of features to class prototypes, -inf for a class with no prototype.
+
+    A class with no training trials (THINGS-EEG2's held-out validation and test concepts) has none: its row is
+    zero (eegviz.train.decoder stores zeros) or NaN (the mean of no trials, as decoders trained before saved it).
+    Left in, a NaN column wins every argmax and a zero one beats every negative similarity, so each trial
+    would decode as that one class; masked, each decodes as its nearest class that has a prototype. Where no
+    class has one (an untrained decoder) nothing is masked."""
+    sims = F.normalize(feat, dim=1) @ F.normalize(prototypes, dim=1).T
+    usable = torch.isfinite(prototypes).all(1) & (prototypes != 0).any(1)
+    if usable.any() and not usable.all():
+        sims = sims.masked_fill(~usable, float("-inf"))
+    return sims
+
+
 def _public(config) -> dict:
     """A component's constructor arguments, without the bookkeeping keys diffusers adds (_class_name, ...)."""
     return {k: v for k, v in dict(config).items() if not k.startswith("_")}
@@ -139,14 +154,16 @@ class TwoBranchDecoder:
         return self.saliency(z, self.condition(feat, attrs)).permute(0, 2, 3, 1)
 
     def class_scores(self, feat: torch.Tensor) -> torch.Tensor:
-        """(B, n_classes) softmax over the cosine similarities of triplet features to the class prototypes."""
-        sims = F.normalize(feat, dim=1) @ F.normalize(self.prototypes, dim=1).T
+        """(B, n_classes) softmax over the cosine similarities of triplet features to the class prototypes; a
+        class with no prototype (no training trials) scores 0 (prototype_similarities)."""
+        sims = prototype_similarities(feat, self.prototypes)
         return torch.softmax(sims * 10.0, dim=1)
 
     @torch.no_grad()
     def decoded_classes(self, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
         """(N,) the class the triplet encoder decodes for each preprocessed epoch (N, ch, T): what the attribute
-        encoder reads beside the EEG, in training as in the live path."""
+        encoder reads beside the EEG, in training as in the live path. Always a class with training trials: an
+        epoch of a concept never trained on (a zero-shot split's validation or test) gets its nearest one."""
         return torch.cat([self.class_scores(self.encoder(x[s : s + batch])).argmax(1)
                           for s in range(0, len(x), batch)])
 

@@ -25,7 +25,7 @@ from eegviz.decoders.saliency import (ProjectionDiscriminator, dice_loss, diff_a
                                      rotation_tolerant, ssim)
 from eegviz.decoders.encoder import triplet_loss_semihard
 from eegviz.decoders.text import make_text_encoder
-from eegviz.decoders.two_branch import TwoBranchDecoder
+from eegviz.decoders.two_branch import TwoBranchDecoder, prototype_similarities
 from eegviz.stream.preprocess import InputSpec, prepare_epochs
 from eegviz.train.checkpoint import Checkpoints, restore_rng, rng_state
 from eegviz.train.dist import DistInfo, average_gradients, sync_state
@@ -140,8 +140,42 @@ def _iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def nway_accuracy(feat: torch.Tensor, protos: torch.Tensor, labels: np.ndarray) -> float:
-    sims = F.normalize(feat, dim=1) @ F.normalize(protos, dim=1).T
+    """Top-1 of nearest prototype by cosine; classes with no prototype (zero or NaN rows) are never chosen."""
+    sims = prototype_similarities(feat, protos)
     return float((sims.argmax(1).numpy() == labels).mean())
+
+
+def class_prototypes(feat: torch.Tensor, labels: np.ndarray, n_classes: int) -> torch.Tensor:
+    """(n_classes, D) mean feature per class; a zero row (no prototype, prototype_similarities) for a class
+    with no trials in `labels`."""
+    return torch.stack([feat[labels == c].mean(0) if (labels == c).any() else feat.new_zeros(feat.shape[1])
+                        for c in range(n_classes)])
+
+
+def leave_one_out_accuracy(feat: torch.Tensor, labels: np.ndarray) -> float:
+    """Zero-shot N-way top-1 among the trials themselves, for classes no prototype was trained on: each trial
+    against the mean feature of every class in `labels` (cosine, as nway_accuracy), its own class's mean taken
+    without it. N is the number of classes in `labels` (chance 1/N). A trial that is its class's only one has no
+    prototype of its class without it and is not scored; NaN where no trial can be."""
+    classes, inv = np.unique(labels, return_inverse=True)
+    counts = np.bincount(inv, minlength=len(classes))
+    onehot = F.one_hot(torch.from_numpy(inv), len(classes)).to(feat.dtype)
+    sums = onehot.T @ feat
+    sims = F.normalize(feat, dim=1) @ F.normalize(sums / torch.from_numpy(counts)[:, None].to(feat.dtype), dim=1).T
+    own_n = torch.from_numpy(counts[inv]).to(feat.dtype)
+    scored = own_n > 1
+    own = (sums[inv] - feat) / (own_n - 1).clamp_min(1)[:, None]  # each trial's class mean without it
+    own_sim = (F.normalize(feat, dim=1) * F.normalize(own, dim=1)).sum(1)
+    rows = torch.arange(len(inv))
+    sims[rows, torch.from_numpy(inv)] = torch.where(scored, own_sim, torch.full_like(own_sim, float("-inf")))
+    if not scored.any():
+        return float("nan")
+    return float((sims.argmax(1) == torch.from_numpy(inv))[scored].float().mean())
+
+
+# how _train_encoder scores validation (training.json: decoder.val_class_protocol)
+VAL_PROTOCOL_PROTOTYPES = "train prototypes"
+VAL_PROTOCOL_ZERO_SHOT = "zero-shot (validation leave-one-out)"
 
 
 class _Misfit(Exception):
@@ -158,8 +192,10 @@ def _fits(state: dict, module: torch.nn.Module) -> bool:
 
 
 def _restore(path, payload, modules: dict, opts: dict | None, extra: dict, rng: np.random.Generator) -> int:
-    """Put a stage's checkpoint back: its networks and `extra`, and for a partial stage (opts given) the
-    optimisers and random state; returns the step to continue from (0 for a finished stage).
+    """Put a stage's checkpoint back: its networks and `extra`, for a partial stage (opts given) the
+    optimisers, and the random state (numpy's `rng` and torch's) where the payload has one: a partial one always
+    does, a finished one when it was written by an eegviz that saves it there (run_stage). Returns the step to
+    continue from (0 for a finished stage).
 
     The file may hold anything torch.load(weights_only=True) accepts, and one written by a run on other data (a
     different channel count) holds weights of other shapes: either would end as a KeyError, TypeError or
@@ -185,6 +221,8 @@ def _restore(path, payload, modules: dict, opts: dict | None, extra: dict, rng: 
             if not (isinstance(start, int) and start >= 0):
                 raise _Misfit(f"its step {start!r} is not a count")
             restore_rng(rng, payload["rng"])
+        elif "rng" in payload:
+            restore_rng(rng, payload["rng"])
     except (_Misfit, KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
         why = str(e) if isinstance(e, _Misfit) else one_line(e, 160)
         raise EegvizError(f"checkpoint {path} does not fit this run ({why}); it was saved for other data or options: "
@@ -196,7 +234,12 @@ def _restore(path, payload, modules: dict, opts: dict | None, extra: dict, rng: 
 def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, checkpoints: Checkpoints, rng: np.random.Generator,
               extra: dict, info: DistInfo, desc: str, every: int | None = None) -> None:
     """Run step(i) for i in range(n), resumable: a finished stage is loaded instead of run, a partial one
-    continues from its last checkpoint (modules, optimisers, random state and `extra`, e.g. the best weights)."""
+    continues from its last checkpoint (modules, optimisers, random state and `extra`, e.g. the best weights).
+
+    A finished stage's checkpoint holds the random state as the stage left it too, so a run killed between
+    stages (or before the next stage's first partial checkpoint) resumes drawing what the uninterrupted run
+    would have. Finished-stage checkpoints written before that was saved still load, with no random state: the
+    stages after them then draw from the freshly seeded stream, a valid run but not the uninterrupted one's."""
     done = checkpoints.finished(name)
     if done is not None:
         _restore(checkpoints._path(name, "done"), done, modules, None, extra, rng)
@@ -212,7 +255,8 @@ def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, checkpoints
             checkpoints.save_partial(name, {"step": i + 1, "modules": {k: m.state_dict() for k, m in modules.items()},
                                    "opts": {k: o.state_dict() for k, o in opts.items()}, "extra": extra,
                                    "rng": rng_state(rng)})
-    checkpoints.finish(name, {"modules": {k: m.state_dict() for k, m in modules.items()}, "extra": extra})
+    checkpoints.finish(name, {"modules": {k: m.state_dict() for k, m in modules.items()}, "extra": extra,
+                              "rng": rng_state(rng)})
 
 
 def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Module, info: DistInfo) -> None:
@@ -225,7 +269,8 @@ def _step(loss: torch.Tensor, opt: torch.optim.Optimizer, module: torch.nn.Modul
 @dataclass
 class _Stages:
     """What every training stage shares: the data and its split, the decoder being trained, one random stream
-    (so a resumed run draws what the uninterrupted one would have), checkpoints, and the metrics so far."""
+    (so a resumed run draws what the uninterrupted one would have; run_stage says when it cannot),
+    checkpoints, and the metrics so far."""
 
     ds: EEGDataset
     dec: TwoBranchDecoder
@@ -292,10 +337,22 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
 
 
 def _train_encoder(st: _Stages) -> None:
-    """1) Triplet encoder (semi-hard, P x K batches), best epoch on validation N-way prototype accuracy."""
+    """1) Triplet encoder (semi-hard, P x K batches), best epoch on validation N-way prototype accuracy.
+
+    Validation is scored by one of two protocols (training.json: val_class_protocol):
+    - every validation class has training trials: nearest training prototype among all classes (n_classes-way);
+    - some have none (THINGS-EEG2 holds out whole training concepts as validation, so none do): zero-shot, as
+      the test concepts are scored, among the validation trials themselves: each against its validation
+      classes' mean features, its own class's without it (leave_one_out_accuracy; as many ways as validation
+      classes). Training prototypes of unseen classes do not exist; scored against them, every epoch would
+      score alike and the first would always be kept.
+    The prototypes kept in the decoder are the training ones either way (a zero row, never chosen, for a class
+    with no training trials): the live path has nothing else to compare an epoch with."""
     enc, x, y, tr, va = st.dec.encoder, st.x, st.y, st.train_idx, st.val_idx
     opt = torch.optim.AdamW(enc.parameters(), lr=2e-3, weight_decay=1e-2)
     best: dict = {"acc": -1.0, "state": None, "protos": None}
+    n_classes = len(st.ds.classes)
+    zero_shot = not np.isin(y[va], y[tr]).all()
 
     def encoder_epoch(_ep):
         enc.train()
@@ -308,17 +365,21 @@ def _train_encoder(st: _Stages) -> None:
         enc.eval()
         with torch.no_grad():
             f_tr, f_va = enc(x[tr]), enc(x[va])
-        protos = torch.stack([f_tr[y[tr] == c].mean(0) for c in range(len(st.ds.classes))])
-        acc = nway_accuracy(f_va, protos, y[va])
-        if acc > best["acc"]:
+        protos = class_prototypes(f_tr, y[tr], n_classes)
+        acc = leave_one_out_accuracy(f_va, y[va]) if zero_shot else nway_accuracy(f_va, protos, y[va])
+        if acc > best["acc"] or best["state"] is None:  # (NaN only where no validation trial can be scored)
             best.update(acc=acc, state={k: v.clone() for k, v in enc.state_dict().items()}, protos=protos)
 
     st.stage("encoder", st.epochs, encoder_epoch, {"encoder": enc}, {"opt": opt}, best, "encoder (triplet)", every=1)
     enc.load_state_dict(best["state"])
     st.dec.prototypes = best["protos"]
     enc.eval()
-    st.metrics["val_class_acc"] = best["acc"]
-    log.info(f"encoder: val {len(st.ds.classes)}-way top-1 {best['acc']:.3f} ({st.elapsed():.0f} s)")
+    ways = len(np.unique(y[va])) if zero_shot else n_classes
+    st.metrics["val_class_acc"] = None if np.isnan(best["acc"]) else best["acc"]
+    st.metrics["val_class_protocol"] = VAL_PROTOCOL_ZERO_SHOT if zero_shot else VAL_PROTOCOL_PROTOTYPES
+    st.metrics["val_class_chance"] = 1.0 / max(ways, 1)
+    log.info(f"encoder: val {ways}-way top-1 {best['acc']:.3f}, {st.metrics['val_class_protocol']} "
+             f"({st.elapsed():.0f} s)")
 
 
 def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
@@ -328,7 +389,10 @@ def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
     att.mean.copy_(attrs_true[tr].mean(0))
     att.std.copy_(attrs_true[tr].std(0).clamp_min(1e-3))
     att.set_colour_vocabulary(attrs_true[tr, 4:7], seed=st.seed)
-    cls = st.dec.decoded_classes(x)  # the triplet encoder's, as the live path will hand them over
+    # the triplet encoder's, as the live path will hand them over: the nearest class with training trials (classes
+    # with none have no prototype), so on a zero-shot split the validation trials, whose concepts were never
+    # trained on, read the offsets of their nearest training concept, as unseen test concepts will
+    cls = st.dec.decoded_classes(x)
     spec = st.dec.spec
     times = spec.tmin + np.arange(x.shape[-1]) / spec.sfreq
     st.metrics["attribute_readouts"] = att.fit_linear(x[tr], attrs_true[tr], x[va], attrs_true[va], times=times,
