@@ -46,6 +46,10 @@ def _check_session(settings: SessionSettings) -> None:
                               f"({', '.join(SCREENSHOT_KINDS)})")
     if source.board_params and source.board is None:
         raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
+    if settings.images_dir is not None:
+        from eegviz.data.images import find_images
+
+        find_images(settings.images_dir, "--images-dir")  # a missing or empty folder, two files of one id
     if settings.output.folder and not settings.display.headless:
         from eegviz.record.session_folder import check_out_dir
 
@@ -291,6 +295,10 @@ def _session_opts(sp) -> None:
                          "repeated image's reconstruction sharpens (results record the repeat count)")
     sp.add_argument("--threads", type=int, help="torch kernel threads for decoding and generating (default: all "
                     "cores but one, so acquisition and the window keep a core; OMP_NUM_THREADS also sets it)")
+    sp.add_argument("--images-dir", metavar="DIR", help="the stimulus folder the person is shown (as given to "
+                    "`eegviz present`): the ground-truth panel, results and report show and score its images, "
+                    "matched to each marker by file name (default: synthetic-world ids are rendered again, "
+                    "others are not known)")
 
 
 def _add_session_commands(sub) -> None:

@@ -150,6 +150,7 @@ class Reconstruction:
     generator: str
     timings_ms: dict[str, float] = field(default_factory=dict)
     dropped_before: int = 0  # epochs dropped (newest wins) since the previous reconstruction
+    true_class: str | None = None  # the class of what was shown, where known (eegviz.stimulus_truth)
 
     @property
     def marker(self) -> Marker:

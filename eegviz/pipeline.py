@@ -21,7 +21,6 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Callable, Protocol
 
 import numpy as np
@@ -34,6 +33,7 @@ from eegviz.sources.base import Source
 from eegviz.stopping import stop_deferred
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
+from eegviz.stimulus_truth import StimulusTruth
 from eegviz.stream.repeats import RepeatAverager
 from eegviz.threads import inference_thread_count
 
@@ -59,22 +59,6 @@ class Sink(Protocol):
     def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None) -> None: ...
     def on_skipped(self, marker: Marker, reason: str, kind: SkipKind) -> None: ...
     def close(self) -> None: ...
-
-
-@lru_cache(maxsize=256)
-def synthetic_stimulus(payload: str, size: int = 128) -> np.ndarray | None:
-    """The image the marker names when it is a synthetic-world stimulus id (eegviz.world.stimuli): what the
-    person was shown, for the window's and the report's ground-truth panel. None for any other payload (a real
-    session's own image ids, whose pictures eegviz does not have)."""
-    from eegviz.world.stimuli import render, spec_from_id
-
-    try:
-        img, _ = render(spec_from_id(payload), size=size)
-    except EegvizError:
-        return None
-    out = to_uint8(img)
-    out.setflags(write=False)  # cached and shared between sinks: read-only
-    return out
 
 
 @dataclass
@@ -113,6 +97,8 @@ class Pipeline:
     (eegviz.stream.repeats), so a repeated image's reconstruction sharpens; results carry the count.
     threads: torch's kernel threads while the session runs (None: all cores but one, eegviz.threads), restored
     when run() returns.
+    truth: what each marker's person was shown (eegviz.stimulus_truth; None: synthetic-world ids re-rendered),
+    handed to the sinks beside each reconstruction, with its class in Reconstruction.true_class.
     """
 
     def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list[Sink],
@@ -120,8 +106,9 @@ class Pipeline:
                  on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None,
                  output=None, on_started: Callable[[object], None] | None = None,
                  on_notice: Callable[[str], None] | None = None, montage: str | None = None,
-                 average_repeats: bool = False, threads: int | None = None):
+                 average_repeats: bool = False, threads: int | None = None, truth: StimulusTruth | None = None):
         self.source, self.decoder, self.generator = source, decoder, generator
+        self.truth = truth if truth is not None else StimulusTruth()
         self.sinks: list[Sink] = list(sinks)
         self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
         self.on_chunk, self.on_marker = on_chunk, on_marker
@@ -260,11 +247,12 @@ class Pipeline:
             }
             with self._lock:
                 dropped, self._dropped_since = self._dropped_since, 0
+            shown = self.truth(ep.marker.payload)
             rec = Reconstruction(decoded=dec, image=images[i], generator=self.generator.name,
-                                 timings_ms=timings, dropped_before=dropped)
-            stim = synthetic_stimulus(ep.marker.payload)
+                                 timings_ms=timings, dropped_before=dropped,
+                                 true_class=None if shown is None else shown.class_name)
             for s in self.sinks:
-                s.on_result(rec, stim)
+                s.on_result(rec, None if shown is None else shown.image)
             self.stats.results += 1
             self.stats.latencies.append(timings)
 

@@ -105,6 +105,7 @@ class SessionSettings:
     duration: float | None = None
     average_repeats: bool = False  # combine the epochs of a stimulus id shown again (eegviz.stream.repeats)
     threads: int | None = None  # torch kernel threads for inference; None: all cores but one (eegviz.threads)
+    images_dir: str | None = None  # the stimulus folder the person was shown (eegviz.stimulus_truth)
 
     @property
     def paced(self) -> bool:
@@ -145,7 +146,7 @@ class SessionSettings:
         threads = opts.get("threads")
         return cls(source, model, output, display, None if duration is None else float(duration),
                    average_repeats=bool(opts.get("average_repeats", False)),
-                   threads=None if threads is None else int(threads))
+                   threads=None if threads is None else int(threads), images_dir=_str(opts.get("images_dir")))
 
 
 def _str(value) -> str | None:

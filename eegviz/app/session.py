@@ -272,6 +272,7 @@ class SessionController(QObject):
         from eegviz.pipeline import Pipeline
         from eegviz.record.session_folder import SessionOutput
         from eegviz.sinks import make_sinks
+        from eegviz.stimulus_truth import StimulusTruth
 
         signals, sid, settings = self._signals, sess.sid, sess.settings
         reason, message, stats = "stopped", "", None
@@ -292,7 +293,8 @@ class SessionController(QObject):
                             on_started=lambda info: signals.started.emit(sid, info),
                             on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
                             montage=settings.source.montage,
-                            average_repeats=settings.average_repeats, threads=settings.threads)
+                            average_repeats=settings.average_repeats, threads=settings.threads,
+                            truth=StimulusTruth(settings.images_dir))
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():

@@ -1,5 +1,6 @@
-"""The headless sink: results.jsonl (one line per marker) plus saliency/ and reconstruction/ PNGs, and at
-close a run report for people (eegviz.record.run_report: report.html, contact_sheet.png, latency.png).
+"""The headless sink: results.jsonl (one line per marker) plus saliency/ and reconstruction/ PNGs (and stimulus/,
+what was shown, where eegviz knows it: eegviz.stimulus_truth), and at close a run report for people
+(eegviz.record.run_report: report.html, contact_sheet.png, latency.png).
 
 Every marker gets a line, also those whose epoch was dropped (newest wins) or could not be cut (a gap), so a
 session's results can be lined up with its recording one to one.
@@ -46,12 +47,17 @@ class ResultsWriter:
         sal = Image.fromarray(to_uint8(rec.decoded.saliency))
         sal.resize((self.png_size, self.png_size), Image.BICUBIC).save(self.out / "saliency" / f"{stem}.png")
         Image.fromarray(rec.image).save(self.out / "reconstruction" / f"{stem}.png")
+        truth = {"true_class": rec.true_class}  # the key says this folder records the truth (None: not known)
+        if stimulus is not None:
+            (self.out / "stimulus").mkdir(exist_ok=True)
+            Image.fromarray(stimulus).save(self.out / "stimulus" / f"{stem}.png")
+            truth["stimulus"] = f"stimulus/{stem}.png"
         self._write({
             "index": ep.index, "marker": rec.marker.payload, "t_marker": rec.marker.timestamp, "dropped": False,
             "decoded_class": rec.decoded.top_class, "generator": rec.generator,
             "latency_ms": {k: round(v, 3) for k, v in rec.timings_ms.items()},
             "dropped_before": rec.dropped_before, "repeats": rec.repeats,
-            "saliency": f"saliency/{stem}.png", "reconstruction": f"reconstruction/{stem}.png",
+            "saliency": f"saliency/{stem}.png", "reconstruction": f"reconstruction/{stem}.png", **truth,
         })
 
     def on_skipped(self, marker: Marker, reason: str, kind: SkipKind) -> None:

@@ -80,10 +80,20 @@ def read_results(path: Path) -> tuple[list[dict], int]:
     return rows, bad
 
 
-def _true_class(marker: str, cache: dict) -> tuple[np.ndarray | None, str | None]:
-    """The known stimulus (uint8 RGB) and its class for a synthetic id, else (None, None)."""
+def _true_class(folder: Path, row: dict, cache: dict,
+                tile: bool = True) -> tuple[Image.Image | np.ndarray | None, str | None]:
+    """The stimulus shown (a tile; None when `tile` is False) and its class, where known, else (None, None).
+
+    A row that has "true_class" says it itself (eegviz.stimulus_truth decided during the session, from the
+    session's --images-dir or the synthetic world; its picture in stimulus/). Folders from before it was
+    recorded: a synthetic-world id is rendered again, anything else is not known."""
+    if "true_class" in row:
+        cls = row["true_class"] if isinstance(row["true_class"], str) else None
+        path = row.get("stimulus")
+        return (_tile(folder / path) if tile and cls is not None and isinstance(path, str) else None), cls
+    marker = str(row.get("marker", ""))
     if marker not in cache:
-        from eegviz.pipeline import synthetic_stimulus
+        from eegviz.stimulus_truth import synthetic_stimulus
 
         try:
             img = synthetic_stimulus(marker, size=TILE)
@@ -136,12 +146,13 @@ def write_contact_sheet(folder: Path, done: list[dict], cache: dict) -> Path:
         x0 = PAD + (k % cols) * (CELL_W + PAD)
         y0 = HEADER + PAD + (k // cols) * (CELL_H + PAD)
         marker = str(row.get("marker", ""))
-        stim, true_cls = _true_class(marker, cache)
+        stim, true_cls = _true_class(folder, row, cache)
         decoded = row.get("decoded_class")
         colour = UNKNOWN if true_cls is None else (HIT if decoded == true_cls else MISS)
         d.rectangle([x0, y0, x0 + CELL_W - 1, y0 + TILE + 2 * FRAME - 1], fill=colour)
-        tiles = [Image.fromarray(stim).convert("RGB").resize((TILE, TILE)) if stim is not None
-                 else _placeholder("not known", tiny)]
+        if isinstance(stim, np.ndarray):
+            stim = Image.fromarray(stim).convert("RGB").resize((TILE, TILE))
+        tiles = [stim if stim is not None else _placeholder("not known", tiny)]
         for key in ("saliency", "reconstruction"):
             tile = _tile(folder / row[key]) if row.get(key) else None
             tiles.append(tile if tile is not None else _placeholder("missing", tiny))
@@ -195,15 +206,15 @@ def write_run_report(folder: str | Path) -> Path:
     drops = [r for r in skipped if str(r.get("reason", "")).startswith("dropped")]
     gaps = [r for r in skipped if not str(r.get("reason", "")).startswith("dropped")]
     cache: dict = {}
-    known = [(r, _true_class(str(r.get("marker", "")), cache)[1]) for r in done]
+    known = [(r, _true_class(folder, r, cache, tile=False)[1]) for r in done]
     known = [(r, c) for r, c in known if c is not None]
     hits = sum(r.get("decoded_class") == c for r, c in known)
-    try:
-        from eegviz.world.stimuli import CLASSES
+    from eegviz.world.stimuli import CLASSES
 
-        chance = f", chance {100 / len(CLASSES):.1f}% ({len(CLASSES)} classes)"
-    except Exception:  # noqa: BLE001
-        chance = ""
+    # chance is the synthetic world's where its classes are what was shown; a lab's own folder has its own
+    # number of classes, which this folder does not record
+    synthetic = all(c in CLASSES for _, c in known)
+    chance = f", chance {100 / len(CLASSES):.1f}% ({len(CLASSES)} classes)" if synthetic else ""
     if known:
         accuracy = f"Decoded-class accuracy: {hits}/{len(known)} ({100 * hits / len(known):.1f}%){chance}"
     else:
@@ -277,7 +288,7 @@ def write_run_report(folder: str | Path) -> Path:
             out.append(f"<tr><td></td><td>{e(marker)}</td><td>{t_txt}</td><td colspan=5>"
                        f"{e(str(r.get('reason', 'skipped')))}</td></tr>")
             continue
-        true_cls = _true_class(marker, cache)[1]
+        true_cls = _true_class(folder, r, cache, tile=False)[1]
         decoded = str(r.get("decoded_class"))
         verdict = ("" if true_cls is None else '<span class="hit">hit</span>' if decoded == true_cls
                    else f'<span class="miss">miss (was {e(true_cls)})</span>')

@@ -3,6 +3,7 @@
 import numpy as np
 
 from eegviz.messages import Chunk, Decoded, Epoch, Marker, Reconstruction
+from eegviz.stimulus_truth import StimulusTruth
 
 SFREQ = 100.0
 N_CH = 32
@@ -26,8 +27,10 @@ def make_rec(payload="img_001", image=None, timings=None, dropped=0, cls="dog") 
     )
     if image is None:
         image = np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    shown = StimulusTruth()(payload)  # what the pipeline puts there: a synthetic-world id's class, else None
     return Reconstruction(
-        decoded=decoded, image=image, generator="fake-gen", timings_ms=timings or {"decode": 12.3}, dropped_before=dropped
+        decoded=decoded, image=image, generator="fake-gen", timings_ms=timings or {"decode": 12.3}, dropped_before=dropped,
+        true_class=None if shown is None else shown.class_name,
     )
 
 

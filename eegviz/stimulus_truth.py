@@ -1,0 +1,95 @@
+"""What the person was shown for a marker: the ground-truth panel, results.jsonl's true class, the run report.
+
+A marker carries an image id. Given the session's stimulus folder (`--images-dir DIR`: the folder `eegviz
+present` showed, flat or one subfolder per class; eegviz.data.images), the truth is that folder's file of the id
+and its class, and an id the folder does not hold is unknown. The folder is authoritative: a lab photo named like
+a synthetic stimulus ('cup_003.jpg') is shown and scored as itself, never as the synthetic render of that name.
+Without a folder, an id of the synthetic world (eegviz.world.stimuli) is rendered again; any other is unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from eegviz.errors import EegvizError
+from eegviz.generators.base import to_uint8
+
+log = logging.getLogger(__name__)
+
+SIZE = 128  # px: the window's panels and the report's tiles scale from this
+CACHED = 256  # images kept decoded (a session shows its stimuli again and again; 128 px RGB is 48 KB each)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One stimulus as shown: (SIZE, SIZE, 3) uint8 (read-only, shared between sinks) and its class name."""
+
+    image: np.ndarray
+    class_name: str
+
+
+@lru_cache(maxsize=CACHED)
+def synthetic_stimulus(payload: str, size: int = SIZE) -> np.ndarray | None:
+    """The image a synthetic-world stimulus id names, re-rendered; None for any other payload."""
+    from eegviz.world.stimuli import render, spec_from_id
+
+    try:
+        img, _ = render(spec_from_id(payload), size=size)
+    except EegvizError:
+        return None
+    out = to_uint8(img)
+    out.setflags(write=False)  # cached and shared between sinks: read-only
+    return out
+
+
+class StimulusTruth:
+    """Marker id -> Shown or None (module docstring). Called from the inference thread; thread-safe anyway."""
+
+    def __init__(self, images_dir: str | Path | None = None) -> None:
+        from eegviz.data.images import find_images
+
+        self.images_dir = None if images_dir is None else Path(images_dir)
+        # refused here, before the session starts: a missing or empty folder, two files of one id
+        self._files = (None if images_dir is None
+                       else {f.image_id: f for f in find_images(images_dir, "--images-dir")})
+        self._cache: OrderedDict[str, Shown | None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._told: set[str] = set()
+
+    def __call__(self, payload: str) -> Shown | None:
+        if self._files is None:
+            img = synthetic_stimulus(payload)
+            return None if img is None else Shown(img, payload.rsplit("_", 1)[0])
+        with self._lock:
+            if payload in self._cache:
+                self._cache.move_to_end(payload)
+                return self._cache[payload]
+        shown = self._load(payload)
+        with self._lock:
+            self._cache[payload] = shown
+            while len(self._cache) > CACHED:
+                self._cache.popitem(last=False)
+        return shown
+
+    def _load(self, payload: str) -> Shown | None:
+        from eegviz.data.images import load_image
+
+        f = self._files.get(payload)
+        if f is None:
+            return None
+        try:
+            img = to_uint8(load_image(f.path, SIZE))
+        except EegvizError as e:  # changed on disk since the start: unknown, said once
+            if payload not in self._told:
+                self._told.add(payload)
+                log.warning("%s", e)
+            return None
+        img.setflags(write=False)
+        return Shown(img, f.class_name)

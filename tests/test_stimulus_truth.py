@@ -1,0 +1,72 @@
+"""What was shown: the session's stimulus folder when given (authoritative), else synthetic-world ids rendered
+again; through the pipeline into results.jsonl, stimulus/ and the run report."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from eegviz.errors import EegvizError
+from eegviz.stimulus_truth import SIZE, StimulusTruth, synthetic_stimulus
+
+
+def _folder(tmp_path):
+    """A lab's folder: 'cup_003' named like a synthetic stimulus but a plain red picture; 'photo_1' in a class
+    subfolder."""
+    root = tmp_path / "stimuli"
+    (root / "bird").mkdir(parents=True)
+    Image.new("RGB", (60, 40), (255, 0, 0)).save(root / "cup_003.png")
+    Image.new("RGB", (50, 50), (0, 0, 255)).save(root / "bird" / "photo_1.jpg")
+    return root
+
+
+def test_the_folder_is_authoritative_and_the_synthetic_world_is_the_default(tmp_path):
+    truth = StimulusTruth(_folder(tmp_path))
+    cup = truth("cup_003")
+    assert cup.class_name == "cup" and cup.image.shape == (SIZE, SIZE, 3) and cup.image.dtype == np.uint8
+    assert np.abs(cup.image.astype(int) - [255, 0, 0]).max() <= 2  # the lab's picture, not the synthetic cup
+    assert not np.array_equal(cup.image, synthetic_stimulus("cup_003"))
+    assert truth("photo_1").class_name == "bird"  # the subfolder names the class
+    assert truth("star_001") is None  # a synthetic id the folder does not hold: not known
+    assert truth("cup_003") is cup  # decoded once
+    default = StimulusTruth()
+    assert default("star_001").class_name == "star" and np.array_equal(default("star_001").image,
+                                                                       synthetic_stimulus("star_001"))
+    assert default("photo_1") is None
+
+
+def test_a_missing_folder_is_refused(tmp_path):
+    with pytest.raises(EegvizError, match="--images-dir"):
+        StimulusTruth(tmp_path / "nowhere")
+
+
+def test_results_and_report_record_the_folder_s_truth(tmp_path):
+    from test_pipeline import ArraySource, tiny_models
+
+    from eegviz.pipeline import Pipeline
+    from eegviz.record.results import ResultsWriter
+
+    root = tmp_path / "stimuli"
+    (root / "a").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (32, 32), (0, 200, 0)).save(root / "a" / f"m{i}.png")  # class "a", the tiny decoder's
+    dec, gen = tiny_models()
+    writer = ResultsWriter(tmp_path / "out")
+    Pipeline(ArraySource(n_markers=5), dec, gen, [writer], paced=False, truth=StimulusTruth(root)).run()
+    writer.close()
+    rows = {r["marker"]: r for r in map(json.loads, (tmp_path / "out" / "results.jsonl").read_text().splitlines())}
+    assert [rows[f"m{i}"]["true_class"] for i in range(5)] == ["a", "a", "a", None, None]
+    stim = np.asarray(Image.open(tmp_path / "out" / rows["m1"]["stimulus"]))
+    assert np.abs(stim.astype(int) - [0, 200, 0]).max() <= 2 and "stimulus" not in rows["m4"]
+    report = (tmp_path / "out" / "report.html").read_text()
+    hits = sum(rows[f"m{i}"]["decoded_class"] == "a" for i in range(3))
+    assert f"Decoded-class accuracy: {hits}/3 (" in report and "chance" not in report.split("accuracy")[1][:60]
+
+
+def test_a_session_with_a_missing_images_dir_is_one_line_before_it_starts(tmp_path, capsys):
+    from eegviz.cli import main
+
+    assert main(["demo", "--headless", "--images-dir", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--images-dir" in err and "does not exist" in err
