@@ -7,6 +7,7 @@ eegviz.stream.montage), or says clearly why it cannot.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
@@ -85,7 +86,7 @@ def reference_indices(spec: InputSpec) -> np.ndarray | None:
 
 
 MAX_RESAMPLE_DENOMINATOR = 16384
-RESAMPLE_MARGIN_S = 0.05  # cut this much more either side of a window that is resampled (filter edges)
+RESAMPLE_MARGIN_S = 0.05  # at least this much more either side of a window that is resampled (filter edges)
 
 
 class Preprocessor:
@@ -116,7 +117,12 @@ class Preprocessor:
         # The margin is a whole number of model samples, so the resampled window has a model sample exactly at
         # tmin: 0.05 s is 12.5 samples at 250 Hz, and cutting at round((tmin - lo) * sfreq) started the epoch
         # half a sample late (round(12.500000000000004) = 13), moving every response half a sample earlier.
-        self.margin_samples = 0 if self.up == self.down else int(round(RESAMPLE_MARGIN_S * spec.sfreq))
+        # It also covers the resampler's FIR filter: scipy's resample_poly uses 10 * max(up, down) taps either side
+        # at the upsampled rate, 10 * max(up, down) / (up * source rate) seconds (80 ms from 125 Hz to 250 Hz,
+        # where a fixed 50 ms let the zero padding's edge reach into the epoch).
+        half_s = 10 * max(self.up, self.down) / (self.up * source_sfreq)
+        self.margin_samples = (0 if self.up == self.down
+                               else max(int(round(RESAMPLE_MARGIN_S * spec.sfreq)), math.ceil(half_s * spec.sfreq) + 1))
 
     def source_window(self) -> tuple[float, float]:
         """The window to cut in source time; a little margin either side absorbs the resampling filter edges."""
@@ -129,7 +135,12 @@ class Preprocessor:
         if not np.all(np.isfinite(x)):
             raise EegvizError("EEG contains NaN or infinite samples; check the amplifier connection")
         if self.up != self.down:
-            x = resample_poly(x, self.up, self.down, axis=1)
+            # resampled about each channel's mean, added back after: resample_poly pads with zeros, so a DC
+            # offset (tens of mV on DC-coupled amplifiers) would make edge transients, and at fractional ratios
+            # its polyphase branches pass DC with unequal gains, a ripple at the branch rate (a 50 Hz tone from
+            # 200 Hz, a slow wave from 256 Hz) of ERP size. The filter is linear, so the signal is unchanged.
+            mean = x.mean(axis=1, keepdims=True)
+            x = resample_poly(x - mean, self.up, self.down, axis=1) + mean
             x = x[:, self.margin_samples : self.margin_samples + self.spec.n_times]
         else:
             x = x[:, : self.spec.n_times]
