@@ -105,6 +105,44 @@ def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
     return scale
 
 
+def _kinship(marker: dict, eeg: dict) -> int:
+    """How surely a recorded marker stream comes from the EEG stream's sender, by the live source's rule
+    (eegviz.sources.lsl._kinship): 2 for the same host and the EEG's source_id (whole, or as a prefix followed
+    by '-'), plus 1 for the EEG's name within its name."""
+    if _first(marker["info"], "hostname") != _first(eeg["info"], "hostname"):
+        return 0
+    sid, msid = _first(eeg["info"], "source_id"), _first(marker["info"], "source_id")
+    same_sender = bool(sid) and (msid == sid or msid.startswith(sid + "-"))
+    return 2 * same_sender + (bool(_name(eeg)) and _name(eeg) in _name(marker))
+
+
+def _choose_markers(strings: list[dict], eeg: dict, path: Path) -> list[dict]:
+    """The one marker stream a replay decodes, chosen as a live session would choose it among these streams:
+    string streams with markers, of type Markers or annotations (mne-lsl) if any are, the EEG sender's own first
+    (_kinship), then by name. Every string stream used to become markers: a stimulus program's image ids and an
+    amplifier's trigger stream ("S  1") both, each trigger decoded as an epoch. The others are named in a
+    warning, with how to take another."""
+    with_markers = [s for s in strings if not _is_empty(s)]
+    if len(with_markers) <= 1:
+        return with_markers or strings
+    typed = [s for s in with_markers if _first(s["info"], "type").strip().lower() in ("markers", "annotations")]
+    pool = sorted(typed or with_markers, key=lambda s: (-_kinship(s, eeg), _name(s), _first(s["info"], "source_id")))
+    chosen, left = pool[0], [s for s in with_markers if s is not pool[0]]
+    log.warning("%s: %d string streams hold markers; decoding '%s'%s; not used: %s; to use another, name it with "
+                "--markers NAME", path.name, len(with_markers), _name(chosen),
+                " (the EEG sender's)" if _kinship(chosen, eeg) >= 2 else "",
+                ", ".join(f"'{_name(s)}'" for s in left))
+    return [chosen]
+
+
+def _payload(row) -> str:
+    """A marker's text: a string stream's value as sent; a numeric event's values, integral ones without '.0'
+    ([3.0] -> '3', as BrainFlow's markers arrive), several joined by commas."""
+    def text(v):
+        return str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v)
+    return text(row[0]) if len(row) == 1 else ",".join(text(v) for v in row)
+
+
 def load_xdf_session(
     path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None
 ) -> XdfSession:
@@ -161,7 +199,7 @@ def load_xdf_session(
                 raise EegvizError(f"stream '{marker_stream}' in {path} is a {_n_channels(s)}-channel numeric stream "
                                   f"at {rate:g} Hz, not markers; name a string or irregular-rate stream")
     else:
-        mstreams = [s for s in streams if _is_string(s)]
+        mstreams = _choose_markers([s for s in streams if _is_string(s)], eeg, path)
     if mstreams and all(_is_empty(s) for s in mstreams):
         log.warning("%s: the marker stream(s) %s hold no markers: nothing will be decoded", path.name,
                     ", ".join(f"'{_name(s)}'" for s in mstreams))
@@ -173,8 +211,7 @@ def load_xdf_session(
             continue
         src = _name(s)
         for t, row in zip(s["time_stamps"], s["time_series"]):
-            payload = row[0] if len(row) == 1 else ",".join(str(v) for v in row)
-            markers.append(Marker(timestamp=float(t), payload=str(payload), source=src))
+            markers.append(Marker(timestamp=float(t), payload=_payload(row), source=src))
     markers.sort(key=lambda m: m.timestamp)
 
     values = np.asarray(eeg["time_series"], dtype=np.float64)

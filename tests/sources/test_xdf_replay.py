@@ -210,3 +210,38 @@ def test_a_marker_stream_without_markers_is_said(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
         s = load_xdf_session(tmp_path / "s.xdf")
     assert s.markers == [] and "'stim' hold no markers: nothing will be decoded" in caplog.text
+
+
+def _two_marker_streams(path, trigger_type="Markers"):
+    """An amplifier (source_id 'amp-7') with its own trigger stream ('amp-7-markers'), and a stimulus program's
+    image ids from another sender: a LabRecorder file of a lab session."""
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", source_id="amp-7", ch_names=["Fz", "Cz", "Pz", "Oz"],
+                           unit="microvolts")
+        trig = w.add_stream("amp-triggers", trigger_type, 1, 0.0, "string", source_id="amp-7-markers")
+        stim = w.add_stream("psychopy", "Markers", 1, 0.0, "string", source_id="psy-1")
+        w.write_samples(eeg, np.ones((250, 4), np.float32), 10.0 + np.arange(250) / FS)
+        for j in range(3):
+            w.write_samples(trig, ["S  1"], np.array([10.1 + j * 0.3]))
+            w.write_samples(stim, [f"cup_00{j}"], np.array([10.1 + j * 0.3]))
+
+
+def test_one_marker_stream_is_decoded_chosen_as_live_chooses_it(tmp_path, caplog):
+    """Every string stream used to become markers: the triggers and the image ids both, each trigger decoded
+    as an epoch. As live: the EEG sender's own marker stream, the rest named with how to take another."""
+    _two_marker_streams(tmp_path / "lab.xdf")
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "lab.xdf")
+    assert [m.payload for m in s.markers] == ["S  1"] * 3
+    assert "decoding 'amp-triggers' (the EEG sender's)" in caplog.text and "'psychopy'" in caplog.text
+    assert "--markers NAME" in caplog.text
+    named = load_xdf_session(tmp_path / "lab.xdf", marker_stream="psychopy")
+    assert [m.payload for m in named.markers] == ["cup_000", "cup_001", "cup_002"]
+    _two_marker_streams(tmp_path / "typed.xdf", trigger_type="Misc")  # a string stream not of a marker type
+    assert [m.payload for m in load_xdf_session(tmp_path / "typed.xdf").markers] == ["cup_000", "cup_001", "cup_002"]
+
+
+def test_numeric_event_codes_read_as_integers():
+    from eegviz.sources.xdf import _payload
+
+    assert _payload([3.0]) == "3" and _payload(np.array([12.0, 0.5])) == "12,0.5" and _payload(["star_001"]) == "star_001"
