@@ -1,5 +1,7 @@
 """Volts per unit for the unit strings seen in LSL stream descriptions and XDF headers (one table for all sources)."""
 
+from __future__ import annotations
+
 UNIT_SCALE = {
     "v": 1.0,
     "volt": 1.0,
@@ -16,3 +18,18 @@ UNIT_SCALE = {
     "nanovolt": 1e-9,
     "nanovolts": 1e-9,
 }
+
+
+def volts_per_unit(unit: str | None) -> float | None:
+    """Volts per unit of a channel's unit string; None when it says nothing eegviz knows.
+
+    mne-lsl writes MNE's unit multiplier as an integer string ("0" = volts, "-6" = microvolts), so a bare
+    integer is read as a power-of-ten exponent (within 1e-12..1e3)."""
+    text = (unit or "").strip().lower()
+    if not text:
+        return None
+    try:
+        exponent = int(text)
+    except ValueError:
+        return UNIT_SCALE.get(text)
+    return 10.0**exponent if -12 <= exponent <= 3 else None

@@ -20,7 +20,7 @@ from eegviz.checks import check_file
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
 from eegviz.sources.replay import ReplaySource, checked_speed
-from eegviz.sources.units import UNIT_SCALE
+from eegviz.sources.units import volts_per_unit
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
     n = data.shape[1]
     chans = _channels(stream)
     units = [(_first(c, "unit") or "").strip().lower() for c in chans] if len(chans) == n else [""] * n
-    scale = np.array([UNIT_SCALE.get(u, np.nan) for u in units])
+    scale = np.array([np.nan if volts_per_unit(u) is None else volts_per_unit(u) for u in units])
     unknown = np.isnan(scale)
     if unknown.any():
         med = float(np.median(np.abs(data[:, unknown]))) if data.size else 0.0

@@ -46,7 +46,8 @@ def test_load_picks_eeg_scales_units_and_reads_markers(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "unit,fmt,factor", [("millivolts", "float32", 1e-3), ("volts", "float32", 1.0), ("uV", "int16", 1e-6)]
+    "unit,fmt,factor", [("millivolts", "float32", 1e-3), ("volts", "float32", 1.0), ("uV", "int16", 1e-6),
+                        ("-3", "float32", 1e-3)]  # mne-lsl's exponent units, as the live source reads them
 )
 def test_units_and_int_formats(tmp_path, unit, fmt, factor):
     data, _ = _write(tmp_path / "u.xdf", unit=unit, fmt=fmt)
