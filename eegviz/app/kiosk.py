@@ -19,6 +19,7 @@ from eegviz.app.session_window import SessionWindow
 from eegviz.app.verdict import verdict
 from eegviz.messages import Chunk, Reconstruction, StreamInfo
 
+REPLAY_PAUSE_MAX_S = 60.0  # a looping demo's pause between its sessions is not "waiting for signal", up to this
 KIOSK_MAIN_PX = 560  # design sizes, on a screen that has room
 KIOSK_SIDE_PX = 240
 MIN_MAIN_PX = 64  # and the smallest, on one that has not
@@ -33,6 +34,11 @@ class KioskWindow(SessionWindow):
                  parent=None):
         super().__init__(info, title=title, parent=parent)
         self.signal_timeout_s = signal_timeout_s
+        # The watchdog's clock when no chunk has come yet: a session that has just started gets its full timeout
+        # (it used to show the overlay at once, until its first chunk: a flash at every demo loop); and while a
+        # recording that reached its end waits to be replayed, the overlay waits too (up to REPLAY_PAUSE_MAX_S).
+        self._started_at: float | None = None
+        self._finished_at: float | None = None
         central = QWidget()
         central.setAutoFillBackground(True)
         pal = central.palette()
@@ -111,9 +117,26 @@ class KioskWindow(SessionWindow):
 
     # ---------------------------------------------------------------- the overlay
 
+    def on_session_started(self, info: StreamInfo, label: str | None = None) -> None:
+        super().on_session_started(info, label)
+        self._started_at, self._finished_at = time.monotonic(), None
+
+    def on_session_stopped(self, reason: str) -> None:
+        super().on_session_stopped(reason)
+        self._finished_at = time.monotonic() if reason == "finished" else None  # the kiosk replays it
+
+    def on_session_error(self, message: str) -> None:
+        super().on_session_error(message)
+        self._finished_at = None
+
     def check_signal(self) -> None:
-        """Watchdog: show the overlay when no chunk came for signal_timeout_s."""
-        stale = self.last_chunk_time is None or time.monotonic() - self.last_chunk_time > self.signal_timeout_s
+        """Watchdog: show the overlay when no chunk came for signal_timeout_s (since the session started, if
+        none came yet), except in the pause between a finished replay and its next run."""
+        now = time.monotonic()
+        last = self.last_chunk_time if self.last_chunk_time is not None else self._started_at
+        stale = last is None or now - last > self.signal_timeout_s
+        if self._finished_at is not None and now - self._finished_at < REPLAY_PAUSE_MAX_S:
+            stale = False
         if stale and not self.overlay.isVisibleTo(self):
             self.overlay.show()
             self._place_overlay()

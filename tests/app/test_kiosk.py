@@ -23,6 +23,30 @@ def test_kiosk_overlay(qtbot, info):
     assert w.class_caption.text() == "decoded: zebra"
 
 
+def test_a_looping_demo_shows_no_overlay_between_its_runs(qtbot, info):
+    """The demo recording ends, the kiosk replays it: neither the pause before the replay nor the replay's
+    first moments (no chunk yet) is a lost signal; a started session that then sends nothing still is."""
+    import time
+
+    w = KioskWindow(info, signal_timeout_s=0.2)
+    qtbot.addWidget(w)
+    w.show_kiosk()
+    w.on_session_started(info)
+    w.on_chunk(make_chunk(0.0))
+    w.on_session_stopped("finished")
+    time.sleep(0.3)
+    w.check_signal()
+    assert not w.waiting_for_signal  # the pause before the replay
+    w.on_session_started(info)
+    w.check_signal()
+    assert not w.waiting_for_signal  # the replay has started, its first chunk not here yet
+    qtbot.waitUntil(lambda: w.waiting_for_signal, timeout=2000)  # and sends nothing: that is a lost signal
+    w.on_session_stopped("stopped")
+    w.on_chunk(make_chunk(1.0))
+    w.on_session_stopped("error")
+    time.sleep(0.3)
+    w.check_signal()
+    assert w.waiting_for_signal  # a failed session is no planned pause
 
 
 def test_kiosk_fits_a_screen_narrower_than_its_design_width(qtbot, info):
