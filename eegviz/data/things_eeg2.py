@@ -75,6 +75,8 @@ def _read_part(path: Path, trust: bool = False) -> tuple[np.ndarray, list[str], 
     if missing:
         raise EegvizError(f"{path} lacks key(s) {', '.join(missing)}; is it a THINGS-EEG2 preprocessed file?")
     try:
+        if isinstance(d["ch_names"], (str, bytes)):  # iterated, a string would be one channel per letter
+            raise TypeError
         data = np.asarray(d["preprocessed_eeg_data"], dtype=np.float32)
         ch, times = [str(c) for c in d["ch_names"]], np.asarray(d["times"], dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -88,9 +90,15 @@ def _read_part(path: Path, trust: bool = False) -> tuple[np.ndarray, list[str], 
     if data.ndim != 4 or data.shape[2] != len(ch) or data.shape[3] != len(times) or len(times) < 2:
         raise EegvizError(f"{path}: preprocessed_eeg_data has shape {data.shape}; expected (images, repetitions, "
                           f"{len(ch)} channels, {len(times)} times) to match ch_names and times")
-    if not (np.isfinite(times).all() and (np.diff(times) > 0).all()):  # the sampling rate is read from its steps
+    steps = np.diff(times)
+    if not (np.isfinite(times).all() and (steps > 0).all()):  # the sampling rate is read from its steps
         raise EegvizError(f"{path}: 'times' must be finite seconds rising from sample to sample; it runs "
                           f"{times[0]:g} .. {times[-1]:g}")
+    if not 1e-5 <= float(np.median(steps)) <= 1.0:  # 1 Hz .. 100 kHz: anything else is not EEG sampling
+        raise EegvizError(f"{path}: 'times' steps by {float(np.median(steps)):g} s, a sampling rate of "
+                          f"{1 / float(np.median(steps)):g} Hz; expected seconds at an EEG rate (THINGS-EEG2: 100 Hz)")
+    if data.shape[0] == 0 or data.shape[1] == 0:
+        raise EegvizError(f"{path}: preprocessed_eeg_data has shape {data.shape}: no images or no repetitions")
     eeg = [k for k, c in enumerate(ch) if c.lower() != "stim"]
     if not eeg:
         raise EegvizError(f"{path} holds no EEG channels (ch_names: {', '.join(ch) or 'none'})")

@@ -208,7 +208,11 @@ def test_things_eeg2_bad_files(tmp_path):
     ({"times": np.zeros(100)}, "'times' must be finite seconds rising from sample to sample; it runs 0 .. 0"),
     ({"times": TIMES[::-1]}, "'times' must be finite seconds rising .* it runs 0.79 .. -0.2"),
     ({"times": np.full(100, np.nan)}, "'times' must be finite seconds rising .* it runs nan .. nan"),
-], ids=["no-channels", "only-stim", "times-constant", "times-descending", "times-nan"])
+    ({"ch_names": "O1O2Oz"}, "ch_names a list of names"),  # one string: a channel per letter
+    ({"times": TIMES * 1e-9}, "a sampling rate of 1e\+11 Hz"),  # nanoseconds' worth: a rate that overflows
+    ({"train_shape": (40, 0, 17, 100)}, "no images or no repetitions"),
+], ids=["no-channels", "only-stim", "times-constant", "times-descending", "times-nan", "ch-names-string",
+        "times-tiny-steps", "no-repetitions"])
 def test_things_eeg2_crafted_layouts_are_one_line_errors(tmp_path, layout, message):
     """Each used to be a traceback (reshape, division by zero) or, for descending times, a negative rate."""
     with pytest.raises(EegvizError, match=message) as err:
