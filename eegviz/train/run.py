@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -115,6 +116,50 @@ def check_classifier_seed(seed: int, image_ids) -> None:
                       f"{why}; choose another --seed (e.g. {free})")
 
 
+RUN_MANIFEST = "run.json"  # in MODEL_DIR/checkpoints: what the run that wrote the checkpoints was trained on
+
+
+def run_manifest(ds, options: dict) -> dict:
+    """What a resumed run must share with the interrupted one: the dataset (its classes, channels, rate, window,
+    split sizes) and every option that shapes what is trained. Not the data's path: a moved folder is the same
+    data."""
+    from eegviz.eval.model_card import describe_dataset
+
+    data = {k: v for k, v in describe_dataset(ds, "").items() if k not in ("path", "simulator")}
+    data.update(class_names=[str(c) for c in ds.classes], ch_names=[str(c) for c in ds.ch_names])
+    return json.loads(json.dumps({"data": data, "options": options}, default=str))
+
+
+def check_same_run(checkpoints: Path, run: dict) -> None:
+    """--resume continues the run its checkpoints came from, or refuses: a stage finished on other data or with
+    other options would be loaded as if it were this run's (same shapes, other classes, other seed), and only
+    the figures would show it. Checkpoints from before the manifest was written cannot be checked."""
+    path = Path(checkpoints) / RUN_MANIFEST
+    if not path.is_file():
+        return
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise EegvizError(f"{path}: unreadable ({e}); it says what the interrupted run was trained on") from None
+    if not isinstance(saved, dict):
+        raise EegvizError(f"{path}: not a run manifest; it says what the interrupted run was trained on")
+    differ = [f"{part} {k}" for part in ("data", "options")
+              for k in sorted(set(run[part]) | set(saved.get(part) or {}))
+              if run[part].get(k) != (saved.get(part) or {}).get(k)]
+    if differ:
+        raise EegvizError(f"--resume: the checkpoints in {checkpoints} come from a run on other data or options "
+                          f"({', '.join(differ[:6])}{', ...' if len(differ) > 6 else ''} differ); resume with the "
+                          "interrupted run's own data and options, or train into a new folder")
+
+
+def write_run_manifest(checkpoints: Path, run: dict) -> None:
+    path = Path(checkpoints) / RUN_MANIFEST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(run, indent=1))
+    os.replace(tmp, path)
+
+
 def check_resumable(out: Path) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ and no finished
     model yet (training.json is written when training ends), or starts one in a new or empty folder (a job
@@ -157,8 +202,18 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     if in_house:
         check_classifier_seed(seed, ds.image_ids)
     out = Path(out)
+    run = run_manifest(ds, {"seed": seed, "epochs": epochs, "gan_steps": gan_steps, "highpass": highpass,
+                            "notch": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,
+                            "classifier_images": classifier_images, "classifier_epochs": classifier_epochs,
+                            "average_augment": average_augment, "decoder_only": decoder_only,
+                            "generator_sizes": gen_sizes, "generator_config": gen_config,
+                            "data_options": data_opts or {}})
+    if resume:
+        check_same_run(out / "checkpoints", run)
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
+    if info.is_main:
+        write_run_manifest(out / "checkpoints", run)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed,
                                   highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
                                   caption=caption, checkpoints=checkpoints, average_augment=average_augment,

@@ -86,3 +86,29 @@ def test_classifier_seeds_of_held_out_and_training_renders_are_refused():
                       (999, "training renders")]:
         with pytest.raises(EegvizError, match=why):
             check_classifier_seed(seed, ["cup_003"])
+
+
+def test_resume_refuses_checkpoints_of_another_run(tmp_path, capsys, monkeypatch):
+    """An interrupted run's checkpoints say what it was trained on (checkpoints/run.json); --resume with another
+    seed or other data would load its finished stages as this run's and is refused before anything trains."""
+    import eegviz.train.decoder as decoder_module
+
+    data, other, out = tmp_path / "data", tmp_path / "other", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    assert main(["simulate", "--out", str(other), "--subjects", "1", "--images", "4"]) == 0
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decoder_module, "train_decoder", killed)
+    args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
+            "--text-encoder", "hash"]
+    assert main(args) == 130  # interrupted in the decoder's training (Ctrl-C)
+    assert json.loads((out / "checkpoints" / "run.json").read_text())["options"]["seed"] == 0
+    capsys.readouterr()
+    assert main(args + ["--resume", "--seed", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "options seed differ" in err
+    assert main(args[:2] + [str(other)] + args[3:] + ["--resume"]) == 2
+    assert "data images" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 130  # the same run: the check passes and training goes on
