@@ -233,7 +233,7 @@ class Pipeline:
         t1 = time.perf_counter()
         from_latents = {"latents": np.stack([d.latent for d in decoded])} if self._from_latents else {}
         images = self.generator.generate(np.stack([d.saliency for d in decoded]),
-                                         np.stack([d.embedding for d in decoded]), seed=[ep.index for ep in epochs],
+                                         np.stack([d.embedding for d in decoded]), seed=self._seeds(epochs),
                                          **from_latents)
         t2 = time.perf_counter()
         for i, (ep, dec) in enumerate(zip(epochs, decoded)):
@@ -255,6 +255,13 @@ class Pipeline:
                 s.on_result(rec, None if shown is None else shown.image)
             self.stats.results += 1
             self.stats.latencies.append(timings)
+
+    def _seeds(self, epochs: list[Epoch]) -> int | list[int]:
+        """Each epoch's own index where the generator takes one seed per image (base.Generator.generate), else
+        the batch's first (a generator written to `seed: int`)."""
+        if getattr(self.generator, "per_image_seeds", False):
+            return [ep.index for ep in epochs]
+        return epochs[0].index
 
     def _infer(self) -> None:
         done = False

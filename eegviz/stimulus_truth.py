@@ -65,8 +65,10 @@ class StimulusTruth:
 
     def __call__(self, payload: str) -> Shown | None:
         if self._files is None:
+            from eegviz.world.stimuli import spec_id_class
+
             img = synthetic_stimulus(payload)
-            return None if img is None else Shown(img, payload.rsplit("_", 1)[0])
+            return None if img is None else Shown(img, spec_id_class(payload))
         with self._lock:
             if payload in self._cache:
                 self._cache.move_to_end(payload)
@@ -85,7 +87,7 @@ class StimulusTruth:
         if f is None:
             return None
         try:
-            img = to_uint8(load_image(f.path, SIZE))
+            img = to_uint8(load_image(f.path, SIZE, draft=True))  # on the inference thread: decoded small
         except EegvizError as e:  # changed on disk since the start: unknown, said once
             if payload not in self._told:
                 self._told.add(payload)

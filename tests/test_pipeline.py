@@ -143,6 +143,8 @@ def test_newest_wins_when_generation_is_slow(tmp_path):
 
 
 class SeedRecordingGenerator(SlowGenerator):
+    per_image_seeds = True
+
     def __init__(self):
         self.seeds = []
 
@@ -161,6 +163,13 @@ def test_each_epoch_is_seeded_with_its_own_index_in_a_batch(tmp_path):
     assert max(len(s) for s in gen.seeds) > 1  # a batch did form
     flat = [i for s in gen.seeds for i in s]
     assert sorted(flat) == list(range(12)) and all(s == sorted(s) for s in gen.seeds)
+    # a generator written to `seed: int` (a plugin) still gets one int per batch
+    plain = SlowGenerator()
+    calls = []
+    plain.generate = lambda saliency, embedding, seed=0: calls.append(seed) or np.zeros((len(saliency), 8, 8, 3),
+                                                                                      np.uint8)
+    Pipeline(ArraySource(n_markers=4), dec, plain, [], paced=False).run()
+    assert calls and all(isinstance(c, int) for c in calls)
 
 
 class NanSource(ArraySource):

@@ -34,6 +34,7 @@ def test_the_folder_is_authoritative_and_the_synthetic_world_is_the_default(tmp_
     assert default("star_001").class_name == "star" and np.array_equal(default("star_001").image,
                                                                        synthetic_stimulus("star_001"))
     assert default("photo_1") is None
+    assert default("cup_003_s1").class_name == "cup"  # a seeded dataset's id (simulate --seed 1)
 
 
 def test_a_missing_folder_is_refused(tmp_path):
@@ -70,3 +71,16 @@ def test_a_session_with_a_missing_images_dir_is_one_line_before_it_starts(tmp_pa
     assert main(["demo", "--headless", "--images-dir", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--images-dir" in err and "does not exist" in err
+
+
+def test_a_big_photo_is_decoded_small_and_a_bomb_is_not_known(tmp_path, monkeypatch, caplog):
+    from PIL import Image as PILImage
+
+    root = tmp_path / "stimuli"
+    root.mkdir()
+    PILImage.new("RGB", (3000, 2000), (10, 200, 30)).save(root / "big_1.jpg", quality=90)
+    PILImage.new("RGB", (400, 400), (0, 0, 0)).save(root / "bomb_1.png")
+    truth = StimulusTruth(root)
+    assert np.abs(truth("big_1").image.astype(int) - [10, 200, 30]).max() <= 6
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # stands in for a >179 Mpx file
+    assert truth("bomb_1") is None and "cannot read stimulus image" in caplog.text  # a warning, not a crash

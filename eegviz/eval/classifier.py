@@ -2,7 +2,8 @@
 
 - StimulusClassifier: trained offline on the synthetic stimulus set, the stand-in for NeuroImagen's ImageNet
   classifier in the embedded world. Trained on fresh renders (`eegviz train --seed` + 1, seed 1 by default; a
-  seed that would render the EEG stimuli themselves is refused: eegviz.train.run.check_classifier_seed) so it
+  seed that would render the EEG stimuli themselves is refused by eegviz.train.run.check_classifier_seed, and
+  `eegviz eval` on data of the classifier's own seed by eegviz.eval.report.check_classifier_unseen) so it
   judges shape, not memorised pictures. Its classes are the dataset's classes.
 - HFImageClassifier: any transformers image-classification model in a local folder or the HF cache, e.g. an
   ImageNet ResNet/ViT/ConvNeXt, or Inception-v3 through timm (transformers' TimmWrapper, needs timm) for the

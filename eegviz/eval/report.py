@@ -57,6 +57,24 @@ def decode_eeg(eeg: np.ndarray, dec, batch: int = 64) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
+def check_classifier_unseen(model: Path, image_ids) -> None:
+    """The model's stimulus classifier learnt from renders of one seed (training.json: generator.classifier.
+    render_seed); scoring reconstructions of stimuli of that same seed (a dataset simulated with it) would
+    score against pictures it was trained on. `eegviz train` refuses such a seed (check_classifier_seed); an
+    eval on another dataset is checked here."""
+    from eegviz.world.stimuli import spec_id_seed
+
+    try:
+        training = json.loads((Path(model) / "training.json").read_text())
+        seed = training["generator"]["classifier"]["render_seed"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no record of it (an older or hand-made folder): nothing to check against
+    if isinstance(seed, int) and seed in {spec_id_seed(i) for i in dict.fromkeys(map(str, image_ids))}:
+        raise EegvizError(f"this model's stimulus classifier was trained on renders of seed {seed}, and this "
+                          f"dataset's test stimuli are renders of that seed: it would score pictures it has seen; "
+                          f"evaluate on data simulated with another --seed, or pass --classifier")
+
+
 def generate_all(gen: Generator, sal: np.ndarray, emb: np.ndarray, batch: int = 64, latents=None,
                  **settings) -> np.ndarray:
     """Generate for every trial (seed = batch start, so runs are reproducible); `settings` override the
@@ -223,6 +241,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
 
             clf = HFImageClassifier(classifier)
         elif has_classifier(model):
+            check_classifier_unseen(model, ds.image_ids[test_idx])
             clf = load_classifier(model)
     # made once everything that can refuse the run is read, the classifier last: a refused run leaves no folder
     out.mkdir(parents=True, exist_ok=True)

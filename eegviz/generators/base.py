@@ -23,9 +23,11 @@ class Generator(Protocol):
     def generate(self, saliency: np.ndarray, embedding: np.ndarray, seed: int | Sequence[int] = 0) -> np.ndarray:
         """saliency (B, H, W, 3) float [0,1], embedding (B, tokens, dim) -> images (B, H', W', 3) uint8.
 
-        seed: one int for the whole batch (evaluation: its batches are fixed, so it is reproducible), or one int per
-        image. A session passes each epoch's own index, so an epoch's image does not depend on which other epochs
-        happened to share its batch (batches form when inference falls behind, which is timing, not data).
+        seed: one int for the whole batch (evaluation: its batches are fixed, so it is reproducible), or, for a
+        generator whose class sets `per_image_seeds = True` (DiffusersImg2ImgGenerator), one int per image: a
+        session then passes each epoch's own index, so an epoch's image does not depend on which other epochs
+        happened to share its batch (batches form when inference falls behind, which is timing, not data). Other
+        generators (plugins written to `seed: int`) get the batch's first epoch's index, as before.
 
         A generator that can start from the decoder's latent branch sets the class attribute
         `accepts_latents = True` and also takes `latents=` (B, C, h, w) (DiffusersImg2ImgGenerator); its `init`

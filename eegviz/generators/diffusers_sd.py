@@ -138,6 +138,7 @@ def read_sampling(folder: str | Path) -> dict:
 class DiffusersImg2ImgGenerator:
     name = "diffusers"
     accepts_latents = True  # generate() takes latents= (the decoder's latent branch); see base.Generator
+    per_image_seeds = True  # generate() takes one seed per image; see base.Generator
 
     def __init__(self, model: str | None = None, *, pipe=None, steps: int = 1, strength: float = 0.5,
                  guidance: float | None = None, family: str | None = None, size: int | None = None,

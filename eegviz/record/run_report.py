@@ -99,7 +99,9 @@ def _true_class(folder: Path, row: dict, cache: dict,
             img = synthetic_stimulus(marker, size=TILE)
         except Exception:  # noqa: BLE001 - an id the world cannot render is simply not known
             img = None
-        cache[marker] = (img, marker.rsplit("_", 1)[0] if img is not None else None)
+        from eegviz.world.stimuli import spec_id_class
+
+        cache[marker] = (img, spec_id_class(marker) if img is not None else None)
     return cache[marker]
 
 

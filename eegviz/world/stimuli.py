@@ -305,6 +305,12 @@ def spec_from_id(image_id: str) -> StimulusSpec:
     return make_spec(*parsed)
 
 
+def spec_id_class(image_id: str) -> str | None:
+    """The class a synthetic-world stimulus id names ('cup_003' and 'cup_003_s7': 'cup'); None for any other id."""
+    parsed = _parse_id(image_id)
+    return None if parsed is None else CLASSES[parsed[0]]
+
+
 def spec_id_seed(image_id: str) -> int | None:
     """The render seed a synthetic-world image id names ('cup_003' 0, 'cup_003_s7' 7); None for any other id."""
     parsed = _parse_id(image_id)

@@ -326,3 +326,14 @@ def test_eval_refused_late_leaves_no_report_folder(tmp_path):
     with pytest.raises(EegvizError, match="stimulus_classifier"):
         evaluate(data, model, tmp_path / "r", controls=False, generator=_MapPainter())
     assert not (tmp_path / "r").exists()
+
+
+def test_a_classifier_is_not_scored_on_stimuli_of_its_own_render_seed(tmp_path):
+    from eegviz.errors import EegvizError
+    from eegviz.eval.report import check_classifier_unseen
+
+    (tmp_path / "training.json").write_text(json.dumps({"generator": {"classifier": {"render_seed": 1}}}))
+    check_classifier_unseen(tmp_path, ["cup_003", "star_001"])  # seed 0 stimuli: unseen by it
+    with pytest.raises(EegvizError, match="renders of seed 1"):
+        check_classifier_unseen(tmp_path, ["cup_003_s1"])  # `simulate --seed 1`: the pictures it learnt from
+    check_classifier_unseen(tmp_path / "none", ["cup_003_s1"])  # no training.json: nothing to check
