@@ -81,7 +81,8 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
     reuses it as it is); student: a saved student to continue distilling instead of starting from the teacher;
     paired: the weight of the true latent as the student's target on blob starts (eegviz.train.distill);
     resume: load the stages an interrupted run of `out` finished (out/stages, module docstring) instead of
-    training them again."""
+    training them again; they are taken as they are, so the options must be the interrupted run's (`eegviz
+    train --resume` checks that against checkpoints/run.json: eegviz.train.run.check_same_run)."""
     from eegviz.train.autoencoder import score_reconstructions, train_autoencoder
     from eegviz.train.diffusion import build_scheduler, train_teacher
     from eegviz.train.distill import distill
