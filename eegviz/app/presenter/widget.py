@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import socket
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from eegviz.errors import EegvizError
 
 SPIN_S = 0.002  # the timer fires this much early; the rest is spun so onsets land within ~0.1 ms of plan
 CONSUMER_POLL_MS = 50
+CHECK_NOTE_AT = 300  # images: from this many the up-front decode takes a noticeable while, and says so
 LOG_FIELDS = ("trial", "image_id", "class", "onset_lsl", "intended_lsl", "late_ms")
 
 
@@ -56,7 +58,11 @@ class Presenter(QtWidgets.QWidget):
         missing = sorted({t.image_id for t in self.trials} - set(self.paths))
         if missing:
             raise EegvizError(f"no image file for id '{missing[0]}' ({len(missing)} missing).")
-        for image_id in sorted({t.image_id for t in self.trials}):
+        shown = sorted({t.image_id for t in self.trials})
+        if len(shown) >= CHECK_NOTE_AT:  # seconds for thousands: say why nothing appears yet
+            print(f"eegviz: checking {len(shown)} images (each decoded once before the run)…", file=sys.stderr,
+                  flush=True)
+        for image_id in shown:
             # decoded whole once now (a few ms an image), not just its header: a file cut short passes a header
             # check and fails at its first onset, mid-session, with the participant in the chair
             _read_image(self.paths[image_id])
