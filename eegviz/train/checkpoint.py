@@ -35,7 +35,8 @@ class Checkpoints:
         if self.enabled:
             self.folder.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, stage: str, kind: str) -> Path:
+    def path(self, stage: str, kind: str) -> Path:
+        """The file of a stage's checkpoint: kind "partial" (during the stage) or "done" (its result)."""
         return self.folder / f"{stage}.{kind}.pt"
 
     def _load(self, path: Path):
@@ -62,22 +63,22 @@ class Checkpoints:
 
     def finished(self, stage: str) -> dict | None:
         """The saved result of a completed stage when resuming, else None."""
-        return self._load(self._path(stage, "done")) if self.folder else None
+        return self._load(self.path(stage, "done")) if self.folder else None
 
     def partial(self, stage: str) -> dict | None:
-        return self._load(self._path(stage, "partial")) if self.folder else None
+        return self._load(self.path(stage, "partial")) if self.folder else None
 
     def due(self, step: int) -> bool:
         return self.enabled and step > 0 and step % self.every == 0
 
     def save_partial(self, stage: str, payload: dict) -> None:
         if self.enabled:
-            self._save(self._path(stage, "partial"), payload)
+            self._save(self.path(stage, "partial"), payload)
 
     def finish(self, stage: str, payload: dict) -> None:
         if self.enabled:  # Checkpoints(None): training without a folder (library use, tests) saves nothing
-            self._save(self._path(stage, "done"), payload)
-            self._path(stage, "partial").unlink(missing_ok=True)
+            self._save(self.path(stage, "done"), payload)
+            self.path(stage, "partial").unlink(missing_ok=True)
 
 
 _ARRAY = "__ndarray__"  # tag of a numpy array stored as {"__ndarray__": tensor, "dtype": name}

@@ -242,12 +242,12 @@ def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, checkpoints
     stages after them then draw from the freshly seeded stream, a valid run but not the uninterrupted one's."""
     done = checkpoints.finished(name)
     if done is not None:
-        _restore(checkpoints._path(name, "done"), done, modules, None, extra, rng)
+        _restore(checkpoints.path(name, "done"), done, modules, None, extra, rng)
         return
     start = 0
     part = checkpoints.partial(name)
     if part is not None:
-        start = _restore(checkpoints._path(name, "partial"), part, modules, opts, extra, rng)
+        start = _restore(checkpoints.path(name, "partial"), part, modules, opts, extra, rng)
     every = every or checkpoints.every
     for i in tqdm(range(start, n), initial=start, total=n, desc=desc, leave=False, disable=not info.is_main):
         step(i)
