@@ -3,8 +3,9 @@
 Each marker payload is the id of the image shown at that instant, as `eegviz present` sends it; the image
 folder is laid out as `eegviz present` reads it: IMAGES/<id>.png (class = id up to its last '_') or
 IMAGES/<class>/<id>.png, with an optional IMAGES/captions.json (id -> caption). One epoch is cut per marker,
-the same way the live Epocher cuts it (first sample at or after marker + tmin, round((tmax - tmin) * sfreq)
-samples), so training data and live epochs line up sample for sample.
+the same way the live Epocher cuts it (eegviz.stream.epocher.find_window: round((tmax - tmin) * sfreq) samples
+from the one nearest marker + tmin, none with a hole), in the stamps a replay of the file cuts in (dejittered
+as eegviz.sources.replay does), so training data and live epochs line up sample for sample.
 
 Subjects are read from a BIDS-style "sub-<n>" in the file path, else 0: own recordings are usually one person.
 The split is by image (stratified by class, seeded), never by trial, so repeats of a test image never train.
@@ -23,6 +24,8 @@ import numpy as np
 from eegviz.data.images import find_images
 from eegviz.data.dataset import EEGDataset, check_fractions, split_groups
 from eegviz.errors import EegvizError
+from eegviz.stream.dejitter import dejitter_recording
+from eegviz.stream.epocher import GAP, find_window
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,10 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         elif sig != ref:
             raise EegvizError(f"{path}: channels or sampling rate ({len(sig[0])} ch, {sig[1]} Hz) differ from the "
                               f"first recording ({len(ref[0])} ch, {ref[1]} Hz); load them separately")
-        sf, ts = s.info.sfreq, s.timestamps
+        sf = s.info.sfreq
+        # cut in the stamps a replay and the live session cut in (dejittered), not the sender's raw ones: with
+        # chunk jitter of a few ms the raw stamps put a third of the markers a sample off the replay's epochs
+        ts = dejitter_recording(s.timestamps, sf) if len(s.timestamps) else s.timestamps
         n = int(round((tmax - tmin) * sf))
         for m in s.markers:
             payload = m.payload.strip()
@@ -94,13 +100,12 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
             if image_id not in cls_of:
                 unknown[payload] = unknown.get(payload, 0) + 1
                 continue
-            t0 = m.timestamp + tmin
-            start = int(np.searchsorted(ts, t0 - 0.5 / sf))
-            if start + n > len(ts) or ts[start] > t0 + 0.5 / sf:
-                outside += 1
-                continue
-            if ts[start + n - 1] - ts[start] > (n - 1) / sf * 1.05 + 2.0 / sf:  # Epocher's gap rule
-                gaps += 1
+            start, why = find_window(ts, m.timestamp + tmin, n, sf)  # the Epocher's rule, shared
+            if start is None:
+                if why == GAP:
+                    gaps += 1
+                else:
+                    outside += 1
                 continue
             window = s.data[start:start + n]
             if not np.isfinite(window).all():

@@ -2,7 +2,9 @@
 
 BrainFlow stamps samples in unix time and reports EEG in microvolts; the rest of eegviz works in the LSL
 clock and volts, so each read shifts timestamps by a (local_clock - time.time()) offset taken at start and
-scales by 1e-6. Markers come from the board's marker channel (board.insert_marker) or, when the stimulus
+scales by 1e-6. The board's stamps wobble (it stamps samples as its driver hands them over), so epochs are
+cut in a Dejitter line through them (eegviz.stream.dejitter, as the LSL source does); the recording keeps the
+board's own stamps. Markers come from the board's marker channel (board.insert_marker) or, when the stimulus
 program publishes them over LSL, from a named LSL string stream.
 """
 
@@ -21,6 +23,7 @@ from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainF
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import JUMP_SAMPLES, ReadResult
+from eegviz.stream.dejitter import Dejitter
 
 
 def _load_board_controller() -> None:
@@ -79,6 +82,7 @@ class BrainFlowSource:
         self._streaming = False  # start() ran (open() only prepares the board)
         self._offset = 0.0
         self._last_ts: float | None = None
+        self._dejitter: Dejitter | None = None
 
     def _checked_params(self) -> BrainFlowInputParams:
         """BrainFlow's input parameters from `params`, checked before anything is loaded: an unknown name, or a
@@ -153,6 +157,7 @@ class BrainFlowSource:
         self._streaming = True
         self._offset = pylsl.local_clock() - time.time()
         self._last_ts = None
+        self._dejitter = Dejitter(self.info.sfreq) if self.info.sfreq > 0 else None
         self._told_nan = False
 
     def read(self, timeout: float = 0.05) -> ReadResult:
@@ -168,7 +173,7 @@ class BrainFlowSource:
         except BrainFlowError as e:
             raise EegvizError(f"BrainFlow board {self.info.name} failed: {e}") from None
         if data.shape[1]:
-            ts = data[self._ts_row].astype(np.float64) + self._offset
+            raw = data[self._ts_row].astype(np.float64) + self._offset
             samples = data[self._eeg_rows].T * 1e-6
             if not self._told_nan and not np.isfinite(samples).all():
                 # as LSL's source does: the recording keeps the samples as they came and the epocher skips the
@@ -176,14 +181,25 @@ class BrainFlowSource:
                 self._told_nan = True
                 result.notices.append(f"BrainFlow board {self.info.name} sends NaN/inf samples (a flat or saturated "
                                       "electrode?); they are kept as sent and the epochs holding them are skipped")
+            ts = raw
             if self.info.sfreq > 0:
-                steps = np.diff(ts if self._last_ts is None else np.concatenate(([self._last_ts], ts)))
+                steps = np.diff(raw if self._last_ts is None else np.concatenate(([self._last_ts], raw)))
                 result.gap = bool(len(steps) and (steps > JUMP_SAMPLES / self.info.sfreq).any())
-            self._last_ts = float(ts[-1])
-            result.chunks.append(Chunk(samples=samples.astype(np.float32), timestamps=ts, source=self.info.name))
+                # the board stamps samples as its driver hands them over (steps of 0 to 2 periods on the synthetic
+                # board): the epocher cuts in a steady clock recovered from them, as the LSL source does
+                if not result.gap and self._dejitter.jumped(raw):
+                    result.gap = True
+                if result.gap:
+                    self._dejitter.reset()  # the sample count does not continue the old line
+                ts = self._dejitter.fit(raw)
+            self._last_ts = float(raw[-1])
+            result.chunks.append(Chunk(samples=samples.astype(np.float32), timestamps=ts, source=self.info.name,
+                                       raw_timestamps=raw))  # the recording keeps the board's own stamps
             if self._marker_source is None:
                 values = data[self._marker_row]
                 for i in np.flatnonzero(values):
+                    # on its sample's place in the steady clock: a replay of the recording dejitters the EEG
+                    # stamps the same way, so the marker lands on that sample again
                     result.markers.append(
                         Marker(timestamp=float(ts[i]), payload=str(int(values[i])), source=self.info.name)
                     )

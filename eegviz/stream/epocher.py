@@ -1,10 +1,11 @@
 """Marker-locked epoching on a live stream.
 
 Samples go into a ring buffer; each marker waits until the sample at t_marker + tmax has arrived, then its
-window is cut (in the marker's clock) and handed on. A marker whose window was partly lost (a gap, or the
-buffer already overwritten) is reported as such, never filled in by guessing. So is a window holding NaN or
-inf samples (an amplifier's dropout, a disconnected electrode): the model cannot read it, the recording keeps
-it as it came, and the marker's line says why it has no image.
+window is cut (in the marker's clock, by find_window, the rule training data from recordings is cut by too)
+and handed on. A marker whose window was partly lost (a gap, or the buffer already overwritten) is reported
+as such, never filled in by guessing. So is a window holding NaN or inf samples (an amplifier's dropout, a
+disconnected electrode): the model cannot read it, the recording keeps it as it came, and the marker's line
+says why it has no image.
 """
 
 from __future__ import annotations
@@ -44,20 +45,91 @@ class RingBuffer:
     def latest_time(self) -> float:
         return self.times[(self.count - 1) % self.capacity] if self.count else -np.inf
 
-    def window(self, t0: float, n: int, sfreq: float) -> np.ndarray | None:
-        """n samples starting at the first sample with time >= t0, or None if not all of them are present."""
+    def held_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """(buffer positions, stamps) of the samples held, oldest first."""
         held = min(self.count, self.capacity)
         order = (self.count - held + np.arange(held)) % self.capacity
-        times = self.times[order]
-        start = int(np.searchsorted(times, t0 - 0.5 / sfreq))
-        if start + n > held or start >= held:
-            return None
-        if times[start] > t0 + 0.5 / sfreq:  # the window's start already left the buffer (or fell in a gap)
-            return None
-        span = times[start + n - 1] - times[start]
-        if span > (n - 1) / sfreq * 1.05 + 2.0 / sfreq:  # a gap inside the window
-            return None
-        return self.data[:, order[start : start + n]]
+        return order, self.times[order]
+
+    def locate(self, t0: float, n: int, sfreq: float) -> tuple[np.ndarray | None, str]:
+        """The n samples of the window starting at t0 (find_window's rule) and "", or None and why not."""
+        order, times = self.held_times()
+        start, why = find_window(times, t0, n, sfreq)
+        return (None, why) if start is None else (self.data[:, order[start : start + n]], "")
+
+    def window(self, t0: float, n: int, sfreq: float) -> np.ndarray | None:
+        """n samples starting at the sample nearest t0 (find_window), or None if not all of them are present."""
+        return self.locate(t0, n, sfreq)[0]
+
+
+# why find_window found no window: its start not yet received (or the window's end not yet), its start already
+# gone (left the buffer, or before the stream began), or a hole where it should be
+NOT_YET, BEFORE, GAP = "not yet", "before", "gap"
+
+
+def find_window(times: np.ndarray, t0: float, n: int, sfreq: float) -> tuple[int | None, str]:
+    """Which samples form a window: (start, "") for times[start:start + n], or (None, NOT_YET / BEFORE / GAP).
+
+    One rule for the live Epocher and for training data cut from recordings (eegviz.data.xdf_dataset), so the
+    two cannot pick different samples. The window starts at the sample nearest t0: the first at or after
+    t0 - half a period (the sample on t0's place in a steady clock), else, where stamps wobble so that none
+    lies within half a period, the nearer of the two around t0 if it lies within a period (a window used to be
+    skipped for good there, as if it fell in a gap). A window with a hole is refused (window_has_hole): its
+    samples after the hole would sit early in the epoch. So is a start a period away with a hole at t0."""
+    period = 1.0 / sfreq
+    held = len(times)
+    i = int(np.searchsorted(times, t0 - 0.5 * period))
+    if i < held and times[i] <= t0 + 0.5 * period:
+        start = i
+    else:
+        near = [k for k in (i - 1, i) if 0 <= k < held and abs(times[k] - t0) <= period]
+        if not near:
+            if not held or t0 > times[-1]:
+                return None, NOT_YET
+            return None, BEFORE if t0 < times[0] else GAP
+        start = min(near, key=lambda k: abs(times[k] - t0))  # ties: the earlier one
+    if start + n > held:
+        return None, NOT_YET
+    first = start - 1 if start > 0 and times[start] - t0 > 0.5 * period else start  # was t0's own sample lost?
+    if window_has_hole(times[first : start + n]):
+        return None, GAP
+    return start, ""
+
+
+def window_has_hole(stamps: np.ndarray) -> bool:
+    """Are samples missing among these (or did their clock jump)? A step longer than 1.5 times the window's
+    median step (or shorter than half of it) that moves every later stamp by more than half a step (stamps
+    that were not dejittered: by more than their own wobble explains).
+
+    Measured against the window's own median step, not the nominal rate, so a sender whose true rate is a few
+    percent off (cheap boards) is not refused; and a single lost sample is one, where the old rule (the span
+    against the nominal rate, with 5 % and two periods to spare) let 10 lost samples (40 ms at 250 Hz) through
+    and moved the rest of the epoch early by that much. The stamps after a step are compared with those before
+    it (medians of 8) because stamps that were not dejittered wobble: one stamp late makes a long step and then
+    a short one, but moves nothing after it, while a loss moves every later sample."""
+    if len(stamps) < 2:
+        return False
+    steps = np.diff(stamps)
+    h = max(1, min(16, len(steps) // 8))  # the step as the median over h steps at a time: wobble barely moves it,
+    # and a hole spoils only h of them
+    step = float(np.median((stamps[h:] - stamps[:-h]) / h))
+    if not step > 0:
+        return True  # stamps that do not advance: no clock to place samples by
+    odd = np.flatnonzero((steps > 1.5 * step) | (steps < 0.5 * step))
+    if not len(odd):
+        return False
+    level = stamps - step * np.arange(len(stamps))  # flat for a steady clock; k samples lost: k steps higher
+    # how far two medians of 8 wobbling stamps lie apart by chance: 2.5 stamp sd (~4 sd of their difference);
+    # 0 for dejittered stamps, where half a step is the bound
+    jitter = 1.4826 * float(np.median(np.abs(steps - step))) / np.sqrt(2.0)
+    bound = max(0.5 * step, 2.5 * jitter)
+    last = len(stamps) - 1
+    for j in odd:  # the step from sample j to j + 1; those two themselves are what made it odd: left out
+        before = level[max(0, j - 8) : j] if j > 0 else level[:1]
+        after = level[j + 2 : j + 10] if j + 1 < last else level[last:]
+        if abs(float(np.median(after) - np.median(before))) > bound:
+            return True
+    return False
 
 
 @dataclass
@@ -99,10 +171,15 @@ class Epocher:
             if latest < t_end and not flush:
                 keep.append((marker, seen))
                 continue
-            raw = self.ring.window(marker.timestamp + self.lo, self.n_source, self.sfreq)
+            t0 = marker.timestamp + self.lo
+            raw, why = self.ring.locate(t0, self.n_source, self.sfreq)
+            if raw is None and why == NOT_YET and not flush:
+                # the sample nearest t0 may lie after it, so the window can end a sample after t_end
+                keep.append((marker, seen))
+                continue
             if raw is None:
-                if latest >= t_end:
-                    early = marker.timestamp + self.lo < self.ring.first_time - 0.5 / self.sfreq
+                if why != NOT_YET:
+                    early = t0 < self.ring.first_time - 1.0 / self.sfreq  # no sample near t0 came before it
                     why = ("window starts before the first sample received (the stream began mid-trial)" if early
                            else "window falls in a gap or left the buffer")
                     out.append(EpochResult(None, marker, why, SkipKind.GAP))

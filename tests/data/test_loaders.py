@@ -395,6 +395,63 @@ def test_xdf_epochs_holding_nan_are_skipped_and_counted(tmp_path, caplog):
     assert "2 holding NaN/inf samples" in caplog.text
 
 
+def _record_stamps(path, ids, stamps, marks, numbers=None):
+    """Like _record, with the EEG stamps given (the sender's, jitter and all), a marker at the time of the
+    sender's sample marks[k], and each sample's value its number (numbers: the ones sent, where some were lost)."""
+    numbers = np.arange(len(stamps)) if numbers is None else numbers
+    data = np.repeat(np.asarray(numbers, dtype=np.float32)[:, None], 4, axis=1)
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        for a in range(0, len(stamps), 10):
+            w.write_samples(eeg, data[a:a + 10], stamps[a:a + 10])
+        w.write_samples(mk, list(ids), T0 + np.asarray(marks) / FS)
+
+
+def test_xdf_epochs_are_cut_in_dejittered_stamps_as_a_replay_cuts_them(tmp_path):
+    """An LSL sender stamps its chunks a few ms early or late (sd 2 ms here, chunks of 10): training data used to be
+    cut on those raw stamps, a sample off the replay's (and the live session's) dejittered ones for a third of
+    the markers. Every window now starts on the marker's own sample, as the replay's does."""
+    from eegviz.sources.xdf import XdfReplaySource
+
+    ids = _images(tmp_path / "images") * 3
+    n = int(40 * FS)
+    rng = np.random.default_rng(0)
+    stamps = T0 + np.arange(n) / FS + np.repeat(rng.normal(0, 0.002, n // 10 + 1), 10)[:n]
+    marks = 250 + 200 * np.arange(len(ids))  # markers on the sample grid of the sender's steady clock
+    _record_stamps(tmp_path / "a.xdf", ids, stamps, marks)
+    ds = load_xdf_dataset(tmp_path / "a.xdf", tmp_path / "images", tmin=-0.1, tmax=0.5, val_fraction=0.0,
+                          test_fraction=0.0)
+    assert len(ds.eeg) == len(ids)
+    starts = np.rint(ds.eeg[:, 0, 0] * 1e6).astype(int)  # the sample number each window starts at
+    np.testing.assert_array_equal(starts, marks - 25)
+    from eegviz.stream.epocher import find_window  # the Epocher's rule
+
+    replay = XdfReplaySource(tmp_path / "a.xdf", speed=0)
+    replay.open()
+    replay.start()
+    smooth = replay._replay.smooth  # the stamps the replay's chunks carry, which its Epocher cuts in
+    replay.stop()
+    assert [find_window(smooth, T0 + m / FS - 0.1, 150, FS)[0] for m in marks] == list(marks - 25)
+
+
+def test_xdf_epoch_with_two_samples_lost_inside_is_a_gap(tmp_path, caplog):
+    """Two samples lost 0.2 s into a window: skipped as spanning a gap (the old span rule took it, with every
+    sample after the hole 8 ms early), the others kept."""
+    ids = _images(tmp_path / "images")[:4]
+    n = int(6 * FS)
+    keep = np.ones(n, bool)
+    marks = np.array([250, 500, 750, 1000])
+    keep[550:552] = False
+    _record_stamps(tmp_path / "a.xdf", ids, (T0 + np.arange(n) / FS)[keep], marks, np.flatnonzero(keep))
+    with caplog.at_level(logging.WARNING):
+        ds = load_xdf_dataset(tmp_path / "a.xdf", tmp_path / "images", tmin=-0.1, tmax=0.5, val_fraction=0.0,
+                              test_fraction=0.0)
+    assert list(ds.image_ids) == [ids[0], ids[2], ids[3]]
+    np.testing.assert_array_equal(np.rint(ds.eeg[:, 0, 0] * 1e6).astype(int), [225, 725, 975])
+    assert "1 spanning a gap" in caplog.text
+
+
 def _images_only(root):
     root.mkdir()
     (root / "unrelated_1.png").write_bytes(b"")

@@ -169,3 +169,31 @@ def test_nan_samples_are_delivered_with_one_notice_not_ending_the_session(source
     data = np.concatenate([c.samples for c in chunks])
     assert len(data) > 0.3 * source.info.sfreq and np.isnan(data[:, 2]).any() and np.isfinite(data[:, 3]).all()
     assert len(notices) == 1 and "NaN" in notices[0]  # said once, not per chunk
+
+
+def test_epochs_are_cut_in_dejittered_stamps_the_recording_keeps_the_boards(source) -> None:
+    """The board stamps samples as its driver hands them over (here sd 0.5 ms more at 250 Hz): the chunks carry a
+    steady clock recovered from them (a Dejitter line, as the LSL source does), where the board's own stamps left
+    holes the epocher skipped markers in; raw_timestamps keep the board's stamps for the recording, and a
+    marker sits on its sample's steady stamp."""
+    real = source.board.get_board_data
+    rng = np.random.default_rng(0)
+
+    def jittered():
+        data = real()
+        data[source._ts_row] += rng.normal(0, 0.5e-3, data.shape[1])
+        return data
+
+    source.board.get_board_data = jittered
+    _read_for(source, 0.3)  # the line settles
+    source.board.insert_marker(7)
+    chunks, markers = _read_for(source, 0.6)
+    period = 1.0 / source.info.sfreq
+    ts = np.concatenate([c.timestamps for c in chunks])
+    assert len(ts) > 0.3 * source.info.sfreq
+    # (90th percentiles: a busy machine can delay the board's stamps past a gap, where the line restarts)
+    assert np.percentile(np.abs(np.diff(ts) - period), 90) < 0.05 * period  # the steady clock the epocher cuts in
+    raw = np.concatenate([c.raw_timestamps for c in chunks])
+    assert np.percentile(np.abs(np.diff(raw) - period), 90) > 0.15 * period  # the board's stamps, as they came
+    assert abs(np.median(ts - raw)) < 0.5 * period  # the same clock (LSL's), only smoothed
+    assert [m.payload for m in markers] == ["7"] and markers[0].timestamp in set(ts.tolist())

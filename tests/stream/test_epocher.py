@@ -137,3 +137,64 @@ def test_ring_buffer_wraps_and_keeps_latest():
     w = rb.window(t[200], 10, 100.0)
     np.testing.assert_array_equal(w[0], np.arange(200, 210))
     assert rb.window(t[100], 10, 100.0) is None  # overwritten
+
+
+def test_a_few_lost_samples_inside_the_window_are_a_gap_at_any_true_rate():
+    """Two samples lost inside a 0.6 s window at 250 Hz: the old span rule (5 % and two periods to spare) cut it
+    and put every sample after the hole 8 ms early; a sender 3 % off its nominal rate (cheap boards) is no gap."""
+    from eegviz.messages import SkipKind
+
+    spec = InputSpec(ch_names=CH, sfreq=250.0, tmin=-0.1, tmax=0.5)
+    t, data = _stream()
+    keep = np.ones(len(t), bool)
+    keep[300:302] = False  # 8 ms lost, 0.2 s after the marker
+    ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
+    ep.add_marker(Marker(101.0, "x"))
+    out = ep.add_chunk(Chunk(data[keep], t[keep])) + ep.poll(flush=True)
+    assert len(out) == 1 and out[0].epoch is None and out[0].kind == SkipKind.GAP and "gap" in out[0].reason
+    slow = 100.0 + np.arange(len(t)) / (250.0 * 0.97)  # the sender's true rate 3 % below its nominal 250 Hz
+    ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
+    ep.add_marker(Marker(float(slow[250]), "x"))
+    out = ep.add_chunk(Chunk(data, slow)) + ep.poll(flush=True)
+    assert len(out) == 1 and out[0].epoch is not None
+
+
+def test_stamps_that_wobble_cut_at_the_nearest_sample_never_a_gap():
+    """Stamps not dejittered (sd 0.5 ms at 250 Hz): where no sample lies within half a period of marker + tmin,
+    the window starts at the nearest one within a period; such markers used to be skipped for good as a gap."""
+    from eegviz.messages import SkipKind
+
+    sf = 250.0
+    spec = InputSpec(ch_names=CH, sfreq=sf, tmin=-0.1, tmax=0.5, baseline=(-1.0, -0.5), scale=1.0)  # data as is
+    rng = np.random.default_rng(3)
+    t, data = _stream(sfreq=sf, seconds=60.0)
+    stamps = np.sort(t + rng.normal(0, 0.5e-3, len(t)))
+    data[:, 1] = np.arange(len(t)) * 1e-6  # O1 holds the sample number
+    marks = list(range(100, len(t) - 200, 77))
+    ep = Epocher(Preprocessor(spec, CH, sf), CH)
+    at = {s: float(t[s] + rng.uniform(-0.5, 0.5) / sf) for s in marks}  # anywhere within its sample's period
+    for s in marks:
+        ep.add_marker(Marker(at[s], str(s)))
+    out = []
+    for a in range(0, len(t), 5):
+        out += ep.add_chunk(Chunk(data[a : a + 5], stamps[a : a + 5]))
+    out += ep.poll(flush=True)
+    assert len(out) == len(marks) and not [r for r in out if r.kind is SkipKind.GAP]
+    starts = {int(r.marker.payload): int(round(r.epoch.data[1, 0] * 1e6)) for r in out}
+    for s, k in starts.items():
+        assert abs(stamps[k] - (at[s] - 0.1)) <= 1.0 / sf  # the nearest sample, never a period off
+
+
+def test_window_is_the_nearest_sample_and_refuses_a_lost_start():
+    """The rule shared with training data (eegviz.stream.epocher.find_window, used by eegviz.data.xdf_dataset):
+    the sample nearest t0 when none lies within half a period, and no window where t0's own sample was lost
+    (its neighbours a period away either side)."""
+    sf = 100.0
+    t = np.arange(50) / sf
+    late = t.copy()
+    late[20] += 0.6 / sf  # one stamp late by 0.6 period: the old rule found nothing within half a period
+    for stamps, want in ((t, 20), (late, 20), (np.delete(t, 20), None)):
+        rb = RingBuffer(1, 100)
+        rb.append(np.arange(len(stamps), dtype=np.float32)[:, None], stamps)
+        w = rb.window(t[20], 10, sf)
+        assert (None if w is None else int(w[0, 0])) == want
