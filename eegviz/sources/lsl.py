@@ -500,11 +500,12 @@ class LslSource:
         if self._dejitter is None:
             stamps = local  # an irregular stream has no sample clock to recover
         else:
-            if not gap and self._dejitter.jumped(local):
-                gap = True
             if gap:
                 self._dejitter.reset()  # the sample count does not continue the old line
-            stamps = self._dejitter.fit(local)
+            # samples lost before or inside this chunk (a step beyond the sender's jitter: eegviz.stream.dejitter)
+            # restart the line there, and are a gap
+            stamps, lost = self._dejitter.follow(local)
+            gap = gap or lost
         result.gap = result.gap or gap
         self._seen_data = True
         self._last_data_at = now

@@ -13,7 +13,14 @@ from eegviz.sources.base import JUMP_SAMPLES
 DEJITTER_HALFTIME_S = 90.0  # samples this old weigh half in the dejitter line (liblsl's default half-time)
 DEJITTER_PRIOR_S = 1.0  # the nominal rate weighs like this many seconds of perfectly regular samples
 STEADY_S = 1e-6  # a recording whose stamps are all this close to the line is kept as it is
-MAX_JITTER_S = 0.05  # stamps off the dejitter line by more (or JUMP_SAMPLES periods if longer): a jump
+MAX_JITTER_S = 0.05  # before a sender's jitter is known: stamps off the line by more (or JUMP_SAMPLES periods
+# if longer) are a jump
+LOSS_SIGMAS = 6.0  # a step this many of the sender's jitter standard deviations off the line: samples were lost
+LOSS_MIN_PERIODS = 1.5  # ... and never less than this many sample periods (a sender with no jitter: 2 lost samples)
+JITTER_MEMORY = 256  # the chunk boundaries the jitter is estimated from (the latest ones)
+JITTER_MIN_BOUNDARIES = 16  # fewer than this: the jitter is not known yet and MAX_JITTER_S applies
+EXACT_STEP = 1e-3  # a step within this fraction of a period of the period continues the sender's chunk
+HOLD_S = 0.25  # Dejitter.follow holds samples that may start a new line this long at most for the next chunk
 
 
 class Dejitter:
@@ -27,6 +34,21 @@ class Dejitter:
     samples) so the first chunks are not thrown about by their own jitter. The fit is kept as weighted means
     and centred sums, updated a chunk at a time, which stays exact in float64 over hours. reset() starts a new
     line after a gap or reconnect, where the sample count no longer continues the old one.
+
+    Lost samples: after a loss the sample count no longer continues the line, and a line fed on through it stamps
+    every later sample early by the lost time, then late while it catches up, for minutes. So the stamps are
+    checked against the line before they join it (jumped(), follow()): a step between consecutive stamps that
+    the sender's own jitter does not explain, after which the stamps stay off the line (the median of the rest
+    of the pull), is a loss (or a clock reset, or a jump of the clock offset), and the line restarts there. What
+    the jitter explains is learnt online (loss_limit): liblsl stamps a sender's chunk once and back-dates its
+    samples, so stamps within a chunk are exact and all the jitter is in where chunks start; the residuals
+    against the line of the last JITTER_MEMORY chunk starts (every sample, for a sender that stamps each) give a
+    robust standard deviation, and LOSS_SIGMAS of them, at least LOSS_MIN_PERIODS periods, is the limit. Until
+    JITTER_MIN_BOUNDARIES chunk starts are seen it is `tolerance` (MAX_JITTER_S), and it is kept over reset(): a
+    restarted line has the same sender. Not caught: losses under the limit (under 1.5 periods, or under 6 sd of
+    the jitter), and losses inside the first pull of a new line. jumped() decides on the chunk at hand, so a
+    sender chunk stamped later than the limit counts as a jump there; follow() (LslSource, dejitter_recording)
+    waits for the next sender chunk (at most HOLD_S) and takes it as jitter if that one is back on the line.
     """
 
     def __init__(self, srate: float, halftime: float = DEJITTER_HALFTIME_S, prior_s: float = DEJITTER_PRIOR_S):
@@ -35,6 +57,7 @@ class Dejitter:
         n_prior = srate * prior_s
         self.prior = n_prior**3 / 12.0  # what n_prior regular samples add to the centred sum of squares
         self.tolerance = max(JUMP_SAMPLES * self.period, MAX_JITTER_S)
+        self.jitter = np.empty(0)  # residuals of the latest chunk starts against the line (kept over reset())
         self.reset()
 
     def reset(self) -> None:
@@ -42,22 +65,110 @@ class Dejitter:
         self.weight = 0.0
         self.mean_n = self.mean_t = 0.0
         self.snn = self.snt = 0.0  # weighted sums of (n - mean_n)**2 and (n - mean_n) * (t - mean_t)
+        self.last = 0.0  # the last stamp on this line
+        self._held: tuple[np.ndarray, float] | None = None  # follow(): stamps that may start a new line, their offset
 
     def _slope(self, snn: float, snt: float) -> float:
         return (snt + self.prior * self.period) / (snn + self.prior)
 
+    def _line(self, k: int, skip: int = 0) -> np.ndarray:
+        """The line's stamps for the next k samples after `skip` more."""
+        n = self.count + skip + np.arange(k, dtype=np.float64)
+        return self.mean_t + self._slope(self.snn, self.snt) * (n - self.mean_n)
+
+    def _residuals(self, stamps: np.ndarray, skip: int = 0) -> np.ndarray:
+        return stamps - self._line(len(stamps), skip)
+
+    def _steps(self, stamps: np.ndarray) -> np.ndarray:
+        """Each stamp's step from the one before it (the line's last stamp before the first) less a period."""
+        return np.diff(stamps, prepend=self.last) - self.period
+
+    def limit(self) -> tuple[float, float]:
+        """(centre, limit): the stamps' usual residual against the line, and how far off it a step is a loss."""
+        return loss_limit(self.jitter, self.period, self.tolerance)
+
+    def _loss_at(self, stamps: np.ndarray, first_only: bool = False) -> int | None:
+        """Where in these next stamps samples were lost (see the class): a step beyond the limit after which the
+        stamps stay off the line (the median of the rest, so a single late sample does not count), both the same
+        way. None if nowhere (or this is a new line: no line to be off)."""
+        if self.count == 0 or not len(stamps):
+            return None
+        steps = self._steps(stamps[:1] if first_only else stamps)
+        if not (np.abs(steps) > LOSS_MIN_PERIODS * self.period).any():  # under any limit (and the usual case)
+            return None
+        centre, limit = self.limit()
+        residual = self._residuals(stamps) - centre
+        for i in np.flatnonzero(np.abs(steps) > limit)[:16]:
+            level = float(np.median(residual[i:]))
+            if abs(level) > limit and level * steps[i] > 0:
+                return int(i)
+        return None
+
     def jumped(self, stamps: np.ndarray) -> bool:
-        """Do these next stamps sit off the line (samples lost, the sender's clock reset, the offset jumped)?
-        The chunk's median is used so that single late samples do not count."""
-        if self.count == 0:
-            return False
-        n = self.count + np.arange(len(stamps), dtype=np.float64)
-        predicted = self.mean_t + self._slope(self.snn, self.snt) * (n - self.mean_n)
-        return bool(abs(float(np.median(stamps - predicted))) > self.tolerance)
+        """Do these next stamps start off the line (samples lost, the sender's clock reset, the offset jumped)?
+        A step into the first one beyond the sender's jitter, and the chunk's median off the line the same way
+        (so that single late samples do not count). follow() also looks inside the chunk."""
+        return self._loss_at(np.asarray(stamps, dtype=np.float64), first_only=True) == 0
+
+    def follow(self, stamps: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The line's stamps for these next consecutive samples, and whether samples were lost: the line restarts
+        where they were (jumped()'s test, also inside the chunk).
+
+        The samples from a step that looks like a loss are held off the line for one pull, stamped where they
+        are (the line moved by their median residual), and the next pull decides: if it stays off the line the
+        same way, samples were lost (reported now, one pull late) and the held samples start the new line; if it
+        is back on the line, they were only a late chunk (a scheduling delay: liblsl stamps a chunk when it is
+        pushed) and join the old line. A single late chunk used to restart the line twice (away and back) and
+        cost the epochs around it."""
+        stamps = np.asarray(stamps, dtype=np.float64)
+        if not len(stamps):
+            return np.empty(0), False
+        if self._held is not None:
+            return self._decide(stamps)
+        i = self._loss_at(stamps)
+        if i is None:
+            return self.fit(stamps), False
+        head = self.fit(stamps[:i])
+        tail = stamps[i:]
+        centre = self.limit()[0]
+        level = float(np.median(self._residuals(tail))) - centre
+        self._held = (tail, level)
+        return np.concatenate([head, self._line(len(tail)) + centre + level]), False
+
+    def _decide(self, stamps: np.ndarray) -> tuple[np.ndarray, bool]:
+        """follow() with samples held: the evidence is the next sender chunk (after a step that is not exactly a
+        period); samples that only continue the held chunk are held with it, up to HOLD_S."""
+        held, level = self._held
+        centre, limit = self.limit()
+        starts = np.flatnonzero(np.abs(np.diff(stamps, prepend=held[-1]) - self.period) > EXACT_STEP * self.period)
+        if not len(starts) and len(held) + len(stamps) < HOLD_S / self.period:
+            self._held = (np.concatenate([held, stamps]), level)
+            return self._line(len(stamps), skip=len(held)) + centre + level, False
+        self._held = None
+        j = int(starts[0]) if len(starts) else len(stamps)
+        if j < len(stamps):
+            level_next = float(np.median(self._residuals(stamps[j:], skip=len(held) + j))) - centre
+        else:  # held for HOLD_S without another chunk: the stamps stayed off all along
+            level_next = level
+        lost = abs(level_next) > limit and level_next * level > 0
+        if lost:  # the held samples start the new line
+            self.reset()
+        self.fit(held)  # (else: back on the line, so they were jitter, which the jitter estimate learns)
+        head = self.fit(stamps[:j])
+        rest, later = self.follow(stamps[j:])
+        return np.concatenate([head, rest]), lost or later
 
     def fit(self, stamps: np.ndarray) -> np.ndarray:
         """Add these consecutive samples' stamps to the line and return the line's stamps for them."""
+        stamps = np.asarray(stamps, dtype=np.float64)
         k = len(stamps)
+        if not k:
+            return np.empty(0)
+        if self.count:  # where chunks start (a step that is not a period), off the line by the sender's jitter
+            steps = self._steps(stamps)
+            starts = np.abs(steps) > EXACT_STEP * self.period
+            starts[0] = True  # (and every pull: a sender with exact stamps has no other)
+            self.jitter = np.concatenate([self.jitter, self._residuals(stamps)[starts]])[-JITTER_MEMORY:]
         n = self.count + np.arange(k, dtype=np.float64)
         w = self.decay ** np.arange(k - 1, -1, -1, dtype=np.float64)  # the newest sample weighs 1
         carried = self.weight * self.decay**k  # the old samples' weight, faded by k newer ones
@@ -71,7 +182,27 @@ class Dejitter:
         self.snt = self.snt * fade + carried * dn * dt + float(w @ ((n - mean_n) * (stamps - mean_t)))
         self.weight, self.mean_n, self.mean_t = weight, mean_n, mean_t
         self.count += k
+        self.last = float(stamps[-1])
         return mean_t + self._slope(self.snn, self.snt) * (n - mean_n)
+
+
+def loss_limit(deviations: np.ndarray, period: float, unknown: float, steps: bool = False) -> tuple[float, float]:
+    """(centre, limit) for telling lost samples from a sender's jitter, live (Dejitter) and in a recording
+    (recording_breaks) alike: the deviations' median, and LOSS_SIGMAS robust standard deviations of them
+    (1.4826 median absolute deviations), at least LOSS_MIN_PERIODS sample periods; `unknown` while fewer than
+    JITTER_MIN_BOUNDARIES are there. deviations: the residuals of chunk starts against the line, or (steps=True)
+    the steps between chunks less a period, which are the difference of two chunks' jitter (sqrt(2) times theirs).
+
+    Why robust and from chunk starts only: stamps within a sender's chunk are exact, so a spread of all steps is 0
+    and ordinary chunk jitter (a few ms) became loss; and the occasional loss or pause must not widen the limit."""
+    deviations = np.asarray(deviations, dtype=np.float64)
+    if len(deviations) < JITTER_MIN_BOUNDARIES:
+        return 0.0, unknown
+    centre = float(np.median(deviations))
+    sd = 1.4826 * float(np.median(np.abs(deviations - centre)))
+    if steps:
+        sd /= np.sqrt(2.0)
+    return centre, max(LOSS_MIN_PERIODS * period, LOSS_SIGMAS * sd)
 
 
 def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -> np.ndarray:
@@ -80,8 +211,9 @@ def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -
     Why: a recording keeps the sender's stamps, jitter and all (an LSL sender stamps chunks as its driver hands
     them over: a few ms either way), and an epoch is cut from the first sample at or after marker + tmin, so
     jitter of about half a sample period made a replay skip markers that the live session had decoded. The
-    same Dejitter line is fed in pulls of chunk_s, as a live inlet delivers them, and restarted where samples
-    were lost (recording_breaks), so the samples after a loss keep their place in time."""
+    same Dejitter line is fed in pulls of chunk_s, as a live inlet delivers them (Dejitter.follow: the live rule
+    for lost samples), and restarted where the whole recording shows samples were lost (recording_breaks: the
+    same limit, and it sees the stamps after a step too), so the samples after a loss keep their place in time."""
     stamps = np.asarray(stamps, dtype=np.float64)
     out = np.empty_like(stamps)
     line = Dejitter(sfreq)
@@ -90,9 +222,7 @@ def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -
         line.reset()
         for a in range(0, len(seg), per):
             idx = seg[a : a + per]
-            if line.jumped(stamps[idx]):
-                line.reset()
-            out[idx] = line.fit(stamps[idx])
+            out[idx] = line.follow(stamps[idx])[0]
     if len(stamps) and np.abs(out - stamps).max() < STEADY_S:  # already a steady clock (a file MNE reads, the
         return stamps  # simulator's): its own stamps, not the line's rounding of them
     return out
@@ -102,22 +232,32 @@ def recording_breaks(stamps: np.ndarray, sfreq: float, tolerance: float) -> np.n
     """Where a recording's sample count stops continuing its stamps: the indices that start a new line.
 
     A line fitted on sample count moves every sample after a loss early by the lost time, for as long as the
-    line takes to follow (minutes), so losses must restart it. For a sender that stamps each sample, a loss is
-    a step between consecutive stamps well beyond its own jitter: more than a period past the period, and more
-    than six robust standard deviations of its steps (ordinary jitter of +-1.5 ms at 250 Hz never gets there; two
-    lost samples do). A sender that stamps whole bursts alike (most steps near 0, one step of a burst's length)
-    has no such scale, and a break at every burst would give each burst its own line and stamps that step back:
-    there only steps well past a burst's length (and past `tolerance`, the live line's jump size) and backward
-    steps break."""
+    line takes to follow (minutes), so losses must restart it. For a sender that stamps each sample or each
+    chunk (back-dating its samples, as liblsl does), a loss is a step between consecutive stamps beyond the
+    sender's jitter (loss_limit: 6 robust sd, at least 1.5 periods; the jitter from the steps between chunks
+    only, since the steps inside a chunk are exact) after which the stamps stay off: the step and the next
+    chunk's step together are beyond it too, so a single late chunk or sample (a step out and back) is not a
+    loss. Backward steps past `tolerance` (a clock reset) always break. A sender that stamps whole bursts
+    alike (most steps near 0, one step of a burst's length) has no such scale, and a break at every burst would
+    give each burst its own line and stamps that step back: there only steps well past a burst's length (and
+    past `tolerance`, the live line's jump size) and backward steps break."""
     steps = np.diff(stamps)
     if not len(steps):
         return np.array([], dtype=int)
     period = 1.0 / sfreq
     med = float(np.median(steps))
-    if med > 0.5 * period:  # stamped sample by sample
-        spread = 1.4826 * float(np.median(np.abs(steps - med)))
-        limit = period + max(period, 6.0 * spread)
+    if med > 0.5 * period:  # stamped sample by sample, or chunk by chunk with the samples back-dated
+        excess = steps - period
+        starts = np.flatnonzero(np.abs(excess) > EXACT_STEP * period)  # chunk starts (every sample, if stamped so)
+        centre, limit = loss_limit(excess[starts], period, LOSS_MIN_PERIODS * period, steps=True)
+        dev = excess[starts] - centre
+        after = np.append(dev[1:], 0.0)  # the next chunk's step: back to the line after a late one
+        before = np.insert(dev[:-1], 0, 0.0)  # the step into the chunk before: a late chunk's way back
+        lost = ((np.abs(dev) > limit) & (np.abs(dev + after) > limit) & (dev * (dev + after) > 0)
+                & (np.abs(dev + before) > limit) & (dev * (dev + before) > 0))
+        breaks = starts[lost | (excess[starts] < -tolerance - period)]
     else:  # stamped in bursts: the steps between bursts are a burst's length
         burst = float(np.median(steps[steps > 0.5 * period])) if (steps > 0.5 * period).any() else period
         limit = max(tolerance, 1.5 * burst + period)
-    return np.flatnonzero((steps > limit) | (steps < -tolerance)) + 1
+        breaks = np.flatnonzero((steps > limit) | (steps < -tolerance))
+    return breaks + 1

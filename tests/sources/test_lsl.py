@@ -855,3 +855,45 @@ def test_an_eeg_stream_found_just_before_the_deadline_is_taken() -> None:
         assert found.name() == f"late-eeg-{tag}" and markers is not None and markers.name() == f"late-mk-{tag}"
     finally:
         del eeg, marks
+
+
+def test_ten_lost_samples_are_a_gap_and_the_later_stamps_stay_in_place() -> None:
+    """A sender that lost 10 samples (40 ms at 250 Hz: a Bluetooth drop) but stamps the rest right. The dejitter
+    line only restarted beyond 50 ms, so it counted on through the loss: no gap, and every later sample stamped up
+    to 9 samples early (then late while the line caught up, for minutes). Now the step beyond the sender's jitter
+    is a gap, and the stamps after it are the sender's, as before the loss. Chunks of 1-32 samples, each pulled
+    before the next is pushed (the line needs 16 pulls to know the sender's jitter)."""
+    name = f"eegviz-test-loss-{_uid()}"
+    outlet = _eeg_outlet(name, name)
+    src = LslSource(stream_name=name, resolve_timeout=3.0)
+    src.start()
+    rng = np.random.default_rng(0)
+    sample = np.r_[0:500, 510:1000]  # the sender's sample numbers: 500-509 never arrive
+    t0 = pylsl.local_clock()
+    chunks, gap_at = [], []
+    try:
+        time.sleep(0.2)
+        a, t_end = 0, time.monotonic() + 10.0
+        while a < len(sample) and time.monotonic() < t_end:
+            size = int(rng.integers(1, 33))
+            nums = sample[a : a + size]
+            outlet.push_chunk(_ramp(a, len(nums)), [float(t0 + k / SFREQ) for k in nums])
+            a += len(nums)
+            while _n(chunks) < a and time.monotonic() < t_end:
+                r = src.read(timeout=0.05)
+                if r.gap:
+                    gap_at.append((_n(chunks), _n(chunks) + _n(r.chunks)))
+                chunks += r.chunks
+    finally:
+        src.stop()
+    assert _n(chunks) == len(sample)
+    raw = np.concatenate([c.raw_timestamps for c in chunks])
+    ts = np.concatenate([c.timestamps for c in chunks])
+    np.testing.assert_array_equal(raw, t0 + sample / SFREQ)
+    # one gap, with the read holding sample 510 or a later one within HOLD_S (the line waits for the next chunk
+    # to tell a loss from a late chunk)
+    assert len(gap_at) == 1 and 500 < gap_at[0][1] <= 500 + 0.25 * SFREQ + 32, gap_at
+    err = (ts - raw) * SFREQ  # in samples; the clock offset on loopback is ~0 and steady
+    offset = np.median(err[100:500])
+    assert np.abs(err[100:500] - offset).max() < 0.05
+    assert np.abs(err[500:] - offset).max() < 0.05, np.abs(err[500:] - offset).max()
