@@ -192,8 +192,9 @@ def test_kiosk_waits_for_signal_and_restarts_replay(qtbot):
             ctl.start(SourceChoice("demo", speed=0.0))
         assert stopped.args == ["finished"] and len(starts) == 1
         assert win.n_epochs > 0 and win.class_caption.text()
-        qtbot.waitUntil(lambda: win.waiting_for_signal, timeout=3000)  # source gone: the overlay is back
-        qtbot.waitUntil(lambda: len(starts) == 2, timeout=START_MS)  # ... and the replay starts over
+        qtbot.wait(600)  # twice the signal timeout: the recording has ended, and is about to be replayed ...
+        assert not win.waiting_for_signal  # ... which is no lost signal (the overlay used to flash here)
+        qtbot.waitUntil(lambda: len(starts) == 2, timeout=START_MS)  # the replay starts over
         qtbot.waitUntil(lambda: not win.waiting_for_signal and win.n_epochs > 0, timeout=10000)
     finally:
         with qtbot.waitSignal(ctl.stopped, timeout=5000, raising=False):
