@@ -187,11 +187,10 @@ class BrainFlowSource:
                 result.gap = bool(len(steps) and (steps > JUMP_SAMPLES / self.info.sfreq).any())
                 # the board stamps samples as its driver hands them over (steps of 0 to 2 periods on the synthetic
                 # board): the epocher cuts in a steady clock recovered from them, as the LSL source does
-                if not result.gap and self._dejitter.jumped(raw):
-                    result.gap = True
                 if result.gap:
                     self._dejitter.reset()  # the sample count does not continue the old line
-                ts = self._dejitter.fit(raw)
+                ts, lost = self._dejitter.follow(raw)  # lost samples, told from late ones as LSL's are
+                result.gap = result.gap or lost
             self._last_ts = float(raw[-1])
             result.chunks.append(Chunk(samples=samples.astype(np.float32), timestamps=ts, source=self.info.name,
                                        raw_timestamps=raw))  # the recording keeps the board's own stamps

@@ -20,7 +20,7 @@ LOSS_MIN_PERIODS = 1.5  # ... and never less than this many sample periods (a se
 JITTER_MEMORY = 256  # the chunk boundaries the jitter is estimated from (the latest ones)
 JITTER_MIN_BOUNDARIES = 16  # fewer than this: the jitter is not known yet and MAX_JITTER_S applies
 EXACT_STEP = 1e-3  # a step within this fraction of a period of the period continues the sender's chunk
-HOLD_S = 0.25  # Dejitter.follow holds samples that may start a new line this long at most for the next chunk
+HOLD_S = 0.25  # stamps off the line this long are a loss; back within it, a late chunk or a stall (follow)
 
 
 class Dejitter:
@@ -47,8 +47,9 @@ class Dejitter:
     JITTER_MIN_BOUNDARIES chunk starts are seen it is `tolerance` (MAX_JITTER_S), and it is kept over reset(): a
     restarted line has the same sender. Not caught: losses under the limit (under 1.5 periods, or under 6 sd of
     the jitter), and losses inside the first pull of a new line. jumped() decides on the chunk at hand, so a
-    sender chunk stamped later than the limit counts as a jump there; follow() (LslSource, dejitter_recording)
-    waits for the next sender chunk (at most HOLD_S) and takes it as jitter if that one is back on the line.
+    sender chunk stamped later than the limit counts as a jump there; follow() (LslSource, BrainFlowSource,
+    dejitter_recording) waits up to HOLD_S for the stamps to come back to the line (a late chunk, a stall)
+    before it calls them a loss, stamping them on the line meanwhile.
     """
 
     def __init__(self, srate: float, halftime: float = DEJITTER_HALFTIME_S, prior_s: float = DEJITTER_PRIOR_S):
@@ -114,12 +115,14 @@ class Dejitter:
         """The line's stamps for these next consecutive samples, and whether samples were lost: the line restarts
         where they were (jumped()'s test, also inside the chunk).
 
-        The samples from a step that looks like a loss are held off the line for one pull, stamped where they
-        are (the line moved by their median residual), and the next pull decides: if it stays off the line the
-        same way, samples were lost (reported now, one pull late) and the held samples start the new line; if it
-        is back on the line, they were only a late chunk (a scheduling delay: liblsl stamps a chunk when it is
-        pushed) and join the old line. A single late chunk used to restart the line twice (away and back) and
-        cost the epochs around it."""
+        From a step that looks like a loss, the samples are held off the fit and stamped on the old line, and
+        the stamps that follow decide: back on the line within HOLD_S, it was a late chunk or a stall of the
+        sender (liblsl stamps a chunk when it is pushed; a scheduler hiccup makes one or several late), and the
+        held samples join the old line; still off the line after HOLD_S, samples were lost (reported then) and
+        the line restarts from the held ones. Stamped on the old line meanwhile, a late chunk costs no epoch
+        (stamped where it arrived, it moved the stamps off the line, which the epocher took for a hole); at a
+        real loss, the samples of its first HOLD_S are early by the lost time, and the jump where the new line
+        starts is a hole the epocher refuses windows across."""
         stamps = np.asarray(stamps, dtype=np.float64)
         if not len(stamps):
             return np.empty(0), False
@@ -133,30 +136,28 @@ class Dejitter:
         centre = self.limit()[0]
         level = float(np.median(self._residuals(tail))) - centre
         self._held = (tail, level)
-        return np.concatenate([head, self._line(len(tail)) + centre + level]), False
+        return np.concatenate([head, self._line(len(tail))]), False  # where fit() would put them: no step
 
     def _decide(self, stamps: np.ndarray) -> tuple[np.ndarray, bool]:
-        """follow() with samples held: the evidence is the next sender chunk (after a step that is not exactly a
-        period); samples that only continue the held chunk are held with it, up to HOLD_S."""
+        """follow() with samples held (see there): the pull's last stamps back on the line end the hold as
+        jitter; off it the same way after HOLD_S of samples held, as a loss; else the hold goes on."""
         held, level = self._held
         centre, limit = self.limit()
-        starts = np.flatnonzero(np.abs(np.diff(stamps, prepend=held[-1]) - self.period) > EXACT_STEP * self.period)
-        if not len(starts) and len(held) + len(stamps) < HOLD_S / self.period:
+        now = float(np.median(self._residuals(stamps[-8:], skip=len(held) + max(0, len(stamps) - 8)))) - centre
+        if abs(now) <= limit:  # back on the line: a late chunk or a stall, nothing lost
+            self._held = None
+            both = np.concatenate([held, stamps])
+            # fitted as jitter, but no further off the line than the limit: a 60 ms stall's stamps, taken as they
+            # were, moved a young line by half a sample, a step the epocher took for a hole
+            line = self._line(len(both)) + centre
+            return self.fit(line + np.clip(both - line, -limit, limit))[len(held):], False
+        if len(held) + len(stamps) < HOLD_S / self.period:  # still off: wait for more before restarting the line
             self._held = (np.concatenate([held, stamps]), level)
-            return self._line(len(stamps), skip=len(held)) + centre + level, False
+            return self._line(len(stamps), skip=len(held)), False
         self._held = None
-        j = int(starts[0]) if len(starts) else len(stamps)
-        if j < len(stamps):
-            level_next = float(np.median(self._residuals(stamps[j:], skip=len(held) + j))) - centre
-        else:  # held for HOLD_S without another chunk: the stamps stayed off all along
-            level_next = level
-        lost = abs(level_next) > limit and level_next * level > 0
-        if lost:  # the held samples start the new line
-            self.reset()
-        self.fit(held)  # (else: back on the line, so they were jitter, which the jitter estimate learns)
-        head = self.fit(stamps[:j])
-        rest, later = self.follow(stamps[j:])
-        return np.concatenate([head, rest]), lost or later
+        self.reset()  # off the line for HOLD_S: samples were lost (or the clock moved); the held ones start it
+        self.fit(held)
+        return self.fit(stamps), True
 
     def fit(self, stamps: np.ndarray) -> np.ndarray:
         """Add these consecutive samples' stamps to the line and return the line's stamps for them."""
@@ -205,6 +206,16 @@ def loss_limit(deviations: np.ndarray, period: float, unknown: float, steps: boo
     return centre, max(LOSS_MIN_PERIODS * period, LOSS_SIGMAS * sd)
 
 
+def _robust_step(stamps: np.ndarray, period: float) -> float:
+    """A recording's sample period as its stamps show it (a sender's true rate may be off nominal by percent):
+    the median over 1 s spans, which a loss or a late chunk barely moves; the nominal period for short ones."""
+    h = int(round(1.0 / period))
+    if len(stamps) <= 2 * h:
+        return period
+    step = float(np.median((stamps[h:] - stamps[:-h]) / h))
+    return step if step > 0 else period
+
+
 def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -> np.ndarray:
     """A recorded regular-rate stream's stamps smoothed as the live source smooths them while it streams.
 
@@ -251,10 +262,23 @@ def recording_breaks(stamps: np.ndarray, sfreq: float, tolerance: float) -> np.n
         starts = np.flatnonzero(np.abs(excess) > EXACT_STEP * period)  # chunk starts (every sample, if stamped so)
         centre, limit = loss_limit(excess[starts], period, LOSS_MIN_PERIODS * period, steps=True)
         dev = excess[starts] - centre
-        after = np.append(dev[1:], 0.0)  # the next chunk's step: back to the line after a late one
-        before = np.insert(dev[:-1], 0, 0.0)  # the step into the chunk before: a late chunk's way back
-        lost = ((np.abs(dev) > limit) & (np.abs(dev + after) > limit) & (dev * (dev + after) > 0)
-                & (np.abs(dev + before) > limit) & (dev * (dev + before) > 0))
+        # a step beyond the limit is a loss only if the stamps stay off: their level (stamp less the stream's own
+        # rate times the sample count: flat for a steady clock) HOLD_S after the step against HOLD_S before it,
+        # the same way; a late chunk or a stall of the sender is back within HOLD_S (the live rule,
+        # Dejitter.follow), and so is the step back from one, whose stamps just before were the late ones
+        rate = _robust_step(stamps, period)
+        level = stamps - rate * np.arange(len(stamps))
+        # medians over three sender chunks (at least 16 samples), so that one other late chunk does not move them
+        w = max(16, 3 * int(np.median(np.diff(starts)))) if len(starts) > 1 else 16
+        lost = np.zeros(len(starts), bool)
+        for k in np.flatnonzero(np.abs(dev) > limit):
+            i = starts[k] + 1  # the first stamp after the step
+            j = int(np.searchsorted(stamps, stamps[i] + HOLD_S))
+            after = level[j : j + w] if j < len(stamps) else level[i:][-w:]
+            b = int(np.searchsorted(stamps, stamps[i - 1] - HOLD_S))
+            before = level[max(0, b - w) : b] if b > 0 else level[:1]
+            shift = float(np.median(after) - np.median(before))
+            lost[k] = abs(shift) > limit and shift * dev[k] > 0
         breaks = starts[lost | (excess[starts] < -tolerance - period)]
     else:  # stamped in bursts: the steps between bursts are a burst's length
         burst = float(np.median(steps[steps > 0.5 * period])) if (steps > 0.5 * period).any() else period

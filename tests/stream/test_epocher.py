@@ -198,3 +198,39 @@ def test_window_is_the_nearest_sample_and_refuses_a_lost_start():
         rb.append(np.arange(len(stamps), dtype=np.float32)[:, None], stamps)
         w = rb.window(t[20], 10, sf)
         assert (None if w is None else int(w[0, 0])) == want
+
+
+@pytest.mark.parametrize("late_ms, chunks_late", [(8.0, 1), (60.0, 6)], ids=["one-late-chunk", "60-ms-stall"])
+def test_late_chunks_and_stalls_cost_no_epoch_live(late_ms, chunks_late):
+    """A sender's chunk pushed late (a scheduler hiccup), or a stall whose chunks are pushed together at its end,
+    loses no sample: through the live line (Dejitter.follow) and the Epocher every epoch is cut. The held
+    samples used to be stamped where they arrived, off the line, which the epocher took for a hole."""
+    from eegviz.stream.dejitter import Dejitter
+
+    sf, rng = 500.0, np.random.default_rng(1)
+    ch = tuple(f"E{i}" for i in range(4))
+    n = int(24 * sf)
+    t = 10 + np.arange(n) / sf
+    stamps, pushed = np.empty(n), np.empty(n)
+    for a in range(0, n, 10):
+        push = t[a + 9] + 0.002 + abs(rng.normal(0, 3e-4))
+        if int(12 * sf) <= a < int(12 * sf) + 10 * chunks_late:  # late, or held back until the stall ends
+            push = max(push, t[int(12 * sf) + 10 * chunks_late - 1] + 0.002) + late_ms / 1e3 * (chunks_late == 1)
+        pushed[a : a + 10] = push
+        stamps[a : a + 10] = push - (9 - np.arange(10)) / sf  # liblsl: stamped at the push, back-dated
+    spec = InputSpec(ch_names=ch, sfreq=250.0, tmin=-0.2, tmax=0.8, baseline=(-0.2, 0.0))
+    ep, line = Epocher(Preprocessor(spec, ch, sf), ch), Dejitter(sf)
+    marks, results, a = list(np.arange(11.0, 32.0, 0.25)), [], 0
+    for now in np.arange(pushed[0], pushed[-1] + 0.01, 0.01):  # pulled every 10 ms
+        while marks and marks[0] < now:
+            ep.add_marker(Marker(float(marks.pop(0)), "m"))
+        b = int(np.searchsorted(pushed, now, side="right"))
+        if b > a:
+            s, lost = line.follow(stamps[a:b])
+            assert not lost
+            results += ep.add_chunk(Chunk(np.zeros((b - a, 4), np.float32), s))
+            a = b
+    results += ep.poll(flush=True)
+    cut = [r for r in results if r.epoch is not None]
+    assert not [r.reason for r in results if r.epoch is None and "gap" in str(r.reason)]
+    assert len(cut) >= 80  # markers from 11 s to 31.75 s whose windows lie inside the 10-34 s stream
