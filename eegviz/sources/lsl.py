@@ -51,7 +51,7 @@ from eegviz.sources.lsl_reconnect import (
     _close, _connect, _format, _new_inlet, channel_header, RecoveringInlet, _same_type
 )
 from eegviz.stream.dejitter import Dejitter
-from eegviz.sources.units import UNIT_SCALE
+from eegviz.sources.units import UV_MEDIAN_THRESHOLD, volts_per_unit
 
 
 DEFAULT_SCALE = 1e-6  # most EEG outlets send microvolts and many do not say so
@@ -71,19 +71,11 @@ class LslStreamInfo(StreamInfo):
 
 
 def unit_scale(unit: str | None) -> float:
-    """Volts per unit of a desc unit string; unknown or missing units are taken as microvolts.
-
-    mne-lsl writes MNE's unit multiplier as an integer string ("0" = volts, "-6" = microvolts), so a bare
-    integer is read as a power-of-ten exponent.
-    """
-    if not unit:
-        return DEFAULT_SCALE
-    text = unit.strip().lower()
-    try:
-        exponent = int(text)
-    except ValueError:
-        return UNIT_SCALE.get(text, DEFAULT_SCALE)
-    return 10.0**exponent if -12 <= exponent <= 3 else DEFAULT_SCALE
+    """Volts per unit of a desc unit string (eegviz.sources.units.volts_per_unit: names, or mne-lsl's integer
+    exponents, "0" = volts, "-6" = microvolts); missing or unknown units are taken as microvolts until the data
+    is judged (LslSource._judge_units)."""
+    volts = volts_per_unit(unit)
+    return DEFAULT_SCALE if volts is None else volts
 
 
 def channel_meta(info: pylsl.StreamInfo) -> tuple[list[str], list[str | None]]:
@@ -332,6 +324,7 @@ class LslSource:
         self._unstarted: list[tuple[str, pylsl.StreamInfo, pylsl.StreamInlet]] | None = None
         self._full: pylsl.StreamInfo | None = None  # the EEG stream's full header, desc included, from open()
         self._scale: np.ndarray | None = None
+        self._unjudged: np.ndarray | None = None  # channels of no known unit, until the first data judges them
         self._dejitter: Dejitter | None = None
         self._seen_data = False
         self._last_data_at = 0.0
@@ -368,6 +361,10 @@ class LslSource:
             raise EegvizError(f"LSL stream {_describe(eeg)} did not answer: {e}") from None
         labels, units = channel_meta(full)
         self._scale = np.array([unit_scale(u) for u in units], dtype=np.float64)
+        # channels whose unit the stream does not declare (or declares in words eegviz does not know): microvolts
+        # until the first data says otherwise (_judge_units), as the XDF reader judges them
+        unknown = np.array([volts_per_unit(u) is None for u in units])
+        self._unjudged = unknown if unknown.any() else None
         self._full = full
         self.info = LslStreamInfo(
             name=full.name(),
@@ -495,6 +492,8 @@ class LslSource:
                 f"LSL stream '{self.info.name}' sends NaN/inf samples (a flat or saturated electrode?); they are "
                 "kept as sent and the epochs holding them are skipped"
             )
+        if self._unjudged is not None:
+            self._judge_units(data, result)
         gap = self._pending_gap or (self._seen_data and now - self._last_data_at > SILENCE_GAP_S)
         local = raw + eeg.offset
         if self._dejitter is None:
@@ -517,6 +516,23 @@ class LslSource:
                 raw_timestamps=raw,
             )
         )
+
+    def _judge_units(self, data: np.ndarray, result: ReadResult) -> None:
+        """Channels without a declared unit, judged once from the first data that is not all zero: a scalp
+        signal of |median| above UV_MEDIAN_THRESHOLD cannot be volts, so it is microvolts, else volts (mne-lsl's
+        and BrainFlow's senders, MNE-based tools). Live streams used to be taken as microvolts whatever they
+        held, while the same stream recorded and replayed was judged: a volts stream came out 10^6 too small."""
+        values = np.abs(data[:, self._unjudged])
+        values = values[np.isfinite(values) & (values > 0)]
+        if not values.size:
+            return  # zeros so far (an amplifier warming up): nothing to judge by, and nothing a scale changes
+        med = float(np.median(values))
+        guess, what = (1e-6, "microvolts") if med > UV_MEDIAN_THRESHOLD else (1.0, "volts")
+        self._scale[self._unjudged] = guess
+        result.notices.append(f"LSL stream '{self.info.name}' declares no known unit for {int(self._unjudged.sum())} "
+                              f"of its {len(self._unjudged)} channels; their values look like {what} (|median| "
+                              f"{med:.3g}), so they are read as {what}")
+        self._unjudged = None
 
     def _pull_markers(self, result: ReadResult) -> None:
         mk = self._markers

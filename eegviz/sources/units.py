@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+UV_MEDIAN_THRESHOLD = 1e-2  # |median| above this cannot be volts from a scalp electrode, so it is microvolts
+
 UNIT_SCALE = {
     "v": 1.0,
     "volt": 1.0,

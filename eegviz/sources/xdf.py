@@ -20,12 +20,11 @@ from eegviz.checks import check_file
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
 from eegviz.sources.replay import ReplaySource, checked_speed
-from eegviz.sources.units import volts_per_unit
+from eegviz.sources.units import UV_MEDIAN_THRESHOLD, volts_per_unit
 
 log = logging.getLogger(__name__)
 
 
-UV_MEDIAN_THRESHOLD = 1e-2  # |median| above this cannot be volts from a scalp electrode, so it is microvolts
 
 
 @dataclass

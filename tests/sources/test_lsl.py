@@ -901,3 +901,27 @@ def test_ten_lost_samples_are_a_gap_and_the_later_stamps_stay_in_place() -> None
     decided = gap_at[0][0]
     assert np.abs(err[500:decided] - offset + 10).max() < 0.05
     assert np.abs(err[decided:] - offset).max() < 0.05, np.abs(err[decided:] - offset).max()
+
+
+@pytest.mark.parametrize("values, scale, what", [(2e-5, 1.0, "volts"), (20.0, 1e-6, "microvolts")],
+                         ids=["volts", "microvolts"])
+def test_channels_without_a_unit_are_judged_from_their_values(values, scale, what) -> None:
+    """No unit in the stream's description: eegviz read it as microvolts whatever it held, so a volts stream
+    (mne-lsl's, BrainFlow's, MNE-based senders) came out 10^6 too small live, while its recording replayed
+    right. Now judged from the first data that is not all zero, as the XDF reader judges, with one notice."""
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name, unit=None)
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
+    src.start()
+    try:
+        time.sleep(0.2)
+        outlet.push_chunk(np.zeros((5, N_CH), np.float32))  # an amplifier warming up: nothing to judge by
+        outlet.push_chunk(np.full((20, N_CH), values, np.float32))
+        got = _read_all(src, lambda g: _n(g["chunks"]) >= 25)
+    finally:
+        src.stop()
+    data = np.concatenate([c.samples for c in got["chunks"]])
+    np.testing.assert_allclose(data[5:], values * scale, rtol=1e-5)
+    assert [n for n in got["notices"] if "unit" in n] == [
+        f"LSL stream '{name}' declares no known unit for {N_CH} of its {N_CH} channels; their values look like "
+        f"{what} (|median| {values:.3g}), so they are read as {what}"]
