@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -63,11 +62,10 @@ def record_stage(stages: Path, name: str, rec: dict) -> None:
     """Write a finished stage's record after its weights (temp file + rename: a crash leaves none or all)."""
     import numpy as np
 
-    path = Path(stages) / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(rec, indent=1, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)))
-    os.replace(tmp, path)
+    from eegviz.modelio import write_json_atomic
+
+    write_json_atomic(Path(stages) / f"{name}.json", rec,
+                      default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
 
 
 def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict | None = None,

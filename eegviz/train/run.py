@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -153,11 +152,9 @@ def check_same_run(checkpoints: Path, run: dict) -> None:
 
 
 def write_run_manifest(checkpoints: Path, run: dict) -> None:
-    path = Path(checkpoints) / RUN_MANIFEST
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(run, indent=1))
-    os.replace(tmp, path)
+    from eegviz.modelio import write_json_atomic
+
+    write_json_atomic(Path(checkpoints) / RUN_MANIFEST, run)
 
 
 def check_resumable(out: Path) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     and record it in training.json; returns the stage's validation figures."""
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.decoders.two_branch import TwoBranchDecoder
-    from eegviz.modelio import swap_in
+    from eegviz.modelio import swap_in, write_json_atomic
     from eegviz.stream.preprocess import prepare_epochs
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.train.decoder import _Stages, _train_saliency, pixel_targets
@@ -70,9 +69,7 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     path = model_dir / "training.json"
     training = json.loads(path.read_text()) if path.is_file() else {}
     training.setdefault("decoder", {})["saliency_stage_retrained"] = record
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(training, indent=1))
-    os.replace(tmp, path)
+    write_json_atomic(path, training)
     return record
 
 
