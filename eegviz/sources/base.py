@@ -17,6 +17,21 @@ from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo
 JUMP_SAMPLES = 2.0
 
 
+def sender_kinship(marker: tuple[str, str, str], eeg: tuple[str, str, str]) -> int:
+    """How surely a marker stream comes from the device or program that sends an EEG stream, each given as
+    (hostname, source_id, name); the rule live LSL (eegviz.sources.lsl._choose_markers) and XDF files
+    (eegviz.sources.xdf) choose markers by. On the same host only: 2 for the EEG's source_id (whole, as mne-lsl's
+    PlayerLSL gives both its streams, or followed by "-", as `eegviz simulate --stream` names
+    'eegviz-sim-0-markers' after 'eegviz-sim-0'), plus 1 for the EEG's name within the marker stream's; else 0.
+    Both count: every PlayerLSL shares the default source_id 'MNE-LSL', so two players on one machine differ only
+    by name ('A' and 'A-annotations'), while two simulators publish the same names and differ by source_id."""
+    (host, msid, mname), (eeg_host, sid, eeg_name) = marker, eeg
+    if host != eeg_host:
+        return 0
+    same_sender = bool(sid) and (msid == sid or msid.startswith(sid + "-"))
+    return 2 * same_sender + (bool(eeg_name) and eeg_name in mname)
+
+
 @dataclass
 class ReadResult:
     chunks: list[Chunk] = field(default_factory=list)

@@ -46,12 +46,12 @@ import pylsl
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
-from eegviz.sources.base import ReadResult
+from eegviz.sources.base import ReadResult, sender_kinship
 from eegviz.sources.lsl_reconnect import (
     _close, _connect, _format, _new_inlet, channel_header, RecoveringInlet, _same_type
 )
 from eegviz.stream.dejitter import Dejitter
-from eegviz.sources.units import UV_MEDIAN_THRESHOLD, volts_per_unit
+from eegviz.sources.units import judged_scale, volts_per_unit
 
 
 DEFAULT_SCALE = 1e-6  # most EEG outlets send microvolts and many do not say so
@@ -96,16 +96,9 @@ def _ident(info: pylsl.StreamInfo) -> str:
 
 
 def _kinship(marker: pylsl.StreamInfo, eeg: pylsl.StreamInfo) -> int:
-    """How surely `marker` comes from the device or program that sends `eeg`, on the same host only: 2 for the
-    EEG's source_id (whole, as mne-lsl's PlayerLSL gives both its streams, or followed by "-", as `eegviz simulate
-    --stream` names 'eegviz-sim-0-markers' after 'eegviz-sim-0'), plus 1 for the EEG's name within its name; else
-    0. Both count: every PlayerLSL shares the default source_id 'MNE-LSL', so two players on one machine differ
-    only by name ('A' and 'A-annotations'), while two simulators publish the same names and differ by source_id."""
-    if marker.hostname() != eeg.hostname():
-        return 0
-    sid, msid = eeg.source_id(), marker.source_id()
-    same_sender = bool(sid) and (msid == sid or msid.startswith(sid + "-"))
-    return 2 * same_sender + (eeg.name() in marker.name())
+    """eegviz.sources.base.sender_kinship of two LSL streams (the rule XDF files choose by too)."""
+    return sender_kinship((marker.hostname(), marker.source_id(), marker.name()),
+                          (eeg.hostname(), eeg.source_id(), eeg.name()))
 
 
 def _order(info: pylsl.StreamInfo) -> tuple[str, str, str, str]:
@@ -144,6 +137,12 @@ def _choose_markers(
         notices.append(f"markers from {_ident(chosen)}, the EEG sender's; also seen: "
                        f"{', '.join(_ident(m) for m in left)}; to use another, name it with --markers NAME")
     return chosen
+
+
+def _marker_candidates(streams, marker_type: str) -> list[pylsl.StreamInfo]:
+    """String streams of the marker type or mne-lsl's "annotations", in _order (as resolve_streams takes them)."""
+    return sorted((s for s in streams if s.channel_format() == pylsl.cf_string
+                   and (_same_type(s.type(), marker_type) or _same_type(s.type(), "annotations"))), key=_order)
 
 
 def resolve_streams(
@@ -197,7 +196,7 @@ def resolve_streams(
                         "per onset), e.g. mne-lsl's PlayerLSL with annotations_encoding='string'"
                     )
             else:
-                mc = [s for s in strings if _same_type(s.type(), marker_type) or _same_type(s.type(), "annotations")]
+                mc = _marker_candidates(strings, marker_type)
             now = time.monotonic()
             if not want_eeg and mc:
                 return None, _choose_markers(mc, None, notices)
@@ -232,12 +231,6 @@ def resolve_streams(
         f"no LSL marker stream {f'named {marker_name!r}' if marker_name else f'of type {marker_type}'} found "
         f"within {timeout} s; streams seen: {names}"
     )
-
-
-def _marker_candidates(streams, marker_type: str) -> list[pylsl.StreamInfo]:
-    """String streams of the marker type or mne-lsl's "annotations", in _order (as resolve_streams takes them)."""
-    return sorted((s for s in streams if s.channel_format() == pylsl.cf_string
-                   and (_same_type(s.type(), marker_type) or _same_type(s.type(), "annotations"))), key=_order)
 
 
 class _MarkerSearch(threading.Thread):
@@ -519,7 +512,7 @@ class LslSource:
 
     def _judge_units(self, data: np.ndarray, result: ReadResult) -> None:
         """Channels without a declared unit, judged once from the first data that is not all zero: a scalp
-        signal of |median| above UV_MEDIAN_THRESHOLD cannot be volts, so it is microvolts, else volts (mne-lsl's
+        signal of |median| above units.UV_MEDIAN_THRESHOLD cannot be volts, so it is microvolts, else volts (mne-lsl's
         and BrainFlow's senders, MNE-based tools). Live streams used to be taken as microvolts whatever they
         held, while the same stream recorded and replayed was judged: a volts stream came out 10^6 too small."""
         values = np.abs(data[:, self._unjudged])
@@ -527,7 +520,7 @@ class LslSource:
         if not values.size:
             return  # zeros so far (an amplifier warming up): nothing to judge by, and nothing a scale changes
         med = float(np.median(values))
-        guess, what = (1e-6, "microvolts") if med > UV_MEDIAN_THRESHOLD else (1.0, "volts")
+        guess, what = judged_scale(med)
         self._scale[self._unjudged] = guess
         result.notices.append(f"LSL stream '{self.info.name}' declares no known unit for {int(self._unjudged.sum())} "
                               f"of its {len(self._unjudged)} channels; their values look like {what} (|median| "

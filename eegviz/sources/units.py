@@ -35,3 +35,10 @@ def volts_per_unit(unit: str | None) -> float | None:
     except ValueError:
         return UNIT_SCALE.get(text)
     return 10.0**exponent if -12 <= exponent <= 3 else None
+
+
+def judged_scale(median_abs: float) -> tuple[float, str]:
+    """(volts per unit, its name) for channels that declare no unit, from their values' |median|: above
+    UV_MEDIAN_THRESHOLD it cannot be volts from a scalp electrode, so microvolts; else volts. The one rule for
+    live LSL streams and XDF files."""
+    return (1e-6, "microvolts") if median_abs > UV_MEDIAN_THRESHOLD else (1.0, "volts")

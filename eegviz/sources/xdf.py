@@ -19,8 +19,9 @@ import pyxdf
 from eegviz.checks import check_file
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
+from eegviz.sources.base import sender_kinship
 from eegviz.sources.replay import ReplaySource, checked_speed
-from eegviz.sources.units import UV_MEDIAN_THRESHOLD, volts_per_unit
+from eegviz.sources.units import judged_scale, volts_per_unit
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,11 @@ def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
     n = data.shape[1]
     chans = _channels(stream)
     units = [(_first(c, "unit") or "").strip().lower() for c in chans] if len(chans) == n else [""] * n
-    scale = np.array([np.nan if volts_per_unit(u) is None else volts_per_unit(u) for u in units])
+    scale = np.array([np.nan if v is None else v for v in map(volts_per_unit, units)])
     unknown = np.isnan(scale)
     if unknown.any():
         med = float(np.median(np.abs(data[:, unknown]))) if data.size else 0.0
-        guess, what = (1e-6, "microvolts") if med > UV_MEDIAN_THRESHOLD else (1.0, "volts")
+        guess, what = judged_scale(med)
         bad = sorted({u or "(none)" for u, k in zip(units, unknown) if k})
         log.warning(
             "%s: stream '%s' has unknown channel unit(s) %s; values look like %s (|median| %.3g), scaling as such",
@@ -105,14 +106,9 @@ def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
 
 
 def _kinship(marker: dict, eeg: dict) -> int:
-    """How surely a recorded marker stream comes from the EEG stream's sender, by the live source's rule
-    (eegviz.sources.lsl._kinship): 2 for the same host and the EEG's source_id (whole, or as a prefix followed
-    by '-'), plus 1 for the EEG's name within its name."""
-    if _first(marker["info"], "hostname") != _first(eeg["info"], "hostname"):
-        return 0
-    sid, msid = _first(eeg["info"], "source_id"), _first(marker["info"], "source_id")
-    same_sender = bool(sid) and (msid == sid or msid.startswith(sid + "-"))
-    return 2 * same_sender + (bool(_name(eeg)) and _name(eeg) in _name(marker))
+    """eegviz.sources.base.sender_kinship of two recorded streams: the rule a live session chooses by."""
+    return sender_kinship(*((_first(s["info"], "hostname"), _first(s["info"], "source_id"), _name(s))
+                            for s in (marker, eeg)))
 
 
 def _choose_markers(strings: list[dict], eeg: dict, path: Path) -> list[dict]:
