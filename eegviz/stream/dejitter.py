@@ -67,7 +67,7 @@ class Dejitter:
         self.mean_n = self.mean_t = 0.0
         self.snn = self.snt = 0.0  # weighted sums of (n - mean_n)**2 and (n - mean_n) * (t - mean_t)
         self.last = 0.0  # the last stamp on this line
-        self._held: tuple[np.ndarray, float] | None = None  # follow(): stamps that may start a new line, their offset
+        self._held: np.ndarray | None = None  # follow(): the stamps off the line, held until the next ones decide
 
     def _slope(self, snn: float, snt: float) -> float:
         return (snt + self.prior * self.period) / (snn + self.prior)
@@ -132,16 +132,13 @@ class Dejitter:
         if i is None:
             return self.fit(stamps), False
         head = self.fit(stamps[:i])
-        tail = stamps[i:]
-        centre = self.limit()[0]
-        level = float(np.median(self._residuals(tail))) - centre
-        self._held = (tail, level)
-        return np.concatenate([head, self._line(len(tail))]), False  # where fit() would put them: no step
+        self._held = stamps[i:]
+        return np.concatenate([head, self._line(len(self._held))]), False  # where fit() would put them: no step
 
     def _decide(self, stamps: np.ndarray) -> tuple[np.ndarray, bool]:
         """follow() with samples held (see there): the pull's last stamps back on the line end the hold as
-        jitter; off it the same way after HOLD_S of samples held, as a loss; else the hold goes on."""
-        held, level = self._held
+        jitter; still off it once HOLD_S of samples are held, as a loss; else the hold goes on."""
+        held = self._held
         centre, limit = self.limit()
         now = float(np.median(self._residuals(stamps[-8:], skip=len(held) + max(0, len(stamps) - 8)))) - centre
         if abs(now) <= limit:  # back on the line: a late chunk or a stall, nothing lost
@@ -152,7 +149,7 @@ class Dejitter:
             line = self._line(len(both)) + centre
             return self.fit(line + np.clip(both - line, -limit, limit))[len(held):], False
         if len(held) + len(stamps) < HOLD_S / self.period:  # still off: wait for more before restarting the line
-            self._held = (np.concatenate([held, stamps]), level)
+            self._held = np.concatenate([held, stamps])
             return self._line(len(stamps), skip=len(held)), False
         self._held = None
         self.reset()  # off the line for HOLD_S: samples were lost (or the clock moved); the held ones start it
