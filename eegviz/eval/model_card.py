@@ -308,8 +308,9 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
     if (model_dir / "model_index.json").exists():
         s = (metrics or {}).get("sampling") or {}
         chosen = f", {s['steps']} step(s) at strength {s['strength']} chosen on validation" if s else ""
+        text = ", text_encoder/, tokenizer/ (MiniLM)" if (model_dir / "text_encoder").is_dir() else ""
         parts.append(f"generator: the embedded few-step img2img diffusers pipeline{chosen} - model_index.json, "
-                     "vae/, unet/, scheduler/, sampling.json")
+                     f"vae/, unet/, scheduler/{text}, sampling.json")
     if (model_dir / "latent_regressor").is_dir():
         parts.append("latent_regressor/: the second pixel branch, a ridge map from the epoch to the VAE's latent of "
                      "the stimulus; img2img starts from it with `--init latent`")

@@ -68,8 +68,8 @@ COMPONENT_LIBRARIES = {"diffusers", "transformers"}
 
 
 def null_components(model: str | Path) -> dict:
-    """{name: None} for the components a local folder's model_index.json leaves null (the embedded default has no
-    text encoder). diffusers 0.42 loads a null only for a pipeline's optional components, which text_encoder and
+    """{name: None} for the components a local folder's model_index.json leaves null (a folder trained in a
+    caption space with no text encoder, such as the tests' hash space). diffusers 0.42 loads a null only for a pipeline's optional components, which text_encoder and
     tokenizer are not for StableDiffusionImg2ImgPipeline: they must be passed as None explicitly.
 
     The index is checked first (check_components), so every load of a local folder, eegviz's own or a user's SD,
@@ -156,11 +156,14 @@ class DiffusersImg2ImgGenerator:
             raise EegvizError(f"img2img needs steps >= 1 and 0 < strength <= 1, not steps {steps}, strength {strength}")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype or (torch.float16 if self.device == "cuda" else torch.float32)
+        self.family = family or guess_family(str(model or ""))
+        guidance = guidance if guidance is not None else 7.5 if self.family == "sd" else 0.0
         if pipe is None:
             if not model:
                 raise EegvizError("the diffusers generator needs --sd-model (a model id or a local folder)")
-            pipe = self._load(model, tiny_vae)
-        self.family = family or guess_family(str(model or ""))
+            # the text encoder serves only the empty prompt of classifier-free guidance (eegviz passes caption
+            # states): without guidance it is not loaded (SD's CLIP is 0.5-1.4 GB)
+            pipe = self._load(model, tiny_vae, text_encoder=guidance > 1 and negative_embeds is None)
         if self.family != "native":
             pipe.scheduler = scheduler_for(self.family, pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)
@@ -177,8 +180,7 @@ class DiffusersImg2ImgGenerator:
             raise EegvizError(f"image size {self.size} px: this pipeline draws {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]} px "
                               f"in multiples of {factor} (its VAE's scale factor); fix 'image_size' in {SAMPLING} "
                               "or the UNet's sample_size")
-        self.steps, self.strength = steps, strength
-        self.guidance = guidance if guidance is not None else 7.5 if self.family == "sd" else 0.0
+        self.steps, self.strength, self.guidance = steps, strength, guidance
         self.ctx_dim = self.pipe.unet.config.cross_attention_dim
         self.projection: torch.nn.Linear | None = None
         self.caption_space, self.init = caption_space, init
@@ -209,7 +211,9 @@ class DiffusersImg2ImgGenerator:
                   init=opts.init)
         return gen
 
-    def _load(self, model: str, tiny_vae: str | None):
+    def _load(self, model: str, tiny_vae: str | None, text_encoder: bool = True):
+        """The pipeline, offline where the model is local; text_encoder False leaves text encoder and tokenizer
+        unloaded."""
         from eegviz.model_sources import local_files_only, quiet_hf_libraries
 
         quiet_hf_libraries()
@@ -225,9 +229,12 @@ class DiffusersImg2ImgGenerator:
                 # torch_dtype works on every supported diffusers (>= 0.30); newer ones warn it was renamed dtype
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
                 # (a component saved as .bin is read by diffusers with torch.load(weights_only=True): no code runs)
+                absent = {**null_components(model), "safety_checker": None}
+                if not text_encoder:
+                    absent.update(text_encoder=None, tokenizer=None)
                 pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
-                    model, torch_dtype=self.dtype, **{**null_components(model), "safety_checker": None},
-                    requires_safety_checker=False, local_files_only=local_files_only(model))
+                    model, torch_dtype=self.dtype, **absent, requires_safety_checker=False,
+                    local_files_only=local_files_only(model))
                 if tiny_vae:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
                                                                local_files_only=local_files_only(tiny_vae))

@@ -2,9 +2,10 @@
 
 It is DiffusersImg2ImgGenerator (the same class and lean loop as real SD / SD-Turbo / LCM), reading the model
 folder's pipeline and its sampling.json; only the name differs, so results say which model drew them. The model
-folder layout: model_index.json (StableDiffusionImg2ImgPipeline; text_encoder / tokenizer / safety_checker /
-feature_extractor may be null), vae/, unet/ (cross-attention width = the decoder's caption states), scheduler/,
-sampling.json.
+folder layout: model_index.json (StableDiffusionImg2ImgPipeline; safety_checker / feature_extractor null),
+vae/, unet/ (cross-attention width = the decoder's caption states), scheduler/, text_encoder/ + tokenizer/ (the
+caption space, MiniLM; null in folders trained in the tests' hash space; not loaded here while guidance is baked
+in), sampling.json (eegviz.train.pipeline_folder).
 """
 
 from __future__ import annotations

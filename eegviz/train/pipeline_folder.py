@@ -2,13 +2,18 @@
 
 Layout (what eegviz's run-time generator and `DiffusionPipeline.from_pretrained(folder)` both read):
 
-    MODEL_DIR/model_index.json   StableDiffusionImg2ImgPipeline; text_encoder, tokenizer, safety_checker,
-                                 feature_extractor null (eegviz passes prompt_embeds: the MiniLM caption states
-                                 the decoder predicts, 16 x 384); load with
-                                 DiffusionPipeline.from_pretrained(MODEL_DIR, text_encoder=None, tokenizer=None)
-                                 (diffusers insists that non-optional null components are named)
+    MODEL_DIR/model_index.json   StableDiffusionImg2ImgPipeline; safety_checker and feature_extractor null
     MODEL_DIR/vae/ unet/ scheduler/   AutoencoderKL, UNet2DConditionModel, DDIMScheduler (v-prediction,
                                  zero terminal SNR, "trailing" spacing), safetensors
+    MODEL_DIR/text_encoder/ tokenizer/   the caption space the UNet was trained in: the genuine
+                                 all-MiniLM-L6-v2 (BertModel, its published model.safetensors byte for byte)
+                                 and its tokenizer padding to 16 tokens, with the attention mask, so the
+                                 pipeline's own prompt encoding is exactly eegviz.decoders.text.MiniLMTextEncoder
+                                 and `pipe(prompt="a red star at the top", image=...)` draws as eegviz does.
+                                 eegviz itself passes prompt_embeds (the caption states the decoder predicts) and
+                                 does not load these when guidance is baked in. A folder trained in another
+                                 caption space (the tests' hash space) leaves both null; diffusers then needs
+                                 them named: from_pretrained(MODEL_DIR, text_encoder=None, tokenizer=None)
     MODEL_DIR/sampling.json      {"steps", "strength", "guidance": 1.0 (baked in), "text_encoder": the caption
                                  space trained in ("minilm"; "hash" for tiny test models),
                                  "image_size", "timesteps" (the UNet's timesteps those steps and strength give,
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import torch
@@ -69,7 +75,8 @@ def img2img(vae, unet, scheduler, image: torch.Tensor, embeds: torch.Tensor, *, 
 
 
 def save_pipeline(folder: Path, vae, unet, scheduler, sampling: dict) -> Path:
-    """Write the pipeline folder (next to whatever else MODEL_DIR holds) and its sampling.json."""
+    """Write the pipeline folder (next to whatever else MODEL_DIR holds) and its sampling.json; a UNet trained in
+    the MiniLM caption space gets that text encoder beside it (add_text_encoder)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     build_pipeline(vae, unet, scheduler).save_pretrained(folder, safe_serialization=True)
@@ -77,7 +84,38 @@ def save_pipeline(folder: Path, vae, unet, scheduler, sampling: dict) -> Path:
             "text_encoder": "minilm", "image_size": 64, **sampling}
     full["timesteps"] = img2img_timesteps(scheduler, full["steps"], full["strength"])
     (folder / SAMPLING).write_text(json.dumps(full, indent=1))
+    if full["text_encoder"] == "minilm" and unet.config.cross_attention_dim == MINILM_DIM:
+        add_text_encoder(folder)
     return folder
+
+
+MINILM_DIM = 384
+
+
+def add_text_encoder(folder: Path) -> None:
+    """Put the MiniLM text encoder and tokenizer into a saved pipeline folder and name them in model_index.json,
+    so `DiffusionPipeline.from_pretrained(folder)` needs no arguments and encodes prompts in the caption space
+    the UNet was trained in.
+
+    The encoder's config asks for the attention mask (`use_attention_mask`, which diffusers' encode_prompt reads)
+    and the tokenizer pads to MiniLMTextEncoder.n_tokens, the two ways the pipeline's prompt path would otherwise
+    differ from eegviz's. The weights are copied byte for byte from the installed, hash-checked package, so
+    anyone can check them against the published SHA-256."""
+    from transformers import BertModel, BertTokenizerFast
+
+    from eegviz.decoders.text import MiniLMTextEncoder, minilm_folder
+
+    folder, source = Path(folder), minilm_folder()
+    encoder = BertModel.from_pretrained(source, local_files_only=True, use_safetensors=True)
+    encoder.config.use_attention_mask = True
+    encoder.config.save_pretrained(folder / "text_encoder")
+    shutil.copyfile(source / "model.safetensors", folder / "text_encoder" / "model.safetensors")
+    BertTokenizerFast.from_pretrained(source, local_files_only=True, model_max_length=MiniLMTextEncoder.n_tokens
+                                      ).save_pretrained(folder / "tokenizer")
+    index_path = folder / "model_index.json"
+    index = json.loads(index_path.read_text())
+    index["text_encoder"], index["tokenizer"] = ["transformers", "BertModel"], ["transformers", "BertTokenizerFast"]
+    index_path.write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
 def load_components(folder: Path):
@@ -86,5 +124,6 @@ def load_components(folder: Path):
 
     from eegviz.generators.diffusers_sd import null_components
 
-    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True, **null_components(folder))
+    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True,
+                                             **{**null_components(folder), "text_encoder": None, "tokenizer": None})
     return pipe.vae.eval(), pipe.unet.eval(), pipe.scheduler

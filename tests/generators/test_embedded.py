@@ -203,3 +203,39 @@ def test_more_steps_than_the_schedule_is_one_line_error(tmp_path):
     with pytest.raises(EegvizError, match=r"--steps 600 at strength 0.5 is more steps than the scheduler's 1000 "
                                           r"timesteps allow \(at most 500\)"):
         make_generator("embedded", root, options=GeneratorOptions(device="cpu", steps=600, strength=0.5))
+
+
+def test_shipped_folder_is_a_whole_standard_pipeline_that_draws_from_a_prompt(monkeypatch):
+    """The shipped default loads with `DiffusionPipeline.from_pretrained(folder)` and nothing else, offline; its text
+    encoder is the genuine MiniLM (the published weights' SHA-256) and the pipeline's own prompt path gives the
+    caption states eegviz's decoder is trained on, so `pipe(prompt=...)` draws what eegviz's lean loop draws from
+    those states. eegviz's generator leaves the text encoder unloaded (guidance is baked in)."""
+    import hashlib
+
+    import torch
+    from diffusers import DiffusionPipeline
+    from eegviz.decoders.text import MINILM_SHA256, MiniLMTextEncoder
+    from eegviz.paths import default_model_dir
+    from eegviz.train.pipeline_folder import num_inference_steps_for
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = default_model_dir()
+    pipe = DiffusionPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    weights = (folder / "text_encoder" / "model.safetensors").read_bytes()
+    assert hashlib.sha256(weights).hexdigest() == MINILM_SHA256
+    captions = ["an image of a star", "a small red boat at the top left"]
+    states = MiniLMTextEncoder().encode(captions)
+    with torch.inference_mode():
+        prompt_states, _ = pipe.encode_prompt(captions, "cpu", 1, False)
+    np.testing.assert_allclose(prompt_states.numpy(), states, atol=1e-5)
+
+    gen = make_generator("embedded", folder, options=GeneratorOptions(device="cpu"))
+    assert gen.pipe.text_encoder is None and gen.pipe.tokenizer is None
+    maps = np.random.default_rng(1).random((2, gen.size, gen.size, 3)).astype(np.float32)
+    ours = gen.generate(maps, states, seed=[3, 4]).astype(int)
+    for i, seed in enumerate([3, 4]):
+        theirs = pipe(prompt=captions[i], image=torch.from_numpy(maps[i : i + 1]).permute(0, 3, 1, 2),
+                      strength=gen.strength, num_inference_steps=num_inference_steps_for(gen.steps, gen.strength),
+                      guidance_scale=1.0, generator=torch.Generator().manual_seed(seed), output_type="np").images[0]
+        assert np.abs(np.round(theirs * 255).astype(int) - ours[i]).max() <= 1
