@@ -205,9 +205,10 @@ def cmd_bench(args) -> int:
 
         result["soak"] = run_soak(duration_s=args.soak)
         result["reconnect"] = measure_reconnect(trials=10)
-    text = json.dumps(result, indent=1)
+    text = json.dumps(result, indent=1, allow_nan=False)
     if args.out:
-        Path(args.out).write_text(text)
+        with open(args.out, "x") as f:  # a file that appeared during the run is another run's: not replaced
+            f.write(text)
     print(text)
     return 0
 

@@ -112,7 +112,7 @@ class Epoch:
     ch_names: tuple[str, ...]
     tmin: float
     marker: Marker
-    t_ready: float  # perf_counter when the last sample of the window had arrived and the epoch was cut
+    t_ready: float  # perf_counter when the chunk completing the window reached the epocher (before cutting)
     t_marker_seen: float = 0.0  # perf_counter when the marker itself arrived
     index: int = 0  # running number of the epoch in the session
     repeats: int = 1  # epochs of this stimulus id averaged into data (eegviz.stream.repeats; 1: this one alone)

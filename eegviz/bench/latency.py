@@ -8,9 +8,12 @@ against the plain diffusers call on the same weights (eegviz.bench.lean); `--dev
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +27,35 @@ SOA_S = 0.75  # stimulus onset asynchrony of the simulated session
 CHUNK_S = 0.02  # samples arrive in chunks this long, as from an amplifier
 BATCHES = (1, 4, 8)
 BATCH_REPS = 10
+
+
+def git_commit() -> str | None:
+    """The eegviz checkout's commit, with "+changes" when its tracked files differ from it; None outside git."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+changes" if dirty else "")
+
+
+def model_digest(model_dir: Path) -> str:
+    """SHA-256 (first 16 hex) over the model folder's config and weight files that a session loads, names
+    included, so two benchmark files can say whether they timed the same model (the text encoder, unloaded at
+    run time, is left out)."""
+    h = hashlib.sha256()
+    files = sorted(f for f in Path(model_dir).rglob("*") if f.is_file() and f.suffix in (".json", ".safetensors")
+                   and "report" not in f.relative_to(model_dir).parts[:1]
+                   and "text_encoder" not in f.relative_to(model_dir).parts[:1])
+    for f in files:
+        h.update(str(f.relative_to(model_dir)).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
 
 
 def _simulated_session(spec, n: int):
@@ -86,16 +118,16 @@ def _throughput(dec, gen, spec) -> dict[str, float]:
     return out
 
 
-def _lean_comparison(gen, tokens: int, dim: int, n: int) -> tuple[float, dict]:
+def _lean_comparison(gen, tokens: int, dim: int, n: int, map_side: int) -> tuple[float, dict]:
     """(speedup, timings) of eegviz.bench.lean.lean_vs_plain for `gen`, with reps scaled to the bench's size."""
     from eegviz.bench.lean import lean_vs_plain
 
-    cmp = lean_vs_plain(gen, tokens, dim, reps=max(3, min(30, n // 5)))
+    cmp = lean_vs_plain(gen, tokens, dim, reps=max(3, min(30, n // 5)), map_side=map_side)
     return cmp.pop("speedup"), cmp
 
 
 def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, tokens: int, dim: int,
-                      repeats: int = 1) -> dict:
+                      map_side: int, repeats: int = 1) -> dict:
     """The same timings with the generator built with --compile (torch.compile on the UNet), on the same simulated
     session: the first call's compile time, epoch -> image, and lean-vs-plain (the plain pipeline stays
     uncompiled, as diffusers ships)."""
@@ -107,7 +139,7 @@ def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, 
     gen.warmup()
     compile_s = time.perf_counter() - t0
     stages, passes = _repeated_stages(dec, gen, spec, session, repeats)
-    speedup, cmp = _lean_comparison(gen, tokens, dim, n)
+    speedup, cmp = _lean_comparison(gen, tokens, dim, n, map_side)
     ep = percentiles(stages["epoch_to_image"])
     return {"first_call_s": compile_s, "latency_ms": {k: percentiles(v) for k, v in stages.items()},
             "epoch_to_image_by_pass": passes,
@@ -154,6 +186,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
 
     if device == "cuda" and not torch.cuda.is_available():
         raise EegvizError("--device cuda asked for, but torch sees no CUDA device on this machine")
+    load_before = list(os.getloadavg())
     model_dir = Path(model_dir or default_model_dir())
     dec = TwoBranchDecoder.load(model_dir)
     gen = make_generator("embedded", model_dir, options=GeneratorOptions(device=device, capture=capture))
@@ -168,13 +201,18 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     ep = percentiles(stages["epoch_to_image"])
     latency = {k: percentiles(v) for k, v in stages.items()}
     emb = dec.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32))["embedding"]
-    speedup, cmp = _lean_comparison(gen, emb.shape[1], emb.shape[2], n)
+    map_side = dec.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32))["saliency"].shape[1]
+    speedup, cmp = _lean_comparison(gen, emb.shape[1], emb.shape[2], n, map_side)
     res = {
         # the CPU and the vector instructions torch's kernels use: the same code measured 54.6 ms p95 on one
-        # 2-core VM and 28.6 on another, so a figure means little without them
+        # 2-core VM and 28.6 on another, so a figure means little without them; and what was measured (the code,
+        # the model's files, the command) and how busy the machine was, so a committed JSON says what it shows
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu_model(),
                     "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "device": device},
+                    "threads": torch.get_num_threads(), "device": device,
+                    "load_average_before_after": [load_before, list(os.getloadavg())]},
+        "measured": {"eegviz_commit": git_commit(), "model_dir": str(model_dir),
+                     "model_digest": model_digest(model_dir), "argv": sys.argv[1:]},
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
         "graph_capture": bool(capture),
         "warmup_s": warmup_s,
@@ -184,8 +222,12 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
         "latency_ms": latency,
         "epoch_to_image_by_pass": passes,
         "lean_vs_plain_ms": cmp,
-        "note": "epoch_to_image = from the epoch's last sample arriving to the image; marker->image adds the "
-                f"epoch window itself (tmax = {spec.tmax} s) which no decoder can avoid",
+        "note": "epoch_to_image = from the chunk that completes the epoch's window being handed to the epocher "
+                "to the image (cutting, preprocessing, decoding, generating); marker->image adds the epoch window "
+                f"itself (tmax = {spec.tmax} s) which no decoder can avoid. Epochs are timed back to back on the "
+                "thread that cuts them, without a session's 0.75 s between images or its hand-off to the "
+                "inference thread, so a session's figures run higher (an idle CPU between images is slower to "
+                "start; the README gives a demo session's)",
         "throughput": throughput,
         "peak_rss_mb": rss_mb,
         "targets": {"cpu_epoch_to_image_p95_ms<=100": ep["p95"] <= 100.0,
@@ -196,5 +238,5 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     }
     if compiled:
         res["compiled"] = _compiled_section(model_dir, device, dec, spec, session, n, emb.shape[1], emb.shape[2],
-                                             repeats)
+                                             map_side, repeats)
     return res

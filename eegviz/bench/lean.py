@@ -1,7 +1,8 @@
 """The lean loop against the plain diffusers call, on the same weights, steps, strength and batch, in one run.
 
-What `speedup_vs_plain_pipeline` means: p50 of the generator's whole generate() (resize, lean loop, uint8) over
-p50 of `StableDiffusionImg2ImgPipeline.__call__` given the same init already at the working size and the same
+What `speedup_vs_plain_pipeline` means: p50 of the generator's whole generate() (from the decoder's map size:
+resize, lean loop, uint8) over p50 of `StableDiffusionImg2ImgPipeline.__call__` given the same init already
+resized to the working size (the resize untimed) and the same
 embeddings (and, with guidance, negative_prompt "" as a diffusers user would write it). The plain pipeline is a
 copy of the generator's, back in the default memory format and never compiled: what a user loading the folder
 with diffusers gets.
@@ -24,26 +25,32 @@ from eegviz.generators.lean_img2img import num_inference_steps_for
 from eegviz.latency import percentiles
 
 
-def _interleaved(fns, reps: int) -> list[list[float]]:
-    """Milliseconds of each function, `reps` rounds of one call each in turn."""
+def _interleaved(fns, reps: int, sync=lambda: None) -> list[list[float]]:
+    """Milliseconds of each function, `reps` rounds of one call each in turn; `sync` waits for the device (CUDA
+    runs kernels asynchronously: without it a call that returns no host data would time its launches only)."""
     out: list[list[float]] = [[] for _ in fns]
     for _ in range(reps):
         for fn, times in zip(fns, out):
+            sync()
             t0 = time.perf_counter()
             fn()
+            sync()
             times.append((time.perf_counter() - t0) * 1e3)
     return out
 
 
-def lean_vs_plain(gen, tokens: int, dim: int, reps: int = 20, batch: int = 1) -> dict:
-    """Latencies of both paths at `batch` (the decoder's embedding shape: tokens x dim) and their p50 ratio."""
+def lean_vs_plain(gen, tokens: int, dim: int, reps: int = 20, batch: int = 1, map_side: int | None = None) -> dict:
+    """Latencies of both paths at `batch` (the decoder's embedding shape: tokens x dim; its maps map_side px,
+    default the working size) and their p50 ratio."""
     plain = copy.deepcopy(gen.pipe)
     plain.unet.to(memory_format=torch.contiguous_format)
     plain.vae.to(memory_format=torch.contiguous_format)
     rng = np.random.default_rng(0)
-    sal = rng.random((batch, gen.size, gen.size, 3)).astype(np.float32)
+    side = map_side or gen.size
+    sal = rng.random((batch, side, side, 3)).astype(np.float32)
     emb = rng.standard_normal((batch, tokens, dim)).astype(np.float32)
-    init = torch.from_numpy(sal).permute(0, 3, 1, 2).to(gen.device, gen.dtype)
+    with torch.inference_mode():
+        init = gen.resize(sal).to(gen.dtype)  # the image the lean path starts from, resized outside the timing
     embeds = gen._embeds(emb)
     cfg = gen.lean.uses_cfg(gen.guidance)
     kwargs = dict(prompt_embeds=embeds, image=init, strength=gen.strength, guidance_scale=gen.guidance,
@@ -62,7 +69,8 @@ def lean_vs_plain(gen, tokens: int, dim: int, reps: int = 20, batch: int = 1) ->
     networks()
     # interleaved, one of each per round: on a shared VM the speed drifts over seconds, and timing each in its own
     # block would hand one of them a slow spell
-    lean_t, plain_t, floor_t = _interleaved((lambda: gen.generate(sal, emb), call_plain, networks), reps)
+    sync = torch.cuda.synchronize if str(gen.device).startswith("cuda") else (lambda: None)
+    lean_t, plain_t, floor_t = _interleaved((lambda: gen.generate(sal, emb), call_plain, networks), reps, sync)
     lean_ms, plain_ms, floor_ms = percentiles(lean_t), percentiles(plain_t), percentiles(floor_t)
     return {"batch": batch, "reps": reps, "lean_generate": lean_ms, "plain_pipeline_call": plain_ms,
             "plain_networks_only": floor_ms, "overhead_free_bound": plain_ms["p50"] / floor_ms["p50"],

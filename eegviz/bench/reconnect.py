@@ -61,6 +61,10 @@ def measure_reconnect(trials: int = 3, down_s: float = 1.0, n_channels: int = 8,
     finally:
         reconnects = src.reconnects
         src.stop()
-    return {"trials": trials, "down_s": down_s, "reconnect_s": [round(t, 3) for t in times],
-            "max_s": round(max(times), 3), "gap_flagged": all(gaps), "reconnects_counted": reconnects,
+    # a trial that never got data back within 15 s is null (JSON has no infinity), and fails the target
+    return {"trials": trials, "down_s": down_s,
+            "reconnect_s": [round(t, 3) if np.isfinite(t) else None for t in times],
+            "never_back": sum(not np.isfinite(t) for t in times),
+            "max_s": round(max(times), 3) if np.isfinite(max(times)) else None,
+            "gap_flagged": all(gaps), "reconnects_counted": reconnects,
             "slowest_read_s": round(slowest, 3), "targets": {"reconnect_within_2s": max(times) <= 2.0}}

@@ -165,6 +165,7 @@ class Epocher:
         (ended: because the session was stopped, not because the stream ran out)."""
         out: list[EpochResult] = []
         keep: deque[tuple[Marker, float]] = deque()
+        now = time.perf_counter()  # an epoch's t_ready: before it is cut and preprocessed, which latency counts
         latest = self.ring.latest_time
         for marker, seen in self.pending:
             t_end = marker.timestamp + self.hi - 1.0 / self.sfreq
@@ -199,7 +200,7 @@ class Epocher:
             data = self.pre(raw)
             ep = Epoch(
                 data=data, sfreq=self.pre.spec.sfreq, ch_names=self.out_ch, tmin=self.pre.spec.tmin,
-                marker=marker, t_ready=time.perf_counter(), t_marker_seen=seen, index=self.n_epochs,
+                marker=marker, t_ready=now, t_marker_seen=seen, index=self.n_epochs,
             )
             self.n_epochs += 1
             out.append(EpochResult(ep, marker))

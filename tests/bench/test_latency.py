@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -60,6 +62,11 @@ def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
                  "--out", str(out)]) == 0
     r = json.loads(out.read_text())
     assert r["machine"]["threads"] == 1 and torch.get_num_threads() == before  # as asked, then given back
+    # what was timed: the code's commit and the model's files, so two committed JSONs say if they timed the same
+    from eegviz.bench.latency import model_digest
+
+    assert r["measured"]["model_digest"] == model_digest(model) and r["measured"]["argv"]
+    assert len(r["machine"]["load_average_before_after"]) == 2
     assert r["generator"].startswith("EmbeddedGenerator (2 steps")
     # two passes over the session: each pass's own figures, and every epoch of both pooled
     passes = r["epoch_to_image_by_pass"]
@@ -135,3 +142,79 @@ def test_the_networks_only_floor_runs_each_network_as_one_call_does(monkeypatch)
     calls.clear()
     _networks_only(pipe, init, emb, {"negative_prompt_embeds": emb}, unet_passes=2, cfg=True)()
     assert calls == [("encode", 1), ("unet", 2), ("decode", 1)]
+
+
+def test_lean_and_plain_run_the_same_networks_on_the_same_image(tmp_path, monkeypatch):
+    """The comparison is fair: per timed call, the plain pipeline runs as many UNet passes as the lean loop (no extra
+    steps), without a progress bar, on the image the lean path starts from after its resize, and both draw the
+    same picture; the lean side starts from the decoder's map size, so its resize is inside its timing."""
+    from diffusers import UNet2DConditionModel
+
+    from eegviz.bench.lean import lean_vs_plain
+    from eegviz.generators import make_generator
+    from eegviz.generators.options import GeneratorOptions
+    from tiny_models import tiny_embedded_folder
+
+    gen = make_generator("embedded", tiny_embedded_folder(tmp_path / "m", ctx_dim=32, sampling={"steps": 2}),
+                         options=GeneratorOptions(device="cpu"))
+    passes, sizes, calls = {}, [], []
+    forward = UNet2DConditionModel.forward
+
+    def counted(self, sample, *a, **k):
+        passes[id(self)] = passes.get(id(self), 0) + 1
+        return forward(self, sample, *a, **k)
+
+    monkeypatch.setattr(UNet2DConditionModel, "forward", counted)
+    resize = gen.resize
+    monkeypatch.setattr(gen, "resize", lambda s: sizes.append(s.shape[1]) or resize(s))
+    import diffusers
+
+    call = diffusers.StableDiffusionImg2ImgPipeline.__call__
+
+    def plain_call(pipe, **kw):
+        calls.append((pipe._progress_bar_config, kw["num_inference_steps"], kw["strength"], kw["guidance_scale"],
+                      kw["image"].shape))
+        return call(pipe, **kw)
+
+    monkeypatch.setattr(diffusers.StableDiffusionImg2ImgPipeline, "__call__", plain_call)
+    r = lean_vs_plain(gen, tokens=4, dim=32, reps=3, map_side=20)
+    lean_passes = passes.pop(id(gen.pipe.unet))
+    (plain_passes,) = passes.values()  # the plain pipeline's own UNet copy (the floor runs it too)
+    calls_plain = 1 + 3  # a warm-up call, then one per round
+    floor_passes = (1 + 3) * gen.unet_passes_per_image
+    assert lean_passes == (1 + 3) * gen.unet_passes_per_image == 8
+    assert plain_passes - floor_passes == calls_plain * gen.unet_passes_per_image
+    assert all(c == ({"disable": True}, 4, 0.6, 1.0, (1, 3, 32, 32)) for c in calls) and len(calls) == calls_plain
+    assert sizes[0] == 20 and set(sizes[1:]) == {20}  # the decoder's maps, resized inside generate()
+    assert r["reps"] == 3 and r["speedup"] > 0
+
+
+def test_epoch_latency_counts_cutting_and_preprocessing():
+    """An epoch's t_ready is taken when the chunk that completes its window reaches the epocher, before the window
+    is cut and preprocessed, so epoch_to_image includes that work."""
+    import time
+
+    from eegviz.messages import Chunk, Marker
+    from eegviz.stream.epocher import Epocher
+    from eegviz.stream.preprocess import Preprocessor
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.paths import default_model_dir
+
+    spec = TwoBranchDecoder.load(default_model_dir()).spec
+    pre = Preprocessor(spec, list(spec.ch_names), spec.sfreq)
+    slow = []
+
+    def slow_pre(raw):
+        t = time.perf_counter()
+        time.sleep(0.05)
+        slow.append(t)
+        return pre(raw)
+
+    ep = Epocher(pre, tuple(spec.ch_names))
+    ep.pre = slow_pre
+    ep.pre.spec, ep.pre.picks = pre.spec, pre.picks
+    ep.add_marker(Marker(0.5, "x"))
+    t = np.arange(int(2 * spec.sfreq)) / spec.sfreq
+    before = time.perf_counter()
+    (res,) = ep.add_chunk(Chunk(np.zeros((len(t), len(spec.ch_names)), np.float32), t))
+    assert res.epoch is not None and before <= res.epoch.t_ready <= slow[0]
