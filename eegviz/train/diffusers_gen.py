@@ -34,13 +34,18 @@ SAMPLER_GRID = ((1, 0.5), (1, 0.34), (2, 0.7), (2, 0.5), (2, 0.4))
 
 FULL = {"ae_steps": 2500, "unet_steps": 3000, "distill_steps": 1500, "ae_batch": 32, "unet_batch": 32,
         "distill_batch": 16, "val_per_class": 5}
+# the tests' sizes: 3 autoencoder steps cannot pass the acceptance line, so it is waived ("ae_accept": 0)
 TINY = {"ae_steps": 3, "unet_steps": 3, "distill_steps": 2, "ae_batch": 4, "unet_batch": 4, "distill_batch": 4,
         "val_per_class": 1, "ae": {"channels": (8, 16, 16)}, "unet": {"channels": (16, 32, 32), "head_dim": 8},
-        "teacher_steps": 1, "grid": ((1, 0.5),), "guidance_grid": (3.0,)}
+        "teacher_steps": 1, "grid": ((1, 0.5),), "guidance_grid": (3.0,), "ae_accept": 0.0}
+# the autoencoder is accepted only where the stimulus classifier names its reconstructions of held-out renders
+# this often (issue 15); below it, nothing is built on it
+AE_ACCEPT = 0.97
 
 
 # what a finished stage's record must hold for a resumed run to use it
-STAGE_KEYS = {"classifier": ("seconds",), "vae": ("acceptance", "accepted"), "guidance": ("guidance", "rows")}
+STAGE_KEYS = {"classifier": ("seconds",), "vae": ("acceptance", "accepted", "config"), "teacher": ("config",),
+              "guidance": ("guidance", "rows")}
 
 
 def finished_stage(stages: Path, name: str) -> dict | None:
@@ -108,11 +113,15 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
                              "latent_channels": vae.config.latent_channels}}
         vae.eval().requires_grad_(False)
         ae["acceptance"] = score_reconstructions(vae, clf, heldout_specs(cfg["val_per_class"], VAL_SEED + 2))
-        ae["accepted"] = ae["acceptance"]["classifier_on_reconstructions"] >= 0.97
+        ae["accept_line"] = cfg.get("ae_accept", AE_ACCEPT)
+        ae["accepted"] = ae["acceptance"]["classifier_on_reconstructions"] >= ae["accept_line"]
         vae.save_pretrained(stages / "vae")
         record_stage(stages, "vae", ae)
     if not ae["accepted"]:
-        log.warning("autoencoder below the 0.97 acceptance line: %.3f", ae["acceptance"]["classifier_on_reconstructions"])
+        raise EegvizError(f"the autoencoder's reconstructions of held-out renders are named right "
+                          f"{ae['acceptance']['classifier_on_reconstructions']:.3f} of the time, below the "
+                          f"{ae.get('accept_line', AE_ACCEPT):g} acceptance line: no generator is built on it; "
+                          "train it longer (--ae-steps) into a new output folder")
     if teacher is None and done["teacher"] is not None:
         teacher, tm = load_stage(stages / "teacher", "UNet2DConditionModel"), done["teacher"]
         teacher.eval().requires_grad_(False)

@@ -220,6 +220,7 @@ def train_teacher(vae, text, *, steps: int = 4000, batch: int = 64, lr: float = 
     n_params = sum(p.numel() for p in unet.parameters())
     return avg.module, {**res.summary(), "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
                         "params": n_params, "batch": batch, "lr": lr, "p_degraded": p_degraded,
-                        "p_uncond": p_uncond, "p_rich": p_rich, "ema": ema, "prediction": "v",
+                        "p_uncond": p_uncond, "p_rich": p_rich, "ema": ema, "ema_final_decay": avg.last_decay,
+                        "prediction": "v",
                         "min_snr_gamma": MIN_SNR_GAMMA,
                         "continued_from_earlier_run": init is not None}

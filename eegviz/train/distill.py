@@ -87,7 +87,8 @@ def distill(teacher, vae, text, *, steps: int = 600, batch: int = 32, lr: float 
     return avg.module, {**res.summary(), "method": method,
                         "batch": batch, "lr": lr, "guidance": guidance, "teacher_steps": teacher_steps,
                         "anchor": anchor, "paired": paired, "continued_from_earlier_student": init is not None,
-                        "ema": ema, "p_rich": p_rich, "blob_timesteps": list(BLOB_TIMESTEPS),
+                        "ema": ema, "ema_final_decay": avg.last_decay, "p_rich": p_rich,
+                        "blob_timesteps": list(BLOB_TIMESTEPS),
                         "second_timesteps": list(SECOND_TIMESTEPS), "noise_timestep": NOISE_TIMESTEP}
 
 

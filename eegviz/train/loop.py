@@ -21,15 +21,21 @@ log = logging.getLogger("eegviz.train.generator")
 
 
 class Ema:
-    """Exponential moving average of a module's weights (the copy that is saved and sampled from)."""
+    """Exponential moving average of a module's weights (the copy that is saved and sampled from).
+
+    `decay` is a cap: the warm-up (1 + step) / (10 + step) reaches 0.999 only after about 9000 steps, so a
+    3000-step run ends averaging at 0.997; `last_decay` is the decay the final update used, which training
+    records beside the cap."""
 
     def __init__(self, module: torch.nn.Module, decay: float = 0.999):
         self.decay = decay
+        self.last_decay: float | None = None
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, module: torch.nn.Module, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))  # warm-up: early weights are not averaged in for long
+        self.last_decay = d
         for e, p in zip(self.module.parameters(), module.parameters()):
             e.lerp_(p.detach(), 1 - d)
         for e, b in zip(self.module.buffers(), module.buffers()):

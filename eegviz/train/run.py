@@ -91,8 +91,9 @@ def classifier_seed(seed: int) -> int:
 def check_classifier_seed(seed: int, image_ids) -> None:
     """The evaluation classifier must judge shapes it learnt, not pictures it has seen: its renders (seed + 1)
     may be neither the EEG stimuli themselves (a `simulate --seed 1` dataset with the default `--seed 0` would
-    hand it every test image) nor one of the generator's held-out sets or training seeds. Checked before
-    anything is trained, with the seeds the dataset's own image ids name."""
+    hand it every test image) nor one of the generator's held-out sets or training seeds; nor may the EEG
+    stimuli be one of those (a `simulate --seed 901` dataset's images are the generator's test renders). Checked
+    before anything is trained, with the seeds the dataset's own image ids name."""
     from eegviz.train.renders import FRESH_SEED0, TEST_SEED, VAL_SEED
     from eegviz.world.stimuli import spec_id_seed
 
@@ -100,6 +101,11 @@ def check_classifier_seed(seed: int, image_ids) -> None:
     reserved = {VAL_SEED: "the generator's validation renders", TEST_SEED: "the generator's test renders",
                 VAL_SEED + 2: "the autoencoder's acceptance renders"}
     stimuli = {spec_id_seed(i) for i in dict.fromkeys(map(str, image_ids))} - {None}
+    for s in sorted(stimuli):  # the stimuli themselves must not be the generator's held-out or training renders
+        if s in reserved or s >= FRESH_SEED0:
+            what = reserved.get(s, f"the generator's training renders (seeds >= {FRESH_SEED0})")
+            raise EegvizError(f"the dataset's stimuli were rendered with seed {s} (`eegviz simulate --seed {s}`), "
+                              f"which are {what}; simulate the data with a seed below {VAL_SEED}")
     if clf in stimuli:
         why = "the dataset's own stimuli (its image ids carry that seed)"
     elif clf in reserved:

@@ -387,3 +387,25 @@ def test_a_damaged_stage_record_is_one_line(tmp_path, content):
     with pytest.raises(EegvizError, match="remove it to train that stage again"):
         finished_stage(tmp_path, "vae")
     assert finished_stage(tmp_path, "teacher") is None  # no record: that stage is trained
+    (tmp_path / "teacher.json").write_text("{}")  # used at the run's end (its config): refused at the start
+    with pytest.raises(EegvizError, match="remove it to train that stage again"):
+        finished_stage(tmp_path, "teacher")
+
+
+def test_an_autoencoder_below_the_acceptance_line_gets_no_generator(tmp_path, monkeypatch, text):
+    """Issue 15: the autoencoder is accepted only where the classifier names its reconstructions >= 0.97; a worse one
+    is refused in one line after its own stage is kept, and no teacher is trained on it."""
+    import eegviz.train.diffusion as diffusion_module
+    from eegviz.errors import EegvizError
+    from eegviz.eval.classifier import StimulusClassifier
+    from eegviz.train.diffusers_gen import TINY, train_diffusers_generator
+    from eegviz.world.stimuli import CLASSES
+
+    torch.set_num_threads(1)
+    clf = StimulusClassifier(list(CLASSES), size=64, channels=(4, 4))  # untrained: near chance on anything
+    monkeypatch.setattr(diffusion_module, "train_teacher", lambda *a, **k: pytest.fail("a teacher was trained"))
+    with pytest.raises(EegvizError, match="below the 0.97 acceptance line"):
+        train_diffusers_generator(tmp_path, text, clf, seed=3, **{**TINY, "ae_accept": 0.97})
+    record = json.loads((tmp_path / "stages" / "vae.json").read_text())
+    assert record["accepted"] is False and record["accept_line"] == 0.97
+    assert not (tmp_path / "model_index.json").exists()

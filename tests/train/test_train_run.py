@@ -86,6 +86,11 @@ def test_classifier_seeds_of_held_out_and_training_renders_are_refused():
                       (999, "training renders")]:
         with pytest.raises(EegvizError, match=why):
             check_classifier_seed(seed, ["cup_003"])
+    # the EEG stimuli themselves rendered with a seed the generator holds out or trains on
+    for stim_seed, why in [(VAL_SEED, "validation"), (TEST_SEED, "test"), (VAL_SEED + 2, "acceptance"),
+                           (1000, "training renders")]:
+        with pytest.raises(EegvizError, match=f"stimuli were rendered with seed {stim_seed}.*{why}"):
+            check_classifier_seed(0, ["cup_003", f"cup_004_s{stim_seed}"])
 
 
 def test_resume_refuses_checkpoints_of_another_run(tmp_path, capsys, monkeypatch):
