@@ -351,8 +351,14 @@ def test_resume_loads_finished_stages_and_ends_where_the_uninterrupted_run_does(
     from eegviz.world.stimuli import CLASSES
 
     torch.set_num_threads(1)
+    from eegviz.train import gen_eval
+    from eegviz.train.renders import VAL_SEED
+
     clf = StimulusClassifier(list(CLASSES), size=64, channels=(4, 4))
+    held_seeds, held = [], gen_eval.HeldOut
+    monkeypatch.setattr(gen_eval, "HeldOut", lambda text, n, seed, **k: held_seeds.append(seed) or held(text, n, seed, **k))
     whole = train_diffusers_generator(tmp_path / "whole", text, clf, seed=3, **TINY)
+    assert held_seeds == [VAL_SEED]  # the guidance and the sampler are chosen on validation renders only
     real = distill_module.distill
 
     def killed(*a, **k):
@@ -409,3 +415,51 @@ def test_an_autoencoder_below_the_acceptance_line_gets_no_generator(tmp_path, mo
     record = json.loads((tmp_path / "stages" / "vae.json").read_text())
     assert record["accepted"] is False and record["accept_line"] == 0.97
     assert not (tmp_path / "model_index.json").exists()
+
+
+def test_what_is_returned_is_the_ema_copy_and_dropout_is_the_empty_caption(vae_run, text, monkeypatch):
+    """The teacher and the student handed on (saved, evaluated, shipped) are their EMA copies, not the raw weights;
+    a dropped caption is the text encoder's encoding of "", the same unconditional input guidance uses."""
+    import eegviz.train.diffusion as diffusion_module
+    import eegviz.train.distill as distill_module
+    from eegviz.train.diffusion import Captions
+    from eegviz.train.loop import Ema
+    from eegviz.world.stimuli import stimulus_set
+
+    made = []
+
+    class Recorded(Ema):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+
+    monkeypatch.setattr(diffusion_module, "Ema", Recorded)
+    monkeypatch.setattr(distill_module, "Ema", Recorded)
+    torch.set_num_threads(1)
+    teacher, tm = train_teacher(vae_run[0], text, steps=2, batch=2, size=SIZE, config=TINY_UNET, log_every=0)
+    assert teacher is made[-1].module and tm["ema_final_decay"] == made[-1].last_decay < 0.5 < tm["ema"]
+    student, _ = distill_module.distill(teacher, vae_run[0], text, steps=2, batch=2, size=SIZE, teacher_steps=1,
+                                        log_every=0)
+    assert student is made[-1].module and student is not teacher
+
+    caps = Captions(text, p_uncond=1.0)
+    ctx = caps.sample(stimulus_set(1)[:5], np.random.default_rng(0))
+    assert torch.equal(ctx, torch.from_numpy(text.encode([""])).expand(5, -1, -1))
+
+
+def test_the_sampler_is_the_validation_rows_best_and_validation_renders_are_its_only_input(monkeypatch):
+    """choose_sampling keeps the grid row with the highest top-1 + IoU, scored on the renders it is given; the run
+    gives it (and the guidance choice) the validation renders, never the test seed's."""
+    from eegviz.train import gen_eval
+
+    scores = {(1, 0.3): (0.4, 0.5), (1, 0.5): (0.7, 0.4), (2, 0.5): (0.5, 0.55)}
+    seen = []
+    monkeypatch.setattr(gen_eval, "generate", lambda *a, steps, strength, **k: (steps, strength))
+    monkeypatch.setattr(gen_eval, "score", lambda imgs, held, clf: seen.append(held) or
+                        {"top1": scores[imgs][0], "iou": scores[imgs][1]})
+    monkeypatch.setattr(gen_eval, "img2img_timesteps", lambda *a: [])
+    from types import SimpleNamespace
+
+    val = SimpleNamespace(blobs=None, label_states=None)
+    chosen, rows = gen_eval.choose_sampling(None, None, None, val, None, list(scores))
+    assert chosen == {"steps": 1, "strength": 0.5} and len(rows) == 3 and seen == [val] * 3
