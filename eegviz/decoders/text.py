@@ -202,7 +202,14 @@ def make_text_encoder(spec: str = "minilm", n_tokens: int = 8, dim: int = 64) ->
         return _shared_minilm()
     if spec == "hash":
         return HashTextEncoder(n_tokens, dim)
-    return ClipTextEncoder(spec[5:])
+    return _shared_clip(spec[5:])
+
+
+@lru_cache(maxsize=2)
+def _shared_clip(model: str) -> ClipTextEncoder:
+    """One CLIP text encoder per model and process (eegviz train loads it to check it before writing anything,
+    then trains with it)."""
+    return ClipTextEncoder(model)
 
 
 @lru_cache(maxsize=1)

@@ -304,6 +304,13 @@ class _Stages:
         return time.perf_counter() - self.t0
 
 
+def decoder_spec(ds, highpass: float, notch: float, reference: str) -> InputSpec:
+    """The input spec a decoder trained on `ds` declares, saved with the model so the live path filters the same
+    way; an unknown reference channel fails here (eegviz train checks it before its output folder exists)."""
+    return InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,
+                     highpass=highpass, notch=notch, reference=reference)
+
+
 def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
                   seed: int = 0, caption: str = "label", highpass: float = 0.0, text_encoder: str = "minilm",
                   notch: float = 0.0, reference: str = "", checkpoints: Checkpoints | None = None,
@@ -314,9 +321,7 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
     averages (class_averages; 0 keeps single trials only, as the shipped demo decoder was trained)."""
     check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
     torch.manual_seed(seed)
-    spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,
-                     highpass=highpass, notch=notch,
-                     reference=reference)  # saved with the model, so the live path filters the same way
+    spec = decoder_spec(ds, highpass, notch, reference)
     text = make_text_encoder(text_encoder)  # its width sets the semantic head's
     dec = TwoBranchDecoder(spec, ds.classes, caption=caption, n_tokens=text.n_tokens, text_dim=text.dim,
                            text_encoder=text_encoder, attribute_readout=2)  # same init on every rank ...

@@ -188,7 +188,8 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
     from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
-    from eegviz.train.decoder import check_stimuli, train_decoder
+    from eegviz.decoders.text import make_text_encoder
+    from eegviz.train.decoder import check_stimuli, decoder_spec, train_decoder
     from eegviz.train.dist import barrier, gather_digests, shutdown
     from eegviz.world.stimuli import renderable
 
@@ -204,6 +205,10 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     in_house = why_no_generator is None
     if in_house:
         check_classifier_seed(seed, ds.image_ids)
+    # what can only be checked against the data or by loading, still before the folder exists (a refused run
+    # that left checkpoints/run.json behind would have the corrected rerun refused)
+    decoder_spec(ds, highpass, notch, reference)  # reference channels among the data's
+    make_text_encoder(text_encoder)  # loads (and keeps for training) the text encoder, e.g. a clip: folder
     out = Path(out)
     run = run_manifest(ds, {"seed": seed, "epochs": epochs, "gan_steps": gan_steps, "highpass": highpass,
                             "notch": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,

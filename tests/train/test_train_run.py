@@ -76,6 +76,20 @@ def test_a_classifier_seed_that_would_see_the_eeg_stimuli_is_refused_before_anyt
     assert "e.g. 1)" in err and not out.exists()
 
 
+@pytest.mark.parametrize("flags, says", [(["--reference", "FOO"], "reference channel(s) 'FOO'"),
+                                         (["--text-encoder", "clip:/nonexistent"], "cannot load a CLIP text encoder")])
+def test_options_checked_against_the_data_or_by_loading_leave_no_folder(tmp_path, capsys, flags, says):
+    """A reference channel the data lacks, or a text encoder that cannot be loaded: refused before --out exists, so
+    the corrected rerun is not refused for a folder (or checkpoints/run.json) the refused one left behind."""
+    data, out = tmp_path / "data", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
+                 "--decoder-only", "--text-encoder", "hash", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and not out.exists()
+
+
 def test_classifier_seeds_of_held_out_and_training_renders_are_refused():
     from eegviz.train.renders import TEST_SEED, VAL_SEED
     from eegviz.train.run import check_classifier_seed
