@@ -37,7 +37,7 @@ def detect_format(path: str | Path) -> str:
             return "synthetic"
         if any(p.glob("sub-*/preprocessed_eeg_training.npy")):
             return "things-eeg2"
-        if any(p.glob("*.xdf")):
+        if any(p.rglob("*.xdf")):  # eegviz.data.xdf_dataset reads subfolders too
             return "xdf"
     elif p.suffix.lower() in (".pth", ".pt"):
         return "eeg-imagenet"

@@ -43,10 +43,12 @@ def _captions(root: Path) -> dict[str, str]:
 
 
 def _xdf_files(xdf_paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """The recordings: files as given, and every .xdf under a folder, subfolders included (`eegviz record` puts a
+    second session into the same --out as session-002/session.xdf; BIDS puts them under sub-NN/ses-NN/eeg/)."""
     paths = [xdf_paths] if isinstance(xdf_paths, (str, Path)) else list(xdf_paths)
     files: list[Path] = []
     for p in map(Path, paths):
-        files += sorted(p.glob("*.xdf")) if p.is_dir() else [p]
+        files += sorted(f for f in p.rglob("*.xdf") if f.is_file()) if p.is_dir() else [p]
     if not files:
         raise EegvizError(f"no .xdf files in {', '.join(map(str, paths)) or '(nothing given)'}")
     return files

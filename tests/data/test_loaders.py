@@ -358,7 +358,9 @@ def test_xdf_flat_folder_two_files_and_errors(tmp_path):
     ids = _images(images, flat=True)
     (tmp_path / "rec").mkdir()
     _record(tmp_path / "rec" / "a.xdf", ids[:6], seconds=4.0)
-    _record(tmp_path / "rec" / "b.xdf", ids[6:], seconds=4.0)
+    # a second `eegviz record` into the same --out writes session-002/session.xdf: it is read too
+    (tmp_path / "rec" / "session-002").mkdir()
+    _record(tmp_path / "rec" / "session-002" / "session.xdf", ids[6:], seconds=4.0)
     ds = load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.0, test_fraction=0.0)
     assert len(ds.labels) == 12 and ds.classes == ["circle", "square", "star"] and set(ds.split) == {"train"}
     assert set(ds.subjects) == {0}
