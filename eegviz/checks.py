@@ -6,6 +6,7 @@ Each returns its (checked) value, so a check reads as an assignment: `strength =
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from pathlib import Path
 from typing import Iterable, TypeVar
@@ -36,6 +37,15 @@ def check_at_least(value: int, name: str, low: int, *, hint: str = "") -> int:
     if value >= low:
         return value
     raise EegvizError(f"{name} must be >= {low}, not {value}{_why(hint)}")
+
+
+def check_threads(value: int, name: str = "--threads") -> int:
+    """A thread count from 1 to this machine's CPUs: more only slows torch down (1000 threads ran 100x slower
+    here) and, past the process limit, crashes OpenBLAS or Dynamo instead of failing in one line."""
+    cpus = os.cpu_count() or 1
+    if 1 <= value <= cpus:
+        return value
+    raise EegvizError(f"{name} must be 1 to {cpus} (this machine's CPUs), not {value}")
 
 
 def check_range(value: float, name: str, low: float, high: float, *, low_open: bool = False,

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from eegviz.checks import check_at_least, check_new_file, check_positive, check_range
+from eegviz.checks import check_at_least, check_new_file, check_positive, check_range, check_threads
 from eegviz.errors import EegvizError
 from eegviz.settings import GeneratorSettings, SessionSettings
 
@@ -34,7 +34,7 @@ def _check_session(settings: SessionSettings) -> None:
         demo_recording_checked()
     check_montage(source.montage)
     if settings.threads is not None:
-        check_positive(settings.threads, "--threads")
+        check_threads(settings.threads)
     if source.command in ("demo", "replay"):
         check_positive(source.speed, "--speed", allow_zero=True, hint="0 = as fast as possible")
     if settings.duration is not None:
@@ -187,7 +187,7 @@ def cmd_bench(args) -> int:
     check_positive(args.n, "--n", hint="epochs to time")
     check_positive(args.repeats, "--repeats")
     if args.threads is not None:
-        check_positive(args.threads, "--threads")
+        check_threads(args.threads)
     check_positive(args.sd_n, "--sd-n", hint="images to time in the SD section")
     check_positive(args.soak, "--soak", allow_zero=True, unit="s", hint="0: no soak test")
     if args.out:

@@ -72,7 +72,7 @@ def test_training_into_a_trained_model_folder_is_refused_before_any_training(tmp
     ("--epochs", "0", "--epochs must be >= 1"), ("--seed", "-1", "--seed must be >= 0"),
     ("--classifier-images", "0", "--classifier-images must be >= 1"), ("--notch", "55", "--notch"),
     ("--highpass", "-1", "--highpass must be"), ("--gan-steps", "-5", "--gan-steps must be >= 0"),
-    ("--threads", "0", "--threads must be >= 1"), ("--text-encoder", "bogus", "unknown text encoder 'bogus'")])
+    ("--threads", "0", "--threads must be 1 to"), ("--text-encoder", "bogus", "unknown text encoder 'bogus'")])
 def test_a_wrong_training_option_is_one_line_before_anything_is_written(tmp_path, capsys, flag, value, said):
     """Said before the data is read and before --out exists, so the corrected rerun is not refused for a
     folder the refused run left behind."""

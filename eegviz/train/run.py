@@ -66,14 +66,14 @@ def check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_enc
     """Every number and name a run is given, checked before anything is written or trained: a value found wrong
     an hour in (or a checkpoint folder left by a refused run, which the corrected rerun would then refuse)
     costs the user far more than one line now."""
-    from eegviz.checks import check_at_least, check_choice, check_positive
+    from eegviz.checks import check_at_least, check_choice, check_positive, check_threads
     from eegviz.decoders.text import check_text_encoder_spec
 
     check_at_least(epochs, "--epochs", 1)
     check_at_least(gan_steps, "--gan-steps", 0)
     check_at_least(seed, "--seed", 0)
     if threads is not None:
-        check_at_least(threads, "--threads", 1)
+        check_threads(threads)
     check_positive(highpass, "--highpass", allow_zero=True, unit="Hz", hint="0: off")
     check_choice(notch, "--notch", (0.0, 50.0, 60.0))
     check_text_encoder_spec(text_encoder)
