@@ -115,7 +115,7 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
         if not keep_data:
             shutil.rmtree(data)
     result = {"task": f"{len(ds.classes)}-way class decoding of the synthetic world, test images unseen",
-              "chance": 1.0 / len(ds.classes), "sim": cfg.as_dict(), "subjects": subjects,
+              "chance": 1.0 / len(ds.classes), "sim": {**cfg.as_dict(), "class_snr_db": "per level (levels[].snr_db)"}, "subjects": subjects,
               "n_per_class": n_per_class, "training": {"epochs": epochs, "gan_steps": gan_steps,
                                                                    "average_augment": average_augment},
               "levels": rows, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE}
@@ -171,6 +171,8 @@ def cmd_sweep(args) -> int:
     # every option before --out is made or anything simulated: the levels and the simulator's knobs here, the
     # numbers in run_sweep (check_sweep_options), before it writes
     levels = parse_levels(args.snr_db)
+    if args.class_snr_db is not None:
+        raise EegvizError("--class-snr-db is not a sweep option: each level's class SNR comes from --snr-db")
     cfg = config_from_args(args, class_snr_db=None)
     check_new_output(Path(args.out), "--out", "a sweep (curves.json, curves.png, one dataset per level)")
     result = run_sweep(Path(args.out), levels, cfg, subjects=args.subjects, n_per_class=args.images,
@@ -198,5 +200,5 @@ def add_arguments(sp) -> None:
     sp.add_argument("--average-augment", type=float, default=0.5, metavar="P",
                     help="share of training examples that are same-class averages (eegviz train --average-augment)")
     sp.add_argument("--keep-data", action="store_true", help="keep each level's simulated dataset")
-    add_sim_arguments(sp)
-    sp.set_defaults(fn=cmd_sweep, preset="realistic")
+    add_sim_arguments(sp, preset="realistic")
+    sp.set_defaults(fn=cmd_sweep)

@@ -7,7 +7,7 @@ from __future__ import annotations
 SIM_OPTIONS = (
     ("--class-snr-db", "class_snr_db", float,
      "class-discriminative SNR in dB: variance across classes of the class-mean response over background "
-     "variance, all channels, 0-0.6 s (demo preset: not set, about -9 dB measured; realistic: see README)"),
+     "variance, all channels, 0-0.6 s (demo preset: not set, about -10 dB measured; realistic: see README)"),
     ("--jitter-early-ms", "jitter_early_ms", float, "per-trial latency jitter (sd, ms) of C1/P1/N1 (real: ~10-20)"),
     ("--jitter-late-ms", "jitter_late_ms", float, "per-trial latency jitter (sd, ms) of the class components "
                                                   "(real: ~30-80)"),
@@ -25,13 +25,13 @@ SIM_OPTIONS = (
 )
 
 
-def add_sim_arguments(sp) -> None:
-    """--preset and every knob (default None: the preset's value)."""
+def add_sim_arguments(sp, preset: str = "demo") -> None:
+    """--preset (default `preset`) and every knob (default None: the preset's value)."""
     from eegviz.world.sim_config import PRESETS
 
-    sp.add_argument("--preset", default="demo", choices=list(PRESETS),
+    sp.add_argument("--preset", default=preset, choices=list(PRESETS),
                     help="demo: the shipped world, far easier than real EEG; realistic: calibrated to published "
-                         "single-trial decoding (knobs below override the preset)")
+                         f"single-trial decoding (knobs below override the preset; default: {preset})")
     for opt, _field, kind, text in SIM_OPTIONS:
         sp.add_argument(opt, type=kind, default=None, help=text)
 

@@ -25,6 +25,7 @@ def test_sweep_writes_curves_and_plot(tmp_path, capsys):
     assert {a["name"] for a in res["anchors"]} == {"NICE", "ATM", "UBP"}
     assert "different task" in res["anchors_note"]
     assert res["sim"]["jitter_late_ms"] == make_config("realistic").jitter_late_ms  # the sweep's default preset
+    assert res["sim"]["class_snr_db"] == "per level (levels[].snr_db)"  # not the preset's, which no level used
     assert (out / "curves.png").stat().st_size > 10_000
     assert not any(p.name.startswith("data_") for p in out.iterdir())  # levels' data removed by default
     assert "curves.json" in capsys.readouterr().out
@@ -55,6 +56,7 @@ def test_sweep_bad_levels_are_one_line(tmp_path, capsys):
     (["--epochs", "0"], "--epochs"),
     (["--subjects", "0"], "--subjects"),
     (["--snr-db=-10,-10.0", "--keep-data"], "--snr-db"),  # one folder for two levels
+    (["--class-snr-db=-30"], "--class-snr-db"),  # was ignored without a word: --snr-db sets each level's
 ])
 def test_sweep_refuses_bad_options_before_writing(tmp_path, capsys, monkeypatch, opt, name):
     import eegviz.data.synthetic
