@@ -449,10 +449,10 @@ def _add_bench(sub) -> None:
     b.set_defaults(fn=cmd_bench)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
     from eegviz import __version__
 
-    p = argparse.ArgumentParser(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
+    p = parser_class(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
     p.add_argument("--version", action="version", version=f"eegviz {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info")
     p.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
@@ -530,6 +530,22 @@ def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
     return rest[0] if rest and rest[0] in parser.eegviz_commands else None
 
 
+def _lists_given(argv: list[str], parsers) -> set[str]:
+    """The repeatable (append) options the command line gives, found by parsing it without the config file, so an
+    abbreviation (--sin for --sink) counts as given, as argparse will read it; if that parse fails, by spelling
+    (the real parse then says what is wrong)."""
+    appends = {a.dest: a.option_strings for p in parsers for a in p._actions if isinstance(a, argparse._AppendAction)}
+    spelled = {dest for dest, opts in appends.items()
+               if any(arg == o or arg.startswith(o + "=") for o in opts for arg in argv)}
+    if any(arg in ("-h", "--help", "--version") for arg in argv):  # the probe would print them
+        return spelled
+    try:
+        plain = build_parser(_CommandScan).parse_known_args(argv)[0]
+    except (_ScanError, SystemExit):
+        return spelled
+    return {dest for dest in appends if getattr(plain, dest, None) is not None}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line, with a --config file's values as defaults (see eegviz.config)."""
     from eegviz.config import config_defaults
@@ -545,9 +561,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if cmd is not None:
             others = {n: sp for n, sp in commands.items() if n != cmd}
             values = config_defaults(known.config, cmd, [parser, commands[cmd]], others)
-            given = {a.dest for p in (parser, commands[cmd]) for a in p._actions
-                     if isinstance(a, argparse._AppendAction) and any(
-                         arg == o or arg.startswith(o + "=") for o in a.option_strings for arg in argv)}
+            given = _lists_given(argv, [parser, commands[cmd]])
             values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
             main_dests = {a.dest for a in parser._actions}
             parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})

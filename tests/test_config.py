@@ -123,5 +123,7 @@ def test_the_command_line_replaces_a_files_list_and_plugins_cannot_come_from_a_f
     cfg = _toml(tmp_path, '[demo]\nsink = ["osc:127.0.0.1:9"]\n')
     assert parse_args(["demo", "--config", cfg]).sink == ["osc:127.0.0.1:9"]
     assert parse_args(["demo", "--config", cfg, "--sink", "osc:127.0.0.1:10"]).sink == ["osc:127.0.0.1:10"]
+    # an abbreviation argparse accepts replaces the file's list too (it was appended to it)
+    assert parse_args(["demo", "--config", cfg, "--sin", "osc:127.0.0.1:10"]).sink == ["osc:127.0.0.1:10"]
     with pytest.raises(EegvizError, match="'plugins' cannot be set from a config file"):
         parse_args(["demo", "--config", _toml(tmp_path, 'plugins = ["/tmp"]\n')])
