@@ -50,6 +50,8 @@ def _check_session(settings: SessionSettings) -> None:
         from eegviz.data.images import find_images
 
         find_images(settings.images_dir, "--images-dir")  # a missing or empty folder, two files of one id
+    if settings.output.folder is not None and not settings.output.folder.strip():
+        raise EegvizError("--out is empty: name a folder for the session's results (or leave --out out)")
     if settings.output.folder and not settings.display.headless:
         from eegviz.record.session_folder import check_out_dir
 

@@ -95,3 +95,11 @@ def test_a_headless_session_with_nowhere_to_write_says_so(capsys, tmp_path):
     for more in (["--out", str(tmp_path / "o")], ["--sink", "osc:127.0.0.1:9000"]):
         _check_session(session_settings(parse_args(["demo", "--headless", *more])))
         assert capsys.readouterr().err == ""
+
+
+def test_an_empty_out_is_refused_not_a_session_that_records_nothing(capsys):
+    from eegviz.cli import main
+
+    assert main(["demo", "--headless", "--out", ""]) == 2
+    err = capsys.readouterr().err
+    assert "--out is empty" in err and "Traceback" not in err
