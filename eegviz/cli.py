@@ -86,6 +86,8 @@ def cmd_session(args) -> int:
 
 def cmd_simulate(args) -> int:
     check_at_least(args.seed, "--seed", 0)
+    if args.stream and args.demo:
+        raise EegvizError("--stream publishes live and --demo writes demo.xdf: give one of them")
     if args.stream:
         from eegviz.sources.lsl_outlet import LslOutlets, stream_source
         from eegviz.sources.simulator import SimulatorSource

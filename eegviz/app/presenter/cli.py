@@ -122,6 +122,8 @@ def main_from_args(args: argparse.Namespace) -> int:
         return 0
     if not args.images_dir:
         raise EegvizError("present needs an images folder (or --write-demo-folder DIR to make one)")
+    if args.classes is not None:  # --per-class and --size have defaults, so only --classes can be told apart
+        raise EegvizError("--classes chooses what --write-demo-folder renders; a folder is presented whole")
     # Checked here, before any image is read, window shown or LSL outlet made: liblsl refuses an empty name with
     # a bare RuntimeError, and a duration beyond a Qt timer's range overflowed inside the event loop and hung.
     check_stream_name(args.name)

@@ -88,6 +88,8 @@ def test_cli_write_demo_folder_then_present_it(tmp_path, capsys):
     with pytest.raises(EegvizError, match="unknown stimulus class"):
         main_from_args(build_parser().parse_args(["present", "--write-demo-folder", str(tmp_path / "y"),
                                                   "--classes", "unicorn"]))
+    with pytest.raises(EegvizError, match="a folder is presented whole"):  # was ignored: all 40 classes shown
+        main_from_args(build_parser().parse_args(["present", str(out), "--classes", "circle"]))
 
 
 def test_existing_log_is_refused_before_the_presentation_starts(stim_dir, tmp_path, monkeypatch):
