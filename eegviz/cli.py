@@ -171,10 +171,10 @@ def cmd_eval(args) -> int:
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
     from eegviz.model_sources import resolve_model_dir
-    from eegviz.paths import check_new_output
+    from eegviz.paths import claim_new_output
 
     # an earlier report (a model's own MODEL/report among them) is a record: a rerun writes a new folder
-    check_new_output(Path(args.out), "--out", "an evaluation report (metrics.json and its plots)")
+    claim_new_output(Path(args.out), "--out", "an evaluation report (metrics.json and its plots)")
     model = resolve_model_dir(args.model)
     # --steps / --strength / --init apply to the model's own generator too, not only to a named one
     generator = eval_generator(model, args.generator, GeneratorSettings.from_options(vars(args)).options)

@@ -67,6 +67,22 @@ def is_new_or_empty(out: Path) -> bool:
     return not out.exists() or (out.is_dir() and not any(out.iterdir()))
 
 
+def claim_new_output(out: Path, flag: str, what: str, hint: str = "") -> None:
+    """check_new_output, then make the folder if it is not there yet, exclusively: of two runs given the same new
+    --out at once (both found it free), the second is refused here instead of overwriting the first's files.
+    A run refused later leaves the folder empty, which the corrected rerun accepts."""
+    out = Path(out)
+    new = not out.exists()  # as the check found it: made since, it is another run's
+    check_new_output(out, flag, what, hint)
+    if new:
+        try:
+            out.mkdir(parents=True)
+        except FileExistsError:
+            raise EegvizError(f"{flag} {out} was created by another run just now; choose another {flag}") from None
+        except OSError as exc:
+            raise EegvizError(f"{flag} {out}: cannot create it ({exc.strerror or type(exc).__name__})") from None
+
+
 def check_new_output(out: Path, flag: str, what: str, hint: str = "") -> None:
     """Refuse an output folder that already holds something: `what` (e.g. "a simulated dataset") is written only
     into a new or empty folder, so an earlier run's files (an hour of training, the dataset a model was trained

@@ -80,3 +80,23 @@ def test_a_wrong_training_option_is_one_line_before_anything_is_written(tmp_path
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(out), flag, value]) == 2
     assert said in _one_error_line(capsys)
     assert not out.exists()
+
+
+def test_a_new_out_is_claimed_so_a_second_run_given_it_at_once_is_refused(tmp_path, monkeypatch):
+    """eval, simulate and sweep make their new --out exclusively: a run that found it free, but was beaten to it
+    by another (both checked before either wrote), is refused in one line instead of overwriting its files."""
+    import eegviz.paths as paths
+
+    out = tmp_path / "report"
+    paths.claim_new_output(out, "--out", "a report")
+    assert out.is_dir()
+    other = tmp_path / "raced"
+    real = paths.check_new_output
+
+    def checked_then_beaten(*a, **k):
+        real(*a, **k)
+        other.mkdir()  # the other run creates it between this run's check and its claim
+
+    monkeypatch.setattr(paths, "check_new_output", checked_then_beaten)
+    with pytest.raises(EegvizError, match="created by another run just now"):
+        paths.claim_new_output(other, "--out", "a report")

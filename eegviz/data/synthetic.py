@@ -78,13 +78,13 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     from eegviz.world.sim_config import DEMO
     from eegviz.world.stimuli import CLASSES, stimulus_set
 
-    from eegviz.paths import check_new_output
+    from eegviz.paths import claim_new_output
 
     cfg = (config or DEMO).check()
     if design not in DESIGNS:
         raise EegvizError(f"unknown design '{design}'; choose one of {', '.join(DESIGNS)}")
     out = Path(out)
-    check_new_output(out, "--out", "a simulated dataset")
+    claim_new_output(out, "--out", "a simulated dataset")
     out.mkdir(parents=True, exist_ok=True)
     specs = stimulus_set(n_per_class, seed=seed)
     trials, trial_split = trial_list(specs, n_per_class, cfg)

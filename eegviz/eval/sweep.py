@@ -86,12 +86,13 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
     from eegviz.eval.controls import wilson
     from eegviz.eval.curves import probe_curve, repetition_curve
     from eegviz.eval.report import decode_eeg, decode_split
+    from eegviz.paths import claim_new_output
     from eegviz.train.decoder import train_decoder
 
     check_sweep_options(subjects=subjects, n_per_class=n_per_class, seed=seed, epochs=epochs, gan_steps=gan_steps,
                         average_augment=average_augment)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_new_output(out, "--out", "a sweep (curves.json, curves.png, one dataset per level)")
     rows = []
     for db in levels:
         data = out / f"data_snr{level_name(db)}"
