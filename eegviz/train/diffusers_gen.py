@@ -244,6 +244,9 @@ def main(argv=None) -> int:
                          "--teacher-from, --student-from and --classifier)")
         if not 0.0 <= a.paired <= 1.0:
             raise EegvizError(f"--paired is a weight between 0 and 1, not {a.paired:g}")
+        for k in FULL:  # steps, batches, renders per class: --ae-steps -5 used to start training
+            if getattr(a, k) is not None and getattr(a, k) < 1:
+                raise EegvizError(f"--{k.replace('_', '-')} must be >= 1, not {getattr(a, k)}")
         if a.classifier:
             clf = load_classifier(Path(a.classifier))
         if a.vae_from:

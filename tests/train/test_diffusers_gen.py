@@ -238,6 +238,8 @@ def test_missing_classifier_folder_is_one_line_and_writes_nothing(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("eegviz: ") and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
+    assert main(["--out", str(out), "--tiny", "--ae-steps", "-5"]) == 2  # used to start training
+    assert "--ae-steps must be >= 1, not -5" in capsys.readouterr().err and not out.exists()
 
 
 def test_teacher_continues_from_saved_weights(vae_run, teacher_run, text, tmp_path):
