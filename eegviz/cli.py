@@ -171,10 +171,10 @@ def cmd_eval(args) -> int:
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
     from eegviz.model_sources import resolve_model_dir
-    from eegviz.paths import claim_new_output
+    from eegviz.paths import check_new_output
 
     # an earlier report (a model's own MODEL/report among them) is a record: a rerun writes a new folder
-    claim_new_output(Path(args.out), "--out", "an evaluation report (metrics.json and its plots)")
+    check_new_output(Path(args.out), "--out", "an evaluation report (metrics.json and its plots)")
     model = resolve_model_dir(args.model)
     # --steps / --strength / --init apply to the model's own generator too, not only to a named one
     generator = eval_generator(model, args.generator, GeneratorSettings.from_options(vars(args)).options)
@@ -209,11 +209,12 @@ def cmd_bench(args) -> int:
 
         result["soak"] = run_soak(duration_s=args.soak)
         result["reconnect"] = measure_reconnect(trials=10)
-    text = json.dumps(result, indent=1, allow_nan=False)
+    result["measured"]["options"] = {k: v for k, v in sorted(vars(args).items()) if k not in ("fn", "config")}
+    text = json.dumps(result, indent=1, default=str)
+    print(text)  # first: if --out cannot be written now, the minutes of timing are still on the screen
     if args.out:
         with open(args.out, "x") as f:  # a file that appeared during the run is another run's: not replaced
             f.write(text)
-    print(text)
     return 0
 
 
@@ -511,8 +512,16 @@ class _ScanError(Exception):
 
 
 class _CommandScan(argparse.ArgumentParser):
+    """A parser for looking only: it prints nothing and never exits (help and version included)."""
+
     def error(self, message):
         raise _ScanError(message)
+
+    def exit(self, status=0, message=None):
+        raise _ScanError(message or "")
+
+    def _print_message(self, message, file=None):
+        pass
 
 
 def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
@@ -541,11 +550,9 @@ def _lists_given(argv: list[str], parsers) -> set[str]:
     appends = {a.dest: a.option_strings for p in parsers for a in p._actions if isinstance(a, argparse._AppendAction)}
     spelled = {dest for dest, opts in appends.items()
                if any(arg == o or arg.startswith(o + "=") for o in opts for arg in argv)}
-    if any(arg in ("-h", "--help", "--version") for arg in argv):  # the probe would print them
-        return spelled
     try:
         plain = build_parser(_CommandScan).parse_known_args(argv)[0]
-    except (_ScanError, SystemExit):
+    except _ScanError:  # incl. --help or --version, however abbreviated: the real parse prints them
         return spelled
     return {dest for dest in appends if getattr(plain, dest, None) is not None}
 

@@ -13,7 +13,6 @@ import os
 import platform
 import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -32,6 +31,8 @@ BATCH_REPS = 10
 def git_commit() -> str | None:
     """The eegviz checkout's commit, with "+changes" when its tracked files differ from it; None outside git."""
     root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file() or not (root / ".git").exists():
+        return None  # an installed copy (site-packages): a repository above it would be another one
     try:
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
@@ -43,9 +44,9 @@ def git_commit() -> str | None:
 
 
 def model_digest(model_dir: Path) -> str:
-    """SHA-256 (first 16 hex) over the model folder's config and weight files that a session loads, names
-    included, so two benchmark files can say whether they timed the same model (the text encoder, unloaded at
-    run time, is left out)."""
+    """SHA-256 (first 16 hex) over the model folder's .json and .safetensors files, names included (report/ and the
+    text encoder, unloaded at run time, left out), so two benchmark files can say whether they timed the same
+    model; about 0.05 s for the shipped folder."""
     h = hashlib.sha256()
     files = sorted(f for f in Path(model_dir).rglob("*") if f.is_file() and f.suffix in (".json", ".safetensors")
                    and "report" not in f.relative_to(model_dir).parts[:1]
@@ -212,7 +213,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
                     "threads": torch.get_num_threads(), "device": device,
                     "load_average_before_after": [load_before, list(os.getloadavg())]},
         "measured": {"eegviz_commit": git_commit(), "model_dir": str(model_dir),
-                     "model_digest": model_digest(model_dir), "argv": sys.argv[1:]},
+                     "model_digest": model_digest(model_dir)},
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
         "graph_capture": bool(capture),
         "warmup_s": warmup_s,

@@ -80,7 +80,11 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     ref = None
     unknown: dict[str, int] = {}
     outside = gaps = nan = 0
-    for file_no, path in enumerate(_xdf_files(xdf_paths)):
+    files = _xdf_files(xdf_paths)
+    # which recordings a model is trained on is worth a line: a folder may hold a replay's copy of one
+    # (session-00N/session.xdf of `eegviz replay --out` into it), which would count its epochs twice
+    log.info("reading %d recording(s): %s", len(files), ", ".join(map(str, files)))
+    for file_no, path in enumerate(files):
         s = load_xdf_session(path, eeg_stream, marker_stream)
         sig = (s.info.ch_names, s.info.sfreq)
         if not (np.isfinite(s.info.sfreq) and s.info.sfreq > 0):  # nominal_srate is text in the file: nan, inf...

@@ -243,8 +243,14 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         elif has_classifier(model):
             check_classifier_unseen(model, ds.image_ids[test_idx])
             clf = load_classifier(model)
-    # made once everything that can refuse the run is read, the classifier last: a refused run leaves no folder
-    out.mkdir(parents=True, exist_ok=True)
+    # made once everything that can refuse the run is read, the classifier last: a refused run leaves no folder;
+    # made exclusively when new, so another run given the same new --out at once is refused, not overwritten
+    if out.exists():
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        from eegviz.paths import claim_new_output
+
+        claim_new_output(out, "--out", "an evaluation report")
     if not reconstructions:
         metrics["reconstruction"] = {"skipped": "--no-reconstructions: decoder-only evaluation"}
     elif stimuli is None:

@@ -38,6 +38,10 @@ FULL = {"ae_steps": 2500, "unet_steps": 3000, "distill_steps": 1500, "ae_batch":
 TINY = {"ae_steps": 3, "unet_steps": 3, "distill_steps": 2, "ae_batch": 4, "unet_batch": 4, "distill_batch": 4,
         "val_per_class": 1, "ae": {"channels": (8, 16, 16)}, "unet": {"channels": (16, 32, 32), "head_dim": 8},
         "teacher_steps": 1, "grid": ((1, 0.5),), "guidance_grid": (3.0,), "ae_accept": 0.0}
+class AutoencoderRejected(EegvizError):
+    """The autoencoder fell below the acceptance line; its stage record stays in out/stages."""
+
+
 # the autoencoder is accepted only where the stimulus classifier names its reconstructions of held-out renders
 # this often (issue 15); below it, nothing is built on it
 AE_ACCEPT = 0.97
@@ -118,7 +122,7 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
         vae.save_pretrained(stages / "vae")
         record_stage(stages, "vae", ae)
     if not ae["accepted"]:
-        raise EegvizError(f"the autoencoder's reconstructions of held-out renders are named right "
+        raise AutoencoderRejected(f"the autoencoder's reconstructions of held-out renders are named right "
                           f"{ae['acceptance']['classifier_on_reconstructions']:.3f} of the time, below the "
                           f"{ae.get('accept_line', AE_ACCEPT):g} acceptance line: no generator is built on it; "
                           "train it longer (--ae-steps) into a new output folder")
@@ -200,10 +204,6 @@ def load_stage(folder: Path, kind: str):
 
 def main(argv=None) -> int:
     """The generator and its classifier alone, with held-out figures: DIR/results.json."""
-    from eegviz.decoders.text import make_text_encoder
-    from eegviz.eval.classifier import load_classifier, save_classifier, train_classifier
-    from eegviz.paths import check_new_output
-
     p = argparse.ArgumentParser(prog="python -m eegviz.train.diffusers_gen")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
@@ -234,30 +234,44 @@ def main(argv=None) -> int:
     p.add_argument("--classifier-images", type=int, default=200)
     p.add_argument("--classifier-epochs", type=int, default=15)
     a = p.parse_args(argv)
+    try:
+        return _run(a)
+    except EegvizError as e:  # refused options before anything is written; a rejected autoencoder after its stage
+        print(f"eegviz: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(a) -> int:
+    from eegviz.checks import check_at_least, check_threads
+    from eegviz.decoders.text import make_text_encoder
+    from eegviz.eval.classifier import load_classifier, save_classifier, train_classifier
+    from eegviz.paths import check_new_output
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    torch.set_num_threads(a.threads)
     out = Path(a.out)
     t0 = time.perf_counter()
     clf = vae = teacher = student = None
-    try:  # before anything is written: a wrong folder or value is one line and no output folder
-        check_new_output(out, "--out", "a generator run", " (an earlier run's folder is read with --vae-from, "
-                         "--teacher-from, --student-from and --classifier)")
-        if not 0.0 <= a.paired <= 1.0:
-            raise EegvizError(f"--paired is a weight between 0 and 1, not {a.paired:g}")
-        for k in FULL:  # steps, batches, renders per class: --ae-steps -5 used to start training
-            if getattr(a, k) is not None and getattr(a, k) < 1:
-                raise EegvizError(f"--{k.replace('_', '-')} must be >= 1, not {getattr(a, k)}")
-        if a.classifier:
-            clf = load_classifier(Path(a.classifier))
-        if a.vae_from:
-            vae = load_stage(Path(a.vae_from), "AutoencoderKL")
-        if a.teacher_from:
-            teacher = load_stage(Path(a.teacher_from), "UNet2DConditionModel")
-        if a.student_from:
-            student = load_stage(Path(a.student_from), "UNet2DConditionModel")
-    except EegvizError as e:
-        print(f"eegviz: {e}", file=sys.stderr)
-        return 2
+    # before anything is written: a wrong folder or value is one line and no output folder
+    check_threads(a.threads)
+    torch.set_num_threads(a.threads)
+    for flag, value in (("--test-per-class", a.test_per_class), ("--classifier-images", a.classifier_images),
+                        ("--classifier-epochs", a.classifier_epochs)):
+        check_at_least(value, flag, 1)
+    check_new_output(out, "--out", "a generator run", " (an earlier run's folder is read with --vae-from, "
+                     "--teacher-from, --student-from and --classifier)")
+    if not 0.0 <= a.paired <= 1.0:
+        raise EegvizError(f"--paired is a weight between 0 and 1, not {a.paired:g}")
+    for k in FULL:  # steps, batches, renders per class: --ae-steps -5 used to start training
+        if getattr(a, k) is not None and getattr(a, k) < 1:
+            raise EegvizError(f"--{k.replace('_', '-')} must be >= 1, not {getattr(a, k)}")
+    if a.classifier:
+        clf = load_classifier(Path(a.classifier))
+    if a.vae_from:
+        vae = load_stage(Path(a.vae_from), "AutoencoderKL")
+    if a.teacher_from:
+        teacher = load_stage(Path(a.teacher_from), "UNet2DConditionModel")
+    if a.student_from:
+        student = load_stage(Path(a.student_from), "UNet2DConditionModel")
     out.mkdir(parents=True, exist_ok=True)
     text = make_text_encoder("minilm")
     if clf is None:

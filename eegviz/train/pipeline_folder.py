@@ -101,17 +101,24 @@ def add_text_encoder(folder: Path) -> None:
     and the tokenizer pads to MiniLMTextEncoder.n_tokens, the two ways the pipeline's prompt path would otherwise
     differ from eegviz's. The weights are copied byte for byte from the installed, hash-checked package, so
     anyone can check them against the published SHA-256."""
-    from transformers import BertModel, BertTokenizerFast
+    from eegviz.model_sources import quiet_hf_libraries
+
+    quiet_hf_libraries()
+    from transformers import BertConfig, BertTokenizerFast
 
     from eegviz.decoders.text import MiniLMTextEncoder, minilm_folder
 
     folder, source = Path(folder), minilm_folder()
-    encoder = BertModel.from_pretrained(source, local_files_only=True, use_safetensors=True)
-    encoder.config.use_attention_mask = True
-    encoder.config.save_pretrained(folder / "text_encoder")
+    config = BertConfig.from_pretrained(source, local_files_only=True)
+    config.use_attention_mask = True
+    config.architectures = ["BertModel"]
+    config.save_pretrained(folder / "text_encoder")
     shutil.copyfile(source / "model.safetensors", folder / "text_encoder" / "model.safetensors")
     BertTokenizerFast.from_pretrained(source, local_files_only=True, model_max_length=MiniLMTextEncoder.n_tokens
                                       ).save_pretrained(folder / "tokenizer")
+    tok_config = folder / "tokenizer" / "tokenizer_config.json"  # not how it was loaded here, but what it is
+    tok = {k: v for k, v in json.loads(tok_config.read_text()).items() if k not in ("is_local", "local_files_only")}
+    tok_config.write_text(json.dumps(tok, indent=2, sort_keys=True) + "\n")
     index_path = folder / "model_index.json"
     index = json.loads(index_path.read_text())
     index["text_encoder"], index["tokenizer"] = ["transformers", "BertModel"], ["transformers", "BertTokenizerFast"]

@@ -238,8 +238,15 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     if in_house:  # rank 0 only: fresh renders, no data to shard
         from eegviz.train.latent_branch import fit_latent_branch
 
-        gmetrics = _train_diffusers(out, dec, seed, classifier_images, classifier_epochs, gen_sizes, gen_config,
-                                    resume=resume)
+        from eegviz.train.diffusers_gen import AutoencoderRejected
+
+        try:
+            gmetrics = _train_diffusers(out, dec, seed, classifier_images, classifier_epochs, gen_sizes, gen_config,
+                                        resume=resume)
+        except AutoencoderRejected as e:  # the decoder is saved: say so, it is most of the run's time
+            raise EegvizError(f"{e}. The decoder trained in this run is saved in {out} (decoder.json and its "
+                              "component folders) and draws with another model folder's pipeline in its caption "
+                              "space: --generator diffusers --sd-model models/synthetic-default") from None
         latent = fit_latent_branch(out, ds, str(data))  # its target space is the new pipeline's VAE
     training = {"decoder": dmetrics, "generator": gmetrics, "latent_branch": latent, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,

@@ -66,7 +66,7 @@ def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     # what was timed: the code's commit and the model's files, so two committed JSONs say if they timed the same
     from eegviz.bench.latency import model_digest
 
-    assert r["measured"]["model_digest"] == model_digest(model) and r["measured"]["argv"]
+    assert r["measured"]["model_digest"] == model_digest(model) and r["measured"]["options"]["repeats"] == 2
     assert len(r["machine"]["load_average_before_after"]) == 2
     assert r["generator"].startswith("EmbeddedGenerator (2 steps")
     # two passes over the session: each pass's own figures, and every epoch of both pooled

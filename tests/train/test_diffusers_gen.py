@@ -240,6 +240,24 @@ def test_missing_classifier_folder_is_one_line_and_writes_nothing(tmp_path, caps
     assert not out.exists()
     assert main(["--out", str(out), "--tiny", "--ae-steps", "-5"]) == 2  # used to start training
     assert "--ae-steps must be >= 1, not -5" in capsys.readouterr().err and not out.exists()
+    for flag in ("--threads", "--test-per-class", "--classifier-images"):  # a traceback / trained on
+        assert main(["--out", str(out), "--tiny", flag, "0"]) == 2
+        assert f"{flag} must be" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_rejected_autoencoder_is_one_line_from_the_module_command(tmp_path, capsys):
+    """`python -m eegviz.train.diffusers_gen` with an autoencoder far too short to pass: one line, exit 2 (it was a
+    traceback), its stage kept in out/stages."""
+    from eegviz.paths import default_model_dir
+    from eegviz.train.diffusers_gen import main
+
+    torch.set_num_threads(1)
+    out = tmp_path / "gen"
+    assert main(["--out", str(out), "--classifier", str(default_model_dir()), "--ae-steps", "1", "--ae-batch", "2",
+                 "--val-per-class", "1", "--threads", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "below the 0.97 acceptance line" in err and "Traceback" not in err
+    assert (out / "stages" / "vae.json").is_file() and not (out / "model_index.json").exists()
 
 
 def test_teacher_continues_from_saved_weights(vae_run, teacher_run, text, tmp_path):
