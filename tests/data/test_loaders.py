@@ -353,7 +353,7 @@ def test_xdf_epochs_labels_skips_and_image_split(tmp_path, caplog):
     assert "skipped 1 epochs running past the recording" in caplog.text
 
 
-def test_xdf_flat_folder_two_files_and_errors(tmp_path):
+def test_xdf_flat_folder_two_files_and_errors(tmp_path, caplog):
     images = tmp_path / "flat"
     ids = _images(images, flat=True)
     (tmp_path / "rec").mkdir()
@@ -361,7 +361,12 @@ def test_xdf_flat_folder_two_files_and_errors(tmp_path):
     # a second `eegviz record` into the same --out writes session-002/session.xdf: it is read too
     (tmp_path / "rec" / "session-002").mkdir()
     _record(tmp_path / "rec" / "session-002" / "session.xdf", ids[6:], seconds=4.0)
-    ds = load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.0, test_fraction=0.0)
+    # a replay's copy of a.xdf saved into the same folder (the same EEG samples): read once, with a warning
+    (tmp_path / "rec" / "session-003").mkdir()
+    (tmp_path / "rec" / "session-003" / "session.xdf").write_bytes((tmp_path / "rec" / "a.xdf").read_bytes())
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.xdf_dataset"):
+        ds = load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.0, test_fraction=0.0)
+    assert "holds the same EEG samples as" in caplog.text
     assert len(ds.labels) == 12 and ds.classes == ["circle", "square", "star"] and set(ds.split) == {"train"}
     assert set(ds.subjects) == {0}
     with pytest.raises(EegvizError, match="images folder .* does not exist"):
