@@ -75,12 +75,17 @@ def claim_new_output(out: Path, flag: str, what: str, hint: str = "") -> None:
     new = not out.exists()  # as the check found it: made since, it is another run's
     check_new_output(out, flag, what, hint)
     if new:
-        try:
-            out.mkdir(parents=True)
-        except FileExistsError:
-            raise EegvizError(f"{flag} {out} was created by another run just now; choose another {flag}") from None
-        except OSError as exc:
-            raise EegvizError(f"{flag} {out}: cannot create it ({exc.strerror or type(exc).__name__})") from None
+        make_new_folder(out, flag)
+
+
+def make_new_folder(out: Path, flag: str) -> None:
+    """Create `out` (and its parents), refusing it if it appeared since it was found absent: another run's."""
+    try:
+        Path(out).mkdir(parents=True)
+    except FileExistsError:
+        raise EegvizError(f"{flag} {out} was created by another run just now; choose another {flag}") from None
+    except OSError as exc:
+        raise EegvizError(f"{flag} {out}: cannot create it ({exc.strerror or type(exc).__name__})") from None
 
 
 def check_new_output(out: Path, flag: str, what: str, hint: str = "") -> None:

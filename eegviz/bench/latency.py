@@ -201,8 +201,8 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ep = percentiles(stages["epoch_to_image"])
     latency = {k: percentiles(v) for k, v in stages.items()}
-    emb = dec.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32))["embedding"]
-    map_side = dec.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32))["saliency"].shape[1]
+    shapes = dec.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32))
+    emb, map_side = shapes["embedding"], shapes["saliency"].shape[1]
     speedup, cmp = _lean_comparison(gen, emb.shape[1], emb.shape[2], n, map_side)
     res = {
         # the CPU and the vector instructions torch's kernels use: the same code measured 54.6 ms p95 on one

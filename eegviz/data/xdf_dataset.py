@@ -86,24 +86,23 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     first_seconds: dict[bytes, Path] = {}
     for file_no, path in enumerate(files):
         s = load_xdf_session(path, eeg_stream, marker_stream)
-        # a folder may hold a replay's copy of a recording (`eegviz replay X --out` into it writes the same EEG
-        # samples and image ids again as session-00N/session.xdf): its epochs would count twice, so a recording
-        # whose first seconds of EEG are sample for sample another's, with the same image ids in the same order,
-        # is read once
-        head = None
-        if np.isfinite(s.info.sfreq) and len(s.data):
-            h = hashlib.sha256(np.ascontiguousarray(s.data[: max(1, int(10 * s.info.sfreq))]).tobytes())
-            h.update("\n".join(m.payload for m in s.markers).encode("utf-8", "replace"))
-            head = h.digest()
-        if head is not None and head in first_seconds:
-            log.warning("%s holds the same EEG samples as %s (a replay's copy?): read once", path, first_seconds[head])
-            continue
-        if head is not None:
-            first_seconds[head] = path
         sig = (s.info.ch_names, s.info.sfreq)
         if not (np.isfinite(s.info.sfreq) and s.info.sfreq > 0):  # nominal_srate is text in the file: nan, inf...
             raise EegvizError(f"{path}: EEG stream '{s.info.name}' has no usable sampling rate ({s.info.sfreq:g} "
                               "Hz); cannot cut epochs")
+        # a folder may hold a replay's copy of a recording (`eegviz replay X --out` into it writes the same EEG
+        # samples and image ids again as session-00N/session.xdf): its epochs would count twice, so a recording
+        # whose first seconds of EEG are sample for sample another's, with the same image ids in the same order,
+        # is read once
+        if len(s.data):
+            h = hashlib.sha256(np.ascontiguousarray(s.data[: max(1, int(10 * s.info.sfreq))]).tobytes())
+            h.update("\n".join(m.payload for m in s.markers).encode("utf-8", "replace"))
+            key = h.digest()
+            if key in first_seconds:
+                log.warning("%s holds the same EEG samples as %s (a replay's copy?): read once", path,
+                            first_seconds[key])
+                continue
+            first_seconds[key] = path
         if ref is None:
             ref = sig
         elif sig != ref:

@@ -248,9 +248,9 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     if out.exists():
         out.mkdir(parents=True, exist_ok=True)
     else:
-        from eegviz.paths import claim_new_output
+        from eegviz.paths import make_new_folder
 
-        claim_new_output(out, "--out", "an evaluation report")
+        make_new_folder(out, "--out")
     if not reconstructions:
         metrics["reconstruction"] = {"skipped": "--no-reconstructions: decoder-only evaluation"}
     elif stimuli is None:

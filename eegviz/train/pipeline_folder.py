@@ -84,12 +84,11 @@ def save_pipeline(folder: Path, vae, unet, scheduler, sampling: dict) -> Path:
             "text_encoder": "minilm", "image_size": 64, **sampling}
     full["timesteps"] = img2img_timesteps(scheduler, full["steps"], full["strength"])
     (folder / SAMPLING).write_text(json.dumps(full, indent=1))
-    if full["text_encoder"] == "minilm" and unet.config.cross_attention_dim == MINILM_DIM:
+    from eegviz.decoders.text import MiniLMTextEncoder
+
+    if full["text_encoder"] == "minilm" and unet.config.cross_attention_dim == MiniLMTextEncoder.dim:
         add_text_encoder(folder)
     return folder
-
-
-MINILM_DIM = 384
 
 
 def add_text_encoder(folder: Path) -> None:
