@@ -86,7 +86,8 @@ def check_new_file(path: str | Path, name: str) -> Path:
     if path.exists() or path.is_symlink():
         raise EegvizError(f"{name} {path} already exists; choose a new name (eegviz does not overwrite files)")
     if not path.parent.is_dir():
-        raise EegvizError(f"{name} {path}: the folder {path.parent} does not exist")
+        held = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise EegvizError(f"{name} {path}: the folder {path.parent} {held}")
     try:  # a folder that exists may still refuse files (permissions, a read-only file system): find out now
         tempfile.TemporaryFile(dir=path.parent, prefix=".eegviz-probe-").close()
     except OSError as e:

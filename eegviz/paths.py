@@ -7,6 +7,7 @@ points elsewhere when the package is installed without the tree.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from eegviz.errors import EegvizError
@@ -91,9 +92,36 @@ def make_new_folder(out: Path, flag: str) -> None:
 def check_new_output(out: Path, flag: str, what: str, hint: str = "") -> None:
     """Refuse an output folder that already holds something: `what` (e.g. "a simulated dataset") is written only
     into a new or empty folder, so an earlier run's files (an hour of training, the dataset a model was trained
-    on) are never overwritten by a command run twice with the same --out."""
+    on) are never overwritten by a command run twice with the same --out. A folder that could not be created
+    there is refused too (check_creatable), before the run's minutes rather than after."""
     out = Path(out)
     if not is_new_or_empty(out):
         held = "is a file" if not out.is_dir() else "already holds files"
         raise EegvizError(f"{flag} {out} {held}: {what} is written only into a new or empty folder, so nothing "
                           f"there is overwritten; choose another {flag}{hint}")
+    check_creatable(out, flag)
+
+
+def check_creatable(out: str | Path, flag: str) -> Path:
+    """The absolute path of folder `out` if it could be created (or written in, when it exists); EegvizError
+    naming `flag` in one line if not: a path under a regular file, a broken symbolic link on the way, a folder
+    this process cannot create entries in. Nothing is created: the nearest existing ancestor is probed with a
+    temporary folder that is removed at once (os.access is no test for root, who may still be refused by a
+    read-only file system)."""
+    path = Path(out).expanduser()
+    path = path if path.is_absolute() else Path.cwd() / path
+    probe_in = path
+    while not probe_in.exists():
+        if probe_in.is_symlink():  # a dangling link: creating through it would write somewhere unexpected
+            raise EegvizError(f"{flag} {out}: {probe_in} is a broken symbolic link")
+        if probe_in.parent == probe_in:
+            break
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        where = "is" if probe_in == path else f"is under {probe_in}, which is"
+        raise EegvizError(f"{flag} {out} {where} a regular file, not a folder; choose another {flag}")
+    try:
+        tempfile.TemporaryDirectory(dir=probe_in, prefix=".eegviz-probe-").cleanup()
+    except OSError as e:
+        raise EegvizError(f"{flag} {out}: cannot write in {probe_in} ({e.strerror or e})") from None
+    return path

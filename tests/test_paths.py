@@ -100,3 +100,46 @@ def test_a_new_out_is_claimed_so_a_second_run_given_it_at_once_is_refused(tmp_pa
     monkeypatch.setattr(paths, "check_new_output", checked_then_beaten)
     with pytest.raises(EegvizError, match="created by another run just now"):
         paths.claim_new_output(other, "--out", "a report")
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--data", "{tmp}/no-data", "--out", "{tmp}/afile/model"],
+    ["train", "--data", "{tmp}/no-data", "--out", "{tmp}/afile/model", "--resume"],
+    ["simulate", "--out", "{tmp}/afile/data", "--images", "1"],
+    ["present", "--write-demo-folder", "{tmp}/afile/stimuli"],
+    ["bench", "--out", "{tmp}/afile/bench.json"],
+])
+def test_an_output_under_a_regular_file_is_one_line_naming_its_flag(tmp_path, capsys, argv):
+    """Before anything is read or trained, and naming the flag to fix (it once said only "Not a directory")."""
+    (tmp_path / "afile").write_text("someone's notes")
+    flag = next(a for a in argv if a.startswith("--") and a not in ("--data", "--images", "--resume"))
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    line = _one_error_line(capsys)
+    assert f"{flag} " in line and "afile" in line and ("regular file" in line or "is a file" in line), line
+    assert (tmp_path / "afile").read_text() == "someone's notes"
+
+
+def test_check_creatable_names_a_broken_link_and_returns_the_absolute_path(tmp_path, monkeypatch):
+    from eegviz.paths import check_creatable
+
+    monkeypatch.chdir(tmp_path)
+    assert check_creatable("a/b", "--out") == tmp_path / "a" / "b"
+    assert not (tmp_path / "a").exists()  # nothing created
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(EegvizError, match="--out gone/x: .*gone is a broken symbolic link"):
+        check_creatable("gone/x", "--out")
+
+
+def test_a_training_run_claims_its_folder_so_a_second_run_started_at_once_is_refused(tmp_path):
+    """Both runs found the (new or empty) --out free before either wrote; the first to write checkpoints/run.json
+    owns it, and the other is refused before it trains instead of both writing checkpoints into one folder."""
+    from eegviz.train.run import write_run_manifest
+
+    ckpt = tmp_path / "model" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    write_run_manifest(ckpt, {"run": 1}, claim=True)
+    with pytest.raises(EegvizError, match="another training run started in this folder"):
+        write_run_manifest(ckpt, {"run": 2}, claim=True)
+    assert '"run": 1' in (ckpt / "run.json").read_text()
+    write_run_manifest(ckpt, {"run": 1, "resumed": True})  # a resumed run rewrites its own manifest
+    assert "resumed" in (ckpt / "run.json").read_text()

@@ -15,39 +15,19 @@ passed their checks.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from eegviz.errors import EegvizError
+from eegviz.paths import check_creatable
 from eegviz.messages import StreamInfo
 
 SESSION_PREFIX = "session-"
 
 
 def check_out_dir(out: str | Path) -> Path:
-    """The resolved --out folder if a session could be written there; EegvizError (one line) if not.
-
-    Nothing is created: the nearest existing ancestor must be a folder this process can create entries in,
-    which is probed with a temporary folder that is removed at once (os.access is no test for root, who may
-    still be refused by a read-only file system).
-    """
-    path = Path(out).expanduser()
-    path = path if path.is_absolute() else Path.cwd() / path
-    probe_in = path
-    while not probe_in.exists():
-        if probe_in.is_symlink():  # a dangling link: creating through it would write somewhere unexpected
-            raise EegvizError(f"--out {out}: {probe_in} is a broken symbolic link")
-        if probe_in.parent == probe_in:
-            break
-        probe_in = probe_in.parent
-    if not probe_in.is_dir():
-        where = "is" if probe_in == path else f"is under {probe_in}, which is"
-        raise EegvizError(f"--out {out} {where} a regular file, not a folder; choose another --out")
-    try:
-        tempfile.TemporaryDirectory(dir=probe_in, prefix=".eegviz-probe-").cleanup()
-    except OSError as e:
-        raise EegvizError(f"--out {out}: cannot write in {probe_in} ({e.strerror or e})") from None
-    return path
+    """The resolved --out folder if a session could be written there; EegvizError (one line) if not. Nothing is
+    created (eegviz.paths.check_creatable)."""
+    return check_creatable(out, "--out")
 
 
 def new_session_folder(out: str | Path) -> Path:

@@ -37,7 +37,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
     rank 0's progress lines pass (dist.main_rank_logging).
     """
     from eegviz.checks import check_range
-    from eegviz.paths import check_new_output
+    from eegviz.paths import check_creatable, check_new_output
     from eegviz.train.dist import init_from_env, main_rank_logging
 
     # before anything is created: a refused run leaves no folder behind (and under torchrun every rank checks
@@ -48,6 +48,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
     check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
     if resume:
         check_resumable(Path(out))
+        check_creatable(out, "--out")
     else:
         check_new_output(out, "--out", "a trained model", hint=" (or add --resume to finish an interrupted run there)")
     info = init_from_env()
@@ -157,10 +158,21 @@ def check_same_run(checkpoints: Path, run: dict) -> None:
                           "interrupted run's own data and options, or train into a new folder")
 
 
-def write_run_manifest(checkpoints: Path, run: dict) -> None:
+def write_run_manifest(checkpoints: Path, run: dict, *, claim: bool = False) -> None:
+    """Write checkpoints/run.json. claim: a new run's first write, which creates the file exclusively, so that of
+    two runs given the same new or empty --out at once (both found it free before either wrote) the second is
+    refused here, before it trains, instead of both writing checkpoints and a model into one folder."""
     from eegviz.modelio import write_json_atomic
 
-    write_json_atomic(Path(checkpoints) / RUN_MANIFEST, run)
+    path = Path(checkpoints) / RUN_MANIFEST
+    if claim:
+        try:
+            path.open("x").close()
+        except FileExistsError:
+            raise EegvizError(f"--out {Path(checkpoints).parent}: another training run started in this folder just "
+                              "now (its checkpoints/run.json appeared after this run checked the folder); choose "
+                              "another --out") from None
+    write_json_atomic(path, run)
 
 
 def check_resumable(out: Path) -> None:
@@ -221,7 +233,7 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     if info.is_main:
-        write_run_manifest(out / "checkpoints", run)
+        write_run_manifest(out / "checkpoints", run, claim=not resume)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed,
                                   highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
                                   caption=caption, checkpoints=checkpoints, average_augment=average_augment,

@@ -30,6 +30,7 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
     from PIL import Image
 
     from eegviz.generators.base import to_uint8
+    from eegviz.paths import check_new_output
     from eegviz.world.stimuli import CLASSES, stimulus_set, render
 
     if n_per_class < 1 or not 8 <= size <= MAX_SIZE:
@@ -41,9 +42,7 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
     if unknown:
         raise EegvizError(f"unknown stimulus class '{unknown[0]}'; known classes: {', '.join(CLASSES)}.")
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        what = "is not a folder" if not out.is_dir() else "is not empty"
-        raise EegvizError(f"{out} {what}; give a new or empty folder (stimuli and captions are never overwritten).")
+    check_new_output(out, "--write-demo-folder", "a stimulus folder (images and captions.json)")
     written, captions = [], {}
     for spec in stimulus_set(n_per_class, seed=seed):
         if spec.class_name not in wanted:

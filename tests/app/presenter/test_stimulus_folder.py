@@ -28,7 +28,7 @@ def test_write_stimulus_folder_refuses_a_non_empty_folder(tmp_path):
     """An existing stimulus folder (its captions.json, its PNGs) is never overwritten; an empty one is fine."""
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "captions.json").write_text('{"mine": "an earlier caption"}')
-    with pytest.raises(EegvizError, match="not empty"):
+    with pytest.raises(EegvizError, match="already holds files"):
         write_stimulus_folder(tmp_path / "old", n_per_class=1, size=16, classes=["star"])
     assert (tmp_path / "old" / "captions.json").read_text() == '{"mine": "an earlier caption"}'
     assert list((tmp_path / "old").iterdir()) == [tmp_path / "old" / "captions.json"]
