@@ -7,7 +7,10 @@ assignment and scoring it on trials it never saw:
 
 - image split: the dataset's own split (by image); the reference figure.
 - shuffled labels: training labels permuted (SHUFFLES times, pooled). Must sit at chance; above chance means
-  leakage in the pipeline. Its interval counts classes, not trials: where the EEG carries the class strongly,
+  the labels leak into the features or the scoring. It is a sanity check of the pipeline and at chance by
+  construction otherwise: it cannot see the leak that matters most here, test images that are also training
+  images (a probe that memorised images would pass it). That one is counted directly: the image split's
+  `test_images_in_training` (test trials whose image is among the training trials' images) must be 0. Its interval counts classes, not trials: where the EEG carries the class strongly,
   a probe fit on permuted labels still sorts test trials by their true class and hands each class one
   (random) label, so its hits come a whole class at a time; on the demo world one permutation scored 0.052
   against a trial-counted band ending at 0.043, which is what 40 units, not 351, make likely.
@@ -169,6 +172,12 @@ def _score(correct: int, n: int, chance: float, n_eff: int | None = None, **extr
             "within_chance_band": bool(n and lo <= acc <= hi), **extra}
 
 
+def images_shared(ds, train_idx: np.ndarray, test_idx: np.ndarray) -> int:
+    """How many test trials show an image that training trials show too (the leak shuffled labels cannot see)."""
+    seen = set(map(str, np.asarray(ds.image_ids)[train_idx]))
+    return int(sum(str(i) in seen for i in np.asarray(ds.image_ids)[test_idx]))
+
+
 def effective_units(ds, idx: np.ndarray) -> int:
     """Independent units among trials idx (module docstring): min(distinct (block, class), distinct (subject,
     image)); either count alone where the dataset lacks the other's fields; the trial count where it has none."""
@@ -292,7 +301,8 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
     preds, hits = iter(_predict_all(f, flat, n_classes)), {}
     for key, group in fits.items():
         hits[key] = [int((next(preds) == y[te]).sum()) for _, _, te in group]
-    res["image_split"] = _score(hits["image_split"][0], len(test_idx), chance, n_eff)
+    res["image_split"] = _score(hits["image_split"][0], len(test_idx), chance, n_eff,
+                                test_images_in_training=images_shared(ds, train_idx, test_idx))
     units = min(n_eff, len(np.unique(y[test_idx]))) * SHUFFLES  # hits come a class at a time (docstring)
     res["shuffled_labels"] = _score(sum(hits["shuffled_labels"]), SHUFFLES * len(test_idx), chance, units,
                                     shuffles=SHUFFLES)
@@ -316,7 +326,8 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
 def _checks(res: dict, res_hp: dict | None) -> dict:
     """The pass/fail reading of the controls a reviewer would apply."""
     c = {"shuffled_labels_at_chance": res["shuffled_labels"]["within_chance_band"]
-         or not res["shuffled_labels"]["above_chance"]}
+         or not res["shuffled_labels"]["above_chance"],
+         "test_images_unseen_in_training": res["image_split"].get("test_images_in_training") == 0}
     loso = res["leave_one_subject_out"]
     if "top1" in loso:
         c["generalises_across_subjects"] = loso["above_chance"]

@@ -139,21 +139,29 @@ def centroids(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([cx, cy], 1), empty
 
 
+NO_COLOUR = "none"  # nearest_colour's name for an object that leans toward no palette colour (always a miss)
+
+
 def nearest_colour(obj: np.ndarray, bg: np.ndarray, palette: dict[str, tuple]) -> list[str]:
     """For each (obj colour, background colour) pair, the palette name c whose segment bg -> c passes nearest
-    to obj (contrast-invariant: a faint red is bg + t (red - bg), t < 1)."""
+    to obj (contrast-invariant: a faint red is bg + t (red - bg), t < 1). NO_COLOUR where the object leans
+    toward none of them (every t clipped to 0: e.g. darker than the background, which no palette colour is):
+    there every segment is equally near, and argmin's first name would score a free hit on that colour."""
     names = list(palette)
     cols = np.asarray([palette[k] for k in names], np.float64)  # (K, 3)
     d = cols[None] - bg[:, None]  # (N, K, 3)
     v = (obj - bg)[:, None]  # (N, 1, 3)
     t = np.clip((v * d).sum(-1) / ((d * d).sum(-1) + 1e-12), 0.0, 1.0)
     err = np.linalg.norm(v - t[..., None] * d, axis=-1)
-    return [names[k] for k in err.argmin(1)]
+    best = err.argmin(1)
+    return [names[k] if t[i, k] > 0 else NO_COLOUR for i, k in enumerate(best)]
 
 
-def object_trials(pred: np.ndarray, true_masks: np.ndarray, colour_names, palette: dict[str, tuple]) -> dict:
+def object_trials(pred: np.ndarray, true_masks: np.ndarray, colour_names, palette: dict[str, tuple],
+                  classes=None) -> dict:
     """Per-trial object-region scores of predicted images (N, H, W, 3) in [0, 1] against the true soft
-    silhouettes (N, H, W) and colour names: iou, predicted/true centroids, colour hit, empty prediction."""
+    silhouettes (N, H, W) and colour names: iou, predicted/true centroids, colour hit, empty prediction.
+    `classes` (N,): the trials' true classes, for the within-class centroid correlation (summarise_objects)."""
     pm = object_mask(pred)
     tm = true_masks > 0.5
     inter = (pm & tm).sum((1, 2))
@@ -166,7 +174,7 @@ def object_trials(pred: np.ndarray, true_masks: np.ndarray, colour_names, palett
     obj = np.where(counts > 0, (pred * pm[..., None]).sum((1, 2)) / np.maximum(counts, 1), bg)
     hit = np.array([a == b for a, b in zip(nearest_colour(obj, bg, palette), colour_names)]) & ~empty
     return {"iou": iou.astype(np.float64), "pred_centroid": pc, "true_centroid": tc, "colour_hit": hit,
-            "empty": empty, "n_colours": len(palette)}
+            "empty": empty, "n_colours": len(palette), "classes": None if classes is None else np.asarray(classes)}
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -175,15 +183,38 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def _within(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """values less their class's mean: what is left once the class is known."""
+    out = values.astype(np.float64).copy()
+    for c in np.unique(classes):
+        out[classes == c] -= out[classes == c].mean()
+    return out
+
+
 def summarise_objects(t: dict, idx: np.ndarray | None = None) -> dict:
-    """Object-region summary of object_trials() output, over trials `idx` (all when None)."""
+    """Object-region summary of object_trials() output, over trials `idx` (all when None).
+
+    centroid_err is the mean distance over the predictions that have an object; an empty one has no centroid,
+    and scoring it at the image centre (where centroids() puts it, which the correlations keep: a constant adds
+    no correlation) would make a blank image a better guess than a shuffled one. empty_fraction says how many
+    were left out; centre_err is the baseline that always guesses the image centre. The centroid's pooled
+    correlation counts the class too (each shape's centroid sits off its box by a class-specific amount), so
+    with the trials' classes it is also given within class (class means removed from both): where-decoding
+    beyond what the class alone gives."""
     idx = np.arange(len(t["iou"])) if idx is None else idx
-    pc, tc = t["pred_centroid"][idx], t["true_centroid"][idx]
-    return {"iou": float(t["iou"][idx].mean()),
-            "centroid_r_x": _pearson(pc[:, 0], tc[:, 0]), "centroid_r_y": _pearson(pc[:, 1], tc[:, 1]),
-            "centroid_err": float(np.linalg.norm(pc - tc, axis=1).mean()),
-            "colour_acc": float(t["colour_hit"][idx].mean()), "colour_chance": 1.0 / t["n_colours"],
-            "empty_fraction": float(t["empty"][idx].mean())}
+    pc, tc, empty = t["pred_centroid"][idx], t["true_centroid"][idx], t["empty"][idx]
+    dist = np.linalg.norm(pc - tc, axis=1)
+    out = {"iou": float(t["iou"][idx].mean()),
+           "centroid_r_x": _pearson(pc[:, 0], tc[:, 0]), "centroid_r_y": _pearson(pc[:, 1], tc[:, 1]),
+           "centroid_err": float(dist[~empty].mean()) if (~empty).any() else float("nan"),
+           "centre_err": float(np.linalg.norm(tc - 0.5, axis=1).mean()),
+           "colour_acc": float(t["colour_hit"][idx].mean()), "colour_chance": 1.0 / t["n_colours"],
+           "empty_fraction": float(empty.mean())}
+    if t.get("classes") is not None:
+        cls = t["classes"][idx]
+        for axis, name in ((0, "x"), (1, "y")):
+            out[f"centroid_r_{name}_within_class"] = _pearson(_within(pc[:, axis], cls), _within(tc[:, axis], cls))
+    return out
 
 
 def object_metrics(pred: np.ndarray, true_masks: np.ndarray, colour_names, palette: dict[str, tuple]) -> dict:
@@ -191,26 +222,40 @@ def object_metrics(pred: np.ndarray, true_masks: np.ndarray, colour_names, palet
 
 
 OBJECT_KEYS = ("iou", "centroid_r_x", "centroid_r_y", "centroid_err", "colour_acc")
+WITHIN_KEYS = ("centroid_r_x_within_class", "centroid_r_y_within_class")
 
 
-def paired_bootstrap_diff(a: dict, b: dict, n_resamples: int = 1000, seed: int = 0) -> dict:
+def paired_bootstrap_diff(a: dict, b: dict, n_resamples: int = 1000, seed: int = 0, groups=None) -> dict:
     """{metric: {diff, ci95}} of summarise_objects(a) - summarise_objects(b) over the same trials, with a
-    percentile bootstrap interval over trials resampled together (scipy.stats.bootstrap, paired)."""
+    percentile bootstrap interval (scipy.stats.bootstrap, paired: a and b resampled together).
+
+    `groups` (N,): the independent unit of each trial, e.g. its (subject, image). Trials of one unit share their
+    stimulus and much of their response (repeats of an image), so resampling trials one by one would treat
+    them as independent and narrow the interval; with groups, whole units are resampled. None: each trial is
+    its own unit."""
     from scipy.stats import bootstrap
 
     n = len(a["iou"])
+    if groups is None:
+        members = [np.array([i]) for i in range(n)]
+    else:
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        inverse = inverse.ravel()
+        members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
     full_a, full_b = summarise_objects(a), summarise_objects(b)
-    out = {}
-    for key in OBJECT_KEYS:
-        def stat(idx, key=key):
-            idx = np.asarray(idx, dtype=int)
+    keys = OBJECT_KEYS + tuple(k for k in WITHIN_KEYS if k in full_a)
+    out = {"units": len(members)}
+    for key in keys:
+        def stat(units, key=key):
+            idx = np.concatenate([members[u] for u in np.asarray(units, dtype=int)])
             return summarise_objects(a, idx)[key] - summarise_objects(b, idx)[key]
 
         diff = full_a[key] - full_b[key]
         if not np.isfinite(diff):
             out[key] = {"diff": None, "ci95": None}
             continue
-        res = bootstrap((np.arange(n),), stat, vectorized=False, n_resamples=n_resamples, method="percentile",
+        res = bootstrap((np.arange(len(members)),), stat, vectorized=False, n_resamples=n_resamples,
+                        method="percentile",
                         random_state=np.random.default_rng(seed))
         lo, hi = res.confidence_interval
         out[key] = {"diff": float(diff), "ci95": [None if not np.isfinite(lo) else float(lo),

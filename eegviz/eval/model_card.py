@@ -152,10 +152,19 @@ def _results(metrics: dict | None, training: dict) -> str:
         out += [_row(f"control: {k.replace('_', ' ')}", v, n) for k, v in controls.items()]
         if "true_caption_ceiling" in metrics:
             out.append(_row("ceiling: true caption, text only", metrics["true_caption_ceiling"], n))
+        if "ssim" in metrics.get("true_caption_decoded_maps", {}):
+            out.append(_row("ceiling: true caption with the decoded maps", metrics["true_caption_decoded_maps"], n))
         if "ssim" in metrics.get("saliency_map_itself", {}):
             out.append(_row("the decoded map itself, no generation", metrics["saliency_map_itself"], n))
         if "ssim" in metrics.get("true_map_ceiling", {}):
             out.append(_row("ceiling: true stimulus as the map, true caption", metrics["true_map_ceiling"], n))
+        full = a.get("label+saliency", {})
+        if "centre_err" in full:
+            out += ["", f"Where, beyond the table (label + saliency): centroid error {_f(full.get('centroid_err'))} "
+                        f"over the {1 - full.get('empty_fraction', 0):.0%} of reconstructions with an object, against "
+                        f"{_f(full['centre_err'])} for always guessing the image centre; centroid r within class "
+                        f"(class means removed, so the class alone scores 0) x / y "
+                        f"{_f(full.get('centroid_r_x_within_class'), 2)} / {_f(full.get('centroid_r_y_within_class'), 2)}."]
         flat = metrics.get("ssim_flat_baselines", {})
         if flat:
             out += ["", f"SSIM (Gaussian window) baselines: a flat image of each stimulus's background colour "
@@ -165,8 +174,10 @@ def _results(metrics: dict | None, training: dict) -> str:
             if not vs or "skipped" in vs:
                 continue
             what = "saliency maps" if branch == "saliency" else "latents (the latent branch)"
+            units = f" over {vs['units']} resampled units (subject, image)" if _num(vs.get("units")) else ""
+            vs = {k: d for k, d in vs.items() if isinstance(d, dict)}
             defined = {k: d for k, d in vs.items() if _defined_diff(d)}
-            out.append(f"Decoded minus shuffled {what}, reconstructions (95% bootstrap interval): " + "; ".join(
+            out.append(f"Decoded minus shuffled {what}, reconstructions (95% bootstrap interval{units}): " + "; ".join(
                 f"{k.replace('_', ' ')} {d['diff']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]" if k in defined
                 else f"{k.replace('_', ' ')} {_signed(d.get('diff'))} (interval undefined)"
                 if isinstance(d, dict) and _num(d.get("diff")) else f"{k.replace('_', ' ')} undefined"

@@ -5,8 +5,8 @@ input the generator was trained with), label only (text-to-image:
 strength 1, the saliency map is drowned in noise), label + saliency (the full model).
 
 Generation controls, scored with the same metrics: the saliency maps permuted across trials (same embeddings),
-the saliency replaced by a flat grey image, the embeddings permuted; and a ceiling: text-to-image from the
-TRUE caption's embedding. The object-region metrics (eegviz.eval.metrics) of decoded maps vs permuted maps
+the saliency replaced by a flat grey image, the embeddings permuted; and ceilings: text-to-image from the
+TRUE caption's embedding, the decoded maps with the true caption, the true stimulus as the map. The object-region metrics (eegviz.eval.metrics) of decoded maps vs permuted maps
 come with a paired bootstrap interval: the pixel branch earns its place only if that difference is positive.
 
 Zero-shot splits (THINGS-EEG2: the test concepts have no training trials, so their class prototypes do not
@@ -68,8 +68,13 @@ def check_classifier_unseen(model: Path, image_ids) -> None:
         training = json.loads((Path(model) / "training.json").read_text())
         seed = training["generator"]["classifier"]["render_seed"]
     except (OSError, ValueError, KeyError, TypeError):
-        return  # no record of it (an older or hand-made folder): nothing to check against
-    if isinstance(seed, int) and seed in {spec_id_seed(i) for i in dict.fromkeys(map(str, image_ids))}:
+        seed = None
+    if not isinstance(seed, int):  # an older or hand-made folder: nothing to check against, which is said
+        log.warning("%s's stimulus classifier does not record which renders it learnt from (training.json: "
+                    "generator.classifier.render_seed), so eval cannot check it never saw these test stimuli; "
+                    "its N-way figures hold only if it did not", model)
+        return
+    if seed in {spec_id_seed(i) for i in dict.fromkeys(map(str, image_ids))}:
         raise EegvizError(f"this model's stimulus classifier was trained on renders of seed {seed}, and this "
                           f"dataset's test stimuli are renders of that seed: it would score pictures it has seen; "
                           f"evaluate on data simulated with another --seed, or pass --classifier")
@@ -96,8 +101,9 @@ def generate_all(gen: Generator, sal: np.ndarray, emb: np.ndarray, batch: int = 
 
 
 def object_truth(ds, idx: np.ndarray, size: int):
-    """(true soft silhouettes (N, size, size), colour names, palette) of trials `idx` when the stimuli are
-    synthetic-world renders; else (None, reason)."""
+    """(true soft silhouettes (N, size, size), colour names, palette, class labels) of trials `idx` when the
+    stimuli are synthetic-world renders; else (None, reason). The tuple is object_trials()'s arguments after
+    the images."""
     from eegviz.world.stimuli import COLORS, render, renderable, spec_from_id
 
     ids = [str(i) for i in ds.image_ids[idx]]
@@ -110,7 +116,16 @@ def object_truth(ds, idx: np.ndarray, size: int):
         spec = spec_from_id(i)
         cache[i] = (render(spec, size)[1], spec.color_name)
     masks = np.stack([cache[i][0] for i in ids])
-    return (masks, [cache[i][1] for i in ids], COLORS), None
+    return (masks, [cache[i][1] for i in ids], COLORS, np.asarray(ds.labels[idx])), None
+
+
+def bootstrap_units(ds, idx: np.ndarray) -> np.ndarray:
+    """Each trial's independent unit for bootstrap intervals: its (subject, image). Repeats of an image to one
+    subject share the stimulus and much of the response; resampled one by one they would narrow the interval
+    (eegviz.eval.controls.effective_units counts the same units)."""
+    subjects = getattr(ds, "subjects", None)
+    subj = np.zeros(len(idx), int) if subjects is None else np.asarray(subjects)[idx]
+    return np.array([f"{s}|{i}" for s, i in zip(subj, np.asarray(ds.image_ids)[idx])])
 
 
 def _shuffle(n: int, seed: int = 1) -> np.ndarray:
@@ -304,7 +319,7 @@ def _saliency_objects(ds, test_idx: np.ndarray, sal: np.ndarray) -> dict:
     a = object_trials(sal, *truth)
     b = object_trials(sal[_shuffle(len(sal))], *truth)
     return {**summarise_objects(a), "shuffled_control": summarise_objects(b),
-            "vs_shuffled": paired_bootstrap_diff(a, b)}
+            "vs_shuffled": paired_bootstrap_diff(a, b, groups=bootstrap_units(ds, test_idx))}
 
 
 # which decoded attributes the true-attribute diagnostic replaces, by the metrics.json key it reports under (the
@@ -379,7 +394,8 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
 
     `stimuli`: the test stimuli as (N, H, W, 3) floats; loaded again only if the generator draws at another size.
     `true_emb`: the true captions' embeddings (shaped like `emb`) for the ceilings (text only from the true caption;
-    img2img from the true stimulus at the map's size with the true caption); skipped if None.
+    the decoded maps with the true caption; img2img from the true stimulus at the map's size with the true
+    caption); skipped if None.
     `empty_emb`: (1, tokens, dim), the text space's encoding of "" for "saliency_only": what the teacher was
     trained to see as "no caption" (caption dropout; MiniLM's is not zeros). The distilled student the pipeline
     ships never saw it (distilled always conditioned), so "saliency_only" runs it off its training inputs, as
@@ -410,10 +426,13 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     if latents is not None and getattr(gen, "accepts_latents", False):
         variants["label+latent"] = (sal, emb, {"latents": latents})
         controls["latent_shuffled"] = (sal, emb, {"latents": latents[perm]})
-    ceilings = ("true_caption_ceiling", "true_map_ceiling")
+    ceilings = ("true_caption_ceiling", "true_caption_decoded_maps", "true_map_ceiling")
     if true_emb is not None:
         true_e = np.asarray(true_emb, emb.dtype).reshape(emb.shape)
         controls["true_caption_ceiling"] = (sal, true_e, {"strength": 1.0})
+        # the sample-level branch made perfect, the pixel-level one as decoded: how much the predicted caption
+        # embedding costs the reconstructions (the pipeline's own sampler and strength)
+        controls["true_caption_decoded_maps"] = (sal, true_e, {})
         # what a perfect decoder would hand the generator: the stimulus itself at the map's size (it is a
         # silhouette in its colours) and the true caption, at the sampler's own strength
         true_map = stimulus_targets(ds.image_ids[test_idx], sal.shape[1], ds.image_paths)[0].transpose(0, 2, 3, 1)
@@ -467,11 +486,12 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     result["ablation"] = {k: results[k] for k in variants}
     result["generation_controls"] = {k: results[k] for k in controls if k not in ceilings}
     if truth is not None:
+        units = bootstrap_units(ds, test_idx)
         result["generation_controls"]["saliency_vs_shuffled"] = paired_bootstrap_diff(
-            trials["label+saliency"], trials["saliency_shuffled"])
+            trials["label+saliency"], trials["saliency_shuffled"], groups=units)
         if "label+latent" in trials:
             result["generation_controls"]["latent_vs_shuffled"] = paired_bootstrap_diff(
-                trials["label+latent"], trials["latent_shuffled"])
+                trials["label+latent"], trials["latent_shuffled"], groups=units)
     else:
         result["generation_controls"]["saliency_vs_shuffled"] = {"skipped": why}
         result["object_region"] = {"skipped": why}

@@ -287,6 +287,7 @@ def _run(a) -> int:
                                     caps={k: getattr(a, f"{k}_minutes") for k in ("ae", "unet", "distill")})
     rec.update(score_alone(out, text, clf, seed=a.seed, per_class=a.test_per_class))
     rec["classifier_seconds"] = t_clf
+    rec["classifier"] = {"render_seed": None if a.classifier else 1, "loaded_from": a.classifier}
     rec["reused"] = {"classifier": a.classifier, "vae": a.vae_from, "teacher": a.teacher_from,
                      "student": a.student_from}
     rec["total_seconds"] = time.perf_counter() - t0

@@ -65,7 +65,9 @@ def test_block_drift_confound_is_exposed(drift_only):
     assert n_test == 80 and raw["leave_one_subject_out"]["crossed_with_image_split"]
     assert raw["leave_one_subject_out"]["n"] == n_test and raw["leave_one_subject_out"]["n_effective"] == 80
     assert raw["blocks_kept_apart"]["n"] == n_test
-    assert r["checks"] == {"shuffled_labels_at_chance": True, "generalises_across_subjects": False,
+    assert raw["image_split"]["test_images_in_training"] == 0
+    assert r["checks"] == {"shuffled_labels_at_chance": True, "test_images_unseen_in_training": True,
+                           "generalises_across_subjects": False,
                            "survives_blocks_kept_apart": False, "survives_highpass": False}
 
 
@@ -199,3 +201,20 @@ def test_controls_count_units_of_what_each_control_scores():
     for key in ("image_split", "leave_one_subject_out", "blocks_kept_apart"):
         assert r[key]["n"] == n_test and r[key]["n_effective"] == 2 * n_cls * 4, (key, r[key])
         assert r[key]["chance_band95"] == list(chance_band(32, 0.25))
+
+
+def test_test_images_among_the_training_images_fail_their_check(genuine):
+    """The leak shuffled labels cannot see (a probe that memorised images passes them): a test trial whose image
+    training trials show too. Counted on the dataset's own split (none), and on one that moves a test image's
+    other trials into training."""
+    from eegviz.eval.controls import _checks, images_shared
+
+    ds = genuine
+    train, test = ds.subset("train"), ds.subset("test")
+    assert images_shared(ds, train, test) == 0
+    leaked = np.concatenate([train, test[ds.image_ids[test] == ds.image_ids[test[0]]]])
+    assert images_shared(ds, leaked, test) == 2  # one image, seen by both subjects
+    res = {"shuffled_labels": {"within_chance_band": True, "above_chance": False},
+           "image_split": {"test_images_in_training": 2},
+           "leave_one_subject_out": {"skipped": ""}, "blocks_kept_apart": {"skipped": ""}}
+    assert _checks(res, None)["test_images_unseen_in_training"] is False

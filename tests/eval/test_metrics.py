@@ -124,6 +124,38 @@ def test_object_region_metrics_pass_the_truth_and_fail_shuffled_or_shifted():
     flat = object_metrics(np.full_like(images, 0.5), masks, names, palette)  # nothing drawn: no object
     assert flat["iou"] == 0.0 and flat["empty_fraction"] == 1.0 and flat["colour_acc"] == 0.0
     assert np.isnan(flat["centroid_r_x"])  # a constant prediction has no correlation, not r = 0
+    # an empty prediction has no centroid: scored at the image centre it beat a shuffled picture on error
+    assert np.isnan(flat["centroid_err"]) and bad["centre_err"] == good["centre_err"] > 0.05
+
+
+def test_a_class_only_guess_of_the_centroid_scores_zero_within_class():
+    """Each shape's centroid sits off its box by a class-specific amount, so a guess from the class alone
+    correlates with the true centroid pooled over classes; within class (class means removed) it scores 0,
+    and the true pictures still score 1."""
+    from eegviz.eval.metrics import object_trials, summarise_objects
+
+    images, masks, names, palette, specs = _stimuli(8)
+    classes = np.array([s.class_name for s in specs])
+    truth = object_trials(images, masks, names, palette, classes)
+    guess = dict(truth)
+    guess["pred_centroid"] = truth["true_centroid"].copy()
+    for c in np.unique(classes):  # each trial guessed at its class's mean centroid: no position information
+        guess["pred_centroid"][classes == c] = truth["true_centroid"][classes == c].mean(0)
+    g, t = summarise_objects(guess), summarise_objects(truth)
+    assert max(g["centroid_r_x"], g["centroid_r_y"]) > 0.05
+    assert np.isnan(g["centroid_r_x_within_class"]) and np.isnan(g["centroid_r_y_within_class"])  # constant
+    assert t["centroid_r_x_within_class"] > 0.99 and t["centroid_r_y_within_class"] > 0.99
+
+
+def test_an_object_toward_no_palette_colour_is_no_colour_not_the_first_one():
+    """Darker than a dark background, an object leans toward none of the palette's colours; argmin over equal
+    errors used to name the first ("red"), a free hit on every red stimulus."""
+    from eegviz.eval.metrics import NO_COLOUR, nearest_colour
+    from eegviz.world.stimuli import COLORS
+
+    bg = np.full((3, 3), 0.2)  # a dark grey background, brighter than these objects but for blue
+    obj = np.array([[0.0, 0.0, 0.0], [0.1, 0.15, 0.1], COLORS["blue"]], np.float64)
+    assert nearest_colour(obj, bg, COLORS) == [NO_COLOUR, NO_COLOUR, "blue"]
 
 
 def test_paired_bootstrap_difference():
@@ -138,3 +170,23 @@ def test_paired_bootstrap_difference():
     assert d["centroid_err"]["ci95"][1] < 0
     same = paired_bootstrap_diff(good, good, n_resamples=200)
     assert same["iou"]["diff"] == 0 and same["iou"]["ci95"] == [0.0, 0.0]
+
+
+def test_the_bootstrap_resamples_whole_units_not_repeats_of_one():
+    """Repeats of an image share its stimulus and response: 8 copies of each trial, resampled one by one, give
+    an interval about sqrt(8) times too narrow; grouped by image, the interval of the trials taken once."""
+    from eegviz.eval.metrics import object_trials, paired_bootstrap_diff
+
+    images, masks, names, palette, _ = _stimuli(1)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(images + rng.normal(0, 0.25, images.shape), 0, 1)
+    perm = rng.permutation(len(images))
+    a, b = object_trials(noisy, masks, names, palette), object_trials(noisy[perm], masks, names, palette)
+    rep = lambda t: {k: (np.repeat(v, 8, axis=0) if isinstance(v, np.ndarray) else v) for k, v in t.items()}
+    width = lambda d: d["iou"]["ci95"][1] - d["iou"]["ci95"][0]
+    once = paired_bootstrap_diff(a, b, n_resamples=300)
+    by_trial = paired_bootstrap_diff(rep(a), rep(b), n_resamples=300)
+    by_image = paired_bootstrap_diff(rep(a), rep(b), n_resamples=300, groups=np.repeat(np.arange(len(images)), 8))
+    assert by_image["units"] == once["units"] == len(images) and by_trial["units"] == 8 * len(images)
+    assert width(by_trial) < 0.6 * width(once)
+    assert width(by_image) == pytest.approx(width(once), rel=0.25)
