@@ -97,8 +97,8 @@ def gain_interval(single: tuple[np.ndarray, list], averaged: tuple[np.ndarray, l
 
 
 def repetition_curve(ds, idx: np.ndarray, predict, seed: int = 0, levels: list[int] | None = None) -> list[dict]:
-    """[{repeats, top1, ci_low, ci_high, n, n_images}] for each level; `predict(eeg (N, ch, t) volts) ->
-    labels`. Every level after a first one of 1 repetition adds gain_vs_single {ratio, ci95, over}: its top-1
+    """[{repeats, top1, ci_low, ci_high, n, n_images}] for each level (the Wilson interval over the n_images
+    (subject, image) units); `predict(eeg (N, ch, t) volts) -> labels`. Every level after a first one of 1 repetition adds gain_vs_single {ratio, ci95, over}: its top-1
     over the single-trial one, with a bootstrap interval over images (gain_interval). Empty when no image in idx
     repeats (a curve of one point says nothing an accuracy does not)."""
     groups = repetition_counts(ds, idx)
@@ -112,7 +112,9 @@ def repetition_curve(ds, idx: np.ndarray, predict, seed: int = 0, levels: list[i
             continue
         hit = np.asarray(predict(x)) == y
         top1 = float(hit.mean())
-        lo, hi = wilson(top1 * len(y), len(y))
+        # the interval counts (subject, image) units, not groups: the groups of one unit (its repeats split k
+        # at a time) share their stimulus and much of their response, so counted one by one they would narrow it
+        lo, hi = wilson(top1 * n_images, n_images)
         out.append({"repeats": int(k), "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(y)),
                     "n_images": int(n_images)})
         scored.append((hit, keys))

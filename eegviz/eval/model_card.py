@@ -258,8 +258,8 @@ def _curves(metrics: dict | None) -> str:
         return ""
     out = ["", "## Averaged repetitions (test images shown several times)",
            "Class top-1 on test trials averaged over k repetitions of the same image (95% Wilson interval over "
-           "the averaged epochs, so at 1 repetition it counts trials, not the fewer images whose repetitions "
-           "share a response; eegviz/eval/curves.py):", "",
+           "the (subject, image) units, not the averages: the repetitions of one image share its stimulus; "
+           "eegviz/eval/curves.py):", "",
            "| repetitions averaged | top-1 | n | images |", "|---|---|---|---|"]
     out += [f"| {r['repeats']} | {r['top1']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['n']} | "
             f"{r.get('n_images', '-')} |" for r in rows]

@@ -37,6 +37,13 @@ def test_repetition_curve_scores_what_predict_returns(realistic):
     assert [p["repeats"] for p in curve] == [1, 2, 4, 8]
     assert all(abs(p["top1"] - 1 / 40) < 1e-9 and p["ci_low"] <= p["top1"] <= p["ci_high"] for p in curve)
     assert repetition_curve(realistic, realistic.subset("train"), truth) == []  # nothing repeats
+    # every level's interval counts the 80 (subject, image) units, not its 640 / 320 / 160 / 80 groups: the
+    # groups of one image share its stimulus, so the single-trial level's interval is as wide as the 8-average's
+    from eegviz.eval.controls import wilson
+
+    assert [p["n"] for p in curve] == [640, 320, 160, 80] and {p["n_images"] for p in curve} == {80}
+    for p in curve:
+        assert [p["ci_low"], p["ci_high"]] == pytest.approx(list(wilson(p["top1"] * 80, 80)))
 
 
 def test_averaging_repetitions_raises_accuracy(realistic):
