@@ -62,10 +62,15 @@ def confine_lsl() -> None:
         os.environ["LSLAPICFG"] = str(cfg)
 
 
+PROBE_PREFIX = ".eegviz-probe-"  # check_creatable's momentary test folder
+
+
 def is_new_or_empty(out: Path) -> bool:
-    """Nothing is there yet, or an empty folder: a place where writing can overwrite nothing."""
+    """Nothing is there yet, or an empty folder: a place where writing can overwrite nothing. Another check's
+    momentary probe folder does not count (torchrun's ranks check the same --out at once)."""
     out = Path(out)
-    return not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    return not out.exists() or (out.is_dir() and not any(not p.name.startswith(PROBE_PREFIX)
+                                                         for p in out.iterdir()))
 
 
 def claim_new_output(out: Path, flag: str, what: str, hint: str = "") -> None:
@@ -107,8 +112,8 @@ def check_creatable(out: str | Path, flag: str) -> Path:
     naming `flag` in one line if not: a path under a regular file, a broken symbolic link on the way, a folder
     this process cannot create entries in. Nothing is created: the nearest existing ancestor is probed with a
     temporary folder that is removed at once (os.access is no test for root, who may still be refused by a
-    read-only file system)."""
-    path = Path(out).expanduser()
+    read-only file system). `out` is taken as given (no ~ expansion): the path checked is the path written."""
+    path = Path(out)
     path = path if path.is_absolute() else Path.cwd() / path
     probe_in = path
     while not probe_in.exists():
@@ -121,7 +126,7 @@ def check_creatable(out: str | Path, flag: str) -> Path:
         where = "is" if probe_in == path else f"is under {probe_in}, which is"
         raise EegvizError(f"{flag} {out} {where} a regular file, not a folder; choose another {flag}")
     try:
-        tempfile.TemporaryDirectory(dir=probe_in, prefix=".eegviz-probe-").cleanup()
+        tempfile.TemporaryDirectory(dir=probe_in, prefix=PROBE_PREFIX).cleanup()
     except OSError as e:
         raise EegvizError(f"{flag} {out}: cannot write in {probe_in} ({e.strerror or e})") from None
     return path

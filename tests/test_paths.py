@@ -143,3 +143,15 @@ def test_a_training_run_claims_its_folder_so_a_second_run_started_at_once_is_ref
     assert '"run": 1' in (ckpt / "run.json").read_text()
     write_run_manifest(ckpt, {"run": 1, "resumed": True})  # a resumed run rewrites its own manifest
     assert "resumed" in (ckpt / "run.json").read_text()
+
+
+def test_another_checks_probe_folder_does_not_make_an_empty_out_look_used(tmp_path):
+    """torchrun's ranks check one --out at once; check_creatable's momentary probe inside an empty --out must not
+    make the other rank refuse it as holding files."""
+    from eegviz.paths import PROBE_PREFIX, is_new_or_empty
+
+    (tmp_path / "out" / f"{PROBE_PREFIX}abc").mkdir(parents=True)
+    assert is_new_or_empty(tmp_path / "out")
+    check_new_output(tmp_path / "out", "--out", "a thing")
+    (tmp_path / "out" / "model.json").write_text("{}")
+    assert not is_new_or_empty(tmp_path / "out")

@@ -5,12 +5,13 @@ data): would the same accuracy appear if the EEG carried no stimulus information
 Each control answers one version of that question by refitting a decoder under a different split or label
 assignment and scoring it on trials it never saw:
 
-- image split: the dataset's own split (by image); the reference figure.
+- image split: the dataset's own split (by image); the reference figure. It holds only if no test image is
+  also a training image (a probe that memorised images would pass for one that generalises, and the shuffled
+  labels below cannot see that), so `test_images_in_training` counts the test trials whose image is among
+  the training trials' images, and the check `test_images_unseen_in_training` wants 0.
 - shuffled labels: training labels permuted (SHUFFLES times, pooled). Must sit at chance; above chance means
-  the labels leak into the features or the scoring. It is a sanity check of the pipeline and at chance by
-  construction otherwise: it cannot see the leak that matters most here, test images that are also training
-  images (a probe that memorised images would pass it). That one is counted directly: the image split's
-  `test_images_in_training` (test trials whose image is among the training trials' images) must be 0. Its interval counts classes, not trials: where the EEG carries the class strongly,
+  the labels leak into the features or the scoring. It is a sanity check of the pipeline, at chance by
+  construction otherwise. Its interval counts classes, not trials: where the EEG carries the class strongly,
   a probe fit on permuted labels still sorts test trials by their true class and hands each class one
   (random) label, so its hits come a whole class at a time; on the demo world one permutation scored 0.052
   against a trial-counted band ending at 0.043, which is what 40 units, not 351, make likely.

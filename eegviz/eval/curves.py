@@ -7,8 +7,9 @@ live demo can show depends on how many times an image is seen. So for a dataset 
 image) are shuffled (seeded) and cut into disjoint groups of k, each group's epochs are averaged and decoded
 once. Groups never share a trial, so k = 8 on 8 repetitions scores one average per image.
 
-The 95% Wilson intervals count averaged epochs (groups), which is honest for k at the image count and
-optimistic for k = 1 (repetitions of one image share its exemplar response); n_images is given beside. The
+The 95% Wilson intervals count (subject, image) units, n_images, not averaged epochs: repetitions of one image
+share its exemplar response, so counting each group would make the k = 1 interval too narrow; counting units
+is conservative where repetitions are less than fully correlated. The
 gain of k averaged repetitions over single trials (top-1 at k over top-1 at 1) gets its own interval: a
 bootstrap over (subject, image), seeded, that resamples the same images for both levels, so it carries the
 uncertainty of the single-trial figure as well as that of the averaged one, counted in images, not trials.

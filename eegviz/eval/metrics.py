@@ -191,27 +191,29 @@ def _within(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return out
 
 
-def summarise_objects(t: dict, idx: np.ndarray | None = None) -> dict:
+def summarise_objects(t: dict, idx: np.ndarray | None = None, located: np.ndarray | None = None) -> dict:
     """Object-region summary of object_trials() output, over trials `idx` (all when None).
 
-    centroid_err is the mean distance over the predictions that have an object; an empty one has no centroid,
-    and scoring it at the image centre (where centroids() puts it, which the correlations keep: a constant adds
-    no correlation) would make a blank image a better guess than a shuffled one. empty_fraction says how many
-    were left out; centre_err is the baseline that always guesses the image centre. The centroid's pooled
-    correlation counts the class too (each shape's centroid sits off its box by a class-specific amount), so
-    with the trials' classes it is also given within class (class means removed from both): where-decoding
-    beyond what the class alone gives."""
-    idx = np.arange(len(t["iou"])) if idx is None else idx
-    pc, tc, empty = t["pred_centroid"][idx], t["true_centroid"][idx], t["empty"][idx]
-    dist = np.linalg.norm(pc - tc, axis=1)
+    The where-metrics (centroid correlations and error, and the always-the-centre baseline centre_err) are taken
+    over the trials in `located` (a boolean mask over idx; default: those whose prediction has an object). An
+    empty prediction has no centroid: placed at the image centre it made a blank image a better guess than a
+    shuffled one, and it moved the correlations wherever blanks were chosen by position. empty_fraction says
+    how many were left out (a model that blanks its hard trials shows there, not in these). The centroid's
+    pooled correlation counts the class too (each shape's centroid sits off its box by a class-specific
+    amount), so with the trials' classes it is also given within class (class means removed from both):
+    where-decoding beyond what the class alone gives."""
+    idx = np.arange(len(t["iou"])) if idx is None else np.asarray(idx)
+    empty = t["empty"][idx]
+    on = ~empty if located is None else np.asarray(located, bool)
+    pc, tc = t["pred_centroid"][idx][on], t["true_centroid"][idx][on]
     out = {"iou": float(t["iou"][idx].mean()),
            "centroid_r_x": _pearson(pc[:, 0], tc[:, 0]), "centroid_r_y": _pearson(pc[:, 1], tc[:, 1]),
-           "centroid_err": float(dist[~empty].mean()) if (~empty).any() else float("nan"),
-           "centre_err": float(np.linalg.norm(tc - 0.5, axis=1).mean()),
+           "centroid_err": float(np.linalg.norm(pc - tc, axis=1).mean()) if len(pc) else float("nan"),
+           "centre_err": float(np.linalg.norm(tc - 0.5, axis=1).mean()) if len(tc) else float("nan"),
            "colour_acc": float(t["colour_hit"][idx].mean()), "colour_chance": 1.0 / t["n_colours"],
            "empty_fraction": float(empty.mean())}
     if t.get("classes") is not None:
-        cls = t["classes"][idx]
+        cls = t["classes"][idx][on]
         for axis, name in ((0, "x"), (1, "y")):
             out[f"centroid_r_{name}_within_class"] = _pearson(_within(pc[:, axis], cls), _within(tc[:, axis], cls))
     return out
@@ -226,40 +228,49 @@ WITHIN_KEYS = ("centroid_r_x_within_class", "centroid_r_y_within_class")
 
 
 def paired_bootstrap_diff(a: dict, b: dict, n_resamples: int = 1000, seed: int = 0, groups=None) -> dict:
-    """{metric: {diff, ci95}} of summarise_objects(a) - summarise_objects(b) over the same trials, with a
-    percentile bootstrap interval (scipy.stats.bootstrap, paired: a and b resampled together).
+    """{metric: {diff, ci95}} of summarise_objects(a) - summarise_objects(b) over the same trials, with a paired
+    percentile bootstrap interval (a and b resampled together), and "units": how many units were resampled.
 
-    `groups` (N,): the independent unit of each trial, e.g. its (subject, image). Trials of one unit share their
-    stimulus and much of their response (repeats of an image), so resampling trials one by one would treat
-    them as independent and narrow the interval; with groups, whole units are resampled. None: each trial is
-    its own unit."""
-    from scipy.stats import bootstrap
-
+    The where-metrics of both sides are taken over the trials where both predictions have an object: on each
+    side's own non-empty trials, a side that blanks its hard trials would win the comparison by drawing less.
+    `groups` (N,) or (N, k): the independent unit of each trial, e.g. its (subject, image). Trials of one unit
+    share their stimulus and much of their response (repeats of an image), so resampling trials one by one
+    would treat them as independent and narrow the interval; with groups, whole units are resampled. None:
+    each trial is its own unit. An interval is None where it is undefined: under 2 units, or a statistic
+    undefined (NaN) in over 5% of the resamples (a constant prediction has no correlation)."""
     n = len(a["iou"])
     if groups is None:
-        members = [np.array([i]) for i in range(n)]
+        inverse = np.arange(n)
     else:
-        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
-        inverse = inverse.ravel()
-        members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
-    full_a, full_b = summarise_objects(a), summarise_objects(b)
-    keys = OBJECT_KEYS + tuple(k for k in WITHIN_KEYS if k in full_a)
-    out = {"units": len(members)}
-    for key in keys:
-        def stat(units, key=key):
-            idx = np.concatenate([members[u] for u in np.asarray(units, dtype=int)])
-            return summarise_objects(a, idx)[key] - summarise_objects(b, idx)[key]
+        g = np.asarray(groups)
+        g = g.reshape(n, -1)
+        _, inverse = np.unique(g, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).ravel()
+    n_units = int(inverse.max()) + 1 if n else 0
+    members = [np.flatnonzero(inverse == u) for u in range(n_units)]
+    both = ~a["empty"] & ~b["empty"]
 
-        diff = full_a[key] - full_b[key]
+    def diffs(idx: np.ndarray) -> dict:
+        sa, sb = summarise_objects(a, idx, both[idx]), summarise_objects(b, idx, both[idx])
+        return {k: sa[k] - sb[k] for k in sa if k in OBJECT_KEYS + WITHIN_KEYS and k in sb}
+
+    full = diffs(np.arange(n))
+    rng = np.random.default_rng(seed)
+    draws = []
+    if n_units >= 2:
+        for _ in range(n_resamples):
+            units = rng.integers(0, n_units, n_units)
+            draws.append(diffs(np.concatenate([members[u] for u in units])))
+    out: dict = {"units": n_units}
+    for key, diff in full.items():
         if not np.isfinite(diff):
             out[key] = {"diff": None, "ci95": None}
             continue
-        res = bootstrap((np.arange(len(members)),), stat, vectorized=False, n_resamples=n_resamples,
-                        method="percentile",
-                        random_state=np.random.default_rng(seed))
-        lo, hi = res.confidence_interval
-        out[key] = {"diff": float(diff), "ci95": [None if not np.isfinite(lo) else float(lo),
-                                                  None if not np.isfinite(hi) else float(hi)]}
+        vals = np.array([d[key] for d in draws], np.float64)
+        finite = vals[np.isfinite(vals)]
+        ok = len(vals) and len(finite) >= 0.95 * len(vals)
+        ci = [float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))] if ok else None
+        out[key] = {"diff": float(diff), "ci95": ci}
     return out
 
 

@@ -26,8 +26,8 @@ SESSION_PREFIX = "session-"
 
 def check_out_dir(out: str | Path) -> Path:
     """The resolved --out folder if a session could be written there; EegvizError (one line) if not. Nothing is
-    created (eegviz.paths.check_creatable)."""
-    return check_creatable(out, "--out")
+    created (eegviz.paths.check_creatable). ~ is expanded here, as new_session_folder writes there."""
+    return check_creatable(Path(out).expanduser(), "--out")
 
 
 def new_session_folder(out: str | Path) -> Path:

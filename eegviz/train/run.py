@@ -228,12 +228,15 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
                             "average_augment": average_augment, "decoder_only": decoder_only,
                             "generator_sizes": gen_sizes, "generator_config": gen_config,
                             "data_options": data_opts or {}})
+    # a run that starts in a new or empty folder claims it, --resume or not (a job script that always passes
+    # --resume starts a run too); resuming an interrupted run rewrites that run's own manifest
+    starts = not (out / "checkpoints" / RUN_MANIFEST).exists()
     if resume:
         check_same_run(out / "checkpoints", run)
     out.mkdir(parents=True, exist_ok=True)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     if info.is_main:
-        write_run_manifest(out / "checkpoints", run, claim=not resume)
+        write_run_manifest(out / "checkpoints", run, claim=starts)
     dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed,
                                   highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
                                   caption=caption, checkpoints=checkpoints, average_augment=average_augment,

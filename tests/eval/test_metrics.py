@@ -190,3 +190,33 @@ def test_the_bootstrap_resamples_whole_units_not_repeats_of_one():
     assert by_image["units"] == once["units"] == len(images) and by_trial["units"] == 8 * len(images)
     assert width(by_trial) < 0.6 * width(once)
     assert width(by_image) == pytest.approx(width(once), rel=0.25)
+    tuples = np.stack([np.zeros(8 * len(images), int), np.repeat(np.arange(len(images)), 8)], 1)  # (subject, image)
+    assert paired_bootstrap_diff(rep(a), rep(b), n_resamples=300, groups=tuples)["iou"] == by_image["iou"]
+    one = paired_bootstrap_diff(rep(a), rep(b), n_resamples=50, groups=np.zeros(8 * len(images)))
+    assert one["units"] == 1 and one["iou"]["ci95"] is None and one["iou"]["diff"] == by_image["iou"]["diff"]
+
+
+def test_blanking_the_hard_trials_does_not_win_on_where():
+    """Two predictions that both guess the image centre: one draws nothing where the object was far from the
+    centre, the other blanks as many trials at random. Scored each on its own drawn trials, the first won on
+    centroid error (its easy trials left); on the trials both drew, they tie, and the centre baseline is taken
+    on the same trials as the error."""
+    from eegviz.eval.metrics import object_trials, paired_bootstrap_diff, summarise_objects
+
+    images, masks, names, palette, _ = _stimuli(4)
+    n, size = len(images), images.shape[1]
+    centre = np.zeros_like(images)
+    centre[:, size // 2 - 3 : size // 2 + 3, size // 2 - 3 : size // 2 + 3] = 1.0  # a white square in the middle
+    truth = object_trials(images, masks, names, palette)
+    far = np.linalg.norm(truth["true_centroid"] - 0.5, axis=1)
+    hard = far > np.median(far)
+    blank_hard, blank_random = centre.copy(), centre.copy()
+    blank_hard[hard] = 0.0
+    blank_random[np.random.default_rng(0).permutation(hard)] = 0.0
+    a, b = (object_trials(x, masks, names, palette) for x in (blank_hard, blank_random))
+    sa = summarise_objects(a)
+    assert sa["empty_fraction"] == pytest.approx(0.5, abs=0.01)
+    assert sa["centroid_err"] == pytest.approx(sa["centre_err"], abs=0.02)  # the centre guess against itself
+    d = paired_bootstrap_diff(a, b, n_resamples=200)
+    assert d["centroid_err"]["diff"] == pytest.approx(0.0, abs=0.02)
+    assert d["centroid_err"]["ci95"][0] <= 0 <= d["centroid_err"]["ci95"][1]
