@@ -161,7 +161,7 @@ def _results(metrics: dict | None, training: dict) -> str:
         full = a.get("label+saliency", {})
         if "centre_err" in full:
             out += ["", f"Where, beyond the table (label + saliency): centroid error {_f(full.get('centroid_err'))} "
-                        f"over the {1 - full.get('empty_fraction', 0):.0%} of reconstructions with an object, against "
+                        f"over the reconstructions with an object ({1 - full.get('empty_fraction', 0):.0%} of them), against "
                         f"{_f(full['centre_err'])} for always guessing the image centre; centroid r within class "
                         f"(class means removed, so the class alone scores 0) x / y "
                         f"{_f(full.get('centroid_r_x_within_class'), 2)} / {_f(full.get('centroid_r_y_within_class'), 2)}."]
