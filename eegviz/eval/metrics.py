@@ -219,8 +219,9 @@ def summarise_objects(t: dict, idx: np.ndarray | None = None, located: np.ndarra
     return out
 
 
-def object_metrics(pred: np.ndarray, true_masks: np.ndarray, colour_names, palette: dict[str, tuple]) -> dict:
-    return summarise_objects(object_trials(pred, true_masks, colour_names, palette))
+def object_metrics(pred: np.ndarray, true_masks: np.ndarray, colour_names, palette: dict[str, tuple],
+                   classes=None) -> dict:
+    return summarise_objects(object_trials(pred, true_masks, colour_names, palette, classes))
 
 
 OBJECT_KEYS = ("iou", "centroid_r_x", "centroid_r_y", "centroid_err", "colour_acc")
