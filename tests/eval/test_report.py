@@ -215,7 +215,9 @@ class _MapPainter:
 
 def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
     """Perfect saliency maps painted into the reconstruction: decoded maps place the object (IoU ~1, colour
-    right), permuted maps and a flat map do not, and the bootstrap interval of the difference excludes 0."""
+    right), permuted maps and a flat map do not, and the bootstrap interval of the difference excludes 0. The
+    ceilings hand the generator what their names say: the true captions text only (strength 1), with the
+    decoded maps, and with the true stimulus as the map."""
     from eegviz.data.synthetic import load_dataset, simulate_dataset
     from eegviz.eval.classifier import HFImageClassifier
     from eegviz.eval.report import _reconstruction_metrics
@@ -224,11 +226,25 @@ def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
     ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3))
     te = ds.subset("test")
     gt = stimulus_targets(ds.image_ids[te], 32)[0].transpose(0, 2, 3, 1)
-    emb = np.random.default_rng(0).normal(size=(len(te), 8, 64)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    emb, true_emb = (rng.normal(size=(len(te), 8, 64)).astype(np.float32) for _ in range(2))
+    sal = gt.copy()
+    sal[..., 0] += 1e-3  # the decoded maps: told apart from the true stimulus below, drawn as it is
     clf = HFImageClassifier(str(tiny_image_classifier(tmp_path / "clf", [f"k{i}" for i in range(12)])))
     (tmp_path / "r").mkdir()
-    m = _reconstruction_metrics(ds, tmp_path / "r", te, gt, gt.copy(), emb, _MapPainter(), clf, batch=8,
-                                true_emb=emb)
+
+    class Recorder(_MapPainter):
+        def generate(self, saliency, embedding, seed=0):
+            calls.append((self.strength, saliency.copy(), embedding.copy()))
+            return super().generate(saliency, embedding, seed)
+
+    calls = []
+    m = _reconstruction_metrics(ds, tmp_path / "r", te, gt, sal, emb, Recorder(), clf, batch=len(te),
+                                true_emb=true_emb)
+    with_true = [(st, s) for st, s, e in calls if np.array_equal(e, true_emb)]
+    assert len(with_true) == 3 and any(st == 1.0 for st, _ in with_true)  # text only
+    assert any(st == 0.5 and np.array_equal(s, sal) for st, s in with_true)  # the decoded maps
+    assert any(st == 0.5 and np.allclose(s, gt) and not np.array_equal(s, sal) for st, s in with_true)  # truth
     full, gc = m["ablation"]["label+saliency"], m["generation_controls"]
     assert set(gc) == {"saliency_shuffled", "saliency_flat", "embedding_shuffled", "saliency_vs_shuffled"}
     assert full["iou"] > 0.95 and full["colour_acc"] == 1.0 and full["centroid_r_x"] > 0.99
@@ -241,36 +257,6 @@ def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
     assert "12way_top1" in ceiling and ceiling["iou"] == 0.0  # text-only: no layout, by construction
     assert m["true_caption_decoded_maps"]["iou"] == full["iou"]  # the decoded maps, at the sampler's strength
     assert m["is_true_stimuli"]["shuffled"]
-
-
-def test_the_true_caption_ceilings_hand_the_generator_the_true_captions_with_the_maps_they_name(tmp_path):
-    """Text only from the true caption (strength 1), the decoded maps with the true caption (the sampler's own
-    strength), the true stimulus with the true caption: each generate() call sees the inputs its name says."""
-    from eegviz.data.synthetic import load_dataset, simulate_dataset
-    from eegviz.eval.report import _reconstruction_metrics
-    from eegviz.train.decoder import stimulus_targets
-
-    class Recorder(_MapPainter):
-        calls = []
-
-        def generate(self, saliency, embedding, seed=0):
-            self.calls.append((self.strength, saliency.copy(), embedding.copy()))
-            return super().generate(saliency, embedding, seed)
-
-    ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3))
-    te = ds.subset("test")
-    gt = stimulus_targets(ds.image_ids[te], 32)[0].transpose(0, 2, 3, 1)
-    rng = np.random.default_rng(0)
-    sal = np.clip(gt + rng.normal(0, 0.1, gt.shape), 0, 1).astype(np.float32)  # decoded maps: not the stimuli
-    emb, true_emb = (rng.normal(size=(len(te), 8, 64)).astype(np.float32) for _ in range(2))
-    (tmp_path / "r").mkdir()
-    gen = Recorder()
-    _reconstruction_metrics(ds, tmp_path / "r", te, gt, sal, emb, gen, None, batch=len(te), true_emb=true_emb)
-    with_true = [(st, s) for st, s, e in gen.calls if np.array_equal(e, true_emb)]
-    assert len(with_true) == 3
-    assert any(st == 1.0 for st, _ in with_true)  # text only
-    assert any(st == 0.5 and np.array_equal(s, sal) for st, s in with_true)  # the decoded maps
-    assert any(st == 0.5 and np.allclose(s, gt) for st, s in with_true)  # the true stimulus as the map
 
 
 def test_maps_at_true_attributes_take_the_stimulus_centroid_and_size_and_keep_the_decoded_colours(tmp_path):
