@@ -51,7 +51,7 @@ def run(*args, timeout=300):
     (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number >= 0"),
     (["bench", "--soak", "-1"], "--soak must be a finite number >= 0"),
     # a file where a folder must be: the operating system's reason and the path, one line
-    (["simulate", "--out", "OLD_FILE/sub", "--images", "1"], "Not a directory"),
+    (["simulate", "--out", "OLD_FILE/sub", "--images", "1"], "which is a regular file, not a folder"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path, capsys):
     """In-process (main() is the whole command, argv to exit code; the entry point itself is run as a process
