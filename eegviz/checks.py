@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, TypeVar
 
 from eegviz.errors import EegvizError
+from eegviz.paths import PROBE_PREFIX
 
 T = TypeVar("T")
 
@@ -89,7 +90,7 @@ def check_new_file(path: str | Path, name: str) -> Path:
         held = "is a file, not a folder" if path.parent.exists() else "does not exist"
         raise EegvizError(f"{name} {path}: the folder {path.parent} {held}")
     try:  # a folder that exists may still refuse files (permissions, a read-only file system): find out now
-        tempfile.TemporaryFile(dir=path.parent, prefix=".eegviz-probe-").close()
+        tempfile.TemporaryFile(dir=path.parent, prefix=PROBE_PREFIX).close()
     except OSError as e:
         raise EegvizError(f"{name} {path}: cannot write in {path.parent} ({e.strerror or e})") from None
     return path

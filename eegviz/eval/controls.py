@@ -179,6 +179,15 @@ def images_shared(ds, train_idx: np.ndarray, test_idx: np.ndarray) -> int:
     return int(sum(str(i) in seen for i in np.asarray(ds.image_ids)[test_idx]))
 
 
+def subject_image_units(ds, idx: np.ndarray) -> np.ndarray:
+    """Each trial's (subject, image) unit as one key "subject|image id": repeats of an image to one subject share
+    the stimulus and much of the response, so they are one independent unit, not several (effective_units;
+    eval.report's bootstrap intervals resample these)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    subjects = np.asarray(ds.subjects)[idx] if getattr(ds, "subjects", None) is not None else np.zeros(len(idx))
+    return np.array([f"{int(s)}|{i}" for s, i in zip(subjects, np.asarray(ds.image_ids)[idx])])
+
+
 def effective_units(ds, idx: np.ndarray) -> int:
     """Independent units among trials idx (module docstring): min(distinct (block, class), distinct (subject,
     image)); either count alone where the dataset lacks the other's fields; the trial count where it has none."""
@@ -187,8 +196,7 @@ def effective_units(ds, idx: np.ndarray) -> int:
     if getattr(ds, "blocks", None) is not None:
         counts.append(len({(int(b), int(c)) for b, c in zip(np.asarray(ds.blocks)[idx], np.asarray(ds.labels)[idx])}))
     if getattr(ds, "image_ids", None) is not None:
-        subjects = np.asarray(ds.subjects)[idx] if getattr(ds, "subjects", None) is not None else np.zeros(len(idx))
-        counts.append(len({(int(s), str(i)) for s, i in zip(subjects, np.asarray(ds.image_ids)[idx])}))
+        counts.append(len(set(subject_image_units(ds, idx))))
     return min(counts)
 
 

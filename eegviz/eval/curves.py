@@ -99,9 +99,10 @@ def gain_interval(single: tuple[np.ndarray, list], averaged: tuple[np.ndarray, l
 
 def repetition_curve(ds, idx: np.ndarray, predict, seed: int = 0, levels: list[int] | None = None) -> list[dict]:
     """[{repeats, top1, ci_low, ci_high, n, n_images}] for each level (the Wilson interval over the n_images
-    (subject, image) units); `predict(eeg (N, ch, t) volts) -> labels`. Every level after a first one of 1 repetition adds gain_vs_single {ratio, ci95, over}: its top-1
-    over the single-trial one, with a bootstrap interval over images (gain_interval). Empty when no image in idx
-    repeats (a curve of one point says nothing an accuracy does not)."""
+    (subject, image) units); `predict(eeg (N, ch, t) volts) -> labels`. Every level after a first one of 1
+    repetition adds gain_vs_single {ratio, ci95, over}: its top-1 over the single-trial one, with a bootstrap
+    interval over images (gain_interval). Empty when no image in idx repeats (a curve of one point says nothing
+    an accuracy does not)."""
     groups = repetition_counts(ds, idx)
     max_reps = max((len(v) for v in groups.values()), default=0)
     if max_reps < 2:

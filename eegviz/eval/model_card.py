@@ -160,11 +160,12 @@ def _results(metrics: dict | None, training: dict) -> str:
             out.append(_row("ceiling: true stimulus as the map, true caption", metrics["true_map_ceiling"], n))
         full = a.get("label+saliency", {})
         if "centre_err" in full:
+            drawn = 1 - full.get("empty_fraction", 0)
+            within = [_f(full.get(f"centroid_r_{axis}_within_class"), 2) for axis in ("x", "y")]
             out += ["", f"Where, beyond the table (label + saliency): centroid error {_f(full.get('centroid_err'))} "
-                        f"over the reconstructions with an object ({1 - full.get('empty_fraction', 0):.0%} of them), against "
+                        f"over the reconstructions with an object ({drawn:.0%} of them), against "
                         f"{_f(full['centre_err'])} for always guessing the image centre; centroid r within class "
-                        f"(class means removed, so the class alone scores 0) x / y "
-                        f"{_f(full.get('centroid_r_x_within_class'), 2)} / {_f(full.get('centroid_r_y_within_class'), 2)}."]
+                        f"(class means removed, so the class alone scores 0) x / y {within[0]} / {within[1]}."]
         flat = metrics.get("ssim_flat_baselines", {})
         if flat:
             out += ["", f"SSIM (Gaussian window) baselines: a flat image of each stimulus's background colour "

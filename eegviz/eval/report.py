@@ -6,8 +6,9 @@ strength 1, the saliency map is drowned in noise), label + saliency (the full mo
 
 Generation controls, scored with the same metrics: the saliency maps permuted across trials (same embeddings),
 the saliency replaced by a flat grey image, the embeddings permuted; and ceilings: text-to-image from the
-TRUE caption's embedding, the decoded maps with the true caption, the true stimulus as the map. The object-region metrics (eegviz.eval.metrics) of decoded maps vs permuted maps
-come with a paired bootstrap interval: the pixel branch earns its place only if that difference is positive.
+TRUE caption's embedding, the decoded maps with the true caption, the true stimulus as the map. The
+object-region metrics (eegviz.eval.metrics) of decoded maps vs permuted maps come with a paired bootstrap
+interval: the pixel branch earns its place only if that difference is positive.
 
 Zero-shot splits (THINGS-EEG2: the test concepts have no training trials, so their class prototypes do not
 exist) are scored with that dataset's own protocol instead of class decoding: the test trials of each image
@@ -117,15 +118,6 @@ def object_truth(ds, idx: np.ndarray, size: int):
         cache[i] = (render(spec, size)[1], spec.color_name)
     masks = np.stack([cache[i][0] for i in ids])
     return (masks, [cache[i][1] for i in ids], COLORS, np.asarray(ds.labels[idx])), None
-
-
-def bootstrap_units(ds, idx: np.ndarray) -> np.ndarray:
-    """Each trial's independent unit for bootstrap intervals: its (subject, image). Repeats of an image to one
-    subject share the stimulus and much of the response; resampled one by one they would narrow the interval
-    (eegviz.eval.controls.effective_units counts the same units)."""
-    subjects = getattr(ds, "subjects", None)
-    subj = np.zeros(len(idx), int) if subjects is None else np.asarray(subjects)[idx]
-    return np.array([f"{s}|{i}" for s, i in zip(subj, np.asarray(ds.image_ids)[idx])])
 
 
 def _shuffle(n: int, seed: int = 1) -> np.ndarray:
@@ -316,10 +308,12 @@ def _saliency_objects(ds, test_idx: np.ndarray, sal: np.ndarray) -> dict:
     truth, why = object_truth(ds, test_idx, sal.shape[1])
     if truth is None:
         return {"object_region": {"skipped": why}}
+    from eegviz.eval.controls import subject_image_units
+
     a = object_trials(sal, *truth)
     b = object_trials(sal[_shuffle(len(sal))], *truth)
     return {**summarise_objects(a), "shuffled_control": summarise_objects(b),
-            "vs_shuffled": paired_bootstrap_diff(a, b, groups=bootstrap_units(ds, test_idx))}
+            "vs_shuffled": paired_bootstrap_diff(a, b, groups=subject_image_units(ds, test_idx))}
 
 
 # which decoded attributes the true-attribute diagnostic replaces, by the metrics.json key it reports under (the
@@ -486,7 +480,9 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     result["ablation"] = {k: results[k] for k in variants}
     result["generation_controls"] = {k: results[k] for k in controls if k not in ceilings}
     if truth is not None:
-        units = bootstrap_units(ds, test_idx)
+        from eegviz.eval.controls import subject_image_units
+
+        units = subject_image_units(ds, test_idx)
         result["generation_controls"]["saliency_vs_shuffled"] = paired_bootstrap_diff(
             trials["label+saliency"], trials["saliency_shuffled"], groups=units)
         if "label+latent" in trials:

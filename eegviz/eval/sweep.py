@@ -116,7 +116,8 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
         if not keep_data:
             shutil.rmtree(data)
     result = {"task": f"{len(ds.classes)}-way class decoding of the synthetic world, test images unseen",
-              "chance": 1.0 / len(ds.classes), "sim": {**cfg.as_dict(), "class_snr_db": "per level (levels[].snr_db)"}, "subjects": subjects,
+              "chance": 1.0 / len(ds.classes),
+              "sim": {**cfg.as_dict(), "class_snr_db": "per level (levels[].snr_db)"}, "subjects": subjects,
               "n_per_class": n_per_class, "training": {"epochs": epochs, "gan_steps": gan_steps,
                                                                    "average_augment": average_augment},
               "levels": rows, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE}
