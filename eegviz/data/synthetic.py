@@ -84,8 +84,7 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     if design not in DESIGNS:
         raise EegvizError(f"unknown design '{design}'; choose one of {', '.join(DESIGNS)}")
     out = Path(out)
-    claim_new_output(out, "--out", "a simulated dataset")
-    out.mkdir(parents=True, exist_ok=True)
+    claim_new_output(out, "--out", "a simulated dataset")  # makes the folder (exclusively) when it is new
     specs = stimulus_set(n_per_class, seed=seed)
     trials, trial_split = trial_list(specs, n_per_class, cfg)
     eeg, labels, ids, subj, split, blocks = [], [], [], [], [], []

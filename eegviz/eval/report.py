@@ -252,9 +252,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
             clf = load_classifier(model)
     # made once everything that can refuse the run is read, the classifier last: a refused run leaves no folder;
     # made exclusively when new, so another run given the same new --out at once is refused, not overwritten
-    if out.exists():
-        out.mkdir(parents=True, exist_ok=True)
-    else:
+    if not out.exists():  # (an existing one is empty: checked before anything was read)
         from eegviz.paths import make_new_folder
 
         make_new_folder(out, "--out")
