@@ -172,6 +172,13 @@ class AttributeEncoder(Component):
         mse = F.mse_loss(self._linear(xb, classes) + self.head(h), (target - self.mean) / self.std)
         return mse + F.cross_entropy(self.colour_logits(x, h, xb), self.colour_labels(target[:, 4:7]))
 
+    def freeze_readouts(self) -> None:
+        """Keep the closed-form readouts (fit_linear, fit_colour) out of gradient training, as fitting them does;
+        for readouts loaded from a checkpoint, whose state dict does not say they were frozen."""
+        for m in (self.linear, self.class_offset, self.colour_linear):
+            if m is not None:
+                m.requires_grad_(False)
+
     @torch.no_grad()
     def fit_linear(self, x_train: torch.Tensor, y_train: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor,
                    alphas=(1.0, 10.0, 100.0, 1e3, 1e4), times: np.ndarray | None = None,

@@ -400,10 +400,21 @@ def _train_attributes(st: _Stages, attrs_true: torch.Tensor) -> torch.Tensor:
     cls = st.dec.decoded_classes(x)
     spec = st.dec.spec
     times = spec.tmin + np.arange(x.shape[-1]) / spec.sfreq
-    st.metrics["attribute_readouts"] = att.fit_linear(x[tr], attrs_true[tr], x[va], attrs_true[va], times=times,
-                                                      classes_train=cls[tr], classes_val=cls[va])
-    if att.colour_linear is not None:
-        st.metrics["colour_readout"] = att.fit_colour(x[tr], attrs_true[tr, 4:7], x[va], attrs_true[va, 4:7], times)
+    readouts: dict = {}
+
+    def fit_readouts(_):
+        readouts["attribute_readouts"] = att.fit_linear(x[tr], attrs_true[tr], x[va], attrs_true[va], times=times,
+                                                        classes_train=cls[tr], classes_val=cls[va])
+        if att.colour_linear is not None:
+            readouts["colour_readout"] = att.fit_colour(x[tr], attrs_true[tr, 4:7], x[va], attrs_true[va, 4:7],
+                                                        times)
+
+    # a stage of its own (one step), so --resume loads the fitted readouts and their choices instead of fitting
+    # them again (minutes of ridge and logistic fits on the shipped data); runs whose checkpoints predate it fit
+    # them as before, and the finished "attributes" stage then loads over them
+    st.stage("readouts", 1, fit_readouts, {"attributes": att}, {}, readouts, "attribute readouts")
+    att.freeze_readouts()  # requires_grad is not in a state dict: a loaded readout must stay out of the optimiser
+    st.metrics.update(readouts)
     opt_a = torch.optim.AdamW([p for p in att.parameters() if p.requires_grad], lr=2e-3, weight_decay=1e-2)
     best_a: dict = {"loss": float("inf"), "state": None}
 

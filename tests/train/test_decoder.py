@@ -206,3 +206,40 @@ def test_run_killed_between_stages_resumes_to_the_uninterrupted_result(tmp_path)
     torch.save({k: v for k, v in payload.items() if k != "rng"}, old / "A.done.pt")
     resumed = _two_stages(old, resume=True)
     torch.testing.assert_close(resumed[:4], ref[:4], rtol=0, atol=0)  # A's weights, as saved
+
+
+def test_resume_loads_the_fitted_attribute_readouts_instead_of_fitting_them_again(tmp_path, one_thread, monkeypatch):
+    """The closed-form readouts took minutes on the shipped data and were fitted again on every --resume before
+    their finished stage loaded over them. A resumed run now loads them, their validation choices (training.json)
+    and their frozen state, and ends where the uninterrupted run did."""
+    from eegviz.decoders.attributes import AttributeEncoder, N_ATTRIBUTES
+    from eegviz.train.checkpoint import Checkpoints
+    from eegviz.train.decoder import _train_attributes
+
+    x, labels = _class_data()
+    g = np.random.default_rng(1)
+    attrs = torch.from_numpy(g.uniform(0.2, 0.8, (len(labels), N_ATTRIBUTES)).astype(np.float32))
+    attrs[:, 4:7] = torch.from_numpy(g.choice([0.1, 0.9], size=(len(labels), 3)).astype(np.float32))
+    split = np.where(np.arange(len(labels)) % 4 == 0, "val", "train")
+
+    def run(resume):
+        torch.manual_seed(0)
+        st = _encoder_stages(x, labels, split, epochs=2)
+        st.checkpoints = Checkpoints(tmp_path / "ck", resume=resume, every=1)
+        pred = _train_attributes(st, attrs)
+        frozen = {n for n, p in st.dec.attributes.named_parameters() if not p.requires_grad}
+        return pred, st.metrics, frozen
+
+    pred, metrics, frozen = run(resume=False)
+    assert "colour_readout" in metrics and set(metrics["attribute_readouts"]) >= {"cx", "cy", "size"}
+    assert {"linear.weight", "colour_linear.weight"} <= frozen
+
+    def refit(*a, **k):
+        raise AssertionError("fitted again on resume")
+
+    monkeypatch.setattr(AttributeEncoder, "fit_linear", refit)
+    monkeypatch.setattr(AttributeEncoder, "fit_colour", refit)
+    (tmp_path / "ck" / "attributes.done.pt").unlink()  # killed in the attribute stage: it runs again, from the readouts
+    pred2, metrics2, frozen2 = run(resume=True)
+    torch.testing.assert_close(pred2, pred, rtol=0, atol=0)
+    assert metrics2 == metrics and frozen2 == frozen
