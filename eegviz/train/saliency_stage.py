@@ -7,7 +7,8 @@ on its output, so it can be replaced without retraining the rest (a few minutes 
 decoder takes most of an hour). A folder whose saliency generator came from an older eegviz (drawn by one
 image-space network: shapeless blobs; its weights no longer fit) is brought up to date this way. The encoders,
 the semantic regressor, the prototypes and any generator pipeline are left as they are; DATASET must be the one
-the decoder was trained on (its training split trains, its validation split scores). The figures and the command
+the decoder was trained on (its training split trains, its validation split scores; checked against
+training.json's description of that data). The figures and the command
 go into training.json under decoder.saliency_stage_retrained; run `eegviz eval` afterwards for the test split.
 
 Nothing in the folder is lost: the new generator is written beside the old one and swapped in by renames, and the
@@ -52,6 +53,7 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     if list(ds.classes) != dec.class_names or tuple(ds.ch_names) != tuple(dec.spec.ch_names):
         raise EegvizError(f"{data} is not laid out as the decoder in {model_dir} was trained (classes or channels "
                           "differ): retrain the saliency stage on the decoder's own training data")
+    _check_trained_on(model_dir, ds, data)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     dec.saliency = type(dec.saliency)(**{k: v for k, v in dec.saliency.config.items() if not k.startswith("_")})
@@ -71,6 +73,35 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     training.setdefault("decoder", {})["saliency_stage_retrained"] = record
     write_json_atomic(path, training)
     return record
+
+
+# what training.json's "dataset" says that another dataset of the same classes and channels would change
+_IDENTITY = ("trials", "images", "subjects", "sfreq", "window_s", "split_trials", "blocks")
+
+
+def _check_trained_on(model_dir: Path, ds, data) -> None:
+    """Refuse a dataset other than the one the decoder was trained on, as far as training.json describes it: a
+    GAN trained on other trials (another simulation of the same 40 classes, a subject added) would be scored on a
+    validation split the encoders may have trained on, and its figures would look better than they are. A folder
+    without training.json, or one that does not describe its data, cannot be checked."""
+    from eegviz.eval.model_card import describe_dataset
+
+    path = model_dir / "training.json"
+    try:
+        saved = json.loads(path.read_text()).get("dataset") if path.is_file() else None
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        saved = None
+    if not isinstance(saved, dict):
+        return
+    now = json.loads(json.dumps(describe_dataset(ds, data)))
+    differ = [k for k in _IDENTITY if k in saved and saved[k] != now[k]]
+    knobs = [(d.get("simulator") or {}).get("knobs") for d in (saved, now)]
+    if None not in knobs and knobs[0] != knobs[1]:
+        differ.append("simulator knobs")
+    if differ:
+        said = ", ".join(f"{k} {saved[k]} here {now[k]}" if k in saved else k for k in differ[:3])
+        raise EegvizError(f"{data} is not the dataset the decoder in {model_dir} was trained on (training.json: "
+                          f"{said}); retrain the saliency stage on the decoder's own training data")
 
 
 def main(argv: list[str] | None = None) -> int:

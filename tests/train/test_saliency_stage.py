@@ -7,9 +7,11 @@ import shutil
 
 import pytest
 
+from eegviz.data.loaders import open_dataset
 from eegviz.data.synthetic import simulate_dataset
 from eegviz.decoders.two_branch import PARTS, TwoBranchDecoder
 from eegviz.errors import EegvizError
+from eegviz.eval.model_card import describe_dataset
 from eegviz.paths import default_model_dir
 from eegviz.train.saliency_stage import main
 
@@ -19,17 +21,22 @@ def data(tmp_path_factory):
     return simulate_dataset(tmp_path_factory.mktemp("sal") / "d", subjects=1, n_per_class=3)
 
 
-def _decoder_copy(root):
+def _decoder_copy(root, data=None):
+    """The shipped decoder's files, its training.json saying it was trained on `data` (when given)."""
     root.mkdir()
     for name in ("decoder.json", "prototypes.safetensors", "training.json"):
         shutil.copy(default_model_dir() / name, root / name)
     for folder, _cls in PARTS.values():
         shutil.copytree(default_model_dir() / folder, root / folder)
+    if data is not None:
+        training = json.loads((root / "training.json").read_text())
+        training["dataset"] = describe_dataset(open_dataset(data), data)
+        (root / "training.json").write_text(json.dumps(training))
     return root
 
 
 def test_a_saliency_generator_that_no_longer_fits_is_retrained_and_the_rest_kept(tmp_path, data, capsys):
-    model = _decoder_copy(tmp_path / "m")
+    model = _decoder_copy(tmp_path / "m", data)
     cfg = model / "saliency_generator" / "config.json"
     cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "width": 40}))  # weights of another shape
     with pytest.raises(EegvizError, match="saliency_generator"):
@@ -63,3 +70,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, data, capsys):
     assert main(["--model", str(model), "--data", str(tmp_path / "no-data")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("eegviz: ") for line in err)
+
+
+def test_a_dataset_other_than_the_decoders_own_is_refused(tmp_path, data, capsys):
+    """Same classes and channels, other trials: the shipped model's training.json says 2 subjects, 4000 trials."""
+    model = _decoder_copy(tmp_path / "m")
+    before = (model / "training.json").read_bytes()
+    assert main(["--model", str(model), "--data", str(data), "--gan-steps", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not the dataset the decoder" in err and "trials 4000 here 120" in err
+    assert (model / "training.json").read_bytes() == before and not list(model.glob("saliency_generator.previous-*"))
