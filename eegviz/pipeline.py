@@ -183,6 +183,7 @@ class Pipeline:
                 # decoded, scored, averaged over repeats and written to results.jsonl as that image's id
                 m = replace(m, payload=m.payload.strip())
             self.stats.markers += 1
+            self.truth.prefetch(m.payload)  # its stimulus decodes while the epoch is recorded, off the inference thread
             epocher.add_marker(m)
             if self.on_marker:
                 self.on_marker(m)
@@ -339,7 +340,7 @@ class Pipeline:
         unwritten. Returns the first error (raised after the session's own error, which is said first)."""
         first = None
         closers = [self.stop, self.source.stop, *([self.recorder.close] if self.recorder else []),
-                   *(s.close for s in self.sinks)]
+                   *(s.close for s in self.sinks), self.truth.close]
         for close in closers:
             try:
                 close()

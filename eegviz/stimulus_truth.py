@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -50,7 +51,11 @@ def synthetic_stimulus(payload: str, size: int = SIZE) -> np.ndarray | None:
 
 
 class StimulusTruth:
-    """Marker id -> Shown or None (module docstring). Called from the inference thread; thread-safe anyway."""
+    """Marker id -> Shown or None (module docstring). Called from the inference thread; thread-safe anyway.
+
+    prefetch(id), called as the marker arrives, decodes the folder's file on a worker thread of its own while the
+    epoch is still being recorded (the window runs ~0.6 s past the marker): a large PNG takes tens of
+    milliseconds to decode, which the inference thread would otherwise spend before the next batch."""
 
     def __init__(self, images_dir: str | Path | None = None) -> None:
         from eegviz.data.images import find_images
@@ -60,8 +65,29 @@ class StimulusTruth:
         self._files = (None if images_dir is None
                        else {f.image_id: f for f in find_images(images_dir, "--images-dir")})
         self._cache: OrderedDict[str, Shown | None] = OrderedDict()
+        self._pending: dict[str, Future] = {}
+        self._pool: ThreadPoolExecutor | None = None  # started by the first prefetch
         self._lock = threading.Lock()
         self._told: set[str] = set()
+
+    def prefetch(self, payload: str) -> None:
+        """Start decoding the folder's file for `payload` in the background, unless it is cached or under way.
+        Without a folder nothing is done: a synthetic stimulus renders in well under a millisecond."""
+        if self._files is None or payload not in self._files:
+            return
+        with self._lock:
+            if payload in self._cache or payload in self._pending:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="eegviz-truth")
+            self._pending[payload] = self._pool.submit(self._load, payload)
+
+    def close(self) -> None:
+        """Stop the prefetch worker (a decode under way finishes first)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __call__(self, payload: str) -> Shown | None:
         if self._files is None:
@@ -73,8 +99,10 @@ class StimulusTruth:
             if payload in self._cache:
                 self._cache.move_to_end(payload)
                 return self._cache[payload]
-        shown = self._load(payload)
+            pending = self._pending.get(payload)
+        shown = self._load(payload) if pending is None or pending.cancelled() else pending.result()
         with self._lock:
+            self._pending.pop(payload, None)
             self._cache[payload] = shown
             while len(self._cache) > CACHED:
                 self._cache.popitem(last=False)
@@ -87,7 +115,7 @@ class StimulusTruth:
         if f is None:
             return None
         try:
-            img = to_uint8(load_image(f.path, SIZE, draft=True))  # on the inference thread: decoded small
+            img = to_uint8(load_image(f.path, SIZE, draft=True))  # decoded small (JPEG's draft mode)
         except EegvizError as e:  # changed on disk since the start: unknown, said once
             if payload not in self._told:
                 self._told.add(payload)

@@ -42,11 +42,25 @@ def test_a_missing_folder_is_refused(tmp_path):
         StimulusTruth(tmp_path / "nowhere")
 
 
-def test_results_and_report_record_the_folder_s_truth(tmp_path):
+def test_results_and_report_record_the_folder_s_truth(tmp_path, monkeypatch):
+    """...and each stimulus is decoded once, on the prefetch worker as its marker arrives, never on the
+    inference thread (a large PNG takes tens of milliseconds); the worker is stopped with the session."""
+    import threading
+
     from test_pipeline import ArraySource, tiny_models
 
+    import eegviz.data.images as images
     from eegviz.pipeline import Pipeline
     from eegviz.record.results import ResultsWriter
+
+    decoded_on = []
+    real_load = images.load_image
+
+    def load_image(*a, **k):
+        decoded_on.append(threading.current_thread().name)
+        return real_load(*a, **k)
+
+    monkeypatch.setattr(images, "load_image", load_image)
 
     root = tmp_path / "stimuli"
     (root / "a").mkdir(parents=True)
@@ -54,8 +68,11 @@ def test_results_and_report_record_the_folder_s_truth(tmp_path):
         Image.new("RGB", (32, 32), (0, 200, 0)).save(root / "a" / f"m{i}.png")  # class "a", the tiny decoder's
     dec, gen = tiny_models()
     writer = ResultsWriter(tmp_path / "out")
-    Pipeline(ArraySource(n_markers=5), dec, gen, [writer], paced=False, truth=StimulusTruth(root)).run()
+    truth = StimulusTruth(root)
+    Pipeline(ArraySource(n_markers=5), dec, gen, [writer], paced=False, truth=truth).run()
     writer.close()
+    assert len(decoded_on) == 3 and all(n.startswith("eegviz-truth") for n in decoded_on), decoded_on
+    assert truth._pool is None
     rows = {r["marker"]: r for r in map(json.loads, (tmp_path / "out" / "results.jsonl").read_text().splitlines())}
     assert [rows[f"m{i}"]["true_class"] for i in range(5)] == ["a", "a", "a", None, None]
     stim = np.asarray(Image.open(tmp_path / "out" / rows["m1"]["stimulus"]))
