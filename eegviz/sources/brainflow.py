@@ -4,7 +4,9 @@ BrainFlow stamps samples in unix time and reports EEG in microvolts; the rest of
 clock and volts, so each read shifts timestamps by a (local_clock - time.time()) offset taken at start and
 scales by 1e-6. The board's stamps wobble (it stamps samples as its driver hands them over), so epochs are
 cut in a Dejitter line through them (eegviz.stream.dejitter, as the LSL source does); the recording keeps the
-board's own stamps. Markers come from the board's marker channel (board.insert_marker) or, when the stimulus
+board's own stamps. Boards that number their samples (Cyton, the synthetic board) say exactly where samples were
+lost (a radio link drops packets), which the wobbling stamps hide: the line counts them (eegviz.stream.counter),
+so later samples keep their place and the epochs across the loss are refused as holes. Markers come from the board's marker channel (board.insert_marker) or, when the stimulus
 program publishes them over LSL, from a named LSL string stream.
 """
 
@@ -22,8 +24,11 @@ from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainF
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
-from eegviz.sources.base import JUMP_SAMPLES, ReadResult
+from eegviz.sources.base import ReadResult
+from eegviz.stream.counter import SampleCounter, with_lost
 from eegviz.stream.dejitter import Dejitter
+
+LONG_JUMP_S = 0.25  # a jump in the board's stamps this long is a gap, whatever its sample counter says
 
 
 def _load_board_controller() -> None:
@@ -83,6 +88,9 @@ class BrainFlowSource:
         self._offset = 0.0
         self._last_ts: float | None = None
         self._dejitter: Dejitter | None = None
+        self._counter: SampleCounter | None = None
+        self._counter_row: int | None = None
+        self.lost_samples = 0  # told by the board's sample counter since start()
 
     def _checked_params(self) -> BrainFlowInputParams:
         """BrainFlow's input parameters from `params`, checked before anything is loaded: an unknown name, or a
@@ -114,6 +122,10 @@ class BrainFlowSource:
             self._eeg_rows = list(BoardShim.get_eeg_channels(self.board_id))
             self._ts_row = BoardShim.get_timestamp_channel(self.board_id)
             self._marker_row = BoardShim.get_marker_channel(self.board_id)
+            try:
+                self._counter_row = BoardShim.get_package_num_channel(self.board_id)
+            except BrainFlowError:
+                self._counter_row = None  # a board without a sample counter: losses told from the stamps only
         except BrainFlowError as e:
             raise EegvizError(f"BrainFlow does not support board id {self.board_id}: {e}") from None
         try:
@@ -158,7 +170,10 @@ class BrainFlowSource:
         self._offset = pylsl.local_clock() - time.time()
         self._last_ts = None
         self._dejitter = Dejitter(self.info.sfreq) if self.info.sfreq > 0 else None
-        self._told_nan = False
+        self._counter = (SampleCounter(most=int(self.info.sfreq))
+                         if self._counter_row is not None and self.info.sfreq > 0 else None)
+        self.lost_samples = 0
+        self._told_nan = self._told_lost = False
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Take everything the board buffered; polls up to timeout when nothing is there yet."""
@@ -183,14 +198,7 @@ class BrainFlowSource:
                                       "electrode?); they are kept as sent and the epochs holding them are skipped")
             ts = raw
             if self.info.sfreq > 0:
-                steps = np.diff(raw if self._last_ts is None else np.concatenate(([self._last_ts], raw)))
-                result.gap = bool(len(steps) and (steps > JUMP_SAMPLES / self.info.sfreq).any())
-                # the board stamps samples as its driver hands them over (steps of 0 to 2 periods on the synthetic
-                # board): the epocher cuts in a steady clock recovered from them, as the LSL source does
-                if result.gap:
-                    self._dejitter.reset()  # the sample count does not continue the old line
-                ts, lost = self._dejitter.follow(raw)  # lost samples, told from late ones as LSL's are
-                result.gap = result.gap or lost
+                ts, result.gap = self._steady(raw, data, result)
             self._last_ts = float(raw[-1])
             result.chunks.append(Chunk(samples=samples.astype(np.float32), timestamps=ts, source=self.info.name,
                                        raw_timestamps=raw))  # the recording keeps the board's own stamps
@@ -210,6 +218,35 @@ class BrainFlowSource:
             for v, t in zip(vals or [], mts or []):
                 result.markers.append(Marker(timestamp=float(t), payload=str(v[0]), source=self.marker_lsl_name))
         return result
+
+    def _steady(self, raw: np.ndarray, data: np.ndarray, result: ReadResult) -> tuple[np.ndarray, bool]:
+        """The steady stamps for this chunk's board stamps `raw`, and whether samples were lost before or in it.
+
+        The board stamps samples as its driver hands them over (steps of 0 to 2 periods on the synthetic board): the
+        epocher cuts in a steady clock recovered from them, as the LSL source does. Where the board's sample counter
+        can tell (eegviz.stream.counter), it decides what was lost: the line counts lost samples, so later ones keep
+        their place and the loss is a hole the epocher refuses windows across. Elsewhere the line's own test
+        decides, as for an LSL stream: a step its learnt jitter does not explain, after which the stamps stay off
+        the line (eegviz.stream.dejitter). A jump of over LONG_JUMP_S is a gap either way (the counter wraps: it
+        cannot count a long one) and the line restarts. A step over JUMP_SAMPLES periods used to restart it too:
+        on a board whose stamps wobble by a period (sd 3 ms at 250 Hz), that cut a hole into most epochs."""
+        period = 1.0 / self.info.sfreq
+        steps = np.diff(raw if self._last_ts is None else np.concatenate(([self._last_ts], raw)))
+        lost = self._counter.lost_before(data[self._counter_row]) if self._counter is not None else None
+        if lost is not None and (lost > 0).any():
+            self.lost_samples += int(lost[lost > 0].sum())
+            if not self._told_lost:
+                self._told_lost = True
+                result.notices.append(f"BrainFlow board {self.info.name} lost {int(lost[lost > 0].sum())} sample(s) "
+                                      "(its sample counter skipped; a weak radio link?); epochs across a loss are "
+                                      "skipped")
+        if (steps > LONG_JUMP_S).any():
+            self._dejitter.reset()  # the sample count does not continue the old line
+            return self._dejitter.follow(raw)[0], True
+        if lost is not None and (lost > 0).any() and (lost >= 0).all():
+            full, real = with_lost(raw, lost, self._last_ts, period)
+            return self._dejitter.follow(full)[0][real], True
+        return self._dejitter.follow(raw)  # lost samples, told from late ones as LSL's are
 
     def stop(self) -> None:
         self._streaming = False

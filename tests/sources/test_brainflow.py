@@ -197,3 +197,65 @@ def test_epochs_are_cut_in_dejittered_stamps_the_recording_keeps_the_boards(sour
     assert np.percentile(np.abs(np.diff(raw) - period), 90) > 0.15 * period  # the board's stamps, as they came
     assert abs(np.median(ts - raw)) < 0.5 * period  # the same clock (LSL's), only smoothed
     assert [m.payload for m in markers] == ["7"] and markers[0].timestamp in set(ts.tolist())
+
+
+def test_a_sample_the_board_lost_is_told_by_its_counter_and_later_samples_keep_their_place(source) -> None:
+    """A radio link drops packets. One lost sample moves the board's stamps by a period, inside their wobble (here
+    sd 3 ms at 250 Hz), so only its sample counter says it went missing. The line counts it: the steady stamps
+    step by two periods there (a hole the epocher refuses windows across), it is said once, and the samples
+    after it keep their place instead of sitting a period early."""
+    real = source.board.get_board_data
+    row = source._counter_row
+    rng = np.random.default_rng(0)
+    dropped, losing = [], []  # the counter value of the sample taken away; whether to take one now
+
+    def wobbling():
+        data = real()
+        data[source._ts_row] += rng.normal(0, 3e-3, data.shape[1])
+        if losing and not dropped and data.shape[1] and 10 <= data[row, 0] < 200:  # not across its wrap (256)
+            dropped.append(float(data[row, 0]))
+            return data[:, 1:]
+        return data
+
+    source.board.get_board_data = wobbling
+    before, _ = _read_for(source, 1.0)  # the counter's step is learnt (64 steps), the line settles
+    assert source._counter.step == 1.0 and source.lost_samples == 0
+    losing.append(True)
+    chunks, notices, gaps = before[-1:], [], 0
+    t_end = time.monotonic() + 0.6
+    while time.monotonic() < t_end:
+        r = source.read(timeout=0.05)
+        chunks += r.chunks
+        notices += r.notices
+        gaps += r.gap
+    assert len(dropped) == 1 and source.lost_samples == 1 and gaps >= 1
+    assert len(notices) == 1 and "lost 1 sample(s)" in notices[0]
+    period = 1.0 / source.info.sfreq
+    steps = np.diff(np.concatenate([c.timestamps for c in chunks])) / period
+    big = np.flatnonzero(steps > 1.5)
+    assert len(big) == 1 and 1.7 < steps[big[0]] < 2.5  # the lost period, where it was lost
+    assert np.percentile(np.abs(steps - 1.0), 90) < 0.05  # the rest on the steady clock
+
+
+def test_stamps_that_wobble_by_a_period_cut_no_holes_where_nothing_was_lost(source) -> None:
+    """Without a counter to ask (a board that has none), the line's own learnt jitter decides, as for LSL: a step
+    of over 2 periods in the board's stamps used to restart the line, which on stamps this wobbly (sd 3 ms at
+    250 Hz) cut a hole into most epochs."""
+    real = source.board.get_board_data
+    rng = np.random.default_rng(1)
+
+    def wobbling():
+        data = real()
+        data[source._ts_row] += rng.normal(0, 3e-3, data.shape[1])
+        return data
+
+    source._counter = None
+    source.board.get_board_data = wobbling
+    _read_for(source, 0.6)  # the line learns the jitter
+    chunks, gaps, t_end = [], 0, time.monotonic() + 0.6
+    while time.monotonic() < t_end:
+        r = source.read(timeout=0.05)
+        chunks += r.chunks
+        gaps += r.gap
+    steps = np.diff(np.concatenate([c.timestamps for c in chunks])) * source.info.sfreq
+    assert gaps == 0 and np.abs(steps - 1.0).max() < 0.05
