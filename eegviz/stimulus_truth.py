@@ -50,6 +50,21 @@ def synthetic_stimulus(payload: str, size: int = SIZE) -> np.ndarray | None:
     return out
 
 
+def synthetic_shown(payload: str, size: int = SIZE) -> Shown | None:
+    """A synthetic-world stimulus id's image (re-rendered at `size`) and class; None for any other id."""
+    from eegviz.world.stimuli import spec_id_class
+
+    img = synthetic_stimulus(payload, size)
+    return None if img is None else Shown(img, spec_id_class(payload))
+
+
+def synthetic_classes() -> tuple[str, ...]:
+    """The synthetic world's class names (what a run report's chance level is taken over)."""
+    from eegviz.world.stimuli import CLASSES
+
+    return tuple(CLASSES)
+
+
 class StimulusTruth:
     """Marker id -> Shown or None (module docstring). Called from the inference thread; thread-safe anyway.
 
@@ -91,10 +106,7 @@ class StimulusTruth:
 
     def __call__(self, payload: str) -> Shown | None:
         if self._files is None:
-            from eegviz.world.stimuli import spec_id_class
-
-            img = synthetic_stimulus(payload)
-            return None if img is None else Shown(img, spec_id_class(payload))
+            return synthetic_shown(payload)
         with self._lock:
             if payload in self._cache:
                 self._cache.move_to_end(payload)

@@ -93,15 +93,13 @@ def _true_class(folder: Path, row: dict, cache: dict,
         return (_tile(folder / path) if tile and cls is not None and isinstance(path, str) else None), cls
     marker = str(row.get("marker", ""))
     if marker not in cache:
-        from eegviz.stimulus_truth import synthetic_stimulus
+        from eegviz.stimulus_truth import synthetic_shown
 
         try:
-            img = synthetic_stimulus(marker, size=TILE)
+            shown = synthetic_shown(marker, size=TILE)
         except Exception:  # noqa: BLE001 - an id the world cannot render is simply not known
-            img = None
-        from eegviz.world.stimuli import spec_id_class
-
-        cache[marker] = (img, spec_id_class(marker) if img is not None else None)
+            shown = None
+        cache[marker] = (None, None) if shown is None else (shown.image, shown.class_name)
     return cache[marker]
 
 
@@ -211,12 +209,13 @@ def write_run_report(folder: str | Path) -> Path:
     known = [(r, _true_class(folder, r, cache, tile=False)[1]) for r in done]
     known = [(r, c) for r, c in known if c is not None]
     hits = sum(r.get("decoded_class") == c for r, c in known)
-    from eegviz.world.stimuli import CLASSES
+    from eegviz.stimulus_truth import synthetic_classes
 
+    classes = synthetic_classes()
     # chance is the synthetic world's where its classes are what was shown; a lab's own folder has its own
     # number of classes, which this folder does not record
-    synthetic = all(c in CLASSES for _, c in known)
-    chance = f", chance {100 / len(CLASSES):.1f}% ({len(CLASSES)} classes)" if synthetic else ""
+    synthetic = all(c in classes for _, c in known)
+    chance = f", chance {100 / len(classes):.1f}% ({len(classes)} classes)" if synthetic else ""
     if known:
         accuracy = f"Decoded-class accuracy: {hits}/{len(known)} ({100 * hits / len(known):.1f}%){chance}"
     else:

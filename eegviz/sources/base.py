@@ -12,11 +12,6 @@ from typing import Protocol, runtime_checkable
 
 from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo
 
-# Consecutive timestamps further apart than this many sample periods: samples went missing (a gap). Shared
-# by the live sources (LSL, BrainFlow) so they flag gaps alike.
-JUMP_SAMPLES = 2.0
-
-
 def sender_kinship(marker: tuple[str, str, str], eeg: tuple[str, str, str]) -> int:
     """How surely a marker stream comes from the device or program that sends an EEG stream, each given as
     (hostname, source_id, name); the rule live LSL (eegviz.sources.lsl._choose_markers) and XDF files

@@ -228,7 +228,7 @@ class BrainFlowSource:
         their place and the loss is a hole the epocher refuses windows across. Elsewhere the line's own test
         decides, as for an LSL stream: a step its learnt jitter does not explain, after which the stamps stay off
         the line (eegviz.stream.dejitter). A jump of over LONG_JUMP_S is a gap either way (the counter wraps: it
-        cannot count a long one) and the line restarts. A step over JUMP_SAMPLES periods used to restart it too:
+        cannot count a long one) and the line restarts. A step over 2 periods used to restart it too:
         on a board whose stamps wobble by a period (sd 3 ms at 250 Hz), that cut a hole into most epochs."""
         period = 1.0 / self.info.sfreq
         steps = np.diff(raw if self._last_ts is None else np.concatenate(([self._last_ts], raw)))

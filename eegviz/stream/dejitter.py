@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eegviz.sources.base import JUMP_SAMPLES
-
+JUMP_SAMPLES = 2.0  # before a sender's jitter is known, a step this many periods long is a jump (or MAX_JITTER_S)
 DEJITTER_HALFTIME_S = 90.0  # samples this old weigh half in the dejitter line (liblsl's default half-time)
 DEJITTER_PRIOR_S = 1.0  # the nominal rate weighs like this many seconds of perfectly regular samples
 STEADY_S = 1e-6  # a recording whose stamps are all this close to the line is kept as it is
