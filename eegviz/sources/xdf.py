@@ -138,6 +138,14 @@ def _payload(row) -> str:
     return text(row[0]) if len(row) == 1 else ",".join(text(v) for v in row)
 
 
+def _rate(stream) -> float:
+    """A stream's nominal sampling rate (0: irregular, or not a number)."""
+    try:
+        return float(_first(stream["info"], "nominal_srate", "0") or 0)
+    except ValueError:
+        return 0.0
+
+
 def load_xdf_session(
     path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None
 ) -> XdfSession:
@@ -174,13 +182,22 @@ def load_xdf_session(
             raise EegvizError(f"stream '{eeg_stream}' in {path} holds strings, not EEG; pick a numeric stream")
         if _is_empty(eeg):
             raise EegvizError(f"stream '{eeg_stream}' in {path} holds no samples")
+        if _rate(eeg) <= 0:
+            raise EegvizError(f"stream '{eeg_stream}' in {path} has no sampling rate (irregular: events, gaze "
+                              "fixations...), so it cannot be EEG; pick a regular-rate stream")
     else:
-        numeric = [s for s in streams if not _is_string(s) and not _is_empty(s)]
+        # regular-rate numeric streams only: an irregular one (a gaze tracker's fixations, an event stream) has no
+        # sample clock to cut epochs in, and with more channels than the EEG it was taken for it
+        numeric = [s for s in streams if not _is_string(s) and not _is_empty(s) and _rate(s) > 0]
         typed = [s for s in numeric if _first(s["info"], "type").strip().lower() == "eeg"]
         pool = typed or numeric
         if not pool:
             raise EegvizError(f"no EEG stream with samples in {path}; streams: {', '.join(names) or 'none'}")
         eeg = max(pool, key=_n_channels)
+        if not typed and len(pool) > 1:
+            log.warning("%s: no stream is typed EEG; taking '%s' (%d channels, the most), not %s (--stream NAME "
+                        "picks another)", path.name, _name(eeg), _n_channels(eeg),
+                        ", ".join(f"'{_name(s)}'" for s in pool if s is not eeg))
 
     if marker_stream is not None:
         mstreams = [s for s in streams if _name(s) == marker_stream]
@@ -189,7 +206,7 @@ def load_xdf_session(
                 f"no marker stream named '{marker_stream}' in {path}; available: {', '.join(names) or 'none'}"
             )
         for s in mstreams:  # every sample of an EEG stream would become a marker
-            rate = float(_first(s["info"], "nominal_srate", "0") or 0)
+            rate = _rate(s)
             if not _is_string(s) and rate > 0:  # irregular numeric events ([code, value] rows) are markers
                 raise EegvizError(f"stream '{marker_stream}' in {path} is a {_n_channels(s)}-channel numeric stream "
                                   f"at {rate:g} Hz, not markers; name a string or irregular-rate stream")

@@ -206,6 +206,27 @@ def test_a_numeric_eeg_stream_named_as_markers_is_refused(tmp_path):
         load_xdf_session(tmp_path / "s.xdf", marker_stream="amp")
 
 
+def test_an_irregular_stream_is_never_taken_for_the_eeg(tmp_path, caplog):
+    """A LabRecorder file whose amplifier stream is typed "ExG" beside a 16-channel gaze stream at rate 0: the
+    gaze stream, having the most channels, was taken for the EEG (the live source refuses rate 0), and the replay
+    failed on its channel positions, advising --montage where --stream was the fix."""
+    with XdfWriter(tmp_path / "lab.xdf") as w:
+        amp = w.add_stream("ampstream", "ExG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        gaze = w.add_stream("Gaze", "Gaze", 16, 0.0, "float32")
+        imu = w.add_stream("imu", "ACC", 3, 50.0, "float32")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(amp, np.ones((250, 4), np.float32), 10.0 + np.arange(250) / FS)
+        w.write_samples(gaze, np.ones((20, 16), np.float32), 10.0 + np.arange(20) * 0.05)
+        w.write_samples(imu, np.ones((50, 3), np.float32), 10.0 + np.arange(50) / 50.0)
+        w.write_samples(mk, ["a"], np.array([10.2]))
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "lab.xdf")
+    assert s.info.name == "ampstream" and "no stream is typed EEG; taking 'ampstream'" in caplog.text
+    assert "'imu'" in caplog.text and "--stream NAME" in caplog.text
+    with pytest.raises(EegvizError, match="'Gaze' .* has no sampling rate .* cannot be EEG"):
+        load_xdf_session(tmp_path / "lab.xdf", eeg_stream="Gaze")
+
+
 def test_a_marker_stream_without_markers_is_said(tmp_path, caplog):
     _write(tmp_path / "s.xdf", markers=())
     with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
