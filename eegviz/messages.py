@@ -89,6 +89,7 @@ class Marker:
     payload: str
     source: str = ""
     raw_timestamp: float | None = None  # as the sender stamped it (its clock); None: same as timestamp
+    raw_bytes: bytes | None = None  # as sent, where that was not UTF-8 text (the recording keeps these)
 
 
 class SkipKind(str, Enum):
@@ -101,6 +102,7 @@ class SkipKind(str, Enum):
     INCOMPLETE = "incomplete"  # the stream ended before the window was complete
     STOPPED = "stopped"  # the session was stopped before the window was complete
     ERROR = "error"  # the session ended by an error before this epoch was generated
+    NO_ID = "no id"  # the marker names no image (empty, or whitespace only): recorded, not decoded
 
 
 @dataclass(frozen=True)

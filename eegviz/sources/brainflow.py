@@ -173,7 +173,7 @@ class BrainFlowSource:
         self._counter = (SampleCounter(most=int(self.info.sfreq))
                          if self._counter_row is not None and self.info.sfreq > 0 else None)
         self.lost_samples = 0
-        self._told_nan = self._told_lost = False
+        self._told_nan = self._told_lost = self._told_text = False
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Take everything the board buffered; polls up to timeout when nothing is there yet."""
@@ -211,12 +211,18 @@ class BrainFlowSource:
                         Marker(timestamp=float(ts[i]), payload=str(int(values[i])), source=self.info.name)
                     )
         if self._marker_source is not None:
+            from eegviz.sources.lsl import pull_marker_chunk, undecodable_notice
+
             try:
-                vals, mts = self._marker_source.pull_chunk(timeout=0.0)
+                vals, mts = pull_marker_chunk(self._marker_source)
             except pylsl.util.LostError:
                 vals, mts = [], []
-            for v, t in zip(vals or [], mts or []):
-                result.markers.append(Marker(timestamp=float(t), payload=str(v[0]), source=self.marker_lsl_name))
+            for (payload, raw_bytes), t in zip(vals, mts):
+                if raw_bytes is not None and not self._told_text:
+                    self._told_text = True
+                    result.notices.append(undecodable_notice(self.marker_lsl_name, raw_bytes, payload))
+                result.markers.append(Marker(timestamp=float(t), payload=payload, source=self.marker_lsl_name,
+                                             raw_bytes=raw_bytes))
         return result
 
     def _steady(self, raw: np.ndarray, data: np.ndarray, result: ReadResult) -> tuple[np.ndarray, bool]:

@@ -48,7 +48,7 @@ from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult, sender_kinship
 from eegviz.sources.lsl_reconnect import (
-    _close, _connect, _format, _new_inlet, channel_header, RecoveringInlet, _same_type
+    _close, _connect, _first_offset, _format, _new_inlet, channel_header, RecoveringInlet, _same_type
 )
 from eegviz.stream.dejitter import Dejitter
 from eegviz.sources.units import judged_scale, volts_per_unit
@@ -294,6 +294,32 @@ class _NoAnswer(Exception):
         self.info, self.error = info, error
 
 
+def pull_marker_chunk(inlet: pylsl.StreamInlet) -> tuple[list[tuple[str, bytes | None]], np.ndarray]:
+    """A marker inlet's waiting samples as (id, the bytes as sent where they are not UTF-8, else None), and their
+    stamps. Pulled as bytes because pylsl decodes strings as strict UTF-8, and one marker from a stimulus program
+    that sends Windows-1252 ('Bild_\xe4') raised there and ended the session. Such an id is read as Windows-1252
+    (Latin-1 where that has no character), so it can still name its file in --images-dir."""
+    values, stamps = inlet.pull_chunk(timeout=0.0, max_samples=4096, as_numpy=True)
+    out = []
+    for row in values if values is not None else ():
+        raw = row[0] if len(row) else b""
+        raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+        try:
+            out.append((raw.decode("utf-8"), None))
+        except UnicodeDecodeError:
+            try:
+                out.append((raw.decode("cp1252"), raw))
+            except UnicodeDecodeError:
+                out.append((raw.decode("latin-1"), raw))
+    return out, np.asarray(stamps if stamps is not None else (), dtype=np.float64)
+
+
+def undecodable_notice(stream: str, raw: bytes, payload: str) -> str:
+    """Said once per session, at the first marker that was not UTF-8 text."""
+    return (f"LSL marker stream '{stream}' sends ids that are not UTF-8 text ({raw!r}); they are read as "
+            f"Windows-1252 ('{payload}') and recorded as sent")
+
+
 class LslSource:
     """Source reading one EEG stream and an optional string marker stream over LSL."""
 
@@ -388,21 +414,25 @@ class LslSource:
         self._seen_data = False
         self._last_data_at = time.monotonic()
         self._pending_gap = False
-        self._told_nan = False
+        self._told_nan = self._told_text = False
         if self._markers is None and self._markers_wanted_for is not None:
             self._marker_search = _MarkerSearch(self._markers_wanted_for, self.marker_type)
             self._marker_search.start()
 
     def _connect_opened(self) -> None:
-        """Start the data of the inlets open() made, markers first; a stream that does not answer raises
-        _NoAnswer naming it, after everything is released."""
+        """Start the data of the inlets open() made, both before either's first clock-offset measurement (which
+        blocks ~0.65 s each); a stream that does not answer raises _NoAnswer naming it, after everything is
+        released. Started one after the other, markers first, the markers of the session's first 0.6 s had no
+        EEG to cut from (7-8 lost at 10 a second, each said as "the stream began mid-trial")."""
         pending, self._unstarted = self._unstarted, None  # from here the RecoveringInlets own them
         try:
-            for label, info, inlet in pending:
+            for _label, info, inlet in sorted(pending, key=lambda p: p[0] != "eeg"):  # EEG first
                 try:
-                    offset = _connect(inlet, self.resolve_timeout)
+                    inlet.open_stream(timeout=self.resolve_timeout)
                 except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
                     raise _NoAnswer(info, e) from None
+            for label, info, inlet in pending:
+                offset = _first_offset(inlet, self.resolve_timeout)
                 # a returning EEG stream must keep the channel labels and units that made the channel map and scale
                 link = RecoveringInlet(inlet, info, offset, label, self._full if label == "eeg" else None)
                 if label == "eeg":
@@ -530,20 +560,16 @@ class LslSource:
     def _pull_markers(self, result: ReadResult) -> None:
         mk = self._markers
         try:
-            values, mts = mk.inlet.pull_chunk(timeout=0.0, max_samples=4096)
+            values, mts = pull_marker_chunk(mk.inlet)
         except pylsl.util.LostError:
             mk.mark_lost()
             return
-        for value, t in zip(values or [], mts or []):
-            payload = value[0] if value else ""
-            result.markers.append(
-                Marker(
-                    timestamp=float(t) + mk.offset,
-                    payload=str(payload),
-                    source=self.info.name,
-                    raw_timestamp=float(t),
-                )
-            )
+        for (payload, raw), t in zip(values, mts):
+            if raw is not None and not self._told_text:
+                self._told_text = True
+                result.notices.append(undecodable_notice(mk.info.name(), raw, payload))
+            result.markers.append(Marker(timestamp=float(t) + mk.offset, payload=payload, source=self.info.name,
+                                         raw_timestamp=float(t), raw_bytes=raw))
 
     def stop(self) -> None:
         if self._marker_search is not None:

@@ -113,11 +113,15 @@ def _connect(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
     """Start the inlet's data and take its first clock-offset measurement now (the only one that blocks,
     ~0.65 s); returns that offset, None if the peer did not answer."""
     inlet.open_stream(timeout=timeout)
+    return _first_offset(inlet, timeout)
+
+
+def _first_offset(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
+    """The inlet's first clock-offset measurement (blocks ~0.65 s); None if the peer did not answer."""
     try:
-        offset = inlet.time_correction(timeout=timeout)
+        return inlet.time_correction(timeout=timeout)
     except (pylsl.util.TimeoutError, pylsl.util.LostError):
-        offset = None  # a peer that cannot answer now is found again by the RecoveringInlet when it is lost
-    return offset
+        return None  # a peer that cannot answer now is found again by the RecoveringInlet when it is lost
 
 
 def _close(inlet: pylsl.StreamInlet | None) -> None:

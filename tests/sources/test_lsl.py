@@ -925,3 +925,66 @@ def test_channels_without_a_unit_are_judged_from_their_values(values, scale, wha
     assert [n for n in got["notices"] if "unit" in n] == [
         f"LSL stream '{name}' declares no known unit for {N_CH} of its {N_CH} channels; their values look like "
         f"{what} (|median| {values:.3g}), so they are read as {what}"]
+
+
+def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorded_as_sent(tmp_path) -> None:
+    """A stimulus program on Windows sends 'Bild_\xe4' as cp1252 bytes. pylsl decodes string samples as strict
+    UTF-8, and that one marker raised out of read() and ended the session."""
+    from eegviz.record.xdf_writer import SessionRecorder
+
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.start()
+    markers, notices = [], []
+    try:
+        time.sleep(0.2)
+        with SessionRecorder(tmp_path / "session.xdf", src.info) as rec:
+            for value in ("img-1", "Bild_\xe4".encode("cp1252"), "img-\xe4".encode("cp1252"), "img-3"):
+                moutlet.push_sample([value])
+            t_end = time.monotonic() + 3.0
+            while len(markers) < 4 and time.monotonic() < t_end:
+                r = src.read(timeout=0.05)
+                markers += r.markers
+                notices += r.notices
+            for m in markers:
+                rec.add_marker(m)
+    finally:
+        src.stop()
+    assert [m.payload for m in markers] == ["img-1", "Bild_\xe4", "img-\xe4", "img-3"]
+    assert [m.raw_bytes for m in markers] == [None, b"Bild_\xe4", b"img-\xe4", None]
+    told = [n for n in notices if "not UTF-8" in n]
+    assert len(told) == 1 and "Bild_\xe4" in told[0]
+    assert b"Bild_\xe4" in (tmp_path / "session.xdf").read_bytes()  # the bytes as sent
+    del outlet
+
+
+def test_markers_sent_as_the_session_starts_have_eeg_to_be_cut_from() -> None:
+    """Both inlets start before either's first clock-offset measurement (~0.65 s each). Started one after the
+    other, markers first, the EEG began ~0.6 s after the first marker, and every marker of that time was skipped
+    ("the stream began mid-trial"): 7-8 per session start at 10 markers a second."""
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
+    stop = threading.Event()
+
+    def send():
+        k = 0
+        while not stop.is_set():
+            _push(outlet, k, 5)
+            k += 5
+            if k % 25 == 0:
+                moutlet.push_sample([f"img-{k}"])
+            time.sleep(0.02)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    try:
+        src.start()
+        chunks, markers, _ = _collect(src, lambda c, m, g: len(m) >= 5)
+    finally:
+        stop.set()
+        sender.join()
+        src.stop()
+    first_eeg = min(c.timestamps[0] for c in chunks)
+    assert markers and first_eeg <= markers[0].timestamp + 0.15, (first_eeg - markers[0].timestamp)
