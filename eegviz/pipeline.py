@@ -183,8 +183,13 @@ class Pipeline:
                 # decoded, scored, averaged over repeats and written to results.jsonl as that image's id
                 m = replace(m, payload=m.payload.strip())
             self.stats.markers += 1
-            self.truth.prefetch(m.payload)  # its stimulus decodes while the epoch is recorded, off the inference thread
-            epocher.add_marker(m)
+            if not m.payload:  # names no image: decoding it would spend generation time on nothing
+                self.stats.skipped += 1
+                for s in self.sinks:
+                    s.on_skipped(m, "the marker names no image (empty); recorded, not decoded", SkipKind.NO_ID)
+            else:
+                self.truth.prefetch(m.payload)  # its stimulus decodes while the epoch is recorded, off inference
+                epocher.add_marker(m)
             if self.on_marker:
                 self.on_marker(m)
         for c in res.chunks:
