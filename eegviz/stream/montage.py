@@ -8,12 +8,15 @@ source electrode at the same place or interpolated from all of them with spheric
 (n_model x n_source) and applied to every epoch with one product.
 
 Positions come from MNE's built-in montages, with MNE's name matching (case-insensitive, 10-20 aliases such
-as T3 -> T7). Different montages live in different head frames (MNE's biosemi caps are idealised spheres,
+as T3 -> T7, and T5 -> P7, T6 -> P8 as the ACNS guideline renamed them). Different montages live in different head frames (MNE's biosemi caps are idealised spheres,
 colin27/standard_1005 a realistic head), so each montage is put on a unit sphere by fitting a sphere to all
 of its own electrodes first: what the splines use is the direction from the head centre, and that is what
-the 10-20 system defines. On that common sphere the idealised caps (biosemi, easycap) agree to well under a
-millimetre, and with spherical_1005 or a realistic head within about 5-10 mm, below the ~1 cm precision with
-which a cap is put on a head.
+the 10-20 system defines, with each montage's distances from Cz scaled to put the 10-20 ring where easycap's
+sphere has it (sphere_positions says why). On that common sphere the idealised caps (biosemi, easycap,
+spherical_1005, Brain Products') agree to a millimetre or two (7 mm at AF3, FC3, CP3 and PO3, which easycap's
+cap places its own way); a realistic head (standard_1020) within 5-10 mm at
+most electrodes, below the ~1 cm precision with which a cap is put on a head, but up to about 2 cm at the occiput
+(Oz, POz, Pz), where a head is least like a sphere.
 
 Interpolated channels are an estimate of what the model's electrodes would have recorded: the model never
 saw them during training, so a warning says so and decoding is expected to be worse than on the model's cap.
@@ -38,6 +41,11 @@ SAME_PLACE_M = 0.006  # electrodes closer than this on the common sphere are tak
 # easycap-M1 first: its 10-10 positions coincide with biosemi's idealised sphere; spherical_1005 covers the
 # full 10-05 name set (and the 10-20 aliases) on an idealised sphere too.
 AUTO_MONTAGES = ("easycap-M1", "spherical_1005")
+RING = ("Fpz", "T7", "T8", "Oz")  # the 10-20 ring: how far from Cz it lies is scaled to RING_MONTAGE's
+RING_MONTAGE = "easycap-M1"
+# MNE's alias table (set_montage's match_alias) plus the 10-20 names of the ACNS 2006 guideline's renaming: T3,
+# T4, T5, T6 are T7, T8, P7, P8 (MNE's own table sends T5 and T6 to T9 and T10, which no cap we know of means)
+_EXTRA_ALIASES = {"T5": "P7", "T6": "P8"}
 # Fewer electrodes than this (a 4-channel Muse) leave most of a 128-channel cap to extrapolation, which
 # would only feed the model noise shaped like EEG; 8 is an OpenBCI Cyton, the smallest research board.
 MIN_SOURCE_CHANNELS = 8
@@ -78,6 +86,13 @@ def _fit_sphere(p: np.ndarray) -> np.ndarray:
     return sol[:3]
 
 
+@lru_cache(maxsize=1)
+def _aliases() -> dict[str, str]:
+    from mne.channels.montage import CHANNEL_LOC_ALIASES
+
+    return {**CHANNEL_LOC_ALIASES, **_EXTRA_ALIASES}
+
+
 def _head_positions(names, montage) -> np.ndarray:
     """(n, 3) head-frame positions of names in montage, matched as MNE's set_montage does; NaN rows: none."""
     import mne
@@ -86,7 +101,7 @@ def _head_positions(names, montage) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            info.set_montage(montage, match_case=False, match_alias=True, on_missing="ignore", verbose="error")
+            info.set_montage(montage, match_case=False, match_alias=_aliases(), on_missing="ignore", verbose="error")
     except ValueError as e:
         raise EegvizError(f"cannot place channels on the montage: {str(e).splitlines()[0]}") from None
     pos = np.array([ch["loc"][:3] for ch in info["chs"]], dtype=float)
@@ -100,11 +115,48 @@ def _montage_centre(name: str) -> tuple[float, float, float]:
     return tuple(_fit_sphere(_head_positions(m.ch_names, m)))
 
 
-def sphere_positions(names, montage_name: str) -> np.ndarray:
-    """Positions of names on the common head sphere (n, 3), NaN rows for names the montage does not place."""
+def _directions(names, montage_name: str) -> np.ndarray:
+    """Unit directions of names from the montage's fitted head centre (n, 3); NaN rows: not placed."""
     p = _head_positions(names, load_montage(montage_name)) - np.array(_montage_centre(montage_name))
     with np.errstate(invalid="ignore"):
-        return HEAD_RADIUS * p / np.linalg.norm(p, axis=1, keepdims=True)
+        return p / np.linalg.norm(p, axis=1, keepdims=True)
+
+
+@lru_cache(maxsize=16)
+def _latitude_scale(name: str) -> tuple[tuple[float, float, float], float] | None:
+    """(the Cz direction, the factor that puts this montage's 10-20 ring (Fpz, T7, T8, Oz) at the angle from Cz
+    that RING_MONTAGE gives it), or None where the montage does not place Cz and three of the ring (biosemi's
+    numbered caps, which lie on easycap's sphere already)."""
+    d = _directions(("Cz", *RING), name)
+    ring = d[1:][np.isfinite(d[1:]).all(axis=1)]
+    if not np.isfinite(d[0]).all() or len(ring) < 3:
+        return None
+    angle = float(np.mean(np.arccos(np.clip(ring @ d[0], -1.0, 1.0))))
+    ref = _latitude_scale(RING_MONTAGE) if name != RING_MONTAGE else None
+    target = angle if ref is None else ref[1]
+    return tuple(d[0]), target / angle if name != RING_MONTAGE else angle
+
+
+def sphere_positions(names, montage_name: str) -> np.ndarray:
+    """Positions of names on the common head sphere (n, 3), NaN rows for names the montage does not place.
+
+    The montages do not agree on how far from Cz the 10-20 ring (Fpz, T7, Oz, T8) lies: 92 degrees on easycap's
+    and biosemi's spheres, 90 on Brain Products', 85-95 on a realistic head, 72 on MNE's spherical_1005, which
+    put every electrode of a cap placed by it up to 20 degrees (33 mm) nearer the vertex than the model's and
+    took, within SAME_PLACE_M, a neighbour's place for its own (Oz fed POz). So each montage's angles from Cz
+    are scaled to put its ring where RING_MONTAGE's is."""
+    d = _directions(names, montage_name)
+    frame = _latitude_scale(montage_name) if montage_name != RING_MONTAGE else None
+    if frame is not None and abs(frame[1] - 1.0) > 1e-3:
+        pole, scale = np.array(frame[0]), frame[1]
+        with np.errstate(invalid="ignore"):
+            cos = np.clip(d @ pole, -1.0, 1.0)
+            side = d - cos[:, None] * pole  # towards the electrode, at right angles to the pole
+            norm = np.linalg.norm(side, axis=1, keepdims=True)
+            side = np.where(norm > 1e-9, side / np.where(norm > 1e-9, norm, 1.0), 0.0)
+            theta = np.minimum(np.arccos(cos) * scale, np.pi)
+            d = np.cos(theta)[:, None] * pole + np.sin(theta)[:, None] * side
+    return HEAD_RADIUS * d
 
 
 def _unplaced(names, pos) -> list[str]:

@@ -127,6 +127,26 @@ def test_aliases_and_case_are_matched():
     assert cmap.n_interpolated > 100
 
 
+def test_old_and_new_10_20_names_give_the_same_map():
+    """A clinical amplifier or a DSI-24 names T3/T4/T5/T6 what a 10-10 cap names T7/T8/P7/P8 (ACNS 2006). MNE's
+    alias table sends T5/T6 to T9/T10, which easycap-M1 lacks, so the guess fell to spherical_1005, whose 10-20
+    ring sat 20 degrees nearer the vertex: Oz was taken for the model's POz electrode."""
+    new = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4", "P8",
+           "O1", "O2", "Fpz", "Oz"]
+    old = [{"T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}.get(n, n) for n in new]
+    a = build_channel_map(default_spec().ch_names, "biosemi128", new, warn=False)
+    b = build_channel_map(default_spec().ch_names, "biosemi128", old, warn=False)
+    assert a.source_montage == b.source_montage == "easycap-M1"
+    np.testing.assert_array_equal(a.matrix, b.matrix)
+    # the montages of idealised spheres agree on where a 10-10 cap's electrodes are: to a millimetre or two, and
+    # 7 mm where easycap's cap puts the in-between electrodes (AF3, FC3, CP3, PO3) its own way (spherical_1005
+    # was up to 33 mm off before its ring was scaled)
+    ref = sphere_positions(CAP64, "easycap-M1")
+    for montage in ("spherical_1005", "brainproducts-RNP-BA-128"):
+        off = np.linalg.norm(sphere_positions(CAP64, montage) - ref, axis=1)
+        assert np.median(off) < 0.002 and off.max() < 0.008, montage
+
+
 @pytest.mark.parametrize("montage", ["standard_1020", None])  # given, or guessed
 def test_channels_without_a_position_are_left_out(montage):
     """ECG / EXG / AUX channels in the same stream (an EDF's ECG, a BioSemi's EXG1-8): the montage places them
