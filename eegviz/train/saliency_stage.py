@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eegviz.errors import EegvizError
+from eegviz.checks import check_at_least, check_threads
+from eegviz.errors import EegvizError, one_line
+from eegviz.paths import PROBE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +50,13 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     if gan_steps < 1:
         raise EegvizError(f"--gan-steps must be at least 1, got {gan_steps}")
     dec = TwoBranchDecoder.load(model_dir, without=("saliency",))
+    training = _training_record(model_dir)  # before minutes of training: the folder must take the result
     ds = open_dataset(data)
     check_trainable(ds, Path(data))
     if list(ds.classes) != dec.class_names or tuple(ds.ch_names) != tuple(dec.spec.ch_names):
         raise EegvizError(f"{data} is not laid out as the decoder in {model_dir} was trained (classes or channels "
                           "differ): retrain the saliency stage on the decoder's own training data")
-    _check_trained_on(model_dir, ds, data)
+    _check_trained_on(model_dir, training, ds, data)
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     dec.saliency = type(dec.saliency)(**{k: v for k, v in dec.saliency.config.items() if not k.startswith("_")})
@@ -68,29 +71,47 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
               "data": str(data), "command": f"python -m eegviz.train.saliency_stage --model MODEL_DIR --data DATA "
                                             f"--gan-steps {gan_steps} --seed {seed}",
               "replaced_kept_as": kept.name if kept else None}
-    path = model_dir / "training.json"
-    training = json.loads(path.read_text()) if path.is_file() else {}
     training.setdefault("decoder", {})["saliency_stage_retrained"] = record
-    write_json_atomic(path, training)
+    write_json_atomic(model_dir / "training.json", training)
     return record
+
+
+def _training_record(model_dir: Path) -> dict:
+    """The folder's training.json (an empty record where there is none), refused in one line where it cannot be
+    read or the folder cannot be written: found after training, the new generator was already swapped in and
+    the record of what it replaced was never written (a traceback, the previous generator's folder unnamed)."""
+    path = model_dir / "training.json"
+    training: object = {}
+    if path.exists() or path.is_symlink():
+        try:
+            training = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise EegvizError(f"{path} cannot be read ({one_line(e)}); it records how the model was trained, "
+                              "so fix or restore it first") from None
+    if not isinstance(training, dict) or not isinstance(training.get("decoder", {}), dict):
+        raise EegvizError(f"{path} is not a training record (a JSON object); fix or restore it first")
+    probe = model_dir / f"{PROBE_PREFIX}saliency-stage"
+    try:
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as e:
+        raise EegvizError(f"--model {model_dir}: the new generator cannot be written there ({e.strerror or e})"
+                          ) from None
+    return training
 
 
 # what training.json's "dataset" says that another dataset of the same classes and channels would change
 _IDENTITY = ("trials", "images", "subjects", "sfreq", "window_s", "split_trials", "blocks")
 
 
-def _check_trained_on(model_dir: Path, ds, data) -> None:
+def _check_trained_on(model_dir: Path, training: dict, ds, data) -> None:
     """Refuse a dataset other than the one the decoder was trained on, as far as training.json describes it: a
     GAN trained on other trials (another simulation of the same 40 classes, a subject added) would be scored on a
     validation split the encoders may have trained on, and its figures would look better than they are. A folder
     without training.json, or one that does not describe its data, cannot be checked."""
     from eegviz.eval.model_card import describe_dataset
 
-    path = model_dir / "training.json"
-    try:
-        saved = json.loads(path.read_text()).get("dataset") if path.is_file() else None
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        saved = None
+    saved = training.get("dataset")
     if not isinstance(saved, dict):
         return
     now = json.loads(json.dumps(describe_dataset(ds, data)))
@@ -113,11 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    torch.set_num_threads(a.threads)
     try:
+        torch.set_num_threads(check_threads(a.threads))
+        check_at_least(a.seed, "--seed", 0)
         rec = retrain_saliency(Path(a.model), a.data, gan_steps=a.gan_steps, seed=a.seed)
     except EegvizError as e:
         print(f"eegviz: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a disk that filled or a folder that went read-only while it trained
+        where = f": {e.filename}" if e.filename else ""
+        print(f"eegviz: {e.strerror or e}{where}", file=sys.stderr)
         return 2
     kept = f"; the one it replaced is kept as {rec['replaced_kept_as']}" if rec["replaced_kept_as"] else ""
     print(f"eegviz: saliency generator in {Path(a.model) / 'saliency_generator'} (validation mask IoU "

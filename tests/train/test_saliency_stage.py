@@ -65,11 +65,31 @@ def test_a_saliency_generator_that_no_longer_fits_is_retrained_and_the_rest_kept
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path, data, capsys):
     assert main(["--model", str(tmp_path / "nowhere"), "--data", str(data)]) == 2
-    model = _decoder_copy(tmp_path / "m")
+    model = _decoder_copy(tmp_path / "m", data)
     assert main(["--model", str(model), "--data", str(data), "--gan-steps", "0"]) == 2
     assert main(["--model", str(model), "--data", str(tmp_path / "no-data")]) == 2
+    assert main(["--model", str(model), "--data", str(data), "--threads", "0"]) == 2
+    assert main(["--model", str(model), "--data", str(data), "--seed", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("eegviz: ") for line in err)
+    assert len(err) == 5 and all(line.startswith("eegviz: ") for line in err)
+
+
+@pytest.mark.parametrize("record", ["{", "[1]", "folder"])
+def test_a_training_record_that_cannot_take_the_result_is_refused_before_anything_is_trained(tmp_path, data,
+                                                                                             capsys, record):
+    """Found after training, the new generator was already swapped in, the old one renamed, and the record of
+    the swap never written: a traceback with the folder changed."""
+    model = _decoder_copy(tmp_path / "m", data)
+    (model / "training.json").unlink()
+    if record == "folder":
+        (model / "training.json").mkdir()
+    else:
+        (model / "training.json").write_text(record)
+    before = sorted(p.name for p in model.iterdir())
+    assert main(["--model", str(model), "--data", str(data), "--gan-steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "training.json" in err
+    assert sorted(p.name for p in model.iterdir()) == before  # nothing swapped, nothing left behind
 
 
 def test_a_dataset_other_than_the_decoders_own_is_refused(tmp_path, data, capsys):
