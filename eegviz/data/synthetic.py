@@ -16,6 +16,7 @@ dataset (rapid, no drift, signal 1) is sample-for-sample the one the shipped mod
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,22 @@ def trial_list(specs, n_per_class: int, cfg) -> tuple[list, list[str]]:
     return trials, split
 
 
+SIM_CHANNELS = 128  # the simulator's cap (biosemi128)
+
+
+def check_fits_in_memory(n_trials: int, sfreq: float, seconds: float) -> None:
+    """Refuse, before anything is written, a dataset the simulator cannot hold: it keeps every epoch as float32
+    and as the stored float16 at once (--repeats 100000 asked for 209 GiB and ended in a MemoryError traceback)."""
+    need = n_trials * SIM_CHANNELS * round(seconds * sfreq) * (4 + 4 + 2)
+    try:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not on every platform
+        return
+    if need > have:
+        raise EegvizError(f"{n_trials} simulated trials would need about {need / 2**30:.0f} GiB of memory, more "
+                          f"than this machine's {have / 2**30:.0f} GiB; fewer --repeats, --images or --subjects")
+
+
 def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: int = 0,
                      sfreq: float = 250.0, tmin: float = -0.1, tmax: float = 0.6, design: str = "rapid",
                      drift_uv_per_s: float = 0.0, signal: float = 1.0, config=None) -> Path:
@@ -84,9 +101,10 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     if design not in DESIGNS:
         raise EegvizError(f"unknown design '{design}'; choose one of {', '.join(DESIGNS)}")
     out = Path(out)
-    claim_new_output(out, "--out", "a simulated dataset")  # makes the folder (exclusively) when it is new
     specs = stimulus_set(n_per_class, seed=seed)
     trials, trial_split = trial_list(specs, n_per_class, cfg)
+    check_fits_in_memory(subjects * len(trials), sfreq, tmax - tmin)
+    claim_new_output(out, "--out", "a simulated dataset")  # makes the folder (exclusively) when it is new
     eeg, labels, ids, subj, split, blocks = [], [], [], [], [], []
     snr, gains, counts = [], [], {"blinks": 0, "emg_bursts": 0}
     for s in range(subjects):
@@ -115,7 +133,13 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
         subj.extend([s] * len(trials))
         split.extend(trial_split)
     data = np.concatenate(eeg)
-    np.save(out / "eeg.npy", (data * 1e6).astype(np.float16))  # microvolts fit float16 comfortably
+    with np.errstate(over="ignore"):
+        stored = (data * 1e6).astype(np.float16)  # microvolts fit float16 comfortably
+    if not np.isfinite(stored).all():
+        raise EegvizError(f"the simulated EEG reaches {np.abs(data).max() * 1e6:.3g} uV, beyond what the dataset "
+                          "stores (float16 microvolts, 65504); lower the simulator's amplitudes (--class-snr-db, "
+                          "--line-uv, --block-line-uv)")
+    np.save(out / "eeg.npy", stored)
     np.savez(out / "meta.npz", labels=np.array(labels), image_ids=np.array(ids), subjects=np.array(subj),
              split=np.array(split), blocks=np.array(blocks, dtype=np.int64))
     meta = {"format": "eegviz-synthetic-1", "ch_names": list(sim.ch_names), "sfreq": sfreq, "tmin": tmin,

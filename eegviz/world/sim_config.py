@@ -63,6 +63,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from eegviz.errors import EegvizError
 
 
+MAX_CLASS_SNR_DB = 40.0  # +60 dB wrote inf into 1% of eeg.npy (float16 microvolts) and exited 0
+
+
 @dataclass(frozen=True)
 class SimConfig:
     """See the module docstring for what each knob means and why it exists."""
@@ -104,6 +107,10 @@ class SimConfig:
         for name in ("exemplar", "shared_fraction", "blink_rate", "emg_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise EegvizError(f"simulator option {name} must be in [0, 1], got {getattr(self, name)}")
+        if self.class_snr_db is not None and self.class_snr_db > MAX_CLASS_SNR_DB:
+            raise EegvizError(f"--class-snr-db must be at most {MAX_CLASS_SNR_DB:g} (the class response 100 times "
+                              f"the background already; beyond it the dataset's float16 microvolts overflow), got "
+                              f"{self.class_snr_db:g}")
         if self.repeats < 1 or self.train_repeats < 1:
             raise EegvizError(f"--repeats and --train-repeats must be >= 1, got {self.repeats}, {self.train_repeats}")
         if not 1 <= self.line_hz < 125:

@@ -127,6 +127,15 @@ def test_bad_knobs_are_one_line_errors():
             make_config("demo", **{knob: float("nan")})
     with pytest.raises(EegvizError, match="jitter_late_ms must be a finite number, got inf"):
         make_config("demo", jitter_late_ms=float("inf"))
+    with pytest.raises(EegvizError, match="--class-snr-db must be at most 40"):  # +60 dB wrote inf, exit 0
+        make_config("demo", class_snr_db=60.0)
+
+
+def test_a_dataset_too_big_for_memory_is_refused_before_its_folder_exists(tmp_path):
+    """--repeats 100000 asked for 209 GiB and ended in a MemoryError traceback, leaving an empty folder."""
+    with pytest.raises(EegvizError, match=r"4000000 simulated trials would need about \d+ GiB"):
+        simulate_dataset(tmp_path / "big", subjects=1, n_per_class=1, config=make_config("demo", repeats=100000))
+    assert not (tmp_path / "big").exists()
 
 
 def test_block_confounds_differ_between_blocks_and_a_notch_removes_the_mains(tmp_path):
