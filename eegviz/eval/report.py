@@ -196,6 +196,10 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     from eegviz.world.stimuli import renderable
 
     ds = open_dataset(data, **(data_opts or {}))
+    if controls and controls_highpass >= ds.sfreq / 2:  # found after the reconstructions, it left them
+        # behind in --out, and the corrected rerun was refused for a non-empty --out
+        raise EegvizError(f"--controls-highpass {controls_highpass:g} Hz must lie below the data's Nyquist "
+                          f"frequency ({ds.sfreq / 2:g} Hz)")
     dec = TwoBranchDecoder.load(model)
     _check_compatible(ds, dec, model)
     # as a session refuses it: a "label+latent" row silently missing would read as scored

@@ -67,12 +67,14 @@ def test_eval_cli_applies_sampling_options_without_generator(data_and_model, tmp
     assert sampling == {"steps": 2, "strength": 0.9, "guidance": 1.0}
 
 
-@pytest.mark.parametrize("opt, why", [(["--steps", "0"], "steps >= 1"),
-                                      (["--init", "latent"], "no latent branch")])
+@pytest.mark.parametrize("opt, why", [(["--steps", "0", "--no-controls"], "steps >= 1"),
+                                      (["--init", "latent", "--no-controls"], "no latent branch"),
+                                      # found after the reconstructions, it left them in --out (a rerun refused)
+                                      (["--controls-highpass", "200"], "below the data's Nyquist frequency")])
 def test_eval_cli_refuses_bad_sampling_without_generator_before_writing(data_and_model, tmp_path, capsys, opt, why):
     data, model = data_and_model
     out = tmp_path / "ev"
-    assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(out), "--no-controls"] + opt) == 2
+    assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(out)] + opt) == 2
     err = capsys.readouterr().err
     assert err.startswith("eegviz: ") and err.count("\n") == 1 and why in err
     assert not out.exists()
