@@ -114,6 +114,9 @@ def cmd_simulate(args) -> int:
 
         if not args.out:
             raise EegvizError("simulate --demo needs --out DIR (where demo.xdf is written)")
+        from eegviz.paths import check_creatable
+
+        check_creatable(args.out, "--out")  # a file there said so (it was "File exists: X")
         path = make_demo_recording(Path(args.out), seed=args.seed)
         print(f"eegviz: wrote {path}")
         return 0

@@ -37,6 +37,7 @@ def run(*args, timeout=300):
     (["simulate", "--out", "NEW", "--images", "0"], "--images must be >= 1"),
     (["simulate", "--out", "NEW", "--seed", "-1"], "--seed must be >= 0"),
     (["simulate", "--demo"], "simulate --demo needs --out DIR"),
+    (["simulate", "--demo", "--out", "OLD_FILE"], "is a regular file, not a folder"),  # was "File exists: X"
     (["simulate", "--demo", "--stream", "--out", "NEW"], "give one of them"),  # --demo was ignored: streamed forever
     (["bench", "--n", "2", "--sd-arch", "tiny", "--sd-n", "0"], "--sd-n must be a finite number > 0"),
     (["present", "--write-demo-folder", "NEW", "--classes", ",,,"], "no stimulus classes chosen"),

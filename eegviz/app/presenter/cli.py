@@ -36,6 +36,10 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
 
     if log_path is not None and Path(log_path).exists():  # refused before anything is shown
         raise EegvizError(log_exists_message(log_path))
+    if log_path is not None:  # ... and a log that cannot be created (under a file, a read-only folder)
+        from eegviz.paths import check_creatable
+
+        check_creatable(log_path, "--log")
     images = find_images(images_dir)
     trials = make_schedule(images, design=design, on_s=on_s, blank_s=blank_s, jitter_s=jitter_s, repeats=repeats,
                            shuffle=shuffle, seed=seed, block_size=block_size)

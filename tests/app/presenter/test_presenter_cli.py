@@ -109,6 +109,9 @@ def test_existing_log_is_refused_before_the_presentation_starts(stim_dir, tmp_pa
     with pytest.raises(EegvizError, match="exists"):
         main_from_args(build_parser().parse_args(["present", str(stim_dir), "--log", str(log)]))
     assert log.read_text() == "an earlier session\n"
+    # a log under a file: said so (it was "the presentation log ... exists", which it did not)
+    with pytest.raises(EegvizError, match=r"--log .*x\.csv is under .*earlier\.csv, which is a regular file"):
+        run_presenter(stim_dir, log_path=log / "x.csv", windowed=True, wait_for_consumer=False)
 
 
 def test_building_the_parser_imports_no_qt():
