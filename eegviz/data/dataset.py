@@ -16,6 +16,9 @@ import numpy as np
 from eegviz.errors import EegvizError
 
 
+MAX_TMIN_S = 10.0  # how far from the stimulus onset an epoch may start
+
+
 @dataclass
 class EEGDataset:
     eeg: np.ndarray  # (N, n_ch, n_times) float32 volts
@@ -30,6 +33,13 @@ class EEGDataset:
     captions: dict[str, str]  # image id -> rich caption
     blocks: np.ndarray | None = None  # (N,) int recording block/run per trial; None when the format lacks it
     image_paths: dict[str, Path] | None = None  # image id -> stimulus file (--images-dir); synthetic ones render
+
+    def __post_init__(self):
+        # an epoch starts within seconds of its stimulus: a tmin of -200 is milliseconds, which trained through
+        # every stage and then failed as a "damaged" model folder (its baseline window out of range)
+        if not (np.isfinite(self.tmin) and abs(self.tmin) <= MAX_TMIN_S):
+            raise EegvizError(f"the epochs' start tmin {self.tmin:g} is not seconds from the stimulus onset (within "
+                              f"+-{MAX_TMIN_S:g} s; was it given in milliseconds?)")
 
     def subset(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.split == name)

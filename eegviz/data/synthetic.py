@@ -252,7 +252,10 @@ def load_dataset(path: Path) -> EEGDataset:
                           f"({len(uncaptioned)} image(s) of {npz_file.name} have none)")
     volts = eeg.astype(np.float32) * 1e-6
     check_finite(volts, str(eeg_file))
-    return EEGDataset(eeg=volts, labels=labels, image_ids=arrays["image_ids"],
-                      subjects=arrays["subjects"], split=arrays["split"], ch_names=tuple(meta["ch_names"]),
-                      sfreq=float(meta["sfreq"]), tmin=float(meta["tmin"]), classes=list(classes),
-                      captions=meta["captions"], blocks=arrays.get("blocks"))
+    try:
+        return EEGDataset(eeg=volts, labels=labels, image_ids=arrays["image_ids"],
+                          subjects=arrays["subjects"], split=arrays["split"], ch_names=tuple(meta["ch_names"]),
+                          sfreq=float(meta["sfreq"]), tmin=float(meta["tmin"]), classes=list(classes),
+                          captions=meta["captions"], blocks=arrays.get("blocks"))
+    except EegvizError as e:
+        raise EegvizError(f"{meta_file}: {e}") from None

@@ -139,11 +139,12 @@ def _payload(row) -> str:
 
 
 def _rate(stream) -> float:
-    """A stream's nominal sampling rate (0: irregular, or not a number)."""
+    """A stream's nominal sampling rate (0: irregular, LSL's IRREGULAR_RATE; NaN where it is not a number, which
+    the loaders refuse with the stream's name)."""
     try:
         return float(_first(stream["info"], "nominal_srate", "0") or 0)
     except ValueError:
-        return 0.0
+        return float("nan")
 
 
 def load_xdf_session(
@@ -182,13 +183,13 @@ def load_xdf_session(
             raise EegvizError(f"stream '{eeg_stream}' in {path} holds strings, not EEG; pick a numeric stream")
         if _is_empty(eeg):
             raise EegvizError(f"stream '{eeg_stream}' in {path} holds no samples")
-        if _rate(eeg) <= 0:
+        if _rate(eeg) == 0:
             raise EegvizError(f"stream '{eeg_stream}' in {path} has no sampling rate (irregular: events, gaze "
                               "fixations...), so it cannot be EEG; pick a regular-rate stream")
     else:
         # regular-rate numeric streams only: an irregular one (a gaze tracker's fixations, an event stream) has no
         # sample clock to cut epochs in, and with more channels than the EEG it was taken for it
-        numeric = [s for s in streams if not _is_string(s) and not _is_empty(s) and _rate(s) > 0]
+        numeric = [s for s in streams if not _is_string(s) and not _is_empty(s) and _rate(s) != 0]
         typed = [s for s in numeric if _first(s["info"], "type").strip().lower() == "eeg"]
         pool = typed or numeric
         if not pool:

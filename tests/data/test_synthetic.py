@@ -175,3 +175,10 @@ def test_nan_or_infinite_epochs_are_refused(ds, bad):
     np.save(ds / "eeg.npy", raw)
     assert _error(ds) == (f"{ds / 'eeg.npy'}: 2 of 40 epochs hold NaN or infinite values (the first: epoch 3); "
                           "repair or drop them before loading")
+
+
+def test_a_tmin_in_milliseconds_is_refused_when_loading(ds):
+    """tmin -200 (milliseconds) trained through every stage and then failed as a "damaged" model folder."""
+    _edit_json(ds, tmin=-200)
+    assert _error(ds) == (f"{ds / 'dataset.json'}: the epochs' start tmin -200 is not seconds from the stimulus "
+                          "onset (within +-10 s; was it given in milliseconds?)")
