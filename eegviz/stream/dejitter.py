@@ -20,6 +20,7 @@ JITTER_MEMORY = 256  # the chunk boundaries the jitter is estimated from (the la
 JITTER_MIN_BOUNDARIES = 16  # fewer than this: the jitter is not known yet and MAX_JITTER_S applies
 EXACT_STEP = 1e-3  # a step within this fraction of a period of the period continues the sender's chunk
 HOLD_S = 0.25  # stamps off the line this long are a loss; back within it, a late chunk or a stall (follow)
+FADE_S = 0.25  # half-life of follow()'s correction that joins one pull's stamps to the last pull's
 
 
 class Dejitter:
@@ -58,6 +59,7 @@ class Dejitter:
         self.prior = n_prior**3 / 12.0  # what n_prior regular samples add to the centred sum of squares
         self.tolerance = max(JUMP_SAMPLES * self.period, MAX_JITTER_S)
         self.jitter = np.empty(0)  # residuals of the latest chunk starts against the line (kept over reset())
+        self.fade = 0.5 ** (1.0 / (FADE_S * srate))  # per sample
         self.reset()
 
     def reset(self) -> None:
@@ -67,6 +69,7 @@ class Dejitter:
         self.snn = self.snt = 0.0  # weighted sums of (n - mean_n)**2 and (n - mean_n) * (t - mean_t)
         self.last = 0.0  # the last stamp on this line
         self._held: np.ndarray | None = None  # follow(): the stamps off the line, held until the next ones decide
+        self._last_out: float | None = None  # follow(): the last stamp it handed out on this line
 
     def _slope(self, snn: float, snt: float) -> float:
         return (snt + self.prior * self.period) / (snn + self.prior)
@@ -126,13 +129,31 @@ class Dejitter:
         if not len(stamps):
             return np.empty(0), False
         if self._held is not None:
-            return self._decide(stamps)
-        i = self._loss_at(stamps)
-        if i is None:
-            return self.fit(stamps), False
-        head = self.fit(stamps[:i])
-        self._held = stamps[i:]
-        return np.concatenate([head, self._line(len(self._held))]), False  # where fit() would put them: no step
+            out, lost = self._decide(stamps)
+        else:
+            i = self._loss_at(stamps)
+            if i is None:
+                out, lost = self.fit(stamps), False
+            else:
+                head = self.fit(stamps[:i])
+                self._held = stamps[i:]
+                out, lost = np.concatenate([head, self._line(len(self._held))]), False  # where fit() puts them
+        return self._joined(out, restarted=lost), lost
+
+    def _joined(self, out: np.ndarray, restarted: bool) -> np.ndarray:
+        """follow()'s stamps, joined to the ones it handed out last: the line moves between pulls (each adds its
+        stamps to the fit), so its stamps for this pull need not continue the last pull's. A young line through
+        a bursty sender's stamps (each sample stamped as pushed, bursts every 60-140 ms) moved by 1.5-3 periods
+        a pull for its first seconds, and the epocher refused every window across such a step as a hole. The
+        difference at the join is handed out and faded with a half-life of FADE_S, so the stamps step by a
+        period and reach the line within a second. Not where the line restarted (a loss: that jump is real) or
+        the difference exceeds what the sender's jitter explains."""
+        if self._last_out is not None and not restarted:
+            join = self._last_out + self._slope(self.snn, self.snt) - out[0]
+            if abs(join) <= self.limit()[1]:
+                out = out + join * self.fade ** np.arange(len(out), dtype=np.float64)
+        self._last_out = float(out[-1])
+        return out
 
     def _decide(self, stamps: np.ndarray) -> tuple[np.ndarray, bool]:
         """follow() with samples held (see there): the pull's last stamps back on the line end the hold as
