@@ -479,7 +479,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     _add_train(sub)
     _add_eval(sub)
 
-    from eegviz.eval.sweep import add_arguments as sweep_arguments
+    from eegviz.train.sweep import add_arguments as sweep_arguments
 
     sweep_arguments(sub.add_parser("sweep", help="simulate, train the decoder and evaluate across class SNRs: "
                                                  "curves.json + a plot with real-data anchors"))

@@ -78,3 +78,24 @@ def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
             return np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, ValueError, Image.DecompressionBombError) as e:  # a bomb: more pixels than PIL allows
         raise EegvizError(f"cannot read stimulus image {path}: {e}") from None
+
+
+# ------------------------------------------------------------- where an image's object is (targets, metrics)
+MASK_MIN_DISTANCE = 0.1  # RGB distance from the background below which a pixel is never "object"
+
+
+def object_mask(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) -> (N, H, W) bool: pixels whose colour lies far from the image's background colour.
+
+    Far = more than half the image's 99th-percentile distance (so an antialiased edge splits where the true
+    silhouette's soft mask crosses 0.5) and more than MASK_MIN_DISTANCE (so a flat or faint image has no
+    object instead of one made of noise)."""
+    dist = np.linalg.norm(images - background_colour(images)[:, None, None, :], axis=-1)
+    thresh = np.maximum(MASK_MIN_DISTANCE, 0.5 * np.percentile(dist.reshape(len(dist), -1), 99, axis=1))
+    return dist > thresh[:, None, None]
+
+
+def background_colour(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) -> (N, 3): the median colour of each image's border pixels (its background)."""
+    border = np.concatenate([images[:, 0], images[:, -1], images[:, 1:-1, 0], images[:, 1:-1, -1]], axis=1)
+    return np.median(border, axis=1)

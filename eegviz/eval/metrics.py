@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from eegviz.data.images import background_colour, object_mask
+
 
 def topk_hit(greater, ties, k: int):
     """Top-k hit of a true candidate that `greater` others outscore and `ties` others equal, with ties broken
@@ -67,12 +69,6 @@ def ssim_np(a: np.ndarray, b: np.ndarray) -> float:
     return float(ssim_per_image(a, b).mean())
 
 
-def background_colour(images: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) -> (N, 3): the median colour of each image's border pixels (its background)."""
-    border = np.concatenate([images[:, 0], images[:, -1], images[:, 1:-1, 0], images[:, 1:-1, -1]], axis=1)
-    return np.median(border, axis=1)
-
-
 def flat_ssim_baselines(stimuli: np.ndarray) -> dict:
     """SSIM of flat images against the stimuli (N, H, W, 3): each stimulus's own background colour, and
     one grey at the stimuli's mean intensity. A reconstruction's SSIM means something only above these."""
@@ -110,20 +106,6 @@ def inception_score(logits: np.ndarray, splits: int = 10, seed: int = 0) -> dict
 
 
 # ------------------------------------------------------------------------------------- object-region metrics
-MASK_MIN_DISTANCE = 0.1  # RGB distance from the background below which a pixel is never "object"
-
-
-def object_mask(images: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3) -> (N, H, W) bool: pixels whose colour lies far from the image's background colour.
-
-    Far = more than half the image's 99th-percentile distance (so an antialiased edge splits where the true
-    silhouette's soft mask crosses 0.5) and more than MASK_MIN_DISTANCE (so a flat or faint image has no
-    object instead of one made of noise)."""
-    dist = np.linalg.norm(images - background_colour(images)[:, None, None, :], axis=-1)
-    thresh = np.maximum(MASK_MIN_DISTANCE, 0.5 * np.percentile(dist.reshape(len(dist), -1), 99, axis=1))
-    return dist > thresh[:, None, None]
-
-
 def centroids(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, H, W) masks (bool or soft) -> centroid x and y in image fractions (0 = left/top, 1 = right/bottom);
     the image centre for an empty mask, and a boolean array saying which were empty."""

@@ -228,12 +228,12 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
 
         add_repetition_curve(metrics, ds, test_idx, lambda x: decode_eeg(x, dec, batch)["scores"].argmax(1))
     # the caption the model was trained to regress (label or full), for the true-caption ceiling
-    from eegviz.train.decoder import captions_for
+    from eegviz.data.targets import captions_for
 
     ceiling_emb = text.encode(captions_for(ds, test_idx, dec.hparams.get("caption", "label"))).reshape(emb.shape)
     stimuli = None
     if renderable(ds.image_ids) or ds.image_paths:
-        from eegviz.train.decoder import stimulus_targets
+        from eegviz.data.targets import stimulus_targets
 
         stimuli = stimulus_targets(ds.image_ids[test_idx], sal.shape[1], ds.image_paths)[0].transpose(0, 2, 3, 1)
         metrics.update(saliency_ssim=ssim_np(sal, stimuli), saliency_pixcorr=pixcorr(sal, stimuli))
@@ -405,7 +405,7 @@ def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf
     "label+latent" starts img2img from it instead of the saliency map, beside its own control (latents shuffled
     across trials), on the same metrics.
     """
-    from eegviz.train.decoder import stimulus_targets
+    from eegviz.data.targets import stimulus_targets
 
     perm = _shuffle(len(sal))
     # label_only is text-to-image: strength 1 starts from pure noise, so the saliency map cannot leak in.

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from eegviz.data.dataset import EEGDataset
+from eegviz.data.targets import captions_for, stimulus_targets
 from eegviz.checks import check_range
 from eegviz.errors import EegvizError, one_line
 from eegviz.decoders.attributes import ATTRIBUTE_NAMES, object_attributes
@@ -33,59 +34,12 @@ from eegviz.train.dist import DistInfo, average_gradients, sync_state
 log = logging.getLogger(__name__)
 
 
-def check_stimuli(image_ids, paths: dict | None = None) -> None:
-    """Raise EegvizError naming the first image id with no stimulus: neither a file in `paths` (the dataset's
-    --images-dir) nor a synthetic-world id that can be rendered again.
-
-    The pixel branch needs every stimulus, but it only asks for them after the encoder has trained; checking
-    first means a run missing --images-dir stops in a second, before it has written anything.
-    """
-    from eegviz.world.stimuli import spec_from_id
-
-    for i in dict.fromkeys(map(str, image_ids)):
-        if paths and i in paths:
-            continue
-        try:
-            spec_from_id(i)
-        except EegvizError:
-            raise EegvizError(f"no stimulus image for id '{i}': the pixel branch learns from the stimuli, so "
-                              "pass --images-dir with a file per image named <id>.png/.jpg") from None
-
-
-def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 3, size, size) in [0,1] and silhouettes (N, 1, size, size), one per trial (cached per unique
-    id): the file from `paths` (the dataset's --images-dir) when there is one, its silhouette estimated as the
-    pixels far from its border colour (eegviz.eval.metrics.object_mask); else the synthetic world's rendering of
-    the id and its exact mask."""
-    from eegviz.data.images import load_image
-    from eegviz.eval.metrics import object_mask
-    from eegviz.world.stimuli import render, spec_from_id
-
-    check_stimuli(image_ids, paths)
-    uniq: dict[str, tuple] = {str(i): None for i in image_ids}
-    for i in uniq:
-        if paths and i in paths:
-            img = load_image(paths[i], size)
-            uniq[i] = (img, object_mask(img[None])[0].astype(np.float32))
-        else:
-            uniq[i] = render(spec_from_id(i), size=size)
-    images = np.stack([uniq[str(i)][0] for i in image_ids]).astype(np.float32)
-    masks = np.stack([uniq[str(i)][1] for i in image_ids]).astype(np.float32)
-    return images.transpose(0, 3, 1, 2), masks[:, None]
-
-
 def pixel_targets(ds: EEGDataset, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """What the pixel branch learns from, one row per trial: the stimuli (N, 3, size, size), their silhouettes
     (N, 1, size, size) and their object attributes (N, N_ATTRIBUTES; eegviz.decoders.attributes)."""
     images, masks = (torch.from_numpy(a) for a in stimulus_targets(ds.image_ids, size, ds.image_paths))
     attrs = torch.from_numpy(object_attributes(images.permute(0, 2, 3, 1).numpy(), masks[:, 0].numpy()))
     return images, masks, attrs
-
-
-def captions_for(ds: EEGDataset, idx: np.ndarray, kind: str) -> list[str]:
-    if kind == "label":
-        return [f"an image of a {ds.classes[ds.labels[i]]}" for i in idx]
-    return [ds.captions[str(ds.image_ids[i])] for i in idx]
 
 
 def _pk_batches(labels: np.ndarray, p: int, k: int, rng: np.random.Generator):

@@ -48,7 +48,7 @@ def fit_latent_branch(model_dir: Path, ds, data_label: str = "") -> dict:
     from eegviz.generators.diffusers_sd import read_sampling
     from eegviz.modelio import swap_in, write_config
     from eegviz.stream.preprocess import prepare_epochs
-    from eegviz.train.decoder import stimulus_targets
+    from eegviz.data.targets import stimulus_targets
     from eegviz.train.pipeline_folder import load_components
 
     model_dir = Path(model_dir)

@@ -201,7 +201,8 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.decoders.text import make_text_encoder
-    from eegviz.train.decoder import check_stimuli, decoder_spec, train_decoder
+    from eegviz.data.targets import check_stimuli
+    from eegviz.train.decoder import decoder_spec, train_decoder
     from eegviz.train.dist import barrier, gather_digests, shutdown
     from eegviz.world.stimuli import renderable
 

@@ -521,7 +521,7 @@ def test_check_trainable_says_why_there_are_no_validation_trials(tmp_path):
 def test_images_dir_gives_every_format_its_stimuli(tmp_path):
     from PIL import Image
 
-    from eegviz.train.decoder import stimulus_targets
+    from eegviz.data.targets import stimulus_targets
 
     pth, _ = _eeg_imagenet(tmp_path)
     images = tmp_path / "imagenet"

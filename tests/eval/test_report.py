@@ -97,7 +97,7 @@ def test_outside_classifier_judges_against_its_view_of_the_true_stimulus(tmp_pat
     from eegviz.data.loaders import open_dataset
     from eegviz.eval.classifier import HFImageClassifier
     from eegviz.eval.report import _reconstruction_metrics
-    from eegviz.train.decoder import stimulus_targets
+    from eegviz.data.targets import stimulus_targets
 
     data, images = _imagenet_like(tmp_path)
     ds = open_dataset(data, images_dir=str(images))
@@ -140,7 +140,7 @@ def test_saliency_only_conditions_on_the_empty_caption(tmp_path):
     as no caption; MiniLM's is not zeros), every other variant the decoded embeddings."""
     from eegviz.data.loaders import open_dataset
     from eegviz.eval.report import _reconstruction_metrics
-    from eegviz.train.decoder import stimulus_targets
+    from eegviz.data.targets import stimulus_targets
 
     data, images = _imagenet_like(tmp_path)
     ds = open_dataset(data, images_dir=str(images))
@@ -221,7 +221,7 @@ def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
     from eegviz.data.synthetic import load_dataset, simulate_dataset
     from eegviz.eval.classifier import HFImageClassifier
     from eegviz.eval.report import _reconstruction_metrics
-    from eegviz.train.decoder import stimulus_targets
+    from eegviz.data.targets import stimulus_targets
 
     ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3))
     te = ds.subset("test")
@@ -272,7 +272,7 @@ def test_maps_at_true_attributes_take_the_stimulus_centroid_and_size_and_keep_th
     from eegviz.eval.metrics import object_metrics
     from eegviz.eval.report import _maps_at_true_attributes, object_truth
     from eegviz.stream.preprocess import InputSpec, prepare_epochs
-    from eegviz.train.decoder import stimulus_targets
+    from eegviz.data.targets import stimulus_targets
 
     ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3))
     te = ds.subset("test")

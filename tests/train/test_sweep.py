@@ -10,7 +10,7 @@ from eegviz.world.sim_config import make_config
 
 
 def test_sweep_writes_curves_and_plot(tmp_path, capsys):
-    from eegviz.eval.sweep import MIN_IMAGES
+    from eegviz.train.sweep import MIN_IMAGES
 
     out = tmp_path / "sweep"  # at the smallest --images the sweep accepts: it trains
     assert main(["sweep", "--snr-db=-3", "--out", str(out), "--images", str(MIN_IMAGES), "--repeats", "2",
@@ -32,7 +32,7 @@ def test_sweep_writes_curves_and_plot(tmp_path, capsys):
 
 
 def test_sweep_plot_draws_several_levels(tmp_path):
-    from eegviz.eval.sweep import ANCHOR_NOTE, ANCHORS, plot_sweep
+    from eegviz.train.sweep import ANCHOR_NOTE, ANCHORS, plot_sweep
 
     pt = lambda k, a: {"repeats": k, "top1": a, "ci_low": a / 2, "ci_high": min(1, a * 1.5)}
     levels = [{"snr_db": d, "class_snr_db_measured": d + 0.1, "decoder": [pt(1, a), pt(8, 2 * a)],
@@ -76,7 +76,7 @@ def test_sweep_refuses_bad_options_before_writing(tmp_path, capsys, monkeypatch,
 def test_sweep_minimum_images_is_the_split_rule():
     """MIN_IMAGES is the smallest number of images per class whose simulated dataset has every split."""
     from eegviz.data.synthetic import trial_list
-    from eegviz.eval.sweep import MIN_IMAGES
+    from eegviz.train.sweep import MIN_IMAGES
     from eegviz.world.stimuli import stimulus_set
 
     cfg = make_config("demo")

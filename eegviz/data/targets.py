@@ -1,0 +1,60 @@
+"""What each trial's stimulus is, as the decoder learns it and the evaluation scores it: the image and its
+silhouette (the pixel branch's targets) and its caption (the semantic branch's). Used by training and
+evaluation alike, so it lives with the data rather than in either.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eegviz.data.dataset import EEGDataset
+from eegviz.errors import EegvizError
+
+
+def check_stimuli(image_ids, paths: dict | None = None) -> None:
+    """Raise EegvizError naming the first image id with no stimulus: neither a file in `paths` (the dataset's
+    --images-dir) nor a synthetic-world id that can be rendered again.
+
+    The pixel branch needs every stimulus, but it only asks for them after the encoder has trained; checking
+    first means a run missing --images-dir stops in a second, before it has written anything.
+    """
+    from eegviz.world.stimuli import spec_from_id
+
+    for i in dict.fromkeys(map(str, image_ids)):
+        if paths and i in paths:
+            continue
+        try:
+            spec_from_id(i)
+        except EegvizError:
+            raise EegvizError(f"no stimulus image for id '{i}': the pixel branch learns from the stimuli, so "
+                              "pass --images-dir with a file per image named <id>.png/.jpg") from None
+
+
+def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 3, size, size) in [0,1] and silhouettes (N, 1, size, size), one per trial (cached per unique
+    id): the file from `paths` (the dataset's --images-dir) when there is one, its silhouette estimated as the
+    pixels far from its border colour (eegviz.data.images.object_mask); else the synthetic world's rendering of
+    the id and its exact mask."""
+    from eegviz.data.images import load_image
+    from eegviz.data.images import object_mask
+    from eegviz.world.stimuli import render, spec_from_id
+
+    check_stimuli(image_ids, paths)
+    uniq: dict[str, tuple] = {str(i): None for i in image_ids}
+    for i in uniq:
+        if paths and i in paths:
+            img = load_image(paths[i], size)
+            uniq[i] = (img, object_mask(img[None])[0].astype(np.float32))
+        else:
+            uniq[i] = render(spec_from_id(i), size=size)
+    images = np.stack([uniq[str(i)][0] for i in image_ids]).astype(np.float32)
+    masks = np.stack([uniq[str(i)][1] for i in image_ids]).astype(np.float32)
+    return images.transpose(0, 3, 1, 2), masks[:, None]
+
+
+def captions_for(ds: EEGDataset, idx: np.ndarray, kind: str) -> list[str]:
+    """The caption each trial's semantic branch learns: "an image of a <class>" (kind "label") or the
+    dataset's own caption of its image (kind "rich")."""
+    if kind == "label":
+        return [f"an image of a {ds.classes[ds.labels[i]]}" for i in idx]
+    return [ds.captions[str(ds.image_ids[i])] for i in idx]
