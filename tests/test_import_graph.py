@@ -101,3 +101,19 @@ def test_no_import_cycles():
     assert graph["eegviz.data.loaders"] >= {"eegviz.data.dataset", "eegviz.data.eeg_imagenet"}
     left = [c for c in cycles(graph) if not (KNOWN and all(m.startswith(KNOWN) for m in c))]
     assert not left, "import cycles: " + "; ".join(" <-> ".join(c) for c in left)
+
+
+def test_no_two_folders_import_each_other():
+    """One level up too: a folder of the package (data, eval, train, sources, stream, record, world, ...) that
+    imports another which imports it back has no order a newcomer can read them in (eval <-> train,
+    sources <-> stream and record <-> world were, until targets, sweep, JUMP_SAMPLES and the run report's
+    synthetic ids found their places)."""
+    def folder(mod: str) -> str:
+        parts = mod.split(".")
+        return parts[1] if len(parts) > 1 else parts[0]
+
+    graph = {}
+    for mod, deps in import_graph().items():
+        graph.setdefault(folder(mod), set()).update(folder(d) for d in deps if folder(d) != folder(mod))
+    both = sorted({tuple(sorted((a, b))) for a in graph for b in graph[a] if a in graph.get(b, ())})
+    assert not both, "folders importing each other: " + "; ".join(" <-> ".join(p) for p in both)
