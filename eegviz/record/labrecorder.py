@@ -19,6 +19,7 @@ from typing import Sequence
 
 from eegviz.errors import EegvizError
 from eegviz.record.lsl_streams import lsl_config
+from eegviz.record.xdf_writer import check_footers
 from eegviz.stopping import stop_deferred
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ def labrecorder_config(cfg: Path, out: Path) -> Path:
         out.write_text(f"; {cfg} as LabRecorderCLI read it, plus this machine as a known peer (eegviz record)\n"
                        f"{text.rstrip()}\n\n[lab]\nKnownPeers = {{127.0.0.1}}\n", encoding="utf-8")
     return out
+
+
+STARTED = "Started data collection for stream"  # what LabRecorderCLI prints as each stream starts
 
 
 class _NoMatch(Exception):
@@ -146,7 +150,8 @@ class LabRecorderCliRecorder:
                 t.start()
                 self._readers.append(t)
             deadline = time.monotonic() + self.start_timeout_s
-            while sum(line.startswith("Started data collection") for line in self.lines) < len(predicates):
+            # counted in the whole output, not by lines: two of its threads can print into one line
+            while "\n".join(self.lines).count(STARTED) < len(predicates):
                 if self._proc.poll() is not None:
                     self._finish_log()
                     no_match = [line for line in self.lines if "matched no stream" in line]
@@ -201,6 +206,7 @@ class LabRecorderCliRecorder:
                 self._finish_log()
         if self._proc.returncode != 0:
             raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}; see {self.log_path}")
+        check_footers(self.path, len(self.infos), "LabRecorderCLI")
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

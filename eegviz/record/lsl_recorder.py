@@ -216,10 +216,11 @@ class EegvizLslRecorder:
             log.error("clock offsets and boundary chunks stopped: %s", e)
 
     def failed(self) -> bool:
-        """Whether nothing is being recorded any more (every stream's thread ended on an error, or the clock
-        offsets could not be written): record() then ends at once instead of waiting for --duration."""
-        return self._housekeeping_error is not None or (bool(self.streams) and
-                                                         all(r.error is not None for r in self.streams))
+        """Whether the recording is no longer whole (a stream's thread ended on an error, or the clock offsets
+        could not be written): record() then ends at once, and stop() says what was kept. Waiting for every
+        stream to fail let a 1.5 s full-disk spell end the EEG's thread for good while the command recorded the
+        markers alone for the rest of --duration, and said so only at the end."""
+        return self._housekeeping_error is not None or any(r.error is not None for r in self.streams)
 
     def _keep_house(self) -> None:
         next_offset = time.monotonic() + self.offset_interval_s

@@ -14,6 +14,8 @@ and pyxdf's reader. Design choices, and why:
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import struct
 import threading
@@ -26,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from eegviz.channel_formats import BY_NAME
+from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo, default_ch_names
 
 MAGIC = b"XDF:"
@@ -48,6 +51,44 @@ def varlen(n: int) -> bytes:
     if n <= 0xFFFFFFFF:
         return b"\x04" + struct.pack("<I", n)
     return b"\x08" + struct.pack("<Q", n)
+
+
+def chunk_tags(path: str | Path) -> tuple[dict[int, int], bool]:
+    """How many chunks of each tag the XDF file holds, read from the chunk headers alone (a seek past each
+    body: seconds for an hour's recording), and whether it ends inside a chunk (a torn write)."""
+    counts: dict[int, int] = {}
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if f.read(4) != MAGIC:
+            return counts, True
+        pos = 4
+        while pos < size:
+            head = f.read(1)
+            width = head[0] if head else 0
+            if width not in (1, 4, 8) or pos + 1 + width + 2 > size:
+                return counts, True
+            length = int.from_bytes(f.read(width), "little")
+            tag = int.from_bytes(f.read(2), "little")
+            end = pos + 1 + width + length
+            if length < 2 or end > size:
+                return counts, True
+            counts[tag] = counts.get(tag, 0) + 1
+            pos = end
+            f.seek(pos)
+    return counts, False
+
+
+def check_footers(path: str | Path, n_streams: int, by: str) -> None:
+    """Raise EegvizError unless the file ends whole with a footer for each of its n_streams: a recorder that
+    stopped writing (a full disk) may still exit 0, and LabRecorderCLI did, its file a third short and no
+    footers, with eegviz saying "recorded". What was written stays; the message says how much."""
+    counts, torn = chunk_tags(path)
+    footers = counts.get(TAG_STREAM_FOOTER, 0)
+    if torn or footers < n_streams:
+        free = shutil.disk_usage(Path(path).parent).free
+        raise EegvizError(f"{by} did not finish {path}: {footers} of {n_streams} stream footers"
+                          f"{', the last chunk torn' if torn else ''} ({counts.get(TAG_SAMPLES, 0)} sample chunks "
+                          f"kept, readable with pyxdf; {free / 2**20:.0f} MiB free on its disk)")
 
 
 def _xml(root: ET.Element) -> bytes:

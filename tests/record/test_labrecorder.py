@@ -21,10 +21,29 @@ def _fake_labrecorder(tmp_path, body: str) -> Path:
     return script
 
 
+def _xdf(path: Path, n_streams: int = 1, keep: float = 1.0) -> Path:
+    """An XDF file as a recorder leaves it: n_streams with samples and footers (keep < 1: cut short, as a full
+    disk leaves it)."""
+    import numpy as np
+
+    from eegviz.record.xdf_writer import XdfWriter
+
+    with XdfWriter(path) as w:
+        for k in range(n_streams):
+            sid = w.add_stream(f"s{k}", "EEG", 2, 100.0, "float32")
+            w.write_samples(sid, np.zeros((50, 2), np.float32), 10.0 + np.arange(50) / 100.0)
+    if keep < 1.0:
+        blob = path.read_bytes()
+        path.write_bytes(blob[: int(len(blob) * keep)])
+    return path
+
+
 def test_labrecorder_only_ever_truncates_eegvizs_own_empty_placeholder(tmp_path):
     """session.xdf is created by eegviz (O_EXCL) before the binary starts; an existing one is refused unlaunched."""
+    good = _xdf(tmp_path / "good.xdf")
     binary = _fake_labrecorder(tmp_path, '[ -f "$1" ] && [ ! -s "$1" ] && echo placeholder > "$1.seen"\n'
-                                         'echo "Started data collection for stream 1."\nread line\nexit 0\n')
+                                         'echo "Started data collection for stream 1."\nread line\n'
+                                         f'cp {good} "$1"\nexit 0\n')
     (tmp_path / "a").mkdir()
     rec = labrecorder.LabRecorderCliRecorder(tmp_path / "a" / "session.xdf", [FakeInfo()], binary=binary)
     rec.start()
@@ -56,3 +75,34 @@ def test_labrecorder_ctrl_c_while_starting_kills_the_child(tmp_path, monkeypatch
         rec.start()
     assert rec._proc.poll() is not None  # killed, not left running
     assert not (tmp_path / "session.xdf").exists()  # the empty placeholder is not left behind
+
+
+def test_streams_started_in_one_interleaved_line_all_count(tmp_path):
+    """Two of LabRecorderCLI's threads printed into one line ("Started data collection for stream Started data
+    collection for stream B." then "A."): counting lines that start with the phrase found 1 of 2, ignored
+    --duration and killed a working recording after 20 s, telling the user it never started."""
+    good = _xdf(tmp_path / "good.xdf", n_streams=2)
+    binary = _fake_labrecorder(tmp_path, 'printf "Started data collection for stream Started data collection for '
+                                         'stream B.\\nA.\\n"\nread line\n'
+                                         f'cp {good} "$1"\nexit 0\n')
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "session.xdf", [FakeInfo("u1"), FakeInfo("u2")],
+                                             binary=binary, start_timeout_s=5.0)
+    rec.start()
+    rec.stop()
+    assert (tmp_path / "session.xdf").read_bytes() == good.read_bytes()
+
+
+def test_a_recording_cut_short_is_an_error_even_when_labrecorder_exits_0(tmp_path):
+    """On a full disk LabRecorderCLI stopped writing (a third of the session, no footers) and still exited 0;
+    eegviz said "recorded". The file is checked for its footers; what was written stays."""
+    short = _xdf(tmp_path / "short.xdf", n_streams=2, keep=0.6)
+    binary = _fake_labrecorder(tmp_path, 'echo "Started data collection for stream A."\n'
+                                         'echo "Started data collection for stream B."\nread line\n'
+                                         f'cp {short} "$1"\nexit 0\n')
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "session.xdf", [FakeInfo("u1"), FakeInfo("u2")],
+                                             binary=binary)
+    rec.start()
+    with pytest.raises(EegvizError, match=r"did not finish .*session.xdf: 0 of 2 stream footers, the last chunk "
+                                          r"torn \(\d+ sample chunks kept"):
+        rec.stop()
+    assert (tmp_path / "session.xdf").read_bytes() == short.read_bytes()

@@ -492,3 +492,43 @@ def test_a_recording_that_failed_ends_at_once_and_says_why(tmp_path, monkeypatch
         stop.set()
         t.join(30)
         outlets.close()
+
+
+def test_one_stream_whose_writes_fail_ends_the_recording_at_once(tmp_path, monkeypatch):
+    """A 1.5 s full-disk spell ended the EEG stream's thread for good while the command recorded the markers
+    alone for the rest of --duration and said so only at the end: the recording is no longer whole, so it ends
+    at once with the reason."""
+    from eegviz.record.xdf_writer import XdfWriter
+
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    real = XdfWriter.write_samples
+
+    def eeg_disk_full(self, stream_id, samples, stamps):
+        if not isinstance(samples, list):  # numeric (the EEG); the markers' strings still get written
+            raise OSError(28, "No space left on device")
+        return real(self, stream_id, samples, stamps)
+
+    monkeypatch.setattr(XdfWriter, "write_samples", eeg_disk_full)
+    stop, started, result = threading.Event(), threading.Event(), {}
+
+    def run():
+        try:
+            result["rec"] = record(tmp_path / "out", names=[info.name, marker_name], backend="eegviz",
+                                   stop_event=stop, on_start=lambda r: started.set())
+        except BaseException as e:  # noqa: BLE001 - checked below
+            result["error"] = e
+            started.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        assert started.wait(30) and "error" not in result, result.get("error")
+        _push_known(outlets, n_chunks=4)
+        t.join(10)
+        assert not t.is_alive(), "record() went on with the markers alone"
+        assert isinstance(result.get("error"), EegvizError) and "No space left" in str(result["error"])
+    finally:
+        stop.set()
+        t.join(30)
+        outlets.close()

@@ -109,3 +109,20 @@ def test_session_recorder_threads(tmp_path):
     np.testing.assert_array_equal(streams["amp"]["time_series"], np.concatenate(chunks))
     assert streams["amp"]["info"]["desc"][0]["channels"][0]["channel"][0]["unit"][0] == "volts"
     assert streams["eegviz-markers"]["time_series"] == [["img_a"], ["img_b"]]
+
+
+def test_chunk_tags_count_footers_and_see_a_torn_end(tmp_path):
+    from eegviz.record.xdf_writer import TAG_SAMPLES, TAG_STREAM_FOOTER, TAG_STREAM_HEADER, chunk_tags
+
+    path = tmp_path / "s.xdf"
+    with XdfWriter(path) as w:
+        for k in range(2):
+            sid = w.add_stream(f"s{k}", "EEG", 2, 100.0, "float32")
+            for i in range(3):
+                w.write_samples(sid, np.zeros((10, 2), np.float32), 10.0 + i * 0.1 + np.arange(10) / 100.0)
+    counts, torn = chunk_tags(path)
+    assert not torn and counts[TAG_STREAM_HEADER] == 2 and counts[TAG_SAMPLES] == 6
+    assert counts[TAG_STREAM_FOOTER] == 2
+    path.write_bytes(path.read_bytes()[:-5])
+    counts, torn = chunk_tags(path)
+    assert torn and counts.get(TAG_STREAM_FOOTER, 0) == 1
