@@ -314,6 +314,16 @@ def pull_marker_chunk(inlet: pylsl.StreamInlet) -> tuple[list[tuple[str, bytes |
     return out, np.asarray(stamps if stamps is not None else (), dtype=np.float64)
 
 
+def first_channel_notice(info: pylsl.StreamInfo) -> list[str]:
+    """A marker stream of several channels (image id, condition, ...): eegviz reads the first as the image id,
+    and session.xdf keeps that one only; said, not dropped silently (`eegviz record` keeps every channel)."""
+    n = info.channel_count()
+    if n <= 1:
+        return []
+    return [f"LSL marker stream '{info.name()}' has {n} channels: the first is read as the image id and is the "
+            "only one session.xdf keeps; record the stream with `eegviz record` (or LabRecorder) to keep all"]
+
+
 def undecodable_notice(stream: str, raw: bytes, payload: str) -> str:
     """Said once per session, at the first marker that was not UTF-8 text."""
     return (f"LSL marker stream '{stream}' sends ids that are not UTF-8 text ({raw!r}); they are read as "
@@ -439,6 +449,7 @@ class LslSource:
                     self._eeg = link
                 else:
                     self._markers = link
+                    self._notices += first_channel_notice(info)
         except BaseException:  # a failure closes what it opened
             for _, _, inlet in pending:
                 _close(inlet)
@@ -493,6 +504,7 @@ class LslSource:
         search.found, self._marker_search = None, None
         inlet, info, offset = found
         self._markers = RecoveringInlet(inlet, info, offset, "markers")
+        result.notices += first_channel_notice(info)
         result.notices.append(f"LSL marker stream {_ident(info)} appeared after the session started; its markers are "
                               "used from now on")
 

@@ -988,3 +988,26 @@ def test_markers_sent_as_the_session_starts_have_eeg_to_be_cut_from() -> None:
         src.stop()
     first_eeg = min(c.timestamps[0] for c in chunks)
     assert markers and first_eeg <= markers[0].timestamp + 0.15, (first_eeg - markers[0].timestamp)
+
+
+def test_a_marker_stream_of_several_channels_is_said_to_keep_its_first() -> None:
+    """(image id, condition) markers: the condition was dropped from session.xdf without a word."""
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet = _eeg_outlet(name, name)
+    moutlet = pylsl.StreamOutlet(pylsl.StreamInfo(mname, "Markers", 2, pylsl.IRREGULAR_RATE, pylsl.cf_string, mname))
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.start()
+    try:
+        time.sleep(0.2)
+        moutlet.push_sample(["img-1", "cond-A"])
+        markers, notices, t_end = [], [], time.monotonic() + 3.0
+        while not markers and time.monotonic() < t_end:
+            r = src.read(timeout=0.05)
+            markers += r.markers
+            notices += r.notices
+    finally:
+        src.stop()
+    assert [m.payload for m in markers] == ["img-1"]
+    told = [n for n in notices if "has 2 channels" in n]
+    assert len(told) == 1 and "eegviz record" in told[0]
+    del outlet
