@@ -61,7 +61,7 @@ class ControlBar(QWidget):
         for kind, text in SOURCE_ITEMS:
             self.source_combo.addItem(text, kind)
         self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.source_combo.setMinimumContentsLength(22)
+        self.source_combo.setMinimumContentsLength(12)
         self.source_combo.setToolTip("where the EEG comes from")
         self.source_combo.activated.connect(self._source_activated)  # user picks only: may open a file dialog
         self.source_combo.currentIndexChanged.connect(self._source_changed)
@@ -69,7 +69,8 @@ class ControlBar(QWidget):
 
         self.lsl_name_edit = QLineEdit()
         self.lsl_name_edit.setPlaceholderText("stream name (empty: first EEG stream)")
-        self.lsl_name_edit.setFixedWidth(230)
+        self.lsl_name_edit.setMinimumWidth(110)  # the window fits an 800 px screen
+        self.lsl_name_edit.setMaximumWidth(230)
         lay.addWidget(self.lsl_name_edit)
 
         self.speed_label = QLabel("speed")
@@ -89,11 +90,11 @@ class ControlBar(QWidget):
         self.snr_control = SnrControl()  # simulator only
         lay.addWidget(self.snr_control)
 
-        lay.addSpacing(12)
+        lay.addSpacing(6)
         lay.addWidget(QLabel("Model"))
         self.model_edit = QLineEdit()
         self.model_edit.setPlaceholderText("default model")
-        self.model_edit.setMinimumWidth(160)
+        self.model_edit.setMinimumWidth(70)
         self.model_edit.setMaximumWidth(420)
         self.model_edit.setToolTip("model folder (decoder + generator weights); empty = the default model")
         lay.addWidget(self.model_edit, 1)
@@ -104,7 +105,7 @@ class ControlBar(QWidget):
         lay.addWidget(self.model_browse_button)
 
         lay.addStretch(1)
-        lay.addSpacing(12)
+        lay.addSpacing(6)
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self._start_clicked)
         lay.addWidget(self.start_button)

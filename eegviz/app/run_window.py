@@ -114,7 +114,7 @@ def run_window_session(initial, settings: SessionSettings) -> int:
         win.show_kiosk()
     else:
         room = win.screen().availableGeometry()  # never larger than the screen (a 1280 x 720 projector)
-        win.resize(min(1280, room.width()), min(860, room.height()))
+        win.fit_to(min(1280, room.width()), min(860, room.height()))
         win.show()
     state["first"] = ctl.start(initial, settings)
     try:

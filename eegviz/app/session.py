@@ -217,6 +217,7 @@ class SessionController(QObject):
         self.started.connect(lambda info: window.on_session_started(info, self.current_label))
         self.error.connect(window.on_session_error)
         self.stopped.connect(window.on_session_stopped)
+        self.session_ended.connect(window.on_session_ended)
 
         def start_from_window(choice, model: str) -> None:
             if choice is None:

@@ -25,6 +25,9 @@ from eegviz.app.source_choice import SourceChoice
 from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
 
 
+STOPPED_STATES = {"duration": "stopped (duration over)"}  # a session's end reason -> the status bar's word
+
+
 class SessionWindow(QMainWindow):
     """One session's window. info may be None when the stream is not known yet (a session is still starting);
     set_stream_info() switches the window to a new stream at any time.
@@ -50,6 +53,7 @@ class SessionWindow(QMainWindow):
         self.session_state = ""  # "starting", "running", "finished", ... shown with the important fields
         self.source_label = ""  # how the session's source was chosen, e.g. "demo recording"
         self.last_chunk_time: float | None = None  # time.monotonic() of the last chunk
+        self._started = True  # the session being started has started (False from "starting" until it has)
 
     # ---------------------------------------------------------------- stream
 
@@ -126,6 +130,8 @@ class SessionWindow(QMainWindow):
 
     def set_session_state(self, state: str) -> None:
         """idle / starting / running / stopping: shown with the status (back to idle, the last outcome stays)."""
+        if state == "starting":
+            self._started = False
         if state != "idle" or not self.session_state:
             self.session_state = state  # back to idle, the last outcome (finished, stopped, error) stays shown
         self._update_status()
@@ -134,19 +140,25 @@ class SessionWindow(QMainWindow):
         """Hook: one line about what the session is doing, or what went wrong."""
 
     def on_session_started(self, info: StreamInfo, label: str | None = None) -> None:
+        self._started = True
         self.set_stream_info(info, label=label)
         self.last_chunk_time = None
         what = label or info.name or "source"
         self.show_message(f"running: {what} — {info.name}, {info.n_channels} channels, {info.sfreq:g} Hz")
 
     def on_session_error(self, message: str) -> None:
+        if not self._started:
+            # a Start that failed: the status bar said "error" beside the previous session's source, counters
+            # and images, as if that source had failed; they are cleared (that session's files are on disk)
+            self.set_stream_info(None, label="")
         self.session_state = "error"
         self.show_message(f"error: {message}", error=True)
         self._update_status()
 
     def on_session_stopped(self, reason: str) -> None:
         if reason != "error":
-            self.session_state = reason
+            # the status bar's state, in words (it showed the controller's reason, "duration", as it was)
+            self.session_state = STOPPED_STATES.get(reason, reason)
             if reason == "finished":
                 self.show_message("finished: the recording has been played to the end")
             elif reason == "duration":
@@ -154,6 +166,9 @@ class SessionWindow(QMainWindow):
             else:
                 self.show_message(f"{reason}")
         self._update_status()
+
+    def on_session_ended(self, stats) -> None:
+        """Hook: the session's files are closed; stats (eegviz.pipeline.Stats or None) says where they are."""
 
     # ---------------------------------------------------------------- controls (none here)
 

@@ -8,6 +8,8 @@ that starts at the session's first sample rather than at the LSL clock's arbitra
 
 from __future__ import annotations
 
+import math
+
 import warnings
 
 import numpy as np
@@ -136,7 +138,7 @@ class TraceView(pg.PlotWidget):
             self.removeItem(line)
         self.curves, self.marker_lines = [], []
         n = len(self.buffer.channels)
-        self.getPlotItem().getAxis("left").setTicks([[(-i, label) for i, label in enumerate(self.buffer.labels)]])
+        self._label_ticks()
         self.setYRange(-max(n, 1) + 0.3, 0.9, padding=0)
         for i in range(n):
             color = pg.intColor(i, hues=n, values=1, maxValue=160)
@@ -146,8 +148,23 @@ class TraceView(pg.PlotWidget):
             self.removeItem(self.scale_bar)
             self.removeItem(self.scale_text)
         self.scale_bar = self.plot(pen=pg.mkPen((20, 20, 20), width=3))
-        self.scale_text = pg.TextItem("", color=(20, 20, 20), anchor=(1.0, 0.5))
+        self.scale_text = pg.TextItem("", color=(20, 20, 20), anchor=(1.0, 0.5), fill=(255, 255, 255, 210))
         self.addItem(self.scale_text)
+
+    def _label_ticks(self) -> None:
+        """Name the traces on the left axis, every k-th one where the rows are shorter than a line of text (16
+        labels in a short trace area were stacked into an unreadable smear)."""
+        labels = self.buffer.labels
+        rows = max(len(labels), 1)
+        line = self.fontMetrics().height() + 2
+        every = max(1, math.ceil(line * rows / max(self.height() - 40, 1)))
+        self.getPlotItem().getAxis("left").setTicks(
+            [[(-i, label if i % every == 0 else "") for i, label in enumerate(labels)]])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if hasattr(self, "buffer"):  # (pyqtgraph resizes the view while it is being built)
+            self._label_ticks()
 
     def on_chunk(self, chunk: Chunk) -> None:
         if self.buffer.write(chunk):

@@ -20,6 +20,10 @@ from eegviz.app.traces import TraceView
 from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
 
 PANEL_PX = 256
+MIN_PANEL_PX = 96
+HISTORY_MIN_WINDOW_H = 700  # shorter windows leave the history strip out (its thumbnails are in results/ too)
+HISTORY_H = 140  # the strip, its title and captions
+WINDOW_CHROME_H = 330  # controls, message line, the traces' 150 px, captions, status bar, margins
 SOURCE_NAME_CHARS = 40  # longer source names (XDF file stems) are shortened in the status bar
 
 
@@ -56,9 +60,9 @@ class MainWindow(SessionWindow):
         panels.addStretch(1)
         root.addLayout(panels, 0)
 
-        hist_title = QLabel("history")
-        hist_title.setStyleSheet("color: #606060;")
-        root.addWidget(hist_title)
+        self.history_title = QLabel("history")
+        self.history_title.setStyleSheet("color: #606060;")
+        root.addWidget(self.history_title)
         self.history = HistoryStrip()
         root.addWidget(self.history, 0)
 
@@ -73,6 +77,29 @@ class MainWindow(SessionWindow):
         self.statusBar().addWidget(self.details_label, 1)
         self.set_session_state("idle")
         self.resize(1200, 900)
+
+    def fit_to(self, w: int, h: int) -> None:
+        """Resize to w x h (a screen's free area), the panels and the history strip first made to fit it: the
+        window's minimum size follows them, so fitting after the resize was too late."""
+        self._fit_parts(w, h)
+        self.resize(w, h)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Panels as large as the window allows, up to PANEL_PX, and the history strip only where there is room:
+        with fixed 256 px panels the window could not be smaller than 861 x 552 (and grew with the history), so
+        on a 1024 x 600 or 800 x 480 screen its status bar, and on the narrower its Stop button, were off-screen."""
+        super().resizeEvent(event)
+        if hasattr(self, "history"):  # (resized while it is being built)
+            self._fit_parts(self.width(), self.height())
+
+    def _fit_parts(self, w: int, h: int) -> None:
+        show_history = h >= HISTORY_MIN_WINDOW_H
+        self.history.setVisible(show_history)
+        self.history_title.setVisible(show_history)
+        spare_h = h - (WINDOW_CHROME_H + (HISTORY_H if show_history else 0))  # beside traces' 150 px and chrome
+        px = int(max(MIN_PANEL_PX, min(PANEL_PX, (w - 48) // 3 - 12, spare_h)))
+        for panel in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
+            panel.set_size(px)
 
     # ---------------------------------------------------------------- routing
 
@@ -98,6 +125,14 @@ class MainWindow(SessionWindow):
     def set_session_state(self, state: str) -> None:
         self.controls.set_session_state(state)
         super().set_session_state(state)
+
+    def on_session_ended(self, stats) -> None:
+        """Say where the session's files went (a later session from the window goes to session-002, ...): only
+        the terminal's summary line said so, which a user who started eegviz from a desktop icon never sees."""
+        folder = getattr(stats, "out_dir", None)
+        if folder:
+            self.show_message(f"{self.message_label.full_text()} — results in {folder}",
+                              error=self.session_state == "error")
 
     def show_message(self, text: str, error: bool = False) -> None:
         """One line above the traces: what the session is doing, or what went wrong (in red)."""

@@ -50,3 +50,41 @@ def test_save_screenshot(window, tmp_path):
     assert path.stat().st_size > 0
 
 
+
+
+def test_a_start_that_failed_does_not_blame_the_last_session(window):
+    """After a finished session, a Start that failed (an LSL stream that does not exist) left that session's
+    source, counters and images in the status bar beside "error", as if it had failed; a duration's end showed
+    the controller's word "duration"; and where the files went was said only on the terminal."""
+    from types import SimpleNamespace
+
+    window.on_reconstruction(make_rec(cls="zebra"), None)
+    window.on_session_stopped("duration")
+    assert "stopped (duration over)" in window.status_label.text() and "images 1" in window.status_label.text()
+    window.on_session_ended(SimpleNamespace(out_dir="/data/run/session-002"))
+    assert window.message_label.full_text().endswith("results in /data/run/session-002")
+    window.set_session_state("starting")
+    window.on_session_error("LSL stream 'nope' was not found")
+    text = window.status_label.text()
+    assert "error" in text and "fake-amp" not in text and "images 0" in text and "zebra" not in text
+    assert window.recon_panel.pixmap() is None or window.recon_panel.pixmap().isNull()
+    # an error in a session that had started keeps what it showed
+    window.set_session_state("starting")
+    window.on_session_started(window.info)
+    window.on_reconstruction(make_rec(cls="yak"), None)
+    window.on_session_error("the stream was lost")
+    assert "yak" in window.status_label.text()
+
+
+def test_the_window_fits_a_small_screen(qtbot, info):
+    """Fixed 256 px panels kept the window at 861 x 552 or more: on an 800 x 480 screen the status bar and the
+    Stop button were off-screen."""
+    from eegviz.app.window import MainWindow
+
+    w = MainWindow(info)
+    qtbot.addWidget(w)
+    w.fit_to(800, 480)
+    w.show()
+    qtbot.waitUntil(lambda: w.isVisible(), timeout=2000)
+    assert w.width() <= 800 and w.height() <= 480, (w.width(), w.height())
+    assert not w.history.isVisible() and w.recon_panel.image_label.width() < 256
