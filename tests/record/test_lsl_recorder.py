@@ -450,6 +450,24 @@ def test_a_stream_gone_between_discovery_and_opening_is_one_line_and_leaves_no_f
     assert not (tmp_path / "session.xdf").exists()
 
 
+def _record_in_thread(out, names, backend):
+    """record() on a thread of its own: (thread, stop event, started event, result dict with "rec" or "error",
+    holder dict with the recorder once it started)."""
+    stop, started, result, holder = threading.Event(), threading.Event(), {}, {}
+
+    def run():
+        try:
+            result["rec"] = record(out, names=names, backend=backend, stop_event=stop,
+                                   on_start=lambda r: (holder.update(rec=r), started.set()))
+        except BaseException as e:  # noqa: BLE001 - checked by the caller
+            result["error"] = e
+            started.set()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, stop, started, result, holder
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_recording_that_failed_ends_at_once_and_says_why(tmp_path, monkeypatch, backend):
     """Every stream's writes failing (a full disk), or LabRecorderCLI dying mid-recording: record() used to wait
@@ -463,18 +481,7 @@ def test_a_recording_that_failed_ends_at_once_and_says_why(tmp_path, monkeypatch
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(XdfWriter, "write_samples", full_disk)
-    stop, started, result, holder = threading.Event(), threading.Event(), {}, {}
-
-    def run():
-        try:
-            result["rec"] = record(tmp_path / "out", names=[info.name, marker_name], backend=backend,
-                                   stop_event=stop, on_start=lambda r: (holder.update(rec=r), started.set()))
-        except BaseException as e:  # noqa: BLE001 - checked below
-            result["error"] = e
-            started.set()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
+    t, stop, started, result, holder = _record_in_thread(tmp_path / "out", [info.name, marker_name], backend)
     try:
         assert started.wait(30) and "error" not in result, result.get("error")
         if backend == "eegviz":
@@ -510,18 +517,7 @@ def test_one_stream_whose_writes_fail_ends_the_recording_at_once(tmp_path, monke
         return real(self, stream_id, samples, stamps)
 
     monkeypatch.setattr(XdfWriter, "write_samples", eeg_disk_full)
-    stop, started, result = threading.Event(), threading.Event(), {}
-
-    def run():
-        try:
-            result["rec"] = record(tmp_path / "out", names=[info.name, marker_name], backend="eegviz",
-                                   stop_event=stop, on_start=lambda r: started.set())
-        except BaseException as e:  # noqa: BLE001 - checked below
-            result["error"] = e
-            started.set()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
+    t, stop, started, result, _ = _record_in_thread(tmp_path / "out", [info.name, marker_name], "eegviz")
     try:
         assert started.wait(30) and "error" not in result, result.get("error")
         _push_known(outlets, n_chunks=4)

@@ -35,6 +35,33 @@ def _read_for(src: BrainFlowSource, seconds: float):
     return chunks, markers
 
 
+def _wobble(source, sd_s: float, seed: int, then=None) -> None:
+    """Make the board's stamps wobble (normal, sd_s seconds), as a driver that stamps samples when it hands them
+    over does; `then(data)` may change each read further (take samples away)."""
+    real = source.board.get_board_data
+    rng = np.random.default_rng(seed)
+
+    def wobbling():
+        data = real()
+        data[source._ts_row] += rng.normal(0, sd_s, data.shape[1])
+        return data if then is None else then(data)
+
+    source.board.get_board_data = wobbling
+
+
+def _read_all(src: BrainFlowSource, seconds: float) -> dict:
+    """Everything read for `seconds`: chunks, markers, notices, and how many reads said gap."""
+    got = {"chunks": [], "markers": [], "notices": [], "gaps": 0}
+    t_end = time.monotonic() + seconds
+    while time.monotonic() < t_end:
+        r = src.read(timeout=0.05)
+        got["chunks"] += r.chunks
+        got["markers"] += r.markers
+        got["notices"] += r.notices
+        got["gaps"] += r.gap
+    return got
+
+
 def test_synthetic_one_second(source) -> None:
     assert source.info.sfreq > 0 and source.info.n_channels > 0
     assert len(set(source.info.ch_names)) == source.info.n_channels
@@ -180,15 +207,7 @@ def test_epochs_are_cut_in_dejittered_stamps_the_recording_keeps_the_boards(sour
     steady clock recovered from them (a Dejitter line, as the LSL source does), where the board's own stamps left
     holes the epocher skipped markers in; raw_timestamps keep the board's stamps for the recording, and a
     marker sits on its sample's steady stamp."""
-    real = source.board.get_board_data
-    rng = np.random.default_rng(0)
-
-    def jittered():
-        data = real()
-        data[source._ts_row] += rng.normal(0, 0.5e-3, data.shape[1])
-        return data
-
-    source.board.get_board_data = jittered
+    _wobble(source, 0.5e-3, seed=0)
     _read_for(source, 0.3)  # the line settles
     source.board.insert_marker(7)
     chunks, markers = _read_for(source, 0.6)
@@ -208,34 +227,24 @@ def test_a_sample_the_board_lost_is_told_by_its_counter_and_later_samples_keep_t
     sd 3 ms at 250 Hz), so only its sample counter says it went missing. The line counts it: the steady stamps
     step by two periods there (a hole the epocher refuses windows across), it is said once, and the samples
     after it keep their place instead of sitting a period early."""
-    real = source.board.get_board_data
     row = source._counter_row
-    rng = np.random.default_rng(0)
     dropped, losing = [], []  # the counter value of the sample taken away; whether to take one now
 
-    def wobbling():
-        data = real()
-        data[source._ts_row] += rng.normal(0, 3e-3, data.shape[1])
+    def lose_one(data):
         if losing and not dropped and data.shape[1] and 10 <= data[row, 0] < 200:  # not across its wrap (256)
             dropped.append(float(data[row, 0]))
             return data[:, 1:]
         return data
 
-    source.board.get_board_data = wobbling
+    _wobble(source, 3e-3, seed=0, then=lose_one)
     before, _ = _read_for(source, 1.0)  # the counter's step is learnt (64 steps), the line settles
     assert source._counter.step == 1.0 and source.lost_samples == 0
     losing.append(True)
-    chunks, notices, gaps = before[-1:], [], 0
-    t_end = time.monotonic() + 0.6
-    while time.monotonic() < t_end:
-        r = source.read(timeout=0.05)
-        chunks += r.chunks
-        notices += r.notices
-        gaps += r.gap
-    assert len(dropped) == 1 and source.lost_samples == 1 and gaps >= 1
-    assert len(notices) == 1 and "lost 1 sample(s)" in notices[0]
+    got = _read_all(source, 0.6)
+    assert len(dropped) == 1 and source.lost_samples == 1 and got["gaps"] >= 1
+    assert len(got["notices"]) == 1 and "lost 1 sample(s)" in got["notices"][0]
     period = 1.0 / source.info.sfreq
-    steps = np.diff(np.concatenate([c.timestamps for c in chunks])) / period
+    steps = np.diff(np.concatenate([c.timestamps for c in before[-1:] + got["chunks"]])) / period
     big = np.flatnonzero(steps > 1.5)
     assert len(big) == 1 and 1.7 < steps[big[0]] < 2.5  # the lost period, where it was lost
     assert np.percentile(np.abs(steps - 1.0), 90) < 0.05  # the rest on the steady clock
@@ -245,21 +254,9 @@ def test_stamps_that_wobble_by_a_period_cut_no_holes_where_nothing_was_lost(sour
     """Without a counter to ask (a board that has none), the line's own learnt jitter decides, as for LSL: a step
     of over 2 periods in the board's stamps used to restart the line, which on stamps this wobbly (sd 3 ms at
     250 Hz) cut a hole into most epochs."""
-    real = source.board.get_board_data
-    rng = np.random.default_rng(1)
-
-    def wobbling():
-        data = real()
-        data[source._ts_row] += rng.normal(0, 3e-3, data.shape[1])
-        return data
-
     source._counter = None
-    source.board.get_board_data = wobbling
+    _wobble(source, 3e-3, seed=1)
     _read_for(source, 0.6)  # the line learns the jitter
-    chunks, gaps, t_end = [], 0, time.monotonic() + 0.6
-    while time.monotonic() < t_end:
-        r = source.read(timeout=0.05)
-        chunks += r.chunks
-        gaps += r.gap
-    steps = np.diff(np.concatenate([c.timestamps for c in chunks])) * source.info.sfreq
-    assert gaps == 0 and np.abs(steps - 1.0).max() < 0.05
+    got = _read_all(source, 0.6)
+    steps = np.diff(np.concatenate([c.timestamps for c in got["chunks"]])) * source.info.sfreq
+    assert got["gaps"] == 0 and np.abs(steps - 1.0).max() < 0.05
