@@ -58,6 +58,7 @@ class Chunk:
     timestamps: np.ndarray
     source: str = ""
     raw_timestamps: np.ndarray | None = None
+    raw_samples: np.ndarray | None = None  # as the sender sent them (its format and unit), for the recording
 
     def __post_init__(self) -> None:
         if self.samples.ndim != 2 or self.samples.shape[0] != self.timestamps.shape[0]:

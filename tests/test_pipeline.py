@@ -488,6 +488,58 @@ def test_live_lsl_session_records_the_senders_own_stamps(tmp_path):
     assert len(eeg["clock_times"]) >= 1  # offsets recorded, as LabRecorder does
 
 
+def test_live_lsl_session_records_the_senders_samples_and_header_as_sent(tmp_path):
+    """A double64 stream in microvolts with a DC offset (a BioSemi's 300 mV): session.xdf used to store float32
+    volts under eegviz's own header, rounding each sample by up to 0.015 uV and dropping the sender's format,
+    units and desc. As LabRecorder: the sender's header, its values bit for bit; a replay reads it in volts."""
+    import uuid
+
+    import pylsl
+    import pyxdf
+
+    from eegviz.record.session_folder import SessionOutput
+    from eegviz.sources.lsl import LslSource
+    from eegviz.sources.xdf import load_xdf_session
+
+    name = f"dbl-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo(name, "EEG", len(CH), 100.0, pylsl.cf_double64, f"sid-{name}")
+    chans = info.desc().append_child("channels")
+    for c in CH:
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", c)
+        ch.append_child_value("unit", "microvolts")
+    info.desc().append_child("acquisition").append_child_value("manufacturer", "BioSemi")
+    outlet = pylsl.StreamOutlet(info)
+    marker_outlet = pylsl.StreamOutlet(pylsl.StreamInfo(f"{name}-mk", "Markers", 1, 0.0, pylsl.cf_string, name))
+    rng = np.random.default_rng(5)
+    pushed = []
+
+    class PushingSource(LslSource):
+        def read(self, timeout=0.05):
+            x = 300000.0 + rng.normal(0, 20.0, (5, len(CH)))  # microvolts, beyond float32's 24 bits
+            outlet.push_chunk(x)
+            pushed.append(x)
+            return super().read(timeout)
+
+    src = PushingSource(stream_name=name, marker_name=f"{name}-mk", resolve_timeout=3.0)
+    dec, gen = tiny_models()
+    stats = Pipeline(src, dec, gen, [], output=SessionOutput(tmp_path / "s"), paced=True).run(duration=1.5)
+    del outlet, marker_outlet
+    streams, _ = pyxdf.load_xdf(str(tmp_path / "s" / "session.xdf"), synchronize_clocks=False,
+                                dejitter_timestamps=False)
+    eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
+    assert eeg["info"]["channel_format"] == ["double64"] and eeg["info"]["name"] == [name]
+    desc = eeg["info"]["desc"][0]
+    assert desc["acquisition"][0]["manufacturer"] == ["BioSemi"]
+    assert [c["unit"][0] for c in desc["channels"][0]["channel"]] == ["microvolts"] * len(CH)
+    got, sent = eeg["time_series"], np.concatenate(pushed)
+    assert len(got) == stats.samples > 50
+    rows = {r.tobytes() for r in sent}
+    assert all(r.tobytes() in rows for r in got)  # every value exactly as sent
+    replay = load_xdf_session(tmp_path / "s" / "session.xdf")
+    np.testing.assert_allclose(replay.data[:, 0], got[:, 0] * 1e-6, rtol=1e-6)  # float32 volts, as live
+
+
 def test_an_acquisition_failure_with_a_full_queue_ends_the_session_instead_of_hanging(tmp_path):
     """A recorder that fails (a full disk) while generation is behind: run() raises the error, it does not hang."""
     import threading

@@ -14,6 +14,7 @@ and pyxdf's reader. Design choices, and why:
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -30,6 +31,8 @@ import numpy as np
 from eegviz.channel_formats import BY_NAME
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo, default_ch_names
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"XDF:"
 TAG_FILE_HEADER = 1
@@ -311,23 +314,30 @@ class SessionRecorder:
     the source made, so pyxdf can synchronise the streams and dejitter on load (its defaults). eegviz's own
     dejittered, synchronised stamps are what epochs are cut in; they are derived, and not stored. Sources
     without a separate sender clock (replays, the simulator) give one kind of stamp, stored as it is.
-    EEG is stored as float32 volts (unit "volts" in the channel description, so loaders need not guess) and
-    markers as a one-channel string stream.
+    The EEG of a live LSL stream is stored as it came, under its sender's own header (format, units, desc), as
+    LabRecorder stores it; other sources' (BrainFlow, replays, the simulator) as float32 volts (unit "volts" in
+    the channel description, so loaders need not guess). Markers are a one-channel string stream.
     """
 
     def __init__(self, path: str | Path, info: StreamInfo, marker_stream_name: str = "eegviz-markers") -> None:
         self.writer = XdfWriter(path)
         self.path = self.writer.path
-        self._eeg = self.writer.add_stream(
-            info.name,
-            info.ch_type or "EEG",
-            info.n_channels,
-            info.sfreq,
-            "float32",
-            source_id=info.source_id,
-            ch_names=list(info.ch_names),
-            unit="volts",
-        )
+        header, fmt = getattr(info, "eeg_header", ""), getattr(info, "eeg_format", "")
+        self._as_sent = bool(header) and fmt in BY_NAME and fmt != "string"
+        self._told_volts = False
+        if self._as_sent:  # a live LSL stream: its own header, its samples as they came (Chunk.raw_samples)
+            self._eeg = self.writer.add_stream_header(header, info.n_channels, fmt)
+        else:
+            self._eeg = self.writer.add_stream(
+                info.name,
+                info.ch_type or "EEG",
+                info.n_channels,
+                info.sfreq,
+                "float32",
+                source_id=info.source_id,
+                ch_names=list(info.ch_names),
+                unit="volts",
+            )
         # A live LSL source says which marker stream it reads (eegviz.sources.lsl.LslStreamInfo.marker_header):
         # its sender's header is stored, as LabRecorder stores it, so the file names the stream that was read.
         header = getattr(info, "marker_header", "")
@@ -340,7 +350,15 @@ class SessionRecorder:
 
     def add_chunk(self, chunk: Chunk) -> None:
         stamps = chunk.timestamps if chunk.raw_timestamps is None else chunk.raw_timestamps
-        self._write(self.writer.write_samples, self._eeg, chunk.samples, stamps)
+        samples = chunk.samples
+        if self._as_sent:
+            if chunk.raw_samples is not None:
+                samples = chunk.raw_samples
+            elif not self._told_volts:  # never from the LSL source; a sample is kept either way, never dropped
+                self._told_volts = True
+                log.warning("%s: a chunk came without the sender's samples; stored in volts under the sender's "
+                            "header", self.path)
+        self._write(self.writer.write_samples, self._eeg, samples, stamps)
 
     def add_marker(self, marker: Marker) -> None:
         stamp = marker.timestamp if marker.raw_timestamp is None else marker.raw_timestamp

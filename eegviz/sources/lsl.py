@@ -64,10 +64,15 @@ MARKER_SEARCH_S = 0.5  # a session without markers looks this often for a marker
 
 @dataclass(frozen=True)
 class LslStreamInfo(StreamInfo):
-    """StreamInfo plus the marker stream's header as its sender declared it (XML; "" without a marker stream),
-    so that session.xdf names the sender's marker stream (name, source_id, hostname) rather than making one up."""
+    """StreamInfo plus the EEG and marker streams' headers as their sender declared them (XML; "" without a
+    marker stream), so that session.xdf keeps the sender's streams (name, source_id, hostname, format, units,
+    desc) rather than making them up."""
 
     marker_header: str = ""
+    # the EEG stream's header as its sender declared it (desc included) and its channel format: session.xdf
+    # stores the samples as they came under it, as LabRecorder does ("" / "": eegviz's float32 volts)
+    eeg_header: str = ""
+    eeg_format: str = ""
 
 
 def unit_scale(unit: str | None) -> float:
@@ -403,6 +408,8 @@ class LslSource:
             ch_type=full.type() or "EEG",
             unit="volts",
             marker_header=mk.as_xml() if mk is not None else "",
+            eeg_header=full.as_xml(),
+            eeg_format=_format(full),
         )
 
     def start(self) -> None:
@@ -549,6 +556,7 @@ class LslSource:
                 timestamps=stamps,
                 source=self.info.name,
                 raw_timestamps=raw,
+                raw_samples=np.asarray(samples),
             )
         )
 

@@ -69,13 +69,14 @@ def _outlets(tag: str) -> tuple[LslOutlets, StreamInfo, str]:
 
 
 def _record_in_thread(out, names, backend, **kw):
-    """record() in a thread; returns (thread, stop event, started event, result holder)."""
+    """record() in a thread, started; returns (thread, stop event, result holder: "recorder" once it started,
+    "rec" when record() returned, "error" if it raised)."""
     stop, started, result = threading.Event(), threading.Event(), {}
 
     def run():
         try:
             result["rec"] = record(out, names=names, backend=backend, stop_event=stop,
-                                   on_start=lambda r: started.set(), **kw)
+                                   on_start=lambda r: (result.update(recorder=r), started.set()), **kw)
         except BaseException as e:  # noqa: BLE001 - re-raised in the test
             result["error"] = e
             started.set()
@@ -450,24 +451,6 @@ def test_a_stream_gone_between_discovery_and_opening_is_one_line_and_leaves_no_f
     assert not (tmp_path / "session.xdf").exists()
 
 
-def _record_in_thread(out, names, backend):
-    """record() on a thread of its own: (thread, stop event, started event, result dict with "rec" or "error",
-    holder dict with the recorder once it started)."""
-    stop, started, result, holder = threading.Event(), threading.Event(), {}, {}
-
-    def run():
-        try:
-            result["rec"] = record(out, names=names, backend=backend, stop_event=stop,
-                                   on_start=lambda r: (holder.update(rec=r), started.set()))
-        except BaseException as e:  # noqa: BLE001 - checked by the caller
-            result["error"] = e
-            started.set()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, stop, started, result, holder
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_recording_that_failed_ends_at_once_and_says_why(tmp_path, monkeypatch, backend):
     """Every stream's writes failing (a full disk), or LabRecorderCLI dying mid-recording: record() used to wait
@@ -481,14 +464,13 @@ def test_a_recording_that_failed_ends_at_once_and_says_why(tmp_path, monkeypatch
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(XdfWriter, "write_samples", full_disk)
-    t, stop, started, result, holder = _record_in_thread(tmp_path / "out", [info.name, marker_name], backend)
+    t, stop, result = _record_in_thread(tmp_path / "out", [info.name, marker_name], backend)
     try:
-        assert started.wait(30) and "error" not in result, result.get("error")
         if backend == "eegviz":
             _push_known(outlets, n_chunks=4)  # a marker at the first chunk: both streams try to write
         else:
             time.sleep(0.5)
-            holder["rec"]._proc.kill()
+            result["recorder"]._proc.kill()
         t.join(10)
         assert not t.is_alive(), "record() kept waiting after the recording failed"
         err = result.get("error")
@@ -517,9 +499,8 @@ def test_one_stream_whose_writes_fail_ends_the_recording_at_once(tmp_path, monke
         return real(self, stream_id, samples, stamps)
 
     monkeypatch.setattr(XdfWriter, "write_samples", eeg_disk_full)
-    t, stop, started, result, _ = _record_in_thread(tmp_path / "out", [info.name, marker_name], "eegviz")
+    t, stop, result = _record_in_thread(tmp_path / "out", [info.name, marker_name], "eegviz")
     try:
-        assert started.wait(30) and "error" not in result, result.get("error")
         _push_known(outlets, n_chunks=4)
         t.join(10)
         assert not t.is_alive(), "record() went on with the markers alone"
