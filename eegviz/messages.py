@@ -90,7 +90,6 @@ class Marker:
     payload: str
     source: str = ""
     raw_timestamp: float | None = None  # as the sender stamped it (its clock); None: same as timestamp
-    raw_bytes: bytes | None = None  # as sent, where that was not UTF-8 text (the recording keeps these)
 
 
 class SkipKind(str, Enum):

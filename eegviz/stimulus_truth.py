@@ -95,7 +95,25 @@ class StimulusTruth:
                 return
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="eegviz-truth")
-            self._pending[payload] = self._pool.submit(self._load, payload)
+            future = self._pool.submit(self._load, payload)
+            self._pending[payload] = future
+        future.add_done_callback(lambda f, p=payload: self._settle(p, f))
+
+    def _settle(self, payload: str, future: Future) -> None:
+        """A prefetch is done: its image joins the cache (bounded), whether or not its epoch is ever decoded (one
+        whose epochs were all skipped kept its decoded image in _pending for the rest of the session)."""
+        with self._lock:
+            if self._pending.get(payload) is future:
+                del self._pending[payload]
+            if not future.cancelled() and future.exception() is None:
+                self._remember(payload, future.result())
+
+    def _remember(self, payload: str, shown: Shown | None) -> None:
+        """(with the lock held)"""
+        self._cache[payload] = shown
+        self._cache.move_to_end(payload)
+        while len(self._cache) > CACHED:
+            self._cache.popitem(last=False)
 
     def close(self) -> None:
         """Stop the prefetch worker (a decode under way finishes first)."""
@@ -103,6 +121,8 @@ class StimulusTruth:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._pending.clear()
 
     def __call__(self, payload: str) -> Shown | None:
         if self._files is None:
@@ -115,9 +135,7 @@ class StimulusTruth:
         shown = self._load(payload) if pending is None or pending.cancelled() else pending.result()
         with self._lock:
             self._pending.pop(payload, None)
-            self._cache[payload] = shown
-            while len(self._cache) > CACHED:
-                self._cache.popitem(last=False)
+            self._remember(payload, shown)
         return shown
 
     def _load(self, payload: str) -> Shown | None:

@@ -2,6 +2,7 @@
 again; through the pipeline into results.jsonl, stimulus/ and the run report."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -101,3 +102,27 @@ def test_a_big_photo_is_decoded_small_and_a_bomb_is_not_known(tmp_path, monkeypa
     assert np.abs(truth("big_1").image.astype(int) - [10, 200, 30]).max() <= 6
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # stands in for a >179 Mpx file
     assert truth("bomb_1") is None and "cannot read stimulus image" in caplog.text  # a warning, not a crash
+
+
+def test_prefetched_stimuli_never_asked_for_stay_within_the_cache(tmp_path):
+    """A stimulus whose epochs were all skipped (a gap, NaN, the end) is prefetched and never asked for: its
+    image stayed in a list of pending decodes for the whole session, beside the bounded cache."""
+    import eegviz.stimulus_truth as st
+
+    root = tmp_path / "stimuli"
+    root.mkdir()
+    for i in range(6):
+        Image.new("RGB", (8, 8), (0, 0, 200)).save(root / f"s{i}.png")
+    truth = StimulusTruth(root)
+    old, st.CACHED = st.CACHED, 4
+    try:
+        for i in range(6):
+            truth.prefetch(f"s{i}")
+        for future in list(truth._pending.values()):
+            future.result()
+        time.sleep(0.1)  # the last done-callback
+        assert not truth._pending and list(truth._cache) == [f"s{i}" for i in range(2, 6)]
+        assert truth("s5") is truth._cache["s5"]  # asked for later: from the cache
+        truth.close()
+    finally:
+        st.CACHED = old

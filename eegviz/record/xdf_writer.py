@@ -362,8 +362,7 @@ class SessionRecorder:
 
     def add_marker(self, marker: Marker) -> None:
         stamp = marker.timestamp if marker.raw_timestamp is None else marker.raw_timestamp
-        value = marker.payload if marker.raw_bytes is None else marker.raw_bytes  # as sent
-        self._write(self.writer.write_samples, self._markers, [value], np.array([stamp]))
+        self._write(self.writer.write_samples, self._markers, [marker.payload], np.array([stamp]))
 
     def add_clock_offset(self, offset: ClockOffset) -> None:
         """Stored as LabRecorder stores it: the measurement's time in the SENDER's clock (local time - offset),

@@ -221,8 +221,7 @@ class BrainFlowSource:
                 if raw_bytes is not None and not self._told_text:
                     self._told_text = True
                     result.notices.append(undecodable_notice(self.marker_lsl_name, raw_bytes, payload))
-                result.markers.append(Marker(timestamp=float(t), payload=payload, source=self.marker_lsl_name,
-                                             raw_bytes=raw_bytes))
+                result.markers.append(Marker(timestamp=float(t), payload=payload, source=self.marker_lsl_name))
         return result
 
     def _steady(self, raw: np.ndarray, data: np.ndarray, result: ReadResult) -> tuple[np.ndarray, bool]:
@@ -249,8 +248,8 @@ class BrainFlowSource:
         if (steps > LONG_JUMP_S).any():
             self._dejitter.reset()  # the sample count does not continue the old line
             return self._dejitter.follow(raw)[0], True
-        if lost is not None and (lost > 0).any() and (lost >= 0).all():
-            full, real = with_lost(raw, lost, self._last_ts, period)
+        if lost is not None and (lost > 0).any():  # (where it could not tell, as no loss: what it told still counts)
+            full, real = with_lost(raw, np.maximum(lost, 0), self._last_ts, period)
             return self._dejitter.follow(full)[0][real], True
         return self._dejitter.follow(raw)  # lost samples, told from late ones as LSL's are
 

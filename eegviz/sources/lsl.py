@@ -303,7 +303,8 @@ def pull_marker_chunk(inlet: pylsl.StreamInlet) -> tuple[list[tuple[str, bytes |
     """A marker inlet's waiting samples as (id, the bytes as sent where they are not UTF-8, else None), and their
     stamps. Pulled as bytes because pylsl decodes strings as strict UTF-8, and one marker from a stimulus program
     that sends Windows-1252 ('Bild_\xe4') raised there and ended the session. Such an id is read as Windows-1252
-    (Latin-1 where that has no character), so it can still name its file in --images-dir."""
+    (Latin-1 where that has no character), so it can still name its file in --images-dir, and is recorded as
+    read (UTF-8), so a replay of session.xdf decodes the same id (pyxdf would read the raw bytes as 'Bild_\ufffd')."""
     values, stamps = inlet.pull_chunk(timeout=0.0, max_samples=4096, as_numpy=True)
     out = []
     for row in values if values is not None else ():
@@ -331,8 +332,8 @@ def first_channel_notice(info: pylsl.StreamInfo) -> list[str]:
 
 def undecodable_notice(stream: str, raw: bytes, payload: str) -> str:
     """Said once per session, at the first marker that was not UTF-8 text."""
-    return (f"LSL marker stream '{stream}' sends ids that are not UTF-8 text ({raw!r}); they are read as "
-            f"Windows-1252 ('{payload}') and recorded as sent")
+    return (f"LSL marker stream '{stream}' sends ids that are not UTF-8 text ({raw!r}); they are read, and "
+            f"recorded, as Windows-1252 text ('{payload}')")
 
 
 class LslSource:
@@ -589,7 +590,7 @@ class LslSource:
                 self._told_text = True
                 result.notices.append(undecodable_notice(mk.info.name(), raw, payload))
             result.markers.append(Marker(timestamp=float(t) + mk.offset, payload=payload, source=self.info.name,
-                                         raw_timestamp=float(t), raw_bytes=raw))
+                                         raw_timestamp=float(t)))
 
     def stop(self) -> None:
         if self._marker_search is not None:

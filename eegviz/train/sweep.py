@@ -45,6 +45,11 @@ def parse_levels(text: str) -> list[float]:
         raise EegvizError("--snr-db needs at least one level")
     if not all(math.isfinite(v) for v in levels):
         raise EegvizError(f"--snr-db takes finite dB values, not '{text}'")
+    from eegviz.world.sim_config import MAX_CLASS_SNR_DB
+
+    if max(levels) > MAX_CLASS_SNR_DB:  # refused here, not after the levels before it have trained
+        raise EegvizError(f"--snr-db levels must be at most {MAX_CLASS_SNR_DB:g} dB (the simulator's limit), got "
+                          f"{max(levels):g}")
     levels = [v + 0.0 for v in levels]  # -0 is 0: one level, one folder
     names = [level_name(v) for v in levels]
     twice = next((n for n in names if names.count(n) > 1), None)

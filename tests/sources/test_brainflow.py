@@ -260,3 +260,30 @@ def test_stamps_that_wobble_by_a_period_cut_no_holes_where_nothing_was_lost(sour
     got = _read_all(source, 0.6)
     steps = np.diff(np.concatenate([c.timestamps for c in got["chunks"]])) * source.info.sfreq
     assert got["gaps"] == 0 and np.abs(steps - 1.0).max() < 0.05
+
+
+def test_a_loss_told_in_a_read_that_also_holds_an_untold_wrap_still_reaches_the_line() -> None:
+    """Sample 253 lost 3 samples before the counter's first wrap, whose modulus is not learnt yet: the read held
+    a told loss and an untold wrap. The loss was counted and said, but the line was not told of it, so no gap
+    was flagged and the samples after it sat a period early."""
+    from eegviz.sources.base import ReadResult
+    from eegviz.stream.counter import SampleCounter
+    from eegviz.stream.dejitter import Dejitter
+
+    src = BrainFlowSource.__new__(BrainFlowSource)  # the read's clock logic alone, no board
+    src.info = type("Info", (), {"sfreq": 250.0, "name": "fake"})()
+    src._counter, src._counter_row, src._dejitter = SampleCounter(most=250), 0, Dejitter(250.0)
+    src._last_ts, src.lost_samples, src._told_lost = None, 0, False
+    n = np.arange(600)
+    n = n[n != 253]
+    t = 100 + n / 250.0 + np.random.default_rng(0).normal(0, 3e-3, len(n))
+    gaps, out = [], []
+    for a in range(0, len(n), 12):
+        ts, gap = src._steady(t[a:a + 12], (n[a:a + 12] % 256).astype(float)[None, :], ReadResult())
+        gaps.append(gap)
+        out.append(ts)
+        src._last_ts = t[a:a + 12][-1]
+    ts = np.concatenate(out)
+    i = int(np.flatnonzero(n == 254)[0])
+    assert src.lost_samples == 1 and any(gaps)
+    assert 1.7 < (ts[i] - ts[i - 1]) * 250 < 2.3  # the lost period, where it was lost

@@ -51,3 +51,13 @@ def test_the_lost_stamps_are_put_in_evenly_and_marked():
     np.testing.assert_allclose(full[real], stamps)
     full, _ = with_lost(stamps[:1], np.array([1]), before=None, period=0.004)
     np.testing.assert_allclose(full, [9.996, 10.0])
+
+
+
+def test_a_read_where_the_counter_tells_some_steps_and_not_others_still_counts_what_it_told():
+    """Before its wrap is learnt the counter cannot tell across one (UNKNOWN), but a loss it can tell in the same
+    read was counted and said, while the line was not told of it (the samples after it a period early)."""
+    c = SampleCounter(most=250)
+    _feed(c, np.arange(200).astype(float))  # learnt: one step per sample
+    lost = c.lost_before(np.array([200.0, 201.0, 203.0, 204.0, 255.0, 0.0, 1.0]))  # 202 lost; then a jump, a wrap
+    assert lost[2] == 1 and lost[5] == UNKNOWN

@@ -56,6 +56,7 @@ def test_sweep_bad_levels_are_one_line(tmp_path, capsys):
     (["--epochs", "0"], "--epochs"),
     (["--subjects", "0"], "--subjects"),
     (["--snr-db=-10,-10.0", "--keep-data"], "--snr-db"),  # one folder for two levels
+    (["--snr-db=-3,50"], "at most 40 dB"),  # was refused by the simulator after -3 dB had trained
     (["--class-snr-db=-30"], "--class-snr-db"),  # was ignored without a word: --snr-db sets each level's
 ])
 def test_sweep_refuses_bad_options_before_writing(tmp_path, capsys, monkeypatch, opt, name):
