@@ -111,8 +111,15 @@ def _head_positions(names, montage) -> np.ndarray:
 
 @lru_cache(maxsize=16)
 def _montage_centre(name: str) -> tuple[float, float, float]:
+    """The centre of the sphere through the montage's own electrodes, those it places: some MNE montages name
+    electrodes they give no position (colin27_alphabetic: 6 of 65), and one NaN row made the fit a LinAlgError
+    traceback for `--montage colin27_alphabetic`."""
     m = load_montage(name)
-    return tuple(_fit_sphere(_head_positions(m.ch_names, m)))
+    pos = _head_positions(m.ch_names, m)
+    pos = pos[np.isfinite(pos).all(axis=1)]
+    if len(pos) < 4:
+        raise EegvizError(f"montage {name} places fewer than 4 of its own electrodes; name another with --montage")
+    return tuple(_fit_sphere(pos))
 
 
 def _directions(names, montage_name: str) -> np.ndarray:

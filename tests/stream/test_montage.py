@@ -184,3 +184,16 @@ def test_given_montage_is_used():
     montage_mod.check_montage("standard_1020")  # deprecated MNE alias of colin27_1020 still accepted
     pre = Preprocessor(default_spec(), CAP64, 250.0, montage="standard_1020")
     assert pre.channel_map.source_montage == "standard_1020"
+
+
+
+@pytest.mark.parametrize("montage", ["colin27_alphabetic", "colin27_prefixed", "colin27_primed"])
+def test_a_montage_that_leaves_some_of_its_own_names_unplaced_still_maps(montage):
+    """colin27_alphabetic names 65 electrodes and places 59: the sphere fit through all of them, NaN rows and
+    all, was a LinAlgError traceback for `--montage colin27_alphabetic`."""
+    from eegviz.stream.montage import load_montage
+
+    names = [n for n in load_montage(montage).ch_names][:40]
+    pos = sphere_positions(names, montage)
+    placed = np.isfinite(pos).all(axis=1)
+    assert placed.sum() >= 30 and np.allclose(np.linalg.norm(pos[placed], axis=1), 0.095)
