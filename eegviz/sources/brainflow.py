@@ -6,8 +6,9 @@ scales by 1e-6. The board's stamps wobble (it stamps samples as its driver hands
 cut in a Dejitter line through them (eegviz.stream.dejitter, as the LSL source does); the recording keeps the
 board's own stamps. Boards that number their samples (Cyton, the synthetic board) say exactly where samples were
 lost (a radio link drops packets), which the wobbling stamps hide: the line counts them (eegviz.stream.counter),
-so later samples keep their place and the epochs across the loss are refused as holes. Markers come from the board's marker channel (board.insert_marker) or, when the stimulus
-program publishes them over LSL, from a named LSL string stream.
+so later samples keep their place and the epochs across the loss are refused as holes. Markers come from the
+board's marker channel (board.insert_marker) or, when the stimulus program publishes them over LSL, from a named
+LSL string stream.
 """
 
 from __future__ import annotations
@@ -237,19 +238,21 @@ class BrainFlowSource:
         on a board whose stamps wobble by a period (sd 3 ms at 250 Hz), that cut a hole into most epochs."""
         period = 1.0 / self.info.sfreq
         steps = np.diff(raw if self._last_ts is None else np.concatenate(([self._last_ts], raw)))
-        lost = self._counter.lost_before(data[self._counter_row]) if self._counter is not None else None
-        if lost is not None and (lost > 0).any():
-            self.lost_samples += int(lost[lost > 0].sum())
+        # where the counter could not tell (UNKNOWN, -1), as no loss: what it told still counts
+        told = (np.maximum(self._counter.lost_before(data[self._counter_row]), 0) if self._counter is not None
+                else np.zeros(len(raw), dtype=np.int64))
+        n_lost = int(told.sum())
+        if n_lost:
+            self.lost_samples += n_lost
             if not self._told_lost:
                 self._told_lost = True
-                result.notices.append(f"BrainFlow board {self.info.name} lost {int(lost[lost > 0].sum())} sample(s) "
-                                      "(its sample counter skipped; a weak radio link?); epochs across a loss are "
-                                      "skipped")
+                result.notices.append(f"BrainFlow board {self.info.name} lost {n_lost} sample(s) (its sample counter "
+                                      "skipped; a weak radio link?); epochs across a loss are skipped")
         if (steps > LONG_JUMP_S).any():
             self._dejitter.reset()  # the sample count does not continue the old line
             return self._dejitter.follow(raw)[0], True
-        if lost is not None and (lost > 0).any():  # (where it could not tell, as no loss: what it told still counts)
-            full, real = with_lost(raw, np.maximum(lost, 0), self._last_ts, period)
+        if n_lost:
+            full, real = with_lost(raw, told, self._last_ts, period)
             return self._dejitter.follow(full)[0][real], True
         return self._dejitter.follow(raw)  # lost samples, told from late ones as LSL's are
 

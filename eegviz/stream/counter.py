@@ -34,10 +34,6 @@ class SampleCounter:
         self._max = -np.inf
         self._wrap_seen: float | None = None
 
-    @property
-    def trusted(self) -> bool:
-        return bool(self.step)
-
     def lost_before(self, counters: np.ndarray) -> np.ndarray:
         """(n,) int: how many samples were lost just before each of these; UNKNOWN where the counter cannot tell
         (the first value ever, while learning, an untrusted counter, an unknown wrap, a jump over `most`)."""

@@ -8,15 +8,15 @@ source electrode at the same place or interpolated from all of them with spheric
 (n_model x n_source) and applied to every epoch with one product.
 
 Positions come from MNE's built-in montages, with MNE's name matching (case-insensitive, 10-20 aliases such
-as T3 -> T7, and T5 -> P7, T6 -> P8 as the ACNS guideline renamed them). Different montages live in different head frames (MNE's biosemi caps are idealised spheres,
-colin27/standard_1005 a realistic head), so each montage is put on a unit sphere by fitting a sphere to all
-of its own electrodes first: what the splines use is the direction from the head centre, and that is what
-the 10-20 system defines, with each montage's distances from Cz scaled to put the 10-20 ring where easycap's
-sphere has it (sphere_positions says why). On that common sphere the idealised caps (biosemi, easycap,
-spherical_1005, Brain Products') agree to a millimetre or two (7 mm at AF3, FC3, CP3 and PO3, which easycap's
-cap places its own way); a realistic head (standard_1020) within 5-10 mm at
-most electrodes, below the ~1 cm precision with which a cap is put on a head, but up to about 2 cm at the occiput
-(Oz, POz, Pz), where a head is least like a sphere.
+as T3 -> T7, and T5 -> P7, T6 -> P8 as the ACNS guideline renamed them). Different montages live in different
+head frames (MNE's biosemi caps are idealised spheres, colin27/standard_1005 a realistic head), so each montage
+is put on a unit sphere by fitting a sphere to its own electrodes first: what the splines use is the direction
+from the head centre, and that is what the 10-20 system defines, with each montage's distances from Cz scaled
+to put the 10-20 ring where easycap's sphere has it (sphere_positions says why). On that common sphere the
+idealised caps (biosemi, easycap, spherical_1005, Brain Products') agree to a millimetre or two (7 mm at AF3,
+FC3, CP3 and PO3, which easycap's cap places its own way); a realistic head (standard_1020) within 5-10 mm at
+most electrodes, below the ~1 cm precision with which a cap is put on a head, but up to about 2 cm at the
+occiput (Oz, POz, Pz), where a head is least like a sphere.
 
 Interpolated channels are an estimate of what the model's electrodes would have recorded: the model never
 saw them during training, so a warning says so and decoding is expected to be worse than on the model's cap.
@@ -130,18 +130,14 @@ def _directions(names, montage_name: str) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _latitude_scale(name: str) -> tuple[tuple[float, float, float], float] | None:
-    """(the Cz direction, the factor that puts this montage's 10-20 ring (Fpz, T7, T8, Oz) at the angle from Cz
-    that RING_MONTAGE gives it), or None where the montage does not place Cz and three of the ring (biosemi's
-    numbered caps, which lie on easycap's sphere already)."""
+def _ring(name: str) -> tuple[tuple[float, float, float], float] | None:
+    """(the Cz direction, the mean angle from it of the 10-20 ring: Fpz, T7, T8, Oz) on the montage, or None where
+    it does not place Cz and three of the ring (biosemi's numbered caps, which lie on easycap's sphere already)."""
     d = _directions(("Cz", *RING), name)
     ring = d[1:][np.isfinite(d[1:]).all(axis=1)]
     if not np.isfinite(d[0]).all() or len(ring) < 3:
         return None
-    angle = float(np.mean(np.arccos(np.clip(ring @ d[0], -1.0, 1.0))))
-    ref = _latitude_scale(RING_MONTAGE) if name != RING_MONTAGE else None
-    target = angle if ref is None else ref[1]
-    return tuple(d[0]), target / angle if name != RING_MONTAGE else angle
+    return tuple(d[0]), float(np.mean(np.arccos(np.clip(ring @ d[0], -1.0, 1.0))))
 
 
 def sphere_positions(names, montage_name: str) -> np.ndarray:
@@ -153,9 +149,10 @@ def sphere_positions(names, montage_name: str) -> np.ndarray:
     took, within SAME_PLACE_M, a neighbour's place for its own (Oz fed POz). So each montage's angles from Cz
     are scaled to put its ring where RING_MONTAGE's is."""
     d = _directions(names, montage_name)
-    frame = _latitude_scale(montage_name) if montage_name != RING_MONTAGE else None
-    if frame is not None and abs(frame[1] - 1.0) > 1e-3:
-        pole, scale = np.array(frame[0]), frame[1]
+    ring, ref = _ring(montage_name), _ring(RING_MONTAGE)
+    scale = 1.0 if ring is None or ref is None else ref[1] / ring[1]
+    if abs(scale - 1.0) > 1e-3:
+        pole = np.array(ring[0])
         with np.errstate(invalid="ignore"):
             cos = np.clip(d @ pole, -1.0, 1.0)
             side = d - cos[:, None] * pole  # towards the electrode, at right angles to the pole
