@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from eegviz.checks import check_at_least, check_new_file, check_positive, check_range, check_threads
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, os_error_line
 from eegviz.settings import GeneratorSettings, SessionSettings
 
 
@@ -610,8 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         # A path the user gave that cannot be read or written: a file where a folder should be, no permission,
         # a full disk. Said in one line with the path; the traceback goes to the debug log only.
         logging.getLogger("eegviz").debug("OSError", exc_info=True)
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"eegviz: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"eegviz: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("eegviz: interrupted", file=sys.stderr)

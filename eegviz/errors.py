@@ -16,3 +16,10 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
     error the user sees must stay one line."""
     text = " ".join((f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OSError as the one line a command prints: the system's reason and, where it names one, the path (a file
+    where a folder should be, no permission, a full disk)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from eegviz.checks import check_at_least, check_threads
-from eegviz.errors import EegvizError, one_line
-from eegviz.paths import PROBE_PREFIX
+from eegviz.errors import EegvizError, one_line, os_error_line
+from eegviz.paths import check_creatable
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +90,7 @@ def _training_record(model_dir: Path) -> dict:
                               "so fix or restore it first") from None
     if not isinstance(training, dict) or not isinstance(training.get("decoder", {}), dict):
         raise EegvizError(f"{path} is not a training record (a JSON object); fix or restore it first")
-    probe = model_dir / f"{PROBE_PREFIX}saliency-stage"
-    try:
-        probe.mkdir()
-        probe.rmdir()
-    except OSError as e:
-        raise EegvizError(f"--model {model_dir}: the new generator cannot be written there ({e.strerror or e})"
-                          ) from None
+    check_creatable(model_dir, "--model")  # the new generator is written there
     return training
 
 
@@ -142,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eegviz: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a disk that filled or a folder that went read-only while it trained
-        where = f": {e.filename}" if e.filename else ""
-        print(f"eegviz: {e.strerror or e}{where}", file=sys.stderr)
+        print(f"eegviz: {os_error_line(e)}", file=sys.stderr)
         return 2
     kept = f"; the one it replaced is kept as {rec['replaced_kept_as']}" if rec["replaced_kept_as"] else ""
     print(f"eegviz: saliency generator in {Path(a.model) / 'saliency_generator'} (validation mask IoU "
