@@ -450,8 +450,8 @@ def _add_bench(sub) -> None:
     b.add_argument("--capture", action=argparse.BooleanOptionalAction, default=True,
                    help="time the generator as sessions run it, single images through Dynamo-recorded graphs "
                         "(default: on; --no-capture: the plain modules)")
-    b.add_argument("--compile", action="store_true", help="also time the generator with torch.compile on the UNet "
-                   "(its first call compiles: a minute on 2 CPU cores)")
+    b.add_argument("--compile", action="store_true", help="also time the generator with torch.compile on the "
+                   "UNet and the VAE's encode and decode (its first call compiles: a minute on 2 CPU cores)")
     b.add_argument("--soak", type=float, default=0, metavar="SECONDS",
                    help="also run the LSL soak test (128 ch x 1 kHz + 10 Hz markers; the issue's figure is 300 s)")
     b.set_defaults(fn=cmd_bench)
@@ -506,8 +506,22 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
 
     si = sub.add_parser("sys-info", help="versions of eegviz and its libraries, and the compute devices")
     si.set_defaults(fn=cmd_sys_info)
+    for command in sub.choices.values():
+        _add_anywhere_options(command)
     p.eegviz_commands = sub.choices  # name -> parser, for config files
     return p
+
+
+def _add_anywhere_options(command: argparse.ArgumentParser) -> None:
+    """-v, --log-level and --plugins after the command too (`eegviz train ... --log-level debug`, as people write
+    them); before it they are the main parser's. SUPPRESS keeps a command that was not given them from resetting
+    what was given before it; --plugins after the command gathers apart (plugins_after) and parse_args joins the two."""
+    g = command.add_argument_group("options of every command (before or after it)")
+    g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="same as --log-level info")
+    g.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, default=argparse.SUPPRESS,
+                   help="eegviz's messages from this level up")
+    g.add_argument("--plugins", action="append", dest="plugins_after", metavar="DIR", default=argparse.SUPPRESS,
+                   help="also import plugin modules from DIR (repeatable)")
 
 
 class _ScanError(Exception):
@@ -582,6 +596,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})
     args = parser.parse_args(argv)
     args.config = known.config
+    after = vars(args).pop("plugins_after", None)  # --plugins after the command (_add_anywhere_options)
+    if after:
+        args.plugins = (args.plugins or []) + after
     return args
 
 

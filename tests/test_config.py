@@ -112,6 +112,13 @@ def test_log_level_from_flag_env_and_verbose(monkeypatch):
         assert pkg.level == logging.INFO
         setup_logging(parse_args(["--log-level", "warning", "eval", "--data", "d", "--model", "m", "--out", "o"]))
         assert pkg.level == logging.WARNING
+        # after the command too, as the README's "everywhere" says (they were "unrecognized arguments" there)
+        setup_logging(parse_args(["plugins", "--log-level", "DEBUG"]))
+        assert pkg.level == logging.DEBUG
+        setup_logging(parse_args(["train", "--data", "d", "--out", "o", "-v", "--log-level", "error"]))
+        assert pkg.level == logging.ERROR
+        setup_logging(parse_args(["--log-level", "error", "plugins"]))  # a command not given one keeps it
+        assert pkg.level == logging.ERROR
         monkeypatch.setenv("EEGVIZ_LOG_LEVEL", "chatty")
         with pytest.raises(EegvizError, match="EEGVIZ_LOG_LEVEL"):
             setup_logging(parse_args(["plugins"]))
@@ -127,3 +134,10 @@ def test_the_command_line_replaces_a_files_list_and_plugins_cannot_come_from_a_f
     assert parse_args(["demo", "--config", cfg, "--sin", "osc:127.0.0.1:10"]).sink == ["osc:127.0.0.1:10"]
     with pytest.raises(EegvizError, match="'plugins' cannot be set from a config file"):
         parse_args(["demo", "--config", _toml(tmp_path, 'plugins = ["/tmp"]\n')])
+
+
+def test_plugins_before_and_after_the_command_are_both_taken():
+    assert parse_args(["--plugins", "a", "plugins", "--plugins", "b"]).plugins == ["a", "b"]
+    assert parse_args(["plugins", "--plugins", "b"]).plugins == ["b"]
+    assert parse_args(["--plugins", "a", "plugins"]).plugins == ["a"]
+    assert parse_args(["plugins"]).plugins is None

@@ -129,9 +129,9 @@ def _lean_comparison(gen, tokens: int, dim: int, n: int, map_side: int) -> tuple
 
 def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, tokens: int, dim: int,
                       map_side: int, repeats: int = 1) -> dict:
-    """The same timings with the generator built with --compile (torch.compile on the UNet), on the same simulated
-    session: the first call's compile time, epoch -> image, and lean-vs-plain (the plain pipeline stays
-    uncompiled, as diffusers ships)."""
+    """The same timings with the generator built with --compile (torch.compile on the UNet and the VAE's encode
+    and decode), on the same simulated session: the first call's compile time, epoch -> image, and lean-vs-plain
+    (the plain pipeline stays uncompiled, as diffusers ships)."""
     from eegviz.generators import make_generator
     from eegviz.generators.options import GeneratorOptions
 
