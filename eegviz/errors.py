@@ -5,6 +5,8 @@ sentence that says what is wrong and what to do. The CLI prints that line and ex
 traceback for these.
 """
 
+from contextlib import contextmanager
+
 
 class EegvizError(Exception):
     """An error caused by input or environment, reported to the user as one line."""
@@ -23,3 +25,16 @@ def os_error_line(exc: OSError) -> str:
     where a folder should be, no permission, a full disk)."""
     where = f": {exc.filename}" if exc.filename else ""
     return f"{exc.strerror or exc}{where}"
+
+
+@contextmanager
+def naming(path):
+    """Name `path` in an OSError raised inside that names no file: a write to a full disk fails with "No space left
+    on device" and no file name (write() has only a descriptor), and the user must learn which file it was (and so
+    which disk). Errors that already name a file, or carry no errno, pass unchanged."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and e.errno is not None:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
+        raise

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from eegviz.errors import naming
 from eegviz.generators.base import to_uint8
 from eegviz.messages import Marker, Reconstruction, SkipKind
 
@@ -36,21 +38,36 @@ class ResultsWriter:
         self.png_size = png_size
         self._fh = open(self.out / "results.jsonl", "x", buffering=1)  # a fresh session folder: never appended
         self._lock = threading.Lock()
+        self._failed: OSError | None = None  # the first write that failed (a full disk): close() must not say complete
 
     def _write(self, row: dict) -> None:
-        with self._lock:
+        with self._lock, self._noting(self.out / "results.jsonl"):
             self._fh.write(json.dumps(row) + "\n")
+
+    def _save(self, image: Image.Image, path: Path) -> None:
+        with self._noting(path):
+            image.save(path)
+
+    @contextmanager
+    def _noting(self, path: Path):
+        """naming(path), remembering the first failure, so close() does not call results.jsonl complete."""
+        try:
+            with naming(path):
+                yield
+        except OSError as e:
+            self._failed = self._failed or e
+            raise
 
     def on_result(self, rec: Reconstruction, stimulus: np.ndarray | None = None) -> None:
         ep = rec.decoded.epoch
         stem = f"{ep.index:05d}_{_safe(rec.marker.payload)}"
         sal = Image.fromarray(to_uint8(rec.decoded.saliency))
-        sal.resize((self.png_size, self.png_size), Image.BICUBIC).save(self.out / "saliency" / f"{stem}.png")
-        Image.fromarray(rec.image).save(self.out / "reconstruction" / f"{stem}.png")
+        self._save(sal.resize((self.png_size, self.png_size), Image.BICUBIC), self.out / "saliency" / f"{stem}.png")
+        self._save(Image.fromarray(rec.image), self.out / "reconstruction" / f"{stem}.png")
         truth = {"true_class": rec.true_class}  # the key says this folder records the truth (None: not known)
         if stimulus is not None:
             (self.out / "stimulus").mkdir(exist_ok=True)
-            Image.fromarray(stimulus).save(self.out / "stimulus" / f"{stem}.png")
+            self._save(Image.fromarray(stimulus), self.out / "stimulus" / f"{stem}.png")
             truth["stimulus"] = f"stimulus/{stem}.png"
         self._write({
             "index": ep.index, "marker": rec.marker.payload, "t_marker": rec.marker.timestamp, "dropped": False,
@@ -68,16 +85,26 @@ class ResultsWriter:
         """Close results.jsonl, then write the run report beside it (report.html, contact sheet, latency plot).
 
         The report is derived from the files just closed, so a failure while making it is logged and never
-        raised: the session's results are already safe on disk, and write_run_report can be rerun later.
+        raised: the session's results are already on disk, and write_run_report can be rerun later. Whether
+        results.jsonl is complete is said as it is: after a failed write (a full disk) it is not.
         """
         with self._lock:
             if self._fh.closed:
                 return
-            self._fh.close()
+            try:
+                with self._noting(self.out / "results.jsonl"):
+                    self._fh.close()
+            except OSError:  # only a line whose write already failed and was raised is left to flush: said below
+                pass
         try:
             from eegviz.record.run_report import write_run_report
 
             write_run_report(self.out)
+            report = None
         except Exception as e:  # noqa: BLE001 - see the docstring
-            log.warning("could not write the run report in %s (%s: %s); results.jsonl is complete",
-                        self.out, type(e).__name__, e)
+            report = f"could not write the run report in {self.out} ({type(e).__name__}: {e}); "
+        if self._failed is not None:
+            log.warning("%sresults.jsonl is NOT complete: it stops where a write failed (%s)", report or "",
+                        self._failed.strerror)
+        elif report:
+            log.warning("%sresults.jsonl is complete", report)

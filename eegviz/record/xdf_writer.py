@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from eegviz.channel_formats import BY_NAME
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, naming
 from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo, default_ch_names
 
 log = logging.getLogger(__name__)
@@ -153,8 +153,9 @@ class XdfWriter:
         if self._closed:
             raise ValueError(f"XDF writer for {self.path} is closed")
         body = struct.pack("<H", tag) + (struct.pack("<I", stream_id) if stream_id is not None else b"") + content
-        self._file.write(varlen(len(body)) + body)
-        self._file.flush()
+        with naming(self.path):
+            self._file.write(varlen(len(body)) + body)
+            self._file.flush()
 
     def _stream(self, stream_id: int) -> _Stream:
         try:
@@ -293,7 +294,8 @@ class XdfWriter:
                     self._write_chunk(TAG_STREAM_FOOTER, s.stream_id, _xml(info))
             finally:
                 self._closed = True
-                self._file.close()
+                with naming(self.path):
+                    self._file.close()
 
     @property
     def closed(self) -> bool:

@@ -162,6 +162,28 @@ def test_a_failing_report_never_loses_results(tmp_path, monkeypatch, caplog):
     assert json.loads((tmp_path / "results.jsonl").read_text())["reason"] == "gap"
 
 
+def test_a_full_disk_names_results_jsonl_and_the_warning_does_not_call_it_complete(tmp_path, caplog):
+    import errno
+
+    import pytest
+
+    from eegviz.messages import Marker, SkipKind
+
+    w = ResultsWriter(tmp_path)
+    w.on_skipped(Marker(timestamp=1.0, payload="star_000"), "gap", SkipKind.GAP)
+    w._fh.close()
+    w._fh = open("/dev/full", "w", buffering=1)  # every write fails as on a full disk: ENOSPC, no file name
+    with pytest.raises(OSError) as e:
+        w.on_skipped(Marker(timestamp=2.0, payload="star_001"), "gap", SkipKind.GAP)
+    # the one line eegviz prints says which file (it said "No space left on device" alone)
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "results.jsonl")
+    with caplog.at_level(logging.WARNING, logger="eegviz.record.results"):
+        w.close()  # the line left in the buffer fails again: said, not raised twice
+        w.close()
+    said = " ".join(r.message for r in caplog.records)
+    assert "NOT complete" in said and "is complete" not in said  # it said "results.jsonl is complete"
+
+
 def test_every_marker_table_is_in_marker_order_and_odd_payloads_do_not_stop_the_report(tmp_path):
     """results.jsonl is written as results complete, so a dropped marker can come before the results of earlier
     markers: the table used to follow the file (t negative for the first marker). And a marker holding a newline

@@ -126,3 +126,15 @@ def test_chunk_tags_count_footers_and_see_a_torn_end(tmp_path):
     path.write_bytes(path.read_bytes()[:-5])
     counts, torn = chunk_tags(path)
     assert torn and counts.get(TAG_STREAM_FOOTER, 0) == 1
+
+
+def test_a_full_disk_names_the_file(tmp_path):
+    """A write to a full disk fails with ENOSPC and no file name; the error eegviz prints must say which file."""
+    import errno
+
+    w = XdfWriter(tmp_path / "s.xdf")
+    w._file.close()
+    w._file = open("/dev/full", "wb")
+    with pytest.raises(OSError) as e:
+        w.write_boundary()
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "s.xdf")
