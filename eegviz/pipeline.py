@@ -213,8 +213,9 @@ class Pipeline:
 
     def _put_blocking(self, item: Epoch | None) -> None:
         """Put, waiting for room, unless the inference thread has failed (then nobody will take it). The end
-        marker (None) always gets in: when the queue is full it replaces the oldest pending epoch, which gets
-        its line, so the inference thread finishes even after acquisition failed (a full disk, say)."""
+        marker (None) always gets in: normally it waits for room like any epoch, so every epoch cut is still
+        generated; after acquisition failed (a full disk, say) it replaces the oldest pending epoch when the
+        queue is full, which gets its line, so the inference thread finishes."""
         while True:
             try:
                 self.queue.put(item, timeout=0.2)

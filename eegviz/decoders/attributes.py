@@ -3,8 +3,8 @@
 The triplet encoder makes every image of a class alike by design, so its feature keeps the class and loses
 the rest (a ridge readout of stimulus position from it reaches R^2 0.07, against 0.48-0.66 from the raw
 epoch). A saliency map conditioned on it alone can only draw a class-average blob. The AttributeEncoder reads
-the rest from the epoch itself: the object's centroid, its size, its colour and the background's, six
-numbers per dimension pair, each defined from the stimulus image and its silhouette (`object_attributes`), so
+the rest from the epoch itself: the object's centroid, its size, its colour and the background's, ten
+numbers in four groups, each defined from the stimulus image and its silhouette (`object_attributes`), so
 the same definition serves the synthetic world and real photographs.
 
 Two paths, summed: a linear readout over 20 ms bins of every channel (retinotopic position lives in the
@@ -39,7 +39,7 @@ from eegviz.component import Component, register_to_config
 from eegviz.decoders.encoder import EEGEncoder
 from eegviz.decoders.ridge import bin_means, fit_ridge
 
-# the six attribute pairs, in order: centroid (x, y as image fractions, 0 = left/top), size (square root of
+# the ten attributes in four groups, in order: centroid (x, y as image fractions, 0 = left/top), size (square root of
 # the silhouette's area fraction, and its bounding extent), object colour (r, g, b), background colour (r, g, b)
 ATTRIBUTE_NAMES = ("cx", "cy", "size", "extent", "obj_r", "obj_g", "obj_b", "bg_r", "bg_g", "bg_b")
 N_ATTRIBUTES = len(ATTRIBUTE_NAMES)

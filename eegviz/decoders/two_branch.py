@@ -5,8 +5,8 @@ SaliencyGenerator drawing the silhouette from both. Sample level: SemanticRegres
 Class scores come from the triplet space itself: cosine similarity to per-class prototypes (mean training
 feature per class), so no extra classifier is trained on top.
 
-On disk each network is a diffusers-style component folder (config.json + safetensors, eegviz.decoders.
-component); decoder.json holds what belongs to the decoder as a whole: the input it expects, the class names,
+On disk each network is a diffusers-style component folder (config.json + safetensors,
+eegviz.component); decoder.json holds what belongs to the decoder as a whole: the input it expects, the class names,
 the text space and caption kind, and the class prototypes live in prototypes.safetensors.
 """
 

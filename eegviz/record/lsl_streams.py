@@ -35,10 +35,11 @@ def lsl_config() -> Path:
 
 
 def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeout_s: float = 10.0) -> list:
-    """The pylsl StreamInfos to record: every stream seen within wait_s, or exactly the named ones.
+    """The pylsl StreamInfos to record: every stream the first look that finds any sees (each look wait_s), or
+    exactly the named ones.
 
-    Named streams are waited for up to timeout_s (an amplifier's outlet may come up a moment after the
-    recorder is started); one that never shows is an error naming what was found instead. A name that
+    Streams, named or not, are waited for up to timeout_s (an amplifier's outlet may come up a moment after the
+    recorder is started); a named one that never shows is an error naming what was found instead. A name that
     two streams share is recorded twice, as LabRecorder would, with a warning.
     """
     lsl_config()

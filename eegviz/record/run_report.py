@@ -82,7 +82,8 @@ def read_results(path: Path) -> tuple[list[dict], int]:
 
 def _true_class(folder: Path, row: dict, cache: dict,
                 tile: bool = True) -> tuple[Image.Image | np.ndarray | None, str | None]:
-    """The stimulus shown (a tile; None when `tile` is False) and its class, where known, else (None, None).
+    """The stimulus shown (a tile; None when `tile` is False, but for older rows without "true_class", which give
+    the re-rendered array) and its class, where known, else (None, None).
 
     A row that has "true_class" says it itself (eegviz.stimulus_truth decided during the session, from the
     session's --images-dir or the synthetic world; its picture in stimulus/). Folders from before it was

@@ -314,8 +314,8 @@ class SessionRecorder:
     What is kept, as LabRecorder keeps it: every sample as it came (NaN included), with the stamp the sender
     gave it (Chunk.raw_timestamps, in the sender's clock, jitter and all), and every clock-offset measurement
     the source made, so pyxdf can synchronise the streams and dejitter on load (its defaults). eegviz's own
-    dejittered, synchronised stamps are what epochs are cut in; they are derived, and not stored. Sources
-    without a separate sender clock (replays, the simulator) give one kind of stamp, stored as it is.
+    dejittered, synchronised stamps are what epochs are cut in; they are derived, and not stored. Replays and
+    BrainFlow store their raw stamps too (the file's, the board's); the simulator gives one kind, stored as it is.
     The EEG of a live LSL stream is stored as it came, under its sender's own header (format, units, desc), as
     LabRecorder stores it; other sources' (BrainFlow, replays, the simulator) as float32 volts (unit "volts" in
     the channel description, so loaders need not guess). Markers are a one-channel string stream.

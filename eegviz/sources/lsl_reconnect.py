@@ -146,7 +146,7 @@ class _OutletSearch(threading.Thread):
         super().__init__(name="eegviz-lsl-reconnect", daemon=True)
         self._old, self.accept_same, self._told, self._channels = old, accept_same, told, channels
         self.stopping = threading.Event()
-        self._lock = threading.Lock()  # orders "found an inlet" against "dropped": see drop()
+        self._lock = threading.Lock()  # orders "found an inlet" against "dropped": see RecoveringInlet._drop_search()
         self.found: tuple[pylsl.StreamInlet, pylsl.StreamInfo, float | None] | None = None
         self.notices: deque[str] = deque()  # appended here, taken by the reading thread
 

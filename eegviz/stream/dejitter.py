@@ -237,7 +237,7 @@ def dejitter_recording(stamps: np.ndarray, sfreq: float, chunk_s: float = 0.1) -
     """A recorded regular-rate stream's stamps smoothed as the live source smooths them while it streams.
 
     Why: a recording keeps the sender's stamps, jitter and all (an LSL sender stamps chunks as its driver hands
-    them over: a few ms either way), and an epoch is cut from the first sample at or after marker + tmin, so
+    them over: a few ms either way), and an epoch was then cut from the first sample at or after marker + tmin, so
     jitter of about half a sample period made a replay skip markers that the live session had decoded. The
     same Dejitter line is fed in pulls of chunk_s, as a live inlet delivers them (Dejitter.follow: the live rule
     for lost samples), and restarted where the whole recording shows samples were lost (recording_breaks: the

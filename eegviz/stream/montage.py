@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 HEAD_RADIUS = 0.095  # m; the common sphere every montage is projected onto
 SAME_PLACE_M = 0.006  # electrodes closer than this on the common sphere are taken as the same electrode
-# Montages tried, in order, for a source that names no montage: the first that places every source channel.
+# Montages tried for a source that names no montage, after the model's own: the one that places the most source
+# channels wins (the first in this order on a tie).
 # easycap-M1 first: its 10-10 positions coincide with biosemi's idealised sphere; spherical_1005 covers the
 # full 10-05 name set (and the 10-20 aliases) on an idealised sphere too.
 AUTO_MONTAGES = ("easycap-M1", "spherical_1005")

@@ -93,8 +93,8 @@ class Preprocessor:
     """Maps source channels/rate onto an InputSpec: select by name (or map by position and interpolate),
     resample, then prepare_epochs() as in training.
 
-    montage: the source's MNE montage name; None takes the session's (`--montage`) or guesses it from the
-    channel names. The channel map is computed here, once per session, and is a fixed matrix afterwards.
+    montage: the source's MNE montage name (the Pipeline passes the session's `--montage`); None guesses it
+    from the channel names. The channel map is computed here, once per session, and is a fixed matrix afterwards.
     """
 
     def __init__(self, spec: InputSpec, source_ch_names: tuple[str, ...] | list[str], source_sfreq: float,
