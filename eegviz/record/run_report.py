@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from eegviz.errors import naming
+
 log = logging.getLogger(__name__)
 
 REPORT = "report.html"
@@ -168,7 +170,8 @@ def write_contact_sheet(folder: Path, done: list[dict], cache: dict) -> Path:
         d.text((x0 + 2, ty + 17), _fit(d, line2, small, CELL_W - 4), fill=colour if true_cls else (60, 60, 60),
                font=small)
     path = folder / SHEET
-    sheet.save(path)
+    with naming(path):  # a full disk says which file
+        sheet.save(path)
     return path
 
 
@@ -190,7 +193,8 @@ def write_latency_plot(folder: Path, latencies: np.ndarray) -> Path | None:
     ax.legend()
     fig.tight_layout()
     path = folder / LATENCY
-    fig.savefig(path)
+    with naming(path):
+        fig.savefig(path)
     return path
 
 
@@ -303,7 +307,8 @@ def write_run_report(folder: str | Path) -> Path:
                    f"<td>{cells[1]}</td></tr>")
     out.append("</table></body></html>")
     path = folder / REPORT
-    path.write_text("\n".join(out), encoding="utf-8")
+    with naming(path):
+        path.write_text("\n".join(out), encoding="utf-8")
     return path
 
 

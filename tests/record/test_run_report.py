@@ -121,6 +121,19 @@ def test_only_dropped_lines_still_make_a_valid_report(tmp_path):
         assert sheet.size == _expected_sheet(0)
 
 
+def test_a_full_disk_under_the_report_names_the_file(tmp_path):
+    import errno
+
+    import pytest
+
+    (tmp_path / "results.jsonl").write_text(json.dumps({"marker": "star_000", "t_marker": 1.0, "dropped": True,
+                                                         "reason": "gap"}) + "\n")
+    (tmp_path / "contact_sheet.png").symlink_to("/dev/full")  # writes there fail as on a full disk: ENOSPC
+    with pytest.raises(OSError) as e:
+        write_run_report(tmp_path)
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "contact_sheet.png")
+
+
 def test_hits_misses_and_unknown_stimuli(tmp_path):
     """Accuracy counts only markers whose stimulus is known; a real lab's own ids are shown, not scored."""
     (tmp_path / "saliency").mkdir()
