@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eegviz.errors import naming
+from eegviz.errors import naming, os_error_line
 from eegviz.generators.base import to_uint8
 from eegviz.messages import Marker, Reconstruction, SkipKind
 
@@ -104,7 +104,7 @@ class ResultsWriter:
         except Exception as e:  # noqa: BLE001 - see the docstring
             report = f"could not write the run report in {self.out} ({type(e).__name__}: {e}); "
         if self._failed is not None:
-            log.warning("%sresults.jsonl is NOT complete: it stops where a write failed (%s)", report or "",
-                        self._failed.strerror)
+            log.warning("%sresults.jsonl is NOT complete: a write failed (%s)", report or "",
+                        os_error_line(self._failed))
         elif report:
             log.warning("%sresults.jsonl is complete", report)
