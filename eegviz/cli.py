@@ -462,17 +462,10 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
 
     p = parser_class(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
     p.add_argument("--version", action="version", version=f"eegviz {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info")
-    p.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
-                   help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else info for train "
-                        "and eval, whose progress lines are INFO, and warning for the rest)")
     p.add_argument("--config", metavar="FILE.toml",
                    help="session settings; keys are option names, [COMMAND] tables apply to one command; "
                         "flags on the command line win")
-    p.add_argument("--plugins", action="append", metavar="DIR",
-                   help="also import plugin modules from DIR (repeatable, or several joined by "
-                        f"'{os.pathsep}'; also $EEGVIZ_PLUGINS); a plugins/ folder in the working directory "
-                        "is never imported unless named")
+    _add_anywhere_options(p, after_command=False)
     sub = p.add_subparsers(dest="cmd", required=True)
     _add_session_commands(sub)
     _add_simulate(sub)
@@ -507,21 +500,26 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     si = sub.add_parser("sys-info", help="versions of eegviz and its libraries, and the compute devices")
     si.set_defaults(fn=cmd_sys_info)
     for command in sub.choices.values():
-        _add_anywhere_options(command)
+        _add_anywhere_options(command, after_command=True)
     p.eegviz_commands = sub.choices  # name -> parser, for config files
     return p
 
 
-def _add_anywhere_options(command: argparse.ArgumentParser) -> None:
-    """-v, --log-level and --plugins after the command too (`eegviz train ... --log-level debug`, as people write
-    them); before it they are the main parser's. SUPPRESS keeps a command that was not given them from resetting
-    what was given before it; --plugins after the command gathers apart (plugins_after) and parse_args joins the two."""
-    g = command.add_argument_group("options of every command (before or after it)")
-    g.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="same as --log-level info")
-    g.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, default=argparse.SUPPRESS,
-                   help="eegviz's messages from this level up")
-    g.add_argument("--plugins", action="append", dest="plugins_after", metavar="DIR", default=argparse.SUPPRESS,
-                   help="also import plugin modules from DIR (repeatable)")
+def _add_anywhere_options(parser: argparse.ArgumentParser, after_command: bool) -> None:
+    """-v, --log-level and --plugins, one definition for the main parser (before the command) and every command's
+    (after it: `eegviz train ... --log-level debug`, as people write them). After the command, SUPPRESS keeps a
+    command that was not given them from resetting what was given before it, and --plugins gathers apart
+    (plugins_after) for parse_args to join to those before."""
+    kw = {"default": argparse.SUPPRESS} if after_command else {}
+    g = parser.add_argument_group("options of every command (before or after it)") if after_command else parser
+    g.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info", **kw)
+    g.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
+                   help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else info for train "
+                        "and eval, whose progress lines are INFO, and warning for the rest)", **kw)
+    g.add_argument("--plugins", action="append", metavar="DIR", dest="plugins_after" if after_command else "plugins",
+                   help="also import plugin modules from DIR (repeatable, or several joined by "
+                        f"'{os.pathsep}'; also $EEGVIZ_PLUGINS); a plugins/ folder in the working directory "
+                        "is never imported unless named", **kw)
 
 
 class _ScanError(Exception):

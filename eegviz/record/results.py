@@ -36,12 +36,13 @@ class ResultsWriter:
         (self.out / "saliency").mkdir(parents=True, exist_ok=True)
         (self.out / "reconstruction").mkdir(parents=True, exist_ok=True)
         self.png_size = png_size
-        self._fh = open(self.out / "results.jsonl", "x", buffering=1)  # a fresh session folder: never appended
+        self._jsonl = self.out / "results.jsonl"
+        self._fh = open(self._jsonl, "x", buffering=1)  # a fresh session folder: never appended
         self._lock = threading.Lock()
         self._failed: OSError | None = None  # the first write that failed (a full disk): close() must not say complete
 
     def _write(self, row: dict) -> None:
-        with self._lock, self._noting(self.out / "results.jsonl"):
+        with self._lock, self._noting(self._jsonl):
             self._fh.write(json.dumps(row) + "\n")
 
     def _save(self, image: Image.Image, path: Path) -> None:
@@ -92,7 +93,7 @@ class ResultsWriter:
             if self._fh.closed:
                 return
             try:
-                with self._noting(self.out / "results.jsonl"):
+                with self._noting(self._jsonl):
                     self._fh.close()
             except OSError:  # only a line whose write already failed and was raised is left to flush: said below
                 pass
