@@ -142,7 +142,7 @@ def train_diffusers_generator(out: Path, text, clf, *, seed: int = 0, caps: dict
         guidance, guidance_rows = done["guidance"]["guidance"], done["guidance"]["rows"]
     elif guidance is None:
         guidance, guidance_rows = choose_guidance(vae, teacher, sched, val, clf, torch.from_numpy(text.encode([""])),
-                                                  grid=cfg.get("guidance_grid", GUIDANCE_GRID),
+                                                  grid=cfg.get("guidance_grid", GUIDANCE_GRID), paired=paired,
                                                   n_steps=cfg.get("teacher_steps", 3), seed=seed)
         record_stage(stages, "guidance", {"guidance": guidance, "rows": guidance_rows})
         log.info(f"generator: guidance {guidance} baked into the student (chosen on validation)")

@@ -340,9 +340,11 @@ def test_a_rerun_reuses_the_autoencoder_and_continues_the_teacher(tmp_path, vae_
 
 
 def test_guidance_is_chosen_on_validation_by_top1_plus_iou(vae_run, teacher_run, text, monkeypatch):
-    """choose_guidance scores the teacher at every (guidance, start) pair and keeps the guidance with the best
-    mean top-1 + IoU; the scores it ranks by are the rows it returns."""
-    from eegviz.train import gen_eval
+    """choose_guidance scores the teacher at every guidance on the paths whose guided solution distillation makes
+    the student's target - text only from either caption and the true picture at the second passes' levels, blob
+    starts only where paired < 1 leaves the teacher a share of them - and keeps the guidance with the best mean
+    top-1 + IoU; the scores it ranks by are the rows it returns."""
+    from eegviz.train import distill, gen_eval
 
     class Named:  # a classifier that is right exactly where the image is bright enough
         def logits_uint8(self, images):
@@ -353,10 +355,17 @@ def test_guidance_is_chosen_on_validation_by_top1_plus_iou(vae_run, teacher_run,
     held = gen_eval.HeldOut(text, 1, renders.VAL_SEED, size=SIZE)
     empty = torch.from_numpy(text.encode([""]))
     g, rows = gen_eval.choose_guidance(vae_run[0], teacher_run[0], build_scheduler(), held, Named(), empty,
-                                       grid=(1.0, 4.0), starts=(499, 332), n_steps=1)
-    assert [(r["guidance"], r["t_start"]) for r in rows] == [(1.0, 499), (1.0, 332), (4.0, 499), (4.0, 332)]
+                                       grid=(1.0, 4.0), n_steps=1)
+    paired_paths = [("text_only_label", distill.NOISE_TIMESTEP), ("text_only_rich", distill.NOISE_TIMESTEP),
+                    ("second_pass_499", 499), ("second_pass_249", 249)]
+    assert [(r["guidance"], r["path"], r["t_start"]) for r in rows] == [(k, *p) for k in (1.0, 4.0) for p in paired_paths]
+    assert set(gen_eval.GUIDANCE_SECOND) <= set(distill.SECOND_TIMESTEPS)  # levels the student is trained at
     mean = {k: np.mean([r["top1"] + r["iou"] for r in rows if r["guidance"] == k]) for k in (1.0, 4.0)}
     assert g == max(mean, key=mean.get)
+    # the teacher's share of the blob targets brings the blob starts in
+    _, blended = gen_eval.choose_guidance(vae_run[0], teacher_run[0], build_scheduler(), held, Named(), empty,
+                                          grid=(1.0,), paired=0.5, n_steps=1)
+    assert [r["path"] for r in blended] == [p for p, _ in paired_paths] + ["blob_666", "blob_499"]
     imgs = gen_eval.teacher_images(vae_run[0], teacher_run[0], build_scheduler(), held.blobs, held.label_states,
                                    empty, t_start=499, guidance=1.0, n_steps=1)
     assert imgs.shape == (40, SIZE, SIZE, 3) and imgs.dtype == np.uint8
