@@ -26,9 +26,9 @@ came from, so the student's target there can be that true clean latent itself (w
 path gets 1 - paired), as one-step paired image-to-image models are trained (Parmar et al. 2024, "One-step
 image translation with text-to-image models"). The teacher is then only the target where no pair exists: from
 pure noise (text only) and at the second pass's levels. Why: the teacher's own blob-to-image paths name the right
-class only about a third of the time (the shipped training.json's guidance_on_val, scored from blob starts), and a student distilled from them
-inherits that ceiling; the pairs are the run-time task itself. At paired = 1 the teacher is not run on blob
-starts at all, so a step costs less.
+class only about a third of the time (the shipped training.json's guidance_on_val, scored from blob starts), and
+a student distilled from them inherits that ceiling; the pairs are the run-time task itself. At paired = 1 the
+teacher is not run on blob starts at all, so a step costs less.
 """
 
 from __future__ import annotations

@@ -358,7 +358,8 @@ def test_guidance_is_chosen_on_validation_by_top1_plus_iou(vae_run, teacher_run,
                                        grid=(1.0, 4.0), n_steps=1)
     paired_paths = [("text_only_label", distill.NOISE_TIMESTEP), ("text_only_rich", distill.NOISE_TIMESTEP),
                     ("second_pass_499", 499), ("second_pass_249", 249)]
-    assert [(r["guidance"], r["path"], r["t_start"]) for r in rows] == [(k, *p) for k in (1.0, 4.0) for p in paired_paths]
+    assert [(r["guidance"], r["path"], r["t_start"]) for r in rows] == [(k, *p) for k in (1.0, 4.0)
+                                                                        for p in paired_paths]
     assert set(gen_eval.GUIDANCE_SECOND) <= set(distill.SECOND_TIMESTEPS)  # levels the student is trained at
     mean = {k: np.mean([r["top1"] + r["iou"] for r in rows if r["guidance"] == k]) for k in (1.0, 4.0)}
     assert g == max(mean, key=mean.get)
