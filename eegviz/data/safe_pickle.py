@@ -15,7 +15,10 @@ A third, found by review: numpy.ndarray is allowed as an argument (numpy's own p
 _reconstruct) but never as a callable, since ndarray(shape, object dtype, buffer=file bytes) is an array of
 pointers the file chose. And, also from review (a 52-byte file asking set(range(10**12))): no call may cost
 memory the file does not hold, so each allowed callable takes only the arguments pickle and numpy write for
-data, and every pickled array state is checked as the dtype states are.
+data, and every pickled array state is checked as the dtype states are. Last, from review: a dtype's state is
+set once, on the dtype the pickle has just made, before anything uses it. numpy's pickles always do so, and a
+second state applied later (np.dtype.__setstate__ on a dtype an array already has) would turn the array's bytes,
+which the file chose, into object pointers: a plain V8 array re-typed as [('a', 'O')].
 
 A .npy file is parsed with numpy.lib.format (magic, header); a non-object array is read with
 allow_pickle=False, an object array's payload goes through the restricted unpickler. Anything that is not a
@@ -191,6 +194,7 @@ class RestrictedUnpickler(pickle._Unpickler):
     def __init__(self, fp, max_elements: int, **kwargs):
         super().__init__(fp, **kwargs)
         self.max_elements = max_elements
+        self._unset: dict[int, np.dtype] = {}
 
     def find_class(self, module: str, name: str):
         if module in ("builtins", "__builtin__"):  # Python 2 pickles say __builtin__
@@ -200,15 +204,61 @@ class RestrictedUnpickler(pickle._Unpickler):
             return _OTHER[(module, name)]
         else:
             obj = _numpy_global(module, name)
-            if obj is not None:
-                return _empty_array if name == "_reconstruct" else obj
+            if obj is np.dtype:
+                return self._new_dtype
+            if obj is np.ndarray:  # an argument only (see load_reduce)
+                return obj
+            if obj is not None:  # _reconstruct, _frombuffer, scalar: they build arrays and scalars of a dtype
+                return self._using_dtypes(_empty_array if name == "_reconstruct" else obj)
         raise RefusedGlobal(module, name)
+
+    # A dtype's state may be set once, right after the pickle made it, before anything uses it (module docstring).
+    # _unset holds the dtypes made in this load whose state may still be set, by id (the objects are kept alive
+    # by the unpickler's memo and stack, and by the dict itself).
+    def _new_dtype(self, *args):
+        """np.dtype as numpy's pickles call it: (type string, align, copy=True), so the result is a new object.
+        copy=False would hand back numpy's own shared instance (np.dtype('f8') of every array in the process),
+        whose state the file must never set."""
+        if len(args) != 3 or args[2] is not True and args[2] != 1:
+            raise pickle.UnpicklingError("the pickle makes a dtype other than as numpy writes it (crafted file)")
+        dt = np.dtype(*args)
+        self._unset[id(dt)] = dt
+        return dt
+
+    def _use(self, obj) -> None:
+        """From now on `obj`'s dtypes (a dtype, its fields' and sub-array's, or a dtype state's) are in use:
+        their state can no longer be set."""
+        if isinstance(obj, np.dtype):
+            self._unset.pop(id(obj), None)
+            for field in (obj.fields or {}).values():
+                self._use(field[0])
+            if obj.subdtype is not None:
+                self._use(obj.subdtype[0])
+        elif isinstance(obj, (tuple, list)):
+            for x in obj:
+                self._use(x)
+        elif isinstance(obj, dict):
+            for x in obj.values():
+                self._use(x)
+
+    def _using_dtypes(self, fn):
+        """`fn` (a numpy callable that builds an array or scalar), marking the dtypes it is given as in use."""
+        def call(*args):
+            self._use(args)
+            return fn(*args)
+        return call
 
     def load_build(self):
         if len(self.stack) >= 2 and isinstance(self.stack[-2], np.dtype):
-            _check_dtype_state(self.stack[-2], self.stack[-1])
+            dt, state = self.stack[-2], self.stack[-1]
+            if self._unset.pop(id(dt), None) is None:
+                raise pickle.UnpicklingError("the pickle sets the state of a dtype that is already set or in use "
+                                             "(crafted file)")
+            _check_dtype_state(dt, state)
+            self._use(state)
         elif len(self.stack) >= 2 and isinstance(self.stack[-2], np.ndarray):
             _check_array_state(self.stack[-1], self.max_elements)
+            self._use(self.stack[-1])
         super().load_build()
 
     # numpy.ndarray is on the allow-list only as the argument numpy's own pickles hand to _reconstruct. Called

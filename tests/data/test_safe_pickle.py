@@ -243,3 +243,45 @@ def test_allowed_calls_take_only_what_pickle_and_numpy_write(tmp_path, obj, mess
     (tmp_path / "x.pkl").write_bytes(pickle.dumps({"a": obj}, protocol=2))
     with pytest.raises(EegvizError, match=re.escape(message)):
         load_pickled(tmp_path / "x.pkl")
+
+
+def _retyped_array(second_state_first: bool = False) -> bytes:
+    """A pickle that makes a plain 8-byte void dtype, builds an array of the file's bytes with it, and then applies
+    the state numpy writes for [('a', 'O')] to that same dtype object: the array's bytes would become an object
+    pointer (NULL here, so that even a loader without the check only holds None). With second_state_first the
+    dtype gets its own (plain V8) state first and the object state as a second one, before any array uses it."""
+    def body(obj):  # a pickled piece without its protocol header, memo puts and STOP
+        return pickletools.optimize(pickle.dumps(obj, protocol=2))[2:-1]
+
+    def text(s):
+        return b"X" + len(s).to_bytes(4, "little") + s.encode()
+
+    void = b"cnumpy\ndtype\n" + text("V8") + pickle.NEWFALSE + pickle.NEWTRUE + pickle.TUPLE3 + pickle.REDUCE
+    void += b"q\x00"  # BINPUT 0: the dtype object, fetched again below
+    if second_state_first:
+        void += body(np.dtype("V8").__reduce__()[2]) + pickle.BUILD
+    to_object = b"h\x00" + body(np.dtype([("a", "O")]).__reduce__()[2]) + pickle.BUILD + pickle.POP
+    def array(dtype: bytes) -> bytes:  # _frombuffer(8 bytes of the file, dtype, (1,), "C")
+        return b"cnumpy._core.numeric\n_frombuffer\n(C\x08" + bytes(8) + dtype + body((1,)) + text("C") + b"tR"
+
+    if second_state_first:
+        return b"\x80\x02" + void + pickle.POP + to_object + array(b"h\x00") + b"."
+    return b"\x80\x02" + array(void) + to_object + b"."
+
+
+@pytest.mark.parametrize("second_state_first", [False, True], ids=["after-use", "twice"])
+def test_a_dtype_cannot_be_retyped_once_it_is_set_or_used(tmp_path, second_state_first):
+    """Found by review: each state alone is what numpy writes, but a dtype's state is set once, before use."""
+    raw = _retyped_array(second_state_first)
+    assert {"numpy.dtype", "numpy._core.numeric._frombuffer"} == _globals(raw)  # both on the allow-list
+    (tmp_path / "r.pkl").write_bytes(raw)
+    with pytest.raises(EegvizError, match="state of a dtype that is already set or in use"):
+        load_pickled(tmp_path / "r.pkl")
+
+
+def test_a_dtype_shared_across_the_process_is_never_handed_to_the_file(tmp_path):
+    """np.dtype('f8', False, False) is numpy's own float64 instance, every float array's; numpy writes copy=True."""
+    raw = b"\x80\x02cnumpy\ndtype\nX\x02\x00\x00\x00f8" + pickle.NEWFALSE + pickle.NEWFALSE + pickle.TUPLE3 + b"R."
+    (tmp_path / "s.pkl").write_bytes(raw)
+    with pytest.raises(EegvizError, match="makes a dtype other than as numpy writes it"):
+        load_pickled(tmp_path / "s.pkl")
