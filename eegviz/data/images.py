@@ -15,6 +15,10 @@ import numpy as np
 from eegviz.errors import EegvizError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+# The decoders PIL may use for them. PIL picks a decoder by a file's content, not its name, and some formats it
+# identifies hand the file to another program: a ".png" that is really EPS goes to Ghostscript, with the file's
+# PostScript (found by review). Naming the formats keeps every image inside PIL's own decoders.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP")
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=IMAGE_FORMATS) as im:
             if draft:
                 im.draft("RGB", (2 * size, 2 * size))
             im = ImageOps.fit(im.convert("RGB"), (size, size), Image.Resampling.BICUBIC)  # centre crop + resize

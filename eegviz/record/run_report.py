@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from eegviz.data.images import IMAGE_FORMATS
 from eegviz.errors import naming
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def _true_class(folder: Path, row: dict, cache: dict,
 
 def _tile(path: Path) -> Image.Image | None:
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=IMAGE_FORMATS) as im:  # PIL's own decoders only (eegviz.data.images)
             return im.convert("RGB").resize((TILE, TILE), Image.BICUBIC)
     except (OSError, ValueError):
         return None

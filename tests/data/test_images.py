@@ -30,3 +30,21 @@ def test_a_tall_grey_image_is_resized_not_cropped_to_a_strip(tmp_path):
     out = load_image(tmp_path / "tall.png", 10)
     np.testing.assert_allclose(out[2:-2], 200 / 255, atol=1e-6)
     np.testing.assert_allclose(out, 200 / 255, atol=0.1)
+
+
+def test_an_image_that_is_really_postscript_never_reaches_ghostscript(tmp_path, monkeypatch):
+    """PIL decodes by content: a ".png" holding EPS would be rendered by Ghostscript, an outside program running the
+    file's PostScript (found by review). Only PIL's own PNG / JPEG / BMP decoders are used; the file is one line."""
+    import pytest
+    from PIL import EpsImagePlugin
+
+    from eegviz.errors import EegvizError
+
+    ran = []
+    monkeypatch.setattr(EpsImagePlugin, "gs_binary", "gs")  # as if Ghostscript were installed
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: ran.append(a) or Image.new("RGB", (8, 8)).im)
+    path = tmp_path / "circle_0001.png"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(EegvizError, match="cannot read stimulus image .*circle_0001.png"):
+        load_image(path, 8)
+    assert ran == []
