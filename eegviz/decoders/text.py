@@ -162,8 +162,9 @@ class MiniLMTextEncoder:
         from transformers import AutoModel, AutoTokenizer
 
         folder = minilm_folder()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        self.model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
+        self.model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True,
+                                               trust_remote_code=False).eval()
         self.batch = batch
         self._cache: dict[str, np.ndarray] = {}
 

@@ -144,9 +144,12 @@ class HFImageClassifier:
         from transformers import AutoImageProcessor, AutoModelForImageClassification
 
         local = local_files_only(model)
+        # trust_remote_code=False: a folder whose configs name their own Python classes (auto_map) is refused, not
+        # run; left unset, transformers asks at the terminal whether to run it (found by review)
         try:
-            self.processor = AutoImageProcessor.from_pretrained(model, local_files_only=local)
-            self.model = AutoModelForImageClassification.from_pretrained(model, local_files_only=local).eval()
+            self.processor = AutoImageProcessor.from_pretrained(model, local_files_only=local, trust_remote_code=False)
+            self.model = AutoModelForImageClassification.from_pretrained(model, local_files_only=local,
+                                                                         trust_remote_code=False).eval()
         except (OSError, ValueError, ImportError) as exc:
             raise EegvizError(f"cannot load an image classifier from '{model}': it needs a transformers "
                               f"image-classification model with its preprocessor config ({type(exc).__name__})"

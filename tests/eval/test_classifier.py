@@ -25,6 +25,27 @@ def test_not_a_classifier_is_one_clear_error(tmp_path):
         HFImageClassifier(str(tmp_path))
 
 
+def test_a_classifier_folder_that_names_its_own_code_is_refused_without_asking(tmp_path, monkeypatch):
+    """configs with an auto_map name Python files in the folder; transformers would ask at the terminal whether to
+    run them (here the answer would be yes). eegviz refuses such a folder in one line and runs nothing."""
+    import io
+    import json
+
+    folder = tmp_path / "clf"
+    folder.mkdir()
+    ran = tmp_path / "ran"
+    (folder / "own.py").write_text(f"open({str(ran)!r}, 'w').write('ran')\n"
+                                   "from transformers import PretrainedConfig as OwnConfig\n"
+                                   "from transformers import BaseImageProcessor as OwnProcessor\n")
+    (folder / "config.json").write_text(json.dumps({"auto_map": {"AutoConfig": "own.OwnConfig"}, "model_type": "own"}))
+    processor = {"auto_map": {"AutoImageProcessor": "own.OwnProcessor"}}
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n" * 4))
+    with pytest.raises(EegvizError, match="cannot load an image classifier"):
+        HFImageClassifier(str(folder))
+    assert not ran.exists()
+
+
 def test_stimulus_classifier_sees_new_renders_every_epoch(monkeypatch):
     """fresh=True: each epoch renders new stimulus numbers (k runs on), never the first epoch's pictures again;
     fresh=False reuses one set."""
