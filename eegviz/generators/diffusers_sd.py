@@ -119,6 +119,22 @@ def check_components(folder: Path, entries: dict) -> None:
         if (folder / name / f"{library}.py").exists():
             raise EegvizError(f"{folder / name / (library + '.py')}: a model folder's component may not carry "
                               f"Python code (diffusers would import it)")
+        if _is_pipeline(library, value[1]) or (folder / name / "model_index.json").exists():
+            # a pipeline as a component: diffusers loads that subfolder as a whole pipeline of its own, whose
+            # model_index.json this check never read (found by review)
+            raise EegvizError(f"{folder / 'model_index.json'}: component '{name}' is itself a pipeline "
+                              f"({value[1]!r}); an img2img pipeline's components are models, schedulers, "
+                              "tokenizers and processors")
+
+
+def _is_pipeline(library: str, cls: object) -> bool:
+    """Whether (library, cls) of a model_index.json entry names a diffusers pipeline class."""
+    import diffusers
+    from diffusers import pipelines
+
+    module = diffusers if library == "diffusers" else getattr(pipelines, library, None)
+    found = getattr(module, cls, None) if module is not None and isinstance(cls, str) else None
+    return isinstance(found, type) and issubclass(found, diffusers.DiffusionPipeline)
 
 
 def read_sampling(folder: str | Path) -> dict:

@@ -134,6 +134,21 @@ def test_a_folder_whose_components_could_run_code_is_refused_before_loading(tmp_
     assert not ran.exists()
 
 
+@pytest.mark.parametrize("entry", [["pipeline_utils", "DiffusionPipeline"], ["diffusers", "StableDiffusionPipeline"],
+                                   ["diffusers", "AutoencoderKL"]], ids=["pipeline_utils", "diffusers", "subfolder"])
+def test_a_component_that_is_itself_a_pipeline_is_refused(tmp_path, entry):
+    """diffusers would load such a component's subfolder as a whole pipeline, whose own model_index.json (and what
+    it names) check_components never read. The third case names a model, but its subfolder is a pipeline folder."""
+    from eegviz.generators.diffusers_sd import check_components
+
+    (tmp_path / "vae").mkdir()
+    if entry[1] == "AutoencoderKL":
+        (tmp_path / "vae" / "model_index.json").write_text("{}")
+    with pytest.raises(EegvizError, match="component 'vae' is itself a pipeline"):
+        check_components(tmp_path, {"_class_name": "StableDiffusionImg2ImgPipeline", "vae": entry,
+                                    "unet": ["diffusers", "UNet2DConditionModel"]})
+
+
 def test_the_component_libraries_real_sd_folders_use_are_accepted(tmp_path):
     from eegviz.generators.diffusers_sd import check_components
 
