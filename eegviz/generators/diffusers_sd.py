@@ -33,6 +33,9 @@ SAMPLING_FIELDS = {"steps": int, "strength": float, "guidance": float, "text_enc
 # the image sizes a pipeline is run at, in pixels: SD draws 512-1024, the embedded default 64; a size outside this
 # is an edited file (-64 fails deep in torch, 100000 asks for a 120 GB buffer), not a resolution anyone runs
 IMAGE_SIZES = (8, 2048)
+# classifier-free guidance scales in use run from 1 (none) to about 15; an infinite or NaN one (an edited file)
+# drew all-black images with nothing but a numpy cast warning (found by review)
+MAX_GUIDANCE = 50.0
 # what a broken local pipeline folder raises in from_pretrained: diffusers builds each component from its config
 # as written, so a wrong value fails wherever it is first used (a string of block widths as a TypeError in torch,
 # num_train_timesteps 0 as an IndexError in the scheduler)
@@ -144,6 +147,10 @@ def read_sampling(folder: str | Path) -> dict:
     if not (Path(folder) / SAMPLING).is_file():
         return {}
     sampling = read_config(Path(folder), SAMPLING, {}, SAMPLING_FIELDS)
+    guidance = sampling.get("guidance")
+    if guidance is not None and not 0 <= guidance <= MAX_GUIDANCE:  # NaN fails both comparisons
+        raise EegvizError(f"{Path(folder) / SAMPLING}: 'guidance' must be 0 to {MAX_GUIDANCE:g}, not {guidance}; "
+                          "the model folder is damaged, retrain or restore it")
     size = sampling.get("image_size")
     if size is not None and not IMAGE_SIZES[0] <= size <= IMAGE_SIZES[1]:
         raise EegvizError(f"{Path(folder) / SAMPLING}: 'image_size' must be {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]} "
@@ -188,6 +195,10 @@ class DiffusersImg2ImgGenerator:
         if num_inference_steps_for(int(steps), float(strength)) > schedule:
             raise EegvizError(f"--steps {steps} at strength {strength:g} is more steps than the scheduler's "
                               f"{schedule} timesteps allow (at most {int(schedule * float(strength))})")
+        scaling = self.pipe.vae.config.scaling_factor
+        if not isinstance(scaling, (int, float)) or not 0 < scaling < 1e3:  # NaN fails the comparison too
+            raise EegvizError(f"the VAE's scaling_factor is {scaling!r} (vae/config.json of {model or 'the pipeline'}),"
+                              " not a positive number: the pipeline folder is damaged, retrain or restore it")
         self.lean = LeanImg2Img(self.pipe, compile=compile, capture=capture)
         # default: the model's native resolution (SD-Turbo 512, SD 2.1 768), which it was trained to draw
         self.size = size or int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)

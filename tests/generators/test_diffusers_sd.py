@@ -177,6 +177,24 @@ def test_a_sampling_image_size_no_pipeline_draws_is_refused(tmp_path, size):
         read_sampling(tmp_path)
 
 
+@pytest.mark.parametrize("guidance", ["Infinity", "NaN", "-1", "1000"])
+def test_a_sampling_guidance_no_sampler_uses_is_refused(tmp_path, guidance):
+    """An infinite guidance drew all-black images, exit 0, every one counted as a reconstruction (found by review)."""
+    from eegviz.generators.diffusers_sd import read_sampling
+
+    (tmp_path / "sampling.json").write_text('{"steps": 1, "strength": 0.5, "guidance": %s}' % guidance)
+    with pytest.raises(EegvizError, match="sampling.json: 'guidance' must be 0 to 50"):
+        read_sampling(tmp_path)
+
+
+@pytest.mark.parametrize("scaling", [float("nan"), 0.0, -1.0])
+def test_a_vae_scaling_factor_that_is_not_a_positive_number_is_refused(scaling):
+    pipe = tiny_pipe()
+    pipe.vae.register_to_config(scaling_factor=scaling)
+    with pytest.raises(EegvizError, match="scaling_factor is .* not a positive number"):
+        DiffusersImg2ImgGenerator(pipe=pipe, family="turbo")
+
+
 def test_an_image_size_off_the_vae_grid_is_refused():
     """The VAE encodes size / scale-factor latents: 33 px at factor 2 would come back as a 32 px image."""
     with pytest.raises(EegvizError, match="image size 33 px: .* in multiples of 2"):
