@@ -104,9 +104,9 @@ class Preprocessor:
         self.spec = spec
         self.channel_map = build_channel_map(spec.ch_names, spec.montage, source_ch_names, montage)
         self.picks = self.channel_map.picks  # the source channels the model's are made of (NaN checks)
-        if not source_sfreq > 0:
-            raise EegvizError("the EEG stream has no regular sampling rate (nominal rate 0, or none given); "
-                              "epochs are cut by sample count, so eegviz needs a stream with a fixed rate")
+        if not (math.isfinite(source_sfreq) and source_sfreq > 0):  # an XDF header's rate is text: inf, nan
+            raise EegvizError(f"the EEG stream has no regular sampling rate ({source_sfreq:g} Hz; 0: irregular or "
+                              "none given); epochs are cut by sample count, so eegviz needs a stream with a fixed rate")
         # up / down of the polyphase resampler; denominators up to 16384 cover every amplifier rate, BioSemi's
         # 2048-16384 Hz included (250 / 2048 = 125 / 1024: about 10 ms an epoch on 2 cores)
         ratio = Fraction(spec.sfreq / source_sfreq).limit_denominator(MAX_RESAMPLE_DENOMINATOR)

@@ -114,9 +114,11 @@ def test_resampled_epoch_starts_at_tmin_as_at_the_model_rate(rate):
     slope, icept = np.polyfit(mid, resampled[0][mid], 1)
     assert abs(-icept / slope - marker_sample) < 0.02
 
-def test_a_stream_without_a_regular_rate_is_one_line():
+@pytest.mark.parametrize("rate", [0.0, float("inf"), float("nan")])
+def test_a_stream_without_a_regular_rate_is_one_line(rate):
+    """An XDF header's nominal_srate is text: 'inf' was a NaN-to-integer traceback (found by review)."""
     with pytest.raises(EegvizError, match="no regular sampling rate"):
-        Preprocessor(InputSpec(ch_names=("Oz",), sfreq=250.0), CH, 0.0)
+        Preprocessor(InputSpec(ch_names=("Oz",), sfreq=250.0), CH, rate)
 
 
 def test_missing_channels_and_nan_are_clear_errors():
