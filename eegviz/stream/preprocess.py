@@ -46,6 +46,11 @@ class InputSpec:
             object.__setattr__(self, "montage", guess_montage(self.ch_names))
         if self.notch < 0 or (self.notch and self.notch >= self.sfreq / 2):
             raise EegvizError(f"notch {self.notch:g} Hz must lie between 0 and Nyquist ({self.sfreq / 2:g} Hz)")
+        # checked where the spec is made: `eegviz train` makes it before its output folder exists, and a cutoff
+        # refused at the first filtered epoch had already claimed the folder (found by review)
+        if self.highpass < 0 or (self.highpass and self.highpass >= self.sfreq / 2):
+            raise EegvizError(f"high-pass cutoff {self.highpass:g} Hz must lie between 0 and Nyquist "
+                              f"({self.sfreq / 2:g} Hz)")
         reference_indices(self)  # unknown reference channels fail when the spec is made, not on the first epoch
 
     @property

@@ -77,10 +77,12 @@ def test_a_classifier_seed_that_would_see_the_eeg_stimuli_is_refused_before_anyt
 
 
 @pytest.mark.parametrize("flags, says", [(["--reference", "FOO"], "reference channel(s) 'FOO'"),
-                                         (["--text-encoder", "clip:/nonexistent"], "cannot load a CLIP text encoder")])
+                                         (["--text-encoder", "clip:/nonexistent"], "cannot load a CLIP text encoder"),
+                                         (["--highpass", "200"], "high-pass cutoff 200 Hz must lie between 0 and")])
 def test_options_checked_against_the_data_or_by_loading_leave_no_folder(tmp_path, capsys, flags, says):
-    """A reference channel the data lacks, or a text encoder that cannot be loaded: refused before --out exists, so
-    the corrected rerun is not refused for a folder (or checkpoints/run.json) the refused one left behind."""
+    """A reference channel the data lacks, a text encoder that cannot be loaded, or a high-pass at or above the
+    data's Nyquist frequency (found by review): refused before --out exists, so the corrected rerun is not refused
+    for a folder (or checkpoints/run.json) the refused one left behind."""
     data, out = tmp_path / "data", tmp_path / "model"
     assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
     capsys.readouterr()
