@@ -85,8 +85,12 @@ def _coerce_one(key: str, value, action: argparse.Action, path: Path):
             shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as TOML spells true/false
             what = "an integer (a whole number, no decimal point)" if action.type is int else "a number"
             raise EegvizError(f"config file {path}: '{key}' = {shown} is not {what}")
+    elif not isinstance(value, str):  # a text option: `out = 5` wrote into a folder named 5 (found by review)
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        raise EegvizError(f"config file {path}: '{key}' = {shown} is not text; quote it (\"{shown}\") if that "
+                          "is what you mean")
     try:
-        out = action.type(value) if action.type is not None else (value if isinstance(value, str) else str(value))
+        out = action.type(value) if action.type is not None else value
     except (TypeError, ValueError):
         raise EegvizError(f"config file {path}: '{key}' = {value!r} is not a valid value") from None
     if action.choices is not None and out not in action.choices:

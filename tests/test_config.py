@@ -50,6 +50,9 @@ def test_global_options_and_other_commands_keys(tmp_path):
     ("headless = 1\n", "'headless' is a switch"),
     ("speed = [1, 2]\n", "'speed' takes one value"),
     ('log_level = "loud"\n', "one of debug, info, warning, error"),
+    ("out = 5\n", "'out' = 5 is not text; quote it (\"5\")"),  # it wrote into a folder named 5
+    ("model = true\n", "'model' = true is not text"),
+    ("log_level = 3\n", "'log_level' = 3 is not text"),
     ("demo = 3\n", "'demo' must be a table"),
     ("this is not toml", "not valid TOML"),
 ])
