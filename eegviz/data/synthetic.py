@@ -51,6 +51,12 @@ def add_drift(eeg: np.ndarray, blocks: np.ndarray, sfreq: float, tmin: float, uv
         eeg[blocks == b] += (offset[:, None] + slope[:, None] * t[None, :]).astype(eeg.dtype)
 
 
+def trial_count(n_per_class: int, n_classes: int, cfg) -> int:
+    """len(trial_list(...)[0]) without drawing the stimuli."""
+    n_test = max(1, n_per_class // 10)
+    return n_classes * (min(n_test, n_per_class) * cfg.repeats + max(0, n_per_class - n_test) * cfg.train_repeats)
+
+
 def trial_list(specs, n_per_class: int, cfg) -> tuple[list, list[str]]:
     """The presentation list of one subject (stimulus-set order, an image's repetitions next to each other)
     and each trial's split: test images are shown cfg.repeats times, train and val images cfg.train_repeats
@@ -101,9 +107,10 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     if design not in DESIGNS:
         raise EegvizError(f"unknown design '{design}'; choose one of {', '.join(DESIGNS)}")
     out = Path(out)
+    # from the counts first: drawing the stimulus set itself took 40 s for --images 20000 and never ended for more
+    check_fits_in_memory(subjects * trial_count(n_per_class, len(CLASSES), cfg), sfreq, tmax - tmin)
     specs = stimulus_set(n_per_class, seed=seed)
     trials, trial_split = trial_list(specs, n_per_class, cfg)
-    check_fits_in_memory(subjects * len(trials), sfreq, tmax - tmin)
     claim_new_output(out, "--out", "a simulated dataset")  # makes the folder (exclusively) when it is new
     eeg, labels, ids, subj, split, blocks = [], [], [], [], [], []
     snr, gains, counts = [], [], {"blinks": 0, "emg_bursts": 0}

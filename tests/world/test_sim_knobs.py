@@ -138,6 +138,22 @@ def test_a_dataset_too_big_for_memory_is_refused_before_its_folder_exists(tmp_pa
     assert not (tmp_path / "big").exists()
 
 
+def test_too_many_images_are_refused_from_the_counts_before_any_stimulus_is_drawn(tmp_path, monkeypatch):
+    """--images 200000 drew stimuli for minutes, memory growing, before the check could run (found by review)."""
+    import eegviz.world.stimuli as stimuli
+    from eegviz.data.synthetic import trial_count, trial_list
+
+    drawn = []
+    monkeypatch.setattr(stimuli, "stimulus_set", lambda *a, **k: drawn.append(a) or [])
+    with pytest.raises(EegvizError, match=r"80000000 simulated trials would need about \d+ GiB"):
+        simulate_dataset(tmp_path / "big", subjects=1, n_per_class=2_000_000)
+    assert drawn == [] and not (tmp_path / "big").exists()
+    monkeypatch.undo()
+    configs = ((1, DEMO), (7, make_config("demo", repeats=3)), (25, make_config("demo", repeats=4, train_repeats=2)))
+    for n, cfg in configs:
+        assert trial_count(n, 40, cfg) == len(trial_list(stimulus_set(n, seed=0), n, cfg)[0])
+
+
 def test_block_confounds_differ_between_blocks_and_a_notch_removes_the_mains(tmp_path):
     """Block-locked mains: the same waveform in every trial of a block (so it survives averaging and baseline
     correction), a different one in each block; a 60 Hz notch takes it out. Block alpha: power per block."""
