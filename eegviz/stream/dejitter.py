@@ -226,7 +226,7 @@ def loss_limit(deviations: np.ndarray, period: float, unknown: float, steps: boo
 def _robust_step(stamps: np.ndarray, period: float) -> float:
     """A recording's sample period as its stamps show it (a sender's true rate may be off nominal by percent):
     the median over 1 s spans, which a loss or a late chunk barely moves; the nominal period for short ones."""
-    h = int(round(1.0 / period))
+    h = max(1, int(round(1.0 / period)))  # rates under 2 Hz: 1-sample spans (0 made empty slices)
     if len(stamps) <= 2 * h:
         return period
     step = float(np.median((stamps[h:] - stamps[:-h]) / h))

@@ -112,6 +112,9 @@ class Preprocessor:
         if not (math.isfinite(source_sfreq) and source_sfreq > 0):  # an XDF header's rate is text: inf, nan
             raise EegvizError(f"the EEG stream has no regular sampling rate ({source_sfreq:g} Hz; 0: irregular or "
                               "none given); epochs are cut by sample count, so eegviz needs a stream with a fixed rate")
+        if (spec.tmax - spec.tmin) * source_sfreq < 2:  # nothing an epoch could be resampled from
+            raise EegvizError(f"the EEG stream's rate, {source_sfreq:g} Hz, gives fewer than 2 samples per "
+                              f"{spec.tmax - spec.tmin:g} s epoch; is the rate (or --sfreq) right?")
         # up / down of the polyphase resampler; denominators up to 16384 cover every amplifier rate, BioSemi's
         # 2048-16384 Hz included (250 / 2048 = 125 / 1024: about 10 ms an epoch on 2 cores)
         ratio = Fraction(spec.sfreq / source_sfreq).limit_denominator(MAX_RESAMPLE_DENOMINATOR)

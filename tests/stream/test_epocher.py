@@ -121,6 +121,16 @@ def test_a_stream_without_a_regular_rate_is_one_line(rate):
         Preprocessor(InputSpec(ch_names=("Oz",), sfreq=250.0), CH, rate)
 
 
+def test_a_rate_too_low_for_an_epoch_is_one_line_and_dejitter_takes_it():
+    """--sfreq 0.5 on a CSV replay was a broadcast traceback in the dejitter line (found by review)."""
+    from eegviz.stream.dejitter import dejitter_recording
+
+    with pytest.raises(EegvizError, match="0.5 Hz, gives fewer than 2 samples per 0.7 s epoch"):
+        Preprocessor(InputSpec(ch_names=("Oz",), sfreq=250.0), CH, 0.5)
+    stamps = 100 + np.arange(20) * 2.0  # 0.5 Hz
+    np.testing.assert_allclose(dejitter_recording(stamps, 0.5), stamps)
+
+
 def test_missing_channels_and_nan_are_clear_errors():
     spec = InputSpec(ch_names=("Oz", "Iz"), sfreq=250.0)
     with pytest.raises(EegvizError, match="lacks 1 of the model's 2 channels"):
