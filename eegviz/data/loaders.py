@@ -13,6 +13,8 @@ import logging
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError
 
@@ -94,6 +96,10 @@ def open_dataset(path: str | Path, **opts) -> EEGDataset:
     return ds
 
 
+TRAIN_SFREQ = (50.0, 100_000.0)  # Hz: a 20 ms bin holds a sample at least; amplifiers top out near 20 kHz
+MIN_EPOCH_MS = 100  # the shortest epoch a decoder is trained on (the shipped ones: 700 ms; THINGS-EEG2: 1000)
+
+
 def check_trainable(ds: EEGDataset, path: str | Path) -> None:
     """Raise EegvizError unless `ds` can train a decoder: two classes or more in its train split, and validation
     trials to pick the best epoch with.
@@ -103,6 +109,16 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
     Own XDF recordings are the usual way to get here: a few markers, or an image folder whose ids all share one
     class prefix.
     """
+    # the time grid first: the decoder reads 20 ms bins, so a rate under 50 Hz leaves bins empty, and an epoch of a
+    # sample or two gives the convolutions nothing to slide over (each failed in torch, after the output folder
+    # was claimed; found by review)
+    n_times = ds.eeg.shape[-1]
+    if not (np.isfinite(ds.sfreq) and TRAIN_SFREQ[0] <= ds.sfreq <= TRAIN_SFREQ[1]):
+        raise EegvizError(f"{path}: its sampling rate, {ds.sfreq:g} Hz, is not one eegviz trains at "
+                          f"({TRAIN_SFREQ[0]:g}-{TRAIN_SFREQ[1]:g} Hz: the decoder reads 20 ms bins)")
+    if n_times * 1000 / ds.sfreq < MIN_EPOCH_MS:
+        raise EegvizError(f"{path}: its epochs hold {n_times} samples ({n_times * 1000 / ds.sfreq:.0f} ms) "
+                          f"at {ds.sfreq:g} Hz; the decoder needs at least {MIN_EPOCH_MS} ms")
     train_idx, val_idx = ds.subset("train"), ds.subset("val")
     in_train = sorted({ds.classes[int(y)] for y in ds.labels[train_idx]})
     hint = ("; the class of an image is its id up to the last '_' (or its subfolder) in the images folder, so "

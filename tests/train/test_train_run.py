@@ -76,6 +76,28 @@ def test_a_classifier_seed_that_would_see_the_eeg_stimuli_is_refused_before_anyt
     assert "e.g. 1)" in err and not out.exists()
 
 
+@pytest.mark.parametrize("damage, says", [("sfreq_huge", "sampling rate, 1e+300 Hz, is not one eegviz trains at"),
+                                          ("sfreq_1", "sampling rate, 1 Hz, is not one eegviz trains at"),
+                                          ("one_sample", "epochs hold 1 samples (4 ms) at 250 Hz")])
+def test_a_dataset_whose_time_grid_no_decoder_can_read_is_refused_before_the_folder(tmp_path, capsys, damage, says):
+    """A rate of 1e300 or 1 Hz in dataset.json, or epochs of one sample: each failed in torch after the output folder
+    was claimed (found by review)."""
+    data, out = tmp_path / "data", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    capsys.readouterr()
+    meta = json.loads((data / "dataset.json").read_text())
+    if damage == "one_sample":
+        np.save(data / "eeg.npy", np.load(data / "eeg.npy")[..., :1])
+        meta["tmax"] = meta["tmin"] + 1 / meta["sfreq"]
+    else:
+        meta["sfreq"] = 1e300 if damage == "sfreq_huge" else 1.0
+    (data / "dataset.json").write_text(json.dumps(meta))
+    assert main(["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
+                 "--decoder-only", "--text-encoder", "hash"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err and not out.exists(), err
+
+
 @pytest.mark.parametrize("flags, says", [(["--reference", "FOO"], "reference channel(s) 'FOO'"),
                                          (["--text-encoder", "clip:/nonexistent"], "cannot load a CLIP text encoder"),
                                          (["--highpass", "200"], "high-pass cutoff 200 Hz must lie between 0 and")])
