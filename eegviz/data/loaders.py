@@ -109,16 +109,6 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
     Own XDF recordings are the usual way to get here: a few markers, or an image folder whose ids all share one
     class prefix.
     """
-    # the time grid first: the decoder reads 20 ms bins, so a rate under 50 Hz leaves bins empty, and an epoch of a
-    # sample or two gives the convolutions nothing to slide over (each failed in torch, after the output folder
-    # was claimed; found by review)
-    n_times = ds.eeg.shape[-1]
-    if not (np.isfinite(ds.sfreq) and TRAIN_SFREQ[0] <= ds.sfreq <= TRAIN_SFREQ[1]):
-        raise EegvizError(f"{path}: its sampling rate, {ds.sfreq:g} Hz, is not one eegviz trains at "
-                          f"({TRAIN_SFREQ[0]:g}-{TRAIN_SFREQ[1]:g} Hz: the decoder reads 20 ms bins)")
-    if n_times * 1000 / ds.sfreq < MIN_EPOCH_MS:
-        raise EegvizError(f"{path}: its epochs hold {n_times} samples ({n_times * 1000 / ds.sfreq:.0f} ms) "
-                          f"at {ds.sfreq:g} Hz; the decoder needs at least {MIN_EPOCH_MS} ms")
     train_idx, val_idx = ds.subset("train"), ds.subset("val")
     in_train = sorted({ds.classes[int(y)] for y in ds.labels[train_idx]})
     hint = ("; the class of an image is its id up to the last '_' (or its subfolder) in the images folder, so "
@@ -139,3 +129,13 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
                  "empty 'val', a validation fraction of 0, or too few THINGS-EEG2 concepts to hold one out)")
         raise EegvizError(f"{path} gives no validation trials ({len(train_idx)} train, {len(ds.subset('test'))} "
                           f"test): {cause}; training keeps the epoch that scores best on validation")
+    # the time grid: the decoder reads 20 ms bins, so a rate under 50 Hz leaves bins empty, and an epoch of a
+    # sample or two gives the convolutions nothing to slide over (each failed in torch, after the output folder
+    # was claimed; found by review)
+    n_times = ds.eeg.shape[-1]
+    if not (np.isfinite(ds.sfreq) and TRAIN_SFREQ[0] <= ds.sfreq <= TRAIN_SFREQ[1]):
+        raise EegvizError(f"{path}: its sampling rate, {ds.sfreq:g} Hz, is not one eegviz trains at "
+                          f"({TRAIN_SFREQ[0]:g}-{TRAIN_SFREQ[1]:g} Hz: the decoder reads 20 ms bins)")
+    if n_times * 1000 / ds.sfreq < MIN_EPOCH_MS:
+        raise EegvizError(f"{path}: its epochs hold {n_times} samples ({n_times * 1000 / ds.sfreq:.0f} ms) "
+                          f"at {ds.sfreq:g} Hz; the decoder needs at least {MIN_EPOCH_MS} ms")
