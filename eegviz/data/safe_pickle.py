@@ -219,7 +219,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         """np.dtype as numpy's pickles call it: (type string, align, copy=True), so the result is a new object.
         copy=False would hand back numpy's own shared instance (np.dtype('f8') of every array in the process),
         whose state the file must never set."""
-        if len(args) != 3 or args[2] is not True and args[2] != 1:
+        if len(args) != 3 or args[2] != 1:  # True == 1: numpy 2 writes True, Python 2 era pickles 1
             raise pickle.UnpicklingError("the pickle makes a dtype other than as numpy writes it (crafted file)")
         dt = np.dtype(*args)
         self._unset[id(dt)] = dt
@@ -258,7 +258,7 @@ class RestrictedUnpickler(pickle._Unpickler):
             self._use(state)
         elif len(self.stack) >= 2 and isinstance(self.stack[-2], np.ndarray):
             _check_array_state(self.stack[-1], self.max_elements)
-            self._use(self.stack[-1])
+            self._use(self.stack[-1][-3])  # the array's dtype (its elements' own dtypes do not type its memory)
         super().load_build()
 
     # numpy.ndarray is on the allow-list only as the argument numpy's own pickles hand to _reconstruct. Called
