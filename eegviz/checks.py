@@ -62,6 +62,24 @@ def check_range(value: float, name: str, low: float, high: float, *, low_open: b
     raise EegvizError(f"{name} must be in {interval}{': ' + hint if hint else ''}")
 
 
+def physical_memory() -> int | None:
+    """This machine's memory in bytes; None where the platform does not say (then nothing is refused)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(need: float, what: str, fix: str) -> None:
+    """Refuse, before any work starts, work whose arrays cannot fit in this machine's memory: "WHAT would need
+    about N GiB of memory, more than this machine's M GiB; FIX". Past that point the process is killed or dies
+    in a MemoryError traceback, after minutes of work (bench --n 10^8 did, 31 s in)."""
+    have = physical_memory()
+    if have is not None and need > have:
+        raise EegvizError(f"{what} would need about {need / 2**30:.0f} GiB of memory, more than this machine's "
+                          f"{have / 2**30:.0f} GiB; {fix}")
+
+
 def check_choice(value: T, name: str, choices: Iterable[T]) -> T:
     """value among choices, else "NAME=VALUE; one of A, B, C"."""
     choices = list(choices)

@@ -16,11 +16,11 @@ dataset (rapid, no drift, signal 1) is sample-for-sample the one the shipped mod
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from eegviz.checks import check_memory
 from eegviz.data.dataset import EEGDataset, check_finite
 from eegviz.errors import EegvizError, one_line
 
@@ -83,14 +83,18 @@ SIM_CHANNELS = 128  # the simulator's cap (biosemi128)
 def check_fits_in_memory(n_trials: int, sfreq: float, seconds: float) -> None:
     """Refuse, before anything is written, a dataset the simulator cannot hold: it keeps every epoch as float32
     and as the stored float16 at once (--repeats 100000 asked for 209 GiB and ended in a MemoryError traceback)."""
-    need = n_trials * SIM_CHANNELS * round(seconds * sfreq) * (4 + 4 + 2)
-    try:
-        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # not on every platform
-        return
-    if need > have:
-        raise EegvizError(f"{n_trials} simulated trials would need about {need / 2**30:.0f} GiB of memory, more "
-                          f"than this machine's {have / 2**30:.0f} GiB; fewer --repeats, --images or --subjects")
+    check_memory(n_trials * SIM_CHANNELS * round(seconds * sfreq) * (4 + 4 + 2), f"{n_trials} simulated trials",
+                 "fewer --repeats, --images or --subjects")
+
+
+def check_simulation_size(subjects: int, n_per_class: int, config=None, sfreq: float = 250.0, tmin: float = -0.1,
+                          tmax: float = 0.6) -> None:
+    """check_fits_in_memory for simulate_dataset's arguments, from the counts alone: drawing the stimulus set
+    itself took 40 s for --images 20000 and never ended for more, so nothing is drawn (or written) first."""
+    from eegviz.world.sim_config import DEMO
+    from eegviz.world.stimuli import CLASSES
+
+    check_fits_in_memory(subjects * trial_count(n_per_class, len(CLASSES), config or DEMO), sfreq, tmax - tmin)
 
 
 def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: int = 0,
@@ -112,8 +116,7 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     if design not in DESIGNS:
         raise EegvizError(f"unknown design '{design}'; choose one of {', '.join(DESIGNS)}")
     out = Path(out)
-    # from the counts first: drawing the stimulus set itself took 40 s for --images 20000 and never ended for more
-    check_fits_in_memory(subjects * trial_count(n_per_class, len(CLASSES), cfg), sfreq, tmax - tmin)
+    check_simulation_size(subjects, n_per_class, cfg, sfreq, tmin, tmax)
     specs = stimulus_set(n_per_class, seed=seed)
     trials, trial_split = trial_list(specs, n_per_class, cfg)
     claim_new_output(out, "--out", "a simulated dataset")  # makes the folder (exclusively) when it is new

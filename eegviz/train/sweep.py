@@ -87,7 +87,7 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
     (check_sweep_options): nothing is written for a run that is refused."""
     import dataclasses
 
-    from eegviz.data.synthetic import load_dataset, simulate_dataset
+    from eegviz.data.synthetic import check_simulation_size, load_dataset, simulate_dataset
     from eegviz.eval.controls import wilson
     from eegviz.eval.curves import probe_curve, repetition_curve
     from eegviz.eval.report import decode_eeg, decode_split
@@ -96,6 +96,8 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
 
     check_sweep_options(subjects=subjects, n_per_class=n_per_class, seed=seed, epochs=epochs, gan_steps=gan_steps,
                         average_augment=average_augment)
+    # each level's dataset in turn: one that cannot fit was refused after the folder was made, and left it empty
+    check_simulation_size(subjects, n_per_class, cfg)
     out = Path(out)
     claim_new_output(out, "--out", "a sweep (curves.json, curves.png, one dataset per level)")
     rows = []

@@ -58,6 +58,7 @@ def test_sweep_bad_levels_are_one_line(tmp_path, capsys):
     (["--snr-db=-10,-10.0", "--keep-data"], "--snr-db"),  # one folder for two levels
     (["--snr-db=-3,50"], "at most 40 dB"),  # was refused by the simulator after -3 dB had trained
     (["--class-snr-db=-30"], "--class-snr-db"),  # was ignored without a word: --snr-db sets each level's
+    (["--images", "1000000"], "GiB of memory"),  # was refused by the first level's simulation, in the new folder
 ])
 def test_sweep_refuses_bad_options_before_writing(tmp_path, capsys, monkeypatch, opt, name):
     import eegviz.data.synthetic
