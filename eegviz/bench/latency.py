@@ -23,6 +23,9 @@ from eegviz.latency import percentiles
 from eegviz.sysinfo import cpu_model
 
 SOA_S = 0.75  # stimulus onset asynchrony of the simulated session
+# peak bytes per value (sample x channel) while the simulated session is drawn: its float32 EEG and the
+# background's working arrays, 4.7x the EEG itself (tracemalloc, 1000 and 4000 epochs), rounded up
+SESSION_BYTES_PER_VALUE = 4 * 5
 CHUNK_S = 0.02  # samples arrive in chunks this long, as from an amplifier
 BATCHES = (1, 4, 8)
 BATCH_REPS = 10
@@ -57,6 +60,16 @@ def model_digest(model_dir: Path) -> str:
             for block in iter(lambda: fh.read(1 << 22), b""):
                 h.update(block)
     return h.hexdigest()[:16]
+
+
+def check_session_size(n: int, sfreq: float) -> None:
+    """Refuse an --n whose simulated session cannot be held, before the minute of loading and warm-up: 10^8
+    epochs failed in a MemoryError traceback 31 s in."""
+    from eegviz.checks import check_memory
+    from eegviz.data.synthetic import SIM_CHANNELS
+
+    check_memory((n * SOA_S + 1.5) * sfreq * SIM_CHANNELS * SESSION_BYTES_PER_VALUE,
+                 f"a simulated session of {n} epochs", "a smaller --n")
 
 
 def _simulated_session(spec, n: int):
@@ -190,6 +203,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     load_before = list(os.getloadavg())
     model_dir = Path(model_dir or default_model_dir())
     dec = TwoBranchDecoder.load(model_dir)
+    check_session_size(n, dec.spec.sfreq)
     gen = make_generator("embedded", model_dir, options=GeneratorOptions(device=device, capture=capture))
     t0 = time.perf_counter()
     gen.warmup()

@@ -56,6 +56,18 @@ def test_bench_needs_something_to_time(flag, capsys):
     assert "Traceback" not in err
 
 
+def test_an_n_too_big_for_memory_is_one_line_before_any_warm_up(tmp_path, monkeypatch, capsys):
+    """--n 10^8 died in a MemoryError traceback 31 s in, after loading and warming the generator."""
+    import eegviz.generators
+
+    monkeypatch.setattr(eegviz.generators, "make_generator", lambda *a, **k: pytest.fail("built before the check"))
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--n", "100000000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a simulated session of 100000000 epochs would need about" in err
+    assert "smaller --n" in err and not out.exists()
+
+
 def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     """The embedded layout (decoder files + diffusers pipeline folder): the issue's keys, measured in one run."""
     model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 2, "image_size": 32})
