@@ -6,7 +6,9 @@ score. Apart from the widget and the schedule because it needs neither (only num
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +33,7 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
 
     from eegviz.generators.base import to_uint8
     from eegviz.paths import check_new_output
-    from eegviz.world.stimuli import CLASSES, stimulus_set, render
+    from eegviz.world.stimuli import CLASSES, make_spec, render
 
     if n_per_class < 1 or not 8 <= size <= MAX_SIZE:
         raise EegvizError(f"need n_per_class >= 1 and 8 <= size <= {MAX_SIZE}, got {n_per_class} and {size}.")
@@ -43,10 +45,11 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
         raise EegvizError(f"unknown stimulus class '{unknown[0]}'; known classes: {', '.join(CLASSES)}.")
     out = Path(out_dir)
     check_new_output(out, "--write-demo-folder", "a stimulus folder (images and captions.json)")
+    chosen = [c for c, name in enumerate(CLASSES) if name in wanted]
+    _check_disk_room(out, [make_spec(c, 0, seed) for c in chosen[:4]], n_per_class * len(chosen), size)
     written, captions = [], {}
-    for spec in stimulus_set(n_per_class, seed=seed):
-        if spec.class_name not in wanted:
-            continue
+    # one stimulus at a time, in stimulus_set's order: the whole set of --per-class 10^8 never ended being drawn
+    for spec in (make_spec(c, k, seed) for c in chosen for k in range(n_per_class)):
         image, _ = render(spec, size=size)
         path = out / spec.class_name / f"{spec.image_id}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,3 +58,29 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
         captions[spec.image_id] = spec.caption
     (out / "captions.json").write_text(json.dumps(captions, indent=1))
     return written
+
+
+def _check_disk_room(out: Path, samples: list, n_images: int, size: int) -> None:
+    """Refuse, before the first file, a folder the disk cannot hold: n_images times the smallest of a few sample
+    stimuli as PNG (a lower bound, so only what surely cannot fit is refused). --per-class 10^8 rendered for
+    minutes first."""
+    from PIL import Image
+
+    from eegviz.generators.base import to_uint8
+    from eegviz.world.stimuli import render
+
+    each = min(len(_png(Image.fromarray(to_uint8(render(spec, size=size)[0])))) for spec in samples)
+    where = out.absolute()
+    while not where.exists():  # the new folder's nearest existing parent holds it
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if n_images * each > free:
+        raise EegvizError(f"{n_images} stimuli at {size} px would take about {n_images * each / 2**30:.1f} GiB "
+                          f"({each / 1024:.1f} KiB each or more), more than the {free / 2**30:.1f} GiB free on "
+                          f"{where}; fewer --per-class or a smaller --size")
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -23,6 +23,24 @@ def test_write_stimulus_folder(tmp_path):
         write_stimulus_folder(tmp_path, classes=["unicorn"])
 
 
+def test_a_folder_the_disk_cannot_hold_is_refused_before_the_first_image(tmp_path, monkeypatch, capsys):
+    """--per-class 10^8 rendered for minutes before anything said no; now the disk's free space is compared
+    with the folder's least size first (here a disk with 100 KiB free against 40 x 50 stimuli)."""
+    import shutil
+
+    from eegviz.cli import main
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(1 << 30, (1 << 30) - 102400,
+                                                                                     102400))
+    out = tmp_path / "stimuli"
+    assert main(["present", "--write-demo-folder", str(out), "--per-class", "50"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "2000 stimuli at 256 px would take about" in err and "fewer --per-class" in err
+    assert not out.exists()
+    monkeypatch.undo()
+    assert main(["present", "--write-demo-folder", str(out), "--per-class", "100000000000"]) == 2
+    assert "GiB free on" in capsys.readouterr().err and not out.exists()
+
 
 def test_write_stimulus_folder_refuses_a_non_empty_folder(tmp_path):
     """An existing stimulus folder (its captions.json, its PNGs) is never overwritten; an empty one is fine."""
