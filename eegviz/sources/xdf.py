@@ -3,13 +3,15 @@
 Files come from eegviz's own SessionRecorder or from LabRecorder. pyxdf does the decoding and the clock
 synchronisation (including clock resets). Before handing the bytes to pyxdf the chunk structure is walked once:
 a recording cut short by a crash ends in a partial chunk, which pyxdf may misread or choke on, so only the
-complete chunks are passed on and the rest is reported in a warning.
+complete chunks are passed on and the rest is reported in a warning. Damage inside complete chunks pyxdf
+logs (with a traceback) and reads past; eegviz keeps those messages and says what they mean in one line.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,8 @@ from eegviz.sources.units import judged_scale, volts_per_unit
 
 log = logging.getLogger(__name__)
 
-
+# the nominal rate and the rate the timestamps advance at may differ by this much (a clock's drift is far less)
+RATE_TOLERANCE = 0.1
 
 
 @dataclass
@@ -54,6 +57,27 @@ def _complete_prefix(raw: bytes) -> tuple[int, int]:
             headers += 1
         pos = end
     return pos, headers
+
+
+@contextmanager
+def _pyxdf_errors():
+    """The messages pyxdf logs at ERROR while it reads, collected instead of printed: it logs a damaged chunk
+    with a traceback on stderr and reads on (skipping to the next boundary chunk), so what it means is for
+    load_xdf_session to say, in one line."""
+    errors: list[str] = []
+
+    def keep(record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        errors.append(record.getMessage())
+        return False
+
+    logger = logging.getLogger(pyxdf.load_xdf.__module__)
+    logger.addFilter(keep)
+    try:
+        yield errors
+    finally:
+        logger.removeFilter(keep)
 
 
 def _first(d: dict, key: str, default: str = "") -> str:
@@ -147,6 +171,39 @@ def _rate(stream) -> float:
         return float("nan")
 
 
+def _report_damage(streams: list[dict], damage: list[str], path: Path) -> None:
+    """pyxdf met chunks it could not parse. Where a stream's header declares another channel count than its own
+    channel list, every one of its samples chunks was read at the wrong width (values become garbage, then
+    the next chunk's length), so the file is refused; otherwise the damage is local and named in a warning."""
+    what = damage[0].splitlines()[0][:120] + (f"; {len(damage) - 1} more" if len(damage) > 1 else "")
+    for s in streams:
+        listed = len(_channels(s))
+        if listed and listed != _n_channels(s):
+            raise EegvizError(f"{path}: stream '{_name(s)}' declares {_n_channels(s)} channels but its header lists "
+                              f"{listed}, and its samples could not be read at {_n_channels(s)} ({what}); the file "
+                              "was written with a wrong header, so its samples cannot be trusted")
+    log.warning("%s: damaged chunks that pyxdf could not read and skipped (%s): samples or markers there are "
+                "missing", path.name, what)
+
+
+def _check_rate(sfreq: float, timestamps: np.ndarray, name: str, path: Path) -> None:
+    """Refuse a header rate the timestamps contradict: 1 MHz declared over stamps 4 ms apart cut every epoch
+    250 times too long, and the replay skipped every marker with exit status 0. The stamps' rate is measured
+    two ways, over the whole stream and from the typical step, and both must disagree: a gap (a dropped
+    connection) slows the first, samples stamped in bursts on arrival distort the second."""
+    steps = np.diff(timestamps)
+    steps = steps[steps > 0]
+    if not 0 < sfreq < float("inf") or len(steps) < 10:  # no rate, or none usable: refused as such elsewhere
+        return
+    overall = (len(timestamps) - 1) / (timestamps[-1] - timestamps[0])
+    typical = 1.0 / float(np.median(steps))
+    off = [abs(rate / sfreq - 1) > RATE_TOLERANCE for rate in (overall, typical)]
+    if all(off):
+        raise EegvizError(f"{path}: stream '{name}' declares {sfreq:g} Hz but its timestamps advance at "
+                          f"{overall:.4g} Hz; the header's rate or the timestamps are wrong, and epochs cut at "
+                          "the declared rate would not be the recorded ones")
+
+
 def load_xdf_session(
     path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None
 ) -> XdfSession:
@@ -164,14 +221,17 @@ def load_xdf_session(
             path.name, end, len(raw), end,
         )
     try:
-        streams, _ = pyxdf.load_xdf(
-            io.BytesIO(raw[:end]),
-            synchronize_clocks=True,
-            handle_clock_resets=True,
-            dejitter_timestamps=False,
-        )
+        with _pyxdf_errors() as damage:
+            streams, _ = pyxdf.load_xdf(
+                io.BytesIO(raw[:end]),
+                synchronize_clocks=True,
+                handle_clock_resets=True,
+                dejitter_timestamps=False,
+            )
     except Exception as e:  # pyxdf raises bare exceptions for corrupt content
         raise EegvizError(f"{path} could not be read as XDF ({one_line(e)})") from None
+    if damage:
+        _report_damage(streams, damage, path)
 
     names = [_name(s) for s in streams]
     if eeg_stream is not None:
@@ -239,6 +299,7 @@ def load_xdf_session(
     labels = [_first(c, "label") for c in _channels(eeg)]
     labels = usable_ch_names(labels, n)
     sfreq = float(_first(eeg["info"], "nominal_srate", "0") or 0)
+    _check_rate(sfreq, timestamps, _name(eeg), path)
     if sfreq <= 0:
         sfreq = float(eeg["info"].get("effective_srate") or 0.0)
     info = StreamInfo(

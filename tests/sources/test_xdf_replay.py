@@ -1,6 +1,7 @@
 """load_xdf_session / XdfReplaySource: stream picking, unit scaling, clock resets, damaged files, replay timing."""
 
 import logging
+import re
 import time
 
 import numpy as np
@@ -267,3 +268,76 @@ def test_numeric_event_codes_read_as_integers():
     from eegviz.sources.xdf import _payload
 
     assert _payload([3.0]) == "3" and _payload(np.array([12.0, 0.5])) == "12,0.5" and _payload(["star_001"]) == "star_001"
+
+
+def _header(channel_count, rate=FS, labels=("Fz", "Cz", "Pz", "Oz")):
+    channels = "".join(f"<channel><label>{x}</label><unit>microvolts</unit></channel>" for x in labels)
+    return (f'<?xml version="1.0"?><info><name>amp</name><type>EEG</type><channel_count>{channel_count}'
+            f"</channel_count><nominal_srate>{rate}</nominal_srate><channel_format>float32</channel_format>"
+            f"<source_id>a1</source_id><desc><channels>{channels}</channels></desc></info>")
+
+
+def _write_header(path, declared, rate=FS, stamps_hz=FS, n=500):
+    """4 channels of samples, stamped at stamps_hz, under a header that declares `declared` channels at `rate`."""
+    with XdfWriter(path) as w:
+        eeg = w.add_stream_header(_header(declared, rate), 4, "float32")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        for i in range(0, n, 25):
+            w.write_samples(eeg, np.ones((25, 4), np.float32), 10.0 + np.arange(i, i + 25) / stamps_hz)
+        w.write_samples(mk, ["a"], np.array([10.2]))
+
+
+def test_a_header_with_the_wrong_channel_count_is_one_line(tmp_path, capsys):
+    """A header declaring 64 channels over 4-channel samples: pyxdf printed a traceback, read garbage, and the
+    replay failed on channel positions instead ('ch1 ... have no position in montage')."""
+    _write_header(tmp_path / "h.xdf", declared=64)
+    with pytest.raises(EegvizError, match="stream 'amp' declares 64 channels but its header lists 4") as e:
+        load_xdf_session(tmp_path / "h.xdf")
+    assert "\n" not in str(e.value) and "wrong header" in str(e.value)
+    assert "Traceback" not in capsys.readouterr().err
+    _write_header(tmp_path / "ok.xdf", declared=4)  # the same file with a right header reads
+    assert load_xdf_session(tmp_path / "ok.xdf").data.shape == (500, 4)
+
+
+def test_damage_inside_a_chunk_is_a_warning_naming_it(tmp_path, caplog, capsys):
+    """A samples chunk whose count field is damaged: pyxdf logs a traceback and skips on; eegviz says so in one
+    warning line and keeps what could be read."""
+    path = tmp_path / "d.xdf"
+    _write(path, seconds=2.0)
+    raw = bytearray(path.read_bytes())
+    pos, samples_chunks = 4, []
+    while pos < len(raw):  # XDF chunks: [length width][length][tag: 2 bytes][content]
+        width = raw[pos]
+        length = int.from_bytes(raw[pos + 1: pos + 1 + width], "little")
+        if int.from_bytes(raw[pos + 1 + width: pos + 3 + width], "little") == 3:
+            samples_chunks.append(pos + 1 + width + 2 + 4)  # after the tag and the stream id: the sample count
+        pos += 1 + width + length
+    raw[samples_chunks[5]] = 3  # a count width that no writer uses (1, 4 or 8)
+    path.write_bytes(bytes(raw))
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(path)
+    assert "damaged chunks that pyxdf could not read and skipped" in caplog.text
+    assert 0 < len(s.timestamps) < 500 and "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rate", [1e6, 1.0])
+def test_a_header_rate_the_timestamps_contradict_is_refused(tmp_path, rate):
+    """1 MHz declared over stamps 4 ms apart: epochs were cut 4000 times too long and every marker skipped, exit
+    status 0, without a word."""
+    _write_header(tmp_path / "r.xdf", declared=4, rate=rate)
+    with pytest.raises(EegvizError, match=re.escape(f"declares {rate:g} Hz but its timestamps advance at 250 Hz")):
+        load_xdf_session(tmp_path / "r.xdf")
+
+
+def test_gaps_and_stamps_in_bursts_are_not_a_rate_mismatch(tmp_path):
+    """Either alone is normal: a dropped connection (a gap, the overall rate falls) or samples stamped as they
+    arrive in bursts (the typical step shrinks). Only both measures disagreeing with the header refuse it."""
+    with XdfWriter(tmp_path / "g.xdf") as w:
+        gap = w.add_stream("gap", "EEG", 4, FS, "float32", unit="volts")
+        w.write_samples(gap, np.ones((500, 4), np.float32), np.r_[10 + np.arange(250) / FS, 60 + np.arange(250) / FS])
+    assert load_xdf_session(tmp_path / "g.xdf").info.sfreq == FS
+    with XdfWriter(tmp_path / "b.xdf") as w:
+        burst = w.add_stream("burst", "EEG", 4, FS, "float32", unit="volts")
+        stamps = 10 + np.repeat(np.arange(20) * 25 / FS, 25) + np.tile(np.arange(25) * 1e-5, 20)
+        w.write_samples(burst, np.ones((500, 4), np.float32), stamps)
+    assert load_xdf_session(tmp_path / "b.xdf").info.sfreq == FS
