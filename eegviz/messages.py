@@ -6,10 +6,14 @@ the latency from marker to image is measured per epoch, stage by stage.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 def default_ch_names(n: int) -> list[str]:
@@ -17,14 +21,24 @@ def default_ch_names(n: int) -> list[str]:
     return [f"ch{i + 1}" for i in range(n)]
 
 
-def usable_ch_names(labels: list[str], n: int) -> list[str]:
+def usable_ch_names(labels: list[str], n: int, source: str = "the stream") -> list[str]:
     """`labels` (stripped) when they name all n channels, each non-empty and distinct, else default_ch_names(n):
     a stream that names some channels and leaves others blank or doubled is not half-trusted, because the
-    montage maps channels by name."""
+    montage maps channels by name. Labels given but not used are named in a warning: the montage check that
+    follows can only report ch1..chN as unplaced, which sent a user with doubled names looking at montages."""
     labels = [str(label).strip() for label in labels]
-    if len(labels) != n or not all(labels) or len(set(labels)) != n:
-        return default_ch_names(n)
-    return labels
+    if len(labels) == n and all(labels) and len(set(labels)) == n:
+        return labels
+    if any(labels):
+        if len(labels) != n:
+            why = f"{len(labels)} labels for {n} channels"
+        elif not all(labels):
+            why = f"{labels.count('')} of {n} channels have no label"
+        else:
+            name, times = Counter(labels).most_common(1)[0]
+            why = f"'{name}' labels {times} channels"
+        log.warning("%s: its channel labels are not used (%s); its channels are called ch1..ch%d", source, why, n)
+    return default_ch_names(n)
 
 
 @dataclass(frozen=True)

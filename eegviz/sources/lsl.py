@@ -87,7 +87,7 @@ def channel_meta(info: pylsl.StreamInfo) -> tuple[list[str], list[str | None]]:
     """Labels and units from desc/channels/channel; fallback labels ch1..chN when the description lacks them."""
     n = info.channel_count()
     declared = channel_header(info)[:n]
-    labels = usable_ch_names([label for label, _ in declared], n)
+    labels = usable_ch_names([label for label, _ in declared], n, f"LSL stream '{info.name()}'")
     units = [unit or None for _, unit in declared] if len(declared) == n else [None] * n
     return labels, units
 

@@ -297,7 +297,7 @@ def load_xdf_session(
 
     n = data.shape[1]
     labels = [_first(c, "label") for c in _channels(eeg)]
-    labels = usable_ch_names(labels, n)
+    labels = usable_ch_names(labels, n, f"{path.name}: stream '{_name(eeg)}'")
     sfreq = float(_first(eeg["info"], "nominal_srate", "0") or 0)
     _check_rate(sfreq, timestamps, _name(eeg), path)
     if sfreq <= 0:
