@@ -25,19 +25,23 @@ import argparse
 import tomllib
 from pathlib import Path
 
+from eegviz.checks import check_small_file
 from eegviz.errors import EegvizError
+
+# A settings file is a few KB: anything larger is the wrong file, and would be read whole into memory.
+CONFIG_MAX_BYTES = 1 << 20
 
 
 def read_config(path: str | Path) -> dict:
-    """The parsed TOML file; EegvizError (one line) when it cannot be read or parsed."""
+    """The parsed TOML file; EegvizError (one line) when it cannot be read or parsed, or is no regular file of at
+    most CONFIG_MAX_BYTES (checked before it is opened: /dev/zero was read forever)."""
     path = Path(path)
     try:
+        check_small_file(path, "config file", CONFIG_MAX_BYTES)
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise EegvizError(f"config file {path} does not exist") from None
-    except IsADirectoryError:
-        raise EegvizError(f"config file {path} is a folder") from None
     except tomllib.TOMLDecodeError as e:
         raise EegvizError(f"config file {path} is not valid TOML: {e}") from None
     except UnicodeDecodeError as e:

@@ -1,5 +1,6 @@
 """--config FILE.toml: keys are option names, [command] tables, flags win, typos are one-line errors."""
 
+import os
 import subprocess
 import sys
 
@@ -144,3 +145,28 @@ def test_plugins_before_and_after_the_command_are_both_taken():
     assert parse_args(["plugins", "--plugins", "b"]).plugins == ["b"]
     assert parse_args(["--plugins", "a", "plugins"]).plugins == ["a"]
     assert parse_args(["plugins"]).plugins is None
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_config_that_is_no_regular_file_is_refused_unread(tmp_path, kind):
+    """--config /dev/zero read zeros forever, and a FIFO blocked open() until a writer came: both hung. A run in a
+    subprocess, so the old hang fails the test by its timeout instead of hanging the suite."""
+    path = "/dev/zero" if kind == "device" else tmp_path / "pipe.toml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "demo", "--config", str(path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.strip() == (f"eegviz: error: config file {path} is not a regular file (a device, pipe or "
+                                "socket); name a file")
+
+
+def test_a_config_over_a_mebibyte_or_a_folder_is_refused(tmp_path):
+    big = tmp_path / "big.toml"
+    big.write_text("# padding\n" * 110_000)  # valid TOML, 1.1 MB: refused by its size, not by its content
+    with pytest.raises(EegvizError) as e:
+        parse_args(["demo", "--config", str(big)])
+    assert str(e.value) == (f"config file {big} is 1,100,000 bytes, over the 1,048,576 a config file may hold; "
+                            "is it the right file?")
+    with pytest.raises(EegvizError, match=f"^config file {tmp_path} is a folder$"):
+        parse_args(["demo", "--config", str(tmp_path)])
