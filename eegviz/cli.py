@@ -11,7 +11,7 @@ from pathlib import Path
 
 from eegviz.checks import check_at_least, check_new_file, check_positive, check_range, check_threads
 from eegviz.errors import EegvizError, os_error_line
-from eegviz.settings import GeneratorSettings, SessionSettings
+from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
 
 
 # -- sessions: demo, replay, live -----------------------------------------------------------------------------------
@@ -37,6 +37,8 @@ def _check_session(settings: SessionSettings) -> None:
         check_threads(settings.threads)
     if source.command in ("demo", "replay"):
         check_positive(source.speed, "--speed", allow_zero=True, hint="0 = as fast as possible")
+    if source.command == "replay":
+        _check_rate_and_unit(source)
     if settings.duration is not None:
         check_positive(settings.duration, "--duration", unit="s", hint="leave it out to run until stopped")
     if settings.output.screenshot:
@@ -60,6 +62,25 @@ def _check_session(settings: SessionSettings) -> None:
         # not refused (a quick look at the summary is a use), but a lab must not find out afterwards
         print("eegviz: note: no --out and no --sink: this headless session records nothing; only its summary "
               "line is printed", file=sys.stderr)
+
+
+def _check_rate_and_unit(source: SourceSettings) -> None:
+    """replay's --sfreq and --unit are for files that do not carry their rate or unit (csv). A bad value is
+    refused whatever the file (`--sfreq nan` on an XDF ran the session as if it were not there), and a good one
+    given for a file that carries its own (XDF, or FIF, EDF... read by MNE) is said not to be used, in one
+    warning line, rather than dropped without a word."""
+    from eegviz.sources.units import checked_unit
+
+    if source.sfreq is not None:
+        check_positive(source.sfreq, "--sfreq", unit="Hz")
+    if source.unit is not None:
+        checked_unit(source.unit, "--unit")
+    given = [opt for opt, value in (("--sfreq", source.sfreq), ("--unit", source.unit)) if value is not None]
+    if given and source.resolved_reader in ("xdf", "mne"):
+        logging.getLogger("eegviz.cli").warning(
+            "%s not used: %s is read by the %s reader, which takes its sampling rate and unit from the file "
+            "(they are for files that do not say, such as csv)",
+            " and ".join(given), Path(source.file or "").name, source.resolved_reader)
 
 
 def cmd_session(args) -> int:
@@ -335,7 +356,7 @@ def _add_session_commands(sub) -> None:
                    help="file reader: auto (xdf for .xdf, else mne), xdf, mne, or a source plugin such as csv")
     r.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
     r.add_argument("--sfreq", type=float, help="sampling rate for files without timestamps (csv)")
-    r.add_argument("--unit", default="uV", help="sample unit for files that do not say (csv): V, mV, uV, nV")
+    r.add_argument("--unit", help="sample unit for files that do not say (csv): V, mV, uV (the default), nV")
     r.set_defaults(fn=cmd_session)
 
     lv = sub.add_parser("live", help="decode a live LSL or BrainFlow stream")

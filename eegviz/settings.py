@@ -45,7 +45,7 @@ class SourceSettings:
     simulate: bool = False
     montage: str | None = None
     sfreq: float | None = None
-    unit: str = "uV"
+    unit: str | None = None  # replay's --unit; None: not given (csv reads microvolts then)
 
     @property
     def resolved_reader(self) -> str:
@@ -136,7 +136,7 @@ class SessionSettings:
             board=None if opts.get("board") is None else int(opts["board"]),
             board_params=tuple(sorted(brainflow_params(opts).items())) if command == "live" else (),
             simulate=bool(opts.get("simulate", False)), montage=_str(opts.get("montage")),
-            sfreq=None if opts.get("sfreq") is None else float(opts["sfreq"]), unit=str(opts.get("unit") or "uV"))
+            sfreq=None if opts.get("sfreq") is None else float(opts["sfreq"]), unit=_str(opts.get("unit")))
         model = ModelSettings(path=_str(opts.get("model")), generator=GeneratorSettings.from_options(opts))
         output = OutputSettings(folder=_str(opts.get("out")), sinks=tuple(opts.get("sink") or ()),
                                 screenshot=_str(opts.get("screenshot")))

@@ -34,7 +34,7 @@ from eegviz.errors import EegvizError
 from eegviz.messages import Marker, StreamInfo
 from eegviz.plugins import register
 from eegviz.sources.replay import ReplaySource, checked_speed
-from eegviz.sources.units import UNIT_SCALE
+from eegviz.sources.units import checked_unit
 
 TIME_COLUMNS = ("time", "timestamp")
 DELIMITERS = (",", "\t", ";")
@@ -67,14 +67,11 @@ class CsvSource(ReplaySource):
         speed = checked_speed(speed)
         if sfreq is not None:
             check_positive(sfreq, "sfreq", unit="Hz")
-        key = unit.strip().lower()
-        if key not in UNIT_SCALE:
-            raise EegvizError(f"unknown unit '{unit}'; use one of V, mV, uV, nV")
+        self.scale = checked_unit(unit)
         self.path = Path(path)
         self.sfreq = None if sfreq is None else float(sfreq)
         self.speed = speed
         self.unit = unit
-        self.scale = UNIT_SCALE[key]
         self.marker_column = marker_column
         self.no_marker = {v.strip().lower() for v in no_marker}
         self.chunk_s = float(chunk_s)

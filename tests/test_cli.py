@@ -50,6 +50,9 @@ def run(*args, timeout=300):
     (["simulate", "--stream", "--duration", "-1"], "--duration must be a finite number > 0"),
     (["simulate", "--stream", "--markers", " "], "--markers must name the marker outlet"),
     (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number >= 0"),
+    # csv's --sfreq and --unit, checked for every format: an XDF replay ran as if they were not given
+    (["replay", "DEMO", "--headless", "--sfreq", "nan"], "--sfreq must be a finite number > 0 Hz"),
+    (["replay", "DEMO", "--headless", "--unit", "furlongs"], "unknown --unit 'furlongs'; use one of V, mV, uV, nV"),
     (["bench", "--soak", "-1"], "--soak must be a finite number >= 0"),
     # a file where a folder must be: the operating system's reason and the path, one line
     (["simulate", "--out", "OLD_FILE/sub", "--images", "1"], "which is a regular file, not a folder"),
@@ -76,6 +79,26 @@ def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path, capsys):
     assert len(lines) == 1 and needle in lines[0], err
     assert (tmp_path / "old.json").read_text() == "{}" and [f.name for f in (tmp_path / "full").iterdir()] == [
         "metrics.json"]  # untouched
+
+
+@pytest.mark.parametrize("file, options, warned", [
+    ("a.xdf", {"sfreq": 250.0, "unit": "mV"}, "--sfreq and --unit not used: a.xdf is read by the xdf reader"),
+    ("a.edf", {"unit": "uV"}, "--unit not used: a.edf is read by the mne reader"),
+    ("a.xdf", {}, None),
+    ("a.csv", {"reader": "csv", "sfreq": 250.0, "unit": "mV"}, None),  # csv uses them
+])
+def test_replay_says_when_sfreq_and_unit_are_not_used(file, options, warned, caplog):
+    """A valid --sfreq/--unit for a file that carries its own rate and unit is one warning line, not silence."""
+    from eegviz.cli import _check_rate_and_unit
+    from eegviz.settings import SourceSettings
+
+    with caplog.at_level("WARNING", logger="eegviz"):
+        _check_rate_and_unit(SourceSettings(command="replay", file=f"/data/{file}", **options))
+    said = [r.getMessage() for r in caplog.records]
+    if warned is None:
+        assert said == []
+    else:
+        assert len(said) == 1 and said[0].startswith(warned) and "\n" not in said[0]
 
 
 def test_the_entry_point_is_one_line_too(tmp_path):

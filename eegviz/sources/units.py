@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from eegviz.errors import EegvizError
+
 UV_MEDIAN_THRESHOLD = 1e-2  # |median| above this cannot be volts from a scalp electrode, so it is microvolts
 
 UNIT_SCALE = {
@@ -35,6 +37,15 @@ def volts_per_unit(unit: str | None) -> float | None:
     except ValueError:
         return UNIT_SCALE.get(text)
     return 10.0**exponent if -12 <= exponent <= 3 else None
+
+
+def checked_unit(unit: str, name: str = "unit") -> float:
+    """Volts per unit of a unit a user names (V, mV, uV, nV, or spelled out), else one line naming `name`: the
+    csv source's unit and replay's --unit, refused alike."""
+    scale = UNIT_SCALE.get(unit.strip().lower())
+    if scale is None:
+        raise EegvizError(f"unknown {name} '{unit}'; use one of V, mV, uV, nV")
+    return scale
 
 
 def judged_scale(median_abs: float) -> tuple[float, str]:
