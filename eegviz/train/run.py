@@ -139,7 +139,8 @@ def run_manifest(ds, options: dict) -> dict:
 def check_same_run(checkpoints: Path, run: dict) -> None:
     """--resume continues the run its checkpoints came from, or refuses: a stage finished on other data or with
     other options would be loaded as if it were this run's (same shapes, other classes, other seed), and only
-    the figures would show it. Checkpoints from before the manifest was written cannot be checked."""
+    the figures would show it. Without a manifest there is nothing to resume: check_resumable refused
+    checkpoints that have none, so this run starts in an empty folder."""
     path = Path(checkpoints) / RUN_MANIFEST
     if not path.is_file():
         return
@@ -176,8 +177,8 @@ def write_run_manifest(checkpoints: Path, run: dict, *, claim: bool = False) -> 
 
 
 def check_resumable(out: Path) -> None:
-    """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ and no finished
-    model yet (training.json is written when training ends), or starts one in a new or empty folder (a job
+    """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ (with their
+    run.json) and no finished model yet (training.json is written when training ends), or starts one in a new or empty folder (a job
     script that always passes --resume works on its first launch too). Anything else would be trained over."""
     from eegviz.paths import is_new_or_empty
 
@@ -191,6 +192,14 @@ def check_resumable(out: Path) -> None:
         raise EegvizError(f"--resume: {out} holds a finished model (training.json), which --resume would train "
                           "over; choose a new --out (if only its evaluation was cut short: eegviz eval --model "
                           f"{out})")
+    # A run writes checkpoints/run.json before its first checkpoint, so checkpoints without one were not written
+    # by an interrupted run of this eegviz (an older one's, or a manifest deleted since): they cannot be checked
+    # against this run's data and options (check_same_run), and loading them could pass off another run's stages.
+    # An empty checkpoints/ (a run stopped before it wrote anything) holds nothing to resume: a run starts there.
+    checkpoints = out / "checkpoints"
+    if not (checkpoints / RUN_MANIFEST).is_file() and any(checkpoints.iterdir()):
+        raise EegvizError(f"--resume: the checkpoints in {checkpoints} have no {RUN_MANIFEST}, so eegviz cannot tell "
+                          "whether they come from this data and options; choose a new --out")
 
 
 def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,

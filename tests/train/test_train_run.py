@@ -155,3 +155,22 @@ def test_resume_refuses_checkpoints_of_another_run(tmp_path, capsys, monkeypatch
     assert main(args[:2] + [str(other)] + args[3:] + ["--resume"]) == 2
     assert "data images" in capsys.readouterr().err
     assert main(args + ["--resume"]) == 130  # the same run: the check passes and training goes on
+
+
+def test_resume_refuses_checkpoints_without_their_run_json(tmp_path, capsys):
+    """A run writes checkpoints/run.json before its first checkpoint; checkpoints without one (an older eegviz's,
+    or a deleted manifest) cannot be proven this run's, and --resume loaded them unchecked. Refused in one line,
+    before the data is read, leaving them as they are; an empty checkpoints/ holds nothing and a run starts."""
+    from eegviz.train.run import check_resumable
+
+    out = tmp_path / "model"
+    (out / "checkpoints").mkdir(parents=True)
+    check_resumable(out)  # empty: nothing to resume from, so a run may start there
+    (out / "checkpoints" / "encoder.done.pt").write_bytes(b"another run's stage")
+    assert main(["train", "--data", str(tmp_path / "data"), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
+                 "--text-encoder", "hash", "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"eegviz: error: --resume: the checkpoints in {out / 'checkpoints'} have no run.json, so eegviz "
+                   "cannot tell whether they come from this data and options; choose a new --out")
+    assert sorted(p.name for p in out.rglob("*")) == ["checkpoints", "encoder.done.pt"]
+    assert (out / "checkpoints" / "encoder.done.pt").read_bytes() == b"another run's stage"
