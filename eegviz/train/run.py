@@ -178,8 +178,9 @@ def write_run_manifest(checkpoints: Path, run: dict, *, claim: bool = False) -> 
 
 def check_resumable(out: Path) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ (with their
-    run.json) and no finished model yet (training.json is written when training ends), or starts one in a new or empty folder (a job
-    script that always passes --resume works on its first launch too). Anything else would be trained over."""
+    run.json) and no finished model yet (training.json is written when training ends), or starts one in a new or
+    empty folder (a job script that always passes --resume works on its first launch too). Anything else would be
+    trained over."""
     from eegviz.paths import is_new_or_empty
 
     if is_new_or_empty(out):
