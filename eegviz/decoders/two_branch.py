@@ -43,6 +43,7 @@ HPARAM_KINDS = {"feat_dim": int, "z_dim": int, "saliency_size": int, "n_tokens":
 # states, 64 px saliency maps). Building the decoder allocates its weights before any file is compared with it,
 # so an edited feat_dim of 10^7 would otherwise ask for tens of GB instead of being refused.
 HPARAM_MAX = {"feat_dim": 4096, "z_dim": 1024, "saliency_size": 1024, "n_tokens": 256, "text_dim": 4096}
+KIND = "two_branch"  # decoder.json 'kind': the one decoder this eegviz saves and reads
 MAX_EPOCH_SAMPLES = 100_000  # samples per epoch (10 s at 10 kHz); the networks' widths grow with it
 
 
@@ -71,8 +72,12 @@ def _check_values(cfg: dict, path: Path) -> None:
 
     A NaN or infinite rate or window would otherwise surface as an OverflowError deep in model construction, a
     NaN or zero scale as silently blank images, a negative high-pass or a baseline after the epoch as a
-    filter or correction that quietly does something else."""
+    filter or correction that quietly does something else. A montage name MNE does not know failed only when a
+    source lacked channels (the interpolation reads it), and another 'kind' of decoder was read as this one."""
     inp, damaged = cfg["input"], "the model folder is damaged, retrain or restore it"
+    if cfg.get("kind", KIND) != KIND:
+        raise EegvizError(f"{path}: 'kind' is {cfg['kind']!r}; this eegviz reads {KIND!r} decoders (a model from "
+                          "another program, or a newer eegviz)")
 
     def refuse(key: str, rule: str) -> None:
         raise EegvizError(f"{path}: 'input' {key!r} must be {rule}, not {inp[key]!r}; {damaged}")
@@ -98,6 +103,16 @@ def _check_values(cfg: dict, path: Path) -> None:
     if not (math.isfinite(start) and math.isfinite(end) and start <= end and start <= inp["tmax"]):
         refuse("baseline", f"[start, end] in seconds with start <= end, starting before the epoch ends "
                            f"({inp['tmax']!r} s)")
+    montage = inp.get("montage", "")  # "": guessed from the names, null: unknown
+    if montage is not None and not isinstance(montage, str):
+        refuse("montage", "an MNE montage name or null")
+    if montage:
+        from eegviz.stream.montage import load_montage
+
+        try:
+            load_montage(montage)
+        except EegvizError:
+            refuse("montage", "a montage MNE knows (mne.channels.get_builtin_montages())")
     for key, top in HPARAM_MAX.items():
         value = cfg["hparams"].get(key)
         if value is not None and not 1 <= value <= top:
@@ -200,7 +215,7 @@ class TwoBranchDecoder:
 
     def save(self, model_dir: Path, extra: dict | None = None) -> None:
         model_dir = Path(model_dir)
-        write_config(model_dir, {"kind": "two_branch", "input": self.spec.to_dict(), "classes": self.class_names,
+        write_config(model_dir, {"kind": KIND, "input": self.spec.to_dict(), "classes": self.class_names,
                                  "hparams": self.hparams, **(extra or {})}, "decoder.json")
         for name, (folder, _cls) in PARTS.items():
             getattr(self, name).save_pretrained(model_dir / folder)

@@ -151,6 +151,15 @@ def read_sampling(folder: str | Path) -> dict:
     if guidance is not None and not 0 <= guidance <= MAX_GUIDANCE:  # NaN fails both comparisons
         raise EegvizError(f"{Path(folder) / SAMPLING}: 'guidance' must be 0 to {MAX_GUIDANCE:g}, not {guidance}; "
                           "the model folder is damaged, retrain or restore it")
+    space = sampling.get("text_encoder")  # the decoder caption space; it sets the token count warm-up runs at
+    if space is not None:
+        from eegviz.decoders.text import check_text_encoder_spec
+
+        try:
+            check_text_encoder_spec(space)
+        except EegvizError:
+            raise EegvizError(f"{Path(folder) / SAMPLING}: 'text_encoder' must be 'minilm', 'hash' or 'clip:MODEL', "
+                              f"not {space!r}; the model folder is damaged, retrain or restore it") from None
     size = sampling.get("image_size")
     if size is not None and not IMAGE_SIZES[0] <= size <= IMAGE_SIZES[1]:
         raise EegvizError(f"{Path(folder) / SAMPLING}: 'image_size' must be {IMAGE_SIZES[0]} to {IMAGE_SIZES[1]} "

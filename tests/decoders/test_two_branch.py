@@ -40,14 +40,25 @@ def _edited(saved, tmp_path, change):
     # refused before building: the encoder's head alone would be 10^9 x 512 floats
     (lambda c: c["hparams"].update(feat_dim=10**9), "'feat_dim' must be 1 to 4096, not 1000000000"),
     (lambda c: c["hparams"].update(text_dim=10**6), "'text_dim' must be 1 to 4096"),
+    # read only when a source lacked channels (the interpolation), as an unknown-montage error about the source
+    (lambda c: c["input"].update(montage="biosemi129"), "'montage' must be a montage MNE knows"),
+    (lambda c: c["input"].update(montage=5), "'montage' must be an MNE montage name or null, not 5"),
+    (lambda c: c.update(kind="ridge"), "'kind' is 'ridge'; this eegviz reads 'two_branch' decoders"),
 ], ids=["sfreq_inf", "scale_nan", "scale_zero", "highpass_negative", "baseline_after_epoch", "baseline_reversed",
-        "empty_window", "feat_dim_huge", "text_dim_huge"])
+        "empty_window", "feat_dim_huge", "text_dim_huge", "montage_unknown", "montage_number", "kind_other"])
 def test_values_no_decoder_can_have_are_one_line_errors(saved, tmp_path, change, needle):
     model = _edited(saved, tmp_path, change)
     with pytest.raises(EegvizError) as err:
         TwoBranchDecoder.load(model)
     message = str(err.value)
     assert needle in message and str(model / "decoder.json") in message and "\n" not in message
+
+
+@pytest.mark.parametrize("montage", [None, "", "standard_1020", "biosemi128"])
+def test_a_montage_mne_knows_or_none_loads(saved, tmp_path, montage):
+    """null (unknown), "" (guessed from the names) and MNE's names, its deprecated aliases among them."""
+    model = _edited(saved, tmp_path, lambda c: c["input"].update(montage=montage))
+    assert TwoBranchDecoder.load(model).spec.montage in (montage, None)
 
 
 def test_a_baseline_wholly_before_the_epoch_still_loads(saved, tmp_path):

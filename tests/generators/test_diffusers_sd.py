@@ -187,6 +187,21 @@ def test_a_sampling_guidance_no_sampler_uses_is_refused(tmp_path, guidance):
         read_sampling(tmp_path)
 
 
+@pytest.mark.parametrize("space", ["clipx", "clip:", "MiniLM"])
+def test_a_sampling_caption_space_no_decoder_has_is_refused(tmp_path, space):
+    """It was taken as it stood: anything but "minilm" warmed up at CLIP's 77 tokens, unseen by the model."""
+    import json
+
+    from eegviz.generators.diffusers_sd import read_sampling
+
+    (tmp_path / "sampling.json").write_text(json.dumps({"steps": 1, "strength": 0.5, "text_encoder": space}))
+    with pytest.raises(EegvizError, match=f"sampling.json: 'text_encoder' must be 'minilm', 'hash' or 'clip:MODEL', "
+                                          f"not '{space}'"):
+        read_sampling(tmp_path)
+    (tmp_path / "sampling.json").write_text(json.dumps({"steps": 1, "strength": 0.5, "text_encoder": "clip:sd"}))
+    assert read_sampling(tmp_path)["text_encoder"] == "clip:sd"
+
+
 @pytest.mark.parametrize("scaling", [float("nan"), 0.0, -1.0])
 def test_a_vae_scaling_factor_that_is_not_a_positive_number_is_refused(scaling):
     pipe = tiny_pipe()
