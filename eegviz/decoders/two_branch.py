@@ -82,6 +82,9 @@ def _check_values(cfg: dict, path: Path) -> None:
     def refuse(key: str, rule: str) -> None:
         raise EegvizError(f"{path}: 'input' {key!r} must be {rule}, not {inp[key]!r}; {damaged}")
 
+    names = inp["ch_names"]  # none built zero-width networks (torch warned) before a part was found not to fit
+    if not names or not all(n.strip() for n in names) or len(set(names)) != len(names):
+        refuse("ch_names", "the model's channel names, at least one, each named once")
     for key in ("sfreq", "tmin", "tmax", "scale", "highpass", "notch"):
         if key in inp and not math.isfinite(inp[key]):
             refuse(key, "a finite number")
