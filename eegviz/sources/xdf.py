@@ -27,8 +27,11 @@ from eegviz.sources.units import judged_scale, volts_per_unit
 
 log = logging.getLogger(__name__)
 
-# the nominal rate and the rate the timestamps advance at may differ by this much (a clock's drift is far less)
-RATE_TOLERANCE = 0.1
+# a header rate is refused when the timestamps advance at under half or over twice it: lost samples (a weak radio
+# link drops 10-20%) and a clock's drift are far less, a wrong header (1 MHz over 4 ms stamps) far more
+RATE_FACTOR = 2.0
+# a step between samples longer than this is a gap (a dropout, a reconnect), not part of the rate
+GAP_S = 1.0
 
 
 @dataclass
@@ -171,34 +174,70 @@ def _rate(stream) -> float:
         return float("nan")
 
 
-def _report_damage(streams: list[dict], damage: list[str], path: Path) -> None:
-    """pyxdf met chunks it could not parse. Where a stream's header declares another channel count than its own
-    channel list, every one of its samples chunks was read at the wrong width (values become garbage, then
-    the next chunk's length), so the file is refused; otherwise the damage is local and named in a warning."""
+# bytes per value of XDF's numeric channel formats
+VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "double64": 8}
+
+
+def _varlen(raw: bytes, pos: int) -> tuple[int, int]:
+    """An XDF variable-length integer at pos (a width byte, then that many little-endian bytes): value, next pos."""
+    width = raw[pos]
+    return int.from_bytes(raw[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
+
+
+def _samples_fit(raw: bytes, stream_id: int, n_channels: int, value_bytes: int, chunks: int = 3) -> bool | None:
+    """Whether any of the stream's first `chunks` samples chunks parses to its exact length at n_channels values a
+    sample (each sample: a timestamp flag, 0 or 8, the timestamp if 8, the values); None when it has none. One
+    damaged chunk fails alone; a header declaring the wrong channel count fails them all. raw: complete chunks."""
+    pos, seen = 4, 0
+    while pos < len(raw) and seen < chunks:
+        length, body = _varlen(raw, pos)
+        if int.from_bytes(raw[body : body + 2], "little") == 3 and \
+                int.from_bytes(raw[body + 2 : body + 6], "little") == stream_id:
+            seen += 1
+            end = body + length
+            count, at = _varlen(raw, body + 6)
+            while count and at < end and raw[at] in (0, 8):
+                at += 1 + raw[at] + n_channels * value_bytes
+                count -= 1
+            if count == 0 and at == end:
+                return True
+        pos = body + length
+    return False if seen else None
+
+
+def _report_damage(eeg: dict, damage: list[str], raw: bytes, path: Path) -> None:
+    """pyxdf met chunks it could not parse (`damage`: what it logged). Where the EEG stream's samples are not as
+    wide as its header declares, every one of its chunks was read at the wrong width (values became garbage,
+    then the next chunk's length), so the file is refused; otherwise the damage is local and named in a
+    warning (pyxdf skipped to the next boundary chunk)."""
     what = damage[0].splitlines()[0][:120] + (f"; {len(damage) - 1} more" if len(damage) > 1 else "")
-    for s in streams:
-        listed = len(_channels(s))
-        if listed and listed != _n_channels(s):
-            raise EegvizError(f"{path}: stream '{_name(s)}' declares {_n_channels(s)} channels but its header lists "
-                              f"{listed}, and its samples could not be read at {_n_channels(s)} ({what}); the file "
-                              "was written with a wrong header, so its samples cannot be trusted")
-    log.warning("%s: damaged chunks that pyxdf could not read and skipped (%s): samples or markers there are "
-                "missing", path.name, what)
+    declared, fmt = _n_channels(eeg), _first(eeg["info"], "channel_format")
+    stream_id = eeg["info"].get("stream_id")
+    if fmt in VALUE_BYTES and isinstance(stream_id, int) and \
+            _samples_fit(raw, stream_id, declared, VALUE_BYTES[fmt]) is False:
+        listed = len(_channels(eeg))
+        names = f" (its channel list names {listed})" if listed and listed != declared else ""
+        raise EegvizError(f"{path}: stream '{_name(eeg)}' declares {declared} channels{names}, but its samples are "
+                          f"not {declared} values wide ({what}); the file was written with a wrong header, so its "
+                          "samples cannot be trusted")
+    log.warning("%s: damaged chunks that pyxdf could not read and skipped (%s): what they held (samples, "
+                "markers or a stream's footer) is missing", path.name, what)
 
 
 def _check_rate(sfreq: float, timestamps: np.ndarray, name: str, path: Path) -> None:
     """Refuse a header rate the timestamps contradict: 1 MHz declared over stamps 4 ms apart cut every epoch
-    250 times too long, and the replay skipped every marker with exit status 0. The stamps' rate is measured
-    two ways, over the whole stream and from the typical step, and both must disagree: a gap (a dropped
-    connection) slows the first, samples stamped in bursts on arrival distort the second."""
+    4000 times too long, and the replay skipped every marker with exit status 0. The stamps' rate is measured
+    two ways, over the stream without its gaps (steps over GAP_S) and from the typical step, and both must be
+    off by more than RATE_FACTOR: samples stamped in bursts as they arrive (a board's own stamps, which eegviz
+    records) make the typical step tiny, and lost samples lower the first, neither by that much."""
     steps = np.diff(timestamps)
     steps = steps[steps > 0]
     if not 0 < sfreq < float("inf") or len(steps) < 10:  # no rate, or none usable: refused as such elsewhere
         return
-    overall = (len(timestamps) - 1) / (timestamps[-1] - timestamps[0])
+    within = steps[steps <= GAP_S]
+    overall = len(within) / within.sum() if within.sum() > 0 else 0.0
     typical = 1.0 / float(np.median(steps))
-    off = [abs(rate / sfreq - 1) > RATE_TOLERANCE for rate in (overall, typical)]
-    if all(off):
+    if all(not 1 / RATE_FACTOR <= rate / sfreq <= RATE_FACTOR for rate in (overall, typical)):
         raise EegvizError(f"{path}: stream '{name}' declares {sfreq:g} Hz but its timestamps advance at "
                           f"{overall:.4g} Hz; the header's rate or the timestamps are wrong, and epochs cut at "
                           "the declared rate would not be the recorded ones")
@@ -230,8 +269,6 @@ def load_xdf_session(
             )
     except Exception as e:  # pyxdf raises bare exceptions for corrupt content
         raise EegvizError(f"{path} could not be read as XDF ({one_line(e)})") from None
-    if damage:
-        _report_damage(streams, damage, path)
 
     names = [_name(s) for s in streams]
     if eeg_stream is not None:
@@ -260,6 +297,8 @@ def load_xdf_session(
                         "picks another)", path.name, _name(eeg), _n_channels(eeg),
                         ", ".join(f"'{_name(s)}'" for s in pool if s is not eeg))
 
+    if damage:  # judged for the EEG stream chosen: its samples are the ones that must be right
+        _report_damage(eeg, damage, raw[:end], path)
     if marker_stream is not None:
         mstreams = [s for s in streams if _name(s) == marker_stream]
         if not mstreams:

@@ -291,7 +291,8 @@ def test_a_header_with_the_wrong_channel_count_is_one_line(tmp_path, capsys):
     """A header declaring 64 channels over 4-channel samples: pyxdf printed a traceback, read garbage, and the
     replay failed on channel positions instead ('ch1 ... have no position in montage')."""
     _write_header(tmp_path / "h.xdf", declared=64)
-    with pytest.raises(EegvizError, match="stream 'amp' declares 64 channels but its header lists 4") as e:
+    with pytest.raises(EegvizError, match=r"stream 'amp' declares 64 channels \(its channel list names 4\), but its "
+                                          "samples are not 64 values wide") as e:
         load_xdf_session(tmp_path / "h.xdf")
     assert "\n" not in str(e.value) and "wrong header" in str(e.value)
     assert "Traceback" not in capsys.readouterr().err
@@ -299,11 +300,8 @@ def test_a_header_with_the_wrong_channel_count_is_one_line(tmp_path, capsys):
     assert load_xdf_session(tmp_path / "ok.xdf").data.shape == (500, 4)
 
 
-def test_damage_inside_a_chunk_is_a_warning_naming_it(tmp_path, caplog, capsys):
-    """A samples chunk whose count field is damaged: pyxdf logs a traceback and skips on; eegviz says so in one
-    warning line and keeps what could be read."""
-    path = tmp_path / "d.xdf"
-    _write(path, seconds=2.0)
+def _damage_a_chunk(path, which=5):
+    """Give the `which`-th samples chunk a sample-count width no writer uses (1, 4 or 8 are XDF's)."""
     raw = bytearray(path.read_bytes())
     pos, samples_chunks = 4, []
     while pos < len(raw):  # XDF chunks: [length width][length][tag: 2 bytes][content]
@@ -312,12 +310,34 @@ def test_damage_inside_a_chunk_is_a_warning_naming_it(tmp_path, caplog, capsys):
         if int.from_bytes(raw[pos + 1 + width: pos + 3 + width], "little") == 3:
             samples_chunks.append(pos + 1 + width + 2 + 4)  # after the tag and the stream id: the sample count
         pos += 1 + width + length
-    raw[samples_chunks[5]] = 3  # a count width that no writer uses (1, 4 or 8)
+    raw[samples_chunks[which]] = 3
     path.write_bytes(bytes(raw))
+
+
+def test_damage_inside_a_chunk_is_a_warning_naming_it(tmp_path, caplog, capsys):
+    """A samples chunk whose count field is damaged: pyxdf logs a traceback and skips on; eegviz says so in one
+    warning line and keeps what could be read."""
+    path = tmp_path / "d.xdf"
+    _write(path, seconds=2.0)
+    _damage_a_chunk(path)
     with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
         s = load_xdf_session(path)
     assert "damaged chunks that pyxdf could not read and skipped" in caplog.text
     assert 0 < len(s.timestamps) < 500 and "Traceback" not in capsys.readouterr().err
+
+
+def test_one_damaged_chunk_beside_a_short_channel_list_is_a_warning(tmp_path, caplog):
+    """The header's channel list may name fewer channels than it declares (an unlabelled aux channel); that and
+    one damaged chunk is still local damage: the samples are as wide as declared (the first check refused it)."""
+    path = tmp_path / "d.xdf"
+    with XdfWriter(path) as w:
+        eeg = w.add_stream_header(_header(4, labels=("Fz", "Cz", "Pz")), 4, "float32")
+        for i in range(0, 1000, 25):
+            w.write_samples(eeg, np.ones((25, 4), np.float32), 10.0 + np.arange(i, i + 25) / FS)
+    _damage_a_chunk(path, which=20)
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(path)
+    assert "damaged chunks" in caplog.text and s.data.shape[1] == 4 and 0 < len(s.timestamps) < 1000
 
 
 @pytest.mark.parametrize("rate", [1e6, 1.0])
@@ -329,15 +349,16 @@ def test_a_header_rate_the_timestamps_contradict_is_refused(tmp_path, rate):
         load_xdf_session(tmp_path / "r.xdf")
 
 
-def test_gaps_and_stamps_in_bursts_are_not_a_rate_mismatch(tmp_path):
-    """Either alone is normal: a dropped connection (a gap, the overall rate falls) or samples stamped as they
-    arrive in bursts (the typical step shrinks). Only both measures disagreeing with the header refuse it."""
-    with XdfWriter(tmp_path / "g.xdf") as w:
-        gap = w.add_stream("gap", "EEG", 4, FS, "float32", unit="volts")
-        w.write_samples(gap, np.ones((500, 4), np.float32), np.r_[10 + np.arange(250) / FS, 60 + np.arange(250) / FS])
-    assert load_xdf_session(tmp_path / "g.xdf").info.sfreq == FS
+def test_gaps_lost_samples_and_stamps_in_bursts_are_not_a_rate_mismatch(tmp_path):
+    """A board's own stamps, as eegviz records them: 10 samples stamped on arrival every 40 ms (the typical step
+    is 5 us), a weak link losing 15% of the bursts, and a 90 s reconnect in 3 minutes. Each alone, and all
+    together, is a recording to replay, not a wrong header (the first rate check refused the last at 212 Hz)."""
+    rng = np.random.default_rng(0)
+    arrivals = 10 + np.arange(4500) * 0.04  # 3 minutes of bursts
+    arrivals = arrivals[(arrivals < 60) | (arrivals > 150)]  # the reconnect
+    arrivals = arrivals[rng.random(len(arrivals)) > 0.15]  # the lost bursts
+    stamps = (arrivals[:, None] + np.arange(10) * 5e-6).ravel()
     with XdfWriter(tmp_path / "b.xdf") as w:
-        burst = w.add_stream("burst", "EEG", 4, FS, "float32", unit="volts")
-        stamps = 10 + np.repeat(np.arange(20) * 25 / FS, 25) + np.tile(np.arange(25) * 1e-5, 20)
-        w.write_samples(burst, np.ones((500, 4), np.float32), stamps)
+        board = w.add_stream("board", "EEG", 4, FS, "float32", unit="volts")
+        w.write_samples(board, np.ones((len(stamps), 4), np.float32), stamps)
     assert load_xdf_session(tmp_path / "b.xdf").info.sfreq == FS
