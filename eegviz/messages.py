@@ -21,23 +21,28 @@ def default_ch_names(n: int) -> list[str]:
     return [f"ch{i + 1}" for i in range(n)]
 
 
+def ch_name_problem(labels: list[str], n: int) -> str | None:
+    """None when `labels` name all n channels, each non-empty (stripped) and distinct; else what is wrong, in a
+    few words. The montage maps channels by name, so a blank or doubled one cannot be placed or told apart."""
+    labels = [str(label).strip() for label in labels]
+    if len(labels) != n:
+        return f"{len(labels)} labels for {n} channels"
+    if not all(labels):
+        return f"{labels.count('')} of {n} channels have no label"
+    name, times = Counter(labels).most_common(1)[0] if labels else ("", 1)
+    return f"'{name}' labels {times} channels" if times > 1 else None
+
+
 def usable_ch_names(labels: list[str], n: int, source: str = "the stream") -> list[str]:
     """`labels` (stripped) when they name all n channels, each non-empty and distinct, else default_ch_names(n):
     a stream that names some channels and leaves others blank or doubled is not half-trusted, because the
     montage maps channels by name. Labels given but not used are named in a warning: the montage check that
     follows can only report ch1..chN as unplaced, which sent a user with doubled names looking at montages."""
-    labels = [str(label).strip() for label in labels]
-    if len(labels) == n and all(labels) and len(set(labels)) == n:
-        return labels
-    if any(labels):
-        if len(labels) != n:
-            why = f"{len(labels)} labels for {n} channels"
-        elif not all(labels):
-            why = f"{labels.count('')} of {n} channels have no label"
-        else:
-            name, times = Counter(labels).most_common(1)[0]
-            why = f"'{name}' labels {times} channels"
-        log.warning("%s: its channel labels are not used (%s); its channels are called ch1..ch%d", source, why, n)
+    problem = ch_name_problem(labels, n)
+    if problem is None:
+        return [str(label).strip() for label in labels]
+    if any(str(label).strip() for label in labels):
+        log.warning("%s: its channel labels are not used (%s); its channels are called ch1..ch%d", source, problem, n)
     return default_ch_names(n)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError
+from eegviz.messages import ch_name_problem
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,12 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
                  "empty 'val', a validation fraction of 0, or too few THINGS-EEG2 concepts to hold one out)")
         raise EegvizError(f"{path} gives no validation trials ({len(train_idx)} train, {len(ds.subset('test'))} "
                           f"test): {cause}; training keeps the epoch that scores best on validation")
+    # the model finds each channel by name (eegviz.stream.montage): a doubled or blank one trained a model that
+    # its own load then refused, after training (found by review)
+    problem = ch_name_problem(ds.ch_names, ds.eeg.shape[1])
+    if problem:
+        raise EegvizError(f"{path}: its channel names cannot be a model's ({problem}); a model finds each channel "
+                          "by its name, so every channel needs its own")
     # the time grid: the decoder reads 20 ms bins, so a rate under 50 Hz leaves bins empty, and an epoch of a
     # sample or two gives the convolutions nothing to slide over (each failed in torch, after the output folder
     # was claimed; found by review)

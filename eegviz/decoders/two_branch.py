@@ -28,7 +28,7 @@ from eegviz.decoders.latent import LatentRegressor
 from eegviz.decoders.saliency import SaliencyGenerator
 from eegviz.decoders.semantic import SemanticRegressor
 from eegviz.errors import EegvizError, one_line
-from eegviz.messages import Decoded, Epoch
+from eegviz.messages import Decoded, Epoch, ch_name_problem
 from eegviz.modelio import check_fields, load_module, read_config, save_module, write_config
 from eegviz.stream.preprocess import InputSpec
 
@@ -82,9 +82,11 @@ def _check_values(cfg: dict, path: Path) -> None:
     def refuse(key: str, rule: str) -> None:
         raise EegvizError(f"{path}: 'input' {key!r} must be {rule}, not {inp[key]!r}; {damaged}")
 
-    names = inp["ch_names"]  # none built zero-width networks (torch warned) before a part was found not to fit
-    if not names or not all(n.strip() for n in names) or len(set(names)) != len(names):
-        refuse("ch_names", "the model's channel names, at least one, each named once")
+    # none built zero-width networks (torch warned) before a part was found not to fit
+    problem = ch_name_problem(inp["ch_names"], len(inp["ch_names"])) if inp["ch_names"] else "none"
+    if problem:
+        raise EegvizError(f"{path}: 'input' 'ch_names' must name each of the model's channels once ({problem}); "
+                          f"{damaged}")
     for key in ("sfreq", "tmin", "tmax", "scale", "highpass", "notch"):
         if key in inp and not math.isfinite(inp[key]):
             refuse(key, "a finite number")

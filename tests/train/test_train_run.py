@@ -78,10 +78,12 @@ def test_a_classifier_seed_that_would_see_the_eeg_stimuli_is_refused_before_anyt
 
 @pytest.mark.parametrize("damage, says", [("sfreq_huge", "sampling rate, 1e+300 Hz, is not one eegviz trains at"),
                                           ("sfreq_1", "sampling rate, 1 Hz, is not one eegviz trains at"),
-                                          ("one_sample", "epochs hold 1 samples (4 ms) at 250 Hz")])
-def test_a_dataset_whose_time_grid_no_decoder_can_read_is_refused_before_the_folder(tmp_path, capsys, damage, says):
+                                          ("one_sample", "epochs hold 1 samples (4 ms) at 250 Hz"),
+                                          ("doubled_channel", "channel names cannot be a model's ('A1' labels 2 "
+                                                              "channels)")])
+def test_a_dataset_no_decoder_can_read_is_refused_before_the_folder(tmp_path, capsys, damage, says):
     """A rate of 1e300 or 1 Hz in dataset.json, or epochs of one sample: each failed in torch after the output folder
-    was claimed (found by review)."""
+    was claimed. A channel named twice trained a model its own load then refused (found by review)."""
     data, out = tmp_path / "data", tmp_path / "model"
     assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
     capsys.readouterr()
@@ -89,6 +91,8 @@ def test_a_dataset_whose_time_grid_no_decoder_can_read_is_refused_before_the_fol
     if damage == "one_sample":
         np.save(data / "eeg.npy", np.load(data / "eeg.npy")[..., :1])
         meta["tmax"] = meta["tmin"] + 1 / meta["sfreq"]
+    elif damage == "doubled_channel":
+        meta["ch_names"][1] = meta["ch_names"][0]
     else:
         meta["sfreq"] = 1e300 if damage == "sfreq_huge" else 1.0
     (data / "dataset.json").write_text(json.dumps(meta))
