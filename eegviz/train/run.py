@@ -197,10 +197,18 @@ def check_resumable(out: Path) -> None:
     # by an interrupted run of this eegviz (an older one's, or a manifest deleted since): they cannot be checked
     # against this run's data and options (check_same_run), and loading them could pass off another run's stages.
     # An empty checkpoints/ (a run stopped before it wrote anything) holds nothing to resume: a run starts there.
+    # Beside an empty checkpoints/, nothing else either: a generator's finished stages (stages/) are loaded by a
+    # resumed run just the same (found by review).
     checkpoints = out / "checkpoints"
-    if not (checkpoints / RUN_MANIFEST).is_file() and any(checkpoints.iterdir()):
-        raise EegvizError(f"--resume: the checkpoints in {checkpoints} have no {RUN_MANIFEST}, so eegviz cannot tell "
-                          "whether they come from this data and options; choose a new --out")
+    if not (checkpoints / RUN_MANIFEST).is_file():
+        if any(checkpoints.iterdir()):
+            raise EegvizError(f"--resume: the checkpoints in {checkpoints} have no {RUN_MANIFEST}, so eegviz cannot "
+                              "tell whether they come from this data and options; choose a new --out")
+        beside = sorted(p.name for p in out.iterdir() if p.name != "checkpoints")
+        if beside:
+            raise EegvizError(f"--resume: {out} holds {', '.join(beside[:3])}{' ...' if len(beside) > 3 else ''} "
+                              f"beside an empty checkpoints/ with no {RUN_MANIFEST}, so eegviz cannot tell whether "
+                              "they come from this data and options; choose a new --out")
 
 
 def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,

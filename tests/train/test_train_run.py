@@ -178,3 +178,7 @@ def test_resume_refuses_checkpoints_without_their_run_json(tmp_path, capsys):
                    "cannot tell whether they come from this data and options; choose a new --out")
     assert sorted(p.name for p in out.rglob("*")) == ["checkpoints", "encoder.done.pt"]
     assert (out / "checkpoints" / "encoder.done.pt").read_bytes() == b"another run's stage"
+    (out / "checkpoints" / "encoder.done.pt").unlink()
+    (out / "stages" / "vae").mkdir(parents=True)  # a generator stage beside the empty checkpoints/: loaded as well
+    with pytest.raises(EegvizError, match=r"holds stages beside an empty checkpoints/ with no run.json"):
+        check_resumable(out)
