@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import os
-import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable, TypeVar
@@ -96,23 +95,6 @@ def check_file(path: str | Path, what: str) -> Path:
         raise EegvizError(f"{what} {path} is a folder, not a file; name the file itself")
     if not path.is_file():
         raise EegvizError(f"{what} {path} does not exist; check the path")
-    return path
-
-
-def check_small_file(path: str | Path, what: str, max_bytes: int) -> Path:
-    """The path as a Path when it is a regular file of at most max_bytes, judged by stat() before anything opens
-    it, else one line naming the path. A device (/dev/zero) named by mistake is read forever, a FIFO blocks open()
-    until some writer comes, and a huge file is read whole into memory: each hung or swapped instead of failing.
-    An OSError of stat() itself (no such file, no permission) is left for the caller to word."""
-    path = Path(path)
-    st = path.stat()
-    if stat.S_ISDIR(st.st_mode):
-        raise EegvizError(f"{what} {path} is a folder")
-    if not stat.S_ISREG(st.st_mode):
-        raise EegvizError(f"{what} {path} is not a regular file (a device, pipe or socket); name a file")
-    if st.st_size > max_bytes:
-        raise EegvizError(f"{what} {path} is {st.st_size:,} bytes, over the {max_bytes:,} a {what} may hold; "
-                          "is it the right file?")
     return path
 
 

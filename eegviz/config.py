@@ -25,7 +25,6 @@ import argparse
 import tomllib
 from pathlib import Path
 
-from eegviz.checks import check_small_file
 from eegviz.errors import EegvizError
 
 # A settings file is a few KB: anything larger is the wrong file, and would be read whole into memory.
@@ -33,13 +32,19 @@ CONFIG_MAX_BYTES = 1 << 20
 
 
 def read_config(path: str | Path) -> dict:
-    """The parsed TOML file; EegvizError (one line) when it cannot be read or parsed, or is no regular file of at
-    most CONFIG_MAX_BYTES (checked before it is opened: /dev/zero was read forever)."""
+    """The parsed TOML file; EegvizError (one line) when it cannot be read or parsed, or holds more than
+    CONFIG_MAX_BYTES. Read up to that bound, not whole: /dev/zero was read forever. A pipe is read like a file,
+    so `--config <(generate-settings)` works; a named FIFO waits for its writer, as `cat` would."""
     path = Path(path)
+    if path.is_dir():
+        raise EegvizError(f"config file {path} is a folder")
     try:
-        check_small_file(path, "config file", CONFIG_MAX_BYTES)
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            data = fh.read(CONFIG_MAX_BYTES + 1)
+        if len(data) > CONFIG_MAX_BYTES:
+            raise EegvizError(f"config file {path} holds more than {CONFIG_MAX_BYTES:,} bytes, more than a config "
+                              "file may; is it the right file?")
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise EegvizError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as e:

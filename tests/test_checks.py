@@ -2,7 +2,7 @@
 
 import pytest
 
-from eegviz.checks import check_at_least, check_choice, check_file, check_positive, check_range, check_small_file
+from eegviz.checks import check_at_least, check_choice, check_file, check_positive, check_range
 from eegviz.errors import EegvizError
 
 
@@ -48,16 +48,6 @@ def test_file(tmp_path):
         check_file(tmp_path / "b.xdf", "XDF file")
     with pytest.raises(EegvizError, match="is a folder, not a file"):
         check_file(tmp_path, "XDF file")  # a folder is not a file (it used to be said not to exist)
-
-
-def test_small_file_is_judged_by_stat_before_it_is_opened(tmp_path):
-    f = tmp_path / "a.toml"
-    f.write_text("x = 1\n")
-    assert check_small_file(str(f), "config file", 6) == f
-    with pytest.raises(EegvizError, match="is 6 bytes, over the 5 a config file may hold"):
-        check_small_file(f, "config file", 5)
-    with pytest.raises(EegvizError, match="/dev/null is not a regular file"):
-        check_small_file("/dev/null", "config file", 5)  # empty, yet a device: its size says nothing
 
 
 def test_new_file_refuses_a_folder_it_cannot_write_in_before_the_run(tmp_path):
