@@ -77,10 +77,12 @@ def _check_rate_and_unit(source: SourceSettings) -> None:
         checked_unit(source.unit, "--unit")
     given = [opt for opt, value in (("--sfreq", source.sfreq), ("--unit", source.unit)) if value is not None]
     if given and source.resolved_reader in ("xdf", "mne"):
-        logging.getLogger("eegviz.cli").warning(
-            "%s not used: %s is read by the %s reader, which takes its sampling rate and unit from the file "
-            "(they are for files that do not say, such as csv)",
-            " and ".join(given), Path(source.file or "").name, source.resolved_reader)
+        name = Path(source.file or "").name
+        why = (f"{name} is given to the {source.resolved_reader} reader; a csv file is read with --source csv, "
+               "which uses them" if Path(name).suffix.lower() in (".csv", ".tsv", ".txt") else
+               f"{name} is read by the {source.resolved_reader} reader, which takes the sampling rate from the file, "
+               "and each channel's unit from the file or, where it names none, from the values")
+        logging.getLogger("eegviz.cli").warning("%s not used: %s", " and ".join(given), why)
 
 
 def cmd_session(args) -> int:

@@ -86,6 +86,9 @@ def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path, capsys):
     ("a.edf", {"unit": "uV"}, "--unit not used: a.edf is read by the mne reader"),
     ("a.xdf", {}, None),
     ("a.csv", {"reader": "csv", "sfreq": 250.0, "unit": "mV"}, None),  # csv uses them
+    # without --source csv a .csv goes to MNE: the warning says which reader would use them (found by review)
+    ("a.csv", {"sfreq": 250.0}, "--sfreq not used: a.csv is given to the mne reader; a csv file is read with "
+                                "--source csv"),
 ])
 def test_replay_says_when_sfreq_and_unit_are_not_used(file, options, warned, caplog):
     """A valid --sfreq/--unit for a file that carries its own rate and unit is one warning line, not silence."""
