@@ -61,22 +61,23 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
 
 
 def _check_disk_room(out: Path, samples: list, n_images: int, size: int) -> None:
-    """Refuse, before the first file, a folder the disk cannot hold: n_images times the smallest of a few sample
-    stimuli as PNG (a lower bound, so only what surely cannot fit is refused). --per-class 10^8 rendered for
-    minutes first."""
+    """Refuse, before the first file, a folder the disk cannot hold: n_images times half the smallest of a few
+    sample stimuli as PNG. Half, because one class's stimuli vary: at 1024 px a frame's PNG ran from 5.7 to
+    18.3 KB, so the sample alone could refuse a folder that fits; what is refused cannot fit by far (--per-class
+    10^8 rendered for minutes first)."""
     from PIL import Image
 
     from eegviz.generators.base import to_uint8
     from eegviz.world.stimuli import render
 
-    each = min(len(_png(Image.fromarray(to_uint8(render(spec, size=size)[0])))) for spec in samples)
+    each = min(len(_png(Image.fromarray(to_uint8(render(spec, size=size)[0])))) for spec in samples) / 2
     where = out.absolute()
     while not where.exists():  # the new folder's nearest existing parent holds it
         where = where.parent
     free = shutil.disk_usage(where).free
     if n_images * each > free:
-        raise EegvizError(f"{n_images} stimuli at {size} px would take about {n_images * each / 2**30:.1f} GiB "
-                          f"({each / 1024:.1f} KiB each or more), more than the {free / 2**30:.1f} GiB free on "
+        raise EegvizError(f"{n_images} stimuli at {size} px would take at least {n_images * each / 2**30:.1f} GiB "
+                          f"({each / 1024:.1f} KiB each), more than the {free / 2**30:.1f} GiB free on "
                           f"{where}; fewer --per-class or a smaller --size")
 
 

@@ -35,7 +35,7 @@ def test_a_folder_the_disk_cannot_hold_is_refused_before_the_first_image(tmp_pat
     out = tmp_path / "stimuli"
     assert main(["present", "--write-demo-folder", str(out), "--per-class", "50"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "2000 stimuli at 256 px would take about" in err and "fewer --per-class" in err
+    assert err.count("\n") == 1 and "2000 stimuli at 256 px would take at least" in err and "fewer --per-class" in err
     assert not out.exists()
     monkeypatch.undo()
     assert main(["present", "--write-demo-folder", str(out), "--per-class", "100000000000"]) == 2
