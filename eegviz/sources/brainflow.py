@@ -133,7 +133,8 @@ class BrainFlowSource:
             names = list(BoardShim.get_eeg_names(self.board_id))
         except BrainFlowError:
             names = []
-        names = usable_ch_names(names, len(self._eeg_rows), "the BrainFlow board")  # none, too few, blank or doubled: ch1..chN
+        # none, too few, blank or doubled: ch1..chN
+        names = usable_ch_names(names, len(self._eeg_rows), "the BrainFlow board")
         self.board = BoardShim(self.board_id, self._input_params)
         self._try("prepare_session")
         self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")

@@ -47,7 +47,8 @@ def _edited(saved, tmp_path, change):
     (lambda c: c["input"].update(ch_names=[]), "'ch_names' must name each of the model's channels once (none)"),
     (lambda c: c["input"].update(ch_names=["O1", "O1", "O2", "Pz"]), "once ('O1' labels 2 channels)"),
 ], ids=["sfreq_inf", "scale_nan", "scale_zero", "highpass_negative", "baseline_after_epoch", "baseline_reversed",
-        "empty_window", "feat_dim_huge", "text_dim_huge", "montage_unknown", "montage_number", "kind_other", "no_channels", "doubled_channel"])
+        "empty_window", "feat_dim_huge", "text_dim_huge", "montage_unknown", "montage_number", "kind_other",
+        "no_channels", "doubled_channel"])
 def test_values_no_decoder_can_have_are_one_line_errors(saved, tmp_path, change, needle):
     model = _edited(saved, tmp_path, change)
     with pytest.raises(EegvizError) as err:
