@@ -63,7 +63,11 @@ def test_training_into_a_trained_model_folder_is_refused_before_any_training(tmp
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
     assert "holds a finished model" in _one_error_line(capsys)
     assert _snapshot(model) == before
-    (model / "training.json").unlink()  # an interrupted run: past these checks, on to the data (missing here)
+    (model / "training.json").unlink()
+    # without its manifest (a run writes checkpoints/run.json first), what lies beside the checkpoints/ is no run's
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
+    assert "holds decoder.json beside an empty checkpoints/ with no run.json" in _one_error_line(capsys)
+    (model / "checkpoints" / "run.json").write_text("{}")  # an interrupted run: past these checks, on to the data
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
     assert "no-data" in _one_error_line(capsys)
 
