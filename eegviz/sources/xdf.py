@@ -331,7 +331,11 @@ def load_xdf_session(
         values = values.reshape(-1, 1)
     data = (values * _scale(eeg, values, path)).astype(np.float32)
     timestamps = np.asarray(eeg["time_stamps"], dtype=np.float64)
-    if np.any(np.diff(timestamps) < 0):
+    back, steps = int((np.diff(timestamps) < 0).sum()), max(len(timestamps) - 1, 1)
+    if back > steps / 2:  # not a clock reset pyxdf missed: no clock to cut epochs in (every marker was skipped)
+        raise EegvizError(f"{path}: the EEG stream's timestamps go backwards in {back} of its {steps} steps, even "
+                          "after clock synchronisation; its clock (or the file) is broken, so no epoch can be cut")
+    if back:
         log.warning("%s: EEG timestamps go backwards in places even after clock synchronisation", path.name)
 
     n = data.shape[1]

@@ -362,3 +362,21 @@ def test_gaps_lost_samples_and_stamps_in_bursts_are_not_a_rate_mismatch(tmp_path
         board = w.add_stream("board", "EEG", 4, FS, "float32", unit="volts")
         w.write_samples(board, np.ones((len(stamps), 4), np.float32), stamps)
     assert load_xdf_session(tmp_path / "b.xdf").info.sfreq == FS
+
+
+def test_timestamps_that_mostly_run_backwards_are_refused(tmp_path, caplog):
+    """Every step backwards: a warning, then every marker skipped as 'the stream began mid-trial', exit 0. A few
+    backward steps stay a warning."""
+    with XdfWriter(tmp_path / "back.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", unit="volts")
+        w.write_samples(eeg, np.ones((500, 4), np.float32), 12.0 - np.arange(500) / FS)
+    with pytest.raises(EegvizError, match="timestamps go backwards in 499 of its 499 steps"):
+        load_xdf_session(tmp_path / "back.xdf")
+    stamps = 10 + np.arange(500) / FS
+    stamps[[100, 300]] -= 0.01  # two stamps out of order
+    with XdfWriter(tmp_path / "few.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", unit="volts")
+        w.write_samples(eeg, np.ones((500, 4), np.float32), stamps)
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        assert len(load_xdf_session(tmp_path / "few.xdf").timestamps) == 500
+    assert "go backwards in places" in caplog.text
