@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -136,3 +137,12 @@ def swap_in(model_dir: Path, name: str, save) -> Path | None:
         target.rename(kept)
     partial.rename(target)
     return kept
+
+
+def torch_load_plain(path: Path) -> object:
+    """torch.load(weights_only=True): tensors and plain values only, nothing that runs code. torch warns when a
+    file's pickle protocol is not its own (2) before it refuses or reads it; a refusal is the caller's one line,
+    so the warning only printed a library's traceback-like line above it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)

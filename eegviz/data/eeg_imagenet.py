@@ -70,10 +70,12 @@ def _torch_load(path: Path, trust: bool, what: str) -> object:
     """
     import torch
 
+    from eegviz.modelio import torch_load_plain
+
     if not path.is_file():
         raise EegvizError(f"{what} {path} does not exist; check the path")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch_load_plain(path)
     except pickle.UnpicklingError as e:
         if not trust:
             m = re.search(r"WeightsUnpickler error:\s*(.+?)\n", str(e))

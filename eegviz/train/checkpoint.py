@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from eegviz.errors import EegvizError, one_line
+from eegviz.modelio import torch_load_plain
 
 
 class Checkpoints:
@@ -43,7 +44,7 @@ class Checkpoints:
         if self.folder is None or not self.resume or not path.exists():
             return None
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch_load_plain(path)
         except pickle.UnpicklingError as e:
             m = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", str(e))
             why = f" ({m.group(1).strip()})" if m else ""

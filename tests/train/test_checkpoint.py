@@ -119,6 +119,22 @@ def test_malicious_checkpoint_is_refused_not_run(tmp_path, kind):
     assert "\n" not in msg and "could run code" in msg and f"toy.{kind}.pt" in msg
 
 
+def test_a_refused_checkpoint_of_another_pickle_protocol_is_the_one_line_alone(tmp_path):
+    """torch warned 'Detected pickle protocol 4 in the checkpoint...' above eegviz's one-line refusal."""
+    import warnings
+
+    from eegviz.errors import EegvizError
+
+    marker = tmp_path / "pwned"
+    tmp_path.joinpath("ck").mkdir()
+    torch.save({"step": 5, "x": _RunsCode(marker)}, tmp_path / "ck" / "toy.partial.pt", pickle_protocol=4)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(EegvizError, match="could run code"):
+            _train(tmp_path / "ck", resume=True)
+    assert not marker.exists() and [str(w.message) for w in seen if "pickle protocol" in str(w.message)] == []
+
+
 def test_unreadable_checkpoint_is_one_line_error(tmp_path):
     from eegviz.errors import EegvizError
 
