@@ -179,49 +179,68 @@ VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "dou
 
 
 def _varlen(raw: bytes, pos: int) -> tuple[int, int]:
-    """An XDF variable-length integer at pos (a width byte, then that many little-endian bytes): value, next pos."""
+    """An XDF variable-length integer at pos (a width byte, 1, 4 or 8, then that many little-endian bytes): its
+    value and the next position. IndexError past the end, ValueError for another width."""
     width = raw[pos]
+    if width not in (1, 4, 8):
+        raise ValueError(f"a variable-length integer {width} bytes wide")
+    if pos + 1 + width > len(raw):
+        raise IndexError("a variable-length integer past the end")
     return int.from_bytes(raw[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
 
 
+def _chunk_fits(raw: bytes, body: int, end: int, width: int) -> bool | None:
+    """Whether a samples chunk (its tag at `body`, its end at `end`) parses to its exact length at `width` bytes of
+    values a sample; None for a chunk of no samples, which fits any width."""
+    try:
+        count, at = _varlen(raw[:end], body + 6)
+    except (ValueError, IndexError):
+        return False
+    if count == 0:
+        return None
+    while count and at < end and raw[at] in (0, 8):  # each sample: a timestamp flag, the stamp if 8, the values
+        at += 1 + raw[at] + width
+        count -= 1
+    return count == 0 and at == end
+
+
 def _samples_fit(raw: bytes, stream_id: int, n_channels: int, value_bytes: int, chunks: int = 3) -> bool | None:
-    """Whether any of the stream's first `chunks` samples chunks parses to its exact length at n_channels values a
-    sample (each sample: a timestamp flag, 0 or 8, the timestamp if 8, the values); None when it has none. One
-    damaged chunk fails alone; a header declaring the wrong channel count fails them all. raw: complete chunks."""
+    """Whether any of the stream's first `chunks` samples chunks that hold samples parses to its exact length at
+    n_channels values a sample; None when it has none. One damaged chunk fails alone; a header declaring the
+    wrong channel count fails them all (pyxdf reads such a file on, often without a word, into garbage).
+    raw: the file's complete chunks."""
     pos, seen = 4, 0
     while pos < len(raw) and seen < chunks:
         length, body = _varlen(raw, pos)
         if int.from_bytes(raw[body : body + 2], "little") == 3 and \
                 int.from_bytes(raw[body + 2 : body + 6], "little") == stream_id:
-            seen += 1
-            end = body + length
-            count, at = _varlen(raw, body + 6)
-            while count and at < end and raw[at] in (0, 8):
-                at += 1 + raw[at] + n_channels * value_bytes
-                count -= 1
-            if count == 0 and at == end:
+            fits = _chunk_fits(raw, body, body + length, n_channels * value_bytes)
+            if fits:
                 return True
+            seen += fits is False
         pos = body + length
     return False if seen else None
 
 
-def _report_damage(eeg: dict, damage: list[str], raw: bytes, path: Path) -> None:
-    """pyxdf met chunks it could not parse (`damage`: what it logged). Where the EEG stream's samples are not as
-    wide as its header declares, every one of its chunks was read at the wrong width (values became garbage,
-    then the next chunk's length), so the file is refused; otherwise the damage is local and named in a
-    warning (pyxdf skipped to the next boundary chunk)."""
-    what = damage[0].splitlines()[0][:120] + (f"; {len(damage) - 1} more" if len(damage) > 1 else "")
-    declared, fmt = _n_channels(eeg), _first(eeg["info"], "channel_format")
-    stream_id = eeg["info"].get("stream_id")
-    if fmt in VALUE_BYTES and isinstance(stream_id, int) and \
-            _samples_fit(raw, stream_id, declared, VALUE_BYTES[fmt]) is False:
-        listed = len(_channels(eeg))
+def _check_width(stream: dict, raw: bytes, damage: list[str], path: Path) -> None:
+    """Refuse a numeric stream whose samples are not as wide as its header declares: every one of its chunks was
+    read at the wrong width, its values garbage (the review's 64-declared, 128-channel file ended in a montage
+    error). Checked whether or not pyxdf complained: it often reads on without a word."""
+    declared, fmt = _n_channels(stream), _first(stream["info"], "channel_format")
+    stream_id = stream["info"].get("stream_id")
+    if fmt not in VALUE_BYTES or not isinstance(stream_id, int):
+        return
+    if _samples_fit(raw, stream_id, declared, VALUE_BYTES[fmt]) is False:
+        listed = len(_channels(stream))
         names = f" (its channel list names {listed})" if listed and listed != declared else ""
-        raise EegvizError(f"{path}: stream '{_name(eeg)}' declares {declared} channels{names}, but its samples are "
-                          f"not {declared} values wide ({what}); the file was written with a wrong header, so its "
+        said = f" ({_damage_line(damage)})" if damage else ""
+        raise EegvizError(f"{path}: stream '{_name(stream)}' declares {declared} channels{names}, but its samples "
+                          f"are not {declared} values wide{said}; the file was written with a wrong header, so its "
                           "samples cannot be trusted")
-    log.warning("%s: damaged chunks that pyxdf could not read and skipped (%s): what they held (samples, "
-                "markers or a stream's footer) is missing", path.name, what)
+
+
+def _damage_line(damage: list[str]) -> str:
+    return damage[0].splitlines()[0][:120] + (f"; {len(damage) - 1} more" if len(damage) > 1 else "")
 
 
 def _check_rate(sfreq: float, timestamps: np.ndarray, name: str, path: Path) -> None:
@@ -231,16 +250,52 @@ def _check_rate(sfreq: float, timestamps: np.ndarray, name: str, path: Path) -> 
     off by more than RATE_FACTOR: samples stamped in bursts as they arrive (a board's own stamps, which eegviz
     records) make the typical step tiny, and lost samples lower the first, neither by that much."""
     steps = np.diff(timestamps)
-    steps = steps[steps > 0]
-    if not 0 < sfreq < float("inf") or len(steps) < 10:  # no rate, or none usable: refused as such elsewhere
+    forward = steps[steps > 0]
+    if not 0 < sfreq < float("inf") or len(forward) < 10:  # no rate, or none usable: refused as such elsewhere
         return
-    within = steps[steps <= GAP_S]
-    overall = len(within) / within.sum() if within.sum() > 0 else 0.0
-    typical = 1.0 / float(np.median(steps))
+    # samples stamped alike (a packet's arrival time on each) are steps of 0: counted, or the rate is divided
+    # by the packet size
+    within = steps[(steps >= 0) & (steps <= GAP_S)]
+    if within.sum() <= 0:  # all gaps: nothing to measure the stream's own rate over
+        return
+    overall = len(within) / within.sum()
+    typical = 1.0 / float(np.median(forward))
     if all(not 1 / RATE_FACTOR <= rate / sfreq <= RATE_FACTOR for rate in (overall, typical)):
         raise EegvizError(f"{path}: stream '{name}' declares {sfreq:g} Hz but its timestamps advance at "
                           f"{overall:.4g} Hz; the header's rate or the timestamps are wrong, and epochs cut at "
                           "the declared rate would not be the recorded ones")
+
+
+def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict:
+    """The EEG stream: the one named, else the regular-rate numeric stream typed EEG (or any numeric one) with the
+    most channels; refused in one line where there is none."""
+    names = [_name(s) for s in streams]
+    if eeg_stream is not None:
+        matches = [s for s in streams if _name(s) == eeg_stream]
+        if not matches:
+            raise EegvizError(f"no stream named '{eeg_stream}' in {path}; available: {', '.join(names) or 'none'}")
+        eeg = matches[0]
+        if _is_string(eeg):
+            raise EegvizError(f"stream '{eeg_stream}' in {path} holds strings, not EEG; pick a numeric stream")
+        if _is_empty(eeg):
+            raise EegvizError(f"stream '{eeg_stream}' in {path} holds no samples")
+        if _rate(eeg) == 0:
+            raise EegvizError(f"stream '{eeg_stream}' in {path} has no sampling rate (irregular: events, gaze "
+                              "fixations...), so it cannot be EEG; pick a regular-rate stream")
+    else:
+        # regular-rate numeric streams only: an irregular one (a gaze tracker's fixations, an event stream) has no
+        # sample clock to cut epochs in, and with more channels than the EEG it was taken for it
+        numeric = [s for s in streams if not _is_string(s) and not _is_empty(s) and _rate(s) != 0]
+        typed = [s for s in numeric if _first(s["info"], "type").strip().lower() == "eeg"]
+        pool = typed or numeric
+        if not pool:
+            raise EegvizError(f"no EEG stream with samples in {path}; streams: {', '.join(names) or 'none'}")
+        eeg = max(pool, key=_n_channels)
+        if not typed and len(pool) > 1:
+            log.warning("%s: no stream is typed EEG; taking '%s' (%d channels, the most), not %s (--stream NAME "
+                        "picks another)", path.name, _name(eeg), _n_channels(eeg),
+                        ", ".join(f"'{_name(s)}'" for s in pool if s is not eeg))
+    return eeg
 
 
 def load_xdf_session(
@@ -271,34 +326,18 @@ def load_xdf_session(
         raise EegvizError(f"{path} could not be read as XDF ({one_line(e)})") from None
 
     names = [_name(s) for s in streams]
-    if eeg_stream is not None:
-        matches = [s for s in streams if _name(s) == eeg_stream]
-        if not matches:
-            raise EegvizError(f"no stream named '{eeg_stream}' in {path}; available: {', '.join(names) or 'none'}")
-        eeg = matches[0]
-        if _is_string(eeg):
-            raise EegvizError(f"stream '{eeg_stream}' in {path} holds strings, not EEG; pick a numeric stream")
-        if _is_empty(eeg):
-            raise EegvizError(f"stream '{eeg_stream}' in {path} holds no samples")
-        if _rate(eeg) == 0:
-            raise EegvizError(f"stream '{eeg_stream}' in {path} has no sampling rate (irregular: events, gaze "
-                              "fixations...), so it cannot be EEG; pick a regular-rate stream")
-    else:
-        # regular-rate numeric streams only: an irregular one (a gaze tracker's fixations, an event stream) has no
-        # sample clock to cut epochs in, and with more channels than the EEG it was taken for it
-        numeric = [s for s in streams if not _is_string(s) and not _is_empty(s) and _rate(s) != 0]
-        typed = [s for s in numeric if _first(s["info"], "type").strip().lower() == "eeg"]
-        pool = typed or numeric
-        if not pool:
-            raise EegvizError(f"no EEG stream with samples in {path}; streams: {', '.join(names) or 'none'}")
-        eeg = max(pool, key=_n_channels)
-        if not typed and len(pool) > 1:
-            log.warning("%s: no stream is typed EEG; taking '%s' (%d channels, the most), not %s (--stream NAME "
-                        "picks another)", path.name, _name(eeg), _n_channels(eeg),
-                        ", ".join(f"'{_name(s)}'" for s in pool if s is not eeg))
-
-    if damage:  # judged for the EEG stream chosen: its samples are the ones that must be right
-        _report_damage(eeg, damage, raw[:end], path)
+    if damage:  # said first: what pyxdf skipped may be why a stream below holds fewer samples, or none
+        log.warning("%s: damaged chunks that pyxdf could not read and skipped (%s): what they held (samples, "
+                    "markers or a stream's footer) is missing", path.name, _damage_line(damage))
+    try:
+        eeg = _choose_eeg(streams, eeg_stream, path)
+    except EegvizError:
+        if damage:  # a stream read at the wrong width may have lost every sample: that is the cause to name
+            for s in streams:
+                if not _is_string(s):
+                    _check_width(s, raw[:end], damage, path)
+        raise
+    _check_width(eeg, raw[:end], damage, path)
     if marker_stream is not None:
         mstreams = [s for s in streams if _name(s) == marker_stream]
         if not mstreams:

@@ -277,13 +277,14 @@ def _header(channel_count, rate=FS, labels=("Fz", "Cz", "Pz", "Oz")):
             f"<source_id>a1</source_id><desc><channels>{channels}</channels></desc></info>")
 
 
-def _write_header(path, declared, rate=FS, stamps_hz=FS, n=500):
+def _write_header(path, declared, rate=FS, stamps_hz=FS, n=500, fmt="float32", per_chunk=25):
     """4 channels of samples, stamped at stamps_hz, under a header that declares `declared` channels at `rate`."""
     with XdfWriter(path) as w:
-        eeg = w.add_stream_header(_header(declared, rate), 4, "float32")
+        eeg = w.add_stream_header(_header(declared, rate).replace("float32", fmt), 4, fmt)
         mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
-        for i in range(0, n, 25):
-            w.write_samples(eeg, np.ones((25, 4), np.float32), 10.0 + np.arange(i, i + 25) / stamps_hz)
+        for i in range(0, n, per_chunk):
+            values = np.ones((per_chunk, 4), {"double64": np.float64}.get(fmt, fmt))
+            w.write_samples(eeg, values, 10.0 + np.arange(i, i + per_chunk) / stamps_hz)
         w.write_samples(mk, ["a"], np.array([10.2]))
 
 
@@ -298,6 +299,43 @@ def test_a_header_with_the_wrong_channel_count_is_one_line(tmp_path, capsys):
     assert "Traceback" not in capsys.readouterr().err
     _write_header(tmp_path / "ok.xdf", declared=4)  # the same file with a right header reads
     assert load_xdf_session(tmp_path / "ok.xdf").data.shape == (500, 4)
+
+
+@pytest.mark.parametrize("fmt", ["int16", "double64"])
+def test_a_wrong_channel_count_is_refused_even_where_pyxdf_reads_on_without_a_word(tmp_path, fmt, monkeypatch):
+    """pyxdf took some such files silently, into garbage samples with NaN stamps (found by review): the width is
+    checked on every load, for every numeric format. Here pyxdf's complaints are made silent, as they were."""
+    import contextlib
+
+    import eegviz.sources.xdf as xdf
+
+    def silent():
+        logger = logging.getLogger(pyxdf_module())
+        logger.addFilter(quiet := lambda record: False)
+        try:
+            yield []
+        finally:
+            logger.removeFilter(quiet)
+
+    monkeypatch.setattr(xdf, "_pyxdf_errors", contextlib.contextmanager(silent))
+    _write_header(tmp_path / "w.xdf", declared=5, fmt=fmt)
+    with pytest.raises(EegvizError, match="declares 5 channels .* but its samples are not 5 values wide"):
+        load_xdf_session(tmp_path / "w.xdf")
+    _write_header(tmp_path / "ok.xdf", declared=4, fmt=fmt)
+    assert load_xdf_session(tmp_path / "ok.xdf").data.shape == (500, 4)
+
+
+def test_a_stream_that_loses_every_sample_to_a_wrong_header_is_named_for_it(tmp_path):
+    """One chunk at the wrong width leaves pyxdf no sample: the refusal was 'no EEG stream with samples'."""
+    _write_header(tmp_path / "one.xdf", declared=64, per_chunk=500)
+    with pytest.raises(EegvizError, match="stream 'amp' declares 64 channels .* but its samples are not 64"):
+        load_xdf_session(tmp_path / "one.xdf")
+
+
+def pyxdf_module() -> str:
+    import pyxdf
+
+    return pyxdf.load_xdf.__module__
 
 
 def _damage_a_chunk(path, which=5):
@@ -357,11 +395,13 @@ def test_gaps_lost_samples_and_stamps_in_bursts_are_not_a_rate_mismatch(tmp_path
     arrivals = 10 + np.arange(4500) * 0.04  # 3 minutes of bursts
     arrivals = arrivals[(arrivals < 60) | (arrivals > 150)]  # the reconnect
     arrivals = arrivals[rng.random(len(arrivals)) > 0.15]  # the lost bursts
-    stamps = (arrivals[:, None] + np.arange(10) * 5e-6).ravel()
-    with XdfWriter(tmp_path / "b.xdf") as w:
-        board = w.add_stream("board", "EEG", 4, FS, "float32", unit="volts")
-        w.write_samples(board, np.ones((len(stamps), 4), np.float32), stamps)
-    assert load_xdf_session(tmp_path / "b.xdf").info.sfreq == FS
+    for spread in (5e-6, 0.0):  # stamped on arrival, or each sample of a packet given the packet's stamp
+        stamps = (arrivals[:, None] + np.arange(10) * spread).ravel()
+        path = tmp_path / f"b{spread}.xdf"
+        with XdfWriter(path) as w:
+            board = w.add_stream("board", "EEG", 4, FS, "float32", unit="volts")
+            w.write_samples(board, np.ones((len(stamps), 4), np.float32), stamps)
+        assert load_xdf_session(path).info.sfreq == FS  # the shared stamps were refused at 25 Hz (found by review)
 
 
 def test_timestamps_that_mostly_run_backwards_are_refused(tmp_path, caplog):
