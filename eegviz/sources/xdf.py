@@ -178,13 +178,16 @@ def _rate(stream) -> float:
 VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "double64": 8}
 
 
-def _varlen(raw: bytes, pos: int) -> tuple[int, int]:
+def _varlen(raw: bytes, pos: int, end: int | None = None) -> tuple[int, int]:
     """An XDF variable-length integer at pos (a width byte, 1, 4 or 8, then that many little-endian bytes): its
-    value and the next position. IndexError past the end, ValueError for another width."""
+    value and the next position. IndexError past `end` (default: raw's end), ValueError for another width."""
+    end = len(raw) if end is None else end
+    if pos >= end:
+        raise IndexError("a variable-length integer past the end")
     width = raw[pos]
     if width not in (1, 4, 8):
         raise ValueError(f"a variable-length integer {width} bytes wide")
-    if pos + 1 + width > len(raw):
+    if pos + 1 + width > end:
         raise IndexError("a variable-length integer past the end")
     return int.from_bytes(raw[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
 
@@ -193,7 +196,7 @@ def _chunk_fits(raw: bytes, body: int, end: int, width: int) -> bool | None:
     """Whether a samples chunk (its tag at `body`, its end at `end`) parses to its exact length at `width` bytes of
     values a sample; None for a chunk of no samples, which fits any width."""
     try:
-        count, at = _varlen(raw[:end], body + 6)
+        count, at = _varlen(raw, body + 6, end)
     except (ValueError, IndexError):
         return False
     if count == 0:
@@ -314,10 +317,11 @@ def load_xdf_session(
             "%s: file is truncated or corrupt after byte %d of %d; loading the %d complete bytes",
             path.name, end, len(raw), end,
         )
+    complete = raw[:end]  # the same object where nothing was cut
     try:
         with _pyxdf_errors() as damage:
             streams, _ = pyxdf.load_xdf(
-                io.BytesIO(raw[:end]),
+                io.BytesIO(complete),
                 synchronize_clocks=True,
                 handle_clock_resets=True,
                 dejitter_timestamps=False,
@@ -335,9 +339,9 @@ def load_xdf_session(
         if damage:  # a stream read at the wrong width may have lost every sample: that is the cause to name
             for s in streams:
                 if not _is_string(s):
-                    _check_width(s, raw[:end], damage, path)
+                    _check_width(s, complete, damage, path)
         raise
-    _check_width(eeg, raw[:end], damage, path)
+    _check_width(eeg, complete, damage, path)
     if marker_stream is not None:
         mstreams = [s for s in streams if _name(s) == marker_stream]
         if not mstreams:
