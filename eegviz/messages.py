@@ -22,15 +22,21 @@ def default_ch_names(n: int) -> list[str]:
 
 
 def ch_name_problem(labels: list[str], n: int) -> str | None:
-    """None when `labels` name all n channels, each non-empty (stripped) and distinct; else what is wrong, in a
-    few words. The montage maps channels by name, so a blank or doubled one cannot be placed or told apart."""
+    """None when `labels` name all n channels, each non-empty (stripped) and distinct regardless of case; else what
+    is wrong, in a few words. The montage maps channels by name, case aside (eegviz.stream.montage), so a blank or
+    doubled one cannot be placed or told apart: 'Fz' and 'FZ' fed one of them twice and lost the other."""
     labels = [str(label).strip() for label in labels]
     if len(labels) != n:
         return f"{len(labels)} labels for {n} channels"
     if not all(labels):
         return f"{labels.count('')} of {n} channels have no label"
-    name, times = Counter(labels).most_common(1)[0] if labels else ("", 1)
-    return f"'{name}' labels {times} channels" if times > 1 else None
+    key, times = Counter(label.casefold() for label in labels).most_common(1)[0] if labels else ("", 1)
+    if times == 1:
+        return None
+    spellings = list(dict.fromkeys(label for label in labels if label.casefold() == key))
+    if len(spellings) == 1:
+        return f"'{spellings[0]}' labels {times} channels"
+    return f"{' and '.join(map(repr, spellings))} name one channel (names are matched regardless of case)"
 
 
 def usable_ch_names(labels: list[str], n: int, source: str = "the stream") -> list[str]:

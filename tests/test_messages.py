@@ -19,6 +19,7 @@ def test_labels_that_name_every_channel_once_are_kept_stripped(caplog):
     (["X", "X", "X"], "'X' labels 3 channels"),  # reported as montage misses of ch1..ch3, nothing else
     (["Fz", "", "Pz"], "1 of 3 channels have no label"),
     (["Fz", "Cz"], "2 labels for 3 channels"),
+    (["Fz", "FZ", "Cz"], "'Fz' and 'FZ' name one channel (names are matched regardless of case)"),  # review
 ])
 def test_labels_given_but_not_used_are_named_in_a_warning(caplog, labels, why):
     with caplog.at_level(logging.WARNING, logger="eegviz.messages"):

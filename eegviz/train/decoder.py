@@ -261,8 +261,9 @@ class _Stages:
 def decoder_spec(ds, highpass: float, notch: float, reference: str) -> InputSpec:
     """The input spec a decoder trained on `ds` declares, saved with the model so the live path filters the same
     way; an unknown reference channel fails here (eegviz train checks it before its output folder exists)."""
-    return InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq,
-                     highpass=highpass, notch=notch, reference=reference)
+    # stripped as every source strips the names it streams: "Fz " saved would not match a live "Fz"
+    return InputSpec(ch_names=tuple(str(n).strip() for n in ds.ch_names), sfreq=ds.sfreq, tmin=ds.tmin,
+                     tmax=ds.tmin + ds.eeg.shape[-1] / ds.sfreq, highpass=highpass, notch=notch, reference=reference)
 
 
 def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,

@@ -243,3 +243,14 @@ def test_resume_loads_the_fitted_attribute_readouts_instead_of_fitting_them_agai
     pred2, metrics2, frozen2 = run(resume=True)
     torch.testing.assert_close(pred2, pred, rtol=0, atol=0)
     assert metrics2 == metrics and frozen2 == frozen
+
+
+def test_the_saved_channel_names_are_stripped_as_sources_strip_theirs():
+    """A dataset's "Fz " was saved as it stood; every live source strips its labels, so the live "Fz" was then
+    "lacking (Fz )" (found by review)."""
+    from types import SimpleNamespace
+
+    from eegviz.train.decoder import decoder_spec
+
+    ds = SimpleNamespace(ch_names=["Fz ", " Cz", "Pz"], sfreq=100.0, tmin=-0.1, eeg=np.zeros((2, 3, 50)))
+    assert decoder_spec(ds, 0.0, 0.0, "").ch_names == ("Fz", "Cz", "Pz")
