@@ -77,6 +77,11 @@ def _torch_load(path: Path, trust: bool, what: str) -> object:
     try:
         return torch_load_plain(path)
     except pickle.UnpicklingError as e:
+        if not trust and "Unsupported operand 149" in str(e):  # FRAME: pickle protocol 4 or newer
+            raise EegvizError(f"{what} {path} was saved with pickle protocol 4 or newer, which torch's safe "
+                              "(weights-only) loader cannot read even when it holds only tensors; save it again "
+                              "with torch.save's default protocol (or, if you trust its source, load it from "
+                              "Python: load_eeg_imagenet(..., trust=True))") from None
         if not trust:
             m = re.search(r"WeightsUnpickler error:\s*(.+?)\n", str(e))
             why = f" ({m.group(1).strip()})" if m else ""

@@ -81,6 +81,22 @@ def test_eeg_imagenet_trust(tmp_path):
     assert load_eeg_imagenet(path, trust=True).eeg.shape[0] == 6
 
 
+def test_eeg_imagenet_saved_with_pickle_protocol_4_is_named_for_it(tmp_path):
+    """torch's safe loader refuses protocol 4 even for plain tensors; eegviz called such a file one holding
+    objects that can run code (found by review)."""
+    path, _ = _eeg_imagenet(tmp_path)
+    torch.save(torch.load(path, weights_only=True), tmp_path / "p4.pth", pickle_protocol=4)
+    try:
+        torch.load(tmp_path / "p4.pth", weights_only=True)
+    except Exception:
+        pass
+    else:
+        pytest.skip("this torch's weights-only loader reads protocol 4")
+    with pytest.raises(EegvizError, match="saved with pickle protocol 4 or newer, which torch's safe"):
+        load_eeg_imagenet(tmp_path / "p4.pth")
+    assert load_eeg_imagenet(tmp_path / "p4.pth", trust=True).eeg.shape[0] == 6
+
+
 @pytest.mark.parametrize("content, message", [
     ({"labels": WNIDS, "images": IMAGES}, "key.*dataset missing"),
     ({"dataset": [{"image": 0, "label": 0, "subject": 1}], "labels": WNIDS, "images": IMAGES}, "entry 0 lacks eeg"),
