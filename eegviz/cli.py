@@ -80,8 +80,9 @@ def _check_rate_and_unit(source: SourceSettings) -> None:
         name = Path(source.file or "").name
         why = (f"{name} is given to the {source.resolved_reader} reader; a csv file is read with --source csv, "
                "which uses them" if Path(name).suffix.lower() in (".csv", ".tsv", ".txt") else
-               f"{name} is read by the {source.resolved_reader} reader, which takes the sampling rate from the file, "
-               "and each channel's unit from the file or, where it names none, from the values")
+               f"{name} is read by the {source.resolved_reader} reader, which takes the sampling rate and units from "
+               "the file" + (" (judging a channel that names no unit from its values)"
+                             if source.resolved_reader == "xdf" else ""))
         logging.getLogger("eegviz.cli").warning("%s not used: %s", " and ".join(given), why)
 
 

@@ -181,7 +181,7 @@ def check_resumable(out: Path) -> None:
     run.json) and no finished model yet (training.json is written when training ends), or starts one in a new or
     empty folder (a job script that always passes --resume works on its first launch too). Anything else would be
     trained over."""
-    from eegviz.paths import is_new_or_empty
+    from eegviz.paths import PROBE_PREFIX, is_new_or_empty
 
     if is_new_or_empty(out):
         log.info("--resume: %s holds no run yet; starting one", out)
@@ -204,7 +204,8 @@ def check_resumable(out: Path) -> None:
         if any(checkpoints.iterdir()):
             raise EegvizError(f"--resume: the checkpoints in {checkpoints} have no {RUN_MANIFEST}, so eegviz cannot "
                               "tell whether they come from this data and options; choose a new --out")
-        beside = sorted(p.name for p in out.iterdir() if p.name != "checkpoints")
+        beside = sorted(p.name for p in out.iterdir()  # another rank's momentary probe is not a file
+                        if p.name != "checkpoints" and not p.name.startswith(PROBE_PREFIX))
         if beside:
             raise EegvizError(f"--resume: {out} holds {', '.join(beside[:3])}{' ...' if len(beside) > 3 else ''} "
                               f"beside an empty checkpoints/ with no {RUN_MANIFEST}, so eegviz cannot tell whether "

@@ -179,6 +179,9 @@ def test_resume_refuses_checkpoints_without_their_run_json(tmp_path, capsys):
     assert sorted(p.name for p in out.rglob("*")) == ["checkpoints", "encoder.done.pt"]
     assert (out / "checkpoints" / "encoder.done.pt").read_bytes() == b"another run's stage"
     (out / "checkpoints" / "encoder.done.pt").unlink()
+    (out / ".eegviz-probe-rank1").mkdir()  # another torchrun rank's momentary write probe: not a file of a run
+    check_resumable(out)
+    (out / ".eegviz-probe-rank1").rmdir()
     (out / "stages" / "vae").mkdir(parents=True)  # a generator stage beside the empty checkpoints/: loaded as well
     with pytest.raises(EegvizError, match=r"holds stages beside an empty checkpoints/ with no run.json"):
         check_resumable(out)

@@ -63,8 +63,9 @@ def write_stimulus_folder(out_dir: str | Path, n_per_class: int = 2, size: int =
 def _check_disk_room(out: Path, samples: list, n_images: int, size: int) -> None:
     """Refuse, before the first file, a folder the disk cannot hold: n_images times half the smallest of a few
     sample stimuli as PNG. Half, because one class's stimuli vary: at 1024 px a frame's PNG ran from 5.7 to
-    18.3 KB, so the sample alone could refuse a folder that fits; what is refused cannot fit by far (--per-class
-    10^8 rendered for minutes first)."""
+    18.3 KB, so the sample alone could refuse a folder that fits. A guard against sizes far past the disk
+    (--per-class 10^8 rendered for minutes first), not an exact bound: a write that still runs out of room fails
+    as it would have."""
     from PIL import Image
 
     from eegviz.generators.base import to_uint8
