@@ -331,8 +331,12 @@ def load_xdf_session(
 
     names = [_name(s) for s in streams]
     if damage:  # said first: what pyxdf skipped may be why a stream below holds fewer samples, or none
+        # pyxdf dates a sample written without its own stamp from the one before it (LabRecorder leaves regular
+        # samples unstamped; eegviz stamps every one), across what it skipped too
         log.warning("%s: damaged chunks that pyxdf could not read and skipped (%s): what they held (samples, "
-                    "markers or a stream's footer) is missing", path.name, _damage_line(damage))
+                    "markers or a stream's footer) is missing, and samples after them written without their own "
+                    "timestamp (LabRecorder's regular ones) are dated as if nothing were", path.name,
+                    _damage_line(damage))
     try:
         eeg = _choose_eeg(streams, eeg_stream, path)
     except EegvizError:
