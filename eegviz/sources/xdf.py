@@ -45,21 +45,47 @@ class XdfSession:
     path: Path | None = None
 
 
+# bytes per value of XDF's numeric channel formats
+VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "double64": 8}
+
+
+def _varlen(raw: bytes, pos: int, end: int | None = None) -> tuple[int, int]:
+    """An XDF variable-length integer at pos (a width byte, 1, 4 or 8, then that many little-endian bytes): its
+    value and the next position. IndexError past `end` (default: raw's end), ValueError for another width."""
+    end = len(raw) if end is None else end
+    if pos >= end:
+        raise IndexError("a variable-length integer past the end")
+    width = raw[pos]
+    if width not in (1, 4, 8):
+        raise ValueError(f"a variable-length integer {width} bytes wide")
+    if pos + 1 + width > end:
+        raise IndexError("a variable-length integer past the end")
+    return int.from_bytes(raw[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
+
+
+def _chunks(raw: bytes):
+    """(tag, position of the tag, end) of each complete chunk from the start of the file (past 'XDF:'), in order,
+    stopping at the first that is not: cut short, or a length no chunk can have. A chunk is [length width 1, 4 or
+    8][length][tag: 2 bytes][content]."""
+    pos = 4
+    while pos < len(raw):
+        try:
+            length, body = _varlen(raw, pos)
+        except (ValueError, IndexError):
+            return
+        end = body + length
+        if length < 2 or end > len(raw):
+            return
+        yield int.from_bytes(raw[body : body + 2], "little"), body, end
+        pos = end
+
+
 def _complete_prefix(raw: bytes) -> tuple[int, int]:
     """Length of the run of complete chunks at the start of the file, and how many stream headers it holds."""
-    pos, n, headers = 4, len(raw), 0
-    while pos < n:
-        width = raw[pos]
-        if width not in (1, 4, 8) or pos + 1 + width > n:
-            break
-        length = int.from_bytes(raw[pos + 1 : pos + 1 + width], "little")
-        end = pos + 1 + width + length
-        if length < 2 or end > n:
-            break
-        if int.from_bytes(raw[pos + 1 + width : pos + 3 + width], "little") == 2:
-            headers += 1
-        pos = end
-    return pos, headers
+    end, headers = 4, 0
+    for tag, _, end in _chunks(raw):
+        headers += tag == 2
+    return end, headers
 
 
 @contextmanager
@@ -174,24 +200,6 @@ def _rate(stream) -> float:
         return float("nan")
 
 
-# bytes per value of XDF's numeric channel formats
-VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "double64": 8}
-
-
-def _varlen(raw: bytes, pos: int, end: int | None = None) -> tuple[int, int]:
-    """An XDF variable-length integer at pos (a width byte, 1, 4 or 8, then that many little-endian bytes): its
-    value and the next position. IndexError past `end` (default: raw's end), ValueError for another width."""
-    end = len(raw) if end is None else end
-    if pos >= end:
-        raise IndexError("a variable-length integer past the end")
-    width = raw[pos]
-    if width not in (1, 4, 8):
-        raise ValueError(f"a variable-length integer {width} bytes wide")
-    if pos + 1 + width > end:
-        raise IndexError("a variable-length integer past the end")
-    return int.from_bytes(raw[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
-
-
 def _chunk_fits(raw: bytes, body: int, end: int, width: int) -> bool | None:
     """Whether a samples chunk (its tag at `body`, its end at `end`) parses to its exact length at `width` bytes of
     values a sample; None for a chunk of no samples, which fits any width."""
@@ -212,16 +220,15 @@ def _samples_fit(raw: bytes, stream_id: int, n_channels: int, value_bytes: int, 
     n_channels values a sample; None when it has none. One damaged chunk fails alone; a header declaring the
     wrong channel count fails them all (pyxdf reads such a file on, often without a word, into garbage).
     raw: the file's complete chunks."""
-    pos, seen = 4, 0
-    while pos < len(raw) and seen < chunks:
-        length, body = _varlen(raw, pos)
-        if int.from_bytes(raw[body : body + 2], "little") == 3 and \
-                int.from_bytes(raw[body + 2 : body + 6], "little") == stream_id:
-            fits = _chunk_fits(raw, body, body + length, n_channels * value_bytes)
+    seen = 0
+    for tag, body, end in _chunks(raw):
+        if tag == 3 and int.from_bytes(raw[body + 2 : body + 6], "little") == stream_id:
+            fits = _chunk_fits(raw, body, end, n_channels * value_bytes)
             if fits:
                 return True
             seen += fits is False
-        pos = body + length
+            if seen == chunks:
+                break
     return False if seen else None
 
 
