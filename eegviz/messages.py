@@ -44,10 +44,11 @@ def usable_ch_names(labels: list[str], n: int, source: str = "the stream") -> li
     a stream that names some channels and leaves others blank or doubled is not half-trusted, because the
     montage maps channels by name. Labels given but not used are named in a warning: the montage check that
     follows can only report ch1..chN as unplaced, which sent a user with doubled names looking at montages."""
+    labels = [str(label).strip() for label in labels]
     problem = ch_name_problem(labels, n)
     if problem is None:
-        return [str(label).strip() for label in labels]
-    if any(str(label).strip() for label in labels):
+        return labels
+    if any(labels):
         log.warning("%s: its channel labels are not used (%s); its channels are called ch1..ch%d", source, problem, n)
     return default_ch_names(n)
 
