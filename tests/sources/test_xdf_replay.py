@@ -307,17 +307,20 @@ def test_a_wrong_channel_count_is_refused_even_where_pyxdf_reads_on_without_a_wo
     checked on every load, for every numeric format. Here pyxdf's complaints are made silent, as they were."""
     import contextlib
 
+    import pyxdf
+
     import eegviz.sources.xdf as xdf
 
+    @contextlib.contextmanager
     def silent():
-        logger = logging.getLogger(pyxdf_module())
-        logger.addFilter(quiet := lambda record: False)
+        logger = logging.getLogger(pyxdf.load_xdf.__module__)
+        logger.disabled = True
         try:
             yield []
         finally:
-            logger.removeFilter(quiet)
+            logger.disabled = False
 
-    monkeypatch.setattr(xdf, "_pyxdf_errors", contextlib.contextmanager(silent))
+    monkeypatch.setattr(xdf, "_pyxdf_errors", silent)
     _write_header(tmp_path / "w.xdf", declared=5, fmt=fmt)
     with pytest.raises(EegvizError, match="declares 5 channels .* but its samples are not 5 values wide"):
         load_xdf_session(tmp_path / "w.xdf")
@@ -332,23 +335,14 @@ def test_a_stream_that_loses_every_sample_to_a_wrong_header_is_named_for_it(tmp_
         load_xdf_session(tmp_path / "one.xdf")
 
 
-def pyxdf_module() -> str:
-    import pyxdf
-
-    return pyxdf.load_xdf.__module__
-
-
 def _damage_a_chunk(path, which=5):
     """Give the `which`-th samples chunk a sample-count width no writer uses (1, 4 or 8 are XDF's)."""
+    from eegviz.sources.xdf import _chunks
+
     raw = bytearray(path.read_bytes())
-    pos, samples_chunks = 4, []
-    while pos < len(raw):  # XDF chunks: [length width][length][tag: 2 bytes][content]
-        width = raw[pos]
-        length = int.from_bytes(raw[pos + 1: pos + 1 + width], "little")
-        if int.from_bytes(raw[pos + 1 + width: pos + 3 + width], "little") == 3:
-            samples_chunks.append(pos + 1 + width + 2 + 4)  # after the tag and the stream id: the sample count
-        pos += 1 + width + length
-    raw[samples_chunks[which]] = 3
+    # in a samples chunk (tag 3) the count follows the tag (2 bytes) and the stream id (4)
+    counts = [tag_at + 6 for tag, tag_at, _ in _chunks(bytes(raw)) if tag == 3]
+    raw[counts[which]] = 3
     path.write_bytes(bytes(raw))
 
 
