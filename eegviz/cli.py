@@ -105,6 +105,9 @@ def cmd_session(args) -> int:
     with sigterm_as_ctrl_c():  # `kill PID` ends a session as Ctrl-C does: every marker a line, footers written
         stats = run_headless(source.make_source() if isinstance(source, SourceChoice) else source(), settings)
     print(stats.summary())
+    if (nothing := stats.nothing_made()) is not None:
+        print(f"eegviz: error: {nothing}", file=sys.stderr)
+        return 1
     return 0
 
 

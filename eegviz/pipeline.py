@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable, Protocol
 
@@ -70,6 +71,7 @@ class Stats:
     dropped: int = 0
     skipped: int = 0  # markers without an epoch (gap, NaN, incomplete at the end), NaN ones included
     skipped_nan: int = 0  # of those, epochs whose window held NaN/inf samples
+    skip_kinds: Counter = field(default_factory=Counter)  # the skipped markers by SkipKind
     gaps: int = 0
     latencies: list = field(default_factory=list)
     out_dir: object = None  # the session folder results were written to, if any
@@ -84,6 +86,18 @@ class Stats:
         out = f"; results in {self.out_dir}" if self.out_dir else ""
         return (f"eegviz: {self.markers} markers, {self.results} reconstructions, {self.dropped} dropped, "
                 f"{self.skipped} skipped{nan}{p}{out}")
+
+    def nothing_made(self) -> str | None:
+        """One line when a session that ran to its own end (its source ran out, or its duration) saw markers but
+        made no image from any of them, e.g. a replay whose every epoch held NaN samples or whose marker ids
+        were all empty; else None. Such a run exits non-zero (`eegviz replay` in a script over many files must
+        not pass it as done); a session stopped by hand or one whose epochs were dropped is not this case."""
+        if self.ended not in ("finished", "duration") or not self.markers or self.results or self.dropped:
+            return None
+        why = ", ".join(f"{n} {kind.value if isinstance(kind, SkipKind) else kind}"
+                        for kind, n in self.skip_kinds.most_common())
+        return (f"none of the {self.markers} markers got a reconstruction" +
+                (f" (skipped: {why}; each marker's reason is in its line)" if why else ""))
 
 
 class Pipeline:
@@ -185,6 +199,7 @@ class Pipeline:
             self.stats.markers += 1
             if not m.payload:  # names no image: decoding it would spend generation time on nothing
                 self.stats.skipped += 1
+                self.stats.skip_kinds[SkipKind.NO_ID] += 1
                 for s in self.sinks:
                     s.on_skipped(m, "the marker names no image (empty); recorded, not decoded", SkipKind.NO_ID)
             else:
@@ -205,6 +220,7 @@ class Pipeline:
             if r.epoch is None:
                 self.stats.skipped += 1
                 self.stats.skipped_nan += r.kind is SkipKind.NAN
+                self.stats.skip_kinds[r.kind] += 1
                 for s in self.sinks:
                     s.on_skipped(r.marker, r.reason, r.kind)
             else:

@@ -266,3 +266,37 @@ def test_config_table_of_the_command_that_runs_not_of_an_option_value(tmp_path, 
     (tmp_path / "sect.toml").write_text('[demo]\nmodel = "from-the-demo-table"\n')
     args = parse_args([*before, "--config", "sect.toml", "demo", "--headless"])
     assert (args.cmd, args.model, args.headless) == ("demo", "from-the-demo-table", True)
+
+
+def _demo_with_nan_eeg(path, seconds=6.0):
+    """The demo recording's first seconds, its EEG all NaN (an amplifier that sent nothing usable)."""
+    import numpy as np
+
+    from eegviz.record.xdf_writer import XdfWriter
+    from eegviz.sources.xdf import load_xdf_session
+
+    s = load_xdf_session(demo_recording())
+    keep = s.timestamps < s.timestamps[0] + seconds
+    markers = [m for m in s.markers if m.timestamp < s.timestamps[keep][-1] - 1.0]
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", s.info.n_channels, s.info.sfreq, "float32", ch_names=s.info.ch_names,
+                           unit="volts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.full((int(keep.sum()), s.info.n_channels), np.nan, np.float32), s.timestamps[keep])
+        for m in markers:
+            w.write_samples(mk, [m.payload], np.array([m.timestamp]))
+    return len(markers)
+
+
+def test_a_replay_that_makes_no_image_from_any_marker_exits_nonzero(tmp_path):
+    """Every epoch NaN: the run records and says each marker's reason, but a script looping over files must not
+    take it for a good run (it exited 0, the count only in the summary line)."""
+    n = _demo_with_nan_eeg(tmp_path / "nan.xdf")
+    assert n >= 2
+    out = tmp_path / "out"
+    r = run("replay", str(tmp_path / "nan.xdf"), "--headless", "--speed", "0", "--out", str(out))
+    assert r.returncode == 1, r.stderr
+    assert f"{n} markers, 0 reconstructions" in r.stdout
+    assert r.stderr.strip().splitlines()[-1] == (f"eegviz: error: none of the {n} markers got a reconstruction "
+                                                  f"(skipped: {n} nan; each marker's reason is in its line)")
+    assert len((out / "results.jsonl").read_text().splitlines()) == n  # recorded and said all the same
