@@ -86,14 +86,25 @@ def check_fields(obj: object, path: Path, required: dict, optional: dict | None 
     return obj
 
 
+# A model folder's own JSON (decoder.json, sampling.json) is a few KB, tens with a real dataset's class names;
+# more than this is the wrong file, and is not read whole into memory (a link to /dev/zero was read forever).
+MODEL_JSON_MAX_BYTES = 4 << 20
+
+
 def read_config(model_dir: Path, name: str = "config.json", required: dict | None = None,
                 optional: dict | None = None) -> dict:
-    """The JSON object in model_dir/name; with `required`/`optional`, checked by check_fields()."""
+    """The JSON object in model_dir/name; with `required`/`optional`, checked by check_fields(). Read up to
+    MODEL_JSON_MAX_BYTES, not whole."""
     path = Path(model_dir) / name
     if not path.exists():
         raise EegvizError(f"no model at {model_dir} ({name} missing); train one with `eegviz train`")
     try:
-        cfg = json.loads(path.read_text())
+        with open(path, "rb") as fh:
+            data = fh.read(MODEL_JSON_MAX_BYTES + 1)
+        if len(data) > MODEL_JSON_MAX_BYTES:
+            raise EegvizError(f"{path} holds more than {MODEL_JSON_MAX_BYTES:,} bytes, more than a model's {name} "
+                              "may; is it the right file?")
+        cfg = json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise EegvizError(f"{path} is not valid JSON") from None
     except OSError as e:

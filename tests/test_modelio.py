@@ -1,4 +1,5 @@
-"""eegviz.modelio.swap_in: a component rewritten inside a model folder never loses the one it replaces."""
+"""eegviz.modelio: a component rewritten inside a model folder never loses the one it replaces; a model's JSON is read
+within a bound."""
 
 from __future__ import annotations
 
@@ -38,3 +39,17 @@ def test_a_save_that_fails_leaves_the_old_component_in_place(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("part.previous")] == []
     swap_in(tmp_path, "part", _writer("new"))  # the half-written .partial of the failed save is cleared
     assert (tmp_path / "part" / "w.txt").read_text() == "new"
+
+
+def test_a_model_json_that_never_ends_is_one_line_not_a_hang(tmp_path):
+    """decoder.json linked to /dev/zero was read whole, forever; it is read up to a bound and refused."""
+    import os
+
+    from eegviz.errors import EegvizError
+    from eegviz.modelio import MODEL_JSON_MAX_BYTES, read_config
+
+    (tmp_path / "decoder.json").write_text('{"kind": "two_branch"}')
+    assert read_config(tmp_path, "decoder.json") == {"kind": "two_branch"}
+    os.symlink("/dev/zero", tmp_path / "sampling.json")
+    with pytest.raises(EegvizError, match=f"sampling.json holds more than {MODEL_JSON_MAX_BYTES:,} bytes"):
+        read_config(tmp_path, "sampling.json")
