@@ -134,11 +134,21 @@ def test_check_creatable_names_a_broken_link_and_returns_the_absolute_path(tmp_p
         check_creatable("gone/x", "--out")
 
 
-def test_a_training_run_claims_its_folder_so_a_second_run_started_at_once_is_refused(tmp_path):
+@pytest.mark.parametrize("hard_links", [True, False], ids=["linked", "no-hard-links"])
+def test_a_training_run_claims_its_folder_so_a_second_run_started_at_once_is_refused(tmp_path, monkeypatch,
+                                                                                      hard_links):
     """Both runs found the (new or empty) --out free before either wrote; the first to write checkpoints/run.json
-    owns it, and the other is refused before it trains instead of both writing checkpoints into one folder."""
+    owns it, and the other is refused before it trains instead of both writing checkpoints into one folder. The
+    claim links a whole file into place; a file system without hard links gets an exclusive create instead."""
+    import os
+
     from eegviz.train.run import write_run_manifest
 
+    if not hard_links:
+        def no_link(*a, **k):
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
     ckpt = tmp_path / "model" / "checkpoints"
     ckpt.mkdir(parents=True)
     write_run_manifest(ckpt, {"run": 1}, claim=True)
@@ -147,6 +157,7 @@ def test_a_training_run_claims_its_folder_so_a_second_run_started_at_once_is_ref
     assert '"run": 1' in (ckpt / "run.json").read_text()
     write_run_manifest(ckpt, {"run": 1, "resumed": True})  # a resumed run rewrites its own manifest
     assert "resumed" in (ckpt / "run.json").read_text()
+    assert sorted(p.name for p in ckpt.iterdir()) == ["run.json"]  # no claim file left beside it
 
 
 def test_another_checks_probe_folder_does_not_make_an_empty_out_look_used(tmp_path):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import torch
@@ -52,8 +54,8 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
     else:
         check_new_output(out, "--out", "a trained model", hint=" (or add --resume to finish an interrupted run there)")
     info = init_from_env()
-    with main_rank_logging(info):
-        return _train_all(info, data, out, epochs=epochs, gan_steps=gan_steps,
+    with main_rank_logging(info), ExitStack() as held:
+        return _train_all(info, held, data, out, epochs=epochs, gan_steps=gan_steps,
                           seed=seed, threads=threads,
                           resume=resume, highpass=highpass, notch=notch, reference=reference,
                           text_encoder=text_encoder, caption=caption, data_opts=data_opts,
@@ -166,14 +168,58 @@ def write_run_manifest(checkpoints: Path, run: dict, *, claim: bool = False) -> 
     from eegviz.modelio import write_json_atomic
 
     path = Path(checkpoints) / RUN_MANIFEST
-    if claim:
+    if not claim:
+        write_json_atomic(path, run)
+        return
+    # The claim is a hard link of a complete file: it appears whole or not at all, so a torchrun rank checking the
+    # same run meanwhile never reads an empty run.json (an exclusive create followed by the write left that window).
+    # A file system without hard links gets the exclusive create and then the atomic write.
+    partial = path.with_name(f"{path.name}.claim-{os.getpid()}")
+    write_json_atomic(partial, run)
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        raise _claimed_meanwhile(checkpoints) from None
+    except OSError:  # no hard links on this file system
         try:
             path.open("x").close()
         except FileExistsError:
-            raise EegvizError(f"--out {Path(checkpoints).parent}: another training run started in this folder just "
-                              "now (its checkpoints/run.json appeared after this run checked the folder); choose "
-                              "another --out") from None
-    write_json_atomic(path, run)
+            raise _claimed_meanwhile(checkpoints) from None
+        write_json_atomic(path, run)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _claimed_meanwhile(checkpoints: Path) -> EegvizError:
+    return EegvizError(f"--out {Path(checkpoints).parent}: another training run started in this folder just now (its "
+                       "checkpoints/run.json appeared after this run checked the folder); choose another --out")
+
+
+@contextmanager
+def hold_run_folder(out: Path):
+    """Hold an exclusive lock on the run's folder while it trains, so that a second `eegviz train` into it is
+    refused in one line instead of training beside the first. The folder checks cannot tell: a running run's
+    folder looks to --resume like an interrupted one (a job scheduler that requeues a job whose first launch is
+    still running), and two runs started together both find a new folder free. flock on the folder itself leaves
+    no lock file to be taken for a run's output, and the kernel lets go of it when the process dies. Where the
+    system or file system has no such locks (Windows, some network mounts), the run goes on unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EegvizError(f"--out {out}: another `eegviz train` is running in this folder now; wait for it to "
+                              "end, or choose another --out") from None
+        except OSError as e:
+            log.debug("no lock on %s (%s): training unlocked", out, e)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def check_resumable(out: Path) -> None:
@@ -212,7 +258,7 @@ def check_resumable(out: Path) -> None:
                               "they come from this data and options; choose a new --out")
 
 
-def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,
+def _train_all(info, held: ExitStack, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,
                reference, text_encoder, caption, data_opts, classifier_images, classifier_epochs, eval_controls,
                gen_sizes, gen_config, average_augment, decoder_only) -> dict | None:
     from eegviz.data.loaders import check_trainable, open_dataset
@@ -254,6 +300,8 @@ def _train_all(info, data: Path, out: Path, *, epochs, gan_steps, seed, threads,
     if resume:
         check_same_run(out / "checkpoints", run)
     out.mkdir(parents=True, exist_ok=True)
+    if info.is_main:
+        held.enter_context(hold_run_folder(out))  # until train_all returns
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     if info.is_main:
         write_run_manifest(out / "checkpoints", run, claim=starts)

@@ -185,3 +185,32 @@ def test_resume_refuses_checkpoints_without_their_run_json(tmp_path, capsys):
     (out / "stages" / "vae").mkdir(parents=True)  # a generator stage beside the empty checkpoints/: loaded as well
     with pytest.raises(EegvizError, match=r"holds stages beside an empty checkpoints/ with no run.json"):
         check_resumable(out)
+
+
+def test_a_second_train_into_a_folder_a_run_is_training_in_is_refused(tmp_path, capsys, monkeypatch):
+    """A running run's folder looks to --resume like an interrupted one (a scheduler requeues a job whose first
+    launch still runs), and two runs started at once both find a new folder free: without a lock the second
+    trained beside the first. Refused in one line, writing nothing; once the first has ended, it goes on."""
+    import eegviz.train.decoder as decoder_module
+    from eegviz.train.run import hold_run_folder
+
+    data, out = tmp_path / "data", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    out.mkdir()
+    args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
+            "--text-encoder", "hash"]
+    capsys.readouterr()
+    with hold_run_folder(out):  # the first run, training
+        for extra in ([], ["--resume"]):
+            assert main(args + extra) == 2
+            assert capsys.readouterr().err.strip() == (f"eegviz: error: --out {out}: another `eegviz train` is "
+                                                       "running in this folder now; wait for it to end, or choose "
+                                                       "another --out")
+        assert not any(out.iterdir())
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decoder_module, "train_decoder", killed)
+    assert main(args + ["--resume"]) == 130  # the lock went with the first run: this one starts, into the decoder
+    assert (out / "checkpoints" / "run.json").is_file()
