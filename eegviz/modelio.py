@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import warnings
@@ -157,3 +158,12 @@ def torch_load_plain(path: Path) -> object:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
         return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def unpickler_reason(exc: BaseException) -> str:
+    """What torch's weights-only loader named as the object it refused (" (Unsupported global: GLOBAL
+    datetime.date was not an allowed global by default)"), from the "WeightsUnpickler error:" line of its
+    UnpicklingError, for a caller's one-line refusal; "" when it names none. torch's advice after it (allowlist
+    the class if you trust it) is for code that calls torch.load, not for a user of eegviz's command line."""
+    m = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", str(exc))
+    return f" ({m.group(1).split(' Please ')[0].strip().rstrip('.')})" if m else ""

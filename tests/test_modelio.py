@@ -53,3 +53,20 @@ def test_a_model_json_that_never_ends_is_one_line_not_a_hang(tmp_path):
     os.symlink("/dev/zero", tmp_path / "sampling.json")
     with pytest.raises(EegvizError, match=f"sampling.json holds more than {MODEL_JSON_MAX_BYTES:,} bytes"):
         read_config(tmp_path, "sampling.json")
+
+
+def test_the_object_torch_refused_is_named_from_its_error(tmp_path):
+    """Checkpoints and EEG-ImageNet files are refused in one line naming what torch's safe loader would not load."""
+    import datetime
+    import pickle
+
+    import torch
+
+    from eegviz.modelio import torch_load_plain, unpickler_reason
+
+    torch.save({"when": datetime.date(2017, 1, 1)}, tmp_path / "x.pt")
+    with pytest.raises(pickle.UnpicklingError) as refused:
+        torch_load_plain(tmp_path / "x.pt")
+    reason = unpickler_reason(refused.value)
+    assert "datetime.date" in reason and "\n" not in reason and "add_safe_globals" not in reason
+    assert unpickler_reason(ValueError("something else")) == ""

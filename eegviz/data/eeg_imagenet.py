@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import re
 from pathlib import Path
 from typing import Iterable
 
@@ -70,7 +69,7 @@ def _torch_load(path: Path, trust: bool, what: str) -> object:
     """
     import torch
 
-    from eegviz.modelio import torch_load_plain
+    from eegviz.modelio import torch_load_plain, unpickler_reason
 
     if not path.is_file():
         raise EegvizError(f"{what} {path} does not exist; check the path")
@@ -83,9 +82,7 @@ def _torch_load(path: Path, trust: bool, what: str) -> object:
                               "with torch.save's default protocol (or, if you trust its source, load it from "
                               "Python: load_eeg_imagenet(..., trust=True))") from None
         if not trust:
-            m = re.search(r"WeightsUnpickler error:\s*(.+?)\n", str(e))
-            why = f" ({m.group(1).strip()})" if m else ""
-            raise EegvizError(f"{what} {path} is not plain tensors/lists/dicts{why}: either it is not a torch file, "
+            raise EegvizError(f"{what} {path} is not plain tensors/lists/dicts{unpickler_reason(e)}: either it is not a torch file, "
                               "or it holds pickled objects that can run code (eegviz's command line never "
                               "unpickles those; from Python, if you trust its source: "
                               "load_eeg_imagenet(..., trust=True))") from None

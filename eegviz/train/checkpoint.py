@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from eegviz.errors import EegvizError, one_line
-from eegviz.modelio import torch_load_plain
+from eegviz.modelio import torch_load_plain, unpickler_reason
 
 
 class Checkpoints:
@@ -46,9 +45,8 @@ class Checkpoints:
         try:
             return torch_load_plain(path)
         except pickle.UnpicklingError as e:
-            m = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", str(e))
-            why = f" ({m.group(1).strip()})" if m else ""
-            raise EegvizError(f"checkpoint {path} holds objects other than tensors and plain values{why}, which "
+            raise EegvizError(f"checkpoint {path} holds objects other than tensors and plain values"
+                              f"{unpickler_reason(e)}, which "
                               "could run code when loaded; it was not written by eegviz, so delete it (or the "
                               "checkpoints folder) and train again without it") from None
         except Exception as e:  # truncated or foreign files: torch raises RuntimeError, EOFError, ...
