@@ -51,13 +51,10 @@ def add_drift(eeg: np.ndarray, blocks: np.ndarray, sfreq: float, tmin: float, uv
         eeg[blocks == b] += (offset[:, None] + slope[:, None] * t[None, :]).astype(eeg.dtype)
 
 
-def test_images_per_class(n_per_class: int) -> int:
-    """How many of a class's images trial_list holds out for test (as many again for validation)."""
-    return max(1, n_per_class // 10)
-
-
 def trial_count(n_per_class: int, n_classes: int, cfg) -> int:
     """len(trial_list(...)[0]) without drawing the stimuli."""
+    from eegviz.world.stimuli import test_images_per_class
+
     n_test = min(test_images_per_class(n_per_class), n_per_class)
     return n_classes * (n_test * cfg.repeats + (n_per_class - n_test) * cfg.train_repeats)
 
@@ -66,11 +63,11 @@ def trial_list(specs, n_per_class: int, cfg) -> tuple[list, list[str]]:
     """The presentation list of one subject (stimulus-set order, an image's repetitions next to each other)
     and each trial's split: test images are shown cfg.repeats times, train and val images cfg.train_repeats
     times (THINGS-EEG2's design: many repetitions of few test images). Defaults: each image once."""
-    n_test = test_images_per_class(n_per_class)
+    from eegviz.world.stimuli import image_split
+
     trials, split = [], []
     for spec in specs:
-        k = int(spec.image_id.split("_")[1])
-        sp = "test" if k >= n_per_class - n_test else "val" if k >= n_per_class - 2 * n_test else "train"
+        sp = image_split(int(spec.image_id.split("_")[1]), n_per_class)
         reps = cfg.repeats if sp == "test" else cfg.train_repeats
         trials.extend([spec] * reps)
         split.extend([sp] * reps)

@@ -17,10 +17,10 @@ def make_demo_recording(out_dir: Path, seed: int = 0, n_per_class: int = 50, sfr
     from eegviz.messages import StreamInfo
     from eegviz.record.xdf_writer import XdfWriter
     from eegviz.world.eeg_sim import EEGSimulator
-    from eegviz.world.stimuli import CLASSES, make_spec
+    from eegviz.world.stimuli import CLASSES, make_spec, test_images_per_class
 
     rng = np.random.default_rng(seed + 1000)
-    test_k = n_per_class - 1 - rng.integers(0, max(1, n_per_class // 10), len(CLASSES))
+    test_k = n_per_class - 1 - rng.integers(0, test_images_per_class(n_per_class), len(CLASSES))
     specs = [make_spec(c, int(k), seed=seed) for c, k in zip(rng.permutation(len(CLASSES)), test_k)]
     onsets = 1.0 + np.arange(len(specs)) * soa + rng.uniform(0, 0.1, len(specs))
     duration = float(onsets[-1] + 1.5)

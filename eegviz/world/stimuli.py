@@ -333,6 +333,19 @@ def stimulus_set(n_per_class: int, seed: int = 0) -> list[StimulusSpec]:
     return [make_spec(c, k, seed) for c in range(len(CLASSES)) for k in range(n_per_class)]
 
 
+def test_images_per_class(n_per_class: int) -> int:
+    """How many of a class's images a synthetic dataset holds out for test (as many again for validation)."""
+    return max(1, n_per_class // 10)
+
+
+def image_split(k: int, n_per_class: int) -> str:
+    """The split of a class's k-th image in a synthetic dataset of n_per_class images a class: its last
+    test_images_per_class images are "test", the ones before them "val", the rest "train". One rule for the
+    datasets (eegviz.data.synthetic) and the demo recording, which shows test images only."""
+    n_test = test_images_per_class(n_per_class)
+    return "test" if k >= n_per_class - n_test else "val" if k >= n_per_class - 2 * n_test else "train"
+
+
 # ----------------------------------------------------------------------------------------------- rendering
 def render(spec: StimulusSpec, size: int = 64, supersample: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Image (size, size, 3) float32 and soft silhouette mask (size, size) float32, both in [0, 1]."""

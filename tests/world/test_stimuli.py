@@ -106,3 +106,20 @@ def test_batch_and_contact_sheet():
     sheet = contact_sheet(specs, 16, cols=3)
     assert sheet.dtype == np.uint8 and sheet.ndim == 3 and sheet.shape[2] == 3
     assert sheet.shape[0] > 3 * 16 and sheet.shape[1] > 3 * 16
+
+
+def test_the_demo_recording_shows_the_shipped_models_test_images_only():
+    """The demo must show images no trained part has seen: one rule (image_split) makes the datasets' test split
+    and picks the demo's images (eegviz.world.demo had its own copy of it)."""
+    import json
+
+    from eegviz.paths import default_model_dir, demo_recording
+    from eegviz.sources.xdf import load_xdf_session
+    from eegviz.world.stimuli import image_split
+
+    dataset = json.loads((default_model_dir() / "training.json").read_text())["dataset"]
+    per_class = dataset["images"] // dataset["classes"]
+    ids = [m.payload for m in load_xdf_session(demo_recording()).markers]
+    assert len(ids) == 40 and len({i.split("_")[0] for i in ids}) == 40  # one image a class
+    assert {image_split(int(i.split("_")[1]), per_class) for i in ids} == {"test"}
+    assert image_split(per_class - 6, per_class) == "val" and image_split(0, per_class) == "train"
