@@ -22,16 +22,12 @@ from eegviz.checks import check_file
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import sender_kinship
+from eegviz.sources.rate import contradicts, stamp_rate
 from eegviz.sources.replay import ReplaySource, checked_speed
 from eegviz.sources.units import judged_scale, volts_per_unit
 
 log = logging.getLogger(__name__)
 
-# a header rate is refused when the timestamps advance at under half or over twice it: lost samples (a weak radio
-# link drops 10-20%) and a clock's drift are far less, a wrong header (1 MHz over 4 ms stamps) far more
-RATE_FACTOR = 2.0
-# a step between samples longer than this is a gap (a dropout, a reconnect), not part of the rate
-GAP_S = 1.0
 
 
 @dataclass
@@ -254,23 +250,21 @@ def _damage_line(damage: list[str]) -> str:
 
 
 def _check_rate(sfreq: float, timestamps: np.ndarray, name: str, path: Path) -> None:
-    """Refuse a header rate the timestamps contradict: 1 MHz declared over stamps 4 ms apart cut every epoch
-    4000 times too long, and the replay skipped every marker with exit status 0. The stamps' rate is measured
-    two ways, over the stream without its gaps (steps over GAP_S) and from the typical step, and both must be
-    off by more than RATE_FACTOR: samples stamped in bursts as they arrive (a board's own stamps, which eegviz
-    records) make the typical step tiny, and lost samples lower the first, neither by that much."""
+    """Refuse a header rate the timestamps contradict (eegviz.sources.rate): 1 MHz declared over stamps 4 ms
+    apart cut every epoch 4000 times too long, and the replay skipped every marker with exit status 0. The
+    stamps' rate is measured two ways, over the stream without its gaps (rate.stamp_rate) and from the typical
+    step, and both must be off: samples a recording stamped in bursts as they arrived (a board's own stamps,
+    which eegviz records) make the typical step tiny, and lost samples lower the first, neither by RATE_FACTOR."""
     steps = np.diff(timestamps)
     forward = steps[steps > 0]
     if not 0 < sfreq < float("inf") or len(forward) < 10:  # no rate, or none usable: refused as such elsewhere
         return
-    # samples stamped alike (a packet's arrival time on each) are steps of 0: counted, or the rate is divided
-    # by the packet size
-    within = steps[(steps >= 0) & (steps <= GAP_S)]
-    if within.sum() <= 0:  # all gaps: nothing to measure the stream's own rate over
+    measured = stamp_rate(timestamps)
+    if measured is None:  # all gaps: nothing to measure the stream's own rate over
         return
-    overall = len(within) / within.sum()
+    overall = measured[0]
     typical = 1.0 / float(np.median(forward))
-    if all(not 1 / RATE_FACTOR <= rate / sfreq <= RATE_FACTOR for rate in (overall, typical)):
+    if contradicts(overall, sfreq) and contradicts(typical, sfreq):
         raise EegvizError(f"{path}: stream '{name}' declares {sfreq:g} Hz but its timestamps advance at "
                           f"{overall:.4g} Hz; the header's rate or the timestamps are wrong, and epochs cut at "
                           "the declared rate would not be the recorded ones")
