@@ -25,6 +25,9 @@ from eegviz.sources.base import sender_kinship
 from eegviz.sources.rate import contradicts, stamp_rate
 from eegviz.sources.replay import ReplaySource, checked_speed
 from eegviz.sources.units import judged_scale, volts_per_unit
+from eegviz.sources.xdf_chunks import (
+    SAMPLES_TAG, VALUE_BYTES, complete_prefix, drop_damaged, sample_stamps, stream_of, walk_chunks
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,49 +42,6 @@ class XdfSession:
     timestamps: np.ndarray
     markers: list[Marker] = field(default_factory=list)
     path: Path | None = None
-
-
-# bytes per value of XDF's numeric channel formats
-VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "double64": 8}
-
-
-def _varlen(raw: bytes, pos: int, end: int | None = None) -> tuple[int, int]:
-    """An XDF variable-length integer at pos (a width byte, 1, 4 or 8, then that many little-endian bytes): its
-    value and the next position. IndexError past `end` (default: raw's end), ValueError for another width."""
-    end = len(raw) if end is None else end
-    if pos >= end:
-        raise IndexError("a variable-length integer past the end")
-    width = raw[pos]
-    if width not in (1, 4, 8):
-        raise ValueError(f"a variable-length integer {width} bytes wide")
-    if pos + 1 + width > end:
-        raise IndexError("a variable-length integer past the end")
-    return int.from_bytes(raw[pos + 1 : pos + 1 + width], "little"), pos + 1 + width
-
-
-def _chunks(raw: bytes):
-    """(tag, position of the tag, end) of each complete chunk from the start of the file (past 'XDF:'), in order,
-    stopping at the first that is not: cut short, or a length no chunk can have. A chunk is [length width 1, 4 or
-    8][length][tag: 2 bytes][content]."""
-    pos = 4
-    while pos < len(raw):
-        try:
-            length, body = _varlen(raw, pos)
-        except (ValueError, IndexError):
-            return
-        end = body + length
-        if length < 2 or end > len(raw):
-            return
-        yield int.from_bytes(raw[body : body + 2], "little"), body, end
-        pos = end
-
-
-def _complete_prefix(raw: bytes) -> tuple[int, int]:
-    """Length of the run of complete chunks at the start of the file, and how many stream headers it holds."""
-    end, headers = 4, 0
-    for tag, _, end in _chunks(raw):
-        headers += tag == 2
-    return end, headers
 
 
 @contextmanager
@@ -196,36 +156,80 @@ def _rate(stream) -> float:
         return float("nan")
 
 
-def _chunk_fits(raw: bytes, body: int, end: int, width: int) -> bool | None:
-    """Whether a samples chunk (its tag at `body`, its end at `end`) parses to its exact length at `width` bytes of
-    values a sample; None for a chunk of no samples, which fits any width."""
-    try:
-        count, at = _varlen(raw, body + 6, end)
-    except (ValueError, IndexError):
-        return False
-    if count == 0:
-        return None
-    while count and at < end and raw[at] in (0, 8):  # each sample: a timestamp flag, the stamp if 8, the values
-        at += 1 + raw[at] + width
-        count -= 1
-    return count == 0 and at == end
-
-
-def _samples_fit(raw: bytes, stream_id: int, n_channels: int, value_bytes: int, chunks: int = 3) -> bool | None:
+def _samples_fit(raw: bytes, stream_id: int, n_channels: int, value_bytes: int | None,
+                 chunks: int = 3) -> bool | None:
     """Whether any of the stream's first `chunks` samples chunks that hold samples parses to its exact length at
-    n_channels values a sample; None when it has none. One damaged chunk fails alone; a header declaring the
-    wrong channel count fails them all (pyxdf reads such a file on, often without a word, into garbage).
-    raw: the file's complete chunks."""
+    n_channels values a sample (value_bytes: bytes a value, None for strings); None when it has none. One damaged
+    chunk fails alone; a header declaring the wrong channel count fails them all (pyxdf reads such a file on,
+    often without a word, into garbage). raw: the file's complete chunks."""
     seen = 0
-    for tag, body, end in _chunks(raw):
-        if tag == 3 and int.from_bytes(raw[body + 2 : body + 6], "little") == stream_id:
-            fits = _chunk_fits(raw, body, end, n_channels * value_bytes)
-            if fits:
+    for tag, body, end in walk_chunks(raw):
+        if tag == SAMPLES_TAG and stream_of(raw, body) == stream_id:
+            stamps = sample_stamps(raw, body, end, n_channels, value_bytes)
+            if stamps:
                 return True
-            seen += fits is False
+            seen += stamps is None
             if seen == chunks:
                 break
     return False if seen else None
+
+
+def _value_bytes(stream: dict) -> int | None | bool:
+    """Bytes a value of the stream's channel format, None for strings, False for a format XDF does not have."""
+    fmt = _first(stream["info"], "channel_format")
+    return None if fmt == "string" else VALUE_BYTES.get(fmt, False)
+
+
+def _repairable(streams: list[dict], raw: bytes) -> dict[int, tuple[int, int | None, float]]:
+    """The streams whose damaged samples chunks xdf_chunks.drop_damaged may leave out: those whose other chunks
+    parse at the declared width (a wrong header fails every chunk; it is refused, not repaired)."""
+    out = {}
+    for s in streams:
+        sid, value_bytes, rate = s["info"].get("stream_id"), _value_bytes(s), _rate(s)
+        if (isinstance(sid, int) and value_bytes is not False
+                and _samples_fit(raw, sid, _n_channels(s), value_bytes, chunks=1000) is True):
+            out[sid] = (_n_channels(s), value_bytes, rate if np.isfinite(rate) else 0.0)
+    return out
+
+
+def _read(complete: bytes, path: Path) -> tuple[list[dict], list[str]]:
+    """pyxdf's streams from the file's complete chunks, clocks synchronised, and the damage it logged."""
+    try:
+        with _pyxdf_errors() as damage:
+            streams, _ = pyxdf.load_xdf(
+                io.BytesIO(complete),
+                synchronize_clocks=True,
+                handle_clock_resets=True,
+                dejitter_timestamps=False,
+            )
+    except Exception as e:  # pyxdf raises bare exceptions for corrupt content
+        raise EegvizError(f"{path} could not be read as XDF ({one_line(e)})") from None
+    return streams, damage
+
+
+def _repair(streams: list[dict], damage: list[str], complete: bytes, path: Path):
+    """Where pyxdf found damage: the file read again without the damaged samples chunks (xdf_chunks.drop_damaged),
+    said in one warning; (streams, the damage pyxdf still finds, the bytes read). pyxdf alone lost everything up
+    to the next boundary chunk (up to 10 s of every stream) and misdated what followed."""
+    repaired, report = drop_damaged(complete, _repairable(streams, complete))
+    if not report:
+        return streams, damage, complete
+    names = {s["info"].get("stream_id"): s for s in streams}
+    parts = []
+    for sid, (n_chunks, lost) in report.items():
+        s = names[sid]
+        what = "markers" if _is_string(s) else "samples"
+        if lost is None:
+            parts.append(f"stream '{_name(s)}' lost the {what} of {n_chunks} chunk(s), some of an unreadable count "
+                         "(its samples after them written without their own timestamp, LabRecorder's regular ones, "
+                         "are dated as if none were lost)")
+        else:
+            parts.append(f"stream '{_name(s)}' lost {lost} {what}" +
+                         (" (a gap in its time where they were)" if what == "samples" and _rate(s) > 0 else ""))
+    log.warning("%s: %d damaged chunk(s) left out (%s): %s", path.name, sum(r[0] for r in report.values()),
+                _damage_line(damage), "; ".join(parts))
+    streams, damage = _read(repaired, path)
+    return streams, damage, repaired
 
 
 def _check_width(stream: dict, raw: bytes, damage: list[str], path: Path) -> None:
@@ -310,7 +314,7 @@ def load_xdf_session(
     raw = path.read_bytes()
     if not raw.startswith(b"XDF:"):
         raise EegvizError(f"{path} is not an XDF file (it does not start with 'XDF:')")
-    end, headers = _complete_prefix(raw)
+    end, headers = complete_prefix(raw)
     if headers == 0:
         raise EegvizError(f"{path} holds no complete stream header (empty or truncated); nothing can be read")
     if end < len(raw):
@@ -319,16 +323,9 @@ def load_xdf_session(
             path.name, end, len(raw), end,
         )
     complete = raw[:end]  # the same object where nothing was cut
-    try:
-        with _pyxdf_errors() as damage:
-            streams, _ = pyxdf.load_xdf(
-                io.BytesIO(complete),
-                synchronize_clocks=True,
-                handle_clock_resets=True,
-                dejitter_timestamps=False,
-            )
-    except Exception as e:  # pyxdf raises bare exceptions for corrupt content
-        raise EegvizError(f"{path} could not be read as XDF ({one_line(e)})") from None
+    streams, damage = _read(complete, path)
+    if damage:
+        streams, damage, complete = _repair(streams, damage, complete, path)
 
     names = [_name(s) for s in streams]
     if damage:  # said first: what pyxdf skipped may be why a stream below holds fewer samples, or none

@@ -337,25 +337,26 @@ def test_a_stream_that_loses_every_sample_to_a_wrong_header_is_named_for_it(tmp_
 
 def _damage_a_chunk(path, which=5):
     """Give the `which`-th samples chunk a sample-count width no writer uses (1, 4 or 8 are XDF's)."""
-    from eegviz.sources.xdf import _chunks
+    from eegviz.sources.xdf_chunks import walk_chunks
 
     raw = bytearray(path.read_bytes())
     # in a samples chunk (tag 3) the count follows the tag (2 bytes) and the stream id (4)
-    counts = [tag_at + 6 for tag, tag_at, _ in _chunks(bytes(raw)) if tag == 3]
+    counts = [tag_at + 6 for tag, tag_at, _ in walk_chunks(bytes(raw)) if tag == 3]
     raw[counts[which]] = 3
     path.write_bytes(bytes(raw))
 
 
 def test_damage_inside_a_chunk_is_a_warning_naming_it(tmp_path, caplog, capsys):
-    """A samples chunk whose count field is damaged: pyxdf logs a traceback and skips on; eegviz says so in one
-    warning line and keeps what could be read."""
+    """A samples chunk whose count field is damaged: pyxdf logs a traceback and skipped everything to the next
+    boundary chunk (here: to the end); eegviz leaves that chunk out, says so in one warning line, and keeps the
+    rest (eegviz.sources.xdf_chunks)."""
     path = tmp_path / "d.xdf"
     _write(path, seconds=2.0)
     _damage_a_chunk(path)
     with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
         s = load_xdf_session(path)
-    assert "damaged chunks that pyxdf could not read and skipped" in caplog.text
-    assert 0 < len(s.timestamps) < 500 and "Traceback" not in capsys.readouterr().err
+    assert "1 damaged chunk(s) left out" in caplog.text
+    assert len(s.timestamps) == 475 and "Traceback" not in capsys.readouterr().err
 
 
 def test_one_damaged_chunk_beside_a_short_channel_list_is_a_warning(tmp_path, caplog):
@@ -369,7 +370,7 @@ def test_one_damaged_chunk_beside_a_short_channel_list_is_a_warning(tmp_path, ca
     _damage_a_chunk(path, which=20)
     with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
         s = load_xdf_session(path)
-    assert "damaged chunks" in caplog.text and s.data.shape[1] == 4 and 0 < len(s.timestamps) < 1000
+    assert "1 damaged chunk(s) left out" in caplog.text and s.data.shape[1] == 4 and len(s.timestamps) == 975
 
 
 @pytest.mark.parametrize("rate", [1e6, 1.0])
