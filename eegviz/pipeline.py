@@ -91,8 +91,12 @@ class Stats:
         """One line when a session that ran to its own end (its source ran out, or its duration) saw markers but
         made no image from any of them, e.g. a replay whose every epoch held NaN samples or whose marker ids
         were all empty; else None. Such a run exits non-zero (`eegviz replay` in a script over many files must
-        not pass it as done); a session stopped by hand or one whose epochs were dropped is not this case."""
+        not pass it as done); a session stopped by hand or one whose epochs were dropped is not this case, nor one
+        whose every marker was only cut short by its end (a --duration that came while their windows were still
+        being recorded: skipped as "stopped", as by hand; nothing about the data failed)."""
         if self.ended not in ("finished", "duration") or not self.markers or self.results or self.dropped:
+            return None
+        if self.skip_kinds[SkipKind.STOPPED] >= self.markers:
             return None
         why = ", ".join(f"{n} {kind.value if isinstance(kind, SkipKind) else kind}"
                         for kind, n in self.skip_kinds.most_common())

@@ -584,3 +584,19 @@ def test_stop_from_another_thread_ends_the_session_as_stopped(tmp_path):
     stats = pipe.run(duration=30.0)  # stop() comes first: "stopped", not "duration"
     timer.join()
     assert stats.ended == "stopped"
+
+
+def test_a_duration_that_cuts_short_every_marker_is_not_a_session_that_made_nothing() -> None:
+    """`eegviz live --duration D` whose markers all came in its last epoch-length: their windows were still being
+    recorded when D came, so they are skipped as "stopped" (as by hand). Nothing about the data failed: exit 0,
+    not the one-line error of a run whose epochs were all NaN (found by review: it exited 1)."""
+    from eegviz.messages import SkipKind
+    from eegviz.pipeline import Stats
+
+    cut = Stats(markers=2, skipped=2, ended="duration")
+    cut.skip_kinds[SkipKind.STOPPED] += 2
+    assert cut.nothing_made() is None
+    failed = Stats(markers=3, skipped=3, ended="duration")  # one cut short, two NaN: the data did fail
+    failed.skip_kinds.update({SkipKind.STOPPED: 1, SkipKind.NAN: 2})
+    assert failed.nothing_made() == ("none of the 3 markers got a reconstruction (skipped: 2 nan, 1 stopped; each "
+                                     "marker's reason is in its line)")
