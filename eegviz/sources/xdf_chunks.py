@@ -18,6 +18,7 @@ per channel.
 
 from __future__ import annotations
 
+import math
 import struct
 
 from eegviz.record.xdf_writer import varlen
@@ -124,6 +125,19 @@ def _claimed_count(raw: bytes, body: int, end: int, n_channels: int, value_bytes
     return count if count * smallest <= end - at else None
 
 
+def _first_stamp(raw: bytes, body: int, end: int) -> float | None:
+    """The own timestamp of a damaged samples chunk's first sample, where its count can be read and the writer
+    stamped it (the first sample of a stream, or the first after a clock reset); None otherwise."""
+    try:
+        count, at = read_varlen(raw, body + 6, end)
+    except (ValueError, IndexError):
+        return None
+    if count and at + 9 <= end and raw[at] == 8:
+        stamp = struct.unpack_from("<d", raw, at + 1)[0]
+        return stamp if math.isfinite(stamp) else None
+    return None
+
+
 def _stamped_first(raw: bytes, body: int, end: int, stamp: float) -> bytes:
     """The samples chunk at `body` rewritten whole with its first sample (written without a timestamp) stamped."""
     _, first = read_varlen(raw, body + 6, end)
@@ -139,7 +153,9 @@ def drop_damaged(raw: bytes, streams: dict[int, tuple[int, int | None, float]]) 
     pyxdf dates a sample written without its own stamp as the one before it plus a sample period. So the first
     sample after a dropped chunk, where it has no stamp, is given the stamp it had: the last sample before the
     loss plus (the samples lost + 1) periods, as the writer left it unstamped because it followed the lost ones
-    at the stream's rate. Where the count lost is unknown it is left as it was (dated as if nothing were lost).
+    at the stream's rate; where the damaged chunk's own first sample is stamped (a stream's first, the first
+    after a clock reset), from that stamp instead. Where the count lost is unknown it is left as it was (dated as if
+    nothing were lost). A chunk of no samples passes the loss on to the next.
     Only streams whose chunks otherwise parse belong in `streams`: a stream whose every chunk fails was written
     with a wrong header, and is not repaired but refused (eegviz.sources.xdf)."""
     out = bytearray(raw[:4])
@@ -154,16 +170,23 @@ def drop_damaged(raw: bytes, streams: dict[int, tuple[int, int | None, float]]) 
             out += raw[start:end]
             continue
         n_channels, value_bytes, srate = streams[sid]
+        period = 1.0 / srate if srate > 0 else 0.0
         stamps = sample_stamps(raw, body, end, n_channels, value_bytes)
         if stamps is None:
             count = _claimed_count(raw, body, end, n_channels, value_bytes)
             done = report.setdefault(sid, [0, 0])
             done[0] += 1
             done[1] = None if done[1] is None or count is None else done[1] + count
-            before = lost_since.get(sid, 0)
-            lost_since[sid] = None if before is None or count is None else before + count
+            first = _first_stamp(raw, body, end)
+            if first is not None:  # the chunk's own first stamp dates what follows (a first chunk, a clock reset)
+                last[sid], lost_since[sid] = first - period, count
+            else:
+                before = lost_since.get(sid, 0)
+                lost_since[sid] = None if before is None or count is None else before + count
             continue
-        period = 1.0 / srate if srate > 0 else 0.0
+        if not stamps:  # a chunk of no samples: nothing to date, the loss carries on to the next chunk
+            out += raw[start:end]
+            continue
         lost = lost_since.pop(sid, 0)
         if stamps and stamps[0] is None and lost and period:
             stamps[0] = last.get(sid, 0.0) + (lost + 1) * period

@@ -113,3 +113,54 @@ def test_every_chunk_damaged_is_a_wrong_header_refused_not_repaired(tmp_path, ho
         _damage(path, 1, which, how)
     with pytest.raises(EegvizError, match="declares 4 channels, but its samples are not 4 values wide"):
         load_xdf_session(path)
+
+
+def _stamped_chunks(path, stamped_at, n=1000, t=None):
+    """Like _labrecorder_like (no markers), but the samples at `stamped_at` are stamped too (a clock reset there:
+    `t` gives every sample's time), and a chunk of no samples follows the 11th chunk (the XDF spec allows it)."""
+    t = T0 + np.arange(n) / FS if t is None else t
+    data = (np.arange(n * N_CH).reshape(n, N_CH) % 97).astype(np.float32) + 1.0
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", N_CH, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        for c, i in enumerate(range(0, n, PER_CHUNK)):
+            samples = b"".join((b"\x08" + struct.pack("<d", t[i + k]) if i + k in stamped_at else b"\x00")
+                               + row.tobytes() for k, row in enumerate(data[i : i + PER_CHUNK]))
+            with w._lock:
+                w._write_chunk(TAG_SAMPLES, eeg, varlen(len(data[i : i + PER_CHUNK])) + samples)
+                if c == 10:
+                    w._write_chunk(TAG_SAMPLES, eeg, varlen(0))
+    return t
+
+
+def _count_less(path, which: int) -> None:
+    """The `which`-th samples chunk's count one short of its samples (pyxdf stops inside it and logs)."""
+    raw = bytearray(path.read_bytes())
+    body, _ = _samples_chunks(bytes(raw), 1)[which]
+    assert raw[body + 6] == 1
+    raw[body + 7] -= 1
+    path.write_bytes(bytes(raw))
+
+
+def test_a_chunk_of_no_samples_after_the_damaged_one_does_not_swallow_the_loss(tmp_path):
+    """The loss is carried to the next chunk that holds samples: the empty chunk had taken it, and what followed
+    was dated 24 samples early."""
+    t = _stamped_chunks(tmp_path / "d.xdf", {0})
+    _count_less(tmp_path / "d.xdf", 10)  # the 11th chunk, followed by the empty one
+    s = load_xdf_session(tmp_path / "d.xdf")
+    np.testing.assert_allclose(s.timestamps, t[np.r_[0:250, 275:1000]] - 1 / FS * (s.timestamps > t[260]),
+                               atol=1e-9)  # one count short: the 24 said lost, so one period early after it
+
+
+@pytest.mark.parametrize("first", [0, 500])
+def test_what_follows_a_damaged_chunk_is_dated_from_its_own_first_stamp(tmp_path, first):
+    """A damaged first chunk (first=0), or one that begins at a clock reset (first=500: the clock jumps 5000 s):
+    its first sample's own stamp dates what follows. Dated from the last kept sample, the stream began at 0.1 s
+    (every marker outside it), or went on in the clock before the reset."""
+    t = T0 + np.arange(1000) / FS
+    t[500:] += 5000.0
+    _stamped_chunks(tmp_path / "d.xdf", {0, 500}, t=t)
+    _count_less(tmp_path / "d.xdf", first // PER_CHUNK + (first > 10 * PER_CHUNK))  # the empty chunk counts
+    s = load_xdf_session(tmp_path / "d.xdf")
+    kept = np.r_[0:first, first + PER_CHUNK : 1000]
+    early = (kept > first) & ((kept < 500) | (first == 500))  # one count short: one period early, to a stamp
+    np.testing.assert_allclose(s.timestamps, t[kept] - early / FS, atol=1e-9)
