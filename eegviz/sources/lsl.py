@@ -47,7 +47,7 @@ import pylsl
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult, sender_kinship
-from eegviz.sources.rate import contradicts, stamp_rate
+from eegviz.sources.rate import LiveRateCheck
 from eegviz.sources.lsl_reconnect import (
     _close, _connect, _first_offset, _format, _new_inlet, channel_header, RecoveringInlet, _same_type
 )
@@ -60,7 +60,7 @@ SILENCE_GAP_S = 1.0  # no samples for this long, then data again: the source was
 RECONNECT_AFTER_S = 0.5  # EEG silent this long: start looking for the outlet ourselves (see module docstring)
 SETTLE_S = 0.5  # after the first EEG stream shows up, the others on the network have this long to answer
 MARKER_SEARCH_S = 0.5  # a session without markers looks this often for a marker stream that appeared since
-RATE_CHECK_S = 4.0  # the EEG's stamps are measured over this much time (gaps left out) to judge its declared rate
+RATE_CHECK_S = 4.0  # the EEG's declared rate is judged over its first this-many seconds of data (rate.LiveRateCheck)
 
 
 
@@ -363,7 +363,7 @@ class LslSource:
         self._scale: np.ndarray | None = None
         self._unjudged: np.ndarray | None = None  # channels of no known unit, until the first data judges them
         self._dejitter: Dejitter | None = None
-        self._rate_stamps: np.ndarray | None = None
+        self._rate_check: LiveRateCheck | None = None
         self._rate_error: str | None = None
         self._seen_data = False
         self._last_data_at = 0.0
@@ -433,9 +433,8 @@ class LslSource:
             except _NoAnswer as e:
                 raise EegvizError(f"LSL stream {_describe(e.info)} did not answer: {e.error}") from None
         self._dejitter = Dejitter(self.info.sfreq) if self.info.sfreq > 0 else None
-        # the EEG's raw stamps until its declared rate is judged (_check_rate); None: judged, or no rate to judge
-        self._rate_stamps: np.ndarray | None = np.empty(0) if self._dejitter is not None else None
-        self._rate_error: str | None = None
+        self._rate_check = LiveRateCheck(self.info.sfreq, RATE_CHECK_S) if self._dejitter is not None else None
+        self._rate_error = None
         self._seen_data = False
         self._last_data_at = time.monotonic()
         self._pending_gap = False
@@ -546,8 +545,13 @@ class LslSource:
             )
         if self._unjudged is not None:
             self._judge_units(data, result)
-        if self._rate_stamps is not None:
-            self._check_rate(raw)
+        if self._rate_check is not None and (measured := self._rate_check.add(raw, now)) is not None:
+            # said by the next read(), so this read's samples are recorded
+            self._rate_error = (
+                f"LSL stream '{self.info.name}' declares {self.info.sfreq:g} Hz but its samples come at {measured}: "
+                "the sender's rate setting is wrong (or its clock, or it loses over half its samples), and epochs "
+                "cut at the declared rate would not be the EEG that followed each marker; fix the sender's rate "
+                "and start again")
         gap = self._pending_gap or (self._seen_data and now - self._last_data_at > SILENCE_GAP_S)
         local = raw + eeg.offset
         if self._dejitter is None:
@@ -571,27 +575,6 @@ class LslSource:
                 raw_samples=np.asarray(samples),
             )
         )
-
-    def _check_rate(self, raw: np.ndarray) -> None:
-        """Refuse a declared rate the sender's own stamps contradict (eegviz.sources.rate), once RATE_CHECK_S of
-        them are in: the session ends with one line, its recording so far kept. The XDF reader refuses such a
-        file; live, the session decoded every epoch from EEG cut at the wrong length without a word. Only the
-        rate over the stream without its gaps is used, not the typical step as for files: a sender that pushes
-        chunks unstamped has liblsl back-date their samples at the declared rate, so its typical step bears out
-        even a wrong rate. The sender's raw stamps, not the dejittered ones: the dejitter line starts at the
-        declared rate."""
-        stamps = self._rate_stamps = np.concatenate([self._rate_stamps, raw])
-        measured = stamp_rate(stamps)
-        if measured is None or measured[1] < RATE_CHECK_S:
-            return
-        self._rate_stamps = None
-        rate, span = measured
-        if contradicts(rate, self.info.sfreq):  # said by the next read(), so this read's samples are recorded
-            self._rate_error = (
-                f"LSL stream '{self.info.name}' declares {self.info.sfreq:g} Hz but its samples come at "
-                f"{rate:.4g} Hz (their timestamps over {span:.0f} s, gaps left out): the sender's rate setting or "
-                "its timestamps are wrong (or it loses over half its samples), and epochs cut at the declared rate "
-                "would not be the EEG that followed each marker; fix the sender's rate and start again")
 
     def _judge_units(self, data: np.ndarray, result: ReadResult) -> None:
         """Channels without a declared unit, judged once from the first data that is not all zero: a scalp

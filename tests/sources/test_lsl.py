@@ -1017,52 +1017,63 @@ def test_a_marker_stream_of_several_channels_is_said_to_keep_its_first() -> None
     del outlet
 
 
-@pytest.mark.parametrize("declared, stamping, refused", [
-    (1000.0, "each", True),  # a sender set to another amplifier mode: 1000 Hz declared, 250 sent
-    (1000.0, "chunk", True),  # ... pushing 25-sample chunks unstamped: liblsl back-dates them at 1000 Hz
-    (250.0, "each", False),
-    (250.0, "lossy", False),  # a weak radio link: 30% of the samples lost
-], ids=["wrong-rate", "wrong-rate-back-dated-chunks", "right-rate", "right-rate-30pc-lost"])
-def test_a_declared_rate_the_stamps_contradict_ends_the_session_in_one_line(declared, stamping, refused) -> None:
+@pytest.mark.parametrize("declared, true_rate, stamping, refused", [
+    (1000.0, 250.0, "each", True),  # a sender set to another amplifier mode: 1000 Hz declared, 250 sent
+    (1000.0, 250.0, "chunk", True),  # ... pushing its chunks unstamped: liblsl back-dates them at 1000 Hz
+    (250.0, 1000.0, "chunk", True),  # faster than declared, unstamped: the back-dated chunks overlap
+    (250.0, 250.0, "each", False),
+    (250.0, 250.0, "lossy", False),  # a weak radio link: 30% of the samples lost
+], ids=["slow-stamped", "slow-back-dated", "fast-back-dated", "right-rate", "right-rate-30pc-lost"])
+def test_a_declared_rate_the_samples_contradict_ends_the_session_in_one_line(monkeypatch, declared, true_rate,
+                                                                            stamping, refused) -> None:
     """Epochs are cut at the declared rate: a wrong one decoded EEG that did not follow its marker, without a word
-    (a recorded file with such a header is refused; live it was not). The check waits for RATE_CHECK_S of stamps
-    and the samples of the read that completes it are still delivered (recorded)."""
-    from eegviz.sources.lsl import RATE_CHECK_S
+    (a recorded file with such a header is refused; live it was not). Judged by the samples' stamps and their
+    arrival here (eegviz.sources.rate.LiveRateCheck) over the first RATE_CHECK_S (1 s here); the samples of the
+    read that completes it are still delivered (recorded), the refusal comes with the next read."""
+    import eegviz.sources.lsl as lsl_module
 
+    monkeypatch.setattr(lsl_module, "RATE_CHECK_S", 1.0)
     name = f"eeg-{_uid()}"
-    info = pylsl.StreamInfo(name, "EEG", N_CH, declared, pylsl.cf_float32, name)
-    outlet = pylsl.StreamOutlet(info)
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "EEG", N_CH, declared, pylsl.cf_float32, name))
     src = LslSource(stream_name=name, resolve_timeout=3.0)
     src.start()
-    n = int(250 * (RATE_CHECK_S + 2))
+    stop, sent = threading.Event(), [0]
+
+    def send() -> None:  # 25-sample blocks at the true rate, in real time
+        rng, t0, k = np.random.default_rng(0), pylsl.local_clock(), 0
+        while not stop.is_set() and k < 3 * true_rate:
+            keep = np.arange(k, k + 25)
+            if stamping == "lossy":
+                keep = keep[rng.random(25) >= 0.3]
+            if stamping == "chunk":
+                outlet.push_chunk(_ramp(k, 25))
+            else:
+                outlet.push_chunk(_ramp(k, len(keep)), (t0 + keep / true_rate).tolist())
+            sent[0] += len(keep)
+            k += 25
+            time.sleep(max(0.0, t0 + k / true_rate - pylsl.local_clock()))
+
+    sender = threading.Thread(target=send, daemon=True)
     got, error = 0, None
     try:
         time.sleep(0.2)
-        t0 = pylsl.local_clock() - n / 250
-        stamps = t0 + np.arange(n) / 250  # sent at 250 Hz
-        keep = np.ones(n, bool)
-        if stamping == "lossy":
-            keep[np.random.default_rng(0).random(n) < 0.3] = False
-        for i in range(0, n, 25):
-            part = np.arange(i, min(n, i + 25))
-            part = part[keep[part]]
-            if stamping == "chunk":
-                outlet.push_chunk(_ramp(int(part[0]), len(part)), float(stamps[part[-1]]))
-            else:
-                outlet.push_chunk(_ramp(int(part[0]), len(part)), stamps[part].tolist())
-        t_end = time.monotonic() + 5
-        while time.monotonic() < t_end and (refused or got < keep.sum()):  # a refusal comes at the next read
+        sender.start()
+        t_end = time.monotonic() + 4
+        while time.monotonic() < t_end and (sender.is_alive() or got < sent[0]):
             try:
                 got += _n(src.read(timeout=0.05).chunks)
             except EegvizError as e:
                 error = str(e)
                 break
     finally:
+        stop.set()
+        sender.join()
         src.stop()
     if refused:
         assert error is not None and "\n" not in error
-        # back-dated chunks measure a little off 250 where the span ends inside a chunk
-        assert re.match(f"LSL stream '{name}' declares 1000 Hz but its samples come at 2[45]\\d(\\.\\d)? Hz", error)
-        assert got >= 250 * RATE_CHECK_S  # what came before the refusal was delivered
+        assert error.startswith(f"LSL stream '{name}' declares {declared:g} Hz but its samples come at ")
+        measured = float(re.search(r"come at ([\d.]+) Hz", error).group(1))
+        assert 0.8 < measured / true_rate < 1.25
+        assert got >= 0.8 * true_rate  # what came before the refusal was delivered
     else:
-        assert error is None and got == keep.sum()
+        assert error is None and got == sent[0]
