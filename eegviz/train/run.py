@@ -55,7 +55,10 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
         check_new_output(out, "--out", "a trained model", hint=" (or add --resume to finish an interrupted run there)")
     info = init_from_env()
     with main_rank_logging(info), ExitStack() as held:
-        return _train_all(info, held, data, out, epochs=epochs, gan_steps=gan_steps,
+        lock = _RunLock(Path(out), held, info.is_main)
+        if Path(out).is_dir():  # held at once, before the data loads; a new folder once _train_all has made it
+            lock.take()
+        return _train_all(info, lock, data, out, epochs=epochs, gan_steps=gan_steps,
                           seed=seed, threads=threads,
                           resume=resume, highpass=highpass, notch=notch, reference=reference,
                           text_encoder=text_encoder, caption=caption, data_opts=data_opts,
@@ -222,6 +225,19 @@ def hold_run_folder(out: Path):
         os.close(fd)  # releases the lock
 
 
+class _RunLock:
+    """hold_run_folder on the run's folder, taken once by the main rank (other torchrun ranks share its run) and
+    held until the ExitStack closes."""
+
+    def __init__(self, out: Path, stack: ExitStack, main_rank: bool):
+        self.out, self.stack, self.needed = out, stack, main_rank
+
+    def take(self) -> None:
+        if self.needed:
+            self.stack.enter_context(hold_run_folder(self.out))
+            self.needed = False
+
+
 def check_resumable(out: Path) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ (with their
     run.json) and no finished model yet (training.json is written when training ends), or starts one in a new or
@@ -258,7 +274,7 @@ def check_resumable(out: Path) -> None:
                               "they come from this data and options; choose a new --out")
 
 
-def _train_all(info, held: ExitStack, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,
+def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,
                reference, text_encoder, caption, data_opts, classifier_images, classifier_epochs, eval_controls,
                gen_sizes, gen_config, average_augment, decoder_only) -> dict | None:
     from eegviz.data.loaders import check_trainable, open_dataset
@@ -300,8 +316,7 @@ def _train_all(info, held: ExitStack, data: Path, out: Path, *, epochs, gan_step
     if resume:
         check_same_run(out / "checkpoints", run)
     out.mkdir(parents=True, exist_ok=True)
-    if info.is_main:
-        held.enter_context(hold_run_folder(out))  # until train_all returns
+    lock.take()  # until train_all returns
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     if info.is_main:
         write_run_manifest(out / "checkpoints", run, claim=starts)

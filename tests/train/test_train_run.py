@@ -200,6 +200,14 @@ def test_a_second_train_into_a_folder_a_run_is_training_in_is_refused(tmp_path, 
     args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
             "--text-encoder", "hash"]
     capsys.readouterr()
+    import eegviz.data.loaders as loaders
+
+    real_open = loaders.open_dataset
+
+    def not_before_the_lock(*a, **k):
+        raise AssertionError("the data was loaded before the folder's lock was asked for")
+
+    monkeypatch.setattr(loaders, "open_dataset", not_before_the_lock)  # refused at once, not after the data
     with hold_run_folder(out):  # the first run, training
         for extra in ([], ["--resume"]):
             assert main(args + extra) == 2
@@ -207,6 +215,7 @@ def test_a_second_train_into_a_folder_a_run_is_training_in_is_refused(tmp_path, 
                                                        "running in this folder now; wait for it to end, or choose "
                                                        "another --out")
         assert not any(out.iterdir())
+    monkeypatch.setattr(loaders, "open_dataset", real_open)
 
     def killed(*a, **k):
         raise KeyboardInterrupt
