@@ -31,6 +31,7 @@ import numpy as np
 from eegviz.channel_formats import BY_NAME
 from eegviz.errors import EegvizError, naming
 from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo, default_ch_names
+from eegviz.sources.xdf_chunks import varlen
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +44,6 @@ TAG_BOUNDARY = 5
 TAG_STREAM_FOOTER = 6
 # Fixed UUID of Boundary chunks (XDF spec); readers scan for it to resynchronise after corruption.
 BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
-
-
-def varlen(n: int) -> bytes:
-    """XDF variable-length integer: a byte with the width (1, 4 or 8), then the value little-endian."""
-    if n < 0:
-        raise ValueError(f"negative length {n}")
-    if n <= 0xFF:
-        return b"\x01" + struct.pack("<B", n)
-    if n <= 0xFFFFFFFF:
-        return b"\x04" + struct.pack("<I", n)
-    return b"\x08" + struct.pack("<Q", n)
 
 
 def chunk_tags(path: str | Path) -> tuple[dict[int, int], bool]:

@@ -21,11 +21,20 @@ from __future__ import annotations
 import math
 import struct
 
-from eegviz.record.xdf_writer import varlen
-
 # bytes per value of XDF's numeric channel formats
 VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "double64": 8}
 SAMPLES_TAG = 3
+
+
+def varlen(n: int) -> bytes:
+    """XDF variable-length integer: a byte with the width (1, 4 or 8), then the value little-endian."""
+    if n < 0:
+        raise ValueError(f"negative length {n}")
+    if n <= 0xFF:
+        return b"\x01" + struct.pack("<B", n)
+    if n <= 0xFFFFFFFF:
+        return b"\x04" + struct.pack("<I", n)
+    return b"\x08" + struct.pack("<Q", n)
 
 
 def read_varlen(raw: bytes, pos: int, end: int | None = None) -> tuple[int, int]:
