@@ -288,15 +288,17 @@ def _demo_with_nan_eeg(path, seconds=6.0):
     return len(markers)
 
 
-def test_a_replay_that_makes_no_image_from_any_marker_exits_nonzero(tmp_path):
+def test_a_replay_that_makes_no_image_from_any_marker_exits_nonzero(tmp_path, capsys):
     """Every epoch NaN: the run records and says each marker's reason, but a script looping over files must not
     take it for a good run (it exited 0, the count only in the summary line)."""
+    from eegviz.cli import main
+
     n = _demo_with_nan_eeg(tmp_path / "nan.xdf")
     assert n >= 2
     out = tmp_path / "out"
-    r = run("replay", str(tmp_path / "nan.xdf"), "--headless", "--speed", "0", "--out", str(out))
-    assert r.returncode == 1, r.stderr
-    assert f"{n} markers, 0 reconstructions" in r.stdout
-    assert r.stderr.strip().splitlines()[-1] == (f"eegviz: error: none of the {n} markers got a reconstruction "
-                                                  f"(skipped: {n} nan; each marker's reason is in its line)")
+    assert main(["replay", str(tmp_path / "nan.xdf"), "--headless", "--speed", "0", "--out", str(out)]) == 1
+    said = capsys.readouterr()
+    assert f"{n} markers, 0 reconstructions" in said.out
+    assert said.err.strip().splitlines()[-1] == (f"eegviz: error: none of the {n} markers got a reconstruction "
+                                                 f"(skipped: {n} nan; each marker's reason is in its line)")
     assert len((out / "results.jsonl").read_text().splitlines()) == n  # recorded and said all the same
