@@ -4,7 +4,8 @@ Files come from eegviz's own SessionRecorder or from LabRecorder. pyxdf does the
 synchronisation (including clock resets). Before handing the bytes to pyxdf the chunk structure is walked once:
 a recording cut short by a crash ends in a partial chunk, which pyxdf may misread or choke on, so only the
 complete chunks are passed on and the rest is reported in a warning. Damage inside complete chunks pyxdf
-logs (with a traceback) and reads past; eegviz keeps those messages and says what they mean in one line.
+logs (with a traceback) and skips past to the next boundary chunk; eegviz keeps those messages, reads the file
+again without the damaged samples chunks (eegviz.sources.xdf_chunks), and says what was lost in one line.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from eegviz.sources.xdf_chunks import (
 )
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
