@@ -31,7 +31,9 @@ replaced by an outlet with a new uid, so a paused amplifier is left alone. The h
 followed by resumed data, or stamps that left the dejitter line) is reported as a gap.
 
 NaN/inf samples (a flat or saturated electrode) are delivered as they came, with one notice the first time:
-the recording keeps them and the epocher skips the epochs that hold them.
+the recording keeps them and the epocher skips the epochs that hold them. A declared rate that the first
+RATE_CHECK_S of samples contradict, by their stamps and their arrival (eegviz.sources.rate.LiveRateCheck), ends
+the session with one line at the next read.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Epochs are cut at the declared rate, so a wrong one (a header that says 1000 Hz over samples 4 ms apart, a
 sender configured for another amplifier mode) cuts every epoch at the wrong length, and the session decodes
 EEG that did not follow its marker without a word. The stamps say how fast samples really come: counted over
-the stream without its gaps, they give its rate whatever the sender's jitter or packet size.
+the stream without its gaps, they give its rate whatever the sender's jitter or packet size. Live, the samples'
+arrival on this machine's clock says it too, and a refusal needs both (LiveRateCheck).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def contradicts(measured: float, declared: float) -> bool:
 
 
 class LiveRateCheck:
-    """A live stream's declared rate judged once from its first RATE_CHECK_S of data, by two measures that must
+    """A live stream's declared rate judged once from its first window_s of data, by two measures that must
     both contradict it: the samples' rate by their sender's stamps (stamp_rate) and by their arrival on this
     machine's clock. Either alone is fooled by a healthy sender: a backlog flushed after a stall and stamped on
     arrival runs the stamps fast, a sender that pushes a burst of blocks each second or so (its pulls more than
