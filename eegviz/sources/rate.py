@@ -14,8 +14,13 @@ import numpy as np
 # a declared rate is contradicted when the stamps advance at under half or over twice it: lost samples (a weak
 # radio link drops 10-20%) and a clock's drift are far less, a wrong header (1 MHz over 4 ms stamps) far more
 RATE_FACTOR = 2.0
-# a step between samples longer than this is a gap (a dropout, a reconnect), not part of the rate
-GAP_S = 1.0
+# a step between stamps longer than this, either way, is a gap (a reconnect, a clock reset, a long pause), not part
+# of the rate. Shorter silences count as time: a sender that pushes its blocks a second or more apart, or stalls
+# and then flushes what it held, would otherwise be measured over its bursts alone, many times too fast
+GAP_S = 5.0
+# live, pulls further apart than this are not timed (a pause of the amplifier, a reconnect): eegviz.sources.lsl's
+# SILENCE_GAP_S
+ARRIVAL_GAP_S = 1.0
 
 
 def stamp_rate(timestamps: np.ndarray) -> tuple[float, float] | None:
@@ -41,10 +46,10 @@ class LiveRateCheck:
     both contradict it: the samples' rate by their sender's stamps (stamp_rate) and by their arrival on this
     machine's clock. Either alone is fooled by a healthy sender: a backlog flushed after a stall and stamped on
     arrival runs the stamps fast, a sender that pushes a burst of blocks each second or so (its pulls more than
-    GAP_S apart are not timed) leaves arrival unmeasured, and the typical stamp step, which files are judged by
-    too, bears out any rate for chunks liblsl back-dated at it. A wrong rate setting moves both.
+    ARRIVAL_GAP_S apart are not timed) leaves arrival unmeasured, and a pause in the first seconds slows the
+    stamps. A wrong rate setting moves both.
 
-    Arrival is timed over the intervals between pulls that brought data, GAP_S or shorter, each with the samples
+    Arrival is timed over the intervals between pulls that brought data, ARRIVAL_GAP_S or shorter, each with the samples
     that came at its end: the first pull (a backlog from before the session read) and the first after a silence
     (the samples of the silence, if the sender kept them) are not counted. A stream never judged within GIVE_UP_S
     is not judged at all, so its stamps are not kept all session."""
@@ -66,7 +71,7 @@ class LiveRateCheck:
             return None
         if self._first_at is None:
             self._first_at = now
-        if self._last_at is not None and now - self._last_at <= GAP_S:
+        if self._last_at is not None and now - self._last_at <= ARRIVAL_GAP_S:
             self._samples += len(stamps)
             self._seconds += now - self._last_at
         self._last_at = now

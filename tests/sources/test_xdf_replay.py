@@ -415,3 +415,48 @@ def test_timestamps_that_mostly_run_backwards_are_refused(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
         assert len(load_xdf_session(tmp_path / "few.xdf").timestamps) == 500
     assert "go backwards in places" in caplog.text
+
+
+def _back_dated(declared, true_rate, block=25, burst=1, burst_every=None, seconds=20.0):
+    """Stamps as LabRecorder records a sender that pushes its chunks unstamped: liblsl stamps a chunk's last sample
+    with its push time and the others back at the declared rate. The amplifier samples at true_rate; `burst`
+    blocks are pushed together, every `burst_every` s (default: as they fill)."""
+    per_push = block * burst
+    every = burst_every or per_push / true_rate
+    pushes = 10.0 + every * np.arange(1, int(seconds * true_rate / per_push) + 1)
+    back = (block - 1 - np.arange(block)) / declared
+    return np.concatenate([np.tile(push - back, burst) for push in pushes])
+
+
+@pytest.mark.parametrize("declared, true_rate, refused", [
+    (250.0, 1000.0, True),  # faster than declared: the back-dated chunks overlap; their typical step is 4 ms
+    (1000.0, 250.0, True),  # slower than declared: 1 ms steps inside each chunk, 76 ms between them
+    (250.0, 250.0, False),
+], ids=["fast", "slow", "right"])
+def test_a_recording_of_a_sender_set_to_another_rate_is_refused_though_its_chunks_were_back_dated(
+        tmp_path, declared, true_rate, refused):
+    """The typical step of back-dated chunks is the declared period whatever the true rate, so judged by it too
+    (as files were) both recordings passed; their stamps' net advance says the true rate."""
+    stamps = _back_dated(declared, true_rate)
+    path = tmp_path / "b.xdf"
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", 4, declared, "float32", unit="volts")
+        w.write_samples(eeg, np.ones((len(stamps), 4), np.float32), stamps)
+    if refused:
+        with pytest.raises(EegvizError, match=f"declares {declared:g} Hz but its timestamps advance at ") as said:
+            load_xdf_session(path)
+        measured = float(re.search(r"advance at ([\d.]+) Hz", str(said.value)).group(1))
+        assert abs(measured / true_rate - 1) < 0.05  # the true rate, give or take where the chunks end
+    else:
+        assert load_xdf_session(path).info.sfreq == declared
+
+
+def test_blocks_pushed_together_a_second_apart_are_not_a_rate_mismatch(tmp_path):
+    """Nine 32-sample blocks pushed together every 1.152 s, back-dated: 250 Hz all the same (the stamps inside a
+    push run 2000 Hz fast; the time between pushes must count)."""
+    stamps = _back_dated(250.0, 250.0, block=32, burst=9, burst_every=1.152, seconds=30.0)
+    path = tmp_path / "b.xdf"
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", 4, 250.0, "float32", unit="volts")
+        w.write_samples(eeg, np.ones((len(stamps), 4), np.float32), stamps)
+    assert load_xdf_session(path).info.sfreq == 250.0
