@@ -513,12 +513,15 @@ def test_live_lsl_session_records_the_senders_samples_and_header_as_sent(tmp_pat
     marker_outlet = pylsl.StreamOutlet(pylsl.StreamInfo(f"{name}-mk", "Markers", 1, 0.0, pylsl.cf_string, name))
     rng = np.random.default_rng(5)
     pushed = []
+    last_push = [0.0]
 
     class PushingSource(LslSource):
         def read(self, timeout=0.05):
-            x = 300000.0 + rng.normal(0, 20.0, (5, len(CH)))  # microvolts, beyond float32's 24 bits
-            outlet.push_chunk(x)
-            pushed.append(x)
+            if time.monotonic() - last_push[0] >= 0.05:  # 5 samples each 50 ms: the 100 Hz it declares (pushed on
+                last_push[0] = time.monotonic()  # every read, it ran 9 kHz, which a replay now refuses)
+                x = 300000.0 + rng.normal(0, 20.0, (5, len(CH)))  # microvolts, beyond float32's 24 bits
+                outlet.push_chunk(x)
+                pushed.append(x)
             return super().read(timeout)
 
     src = PushingSource(stream_name=name, marker_name=f"{name}-mk", resolve_timeout=3.0)
