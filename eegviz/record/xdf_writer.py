@@ -31,17 +31,13 @@ import numpy as np
 from eegviz.channel_formats import BY_NAME
 from eegviz.errors import EegvizError, naming
 from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo, default_ch_names
-from eegviz.sources.xdf_chunks import varlen
+from eegviz.sources.xdf_chunks import (
+    TAG_BOUNDARY, TAG_CLOCK_OFFSET, TAG_FILE_HEADER, TAG_SAMPLES, TAG_STREAM_FOOTER, TAG_STREAM_HEADER, varlen
+)
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"XDF:"
-TAG_FILE_HEADER = 1
-TAG_STREAM_HEADER = 2
-TAG_SAMPLES = 3
-TAG_CLOCK_OFFSET = 4
-TAG_BOUNDARY = 5
-TAG_STREAM_FOOTER = 6
 # Fixed UUID of Boundary chunks (XDF spec); readers scan for it to resynchronise after corruption.
 BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
 

@@ -27,7 +27,7 @@ from eegviz.sources.rate import contradicts, stamp_rate
 from eegviz.sources.replay import ReplaySource, checked_speed
 from eegviz.sources.units import judged_scale, volts_per_unit
 from eegviz.sources.xdf_chunks import (
-    SAMPLES_TAG, VALUE_BYTES, complete_prefix, drop_damaged, sample_stamps, stream_of, walk_chunks
+    TAG_SAMPLES, VALUE_BYTES, complete_prefix, drop_damaged, sample_stamps, stream_of, walk_chunks
 )
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ def _samples_fit(raw: bytes, stream_id: int, n_channels: int, value_bytes: int |
     often without a word, into garbage). raw: the file's complete chunks."""
     seen = 0
     for tag, body, end in walk_chunks(raw):
-        if tag == SAMPLES_TAG and stream_of(raw, body) == stream_id:
+        if tag == TAG_SAMPLES and stream_of(raw, body) == stream_id:
             stamps = sample_stamps(raw, body, end, n_channels, value_bytes)
             if stamps:
                 return True

@@ -23,7 +23,13 @@ import struct
 
 # bytes per value of XDF's numeric channel formats
 VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "double64": 8}
-SAMPLES_TAG = 3
+# the chunk tags (eegviz.record.xdf_writer writes them, the readers here walk them)
+TAG_FILE_HEADER = 1
+TAG_STREAM_HEADER = 2
+TAG_SAMPLES = 3
+TAG_CLOCK_OFFSET = 4
+TAG_BOUNDARY = 5
+TAG_STREAM_FOOTER = 6
 
 
 def varlen(n: int) -> bytes:
@@ -71,28 +77,13 @@ def complete_prefix(raw: bytes) -> tuple[int, int]:
     """Length of the run of complete chunks at the start of the file, and how many stream headers it holds."""
     end, headers = 4, 0
     for tag, _, end in walk_chunks(raw):
-        headers += tag == 2
+        headers += tag == TAG_STREAM_HEADER
     return end, headers
 
 
 def stream_of(raw: bytes, body: int) -> int:
     """The stream id of a samples chunk whose tag is at `body`."""
     return int.from_bytes(raw[body + 2 : body + 6], "little")
-
-
-def chunk_fits(raw: bytes, body: int, end: int, width: int) -> bool | None:
-    """Whether a samples chunk (its tag at `body`, its end at `end`) parses to its exact length at `width` bytes of
-    values a sample; None for a chunk of no samples, which fits any width."""
-    try:
-        count, at = read_varlen(raw, body + 6, end)
-    except (ValueError, IndexError):
-        return False
-    if count == 0:
-        return None
-    while count and at < end and raw[at] in (0, 8):  # each sample: a timestamp flag, the stamp if 8, the values
-        at += 1 + raw[at] + width
-        count -= 1
-    return count == 0 and at == end
 
 
 def sample_stamps(raw: bytes, body: int, end: int, n_channels: int, value_bytes: int | None) -> list | None:
@@ -174,7 +165,7 @@ def drop_damaged(raw: bytes, streams: dict[int, tuple[int, int | None, float]]) 
     report: dict[int, list] = {}
     for tag, body, end in walk_chunks(raw):
         start, pos = pos, end
-        sid = stream_of(raw, body) if tag == SAMPLES_TAG else None
+        sid = stream_of(raw, body) if tag == TAG_SAMPLES else None
         if sid not in streams:
             out += raw[start:end]
             continue

@@ -9,9 +9,9 @@ import struct
 import numpy as np
 import pytest
 
-from eegviz.record.xdf_writer import TAG_SAMPLES, XdfWriter, varlen
+from eegviz.record.xdf_writer import XdfWriter
 from eegviz.sources.xdf import load_xdf_session
-from eegviz.sources.xdf_chunks import SAMPLES_TAG, drop_damaged, sample_stamps, stream_of, walk_chunks
+from eegviz.sources.xdf_chunks import TAG_SAMPLES, drop_damaged, sample_stamps, stream_of, varlen, walk_chunks
 
 FS = 250.0
 T0 = 100.0
@@ -38,7 +38,8 @@ def _labrecorder_like(path, seconds=4.0, markers=("a_001", "b_002", "c_003", "d_
 
 
 def _samples_chunks(raw: bytes, stream_id: int) -> list[tuple[int, int]]:
-    return [(body, end) for tag, body, end in walk_chunks(raw) if tag == SAMPLES_TAG and stream_of(raw, body) == stream_id]
+    return [(body, end) for tag, body, end in walk_chunks(raw)
+            if tag == TAG_SAMPLES and stream_of(raw, body) == stream_id]
 
 
 def _damage(path, stream_id: int, which: int, how: str) -> None:
