@@ -435,7 +435,7 @@ class LslSource:
             except _NoAnswer as e:
                 raise EegvizError(f"LSL stream {_describe(e.info)} did not answer: {e.error}") from None
         self._dejitter = Dejitter(self.info.sfreq) if self.info.sfreq > 0 else None
-        self._rate_check = LiveRateCheck(self.info.sfreq, RATE_CHECK_S) if self._dejitter is not None else None
+        self._rate_check = LiveRateCheck(self.info.sfreq, RATE_CHECK_S)  # judges nothing for an irregular stream
         self._rate_error = None
         self._seen_data = False
         self._last_data_at = time.monotonic()

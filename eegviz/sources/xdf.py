@@ -236,11 +236,11 @@ def _check_width(stream: dict, raw: bytes, damage: list[str], path: Path) -> Non
     """Refuse a numeric stream whose samples are not as wide as its header declares: every one of its chunks was
     read at the wrong width, its values garbage (the review's 64-declared, 128-channel file ended in a montage
     error). Checked whether or not pyxdf complained: it often reads on without a word."""
-    declared, fmt = _n_channels(stream), _first(stream["info"], "channel_format")
+    declared, value_bytes = _n_channels(stream), _value_bytes(stream)
     stream_id = stream["info"].get("stream_id")
-    if fmt not in VALUE_BYTES or not isinstance(stream_id, int):
+    if not value_bytes or not isinstance(stream_id, int):  # strings, or a format XDF does not have
         return
-    if _samples_fit(raw, stream_id, declared, VALUE_BYTES[fmt]) is False:
+    if _samples_fit(raw, stream_id, declared, value_bytes) is False:
         listed = len(_channels(stream))
         names = f" (its channel list names {listed})" if listed and listed != declared else ""
         said = f" ({_damage_line(damage)})" if damage else ""
