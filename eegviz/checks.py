@@ -98,6 +98,17 @@ def check_file(path: str | Path, what: str) -> Path:
     return path
 
 
+def read_at_most(path: str | Path, limit: int, what: str, kind: str) -> bytes:
+    """A small file's bytes, read up to `limit` and refused in one line beyond it ("{what} holds more than ...
+    bytes, more than {kind} may"): a settings or model file larger than that is the wrong file, and one that
+    never ends (a link to /dev/zero) was read forever. A pipe is read like a file. OSError is the caller's."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise EegvizError(f"{what} holds more than {limit:,} bytes, more than {kind} may; is it the right file?")
+    return data
+
+
 def check_new_file(path: str | Path, name: str) -> Path:
     """A file eegviz is about to write: it must not exist yet (nothing already written is overwritten: a
     benchmark or screenshot from an earlier run is a record too) and its folder must, else one line."""

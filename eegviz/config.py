@@ -25,6 +25,7 @@ import argparse
 import tomllib
 from pathlib import Path
 
+from eegviz.checks import read_at_most
 from eegviz.errors import EegvizError
 
 # A settings file is a few KB: anything larger is the wrong file, and would be read whole into memory.
@@ -39,11 +40,7 @@ def read_config(path: str | Path) -> dict:
     if path.is_dir():
         raise EegvizError(f"config file {path} is a folder")
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(CONFIG_MAX_BYTES + 1)
-        if len(data) > CONFIG_MAX_BYTES:
-            raise EegvizError(f"config file {path} holds more than {CONFIG_MAX_BYTES:,} bytes, more than a config "
-                              "file may; is it the right file?")
+        data = read_at_most(path, CONFIG_MAX_BYTES, f"config file {path}", "a config file")
         return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise EegvizError(f"config file {path} does not exist") from None

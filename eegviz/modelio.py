@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from eegviz.checks import read_at_most
 from eegviz.errors import EegvizError
 
 
@@ -100,12 +101,7 @@ def read_config(model_dir: Path, name: str = "config.json", required: dict | Non
     if not path.exists():
         raise EegvizError(f"no model at {model_dir} ({name} missing); train one with `eegviz train`")
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MODEL_JSON_MAX_BYTES + 1)
-        if len(data) > MODEL_JSON_MAX_BYTES:
-            raise EegvizError(f"{path} holds more than {MODEL_JSON_MAX_BYTES:,} bytes, more than a model's {name} "
-                              "may; is it the right file?")
-        cfg = json.loads(data.decode("utf-8"))
+        cfg = json.loads(read_at_most(path, MODEL_JSON_MAX_BYTES, str(path), f"a model's {name}").decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise EegvizError(f"{path} is not valid JSON") from None
     except OSError as e:
