@@ -82,9 +82,9 @@ def _torch_load(path: Path, trust: bool, what: str) -> object:
                               "with torch.save's default protocol (or, if you trust its source, load it from "
                               "Python: load_eeg_imagenet(..., trust=True))") from None
         if not trust:
-            raise EegvizError(f"{what} {path} is not plain tensors/lists/dicts{unpickler_reason(e)}: either it is not a torch file, "
-                              "or it holds pickled objects that can run code (eegviz's command line never "
-                              "unpickles those; from Python, if you trust its source: "
+            raise EegvizError(f"{what} {path} is not plain tensors/lists/dicts{unpickler_reason(e)}: either it is not "
+                              "a torch file, or it holds pickled objects that can run code (eegviz's command line "
+                              "never unpickles those; from Python, if you trust its source: "
                               "load_eeg_imagenet(..., trust=True))") from None
     except Exception as e:  # torch raises RuntimeError/EOFError/... for files that are not torch files
         raise EegvizError(f"{what} {path} could not be read by torch.load ({one_line(e)})") from None

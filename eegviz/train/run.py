@@ -274,8 +274,8 @@ def check_resumable(out: Path) -> None:
                               "they come from this data and options; choose a new --out")
 
 
-def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass, notch,
-               reference, text_encoder, caption, data_opts, classifier_images, classifier_epochs, eval_controls,
+def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass,
+               notch, reference, text_encoder, caption, data_opts, classifier_images, classifier_epochs, eval_controls,
                gen_sizes, gen_config, average_augment, decoder_only) -> dict | None:
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
