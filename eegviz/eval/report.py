@@ -23,6 +23,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from eegviz.data.seen_images import FILE as SEEN_FILE
+from eegviz.data.seen_images import check_unseen
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
@@ -207,6 +209,10 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     test_idx = ds.subset("test")
     if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")
+    seen = check_unseen(model, ds.image_ids[test_idx])  # refused when the model saw any of these images
+    if seen is None:  # an older or hand-made folder: nothing to check against, which is said
+        log.warning("%s does not record the images it was trained on (%s), so eval cannot check that this "
+                    "dataset's test images are new to it; its figures are a test only if they are", model, SEEN_FILE)
     y = ds.labels[test_idx]
     o = decode_split(ds, dec, test_idx, batch)
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]
@@ -216,7 +222,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     cos = (emb.reshape(len(y), -1) * true_emb).sum(1) / (
         np.linalg.norm(emb.reshape(len(y), -1), axis=1) * np.linalg.norm(true_emb, axis=1) + 1e-9)
     zero_shot = zero_shot_split(ds)
-    metrics = {"n_test_trials": int(len(test_idx)), "n_classes": n_classes, "embedding_cosine": float(cos.mean())}
+    metrics = {"n_test_trials": int(len(test_idx)), "n_classes": n_classes, "embedding_cosine": float(cos.mean()),
+               "test_images_seen_by_model": seen if seen is not None else {"skipped": f"no {SEEN_FILE}"}}
     if zero_shot:
         # the test concepts were never trained on: their prototypes do not exist, class decoding is undefined
         metrics["zero_shot"] = zero_shot_retrieval(ds, dec, test_idx, text, batch)

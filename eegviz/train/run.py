@@ -278,6 +278,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                notch, reference, text_encoder, caption, data_opts, classifier_images, classifier_epochs, eval_controls,
                gen_sizes, gen_config, average_augment, decoder_only) -> dict | None:
     from eegviz.data.loaders import check_trainable, open_dataset
+    from eegviz.data.seen_images import write_seen_images
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
     from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
@@ -332,6 +333,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
         shutdown(info)
         return None
     dec.save(out)
+    write_seen_images(out, ds)  # eval refuses test data showing these images (eegviz.data.seen_images)
     latent = None
     if in_house:  # rank 0 only: fresh renders, no data to shard
         from eegviz.train.latent_branch import fit_latent_branch

@@ -339,7 +339,7 @@ def test_eval_refused_late_leaves_no_report_folder(tmp_path):
 
     model = shutil.copytree(default_model_dir(), tmp_path / "m", ignore=shutil.ignore_patterns("unet", "vae", "report"))
     (model / "stimulus_classifier" / "diffusion_pytorch_model.safetensors").write_bytes(b"not weights")
-    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=1)
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=1, seed=2)  # images the model never saw
     with pytest.raises(EegvizError, match="stimulus_classifier"):
         evaluate(data, model, tmp_path / "r", controls=False, generator=_MapPainter())
     assert not (tmp_path / "r").exists()
@@ -354,3 +354,35 @@ def test_a_classifier_is_not_scored_on_stimuli_of_its_own_render_seed(tmp_path):
     with pytest.raises(EegvizError, match="renders of seed 1"):
         check_classifier_unseen(tmp_path, ["cup_003_s1"])  # `simulate --seed 1`: the pictures it learnt from
     check_classifier_unseen(tmp_path / "none", ["cup_003_s1"])  # no training.json: nothing to check
+
+
+def test_eval_refuses_test_images_the_model_trained_on(tmp_path):
+    """A dataset simulated with another --images holds out other images: with 2 a class, image 1 of each class is
+    "test", and the shipped model (--images 50) trained on images 0-39. Eval scored them as test figures (class
+    top-1 1.000) without a word; the model folder now records the images it saw (seen_images.json)."""
+    from eegviz.data.synthetic import simulate_dataset
+    from eegviz.errors import EegvizError
+    from eegviz.eval.report import evaluate
+    from eegviz.paths import default_model_dir
+
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=2)
+    with pytest.raises(EegvizError) as err:
+        evaluate(data, default_model_dir(), tmp_path / "r", controls=False, generator=_MapPainter())
+    assert str(err.value).startswith("of this dataset's 40 test trials, 40 show images it trained on (")
+    assert not (tmp_path / "r").exists()
+
+
+def test_seen_images_are_counted_by_role(tmp_path):
+    from eegviz.data.seen_images import FILE, check_unseen, count_seen
+    from eegviz.errors import EegvizError
+
+    assert count_seen(tmp_path, ["cup_003"]) is None  # a folder made before the record: nothing to count
+    (tmp_path / FILE).write_text(json.dumps({"train": ["cup_000", "cup_001"], "val": ["cup_002"]}))
+    assert check_unseen(tmp_path, ["cup_003", "cup_004"]) == {"train": 0, "val": 0, "trials": 2}
+    assert count_seen(tmp_path, ["cup_000", "cup_000", "cup_002", "cup_009"]) == {"train": 2, "val": 1,
+                                                                                    "trials": 4}
+    with pytest.raises(EegvizError, match="of this dataset's 2 test trials, 1 show images it made its choices on"):
+        check_unseen(tmp_path, ["cup_002", "cup_009"])
+    (tmp_path / FILE).write_text(json.dumps({"train": [1, 2], "val": []}))
+    with pytest.raises(EegvizError, match="must hold lists of image ids"):
+        count_seen(tmp_path, ["cup_000"])

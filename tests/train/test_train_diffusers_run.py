@@ -34,3 +34,8 @@ def test_train_minilm_writes_a_pipeline_model_folder(tmp_path, monkeypatch):
     assert gen["latency_ms"]["p50"] > 0
     vae, unet, sched = load_components(model)
     assert unet.config.cross_attention_dim == 384 and vae.config.block_out_channels == [8, 16, 16]
+    # the images it trained and chose on, which eval refuses as test images (eegviz.data.seen_images): --images 4
+    # keeps image 3 of each class for test, 2 for validation
+    seen = json.loads((model / "seen_images.json").read_text())
+    assert len(seen["train"]) == 80 and "cup_001" in seen["train"] and seen["val"] == sorted(seen["val"])
+    assert len(seen["val"]) == 40 and "cup_002" in seen["val"] and "cup_003" not in seen["train"] + seen["val"]

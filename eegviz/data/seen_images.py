@@ -1,0 +1,75 @@
+"""Which stimulus images a model saw while it was made, so that `eegviz eval` can tell a test from a re-test.
+
+A dataset's own split keeps its test images out of its training trials (eegviz.eval.controls checks that), but a
+model is often evaluated on *another* dataset: one simulated with other settings, another session, another lab's
+recording. Nothing tied that dataset's test images to the images the model learnt from: a synthetic dataset
+simulated with `--images 20` holds out images 18-19 of each class, which a model trained on `--images 50` learnt
+from, and eval scored them as test figures (class top-1 1.000) without a word.
+
+`eegviz train` therefore writes seen_images.json into the model folder: the distinct image ids of the trials it
+trained on ("train") and of those it made its choices on ("val": epochs, readouts, sampler). Images are matched by
+id (the synthetic world's ids name the class, image and render seed; a recorded dataset's are its file names).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from eegviz.checks import read_at_most
+from eegviz.errors import EegvizError
+
+FILE = "seen_images.json"
+MAX_BYTES = 16 * 1024 * 1024  # ~500k ids: far above any EEG-image dataset (THINGS-EEG2 has 16,740 images)
+ROLES = ("train", "val")
+
+
+def write_seen_images(model_dir: Path, ds) -> None:
+    """Record the distinct image ids of `ds`'s training and validation trials in model_dir/seen_images.json."""
+    ids = np.asarray(ds.image_ids)
+    record = {role: sorted(set(map(str, ids[ds.subset(role)]))) for role in ROLES}
+    (Path(model_dir) / FILE).write_text(json.dumps(record, indent=0))
+
+
+def read_seen_images(model_dir: Path) -> dict[str, set[str]] | None:
+    """The model's seen image ids by role; None for a folder made before the record existed (or by hand)."""
+    path = Path(model_dir) / FILE
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(read_at_most(path, MAX_BYTES, str(path), "a model's image record").decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise EegvizError(f"{path} is not valid JSON") from None
+    except OSError as e:
+        raise EegvizError(f"{path} could not be read ({e.strerror or e})") from None
+    if not (isinstance(record, dict)
+            and all(isinstance(record.get(r), list) and all(isinstance(i, str) for i in record[r]) for r in ROLES)):
+        raise EegvizError(f"{path} must hold lists of image ids under {' and '.join(map(repr, ROLES))}")
+    return {r: set(record[r]) for r in ROLES}
+
+
+def count_seen(model_dir: Path, image_ids: Iterable) -> dict | None:
+    """How many of these trials (their image ids) show an image the model trained on or chose on: {"train": n,
+    "val": n, "trials": N}; None when the model does not record its images."""
+    seen = read_seen_images(model_dir)
+    if seen is None:
+        return None
+    ids = [str(i) for i in image_ids]
+    return {**{r: sum(i in seen[r] for i in ids) for r in ROLES}, "trials": len(ids)}
+
+
+def check_unseen(model_dir: Path, image_ids: Iterable) -> dict | None:
+    """count_seen, refused in one line when any trial shows an image the model saw: its figures would score
+    memory of those pictures, not decoding of new ones."""
+    counts = count_seen(model_dir, image_ids)
+    if counts and (counts["train"] or counts["val"]):
+        parts = [f"{counts[r]} show images it {'trained on' if r == 'train' else 'made its choices on (validation)'}"
+                 for r in ROLES if counts[r]]
+        raise EegvizError(f"of this dataset's {counts['trials']} test trials, {' and '.join(parts)} "
+                          f"({Path(model_dir) / FILE}, matched by image id): its figures would not be a test; "
+                          "evaluate on data whose test images the model never saw (for the synthetic world: "
+                          "simulated with the model's own --images, or another --seed)")
+    return counts
