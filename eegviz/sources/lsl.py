@@ -579,20 +579,19 @@ class LslSource:
         )
 
     def _judge_units(self, data: np.ndarray, result: ReadResult) -> None:
-        """Channels without a declared unit, judged once from the first data that is not all zero: a scalp
-        signal of |median| above units.UV_MEDIAN_THRESHOLD cannot be volts, so it is microvolts, else volts (mne-lsl's
-        and BrainFlow's senders, MNE-based tools). Live streams used to be taken as microvolts whatever they
-        held, while the same stream recorded and replayed was judged: a volts stream came out 10^6 too small."""
-        values = np.abs(data[:, self._unjudged])
-        values = values[np.isfinite(values) & (values > 0)]
-        if not values.size:
+        """Channels without a declared unit, judged once from the first data that is not all zero by
+        units.judged_scale (their spread, which a DC offset does not move, or a |median| no scalp gives in
+        volts; mne-lsl's and BrainFlow's senders, MNE-based tools send volts). Live streams used to be taken as
+        microvolts whatever they held, while the same stream recorded and replayed was judged: a volts stream
+        came out 10^6 too small."""
+        values = data[:, self._unjudged]
+        if not (np.isfinite(values) & (values != 0)).any():
             return  # zeros so far (an amplifier warming up): nothing to judge by, and nothing a scale changes
-        med = float(np.median(values))
-        guess, what = judged_scale(med)
-        self._scale[self._unjudged] = guess
+        judged = judged_scale(values)
+        self._scale[self._unjudged] = judged.scale
         result.notices.append(f"LSL stream '{self.info.name}' declares no known unit for {int(self._unjudged.sum())} "
-                              f"of its {len(self._unjudged)} channels; their values look like {what} (|median| "
-                              f"{med:.3g}), so they are read as {what}")
+                              f"of its {len(self._unjudged)} channels; their values look like {judged.what} (|median| "
+                              f"{judged.median_abs:.3g}, spread {judged.spread:.3g}), so they are read as {judged.what}")
         self._unjudged = None
 
     def _pull_markers(self, result: ReadResult) -> None:

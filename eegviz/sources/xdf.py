@@ -103,14 +103,13 @@ def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
     scale = np.array([np.nan if v is None else v for v in map(volts_per_unit, units)])
     unknown = np.isnan(scale)
     if unknown.any():
-        med = float(np.median(np.abs(data[:, unknown]))) if data.size else 0.0
-        guess, what = judged_scale(med)
+        judged = judged_scale(data[:, unknown])
         bad = sorted({u or "(none)" for u, k in zip(units, unknown) if k})
         log.warning(
-            "%s: stream '%s' has unknown channel unit(s) %s; values look like %s (|median| %.3g), scaling as such",
-            path.name, _name(stream), ", ".join(bad), what, med,
+            "%s: stream '%s' has unknown channel unit(s) %s; values look like %s (|median| %.3g, spread %.3g), "
+            "scaling as such", path.name, _name(stream), ", ".join(bad), judged.what, judged.median_abs, judged.spread,
         )
-        scale[unknown] = guess
+        scale[unknown] = judged.scale
     return scale
 
 

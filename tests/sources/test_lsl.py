@@ -904,12 +904,14 @@ def test_ten_lost_samples_are_a_gap_and_the_later_stamps_stay_in_place() -> None
     assert np.abs(err[decided:] - offset).max() < 0.05, np.abs(err[decided:] - offset).max()
 
 
-@pytest.mark.parametrize("values, scale, what", [(2e-5, 1.0, "volts"), (20.0, 1e-6, "microvolts")],
-                         ids=["volts", "microvolts"])
+@pytest.mark.parametrize("values, scale, what", [(2e-5, 1.0, "volts"), (20.0, 1e-6, "microvolts"),
+                                                  (0.03, 1.0, "volts")],  # a DC-coupled amplifier's 30 mV offset
+                         ids=["volts", "microvolts", "volts-dc-offset"])
 def test_channels_without_a_unit_are_judged_from_their_values(values, scale, what) -> None:
     """No unit in the stream's description: eegviz read it as microvolts whatever it held, so a volts stream
     (mne-lsl's, BrainFlow's, MNE-based senders) came out 10^6 too small live, while its recording replayed
-    right. Now judged from the first data that is not all zero, as the XDF reader judges, with one notice."""
+    right. Now judged from the first data that is not all zero, as the XDF reader judges, with one notice. A
+    volts stream with a DC offset over 10 mV was judged microvolts by its |median| alone (units.judged_scale)."""
     name = f"eeg-{_uid()}"
     outlet = _eeg_outlet(name, name, unit=None)
     src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
@@ -925,7 +927,7 @@ def test_channels_without_a_unit_are_judged_from_their_values(values, scale, wha
     np.testing.assert_allclose(data[5:], values * scale, rtol=1e-5)
     assert [n for n in got["notices"] if "unit" in n] == [
         f"LSL stream '{name}' declares no known unit for {N_CH} of its {N_CH} channels; their values look like "
-        f"{what} (|median| {values:.3g}), so they are read as {what}"]
+        f"{what} (|median| {values:.3g}, spread 0), so they are read as {what}"]
 
 
 def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorded_as_read(tmp_path) -> None:

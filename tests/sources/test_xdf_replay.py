@@ -64,6 +64,23 @@ def test_unknown_unit_guessed_with_warning(tmp_path, caplog):
     assert "microvolts" in caplog.text
 
 
+def test_no_unit_volts_with_a_dc_offset_stay_volts(tmp_path, caplog):
+    """A DC-coupled amplifier's volts (+30 mV offset, a 10 uV wave) in a file that declares no unit were judged
+    microvolts by their |median| and came out 10^6 too small; the spread about each channel's median decides."""
+    n = int(4 * FS)
+    ts = 10.0 + np.arange(n) / FS
+    data = (0.030 + 10e-6 * np.sin(2 * np.pi * 10 * ts)[:, None] * np.ones((1, 4))).astype(np.float32)
+    with XdfWriter(tmp_path / "dc.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit=None)
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, data, ts)
+        w.write_samples(mk, ["a"], np.array([11.0]))
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "dc.xdf")
+    np.testing.assert_allclose(s.data, data, rtol=1e-6)
+    assert "values look like volts" in caplog.text
+
+
 def test_clock_reset_like_labrecorder(tmp_path):
     """The amp's machine rebooted mid-recording: its clock restarts near 10 s after reading ~5000 s."""
     path = tmp_path / "reset.xdf"
