@@ -18,6 +18,15 @@ FC3, CP3 and PO3, which easycap's cap places its own way); a realistic head (sta
 most electrodes, below the ~1 cm precision with which a cap is put on a head, but up to about 2 cm at the
 occiput (Oz, POz, Pz), where a head is least like a sphere.
 
+BioSemi's ActiView (and MNE's biosemi128/160/256 montages) name electrodes by letter and number, A1..H32, and
+the same name is another place on each cap: A1..D32 on a 256-electrode cap lie a median 89 mm from the same
+names on the 128-electrode cap the shipped model was trained on, and a 32- or 64-electrode cap's A1..B32 are its
+10-20 electrodes in ActiView's order (MNE's biosemi32/64 montages list them in that order, by their 10-20 names).
+Matched by name, such a recording fed the model electrodes from the wrong places without a word. So a source
+whose channels carry those names is placed by the cap they can only come from (biosemi_cap: by its letters,
+E is biosemi160, F..H biosemi256, A..B a 64- or 32-electrode cap), with one line saying so; names are matched
+as names only where that cap is the model's own.
+
 Interpolated channels are an estimate of what the model's electrodes would have recorded: the model never
 saw them during training, so a warning says so and decoding is expected to be worse than on the model's cap.
 """
@@ -25,6 +34,7 @@ saw them during training, so a warning says so and decoding is expected to be wo
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,6 +60,49 @@ _EXTRA_ALIASES = {"T5": "P7", "T6": "P8"}
 # Fewer electrodes than this (a 4-channel Muse) leave most of a 128-channel cap to extrapolation, which
 # would only feed the model noise shaped like EEG; 8 is an OpenBCI Cyton, the smallest research board.
 MIN_SOURCE_CHANNELS = 8
+
+# ActiView's channel names (A1..H32), the names of MNE's biosemi128/160/256 montages; the letter says which
+# block of 32 on the cap
+BIOSEMI_NAME = re.compile(r"^([A-H])([1-9]|[12][0-9]|3[0-2])$", re.IGNORECASE)
+# MNE's BioSemi caps that name their electrodes by 10-20 names, listed in ActiView's order (A1, A2, ...)
+BIOSEMI_BY_ORDER = ("biosemi16", "biosemi32", "biosemi64")
+
+
+def biosemi_cap(names) -> str | None:
+    """The MNE montage of the BioSemi cap whose ActiView names (A1..H32) a source's channels carry, or None.
+
+    Taken as ActiView's where at least half the channels have such names (the rest: EXG, ECG, AUX) and one of
+    them is no 10-10 name (10-10 caps have C1..C6, F1..F10 and ear electrodes A1, A2, never B.., D.., E.., G..,
+    H.. or A3..). The cap is the smallest whose letters hold them all: F..H are biosemi256's, E biosemi160's,
+    C..D biosemi128's; A..B are a 64-electrode cap's (a 128-electrode one has C and D), A alone a 32- or
+    16-electrode cap's, by its highest number."""
+    found = [m for m in map(BIOSEMI_NAME.match, (str(n).strip() for n in names)) if m]
+    only = [m for m in found if m.group(1).upper() in "BDEGH" or (m.group(1).upper() == "A" and int(m.group(2)) > 2)]
+    if not only or 2 * len(found) < len(names):
+        return None
+    top = max(m.group(1).upper() for m in found)
+    if top >= "F":
+        return "biosemi256"
+    if top == "E":
+        return "biosemi160"
+    if top >= "C":
+        return "biosemi128"
+    if top == "B":
+        return "biosemi64"
+    return "biosemi32" if max(int(m.group(2)) for m in found) > 16 else "biosemi16"
+
+
+def _by_order(names, montage: str) -> list[str]:
+    """ActiView's names (A1..B32) as the 10-20 names of `montage`, one of BIOSEMI_BY_ORDER, which lists its
+    electrodes in ActiView's order; other names as they are."""
+    order = load_montage(montage).ch_names
+    out = []
+    for n in names:
+        m = BIOSEMI_NAME.match(n.strip())
+        k = (ord(m.group(1).upper()) - ord("A")) * 32 + int(m.group(2)) - 1 if m else len(order)
+        out.append(order[k] if k < len(order) else n)
+    return out
+
 
 def check_montage(name: str | None) -> None:
     """Fail now, as one line, for an unknown --montage name (not later, when the source has opened)."""
@@ -215,8 +268,19 @@ def _spline_matrix(src_pos: np.ndarray, dst_pos: np.ndarray) -> np.ndarray:
 def build_channel_map(model_names, model_montage: str | None, source_names, montage: str | None = None,
                       warn: bool = True) -> ChannelMap:
     """How to make the model's channels out of a source's: by name when the source has them all, else by
-    position on the model's montage (`montage` is the source's, e.g. from --montage; None: guessed)."""
+    position on the model's montage (`montage` is the source's, e.g. from --montage; None: guessed, and for
+    BioSemi's ActiView names the cap they name, biosemi_cap, unless it is the model's own)."""
     model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
+    cap = biosemi_cap(source_names)
+    if cap is not None and montage is None and cap != model_montage:
+        # ActiView's names mean other places on other caps (the module docstring): never matched by name here
+        montage = cap
+        if warn:
+            log.warning("montage: the source's channels are named as on BioSemi's %s-electrode cap, where names "
+                        "such as A1 are other places than on other caps; placed by montage %s, not by name "
+                        "(--montage NAME if the cap was another)", cap[len("biosemi"):], cap)
+    if cap is not None and montage in BIOSEMI_BY_ORDER:
+        source_names = _by_order(source_names, montage)
     lookup = {name.lower(): i for i, name in enumerate(source_names)}
     n_missing = sum(c.lower() not in lookup for c in model_names)
     if n_missing == 0 and (montage in (None, model_montage) or model_montage is None):

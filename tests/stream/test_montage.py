@@ -197,3 +197,40 @@ def test_a_montage_that_leaves_some_of_its_own_names_unplaced_still_maps(montage
     pos = sphere_positions(names, montage)
     placed = np.isfinite(pos).all(axis=1)
     assert placed.sum() >= 30 and np.allclose(np.linalg.norm(pos[placed], axis=1), 0.095)
+
+
+def _actiview(n: int) -> list[str]:
+    """ActiView's channel names for an n-electrode BioSemi cap: A1..A32, B1..B32, ..."""
+    return [f"{chr(ord('A') + k // 32)}{k % 32 + 1}" for k in range(n)]
+
+
+@pytest.mark.parametrize("n, cap", [(256, "biosemi256"), (160, "biosemi160"), (64, "biosemi64"), (32, "biosemi32")])
+def test_biosemi_names_of_another_cap_are_placed_by_that_cap_not_by_name(n, cap, caplog):
+    """BioSemi's A1..H32 are other places on each cap: a 256-electrode recording has all the model's biosemi128
+    names (A1..D32), and was fed to it by name, electrodes a median 89 mm off, without a word; a 64-electrode
+    cap's A1..B32 (its 10-20 electrodes in ActiView's order) went onto biosemi128's places too. Now placed by
+    the cap the names can only come from, said in one line; EXG channels beside them are left out as before."""
+    names = _actiview(n) + ["EXG1", "EXG2"]
+    with caplog.at_level(logging.WARNING):
+        cmap = build_channel_map(default_spec().ch_names, "biosemi128", names)
+    assert cmap.source_montage == cap and cmap.matrix is not None and cmap.left_out == ("EXG1", "EXG2")
+    given = build_channel_map(default_spec().ch_names, "biosemi128", names, montage=cap, warn=False)
+    np.testing.assert_allclose(cmap.matrix, given.matrix)  # as --montage would give, and --montage biosemi64 works
+    said = [r.getMessage() for r in caplog.records if "BioSemi" in r.getMessage()]
+    assert len(said) == 1 and f"placed by montage {cap}" in said[0] and "--montage" in said[0]
+    # each model electrode fed directly comes from the source electrode at its place (within SAME_PLACE_M)
+    src = sphere_positions(montage_mod.load_montage(cap).ch_names, cap)[cmap.picks]
+    model = sphere_positions(default_spec().ch_names, "biosemi128")
+    rows, cols = np.nonzero(cmap.matrix == 1.0)
+    assert len(rows) and np.linalg.norm(model[rows] - src[cols], axis=1).max() < montage_mod.SAME_PLACE_M
+
+
+def test_the_models_own_biosemi_names_and_10_10_names_are_still_matched_by_name():
+    """A biosemi128 recording is the model's own cap: matched by name. 10-10 names that look like ActiView's
+    (C1..C6, F1..F8, the ear electrodes A1, A2) are no BioSemi cap."""
+    assert montage_mod.biosemi_cap(_actiview(128)) == "biosemi128"
+    own = build_channel_map(default_spec().ch_names, "biosemi128", _actiview(128) + ["EXG1"], warn=False)
+    assert own.matrix is None and own.n_interpolated == 0
+    for names in (CAP64, ["F3", "F4", "C3", "C4", "Fz", "Cz", "O1", "O2"], ["A1", "A2", "C3", "C4", "F3", "F4"]):
+        assert montage_mod.biosemi_cap(names) is None
+    assert build_channel_map(default_spec().ch_names, "biosemi128", CAP64, warn=False).source_montage == "easycap-M1"
