@@ -272,7 +272,8 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     BioSemi's ActiView names the cap they name, biosemi_cap, unless it is the model's own)."""
     model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
     cap = biosemi_cap(source_names)
-    if cap is not None and montage is None and cap != model_montage:
+    # a model trained on the same cap's ActiView names (its montage unrecorded) is matched by name, as before
+    if cap is not None and montage is None and cap not in (model_montage, biosemi_cap(model_names)):
         # ActiView's names mean other places on other caps (the module docstring): never matched by name here
         montage = cap
         if warn:

@@ -226,11 +226,15 @@ def test_biosemi_names_of_another_cap_are_placed_by_that_cap_not_by_name(n, cap,
 
 
 def test_the_models_own_biosemi_names_and_10_10_names_are_still_matched_by_name():
-    """A biosemi128 recording is the model's own cap: matched by name. 10-10 names that look like ActiView's
-    (C1..C6, F1..F8, the ear electrodes A1, A2) are no BioSemi cap."""
+    """A biosemi128 recording is the model's own cap: matched by name, as is a cap a model was trained on by its
+    ActiView names. 10-10 names that look like ActiView's (C1..C6, F1..F8, the ear electrodes A1, A2) are no
+    BioSemi cap."""
     assert montage_mod.biosemi_cap(_actiview(128)) == "biosemi128"
     own = build_channel_map(default_spec().ch_names, "biosemi128", _actiview(128) + ["EXG1"], warn=False)
     assert own.matrix is None and own.n_interpolated == 0
     for names in (CAP64, ["F3", "F4", "C3", "C4", "Fz", "Cz", "O1", "O2"], ["A1", "A2", "C3", "C4", "F3", "F4"]):
         assert montage_mod.biosemi_cap(names) is None
     assert build_channel_map(default_spec().ch_names, "biosemi128", CAP64, warn=False).source_montage == "easycap-M1"
+    # a model trained on a 64-electrode BioSemi's own A1..B32 (no montage recorded) takes that cap by name
+    mine = build_channel_map(_actiview(64), None, _actiview(64)[::-1] + ["EXG1"], warn=False)
+    assert mine.matrix is None and list(mine.picks) == list(range(63, -1, -1))
