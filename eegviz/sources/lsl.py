@@ -589,9 +589,10 @@ class LslSource:
             return  # zeros so far (an amplifier warming up): nothing to judge by, and nothing a scale changes
         judged = judged_scale(values)
         self._scale[self._unjudged] = judged.scale
+        what = judged.what
         result.notices.append(f"LSL stream '{self.info.name}' declares no known unit for {int(self._unjudged.sum())} "
-                              f"of its {len(self._unjudged)} channels; their values look like {judged.what} (|median| "
-                              f"{judged.median_abs:.3g}, spread {judged.spread:.3g}), so they are read as {judged.what}")
+                              f"of its {len(self._unjudged)} channels; their values look like {what} (|median| "
+                              f"{judged.median_abs:.3g}, spread {judged.spread:.3g}), so they are read as {what}")
         self._unjudged = None
 
     def _pull_markers(self, result: ReadResult) -> None:
