@@ -148,6 +148,21 @@ def _choose_markers(
     return chosen
 
 
+def _numeric_annotations(numeric: list[pylsl.StreamInfo], eeg: pylsl.StreamInfo, markers: pylsl.StreamInfo | None,
+                         notices: list[str]) -> None:
+    """A notice where the EEG's own sender annotates it in numbers: mne-lsl's PlayerLSL does by default
+    (annotations_encoding="one-hot", one float channel per description), which carries no image id, so eegviz
+    passes it over and took any other marker stream on the machine instead without a word: another program's
+    markers, decoded against this EEG."""
+    own = [s for s in numeric if _same_type(s.type(), "annotations") and _kinship(s, eeg) >= 2]
+    if not own or (markers is not None and _kinship(markers, eeg) >= 2):
+        return
+    instead = f"using markers from {_ident(markers)}, another sender's" if markers is not None else "no markers yet"
+    notices.append(f"the EEG sender's annotations {_ident(own[0])} are numbers ({own[0].channel_count()} channels, "
+                   f"mne-lsl's one-hot encoding), which carry no image id: {instead}; start mne-lsl's PlayerLSL "
+                   "with annotations_encoding='string' to send image ids")
+
+
 def _marker_candidates(streams, marker_type: str) -> list[pylsl.StreamInfo]:
     """String streams of the marker type or mne-lsl's "annotations", in _order (as resolve_streams takes them)."""
     return sorted((s for s in streams if s.channel_format() == pylsl.cf_string
@@ -217,6 +232,8 @@ def resolve_streams(
             if settled and (mc or marker_name is None):  # (an EEG stream found just before the deadline counts)
                 eeg = _pick(cands, "EEG", "--stream", notices)
                 markers = _choose_markers(mc, eeg, notices)
+                if marker_name is None:
+                    _numeric_annotations(numeric, eeg, markers, notices)
                 if markers is None:
                     notices.append(
                         f"no LSL marker stream (a string stream of type {marker_type} or annotations) found yet: "

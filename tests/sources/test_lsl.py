@@ -542,6 +542,30 @@ def test_numeric_marker_stream_named_is_refused(tmp_path) -> None:
         player.stop()
 
 
+def test_a_player_annotating_in_numbers_is_told_when_another_senders_markers_are_taken(tmp_path) -> None:
+    """mne-lsl's PlayerLSL sends its annotations as one-hot numbers by default, which eegviz cannot read as image
+    ids; it passed them over in silence and decoded another program's markers against the player's EEG."""
+    player_mod = pytest.importorskip("mne_lsl.player")
+    fname, _, _ = _small_fif(tmp_path, annotations=True)
+    name, mtype = f"player-{_uid()}", f"Markers-{_uid()}"
+    player = player_mod.PlayerLSL(fname, chunk_size=10, name=name, source_id=f"sid-{name}", annotations=True)
+    player.start()
+    other = pylsl.StreamOutlet(pylsl.StreamInfo(f"stim-{_uid()}", mtype, 1, 0.0, pylsl.cf_string, f"o-{_uid()}"))
+    try:
+        src = LslSource(stream_name=name, marker_type=mtype, resolve_timeout=3.0)
+        src.start()
+        try:
+            first = src.read(timeout=0.05)
+            (notice,) = [n for n in first.notices if "are numbers" in n]
+            assert f"'{name}-annotations'" in notice and "another sender's" in notice
+            assert "annotations_encoding='string'" in notice
+        finally:
+            src.stop()
+    finally:
+        player.stop()
+    del other
+
+
 @pytest.mark.parametrize("encoding", ["one-hot", "string"])
 def test_mne_lsl_player_restart_reconnects_to_eeg_not_annotations(tmp_path, encoding) -> None:
     """PlayerLSL gives its EEG and annotation streams one source_id: after a restart eegviz must take the EEG."""
