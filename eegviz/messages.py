@@ -118,12 +118,33 @@ class Marker:
     raw_timestamp: float | None = None  # as the sender stamped it (its clock); None: same as timestamp
 
 
+@dataclass(frozen=True)
+class Break:
+    """A place in a recording that no epoch may reach into or across, in the clock epochs are cut in.
+
+    Why: a file can be continuous in its sample count but not in what the samples are: a BrainVision recording
+    paused and resumed ("New Segment"), two recordings joined (MNE's "BAD boundary"/"EDGE boundary"), a span
+    marked BAD_. An epoch reaching across holds samples from both sides (its baseline from the other one), so it
+    is skipped as a gap, as a hole in a stream is. after: the stamp of the last usable sample before it (-inf at
+    the start); before: that of the first usable sample after it (inf at the end). The samples in between are
+    not usable; with none in between, the two sides are not continuous. what: which break, for the marker's line.
+    """
+
+    after: float
+    before: float
+    what: str
+
+    def reached_by(self, first: float, last: float) -> bool:
+        """Does a window of samples stamped first .. last hold an unusable sample or both sides of the break?"""
+        return first < self.before and last > self.after
+
+
 class SkipKind(str, Enum):
     """Why a marker got no image, as sinks receive it (on_skipped's kind) beside the reason text: a sink
     counts or routes skips by kind, never by parsing the text. A str, so it writes into JSON as its value."""
 
     DROPPED = "dropped"  # generation fell behind the marker rate; the newest epoch won
-    GAP = "gap"  # the window fell in a gap of the stream, or had already left the buffer
+    GAP = "gap"  # the window fell in a gap of the stream, had already left the buffer, or reaches a Break
     NAN = "nan"  # the window held NaN/inf samples (kept in the recording, not decoded)
     INCOMPLETE = "incomplete"  # the stream ended before the window was complete
     STOPPED = "stopped"  # the session was stopped before the window was complete

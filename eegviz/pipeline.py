@@ -186,6 +186,8 @@ class Pipeline:
         """One read's worth: record first (lossless), then show, then cut epochs."""
         if res.gap:
             self.stats.gaps += 1
+        for brk in res.breaks:  # before this read's markers and samples: no window may reach it
+            epocher.add_break(brk)
         for note in res.notices:
             log.warning("%s", note)
             if self.on_notice:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from eegviz.messages import Chunk, ClockOffset, Marker, StreamInfo
+from eegviz.messages import Break, Chunk, ClockOffset, Marker, StreamInfo
 
 def sender_kinship(marker: tuple[str, str, str], eeg: tuple[str, str, str]) -> int:
     """How surely a marker stream comes from the device or program that sends an EEG stream, each given as
@@ -35,6 +35,8 @@ class ReadResult:
     finished: bool = False  # a finite source (a replay) has delivered everything
     clock_offsets: list[ClockOffset] = field(default_factory=list)  # for the recording (sources with raw stamps)
     notices: list[str] = field(default_factory=list)  # one-line news for the user (e.g. a stream that no longer fits)
+    # places no epoch may reach (a file's pauses, joins and BAD_ spans), given before the samples around them
+    breaks: list[Break] = field(default_factory=list)
 
 
 @runtime_checkable

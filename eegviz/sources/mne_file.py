@@ -6,7 +6,12 @@ into eegviz's terms: EEG channels only (EOG/EMG/stim channels and channels marke
 model could use; bad ones are interpolated by the montage mapping when the model needs them), sample
 timestamps in the recording's clock (first_samp / sfreq + times), and annotations as string markers at their
 onsets in that same clock, the description as the payload. BAD_ and EDGE annotations mark spans, not events,
-and are skipped (so is BrainVision's "New Segment"). Pacing (real time or as fast as possible with speed=0) is eegviz.sources.replay's.
+and are not markers (nor is BrainVision's "New Segment"); they are breaks instead: the stamps of a file MNE reads
+run on across a pause and resume ("New Segment"), a join of two recordings (mne.concatenate_raws writes "BAD
+boundary" and "EDGE boundary") and a BAD_ span, so no hole in them stops an epoch from holding samples of both
+sides; the breaks are handed to the epocher (ReplaySource.breaks), which skips such epochs as gaps, as MNE's own
+Epochs reject them (reject_by_annotation).
+Pacing (real time or as fast as possible with speed=0) is eegviz.sources.replay's.
 """
 
 from __future__ import annotations
@@ -34,8 +39,39 @@ def _skipped(desc: str) -> bool:
     return d == "bad" or d.startswith(SKIPPED_ANNOTATIONS)
 
 
+def _sample(raw, t: float) -> int:
+    """The sample number (0: the first one read) at time t, in the frame where sample i lies at first_time + i/sfreq."""
+    return int(round(t * raw.info["sfreq"])) - raw.first_samp
+
+
+def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
+    """Where raw's samples are not continuous although its times are, from its annotations (onsets in raw's
+    sample frame: ann_times): (a, b, what) for samples a..b-1 no epoch may use, a == b where samples a - 1 and a
+    lie on two sides of a pause or join. "New Segment" marks where the amplifier resumed (BrainVision gives it
+    one sample's duration, which is not a span); a BAD/EDGE annotation marks its span, or with no duration the
+    place (MNE's "BAD boundary"/"EDGE boundary" at a join)."""
+    out, seen = [], set()
+    sfreq = raw.info["sfreq"]
+    for onset, duration, desc in zip(ann_times, raw.annotations.duration, raw.annotations.description):
+        desc = str(desc)
+        if not _skipped(desc):
+            continue
+        a = _sample(raw, onset)
+        b = a if desc.strip().lower().startswith("new segment") else max(a, _sample(raw, onset + duration))
+        if b <= 0 or a >= raw.n_times:  # before the first sample or after the last: nothing to break
+            continue
+        if (a, b) in seen:  # MNE writes "BAD boundary" and "EDGE boundary" at the same join
+            continue
+        seen.add((a, b))
+        t0 = raw.first_time + a / sfreq
+        what = (f"'{desc}' at {t0:.3f} s" if a == b else
+                f"the span '{desc}' ({t0:.3f}-{raw.first_time + b / sfreq:.3f} s)")
+        out.append((a, b, what))
+    return out
+
+
 def read_recording(path: Path):
-    """(raw with EEG channels only, markers) from a file; every failure is one EegvizError line."""
+    """(raw with EEG channels only, markers, breaks (_breaks)) from a file; every failure is one EegvizError line."""
     import mne
 
     if not path.exists():
@@ -52,6 +88,18 @@ def read_recording(path: Path):
         if "unsupported file" in str(e).lower():
             raise EegvizError(f"{path.name} is not an XDF recording nor a file MNE reads ({formats})") from None
         raise EegvizError(f"cannot read {path.name} with MNE ({one_line(e)}); readable: {formats}") from None
+    markers = []
+    ann = raw.annotations
+    # Raw keeps its annotations relative to meas_date (or, without one, in the first_samp/sfreq frame), the
+    # frame in which sample i lies at first_time + times[i]
+    shift = 0.0
+    if ann.orig_time is not None and raw.info["meas_date"] is not None:
+        shift = (ann.orig_time - raw.info["meas_date"]).total_seconds()
+    for onset, desc in zip(ann.onset, ann.description):
+        if not _skipped(str(desc)):
+            markers.append(Marker(timestamp=float(onset) + shift, payload=str(desc), source="annotations"))
+    markers.sort(key=lambda m: m.timestamp)
+    breaks = _breaks(raw, ann.onset + shift)
     bads = [b for b in raw.info["bads"] if b in raw.ch_names]
     try:
         raw.pick("eeg", exclude="bads")
@@ -60,24 +108,11 @@ def read_recording(path: Path):
                           f"{', '.join(sorted(set(raw.get_channel_types()))) or 'none'}") from None
     if bads:
         log.warning("%s: channels marked bad are left out: %s", path.name, ", ".join(bads))
-    markers = []
-    ann = raw.annotations
-    # Raw keeps its annotations relative to meas_date (or, without one, in the first_samp/sfreq frame), the
-    # frame in which sample i lies at first_time + times[i]
-    shift = 0.0
-    if ann.orig_time is not None and raw.info["meas_date"] is not None:
-        shift = (ann.orig_time - raw.info["meas_date"]).total_seconds()
-    skipped = 0
-    for onset, desc in zip(ann.onset, ann.description):
-        if _skipped(str(desc)):
-            skipped += 1
-            continue
-        markers.append(Marker(timestamp=float(onset) + shift, payload=str(desc), source="annotations"))
-    if skipped:
-        log.info("%d annotation(s) mark bad spans, edges or segment starts, not stimuli: not replayed as markers",
-                 skipped)
-    markers.sort(key=lambda m: m.timestamp)
-    return raw, markers
+    n_skipped = len(ann) - len(markers)
+    if n_skipped:
+        log.info("%s: %d annotation(s) mark bad spans, edges or segment starts, not stimuli: not replayed as "
+                 "markers", path.name, n_skipped)
+    return raw, markers, breaks
 
 
 class MneFileSource(ReplaySource):
@@ -99,7 +134,8 @@ class MneFileSource(ReplaySource):
         return cls(source.file, speed=source.speed)
 
     def load(self):
-        raw, markers = read_recording(self.path)
+        raw, markers, breaks = read_recording(self.path)
+        self.breaks = tuple(breaks)
         sfreq = float(raw.info["sfreq"])
         data = raw.get_data().T.astype(np.float32)  # MNE gives volts
         timestamps = raw.first_time + raw.times
@@ -107,6 +143,11 @@ class MneFileSource(ReplaySource):
             raise EegvizError(f"{self.path.name} holds no samples")
         if not markers:
             log.warning("%s: no annotations to use as markers, so nothing will be decoded", self.path.name)
+        elif self.breaks:  # said at the start, so a skipped marker's "break" is no surprise
+            shown = "; ".join(what for _, _, what in self.breaks[:3])
+            more = f"; and {len(self.breaks) - 3} more" if len(self.breaks) > 3 else ""
+            log.warning("%s: %d break(s) in the recording (%s%s): epochs reaching one are skipped as gaps; every "
+                        "sample is still replayed and recorded", self.path.name, len(self.breaks), shown, more)
         self.info = StreamInfo(name=self.path.stem, ch_names=tuple(raw.ch_names), sfreq=sfreq,
                                source_id=f"mne:{self.path.name}", ch_type="EEG", unit="volts")
         return data, timestamps, markers

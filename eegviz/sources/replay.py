@@ -5,6 +5,9 @@ speed times faster than perf_counter from start(); speed=0 releases everything a
 bounded batch per read so downstream queues see a steady flow rather than one huge chunk. A regular-rate
 stream's stamps are dejittered as the live LSL source dejitters them (eegviz.stream.dejitter), so a replay cuts
 the epochs its live session cut; each chunk keeps the file's own stamps as raw_timestamps for the recording.
+Where a file says its samples are not continuous although its stamps are (a pause and resume, a join, a BAD_
+span: the source's `breaks`), the first read names those places (messages.Break) so no epoch reaches them;
+every sample is still delivered and recorded.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 import numpy as np
 
 from eegviz.checks import check_positive
-from eegviz.messages import Chunk, Marker
+from eegviz.messages import Break, Chunk, Marker
 from eegviz.sources.base import ReadResult
 from eegviz.stream.dejitter import dejitter_recording
 
@@ -29,11 +32,14 @@ class PacedReplay:
     BATCH_S = 1.0  # recording seconds per read() when speed == 0
 
     def __init__(self, data: np.ndarray, timestamps: np.ndarray, markers: list[Marker], name: str,
-                 sfreq: float, speed: float = 1.0, chunk_s: float = 0.02) -> None:
-        """data (n, ch) and timestamps (n,) in recording time; markers in time order."""
+                 sfreq: float, speed: float = 1.0, chunk_s: float = 0.02,
+                 breaks: tuple[tuple[int, int, str], ...] = ()) -> None:
+        """data (n, ch) and timestamps (n,) in recording time; markers in time order; breaks as
+        ReplaySource.breaks gives them (sample numbers)."""
         self.data, self.timestamps, self.markers, self.name = data, timestamps, markers, name
         # epochs are cut in the stamps a live session would have had (dejittered); the recording keeps these
         self.smooth = dejitter_recording(timestamps, sfreq) if sfreq > 0 and len(timestamps) else timestamps
+        self._breaks = [self._break(a, b, what) for a, b, what in breaks]
         self.speed = float(speed)
         n = len(timestamps)
         per = max(1, int(round(chunk_s * sfreq))) if sfreq > 0 else 1
@@ -44,6 +50,13 @@ class PacedReplay:
         self._t0_rec = float(min(starts))
         self._next_chunk = self._next_marker = 0
         self._t0_wall = time.perf_counter()
+
+    def _break(self, a: int, b: int, what: str) -> Break:
+        """Samples [a, b) unusable (a == b: samples a - 1 and a not continuous) as a Break in the epoching stamps."""
+        n = len(self.smooth)
+        a, b = min(max(int(a), 0), n), min(max(int(b), int(a), 0), n)
+        return Break(float(self.smooth[a - 1]) if a > 0 else -np.inf, float(self.smooth[b]) if b < n else np.inf,
+                     what)
 
     def done(self) -> bool:
         return self._next_chunk >= len(self._release_t) and self._next_marker >= len(self.markers)
@@ -77,6 +90,7 @@ class PacedReplay:
     def read(self, timeout: float = 0.05) -> ReadResult:
         k1, horizon = self._horizon(timeout)
         result = ReadResult()
+        result.breaks, self._breaks = self._breaks, []  # all of them with the first read, before any sample
         for k in range(self._next_chunk, max(k1, self._next_chunk)):
             a, b = self._bounds[k], self._bounds[k + 1]
             result.chunks.append(Chunk(samples=self.data[a:b], timestamps=self.smooth[a:b], source=self.name,
@@ -99,6 +113,9 @@ class ReplaySource:
 
     speed: float = 1.0
     chunk_s: float = 0.02
+    # where the samples are not continuous although their stamps are, as load() found them: (a, b, what) for
+    # samples a..b-1 that no epoch may use (a == b: samples a - 1 and a lie on two sides of a pause or join)
+    breaks: tuple[tuple[int, int, str], ...] = ()
     _replay: PacedReplay | None = None
     _recording: tuple[np.ndarray, np.ndarray, list[Marker]] | None = None
 
@@ -126,7 +143,7 @@ class ReplaySource:
 
     def begin(self, data: np.ndarray, timestamps: np.ndarray, markers: list[Marker], name: str,
               sfreq: float) -> None:
-        self._replay = PacedReplay(data, timestamps, markers, name, sfreq, self.speed, self.chunk_s)
+        self._replay = PacedReplay(data, timestamps, markers, name, sfreq, self.speed, self.chunk_s, self.breaks)
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         if self._replay is None:

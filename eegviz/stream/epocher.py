@@ -5,7 +5,8 @@ window is cut (in the marker's clock, by find_window, the rule training data fro
 and handed on. A marker whose window was partly lost (a gap, or the buffer already overwritten) is reported
 as such, never filled in by guessing. So is a window holding NaN or inf samples (an amplifier's dropout, a
 disconnected electrode): the model cannot read it, the recording keeps it as it came, and the marker's line
-says why it has no image.
+says why it has no image. So is a window reaching into or across a break the source named (messages.Break: a
+file's pause and resume, a join of two recordings, a BAD_ span), which leaves no hole in the stamps to find.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eegviz.messages import Chunk, Epoch, Marker, SkipKind
+from eegviz.messages import Break, Chunk, Epoch, Marker, SkipKind
 from eegviz.stream.preprocess import Preprocessor
 
 
@@ -53,9 +54,16 @@ class RingBuffer:
 
     def locate(self, t0: float, n: int, sfreq: float) -> tuple[np.ndarray | None, str]:
         """The n samples of the window starting at t0 (find_window's rule) and "", or None and why not."""
+        data, _, why = self.cut(t0, n, sfreq)
+        return data, why
+
+    def cut(self, t0: float, n: int, sfreq: float) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+        """locate() with the window's stamps: (samples, stamps, "") or (None, None, why not)."""
         order, times = self.held_times()
         start, why = find_window(times, t0, n, sfreq)
-        return (None, why) if start is None else (self.data[:, order[start : start + n]], "")
+        if start is None:
+            return None, None, why
+        return self.data[:, order[start : start + n]], times[start : start + n], ""
 
     def window(self, t0: float, n: int, sfreq: float) -> np.ndarray | None:
         """n samples starting at the sample nearest t0 (find_window), or None if not all of them are present."""
@@ -152,6 +160,11 @@ class Epocher:
         self.n_source = int(round((self.hi - self.lo) * self.sfreq))
         self.out_ch = pre.spec.ch_names
         self.n_epochs = 0
+        self.breaks: list[Break] = []
+
+    def add_break(self, brk: Break) -> None:
+        """A place no window may reach (a source gives them before the samples around them)."""
+        self.breaks.append(brk)
 
     def add_marker(self, marker: Marker) -> None:
         self.pending.append((marker, time.perf_counter()))
@@ -173,7 +186,7 @@ class Epocher:
                 keep.append((marker, seen))
                 continue
             t0 = marker.timestamp + self.lo
-            raw, why = self.ring.locate(t0, self.n_source, self.sfreq)
+            raw, stamps, why = self.ring.cut(t0, self.n_source, self.sfreq)
             if raw is None and why == NOT_YET and not flush:
                 # the sample nearest t0 may lie after it, so the window can end a sample after t_end
                 keep.append((marker, seen))
@@ -190,6 +203,11 @@ class Epocher:
                 else:
                     out.append(EpochResult(None, marker, "window incomplete at end of stream",
                                            SkipKind.INCOMPLETE))
+                continue
+            brk = next((b for b in self.breaks if b.reached_by(stamps[0], stamps[-1])), None)
+            if brk is not None:
+                out.append(EpochResult(None, marker, f"window reaches {brk.what}, a break in the recording "
+                                                     "(kept in the recording, not decoded)", SkipKind.GAP))
                 continue
             bad = ~np.isfinite(raw[self.pre.picks])  # only the model's channels matter
             if bad.any():

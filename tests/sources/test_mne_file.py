@@ -87,7 +87,8 @@ def test_cli_replays_fif_onto_the_default_model(tmp_path):
 
 def _write_brainvision(stem: Path, data: np.ndarray, names: list[str], sfreq: float, events: dict[int, str]):
     """A minimal BrainVision recording (float32, multiplexed, microvolts), written by hand so the test needs
-    no writer package; events: sample index (0-based) -> 'S  1'-style stimulus code."""
+    no writer package; events: sample index (0-based) -> 'S  1'-style stimulus code, or "New Segment" where the
+    recorder resumed after a pause."""
     (stem.with_suffix(".eeg")).write_bytes((data.T * 1e6).astype("<f4").tobytes())
     chans = "\n".join(f"Ch{i + 1}={n},,1,µV" for i, n in enumerate(names))
     stem.with_suffix(".vhdr").write_text(
@@ -95,7 +96,8 @@ def _write_brainvision(stem: Path, data: np.ndarray, names: list[str], sfreq: fl
         f"DataFile={stem.name}.eeg\nMarkerFile={stem.name}.vmrk\nDataFormat=BINARY\n"
         f"DataOrientation=MULTIPLEXED\nNumberOfChannels={len(names)}\nSamplingInterval={1e6 / sfreq:g}\n"
         f"[Binary Infos]\nBinaryFormat=IEEE_FLOAT_32\n[Channel Infos]\n{chans}\n", encoding="utf-8")
-    marks = "\n".join(f"Mk{k + 2}=Stimulus,{code},{i + 1},1,0" for k, (i, code) in enumerate(events.items()))
+    marks = "\n".join(f"Mk{k + 2}=New Segment,,{i + 1},1,0" if code == "New Segment" else
+                      f"Mk{k + 2}=Stimulus,{code},{i + 1},1,0" for k, (i, code) in enumerate(events.items()))
     stem.with_suffix(".vmrk").write_text(
         "Brain Vision Data Exchange Marker File, Version 1.0\n[Common Infos]\nCodepage=UTF-8\n"
         f"DataFile={stem.name}.eeg\n[Marker Infos]\nMk1=New Segment,,1,1,0\n{marks}\n", encoding="utf-8")
@@ -185,3 +187,102 @@ def test_xdf_stream_options_on_an_mne_file_are_refused():
     with pytest.raises(EegvizError, match="--stream and --markers pick streams inside an XDF file"):
         MneFileSource.from_cli(SourceSettings(command="replay", file="rec.fif", stream="foo", markers="bar"))
     assert MneFileSource.from_cli(SourceSettings(command="replay", file="rec.fif")).path.name == "rec.fif"
+
+
+CAP8 = ["Fp1", "Fp2", "C3", "C4", "O1", "O2", "P3", "P4"]
+
+
+class _Lines:
+    """A sink that keeps each marker's outcome: payload -> "decoded", or (reason, kind) for a skip."""
+
+    def __init__(self):
+        self.got = {}
+
+    def on_result(self, rec, stimulus=None):
+        self.got[rec.marker.payload] = "decoded"
+
+    def on_skipped(self, marker, reason, kind):
+        self.got[marker.payload] = (reason, kind)
+
+    def close(self):
+        pass
+
+
+class _Samples:
+    """A recorder that counts what it was given."""
+
+    def __init__(self):
+        self.samples, self.markers = 0, []
+
+    def add_chunk(self, c):
+        self.samples += len(c.timestamps)
+
+    def add_marker(self, m):
+        self.markers.append(m.payload)
+
+    def add_clock_offset(self, off):
+        pass
+
+    def close(self):
+        pass
+
+
+def _session(path, sfreq=250.0):
+    """Replays path through a whole Pipeline onto a toy model of CAP8 at sfreq (epochs -0.1 .. 0.4 s)."""
+    import torch
+    from tiny_models import tiny_embedded_generator
+
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.pipeline import Pipeline
+    from eegviz.stream.preprocess import InputSpec
+
+    spec = InputSpec(ch_names=tuple(CAP8), sfreq=sfreq, tmin=-0.1, tmax=0.4)
+    dec = TwoBranchDecoder(spec, ["a", "b"], feat_dim=16, z_dim=4, saliency_size=16, n_tokens=8, text_dim=64)
+    dec.prototypes = torch.randn(2, 16)
+    sink, rec = _Lines(), _Samples()
+    stats = Pipeline(MneFileSource(path, speed=0), dec, tiny_embedded_generator(ctx_dim=64, size=16), [sink],
+                     recorder=rec, paced=False).run()
+    return sink.got, rec, stats
+
+
+def test_epochs_across_a_brainvision_pause_are_skipped_as_gaps(tmp_path):
+    """A BrainVision recording paused and resumed ("New Segment" at sample 2500): its times run on across the
+    pause, so the epoch of a stimulus 52 ms after the resume took its baseline and first samples from before the
+    pause (+100 uV there, -100 uV after) and was decoded. It is skipped as a gap now, its line naming the break;
+    the stimuli away from the pause are decoded and every sample is still recorded."""
+    data = np.concatenate([np.full((8, 2500), 100e-6), np.full((8, 2500), -100e-6)], axis=1)
+    _write_brainvision(tmp_path / "paused", data, CAP8, 250.0,
+                       {1250: "S  1", 2500: "New Segment", 2513: "S  2", 3750: "S  3"})
+    got, rec, stats = _session(tmp_path / "paused.vhdr")
+    assert got["Stimulus/S  1"] == got["Stimulus/S  3"] == "decoded"
+    reason, kind = got["Stimulus/S  2"]
+    assert kind == "gap" and "'New Segment/' at 10.000 s" in reason and "break" in reason
+    assert stats.skip_kinds == {"gap": 1} and stats.results == 2
+    assert rec.samples == 5000 and len(rec.markers) == 3  # replayed and recorded in full
+
+
+def test_epochs_across_a_join_or_into_a_bad_span_are_skipped_as_gaps(tmp_path):
+    """Two recordings joined by mne.concatenate_raws (MNE marks the join "BAD boundary"/"EDGE boundary") and BAD_
+    spans: an epoch across the join, one inside a BAD_ span and one reaching into another were decoded, as if the
+    samples were continuous and good. They are skipped as gaps (as MNE's Epochs rejects them by annotation); the
+    one clear of them all is decoded, and a window that starts on the first sample after the join is fine."""
+    import mne
+
+    sf = 250.0
+
+    def rec(level):
+        info = mne.create_info(CAP8, sf, "eeg")
+        return mne.io.RawArray(np.full((8, int(10 * sf)), level), info, verbose="error")
+
+    raw = mne.concatenate_raws([rec(100e-6), rec(-100e-6)], verbose="error")  # joined at 10 s
+    raw.set_annotations(raw.annotations + mne.Annotations(
+        [10.05, 10.1, 13.0, 14.0, 15.3, 15.5, 17.0], [0, 0, 2.0, 0, 0, 0.5, 0],
+        ["across", "after", "BAD_movement", "inside", "into", "BAD_blink", "clear"]))
+    path = tmp_path / "joined_raw.fif"
+    raw.save(path, verbose="error")
+    got, rec, stats = _session(path)
+    assert got["clear"] == got["after"] == "decoded"  # "after": its window starts exactly at the join
+    assert "'BAD boundary' at 10.000 s" in got["across"][0]
+    assert "'BAD_movement' (13.000-15.000 s)" in got["inside"][0] and "'BAD_blink' (15.500-16.000 s)" in got["into"][0]
+    assert {got[m][1] for m in ("across", "inside", "into")} == {"gap"} and stats.skip_kinds == {"gap": 3}
+    assert rec.samples == 5000

@@ -70,6 +70,27 @@ def test_a_window_starting_before_the_first_sample_says_so():
     assert len(out) == 1 and out[0].kind == SkipKind.GAP and "before the first sample" in out[0].reason
 
 
+
+def test_windows_reaching_a_break_are_skipped_as_gaps_and_only_those():
+    """A break the source names (a file's pause, a join, a BAD_ span) leaves no hole in the stamps: a window
+    across a join, one inside a bad span and one reaching into it are skipped as gaps, naming the break; one
+    that starts on the first sample after the join, or ends on the last before the span, is cut."""
+    from eegviz.messages import Break, SkipKind
+
+    spec = InputSpec(ch_names=CH, sfreq=250.0, tmin=-0.1, tmax=0.5)
+    ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
+    t, data = _stream(seconds=6.0)
+    ep.add_break(Break(float(t[249]), float(t[250]), "'BAD boundary' at 101.000 s"))  # a join before sample 250
+    ep.add_break(Break(float(t[874]), float(t[1000]), "the span 'BAD_x'"))  # samples 875..999 bad
+    marks = {"across": t[260], "after": t[275], "inside": t[950], "into": t[760], "before": t[750]}
+    for name, when in marks.items():
+        ep.add_marker(Marker(float(when), name))
+    out = {r.marker.payload: r for r in ep.add_chunk(Chunk(data, t))}
+    assert out["after"].epoch is not None and out["before"].epoch is not None  # windows 250..399 and 725..874
+    assert out["across"].kind == SkipKind.GAP and "'BAD boundary' at 101.000 s, a break" in out["across"].reason
+    assert out["inside"].kind == out["into"].kind == SkipKind.GAP and "'BAD_x'" in out["into"].reason
+
+
 @pytest.mark.parametrize("rate", [1000.0, 2048.0])  # 2048: BioSemi's rate, 125/1024 of the model's
 def test_resampling_and_channel_mapping_by_name(rate):
     spec = InputSpec(ch_names=("O2", "Oz"), sfreq=250.0, tmin=-0.1, tmax=0.5)
