@@ -10,7 +10,8 @@ and are not markers (nor is BrainVision's "New Segment"); they are breaks instea
 run on across a pause and resume ("New Segment"), a join of two recordings (mne.concatenate_raws writes "BAD
 boundary" and "EDGE boundary") and a BAD_ span, so no hole in them stops an epoch from holding samples of both
 sides; the breaks are handed to the epocher (ReplaySource.breaks), which skips such epochs as gaps, as MNE's own
-Epochs reject them (reject_by_annotation).
+Epochs reject them (reject_by_annotation). Trigger channels (BDF's Status, FIF's STI) carry numbers, not the
+image ids eegviz decodes by: a file whose only events are there is refused, saying how to add annotations.
 Pacing (real time or as fast as possible with speed=0) is eegviz.sources.replay's.
 """
 
@@ -70,6 +71,31 @@ def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
     return out
 
 
+def _refuse_trigger_events(raw, path: Path) -> None:
+    """A file with no annotations to use as markers but events on a trigger channel (BioSemi BDF's "Status",
+    Neuromag FIF's STI channels, any stim channel) is refused in one line naming them. Why: replayed, it ran to
+    the end with 0 markers and exit 0, as if there were nothing to decode. eegviz needs each onset's image id
+    (a string); a trigger code is a number, and no code-to-image table exists here to turn one into the other."""
+    import mne
+
+    found = []
+    for name in [raw.ch_names[i] for i in mne.pick_types(raw.info, meg=False, stim=True, exclude=[])]:
+        try:
+            events = mne.find_events(raw, stim_channel=name, shortest_event=1, verbose="error")
+        except Exception:  # noqa: BLE001 - a channel find_events cannot read is no evidence of triggers
+            continue
+        if len(events):
+            codes = sorted({int(c) for c in events[:, 2]})
+            shown = ", ".join(map(str, codes[:8])) + (f" and {len(codes) - 8} more" if len(codes) > 8 else "")
+            found.append(f"trigger channel '{name}' holds {len(events)} events (codes {shown})")
+    if found:
+        more = f" (and {len(found) - 2} more trigger channels)" if len(found) > 2 else ""
+        raise EegvizError(f"{path.name} has no annotations to use as markers, but its "
+                          f"{'; '.join(found[:2])}{more}: eegviz takes each stimulus from an annotation whose "
+                          "description is the image id, and a trigger code is not one; add them with MNE "
+                          "(raw.set_annotations(mne.Annotations(onsets, 0, image_ids))) and save it as FIF")
+
+
 def read_recording(path: Path):
     """(raw with EEG channels only, markers, breaks (_breaks)) from a file; every failure is one EegvizError line."""
     import mne
@@ -100,6 +126,8 @@ def read_recording(path: Path):
             markers.append(Marker(timestamp=float(onset) + shift, payload=str(desc), source="annotations"))
     markers.sort(key=lambda m: m.timestamp)
     breaks = _breaks(raw, ann.onset + shift)
+    if not markers:
+        _refuse_trigger_events(raw, path)  # before the pick below drops the trigger channels
     bads = [b for b in raw.info["bads"] if b in raw.ch_names]
     try:
         raw.pick("eeg", exclude="bads")

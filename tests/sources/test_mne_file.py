@@ -286,3 +286,66 @@ def test_epochs_across_a_join_or_into_a_bad_span_are_skipped_as_gaps(tmp_path):
     assert "'BAD_movement' (13.000-15.000 s)" in got["inside"][0] and "'BAD_blink' (15.500-16.000 s)" in got["into"][0]
     assert {got[m][1] for m in ("across", "inside", "into")} == {"gap"} and stats.skip_kinds == {"gap": 3}
     assert rec.samples == 5000
+
+
+@pytest.mark.parametrize("kind", ["bdf", "fif"])
+def test_trigger_channel_events_without_annotations_are_refused_in_one_line(tmp_path, kind):
+    """A BioSemi BDF keeps its triggers in the "Status" channel, a Neuromag FIF in STI channels, and neither has
+    annotations: replayed, such a file ran to its end with 0 markers and exit 0. A trigger code is a number, not
+    the image id eegviz decodes by, so the file is refused, naming the channel, its events and how to add
+    annotations."""
+    import mne
+
+    sf, n = 256, 256 * 16
+    status = np.zeros(n)
+    for code, t in ((1, 4), (2, 8), (3, 12)):
+        status[t * sf : t * sf + 10] = code
+    eeg = np.random.default_rng(3).standard_normal((8, n)) * 10e-6
+    if kind == "bdf":
+        path, stim = tmp_path / "rec.bdf", "Status"
+        _write_bdf(path, CAP8 + [stim], np.vstack([eeg * 1e6, status]), sf)
+    else:
+        path, stim = tmp_path / "rec_raw.fif", "STI 014"
+        info = mne.create_info(CAP8 + [stim], float(sf), ["eeg"] * 8 + ["stim"])
+        mne.io.RawArray(np.vstack([eeg, status]), info, verbose="error").save(path, verbose="error")
+    with pytest.raises(EegvizError) as e:
+        MneFileSource(path, speed=0).open()
+    msg = str(e.value)
+    assert "\n" not in msg and f"trigger channel '{stim}' holds 3 events (codes 1, 2, 3)" in msg
+    assert "no annotations" in msg and "image id" in msg and "raw.set_annotations" in msg
+
+
+def test_trigger_channel_is_no_matter_when_annotations_name_the_images(tmp_path):
+    import mne
+
+    info = mne.create_info(CAP8 + ["STI 014"], 250.0, ["eeg"] * 8 + ["stim"])
+    data = np.zeros((9, 2500))
+    data[8, 1000:1005] = 5
+    raw = mne.io.RawArray(data, info, verbose="error")
+    raw.set_annotations(mne.Annotations([4.0], [0], ["star_0001"]))
+    raw.save(tmp_path / "both_raw.fif", verbose="error")
+    src = MneFileSource(tmp_path / "both_raw.fif", speed=0)
+    src.start()
+    assert [m.payload for m in _drain(src)[1]] == ["star_0001"] and src.info.ch_names == tuple(CAP8)
+
+
+def _write_bdf(path: Path, labels: list[str], data: np.ndarray, sfreq: int) -> None:
+    """A BioSemi BDF file, written by hand as ActiView writes it: 24-bit samples in 1 s records, the EEG in uV
+    (31.25 nV per step) and the last channel "Status" as the raw trigger code."""
+    ns, n = len(labels), data.shape[1] // sfreq
+
+    def field(value, width: int) -> bytes:
+        return str(value).ljust(width).encode("ascii")
+
+    head = (b"\xff" + b"BIOSEMI" + field("X X X X", 80) + field("Startdate 01-JAN-2024 X X X", 80)
+            + field("01.01.24", 8) + field("00.00.00", 8) + field(256 * (ns + 1), 8) + field("24BIT", 44)
+            + field(n, 8) + field(1, 8) + field(ns, 4))
+    pmin, pmax = [-262144] * (ns - 1) + [-8388608], [262143] * (ns - 1) + [8388607]
+    for width, values in ((16, labels), (80, [""] * ns), (8, ["uV"] * (ns - 1) + ["Boolean"]), (8, pmin),
+                          (8, pmax), (8, [-8388608] * ns), (8, [8388607] * ns), (80, [""] * ns), (8, [sfreq] * ns),
+                          (32, [""] * ns)):
+        head += b"".join(field(v, width) for v in values)
+    gain = np.array([(hi - lo) / (2**24 - 1) for lo, hi in zip(pmin, pmax)])
+    digital = np.round(data[:, : n * sfreq] / gain[:, None]).astype("<i4")
+    records = digital.reshape(ns, n, sfreq).transpose(1, 0, 2).reshape(-1)
+    path.write_bytes(head + (records & 0xFFFFFF).astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3].tobytes())
