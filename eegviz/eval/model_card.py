@@ -128,7 +128,10 @@ def _results(metrics: dict | None, training: dict) -> str:
         flat = sal.get("ssim_flat_baselines", {})
         out.append(f"- saliency maps: SSIM {_f(sal.get('ssim'))} (a flat background-colour image scores "
                    f"{_f(flat.get('background'))}), mask IoU {_f(sal.get('iou'))} (maps shuffled across trials "
-                   f"{_f(sal.get('shuffled_control', {}).get('iou'))}), centroid r x/y {_f(sal.get('centroid_r_x'), 2)}"
+                   f"{_f(sal.get('shuffled_control', {}).get('iou'))}"
+                   + (f"; one image for every trial with no EEG in it, where training objects tend to lie, "
+                      f"{_f(sal['constant_guess'].get('iou'))}" if "constant_guess" in sal else "")
+                   + f"), centroid r x/y {_f(sal.get('centroid_r_x'), 2)}"
                    f" / {_f(sal.get('centroid_r_y'), 2)}, colour accuracy {_f(sal.get('colour_acc'))} (chance "
                    f"{_f(sal.get('colour_chance'))})")
         where = sal.get("at_true_place")
@@ -193,6 +196,13 @@ def _results(metrics: dict | None, training: dict) -> str:
                            "left out" if undefined else "")
                         + "; a claim that this branch steers where, how big or what colour stands only where "
                           "this interval excludes zero.", ""]
+            gc = metrics.get("generation_controls", {})
+            guess, d = gc.get("constant_guess"), gc.get(f"{branch}_vs_constant_guess", {}).get("iou")
+            if guess and _defined_diff(d or {}):
+                out += [f"Mask IoU against one image drawn for every trial with no EEG in it (where training objects "
+                        f"tend to lie; {_f(guess.get('iou'))}): decoded {what} {d['diff']:+.3f} "
+                        f"[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]; shuffled ones score below it, since they "
+                        "sit in another trial's place.", ""]
         if "is_true_stimuli" in metrics:
             out += ["", f"*IS under the evaluation classifier over shuffled splits; the true stimuli score "
                         f"{metrics['is_true_stimuli']['mean']:.1f} on it."]

@@ -68,3 +68,18 @@ def test_repetition_gain_interval_is_the_ratios_own_or_says_what_it_leaves_out()
     # an older metrics.json has no ratio interval: the numerator's ends, said to be only that
     old = _curves(_curve_metrics(gain=False))
     assert "1.80x-2.25x, the uncertainty of the 8-repetition figure only" in old
+
+
+def test_the_card_puts_the_constant_guess_beside_the_decoded_maps_iou():
+    """A shuffled map sits in another trial's place and scores below one image drawn for every trial where
+    objects tend to lie, so the card gives that EEG-free guess beside the maps and the reconstructions."""
+    from eegviz.eval.model_card import _results
+
+    vs = {"iou": {"diff": 0.26, "ci95": [0.24, 0.28]}}
+    metrics = {"n_way": 40, "ablation": {"label+saliency": {"40way_top1": 0.5, "ssim": 0.5}},
+               "saliency": {"iou": 0.503, "shuffled_control": {"iou": 0.241}, "constant_guess": {"iou": 0.351}},
+               "generation_controls": {"saliency_vs_shuffled": vs, "constant_guess": {"iou": 0.346},
+                                       "saliency_vs_constant_guess": {"iou": {"diff": 0.151, "ci95": [0.138, 0.163]}}}}
+    text = _results(metrics, {})
+    assert "mask IoU 0.503 (maps shuffled across trials 0.241; one image for every trial with no EEG in it" in text
+    assert "tend to lie; 0.346): decoded saliency maps +0.151 [+0.138, +0.163]" in text

@@ -246,7 +246,14 @@ def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
     assert any(st == 0.5 and np.array_equal(s, sal) for st, s in with_true)  # the decoded maps
     assert any(st == 0.5 and np.allclose(s, gt) and not np.array_equal(s, sal) for st, s in with_true)  # truth
     full, gc = m["ablation"]["label+saliency"], m["generation_controls"]
-    assert set(gc) == {"saliency_shuffled", "saliency_flat", "embedding_shuffled", "saliency_vs_shuffled"}
+    assert set(gc) == {"saliency_shuffled", "saliency_flat", "embedding_shuffled", "saliency_vs_shuffled",
+                       "constant_guess", "saliency_vs_constant_guess"}
+    # the one image drawn for every trial from where training objects tend to be: it needs no EEG and still
+    # scores some IoU; perfect maps beat it by the margin a reader must compare against
+    guess = gc["constant_guess"]
+    assert 0.05 < guess["iou"] < 0.6 and guess["chosen_on"] == "validation images"
+    assert gc["saliency_vs_constant_guess"]["iou"]["diff"] == pytest.approx(full["iou"] - guess["iou"])
+    assert gc["saliency_vs_constant_guess"]["iou"]["ci95"][0] > 0.3
     assert full["iou"] > 0.95 and full["colour_acc"] == 1.0 and full["centroid_r_x"] > 0.99
     assert full["ssim"] == pytest.approx(1.0, abs=1e-3) and full["ssim"] > m["ssim_flat_baselines"]["background"]
     assert gc["saliency_shuffled"]["iou"] < 0.5 and gc["saliency_flat"]["iou"] == 0.0
@@ -386,3 +393,19 @@ def test_seen_images_are_counted_by_role(tmp_path):
     (tmp_path / FILE).write_text(json.dumps({"train": [1, 2], "val": []}))
     with pytest.raises(EegvizError, match="must hold lists of image ids"):
         count_seen(tmp_path, ["cup_000"])
+
+
+def test_the_constant_guess_is_chosen_without_the_test_split(tmp_path):
+    """Its threshold comes from the training silhouettes and the validation images: the same image whatever
+    the test trials are, so it is a baseline, not a fit to the test split."""
+    from eegviz.data.synthetic import load_dataset, simulate_dataset
+    from eegviz.eval.report import constant_guess
+
+    ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3))
+    te = ds.subset("test")
+    a, b = constant_guess(ds, te, 32), constant_guess(ds, te[:5], 32)
+    assert a["level"] == b["level"] and a["val_iou"] == b["val_iou"]
+    assert np.array_equal(a["trials"]["iou"][:5], b["trials"]["iou"])
+    assert len({tuple(c) for c in a["trials"]["pred_centroid"]}) == 1  # one image for every trial
+    only_test = load_dataset(simulate_dataset(tmp_path / "t", subjects=1, n_per_class=1))  # no train/val split
+    assert constant_guess(only_test, only_test.subset("test"), 32) is None
