@@ -12,6 +12,15 @@ from typing import Protocol, runtime_checkable
 
 from eegviz.messages import Break, Chunk, ClockOffset, Marker, StreamInfo
 
+
+def first_channel(row, empty=""):
+    """A string marker sample's image id: its first channel, the rest (a condition, a trial number) unread; the
+    rule live LSL (eegviz.sources.lsl.pull_marker_chunk) and XDF files (eegviz.sources.xdf._payload) both read
+    by, so a replay or `eegviz train` of a recording names the same images the live session did. (XDF once
+    joined every channel, 'bell_000,attend', which named no image.) `empty` for a sample of no channels."""
+    return row[0] if len(row) else empty
+
+
 def sender_kinship(marker: tuple[str, str, str], eeg: tuple[str, str, str]) -> int:
     """How surely a marker stream comes from the device or program that sends an EEG stream, each given as
     (hostname, source_id, name); the rule live LSL (eegviz.sources.lsl._choose_markers) and XDF files

@@ -48,7 +48,7 @@ import pylsl
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
-from eegviz.sources.base import ReadResult, sender_kinship
+from eegviz.sources.base import ReadResult, first_channel, sender_kinship
 from eegviz.sources.rate import LiveRateCheck
 from eegviz.sources.lsl_reconnect import (
     _close, _connect, _first_offset, _format, _new_inlet, channel_header, RecoveringInlet, _same_type
@@ -329,7 +329,7 @@ def pull_marker_chunk(inlet: pylsl.StreamInlet) -> tuple[list[tuple[str, bytes |
     values, stamps = inlet.pull_chunk(timeout=0.0, max_samples=4096, as_numpy=True)
     out = []
     for row in values if values is not None else ():
-        raw = row[0] if len(row) else b""
+        raw = first_channel(row, b"")
         raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
         try:
             out.append((raw.decode("utf-8"), None))

@@ -22,7 +22,7 @@ import pyxdf
 from eegviz.checks import check_file
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
-from eegviz.sources.base import sender_kinship
+from eegviz.sources.base import first_channel, sender_kinship
 from eegviz.sources.rate import contradicts, stamp_rate
 from eegviz.sources.replay import ReplaySource, checked_speed
 from eegviz.sources.units import judged_scale, volts_per_unit
@@ -139,10 +139,14 @@ def _choose_markers(strings: list[dict], eeg: dict, path: Path) -> list[dict]:
 
 
 def _payload(row) -> str:
-    """A marker's text: a string stream's value as sent; a numeric event's values, integral ones without '.0'
-    ([3.0] -> '3', as BrainFlow's markers arrive), several joined by commas."""
+    """A marker's text: a string stream's first channel as sent (the image id; the same rule live reads by,
+    eegviz.sources.base.first_channel: a stimulus program's [id, condition] is 'id', never 'id,condition');
+    a numeric event's values, integral ones without '.0' ([3.0] -> '3', as BrainFlow's markers arrive), several
+    joined by commas (an event code and its value)."""
     def text(v):
         return str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v)
+    if len(row) and isinstance(row[0], str):
+        return first_channel(row)
     return text(row[0]) if len(row) == 1 else ",".join(text(v) for v in row)
 
 
@@ -364,6 +368,9 @@ def load_xdf_session(
         if _is_empty(s):
             continue
         src = _name(s)
+        if _is_string(s) and _n_channels(s) > 1:  # said, as live says it (lsl.first_channel_notice)
+            log.warning("%s: marker stream '%s' has %d channels: the first is read as the image id", path.name, src,
+                        _n_channels(s))
         for t, row in zip(s["time_stamps"], s["time_series"]):
             markers.append(Marker(timestamp=float(t), payload=_payload(row), source=src))
     markers.sort(key=lambda m: m.timestamp)

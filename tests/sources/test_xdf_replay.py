@@ -287,6 +287,23 @@ def test_numeric_event_codes_read_as_integers():
     assert _payload([3.0]) == "3" and _payload(np.array([12.0, 0.5])) == "12,0.5" and _payload(["star_001"]) == "star_001"
 
 
+def test_a_string_marker_stream_of_several_channels_gives_its_first_as_the_id_as_live_does(tmp_path, caplog):
+    """A stimulus program's [image id, condition] markers, as `eegviz record` or LabRecorder stores them: live
+    reads the first channel only, and the recording must name the same images (it gave 'bell_000,attend',
+    which names no image: a replay knew no true class and `eegviz train` on it found no epochs)."""
+    n = int(2 * FS)
+    with XdfWriter(tmp_path / "mk2.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 2, 0.0, "string")
+        w.write_samples(eeg, np.ones((n, 4), np.float32), 10.0 + np.arange(n) / FS)
+        for k in range(3):
+            w.write_samples(mk, [[f"bell_00{k}", "attend"]], np.array([10.2 + 0.4 * k]))
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "mk2.xdf")
+    assert [m.payload for m in s.markers] == ["bell_000", "bell_001", "bell_002"]
+    assert "'stim' has 2 channels: the first is read as the image id" in caplog.text
+
+
 def _header(channel_count, rate=FS, labels=("Fz", "Cz", "Pz", "Oz")):
     channels = "".join(f"<channel><label>{x}</label><unit>microvolts</unit></channel>" for x in labels)
     return (f'<?xml version="1.0"?><info><name>amp</name><type>EEG</type><channel_count>{channel_count}'
