@@ -150,6 +150,7 @@ class SkipKind(str, Enum):
     STOPPED = "stopped"  # the session was stopped before the window was complete
     ERROR = "error"  # the session ended by an error before this epoch was generated
     NO_ID = "no id"  # the marker names no image (empty, or whitespace only): recorded, not decoded
+    CLOCK = "clock"  # stamped in another clock than the EEG (minutes away from it): recorded, not decoded
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,9 @@ class Stats:
         were all empty; else None. Such a run exits non-zero (`eegviz replay` in a script over many files must
         not pass it as done); a session stopped by hand or one whose epochs were dropped is not this case, nor one
         whose every marker was only cut short by its end (a --duration that came while their windows were still
-        being recorded: skipped as "stopped", as by hand; nothing about the data failed)."""
+        being recorded: skipped as "stopped", as by hand; nothing about the data failed). Markers stamped in
+        another clock are skipped as "clock" (eegviz.stream.epocher.Epocher.other_clock), not "stopped", so a
+        session of only those is this case; they used to wait for EEG that never came and pass as cut short."""
         if self.ended not in ("finished", "duration") or not self.markers or self.results or self.dropped:
             return None
         if self.skip_kinds[SkipKind.STOPPED] >= self.markers:

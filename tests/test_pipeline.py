@@ -243,6 +243,28 @@ def test_stop_gives_every_received_marker_a_line(tmp_path):
     assert stats.ended == "duration"
 
 
+class UnixClockMarkers(LateStopSource):
+    """A live sender whose markers are stamped with time.time() (Unix seconds) instead of LSL's local_clock."""
+
+    def read(self, timeout=0.05):
+        res = super().read(timeout)
+        res.markers = [Marker(m.timestamp + 1.7e9, m.payload) for m in res.markers]
+        return res
+
+
+def test_a_session_whose_markers_are_all_in_another_clock_made_nothing(tmp_path):
+    """Every marker of a live session stamped in another clock waited for EEG that never comes, ended "stopped"
+    by --duration, and the command exited 0 with nothing pointing at the clock (review). Now each is skipped as
+    in another clock, and the session is one that made nothing: its one line, exit 1."""
+    dec, gen = tiny_models()
+    stats = Pipeline(UnixClockMarkers(), dec, gen, [ResultsWriter(tmp_path)], paced=True).run(duration=0.5)
+    lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert stats.ended == "duration" and stats.markers >= 2 and len(lines) == stats.markers
+    assert {l["skip"] for l in lines} == {"clock"} and "another clock" in lines[0]["reason"]
+    assert stats.nothing_made() == (f"none of the {stats.markers} markers got a reconstruction (skipped: "
+                                    f"{stats.markers} clock; each marker's reason is in its line)")
+
+
 class UnpluggedOnStop(ArraySource):
     """A source (a plugin's, a board's) whose stop() raises."""
 

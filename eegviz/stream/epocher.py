@@ -11,6 +11,7 @@ file's pause and resume, a join of two recordings, a BAD_ span), which leaves no
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -19,6 +20,13 @@ import numpy as np
 
 from eegviz.messages import Break, Chunk, Epoch, Marker, SkipKind
 from eegviz.stream.preprocess import Preprocessor
+
+log = logging.getLogger(__name__)
+
+# a marker this far (s) from the EEG's time is in another clock (a sender that stamps time.time() instead of LSL's
+# local_clock): far more than any network delay or epoch window (the Epocher's buffer holds 30 s), and far less
+# than the distance between clocks that are not the same one (Unix time is 1.7e9 s; LSL's is the uptime)
+OTHER_CLOCK_S = 60.0
 
 
 class RingBuffer:
@@ -145,7 +153,7 @@ class EpochResult:
     epoch: Epoch | None
     marker: Marker
     reason: str = ""  # why no epoch could be cut, for the results line
-    kind: SkipKind | None = None  # GAP, NAN, INCOMPLETE (stream ended) or STOPPED; None with an epoch
+    kind: SkipKind | None = None  # GAP, NAN, INCOMPLETE (stream ended), STOPPED or CLOCK; None with an epoch
 
 
 class Epocher:
@@ -161,6 +169,8 @@ class Epocher:
         self.out_ch = pre.spec.ch_names
         self.n_epochs = 0
         self.breaks: list[Break] = []
+        self.latest_wall = 0.0  # perf_counter when the newest sample arrived
+        self.clock_said = False  # the warning on markers in another clock is given once
 
     def add_break(self, brk: Break) -> None:
         """A place no window may reach (a source gives them before the samples around them)."""
@@ -170,8 +180,30 @@ class Epocher:
         self.pending.append((marker, time.perf_counter()))
 
     def add_chunk(self, chunk: Chunk) -> list[EpochResult]:
+        if len(chunk.timestamps):
+            self.latest_wall = time.perf_counter()
         self.ring.append(chunk.samples, chunk.timestamps)
         return self.poll()
+
+    def other_clock(self, marker: Marker, seen: float) -> float | None:
+        """How far (s) a marker's stamp lies from the EEG's clock when it is in another clock, else None.
+
+        A sender that stamps its markers with time.time() (Unix time, 1.7e9 s) instead of LSL's local_clock
+        (the uptime) has markers whose windows the EEG never reaches: poll() waited on each for ever, and every
+        one ended "stopped" by --duration with exit 0, nothing pointing at the clock. Another clock is said
+        where the marker lies over OTHER_CLOCK_S from the EEG both by the data (past the newest sample, or
+        before it) and by the time it arrived (the EEG's newest stamp moved on by the wall time since it came,
+        to the moment the marker came). The data alone would call a marker sent while the EEG stalls, or before
+        a late-started amplifier, another clock; the arrival alone would in a replay slower than real time.
+        Normal markers, stamped a little before their EEG arrives (mne-lsl, LabRecorder-style senders, network
+        delay) or seconds late, lie far within it."""
+        if not self.ring.count:
+            return None
+        t, latest = marker.timestamp, float(self.ring.latest_time)
+        offset = t - (latest + (seen - self.latest_wall))  # the stamp less the EEG's clock when it arrived
+        if abs(t - latest) > OTHER_CLOCK_S and abs(offset) > OTHER_CLOCK_S and (offset > 0) == (t > latest):
+            return offset
+        return None
 
     def poll(self, flush: bool = False, ended: bool = False) -> list[EpochResult]:
         """Cut every pending marker whose window is complete; with flush, report the rest as incomplete
@@ -181,6 +213,10 @@ class Epocher:
         now = time.perf_counter()  # an epoch's t_ready: before it is cut and preprocessed, which latency counts
         latest = self.ring.latest_time
         for marker, seen in self.pending:
+            offset = self.other_clock(marker, seen)
+            if offset is not None:
+                out.append(self._in_other_clock(marker, offset))
+                continue
             t_end = marker.timestamp + self.hi - 1.0 / self.sfreq
             if latest < t_end and not flush:
                 keep.append((marker, seen))
@@ -224,3 +260,15 @@ class Epocher:
             out.append(EpochResult(ep, marker))
         self.pending = keep
         return out
+
+    def _in_other_clock(self, marker: Marker, offset: float) -> EpochResult:
+        """A marker in another clock: skipped with its own kind (a session of nothing else fails, Stats.nothing_made),
+        and said once with the offset, which names the cause where "stopped" or "gap" did not."""
+        if not self.clock_said:
+            self.clock_said = True
+            log.warning("marker '%s' is stamped %+.1f s from the EEG's clock (newest sample %.3f s, marker %.3f s): "
+                        "its sender stamps in another clock (time.time() instead of LSL's local_clock?); markers "
+                        "over %g s from the EEG are skipped, recorded as sent", marker.payload, offset,
+                        float(self.ring.latest_time), marker.timestamp, OTHER_CLOCK_S)
+        return EpochResult(None, marker, f"stamped {offset:+.1f} s from the EEG's clock: its sender stamps in "
+                                         "another clock (recorded, not decoded)", SkipKind.CLOCK)

@@ -267,3 +267,59 @@ def test_late_chunks_and_stalls_cost_no_epoch_live(late_ms, chunks_late):
     cut = [r for r in results if r.epoch is not None]
     assert not [r.reason for r in results if r.epoch is None and "gap" in str(r.reason)]
     assert len(cut) >= 80  # markers from 11 s to 31.75 s whose windows lie inside the 10-34 s stream
+
+
+def _clock_epocher():
+    spec = InputSpec(ch_names=CH, sfreq=250.0, tmin=-0.1, tmax=0.5)
+    return Epocher(Preprocessor(spec, CH, 250.0), CH)
+
+
+@pytest.mark.parametrize("stamp", [1.7e9 + 101.0, 1.0])  # time.time() (Unix seconds); seconds since its start
+def test_a_marker_in_another_clock_is_skipped_as_such_with_one_warning(stamp, caplog):
+    """A sender that stamps its markers with time.time() instead of LSL's local_clock: the Epocher waited for
+    EEG at 1.7e9 s for ever, and every marker ended "stopped" by --duration with exit 0; a marker stamped
+    in its own seconds (1.0 against the EEG's 100 s + 5000 s uptime) was "a gap". Now each is skipped as in
+    another clock, and one warning names the offset."""
+    import logging
+
+    from eegviz.messages import SkipKind
+
+    ep = _clock_epocher()
+    t, data = _stream(t0=5100.0)
+    out = ep.add_chunk(Chunk(data[:500], t[:500]))
+    ep.add_marker(Marker(stamp, "a"))
+    ep.add_marker(Marker(stamp + 1.0, "b"))
+    with caplog.at_level(logging.WARNING, logger="eegviz.stream.epocher"):
+        out += ep.add_chunk(Chunk(data[500:], t[500:]))
+    assert [r.kind for r in out] == [SkipKind.CLOCK] * 2 and not ep.pending
+    assert "another clock" in out[0].reason and f"{stamp - t[-1]:+.0f}"[:6] in out[0].reason
+    warned = [r for r in caplog.records if "another clock" in r.getMessage()]
+    assert len(warned) == 1 and "'a'" in warned[0].getMessage()
+    assert ep.poll(flush=True, ended=True) == []
+
+
+def test_markers_ahead_of_their_eeg_or_during_a_stall_are_not_another_clock():
+    """What a live session sees in the same clock: a marker stamped before its EEG arrives (mne-lsl's player,
+    LabRecorder-style senders push markers ahead of the EEG's chunks), a marker sent 90 s into an EEG stall
+    (its stamp is 90 s past the newest sample, but so is the clock: the wall time since that sample came), and
+    one sent 90 s before a late-started amplifier's first sample: each is cut, or skipped as before, never
+    taken for another clock."""
+    from eegviz.messages import SkipKind
+
+    ep = _clock_epocher()
+    t, data = _stream(seconds=200.0)
+    ep.add_marker(Marker(101.0, "ahead"))  # arrives before any EEG, then 1 s before its window's end
+    out = ep.add_chunk(Chunk(data[:100], t[:100]))
+    out += ep.add_chunk(Chunk(data[100:1000], t[100:1000]))  # EEG to 104 s
+    assert [(r.marker.payload, r.epoch is not None) for r in out] == [("ahead", True)]
+    ep.latest_wall -= 90.0  # the EEG stalls for 90 s; a marker stamped now, in the EEG's clock
+    ep.add_marker(Marker(194.0, "stall"))
+    assert ep.add_chunk(Chunk(data[1000:1000], t[1000:1000])) == [] and len(ep.pending) == 1
+    out = ep.add_chunk(Chunk(data[23250:24000], t[23250:24000]))  # it comes back at 193 s
+    assert [(r.marker.payload, r.epoch is not None) for r in out] == [("stall", True)]
+
+    late = _clock_epocher()
+    late.add_marker(Marker(10.0, "early"))
+    late.pending[0] = (late.pending[0][0], late.pending[0][1] - 90.0)  # came 90 s before the first sample
+    (r,) = late.add_chunk(Chunk(data[:1000], t[:1000]))
+    assert r.kind is SkipKind.GAP and "before the first sample" in r.reason
