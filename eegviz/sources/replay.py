@@ -12,20 +12,68 @@ every sample is still delivered and recorded.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 
 from eegviz.checks import check_positive
+from eegviz.errors import EegvizError
 from eegviz.messages import Break, Chunk, Marker
 from eegviz.sources.base import ReadResult
 from eegviz.stream.dejitter import dejitter_recording
+from eegviz.stream.epocher import OTHER_CLOCK_S
+
+log = logging.getLogger(__name__)
 
 
 def checked_speed(speed: float) -> float:
     """A replay speed every file source accepts: finite and >= 0 (0 = as fast as possible). A NaN speed let
     through makes the pacing wait forever, with nothing said."""
     return float(check_positive(speed, "replay speed", allow_zero=True, hint="0 = as fast as possible"))
+
+
+def out_of_reach(timestamps: np.ndarray, markers: list[Marker]) -> np.ndarray:
+    """Which markers lie more than OTHER_CLOCK_S outside the EEG's span (its first to its last stamp): far more
+    than any epoch window reaches, so no EEG of the recording can hold their windows; the live Epocher's bound
+    for a marker in another clock (eegviz.stream.epocher)."""
+    if not len(timestamps):
+        return np.zeros(len(markers), bool)
+    lo, hi = float(np.min(timestamps)), float(np.max(timestamps))
+    t = np.array([m.timestamp for m in markers], dtype=np.float64)
+    return ~((t >= lo - OTHER_CLOCK_S) & (t <= hi + OTHER_CLOCK_S))  # NaN: outside
+
+
+def check_reach(timestamps: np.ndarray, markers: list[Marker], where: str) -> None:
+    """Refuse a recording whose markers mostly lie out of the EEG's reach (out_of_reach), in one line giving
+    both spans; warn once where a few do.
+
+    Markers stamped in another clock than the EEG (a stimulus script that pushed time.time(), Unix seconds,
+    instead of LSL's local_clock; or seconds since its own start) lie far outside it, and the pacing waited on
+    them in silence: at --speed 1 a 10 s recording with markers at 1.7e9 s never ended, and one with markers at
+    4 s (EEG at 5000 s) sat idle ~83 min before its first sample; at --speed 0 every marker was skipped for
+    reasons that did not name the clock. Where more than half lie outside, the clocks do not overlap: nothing
+    could be cut, at any speed. A few outside are not paced (PacedReplay hands them on at once) but still
+    delivered, so the session records them and gives each its line (skipped as in another clock by the
+    Epocher): nothing recorded is lost. Markers just past the data (a window cut short by the recording's end)
+    are within reach and replay as before."""
+    out = out_of_reach(timestamps, markers)
+    n_out = int(out.sum())
+    if not n_out:
+        return
+    lo, hi = float(np.min(timestamps)), float(np.max(timestamps))
+    eeg = f"EEG {lo:.3f} to {hi:.3f} s"
+    if 2 * n_out > len(markers):
+        t = [m.timestamp for m in markers]
+        raise EegvizError(
+            f"{where}: the marker and EEG clocks do not overlap: {n_out} of {len(markers)} markers lie more than "
+            f"{OTHER_CLOCK_S:g} s outside the EEG's span (markers {np.nanmin(t):.3f} to {np.nanmax(t):.3f} s, "
+            f"{eeg}); they were stamped in another clock (time.time() instead of LSL's local_clock?), so no epoch "
+            "can be cut")
+    far = [m for m, o in zip(markers, out) if o]
+    log.warning("%s: %d of %d markers lie more than %g s outside the EEG's span (%s): %s%s; they are not paced, "
+                "and are skipped as in another clock", where, n_out, len(markers), OTHER_CLOCK_S, eeg,
+                ", ".join(f"'{m.payload}' at {m.timestamp:.3f} s" for m in far[:3]), ", ..." if n_out > 3 else "")
 
 
 class PacedReplay:
@@ -35,7 +83,13 @@ class PacedReplay:
                  sfreq: float, speed: float = 1.0, chunk_s: float = 0.02,
                  breaks: tuple[tuple[int, int, str], ...] = ()) -> None:
         """data (n, ch) and timestamps (n,) in recording time; markers in time order; breaks as
-        ReplaySource.breaks gives them (sample numbers)."""
+        ReplaySource.breaks gives them (sample numbers). Markers out of the EEG's reach (out_of_reach: in
+        another clock) are handed on with the first read, unpaced: paced, they kept a replay waiting for hours
+        or for ever (check_reach)."""
+        far = out_of_reach(timestamps, markers)
+        self.n_markers = len(markers)
+        self.unpaced = [m for m, o in zip(markers, far) if o]
+        markers = [m for m, o in zip(markers, far) if not o]
         self.data, self.timestamps, self.markers, self.name = data, timestamps, markers, name
         # epochs are cut in the stamps a live session would have had (dejittered); the recording keeps these
         self.smooth = dejitter_recording(timestamps, sfreq) if sfreq > 0 and len(timestamps) else timestamps
@@ -59,7 +113,8 @@ class PacedReplay:
                      what)
 
     def done(self) -> bool:
-        return self._next_chunk >= len(self._release_t) and self._next_marker >= len(self.markers)
+        return (self._next_chunk >= len(self._release_t) and self._next_marker >= len(self.markers)
+                and not self.unpaced)
 
     def _marker_due(self, horizon: float) -> bool:
         return self._next_marker < len(self.markers) and self.markers[self._next_marker].timestamp <= horizon
@@ -88,8 +143,9 @@ class PacedReplay:
             time.sleep(wait)
 
     def read(self, timeout: float = 0.05) -> ReadResult:
+        result = ReadResult(markers=self.unpaced)
+        self.unpaced = []
         k1, horizon = self._horizon(timeout)
-        result = ReadResult()
         result.breaks, self._breaks = self._breaks, []  # all of them with the first read, before any sample
         for k in range(self._next_chunk, max(k1, self._next_chunk)):
             a, b = self._bounds[k], self._bounds[k + 1]
@@ -138,11 +194,20 @@ class ReplaySource:
     def _loaded(self) -> tuple[np.ndarray, np.ndarray, list[Marker]]:
         """The recording, read by load() the first time it is asked for (by open() or start())."""
         if self._recording is None:
-            self._recording = self.load()
+            recording = self.load()
+            check_reach(recording[1], recording[2], self._where())  # refused at open(), before the warm-up
+            self._recording = recording
         return self._recording
+
+    def _where(self) -> str:
+        """The recording, as its messages name it: its file's name, else its stream's."""
+        path = getattr(self, "path", None)
+        return getattr(path, "name", None) or str(path or "") or self.info.name
 
     def begin(self, data: np.ndarray, timestamps: np.ndarray, markers: list[Marker], name: str,
               sfreq: float) -> None:
+        if self._recording is None or markers is not self._recording[2]:  # it loads in its own start()
+            check_reach(timestamps, markers, self._where())
         self._replay = PacedReplay(data, timestamps, markers, name, sfreq, self.speed, self.chunk_s, self.breaks)
 
     def read(self, timeout: float = 0.05) -> ReadResult:
@@ -153,7 +218,7 @@ class ReplaySource:
     @property
     def n_markers(self) -> int | None:
         """How many markers the recording holds (for progress bars); None before start()."""
-        return len(self._replay.markers) if self._replay is not None else None
+        return self._replay.n_markers if self._replay is not None else None
 
     def stop(self) -> None:
         self._replay = self._recording = None  # the recording's arrays go with the session

@@ -51,3 +51,34 @@ def test_only_a_source_that_loads_has_open():
     has nothing to open early, so it has no open() and is checked after start()."""
     assert callable(Loads().open)
     assert getattr(StartsItself(), "open", None) is None
+
+
+def test_a_stray_marker_in_another_clock_is_recorded_and_gets_its_line_in_both_kinds_of_source(tmp_path):
+    """A marker far outside the recording's EEG (stamped in another clock) is not paced, which kept a replay
+    waiting for hours, but still reaches the session: recorded, and skipped as "clock" in its line."""
+    import json
+
+    import pytest
+
+    from eegviz.errors import EegvizError
+    from eegviz.record.results import ResultsWriter
+
+    dec, _ = tiny_models()
+    stray = Marker(1.7e9, "stray")
+    for kind in (Loads, StartsItself):
+        src = kind()
+        src.speed = 1.0
+        x, t, markers = _recording()
+        load = lambda: (x, t, markers + [stray])  # noqa: E731
+        if kind is Loads:
+            src.load = lambda: (setattr(src, "info", StreamInfo("rec", CH, 100.0)), load())[1]
+        else:
+            src.start = lambda: (setattr(src, "info", StreamInfo("rec", CH, 100.0)), src.begin(*load(), "rec", 100.0))
+        out = tmp_path / kind.__name__
+        out.mkdir()
+        stats = Pipeline(src, dec, SlowGenerator(), [ResultsWriter(out)], paced=True).run(duration=20.0)  # 4 s
+        lines = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
+        assert stats.markers == 4 and [l["skip"] for l in lines if l["marker"] == "stray"] == ["clock"], kind.__name__
+        src.start = lambda: src.begin(x, t, [stray, Marker(1.7e9 + 1, "b")], "rec", 100.0)  # all of them: refused
+        with pytest.raises(EegvizError, match="the marker and EEG clocks do not overlap"):
+            src.start()

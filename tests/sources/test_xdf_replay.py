@@ -172,6 +172,49 @@ def test_replay_speed_ten(tmp_path):
     assert [m.payload for m in markers] == ["a", "b", "c"]
 
 
+def _other_clock(path, stamps):
+    """10 s of EEG stamped from 5000 s (LSL's clock: the uptime) and string markers at `stamps`."""
+    n = int(10 * FS)
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.ones((n, 4), np.float32), 5000.0 + np.arange(n) / FS)
+        for k, t in enumerate(stamps):
+            w.write_samples(mk, [f"m{k}"], np.array([t]))
+
+
+@pytest.mark.parametrize("speed", [1.0, 0.0])
+@pytest.mark.parametrize("base", [1.7e9, 0.0])  # time.time() (Unix seconds); seconds since the script's start
+def test_markers_in_another_clock_than_the_eeg_are_refused_in_one_line(tmp_path, speed, base):
+    """A stimulus script that stamped its markers with time.time() instead of LSL's local_clock: at --speed 1
+    the replay of 10 s of EEG waited for markers at 1.7e9 s for ever (or, with markers at 4 s, ~83 min before
+    the first sample), with nothing said. Now it is refused when opened, at any speed, naming both spans."""
+    _other_clock(tmp_path / "clk.xdf", [base + 4.0, base + 6.0, base + 8.0])
+    src = XdfReplaySource(tmp_path / "clk.xdf", speed=speed)
+    with pytest.raises(EegvizError) as e:
+        src.open()
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("clk.xdf: the marker and EEG clocks do not overlap: 3 of 3 markers")
+    assert f"markers {base + 4:.3f} to {base + 8:.3f} s, EEG 5000.000 to 5009.996 s" in msg
+
+
+def test_a_few_markers_out_of_the_eegs_reach_are_not_paced_but_still_delivered(tmp_path, caplog):
+    """One stray marker far outside the EEG (another clock) among good ones: one warning, and the replay at
+    --speed 1 does not wait on it (it would have sat ~83 min before the first sample); it is still handed on,
+    so the session records it and gives it its line. A marker just past the data is within reach, as before."""
+    _other_clock(tmp_path / "few.xdf", [3.0, 5002.0, 5004.0, 5006.0, 5012.0])
+    src = XdfReplaySource(tmp_path / "few.xdf", speed=20.0)
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.replay"):
+        src.start()
+    assert "1 of 5 markers lie more than 60 s outside the EEG's span" in caplog.text and "'m0' at 3.000 s" in caplog.text
+    assert src.n_markers == 5
+    t0 = time.perf_counter()
+    chunks, markers = _drain(src, limit_s=3.0)
+    assert time.perf_counter() - t0 < 1.5  # 12 s of recording at 20x (the marker at 5012 s included)
+    assert sorted(m.payload for m in markers) == ["m0", "m1", "m2", "m3", "m4"]
+    assert sum(len(c.timestamps) for c in chunks) == int(10 * FS)
+
+
 @pytest.mark.parametrize("speed", [float("nan"), float("inf"), -1.0])
 def test_every_file_source_refuses_a_speed_that_cannot_pace(speed, tmp_path):
     """One check for XDF, MNE-read files and the csv plugin (eegviz.sources.replay.checked_speed): a NaN speed
