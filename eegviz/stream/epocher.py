@@ -262,8 +262,9 @@ class Epocher:
         return out
 
     def _in_other_clock(self, marker: Marker, offset: float) -> EpochResult:
-        """A marker in another clock: skipped with its own kind (a session of nothing else fails, Stats.nothing_made),
-        and said once with the offset, which names the cause where "stopped" or "gap" did not."""
+        """A marker in another clock: skipped with its own kind (a session of nothing else fails,
+        Stats.nothing_made), and said once with the offset, which names the cause where "stopped" or "gap" did
+        not."""
         if not self.clock_said:
             self.clock_said = True
             log.warning("marker '%s' is stamped %+.1f s from the EEG's clock (newest sample %.3f s, marker %.3f s): "
