@@ -34,6 +34,9 @@ class ImagePanel(QWidget):
         self.image_label.setStyleSheet("background: #202020; color: #909090; font-size: %dpt;" % max(caption_pt, 12))
         self.caption = QLabel(caption)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # wrapped, a caption never makes its panel wider than the image: on an 800 px kiosk screen "stimulus
+        # (ground truth)" at 14 pt did, and the layout took the width from the reconstruction, cutting off 12% of it
+        self.caption.setWordWrap(True)
         font = self.caption.font()
         font.setPointSize(caption_pt)
         self.caption.setFont(font)

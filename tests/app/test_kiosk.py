@@ -66,5 +66,8 @@ def test_kiosk_fits_a_screen_narrower_than_its_design_width(qtbot, info):
         right = panel.mapTo(w, panel.rect().bottomRight())
         assert right.x() < w.width() and right.y() < w.height()
     assert w.recon_panel._size > w.stimulus_panel._size >= 100  # still large, the reconstruction largest
+    for panel in (w.saliency_panel, w.recon_panel, w.stimulus_panel):  # each image whole: none squeezed by a
+        label = panel.image_label  # caption wider than its panel's image (the reconstruction lost 12% of its width)
+        assert panel.width() >= label.width() and label.visibleRegion().boundingRect().width() == label.width()
     caption = w.class_caption.mapTo(w, w.class_caption.rect().bottomRight())
     assert "3 showings" in w.class_caption.text() and caption.x() < w.width() and caption.y() < w.height()
