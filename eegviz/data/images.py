@@ -61,6 +61,12 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
         raise EegvizError(f"no images ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) in {root} or its subfolders.")
     seen: dict[str, Path] = {}
     for img in found:
+        if img.image_id != img.image_id.strip():
+            # the presenter sends the stem as it is, and a marker's id is read stripped (live, replay, training):
+            # a recorded 'cat 1 ' matched no image and every trial of it was left out of training
+            raise EegvizError(f"the image {img.path} has a name that begins or ends with a space, which marker ids "
+                              "lose when they are read; rename it without (markers already recorded with the "
+                              "space then match the new name)")
         if img.image_id in seen:
             raise EegvizError(f"two images share the id '{img.image_id}' ({seen[img.image_id]} and {img.path}); "
                               "markers carry the file name without extension, so rename one.")

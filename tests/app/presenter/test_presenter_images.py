@@ -40,3 +40,12 @@ def test_find_images_errors(tmp_path):
         find_images(tmp_path)
 
 
+
+
+@pytest.mark.parametrize("name", ["cat 1 .png", " cat 1.png"])
+def test_an_image_name_a_marker_would_lose_a_space_of_is_refused(tmp_path, name):
+    """The presenter sent 'cat 1 ' and training reads marker ids stripped: every trial of that image was left out
+    of training with only a warning about 'cat 1'. Refused before anything is shown or recorded."""
+    _png(tmp_path / "cat" / name)
+    with pytest.raises(EegvizError, match="begins or ends with a space"):
+        find_images(tmp_path)
