@@ -260,11 +260,19 @@ class EegvizLslRecorder:
                     if rec.error is None:
                         self._offset(rec)
             finally:
-                self.writer.close()
+                footer_error = None
+                try:
+                    self.writer.close()
+                except OSError as e:  # a full disk: the footers are lost, the chunks before them are not
+                    footer_error = e
                 _close_inlets([r for r in self.streams if r not in stuck])  # never under a running pull
         failed = [f"'{r.name}' ({r.error})" for r in self.streams if r.error is not None]
         if self._housekeeping_error is not None:
             failed.append(f"the clock offsets ({self._housekeeping_error})")
+        if footer_error is not None:
+            # said as the one line below, not as the bare OSError: "No space left on device: session.xdf" alone
+            # read as if the session were lost
+            failed.append(f"the footers ({footer_error.strerror or footer_error})")
         if failed:
             raise EegvizError(f"recording of {', '.join(failed)} ended early; the samples before that are in "
                               f"{self.path}")

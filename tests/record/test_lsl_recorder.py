@@ -493,6 +493,38 @@ def test_a_recording_that_failed_ends_at_once_and_says_why(tmp_path, monkeypatch
         outlets.close()
 
 
+def test_footers_a_full_disk_refused_are_one_line_saying_the_samples_are_kept(tmp_path, monkeypatch):
+    """On a full disk the footers failed too and their bare OSError ("No space left on device: session.xdf") was
+    the last line, as if the session were lost; the chunks written before are readable, and the line says so."""
+    from eegviz.record.xdf_writer import XdfWriter
+
+    tag = uuid.uuid4().hex[:10]
+    outlets, info, marker_name = _outlets(tag)
+    close = XdfWriter.close
+
+    def full_disk(self, *a, **kw):
+        raise OSError(28, "No space left on device")
+
+    def footers_refused(self):
+        close(self)
+        raise OSError(28, "No space left on device", str(self.path))
+
+    monkeypatch.setattr(XdfWriter, "write_samples", full_disk)
+    monkeypatch.setattr(XdfWriter, "close", footers_refused)
+    t, stop, result = _record_in_thread(tmp_path / "out", [info.name, marker_name], "eegviz")
+    try:
+        _push_known(outlets, n_chunks=4)
+        t.join(10)
+        err = result.get("error")
+        assert isinstance(err, EegvizError), err
+        assert "ended early" in str(err) and "the footers (No space left on device)" in str(err)
+        assert "the samples before that are in" in str(err)
+    finally:
+        stop.set()
+        t.join(30)
+        outlets.close()
+
+
 def test_one_stream_whose_writes_fail_ends_the_recording_at_once(tmp_path, monkeypatch):
     """A 1.5 s full-disk spell ended the EEG stream's thread for good while the command recorded the markers
     alone for the rest of --duration and said so only at the end: the recording is no longer whole, so it ends
