@@ -45,9 +45,12 @@ def resolve_model_dir(model: str | Path | None) -> Path:
     line: the folder does not exist, or the repo is neither cached nor reachable.
     """
     from eegviz.errors import EegvizError
-    from eegviz.paths import default_model_dir
+    from eegviz.paths import SHIPPED_WITH_THE_REPOSITORY, default_model_dir
 
     if model is None or str(model) == "":
+        if not default_model_dir().is_dir():  # a non-editable install: `eegviz train` is not what is missing
+            raise EegvizError(f"the default model is missing at {default_model_dir()}; give --model, or: "
+                              f"{SHIPPED_WITH_THE_REPOSITORY}")
         return default_model_dir()
     path = Path(model).expanduser()
     text = str(model)

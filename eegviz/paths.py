@@ -1,7 +1,8 @@
 """Where the project's shipped files live.
 
 models/ and assets/ sit beside the package in the source tree (the README installs editable). EEGVIZ_HOME
-points elsewhere when the package is installed without the tree.
+points elsewhere when the package is installed without the tree. The loopback-only lsl_api.cfg is package data
+(eegviz/lsl_api.cfg), so LSL is confined by every install, a wheel's too.
 """
 
 from __future__ import annotations
@@ -39,16 +40,35 @@ def demo_recording() -> Path:
     return assets_dir() / "demo.xdf"
 
 
+# Where the demo recording and the models come from: they are too large for the package (a wheel or a plain
+# `pip install .` has neither), so a missing one is not fixed by reinstalling that way.
+SHIPPED_WITH_THE_REPOSITORY = ("the demo recording and the models come with the repository: clone it and install "
+                               "it editable (`pip install -e . -c constraints.txt`, README \"Set up\"), or set "
+                               "EEGVIZ_HOME to such a clone")
+
+
 def demo_recording_checked() -> Path:
-    """demo_recording(), or EegvizError saying how to get it back when it is missing."""
+    """demo_recording(), or EegvizError saying how to get it when it is missing (a non-editable install has no
+    assets/: reinstalling the same way would not bring it back)."""
     path = demo_recording()
     if not path.exists():
-        raise EegvizError(f"demo recording missing at {path}; reinstall eegviz or run `eegviz simulate --demo`")
+        raise EegvizError(f"demo recording missing at {path}; {SHIPPED_WITH_THE_REPOSITORY}")
     return path
 
 
+# eegviz's loopback-only liblsl config, shipped inside the package (pyproject's package data) so that a wheel or
+# a plain `pip install .` confines LSL too: the repository's lsl_api.cfg (what tests, CI and the README's
+# commands use) is not installed, and found only beside an editable install. The two files are the same
+# (tests/test_paths.py checks it).
+PACKAGED_LSL_CFG = Path(__file__).resolve().parent / "lsl_api.cfg"
+
+
 def confine_lsl() -> None:
-    """Point liblsl at the project's loopback-only lsl_api.cfg unless the user chose a config (LSLAPICFG).
+    """Point liblsl at eegviz's loopback-only lsl_api.cfg unless the user chose a config (LSLAPICFG).
+
+    Never leaves LSL unconfined silently: without LSLAPICFG liblsl multicasts on every interface, which
+    README's "LSL on this machine only" promises eegviz prevents. So a chosen file that is missing, or a
+    packaged one that is (an incomplete install), is EegvizError in one line.
 
     liblsl reads the variable once, when pylsl loads it, so call this before the first `import pylsl`.
     """
@@ -57,9 +77,10 @@ def confine_lsl() -> None:
         if not Path(chosen).is_file():  # liblsl would silently fall back to other files or its site-wide defaults
             raise EegvizError(f"LSLAPICFG={chosen!r} is not a file; point it at an lsl_api.cfg or unset it")
         return
-    cfg = project_root() / "lsl_api.cfg"
-    if cfg.exists():
-        os.environ["LSLAPICFG"] = str(cfg)
+    if not PACKAGED_LSL_CFG.is_file():
+        raise EegvizError(f"eegviz's loopback-only LSL config is missing at {PACKAGED_LSL_CFG} (an incomplete "
+                          f"install), so LSL would not stay on this machine; set LSLAPICFG to an lsl_api.cfg")
+    os.environ["LSLAPICFG"] = str(PACKAGED_LSL_CFG)
 
 
 PROBE_PREFIX = ".eegviz-probe-"  # check_creatable's momentary test folder

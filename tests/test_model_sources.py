@@ -58,3 +58,10 @@ def test_a_folder_not_made_yet_is_never_taken_for_a_hub_id(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # even online nothing is asked: it is a folder
     assert resolve_model_dir("models/lab") == Path("models/lab")
+
+
+def test_a_missing_default_model_says_it_comes_with_the_repository(tmp_path, monkeypatch):
+    """A wheel has no models/: "train one with `eegviz train`" was no answer to a missing shipped model."""
+    monkeypatch.setenv("EEGVIZ_HOME", str(tmp_path))
+    with pytest.raises(EegvizError, match=r"default model is missing .*--model.*pip install -e \."):
+        resolve_model_dir(None)

@@ -1,9 +1,14 @@
-"""eegviz.paths.check_new_output: simulate and train write only into new or empty folders, never over a run."""
+"""eegviz.paths: simulate and train write only into new or empty folders, never over a run (check_new_output);
+LSL is confined by the packaged lsl_api.cfg; what a non-editable install lacks is said plainly."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
+import eegviz
 from eegviz.cli import main
 from eegviz.errors import EegvizError
 from eegviz.paths import check_new_output
@@ -170,3 +175,51 @@ def test_another_checks_probe_folder_does_not_make_an_empty_out_look_used(tmp_pa
     check_new_output(tmp_path / "out", "--out", "a thing")
     (tmp_path / "out" / "model.json").write_text("{}")
     assert not is_new_or_empty(tmp_path / "out")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_lsl_is_confined_by_the_packaged_cfg_where_the_repository_is_not_installed(tmp_path, monkeypatch):
+    """A wheel (`pip install .`) has no repository lsl_api.cfg beside it: project_root() is site-packages, here an
+    empty EEGVIZ_HOME. LSLAPICFG used to stay unset then, and liblsl multicast on every interface."""
+    from eegviz.paths import confine_lsl
+
+    monkeypatch.delenv("LSLAPICFG", raising=False)
+    monkeypatch.setenv("EEGVIZ_HOME", str(tmp_path))
+    confine_lsl()
+    cfg = Path(os.environ["LSLAPICFG"])
+    assert cfg.is_file() and cfg.parent == Path(eegviz.__file__).resolve().parent  # inside the package
+    assert "ResolveScope = machine" in cfg.read_text()
+
+
+def test_without_any_lsl_cfg_every_command_is_refused_in_one_line_not_run_unconfined(tmp_path, monkeypatch,
+                                                                                        capsys):
+    import eegviz.paths as paths
+
+    monkeypatch.delenv("LSLAPICFG", raising=False)
+    monkeypatch.setattr(paths, "PACKAGED_LSL_CFG", tmp_path / "eegviz" / "lsl_api.cfg")  # an incomplete install
+    assert main(["simulate", "--out", str(tmp_path / "data"), "--images", "1"]) == 2
+    line = _one_error_line(capsys)
+    assert "lsl_api.cfg" in line and "LSLAPICFG" in line, line
+    assert "LSLAPICFG" not in os.environ and not (tmp_path / "data").exists()
+
+
+def test_the_packaged_lsl_cfg_is_the_repositorys_and_is_package_data():
+    """One config, two places: the repository's (tests, CI and README's commands point LSLAPICFG at it) and the
+    installed package's. A test keeps them from drifting apart, and pyproject from dropping it from a wheel."""
+    import tomllib
+
+    from eegviz.paths import PACKAGED_LSL_CFG
+
+    assert PACKAGED_LSL_CFG.read_bytes() == (ROOT / "lsl_api.cfg").read_bytes()
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "lsl_api.cfg" in package_data["eegviz"]
+
+
+def test_a_missing_demo_recording_says_where_it_comes_from_not_reinstall(tmp_path, monkeypatch, capsys):
+    """A wheel has no assets/ or models/: reinstalling it the same way cannot bring them back."""
+    monkeypatch.setenv("EEGVIZ_HOME", str(tmp_path))
+    assert main(["demo", "--headless", "--out", str(tmp_path / "out")]) == 2
+    line = _one_error_line(capsys)
+    assert "demo recording missing" in line and "pip install -e ." in line and "reinstall" not in line, line
