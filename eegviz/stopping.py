@@ -3,8 +3,8 @@
 Ctrl-C (SIGINT) and `kill PID` (SIGTERM) both end a headless session or `eegviz record` with everything closed:
 SIGTERM is turned into the KeyboardInterrupt Ctrl-C raises (sigterm_as_ctrl_c), and while the files are being
 closed a second request is said to wait instead of being obeyed (stop_deferred). Kept apart from what they stop:
-the recorders, the pipeline and the command line use them alike. (The window installs its own handlers, which
-quit its event loop instead of raising.)
+the recorders, the pipeline and the command line use them alike. A Qt event loop cannot be stopped by raising:
+the window installs its own handlers, which quit its event loop, and `eegviz present` uses signals_call.
 """
 
 from __future__ import annotations
@@ -59,3 +59,19 @@ def sigterm_as_ctrl_c():
         raise KeyboardInterrupt
 
     return _signal_handlers({signal.SIGTERM: stop})
+
+
+def signals_call(callback):
+    """Inside, Ctrl-C (SIGINT) and SIGTERM call callback(signum) instead of raising KeyboardInterrupt or ending the
+    process: for code running a Qt event loop. There, the KeyboardInterrupt of Python's default handler is raised
+    inside whatever slot runs next; PySide prints its traceback and swallows it, and a timer that slot should have
+    re-armed never fires again (`eegviz present` froze full screen that way, deaf to a second Ctrl-C), while
+    SIGTERM's default ends the process before any file is closed.
+
+    The callback runs in the main thread between two Python bytecodes, possibly in the middle of a slot, so it
+    should only ask for the stop (QTimer.singleShot(0, ...)), not do it. Python runs handlers only when the
+    interpreter gets control: the caller keeps a short no-op QTimer running while Qt waits."""
+    def call(signum, frame):  # noqa: ARG001 - signal handler signature
+        callback(signum)
+
+    return _signal_handlers({signal.SIGINT: call, signal.SIGTERM: call})

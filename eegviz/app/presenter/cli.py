@@ -14,6 +14,7 @@ from pathlib import Path
 from eegviz.app.presenter.schedule import (DEFAULT_NAME, DESIGNS, MAX_SECONDS, check_seconds, check_stream_name,
                                            log_exists_message, make_schedule)
 from eegviz.errors import EegvizError
+from eegviz.stopping import signals_call
 
 # No Qt (PySide6) at import: eegviz.cli builds every command's parser from add_arguments, so Qt, the widget, the
 # image finder and the stimulus renderer are imported where they are used.
@@ -28,6 +29,12 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
 
     Waits for an LSL consumer by default: start the recorder (LabRecorder, `eegviz live --markers NAME`) after
     this window is up, or press Space to go without one.
+
+    Ctrl-C (SIGINT) and `kill PID` (SIGTERM) end the run as Escape does - the summary line, the onset log
+    closed, the marker outlet dropped - and then raise KeyboardInterrupt, which the command line turns into
+    "interrupted" and exit 130. Left to Python's default, Ctrl-C raised inside a Qt slot, where PySide printed
+    the traceback and swallowed it: the trial timer was never re-armed and the presentation froze full screen
+    with the cursor hidden, and a second Ctrl-C did nothing (eegviz.stopping.signals_call).
     """
     from PySide6 import QtCore, QtWidgets
 
@@ -57,20 +64,35 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
           f"about {presenter.total_s + lead_in_s:.0f} s; markers on LSL stream '{name}'{wait}", flush=True)
     loop = QtCore.QEventLoop()  # a local loop works whether or not the caller's application is already running
     presenter.finished.connect(loop.quit)
-    presenter.start()
-    if presenter.state != "done":
-        loop.exec()
-    QtCore.QThread.msleep(200)  # let the last markers reach their receivers before the outlet goes
-    presenter.close_stream()
-    presenter.close()
-    presenter.deleteLater()
-    lates = sorted(r["late_ms"] for r in presenter.records)
-    timing = f"; onset lateness median {lates[len(lates) // 2]:.1f} ms, max {lates[-1]:.1f} ms" if lates else ""
-    how = "done" if presenter.completed else "aborted"
-    print(f"eegviz: {how}, {len(presenter.records)} of {len(trials)} trials shown{timing}"
-          + (f"; log in {log_path}" if log_path else ""), flush=True)
+    interrupted: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        # possibly in the middle of _tick or _onset: the abort is asked for, and runs from the event loop
+        interrupted.append(signum)
+        if presenter.state != "done":
+            QtCore.QTimer.singleShot(0, presenter.abort)
+
+    wake = QtCore.QTimer(interval=200)
+    wake.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
+    with signals_call(on_signal):  # until the summary is out: a second Ctrl-C does not cut it short
+        wake.start()
+        presenter.start()
+        if presenter.state != "done":
+            loop.exec()
+        wake.stop()
+        QtCore.QThread.msleep(200)  # let the last markers reach their receivers before the outlet goes
+        presenter.close_stream()
+        presenter.close()
+        presenter.deleteLater()
+        lates = sorted(r["late_ms"] for r in presenter.records)
+        timing = f"; onset lateness median {lates[len(lates) // 2]:.1f} ms, max {lates[-1]:.1f} ms" if lates else ""
+        how = "done" if presenter.completed else "aborted"
+        print(f"eegviz: {how}, {len(presenter.records)} of {len(trials)} trials shown{timing}"
+              + (f"; log in {log_path}" if log_path else ""), flush=True)
     if presenter.error is not None:  # an image unreadable mid-run: the run is not a clean stop
         raise EegvizError(presenter.error)
+    if interrupted:
+        raise KeyboardInterrupt  # the command line: "interrupted", exit 130, as every other command
     return 0
 
 

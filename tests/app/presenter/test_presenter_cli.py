@@ -180,3 +180,46 @@ def test_a_duration_beyond_a_qt_timer_ends_in_one_line_not_a_hang(stim_dir, tmp_
     assert out.returncode != 0 and out.stdout == ""
     assert out.stderr.startswith("eegviz: error: --on ") and out.stderr.count("\n") == 1, out.stderr
     assert not log.exists()
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_mid_run_ends_it_as_escape_does(stim_dir, tmp_path, sig):
+    """review_2 finding 3: Ctrl-C mid-run raised KeyboardInterrupt inside the trial timer's slot, which PySide
+    printed and swallowed; the timer was never re-armed, the presentation froze (full screen, cursor hidden) and a
+    second Ctrl-C did nothing. Now either signal gives the summary line, a closed log, and exit 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    log = tmp_path / "int.csv"
+    name = f"eegviz-test-{uuid.uuid4().hex[:10]}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eegviz", "present", str(stim_dir), "--windowed", "--no-wait", "--lead-in", "0",
+         "--on", "0.2", "--blank", "0.2", "--repeats", "30", "--name", name, "--log", str(log)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root), "QT_QPA_PLATFORM": "offscreen"},
+        # as in a terminal: Python's own Ctrl-C handling, even when the tests run as a background job (SIGINT
+        # ignored, which the child would inherit)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not (log.exists() and len(log.read_text().splitlines()) >= 3):  # two onsets: mid-run
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate(timeout=5)
+            time.sleep(0.05)
+        proc.send_signal(getattr(signal, sig))
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "eegviz: interrupted", err
+    summary = out.strip().splitlines()[-1]
+    assert summary.startswith("eegviz: aborted, ") and f"of {4 * 30} trials shown" in summary, out
+    shown = int(summary.split("aborted, ")[1].split(" of ")[0])
+    assert 2 <= shown < 4 * 30
+    assert len(log.read_text().splitlines()) == 1 + shown  # every onset logged, the log closed whole
