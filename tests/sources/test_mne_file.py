@@ -208,28 +208,10 @@ class _Lines:
         pass
 
 
-class _Samples:
-    """A recorder that counts what it was given."""
-
-    def __init__(self):
-        self.samples, self.markers = 0, []
-
-    def add_chunk(self, c):
-        self.samples += len(c.timestamps)
-
-    def add_marker(self, m):
-        self.markers.append(m.payload)
-
-    def add_clock_offset(self, off):
-        pass
-
-    def close(self):
-        pass
-
-
 def _session(path, sfreq=250.0):
     """Replays path through a whole Pipeline onto a toy model of CAP8 at sfreq (epochs -0.1 .. 0.4 s)."""
     import torch
+    from test_pipeline import Recorder
     from tiny_models import tiny_embedded_generator
 
     from eegviz.decoders.two_branch import TwoBranchDecoder
@@ -239,7 +221,7 @@ def _session(path, sfreq=250.0):
     spec = InputSpec(ch_names=tuple(CAP8), sfreq=sfreq, tmin=-0.1, tmax=0.4)
     dec = TwoBranchDecoder(spec, ["a", "b"], feat_dim=16, z_dim=4, saliency_size=16, n_tokens=8, text_dim=64)
     dec.prototypes = torch.randn(2, 16)
-    sink, rec = _Lines(), _Samples()
+    sink, rec = _Lines(), Recorder()  # counts what it was given
     stats = Pipeline(MneFileSource(path, speed=0), dec, tiny_embedded_generator(ctx_dim=64, size=16), [sink],
                      recorder=rec, paced=False).run()
     return sink.got, rec, stats
