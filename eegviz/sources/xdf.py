@@ -107,7 +107,8 @@ def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
         bad = sorted({u or "(none)" for u, k in zip(units, unknown) if k})
         log.warning(
             "%s: stream '%s' has unknown channel unit(s) %s; values look like %s (|median| %.3g, spread %.3g), "
-            "scaling as such", path.name, _name(stream), ", ".join(bad), judged.what, judged.median_abs, judged.spread,
+            "scaling as such", _shown(path), _name(stream), ", ".join(bad), judged.what, judged.median_abs,
+            judged.spread,
         )
         scale[unknown] = judged.scale
     return scale
@@ -132,10 +133,17 @@ def _choose_markers(strings: list[dict], eeg: dict, path: Path) -> list[dict]:
     pool = sorted(typed or with_markers, key=lambda s: (-_kinship(s, eeg), _name(s), _first(s["info"], "source_id")))
     chosen, left = pool[0], [s for s in with_markers if s is not pool[0]]
     log.warning("%s: %d string streams hold markers; decoding '%s'%s; not used: %s; to use another, name it with "
-                "--markers NAME", path.name, len(with_markers), _name(chosen),
+                "--markers NAME", _shown(path), len(with_markers), _name(chosen),
                 " (the EEG sender's)" if _kinship(chosen, eeg) >= 2 else "",
                 ", ".join(f"'{_name(s)}'" for s in left))
     return [chosen]
+
+
+def _shown(path: Path) -> str:
+    """A file as messages name it: its path as given (a dataset folder's file with the folder and subfolders
+    before it), not only its name; every `eegviz record` session is a session.xdf, and with several under one
+    dataset folder a warning naming 'session.xdf' could not be told apart (review 2, finding 7)."""
+    return str(path)
 
 
 def _payload(row) -> str:
@@ -229,7 +237,7 @@ def _repair(streams: list[dict], damage: list[str], complete: bytes, path: Path)
         else:
             parts.append(f"stream '{_name(s)}' lost {lost} {what}" +
                          (" (a gap in its time where they were)" if what == "samples" and _rate(s) > 0 else ""))
-    log.warning("%s: %d damaged chunk(s) left out (%s): %s", path.name, sum(r[0] for r in report.values()),
+    log.warning("%s: %d damaged chunk(s) left out (%s): %s", _shown(path), sum(r[0] for r in report.values()),
                 _damage_line(damage), "; ".join(parts))
     streams, damage = _read(repaired, path)
     return streams, damage, repaired
@@ -302,7 +310,7 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
         eeg = max(pool, key=_n_channels)
         if not typed and len(pool) > 1:
             log.warning("%s: no stream is typed EEG; taking '%s' (%d channels, the most), not %s (--stream NAME "
-                        "picks another)", path.name, _name(eeg), _n_channels(eeg),
+                        "picks another)", _shown(path), _name(eeg), _n_channels(eeg),
                         ", ".join(f"'{_name(s)}'" for s in pool if s is not eeg))
     return eeg
 
@@ -321,7 +329,7 @@ def load_xdf_session(
     if end < len(raw):
         log.warning(
             "%s: file is truncated or corrupt after byte %d of %d; loading the %d complete bytes",
-            path.name, end, len(raw), end,
+            _shown(path), end, len(raw), end,
         )
     complete = raw[:end]  # the same object where nothing was cut
     streams, damage = _read(complete, path)
@@ -334,7 +342,7 @@ def load_xdf_session(
         # samples unstamped; eegviz stamps every one), across what it skipped too
         log.warning("%s: damaged chunks that pyxdf could not read and skipped (%s): what they held (samples, "
                     "markers or a stream's footer) is missing, and samples after them written without their own "
-                    "timestamp (LabRecorder's regular ones) are dated as if nothing were", path.name,
+                    "timestamp (LabRecorder's regular ones) are dated as if nothing were", _shown(path),
                     _damage_line(damage))
     try:
         eeg = _choose_eeg(streams, eeg_stream, path)
@@ -359,18 +367,18 @@ def load_xdf_session(
     else:
         mstreams = _choose_markers([s for s in streams if _is_string(s)], eeg, path)
     if mstreams and all(_is_empty(s) for s in mstreams):
-        log.warning("%s: the marker stream(s) %s hold no markers: nothing will be decoded", path.name,
+        log.warning("%s: the marker stream(s) %s hold no markers: nothing will be decoded", _shown(path),
                     ", ".join(f"'{_name(s)}'" for s in mstreams))
     elif not mstreams:
-        log.warning("%s: no string marker stream: nothing will be decoded (name one with --markers)", path.name)
+        log.warning("%s: no string marker stream: nothing will be decoded (name one with --markers)", _shown(path))
     markers: list[Marker] = []
     for s in mstreams:
         if _is_empty(s):
             continue
         src = _name(s)
         if _is_string(s) and _n_channels(s) > 1:  # said, as live says it (lsl.first_channel_notice)
-            log.warning("%s: marker stream '%s' has %d channels: the first is read as the image id", path.name, src,
-                        _n_channels(s))
+            log.warning("%s: marker stream '%s' has %d channels: the first is read as the image id", _shown(path),
+                        src, _n_channels(s))
         for t, row in zip(s["time_stamps"], s["time_series"]):
             markers.append(Marker(timestamp=float(t), payload=_payload(row), source=src))
     markers.sort(key=lambda m: m.timestamp)
@@ -385,11 +393,11 @@ def load_xdf_session(
         raise EegvizError(f"{path}: the EEG stream's timestamps go backwards in {back} of its {steps} steps, even "
                           "after clock synchronisation; its clock (or the file) is broken, so no epoch can be cut")
     if back:
-        log.warning("%s: EEG timestamps go backwards in places even after clock synchronisation", path.name)
+        log.warning("%s: EEG timestamps go backwards in places even after clock synchronisation", _shown(path))
 
     n = data.shape[1]
     labels = [_first(c, "label") for c in _channels(eeg)]
-    labels = usable_ch_names(labels, n, f"{path.name}: stream '{_name(eeg)}'")
+    labels = usable_ch_names(labels, n, f"{_shown(path)}: stream '{_name(eeg)}'")
     sfreq = float(_first(eeg["info"], "nominal_srate", "0") or 0)
     _check_rate(sfreq, timestamps, _name(eeg), path)
     if sfreq <= 0:

@@ -325,6 +325,18 @@ def test_one_marker_stream_is_decoded_chosen_as_live_chooses_it(tmp_path, caplog
     assert [m.payload for m in load_xdf_session(tmp_path / "typed.xdf").markers] == ["cup_000", "cup_001", "cup_002"]
 
 
+def test_warnings_name_the_file_by_its_path_not_only_session_xdf(tmp_path, caplog):
+    """Every `eegviz record` session is a session.xdf: with several under one dataset folder, a warning naming
+    only 'session.xdf' could not be told apart (review 2, finding 7)."""
+    path = tmp_path / "sub-02" / "session-002" / "session.xdf"
+    path.parent.mkdir(parents=True)
+    _two_marker_streams(path)
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        load_xdf_session(path)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("eegviz")]
+    assert ours and all(m.startswith(f"{path}: ") for m in ours)
+
+
 def test_numeric_event_codes_read_as_integers():
     from eegviz.sources.xdf import _payload
 
