@@ -183,6 +183,12 @@ def cmd_train(args) -> int:
 def _data_opts(args) -> dict:
     """Dataset options shared by train and eval; formats that do not take one ignore it with a warning."""
     opts = {"images_dir": args.images_dir, "splits": args.splits}
+    for flag, dest, key in (("--stream", "stream", "eeg_stream"), ("--markers", "markers", "marker_stream")):
+        name = getattr(args, dest, None)
+        if name is not None:  # an empty name would be dropped below, and another stream decoded without a word
+            if not name.strip():
+                raise EegvizError(f"{flag} is empty: name the stream in the recordings (or leave {flag} out)")
+            opts[key] = name
     if args.subjects:
         try:
             opts["subjects"] = [int(x) for x in args.subjects.split(",")]
@@ -399,6 +405,17 @@ def _add_simulate(sub) -> None:
     add_sim_arguments(s)
     s.set_defaults(fn=cmd_simulate)
 
+def _xdf_stream_opts(sp) -> None:
+    """train's and eval's --stream/--markers: replay's, for every file of an XDF-session dataset. A recording of
+    an amplifier that sends its own triggers (or of the simulator) beside `eegviz present` holds two marker
+    streams; the one decoded without --markers is the one naming the most --images-dir images."""
+    sp.add_argument("--stream", metavar="NAME", help="XDF-session datasets: the EEG stream's name in the recordings "
+                    "(default: the one typed EEG with the most channels)")
+    sp.add_argument("--markers", metavar="NAME", help="XDF-session datasets: the marker stream's name in the "
+                    "recordings, e.g. eegviz-presenter (default: the one whose markers name the most --images-dir "
+                    "images)")
+
+
 def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train the decoder and the embedded generator")
     t.add_argument("--data", required=True)
@@ -433,6 +450,7 @@ def _add_train(sub) -> None:
     t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints after an interruption")
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
     t.add_argument("--images-dir", help="stimulus images for XDF-session datasets (<id>.png, optionally in class folders)")
+    _xdf_stream_opts(t)
     t.add_argument("--splits", help="EEG-ImageNet splits .pth file")
     t.add_argument("--subjects", metavar="N[,N...]",
                    help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject split "
@@ -449,6 +467,7 @@ def _add_eval(sub) -> None:
     e.add_argument("--model", required=True)
     e.add_argument("--out", required=True)
     e.add_argument("--images-dir", help="stimulus images for XDF-session datasets")
+    _xdf_stream_opts(e)
     e.add_argument("--splits", help="EEG-ImageNet splits .pth file")
     e.add_argument("--subjects", metavar="N[,N...]",
                    help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject split "

@@ -49,6 +49,8 @@ def run(*args, timeout=300):
     (["simulate", "--stream", "--subject", "-1"], "--subject must be >= 0"),
     (["simulate", "--stream", "--duration", "-1"], "--duration must be a finite number > 0"),
     (["simulate", "--stream", "--markers", " "], "--markers must name the marker outlet"),
+    (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--markers", " "], "--markers is empty"),
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--stream", ""], "--stream is empty"),
     (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number >= 0"),
     # csv's --sfreq and --unit, checked for every format: an XDF replay ran as if they were not given
     (["replay", "DEMO", "--headless", "--sfreq", "nan"], "--sfreq must be a finite number > 0 Hz"),
@@ -190,6 +192,103 @@ def test_train_on_xdf_without_usable_classes(tmp_path, capsys):
                                 "--epochs", 1, "--gan-steps", 1])
     assert "two" in line and "'cat'" in line and "class" in line
     assert not (tmp_path / "model" / "decoder.json").exists()
+
+
+def _lab_recording(root):
+    """A lab session recorded as the README says, every stream: EEG, the amplifier's own triggers (the EEG
+    sender's) and the presenter's image ids; 3 classes of 4 images, each shown twice."""
+    import numpy as np
+
+    from eegviz.record.xdf_writer import XdfWriter
+
+    from PIL import Image
+
+    images = root / "stim"
+    ids = [f"{c}_{k}" for c in ("cat", "dog", "cup") for k in range(4)] * 2
+    for j, i in enumerate(ids[:12]):
+        (images / i.split("_")[0]).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (20 * j, 100, 200 - 10 * j)).save(images / i.split("_")[0] / f"{i}.png")
+    fs, n = 100.0, 3000
+    rng = np.random.default_rng(0)
+    times = 101 + 0.8 * np.arange(len(ids))
+    with XdfWriter(root / "sub-02" / "session.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, fs, "float32", source_id="amp-7", ch_names=["O1", "Oz", "O2", "Pz"],
+                           unit="microvolts")
+        trig = w.add_stream("amp-Markers", "Markers", 1, 0.0, "string", source_id="amp-7-markers")
+        pres = w.add_stream("eegviz-presenter", "Markers", 1, 0.0, "string", source_id="pres-1")
+        w.write_samples(eeg, rng.normal(0, 10, (n, 4)).astype(np.float32), 100 + np.arange(n) / fs)
+        w.write_samples(trig, ["S  1"] * len(ids), times)
+        w.write_samples(pres, ids, times)
+    return root / "sub-02", images
+
+
+def test_train_and_eval_take_markers_and_stream_for_xdf_sessions(tmp_path, capsys, monkeypatch):
+    """train and eval had no --markers/--stream (replay and live have them), so a recording holding the
+    amplifier's triggers beside the presenter's markers could not be trained on (review 2, finding 1). They
+    reach the XDF loader, run.json records them (a --resume with others is refused) and so does the command
+    the model card prints."""
+    import eegviz.eval.report as report
+    import eegviz.train.decoder as decoder_module
+    from eegviz.cli import main
+
+    data, images = _lab_recording(tmp_path)
+    out = tmp_path / "model"
+    args = ["train", "--data", str(data), "--images-dir", str(images), "--out", str(out), "--epochs", "1",
+            "--gan-steps", "0", "--text-encoder", "hash", "--decoder-only", "--no-eval-controls"]
+    # a named stream is the one read: the amplifier's triggers name no image
+    assert "no epochs" in _main_error(capsys, args + ["--markers", "amp-Markers"]) and not out.exists()
+    assert "no marker stream named 'nope'" in _main_error(capsys, args + ["--markers", "nope"])
+    assert "no stream named 'eeg'" in _main_error(capsys, args + ["--stream", "eeg"])
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decoder_module, "train_decoder", killed)
+    assert main(args + ["--markers", "eegviz-presenter", "--stream", "amp"]) == 130
+    run = json.loads((out / "checkpoints" / "run.json").read_text())
+    assert run["options"]["data_options"] == {"images_dir": str(images), "marker_stream": "eegviz-presenter",
+                                              "eeg_stream": "amp"}
+    assert run["data"]["trials"] == 24
+    capsys.readouterr()
+    assert "options data_options differ" in _main_error(capsys, args + ["--resume", "--markers", "eegviz-presenter"])
+    monkeypatch.undo()
+    seen = {}
+
+    def evaluate(data, model, out, **kw):
+        seen.update(kw["data_opts"])
+        return {"headline": {}}
+
+    monkeypatch.setattr(report, "evaluate", evaluate)
+    monkeypatch.setattr(report, "eval_generator", lambda *a, **k: None)
+    assert main(["eval", "--data", str(data), "--images-dir", str(images), "--model", str(default_model_dir()),
+                 "--out", str(tmp_path / "ev"), "--markers", "eegviz-presenter", "--stream", "amp"]) == 0
+    assert seen == {"images_dir": str(images), "marker_stream": "eegviz-presenter", "eeg_stream": "amp"}
+
+
+def test_train_without_markers_uses_the_presenters_and_records_markers_in_its_command(tmp_path, capsys, caplog):
+    """Without --markers the stream naming the stimulus folder's images is trained on (the amplifier's
+    triggers, the EEG sender's, ended in 'no epochs'); the model card's command names --markers as a flag."""
+    from eegviz.cli import main
+
+    data, images = _lab_recording(tmp_path)
+    base = ["train", "--data", str(data), "--images-dir", str(images), "--epochs", "1", "--gan-steps", "0",
+            "--text-encoder", "hash", "--decoder-only", "--no-eval-controls"]
+    assert main(base + ["--out", str(tmp_path / "auto")]) == 0, capsys.readouterr().err
+    assert "decoding 'eegviz-presenter' (its markers name 12 images" in caplog.text
+    training = json.loads((tmp_path / "auto" / "training.json").read_text())
+    assert training["dataset"]["trials"] == 24 and "--markers" not in training["command"]
+    assert main(base + ["--out", str(tmp_path / "named"), "--markers", "eegviz-presenter"]) == 0
+    training = json.loads((tmp_path / "named" / "training.json").read_text())
+    assert training["dataset"]["trials"] == 24 and "--markers eegviz-presenter" in training["command"]
+    assert "--markers eegviz-presenter" in (tmp_path / "named" / "README.md").read_text()
+
+
+def test_stream_options_for_a_dataset_without_streams_are_refused(tmp_path, capsys):
+    from eegviz.data.synthetic import simulate_dataset
+
+    data = simulate_dataset(tmp_path / "data", subjects=1, n_per_class=1)
+    line = _main_error(capsys, ["train", "--data", data, "--out", tmp_path / "model", "--markers", "eegviz-presenter"])
+    assert "--markers pick streams inside XDF recordings" in line and not (tmp_path / "model").exists()
 
 
 def test_train_refuses_a_bad_average_augment_before_creating_anything(tmp_path, capsys):

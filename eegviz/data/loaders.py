@@ -30,6 +30,13 @@ FORMAT_HELP = {
 }
 
 
+# the command-line flag of each dataset option (`eegviz train|eval`), for messages and the command a model card
+# records; the XDF loader's stream names are replay's and live's --stream/--markers
+DATA_FLAGS = {"images_dir": "--images-dir", "splits": "--splits", "subjects": "--subjects",
+              "eeg_stream": "--stream", "marker_stream": "--markers"}
+XDF_ONLY = ("eeg_stream", "marker_stream")
+
+
 def detect_format(path: str | Path) -> str:
     """The short name (one of FORMATS) of the dataset at `path`, judged from names only, never from contents."""
     p = Path(path)
@@ -83,6 +90,11 @@ def open_dataset(path: str | Path, **opts) -> EEGDataset:
     unknown = sorted(set(opts) - known)
     if unknown:
         raise EegvizError(f"unknown dataset option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    given = [DATA_FLAGS[k] for k in XDF_ONLY if k in opts]
+    if given and fmt != "xdf":  # as replay refuses them for a file MNE reads: ignored, a user would think the
+        # named stream was used
+        raise EegvizError(f"{' and '.join(given)} pick streams inside XDF recordings; {path} is a {fmt} dataset, "
+                          "which has none: leave them out")
     ignored = sorted(set(opts) - accepted - {"images_dir"})
     if ignored:
         log.warning("%s is a %s dataset; ignoring option(s) %s", path, fmt, ", ".join(ignored))

@@ -66,6 +66,10 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
                      seed: int = 0) -> EEGDataset:
     """Epochs around every image marker in the recordings, in volts, with labels from the image folder.
 
+    eeg_stream / marker_stream (`eegviz train|eval --stream/--markers`): the streams to read by name in every
+    file. Without marker_stream, each file's string stream whose markers name the most images of the folder
+    is read (a recording holds the amplifier's triggers, a simulator's markers beside the presenter's).
+
     Markers naming no image (also tried: the file stem of a path-like payload) are skipped and counted, as are
     epochs that run past either end of the recording or span a gap in it.
     """
@@ -77,6 +81,15 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     root = Path(images_dir)
     images = find_images(root, what="images folder")  # top-level files: class = id prefix; subfolder: its name
     cls_of = {img.image_id: img.class_name for img in images}
+
+    def names_image(payload: str) -> str | None:
+        """The image id a marker names (its text, else the file stem of a path-like one), None for none: also how
+        a recording with several marker streams picks the one to train on (the presenter's, not the amplifier's
+        triggers) where marker_stream does not name it (eegviz.sources.xdf._choose_markers)."""
+        payload = payload.strip()
+        image_id = payload if payload in cls_of else Path(payload.replace("\\", "/")).stem
+        return image_id if image_id in cls_of else None
+
     epochs, ids, subj, blocks = [], [], [], []  # block = the recording file (one run)
     ref = None
     unknown: dict[str, int] = {}
@@ -85,7 +98,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     log.info("reading %d recording(s): %s", len(files), ", ".join(map(str, files)))
     first_seconds: dict[bytes, Path] = {}
     for file_no, path in enumerate(files):
-        s = load_xdf_session(path, eeg_stream, marker_stream)
+        s = load_xdf_session(path, eeg_stream, marker_stream, names_image=names_image)
         sig = (s.info.ch_names, s.info.sfreq)
         if not (np.isfinite(s.info.sfreq) and s.info.sfreq > 0):  # nominal_srate is text in the file: nan, inf...
             raise EegvizError(f"{path}: EEG stream '{s.info.name}' has no usable sampling rate ({s.info.sfreq:g} "
@@ -114,9 +127,9 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         ts = dejitter_recording(s.timestamps, sf) if len(s.timestamps) else s.timestamps
         n = int(round((tmax - tmin) * sf))
         for m in s.markers:
-            payload = m.payload.strip()
-            image_id = payload if payload in cls_of else Path(payload.replace("\\", "/")).stem
-            if image_id not in cls_of:
+            image_id = names_image(m.payload)
+            if image_id is None:
+                payload = m.payload.strip()
                 unknown[payload] = unknown.get(payload, 0) + 1
                 continue
             start, why = find_window(ts, m.timestamp + tmin, n, sf)  # the Epocher's rule, shared

@@ -10,6 +10,7 @@ the shipped one.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 
@@ -45,7 +46,9 @@ def train_command(data, out, options: dict) -> str:
         if value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
-        parts.append(flag if value is True else f"{flag} {value}")
+        # quoted where a shell needs it: an amplifier's marker stream is often named with spaces
+        # ("BrainVision RDA Markers", --markers)
+        parts.append(flag if value is True else f"{flag} {shlex.quote(str(value))}")
     return " \\\n    ".join(parts)
 
 

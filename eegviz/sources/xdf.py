@@ -15,6 +15,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyxdf
@@ -120,23 +121,47 @@ def _kinship(marker: dict, eeg: dict) -> int:
                             for s in (marker, eeg)))
 
 
-def _choose_markers(strings: list[dict], eeg: dict, path: Path) -> list[dict]:
+def _choose_markers(strings: list[dict], eeg: dict, path: Path,
+                    names_image: Callable[[str], str | None] | None = None) -> list[dict]:
     """The one marker stream a replay decodes, chosen as a live session would choose it among these streams:
     string streams with markers, of type Markers or annotations (mne-lsl) if any are, the EEG sender's own first
     (_kinship), then by name. Every string stream used to become markers: a stimulus program's image ids and an
     amplifier's trigger stream ("S  1") both, each trigger decoded as an epoch. The others are named in a
-    warning, with how to take another."""
+    warning, with how to take another.
+
+    names_image (training, which knows the stimulus folder): the image id a payload names, or None. Then the
+    stream whose markers name the most images of the folder comes first, since only such markers become epochs:
+    by the rule above alone, a recording of the amplifier's triggers (the EEG sender's) or the simulator's
+    markers beside the presenter's decoded the wrong stream and trained on nothing, or on the wrong trials
+    (review 2, finding 1). The rule above breaks ties (none names an image: as before)."""
     with_markers = [s for s in strings if not _is_empty(s)]
     if len(with_markers) <= 1:
         return with_markers or strings
-    typed = [s for s in with_markers if _first(s["info"], "type").strip().lower() in ("markers", "annotations")]
-    pool = sorted(typed or with_markers, key=lambda s: (-_kinship(s, eeg), _name(s), _first(s["info"], "source_id")))
+    typed = {id(s) for s in with_markers if _first(s["info"], "type").strip().lower() in ("markers", "annotations")}
+    named = {id(s): _images_named(s, names_image) for s in with_markers} if names_image else {}
+    none = (0, 0)
+    # typed first among the untyped only where some are typed: as `typed or with_markers` did
+    pool = sorted(with_markers, key=lambda s: (tuple(-n for n in named.get(id(s), none)), id(s) not in typed,
+                                               -_kinship(s, eeg), _name(s), _first(s["info"], "source_id")))
     chosen, left = pool[0], [s for s in with_markers if s is not pool[0]]
+    by_images = named.get(id(chosen), none)[0] > 0
+    if by_images:
+        why = f" (its markers name {named[id(chosen)][0]} images of the stimulus folder, the most)"
+        others = ", ".join(f"'{_name(s)}' ({named[id(s)][0] or 'no'} images)" for s in left)
+    else:
+        said = (["the EEG sender's"] if _kinship(chosen, eeg) >= 2 else []) + \
+            (["no stream's markers name an image of the stimulus folder"] if names_image else [])
+        why = f" ({'; '.join(said)})" if said else ""
+        others = ", ".join(f"'{_name(s)}'" for s in left)
     log.warning("%s: %d string streams hold markers; decoding '%s'%s; not used: %s; to use another, name it with "
-                "--markers NAME", _shown(path), len(with_markers), _name(chosen),
-                " (the EEG sender's)" if _kinship(chosen, eeg) >= 2 else "",
-                ", ".join(f"'{_name(s)}'" for s in left))
+                "--markers NAME", _shown(path), len(with_markers), _name(chosen), why, others)
     return [chosen]
+
+
+def _images_named(stream: dict, names_image: Callable[[str], str | None]) -> tuple[int, int]:
+    """(distinct images, markers) of the stimulus folder that a string stream's markers name."""
+    ids = [names_image(first_channel(row)) for row in stream["time_series"]]
+    return len({i for i in ids if i is not None}), sum(i is not None for i in ids)
 
 
 def _shown(path: Path) -> str:
@@ -316,9 +341,13 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
 
 
 def load_xdf_session(
-    path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None
+    path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None,
+    names_image: Callable[[str], str | None] | None = None,
 ) -> XdfSession:
-    """Load EEG (in volts) and string markers from an XDF file, clocks synchronised by pyxdf."""
+    """Load EEG (in volts) and string markers from an XDF file, clocks synchronised by pyxdf.
+
+    names_image: where the stimulus folder is known (training), the image id a marker's text names, or None;
+    without marker_stream, the string stream naming the most images is decoded (_choose_markers)."""
     path = check_file(path, "XDF file")
     raw = path.read_bytes()
     if not raw.startswith(b"XDF:"):
@@ -365,7 +394,7 @@ def load_xdf_session(
                 raise EegvizError(f"stream '{marker_stream}' in {path} is a {_n_channels(s)}-channel numeric stream "
                                   f"at {rate:g} Hz, not markers; name a string or irregular-rate stream")
     else:
-        mstreams = _choose_markers([s for s in streams if _is_string(s)], eeg, path)
+        mstreams = _choose_markers([s for s in streams if _is_string(s)], eeg, path, names_image)
     if mstreams and all(_is_empty(s) for s in mstreams):
         log.warning("%s: the marker stream(s) %s hold no markers: nothing will be decoded", _shown(path),
                     ", ".join(f"'{_name(s)}'" for s in mstreams))

@@ -277,7 +277,7 @@ def check_resumable(out: Path) -> None:
 def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass,
                notch, reference, text_encoder, caption, data_opts, classifier_images, classifier_epochs, eval_controls,
                gen_sizes, gen_config, average_augment, decoder_only) -> dict | None:
-    from eegviz.data.loaders import check_trainable, open_dataset
+    from eegviz.data.loaders import DATA_FLAGS, check_trainable, open_dataset
     from eegviz.data.seen_images import write_seen_images
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
     from eegviz.eval.report import evaluate
@@ -364,9 +364,8 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                     "decoder_only": decoder_only,
                     **(gen_sizes if in_house else {}),
                     "generator_config": None if gen_config == "full" or not in_house else gen_config,
-                    **{k.replace("_", "-"): (",".join(map(str, v))
-                                                              if isinstance(v, list) else v)
-                                                           for k, v in (data_opts or {}).items()}}),
+                    **{DATA_FLAGS.get(k, k).lstrip("-"): (",".join(map(str, v)) if isinstance(v, list) else v)
+                       for k, v in (data_opts or {}).items()}}),  # as flags: --markers, not --marker-stream
                 "ranks_in_sync": all(len(set(v)) == 1 for v in digests.values()), "rank_digests": digests}
     metrics = None
     training["total_train_seconds"] = time.perf_counter() - t0

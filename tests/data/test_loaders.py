@@ -475,6 +475,55 @@ def test_xdf_epoch_with_two_samples_lost_inside_is_a_gap(tmp_path, caplog):
     assert "1 spanning a gap" in caplog.text
 
 
+def _lab_session(path, ids, seconds=8.0):
+    """An amplifier that sends its own trigger stream ('S  1'..., the EEG sender's) beside the presenter's image
+    ids, both at every onset: a recording of every stream, as the README's lab workflow makes it."""
+    n = int(seconds * FS)
+    ts = T0 + np.arange(n) / FS
+    times = T0 + 0.5 + 0.5 * np.arange(len(ids))
+    with XdfWriter(path) as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", source_id="amp-7", ch_names=["O1", "Oz", "O2", "Pz"],
+                           unit="microvolts")
+        trig = w.add_stream("amp-Markers", "Markers", 1, 0.0, "string", source_id="amp-7-markers")
+        pres = w.add_stream("eegviz-presenter", "Markers", 1, 0.0, "string", source_id="pres-1")
+        w.write_samples(eeg, np.repeat(np.arange(n, dtype=np.float32)[:, None], 4, axis=1), ts)
+        w.write_samples(trig, [f"S  {k % 5 + 1}" for k in range(len(ids))], times)
+        w.write_samples(pres, list(ids), times)
+
+
+def test_xdf_training_reads_the_presenters_markers_beside_the_amplifiers_triggers(tmp_path, caplog):
+    """The documented lab workflow records the amplifier's trigger stream too; training decoded it (the EEG
+    sender's) and ended in 'no epochs', with the presenter's image ids unused and nothing on the command line
+    to choose them (review 2, finding 1). Now the stream naming the folder's images is read, or the one named."""
+    ids = _images(tmp_path / "images")
+    _lab_session(tmp_path / "rec" / "sub-02" / "session.xdf", ids)
+    with caplog.at_level(logging.WARNING):
+        ds = load_xdf_dataset(tmp_path / "rec", tmp_path / "images", val_fraction=0.0, test_fraction=0.0)
+    assert list(ds.image_ids) == ids and "decoding 'eegviz-presenter'" in caplog.text
+    assert "not used: 'amp-Markers' (no images)" in caplog.text and "naming no image" not in caplog.text
+    named = open_dataset(tmp_path / "rec", images_dir=tmp_path / "images", marker_stream="eegviz-presenter",
+                         eeg_stream="amp")
+    assert list(named.image_ids) == ids
+    with pytest.raises(EegvizError, match="no epochs"):  # the triggers, named, name no image
+        open_dataset(tmp_path / "rec", images_dir=tmp_path / "images", marker_stream="amp-Markers")
+    with pytest.raises(EegvizError, match="no marker stream named 'presenter' in .*available: amp, amp-Markers"):
+        open_dataset(tmp_path / "rec", images_dir=tmp_path / "images", marker_stream="presenter")
+    with pytest.raises(EegvizError, match="no stream named 'eeg'"):
+        open_dataset(tmp_path / "rec", images_dir=tmp_path / "images", eeg_stream="eeg")
+
+
+def test_stream_options_of_a_dataset_without_streams_are_refused(tmp_path):
+    """--markers/--stream given for a dataset that has no streams would be ignored while the user thinks the
+    named stream was read (replay refuses them for a file MNE reads the same way)."""
+    from eegviz.data.synthetic import simulate_dataset
+
+    synth = simulate_dataset(tmp_path / "synth", subjects=1, n_per_class=1)
+    with pytest.raises(EegvizError, match=r"^--markers pick streams inside XDF recordings; .* is a synthetic "):
+        open_dataset(synth, marker_stream="eegviz-presenter")
+    with pytest.raises(EegvizError, match=r"^--stream and --markers pick streams"):
+        open_dataset(synth, eeg_stream="amp", marker_stream="eegviz-presenter")
+
+
 def _images_only(root):
     root.mkdir()
     (root / "unrelated_1.png").write_bytes(b"")

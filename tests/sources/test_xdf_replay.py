@@ -325,6 +325,46 @@ def test_one_marker_stream_is_decoded_chosen_as_live_chooses_it(tmp_path, caplog
     assert [m.payload for m in load_xdf_session(tmp_path / "typed.xdf").markers] == ["cup_000", "cup_001", "cup_002"]
 
 
+def test_training_decodes_the_stream_whose_markers_name_its_images(tmp_path, caplog):
+    """Training knows the stimulus folder: among the string streams it decodes the one whose markers name the
+    most of its images, since only those become epochs. By sender kinship the amplifier's own triggers were
+    decoded and the presenter's image ids ignored: 'no epochs', or epochs cut from the wrong stream (review 2,
+    finding 1). Said in one line naming the streams passed over; the old rule breaks ties."""
+    _two_marker_streams(tmp_path / "lab.xdf")
+    images = {"cup_000", "cup_001", "cup_002"}
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "lab.xdf", names_image=lambda p: p if p in images else None)
+    assert [m.payload for m in s.markers] == ["cup_000", "cup_001", "cup_002"]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("eegviz")]
+    assert len(lines) == 1 and "decoding 'psychopy' (its markers name 3 images of the stimulus folder" in lines[0]
+    assert "not used: 'amp-triggers' (no images)" in lines[0] and "--markers NAME" in lines[0]
+    # none names an image: the rule of a replay (the EEG sender's), said so
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "lab.xdf", names_image=lambda p: None)
+    assert [m.payload for m in s.markers] == ["S  1"] * 3
+    assert "no stream's markers name an image of the stimulus folder" in caplog.text
+    # a named stream is read whatever it names
+    named = load_xdf_session(tmp_path / "lab.xdf", marker_stream="amp-triggers",
+                             names_image=lambda p: p if p in images else None)
+    assert [m.payload for m in named.markers] == ["S  1"] * 3
+
+
+def test_an_upper_case_trigger_stream_loses_to_the_presenters_image_ids(tmp_path):
+    """With no sender kinship the name decided, and 'Triggers' sorts before 'eegviz-presenter'."""
+    with XdfWriter(tmp_path / "s.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        trig = w.add_stream("Triggers", "Markers", 1, 0.0, "string")
+        pres = w.add_stream("eegviz-presenter", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.ones((250, 4), np.float32), 10.0 + np.arange(250) / FS)
+        w.write_samples(trig, ["1", "2"], np.array([10.1, 10.4]))
+        w.write_samples(pres, ["cat_1", "dog_1"], np.array([10.1, 10.4]))
+    assert [m.payload for m in load_xdf_session(tmp_path / "s.xdf").markers] == ["1", "2"]  # a replay: by name
+    known = {"cat_1", "dog_1"}
+    s = load_xdf_session(tmp_path / "s.xdf", names_image=lambda p: p if p in known else None)
+    assert [m.payload for m in s.markers] == ["cat_1", "dog_1"]
+
+
 def test_warnings_name_the_file_by_its_path_not_only_session_xdf(tmp_path, caplog):
     """Every `eegviz record` session is a session.xdf: with several under one dataset folder, a warning naming
     only 'session.xdf' could not be told apart (review 2, finding 7)."""
