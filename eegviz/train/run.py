@@ -130,14 +130,41 @@ def check_classifier_seed(seed: int, image_ids) -> None:
 RUN_MANIFEST = "run.json"  # in MODEL_DIR/checkpoints: what the run that wrote the checkpoints was trained on
 
 
+DIGEST_TRIALS = 64  # EEG trials data_digest reads, evenly spaced: a few MB of a multi-GB (memory-mapped) array
+
+
+def data_digest(ds) -> str:
+    """sha256 over what tells one recording from another of the same design: the labels, image ids, subjects and
+    split of every trial, the EEG array's shape and type, and DIGEST_TRIALS of its trials (evenly spaced, read
+    whole). The counts and names alone (run_manifest's other fields) are the same for two people who did the
+    same experiment: a --resume on another subject's recording carried on silently and mixed the two (review 2,
+    finding 2). Reading a sample of trials keeps it cheap where the EEG is a memory-mapped file of gigabytes."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for name, values in (("labels", ds.labels), ("image_ids", ds.image_ids), ("subjects", ds.subjects),
+                         ("split", ds.split)):
+        h.update(f"{name}:{len(values)}:".encode())
+        h.update("\n".join(map(str, np.asarray(values).tolist())).encode("utf-8", "surrogatepass"))
+    eeg = ds.eeg
+    h.update(f"eeg:{tuple(eeg.shape)}:{np.dtype(eeg.dtype).str}:".encode())
+    n = int(eeg.shape[0])
+    for i in np.unique(np.linspace(0, n - 1, min(n, DIGEST_TRIALS)).round().astype(np.int64)) if n else ():
+        h.update(np.ascontiguousarray(eeg[int(i)]).tobytes())
+    return h.hexdigest()
+
+
 def run_manifest(ds, options: dict) -> dict:
     """What a resumed run must share with the interrupted one: the dataset (its classes, channels, rate, window,
-    split sizes) and every option that shapes what is trained. Not the data's path: a moved folder is the same
-    data."""
+    split sizes, and data_digest, which tells apart two recordings of one design) and every option that shapes
+    what is trained. Not the data's path: a moved folder is the same data."""
     from eegviz.eval.model_card import describe_dataset
 
     data = {k: v for k, v in describe_dataset(ds, "").items() if k not in ("path", "simulator")}
-    data.update(class_names=[str(c) for c in ds.classes], ch_names=[str(c) for c in ds.ch_names])
+    data.update(class_names=[str(c) for c in ds.classes], ch_names=[str(c) for c in ds.ch_names],
+                digest=data_digest(ds))
     return json.loads(json.dumps({"data": data, "options": options}, default=str))
 
 
@@ -155,9 +182,19 @@ def check_same_run(checkpoints: Path, run: dict) -> None:
         raise EegvizError(f"{path}: unreadable ({e}); it says what the interrupted run was trained on") from None
     if not isinstance(saved, dict):
         raise EegvizError(f"{path}: not a run manifest; it says what the interrupted run was trained on")
+    run = {part: dict(run[part]) for part in ("data", "options")}
+    if "digest" not in (saved.get("data") or {}):  # written before data_digest: still resumable, said unchecked
+        run["data"].pop("digest", None)
+        log.warning("--resume: %s predates data digests, so only the data's counts and names can be compared, not "
+                    "whether it is the same recording", path)
     differ = [f"{part} {k}" for part in ("data", "options")
               for k in sorted(set(run[part]) | set(saved.get(part) or {}))
               if run[part].get(k) != (saved.get(part) or {}).get(k)]
+    if differ == ["data digest"]:
+        raise EegvizError(f"--resume: the checkpoints in {checkpoints} come from a run on other data of the same "
+                          "counts and names (its digest of the labels, image ids, split and EEG differs: another "
+                          "subject's or session's recording?); resume with the interrupted run's own data, or train "
+                          "into a new folder")
     if differ:
         raise EegvizError(f"--resume: the checkpoints in {checkpoints} come from a run on other data or options "
                           f"({', '.join(differ[:6])}{', ...' if len(differ) > 6 else ''} differ); resume with the "
@@ -353,7 +390,8 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                 "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder,
                 "caption": caption,
                 "gan_steps": gan_steps, "seed": seed, "average_augment": average_augment,
-                "data": str(data), "resumed": resume, "dataset": describe_dataset(ds, data),
+                "data": str(data), "data_digest": run["data"]["digest"], "resumed": resume,
+                "dataset": describe_dataset(ds, data),
                 "synthetic": bool(renderable(ds.image_ids)),
                 "command": train_command(data, out, {
                     "epochs": epochs, "gan_steps": gan_steps, "seed": seed, "highpass": highpass or None,

@@ -1,6 +1,7 @@
 """`eegviz simulate` + `eegviz train` end to end on a tiny dataset: a loadable, evaluated, documented model."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -159,6 +160,45 @@ def test_resume_refuses_checkpoints_of_another_run(tmp_path, capsys, monkeypatch
     assert main(args[:2] + [str(other)] + args[3:] + ["--resume"]) == 2
     assert "data images" in capsys.readouterr().err
     assert main(args + ["--resume"]) == 130  # the same run: the check passes and training goes on
+
+
+def test_resume_refuses_another_recording_of_the_same_counts(tmp_path, capsys, caplog, monkeypatch):
+    """Two subjects who did the same experiment give datasets of the same counts and names, all run.json held:
+    a --resume on the other subject's data carried on silently, half the decoder trained on each (review 2,
+    finding 2). run.json holds a digest of the data now, and such a resume is refused in one line; a run.json
+    written before digests existed still resumes, said to be unchecked."""
+    import shutil
+
+    import eegviz.train.decoder as decoder_module
+
+    data, other, out = tmp_path / "sub-03", tmp_path / "sub-04", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    shutil.copytree(data, other)
+    eeg = np.load(other / "eeg.npy")
+    np.save(other / "eeg.npy", eeg[:, ::-1].copy())  # the same trials, labels and ids; another person's EEG
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decoder_module, "train_decoder", killed)
+    args = ["train", "--out", str(out), "--epochs", "1", "--gan-steps", "0", "--text-encoder", "hash"]
+    assert main(args + ["--data", str(data)]) == 130
+    manifest = out / "checkpoints" / "run.json"
+    run = json.loads(manifest.read_text())
+    assert len(run["data"]["digest"]) == 64
+    capsys.readouterr()
+    assert main(args + ["--data", str(other), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "other data of the same counts and names" in err, err
+    assert json.loads(manifest.read_text()) == run  # the interrupted run's record stays as it was
+    assert main(args + ["--data", str(data), "--resume"]) == 130  # its own data: resumed
+    # an older eegviz's run.json, without the digest: resumed, said to be unchecked
+    del run["data"]["digest"]
+    manifest.write_text(json.dumps(run))
+    with caplog.at_level(logging.WARNING, logger="eegviz.train.run"):
+        assert main(args + ["--data", str(other), "--resume"]) == 130
+    assert "predates data digests" in caplog.text
+    assert "digest" in json.loads(manifest.read_text())["data"]  # rewritten by the resumed run, checked from now
 
 
 def test_resume_refuses_checkpoints_without_their_run_json(tmp_path, capsys):
