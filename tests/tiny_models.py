@@ -125,3 +125,21 @@ def tiny_embedded_model(root, sampling=None):
         shutil.copytree(default_model_dir() / folder, root / folder)
     text_dim = json.loads((root / "decoder.json").read_text())["hparams"]["text_dim"]
     return tiny_embedded_folder(root, ctx_dim=text_dim, sampling=sampling)
+
+
+def tiny_lcm_folder(root, scheduler="lcm"):
+    """tiny_sd_folder with an LCM-distilled UNet (time_cond_proj_dim: the guidance is an input embedding) and,
+    unless scheduler is "euler", the LCMScheduler LCM folders ship."""
+    from diffusers import LCMScheduler
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    tiny_sd_text_folder(root)
+    pipe = tiny_pipe(CLIPTextModel.from_pretrained(root / "text_encoder"),
+                     CLIPTokenizer.from_pretrained(root / "tokenizer"))
+    torch.manual_seed(2)
+    pipe.unet = type(pipe.unet).from_config(pipe.unet.config, time_cond_proj_dim=16)  # (a dict would drop it)
+    if scheduler == "lcm":
+        pipe.scheduler = LCMScheduler.from_config(pipe.scheduler.config)
+    pipe.save_pretrained(root)
+    return root
+

@@ -7,7 +7,9 @@ by the lean loop (eegviz.generators.lean_img2img). `steps` is the number of UNet
 Where the pipeline comes from: `--sd-model` (a Hub id or a folder), else the eegviz model folder itself, whose
 root is a diffusers pipeline folder (model_index.json, vae/, unet/, scheduler/) plus sampling.json with the
 settings it was trained and tuned for ({"steps", "strength", "guidance", "text_encoder", "image_size"}). A
-folder with sampling.json keeps its own scheduler; model ids get the scheduler their family needs.
+folder with sampling.json keeps its own scheduler; other pipelines get the scheduler and guidance of their family,
+read from their own files (family_of: the UNet's guidance embedding, the scheduler's class and spacing), never
+from where the folder sits or what it is called, so the same files draw the same way wherever they are.
 
 Classifier-free guidance (guidance > 1, real SD) guides against the text encoder's encoding of the empty
 prompt, as diffusers does for `negative_prompt=""`, computed once per token count; a pipeline loaded without a
@@ -17,6 +19,7 @@ text encoder cannot make it, and says so instead of guessing zeros.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from eegviz.checks import read_at_most
 from eegviz.errors import EegvizError
 from eegviz.generators.base import to_uint8
 from eegviz.generators.lean_img2img import LeanImg2Img, num_inference_steps_for
@@ -40,6 +44,16 @@ MAX_GUIDANCE = 50.0
 # as written, so a wrong value fails wherever it is first used (a string of block widths as a TypeError in torch,
 # num_train_timesteps 0 as an IndexError in the scheduler)
 LOAD_ERRORS = (OSError, ValueError, RuntimeError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError)
+# the guidance an SD pipeline runs at when nothing says otherwise (classifier-free guidance, diffusers' default)
+SD_GUIDANCE = 7.5
+# an LCM-distilled UNet (time_cond_proj_dim) takes w = guidance - 1 as an input embedding, distilled over guidance
+# scales well above 1: diffusers' LatentConsistencyModel(Img2Img)Pipeline default, guidance_scale 8.5 (w 7.5). The
+# LCM family used to run at guidance 0, which fed it w = -1, a value it never saw (found by review)
+LCM_GUIDANCE = 8.5
+# a model's JSON config is a few KB; one larger than this is not a config (a link to /dev/zero is read forever)
+CONFIG_MAX_BYTES = 4 << 20
+
+log = logging.getLogger(__name__)
 
 
 def resize_maps(maps: torch.Tensor, size: int) -> torch.Tensor:
@@ -60,9 +74,61 @@ def scheduler_for(family: str, config):
     return DDIMScheduler.from_config(config)
 
 
-def guess_family(model: str) -> str:
-    m = model.lower()
+def guess_family(name: str) -> str:
+    """The family a Hub id's repo name suggests ("turbo", "lcm", else "sd"): only for an id whose own files cannot
+    be read here (not cached, offline), whose load then fails anyway. Never for a path: a folder's parents say
+    nothing about its files (runs/turbo_x/sd once ran plain SD files as SD-Turbo; found by review)."""
+    m = name.rsplit("/", 1)[-1].lower()
     return "turbo" if "turbo" in m else "lcm" if "lcm" in m else "sd"
+
+
+# schedulers SD-Turbo-style distilled pipelines ship: Euler with "trailing" timestep spacing, so that their one or
+# few steps start at the last timestep (SD-Turbo: EulerDiscreteScheduler; SDXL-Turbo: the ancestral one)
+TURBO_SCHEDULERS = ("EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler")
+
+
+def family_of(scheduler: dict | None, unet: dict | None) -> tuple[str, str] | None:
+    """(family, why) from a pipeline's own configs (scheduler/scheduler_config.json, unet/config.json), None when
+    neither is there. An LCM-distilled UNet (time_cond_proj_dim) is an LCM whatever scheduler sits beside it; an
+    LCMScheduler is one too (an LCM-LoRA fused into SD); Euler with trailing spacing is SD-Turbo's; the rest is SD.
+    DDIM with trailing spacing is not taken for turbo: zero-terminal-SNR SD models (and eegviz's own) use it."""
+    if unet is None and scheduler is None:
+        return None
+    proj = (unet or {}).get("time_cond_proj_dim")
+    if proj is not None:
+        return "lcm", f"its UNet takes the guidance as an embedding (time_cond_proj_dim {proj})"
+    cls = (scheduler or {}).get("_class_name")
+    spacing = (scheduler or {}).get("timestep_spacing")
+    if cls == "LCMScheduler":
+        return "lcm", "its scheduler is LCMScheduler"
+    if cls in TURBO_SCHEDULERS and spacing == "trailing":
+        return "turbo", f"its scheduler is {cls} with trailing timestep spacing (SD-Turbo's)"
+    return "sd", f"its scheduler is {cls or 'not named'}" + (f" ({spacing} spacing)" if spacing else "")
+
+
+def read_model_json(model: str | Path, name: str) -> dict | None:
+    """The JSON object `name` ("unet/config.json") of a local pipeline folder or, for a Hub id, from the HF cache
+    (the Hub only when online, as from_pretrained would fetch it anyway); None when it is not there or not a JSON
+    object: loading the pipeline then says what is wrong with the folder, in one line."""
+    from eegviz.model_sources import local_files_only
+
+    path = Path(model) / name
+    if not Path(model).is_dir():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            sub, _, file = name.rpartition("/")
+            path = Path(hf_hub_download(str(model), file, subfolder=sub or None,
+                                        local_files_only=local_files_only(model)))
+        except Exception:  # noqa: BLE001 - not cached, no network, not an id: nothing to read here
+            return None
+    if not path.is_file():
+        return None
+    try:
+        cfg = json.loads(read_at_most(path, CONFIG_MAX_BYTES, str(path), "a model config").decode("utf-8"))
+    except (OSError, ValueError, EegvizError):  # ValueError: JSON and UTF-8 decoding errors
+        return None
+    return cfg if isinstance(cfg, dict) else None
 
 
 # the libraries a pipeline folder's components may come from: diffusers itself (and its pipelines' own modules,
@@ -177,8 +243,10 @@ class DiffusersImg2ImgGenerator:
                  tiny_vae: str | None = None, dtype: torch.dtype | None = None, device: str | None = None,
                  compile: bool = False, capture: bool = False, negative_embeds: torch.Tensor | None = None,
                  caption_space: str | None = None, init: str = "saliency"):
-        """family: "sd" / "turbo" / "lcm" swap in that family's scheduler; "native" keeps the pipeline's own.
-        guidance: default 7.5 for "sd", none for the distilled families. negative_embeds: what guidance pushes
+        """family: "sd" / "turbo" / "lcm" swap in that family's scheduler; "native" keeps the pipeline's own;
+        None: read from the pipeline's own configs (family_of), a Hub id's name only where they cannot be read.
+        guidance: default 7.5 for "sd", 8.5 (diffusers' LCM default) for a UNet with a guidance embedding, none
+        for the other distilled ones. negative_embeds: what guidance pushes
         away from, instead of the empty prompt's encoding (e.g. for timing a pipeline without a text encoder).
         caption_space: the decoder caption space the model was trained on ("minilm"), if known. init: what
         img2img starts from in a session, "saliency" or "latent" (the pipeline reads it)."""
@@ -188,14 +256,28 @@ class DiffusersImg2ImgGenerator:
             raise EegvizError(f"img2img needs steps >= 1 and 0 < strength <= 1, not steps {steps}, strength {strength}")
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = dtype or (torch.float16 if self.device == "cuda" else torch.float32)
-        self.family = family or guess_family(str(model or ""))
-        guidance = guidance if guidance is not None else 7.5 if self.family == "sd" else 0.0
         if pipe is None:
             if not model:
                 raise EegvizError("the diffusers generator needs --sd-model (a model id or a local folder)")
+            # what the pipeline is, from its own files, before its weights load: its family, and so its
+            # guidance, which decides whether the text encoder is needed
+            unet_cfg = read_model_json(model, "unet/config.json")
+            scheduler_cfg = read_model_json(model, "scheduler/scheduler_config.json")
+        else:
+            unet_cfg = dict(pipe.unet.config)
+            scheduler_cfg = {**pipe.scheduler.config, "_class_name": type(pipe.scheduler).__name__}
+        found = family_of(scheduler_cfg, unet_cfg) if family is None else (family, "the family was given")
+        if found is None:  # a Hub id neither cached nor reachable: its load below says so
+            found = (guess_family(str(model or "")), "from the model id's name")
+        self.family, self.family_reason = found
+        embedded_guidance = (unet_cfg or {}).get("time_cond_proj_dim") is not None  # LCM: guidance is a UNet input
+        if guidance is None:
+            guidance = LCM_GUIDANCE if embedded_guidance else SD_GUIDANCE if self.family == "sd" else 0.0
+        if pipe is None:
             # the text encoder serves only the empty prompt of classifier-free guidance (eegviz passes caption
-            # states): without guidance it is not loaded (SD's CLIP is 0.5-1.4 GB)
-            pipe = self._load(model, tiny_vae, text_encoder=guidance > 1 and negative_embeds is None)
+            # states): without guidance, or with it as an LCM's embedding, it is not loaded (SD's CLIP: 0.5-1.4 GB)
+            pipe = self._load(model, tiny_vae,
+                              text_encoder=guidance > 1 and not embedded_guidance and negative_embeds is None)
         if self.family != "native":
             pipe.scheduler = scheduler_for(self.family, pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)
@@ -217,6 +299,9 @@ class DiffusersImg2ImgGenerator:
                               f"in multiples of {factor} (its VAE's scale factor); fix 'image_size' in {SAMPLING} "
                               "or the UNet's sample_size")
         self.steps, self.strength, self.guidance = steps, strength, guidance
+        if model:
+            log.info("%s: %s family, since %s: %s, guidance %g", model, self.family, self.family_reason,
+                     type(self.pipe.scheduler).__name__, guidance)
         self.ctx_dim = self.pipe.unet.config.cross_attention_dim
         self.projection: torch.nn.Linear | None = None
         self.caption_space, self.init = caption_space, init

@@ -271,3 +271,91 @@ def test_pipeline_code_at_the_folders_root_is_refused_before_loading(tmp_path, m
     with pytest.raises(EegvizError, match=needle):
         DiffusersImg2ImgGenerator(str(root), family="native", device="cpu")
     assert not ran.exists()
+
+
+def _session_generator(folder, **opts):
+    """A generator as a session builds it for `--generator diffusers --sd-model FOLDER` (no sampling.json).
+    (The tests below that build one have no "turbo" or "lcm" in their names: pytest's tmp_path holds the name,
+    and the old code read the family from the path.)"""
+    from eegviz.generators import make_generator
+    from eegviz.generators.options import GeneratorOptions
+
+    return make_generator("diffusers", folder.parent, options=GeneratorOptions(sd_model=str(folder), device="cpu",
+                                                                                 **opts))
+
+
+def _guidance_embeddings_seen(gen):
+    """The w values a generate() hands the UNet's guidance embedding (pipe.get_guidance_scale_embedding)."""
+    seen, orig = [], gen.pipe.get_guidance_scale_embedding
+    gen.pipe.get_guidance_scale_embedding = lambda w, *a, **k: seen.append(w.tolist()) or orig(w, *a, **k)
+    try:
+        gen.generate(np.full((1, 16, 16, 3), 0.5, np.float32), np.zeros((1, 77, 32), np.float32))
+    finally:
+        gen.pipe.get_guidance_scale_embedding = orig
+    return seen
+
+
+def test_the_family_is_read_from_the_folder_not_from_the_folders_path(tmp_path, monkeypatch):
+    """The family (scheduler, guidance) came from "turbo" / "lcm" anywhere in the path: byte-identical plain SD
+    files under runs/turbo_x/ ran Euler with no guidance, and under any other name DDIM with guidance 7.5 (found
+    by review). Now the folder's own files decide, wherever it sits."""
+    import shutil
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    plain = tiny_sd_folder(tmp_path / "plain")
+    for where in (tmp_path / "sd-turbo-runs" / "sd", tmp_path / "lcm-experiments" / "sd"):
+        shutil.copytree(plain, where)
+    for folder in (plain, tmp_path / "sd-turbo-runs" / "sd", tmp_path / "lcm-experiments" / "sd"):
+        gen = _session_generator(folder, steps=1)
+        assert (gen.family, gen.guidance, type(gen.pipe.scheduler).__name__) == ("sd", 7.5, "DDIMScheduler"), folder
+        assert gen.unet_passes_per_image == 2
+
+
+def test_a_one_step_distilled_folder_is_known_by_its_trailing_euler_scheduler_whatever_its_name(tmp_path, monkeypatch):
+    """SD-Turbo ships EulerDiscreteScheduler with "trailing" timestep spacing (its one step starts at the last
+    timestep); saved under a name without "turbo" it ran DDIM with guidance 7.5 and the text encoder loaded."""
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "fast")
+    _edit_json(folder / "scheduler" / "scheduler_config.json", timestep_spacing="trailing")
+    gen = _session_generator(folder)
+    assert (gen.family, gen.guidance, gen.unet_passes_per_image) == ("turbo", 0.0, 1)
+    assert type(gen.pipe.scheduler).__name__ == "EulerDiscreteScheduler"
+    assert gen.pipe.scheduler.config.timestep_spacing == "trailing"
+    assert gen.pipe.text_encoder is None  # no guidance: CLIP is not loaded
+
+
+@pytest.mark.parametrize("scheduler", ["lcm", "euler"])
+def test_a_consistency_unet_is_known_by_its_guidance_embedding_whatever_its_folder_is_called(tmp_path, monkeypatch, scheduler):
+    """An LCM UNet (time_cond_proj_dim) saved as distilled/ lost its LCMScheduler to DDIM and got classifier-free
+    guidance 7.5 (found by review); its UNet says what it is, even beside another scheduler."""
+    from tiny_models import tiny_lcm_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    gen = _session_generator(tiny_lcm_folder(tmp_path / "distilled", scheduler=scheduler), steps=2)
+    assert (gen.family, type(gen.pipe.scheduler).__name__) == ("lcm", "LCMScheduler")
+    assert gen.unet_passes_per_image == 2  # the guidance is an embedding, not a second pass
+    assert gen.pipe.text_encoder is None  # so no empty-prompt encoding is needed either
+
+
+def test_a_consistency_model_runs_at_diffusers_default_guidance_not_at_w_minus_one(tmp_path, monkeypatch):
+    """The LCM family's guidance was 0, so the UNet's guidance embedding got w = guidance - 1 = -1, outside what
+    LCMs are distilled on; diffusers' LatentConsistencyModel pipelines default to guidance_scale 8.5 (w = 7.5).
+    A guidance the user gives still wins."""
+    import inspect
+
+    from diffusers import LatentConsistencyModelImg2ImgPipeline
+
+    from tiny_models import tiny_lcm_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    default = inspect.signature(LatentConsistencyModelImg2ImgPipeline.__call__).parameters["guidance_scale"].default
+    folder = tiny_lcm_folder(tmp_path / "m")
+    gen = _session_generator(folder)
+    assert gen.guidance == default == 8.5
+    assert _guidance_embeddings_seen(gen) == [[default - 1]]
+    assert _guidance_embeddings_seen(_session_generator(folder, guidance=2.0)) == [[1.0]]
+
