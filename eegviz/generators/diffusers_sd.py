@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,8 +43,11 @@ IMAGE_SIZES = (8, 2048)
 MAX_GUIDANCE = 50.0
 # what a broken local pipeline folder raises in from_pretrained: diffusers builds each component from its config
 # as written, so a wrong value fails wherever it is first used (a string of block widths as a TypeError in torch,
-# num_train_timesteps 0 as an IndexError in the scheduler)
-LOAD_ERRORS = (OSError, ValueError, RuntimeError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError)
+# num_train_timesteps 0 as an IndexError in the scheduler). pickle.UnpicklingError: torch's weights-only refusal of a
+# .bin that holds more than tensors, which transformers (a text encoder) lets through where diffusers wraps it in an
+# OSError; nothing in the pickle runs either way
+LOAD_ERRORS = (OSError, ValueError, RuntimeError, TypeError, IndexError, KeyError, ZeroDivisionError, OverflowError,
+               pickle.UnpicklingError)
 # the guidance an SD pipeline runs at when nothing says otherwise (classifier-free guidance, diffusers' default)
 SD_GUIDANCE = 7.5
 # an LCM-distilled UNet (time_cond_proj_dim) takes w = guidance - 1 as an input embedding, distilled over guidance
@@ -350,6 +354,9 @@ class DiffusersImg2ImgGenerator:
                 # torch_dtype works on every supported diffusers (>= 0.30); newer ones warn it was renamed dtype
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
                 # (a component saved as .bin is read by diffusers with torch.load(weights_only=True): no code runs)
+                # and a .bin pickled with protocol 4 (numpy, not torch.save) makes torch warn before it refuses it:
+                # two lines above the one that says what is wrong
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
                 absent = {**null_components(model), "safety_checker": None}
                 if not text_encoder:
                     absent.update(text_encoder=None, tokenizer=None)

@@ -359,3 +359,28 @@ def test_a_consistency_model_runs_at_diffusers_default_guidance_not_at_w_minus_o
     assert _guidance_embeddings_seen(gen) == [[default - 1]]
     assert _guidance_embeddings_seen(_session_generator(folder, guidance=2.0)) == [[1.0]]
 
+
+def test_a_text_encoder_bin_that_is_not_plain_tensors_is_one_line(tmp_path, monkeypatch):
+    """An older SD folder's text_encoder/pytorch_model.bin holding a pickle torch's weights-only loader refuses:
+    transformers lets the UnpicklingError through (diffusers wraps its own in an OSError), so a 25-line traceback
+    came out (found by review). Now the folder's one line, as for a UNet .bin; nothing in the pickle runs."""
+    import pickle
+    import warnings
+
+    from safetensors.torch import load_file
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    te = folder / "text_encoder"
+    weights = {k: v.numpy() for k, v in load_file(te / "model.safetensors").items()}
+    (te / "model.safetensors").unlink()
+    (te / "pytorch_model.bin").write_bytes(pickle.dumps(weights))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(EegvizError, match="cannot load the diffusers pipeline in .*missing or corrupt") as err:
+            _session_generator(folder)
+    assert "\n" not in str(err.value)
+    assert not [w for w in seen if "pickle protocol" in str(w.message)]  # torch's warning no longer leaks
+
