@@ -143,3 +143,28 @@ def tiny_lcm_folder(root, scheduler="lcm"):
     pipe.save_pretrained(root)
     return root
 
+
+def tiny_sdxl_folder(root):
+    """An SDXL img2img pipeline folder at toy size: two text encoders and a UNet with "text_time" added
+    conditioning (image sizes and the pooled text embedding), as SDXL and SDXL-Turbo ship it."""
+    from diffusers import (AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionXLImg2ImgPipeline,
+                           UNet2DConditionModel)
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    tiny_sd_text_folder(root)
+    te = CLIPTextModel.from_pretrained(root / "text_encoder")
+    tok = CLIPTokenizer.from_pretrained(root / "tokenizer")
+    te2 = CLIPTextModelWithProjection(CLIPTextConfig(**{**te.config.to_dict(), "projection_dim": 32}))
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, down_block_types=("DownBlock2D",
+        "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=64,
+        attention_head_dim=8, norm_num_groups=8, addition_embed_type="text_time", addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=32 + 6 * 8)
+    vae = AutoencoderKL(block_out_channels=(16, 16), latent_channels=4, down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=8)
+    sched = EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                            steps_offset=1, timestep_spacing="trailing")
+    StableDiffusionXLImg2ImgPipeline(vae=vae, text_encoder=te, text_encoder_2=te2, tokenizer=tok, tokenizer_2=tok,
+                                     unet=unet, scheduler=sched).save_pretrained(root)
+    return root

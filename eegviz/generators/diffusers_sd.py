@@ -135,6 +135,20 @@ def read_model_json(model: str | Path, name: str) -> dict | None:
     return cfg if isinstance(cfg, dict) else None
 
 
+def check_not_sdxl(model: str, pipeline: object, unet: dict | None) -> None:
+    """Refuse an SDXL or SDXL-Turbo pipeline in one line. StableDiffusionImg2ImgPipeline.from_pretrained loads one
+    without a word (dropping text_encoder_2 and tokenizer_2), and its UNet then fails at the first image: its
+    "text_time" added conditioning (the image sizes and the pooled text embedding) is something eegviz's loop never
+    supplies (found by review: a Dynamo traceback at warm-up)."""
+    sdxl_class = isinstance(pipeline, str) and "StableDiffusionXL" in pipeline
+    text_time = (unet or {}).get("addition_embed_type") == "text_time"
+    if sdxl_class or text_time:
+        why = "; ".join([f"model_index.json _class_name {pipeline}"] * sdxl_class +
+                        ["UNet addition_embed_type 'text_time'"] * text_time)
+        raise EegvizError(f"{model}: SDXL pipelines are not supported ({why}: its UNet needs image-size and pooled "
+                          "text conditioning eegviz does not supply); use an SD 1.x / 2.x, SD-Turbo or LCM pipeline")
+
+
 # the libraries a pipeline folder's components may come from: diffusers itself (and its pipelines' own modules,
 # such as "stable_diffusion" for SD's safety checker), transformers, or none (a null component)
 COMPONENT_LIBRARIES = {"diffusers", "transformers"}
@@ -263,13 +277,16 @@ class DiffusersImg2ImgGenerator:
         if pipe is None:
             if not model:
                 raise EegvizError("the diffusers generator needs --sd-model (a model id or a local folder)")
-            # what the pipeline is, from its own files, before its weights load: its family, and so its
-            # guidance, which decides whether the text encoder is needed
-            unet_cfg = read_model_json(model, "unet/config.json")
+            # what the pipeline is, from its own files, before its weights load: whether it can run at all, its
+            # family, and so its guidance, which decides whether the text encoder is needed
+            index, unet_cfg = read_model_json(model, "model_index.json"), read_model_json(model, "unet/config.json")
             scheduler_cfg = read_model_json(model, "scheduler/scheduler_config.json")
+            pipeline = (index or {}).get("_class_name")
         else:
             unet_cfg = dict(pipe.unet.config)
             scheduler_cfg = {**pipe.scheduler.config, "_class_name": type(pipe.scheduler).__name__}
+            pipeline = type(pipe).__name__
+        check_not_sdxl(model or "the pipeline", pipeline, unet_cfg)
         found = family_of(scheduler_cfg, unet_cfg) if family is None else (family, "the family was given")
         if found is None:  # a Hub id neither cached nor reachable: its load below says so
             found = (guess_family(str(model or "")), "from the model id's name")

@@ -384,3 +384,18 @@ def test_a_text_encoder_bin_that_is_not_plain_tensors_is_one_line(tmp_path, monk
     assert "\n" not in str(err.value)
     assert not [w for w in seen if "pickle protocol" in str(w.message)]  # torch's warning no longer leaks
 
+
+def test_an_sdxl_folder_is_refused_at_load_not_at_warm_up(tmp_path, monkeypatch):
+    """SDXL (and SDXL-Turbo) loaded as an SD img2img pipeline, dropping its second text encoder, then crashed in
+    the first UNet call with a Dynamo traceback: its UNet needs the "text_time" conditioning eegviz never gives."""
+    from tiny_models import tiny_sdxl_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sdxl_folder(tmp_path / "sdxl-like")
+    with pytest.raises(EegvizError, match="SDXL pipelines are not supported .*StableDiffusionXLImg2ImgPipeline"):
+        _session_generator(folder)
+    # the UNet alone says it too (a folder whose model_index.json names the SD pipeline)
+    _edit_json(folder / "model_index.json", _class_name="StableDiffusionImg2ImgPipeline")
+    with pytest.raises(EegvizError, match="SDXL pipelines are not supported .*addition_embed_type 'text_time'"):
+        _session_generator(folder)
+
