@@ -149,6 +149,22 @@ def check_not_sdxl(model: str, pipeline: object, unet: dict | None) -> None:
                           "text conditioning eegviz does not supply); use an SD 1.x / 2.x, SD-Turbo or LCM pipeline")
 
 
+def only_fp16_variant(model: str | Path) -> bool:
+    """Whether a local folder's weights are fp16 variant files only (`diffusion_pytorch_model.fp16.safetensors`,
+    `model.fp16.safetensors`: what `save_pretrained(variant="fp16")` and a download of the fp16 variant leave) in
+    some component, which from_pretrained reads only when told variant="fp16" (without it: "no file named
+    diffusion_pytorch_model.bin", which eegviz used to report as a missing or corrupt folder)."""
+    folder = Path(model)
+    if not folder.is_dir():
+        return False
+    for sub in (p for p in folder.iterdir() if p.is_dir()):
+        weights = [f.name for f in sub.iterdir() if f.name.endswith((".safetensors", ".bin", ".index.json"))]
+        fp16 = [w for w in weights if ".fp16." in w]
+        if fp16 and len(fp16) == len(weights):
+            return True
+    return False
+
+
 # the libraries a pipeline folder's components may come from: diffusers itself (and its pipelines' own modules,
 # such as "stable_diffusion" for SD's safety checker), transformers, or none (a null component)
 COMPONENT_LIBRARIES = {"diffusers", "transformers"}
@@ -377,8 +393,10 @@ class DiffusersImg2ImgGenerator:
                 absent = {**null_components(model), "safety_checker": None}
                 if not text_encoder:
                     absent.update(text_encoder=None, tokenizer=None)
+                # a folder of fp16 variant files only is read as such, cast to self.dtype like any weights
+                variant = {"variant": "fp16"} if only_fp16_variant(model) else {}
                 pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
-                    model, torch_dtype=self.dtype, **absent, requires_safety_checker=False,
+                    model, torch_dtype=self.dtype, **absent, **variant, requires_safety_checker=False,
                     local_files_only=local_files_only(model))
                 if tiny_vae:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,

@@ -399,3 +399,24 @@ def test_an_sdxl_folder_is_refused_at_load_not_at_warm_up(tmp_path, monkeypatch)
     with pytest.raises(EegvizError, match="SDXL pipelines are not supported .*addition_embed_type 'text_time'"):
         _session_generator(folder)
 
+
+def test_a_folder_of_fp16_variant_weights_only_loads(tmp_path, monkeypatch):
+    """A folder saved with variant="fp16" (*.fp16.safetensors, how SD-Turbo and SD are often downloaded) was
+    said to be "missing or corrupt; retrain or restore the folder". It loads, cast to the generator's dtype."""
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    full = tiny_sd_folder(tmp_path / "full")
+    StableDiffusionImg2ImgPipeline.from_pretrained(full, torch_dtype=torch.float16, safety_checker=None,
+                                                   requires_safety_checker=False).save_pretrained(
+        tmp_path / "half", variant="fp16")
+    assert sorted(p.name for p in (tmp_path / "half" / "unet").iterdir()) == [
+        "config.json", "diffusion_pytorch_model.fp16.safetensors"]
+    gen = _session_generator(tmp_path / "half")
+    assert gen.pipe.unet.dtype == gen.pipe.vae.dtype == gen.pipe.text_encoder.dtype == torch.float32
+    ref = _session_generator(full)
+    sal, emb = np.full((1, 16, 16, 3), 0.5, np.float32), np.zeros((1, 77, 32), np.float32)
+    # the same weights, rounded to fp16 once: the same image up to that rounding
+    assert np.abs(gen.generate(sal, emb).astype(int) - ref.generate(sal, emb).astype(int)).max() <= 8
