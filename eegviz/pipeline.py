@@ -43,11 +43,26 @@ log = logging.getLogger(__name__)
 
 def check_latent_start(generator, decoder) -> bool:
     """Whether `generator` starts img2img from the decoder's latent branch (--init latent); a one-line EegvizError
-    when it asks to and the model has none. Sessions and `eegviz eval` both check it before anything runs."""
+    when it asks to and the model has none, or has one for latents of another shape than the generator's VAE
+    works on (`latent_shape`, where the generator says). Sessions and `eegviz eval` both check it before anything
+    runs.
+
+    The branch predicts latents of the model folder's own VAE. Handed to another pipeline's VAE (--sd-model)
+    they were decoded in a latent space not theirs and, where the grid differed, every image came out at the
+    wrong size (128 px from a 512 px pipeline) with a mid-session re-trace (found by review). A VAE of the same
+    latent shape cannot be told apart here; eegviz only fits the branch to the model folder's own."""
     from_latents = getattr(generator, "init", "saliency") == "latent"
-    if from_latents and getattr(decoder, "latent", None) is None:
+    latent = getattr(decoder, "latent", None)
+    if from_latents and latent is None:
         raise EegvizError("--init latent: this model has no latent branch (latent_regressor/); fit one with "
                           "`python -m eegviz.train.latent_branch --model MODEL --data DATA`")
+    want = getattr(generator, "latent_shape", None) if from_latents else None
+    have = tuple(int(n) for n in latent.config.latent_shape) if from_latents else ()
+    if want is not None and tuple(want) != have:
+        shape = lambda s: "x".join(str(n) for n in s)  # noqa: E731
+        raise EegvizError(f"--init latent: this model's latent branch predicts {shape(have)} latents of its own "
+                          f"VAE; the generator's pipeline works on {shape(want)} (another VAE or image size): use "
+                          "--init saliency, or the model folder's own pipeline")
     return from_latents
 
 

@@ -625,3 +625,23 @@ def test_a_duration_that_cuts_short_every_marker_is_not_a_session_that_made_noth
     failed.skip_kinds.update({SkipKind.STOPPED: 1, SkipKind.NAN: 2})
     assert failed.nothing_made() == ("none of the 3 markers got a reconstruction (skipped: 2 nan, 1 stopped; each "
                                      "marker's reason is in its line)")
+
+
+def test_a_latent_branch_of_another_vaes_latent_shape_is_refused_not_drawn_at_the_wrong_size():
+    """--init latent with --sd-model: the latent branch predicts latents of the model's own VAE (4x16x16); a
+    pipeline whose VAE works on 4x64x64 drew every image at 128 px instead of 512, in a latent space not its own,
+    without a word (found by review). Refused in one line when the session is built; the same shape is taken."""
+    import pytest
+
+    from eegviz.decoders.latent import LatentRegressor
+    from eegviz.errors import EegvizError
+
+    dec, gen = tiny_models()  # the generator draws 16 px through a VAE of scale factor 2: 4 x 8 x 8 latents
+    gen.init = "latent"
+    dec.latent = LatentRegressor(len(CH), dec.spec.n_times, latent_shape=(4, 4, 4))
+    with pytest.raises(EegvizError, match=r"--init latent: this model's latent branch predicts 4x4x4 latents of its "
+                                          r"own VAE; the generator's pipeline works on 4x8x8") as err:
+        Pipeline(ArraySource(), dec, gen, [], paced=False)
+    assert "\n" not in str(err.value)
+    dec.latent = LatentRegressor(len(CH), dec.spec.n_times, latent_shape=(4, 8, 8))
+    assert Pipeline(ArraySource(), dec, gen, [], paced=False)._from_latents

@@ -421,15 +421,20 @@ class DiffusersImg2ImgGenerator:
         """A learned map from the decoder's embedding width to the UNet's cross-attention width."""
         self.projection = proj.to(self.device, self.dtype)
 
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        """(C, h, w): the latents generate(latents=...) starts from, the VAE's at this image size (the decoder's
+        latent branch must predict this shape: eegviz.pipeline.check_latent_start)."""
+        side = self.size // self.pipe.vae_scale_factor
+        return int(self.pipe.vae.config.latent_channels), side, side
+
     def warmup(self) -> None:
         """One image at the shapes that will come (a compiled UNet recompiles for other token counts): MiniLM
         caption states are 16 tokens, a decoder trained on an SD model's own CLIP space gives 77."""
         tokens = 16 if self.caption_space == "minilm" else 77
         emb = np.zeros((1, tokens, self.ctx_dim), np.float32)
         if self.init == "latent":  # the path a session will run: its graphs differ (no VAE encode)
-            side = self.size // self.pipe.vae_scale_factor
-            self.generate(None, emb, latents=np.zeros((1, self.pipe.vae.config.latent_channels, side, side),
-                                                      np.float32))
+            self.generate(None, emb, latents=np.zeros((1, *self.latent_shape), np.float32))
         else:
             self.generate(np.zeros((1, 32, 32, 3), np.float32), emb)
 
