@@ -28,6 +28,8 @@ def _check_session(settings: SessionSettings) -> None:
     from eegviz.stream.montage import check_montage
 
     source = settings.source
+    _check_headless_display(settings)
+    _check_generator(settings.model.generator)
     if source.command == "demo":
         from eegviz.paths import demo_recording_checked
 
@@ -62,6 +64,26 @@ def _check_session(settings: SessionSettings) -> None:
         # not refused (a quick look at the summary is a use), but a lab must not find out afterwards
         print("eegviz: note: no --out and no --sink: this headless session records nothing; only its summary "
               "line is printed", file=sys.stderr)
+
+
+def _check_headless_display(settings: SessionSettings) -> None:
+    """--kiosk and --screenshot are the window's: a headless session has none, and ran without a word, no kiosk
+    and no picture (found by review). Refused, as a flag that cannot take effect."""
+    given = [opt for opt, on in (("--kiosk", settings.display.kiosk), ("--screenshot", settings.output.screenshot))
+             if on]
+    if settings.display.headless and given:
+        raise EegvizError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for the window, and "
+                          "--headless opens none: leave out --headless, or " + " and ".join(given))
+
+
+def _check_generator(generator: GeneratorSettings) -> None:
+    """--sd-model names the pipeline of the diffusers plugin; the embedded generator (the default) draws with the
+    model folder's own and used to drop it without a word. Other plugins may read it, so only the embedded one
+    refuses (as it does itself: eegviz.generators.embedded)."""
+    from eegviz.generators.embedded import SD_MODEL_NOT_READ
+
+    if generator.options.sd_model and generator.name == "embedded":
+        raise EegvizError(SD_MODEL_NOT_READ)
 
 
 def _check_rate_and_unit(source: SourceSettings) -> None:
@@ -200,6 +222,7 @@ def _data_opts(args) -> dict:
 def cmd_eval(args) -> int:
     from eegviz.eval.report import eval_generator, evaluate
 
+    _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
     data_opts = _data_opts(args)
     if args.strength is not None:
         check_range(args.strength, "--strength", 0, 1, low_open=True,

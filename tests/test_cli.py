@@ -58,6 +58,15 @@ def run(*args, timeout=300):
     (["bench", "--soak", "-1"], "--soak must be a finite number >= 0"),
     # a file where a folder must be: the operating system's reason and the path, one line
     (["simulate", "--out", "OLD_FILE/sub", "--images", "1"], "which is a regular file, not a folder"),
+    # options that cannot take effect: each ran to exit 0 without a word (found by review)
+    (["demo", "--headless", "--speed", "0", "--screenshot", "NEW/shot.png"], "--screenshot is for the window"),
+    (["demo", "--headless", "--speed", "0", "--kiosk"], "--kiosk is for the window"),
+    (["demo", "--headless", "--speed", "0", "--kiosk", "--screenshot", "x.png"],
+     "--kiosk and --screenshot are for the window"),
+    (["demo", "--headless", "--sd-model", "/nonexistent"], "--sd-model is read by the diffusers generator only"),
+    (["replay", "DEMO", "--headless", "--generator", "embedded", "--sd-model", "/x"], "add --generator diffusers"),
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--sd-model", "/y"],
+     "--sd-model is read by the diffusers generator only"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path, capsys):
     """In-process (main() is the whole command, argv to exit code; the entry point itself is run as a process

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eegviz.errors import EegvizError
 from eegviz.generators.diffusers_sd import DiffusersImg2ImgGenerator
+
+# said wherever --sd-model reaches a generator that does not read it (the command line checks it first)
+SD_MODEL_NOT_READ = ("--sd-model is read by the diffusers generator only: add --generator diffusers (the embedded "
+                     "generator draws with the model folder's own pipeline)")
 
 
 class EmbeddedGenerator(DiffusersImg2ImgGenerator):
@@ -20,5 +25,8 @@ class EmbeddedGenerator(DiffusersImg2ImgGenerator):
 
     @classmethod
     def from_options(cls, opts, model_dir: Path):
-        """The model folder's own pipeline (--sd-model is for the "diffusers" plugin)."""
+        """The model folder's own pipeline. --sd-model is for the "diffusers" plugin: given here it is refused,
+        not dropped (a user who named an SD model would get the model folder's pipeline without a word)."""
+        if opts.sd_model:
+            raise EegvizError(SD_MODEL_NOT_READ)
         return cls.from_folder(Path(model_dir), opts)

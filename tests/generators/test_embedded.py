@@ -239,3 +239,11 @@ def test_shipped_folder_is_a_whole_standard_pipeline_that_draws_from_a_prompt(mo
                       strength=gen.strength, num_inference_steps=num_inference_steps_for(gen.steps, gen.strength),
                       guidance_scale=1.0, generator=torch.Generator().manual_seed(seed), output_type="np").images[0]
         assert np.abs(np.round(theirs * 255).astype(int) - ours[i]).max() <= 1
+
+
+def test_an_sd_model_given_to_the_embedded_generator_is_refused_not_dropped(tmp_path):
+    """--sd-model is for the diffusers plugin; the embedded one built the model folder's own pipeline and dropped
+    it without a word (found by review), so `--sd-model ~/sd-turbo` without `--generator diffusers` drew with
+    another model than the one asked for."""
+    with pytest.raises(EegvizError, match="--sd-model is read by the diffusers generator only"):
+        EmbeddedGenerator.from_options(GeneratorOptions(sd_model="/somewhere/sd-turbo"), tmp_path)
