@@ -329,7 +329,8 @@ def test_a_one_step_distilled_folder_is_known_by_its_trailing_euler_scheduler_wh
 
 
 @pytest.mark.parametrize("scheduler", ["lcm", "euler"])
-def test_a_consistency_unet_is_known_by_its_guidance_embedding_whatever_its_folder_is_called(tmp_path, monkeypatch, scheduler):
+def test_a_consistency_unet_is_known_by_its_guidance_embedding_whatever_its_folder_is_called(tmp_path, monkeypatch,
+                                                                                             scheduler):
     """An LCM UNet (time_cond_proj_dim) saved as distilled/ lost its LCMScheduler to DDIM and got classifier-free
     guidance 7.5 (found by review); its UNet says what it is, even beside another scheduler."""
     from tiny_models import tiny_lcm_folder
