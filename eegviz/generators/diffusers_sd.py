@@ -336,8 +336,8 @@ class DiffusersImg2ImgGenerator:
                               f"in multiples of {factor} (its VAE's scale factor); fix 'image_size' in {SAMPLING} "
                               "or the UNet's sample_size")
         self.steps, self.strength, self.guidance = steps, strength, guidance
-        if model:
-            log.info("%s: %s family, since %s: %s, guidance %g", model, self.family, self.family_reason,
+        if model:  # at debug: eval's INFO lines are its stdout, whose last part is the headline JSON
+            log.debug("%s: %s family, since %s: %s, guidance %g", model, self.family, self.family_reason,
                      type(self.pipe.scheduler).__name__, guidance)
         self.ctx_dim = self.pipe.unet.config.cross_attention_dim
         self.projection: torch.nn.Linear | None = None
