@@ -377,7 +377,9 @@ class Pipeline:
                 if cmap.left_out else ""
             self.on_notice(f"{cmap.n_interpolated} of the model's {len(self.decoder.spec.ch_names)} channels "
                            f"interpolated from the {cmap.source_montage} montage{left}")
-        self._run_threads(Epocher(pre, info.ch_names), duration)
+        # a replay's markers were judged against its EEG when it loaded: its wall time is not the recording's
+        judge_clock = not getattr(self.source, "replayed", False)
+        self._run_threads(Epocher(pre, info.ch_names, judge_clock=judge_clock), duration)
 
     def _close_all(self) -> Exception | None:
         """Stop the source, then close the recorder and every sink, each whatever the others do: a source or plugin

@@ -45,34 +45,36 @@ def out_of_reach(timestamps: np.ndarray, markers: list[Marker]) -> np.ndarray:
 
 
 def check_reach(timestamps: np.ndarray, markers: list[Marker], where: str) -> None:
-    """Refuse a recording whose markers mostly lie out of the EEG's reach (out_of_reach), in one line giving
-    both spans; warn once where a few do.
+    """Refuse a recording none of whose markers lies within the EEG's reach (out_of_reach), in one line giving
+    both spans; warn once where some do not.
 
     Markers stamped in another clock than the EEG (a stimulus script that pushed time.time(), Unix seconds,
     instead of LSL's local_clock; or seconds since its own start) lie far outside it, and the pacing waited on
     them in silence: at --speed 1 a 10 s recording with markers at 1.7e9 s never ended, and one with markers at
     4 s (EEG at 5000 s) sat idle ~83 min before its first sample; at --speed 0 every marker was skipped for
-    reasons that did not name the clock. Where more than half lie outside, the clocks do not overlap: nothing
-    could be cut, at any speed. A few outside are not paced (PacedReplay hands them on at once) but still
-    delivered, so the session records them and gives each its line (skipped as in another clock by the
-    Epocher): nothing recorded is lost. Markers just past the data (a window cut short by the recording's end)
-    are within reach and replay as before."""
+    reasons that did not name the clock. Where no marker lies within reach, the clocks do not overlap: nothing
+    could be cut, at any speed. Where some do, the clocks are one, and the others were sent while the EEG was
+    not there (an amplifier that stopped early or started late while the presenter went on): they are not paced
+    (PacedReplay hands them on at once, so a replay does not idle through the minutes without EEG) but still
+    delivered, so the session records them and gives each its line (its window is incomplete or out of the
+    data): nothing recorded is lost. Markers just past the data are within reach and replay as before."""
     out = out_of_reach(timestamps, markers)
     n_out = int(out.sum())
     if not n_out:
         return
     lo, hi = float(np.min(timestamps)), float(np.max(timestamps))
     eeg = f"EEG {lo:.3f} to {hi:.3f} s"
-    if 2 * n_out > len(markers):
+    if n_out == len(markers):
         t = [m.timestamp for m in markers]
         raise EegvizError(
-            f"{where}: the marker and EEG clocks do not overlap: {n_out} of {len(markers)} markers lie more than "
+            f"{where}: the marker and EEG clocks do not overlap: all {n_out} markers lie more than "
             f"{OTHER_CLOCK_S:g} s outside the EEG's span (markers {np.nanmin(t):.3f} to {np.nanmax(t):.3f} s, "
             f"{eeg}); they were stamped in another clock (time.time() instead of LSL's local_clock?), so no epoch "
             "can be cut")
     far = [m for m, o in zip(markers, out) if o]
-    log.warning("%s: %d of %d markers lie more than %g s outside the EEG's span (%s): %s%s; they are not paced, "
-                "and are skipped as in another clock", where, n_out, len(markers), OTHER_CLOCK_S, eeg,
+    log.warning("%s: %d of %d markers lie more than %g s outside the EEG's span (%s): %s%s; the EEG was not there "
+                "when they were sent (it stopped early or started late), so they get no epoch; they are not paced, "
+                "and are recorded", where, n_out, len(markers), OTHER_CLOCK_S, eeg,
                 ", ".join(f"'{m.payload}' at {m.timestamp:.3f} s" for m in far[:3]), ", ..." if n_out > 3 else "")
 
 
@@ -169,6 +171,10 @@ class ReplaySource:
 
     speed: float = 1.0
     chunk_s: float = 0.02
+    # a recording's markers are judged against its EEG when it loads (check_reach), so the session's Epocher does
+    # not judge their clock by when they arrive: a replay's wall time is not the recording's (at --speed 0 it
+    # crossed a 90 s hole in the EEG in microseconds, and the markers around it were called another clock)
+    replayed = True
     # where the samples are not continuous although their stamps are, as load() found them: (a, b, what) for
     # samples a..b-1 that no epoch may use (a == b: samples a - 1 and a lie on two sides of a pause or join)
     breaks: tuple[tuple[int, int, str], ...] = ()
@@ -200,9 +206,10 @@ class ReplaySource:
         return self._recording
 
     def _where(self) -> str:
-        """The recording, as its messages name it: its file's name, else its stream's."""
+        """The recording, as its messages name it: its path as given (several sessions are each a session.xdf),
+        else its stream's name."""
         path = getattr(self, "path", None)
-        return getattr(path, "name", None) or str(path or "") or self.info.name
+        return str(path) if path else self.info.name
 
     def begin(self, data: np.ndarray, timestamps: np.ndarray, markers: list[Marker], name: str,
               sfreq: float) -> None:

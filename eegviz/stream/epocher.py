@@ -159,7 +159,11 @@ class EpochResult:
 class Epocher:
     """Turns a stream of chunks and markers into preprocessed epochs, one per marker."""
 
-    def __init__(self, pre: Preprocessor, ch_names: tuple[str, ...], buffer_s: float = 30.0):
+    def __init__(self, pre: Preprocessor, ch_names: tuple[str, ...], buffer_s: float = 30.0,
+                 judge_clock: bool = True):
+        """judge_clock: skip markers in another clock (other_clock), which judges by the wall time markers and
+        samples arrive at; off for replays, whose markers are judged against their EEG when the file loads
+        (eegviz.sources.replay.check_reach) and whose wall time is not the recording's."""
         self.pre = pre
         self.sfreq = pre.source_sfreq
         self.ring = RingBuffer(len(ch_names), int(buffer_s * self.sfreq))
@@ -171,6 +175,7 @@ class Epocher:
         self.breaks: list[Break] = []
         self.latest_wall = 0.0  # perf_counter when the newest sample arrived
         self.clock_said = False  # the warning on markers in another clock is given once
+        self.judge_clock = judge_clock
 
     def add_break(self, brk: Break) -> None:
         """A place no window may reach (a source gives them before the samples around them)."""
@@ -213,7 +218,7 @@ class Epocher:
         now = time.perf_counter()  # an epoch's t_ready: before it is cut and preprocessed, which latency counts
         latest = self.ring.latest_time
         for marker, seen in self.pending:
-            offset = self.other_clock(marker, seen)
+            offset = self.other_clock(marker, seen) if self.judge_clock else None
             if offset is not None:
                 out.append(self._in_other_clock(marker, offset))
                 continue

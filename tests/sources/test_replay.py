@@ -53,9 +53,10 @@ def test_only_a_source_that_loads_has_open():
     assert getattr(StartsItself(), "open", None) is None
 
 
-def test_a_stray_marker_in_another_clock_is_recorded_and_gets_its_line_in_both_kinds_of_source(tmp_path):
-    """A marker far outside the recording's EEG (stamped in another clock) is not paced, which kept a replay
-    waiting for hours, but still reaches the session: recorded, and skipped as "clock" in its line."""
+def test_a_stray_marker_out_of_the_eegs_reach_is_recorded_and_gets_its_line_in_both_kinds_of_source(tmp_path):
+    """A marker far outside the recording's EEG (sent after the amplifier stopped, or stamped in another clock)
+    is not paced, which kept a replay waiting for hours, but still reaches the session: recorded, and skipped in
+    its line as a window the data never completed. Only markers none of which lies within reach are refused."""
     import json
 
     import pytest
@@ -80,7 +81,37 @@ def test_a_stray_marker_in_another_clock_is_recorded_and_gets_its_line_in_both_k
         stats = Pipeline(src, dec, SlowGenerator(), [ResultsWriter(out)], paced=True).run(duration=20.0)  # 4 s
         lines = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
         stray_lines = [l["skip"] for l in lines if l["marker"] == "stray"]
-        assert stats.markers == 4 and stray_lines == ["clock"], kind.__name__
+        assert stats.markers == 4 and stray_lines == ["incomplete"], kind.__name__
         src.start = lambda: src.begin(x, t, [stray, Marker(1.7e9 + 1, "b")], "rec", 100.0)  # all of them: refused
         with pytest.raises(EegvizError, match="the marker and EEG clocks do not overlap"):
             src.start()
+
+
+def test_markers_after_the_eeg_stopped_are_not_taken_for_another_clock(tmp_path):
+    """The amplifier's battery died at 100 s while the presenter went on to 400 s, in one clock. The replay was
+    refused as "clocks that do not overlap"; now the markers within the EEG are decoded, the rest recorded and
+    told incomplete. And across a 90 s hole in the EEG a replay at --speed 0, whose wall time is not the
+    recording's, called the markers around it another clock; they are gaps, as before."""
+    import json
+
+    from eegviz.record.results import ResultsWriter
+
+    dec, _ = tiny_models()
+
+    class Stopped(Loads):
+        def load(self):
+            self.info = StreamInfo("rec", CH, 100.0)
+            t = 10.0 + np.arange(2000) / 100.0  # EEG 10..30 s, then nothing
+            hole = t >= 20.0
+            t[hole] += 90.0  # and a 90 s hole from 20 s (EEG 10..20 and 110..120 s)
+            x = np.random.default_rng(0).standard_normal((len(t), len(CH))).astype(np.float32) * 1e-5
+            return x, t, [Marker(12.0, "in"), Marker(19.9, "at_hole"), Marker(60.0, "in_hole"), Marker(112.0, "after"),
+                          Marker(300.0, "gone"), Marker(390.0, "gone2")]
+
+    out = tmp_path / "r"
+    out.mkdir()
+    stats = Pipeline(Stopped(), dec, SlowGenerator(), [ResultsWriter(out)], paced=False).run()
+    lines = {l["marker"]: l.get("skip") for l in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    assert stats.markers == 6 and stats.results == 2
+    assert lines == {"in": None, "at_hole": "gap", "in_hole": "gap", "after": None, "gone": "incomplete",
+                     "gone2": "incomplete"}

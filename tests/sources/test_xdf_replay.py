@@ -194,7 +194,8 @@ def test_markers_in_another_clock_than_the_eeg_are_refused_in_one_line(tmp_path,
     with pytest.raises(EegvizError) as e:
         src.open()
     msg = str(e.value)
-    assert "\n" not in msg and msg.startswith("clk.xdf: the marker and EEG clocks do not overlap: 3 of 3 markers")
+    assert "\n" not in msg and msg.startswith(f"{tmp_path / 'clk.xdf'}: the marker and EEG clocks do not overlap: "
+                                              "all 3 markers")
     assert f"markers {base + 4:.3f} to {base + 8:.3f} s, EEG 5000.000 to 5009.996 s" in msg
 
 
