@@ -81,6 +81,10 @@ def biosemi_cap(names) -> str | None:
     if not only or 2 * len(found) < len(names):
         return None
     top = max(m.group(1).upper() for m in found)
+    # a BioSemi cap fills its blocks from A up: letters with one missing are another system's names (EGI's
+    # GSN-HydroCel-32 names its electrodes E1..E32, which were once placed on biosemi160's E block)
+    if {m.group(1).upper() for m in found} != set("ABCDEFGH"[: "ABCDEFGH".index(top) + 1]):
+        return None
     if top >= "F":
         return "biosemi256"
     if top == "E":
@@ -273,7 +277,8 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
     cap = biosemi_cap(source_names)
     # a model trained on the same cap's ActiView names (its montage unrecorded) is matched by name, as before
-    if cap is not None and montage is None and cap not in (model_montage, biosemi_cap(model_names)):
+    # (a model whose montage is that cap but whose names are 10-20 ones, biosemi64's, still gets the translation)
+    if cap is not None and montage is None and cap != biosemi_cap(model_names):
         # ActiView's names mean other places on other caps (the module docstring): never matched by name here
         montage = cap
         if warn:

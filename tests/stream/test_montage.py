@@ -238,3 +238,14 @@ def test_the_models_own_biosemi_names_and_10_10_names_are_still_matched_by_name(
     # a model trained on a 64-electrode BioSemi's own A1..B32 (no montage recorded) takes that cap by name
     mine = build_channel_map(_actiview(64), None, _actiview(64)[::-1] + ["EXG1"], warn=False)
     assert mine.matrix is None and list(mine.picks) == list(range(63, -1, -1))
+
+
+def test_other_systems_letter_names_are_no_biosemi_cap_and_a_10_20_biosemi_model_takes_actiview_names():
+    """EGI's GSN-HydroCel-32 names its electrodes E1..E32 (and Cz): they were placed on biosemi160's E block,
+    where a BioSemi cap always fills A..E. And a model trained on biosemi64's 10-20 names refused a recording of
+    that same cap under ActiView's A1..B32, the names the rule exists to translate."""
+    assert montage_mod.biosemi_cap([f"E{k}" for k in range(1, 33)] + ["Cz"]) is None
+    assert montage_mod.biosemi_cap([f"B{k}" for k in range(1, 33)]) is None
+    ten_twenty = list(montage_mod.load_montage("biosemi64").ch_names)
+    cmap = build_channel_map(ten_twenty, "biosemi64", _actiview(64), warn=False)
+    assert cmap.matrix is None and list(cmap.picks) == list(range(64))  # A1 is Fp1, ..., in ActiView's order
