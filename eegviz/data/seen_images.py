@@ -61,15 +61,23 @@ def count_seen(model_dir: Path, image_ids: Iterable) -> dict | None:
     return {**{r: sum(i in seen[r] for i in ids) for r in ROLES}, "trials": len(ids)}
 
 
-def check_unseen(model_dir: Path, image_ids: Iterable) -> dict | None:
+def seen_line(model_dir: Path, counts: dict) -> str:
+    """The trials of `counts` (count_seen) that show images the model saw, said in words."""
+    parts = [f"{counts[r]} {'shows' if counts[r] == 1 else 'show'} images it "
+             f"{'trained on' if r == 'train' else 'made its choices on (validation)'}" for r in ROLES if counts[r]]
+    return (f"of this dataset's {counts['trials']} test trials, {' and '.join(parts)} ({Path(model_dir) / FILE}, "
+            "matched by image id)")
+
+
+def check_unseen(model_dir: Path, image_ids: Iterable, refuse: bool = True) -> dict | None:
     """count_seen, refused in one line when any trial shows an image the model saw: its figures would score
-    memory of those pictures, not decoding of new ones."""
+    memory of those pictures, not decoding of new ones. refuse=False: only counted (and the caller says so):
+    `eegviz train` scores the model on its own dataset's test split, which that dataset's loader has already
+    judged (an EEG-ImageNet split file that is not split by image is warned about there); refusing after the
+    whole training run would cost the model card."""
     counts = count_seen(model_dir, image_ids)
-    if counts and (counts["train"] or counts["val"]):
-        parts = [f"{counts[r]} show images it {'trained on' if r == 'train' else 'made its choices on (validation)'}"
-                 for r in ROLES if counts[r]]
-        raise EegvizError(f"of this dataset's {counts['trials']} test trials, {' and '.join(parts)} "
-                          f"({Path(model_dir) / FILE}, matched by image id): its figures would not be a test; "
-                          "evaluate on data whose test images the model never saw (for the synthetic world: "
-                          "simulated with the model's own --images, or another --seed)")
+    if refuse and counts and (counts["train"] or counts["val"]):
+        raise EegvizError(f"{seen_line(model_dir, counts)}: its figures would not be a test; evaluate on data whose "
+                          "test images the model never saw (for the synthetic world: simulated with the model's own "
+                          "--images, or another --seed)")
     return counts

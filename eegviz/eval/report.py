@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from eegviz.data.seen_images import FILE as SEEN_FILE
-from eegviz.data.seen_images import check_unseen
+from eegviz.data.seen_images import check_unseen, seen_line
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
@@ -218,7 +218,7 @@ def eval_generator(model: Path, name: str | None = None, options=None) -> Genera
 
 def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool = True,
              controls_highpass: float = 1.0, data_opts: dict | None = None, generator=None,
-             classifier: str | None = None, reconstructions: bool = True) -> dict:
+             classifier: str | None = None, reconstructions: bool = True, refuse_seen: bool = True) -> dict:
     """Score the model on the test split of any dataset eegviz reads (metrics.json, plots).
 
     Decoder metrics and the confound controls (eegviz.eval.controls: a linear probe refit per control, 22 fits,
@@ -227,7 +227,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     generator (`generator`, else eval_generator's default: the model's embedded one with its own settings) and,
     for N-way top-k and IS, a classifier
     (`classifier`: a transformers image classifier, else the model's stimulus classifier). What is missing is
-    reported as skipped, with the reason.
+    reported as skipped, with the reason. refuse_seen: refuse test images the model trained or chose on
+    (eegviz.data.seen_images); False only counts them (metrics.json test_images_seen_by_model) and warns.
     """
     from eegviz.data.loaders import open_dataset
     from eegviz.world.stimuli import renderable
@@ -244,10 +245,12 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     test_idx = ds.subset("test")
     if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")
-    seen = check_unseen(model, ds.image_ids[test_idx])  # refused when the model saw any of these images
+    seen = check_unseen(model, ds.image_ids[test_idx], refuse=refuse_seen)  # refused where the model saw them
     if seen is None:  # an older or hand-made folder: nothing to check against, which is said
         log.warning("%s does not record the images it was trained on (%s), so eval cannot check that this "
                     "dataset's test images are new to it; its figures are a test only if they are", model, SEEN_FILE)
+    elif seen["train"] or seen["val"]:
+        log.warning("%s: these figures are not a clean test", seen_line(model, seen))
     y = ds.labels[test_idx]
     o = decode_split(ds, dec, test_idx, batch)
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]

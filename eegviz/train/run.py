@@ -409,8 +409,10 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))
     if in_house or decoder_only:  # a decoder-only folder is evaluated as a decoder: curves, controls, no images
+        # its own dataset's test split, which the loader judged: images it shares with training are counted
+        # and warned about (eegviz.data.seen_images), not refused after the whole run
         metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
-                           reconstructions=in_house)
+                           reconstructions=in_house, refuse_seen=False)
     write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     barrier(info)
     shutdown(info)
