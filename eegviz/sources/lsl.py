@@ -62,6 +62,8 @@ SILENCE_GAP_S = 1.0  # no samples for this long, then data again: the source was
 RECONNECT_AFTER_S = 0.5  # EEG silent this long: start looking for the outlet ourselves (see module docstring)
 SETTLE_S = 0.5  # after the first EEG stream shows up, the others on the network have this long to answer
 MARKER_SEARCH_S = 0.5  # a session without markers looks this often for a marker stream that appeared since
+# samples of channels of no declared unit that units.judged_scale judges them by (_judge_units)
+JUDGE_SAMPLES = 16
 RATE_CHECK_S = 4.0  # the EEG's declared rate is judged over its first this-many seconds of data (rate.LiveRateCheck)
 
 
@@ -423,6 +425,7 @@ class LslSource:
         # until the first data says otherwise (_judge_units), as the XDF reader judges them
         unknown = np.array([volts_per_unit(u) is None for u in units])
         self._unjudged = unknown if unknown.any() else None
+        self._judge_rows: list[np.ndarray] = []  # the unjudged channels' first samples (_judge_units)
         self._full = full
         self.info = LslStreamInfo(
             name=full.name(),
@@ -604,6 +607,13 @@ class LslSource:
         values = data[:, self._unjudged]
         if not (np.isfinite(values) & (values != 0)).any():
             return  # zeros so far (an amplifier warming up): nothing to judge by, and nothing a scale changes
+        # judged from JUDGE_SAMPLES samples at least: a sender pushing one sample at a time hands over a first chunk
+        # of one, in which no spread shows and the |median| alone would call quiet microvolts volts; the samples
+        # before the judgement are read as microvolts, the default
+        self._judge_rows.append(values)
+        values = np.concatenate(self._judge_rows)
+        if len(values) < JUDGE_SAMPLES:
+            return
         judged = judged_scale(values)
         self._scale[self._unjudged] = judged.scale
         what = judged.what

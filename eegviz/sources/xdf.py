@@ -96,6 +96,10 @@ def _name(stream: dict) -> str:
     return _first(stream["info"], "name")
 
 
+# samples a stream of undeclared units is judged by (units.judged_scale), evenly spaced through the file
+JUDGE_ROWS = 100_000
+
+
 def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
     """Volts per stored unit for each channel; channels without a known unit are judged from their values."""
     n = data.shape[1]
@@ -104,7 +108,10 @@ def _scale(stream: dict, data: np.ndarray, path: Path) -> np.ndarray:
     scale = np.array([np.nan if v is None else v for v in map(volts_per_unit, units)])
     unknown = np.isnan(scale)
     if unknown.any():
-        judged = judged_scale(data[:, unknown])
+        # judged on at most JUDGE_ROWS evenly spaced samples: the whole of an hour of 256 channels, in float64
+        # and copied twice, was several GB
+        step = max(1, len(data) // JUDGE_ROWS)
+        judged = judged_scale(data[::step, unknown])
         bad = sorted({u or "(none)" for u, k in zip(units, unknown) if k})
         log.warning(
             "%s: stream '%s' has unknown channel unit(s) %s; values look like %s (|median| %.3g, spread %.3g), "

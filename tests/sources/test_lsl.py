@@ -954,6 +954,32 @@ def test_channels_without_a_unit_are_judged_from_their_values(values, scale, wha
         f"{what} (|median| {values:.3g}, spread 0), so they are read as {what}"]
 
 
+def test_a_stream_pushed_one_sample_at_a_time_is_judged_on_several() -> None:
+    """A sender that pushes one sample at a time hands over a first chunk of one: no spread shows in it, and its
+    |median| alone (0.5) called quiet microvolt EEG volts. Judged on JUDGE_SAMPLES samples (eegviz.sources.lsl), it is not."""
+    from eegviz.sources.lsl import JUDGE_SAMPLES
+
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name, unit=None)
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
+    src.start()
+    got = {"chunks": [], "notices": []}
+    try:
+        time.sleep(0.2)
+        for k in range(JUDGE_SAMPLES + 4):
+            outlet.push_sample(np.full(N_CH, 0.5 if k % 2 else -0.5, np.float32))
+            r = src.read(timeout=0.02)
+            got["chunks"] += r.chunks
+            got["notices"] += r.notices
+        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= JUDGE_SAMPLES + 4)
+    finally:
+        src.stop()
+    notices = [n for n in got["notices"] + more["notices"] if "unit" in n]
+    assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
+    data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
+    np.testing.assert_allclose(np.abs(data), 0.5e-6, rtol=1e-5)
+
+
 def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorded_as_read(tmp_path) -> None:
     """A stimulus program on Windows sends 'Bild_\xe4' as cp1252 bytes. pylsl decodes string samples as strict
     UTF-8, and that one marker raised out of read() and ended the session."""
