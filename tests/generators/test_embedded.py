@@ -174,7 +174,7 @@ def test_eval_draws_with_the_model_folders_own_pipeline(tmp_path):
     from eegviz.data.synthetic import simulate_dataset
 
     model = tiny_embedded_model(tmp_path / "model")
-    data = simulate_dataset(tmp_path / "data", subjects=1, n_per_class=1, seed=2)  # images the shipped decoder never saw
+    data = simulate_dataset(tmp_path / "data", subjects=1, n_per_class=1, seed=2)  # unseen images
     assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(tmp_path / "ev"),
                  "--no-controls"]) == 0
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
