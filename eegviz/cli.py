@@ -73,7 +73,8 @@ def _check_headless_display(settings: SessionSettings) -> None:
              if on]
     if settings.display.headless and given:
         raise EegvizError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for the window, and "
-                          "--headless opens none: leave out --headless, or " + " and ".join(given))
+                          "--headless opens none: leave out --headless, or " + " and ".join(given)
+                          + " (on the command line or in the --config file)")
 
 
 def _check_generator(generator: GeneratorSettings) -> None:
