@@ -125,7 +125,9 @@ def _results(metrics: dict | None, training: dict) -> str:
     if "eeg_class_top1" in metrics:
         out.append(f"- EEG class decoding (top-1): {metrics['eeg_class_top1']:.3f} (chance {metrics['chance_top1']:.3f})")
     if "embedding_cosine" in metrics:
-        out.append(f"- caption embedding cosine to the true caption's: {metrics['embedding_cosine']:.3f}")
+        shuffled = metrics.get("embedding_cosine_shuffled")
+        out.append(f"- caption embedding cosine to the true caption's: {metrics['embedding_cosine']:.3f}"
+                   + (f" (to another trial's caption: {shuffled:.3f})" if _num(shuffled) else ""))
     sal = metrics.get("saliency")
     if isinstance(sal, dict) and "iou" in sal:
         flat = sal.get("ssim_flat_baselines", {})

@@ -83,3 +83,10 @@ def test_the_card_puts_the_constant_guess_beside_the_decoded_maps_iou():
     text = _results(metrics, {})
     assert "mask IoU 0.503 (maps shuffled across trials 0.241; one image for every trial with no EEG in it" in text
     assert "tend to lie; 0.346): decoded saliency maps +0.151 [+0.138, +0.163]" in text
+
+
+def test_the_embedding_cosine_stands_beside_another_trials_caption():
+    from eegviz.eval.model_card import _results
+
+    text = _results({"embedding_cosine": 0.997, "embedding_cosine_shuffled": 0.677}, {})
+    assert "- caption embedding cosine to the true caption's: 0.997 (to another trial's caption: 0.677)" in text

@@ -179,6 +179,7 @@ def test_eval_draws_with_the_model_folders_own_pipeline(tmp_path):
                  "--no-controls"]) == 0
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert m["generator"] == "embedded" and m["image_size"] == 32
+    assert -1 <= m["embedding_cosine_shuffled"] <= 1  # the embedding cosine's control, another trial's caption
     assert m["sampling"] == {"steps": 1, "strength": 0.6, "guidance": 1.0}
     assert "label+saliency" in m["ablation"] and "reconstruction_40way_top1" in m["headline"]
 
