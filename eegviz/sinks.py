@@ -8,7 +8,7 @@ A sink is anything with on_result(rec, stimulus), on_skipped(marker, reason, kin
 
 from __future__ import annotations
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 SINK_METHODS = ("on_result", "on_skipped", "close")
 
@@ -18,15 +18,16 @@ def make_sink(spec: str):
 
     name, sep, rest = spec.partition(":")
     cls = get("sinks", name.strip())
-    if sep and hasattr(cls, "from_spec"):
-        sink = cls.from_spec(rest)
-    elif sep and rest:
+    if sep and rest and not hasattr(cls, "from_spec"):
         raise EegvizError(f"--sink {spec}: sink '{name}' takes no arguments (it has no from_spec)")
-    else:
-        try:
-            sink = cls()
-        except TypeError as e:
-            raise EegvizError(f"--sink {spec}: sink '{name}' needs arguments ({e})") from None
+    try:
+        sink = cls.from_spec(rest) if sep and hasattr(cls, "from_spec") else cls()
+    except EegvizError:
+        raise
+    except TypeError as e:
+        raise EegvizError(f"--sink {spec}: sink '{name}' cannot be built from the command line ({e})") from None
+    except Exception as e:  # noqa: BLE001 - a plugin's own failure is one line naming it, as a failed import is
+        raise EegvizError(f"--sink {spec}: sink '{name}' failed to build ({one_line(e)})") from e
     missing = [m for m in SINK_METHODS if not callable(getattr(sink, m, None))]
     if missing:
         raise EegvizError(f"sink '{name}' is not a sink: it lacks {', '.join(missing)}")

@@ -16,8 +16,31 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_unknown_or_malformed_sinks_are_one_line_errors():
     with pytest.raises(EegvizError, match="no sink named 'nope'"):
         make_sink("nope")
-    with pytest.raises(EegvizError, match="needs arguments"):
+    with pytest.raises(EegvizError, match="cannot be built from the command line"):
         make_sink("headless")  # the results writer needs a folder: it is --out's job
+
+
+def test_a_plugin_that_fails_while_being_built_is_one_line_naming_it(monkeypatch):
+    """A plugin failing at import was one line; one failing in its constructor or from_options gave a traceback."""
+    from eegviz import plugins
+    from eegviz.generators import make_generator
+
+    class Boom:
+        def __init__(self):
+            raise RuntimeError("no device\nsecond line")
+
+        @classmethod
+        def from_options(cls, options, model_dir):
+            return cls()
+
+    real = plugins.get
+    monkeypatch.setattr(plugins, "get", lambda group, name: Boom if name == "boom" else real(group, name))
+    with pytest.raises(EegvizError) as e:
+        make_sink("boom")
+    assert str(e.value).startswith("--sink boom: sink 'boom' failed to build (RuntimeError: no device")
+    assert "\n" not in str(e.value)
+    with pytest.raises(EegvizError, match="generator plugin 'boom' failed to build \\(RuntimeError: no device"):
+        make_generator("boom", Path("."))
 
 
 def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 from eegviz.generators.options import GeneratorOptions
 
 
@@ -17,4 +17,9 @@ def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None 
     gen_cls = get("generators", name)
     if not hasattr(gen_cls, "from_options"):
         raise EegvizError(f"generator plugin '{name}' cannot be built: it has no from_options(options, model_dir)")
-    return gen_cls.from_options(options or GeneratorOptions(), Path(model_dir))
+    try:
+        return gen_cls.from_options(options or GeneratorOptions(), Path(model_dir))
+    except EegvizError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a plugin's own failure is one line naming it, as a failed import is
+        raise EegvizError(f"generator plugin '{name}' failed to build ({one_line(e)})") from e
