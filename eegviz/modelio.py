@@ -94,14 +94,14 @@ MODEL_JSON_MAX_BYTES = 4 << 20
 
 
 def read_config(model_dir: Path, name: str = "config.json", required: dict | None = None,
-                optional: dict | None = None) -> dict:
+                optional: dict | None = None, max_bytes: int = MODEL_JSON_MAX_BYTES) -> dict:
     """The JSON object in model_dir/name; with `required`/`optional`, checked by check_fields(). Read up to
-    MODEL_JSON_MAX_BYTES, not whole."""
+    max_bytes (MODEL_JSON_MAX_BYTES), not whole."""
     path = Path(model_dir) / name
     if not path.exists():
         raise EegvizError(f"no model at {model_dir} ({name} missing); train one with `eegviz train`")
     try:
-        cfg = json.loads(read_at_most(path, MODEL_JSON_MAX_BYTES, str(path), f"a model's {name}").decode("utf-8"))
+        cfg = json.loads(read_at_most(path, max_bytes, str(path), f"a model's {name}").decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise EegvizError(f"{path} is not valid JSON") from None
     except OSError as e:

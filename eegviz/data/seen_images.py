@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from eegviz.checks import read_at_most
 from eegviz.errors import EegvizError
 
 FILE = "seen_images.json"
@@ -36,15 +35,12 @@ def write_seen_images(model_dir: Path, ds) -> None:
 
 def read_seen_images(model_dir: Path) -> dict[str, set[str]] | None:
     """The model's seen image ids by role; None for a folder made before the record existed (or by hand)."""
+    from eegviz.modelio import read_config
+
     path = Path(model_dir) / FILE
     if not path.exists():
         return None
-    try:
-        record = json.loads(read_at_most(path, MAX_BYTES, str(path), "a model's image record").decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise EegvizError(f"{path} is not valid JSON") from None
-    except OSError as e:
-        raise EegvizError(f"{path} could not be read ({e.strerror or e})") from None
+    record = read_config(model_dir, FILE, max_bytes=MAX_BYTES)  # a JSON object, read up to MAX_BYTES
     if not (isinstance(record, dict)
             and all(isinstance(record.get(r), list) and all(isinstance(i, str) for i in record[r]) for r in ROLES)):
         raise EegvizError(f"{path} must hold lists of image ids under {' and '.join(map(repr, ROLES))}")

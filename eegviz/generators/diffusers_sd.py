@@ -32,6 +32,7 @@ from eegviz.checks import read_at_most
 from eegviz.errors import EegvizError
 from eegviz.generators.base import to_uint8
 from eegviz.generators.lean_img2img import LeanImg2Img, num_inference_steps_for
+from eegviz.modelio import MODEL_JSON_MAX_BYTES
 
 SAMPLING = "sampling.json"
 SAMPLING_FIELDS = {"steps": int, "strength": float, "guidance": float, "text_encoder": str, "image_size": int}
@@ -54,8 +55,6 @@ SD_GUIDANCE = 7.5
 # scales well above 1: diffusers' LatentConsistencyModel(Img2Img)Pipeline default, guidance_scale 8.5 (w 7.5). The
 # LCM family used to run at guidance 0, which fed it w = -1, a value it never saw (found by review)
 LCM_GUIDANCE = 8.5
-# a model's JSON config is a few KB; one larger than this is not a config (a link to /dev/zero is read forever)
-CONFIG_MAX_BYTES = 4 << 20
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +128,7 @@ def read_model_json(model: str | Path, name: str) -> dict | None:
     if not path.is_file():
         return None
     try:
-        cfg = json.loads(read_at_most(path, CONFIG_MAX_BYTES, str(path), "a model config").decode("utf-8"))
+        cfg = json.loads(read_at_most(path, MODEL_JSON_MAX_BYTES, str(path), "a model config").decode("utf-8"))
     except (OSError, ValueError, EegvizError):  # ValueError: JSON and UTF-8 decoding errors
         return None
     return cfg if isinstance(cfg, dict) else None
