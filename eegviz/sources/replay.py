@@ -85,9 +85,9 @@ class PacedReplay:
                  sfreq: float, speed: float = 1.0, chunk_s: float = 0.02,
                  breaks: tuple[tuple[int, int, str], ...] = ()) -> None:
         """data (n, ch) and timestamps (n,) in recording time; markers in time order; breaks as
-        ReplaySource.breaks gives them (sample numbers). Markers out of the EEG's reach (out_of_reach: in
-        another clock) are handed on with the first read, unpaced: paced, they kept a replay waiting for hours
-        or for ever (check_reach)."""
+        ReplaySource.breaks gives them (sample numbers). Markers out of the EEG's reach (out_of_reach: sent
+        while no EEG was recorded, or in another clock) are handed on with the first read, unpaced: paced, they
+        kept a replay waiting for hours or for ever (check_reach)."""
         far = out_of_reach(timestamps, markers)
         self.n_markers = len(markers)
         self.unpaced = [m for m, o in zip(markers, far) if o]
