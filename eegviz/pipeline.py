@@ -77,6 +77,13 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+# how the summary line names each SkipKind
+SKIP_WORDS = {SkipKind.DROPPED: "dropped", SkipKind.GAP: "in a gap", SkipKind.NAN: "with NaN samples",
+              SkipKind.INCOMPLETE: "incomplete at the end", SkipKind.STOPPED: "cut short by the stop",
+              SkipKind.ERROR: "ended by an error", SkipKind.NO_ID: "naming no image",
+              SkipKind.CLOCK: "in another clock"}
+
+
 @dataclass
 class Stats:
     samples: int = 0
@@ -97,10 +104,16 @@ class Stats:
         lat = [t["marker_to_image"] for t in self.latencies]
         p = (f", marker->image p50 {np.percentile(lat, 50):.0f} ms p95 {np.percentile(lat, 95):.0f} ms"
              if lat else "")
-        nan = f" ({self.skipped_nan} with NaN samples)" if self.skipped_nan else ""
         out = f"; results in {self.out_dir}" if self.out_dir else ""
         return (f"eegviz: {self.markers} markers, {self.results} reconstructions, {self.dropped} dropped, "
-                f"{self.skipped} skipped{nan}{p}{out}")
+                f"{self.skipped} skipped{self._skip_words()}{p}{out}")
+
+    def _skip_words(self) -> str:
+        """' (2 in a gap, 1 with NaN samples)': why markers were skipped, most common first, so a session's last
+        line says whether its skips were the recording's fault (gaps, NaN) or only its end (cut short)."""
+        parts = [f"{n} {SKIP_WORDS.get(kind, str(getattr(kind, 'value', kind)))}"
+                 for kind, n in self.skip_kinds.most_common() if n]
+        return f" ({', '.join(parts)})" if parts else ""
 
     def nothing_made(self) -> str | None:
         """One line when a session that ran to its own end (its source ran out, or its duration) saw markers but

@@ -645,3 +645,18 @@ def test_a_latent_branch_of_another_vaes_latent_shape_is_refused_not_drawn_at_th
     assert "\n" not in str(err.value)
     dec.latent = LatentRegressor(len(CH), dec.spec.n_times, latent_shape=(4, 8, 8))
     assert Pipeline(ArraySource(), dec, gen, [], paced=False)._from_latents
+
+
+def test_summary_line_names_why_markers_were_skipped():
+    """A replay that ends '7 skipped' must say whether the recording was at fault (gaps, NaN, other clocks) or only
+    its end; every kind has words, and a session with no skips says nothing more."""
+    from eegviz.messages import SkipKind
+    from eegviz.pipeline import SKIP_WORDS, Stats
+
+    assert set(SKIP_WORDS) == set(SkipKind)
+    stats = Stats(markers=10, results=3, skipped=7)
+    stats.skip_kinds.update({SkipKind.GAP: 4, SkipKind.NAN: 2, SkipKind.CLOCK: 1})
+    assert "7 skipped (4 in a gap, 2 with NaN samples, 1 in another clock)" in stats.summary()
+    assert Stats(markers=3, results=3).summary().startswith(
+        "eegviz: 3 markers, 3 reconstructions, 0 dropped, 0 skipped")
+    assert "(" not in Stats(markers=3, results=3).summary()
