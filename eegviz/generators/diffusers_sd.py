@@ -77,6 +77,18 @@ def scheduler_for(family: str, config):
     return DDIMScheduler.from_config(config)
 
 
+def is_hub_id(name: str) -> bool:
+    """Whether `name` could be a Hugging Face model id ("owner/name"); an absolute path, ./x or a/b/c cannot, so a
+    missing folder named so is said to be missing, not to be absent from the HF cache."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(str(name))
+    except HFValidationError:
+        return False
+    return True
+
+
 def guess_family(name: str) -> str:
     """The family a Hub id's repo name suggests ("turbo", "lcm", else "sd"): only for an id whose own files cannot
     be read here (not cached, offline), whose load then fails anyway. Never for a path: a folder's parents say
@@ -405,8 +417,14 @@ class DiffusersImg2ImgGenerator:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise EegvizError(f"cannot load the diffusers pipeline in {model}: a file in it is missing or corrupt "
                                   f"({type(exc).__name__}: {first}); retrain or restore the folder") from None
-            raise EegvizError(f"cannot load diffusers model '{model}': not in the local folder or HF cache and "
-                              f"no network to fetch it ({type(exc).__name__})") from None
+            if Path(model).exists():
+                raise EegvizError(f"cannot load diffusers model '{model}': it is a file, not a pipeline folder "
+                                  f"(the folder holding model_index.json)") from None
+            if not is_hub_id(model):  # a path that names nothing: no cache or network could have helped
+                raise EegvizError(f"cannot load diffusers model '{model}': no such folder (and not a Hugging Face "
+                                  f"model id either)") from None
+            raise EegvizError(f"cannot load diffusers model '{model}': no folder of that name here, not in the HF "
+                              f"cache, and no network to fetch it ({type(exc).__name__})") from None
         finally:
             diffusers_logging.set_verbosity(verbosity)
         return pipe

@@ -85,6 +85,21 @@ def test_missing_model_offline_is_one_line_error(monkeypatch, tmp_path):
         DiffusersImg2ImgGenerator("stabilityai/sd-turbo-not-cached")
 
 
+def test_missing_folder_is_said_to_be_missing_not_uncached(monkeypatch, tmp_path):
+    """--sd-model /data/sd15 (a typo, a drive not mounted) was reported as a Hub id absent from the HF cache; a
+    path that cannot be an id is a missing folder, and a file is not a pipeline folder."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for path in (tmp_path / "sd15", "./not-here/sd"):
+        with pytest.raises(EegvizError, match="no such folder") as err:
+            DiffusersImg2ImgGenerator(str(path))
+        assert "cache" not in str(err.value)
+    (tmp_path / "model_index.json").write_text("{}")
+    with pytest.raises(EegvizError, match="it is a file, not a pipeline folder"):
+        DiffusersImg2ImgGenerator(str(tmp_path / "model_index.json"))
+    with pytest.raises(EegvizError, match="not in the HF cache"):  # an id-shaped name is still looked up as one
+        DiffusersImg2ImgGenerator("stabilityai/sd-turbo-not-cached")
+
+
 def test_default_size_is_the_models_native_resolution():
     g = DiffusersImg2ImgGenerator(pipe=tiny_pipe(), family="turbo", steps=1, strength=0.5)
     assert g.size == 16 * 2  # UNet sample size x VAE scale factor (SD-Turbo: 64 x 8 = 512)
