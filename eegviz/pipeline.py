@@ -28,7 +28,7 @@ import numpy as np
 
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
-from eegviz.generators.base import Generator, to_uint8
+from eegviz.generators.base import Generator, check_images, to_uint8
 from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
 from eegviz.sources.base import Source
 from eegviz.stopping import stop_deferred
@@ -291,9 +291,10 @@ class Pipeline:
         decoded = self.decoder.decode_batch(epochs, latent=self._from_latents)
         t1 = time.perf_counter()
         from_latents = {"latents": np.stack([d.latent for d in decoded])} if self._from_latents else {}
-        images = self.generator.generate(np.stack([d.saliency for d in decoded]),
-                                         np.stack([d.embedding for d in decoded]), seed=self._seeds(epochs),
-                                         **from_latents)
+        images = check_images(self.generator.generate(np.stack([d.saliency for d in decoded]),
+                                                      np.stack([d.embedding for d in decoded]),
+                                                      seed=self._seeds(epochs), **from_latents),
+                              len(epochs), getattr(self.generator, "name", type(self.generator).__name__))
         t2 = time.perf_counter()
         for i, (ep, dec) in enumerate(zip(epochs, decoded)):
             timings = {

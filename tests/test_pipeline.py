@@ -660,3 +660,33 @@ def test_summary_line_names_why_markers_were_skipped():
     assert Stats(markers=3, results=3).summary().startswith(
         "eegviz: 3 markers, 3 reconstructions, 0 dropped, 0 skipped")
     assert "(" not in Stats(markers=3, results=3).summary()
+
+
+class FloatGenerator(SlowGenerator):
+    """A plugin that returns what many image models give: floats in [0, 1]."""
+
+    name = "floaty"
+
+    def generate(self, saliency, embedding, seed=0):
+        return np.full((len(saliency), 8, 8, 3), 0.5)
+
+
+def test_a_generator_returning_floats_ends_the_session_in_one_line(tmp_path):
+    """The protocol says uint8; floats reached the PNG writer as a PIL traceback from the inference thread."""
+    import pytest
+
+    from eegviz.errors import EegvizError
+    from eegviz.generators.base import check_images
+    from eegviz.record.session_folder import SessionOutput
+
+    dec, _ = tiny_models()
+    out = SessionOutput(tmp_path / "s")
+    with pytest.raises(EegvizError, match="generator 'floaty' returned float64 images; generate\\(\\) must return uint8"):
+        Pipeline(ArraySource(), dec, FloatGenerator(), [], output=out, paced=False).run()
+    assert (tmp_path / "s" / "session.xdf").stat().st_size > 0  # what was recorded is kept
+    with pytest.raises(EegvizError, match=r"shaped \(2, 8, 8\) for 2 epochs"):
+        check_images(np.zeros((2, 8, 8), np.uint8), 2, "g")
+    with pytest.raises(EegvizError, match="returned list"):
+        check_images([np.zeros((8, 8, 3), np.uint8)], 1, "g")
+    ok = np.zeros((3, 8, 8, 3), np.uint8)
+    assert check_images(ok, 3, "g") is ok

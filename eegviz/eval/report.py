@@ -31,7 +31,7 @@ from eegviz.errors import EegvizError
 from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects, topk_hit)
-from eegviz.generators.base import Generator, to_uint8
+from eegviz.generators.base import Generator, check_images, to_uint8
 from eegviz.pipeline import check_latent_start
 from eegviz.stream.preprocess import prepare_epochs
 
@@ -96,8 +96,9 @@ def generate_all(gen: Generator, sal: np.ndarray, emb: np.ndarray, batch: int = 
         return {} if latents is None else {"latents": latents[i : i + batch]}
 
     try:
-        return np.concatenate([gen.generate(sal[i : i + batch], emb[i : i + batch], seed=i, **start(i))
-                               for i in range(0, len(sal), batch)])
+        name = getattr(gen, "name", type(gen).__name__)
+        return np.concatenate([check_images(gen.generate(sal[i : i + batch], emb[i : i + batch], seed=i, **start(i)),
+                                            len(sal[i : i + batch]), name) for i in range(0, len(sal), batch)])
     finally:
         for k, v in saved.items():
             setattr(gen, k, v)

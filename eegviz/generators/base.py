@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from eegviz.errors import EegvizError
+
 
 @runtime_checkable
 class Generator(Protocol):
@@ -37,3 +39,21 @@ class Generator(Protocol):
 
 def to_uint8(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def check_images(images, n: int, name: str) -> np.ndarray:
+    """A generator's output as the protocol promises it, (n, H, W, 3) uint8, or one line naming the generator.
+
+    Checked on every batch a session generates: a plugin returning floats in [0, 1] (what many image models
+    give) otherwise reached the PNG writer and the window as a PIL traceback from the inference thread, long after
+    the cause."""
+    if not isinstance(images, np.ndarray):
+        raise EegvizError(f"generator '{name}' returned {type(images).__name__}, not a numpy array of (N, H, W, 3) "
+                          "uint8 images")
+    if images.dtype != np.uint8:
+        raise EegvizError(f"generator '{name}' returned {images.dtype} images; generate() must return uint8 "
+                          "(0-255; eegviz.generators.base.to_uint8 converts [0, 1] floats)")
+    if images.ndim != 4 or images.shape[0] != n or images.shape[-1] != 3 or min(images.shape[1:3]) < 1:
+        raise EegvizError(f"generator '{name}' returned images shaped {images.shape} for {n} epochs; generate() "
+                          f"must return ({n}, H, W, 3)")
+    return images
