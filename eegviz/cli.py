@@ -257,7 +257,7 @@ def cmd_bench(args) -> int:
     if args.out:
         check_new_file(args.out, "--out")  # before minutes of timing, not after
     result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
-                       repeats=args.repeats, threads=args.threads, capture=args.capture)
+                       repeats=args.repeats, threads=args.threads, capture=args.capture, sd_model=args.sd_model)
     if args.device == "cuda" or args.sd_arch == "tiny":
         from eegviz.bench.sd import bench_sd
 
@@ -519,6 +519,9 @@ def _add_bench(sub) -> None:
                    "pooled, each pass's epoch -> image p50 / p95 beside them (the spread between runs)")
     b.add_argument("--threads", type=int, help="torch kernel threads (default: a session's, all cores but one)")
     b.add_argument("--model")
+    b.add_argument("--sd-model", metavar="MODEL", help="time this diffusers pipeline (a local folder or model id) as "
+                   "the generator instead of the model folder's own; a decoder-only folder needs it "
+                   "(models/synthetic-realistic: --sd-model models/synthetic-default)")
     b.add_argument("--sd-arch", default="sd-turbo", choices=["sd-turbo", "tiny"],
                    help="SD section (runs on --device cuda; 'tiny' runs a toy config anywhere)")
     b.add_argument("--sd-n", type=int, default=100, help="images to time for the SD section")

@@ -141,14 +141,13 @@ def _lean_comparison(gen, tokens: int, dim: int, n: int, map_side: int) -> tuple
 
 
 def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, tokens: int, dim: int,
-                      map_side: int, repeats: int = 1) -> dict:
+                      map_side: int, repeats: int = 1, sd_model: str | None = None) -> dict:
     """The same timings with the generator built with --compile (torch.compile on the UNet and the VAE's encode
     and decode), on the same simulated session: the first call's compile time, epoch -> image, and lean-vs-plain
     (the plain pipeline stays uncompiled, as diffusers ships)."""
-    from eegviz.generators import make_generator
     from eegviz.generators.options import GeneratorOptions
 
-    gen = make_generator("embedded", model_dir, options=GeneratorOptions(device=device, compile=True))
+    gen = _generator(model_dir, sd_model, GeneratorOptions(device=device, compile=True))
     t0 = time.perf_counter()
     gen.warmup()
     compile_s = time.perf_counter() - t0
@@ -178,23 +177,37 @@ def _repeated_stages(dec, gen, spec, session, repeats: int) -> tuple[dict[str, l
     return pooled, passes
 
 
+def _generator(model_dir: Path, sd_model: str | None, options):
+    """The generator a session with this model folder (and --sd-model) would build: the folder's own pipeline
+    ("embedded"), or the diffusers pipeline `sd_model` names, which a decoder-only folder
+    (models/synthetic-realistic) needs."""
+    from dataclasses import replace
+
+    from eegviz.generators import make_generator
+
+    if sd_model is None:
+        return make_generator("embedded", model_dir, options=options)
+    return make_generator("diffusers", model_dir, options=replace(options, sd_model=str(sd_model)))
+
+
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False,
-              repeats: int = 1, threads: int | None = None, capture: bool = True) -> dict:
+              repeats: int = 1, threads: int | None = None, capture: bool = True, sd_model: str | None = None) -> dict:
     """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section).
     repeats: stream the simulated session this many times (eegviz.bench.latency._repeated_stages).
     threads: torch's kernel threads, as a session would use them (None: a session's default, eegviz.threads;
     the JSON's machine.threads says what was used). capture: the generator as a session builds it, with batch 1
-    through Dynamo-recorded graphs (eegviz.generators.lean_img2img); the JSON's graph_capture says which."""
+    through Dynamo-recorded graphs (eegviz.generators.lean_img2img); the JSON's graph_capture says which.
+    sd_model: generate with this diffusers pipeline (a folder or model id) instead of the model folder's own."""
     from eegviz.threads import inference_thread_count
 
     with inference_thread_count(threads):
-        return _run_bench(device, n, model_dir, compiled, repeats, capture)
+        return _run_bench(device, n, model_dir, compiled, repeats, capture, sd_model)
 
 
-def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repeats: int, capture: bool) -> dict:
+def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repeats: int, capture: bool,
+               sd_model: str | None) -> dict:
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
-    from eegviz.generators import make_generator
     from eegviz.generators.options import GeneratorOptions
     from eegviz.paths import default_model_dir
 
@@ -204,7 +217,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     model_dir = Path(model_dir or default_model_dir())
     dec = TwoBranchDecoder.load(model_dir)
     check_session_size(n, dec.spec.sfreq)
-    gen = make_generator("embedded", model_dir, options=GeneratorOptions(device=device, capture=capture))
+    gen = _generator(model_dir, sd_model, GeneratorOptions(device=device, capture=capture))
     t0 = time.perf_counter()
     gen.warmup()
     warmup_s = time.perf_counter() - t0
@@ -227,7 +240,9 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
                     "threads": torch.get_num_threads(), "device": device,
                     "load_average_before_after": [load_before, list(os.getloadavg())]},
         "measured": {"eegviz_commit": git_commit(), "model_dir": str(model_dir),
-                     "model_digest": model_digest(model_dir)},
+                     "model_digest": model_digest(model_dir), "sd_model": sd_model,
+                     # a local pipeline folder's files too: the generator timed is its, not the model folder's
+                     "sd_model_digest": model_digest(Path(sd_model)) if sd_model and Path(sd_model).is_dir() else None},
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
         "graph_capture": bool(capture),
         "warmup_s": warmup_s,
@@ -253,5 +268,5 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     }
     if compiled:
         res["compiled"] = _compiled_section(model_dir, device, dec, spec, session, n, emb.shape[1], emb.shape[2],
-                                             map_side, repeats)
+                                             map_side, repeats, sd_model)
     return res

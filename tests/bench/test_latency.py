@@ -101,6 +101,32 @@ def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     assert set(r["targets"]) >= {"lean>=2x_plain_pipeline", "unet_passes_per_image<=2", "image_size>=64"}
 
 
+def test_bench_times_a_decoder_only_folder_with_the_pipeline_sd_model_names(tmp_path, capsys):
+    """A decoder-only model folder (models/synthetic-realistic) draws with another folder's pipeline
+    (--sd-model); bench's error said to pass --sd-model, which bench did not take."""
+    import shutil
+
+    from eegviz.bench.latency import model_digest
+
+    model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 1, "image_size": 32})
+    decoder_only = tmp_path / "decoder-only"
+    shutil.copytree(model, decoder_only)
+    for name in ("model_index.json", "sampling.json"):  # the decoder's files only, as that folder holds
+        (decoder_only / name).unlink()
+    for name in ("unet", "vae", "scheduler"):
+        shutil.rmtree(decoder_only / name)
+    assert main(["bench", "--n", "10", "--model", str(decoder_only)]) == 2
+    assert "--sd-model" in capsys.readouterr().err
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--n", "10", "--no-capture", "--model", str(decoder_only), "--sd-model", str(model),
+                 "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["measured"]["sd_model"] == str(model) and r["measured"]["sd_model_digest"] == model_digest(model)
+    assert r["measured"]["model_digest"] == model_digest(decoder_only)
+    assert r["generator"].startswith("DiffusersImg2ImgGenerator (1 steps") and r["image_size"] == 32
+    assert r["latency_ms"]["epoch_to_image"]["n"] == 10
+
+
 def test_bench_compile_times_a_compiled_generator_beside_the_default(tmp_path, monkeypatch):
     """--compile adds a "compiled" section from a generator whose UNet and VAE went through torch.compile in the
     CPU mode (not max-autotune), beside the uncompiled figures; torch.compile itself is replaced by a recorder here
