@@ -33,6 +33,19 @@ def write_seen_images(model_dir: Path, ds) -> None:
     (Path(model_dir) / FILE).write_text(json.dumps(record, indent=0))
 
 
+def add_seen_images(model_dir: Path, ds) -> bool:
+    """Add `ds`'s training and validation images to the model's record, when it keeps one (a part refitted on
+    other data, such as the latent branch, saw those images too); False for a folder without a record, which
+    stays without one (a record of only the refit's images would pass the decoder's own as unseen)."""
+    seen = read_seen_images(model_dir)
+    if seen is None:
+        return False
+    ids = np.asarray(ds.image_ids)
+    record = {role: sorted(seen[role] | set(map(str, ids[ds.subset(role)]))) for role in ROLES}
+    (Path(model_dir) / FILE).write_text(json.dumps(record, indent=0))
+    return True
+
+
 def read_seen_images(model_dir: Path) -> dict[str, set[str]] | None:
     """The model's seen image ids by role; None for a folder made before the record existed (or by hand)."""
     from eegviz.modelio import read_config

@@ -79,6 +79,11 @@ def fit_latent_branch(model_dir: Path, ds, data_label: str = "") -> dict:
         if record.is_file():
             info["replaced_record"] = json.loads(record.read_text())
     write_config(model_dir, info, record.name)
+    from eegviz.data.seen_images import add_seen_images
+
+    if not add_seen_images(model_dir, ds):  # eval refuses test images the branch learnt from, as the decoder's
+        log.warning("%s keeps no seen_images.json (made before it existed): eval cannot tell which test images "
+                    "this latent branch or the decoder learnt from", model_dir)
     log.info("latent branch: validation R^2 %.3f over %s latents (%.0f s)", fit["val_r2"], list(z.shape[1:]),
              info["seconds"])
     return info

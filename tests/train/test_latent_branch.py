@@ -19,6 +19,8 @@ from eegviz.train.latent_branch import fit_latent_branch, main
 def fitted(tmp_path_factory):
     root = tmp_path_factory.mktemp("latent")
     model = tiny_embedded_model(root / "m")
+    # the decoder's own record, standing for images the toy data does not show
+    (model / "seen_images.json").write_text('{"train": ["decoder_image"], "val": ["decoder_choice"]}')
     ds = load_dataset(simulate_dataset(root / "d", subjects=1, n_per_class=3))
     return model, ds, fit_latent_branch(model, ds, "toy")
 
@@ -69,3 +71,17 @@ def test_fitting_again_keeps_the_regressor_it_replaces(fitted):
     assert (kept / "diffusion_pytorch_model.safetensors").read_bytes() == before
     assert info["replaced_record"]["data"] == "toy" and info["data"] == "again"
     assert TwoBranchDecoder.load(model).latent is not None
+
+
+def test_the_refit_adds_its_images_to_the_models_seen_record(fitted, tmp_path):
+    """Refitting the branch on other data taught the model those images; eval must refuse them as test images too
+    (eegviz.data.seen_images), so the record grows; the decoder's own images stay in it."""
+    from eegviz.data.seen_images import add_seen_images, read_seen_images
+
+    model, ds, _ = fitted
+    seen = read_seen_images(model)
+    ids = np.asarray(ds.image_ids).astype(str)
+    decoder_own = {"train": {"decoder_image"}, "val": {"decoder_choice"}}
+    for role in ("train", "val"):  # exactly the union: the toy data's test images are not added
+        assert seen[role] == decoder_own[role] | set(ids[ds.subset(role)])
+    assert add_seen_images(tmp_path, ds) is False and not (tmp_path / "seen_images.json").exists()
