@@ -656,8 +656,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config")
+    # named as the real parser is: `eegviz demo --config` (no file) was reported as "usage: __main__.py ..."
+    pre = argparse.ArgumentParser(add_help=False, prog=parser.prog)
+    pre.add_argument("--config", metavar="FILE.toml")
     known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
     if known.config:
         commands = parser.eegviz_commands

@@ -86,6 +86,15 @@ def test_cli_one_line_for_a_missing_config_and_version():
     assert r.returncode == 0 and r.stdout.startswith("eegviz ")
 
 
+def test_config_without_a_file_is_eegviz_usage_not_the_modules(capsys):
+    """`eegviz demo --config` (the file forgotten) printed "usage: __main__.py [--config CONFIG]"."""
+    with pytest.raises(SystemExit) as e:
+        parse_args(["demo", "--config"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("usage: eegviz ") and "__main__" not in err
+    assert err.strip().endswith("eegviz: error: argument --config: expected one argument")
+
+
 def test_sys_info_names_the_libraries_and_devices():
     r = subprocess.run([sys.executable, "-m", "eegviz.cli", "sys-info"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
