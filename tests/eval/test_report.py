@@ -193,6 +193,9 @@ def test_eval_with_an_sd_model_and_an_image_classifier(tmp_path, capsys):
     assert m["ablation"]["label_only"]["ssim"] != m["ablation"]["label+saliency"]["ssim"]
     headline = json.loads(capsys.readouterr().out)
     assert headline["reconstruction_7way_top1"] == m["ablation"]["label+saliency"]["7way_top1"]
+    assert headline["reconstruction_7way_top1_saliency_shuffled"] == m["generation_controls"]["saliency_shuffled"][
+        "7way_top1"]
+    assert "reconstruction_iou" not in headline  # photographs: no silhouettes to score against
     new = tmp_path / "report-new"
     assert main(common(new) + ["--generator", "diffusers", "--sd-model", str(sd), "--strength", "1.5"]) == 2
     assert main(common(new) + ["--classifier", str(tmp_path / "nothing-here"), "--generator", "diffusers",
@@ -257,6 +260,20 @@ def test_generation_controls_and_object_metrics_on_synthetic_stimuli(tmp_path):
     assert full["iou"] > 0.95 and full["colour_acc"] == 1.0 and full["centroid_r_x"] > 0.99
     assert full["ssim"] == pytest.approx(1.0, abs=1e-3) and full["ssim"] > m["ssim_flat_baselines"]["background"]
     assert gc["saliency_shuffled"]["iou"] < 0.5 and gc["saliency_flat"]["iou"] == 0.0
+    # the headline carries each figure with its controls, the constant guess among them
+    from eegviz.eval.report import _headline_figures
+
+    maps = {"iou": 0.4, "shuffled_control": {"iou": 0.2}, "constant_guess": {"iou": 0.3}}
+    metrics = {**m, "headline": {}, "saliency": maps}
+    _headline_figures(metrics)
+    head = metrics["headline"]
+    assert (head["saliency_iou"], head["saliency_iou_shuffled"], head["saliency_iou_constant_guess"]) == (0.4, 0.2, 0.3)
+    assert head["reconstruction_iou"] == full["iou"] and head["reconstruction_iou_constant_guess"] == guess["iou"]
+    assert head["reconstruction_iou_saliency_shuffled"] == gc["saliency_shuffled"]["iou"]
+    n = m["n_way"]
+    assert head[f"reconstruction_{n}way_top1_saliency_shuffled"] == gc["saliency_shuffled"][f"{n}way_top1"]
+    assert head["reconstruction_is_saliency_shuffled"] == gc["saliency_shuffled"]["is"]["mean"]
+    assert head["is_true_stimuli"] == m["is_true_stimuli"]["mean"]
     assert gc["embedding_shuffled"]["iou"] == full["iou"]  # this generator ignores the embedding
     d = gc["saliency_vs_shuffled"]
     assert d["iou"]["diff"] > 0.4 and d["iou"]["ci95"][0] > 0 and d["centroid_err"]["ci95"][1] < 0

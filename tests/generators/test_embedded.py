@@ -182,6 +182,17 @@ def test_eval_draws_with_the_model_folders_own_pipeline(tmp_path):
     assert -1 <= m["embedding_cosine_shuffled"] <= 1  # the embedding cosine's control, another trial's caption
     assert m["sampling"] == {"steps": 1, "strength": 0.6, "guidance": 1.0}
     assert "label+saliency" in m["ablation"] and "reconstruction_40way_top1" in m["headline"]
+    # every headline figure beside the control that could refute it (the IS stood alone, yet cannot tell trials
+    # apart: the maps shuffled score about as high)
+    head, shuffled = m["headline"], m["generation_controls"]["saliency_shuffled"]
+    assert head["reconstruction_40way_top1_saliency_shuffled"] == shuffled["40way_top1"]
+    assert head["reconstruction_is_saliency_shuffled"] == shuffled["is"]["mean"]
+    assert head["is_true_stimuli"] == m["is_true_stimuli"]["mean"]
+    assert head["reconstruction_iou"] == m["ablation"]["label+saliency"]["iou"]
+    assert head["reconstruction_iou_saliency_shuffled"] == shuffled["iou"]
+    assert head["saliency_iou_shuffled"] == m["saliency"]["shuffled_control"]["iou"]
+    # (one image per class: no validation split to choose the constant guess on, so none is given, nor claimed)
+    assert "constant_guess" not in m["saliency"] and "saliency_iou_constant_guess" not in head
 
 
 def test_damaged_pipeline_config_is_one_line_error(tmp_path):
