@@ -8,8 +8,8 @@ apart from the controller, which knows nothing of command lines or of which wind
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import signal
 import sys
 import threading
 
@@ -20,6 +20,7 @@ from eegviz.app.session import SessionController
 from eegviz.app.source_choice import SourceChoice
 from eegviz.app.window import MainWindow
 from eegviz.settings import SessionSettings
+from eegviz.stopping import signals_call
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,9 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     ctl.session_ended.connect(on_ended)
     ctl.stopped.connect(on_stopped)
 
-    old_handlers, sig_timer = {}, None
+    handlers, sig_timer = contextlib.ExitStack(), None
     if threading.current_thread() is threading.main_thread():
-        def on_sigint(*_):
+        def on_sigint(_signum: int) -> None:
             if state["interrupted"]:  # again, while the session closes: its files come first
                 print("eegviz: already stopping; closing the session's files first", file=sys.stderr, flush=True)
                 return
@@ -104,8 +105,9 @@ def run_window_session(initial, settings: SessionSettings) -> int:
             app.quit()
 
         # SIGTERM too: it is what systemd, a process manager or `kill PID` stops a kiosk with, and left to its
-        # default it ended the process at once, session.xdf without footers and the last marker without its line
-        old_handlers = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # default it ended the process at once, session.xdf without footers and the last marker without its line.
+        # The same handling as the presenter's (eegviz.stopping.signals_call), restored in the finally below.
+        handlers.enter_context(signals_call(on_sigint))
         sig_timer = QTimer()
         sig_timer.timeout.connect(lambda: None)  # lets Python run its signal handlers while Qt waits
         sig_timer.start(200)
@@ -130,8 +132,7 @@ def run_window_session(initial, settings: SessionSettings) -> int:
             QCoreApplication.sendPostedEvents(ctl, QEvent.Type.MetaCall)
         if sig_timer is not None:
             sig_timer.stop()
-            for sig, handler in old_handlers.items():
-                signal.signal(sig, handler)
+        handlers.close()
         win.close()
         win.deleteLater()
         # Quitting closes the window, and its "last window closed" posts one more Quit; left in the queue it
