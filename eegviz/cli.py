@@ -85,6 +85,15 @@ def _check_generator(generator: GeneratorSettings) -> None:
 
     if generator.options.sd_model and generator.name == "embedded":
         raise EegvizError(SD_MODEL_NOT_READ)
+    opts = generator.options
+    if opts.strength is not None:
+        check_range(opts.strength, "--strength", 0, 1, low_open=True,
+                    hint="the fraction of the sampler's noise schedule applied")
+    if opts.guidance is not None:
+        from eegviz.generators.diffusers_sd import MAX_GUIDANCE
+
+        check_range(opts.guidance, "--guidance", 0, MAX_GUIDANCE,
+                    hint="classifier-free guidance scale; 1 or less: none (one UNet pass per step)")
 
 
 def _check_rate_and_unit(source: SourceSettings) -> None:
@@ -225,9 +234,6 @@ def cmd_eval(args) -> int:
 
     _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
     data_opts = _data_opts(args)
-    if args.strength is not None:
-        check_range(args.strength, "--strength", 0, 1, low_open=True,
-                    hint="the fraction of the sampler's noise schedule applied")
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
     from eegviz.model_sources import resolve_model_dir
@@ -333,12 +339,18 @@ MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. st
 
 
 def _generator_opts(sp, default, default_help) -> None:
-    """Which generator and, for the diffusers one, which SD model and how many steps (run and eval alike)."""
+    """Which generator and, for the diffusers one, which SD model; its steps, strength and guidance (run and eval
+    alike; each left out is the model's own, GeneratorOptions)."""
     sp.add_argument("--generator", default=default, help=f"generator plugin (default: {default_help})")
     sp.add_argument("--sd-model", help="diffusers model id or folder (generator 'diffusers'; default: the "
                                          "model folder's own pipeline)")
     sp.add_argument("--steps", type=int,
                     help="UNet denoising steps (default: the model's sampling.json, else 1)")
+    sp.add_argument("--strength", type=float, help="img2img strength: how far into the noise schedule the "
+                    "start image is sent (0-1; default: the model's sampling.json, else the family's)")
+    sp.add_argument("--guidance", type=float, help="classifier-free guidance scale (<= 1: none, one UNet pass "
+                    "per step; default: the model's sampling.json, else its family's: SD 7.5, LCM 8.5, "
+                    "SD-Turbo none)")
     sp.add_argument("--compile", action="store_true",
                     help="torch.compile the generator's UNet and VAE (inductor; needs a C++ compiler; the first "
                          "image takes about a minute on 2 CPU cores, every later one is faster)")
@@ -501,8 +513,6 @@ def _add_eval(sub) -> None:
     e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
                    help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none)")
     _generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model")
-    e.add_argument("--strength", type=float, help="img2img strength (any generator; default: the model's "
-                   "sampling.json, else 0.5)")
     e.add_argument("--classifier", metavar="MODEL",
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
                         "N-way top-k and IS; default: the model's stimulus classifier")

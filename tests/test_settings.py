@@ -103,3 +103,22 @@ def test_an_empty_out_is_refused_not_a_session_that_records_nothing(capsys):
     assert main(["demo", "--headless", "--out", ""]) == 2
     err = capsys.readouterr().err
     assert "--out is empty" in err and "Traceback" not in err
+
+
+def test_a_session_takes_the_samplers_strength_and_guidance(tmp_path, capsys):
+    """GeneratorOptions had strength and guidance, but only eval had a --strength and nothing a --guidance: a lab
+    could not run a session of SD-Turbo at another strength, nor real SD at another guidance. Both come from flags
+    or a config file; bad values are one line each."""
+    from eegviz.cli import main
+
+    s = session_settings(parse_args(["replay", "a.xdf", "--strength", "0.5", "--guidance", "3"]))
+    assert (s.model.generator.options.strength, s.model.generator.options.guidance) == (0.5, 3.0)
+    cfg = tmp_path / "demo.toml"
+    cfg.write_text("[demo]\nstrength = 0.4\nguidance = 7.5\n")
+    opts = session_settings(parse_args(["demo", "--config", str(cfg)])).model.generator.options
+    assert (opts.strength, opts.guidance) == (0.4, 7.5)
+    for flag, value, said in (("--guidance", "-1", "must be in [0, 50]"), ("--guidance", "nan", "finite"),
+                              ("--strength", "0", "must be in (0, 1]"), ("--strength", "2", "must be in (0, 1]")):
+        assert main(["demo", "--headless", flag, value]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"eegviz: error: {flag} ") and said in err[0]
