@@ -25,6 +25,7 @@ HISTORY_MIN_WINDOW_H = 700  # shorter windows leave the history strip out (its t
 HISTORY_H = 140  # the strip, its title and captions
 WINDOW_CHROME_H = 330  # controls, message line, the traces' 150 px, captions, status bar, margins
 SOURCE_NAME_CHARS = 40  # longer source names (XDF file stems) are shortened in the status bar
+LATENCY_FIRST = "marker_to_image"  # the status bar's latency starts with this stage (the pipeline's name)
 
 
 class MainWindow(SessionWindow):
@@ -187,7 +188,10 @@ class MainWindow(SessionWindow):
         parts = []
         rec = self.last_rec
         if rec is not None and rec.timings_ms:
-            parts.append("latency " + " · ".join(f"{k} {v:.1f} ms" for k, v in rec.timings_ms.items()))
+            # the end-to-end figure (the summary line's marker->image) first: after the five stages it was
+            # elided away even at 1280 px, leaving "latency epoch_wait … · queue … · ep…"
+            timings = sorted(rec.timings_ms.items(), key=lambda kv: kv[0] != LATENCY_FIRST)
+            parts.append("latency " + " · ".join(f"{k} {v:.1f} ms" for k, v in timings))
         parts.extend(f"{k} {v}" for k, v in self.extra_status.items())
         return "  |  ".join(parts)
 

@@ -88,3 +88,18 @@ def test_the_window_fits_a_small_screen(qtbot, info):
     qtbot.waitUntil(lambda: w.isVisible(), timeout=2000)
     assert w.width() <= 800 and w.height() <= 480, (w.width(), w.height())
     assert not w.history.isVisible() and w.recon_panel.image_label.width() < 256
+
+
+def test_the_status_bar_shows_the_marker_to_image_latency_first(window, qtbot):
+    """The pipeline's stages come in order, the end-to-end marker_to_image last: at 1280 px the details were elided
+    to "latency epoch_wait … · generate 52.5 ms · ep…", so the one number the summary line reports was never seen."""
+    timings = {"epoch_wait": 598.3, "queue": 4.4, "decode": 32.2, "generate": 92.1, "epoch_to_image": 128.7,
+               "marker_to_image": 726.9}
+    window.resize(1280, 860)
+    window.show()
+    qtbot.waitExposed(window)
+    window.on_reconstruction(make_rec(timings=timings), None)
+    details = window.details_label
+    qtbot.waitUntil(lambda: details.text() != details.full_text(), timeout=2000)  # elided: the window is too narrow
+    assert details.text().startswith("latency marker_to_image 726.9 ms")
+    assert "epoch_wait 598.3 ms" in details.full_text() and "generate 92.1 ms" in details.full_text()
