@@ -25,6 +25,7 @@ WINDOW_S = 5.0  # seconds of EEG visible
 # at 20 Hz, 47 ms with the traces all but stopped, 74-78 ms at 10 Hz with a 1 ms GIL switch interval
 # (run_window.py), on 2 cores.
 REFRESH_HZ = 10.0
+MARKER_LABEL_GAP_PX = 6  # the least room between one marker's label and the next one's
 
 
 def nice_scale(value: float) -> float:
@@ -121,6 +122,7 @@ class TraceView(pg.PlotWidget):
         self.scale_bar: pg.PlotDataItem | None = None
         self.scale_text: pg.TextItem | None = None
         self.scale_uv = 0.0  # the scale bar's length in microvolts (0 until traces are drawn)
+        self._last_label: tuple[float, float] | None = None  # (time, width in px) of the last shown marker label
         self._dirty = False
 
         self.refresh_timer = QTimer(self)
@@ -137,6 +139,7 @@ class TraceView(pg.PlotWidget):
         for line in self.marker_lines:
             self.removeItem(line)
         self.curves, self.marker_lines = [], []
+        self._last_label = None
         n = len(self.buffer.channels)
         self._label_ticks()
         self.setYRange(-max(n, 1) + 0.3, 0.9, padding=0)
@@ -171,8 +174,11 @@ class TraceView(pg.PlotWidget):
             self._dirty = True
 
     def on_marker(self, marker: Marker) -> None:
+        """A dashed line at the marker, labelled with its payload where the last label leaves room (see
+        _label_fits); the line is drawn either way."""
+        t = float(marker.timestamp) - self.buffer.origin(float(marker.timestamp))
         line = pg.InfiniteLine(
-            pos=float(marker.timestamp) - self.buffer.origin(float(marker.timestamp)),
+            pos=t,
             angle=90,
             movable=False,
             pen=pg.mkPen((220, 40, 40), width=1.5, style=Qt.PenStyle.DashLine),
@@ -180,8 +186,22 @@ class TraceView(pg.PlotWidget):
             labelOpts={"position": 0.97, "color": (180, 20, 20), "fill": (255, 255, 255, 200), "anchors": [(0, 0), (0, 0)]},
         )
         self.addItem(line)
+        if self._label_fits(t):
+            self._last_label = (t, line.label.boundingRect().width())
+        else:
+            line.label.setVisible(False)
         self.marker_lines.append(line)
         self._dirty = True
+
+    def _label_fits(self, t: float) -> bool:
+        """Whether a label at time t clears the last shown one. At a rapid design's pace (an image every 0.2-0.3 s)
+        each label was drawn over the one before, leaving rows of ids cut to their first letters; decided once per
+        marker, so the labels shown do not change as the traces scroll."""
+        px_per_s = self.getPlotItem().getViewBox().width() / WINDOW_S
+        if self._last_label is None or px_per_s <= 0:
+            return True
+        last_t, last_w = self._last_label
+        return (t - last_t) * px_per_s >= last_w + MARKER_LABEL_GAP_PX
 
     def refresh(self) -> None:
         """Redraw traces and prune marker lines; a no-op unless a chunk or marker came since the last call."""

@@ -63,3 +63,22 @@ def test_nan_samples_leave_holes_not_blank_traces(window):
     _, y1 = window.traces.curves[1].getData()
     assert np.isnan(y0[40:60]).all() and np.isfinite(y0[:40]).all()
     assert np.isfinite(y1).all() and window.traces.scale_uv > 0  # the others keep their scale
+
+
+def test_marker_labels_at_a_rapid_pace_do_not_overlap(window, qtbot):
+    """A marker every 0.2 s (a rapid design) drew each label over the one before: every id cut to a few letters.
+    Now a label is shown only where the last one leaves room; every marker still gets its line."""
+    window.resize(1280, 860)
+    window.show()
+    qtbot.waitExposed(window)
+    names = ("crescent", "frame", "cup", "bottle", "bolt", "mushroom")
+    for k in range(40):
+        window.on_chunk(make_chunk(0.2 * k, 20))
+        window.on_marker(Marker(timestamp=0.2 * k, payload=f"{names[k % 6]}_{k:03d}"))
+    window.traces.refresh()
+    qtbot.wait(50)  # the labels move to their lines when the view's new range is drawn
+    lines = window.traces.marker_lines
+    assert len(lines) >= 24  # the last 5 s: every marker has its line
+    shown = [line.label.sceneBoundingRect() for line in lines if line.label.isVisible()]
+    assert len(shown) >= 6  # ... and a good share of them a label
+    assert all(not a.intersects(b) for a, b in zip(shown, shown[1:]))
