@@ -102,12 +102,16 @@ class ElidedLabel(QLabel):
 class HistoryStrip(QWidget):
     """The last HISTORY_LEN reconstructions in a row, newest on the left, each captioned with the decoded class.
 
-    Iterating (and len()) gives the item widgets, newest first; each holds the image label and the caption.
+    It never asks for more width than it is given: the HISTORY_LEN thumbnails need 810 px, which widened the window
+    past a 768 or 800 px wide screen at a session's 8th image (and kept it from being made narrower); the oldest
+    that do not fit are hidden instead. Iterating (and len()) gives the item widgets, newest first, shown or not;
+    each holds the image label and the caption.
     """
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.items: deque[QWidget] = deque()
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(6)
@@ -144,6 +148,18 @@ class HistoryStrip(QWidget):
         self.items.appendleft(item)
         while len(self.items) > HISTORY_LEN:
             self._drop_oldest()
+        self._show_fitting()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().resizeEvent(event)
+        self._show_fitting()
+
+    def _show_fitting(self) -> None:
+        """Show the newest items that fit the strip's width, hide the rest."""
+        gap = self._layout.spacing()
+        fits = (self.width() + gap) // (HISTORY_PX + gap)
+        for i, item in enumerate(self.items):
+            item.setVisible(i < fits)
 
     def clear(self) -> None:
         while self.items:

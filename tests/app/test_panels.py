@@ -44,3 +44,23 @@ def test_history_marks_hits_and_misses_only_when_the_truth_is_known(window):
     assert unknown.text() == "bolt" and unknown.styleSheet() == ""
 
 
+
+
+def test_a_full_history_does_not_widen_the_window_past_a_narrow_screen(qtbot, info):
+    """Eight thumbnails need 810 px: on a 768 px wide (portrait) screen the window grew from 768 to 822 px at the
+    session's 8th image, its Stop button off the screen. The strip now hides the oldest that do not fit."""
+    from eegviz.app.window import MainWindow
+
+    w = MainWindow(info)
+    qtbot.addWidget(w)
+    w.fit_to(768, 1024)
+    w.show()
+    qtbot.waitExposed(w)
+    for i in range(HISTORY_LEN):
+        w.on_reconstruction(make_rec(payload=f"p{i}", cls=f"c{i}"), None)
+        qtbot.wait(10)
+    assert w.width() <= 768, w.width()
+    assert len(w.history) == HISTORY_LEN  # all kept, ...
+    shown = [item for item in w.history if item.isVisible()]
+    assert 1 <= len(shown) < HISTORY_LEN and shown[0] is w.history.items[0]  # ... the newest that fit shown
+    assert all(item.geometry().right() <= w.history.width() for item in shown)
