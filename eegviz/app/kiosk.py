@@ -61,6 +61,8 @@ class KioskWindow(SessionWindow):
         self.stimulus_panel = ImagePanel("stimulus (ground truth)", MIN_SIDE_PX, caption_pt=14)
         for p in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
             p.image_label.setStyleSheet("background: #111111; color: #808080; font-size: 16pt;")
+        for p in (self.saliency_panel, self.stimulus_panel):  # first lines level when _fit_panels evens them
+            p.caption.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         row.addStretch(1)
         row.addWidget(self.saliency_panel, 0, Qt.AlignmentFlag.AlignVCenter)
         row.addWidget(self.recon_panel, 0, Qt.AlignmentFlag.AlignVCenter)
@@ -173,3 +175,11 @@ class KioskWindow(SessionWindow):
         self.recon_panel.set_size(main)
         self.saliency_panel.set_size(side)
         self.stimulus_panel.set_size(side)
+        # Both side captions as tall as the taller: on an 800 px screen "stimulus (ground truth)" wraps to two
+        # lines, and its panel, centred in the row like the others, held its image 12 px above the saliency map's.
+        sides = (self.saliency_panel, self.stimulus_panel)
+        for p in sides:
+            p.caption.setMinimumHeight(0)  # heightForWidth answers no less than the minimum set last time
+        caption_h = max(p.caption.heightForWidth(side) for p in sides)
+        for p in sides:
+            p.caption.setMinimumHeight(caption_h)

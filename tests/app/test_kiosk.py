@@ -71,3 +71,19 @@ def test_kiosk_fits_a_screen_narrower_than_its_design_width(qtbot, info):
         assert panel.width() >= label.width() and label.visibleRegion().boundingRect().width() == label.width()
     caption = w.class_caption.mapTo(w, w.class_caption.rect().bottomRight())
     assert "3 showings" in w.class_caption.text() and caption.x() < w.width() and caption.y() < w.height()
+
+
+def test_the_side_images_are_level_when_one_caption_wraps(qtbot, info):
+    """On the 800 px offscreen screen "stimulus (ground truth)" wraps to two lines under its image; its panel, centred
+    in the row like the saliency map's, held the stimulus 12 px higher than the saliency map beside it."""
+    w = KioskWindow(info)
+    qtbot.addWidget(w)
+    w.show_kiosk()
+    qtbot.wait(50)
+    sal, stim = w.saliency_panel, w.stimulus_panel
+    assert stim.caption.fontMetrics().horizontalAdvance(stim.caption.text()) > stim._size  # the case: it wraps
+    central = w.centralWidget()
+    tops = [p.image_label.mapTo(central, p.image_label.rect().topLeft()).y() for p in (sal, stim)]
+    assert tops[0] == tops[1], tops
+    w._fit_panels(1920, 1080)  # a wider screen: one line each again, the captions no taller than that
+    assert stim.caption.minimumHeight() == sal.caption.minimumHeight() < 1.5 * sal.caption.fontMetrics().lineSpacing()
