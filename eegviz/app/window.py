@@ -59,7 +59,14 @@ class MainWindow(SessionWindow):
         for p in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
             panels.addWidget(p)
         panels.addStretch(1)
-        root.addLayout(panels, 0)
+        # In a container whose minimum is the smallest panels' (MIN_PANEL_PX), not the present ones': the window's
+        # minimum followed the panels as they were, so a window-manager snap to half a 1366 px screen was refused
+        # (the window stayed 816 px wide) and each later resize won only the ~36 px the panels had shrunk since.
+        # resizeEvent then fits the panels to whatever width the window got.
+        row = QWidget()
+        row.setLayout(panels)
+        row.setMinimumSize(3 * (MIN_PANEL_PX + 12), MIN_PANEL_PX + 30)
+        root.addWidget(row, 0)
 
         self.history_title = QLabel("history")
         self.history_title.setStyleSheet("color: #606060;")

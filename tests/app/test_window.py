@@ -103,3 +103,23 @@ def test_the_status_bar_shows_the_marker_to_image_latency_first(window, qtbot):
     qtbot.waitUntil(lambda: details.text() != details.full_text(), timeout=2000)  # elided: the window is too narrow
     assert details.text().startswith("latency marker_to_image 726.9 ms")
     assert "epoch_wait 598.3 ms" in details.full_text() and "generate 92.1 ms" in details.full_text()
+
+
+def test_one_resize_shrinks_a_large_window_as_far_as_its_controls_allow(qtbot, info):
+    """A window manager snapping a 1280 px window to half a 1366 px screen (683 px): the window's minimum followed
+    its panels as they were (256 px), so the snap was refused at 816 px, and each later resize won only ~36 px."""
+    from PySide6.QtWidgets import QApplication
+
+    from eegviz.app.window import MainWindow
+
+    w = MainWindow(info)
+    qtbot.addWidget(w)
+    w.fit_to(1280, 860)
+    w.show()
+    qtbot.waitUntil(lambda: w.isVisible(), timeout=2000)
+    w.resize(683, 800)
+    QApplication.processEvents()
+    floor = w.controls.minimumSizeHint().width() + 12  # the control bar's own minimum, and the window's margins
+    assert w.width() <= max(683, floor), (w.width(), floor)
+    px = w.recon_panel.image_label.width()
+    assert px < 256 and 3 * (px + 12) + 24 <= w.width()  # the panels fit what the window got
