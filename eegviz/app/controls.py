@@ -97,7 +97,7 @@ class ControlBar(QWidget):
         self.model_edit.setMinimumWidth(70)
         self.model_edit.setMaximumWidth(420)
         self.model_edit.setToolTip("model folder (decoder + generator weights); empty = the default model")
-        lay.addWidget(self.model_edit, 1)
+        lay.addWidget(self.model_edit, 4)  # a long path needs the room more than the gap before Start
         self.model_browse_button = QToolButton()
         self.model_browse_button.setText("…")
         self.model_browse_button.setToolTip("choose a model folder")

@@ -123,3 +123,17 @@ def test_one_resize_shrinks_a_large_window_as_far_as_its_controls_allow(qtbot, i
     assert w.width() <= max(683, floor), (w.width(), floor)
     px = w.recon_panel.image_label.width()
     assert px < 256 and 3 * (px + 12) + 24 <= w.width()  # the panels fit what the window got
+
+
+def test_the_model_field_takes_the_spare_width_before_start(qtbot, info):
+    """At 800 px the model field got 96 px (a long path shows only its last few letters) beside a 107 px gap."""
+    from eegviz.app.window import MainWindow
+
+    w = MainWindow(info)
+    qtbot.addWidget(w)
+    w.fit_to(800, 700)
+    w.show()
+    qtbot.waitUntil(lambda: w.isVisible(), timeout=2000)
+    c = w.controls
+    gap = c.start_button.x() - (c.model_browse_button.x() + c.model_browse_button.width())
+    assert c.model_edit.width() > 2 * gap, (c.model_edit.width(), gap)
