@@ -166,8 +166,9 @@ class MainWindow(SessionWindow):
     def _source_text(self) -> str:
         name = self.info.name or ""
         text = f"{self.source_label}: {name}" if self.source_label and name else (self.source_label or name or "no source")
-        if len(text) > SOURCE_NAME_CHARS:
-            text = text[: SOURCE_NAME_CHARS - 1] + "…"
+        if len(text) > SOURCE_NAME_CHARS:  # cut in the middle: a long file name's start and the stream's name stay
+            head = (SOURCE_NAME_CHARS - 1) // 2
+            text = text[:head] + "…" + text[len(text) - (SOURCE_NAME_CHARS - 1 - head):]
         return text
 
     def status_fields(self) -> str:

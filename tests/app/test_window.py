@@ -137,3 +137,16 @@ def test_the_model_field_takes_the_spare_width_before_start(qtbot, info):
     c = w.controls
     gap = c.start_button.x() - (c.model_browse_button.x() + c.model_browse_button.width())
     assert c.model_edit.width() > 2 * gap, (c.model_edit.width(), gap)
+
+
+def test_a_long_source_label_keeps_the_stream_name(window):
+    """Replaying sub-01_ses-02_task-rsvp_run-03_eeg.xdf showed 'XDF sub-01_ses-02_task-rsvp_run-03_eeg.…': the cut
+    at the end took the stream's name, the part that tells which stream of the file is shown."""
+    from eegviz.app.window import SOURCE_NAME_CHARS
+
+    window.source_label = "XDF sub-01_ses-02_task-rsvp_run-03_eeg.xdf"
+    text = window._source_text()
+    assert len(text) == SOURCE_NAME_CHARS and text.startswith("XDF sub-01") and "…" in text
+    assert text.endswith(window.info.name) and window.info.name == "fake-amp"
+    window.source_label = "XDF short.xdf"
+    assert window._source_text() == "XDF short.xdf: fake-amp"
