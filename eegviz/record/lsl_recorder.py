@@ -36,7 +36,7 @@ import numpy as np
 from eegviz.channel_formats import BY_NAME, lsl_format_name
 from eegviz.errors import EegvizError
 from eegviz.record.labrecorder import LABRECORDER_CFG, LabRecorderCliRecorder, labrecorder_cli
-from eegviz.record.lsl_streams import describe, find_streams, lsl_config
+from eegviz.record.lsl_streams import LateStreams, describe, find_streams, lsl_config
 from eegviz.stopping import stop_deferred
 from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
 
@@ -317,6 +317,7 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
             raise
         if on_start is not None:
             on_start(recorder)
+        late = LateStreams(infos, names).start()  # a stream started after this one is said, not silently left out
         try:
             t_end = None if duration is None else time.monotonic() + duration
             stop_event = stop_event or threading.Event()
@@ -327,6 +328,8 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
                 stop_event.wait(0.2 if left is None else min(0.2, left))
         except KeyboardInterrupt:
             pass
+        finally:
+            late.stop()
     finally:
         recorder.stop()  # where a failure ended the wait, stop() raises why (both recorders report it there)
     return recorder

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Sequence
@@ -95,6 +96,65 @@ def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeou
             raise EegvizError("no LSL streams on this machine to record (start the amplifier's outlet, "
                               "`eegviz simulate --stream` or `eegviz present` first)")
         wait_s = 1.0
+
+
+LATE_LOOK_S = 1.0  # LateStreams looks for streams this long at a time
+
+
+class LateStreams:
+    """Says, once each, which LSL streams appeared while a recording runs and are NOT in it.
+
+    Both backends record the streams found when the recording started (LabRecorderCLI takes its streams once,
+    by uid). A stimulus program started after the recorder, the usual order in a lab, had its markers left out
+    without a word: the recording said "1 streams" at the end and the unrepeatable session had no markers. A
+    stream that comes back as one already recorded (same name and source_id, and fitting: liblsl's recovery
+    resumes it in the same XDF stream) is not new. With --streams, only streams of those names are looked at.
+    """
+
+    def __init__(self, recorded, names=None, look_s: float = LATE_LOOK_S) -> None:
+        self.recorded = list(recorded)
+        self.names = set(names or [])
+        self.look_s = look_s
+        self.told: list = []
+        self._seen = {s.uid() for s in self.recorded}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="record-late-streams")
+
+    def start(self) -> LateStreams:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ends the watch without waiting for the look under way (the recording's stop must not wait on it)."""
+        self._stop.set()
+
+    def _resumes_recorded(self, info) -> bool:
+        from eegviz.sources.lsl_reconnect import misfit, same_stream
+
+        return any(same_stream(r, info) and misfit(r, info) is None for r in self.recorded)
+
+    def _run(self) -> None:
+        import pylsl
+
+        while not self._stop.is_set():
+            try:
+                found = pylsl.resolve_streams(self.look_s)
+            except Exception as e:  # noqa: BLE001 - the recording goes on; only this watch ends
+                log.warning("no longer looking for LSL streams started during the recording: %s", e)
+                return
+            for info in sorted(found, key=lambda s: (s.name(), s.source_id(), s.uid())):
+                if self._stop.is_set():  # the recording has ended: nothing more to say about it
+                    return
+                if info.uid() in self._seen or (self.names and info.name() not in self.names):
+                    continue
+                self._seen.add(info.uid())
+                if self._resumes_recorded(info):
+                    continue
+                self.told.append(info)
+                log.warning("LSL stream %s appeared after the recording started and is NOT being recorded; to "
+                            "record it, stop (Ctrl-C) and start `eegviz record` again with every stream running",
+                            describe(info))
+            self._stop.wait(0.2)
 
 
 def describe(info) -> str:

@@ -597,3 +597,21 @@ def test_named_streams_without_eeg_are_recorded_with_a_loud_warning(monkeypatch,
     with caplog.at_level("WARNING", logger="eegviz"):
         lsl_recorder.find_streams(["eegviz-presenter", "amp"], wait_s=0.01)
     assert "NO EEG" not in caplog.text
+
+
+def test_a_stream_started_during_the_recording_is_said_not_silently_left_out(tmp_path, monkeypatch, caplog):
+    """A stimulus program started after `eegviz record` (the usual order in a lab) was not recorded, and nothing
+    said so: the session ended "1 streams" with no markers. Now each such stream is one warning while the
+    recording runs; the amplifier's outlet coming back as itself (liblsl resumes it in the same stream) is not."""
+    amp_back = FakeInfo(uid="a-restarted", fmt=1, name="amp", srate=500.0)
+    amp_back.source_id = AMPLIFIER.source_id  # same sender, new outlet: resumed by liblsl, not a new stream
+    _machine_shows(monkeypatch, [AMPLIFIER], [AMPLIFIER], [amp_back, MARKERS_ONLY])
+    fake = _FakeRecorder()
+    fake.failed = lambda: False
+    monkeypatch.setattr(lsl_recorder, "make_recorder", lambda path, infos, backend: fake)
+    with caplog.at_level("WARNING", logger="eegviz"):
+        record(tmp_path / "out", backend="eegviz", wait_s=0.01, duration=1.0)
+    assert fake.calls == ["start", "stop"]
+    late = [r.getMessage() for r in caplog.records if "appeared after the recording started" in r.getMessage()]
+    assert len(late) == 1 and "'eegviz-presenter' (Markers, 1 ch, 0 Hz, string)" in late[0], late
+    assert "NOT being recorded" in late[0]
