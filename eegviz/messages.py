@@ -108,6 +108,20 @@ class ClockOffset:
     value: float
 
 
+# MNE annotations that mark spans or recording boundaries, not events: MNE's "BAD_..."/"BAD ..." and "EDGE..."
+# spans (matched in any case, as MNE writes them) and BrainVision's "New Segment" (where the amplifier started
+# or resumed recording). Only these prefixes: an image id such as "badger_01" is a marker like any other.
+SPAN_ANNOTATIONS = ("bad_", "bad ", "edge", "new segment")
+
+
+def is_span_annotation(desc: str) -> bool:
+    """Is a marker's text one of MNE's span or boundary annotations (SPAN_ANNOTATIONS), which names no stimulus?
+    A file MNE reads leaves them out of its markers (eegviz.sources.mne_file); mne-lsl's PlayerLSL streams the
+    same file's annotations as markers, these included (the Epocher skips them)."""
+    d = desc.strip().lower()
+    return d == "bad" or d.startswith(SPAN_ANNOTATIONS)
+
+
 @dataclass(frozen=True)
 class Marker:
     """A string event, e.g. the id of the image shown at that instant (LSL clock seconds)."""
@@ -149,7 +163,7 @@ class SkipKind(str, Enum):
     INCOMPLETE = "incomplete"  # the stream ended before the window was complete
     STOPPED = "stopped"  # the session was stopped before the window was complete
     ERROR = "error"  # the session ended by an error before this epoch was generated
-    NO_ID = "no id"  # the marker names no image (empty, or whitespace only): recorded, not decoded
+    NO_ID = "no id"  # the marker names no image (empty, whitespace only, an MNE span annotation): recorded, not decoded
     CLOCK = "clock"  # stamped in another clock than the EEG (minutes away from it): recorded, not decoded
 
 

@@ -24,20 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from eegviz.errors import EegvizError, one_line
-from eegviz.messages import Marker, StreamInfo
+from eegviz.messages import Marker, StreamInfo, is_span_annotation
 from eegviz.sources.replay import ReplaySource, checked_speed
 
 log = logging.getLogger(__name__)
-
-# Annotations that mark spans or recording boundaries, not events: MNE's "BAD_..."/"BAD ..." and "EDGE..."
-# spans (matched in any case, as MNE writes them) and BrainVision's "New Segment" (where the amplifier started
-# or resumed recording). Only these prefixes: an image id such as "badger_01" is a marker like any other.
-SKIPPED_ANNOTATIONS = ("bad_", "bad ", "edge", "new segment")
-
-
-def _skipped(desc: str) -> bool:
-    d = desc.strip().lower()
-    return d == "bad" or d.startswith(SKIPPED_ANNOTATIONS)
 
 
 def _sample(raw, t: float) -> int:
@@ -55,7 +45,7 @@ def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
     sfreq = raw.info["sfreq"]
     for onset, duration, desc in zip(ann_times, raw.annotations.duration, raw.annotations.description):
         desc = str(desc)
-        if not _skipped(desc):
+        if not is_span_annotation(desc):
             continue
         a = _sample(raw, onset)
         b = a if desc.strip().lower().startswith("new segment") else max(a, _sample(raw, onset + duration))
@@ -122,7 +112,7 @@ def read_recording(path: Path):
     if ann.orig_time is not None and raw.info["meas_date"] is not None:
         shift = (ann.orig_time - raw.info["meas_date"]).total_seconds()
     for onset, desc in zip(ann.onset, ann.description):
-        if not _skipped(str(desc)):
+        if not is_span_annotation(str(desc)):
             markers.append(Marker(timestamp=float(onset) + shift, payload=str(desc), source="annotations"))
     markers.sort(key=lambda m: m.timestamp)
     breaks = _breaks(raw, ann.onset + shift)
