@@ -178,15 +178,29 @@ def _shown(path: Path) -> str:
     return str(path)
 
 
-def _payload(row) -> str:
+def _one_hot_labels(stream: dict) -> list[str] | None:
+    """The channel labels of mne-lsl's one-hot annotation stream (PlayerLSL's default, annotations_encoding=
+    "one-hot": type "annotations", irregular, one numeric channel per annotation description, labelled with it),
+    else None. A recording of PlayerLSL keeps its annotations so; read as numbers, each marker was "0,0,0.5,0,0"
+    (the annotation's duration in its description's channel), which names no image."""
+    if _is_string(stream) or _rate(stream) != 0 or _first(stream["info"], "type").strip().lower() != "annotations":
+        return None
+    labels = [_first(c, "label").strip() for c in _channels(stream)]
+    return labels if len(labels) == _n_channels(stream) and all(labels) else None
+
+
+def _payload(row, labels: list[str] | None = None) -> str:
     """A marker's text: a string stream's first channel as sent (the image id; the same rule live reads by,
     eegviz.sources.base.first_channel: a stimulus program's [id, condition] is 'id', never 'id,condition');
-    a numeric event's values, integral ones without '.0' ([3.0] -> '3', as BrainFlow's markers arrive), several
+    for a one-hot annotation stream (labels: _one_hot_labels), the description of its one channel set; a
+    numeric event's values, integral ones without '.0' ([3.0] -> '3', as BrainFlow's markers arrive), several
     joined by commas (an event code and its value)."""
     def text(v):
         return str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v)
     if len(row) and isinstance(row[0], str):
         return first_channel(row)
+    if labels is not None and len(hot := np.flatnonzero(np.asarray(row, dtype=np.float64))) == 1:
+        return labels[hot[0]]
     return text(row[0]) if len(row) == 1 else ",".join(text(v) for v in row)
 
 
@@ -406,7 +420,9 @@ def load_xdf_session(
         log.warning("%s: the marker stream(s) %s hold no markers: nothing will be decoded", _shown(path),
                     ", ".join(f"'{_name(s)}'" for s in mstreams))
     elif not mstreams:
-        log.warning("%s: no string marker stream: nothing will be decoded (name one with --markers)", _shown(path))
+        one_hot = [f"'{_name(s)}'" for s in streams if not _is_empty(s) and _one_hot_labels(s) is not None]
+        log.warning("%s: no string marker stream: nothing will be decoded (name one with --markers%s)", _shown(path),
+                    f"; mne-lsl's one-hot annotations {', '.join(one_hot)} can be" if one_hot else "")
     markers: list[Marker] = []
     for s in mstreams:
         if _is_empty(s):
@@ -415,8 +431,9 @@ def load_xdf_session(
         if _is_string(s) and _n_channels(s) > 1:  # said, as live says it (lsl.first_channel_notice)
             log.warning("%s: marker stream '%s' has %d channels: the first is read as the image id", _shown(path),
                         src, _n_channels(s))
+        labels = _one_hot_labels(s)
         for t, row in zip(s["time_stamps"], s["time_series"]):
-            markers.append(Marker(timestamp=float(t), payload=_payload(row), source=src))
+            markers.append(Marker(timestamp=float(t), payload=_payload(row, labels), source=src))
     markers.sort(key=lambda m: m.timestamp)
 
     values = np.asarray(eeg["time_series"], dtype=np.float64)

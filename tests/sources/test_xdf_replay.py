@@ -591,3 +591,28 @@ def test_blocks_pushed_together_a_second_apart_are_not_a_rate_mismatch(tmp_path)
         eeg = w.add_stream("amp", "EEG", 4, 250.0, "float32", unit="volts")
         w.write_samples(eeg, np.ones((len(stamps), 4), np.float32), stamps)
     assert load_xdf_session(path).info.sfreq == 250.0
+
+
+def test_mne_lsl_one_hot_annotations_named_as_markers_give_their_descriptions(tmp_path, caplog):
+    """A recording of mne-lsl's PlayerLSL with its default annotations_encoding="one-hot" (LabRecorder's, or
+    `eegviz record`'s): one numeric channel per description, labelled with it, the duration in the channel of the
+    one that happened. The warning said to name the stream with --markers, and then each marker read '0,0,0.5,0'
+    and named no image; now it is the description (the image id), and the warning names the stream."""
+    n = int(3 * FS)
+    ids = ["cat_01", "dog_02", "cow_03"]
+    with XdfWriter(tmp_path / "player.xdf") as w:
+        eeg = w.add_stream("player", "eeg", 4, FS, "double64", source_id="MNE-LSL",
+                           ch_names=["Fz", "Cz", "Pz", "Oz"], unit="-6")
+        ann = w.add_stream("player-annotations", "annotations", 3, 0.0, "double64", source_id="MNE-LSL",
+                           ch_names=ids)
+        w.write_samples(eeg, np.ones((n, 4)), 10.0 + np.arange(n) / FS)
+        for k, hot in enumerate([1, 0, 2, 1]):
+            row = np.zeros((1, 3))
+            row[0, hot] = 0.5 if k else -1.0  # mne-lsl writes -1 for an annotation of no duration
+            w.write_samples(ann, row, np.array([10.2 + 0.5 * k]))
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        load_xdf_session(tmp_path / "player.xdf")
+    assert "mne-lsl's one-hot annotations 'player-annotations'" in caplog.text
+    s = load_xdf_session(tmp_path / "player.xdf", marker_stream="player-annotations")
+    assert [m.payload for m in s.markers] == ["dog_02", "cat_01", "cow_03", "dog_02"]
+    assert [m.timestamp for m in s.markers] == pytest.approx([10.2, 10.7, 11.2, 11.7])
