@@ -350,6 +350,16 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
         # sample clock to cut epochs in, and with more channels than the EEG it was taken for it
         numeric = [s for s in streams if not _is_string(s) and not _is_empty(s) and _rate(s) != 0]
         typed = [s for s in numeric if _first(s["info"], "type").strip().lower() == "eeg"]
+        # a stream typed EEG that holds no samples (an amplifier whose outlet was up but sent nothing while it was
+        # recorded): another stream (an eye tracker's 3 channels) used to be replayed as the EEG without a word,
+        # ending in a montage error about the model's channels that never named the empty EEG stream
+        empty = [s for s in streams if _is_empty(s) and not _is_string(s) and _rate(s) != 0
+                 and _first(s["info"], "type").strip().lower() == "eeg"]
+        if empty and not typed:
+            others = (f"; streams with samples: {', '.join(repr(_name(s)) for s in numeric)} (--stream NAME "
+                      "replays one as the EEG)") if numeric else ""
+            raise EegvizError(f"the EEG stream {', '.join(repr(_name(s)) for s in empty)} in {path} holds no samples "
+                              f"(its sender sent none while it was recorded){others}")
         pool = typed or numeric
         if not pool:
             raise EegvizError(f"no EEG stream with samples in {path}; streams: {', '.join(names) or 'none'}")

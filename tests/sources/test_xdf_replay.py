@@ -616,3 +616,20 @@ def test_mne_lsl_one_hot_annotations_named_as_markers_give_their_descriptions(tm
     s = load_xdf_session(tmp_path / "player.xdf", marker_stream="player-annotations")
     assert [m.payload for m in s.markers] == ["dog_02", "cat_01", "cow_03", "dog_02"]
     assert [m.timestamp for m in s.markers] == pytest.approx([10.2, 10.7, 11.2, 11.7])
+
+
+def test_an_eeg_stream_that_recorded_nothing_is_named_not_replaced_by_another_stream(tmp_path):
+    """LabRecorder recorded an amplifier whose outlet was up but sent nothing, beside an eye tracker: the gaze
+    stream's 3 channels were replayed as the EEG without a word, and the session ended in a montage error about
+    the model's channels. Now the empty EEG stream is named; --stream still replays another one."""
+    n = int(2 * FS)
+    with XdfWriter(tmp_path / "silent.xdf") as w:
+        w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        gaze = w.add_stream("gaze", "Gaze", 3, 60.0, "float32")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(gaze, np.ones((120, 3), np.float32), 10.0 + np.arange(120) / 60.0)
+        w.write_samples(mk, ["a"], np.array([10.5]))
+    with pytest.raises(EegvizError, match=r"^the EEG stream 'amp' in .*silent.xdf holds no samples .*"
+                                          r"streams with samples: 'gaze' \(--stream NAME"):
+        load_xdf_session(tmp_path / "silent.xdf")
+    assert load_xdf_session(tmp_path / "silent.xdf", eeg_stream="gaze").info.name == "gaze"
