@@ -68,6 +68,22 @@ BIOSEMI_NAME = re.compile(r"^([A-H])([1-9]|[12][0-9]|3[0-2])$", re.IGNORECASE)
 BIOSEMI_BY_ORDER = ("biosemi16", "biosemi32", "biosemi64")
 
 
+# A referential channel's name as clinical EDF exporters write it (TUH EEG's "EEG FP1-REF", "EEG C3-LE", Nihon
+# Kohden's "Fp1-A1"): the electrode, then the reference it was recorded against. MNE's EDF reader strips only the
+# "EEG " prefix (and only for some files), so "FP1-REF" matched no montage and such files were refused.
+REFERENCE_SUFFIX = re.compile(r"^(?:EEG\s+)?(.+?)[-_ ](?:REF|LE|RE|AR|AV|AVG|CAR|A1|A2|M1|M2|A12|M12|LM|RM)$",
+                              re.IGNORECASE)
+
+
+def electrode_name(name: str) -> str:
+    """The electrode a referential channel name names ("EEG FP1-REF" -> "FP1", "Fp1-A1" -> "Fp1"); any other
+    name as it is (bipolar "FP1-F7" names two electrodes, and BioSemi's "A1" has no separator)."""
+    m = REFERENCE_SUFFIX.match(str(name).strip())
+    if m is None:
+        return str(name)
+    return m.group(1).strip()
+
+
 def biosemi_cap(names) -> str | None:
     """The MNE montage of the BioSemi cap whose ActiView names (A1..H32) a source's channels carry, or None.
 
@@ -287,6 +303,13 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
                         "(--montage NAME if the cap was another)", cap[len("biosemi"):], cap)
     if cap is not None and montage in BIOSEMI_BY_ORDER:
         source_names = _by_order(source_names, montage)
+    referential = [electrode_name(n) for n in source_names]
+    if referential != source_names:
+        changed = [f"{a} -> {b}" for a, b in zip(source_names, referential) if a != b]
+        if warn:
+            log.info("montage: %d channel names read as their electrode, without the reference (%s%s)",
+                     len(changed), ", ".join(changed[:3]), " ..." if len(changed) > 3 else "")
+        source_names = referential
     lookup = {name.lower(): i for i, name in enumerate(source_names)}
     n_missing = sum(c.lower() not in lookup for c in model_names)
     if n_missing == 0 and (montage in (None, model_montage) or model_montage is None):

@@ -147,6 +147,25 @@ def test_old_and_new_10_20_names_give_the_same_map():
         assert np.median(off) < 0.002 and off.max() < 0.008, montage
 
 
+def test_clinical_edf_names_with_their_reference_map_as_their_electrodes():
+    """TUH EEG and clinical exporters write "EEG FP1-REF" / "EEG C3-LE", Nihon Kohden "Fp1-A1": the electrode and
+    the reference it was recorded against. They were refused as channels without a position; they are the same
+    electrodes as "Fp1", "C3". A bipolar "FP1-F7" names two electrodes and stays unplaced (left out)."""
+    from eegviz.stream.montage import electrode_name
+
+    assert [electrode_name(n) for n in ("EEG FP1-REF", "EEG C3-LE", "Fp1-A1", "O1_REF", "EEG Fz-Ref")] == [
+        "FP1", "C3", "Fp1", "O1", "Fz"]
+    assert [electrode_name(n) for n in ("FP1-F7", "Fz-Cz", "A1", "B32", "Cz")] == ["FP1-F7", "Fz-Cz", "A1", "B32", "Cz"]
+    new = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4", "P8",
+           "O1", "O2", "Fpz", "Oz"]
+    clinical = [f"EEG {n.upper()}-REF" for n in new] + ["EEG FP1-F7", "EKG1"]
+    a = build_channel_map(default_spec().ch_names, "biosemi128", new, warn=False)
+    b = build_channel_map(default_spec().ch_names, "biosemi128", clinical, warn=False)
+    assert a.source_montage == b.source_montage and set(b.left_out) == {"EEG FP1-F7", "EKG1"}
+    np.testing.assert_array_equal(b.picks, np.arange(len(new)))
+    np.testing.assert_array_equal(a.matrix, b.matrix)
+
+
 @pytest.mark.parametrize("montage", ["standard_1020", None])  # given, or guessed
 def test_channels_without_a_position_are_left_out(montage):
     """ECG / EXG / AUX channels in the same stream (an EDF's ECG, a BioSemi's EXG1-8): the montage places them
