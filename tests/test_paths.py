@@ -64,11 +64,13 @@ def test_training_into_a_trained_model_folder_is_refused_before_any_training(tmp
     assert "no-data" in _one_error_line(capsys)
     (model / "checkpoints").mkdir()
     (model / "training.json").write_text("{}")
+    (model / "README.md").write_text("model card")  # written last: its evaluation ended
     before = _snapshot(model)
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
     assert "holds a finished model" in _one_error_line(capsys)
     assert _snapshot(model) == before
     (model / "training.json").unlink()
+    (model / "README.md").unlink()
     # without its manifest (a run writes checkpoints/run.json first), what lies beside the checkpoints/ is no run's
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
     assert "holds decoder.json beside an empty checkpoints/ with no run.json" in _one_error_line(capsys)

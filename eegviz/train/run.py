@@ -289,9 +289,11 @@ def check_resumable(out: Path) -> None:
         raise EegvizError(f"--resume: {out} holds files but no interrupted run (no checkpoints/ folder), which "
                           "--resume would train over; choose a new or empty --out")
     if (out / "training.json").exists():
+        if evaluation_cut_short(out):
+            return  # _train_all trains nothing: it finishes the evaluation and writes the model card
         raise EegvizError(f"--resume: {out} holds a finished model (training.json), which --resume would train "
-                          "over; choose a new --out (if only its evaluation was cut short: eegviz eval --model "
-                          f"{out})")
+                          "over; choose a new --out (to evaluate it again: eegviz eval --model "
+                          f"{out} --out NEW_FOLDER)")
     # A run writes checkpoints/run.json before its first checkpoint, so checkpoints without one were not written
     # by an interrupted run of this eegviz (an older one's, or a manifest deleted since): they cannot be checked
     # against this run's data and options (check_same_run), and loading them could pass off another run's stages.
@@ -309,6 +311,40 @@ def check_resumable(out: Path) -> None:
             raise EegvizError(f"--resume: {out} holds {', '.join(beside[:3])}{' ...' if len(beside) > 3 else ''} "
                               f"beside an empty checkpoints/ with no {RUN_MANIFEST}, so eegviz cannot tell whether "
                               "they come from this data and options; choose a new --out")
+
+
+def evaluation_cut_short(out: Path) -> bool:
+    """A run stopped (Ctrl-C, a job's time limit) after training.json but before its model card: the model is
+    trained, its test-split evaluation and README.md are not written. --resume finishes those; before, it was
+    refused as a finished model, and `eegviz eval` wrote a report elsewhere but never the model card, so the
+    folder stayed undocumented. A report/metrics.json or README.md there means the evaluation ended."""
+    out = Path(out)
+    return ((out / "training.json").is_file() and not (out / "README.md").exists()
+            and not (out / "report" / "metrics.json").exists())
+
+
+def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls: bool, reconstructions: bool,
+                       evaluated: bool) -> dict | None:
+    """--resume of a run cut short in its evaluation (evaluation_cut_short): the trained model is kept as it is;
+    the evaluation that follows training runs again and the model card is written, as the run would have."""
+    from eegviz.eval.model_card import write_model_card
+    from eegviz.eval.report import evaluate
+    from eegviz.train.dist import barrier, shutdown
+
+    metrics = None
+    if info.is_main:
+        log.info("--resume: %s holds a trained model whose evaluation was cut short; finishing it", out)
+        try:
+            training = json.loads((out / "training.json").read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise EegvizError(f"{out / 'training.json'}: unreadable ({e}); train into a new folder") from None
+        if evaluated:
+            metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
+                               reconstructions=reconstructions, refuse_seen=False)
+        write_model_card(out, training, metrics)
+    barrier(info)
+    shutdown(info)
+    return metrics if info.is_main else None
 
 
 def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass,
@@ -355,6 +391,9 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
         check_same_run(out / "checkpoints", run)
     out.mkdir(parents=True, exist_ok=True)
     lock.take()  # until train_all returns
+    if resume and evaluation_cut_short(out):  # trained already: nothing is trained again
+        return _finish_evaluation(info, data, out, data_opts=data_opts, eval_controls=eval_controls,
+                                  reconstructions=in_house, evaluated=in_house or decoder_only)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     if info.is_main:
         write_run_manifest(out / "checkpoints", run, claim=starts)

@@ -263,3 +263,28 @@ def test_a_second_train_into_a_folder_a_run_is_training_in_is_refused(tmp_path, 
     monkeypatch.setattr(decoder_module, "train_decoder", killed)
     assert main(args + ["--resume"]) == 130  # the lock went with the first run: this one starts, into the decoder
     assert (out / "checkpoints" / "run.json").is_file()
+
+
+def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again(tmp_path, capsys):
+    """Ctrl-C (or a job's time limit) during the evaluation that follows training left a trained model without
+    its report/ and README.md model card; --resume refused it as a finished model, and `eegviz eval` never writes
+    the card. --resume now runs the evaluation and writes the card, and trains nothing again."""
+    data, out = tmp_path / "data", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
+            "--decoder-only", "--text-encoder", "hash", "--no-eval-controls"]
+    assert main(args) == 0
+    import shutil
+
+    shutil.rmtree(out / "report")  # as the cut left it: trained (training.json), not evaluated
+    (out / "README.md").unlink()
+    weights = {p: p.read_bytes() for p in out.rglob("*.safetensors")}
+    training = (out / "training.json").read_text()
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 0, capsys.readouterr().err
+    assert (out / "report" / "metrics.json").is_file() and (out / "README.md").is_file()
+    assert {p: p.read_bytes() for p in out.rglob("*.safetensors")} == weights  # nothing trained again
+    assert (out / "training.json").read_text() == training
+    # once evaluated, it is a finished model again: --resume refuses it
+    assert main(args + ["--resume"]) == 2
+    assert "holds a finished model" in capsys.readouterr().err
