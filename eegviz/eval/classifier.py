@@ -69,6 +69,18 @@ class StimulusClassifier(Component):
 CLASSIFIER_CHANNELS = (16, 32, 64, 128)
 
 
+def check_classifier_renders(n_per_class: int, size: int) -> None:
+    """Refuse an `eegviz train --classifier-images` whose renders cannot be held, before anything is trained: each
+    epoch of train_classifier renders n_per_class images of every class at once (float32 images and masks), and
+    20000 ended in a MemoryError traceback (36.6 GiB) when the classifier started, after the decoder had trained."""
+    from eegviz.checks import check_memory
+    from eegviz.world.stimuli import CLASSES
+
+    n = n_per_class * len(CLASSES)
+    check_memory(n * size * size * (3 + 1) * 4, f"--classifier-images {n_per_class} ({n} renders of {size} px per "
+                 "epoch)", "fewer --classifier-images")
+
+
 def train_classifier(n_per_class: int = 200, epochs: int = 15, seed: int = 1, size: int = 32,
                      channels: tuple[int, ...] = CLASSIFIER_CHANNELS, fresh: bool = True,
                      lr: float = 3e-3) -> StimulusClassifier:

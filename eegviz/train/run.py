@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # The caption spaces the in-house generator can be trained in: eegviz's own encoders, which need no SD model.
 # "hash" is the weightless test fixture (with --generator-config tiny it keeps end-to-end tests fast).
 IN_HOUSE_SPACES = ("minilm", "hash")
+CLASSIFIER_SIZE = 64  # px of the evaluation classifier's renders (_train_diffusers)
 
 
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
@@ -48,6 +49,10 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
                    text_encoder=text_encoder, classifier_images=classifier_images,
                    classifier_epochs=classifier_epochs, gen_sizes=gen_sizes or {})
     check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
+    if not decoder_only:  # the classifier is trained with the in-house generator, after the decoder
+        from eegviz.eval.classifier import check_classifier_renders
+
+        check_classifier_renders(classifier_images, CLASSIFIER_SIZE)
     if resume:
         check_resumable(Path(out))
         check_creatable(out, "--out")
@@ -488,7 +493,7 @@ def _train_diffusers(out: Path, dec, seed: int, classifier_images: int, classifi
         clf, t_clf = load_classifier(out), done["seconds"]
     else:
         clf = train_classifier(n_per_class=classifier_images, epochs=classifier_epochs, seed=classifier_seed(seed),
-                               size=64)
+                               size=CLASSIFIER_SIZE)
         save_classifier(clf, out)
         t_clf = time.perf_counter() - t0
         record_stage(stages, "classifier", {"seconds": t_clf})
@@ -498,5 +503,6 @@ def _train_diffusers(out: Path, dec, seed: int, classifier_images: int, classifi
     if done is not None:
         rec["resumed_stages"] = ["classifier", *rec["resumed_stages"]]
     rec.update(score_alone(out, text, clf, seed=seed, per_class=1 if config == "tiny" else 10))
-    return {**rec, "classifier": {"size": 64, "render_seed": classifier_seed(seed), "n_per_class": classifier_images,
+    return {**rec, "classifier": {"size": CLASSIFIER_SIZE, "render_seed": classifier_seed(seed),
+                                  "n_per_class": classifier_images,
                                   "epochs": classifier_epochs, "seconds": t_clf}}

@@ -288,3 +288,18 @@ def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again
     # once evaluated, it is a finished model again: --resume refuses it
     assert main(args + ["--resume"]) == 2
     assert "holds a finished model" in capsys.readouterr().err
+
+
+def test_classifier_images_too_many_to_render_are_refused_before_training(tmp_path, capsys):
+    """--classifier-images 20000 (a typo of 200) trained the decoder, then ended in a MemoryError traceback when
+    the classifier rendered its 36.6 GiB epoch. Refused now in one line, before the data is read or --out made."""
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(out), "--classifier-images",
+                 "100000000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--classifier-images 100000000" in err and "GiB" in err, err
+    assert not out.exists()
+    # decoder-only trains no classifier: the number is not its concern (here the missing data is refused)
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(out), "--classifier-images",
+                 "100000000", "--decoder-only"]) == 2
+    assert "no-data" in capsys.readouterr().err
