@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # "hash" is the weightless test fixture (with --generator-config tiny it keeps end-to-end tests fast).
 IN_HOUSE_SPACES = ("minilm", "hash")
 CLASSIFIER_SIZE = 64  # px of the evaluation classifier's renders (_train_diffusers)
+# The largest --seed: it seeds scikit-learn (KMeans' random_state: at most 2**32 - 1) and torch (seed + 1000 * rank
+# under torchrun; 64-bit), so 2**62 ended in a traceback after the run's checkpoints/run.json was written.
+MAX_SEED = 2**31 - 1
 
 
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
@@ -83,6 +86,8 @@ def check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_enc
     check_at_least(epochs, "--epochs", 1)
     check_at_least(gan_steps, "--gan-steps", 0)
     check_at_least(seed, "--seed", 0)
+    if seed > MAX_SEED:
+        raise EegvizError(f"--seed must be at most {MAX_SEED} (2**31 - 1), not {seed}")
     if threads is not None:
         check_threads(threads)
     check_positive(highpass, "--highpass", allow_zero=True, unit="Hz", hint="0: off")

@@ -303,3 +303,19 @@ def test_classifier_images_too_many_to_render_are_refused_before_training(tmp_pa
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(out), "--classifier-images",
                  "100000000", "--decoder-only"]) == 2
     assert "no-data" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_a_seed_too_large_for_the_libraries_is_refused_before_anything_is_written(tmp_path, capsys, command):
+    """--seed 2**62 passed the checks, then ended in a traceback from scikit-learn's KMeans (random_state at most
+    2**32 - 1) after train had written checkpoints/run.json (so the corrected rerun was refused for the folder)
+    and sweep a level's dataset. Refused now in one line, before --out exists."""
+    data, out = tmp_path / "data", tmp_path / "out"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    capsys.readouterr()
+    args = (["train", "--data", str(data), "--decoder-only", "--text-encoder", "hash"] if command == "train"
+            else ["sweep", "--snr-db=-10", "--images", "3", "--subjects", "1"])
+    assert main(args + ["--out", str(out), "--epochs", "1", "--gan-steps", "0", "--seed", str(2**62)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--seed must be at most" in err, err
+    assert not out.exists()
