@@ -195,9 +195,21 @@ def cmd_simulate(args) -> int:
     return 0
 
 
+def _check_named(args, *flags: str) -> None:
+    """An empty path (`--model "$MODEL"` with MODEL unset) is refused: as a Path it is the working directory, so
+    train and eval wrote into it, and eval's --model "" silently scored the shipped default model instead."""
+    what = {"--data": "the dataset (a folder or file)", "--model": "a model folder or Hub id",
+            "--out": "the folder to write"}
+    for flag in flags:
+        value = getattr(args, flag.lstrip("-"))
+        if value is not None and not str(value).strip():
+            raise EegvizError(f"{flag} is empty: name {what[flag]}")
+
+
 def cmd_train(args) -> int:
     from eegviz.train.run import train_all
 
+    _check_named(args, "--data", "--out")
     data_opts = _data_opts(args)
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
               seed=args.seed, threads=args.threads,
@@ -232,6 +244,7 @@ def _data_opts(args) -> dict:
 def cmd_eval(args) -> int:
     from eegviz.eval.report import eval_generator, evaluate
 
+    _check_named(args, "--data", "--model", "--out")
     _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
     data_opts = _data_opts(args)
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",

@@ -410,3 +410,20 @@ def test_a_replay_that_makes_no_image_from_any_marker_exits_nonzero(tmp_path, ca
     assert said.err.strip().splitlines()[-1] == (f"eegviz: error: none of the {n} markers got a reconstruction "
                                                  f"(skipped: {n} nan; each marker's reason is in its line)")
     assert len((out / "results.jsonl").read_text().splitlines()) == n  # recorded and said all the same
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["eval", "--data", "DATA", "--model", "", "--out", "OUT"], "--model"),
+    (["eval", "--data", "DATA", "--model", "MODEL", "--out", " "], "--out"),
+    (["eval", "--data", "", "--model", "MODEL", "--out", "OUT"], "--data"),
+    (["train", "--data", "DATA", "--out", ""], "--out"),
+    (["train", "--data", "", "--out", "OUT"], "--data")])
+def test_an_empty_path_is_refused_not_taken_for_the_working_directory_or_the_default_model(
+        tmp_path, monkeypatch, capsys, args, flag):
+    """`--model "$MODEL"` with MODEL unset: eval scored the shipped default model without a word, and an empty
+    --out or --data was the working directory (train and eval wrote their folders into it)."""
+    monkeypatch.chdir(tmp_path)
+    args = [str(tmp_path / a) if a in ("DATA", "MODEL", "OUT") else a for a in args]
+    line = _main_error(capsys, args)
+    assert f"{flag} is empty" in line
+    assert not any(tmp_path.iterdir())
