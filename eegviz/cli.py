@@ -199,9 +199,9 @@ def _check_named(args, *flags: str) -> None:
     """An empty path (`--model "$MODEL"` with MODEL unset) is refused: as a Path it is the working directory, so
     train and eval wrote into it, and eval's --model "" silently scored the shipped default model instead."""
     what = {"--data": "the dataset (a folder or file)", "--model": "a model folder or Hub id",
-            "--out": "the folder to write"}
+            "--out": "the folder to write", "--sd-model": "a diffusers pipeline folder or model id"}
     for flag in flags:
-        value = getattr(args, flag.lstrip("-"))
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None and not str(value).strip():
             raise EegvizError(f"{flag} is empty: name {what[flag]}")
 
@@ -273,6 +273,9 @@ def cmd_bench(args) -> int:
         check_threads(args.threads)
     check_positive(args.sd_n, "--sd-n", hint="images to time in the SD section")
     check_positive(args.soak, "--soak", allow_zero=True, unit="s", hint="0: no soak test")
+    _check_named(args, "--model", "--sd-model")
+    if args.out is not None and not args.out.strip():  # printed, then written nowhere, without a word
+        raise EegvizError("--out is empty: name the JSON file to write (or leave --out out to print only)")
     if args.out:
         check_new_file(args.out, "--out")  # before minutes of timing, not after
     result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,

@@ -48,6 +48,13 @@ def test_bench_cuda_without_gpu_is_one_clear_error(capsys):
     assert "no CUDA device" in err and "Traceback" not in err
 
 
+def test_an_empty_out_or_model_is_refused_not_ignored(capsys):
+    """`--out "$OUT"` with OUT unset printed the JSON and wrote it nowhere, exit 0; `--model ""` timed the default."""
+    for args in (["--out", ""], ["--model", " "], ["--sd-model", ""]):
+        assert main(["bench", "--n", "1", *args]) == 2
+        assert f"{args[0]} is empty" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flag", ["--n", "--repeats", "--threads"])
 def test_bench_needs_something_to_time(flag, capsys):
     assert main(["bench", flag, "0"]) == 2
