@@ -71,7 +71,9 @@ BIOSEMI_BY_ORDER = ("biosemi16", "biosemi32", "biosemi64")
 # A referential channel's name as clinical EDF exporters write it (TUH EEG's "EEG FP1-REF", "EEG C3-LE", Nihon
 # Kohden's "Fp1-A1"): the electrode, then the reference it was recorded against. MNE's EDF reader strips only the
 # "EEG " prefix (and only for some files), so "FP1-REF" matched no montage and such files were refused.
-REFERENCE_SUFFIX = re.compile(r"^(?:EEG\s+)?(.+?)[-_ ](?:REF|LE|RE|AR|AV|AVG|CAR|A1|A2|M1|M2|A12|M12|LM|RM)$",
+# The electrode part holds no space, "-" or "_", so "EEG A1" (an electrode named EEG?) and bipolar "FP1-F7" are
+# left as they are.
+REFERENCE_SUFFIX = re.compile(r"^(?:EEG\s+)?([^\s_-]+)[-_](?:REF|LE|RE|AR|AV|AVG|CAR|A1|A2|M1|M2|A12|M12|LM|RM)$",
                               re.IGNORECASE)
 
 
@@ -79,9 +81,24 @@ def electrode_name(name: str) -> str:
     """The electrode a referential channel name names ("EEG FP1-REF" -> "FP1", "Fp1-A1" -> "Fp1"); any other
     name as it is (bipolar "FP1-F7" names two electrodes, and BioSemi's "A1" has no separator)."""
     m = REFERENCE_SUFFIX.match(str(name).strip())
-    if m is None:
-        return str(name)
-    return m.group(1).strip()
+    return str(name) if m is None else m.group(1)
+
+
+def electrode_names(source_names: list[str], model_names) -> list[str]:
+    """The source's names with referential ones read as their electrode (electrode_name), where that is safe: a
+    name the model itself has (a model trained on "Fp1-A1" channels) is matched as it is, and a name is renamed
+    only to one no other channel has or gets ("A1-A2" beside a real "A1" stays "A1-A2"), so renaming never makes
+    two channels of one name."""
+    model = {m.lower() for m in model_names}
+    taken = {n.lower() for n in source_names}
+    out = []
+    for n in source_names:
+        e = electrode_name(n)
+        if e != n and n.lower() not in model and e.lower() not in taken:
+            taken.add(e.lower())
+            n = e
+        out.append(n)
+    return out
 
 
 def biosemi_cap(names) -> str | None:
@@ -303,7 +320,7 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
                         "(--montage NAME if the cap was another)", cap[len("biosemi"):], cap)
     if cap is not None and montage in BIOSEMI_BY_ORDER:
         source_names = _by_order(source_names, montage)
-    referential = [electrode_name(n) for n in source_names]
+    referential = electrode_names(source_names, model_names)
     if referential != source_names:
         changed = [f"{a} -> {b}" for a, b in zip(source_names, referential) if a != b]
         if warn:

@@ -164,6 +164,14 @@ def test_clinical_edf_names_with_their_reference_map_as_their_electrodes():
     assert a.source_montage == b.source_montage and set(b.left_out) == {"EEG FP1-F7", "EKG1"}
     np.testing.assert_array_equal(b.picks, np.arange(len(new)))
     np.testing.assert_array_equal(a.matrix, b.matrix)
+    # renamed only where safe: a model trained on referential names matches them as they are, and a name is never
+    # renamed onto another channel's ("A1-A2" beside a real A1; "EEG A1" is no referential name at all)
+    ref = ["Fp1-A1", "Fp2-A2", "F3-A1", "F4-A2", "C3-A1", "C4-A2", "P3-A1", "P4-A2", "O1-A1", "O2-A2"]
+    np.testing.assert_array_equal(build_channel_map(ref, None, ref, warn=False).picks, np.arange(10))
+    src = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "A1-A2", "A1"]
+    cmap = build_channel_map(["Fp1", "Fz", "Cz", "Pz"], "standard_1020", src, warn=False)
+    assert "A1-A2" in cmap.left_out and 11 in cmap.picks
+    assert electrode_name("EEG A1") == "EEG A1" and electrode_name("A1-A2") == "A1"
 
 
 @pytest.mark.parametrize("montage", ["standard_1020", None])  # given, or guessed
