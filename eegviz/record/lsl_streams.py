@@ -107,8 +107,8 @@ class LateStreams:
     Both backends record the streams found when the recording started (LabRecorderCLI takes its streams once,
     by uid). A stimulus program started after the recorder, the usual order in a lab, had its markers left out
     without a word: the recording said "1 streams" at the end and the unrepeatable session had no markers. A
-    stream that comes back as one already recorded (same name and source_id, and fitting: liblsl's recovery
-    resumes it in the same XDF stream) is not new. With --streams, only streams of those names are looked at.
+    stream that comes back as one already recorded (same name and a non-empty source_id, and fitting: liblsl's
+    recovery resumes it in the same XDF stream) is not new; without a source_id liblsl cannot recover it. With --streams, only streams of those names are looked at.
     """
 
     def __init__(self, recorded, names=None, look_s: float = LATE_LOOK_S) -> None:
@@ -129,9 +129,11 @@ class LateStreams:
         self._stop.set()
 
     def _resumes_recorded(self, info) -> bool:
+        """liblsl's recovery resumes only a stream that has a source_id: a stimulus script's outlet made without
+        one (pylsl's default, '') and restarted is a new stream to it, whose markers are lost; that is said."""
         from eegviz.sources.lsl_reconnect import misfit, same_stream
 
-        return any(same_stream(r, info) and misfit(r, info) is None for r in self.recorded)
+        return any(r.source_id() and same_stream(r, info) and misfit(r, info) is None for r in self.recorded)
 
     def _run(self) -> None:
         import pylsl

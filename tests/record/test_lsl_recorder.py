@@ -615,3 +615,20 @@ def test_a_stream_started_during_the_recording_is_said_not_silently_left_out(tmp
     late = [r.getMessage() for r in caplog.records if "appeared after the recording started" in r.getMessage()]
     assert len(late) == 1 and "'eegviz-presenter' (Markers, 1 ch, 0 Hz, string)" in late[0], late
     assert "NOT being recorded" in late[0]
+
+
+def test_a_restarted_stream_without_a_source_id_is_said_lost(tmp_path, monkeypatch, caplog):
+    """liblsl recovers only a stream that has a source_id: a stimulus script's outlet made without one (pylsl's
+    default '') and restarted is a new stream to the recorder, its markers lost. It was taken as resumed and
+    nothing was said."""
+    old = FakeInfo(uid="m-old", fmt=3, name="stim", srate=0.0, type_="Markers", channel_count=1)
+    new = FakeInfo(uid="m-new", fmt=3, name="stim", srate=0.0, type_="Markers", channel_count=1)
+    old.source_id = new.source_id = lambda: ""
+    _machine_shows(monkeypatch, [AMPLIFIER, old], [AMPLIFIER, old], [AMPLIFIER, new])
+    fake = _FakeRecorder()
+    fake.failed = lambda: False
+    monkeypatch.setattr(lsl_recorder, "make_recorder", lambda path, infos, backend: fake)
+    with caplog.at_level("WARNING", logger="eegviz"):
+        record(tmp_path / "out", backend="eegviz", wait_s=0.01, duration=1.0)
+    late = [r.getMessage() for r in caplog.records if "appeared after the recording started" in r.getMessage()]
+    assert len(late) == 1 and "'stim' (Markers" in late[0], late
