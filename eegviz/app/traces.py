@@ -201,6 +201,8 @@ class TraceView(pg.PlotWidget):
         if self._last_label is None or px_per_s <= 0:
             return True
         last_t, last_w = self._last_label
+        if t < last_t or t - last_t > WINDOW_S:  # out of order (a marker in another clock), or long after: clear
+            return True
         return (t - last_t) * px_per_s >= last_w + MARKER_LABEL_GAP_PX
 
     def refresh(self) -> None:

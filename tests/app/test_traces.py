@@ -82,3 +82,19 @@ def test_marker_labels_at_a_rapid_pace_do_not_overlap(window, qtbot):
     shown = [line.label.sceneBoundingRect() for line in lines if line.label.isVisible()]
     assert len(shown) >= 6  # ... and a good share of them a label
     assert all(not a.intersects(b) for a, b in zip(shown, shown[1:]))
+
+
+def test_a_marker_in_another_clock_does_not_hide_the_labels_after_it(window, qtbot):
+    """A marker stamped an hour away (another clock: the pipeline still shows its line) set the last label's place
+    there, and every later label, a second apart, was hidden as overlapping it for the rest of the session."""
+    window.resize(1280, 860)
+    window.show()
+    qtbot.waitExposed(window)
+    window.on_chunk(make_chunk(0.0, 20))
+    window.on_marker(Marker(timestamp=0.0, payload="first"))
+    window.on_marker(Marker(timestamp=3600.0, payload="other_clock"))
+    for k in range(1, 10):
+        window.on_chunk(make_chunk(1.0 * k, 20))
+        window.on_marker(Marker(timestamp=1.0 * k, payload=f"img_{k:03d}"))
+    shown = [line.label.format for line in window.traces.marker_lines if line.label.isVisible()]
+    assert sum(s.startswith("img_") for s in shown) >= 8, shown
