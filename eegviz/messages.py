@@ -111,7 +111,7 @@ class ClockOffset:
 # MNE annotations that mark spans or recording boundaries, not events: MNE's "BAD_..."/"BAD ..." and "EDGE..."
 # spans (matched in any case, as MNE writes them) and BrainVision's "New Segment" (where the amplifier started
 # or resumed recording). Only these prefixes: an image id such as "badger_01" is a marker like any other.
-SPAN_ANNOTATIONS = ("bad_", "bad ", "edge", "new segment")
+SPAN_ANNOTATIONS = ("bad_", "bad ", "edge ", "edge_", "new segment")
 
 
 def is_span_annotation(desc: str) -> bool:
@@ -119,7 +119,7 @@ def is_span_annotation(desc: str) -> bool:
     A file MNE reads leaves them out of its markers (eegviz.sources.mne_file); mne-lsl's PlayerLSL streams the
     same file's annotations as markers, these included (the Epocher skips them)."""
     d = desc.strip().lower()
-    return d == "bad" or d.startswith(SPAN_ANNOTATIONS)
+    return d in ("bad", "edge") or d.startswith(SPAN_ANNOTATIONS)  # not an image id such as "edger_01"
 
 
 @dataclass(frozen=True)

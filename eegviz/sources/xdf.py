@@ -199,8 +199,10 @@ def _payload(row, labels: list[str] | None = None) -> str:
         return str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v)
     if len(row) and isinstance(row[0], str):
         return first_channel(row)
-    if labels is not None and len(hot := np.flatnonzero(np.asarray(row, dtype=np.float64))) == 1:
-        return labels[hot[0]]
+    if labels is not None and len(hot := np.flatnonzero(np.asarray(row, dtype=np.float64))) <= 1:
+        # an all-zero row: an older mne-lsl's zero-length annotation (1.14 writes -1): no description to read, so
+        # an empty id (skipped as naming no image), not "0,0,0" decoded as one
+        return labels[hot[0]] if len(hot) else ""
     return text(row[0]) if len(row) == 1 else ",".join(text(v) for v in row)
 
 

@@ -616,6 +616,11 @@ def test_mne_lsl_one_hot_annotations_named_as_markers_give_their_descriptions(tm
     s = load_xdf_session(tmp_path / "player.xdf", marker_stream="player-annotations")
     assert [m.payload for m in s.markers] == ["dog_02", "cat_01", "cow_03", "dog_02"]
     assert [m.timestamp for m in s.markers] == pytest.approx([10.2, 10.7, 11.2, 11.7])
+    # an older mne-lsl wrote a zero-length annotation as its duration, 0: an all-zero row has no description to
+    # read, and is an empty id (skipped as naming no image), not "0,0,0" decoded as an image id
+    from eegviz.sources.xdf import _payload
+
+    assert _payload(np.zeros(3), ids) == "" and _payload(np.array([0, 0.5, 0]), ids) == "dog_02"
 
 
 def test_an_eeg_stream_that_recorded_nothing_is_named_not_replaced_by_another_stream(tmp_path):

@@ -65,11 +65,12 @@ def test_mne_span_annotations_streamed_as_markers_are_skipped_not_decoded():
     spec = InputSpec(ch_names=CH, sfreq=250.0, tmin=-0.1, tmax=0.5)
     ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
     t, data = _stream()
-    for i, payload in enumerate(("BAD_blink", "EDGE boundary", "bad boundary", "New Segment", "badger_01")):
+    for i, payload in enumerate(("BAD_blink", "EDGE boundary", "bad boundary", "New Segment", "badger_01",
+                                 "edger_02")):
         ep.add_marker(Marker(100.5 + 0.5 * i, payload))
     out = ep.add_chunk(Chunk(data, t))
     by = {r.marker.payload: r for r in out}
-    assert by["badger_01"].epoch is not None
+    assert by["badger_01"].epoch is not None and by["edger_02"].epoch is not None
     for payload in ("BAD_blink", "EDGE boundary", "bad boundary", "New Segment"):
         r = by[payload]
         assert r.epoch is None and r.kind is SkipKind.NO_ID, payload
