@@ -363,7 +363,7 @@ def _generator_opts(sp, default, default_help) -> None:
     sp.add_argument("--steps", type=int,
                     help="UNet denoising steps (default: the model's sampling.json, else 1)")
     sp.add_argument("--strength", type=float, help="img2img strength: how far into the noise schedule the "
-                    "start image is sent (0-1; default: the model's sampling.json, else the family's)")
+                    "start image is sent (0-1; default: the model's sampling.json, else 0.5)")
     sp.add_argument("--guidance", type=float, help="classifier-free guidance scale (<= 1: none, one UNet pass "
                     "per step; default: the model's sampling.json, else its family's: SD 7.5, LCM 8.5, "
                     "SD-Turbo none)")

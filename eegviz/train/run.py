@@ -27,7 +27,9 @@ IN_HOUSE_SPACES = ("minilm", "hash")
 CLASSIFIER_SIZE = 64  # px of the evaluation classifier's renders (_train_diffusers)
 # The largest --seed: it seeds scikit-learn (KMeans' random_state: at most 2**32 - 1) and torch (seed + 1000 * rank
 # under torchrun; 64-bit), so 2**62 ended in a traceback after the run's checkpoints/run.json was written.
-MAX_SEED = 2**31 - 1
+# scikit-learn takes seeds up to 2**32 - 1; room is left for the seeds derived from --seed (seed + 1 for the
+# classifier, seed + 1000 x rank per process)
+MAX_SEED = 2**32 - 1 - 2**20
 
 
 def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
@@ -87,7 +89,8 @@ def check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_enc
     check_at_least(gan_steps, "--gan-steps", 0)
     check_at_least(seed, "--seed", 0)
     if seed > MAX_SEED:
-        raise EegvizError(f"--seed must be at most {MAX_SEED} (2**31 - 1), not {seed}")
+        raise EegvizError(f"--seed must be at most {MAX_SEED} (2**32 - 1, less room for the seeds derived from it), "
+                          f"not {seed}")
     if threads is not None:
         check_threads(threads)
     check_positive(highpass, "--highpass", allow_zero=True, unit="Hz", hint="0: off")
@@ -288,8 +291,9 @@ class _RunLock:
 def check_resumable(out: Path) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ (with their
     run.json) and no finished model yet (training.json is written when training ends), or starts one in a new or
-    empty folder (a job script that always passes --resume works on its first launch too). Anything else would be
-    trained over."""
+    empty folder (a job script that always passes --resume works on its first launch too). A run stopped after
+    training.json but before its evaluation and model card (evaluation_cut_short) is resumed to finish those,
+    training nothing. Anything else would be trained over."""
     from eegviz.paths import PROBE_PREFIX, is_new_or_empty
 
     if is_new_or_empty(out):
