@@ -92,12 +92,16 @@ class Stats:
     results: int = 0
     dropped: int = 0
     skipped: int = 0  # markers without an epoch (gap, NaN, incomplete at the end), NaN ones included
-    skipped_nan: int = 0  # of those, epochs whose window held NaN/inf samples
     skip_kinds: Counter = field(default_factory=Counter)  # the skipped markers by SkipKind
     gaps: int = 0
     latencies: list = field(default_factory=list)
     out_dir: object = None  # the session folder results were written to, if any
     ended: str = ""  # why the session ended: "finished" (the source ran out), "duration", "stopped" (stop())
+
+    @property
+    def skipped_nan(self) -> int:
+        """Of the skipped markers, those whose window held NaN/inf samples."""
+        return self.skip_kinds[SkipKind.NAN]
 
     def summary(self) -> str:
         """The line a session ends with (headless and windowed runs alike)."""
@@ -255,7 +259,6 @@ class Pipeline:
         for r in results:
             if r.epoch is None:
                 self.stats.skipped += 1
-                self.stats.skipped_nan += r.kind is SkipKind.NAN
                 self.stats.skip_kinds[r.kind] += 1
                 for s in self.sinks:
                     s.on_skipped(r.marker, r.reason, r.kind)

@@ -28,9 +28,16 @@ ROLES = ("train", "val")
 
 def write_seen_images(model_dir: Path, ds) -> None:
     """Record the distinct image ids of `ds`'s training and validation trials in model_dir/seen_images.json."""
+    _write(model_dir, _ids_by_role(ds))
+
+
+def _ids_by_role(ds) -> dict[str, set[str]]:
     ids = np.asarray(ds.image_ids)
-    record = {role: sorted(set(map(str, ids[ds.subset(role)]))) for role in ROLES}
-    (Path(model_dir) / FILE).write_text(json.dumps(record, indent=0))
+    return {role: set(map(str, ids[ds.subset(role)])) for role in ROLES}
+
+
+def _write(model_dir: Path, record: dict[str, set[str]]) -> None:
+    (Path(model_dir) / FILE).write_text(json.dumps({role: sorted(record[role]) for role in ROLES}, indent=0))
 
 
 def add_seen_images(model_dir: Path, ds) -> bool:
@@ -40,9 +47,8 @@ def add_seen_images(model_dir: Path, ds) -> bool:
     seen = read_seen_images(model_dir)
     if seen is None:
         return False
-    ids = np.asarray(ds.image_ids)
-    record = {role: sorted(seen[role] | set(map(str, ids[ds.subset(role)]))) for role in ROLES}
-    (Path(model_dir) / FILE).write_text(json.dumps(record, indent=0))
+    new = _ids_by_role(ds)
+    _write(model_dir, {role: seen[role] | new[role] for role in ROLES})
     return True
 
 

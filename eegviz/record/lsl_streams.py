@@ -108,7 +108,8 @@ class LateStreams:
     by uid). A stimulus program started after the recorder, the usual order in a lab, had its markers left out
     without a word: the recording said "1 streams" at the end and the unrepeatable session had no markers. A
     stream that comes back as one already recorded (same name and a non-empty source_id, and fitting: liblsl's
-    recovery resumes it in the same XDF stream) is not new; without a source_id liblsl cannot recover it. With --streams, only streams of those names are looked at.
+    recovery resumes it in the same XDF stream) is not new; without a source_id liblsl cannot recover it. With
+    --streams, only streams of those names are looked at.
     """
 
     def __init__(self, recorded, names=None, look_s: float = LATE_LOOK_S) -> None:
