@@ -32,6 +32,26 @@ from eegviz.stream.dejitter import Dejitter
 LONG_JUMP_S = 0.25  # a jump in the board's stamps this long is a gap, whatever its sample counter says
 
 
+class _Board(BoardShim):
+    """A BoardShim that, once released, cannot release another board when it is collected.
+
+    BrainFlow knows a session by board id and parameters, and BoardShim.__del__ releases the session if one with
+    them is prepared. A stopped board kept alive a while (by a traceback's frames, a cycle, a plugin's reference)
+    therefore released the NEXT board opened with the same parameters whenever it was finally collected, and that
+    session's next read failed with BOARD_NOT_CREATED.
+    """
+
+    released = False
+
+    def release_session(self) -> None:
+        super().release_session()
+        self.released = True
+
+    def __del__(self) -> None:
+        if not self.released:
+            super().__del__()
+
+
 def _load_board_controller() -> None:
     """Load BrainFlow's shared library once, working around its pkg_resources fallback.
 
@@ -135,7 +155,7 @@ class BrainFlowSource:
             names = []
         # none, too few, blank or doubled: ch1..chN
         names = usable_ch_names(names, len(self._eeg_rows), "the BrainFlow board")
-        self.board = BoardShim(self.board_id, self._input_params)
+        self.board = _Board(self.board_id, self._input_params)
         self._try("prepare_session")
         self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")
         if self.marker_lsl_name:  # found now, its samples taken from start() on (an LSL inlet gets none before)
