@@ -41,7 +41,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pylsl
@@ -83,8 +83,8 @@ class LslStreamInfo(StreamInfo):
 
 def unit_scale(unit: str | None) -> float:
     """Volts per unit of a desc unit string (eegviz.sources.units.volts_per_unit: names, or mne-lsl's integer
-    exponents, "0" = volts, "-6" = microvolts); missing or unknown units are taken as microvolts until the data
-    is judged (LslSource._judge_units)."""
+    exponents, "0" = volts, "-6" = microvolts); missing or unknown units start as microvolts, the scale of a
+    stream that stays all zero, and are judged from the first data that is not (LslSource._judge_units)."""
     volts = volts_per_unit(unit)
     return DEFAULT_SCALE if volts is None else volts
 
@@ -421,11 +421,12 @@ class LslSource:
             raise EegvizError(f"LSL stream {_describe(eeg)} did not answer: {e}") from None
         labels, units = channel_meta(full)
         self._scale = np.array([unit_scale(u) for u in units], dtype=np.float64)
-        # channels whose unit the stream does not declare (or declares in words eegviz does not know): microvolts
-        # until the first data says otherwise (_judge_units), as the XDF reader judges them
+        # channels whose unit the stream does not declare (or declares in words eegviz does not know): judged from
+        # the first data that is not all zero (_judge_units), as the XDF reader judges them
         unknown = np.array([volts_per_unit(u) is None for u in units])
         self._unjudged = unknown if unknown.any() else None
         self._judge_rows: list[np.ndarray] = []  # the unjudged channels' first samples (_judge_units)
+        self._held: list[Chunk] = []  # their chunks, unscaled, until the judgement scales them (_pull_eeg)
         self._full = full
         self.info = LslStreamInfo(
             name=full.name(),
@@ -588,15 +589,15 @@ class LslSource:
         result.gap = result.gap or gap
         self._seen_data = True
         self._last_data_at = now
-        result.chunks.append(
-            Chunk(
-                samples=(data * self._scale).astype(np.float32),
-                timestamps=stamps,
-                source=self.info.name,
-                raw_timestamps=raw,
-                raw_samples=np.asarray(samples),
-            )
-        )
+        chunk = Chunk(samples=data, timestamps=stamps, source=self.info.name, raw_timestamps=raw,
+                      raw_samples=np.asarray(samples))
+        if self._unjudged is not None and self._judge_rows:
+            # the units are being judged: held back, so no sample reaches the epocher or the recording at a scale
+            # the judgement then changes (a first chunk smaller than JUDGE_SAMPLES used to go out as microvolts)
+            self._held.append(chunk)
+            return
+        held, self._held = self._held + [chunk], []
+        result.chunks += [replace(c, samples=(c.samples * self._scale).astype(np.float32)) for c in held]
 
     def _judge_units(self, data: np.ndarray, result: ReadResult) -> None:
         """Channels without a declared unit, judged once from the first data that is not all zero by
@@ -605,11 +606,11 @@ class LslSource:
         microvolts whatever they held, while the same stream recorded and replayed was judged: a volts stream
         came out 10^6 too small."""
         values = data[:, self._unjudged]
-        if not (np.isfinite(values) & (values != 0)).any():
+        if not self._judge_rows and not (np.isfinite(values) & (values != 0)).any():
             return  # zeros so far (an amplifier warming up): nothing to judge by, and nothing a scale changes
         # judged from JUDGE_SAMPLES samples at least: a sender pushing one sample at a time hands over a first chunk
-        # of one, in which no spread shows and the |median| alone would call quiet microvolts volts; the samples
-        # before the judgement are read as microvolts, the default
+        # of one, in which no spread shows and the |median| alone would call quiet microvolts volts; the chunks
+        # until then are held back (_pull_eeg)
         self._judge_rows.append(values)
         values = np.concatenate(self._judge_rows)
         if len(values) < JUDGE_SAMPLES:

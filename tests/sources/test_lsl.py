@@ -980,6 +980,34 @@ def test_a_stream_pushed_one_sample_at_a_time_is_judged_on_several() -> None:
     np.testing.assert_allclose(np.abs(data), 0.5e-6, rtol=1e-5)
 
 
+def test_samples_read_before_the_units_are_judged_get_the_judged_scale() -> None:
+    """A volts sender (30 mV DC offset) pushing one sample at a time: the samples read before JUDGE_SAMPLES had
+    come went out as microvolts, 10^6 too small, into the epocher and the recording. They are held back until
+    the judgement and scaled by it, in their order."""
+    from eegviz.sources.lsl import JUDGE_SAMPLES
+
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name, unit=None)
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
+    src.start()
+    got = {"chunks": [], "notices": []}
+    n = JUDGE_SAMPLES + 4
+    try:
+        time.sleep(0.2)
+        for k in range(n):
+            outlet.push_sample(np.full(N_CH, 0.03 + 1e-5 * k, np.float32))
+            r = src.read(timeout=0.02)
+            got["chunks"] += r.chunks
+            got["notices"] += r.notices
+        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= n)
+    finally:
+        src.stop()
+    data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
+    np.testing.assert_allclose(data[:, 0], 0.03 + 1e-5 * np.arange(n), rtol=1e-5)
+    ts = np.concatenate([c.timestamps for c in got["chunks"] + more["chunks"]])
+    assert np.all(np.diff(ts) > 0)
+
+
 def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorded_as_read(tmp_path) -> None:
     """A stimulus program on Windows sends 'Bild_\xe4' as cp1252 bytes. pylsl decodes string samples as strict
     UTF-8, and that one marker raised out of read() and ended the session."""
