@@ -77,21 +77,24 @@ def trial_list(specs, n_per_class: int, cfg) -> tuple[list, list[str]]:
 SIM_CHANNELS = 128  # the simulator's cap (biosemi128)
 
 
-def check_fits_in_memory(n_trials: int, sfreq: float, seconds: float) -> None:
+SIMULATE_FIX = "fewer --repeats, --images or --subjects"  # the options of `eegviz simulate` that size a dataset
+
+
+def check_fits_in_memory(n_trials: int, sfreq: float, seconds: float, fix: str = SIMULATE_FIX) -> None:
     """Refuse, before anything is written, a dataset the simulator cannot hold: it keeps every epoch as float32
-    and as the stored float16 at once (--repeats 100000 asked for 209 GiB and ended in a MemoryError traceback)."""
-    check_memory(n_trials * SIM_CHANNELS * round(seconds * sfreq) * (4 + 4 + 2), f"{n_trials} simulated trials",
-                 "fewer --repeats, --images or --subjects")
+    and as the stored float16 at once (--repeats 100000 asked for 209 GiB and ended in a MemoryError traceback).
+    `fix` names the options of the command that asked, which differ (a sweep has no --repeats)."""
+    check_memory(n_trials * SIM_CHANNELS * round(seconds * sfreq) * (4 + 4 + 2), f"{n_trials} simulated trials", fix)
 
 
 def check_simulation_size(subjects: int, n_per_class: int, config=None, sfreq: float = 250.0, tmin: float = -0.1,
-                          tmax: float = 0.6) -> None:
+                          tmax: float = 0.6, fix: str = SIMULATE_FIX) -> None:
     """check_fits_in_memory for simulate_dataset's arguments, from the counts alone: drawing the stimulus set
     itself took 40 s for --images 20000 and never ended for more, so nothing is drawn (or written) first."""
     from eegviz.world.sim_config import DEMO
     from eegviz.world.stimuli import CLASSES
 
-    check_fits_in_memory(subjects * trial_count(n_per_class, len(CLASSES), config or DEMO), sfreq, tmax - tmin)
+    check_fits_in_memory(subjects * trial_count(n_per_class, len(CLASSES), config or DEMO), sfreq, tmax - tmin, fix)
 
 
 def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: int = 0,

@@ -97,7 +97,7 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
     check_sweep_options(subjects=subjects, n_per_class=n_per_class, seed=seed, epochs=epochs, gan_steps=gan_steps,
                         average_augment=average_augment)
     # each level's dataset in turn: one that cannot fit was refused after the folder was made, and left it empty
-    check_simulation_size(subjects, n_per_class, cfg)
+    check_simulation_size(subjects, n_per_class, cfg, fix="fewer --images or --subjects")
     out = Path(out)
     claim_new_output(out, "--out", "a sweep (curves.json, curves.png, one dataset per level)")
     rows = []

@@ -58,7 +58,8 @@ def test_sweep_bad_levels_are_one_line(tmp_path, capsys):
     (["--snr-db=-10,-10.0", "--keep-data"], "--snr-db"),  # one folder for two levels
     (["--snr-db=-3,50"], "at most 40 dB"),  # was refused by the simulator after -3 dB had trained
     (["--class-snr-db=-30"], "--class-snr-db"),  # was ignored without a word: --snr-db sets each level's
-    (["--images", "1000000"], "GiB of memory"),  # was refused by the first level's simulation, in the new folder
+    # was refused by the first level's simulation, in the new folder; then named --repeats, which a sweep has not
+    (["--images", "1000000"], "GiB of memory, more than this machine's"),
 ])
 def test_sweep_refuses_bad_options_before_writing(tmp_path, capsys, monkeypatch, opt, name):
     import eegviz.data.synthetic
@@ -72,6 +73,7 @@ def test_sweep_refuses_bad_options_before_writing(tmp_path, capsys, monkeypatch,
     assert main(args + opt) == 2
     err = capsys.readouterr().err
     assert err.startswith("eegviz: ") and err.count("\n") == 1 and name in err
+    assert "--repeats" not in err  # an option of `eegviz simulate`, not of the sweep
     assert not out.exists()  # a refused run leaves nothing, so the corrected rerun is accepted
 
 
