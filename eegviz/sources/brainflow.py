@@ -82,6 +82,10 @@ def _load_board_controller() -> None:
             del sys.modules["pkg_resources"]
 
 
+# how long open() looks for LSL marker streams it will not use (without --markers), to say so
+MARKER_LOOK_S = 0.3
+
+
 def _board_name(board_id: int) -> str:
     try:
         return BoardIds(board_id).name
@@ -112,6 +116,7 @@ class BrainFlowSource:
         self._counter: SampleCounter | None = None
         self._counter_row: int | None = None
         self.lost_samples = 0  # told by the board's sample counter since start()
+        self._open_notices: list[str] = []
 
     def _checked_params(self) -> BrainFlowInputParams:
         """BrainFlow's input parameters from `params`, checked before anything is loaded: an unknown name, or a
@@ -135,6 +140,7 @@ class BrainFlowSource:
         the stream, which start() does: a board that is off or out of reach, or whose channels the model cannot
         use, is refused before the session warms its generator up, and no data piles up meanwhile."""
         self.stop()
+        self._open_notices: list[str] = []  # said by the first read()
         name = _board_name(self.board_id)
         try:
             _load_board_controller()
@@ -167,6 +173,16 @@ class BrainFlowSource:
                 self.stop()
                 raise
             self._marker_source = pylsl.StreamInlet(mk, recover=True, processing_flags=pylsl.proc_clocksync)
+        else:
+            # a lab's stimulus program sends its image ids on LSL; without --markers they were passed over
+            # without a word, and the session waited for board markers that never came
+            from eegviz.sources.lsl import marker_streams_seen
+
+            seen = marker_streams_seen(MARKER_LOOK_S)
+            if seen:
+                self._open_notices.append(
+                    f"LSL marker stream {', '.join(seen)} is not used: a BrainFlow session takes its markers from "
+                    f"the board's marker channel; to take them from LSL, name the stream with --markers NAME")
 
     def _try(self, call: str) -> None:
         try:
@@ -202,6 +218,8 @@ class BrainFlowSource:
         if not self._streaming:
             raise EegvizError("BrainFlow source read before start()")
         result = ReadResult()
+        result.notices += self._open_notices
+        self._open_notices = []
         try:
             t_end = time.monotonic() + timeout
             while self.board.get_board_data_count() == 0 and time.monotonic() < t_end:

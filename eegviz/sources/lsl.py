@@ -171,6 +171,12 @@ def _marker_candidates(streams, marker_type: str) -> list[pylsl.StreamInfo]:
                    and (_same_type(s.type(), marker_type) or _same_type(s.type(), "annotations"))), key=_order)
 
 
+def marker_streams_seen(wait_s: float, marker_type: str = "Markers") -> list[str]:
+    """Names (and senders) of the string marker streams LSL finds within wait_s: for a source that takes its
+    markers elsewhere (a BrainFlow board's marker channel) to say it is not using them."""
+    return [_ident(s) for s in _marker_candidates(pylsl.resolve_streams(wait_time=wait_s), marker_type)]
+
+
 def resolve_streams(
     stream_name: str | None,
     stream_type: str | None,

@@ -78,6 +78,29 @@ def test_a_stopped_board_collected_late_leaves_the_next_board_running() -> None:
         second.stop()
 
 
+def test_an_lsl_marker_stream_it_does_not_use_is_named_once() -> None:
+    """A BrainFlow session takes the board's marker channel; a lab's stimulus program sending image ids on LSL was
+    passed over without a word, and the session waited for markers that never came."""
+    name = f"bf-mk-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, name))
+    src = BrainFlowSource()
+    src.start()
+    try:
+        notices = src.read().notices + _read_all(src, 0.2)["notices"]
+    finally:
+        src.stop()
+    said = [n for n in notices if name in n]
+    assert len(said) == 1 and "is not used" in said[0] and "--markers NAME" in said[0], notices
+    src = BrainFlowSource(marker_lsl_name=name)  # named: taken, nothing to say
+    src.start()
+    try:
+        notices = src.read().notices + _read_all(src, 0.2)["notices"]
+    finally:
+        src.stop()
+    assert not [n for n in notices if "is not used" in n]
+    del outlet
+
+
 def test_synthetic_one_second(source) -> None:
     assert source.info.sfreq > 0 and source.info.n_channels > 0
     assert len(set(source.info.ch_names)) == source.info.n_channels
