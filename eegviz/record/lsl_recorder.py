@@ -330,6 +330,8 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
             pass
         finally:
             late.stop()
+            if late.told:  # said again at the end, beside the summary: the warning may have scrolled away
+                log.warning("not in this recording (started after it): %s", ", ".join(describe(i) for i in late.told))
     finally:
         recorder.stop()  # where a failure ended the wait, stop() raises why (both recorders report it there)
     return recorder

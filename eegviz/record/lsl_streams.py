@@ -116,7 +116,7 @@ class LateStreams:
         self.recorded = list(recorded)
         self.names = set(names or [])
         self.look_s = look_s
-        self.told: list = []
+        self.told: list = []  # the streams said to be left out, in the order they appeared
         self._seen = {s.uid() for s in self.recorded}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="record-late-streams")

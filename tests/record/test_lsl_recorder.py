@@ -615,6 +615,9 @@ def test_a_stream_started_during_the_recording_is_said_not_silently_left_out(tmp
     late = [r.getMessage() for r in caplog.records if "appeared after the recording started" in r.getMessage()]
     assert len(late) == 1 and "'eegviz-presenter' (Markers, 1 ch, 0 Hz, string)" in late[0], late
     assert "NOT being recorded" in late[0]
+    # and once more as the recording ends, beside its summary: a warning an hour earlier has scrolled away
+    end = [r.getMessage() for r in caplog.records if r.getMessage().startswith("not in this recording")]
+    assert end == ["not in this recording (started after it): 'eegviz-presenter' (Markers, 1 ch, 0 Hz, string)"]
 
 
 def test_a_restarted_stream_without_a_source_id_is_said_lost(tmp_path, monkeypatch, caplog):
