@@ -297,7 +297,7 @@ class Pipeline:
         images = check_images(self.generator.generate(np.stack([d.saliency for d in decoded]),
                                                       np.stack([d.embedding for d in decoded]),
                                                       seed=self._seeds(epochs), **from_latents),
-                              len(epochs), getattr(self.generator, "name", type(self.generator).__name__))
+                              len(epochs), self.generator)
         t2 = time.perf_counter()
         for i, (ep, dec) in enumerate(zip(epochs, decoded)):
             timings = {

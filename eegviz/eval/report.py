@@ -96,9 +96,8 @@ def generate_all(gen: Generator, sal: np.ndarray, emb: np.ndarray, batch: int = 
         return {} if latents is None else {"latents": latents[i : i + batch]}
 
     try:
-        name = getattr(gen, "name", type(gen).__name__)
         return np.concatenate([check_images(gen.generate(sal[i : i + batch], emb[i : i + batch], seed=i, **start(i)),
-                                            len(sal[i : i + batch]), name) for i in range(0, len(sal), batch)])
+                                            len(sal[i : i + batch]), gen) for i in range(0, len(sal), batch)])
     finally:
         for k, v in saved.items():
             setattr(gen, k, v)

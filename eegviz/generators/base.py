@@ -41,12 +41,14 @@ def to_uint8(x: np.ndarray) -> np.ndarray:
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def check_images(images, n: int, name: str) -> np.ndarray:
-    """A generator's output as the protocol promises it, (n, H, W, 3) uint8, or one line naming the generator.
+def check_images(images, n: int, generator: object) -> np.ndarray:
+    """A generator's output as the protocol promises it, (n, H, W, 3) uint8, or one line naming the generator
+    (its `name`, else its class; a string is taken as the name).
 
     Checked on every batch a session generates: a plugin returning floats in [0, 1] (what many image models
     give) otherwise reached the PNG writer and the window as a PIL traceback from the inference thread, long after
     the cause."""
+    name = generator if isinstance(generator, str) else getattr(generator, "name", type(generator).__name__)
     if not isinstance(images, np.ndarray):
         raise EegvizError(f"generator '{name}' returned {type(images).__name__}, not a numpy array of (N, H, W, 3) "
                           "uint8 images")
