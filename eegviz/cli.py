@@ -350,7 +350,8 @@ def cmd_sys_info(args) -> int:
 
 
 MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. standard_1020, easycap-M1, "
-                "biosemi64): channels are mapped by position onto the model's and the missing ones interpolated "
+                "biosemi64) or an electrode-position file (.elc, .sfp, .bvef, .loc, ...; MNE's head frame): "
+                "channels are mapped by position onto the model's and the missing ones interpolated "
                 "(default: guessed from the channel names)")
 
 

@@ -38,6 +38,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -153,21 +154,54 @@ def builtin_montages() -> list[str]:
     return list(mne.channels.get_builtin_montages())
 
 
+# electrode-position files MNE's read_custom_montage reads (its documented formats)
+MONTAGE_FILE_SUFFIXES = (".loc", ".locs", ".eloc", ".sfp", ".csd", ".elc", ".txt", ".elp", ".hpts", ".bvef")
+
+
 @lru_cache(maxsize=16)
 def load_montage(name: str):
-    """A built-in MNE montage by name (including names MNE keeps as deprecated aliases, e.g. standard_1020)."""
+    """A built-in MNE montage by name (including names MNE keeps as deprecated aliases, e.g. standard_1020), or an
+    electrode-position file (MONTAGE_FILE_SUFFIXES, read by MNE's read_custom_montage): a lab's own cap, or its
+    digitised positions, whose electrodes are named in no built-in montage (E1..E64) and were refused."""
     import mne
 
+    path = Path(name)
+    if path.suffix.lower() in MONTAGE_FILE_SUFFIXES or path.is_file():
+        return _montage_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # standard_1020 -> colin27_1020: same positions
             return mne.channels.make_standard_montage(name)
     except (ValueError, KeyError):
         raise EegvizError(
-            f"unknown montage '{name}'; one of: {', '.join(builtin_montages())}"
+            f"unknown montage '{name}'; name an electrode-position file ({', '.join(MONTAGE_FILE_SUFFIXES)}) or "
+            f"one of: {', '.join(builtin_montages())}"
         ) from None
 
 
+
+
+def _montage_file(path: Path):
+    """load_montage for a file: positions in MNE's head frame (x right, y front, z up; the formats' own units),
+    which the common sphere (sphere_positions) needs, as it needs it of every montage; one line for any failure."""
+    import mne
+
+    from eegviz.errors import one_line
+
+    if not path.is_file():
+        raise EegvizError(f"montage file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+    if path.suffix.lower() not in MONTAGE_FILE_SUFFIXES:
+        raise EegvizError(f"montage file {path.name}: MNE reads electrode positions from "
+                          f"{', '.join(MONTAGE_FILE_SUFFIXES)} files; name a built-in montage or such a file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            montage = mne.channels.read_custom_montage(path)
+    except Exception as e:  # noqa: BLE001 - MNE's readers raise many kinds; the user needs one line
+        raise EegvizError(f"cannot read electrode positions from {path.name} ({one_line(e)})") from None
+    if not montage.ch_names:
+        raise EegvizError(f"montage file {path.name} places no electrode")
+    return montage
 
 
 def _fit_sphere(p: np.ndarray) -> np.ndarray:

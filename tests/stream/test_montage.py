@@ -276,3 +276,41 @@ def test_other_systems_letter_names_are_no_biosemi_cap_and_a_10_20_biosemi_model
     ten_twenty = list(montage_mod.load_montage("biosemi64").ch_names)
     cmap = build_channel_map(ten_twenty, "biosemi64", _actiview(64), warn=False)
     assert cmap.matrix is None and list(cmap.picks) == list(range(64))  # A1 is Fp1, ..., in ActiView's order
+
+
+def _elc(path, names, positions_m) -> str:
+    """An ASA .elc electrode file (the format of ANT's and many labs' digitisers), in millimetres."""
+    rows = "\n".join(" ".join(f"{v * 1e3:.4f}" for v in p) for p in positions_m)
+    path.write_text(f"# ASA electrode file\nReferenceLabel\tavg\nUnitPosition\tmm\nNumberPositions=\t{len(names)}\n"
+                    f"Positions\n{rows}\nLabels\n" + "\n".join(names) + "\n")
+    return str(path)
+
+
+def test_a_cap_of_numbered_electrodes_is_placed_by_its_position_file(tmp_path):
+    """A lab's own cap names its electrodes E1..E64, which no built-in montage places: the stream was refused.
+    Its electrode-position file (--montage cap.elc, read by MNE) places them: the map equals the one the same
+    electrodes get under their 10-10 names on the built-in montage the file's positions came from."""
+    import mne
+
+    pos = mne.channels.make_standard_montage("easycap-M1").get_positions()["ch_pos"]
+    numbered = [f"E{i + 1}" for i in range(len(CAP64))]
+    path = _elc(tmp_path / "cap.elc", numbered, [pos[n] for n in CAP64])
+    montage_mod.check_montage(path)
+    with pytest.raises(EegvizError, match="no position"):
+        build_channel_map(default_spec().ch_names, "biosemi128", numbered, warn=False)
+    by_file = build_channel_map(default_spec().ch_names, "biosemi128", numbered, montage=path, warn=False)
+    by_name = build_channel_map(default_spec().ch_names, "biosemi128", CAP64, montage="easycap-M1", warn=False)
+    assert by_file.n_interpolated == by_name.n_interpolated > 0
+    np.testing.assert_array_equal(by_file.picks, by_name.picks)
+    # to ~1e-6: the file's 64 electrodes (written to 0.1 um) fit the head centre a hair off the montage's own
+    np.testing.assert_allclose(by_file.matrix, by_name.matrix, atol=1e-4)
+
+
+@pytest.mark.parametrize("bad, why", [("missing.elc", "does not exist"), ("cap.elc", "cannot read electrode"),
+                                      ("cap.pdf", "MNE reads electrode positions from")])
+def test_a_bad_montage_file_is_one_line(tmp_path, bad, why):
+    path = tmp_path / bad
+    if bad != "missing.elc":
+        path.write_text("not a montage\n")
+    with pytest.raises(EegvizError, match=why):
+        montage_mod.check_montage(str(path))
