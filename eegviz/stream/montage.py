@@ -385,7 +385,8 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
 
     # the source's positions: the montage it was given, else the one that places the most of its channels (the
     # first that places them all, in this order)
-    if montage is None:
+    guessed = montage is None
+    if guessed:
         tried = [(name, sphere_positions(source_names, name)) for name in (model_montage, *AUTO_MONTAGES)]
         montage, spos = min(tried, key=lambda m: len(_unplaced(source_names, m[1])))
     else:
@@ -396,10 +397,13 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     # channel) are left out of the interpolation rather than refusing the stream, if enough placed ones remain
     if len(placed) < MIN_SOURCE_CHANNELS:
         shown = ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else "")
+        # guessed: the montage named is only the best of those tried, which the user never chose
+        where = (f"any montage tried ({', '.join(t[0] for t in tried)})" if guessed else f"montage {montage}")
         raise EegvizError(
-            f"{len(unplaced)} source channel(s) have no position in montage {montage} ({shown}), leaving fewer "
+            f"{len(unplaced)} source channel(s) have no position in {where} ({shown}), leaving fewer "
             f"than {MIN_SOURCE_CHANNELS} to interpolate from; name the source's montage with --montage NAME "
-            "(mne.channels.get_builtin_montages()) or rename the channels"
+            "(mne.channels.get_builtin_montages()) or --montage FILE (its electrode positions), or rename the "
+            "channels"
         )
 
     # each model channel: the source electrode in the same place (or of the same name on the same montage)
