@@ -339,7 +339,10 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
         matches = [s for s in streams if _name(s) == eeg_stream]
         if not matches:
             raise EegvizError(f"no stream named '{eeg_stream}' in {path}; available: {', '.join(names) or 'none'}")
-        eeg = matches[0]
+        # several of that name (an amplifier's outlet restarted without a source_id is a new stream to LabRecorder,
+        # of the same name): the first was taken, however short, or refused as empty while the other held the EEG
+        usable = [s for s in matches if not _is_string(s) and not _is_empty(s) and _rate(s) != 0]
+        eeg = max(usable, key=lambda s: len(s["time_stamps"])) if usable else matches[0]
         if _is_string(eeg):
             raise EegvizError(f"stream '{eeg_stream}' in {path} holds strings, not EEG; pick a numeric stream")
         if _is_empty(eeg):
@@ -365,12 +368,28 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
         pool = typed or numeric
         if not pool:
             raise EegvizError(f"no EEG stream with samples in {path}; streams: {', '.join(names) or 'none'}")
-        eeg = max(pool, key=_n_channels)
+        eeg = max(pool, key=lambda s: (_n_channels(s), len(s["time_stamps"])))  # a tie: the longer recording
         if not typed and len(pool) > 1:
             log.warning("%s: no stream is typed EEG; taking '%s' (%d channels, the most), not %s (--stream NAME "
                         "picks another)", _shown(path), _name(eeg), _n_channels(eeg),
                         ", ".join(f"'{_name(s)}'" for s in pool if s is not eeg))
+    _say_same_named(eeg, streams, path)
     return eeg
+
+
+def _say_same_named(eeg: dict, streams: list[dict], path: Path) -> None:
+    """A warning where other streams share the replayed EEG's name: which one is replayed (the most samples) and
+    what the others hold, since only one is decoded (nothing joins a restarted outlet's two halves)."""
+    same = [s for s in streams if s is not eeg and _name(s) == _name(eeg) and not _is_string(s)]
+    if not same:
+        return
+
+    def what(s: dict) -> str:
+        return (f"{len(s['time_stamps'])} samples, source_id '{_first(s['info'], 'source_id')}' on "
+                f"{_first(s['info'], 'hostname') or 'an unnamed host'}")
+    log.warning("%s: %d streams are named '%s' (an outlet restarted without a source_id records as a new one); "
+                "replaying the one with the most samples (%s), not %s", _shown(path), len(same) + 1, _name(eeg),
+                what(eeg), "; ".join(what(s) for s in same))
 
 
 def load_xdf_session(

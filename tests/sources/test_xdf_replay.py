@@ -638,3 +638,24 @@ def test_an_eeg_stream_that_recorded_nothing_is_named_not_replaced_by_another_st
                                           r"streams with samples: 'gaze' \(--stream NAME"):
         load_xdf_session(tmp_path / "silent.xdf")
     assert load_xdf_session(tmp_path / "silent.xdf", eeg_stream="gaze").info.name == "gaze"
+
+
+@pytest.mark.parametrize("named", [None, "amp"], ids=["auto", "by-name"])
+def test_an_outlet_restarted_as_a_new_stream_of_the_same_name_replays_the_longer_with_a_warning(tmp_path, caplog,
+                                                                                                 named):
+    """An amplifier's outlet restarted without a source_id is a new stream to LabRecorder, of the same name: the
+    file's first one (here 0.2 s before the restart) was replayed without a word, by name or not, and the
+    session's EEG after the restart was never decoded."""
+    ch = ["Fz", "Cz", "Pz", "Oz"]
+    with XdfWriter(tmp_path / "s.xdf") as w:
+        first = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=ch, unit="microvolts")
+        second = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=ch, unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(first, np.ones((50, 4), np.float32), 10.0 + np.arange(50) / FS)
+        w.write_samples(second, np.full((500, 4), 2.0, np.float32), 11.0 + np.arange(500) / FS)
+        w.write_samples(mk, ["a"], np.array([11.5]))
+    with caplog.at_level(logging.WARNING, logger="eegviz"):
+        s = load_xdf_session(tmp_path / "s.xdf", eeg_stream=named)
+    assert len(s.timestamps) == 500 and np.allclose(s.data, 2e-6)
+    said = [r.getMessage() for r in caplog.records if "streams are named 'amp'" in r.getMessage()]
+    assert len(said) == 1 and "the most samples (500 samples" in said[0] and "not 50 samples" in said[0], said
