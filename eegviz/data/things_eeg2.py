@@ -160,6 +160,12 @@ def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: 
         if len(files) != n or len(concepts) != n:
             raise EegvizError(f"image metadata {path} lists {len(files)} {part} files and {len(concepts)} concepts, "
                               f"but the EEG has {n} {part} images")
+        # each is one name inside the image set (<part>_images/<concept>/<file>): an absolute file name or a
+        # '../' concept joined onto the folder picked any image on the disk as a stimulus (found by review)
+        bad = next((x for x in concepts + files if x in ("", ".", "..") or Path(x).name != x), None)
+        if bad is not None:
+            raise EegvizError(f"image metadata {path}: {part} concept and file names must be plain names inside "
+                              f"the image set, not {bad!r}")
         out += [[Path(f).stem for f in files], [re.sub(r"^\d+_", "", c) for c in concepts]]
         files_of.append((part, concepts, files))
     return (*out, {"dir": path.parent, "parts": files_of})

@@ -300,6 +300,31 @@ def test_things_eeg2_release_layout_finds_metadata_and_stimuli(tmp_path):
         open_dataset(data, images_dir=str(tmp_path))
 
 
+@pytest.mark.parametrize("part, key, name", [
+    ("train", "train_img_files", "OUTSIDE"),  # an absolute path: joined onto the image set, it replaces it
+    ("test", "test_img_concepts", "../../elsewhere"),
+    ("train", "train_img_files", ".."),
+], ids=["absolute-file", "dotdot-concept", "dotdot-file"])
+def test_things_eeg2_metadata_names_cannot_point_outside_the_image_set(tmp_path, part, key, name):
+    """image_metadata.npy names each stimulus as <concept>/<file> inside the image set; a crafted one pointed the
+    stimuli at any image on the disk (read, and drawn into eval's reports, as the dataset's own)."""
+    from PIL import Image
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    Image.new("RGB", (8, 8)).save(outside / "secret.png")
+    root = _things(tmp_path, subjects=(1,))
+    meta = np.load(root / "image_metadata.npy", allow_pickle=True).item()
+    meta[key] = list(meta[key])
+    meta[key][0] = str(outside / "secret.png") if name == "OUTSIDE" else name
+    if key == "test_img_concepts":  # with its file, so that <image set>/../../elsewhere/secret.png exists
+        meta["test_img_files"] = ["secret.png"] + list(meta["test_img_files"][1:])
+    np.save(root / "image_metadata.npy", meta)
+    with pytest.raises(EegvizError, match=f"image metadata .*: {part} concept and file names must be plain names"):
+        # the old code found <images_dir>/../../elsewhere/secret.png, i.e. tmp_path/elsewhere/secret.png
+        load_things_eeg2(root, images_dir=root / "sub-01" if key == "test_img_concepts" else None)
+
+
 def test_eeg_imagenet_single_subject_split_file(tmp_path, caplog):
     """block_splits_by_image_single.pth indexes one subject's trials, as the original code and DreamDiffusion
     use it: with subject 2 (entries 1, 3, 5, 7) positions 0..3 mean those entries."""
