@@ -119,7 +119,9 @@ def _subject_dirs(root: Path, subjects: Iterable[int] | None) -> list[tuple[int,
         raise EegvizError(f"no sub-XX/preprocessed_eeg_training.npy under {root}")
     if subjects is None:
         return sorted(found.items())
-    wanted = [int(subjects)] if np.isscalar(subjects) else [int(s) for s in subjects]
+    # each once (as EEG-ImageNet's subjects=): `--subjects 1,1` read subject 1 twice, every trial doubled in
+    # training and in the test figures (found by review)
+    wanted = [int(subjects)] if np.isscalar(subjects) else list(dict.fromkeys(int(s) for s in subjects))
     absent = [s for s in wanted if s not in found]
     if absent:
         raise EegvizError(f"subject(s) {', '.join(map(str, absent))} not in {root}; available: "

@@ -201,6 +201,15 @@ def test_things_eeg2_average_subjects_and_no_metadata(tmp_path, caplog):
         load_things_eeg2(root, subjects=[3])
 
 
+def test_things_eeg2_a_subject_named_twice_is_read_once(tmp_path):
+    """`--subjects 2,2` (or 2,1,2) read subject 2 twice: every one of its trials twice in training and in the test
+    split's figures."""
+    root = _things(tmp_path, metadata=False)
+    once, twice = load_things_eeg2(root, subjects=[2, 1]), load_things_eeg2(root, subjects=[2, 1, 2])
+    assert twice.eeg.shape == once.eeg.shape == (2 * 175, 17, 100)
+    assert list(twice.subjects) == list(once.subjects) and np.array_equal(twice.eeg, once.eeg)
+
+
 def test_things_eeg2_bad_files(tmp_path):
     root = _things(tmp_path, subjects=(1,), train_shape=(40, 4, 17, 99))
     with pytest.raises(EegvizError, match=r"shape \(40, 4, 17, 99\)"):
