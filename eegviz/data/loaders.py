@@ -2,8 +2,9 @@
 
 The format modules are imported only once a format is detected, so reading a THINGS-EEG2 folder never pulls in
 torch and reading a .pth never pulls in pyxdf. Options a format does not take are dropped with a warning (the
-CLI passes --images-dir/--splits whatever the format), but an option no format knows is an error: that is a
-typo, and silently ignoring it would train on the wrong data.
+CLI passes --images-dir whatever the format), but an option no format knows is an error: that is a typo, and
+silently ignoring it would train on the wrong data. So are --subjects and --splits for a format that does not
+read them (CHOOSE_TRIALS): they choose which trials train and which are the test.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ FORMAT_HELP = {
 DATA_FLAGS = {"images_dir": "--images-dir", "splits": "--splits", "subjects": "--subjects",
               "eeg_stream": "--stream", "marker_stream": "--markers"}
 XDF_ONLY = ("eeg_stream", "marker_stream")
+CHOOSE_TRIALS = ("subjects", "splits")  # options that pick which trials are read or tested, where a format takes them
 
 
 def detect_format(path: str | Path) -> str:
@@ -95,6 +97,17 @@ def open_dataset(path: str | Path, **opts) -> EEGDataset:
         # named stream was used
         raise EegvizError(f"{' and '.join(given)} pick streams inside XDF recordings; {path} is a {fmt} dataset, "
                           "which has none: leave them out")
+    # --subjects and --splits decide which trials train and which are the test: dropped with a warning, the run
+    # trained or scored every subject / the format's own split while the user took it for the ones named (found
+    # by review); a library option such as average_repetitions is still only warned about
+    chooses = [DATA_FLAGS[k] for k in CHOOSE_TRIALS if k in opts and k not in accepted]
+    if chooses:
+        takes = ", ".join(f"{DATA_FLAGS[k]} for {' and '.join(f for f in FORMATS if k in _options(_loader(f)))}"
+                          for k in CHOOSE_TRIALS)
+        raise EegvizError(f"{' and '.join(chooses)} {'is' if len(chooses) == 1 else 'are'} not read for {path}, a "
+                          f"{fmt} dataset (they are read {takes} datasets); leave "
+                          f"{'it' if len(chooses) == 1 else 'them'} out, or, for one subject's recordings, give "
+                          "their own file or folder as --data")
     ignored = sorted(set(opts) - accepted - {"images_dir"})
     if ignored:
         log.warning("%s is a %s dataset; ignoring option(s) %s", path, fmt, ", ".join(ignored))

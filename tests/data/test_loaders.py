@@ -558,6 +558,28 @@ def test_stream_options_of_a_dataset_without_streams_are_refused(tmp_path):
         open_dataset(synth, eeg_stream="amp", marker_stream="eegviz-presenter")
 
 
+def test_subjects_and_splits_of_a_dataset_that_does_not_read_them_are_refused(tmp_path):
+    """--subjects for own XDF recordings (or a synthetic dataset) and --splits for THINGS-EEG2 were dropped with a
+    warning: the run trained and scored every subject, or the format's own split, while the user took the figures
+    for the subject or split file named."""
+    from eegviz.data.synthetic import simulate_dataset
+
+    images = tmp_path / "images"
+    (tmp_path / "sub-02").mkdir()
+    _record(tmp_path / "sub-02" / "s.xdf", _images(images), seconds=7.0)
+    with pytest.raises(EegvizError) as err:
+        open_dataset(tmp_path / "sub-02", images_dir=images, subjects=[3])
+    assert str(err.value).startswith(f"--subjects is not read for {tmp_path / 'sub-02'}, a xdf dataset (they are "
+                                     "read --subjects for eeg-imagenet and things-eeg2, --splits for eeg-imagenet")
+    synth = simulate_dataset(tmp_path / "synth", subjects=1, n_per_class=1)
+    with pytest.raises(EegvizError, match=r"^--subjects and --splits are not read for .*synth, a synthetic dataset"):
+        open_dataset(synth, subjects=[1], splits="block_splits_by_image_all.pth")
+    things = _things(tmp_path)
+    with pytest.raises(EegvizError, match=r"^--splits is not read for .*things, a things-eeg2 dataset"):
+        open_dataset(things, splits="block_splits_by_image_all.pth")
+    assert open_dataset(things, subjects=[2]).eeg.shape[0] == 175  # where it is read, it still is
+
+
 def _images_only(root):
     root.mkdir()
     (root / "unrelated_1.png").write_bytes(b"")
