@@ -7,7 +7,8 @@ the same way the live Epocher cuts it (eegviz.stream.epocher.find_window: round(
 from the one nearest marker + tmin, none with a hole), in the stamps a replay of the file cuts in (dejittered
 as eegviz.sources.replay does), so training data and live epochs line up sample for sample.
 
-Subjects are read from a BIDS-style "sub-<n>" in the file path, else 0: own recordings are usually one person.
+Subjects are read from a BIDS-style "sub-<label>" in the file path (sub-03: 3; an alphanumeric label such as sub-P01
+gets a number of its own), else 0: own recordings are usually one person.
 The split is by image (stratified by class, seeded), never by trial, so repeats of a test image never train.
 """
 
@@ -55,9 +56,23 @@ def _xdf_files(xdf_paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def _subject(path: Path) -> int:
-    m = re.findall(r"sub-(\d+)", str(path))
-    return int(m[-1]) if m else 0
+def _subjects(files: list[Path]) -> dict[Path, int]:
+    """Each recording's subject number, from the last BIDS "sub-<label>" in its path (0 without one): the label's
+    number where it is one (sub-01 -> 1), else a number of its own after the numeric ones, in sorted label order.
+
+    BIDS labels are alphanumeric (sub-P01, sub-pilot): read as digits only, every such subject became subject 0,
+    so several people's recordings were one subject: no leave-one-subject-out control, and their trials of one
+    image averaged together as one subject's repetitions (found by review).
+    """
+    labels = {f: (re.findall(r"sub-([A-Za-z0-9]+)", str(f)) or [None])[-1] for f in files}
+    numeric = {lab: int(lab) for lab in labels.values() if lab is not None and lab.isdigit()}
+    others = sorted({lab for lab in labels.values() if lab is not None and lab not in numeric})
+    first = max(numeric.values(), default=0) + 1
+    number = {**numeric, **{lab: first + k for k, lab in enumerate(others)}}
+    if others:
+        log.info("subjects numbered from their labels: %s",
+                 ", ".join(f"sub-{lab} -> {number[lab]}" for lab in others))
+    return {f: 0 if lab is None else number[lab] for f, lab in labels.items()}
 
 
 def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: str | Path,
@@ -95,6 +110,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     unknown: dict[str, int] = {}
     outside = gaps = nan = 0
     files = _xdf_files(xdf_paths)
+    subject_of = _subjects(files)
     log.info("reading %d recording(s): %s", len(files), ", ".join(map(str, files)))
     first_seconds: dict[bytes, Path] = {}
     for file_no, path in enumerate(files):
@@ -147,7 +163,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
                 continue
             epochs.append(window.T)
             ids.append(image_id)
-            subj.append(_subject(path))
+            subj.append(subject_of[path])
             blocks.append(file_no)
     if unknown:
         some = ", ".join(f"'{k}'" for k in list(unknown)[:5])

@@ -427,6 +427,22 @@ def test_xdf_flat_folder_two_files_and_errors(tmp_path, caplog):
         load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.6, test_fraction=0.5)
 
 
+def test_xdf_bids_subject_labels_that_are_not_numbers_stay_apart(tmp_path):
+    """BIDS subject labels are alphanumeric: sub-P01 and sub-P02 were both read as subject 0 (one person), so the
+    leave-one-subject-out control had one subject and their trials of an image counted as one subject's repeats."""
+    images = tmp_path / "images"
+    ids = _images(images)
+    for k, sub in enumerate(("sub-P02", "sub-03", "sub-P01")):
+        folder = tmp_path / "bids" / sub / "ses-1" / "eeg"
+        folder.mkdir(parents=True)
+        _record(folder / f"{sub}_ses-1_task-images_eeg.xdf", ids[4 * k:4 * k + 4], seconds=4.0)
+    ds = load_xdf_dataset(tmp_path / "bids", images, val_fraction=0.0, test_fraction=0.0)
+    by_image = {str(i): int(s) for i, s in zip(ds.image_ids, ds.subjects)}
+    assert by_image[ids[4]] == 3  # a number stays that number
+    assert (by_image[ids[8]], by_image[ids[0]]) == (4, 5)  # P01, P02: after it, in label order
+    assert len(set(ds.subjects)) == 3
+
+
 @pytest.mark.parametrize("srate", [float("nan"), float("inf")])
 def test_xdf_without_a_usable_sampling_rate(tmp_path, srate):
     """nominal_srate is text in the file; nan or inf used to fail as a ValueError/OverflowError traceback."""
