@@ -3,7 +3,7 @@
 Each file is a pickled dict (np.save of a dict) with 'preprocessed_eeg_data' (images, repetitions, 17 channels,
 100 samples), 'ch_names' (17 occipital and parietal channels) and 'times' (-0.2..0.79 s at 100 Hz). Training: 1654 concepts x 10 images, 4 repetitions;
 test: 200 other concepts x 1 image, 80 repetitions. Concept and file names come from image_metadata.npy (given
-as `metadata`, or found in ROOT, in an image_set/ folder in ROOT or up to two levels above it - the release's
+as `metadata`, or found in `images_dir` or the folder above it, in ROOT, in an image_set/ folder in ROOT or up to two levels above it - the release's
 own layout puts preprocessed_data/ and image_set/ side by side - or ATM's images_set/); without it images get
 numeric ids and concepts numeric names. The stimulus files are found from the metadata, as
 <image_set>/{training,test}_images/<NNNNN_concept>/<file> next to the metadata or under `images_dir`.
@@ -129,19 +129,25 @@ def _subject_dirs(root: Path, subjects: Iterable[int] | None) -> list[tuple[int,
     return [(s, found[s]) for s in wanted]
 
 
-def _metadata_path(root: Path, metadata: str | Path | None) -> Path | None:
+def _metadata_path(root: Path, metadata: str | Path | None, images_dir: str | Path | None = None) -> Path | None:
     if metadata is not None:
         if not Path(metadata).is_file():
             raise EegvizError(f"image metadata file {metadata} does not exist")
         return Path(metadata)
-    places = [root, *(d / name for d in (root, root.parent, root.parent.parent) for name in ("image_set", "images_set"))]
+    # the stimulus folder first: the release's image_set/ holds image_metadata.npy beside training_images/ and
+    # test_images/, and --images-dir (image_set/, or one part's folder in it) was not searched, so a command-line
+    # user, who has no metadata= option, was told to pass one when the data lay apart from it (found by review)
+    given = [Path(images_dir), Path(images_dir).parent] if images_dir is not None else []
+    places = [*given, root,
+              *(d / name for d in (root, root.parent, root.parent.parent) for name in ("image_set", "images_set"))]
     return next((d / "image_metadata.npy" for d in places if (d / "image_metadata.npy").is_file()), None)
 
 
-def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: int, trust: bool = False):
+def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: int, trust: bool = False,
+                 images_dir: str | Path | None = None):
     """(train ids, train concepts, test ids, test concepts, {id: file} of the stimuli found on disk), from
     image_metadata.npy when there is one."""
-    path = _metadata_path(root, metadata)
+    path = _metadata_path(root, metadata, images_dir)
     if path is None:
         log.warning("%s: no image_metadata.npy; images get numeric ids and concepts numeric names", root)
         return ([f"train_{i:05d}" for i in range(n_train)],
@@ -178,8 +184,9 @@ def _stimulus_files(found: dict, images_dir: str | Path | None) -> dict[str, Pat
     (dir = `images_dir` or the metadata's folder), or <images_dir>/<concept>/<file> for one part's folder."""
     if not found:
         if images_dir is not None:
-            raise EegvizError("THINGS-EEG2 stimuli are named by image_metadata.npy, which was not found; "
-                              "pass its path as metadata=")
+            raise EegvizError(f"THINGS-EEG2 stimuli are named by image_metadata.npy, which is neither in "
+                              f"--images-dir {images_dir} nor the folder above it nor beside the EEG (the "
+                              "release's image_set/ holds it); from Python, pass its path as metadata=")
         return None
     base = Path(images_dir) if images_dir is not None else found["dir"]
     if images_dir is not None and not base.is_dir():
@@ -226,7 +233,7 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
             raise EegvizError(f"{folder}: training and test files have different channels or times")
         if ref is None:
             ref = (ch, times, shapes)
-            names = _image_names(root, metadata, train_eeg.shape[0], test_eeg.shape[0], trust)
+            names = _image_names(root, metadata, train_eeg.shape[0], test_eeg.shape[0], trust, images_dir)
             image_paths = _stimulus_files(names[4], images_dir)
             classes = list(dict.fromkeys(names[1] + names[3]))  # concepts in order, each once
             group = split_groups(names[1], val_fraction, 0.0, seed)

@@ -309,6 +309,29 @@ def test_things_eeg2_release_layout_finds_metadata_and_stimuli(tmp_path):
         open_dataset(data, images_dir=str(tmp_path))
 
 
+@pytest.mark.parametrize("given", ["image_set", "image_set/training_images"])
+def test_things_eeg2_metadata_is_found_in_the_images_dir(tmp_path, given):
+    """The release's image_set/ (image_metadata.npy beside training_images/ and test_images/) kept apart from the
+    EEG and given as --images-dir: the metadata there was not looked for, and the command line, which has no
+    metadata option, was told to pass one."""
+    from eegviz.data.loaders import open_dataset
+
+    flat = _things(tmp_path / "flat", subjects=(1,))
+    image_set = tmp_path / "stimuli" / "image_set"
+    image_set.mkdir(parents=True)
+    (flat / "image_metadata.npy").rename(image_set / "image_metadata.npy")
+    meta = np.load(image_set / "image_metadata.npy", allow_pickle=True).item()
+    for part in ("train", "test"):
+        for c, f in zip(meta[f"{part}_img_concepts"], meta[f"{part}_img_files"]):
+            folder = image_set / ("training_images" if part == "train" else "test_images") / c
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f).write_bytes(b"")
+    ds = open_dataset(flat, images_dir=str(tmp_path / "stimuli" / given))
+    assert ds.classes[:2] == ["aardvark", "ice cream"] and ds.image_ids[0] == "aardvark_00b"
+    assert ds.image_paths["kite_03b"].parent.name == "00003_kite"
+    assert len(ds.image_paths) == (43 if given == "image_set" else 40)
+
+
 @pytest.mark.parametrize("part, key, name", [
     ("train", "train_img_files", "OUTSIDE"),  # an absolute path: joined onto the image set, it replaces it
     ("test", "test_img_concepts", "../../elsewhere"),
