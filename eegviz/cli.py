@@ -124,6 +124,12 @@ def cmd_session(args) -> int:
     stop, restart and switch source or model. The source is built the same way for both (initial_source)."""
     from eegviz.app.source_choice import SourceChoice, initial_source
 
+    # An empty value (`--model "$MODEL"` with MODEL unset, `model = ""` in a config file) was read as not given:
+    # the shipped default model, the embedded generator, the first EEG stream on LSL, the working directory as
+    # --images-dir, no screenshot - each ran without a word. Checked on the options, before the settings read
+    # an empty name as none given.
+    _check_named(args, "--model", "--generator", "--sd-model", "--images-dir", "--screenshot", "--stream",
+                 "--markers")
     settings = session_settings(args)
     _check_session(settings)
     source = initial_source(settings.source)
@@ -197,11 +203,15 @@ def cmd_simulate(args) -> int:
 
 def _check_named(args, *flags: str) -> None:
     """An empty path (`--model "$MODEL"` with MODEL unset) is refused: as a Path it is the working directory, so
-    train and eval wrote into it, and eval's --model "" silently scored the shipped default model instead."""
+    train and eval wrote into it, and eval's --model "" silently scored the shipped default model instead.
+    A flag the command does not have is skipped (demo has no --stream)."""
     what = {"--data": "the dataset (a folder or file)", "--model": "a model folder or Hub id",
-            "--out": "the folder to write", "--sd-model": "a diffusers pipeline folder or model id"}
+            "--out": "the folder to write", "--sd-model": "a diffusers pipeline folder or model id",
+            "--generator": "a generator plugin (`eegviz plugins` lists them)",
+            "--images-dir": "the stimulus folder", "--screenshot": "the image file to save",
+            "--stream": "the EEG stream", "--markers": "the marker stream"}
     for flag in flags:
-        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
         if value is not None and not str(value).strip():
             raise EegvizError(f"{flag} is empty: name {what[flag]}")
 

@@ -427,3 +427,25 @@ def test_an_empty_path_is_refused_not_taken_for_the_working_directory_or_the_def
     line = _main_error(capsys, args)
     assert f"{flag} is empty" in line
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command, flag", [
+    ("demo", "--model"), ("demo", "--generator"), ("demo", "--images-dir"), ("demo", "--screenshot"),
+    ("replay", "--sd-model"), ("replay", "--stream"), ("replay", "--markers"), ("live", "--stream"),
+    ("live", "--markers"), ("config", "--model")])
+def test_an_empty_session_option_is_refused_not_read_as_not_given(tmp_path, monkeypatch, capsys, command, flag):
+    """`--model "$MODEL"` with MODEL unset ran the shipped default model, `--generator ""` the embedded one,
+    `--stream ""` the first EEG stream on the machine, `--images-dir ""` the working directory: each without a
+    word (found by review). A config file's `model = ""` is the same mistake. (--speed/--duration nan: were the
+    empty value let through, the run stops at that check instead of running a whole session.)"""
+    monkeypatch.chdir(tmp_path)
+    if command == "config":
+        (tmp_path / "s.toml").write_text('model = ""\n')
+        argv = ["demo", "--headless", "--speed", "nan", "--config", str(tmp_path / "s.toml")]
+    else:
+        argv = {"demo": ["demo", "--speed", "nan"], "replay": ["replay", str(tmp_path / "none.xdf"), "--speed", "nan"],
+                "live": ["live", "--simulate", "--duration", "nan"]}[command]
+        argv = [*argv, "--headless", flag, ""]
+    line = _main_error(capsys, argv)
+    assert f"{flag} is empty" in line
+    assert not any(tmp_path.iterdir()) or command == "config"
