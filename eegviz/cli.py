@@ -697,6 +697,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     pre = argparse.ArgumentParser(add_help=False, prog=parser.prog)
     pre.add_argument("--config", metavar="FILE.toml")
     known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
+    if known.config is not None and not known.config.strip():
+        # `--config "$CFG"` with CFG unset ran the session with none of the file's settings, without a word
+        raise EegvizError("--config is empty: name the settings file (FILE.toml), or leave --config out")
     if known.config:
         commands = parser.eegviz_commands
         cmd = _command_of(parser, argv)

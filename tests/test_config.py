@@ -182,3 +182,11 @@ def test_a_config_over_a_mebibyte_or_a_folder_is_refused(tmp_path):
                             "it the right file?")
     with pytest.raises(EegvizError, match=f"^config file {tmp_path} is a folder$"):
         parse_args(["demo", "--config", str(tmp_path)])
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_config_is_refused_not_run_without_it(value):
+    """`--config "$CFG"` with CFG unset ran the command with none of the file's settings (a kiosk's --out and
+    --headless among them), without a word (found by review)."""
+    with pytest.raises(EegvizError, match="--config is empty"):
+        parse_args(["demo", "--config", value])
