@@ -315,6 +315,8 @@ def cmd_record(args) -> int:
     from eegviz.record.lsl_recorder import describe, record
     from eegviz.stopping import sigterm_as_ctrl_c
 
+    # --out "" is the working directory to a Path: a script's unset "$DIR" recorded session.xdf into it
+    _check_named(args, "--out")
     check_positive(args.wait, "--wait", allow_zero=True, unit="s")
 
     names = None

@@ -417,7 +417,12 @@ def test_a_replay_that_makes_no_image_from_any_marker_exits_nonzero(tmp_path, ca
     (["eval", "--data", "DATA", "--model", "MODEL", "--out", " "], "--out"),
     (["eval", "--data", "", "--model", "MODEL", "--out", "OUT"], "--data"),
     (["train", "--data", "DATA", "--out", ""], "--out"),
-    (["train", "--data", "", "--out", "OUT"], "--data")])
+    (["train", "--data", "", "--out", "OUT"], "--data"),
+    # record wrote session.xdf into the working directory; sweep its datasets (--images 0: were "" let through,
+    # the sweep stops at that check instead of running)
+    (["record", "--out", "", "--wait", "0"], "--out"),
+    (["record", "--out", " ", "--wait", "0"], "--out"),
+    (["sweep", "--snr-db=-10", "--images", "0", "--out", ""], "--out")])
 def test_an_empty_path_is_refused_not_taken_for_the_working_directory_or_the_default_model(
         tmp_path, monkeypatch, capsys, args, flag):
     """`--model "$MODEL"` with MODEL unset: eval scored the shipped default model without a word, and an empty

@@ -179,6 +179,8 @@ def cmd_sweep(args) -> int:
 
     # every option before --out is made or anything simulated: the levels and the simulator's knobs here, the
     # numbers in run_sweep (check_sweep_options), before it writes
+    if not args.out.strip():  # as a Path "" is the working directory: the sweep's datasets were written into it
+        raise EegvizError("--out is empty: name the folder to write")
     levels = parse_levels(args.snr_db)
     if args.class_snr_db is not None:
         raise EegvizError("--class-snr-db is not a sweep option: each level's class SNR comes from --snr-db")
