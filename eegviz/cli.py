@@ -30,6 +30,8 @@ def _check_session(settings: SessionSettings) -> None:
     source = settings.source
     _check_headless_display(settings)
     _check_generator(settings.model.generator)
+    if source.command == "live":
+        _check_live_source(source)
     if source.command == "demo":
         from eegviz.paths import demo_recording_checked
 
@@ -75,6 +77,21 @@ def _check_headless_display(settings: SessionSettings) -> None:
         raise EegvizError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for the window, and "
                           "--headless opens none: leave out --headless, or " + " and ".join(given)
                           + " (on the command line or in the --config file)")
+
+
+def _check_live_source(source: SourceSettings) -> None:
+    """live decodes one source: a BrainFlow board (--board, with --markers from LSL), the built-in simulator
+    (--simulate, which makes its own markers) or an LSL stream (--stream, --markers). Given two, one was dropped
+    without a word (found by review): `--simulate --stream amp` decoded the simulator, not the amplifier, and
+    `--board 0 --simulate` the board. Refused, naming the options that cannot go together."""
+    given = [opt for opt, on in (("--board", source.board is not None), ("--simulate", source.simulate),
+                                 ("--stream", source.stream is not None)) if on]
+    if source.simulate and source.markers is not None:
+        given.append("--markers")
+    if len(given) > 1:
+        raise EegvizError(f"{' and '.join(given)} cannot go together: live decodes one source, --board ID "
+                          "(BrainFlow), --simulate (the built-in simulator, with its own markers) or --stream NAME "
+                          "(LSL); leave out the others (on the command line or in the --config file)")
 
 
 def _check_generator(generator: GeneratorSettings) -> None:

@@ -64,6 +64,16 @@ def run(*args, timeout=300):
     (["demo", "--headless", "--speed", "0", "--kiosk", "--screenshot", "x.png"],
      "--kiosk and --screenshot are for the window"),
     (["demo", "--headless", "--sd-model", "/nonexistent"], "--sd-model is read by the diffusers generator only"),
+    # live decodes one source: the other was dropped (--simulate --stream amp decoded the simulator); the
+    # --duration nan after it stops a run that let the pair through, instead of a session without end
+    (["live", "--headless", "--simulate", "--stream", "amp", "--duration", "nan"],
+     "--simulate and --stream cannot go together"),
+    (["live", "--headless", "--simulate", "--markers", "stim", "--duration", "nan"],
+     "--simulate and --markers cannot go together"),
+    (["live", "--headless", "--board", "-1", "--simulate", "--duration", "nan"],
+     "--board and --simulate cannot go together"),
+    (["live", "--headless", "--board", "-1", "--stream", "amp", "--duration", "nan"],
+     "--board and --stream cannot go together"),
     (["replay", "DEMO", "--headless", "--generator", "embedded", "--sd-model", "/x"], "add --generator diffusers"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--sd-model", "/y"],
      "--sd-model is read by the diffusers generator only"),
