@@ -412,14 +412,16 @@ def _session_opts(sp) -> None:
     """What demo, replay and live share: the model, the generator and where results go."""
     sp.add_argument("--model", help="model folder (default: models/synthetic-default)")
     _generator_opts(sp, "embedded", "embedded")
-    sp.add_argument("--headless", action="store_true", help="no window; results go to --out and --sink only "
-                    "(without either, nothing is recorded)")
+    # --headless, --kiosk, --average-repeats and live's --simulate have a --no- form: a --config file that sets
+    # one (`headless = true` for a kiosk) could not be overruled on the command line, though "flags win"
+    sp.add_argument("--headless", action=argparse.BooleanOptionalAction, default=False,
+                    help="no window; results go to --out and --sink only (without either, nothing is recorded)")
     sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
-    sp.add_argument("--kiosk", action="store_true", help="full-screen demo mode")
+    sp.add_argument("--kiosk", action=argparse.BooleanOptionalAction, default=False, help="full-screen demo mode")
     sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
     sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
                     help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")
-    sp.add_argument("--average-repeats", action="store_true",
+    sp.add_argument("--average-repeats", action=argparse.BooleanOptionalAction, default=False,
                     help="decode each epoch averaged with the earlier epochs of the same stimulus id, so a "
                          "repeated image's reconstruction sharpens (results record the repeat count)")
     sp.add_argument("--threads", type=int, help="torch kernel threads for decoding and generating (default: all "
@@ -458,7 +460,8 @@ def _add_session_commands(sub) -> None:
     lv.add_argument("--stream", help="LSL EEG stream name (default: first of type EEG)")
     lv.add_argument("--markers", help="LSL marker stream name")
     lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board)")
-    lv.add_argument("--simulate", action="store_true", help="use the built-in simulator in-process")
+    lv.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=False,
+                    help="use the built-in simulator in-process")
     lv.add_argument("--duration", type=float, help="stop after S seconds")
     lv.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
     for opt, field, kind in BRAINFLOW_PARAMS:

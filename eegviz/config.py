@@ -15,8 +15,8 @@ whole protocol:
 
 Keys are spelled as the options are (`sd-model` or `sd_model`). The file only sets defaults: a flag given on
 the command line always wins (for a repeatable option such as --sink, the command line's values replace the
-file's list). `plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no
-option of the command, or a value of the wrong type, is an error that names the key - a typo in a protocol file must not be silently ignored.
+file's list; a session's switches set in the file are undone with --no-headless, --no-kiosk, ...).
+`plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the command, or a value of the wrong type, is an error that names the key - a typo in a protocol file must not be silently ignored.
 """
 
 from __future__ import annotations

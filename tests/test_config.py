@@ -190,3 +190,13 @@ def test_an_empty_config_is_refused_not_run_without_it(value):
     --headless among them), without a word (found by review)."""
     with pytest.raises(EegvizError, match="--config is empty"):
         parse_args(["demo", "--config", value])
+
+
+def test_a_switch_the_config_sets_can_be_turned_off_on_the_command_line(tmp_path):
+    """"Flags on the command line win", but `headless = true` (or kiosk, average_repeats, simulate) in a config
+    file could not be undone there: the switches had no --no- form (found by review)."""
+    cfg = _toml(tmp_path, "headless = true\nkiosk = true\naverage_repeats = true\n[live]\nsimulate = true\n")
+    args = parse_args(["demo", "--config", cfg, "--no-headless", "--no-kiosk", "--no-average-repeats"])
+    assert (args.headless, args.kiosk, args.average_repeats) == (False, False, False)
+    assert parse_args(["demo", "--config", cfg]).headless  # the file's value stands where no flag is given
+    assert not parse_args(["live", "--config", cfg, "--no-simulate"]).simulate
