@@ -15,13 +15,15 @@ whole protocol:
 
 Keys are spelled as the options are (`sd-model` or `sd_model`). The file only sets defaults: a flag given on
 the command line always wins (for a repeatable option such as --sink, the command line's values replace the
-file's list; a session's switches set in the file are undone with --no-headless, --no-kiosk, ...).
+file's list; a session's switches set in the file are undone with --no-headless, --no-kiosk, ...). A value that
+starts with ~ is expanded as the shell expands it on a command line (`out = "~/kiosk"`).
 `plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the command, or a value of the wrong type, is an error that names the key - a typo in a protocol file must not be silently ignored.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tomllib
 from pathlib import Path
 
@@ -95,6 +97,10 @@ def _coerce_one(key: str, value, action: argparse.Action, path: Path):
         shown = str(value).lower() if isinstance(value, bool) else str(value)
         raise EegvizError(f"config file {path}: '{key}' = {shown} is not text; quote it (\"{shown}\") if that "
                           "is what you mean")
+    if isinstance(value, str) and value.startswith("~"):
+        # a path: the shell expands ~ on a command line, never in a file; `out = "~/kiosk"` made a folder named ~
+        # in the working directory for every command that does not expand it itself (simulate, train, eval, ...)
+        value = os.path.expanduser(value)
     try:
         out = action.type(value) if action.type is not None else value
     except (TypeError, ValueError):

@@ -200,3 +200,14 @@ def test_a_switch_the_config_sets_can_be_turned_off_on_the_command_line(tmp_path
     assert (args.headless, args.kiosk, args.average_repeats) == (False, False, False)
     assert parse_args(["demo", "--config", cfg]).headless  # the file's value stands where no flag is given
     assert not parse_args(["live", "--config", cfg, "--no-simulate"]).simulate
+
+
+def test_a_home_path_in_a_config_is_expanded_as_the_shell_would(tmp_path, monkeypatch):
+    """The shell expands ~ on a command line, never in a file: `out = "~/world"` made simulate, train, eval and
+    sweep write into a folder literally named ~ in the working directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cfg = _toml(tmp_path, '[simulate]\nout = "~/world"\n[train]\ndata = "~/world"\nout = "~"\nstream = "~amp"\n')
+    assert parse_args(["simulate", "--config", cfg]).out == str(tmp_path / "home" / "world")
+    args = parse_args(["train", "--config", cfg])
+    assert (args.data, args.out) == (str(tmp_path / "home" / "world"), str(tmp_path / "home"))
+    assert args.stream == "~amp"  # no such user: left as written
