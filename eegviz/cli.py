@@ -103,6 +103,8 @@ def _check_generator(generator: GeneratorSettings) -> None:
     if generator.options.sd_model and generator.name == "embedded":
         raise EegvizError(SD_MODEL_NOT_READ)
     opts = generator.options
+    if opts.steps is not None:  # said by the generator at load, later and without naming the option
+        check_at_least(opts.steps, "--steps", 1, hint="the sampler's UNet steps")
     if opts.strength is not None:
         check_range(opts.strength, "--strength", 0, 1, low_open=True,
                     hint="the fraction of the sampler's noise schedule applied")
@@ -147,6 +149,8 @@ def cmd_session(args) -> int:
     # an empty name as none given.
     _check_named(args, "--model", "--generator", "--sd-model", "--images-dir", "--screenshot", "--stream",
                  "--markers")
+    if args.cmd == "replay" and not str(args.file).strip():  # `replay "$REC"` with REC unset
+        raise EegvizError("replay's FILE is empty: name the recording to replay (XDF, or a file MNE reads)")
     settings = session_settings(args)
     _check_session(settings)
     source = initial_source(settings.source)

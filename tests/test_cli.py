@@ -18,6 +18,9 @@ def run(*args, timeout=300):
 @pytest.mark.parametrize("args, needle", [
     (["replay", "/nonexistent/file.xdf", "--headless"], "does not exist"),
     (["replay", __file__, "--headless"], "not an XDF"),
+    (["replay", "", "--headless"], "replay's FILE is empty"),  # was " is not an XDF recording", no name at all
+    # said before the model loads, naming the option (the generator said "img2img needs steps >= 1" at load)
+    (["replay", "DEMO", "--headless", "--steps", "0"], "--steps must be >= 1"),
     (["replay", "DEMO", "--headless", "--model", "/nonexistent-model"], "no model at"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW"], "not a dataset eegviz can read"),
     (["replay", "DEMO", "--headless", "--generator", "nope"], "no generator named 'nope'"),
