@@ -18,6 +18,11 @@ from eegviz.sources.brainflow import BrainFlowSource
 def source():
     src = BrainFlowSource()
     src.start()
+    # until the board streams: a slow host's synthetic board starts a few hundred ms late, and a test timing its
+    # reads from start() then saw too few samples, or a marker inserted before the stream ran (CI, 2026-12-06)
+    t_end = time.monotonic() + 5.0
+    while not src.read(timeout=0.05).chunks and time.monotonic() < t_end:
+        pass
     yield src
     src.stop()
     src.stop()  # safe twice
