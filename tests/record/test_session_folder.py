@@ -72,16 +72,20 @@ def _cli(*args, timeout=300):
                           timeout=timeout)
 
 
-def test_second_run_into_the_same_out_keeps_the_first_untouched(tmp_path):
+def test_second_run_into_the_same_out_keeps_the_first_untouched(tmp_path, capsys):
+    from eegviz.cli import main
+
     out = tmp_path / "demo"
-    # --no-capture: graph capture costs each process 4-8 s of tracing and is not what this test is about
+    # in-process: what is checked is the folder --out names, not the process (the refused runs below and
+    # tests/test_cli.py start `python -m eegviz.cli`); two subprocesses cost ~5 s of imports each.
+    # --no-capture: graph capture costs each run 4-8 s of tracing and is not what this test is about
     # (tests/test_cli.py runs the demo as shipped; tests/generators/test_lean_img2img.py checks capture itself)
-    r1 = _cli("demo", "--headless", "--out", str(out), "--speed", "0", "--no-capture")
-    assert r1.returncode == 0, r1.stderr
+    argv = ["demo", "--headless", "--out", str(out), "--speed", "0", "--no-capture"]
+    assert main(argv) == 0, capsys.readouterr().err
     before = _digest(out)
-    r2 = _cli("demo", "--headless", "--out", str(out), "--speed", "0", "--no-capture")
-    assert r2.returncode == 0, r2.stderr
-    assert f"results in {out / 'session-002'}" in r2.stdout
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert f"results in {out / 'session-002'}" in capsys.readouterr().out
     after = {k: v for k, v in _digest(out).items() if not k.startswith("session-002")}
     assert after == before  # the first session byte for byte
     lines = (out / "session-002" / "results.jsonl").read_text().splitlines()
