@@ -1,8 +1,6 @@
 """--sink NAME[:ARGS] switches on any registered sink; the first-party OSC plugin receives a whole demo."""
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +41,9 @@ def test_a_plugin_that_fails_while_being_built_is_one_line_naming_it(monkeypatch
         make_generator("boom", Path("."))
 
 
-def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path):
+def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path, monkeypatch, capsys):
+    from eegviz.cli import main
+
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(10)
@@ -51,12 +51,11 @@ def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path):
     # capture = false: graph capture (4-8 s of tracing per process) is not this test's subject
     (tmp_path / "kiosk.toml").write_text(f'[demo]\nheadless = true\nspeed = 0\ncapture = false\n'
                                          f'sink = ["osc:127.0.0.1:{port}"]\n')
-    env = {"EEGVIZ_PLUGINS": str(ROOT / "plugins")}
-    import os
-
-    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "demo", "--config", str(tmp_path / "kiosk.toml")],
-                       capture_output=True, text=True, timeout=300, env={**os.environ, **env})
-    assert r.returncode == 0, r.stderr
+    monkeypatch.setenv("EEGVIZ_PLUGINS", str(ROOT / "plugins"))
+    # in-process: the config file, the sink option and the plugin are what is checked, not the process (a
+    # subprocess paid ~5 s of imports)
+    code = main(["demo", "--config", str(tmp_path / "kiosk.toml")])
+    assert code == 0, capsys.readouterr().err
     got = []
     rx.settimeout(1)
     try:
