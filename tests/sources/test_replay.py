@@ -68,7 +68,9 @@ def test_a_stray_marker_out_of_the_eegs_reach_is_recorded_and_gets_its_line_in_b
     stray = Marker(1.7e9, "stray")
     for kind in (Loads, StartsItself):
         src = kind()
-        src.speed = 1.0
+        # paced (any speed > 0): a paced stray marker would wait ~1.7e9 s / speed, so the run would end at its
+        # 20 s duration with the stray undelivered, at 4x as at 1x; 4x plays the 4 s recording in 1 s
+        src.speed = 4.0
         x, t, markers = _recording()
         load = lambda: (x, t, markers + [stray])  # noqa: E731
         if kind is Loads:
@@ -78,7 +80,7 @@ def test_a_stray_marker_out_of_the_eegs_reach_is_recorded_and_gets_its_line_in_b
                                  src.begin(*load(), "rec", 100.0))
         out = tmp_path / kind.__name__
         out.mkdir()
-        stats = Pipeline(src, dec, SlowGenerator(), [ResultsWriter(out)], paced=True).run(duration=20.0)  # 4 s
+        stats = Pipeline(src, dec, SlowGenerator(), [ResultsWriter(out)], paced=True).run(duration=20.0)  # 1 s
         lines = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
         stray_lines = [l["skip"] for l in lines if l["marker"] == "stray"]
         assert stats.markers == 4 and stray_lines == ["incomplete"], kind.__name__
