@@ -151,9 +151,11 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
     with np.errstate(over="ignore"):
         stored = (data * 1e6).astype(np.float16)  # microvolts fit float16 comfortably
     if not np.isfinite(stored).all():
+        # the amplitudes this call raised first: `--drift 1e9` was told to lower options it had not given
+        given = [opt for opt, raised in (("--drift", drift_uv_per_s != 0), ("--signal", signal > 1.0)) if raised]
         raise EegvizError(f"the simulated EEG reaches {np.abs(data).max() * 1e6:.3g} uV, beyond what the dataset "
-                          "stores (float16 microvolts, 65504); lower the simulator's amplitudes (--class-snr-db, "
-                          "--line-uv, --block-line-uv)")
+                          "stores (float16 microvolts, 65504); lower the simulator's amplitudes ("
+                          f"{', '.join(given + ['--class-snr-db', '--line-uv', '--block-line-uv'])})")
     np.save(out / "eeg.npy", stored)
     np.savez(out / "meta.npz", labels=np.array(labels), image_ids=np.array(ids), subjects=np.array(subj),
              split=np.array(split), blocks=np.array(blocks, dtype=np.int64))

@@ -182,3 +182,10 @@ def test_a_tmin_in_milliseconds_is_refused_when_loading(ds):
     _edit_json(ds, tmin=-200)
     assert _error(ds) == (f"{ds / 'dataset.json'}: the epochs' start tmin -200 is not seconds from the stimulus "
                           "onset (within +-10 s; was it given in milliseconds?)")
+
+
+def test_a_simulation_beyond_float16_names_the_amplitude_that_was_raised(tmp_path):
+    """`simulate --drift 1e9` overflows the stored float16 microvolts: the refusal named --class-snr-db, --line-uv
+    and --block-line-uv, none of which was given, and not --drift."""
+    with pytest.raises(EegvizError, match=r"beyond what the dataset stores.*\(--drift, --class-snr-db"):
+        simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3, drift_uv_per_s=1e9, design="block")
