@@ -67,7 +67,7 @@ def test_eval_cli_applies_sampling_options_without_generator(data_and_model, tmp
     assert sampling == {"steps": 2, "strength": 0.9, "guidance": 1.0}
 
 
-@pytest.mark.parametrize("opt, why", [(["--steps", "0", "--no-controls"], "steps >= 1"),
+@pytest.mark.parametrize("opt, why", [(["--steps", "0", "--no-controls"], "--steps must be >= 1"),
                                       (["--init", "latent", "--no-controls"], "no latent branch"),
                                       # found after the reconstructions, it left them in --out (a rerun refused)
                                       (["--controls-highpass", "200"], "below the data's Nyquist frequency")])
