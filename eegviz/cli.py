@@ -454,7 +454,7 @@ def _add_session_commands(sub) -> None:
     r.add_argument("--markers", help="marker stream name in the file")
     r.add_argument("--source", default="auto",
                    help="file reader: auto (xdf for .xdf, else mne), xdf, mne, or a source plugin such as csv")
-    r.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
+    r.add_argument("--montage", metavar="NAME|FILE", help=MONTAGE_HELP)
     r.add_argument("--sfreq", type=float, help="sampling rate for files without timestamps (csv)")
     r.add_argument("--unit", help="sample unit for files that do not say (csv): V, mV, uV (the default), nV")
     r.set_defaults(fn=cmd_session)
@@ -467,7 +467,7 @@ def _add_session_commands(sub) -> None:
     lv.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=False,
                     help="use the built-in simulator in-process")
     lv.add_argument("--duration", type=float, help="stop after S seconds")
-    lv.add_argument("--montage", metavar="NAME", help=MONTAGE_HELP)
+    lv.add_argument("--montage", metavar="NAME|FILE", help=MONTAGE_HELP)
     for opt, field, kind in BRAINFLOW_PARAMS:
         lv.add_argument(opt, dest=field, type=kind, help=f"BrainFlow board connection: BrainFlowInputParams.{field}")
     lv.set_defaults(fn=cmd_session)
