@@ -378,18 +378,19 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
 
 
 def _say_same_named(eeg: dict, streams: list[dict], path: Path) -> None:
-    """A warning where other streams share the replayed EEG's name: which one is replayed (the most samples) and
-    what the others hold, since only one is decoded (nothing joins a restarted outlet's two halves)."""
+    """A warning where other streams share the replayed EEG's name: which one is replayed (the most channels, then
+    the most samples) and what the others hold, since only one is decoded (nothing joins a restarted outlet's two
+    halves)."""
     same = [s for s in streams if s is not eeg and _name(s) == _name(eeg) and not _is_string(s)]
     if not same:
         return
 
     def what(s: dict) -> str:
-        return (f"{len(s['time_stamps'])} samples, source_id '{_first(s['info'], 'source_id')}' on "
-                f"{_first(s['info'], 'hostname') or 'an unnamed host'}")
+        return (f"{_n_channels(s)} channels, {len(s['time_stamps'])} samples, source_id "
+                f"'{_first(s['info'], 'source_id')}' on {_first(s['info'], 'hostname') or 'an unnamed host'}")
     log.warning("%s: %d streams are named '%s' (an outlet restarted without a source_id records as a new one); "
-                "replaying the one with the most samples (%s), not %s", _shown(path), len(same) + 1, _name(eeg),
-                what(eeg), "; ".join(what(s) for s in same))
+                "replaying one (%s), not %s", _shown(path), len(same) + 1, _name(eeg), what(eeg),
+                "; ".join(what(s) for s in same))
 
 
 def load_xdf_session(
