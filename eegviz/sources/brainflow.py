@@ -41,7 +41,7 @@ class _Board(BoardShim):
     session's next read failed with BOARD_NOT_CREATED.
     """
 
-    released = False
+    released = False  # set by release_session, and by BrainFlowSource.stop for a board it is done with
 
     def release_session(self) -> None:
         super().release_session()
@@ -308,6 +308,10 @@ class BrainFlowSource:
                     board.release_session()
             except BrainFlowError:
                 pass  # releasing a board that failed must not mask the original error
+            finally:
+                # done with, released or not: a board whose prepare_session failed (the board off) was never
+                # released, and collected after a retry with the same settings it released the retry's session
+                board.released = True
         if self._marker_source is not None:
             self._marker_source.close_stream()
             self._marker_source = None

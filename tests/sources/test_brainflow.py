@@ -106,6 +106,35 @@ def test_an_lsl_marker_stream_it_does_not_use_is_named_once() -> None:
     del outlet
 
 
+def test_a_board_that_failed_to_prepare_and_is_collected_late_leaves_the_next_board_running(monkeypatch) -> None:
+    """A board off or its port busy: prepare_session fails, so the board is never released, and the refusal's
+    traceback can hold it. Collected after the user's retry with the same settings, it released the retry's
+    session (BoardShim.__del__ asks by board id and parameters)."""
+    from brainflow.board_shim import BrainFlowError
+
+    from eegviz.sources import brainflow as bf
+
+    kept = []
+
+    def failing(self):
+        kept.append(self)  # held, as the refusal's traceback may hold it
+        raise BrainFlowError("unable to prepare streaming session", 2)
+
+    with monkeypatch.context() as m:
+        m.setattr(bf._Board, "prepare_session", failing)
+        with pytest.raises(EegvizError, match="could not start"):
+            BrainFlowSource().open()
+    retry = BrainFlowSource()
+    retry.start()
+    try:
+        kept.clear()
+        gc.collect()
+        chunks, _ = _read_for(retry, 0.3)
+        assert sum(len(c.timestamps) for c in chunks) > 0
+    finally:
+        retry.stop()
+
+
 def test_synthetic_one_second(source) -> None:
     assert source.info.sfreq > 0 and source.info.n_channels > 0
     assert len(set(source.info.ch_names)) == source.info.n_channels
