@@ -158,16 +158,41 @@ def builtin_montages() -> list[str]:
 MONTAGE_FILE_SUFFIXES = (".loc", ".locs", ".eloc", ".sfp", ".csd", ".elc", ".txt", ".elp", ".hpts", ".bvef")
 
 
-@lru_cache(maxsize=16)
+def is_montage_file(name: str) -> bool:
+    """Whether a --montage value names a file: an electrode-file suffix, or a folder part (./cap, ~/caps/cap). A
+    bare name is a built-in one, so a file of that name in the working directory cannot shadow it (`biosemi64`
+    there turned a model's own montage into a refusal)."""
+    path = Path(name)
+    return path.suffix.lower() in MONTAGE_FILE_SUFFIXES or len(path.parts) > 1 or name.startswith((".", "~"))
+
+
+def _cache_key(name: str):
+    """What the montage caches are keyed by: a built-in's name; a file's absolute path, modification time and
+    size, so a cap file edited (or a relative path read from another folder) between two sessions of a
+    long-running window is read again, not served from the first."""
+    if not is_montage_file(name):
+        return name
+    path = Path(name).expanduser()
+    try:
+        st = path.stat()
+        return str(path.resolve()), st.st_mtime_ns, st.st_size
+    except OSError:
+        return str(path.absolute()), None, None  # refused by _montage_file, which is not cached
+
+
 def load_montage(name: str):
     """A built-in MNE montage by name (including names MNE keeps as deprecated aliases, e.g. standard_1020), or an
-    electrode-position file (MONTAGE_FILE_SUFFIXES, read by MNE's read_custom_montage): a lab's own cap, or its
+    electrode-position file (is_montage_file; read by MNE's read_custom_montage): a lab's own cap, or its
     digitised positions, whose electrodes are named in no built-in montage (E1..E64) and were refused."""
+    return _load_montage(_cache_key(name), name)
+
+
+@lru_cache(maxsize=16)
+def _load_montage(key, name: str):
     import mne
 
-    path = Path(name)
-    if path.suffix.lower() in MONTAGE_FILE_SUFFIXES or path.is_file():
-        return _montage_file(path)
+    if is_montage_file(name):
+        return _montage_file(Path(name).expanduser())
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # standard_1020 -> colin27_1020: same positions
@@ -234,11 +259,15 @@ def _head_positions(names, montage) -> np.ndarray:
     return pos
 
 
-@lru_cache(maxsize=16)
 def _montage_centre(name: str) -> tuple[float, float, float]:
     """The centre of the sphere through the montage's own electrodes, those it places: some MNE montages name
     electrodes they give no position (colin27_alphabetic: 6 of 65), and one NaN row made the fit a LinAlgError
     traceback for `--montage colin27_alphabetic`."""
+    return _centre(_cache_key(name), name)
+
+
+@lru_cache(maxsize=16)
+def _centre(key, name: str) -> tuple[float, float, float]:
     m = load_montage(name)
     pos = _head_positions(m.ch_names, m)
     pos = pos[np.isfinite(pos).all(axis=1)]
@@ -254,10 +283,14 @@ def _directions(names, montage_name: str) -> np.ndarray:
         return p / np.linalg.norm(p, axis=1, keepdims=True)
 
 
-@lru_cache(maxsize=16)
 def _ring(name: str) -> tuple[tuple[float, float, float], float] | None:
     """(the Cz direction, the mean angle from it of the 10-20 ring: Fpz, T7, T8, Oz) on the montage, or None where
     it does not place Cz and three of the ring (biosemi's numbered caps, which lie on easycap's sphere already)."""
+    return _ring_of(_cache_key(name), name)
+
+
+@lru_cache(maxsize=16)
+def _ring_of(key, name: str) -> tuple[tuple[float, float, float], float] | None:
     d = _directions(("Cz", *RING), name)
     ring = d[1:][np.isfinite(d[1:]).all(axis=1)]
     if not np.isfinite(d[0]).all() or len(ring) < 3:

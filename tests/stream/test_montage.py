@@ -316,3 +316,33 @@ def test_a_bad_montage_file_is_one_line(tmp_path, bad, why):
         path.write_text("not a montage\n")
     with pytest.raises(EegvizError, match=why):
         montage_mod.check_montage(str(path))
+
+
+def test_a_file_named_like_a_builtin_montage_does_not_shadow_it(tmp_path, monkeypatch):
+    """A bare name is a built-in: a file `biosemi64` in the working directory turned the name into a refusal."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "biosemi64").write_text("not a montage\n")
+    assert len(montage_mod.load_montage("biosemi64").ch_names) == 64
+    with pytest.raises(EegvizError, match="MNE reads electrode positions from"):
+        montage_mod.check_montage("./biosemi64")  # a path: the file, refused as no electrode file
+
+
+def test_a_cap_file_edited_between_sessions_is_read_again(tmp_path):
+    """A long-running window starts one session after another: the montage caches were keyed by the path, so a
+    corrected cap file was never read again in that process."""
+    import os
+
+    import mne
+
+    pos = mne.channels.make_standard_montage("easycap-M1").get_positions()["ch_pos"]
+    numbered = [f"E{i + 1}" for i in range(len(CAP64))]
+    path = _elc(tmp_path / "cap.elc", numbered, [pos[n] for n in CAP64])
+    first = build_channel_map(default_spec().ch_names, "biosemi128", numbered, montage=path, warn=False)
+    _elc(tmp_path / "cap.elc", numbered, [pos[n] for n in CAP64[::-1]])  # the electrodes named in the other order
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a later save, even on a coarse clock
+    again = build_channel_map(default_spec().ch_names, "biosemi128", numbered, montage=path, warn=False)
+    reversed_names = build_channel_map(default_spec().ch_names, "biosemi128", CAP64[::-1], montage="easycap-M1",
+                                       warn=False)
+    assert not np.allclose(first.matrix, again.matrix)
+    np.testing.assert_allclose(again.matrix, reversed_names.matrix, atol=1e-4)
