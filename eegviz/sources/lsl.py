@@ -64,6 +64,8 @@ SETTLE_S = 0.5  # after the first EEG stream shows up, the others on the network
 MARKER_SEARCH_S = 0.5  # a session without markers looks this often for a marker stream that appeared since
 # samples of channels of no declared unit that units.judged_scale judges them by (_judge_units)
 JUDGE_SAMPLES = 16
+# samples (zeros included) after which they are judged on what they hold, so chunks are not held back for long
+JUDGE_HOLD = 16 * JUDGE_SAMPLES
 RATE_CHECK_S = 4.0  # the EEG's declared rate is judged over its first this-many seconds of data (rate.LiveRateCheck)
 
 
@@ -619,9 +621,12 @@ class LslSource:
         # until then are held back (_pull_eeg)
         self._judge_rows.append(values)
         values = np.concatenate(self._judge_rows)
-        if len(values) < JUDGE_SAMPLES:
+        # on samples that are not all zero: one small value among an amplifier's warm-up zeros has no spread, and
+        # its |value| alone read quiet microvolts as volts; JUDGE_HOLD caps how long chunks wait for them
+        live = values[(np.isfinite(values) & (values != 0)).any(axis=1)]
+        if len(live) < JUDGE_SAMPLES and len(values) < JUDGE_HOLD:
             return
-        judged = judged_scale(values)
+        judged = judged_scale(live)
         self._scale[self._unjudged] = judged.scale
         what = judged.what
         result.notices.append(f"LSL stream '{self.info.name}' declares no known unit for {int(self._unjudged.sum())} "

@@ -1008,6 +1008,35 @@ def test_samples_read_before_the_units_are_judged_get_the_judged_scale() -> None
     assert np.all(np.diff(ts) > 0)
 
 
+def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> None:
+    """An amplifier warming up sends zeros with a stray small value: counted once the first value came, the zeros
+    made up JUDGE_SAMPLES and the units were judged on that one value (no spread; 0.5 read as volts), so a quiet
+    microvolt stream came out 10^6 too large. Judged on samples that are not all zero."""
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name, unit=None)
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
+    src.start()
+    got = {"chunks": [], "notices": []}
+    quiet = np.random.default_rng(0).normal(0, 0.5, (24, N_CH)).astype(np.float32)  # microvolts, spread 0.3
+    try:
+        time.sleep(0.2)
+        for block in (np.full((1, N_CH), 0.5, np.float32), np.zeros((20, N_CH), np.float32), quiet):
+            outlet.push_chunk(block)
+            time.sleep(0.05)
+            r = src.read(timeout=0.05)
+            got["chunks"] += r.chunks
+            got["notices"] += r.notices
+        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= 45)
+    finally:
+        src.stop()
+    notices = [n for n in got["notices"] + more["notices"] if "unit" in n]
+    assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
+    data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
+    assert len(data) == 45
+    np.testing.assert_allclose(data[21:], quiet * 1e-6, rtol=1e-5)
+    np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
+
+
 def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorded_as_read(tmp_path) -> None:
     """A stimulus program on Windows sends 'Bild_\xe4' as cp1252 bytes. pylsl decodes string samples as strict
     UTF-8, and that one marker raised out of read() and ended the session."""
