@@ -21,6 +21,15 @@ def _why(hint: str) -> str:
     return f" ({hint})" if hint else ""
 
 
+def check_named(value, name: str, what: str):
+    """A name or path that is given must not be empty or blank, else "NAME is empty: name WHAT". `--model "$MODEL"`
+    with MODEL unset gives "": read as not given, the session ran on a default without a word, and as a Path it
+    is the working directory, which train, eval, record and sweep wrote into."""
+    if value is not None and not str(value).strip():
+        raise EegvizError(f"{name} is empty: name {what}")
+    return value
+
+
 def check_positive(value: float, name: str, *, allow_zero: bool = False, unit: str = "", hint: str = "") -> float:
     """A finite value > 0 (or >= 0 with allow_zero), else "NAME must be a finite number > 0[ UNIT][ (HINT)]".
 

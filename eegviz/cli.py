@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from eegviz.checks import check_at_least, check_new_file, check_positive, check_range, check_threads
+from eegviz.checks import check_at_least, check_named, check_new_file, check_positive, check_range, check_threads
 from eegviz.errors import EegvizError, os_error_line
 from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
 
@@ -56,8 +56,7 @@ def _check_session(settings: SessionSettings) -> None:
         from eegviz.data.images import find_images
 
         find_images(settings.images_dir, "--images-dir")  # a missing or empty folder, two files of one id
-    if settings.output.folder is not None and not settings.output.folder.strip():
-        raise EegvizError("--out is empty: name a folder for the session's results (or leave --out out)")
+    check_named(settings.output.folder, "--out", "a folder for the session's results (or leave --out out)")
     if settings.output.folder and not settings.display.headless:
         from eegviz.record.session_folder import check_out_dir
 
@@ -149,8 +148,8 @@ def cmd_session(args) -> int:
     # an empty name as none given.
     _check_named(args, "--model", "--generator", "--sd-model", "--images-dir", "--screenshot", "--stream",
                  "--markers")
-    if args.cmd == "replay" and not str(args.file).strip():  # `replay "$REC"` with REC unset
-        raise EegvizError("replay's FILE is empty: name the recording to replay (XDF, or a file MNE reads)")
+    if args.cmd == "replay":  # `replay "$REC"` with REC unset
+        check_named(args.file, "replay's FILE", "the recording to replay (XDF, or a file MNE reads)")
     settings = session_settings(args)
     _check_session(settings)
     source = initial_source(settings.source)
@@ -232,9 +231,7 @@ def _check_named(args, *flags: str) -> None:
             "--images-dir": "the stimulus folder", "--screenshot": "the image file to save",
             "--stream": "the EEG stream", "--markers": "the marker stream"}
     for flag in flags:
-        value = getattr(args, flag.lstrip("-").replace("-", "_"), None)
-        if value is not None and not str(value).strip():
-            raise EegvizError(f"{flag} is empty: name {what[flag]}")
+        check_named(getattr(args, flag.lstrip("-").replace("-", "_"), None), flag, what[flag])
 
 
 def cmd_train(args) -> int:
@@ -261,9 +258,7 @@ def _data_opts(args) -> dict:
     for flag, dest, key in (("--stream", "stream", "eeg_stream"), ("--markers", "markers", "marker_stream")):
         name = getattr(args, dest, None)
         if name is not None:  # an empty name would be dropped below, and another stream decoded without a word
-            if not name.strip():
-                raise EegvizError(f"{flag} is empty: name the stream in the recordings (or leave {flag} out)")
-            opts[key] = name
+            opts[key] = check_named(name, flag, f"the stream in the recordings (or leave {flag} out)")
     if args.subjects:
         try:
             opts["subjects"] = [int(x) for x in args.subjects.split(",")]
@@ -305,8 +300,8 @@ def cmd_bench(args) -> int:
     check_positive(args.sd_n, "--sd-n", hint="images to time in the SD section")
     check_positive(args.soak, "--soak", allow_zero=True, unit="s", hint="0: no soak test")
     _check_named(args, "--model", "--sd-model")
-    if args.out is not None and not args.out.strip():  # printed, then written nowhere, without a word
-        raise EegvizError("--out is empty: name the JSON file to write (or leave --out out to print only)")
+    # printed, then written nowhere, without a word
+    check_named(args.out, "--out", "the JSON file to write (or leave --out out to print only)")
     if args.out:
         check_new_file(args.out, "--out")  # before minutes of timing, not after
     result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
@@ -723,9 +718,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     pre = argparse.ArgumentParser(add_help=False, prog=parser.prog)
     pre.add_argument("--config", metavar="FILE.toml")
     known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
-    if known.config is not None and not known.config.strip():
-        # `--config "$CFG"` with CFG unset ran the session with none of the file's settings, without a word
-        raise EegvizError("--config is empty: name the settings file (FILE.toml), or leave --config out")
+    # `--config "$CFG"` with CFG unset ran the session with none of the file's settings, without a word
+    check_named(known.config, "--config", "the settings file (FILE.toml), or leave --config out")
     if known.config:
         commands = parser.eegviz_commands
         cmd = _command_of(parser, argv)

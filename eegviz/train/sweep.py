@@ -174,13 +174,13 @@ def plot_sweep(result: dict, path: Path) -> None:
 
 
 def cmd_sweep(args) -> int:
+    from eegviz.checks import check_named
     from eegviz.paths import check_new_output
     from eegviz.world.sim_cli import config_from_args
 
     # every option before --out is made or anything simulated: the levels and the simulator's knobs here, the
     # numbers in run_sweep (check_sweep_options), before it writes
-    if not args.out.strip():  # as a Path "" is the working directory: the sweep's datasets were written into it
-        raise EegvizError("--out is empty: name the folder to write")
+    check_named(args.out, "--out", "the folder to write")  # as a Path "" is the working directory
     levels = parse_levels(args.snr_db)
     if args.class_snr_db is not None:
         raise EegvizError("--class-snr-db is not a sweep option: each level's class SNR comes from --snr-db")
