@@ -331,6 +331,12 @@ def _check_rate(sfreq: float, timestamps: np.ndarray, name: str, path: Path) -> 
                           "over half its samples), and epochs cut at the declared rate would not be the recorded ones")
 
 
+def _replayable(stream: dict) -> bool:
+    """Whether a stream can be replayed as the EEG: numeric, with samples, at a regular rate (an irregular one, a
+    gaze tracker's fixations or an event stream, has no sample clock to cut epochs in)."""
+    return not _is_string(stream) and not _is_empty(stream) and _rate(stream) != 0
+
+
 def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict:
     """The EEG stream: the one named, else the regular-rate numeric stream typed EEG (or any numeric one) with the
     most channels; refused in one line where there is none."""
@@ -341,7 +347,7 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
             raise EegvizError(f"no stream named '{eeg_stream}' in {path}; available: {', '.join(names) or 'none'}")
         # several of that name (an amplifier's outlet restarted without a source_id is a new stream to LabRecorder,
         # of the same name): the first was taken, however short, or refused as empty while the other held the EEG
-        usable = [s for s in matches if not _is_string(s) and not _is_empty(s) and _rate(s) != 0]
+        usable = [s for s in matches if _replayable(s)]
         eeg = max(usable, key=lambda s: len(s["time_stamps"])) if usable else matches[0]
         if _is_string(eeg):
             raise EegvizError(f"stream '{eeg_stream}' in {path} holds strings, not EEG; pick a numeric stream")
@@ -353,7 +359,7 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
     else:
         # regular-rate numeric streams only: an irregular one (a gaze tracker's fixations, an event stream) has no
         # sample clock to cut epochs in, and with more channels than the EEG it was taken for it
-        numeric = [s for s in streams if not _is_string(s) and not _is_empty(s) and _rate(s) != 0]
+        numeric = [s for s in streams if _replayable(s)]
         typed = [s for s in numeric if _first(s["info"], "type").strip().lower() == "eeg"]
         # a stream typed EEG that holds no samples (an amplifier whose outlet was up but sent nothing while it was
         # recorded): another stream (an eye tracker's 3 channels) used to be replayed as the EEG without a word,
