@@ -33,19 +33,16 @@ LONG_JUMP_S = 0.25  # a jump in the board's stamps this long is a gap, whatever 
 
 
 class _Board(BoardShim):
-    """A BoardShim that, once released, cannot release another board when it is collected.
+    """A BoardShim that, once BrainFlowSource.stop is done with it, cannot release another board when collected.
 
     BrainFlow knows a session by board id and parameters, and BoardShim.__del__ releases the session if one with
     them is prepared. A stopped board kept alive a while (by a traceback's frames, a cycle, a plugin's reference)
     therefore released the NEXT board opened with the same parameters whenever it was finally collected, and that
-    session's next read failed with BOARD_NOT_CREATED.
+    session's next read failed with BOARD_NOT_CREATED; so did a board whose prepare_session failed (the board
+    off), never released, collected after a retry.
     """
 
-    released = False  # set by release_session, and by BrainFlowSource.stop for a board it is done with
-
-    def release_session(self) -> None:
-        super().release_session()
-        self.released = True
+    released = False  # set by BrainFlowSource.stop, released or not: the source is done with it
 
     def __del__(self) -> None:
         if not self.released:
@@ -140,7 +137,7 @@ class BrainFlowSource:
         the stream, which start() does: a board that is off or out of reach, or whose channels the model cannot
         use, is refused before the session warms its generator up, and no data piles up meanwhile."""
         self.stop()
-        self._open_notices: list[str] = []  # said by the first read()
+        self._open_notices = []  # said by the first read()
         name = _board_name(self.board_id)
         try:
             _load_board_controller()
@@ -309,9 +306,7 @@ class BrainFlowSource:
             except BrainFlowError:
                 pass  # releasing a board that failed must not mask the original error
             finally:
-                # done with, released or not: a board whose prepare_session failed (the board off) was never
-                # released, and collected after a retry with the same settings it released the retry's session
-                board.released = True
+                board.released = True  # done with, released or not (_Board)
         if self._marker_source is not None:
             self._marker_source.close_stream()
             self._marker_source = None
