@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 
 log = logging.getLogger(__name__)
 
@@ -204,14 +204,10 @@ def _load_montage(key, name: str):
         ) from None
 
 
-
-
 def _montage_file(path: Path):
     """load_montage for a file: positions in MNE's head frame (x right, y front, z up; the formats' own units),
     which the common sphere (sphere_positions) needs, as it needs it of every montage; one line for any failure."""
     import mne
-
-    from eegviz.errors import one_line
 
     if not path.is_file():
         raise EegvizError(f"montage file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
