@@ -245,7 +245,7 @@ def cmd_train(args) -> int:
               text_encoder=args.text_encoder, caption=args.caption,
               data_opts=data_opts,
               classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
-              eval_controls=not args.no_eval_controls,
+              eval_controls=args.eval_controls,
               gen_sizes={k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
                          if getattr(args, k) is not None}, gen_config=args.generator_config,
               average_augment=args.average_augment, decoder_only=args.decoder_only)
@@ -283,9 +283,9 @@ def cmd_eval(args) -> int:
     model = resolve_model_dir(args.model)
     # --steps / --strength / --init apply to the model's own generator too, not only to a named one
     generator = eval_generator(model, args.generator, GeneratorSettings.from_options(vars(args)).options)
-    metrics = evaluate(Path(args.data), model, Path(args.out), controls=not args.no_controls,
+    metrics = evaluate(Path(args.data), model, Path(args.out), controls=args.controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
-                       classifier=args.classifier, reconstructions=not args.no_reconstructions)
+                       classifier=args.classifier, reconstructions=args.reconstructions)
     print(json.dumps(metrics["headline"], indent=1))
     return 0
 
@@ -396,7 +396,7 @@ def _generator_opts(sp, default, default_help) -> None:
     sp.add_argument("--guidance", type=float, help="classifier-free guidance scale (<= 1: none, one UNet pass "
                     "per step; default: the model's sampling.json, else its family's: SD 7.5, LCM 8.5, "
                     "SD-Turbo none)")
-    sp.add_argument("--compile", action="store_true",
+    sp.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
                     help="torch.compile the generator's UNet and VAE (inductor; needs a C++ compiler; the first "
                          "image takes about a minute on 2 CPU cores, every later one is faster)")
     sp.add_argument("--capture", action=argparse.BooleanOptionalAction, default=True,
@@ -411,8 +411,8 @@ def _session_opts(sp) -> None:
     """What demo, replay and live share: the model, the generator and where results go."""
     sp.add_argument("--model", help="model folder (default: models/synthetic-default)")
     _generator_opts(sp, "embedded", "embedded")
-    # --headless, --kiosk, --average-repeats and live's --simulate have a --no- form: a --config file that sets
-    # one (`headless = true` for a kiosk) could not be overruled on the command line, though "flags win"
+    # every switch has a --no- form (BooleanOptionalAction): a --config file that sets one (`headless = true` for
+    # a kiosk, `resume = true` for train) could not otherwise be overruled on the command line, though "flags win"
     sp.add_argument("--headless", action=argparse.BooleanOptionalAction, default=False,
                     help="no window; results go to --out and --sink only (without either, nothing is recorded)")
     sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
@@ -480,10 +480,10 @@ def _add_simulate(sub) -> None:
     s.add_argument("--signal", type=float, default=1.0,
                    help="scale of the stimulus-evoked response (0: the EEG carries no stimulus information)")
     s.add_argument("--subject", type=int, default=0, help="simulated subject for --stream")
-    s.add_argument("--stream", action="store_true", help="publish EEG + markers as LSL outlets")
+    s.add_argument("--stream", action=argparse.BooleanOptionalAction, default=False, help="publish EEG + markers as LSL outlets")
     s.add_argument("--markers", default="eegviz-markers", help="marker outlet name for --stream")
     s.add_argument("--duration", type=float, help="stop streaming after S seconds")
-    s.add_argument("--demo", action="store_true", help="write the demo recording (demo.xdf) into --out")
+    s.add_argument("--demo", action=argparse.BooleanOptionalAction, default=False, help="write the demo recording (demo.xdf) into --out")
     from eegviz.world.sim_cli import add_sim_arguments
 
     add_sim_arguments(s)
@@ -516,7 +516,7 @@ def _add_train(sub) -> None:
                    help="share of training examples replaced by averages of 2-8 same-class epochs (encoder and "
                         "semantic branch), so the decoder learns the class template and gains from averaged "
                         "repetitions; 0.5 for low-SNR data (default 0: single trials, as the demo model)")
-    t.add_argument("--decoder-only", action="store_true",
+    t.add_argument("--decoder-only", action=argparse.BooleanOptionalAction, default=False,
                    help="train the decoder alone (keep a generator you have: --generator diffusers --sd-model DIR)")
     t.add_argument("--highpass", type=float, default=0.0, metavar="HZ",
                    help="per-epoch zero-phase high-pass, saved with the model and applied live too (0: off)")
@@ -531,7 +531,7 @@ def _add_train(sub) -> None:
                    help="caption space of the semantic branch: 'minilm' (default, offline: all-MiniLM-L6-v2, the "
                         "embedded generator's), 'clip:MODEL' (an SD model id or folder: its CLIP text encoder, "
                         "77 x 768/1024) or 'hash' (a weightless test fixture)")
-    t.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints after an interruption")
+    t.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False, help="continue from MODEL_DIR/checkpoints after an interruption")
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
     t.add_argument("--images-dir", help="stimulus images for XDF-session datasets (<id>.png, optionally in class folders)")
     _xdf_stream_opts(t)
@@ -541,8 +541,8 @@ def _add_train(sub) -> None:
                         "file the split indexes the chosen subject's trials")
     t.add_argument("--classifier-images", type=int, default=200, help="renders per class for the eval classifier")
     t.add_argument("--classifier-epochs", type=int, default=15)
-    t.add_argument("--no-eval-controls", action="store_true",
-                   help="skip the confound controls in the evaluation that follows training")
+    t.add_argument("--eval-controls", action=argparse.BooleanOptionalAction, default=True,
+                   help="the confound controls in the evaluation that follows training (default: on; --no-eval-controls skips them)")
     t.set_defaults(fn=cmd_train)
 
 def _add_eval(sub) -> None:
@@ -556,16 +556,17 @@ def _add_eval(sub) -> None:
     e.add_argument("--subjects", metavar="N[,N...]",
                    help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject split "
                         "file the split indexes the chosen subject's trials")
-    e.add_argument("--no-controls", action="store_true",
-                   help="skip the confound controls (shuffled labels, leave-one-subject-out, blocks apart, high-pass)")
+    e.add_argument("--controls", action=argparse.BooleanOptionalAction, default=True,
+                   help="the confound controls: shuffled labels, leave-one-subject-out, blocks apart, high-pass "
+                        "(default: on; --no-controls skips them)")
     e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
                    help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none)")
     _generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model")
     e.add_argument("--classifier", metavar="MODEL",
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
                         "N-way top-k and IS; default: the model's stimulus classifier")
-    e.add_argument("--no-reconstructions", action="store_true",
-                   help="decoder only: skip the generator (and the reconstruction metrics) for decoder studies")
+    e.add_argument("--reconstructions", action=argparse.BooleanOptionalAction, default=True,
+                   help="generate and score reconstructions (default: on; --no-reconstructions: decoder only, no generator, for decoder studies)")
     e.set_defaults(fn=cmd_eval)
 
 def _add_bench(sub) -> None:
@@ -586,7 +587,7 @@ def _add_bench(sub) -> None:
     b.add_argument("--capture", action=argparse.BooleanOptionalAction, default=True,
                    help="time the generator as sessions run it, single images through Dynamo-recorded graphs "
                         "(default: on; --no-capture: the plain modules)")
-    b.add_argument("--compile", action="store_true", help="also time the generator with torch.compile on the "
+    b.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="also time the generator with torch.compile on the "
                    "UNet and the VAE's encode and decode (its first call compiles: a minute on 2 CPU cores)")
     b.add_argument("--soak", type=float, default=0, metavar="SECONDS",
                    help="also run the LSL soak test (128 ch x 1 kHz + 10 Hz markers; the issue's figure is 300 s)")

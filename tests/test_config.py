@@ -202,6 +202,32 @@ def test_a_switch_the_config_sets_can_be_turned_off_on_the_command_line(tmp_path
     assert not parse_args(["live", "--config", cfg, "--no-simulate"]).simulate
 
 
+def test_every_switch_a_config_can_set_has_a_form_that_undoes_it(tmp_path):
+    """train's `resume = true` or `decoder_only = true`, eval's `no_controls = true`, `compile = true` and the rest
+    could not be undone on the command line: they were plain store_true flags (the switches above got their
+    --no- forms first). Both spellings of a negative switch still read the same from a file."""
+    cfg = _toml(tmp_path, 'compile = true\n[train]\nresume = true\ndecoder_only = true\nno_eval_controls = true\n'
+                          '[eval]\nno-controls = true\nreconstructions = false\n[simulate]\nstream = true\n'
+                          'demo = true\n[sweep]\nkeep_data = true\n')
+    train = ["train", "--config", cfg, "--data", "d", "--out", "o"]
+    args = parse_args(train)
+    assert (args.resume, args.decoder_only, args.eval_controls) == (True, True, False)
+    args = parse_args(train + ["--no-resume", "--no-decoder-only", "--eval-controls"])
+    assert (args.resume, args.decoder_only, args.eval_controls) == (False, False, True)
+    ev = ["eval", "--config", cfg, "--data", "d", "--model", "m", "--out", "o"]
+    assert (parse_args(ev).controls, parse_args(ev).reconstructions) == (False, False)
+    args = parse_args(ev + ["--controls", "--reconstructions"])
+    assert (args.controls, args.reconstructions) == (True, True)
+    assert parse_args(["demo", "--config", cfg]).compile and not parse_args(["demo", "--config", cfg,
+                                                                             "--no-compile"]).compile
+    assert not parse_args(["bench", "--config", cfg, "--no-compile"]).compile
+    args = parse_args(["simulate", "--config", cfg, "--no-stream", "--no-demo"])
+    assert (args.stream, args.demo) == (False, False)
+    assert not parse_args(["sweep", "--config", cfg, "--out", "o", "--snr-db", "0", "--no-keep-data"]).keep_data
+    plain = parse_args(["eval", "--data", "d", "--model", "m", "--out", "o"])
+    assert plain.controls and plain.reconstructions  # on unless turned off, as before
+
+
 def test_a_home_path_in_a_config_is_expanded_as_the_shell_would(tmp_path, monkeypatch):
     """The shell expands ~ on a command line, never in a file: `out = "~/world"` made simulate, train, eval and
     sweep write into a folder literally named ~ in the working directory."""
