@@ -93,8 +93,8 @@ def _true_class(folder: Path, row: dict, cache: dict,
     recorded: a synthetic-world id is rendered again, anything else is not known."""
     if "true_class" in row:
         cls = row["true_class"] if isinstance(row["true_class"], str) else None
-        path = row.get("stimulus")
-        return (_tile(folder / path) if tile and cls is not None and isinstance(path, str) else None), cls
+        path = _own_file(row.get("stimulus"))
+        return (_tile(folder / path) if tile and cls is not None and path is not None else None), cls
     marker = str(row.get("marker", ""))
     if marker not in cache:
         from eegviz.stimulus_truth import synthetic_shown
@@ -105,6 +105,19 @@ def _true_class(folder: Path, row: dict, cache: dict,
             shown = None
         cache[marker] = (None, None) if shown is None else (shown.image, shown.class_name)
     return cache[marker]
+
+
+def _own_file(value) -> str | None:
+    """`value` where it names a file of the results folder as the session writes them ("reconstruction/3.png"),
+    else None. results.jsonl is plain text that a person can edit or receive from elsewhere, and its names go
+    into report.html's links: an absolute path, a "../" or a URL ("javascript:...") would make a click open
+    another file or run a script, so the report shows such a row's pictures as missing instead."""
+    if not isinstance(value, str) or not value or "\\" in value or ":" in value:
+        return None
+    parts = value.split("/")
+    if value.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        return None
+    return value
 
 
 def _tile(path: Path) -> Image.Image | None:
@@ -158,7 +171,8 @@ def write_contact_sheet(folder: Path, done: list[dict], cache: dict) -> Path:
             stim = Image.fromarray(stim).convert("RGB").resize((TILE, TILE))
         tiles = [stim if stim is not None else _placeholder("not known", tiny)]
         for key in ("saliency", "reconstruction"):
-            tile = _tile(folder / row[key]) if row.get(key) else None
+            name = _own_file(row.get(key))
+            tile = _tile(folder / name) if name is not None else None
             tiles.append(tile if tile is not None else _placeholder("missing", tiny))
         for i, tile in enumerate(tiles):
             sheet.paste(tile, (x0 + FRAME + i * (TILE + GAP), y0 + FRAME))
@@ -300,8 +314,9 @@ def write_run_report(folder: str | Path) -> Path:
         verdict = ("" if true_cls is None else '<span class="hit">hit</span>' if decoded == true_cls
                    else f'<span class="miss">miss (was {e(true_cls)})</span>')
         lat = (r.get("latency_ms") or {}).get("marker_to_image")
-        cells = [f'<a href="{e(r[k])}"><img class="t" src="{e(r[k])}" alt="{k}" loading="lazy"></a>'
-                 if r.get(k) else "" for k in ("saliency", "reconstruction")]
+        names = [_own_file(r.get(k)) for k in ("saliency", "reconstruction")]
+        cells = [f'<a href="{e(n)}"><img class="t" src="{e(n)}" alt="{k}" loading="lazy"></a>' if n else ""
+                 for k, n in zip(("saliency", "reconstruction"), names)]
         out.append(f"<tr><td>{e(str(r.get('index', '')))}</td><td>{e(marker)}</td><td>{t_txt}</td>"
                    f"<td>{e(decoded)}</td><td>{verdict}</td>"
                    f"<td>{f'{lat:.0f}' if isinstance(lat, (int, float)) else ''}</td><td>{cells[0]}</td>"

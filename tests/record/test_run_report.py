@@ -214,3 +214,23 @@ def test_every_marker_table_is_in_marker_order_and_odd_payloads_do_not_stop_the_
     assert table.index("boat_001") < table.index("odd") < table.index("star_003")
     assert "<td>boat_001</td><td>0.00</td>" in table and "<td>star_003</td><td>2.00</td>" in table
     assert (tmp_path / "contact_sheet.png").exists()
+
+
+def test_names_in_results_that_leave_the_folder_are_not_linked(tmp_path):
+    """results.jsonl is plain text a person can edit or be sent, and its picture names went into report.html as
+    they stood: `"reconstruction": "javascript:..."` became a link that runs a script when clicked, and a name
+    that is not text stopped the whole report. Only the folder's own relative names are linked now."""
+    (tmp_path / "saliency").mkdir()
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(tmp_path / "saliency" / "0.png")
+    outside = tmp_path.parent / "outside.png"
+    Image.new("RGB", (32, 32)).save(outside)
+    bad = ["javascript:alert(1)", str(outside), "../outside.png", "saliency/../../outside.png", 7, "http://x/y.png"]
+    with open(tmp_path / "results.jsonl", "w") as f:
+        for i, name in enumerate(bad):
+            f.write(json.dumps({"index": i, "marker": f"star_{i:03d}", "t_marker": 1.0 + i, "dropped": False,
+                                "decoded_class": "star", "saliency": "saliency/0.png", "reconstruction": name,
+                                "true_class": "star", "stimulus": name}) + "\n")
+    text, parsed = _parse(write_run_report(tmp_path))
+    assert text.count('"saliency/0.png"') == 2 * len(bad)  # the folder's own picture: href and src per row
+    assert parsed.refs <= {"saliency/0.png", "contact_sheet.png", "latency.png"}
+    assert "javascript" not in text.split("<h2>Every marker")[1].split("<td>star_000</td>")[1].split("</tr>")[0]
