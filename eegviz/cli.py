@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from eegviz.checks import check_at_least, check_named, check_new_file, check_positive, check_range, check_threads
+from eegviz.data.options import add_dataset_arguments, dataset_options
 from eegviz.errors import EegvizError, os_error_line
 from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
 
@@ -238,7 +239,7 @@ def cmd_train(args) -> int:
     from eegviz.train.run import train_all
 
     _check_named(args, "--data", "--out")
-    data_opts = _data_opts(args)
+    data_opts = dataset_options(args)
     train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
               seed=args.seed, threads=args.threads,
               resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
@@ -252,27 +253,12 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _data_opts(args) -> dict:
-    """Dataset options shared by train and eval; formats that do not take one ignore it with a warning."""
-    opts = {"images_dir": args.images_dir, "splits": args.splits}
-    for flag, dest, key in (("--stream", "stream", "eeg_stream"), ("--markers", "markers", "marker_stream")):
-        name = getattr(args, dest, None)
-        if name is not None:  # an empty name would be dropped below, and another stream decoded without a word
-            opts[key] = check_named(name, flag, f"the stream in the recordings (or leave {flag} out)")
-    if args.subjects:
-        try:
-            opts["subjects"] = [int(x) for x in args.subjects.split(",")]
-        except ValueError:
-            raise EegvizError(f"--subjects takes subject numbers separated by commas, not '{args.subjects}'") from None
-    return {k: v for k, v in opts.items() if v}
-
-
 def cmd_eval(args) -> int:
     from eegviz.eval.report import eval_generator, evaluate
 
     _check_named(args, "--data", "--model", "--out")
     _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
-    data_opts = _data_opts(args)
+    data_opts = dataset_options(args)
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
     from eegviz.model_sources import resolve_model_dir
@@ -480,25 +466,16 @@ def _add_simulate(sub) -> None:
     s.add_argument("--signal", type=float, default=1.0,
                    help="scale of the stimulus-evoked response (0: the EEG carries no stimulus information)")
     s.add_argument("--subject", type=int, default=0, help="simulated subject for --stream")
-    s.add_argument("--stream", action=argparse.BooleanOptionalAction, default=False, help="publish EEG + markers as LSL outlets")
+    s.add_argument("--stream", action=argparse.BooleanOptionalAction, default=False,
+                   help="publish EEG + markers as LSL outlets")
     s.add_argument("--markers", default="eegviz-markers", help="marker outlet name for --stream")
     s.add_argument("--duration", type=float, help="stop streaming after S seconds")
-    s.add_argument("--demo", action=argparse.BooleanOptionalAction, default=False, help="write the demo recording (demo.xdf) into --out")
+    s.add_argument("--demo", action=argparse.BooleanOptionalAction, default=False,
+                   help="write the demo recording (demo.xdf) into --out")
     from eegviz.world.sim_cli import add_sim_arguments
 
     add_sim_arguments(s)
     s.set_defaults(fn=cmd_simulate)
-
-def _xdf_stream_opts(sp) -> None:
-    """train's and eval's --stream/--markers: replay's, for every file of an XDF-session dataset. A recording of
-    an amplifier that sends its own triggers (or of the simulator) beside `eegviz present` holds two marker
-    streams; the one decoded without --markers is the one naming the most --images-dir images."""
-    sp.add_argument("--stream", metavar="NAME", help="XDF-session datasets: the EEG stream's name in the recordings "
-                    "(default: the one typed EEG with the most channels)")
-    sp.add_argument("--markers", metavar="NAME", help="XDF-session datasets: the marker stream's name in the "
-                    "recordings, e.g. eegviz-presenter (default: the one whose markers name the most --images-dir "
-                    "images)")
-
 
 def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train the decoder and the embedded generator")
@@ -531,18 +508,15 @@ def _add_train(sub) -> None:
                    help="caption space of the semantic branch: 'minilm' (default, offline: all-MiniLM-L6-v2, the "
                         "embedded generator's), 'clip:MODEL' (an SD model id or folder: its CLIP text encoder, "
                         "77 x 768/1024) or 'hash' (a weightless test fixture)")
-    t.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False, help="continue from MODEL_DIR/checkpoints after an interruption")
+    t.add_argument("--resume", action=argparse.BooleanOptionalAction, default=False,
+                   help="continue from MODEL_DIR/checkpoints after an interruption")
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
-    t.add_argument("--images-dir", help="stimulus images for XDF-session datasets (<id>.png, optionally in class folders)")
-    _xdf_stream_opts(t)
-    t.add_argument("--splits", help="EEG-ImageNet splits .pth file")
-    t.add_argument("--subjects", metavar="N[,N...]",
-                   help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject split "
-                        "file the split indexes the chosen subject's trials")
+    add_dataset_arguments(t)
     t.add_argument("--classifier-images", type=int, default=200, help="renders per class for the eval classifier")
     t.add_argument("--classifier-epochs", type=int, default=15)
     t.add_argument("--eval-controls", action=argparse.BooleanOptionalAction, default=True,
-                   help="the confound controls in the evaluation that follows training (default: on; --no-eval-controls skips them)")
+                   help="the confound controls in the evaluation that follows training (default: on; "
+                        "--no-eval-controls skips them)")
     t.set_defaults(fn=cmd_train)
 
 def _add_eval(sub) -> None:
@@ -550,12 +524,7 @@ def _add_eval(sub) -> None:
     e.add_argument("--data", required=True)
     e.add_argument("--model", required=True)
     e.add_argument("--out", required=True)
-    e.add_argument("--images-dir", help="stimulus images for XDF-session datasets")
-    _xdf_stream_opts(e)
-    e.add_argument("--splits", help="EEG-ImageNet splits .pth file")
-    e.add_argument("--subjects", metavar="N[,N...]",
-                   help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject split "
-                        "file the split indexes the chosen subject's trials")
+    add_dataset_arguments(e)
     e.add_argument("--controls", action=argparse.BooleanOptionalAction, default=True,
                    help="the confound controls: shuffled labels, leave-one-subject-out, blocks apart, high-pass "
                         "(default: on; --no-controls skips them)")
@@ -566,7 +535,8 @@ def _add_eval(sub) -> None:
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
                         "N-way top-k and IS; default: the model's stimulus classifier")
     e.add_argument("--reconstructions", action=argparse.BooleanOptionalAction, default=True,
-                   help="generate and score reconstructions (default: on; --no-reconstructions: decoder only, no generator, for decoder studies)")
+                   help="generate and score reconstructions (default: on; --no-reconstructions: decoder only, "
+                        "no generator, for decoder studies)")
     e.set_defaults(fn=cmd_eval)
 
 def _add_bench(sub) -> None:
@@ -587,7 +557,8 @@ def _add_bench(sub) -> None:
     b.add_argument("--capture", action=argparse.BooleanOptionalAction, default=True,
                    help="time the generator as sessions run it, single images through Dynamo-recorded graphs "
                         "(default: on; --no-capture: the plain modules)")
-    b.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="also time the generator with torch.compile on the "
+    b.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False,
+                   help="also time the generator with torch.compile on the "
                    "UNet and the VAE's encode and decode (its first call compiles: a minute on 2 CPU cores)")
     b.add_argument("--soak", type=float, default=0, metavar="SECONDS",
                    help="also run the LSL soak test (128 ch x 1 kHz + 10 Hz markers; the issue's figure is 300 s)")

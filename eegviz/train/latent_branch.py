@@ -91,16 +91,18 @@ def fit_latent_branch(model_dir: Path, ds, data_label: str = "") -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     from eegviz.data.loaders import open_dataset
+    from eegviz.data.options import add_dataset_arguments, dataset_options
 
     p = argparse.ArgumentParser(prog="python -m eegviz.train.latent_branch", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="model folder with a decoder and a generator pipeline")
     p.add_argument("--data", required=True, help="the dataset the decoder was trained on")
+    add_dataset_arguments(p)  # as given to `eegviz train`
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(a.threads)
     try:
-        info = fit_latent_branch(Path(a.model), open_dataset(a.data), a.data)
+        info = fit_latent_branch(Path(a.model), open_dataset(a.data, **dataset_options(a)), a.data)
     except EegvizError as e:
         print(f"eegviz: {e}", file=sys.stderr)
         return 2

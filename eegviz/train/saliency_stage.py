@@ -35,9 +35,11 @@ from eegviz.paths import check_creatable
 log = logging.getLogger(__name__)
 
 
-def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000, seed: int = 0) -> dict:
-    """Train a fresh saliency generator on `model_dir`'s encoders and the dataset at `data`, save it into the folder
-    and record it in training.json; returns the stage's validation figures."""
+def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000, seed: int = 0,
+                     data_opts: dict | None = None) -> dict:
+    """Train a fresh saliency generator on `model_dir`'s encoders and the dataset at `data` (opened with
+    `data_opts`, eegviz.data.options: an XDF-session dataset needs its --images-dir), save it into the folder and
+    record it in training.json; returns the stage's validation figures."""
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.modelio import swap_in, write_json_atomic
@@ -51,7 +53,7 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
         raise EegvizError(f"--gan-steps must be at least 1, got {gan_steps}")
     dec = TwoBranchDecoder.load(model_dir, without=("saliency",))
     training = _training_record(model_dir)  # before minutes of training: the folder must take the result
-    ds = open_dataset(data)
+    ds = open_dataset(data, **(data_opts or {}))
     check_trainable(ds, Path(data))
     if list(ds.classes) != dec.class_names or tuple(ds.ch_names) != tuple(dec.spec.ch_names):
         raise EegvizError(f"{data} is not laid out as the decoder in {model_dir} was trained (classes or channels "
@@ -120,9 +122,12 @@ def _check_trained_on(model_dir: Path, training: dict, ds, data) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from eegviz.data.options import add_dataset_arguments, dataset_options
+
     p = argparse.ArgumentParser(prog="python -m eegviz.train.saliency_stage", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="model folder with a trained decoder")
     p.add_argument("--data", required=True, help="the dataset the decoder was trained on")
+    add_dataset_arguments(p)  # as given to `eegviz train`
     p.add_argument("--gan-steps", type=int, default=3000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -131,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         torch.set_num_threads(check_threads(a.threads))
         check_at_least(a.seed, "--seed", 0)
-        rec = retrain_saliency(Path(a.model), a.data, gan_steps=a.gan_steps, seed=a.seed)
+        rec = retrain_saliency(Path(a.model), a.data, gan_steps=a.gan_steps, seed=a.seed,
+                               data_opts=dataset_options(a))
     except EegvizError as e:
         print(f"eegviz: {e}", file=sys.stderr)
         return 2

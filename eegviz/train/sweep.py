@@ -211,6 +211,7 @@ def add_arguments(sp) -> None:
     sp.add_argument("--gan-steps", type=int, default=50)
     sp.add_argument("--average-augment", type=float, default=0.5, metavar="P",
                     help="share of training examples that are same-class averages (eegviz train --average-augment)")
-    sp.add_argument("--keep-data", action=argparse.BooleanOptionalAction, default=False, help="keep each level's simulated dataset")
+    sp.add_argument("--keep-data", action=argparse.BooleanOptionalAction, default=False,
+                    help="keep each level's simulated dataset")
     add_sim_arguments(sp, preset="realistic")
     sp.set_defaults(fn=cmd_sweep)

@@ -85,3 +85,19 @@ def test_the_refit_adds_its_images_to_the_models_seen_record(fitted, tmp_path):
     for role in ("train", "val"):  # exactly the union: the toy data's test images are not added
         assert seen[role] == decoder_own[role] | set(ids[ds.subset(role)])
     assert add_seen_images(tmp_path, ds) is False and not (tmp_path / "seen_images.json").exists()
+
+
+def test_the_refit_takes_the_dataset_options_of_eegviz_train(tmp_path, monkeypatch):
+    """As the saliency refit: an XDF-session dataset needs its --images-dir, which this tool did not take."""
+    import eegviz.data.loaders as loaders
+
+    seen = {}
+
+    def opened(path, **opts):
+        seen.update(opts)
+        raise EegvizError("stopped here")
+
+    monkeypatch.setattr(loaders, "open_dataset", opened)
+    assert main(["--model", str(tmp_path), "--data", str(tmp_path), "--images-dir", str(tmp_path),
+                 "--markers", "eegviz-presenter", "--splits", "s.pth"]) == 2
+    assert seen == {"images_dir": str(tmp_path), "marker_stream": "eegviz-presenter", "splits": "s.pth"}

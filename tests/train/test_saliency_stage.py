@@ -100,3 +100,26 @@ def test_a_dataset_other_than_the_decoders_own_is_refused(tmp_path, data, capsys
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not the dataset the decoder" in err and "trials 4000 here 120" in err
     assert (model / "training.json").read_bytes() == before and not list(model.glob("saliency_generator.previous-*"))
+
+
+def test_the_dataset_options_of_eegviz_train_reach_the_dataset(tmp_path, data, monkeypatch, capsys):
+    """The refit had no --images-dir (nor --stream, --markers, --splits, --subjects): an XDF-session dataset was
+    refused with "pass the stimulus folder too (--images-dir ...)", an option it did not take."""
+    import eegviz.data.loaders as loaders
+
+    model = _decoder_copy(tmp_path / "m", data)
+    seen = {}
+
+    def opened(path, **opts):
+        seen.update(opts)
+        raise EegvizError("stopped here")
+
+    monkeypatch.setattr(loaders, "open_dataset", opened)
+    assert main(["--model", str(model), "--data", str(data), "--images-dir", str(tmp_path), "--stream", "amp",
+                 "--markers", "eegviz-presenter", "--subjects", "1,2"]) == 2
+    assert seen == {"images_dir": str(tmp_path), "eeg_stream": "amp", "marker_stream": "eegviz-presenter",
+                    "subjects": [1, 2]}
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["--model", str(model), "--data", str(data), "--subjects", "1"]) == 2  # a synthetic set has none
+    assert "--subjects is not read for" in capsys.readouterr().err

@@ -1,0 +1,51 @@
+"""The dataset options that `eegviz train`, `eegviz eval` and the refit tools share.
+
+They say which recordings, stimuli, split and subjects of a dataset are read; eegviz.data.loaders.open_dataset
+takes what dataset_options returns and refuses, in one line, an option the dataset's format does not read. Kept in
+one place so every command that opens a dataset can be given the same ones: the refit tools
+(eegviz.train.latent_branch, eegviz.train.saliency_stage) had none, so an XDF-session dataset was refused with "pass
+--images-dir", an option they did not have.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from eegviz.checks import check_named
+from eegviz.errors import EegvizError
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """--images-dir, --stream, --markers, --splits and --subjects on `parser`."""
+    parser.add_argument("--images-dir", metavar="DIR", help="stimulus images for XDF-session datasets (<id>.png, "
+                        "optionally in class folders)")
+    # replay's --stream/--markers, for every file of an XDF-session dataset. A recording of an amplifier that
+    # sends its own triggers (or of the simulator) beside `eegviz present` holds two marker streams; the one
+    # decoded without --markers is the one naming the most --images-dir images.
+    parser.add_argument("--stream", metavar="NAME", help="XDF-session datasets: the EEG stream's name in the "
+                        "recordings (default: the one typed EEG with the most channels)")
+    parser.add_argument("--markers", metavar="NAME", help="XDF-session datasets: the marker stream's name in the "
+                        "recordings, e.g. eegviz-presenter (default: the one whose markers name the most "
+                        "--images-dir images)")
+    parser.add_argument("--splits", metavar="FILE", help="EEG-ImageNet splits .pth file")
+    parser.add_argument("--subjects", metavar="N[,N...]",
+                        help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject "
+                             "split file the split indexes the chosen subject's trials")
+
+
+def dataset_options(args: argparse.Namespace) -> dict:
+    """open_dataset's keyword options from the parsed flags, the ones given only."""
+    opts = {"images_dir": args.images_dir, "splits": args.splits}
+    for flag, dest, key in (("--stream", "stream", "eeg_stream"), ("--markers", "markers", "marker_stream")):
+        name = getattr(args, dest, None)
+        if name is not None:  # an empty name would be dropped below, and another stream decoded without a word
+            opts[key] = check_named(name, flag, f"the stream in the recordings (or leave {flag} out)")
+    if args.subjects:
+        try:
+            opts["subjects"] = [int(x) for x in args.subjects.split(",")]
+        except ValueError:
+            raise EegvizError(f"--subjects takes subject numbers separated by commas, not '{args.subjects}'") from None
+    return {k: v for k, v in opts.items() if v}
+
+
+__all__ = ["add_dataset_arguments", "dataset_options"]
