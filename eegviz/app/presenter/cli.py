@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eegviz.app.presenter.schedule import (DEFAULT_NAME, DESIGNS, MAX_SECONDS, check_seconds, check_stream_name,
                                            log_exists_message, make_schedule)
+from eegviz.checks import check_at_least, check_range
 from eegviz.errors import EegvizError
 from eegviz.stopping import signals_call
 
@@ -112,18 +113,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"add a random 0..S seconds to every blank, {most} (0)")
     parser.add_argument("--repeats", type=int, default=1, help="times each image is shown; the whole schedule is at "
                         "most 24 h (1)")
-    parser.add_argument("--no-shuffle", dest="shuffle", action="store_false", help="keep folder order")
+    # every switch has both forms, so a --config file's `windowed = true` can be undone on the command line
+    parser.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=True,
+                        help="shuffle the order (default: on; --no-shuffle keeps folder order)")
     parser.add_argument("--seed", type=int, default=0, help="seed for order and jitter (0)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name, not empty ({DEFAULT_NAME})")
     parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time)")
-    parser.add_argument("--windowed", action="store_true", help="a normal window instead of full screen")
+    parser.add_argument("--windowed", action=argparse.BooleanOptionalAction, default=False,
+                        help="a normal window instead of full screen")
     parser.add_argument("--block-size", type=int, help="trials per block (block design; default: one pass over "
                                                        "the class's images)")
-    parser.add_argument("--fixation", action="store_true", help="a fixation cross during the lead-in and blanks")
+    parser.add_argument("--fixation", action=argparse.BooleanOptionalAction, default=False,
+                        help="a fixation cross during the lead-in and blanks")
     parser.add_argument("--lead-in", dest="lead_in_s", type=float, default=2.0,
                         help=f"seconds of blank (or fixation) before the first image, {most} (2)")
-    parser.add_argument("--no-wait", dest="wait_for_consumer", action="store_false",
-                        help="start at once instead of waiting for a recorder to subscribe to the markers")
+    parser.add_argument("--wait", dest="wait_for_consumer", action=argparse.BooleanOptionalAction, default=True,
+                        help="wait for a recorder to subscribe to the markers before the first image (default: on; "
+                             "--no-wait starts at once)")
     demo = parser.add_argument_group("demo stimuli", "render the synthetic world's stimuli into a folder and exit; "
                                                      "markers from presenting it are ids eegviz can score")
     demo.add_argument("--write-demo-folder", metavar="DIR", help="write DIR/<class>/<id>.png and captions.json")
@@ -136,11 +142,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main_from_args(args: argparse.Namespace) -> int:
     """Run the presenter from parsed `eegviz present` arguments (or, with --write-demo-folder, write one)."""
     if args.write_demo_folder:
-        from eegviz.app.presenter.stimulus_folder import write_stimulus_folder
+        from eegviz.app.presenter.stimulus_folder import MAX_SIZE, write_stimulus_folder
 
         if args.images_dir:
             raise EegvizError("give an images folder to present or --write-demo-folder, not both")
         classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+        # named as the options are: write_stimulus_folder's own check names its parameters (n_per_class)
+        check_at_least(args.per_class, "--per-class", 1)
+        check_range(args.size, "--size", 8, MAX_SIZE, hint="the image size in pixels")
         paths = write_stimulus_folder(args.write_demo_folder, n_per_class=args.per_class, size=args.size,
                                       classes=classes, seed=args.seed)
         print(f"eegviz: wrote {len(paths)} stimuli to {args.write_demo_folder}; present them with "

@@ -223,3 +223,22 @@ def test_ctrl_c_or_sigterm_mid_run_ends_it_as_escape_does(stim_dir, tmp_path, si
     shown = int(summary.split("aborted, ")[1].split(" of ")[0])
     assert 2 <= shown < 4 * 30
     assert len(log.read_text().splitlines()) == 1 + shown  # every onset logged, the log closed whole
+
+
+def test_every_presenter_switch_can_be_undone_and_demo_folder_options_are_named(tmp_path, capsys):
+    """A protocol file's `windowed = true` (or fixation, no_shuffle, no_wait) could not be undone on the command
+    line; and a bad --per-class or --size was reported under write_stimulus_folder's parameter name."""
+    from eegviz.cli import main, parse_args
+
+    cfg = tmp_path / "p.toml"
+    cfg.write_text("[present]\nwindowed = true\nfixation = true\nno_shuffle = true\nno-wait = true\n")
+    args = parse_args(["present", "stim", "--config", str(cfg)])
+    assert (args.windowed, args.fixation, args.shuffle, args.wait_for_consumer) == (True, True, False, False)
+    args = parse_args(["present", "stim", "--config", str(cfg), "--no-windowed", "--no-fixation", "--shuffle",
+                       "--wait"])
+    assert (args.windowed, args.fixation, args.shuffle, args.wait_for_consumer) == (False, False, True, True)
+    for opt, value in (("--per-class", "0"), ("--size", "4"), ("--size", "100000")):
+        assert main(["present", "--write-demo-folder", str(tmp_path / "s"), opt, value]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and opt in err and "n_per_class" not in err, err
+    assert not (tmp_path / "s").exists()
