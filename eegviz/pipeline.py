@@ -208,6 +208,9 @@ class Pipeline:
                 self._take(res, epocher)
             if finished:
                 self._end("finished")
+            drain = getattr(self.source, "drain", None)  # what it held back (eegviz.sources.base.Source)
+            if callable(drain):
+                self._take(drain(), epocher)
             # Stopped (or finished): every marker still waiting gets its epoch if the window is complete,
             # else a line saying why not.
             self._dispatch(epocher.poll(flush=True, ended=not finished))

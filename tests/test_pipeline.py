@@ -243,6 +243,38 @@ def test_stop_gives_every_received_marker_a_line(tmp_path):
     assert stats.ended == "duration"
 
 
+class HoldingSource(ArraySource):
+    """A live source that holds its last samples back until drain() (as LslSource holds chunks whose units it
+    has not judged yet): read() gives everything before 12.2 s and then nothing, drain() the rest."""
+
+    def __init__(self):
+        super().__init__(n_markers=6, soa=0.3)
+        self.cut = int(np.searchsorted(self.t, 12.2))
+        self.drained = False
+
+    def read(self, timeout=0.05):
+        time.sleep(0.01)
+        if self.pos >= self.cut:
+            return ReadResult()
+        res = ReadResult([Chunk(self.x[:self.cut], self.t[:self.cut])], list(self.markers))
+        self.pos = self.cut
+        return res
+
+    def drain(self):
+        self.drained = True
+        return ReadResult([Chunk(self.x[self.cut:], self.t[self.cut:])])
+
+
+def test_what_a_source_holds_back_is_taken_before_the_last_epochs_are_cut(tmp_path):
+    """The last marker's window (12.0 s + 0.4 s) ends in the samples the source still held when the session
+    stopped: taken from drain() after the last read, it is epoched, not skipped as stopped."""
+    src, rec = HoldingSource(), Recorder()
+    dec, gen = tiny_models()
+    stats = Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], recorder=rec).run(duration=0.3)
+    assert src.drained and rec.samples == len(src.t)
+    assert stats.markers == 6 and stats.epochs == 6 and stats.skipped == 0
+
+
 class UnixClockMarkers(LateStopSource):
     """A live sender whose markers are stamped with time.time() (Unix seconds) instead of LSL's local_clock."""
 

@@ -60,7 +60,11 @@ class Source(Protocol):
         board prepares its session but does not stream yet): a session calls it first and checks the channels
         against its model before it spends seconds warming the generator up, so a source the model cannot use
         is refused at once. Nothing may be delivered or pile up between open() and start(). Sources without
-        it are checked after start()."""
+        it are checked after start().
+
+        A source may also have `drain()`, returning a ReadResult of what it still holds back when reading ends
+        (LslSource's chunks awaiting their units judgement): a session takes it after its last read(), before it
+        cuts the last epochs, so those samples are not lost at a stop or the end of a stream."""
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Everything that arrived since the last call."""

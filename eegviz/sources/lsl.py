@@ -391,6 +391,8 @@ class LslSource:
         self._full: pylsl.StreamInfo | None = None  # the EEG stream's full header, desc included, from open()
         self._scale: np.ndarray | None = None
         self._unjudged: np.ndarray | None = None  # channels of no known unit, until the first data judges them
+        self._judge_rows: list[np.ndarray] = []  # (set by open(); here so drain() works on a source never opened)
+        self._held: list[Chunk] = []
         self._dejitter: Dejitter | None = None
         self._rate_check: LiveRateCheck | None = None
         self._rate_error: str | None = None
@@ -516,13 +518,17 @@ class LslSource:
         eeg = self._eeg
         if eeg.swap_if_found():
             self._pending_gap = True
+            # the old outlet's chunks still awaiting the units judgement go out before the new outlet's samples
+            self._release_held(result)
         eeg.take_notices(result)
         eeg.poll_offset(result)  # before the pull, so a fresh inlet's first chunk has its offset
+        pulled = False
         if eeg.lost:
             time.sleep(timeout)  # nothing to wait on until the outlet search has a new inlet
         else:
-            self._pull_eeg(timeout, result)
-        if self._pending_gap and result.chunks:
+            pulled = self._pull_eeg(timeout, result)
+        # only samples pulled now end the pending gap: chunks released from the hold came before it
+        if self._pending_gap and pulled:
             result.gap = True
             self._pending_gap = False
         if self._marker_search is not None:
@@ -534,7 +540,7 @@ class LslSource:
             mk.poll_offset(result)
             if not mk.lost:
                 self._pull_markers(result)
-        if result.chunks:
+        if pulled:
             eeg.stop_search()
         elif time.monotonic() - self._last_data_at > RECONNECT_AFTER_S:
             eeg.search(accept_same=eeg.lost)
@@ -555,16 +561,19 @@ class LslSource:
         result.notices.append(f"LSL marker stream {_ident(info)} appeared after the session started; its markers are "
                               "used from now on")
 
-    def _pull_eeg(self, timeout: float, result: ReadResult) -> None:
+    def _pull_eeg(self, timeout: float, result: ReadResult) -> bool:
+        """Pull the EEG inlet's waiting samples into result; True when there were any (held back or not)."""
         eeg = self._eeg
         try:
             samples, ts = eeg.inlet.pull_chunk(timeout=timeout, max_samples=65536, min_samples=1, as_numpy=True)
         except pylsl.util.LostError:
+            # the outlet went away: no more samples will join the held ones, which are its last (_release_held)
+            self._release_held(result)
             eeg.mark_lost()
             self._pending_gap = True
-            return
+            return False
         if ts is None or not len(ts):
-            return
+            return False
         now = time.monotonic()
         raw = np.asarray(ts, dtype=np.float64)
         data = np.asarray(samples, dtype=np.float64)
@@ -603,9 +612,33 @@ class LslSource:
             # the units are being judged: held back, so no sample reaches the epocher or the recording at a scale
             # the judgement then changes (a first chunk smaller than JUDGE_SAMPLES used to go out as microvolts)
             self._held.append(chunk)
-            return
+            return True
         held, self._held = self._held + [chunk], []
-        result.chunks += [replace(c, samples=(c.samples * self._scale).astype(np.float32)) for c in held]
+        result.chunks += [self._scaled(c) for c in held]
+        return True
+
+    def _scaled(self, chunk: Chunk) -> Chunk:
+        return replace(chunk, samples=(chunk.samples * self._scale).astype(np.float32))
+
+    def _release_held(self, result: ReadResult) -> None:
+        """Hand out the chunks held for the units judgement when no more samples will join them: the outlet was
+        lost or replaced, or reading ended (drain). They are the last samples before that, and dropped, the
+        epochs of the last markers of a short stream (or of those before an outlet vanished) never came.
+
+        Judged on what is there by the same rule as the JUDGE_HOLD cap (_judge). Only a lone sample that is not
+        all zero cannot be judged: it has no spread, and its |value| alone read quiet microvolts as volts
+        (_judge_units). It goes out at the scale every unjudged channel starts at, microvolts (unit_scale: most
+        EEG outlets send microvolts unsaid), which is what the sample meant before holding existed, and the
+        channels stay unjudged, so a returning outlet's data is judged on its own rather than on one value."""
+        if not self._held:
+            return
+        values = np.concatenate(self._judge_rows)
+        if (np.isfinite(values) & (values != 0)).any(axis=1).sum() >= 2:
+            self._judge(values, result)
+        else:
+            self._judge_rows = []  # judged afresh from the next data that is not all zero
+        held, self._held = self._held, []
+        result.chunks += [self._scaled(c) for c in held]
 
     def _judge_units(self, data: np.ndarray, result: ReadResult) -> None:
         """Channels without a declared unit, judged once from the first data that is not all zero by
@@ -626,6 +659,12 @@ class LslSource:
         live = values[(np.isfinite(values) & (values != 0)).any(axis=1)]
         if len(live) < JUDGE_SAMPLES and len(values) < JUDGE_HOLD:
             return
+        self._judge(values, result)
+
+    def _judge(self, values: np.ndarray, result: ReadResult) -> None:
+        """Judge the unjudged channels once, for the rest of the session, from `values` (their samples so far)
+        on the rows that are not all zero, and say so."""
+        live = values[(np.isfinite(values) & (values != 0)).any(axis=1)]
         judged = judged_scale(live)
         self._scale[self._unjudged] = judged.scale
         what = judged.what
@@ -647,6 +686,14 @@ class LslSource:
                 result.notices.append(undecodable_notice(mk.info.name(), raw, payload))
             result.markers.append(Marker(timestamp=float(t) + mk.offset, payload=payload, source=self.info.name,
                                          raw_timestamp=float(t)))
+
+    def drain(self) -> ReadResult:
+        """What the source still holds when reading ends: the chunks awaiting the units judgement, judged on what
+        is there (_release_held). The pipeline takes it after its last read(), so a session stopped (or a stream
+        ended) before the judgement still cuts the epochs of its last markers; it works before or after stop()."""
+        result = ReadResult()
+        self._release_held(result)
+        return result
 
     def stop(self) -> None:
         if self._marker_search is not None:

@@ -1037,6 +1037,56 @@ def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> 
     np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
 
 
+def _held_back(src: LslSource, outlet: pylsl.StreamOutlet, block: np.ndarray) -> list[Chunk]:
+    """Push `block` (fewer samples than JUDGE_SAMPLES) to a stream of no declared unit and read for 0.5 s: the
+    chunks are held for the units judgement, so none (the returned list) may come out yet."""
+    time.sleep(0.2)
+    outlet.push_chunk(block)
+    return _read_all(src, lambda g: False, timeout=0.5)["chunks"]
+
+
+@pytest.mark.parametrize("values, scale, said", [
+    (0.03 + 1e-5 * np.arange(5), 1.0, "volts"),  # judged on what is there, as the JUDGE_HOLD cap judges
+    (20.0 + np.arange(5), 1e-6, "microvolts"),
+    (np.array([0.5]), 1e-6, None),  # a lone value cannot be judged: microvolts, every unjudged channel's start
+], ids=["volts", "microvolts", "lone-sample"])
+def test_chunks_held_for_the_units_judgement_come_out_when_the_session_stops(values, scale, said) -> None:
+    """A session stopped (or a short stream ended) before JUDGE_SAMPLES samples came: the held chunks were
+    dropped, so the last markers' epochs never came. drain() hands them out after the last read, judged."""
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name, unit=None)
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
+    src.start()
+    block = np.repeat(values[:, None], N_CH, axis=1).astype(np.float32)
+    try:
+        assert _held_back(src, outlet, block) == []
+    finally:
+        src.stop()
+    r = src.drain()
+    data = np.concatenate([c.samples for c in r.chunks])
+    np.testing.assert_allclose(data, block * scale, rtol=1e-5)
+    assert [n.rsplit(" ", 1)[1] for n in r.notices if "unit" in n] == ([said] if said else [])
+    assert src.drain().chunks == []  # handed out once
+
+
+def test_chunks_held_for_the_units_judgement_come_out_when_the_outlet_goes_away() -> None:
+    """The outlet vanished before the units were judged: its last samples waited for data that never came and
+    were dropped at a reconnect. They come out, judged on what is there, in the read that finds it lost."""
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name, unit=None)
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
+    src.start()
+    block = np.repeat((0.03 + 1e-5 * np.arange(5))[:, None], N_CH, axis=1).astype(np.float32)
+    try:
+        assert _held_back(src, outlet, block) == []
+        del outlet
+        got = _read_all(src, lambda g: _n(g["chunks"]) >= 5, timeout=3.0)
+    finally:
+        src.stop()
+    np.testing.assert_allclose(np.concatenate([c.samples for c in got["chunks"]]), block, rtol=1e-5)
+    assert any(n.endswith("so they are read as volts") for n in got["notices"])
+
+
 def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorded_as_read(tmp_path) -> None:
     """A stimulus program on Windows sends 'Bild_\xe4' as cp1252 bytes. pylsl decodes string samples as strict
     UTF-8, and that one marker raised out of read() and ended the session."""
