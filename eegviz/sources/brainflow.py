@@ -284,9 +284,17 @@ class BrainFlowSource:
                 self._told_lost = True
                 result.notices.append(f"BrainFlow board {self.info.name} lost {n_lost} sample(s) (its sample counter "
                                       "skipped; a weak radio link?); epochs across a loss are skipped")
-        if (steps > LONG_JUMP_S).any():
-            self._dejitter.reset()  # the sample count does not continue the old line
-            return self._dejitter.follow(raw)[0], True
+        jumps = np.flatnonzero(steps > LONG_JUMP_S) + (self._last_ts is None)  # (steps[0] is raw[1] - raw[0] then)
+        if len(jumps):
+            # the line restarts at each jump (the sample count does not continue the old line), and only there: a
+            # read that holds both sides of one (the acquisition thread late, the system clock stepped) was fitted
+            # whole on one new line, which stamped its samples evenly around their mean, up to half the jump off
+            parts = np.split(raw, jumps)
+            out = [self._dejitter.follow(parts[0])[0]]
+            for part in parts[1:]:
+                self._dejitter.reset()
+                out.append(self._dejitter.follow(part)[0])
+            return np.concatenate(out), True
         if n_lost:
             full, real = with_lost(raw, told, self._last_ts, period)
             return self._dejitter.follow(full)[0][real], True

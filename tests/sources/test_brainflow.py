@@ -360,3 +360,28 @@ def test_a_loss_told_in_a_read_that_also_holds_an_untold_wrap_still_reaches_the_
     i = int(np.flatnonzero(n == 254)[0])
     assert src.lost_samples == 1 and any(gaps)
     assert 1.7 < (ts[i] - ts[i - 1]) * 250 < 2.3  # the lost period, where it was lost
+
+
+def test_a_read_holding_both_sides_of_a_long_jump_keeps_each_side_in_place() -> None:
+    """The board's stamps jump by a second (a stall, the system clock stepped) inside one read, as when the
+    acquisition thread reads late. The line restarted for the whole read and was fitted through the jump, which
+    stamped the read's samples evenly around their mean: those before the jump half a second late, those after
+    it half a second early. Each side keeps its place, with the jump between them."""
+    from eegviz.sources.base import ReadResult
+    from eegviz.stream.dejitter import Dejitter
+
+    src = BrainFlowSource.__new__(BrainFlowSource)  # the read's clock logic alone, no board
+    src.info = type("Info", (), {"sfreq": 250.0, "name": "fake"})()
+    src._counter, src._counter_row, src._dejitter = None, None, Dejitter(250.0)
+    src._last_ts, src.lost_samples, src._told_lost = None, 0, False
+    t = 100 + np.arange(300) / 250.0
+    t[280:] += 1.0  # samples 280.. a second later than the count says
+    out, gaps = [], []
+    for a, b in ((0, 100), (100, 200), (200, 300)):  # the last read holds both sides of the jump
+        ts, gap = src._steady(t[a:b], np.zeros((1, b - a)), ReadResult())
+        out.append(ts)
+        gaps.append(gap)
+        src._last_ts = float(t[b - 1])
+    ts = np.concatenate(out)
+    assert gaps == [False, False, True]
+    np.testing.assert_allclose(ts, t, atol=1e-3)
