@@ -216,6 +216,13 @@ class Pipeline:
             self._dispatch(epocher.poll(flush=True, ended=not finished))
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, reported there
             self._error = exc
+            # every marker received gets its line in results.jsonl, those still waiting for their window too
+            # (they had none when the source or the recorder failed); no epoch is cut after an error
+            try:
+                self._dispatch(epocher.drop_pending("session ended by an error before this epoch was cut",
+                                                    SkipKind.ERROR))
+            except BaseException:  # noqa: BLE001 - a sink failing too (the same full disk): the first error is reported
+                pass
         finally:
             self._put_blocking(None)
 

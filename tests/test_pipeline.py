@@ -4,6 +4,7 @@ import json
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from eegviz.decoders.two_branch import TwoBranchDecoder
@@ -629,6 +630,30 @@ def test_an_acquisition_failure_with_a_full_queue_ends_the_session_instead_of_ha
     t.join(20)
     assert not t.is_alive(), "the pipeline hung after the acquisition thread failed"
     assert "No space left" in str(outcome.get("error"))
+
+
+class FailingSource(ArraySource):
+    """Delivers the first half of the recording and every marker, then fails (an amplifier unplugged)."""
+
+    def read(self, timeout=0.05):
+        if self.pos >= len(self.t) // 2:
+            raise OSError(5, "Input/output error")
+        res = super().read(timeout)
+        res.markers = list(self.markers) if self.pos <= self.step else []
+        return res
+
+
+def test_a_failing_source_still_gives_every_received_marker_a_line(tmp_path):
+    """results.jsonl has a line for every marker received: those still waiting for their window when the source
+    failed had none (and their images never came, without a word)."""
+    src = FailingSource(n_markers=6, soa=0.3)
+    dec, gen = tiny_models()
+    with pytest.raises(OSError, match="Input/output"):
+        Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], recorder=Recorder()).run()
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["marker"] for r in rows) == [f"m{i}" for i in range(6)]
+    failed = [r for r in rows if r.get("dropped")]
+    assert failed and all(r["skip"] == "error" and "ended by an error" in r["reason"] for r in failed)
 
 
 def test_stop_from_another_thread_ends_the_session_as_stopped(tmp_path):

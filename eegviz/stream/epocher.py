@@ -210,6 +210,13 @@ class Epocher:
             return offset
         return None
 
+    def drop_pending(self, reason: str, kind: SkipKind) -> list[EpochResult]:
+        """Every marker still waiting for its window, as a result with no epoch (`reason`, `kind`), and none left
+        waiting: for a session that ends by an error, which cuts no more epochs but owes each marker its line."""
+        out = [EpochResult(None, marker, reason, kind) for marker, _seen in self.pending]
+        self.pending.clear()
+        return out
+
     def poll(self, flush: bool = False, ended: bool = False) -> list[EpochResult]:
         """Cut every pending marker whose window is complete; with flush, report the rest as incomplete
         (ended: because the session was stopped, not because the stream ran out)."""
