@@ -659,6 +659,12 @@ class LslSource:
         live = values[(np.isfinite(values) & (values != 0)).any(axis=1)]
         if len(live) < JUDGE_SAMPLES and len(values) < JUDGE_HOLD:
             return
+        if len(live) < 2:
+            # the cap reached with one sample that is not all zero among the zeros: no spread to judge by, and its
+            # |value| alone reads quiet microvolts as volts. As at a release (_release_held): out as microvolts,
+            # unjudged, judged afresh from the next data that is not all zero
+            self._judge_rows = []
+            return
         self._judge(values, result)
 
     def _judge(self, values: np.ndarray, result: ReadResult) -> None:

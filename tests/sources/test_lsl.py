@@ -1037,6 +1037,38 @@ def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> 
     np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
 
 
+def test_one_value_then_only_zeros_up_to_the_hold_cap_is_not_judged_on_that_value() -> None:
+    """JUDGE_HOLD caps the wait for JUDGE_SAMPLES samples that are not all zero; reached with only one (a stray
+    value, then an amplifier's warm-up zeros), the units were judged on it alone: 0.5 read as volts, and the quiet
+    microvolts that followed came out 10^6 too large for the rest of the session. Judged on the next data now."""
+    from eegviz.sources.lsl import JUDGE_HOLD
+
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name, unit=None)
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
+    src.start()
+    quiet = np.random.default_rng(0).normal(0, 0.5, (24, N_CH)).astype(np.float32)  # microvolts, spread 0.3
+    n = 1 + JUDGE_HOLD + len(quiet)
+    got = {"chunks": [], "notices": []}
+    try:
+        time.sleep(0.2)
+        for block in (np.full((1, N_CH), 0.5, np.float32), np.zeros((JUDGE_HOLD, N_CH), np.float32), quiet):
+            outlet.push_chunk(block)
+            time.sleep(0.05)
+            r = src.read(timeout=0.05)
+            got["chunks"] += r.chunks
+            got["notices"] += r.notices
+        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= n)
+    finally:
+        src.stop()
+    notices = [x for x in got["notices"] + more["notices"] if "unit" in x]
+    assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
+    data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
+    assert len(data) == n
+    np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
+    np.testing.assert_allclose(data[-len(quiet):], quiet * 1e-6, rtol=1e-5)
+
+
 def _held_back(src: LslSource, outlet: pylsl.StreamOutlet, block: np.ndarray) -> list[Chunk]:
     """Push `block` (fewer samples than JUDGE_SAMPLES) to a stream of no declared unit and read for 0.5 s: the
     chunks are held for the units judgement, so none (the returned list) may come out yet."""
