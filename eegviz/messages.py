@@ -117,9 +117,21 @@ SPAN_ANNOTATIONS = ("bad_", "bad ", "edge ", "edge_", "new segment")
 def is_span_annotation(desc: str) -> bool:
     """Is a marker's text one of MNE's span or boundary annotations (SPAN_ANNOTATIONS), which names no stimulus?
     A file MNE reads leaves them out of its markers (eegviz.sources.mne_file); mne-lsl's PlayerLSL streams the
-    same file's annotations as markers, these included (the Epocher skips them)."""
+    same file's annotations as markers, these included (the pipeline skips them: why_no_image)."""
     d = desc.strip().lower()
     return d in ("bad", "edge") or d.startswith(SPAN_ANNOTATIONS)  # not an image id such as "edger_01"
+
+
+def why_no_image(payload: str) -> str | None:
+    """Why a marker names no image to decode (its results line), or None for a stimulus id. The one place that
+    decides it, before any epoch is cut: an empty or whitespace-only payload (a sender's "stimulus off"), and MNE's
+    span and boundary annotations (is_span_annotation), which mne-lsl's PlayerLSL streams beside the stimuli."""
+    if not payload.strip():
+        return "the marker names no image (empty); recorded, not decoded"
+    if is_span_annotation(payload):
+        return (f"'{payload}' is an MNE annotation marking a span or a boundary, not a stimulus (recorded, not "
+                "decoded)")
+    return None
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ import numpy as np
 
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
-from eegviz.generators.base import Generator, check_images, to_uint8
-from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind
+from eegviz.generators.base import Generator, check_images
+from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind, why_no_image
 from eegviz.sources.base import Source
 from eegviz.stopping import stop_deferred
 from eegviz.stream.epocher import Epocher
@@ -247,11 +247,14 @@ class Pipeline:
                 # decoded, scored, averaged over repeats and written to results.jsonl as that image's id
                 m = replace(m, payload=m.payload.strip())
             self.stats.markers += 1
-            if not m.payload:  # names no image: decoding it would spend generation time on nothing
+            # an empty id, or mne-lsl's PlayerLSL streaming a file's "BAD_blink" or "EDGE boundary" (a replay of the
+            # same file leaves them out): decoding it would spend generation time on nothing
+            no_image = why_no_image(m.payload)
+            if no_image is not None:
                 self.stats.skipped += 1
                 self.stats.skip_kinds[SkipKind.NO_ID] += 1
                 for s in self.sinks:
-                    s.on_skipped(m, "the marker names no image (empty); recorded, not decoded", SkipKind.NO_ID)
+                    s.on_skipped(m, no_image, SkipKind.NO_ID)
             else:
                 self.truth.prefetch(m.payload)  # its stimulus decodes while the epoch is recorded, off inference
                 epocher.add_marker(m)

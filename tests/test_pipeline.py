@@ -102,18 +102,24 @@ def test_stray_whitespace_around_a_marker_id_is_the_same_image_but_recorded_as_s
 
 def test_a_marker_that_names_no_image_is_recorded_and_skipped_not_decoded(tmp_path):
     """An empty or whitespace-only marker (a sender's "stimulus off", a bug in a script) used to be decoded as an
-    image named "", spending generation time that real epochs then lost; it gets its line, kind "no id"."""
-    src = ArraySource(n_markers=4)
-    src.markers = [Marker(m.timestamp, p) for m, p in zip(src.markers, ["m0", "", " \t", "m3"])]
+    image named "", spending generation time that real epochs then lost; it gets its line, kind "no id". So do
+    MNE's span and boundary annotations, which mne-lsl's PlayerLSL streams beside a file's stimuli ("BAD_blink",
+    a join's "EDGE boundary"; a replay of the same file leaves them out), while an id that only starts like one
+    (badger_01) is a stimulus."""
+    sent = ["m0", "", " \t", "BAD_blink", "EDGE boundary", "bad boundary", "New Segment", "badger_01", "edger_02"]
+    src = ArraySource(n_markers=len(sent))
+    src.markers = [Marker(m.timestamp, p) for m, p in zip(src.markers, sent)]
     dec, gen = tiny_models()
     rec = Recorder()
     stats = Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], recorder=rec, paced=False).run()
     lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
     decoded = [l["marker"] for l in lines if not l.get("dropped")]
     skipped = [l for l in lines if l.get("dropped")]
-    assert decoded == ["m0", "m3"] and stats.results == 2 and stats.skipped == 2
-    assert [l["marker"] for l in skipped] == ["", ""] and {l["skip"] for l in skipped} == {"no id"}
-    assert rec.markers == ["m0", "", " \t", "m3"]  # recorded as sent
+    assert decoded == ["m0", "badger_01", "edger_02"] and stats.results == 3 and stats.skipped == 6
+    assert [l["marker"] for l in skipped] == ["", "", "BAD_blink", "EDGE boundary", "bad boundary", "New Segment"]
+    assert {l["skip"] for l in skipped} == {"no id"}
+    assert all("MNE annotation marking a span or a boundary" in l["reason"] for l in skipped[2:])
+    assert rec.markers == sent  # recorded as sent
 
 
 def test_inference_runs_on_the_threads_asked_for_and_gives_them_back(tmp_path):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eegviz.messages import Break, Chunk, Epoch, Marker, SkipKind, is_span_annotation
+from eegviz.messages import Break, Chunk, Epoch, Marker, SkipKind
 from eegviz.stream.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
@@ -225,13 +225,6 @@ class Epocher:
         now = time.perf_counter()  # an epoch's t_ready: before it is cut and preprocessed, which latency counts
         latest = self.ring.latest_time
         for marker, seen in self.pending:
-            if is_span_annotation(marker.payload):
-                # mne-lsl's PlayerLSL streams a file's "BAD_blink", "EDGE boundary" as markers: each was decoded as
-                # a stimulus, where a replay of the same file leaves them out (their spans' durations do not come)
-                out.append(EpochResult(None, marker, f"'{marker.payload}' is an MNE annotation marking a span or a "
-                                                     "boundary, not a stimulus (recorded, not decoded)",
-                                       SkipKind.NO_ID))
-                continue
             offset = self.other_clock(marker, seen) if self.judge_clock else None
             if offset is not None:
                 out.append(self._in_other_clock(marker, offset))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from eegviz.errors import EegvizError
-from eegviz.messages import Chunk, Marker, SkipKind
+from eegviz.messages import Chunk, Marker
 from eegviz.stream.epocher import Epocher, RingBuffer
 from eegviz.stream.preprocess import InputSpec, Preprocessor, prepare_epochs
 
@@ -55,26 +55,6 @@ def test_gap_inside_window_is_reported_not_guessed():
     ep.add_marker(Marker(101.0, "x"))
     out = ep.add_chunk(Chunk(data[keep], t[keep]))
     assert len(out) == 1 and out[0].epoch is None and "gap" in out[0].reason
-
-
-def test_mne_span_annotations_streamed_as_markers_are_skipped_not_decoded():
-    """mne-lsl's PlayerLSL (annotations_encoding="string") streams every annotation of its file, "BAD_blink" and a
-    join's "BAD boundary"/"EDGE boundary" too: live, each was decoded into an image as if it were a stimulus, while
-    a replay of the same file leaves them out. Now they are skipped, said as naming no image; an id that only
-    starts like one (badger_01) is a stimulus."""
-    spec = InputSpec(ch_names=CH, sfreq=250.0, tmin=-0.1, tmax=0.5)
-    ep = Epocher(Preprocessor(spec, CH, 250.0), CH)
-    t, data = _stream()
-    for i, payload in enumerate(("BAD_blink", "EDGE boundary", "bad boundary", "New Segment", "badger_01",
-                                 "edger_02")):
-        ep.add_marker(Marker(100.5 + 0.5 * i, payload))
-    out = ep.add_chunk(Chunk(data, t))
-    by = {r.marker.payload: r for r in out}
-    assert by["badger_01"].epoch is not None and by["edger_02"].epoch is not None
-    for payload in ("BAD_blink", "EDGE boundary", "bad boundary", "New Segment"):
-        r = by[payload]
-        assert r.epoch is None and r.kind is SkipKind.NO_ID, payload
-        assert "MNE annotation marking a span or a boundary, not a stimulus" in r.reason
 
 
 def test_a_window_starting_before_the_first_sample_says_so():
