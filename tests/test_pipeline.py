@@ -655,7 +655,7 @@ def test_a_failing_source_still_gives_every_received_marker_a_line(tmp_path):
     src = FailingSource(n_markers=6, soa=0.3)
     dec, gen = tiny_models()
     with pytest.raises(OSError, match="Input/output"):
-        Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], recorder=Recorder()).run()
+        Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], recorder=Recorder(), paced=False).run()
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert sorted(r["marker"] for r in rows) == [f"m{i}" for i in range(6)]
     failed = [r for r in rows if r.get("dropped")]
