@@ -49,10 +49,12 @@ class SourceSettings:
 
     @property
     def resolved_reader(self) -> str:
-        """replay's file reader: 'auto' picks xdf for .xdf files (ours, LabRecorder's) and MNE for the rest."""
+        """replay's file reader: 'auto' picks xdf for .xdf files (ours, LabRecorder's; .xdfz and .xdf.gz compressed) and MNE for the rest."""
         if self.reader != "auto":
             return self.reader
-        return "xdf" if self.file and Path(self.file).suffix.lower() == ".xdf" else "mne"
+        from eegviz.sources.xdf_chunks import is_xdf_name
+
+        return "xdf" if self.file and is_xdf_name(self.file) else "mne"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError
 from eegviz.messages import ch_name_problem
+from eegviz.sources.xdf_chunks import is_xdf_name
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ FORMAT_HELP = {
     "synthetic": "a folder with dataset.json (`eegviz simulate --out`)",
     "eeg-imagenet": "an EEG-ImageNet / EEG-CVPR40 .pth file (optionally --splits FILE.pth)",
     "things-eeg2": "a THINGS-EEG2 preprocessed folder with sub-XX/preprocessed_eeg_training.npy",
-    "xdf": "an .xdf recording or a folder of them (needs --images-dir)",
+    "xdf": "an .xdf (or compressed .xdfz) recording or a folder of them (needs --images-dir)",
 }
 
 
@@ -49,11 +50,11 @@ def detect_format(path: str | Path) -> str:
             return "synthetic"
         if any(p.glob("sub-*/preprocessed_eeg_training.npy")):
             return "things-eeg2"
-        if any(p.rglob("*.xdf")):  # eegviz.data.xdf_dataset reads subfolders too
+        if any(is_xdf_name(f) for f in p.rglob("*")):  # eegviz.data.xdf_dataset reads subfolders too
             return "xdf"
     elif p.suffix.lower() in (".pth", ".pt"):
         return "eeg-imagenet"
-    elif p.suffix.lower() == ".xdf":
+    elif is_xdf_name(p):
         return "xdf"
     expected = "; ".join(FORMAT_HELP.values())
     raise EegvizError(f"{p} is not a dataset eegviz can read (expected {expected})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Callable
 import numpy as np
 import pyxdf
 
-from eegviz.checks import check_file
+from eegviz.checks import check_file, physical_memory
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import first_channel, sender_kinship
@@ -399,6 +400,45 @@ def _say_same_named(eeg: dict, streams: list[dict], path: Path) -> None:
                 "; ".join(what(s) for s in same))
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _xdf_bytes(path: Path) -> bytes:
+    """The file's XDF bytes: as stored, or decompressed where it is gzip-compressed (.xdfz, .xdf.gz: judged from
+    its first bytes, as pyxdf does), which LabRecorder can write and pyxdf and SigViewer read. Decompressed up to
+    what this machine's memory can hold and no further (a few KB of gzip can expand without end); a file cut short
+    (a crash while recording) up to where it breaks, as a plain one is read up to its last complete chunk."""
+    with open(path, "rb") as f:
+        if f.read(2) != GZIP_MAGIC:
+            return path.read_bytes()
+    limit = (physical_memory() or 1 << 62) // 2  # the XDF bytes and pyxdf's arrays of them are in memory together
+    out: list[bytes] = []
+    size, pending, unzip, inside = 0, b"", zlib.decompressobj(31), False  # 31: gzip's header and trailer
+    cut = None
+    try:
+        with open(path, "rb") as f:
+            while pending or (pending := f.read(1 << 20)):
+                block = unzip.decompress(pending, 1 << 24)  # bounded: a block of gzip may hold GBs
+                pending, inside = unzip.unconsumed_tail, True
+                if unzip.eof:  # a gzip member ended; another may follow (gzip allows several)
+                    pending, unzip, inside = unzip.unused_data + pending, zlib.decompressobj(31), False
+                out.append(block)
+                size += len(block)
+                if size > limit:
+                    raise EegvizError(f"{path} decompresses to over {limit / 2**30:.1f} GiB, more than half this "
+                                      "machine's memory; decompress it (gunzip) and give the .xdf")
+        if inside:
+            cut = "it ends inside the compressed data"
+    except zlib.error as e:
+        cut = one_line(e)
+    if cut is not None:
+        if not size:
+            raise EegvizError(f"{path} is not a readable gzip-compressed XDF file ({cut})")
+        log.warning("%s: the compressed file is cut short or damaged after %d decompressed bytes (%s); reading what "
+                    "came before", _shown(path), size, cut)
+    return b"".join(out)
+
+
 def load_xdf_session(
     path: str | Path, eeg_stream: str | None = None, marker_stream: str | None = None,
     names_image: Callable[[str], str | None] | None = None,
@@ -408,7 +448,7 @@ def load_xdf_session(
     names_image: where the stimulus folder is known (training), the image id a marker's text names, or None;
     without marker_stream, the string stream naming the most images is decoded (_choose_markers)."""
     path = check_file(path, "XDF file")
-    raw = path.read_bytes()
+    raw = _xdf_bytes(path)
     if not raw.startswith(b"XDF:"):
         raise EegvizError(f"{path} is not an XDF file (it does not start with 'XDF:')")
     end, headers = complete_prefix(raw)

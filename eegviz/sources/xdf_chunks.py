@@ -30,6 +30,13 @@ TAG_SAMPLES = 3
 TAG_CLOCK_OFFSET = 4
 TAG_BOUNDARY = 5
 TAG_STREAM_FOOTER = 6
+# names of XDF recordings: plain, and gzip-compressed as pyxdf and SigViewer read them (LabRecorder's .xdfz)
+XDF_SUFFIXES = (".xdf", ".xdfz", ".xdf.gz")
+
+
+def is_xdf_name(path) -> bool:
+    """Does the file name say XDF (XDF_SUFFIXES, any case)? Judged from the name only, as file readers are chosen."""
+    return str(path).lower().endswith(XDF_SUFFIXES)
 
 
 def varlen(n: int) -> bytes:

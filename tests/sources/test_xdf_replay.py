@@ -116,6 +116,42 @@ def test_truncated_file_loads_complete_part(tmp_path):
         load_xdf_session(cut)
 
 
+def test_a_compressed_recording_reads_as_the_plain_one(tmp_path, caplog, monkeypatch):
+    """LabRecorder can write gzip-compressed XDF (.xdfz), which pyxdf and SigViewer read: eegviz called it "not an
+    XDF file". Read like the plain file now (replay, training and eval all choose XDF by these names), a cut one up
+    to where it breaks, a damaged one or one that would fill the memory in one line."""
+    import gzip
+
+    from eegviz.data.loaders import detect_format
+    from eegviz.settings import SourceSettings
+
+    path = tmp_path / "s.xdf"
+    _write(path, seconds=2.0)
+    plain = load_xdf_session(path)
+    for name in ("s.xdfz", "s.XDF.gz"):
+        (tmp_path / name).write_bytes(gzip.compress(path.read_bytes()))
+        s = load_xdf_session(tmp_path / name)
+        np.testing.assert_array_equal(s.data, plain.data)
+        assert [m.payload for m in s.markers] == ["a", "b", "c"]
+        assert SourceSettings(file=str(tmp_path / name)).resolved_reader == "xdf"
+        assert detect_format(tmp_path / name) == "xdf"
+    packed = gzip.compress(path.read_bytes())
+    (tmp_path / "cut.xdfz").write_bytes(packed[: len(packed) * 2 // 3])
+    with caplog.at_level(logging.WARNING):
+        cut = load_xdf_session(tmp_path / "cut.xdfz")
+    assert 0 < len(cut.timestamps) < len(plain.timestamps) and "cut short or damaged" in caplog.text
+    (tmp_path / "bad.xdfz").write_bytes(b"\x1f\x8bnot gzip at all")
+    with pytest.raises(EegvizError, match="not a readable gzip-compressed XDF file"):
+        load_xdf_session(tmp_path / "bad.xdfz")
+    monkeypatch.setattr("eegviz.sources.xdf.physical_memory", lambda: 2 * 1024)
+    with pytest.raises(EegvizError, match="decompress it .gunzip. and give the .xdf"):
+        load_xdf_session(tmp_path / "s.xdfz")
+    data = tmp_path / "sessions"
+    data.mkdir()
+    (data / "s.xdfz").write_bytes(packed)
+    assert detect_format(data) == "xdf"
+
+
 def test_errors_are_one_liners(tmp_path):
     with pytest.raises(EegvizError, match="does not exist"):
         load_xdf_session(tmp_path / "nope.xdf")
