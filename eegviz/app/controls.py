@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from eegviz.app.snr_control import SnrControl
-from eegviz.app.source_choice import SourceChoice
+from eegviz.app.source_choice import REPLAY_KINDS, SourceChoice
 
 # The source combo box: (kind, label). "xdf" asks for a file when picked; "lsl" shows a stream-name field.
 SOURCE_ITEMS = (
@@ -125,6 +125,8 @@ class ControlBar(QWidget):
             if base is not None and base.path == self._xdf_path:
                 return replace(base, speed=speed)
             return SourceChoice("xdf", path=self._xdf_path, speed=speed)
+        if kind == "file":
+            return replace(base, speed=speed)
         if kind == "lsl":
             return replace(base or SourceChoice("lsl"), name=self.lsl_name_edit.text().strip() or None)
         if kind == "simulator":
@@ -140,17 +142,24 @@ class ControlBar(QWidget):
             kind = "brainflow-synthetic"
         if kind == "brainflow" and self.source_combo.findData("brainflow") < 0:
             self.source_combo.addItem("", "brainflow")  # a real board, from the command line
+        if kind == "file" and self.source_combo.findData("file") < 0:
+            # a recording only MNE or a plugin reads, from the command line: without its own item the combo
+            # showed "Demo recording", and Start after a stop or the end replayed the demo instead of the file
+            self.source_combo.addItem("", "file")
         idx = self.source_combo.findData(kind)
         if idx < 0:
             return
         self._choices[kind] = choice
         if kind == "brainflow":
             self.source_combo.setItemText(idx, f"BrainFlow board {choice.board_id}")
+        if kind == "file":
+            self.source_combo.setItemText(idx, f"File: {Path(choice.path).name}")
+            self.source_combo.setItemData(idx, str(choice.path), Qt.ItemDataRole.ToolTipRole)
         if kind == "xdf":
             self._set_xdf_path(choice.path)
         if kind == "lsl":
             self.lsl_name_edit.setText(choice.name or "")
-        if kind in ("demo", "xdf"):
+        if kind in REPLAY_KINDS:
             speed = float(choice.speed)
             self.speed_spin.setValue(max(speed, MIN_SPEED) if speed > 0 else 0.0)  # a tiny speed is not "max"
         if kind == "simulator":
@@ -193,7 +202,7 @@ class ControlBar(QWidget):
     def _source_changed(self, index: int) -> None:
         kind = self.source_combo.itemData(index)
         self.lsl_name_edit.setVisible(kind == "lsl")
-        replay = kind in ("demo", "xdf")
+        replay = kind in REPLAY_KINDS
         self.speed_label.setVisible(replay)
         self.speed_spin.setVisible(replay)
         self.snr_control.setVisible(kind == "simulator")

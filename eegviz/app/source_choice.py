@@ -10,14 +10,14 @@ session.py back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from eegviz.errors import EegvizError
 from eegviz.settings import SourceSettings
 
-SOURCE_KINDS = ("demo", "xdf", "simulator", "lsl", "brainflow-synthetic", "brainflow")
+SOURCE_KINDS = ("demo", "xdf", "file", "simulator", "lsl", "brainflow-synthetic", "brainflow")
+REPLAY_KINDS = ("demo", "xdf", "file")  # the kinds a speed applies to
 SYNTHETIC_BOARD = -1  # BrainFlow's synthetic board id
 
 
@@ -25,10 +25,12 @@ SYNTHETIC_BOARD = -1  # BrainFlow's synthetic board id
 class SourceChoice:
     """A source as the window offers it; make_source() builds it (not started) and may raise EegvizError.
 
-    kind: "demo" (the bundled recording), "xdf" (path), "simulator", "lsl" (name = EEG stream name, None = the
-    first stream of type EEG), "brainflow-synthetic", or "brainflow" (board_id). speed is the replay speed for
-    demo/xdf (0 = as fast as possible, unpaced) and the simulator's time factor (> 0). markers names the marker
-    stream (LSL; in the file for XDF; an LSL marker outlet for BrainFlow); name picks the EEG stream in an XDF.
+    kind: "demo" (the bundled recording), "xdf" (path), "file" (path: any other recording `eegviz replay` reads,
+    through MNE or a source plugin, as the command line's `replay` options say), "simulator", "lsl" (name = EEG
+    stream name, None = the first stream of type EEG), "brainflow-synthetic", or "brainflow" (board_id). speed
+    is the replay speed for demo/xdf/file (0 = as fast as possible, unpaced) and the simulator's time factor
+    (> 0). markers names the marker stream (LSL; in the file for XDF; an LSL marker outlet for BrainFlow); name
+    picks the EEG stream in an XDF.
     """
 
     kind: str = "demo"
@@ -39,11 +41,12 @@ class SourceChoice:
     board_id: int | None = None
     board_params: tuple[tuple[str, object], ...] = ()  # BrainFlowInputParams fields, e.g. (("serial_port", ...),)
     snr_db: float | None = None  # simulator: class-discriminative SNR (None: the demo world; eegviz.world.sim_config)
+    replay: SourceSettings | None = None  # "file": the command line's replay options (reader, sfreq, unit)
 
     @property
     def paced(self) -> bool:
         """Live sources and replays at a finite speed drop epochs when generation falls behind; speed 0 never does."""
-        return not (self.kind in ("demo", "xdf") and self.speed <= 0)
+        return not (self.kind in REPLAY_KINDS and self.speed <= 0)
 
     @property
     def label(self) -> str:
@@ -51,6 +54,8 @@ class SourceChoice:
             return "demo recording"
         if self.kind == "xdf":
             return f"XDF {Path(self.path).name}" if self.path else "XDF file"
+        if self.kind == "file":  # "FIF rec_raw.fif", "CSV rec.csv": named as an XDF replay is
+            return f"{Path(self.path).suffix.lstrip('.').upper() or 'file'} {Path(self.path).name}"
         if self.kind == "lsl":
             return f"LSL {self.name}" if self.name else "LSL stream"
         if self.kind == "brainflow-synthetic" or (self.kind == "brainflow" and self.board_id in (None, SYNTHETIC_BOARD)):
@@ -73,6 +78,13 @@ class SourceChoice:
             if not self.path:
                 raise EegvizError("no XDF file chosen; pick one with 'XDF file…'")
             return XdfReplaySource(self.path, speed=self.speed, eeg_stream=self.name, marker_stream=self.markers)
+        if self.kind == "file":
+            source = replace(self.replay or SourceSettings("replay"), file=self.path, speed=self.speed)
+            if source.resolved_reader == "mne":
+                from eegviz.sources.mne_file import MneFileSource
+
+                return MneFileSource(source.file, speed=source.speed)
+            return _file_plugin(source).from_cli(source)  # e.g. the csv example in plugins/
         if self.kind == "simulator":
             from eegviz.world.sim_config import make_config
 
@@ -103,19 +115,24 @@ class SourceChoice:
         raise EegvizError(f"command '{source.command}' does not run a session")
 
 
-def initial_source(source: SourceSettings) -> SourceChoice | Callable[[], object]:
-    """What a session starts with: a SourceChoice the window's controls can show, or, for a file only MNE or
-    a source plugin reads, a callable that builds that source. A plugin that cannot replay a file is refused
-    here, before any window opens or model loads."""
+def initial_source(source: SourceSettings) -> SourceChoice:
+    """What a session starts with: a SourceChoice the window's controls can show and Start can run again. A file
+    only MNE or a source plugin reads is a "file" choice carrying the replay's options. (It used to be a bare
+    callable: the window then ran it paced, dropping most markers at --speed 0, named it "<lambda>" in the
+    status bar, and its controls showed the demo recording, which Start then replayed instead of the file.)
+    A plugin that cannot replay a file is refused here, before any window opens or model loads."""
     if source.command != "replay" or source.resolved_reader == "xdf":
         return SourceChoice.from_settings(source)
-    if source.resolved_reader == "mne":
-        from eegviz.sources.mne_file import MneFileSource
+    if source.resolved_reader != "mne":
+        _file_plugin(source)
+    return SourceChoice("file", path=source.file, speed=source.speed, replay=source)
 
-        return lambda: MneFileSource(source.file, speed=source.speed)
+
+def _file_plugin(source: SourceSettings):
+    """The source plugin that replays the file (replay's --source), refused in one line if it cannot."""
     from eegviz.plugins import get
 
-    cls = get("sources", source.reader)  # e.g. the csv example in plugins/, built from the same options
+    cls = get("sources", source.reader)
     if not hasattr(cls, "from_cli"):
         raise EegvizError(f"source plugin '{source.reader}' cannot replay a file (it has no from_cli)")
-    return lambda: cls.from_cli(source)
+    return cls

@@ -36,3 +36,21 @@ def test_the_speed_box_holds_the_speed_a_session_was_started_with(qtbot):
         assert win.current_choice() == SourceChoice("demo", speed=speed)
     win.set_choice(SourceChoice("demo", speed=0.001))  # finer than the box: its smallest speed, never "max"
     assert win.current_choice().speed == 0.01
+
+
+def test_a_file_replay_from_the_command_line_stays_the_source_start_replays(qtbot):
+    """`eegviz replay rec_raw.fif`: the combo showed "Demo recording" (speed 1x) beside the file's session, and
+    Start after a stop or the end replayed the demo recording instead of the file."""
+    from eegviz.app.source_choice import initial_source
+    from eegviz.settings import SourceSettings
+
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    fif = initial_source(SourceSettings("replay", file="/data/rec_raw.fif", speed=0.0))
+    win.set_choice(fif)
+    assert win.controls.source_combo.currentText() == "File: rec_raw.fif" and win.current_choice() == fif
+    assert win.controls.speed_spin.isVisibleTo(win) and win.controls.speed_spin.value() == 0.0
+    win.controls.speed_spin.setValue(2.0)
+    with qtbot.waitSignal(win.start_requested) as req:
+        win.controls.start_button.click()
+    assert req.args[0].kind == "file" and req.args[0].path == "/data/rec_raw.fif" and req.args[0].speed == 2.0

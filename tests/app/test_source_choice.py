@@ -22,12 +22,12 @@ def test_source_choice():
 
 
 def test_initial_source_picks_the_reader_by_file_type():
-    """An XDF replay is a SourceChoice the window can show; any other file is read by MNE (a callable), and a
-    source plugin without from_cli is refused before any window opens."""
+    """An XDF replay is an "xdf" SourceChoice; any other file a "file" one (read by MNE), and a source plugin
+    without from_cli is refused before any window opens."""
     assert initial_source(SourceSettings("replay", file="rec.XDF")) == SourceChoice("xdf", path="rec.XDF")
     assert initial_source(SourceSettings("demo", speed=0.0)) == SourceChoice("demo", speed=0.0)
     mne = initial_source(SourceSettings("replay", file="rec.edf"))
-    assert callable(mne) and not isinstance(mne, SourceChoice)
+    assert mne.kind == "file" and mne.path == "rec.edf"
     with pytest.raises(EegvizError, match="no from_cli"):
         initial_source(SourceSettings("replay", file="rec.edf", reader="simulator"))
 
@@ -38,7 +38,7 @@ def test_a_source_plugin_builds_itself_from_the_source_settings(tmp_path):
     csv = tmp_path / "rec.csv"
     csv.write_text("Fz,Cz,marker\n1,2,\n3,4,star_000\n")
     make = initial_source(SourceSettings("replay", file=str(csv), reader="csv", sfreq=250.0, unit="mV", speed=0.0))
-    src = make()
+    src = make.make_source()
     assert type(src).__name__ == "CsvSource" and src.path == csv
     assert (src.sfreq, src.unit, src.speed) == (250.0, "mV", 0.0)
 
@@ -52,4 +52,13 @@ def test_a_csv_replay_refuses_non_finite_rates(tmp_path, field, value, needle):
     opts = {"sfreq": 250.0, "speed": 0.0, field: value}
     make = initial_source(SourceSettings("replay", file=str(csv), reader="csv", **opts))
     with pytest.raises(EegvizError, match=needle):
-        make()
+        make.make_source()
+
+
+def test_a_replay_of_a_file_mne_reads_is_a_choice_the_window_can_name_pace_and_start_again():
+    """`eegviz replay rec_raw.fif --speed 0` in the window: initial_source gave a bare lambda, which the window ran
+    paced (37 of the demo's 40 markers dropped, where --speed 0 means every epoch is processed), named
+    "<lambda>" in the status bar, and could not show in its controls."""
+    fif = initial_source(SourceSettings("replay", file="/data/rec_raw.fif", speed=0.0))
+    assert isinstance(fif, SourceChoice) and fif.paced is False and fif.label == "FIF rec_raw.fif"
+    assert initial_source(SourceSettings("replay", file="/data/rec.edf", speed=2.0)).paced is True
