@@ -25,6 +25,7 @@ HISTORY_MIN_WINDOW_H = 700  # shorter windows leave the history strip out (its t
 HISTORY_H = 140  # the strip, its title and captions
 WINDOW_CHROME_H = 330  # controls, message line, the traces' 150 px, captions, status bar, margins
 SOURCE_NAME_CHARS = 40  # longer source names (XDF file stems) are shortened in the status bar
+STATUS_BAR_SLACK_PX = 36  # the status bar's size grip and margins, and a little of the details label
 LATENCY_FIRST = "marker_to_image"  # the status bar's latency starts with this stage (the pipeline's name)
 
 
@@ -99,6 +100,7 @@ class MainWindow(SessionWindow):
         super().resizeEvent(event)
         if hasattr(self, "history"):  # (resized while it is being built)
             self._fit_parts(self.width(), self.height())
+            self._update_status()  # the status bar's fields, compact or not, for the new width
 
     def _fit_parts(self, w: int, h: int) -> None:
         show_history = h >= HISTORY_MIN_WINDOW_H
@@ -171,13 +173,14 @@ class MainWindow(SessionWindow):
             text = text[:head] + "…" + text[len(text) - (SOURCE_NAME_CHARS - 1 - head):]
         return text
 
-    def status_fields(self) -> str:
+    def status_fields(self, compact: bool = False) -> str:
         """The important fields, always shown in full: source, class, drops, skips (when any), images shown,
-        generator, state."""
+        generator, state. compact leaves out the two that stay the same all session (the stream's channels and
+        rate, the generator) for a window too narrow for them all; status_details then starts with them."""
         rec = self.last_rec
         parts = [self._source_text()]
-        if self.info.sfreq:
-            parts[0] += f" ({self.info.n_channels} ch, {self.info.sfreq:g} Hz)"
+        if self.info.sfreq and not compact:
+            parts[0] += f" ({self._stream_text()})"
         parts.append(f"class {(rec.decoded.top_class or '?') if rec is not None else '—'}")
         if rec is not None and rec.repeats > 1:
             parts.append(f"repeats {rec.repeats}")
@@ -185,16 +188,23 @@ class MainWindow(SessionWindow):
         if self.skipped_total:  # a gap, NaN samples: worth seeing at once, and rare enough to take the room
             parts.append(f"skipped {self.skipped_total}" + (f" (NaN {self.nan_total})" if self.nan_total else ""))
         parts.append(f"images {self.n_epochs}")
-        if rec is not None:
+        if rec is not None and not compact:
             parts.append(f"generator {rec.generator}")
         if self.session_state:
             parts.append(self.session_state)
         return "  |  ".join(parts)
 
-    def status_details(self) -> str:
-        """Latency breakdown and extra fields: shown after the important ones, elided when space runs out."""
-        parts = []
-        rec = self.last_rec
+    def _stream_text(self) -> str:
+        return f"{self.info.n_channels} ch, {self.info.sfreq:g} Hz"
+
+    def status_details(self, compact: bool = False) -> str:
+        """Latency breakdown and extra fields: shown after the important ones, elided when space runs out; with
+        compact, the fields status_fields(compact=True) left out come first."""
+        parts, rec = [], self.last_rec
+        if compact and self.info.sfreq:
+            parts.append(self._stream_text())
+        if compact and rec is not None:
+            parts.append(f"generator {rec.generator}")
         if rec is not None and rec.timings_ms:
             # the end-to-end figure (the summary line's marker->image) first: after the five stages it was
             # elided away even at 1280 px, leaving "latency epoch_wait … · queue … · ep…"
@@ -208,5 +218,10 @@ class MainWindow(SessionWindow):
         return self.status_fields() + (f"  |  {details}" if details else "")
 
     def _update_status(self) -> None:
-        self.status_label.setText(self.status_fields())
-        self.details_label.setText(self.status_details())
+        # In a window too narrow for every important field (800 px, with skips counted) the state at their end
+        # was clipped ("stopped (du"): the fields that never change in a session move to the elided details.
+        fields = self.status_fields()
+        room = self.width() - STATUS_BAR_SLACK_PX  # the bar spans the window (its own width lags while hidden)
+        compact = self.status_label.fontMetrics().horizontalAdvance(fields) > room
+        self.status_label.setText(self.status_fields(compact=True) if compact else fields)
+        self.details_label.setText(self.status_details(compact=compact))

@@ -150,3 +150,31 @@ def test_a_long_source_label_keeps_the_stream_name(window):
     assert text.endswith(window.info.name) and window.info.name == "fake-amp"
     window.source_label = "XDF short.xdf"
     assert window._source_text() == "XDF short.xdf: fake-amp"
+
+
+def test_the_status_bar_state_is_not_clipped_in_an_800_px_window(qtbot):
+    """At 800 px, with a skip counted, the always-shown fields were wider than the window and their last one, the
+    state, was clipped to "stopped (du": the fields that stay the same all session (channels and rate, the
+    generator) move to the elided details there, and come back when the window is wide enough."""
+    from eegviz.app.window import MainWindow
+    from eegviz.messages import StreamInfo
+
+    info = StreamInfo(name="eegviz-sim", ch_names=tuple(f"E{i}" for i in range(128)), sfreq=250.0)
+    w = MainWindow(None)
+    qtbot.addWidget(w)
+    w.fit_to(800, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    w.set_session_state("starting")
+    w.on_session_started(info, "simulator")
+    w.on_reconstruction(make_rec(cls="hourglass"), None)
+    w.on_status({"skipped": 1})
+    w.on_session_stopped("duration")
+    label = w.status_label
+    qtbot.waitUntil(lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()), timeout=2000)
+    assert label.text().endswith("stopped (duration over)") and "skipped 1" in label.text()
+    assert label.geometry().right() <= w.statusBar().width()
+    assert "128 ch, 250 Hz" in w.details_label.full_text() and "generator fake-gen" in w.details_label.full_text()
+    w.resize(1200, 700)
+    qtbot.waitUntil(lambda: "generator fake-gen" in label.text(), timeout=2000)
+    assert "(128 ch, 250 Hz)" in label.text() and "fake-gen" not in w.details_label.full_text()
