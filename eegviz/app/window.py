@@ -7,6 +7,7 @@ lays them out and routes the session's events to them. What a session window doe
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -26,6 +27,7 @@ HISTORY_H = 140  # the strip, its title and captions
 WINDOW_CHROME_H = 330  # controls, message line, the traces' 150 px, captions, status bar, margins
 SOURCE_NAME_CHARS = 40  # longer source names (XDF file stems) are shortened in the status bar
 STATUS_BAR_SLACK_PX = 36  # the status bar's size grip and margins, and a little of the details label
+NOTICE_JOIN_S = 1.0  # notices this close together share the message line (an EEG stream's loss and its markers')
 LATENCY_FIRST = "marker_to_image"  # the status bar's latency starts with this stage (the pipeline's name)
 
 
@@ -84,6 +86,7 @@ class MainWindow(SessionWindow):
         self.details_label.setStyleSheet("color: #606060;")
         self.statusBar().addWidget(self.status_label, 0)
         self.statusBar().addWidget(self.details_label, 1)
+        self._notice_at: float | None = None  # time.monotonic() of the notice the message line shows
         self.set_session_state("idle")
         self.resize(1200, 900)
 
@@ -128,6 +131,19 @@ class MainWindow(SessionWindow):
 
     def on_marker(self, marker: Marker) -> None:
         self.traces.on_marker(marker)
+
+    def on_status(self, status: dict) -> None:
+        """A source's or the pipeline's notice goes on the message line as well: at the end of the elided details
+        alone, "LSL stream 'amp' lost; waiting for it to come back" was never seen (the marker stream's loss,
+        a moment later, even replaced it there), so the window said "running" over traces that had stopped."""
+        notice = (status or {}).get("notice")
+        super().on_status(status)
+        if notice:
+            now, shown = time.monotonic(), self.message_label.full_text()
+            if self._notice_at is not None and now - self._notice_at < NOTICE_JOIN_S and shown.startswith("notice: "):
+                notice = f"{shown[len('notice: '):]} · {notice}"
+            self._notice_at = now
+            self.show_message(f"notice: {notice}")
 
     def _show_verdict(self, rec: Reconstruction) -> None:
         self.history.push(rec)

@@ -178,3 +178,21 @@ def test_the_status_bar_state_is_not_clipped_in_an_800_px_window(qtbot):
     w.resize(1200, 700)
     qtbot.waitUntil(lambda: "generator fake-gen" in label.text(), timeout=2000)
     assert "(128 ch, 250 Hz)" in label.text() and "fake-gen" not in w.details_label.full_text()
+
+
+def test_a_lost_stream_is_said_on_the_message_line(window):
+    """The LSL source's "lost; waiting for it to come back" notices reached only the end of the elided details
+    (the marker stream's replacing the EEG's there): the message line went on saying "running: ..." over traces
+    that had stopped. Notices that come together share the line; a later one replaces them."""
+    window.set_session_state("starting")
+    window.on_session_started(window.info, "LSL amp")
+    window.set_session_state("running")
+    assert window.message_label.full_text().startswith("running: LSL amp")
+    window.on_status({"notice": "LSL stream 'amp' lost; waiting for it to come back (same name and source_id)"})
+    window.on_status({"notice": "LSL marker stream 'mk' lost; waiting for it to come back (same name and source_id)"})
+    shown = window.message_label.full_text()
+    assert shown.startswith("notice: LSL stream 'amp' lost") and "marker stream 'mk' lost" in shown
+    window._notice_at -= 5  # some time later
+    window.on_status({"notice": "LSL stream 'amp' is back"})
+    assert window.message_label.full_text() == "notice: LSL stream 'amp' is back"
+    assert "running" in window.status_label.text()
