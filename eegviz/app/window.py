@@ -155,10 +155,14 @@ class MainWindow(SessionWindow):
     def on_session_ended(self, stats) -> None:
         """Say where the session's files went (a later session from the window goes to session-002, ...): only
         the terminal's summary line said so, which a user who started eegviz from a desktop icon never sees."""
+        # A replay played to its end with no image from any marker (every epoch NaN, every id empty) said only
+        # "finished: the recording has been played to the end"; headless exits non-zero with this same line.
+        nothing = stats.nothing_made() if hasattr(stats, "nothing_made") else None
         folder = getattr(stats, "out_dir", None)
-        if folder:
-            self.show_message(f"{self.message_label.full_text()} — results in {folder}",
-                              error=self.session_state == "error")
+        if nothing or folder:
+            text = self.message_label.full_text() + (f", but {nothing}" if nothing else "")
+            self.show_message(text + (f" — results in {folder}" if folder else ""),
+                              error=bool(nothing) or self.session_state == "error")
 
     def show_message(self, text: str, error: bool = False) -> None:
         """One line above the traces: what the session is doing, or what went wrong (in red)."""

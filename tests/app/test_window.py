@@ -196,3 +196,23 @@ def test_a_lost_stream_is_said_on_the_message_line(window):
     window.on_status({"notice": "LSL stream 'amp' is back"})
     assert window.message_label.full_text() == "notice: LSL stream 'amp' is back"
     assert "running" in window.status_label.text()
+
+
+def test_a_replay_that_made_no_image_says_so_in_red(window):
+    """A recording whose every epoch held NaN samples ended with "finished: the recording has been played to the
+    end", as if it had worked (the headless run exits non-zero with the reason)."""
+    from collections import Counter
+
+    from eegviz.messages import SkipKind
+    from eegviz.pipeline import Stats
+
+    window.on_session_stopped("finished")
+    stats = Stats(markers=40, skipped=40, skip_kinds=Counter({SkipKind.NAN: 40}), ended="finished",
+                  out_dir="/data/run")
+    window.on_session_ended(stats)
+    shown = window.message_label.full_text()
+    assert shown.startswith("finished: ") and "none of the 40 markers got a reconstruction" in shown
+    assert shown.endswith("results in /data/run") and "c00000" in window.message_label.styleSheet()
+    window.on_session_stopped("finished")  # a replay that worked: no "but"
+    window.on_session_ended(Stats(markers=2, results=2, ended="finished"))
+    assert window.message_label.full_text() == "finished: the recording has been played to the end"
