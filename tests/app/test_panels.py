@@ -64,3 +64,19 @@ def test_a_full_history_does_not_widen_the_window_past_a_narrow_screen(qtbot, in
     shown = [item for item in w.history if item.isVisible()]
     assert 1 <= len(shown) < HISTORY_LEN and shown[0] is w.history.items[0]  # ... the newest that fit shown
     assert all(item.geometry().right() <= w.history.width() for item in shown)
+
+
+def test_an_error_in_bold_is_elided_to_the_width_it_is_drawn_at(qtbot):
+    """The window's errors are bold (a style sheet set after the text): the text was elided in the regular font,
+    so drawn bold it ran past the label and was cut off with no "…" to say there was more."""
+    from eegviz.app.window import MainWindow
+
+    w = MainWindow(None)
+    qtbot.addWidget(w)
+    w.fit_to(800, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    w.show_message("error: " + "a long reason that goes on and on " * 6, error=True)
+    label = w.message_label
+    assert label.font().bold() and label.text().endswith("…")
+    assert label.fontMetrics().horizontalAdvance(label.text()) <= label.contentsRect().width()
