@@ -201,11 +201,13 @@ class ControlBar(QWidget):
 
     def _source_changed(self, index: int) -> None:
         kind = self.source_combo.itemData(index)
-        self.lsl_name_edit.setVisible(kind == "lsl")
         replay = kind in REPLAY_KINDS
-        self.speed_label.setVisible(replay)
-        self.speed_spin.setVisible(replay)
-        self.snr_control.setVisible(kind == "simulator")
+        shown = {self.lsl_name_edit: kind == "lsl", self.speed_label: replay, self.speed_spin: replay,
+                 self.snr_control: kind == "simulator"}
+        # Hide before showing: with the simulator's SNR box still there as the speed box appeared, the bar was
+        # for a moment wider than an 800 px window, which grew to 856 px (off the screen) and stayed so.
+        for widget, visible in sorted(shown.items(), key=lambda kv: kv[1]):
+            widget.setVisible(visible)
 
     def _browse_model(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.model_dir())

@@ -54,3 +54,18 @@ def test_a_file_replay_from_the_command_line_stays_the_source_start_replays(qtbo
     with qtbot.waitSignal(win.start_requested) as req:
         win.controls.start_button.click()
     assert req.args[0].kind == "file" and req.args[0].path == "/data/rec_raw.fif" and req.args[0].speed == 2.0
+
+
+def test_switching_sources_does_not_widen_an_800_px_window(qtbot):
+    """From the simulator to a replay, the speed box was shown before the SNR box was hidden: for that moment
+    the bar was wider than 800 px, and the window grew to 856 px, past an 800 px screen, for good."""
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    win.fit_to(800, 480)
+    win.show()
+    qtbot.waitExposed(win)
+    combo = win.controls.source_combo
+    for kind in ("simulator", "demo", "lsl", "simulator", "xdf", "brainflow-synthetic", "demo"):
+        combo.setCurrentIndex(combo.findData(kind))
+        qtbot.wait(10)
+        assert win.width() <= 800, (kind, win.width())
