@@ -190,8 +190,10 @@ class ControlBar(QWidget):
         """The user picked a source; XDF asks for the file (cancel keeps the previous choice)."""
         if self.source_combo.itemData(index) == "xdf":
             start = str(Path(self._xdf_path).parent) if self._xdf_path else ""
+            # *.xdf only: the dialog also listed compressed .xdfz files, which the XDF reader refuses as "not an
+            # XDF file (it does not start with 'XDF:')"
             path, _ = QFileDialog.getOpenFileName(self, "Open an XDF recording", start,
-                                                  "XDF recordings (*.xdf *.xdfz);;All files (*)")
+                                                  "XDF recordings (*.xdf);;All files (*)")
             if path:
                 self._set_xdf_path(path)
             elif not self._xdf_path:

@@ -69,3 +69,20 @@ def test_switching_sources_does_not_widen_an_800_px_window(qtbot):
         combo.setCurrentIndex(combo.findData(kind))
         qtbot.wait(10)
         assert win.width() <= 800, (kind, win.width())
+
+
+def test_the_xdf_dialog_offers_only_files_the_reader_takes(qtbot, monkeypatch, tmp_path):
+    """It listed "*.xdf *.xdfz" as XDF recordings; a gzipped .xdfz it offered was then refused at Start as "not an
+    XDF file (it does not start with 'XDF:')"."""
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+    picked = tmp_path / "rec.xdf"
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *args: asked.append(args) or (str(picked), "")))
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    combo = win.controls.source_combo
+    combo.activated.emit(combo.findData("xdf"))
+    assert asked and "xdfz" not in asked[0][3] and "*.xdf" in asked[0][3]
+    assert win.controls._xdf_path == str(picked)
