@@ -39,7 +39,8 @@ def run_window_session(initial, settings: SessionSettings) -> int:
 
     Returns 0; or 2 after printing "eegviz: error: <one line>" to stderr if the initial session failed (before
     it could start: the window closes at once; or later, unless another session was started successfully from
-    the window afterwards). output.screenshot saves the window 0.5 s after the first session ends, then quits.
+    the window afterwards). output.screenshot saves the window 0.5 s after the first session ends, then quits;
+    a kiosk that does not restart (--duration) quits when its session ends.
     Ctrl-C or SIGTERM quits the window and raises KeyboardInterrupt once the session is stopped (its
     summary printed).
     """
@@ -89,6 +90,10 @@ def run_window_session(initial, settings: SessionSettings) -> int:
                 app.quit()
 
             QTimer.singleShot(500, shoot)
+        elif kiosk and not settings.restarts_on_end:
+            # a kiosk told when to stop (--duration) has no controls and will not start again: it used to stay
+            # full screen under "waiting for signal" and never exit, until killed
+            QTimer.singleShot(0, app.quit)
 
     ctl.started.connect(on_started)
     ctl.error.connect(on_error)

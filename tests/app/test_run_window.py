@@ -27,3 +27,27 @@ def test_run_window_session_screenshot_and_initial_error(qtbot, tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("eegviz: error: XDF file") and "does not exist" in err[0]
     assert not (tmp_path / "never.png").exists()
+
+
+def test_a_kiosk_with_a_duration_exits_when_it_is_over(qtbot, tmp_path, capsys):
+    """`eegviz live --simulate --kiosk --duration 4`: told when to stop, the kiosk does not start again, and it has
+    no controls; it stayed full screen under "waiting for signal" and never exited (until killed)."""
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    settings = SessionSettings(output=OutputSettings(folder=str(tmp_path / "out")),
+                               display=DisplaySettings(kiosk=True), duration=2.0)
+    assert not settings.restarts_on_end
+    guard = QTimer()
+    guard.setSingleShot(True)
+    guard.timeout.connect(QApplication.instance().quit)  # the old behaviour: never returns on its own
+    guard.start(45000)
+    t0 = time.monotonic()
+    try:
+        assert run_window_session(SourceChoice("simulator"), settings) == 0
+    finally:
+        guard.stop()
+    assert time.monotonic() - t0 < 40
+    assert (tmp_path / "out" / "session.xdf").exists() and "markers" in capsys.readouterr().out
