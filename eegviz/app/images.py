@@ -26,14 +26,20 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def to_pixmap(image: np.ndarray, size: int) -> QPixmap:
+def to_pixmap(image: np.ndarray, size: int, dpr: float = 1.0) -> QPixmap:
     """numpy (H, W, 3) -> QPixmap scaled smoothly to fit size x size (keeps aspect ratio).
 
+    dpr: the screen's device pixels per logical pixel (QWidget.devicePixelRatioF()). The pixmap gets size * dpr
+    pixels and says so: a size-pixel copy was blown up again by a 2x (HiDPI) screen, so a 256 px reconstruction
+    shown 210 px wide was drawn from 210 pixels instead of its own 256, blurred.
     The QImage is copied because QImage only borrows the numpy buffer, which may be freed before painting.
     """
     arr = to_uint8_rgb(image)
     h, w = arr.shape[:2]
     qimg = QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-    return QPixmap.fromImage(qimg).scaled(
-        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    px = max(1, round(size * dpr))
+    pixmap = QPixmap.fromImage(qimg).scaled(
+        px, px, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
     )
+    pixmap.setDevicePixelRatio(dpr)
+    return pixmap

@@ -52,7 +52,7 @@ class ImagePanel(QWidget):
             self.image_label.clear()
             self.image_label.setText(text_if_none or self._placeholder)
         else:
-            self.image_label.setPixmap(to_pixmap(image, self._size))
+            self.image_label.setPixmap(to_pixmap(image, self._size, self.devicePixelRatioF()))
 
     def set_size(self, size: int) -> None:
         """Resize the square image area (kiosk mode fits the panels to the screen) and redraw what it shows."""
@@ -61,7 +61,7 @@ class ImagePanel(QWidget):
         self._size = size
         self.image_label.setFixedSize(size, size)
         if getattr(self, "_image", None) is not None:
-            self.image_label.setPixmap(to_pixmap(self._image, size))
+            self.image_label.setPixmap(to_pixmap(self._image, size, self.devicePixelRatioF()))
 
     def pixmap(self) -> QPixmap:
         return self.image_label.pixmap()
@@ -138,7 +138,7 @@ class HistoryStrip(QWidget):
         img = QLabel()
         img.setFixedSize(HISTORY_PX, HISTORY_PX)
         img.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        img.setPixmap(to_pixmap(rec.image, HISTORY_PX))
+        img.setPixmap(to_pixmap(rec.image, HISTORY_PX, self.devicePixelRatioF()))
         # The decoded class (what eegviz read), marked hit/miss when the stimulus is known; the marker's own
         # id is in the tooltip. Long texts are elided rather than widening the strip.
         text, colour = verdict(rec)

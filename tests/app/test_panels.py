@@ -80,3 +80,20 @@ def test_an_error_in_bold_is_elided_to_the_width_it_is_drawn_at(qtbot):
     label = w.message_label
     assert label.font().bold() and label.text().endswith("…")
     assert label.fontMetrics().horizontalAdvance(label.text()) <= label.contentsRect().width()
+
+
+def test_images_keep_their_detail_on_a_hidpi_screen(window, monkeypatch):
+    """On a 2x screen a panel 210 px wide was given a 210-pixel copy of the 256 px reconstruction, which the
+    screen then blew up to 420 pixels: blurred. The pixmap now has the screen's pixels (and says its ratio)."""
+    import eegviz.app.panels as panels
+
+    given, real = [], panels.to_pixmap
+    monkeypatch.setattr(panels, "to_pixmap", lambda *args: given.append(real(*args)) or given[-1])
+    monkeypatch.setattr(panels.ImagePanel, "devicePixelRatioF", lambda self: 2.0)
+    monkeypatch.setattr(panels.HistoryStrip, "devicePixelRatioF", lambda self: 2.0)
+    window.recon_panel.set_size(210)
+    window.recon_panel.set_image(np.zeros((256, 256, 3), np.uint8))
+    assert (given[-1].width(), given[-1].devicePixelRatio()) == (420, 2.0)
+    assert given[-1].deviceIndependentSize().width() == 210  # laid out at the panel's size all the same
+    window.history.push(make_rec(image=np.zeros((256, 256, 3), np.uint8)))
+    assert given[-1].width() == 2 * panels.HISTORY_PX and given[-1].deviceIndependentSize().width() == panels.HISTORY_PX
