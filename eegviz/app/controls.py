@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from eegviz.app.snr_control import SnrControl
 from eegviz.app.source_choice import REPLAY_KINDS, SourceChoice
+from eegviz.sources.xdf_chunks import XDF_SUFFIXES
 
 # The source combo box: (kind, label). "xdf" asks for a file when picked; "lsl" shows a stream-name field.
 SOURCE_ITEMS = (
@@ -190,10 +191,11 @@ class ControlBar(QWidget):
         """The user picked a source; XDF asks for the file (cancel keeps the previous choice)."""
         if self.source_combo.itemData(index) == "xdf":
             start = str(Path(self._xdf_path).parent) if self._xdf_path else ""
-            # *.xdf only: the dialog also listed compressed .xdfz files, which the XDF reader refuses as "not an
-            # XDF file (it does not start with 'XDF:')"
+            # the names the XDF reader takes (plain and gzip-compressed), no more: it once listed .xdfz files the
+            # reader then refused at Start
+            patterns = " ".join(f"*{suffix}" for suffix in XDF_SUFFIXES)
             path, _ = QFileDialog.getOpenFileName(self, "Open an XDF recording", start,
-                                                  "XDF recordings (*.xdf);;All files (*)")
+                                                  f"XDF recordings ({patterns});;All files (*)")
             if path:
                 self._set_xdf_path(path)
             elif not self._xdf_path:
