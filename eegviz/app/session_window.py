@@ -142,6 +142,8 @@ class SessionWindow(QMainWindow):
     def on_session_started(self, info: StreamInfo, label: str | None = None) -> None:
         self._started = True
         self.set_stream_info(info, label=label)
+        if label:  # the title named the command line's source ("eegviz replay X") after the user chose another
+            self.setWindowTitle(f"eegviz: {label}")
         self.last_chunk_time = None
         what = label or info.name or "source"
         self.show_message(f"running: {what} — {info.name}, {info.n_channels} channels, {info.sfreq:g} Hz")

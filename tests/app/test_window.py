@@ -216,3 +216,12 @@ def test_a_replay_that_made_no_image_says_so_in_red(window):
     window.on_session_stopped("finished")  # a replay that worked: no "but"
     window.on_session_ended(Stats(markers=2, results=2, ended="finished"))
     assert window.message_label.full_text() == "finished: the recording has been played to the end"
+
+
+def test_the_title_names_the_source_the_session_runs(window):
+    """The title named the command line's source ("eegviz replay demo.xdf") after the user had chosen and started
+    another in the window."""
+    window.setWindowTitle("eegviz replay demo.xdf")
+    window.set_session_state("starting")
+    window.on_session_started(window.info, "LSL amp")
+    assert window.windowTitle() == "eegviz: LSL amp"
