@@ -85,7 +85,7 @@ class ControlBar(QWidget):
         self.speed_spin.setValue(1.0)
         self.speed_spin.setSuffix("×")
         self.speed_spin.setSpecialValueText("max")  # 0 = as fast as possible
-        self.speed_spin.setToolTip("replay speed; 0 (max) = as fast as possible")
+        self.speed_spin.setToolTip("replay speed; 0 (max) = as fast as possible; takes effect at the next Start")
         self.speed_spin.setFixedWidth(88)
         lay.addWidget(self.speed_spin)
         self.snr_control = SnrControl()  # simulator only
