@@ -298,6 +298,9 @@ def _controls(metrics: dict | None) -> str:
     c = (metrics or {}).get("controls")
     if not c:
         return ""
+    if "skipped" in c:  # a zero-shot split (an XDF session of one image per class) has no controls to tabulate;
+        # the card said nothing and crashed on the missing table, leaving a trained model without its README.md
+        return f"\n## Confound controls\nSkipped: {c['skipped']}.\n"
     names = ["image_split", "shuffled_labels", "leave_one_subject_out", "blocks_kept_apart"]
     rows = ["| control | " + " | ".join(v.replace("_", " ") for v in c["variants"]) + " |",
             "|---" * (len(c["variants"]) + 1) + "|"]

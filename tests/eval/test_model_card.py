@@ -90,3 +90,13 @@ def test_the_embedding_cosine_stands_beside_another_trials_caption():
 
     text = _results({"embedding_cosine": 0.997, "embedding_cosine_shuffled": 0.677}, {})
     assert "- caption embedding cosine to the true caption's: 0.997 (to another trial's caption: 0.677)" in text
+
+
+def test_skipped_controls_are_said_not_a_crash():
+    """A zero-shot split (an XDF session showing each image once, one class each) has its controls skipped;
+    the card crashed on the missing table (KeyError 'variants') after training, leaving no README.md."""
+    from eegviz.eval.model_card import _controls
+
+    why = "zero-shot split: the refit probes classify the training classes"
+    text = _controls({"controls": {"skipped": why}})
+    assert "## Confound controls" in text and why in text
