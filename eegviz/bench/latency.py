@@ -186,6 +186,12 @@ def _generator(model_dir: Path, sd_model: str | None, options):
     from eegviz.generators import make_generator
 
     if sd_model is None:
+        from eegviz.errors import EegvizError
+        from eegviz.generators.embedded import has_pipeline
+
+        if not has_pipeline(Path(model_dir)):  # bench's way out is its own --sd-model, not --generator diffusers
+            raise EegvizError(f"{model_dir} holds no diffusers pipeline (model_index.json missing, as in a "
+                              "decoder-only model folder); pass --sd-model MODEL to time another folder's")
         return make_generator("embedded", model_dir, options=options)
     return make_generator("diffusers", model_dir, options=replace(options, sd_model=str(sd_model)))
 

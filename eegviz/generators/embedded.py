@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eegviz.errors import EegvizError
-from eegviz.generators.diffusers_sd import DiffusersImg2ImgGenerator
+from eegviz.generators.diffusers_sd import SAMPLING, DiffusersImg2ImgGenerator
 
 # said wherever --sd-model reaches a generator that does not read it (the command line checks it first)
 SD_MODEL_NOT_READ = ("--sd-model is read by the diffusers generator only: add --generator diffusers (the embedded "
@@ -29,4 +29,15 @@ class EmbeddedGenerator(DiffusersImg2ImgGenerator):
         not dropped (a user who named an SD model would get the model folder's pipeline without a word)."""
         if opts.sd_model:
             raise EegvizError(SD_MODEL_NOT_READ)
+        if not has_pipeline(Path(model_dir)):
+            raise EegvizError(f"{model_dir} holds no diffusers pipeline (model_index.json missing, as in a decoder-only "
+                              "model folder); draw with another folder's: add --generator diffusers --sd-model MODEL")
         return cls.from_folder(Path(model_dir), opts)
+
+
+def has_pipeline(model_dir: Path) -> bool:
+    """Whether the embedded generator can read model_dir. A decoder-only folder (train --decoder-only,
+    models/synthetic-realistic) cannot, and the line from_folder gives then said "pass --sd-model MODEL", which
+    replay, live, demo and eval refuse without --generator diffusers (SD_MODEL_NOT_READ): each caller names its
+    own way out (bench takes --sd-model alone)."""
+    return (model_dir / "model_index.json").is_file() or (model_dir / SAMPLING).is_file()

@@ -121,6 +121,15 @@ def test_a_folder_without_model_index_is_refused(tmp_path):
         make_generator("embedded", tmp_path, options=GeneratorOptions(device="cpu"))
 
 
+def test_a_decoder_only_folder_names_the_options_that_draw_it(tmp_path):
+    """replay/live/demo with a `train --decoder-only` folder were told "pass --sd-model MODEL", which they then
+    refuse without --generator diffusers; the line now gives both."""
+    (tmp_path / "decoder.json").write_text("{}")
+    with pytest.raises(EegvizError) as err:
+        make_generator("embedded", tmp_path, options=GeneratorOptions(device="cpu"))
+    assert "model_index.json" in str(err.value) and "--generator diffusers --sd-model MODEL" in str(err.value)
+
+
 def test_folder_without_a_pipeline_is_one_line_error(tmp_path):
     with pytest.raises(EegvizError, match="holds no diffusers pipeline"):
         make_generator("diffusers", tmp_path, options=GeneratorOptions())
