@@ -450,6 +450,21 @@ def test_xdf_flat_folder_two_files_and_errors(tmp_path, caplog):
         load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.6, test_fraction=0.5)
 
 
+def test_xdf_files_in_a_folder_are_found_whatever_the_case_of_their_extension(tmp_path):
+    """A recording renamed S02.XDF was read when given alone but skipped in a folder ("*.xdf" globbed), its
+    trials missing from training without a word, or the folder refused as no dataset when it was the only one."""
+    from eegviz.data.loaders import detect_format
+
+    images = tmp_path / "images"
+    ids = _images(images)
+    (tmp_path / "rec").mkdir()
+    _record(tmp_path / "rec" / "S02.XDF", ids[:6], seconds=4.0)
+    assert detect_format(tmp_path / "rec") == "xdf"
+    _record(tmp_path / "rec" / "s03.xdf", ids[6:], seconds=4.0)
+    ds = load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.0, test_fraction=0.0)
+    assert len(ds.labels) == 12
+
+
 def test_xdf_bids_subject_labels_that_are_not_numbers_stay_apart(tmp_path):
     """BIDS subject labels are alphanumeric: sub-P01 and sub-P02 were both read as subject 0 (one person), so the
     leave-one-subject-out control had one subject and their trials of an image counted as one subject's repeats."""
