@@ -7,12 +7,15 @@ import a GUI toolkit.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from eegviz.errors import EegvizError
+
+log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 # The decoders PIL may use for them. PIL picks a decoder by a file's content, not its name, and some formats it
@@ -54,9 +57,18 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
         return sorted(p for p in folder.iterdir()
                       if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
 
+    def visible_dirs(folder: Path) -> list[Path]:
+        return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+
     found = [ImageFile(p.stem, class_of(p.stem), p) for p in images_in(root)]
-    for sub in sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+    deeper: list[Path] = []
+    for sub in visible_dirs(root):
         found += [ImageFile(p.stem, sub.name, p) for p in images_in(sub)]
+        deeper += [d for d in visible_dirs(sub) if images_in(d)]
+    if deeper:  # animals/cat/cat1.png: the presenter showed, and training read, none of them, without a word
+        log.warning("%s: images in folders below the class folders are not read: %s; a stimulus folder holds images "
+                    "directly or in one subfolder per class", root, ", ".join(str(d) for d in deeper[:3])
+                    + (f" and {len(deeper) - 3} more" if len(deeper) > 3 else ""))
     if not found:
         raise EegvizError(f"no images ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) in {root} or its subfolders.")
     seen: dict[str, Path] = {}

@@ -48,3 +48,19 @@ def test_an_image_that_is_really_postscript_never_reaches_ghostscript(tmp_path, 
     with pytest.raises(EegvizError, match="cannot read stimulus image .*circle_0001.png"):
         load_image(path, 8)
     assert ran == []
+
+
+def test_images_below_the_class_folders_are_said_not_silently_left_out(tmp_path, caplog):
+    """animals/cat/c1.png is not read (a folder holds images directly or in one subfolder per class); the
+    presenter showed 1 of 3 images, and training read 1 of 3, without a word."""
+    import logging
+
+    from eegviz.data.images import find_images
+
+    for rel in ("animals/cat/c1.png", "animals/dog/d1.png", "tools/t1.png", "tools/.cache/x.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.images"):
+        assert [i.image_id for i in find_images(tmp_path)] == ["t1"]
+    assert "not read" in caplog.text and "animals/cat" in caplog.text and "animals/dog" in caplog.text
+    assert ".cache" not in caplog.text  # hidden folders stay hidden
