@@ -141,6 +141,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main_from_args(args: argparse.Namespace) -> int:
     """Run the presenter from parsed `eegviz present` arguments (or, with --write-demo-folder, write one)."""
+    from eegviz.checks import check_named
+
+    # `--log "$LOG"` with LOG unset gives "": it was refused as "the presentation log  exists" (the working
+    # directory, as a Path), and an empty folder was taken as not given, with a line about the other option
+    check_named(args.log, "--log", "the onset log file to write (or leave --log out)")
+    check_named(args.write_demo_folder, "--write-demo-folder", "the folder to write the stimuli into")
+    check_named(args.images_dir, "present's IMAGES_DIR", "the folder of images to present")
     if args.write_demo_folder:
         from eegviz.app.presenter.stimulus_folder import MAX_SIZE, write_stimulus_folder
 

@@ -114,6 +114,23 @@ def test_existing_log_is_refused_before_the_presentation_starts(stim_dir, tmp_pa
         run_presenter(stim_dir, log_path=log / "x.csv", windowed=True, wait_for_consumer=False)
 
 
+@pytest.mark.parametrize("argv, line", [
+    (["STIM", "--log", ""], "--log is empty"),
+    (["--write-demo-folder", " "], "--write-demo-folder is empty"),
+    ([""], "present's IMAGES_DIR is empty"),
+])
+def test_an_empty_path_is_said_empty(stim_dir, monkeypatch, capsys, argv, line):
+    """`--log "$LOG"` with LOG unset: refused as "the presentation log  exists" (the working directory); an
+    empty folder option was read as not given and answered about the other one."""
+    from eegviz.app.presenter import widget
+    from eegviz.cli import main
+
+    monkeypatch.setattr(widget, "Presenter", lambda *a, **kw: pytest.fail("the presenter was built"))
+    assert main(["present", *[str(stim_dir) if a == "STIM" else a for a in argv], "--no-wait"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"eegviz: error: {line}") and err.count("\n") == 1
+
+
 def test_building_the_parser_imports_no_qt():
     """Every eegviz command builds the whole parser; `present`'s arguments must not drag PySide6 in."""
     import subprocess
