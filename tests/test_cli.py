@@ -439,6 +439,10 @@ def test_a_replay_that_makes_no_image_from_any_marker_exits_nonzero(tmp_path, ca
     (["eval", "--data", "", "--model", "MODEL", "--out", "OUT"], "--data"),
     (["train", "--data", "DATA", "--out", ""], "--out"),
     (["train", "--data", "", "--out", "OUT"], "--data"),
+    # dropped as not given: "pass the stimulus folder too (--images-dir ...)" for a folder of XDF recordings
+    (["train", "--data", "DATA", "--out", "OUT", "--images-dir", ""], "--images-dir"),
+    (["eval", "--data", "DATA", "--model", "MODEL", "--out", "OUT", "--images-dir", " "], "--images-dir"),
+    (["eval", "--data", "DATA", "--model", "MODEL", "--out", "OUT", "--splits", ""], "--splits"),
     # record wrote session.xdf into the working directory; sweep its datasets (--images 0: were "" let through,
     # the sweep stops at that check instead of running)
     (["record", "--out", "", "--wait", "0"], "--out"),

@@ -35,6 +35,10 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
 
 def dataset_options(args: argparse.Namespace) -> dict:
     """open_dataset's keyword options from the parsed flags, the ones given only."""
+    # an empty one was dropped below as not given: `--images-dir "$STIM"` with STIM unset got "pass the stimulus
+    # folder too (--images-dir ...)", as if the option were missing
+    check_named(args.images_dir, "--images-dir", "the stimulus folder")
+    check_named(args.splits, "--splits", "the EEG-ImageNet splits file")
     opts = {"images_dir": args.images_dir, "splits": args.splits}
     for flag, dest, key in (("--stream", "stream", "eeg_stream"), ("--markers", "markers", "marker_stream")):
         name = getattr(args, dest, None)
