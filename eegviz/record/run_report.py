@@ -239,7 +239,10 @@ def write_run_report(folder: str | Path) -> Path:
     if known:
         accuracy = f"Decoded-class accuracy: {hits}/{len(known)} ({100 * hits / len(known):.1f}%){chance}"
     else:
-        accuracy = "Decoded-class accuracy: not known (no marker names a stimulus eegviz can render)"
+        # a session with --images-dir judges by that folder (eegviz.stimulus_truth): "a stimulus eegviz can render"
+        # sent a lab whose markers missed its folder looking at the synthetic world
+        accuracy = ("Decoded-class accuracy: not known (no marker names an image in the --images-dir folder, "
+                    "or, without one, a synthetic-world stimulus)")
 
     stages: dict[str, list[float]] = {}
     for r in done:

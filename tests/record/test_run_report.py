@@ -113,7 +113,7 @@ def test_only_dropped_lines_still_make_a_valid_report(tmp_path):
     assert "<th>skipped (gaps, bad samples, session end)</th><td>1</td>" in text
     assert "<td>gap in the EEG: epoch not cut</td><td>1</td>" in text
     assert "unreadable lines in results.jsonl</th><td>1</td>" in text
-    assert "Decoded-class accuracy: not known" in text
+    assert "Decoded-class accuracy: not known (no marker names an image in the --images-dir folder" in text
     assert "latency.png" not in parsed.refs and not (tmp_path / "latency.png").exists()
     with Image.open(tmp_path / "contact_sheet.png") as sheet:
         assert sheet.size == _expected_sheet(0)
