@@ -174,6 +174,9 @@ def cmd_simulate(args) -> int:
     check_at_least(args.seed, "--seed", 0)
     if args.stream and args.demo:
         raise EegvizError("--stream publishes live and --demo writes demo.xdf: give one of them")
+    if args.stream and args.out is not None:  # it streamed and wrote nothing there, exit 0, without a word
+        raise EegvizError("--out is for a simulated dataset (or --demo); --stream writes no files: record the "
+                          "outlets with `eegviz record --out DIR`")
     if args.stream:
         from eegviz.sources.lsl_outlet import LslOutlets, stream_source
         from eegviz.sources.simulator import SimulatorSource

@@ -42,6 +42,7 @@ def run(*args, timeout=300):
     (["simulate", "--demo"], "simulate --demo needs --out DIR"),
     (["simulate", "--demo", "--out", "OLD_FILE"], "is a regular file, not a folder"),  # was "File exists: X"
     (["simulate", "--demo", "--stream", "--out", "NEW"], "give one of them"),  # --demo was ignored: streamed forever
+    (["simulate", "--stream", "--out", "NEW", "--duration", "nan"], "--stream writes no files"),  # --out was ignored
     (["bench", "--n", "2", "--sd-arch", "tiny", "--sd-n", "0"], "--sd-n must be a finite number > 0"),
     (["present", "--write-demo-folder", "NEW", "--classes", ",,,"], "no stimulus classes chosen"),
     (["present", "--write-demo-folder", "NEW", "--size", "100000"], "size <= 4096"),
