@@ -119,16 +119,19 @@ def test_existing_log_is_refused_before_the_presentation_starts(stim_dir, tmp_pa
     (["--write-demo-folder", " "], "--write-demo-folder is empty"),
     ([""], "present's IMAGES_DIR is empty"),
 ])
-def test_an_empty_path_is_said_empty(stim_dir, monkeypatch, capsys, argv, line):
+def test_an_empty_path_is_said_empty(stim_dir, tmp_path, monkeypatch, capsys, argv, line):
     """`--log "$LOG"` with LOG unset: refused as "the presentation log  exists" (the working directory); an
-    empty folder option was read as not given and answered about the other one."""
+    empty folder option was read as not given and answered about the other one, and a blank one ('" "') was
+    written as a folder named " " in the working directory."""
     from eegviz.app.presenter import widget
     from eegviz.cli import main
 
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(widget, "Presenter", lambda *a, **kw: pytest.fail("the presenter was built"))
     assert main(["present", *[str(stim_dir) if a == "STIM" else a for a in argv], "--no-wait"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"eegviz: error: {line}") and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
 
 
 def test_building_the_parser_imports_no_qt():
