@@ -45,7 +45,7 @@ def run(*args, timeout=300):
     (["simulate", "--stream", "--out", "NEW", "--duration", "nan"], "--stream writes no files"),  # --out was ignored
     (["bench", "--n", "2", "--sd-arch", "tiny", "--sd-n", "0"], "--sd-n must be a finite number > 0"),
     (["present", "--write-demo-folder", "NEW", "--classes", ",,,"], "no stimulus classes chosen"),
-    (["present", "--write-demo-folder", "NEW", "--size", "100000"], "size <= 4096"),
+    (["present", "--write-demo-folder", "NEW", "--size", "100000"], "--size must be in [8, 4096]"),
     (["demo", "--headless", "--out", "NEW", "--steps", "600"], "more steps than the scheduler's 1000 timesteps"),
     (["live", "--simulate", "--headless", "--out", "NEW", "--duration", "nan"], "--duration must be a finite number > 0"),
     (["live", "--simulate", "--headless", "--out", "NEW", "--duration", "0"], "--duration must be a finite number > 0"),
