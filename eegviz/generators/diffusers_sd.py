@@ -330,6 +330,14 @@ class DiffusersImg2ImgGenerator:
             pipe.scheduler = scheduler_for(self.family, pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe.to(self.device, self.dtype)
+        # an inpainting (9 channels: latents + mask + masked image), depth-to-image (5) or InstructPix2Pix (8) UNet
+        # loads as an img2img pipeline without a word, then fails at the first image with a torch traceback: img2img
+        # hands it the VAE's latents only (found by review)
+        unet_in, latent_ch = self.pipe.unet.config.in_channels, self.pipe.vae.config.latent_channels
+        if unet_in != latent_ch:
+            raise EegvizError(f"{model or 'the pipeline'}: its UNet takes {unet_in} input channels, not the VAE's "
+                              f"{latent_ch} latent channels (an inpainting, depth or instruct-pix2pix UNet needs "
+                              "inputs img2img does not give); use an SD 1.x / 2.x, SD-Turbo or LCM pipeline")
         schedule = int(self.pipe.scheduler.config.num_train_timesteps)
         if num_inference_steps_for(int(steps), float(strength)) > schedule:
             raise EegvizError(f"--steps {steps} at strength {strength:g} is more steps than the scheduler's "

@@ -436,3 +436,18 @@ def test_a_folder_of_fp16_variant_weights_only_loads(tmp_path, monkeypatch):
     sal, emb = np.full((1, 16, 16, 3), 0.5, np.float32), np.zeros((1, 77, 32), np.float32)
     # the same weights, rounded to fp16 once: the same image up to that rounding
     assert np.abs(gen.generate(sal, emb).astype(int) - ref.generate(sal, emb).astype(int)).max() <= 8
+
+
+def test_an_inpainting_unet_is_refused_at_load_not_at_the_first_image(tmp_path, monkeypatch):
+    """An inpainting SD folder (UNet in_channels 9: latents, mask, masked image) loaded as img2img without a word
+    and failed at warm-up with a torch traceback ("expected input ... to have 9 channels, but got 4")."""
+    from diffusers import UNet2DConditionModel
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "inpainting")
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet")
+    UNet2DConditionModel.from_config({**unet.config, "in_channels": 9}).save_pretrained(folder / "unet")
+    with pytest.raises(EegvizError, match="its UNet takes 9 input channels, not the VAE's 4 latent channels"):
+        _session_generator(folder)
