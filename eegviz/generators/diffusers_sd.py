@@ -339,9 +339,15 @@ class DiffusersImg2ImgGenerator:
                               f"{latent_ch} latent channels (an inpainting, depth or instruct-pix2pix UNet needs "
                               "inputs img2img does not give); use an SD 1.x / 2.x, SD-Turbo or LCM pipeline")
         schedule = int(self.pipe.scheduler.config.num_train_timesteps)
+        what = f"the scheduler's {schedule} timesteps"
+        # LCMScheduler draws its steps from a coarser schedule of original_inference_steps (50 as LCMs ship) and
+        # refuses a longer one: a ValueError at the first image, in diffusers' arguments (found by review)
+        original = self.pipe.scheduler.config.get("original_inference_steps")
+        if type(self.pipe.scheduler).__name__ == "LCMScheduler" and original and int(original) < schedule:
+            schedule, what = int(original), f"LCMScheduler's {int(original)} original_inference_steps"
         if num_inference_steps_for(int(steps), float(strength)) > schedule:
-            raise EegvizError(f"--steps {steps} at strength {strength:g} is more steps than the scheduler's "
-                              f"{schedule} timesteps allow (at most {int(schedule * float(strength))})")
+            raise EegvizError(f"--steps {steps} at strength {strength:g} is more steps than {what} "
+                              f"allow (at most {int(schedule * float(strength))})")
         scaling = self.pipe.vae.config.scaling_factor
         if not isinstance(scaling, (int, float)) or not 0 < scaling < 1e3:  # NaN fails the comparison too
             raise EegvizError(f"the VAE's scaling_factor is {scaling!r} (vae/config.json of {model or 'the pipeline'}),"

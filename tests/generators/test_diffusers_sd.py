@@ -451,3 +451,18 @@ def test_an_inpainting_unet_is_refused_at_load_not_at_the_first_image(tmp_path, 
     UNet2DConditionModel.from_config({**unet.config, "in_channels": 9}).save_pretrained(folder / "unet")
     with pytest.raises(EegvizError, match="its UNet takes 9 input channels, not the VAE's 4 latent channels"):
         _session_generator(folder)
+
+
+def test_more_steps_than_an_lcm_schedule_holds_is_refused_at_load(tmp_path, monkeypatch):
+    """LCMScheduler picks its steps from 50 original_inference_steps: --steps 10 --strength 0.1 (a 100-step
+    schedule) built and then failed at warm-up with diffusers' ValueError about `original_steps x strength`."""
+    from tiny_models import tiny_lcm_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_lcm_folder(tmp_path / "consistency")
+    with pytest.raises(EegvizError, match=r"--steps 10 at strength 0.1 is more steps than LCMScheduler's 50 "
+                                          r"original_inference_steps allow \(at most 5\)"):
+        _session_generator(folder, steps=10, strength=0.1)
+    gen = _session_generator(folder, steps=5, strength=0.1)  # 50 steps: the most it holds, and it runs
+    assert _count_unet_calls(gen, lambda: gen.generate(np.zeros((1, 16, 16, 3), np.float32),
+                                                       np.zeros((1, 77, 32), np.float32))) == 5

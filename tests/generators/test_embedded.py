@@ -221,8 +221,9 @@ def test_damaged_pipeline_config_is_one_line_error(tmp_path):
 
 def test_more_steps_than_the_schedule_is_one_line_error(tmp_path):
     root = tiny_embedded_folder(tmp_path, ctx_dim=32)
-    with pytest.raises(EegvizError, match=r"--steps 600 at strength 0.5 is more steps than the scheduler's 1000 "
-                                          r"timesteps allow \(at most 500\)"):
+    # (the tiny folder's LCMScheduler holds 50 steps, not its 1000 training timesteps: see test_diffusers_sd)
+    with pytest.raises(EegvizError, match=r"--steps 600 at strength 0.5 is more steps than LCMScheduler's 50 "
+                                          r"original_inference_steps allow \(at most 25\)"):
         make_generator("embedded", root, options=GeneratorOptions(device="cpu", steps=600, strength=0.5))
 
 
