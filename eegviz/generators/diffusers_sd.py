@@ -353,6 +353,7 @@ class DiffusersImg2ImgGenerator:
             raise EegvizError(f"the VAE's scaling_factor is {scaling!r} (vae/config.json of {model or 'the pipeline'}),"
                               " not a positive number: the pipeline folder is damaged, retrain or restore it")
         self.lean = LeanImg2Img(self.pipe, compile=compile, capture=capture)
+        self._check_scheduler_runs(model, num_inference_steps_for(int(steps), float(strength)), float(strength))
         # default: the model's native resolution (SD-Turbo 512, SD 2.1 768), which it was trained to draw
         self.size = size or int(self.pipe.unet.config.sample_size * self.pipe.vae_scale_factor)
         factor = self.pipe.vae_scale_factor  # the VAE works on size / factor latents: other sizes come back resized
@@ -369,6 +370,24 @@ class DiffusersImg2ImgGenerator:
         self.caption_space, self.init = caption_space, init
         self._negative = negative_embeds
         self._uncond: dict[int, torch.Tensor] = {}
+
+    def _check_scheduler_runs(self, model: str | None, num_inference_steps: int, strength: float) -> None:
+        """One dry scheduler step on a 2x2 zero latent. diffusers builds a scheduler from any config, but one it
+        cannot run (a prediction_type or timestep_spacing it does not know: an edited file) failed at the first
+        image with diffusers' ValueError and a traceback (found by review). Every run sets the timesteps again."""
+        sched = self.pipe.scheduler
+        try:
+            with torch.inference_mode():
+                t = self.lean.timesteps(num_inference_steps, strength, "cpu")[0]
+                x = torch.zeros(1, 1, 2, 2)
+                # (a generator of its own: a stochastic scheduler would otherwise draw from torch's global one)
+                rng = {"generator": torch.Generator().manual_seed(0)} if self.lean._step_generator else {}
+                sched.step(sched.scale_model_input(x, t), t, x, **rng, return_dict=False)
+        except LOAD_ERRORS as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise EegvizError(f"{model or 'the pipeline'}: its scheduler ({type(sched).__name__}) cannot run "
+                              f"({type(exc).__name__}: {first}); fix scheduler/scheduler_config.json or restore "
+                              "the folder") from None
 
     @classmethod
     def from_options(cls, opts, model_dir: Path) -> DiffusersImg2ImgGenerator:

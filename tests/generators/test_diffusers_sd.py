@@ -466,3 +466,18 @@ def test_more_steps_than_an_lcm_schedule_holds_is_refused_at_load(tmp_path, monk
     gen = _session_generator(folder, steps=5, strength=0.1)  # 50 steps: the most it holds, and it runs
     assert _count_unet_calls(gen, lambda: gen.generate(np.zeros((1, 16, 16, 3), np.float32),
                                                        np.zeros((1, 77, 32), np.float32))) == 5
+
+
+@pytest.mark.parametrize("damage", [{"prediction_type": "x0"}, {"timestep_spacing": "uniform"}])
+def test_a_scheduler_config_diffusers_builds_but_cannot_run_is_refused_at_load(tmp_path, monkeypatch, damage):
+    """diffusers builds a scheduler from any prediction_type or timestep_spacing and raises only in set_timesteps
+    or step(): such an edited scheduler_config.json failed at warm-up with a traceback."""
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    _edit_json(folder / "scheduler" / "scheduler_config.json", **damage)
+    with pytest.raises(EegvizError, match=r"sd: its scheduler \(DDIMScheduler\) cannot run \(ValueError: .*"
+                                          r"\); fix scheduler/scheduler_config.json") as err:
+        _session_generator(folder)
+    assert "\n" not in str(err.value)
