@@ -251,6 +251,14 @@ def _is_pipeline(library: str, cls: object) -> bool:
     return isinstance(found, type) and issubclass(found, diffusers.DiffusionPipeline)
 
 
+def caption_width_error(have: int, want: int) -> str:
+    """What a decoder whose caption states are `have` wide (MiniLM 384, SD 1.x CLIP 768) is told before a UNet
+    attending over `want`-wide ones (SD 2.x 1024). It used to end "or set a projection", which is Python, not an
+    option; the way out on the command line is training the decoder in that model's own text space."""
+    return (f"decoder embeddings are {have}-d but the SD model expects {want}-d; train the decoder in that model's "
+            "own text space (eegviz train --text-encoder clip:SD_MODEL) or use the SD model it was trained for")
+
+
 def read_sampling(folder: str | Path) -> dict:
     """The folder's sampling.json (checked), or {} when it has none (a model id or a plain SD folder)."""
     from eegviz.modelio import read_config
@@ -492,8 +500,7 @@ class DiffusersImg2ImgGenerator:
         e = torch.as_tensor(embedding, dtype=self.dtype, device=self.device)
         if e.shape[-1] != self.ctx_dim:
             if self.projection is None:
-                raise EegvizError(f"decoder embeddings are {e.shape[-1]}-d but the SD model expects {self.ctx_dim}-d; "
-                                  "train the semantic branch on this model's text encoder or set a projection")
+                raise EegvizError(caption_width_error(e.shape[-1], self.ctx_dim))
             e = self.projection(e)
         return e
 

@@ -63,7 +63,9 @@ def test_deterministic_with_seed_and_steered_by_saliency(gen):
 
 
 def test_embedding_width_mismatch_is_a_clear_error(gen):
-    with pytest.raises(EegvizError, match="expects 32-d"):
+    # the way out is the command line's, not set_projection (Python), which the message used to name
+    with pytest.raises(EegvizError, match=r"expects 32-d; train the decoder in that model's own text space "
+                                          r"\(eegviz train --text-encoder clip:SD_MODEL\)"):
         gen.generate(np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 8, 64), np.float32))
     gen.set_projection(torch.nn.Linear(64, 32))
     assert gen.generate(np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 8, 64), np.float32)).shape[0] == 1
