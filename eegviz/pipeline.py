@@ -66,6 +66,20 @@ def check_latent_start(generator, decoder) -> bool:
     return from_latents
 
 
+def check_caption_width(generator, decoder) -> None:
+    """A one-line EegvizError when the decoder's caption states are not as wide as the generator's UNet attends
+    over (a MiniLM or SD 1.x CLIP decoder, 384 / 768, before an SD 2.x UNet, 1024), unless the generator maps
+    them (a projection). generate() refuses it too, but only at the first epoch: after warm-up and, live, after
+    the first stimulus was shown (found by review). Sessions and `eegviz eval` check it before anything runs."""
+    from eegviz.generators.diffusers_sd import caption_width_error
+
+    want = getattr(generator, "ctx_dim", None)
+    have = (getattr(decoder, "hparams", None) or {}).get("text_dim")
+    if want is None or have is None or getattr(generator, "projection", None) is not None or int(want) == int(have):
+        return
+    raise EegvizError(caption_width_error(int(have), int(want)))
+
+
 class Sink(Protocol):
     """Where reconstructions go (ResultsWriter, ProgressSink, plugins' sinks, the window). on_result is called
     from the generation thread; on_skipped from the acquisition thread at once (drops, gaps, NaN), so a sink
@@ -169,6 +183,7 @@ class Pipeline:
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
         # --init latent: img2img starts from the decoder's latent branch (checked here, before anything runs)
         self._from_latents = check_latent_start(generator, decoder)
+        check_caption_width(generator, decoder)
         self.stats = Stats()
         self._stop = threading.Event()
         self._error: BaseException | None = None

@@ -753,3 +753,18 @@ def test_a_generator_returning_floats_ends_the_session_in_one_line(tmp_path):
         check_images([np.zeros((8, 8, 3), np.uint8)], 1, "g")
     ok = np.zeros((3, 8, 8, 3), np.uint8)
     assert check_images(ok, 3, "g") is ok
+
+
+def test_a_decoder_of_another_caption_width_is_refused_when_the_session_is_built():
+    """A decoder regressing 64-d caption states before a UNet attending over 32-d ones (SD 1.x CLIP 768 before SD
+    2.x 1024) started the session, warmed up and failed only at the first epoch. Refused when the session is
+    built, naming the training option; a generator with a projection maps them and is taken."""
+    from eegviz.errors import EegvizError
+
+    dec, _ = tiny_models()
+    gen = tiny_embedded_generator(ctx_dim=32, size=16)
+    with pytest.raises(EegvizError, match=r"decoder embeddings are 64-d but the SD model expects 32-d; .*"
+                                          r"--text-encoder clip:SD_MODEL"):
+        Pipeline(ArraySource(), dec, gen, [], paced=False)
+    gen.set_projection(torch.nn.Linear(64, 32))
+    Pipeline(ArraySource(), dec, gen, [], paced=False)

@@ -32,7 +32,7 @@ from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects, topk_hit)
 from eegviz.generators.base import Generator, check_images, to_uint8
-from eegviz.pipeline import check_latent_start
+from eegviz.pipeline import check_caption_width, check_latent_start
 from eegviz.stream.preprocess import prepare_epochs
 
 log = logging.getLogger(__name__)
@@ -242,6 +242,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     _check_compatible(ds, dec, model)
     # as a session refuses it: a "label+latent" row silently missing would read as scored
     check_latent_start(generator, dec)
+    if reconstructions:  # (a decoder-only run draws nothing: the generator's width does not matter)
+        check_caption_width(generator, dec)
     test_idx = ds.subset("test")
     if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")
