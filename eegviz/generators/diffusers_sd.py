@@ -409,6 +409,13 @@ class DiffusersImg2ImgGenerator:
         if not sampling and not opts.sd_model and not (Path(model) / "model_index.json").is_file():
             raise EegvizError(f"{model} holds no diffusers pipeline (model_index.json missing); pass --sd-model "
                               "MODEL or use a model folder with one")
+        if opts.sd_model and Path(model).is_dir() and not (Path(model) / "model_index.json").is_file():
+            # a folder that is no pipeline at all (empty, a pipeline's unet/, a decoder-only eegviz model such as
+            # models/synthetic-realistic) was said to have "a file missing or corrupt; retrain or restore" or to
+            # lack sampling.json (found by review)
+            raise EegvizError(f"--sd-model {model}: not a diffusers pipeline folder (no model_index.json); give the "
+                              "folder save_pretrained wrote (model_index.json, unet/, vae/, scheduler/, ...) or a "
+                              "Hugging Face model id")
         if not sampling and (Path(model) / "decoder.json").is_file():  # an eegviz model folder, not an SD one
             raise EegvizError(f"{model} has no {SAMPLING} (the steps, strength and guidance its generator was "
                               "distilled for); restore it from the model's origin or retrain")

@@ -483,3 +483,21 @@ def test_a_scheduler_config_diffusers_builds_but_cannot_run_is_refused_at_load(t
                                           r"\); fix scheduler/scheduler_config.json") as err:
         _session_generator(folder)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("what", ["empty", "unet", "decoder_only"])
+def test_an_sd_model_folder_that_is_no_pipeline_is_said_to_be_none(tmp_path, monkeypatch, what):
+    """--sd-model at an empty folder, at a pipeline's unet/ or at a decoder-only eegviz model: it was told that
+    "a file in it is missing or corrupt; retrain or restore the folder", or that it lacked sampling.json."""
+    from tiny_models import tiny_pipe
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / what
+    folder.mkdir()
+    if what == "unet":
+        tiny_pipe().unet.save_pretrained(folder)
+    if what == "decoder_only":
+        (folder / "decoder.json").write_text("{}")
+    with pytest.raises(EegvizError, match=r"^--sd-model .*: not a diffusers pipeline folder \(no model_index.json\); "
+                                          r"give the folder save_pretrained wrote"):
+        _session_generator(folder)
