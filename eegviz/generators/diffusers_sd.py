@@ -170,7 +170,8 @@ def only_fp16_variant(model: str | Path) -> bool:
         return False
     for sub in (p for p in folder.iterdir() if p.is_dir()):
         weights = [f.name for f in sub.iterdir() if f.name.endswith((".safetensors", ".bin", ".index.json"))]
-        fp16 = [w for w in weights if ".fp16." in w]
+        # (sharded weights name the variant before the shard number: diffusion_pytorch_model.fp16-00001-of-00002)
+        fp16 = [w for w in weights if ".fp16." in w or ".fp16-" in w]
         if fp16 and len(fp16) == len(weights):
             return True
     return False

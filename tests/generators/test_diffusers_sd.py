@@ -501,3 +501,20 @@ def test_an_sd_model_folder_that_is_no_pipeline_is_said_to_be_none(tmp_path, mon
     with pytest.raises(EegvizError, match=r"^--sd-model .*: not a diffusers pipeline folder \(no model_index.json\); "
                                           r"give the folder save_pretrained wrote"):
         _session_generator(folder)
+
+
+def test_a_folder_of_sharded_fp16_variant_weights_only_loads(tmp_path, monkeypatch):
+    """Sharded fp16 weights are named diffusion_pytorch_model.fp16-00001-of-0000N.safetensors: not taken for the
+    fp16 variant, such a folder was said to be "missing or corrupt; retrain or restore the folder"."""
+    from diffusers import UNet2DConditionModel
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet")
+    for f in (folder / "unet").glob("diffusion_pytorch_model*"):
+        f.unlink()
+    unet.half().save_pretrained(folder / "unet", variant="fp16", max_shard_size="500KB")
+    assert (folder / "unet" / "diffusion_pytorch_model.fp16-00001-of-00005.safetensors").is_file()
+    assert _session_generator(folder).pipe.unet.dtype == torch.float32
