@@ -74,6 +74,21 @@ def pooled(emb: np.ndarray) -> np.ndarray:
     return emb.sum(axis=-2)
 
 
+def _clip_load_errors() -> tuple[type[BaseException], ...]:
+    """What a damaged local text_encoder/ or tokenizer/ raises while it loads, beyond OSError / ValueError."""
+    import pickle
+
+    try:  # transformers 5 validates configs with huggingface_hub's strict dataclasses
+        from huggingface_hub.errors import StrictDataclassError
+    except ImportError:
+        StrictDataclassError = ValueError  # noqa: N806
+    return (TypeError, RuntimeError, IndexError, KeyError, ZeroDivisionError, OverflowError, pickle.UnpicklingError,
+            StrictDataclassError)
+
+
+CLIP_LOAD_ERRORS = _clip_load_errors()
+
+
 class ClipTextEncoder:
     """An SD model's CLIP text encoder: captions -> (77, hidden) last hidden states, as the UNet sees them."""
 
@@ -83,17 +98,32 @@ class ClipTextEncoder:
         from eegviz.model_sources import local_files_only, quiet_hf_libraries
 
         quiet_hf_libraries()
-        from transformers import CLIPTextModel, CLIPTokenizer
+        from transformers import AutoConfig, CLIPTextModel, CLIPTokenizer
 
         root = Path(model)
         nested = (not root.is_dir()) or (root / "text_encoder").is_dir()  # a diffusers pipeline folder or hub id
         opts = {"local_files_only": local_files_only(model)}
         try:
-            self.tokenizer = CLIPTokenizer.from_pretrained(model, subfolder="tokenizer" if nested else "", **opts)
-            self.model = CLIPTextModel.from_pretrained(model, subfolder="text_encoder" if nested else "", **opts)
+            config = AutoConfig.from_pretrained(model, subfolder="text_encoder" if nested else "", **opts)
+            if config.model_type == "clip_text_model":  # (checked below, outside this try)
+                self.tokenizer = CLIPTokenizer.from_pretrained(model, subfolder="tokenizer" if nested else "", **opts)
+                self.model = CLIPTextModel.from_pretrained(model, subfolder="text_encoder" if nested else "",
+                                                           **opts)
         except (OSError, ValueError) as exc:
             raise EegvizError(f"cannot load a CLIP text encoder from '{model}': not a local folder with "
                               f"text_encoder/ and tokenizer/ nor in the HF cache ({type(exc).__name__})") from None
+        except CLIP_LOAD_ERRORS as exc:
+            # a damaged config or weights file (a field of the wrong type, a width the weights do not have, a
+            # .bin holding more than tensors) was a transformers or torch traceback (found by review)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise EegvizError(f"cannot load the CLIP text encoder in '{model}': a file of its text_encoder/ or "
+                              f"tokenizer/ is missing or corrupt ({type(exc).__name__}: {first})") from None
+        if config.model_type != "clip_text_model":
+            # CLIPTextModel builds itself from any config (the embedded default's BERT, with a warning) and then
+            # failed with an IndexError minutes into training, leaving checkpoints behind (found by review)
+            raise EegvizError(f"--text-encoder clip:{model}: its text encoder is {config.model_type!r}, not CLIP; "
+                              "clip: takes a Stable Diffusion model's CLIP text encoder (eegviz's own models are "
+                              "trained with --text-encoder minilm)")
         self.model.eval()
         self.n_tokens = int(self.tokenizer.model_max_length)
         self.dim = int(self.model.config.hidden_size)

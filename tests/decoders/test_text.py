@@ -52,3 +52,40 @@ def test_decoder_trains_into_the_clip_space(tmp_path):
     out = back.forward(np.zeros((2, 128, 175), np.float32))
     assert out["embedding"].shape == (2, 77, 32)
     assert np.isfinite(m["val_embedding_mse"])
+
+
+def test_a_text_encoder_that_is_not_clip_is_refused_when_it_loads(tmp_path):
+    """clip: at a pipeline whose text encoder is BERT (eegviz's own default model): CLIPTextModel built itself
+    from the BERT config with a warning, and training failed minutes later with an IndexError traceback."""
+    from transformers import BertConfig, BertModel
+
+    root = tiny_sd_text_folder(tmp_path / "sd")
+    BertModel(BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                         intermediate_size=64)).save_pretrained(root / "text_encoder")
+    with pytest.raises(EegvizError, match=r"--text-encoder clip:.*: its text encoder is 'bert', not CLIP"):
+        make_text_encoder(f"clip:{root}")
+
+
+@pytest.mark.parametrize("damage", [{"num_hidden_layers": "x"}, {"hidden_size": 64}])
+def test_a_damaged_clip_text_encoder_is_one_line(tmp_path, damage):
+    """A config field of the wrong type or a width the weights do not have was a transformers traceback."""
+    import json
+
+    root = tiny_sd_text_folder(tmp_path / "sd")
+    cfg = root / "text_encoder" / "config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), **damage}))
+    with pytest.raises(EegvizError, match=r"cannot load the CLIP text encoder in .*: a file of its text_encoder/ or "
+                                          r"tokenizer/ is missing or corrupt") as err:
+        make_text_encoder(f"clip:{root}")
+    assert "\n" not in str(err.value)
+
+
+def test_a_bare_clip_folder_still_loads(tmp_path):
+    """A CLIP folder (config, weights and tokenizer files side by side, no text_encoder/ subfolder)."""
+    import shutil
+
+    root = tiny_sd_text_folder(tmp_path / "sd")
+    bare = tmp_path / "clip"
+    shutil.copytree(root / "text_encoder", bare)
+    shutil.copytree(root / "tokenizer", bare, dirs_exist_ok=True)
+    assert make_text_encoder(f"clip:{bare}").encode(["a star"]).shape == (1, 77, 32)
