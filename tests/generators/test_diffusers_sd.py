@@ -518,3 +518,30 @@ def test_a_folder_of_sharded_fp16_variant_weights_only_loads(tmp_path, monkeypat
     unet.half().save_pretrained(folder / "unet", variant="fp16", max_shard_size="500KB")
     assert (folder / "unet" / "diffusion_pytorch_model.fp16-00001-of-00005.safetensors").is_file()
     assert _session_generator(folder).pipe.unet.dtype == torch.float32
+
+
+def test_a_pipeline_of_another_family_or_with_a_component_folder_missing_is_said_so(tmp_path, monkeypatch):
+    """An SD3 / FLUX-style folder (a transformer, no UNet) and a folder whose unet/ is missing were both "a file in
+    it is missing or corrupt; retrain or restore the folder", the missing one named as the folder's root."""
+    import json
+    import shutil
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    shutil.rmtree(folder / "text_encoder")  # needed for guidance (SD's 7.5) only
+    with pytest.raises(EegvizError, match=r"sd: model_index.json lists 'text_encoder' but the folder has no "
+                                          r"text_encoder/"):
+        _session_generator(folder)
+    assert _session_generator(folder, guidance=1.0).pipe.text_encoder is None
+    shutil.rmtree(folder / "unet")
+    with pytest.raises(EegvizError, match=r"sd: model_index.json lists 'unet' but the folder has no unet/"):
+        _session_generator(folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    index.pop("unet")
+    (folder / "model_index.json").write_text(json.dumps({**index, "_class_name": "StableDiffusion3Pipeline",
+                                                         "transformer": ["diffusers", "SD3Transformer2DModel"]}))
+    with pytest.raises(EegvizError, match=r"sd: its model_index.json describes a StableDiffusion3Pipeline with no "
+                                          r"UNet \(.*transformer\); eegviz runs SD 1.x / 2.x"):
+        _session_generator(folder)
