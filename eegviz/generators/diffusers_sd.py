@@ -179,14 +179,30 @@ def check_layout(model: str, index: dict | None, text_encoder: bool) -> None:
                               "incomplete download or copy); restore the whole pipeline folder")
 
 
+def cached_snapshot(model: str) -> Path | None:
+    """The HF cache's snapshot folder of Hub id `model` (never the network), None when it is not cached."""
+    if not is_hub_id(model):
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not cached (or not an id the cache can hold): nothing to look at
+        return None
+
+
 def only_fp16_variant(model: str | Path) -> bool:
     """Whether a local folder's weights are fp16 variant files only (`diffusion_pytorch_model.fp16.safetensors`,
     `model.fp16.safetensors`: what `save_pretrained(variant="fp16")` and a download of the fp16 variant leave) in
     some component, which from_pretrained reads only when told variant="fp16" (without it: "no file named
-    diffusion_pytorch_model.bin", which eegviz used to report as a missing or corrupt folder)."""
+    diffusion_pytorch_model.bin", which eegviz used to report as a missing or corrupt folder). A Hub id is looked
+    up in its HF cache snapshot: `from_pretrained(id, variant="fp16")`, the way SD-Turbo's card downloads it,
+    leaves only those files there, and such an id was said to be "not in the HF cache" (found by review)."""
     folder = Path(model)
     if not folder.is_dir():
-        return False
+        folder = cached_snapshot(str(model))
+        if folder is None:
+            return False
     for sub in (p for p in folder.iterdir() if p.is_dir()):
         weights = [f.name for f in sub.iterdir() if f.name.endswith((".safetensors", ".bin", ".index.json"))]
         # (sharded weights name the variant before the shard number: diffusion_pytorch_model.fp16-00001-of-00002)

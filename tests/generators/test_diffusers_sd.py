@@ -545,3 +545,31 @@ def test_a_pipeline_of_another_family_or_with_a_component_folder_missing_is_said
     with pytest.raises(EegvizError, match=r"sd: its model_index.json describes a StableDiffusion3Pipeline with no "
                                           r"UNet \(.*transformer\); eegviz runs SD 1.x / 2.x"):
         _session_generator(folder)
+
+
+def test_a_cached_hub_id_of_fp16_variant_weights_only_loads(tmp_path, monkeypatch):
+    """`from_pretrained(id, variant="fp16")`, as SD-Turbo's card downloads it, leaves only *.fp16.* weights in the
+    HF cache; `--sd-model ID` then said the id was "not in the HF cache, and no network to fetch it"."""
+    import shutil
+
+    import huggingface_hub.constants
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    from tiny_models import tiny_sd_folder
+
+    full = tiny_sd_folder(tmp_path / "full")
+    snap = tmp_path / "hub" / "models--lab--tiny-sd" / "snapshots" / ("0" * 40)
+    StableDiffusionImg2ImgPipeline.from_pretrained(full, safety_checker=None, requires_safety_checker=False
+                                                   ).save_pretrained(snap, variant="fp16")
+    shutil.copytree(full / "tokenizer", snap / "tokenizer", dirs_exist_ok=True)
+    (tmp_path / "hub" / "models--lab--tiny-sd" / "refs").mkdir()
+    (tmp_path / "hub" / "models--lab--tiny-sd" / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not list(snap.glob("unet/diffusion_pytorch_model.safetensors"))
+    from eegviz.generators import make_generator
+    from eegviz.generators.options import GeneratorOptions
+
+    monkeypatch.chdir(tmp_path)  # (no folder named lab/ here: "lab/tiny-sd" is the Hub id)
+    gen = make_generator("diffusers", tmp_path, options=GeneratorOptions(sd_model="lab/tiny-sd", device="cpu"))
+    assert gen.pipe.unet.dtype == torch.float32 and gen.family == "sd"
