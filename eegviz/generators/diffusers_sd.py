@@ -223,9 +223,11 @@ def null_components(model: str | Path) -> dict:
     tokenizer are not for StableDiffusionImg2ImgPipeline: they must be passed as None explicitly.
 
     The index is checked first (check_components), so every load of a local folder, eegviz's own or a user's SD,
-    goes through that check."""
-    index = Path(model) / "model_index.json"
-    if not index.is_file():
+    goes through that check; so does a Hub id's snapshot in the HF cache, which is a folder too (it was left to
+    diffusers, whose releases before the trust_remote_code check, allowed by the pyproject, import its code)."""
+    folder = Path(model) if Path(model).is_dir() else cached_snapshot(str(model))
+    index = folder / "model_index.json" if folder is not None else None
+    if index is None or not index.is_file():
         return {}
     try:
         entries = json.loads(index.read_text())
@@ -233,7 +235,7 @@ def null_components(model: str | Path) -> dict:
         raise EegvizError(f"{index} is not valid JSON") from None
     if not isinstance(entries, dict):
         raise EegvizError(f"{index} must hold a JSON object (component name -> [library, class])")
-    check_components(Path(model), entries)
+    check_components(folder, entries)
     return {k: None for k, v in entries.items() if isinstance(v, list) and v and v[0] is None}
 
 

@@ -573,3 +573,32 @@ def test_a_cached_hub_id_of_fp16_variant_weights_only_loads(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)  # (no folder named lab/ here: "lab/tiny-sd" is the Hub id)
     gen = make_generator("diffusers", tmp_path, options=GeneratorOptions(sd_model="lab/tiny-sd", device="cpu"))
     assert gen.pipe.unet.dtype == torch.float32 and gen.family == "sd"
+
+
+def test_a_cached_hub_id_whose_files_could_run_code_is_refused_as_a_folder_is(tmp_path, monkeypatch):
+    """A Hub id's snapshot in the HF cache is a folder: its model_index.json naming a custom pipeline (code beside
+    it) went unchecked, left to diffusers, whose older releases (allowed by the pyproject) import it; 0.42
+    refuses, and eegviz then said the id was "not in the HF cache"."""
+    import json
+    import shutil
+
+    import huggingface_hub.constants
+
+    from eegviz.generators import make_generator
+    from eegviz.generators.options import GeneratorOptions
+    from tiny_models import tiny_sd_folder
+
+    repo = tmp_path / "hub" / "models--lab--tiny-sd"
+    snap = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(tiny_sd_folder(tmp_path / "sd"), snap)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    index = json.loads((snap / "model_index.json").read_text())
+    (snap / "model_index.json").write_text(json.dumps({**index, "_class_name": ["evil", "EvilPipeline"]}))
+    (snap / "evil.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\n")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(EegvizError, match=r"'_class_name' must name a diffusers pipeline class"):
+        make_generator("diffusers", tmp_path, options=GeneratorOptions(sd_model="lab/tiny-sd", device="cpu"))
+    assert not (tmp_path / "ran").exists()
