@@ -392,6 +392,10 @@ class DiffusersImg2ImgGenerator:
         original = self.pipe.scheduler.config.get("original_inference_steps")
         if type(self.pipe.scheduler).__name__ == "LCMScheduler" and original and int(original) < schedule:
             schedule, what = int(original), f"LCMScheduler's {int(original)} original_inference_steps"
+        if int(schedule * float(strength)) < 1:
+            # no step count fits: the old message ended "(at most 0)", naming --steps for a --strength problem
+            raise EegvizError(f"--strength {strength:g} leaves no denoising step of {what}: use --strength "
+                              f"{1 / schedule:g} or more")
         if num_inference_steps_for(int(steps), float(strength)) > schedule:
             raise EegvizError(f"--steps {steps} at strength {strength:g} is more steps than {what} "
                               f"allow (at most {int(schedule * float(strength))})")

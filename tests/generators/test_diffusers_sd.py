@@ -602,3 +602,14 @@ def test_a_cached_hub_id_whose_files_could_run_code_is_refused_as_a_folder_is(tm
     with pytest.raises(EegvizError, match=r"'_class_name' must name a diffusers pipeline class"):
         make_generator("diffusers", tmp_path, options=GeneratorOptions(sd_model="lab/tiny-sd", device="cpu"))
     assert not (tmp_path / "ran").exists()
+
+
+def test_a_strength_too_small_for_any_step_names_strength(tmp_path, monkeypatch):
+    """--strength 0.0005 with a 1000-timestep schedule leaves not one step: it was "--steps 1 at strength 0.0005
+    is more steps than the scheduler's 1000 timesteps allow (at most 0)"."""
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(EegvizError, match=r"^--strength 0.0005 leaves no denoising step of the scheduler's 1000 "
+                                          r"timesteps: use --strength 0.001 or more$"):
+        _session_generator(tiny_sd_folder(tmp_path / "sd"), strength=0.0005)
