@@ -107,8 +107,14 @@ class ClipTextEncoder:
             config = AutoConfig.from_pretrained(model, subfolder="text_encoder" if nested else "", **opts)
             if config.model_type == "clip_text_model":  # (checked below, outside this try)
                 self.tokenizer = CLIPTokenizer.from_pretrained(model, subfolder="tokenizer" if nested else "", **opts)
-                self.model = CLIPTextModel.from_pretrained(model, subfolder="text_encoder" if nested else "",
-                                                           **opts)
+                sub = "text_encoder" if nested else ""
+                try:
+                    self.model = CLIPTextModel.from_pretrained(model, subfolder=sub, **opts)
+                except OSError:
+                    # a download of the fp16 variant only (model.fp16.safetensors, as SD-Turbo's card fetches it),
+                    # which the generator loads: it was "not ... nor in the HF cache" here (found by review); cast
+                    # to float32, as the generator casts it (a failure here is the message below)
+                    self.model = CLIPTextModel.from_pretrained(model, subfolder=sub, variant="fp16", **opts).float()
         except (OSError, ValueError) as exc:
             raise EegvizError(f"cannot load a CLIP text encoder from '{model}': not a local folder with "
                               f"text_encoder/ and tokenizer/ nor in the HF cache ({type(exc).__name__})") from None

@@ -89,3 +89,19 @@ def test_a_bare_clip_folder_still_loads(tmp_path):
     shutil.copytree(root / "text_encoder", bare)
     shutil.copytree(root / "tokenizer", bare, dirs_exist_ok=True)
     assert make_text_encoder(f"clip:{bare}").encode(["a star"]).shape == (1, 77, 32)
+
+
+def test_an_sd_folder_of_fp16_variant_weights_only_gives_its_clip_space(tmp_path):
+    """`--text-encoder clip:SD` on a folder holding model.fp16.safetensors only (the fp16 download of SD-Turbo,
+    which the generator loads) said it was "not a local folder with text_encoder/ ... nor in the HF cache"."""
+    import torch
+    from transformers import CLIPTextModel
+
+    root = tiny_sd_text_folder(tmp_path / "sd")
+    full = ClipTextEncoder(str(root)).encode(["a star"])  # (make_text_encoder keeps one per path and process)
+    te = CLIPTextModel.from_pretrained(root / "text_encoder")
+    (root / "text_encoder" / "model.safetensors").unlink()
+    te.to(torch.float16).save_pretrained(root / "text_encoder", variant="fp16")
+    enc = ClipTextEncoder(str(root))
+    assert enc.model.dtype == torch.float32
+    np.testing.assert_allclose(enc.encode(["a star"]), full, atol=2e-2)
