@@ -1008,31 +1008,39 @@ def test_samples_read_before_the_units_are_judged_get_the_judged_scale() -> None
     assert np.all(np.diff(ts) > 0)
 
 
-def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> None:
-    """An amplifier warming up sends zeros with a stray small value: counted once the first value came, the zeros
-    made up JUDGE_SAMPLES and the units were judged on that one value (no spread; 0.5 read as volts), so a quiet
-    microvolt stream came out 10^6 too large. Judged on samples that are not all zero."""
+def _pushed_blockwise(blocks: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
+    """Push each block in turn to a new stream of no declared unit, reading between them, then read until every
+    sample is out: (the samples as the source gave them, its notices about units)."""
     name = f"eeg-{_uid()}"
     outlet = _eeg_outlet(name, name, unit=None)
     src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
     src.start()
+    n = sum(len(b) for b in blocks)
     got = {"chunks": [], "notices": []}
-    quiet = np.random.default_rng(0).normal(0, 0.5, (24, N_CH)).astype(np.float32)  # microvolts, spread 0.3
     try:
         time.sleep(0.2)
-        for block in (np.full((1, N_CH), 0.5, np.float32), np.zeros((20, N_CH), np.float32), quiet):
+        for block in blocks:
             outlet.push_chunk(block)
             time.sleep(0.05)
             r = src.read(timeout=0.05)
             got["chunks"] += r.chunks
             got["notices"] += r.notices
-        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= 45)
+        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= n)
     finally:
         src.stop()
-    notices = [n for n in got["notices"] + more["notices"] if "unit" in n]
-    assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
     data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
-    assert len(data) == 45
+    assert len(data) == n
+    return data, [x for x in got["notices"] + more["notices"] if "unit" in x]
+
+
+def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> None:
+    """An amplifier warming up sends zeros with a stray small value: counted once the first value came, the zeros
+    made up JUDGE_SAMPLES and the units were judged on that one value (no spread; 0.5 read as volts), so a quiet
+    microvolt stream came out 10^6 too large. Judged on samples that are not all zero."""
+    quiet = np.random.default_rng(0).normal(0, 0.5, (24, N_CH)).astype(np.float32)  # microvolts, spread 0.3
+    data, notices = _pushed_blockwise([np.full((1, N_CH), 0.5, np.float32), np.zeros((20, N_CH), np.float32),
+                                       quiet])
+    assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
     np.testing.assert_allclose(data[21:], quiet * 1e-6, rtol=1e-5)
     np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
 
@@ -1043,28 +1051,10 @@ def test_one_value_then_only_zeros_up_to_the_hold_cap_is_not_judged_on_that_valu
     microvolts that followed came out 10^6 too large for the rest of the session. Judged on the next data now."""
     from eegviz.sources.lsl import JUDGE_HOLD
 
-    name = f"eeg-{_uid()}"
-    outlet = _eeg_outlet(name, name, unit=None)
-    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
-    src.start()
     quiet = np.random.default_rng(0).normal(0, 0.5, (24, N_CH)).astype(np.float32)  # microvolts, spread 0.3
-    n = 1 + JUDGE_HOLD + len(quiet)
-    got = {"chunks": [], "notices": []}
-    try:
-        time.sleep(0.2)
-        for block in (np.full((1, N_CH), 0.5, np.float32), np.zeros((JUDGE_HOLD, N_CH), np.float32), quiet):
-            outlet.push_chunk(block)
-            time.sleep(0.05)
-            r = src.read(timeout=0.05)
-            got["chunks"] += r.chunks
-            got["notices"] += r.notices
-        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= n)
-    finally:
-        src.stop()
-    notices = [x for x in got["notices"] + more["notices"] if "unit" in x]
+    data, notices = _pushed_blockwise([np.full((1, N_CH), 0.5, np.float32),
+                                       np.zeros((JUDGE_HOLD, N_CH), np.float32), quiet])
     assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
-    data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
-    assert len(data) == n
     np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
     np.testing.assert_allclose(data[-len(quiet):], quiet * 1e-6, rtol=1e-5)
 
