@@ -239,20 +239,30 @@ def _check_named(args, *flags: str) -> None:
 
 
 def cmd_train(args) -> int:
+    from eegviz.stopping import sigterm_as_ctrl_c
     from eegviz.train.run import train_all
 
     _check_named(args, "--data", "--out")
     data_opts = dataset_options(args)
-    train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
-              seed=args.seed, threads=args.threads,
-              resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
-              text_encoder=args.text_encoder, caption=args.caption,
-              data_opts=data_opts,
-              classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
-              eval_controls=args.eval_controls,
-              gen_sizes={k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
-                         if getattr(args, k) is not None}, gen_config=args.generator_config,
-              average_augment=args.average_augment, decoder_only=args.decoder_only)
+    gen_sizes = {k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
+                 if getattr(args, k) is not None}
+    # SIGTERM (`kill PID`, a job scheduler's notice before it preempts a job) stops training as Ctrl-C does; it
+    # ended the process with exit 143 and not a word of the checkpoints a --resume continues from
+    try:
+        with sigterm_as_ctrl_c():
+            train_all(Path(args.data), Path(args.out), epochs=args.epochs, gan_steps=args.gan_steps,
+                      seed=args.seed, threads=args.threads,
+                      resume=args.resume, highpass=args.highpass, notch=args.notch, reference=args.reference,
+                      text_encoder=args.text_encoder, caption=args.caption, data_opts=data_opts,
+                      classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
+                      eval_controls=args.eval_controls, gen_sizes=gen_sizes, gen_config=args.generator_config,
+                      average_augment=args.average_augment, decoder_only=args.decoder_only)
+    except KeyboardInterrupt:
+        checkpoints = Path(args.out) / "checkpoints"
+        kept = (f"; what was trained is kept in {checkpoints}: run the same command with --resume to continue"
+                if checkpoints.is_dir() else "")
+        print(f"eegviz: training interrupted{kept}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -319,3 +319,32 @@ def test_a_seed_too_large_for_the_libraries_is_refused_before_anything_is_writte
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--seed must be at most" in err, err
     assert not out.exists()
+
+
+def test_sigterm_stops_training_as_ctrl_c_does_and_names_resume(tmp_path, capsys, monkeypatch):
+    """`kill PID` (a job scheduler's notice before it preempts a job) ended `eegviz train` with exit 143 and not a
+    word; it now stops as Ctrl-C does, saying where the checkpoints are and that --resume continues."""
+    import os
+    import signal
+    import time
+
+    from eegviz.cli import main
+
+    def killed(data, out, **kw):
+        (out / "checkpoints").mkdir(parents=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("SIGTERM was not turned into a stop")
+
+    def unhandled(signum, frame):  # stands in for SIGTERM's default, which would end the test run itself
+        raise AssertionError("SIGTERM reached the default handler: the process would have ended with exit 143")
+
+    monkeypatch.setattr("eegviz.train.run.train_all", killed)
+    before = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        assert main(["train", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "m")]) == 130
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # the handler is given back afterwards
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    err = capsys.readouterr().err
+    assert "training interrupted" in err and str(tmp_path / "m" / "checkpoints") in err and "--resume" in err
