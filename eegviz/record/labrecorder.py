@@ -226,4 +226,5 @@ class LabRecorderCliRecorder:
 
     def summary(self) -> str:
         size = self.path.stat().st_size if self.path.exists() else 0
-        return f"{self.path}: {len(self.infos)} streams, {size} bytes (LabRecorderCLI)"
+        n = len(self.infos)
+        return f"{self.path}: {n} stream{'' if n == 1 else 's'}, {size} bytes (LabRecorderCLI)"
