@@ -367,6 +367,12 @@ def undecodable_notice(stream: str, raw: bytes, payload: str) -> str:
             f"recorded, as Windows-1252 text ('{payload}')")
 
 
+def _live_rows(values: np.ndarray) -> np.ndarray:
+    """The samples (rows) that are not all zero or non-finite: what units are judged on (an amplifier warming up
+    sends zeros, which say nothing of a scale)."""
+    return values[(np.isfinite(values) & (values != 0)).any(axis=1)]
+
+
 class LslSource:
     """Source reading one EEG stream and an optional string marker stream over LSL."""
 
@@ -625,18 +631,12 @@ class LslSource:
         lost or replaced, or reading ended (drain). They are the last samples before that, and dropped, the
         epochs of the last markers of a short stream (or of those before an outlet vanished) never came.
 
-        Judged on what is there by the same rule as the JUDGE_HOLD cap (_judge). Only a lone sample that is not
-        all zero cannot be judged: it has no spread, and its |value| alone read quiet microvolts as volts
-        (_judge_units). It goes out at the scale every unjudged channel starts at, microvolts (unit_scale: most
-        EEG outlets send microvolts unsaid), which is what the sample meant before holding existed, and the
-        channels stay unjudged, so a returning outlet's data is judged on its own rather than on one value."""
+        Judged on what is there, as at the JUDGE_HOLD cap (_judge, which leaves a lone sample unjudged). Unjudged,
+        they go out at the scale every unjudged channel starts at, microvolts (unit_scale: most EEG outlets send
+        microvolts unsaid), which is what they meant before holding existed."""
         if not self._held:
             return
-        values = np.concatenate(self._judge_rows)
-        if (np.isfinite(values) & (values != 0)).any(axis=1).sum() >= 2:
-            self._judge(values, result)
-        else:
-            self._judge_rows = []  # judged afresh from the next data that is not all zero
+        self._judge(np.concatenate(self._judge_rows), result)
         held, self._held = self._held, []
         result.chunks += [self._scaled(c) for c in held]
 
@@ -647,7 +647,7 @@ class LslSource:
         microvolts whatever they held, while the same stream recorded and replayed was judged: a volts stream
         came out 10^6 too small."""
         values = data[:, self._unjudged]
-        if not self._judge_rows and not (np.isfinite(values) & (values != 0)).any():
+        if not self._judge_rows and not len(_live_rows(values)):
             return  # zeros so far (an amplifier warming up): nothing to judge by, and nothing a scale changes
         # judged from JUDGE_SAMPLES samples at least: a sender pushing one sample at a time hands over a first chunk
         # of one, in which no spread shows and the |median| alone would call quiet microvolts volts; the chunks
@@ -656,21 +656,20 @@ class LslSource:
         values = np.concatenate(self._judge_rows)
         # on samples that are not all zero: one small value among an amplifier's warm-up zeros has no spread, and
         # its |value| alone read quiet microvolts as volts; JUDGE_HOLD caps how long chunks wait for them
-        live = values[(np.isfinite(values) & (values != 0)).any(axis=1)]
-        if len(live) < JUDGE_SAMPLES and len(values) < JUDGE_HOLD:
-            return
-        if len(live) < 2:
-            # the cap reached with one sample that is not all zero among the zeros: no spread to judge by, and its
-            # |value| alone reads quiet microvolts as volts. As at a release (_release_held): out as microvolts,
-            # unjudged, judged afresh from the next data that is not all zero
-            self._judge_rows = []
+        if len(_live_rows(values)) < JUDGE_SAMPLES and len(values) < JUDGE_HOLD:
             return
         self._judge(values, result)
 
     def _judge(self, values: np.ndarray, result: ReadResult) -> None:
         """Judge the unjudged channels once, for the rest of the session, from `values` (their samples so far)
-        on the rows that are not all zero, and say so."""
-        live = values[(np.isfinite(values) & (values != 0)).any(axis=1)]
+        on the rows that are not all zero, and say so. Fewer than two such rows (one value among warm-up zeros at
+        the JUDGE_HOLD cap, or a lone sample at a release) cannot be judged: no spread shows, and the |value| alone
+        reads quiet microvolts as volts. The channels then stay unjudged, judged afresh from the next data that is
+        not all zero (a returning outlet's on its own)."""
+        live = _live_rows(values)
+        if len(live) < 2:
+            self._judge_rows = []
+            return
         judged = judged_scale(live)
         self._scale[self._unjudged] = judged.scale
         what = judged.what
