@@ -954,63 +954,9 @@ def test_channels_without_a_unit_are_judged_from_their_values(values, scale, wha
         f"{what} (|median| {values:.3g}, spread 0), so they are read as {what}"]
 
 
-def test_a_stream_pushed_one_sample_at_a_time_is_judged_on_several() -> None:
-    """A sender that pushes one sample at a time hands over a first chunk of one: no spread shows in it, and its
-    |median| alone (0.5) called quiet microvolt EEG volts. Judged on JUDGE_SAMPLES samples (eegviz.sources.lsl), it is not."""
-    from eegviz.sources.lsl import JUDGE_SAMPLES
-
-    name = f"eeg-{_uid()}"
-    outlet = _eeg_outlet(name, name, unit=None)
-    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
-    src.start()
-    got = {"chunks": [], "notices": []}
-    try:
-        time.sleep(0.2)
-        for k in range(JUDGE_SAMPLES + 4):
-            outlet.push_sample(np.full(N_CH, 0.5 if k % 2 else -0.5, np.float32))
-            r = src.read(timeout=0.02)
-            got["chunks"] += r.chunks
-            got["notices"] += r.notices
-        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= JUDGE_SAMPLES + 4)
-    finally:
-        src.stop()
-    notices = [n for n in got["notices"] + more["notices"] if "unit" in n]
-    assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
-    data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
-    np.testing.assert_allclose(np.abs(data), 0.5e-6, rtol=1e-5)
-
-
-def test_samples_read_before_the_units_are_judged_get_the_judged_scale() -> None:
-    """A volts sender (30 mV DC offset) pushing one sample at a time: the samples read before JUDGE_SAMPLES had
-    come went out as microvolts, 10^6 too small, into the epocher and the recording. They are held back until
-    the judgement and scaled by it, in their order."""
-    from eegviz.sources.lsl import JUDGE_SAMPLES
-
-    name = f"eeg-{_uid()}"
-    outlet = _eeg_outlet(name, name, unit=None)
-    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
-    src.start()
-    got = {"chunks": [], "notices": []}
-    n = JUDGE_SAMPLES + 4
-    try:
-        time.sleep(0.2)
-        for k in range(n):
-            outlet.push_sample(np.full(N_CH, 0.03 + 1e-5 * k, np.float32))
-            r = src.read(timeout=0.02)
-            got["chunks"] += r.chunks
-            got["notices"] += r.notices
-        more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= n)
-    finally:
-        src.stop()
-    data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
-    np.testing.assert_allclose(data[:, 0], 0.03 + 1e-5 * np.arange(n), rtol=1e-5)
-    ts = np.concatenate([c.timestamps for c in got["chunks"] + more["chunks"]])
-    assert np.all(np.diff(ts) > 0)
-
-
-def _pushed_blockwise(blocks: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
-    """Push each block in turn to a new stream of no declared unit, reading between them, then read until every
-    sample is out: (the samples as the source gave them, its notices about units)."""
+def _pushed(blocks: list[np.ndarray], pause: float = 0.05, read_timeout: float = 0.05) -> tuple[list, list[str]]:
+    """Push each block (samples x N_CH) in turn to a new stream of no declared unit, reading once after each
+    (`pause` later), then read until every sample is out: (the source's chunks, its notices about units)."""
     name = f"eeg-{_uid()}"
     outlet = _eeg_outlet(name, name, unit=None)
     src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
@@ -1021,16 +967,47 @@ def _pushed_blockwise(blocks: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
         time.sleep(0.2)
         for block in blocks:
             outlet.push_chunk(block)
-            time.sleep(0.05)
-            r = src.read(timeout=0.05)
+            time.sleep(pause)
+            r = src.read(timeout=read_timeout)
             got["chunks"] += r.chunks
             got["notices"] += r.notices
         more = _read_all(src, lambda g: _n(got["chunks"]) + _n(g["chunks"]) >= n)
     finally:
         src.stop()
-    data = np.concatenate([c.samples for c in got["chunks"] + more["chunks"]])
-    assert len(data) == n
-    return data, [x for x in got["notices"] + more["notices"] if "unit" in x]
+    chunks = got["chunks"] + more["chunks"]
+    assert _n(chunks) == n
+    return chunks, [x for x in got["notices"] + more["notices"] if "unit" in x]
+
+
+def _one_at_a_time(rows: np.ndarray) -> tuple[list, list[str]]:
+    """_pushed as a sender pushing one sample at a time, read as they come."""
+    return _pushed([row[None, :] for row in rows.astype(np.float32)], pause=0.0, read_timeout=0.02)
+
+
+def test_a_stream_pushed_one_sample_at_a_time_is_judged_on_several() -> None:
+    """A sender that pushes one sample at a time hands over a first chunk of one: no spread shows in it, and its
+    |median| alone (0.5) called quiet microvolt EEG volts. Judged on JUDGE_SAMPLES samples (eegviz.sources.lsl), it is not."""
+    from eegviz.sources.lsl import JUDGE_SAMPLES
+
+    chunks, notices = _one_at_a_time(np.array([np.full(N_CH, 0.5 if k % 2 else -0.5)
+                                               for k in range(JUDGE_SAMPLES + 4)]))
+    assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
+    data = np.concatenate([c.samples for c in chunks])
+    np.testing.assert_allclose(np.abs(data), 0.5e-6, rtol=1e-5)
+
+
+def test_samples_read_before_the_units_are_judged_get_the_judged_scale() -> None:
+    """A volts sender (30 mV DC offset) pushing one sample at a time: the samples read before JUDGE_SAMPLES had
+    come went out as microvolts, 10^6 too small, into the epocher and the recording. They are held back until
+    the judgement and scaled by it, in their order."""
+    from eegviz.sources.lsl import JUDGE_SAMPLES
+
+    n = JUDGE_SAMPLES + 4
+    chunks, _ = _one_at_a_time(np.array([np.full(N_CH, 0.03 + 1e-5 * k) for k in range(n)]))
+    data = np.concatenate([c.samples for c in chunks])
+    np.testing.assert_allclose(data[:, 0], 0.03 + 1e-5 * np.arange(n), rtol=1e-5)
+    ts = np.concatenate([c.timestamps for c in chunks])
+    assert np.all(np.diff(ts) > 0)
 
 
 def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> None:
@@ -1038,8 +1015,8 @@ def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> 
     made up JUDGE_SAMPLES and the units were judged on that one value (no spread; 0.5 read as volts), so a quiet
     microvolt stream came out 10^6 too large. Judged on samples that are not all zero."""
     quiet = np.random.default_rng(0).normal(0, 0.5, (24, N_CH)).astype(np.float32)  # microvolts, spread 0.3
-    data, notices = _pushed_blockwise([np.full((1, N_CH), 0.5, np.float32), np.zeros((20, N_CH), np.float32),
-                                       quiet])
+    chunks, notices = _pushed([np.full((1, N_CH), 0.5, np.float32), np.zeros((20, N_CH), np.float32), quiet])
+    data = np.concatenate([c.samples for c in chunks])
     assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
     np.testing.assert_allclose(data[21:], quiet * 1e-6, rtol=1e-5)
     np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
@@ -1052,8 +1029,9 @@ def test_one_value_then_only_zeros_up_to_the_hold_cap_is_not_judged_on_that_valu
     from eegviz.sources.lsl import JUDGE_HOLD
 
     quiet = np.random.default_rng(0).normal(0, 0.5, (24, N_CH)).astype(np.float32)  # microvolts, spread 0.3
-    data, notices = _pushed_blockwise([np.full((1, N_CH), 0.5, np.float32),
-                                       np.zeros((JUDGE_HOLD, N_CH), np.float32), quiet])
+    chunks, notices = _pushed([np.full((1, N_CH), 0.5, np.float32), np.zeros((JUDGE_HOLD, N_CH), np.float32),
+                               quiet])
+    data = np.concatenate([c.samples for c in chunks])
     assert len(notices) == 1 and notices[0].endswith("so they are read as microvolts"), notices
     np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
     np.testing.assert_allclose(data[-len(quiet):], quiet * 1e-6, rtol=1e-5)
