@@ -49,7 +49,8 @@ class SourceSettings:
 
     @property
     def resolved_reader(self) -> str:
-        """replay's file reader: 'auto' picks xdf for .xdf files (ours, LabRecorder's; .xdfz and .xdf.gz compressed) and MNE for the rest."""
+        """replay's file reader: 'auto' picks xdf for .xdf files (ours, LabRecorder's; .xdfz and .xdf.gz
+        compressed) and MNE for the rest."""
         if self.reader != "auto":
             return self.reader
         from eegviz.sources.xdf_chunks import is_xdf_name

@@ -19,7 +19,7 @@ import numpy as np
 from eegviz.data.dataset import EEGDataset
 from eegviz.errors import EegvizError
 from eegviz.messages import ch_name_problem
-from eegviz.sources.xdf_chunks import is_xdf_name
+from eegviz.sources.xdf_chunks import is_xdf_name, xdf_files_in
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def detect_format(path: str | Path) -> str:
             return "synthetic"
         if any(p.glob("sub-*/preprocessed_eeg_training.npy")):
             return "things-eeg2"
-        if any(is_xdf_name(f) for f in p.rglob("*")):  # eegviz.data.xdf_dataset reads subfolders too
+        if next(xdf_files_in(p), None) is not None:  # eegviz.data.xdf_dataset reads subfolders too
             return "xdf"
     elif p.suffix.lower() in (".pth", ".pt"):
         return "eeg-imagenet"

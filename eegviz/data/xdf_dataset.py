@@ -26,7 +26,7 @@ import numpy as np
 from eegviz.data.images import find_images
 from eegviz.data.dataset import EEGDataset, check_fractions, split_groups
 from eegviz.errors import EegvizError
-from eegviz.sources.xdf_chunks import is_xdf_name
+from eegviz.sources.xdf_chunks import xdf_files_in
 from eegviz.stream.dejitter import dejitter_recording
 from eegviz.stream.epocher import GAP, find_window
 
@@ -46,14 +46,16 @@ def _captions(root: Path) -> dict[str, str]:
 
 
 def _xdf_files(xdf_paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """The recordings: files as given, and every .xdf (.xdfz, .xdf.gz) under a folder, subfolders included (`eegviz record` puts a
-    second session into the same --out as session-002/session.xdf; BIDS puts them under sub-NN/ses-NN/eeg/)."""
+    """The recordings: files as given, and every .xdf (.xdfz, .xdf.gz) under a folder, subfolders included
+    (`eegviz record` puts a second session into the same --out as session-002/session.xdf; BIDS puts them under
+    sub-NN/ses-NN/eeg/)."""
     paths = [xdf_paths] if isinstance(xdf_paths, (str, Path)) else list(xdf_paths)
     files: list[Path] = []
     for p in map(Path, paths):
-        files += sorted(f for f in p.rglob("*") if is_xdf_name(f) and f.is_file()) if p.is_dir() else [p]
+        files += sorted(xdf_files_in(p)) if p.is_dir() else [p]
     if not files:
-        raise EegvizError(f"no .xdf (or compressed .xdfz) files in {', '.join(map(str, paths)) or '(nothing given)'}")
+        raise EegvizError(f"no .xdf (or compressed .xdfz) files in "
+                          f"{', '.join(map(str, paths)) or '(nothing given)'}")
     return files
 
 

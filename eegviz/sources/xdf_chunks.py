@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import struct
+from pathlib import Path
 
 # bytes per value of XDF's numeric channel formats
 VALUE_BYTES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "double64": 8}
@@ -37,6 +38,11 @@ XDF_SUFFIXES = (".xdf", ".xdfz", ".xdf.gz")
 def is_xdf_name(path) -> bool:
     """Does the file name say XDF (XDF_SUFFIXES, any case)? Judged from the name only, as file readers are chosen."""
     return str(path).lower().endswith(XDF_SUFFIXES)
+
+
+def xdf_files_in(folder):
+    """The XDF recordings under `folder`, subfolders included (files whose names say XDF), in no set order."""
+    return (f for f in Path(folder).rglob("*") if is_xdf_name(f) and f.is_file())
 
 
 def varlen(n: int) -> bytes:
