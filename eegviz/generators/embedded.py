@@ -30,8 +30,9 @@ class EmbeddedGenerator(DiffusersImg2ImgGenerator):
         if opts.sd_model:
             raise EegvizError(SD_MODEL_NOT_READ)
         if not has_pipeline(Path(model_dir)):
-            raise EegvizError(f"{model_dir} holds no diffusers pipeline (model_index.json missing, as in a decoder-only "
-                              "model folder); draw with another folder's: add --generator diffusers --sd-model MODEL")
+            raise EegvizError(f"{model_dir} holds no diffusers pipeline (model_index.json missing, as in a "
+                              "decoder-only model folder); draw with another folder's: add --generator diffusers "
+                              "--sd-model MODEL")
         return cls.from_folder(Path(model_dir), opts)
 
 

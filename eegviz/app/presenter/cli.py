@@ -13,7 +13,7 @@ from pathlib import Path
 
 from eegviz.app.presenter.schedule import (DEFAULT_NAME, DESIGNS, MAX_SECONDS, check_seconds, check_stream_name,
                                            log_exists_message, make_schedule)
-from eegviz.checks import check_at_least, check_range
+from eegviz.checks import check_at_least, check_named, check_range
 from eegviz.errors import EegvizError
 from eegviz.stopping import signals_call
 
@@ -141,8 +141,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main_from_args(args: argparse.Namespace) -> int:
     """Run the presenter from parsed `eegviz present` arguments (or, with --write-demo-folder, write one)."""
-    from eegviz.checks import check_named
-
     # `--log "$LOG"` with LOG unset gives "": it was refused as "the presentation log  exists" (the working
     # directory, as a Path), and an empty folder was taken as not given, with a line about the other option
     check_named(args.log, "--log", "the onset log file to write (or leave --log out)")
