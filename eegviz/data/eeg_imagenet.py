@@ -198,6 +198,7 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
         raise EegvizError(f"split_index must be auto, dataset or subjects, not {split_index!r}")
     keep: list[int] = []
     of_subjects: list[int] = []  # the selected subjects' trials before the length filter, in file order
+    present: set[int] = set()  # every subject number in the file
     n_ch, short, long_ = None, 0, 0
     for i, e in enumerate(entries):
         lacks = [k for k in ("eeg", "image", "label", "subject") if not isinstance(e, dict) or k not in e]
@@ -217,6 +218,7 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
             raise EegvizError(f"{path}: entry {i} label {label} is outside the {len(wnids)} labels")
         if not 0 <= image < len(images):
             raise EegvizError(f"{path}: entry {i} image {image} is outside the {len(images)} images")
+        present.add(subject)
         if wanted is not None and subject not in wanted:
             continue
         of_subjects.append(i)
@@ -226,6 +228,12 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
             long_ += 1
         else:
             keep.append(i)
+    # as THINGS-EEG2's subjects=: a number the file does not hold is refused, naming the ones it does; `--subjects
+    # 4,7` trained and scored subject 4 alone without a word, and `--subjects 7` said only "no trials left"
+    absent = sorted(wanted - present) if wanted is not None else []
+    if absent:
+        raise EegvizError(f"subject(s) {', '.join(map(str, absent))} not in {path}; available: "
+                          f"{', '.join(map(str, sorted(present)))}")
     if short or long_:
         log.warning("%s: skipped %d trials shorter than %d samples and %d longer than %s", path.name, short,
                     time_high, long_, max_len)

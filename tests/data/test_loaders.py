@@ -74,6 +74,17 @@ def test_eeg_imagenet_options_and_fallback_split(tmp_path):
     assert set(one.subjects) == {2} and len(one.labels) == 3 and one.ch_names[5] == "A5"  # entries 1, 3, 5
 
 
+def test_eeg_imagenet_subjects_not_in_the_file_are_refused(tmp_path):
+    """`--subjects 1,7` on a file of subjects 1 and 2 trained and scored subject 1 alone without a word (and
+    `--subjects 7` said only "no trials left"); THINGS-EEG2 refuses such a number, naming the ones there are."""
+    path, _ = _eeg_imagenet(tmp_path)
+    for chosen in ([1, 7], 7, [7, 9]):
+        with pytest.raises(EegvizError) as err:
+            load_eeg_imagenet(path, subjects=chosen)
+        absent = "7" if chosen != [7, 9] else "7, 9"
+        assert str(err.value) == f"subject(s) {absent} not in {path}; available: 1, 2"
+
+
 def test_eeg_imagenet_trust(tmp_path):
     path, _ = _eeg_imagenet(tmp_path, recorded=datetime.date(2017, 1, 1))  # a pickled non-tensor object
     with pytest.raises(EegvizError, match="trust=True"):
