@@ -20,14 +20,29 @@ def check_stimuli(image_ids, paths: dict | None = None) -> None:
     """
     from eegviz.world.stimuli import spec_from_id
 
-    for i in dict.fromkeys(map(str, image_ids)):
+    def missing(i: str) -> bool:
         if paths and i in paths:
-            continue
+            return False
         try:
             spec_from_id(i)
         except EegvizError:
-            raise EegvizError(f"no stimulus image for id '{i}': the pixel branch learns from the stimuli, so "
-                              "pass --images-dir with a file per image named <id>.png/.jpg") from None
+            return True
+        return False
+
+    ids = list(dict.fromkeys(map(str, image_ids)))
+    lacking = [i for i in ids if missing(i)]
+    if not lacking:
+        return
+    if not paths:
+        raise EegvizError(f"no stimulus image for id '{lacking[0]}': the pixel branch learns from the stimuli, so "
+                          "pass --images-dir with a file per image named <id>.png/.jpg")
+    # the folder was given and holds some of them: "pass --images-dir" sent a user who had (THINGS-EEG2's
+    # image_set/training_images, which lacks the test images) looking for a missing option
+    more = f" and {len(lacking) - 1} more" if len(lacking) > 1 else ""
+    raise EegvizError(f"--images-dir has no stimulus image for id '{lacking[0]}'{more} ({len(ids) - len(lacking)} "
+                      f"of the dataset's {len(ids)} images found): the pixel branch learns from every stimulus, so "
+                      "give a folder with a file per image (<id>.png/.jpg; THINGS-EEG2: the release's image_set/, "
+                      "which holds training_images/ and test_images/)")
 
 
 def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -316,6 +316,15 @@ def test_things_eeg2_release_layout_finds_metadata_and_stimuli(tmp_path):
     (project / "image_set" / "training_images").rename(moved)  # one part's folder given as --images-dir
     got = open_dataset(data, images_dir=str(moved))
     assert len(got.image_paths) == 40 and got.image_paths["kite_03b"] == moved / "00003_kite" / "kite_03b.jpg"
+    # training needs the test stimuli too: the folder was given, so "pass --images-dir" was the wrong advice
+    from eegviz.data.targets import check_stimuli
+
+    with pytest.raises(EegvizError) as err:
+        check_stimuli(got.image_ids, got.image_paths)
+    assert str(err.value).startswith("--images-dir has no stimulus image for id 'zebra_01s' and 2 more (40 of the "
+                                     "dataset's 43 images found)")
+    assert "image_set/, which holds training_images/ and test_images/" in str(err.value)
+    check_stimuli(got.image_ids[got.split != "test"], got.image_paths)  # what training alone learns from
     with pytest.raises(EegvizError, match="no THINGS stimuli under"):
         open_dataset(data, images_dir=str(tmp_path))
 
