@@ -14,7 +14,8 @@ Which list the split indices point into: block_splits_by_image_all.pth indexes t
 (11965 trials); block_splits_by_image_single.pth (1000 indices, as used by DreamDiffusion with subject 4)
 indexes ONE subject's trials, because the original code filters by subject before applying the split.
 `split_index="auto"` takes the subject's list when subjects are selected and every index fits inside it
-(the all-subjects file's indices never do), else the whole list; "dataset" and "subjects" force one.
+(the all-subjects file's indices never do), else the whole list; "dataset" and "subjects" force one. Such a
+file laid over several selected subjects is refused in "auto": it indexes one subject's trials.
 
 Not in the file, hence assumed: the values are treated as microvolts (scale=1e-6 V per unit; the released data
 are band-passed and standardised, so the absolute scale is nominal), and channel names are unknown, so they are
@@ -156,11 +157,17 @@ def read_splits(path: str | Path, split_num: int, n_entries: int, trust: bool = 
 
 
 def _split_of_trials(where: dict[int, str], of_subjects: list[int], subset: bool, split_index: str,
-                     name: str) -> dict[int, str]:
+                     name: str, n_subjects: int = 1) -> dict[int, str]:
     """Split indices -> dataset entries: as they are, or as positions in the selected subjects' trials."""
     fits = bool(where) and max(where) < len(of_subjects)
     if split_index == "dataset" or (split_index == "auto" and not (subset and fits)):
         return where
+    if split_index == "auto" and n_subjects > 1:
+        # a single-subject file's positions laid over several subjects' trials in file order: a meaningless
+        # split that puts one image's trials in train and test (the original code takes one subject)
+        raise EegvizError(f"{name} indexes one subject's trials (all its indices fall within the chosen subjects' "
+                          f"{len(of_subjects)}), but --subjects names {n_subjects}: choose one subject with it, as "
+                          "the original code and DreamDiffusion do")
     if not fits:
         log.warning("%s: %d split indices point past the selected subjects' %d trials; dropped", name,
                     sum(i >= len(of_subjects) for i in where), len(of_subjects))
@@ -245,7 +252,8 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     labels = np.array([int(entries[i]["label"]) for i in keep], dtype=np.int64)
     if splits is not None:
         where = _split_of_trials(read_splits(splits, split_num, len(entries), trust), of_subjects,
-                                 wanted is not None, split_index, Path(splits).name)
+                                 wanted is not None, split_index, Path(splits).name,
+                                 len(wanted) if wanted is not None else len(present))
         listed = [k for k, i in enumerate(keep) if i in where]
         if len(listed) < len(keep):
             log.warning("%s: %d of %d trials are in no split of %s; dropped", path.name, len(keep) - len(listed),

@@ -394,6 +394,21 @@ def test_eeg_imagenet_single_subject_split_file(tmp_path, caplog):
         load_eeg_imagenet(path, splits=single, split_index="mine")
 
 
+def test_eeg_imagenet_single_subject_split_file_over_two_subjects_is_refused(tmp_path):
+    """Its positions were laid over both subjects' trials in file order: entries 0..3 (two subjects, images 0..3)
+    trained and tested as if they were one subject's, the split no longer image-wise and not the published one."""
+    path, _ = _eeg_imagenet(tmp_path)
+    single = tmp_path / "block_splits_by_image_single.pth"
+    torch.save({"splits": [{"train": [0, 1], "val": [2], "test": [3]}]}, single)
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(path, splits=single, subjects=[1, 2])
+    assert str(err.value) == ("block_splits_by_image_single.pth indexes one subject's trials (all its indices fall "
+                              "within the chosen subjects' 8), but --subjects names 2: choose one subject with it, "
+                              "as the original code and DreamDiffusion do")
+    forced = load_eeg_imagenet(path, splits=single, subjects=[1, 2], split_index="subjects")  # from Python, asked
+    assert list(forced.split) == ["train", "train", "val", "test"]
+
+
 # ------------------------------------------------------------------------------------------ XDF sessions
 FS = 250.0
 T0 = 50.0
