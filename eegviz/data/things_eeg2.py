@@ -243,7 +243,12 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
                 log.warning("THINGS-EEG2: %d subjects x %d trials x %d channels x %d samples need %.0f GB in memory; "
                             "select subjects= or average_repetitions=True for less", len(subs), sum(per), len(ch),
                             len(times), n_bytes / 1e9)
-            eeg = np.empty((sum(per) * len(subs), len(ch), len(times)), dtype=np.float32)
+            try:
+                eeg = np.empty((sum(per) * len(subs), len(ch), len(times)), dtype=np.float32)
+            except MemoryError:  # NICE/ATM's 63-channel copies of all ten subjects: some 40 GB, a traceback
+                raise EegvizError(f"{root}: {len(subs)} subject(s) x {sum(per)} trials x {len(ch)} channels x "
+                                  f"{len(times)} samples need {n_bytes / 1e9:.1f} GB, more memory than this machine "
+                                  "gives; read fewer subjects (--subjects N,...)") from None
         elif ch != ref[0] or not _same(times, ref[1]) or shapes != ref[2]:
             raise EegvizError(f"{folder}: shapes, channels or times differ from {subs[0][1].name} "
                               f"({shapes} vs {ref[2]}); all subjects must share one layout")

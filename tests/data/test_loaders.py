@@ -269,6 +269,24 @@ def test_things_eeg2_nan_epochs_are_refused(tmp_path):
                               "repetition 1); repair or drop them before loading")
 
 
+def test_things_eeg2_too_large_for_memory_is_one_line(tmp_path, monkeypatch):
+    """All subjects of NICE/ATM's 63-channel copy need some 40 GB: where the machine cannot give them, the
+    MemoryError was a traceback."""
+    root = _things(tmp_path)
+    empty = np.empty
+
+    def refuse(shape, *args, **kwargs):
+        if isinstance(shape, tuple) and len(shape) == 3 and shape[0] == 2 * 175:  # the trials of both subjects
+            raise MemoryError
+        return empty(shape, *args, **kwargs)
+
+    monkeypatch.setattr(np, "empty", refuse)
+    with pytest.raises(EegvizError) as err:
+        load_things_eeg2(root)
+    assert str(err.value) == (f"{root}: 2 subject(s) x 175 trials x 17 channels x 100 samples need 0.0 GB, more "
+                              "memory than this machine gives; read fewer subjects (--subjects N,...)")
+
+
 def test_things_eeg2_nice_atm_250hz_variant(tmp_path, caplog):
     """NICE/ATM's Preprocessed_data_250Hz: pickle.dump, 63 channels (+ 'stim' in some copies), data cropped to
     0..1 s while 'times' still spans -0.2..1.0 s."""
