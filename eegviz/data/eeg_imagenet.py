@@ -245,8 +245,11 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
         log.warning("%s: skipped %d trials shorter than %d samples and %d longer than %s", path.name, short,
                     time_high, long_, max_len)
     if not keep:
+        # a file saved (samples, channels): every trial "too short", and nothing said which axis was read as time
+        flipped = (f"; each trial's eeg was read as {n_ch} channels x its samples (shape (channels, samples)): is it "
+                   "saved (samples, channels)? transpose each entry's eeg" if short and n_ch >= time_high else "")
         raise EegvizError(f"{path}: no trials left after the subject and length filters "
-                          f"(time_high={time_high}, max_len={max_len}, subjects={subjects})")
+                          f"(time_high={time_high}, max_len={max_len}, subjects={subjects}){flipped}")
 
     ids = np.array([images[int(entries[i]["image"])] for i in keep])
     labels = np.array([int(entries[i]["label"]) for i in keep], dtype=np.int64)

@@ -125,6 +125,21 @@ def test_eeg_imagenet_bad_files(tmp_path, content, message):
         load_eeg_imagenet(tmp_path / "bad.pth")
 
 
+def test_eeg_imagenet_saved_samples_by_channels_is_named_for_it(tmp_path):
+    """eeg of (500, 128): every trial read as 128 samples, "too short", and the error said only "no trials left"."""
+    entries = [{"eeg": torch.zeros(500, 128), "image": i % 4, "label": (i % 4) // 2, "subject": 1} for i in range(4)]
+    torch.save({"dataset": entries, "labels": WNIDS, "images": IMAGES}, tmp_path / "t.pth")
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(tmp_path / "t.pth")
+    assert str(err.value).endswith("each trial's eeg was read as 500 channels x its samples (shape (channels, "
+                                   "samples)): is it saved (samples, channels)? transpose each entry's eeg")
+    path, _ = _eeg_imagenet(tmp_path)  # too short the right way round: no such guess
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(path, time_high=700, max_len=None)
+    assert str(err.value) == f"{path}: no trials left after the subject and length filters (time_high=700, " \
+                             "max_len=None, subjects=None)"
+
+
 @pytest.mark.parametrize("key, value, kind", [("labels", 5, "int"), ("images", None, "NoneType")])
 def test_eeg_imagenet_names_must_be_lists(tmp_path, key, value, kind):
     """labels: 5 or images: None used to be a TypeError traceback."""
