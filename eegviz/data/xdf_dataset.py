@@ -78,6 +78,20 @@ def _subjects(files: list[Path]) -> dict[Path, int]:
     return {f: 0 if lab is None else number[lab] for f, lab in labels.items()}
 
 
+def _layout_difference(sig: tuple, ref: tuple) -> str:
+    """What differs between two recordings' (channel names, sampling rate), in words, the first one's last: the
+    counts alone said "(4 ch, 250.0 Hz) differ from the first recording (4 ch, 250.0 Hz)" for channels in
+    another order or under other names."""
+    (names, rate), (ref_names, ref_rate) = sig, ref
+    if rate != ref_rate:
+        return f"the EEG is sampled at {rate:g} Hz, at {ref_rate:g} Hz"
+    if len(names) != len(ref_names):
+        return f"the EEG stream has {len(names)} channels, {len(ref_names)}"
+    k = next(k for k, (a, b) in enumerate(zip(names, ref_names)) if a != b)
+    how = "in another order" if sorted(names) == sorted(ref_names) else "named otherwise"
+    return f"the EEG stream's channels are {how}: channel {k + 1} is '{names[k]}', '{ref_names[k]}'"
+
+
 def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: str | Path,
                      tmin: float = -0.1, tmax: float = 0.6, eeg_stream: str | None = None,
                      marker_stream: str | None = None, val_fraction: float = 0.1, test_fraction: float = 0.1,
@@ -109,7 +123,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         return image_id if image_id in cls_of else None
 
     epochs, ids, subj, blocks = [], [], [], []  # block = the recording file (one run)
-    ref = None
+    ref = ref_path = None
     unknown: dict[str, int] = {}
     outside = gaps = nan = 0
     files = _xdf_files(xdf_paths)
@@ -136,10 +150,10 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
                 continue
             first_seconds[key] = path
         if ref is None:
-            ref = sig
+            ref, ref_path = sig, path
         elif sig != ref:
-            raise EegvizError(f"{path}: channels or sampling rate ({len(sig[0])} ch, {sig[1]} Hz) differ from the "
-                              f"first recording ({len(ref[0])} ch, {ref[1]} Hz); load them separately")
+            raise EegvizError(f"{path}: {_layout_difference(sig, ref)} in {ref_path}: every recording must have the "
+                              "EEG stream's channels in one order and one sampling rate; load them separately")
         sf = s.info.sfreq
         # cut in the stamps a replay and the live session cut in (dejittered), not the sender's raw ones: with
         # chunk jitter of a few ms the raw stamps put a third of the markers a sample off the replay's epochs

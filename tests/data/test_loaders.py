@@ -456,7 +456,7 @@ def _images(root, flat=False):
     return ids
 
 
-def _record(path, payloads, seconds=12.0, onset=0.5, step=0.5, srate=FS, nan_at=()):
+def _record(path, payloads, seconds=12.0, onset=0.5, step=0.5, srate=FS, nan_at=(), ch_names=("O1", "Oz", "O2", "Pz")):
     """4 channels in microvolts whose value is the sample index (NaN at samples `nan_at`), markers on the sample
     grid; `srate` is the stream's declared rate only, the samples are FS apart."""
     n = int(seconds * FS)
@@ -464,7 +464,7 @@ def _record(path, payloads, seconds=12.0, onset=0.5, step=0.5, srate=FS, nan_at=
     data = np.repeat(np.arange(n, dtype=np.float32)[:, None], 4, axis=1)
     data[list(nan_at)] = np.nan
     with XdfWriter(path) as w:
-        eeg = w.add_stream("amp", "EEG", 4, srate, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
+        eeg = w.add_stream("amp", "EEG", 4, srate, "float32", ch_names=list(ch_names), unit="microvolts")
         mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
         for a in range(0, n, 250):
             w.write_samples(eeg, data[a:a + 250], ts[a:a + 250])
@@ -516,6 +516,31 @@ def test_xdf_flat_folder_two_files_and_errors(tmp_path, caplog):
         load_xdf_dataset(tmp_path / "rec", _images_only(tmp_path / "other"))
     with pytest.raises(EegvizError, match="fractions"):
         load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.6, test_fraction=0.5)
+
+
+@pytest.mark.parametrize("second, difference", [
+    ({"ch_names": ("Oz", "O1", "O2", "Pz")}, "the EEG stream's channels are in another order: channel 1 is 'Oz', "
+                                             "'O1'"),
+    ({"ch_names": ("O1", "Oz", "O2", "Cz")}, "the EEG stream's channels are named otherwise: channel 4 is 'Cz', "
+                                             "'Pz'"),
+], ids=["order", "names"])
+def test_xdf_recordings_of_another_layout_say_what_differs(tmp_path, second, difference):
+    """Channels in another order gave "(4 ch, 250.0 Hz) differ from the first recording (4 ch, 250.0 Hz)": the
+    same numbers twice, and no name of the file they differed from."""
+    images = tmp_path / "images"
+    ids = _images(images)
+    (tmp_path / "rec").mkdir()
+    _record(tmp_path / "rec" / "a.xdf", ids[:6], seconds=4.0)
+    _record(tmp_path / "rec" / "b.xdf", ids[6:], seconds=4.0, **second)
+    with pytest.raises(EegvizError) as err:
+        load_xdf_dataset(tmp_path / "rec", images)
+    assert str(err.value) == (f"{tmp_path / 'rec' / 'b.xdf'}: {difference} in {tmp_path / 'rec' / 'a.xdf'}: every "
+                              "recording must have the EEG stream's channels in one order and one sampling rate; "
+                              "load them separately")
+    from eegviz.data.xdf_dataset import _layout_difference
+
+    assert _layout_difference((["O1"], 500.0), (["O1"], 250.0)) == "the EEG is sampled at 500 Hz, at 250 Hz"
+    assert _layout_difference((["O1"], 250.0), (["O1", "O2"], 250.0)) == "the EEG stream has 1 channels, 2"
 
 
 def test_xdf_files_in_a_folder_are_found_whatever_the_case_of_their_extension(tmp_path):
