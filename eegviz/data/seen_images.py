@@ -92,7 +92,10 @@ def check_unseen(model_dir: Path, image_ids: Iterable, refuse: bool = True) -> d
     whole training run would cost the model card."""
     counts = count_seen(model_dir, image_ids)
     if refuse and counts and (counts["train"] or counts["val"]):
+        # the split options too: an EEG-ImageNet model trained with --splits and evaluated without them (or the
+        # other way round) meets a test split drawn another way, and the hint named only the synthetic world's cure
         raise EegvizError(f"{seen_line(model_dir, counts)}: its figures would not be a test; evaluate on data whose "
-                          "test images the model never saw (for the synthetic world: simulated with the model's own "
+                          "test images the model never saw (with the --splits and --subjects it was trained with: "
+                          "its training.json's 'command'; for the synthetic world: simulated with the model's own "
                           "--images, or another --seed)")
     return counts

@@ -85,6 +85,19 @@ def test_eeg_imagenet_subjects_not_in_the_file_are_refused(tmp_path):
         assert str(err.value) == f"subject(s) {absent} not in {path}; available: 1, 2"
 
 
+def test_eeg_imagenet_evaluated_without_its_training_splits_names_them(tmp_path):
+    """A model trained with --splits and evaluated without (a test split drawn by image instead) is refused, as
+    it should be; the hint named only the synthetic world's cure (--images, --seed), not the --splits."""
+    from eegviz.data.seen_images import check_unseen, write_seen_images
+
+    path, splits = _eeg_imagenet(tmp_path)
+    write_seen_images(tmp_path, load_eeg_imagenet(path, splits=splits))  # the model folder's record
+    ds = load_eeg_imagenet(path)  # eval without --splits
+    with pytest.raises(EegvizError) as err:
+        check_unseen(tmp_path, ds.image_ids[ds.subset("test")])
+    assert "(with the --splits and --subjects it was trained with: its training.json's 'command'; " in str(err.value)
+
+
 def test_eeg_imagenet_trust(tmp_path):
     path, _ = _eeg_imagenet(tmp_path, recorded=datetime.date(2017, 1, 1))  # a pickled non-tensor object
     with pytest.raises(EegvizError, match="trust=True"):
