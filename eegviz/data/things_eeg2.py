@@ -6,7 +6,8 @@ test: 200 other concepts x 1 image, 80 repetitions. Concept and file names come 
 as `metadata`, or found in `images_dir` or the folder above it, in ROOT, in an image_set/ folder in ROOT or up to two levels above it - the release's
 own layout puts preprocessed_data/ and image_set/ side by side - or ATM's images_set/); without it images get
 numeric ids and concepts numeric names. The stimulus files are found from the metadata, as
-<image_set>/{training,test}_images/<NNNNN_concept>/<file> next to the metadata or under `images_dir`.
+<image_set>/{training,test}_images/<NNNNN_concept>/<file> next to the metadata or under `images_dir`, or, in an
+`images_dir` without that layout, as the files it names (any image extension), flat or in one folder per concept.
 
 Also read: the 63-channel 250 Hz variant that NICE-EEG and ATM use (pickle.dump of the same dict, -0.2..1.0 s
 epochs whose DATA were cropped to 0..1 s while 'times' was saved uncropped: the last samples of 'times' are
@@ -181,7 +182,8 @@ def _image_names(root: Path, metadata: str | Path | None, n_train: int, n_test: 
 
 def _stimulus_files(found: dict, images_dir: str | Path | None) -> dict[str, Path] | None:
     """id -> stimulus file, looked up where the release keeps them: <dir>/{training,test}_images/<concept>/<file>
-    (dir = `images_dir` or the metadata's folder), or <images_dir>/<concept>/<file> for one part's folder."""
+    (dir = `images_dir` or the metadata's folder), or <images_dir>/<concept>/<file> for one part's folder; else the
+    images of `images_dir` (eegviz.data.images.find_images) whose stem is a file the metadata names."""
     if not found:
         if images_dir is not None:
             raise EegvizError(f"THINGS-EEG2 stimuli are named by image_metadata.npy, which is neither in "
@@ -200,8 +202,19 @@ def _stimulus_files(found: dict, images_dir: str | Path | None) -> dict[str, Pat
                     paths[Path(f).stem] = cand
                     break
     if images_dir is not None and not paths:
+        # a stimulus folder as every other format takes it (<file stem>.jpg, flat or in one folder per class):
+        # THINGS images resized into one folder were refused, although the metadata names each file
+        from eegviz.data.images import find_images
+
+        wanted = {Path(f).stem for _, _, files in found["parts"] for f in files}
+        try:
+            paths = {img.image_id: img.path for img in find_images(base, "--images-dir") if img.image_id in wanted}
+        except EegvizError:  # no images at all, or two of one name: not a stimulus folder either way
+            paths = {}
+    if images_dir is not None and not paths:
         raise EegvizError(f"no THINGS stimuli under {base}: expected training_images/<NNNNN_concept>/<file> "
-                          "(the image_set folder of the release)")
+                          "(the image_set folder of the release), or the files image_metadata.npy names, by "
+                          "themselves or in one folder per concept")
     return paths or None
 
 

@@ -375,6 +375,24 @@ def test_things_eeg2_release_layout_finds_metadata_and_stimuli(tmp_path):
         open_dataset(data, images_dir=str(tmp_path))
 
 
+@pytest.mark.parametrize("layout", ["flat", "concept folders"])
+def test_things_eeg2_stimuli_in_a_folder_of_their_own_files(tmp_path, layout):
+    """THINGS images resized into one folder (<file>.jpg, or <concept>/<file>.jpg), as --images-dir holds every
+    other format's stimuli: refused with "no THINGS stimuli", although image_metadata.npy names each file."""
+    root = _things(tmp_path, subjects=(1,))
+    meta = np.load(root / "image_metadata.npy", allow_pickle=True).item()
+    stimuli = tmp_path / "resized"
+    for part in ("train", "test"):
+        for c, f in zip(meta[f"{part}_img_concepts"], meta[f"{part}_img_files"]):
+            folder = stimuli if layout == "flat" else stimuli / c[6:]
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f.replace(".jpg", ".png")).write_bytes(b"")
+    (stimuli / "unrelated_01.png").write_bytes(b"")  # a file the metadata does not name: not a stimulus
+    ds = open_dataset(root, images_dir=str(stimuli))
+    assert len(ds.image_paths) == 43 and "unrelated_01" not in ds.image_paths
+    assert ds.image_paths["yak_01s"] == (stimuli if layout == "flat" else stimuli / "yak") / "yak_01s.png"
+
+
 @pytest.mark.parametrize("given", ["image_set", "image_set/training_images"])
 def test_things_eeg2_metadata_is_found_in_the_images_dir(tmp_path, given):
     """The release's image_set/ (image_metadata.npy beside training_images/ and test_images/) kept apart from the
