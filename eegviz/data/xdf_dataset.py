@@ -78,6 +78,16 @@ def _subjects(files: list[Path]) -> dict[Path, int]:
     return {f: 0 if lab is None else number[lab] for f, lab in labels.items()}
 
 
+def _first_change(data: np.ndarray, chunk: int = 65536) -> int:
+    """The first sample (row) of `data` that differs from sample 0 (NaN counts as differing), 0 when none does;
+    scanned a chunk at a time so that a long flat recording costs no mask as large as itself."""
+    for a in range(0, len(data), chunk):
+        rows = np.flatnonzero((data[a:a + chunk] != data[:1]).any(axis=1))
+        if len(rows):
+            return a + int(rows[0])
+    return 0
+
+
 def _layout_difference(sig: tuple, ref: tuple) -> str:
     """What differs between two recordings' (channel names, sampling rate), in words, the first one's last: the
     counts alone said "(4 ch, 250.0 Hz) differ from the first recording (4 ch, 250.0 Hz)" for channels in
@@ -139,9 +149,12 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         # a folder may hold a replay's copy of a recording (`eegviz replay X --out` into it writes the same EEG
         # samples and image ids again as session-00N/session.xdf): its epochs would count twice, so a recording
         # whose first seconds of EEG are sample for sample another's, with the same image ids in the same order,
-        # is read once
+        # is read once. The seconds are taken from where the EEG first changes: an amplifier's warm-up zeros (or a
+        # flat start before acquisition) at the head of two sessions of one presenter order (its --seed defaults to
+        # 0) made them "the same samples", and the second session was dropped
         if len(s.data):
-            h = hashlib.sha256(np.ascontiguousarray(s.data[: max(1, int(10 * s.info.sfreq))]).tobytes())
+            start = _first_change(s.data)
+            h = hashlib.sha256(np.ascontiguousarray(s.data[start:start + max(1, int(10 * s.info.sfreq))]).tobytes())
             h.update("\n".join(m.payload for m in s.markers).encode("utf-8", "replace"))
             key = h.digest()
             if key in first_seconds:

@@ -487,12 +487,15 @@ def _images(root, flat=False):
     return ids
 
 
-def _record(path, payloads, seconds=12.0, onset=0.5, step=0.5, srate=FS, nan_at=(), ch_names=("O1", "Oz", "O2", "Pz")):
-    """4 channels in microvolts whose value is the sample index (NaN at samples `nan_at`), markers on the sample
-    grid; `srate` is the stream's declared rate only, the samples are FS apart."""
+def _record(path, payloads, seconds=12.0, onset=0.5, step=0.5, srate=FS, nan_at=(), ch_names=("O1", "Oz", "O2", "Pz"),
+            flat_s=0.0, offset=0.0):
+    """4 channels in microvolts whose value is the sample index (+ offset; 0 for the first `flat_s` seconds, NaN at
+    samples `nan_at`), markers on the sample grid; `srate` is the stream's declared rate only, the samples are FS
+    apart."""
     n = int(seconds * FS)
     ts = T0 + np.arange(n) / FS
-    data = np.repeat(np.arange(n, dtype=np.float32)[:, None], 4, axis=1)
+    data = np.repeat(np.arange(n, dtype=np.float32)[:, None], 4, axis=1) + np.float32(offset)
+    data[:int(flat_s * FS)] = 0
     data[list(nan_at)] = np.nan
     with XdfWriter(path) as w:
         eeg = w.add_stream("amp", "EEG", 4, srate, "float32", ch_names=list(ch_names), unit="microvolts")
@@ -572,6 +575,28 @@ def test_xdf_recordings_of_another_layout_say_what_differs(tmp_path, second, dif
 
     assert _layout_difference((["O1"], 500.0), (["O1"], 250.0)) == "the EEG is sampled at 500 Hz, at 250 Hz"
     assert _layout_difference((["O1"], 250.0), (["O1", "O2"], 250.0)) == "the EEG stream has 1 channels, 2"
+
+
+def test_xdf_two_sessions_with_a_flat_start_are_not_taken_for_copies(tmp_path, caplog):
+    """Two sessions of one presenter order (its --seed defaults to 0) whose EEG both begins with over 10 s of an
+    amplifier's zeros: their first seconds were the same samples, and the second session was dropped as a
+    replay's copy of the first."""
+    images = tmp_path / "images"
+    ids = _images(images)
+    (tmp_path / "rec" / "session-002").mkdir(parents=True)
+    _record(tmp_path / "rec" / "session.xdf", ids, seconds=14.0, onset=11.0, step=0.2, flat_s=10.5)
+    _record(tmp_path / "rec" / "session-002" / "session.xdf", ids, seconds=14.0, onset=11.0, step=0.2, flat_s=10.5,
+            offset=5000.0)
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.xdf_dataset"):
+        ds = load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.0, test_fraction=0.0)
+    assert "a replay's copy" not in caplog.text
+    assert len(ds.labels) == 2 * len(ids) and sorted(set(ds.blocks)) == [0, 1]
+    # a copy of one of them is still read once
+    (tmp_path / "rec" / "session-003").mkdir()
+    (tmp_path / "rec" / "session-003" / "session.xdf").write_bytes((tmp_path / "rec" / "session.xdf").read_bytes())
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.xdf_dataset"):
+        assert len(load_xdf_dataset(tmp_path / "rec", images).labels) == 2 * len(ids)
+    assert "a replay's copy" in caplog.text
 
 
 def test_xdf_files_in_a_folder_are_found_whatever_the_case_of_their_extension(tmp_path):
