@@ -17,8 +17,11 @@ from eegviz.errors import EegvizError
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """--images-dir, --stream, --markers, --splits and --subjects on `parser`."""
-    parser.add_argument("--images-dir", metavar="DIR", help="stimulus images for XDF-session datasets (<id>.png, "
-                        "optionally in class folders)")
+    # every format reads it (training's pixel branch learns from the stimuli of any real dataset); the help said
+    # "for XDF-session datasets", and an EEG-ImageNet user learnt otherwise only from a refused training run
+    parser.add_argument("--images-dir", metavar="DIR", help="the stimulus images (<id>.png/.jpg, optionally in "
+                        "class folders; THINGS-EEG2: the release's image_set/, found beside the EEG without it): "
+                        "needed for XDF-session datasets, and by training on any dataset that is not synthetic")
     # replay's --stream/--markers, for every file of an XDF-session dataset. A recording of an amplifier that
     # sends its own triggers (or of the simulator) beside `eegviz present` holds two marker streams; the one
     # decoded without --markers is the one naming the most --images-dir images.

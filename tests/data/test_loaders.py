@@ -860,3 +860,17 @@ def test_images_dir_gives_every_format_its_stimuli(tmp_path):
     np.testing.assert_allclose(t[0, :, 8, 8], np.array([60 * k, 255 - 60 * k, 10]) / 255, atol=1 / 255)
     with pytest.raises(EegvizError, match="no stimulus image for id .*--images-dir"):
         stimulus_targets(ds.image_ids, 16)  # real ids without the folder
+
+
+def test_images_dir_help_says_every_real_dataset_needs_it_for_training():
+    """--help said "stimulus images for XDF-session datasets", but training on EEG-ImageNet (or THINGS-EEG2 kept
+    apart from its image_set/) is refused without them: the pixel branch learns from every dataset's stimuli."""
+    import argparse
+
+    from eegviz.data.options import add_dataset_arguments
+
+    parser = argparse.ArgumentParser()
+    add_dataset_arguments(parser)
+    text = " ".join(parser.format_help().split())
+    assert ("needed for XDF-session datasets, and by training on any dataset that is not synthetic" in text
+            and "THINGS-EEG2: the release's image_set/" in text)
