@@ -114,15 +114,24 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _subject_dirs(root: Path, subjects: Iterable[int] | None) -> list[tuple[int, Path]]:
-    found = {int(m.group(1)): p for p in sorted(root.iterdir())
-             if (m := re.fullmatch(r"sub-(\d+)", p.name)) and (p / "preprocessed_eeg_training.npy").is_file()}
+    numbered = {int(m.group(1)): p for p in sorted(root.iterdir()) if (m := re.fullmatch(r"sub-(\d+)", p.name))}
+    found = {n: p for n, p in numbered.items() if (p / "preprocessed_eeg_training.npy").is_file()}
+    # a subject folder with the test file only (a download cut short) was left out of "every subject" without a
+    # word, while one lacking the test file was refused, naming it
+    partial = {n: p for n, p in numbered.items() if n not in found and (p / "preprocessed_eeg_test.npy").is_file()}
     if not found:
         raise EegvizError(f"no sub-XX/preprocessed_eeg_training.npy under {root}")
-    if subjects is None:
+    wanted = (None if subjects is None else [int(subjects)] if np.isscalar(subjects)
+              else list(dict.fromkeys(int(s) for s in subjects)))
+    cut = [p for n, p in partial.items() if wanted is None or n in wanted]
+    if cut:
+        raise EegvizError(f"{cut[0] / 'preprocessed_eeg_training.npy'} does not exist, though the folder holds "
+                          "preprocessed_eeg_test.npy (a download cut short?); fetch it"
+                          + (", or leave the subject out with --subjects" if wanted is None else ""))
+    if wanted is None:
         return sorted(found.items())
     # each once (as EEG-ImageNet's subjects=): `--subjects 1,1` read subject 1 twice, every trial doubled in
     # training and in the test figures (found by review)
-    wanted = [int(subjects)] if np.isscalar(subjects) else list(dict.fromkeys(int(s) for s in subjects))
     absent = [s for s in wanted if s not in found]
     if absent:
         raise EegvizError(f"subject(s) {', '.join(map(str, absent))} not in {root}; available: "

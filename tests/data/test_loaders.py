@@ -249,6 +249,21 @@ def test_things_eeg2_a_subject_named_twice_is_read_once(tmp_path):
     assert list(twice.subjects) == list(once.subjects) and np.array_equal(twice.eeg, once.eeg)
 
 
+def test_things_eeg2_a_subject_without_its_training_file_is_named(tmp_path):
+    """sub-02 with its test file only (a download cut short) was left out of "every subject" without a word,
+    while a subject lacking its test file was refused, naming the file."""
+    root = _things(tmp_path, metadata=False)
+    missing = root / "sub-02" / "preprocessed_eeg_training.npy"
+    missing.unlink()
+    with pytest.raises(EegvizError) as err:
+        load_things_eeg2(root)
+    assert str(err.value) == (f"{missing} does not exist, though the folder holds preprocessed_eeg_test.npy (a "
+                              "download cut short?); fetch it, or leave the subject out with --subjects")
+    with pytest.raises(EegvizError, match="does not exist, though the folder holds .*; fetch it$"):
+        load_things_eeg2(root, subjects=[1, 2])
+    assert set(load_things_eeg2(root, subjects=[1]).subjects) == {1}  # left out: the others are read
+
+
 def test_things_eeg2_bad_files(tmp_path):
     root = _things(tmp_path, subjects=(1,), train_shape=(40, 4, 17, 99))
     with pytest.raises(EegvizError, match=r"shape \(40, 4, 17, 99\)"):
