@@ -48,11 +48,17 @@ def _captions(root: Path) -> dict[str, str]:
 def _xdf_files(xdf_paths: str | Path | Iterable[str | Path]) -> list[Path]:
     """The recordings: files as given, and every .xdf (.xdfz, .xdf.gz) under a folder, subfolders included
     (`eegviz record` puts a second session into the same --out as session-002/session.xdf; BIDS puts them under
-    sub-NN/ses-NN/eeg/)."""
+    sub-NN/ses-NN/eeg/), except hidden files and folders ('.' names)."""
     paths = [xdf_paths] if isinstance(xdf_paths, (str, Path)) else list(xdf_paths)
     files: list[Path] = []
     for p in map(Path, paths):
-        files += sorted(xdf_files_in(p)) if p.is_dir() else [p]
+        if not p.is_dir():
+            files.append(p)
+            continue
+        # hidden ones left out, as the stimulus folder's are: a folder copied from a Mac onto an exFAT/FAT drive or
+        # a network share holds a '._session.xdf' (the resource fork) beside each recording, and the first of them
+        # refused the whole dataset as "not an XDF file"
+        files += sorted(f for f in xdf_files_in(p) if not any(n.startswith(".") for n in f.relative_to(p).parts))
     if not files:
         raise EegvizError(f"no .xdf (or compressed .xdfz) files in "
                           f"{', '.join(map(str, paths)) or '(nothing given)'}")

@@ -614,6 +614,19 @@ def test_xdf_two_sessions_with_a_flat_start_are_not_taken_for_copies(tmp_path, c
     assert "a replay's copy" in caplog.text
 
 
+def test_xdf_hidden_files_beside_the_recordings_are_left_out(tmp_path):
+    """A folder copied from a Mac onto an exFAT drive holds '._session.xdf' (AppleDouble) beside each recording:
+    the first of them refused the whole dataset as "not an XDF file"."""
+    images = tmp_path / "images"
+    ids = _images(images)
+    (tmp_path / "rec" / ".Trash-1000").mkdir(parents=True)
+    _record(tmp_path / "rec" / "session.xdf", ids, seconds=10.0)
+    (tmp_path / "rec" / "._session.xdf").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X" + bytes(4000))
+    (tmp_path / "rec" / ".Trash-1000" / "old.xdf").write_bytes(b"XDF:")  # a deleted recording
+    ds = open_dataset(tmp_path / "rec", images_dir=str(images))
+    assert len(ds.labels) == len(ids) and set(ds.blocks) == {0}
+
+
 def test_xdf_files_in_a_folder_are_found_whatever_the_case_of_their_extension(tmp_path):
     """A recording renamed S02.XDF was read when given alone but skipped in a folder ("*.xdf" globbed), its
     trials missing from training without a word, or the folder refused as no dataset when it was the only one."""
