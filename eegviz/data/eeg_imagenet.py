@@ -195,7 +195,11 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     missing = [k for k in ("dataset", "labels", "images") if not isinstance(raw, dict) or k not in raw]
     if missing:
         have = ", ".join(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
-        raise EegvizError(f"{path} is not an EEG-ImageNet file: key(s) {', '.join(missing)} missing (has: {have})")
+        # block_splits_by_image_*.pth given as the data (the two files swapped on the command line)
+        swapped = (": it is a splits file; give it as --splits and the EEG file (e.g. eeg_55_95_std.pth) as --data"
+                   if isinstance(raw, dict) and "splits" in raw else "")
+        raise EegvizError(f"{path} is not an EEG-ImageNet file: key(s) {', '.join(missing)} missing (has: {have})"
+                          f"{swapped}")
     entries, wnids, images = raw["dataset"], _names(raw, "labels", path), _names(raw, "images", path)
     if not isinstance(entries, (list, tuple)) or not entries:
         raise EegvizError(f"{path}: 'dataset' must be a non-empty list of trials")

@@ -98,6 +98,16 @@ def test_eeg_imagenet_evaluated_without_its_training_splits_names_them(tmp_path)
     assert "(with the --splits and --subjects it was trained with: its training.json's 'command'; " in str(err.value)
 
 
+def test_eeg_imagenet_splits_file_given_as_the_data_is_named_for_it(tmp_path):
+    """`--data block_splits_by_image_all.pth --splits eeg_55_95_std.pth`: "not an EEG-ImageNet file: key(s)
+    dataset, labels, images missing (has: splits)", with no word that the two were swapped."""
+    path, splits = _eeg_imagenet(tmp_path)
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(splits, splits=path)
+    assert str(err.value).endswith("(has: splits): it is a splits file; give it as --splits and the EEG file (e.g. "
+                                   "eeg_55_95_std.pth) as --data")
+
+
 def test_eeg_imagenet_trust(tmp_path):
     path, _ = _eeg_imagenet(tmp_path, recorded=datetime.date(2017, 1, 1))  # a pickled non-tensor object
     with pytest.raises(EegvizError, match="trust=True"):
