@@ -52,6 +52,9 @@ def detect_format(path: str | Path) -> str:
             return "things-eeg2"
         if next(xdf_files_in(p), None) is not None:  # eegviz.data.xdf_dataset reads subfolders too
             return "xdf"
+        if (p / "preprocessed_eeg_training.npy").is_file():  # one subject's folder, to train on that subject
+            raise EegvizError(f"{p} is one THINGS-EEG2 subject's folder; give the folder that holds the sub-XX "
+                              f"folders ({p.parent}) as --data, with --subjects to read only some")
     elif p.suffix.lower() in (".pth", ".pt"):
         return "eeg-imagenet"
     elif is_xdf_name(p):

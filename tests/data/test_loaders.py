@@ -846,6 +846,13 @@ def test_open_dataset_dispatches_every_format(tmp_path):
 def test_open_dataset_errors(tmp_path, caplog):
     with pytest.raises(EegvizError, match="does not exist"):
         open_dataset(tmp_path / "missing")
+    # one THINGS-EEG2 subject's folder, as one would give it to train on that subject: the generic line said
+    # only what a THINGS-EEG2 folder holds
+    sub = _things(tmp_path / "t", subjects=(3,)) / "sub-03"
+    with pytest.raises(EegvizError) as err:
+        open_dataset(sub)
+    assert str(err.value) == (f"{sub} is one THINGS-EEG2 subject's folder; give the folder that holds the sub-XX "
+                              f"folders ({sub.parent}) as --data, with --subjects to read only some")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(EegvizError, match="is not a dataset eegviz can read.*dataset.json"):
         open_dataset(tmp_path / "notes.txt")
