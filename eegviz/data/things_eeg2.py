@@ -69,8 +69,9 @@ def _read_dict(path: Path, what: str, trust: bool = False) -> dict:
     return obj
 
 
-def _read_part(path: Path, trust: bool = False) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(data (images, reps, ch, t) float32, ch_names, times) of one preprocessed file, shapes checked."""
+def _read_part(path: Path, trust: bool = False, cropped: set | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(data (images, reps, ch, t) float32, ch_names, times) of one preprocessed file, shapes checked. `cropped`:
+    the (entries, samples) of NICE/ATM crops already warned about, so that ten subjects' twenty files say it once."""
     d = _read_dict(path, "THINGS-EEG2 file", trust)
     missing = [k for k in ("preprocessed_eeg_data", "ch_names", "times") if k not in d]
     if missing:
@@ -85,8 +86,12 @@ def _read_part(path: Path, trust: bool = False) -> tuple[np.ndarray, list[str], 
                           "of names") from None
     if (data.ndim == 4 and data.shape[2] == len(ch) and 2 <= data.shape[3] < len(times)
             and abs(times[-data.shape[3]]) < 1e-6):  # NICE's crop starts exactly at stimulus onset
-        log.warning("%s: 'times' has %d entries for %d samples (NICE/ATM crop the data, not the times); "
-                    "using its last %d", path, len(times), data.shape[3], data.shape[3])
+        if cropped is None or (len(times), data.shape[3]) not in cropped:
+            log.warning("%s: 'times' has %d entries for %d samples (NICE/ATM crop the data, not the times); "
+                        "using its last %d%s", path, len(times), data.shape[3], data.shape[3],
+                        "" if cropped is None else ", here and in every file so cropped")
+        if cropped is not None:
+            cropped.add((len(times), data.shape[3]))
         times = times[-data.shape[3]:]
     if data.ndim != 4 or data.shape[2] != len(ch) or data.shape[3] != len(times) or len(times) < 2:
         raise EegvizError(f"{path}: preprocessed_eeg_data has shape {data.shape}; expected (images, repetitions, "
@@ -247,8 +252,9 @@ def load_things_eeg2(root: str | Path, subjects: int | Iterable[int] | None = No
     ref: tuple[list[str], np.ndarray, tuple, tuple] | None = None
     names = classes = group = None
     pos = 0
+    cropped: set = set()
     for n_sub, (s, folder) in enumerate(subs):
-        parts = [_read_part(folder / f"preprocessed_eeg_{p}.npy", trust) for p in PARTS]
+        parts = [_read_part(folder / f"preprocessed_eeg_{p}.npy", trust, cropped) for p in PARTS]
         (train_eeg, ch, times), (test_eeg, ch_te, times_te) = parts
         shapes = (train_eeg.shape, test_eeg.shape)
         if ch_te != ch or not _same(times_te, times):

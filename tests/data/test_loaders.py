@@ -359,6 +359,15 @@ def test_things_eeg2_nice_atm_250hz_variant(tmp_path, caplog):
     assert ds.eeg.shape == (86, 63, 250) and ds.sfreq == 250.0 and ds.tmin == pytest.approx(0.0)
     assert "stim" not in ds.ch_names and ds.eeg[0, 62, 0] == pytest.approx(62e-6)
     assert "'times' has 300 entries for 250 samples" in caplog.text
+    # said once, not once for each subject's two files (twenty lines for the ten subjects)
+    import shutil
+
+    shutil.copytree(root / "sub-01", root / "sub-02")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert load_things_eeg2(root).eeg.shape == (2 * 86, 63, 250)
+    assert caplog.text.count("'times' has 300 entries for 250 samples") == 1
+    assert "here and in every file so cropped" in caplog.text
 
 
 def test_things_eeg2_release_layout_finds_metadata_and_stimuli(tmp_path):
