@@ -103,7 +103,9 @@ def _layout_difference(sig: tuple, ref: tuple) -> str:
         return f"the EEG is sampled at {rate:g} Hz, at {ref_rate:g} Hz"
     if len(names) != len(ref_names):
         return f"the EEG stream has {len(names)} channels, {len(ref_names)}"
-    k = next(k for k, (a, b) in enumerate(zip(names, ref_names)) if a != b)
+    k = next((k for k, (a, b) in enumerate(zip(names, ref_names)) if a != b), None)
+    if k is None:  # the same names held in another kind of sequence
+        return f"the EEG stream's channels ({', '.join(map(str, names))}) differ from those"
     how = "in another order" if sorted(names) == sorted(ref_names) else "named otherwise"
     return f"the EEG stream's channels are {how}: channel {k + 1} is '{names[k]}', '{ref_names[k]}'"
 

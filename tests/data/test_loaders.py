@@ -609,6 +609,7 @@ def test_xdf_recordings_of_another_layout_say_what_differs(tmp_path, second, dif
 
     assert _layout_difference((["O1"], 500.0), (["O1"], 250.0)) == "the EEG is sampled at 500 Hz, at 250 Hz"
     assert _layout_difference((["O1"], 250.0), (["O1", "O2"], 250.0)) == "the EEG stream has 1 channels, 2"
+    assert "differ from those" in _layout_difference((("O1",), 250.0), (["O1"], 250.0))  # no StopIteration
 
 
 def test_xdf_two_sessions_with_a_flat_start_are_not_taken_for_copies(tmp_path, caplog):
