@@ -30,6 +30,8 @@ from eegviz.stream.counter import SampleCounter, with_lost
 from eegviz.stream.dejitter import Dejitter
 
 LONG_JUMP_S = 0.25  # a jump in the board's stamps this long is a gap, whatever its sample counter says
+# no samples for this long: the board is said to be silent (off, out of radio range, a flat battery), once per silence
+SILENT_S = 2.0
 
 
 class _Board(BoardShim):
@@ -209,6 +211,8 @@ class BrainFlowSource:
                          if self._counter_row is not None and self.info.sfreq > 0 else None)
         self.lost_samples = 0
         self._told_nan = self._told_lost = self._told_text = False
+        self._last_data_at = time.monotonic()
+        self._silent = False  # the silence notice was given and no sample has come since
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Take everything the board buffered; polls up to timeout when nothing is there yet."""
@@ -224,6 +228,7 @@ class BrainFlowSource:
             data = self.board.get_board_data()
         except BrainFlowError as e:
             raise EegvizError(f"BrainFlow board {self.info.name} failed: {e}") from None
+        self._watch_silence(data.shape[1] > 0, result)
         if data.shape[1]:
             raw = data[self._ts_row].astype(np.float64) + self._offset
             samples = data[self._eeg_rows].T * 1e-6
@@ -260,6 +265,26 @@ class BrainFlowSource:
                     result.notices.append(undecodable_notice(self.marker_lsl_name, raw_bytes, payload))
                 result.markers.append(Marker(timestamp=float(t), payload=payload, source=self.marker_lsl_name))
         return result
+
+    def _watch_silence(self, got_data: bool, result: ReadResult) -> None:
+        """One notice when the board has sent nothing for SILENT_S, and one when its samples come again.
+
+        BrainFlow keeps a session whose board went quiet (a Cyton switched off or out of its dongle's range, a
+        flat battery) without an error: get_board_data just returns nothing. The session went on without a
+        word, every marker meanwhile waiting for EEG that never came, where an LSL stream's loss and return are
+        said (eegviz.sources.lsl)."""
+        now = time.monotonic()
+        if got_data:
+            if self._silent:
+                self._silent = False
+                result.notices.append(f"BrainFlow board {self.info.name} sends samples again after "
+                                      f"{now - self._last_data_at:.1f} s of silence; epochs across it are skipped")
+            self._last_data_at = now
+        elif not self._silent and now - self._last_data_at >= SILENT_S:
+            self._silent = True
+            result.notices.append(f"BrainFlow board {self.info.name} has sent no samples for {SILENT_S:g} s (switched "
+                                  "off, out of range, a flat battery?); the session waits for it, and markers meanwhile "
+                                  "get no epoch")
 
     def _steady(self, raw: np.ndarray, data: np.ndarray, result: ReadResult) -> tuple[np.ndarray, bool]:
         """The steady stamps for this chunk's board stamps `raw`, and whether samples were lost before or in it.

@@ -385,3 +385,22 @@ def test_a_read_holding_both_sides_of_a_long_jump_keeps_each_side_in_place() -> 
     ts = np.concatenate(out)
     assert gaps == [False, False, True]
     np.testing.assert_allclose(ts, t, atol=1e-3)
+
+
+def test_a_board_that_goes_silent_and_comes_back_is_said_both_times(source, monkeypatch) -> None:
+    """A Cyton switched off or out of its dongle's range: BrainFlow returns no samples and no error. The session
+    went on without a word, its markers waiting for EEG that never came; the silence and the return are said once
+    each, as an LSL stream's loss and return are."""
+    import eegviz.sources.brainflow as bf
+
+    monkeypatch.setattr(bf, "SILENT_S", 0.3, raising=False)
+    real = source.board.get_board_data
+    quiet = {"on": True}
+    source.board.get_board_data = lambda: real()[:, :0] if quiet["on"] else real()  # what the board sends is lost
+    silent = _read_all(source, 0.8)
+    assert not silent["chunks"] and len(silent["notices"]) == 1
+    assert "no samples for 0.3 s" in silent["notices"][0] and source.info.name in silent["notices"][0]
+    quiet["on"] = False
+    back = _read_all(source, 0.5)
+    assert back["chunks"] and len(back["notices"]) == 1 and "samples again after" in back["notices"][0]
+    assert back["gaps"] >= 1  # the silence is a gap: no epoch is cut across it
