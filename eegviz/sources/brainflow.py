@@ -92,6 +92,14 @@ def _board_name(board_id: int) -> str:
         return f"board {board_id}"
 
 
+def _marker_text(value: float) -> str:
+    """A board marker's id: insert_marker takes any non-zero number; integral ones read without '.0' ("3"), others
+    as they are ("2.5"), the rule an XDF file's numeric markers are read by (eegviz.sources.xdf._payload). Every
+    marker was cut to an integer, so 2.5 and 2.7 became image "2" (and were recorded so)."""
+    v = float(value)
+    return str(int(v)) if v.is_integer() else str(v)
+
+
 class BrainFlowSource:
     """Source reading one BrainFlow board; board_id -1 is the synthetic board (no hardware needed)."""
 
@@ -246,11 +254,11 @@ class BrainFlowSource:
                                        raw_timestamps=raw))  # the recording keeps the board's own stamps
             if self._marker_source is None:
                 values = data[self._marker_row]
-                for i in np.flatnonzero(values):
+                for i in np.flatnonzero(np.isfinite(values) & (values != 0)):
                     # on its sample's place in the steady clock: a replay of the recording dejitters the EEG
                     # stamps the same way, so the marker lands on that sample again
                     result.markers.append(
-                        Marker(timestamp=float(ts[i]), payload=str(int(values[i])), source=self.info.name)
+                        Marker(timestamp=float(ts[i]), payload=_marker_text(values[i]), source=self.info.name)
                     )
         if self._marker_source is not None:
             from eegviz.sources.lsl import pull_marker_chunk, undecodable_notice

@@ -404,3 +404,14 @@ def test_a_board_that_goes_silent_and_comes_back_is_said_both_times(source, monk
     back = _read_all(source, 0.5)
     assert back["chunks"] and len(back["notices"]) == 1 and "samples again after" in back["notices"][0]
     assert back["gaps"] >= 1  # the silence is a gap: no epoch is cut across it
+
+
+def test_a_marker_that_is_no_integer_keeps_its_value(source) -> None:
+    """insert_marker takes any non-zero number: 2.5 was cut to image "2" (and recorded so), the id of another
+    marker; integral ones still read without '.0', as an XDF file's numeric markers do."""
+    _read_for(source, 0.1)
+    source.board.insert_marker(2.5)
+    time.sleep(0.1)
+    source.board.insert_marker(4.0)
+    _, markers = _read_for(source, 0.5)
+    assert [m.payload for m in markers] == ["2.5", "4"]
