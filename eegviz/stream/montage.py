@@ -78,6 +78,39 @@ REFERENCE_SUFFIX = re.compile(r"^(?:EEG\s+)?([^\s_-]+)[-_](?:REF|LE|RE|AR|AV|AVG
                               re.IGNORECASE)
 
 
+# A channel's name as EDF+ writes it, its signal type first ("EEG Fp1"; Nihon Kohden's and many clinical exporters'
+# without a reference suffix): the name after it is an electrode's when it starts with a letter ("EEG 001", MNE's
+# sample data, stays as it is).
+TYPE_PREFIX = re.compile(r"^EEG\s+([A-Za-z][A-Za-z0-9']*)$", re.IGNORECASE)
+
+
+def _renamed(source_names: list[str], model_names, rename) -> list[str]:
+    """The source's names through `rename` where that is safe: a name the model itself has is matched as it is,
+    and a name is renamed only to one no other channel has or gets, so renaming never makes two channels of one
+    name."""
+    model = {m.lower() for m in model_names}
+    taken = {n.lower() for n in source_names}
+    out = []
+    for n in source_names:
+        e = rename(n)
+        if e != n and n.lower() not in model and e.lower() not in taken:
+            taken.add(e.lower())
+            n = e
+        out.append(n)
+    return out
+
+
+def without_type(source_names: list[str], model_names) -> list[str]:
+    """The source's names with an EDF+ signal-type prefix taken off ("EEG Fp1" -> "Fp1", TYPE_PREFIX), where safe
+    (_renamed). Done before the BioSemi check (biosemi_cap), so "EEG A1".."EEG D32" are still placed by that cap
+    and never as the 10-10 names A1, C1 they would then spell. Such names were refused as having no position."""
+    def strip(n: str) -> str:
+        m = TYPE_PREFIX.match(str(n).strip())
+        return str(n) if m is None else m.group(1)
+
+    return _renamed(source_names, model_names, strip)
+
+
 def electrode_name(name: str) -> str:
     """The electrode a referential channel name names ("EEG FP1-REF" -> "FP1", "Fp1-A1" -> "Fp1"); any other
     name as it is (bipolar "FP1-F7" names two electrodes, and BioSemi's "A1" has no separator)."""
@@ -89,17 +122,8 @@ def electrode_names(source_names: list[str], model_names) -> list[str]:
     """The source's names with referential ones read as their electrode (electrode_name), where that is safe: a
     name the model itself has (a model trained on "Fp1-A1" channels) is matched as it is, and a name is renamed
     only to one no other channel has or gets ("A1-A2" beside a real "A1" stays "A1-A2"), so renaming never makes
-    two channels of one name."""
-    model = {m.lower() for m in model_names}
-    taken = {n.lower() for n in source_names}
-    out = []
-    for n in source_names:
-        e = electrode_name(n)
-        if e != n and n.lower() not in model and e.lower() not in taken:
-            taken.add(e.lower())
-            n = e
-        out.append(n)
-    return out
+    two channels of one name (_renamed)."""
+    return _renamed(source_names, model_names, electrode_name)
 
 
 def biosemi_cap(names) -> str | None:
@@ -371,6 +395,13 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     position on the model's montage (`montage` is the source's, e.g. from --montage; None: guessed, and for
     BioSemi's ActiView names the cap they name, biosemi_cap, unless it is the model's own)."""
     model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
+    typed = without_type(source_names, model_names)
+    if typed != source_names:
+        changed = [f"{a} -> {b}" for a, b in zip(source_names, typed) if a != b]
+        if warn:
+            log.info("montage: %d channel names read without their signal type (%s%s)",
+                     len(changed), ", ".join(changed[:3]), " ..." if len(changed) > 3 else "")
+        source_names = typed
     cap = biosemi_cap(source_names)
     # a model trained on the same cap's ActiView names (its montage unrecorded) is matched by name, as before
     # (a model whose montage is that cap but whose names are 10-20 ones, biosemi64's, still gets the translation)

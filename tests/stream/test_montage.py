@@ -174,6 +174,26 @@ def test_clinical_edf_names_with_their_reference_map_as_their_electrodes():
     assert electrode_name("EEG A1") == "EEG A1" and electrode_name("A1-A2") == "A1"
 
 
+def test_edf_names_with_their_signal_type_map_as_their_electrodes():
+    """EDF+ writes a label as its signal type and the electrode, "EEG Fp1" (no reference suffix): such a stream or
+    file was refused as having no channel with a position. Taken off before the BioSemi check, so "EEG A1".."EEG
+    B32" are still placed by BioSemi's 64-electrode cap, not as the 10-10 names A1, A2 they spell; "EEG 001"
+    names no electrode and stays as it is."""
+    new = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz", "P4", "P8",
+           "O1", "O2"]
+    plain = build_channel_map(default_spec().ch_names, "biosemi128", new, warn=False)
+    typed = build_channel_map(default_spec().ch_names, "biosemi128", [f"EEG {n}" for n in new] + ["EEG 001"],
+                              warn=False)
+    assert typed.left_out == ("EEG 001",) and typed.source_montage == plain.source_montage
+    np.testing.assert_array_equal(typed.picks, plain.picks)
+    np.testing.assert_array_equal(typed.matrix, plain.matrix)
+    actiview = [f"{c}{i}" for c in "AB" for i in range(1, 33)]
+    a = build_channel_map(default_spec().ch_names, "biosemi128", actiview, warn=False)
+    b = build_channel_map(default_spec().ch_names, "biosemi128", [f"EEG {n}" for n in actiview], warn=False)
+    assert a.source_montage == b.source_montage == "biosemi64"
+    np.testing.assert_array_equal(a.matrix, b.matrix)
+
+
 @pytest.mark.parametrize("montage", ["standard_1020", None])  # given, or guessed
 def test_channels_without_a_position_are_left_out(montage):
     """ECG / EXG / AUX channels in the same stream (an EDF's ECG, a BioSemi's EXG1-8): the montage places them
