@@ -115,7 +115,7 @@ class BrainFlowSource:
         self._input_params = self._checked_params()  # wrong names or a missing port: said now, not after warm-up
         self.board: BoardShim | None = None
         self.info = StreamInfo(name=_board_name(self.board_id), ch_names=(), sfreq=0.0)
-        self._marker_source = None
+        self._marker_source = None  # a RecoveringInlet once started; before, the unconnected inlet open() made
         self._streaming = False  # start() ran (open() only prepares the board)
         self._offset = 0.0
         self._last_ts: float | None = None
@@ -179,7 +179,12 @@ class BrainFlowSource:
             except EegvizError:
                 self.stop()
                 raise
-            self._marker_source = pylsl.StreamInlet(mk, recover=True, processing_flags=pylsl.proc_clocksync)
+            from eegviz.sources.lsl_reconnect import _new_inlet
+
+            # without liblsl's recovery, which found no stream without a source_id (a stimulus program restarted:
+            # no markers again, without a word) and blocks pulls while it looks: a RecoveringInlet (start())
+            # looks in the background and says when the stream is lost and back, as for LSL sessions
+            self._marker_source, self._marker_info = _new_inlet(mk), mk
         else:
             # a lab's stimulus program sends its image ids on LSL; without --markers they were passed over
             # without a word, and the session waited for board markers that never came
@@ -204,12 +209,16 @@ class BrainFlowSource:
         """Start the board's stream (open() first if the caller did not) and the marker inlet, if any."""
         if self.board is None:
             self.open()
-        if self._marker_source is not None:  # first, so a marker stream gone since open() leaves no board running
+        if isinstance(self._marker_source, pylsl.StreamInlet):  # first, so a marker stream gone since open()
+            from eegviz.sources.lsl_reconnect import RecoveringInlet, _connect  # leaves no board running
+
+            inlet = self._marker_source
             try:
-                self._marker_source.open_stream(timeout=5.0)
+                offset = _connect(inlet, 5.0)
             except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
                 self.stop()
                 raise EegvizError(f"LSL marker stream '{self.marker_lsl_name}' did not answer: {e}") from None
+            self._marker_source = RecoveringInlet(inlet, self._marker_info, offset, "markers")
         self._try("start_stream")
         self._streaming = True
         self._offset = pylsl.local_clock() - time.time()
@@ -261,18 +270,31 @@ class BrainFlowSource:
                         Marker(timestamp=float(ts[i]), payload=_marker_text(values[i]), source=self.info.name)
                     )
         if self._marker_source is not None:
-            from eegviz.sources.lsl import pull_marker_chunk, undecodable_notice
-
-            try:
-                vals, mts = pull_marker_chunk(self._marker_source)
-            except pylsl.util.LostError:
-                vals, mts = [], []
-            for (payload, raw_bytes), t in zip(vals, mts):
-                if raw_bytes is not None and not self._told_text:
-                    self._told_text = True
-                    result.notices.append(undecodable_notice(self.marker_lsl_name, raw_bytes, payload))
-                result.markers.append(Marker(timestamp=float(t), payload=payload, source=self.marker_lsl_name))
+            self._read_lsl_markers(result)
         return result
+
+    def _read_lsl_markers(self, result: ReadResult) -> None:
+        """The LSL marker stream's markers, stamped in the local LSL clock (the board's samples are moved there at
+        start()); a lost stream is looked for in the background and its loss and return said (RecoveringInlet)."""
+        from eegviz.sources.lsl import pull_marker_chunk, undecodable_notice
+
+        mk = self._marker_source
+        mk.swap_if_found()
+        mk.take_notices(result)
+        mk.poll_offset(ReadResult())  # its offset only: the recording stamps markers in the local clock
+        if mk.lost:
+            return
+        try:
+            vals, mts = pull_marker_chunk(mk.inlet)
+        except pylsl.util.LostError:
+            mk.mark_lost()
+            mk.take_notices(result)
+            return
+        for (payload, raw_bytes), t in zip(vals, mts):
+            if raw_bytes is not None and not self._told_text:
+                self._told_text = True
+                result.notices.append(undecodable_notice(self.marker_lsl_name, raw_bytes, payload))
+            result.markers.append(Marker(timestamp=float(t) + mk.offset, payload=payload, source=self.marker_lsl_name))
 
     def _watch_silence(self, got_data: bool, result: ReadResult) -> None:
         """One notice when the board has sent nothing for SILENT_S, and one when its samples come again.
@@ -349,5 +371,10 @@ class BrainFlowSource:
             finally:
                 board.released = True  # done with, released or not (_Board)
         if self._marker_source is not None:
-            self._marker_source.close_stream()
-            self._marker_source = None
+            from eegviz.sources.lsl_reconnect import _close
+
+            mk, self._marker_source = self._marker_source, None
+            if isinstance(mk, pylsl.StreamInlet):  # opened, never started
+                _close(mk)
+            else:
+                mk.close()

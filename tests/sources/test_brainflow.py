@@ -415,3 +415,38 @@ def test_a_marker_that_is_no_integer_keeps_its_value(source) -> None:
     source.board.insert_marker(4.0)
     _, markers = _read_for(source, 0.5)
     assert [m.payload for m in markers] == ["2.5", "4"]
+
+
+def test_a_marker_stream_that_goes_and_comes_back_is_said_and_read_again() -> None:
+    """A stimulus program restarted during a board session. Its stream has no source_id (pylsl's default), which
+    liblsl's own recovery cannot find again: its markers never came again, and nothing said so. The stream is
+    looked for by name in the background, as an LSL session's is, and its loss and return are said."""
+    name = f"bf-mk-{uuid.uuid4().hex[:8]}"
+
+    def outlet():
+        return pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, ""))
+
+    def until(what, seconds, push=None):
+        got = {"markers": [], "notices": []}
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end and not what(got):
+            if push is not None:
+                push.push_sample(["star_001"])
+            r = src.read(timeout=0.05)
+            got["markers"] += [m.payload for m in r.markers]
+            got["notices"] += r.notices
+        return got
+
+    first = outlet()
+    src = BrainFlowSource(marker_lsl_name=name)
+    src.start()
+    try:
+        assert until(lambda g: g["markers"], 5.0, first)["markers"]
+        del first  # the stimulus program ends
+        gone = until(lambda g: g["notices"], 5.0)
+        assert any("lost" in n and name in n for n in gone["notices"])
+        second = outlet()  # and starts again
+        back = until(lambda g: g["markers"], 10.0, second)
+        assert back["markers"] and any("is back" in n for n in back["notices"])
+    finally:
+        src.stop()
