@@ -230,6 +230,7 @@ class BrainFlowSource:
         self._told_nan = self._told_lost = self._told_text = False
         self._last_data_at = time.monotonic()
         self._silent = False  # the silence notice was given and no sample has come since
+        self._seen_data = False  # a sample came since start(): a silence before it is a slow start, not a loss
 
     def read(self, timeout: float = 0.05) -> ReadResult:
         """Take everything the board buffered; polls up to timeout when nothing is there yet."""
@@ -307,14 +308,20 @@ class BrainFlowSource:
         if got_data:
             if self._silent:
                 self._silent = False
-                result.notices.append(f"BrainFlow board {self.info.name} sends samples again after "
-                                      f"{now - self._last_data_at:.1f} s of silence; epochs across it are skipped")
+                if self._seen_data:
+                    result.notices.append(f"BrainFlow board {self.info.name} sends samples again after "
+                                          f"{now - self._last_data_at:.1f} s of silence; epochs across it are skipped")
+                else:  # a board slow to start (a Bluetooth headset): late, nothing skipped
+                    result.notices.append(f"BrainFlow board {self.info.name} sends samples now, "
+                                          f"{now - self._last_data_at:.1f} s after its stream was started")
             self._last_data_at = now
+            self._seen_data = True
         elif not self._silent and now - self._last_data_at >= SILENT_S:
             self._silent = True
-            result.notices.append(f"BrainFlow board {self.info.name} has sent no samples for {SILENT_S:g} s (switched "
-                                  "off, out of range, a flat battery?); the session waits for it, and markers meanwhile "
-                                  "get no epoch")
+            since = "for {:g} s" if self._seen_data else "in the {:g} s since its stream was started"
+            result.notices.append(f"BrainFlow board {self.info.name} has sent no samples {since.format(SILENT_S)} "
+                                  "(switched off, out of range, a flat battery?); the session waits for it, and markers "
+                                  "meanwhile get no epoch")
 
     def _steady(self, raw: np.ndarray, data: np.ndarray, result: ReadResult) -> tuple[np.ndarray, bool]:
         """The steady stamps for this chunk's board stamps `raw`, and whether samples were lost before or in it.

@@ -450,3 +450,26 @@ def test_a_marker_stream_that_goes_and_comes_back_is_said_and_read_again() -> No
         assert back["markers"] and any("is back" in n for n in back["notices"])
     finally:
         src.stop()
+
+
+def test_a_board_slow_to_start_is_said_late_not_back_from_a_silence(monkeypatch) -> None:
+    """A Bluetooth headset may stream seconds after start_stream: said as a late start, not as samples "again
+    after a silence" whose epochs were skipped (no sample, and no epoch, came before)."""
+    import eegviz.sources.brainflow as bf
+
+    monkeypatch.setattr(bf, "SILENT_S", 0.3)
+    src = BrainFlowSource()
+    src.start()
+    try:
+        real = src.board.get_board_data
+        quiet = {"on": True}
+        src.board.get_board_data = lambda: real()[:, :0] if quiet["on"] else real()
+        late = _read_all(src, 0.8)
+        said = [n for n in late["notices"] if "samples" in n]  # (not an LSL marker stream elsewhere on the machine)
+        assert not late["chunks"] and len(said) == 1 and "since its stream was started" in said[0]
+        quiet["on"] = False
+        now = _read_all(src, 0.5)
+        assert now["chunks"] and len(now["notices"]) == 1
+        assert "sends samples now" in now["notices"][0] and "skipped" not in now["notices"][0]
+    finally:
+        src.stop()
