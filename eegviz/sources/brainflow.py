@@ -209,17 +209,19 @@ class BrainFlowSource:
         """Start the board's stream (open() first if the caller did not) and the marker inlet, if any."""
         if self.board is None:
             self.open()
-        if isinstance(self._marker_source, pylsl.StreamInlet):  # first, so a marker stream gone since open()
-            from eegviz.sources.lsl_reconnect import RecoveringInlet, _connect  # leaves no board running
-
-            inlet = self._marker_source
+        inlet = self._marker_source if isinstance(self._marker_source, pylsl.StreamInlet) else None
+        if inlet is not None:  # first, so a marker stream gone since open() leaves no board running
             try:
-                offset = _connect(inlet, 5.0)
+                inlet.open_stream(timeout=5.0)
             except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
                 self.stop()
                 raise EegvizError(f"LSL marker stream '{self.marker_lsl_name}' did not answer: {e}") from None
-            self._marker_source = RecoveringInlet(inlet, self._marker_info, offset, "markers")
         self._try("start_stream")
+        if inlet is not None:
+            from eegviz.sources.lsl_reconnect import RecoveringInlet, _first_offset
+
+            # measured once the board streams: it blocks ~0.65 s, and markers received meanwhile had no EEG yet
+            self._marker_source = RecoveringInlet(inlet, self._marker_info, _first_offset(inlet, 5.0), "markers")
         self._streaming = True
         self._offset = pylsl.local_clock() - time.time()
         self._last_ts = None

@@ -473,3 +473,25 @@ def test_a_board_slow_to_start_is_said_late_not_back_from_a_silence(monkeypatch)
         assert "sends samples now" in now["notices"][0] and "skipped" not in now["notices"][0]
     finally:
         src.stop()
+
+
+def test_the_board_streams_before_the_marker_streams_clock_offset_is_measured(monkeypatch) -> None:
+    """The first clock-offset measurement blocks ~0.65 s. Taken before the board's stream started, the markers
+    received meanwhile had no EEG to cut from (each skipped as "the stream began mid-trial")."""
+    import eegviz.sources.lsl_reconnect as reconnect
+
+    name = f"bf-mk-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, name))
+    order = []
+    real_offset = reconnect._first_offset
+    monkeypatch.setattr(reconnect, "_first_offset", lambda *a: (order.append("offset"), real_offset(*a))[1])
+    src = BrainFlowSource(marker_lsl_name=name)
+    src.open()
+    real_start = src.board.start_stream
+    src.board.start_stream = lambda *a: (order.append("board"), real_start(*a))[1]
+    try:
+        src.start()
+        assert order == ["board", "offset"]
+    finally:
+        src.stop()
+        del outlet
