@@ -32,6 +32,8 @@ from eegviz.stream.dejitter import Dejitter
 LONG_JUMP_S = 0.25  # a jump in the board's stamps this long is a gap, whatever its sample counter says
 # no samples for this long: the board is said to be silent (off, out of radio range, a flat battery), once per silence
 SILENT_S = 2.0
+# the system clock (which BrainFlow stamps samples by) moved this far against LSL's steady clock: it was stepped
+CLOCK_STEP_S = 0.1
 
 
 class _Board(BoardShim):
@@ -250,7 +252,7 @@ class BrainFlowSource:
             raise EegvizError(f"BrainFlow board {self.info.name} failed: {e}") from None
         self._watch_silence(data.shape[1] > 0, result)
         if data.shape[1]:
-            raw = data[self._ts_row].astype(np.float64) + self._offset
+            raw = data[self._ts_row].astype(np.float64) + self._offsets(data[self._ts_row], result)
             samples = data[self._eeg_rows].T * 1e-6
             if not self._told_nan and not np.isfinite(samples).all():
                 # as LSL's source does: the recording keeps the samples as they came and the epocher skips the
@@ -298,6 +300,31 @@ class BrainFlowSource:
                 self._told_text = True
                 result.notices.append(undecodable_notice(self.marker_lsl_name, raw_bytes, payload))
             result.markers.append(Marker(timestamp=float(t) + mk.offset, payload=payload, source=self.marker_lsl_name))
+
+    def _offsets(self, wall: np.ndarray, result: ReadResult) -> np.ndarray:
+        """What moves each of this chunk's board stamps (`wall`: the system clock's, time.time()) onto the LSL clock.
+
+        The offset is taken at start(); both clocks run at the same rate (NTP slews both), so it holds until the
+        system clock is stepped (NTP's step at a large error, a time set by hand or after suspend). Then BrainFlow
+        stamped the board's samples seconds off the LSL clock, which markers from an LSL stream are stamped in:
+        every later epoch was cut that far from its marker, without a word. A step is taken again here, for the
+        samples stamped after it (those after the chunk's jump by about the step, else all), and said."""
+        now = pylsl.local_clock() - time.time()
+        old = self._offset
+        offsets = np.full(len(wall), old)
+        if abs(now - old) < CLOCK_STEP_S:
+            return offsets
+        self._offset = now
+        step = old - now  # how far the system clock moved
+        stamps = wall.astype(np.float64)
+        if self._last_ts is not None:
+            stamps = np.concatenate(([self._last_ts - old], stamps))
+        moved = np.flatnonzero(np.abs(np.diff(stamps) - step) < abs(step) / 2)
+        first = int(moved[0]) + (self._last_ts is None) if len(moved) else 0
+        offsets[first:] = now
+        result.notices.append(f"the system clock was stepped by {step:+.2f} s; the BrainFlow board's samples, which "
+                              "BrainFlow stamps by it, are moved onto the LSL clock again, so markers stay on them")
+        return offsets
 
     def _watch_silence(self, got_data: bool, result: ReadResult) -> None:
         """One notice when the board has sent nothing for SILENT_S, and one when its samples come again.

@@ -495,3 +495,28 @@ def test_the_board_streams_before_the_marker_streams_clock_offset_is_measured(mo
     finally:
         src.stop()
         del outlet
+
+
+@pytest.mark.parametrize("step", [5.0, -3.0])
+def test_a_system_clock_step_leaves_the_samples_on_the_lsl_clock(source, monkeypatch, step) -> None:
+    """BrainFlow stamps samples by the system clock, moved onto LSL's steady clock by an offset taken at start().
+    Stepped (NTP, a time set by hand), every later sample was stamped `step` seconds off the clock LSL markers
+    are stamped in, so every later epoch was cut that far from its marker. They stay on the LSL clock, in one
+    line with the samples before (nothing was lost), and the step is said once."""
+    real_data, real_time = source.board.get_board_data, time.time
+    _read_for(source, 0.3)
+
+    def stepped():
+        data = real_data()
+        data[source._ts_row] += step
+        return data
+
+    source.board.get_board_data = stepped
+    monkeypatch.setattr(time, "time", lambda: real_time() + step)
+    got = _read_all(source, 0.6)
+    ts = np.concatenate([c.timestamps for c in got["chunks"]])
+    raw = np.concatenate([c.raw_timestamps for c in got["chunks"]])
+    assert len(ts) > 0.2 * source.info.sfreq
+    assert abs(ts[-1] - pylsl.local_clock()) < 0.5 and abs(raw[-1] - pylsl.local_clock()) < 0.5
+    said = [n for n in got["notices"] if "clock" in n]
+    assert len(said) == 1 and f"{step:+.2f} s" in said[0] and got["gaps"] == 0
