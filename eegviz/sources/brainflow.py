@@ -102,6 +102,18 @@ def _marker_text(value: float) -> str:
     return str(int(v)) if v.is_integer() else str(v)
 
 
+def _clock_offset() -> float:
+    """LSL's clock minus the system clock, read between two LSL clock readings close together: a thread descheduled
+    between the two clocks' readings (a busy machine) would read a step that was not there."""
+    for _ in range(5):
+        before = pylsl.local_clock()
+        wall = time.time()
+        after = pylsl.local_clock()
+        if after - before < 2e-3:
+            break
+    return (before + after) / 2 - wall
+
+
 class BrainFlowSource:
     """Source reading one BrainFlow board; board_id -1 is the synthetic board (no hardware needed)."""
 
@@ -225,7 +237,7 @@ class BrainFlowSource:
             # measured once the board streams: it blocks ~0.65 s, and markers received meanwhile had no EEG yet
             self._marker_source = RecoveringInlet(inlet, self._marker_info, _first_offset(inlet, 5.0), "markers")
         self._streaming = True
-        self._offset = pylsl.local_clock() - time.time()
+        self._offset = _clock_offset()
         self._last_ts = None
         self._dejitter = Dejitter(self.info.sfreq) if self.info.sfreq > 0 else None
         self._counter = (SampleCounter(most=int(self.info.sfreq))
@@ -309,7 +321,7 @@ class BrainFlowSource:
         stamped the board's samples seconds off the LSL clock, which markers from an LSL stream are stamped in:
         every later epoch was cut that far from its marker, without a word. A step is taken again here, for the
         samples stamped after it (those after the chunk's jump by about the step, else all), and said."""
-        now = pylsl.local_clock() - time.time()
+        now = _clock_offset()
         old = self._offset
         offsets = np.full(len(wall), old)
         if abs(now - old) < CLOCK_STEP_S:

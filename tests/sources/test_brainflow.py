@@ -520,3 +520,19 @@ def test_a_system_clock_step_leaves_the_samples_on_the_lsl_clock(source, monkeyp
     assert abs(ts[-1] - pylsl.local_clock()) < 0.5 and abs(raw[-1] - pylsl.local_clock()) < 0.5
     said = [n for n in got["notices"] if "clock" in n]
     assert len(said) == 1 and f"{step:+.2f} s" in said[0] and got["gaps"] == 0
+
+
+def test_a_thread_descheduled_between_the_two_clocks_reads_no_step(source, monkeypatch) -> None:
+    """On a busy machine the reading thread can lose the processor between reading LSL's clock and the system
+    clock: that must not read as a step of the system clock (the samples would be moved by the delay)."""
+    real_time, late = time.time, {"once": True}
+
+    def descheduled():
+        if late.pop("once", False):
+            time.sleep(0.15)
+        return real_time()
+
+    _read_for(source, 0.2)
+    monkeypatch.setattr(time, "time", descheduled)
+    got = _read_all(source, 0.3)
+    assert not late and not [n for n in got["notices"] if "clock" in n]
