@@ -87,6 +87,11 @@ def _load_board_controller() -> None:
 MARKER_LOOK_S = 0.3
 
 
+# boards that stream another board's data (a playback of its file, a relay of its stream), described by that board,
+# BrainFlowInputParams.master_board; asked for their own channels, BrainFlow says it has no information on them
+RELAY_BOARDS = (BoardIds.STREAMING_BOARD.value, BoardIds.PLAYBACK_FILE_BOARD.value)
+
+
 def _board_name(board_id: int) -> str:
     try:
         return BoardIds(board_id).name
@@ -150,6 +155,12 @@ class BrainFlowSource:
             if not hasattr(input_params, key):
                 raise EegvizError(f"unknown BrainFlow parameter '{key}' for {name}; see BrainFlowInputParams")
             setattr(input_params, key, value)
+        if self.board_id in RELAY_BOARDS and self.params.get("master_board") is None:
+            # BrainFlow's own answer was "does not support board id -3", though it does
+            raise EegvizError(f"{name} streams another board's data: name that board with --master-board ID (e.g. "
+                              "-1 for a recording of the synthetic board)" + (
+                                  ", and its file with --board-file" if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value
+                                  else ""))
         port = str(self.params.get("serial_port") or "")
         if port.startswith("/") and not os.path.exists(port):
             raise EegvizError(f"could not start {name}: there is no serial port {port} on this machine (is the "
@@ -163,21 +174,23 @@ class BrainFlowSource:
         self.stop()
         self._open_notices = []  # said by the first read()
         name = _board_name(self.board_id)
+        # the board whose rows and rate the data has: a playback's or relay's master board (RELAY_BOARDS)
+        desc = int(self.params["master_board"]) if self.board_id in RELAY_BOARDS else self.board_id
         try:
             _load_board_controller()
             BoardShim.disable_board_logger()
-            sfreq = float(BoardShim.get_sampling_rate(self.board_id))
-            self._eeg_rows = list(BoardShim.get_eeg_channels(self.board_id))
-            self._ts_row = BoardShim.get_timestamp_channel(self.board_id)
-            self._marker_row = BoardShim.get_marker_channel(self.board_id)
+            sfreq = float(BoardShim.get_sampling_rate(desc))
+            self._eeg_rows = list(BoardShim.get_eeg_channels(desc))
+            self._ts_row = BoardShim.get_timestamp_channel(desc)
+            self._marker_row = BoardShim.get_marker_channel(desc)
             try:
-                self._counter_row = BoardShim.get_package_num_channel(self.board_id)
+                self._counter_row = BoardShim.get_package_num_channel(desc)
             except BrainFlowError:
                 self._counter_row = None  # a board without a sample counter: losses told from the stamps only
         except BrainFlowError as e:
-            raise EegvizError(f"BrainFlow does not support board id {self.board_id}: {e}") from None
+            raise EegvizError(f"BrainFlow does not support board id {desc}: {e}") from None
         try:
-            names = list(BoardShim.get_eeg_names(self.board_id))
+            names = list(BoardShim.get_eeg_names(desc))
         except BrainFlowError:
             names = []
         # none, too few, blank or doubled: ch1..chN

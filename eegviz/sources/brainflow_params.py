@@ -12,7 +12,8 @@ from typing import Mapping
 BRAINFLOW_PARAMS = (("--serial-port", "serial_port", str), ("--mac-address", "mac_address", str),
                     ("--ip-address", "ip_address", str), ("--ip-port", "ip_port", int),
                     ("--serial-number", "serial_number", str), ("--board-file", "file", str),
-                    ("--other-info", "other_info", str), ("--timeout", "timeout", int))
+                    ("--other-info", "other_info", str), ("--timeout", "timeout", int),
+                    ("--master-board", "master_board", int))
 
 
 def brainflow_params(opts: Mapping[str, object]) -> dict:

@@ -536,3 +536,31 @@ def test_a_thread_descheduled_between_the_two_clocks_reads_no_step(source, monke
     monkeypatch.setattr(time, "time", descheduled)
     got = _read_all(source, 0.3)
     assert not late and not [n for n in got["notices"] if "clock" in n]
+
+
+def test_a_playback_of_a_board_recording_is_described_by_its_master_board(tmp_path) -> None:
+    """BrainFlow's playback board (-3) streams a recording of another board, whose rows and rate it has: asked
+    for its own, BrainFlow has none, and the session was refused with "BrainFlow does not support board id -3".
+    --master-board names the recorded board; without it, one line says so."""
+    from eegviz.cli import build_parser
+    from eegviz.sources.brainflow_params import brainflow_params
+
+    args = build_parser().parse_args(["live", "--board", "-3", "--master-board", "-1", "--board-file", "r.csv"])
+    assert brainflow_params(vars(args)) == {"master_board": -1, "file": "r.csv"}
+    with pytest.raises(EegvizError, match="--master-board") as err:
+        BrainFlowSource(board_id=-3, params={"file": "r.csv"})
+    assert "\n" not in str(err.value)
+    rows = np.zeros((500, 32))  # 2 s of the synthetic board's rows, as BrainFlow writes them (a sample a line)
+    rows[:, 0] = np.arange(500) % 256
+    rows[:, 1:17] = np.random.default_rng(0).normal(0, 10, (500, 16))
+    rows[:, 30] = time.time() + np.arange(500) / 250
+    path = tmp_path / "synthetic.csv"
+    np.savetxt(path, rows, delimiter="\t", fmt="%.6f")
+    src = BrainFlowSource(board_id=-3, params={"master_board": -1, "file": str(path)})
+    src.start()
+    try:
+        assert src.info.sfreq == 250 and src.info.n_channels == 16 and src.info.ch_names[0] == "Fz"
+        chunks, _ = _read_for(src, 1.0)
+        assert sum(len(c.timestamps) for c in chunks) > 100
+    finally:
+        src.stop()
