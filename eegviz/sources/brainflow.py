@@ -26,6 +26,7 @@ from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainF
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult
+from eegviz.sources.rate import LiveRateCheck
 from eegviz.stream.counter import SampleCounter, with_lost
 from eegviz.stream.dejitter import Dejitter
 
@@ -34,6 +35,7 @@ LONG_JUMP_S = 0.25  # a jump in the board's stamps this long is a gap, whatever 
 SILENT_S = 2.0
 # the system clock (which BrainFlow stamps samples by) moved this far against LSL's steady clock: it was stepped
 CLOCK_STEP_S = 0.1
+RATE_CHECK_S = 4.0  # the board's rate, as BrainFlow describes it, is judged over its first this-many seconds of data
 
 
 class _Board(BoardShim):
@@ -257,6 +259,8 @@ class BrainFlowSource:
                          if self._counter_row is not None and self.info.sfreq > 0 else None)
         self.lost_samples = 0
         self._told_nan = self._told_lost = self._told_text = False
+        self._rate_check = LiveRateCheck(self.info.sfreq, RATE_CHECK_S)
+        self._rate_error: str | None = None
         self._last_data_at = time.monotonic()
         self._silent = False  # the silence notice was given and no sample has come since
         self._seen_data = False  # a sample came since start(): a silence before it is a slow start, not a loss
@@ -265,6 +269,8 @@ class BrainFlowSource:
         """Take everything the board buffered; polls up to timeout when nothing is there yet."""
         if not self._streaming:
             raise EegvizError("BrainFlow source read before start()")
+        if self._rate_error is not None:
+            raise EegvizError(self._rate_error)
         result = ReadResult()
         result.notices += self._open_notices
         self._open_notices = []
@@ -278,6 +284,15 @@ class BrainFlowSource:
         self._watch_silence(data.shape[1] > 0, result)
         if data.shape[1]:
             raw = data[self._ts_row].astype(np.float64) + self._offsets(data[self._ts_row], result)
+            if (measured := self._rate_check.add(raw, time.monotonic())) is not None:
+                # BrainFlow's table has each board's default rate: a board set to another (its firmware, a playback
+                # of another board's file) had every epoch cut at the wrong length, without a word. Said by the next
+                # read, as for an LSL stream, so this read's samples are recorded
+                self._rate_error = (
+                    f"BrainFlow board {self.info.name} runs at {self.info.sfreq:g} Hz by BrainFlow's description, but "
+                    f"its samples come at {measured}: the board is set to another rate (or loses over half its "
+                    "samples), and epochs cut at that rate would not be the EEG that followed each marker; set the "
+                    "board to its default rate (for a playback, name the recorded board with --master-board)")
             samples = data[self._eeg_rows].T * 1e-6
             if not self._told_nan and not np.isfinite(samples).all():
                 # as LSL's source does: the recording keeps the samples as they came and the epocher skips the

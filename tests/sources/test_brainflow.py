@@ -564,3 +564,30 @@ def test_a_playback_of_a_board_recording_is_described_by_its_master_board(tmp_pa
         assert sum(len(c.timestamps) for c in chunks) > 100
     finally:
         src.stop()
+
+
+def test_a_board_at_another_rate_than_brainflow_describes_ends_the_session_in_one_line(monkeypatch) -> None:
+    """BrainFlow describes each board by its default rate; a board set to another (here a quarter of it: every
+    fourth sample comes) had every epoch cut at the wrong length without a word, where an LSL stream whose rate
+    its samples contradict ends the session with one line."""
+    import eegviz.sources.brainflow as bf
+
+    monkeypatch.setattr(bf, "RATE_CHECK_S", 1.0, raising=False)
+    src = BrainFlowSource()
+    src.start()
+    try:
+        real = src.board.get_board_data
+        kept = {"n": 0}
+
+        def quarter():
+            data = real()
+            keep = (kept["n"] + np.arange(data.shape[1])) % 4 == 0
+            kept["n"] += data.shape[1]
+            return data[:, keep]
+
+        src.board.get_board_data = quarter
+        with pytest.raises(EegvizError) as err:
+            _read_for(src, 5.0)
+        assert "\n" not in str(err.value) and "250 Hz" in str(err.value) and "another rate" in str(err.value)
+    finally:
+        src.stop()
