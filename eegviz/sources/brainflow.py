@@ -388,9 +388,10 @@ class BrainFlowSource:
         elif not self._silent and now - self._last_data_at >= SILENT_S:
             self._silent = True
             since = "for {:g} s" if self._seen_data else "in the {:g} s since its stream was started"
+            why = ("its file played to its end?" if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value
+                   else "switched off, out of range, a flat battery?")
             result.notices.append(f"BrainFlow board {self.info.name} has sent no samples {since.format(SILENT_S)} "
-                                  "(switched off, out of range, a flat battery?); the session waits for it, and markers "
-                                  "meanwhile get no epoch")
+                                  f"({why}); the session waits for it, and markers meanwhile get no epoch")
 
     def _steady(self, raw: np.ndarray, data: np.ndarray, result: ReadResult) -> tuple[np.ndarray, bool]:
         """The steady stamps for this chunk's board stamps `raw`, and whether samples were lost before or in it.

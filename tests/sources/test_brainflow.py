@@ -566,6 +566,24 @@ def test_a_playback_of_a_board_recording_is_described_by_its_master_board(tmp_pa
         src.stop()
 
 
+def test_a_playback_that_played_its_file_is_not_said_to_be_switched_off(tmp_path, monkeypatch) -> None:
+    """A playback board's silence is its file's end, not a board switched off or out of range."""
+    import eegviz.sources.brainflow as bf
+
+    monkeypatch.setattr(bf, "SILENT_S", 0.3)
+    rows = np.zeros((50, 32))  # 0.2 s of the synthetic board's rows
+    rows[:, 30] = time.time() + np.arange(50) / 250
+    path = tmp_path / "short.csv"
+    np.savetxt(path, rows, delimiter="\t", fmt="%.6f")
+    src = BrainFlowSource(board_id=-3, params={"master_board": -1, "file": str(path)})
+    src.start()
+    try:
+        said = [n for n in _read_all(src, 1.5)["notices"] if "no samples" in n]
+        assert len(said) == 1 and "played to its end" in said[0] and "switched off" not in said[0]
+    finally:
+        src.stop()
+
+
 def test_a_board_at_another_rate_than_brainflow_describes_ends_the_session_in_one_line(monkeypatch) -> None:
     """BrainFlow describes each board by its default rate; a board set to another (here a quarter of it: every
     fourth sample comes) had every epoch cut at the wrong length without a word, where an LSL stream whose rate
