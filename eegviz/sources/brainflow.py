@@ -159,10 +159,10 @@ class BrainFlowSource:
             setattr(input_params, key, value)
         if self.board_id in RELAY_BOARDS and self.params.get("master_board") is None:
             # BrainFlow's own answer was "does not support board id -3", though it does
+            playback = self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value
             raise EegvizError(f"{name} streams another board's data: name that board with --master-board ID (e.g. "
-                              "-1 for a recording of the synthetic board)" + (
-                                  ", and its file with --board-file" if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value
-                                  else ""))
+                              "-1 for a recording of the synthetic board)"
+                              + (", and its file with --board-file" if playback else ""))
         port = str(self.params.get("serial_port") or "")
         if port.startswith("/") and not os.path.exists(port):
             raise EegvizError(f"could not start {name}: there is no serial port {port} on this machine (is the "
