@@ -1,14 +1,15 @@
 """BrainFlowSource: EEG straight from a BrainFlow-supported board (OpenBCI, Muse, the synthetic board...).
 
-BrainFlow stamps samples in unix time and reports EEG in microvolts; the rest of eegviz works in the LSL
-clock and volts, so each read shifts timestamps by a (local_clock - time.time()) offset taken at start and
-scales by 1e-6. The board's stamps wobble (it stamps samples as its driver hands them over), so epochs are
-cut in a Dejitter line through them (eegviz.stream.dejitter, as the LSL source does); the recording keeps the
-board's own stamps. Boards that number their samples (Cyton, the synthetic board) say exactly where samples were
-lost (a radio link drops packets), which the wobbling stamps hide: the line counts them (eegviz.stream.counter),
-so later samples keep their place and the epochs across the loss are refused as holes. Markers come from the
-board's marker channel (board.insert_marker) or, when the stimulus program publishes them over LSL, from a named
-LSL string stream.
+BrainFlow stamps samples in unix time and reports EEG in microvolts; the rest of eegviz works in the LSL clock and
+volts, so each read shifts timestamps by a (local_clock - time.time()) offset taken at start (and again when the
+system clock is stepped) and scales by 1e-6. The board's stamps wobble (it stamps samples as its driver hands them
+over), so epochs are cut in a Dejitter line through them (eegviz.stream.dejitter, as the LSL source does); the
+recording keeps the board's own stamps. Boards that number their samples (Cyton, the synthetic board) say exactly
+where samples were lost (a radio link drops packets), which the wobbling stamps hide: the line counts them
+(eegviz.stream.counter), so later samples keep their place and the epochs across the loss are refused as holes.
+Markers come from the board's marker channel (board.insert_marker) or, when the stimulus program publishes them over
+LSL, from a named LSL string stream, found again in the background if it goes (eegviz.sources.lsl_reconnect). A
+board that falls silent, or whose samples contradict the rate BrainFlow describes it by, is said.
 """
 
 from __future__ import annotations
