@@ -248,10 +248,13 @@ class BrainFlowSource:
                 raise EegvizError(f"LSL marker stream '{self.marker_lsl_name}' did not answer: {e}") from None
         self._try("start_stream")
         if inlet is not None:
+            from eegviz.sources.lsl import first_channel_notice
             from eegviz.sources.lsl_reconnect import RecoveringInlet, _first_offset
 
             # measured once the board streams: it blocks ~0.65 s, and markers received meanwhile had no EEG yet
             self._marker_source = RecoveringInlet(inlet, self._marker_info, _first_offset(inlet, 5.0), "markers")
+            # [image id, condition, ...]: the first is read, as in an LSL session, which says so; here it went unsaid
+            self._open_notices += first_channel_notice(self._marker_info)
         self._streaming = True
         self._offset = _clock_offset()
         self._last_ts = None

@@ -609,3 +609,18 @@ def test_a_board_at_another_rate_than_brainflow_describes_ends_the_session_in_on
         assert "\n" not in str(err.value) and "250 Hz" in str(err.value) and "another rate" in str(err.value)
     finally:
         src.stop()
+
+
+def test_a_marker_stream_of_several_channels_is_said_to_be_read_by_its_first() -> None:
+    """A stimulus program's [image id, condition]: the first channel is the id, and the rest is not kept; an LSL
+    session says so, a board session took the first channel without a word."""
+    name = f"bf-mk-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 2, 0, pylsl.cf_string, name))
+    src = BrainFlowSource(marker_lsl_name=name)
+    src.start()
+    try:
+        notices = _read_all(src, 0.2)["notices"]
+        assert [n for n in notices if name in n and "2 channels" in n and "first" in n]
+    finally:
+        src.stop()
+        del outlet
