@@ -229,9 +229,29 @@ def block_folds(blocks: np.ndarray, labels: np.ndarray, n_folds: int = N_FOLDS,
     return [np.sort(f) for f in folds if len(f)], None
 
 
+def controls_skip_reason(ds) -> str | None:
+    """Why no control can be run on ds, or None: every probe is fit on training-split trials, and a classifier
+    needs two classes to tell apart (scikit-learn refuses one, with a traceback that came after the whole
+    evaluation had run)."""
+    n = len(np.unique(np.asarray(ds.labels)[ds.subset("train")]))
+    if n < 2:
+        return (f"the training split holds {'no trials' if n == 0 else 'trials of one class only'}, and the "
+                "controls' probes are fit on training trials of at least two classes")
+    return None
+
+
+def _fittable(train_labels: np.ndarray, test: np.ndarray) -> bool:
+    """A probe can be fit and scored: two classes or more to learn, one trial or more to score."""
+    return len(test) > 0 and len(np.unique(train_labels)) >= 2
+
+
 def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                  decoder_top1: float | None = None) -> dict:
-    """All controls, each without and with an extra high-pass; JSON-ready dict."""
+    """All controls, each without and with an extra high-pass; JSON-ready dict ({"skipped": why} where
+    controls_skip_reason gives a reason)."""
+    why = controls_skip_reason(ds)
+    if why:
+        return {"skipped": why}
     chance = 1.0 / len(ds.classes)
     y = np.asarray(ds.labels)
     variants = {"as_model": spec}
@@ -285,10 +305,19 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
     if len(subjects) >= 2:
         # crossed with the image split: the held-out subject's TEST images, a probe fit on the other subjects'
         # TRAINING images, so neither a subject nor an image is shared (exemplar leakage)
-        fits["leave_one_subject_out"] = []
+        # a subject without test trials has nothing to score, and the others' training trials may hold one
+        # class: both folds are left out (sklearn refused them with a traceback), the scored subjects named
+        loso = []
         for s in subjects:
             train = np.flatnonzero((ds.subjects != s) & in_train)
-            fits["leave_one_subject_out"].append((train, y[train], np.flatnonzero((ds.subjects == s) & in_test)))
+            test = np.flatnonzero((ds.subjects == s) & in_test)
+            if _fittable(y[train], test):
+                loso.append((s, (train, y[train], test)))
+        if loso:
+            fits["leave_one_subject_out"] = [fit for _, fit in loso]
+        else:
+            res["leave_one_subject_out"] = {"skipped": "no subject has test trials and, among the other subjects, "
+                                                       "training trials of two classes or more"}
     else:
         res["leave_one_subject_out"] = {"skipped": "one subject only"}
     folds = []
@@ -301,11 +330,16 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
         else:
             # crossed with the image split too: each fold's test-image trials, a probe fit on the training
             # images recorded in the other blocks
-            fits["blocks_kept_apart"] = []
+            blocks_fits = []
             for fold in folds:
                 test, train = np.intersect1d(fold, test_idx), np.setdiff1d(train_idx, fold)
-                if len(test):
-                    fits["blocks_kept_apart"].append((train, y[train], test))
+                if _fittable(y[train], test):
+                    blocks_fits.append((train, y[train], test))
+            if blocks_fits:
+                fits["blocks_kept_apart"] = blocks_fits
+            else:
+                res["blocks_kept_apart"] = {"skipped": "no fold of whole blocks holds test trials with training "
+                                                       "trials of two classes or more outside it"}
     flat = [fit for group in fits.values() for fit in group]
     preds, hits = iter(_predict_all(f, flat, n_classes)), {}
     for key, group in fits.items():
@@ -317,7 +351,7 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
                                     shuffles=SHUFFLES)
     if "leave_one_subject_out" in fits:
         n = [len(te) for _, _, te in fits["leave_one_subject_out"]]
-        per = {str(int(s)): k / max(1, m) for s, k, m in zip(subjects, hits["leave_one_subject_out"], n)}
+        per = {str(int(s)): k / m for (s, _), k, m in zip(loso, hits["leave_one_subject_out"], n)}
         scored = np.concatenate([te for _, _, te in fits["leave_one_subject_out"]])
         res["leave_one_subject_out"] = _score(sum(hits["leave_one_subject_out"]), sum(n), chance,
                                               effective_units(ds, scored),

@@ -335,7 +335,10 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
 
         metrics["controls"] = run_controls(ds, dec.spec, highpass_hz=controls_highpass,
                                            decoder_top1=metrics["eeg_class_top1"])
-        plot_controls(metrics["controls"], out / "controls.png")
+        if "skipped" in metrics["controls"]:  # e.g. training trials of one class: no probe to fit
+            controls = False
+        else:
+            plot_controls(metrics["controls"], out / "controls.png")
     if zero_shot:
         z = metrics["zero_shot"]
         metrics["headline"] = {"zero_shot_top1": z["top1"], "zero_shot_top5": z["top5"],

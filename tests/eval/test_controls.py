@@ -218,3 +218,40 @@ def test_test_images_among_the_training_images_fail_their_check(genuine):
            "image_split": {"test_images_in_training": 2},
            "leave_one_subject_out": {"skipped": ""}, "blocks_kept_apart": {"skipped": ""}}
     assert _checks(res, None)["test_images_unseen_in_training"] is False
+
+
+def _noise_world(rows, n_cls=4):
+    """An EEGDataset of noise from (subject, class, image id, split, block) rows."""
+    from eegviz.data.dataset import EEGDataset
+
+    subj, cls, ids, split, blocks = (np.array(a) for a in zip(*rows))
+    eeg = np.random.default_rng(0).standard_normal((len(rows), 2, 50)).astype(np.float32) * 1e-5
+    return EEGDataset(eeg=eeg, labels=cls, image_ids=ids, subjects=subj, split=split, ch_names=("a", "b"),
+                      sfreq=100.0, tmin=-0.1, classes=[str(c) for c in range(n_cls)], captions={}, blocks=blocks)
+
+
+def test_controls_without_two_training_classes_are_skipped_with_the_reason():
+    """A probe needs two classes to learn: training trials of one class (a dataset cut to one class), or none (a
+    test-only recording), ended eval in scikit-learn's ValueError or a ZeroDivisionError traceback, after the
+    reconstructions had run. Now the controls say why they were skipped."""
+    one = _noise_world([(s, 0, f"c0_{i}", "test" if i >= 6 else "train", s * 2 + i % 2)
+                        for s in range(2) for i in range(8)])
+    r = run_controls(one, _spec(one), highpass_hz=1.0)
+    assert r == {"skipped": "the training split holds trials of one class only, and the controls' probes are fit "
+                            "on training trials of at least two classes"}
+    none = _noise_world([(0, c, f"c{c}_{i}", "test" if i >= 2 else "val", i % 2) for c in range(4) for i in range(4)])
+    assert "holds no trials" in run_controls(none, _spec(none), highpass_hz=0.0)["skipped"]
+
+
+def test_leave_one_subject_out_scores_the_subjects_that_have_test_trials():
+    """A subject with no test trials has nothing to score: its fold made StandardScaler refuse 0 samples (a
+    traceback) and per_subject would have read 0.0 for it. The other subject is scored, and named alone."""
+    ds = _noise_world([(s, c, f"c{c}_{i}", "test" if (i >= 6 and s == 0) else "train", s * 2 + i % 2)
+                       for s in range(2) for c in range(4) for i in range(8)])
+    loso = run_controls(ds, _spec(ds), highpass_hz=0.0)["variants"]["as_model"]["leave_one_subject_out"]
+    assert loso["n"] == 4 * 2 and list(loso["per_subject"]) == ["0"]
+    # no subject with test trials and another subject's training trials of two classes: skipped, with the reason
+    ds = _noise_world([(s, c if s == 1 else 0, f"s{s}c{c}_{i}", "test" if (i >= 6 and s == 1) else "train",
+                        s * 2 + i % 2) for s in range(2) for c in range(4) for i in range(8)])
+    loso = run_controls(ds, _spec(ds), highpass_hz=0.0)["variants"]["as_model"]["leave_one_subject_out"]
+    assert "skipped" in loso

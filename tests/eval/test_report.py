@@ -429,3 +429,21 @@ def test_the_constant_guess_is_chosen_without_the_test_split(tmp_path):
     assert len({tuple(c) for c in a["trials"]["pred_centroid"]}) == 1  # one image for every trial
     only_test = load_dataset(simulate_dataset(tmp_path / "t", subjects=1, n_per_class=1))  # no train/val split
     assert constant_guess(only_test, only_test.subset("test"), 32) is None
+
+
+def test_eval_skips_the_controls_where_training_holds_one_class(tmp_path):
+    """A dataset whose training (and test) trials are all of one class has no probe to refit: eval ended in scikit-learn's
+    ValueError traceback after decoding (and, with reconstructions, after generating). Now the report is written
+    and the controls say why they were skipped, with no controls plot and no checks in the headline."""
+    from eegviz.data.synthetic import simulate_dataset
+    from eegviz.eval.report import evaluate
+    from eegviz.paths import default_model_dir
+
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3, seed=2)
+    meta = dict(np.load(data / "meta.npz"))
+    meta["split"] = np.where(meta["labels"] != 0, "val", meta["split"])  # training and test trials: class 0
+    np.savez(data / "meta.npz", **meta)
+    m = evaluate(data, default_model_dir(), tmp_path / "r", reconstructions=False)
+    assert "one class" in m["controls"]["skipped"] and "controls" not in m["headline"]
+    assert not (tmp_path / "r" / "controls.png").exists()
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["controls"] == m["controls"]
