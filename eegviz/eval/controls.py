@@ -232,11 +232,16 @@ def block_folds(blocks: np.ndarray, labels: np.ndarray, n_folds: int = N_FOLDS,
 def controls_skip_reason(ds) -> str | None:
     """Why no control can be run on ds, or None: every probe is fit on training-split trials, and a classifier
     needs two classes to tell apart (scikit-learn refuses one, with a traceback that came after the whole
-    evaluation had run)."""
-    n = len(np.unique(np.asarray(ds.labels)[ds.subset("train")]))
-    if n < 2:
-        return (f"the training split holds {'no trials' if n == 0 else 'trials of one class only'}, and the "
-                "controls' probes are fit on training trials of at least two classes")
+    evaluation had run), and can name only the classes it was fit on."""
+    labels = np.asarray(ds.labels)
+    trained = np.unique(labels[ds.subset("train")])
+    if len(trained) < 2:
+        return (f"the training split holds {'no trials' if not len(trained) else 'trials of one class only'}, and "
+                "the controls' probes are fit on training trials of at least two classes")
+    missing = np.setdiff1d(np.unique(labels[ds.subset("test")]), trained)
+    if len(missing):  # a probe never predicts a class it was not fit on: those trials would score 0 by design
+        return (f"{len(missing)} test class(es) have no training trials, and the controls' probes, fit on the "
+                "training split, cannot name them")
     return None
 
 

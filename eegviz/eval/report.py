@@ -162,11 +162,27 @@ def _shuffle(n: int, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n)
 
 
-def zero_shot_split(ds) -> bool:
-    """True when some test class has no training trials (THINGS-EEG2's test concepts): class prototypes of
-    such classes do not exist, so class decoding cannot score them."""
+def zero_shot_split(ds, dec=None) -> bool:
+    """True when some test class has no class prototype (THINGS-EEG2's test concepts, never trained on), so
+    class decoding cannot score it.
+
+    With the decoder given, its own prototypes decide (a zero or NaN row is none, as prototype_similarities
+    reads them): a model trained elsewhere knows classes that the evaluated dataset has no training trials of.
+    The dataset's training split alone called `eegviz simulate --images 2` (every image in the test or
+    validation split) zero-shot for the shipped model, which has a prototype for every one of its 40 classes,
+    and reported retrieval instead of its class top-1. Without a decoder, or one with no usable prototype
+    (untrained), the dataset's training split stands in for what the model was trained on."""
     test_idx, train_idx = ds.subset("test"), ds.subset("train")
-    return bool(len(test_idx)) and not np.isin(np.unique(ds.labels[test_idx]), ds.labels[train_idx]).all()
+    if not len(test_idx):
+        return False
+    test_classes = np.unique(ds.labels[test_idx])
+    protos = getattr(dec, "prototypes", None)
+    if protos is not None:
+        p = np.asarray(protos.detach().cpu() if hasattr(protos, "detach") else protos, dtype=np.float64)
+        usable = np.isfinite(p).all(1) & (p != 0).any(1)
+        if usable.any():
+            return not usable[test_classes].all()
+    return not np.isin(test_classes, ds.labels[train_idx]).all()
 
 
 def zero_shot_retrieval(ds, dec, test_idx: np.ndarray, text, batch: int = 64) -> dict:
@@ -265,7 +281,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         return float(((flat_emb * targets).sum(1) / (np.linalg.norm(flat_emb, axis=1)
                                                      * np.linalg.norm(targets, axis=1) + 1e-9)).mean())
 
-    zero_shot = zero_shot_split(ds)
+    zero_shot = zero_shot_split(ds, dec)
     # beside its control: another trial's caption (captions of one space share most of their states, so the
     # cosine of unrelated captions is far from 0: 0.67 for the shipped model's MiniLM label captions)
     metrics = {"n_test_trials": int(len(test_idx)), "n_classes": n_classes, "embedding_cosine": cosine(true_emb),

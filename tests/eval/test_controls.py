@@ -241,6 +241,10 @@ def test_controls_without_two_training_classes_are_skipped_with_the_reason():
                             "on training trials of at least two classes"}
     none = _noise_world([(0, c, f"c{c}_{i}", "test" if i >= 2 else "val", i % 2) for c in range(4) for i in range(4)])
     assert "holds no trials" in run_controls(none, _spec(none), highpass_hz=0.0)["skipped"]
+    # test classes the training split lacks: a probe never names them, so those trials would score 0 by design
+    part = _noise_world([(s, c, f"c{c}_{i}", "test" if i >= 6 else "train" if c < 2 else "val", s * 2 + i % 2)
+                         for s in range(2) for c in range(4) for i in range(8)])
+    assert run_controls(part, _spec(part), highpass_hz=0.0)["skipped"].startswith("2 test class(es) have no training")
 
 
 def test_leave_one_subject_out_scores_the_subjects_that_have_test_trials():

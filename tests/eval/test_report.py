@@ -432,9 +432,10 @@ def test_the_constant_guess_is_chosen_without_the_test_split(tmp_path):
 
 
 def test_eval_skips_the_controls_where_training_holds_one_class(tmp_path):
-    """A dataset whose training (and test) trials are all of one class has no probe to refit: eval ended in scikit-learn's
-    ValueError traceback after decoding (and, with reconstructions, after generating). Now the report is written
-    and the controls say why they were skipped, with no controls plot and no checks in the headline."""
+    """A dataset whose training (and test) trials are all of one class has no probe to refit: eval ended in
+    scikit-learn's ValueError traceback after decoding (and, with reconstructions, after generating). Now the
+    report is written and the controls say why they were skipped, with no controls plot and no checks in the
+    headline."""
     from eegviz.data.synthetic import simulate_dataset
     from eegviz.eval.report import evaluate
     from eegviz.paths import default_model_dir
@@ -447,3 +448,22 @@ def test_eval_skips_the_controls_where_training_holds_one_class(tmp_path):
     assert "one class" in m["controls"]["skipped"] and "controls" not in m["headline"]
     assert not (tmp_path / "r" / "controls.png").exists()
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["controls"] == m["controls"]
+
+
+def test_a_dataset_without_training_trials_is_scored_by_the_models_own_classes(tmp_path):
+    """`eegviz simulate --images 2` puts every image in the test or validation split. The shipped model has a
+    prototype for each of its 40 classes, yet eval called the split zero-shot (its test classes have no training
+    trials in this dataset) and reported caption retrieval instead of class top-1. The controls, which do refit
+    on this dataset's training split, are skipped with that reason."""
+    from eegviz.data.synthetic import simulate_dataset
+    from eegviz.eval.report import evaluate, zero_shot_split
+    from eegviz.paths import default_model_dir
+
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=2, seed=2)
+    m = evaluate(data, default_model_dir(), tmp_path / "r", reconstructions=False)
+    assert "zero_shot" not in m and 0 <= m["eeg_class_top1"] <= 1 and m["headline"]["chance"] == 1 / 40
+    assert m["controls"]["skipped"].startswith("the training split holds no trials")
+    from eegviz.data.synthetic import load_dataset
+
+    ds = load_dataset(data)
+    assert zero_shot_split(ds)  # without a decoder the dataset's training split stands in, as before
