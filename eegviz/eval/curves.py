@@ -148,8 +148,10 @@ def probe_curve(ds, spec, seed: int = 0) -> list[dict]:
         y = np.asarray(ds.labels)[test_idx]
         top1 = float((predict(features(ds.eeg[test_idx])) == y).mean())
         lo, hi = wilson(top1 * len(y), len(y))
+        # n_images as the repetition rows count it: (subject, image) units, here one per trial (it counted the
+        # distinct image ids, half the units when two subjects saw the same images, beside an interval over all)
         curve = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(y)),
-                  "n_images": int(len(set(map(str, ds.image_ids[test_idx]))))}]
+                  "n_images": len(repetition_counts(ds, test_idx))}]
     return curve
 
 

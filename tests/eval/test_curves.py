@@ -114,3 +114,12 @@ def test_gain_over_single_trials_has_a_bootstrap_interval_over_images():
     single = (np.tile([True, False], 10), [k for k in keys for _ in range(2)])
     assert gain_interval(single, (np.ones(10, bool), keys)) == [pytest.approx(2.0)] * 2
     assert gain_interval((np.zeros(20, bool), single[1]), (np.ones(10, bool), keys)) == [None, None]
+
+
+def test_probe_curve_without_repetitions_counts_subject_image_units(tmp_path):
+    """No test image repeats: the single-trial point's n_images is its (subject, image) units, as every row with
+    repetitions counts them, and as its interval does (one per trial). It counted distinct image ids: 40 for the
+    80 units of two subjects who saw the same test images."""
+    ds = load_dataset(simulate_dataset(tmp_path, subjects=2, n_per_class=3))
+    (point,) = probe_curve(ds, spec_for(ds))
+    assert point["repeats"] == 1 and point["n"] == point["n_images"] == 80
