@@ -141,6 +141,11 @@ def fit_probe(f: np.ndarray, y: np.ndarray, n_classes: int, weight_decay: float 
     with warnings.catch_warnings():
         # A probe stopped short of the optimum is still a probe; the controls compare like with like.
         warnings.simplefilter("ignore", category=ConvergenceWarning)
+        # Few training trials per class (`eegviz sweep --images 3`: one training image of each of 40 classes)
+        # make scikit-learn guess that the integer labels "could represent a regression problem"; they are
+        # classes, and the warning reached the user's terminal as two lines of noise mid-run.
+        warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%",
+                                category=UserWarning)
         model.fit(np.asarray(f, dtype=np.float64), y)
     return model.predict
 

@@ -259,3 +259,17 @@ def test_leave_one_subject_out_scores_the_subjects_that_have_test_trials():
                         s * 2 + i % 2) for s in range(2) for c in range(4) for i in range(8)])
     loso = run_controls(ds, _spec(ds), highpass_hz=0.0)["variants"]["as_model"]["leave_one_subject_out"]
     assert "skipped" in loso
+
+
+def test_a_probe_on_one_trial_per_class_fits_without_a_regression_warning():
+    """One training trial per class (`eegviz sweep --images 3`) made scikit-learn warn that the labels "could
+    represent a regression problem", on the user's terminal in the middle of a sweep. They are classes."""
+    import warnings
+
+    from eegviz.eval.controls import fit_probe
+
+    f = np.random.default_rng(0).standard_normal((40, 8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        predict = fit_probe(f, np.arange(40), 40)
+    assert (predict(f) == np.arange(40)).mean() > 0.5
