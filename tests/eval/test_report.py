@@ -431,7 +431,7 @@ def test_the_constant_guess_is_chosen_without_the_test_split(tmp_path):
     assert constant_guess(only_test, only_test.subset("test"), 32) is None
 
 
-def test_eval_skips_the_controls_where_training_holds_one_class(tmp_path):
+def test_eval_skips_the_controls_where_training_holds_one_class(tmp_path, caplog):
     """A dataset whose training (and test) trials are all of one class has no probe to refit: eval ended in
     scikit-learn's ValueError traceback after decoding (and, with reconstructions, after generating). Now the
     report is written and the controls say why they were skipped, with no controls plot and no checks in the
@@ -448,6 +448,7 @@ def test_eval_skips_the_controls_where_training_holds_one_class(tmp_path):
     assert "one class" in m["controls"]["skipped"] and "controls" not in m["headline"]
     assert not (tmp_path / "r" / "controls.png").exists()
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["controls"] == m["controls"]
+    assert f"confound controls skipped: {m['controls']['skipped']}" in caplog.text  # not only in metrics.json
 
 
 def test_a_dataset_without_training_trials_is_scored_by_the_models_own_classes(tmp_path):
