@@ -76,8 +76,11 @@ def gain_interval(single: tuple[np.ndarray, list], averaged: tuple[np.ndarray, l
 
     single, averaged: (per-group hit flags, per-group keys) of the two levels. Each resample draws keys with
     replacement and scores both levels on the same draw (an image without a group at a level adds nothing
-    there). Resamples whose single-trial top-1 is 0 have no ratio and are dropped; [None, None] when none is
-    left."""
+    there). Resamples whose single-trial top-1 is 0 have no ratio; [None, None] when that is over 5% of them (the
+    rule paired_bootstrap_diff follows for an undefined statistic). Dropping them instead kept only the draws that
+    hold the few images with a single-trial hit: where those were one image (two of its three repetitions right,
+    and its average right), every kept draw gave the same 1.5x and the interval read [1.5, 1.5], certainty drawn
+    from one image, with over a third of the draws thrown away."""
     keys = sorted(set(single[1]) | set(averaged[1]))
     pos = {key: i for i, key in enumerate(keys)}
 
@@ -91,7 +94,7 @@ def gain_interval(single: tuple[np.ndarray, list], averaged: tuple[np.ndarray, l
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (hk[draw].sum(1) / nk[draw].sum(1)) / (h1[draw].sum(1) / n1[draw].sum(1))
     ratio = ratio[np.isfinite(ratio)]
-    if not len(ratio):
+    if not len(ratio) or len(ratio) < 0.95 * n_resamples:
         return [None, None]
     lo, hi = np.percentile(ratio, [2.5, 97.5])
     return [float(lo), float(hi)]

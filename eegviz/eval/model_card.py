@@ -286,6 +286,9 @@ def _curves(metrics: dict | None) -> str:
         if all(_num(x) for x in ci):
             how = (f"95% bootstrap interval over images, resampled alike for both figures: {ci[0]:.2f}x-"
                    f"{ci[1]:.2f}x")
+        elif "gain_vs_single" in last:  # too few single-trial hits for the ratio to be resampled (gain_interval)
+            how = ("no interval: the single-trial top-1 is 0 in over 5% of the bootstrap resamples over images, "
+                   "too few single-trial hits for a ratio")
         else:  # an older metrics.json: only the averaged figure's own interval is known
             how = (f"the {last['repeats']}-repetition interval's ends over the single-trial figure: "
                    f"{last['ci_low'] / first['top1']:.2f}x-{last['ci_high'] / first['top1']:.2f}x, the uncertainty "

@@ -116,6 +116,22 @@ def test_gain_over_single_trials_has_a_bootstrap_interval_over_images():
     assert gain_interval((np.zeros(20, bool), single[1]), (np.ones(10, bool), keys)) == [None, None]
 
 
+def test_gain_has_no_interval_when_its_single_trial_hits_are_one_image():
+    """40 images, 3 repetitions each: the only single-trial hits are two repetitions of one image, whose average
+    is the only hit at 2 repetitions. A resample without that image (about a third of them) has no ratio; the
+    rest all give 1.5x, and the interval read [1.5, 1.5]. Undefined in over 5% of the resamples: no interval."""
+    from eegviz.eval.curves import gain_interval
+
+    keys = [("s", i) for i in range(40)]
+    single = (np.array([i == 0 and r < 2 for i in range(40) for r in range(3)]), [k for k in keys for _ in range(3)])
+    averaged = (np.arange(40) == 0, keys)
+    assert gain_interval(single, averaged) == [None, None]
+    # hits spread over every image: every resample has a ratio, and the interval stands
+    spread = (np.array([r == 0 for _ in range(40) for r in range(3)]), single[1])
+    lo, hi = gain_interval(spread, averaged)
+    assert lo is not None and lo <= hi
+
+
 def test_probe_curve_without_repetitions_counts_subject_image_units(tmp_path):
     """No test image repeats: the single-trial point's n_images is its (subject, image) units, as every row with
     repetitions counts them, and as its interval does (one per trial). It counted distinct image ids: 40 for the

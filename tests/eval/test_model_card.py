@@ -68,6 +68,12 @@ def test_repetition_gain_interval_is_the_ratios_own_or_says_what_it_leaves_out()
     # an older metrics.json has no ratio interval: the numerator's ends, said to be only that
     old = _curves(_curve_metrics(gain=False))
     assert "1.80x-2.25x, the uncertainty of the 8-repetition figure only" in old
+    # a ratio whose interval is undefined (too few single-trial hits) says so, not the older file's fallback
+    none = _curve_metrics(gain=True)
+    none["curves"]["repetitions"][1]["gain_vs_single"]["ci95"] = [None, None]
+    text = _curves(none)
+    assert "2.00x the single-trial top-1 (no interval: the single-trial top-1 is 0 in over 5%" in text
+    assert "figure only" not in text
 
 
 def test_the_card_puts_the_constant_guess_beside_the_decoded_maps_iou():
