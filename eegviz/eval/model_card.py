@@ -313,10 +313,13 @@ def _controls(metrics: dict | None) -> str:
             r = v.get(n, {})
             cells.append(f"{r['top1']:.3f} [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]" if "top1" in r else "skipped")
         rows.append(f"| {n.replace('_', ' ')} | " + " | ".join(cells) + " |")
-    checks = ", ".join(f"{k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in c["checks"].items())
+    checks = ", ".join(f"{k.replace('_', ' ')}: {'n/a' if v is None else 'yes' if v else 'NO'}"
+                       for k, v in c["checks"].items())
+    moot = (" (n/a: the probe's image split is not above chance, so there is no decoding for that control to "
+            "test)") if None in c["checks"].values() else ""
     return (f"\n## Confound controls\nA linear probe ({c['probe']}) refit per control, top-1 with 95% Wilson "
             f"interval; chance {c['chance']:.3f}. See eegviz/eval/controls.py for what each control asks.\n\n"
-            + "\n".join(rows) + f"\n\nReading: {checks}.\n")
+            + "\n".join(rows) + f"\n\nReading: {checks}{moot}.\n")
 
 
 def _simulated(d: dict) -> str:

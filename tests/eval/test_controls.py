@@ -273,3 +273,20 @@ def test_a_probe_on_one_trial_per_class_fits_without_a_regression_warning():
         warnings.simplefilter("error")
         predict = fit_probe(f, np.arange(40), 40)
     assert (predict(f) == np.arange(40)).mean() > 0.5
+
+
+def test_checks_of_surviving_decoding_are_moot_where_the_image_split_is_at_chance():
+    """Nothing decodes on the image split (a block design with one training image per class): "survives the
+    high-pass", "survives blocks kept apart" and "generalises across subjects" have nothing to survive and are
+    None, not a "no" that reads as a confound found. The other two checks still answer."""
+    from eegviz.eval.controls import _checks
+
+    at_chance = {"top1": 0.025, "above_chance": False}
+    res = {"shuffled_labels": {"within_chance_band": True, "above_chance": False},
+           "image_split": {**at_chance, "test_images_in_training": 0},
+           "leave_one_subject_out": at_chance, "blocks_kept_apart": at_chance}
+    assert _checks(res, {"image_split": at_chance}) == {
+        "shuffled_labels_at_chance": True, "test_images_unseen_in_training": True,
+        "generalises_across_subjects": None, "survives_blocks_kept_apart": None, "survives_highpass": None}
+    res["image_split"] = {"top1": 0.5, "above_chance": True, "test_images_in_training": 0}  # decodes: they answer
+    assert set(_checks(res, {"image_split": at_chance}).values()) == {True, False}

@@ -106,3 +106,15 @@ def test_skipped_controls_are_said_not_a_crash():
     why = "zero-shot split: the refit probes classify the training classes"
     text = _controls({"controls": {"skipped": why}})
     assert "## Confound controls" in text and why in text
+
+
+def test_moot_control_checks_read_n_a_not_no():
+    """A check with no decoding to test (None: the probe's image split at chance) read "NO" in the card, as if
+    the control had found a confound."""
+    from eegviz.eval.model_card import _controls
+
+    r = {"top1": 0.025, "ci95": [0.0, 0.1]}
+    text = _controls({"controls": {"probe": "p", "chance": 0.025, "variants": {"as_model": {"image_split": r}},
+                                   "checks": {"shuffled_labels_at_chance": True, "survives_highpass": None}}})
+    assert "Reading: shuffled labels at chance: yes, survives highpass: n/a (n/a: the probe's image split" in text
+    assert "NO" not in text
