@@ -90,7 +90,7 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
 
     from eegviz.data.synthetic import check_simulation_size, load_dataset, simulate_dataset
     from eegviz.eval.controls import wilson
-    from eegviz.eval.curves import probe_curve, repetition_curve
+    from eegviz.eval.curves import probe_curve, repetition_counts, repetition_curve
     from eegviz.eval.report import decode_eeg, decode_split
     from eegviz.paths import claim_new_output
     from eegviz.train.decoder import train_decoder
@@ -117,7 +117,9 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
         if not row["decoder"]:  # no repetitions: the single-trial point
             top1 = float((decode_split(ds, dec, test_idx)["scores"].argmax(1) == ds.labels[test_idx]).mean())
             lo, hi = wilson(top1 * len(test_idx), len(test_idx))
-            row["decoder"] = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(test_idx))}]
+            # n_images as every curve row has it ((subject, image) units; one per trial here): it was missing
+            row["decoder"] = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(test_idx)),
+                               "n_images": len(repetition_counts(ds, test_idx))}]
         rows.append(row)
         log.info("sweep %+g dB (measured %+.1f): decoder %s; probe %s", db, measured,
                  _fmt(row["decoder"]), _fmt(row["probe"]))

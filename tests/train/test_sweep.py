@@ -125,3 +125,32 @@ def test_simulate_cli_records_preset_and_knobs(tmp_path):
 def test_simulate_cli_bad_knob_is_one_line(tmp_path, capsys, opt):
     assert main(["simulate", "--out", str(tmp_path / "x"), "--images", "2"] + opt) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_sweep_without_repetitions_gives_both_single_trial_points_their_units(tmp_path, monkeypatch):
+    """Without repeated test images the decoder's single-trial point lacked n_images (the probe's, beside it,
+    had one): curves.json's rows did not all say how many (subject, image) units their interval counts. The
+    decoder is a stand-in here (training is not what is checked)."""
+    import numpy as np
+
+    from eegviz.eval.curves import spec_for
+    from eegviz.train import decoder as decoder_module
+    from eegviz.train.sweep import run_sweep
+
+    class Constant:
+        def forward(self, x):
+            n = len(x)
+            return {"scores": np.tile(np.eye(40)[0], (n, 1)), "saliency": np.zeros((n, 32, 32, 3)),
+                    "embedding": np.zeros((n, 1, 4))}
+
+    def train_decoder(ds, **kw):
+        dec = Constant()
+        dec.spec = spec_for(ds)
+        return dec, {}
+
+    monkeypatch.setattr(decoder_module, "train_decoder", train_decoder)
+    res = run_sweep(tmp_path / "s", [-3.0], make_config("realistic", repeats=1), subjects=2, n_per_class=3)
+    (level,) = res["levels"]
+    for who in ("decoder", "probe"):
+        (point,) = level[who]
+        assert point["n"] == point["n_images"] == 80, (who, point)
