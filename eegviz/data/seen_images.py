@@ -96,6 +96,7 @@ def check_unseen(model_dir: Path, image_ids: Iterable, refuse: bool = True) -> d
         # other way round) meets a test split drawn another way, and the hint named only the synthetic world's cure
         raise EegvizError(f"{seen_line(model_dir, counts)}: its figures would not be a test; evaluate on data whose "
                           "test images the model never saw (with the --splits and --subjects it was trained with: "
-                          "its training.json's 'command'; for the synthetic world: simulated with the model's own "
-                          "--images, or another --seed)")
+                          "its training.json's 'command'; for the synthetic world: the test split of data simulated "
+                          "with the model's own --seed and --images; another --seed simulates other brains, whose "
+                          "EEG this model never learnt to read)")
     return counts

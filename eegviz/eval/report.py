@@ -80,7 +80,8 @@ def check_classifier_unseen(model: Path, image_ids) -> None:
     if seed in {spec_id_seed(i) for i in dict.fromkeys(map(str, image_ids))}:
         raise EegvizError(f"this model's stimulus classifier was trained on renders of seed {seed}, and this "
                           f"dataset's test stimuli are renders of that seed: it would score pictures it has seen; "
-                          f"evaluate on data simulated with another --seed, or pass --classifier")
+                          "evaluate on data simulated with the model's own --seed (another seed simulates other "
+                          "brains, whose EEG this model never learnt to read), or pass --classifier")
 
 
 def generate_all(gen: Generator, sal: np.ndarray, emb: np.ndarray, batch: int = 64, latents=None,

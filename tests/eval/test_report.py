@@ -375,8 +375,11 @@ def test_a_classifier_is_not_scored_on_stimuli_of_its_own_render_seed(tmp_path):
 
     (tmp_path / "training.json").write_text(json.dumps({"generator": {"classifier": {"render_seed": 1}}}))
     check_classifier_unseen(tmp_path, ["cup_003", "star_001"])  # seed 0 stimuli: unseen by it
-    with pytest.raises(EegvizError, match="renders of seed 1"):
+    with pytest.raises(EegvizError, match="renders of seed 1") as err:
         check_classifier_unseen(tmp_path, ["cup_003_s1"])  # `simulate --seed 1`: the pictures it learnt from
+    # the cure it names is the model's own world: another seed simulates other brains (other class patterns,
+    # eegviz.world.eeg_sim), where the model scores chance; the message used to send users there
+    assert "the model's own --seed" in str(err.value) and "other brains" in str(err.value)
     check_classifier_unseen(tmp_path / "none", ["cup_003_s1"])  # no training.json: nothing to check
 
 
@@ -393,6 +396,7 @@ def test_eval_refuses_test_images_the_model_trained_on(tmp_path):
     with pytest.raises(EegvizError) as err:
         evaluate(data, default_model_dir(), tmp_path / "r", controls=False, generator=_MapPainter())
     assert str(err.value).startswith("of this dataset's 40 test trials, 40 show images it trained on (")
+    assert "the model's own --seed and --images" in str(err.value) and "other brains" in str(err.value)
     assert not (tmp_path / "r").exists()
 
 
