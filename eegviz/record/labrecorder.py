@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from eegviz.errors import EegvizError
-from eegviz.record.lsl_streams import lsl_config
+from eegviz.record.lsl_streams import StreamsGone, lsl_config
 from eegviz.record.xdf_writer import check_footers
 from eegviz.stopping import stop_deferred
 
@@ -125,6 +125,12 @@ class LabRecorderCliRecorder:
                     return self._start_once()
                 except _NoMatch as e:
                     if attempt == START_ATTEMPTS:
+                        gone = self._gone()
+                        if gone:
+                            names = ", ".join(f"'{info.name()}'" for info in gone)
+                            raise StreamsGone(gone, f"LSL stream{'s' if len(gone) > 1 else ''} {names} found "
+                                                    f"before LabRecorderCLI started {'are' if len(gone) > 1 else 'is'}"
+                                                    f" no longer on this machine") from None
                         raise EegvizError(f"LabRecorderCLI did not find the streams in {attempt} tries: "
                                           f"{e}") from None
                     log.info("LabRecorderCLI missed a stream (%s); trying again", e)
@@ -134,6 +140,14 @@ class LabRecorderCliRecorder:
                 if self.path.stat().st_size == 0:  # still the empty placeholder: nothing was recorded
                     self.path.unlink()
             raise
+
+    def _gone(self) -> list:
+        """The streams to record that one more look (as long as find_streams' own) no longer finds: closed since
+        they were found, not missed by LabRecorderCLI's one-second discovery."""
+        import pylsl
+
+        there = {s.uid() for s in pylsl.resolve_streams(2.0)}
+        return [info for info in self.infos if info.uid() not in there]
 
     def _start_once(self) -> None:
         """One launch; whatever ends it early (an error, Ctrl-C, a timeout) kills the child, never orphans it."""

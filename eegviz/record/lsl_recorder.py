@@ -36,7 +36,7 @@ import numpy as np
 from eegviz.channel_formats import BY_NAME, lsl_format_name
 from eegviz.errors import EegvizError
 from eegviz.record.labrecorder import LABRECORDER_CFG, LabRecorderCliRecorder, labrecorder_cli
-from eegviz.record.lsl_streams import LateStreams, describe, find_streams, lsl_config
+from eegviz.record.lsl_streams import LateStreams, StreamsGone, describe, find_streams, lsl_config, without_gone
 from eegviz.stopping import stop_deferred
 from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
 
@@ -82,7 +82,8 @@ class EegvizLslRecorder:
     """Records the given LSL streams into one XDF file with eegviz's XdfWriter (see the module docstring).
 
     start() opens every inlet and writes every header before it returns, so a stream that cannot be opened
-    fails the command before anything is claimed to be recording; stop() drains what is still in flight,
+    fails the start before anything is claimed to be recording (StreamsGone, naming every stream that no longer
+    answers, so that record() can go on without them); stop() drains what is still in flight,
     takes a last clock offset and writes the footers.
     """
 
@@ -112,6 +113,7 @@ class EegvizLslRecorder:
             raise EegvizError("no LSL streams to record")
         self.writer = XdfWriter(self.path)
         inlet = None  # opened and not yet in self.streams
+        gone = []  # found, but no answer now: every one is tried before StreamsGone names them all
         try:
             for info in self.infos:
                 fmt = lsl_format_name(info.channel_format(), unknown="")
@@ -124,13 +126,19 @@ class EegvizLslRecorder:
                     inlet.open_stream(timeout=self.open_timeout_s)
                     full = inlet.info(timeout=self.open_timeout_s)  # with desc(): labels, units, vendor data
                 except (pylsl.util.TimeoutError, pylsl.util.LostError):
-                    raise EegvizError(f"LSL stream '{info.name()}' did not answer within "
-                                      f"{self.open_timeout_s:g} s") from None
+                    _close_inlets([_StreamRecord(inlet, -1, "", info.name())])
+                    inlet = None
+                    gone.append(info)
+                    continue
                 sid = self.writer.add_stream_header(full.as_xml(), full.channel_count(), fmt)
                 rec = _StreamRecord(inlet, sid, fmt, full.name())
                 self.streams.append(rec)
                 inlet = None
                 self._offset(rec)
+            if gone:
+                names = ", ".join(f"'{info.name()}'" for info in gone)
+                raise StreamsGone(gone, f"LSL stream{'s' if len(gone) > 1 else ''} {names} did not answer within "
+                                        f"{self.open_timeout_s:g} s")
         except BaseException:
             self.writer.close()
             pending = [_StreamRecord(inlet, -1, "", info.name())] if inlet is not None else []
@@ -299,6 +307,10 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
 
     Returns the recorder (path, summary()). The folder is claimed only once the streams are found, so a run
     refused for want of streams leaves nothing behind. Ctrl-C is a normal way to end: footers are written.
+
+    A stream found and gone before it could be opened (StreamsGone) is left out with a warning when the streams
+    were found automatically (without_gone), and the recorder starts again with the others; named with --streams,
+    it was asked for, and the recording is refused.
     """
     from eegviz.record.session_folder import check_out_dir, new_session_folder
 
@@ -310,7 +322,15 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
     recorder = make_recorder(folder / RECORDING_NAME, infos, backend)
     try:  # start and on_start inside: whatever fails or interrupts them, stop() ends what was started
         try:
-            recorder.start()
+            while True:
+                try:
+                    recorder.start()
+                    break
+                except StreamsGone as e:
+                    if names:
+                        raise
+                    infos = without_gone(infos, e.gone)
+                    recorder = make_recorder(folder / RECORDING_NAME, infos, backend)
         except BaseException:
             if not any(folder.iterdir()):  # a stream gone since it was found: the fresh folder holds nothing
                 folder.rmdir()

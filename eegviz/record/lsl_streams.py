@@ -98,6 +98,34 @@ def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeou
         wait_s = 1.0
 
 
+class StreamsGone(EegvizError):
+    """Streams find_streams chose that no longer answered when the recorder opened them (an amplifier app or a
+    stimulus script closed in the moment between): `gone` says which, so record() can go on without them."""
+
+    def __init__(self, gone: Sequence, message: str) -> None:
+        super().__init__(message)
+        self.gone = list(gone)
+
+
+def without_gone(infos: Sequence, gone: Sequence) -> list:
+    """The streams of `infos` still there, with one warning naming those gone; EegvizError if no stream carrying a
+    signal is left.
+
+    Found automatically (no --streams), every stream on the machine is recorded because it is there: one that
+    closed between discovery and opening is no reason to refuse the others (the whole recording used to be
+    refused for it). Without EEG, though, there is nothing to train on (see find_streams), so that is refused.
+    """
+    gone_uids = {s.uid() for s in gone}
+    left = [s for s in infos if s.uid() not in gone_uids]
+    what = (f"LSL stream{'s' if len(gone) > 1 else ''} {', '.join(describe(s) for s in gone)} "
+            f"{'were' if len(gone) > 1 else 'was'} found but had gone when the recording started")
+    if not any(carries_signal(s) for s in left):
+        raise EegvizError(f"no EEG to record: {what}; start the amplifier's outlet again, then `eegviz record`")
+    log.warning("%s; recording the %d other stream%s without %s", what, len(left), "" if len(left) == 1 else "s",
+                "them" if len(gone) > 1 else "it")
+    return left
+
+
 LATE_LOOK_S = 1.0  # LateStreams looks for streams this long at a time
 
 

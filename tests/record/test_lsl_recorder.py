@@ -641,3 +641,61 @@ def test_a_restarted_stream_without_a_source_id_is_said_lost(tmp_path, monkeypat
         record(tmp_path / "out", backend="eegviz", wait_s=0.01, duration=1.0)
     late = [r.getMessage() for r in caplog.records if "appeared after the recording started" in r.getMessage()]
     assert len(late) == 1 and "'stim' (Markers" in late[0], late
+
+
+# ------------------------------------------------------------------------- a stream gone between discovery and opening
+def _found_then_gone(monkeypatch, tag):
+    """An EEG outlet and a marker outlet found by find_streams, the marker outlet closed right after (a stimulus
+    script quit): returns (EEG outlet, the marker stream's name)."""
+    eeg = pylsl.StreamOutlet(pylsl.StreamInfo(f"eeg-{tag}", "EEG", 2, 100.0, pylsl.cf_float32, f"eeg-{tag}"))
+    markers = [pylsl.StreamOutlet(pylsl.StreamInfo(f"mk-{tag}", "Markers", 1, 0, pylsl.cf_string, f"mk-{tag}"))]
+    find = lsl_recorder.find_streams
+
+    def found_then_gone(names=None, **kw):
+        infos = find([f"eeg-{tag}", f"mk-{tag}"], **kw) if names is None else find(names, **kw)
+        markers.clear()  # the outlet closes
+        return infos
+
+    monkeypatch.setattr(lsl_recorder, "find_streams", found_then_gone)
+    make = lsl_recorder.make_recorder
+    monkeypatch.setattr(lsl_recorder, "make_recorder", lambda path, infos, backend: (
+        lsl_recorder.EegvizLslRecorder(path, infos, open_timeout_s=1.0) if backend == "eegviz"
+        else make(path, infos, backend)))
+    return eeg, f"mk-{tag}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stream_gone_before_opening_is_left_out_with_one_warning(tmp_path, monkeypatch, caplog, backend):
+    """Found automatically, every stream is recorded because it is there; one that closed between discovery and
+    opening made the whole recording be refused ("did not answer", or LabRecorderCLI's "matched no stream" by
+    uid). The others are recorded now, and one warning names the stream that had gone."""
+    tag = uuid.uuid4().hex[:10]
+    eeg, gone = _found_then_gone(monkeypatch, tag)
+    with caplog.at_level("WARNING", logger="eegviz"):
+        rec = record(tmp_path / "out", duration=0.5, backend=backend, wait_s=0.5)
+    said = [r.getMessage() for r in caplog.records if "had gone" in r.getMessage()]
+    assert len(said) == 1 and f"'{gone}' (Markers, 1 ch, 0 Hz, string) was found but had gone" in said[0], said
+    assert "recording the 1 other stream without it" in said[0]
+    assert [i.name() for i in rec.infos] == [f"eeg-{tag}"]
+    streams = pyxdf.load_xdf(str(rec.path), synchronize_clocks=False, dejitter_timestamps=False)[0]
+    assert [s["info"]["name"][0] for s in streams] == [f"eeg-{tag}"]
+    del eeg
+
+
+def test_a_named_stream_gone_before_opening_is_refused(tmp_path, monkeypatch):
+    """Named with --streams, the stream was asked for: the recording is refused, and leaves no folder."""
+    tag = uuid.uuid4().hex[:10]
+    eeg, gone = _found_then_gone(monkeypatch, tag)
+    with pytest.raises(EegvizError, match=f"LSL stream '{gone}' did not answer within 1 s"):
+        record(tmp_path / "out", duration=0.5, backend="eegviz", names=[f"eeg-{tag}", gone], wait_s=0.5)
+    assert not (tmp_path / "out").exists()
+    del eeg
+
+
+def test_the_eeg_gone_before_opening_is_refused_not_recorded_as_markers_alone():
+    """Going on without a gone stream must not record the markers alone: there would be nothing to train on."""
+    from eegviz.record.lsl_streams import without_gone
+
+    with pytest.raises(EegvizError, match=r"no EEG to record: LSL stream 'amp' \(EEG, 4 ch, 500 Hz, float32\) was "
+                                          r"found but had gone"):
+        without_gone([AMPLIFIER, MARKERS_ONLY], [AMPLIFIER])
