@@ -119,6 +119,10 @@ class LabRecorderCliRecorder:
             open(self.path, "xb").close()  # noqa: SIM115 - the exclusive claim is the point
         except FileExistsError:
             raise EegvizError(f"{self.path} exists; a recording is never overwritten") from None
+        # the files a start writes beside the recording that were not there before it: a start that fails removes
+        # them (the error says why), so a folder holding a log and a config and no recording does not look
+        # like a session
+        side_files = [p for p in (self.log_path, self.path.with_name(LABRECORDER_CFG)) if not p.exists()]
         try:
             for attempt in range(1, START_ATTEMPTS + 1):
                 try:
@@ -135,11 +139,31 @@ class LabRecorderCliRecorder:
                                           f"{e}") from None
                     log.info("LabRecorderCLI missed a stream (%s); trying again", e)
                     self.lines.append(f"eegviz: retrying, attempt {attempt + 1}")
+        except EegvizError as e:
+            if self._remove_placeholder(side_files):
+                raise
+            # it wrote before it failed (headers, perhaps some samples): kept, and said, as it is no whole recording
+            raise EegvizError(f"{e}; what it wrote before that is kept in {self.path} (no complete recording), "
+                              f"its output in {self.log_path}") from None
         except BaseException:
-            with contextlib.suppress(OSError):
-                if self.path.stat().st_size == 0:  # still the empty placeholder: nothing was recorded
-                    self.path.unlink()
+            self._remove_placeholder(side_files)
             raise
+
+    def _remove_placeholder(self, side_files) -> bool:
+        """After a failed start: the empty placeholder removed, and with it side_files (the log and config that
+        start wrote); True if so, False if LabRecorderCLI had written into the file (everything is kept)."""
+        try:
+            if self.path.stat().st_size:
+                return False
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+        for p in side_files:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        return True
 
     def _gone(self) -> list:
         """The streams to record that one more look (as long as find_streams' own) no longer finds: closed since

@@ -106,3 +106,46 @@ def test_a_recording_cut_short_is_an_error_even_when_labrecorder_exits_0(tmp_pat
                                           r"torn \(\d+ sample chunks kept"):
         rec.stop()
     assert (tmp_path / "session.xdf").read_bytes() == short.read_bytes()
+
+
+def test_a_failed_start_leaves_nothing_that_looks_like_a_session(tmp_path):
+    """LabRecorderCLI refusing to start left its log and config in the fresh session folder, which then looked
+    like a session with no recording (and pushed the next one to session-003). Nothing was recorded, the error
+    says why: the placeholder, the log and the config go, and record() removes the emptied folder."""
+    binary = _fake_labrecorder(tmp_path, 'echo "Error: could not open the output file"\nexit 1\n')
+    (tmp_path / "s").mkdir()
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "s" / "session.xdf", [FakeInfo()], binary=binary)
+    with pytest.raises(EegvizError, match="exited with code 1: Error: could not open the output file$"):
+        rec.start()
+    assert list((tmp_path / "s").iterdir()) == []
+
+
+def test_a_failed_start_that_wrote_keeps_the_file_and_says_it_is_no_recording(tmp_path):
+    """Where LabRecorderCLI had written into the file before it failed, nothing is removed, and the line says
+    where that is and that it is no complete recording."""
+    binary = _fake_labrecorder(tmp_path, 'echo "XDF:header" > "$1"\necho "Error: stream lost"\nexit 1\n')
+    (tmp_path / "s").mkdir()
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "s" / "session.xdf", [FakeInfo()], binary=binary)
+    with pytest.raises(EegvizError, match=r"exited with code 1: Error: stream lost; what it wrote before that is "
+                                          r"kept in .*session.xdf \(no complete recording\), its output in "
+                                          r".*labrecorder.log$"):
+        rec.start()
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["labrecorder.log", "labrecorder_lsl_api.cfg",
+                                                                  "session.xdf"]
+
+
+def test_record_with_labrecorder_failing_to_start_leaves_no_folder(tmp_path, monkeypatch):
+    """End to end through record(): --out kept as it was (here: holding another file, so the session would
+    have been session-002)."""
+    from eegviz.record import lsl_recorder
+
+    binary = _fake_labrecorder(tmp_path, 'echo "Error: no such device"\nexit 1\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("subject 7")
+    monkeypatch.setattr(lsl_recorder, "find_streams", lambda *a, **kw: [FakeInfo()])
+    monkeypatch.setattr(lsl_recorder, "make_recorder",
+                        lambda path, infos, backend: labrecorder.LabRecorderCliRecorder(path, infos, binary=binary))
+    with pytest.raises(EegvizError, match="no such device"):
+        lsl_recorder.record(out, duration=1)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
