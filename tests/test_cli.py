@@ -55,7 +55,10 @@ def run(*args, timeout=300):
     (["simulate", "--stream", "--markers", " "], "--markers must name the marker outlet"),
     (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--markers", " "], "--markers is empty"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--stream", ""], "--stream is empty"),
-    (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number >= 0"),
+    (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number > 0 s"),
+    # a look of 0 s sees no stream: 0 was accepted, and eegviz went on looking 1 s at a time
+    (["record", "--out", "NEW", "--wait", "0"], "--wait must be a finite number > 0 s (the length of one look for "
+                                                "streams; a look of 0 s sees none)"),
     # csv's --sfreq and --unit, checked for every format: an XDF replay ran as if they were not given
     (["replay", "DEMO", "--headless", "--sfreq", "nan"], "--sfreq must be a finite number > 0 Hz"),
     (["replay", "DEMO", "--headless", "--unit", "furlongs"], "unknown --unit 'furlongs'; use one of V, mV, uV, nV"),
