@@ -76,6 +76,7 @@ class _StreamRecord:
         self.offset = 0.0  # the last clock offset (sender clock + offset = local clock)
         self.thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        self.full = None  # the stream's full info (desc included), asked before the stream is opened
 
 
 class EegvizLslRecorder:
@@ -112,8 +113,12 @@ class EegvizLslRecorder:
         if not self.infos:
             raise EegvizError("no LSL streams to record")
         self.writer = XdfWriter(self.path)
-        inlet = None  # opened and not yet in self.streams
-        gone = []  # found, but no answer now: every one is tried before StreamsGone names them all
+        # Every stream is asked for its full header first, and only then is any opened: a presenter waiting for a
+        # recorder starts its session as soon as one opens its stream, and a stream gone meanwhile must be found
+        # (StreamsGone) while it still waits - a start again without the gone one then loses no marker.
+        # (info() is a request of its own: it does not subscribe, and the presenter does not see it.)
+        asked: list[_StreamRecord] = []  # inlets made and not yet in self.streams
+        gone = []  # found, but no answer now: every one is asked before StreamsGone names them all
         try:
             for info in self.infos:
                 fmt = lsl_format_name(info.channel_format(), unknown="")
@@ -121,28 +126,32 @@ class EegvizLslRecorder:
                     raise EegvizError(f"LSL stream '{info.name()}' has an unsupported channel format "
                                       f"{info.channel_format()}")
                 # processing_flags=0: the sender's stamps as they came (no clock sync, no dejitter).
-                inlet = pylsl.StreamInlet(info, max_buflen=360, max_chunklen=0, recover=True, processing_flags=0)
+                rec = _StreamRecord(pylsl.StreamInlet(info, max_buflen=360, max_chunklen=0, recover=True,
+                                                      processing_flags=0), -1, fmt, info.name())
+                asked.append(rec)
                 try:
-                    inlet.open_stream(timeout=self.open_timeout_s)
-                    full = inlet.info(timeout=self.open_timeout_s)  # with desc(): labels, units, vendor data
+                    rec.full = rec.inlet.info(timeout=self.open_timeout_s)  # with desc(): labels, units, vendor data
                 except (pylsl.util.TimeoutError, pylsl.util.LostError):
-                    _close_inlets([_StreamRecord(inlet, -1, "", info.name())])
-                    inlet = None
+                    _close_inlets([asked.pop()])
                     gone.append(info)
-                    continue
-                sid = self.writer.add_stream_header(full.as_xml(), full.channel_count(), fmt)
-                rec = _StreamRecord(inlet, sid, fmt, full.name())
-                self.streams.append(rec)
-                inlet = None
-                self._offset(rec)
             if gone:
                 names = ", ".join(f"'{info.name()}'" for info in gone)
                 raise StreamsGone(gone, f"LSL stream{'s' if len(gone) > 1 else ''} {names} did not answer within "
                                         f"{self.open_timeout_s:g} s")
+            while asked:
+                rec = asked[0]
+                try:
+                    rec.inlet.open_stream(timeout=self.open_timeout_s)
+                except (pylsl.util.TimeoutError, pylsl.util.LostError):  # gone this very moment
+                    raise EegvizError(f"LSL stream '{rec.name}' did not answer within "
+                                      f"{self.open_timeout_s:g} s") from None
+                rec.stream_id = self.writer.add_stream_header(rec.full.as_xml(), rec.full.channel_count(), rec.fmt)
+                rec.name = rec.full.name()
+                self.streams.append(asked.pop(0))
+                self._offset(rec)
         except BaseException:
             self.writer.close()
-            pending = [_StreamRecord(inlet, -1, "", info.name())] if inlet is not None else []
-            _close_inlets(self.streams + pending)
+            _close_inlets(self.streams + asked)
             # no sample was written (the pull threads start below): no header-only file is left to look like
             # a recording
             self.path.unlink(missing_ok=True)

@@ -699,3 +699,34 @@ def test_the_eeg_gone_before_opening_is_refused_not_recorded_as_markers_alone():
     with pytest.raises(EegvizError, match=r"no EEG to record: LSL stream 'amp' \(EEG, 4 ch, 500 Hz, float32\) was "
                                           r"found but had gone"):
         without_gone([AMPLIFIER, MARKERS_ONLY], [AMPLIFIER])
+
+
+def test_a_stream_gone_is_found_before_any_stream_is_opened(tmp_path):
+    """`eegviz present` starts its session when a recorder opens its marker stream. The streams were opened one
+    by one, so the presenter's was open (and its session running) while a stream after it had still to time
+    out; the recorder then closed it and started again without the gone one, and the markers in between were
+    lost. Every stream is now asked for its header first: the presenter sees no consumer until all answered."""
+    tag = uuid.uuid4().hex[:10]
+    presenter = pylsl.StreamOutlet(pylsl.StreamInfo(f"a-present-{tag}", "Markers", 1, 0, pylsl.cf_string, tag))
+    gone = pylsl.StreamOutlet(pylsl.StreamInfo(f"b-gone-{tag}", "EEG", 2, 100.0, pylsl.cf_float32, f"g{tag}"))
+    infos = sorted((pylsl.resolve_byprop("name", n, timeout=3.0)[0] for n in (f"a-present-{tag}", f"b-gone-{tag}")),
+                   key=lambda s: s.name())
+    del gone
+    consumed, done = [], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            consumed.append(presenter.have_consumers())
+            time.sleep(0.01)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    rec = lsl_recorder.EegvizLslRecorder(tmp_path / "session.xdf", infos, open_timeout_s=1.0)
+    try:
+        with pytest.raises(lsl_recorder.StreamsGone) as e:
+            rec.start()
+    finally:
+        done.set()
+        t.join(5)
+    assert [i.name() for i in e.value.gone] == [f"b-gone-{tag}"]
+    assert len(consumed) > 20 and not any(consumed), "the presenter's stream was opened before the gone one was found"
