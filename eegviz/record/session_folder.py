@@ -26,8 +26,14 @@ SESSION_PREFIX = "session-"
 
 def check_out_dir(out: str | Path) -> Path:
     """The resolved --out folder if a session could be written there; EegvizError (one line) if not. Nothing is
-    created (eegviz.paths.check_creatable). ~ is expanded here, as new_session_folder writes there."""
-    return check_creatable(Path(out).expanduser(), "--out")
+    created (eegviz.paths.check_creatable). ~ is expanded here, as new_session_folder writes there; ~name of no
+    user on this machine (a typo the shell leaves as it is) is one line, not pathlib's RuntimeError."""
+    try:
+        path = Path(out).expanduser()
+    except RuntimeError:
+        raise EegvizError(f"--out {out}: {str(out).split('/')[0]} is no user's home folder on this machine; "
+                          f"choose another --out") from None
+    return check_creatable(path, "--out")
 
 
 def new_session_folder(out: str | Path) -> Path:

@@ -126,3 +126,14 @@ def test_refused_runs_leave_nothing_behind(tmp_path, bad, capsys, caplog, recwar
                                                                    ImportWarning, ResourceWarning))]
     assert not shown, [str(w.message) for w in shown]
     assert not out.exists()
+
+
+def test_a_home_of_no_user_is_one_line(capsys):
+    """`eegviz record --out ~nosuchuser/s01` (a typo the shell leaves as it is) ended in pathlib's traceback
+    "RuntimeError: Could not determine home directory."; it is one line naming --out now."""
+    from eegviz.cli import main
+
+    assert main(["record", "--out", "~no-such-user-eegviz/s01"]) != 0
+    err = capsys.readouterr().err
+    assert err.strip() == ("eegviz: error: --out ~no-such-user-eegviz/s01: ~no-such-user-eegviz is no user's home "
+                           "folder on this machine; choose another --out")
