@@ -361,6 +361,9 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
             late.stop()
             if late.told:  # said again at the end, beside the summary: the warning may have scrolled away
                 log.warning("not in this recording (started after it): %s", ", ".join(describe(i) for i in late.told))
+            if late.closed:
+                log.warning("closed during this recording, so not recorded throughout: %s",
+                            ", ".join(describe(i) for i in late.closed))
     finally:
         recorder.stop()  # where a failure ended the wait, stop() raises why (both recorders report it there)
     return recorder

@@ -127,6 +127,7 @@ def without_gone(infos: Sequence, gone: Sequence) -> list:
 
 
 LATE_LOOK_S = 1.0  # LateStreams looks for streams this long at a time
+GONE_LOOKS = 2  # a recorded stream missing from this many looks in a row has closed (one look can miss one)
 
 
 class LateStreams:
@@ -138,6 +139,10 @@ class LateStreams:
     stream that comes back as one already recorded (same name and a non-empty source_id, and fitting: liblsl's
     recovery resumes it in the same XDF stream) is not new; without a source_id liblsl cannot recover it. With
     --streams, only streams of those names are looked at.
+
+    It also says when a recorded stream closes (the amplifier's app quit, a cable pulled on a wireless headset)
+    and when it is back: liblsl's recovery waits for it without a word, and the recording went on with a gap
+    in its EEG that only the sample count of the summary showed, if anyone did the arithmetic.
     """
 
     def __init__(self, recorded, names=None, look_s: float = LATE_LOOK_S) -> None:
@@ -146,6 +151,8 @@ class LateStreams:
         self.look_s = look_s
         self.told: list = []  # the streams said to be left out, in the order they appeared
         self._seen = {s.uid() for s in self.recorded}
+        self.closed: list = []  # the recorded streams said to have closed during the recording (each once)
+        self._missing: dict = {}  # uid of a recorded stream -> looks in a row without it
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="record-late-streams")
 
@@ -157,12 +164,32 @@ class LateStreams:
         """Ends the watch without waiting for the look under way (the recording's stop must not wait on it)."""
         self._stop.set()
 
-    def _resumes_recorded(self, info) -> bool:
+    @staticmethod
+    def _resumes(recorded, info) -> bool:
         """liblsl's recovery resumes only a stream that has a source_id: a stimulus script's outlet made without
         one (pylsl's default, '') and restarted is a new stream to it, whose markers are lost; that is said."""
         from eegviz.sources.lsl_reconnect import misfit, same_stream
 
-        return any(r.source_id() and same_stream(r, info) and misfit(r, info) is None for r in self.recorded)
+        return bool(recorded.source_id()) and same_stream(recorded, info) and misfit(recorded, info) is None
+
+    def _resumes_recorded(self, info) -> bool:
+        return any(self._resumes(r, info) for r in self.recorded)
+
+    def _look_for_recorded(self, found) -> None:
+        """Says a recorded stream missing from GONE_LOOKS looks in a row (closed), and the same stream back."""
+        for r in self.recorded:
+            there = any(i.uid() == r.uid() or self._resumes(r, i) for i in found)
+            missed = self._missing.pop(r.uid(), 0)
+            if there:
+                if missed >= GONE_LOOKS:
+                    log.warning("LSL stream '%s' is back; recording it again", r.name())
+                continue
+            self._missing[r.uid()] = missed + 1
+            if missed + 1 == GONE_LOOKS:
+                if r not in self.closed:
+                    self.closed.append(r)
+                back = "until it comes back" if r.source_id() else "(it has no source_id: liblsl cannot resume it)"
+                log.warning("LSL stream %s has closed: nothing of it is being recorded %s", describe(r), back)
 
     def _run(self) -> None:
         import pylsl
@@ -185,6 +212,8 @@ class LateStreams:
                 log.warning("LSL stream %s appeared after the recording started and is NOT being recorded; to "
                             "record it, stop (Ctrl-C) and start `eegviz record` again with every stream running",
                             describe(info))
+            if not self._stop.is_set():
+                self._look_for_recorded(found)
             self._stop.wait(0.2)
 
 

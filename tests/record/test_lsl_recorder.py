@@ -730,3 +730,26 @@ def test_a_stream_gone_is_found_before_any_stream_is_opened(tmp_path):
         t.join(5)
     assert [i.name() for i in e.value.gone] == [f"b-gone-{tag}"]
     assert len(consumed) > 20 and not any(consumed), "the presenter's stream was opened before the gone one was found"
+
+
+@pytest.mark.parametrize("missed, said", [(3, True), (1, False)])
+def test_a_recorded_stream_that_closes_is_said_and_so_is_its_return(tmp_path, monkeypatch, caplog, missed, said):
+    """The amplifier's outlet closing mid-recording (its app quit, a wireless headset out of range): liblsl waits
+    for it without a word, and `eegviz record` went on and ended "'amp' 575 samples" for 16 s at 250 Hz, the gap
+    said nowhere. Now its closing is one warning, its return another, and the end says it again beside the
+    summary. One look that misses it (a loaded machine answers late) says nothing."""
+    _machine_shows(monkeypatch, [AMPLIFIER, MARKERS_ONLY], *[[MARKERS_ONLY]] * missed, [AMPLIFIER, MARKERS_ONLY])
+    fake = _FakeRecorder()
+    fake.failed = lambda: False
+    monkeypatch.setattr(lsl_recorder, "make_recorder", lambda path, infos, backend: fake)
+    with caplog.at_level("WARNING", logger="eegviz"):
+        record(tmp_path / "out", backend="eegviz", wait_s=0.01, duration=1.5)
+    lines = [r.getMessage() for r in caplog.records]
+    closed = [m for m in lines if "closed" in m or "is back" in m]
+    if not said:
+        assert closed == []
+        return
+    assert closed == ["LSL stream 'amp' (EEG, 4 ch, 500 Hz, float32) has closed: nothing of it is being recorded "
+                      "until it comes back",
+                      "LSL stream 'amp' is back; recording it again",
+                      "closed during this recording, so not recorded throughout: 'amp' (EEG, 4 ch, 500 Hz, float32)"]
