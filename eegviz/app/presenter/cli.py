@@ -88,7 +88,9 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
         lates = sorted(r["late_ms"] for r in presenter.records)
         timing = f"; onset lateness median {lates[len(lates) // 2]:.1f} ms, max {lates[-1]:.1f} ms" if lates else ""
         how = "done" if presenter.completed else "aborted"
-        print(f"eegviz: {how}, {len(presenter.records)} of {len(trials)} trials shown{timing}"
+        unheard = (f"; {presenter.unheard} of the markers sent with no recorder connected (lost)"
+                   if presenter.unheard else "")
+        print(f"eegviz: {how}, {len(presenter.records)} of {len(trials)} trials shown{timing}{unheard}"
               + (f"; log in {log_path}" if log_path else ""), flush=True)
     if presenter.error is not None:  # an image unreadable mid-run: the run is not a clean stop
         raise EegvizError(presenter.error)

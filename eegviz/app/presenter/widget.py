@@ -77,6 +77,11 @@ class Presenter(QtWidgets.QWidget):
         self.state = "idle"  # idle -> waiting -> lead_in -> running -> done
         self.completed = False
         self.error: str | None = None  # why the run ended early, when an image could not be read mid-run
+        # Markers pushed while nothing has the stream open are lost. `eegviz record` ends at once when its
+        # recording fails (a full disk), and the presenter went on showing the session to the participant, its
+        # markers lost, without a word: each onset now asks, and the operator is told when the recorder goes.
+        self.unheard = 0  # markers pushed with no consumer connected
+        self._heard: bool | None = None  # whether one was connected at the last onset
 
         self._log_file = self._log = None
         if log_path is not None:
@@ -205,6 +210,7 @@ class Presenter(QtWidgets.QWidget):
             return
         ts = self._pylsl.local_clock()
         self.outlet.push_sample([trial.image_id], ts)
+        self._note_consumer(trial)
         row = {"trial": trial.index, "image_id": trial.image_id, "class": trial.class_name, "onset_lsl": ts,
                "intended_lsl": due, "late_ms": (ts - due) * 1000.0}
         self.records.append(row)
@@ -217,6 +223,21 @@ class Presenter(QtWidgets.QWidget):
             nxt = self.trials[trial.index + 1].image_id
             self._cache = {k: v for k, v in self._cache.items() if k in (trial.image_id, nxt)}
             self._try_pixmap(nxt)
+
+    def _note_consumer(self, trial: Trial) -> None:
+        """Counts a marker pushed with nothing connected, and says (on stderr, once each way) when the recorder
+        that was connected has gone and when one is back."""
+        heard = self.outlet.have_consumers()
+        if not heard:
+            self.unheard += 1
+            if self._heard:
+                print(f"eegviz: no recorder has LSL stream '{self.name}' open any more (from trial {trial.index + 1}"
+                      f" of {len(self.trials)}): its markers are lost until one connects again; Esc stops the run",
+                      file=sys.stderr, flush=True)
+        elif self._heard is False and self.unheard:
+            print(f"eegviz: a recorder has LSL stream '{self.name}' open again (from trial {trial.index + 1})",
+                  file=sys.stderr, flush=True)
+        self._heard = heard
 
     def _try_pixmap(self, image_id: str) -> QtGui.QPixmap | None:
         """_pixmap inside a Qt slot or paint: an image that became unreadable after the start (changed or removed

@@ -38,7 +38,10 @@ def test_cli_arguments_and_run(qtbot, stim_dir, tmp_path, monkeypatch, capsys):
     assert run_presenter(stim_dir, on_s=0.03, blank_s=0.02, name=name, log_path=tmp_path / "run.csv",
                          windowed=True, lead_in_s=0.0, wait_for_consumer=False) == 0
     assert len((tmp_path / "run.csv").read_text().splitlines()) == 1 + 4
-    assert "done, 4 of 4 trials shown" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "done, 4 of 4 trials shown" in out
+    # nothing had the stream open (--no-wait, no recorder): the summary says the markers were lost
+    assert "; 4 of the markers sent with no recorder connected (lost); log in" in out
     with pytest.raises(EegvizError, match="does not exist"):
         run_presenter(tmp_path / "nope", windowed=True)
 

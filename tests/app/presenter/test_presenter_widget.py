@@ -184,3 +184,41 @@ def test_bad_name_or_lead_in_fails_before_the_log_and_outlet(qtbot, stim_dir, tm
     assert "\n" not in str(info.value)
     assert not (tmp_path / "l.csv").exists()
 
+
+
+def test_a_recorder_gone_mid_run_is_said_and_its_lost_markers_counted(qtbot, stim_dir, capsys):
+    """`eegviz record` ends at once when its recording fails; the presenter went on showing the session with
+    every marker lost and said nothing. The moment is said on stderr, its return too, and the markers sent
+    with nothing connected are counted (run_presenter's summary line gives the number)."""
+    images = find_images(stim_dir)
+    trials = make_schedule(images, on_s=0.15, blank_s=0.05, repeats=3, seed=1)
+    p = Presenter(trials, {i.image_id: i.path for i in images}, name=f"eegviz-test-{uuid.uuid4().hex[:10]}",
+                  windowed=True, lead_in_s=0.05)
+    qtbot.addWidget(p)
+    (info,) = pylsl.resolve_byprop("name", p.name, 1, 3.0)
+    inlets = [pylsl.StreamInlet(info)]
+    inlets[0].open_stream(timeout=3.0)
+
+    def at_onset(i, image_id, ts):
+        if i == 1:
+            inlets[0].close_stream()  # the recorder gone
+        elif i == 6:
+            inlets[0].open_stream(timeout=3.0)  # and back
+
+    p.onset.connect(at_onset)
+    with qtbot.waitSignal(p.finished, timeout=15000):
+        p.start()
+    err = capsys.readouterr().err
+    assert f"no recorder has LSL stream '{p.name}' open any more (from trial " in err
+    assert "its markers are lost until one connects again" in err
+    assert f"a recorder has LSL stream '{p.name}' open again" in err
+    assert 1 <= p.unheard <= 6
+
+
+def test_markers_sent_with_no_recorder_are_counted_without_a_line_per_marker(qtbot, stim_dir, capsys):
+    """--no-wait and no recorder at all (a rehearsal): nothing said while it runs, every marker counted."""
+    p, trials = _presenter(qtbot, stim_dir, wait_for_consumer=False)
+    with qtbot.waitSignal(p.finished, timeout=15000):
+        p.start()
+    assert p.unheard == len(trials)
+    assert "recorder" not in capsys.readouterr().err
