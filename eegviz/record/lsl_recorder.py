@@ -325,8 +325,9 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
 
     if duration is not None and not duration > 0:
         raise EegvizError("--duration must be > 0 seconds")
-    check_out_dir(out)
+    base = check_out_dir(out)
     infos = find_streams(names, wait_s=wait_s, timeout_s=timeout_s)
+    made = not base.exists()  # an empty --out the user made is the session folder, and is theirs to keep
     folder = new_session_folder(out)
     recorder = make_recorder(folder / RECORDING_NAME, infos, backend)
     try:  # start and on_start inside: whatever fails or interrupts them, stop() ends what was started
@@ -341,7 +342,8 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
                     infos = without_gone(infos, e.gone)
                     recorder = make_recorder(folder / RECORDING_NAME, infos, backend)
         except BaseException:
-            if not any(folder.iterdir()):  # a stream gone since it was found: the fresh folder holds nothing
+            # a failed start (a stream gone, LabRecorderCLI refusing) leaves the folder it made empty: removed
+            if (made or folder != base) and not any(folder.iterdir()):
                 folder.rmdir()
             raise
         if on_start is not None:

@@ -753,3 +753,22 @@ def test_a_recorded_stream_that_closes_is_said_and_so_is_its_return(tmp_path, mo
                       "until it comes back",
                       "LSL stream 'amp' is back; recording it again",
                       "closed during this recording, so not recorded throughout: 'amp' (EEG, 4 ch, 500 Hz, float32)"]
+
+
+@pytest.mark.parametrize("there", ["new", "empty", "full"])
+def test_a_failed_start_removes_only_the_folder_it_made(tmp_path, monkeypatch, there):
+    """A failed start removes the session folder it claimed; an empty --out the user had made (`mkdir sub-01`,
+    perhaps with the lab's permissions) was removed with it."""
+    out = tmp_path / "sub-01"
+    if there != "new":
+        out.mkdir()
+    if there == "full":
+        (out / "notes.txt").write_text("subject 1")
+    monkeypatch.setattr(lsl_recorder, "find_streams", lambda *a, **kw: [AMPLIFIER])
+    monkeypatch.setattr(lsl_recorder, "make_recorder", lambda *a, **kw: _FakeRecorder(EegvizError("refused")))
+    with pytest.raises(EegvizError, match="refused"):
+        record(out, duration=1)
+    if there == "new":
+        assert not out.exists()
+    else:  # the session-002 of a full one removed, the user's files kept
+        assert sorted(p.name for p in out.iterdir()) == (["notes.txt"] if there == "full" else [])
