@@ -363,9 +363,9 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
             late.stop()
             if late.told:  # said again at the end, beside the summary: the warning may have scrolled away
                 log.warning("not in this recording (started after it): %s", ", ".join(describe(i) for i in late.told))
-            if late.closed:
-                log.warning("closed during this recording, so not recorded throughout: %s",
-                            ", ".join(describe(i) for i in late.closed))
+            if late.closed:  # the presenter closing at the end of its run is one; an amplifier's is a gap in the EEG
+                log.warning("closed during this recording (the file holds what they sent while open; seconds into "
+                            "the recording): %s", late.closed_summary())
     finally:
         recorder.stop()  # where a failure ended the wait, stop() raises why (both recorders report it there)
     return recorder

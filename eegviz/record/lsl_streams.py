@@ -152,11 +152,14 @@ class LateStreams:
         self.told: list = []  # the streams said to be left out, in the order they appeared
         self._seen = {s.uid() for s in self.recorded}
         self.closed: list = []  # the recorded streams said to have closed during the recording (each once)
-        self._missing: dict = {}  # uid of a recorded stream -> looks in a row without it
+        self._missing: dict = {}  # uid of a recorded stream -> (looks in a row without it, time of the first)
+        self._spans: dict = {}  # uid of a closed stream -> [closed at, back at or None] (s into the recording)
+        self._t0 = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="record-late-streams")
 
     def start(self) -> LateStreams:
+        self._t0 = time.monotonic()
         self._thread.start()
         return self
 
@@ -177,19 +180,31 @@ class LateStreams:
 
     def _look_for_recorded(self, found) -> None:
         """Says a recorded stream missing from GONE_LOOKS looks in a row (closed), and the same stream back."""
+        now = time.monotonic() - self._t0
         for r in self.recorded:
             there = any(i.uid() == r.uid() or self._resumes(r, i) for i in found)
-            missed = self._missing.pop(r.uid(), 0)
+            missed, since = self._missing.pop(r.uid(), (0, now))
             if there:
                 if missed >= GONE_LOOKS:
+                    self._spans[r.uid()][-1][1] = now
                     log.warning("LSL stream '%s' is back; recording it again", r.name())
                 continue
-            self._missing[r.uid()] = missed + 1
+            self._missing[r.uid()] = (missed + 1, since)
             if missed + 1 == GONE_LOOKS:
                 if r not in self.closed:
                     self.closed.append(r)
-                back = "until it comes back" if r.source_id() else "(it has no source_id: liblsl cannot resume it)"
-                log.warning("LSL stream %s has closed: nothing of it is being recorded %s", describe(r), back)
+                self._spans.setdefault(r.uid(), []).append([since, None])
+                then = ("the recording goes on and takes it up again if it comes back" if r.source_id() else
+                        "it has no source_id, so liblsl cannot take it up again")
+                log.warning("LSL stream %s has closed; %s", describe(r), then)
+
+    def closed_summary(self) -> str:
+        """The streams that closed during the recording, each with when (about; as the looks saw it) and when it
+        was back: the gap in the file, for the end of the recording, when the warnings have scrolled away."""
+        def span(closed, back):
+            return f"closed at about {closed:.0f} s" + ("" if back is None else f", back at about {back:.0f} s")
+
+        return ", ".join(f"{describe(r)} ({'; '.join(span(*s) for s in self._spans[r.uid()])})" for r in self.closed)
 
     def _run(self) -> None:
         import pylsl
