@@ -19,7 +19,7 @@ from typing import Sequence
 
 from eegviz.errors import EegvizError
 from eegviz.record.lsl_streams import StreamsGone, lsl_config
-from eegviz.record.xdf_writer import check_footers
+from eegviz.record.xdf_writer import check_footers, stream_sample_counts
 from eegviz.stopping import stop_deferred
 
 log = logging.getLogger(__name__)
@@ -263,6 +263,16 @@ class LabRecorderCliRecorder:
             log.warning("could not write %s (%s)", self.log_path, e)
 
     def summary(self) -> str:
+        """Each stream's sample count, from the footers LabRecorderCLI wrote, as eegviz's own writer gives them:
+        "2 streams, 51981 bytes" did not show a stream that recorded nothing (an amplifier outlet up but not
+        sending)."""
         size = self.path.stat().st_size if self.path.exists() else 0
-        n = len(self.infos)
-        return f"{self.path}: {n} stream{'' if n == 1 else 's'}, {size} bytes (LabRecorderCLI)"
+        try:
+            counts = stream_sample_counts(self.path)
+        except OSError:
+            counts = []
+        if not counts:
+            n = len(self.infos)
+            return f"{self.path}: {n} stream{'' if n == 1 else 's'}, {size} bytes (LabRecorderCLI)"
+        parts = [f"'{name}' {'?' if k is None else k} samples" for name, k in counts]
+        return f"{self.path}: {', '.join(parts)}; {size} bytes (LabRecorderCLI)"

@@ -42,9 +42,11 @@ MAGIC = b"XDF:"
 BOUNDARY_UUID = bytes.fromhex("43A546DCCBF5410FB30ED5467383CBE4")
 
 
-def chunk_tags(path: str | Path) -> tuple[dict[int, int], bool]:
+def chunk_tags(path: str | Path, bodies: dict | None = None) -> tuple[dict[int, int], bool]:
     """How many chunks of each tag the XDF file holds, read from the chunk headers alone (a seek past each
-    body: seconds for an hour's recording), and whether it ends inside a chunk (a torn write)."""
+    body: seconds for an hour's recording), and whether it ends inside a chunk (a torn write). With `bodies`
+    ({tag: []}), the bodies of chunks of those tags are read into its lists (the stream headers and footers:
+    a few kB)."""
     counts: dict[int, int] = {}
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -62,6 +64,8 @@ def chunk_tags(path: str | Path) -> tuple[dict[int, int], bool]:
             if length < 2 or end > size:
                 return counts, True
             counts[tag] = counts.get(tag, 0) + 1
+            if bodies is not None and tag in bodies:
+                bodies[tag].append(f.read(length - 2))
             pos = end
             f.seek(pos)
     return counts, False
@@ -78,6 +82,30 @@ def check_footers(path: str | Path, n_streams: int, by: str) -> None:
         raise EegvizError(f"{by} did not finish {path}: {footers} of {n_streams} stream footers"
                           f"{', the last chunk torn' if torn else ''} ({counts.get(TAG_SAMPLES, 0)} sample chunks "
                           f"kept, readable with pyxdf; {free / 2**20:.0f} MiB free on its disk)")
+
+
+def stream_sample_counts(path: str | Path) -> list[tuple[str, int | None]]:
+    """(name, sample count from its footer; None without one) of each stream of a finished XDF file, in file
+    order: what a recorder that keeps its own counts to itself (LabRecorderCLI) wrote."""
+    bodies: dict = {TAG_STREAM_HEADER: [], TAG_STREAM_FOOTER: []}
+    chunk_tags(path, bodies)
+
+    def parsed(body: bytes):  # 4-byte stream id, then the XML
+        try:
+            return int.from_bytes(body[:4], "little"), ET.fromstring(body[4:])
+        except ET.ParseError:
+            return None, None
+
+    names, counts = {}, {}
+    for body in bodies[TAG_STREAM_HEADER]:
+        sid, root = parsed(body)
+        if root is not None:
+            names[sid] = root.findtext("name") or f"stream {sid}"
+    for body in bodies[TAG_STREAM_FOOTER]:
+        sid, root = parsed(body)
+        if root is not None and (root.findtext("sample_count") or "").strip().isdigit():
+            counts[sid] = int(root.findtext("sample_count"))
+    return [(name, counts.get(sid)) for sid, name in names.items()]
 
 
 def _xml(root: ET.Element) -> bytes:

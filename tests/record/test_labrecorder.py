@@ -149,3 +149,28 @@ def test_record_with_labrecorder_failing_to_start_leaves_no_folder(tmp_path, mon
     with pytest.raises(EegvizError, match="no such device"):
         lsl_recorder.record(out, duration=1)
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_the_summary_gives_each_streams_sample_count_from_the_footers(tmp_path):
+    """LabRecorder's summary said "2 streams, N bytes": a stream that recorded nothing (an amplifier outlet up
+    but not sending) looked like the rest. Each stream's count is read from the footers, as eegviz's writer
+    gives it."""
+    import numpy as np
+
+    from eegviz.record.xdf_writer import XdfWriter
+
+    made = tmp_path / "made.xdf"
+    with XdfWriter(made) as w:
+        eeg = w.add_stream("amp", "EEG", 2, 100.0, "float32")
+        w.add_stream("eegviz-presenter", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.zeros((50, 2), np.float32), 10.0 + np.arange(50) / 100.0)
+    binary = _fake_labrecorder(tmp_path, 'echo "Started data collection for stream A."\n'
+                                         'echo "Started data collection for stream B."\nread line\n'
+                                         f'cp {made} "$1"\nexit 0\n')
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "session.xdf", [FakeInfo("u1"), FakeInfo("u2")],
+                                             binary=binary)
+    rec.start()
+    rec.stop()
+    size = made.stat().st_size
+    assert rec.summary() == (f"{tmp_path / 'session.xdf'}: 'amp' 50 samples, 'eegviz-presenter' 0 samples; "
+                             f"{size} bytes (LabRecorderCLI)")
