@@ -136,7 +136,7 @@ class LabRecorderCliRecorder:
                                                     f"before LabRecorderCLI started {'are' if len(gone) > 1 else 'is'}"
                                                     f" no longer on this machine") from None
                         raise EegvizError(f"LabRecorderCLI did not find the streams in {attempt} tries: "
-                                          f"{e}") from None
+                                          f"{self._named(str(e))}") from None
                     log.info("LabRecorderCLI missed a stream (%s); trying again", e)
                     self.lines.append(f"eegviz: retrying, attempt {attempt + 1}")
         except EegvizError as e:
@@ -164,6 +164,13 @@ class LabRecorderCliRecorder:
             with contextlib.suppress(OSError):
                 p.unlink()
         return True
+
+    def _named(self, line: str) -> str:
+        """LabRecorderCLI's line with each stream's name beside its uid: "uid='89074d30-...' matched no stream!"
+        alone did not say which stream it was."""
+        for info in self.infos:
+            line = line.replace(f"uid='{info.uid()}'", f"uid='{info.uid()}' ('{info.name()}')")
+        return line
 
     def _gone(self) -> list:
         """The streams to record that one more look (as long as find_streams' own) no longer finds: closed since

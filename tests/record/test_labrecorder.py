@@ -174,3 +174,32 @@ def test_the_summary_gives_each_streams_sample_count_from_the_footers(tmp_path):
     size = made.stat().st_size
     assert rec.summary() == (f"{tmp_path / 'session.xdf'}: 'amp' 50 samples, 'eegviz-presenter' 0 samples; "
                              f"{size} bytes (LabRecorderCLI)")
+
+
+def test_a_stream_labrecorder_cannot_find_is_named_not_only_its_uid(tmp_path, monkeypatch):
+    """Still on the machine, yet LabRecorderCLI's own discovery missed it three times: the line gave only the
+    uid ("uid='89074d30-...'" matched no stream!), which the user has never seen; the stream's name is beside it."""
+    import pylsl
+
+    binary = _fake_labrecorder(tmp_path, "echo \"\\\"uid='u2'\\\" matched no stream!\"\nexit 2\n")
+    infos = [FakeInfo("u1", name="amp"), FakeInfo("u2", name="eegviz-presenter")]
+    monkeypatch.setattr(pylsl, "resolve_streams", lambda wait_time=1.0: list(infos))  # both still there
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "session.xdf", infos, binary=binary)
+    with pytest.raises(EegvizError, match=r"did not find the streams in 3 tries: \"uid='u2' \('eegviz-presenter'\)\" "
+                                          r"matched no stream!$"):
+        rec.start()
+    assert list(tmp_path.glob("session.xdf")) == []
+
+
+def test_a_stream_labrecorder_cannot_find_because_it_has_gone_is_streams_gone(tmp_path, monkeypatch):
+    import pylsl
+
+    from eegviz.record.lsl_streams import StreamsGone
+
+    binary = _fake_labrecorder(tmp_path, "echo \"\\\"uid='u2'\\\" matched no stream!\"\nexit 2\n")
+    infos = [FakeInfo("u1", name="amp"), FakeInfo("u2", name="eegviz-presenter")]
+    monkeypatch.setattr(pylsl, "resolve_streams", lambda wait_time=1.0: infos[:1])
+    rec = labrecorder.LabRecorderCliRecorder(tmp_path / "session.xdf", infos, binary=binary)
+    with pytest.raises(StreamsGone, match="'eegviz-presenter' found before LabRecorderCLI started is no longer") as e:
+        rec.start()
+    assert e.value.gone == infos[1:]
