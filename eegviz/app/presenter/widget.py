@@ -235,7 +235,8 @@ class Presenter(QtWidgets.QWidget):
                       f" of {len(self.trials)}): its markers are lost until one connects again; Esc stops the run",
                       file=sys.stderr, flush=True)
         elif self._heard is False and self.unheard:
-            print(f"eegviz: a recorder has LSL stream '{self.name}' open again (from trial {trial.index + 1})",
+            print(f"eegviz: a recorder has LSL stream '{self.name}' open (from trial {trial.index + 1}); "
+                  f"{self.unheard} marker{'s' if self.unheard != 1 else ''} before were sent with none",
                   file=sys.stderr, flush=True)
         self._heard = heard
 
