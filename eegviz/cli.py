@@ -349,7 +349,7 @@ def cmd_record(args) -> int:
         print(f"eegviz: recording {n} LSL stream{'s' if n != 1 else ''} with {rec.backend} into {rec.path} {until}:\n"
               f"{streams}", flush=True)
 
-    with sigterm_as_ctrl_c():
+    with sigterm_as_ctrl_c(hangup=True):  # a closed terminal too: LabRecorderCLI died with eegviz, without footers
         rec = record(args.out, duration=args.duration, names=names, backend=args.backend, wait_s=args.wait,
                      on_start=started)
     print(f"eegviz: recorded {rec.summary()}")

@@ -47,18 +47,28 @@ def stop_deferred():
         print("eegviz: already stopping; closing the files first (once more to abandon them)", file=sys.stderr,
               flush=True)
 
-    return _signal_handlers({signal.SIGINT: note, signal.SIGTERM: note})
+    handlers = {signal.SIGINT: note, signal.SIGTERM: note}
+    if callable(signal.getsignal(signal.SIGHUP)):  # made a stop request (sigterm_as_ctrl_c(hangup=True)): deferred too
+        handlers[signal.SIGHUP] = note
+    return _signal_handlers(handlers)
 
 
-def sigterm_as_ctrl_c():
+def sigterm_as_ctrl_c(hangup: bool = False):
     """Inside, SIGTERM (`kill PID`: what scripts and process managers send) stops a recording as Ctrl-C does,
     footers and all. It matters beyond politeness: a recorder a script starts in the background (`&`) inherits
     SIGINT *ignored* (POSIX shells do that to background jobs without job control), so SIGTERM is the one
-    signal that script can stop it with."""
+    signal that script can stop it with.
+
+    With hangup, SIGHUP too (the terminal window closed, the ssh connection lost), unless it is ignored (nohup
+    keeps it so): left to its default it ended `eegviz record` on the spot, without footers, and LabRecorderCLI,
+    the pipe it writes its output to gone, died with it, without footers or clock offsets."""
     def stop(signum, frame):  # noqa: ARG001 - signal handler signature
         raise KeyboardInterrupt
 
-    return _signal_handlers({signal.SIGTERM: stop})
+    handlers = {signal.SIGTERM: stop}
+    if hangup and signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        handlers[signal.SIGHUP] = stop
+    return _signal_handlers(handlers)
 
 
 def signals_call(callback):

@@ -32,3 +32,25 @@ def test_sigterm_raises_what_ctrl_c_raises():
         with sigterm_as_ctrl_c():
             _signal(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sighup_stops_as_ctrl_c_where_asked_unless_it_is_ignored():
+    """`eegviz record` in a terminal that is closed: a stop with footers, not death on the spot. Under nohup
+    SIGHUP is ignored, and stays so: the recording goes on, as nohup asked."""
+    before = signal.getsignal(signal.SIGHUP)
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        with pytest.raises(KeyboardInterrupt):
+            with sigterm_as_ctrl_c(hangup=True):
+                with stop_deferred():  # closing: said to wait, as SIGTERM is
+                    _signal(signal.SIGHUP)
+                _signal(signal.SIGHUP)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+        with sigterm_as_ctrl_c():  # not asked for: left alone
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with sigterm_as_ctrl_c(hangup=True):
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            _signal(signal.SIGHUP)  # nothing happens
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -46,12 +46,15 @@ def _cli_record(*args: str):
     env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
     # A suite a script started in the background inherits SIGINT ignored, and an ignored signal stays ignored
     # through exec: with a handler in place while spawning, the recorder gets Ctrl-C as from a terminal.
+    # SIGHUP likewise, for a suite run under nohup.
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    old_hup = signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
         proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", *args], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     finally:
         signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGHUP, old_hup)
     try:
         yield proc
     finally:
@@ -290,7 +293,10 @@ def test_cli_record_with_duration(tmp_path):
 @pytest.mark.parametrize("backend, stop", [
     pytest.param("eegviz", signal.SIGINT, id="eegviz-ctrl-c"),
     pytest.param("eegviz", signal.SIGTERM, id="eegviz-sigterm"),
-    pytest.param("labrecorder", signal.SIGINT, id="labrecorder-ctrl-c", marks=BACKENDS[1].marks)])
+    pytest.param("labrecorder", signal.SIGINT, id="labrecorder-ctrl-c", marks=BACKENDS[1].marks),
+    # the terminal closed: eegviz died on the spot, and LabRecorderCLI with it, without footers or clock offsets
+    pytest.param("eegviz", signal.SIGHUP, id="eegviz-sighup"),
+    pytest.param("labrecorder", signal.SIGHUP, id="labrecorder-sighup", marks=BACKENDS[1].marks)])
 def test_cli_record_ctrl_c_ends_cleanly_with_footers(tmp_path, backend, stop):
     """Ctrl-C is how a lab ends an open-ended recording, SIGTERM how a script or process manager does (`kill
     PID`; a background job of a script cannot get SIGINT at all): exit 0, every sample so far, footers written."""
