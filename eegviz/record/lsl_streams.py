@@ -191,9 +191,9 @@ class LateStreams:
                 continue
             self._missing[r.uid()] = (missed + 1, since)
             if missed + 1 == GONE_LOOKS:
+                self._spans.setdefault(r.uid(), []).append([since, None])  # before closed: closed_summary reads both
                 if r not in self.closed:
                     self.closed.append(r)
-                self._spans.setdefault(r.uid(), []).append([since, None])
                 then = ("the recording goes on and takes it up again if it comes back" if r.source_id() else
                         "it has no source_id, so liblsl cannot take it up again")
                 log.warning("LSL stream %s has closed; %s", describe(r), then)
