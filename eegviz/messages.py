@@ -112,6 +112,9 @@ class ClockOffset:
 # spans (matched in any case, as MNE writes them) and BrainVision's "New Segment" (where the amplifier started
 # or resumed recording). Only these prefixes: an image id such as "badger_01" is a marker like any other.
 SPAN_ANNOTATIONS = ("bad_", "bad ", "edge ", "edge_", "new segment")
+# EEGLAB's "boundary" event (MNE reads it as an annotation of that name): where EEGLAB cut data out or joined
+# datasets, so the samples either side are not continuous. Matched whole: "boundary_12" may be an image id.
+JOIN_ANNOTATIONS = ("boundary",)
 
 
 def is_span_annotation(desc: str) -> bool:
@@ -119,7 +122,7 @@ def is_span_annotation(desc: str) -> bool:
     A file MNE reads leaves them out of its markers (eegviz.sources.mne_file); mne-lsl's PlayerLSL streams the
     same file's annotations as markers, these included (the pipeline skips them: why_no_image)."""
     d = desc.strip().lower()
-    return d in ("bad", "edge") or d.startswith(SPAN_ANNOTATIONS)  # not an image id such as "edger_01"
+    return d in ("bad", "edge", *JOIN_ANNOTATIONS) or d.startswith(SPAN_ANNOTATIONS)  # not "edger_01"
 
 
 def why_no_image(payload: str) -> str | None:

@@ -6,9 +6,10 @@ into eegviz's terms: EEG channels only (EOG/EMG/stim channels and channels marke
 model could use; bad ones are interpolated by the montage mapping when the model needs them), sample
 timestamps in the recording's clock (first_samp / sfreq + times), and annotations as string markers at their
 onsets in that same clock, the description as the payload. BAD_ and EDGE annotations mark spans, not events,
-and are not markers (nor is BrainVision's "New Segment"); they are breaks instead: the stamps of a file MNE reads
-run on across a pause and resume ("New Segment"), a join of two recordings (mne.concatenate_raws writes "BAD
-boundary" and "EDGE boundary") and a BAD_ span, so no hole in them stops an epoch from holding samples of both
+and are not markers (nor are BrainVision's "New Segment" and EEGLAB's "boundary"); they are breaks instead: the
+stamps of a file MNE reads run on across a pause and resume ("New Segment"), a join of two recordings
+(mne.concatenate_raws writes "BAD boundary" and "EDGE boundary", EEGLAB "boundary", also where it cut data out)
+and a BAD_ span, so no hole in them stops an epoch from holding samples of both
 sides; the breaks are handed to the epocher (ReplaySource.breaks), which skips such epochs as gaps, as MNE's own
 Epochs reject them (reject_by_annotation). Trigger channels (BDF's Status, FIF's STI) carry numbers, not the
 image ids eegviz decodes by: a file whose only events are there is refused, saying how to add annotations.
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from eegviz.errors import EegvizError, one_line
-from eegviz.messages import Marker, StreamInfo, is_span_annotation
+from eegviz.messages import JOIN_ANNOTATIONS, Marker, StreamInfo, is_span_annotation
 from eegviz.sources.replay import ReplaySource, checked_speed
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
     """Where raw's samples are not continuous although its times are, from its annotations (onsets in raw's
     sample frame: ann_times): (a, b, what) for samples a..b-1 no epoch may use, a == b where samples a - 1 and a
     lie on two sides of a pause or join. "New Segment" marks where the amplifier resumed (BrainVision gives it
-    one sample's duration, which is not a span); a BAD/EDGE annotation marks its span, or with no duration the
-    place (MNE's "BAD boundary"/"EDGE boundary" at a join)."""
+    one sample's duration, which is not a span), and so does EEGLAB's "boundary" (where EEGLAB cut data out or
+    joined datasets; its duration is how much was cut, which is no longer in the file); a BAD/EDGE annotation
+    marks its span, or with no duration the place (MNE's "BAD boundary"/"EDGE boundary" at a join)."""
     out, seen = [], set()
     sfreq = raw.info["sfreq"]
     for onset, duration, desc in zip(ann_times, raw.annotations.duration, raw.annotations.description):
@@ -48,7 +50,8 @@ def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
         if not is_span_annotation(desc):
             continue
         a = _sample(raw, onset)
-        b = a if desc.strip().lower().startswith("new segment") else max(a, _sample(raw, onset + duration))
+        point = desc.strip().lower().startswith("new segment") or desc.strip().lower() in JOIN_ANNOTATIONS
+        b = a if point else max(a, _sample(raw, onset + duration))
         if b <= 0 or a >= raw.n_times:  # before the first sample or after the last: nothing to break
             continue
         if (a, b) in seen:  # MNE writes "BAD boundary" and "EDGE boundary" at the same join

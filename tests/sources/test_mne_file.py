@@ -333,3 +333,44 @@ def _write_bdf(path: Path, labels: list[str], data: np.ndarray, sfreq: int) -> N
     digital = np.round(data[:, : n * sfreq] / gain[:, None]).astype("<i4")
     records = digital.reshape(ns, n, sfreq).transpose(1, 0, 2).reshape(-1)
     path.write_bytes(head + (records & 0xFFFFFF).astype("<u4").view(np.uint8).reshape(-1, 4)[:, :3].tobytes())
+
+
+def _write_eeglab(path: Path, data_uv: np.ndarray, names: list[str], sfreq: float,
+                  events: list[tuple[str, float]]) -> None:
+    """A minimal EEGLAB .set (MATLAB 5 file, data inside, in microvolts), written with scipy so the test needs no
+    writer package; events: (type, latency), the latency 1-based in samples as EEGLAB keeps it."""
+    import scipy.io
+
+    empty = np.array([])
+    loc_fields = ("X", "Y", "Z", "theta", "radius", "sph_theta", "sph_phi", "sph_radius")
+    chanlocs = np.array([(n, *[empty] * len(loc_fields), "EEG") for n in names],
+                        dtype=[("labels", "O"), *[(f, "O") for f in loc_fields], ("type", "O")])
+    event = np.array([(t, float(lat), 0.0) for t, lat in events],
+                     dtype=[("type", "O"), ("latency", "O"), ("duration", "O")])
+    n = data_uv.shape[1]
+    eeg = dict(setname="rec", nbchan=len(names), pnts=n, trials=1, srate=float(sfreq), xmin=0.0,
+               xmax=(n - 1) / sfreq, data=data_uv.astype(np.float32), chanlocs=chanlocs, event=event,
+               icawinv=empty, icasphere=empty, icaweights=empty, ref="common", chaninfo={"nodatchans": empty},
+               epoch=empty)
+    scipy.io.savemat(path, {"EEG": eeg}, appendmat=False, oned_as="row")
+
+
+def test_eeglab_boundary_is_a_break_not_a_stimulus(tmp_path):
+    """EEGLAB writes a "boundary" event where it cut data out (rejected segments) or joined datasets: the samples
+    either side are not continuous. It was replayed as a stimulus (a reconstruction of the image "boundary"), and
+    the epoch of a stimulus 52 ms after it took its baseline from before the cut (+100 uV there, -100 uV after)
+    and was decoded. It is a break now, as BrainVision's "New Segment" is: not a marker, and the epoch reaching
+    across it is skipped as a gap naming it; every sample is still replayed and recorded."""
+    data = np.concatenate([np.full((8, 2500), 100.0), np.full((8, 2500), -100.0)], axis=1)
+    # EEGLAB puts a boundary between two samples: latency 2500.5 lies between the 2500th and the 2501st
+    _write_eeglab(tmp_path / "cut.set", data, CAP8, 250.0,
+                  [("s1", 1251), ("boundary", 2500.5), ("s2", 2514), ("s3", 3751)])
+    got, rec, stats = _session(tmp_path / "cut.set")
+    assert "boundary" not in got and got["s1"] == got["s3"] == "decoded"
+    reason, kind = got["s2"]
+    assert kind == "gap" and "'boundary' at 10.000 s" in reason
+    assert stats.skip_kinds == {"gap": 1} and stats.results == 2
+    assert rec.samples == 5000 and rec.markers == ["s1", "s2", "s3"]
+    from eegviz.messages import why_no_image  # streamed by mne-lsl's PlayerLSL, it is no stimulus either
+
+    assert why_no_image("boundary") and why_no_image("boundary_12") is None
