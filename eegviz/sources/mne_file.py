@@ -27,6 +27,7 @@ import numpy as np
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import JOIN_ANNOTATIONS, Marker, StreamInfo, is_span_annotation
 from eegviz.sources.replay import ReplaySource, checked_speed
+from eegviz.sources.units import judged_scale, volts_per_unit
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,38 @@ def _refuse_trigger_events(raw, path: Path) -> None:
                           "(raw.set_annotations(mne.Annotations(onsets, 0, image_ids))) and save it as FIF")
 
 
+def _edf_units(raw, path: Path) -> None:
+    """Put an EDF/BDF file's EEG channels in volts where MNE did not. MNE's EDF reader converts only the units
+    "uV"/"µV" and "mV" spelled so; any other unit ("uv", "UV", "nV", "microvolts") and an empty physical
+    dimension (some exporters leave it blank) it takes for volts, so such a file's microvolts reached the model a
+    million times too large, without a word. A unit eegviz knows (eegviz.sources.units) is applied; channels
+    declaring none it knows are judged from their values, as XDF and LSL channels without a unit are
+    (units.judged_scale), with one line saying so."""
+    import mne
+
+    gains = np.asarray(getattr(raw, "_raw_extras", [{}])[0].get("units", ()), dtype=np.float64)  # what MNE applied
+    if gains.shape != (len(raw.ch_names),):  # not MNE's EDF reader as we know it: leave its volts as they are
+        return
+    unknown, declared = [], {}
+    for i in mne.pick_types(raw.info, eeg=True, exclude=[]):
+        unit = raw._orig_units.get(raw.ch_names[i], "")
+        scale = volts_per_unit(unit)
+        if scale is None:
+            unknown.append(i)
+        elif not np.isclose(scale, gains[i], rtol=1e-6):
+            declared[i] = scale / gains[i]
+    if unknown:
+        judged = judged_scale(raw._data[unknown].T / gains[unknown])
+        log.warning("%s: %d EEG channel(s) declare no unit that says volts or which fraction of them (%s): read as "
+                    "%s from their values (median |x| %.3g, spread %.3g)", path.name, len(unknown),
+                    ", ".join(raw.ch_names[i] for i in unknown[:4]) + (", ..." if len(unknown) > 4 else ""),
+                    judged.what, judged.median_abs, judged.spread)
+        declared.update({i: judged.scale / gains[i] for i in unknown})
+    for i, factor in declared.items():
+        if factor != 1.0:
+            raw._data[i] *= factor
+
+
 def read_recording(path: Path):
     """(raw with EEG channels only, markers, breaks (_breaks)) from a file; every failure is one EegvizError line."""
     import mne
@@ -107,6 +140,8 @@ def read_recording(path: Path):
         if "unsupported file" in str(e).lower():
             raise EegvizError(f"{path.name} is not an XDF recording nor a file MNE reads ({formats})") from None
         raise EegvizError(f"cannot read {path.name} with MNE ({one_line(e)}); readable: {formats}") from None
+    if path.suffix.lower() in (".edf", ".bdf"):
+        _edf_units(raw, path)
     markers = []
     ann = raw.annotations
     # Raw keeps its annotations relative to meas_date (or, without one, in the first_samp/sfreq frame), the

@@ -148,9 +148,9 @@ def test_registered_as_source_plugin_mne():
     assert getattr(__import__(module, fromlist=[name]), name) is MneFileSource
 
 
-def _write_plain_edf(path: Path, labels: list[str], data_uv: np.ndarray, sfreq: int) -> None:
+def _write_plain_edf(path: Path, labels: list[str], data_uv: np.ndarray, sfreq: int, unit: str = "uV") -> None:
     """A plain EDF file (no annotations), written by hand: the 256-byte header, one 256-byte header per signal,
-    then 1 s records of little-endian int16 at 0.1 uV per step."""
+    then 1 s records of little-endian int16 at 0.1 uV per step; unit: the physical dimension the header gives."""
     ns, n = len(labels), data_uv.shape[1] // sfreq
 
     def field(value, width: int) -> bytes:
@@ -159,7 +159,7 @@ def _write_plain_edf(path: Path, labels: list[str], data_uv: np.ndarray, sfreq: 
     head = (field(0, 8) + field("X X X X", 80) + field("Startdate 01-JAN-2024 X X X", 80) + field("01.01.24", 8)
             + field("00.00.00", 8) + field(256 * (ns + 1), 8) + field("", 44) + field(n, 8) + field(1, 8)
             + field(ns, 4))
-    for width, values in ((16, labels), (80, [""] * ns), (8, ["uV"] * ns), (8, [-3276.8] * ns), (8, [3276.7] * ns),
+    for width, values in ((16, labels), (80, [""] * ns), (8, [unit] * ns), (8, [-3276.8] * ns), (8, [3276.7] * ns),
                           (8, [-32768] * ns), (8, [32767] * ns), (80, [""] * ns), (8, [sfreq] * ns), (32, [""] * ns)):
         head += b"".join(field(v, width) for v in values)
     digital = np.clip(np.round(data_uv[:, : n * sfreq] * 10), -32768, 32767).astype("<i2")
@@ -180,6 +180,22 @@ def test_edf_labels_with_their_type_prefix_are_read_as_typed_channels(tmp_path):
     src.start()
     samples = np.concatenate([c.samples for c in _drain(src)[0]])
     np.testing.assert_allclose(samples, data[:19].T * 1e-6, atol=0.06e-6)  # 0.1 uV steps
+
+
+@pytest.mark.parametrize("unit", ["", "uv", "UV", "-"])
+def test_edf_microvolts_mne_takes_for_volts_are_read_as_microvolts(tmp_path, caplog, unit):
+    """MNE's EDF reader converts only "uV"/"µV" and "mV" spelled so; an empty physical dimension (some exporters
+    leave it blank) and any other spelling it takes for volts, so the file's microvolts reached the model a
+    million times too large, without a word. A unit eegviz knows is applied; no unit is judged from the values
+    (as for XDF and LSL channels without one), with a line saying so."""
+    data = np.random.default_rng(4).standard_normal((8, 4 * 256)) * 20
+    _write_plain_edf(tmp_path / "rec.edf", CAP8, data, 256, unit=unit)
+    src = MneFileSource(tmp_path / "rec.edf", speed=0)
+    src.start()
+    samples = np.concatenate([c.samples for c in _drain(src)[0]])
+    np.testing.assert_allclose(samples, data.T * 1e-6, atol=0.06e-6)
+    judged = "declare no unit that says volts" in caplog.text
+    assert judged == (unit in ("", "-")) and ("read as microvolts" in caplog.text) == judged
 
 
 def test_xdf_stream_options_on_an_mne_file_are_refused():
