@@ -122,6 +122,17 @@ def _edf_units(raw, path: Path) -> None:
             raw._data[i] *= factor
 
 
+def _payload(desc: str, path: Path) -> str:
+    """A marker's payload from its annotation. MNE names a BrainVision marker "type/description"; a Comment
+    marker's description is free text, where a stimulus program (or mne.export of image-id annotations, which
+    writes every description that is not a trigger number as a Comment) puts the image id. Kept whole,
+    "Comment/anchor_000" matched no stimulus: no ground truth, no --images-dir image, no score. Stimulus and
+    Response markers keep their type: "S  1" alone says less than "Stimulus/S  1"."""
+    if path.suffix.lower() == ".vhdr" and desc.startswith("Comment/") and desc[len("Comment/"):].strip():
+        return desc[len("Comment/"):]
+    return desc
+
+
 def read_recording(path: Path):
     """(raw with EEG channels only, markers, breaks (_breaks)) from a file; every failure is one EegvizError line."""
     import mne
@@ -151,7 +162,8 @@ def read_recording(path: Path):
         shift = (ann.orig_time - raw.info["meas_date"]).total_seconds()
     for onset, desc in zip(ann.onset, ann.description):
         if not is_span_annotation(str(desc)):
-            markers.append(Marker(timestamp=float(onset) + shift, payload=str(desc), source="annotations"))
+            markers.append(Marker(timestamp=float(onset) + shift, payload=_payload(str(desc), path),
+                                  source="annotations"))
     markers.sort(key=lambda m: m.timestamp)
     breaks = _breaks(raw, ann.onset + shift)
     if not markers:

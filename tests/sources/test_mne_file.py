@@ -89,8 +89,8 @@ def test_cli_replays_fif_onto_the_default_model(tmp_path, capsys, caplog):
 
 def _write_brainvision(stem: Path, data: np.ndarray, names: list[str], sfreq: float, events: dict[int, str]):
     """A minimal BrainVision recording (float32, multiplexed, microvolts), written by hand so the test needs
-    no writer package; events: sample index (0-based) -> 'S  1'-style stimulus code, or "New Segment" where the
-    recorder resumed after a pause."""
+    no writer package; events: sample index (0-based) -> 'S  1'-style stimulus code, "New Segment" where the
+    recorder resumed after a pause, or "Type/description" ("Comment/anchor_000") for another marker type."""
     (stem.with_suffix(".eeg")).write_bytes((data.T * 1e6).astype("<f4").tobytes())
     chans = "\n".join(f"Ch{i + 1}={n},,1,µV" for i, n in enumerate(names))
     stem.with_suffix(".vhdr").write_text(
@@ -99,7 +99,8 @@ def _write_brainvision(stem: Path, data: np.ndarray, names: list[str], sfreq: fl
         f"DataOrientation=MULTIPLEXED\nNumberOfChannels={len(names)}\nSamplingInterval={1e6 / sfreq:g}\n"
         f"[Binary Infos]\nBinaryFormat=IEEE_FLOAT_32\n[Channel Infos]\n{chans}\n", encoding="utf-8")
     marks = "\n".join(f"Mk{k + 2}=New Segment,,{i + 1},1,0" if code == "New Segment" else
-                      f"Mk{k + 2}=Stimulus,{code},{i + 1},1,0" for k, (i, code) in enumerate(events.items()))
+                      f"Mk{k + 2}={code.replace('/', ',', 1) if '/' in code else 'Stimulus,' + code},{i + 1},1,0"
+                      for k, (i, code) in enumerate(events.items()))
     stem.with_suffix(".vmrk").write_text(
         "Brain Vision Data Exchange Marker File, Version 1.0\n[Common Infos]\nCodepage=UTF-8\n"
         f"DataFile={stem.name}.eeg\n[Marker Infos]\nMk1=New Segment,,1,1,0\n{marks}\n", encoding="utf-8")
@@ -114,6 +115,24 @@ def test_brainvision_replays(tmp_path):
     assert [m.payload for m in markers] == ["Stimulus/S  1", "Stimulus/S  2"]  # "New Segment" skipped
     assert [m.timestamp for m in markers] == pytest.approx([2.0, 6.0])
     np.testing.assert_allclose(np.concatenate([c.samples for c in chunks]).T, data, rtol=1e-5, atol=1e-12)
+
+
+def test_brainvision_comment_markers_are_their_text(tmp_path):
+    """A BrainVision Comment marker's text is the image id a stimulus program wrote (mne.export writes image-id
+    annotations so too); MNE reads it as "Comment/anchor_000", which named no stimulus: the replay had no ground
+    truth, no --images-dir image and no score. The payload is the comment's text now; Stimulus markers keep their
+    type."""
+    from eegviz.stimulus_truth import synthetic_shown
+
+    data = np.random.default_rng(1).standard_normal((len(CAP32), 5000)) * 5e-6
+    _write_brainvision(tmp_path / "rec", data, CAP32, 500.0,
+                       {1000: "Comment/anchor_000", 2000: "S  1", 3000: "Comment/arrow_001"})
+    src = MneFileSource(tmp_path / "rec.vhdr", speed=0)
+    src.start()
+    markers = _drain(src)[1]
+    assert [m.payload for m in markers] == ["anchor_000", "Stimulus/S  1", "arrow_001"]
+    assert [m.timestamp for m in markers] == pytest.approx([2.0, 4.0, 6.0])
+    assert synthetic_shown(markers[0].payload).class_name == "anchor"
 
 
 def test_edf_replays(tmp_path):
