@@ -444,7 +444,8 @@ def _add_session_commands(sub) -> None:
                                       "EEGLAB) with its annotations as markers")
     r.add_argument("file")
     _session_opts(r)
-    r.add_argument("--speed", type=float, default=1.0)
+    r.add_argument("--speed", type=float, default=1.0,
+                   help="replay speed: recording seconds per second (default 1, real time); 0 = as fast as possible")
     r.add_argument("--stream", help="EEG stream name in the file")
     r.add_argument("--markers", help="marker stream name in the file")
     r.add_argument("--source", default="auto",

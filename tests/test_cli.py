@@ -1,5 +1,6 @@
 """The command line as a user meets it: one clear line and a non-zero exit for bad input, no tracebacks."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -483,3 +484,13 @@ def test_an_empty_session_option_is_refused_not_read_as_not_given(tmp_path, monk
     line = _main_error(capsys, argv)
     assert f"{flag} is empty" in line
     assert not any(tmp_path.iterdir()) or command == "config"
+
+
+def test_replay_help_says_what_speed_means():
+    """`eegviz replay --help` listed --speed with no word on its unit or on 0 (as fast as possible), which demo's
+    help gave."""
+    from eegviz.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    speed = next(a for a in sub.choices["replay"]._actions if "--speed" in a.option_strings)
+    assert speed.help and "0 = as fast as possible" in speed.help and "real time" in speed.help
