@@ -90,6 +90,53 @@ def _refuse_trigger_events(raw, path: Path) -> None:
                           "(raw.set_annotations(mne.Annotations(onsets, 0, image_ids))) and save it as FIF")
 
 
+def _record_starts(path: Path) -> tuple[str, float, list[float]] | None:
+    """An EDF+D/BDF+D file's (format, record duration, start time of each data record), from the first
+    annotation signal's time-keeping TAL that opens every record (EDF+ spec 2.2.4); None for any other file."""
+    with open(path, "rb") as f:
+        head = f.read(256)
+        if len(head) < 256 or not head[192:197].upper() in (b"EDF+D", b"BDF+D"):
+            return None
+        ns, n_records, duration = int(head[252:256]), int(head[236:244]), float(head[244:252])
+        fields = f.read(256 * ns)  # each field for every signal in turn: label (16 bytes) first, ...
+        labels = [fields[16 * i:16 * (i + 1)].decode("latin-1").strip() for i in range(ns)]
+        at = 216 * ns  # ... "samples in each data record" (8) after label, transducer, unit, ranges, filters
+        counts = [int(fields[at + 8 * i:at + 8 * (i + 1)]) for i in range(ns)]
+        tal = next((i for i, name in enumerate(labels) if name in ("EDF Annotations", "BDF Annotations")), None)
+        if tal is None:
+            return None
+        size = 3 if head[:1] == b"\xff" else 2
+        offset = 256 * (ns + 1) + size * sum(counts[:tal])
+        starts = []
+        for k in range(n_records):
+            f.seek(offset + k * size * sum(counts))
+            text = f.read(size * counts[tal]).split(b"\x14", 1)[0]
+            try:
+                starts.append(float(text))
+            except ValueError:
+                return None  # not the TAL the spec puts there: nothing to judge by
+    return head[192:197].decode("latin-1").upper(), duration, starts
+
+
+def _refuse_discontinuous_edf(path: Path) -> None:
+    """Refuse an EDF+D/BDF+D file whose data records are not back to back, in one line naming the first gap. MNE
+    reads such a file's records as one continuous run: the samples after a gap were stamped as if the recording
+    had gone on (a 7 s pause vanished), and the annotations, whose onsets keep the true time, landed on the wrong
+    samples or, past the shortened end, were dropped, all without a word."""
+    found = _record_starts(path)
+    if found is None:
+        return
+    kind, duration, starts = found
+    steps = np.diff(starts) - duration
+    gaps = np.flatnonzero(np.abs(steps) > 1e-3)
+    if len(gaps):
+        k = int(gaps[0])
+        raise EegvizError(f"{path.name} is {kind} (discontinuous) and its data records are not back to back "
+                          f"({len(gaps)} gap(s); the first: {steps[k]:+.3f} s at {starts[k] + duration:.3f} s); MNE "
+                          "reads them as one continuous run, so the samples and annotations after the first gap "
+                          "would be misplaced: export each continuous part as its own file and replay them")
+
+
 def _edf_units(raw, path: Path) -> None:
     """Put an EDF/BDF file's EEG channels in volts where MNE did not. MNE's EDF reader converts only the units
     "uV"/"µV" and "mV" spelled so; any other unit ("uv", "UV", "nV", "microvolts") and an empty physical
@@ -139,6 +186,11 @@ def read_recording(path: Path):
 
     if not path.exists():
         raise EegvizError(f"{path} does not exist")
+    if path.suffix.lower() in (".edf", ".bdf") and path.is_file():
+        try:
+            _refuse_discontinuous_edf(path)
+        except (OSError, ValueError):  # a header this cannot parse: MNE's reader says what is wrong with it
+            pass
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. FIF naming conventions: notes for MNE users, not errors

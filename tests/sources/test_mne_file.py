@@ -186,6 +186,51 @@ def _write_plain_edf(path: Path, labels: list[str], data_uv: np.ndarray, sfreq: 
     path.write_bytes(head + records.tobytes())
 
 
+def _write_edf_plus(path: Path, labels: list[str], data_uv: np.ndarray, sfreq: int, starts: list[float],
+                    events: dict[float, str], reserved: str = "EDF+D") -> None:
+    """An EDF+ file written by hand: as _write_plain_edf, plus the "EDF Annotations" signal whose first TAL in each
+    1 s record gives the record's start time (starts: EDF+D's records need not be back to back); events: onset
+    (in that time) -> text, each written into the record it falls in."""
+    ns, n, width = len(labels), data_uv.shape[1] // sfreq, 64  # 64 bytes of TALs per record
+
+    def field(value, w: int) -> bytes:
+        return str(value).ljust(w).encode("ascii")
+
+    head = (field(0, 8) + field("X X X X", 80) + field("Startdate 01-JAN-2024 X X X", 80) + field("01.01.24", 8)
+            + field("00.00.00", 8) + field(256 * (ns + 2), 8) + field(reserved, 44) + field(n, 8) + field(1, 8)
+            + field(ns + 1, 4))
+    for w, values in ((16, [*labels, "EDF Annotations"]), (80, [""] * (ns + 1)), (8, ["uV"] * ns + [""]),
+                      (8, [-3276.8] * ns + [-1]), (8, [3276.7] * ns + [1]), (8, [-32768] * (ns + 1)),
+                      (8, [32767] * (ns + 1)), (80, [""] * (ns + 1)), (8, [sfreq] * ns + [width // 2]),
+                      (32, [""] * (ns + 1))):
+        head += b"".join(field(v, w) for v in values)
+    digital = np.clip(np.round(data_uv[:, : n * sfreq] * 10), -32768, 32767).astype("<i2")
+    body = b""
+    for k in range(n):
+        tals = f"+{starts[k]:g}\x14\x14\x00" + "".join(f"+{t:g}\x14{text}\x14\x00" for t, text in events.items()
+                                                     if starts[k] <= t < starts[k] + 1)
+        body += digital[:, k * sfreq:(k + 1) * sfreq].tobytes() + tals.encode("ascii").ljust(width, b"\x00")
+    path.write_bytes(head + body)
+
+
+def test_edf_plus_d_with_gaps_is_refused_in_one_line(tmp_path):
+    """An EDF+D file's records may have gaps between them (a recording paused): MNE reads its records as one
+    continuous run, so the samples after a 7 s pause were stamped 7 s early and the annotations, which keep the
+    true time, fell on the wrong samples or, past the shortened end, were dropped, without a word. Such a file is
+    refused, naming the first gap; an EDF+D whose records are back to back replays as before."""
+    data = np.random.default_rng(5).standard_normal((8, 6 * 256)) * 20
+    events = {1.5: "anchor_000", 10.5: "arrow_001"}
+    _write_edf_plus(tmp_path / "paused.edf", CAP8, data, 256, [0, 1, 2, 10, 11, 12], events)
+    with pytest.raises(EegvizError) as e:
+        MneFileSource(tmp_path / "paused.edf", speed=0).open()
+    msg = str(e.value)
+    assert "\n" not in msg and "EDF+D (discontinuous)" in msg and "+7.000 s at 3.000 s" in msg
+    _write_edf_plus(tmp_path / "whole.edf", CAP8, data, 256, [0, 1, 2, 3, 4, 5], {1.5: "anchor_000", 4.5: "arrow_001"})
+    src = MneFileSource(tmp_path / "whole.edf", speed=0)
+    src.start()
+    assert [(m.payload, m.timestamp) for m in _drain(src)[1]] == [("anchor_000", 1.5), ("arrow_001", 4.5)]
+
+
 def test_edf_labels_with_their_type_prefix_are_read_as_typed_channels(tmp_path):
     """EDF+ recommends labels such as "EEG Fp1" and "ECG ECG": the type prefix is read as the channel's type, so the
     EEG channels come out with their 10-20 names and the ECG is dropped (it used to be read as an EEG channel
