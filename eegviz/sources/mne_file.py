@@ -224,7 +224,13 @@ def read_recording(path: Path):
     try:
         raw.pick("eeg", exclude="bads")
     except ValueError:
-        raise EegvizError(f"{path.name} holds no (good) EEG channels; its channel types: "
+        n_eeg = len(mne.pick_types(raw.info, eeg=True, exclude=[]))
+        if n_eeg:  # "holds no (good) EEG channels; its channel types: eeg" left the user to work out why
+            shown = ", ".join(bads[:5]) + (", ..." if len(bads) > 5 else "")
+            raise EegvizError(f"all {n_eeg} EEG channels of {path.name} are marked bad (info['bads']: {shown}), so "
+                              "none is left to decode; unmark the usable ones (raw.info['bads'] = [...]) and save "
+                              "it again") from None
+        raise EegvizError(f"{path.name} holds no EEG channels; its channel types: "
                           f"{', '.join(sorted(set(raw.get_channel_types()))) or 'none'}") from None
     if bads:
         log.warning("%s: channels marked bad are left out: %s", path.name, ", ".join(bads))

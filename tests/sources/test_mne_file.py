@@ -454,3 +454,18 @@ def test_eeglab_boundary_is_a_break_not_a_stimulus(tmp_path):
     from eegviz.messages import why_no_image  # streamed by mne-lsl's PlayerLSL, it is no stimulus either
 
     assert why_no_image("boundary") and why_no_image("boundary_12") is None
+
+
+def test_all_eeg_channels_marked_bad_is_said_so(tmp_path):
+    """Every EEG channel in info['bads'] was refused as "holds no (good) EEG channels; its channel types: eeg",
+    which left the user to work out why; the line says they are all marked bad now, and how to unmark them."""
+    import mne
+
+    raw = mne.io.RawArray(np.zeros((8, 2500)), mne.create_info(CAP8, 250.0, "eeg"), verbose="error")
+    raw.info["bads"] = list(CAP8)
+    raw.set_annotations(mne.Annotations([4.0], [0], ["star_0001"]))
+    raw.save(tmp_path / "allbad_raw.fif", verbose="error")
+    with pytest.raises(EegvizError) as e:
+        MneFileSource(tmp_path / "allbad_raw.fif", speed=0).open()
+    assert "all 8 EEG channels of allbad_raw.fif are marked bad (info['bads']: Fp1, Fp2, C3, C4, O1, ...)" in str(
+        e.value) and "raw.info['bads']" in str(e.value)
