@@ -393,20 +393,39 @@ class Pipeline:
             raise closing_error
         return self.stats
 
+    def _preprocessor(self, info) -> Preprocessor:
+        """The Preprocessor for the source's channels, by the session's --montage or their names. Where that is
+        refused and the user named no montage, a source that carries its electrodes' positions (a FIF, EEGLAB or
+        BrainVision file of an EGI net's E1..E128: MneFileSource.positions_file) is mapped by them instead, with
+        a line saying so; where they do no better, the first refusal stands."""
+        try:
+            return Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)
+        except EegvizError as refused:
+            own = getattr(self.source, "positions_file", None)
+            if self.montage is not None or own is None:
+                raise
+            try:
+                pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=str(own))
+            except EegvizError:
+                raise refused from None
+            log.warning("%s: its channel names place too few electrodes on any montage, so they are placed by the "
+                        "electrode positions the file carries", info.name)
+            return pre
+
     def _open_and_run(self, duration: float | None) -> None:
         """run()'s steps up to the end of the session; closing is _run's, whichever way this returns."""
         pre = opened = None
         if callable(getattr(self.source, "open", None)):  # its channels are known before it delivers
             self.source.open()
             opened = self.source.info
-            pre = Preprocessor(self.decoder.spec, opened.ch_names, opened.sfreq, montage=self.montage)
+            pre = self._preprocessor(opened)
         self.generator.warmup()
         if self._stop.is_set():
             return
         self.source.start()
         info = self.source.info
         if pre is None or info != opened:
-            pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)  # or one line
+            pre = self._preprocessor(info)  # or one line
 
         if self.output is not None:
             self.recorder, results = self.output.open(info)

@@ -19,6 +19,8 @@ Pacing (real time or as fast as possible with speed=0) is eegviz.sources.replay'
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -241,6 +243,26 @@ def read_recording(path: Path):
     return raw, markers, breaks
 
 
+def _positions_file(raw, path: Path) -> Path | None:
+    """The electrode positions the file carries (FIF's digitisation, EEGLAB's chanlocs, BrainVision's
+    [Coordinates]: MNE's head frame, metres) written as an ASA .elc file eegviz.stream.montage reads as it reads
+    `--montage FILE`; None where fewer than MIN_SOURCE_CHANNELS channels have one. Why: a cap named in no built-in
+    montage (an EGI net's E1..E128, Neuromag's "EEG 001") was refused for want of positions the file held, and
+    the user had to write them out by hand. Old-style .elc, one label a line, so names with spaces survive."""
+    from eegviz.stream.montage import MIN_SOURCE_CHANNELS
+
+    placed = [(ch["ch_name"], np.asarray(ch["loc"][:3], dtype=np.float64)) for ch in raw.info["chs"]]
+    placed = [(name, p) for name, p in placed if np.isfinite(p).all() and np.linalg.norm(p) > 0]
+    if len(placed) < MIN_SOURCE_CHANNELS:
+        return None
+    out = Path(tempfile.mkdtemp(prefix="eegviz-positions-")) / f"{path.stem}.elc"
+    out.write_text("# electrode positions read from " + path.name + "\nUnitPosition m\n"
+                   f"NumberPositions= {len(placed)}\nPositions\n"
+                   + "".join(f"{p[0]:.6f} {p[1]:.6f} {p[2]:.6f}\n" for _, p in placed)
+                   + "Labels\n" + "".join(f"{name}\n" for name, _ in placed), encoding="utf-8")
+    return out
+
+
 class MneFileSource(ReplaySource):
     """Plays a file mne.io.read_raw reads, annotations as markers, in the recording's own clock."""
 
@@ -249,6 +271,9 @@ class MneFileSource(ReplaySource):
         self.path = Path(path)
         self.chunk_s = float(chunk_s)
         self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
+        # the file's own electrode positions (_positions_file), for a session whose channel names place too few
+        # electrodes on any montage (eegviz.pipeline); None until load(), or where the file has none
+        self.positions_file: Path | None = None
 
     @classmethod
     def from_cli(cls, source) -> MneFileSource:
@@ -276,4 +301,11 @@ class MneFileSource(ReplaySource):
                         "sample is still replayed and recorded", self.path.name, len(self.breaks), shown, more)
         self.info = StreamInfo(name=self.path.stem, ch_names=tuple(raw.ch_names), sfreq=sfreq,
                                source_id=f"mne:{self.path.name}", ch_type="EEG", unit="volts")
+        self.positions_file = _positions_file(raw, self.path)
         return data, timestamps, markers
+
+    def stop(self) -> None:
+        super().stop()
+        if self.positions_file is not None:  # the channel map was made from it when the session began
+            shutil.rmtree(self.positions_file.parent, ignore_errors=True)
+            self.positions_file = None

@@ -290,8 +290,9 @@ class _Lines:
         pass
 
 
-def _session(path, sfreq=250.0):
-    """Replays path through a whole Pipeline onto a toy model of CAP8 at sfreq (epochs -0.1 .. 0.4 s)."""
+def _session(path, sfreq=250.0, montage=""):
+    """Replays path through a whole Pipeline onto a toy model of CAP8 at sfreq (epochs -0.1 .. 0.4 s), its
+    montage as named ("": guessed from CAP8's names)."""
     import torch
     from test_pipeline import Recorder
     from tiny_models import tiny_embedded_generator
@@ -300,7 +301,7 @@ def _session(path, sfreq=250.0):
     from eegviz.pipeline import Pipeline
     from eegviz.stream.preprocess import InputSpec
 
-    spec = InputSpec(ch_names=tuple(CAP8), sfreq=sfreq, tmin=-0.1, tmax=0.4)
+    spec = InputSpec(ch_names=tuple(CAP8), sfreq=sfreq, tmin=-0.1, tmax=0.4, montage=montage)
     dec = TwoBranchDecoder(spec, ["a", "b"], feat_dim=16, z_dim=4, saliency_size=16, n_tokens=8, text_dim=64)
     dec.prototypes = torch.randn(2, 16)
     sink, rec = _Lines(), Recorder()  # counts what it was given
@@ -469,3 +470,35 @@ def test_all_eeg_channels_marked_bad_is_said_so(tmp_path):
         MneFileSource(tmp_path / "allbad_raw.fif", speed=0).open()
     assert "all 8 EEG channels of allbad_raw.fif are marked bad (info['bads']: Fp1, Fp2, C3, C4, O1, ...)" in str(
         e.value) and "raw.info['bads']" in str(e.value)
+
+
+def test_a_cap_named_in_no_montage_is_placed_by_the_positions_the_file_carries(tmp_path, caplog):
+    """A FIF (or EEGLAB, BrainVision) file of a cap whose names no built-in montage knows (an EGI net's E1..E128)
+    carries its electrodes' positions, but the session looked only at the names and refused the file "no position
+    in any montage tried". With no --montage given, a refusal is retried on the file's own positions: here a
+    32-electrode 10-20 cap renamed E1..E32 is mapped as its 10-20 names are, and its stimulus decoded."""
+    import mne
+
+    from eegviz.stream.montage import build_channel_map
+    from eegviz.stream.preprocess import InputSpec
+
+    names = [f"E{i + 1}" for i in range(len(CAP32))]
+    where = mne.channels.make_standard_montage("easycap-M1").get_positions()["ch_pos"]
+    raw = mne.io.RawArray(np.random.default_rng(6).standard_normal((32, 2500)) * 10e-6,
+                          mne.create_info(names, 250.0, "eeg"), verbose="error")
+    raw.set_montage(mne.channels.make_dig_montage({e: where[c] for e, c in zip(names, CAP32)}, coord_frame="head"))
+    raw.set_annotations(mne.Annotations([4.0], [0], ["s1"]))
+    raw.save(tmp_path / "net_raw.fif", verbose="error")
+
+    got, _, _ = _session(tmp_path / "net_raw.fif", montage="easycap-M1")
+    assert got == {"s1": "decoded"} and "placed by the electrode positions the file carries" in caplog.text
+
+    src = MneFileSource(tmp_path / "net_raw.fif", speed=0)
+    src.open()
+    model = InputSpec(ch_names=tuple(CAP8), sfreq=250.0, montage="easycap-M1")
+    by_position = build_channel_map(CAP8, model.montage, names, str(src.positions_file), warn=False)
+    by_name = build_channel_map(CAP8, model.montage, CAP32, "easycap-M1", warn=False)
+    np.testing.assert_allclose(by_position.apply(raw.get_data()), by_name.apply(raw.get_data()), atol=1e-8)
+    folder = src.positions_file.parent
+    src.stop()
+    assert not folder.exists()  # the positions written for the session go with it
