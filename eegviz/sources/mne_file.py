@@ -183,7 +183,8 @@ def _payload(desc: str, path: Path) -> str:
 
 
 def read_recording(path: Path):
-    """(raw with EEG channels only, markers, breaks (_breaks)) from a file; every failure is one EegvizError line."""
+    """(raw with EEG channels only, markers, breaks (_breaks), MNE's warnings about markers, annotations or
+    events) from a file; every failure is one EegvizError line."""
     import mne
 
     if not path.exists():
@@ -194,12 +195,14 @@ def read_recording(path: Path):
         except (OSError, ValueError):  # a header this cannot parse: MNE's reader says what is wrong with it
             pass
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. FIF naming conventions: notes for MNE users, not errors
+        # MNE's warnings are kept, not shown: most are notes for MNE users (FIF naming conventions), but one
+        # about markers is why a file has none ("MarkerFile 'rec.vmrk' not found"), which load() then says
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             # EDF/BDF labels carry their type ("EEG Fp1", "ECG ECG", the form the EDF+ spec recommends):
             # infer_types strips the prefix and types the channel, so non-EEG ones are dropped below
             extra = {"infer_types": True} if path.suffix.lower() in (".edf", ".bdf") else {}
-            raw = mne.io.read_raw(path, preload=True, verbose="error", **extra)
+            raw = mne.io.read_raw(path, preload=True, verbose="warning", **extra)
     except Exception as e:  # noqa: BLE001 - MNE's readers raise many kinds; the user needs one line
         formats = "FIF, EDF/BDF, BrainVision (.vhdr), EEGLAB (.set) and the other formats of mne.io.read_raw"
         if "unsupported file" in str(e).lower():
@@ -240,7 +243,9 @@ def read_recording(path: Path):
     if n_skipped:
         log.info("%s: %d annotation(s) mark bad spans, edges or segment starts, not stimuli: not replayed as "
                  "markers", path.name, n_skipped)
-    return raw, markers, breaks
+    notes = [" ".join(str(w.message).split()) for w in caught
+             if any(k in str(w.message).lower() for k in ("marker", "annotation", "event"))]
+    return raw, markers, breaks, notes
 
 
 def _positions_file(raw, path: Path) -> Path | None:
@@ -285,7 +290,7 @@ class MneFileSource(ReplaySource):
         return cls(source.file, speed=source.speed)
 
     def load(self):
-        raw, markers, breaks = read_recording(self.path)
+        raw, markers, breaks, notes = read_recording(self.path)
         self.breaks = tuple(breaks)
         sfreq = float(raw.info["sfreq"])
         data = raw.get_data().T.astype(np.float32)  # MNE gives volts
@@ -293,7 +298,9 @@ class MneFileSource(ReplaySource):
         if not len(timestamps):
             raise EegvizError(f"{self.path.name} holds no samples")
         if not markers:
-            log.warning("%s: no annotations to use as markers, so nothing will be decoded", self.path.name)
+            why = "; ".join(notes[:2])
+            log.warning("%s: no annotations to use as markers, so nothing will be decoded%s", self.path.name,
+                        f" (MNE, reading it: {why})" if why else "")
         elif self.breaks:  # said at the start, so a skipped marker's "break" is no surprise
             shown = "; ".join(what for _, _, what in self.breaks[:3])
             more = f"; and {len(self.breaks) - 3} more" if len(self.breaks) > 3 else ""

@@ -135,6 +135,18 @@ def test_brainvision_comment_markers_are_their_text(tmp_path):
     assert synthetic_shown(markers[0].payload).class_name == "anchor"
 
 
+def test_a_missing_marker_file_is_named_in_the_no_markers_line(tmp_path, caplog):
+    """A BrainVision header copied without its .vmrk: MNE reads it with no annotations and says why in a warning,
+    which eegviz silenced, so the replay only said "no annotations to use as markers" and ran the whole file. The
+    line now gives MNE's reason."""
+    data = np.random.default_rng(1).standard_normal((len(CAP32), 2500)) * 5e-6
+    _write_brainvision(tmp_path / "rec", data, CAP32, 500.0, {1000: "S  1"})
+    (tmp_path / "rec.vmrk").unlink()
+    MneFileSource(tmp_path / "rec.vhdr", speed=0).open()
+    line = next(r.getMessage() for r in caplog.records if "no annotations to use as markers" in r.getMessage())
+    assert "MarkerFile 'rec.vmrk' not found" in line and "\n" not in line
+
+
 def test_edf_replays(tmp_path):
     pytest.importorskip("edfio")  # mne.export writes EDF with it
     import mne
