@@ -1,11 +1,12 @@
 """MneFileSource: replay any recording MNE reads (FIF, EDF/BDF, BrainVision, EEGLAB .set, ...) as a Source.
 
 Labs keep their data in these formats, not in XDF; MNE already knows them all (mne.io.read_raw picks the
-reader by extension) and gives samples in volts with channel types, so this source only has to turn the file
+reader by extension) and gives samples in volts with channel types (but for EDF/BDF units it does not convert:
+_edf_units), so this source only has to turn the file
 into eegviz's terms: EEG channels only (EOG/EMG/stim channels and channels marked bad are not scalp EEG the
 model could use; bad ones are interpolated by the montage mapping when the model needs them), sample
 timestamps in the recording's clock (first_samp / sfreq + times), and annotations as string markers at their
-onsets in that same clock, the description as the payload. BAD_ and EDGE annotations mark spans, not events,
+onsets in that same clock, the description as the payload (a BrainVision Comment's text: _payload). BAD_ and EDGE annotations mark spans, not events,
 and are not markers (nor are BrainVision's "New Segment" and EEGLAB's "boundary"); they are breaks instead: the
 stamps of a file MNE reads run on across a pause and resume ("New Segment"), a join of two recordings
 (mne.concatenate_raws writes "BAD boundary" and "EDGE boundary", EEGLAB "boundary", also where it cut data out)
@@ -13,6 +14,8 @@ and a BAD_ span, so no hole in them stops an epoch from holding samples of both
 sides; the breaks are handed to the epocher (ReplaySource.breaks), which skips such epochs as gaps, as MNE's own
 Epochs reject them (reject_by_annotation). Trigger channels (BDF's Status, FIF's STI) carry numbers, not the
 image ids eegviz decodes by: a file whose only events are there is refused, saying how to add annotations.
+An EDF+D file with gaps between its records is refused (_refuse_discontinuous_edf). Electrode positions the file
+carries are offered to the session (positions_file) for names no montage places.
 Pacing (real time or as fast as possible with speed=0) is eegviz.sources.replay's.
 """
 
