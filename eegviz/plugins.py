@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 from importlib.metadata import entry_points
@@ -47,9 +48,10 @@ def register(group: str, name: str, obj: object) -> None:
         raise ValueError(f"unknown plugin group {group!r}; one of {GROUPS}")
     origin = str(_importing) if _importing else f"module {getattr(obj, '__module__', '?')}"
     kind = group[:-1]
-    builtin = next((ep.value for ep in entry_points(group=f"eegviz.{group}") if ep.name == name), None)
-    if builtin is not None:
-        raise _NameTaken(f"plugin {origin} registers {kind} '{name}', the name of the built-in {builtin}; "
+    installed = next((ep for ep in entry_points(group=f"eegviz.{group}") if ep.name == name), None)
+    if installed is not None:
+        owner = "the built-in" if _is_builtin(installed) else f"{_package(installed)}'s installed plugin"
+        raise _NameTaken(f"plugin {origin} registers {kind} '{name}', the name of {owner} {installed.value}; "
                          "register it under another name")
     earlier = _origin[group].get(name, "?")
     if name in _extra[group] and earlier != origin:
@@ -133,21 +135,66 @@ def load_plugin_dir(path: Path | str | None = None) -> None:
             _importing = outer
 
 
+def _is_builtin(ep) -> bool:
+    """Whether an entry point is eegviz's own (pyproject.toml), not another installed package's."""
+    dist = getattr(ep, "dist", None)
+    if dist is not None and getattr(dist, "name", None):
+        return dist.name.replace("_", "-").lower() == "eegviz"
+    return ep.value.startswith("eegviz.")
+
+
+def _package(ep) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"package {dist.name}" if dist is not None and getattr(dist, "name", None) else "an installed package"
+
+
+def _entry_point(group: str, name: str):
+    """The one entry point `name` of `group` means, or None.
+
+    Two installed packages may declare the same name, and importlib lists both. Taking whichever came first (as
+    get() did, while `eegviz plugins` showed whichever came last) let another package's plugin named 'lsl' or
+    'headless' replace the built-in without a word, and the listing named the built-in meanwhile. A built-in's
+    name stays the built-in's, and the other package's entry is said not to be used; two other packages sharing a
+    name leave no right choice, so that is refused naming both."""
+    found = [ep for ep in entry_points(group=f"eegviz.{group}") if ep.name == name]
+    if len(found) <= 1:
+        return found[0] if found else None
+    kind = group[:-1]
+    builtin = [ep for ep in found if _is_builtin(ep)]
+    if len(builtin) == 1:
+        for ep in found:
+            if ep is not builtin[0]:
+                logging.getLogger("eegviz.plugins").warning(
+                    "%s's %s plugin '%s' (%s) is not used: '%s' is the built-in %s's name", _package(ep), kind,
+                    name, ep.value, name, builtin[0].value)
+        return builtin[0]
+    raise EegvizError(f"{kind} '{name}' is declared by more than one installed package ("
+                      + ", ".join(f"{_package(ep)}: {ep.value}" for ep in found)
+                      + "); uninstall one of them")
+
+
 def available(group: str) -> dict[str, str]:
     """name -> where it comes from (an entry point value or a plugin module)."""
     load_plugin_dir()
-    found = {ep.name: ep.value for ep in entry_points(group=f"eegviz.{group}")}
+    names = dict.fromkeys(ep.name for ep in entry_points(group=f"eegviz.{group}"))
+    found = {name: _entry_point(group, name).value for name in names}
     found.update({n: f"{getattr(o, '__module__', '?')}:{getattr(o, '__name__', type(o).__name__)}"
                   for n, o in _extra[group].items()})
     return found
 
 
 def get(group: str, name: str):
+    """The plugin `name` of `group`. An installed plugin that fails to import (a missing dependency, a bug) is
+    one line naming it and its package, as a plugin file is (load_plugin_dir), not a traceback."""
     load_plugin_dir()
     if name in _extra[group]:
         return _extra[group][name]
-    for ep in entry_points(group=f"eegviz.{group}"):
-        if ep.name == name:
+    ep = _entry_point(group, name)
+    if ep is not None:
+        try:
             return ep.load()
+        except (Exception, SystemExit) as e:
+            raise EegvizError(f"{group[:-1]} plugin '{name}' ({ep.value}, {_package(ep)}) failed to import "
+                              f"({one_line(e)})") from None
     names = ", ".join(sorted(available(group))) or "none"
     raise EegvizError(f"no {group[:-1]} named '{name}' (available: {names})")

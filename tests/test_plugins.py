@@ -155,3 +155,48 @@ def test_a_plugin_exiting_at_import_is_one_line_error(tmp_path, capsys, code):
     (folder / "quits.py").write_text(code)
     line = _error_line(capsys, ["--plugins", folder, "plugins"])
     assert str(folder / "quits.py") in line and "SystemExit" in line
+
+
+def _installed_package(root, dist, entries: str, module: str, code: str):
+    """An installed package (a .dist-info with entry points, and its module) in `root`, for sys.path."""
+    info = root / f"{dist}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entries)
+    (root / f"{module}.py").write_text(code)
+
+
+def test_an_installed_plugin_failing_to_import_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    """An entry point whose module cannot be imported (a missing dependency) ended `--sink NAME` in a traceback."""
+    _installed_package(tmp_path, "brokenpkg", "[eegviz.sinks]\nbroken_ep = brokenpkg_mod:Sink\n", "brokenpkg_mod",
+                       "import eegviz_no_such_module_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(plugins.EegvizError) as e:
+        plugins.get("sinks", "broken_ep")
+    msg = str(e.value)
+    assert "'broken_ep'" in msg and "brokenpkg_mod:Sink" in msg and "brokenpkg" in msg
+    assert "eegviz_no_such_module_xyz" in msg and "\n" not in msg
+    assert main(["plugins"]) == 0  # listing does not import it
+    assert "broken_ep" in capsys.readouterr().out
+
+
+def test_an_installed_plugin_taking_a_builtins_name_does_not_replace_it(tmp_path, monkeypatch, caplog):
+    """Another package declaring sink 'headless' (or source 'lsl') was what get() loaded, while `eegviz plugins`
+    listed the built-in; the built-in keeps its name, and the other is said not to be used."""
+    _installed_package(tmp_path, "shadowpkg", "[eegviz.sinks]\nheadless = shadowpkg_mod:Sink\n", "shadowpkg_mod",
+                       "class Sink:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with caplog.at_level("WARNING", logger="eegviz.plugins"):
+        cls = plugins.get("sinks", "headless")
+    assert f"{cls.__module__}:{cls.__name__}" == "eegviz.record.results:ResultsWriter"
+    assert "shadowpkg" in caplog.text and "not used" in caplog.text
+    assert plugins.available("sinks")["headless"] == "eegviz.record.results:ResultsWriter"
+
+
+def test_two_installed_packages_sharing_a_name_are_refused_naming_both(tmp_path, monkeypatch):
+    for pkg in ("twina", "twinb"):
+        _installed_package(tmp_path, pkg, f"[eegviz.sinks]\ntwin_sink = {pkg}_mod:Sink\n", f"{pkg}_mod",
+                           "class Sink:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(plugins.EegvizError, match="twina_mod:Sink.*twinb_mod:Sink|twinb_mod:Sink.*twina_mod:Sink"):
+        plugins.get("sinks", "twin_sink")
