@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, one_line
 from eegviz.settings import SourceSettings
 
 SOURCE_KINDS = ("demo", "xdf", "file", "simulator", "lsl", "brainflow-synthetic", "brainflow")
@@ -84,7 +84,7 @@ class SourceChoice:
                 from eegviz.sources.mne_file import MneFileSource
 
                 return MneFileSource(source.file, speed=source.speed)
-            return _file_plugin(source).from_cli(source)  # e.g. the csv example in plugins/
+            return _from_cli(source)  # e.g. the csv example in plugins/
         if self.kind == "simulator":
             from eegviz.world.sim_config import make_config
 
@@ -136,3 +136,17 @@ def _file_plugin(source: SourceSettings):
     if not hasattr(cls, "from_cli"):
         raise EegvizError(f"source plugin '{source.reader}' cannot replay a file (it has no from_cli)")
     return cls
+
+
+def _from_cli(source: SourceSettings):
+    """The source plugin built from the replay's settings. Its own failure (a file it cannot parse, a bug) is one
+    line naming it, as a generator or sink plugin's is (README: "a plugin that fails while being built is refused
+    in one line naming it"); it used to end `eegviz replay FILE --source NAME` in a traceback. EegvizError (the
+    plugin's own words) and OSError (a path the command line reports with its name) pass unchanged."""
+    cls = _file_plugin(source)
+    try:
+        return cls.from_cli(source)
+    except (EegvizError, OSError):
+        raise
+    except Exception as e:  # noqa: BLE001 - a plugin's own failure, said in one line
+        raise EegvizError(f"source plugin '{source.reader}' failed to build for {source.file} ({one_line(e)})") from e

@@ -43,6 +43,25 @@ def test_a_source_plugin_builds_itself_from_the_source_settings(tmp_path):
     assert (src.sfreq, src.unit, src.speed) == (250.0, "mV", 0.0)
 
 
+def test_a_source_plugin_failing_in_from_cli_is_one_line_naming_it(tmp_path, monkeypatch):
+    """A plugin's from_cli raising its own exception ended `eegviz replay FILE --source NAME` in a traceback,
+    where a generator or sink plugin failing to build is one line naming it."""
+    from eegviz import plugins
+
+    class Fails:
+        @classmethod
+        def from_cli(cls, settings):
+            raise ValueError("row 3 has\ntoo few columns")
+
+    monkeypatch.setitem(plugins._extra["sources"], "failing_src", Fails)
+    make = initial_source(SourceSettings("replay", file=str(tmp_path / "rec.dat"), reader="failing_src"))
+    with pytest.raises(EegvizError) as e:
+        make.make_source()
+    msg = str(e.value)
+    assert "'failing_src'" in msg and "rec.dat" in msg and "ValueError: row 3 has too few columns" in msg
+    assert "\n" not in msg
+
+
 @pytest.mark.parametrize("field, value, needle", [("sfreq", float("inf"), "sfreq must be a finite number > 0"),
                                                   ("speed", float("nan"), "speed must be a finite number >= 0")])
 def test_a_csv_replay_refuses_non_finite_rates(tmp_path, field, value, needle):
