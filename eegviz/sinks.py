@@ -11,12 +11,19 @@ from __future__ import annotations
 from eegviz.errors import EegvizError, one_line
 
 SINK_METHODS = ("on_result", "on_skipped", "close")
+# built-in sinks a session switches on itself, which `eegviz plugins` lists but --sink cannot build: what to use
+OTHER_WAY = {"headless": "it is the writer --out DIR switches on (results.jsonl, PNGs and the report, beside "
+                         "session.xdf): give --out DIR"}
 
 
 def make_sink(spec: str):
     from eegviz.plugins import get
 
     name, sep, rest = spec.partition(":")
+    if name.strip() in OTHER_WAY:
+        # `--sink headless` said "missing argument 'out_dir'", and `--sink headless:DIR` then "takes no arguments"
+        raise EegvizError(f"--sink {spec}: sink '{name.strip()}' cannot be built from the command line; "
+                          f"{OTHER_WAY[name.strip()]}")
     cls = get("sinks", name.strip())
     if sep and rest and not hasattr(cls, "from_spec"):
         raise EegvizError(f"--sink {spec}: sink '{name}' takes no arguments (it has no from_spec)")

@@ -18,6 +18,14 @@ def test_unknown_or_malformed_sinks_are_one_line_errors():
         make_sink("headless")  # the results writer needs a folder: it is --out's job
 
 
+@pytest.mark.parametrize("spec", ["headless", "headless:/tmp/results"])
+def test_the_headless_sink_points_to_out(spec):
+    """`--sink headless` said the writer missed an argument 'out_dir', and `--sink headless:DIR` then that it
+    takes no arguments; both now say that --out DIR is the way to switch it on."""
+    with pytest.raises(EegvizError, match="give --out DIR"):
+        make_sink(spec)
+
+
 def test_a_plugin_that_fails_while_being_built_is_one_line_naming_it(monkeypatch):
     """A plugin failing at import was one line; one failing in its constructor or from_options gave a traceback."""
     from eegviz import plugins
