@@ -200,3 +200,14 @@ def test_two_installed_packages_sharing_a_name_are_refused_naming_both(tmp_path,
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(plugins.EegvizError, match="twina_mod:Sink.*twinb_mod:Sink|twinb_mod:Sink.*twina_mod:Sink"):
         plugins.get("sinks", "twin_sink")
+
+
+def test_the_listing_names_the_file_a_plugin_came_from(tmp_path, capsys):
+    """`eegviz plugins` showed a plugin file's registration under eegviz's import alias (eegviz_plugin_same, and
+    eegviz_plugin_<hash>_same for a second same.py), which names no file a user could find."""
+    a, _ = _plugin_folder(tmp_path / "a", "sink_a", "same")
+    b, _ = _plugin_folder(tmp_path / "b", "sink_b", "same")
+    assert main(["--plugins", str(a), "--plugins", str(b), "plugins"]) == 0
+    out = capsys.readouterr().out
+    assert f"{a / 'same.py'}:Sink" in out and f"{b / 'same.py'}:Sink" in out
+    assert "eegviz_plugin_" not in out
