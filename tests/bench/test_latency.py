@@ -267,3 +267,12 @@ def test_epoch_latency_counts_cutting_and_preprocessing():
     before = time.perf_counter()
     (res,) = ep.add_chunk(Chunk(np.zeros((len(t), len(spec.ch_names)), np.float32), t))
     assert res.epoch is not None and before <= res.epoch.t_ready <= slow[0]
+
+
+def test_the_cpu_latency_targets_are_judged_on_cpu_runs_only():
+    """A --device cuda run's epoch -> image p95 was reported as "cpu_epoch_to_image_p95_ms<=30": true."""
+    from eegviz.bench.latency import epoch_targets
+
+    assert epoch_targets("cpu", 40.0, (100, 30)) == {"cpu_epoch_to_image_p95_ms<=100": True,
+                                                     "cpu_epoch_to_image_p95_ms<=30": False}
+    assert epoch_targets("cuda", 5.0, (100, 30)) == {}
