@@ -276,3 +276,12 @@ def test_the_cpu_latency_targets_are_judged_on_cpu_runs_only():
     assert epoch_targets("cpu", 40.0, (100, 30)) == {"cpu_epoch_to_image_p95_ms<=100": True,
                                                      "cpu_epoch_to_image_p95_ms<=30": False}
     assert epoch_targets("cuda", 5.0, (100, 30)) == {}
+
+
+def test_a_toy_sd_section_does_not_claim_sd_weights():
+    """`--sd-arch tiny` timed a toy UNet, and its JSON said the weights were "built from the SD 2.1 / SD-Turbo
+    config"."""
+    from eegviz.bench.sd import bench_sd
+
+    r = bench_sd(device="cpu", arch="tiny", n=1, n_slow=1, slow_steps=2, compile=False)
+    assert r["arch"] == "tiny" and "SD 2.1" not in r["weights"] and "toy" in r["weights"]
