@@ -119,7 +119,7 @@ def _check_rate_and_unit(source: SourceSettings) -> None:
     """replay's --sfreq and --unit are for files that do not carry their rate or unit (csv). A bad value is
     refused whatever the file (`--sfreq nan` on an XDF ran the session as if it were not there), and a good one
     given for a file that carries its own (XDF, or FIF, EDF... read by MNE) is said not to be used, in one
-    warning line, rather than dropped without a word."""
+    warning line, rather than dropped without a word; so are --stream and --markers for a file MNE reads."""
     from eegviz.sources.units import checked_unit
 
     if source.sfreq is not None:
@@ -135,6 +135,13 @@ def _check_rate_and_unit(source: SourceSettings) -> None:
                "the file" + (" (judging a channel that names no unit from its values)"
                              if source.resolved_reader == "xdf" else ""))
         logging.getLogger("eegviz.cli").warning("%s not used: %s", " and ".join(given), why)
+    # --stream / --markers name streams in an XDF file; a file MNE reads is one recording whose annotations are
+    # the markers, and both were dropped without a word (a plugin reader gets them in its SourceSettings)
+    names = [opt for opt, value in (("--stream", source.stream), ("--markers", source.markers)) if value is not None]
+    if names and source.resolved_reader == "mne":
+        logging.getLogger("eegviz.cli").warning(
+            "%s not used: %s is read by the mne reader, one recording whose annotations are its markers; they name "
+            "streams in an XDF file", " and ".join(names), Path(source.file or "").name)
 
 
 def cmd_session(args) -> int:

@@ -118,6 +118,10 @@ def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path, capsys):
     # without --source csv a .csv goes to MNE: the warning says which reader would use them (found by review)
     ("a.csv", {"sfreq": 250.0}, "--sfreq not used: a.csv is given to the mne reader; a csv file is read with "
                                 "--source csv"),
+    # XDF stream names given for a file MNE reads were dropped without a word
+    ("a.fif", {"stream": "EEG", "markers": "Stim"}, "--stream and --markers not used: a.fif is read by the mne reader"),
+    ("a.xdf", {"stream": "EEG", "markers": "Stim"}, None),
+    ("a.csv", {"reader": "csv", "sfreq": 250.0, "markers": "m"}, None),  # a plugin reader gets them
 ])
 def test_replay_says_when_sfreq_and_unit_are_not_used(file, options, warned, caplog):
     """A valid --sfreq/--unit for a file that carries its own rate and unit is one warning line, not silence."""
