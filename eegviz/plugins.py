@@ -176,8 +176,12 @@ def _entry_point(group: str, name: str):
 def available(group: str) -> dict[str, str]:
     """name -> where it comes from (an entry point value, or the plugin file that registered it)."""
     load_plugin_dir()
-    names = dict.fromkeys(ep.name for ep in entry_points(group=f"eegviz.{group}"))
-    found = {name: _entry_point(group, name).value for name in names}
+    found = {}
+    for name in dict.fromkeys(ep.name for ep in entry_points(group=f"eegviz.{group}")):
+        try:
+            found[name] = _entry_point(group, name).value
+        except EegvizError as e:  # two packages' entries: listed as such, so `eegviz plugins` shows the clash
+            found[name] = f"(not usable: {e})"
     # a plugin file's registration by its file: the module name it is imported under (eegviz_plugin_osc_sink,
     # eegviz_plugin_1a2b3c4d_same for a second same.py) is eegviz's alias, found on no disk and importable by no one
     found.update({n: f"{_where(group, n, o)}:{getattr(o, '__name__', type(o).__name__)}"

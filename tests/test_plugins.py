@@ -200,6 +200,9 @@ def test_two_installed_packages_sharing_a_name_are_refused_naming_both(tmp_path,
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(plugins.EegvizError, match="twina_mod:Sink.*twinb_mod:Sink|twinb_mod:Sink.*twina_mod:Sink"):
         plugins.get("sinks", "twin_sink")
+    listed = plugins.available("sinks")  # `eegviz plugins` still lists everything, the clash among it
+    assert "twina_mod:Sink" in listed["twin_sink"] and "twinb_mod:Sink" in listed["twin_sink"]
+    assert "headless" in listed
 
 
 def test_the_listing_names_the_file_a_plugin_came_from(tmp_path, capsys):
