@@ -49,6 +49,36 @@ def test_a_plugin_that_fails_while_being_built_is_one_line_naming_it(monkeypatch
         make_generator("boom", Path("."))
 
 
+def test_a_generator_plugin_lacking_what_a_session_calls_is_one_line_naming_it(monkeypatch):
+    """A generator without warmup() or a name was built, and the session failed with an AttributeError traceback
+    at warm-up or at its first image."""
+    from eegviz import plugins
+    from eegviz.generators import make_generator
+
+    class NoWarmup:
+        name = "half"
+
+        @classmethod
+        def from_options(cls, options, model_dir):
+            return cls()
+
+        def generate(self, saliency, embedding, seed=0):
+            return saliency
+
+    class Nameless(NoWarmup):
+        name = None
+
+        def warmup(self):
+            pass
+
+    monkeypatch.setitem(plugins._extra["generators"], "half", NoWarmup)
+    monkeypatch.setitem(plugins._extra["generators"], "nameless", Nameless)
+    with pytest.raises(EegvizError, match="generator plugin 'half' is not a generator: .* lacks warmup$"):
+        make_generator("half", Path("."))
+    with pytest.raises(EegvizError, match="generator plugin 'nameless' is not a generator: .* lacks a name"):
+        make_generator("nameless", Path("."))
+
+
 def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path, monkeypatch, capsys):
     from eegviz.cli import main
 

@@ -18,8 +18,16 @@ def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None 
     if not hasattr(gen_cls, "from_options"):
         raise EegvizError(f"generator plugin '{name}' cannot be built: it has no from_options(options, model_dir)")
     try:
-        return gen_cls.from_options(options or GeneratorOptions(), Path(model_dir))
+        gen = gen_cls.from_options(options or GeneratorOptions(), Path(model_dir))
     except EegvizError:
         raise
     except Exception as e:  # noqa: BLE001 - a plugin's own failure is one line naming it, as a failed import is
         raise EegvizError(f"generator plugin '{name}' failed to build ({one_line(e)})") from e
+    # what a session calls (eegviz.generators.base.Generator), checked as make_sink checks a sink's: one lacking
+    # warmup() or a name failed with an AttributeError traceback at warm-up or at its first image
+    missing = [m for m in ("warmup", "generate") if not callable(getattr(gen, m, None))]
+    missing += [] if isinstance(getattr(gen, "name", None), str) else ["a name (str)"]
+    if missing:
+        raise EegvizError(f"generator plugin '{name}' is not a generator: what from_options returned lacks "
+                          f"{', '.join(missing)}")
+    return gen
