@@ -145,8 +145,16 @@ def _from_cli(source: SourceSettings):
     plugin's own words) and OSError (a path the command line reports with its name) pass unchanged."""
     cls = _file_plugin(source)
     try:
-        return cls.from_cli(source)
+        src = cls.from_cli(source)
     except (EegvizError, OSError):
         raise
     except Exception as e:  # noqa: BLE001 - a plugin's own failure, said in one line
         raise EegvizError(f"source plugin '{source.reader}' failed to build for {source.file} ({one_line(e)})") from e
+    # the Source protocol (eegviz.sources.base), checked as a sink's methods are: one lacking read() or info
+    # failed with an AttributeError traceback once the session had loaded its model
+    missing = [m for m in ("start", "read", "stop") if not callable(getattr(src, m, None))]
+    missing += [] if hasattr(src, "info") else ["info"]
+    if missing:
+        raise EegvizError(f"source plugin '{source.reader}' is not a source: what from_cli returned lacks "
+                          f"{', '.join(missing)}")
+    return src

@@ -62,6 +62,30 @@ def test_a_source_plugin_failing_in_from_cli_is_one_line_naming_it(tmp_path, mon
     assert "\n" not in msg
 
 
+def test_a_source_plugin_returning_no_source_is_one_line_naming_it(tmp_path, monkeypatch):
+    """from_cli returning an object without read() failed with an AttributeError traceback after the model had
+    loaded; it is refused as a sink lacking its methods is."""
+    from eegviz import plugins
+
+    class NoRead:
+        info = None
+
+        @classmethod
+        def from_cli(cls, settings):
+            return cls()
+
+        def start(self):
+            pass
+
+        def stop(self):
+            pass
+
+    monkeypatch.setitem(plugins._extra["sources"], "noread_src", NoRead)
+    make = initial_source(SourceSettings("replay", file=str(tmp_path / "rec.dat"), reader="noread_src"))
+    with pytest.raises(EegvizError, match="source plugin 'noread_src' is not a source: .* lacks read$"):
+        make.make_source()
+
+
 @pytest.mark.parametrize("field, value, needle", [("sfreq", float("inf"), "sfreq must be a finite number > 0"),
                                                   ("speed", float("nan"), "speed must be a finite number >= 0")])
 def test_a_csv_replay_refuses_non_finite_rates(tmp_path, field, value, needle):
