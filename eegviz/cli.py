@@ -28,9 +28,15 @@ def _check_session(settings: SessionSettings) -> None:
     """What can be refused before a model loads or a window opens."""
     from eegviz.stream.montage import check_montage
 
+    from eegviz.generators import generator_class
+    from eegviz.sinks import sink_class
+
     source = settings.source
     _check_headless_display(settings)
     _check_generator(settings.model.generator)
+    generator_class(settings.model.generator.name)  # a mistyped --generator or --sink was said only once the
+    for spec in settings.output.sinks:             # model had loaded (seconds; in the window, once it was open)
+        sink_class(spec)
     if source.command == "live":
         _check_live_source(source)
     if source.command == "demo":

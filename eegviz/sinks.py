@@ -16,7 +16,10 @@ OTHER_WAY = {"headless": "it is the writer --out DIR switches on (results.jsonl,
                          "session.xdf): give --out DIR"}
 
 
-def make_sink(spec: str):
+def sink_class(spec: str):
+    """The class `--sink spec` names, refused in one line where no sink can be built from it. Building one may
+    open a socket or a file, so a session checks its specs with this before its model loads or its window opens:
+    a mistyped name was said only after the model had loaded (seconds; in the window, once it was open)."""
     from eegviz.plugins import get
 
     name, sep, rest = spec.partition(":")
@@ -27,6 +30,12 @@ def make_sink(spec: str):
     cls = get("sinks", name.strip())
     if sep and rest and not hasattr(cls, "from_spec"):
         raise EegvizError(f"--sink {spec}: sink '{name}' takes no arguments (it has no from_spec)")
+    return cls
+
+
+def make_sink(spec: str):
+    name, sep, rest = spec.partition(":")
+    cls = sink_class(spec)
     try:
         sink = cls.from_spec(rest) if sep and hasattr(cls, "from_spec") else cls()
     except EegvizError:

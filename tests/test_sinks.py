@@ -103,3 +103,21 @@ def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path, monkeypatch, c
         pass
     rx.close()
     assert len(got) == 40 and all(g.startswith(b"/eegviz/reconstruction") for g in got)
+
+
+@pytest.mark.parametrize("flag, value, said", [("--sink", "nope", "no sink named 'nope'"),
+                                               ("--sink", "headless:/tmp/x", "give --out DIR"),
+                                               ("--generator", "nope", "no generator named 'nope'")])
+def test_a_session_refuses_an_unknown_sink_or_generator_before_loading_its_model(flag, value, said, monkeypatch,
+                                                                                 capsys):
+    """A mistyped --sink or --generator was said only after the model had loaded (seconds; in the window, once
+    it was open)."""
+    import eegviz.headless
+    from eegviz.cli import main
+
+    def no_load(*a, **k):
+        raise AssertionError("the model was loaded before the option was checked")
+
+    monkeypatch.setattr(eegviz.headless, "build_models", no_load)
+    assert main(["demo", "--headless", "--speed", "0", flag, value]) == 2
+    assert said in capsys.readouterr().err

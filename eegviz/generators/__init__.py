@@ -9,14 +9,21 @@ from eegviz.errors import EegvizError, one_line
 from eegviz.generators.options import GeneratorOptions
 
 
-def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None = None):
-    """The generator plugin `name`, built the same way for every plugin: `from_options(options, model_dir)`
-    (no options: every setting is the model's own)."""
+def generator_class(name: str):
+    """The generator plugin `name`'s class, refused in one line if it is none or cannot be built; a session checks
+    its --generator with this before its model loads or its window opens."""
     from eegviz.plugins import get
 
     gen_cls = get("generators", name)
     if not hasattr(gen_cls, "from_options"):
         raise EegvizError(f"generator plugin '{name}' cannot be built: it has no from_options(options, model_dir)")
+    return gen_cls
+
+
+def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None = None):
+    """The generator plugin `name`, built the same way for every plugin: `from_options(options, model_dir)`
+    (no options: every setting is the model's own)."""
+    gen_cls = generator_class(name)
     try:
         gen = gen_cls.from_options(options or GeneratorOptions(), Path(model_dir))
     except EegvizError:

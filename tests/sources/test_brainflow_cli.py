@@ -33,7 +33,8 @@ def test_params_reach_the_source(monkeypatch):
         made.update(kw)
         raise Stop
 
-    monkeypatch.setattr(plugins, "get", lambda group, name: fake_brainflow)
+    real = plugins.get  # the session checks its generator (a built-in) before anything loads
+    monkeypatch.setattr(plugins, "get", lambda group, name: fake_brainflow if group == "sources" else real(group, name))
     args = build_parser().parse_args(["live", "--board", "2", "--headless", "--ip-port", "6789"])
     try:
         cli.cmd_session(args)
