@@ -79,6 +79,32 @@ def test_a_generator_plugin_lacking_what_a_session_calls_is_one_line_naming_it(m
         make_generator("nameless", Path("."))
 
 
+def test_init_latent_for_a_generator_that_takes_no_latents_is_refused(monkeypatch):
+    """--init latent with a generator plugin that never starts from latents ran from the saliency map without a
+    word (the pipeline asks the generator's own `init`)."""
+    from eegviz import plugins
+    from eegviz.generators import make_generator
+    from eegviz.generators.options import GeneratorOptions
+
+    class MapOnly:
+        name = "maponly"
+
+        @classmethod
+        def from_options(cls, options, model_dir):
+            return cls()
+
+        def warmup(self):
+            pass
+
+        def generate(self, saliency, embedding, seed=0):
+            return saliency
+
+    monkeypatch.setitem(plugins._extra["generators"], "maponly", MapOnly)
+    assert isinstance(make_generator("maponly", Path("."), GeneratorOptions()), MapOnly)
+    with pytest.raises(EegvizError, match="--init latent: generator plugin 'maponly' does not start from"):
+        make_generator("maponly", Path("."), GeneratorOptions(init="latent"))
+
+
 def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path, monkeypatch, capsys):
     from eegviz.cli import main
 

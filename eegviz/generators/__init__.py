@@ -37,4 +37,10 @@ def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None 
     if missing:
         raise EegvizError(f"generator plugin '{name}' is not a generator: what from_options returned lacks "
                           f"{', '.join(missing)}")
+    # a session starts from the latent branch only for a generator whose `init` says so (eegviz.pipeline
+    # .check_latent_start); one that does not take latents ran from the saliency map without a word
+    wanted = (options or GeneratorOptions()).init
+    if wanted == "latent" and getattr(gen, "init", "saliency") != "latent":
+        raise EegvizError(f"--init latent: generator plugin '{name}' does not start from the decoder's latent "
+                          "branch (it sets no init = 'latent' and accepts_latents); leave --init out")
     return gen
