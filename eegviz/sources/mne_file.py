@@ -209,7 +209,9 @@ def read_recording(path: Path):
     except Exception as e:  # noqa: BLE001 - MNE's readers raise many kinds; the user needs one line
         formats = "FIF, EDF/BDF, BrainVision (.vhdr), EEGLAB (.set) and the other formats of mne.io.read_raw"
         if "unsupported file" in str(e).lower():
-            raise EegvizError(f"{path.name} is not an XDF recording nor a file MNE reads ({formats})") from None
+            # a CSV replayed without --source csv ended here, and nothing said a plugin could read it
+            raise EegvizError(f"{path.name} is not an XDF recording nor a file MNE reads ({formats}); a source "
+                              "plugin reads others: --source NAME (`eegviz plugins` lists them)") from None
         raise EegvizError(f"cannot read {path.name} with MNE ({one_line(e)}); readable: {formats}") from None
     if path.suffix.lower() in (".edf", ".bdf"):
         _edf_units(raw, path)

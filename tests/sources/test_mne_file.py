@@ -171,6 +171,15 @@ def test_unreadable_files_are_one_line(tmp_path):
         assert needle in str(e.value) and "\n" not in str(e.value)
 
 
+def test_a_file_no_reader_knows_points_to_source_plugins(tmp_path):
+    """`eegviz replay rec.csv` (without --source csv) was told the file is neither XDF nor MNE's, and not that a
+    source plugin reads it."""
+    csv = tmp_path / "rec.csv"
+    csv.write_text("Fz,Cz,marker\n1,2,\n3,4,star_000\n")
+    with pytest.raises(EegvizError, match="--source NAME \\(`eegviz plugins` lists them\\)"):
+        MneFileSource(csv).start()
+
+
 def test_registered_as_source_plugin_mne():
     meta = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     eps = meta["project"]["entry-points"]["eegviz.sources"]
