@@ -8,6 +8,8 @@ A sink is anything with on_result(rec, stimulus), on_skipped(marker, reason, kin
 
 from __future__ import annotations
 
+import logging
+
 from eegviz.errors import EegvizError, one_line
 
 SINK_METHODS = ("on_result", "on_skipped", "close")
@@ -47,7 +49,41 @@ def make_sink(spec: str):
     missing = [m for m in SINK_METHODS if not callable(getattr(sink, m, None))]
     if missing:
         raise EegvizError(f"sink '{name}' is not a sink: it lacks {', '.join(missing)}")
-    return sink
+    return NamedSink(sink, spec)
+
+
+class NamedSink:
+    """A sink switched on with --sink, whose own failure while the session runs (a bug in a plugin's on_result or
+    close) ends the session in one line naming it, as its failing to build does; it ended in a traceback, and in
+    the window as a bare "RuntimeError: ..." that named no sink. EegvizError (the sink's own words) and OSError (a
+    full disk, said with its path) pass unchanged; the traceback goes to the debug log (--log-level debug)."""
+
+    def __init__(self, sink, spec: str):
+        self.sink, self.spec = sink, spec
+
+    def _call(self, method: str, *args) -> None:
+        try:
+            getattr(self.sink, method)(*args)
+        except (EegvizError, OSError):
+            raise
+        except Exception as e:  # noqa: BLE001 - the plugin's own failure, said in one line
+            logging.getLogger(__name__).debug("--sink %s failed in %s()", self.spec, method, exc_info=True)
+            raise EegvizError(f"--sink {self.spec}: sink '{self.spec.partition(':')[0].strip()}' failed in "
+                              f"{method}() ({one_line(e)})") from e
+
+    def on_result(self, rec, stimulus=None) -> None:
+        self._call("on_result", rec, stimulus)
+
+    def on_skipped(self, marker, reason: str, kind) -> None:
+        self._call("on_skipped", marker, reason, kind)
+
+    def close(self) -> None:
+        self._call("close")
+
+    def __getattr__(self, name: str):
+        if name == "sink":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
+        return getattr(self.sink, name)  # anything else the sink offers (OscSink's client), as before
 
 
 def make_sinks(specs) -> list:

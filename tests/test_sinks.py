@@ -105,6 +105,36 @@ def test_init_latent_for_a_generator_that_takes_no_latents_is_refused(monkeypatc
         make_generator("maponly", Path("."), GeneratorOptions(init="latent"))
 
 
+def test_a_sink_plugin_failing_while_the_session_runs_is_one_line_naming_it(monkeypatch):
+    """A plugin sink raising in on_result or close ended the session in a traceback (in the window, a bare
+    "RuntimeError: ..." naming no sink); a full disk's OSError still passes as itself."""
+    from eegviz import plugins
+
+    class Flaky:
+        def __init__(self):
+            self.port = 9000
+
+        def on_result(self, rec, stimulus=None):
+            raise RuntimeError("index out of range\nin my code")
+
+        def on_skipped(self, marker, reason, kind):
+            raise OSError(28, "No space left on device", "/data/x.log")
+
+        def close(self):
+            raise ValueError("already closed")
+
+    monkeypatch.setitem(plugins._extra["sinks"], "flaky", Flaky)
+    sink = make_sink("flaky")
+    assert sink.port == 9000  # its own attributes as before
+    with pytest.raises(EegvizError) as e:
+        sink.on_result(object(), None)
+    assert str(e.value) == "--sink flaky: sink 'flaky' failed in on_result() (RuntimeError: index out of range in my code)"
+    with pytest.raises(OSError, match="No space left"):
+        sink.on_skipped(object(), "gap", None)
+    with pytest.raises(EegvizError, match="sink 'flaky' failed in close\\(\\) \\(ValueError: already closed\\)"):
+        sink.close()
+
+
 def test_demo_drives_the_osc_sink_from_the_command_line(tmp_path, monkeypatch, capsys):
     from eegviz.cli import main
 
