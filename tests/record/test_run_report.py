@@ -119,17 +119,33 @@ def test_only_dropped_lines_still_make_a_valid_report(tmp_path):
         assert sheet.size == _expected_sheet(0)
 
 
-def test_a_full_disk_under_the_report_names_the_file(tmp_path):
+def test_a_full_disk_under_the_report_names_the_file_and_leaves_no_picture_cut_short(tmp_path, monkeypatch):
+    """A full disk (or a kill) while the contact sheet was written left a 0-byte contact_sheet.png, and a rerun on
+    an old folder truncated the sheet it had: the old file stays whole, no partial is left, the error names it."""
     import errno
 
     import pytest
 
     (tmp_path / "results.jsonl").write_text(json.dumps({"marker": "star_000", "t_marker": 1.0, "dropped": True,
                                                          "reason": "gap"}) + "\n")
-    (tmp_path / "contact_sheet.png").symlink_to("/dev/full")  # writes there fail as on a full disk: ENOSPC
-    with pytest.raises(OSError) as e:
-        write_run_report(tmp_path)
-    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "contact_sheet.png")
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "results.jsonl").write_text((tmp_path / "results.jsonl").read_text())
+    write_run_report(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+    def full_disk(image, fp, *args, **kwargs):  # part of the picture reaches the disk, then write() fails
+        with open(fp, "wb") as f:
+            f.write(b"\x89PNG\r\n")
+        raise OSError(errno.ENOSPC, "No space left on device")  # as write() raises it: no file name
+
+    monkeypatch.setattr(Image.Image, "save", full_disk)
+    for folder in (tmp_path, fresh):
+        with pytest.raises(OSError) as e:
+            write_run_report(folder)
+        assert e.value.errno == errno.ENOSPC and e.value.filename == str(folder / "contact_sheet.png")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in fresh.iterdir()) == ["results.jsonl"]
 
 
 def test_hits_misses_and_unknown_stimuli(tmp_path):
