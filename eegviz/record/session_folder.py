@@ -68,21 +68,65 @@ class SessionOutput:
         self.folder: Path | None = None
 
     def open(self, info: StreamInfo):
-        """Claim the session folder; returns (recorder, results sink)."""
+        """Claim the session folder; returns (recorder, results sink).
+
+        A claim that fails (a full disk: session.xdf's header cannot be written) takes back what it made: the
+        files it created, and the folders, where they were new. It used to leave DIR/session-002 holding a
+        0-byte session.xdf, and a kiosk retrying its session on a full disk one more such folder every retry.
+        A file that another run holds (FileExistsError: two runs that took one empty DIR at the same instant) is
+        not this run's and stays, and so does every folder that is not empty."""
         from eegviz.record.results import ResultsWriter
         from eegviz.record.xdf_writer import SessionRecorder
 
+        base = check_out_dir(self.out)
+        new = _first_missing(base)  # the top folder this claim creates, if any
         self.folder = new_session_folder(self.out)
+        xdf = self.folder / "session.xdf"
         try:
-            recorder = SessionRecorder(self.folder / "session.xdf", info)
+            recorder = SessionRecorder(xdf, info)
         except OSError as e:
-            raise EegvizError(f"cannot write {self.folder / 'session.xdf'} ({e.strerror or e})") from None
+            self._take_back(base, new, [] if isinstance(e, FileExistsError) else [xdf])
+            raise EegvizError(f"cannot write {xdf} ({e.strerror or e})") from None
         try:
             results = ResultsWriter(self.folder)
         except OSError as e:
-            recorder.close()
+            try:
+                recorder.close()
+            except OSError:  # its footers on the same full disk: the file goes anyway
+                pass
+            mine = [] if isinstance(e, FileExistsError) else [self.folder / "results.jsonl"]
+            self._take_back(base, new, [xdf, *mine])
             raise EegvizError(f"cannot write results in {self.folder} ({e.strerror or e})") from None
         return recorder, results
+
+    def _take_back(self, base: Path, new: Path | None, files: list[Path]) -> None:
+        """Remove `files`, then each folder of this claim that is empty: the session folder's sub-folders, a
+        numbered session folder, and --out and its parents up to `new` where this claim created them."""
+        for path in files:
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
+        chain = [self.folder / sub for sub in ("saliency", "reconstruction", "stimulus")]
+        if self.folder != base:
+            chain.append(self.folder)  # DIR/session-NNN, made by this claim
+        if new is not None:
+            chain += [p for p in (base, *base.parents) if p.is_relative_to(new)]
+        for path in chain:
+            try:
+                path.rmdir()  # only an empty folder
+            except OSError:
+                pass
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The top one of `path` and its parents that does not exist yet (None when `path` exists)."""
+    top = None
+    for p in (path, *path.parents):
+        if p.exists() or p.is_symlink():
+            break
+        top = p
+    return top
 
 
 __all__ = ["SessionOutput", "check_out_dir", "new_session_folder"]

@@ -157,9 +157,22 @@ class XdfWriter:
         info = ET.Element("info")
         _sub(info, "version", "1.0")
         _sub(info, "datetime", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        with self._lock:
-            self._file.write(MAGIC)
-            self._write_chunk(TAG_FILE_HEADER, None, _xml(info))
+        try:
+            with self._lock:
+                self._file.write(MAGIC)
+                self._write_chunk(TAG_FILE_HEADER, None, _xml(info))
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Close the file without footers, after its header could not be written (a full disk): the file is the
+        caller's to remove, and its descriptor must not stay open until garbage collection."""
+        self._closed = True
+        try:
+            self._file.close()
+        except OSError:  # the rest of the header, still buffered, fails again
+            pass
 
     # -- low level -------------------------------------------------------------------------------------------
     def _write_chunk(self, tag: int, stream_id: int | None, content: bytes) -> None:
@@ -338,6 +351,13 @@ class SessionRecorder:
     def __init__(self, path: str | Path, info: StreamInfo, marker_stream_name: str = "eegviz-markers") -> None:
         self.writer = XdfWriter(path)
         self.path = self.writer.path
+        try:
+            self._add_streams(info, marker_stream_name)
+        except BaseException:
+            self.writer._abandon()  # a full disk at the stream headers: the caller removes the file
+            raise
+
+    def _add_streams(self, info: StreamInfo, marker_stream_name: str) -> None:
         header, fmt = getattr(info, "eeg_header", ""), getattr(info, "eeg_format", "")
         self._as_sent = bool(header) and fmt in BY_NAME and fmt != "string"
         self._told_volts = False

@@ -137,3 +137,40 @@ def test_a_home_of_no_user_is_one_line(capsys):
     err = capsys.readouterr().err
     assert err.strip() == ("eegviz: error: --out ~no-such-user-eegviz/s01: ~no-such-user-eegviz is no user's home "
                            "folder on this machine; choose another --out")
+
+
+@pytest.mark.parametrize("fails", ["session.xdf", "results"])
+def test_a_claim_that_fails_on_a_full_disk_takes_back_what_it_made(tmp_path, monkeypatch, fails):
+    """A full disk at session.xdf's header left DIR/session-002 with a 0-byte session.xdf (and a kiosk retrying
+    its session one more such folder every retry): the claim takes back its files and the folders it made, and
+    leaves every folder that was there before as it was."""
+    import errno
+
+    from eegviz.messages import StreamInfo
+    from eegviz.record import results, xdf_writer
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if fails == "session.xdf":
+        monkeypatch.setattr(xdf_writer.XdfWriter, "add_stream", full_disk)  # after the file header was written
+    else:
+        def no_room_for_results(self, out_dir, *args, **kwargs):
+            (Path(out_dir) / "saliency").mkdir()
+            full_disk()
+
+        monkeypatch.setattr(results.ResultsWriter, "__init__", no_room_for_results)
+    info = StreamInfo("amp", ("Fz", "Cz"), 250.0)
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "results.jsonl").write_text("an earlier session")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out in (tmp_path / "new" / "deeper", used, empty):
+        claim = SessionOutput(out)
+        with pytest.raises(EegvizError, match="No space left on device"):
+            claim.open(info)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "used"]
+    assert list(empty.iterdir()) == []
+    assert [p.name for p in used.iterdir()] == ["results.jsonl"]
+    assert (used / "results.jsonl").read_text() == "an earlier session"
