@@ -72,6 +72,13 @@ def _check_session(settings: SessionSettings) -> None:
         # not refused (a quick look at the summary is a use), but a lab must not find out afterwards
         print("eegviz: note: no --out and no --sink: this headless session records nothing; only its summary "
               "line is printed", file=sys.stderr)
+    if settings.restarts_on_end and settings.output.folder:
+        # a kiosk runs for days: the demo loops every ~35 s and each loop is a new session folder (about 5 MB),
+        # some 13 GB a day, which nothing said. Nothing is deleted (a recording is never lost without a word);
+        # the lab decides, so it is told once, at the start
+        print(f"eegviz: note: this kiosk starts its session again whenever it ends, and records each one into a "
+              f"new folder under --out {settings.output.folder} (the demo: about 5 MB a loop, some 13 GB a day); "
+              f"nothing is ever deleted, so watch the disk, or leave --out out", file=sys.stderr)
 
 
 def _check_headless_display(settings: SessionSettings) -> None:

@@ -97,6 +97,23 @@ def test_a_headless_session_with_nowhere_to_write_says_so(capsys, tmp_path):
         assert capsys.readouterr().err == ""
 
 
+def test_a_kiosk_that_records_every_loop_says_so_once_at_the_start(capsys, tmp_path):
+    """A kiosk restarts its session whenever it ends, and with --out each session is a new folder (the demo
+    loop: about 5 MB every 35 s, some 13 GB a day): nothing said it, and a kiosk left for days filled its disk.
+    Nothing is deleted; one note at the start says it. Not said where the kiosk stops (--duration, --screenshot) or records
+    nothing, nor for a window."""
+    from eegviz.cli import _check_session
+
+    out = str(tmp_path / "o")
+    _check_session(session_settings(parse_args(["demo", "--kiosk", "--out", out])))
+    err = capsys.readouterr().err
+    assert err.startswith("eegviz: note: this kiosk starts its session again") and len(err.splitlines()) == 1
+    assert f"--out {out}" in err and "nothing is ever deleted" in err
+    for args in (["--kiosk"], ["--kiosk", "--out", out, "--screenshot", str(tmp_path / "k.png")], ["--out", out]):
+        _check_session(session_settings(parse_args(["demo", *args])))
+        assert capsys.readouterr().err == ""
+
+
 def test_an_empty_out_is_refused_not_a_session_that_records_nothing(capsys):
     from eegviz.cli import main
 
