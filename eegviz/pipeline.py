@@ -305,6 +305,8 @@ class Pipeline:
                 return
             except queue.Full:
                 if self._infer_failed.is_set():
+                    if item is not None:
+                        self._lose([item])  # nobody will generate it: its line says why
                     return
                 if item is None and self._error is not None:
                     try:
@@ -312,12 +314,28 @@ class Pipeline:
                     except queue.Empty:
                         continue
                     if old is not None:
-                        for s in self.sinks:
-                            s.on_skipped(old.marker, "session ended by an error before this epoch was generated",
-                                         SkipKind.ERROR)
+                        self._lose([old])
 
     # -- inference ---------------------------------------------------------------------------------------------
     def _process(self, epochs: list[Epoch]) -> None:
+        """Decode and generate a batch and hand each result to the sinks. Where that fails (a generator error,
+        a full disk under results.jsonl's PNGs), the batch's epochs without their result get their line before
+        the error goes up: they had none, and the summary did not count them."""
+        try:
+            images, decoded, (t0, t1, t2) = self._generate(epochs)
+        except BaseException:
+            self._lose(epochs)
+            raise
+        for i, (ep, dec) in enumerate(zip(epochs, decoded)):
+            told: list = []
+            try:
+                self._hand_out(ep, dec, images[i], (t0, t1, t2), len(epochs), told)
+            except BaseException:
+                self._lose([ep], told=told)
+                self._lose(epochs[i + 1:])
+                raise
+
+    def _generate(self, epochs: list[Epoch]):
         t0 = time.perf_counter()
         decoded = self.decoder.decode_batch(epochs, latent=self._from_latents)
         t1 = time.perf_counter()
@@ -327,25 +345,48 @@ class Pipeline:
                                                       seed=self._seeds(epochs), **from_latents),
                               len(epochs), self.generator)
         t2 = time.perf_counter()
-        for i, (ep, dec) in enumerate(zip(epochs, decoded)):
-            timings = {
-                "epoch_wait": (ep.t_ready - ep.t_marker_seen) * 1e3,
-                "queue": (t0 - ep.t_ready) * 1e3,
-                "decode": (t1 - t0) * 1e3 / len(epochs),
-                "generate": (t2 - t1) * 1e3 / len(epochs),
-                "epoch_to_image": (t2 - ep.t_ready) * 1e3,
-                "marker_to_image": (t2 - ep.t_marker_seen) * 1e3,
-            }
+        return images, decoded, (t0, t1, t2)
+
+    def _hand_out(self, ep: Epoch, dec, image: np.ndarray, times: tuple, n: int, told: list) -> None:
+        """One epoch's result (of a batch of n) to every sink; `told` collects the sinks that have it."""
+        t0, t1, t2 = times
+        timings = {
+            "epoch_wait": (ep.t_ready - ep.t_marker_seen) * 1e3,
+            "queue": (t0 - ep.t_ready) * 1e3,
+            "decode": (t1 - t0) * 1e3 / n,
+            "generate": (t2 - t1) * 1e3 / n,
+            "epoch_to_image": (t2 - ep.t_ready) * 1e3,
+            "marker_to_image": (t2 - ep.t_marker_seen) * 1e3,
+        }
+        with self._lock:
+            dropped, self._dropped_since = self._dropped_since, 0
+        shown = self.truth(ep.marker.payload)
+        rec = Reconstruction(decoded=dec, image=image, generator=self.generator.name,
+                             timings_ms=timings, dropped_before=dropped,
+                             true_class=None if shown is None else shown.class_name)
+        for s in self.sinks:
+            s.on_result(rec, None if shown is None else shown.image)
+            told.append(s)
+        self.stats.results += 1
+        self.stats.latencies.append(timings)
+
+    def _lose(self, epochs: list[Epoch], told: list = ()) -> None:
+        """Give each epoch that will not be generated (the inference side failed) its line, in every sink but
+        those in `told` (they have its result), and count it as skipped, so every marker received still has one
+        line and the summary adds up. A sink that fails again (the same full disk) is passed over: the first
+        error is the one raised."""
+        for ep in epochs:
             with self._lock:
-                dropped, self._dropped_since = self._dropped_since, 0
-            shown = self.truth(ep.marker.payload)
-            rec = Reconstruction(decoded=dec, image=images[i], generator=self.generator.name,
-                                 timings_ms=timings, dropped_before=dropped,
-                                 true_class=None if shown is None else shown.class_name)
+                self.stats.skipped += 1
+                self.stats.skip_kinds[SkipKind.ERROR] += 1
             for s in self.sinks:
-                s.on_result(rec, None if shown is None else shown.image)
-            self.stats.results += 1
-            self.stats.latencies.append(timings)
+                if any(s is t for t in told):
+                    continue
+                try:
+                    s.on_skipped(ep.marker, "session ended by an error before this epoch was generated",
+                                 SkipKind.ERROR)
+                except Exception:  # noqa: BLE001 - see the docstring
+                    pass
 
     def _seeds(self, epochs: list[Epoch]) -> int | list[int]:
         """Each epoch's own index where the generator takes one seed per image (base.Generator.generate), else
@@ -481,6 +522,20 @@ class Pipeline:
                 acq.join()
                 inf.join()
             raise
+        finally:
+            if self._infer_failed.is_set() and not acq.is_alive():
+                self._lose_queued()
+
+    def _lose_queued(self) -> None:
+        """The epochs the failed inference thread left in the queue (and those cut after it failed): each gets
+        its line. They used to have none, and results.jsonl was short of markers without a word."""
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._lose([item])
 
     def _infer_guarded(self) -> None:
         try:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from eegviz.decoders.two_branch import TwoBranchDecoder
-from eegviz.messages import Chunk, Marker, StreamInfo
+from eegviz.messages import Chunk, Marker, SkipKind, StreamInfo
 from eegviz.pipeline import Pipeline
 from eegviz.record.results import ResultsWriter
 from eegviz.sources.base import ReadResult
@@ -660,6 +660,56 @@ def test_a_failing_source_still_gives_every_received_marker_a_line(tmp_path):
     assert sorted(r["marker"] for r in rows) == [f"m{i}" for i in range(6)]
     failed = [r for r in rows if r.get("dropped")]
     assert failed and all(r["skip"] == "error" and "ended by an error" in r["reason"] for r in failed)
+
+
+class FailsOnThirdImage(SlowGenerator):
+    """A generator that fails mid-session (CUDA out of memory, a plugin's bug)."""
+
+    name = "third"
+
+    def __init__(self):
+        self.calls = 0
+
+    def generate(self, saliency, embedding, seed=0):
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("CUDA out of memory")
+        return super().generate(saliency, embedding, seed)
+
+
+class NoRoomForTheThirdPicture(ResultsWriter):
+    """results.jsonl's PNGs on a disk that fills up: the third reconstruction cannot be saved."""
+
+    def _save(self, image, path):
+        if path.parent.name == "reconstruction" and len(list(path.parent.iterdir())) == 2:
+            raise OSError(28, "No space left on device", str(path))
+        super()._save(image, path)
+
+
+@pytest.mark.parametrize("fails", ["generator", "disk"])
+@pytest.mark.parametrize("paced", [False, True])
+def test_a_failing_inference_side_still_gives_every_received_marker_a_line(tmp_path, fails, paced):
+    """When generation or a sink failed mid-session, the batch it was on, the epochs waiting in the queue and
+    those cut after it got no line in results.jsonl (8 markers received, 6 lines, no word of the other two), and the
+    summary did not count them. Each now has a line saying the session ended by an error."""
+    src = ArraySource(n_markers=8, soa=0.1, paced=True)  # in real time: epochs wait while the generator works
+    dec, _ = tiny_models()
+    gen, sink = ((FailsOnThirdImage(), ResultsWriter(tmp_path)) if fails == "generator"
+                 else (SlowGenerator(), NoRoomForTheThirdPicture(tmp_path)))
+    rec = Recorder()
+    pipe = Pipeline(src, dec, gen, [sink], recorder=rec, paced=paced, max_pending=2, max_batch=1)
+    with pytest.raises((RuntimeError, OSError), match="CUDA out of memory|No space left"):
+        pipe.run()
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(rec.markers) > 3  # received (the source is read no further once the session ends)
+    assert sorted(r["marker"] for r in rows) == sorted(rec.markers)
+    failed = [r for r in rows if r.get("skip") == "error"]
+    assert failed and all("ended by an error" in r["reason"] for r in failed)
+    made = [r for r in rows if not r["dropped"]]
+    assert len(made) == 2 and all((tmp_path / r["reconstruction"]).exists() for r in made)
+    st = pipe.stats
+    assert st.markers == len(rec.markers) == st.results + st.dropped + st.skipped
+    assert st.skip_kinds[SkipKind.ERROR] == len(failed)
 
 
 def test_stop_from_another_thread_ends_the_session_as_stopped(tmp_path):
