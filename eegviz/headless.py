@@ -41,7 +41,11 @@ def run_headless(source, settings: SessionSettings):
                     truth=StimulusTruth(settings.images_dir))
     try:
         return pipe.run(duration=settings.duration)
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the pipeline has ended the session (lines, footers, report)
+    except BaseException:
+        # Ctrl-C or SIGTERM, or an error mid-session (a full disk, a generator failing): the pipeline has ended
+        # the session (lines, footers, report), and the summary says what was kept and where, before
+        # "interrupted" or the error's line. An error used to print that line alone, so a session's folder of
+        # results went unmentioned; a run refused before it started has nothing to sum up and prints nothing.
         if pipe.stats.out_dir or pipe.stats.markers:
-            print(pipe.stats.summary(), file=sys.stderr)  # where the results went, before "interrupted"
+            print(pipe.stats.summary(), file=sys.stderr)
         raise

@@ -22,6 +22,39 @@ def test_the_settings_decide_output_pacing_and_duration(tmp_path):
     assert len(lines) == stats.markers and (tmp_path / "out" / "session.xdf").exists()  # a line per marker
 
 
+def test_an_error_mid_session_says_what_was_kept_and_where(tmp_path, monkeypatch, capsys):
+    """A session that an error ended after its folder was claimed (a full disk, a generator failing) printed the
+    error's line alone: nothing said how many markers had their lines, nor in which folder. The summary line
+    comes first, as it does for Ctrl-C; a session refused before it starts prints none."""
+    from eegviz import headless
+    from eegviz.sources.xdf import XdfReplaySource
+
+    real = headless.build_models
+
+    def failing_generator(model_dir, generator):
+        dec, gen = real(model_dir, generator)
+        made, calls = gen.generate, []
+
+        def generate(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("CUDA out of memory")
+            return made(*args, **kwargs)
+
+        gen.generate = generate
+        return dec, gen
+
+    monkeypatch.setattr(headless, "build_models", failing_generator)
+    out = tmp_path / "out"
+    settings = SessionSettings(source=SourceSettings("demo", speed=0.0), output=OutputSettings(folder=str(out)))
+    with pytest.raises(RuntimeError, match="CUDA out of memory"):
+        run_headless(XdfReplaySource(demo_recording(), speed=0.0), settings)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("eegviz: ") and err[0].endswith(f"results in {out}")
+    n = int(err[0].split()[1])
+    assert n == len((out / "results.jsonl").read_text().splitlines()) > 0
+
+
 def test_an_unknown_generator_is_one_line():
     with pytest.raises(EegvizError, match="no generator named 'nope'"):
         build_models(default_model_dir(), GeneratorSettings("nope"))
