@@ -46,12 +46,15 @@ class ResultsWriter:
             self._fh.write(json.dumps(row) + "\n")
 
     def _save(self, image: Image.Image, path: Path) -> None:
-        with self._noting(path):
+        """A picture that cannot be saved (a full disk) is an error named by its path (eegviz.errors.naming); it
+        is not a failed write of results.jsonl, whose marker then gets its error line (eegviz.pipeline): close()
+        used to call results.jsonl NOT complete, naming the PNG, of a file that held every marker's line."""
+        with naming(path):
             image.save(path)
 
     @contextmanager
     def _noting(self, path: Path):
-        """naming(path), remembering the first failure, so close() does not call results.jsonl complete."""
+        """naming(path), remembering the first failure of results.jsonl, so close() does not call it complete."""
         try:
             with naming(path):
                 yield

@@ -250,3 +250,35 @@ def test_names_in_results_that_leave_the_folder_are_not_linked(tmp_path):
     assert text.count('"saliency/0.png"') == 2 * len(bad)  # the folder's own picture: href and src per row
     assert parsed.refs <= {"saliency/0.png", "contact_sheet.png", "latency.png"}
     assert "javascript" not in text.split("<h2>Every marker")[1].split("<td>star_000</td>")[1].split("</tr>")[0]
+
+
+def test_a_picture_that_cannot_be_saved_is_not_called_a_failed_results_jsonl(tmp_path, monkeypatch, caplog):
+    """A full disk under a PNG: the error names the PNG, its marker gets its error line (eegviz.pipeline), and
+    results.jsonl holds every line. The warning at close called results.jsonl NOT complete, naming the PNG."""
+    import errno
+
+    import pytest
+
+    from eegviz.messages import Decoded, Epoch, Marker, Reconstruction, SkipKind
+
+    marker = Marker(timestamp=1.0, payload="star_000")
+    epoch = Epoch(np.zeros((2, 10), np.float32), 100.0, ("a", "b"), 0.0, marker, t_ready=0.0)
+    rec = Reconstruction(Decoded(epoch, np.zeros(4), np.zeros((8, 8, 3), np.float32), np.zeros((2, 4)),
+                                 np.array([1.0]), ("star",)), np.zeros((8, 8, 3), np.uint8), "g")
+    w = ResultsWriter(tmp_path)
+
+    def full_disk(image, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(Image.Image, "save", full_disk)
+        with pytest.raises(OSError) as e:
+            w.on_result(rec)
+    assert e.value.filename == str(tmp_path / "saliency" / "00000_star_000.png")
+    w.on_skipped(marker, "session ended by an error before this epoch was generated", SkipKind.ERROR)
+    monkeypatch.setattr(run_report, "write_run_report", lambda folder: (_ for _ in ()).throw(OSError("no room")))
+    with caplog.at_level(logging.WARNING, logger="eegviz.record.results"):
+        w.close()
+    said = " ".join(r.message for r in caplog.records)
+    assert "results.jsonl is complete" in said and "NOT" not in said
+    assert json.loads((tmp_path / "results.jsonl").read_text())["skip"] == "error"
