@@ -66,13 +66,28 @@ class ResultsWriter:
         ep = rec.decoded.epoch
         stem = f"{ep.index:05d}_{_safe(rec.marker.payload)}"
         sal = Image.fromarray(to_uint8(rec.decoded.saliency))
-        self._save(sal.resize((self.png_size, self.png_size), Image.BICUBIC), self.out / "saliency" / f"{stem}.png")
-        self._save(Image.fromarray(rec.image), self.out / "reconstruction" / f"{stem}.png")
         truth = {"true_class": rec.true_class}  # the key says this folder records the truth (None: not known)
+        pictures = [(sal.resize((self.png_size, self.png_size), Image.BICUBIC), self.out / "saliency" / f"{stem}.png"),
+                    (Image.fromarray(rec.image), self.out / "reconstruction" / f"{stem}.png")]
         if stimulus is not None:
             (self.out / "stimulus").mkdir(exist_ok=True)
-            self._save(Image.fromarray(stimulus), self.out / "stimulus" / f"{stem}.png")
+            pictures.append((Image.fromarray(stimulus), self.out / "stimulus" / f"{stem}.png"))
             truth["stimulus"] = f"stimulus/{stem}.png"
+        saved: list[Path] = []
+        try:
+            for image, path in pictures:
+                saved.append(path)
+                self._save(image, path)
+        except OSError:
+            # A full disk: the marker gets its error line (eegviz.pipeline), which names no picture, so this
+            # result's pictures go, the one cut short (a 0-byte PNG no viewer opens) and those beside it that no
+            # line would name. Each is this session's own (its index is in the name).
+            for path in saved:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            raise
         self._write({
             "index": ep.index, "marker": rec.marker.payload, "t_marker": rec.marker.timestamp, "dropped": False,
             "decoded_class": rec.decoded.top_class, "generator": rec.generator,

@@ -282,3 +282,39 @@ def test_a_picture_that_cannot_be_saved_is_not_called_a_failed_results_jsonl(tmp
     said = " ".join(r.message for r in caplog.records)
     assert "results.jsonl is complete" in said and "NOT" not in said
     assert json.loads((tmp_path / "results.jsonl").read_text())["skip"] == "error"
+
+
+def test_a_result_whose_picture_is_cut_short_leaves_none_of_its_pictures(tmp_path, monkeypatch):
+    """A full disk while the reconstruction PNG was written left it 0 bytes (no viewer opens it) and the saliency
+    PNG beside it, which no line names (the marker gets its error line): a result is on disk whole or not at
+    all. The results before it keep theirs."""
+    import errno
+
+    import pytest
+
+    from eegviz.messages import Decoded, Epoch, Marker, Reconstruction
+
+    def result(i):
+        marker = Marker(timestamp=1.0 + i, payload=f"star_{i:03d}")
+        epoch = Epoch(np.zeros((2, 10), np.float32), 100.0, ("a", "b"), 0.0, marker, t_ready=0.0, index=i)
+        return Reconstruction(Decoded(epoch, np.zeros(4), np.zeros((8, 8, 3), np.float32), np.zeros((2, 4)),
+                                      np.array([1.0]), ("star",)), np.zeros((8, 8, 3), np.uint8), "g")
+
+    w = ResultsWriter(tmp_path)
+    w.on_result(result(0))
+    real_save = Image.Image.save
+
+    def full_disk_at_reconstruction(image, fp, *args, **kwargs):
+        if Path(fp).parent.name != "reconstruction":
+            return real_save(image, fp, *args, **kwargs)
+        with open(fp, "wb") as f:
+            f.write(b"")  # what a full disk leaves
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full_disk_at_reconstruction)
+    with pytest.raises(OSError, match="No space left"):
+        w.on_result(result(1), stimulus=np.zeros((8, 8, 3), np.uint8))
+    monkeypatch.undo()
+    w.close()
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("*/*.png"))
+    assert left == ["reconstruction/00000_star_000.png", "saliency/00000_star_000.png"]
