@@ -100,8 +100,8 @@ def test_a_headless_session_with_nowhere_to_write_says_so(capsys, tmp_path):
 def test_a_kiosk_that_records_every_loop_says_so_once_at_the_start(capsys, tmp_path):
     """A kiosk restarts its session whenever it ends, and with --out each session is a new folder (the demo
     loop: about 5 MB every 35 s, some 13 GB a day): nothing said it, and a kiosk left for days filled its disk.
-    Nothing is deleted; one note at the start says it. Not said where the kiosk stops (--duration, --screenshot) or records
-    nothing, nor for a window."""
+    Nothing is deleted; one note at the start says it. Not said where the kiosk stops (--duration,
+    --screenshot) or records nothing, nor for a window."""
     from eegviz.cli import _check_session
 
     out = str(tmp_path / "o")
