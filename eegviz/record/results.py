@@ -121,7 +121,8 @@ class ResultsWriter:
             write_run_report(self.out)
             report = None
         except Exception as e:  # noqa: BLE001 - see the docstring
-            report = f"could not write the run report in {self.out} ({type(e).__name__}: {e}); "
+            report = (f"could not write the run report in {self.out} ({type(e).__name__}: {e}; write it again with "
+                      f"`python -m eegviz.record.run_report {self.out}`); ")
         if self._failed is not None:
             log.warning("%sresults.jsonl is NOT complete: a write failed (%s)", report or "",
                         os_error_line(self._failed))

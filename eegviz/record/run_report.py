@@ -4,8 +4,9 @@ results.jsonl is for programs; after a session someone wants to see at a glance 
 shown next to what was decoded and drawn, how many markers were lost and why, how long the images took, and,
 where the stimuli are known (the synthetic world's ids, which eegviz can re-render), how often the decoded
 class was right. write_run_report(folder) builds that from the folder's files alone (results.jsonl and the
-PNGs it names), so it can also be rerun on an old session folder; ResultsWriter.close() calls it at the end
-of every headless session, and a failure there only logs a warning: the results are already on disk.
+PNGs it names), so it can also be rerun on an old session folder (`python -m eegviz.record.run_report DIR`,
+after a full disk or a kill cost a session its report); ResultsWriter.close() calls it at the end of every
+headless session, and a failure there only logs a warning naming that command: the results are already on disk.
 
 Written:
   report.html        counts, accuracy, latency table, skip reasons, one row per marker (links to its PNGs)
@@ -29,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from eegviz.data.images import IMAGE_FORMATS
-from eegviz.errors import naming
+from eegviz.errors import naming, os_error_line
 
 log = logging.getLogger(__name__)
 
@@ -356,4 +357,36 @@ def write_run_report(folder: str | Path) -> Path:
     return path
 
 
-__all__ = ["contact_sheet_size", "read_results", "write_run_report"]
+RERUN = "python -m eegviz.record.run_report"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m eegviz.record.run_report DIR`: write a session folder's report again from its results.jsonl.
+
+    The report is derived: a session whose report failed (a full disk) or never came (a kill, a power cut) keeps
+    its results, and the warning at its end names this command; nothing else wrote the report after the
+    session. Errors are one line and exit 2, as eegviz's commands do."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog=RERUN, description="Write a session folder's run report (report.html, "
+                                     "contact_sheet.png, latency.png) again from its results.jsonl.")
+    parser.add_argument("folder", help="a session folder: the --out DIR of a session, or DIR/session-NNN")
+    folder = Path(parser.parse_args(argv).folder).expanduser()
+    if not (folder / "results.jsonl").is_file():
+        print(f"eegviz: error: {folder} holds no results.jsonl: name a session folder (a session's --out DIR, "
+              f"or DIR/session-NNN)", file=sys.stderr)
+        return 2
+    try:
+        path = write_run_report(folder)
+    except OSError as e:
+        print(f"eegviz: error: {os_error_line(e)}", file=sys.stderr)
+        return 2
+    print(f"eegviz: report in {path}")
+    return 0
+
+
+__all__ = ["contact_sheet_size", "main", "read_results", "write_run_report"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -318,3 +318,37 @@ def test_a_result_whose_picture_is_cut_short_leaves_none_of_its_pictures(tmp_pat
     w.close()
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("*/*.png"))
     assert left == ["reconstruction/00000_star_000.png", "saliency/00000_star_000.png"]
+
+
+def test_a_report_that_failed_can_be_written_again_by_the_command_the_warning_names(tmp_path, monkeypatch, caplog,
+                                                                                    capsys):
+    """The report 'can be rerun later', said the code, but no command did it: a session whose report failed (a
+    full disk) or never came (a kill) kept its results and no way for its user to see them summed up. The
+    warning names `python -m eegviz.record.run_report DIR`, which writes it; a folder without results is one line."""
+    import runpy
+    import shlex
+    import sys
+
+    from eegviz.messages import Marker, SkipKind
+
+    real = run_report.write_run_report
+    monkeypatch.setattr(run_report, "write_run_report", lambda folder: (_ for _ in ()).throw(OSError("no room")))
+    w = ResultsWriter(tmp_path)
+    w.on_skipped(Marker(timestamp=1.0, payload="star_000"), "gap", SkipKind.GAP)
+    with caplog.at_level(logging.WARNING, logger="eegviz.record.results"):
+        w.close()
+    assert not (tmp_path / "report.html").exists()
+    said = caplog.records[0].message
+    command = shlex.split(re.search(r"`([^`]*)`", said).group(1))
+    assert command[:3] == ["python", "-m", "eegviz.record.run_report"] and command[3:] == [str(tmp_path)]
+    monkeypatch.setattr(run_report, "write_run_report", real)
+    monkeypatch.setattr(sys, "argv", [command[2], *command[3:]])
+    import pytest
+
+    with pytest.raises(SystemExit) as done:
+        runpy.run_module(command[2], run_name="__main__")
+    assert done.value.code == 0 and (tmp_path / "report.html").exists()
+    assert capsys.readouterr().out.strip() == f"eegviz: report in {tmp_path / 'report.html'}"
+    assert run_report.main([str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eegviz: error: ") and "holds no results.jsonl" in err and len(err.splitlines()) == 1
