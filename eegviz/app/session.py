@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from eegviz.app.bridge import WindowBridge
 from eegviz.app.session_window import SessionWindow
 from eegviz.app.source_choice import SourceChoice
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, os_error_line
 from eegviz.errors import one_line as errors_one_line
 from eegviz.messages import SkipKind
 from eegviz.settings import SessionSettings
@@ -35,10 +35,23 @@ MESSAGE_CHARS = 300  # an error longer than this is cut: it is one line in a win
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as one line for the window: EegvizError as written, anything else with its type in front
-    (errors.one_line), cut to what a status line can show."""
-    text = " ".join(str(exc).split()) if isinstance(exc, EegvizError) else errors_one_line(exc, MESSAGE_CHARS)
+    """An exception as one line for the window: EegvizError as written, the machine's own refusal (a full disk)
+    as the command line says it (errors.os_error_line: the reason and the file), anything else with its type in
+    front (errors.one_line), cut to what a status line can show."""
+    if isinstance(exc, EegvizError):
+        text = " ".join(str(exc).split())
+    elif _said_by_the_system(exc):
+        text = " ".join(os_error_line(exc).split())
+    else:
+        text = errors_one_line(exc, MESSAGE_CHARS)
     return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+def _said_by_the_system(exc: BaseException) -> bool:
+    """An OSError with an errno (no space left on the disk, a folder made read-only, a device gone): the state of
+    the machine, not a bug of eegviz. The command line says it in one line (eegviz.cli); a window or kiosk whose
+    disk filled logged "failed unexpectedly" with a traceback, every retry, which tells a user nothing more."""
+    return isinstance(exc, OSError) and exc.errno is not None
 
 
 # -- the controller ----------------------------------------------------------------------------------------------
@@ -304,8 +317,9 @@ class SessionController(QObject):
             reason = "stopped" if sess.stop.is_set() else (stats.ended or "finished")
         except BaseException as exc:  # noqa: BLE001 - every failure becomes one line in the window
             reason, message = "error", one_line(exc)
-            if isinstance(exc, EegvizError):
+            if isinstance(exc, EegvizError) or _said_by_the_system(exc):
                 log.info("session %d (%s) failed: %s", sid, sess.label, message)
+                log.debug("session %d: where it failed", sid, exc_info=True)  # --log-level debug, for a bug report
             else:
                 log.error("session %d (%s) failed unexpectedly", sid, sess.label, exc_info=True)
             stats = pipe.stats if pipe is not None else None

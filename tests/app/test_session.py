@@ -144,6 +144,25 @@ def test_bad_sources_show_one_line_and_start_works_again(session, qtbot, tmp_pat
         ctl.stop()
 
 
+def test_a_full_disk_is_one_line_in_the_window_not_a_logged_traceback(session, qtbot, caplog):
+    """A kiosk whose disk filled logged "session 1 failed unexpectedly" and a traceback (every retry), and the
+    window showed "OSError: [Errno 28] ...". The machine's refusal is one line, as on the command line."""
+    import errno
+    import logging
+
+    win, ctl = session
+
+    def full_disk():
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/kiosk/session.xdf")
+
+    with caplog.at_level(logging.INFO, logger="eegviz.app.session"):
+        with qtbot.waitSignal(ctl.error, timeout=START_MS) as err:
+            ctl.start(full_disk)
+    assert err.args == ["No space left on device: /data/kiosk/session.xdf"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+    qtbot.waitUntil(lambda: ctl.state == "idle", timeout=2000)
+
+
 def _rec(cls: str, dropped: int) -> Reconstruction:
     marker = Marker(timestamp=1.0, payload="a_rather_long_stimulus_identifier_0042")
     epoch = Epoch(data=np.zeros((4, 10), np.float32), sfreq=250.0, ch_names=(), tmin=0.0, marker=marker, t_ready=0.0)
