@@ -389,6 +389,14 @@ def _spline_matrix(src_pos: np.ndarray, dst_pos: np.ndarray) -> np.ndarray:
     return raw.get_data()[n_src:]
 
 
+def _say_renamed(before: list[str], after: list[str], how: str) -> None:
+    """One info line for the channel names a reading step changed (the first three shown), none if it changed none."""
+    changed = [f"{a} -> {b}" for a, b in zip(before, after) if a != b]
+    if changed:
+        log.info("montage: %d channel names read %s (%s%s)", len(changed), how, ", ".join(changed[:3]),
+                 " ..." if len(changed) > 3 else "")
+
+
 def build_channel_map(model_names, model_montage: str | None, source_names, montage: str | None = None,
                       warn: bool = True) -> ChannelMap:
     """How to make the model's channels out of a source's: by name when the source has them all, else by
@@ -396,12 +404,9 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     BioSemi's ActiView names the cap they name, biosemi_cap, unless it is the model's own)."""
     model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
     typed = without_type(source_names, model_names)
-    if typed != source_names:
-        changed = [f"{a} -> {b}" for a, b in zip(source_names, typed) if a != b]
-        if warn:
-            log.info("montage: %d channel names read without their signal type (%s%s)",
-                     len(changed), ", ".join(changed[:3]), " ..." if len(changed) > 3 else "")
-        source_names = typed
+    if warn:
+        _say_renamed(source_names, typed, "without their signal type")
+    source_names = typed
     cap = biosemi_cap(source_names)
     # a model trained on the same cap's ActiView names (its montage unrecorded) is matched by name, as before
     # (a model whose montage is that cap but whose names are 10-20 ones, biosemi64's, still gets the translation)
@@ -415,12 +420,9 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     if cap is not None and montage in BIOSEMI_BY_ORDER:
         source_names = _by_order(source_names, montage)
     referential = electrode_names(source_names, model_names)
-    if referential != source_names:
-        changed = [f"{a} -> {b}" for a, b in zip(source_names, referential) if a != b]
-        if warn:
-            log.info("montage: %d channel names read as their electrode, without the reference (%s%s)",
-                     len(changed), ", ".join(changed[:3]), " ..." if len(changed) > 3 else "")
-        source_names = referential
+    if warn:
+        _say_renamed(source_names, referential, "as their electrode, without the reference")
+    source_names = referential
     lookup = {name.lower(): i for i, name in enumerate(source_names)}
     n_missing = sum(c.lower() not in lookup for c in model_names)
     if n_missing == 0 and (montage in (None, model_montage) or model_montage is None):
