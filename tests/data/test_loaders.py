@@ -298,7 +298,7 @@ def test_things_eeg2_bad_files(tmp_path):
     ({"times": TIMES[::-1]}, "'times' must be finite seconds rising .* it runs 0.79 .. -0.2"),
     ({"times": np.full(100, np.nan)}, "'times' must be finite seconds rising .* it runs nan .. nan"),
     ({"ch_names": "O1O2Oz"}, "ch_names a list of names"),  # one string: a channel per letter
-    ({"times": TIMES * 1e-9}, "a sampling rate of 1e\+11 Hz"),  # nanoseconds' worth: a rate that overflows
+    ({"times": TIMES * 1e-9}, "a sampling rate of 1e\\+11 Hz"),  # nanoseconds' worth: a rate that overflows
     ({"train_shape": (40, 0, 17, 100)}, "no images or no repetitions"),
 ], ids=["no-channels", "only-stim", "times-constant", "times-descending", "times-nan", "ch-names-string",
         "times-tiny-steps", "no-repetitions"])
