@@ -538,6 +538,17 @@ def test_a_thread_descheduled_between_the_two_clocks_reads_no_step(source, monke
     assert not late and not [n for n in got["notices"] if "clock" in n]
 
 
+def _synthetic_board_file(path, n: int):
+    """n rows of the synthetic board (-1) as BrainFlow's playback board reads them: a sample a line, tab
+    separated, the package counter in row 0, 16 EEG channels of noise, stamps at 250 Hz from now in row 30."""
+    rows = np.zeros((n, 32))
+    rows[:, 0] = np.arange(n) % 256
+    rows[:, 1:17] = np.random.default_rng(0).normal(0, 10, (n, 16))
+    rows[:, 30] = time.time() + np.arange(n) / 250
+    np.savetxt(path, rows, delimiter="\t", fmt="%.6f")
+    return path
+
+
 def test_a_playback_of_a_board_recording_is_described_by_its_master_board(tmp_path) -> None:
     """BrainFlow's playback board (-3) streams a recording of another board, whose rows and rate it has: asked
     for its own, BrainFlow has none, and the session was refused with "BrainFlow does not support board id -3".
@@ -550,12 +561,7 @@ def test_a_playback_of_a_board_recording_is_described_by_its_master_board(tmp_pa
     with pytest.raises(EegvizError, match="--master-board") as err:
         BrainFlowSource(board_id=-3, params={"file": "r.csv"})
     assert "\n" not in str(err.value)
-    rows = np.zeros((500, 32))  # 2 s of the synthetic board's rows, as BrainFlow writes them (a sample a line)
-    rows[:, 0] = np.arange(500) % 256
-    rows[:, 1:17] = np.random.default_rng(0).normal(0, 10, (500, 16))
-    rows[:, 30] = time.time() + np.arange(500) / 250
-    path = tmp_path / "synthetic.csv"
-    np.savetxt(path, rows, delimiter="\t", fmt="%.6f")
+    path = _synthetic_board_file(tmp_path / "synthetic.csv", 500)  # 2 s
     src = BrainFlowSource(board_id=-3, params={"master_board": -1, "file": str(path)})
     src.start()
     try:
@@ -571,10 +577,7 @@ def test_a_playback_that_played_its_file_is_not_said_to_be_switched_off(tmp_path
     import eegviz.sources.brainflow as bf
 
     monkeypatch.setattr(bf, "SILENT_S", 0.3)
-    rows = np.zeros((50, 32))  # 0.2 s of the synthetic board's rows
-    rows[:, 30] = time.time() + np.arange(50) / 250
-    path = tmp_path / "short.csv"
-    np.savetxt(path, rows, delimiter="\t", fmt="%.6f")
+    path = _synthetic_board_file(tmp_path / "short.csv", 50)  # 0.2 s
     src = BrainFlowSource(board_id=-3, params={"master_board": -1, "file": str(path)})
     src.start()
     try:
