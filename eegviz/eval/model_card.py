@@ -123,7 +123,15 @@ def _results(metrics: dict | None, training: dict) -> str:
         z = metrics["zero_shot"]
         out.append(f"- zero-shot retrieval: {json.dumps(z)}")
     if "eeg_class_top1" in metrics:
-        out.append(f"- EEG class decoding (top-1): {metrics['eeg_class_top1']:.3f} (chance {metrics['chance_top1']:.3f})")
+        ci, band = metrics.get("eeg_class_top1_ci95"), metrics.get("eeg_class_top1_chance_band95")
+        if ci and band:  # metrics.json files written before 2026-12-07 have neither
+            out.append(f"- EEG class decoding (top-1): {metrics['eeg_class_top1']:.3f} (95% Wilson interval "
+                       f"{ci[0]:.3f}-{ci[1]:.3f} over {metrics['eeg_class_top1_n_effective']} independent "
+                       f"units, as the controls count them; chance {metrics['chance_top1']:.3f}, a guesser's 95% band "
+                       f"{band[0]:.3f}-{band[1]:.3f})")
+        else:
+            out.append(f"- EEG class decoding (top-1): {metrics['eeg_class_top1']:.3f} "
+                       f"(chance {metrics['chance_top1']:.3f})")
     if "embedding_cosine" in metrics:
         shuffled = metrics.get("embedding_cosine_shuffled")
         out.append(f"- caption embedding cosine to the true caption's: {metrics['embedding_cosine']:.3f}"

@@ -118,3 +118,16 @@ def test_moot_control_checks_read_n_a_not_no():
                                    "checks": {"shuffled_labels_at_chance": True, "survives_highpass": None}}})
     assert "Reading: shuffled labels at chance: yes, survives highpass: n/a (n/a: the probe's image split" in text
     assert "NO" not in text
+
+
+def test_the_decoders_top1_stands_beside_its_interval_and_a_guessers_band():
+    """The headline class top-1 came with the chance level alone: 0.0375 against 0.025 on 80 trials could not be
+    told from a guess. Older metrics.json files, without the interval, keep the old line."""
+    from eegviz.eval.model_card import _results
+
+    m = {"eeg_class_top1": 0.0375, "chance_top1": 0.025, "eeg_class_top1_ci95": [0.013, 0.105],
+         "eeg_class_top1_n_effective": 80, "eeg_class_top1_chance_band95": [0.0, 0.0625]}
+    assert ("- EEG class decoding (top-1): 0.037 (95% Wilson interval 0.013-0.105 over 80 independent units, as "
+            "the controls count them; chance 0.025, a guesser's 95% band 0.000-0.062)") in _results(m, {})
+    old = {"eeg_class_top1": 0.993, "chance_top1": 0.025}
+    assert "- EEG class decoding (top-1): 0.993 (chance 0.025)" in _results(old, {})

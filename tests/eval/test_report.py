@@ -467,6 +467,12 @@ def test_a_dataset_without_training_trials_is_scored_by_the_models_own_classes(t
     data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=2, seed=2)
     m = evaluate(data, default_model_dir(), tmp_path / "r", reconstructions=False)
     assert "zero_shot" not in m and 0 <= m["eeg_class_top1"] <= 1 and m["headline"]["chance"] == 1 / 40
+    # the figure stands beside what could refute it: its interval and a guesser's band. Seed 2 simulates other
+    # brains than the model learnt (eegviz.world.eeg_sim), so its top-1 lies inside the guesser's band
+    h = m["headline"]
+    lo, hi = h["ci95"]
+    assert lo <= m["eeg_class_top1"] <= hi and lo <= 1 / 40 <= hi and m["eeg_class_top1_n_effective"] == 40
+    assert h["chance_band95"][0] <= m["eeg_class_top1"] <= h["chance_band95"][1]
     assert m["controls"]["skipped"].startswith("the training split holds no trials")
     from eegviz.data.synthetic import load_dataset
 
