@@ -331,10 +331,21 @@ def evaluation_cut_short(out: Path) -> bool:
     """A run stopped (Ctrl-C, a job's time limit) after training.json but before its model card: the model is
     trained, its test-split evaluation and README.md are not written. --resume finishes those; before, it was
     refused as a finished model, and `eegviz eval` wrote a report elsewhere but never the model card, so the
-    folder stayed undocumented. A report/metrics.json or README.md there means the evaluation ended."""
+    folder stayed undocumented. README.md there means the run ended. A report/metrics.json without it is a run
+    whose model card failed (the card's KeyError on skipped controls, fixed 2026-12-07): that card is written
+    from it, where such a run used to be refused as finished, with no way to write its card."""
     out = Path(out)
-    return ((out / "training.json").is_file() and not (out / "README.md").exists()
-            and not (out / "report" / "metrics.json").exists())
+    return (out / "training.json").is_file() and not (out / "README.md").exists()
+
+
+def _finished_metrics(out: Path) -> dict | None:
+    """The test-split metrics a run's evaluation wrote (report/metrics.json, its last file), or None where it has
+    none or one cut short: then the evaluation runs again."""
+    try:
+        metrics = json.loads((Path(out) / "report" / "metrics.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return metrics if isinstance(metrics, dict) else None
 
 
 def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls: bool, reconstructions: bool,
@@ -352,7 +363,10 @@ def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls:
             training = json.loads((out / "training.json").read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise EegvizError(f"{out / 'training.json'}: unreadable ({e}); train into a new folder") from None
-        if evaluated:
+        metrics = _finished_metrics(out) if evaluated else None
+        if metrics is not None:
+            log.info("--resume: %s's evaluation had finished (report/metrics.json); writing its model card", out)
+        elif evaluated:
             metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
                                reconstructions=reconstructions, refuse_seen=False)
         write_model_card(out, training, metrics)

@@ -288,6 +288,14 @@ def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again
     # once evaluated, it is a finished model again: --resume refuses it
     assert main(args + ["--resume"]) == 2
     assert "holds a finished model" in capsys.readouterr().err
+    # the model card failing after the evaluation (a KeyError on skipped controls did) left report/metrics.json
+    # and no README.md: --resume refused that as finished, and no command wrote its card. It writes the card from
+    # the metrics it has, without evaluating again
+    (out / "README.md").unlink()
+    report = {p: p.read_bytes() for p in (out / "report").rglob("*") if p.is_file()}
+    assert main(args + ["--resume"]) == 0, capsys.readouterr().err
+    assert (out / "README.md").is_file() and "EEG class decoding" in (out / "README.md").read_text()
+    assert {p: p.read_bytes() for p in (out / "report").rglob("*") if p.is_file()} == report
 
 
 def test_classifier_images_too_many_to_render_are_refused_before_training(tmp_path, capsys):
