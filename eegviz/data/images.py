@@ -42,6 +42,11 @@ def class_of(image_id: str) -> str:
     return image_id.rsplit("_", 1)[0] if "_" in image_id else image_id
 
 
+# the (folder, folders below its class folders) already warned about in this process: a session reads its
+# stimulus folder more than once (a replay: its ground truth and its stimulus panel), and said it each time
+_TOLD_DEEPER: set[tuple[str, tuple[str, ...]]] = set()
+
+
 def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[ImageFile]:
     """Images in a folder and in its direct subfolders (one per class), sorted by path.
 
@@ -65,7 +70,9 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
     for sub in visible_dirs(root):
         found += [ImageFile(p.stem, sub.name, p) for p in images_in(sub)]
         deeper += [d for d in visible_dirs(sub) if images_in(d)]
-    if deeper:  # animals/cat/cat1.png: the presenter showed, and training read, none of them, without a word
+    told = (str(root.resolve()), tuple(map(str, deeper)))
+    if deeper and told not in _TOLD_DEEPER:  # animals/cat/cat1.png: the presenter showed, and training read, none
+        _TOLD_DEEPER.add(told)  # of them, without a word. Said once: a replay looks the folder up twice
         log.warning("%s: images in folders below the class folders are not read: %s; a stimulus folder holds images "
                     "directly or in one subfolder per class", root, ", ".join(str(d) for d in deeper[:3])
                     + (f" and {len(deeper) - 3} more" if len(deeper) > 3 else ""))

@@ -64,3 +64,7 @@ def test_images_below_the_class_folders_are_said_not_silently_left_out(tmp_path,
         assert [i.image_id for i in find_images(tmp_path)] == ["t1"]
     assert "not read" in caplog.text and "animals/cat" in caplog.text and "animals/dog" in caplog.text
     assert ".cache" not in caplog.text  # hidden folders stay hidden
+    caplog.clear()  # said once a process: a replay reads its stimulus folder twice, and the line came twice
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.images"):
+        assert [i.image_id for i in find_images(tmp_path)] == ["t1"]
+    assert "not read" not in caplog.text
