@@ -56,7 +56,8 @@ def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
         if not is_span_annotation(desc):
             continue
         a = _sample(raw, onset)
-        point = desc.strip().lower().startswith("new segment") or desc.strip().lower() in JOIN_ANNOTATIONS
+        name = desc.strip().lower()
+        point = name.startswith("new segment") or name in JOIN_ANNOTATIONS
         b = a if point else max(a, _sample(raw, onset + duration))
         if b <= 0 or a >= raw.n_times:  # before the first sample or after the last: nothing to break
             continue
@@ -253,18 +254,22 @@ def read_recording(path: Path):
     return raw, markers, breaks, notes
 
 
-def _positions_file(raw, path: Path) -> Path | None:
+def _placed_electrodes(raw) -> list[tuple[str, np.ndarray]] | None:
     """The electrode positions the file carries (FIF's digitisation, EEGLAB's chanlocs, BrainVision's
-    [Coordinates]: MNE's head frame, metres) written as an ASA .elc file eegviz.stream.montage reads as it reads
-    `--montage FILE`; None where fewer than MIN_SOURCE_CHANNELS channels have one. Why: a cap named in no built-in
-    montage (an EGI net's E1..E128, Neuromag's "EEG 001") was refused for want of positions the file held, and
-    the user had to write them out by hand. Old-style .elc, one label a line, so names with spaces survive."""
+    [Coordinates]: MNE's head frame, metres), (name, xyz) per placed channel; None where fewer than
+    MIN_SOURCE_CHANNELS channels have one. Why: a cap named in no built-in montage (an EGI net's E1..E128,
+    Neuromag's "EEG 001") was refused for want of positions the file held, and the user had to write them out by
+    hand."""
     from eegviz.stream.montage import MIN_SOURCE_CHANNELS
 
     placed = [(ch["ch_name"], np.asarray(ch["loc"][:3], dtype=np.float64)) for ch in raw.info["chs"]]
     placed = [(name, p) for name, p in placed if np.isfinite(p).all() and np.linalg.norm(p) > 0]
-    if len(placed) < MIN_SOURCE_CHANNELS:
-        return None
+    return placed if len(placed) >= MIN_SOURCE_CHANNELS else None
+
+
+def _write_positions(placed: list[tuple[str, np.ndarray]], path: Path) -> Path:
+    """`placed` (_placed_electrodes) as an ASA .elc file in a new temporary folder, which eegviz.stream.montage
+    reads as it reads `--montage FILE`. Old-style .elc, one label a line, so names with spaces survive."""
     out = Path(tempfile.mkdtemp(prefix="eegviz-positions-")) / f"{path.stem}.elc"
     out.write_text("# electrode positions read from " + path.name + "\nUnitPosition m\n"
                    f"NumberPositions= {len(placed)}\nPositions\n"
@@ -281,9 +286,8 @@ class MneFileSource(ReplaySource):
         self.path = Path(path)
         self.chunk_s = float(chunk_s)
         self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
-        # the file's own electrode positions (_positions_file), for a session whose channel names place too few
-        # electrodes on any montage (eegviz.pipeline); None until load(), or where the file has none
-        self.positions_file: Path | None = None
+        self._placed: list | None = None  # the file's own electrode positions (_placed_electrodes), from load()
+        self._positions_path: Path | None = None  # their .elc, once asked for (positions_file)
 
     @classmethod
     def from_cli(cls, source) -> MneFileSource:
@@ -313,11 +317,20 @@ class MneFileSource(ReplaySource):
                         "sample is still replayed and recorded", self.path.name, len(self.breaks), shown, more)
         self.info = StreamInfo(name=self.path.stem, ch_names=tuple(raw.ch_names), sfreq=sfreq,
                                source_id=f"mne:{self.path.name}", ch_type="EEG", unit="volts")
-        self.positions_file = _positions_file(raw, self.path)
+        self._placed = _placed_electrodes(raw)
         return data, timestamps, markers
+
+    @property
+    def positions_file(self) -> Path | None:
+        """The file's own electrode positions as an .elc file, for a session whose channel names place too few
+        electrodes on any montage (eegviz.pipeline asks only then); None before load() or where the file has
+        too few. Written on the first ask, not at every load: most files are placed by their names."""
+        if self._positions_path is None and self._placed:
+            self._positions_path = _write_positions(self._placed, self.path)
+        return self._positions_path
 
     def stop(self) -> None:
         super().stop()
-        if self.positions_file is not None:  # the channel map was made from it when the session began
-            shutil.rmtree(self.positions_file.parent, ignore_errors=True)
-            self.positions_file = None
+        if self._positions_path is not None:  # the channel map was made from it when the session began
+            shutil.rmtree(self._positions_path.parent, ignore_errors=True)
+            self._positions_path = None
