@@ -266,8 +266,7 @@ class Pipeline:
             # same file leaves them out): decoding it would spend generation time on nothing
             no_image = why_no_image(m.payload)
             if no_image is not None:
-                self.stats.skipped += 1
-                self.stats.skip_kinds[SkipKind.NO_ID] += 1
+                self._count_skipped(SkipKind.NO_ID)
                 for s in self.sinks:
                     s.on_skipped(m, no_image, SkipKind.NO_ID)
             else:
@@ -286,13 +285,19 @@ class Pipeline:
     def _dispatch(self, results) -> None:
         for r in results:
             if r.epoch is None:
-                self.stats.skipped += 1
-                self.stats.skip_kinds[r.kind] += 1
+                self._count_skipped(r.kind)
                 for s in self.sinks:
                     s.on_skipped(r.marker, r.reason, r.kind)
             else:
                 self.stats.epochs += 1
                 self._enqueue(self.averager.add(r.epoch) if self.averager else r.epoch)
+
+    def _count_skipped(self, kind: SkipKind) -> None:
+        """One marker skipped, by kind, under the lock: the acquisition thread (gaps, no id) and the inference
+        thread (epochs lost to its error) both count."""
+        with self._lock:
+            self.stats.skipped += 1
+            self.stats.skip_kinds[kind] += 1
 
     def _put_blocking(self, item: Epoch | None) -> None:
         """Put, waiting for room, unless the inference thread has failed (then nobody will take it). The end
@@ -376,9 +381,7 @@ class Pipeline:
         line and the summary adds up. A sink that fails again (the same full disk) is passed over: the first
         error is the one raised."""
         for ep in epochs:
-            with self._lock:
-                self.stats.skipped += 1
-                self.stats.skip_kinds[SkipKind.ERROR] += 1
+            self._count_skipped(SkipKind.ERROR)
             for s in self.sinks:
                 if any(s is t for t in told):
                     continue
