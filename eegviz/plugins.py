@@ -135,6 +135,13 @@ def load_plugin_dir(path: Path | str | None = None) -> None:
             _importing = outer
 
 
+def lacking(obj, methods: Iterable[str]) -> list[str]:
+    """Those of `methods` that `obj` has no callable for: a plugin is checked when it is built (a source, a
+    generator, a sink), so that one lacking part of its protocol is refused in one line naming it, not found by an
+    AttributeError traceback once the session runs."""
+    return [m for m in methods if not callable(getattr(obj, m, None))]
+
+
 def _is_builtin(ep) -> bool:
     """Whether an entry point is eegviz's own (pyproject.toml), not another installed package's."""
     dist = getattr(ep, "dist", None)

@@ -46,7 +46,9 @@ def make_sink(spec: str):
         raise EegvizError(f"--sink {spec}: sink '{name}' cannot be built from the command line ({e})") from None
     except Exception as e:  # noqa: BLE001 - a plugin's own failure is one line naming it, as a failed import is
         raise EegvizError(f"--sink {spec}: sink '{name}' failed to build ({one_line(e)})") from e
-    missing = [m for m in SINK_METHODS if not callable(getattr(sink, m, None))]
+    from eegviz.plugins import lacking
+
+    missing = lacking(sink, SINK_METHODS)
     if missing:
         raise EegvizError(f"sink '{name}' is not a sink: it lacks {', '.join(missing)}")
     return NamedSink(sink, spec)

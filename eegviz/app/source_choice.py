@@ -152,7 +152,9 @@ def _from_cli(source: SourceSettings):
         raise EegvizError(f"source plugin '{source.reader}' failed to build for {source.file} ({one_line(e)})") from e
     # the Source protocol (eegviz.sources.base), checked as a sink's methods are: one lacking read() or info
     # failed with an AttributeError traceback once the session had loaded its model
-    missing = [m for m in ("start", "read", "stop") if not callable(getattr(src, m, None))]
+    from eegviz.plugins import lacking
+
+    missing = lacking(src, ("start", "read", "stop"))
     missing += [] if hasattr(src, "info") else ["info"]
     if missing:
         raise EegvizError(f"source plugin '{source.reader}' is not a source: what from_cli returned lacks "

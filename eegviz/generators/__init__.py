@@ -32,7 +32,9 @@ def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None 
         raise EegvizError(f"generator plugin '{name}' failed to build ({one_line(e)})") from e
     # what a session calls (eegviz.generators.base.Generator), checked as make_sink checks a sink's: one lacking
     # warmup() or a name failed with an AttributeError traceback at warm-up or at its first image
-    missing = [m for m in ("warmup", "generate") if not callable(getattr(gen, m, None))]
+    from eegviz.plugins import lacking
+
+    missing = lacking(gen, ("warmup", "generate"))
     missing += [] if isinstance(getattr(gen, "name", None), str) else ["a name (str)"]
     if missing:
         raise EegvizError(f"generator plugin '{name}' is not a generator: what from_options returned lacks "
