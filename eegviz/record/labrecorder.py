@@ -19,7 +19,7 @@ from typing import Sequence
 
 from eegviz.errors import EegvizError
 from eegviz.record.lsl_streams import StreamsGone, lsl_config
-from eegviz.record.xdf_writer import check_footers, stream_sample_counts
+from eegviz.record.xdf_writer import check_footers
 from eegviz.stopping import stop_deferred
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class LabRecorderCliRecorder:
         self._stop_sent = False
         self._readers: list[threading.Thread] = []
         self.log_path = self.path.with_name("labrecorder.log")
+        self._sample_counts: list[tuple[str, int | None]] = []  # per stream, from the footers stop() checked
 
     def _read(self, pipe) -> None:
         for line in pipe:
@@ -252,7 +253,7 @@ class LabRecorderCliRecorder:
                 self._finish_log()
         if self._proc.returncode != 0:
             raise EegvizError(f"LabRecorderCLI exited with code {self._proc.returncode}; see {self.log_path}")
-        check_footers(self.path, len(self.infos), "LabRecorderCLI")
+        self._sample_counts = check_footers(self.path, len(self.infos), "LabRecorderCLI")
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -275,10 +276,7 @@ class LabRecorderCliRecorder:
         "2 streams, 51981 bytes" did not show a stream that recorded nothing (an amplifier outlet up but not
         sending)."""
         size = self.path.stat().st_size if self.path.exists() else 0
-        try:
-            counts = stream_sample_counts(self.path)
-        except OSError:
-            counts = []
+        counts = self._sample_counts
         if not counts:
             n = len(self.infos)
             return f"{self.path}: {n} stream{'' if n == 1 else 's'}, {size} bytes (LabRecorderCLI)"

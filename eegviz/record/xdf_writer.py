@@ -71,25 +71,27 @@ def chunk_tags(path: str | Path, bodies: dict | None = None) -> tuple[dict[int, 
     return counts, False
 
 
-def check_footers(path: str | Path, n_streams: int, by: str) -> None:
+def check_footers(path: str | Path, n_streams: int, by: str) -> list[tuple[str, int | None]]:
     """Raise EegvizError unless the file ends whole with a footer for each of its n_streams: a recorder that
     stopped writing (a full disk) may still exit 0, and LabRecorderCLI did, its file a third short and no
-    footers, with eegviz saying "recorded". What was written stays; the message says how much."""
-    counts, torn = chunk_tags(path)
+    footers, with eegviz saying "recorded". What was written stays; the message says how much.
+
+    Returns each stream's (name, sample count from its footer; None without one), in file order, read in the
+    same pass over the file (seconds for an hour's recording): what a recorder that keeps its own counts to
+    itself (LabRecorderCLI) wrote."""
+    bodies: dict = {TAG_STREAM_HEADER: [], TAG_STREAM_FOOTER: []}
+    counts, torn = chunk_tags(path, bodies)
     footers = counts.get(TAG_STREAM_FOOTER, 0)
     if torn or footers < n_streams:
         free = shutil.disk_usage(Path(path).parent).free
         raise EegvizError(f"{by} did not finish {path}: {footers} of {n_streams} stream footers"
                           f"{', the last chunk torn' if torn else ''} ({counts.get(TAG_SAMPLES, 0)} sample chunks "
                           f"kept, readable with pyxdf; {free / 2**20:.0f} MiB free on its disk)")
+    return _sample_counts(bodies)
 
 
-def stream_sample_counts(path: str | Path) -> list[tuple[str, int | None]]:
-    """(name, sample count from its footer; None without one) of each stream of a finished XDF file, in file
-    order: what a recorder that keeps its own counts to itself (LabRecorderCLI) wrote."""
-    bodies: dict = {TAG_STREAM_HEADER: [], TAG_STREAM_FOOTER: []}
-    chunk_tags(path, bodies)
-
+def _sample_counts(bodies: dict) -> list[tuple[str, int | None]]:
+    """(name, footer sample count or None) per stream, from the header and footer bodies chunk_tags read."""
     def parsed(body: bytes):  # 4-byte stream id, then the XML
         try:
             return int.from_bytes(body[:4], "little"), ET.fromstring(body[4:])
