@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
@@ -107,16 +106,6 @@ def read_config(model_dir: Path, name: str = "config.json", required: dict | Non
     except OSError as e:
         raise EegvizError(f"{path} could not be read ({e.strerror or e})") from None
     return check_fields(cfg, path, required or {}, optional)
-
-
-def write_json_atomic(path: Path, obj, default=None) -> None:
-    """Write obj as JSON to path through path.partial and a rename, so a crash while writing leaves the old file
-    or the new one, never half of one (run records, stage records, training.json)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(obj, indent=1, default=default))
-    os.replace(partial, path)
 
 
 def write_config(model_dir: Path, config: dict, name: str = "config.json") -> None:

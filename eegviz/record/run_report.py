@@ -21,16 +21,15 @@ import html
 import json
 import logging
 import math
-import os
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from eegviz.data.images import IMAGE_FORMATS
-from eegviz.errors import naming, os_error_line
+from eegviz.atomic import replacing
+from eegviz.errors import os_error_line
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +50,6 @@ MAX_SHEET = 120  # results drawn on the sheet; the HTML table lists all of them
 CELL_W = 3 * TILE + 2 * GAP + 2 * FRAME
 CELL_H = TILE + 2 * FRAME + CAPTION
 HIT, MISS, UNKNOWN = (40, 170, 70), (210, 50, 50), (120, 120, 120)
-
-
-@contextmanager
-def _replacing(path: Path):
-    """Yield a temporary name beside `path` to write to; once written it is moved over `path` in one step.
-
-    A full disk, a second Ctrl-C or a kill while a picture or the page is written used to leave it cut short (a
-    0-byte contact_sheet.png that no viewer opens), and a rerun on an old session folder destroyed the report it
-    already had: now `path` is either the old file or the new one, whole, and the partial is removed. The
-    temporary name keeps the suffix, which Pillow and matplotlib choose the format by. An error names `path`
-    (eegviz.errors.naming): the user is told which file could not be written, not the temporary one."""
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        with naming(path):
-            try:
-                yield tmp
-                os.replace(tmp, path)
-            except OSError as e:
-                if e.filename == str(tmp):  # named as the file the user knows
-                    raise OSError(e.errno, e.strerror or str(e), str(path)) from e
-                raise
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def contact_sheet_size(n_results: int) -> tuple[int, int]:
@@ -211,7 +187,7 @@ def write_contact_sheet(folder: Path, done: list[dict], cache: dict) -> Path:
         d.text((x0 + 2, ty + 17), _fit(d, line2, small, CELL_W - 4), fill=colour if true_cls else (60, 60, 60),
                font=small)
     path = folder / SHEET
-    with _replacing(path) as tmp:  # whole or not at all; a full disk says which file
+    with replacing(path) as tmp:  # whole or not at all; a full disk says which file
         sheet.save(tmp)
     return path
 
@@ -234,7 +210,7 @@ def write_latency_plot(folder: Path, latencies: np.ndarray) -> Path | None:
     ax.legend()
     fig.tight_layout()
     path = folder / LATENCY
-    with _replacing(path) as tmp:
+    with replacing(path) as tmp:
         fig.savefig(tmp)
     return path
 
@@ -352,7 +328,7 @@ def write_run_report(folder: str | Path) -> Path:
                    f"<td>{cells[1]}</td></tr>")
     out.append("</table></body></html>")
     path = folder / REPORT
-    with _replacing(path) as tmp:
+    with replacing(path) as tmp:
         tmp.write_text("\n".join(out), encoding="utf-8")
     return path
 

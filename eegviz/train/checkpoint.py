@@ -16,13 +16,13 @@ strings, any numpy arrays in it as tensors tagged with their dtype, and turned b
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from eegviz.atomic import replacing
 from eegviz.errors import EegvizError, one_line
 from eegviz.modelio import torch_load_plain, unpickler_reason
 
@@ -56,9 +56,8 @@ class Checkpoints:
     def _save(self, path: Path, payload: dict) -> None:
         if not self.enabled:
             return
-        tmp = path.with_suffix(".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        with replacing(path) as tmp:  # a full disk mid-save leaves the previous checkpoint, and no .tmp beside it
+            torch.save(payload, tmp)
 
     def finished(self, stage: str) -> dict | None:
         """The saved result of a completed stage when resuming, else None."""

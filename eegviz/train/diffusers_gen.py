@@ -71,7 +71,7 @@ def record_stage(stages: Path, name: str, rec: dict) -> None:
     """Write a finished stage's record after its weights (temp file + rename: a crash leaves none or all)."""
     import numpy as np
 
-    from eegviz.modelio import write_json_atomic
+    from eegviz.atomic import write_json_atomic
 
     write_json_atomic(Path(stages) / f"{name}.json", rec,
                       default=lambda v: v.item() if isinstance(v, np.generic) else str(v))

@@ -218,7 +218,7 @@ def write_run_manifest(checkpoints: Path, run: dict, *, claim: bool = False) -> 
     """Write checkpoints/run.json. claim: a new run's first write, which creates the file exclusively, so that of
     two runs given the same new or empty --out at once (both found it free before either wrote) the second is
     refused here, before it trains, instead of both writing checkpoints and a model into one folder."""
-    from eegviz.modelio import write_json_atomic
+    from eegviz.atomic import write_json_atomic
 
     path = Path(checkpoints) / RUN_MANIFEST
     if not claim:

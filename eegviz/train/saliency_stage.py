@@ -42,7 +42,8 @@ def retrain_saliency(model_dir: Path, data: str | Path, *, gan_steps: int = 3000
     record it in training.json; returns the stage's validation figures."""
     from eegviz.data.loaders import check_trainable, open_dataset
     from eegviz.decoders.two_branch import TwoBranchDecoder
-    from eegviz.modelio import swap_in, write_json_atomic
+    from eegviz.atomic import write_json_atomic
+    from eegviz.modelio import swap_in
     from eegviz.stream.preprocess import prepare_epochs
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.train.decoder import _Stages, _train_saliency, pixel_targets

@@ -186,3 +186,22 @@ def test_a_checkpoint_that_does_not_fit_the_run_is_one_line_error(tmp_path, kind
     assert "\n" not in msg and why in msg, msg
     assert f"checkpoint {folder / f'toy.{kind}.pt'} does not fit this run" in msg
     assert "a new --out" in msg and f"delete {folder}" in msg
+
+
+def test_a_checkpoint_save_that_fails_keeps_the_previous_one_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """A full disk while saving a checkpoint: the previous checkpoint stays loadable and no .tmp is left beside it
+    (it used to be, one per failed save, each as large as the checkpoint)."""
+    ck = Checkpoints(tmp_path, resume=True, every=5)
+    path = ck.path("toy", "partial")
+    ck._save(path, {"step": 5})
+
+    def disk_full(payload, f, *a, **k):
+        open(f, "wb").write(b"PK\x03\x04 half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError):
+        ck._save(path, {"step": 10})
+    monkeypatch.undo()
+    assert ck.partial("toy") == {"step": 5}
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
