@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eegviz.atomic import replacing
 from eegviz.errors import EegvizError
 
 FILE = "seen_images.json"
@@ -37,7 +38,10 @@ def _ids_by_role(ds) -> dict[str, set[str]]:
 
 
 def _write(model_dir: Path, record: dict[str, set[str]]) -> None:
-    (Path(model_dir) / FILE).write_text(json.dumps({role: sorted(record[role]) for role in ROLES}, indent=0))
+    """Whole or not at all: add_seen_images rewrites a model's existing record, and a record cut short by a full
+    disk would leave eval unable to tell which images the model has seen."""
+    with replacing(Path(model_dir) / FILE) as tmp:
+        tmp.write_text(json.dumps({role: sorted(record[role]) for role in ROLES}, indent=0))
 
 
 def add_seen_images(model_dir: Path, ds) -> bool:

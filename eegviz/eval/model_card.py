@@ -13,6 +13,8 @@ import json
 import shlex
 from pathlib import Path
 
+from eegviz.atomic import replacing
+
 
 def describe_dataset(ds, path) -> dict:
     """What a model card (and training.json) says about the data a model was trained on."""
@@ -387,5 +389,6 @@ Training took {minutes:.0f} min on {training.get('threads', '?')} CPU thread(s) 
 {_gan_retrain(training)}{('Note: ' + training['note']) if training.get('note') else ''}
 """
     path = model_dir / "README.md"
-    path.write_text(text)
+    with replacing(path) as tmp:  # `train --resume` rewrites an existing card: a full disk must not cut it short
+        tmp.write_text(text)
     return path

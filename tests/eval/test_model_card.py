@@ -131,3 +131,33 @@ def test_the_decoders_top1_stands_beside_its_interval_and_a_guessers_band():
             "the controls count them; chance 0.025, a guesser's 95% band 0.000-0.062)") in _results(m, {})
     old = {"eeg_class_top1": 0.993, "chance_top1": 0.025}
     assert "- EEG class decoding (top-1): 0.993 (chance 0.025)" in _results(old, {})
+
+
+def test_a_card_rewrite_that_fails_keeps_the_old_card_whole(tmp_path, monkeypatch):
+    """`train --resume` rewrites an existing model card; a full disk mid-write used to leave it cut short."""
+    import errno
+    import json
+    from pathlib import Path
+
+    import pytest
+
+    from eegviz.eval.model_card import write_model_card
+    from eegviz.paths import default_model_dir
+
+    shipped = default_model_dir()
+    training = json.loads((shipped / "training.json").read_text())
+    metrics = json.loads((shipped / "report" / "metrics.json").read_text())
+    (tmp_path / "README.md").write_text("the old card")
+    real_write = Path.write_text
+
+    def disk_full(self, data, *a, **k):
+        real_write(self, data[:10], *a, **k)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError):
+        write_model_card(tmp_path, training, metrics)
+    monkeypatch.undo()
+    assert (tmp_path / "README.md").read_text() == "the old card"
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+    assert "# " + tmp_path.name in write_model_card(tmp_path, training, metrics).read_text()  # and it can write
