@@ -133,11 +133,9 @@ def test_the_decoders_top1_stands_beside_its_interval_and_a_guessers_band():
     assert "- EEG class decoding (top-1): 0.993 (chance 0.025)" in _results(old, {})
 
 
-def test_a_card_rewrite_that_fails_keeps_the_old_card_whole(tmp_path, monkeypatch):
+def test_a_card_rewrite_that_fails_keeps_the_old_card_whole(tmp_path, full_disk):
     """`train --resume` rewrites an existing model card; a full disk mid-write used to leave it cut short."""
-    import errno
     import json
-    from pathlib import Path
 
     import pytest
 
@@ -148,16 +146,8 @@ def test_a_card_rewrite_that_fails_keeps_the_old_card_whole(tmp_path, monkeypatc
     training = json.loads((shipped / "training.json").read_text())
     metrics = json.loads((shipped / "report" / "metrics.json").read_text())
     (tmp_path / "README.md").write_text("the old card")
-    real_write = Path.write_text
-
-    def disk_full(self, data, *a, **k):
-        real_write(self, data[:10], *a, **k)
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(Path, "write_text", disk_full)
-    with pytest.raises(OSError):
+    with full_disk(), pytest.raises(OSError, match="No space"):
         write_model_card(tmp_path, training, metrics)
-    monkeypatch.undo()
     assert (tmp_path / "README.md").read_text() == "the old card"
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
     assert "# " + tmp_path.name in write_model_card(tmp_path, training, metrics).read_text()  # and it can write
