@@ -37,13 +37,15 @@ CONFIG_MAX_BYTES = 1 << 20
 def read_config(path: str | Path) -> dict:
     """The parsed TOML file; EegvizError (one line) when it cannot be read or parsed, or holds more than
     CONFIG_MAX_BYTES. Read up to that bound, not whole: /dev/zero was read forever. A pipe is read like a file,
-    so `--config <(generate-settings)` works; a named FIFO waits for its writer, as `cat` would."""
+    so `--config <(generate-settings)` works; a named FIFO waits for its writer, as `cat` would. A UTF-8 byte
+    order mark is skipped: Windows editors (Notepad's "UTF-8 with BOM", PowerShell 5's `-Encoding utf8`) write
+    one, and tomllib read it as "Invalid statement (at line 1, column 1)" on a file that looked right."""
     path = Path(path)
     if path.is_dir():
         raise EegvizError(f"config file {path} is a folder")
     try:
         data = read_at_most(path, CONFIG_MAX_BYTES, f"config file {path}", "a config file")
-        return tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8-sig"))
     except FileNotFoundError:
         raise EegvizError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as e:

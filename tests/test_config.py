@@ -237,3 +237,12 @@ def test_a_home_path_in_a_config_is_expanded_as_the_shell_would(tmp_path, monkey
     args = parse_args(["train", "--config", cfg])
     assert (args.data, args.out) == (str(tmp_path / "home" / "world"), str(tmp_path / "home"))
     assert args.stream == "~amp"  # no such user: left as written
+
+
+def test_a_utf8_byte_order_mark_is_skipped(tmp_path):
+    """Notepad's "UTF-8 with BOM" (and PowerShell 5's -Encoding utf8) start the file with EF BB BF: it was refused
+    as "not valid TOML: Invalid statement (at line 1, column 1)", on a file that looked right in any editor."""
+    path = tmp_path / "kiosk.toml"
+    path.write_bytes(b"\xef\xbb\xbfspeed = 2\r\n[demo]\r\nheadless = true\r\n")
+    args = parse_args(["demo", "--config", str(path)])
+    assert (args.speed, args.headless) == (2.0, True)
