@@ -734,7 +734,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         cmd = _command_of(parser, argv)
         if cmd is not None:
             others = {n: sp for n, sp in commands.items() if n != cmd}
-            values = config_defaults(known.config, cmd, [parser, commands[cmd]], others)
+            notes: list[str] = []
+            values = config_defaults(known.config, cmd, [parser, commands[cmd]], others, notes)
+            for note in notes:  # a top-level key only other commands have (eegviz.config)
+                print(f"eegviz: note: {note}", file=sys.stderr)
             given = _lists_given(argv, [parser, commands[cmd]])
             values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
             main_dests = {a.dest for a in parser._actions}

@@ -17,7 +17,8 @@ Keys are spelled as the options are (`sd-model` or `sd_model`). The file only se
 the command line always wins (for a repeatable option such as --sink, the command line's values replace the
 file's list; a session's switches set in the file are undone with --no-headless, --no-kiosk, ...). A value that
 starts with ~ is expanded as the shell expands it on a command line (`out = "~/kiosk"`).
-`plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the command, or a value of the wrong type, is an error that names the key - a typo in a protocol file must not be silently ignored.
+`plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the command, or a value of the wrong type, is an error that names the key - a typo in a protocol file must not be silently ignored. A top-level key that only other commands have (`duration` while `demo` runs) is
+not used, and a note names it and the commands it belongs to.
 """
 
 from __future__ import annotations
@@ -113,13 +114,17 @@ def _coerce_one(key: str, value, action: argparse.Action, path: Path):
 
 
 def config_defaults(path: str | Path, command: str, parsers: list[argparse.ArgumentParser],
-                    others: dict[str, argparse.ArgumentParser]) -> dict:
+                    others: dict[str, argparse.ArgumentParser], notes: list[str] | None = None) -> dict:
     """Defaults from the file at `path` for `command`: {dest: value}.
 
     parsers: the parsers whose options the file may set (the main parser's global options and the
     command's); others: every other command's parser by name, so that a table for another command is
     skipped and a top-level key meant for another command (`model` while `simulate` runs) is left alone,
     while a key no command knows is an error. Options the file sets stop being required on the command line.
+
+    A top-level key left alone that way is named in one line appended to `notes` (when given), with the commands
+    it belongs to: one file may serve several commands, so it is no error, but `duration = 60` at the top of a
+    demo's file (only live has --duration) ran the demo without end, and not a word said the key was not used.
     """
     path = Path(path)
     data = read_config(path)
@@ -127,8 +132,11 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
     if not isinstance(section, dict):
         raise EegvizError(f"config file {path}: '{command}' must be a table ([{command}])")
     opts = {name: action for parser in parsers for name, action in _options(parser).items()}
-    elsewhere = {name for parser in others.values() for name in _options(parser)}
-    out = {}
+    owners: dict[str, list[str]] = {}  # option name -> the other commands that have it
+    for other, parser in others.items():
+        for name in _options(parser):
+            owners.setdefault(name, []).append(other)
+    out, unused = {}, []
     top = [(k, v, False) for k, v in data.items() if not (isinstance(v, dict) and (k in others or k == command))]
     for key, value, in_section in top + [(k, v, True) for k, v in section.items()]:
         name = key.replace("_", "-")
@@ -137,9 +145,13 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
             raise EegvizError(f"config file {path}: '{key}' cannot be set from a config file")
         action = opts.get(name)
         if action is None:
-            if not in_section and name in elsewhere:
-                continue  # meant for another command
+            if not in_section and name in owners:
+                unused.append(f"'{key}' ({', '.join(owners[name])})")  # meant for another command
+                continue
             raise EegvizError(f"config file {path}: '{key}' is not an option of `eegviz {command}`")
         out[action.dest] = _coerce(key, value, action, path)
         action.required = False
+    if unused and notes is not None:
+        notes.append(f"config file {path}: not used by `eegviz {command}`, which has no such option: "
+                     f"{', '.join(unused)}; a key in a [COMMAND] table is read by that command alone")
     return out

@@ -246,3 +246,17 @@ def test_a_utf8_byte_order_mark_is_skipped(tmp_path):
     path.write_bytes(b"\xef\xbb\xbfspeed = 2\r\n[demo]\r\nheadless = true\r\n")
     args = parse_args(["demo", "--config", str(path)])
     assert (args.speed, args.headless) == (2.0, True)
+
+
+def test_a_top_level_key_only_other_commands_have_is_named_not_dropped_without_a_word(tmp_path, capsys):
+    """`duration = 60` at the top of a demo's file (only live, simulate and record have --duration) ran the demo
+    without end, and nothing said the key was not used. A file may serve several commands, so it is a note naming
+    the commands the key belongs to, not an error; a key the command has, or one in its own table, says nothing."""
+    cfg = _toml(tmp_path, 'duration = 60\ndata = "/d"\nheadless = true\n[live]\nstream = "amp"\n')
+    args = parse_args(["demo", "--config", cfg])
+    assert args.headless and not hasattr(args, "duration")
+    assert capsys.readouterr().err == (
+        f"eegviz: note: config file {cfg}: not used by `eegviz demo`, which has no such option: 'duration' (live, "
+        "simulate, record), 'data' (train, eval); a key in a [COMMAND] table is read by that command alone\n")
+    assert parse_args(["live", "--config", _toml(tmp_path, "duration = 5\n[train]\nepochs = 2\n")]).duration == 5.0
+    assert capsys.readouterr().err == ""
