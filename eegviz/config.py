@@ -137,6 +137,9 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
         for name in _options(parser):
             owners.setdefault(name, []).append(other)
     out, unused = {}, []
+    # (in a table?, dest) -> the key that set it: `headless = true` and `no_headless = true`, or `sd-model` and
+    # `sd_model` (two keys to TOML), in one place set one option twice and the later key won without a word
+    set_by: dict[tuple[bool, str], str] = {}
     top = [(k, v, False) for k, v in data.items() if not (isinstance(v, dict) and (k in others or k == command))]
     for key, value, in_section in top + [(k, v, True) for k, v in section.items()]:
         name = key.replace("_", "-")
@@ -149,6 +152,11 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
                 unused.append(f"'{key}' ({', '.join(owners[name])})")  # meant for another command
                 continue
             raise EegvizError(f"config file {path}: '{key}' is not an option of `eegviz {command}`")
+        if (earlier := set_by.get((in_section, action.dest))) is not None:
+            where = f"the [{command}] table" if in_section else "the top level"
+            option = next(o for o in action.option_strings if o.startswith("--"))
+            raise EegvizError(f"config file {path}: '{earlier}' and '{key}' both set {option} (in {where}); keep one")
+        set_by[(in_section, action.dest)] = key
         out[action.dest] = _coerce(key, value, action, path)
         action.required = False
     if unused and notes is not None:

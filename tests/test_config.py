@@ -260,3 +260,20 @@ def test_a_top_level_key_only_other_commands_have_is_named_not_dropped_without_a
         "simulate, record), 'data' (train, eval); a key in a [COMMAND] table is read by that command alone\n")
     assert parse_args(["live", "--config", _toml(tmp_path, "duration = 5\n[train]\nepochs = 2\n")]).duration == 5.0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("headless = true\nno_headless = true\n", "'headless' and 'no_headless' both set --headless (in the top level)"),
+    ('[demo]\nsd-model = "/a"\nsd_model = "/b"\n',
+     "'sd-model' and 'sd_model' both set --sd-model (in the [demo] table)"),
+])
+def test_one_option_set_twice_in_one_place_is_refused(tmp_path, text, needle):
+    """Two keys for one option (TOML sees `sd-model` and `sd_model` as two keys; `no_headless` is --headless too)
+    in one place: the later won without a word, so `headless = true` was undone by a forgotten `no_headless`."""
+    with pytest.raises(EegvizError) as e:
+        parse_args(["demo", "--config", _toml(tmp_path, text)])
+    assert needle in str(e.value) and str(e.value).endswith("; keep one")
+
+
+def test_a_commands_table_wins_over_the_top_level(tmp_path):
+    assert parse_args(["demo", "--config", _toml(tmp_path, "speed = 1\n[demo]\nspeed = 2\n")]).speed == 2.0
