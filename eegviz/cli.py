@@ -607,9 +607,6 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
 
     p = parser_class(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
     p.add_argument("--version", action="version", version=f"eegviz {__version__}")
-    p.add_argument("--config", metavar="FILE.toml",
-                   help="session settings; keys are option names, [COMMAND] tables apply to one command; "
-                        "flags on the command line win")
     _add_anywhere_options(p, after_command=False)
     sub = p.add_subparsers(dest="cmd", required=True)
     _add_session_commands(sub)
@@ -651,12 +648,17 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
 
 
 def _add_anywhere_options(parser: argparse.ArgumentParser, after_command: bool) -> None:
-    """-v, --log-level and --plugins, one definition for the main parser (before the command) and every command's
-    (after it: `eegviz train ... --log-level debug`, as people write them). After the command, SUPPRESS keeps a
-    command that was not given them from resetting what was given before it, and --plugins gathers apart
-    (plugins_after) for parse_args to join to those before."""
+    """--config, -v, --log-level and --plugins, one definition for the main parser (before the command) and every
+    command's (after it: `eegviz train ... --log-level debug`, as people write them). After the command, SUPPRESS
+    keeps a command that was not given them from resetting what was given before it, and --plugins gathers apart
+    (plugins_after) for parse_args to join to those before. --config is taken out of the command line before
+    either parses it (parse_args); it is declared here for --help, which `eegviz demo --help` lacked."""
     kw = {"default": argparse.SUPPRESS} if after_command else {}
     g = parser.add_argument_group("options of every command (before or after it)") if after_command else parser
+    g.add_argument("--config", metavar="FILE.toml",
+                   help="settings from a TOML file: keys are option names, a [COMMAND] table applies to that "
+                        "command alone (and wins over the top level), flags on the command line win; relative "
+                        "paths in it are read from the working directory, as on the command line", **kw)
     g.add_argument("-v", "--verbose", action="store_true", help="same as --log-level info", **kw)
     g.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower,
                    help="eegviz's messages from this level up (default: $EEGVIZ_LOG_LEVEL, else info for train "

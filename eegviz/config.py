@@ -16,7 +16,10 @@ whole protocol:
 Keys are spelled as the options are (`sd-model` or `sd_model`). The file only sets defaults: a flag given on
 the command line always wins (for a repeatable option such as --sink, the command line's values replace the
 file's list; a session's switches set in the file are undone with --no-headless, --no-kiosk, ...). A value that
-starts with ~ is expanded as the shell expands it on a command line (`out = "~/kiosk"`).
+starts with ~ is expanded as the shell expands it on a command line (`out = "~/kiosk"`), and a relative path is
+read from the working directory, as on the command line, not from the file's folder: a value is read as the option
+reads it, and --model, --sd-model or a --sink spec cannot be told from a path by their text ("org/model" is a
+Hugging Face id).
 `plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the command, or a value of the wrong type, is an error that names the key - a typo in a protocol file must not be silently ignored. A top-level key that only other commands have (`duration` while `demo` runs) is
 not used, and a note names it and the commands it belongs to.
 """

@@ -277,3 +277,22 @@ def test_one_option_set_twice_in_one_place_is_refused(tmp_path, text, needle):
 
 def test_a_commands_table_wins_over_the_top_level(tmp_path):
     assert parse_args(["demo", "--config", _toml(tmp_path, "speed = 1\n[demo]\nspeed = 2\n")]).speed == 2.0
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "record", "present"])
+def test_every_commands_help_names_config_and_where_relative_paths_start(command, capsys):
+    """--config works before or after the command (README), but `eegviz demo --help` did not list it, and nothing
+    said whether a relative path in the file is read from the file's folder or the working directory."""
+    with pytest.raises(SystemExit):
+        parse_args([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--config FILE.toml settings from a TOML file" in text
+    assert "relative paths in it are read from the working directory" in text
+
+
+def test_a_relative_path_in_a_config_is_read_from_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "protocols").mkdir()
+    cfg = tmp_path / "protocols" / "kiosk.toml"
+    cfg.write_text('out = "results"\n')
+    monkeypatch.chdir(tmp_path)
+    assert parse_args(["demo", "--config", str(cfg)]).out == "results"  # as `--out results` given here
