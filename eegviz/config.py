@@ -154,7 +154,7 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
             if not in_section and name in owners:
                 unused.append(f"'{key}' ({', '.join(owners[name])})")  # meant for another command
                 continue
-            raise EegvizError(f"config file {path}: '{key}' is not an option of `eegviz {command}`")
+            raise EegvizError(f"config file {path}: {_not_an_option(key, value, command, parsers, owners, others)}")
         if (earlier := set_by.get((in_section, action.dest))) is not None:
             where = f"the [{command}] table" if in_section else "the top level"
             option = next(o for o in action.option_strings if o.startswith("--"))
@@ -166,3 +166,25 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
         notes.append(f"config file {path}: not used by `eegviz {command}`, which has no such option: "
                      f"{', '.join(unused)}; a key in a [COMMAND] table is read by that command alone")
     return out
+
+
+def _not_an_option(key: str, value, command: str, parsers: list[argparse.ArgumentParser],
+                   owners: dict[str, list[str]], others: dict[str, argparse.ArgumentParser]) -> str:
+    """Why `key` is refused, in words that point at the fix. "'file' is not an option of `eegviz replay`" was
+    said of replay's own FILE argument, of a misspelt table ([dmeo]) and of a command's settings written as
+    one value (`live = true`), and a key in a table for the wrong command did not say whose option it is."""
+    name = key.replace("_", "-")
+    for parser in parsers:
+        for action in parser._actions:  # argparse has no public listing of its actions
+            if (not action.option_strings and not isinstance(action, argparse._SubParsersAction)
+                    and action.dest.replace("_", "-") == name):
+                return (f"'{key}' is {command}'s {action.metavar or action.dest.upper()} argument, not an option; "
+                        f"give it on the command line (`eegviz {command} {action.metavar or action.dest.upper()}`)")
+    if isinstance(value, dict):
+        return (f"[{key}] is no command's table; a table is named after the command it is for "
+                f"({', '.join(sorted([command, *others]))})")
+    if name in others:
+        return f"'{key}' is a command: the settings of `eegviz {key}` go in a [{key}] table"
+    if name in owners:
+        return f"'{key}' is not an option of `eegviz {command}` (it is an option of {', '.join(owners[name])})"
+    return f"'{key}' is not an option of `eegviz {command}`"

@@ -296,3 +296,21 @@ def test_a_relative_path_in_a_config_is_read_from_the_working_directory(tmp_path
     cfg.write_text('out = "results"\n')
     monkeypatch.chdir(tmp_path)
     assert parse_args(["demo", "--config", str(cfg)]).out == "results"  # as `--out results` given here
+
+
+@pytest.mark.parametrize("argv, text, said", [
+    (["replay", "x.xdf"], '[replay]\nfile = "y.xdf"\n',
+     "'file' is replay's FILE argument, not an option; give it on the command line (`eegviz replay FILE`)"),
+    (["present"], '[present]\nimages_dir = "stim"\n', "'images_dir' is present's IMAGES_DIR argument"),
+    (["demo"], "[dmeo]\nspeed = 1\n", "[dmeo] is no command's table; a table is named after the command it is "
+                                     "for (bench, demo, eval, live, "),
+    (["demo"], "live = true\n", "'live' is a command: the settings of `eegviz live` go in a [live] table"),
+    (["demo"], '[demo]\nstream = "amp"\n', "'stream' is not an option of `eegviz demo` (it is an option of replay, "
+                                           "live, "),
+])
+def test_a_refused_key_says_what_it_is(tmp_path, argv, text, said):
+    """Each was "'KEY' is not an option of `eegviz CMD`": replay's own FILE, a misspelt table, a command's
+    settings written as one value, and a key in the wrong command's table, which did not say whose it is."""
+    with pytest.raises(EegvizError) as e:
+        parse_args([argv[0], "--config", _toml(tmp_path, text), *argv[1:]])
+    assert said in str(e.value)
