@@ -719,6 +719,16 @@ def _lists_given(argv: list[str], parsers) -> set[str]:
     return {dest for dest in appends if getattr(plain, dest, None) is not None}
 
 
+def _verbose_given(argv: list[str]) -> bool:
+    """-v (or --verbose) on the command line without a --log-level there: parsed without the config file, as
+    _lists_given does; False when that parse fails (the real parse then says what is wrong)."""
+    try:
+        plain = build_parser(_CommandScan).parse_known_args(argv)[0]
+    except _ScanError:
+        return False
+    return bool(getattr(plain, "verbose", False)) and getattr(plain, "log_level", None) is None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line, with a --config file's values as defaults (see eegviz.config)."""
     from eegviz.config import config_defaults
@@ -742,6 +752,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 print(f"eegviz: note: {note}", file=sys.stderr)
             given = _lists_given(argv, [parser, commands[cmd]])
             values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
+            if "log_level" in values and _verbose_given(argv):
+                # -v is --log-level info, and a flag wins: the file's log_level outranked it (eegviz.logs), so a
+                # quiet kiosk's `log_level = "error"` made `-v` on the command line do nothing, without a word
+                del values["log_level"]
             main_dests = {a.dest for a in parser._actions}
             parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
             commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})

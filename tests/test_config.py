@@ -314,3 +314,14 @@ def test_a_refused_key_says_what_it_is(tmp_path, argv, text, said):
     with pytest.raises(EegvizError) as e:
         parse_args([argv[0], "--config", _toml(tmp_path, text), *argv[1:]])
     assert said in str(e.value)
+
+
+def test_verbose_on_the_command_line_wins_over_the_files_log_level(tmp_path):
+    """-v is --log-level info, but a file's `log_level = "error"` outranked it, so -v did nothing (flags win)."""
+    cfg = _toml(tmp_path, 'log_level = "error"\n')
+    assert parse_args(["demo", "--config", cfg, "-v"]).log_level is None  # then -v: info (eegviz.logs)
+    assert parse_args(["-v", "--config", cfg, "demo"]).log_level is None
+    assert parse_args(["demo", "--config", cfg]).log_level == "error"
+    assert parse_args(["demo", "--config", cfg, "-v", "--log-level", "debug"]).log_level == "debug"
+    assert parse_args(["demo", "--config", _toml(tmp_path, "verbose = true\n"), "--log-level", "error"]).log_level \
+        == "error"
