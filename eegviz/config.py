@@ -13,21 +13,24 @@ whole protocol:
     markers = "eegviz-presenter"
     sink = ["osc:127.0.0.1:9000"]
 
-Keys are spelled as the options are (`sd-model` or `sd_model`). The file only sets defaults: a flag given on
-the command line always wins (for a repeatable option such as --sink, the command line's values replace the
-file's list; a session's switches set in the file are undone with --no-headless, --no-kiosk, ...). A value that
-starts with ~ is expanded as the shell expands it on a command line (`out = "~/kiosk"`), and a relative path is
-read from the working directory, as on the command line, not from the file's folder: a value is read as the option
-reads it, and --model, --sd-model or a --sink spec cannot be told from a path by their text ("org/model" is a
-Hugging Face id).
-`plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the command, or a value of the wrong type, is an error that names the key - a typo in a protocol file must not be silently ignored. A top-level key that only other commands have (`duration` while `demo` runs) is
-not used, and a note names it and the commands it belongs to.
+Keys are spelled as the options are (`sd-model` or `sd_model`). The file only sets defaults: a flag given on the
+command line always wins (for a repeatable option such as --sink, the command line's values replace the file's list;
+a session's switches set in the file are undone with --no-headless, --no-kiosk, ...). A value that starts with ~ is
+expanded as the shell expands it on a command line (`out = "~/kiosk"`), and so are environment variables (`out =
+"$DATA/kiosk"`; one not set is an error, not the empty text a shell makes of it); a relative path is read from the
+working directory, as on the command line, not from the file's folder: a value is read as the option reads it, and
+--model, --sd-model or a --sink spec cannot be told from a path by their text ("org/model" is a Hugging Face id).
+`plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the
+command, or a value of the wrong type, is an error that names the key - a typo in a protocol file must not be
+silently ignored. A top-level key that only other commands have (`duration` while `demo` runs) is not used, and a
+note names it and the commands it belongs to.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -103,6 +106,8 @@ def _coerce_one(key: str, value, action: argparse.Action, path: Path):
         shown = str(value).lower() if isinstance(value, bool) else str(value)
         raise EegvizError(f"config file {path}: '{key}' = {shown} is not text; quote it (\"{shown}\") if that "
                           "is what you mean")
+    if isinstance(value, str) and "$" in value:
+        value = _expand_variables(key, value, path)
     if isinstance(value, str) and value.startswith("~"):
         # a path: the shell expands ~ on a command line, never in a file; `out = "~/kiosk"` made a folder named ~
         # in the working directory for every command that does not expand it itself (simulate, train, eval, ...)
@@ -114,6 +119,21 @@ def _coerce_one(key: str, value, action: argparse.Action, path: Path):
     if action.choices is not None and out not in action.choices:
         raise EegvizError(f"config file {path}: '{key}' = {value!r}; one of {', '.join(map(str, action.choices))}")
     return out
+
+
+_VARIABLE = re.compile(r"\$(\w+)|\$\{([^}]*)\}")
+
+
+def _expand_variables(key: str, value: str, path: Path) -> str:
+    """$NAME and ${NAME} replaced by the environment's values, as a shell does on a command line: `out =
+    "$HOME/kiosk"` wrote into a folder literally named $HOME in the working directory. A variable that is not set
+    is an error naming it, where a shell would make it empty (and "$DATA/session" the root's /session)."""
+    for match in _VARIABLE.finditer(value):
+        name = match.group(1) or match.group(2)
+        if name not in os.environ:
+            raise EegvizError(f"config file {path}: '{key}' = {value!r} names ${name}, which is not set in the "
+                              "environment")
+    return os.path.expandvars(value)
 
 
 def config_defaults(path: str | Path, command: str, parsers: list[argparse.ArgumentParser],

@@ -325,3 +325,17 @@ def test_verbose_on_the_command_line_wins_over_the_files_log_level(tmp_path):
     assert parse_args(["demo", "--config", cfg, "-v", "--log-level", "debug"]).log_level == "debug"
     assert parse_args(["demo", "--config", _toml(tmp_path, "verbose = true\n"), "--log-level", "error"]).log_level \
         == "error"
+
+
+def test_environment_variables_in_a_config_are_expanded_as_the_shell_would(tmp_path, monkeypatch):
+    """`out = "$HOME/kiosk"` wrote into a folder literally named $HOME in the working directory; a variable that
+    is not set is refused by name (a shell would make "$DATA/session" the root's /session)."""
+    monkeypatch.setenv("EEGVIZ_TEST_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("EEGVIZ_TEST_UNSET", raising=False)
+    cfg = _toml(tmp_path, 'out = "$EEGVIZ_TEST_DATA/kiosk"\nimages_dir = "${EEGVIZ_TEST_DATA}/stim"\n')
+    args = parse_args(["demo", "--config", cfg])
+    assert (args.out, args.images_dir) == (str(tmp_path / "data" / "kiosk"), str(tmp_path / "data" / "stim"))
+    with pytest.raises(EegvizError) as e:
+        parse_args(["demo", "--config", _toml(tmp_path, 'out = "$EEGVIZ_TEST_UNSET/kiosk"\n')])
+    assert str(e.value).endswith("'out' = '$EEGVIZ_TEST_UNSET/kiosk' names $EEGVIZ_TEST_UNSET, which is not set in "
+                                 "the environment")
