@@ -39,6 +39,7 @@ from eegviz.errors import EegvizError
 
 # A settings file is a few KB: anything larger is the wrong file, and would be read whole into memory.
 CONFIG_MAX_BYTES = 1 << 20
+OTHER_FORMATS = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
 
 
 def read_config(path: str | Path) -> dict:
@@ -56,7 +57,11 @@ def read_config(path: str | Path) -> dict:
     except FileNotFoundError:
         raise EegvizError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as e:
-        raise EegvizError(f"config file {path} is not valid TOML: {e}") from None
+        # a newcomer's JSON or YAML file was told only "Invalid statement (at line 1, column 1)"
+        other = OTHER_FORMATS.get(path.suffix.lower())
+        hint = (f"; it is named as {other}, and a config file is TOML: `key = value` lines and [COMMAND] tables "
+                "(`headless = true`)" if other else "")
+        raise EegvizError(f"config file {path} is not valid TOML: {e}{hint}") from None
     except UnicodeDecodeError as e:
         raise EegvizError(f"config file {path} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except OSError as e:

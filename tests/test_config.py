@@ -339,3 +339,15 @@ def test_environment_variables_in_a_config_are_expanded_as_the_shell_would(tmp_p
         parse_args(["demo", "--config", _toml(tmp_path, 'out = "$EEGVIZ_TEST_UNSET/kiosk"\n')])
     assert str(e.value).endswith("'out' = '$EEGVIZ_TEST_UNSET/kiosk' names $EEGVIZ_TEST_UNSET, which is not set in "
                                  "the environment")
+
+
+@pytest.mark.parametrize("name, text", [("kiosk.json", '{"headless": true}\n'), ("kiosk.yml", "headless: true\n")])
+def test_a_json_or_yaml_config_is_told_the_format_is_toml(tmp_path, name, text):
+    """A JSON or YAML file was told only "not valid TOML: Invalid statement (at line 1, column 1)"."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(EegvizError) as e:
+        parse_args(["demo", "--config", str(path)])
+    assert "is not valid TOML: " in str(e.value)
+    assert str(e.value).endswith(f"; it is named as {'JSON' if name.endswith('json') else 'YAML'}, and a config "
+                                 "file is TOML: `key = value` lines and [COMMAND] tables (`headless = true`)")
