@@ -719,14 +719,44 @@ def _lists_given(argv: list[str], parsers) -> set[str]:
     return {dest for dest in appends if getattr(plain, dest, None) is not None}
 
 
-def _verbose_given(argv: list[str]) -> bool:
-    """-v (or --verbose) on the command line without a --log-level there: parsed without the config file, as
-    _lists_given does; False when that parse fails (the real parse then says what is wrong)."""
+def _plain(argv: list[str]) -> argparse.Namespace:
+    """The command line parsed without the config file, as _lists_given does: what the command line itself gives.
+    An empty Namespace when that parse fails (the real parse then says what is wrong)."""
     try:
-        plain = build_parser(_CommandScan).parse_known_args(argv)[0]
+        return build_parser(_CommandScan).parse_known_args(argv)[0]
     except _ScanError:
-        return False
+        return argparse.Namespace()
+
+
+def _verbose_given(plain: argparse.Namespace) -> bool:
+    """-v (or --verbose) on the command line without a --log-level there."""
     return bool(getattr(plain, "verbose", False)) and getattr(plain, "log_level", None) is None
+
+
+# Options that cannot go together (_check_live_source; cmd_simulate): one given on the command line replaces the
+# config file's others. A lab's file with `[live] stream = "amp"` and `markers = ...` refused a dry run with
+# `eegviz live --simulate`, and nothing on the command line could unset the file's stream: a flag must win.
+REPLACES = {
+    "live": {"simulate": ("board", "stream", "markers"), "board": ("simulate", "stream"),
+             "stream": ("simulate", "board")},
+    "simulate": {"stream": ("demo", "out"), "demo": ("stream",)},
+}
+
+
+def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namespace) -> list[str]:
+    """The dests of `values` (the config file's) that an alternative given on the command line replaces (REPLACES),
+    removed from `values`; the notes that say so."""
+    notes = []
+    for dest, others in REPLACES.get(cmd, {}).items():
+        if getattr(plain, dest, None) in (None, False):
+            continue
+        dropped = [o for o in others if o in values and getattr(plain, o, None) in (None, False)]
+        for other in dropped:
+            del values[other]
+        if dropped:
+            notes.append(f"--{dest} on the command line replaces the config file's "
+                         f"{' and '.join(repr(o) for o in dropped)}, which cannot go with it")
+    return notes
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -752,10 +782,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 print(f"eegviz: note: {note}", file=sys.stderr)
             given = _lists_given(argv, [parser, commands[cmd]])
             values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
-            if "log_level" in values and _verbose_given(argv):
+            plain = _plain(argv)
+            if "log_level" in values and _verbose_given(plain):
                 # -v is --log-level info, and a flag wins: the file's log_level outranked it (eegviz.logs), so a
                 # quiet kiosk's `log_level = "error"` made `-v` on the command line do nothing, without a word
                 del values["log_level"]
+            for note in _replaced_by_the_command_line(cmd, values, plain):
+                print(f"eegviz: note: {note}", file=sys.stderr)
             main_dests = {a.dest for a in parser._actions}
             parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
             commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})

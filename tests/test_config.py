@@ -351,3 +351,22 @@ def test_a_json_or_yaml_config_is_told_the_format_is_toml(tmp_path, name, text):
     assert "is not valid TOML: " in str(e.value)
     assert str(e.value).endswith(f"; it is named as {'JSON' if name.endswith('json') else 'YAML'}, and a config "
                                  "file is TOML: `key = value` lines and [COMMAND] tables (`headless = true`)")
+
+
+def test_a_source_on_the_command_line_replaces_the_files_other_source(tmp_path, capsys):
+    """A lab's `[live] stream = "amp"` (and markers) refused a dry run with `eegviz live --simulate` ("cannot go
+    together"), and nothing on the command line could unset the file's stream; simulate's `out` refused --stream
+    the same way. The command line's choice wins, in a note."""
+    cfg = _toml(tmp_path, '[live]\nstream = "amp"\nmarkers = "eegviz-presenter"\n[simulate]\nout = "world"\n')
+    args = parse_args(["live", "--config", cfg, "--simulate"])
+    assert (args.simulate, args.stream, args.markers) == (True, None, None)
+    assert capsys.readouterr().err == ("eegviz: note: --simulate on the command line replaces the config file's "
+                                       "'stream' and 'markers', which cannot go with it\n")
+    args = parse_args(["live", "--config", cfg, "--board", "-1"])
+    assert (args.board, args.stream, args.markers) == (-1, None, "eegviz-presenter")  # a board takes LSL markers
+    args = parse_args(["simulate", "--config", cfg, "--stream"])
+    assert (args.stream, args.out) == (True, None)
+    capsys.readouterr()
+    args = parse_args(["live", "--config", cfg])  # without one on the command line, the file's source stands
+    assert (args.simulate, args.stream) == (False, "amp") and capsys.readouterr().err == ""
+    assert parse_args(["simulate", "--config", cfg, "--demo"]).out == "world"  # --demo writes into --out
