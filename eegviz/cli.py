@@ -736,8 +736,12 @@ def _verbose_given(plain: argparse.Namespace) -> bool:
 # Options that cannot go together (_check_live_source; cmd_simulate): one given on the command line replaces the
 # config file's others. A lab's file with `[live] stream = "amp"` and `markers = ...` refused a dry run with
 # `eegviz live --simulate`, and nothing on the command line could unset the file's stream: a flag must win.
+# --headless has no window for the file's kiosk or screenshot (_check_headless_display), and a screenshot could not
+# be unset either.
+_WINDOW = {"headless": ("kiosk", "screenshot")}
 REPLACES = {
-    "live": {"simulate": ("board", "stream", "markers"), "board": ("simulate", "stream"),
+    "demo": _WINDOW, "replay": _WINDOW,
+    "live": {**_WINDOW, "simulate": ("board", "stream", "markers"), "board": ("simulate", "stream"),
              "stream": ("simulate", "board")},
     "simulate": {"stream": ("demo", "out"), "demo": ("stream",)},
 }

@@ -370,3 +370,14 @@ def test_a_source_on_the_command_line_replaces_the_files_other_source(tmp_path, 
     args = parse_args(["live", "--config", cfg])  # without one on the command line, the file's source stands
     assert (args.simulate, args.stream) == (False, "amp") and capsys.readouterr().err == ""
     assert parse_args(["simulate", "--config", cfg, "--demo"]).out == "world"  # --demo writes into --out
+
+
+def test_headless_on_the_command_line_replaces_the_files_window_settings(tmp_path, capsys):
+    """A kiosk file's `screenshot` (or `kiosk`) refused `--headless` on the command line ("for the window"), and
+    no flag could unset the file's screenshot."""
+    cfg = _toml(tmp_path, '[demo]\nkiosk = true\nscreenshot = "shot.png"\n')
+    args = parse_args(["demo", "--config", cfg, "--headless"])
+    assert (args.headless, args.kiosk, args.screenshot) == (True, False, None)
+    err = capsys.readouterr().err
+    assert "--headless on the command line replaces the config file's 'kiosk' and 'screenshot'" in err
+    assert parse_args(["demo", "--config", cfg]).screenshot == "shot.png"
