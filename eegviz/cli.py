@@ -749,17 +749,23 @@ REPLACES = {
 
 def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namespace) -> list[str]:
     """The dests of `values` (the config file's) that an alternative given on the command line replaces (REPLACES),
-    removed from `values`; the notes that say so."""
+    removed from `values`; the notes that say so. A file's board goes with its BrainFlow connection parameters,
+    which are refused without one."""
+    from eegviz.sources.brainflow_params import BRAINFLOW_PARAMS
+
     notes = []
     for dest, others in REPLACES.get(cmd, {}).items():
         if getattr(plain, dest, None) in (None, False):
             continue
         dropped = [o for o in others if o in values and getattr(plain, o, None) in (None, False)]
+        if "board" in dropped:
+            dropped += [f for _, f, _ in BRAINFLOW_PARAMS if f in values and getattr(plain, f, None) is None]
         for other in dropped:
             del values[other]
         if dropped:
-            notes.append(f"--{dest} on the command line replaces the config file's "
-                         f"{' and '.join(repr(o) for o in dropped)}, which cannot go with it")
+            named = [repr(o) for o in dropped]
+            named = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
+            notes.append(f"--{dest} on the command line replaces the config file's {named}, which cannot go with it")
     return notes
 
 

@@ -381,3 +381,18 @@ def test_headless_on_the_command_line_replaces_the_files_window_settings(tmp_pat
     err = capsys.readouterr().err
     assert "--headless on the command line replaces the config file's 'kiosk' and 'screenshot'" in err
     assert parse_args(["demo", "--config", cfg]).screenshot == "shot.png"
+
+
+def test_a_files_board_is_replaced_with_its_connection_parameters(tmp_path, capsys):
+    """`--simulate` replaced the file's board but kept its serial_port, and the session was refused: "BrainFlow
+    connection parameters: give --board ID"."""
+    cfg = _toml(tmp_path, '[live]\nboard = 0\nserial_port = "/dev/ttyUSB0"\n')
+    args = parse_args(["live", "--config", cfg, "--simulate"])
+    assert (args.simulate, args.board, args.serial_port) == (True, None, None)
+    assert "replaces the config file's 'board' and 'serial_port', which" in capsys.readouterr().err
+    parse_args(["live", "--config", _toml(tmp_path, '[live]\nboard = 0\nserial_port = "/dev/ttyUSB0"\nmarkers = "m"\n'),
+                "--simulate"])
+    assert "replaces the config file's 'board', 'markers' and 'serial_port', which" in capsys.readouterr().err
+    from eegviz.cli import session_settings
+
+    assert session_settings(args).source.board_params == ()
