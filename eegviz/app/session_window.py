@@ -14,6 +14,7 @@ keeps the defaults here).
 from __future__ import annotations
 
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
 
 
 STOPPED_STATES = {"duration": "stopped (duration over)"}  # a session's end reason -> the status bar's word
+NOTICE_HISTORY_LEN = 50  # notices (and errors) kept for the operator to look back on; older ones are forgotten
 
 
 class SessionWindow(QMainWindow):
@@ -54,6 +56,11 @@ class SessionWindow(QMainWindow):
         self.source_label = ""  # how the session's source was chosen, e.g. "demo recording"
         self.last_chunk_time: float | None = None  # time.monotonic() of the last chunk
         self._started = True  # the session being started has started (False from "starting" until it has)
+        # The recent notices and errors, oldest first, as (time.time(), text): the message line shows only the
+        # latest, and an earlier one ("LSL stream 'amp' lost", at 3 a.m.) was gone for good once replaced. Kept
+        # across sessions, bounded, so a kiosk that runs for days holds no more than NOTICE_HISTORY_LEN.
+        self.notices: deque[tuple[float, str]] = deque(maxlen=NOTICE_HISTORY_LEN)
+        self.notice_count = 0  # all notices and errors so far, including those the history has forgotten
 
     # ---------------------------------------------------------------- stream
 
@@ -105,6 +112,8 @@ class SessionWindow(QMainWindow):
         """Merge pipeline-side counters (epochs, drops, skipped, NaN epochs) and any extra key=value fields into
         the status."""
         status = dict(status or {})
+        if status.get("notice"):
+            self._remember_notice(str(status["notice"]))
         if "epochs" in status:
             self.n_epochs = int(status.pop("epochs"))
         for key in ("drops", "dropped"):
@@ -125,6 +134,14 @@ class SessionWindow(QMainWindow):
 
     def _update_status(self) -> None:
         """Hook: the counters changed (a window with a status bar redraws it)."""
+
+    def _remember_notice(self, text: str) -> None:
+        self.notices.append((time.time(), text))
+        self.notice_count += 1
+        self._notices_changed()
+
+    def _notices_changed(self) -> None:
+        """Hook: a notice or an error was added to self.notices (a window that lists them updates the list)."""
 
     # ---------------------------------------------------------------- controller slots
 
@@ -154,6 +171,7 @@ class SessionWindow(QMainWindow):
             # and images, as if that source had failed; they are cleared (that session's files are on disk)
             self.set_stream_info(None, label="")
         self.session_state = "error"
+        self._remember_notice(f"error: {message}")
         self.show_message(f"error: {message}", error=True)
         self._update_status()
 

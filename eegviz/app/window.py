@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QVBoxLayout, QWidget
 
 from eegviz.app.controls import ControlBar
 from eegviz.app.panels import ElidedLabel, HistoryStrip, ImagePanel
@@ -29,6 +29,7 @@ SOURCE_NAME_CHARS = 40  # longer source names (XDF file stems) are shortened in 
 STATUS_BAR_SLACK_PX = 36  # the status bar's size grip and margins, and a little of the details label
 NOTICE_JOIN_S = 1.0  # notices this close together share the message line (an EEG stream's loss and its markers')
 LATENCY_FIRST = "marker_to_image"  # the status bar's latency starts with this stage (the pipeline's name)
+NOTICE_MENU_PX = 640  # a notice longer than this is elided in the notices list (in full as the entry's tooltip)
 
 
 class MainWindow(SessionWindow):
@@ -48,7 +49,24 @@ class MainWindow(SessionWindow):
         # One line for what the session is doing, and errors in red; long messages are elided (full text on hover).
         self.message_label = ElidedLabel()
         self.message_label.setStyleSheet("color: #505050;")
-        root.addWidget(self.message_label)
+        # At its end, once there is one, a small button that lists the recent notices and errors with their times:
+        # the line shows only the latest. As tall as the line, so the window's height budget stays as it was.
+        self.notices_button = QToolButton()
+        self.notices_button.setAutoRaise(True)
+        self.notices_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.notices_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.notices_button.setToolTip("the recent notices and errors, newest first")
+        self.notices_button.setMaximumHeight(self.message_label.sizeHint().height() + 2)
+        self.notices_menu = QMenu(self.notices_button)
+        self.notices_menu.setToolTipsVisible(True)
+        self.notices_menu.aboutToShow.connect(self._fill_notices_menu)
+        self.notices_button.setMenu(self.notices_menu)
+        self.notices_button.hide()
+        message_row = QHBoxLayout()
+        message_row.setContentsMargins(0, 0, 0, 0)
+        message_row.addWidget(self.message_label, 1)
+        message_row.addWidget(self.notices_button, 0)
+        root.addLayout(message_row)
 
         self.traces = TraceView()
         self.traces.set_stream_info(self.info)
@@ -144,6 +162,30 @@ class MainWindow(SessionWindow):
                 notice = f"{shown[len('notice: '):]} · {notice}"
             self._notice_at = now
             self.show_message(f"notice: {notice}")
+
+    def _notices_changed(self) -> None:
+        """Count the notice on the button; the list itself is made when it is opened (_fill_notices_menu)."""
+        self.notices_button.setText(f"notices: {self.notice_count}")
+        self.notices_button.show()
+
+    def _fill_notices_menu(self) -> None:
+        """List self.notices, newest first, each with its time of day; long ones elided, in full as the tooltip."""
+        self.notices_menu.clear()
+        metrics = self.notices_menu.fontMetrics()
+        for at, text in reversed(self.notices):
+            line = f"{time.strftime('%H:%M:%S', time.localtime(at))}  {text}"
+            shown = metrics.elidedText(line.replace("\t", " "), Qt.TextElideMode.ElideRight, NOTICE_MENU_PX)
+            action = self.notices_menu.addAction(shown.replace("&", "&&"))  # "&" is no shortcut key here
+            action.setToolTip(line)
+        forgotten = self.notice_count - len(self.notices)
+        if forgotten > 0:
+            self.notices_menu.addSeparator()
+            self.notices_menu.addAction(f"({forgotten} earlier not kept)").setEnabled(False)
+
+    def notice_lines(self) -> list[str]:
+        """The notices list as it opens, newest first (full texts, with times)."""
+        self._fill_notices_menu()
+        return [a.toolTip() for a in self.notices_menu.actions() if not a.isSeparator() and a.isEnabled()]
 
     def _show_verdict(self, rec: Reconstruction) -> None:
         self.history.push(rec)

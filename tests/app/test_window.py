@@ -225,3 +225,35 @@ def test_the_title_names_the_source_the_session_runs(window):
     window.set_session_state("starting")
     window.on_session_started(window.info, "LSL amp")
     assert window.windowTitle() == "eegviz: LSL amp"
+
+
+def test_earlier_notices_stay_listed_with_their_times(window, qtbot):
+    """The message line shows only the latest notice: "LSL stream 'amp' lost" was gone for good once "... is
+    back" or a session error replaced it, and the operator of a kiosk running for hours could not tell what had
+    happened. The notices button lists the recent ones, newest first, with times; the list is bounded."""
+    import re
+
+    from eegviz.app.session_window import NOTICE_HISTORY_LEN
+
+    window.show()
+    assert not window.notices_button.isVisible()  # nothing to list: no room taken
+    line_h = window.message_label.height()
+    window.on_status({"notice": "LSL stream 'amp' lost; waiting for it to come back"})
+    window._notice_at -= 5
+    window.on_status({"notice": "LSL stream 'amp' is back"})
+    window.on_session_error("LSL stream 'amp' sends NaN & inf")
+    assert window.message_label.full_text().startswith("error: ")
+    assert window.notices_button.isVisible() and window.notices_button.text() == "notices: 3"
+    assert window.notices_button.height() <= line_h + 2  # the message row is no taller
+    lines = window.notice_lines()
+    assert [re.sub(r"^\d\d:\d\d:\d\d  ", "", s) for s in lines] == [
+        "error: LSL stream 'amp' sends NaN & inf", "LSL stream 'amp' is back",
+        "LSL stream 'amp' lost; waiting for it to come back"]
+    assert "&&" in window.notices_menu.actions()[0].text()  # shown as "&", not as a shortcut key
+
+    for i in range(NOTICE_HISTORY_LEN + 20):
+        window.on_status({"notice": f"n{i}"})
+    assert len(window.notices) == NOTICE_HISTORY_LEN and window.notice_count == NOTICE_HISTORY_LEN + 23
+    lines = window.notice_lines()
+    assert len(lines) == NOTICE_HISTORY_LEN and lines[0].endswith(f"n{NOTICE_HISTORY_LEN + 19}")
+    assert window.notices_menu.actions()[-1].text() == "(23 earlier not kept)"
