@@ -26,6 +26,9 @@ WINDOW_S = 5.0  # seconds of EEG visible
 # (run_window.py), on 2 cores.
 REFRESH_HZ = 10.0
 MARKER_LABEL_GAP_PX = 6  # the least room between one marker's label and the next one's
+# Marker lines kept at most (a 5 s window at an image every 0.2 s shows 25): lines are pruned as the EEG scrolls
+# past them, so while no EEG came (an amplifier lost, the presenter still sending) every marker's line stayed.
+MAX_MARKER_LINES = 200
 
 
 def nice_scale(value: float) -> float:
@@ -191,6 +194,8 @@ class TraceView(pg.PlotWidget):
         else:
             line.label.setVisible(False)
         self.marker_lines.append(line)
+        if len(self.marker_lines) > MAX_MARKER_LINES:
+            self.removeItem(self.marker_lines.pop(0))
         self._dirty = True
 
     def _label_fits(self, t: float) -> bool:

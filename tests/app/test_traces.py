@@ -98,3 +98,19 @@ def test_a_marker_in_another_clock_does_not_hide_the_labels_after_it(window, qtb
         window.on_marker(Marker(timestamp=1.0 * k, payload=f"img_{k:03d}"))
     shown = [line.label.format for line in window.traces.marker_lines if line.label.isVisible()]
     assert sum(s.startswith("img_") for s in shown) >= 8, shown
+
+
+def test_markers_without_eeg_do_not_pile_up(window):
+    """Marker lines are pruned as the EEG scrolls past them; while no EEG came (the amplifier lost for an hour,
+    the presenter still sending a marker a second) every marker's line was kept and added to the plot."""
+    from eegviz.app.traces import MAX_MARKER_LINES
+
+    window.on_chunk(make_chunk(0.0, 100))
+    window.traces.refresh()
+    n_items = len(window.traces.getPlotItem().items)
+    for k in range(MAX_MARKER_LINES + 300):
+        window.on_marker(Marker(timestamp=1.0 + k, payload=f"m{k}"))
+        window.traces.refresh()
+    lines = window.traces.marker_lines
+    assert len(lines) == MAX_MARKER_LINES and lines[-1].label.format == f"m{MAX_MARKER_LINES + 299}"
+    assert len(window.traces.getPlotItem().items) == n_items + MAX_MARKER_LINES  # the dropped ones left the plot
