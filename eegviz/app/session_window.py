@@ -149,6 +149,10 @@ class SessionWindow(QMainWindow):
         """idle / starting / running / stopping: shown with the status (back to idle, the last outcome stays)."""
         if state == "starting":
             self._started = False
+        if state == "stopping" and self.session_state != "stopping":
+            # the line went on saying "running: ..." while a real model's last image (seconds on CPU) and the
+            # files' closing ran, beside a Stop button that had greyed out: as if the click had been lost
+            self.show_message("stopping: finishing the image being made and closing the session's files…")
         if state != "idle" or not self.session_state:
             self.session_state = state  # back to idle, the last outcome (finished, stopped, error) stays shown
         self._update_status()

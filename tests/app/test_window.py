@@ -257,3 +257,16 @@ def test_earlier_notices_stay_listed_with_their_times(window, qtbot):
     lines = window.notice_lines()
     assert len(lines) == NOTICE_HISTORY_LEN and lines[0].endswith(f"n{NOTICE_HISTORY_LEN + 19}")
     assert window.notices_menu.actions()[-1].text() == "(23 earlier not kept)"
+
+
+def test_the_message_line_says_a_session_is_stopping(window):
+    """After Stop the line went on saying "running: ..." while the last image was made and the files closed
+    (seconds on CPU with a real model); only the status bar's last word changed."""
+    window.set_session_state("starting")
+    window.on_session_started(window.info, "demo recording")
+    window.set_session_state("running")
+    window.set_session_state("stopping")
+    assert window.message_label.full_text().startswith("stopping: ")
+    window.set_session_state("idle")
+    window.on_session_stopped("stopped")
+    assert window.message_label.full_text() == "stopped"
