@@ -47,6 +47,9 @@ class KioskWindow(SessionWindow):
         central.setPalette(pal)
         central.setStyleSheet("QLabel { color: #e0e0e0; }")
         self.setStyleSheet("QMainWindow { background: black; }")
+        # No mouse pointer: a kiosk has nothing to click, and the arrow stayed wherever the mouse was left, in
+        # the middle of the screen over the reconstruction, for as long as the exhibition ran.
+        self.setCursor(Qt.CursorShape.BlankCursor)
 
         # Images grouped in the middle (not spread to the screen edges), caption right under them.
         root = QVBoxLayout(central)

@@ -87,3 +87,15 @@ def test_the_side_images_are_level_when_one_caption_wraps(qtbot, info):
     assert tops[0] == tops[1], tops
     w._fit_panels(1920, 1080)  # a wider screen: one line each again, the captions no taller than that
     assert stim.caption.minimumHeight() == sal.caption.minimumHeight() < 1.5 * sal.caption.fontMetrics().lineSpacing()
+
+
+def test_the_kiosk_hides_the_mouse_pointer(qtbot, info):
+    """The arrow stayed where the mouse was left, over the images, for as long as the exhibition ran: a kiosk
+    has nothing to click."""
+    from PySide6.QtCore import Qt
+
+    w = KioskWindow(info)
+    qtbot.addWidget(w)
+    w.show_kiosk()
+    for widget in (w, w.recon_panel.image_label, w.class_caption, w.overlay):
+        assert widget.cursor().shape() == Qt.CursorShape.BlankCursor
