@@ -28,6 +28,7 @@ GIL_SWITCH_S = 0.001  # see run_window_session
 # How long closing the window waits for the session to end: its last image (seconds on CPU for a real SD model)
 # and then its files' closing (footers, report). Only a session stuck longer than this is left behind unclosed.
 SHUTDOWN_WAIT_S = 60.0
+SHUTDOWN_SAY_S = 1.0  # a session still running this long after the window closed is said to be waited for
 
 
 def run_window_session(initial, settings: SessionSettings) -> int:
@@ -127,6 +128,11 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     try:
         app.exec()
     finally:
+        # A window closed while a model loads (tens of seconds for a diffusers model) left the terminal silent
+        # until it had loaded, as if eegviz had hung: the wait is said when it is more than a moment.
+        if not ctl.shutdown(timeout=SHUTDOWN_SAY_S):
+            print("eegviz: stopping; waiting for the session to end (a model still loading, or the last image and "
+                  "the session's files)", file=sys.stderr, flush=True)
         if not ctl.shutdown(timeout=SHUTDOWN_WAIT_S):
             log.warning("the session did not stop within %g s; leaving it behind", SHUTDOWN_WAIT_S)
         else:

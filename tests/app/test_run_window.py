@@ -51,3 +51,32 @@ def test_a_kiosk_with_a_duration_exits_when_it_is_over(qtbot, tmp_path, capsys):
         guard.stop()
     assert time.monotonic() - t0 < 40
     assert (tmp_path / "out" / "session.xdf").exists() and "markers" in capsys.readouterr().out
+
+
+def test_closing_the_window_while_the_model_loads_says_it_waits(qtbot, tmp_path, capsys, monkeypatch):
+    """The window closed while a model loaded (tens of seconds for a diffusers model): the terminal said nothing
+    until it had loaded, as if eegviz had hung."""
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from eegviz.app.session import SessionController
+    from eegviz.errors import EegvizError
+
+    def slow_load(self, sess):
+        time.sleep(2.5)
+        raise EegvizError("model never loaded")  # the test's model: nothing to run after the wait
+
+    monkeypatch.setattr(SessionController, "_load_models", slow_load)
+
+    def close_window():
+        for w in QApplication.topLevelWidgets():
+            if w.isVisible() and hasattr(w, "n_epochs"):
+                w.close()
+
+    QTimer.singleShot(300, close_window)
+    settings = SessionSettings(output=OutputSettings(folder=str(tmp_path / "out")))
+    run_window_session(SourceChoice("demo"), settings)
+    err = capsys.readouterr().err
+    assert "eegviz: stopping; waiting for the session to end" in err
