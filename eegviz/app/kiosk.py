@@ -19,6 +19,9 @@ from eegviz.app.session_window import SessionWindow
 from eegviz.app.verdict import verdict
 from eegviz.messages import Chunk, Reconstruction, StreamInfo
 
+NOTICES_KEY = Qt.Key.Key_N  # shows the operator the recent notices and errors (hidden again by it, or in a while)
+NOTICES_SHOWN_S = 30.0  # a press nobody takes back (a visitor at the keyboard) does not leave the list up
+NOTICES_SHOWN_LINES = 12  # the newest this many; the live window's notices button lists the rest
 REPLAY_PAUSE_MAX_S = 60.0  # a looping demo's pause between its sessions is not "waiting for signal", up to this
 KIOSK_MAIN_PX = 560  # design sizes, on a screen that has room
 KIOSK_SIDE_PX = 240
@@ -93,6 +96,19 @@ class KioskWindow(SessionWindow):
             "background: rgba(0, 0, 0, 190); color: #ffcc33; font-size: 40pt; border-radius: 16px; padding: 24px;"
         )
         self.overlay.show()  # nothing has arrived yet
+        # The operator's view of what happened (an LSL stream lost at 3 p.m., a session that failed): the kiosk
+        # shows no notices or errors, and an operator at it had only the terminal or the journal to ask. Hidden
+        # until NOTICES_KEY is pressed, so visitors never see it.
+        self.notices_view = QLabel("", central)
+        self.notices_view.setWordWrap(True)
+        self.notices_view.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.notices_view.setStyleSheet(
+            "background: #141414; color: #e0e0e0; font-size: 11pt; padding: 12px; border: 1px solid #404040;")
+        self.notices_view.hide()
+        self._notices_timer = QTimer(self)
+        self._notices_timer.setSingleShot(True)
+        self._notices_timer.setInterval(int(NOTICES_SHOWN_S * 1000))
+        self._notices_timer.timeout.connect(self.notices_view.hide)
         self.resize(1280, 800)
 
         self.watchdog = QTimer(self)
@@ -119,6 +135,45 @@ class KioskWindow(SessionWindow):
         more = f"  ·  {rec.repeats} showings averaged" if rec.repeats > 1 else ""  # --average-repeats
         self.class_caption.setText(f"decoded: {text}{more}")
         self.class_caption.setStyleSheet(f"color: {colour or '#e0e0e0'};")
+
+    # ---------------------------------------------------------------- the operator's notices
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if event.key() == NOTICES_KEY:
+            self.show_notices(not self.notices_view.isVisibleTo(self))
+        else:
+            super().keyPressEvent(event)
+
+    def show_notices(self, show: bool = True) -> None:
+        """Show (or hide) the recent notices and errors, newest first, over the lower part of the screen."""
+        if show:
+            self._fill_notices()
+            self.notices_view.show()
+            self._place_notices()
+            self._notices_timer.start()
+        else:
+            self.notices_view.hide()
+            self._notices_timer.stop()
+
+    def _notices_changed(self) -> None:
+        if self.notices_view.isVisibleTo(self):
+            self._fill_notices()
+            self._place_notices()
+
+    def _fill_notices(self) -> None:
+        lines = self.recent_notices()[:NOTICES_SHOWN_LINES]
+        more = self.notice_count - len(lines)
+        text = "\n".join(lines) if lines else "no notices or errors since the kiosk started"
+        self.notices_view.setText("recent notices and errors, newest first (N hides this)\n" + text
+                                  + (f"\n… and {more} earlier" if more > 0 else ""))
+
+    def _place_notices(self) -> None:
+        """Across the bottom of the screen, as tall as its lines (at most the screen less the margins)."""
+        parent = self.notices_view.parentWidget()
+        width = max(100, parent.width() - 48)
+        height = max(0, min(self.notices_view.heightForWidth(width), parent.height() - 48))
+        self.notices_view.setGeometry(24, max(0, parent.height() - 24 - height), width, height)
+        self.notices_view.raise_()
 
     # ---------------------------------------------------------------- the overlay
 
@@ -167,6 +222,8 @@ class KioskWindow(SessionWindow):
         screen = self.screen().geometry()  # never to more than the screen (a size set before showing may be)
         self._fit_panels(min(self.width(), screen.width()), min(self.height(), screen.height()))
         self._place_overlay()
+        if self.notices_view.isVisibleTo(self):
+            self._place_notices()
 
     def _fit_panels(self, width: int, height: int) -> None:
         """Scale the three images to the screen: the reconstruction gets about half the width, never more than

@@ -143,6 +143,10 @@ class SessionWindow(QMainWindow):
     def _notices_changed(self) -> None:
         """Hook: a notice or an error was added to self.notices (a window that lists them updates the list)."""
 
+    def recent_notices(self) -> list[str]:
+        """self.notices as lines to show, newest first, each starting with its time of day."""
+        return [f"{time.strftime('%H:%M:%S', time.localtime(at))}  {text}" for at, text in reversed(self.notices)]
+
     # ---------------------------------------------------------------- controller slots
 
     def set_session_state(self, state: str) -> None:

@@ -172,8 +172,7 @@ class MainWindow(SessionWindow):
         """List self.notices, newest first, each with its time of day; long ones elided, in full as the tooltip."""
         self.notices_menu.clear()
         metrics = self.notices_menu.fontMetrics()
-        for at, text in reversed(self.notices):
-            line = f"{time.strftime('%H:%M:%S', time.localtime(at))}  {text}"
+        for line in self.recent_notices():
             shown = metrics.elidedText(line.replace("\t", " "), Qt.TextElideMode.ElideRight, NOTICE_MENU_PX)
             action = self.notices_menu.addAction(shown.replace("&", "&&"))  # "&" is no shortcut key here
             action.setToolTip(line)

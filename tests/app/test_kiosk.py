@@ -99,3 +99,36 @@ def test_the_kiosk_hides_the_mouse_pointer(qtbot, info):
     w.show_kiosk()
     for widget in (w, w.recon_panel.image_label, w.class_caption, w.overlay):
         assert widget.cursor().shape() == Qt.CursorShape.BlankCursor
+
+
+def test_the_operator_sees_the_recent_notices_on_a_key(qtbot, info):
+    """The kiosk shows no notices or errors (visitors see the overlay), so an operator at it could not tell what
+    had happened (an LSL stream lost an hour ago, a session that failed). N shows the recent ones, newest
+    first with their times, and hides them again; nobody's press leaves them up for long."""
+    from PySide6.QtCore import Qt
+
+    from eegviz.app import kiosk
+
+    w = KioskWindow(info)
+    qtbot.addWidget(w)
+    w.show_kiosk()
+    assert not w.notices_view.isVisible()  # visitors never see it
+    w.on_status({"notice": "LSL stream 'amp' lost; waiting for it to come back"})
+    w.on_session_error("the model folder is gone")
+    qtbot.keyClick(w, Qt.Key.Key_N)
+    assert w.notices_view.isVisible()
+    lines = w.notices_view.text().splitlines()[1:]  # under a title
+    assert lines[0].endswith("  error: the model folder is gone") and lines[1].endswith("'amp' lost; waiting for "
+                                                                                         "it to come back")
+    assert lines[0][:2].isdigit() and lines[0][2] == ":"  # with its time of day
+    geo = w.notices_view.geometry()
+    assert geo.bottom() <= w.centralWidget().height() and geo.height() > 0
+    w.on_status({"notice": "LSL stream 'amp' is back"})  # shown at once while the list is up
+    assert w.notices_view.text().splitlines()[1].endswith("LSL stream 'amp' is back")
+    qtbot.keyClick(w, Qt.Key.Key_N)
+    assert not w.notices_view.isVisible()
+
+    assert kiosk.NOTICES_SHOWN_S * 1000 == w._notices_timer.interval()
+    w._notices_timer.setInterval(50)  # a left-up list hides by itself
+    w.show_notices()
+    qtbot.waitUntil(lambda: not w.notices_view.isVisible(), timeout=2000)
