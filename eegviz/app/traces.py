@@ -29,6 +29,10 @@ MARKER_LABEL_GAP_PX = 6  # the least room between one marker's label and the nex
 # Marker lines kept at most (a 5 s window at an image every 0.2 s shows 25): lines are pruned as the EEG scrolls
 # past them, so while no EEG came (an amplifier lost, the presenter still sending) every marker's line stayed.
 MAX_MARKER_LINES = 200
+# A pause this long between one chunk's last sample and the next one's first is drawn as a hole, not a line: an
+# LSL stream back after an outage was joined to its last samples by straight, flat lines across the outage,
+# as if the amplifier had sent a flat signal all along.
+TRACE_GAP_S = 0.25
 
 
 def nice_scale(value: float) -> float:
@@ -80,6 +84,11 @@ class TraceBuffer:
         data = samples[:, chans].T.astype(np.float32)  # (n_show, n)
         ts = np.asarray(chunk.timestamps, dtype=np.float64)
         ts = ts - self.origin(float(ts[0]))
+        if self.count and ts[0] - self._ts[(self._write - 1) % self.length] > TRACE_GAP_S:
+            # one NaN sample just after the last one: the curve (connect="finite") breaks there
+            hole = np.full((data.shape[0], 1), np.nan, dtype=np.float32)
+            last = self._ts[(self._write - 1) % self.length]
+            data, ts = np.hstack([hole, data]), np.concatenate([[last + 1e-6], ts])
         n = data.shape[1]
         if n >= self.length:  # a chunk longer than the window: keep its tail
             data, ts, n = data[:, -self.length:], ts[-self.length:], self.length

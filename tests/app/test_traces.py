@@ -114,3 +114,18 @@ def test_markers_without_eeg_do_not_pile_up(window):
     lines = window.traces.marker_lines
     assert len(lines) == MAX_MARKER_LINES and lines[-1].label.format == f"m{MAX_MARKER_LINES + 299}"
     assert len(window.traces.getPlotItem().items) == n_items + MAX_MARKER_LINES  # the dropped ones left the plot
+
+
+def test_an_outage_is_a_hole_in_the_traces_not_a_flat_line(window):
+    """An LSL stream back after 7 s away was joined to its last samples by straight lines across the outage:
+    the traces looked as if the amplifier had sent a flat signal all along."""
+    for k in range(30):
+        window.on_chunk(make_chunk(k * 0.1, 10))
+    ts, data = window.traces.buffer.arrays()
+    assert np.isfinite(data).all()  # chunks one after the other: no hole
+    for k in range(15):
+        window.on_chunk(make_chunk(10 + k * 0.1, 10))
+    window.traces.refresh()
+    x, y = window.traces.curves[0].getData()
+    assert np.isnan(y[(x > 2.9) & (x < 10)]).any()  # the curve breaks between 2.99 s and 10 s
+    assert np.isnan(y).sum() == 1  # one hole, nothing drawn lost
