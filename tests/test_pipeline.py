@@ -86,6 +86,12 @@ def test_every_marker_yields_a_line_and_raw_is_complete(tmp_path):
         assert l["latency_ms"]["marker_to_image"] >= l["latency_ms"]["generate"] > 0
     assert stats.results == 6 and stats.dropped == 0
     assert stats.ended == "finished"  # the source ran out: the pipeline says so, nobody guesses from timing
+    # the summary's latencies are the results' own, kept as 8-byte floats (a day's kiosk session kept every
+    # result's whole timings dict: ~50 MB)
+    assert [round(x, 3) for x in stats.marker_to_image_ms] == [l["latency_ms"]["marker_to_image"] for l in lines]
+    assert stats.marker_to_image_ms.itemsize == 8
+    p50 = sorted(stats.marker_to_image_ms)[2:4]
+    assert f"marker->image p50 {sum(p50) / 2:.0f} ms" in stats.summary()
 
 
 def test_stray_whitespace_around_a_marker_id_is_the_same_image_but_recorded_as_sent(tmp_path):
