@@ -209,12 +209,12 @@ class BrainFlowSource:
             except EegvizError:
                 self.stop()
                 raise
-            from eegviz.sources.lsl_reconnect import _new_inlet
+            from eegviz.sources.lsl_reconnect import new_inlet
 
             # without liblsl's recovery, which found no stream without a source_id (a stimulus program restarted:
             # no markers again, without a word) and blocks pulls while it looks: a RecoveringInlet (start())
             # looks in the background and says when the stream is lost and back, as for LSL sessions
-            self._marker_source, self._marker_info = _new_inlet(mk), mk
+            self._marker_source, self._marker_info = new_inlet(mk), mk
         else:
             # a lab's stimulus program sends its image ids on LSL; without --markers they were passed over
             # without a word, and the session waited for board markers that never came
@@ -249,10 +249,10 @@ class BrainFlowSource:
         self._try("start_stream")
         if inlet is not None:
             from eegviz.sources.lsl import first_channel_notice
-            from eegviz.sources.lsl_reconnect import RecoveringInlet, _first_offset
+            from eegviz.sources.lsl_reconnect import RecoveringInlet, first_offset
 
             # measured once the board streams: it blocks ~0.65 s, and markers received meanwhile had no EEG yet
-            self._marker_source = RecoveringInlet(inlet, self._marker_info, _first_offset(inlet, 5.0), "markers")
+            self._marker_source = RecoveringInlet(inlet, self._marker_info, first_offset(inlet, 5.0), "markers")
             # [image id, condition, ...]: the first is read, as in an LSL session, which says so; here it went unsaid
             self._open_notices += first_channel_notice(self._marker_info)
         self._streaming = True
@@ -452,10 +452,10 @@ class BrainFlowSource:
             finally:
                 board.released = True  # done with, released or not (_Board)
         if self._marker_source is not None:
-            from eegviz.sources.lsl_reconnect import _close
+            from eegviz.sources.lsl_reconnect import close_inlet
 
             mk, self._marker_source = self._marker_source, None
             if isinstance(mk, pylsl.StreamInlet):  # opened, never started
-                _close(mk)
+                close_inlet(mk)
             else:
                 mk.close()

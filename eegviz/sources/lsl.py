@@ -51,7 +51,7 @@ from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult, first_channel, sender_kinship
 from eegviz.sources.rate import LiveRateCheck
 from eegviz.sources.lsl_reconnect import (
-    _close, _connect, _first_offset, _format, _new_inlet, channel_header, RecoveringInlet, _same_type
+    channel_header, close_inlet, connect_inlet, first_offset, format_name, new_inlet, RecoveringInlet, same_type
 )
 from eegviz.stream.dejitter import Dejitter
 from eegviz.sources.units import judged_scale, volts_per_unit
@@ -158,7 +158,7 @@ def _numeric_annotations(numeric: list[pylsl.StreamInfo], eeg: pylsl.StreamInfo,
     (annotations_encoding="one-hot", one float channel per description), which carries no image id, so eegviz
     passes it over and took any other marker stream on the machine instead without a word: another program's
     markers, decoded against this EEG."""
-    own = [s for s in numeric if _same_type(s.type(), "annotations") and _kinship(s, eeg) >= 2]
+    own = [s for s in numeric if same_type(s.type(), "annotations") and _kinship(s, eeg) >= 2]
     if not own or (markers is not None and _kinship(markers, eeg) >= 2):
         return
     instead = f"using markers from {_ident(markers)}, another sender's" if markers is not None else "no markers yet"
@@ -170,7 +170,7 @@ def _numeric_annotations(numeric: list[pylsl.StreamInfo], eeg: pylsl.StreamInfo,
 def _marker_candidates(streams, marker_type: str) -> list[pylsl.StreamInfo]:
     """String streams of the marker type or mne-lsl's "annotations", in _order (as resolve_streams takes them)."""
     return sorted((s for s in streams if s.channel_format() == pylsl.cf_string
-                   and (_same_type(s.type(), marker_type) or _same_type(s.type(), "annotations"))), key=_order)
+                   and (same_type(s.type(), marker_type) or same_type(s.type(), "annotations"))), key=_order)
 
 
 def marker_streams_seen(wait_s: float, marker_type: str = "Markers") -> list[str]:
@@ -215,10 +215,10 @@ def resolve_streams(
             strings = [s for s in seen if s.channel_format() == pylsl.cf_string]
             if stream_name is not None:
                 cands = [s for s in numeric if s.name() == stream_name]
-                best = [s for s in cands if _same_type(s.type(), stream_type or "")]
+                best = [s for s in cands if same_type(s.type(), stream_type or "")]
                 cands = best or cands
             else:
-                cands = [s for s in numeric if _same_type(s.type(), stream_type or "") and s.nominal_srate() > 0]
+                cands = [s for s in numeric if same_type(s.type(), stream_type or "") and s.nominal_srate() > 0]
             if marker_name is not None:
                 mc = [s for s in strings if s.name() == marker_name]
                 wrong = [s for s in numeric if s.name() == marker_name]
@@ -226,7 +226,7 @@ def resolve_streams(
                     w = wrong[0]
                     raise EegvizError(
                         f"LSL stream '{marker_name}' ({w.type() or 'no type'}, {w.channel_count()} "
-                        f"{_format(w)} channels) is numeric; eegviz needs a string marker stream (one image id "
+                        f"{format_name(w)} channels) is numeric; eegviz needs a string marker stream (one image id "
                         "per onset), e.g. mne-lsl's PlayerLSL with annotations_encoding='string'"
                     )
             else:
@@ -296,15 +296,15 @@ class _MarkerSearch(threading.Thread):
                 chosen = _choose_markers(_marker_candidates(resolver.results(), self._type), self._eeg, notices)
                 if chosen is None:  # gone again meanwhile
                     continue
-                inlet = _new_inlet(chosen)
+                inlet = new_inlet(chosen)
                 try:
-                    offset = _connect(inlet, 2.0)
+                    offset = connect_inlet(inlet, 2.0)
                 except Exception:  # noqa: BLE001 - it vanished while being opened: keep looking
-                    _close(inlet)
+                    close_inlet(inlet)
                     continue
                 with self._lock:
                     if self.stopping.is_set():
-                        _close(inlet)
+                        close_inlet(inlet)
                     else:
                         self.notices.extend(notices)
                         self.found = (inlet, chosen, offset)
@@ -318,7 +318,7 @@ class _MarkerSearch(threading.Thread):
         self.join(timeout=3.0)
         with self._lock:
             if self.found is not None:
-                _close(self.found[0])
+                close_inlet(self.found[0])
                 self.found = None
 
 
@@ -426,9 +426,9 @@ class LslSource:
             self.stream_name, self.stream_type, self.marker_name, self.marker_type, self.resolve_timeout,
             self._notices,
         )
-        eeg_inlet = _new_inlet(eeg)
+        eeg_inlet = new_inlet(eeg)
         self._markers_wanted_for = eeg if mk is None and self.marker_name is None else None
-        self._unstarted = [("markers", mk, _new_inlet(mk))] if mk is not None else []
+        self._unstarted = [("markers", mk, new_inlet(mk))] if mk is not None else []
         self._unstarted.append(("eeg", eeg, eeg_inlet))
         try:
             full = eeg_inlet.info(timeout=self.resolve_timeout)  # the full info carries desc
@@ -453,7 +453,7 @@ class LslSource:
             unit="volts",
             marker_header=mk.as_xml() if mk is not None else "",
             eeg_header=full.as_xml(),
-            eeg_format=_format(full),
+            eeg_format=format_name(full),
         )
 
     def start(self) -> None:
@@ -495,7 +495,7 @@ class LslSource:
                 except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
                     raise _NoAnswer(info, e) from None
             for label, info, inlet in pending:
-                offset = _first_offset(inlet, self.resolve_timeout)
+                offset = first_offset(inlet, self.resolve_timeout)
                 # a returning EEG stream must keep the channel labels and units that made the channel map and scale
                 link = RecoveringInlet(inlet, info, offset, label, self._full if label == "eeg" else None)
                 if label == "eeg":
@@ -505,7 +505,7 @@ class LslSource:
                     self._notices += first_channel_notice(info)
         except BaseException:  # a failure closes what it opened
             for _, _, inlet in pending:
-                _close(inlet)
+                close_inlet(inlet)
             self.stop()
             raise
 
@@ -705,7 +705,7 @@ class LslSource:
             self._marker_search.cancel()
             self._marker_search = None
         for _, _, inlet in self._unstarted or ():
-            _close(inlet)
+            close_inlet(inlet)
         self._unstarted = None
         for attr in ("_eeg", "_markers"):
             link = getattr(self, attr)

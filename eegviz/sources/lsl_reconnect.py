@@ -26,12 +26,14 @@ OFFSET_INTERVAL_S = 5.0  # clock offset read this often per inlet (LabRecorder's
 
 
 
-def _format(info: pylsl.StreamInfo) -> str:
+def format_name(info: pylsl.StreamInfo) -> str:
+    """The stream's channel format by name ("float32", "string"): what notices say, and the recording declares."""
     return lsl_format_name(info.channel_format())
 
 
-def _same_type(a: str, b: str) -> bool:
-    """LSL types are free text and case varies by tool (mne-lsl says "eeg", most others "EEG")."""
+def same_type(a: str, b: str) -> bool:
+    """LSL types are free text and case varies by tool (mne-lsl says "eeg", most others "EEG"): a returning
+    stream (misfit) and a stream looked for by type (eegviz.sources.lsl) are compared by this one rule."""
     return a.strip().lower() == b.strip().lower()
 
 
@@ -46,12 +48,12 @@ def misfit(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> str | None:
     """Why `new` cannot replace `old` (one-line notice), or None when it fits: the rest of liblsl's recovery
     rule (type in any case, channel count, channel format) plus the rate, which the epocher relies on."""
     parts = []
-    if not _same_type(new.type(), old.type()):
+    if not same_type(new.type(), old.type()):
         parts.append(f"type '{new.type()}' instead of '{old.type()}'")
     if new.channel_count() != old.channel_count():
         parts.append(f"{new.channel_count()} channels instead of {old.channel_count()}")
     if new.channel_format() != old.channel_format():
-        parts.append(f"{_format(new)} samples instead of {_format(old)}")
+        parts.append(f"{format_name(new)} samples instead of {format_name(old)}")
     if abs(new.nominal_srate() - old.nominal_srate()) > 1e-9 * max(1.0, old.nominal_srate()):
         parts.append(f"{new.nominal_srate():g} Hz instead of {old.nominal_srate():g} Hz")
     if not parts:
@@ -103,28 +105,36 @@ def _query(info: pylsl.StreamInfo) -> str:
     return f"name={_literal(info.name())}"
 
 
-def _new_inlet(info: pylsl.StreamInfo) -> pylsl.StreamInlet:
+def new_inlet(info: pylsl.StreamInfo) -> pylsl.StreamInlet:
     """An inlet with raw stamps (no liblsl processing and no recovery: see the lsl module), not yet connected:
-    liblsl sends it no samples until open_stream(), while inlet.info() can already fetch the full header."""
+    liblsl sends it no samples until open_stream(), while inlet.info() can already fetch the full header.
+
+    Every inlet a RecoveringInlet may hold is made here, by its sources too (EEG and markers, LSL or beside a
+    BrainFlow board): one made with liblsl's recover=True would block a read while liblsl looks for the outlet."""
     return pylsl.StreamInlet(info, max_buflen=360, recover=False, processing_flags=0)
 
 
-def _connect(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
+def connect_inlet(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
     """Start the inlet's data and take its first clock-offset measurement now (the only one that blocks,
     ~0.65 s); returns that offset, None if the peer did not answer."""
     inlet.open_stream(timeout=timeout)
-    return _first_offset(inlet, timeout)
+    return first_offset(inlet, timeout)
 
 
-def _first_offset(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
-    """The inlet's first clock-offset measurement (blocks ~0.65 s); None if the peer did not answer."""
+def first_offset(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
+    """The inlet's first clock-offset measurement (blocks ~0.65 s); None if the peer did not answer.
+
+    Apart from open_stream() (connect_inlet) for a source that starts several streams (EEG and markers, a board and
+    markers): all are started first and measured after, or the markers of the first ~0.65 s had no EEG to cut from."""
     try:
         return inlet.time_correction(timeout=timeout)
     except (pylsl.util.TimeoutError, pylsl.util.LostError):
         return None  # a peer that cannot answer now is found again by the RecoveringInlet when it is lost
 
 
-def _close(inlet: pylsl.StreamInlet | None) -> None:
+def close_inlet(inlet: pylsl.StreamInlet | None) -> None:
+    """Close an inlet that may be dead already (its outlet gone) or never opened: closing is cleanup, on the way
+    out of a failure or a stop, and must not raise over what is being cleaned up after."""
     if inlet is not None:
         try:
             inlet.close_stream()
@@ -183,17 +193,17 @@ class _OutletSearch(threading.Thread):
     def _open_fitting(self, s: pylsl.StreamInfo) -> tuple[pylsl.StreamInlet, float | None] | None:
         """A connected inlet on `s`, or None when its full header (fetched before any data is asked for) has
         other channel labels or units than the original's: then it is announced and refused like a misfit."""
-        inlet = _new_inlet(s)
+        inlet = new_inlet(s)
         try:
             if self._channels is not None:
                 why = header_misfit(s.name(), self._channels, inlet.info(timeout=2.0))
                 if why is not None:
-                    _close(inlet)
+                    close_inlet(inlet)
                     self._tell(s, why)
                     return None
-            return inlet, _connect(inlet, 2.0)
+            return inlet, connect_inlet(inlet, 2.0)
         except BaseException:
-            _close(inlet)
+            close_inlet(inlet)
             raise
 
     def run(self) -> None:
@@ -210,7 +220,7 @@ class _OutletSearch(threading.Thread):
                     inlet, offset = opened
                     with self._lock:  # a search dropped meanwhile (stopping set) must not leave an inlet open
                         if self.stopping.is_set():
-                            _close(inlet)
+                            close_inlet(inlet)
                         else:
                             self.found = (inlet, usable[0], offset)
                     return
@@ -223,7 +233,7 @@ class _OutletSearch(threading.Thread):
         self.stopping.set()
         self.join(timeout=3.0)
         if self.found is not None:
-            _close(self.found[0])
+            close_inlet(self.found[0])
             self.found = None
 
 
@@ -254,7 +264,7 @@ class RecoveringInlet:
         if f is None or f.found is None:
             return False
         self._notices.extend(f.notices)
-        _close(self.inlet)
+        close_inlet(self.inlet)
         self.inlet, self.info, offset = f.found
         if offset is not None:
             self.offset = offset
@@ -303,7 +313,7 @@ class RecoveringInlet:
             with f._lock:
                 f.stopping.set()
                 if f.found is not None:
-                    _close(f.found[0])
+                    close_inlet(f.found[0])
                     f.found = None
             self._notices.extend(f.notices)
             self.search_thread = None
@@ -327,6 +337,6 @@ class RecoveringInlet:
         if self.search_thread is not None:
             self.search_thread.cancel()
             self.search_thread = None
-        _close(self.inlet)
+        close_inlet(self.inlet)
 
 

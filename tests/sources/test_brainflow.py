@@ -483,8 +483,8 @@ def test_the_board_streams_before_the_marker_streams_clock_offset_is_measured(mo
     name = f"bf-mk-{uuid.uuid4().hex[:8]}"
     outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, name))
     order = []
-    real_offset = reconnect._first_offset
-    monkeypatch.setattr(reconnect, "_first_offset", lambda *a: (order.append("offset"), real_offset(*a))[1])
+    real_offset = reconnect.first_offset
+    monkeypatch.setattr(reconnect, "first_offset", lambda *a: (order.append("offset"), real_offset(*a))[1])
     src = BrainFlowSource(marker_lsl_name=name)
     src.open()
     real_start = src.board.start_stream
