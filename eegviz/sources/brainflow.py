@@ -26,6 +26,7 @@ from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainF
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
+from eegviz.sources import lsl_reconnect
 from eegviz.sources.base import ReadResult
 from eegviz.sources.rate import LiveRateCheck
 from eegviz.stream.counter import SampleCounter, with_lost
@@ -137,7 +138,12 @@ class BrainFlowSource:
         self._input_params = self._checked_params()  # wrong names or a missing port: said now, not after warm-up
         self.board: BoardShim | None = None
         self.info = StreamInfo(name=_board_name(self.board_id), ch_names=(), sfreq=0.0)
-        self._marker_source = None  # a RecoveringInlet once started; before, the unconnected inlet open() made
+        # with marker_lsl_name: the marker stream's inlet, made by open() and not connected yet (liblsl sends it
+        # nothing before start()), and its header; start() connects it and hands it over to _markers, which reads
+        # the stream from then on and finds it again if it goes. Without, both stay None: the board's markers
+        self._marker_inlet: pylsl.StreamInlet | None = None
+        self._marker_info: pylsl.StreamInfo | None = None
+        self._markers: lsl_reconnect.RecoveringInlet | None = None
         self._streaming = False  # start() ran (open() only prepares the board)
         self._offset = 0.0
         self._last_ts: float | None = None
@@ -209,12 +215,10 @@ class BrainFlowSource:
             except EegvizError:
                 self.stop()
                 raise
-            from eegviz.sources.lsl_reconnect import new_inlet
-
             # without liblsl's recovery, which found no stream without a source_id (a stimulus program restarted:
             # no markers again, without a word) and blocks pulls while it looks: a RecoveringInlet (start())
             # looks in the background and says when the stream is lost and back, as for LSL sessions
-            self._marker_source, self._marker_info = new_inlet(mk), mk
+            self._marker_inlet, self._marker_info = lsl_reconnect.new_inlet(mk), mk
         else:
             # a lab's stimulus program sends its image ids on LSL; without --markers they were passed over
             # without a word, and the session waited for board markers that never came
@@ -239,7 +243,7 @@ class BrainFlowSource:
         """Start the board's stream (open() first if the caller did not) and the marker inlet, if any."""
         if self.board is None:
             self.open()
-        inlet = self._marker_source if isinstance(self._marker_source, pylsl.StreamInlet) else None
+        inlet = self._marker_inlet
         if inlet is not None:  # first, so a marker stream gone since open() leaves no board running
             try:
                 inlet.open_stream(timeout=5.0)
@@ -249,10 +253,11 @@ class BrainFlowSource:
         self._try("start_stream")
         if inlet is not None:
             from eegviz.sources.lsl import first_channel_notice
-            from eegviz.sources.lsl_reconnect import RecoveringInlet, first_offset
 
             # measured once the board streams: it blocks ~0.65 s, and markers received meanwhile had no EEG yet
-            self._marker_source = RecoveringInlet(inlet, self._marker_info, first_offset(inlet, 5.0), "markers")
+            offset = lsl_reconnect.first_offset(inlet, 5.0)
+            self._markers = lsl_reconnect.RecoveringInlet(inlet, self._marker_info, offset, "markers")
+            self._marker_inlet = None  # the RecoveringInlet owns it now (and closes it)
             # [image id, condition, ...]: the first is read, as in an LSL session, which says so; here it went unsaid
             self._open_notices += first_channel_notice(self._marker_info)
         self._streaming = True
@@ -310,7 +315,7 @@ class BrainFlowSource:
             self._last_ts = float(raw[-1])
             result.chunks.append(Chunk(samples=samples.astype(np.float32), timestamps=ts, source=self.info.name,
                                        raw_timestamps=raw))  # the recording keeps the board's own stamps
-            if self._marker_source is None:
+            if self._markers is None:  # the board's marker channel
                 values = data[self._marker_row]
                 for i in np.flatnonzero(np.isfinite(values) & (values != 0)):
                     # on its sample's place in the steady clock: a replay of the recording dejitters the EEG
@@ -318,7 +323,7 @@ class BrainFlowSource:
                     result.markers.append(
                         Marker(timestamp=float(ts[i]), payload=_marker_text(values[i]), source=self.info.name)
                     )
-        if self._marker_source is not None:
+        if self._markers is not None:
             self._read_lsl_markers(result)
         return result
 
@@ -327,7 +332,7 @@ class BrainFlowSource:
         start()); a lost stream is looked for in the background and its loss and return said (RecoveringInlet)."""
         from eegviz.sources.lsl import pull_marker_chunk, undecodable_notice
 
-        mk = self._marker_source
+        mk = self._markers
         mk.swap_if_found()
         mk.take_notices(result)
         mk.poll_offset(ReadResult())  # its offset only: the recording stamps markers in the local clock
@@ -451,11 +456,8 @@ class BrainFlowSource:
                 pass  # releasing a board that failed must not mask the original error
             finally:
                 board.released = True  # done with, released or not (_Board)
-        if self._marker_source is not None:
-            from eegviz.sources.lsl_reconnect import close_inlet
-
-            mk, self._marker_source = self._marker_source, None
-            if isinstance(mk, pylsl.StreamInlet):  # opened, never started
-                close_inlet(mk)
-            else:
-                mk.close()
+        inlet, self._marker_inlet = self._marker_inlet, None
+        lsl_reconnect.close_inlet(inlet)  # opened, never started
+        markers, self._markers = self._markers, None
+        if markers is not None:
+            markers.close()
