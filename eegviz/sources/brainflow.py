@@ -324,31 +324,13 @@ class BrainFlowSource:
                         Marker(timestamp=float(ts[i]), payload=_marker_text(values[i]), source=self.info.name)
                     )
         if self._markers is not None:
-            self._read_lsl_markers(result)
+            from eegviz.sources.lsl import read_marker_inlet
+
+            # stamped in the local LSL clock, which the board's samples are moved onto (_offsets); the recording
+            # stamps markers in that clock, so it takes no sender stamps or clock offsets (sender_clock=False)
+            self._told_text = read_marker_inlet(self._markers, result, self.marker_lsl_name, self._told_text,
+                                                sender_clock=False)
         return result
-
-    def _read_lsl_markers(self, result: ReadResult) -> None:
-        """The LSL marker stream's markers, stamped in the local LSL clock (the board's samples are moved there at
-        start()); a lost stream is looked for in the background and its loss and return said (RecoveringInlet)."""
-        from eegviz.sources.lsl import pull_marker_chunk, undecodable_notice
-
-        mk = self._markers
-        mk.swap_if_found()
-        mk.take_notices(result)
-        mk.poll_offset(ReadResult())  # its offset only: the recording stamps markers in the local clock
-        if mk.lost:
-            return
-        try:
-            vals, mts = pull_marker_chunk(mk.inlet)
-        except pylsl.util.LostError:
-            mk.mark_lost()
-            mk.take_notices(result)
-            return
-        for (payload, raw_bytes), t in zip(vals, mts):
-            if raw_bytes is not None and not self._told_text:
-                self._told_text = True
-                result.notices.append(undecodable_notice(self.marker_lsl_name, raw_bytes, payload))
-            result.markers.append(Marker(timestamp=float(t) + mk.offset, payload=payload, source=self.marker_lsl_name))
 
     def _offsets(self, wall: np.ndarray, result: ReadResult) -> np.ndarray:
         """What moves each of this chunk's board stamps (`wall`: the system clock's, time.time()) onto the LSL clock.

@@ -367,6 +367,37 @@ def undecodable_notice(stream: str, raw: bytes, payload: str) -> str:
             f"recorded, as Windows-1252 text ('{payload}')")
 
 
+def read_marker_inlet(mk: RecoveringInlet, result: ReadResult, source: str, told_text: bool,
+                      sender_clock: bool = True) -> bool:
+    """One read of a marker stream into `result`, for every source that takes its markers over LSL (an LSL
+    session's, a BrainFlow board's beside it), so they recover and read ids by one rule: the outlet search's fresh
+    inlet is swapped in, the stream's loss and return are said (in the read that finds them), and the waiting ids
+    are pulled (pull_marker_chunk) and stamped in the local clock, the sender's stamp plus the inlet's clock offset.
+
+    With sender_clock the markers keep the sender's stamps too and the offset measurements go out as ClockOffsets:
+    the recording stores the sender's clock, as LabRecorder does. Without, it stores the local stamps and needs
+    neither (the offset is still followed, for the local stamps). Returns told_text, True once the first id that
+    was not UTF-8 text was said (once per session)."""
+    mk.swap_if_found()
+    mk.take_notices(result)
+    mk.poll_offset(result if sender_clock else ReadResult())
+    if mk.lost:
+        return told_text
+    try:
+        values, stamps = pull_marker_chunk(mk.inlet)
+    except pylsl.util.LostError:
+        mk.mark_lost()
+        mk.take_notices(result)
+        return told_text
+    for (payload, raw), t in zip(values, stamps):
+        if raw is not None and not told_text:
+            told_text = True
+            result.notices.append(undecodable_notice(mk.info.name(), raw, payload))
+        result.markers.append(Marker(timestamp=float(t) + mk.offset, payload=payload, source=source,
+                                     raw_timestamp=float(t) if sender_clock else None))
+    return told_text
+
+
 def _live_rows(values: np.ndarray) -> np.ndarray:
     """The samples (rows) that are not all zero or non-finite: what units are judged on (an amplifier warming up
     sends zeros, which say nothing of a scale)."""
@@ -540,12 +571,7 @@ class LslSource:
         if self._marker_search is not None:
             self._take_late_markers(result)
         if self._markers is not None:
-            mk = self._markers
-            mk.swap_if_found()
-            mk.take_notices(result)
-            mk.poll_offset(result)
-            if not mk.lost:
-                self._pull_markers(result)
+            self._told_text = read_marker_inlet(self._markers, result, self.info.name, self._told_text)
         if pulled:
             eeg.stop_search()
         elif time.monotonic() - self._last_data_at > RECONNECT_AFTER_S:
@@ -677,20 +703,6 @@ class LslSource:
                               f"of its {len(self._unjudged)} channels; their values look like {what} (|median| "
                               f"{judged.median_abs:.3g}, spread {judged.spread:.3g}), so they are read as {what}")
         self._unjudged = None
-
-    def _pull_markers(self, result: ReadResult) -> None:
-        mk = self._markers
-        try:
-            values, mts = pull_marker_chunk(mk.inlet)
-        except pylsl.util.LostError:
-            mk.mark_lost()
-            return
-        for (payload, raw), t in zip(values, mts):
-            if raw is not None and not self._told_text:
-                self._told_text = True
-                result.notices.append(undecodable_notice(mk.info.name(), raw, payload))
-            result.markers.append(Marker(timestamp=float(t) + mk.offset, payload=payload, source=self.info.name,
-                                         raw_timestamp=float(t)))
 
     def drain(self) -> ReadResult:
         """What the source still holds when reading ends: the chunks awaiting the units judgement, judged on what
