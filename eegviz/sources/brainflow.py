@@ -211,7 +211,8 @@ class BrainFlowSource:
             from eegviz.sources.lsl import resolve_streams
 
             try:
-                _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0)  # markers only
+                # markers only; which one was taken where several have the name is said, as in an LSL session
+                _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0, self._open_notices)
             except EegvizError:
                 self.stop()
                 raise

@@ -199,14 +199,15 @@ def resolve_streams(
     SETTLE_S more, so that every stream on the network has answered before one is chosen (peers in another
     process answer later); where several fit, a notice in `notices` says which one was taken and how to choose,
     and so does one when no marker stream is found. With neither stream_name nor stream_type only the marker
-    stream is looked for (a BrainFlow board's markers), and (None, markers) is returned.
+    stream is looked for (a BrainFlow board's markers), and (None, markers) is returned once it has shown up
+    SETTLE_S ago, as the EEG stream is.
     """
     want_eeg = stream_name is not None or stream_type is not None
     notices = [] if notices is None else notices
     resolver = pylsl.ContinuousResolver(forget_after=max(5.0, timeout))
     start = time.monotonic()
     deadline = start + timeout
-    eeg_found_at: float | None = None
+    found_at: float | None = None  # when what is looked for (the EEG stream, or the markers only) showed up
     seen: list[pylsl.StreamInfo] = []
     try:
         while True:
@@ -232,13 +233,14 @@ def resolve_streams(
             else:
                 mc = _marker_candidates(strings, marker_type)
             now = time.monotonic()
-            if not want_eeg and mc:
+            if not (cands if want_eeg else mc):
+                found_at = None
+            elif found_at is None:
+                found_at = now
+            settled = found_at is not None and (now - found_at >= SETTLE_S or now >= deadline)
+            if settled and not want_eeg:
+                # the markers only: taken at once, of two of one name the first to answer was, and nothing said so
                 return None, _choose_markers(mc, None, notices)
-            if not (want_eeg and cands):
-                eeg_found_at = None
-            elif eeg_found_at is None:
-                eeg_found_at = now
-            settled = eeg_found_at is not None and (now - eeg_found_at >= SETTLE_S or now >= deadline)
             if settled and (mc or marker_name is None):  # (an EEG stream found just before the deadline counts)
                 eeg = _pick(cands, "EEG", "--stream", notices)
                 markers = _choose_markers(mc, eeg, notices)
@@ -258,7 +260,7 @@ def resolve_streams(
     finally:
         del resolver
     names = ", ".join(sorted(_describe(s) for s in seen)) or "none"
-    if eeg_found_at is None and want_eeg:
+    if found_at is None and want_eeg:
         what = f"named '{stream_name}'" if stream_name is not None else "of"
         raise EegvizError(
             f"no LSL stream {what} (type {stream_type}) found within {timeout} s; streams seen: {names}"

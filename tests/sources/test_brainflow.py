@@ -627,3 +627,20 @@ def test_a_marker_stream_of_several_channels_is_said_to_be_read_by_its_first() -
     finally:
         src.stop()
         del outlet
+
+
+def test_two_marker_streams_of_the_name_given_are_said_with_the_one_taken() -> None:
+    """Two stimulus programs publishing one marker stream name (a second copy left running): one is taken, and an
+    LSL session says which and how to choose; a board session took one without a word (the notice was dropped)."""
+    name = f"bf-mk-{uuid.uuid4().hex[:8]}"
+    outlets = [pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, f"{name}-{i}"))
+               for i in range(2)]
+    src = BrainFlowSource(marker_lsl_name=name)
+    src.start()
+    try:
+        notices = src.read().notices
+    finally:
+        src.stop()
+        del outlets
+    said = [n for n in notices if n.startswith("2 LSL marker streams fit")]
+    assert len(said) == 1 and f"'{name}-0'" in said[0] and "stop the others" in said[0], notices

@@ -55,3 +55,22 @@ def test_an_id_that_is_not_utf8_is_read_and_said_once_per_session() -> None:
     assert len(first.notices) == 1 and "'stim'" in first.notices[0] and "Windows-1252" in first.notices[0]
     assert read_marker_inlet(mk, second, "amp", told) is True
     assert [m.payload for m in second.markers] == ["Bild_ö"] and not second.notices
+
+
+def test_a_marker_stream_looked_for_alone_is_chosen_once_every_one_of_its_name_answered() -> None:
+    """A BrainFlow session's --markers NAME, sent by two stimulus programs: resolve_streams took the first to answer
+    (either) and said nothing; now both have answered (SETTLE_S), the same one is taken each time, and it is said."""
+    import uuid
+
+    from eegviz.sources.lsl import resolve_streams
+
+    name = f"mk-{uuid.uuid4().hex[:8]}"
+    outlets = [pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, f"{name}-{i}"))
+               for i in (1, 0)]
+    try:
+        notices: list[str] = []
+        eeg, markers = resolve_streams(None, None, name, "Markers", 5.0, notices)
+    finally:
+        del outlets
+    assert eeg is None and markers.source_id() == f"{name}-0"
+    assert len(notices) == 1 and notices[0].startswith("2 LSL marker streams fit") and "stop the others" in notices[0]
