@@ -208,18 +208,11 @@ class BrainFlowSource:
         self._try("prepare_session")
         self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")
         if self.marker_lsl_name:  # found now, its samples taken from start() on (an LSL inlet gets none before)
-            from eegviz.sources.lsl import resolve_streams
-
             try:
-                # markers only; which one was taken where several have the name is said, as in an LSL session
-                _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0, self._open_notices)
+                self._find_marker_stream(self._open_notices)
             except EegvizError:
                 self.stop()
                 raise
-            # without liblsl's recovery, which found no stream without a source_id (a stimulus program restarted:
-            # no markers again, without a word) and blocks pulls while it looks: a RecoveringInlet (start())
-            # looks in the background and says when the stream is lost and back, as for LSL sessions
-            self._marker_inlet, self._marker_info = lsl_reconnect.new_inlet(mk), mk
         else:
             # a lab's stimulus program sends its image ids on LSL; without --markers they were passed over
             # without a word, and the session waited for board markers that never came
@@ -230,6 +223,46 @@ class BrainFlowSource:
                 self._open_notices.append(
                     f"LSL marker stream {', '.join(seen)} is not used: a BrainFlow session takes its markers from "
                     f"the board's marker channel; to take them from LSL, name the stream with --markers NAME")
+
+    def _find_marker_stream(self, notices: list[str]) -> None:
+        """Find the LSL marker stream named marker_lsl_name and make its inlet, not connected yet (start() does).
+
+        Without liblsl's recovery, which found no stream without a source_id (a stimulus program restarted: no
+        markers again, without a word) and blocks pulls while it looks: a RecoveringInlet (start()) looks in the
+        background and says when the stream is lost and back, as for LSL sessions. Where several streams have the
+        name, which one was taken is said in `notices`, as in an LSL session."""
+        from eegviz.sources.lsl import resolve_streams
+
+        _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0, notices)  # markers only
+        self._marker_inlet, self._marker_info = lsl_reconnect.new_inlet(mk), mk
+
+    def _connect_marker_inlet(self) -> None:
+        """Start the data of the marker inlet open() made; a stream that does not answer stops the source (one line).
+
+        One whose outlet went away since (a stimulus program restarted during the model's warm-up; a PsychoPy
+        script makes a new outlet each run) is looked for once more, as the LSL source looks for its streams: the
+        session was refused, "did not answer", though a stream of the name was there again."""
+        name = self.marker_lsl_name
+        try:
+            self._marker_inlet.open_stream(timeout=5.0)
+            return
+        except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
+            first = str(e).rstrip(".")
+        lsl_reconnect.close_inlet(self._marker_inlet)
+        self._marker_inlet = None
+        notices: list[str] = []
+        try:
+            self._find_marker_stream(notices)
+        except EegvizError as e:
+            self.stop()
+            raise EegvizError(f"LSL marker stream '{name}' did not answer ({first}) and was looked for again: "
+                              f"{e}") from None
+        try:
+            self._marker_inlet.open_stream(timeout=5.0)
+        except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
+            self.stop()
+            raise EegvizError(f"LSL marker stream '{name}' did not answer: {e}") from None
+        self._open_notices += [n for n in notices if n not in self._open_notices]  # what open() said is said once
 
     def _try(self, call: str) -> None:
         try:
@@ -244,14 +277,10 @@ class BrainFlowSource:
         """Start the board's stream (open() first if the caller did not) and the marker inlet, if any."""
         if self.board is None:
             self.open()
-        inlet = self._marker_inlet
-        if inlet is not None:  # first, so a marker stream gone since open() leaves no board running
-            try:
-                inlet.open_stream(timeout=5.0)
-            except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
-                self.stop()
-                raise EegvizError(f"LSL marker stream '{self.marker_lsl_name}' did not answer: {e}") from None
+        if self._marker_inlet is not None:  # first, so a marker stream gone since open() leaves no board running
+            self._connect_marker_inlet()
         self._try("start_stream")
+        inlet = self._marker_inlet
         if inlet is not None:
             from eegviz.sources.lsl import first_channel_notice
 

@@ -51,6 +51,16 @@ def _wobble(source, sd_s: float, seed: int, then=None) -> None:
     source.board.get_board_data = wobbling
 
 
+def _pushed_marker_arrives(src: BrainFlowSource, outlet: pylsl.StreamOutlet, seconds: float) -> bool:
+    """Push "star_001" on the LSL marker outlet, read by read, until the source hands it out (or `seconds` pass)."""
+    t_end = time.monotonic() + seconds
+    while time.monotonic() < t_end:
+        outlet.push_sample(["star_001"])
+        if "star_001" in [m.payload for m in src.read(timeout=0.1).markers]:
+            return True
+    return False
+
+
 def _read_all(src: BrainFlowSource, seconds: float) -> dict:
     """Everything read for `seconds`: chunks, markers, notices, and how many reads said gap."""
     got = {"chunks": [], "markers": [], "notices": [], "gaps": 0}
@@ -225,11 +235,7 @@ def test_markers_from_an_lsl_stream_beside_the_board() -> None:
     src = BrainFlowSource(board_id=-1, marker_lsl_name=name)
     src.start()
     try:
-        got, t_end = [], time.monotonic() + 8.0
-        while time.monotonic() < t_end and "star_001" not in got:
-            outlet.push_sample(["star_001"])
-            got += [m.payload for m in src.read(timeout=0.1).markers]
-        assert "star_001" in got
+        assert _pushed_marker_arrives(src, outlet, 8.0)
     finally:
         src.stop()
         del outlet
@@ -644,3 +650,22 @@ def test_two_marker_streams_of_the_name_given_are_said_with_the_one_taken() -> N
         del outlets
     said = [n for n in notices if n.startswith("2 LSL marker streams fit")]
     assert len(said) == 1 and f"'{name}-0'" in said[0] and "stop the others" in said[0], notices
+
+
+def test_a_marker_stream_restarted_during_the_warm_up_is_found_again() -> None:
+    """The stimulus program restarted between open() and start() (the model warms up in between; a PsychoPy script
+    makes a new outlet each run): the inlet open() made was bound to the old outlet, and the session was refused,
+    "did not answer", though the stream was there. It is looked for once more, as the LSL source does."""
+    name = f"bf-mk-{uuid.uuid4().hex[:8]}"
+    stream = pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, name)
+    outlet = pylsl.StreamOutlet(stream)
+    src = BrainFlowSource(marker_lsl_name=name)
+    src.open()
+    del outlet
+    outlet = pylsl.StreamOutlet(stream)  # the same stream, started again
+    try:
+        src.start()
+        assert _pushed_marker_arrives(src, outlet, 5.0)
+    finally:
+        src.stop()
+        del outlet
