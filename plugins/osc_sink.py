@@ -35,15 +35,31 @@ class OscSink:
             raise EegvizError(f"OSC target {host}:{port} cannot be used ({e})") from None
         self._warned = False
 
-    @classmethod
-    def from_spec(cls, spec: str) -> OscSink:
-        """'HOST:PORT', ':PORT' or 'PORT' (host 127.0.0.1)."""
+    @staticmethod
+    def parse_spec(spec: str) -> tuple[str, int]:
+        """(host, port) from 'HOST:PORT', ':PORT' or 'PORT' (host 127.0.0.1), refused in one line naming the
+        --sink. An IPv6 host is written bare (::1:9000) or in brackets ([::1]:9000, as in a URL: it was refused as
+        an unknown host name), and spaces around either part (a hand-edited config list) are left out."""
         host, _, port = spec.rpartition(":")
+        host = host.strip()
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
         try:
-            port_number = int(port)
+            port_number = int(port.strip())
         except ValueError:
             raise EegvizError(f"--sink osc:{spec}: give osc:HOST:PORT, e.g. osc:127.0.0.1:9000") from None
-        return cls(host or "127.0.0.1", port_number)
+        if not 0 < port_number < 65536:
+            raise EegvizError(f"--sink osc:{spec}: port {port_number} is not a UDP port (1-65535)")
+        return host or "127.0.0.1", port_number
+
+    @classmethod
+    def from_spec(cls, spec: str) -> OscSink:
+        """'HOST:PORT', ':PORT' or 'PORT' (host 127.0.0.1): see parse_spec."""
+        host, port = cls.parse_spec(spec)
+        try:
+            return cls(host, port)
+        except EegvizError as e:
+            raise EegvizError(f"--sink osc:{spec}: {e}") from None
 
     def _send(self, address: str, values: list) -> None:
         """A visuals machine that is down must not end an EEG session: a failed send is logged once."""

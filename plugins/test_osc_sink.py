@@ -3,7 +3,7 @@ import struct
 
 import numpy as np
 
-from eegviz.messages import Decoded, Epoch, Marker, Reconstruction
+from eegviz.messages import Decoded, Epoch, Marker, Reconstruction, SkipKind
 from eegviz.plugins import get, load_plugin_dir
 
 
@@ -39,3 +39,49 @@ def test_bad_osc_targets_are_one_line_errors():
         sink_cls.from_spec("127.0.0.1:70000")
     with pytest.raises(EegvizError, match="give osc:HOST:PORT"):
         sink_cls.from_spec("127.0.0.1:x")
+
+
+def _osc_sink_class():
+    from pathlib import Path
+
+    load_plugin_dir(Path(__file__).parent)
+    return get("sinks", "osc")
+
+
+def test_an_ipv6_target_in_brackets_receives_the_messages():
+    """`--sink osc:[::1]:9000`, IPv6 written as in a URL, was refused: "OSC target [::1]:9000 cannot be used
+    (Name or service not known)"; only the bare ::1:9000 worked. Spaces around host or port are left out too."""
+    import pytest
+    from pythonosc.osc_message import OscMessage
+
+    try:
+        rx = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        rx.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    rx.settimeout(2)
+    port = rx.getsockname()[1]
+    sink_cls = _osc_sink_class()
+    assert sink_cls.parse_spec(f" [::1] : {port} ") == ("::1", port)
+    for spec in (f"[::1]:{port}", f"::1:{port}"):
+        sink = sink_cls.from_spec(spec)
+        sink.on_skipped(Marker(1.0, "star_003"), "in a gap", SkipKind.GAP)
+        msg = OscMessage(rx.recvfrom(4096)[0])
+        assert (msg.address, msg.params) == ("/eegviz/skipped", ["star_003", "in a gap", "gap"])
+        sink.close()
+    rx.close()
+
+
+def test_a_bad_osc_target_names_the_sink_option():
+    """With several --sink options (or a config file's list) the user must see which one is wrong: the port error
+    said only "OSC port 70000 is not a UDP port" and an unknown host "OSC target ... cannot be used"."""
+    import pytest
+
+    from eegviz.errors import EegvizError
+
+    sink_cls = _osc_sink_class()
+    with pytest.raises(EegvizError, match=r"^--sink osc:127\.0\.0\.1:70000: port 70000 is not a UDP port"):
+        sink_cls.from_spec("127.0.0.1:70000")
+    with pytest.raises(EegvizError, match=r"^--sink osc:nosuch\.invalid:9000: OSC target nosuch\.invalid:9000 "
+                                          r"cannot be used"):
+        sink_cls.from_spec("nosuch.invalid:9000")
