@@ -3,6 +3,8 @@
 Any sink registered in the eegviz.sinks entry-point group, or by a plugin module, can be switched on this
 way - built-ins and plugins alike. NAME picks the sink; the text after the first ':' goes to the sink's
 from_spec(text) (the OSC plugin reads HOST:PORT from it); a sink without arguments is built with no arguments.
+A sink may also offer check_spec(text), which refuses bad arguments (EegvizError) without opening anything: a
+session asks it before its model loads.
 A sink is anything with on_result(rec, stimulus), on_skipped(marker, reason, kind) and close() (eegviz.pipeline.Sink).
 """
 
@@ -32,6 +34,16 @@ def sink_class(spec: str):
     cls = get("sinks", name.strip())
     if sep and rest and not hasattr(cls, "from_spec"):
         raise EegvizError(f"--sink {spec}: sink '{name}' takes no arguments (it has no from_spec)")
+    check = getattr(cls, "check_spec", None)
+    if sep and callable(check):
+        # the sink's own check of its arguments (the OSC plugin's port and host), which opens nothing: a bad port
+        # was refused only when the sink was built, after the model had loaded
+        try:
+            check(rest)
+        except EegvizError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a plugin's own failure is one line naming it
+            raise EegvizError(f"--sink {spec}: sink '{name}' failed to check its arguments ({one_line(e)})") from e
     return cls
 
 

@@ -10,6 +10,7 @@ only). Messages are encoded by python-osc, the maintained OSC library, not by ha
 from __future__ import annotations
 
 import logging
+import socket
 
 from pythonosc.udp_client import SimpleUDPClient
 
@@ -51,6 +52,17 @@ class OscSink:
         if not 0 < port_number < 65536:
             raise EegvizError(f"--sink osc:{spec}: port {port_number} is not a UDP port (1-65535)")
         return host or "127.0.0.1", port_number
+
+    @classmethod
+    def check_spec(cls, spec: str) -> None:
+        """What from_spec would refuse, without opening a socket: eegviz.sinks.sink_class asks this before the
+        session's model loads, so a mistyped port or host is said at once, not seconds later (in the window,
+        once it was open)."""
+        host, port = cls.parse_spec(spec)
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        except (OSError, OverflowError) as e:
+            raise EegvizError(f"--sink osc:{spec}: OSC target {host}:{port} cannot be used ({e})") from None
 
     @classmethod
     def from_spec(cls, spec: str) -> OscSink:

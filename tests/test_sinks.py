@@ -177,3 +177,41 @@ def test_a_session_refuses_an_unknown_sink_or_generator_before_loading_its_model
     monkeypatch.setattr(eegviz.headless, "build_models", no_load)
     assert main(["demo", "--headless", "--speed", "0", flag, value]) == 2
     assert said in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, said", [("osc:127.0.0.1:70000", "--sink osc:127.0.0.1:70000: port 70000 is not a UDP "
+                                                                 "port (1-65535)"),
+                                         ("osc:localhost", "--sink osc:localhost: give osc:HOST:PORT"),
+                                         ("osc:nosuch.invalid:9000", "OSC target nosuch.invalid:9000 cannot be used")])
+def test_a_session_refuses_a_bad_osc_target_before_loading_its_model(value, said, monkeypatch, capsys):
+    """Only the sink's name was checked early: a bad port or host was said once the model had loaded (about 4 s
+    more here; in the window, once it was open). The OSC plugin's check_spec opens no socket."""
+    import eegviz.headless
+    from eegviz.cli import main
+
+    def no_load(*a, **k):
+        raise AssertionError("the model was loaded before the sink's arguments were checked")
+
+    monkeypatch.setenv("EEGVIZ_PLUGINS", str(ROOT / "plugins"))
+    monkeypatch.setattr(eegviz.headless, "build_models", no_load)
+    assert main(["demo", "--headless", "--speed", "0", "--sink", value]) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_a_plugin_whose_check_spec_fails_is_one_line_naming_it(monkeypatch):
+    from eegviz import plugins
+    from eegviz.sinks import sink_class
+
+    class Picky:
+        @classmethod
+        def check_spec(cls, text):
+            raise ValueError(f"bad {text}\nsecond line")
+
+        @classmethod
+        def from_spec(cls, text):
+            raise AssertionError("built")
+
+    monkeypatch.setitem(plugins._extra["sinks"], "picky", Picky)
+    with pytest.raises(EegvizError) as e:
+        sink_class("picky:x")
+    assert str(e.value) == "--sink picky:x: sink 'picky' failed to check its arguments (ValueError: bad x second line)"
