@@ -11,10 +11,12 @@ A sink is anything with on_result(rec, stimulus), on_skipped(marker, reason, kin
 from __future__ import annotations
 
 import logging
+import time
 
 from eegviz.errors import EegvizError, one_line
 
 SINK_METHODS = ("on_result", "on_skipped", "close")
+SLOW_SINK_S = 0.25  # a --sink call this long is said (NamedSink._note_slow): an embedded image takes ~0.1-0.3 s
 # built-in sinks a session switches on itself, which `eegviz plugins` lists but --sink cannot build: what to use
 OTHER_WAY = {"headless": "it is the writer --out DIR switches on (results.jsonl, PNGs and the report, beside "
                          "session.xdf): give --out DIR"}
@@ -74,16 +76,32 @@ class NamedSink:
 
     def __init__(self, sink, spec: str):
         self.sink, self.spec = sink, spec
+        self._slow_said = False
 
     def _call(self, method: str, *args) -> None:
+        t0 = time.perf_counter()
         try:
             getattr(self.sink, method)(*args)
+            self._note_slow(method, time.perf_counter() - t0)
         except (EegvizError, OSError):
             raise
         except Exception as e:  # noqa: BLE001 - the plugin's own failure, said in one line
             logging.getLogger(__name__).debug("--sink %s failed in %s()", self.spec, method, exc_info=True)
             raise EegvizError(f"--sink {self.spec}: sink '{self.spec.partition(':')[0].strip()}' failed in "
                               f"{method}() ({one_line(e)})") from e
+
+    def _note_slow(self, method: str, seconds: float) -> None:
+        """A sink is called in the session's own threads (results from generation, skips from acquisition), so
+        one that takes long holds everything behind it: later images come late and a live session drops epochs
+        as "generation behind the marker rate". That was said nowhere; the first slow call is, once, naming the
+        sink (a sink that must be slow hands its work to a thread of its own)."""
+        if seconds < SLOW_SINK_S or method == "close" or self._slow_said:
+            return
+        self._slow_said = True
+        logging.getLogger(__name__).warning(
+            "--sink %s: sink '%s' took %.0f ms in %s(); the session waits for its sinks, so later results wait too "
+            "(a live session drops epochs behind it); later slow calls are not reported", self.spec,
+            self.spec.partition(":")[0].strip(), seconds * 1e3, method)
 
     def on_result(self, rec, stimulus=None) -> None:
         self._call("on_result", rec, stimulus)

@@ -215,3 +215,33 @@ def test_a_plugin_whose_check_spec_fails_is_one_line_naming_it(monkeypatch):
     with pytest.raises(EegvizError) as e:
         sink_class("picky:x")
     assert str(e.value) == "--sink picky:x: sink 'picky' failed to check its arguments (ValueError: bad x second line)"
+
+
+def test_a_slow_sink_is_said_once_naming_it(monkeypatch, caplog):
+    """A sink is called in the session's threads, so a slow one delays every later image and a live session drops
+    epochs as "generation behind the marker rate"; nothing said which sink held it up."""
+    import logging
+    import time
+
+    from eegviz import plugins, sinks
+
+    class Slow:
+        def on_result(self, rec, stimulus=None):
+            time.sleep(0.03)
+
+        def on_skipped(self, marker, reason, kind):
+            time.sleep(0.03)
+
+        def close(self):
+            time.sleep(0.03)
+
+    monkeypatch.setattr(sinks, "SLOW_SINK_S", 0.02, raising=False)
+    monkeypatch.setitem(plugins._extra["sinks"], "slow", Slow)
+    sink = make_sink("slow")
+    with caplog.at_level(logging.WARNING, logger="eegviz.sinks"):
+        sink.close()  # closing at the end holds nothing up
+        assert not caplog.records
+        sink.on_result(object(), None)
+        sink.on_skipped(object(), "gap", None)
+    [said] = [r.getMessage() for r in caplog.records]
+    assert said.startswith("--sink slow: sink 'slow' took ") and " ms in on_result(); the session waits" in said
