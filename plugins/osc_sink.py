@@ -31,9 +31,14 @@ class OscSink:
         if not 0 < port < 65536:
             raise EegvizError(f"OSC port {port} is not a UDP port (1-65535)")
         try:
-            self.client = SimpleUDPClient(host, port)  # resolves the host name now
+            # The name is resolved once, here, and messages go to its address: python-osc keeps the name and
+            # sendto() resolved it again for every message, in the session's generation thread (a slow or
+            # failing DNS lookup held up each image, or lost the message).
+            family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+            self.client = SimpleUDPClient(address[0], port, family=family)
         except (OSError, OverflowError) as e:
             raise EegvizError(f"OSC target {host}:{port} cannot be used ({e})") from None
+        self.target = f"{host}:{port}"
         self._warned = False
 
     @staticmethod
@@ -80,7 +85,8 @@ class OscSink:
         except OSError as e:
             if not self._warned:
                 self._warned = True
-                log.warning("OSC sink: sending to its target failed (%s); later failures are not reported", e)
+                log.warning("OSC sink: sending to %s failed (%s); later failures are not reported", self.target,
+                            e)
 
     def on_result(self, rec, stimulus=None) -> None:
         self._send("/eegviz/reconstruction", [

@@ -1,5 +1,7 @@
 import socket
 import struct
+import threading
+import time
 
 import numpy as np
 
@@ -85,3 +87,36 @@ def test_a_bad_osc_target_names_the_sink_option():
     with pytest.raises(EegvizError, match=r"^--sink osc:nosuch\.invalid:9000: OSC target nosuch\.invalid:9000 "
                                           r"cannot be used"):
         sink_cls.from_spec("nosuch.invalid:9000")
+
+
+def test_a_host_name_is_resolved_once_when_the_sink_is_built(monkeypatch):
+    """python-osc kept the name and sendto() resolved it again for every message, in the generation thread: a
+    slow DNS lookup held up each image, and one that failed mid-session lost the message. Here the name resolves
+    only while the sink is built; its messages still arrive."""
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    got = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: got.append((address, args)))
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    real = socket.getaddrinfo
+
+    def visuals_machine(host, *args, **kwargs):
+        return real("127.0.0.1" if host == "visuals.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", visuals_machine)
+    sink = _osc_sink_class().from_spec(f"visuals.test:{port}")
+    monkeypatch.setattr(socket, "getaddrinfo", real)  # the name no longer resolves (DNS gone)
+    sink.on_skipped(Marker(1.0, "star_003"), "in a gap", SkipKind.GAP)
+    sink.close()
+    for _ in range(100):
+        if got:
+            break
+        time.sleep(0.02)
+    server.shutdown()
+    server.server_close()
+    assert got == [("/eegviz/skipped", ("star_003", "in a gap", "gap"))]
