@@ -120,3 +120,9 @@ def test_a_host_name_is_resolved_once_when_the_sink_is_built(monkeypatch):
     server.shutdown()
     server.server_close()
     assert got == [("/eegviz/skipped", ("star_003", "in a gap", "gap"))]
+
+
+def test_the_osc_sink_documents_every_skip_kind_it_sends():
+    """Its docstring listed six kinds; "no id" and "clock" went out too, and a patch routing on them had no word."""
+    doc = " ".join(_osc_sink_class().__doc__.split())
+    assert all(kind.value in doc for kind in SkipKind)
