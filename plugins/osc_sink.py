@@ -35,7 +35,10 @@ class OscSink:
             # The name is resolved once, here, and messages go to its address: python-osc keeps the name and
             # sendto() resolved it again for every message, in the session's generation thread (a slow or
             # failing DNS lookup held up each image, or lost the message).
-            family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+            # Where a name has both, its IPv4 address: macOS lists localhost as ::1 first, and Max, TouchDesigner
+            # and python-osc's server listen on IPv4, so `osc:localhost:9000` sent every message to nobody.
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+            family, _, _, _, address = next((a for a in found if a[0] == socket.AF_INET), found[0])
             self.client = SimpleUDPClient(address[0], port, family=family)
         except (OSError, OverflowError) as e:
             raise EegvizError(f"OSC target {host}:{port} cannot be used ({e})") from None

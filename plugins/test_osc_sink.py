@@ -126,3 +126,38 @@ def test_the_osc_sink_documents_every_skip_kind_it_sends():
     """Its docstring listed six kinds; "no id" and "clock" went out too, and a patch routing on them had no word."""
     doc = " ".join(_osc_sink_class().__doc__.split())
     assert all(kind.value in doc for kind in SkipKind)
+
+
+def test_a_name_with_ipv4_and_ipv6_addresses_sends_to_the_ipv4_one(monkeypatch):
+    """macOS resolves localhost to ::1 first; the sink sent there, and a patch listening on 127.0.0.1 (Max,
+    TouchDesigner, python-osc's server) received nothing, without a word."""
+    import pytest
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    got = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: got.append((address, args)))
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real = socket.getaddrinfo
+
+    def ipv6_first(host, *args, **kwargs):
+        if host != "dualstack.test":
+            return real(host, *args, **kwargs)
+        return real("::1", *args, **kwargs) + real("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", ipv6_first)
+    sink = _osc_sink_class().from_spec(f"dualstack.test:{port}")
+    sink.on_skipped(Marker(1.0, "star_003"), "in a gap", SkipKind.GAP)
+    sink.close()
+    for _ in range(50):
+        if got:
+            break
+        time.sleep(0.02)
+    server.shutdown()
+    server.server_close()
+    assert got == [("/eegviz/skipped", ("star_003", "in a gap", "gap"))]
