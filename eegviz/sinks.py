@@ -33,7 +33,18 @@ def sink_class(spec: str):
         # `--sink headless` said "missing argument 'out_dir'", and `--sink headless:DIR` then "takes no arguments"
         raise EegvizError(f"--sink {spec}: sink '{name.strip()}' cannot be built from the command line; "
                           f"{OTHER_WAY[name.strip()]}")
-    cls = get("sinks", name.strip())
+    try:
+        cls = get("sinks", name.strip())
+    except EegvizError:
+        from eegviz.plugins import available
+
+        known = available("sinks")
+        if name.strip() in known:  # it is there but failed to import: get's own line
+            raise
+        # get's list named every registered sink, the headless writer too, which --sink then refused
+        usable = ", ".join(sorted(n for n in known if n not in OTHER_WAY)) or "none"
+        raise EegvizError(f"--sink {spec}: no sink named '{name.strip()}' (available: {usable}; results.jsonl "
+                          f"and PNGs come with --out DIR)") from None
     if sep and rest and not hasattr(cls, "from_spec"):
         raise EegvizError(f"--sink {spec}: sink '{name}' takes no arguments (it has no from_spec)")
     check = getattr(cls, "check_spec", None)

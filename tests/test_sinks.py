@@ -245,3 +245,12 @@ def test_a_slow_sink_is_said_once_naming_it(monkeypatch, caplog):
         sink.on_skipped(object(), "gap", None)
     [said] = [r.getMessage() for r in caplog.records]
     assert said.startswith("--sink slow: sink 'slow' took ") and " ms in on_result(); the session waits" in said
+
+
+def test_an_unknown_sink_lists_only_what_sink_can_build(monkeypatch):
+    """The list of available sinks named 'headless', which --sink then refused ("give --out DIR")."""
+    monkeypatch.setenv("EEGVIZ_PLUGINS", str(ROOT / "plugins"))
+    with pytest.raises(EegvizError) as e:
+        make_sink("OSC:127.0.0.1:9000")
+    assert str(e.value) == ("--sink OSC:127.0.0.1:9000: no sink named 'OSC' (available: osc; results.jsonl and PNGs "
+                            "come with --out DIR)")
