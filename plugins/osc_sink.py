@@ -39,7 +39,10 @@ class OscSink:
             # and python-osc's server listen on IPv4, so `osc:localhost:9000` sent every message to nobody.
             found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
             family, _, _, _, address = next((a for a in found if a[0] == socket.AF_INET), found[0])
-            self.client = SimpleUDPClient(address[0], port, family=family)
+            ip = address[0]
+            if family == socket.AF_INET6 and address[3]:  # a link-local fe80::1%en0: the scope leaves the text
+                ip = f"{ip}%{address[3]}"
+            self.client = SimpleUDPClient(ip, port, family=family)
         except (OSError, OverflowError) as e:
             raise EegvizError(f"OSC target {host}:{port} cannot be used ({e})") from None
         self.target = f"{host}:{port}"

@@ -161,3 +161,23 @@ def test_a_name_with_ipv4_and_ipv6_addresses_sends_to_the_ipv4_one(monkeypatch):
     server.shutdown()
     server.server_close()
     assert got == [("/eegviz/skipped", ("star_003", "in a gap", "gap"))]
+
+
+def test_a_link_local_ipv6_target_keeps_its_interface(monkeypatch):
+    """Resolving the name once dropped a link-local address's scope (fe80::1%en0 became fe80::1), which no
+    interface can send to."""
+    import sys
+
+    sink_cls = _osc_sink_class()
+    module = sys.modules[sink_cls.__module__]
+    made = []
+
+    class Client:
+        def __init__(self, address, port, family=socket.AF_UNSPEC):
+            made.append((address, port, family))
+
+    monkeypatch.setattr(module, "SimpleUDPClient", Client)
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, **kw: [
+        (socket.AF_INET6, socket.SOCK_DGRAM, 17, "", ("fe80::1", port, 0, 3))])
+    sink_cls.from_spec("fe80::1%en0:9000")
+    assert made == [("fe80::1%3", 9000, socket.AF_INET6)]
