@@ -53,6 +53,9 @@ class OscSink:
         """(host, port) from 'HOST:PORT', ':PORT' or 'PORT' (host 127.0.0.1), refused in one line naming the
         --sink. An IPv6 host is written bare (::1:9000) or in brackets ([::1]:9000, as in a URL: it was refused as
         an unknown host name), and spaces around either part (a hand-edited config list) are left out."""
+        if "," in spec:  # sink = "osc:A:9000, osc:B:9001" was told that host "A:9000, osc:B" cannot be used
+            raise EegvizError(f"--sink osc:{spec}: one target per --sink; give --sink once for each (in a config "
+                              f"file, a list: sink = [\"osc:127.0.0.1:9000\", \"osc:127.0.0.1:9001\"])")
         host, _, port = spec.rpartition(":")
         host = host.strip()
         if host.startswith("[") and host.endswith("]"):

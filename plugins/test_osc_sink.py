@@ -181,3 +181,14 @@ def test_a_link_local_ipv6_target_keeps_its_interface(monkeypatch):
         (socket.AF_INET6, socket.SOCK_DGRAM, 17, "", ("fe80::1", port, 0, 3))])
     sink_cls.from_spec("fe80::1%en0:9000")
     assert made == [("fe80::1%3", 9000, socket.AF_INET6)]
+
+
+def test_two_targets_in_one_sink_are_told_to_be_given_apart():
+    """A config file's sink = "osc:A:9000, osc:B:9001" was refused as 'OSC target A:9000, osc:B:9001 cannot be
+    used (Name or service not known)'."""
+    import pytest
+
+    from eegviz.errors import EegvizError
+
+    with pytest.raises(EegvizError, match=r"one target per --sink; .* sink = \[\"osc:127\.0\.0\.1:9000\", "):
+        _osc_sink_class().check_spec("127.0.0.1:9000, osc:127.0.0.1:9001")
