@@ -29,16 +29,21 @@ def run_headless(source, settings: SessionSettings):
     from eegviz.model_sources import resolve_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
-    from eegviz.sinks import ProgressSink, make_sinks
+    from eegviz.sinks import ProgressSink, close_sinks, make_sinks
     from eegviz.stimulus_truth import StimulusTruth
 
     output = SessionOutput(settings.output.folder) if settings.output.folder else None
     decoder, generator = build_models(resolve_model_dir(settings.model.path), settings.model.generator)
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=settings.source.command)
-    pipe = Pipeline(source, decoder, generator, make_sinks(settings.output.sinks) + [progress], output=output,
-                    paced=settings.paced, montage=settings.source.montage,
-                    average_repeats=settings.average_repeats, threads=settings.threads,
-                    truth=StimulusTruth(settings.images_dir))
+    sinks = make_sinks(settings.output.sinks)
+    try:
+        pipe = Pipeline(source, decoder, generator, sinks + [progress], output=output,
+                        paced=settings.paced, montage=settings.source.montage,
+                        average_repeats=settings.average_repeats, threads=settings.threads,
+                        truth=StimulusTruth(settings.images_dir))
+    except BaseException:
+        close_sinks(sinks)  # the pipeline closes them once it runs; a refused one never did
+        raise
     try:
         return pipe.run(duration=settings.duration)
     except BaseException:

@@ -142,6 +142,18 @@ def make_sinks(specs) -> list:
     return sinks
 
 
+def close_sinks(sinks) -> None:
+    """Close sinks a session built but never ran (its pipeline was refused: --init latent with a model that has no
+    latent branch), each whatever the others do; the session's own error is the one said, a failing close is
+    logged. Only a running pipeline closed them, so each refused start left their sockets and files open (in the
+    window, one more with every Start)."""
+    for s in sinks:
+        try:
+            s.close()
+        except Exception as e:  # noqa: BLE001 - see the docstring
+            logging.getLogger(__name__).error("closing the session's sinks: %s", e)
+
+
 class ProgressSink:
     """A progress bar over a session's markers on a terminal (off when stderr is not one, e.g. in CI logs).
 

@@ -254,3 +254,34 @@ def test_an_unknown_sink_lists_only_what_sink_can_build(monkeypatch):
         make_sink("OSC:127.0.0.1:9000")
     assert str(e.value) == ("--sink OSC:127.0.0.1:9000: no sink named 'OSC' (available: osc; results.jsonl and PNGs "
                             "come with --out DIR)")
+
+
+class _Closing:
+    closed = []
+
+    def on_result(self, rec, stimulus=None):
+        pass
+
+    def on_skipped(self, marker, reason, kind):
+        pass
+
+    def close(self):
+        self.closed.append(self)
+
+
+def test_a_headless_session_refused_before_it_runs_closes_its_sinks(monkeypatch):
+    """A pipeline refused as it was built (--init latent with a model that has no latent branch) left the sinks
+    built for it open: only a running pipeline closed them."""
+    from eegviz import headless, pipeline, plugins
+    from eegviz.settings import OutputSettings, SessionSettings
+
+    def refused(*args, **kwargs):
+        raise EegvizError("--init latent: this model has no latent branch")
+
+    _Closing.closed = []
+    monkeypatch.setitem(plugins._extra["sinks"], "closing", _Closing)
+    monkeypatch.setattr(headless, "build_models", lambda *args: (object(), object()))
+    monkeypatch.setattr(pipeline, "Pipeline", refused)
+    with pytest.raises(EegvizError, match="no latent branch"):
+        headless.run_headless(object(), SessionSettings(output=OutputSettings(sinks=("closing",))))
+    assert len(_Closing.closed) == 1

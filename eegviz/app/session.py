@@ -285,7 +285,7 @@ class SessionController(QObject):
         Always ends by emitting `ended` exactly once."""
         from eegviz.pipeline import Pipeline
         from eegviz.record.session_folder import SessionOutput
-        from eegviz.sinks import make_sinks
+        from eegviz.sinks import close_sinks, make_sinks
         from eegviz.stimulus_truth import StimulusTruth
 
         signals, sid, settings = self._signals, sess.sid, sess.settings
@@ -300,15 +300,19 @@ class SessionController(QObject):
             signals.progress.emit(sid, f"starting: opening {sess.label}…")
             output = SessionOutput(settings.output.folder) if settings.output.folder else None
             source = sess.factory()
-            sinks = make_sinks(settings.output.sinks) + [_WindowSink(signals, sid)]
-            pipe = Pipeline(source, decoder, generator, sinks, output=output,
-                            paced=sess.paced, on_chunk=lambda c: signals.chunk.emit(sid, c),
-                            on_marker=lambda m: signals.marker.emit(sid, m),
-                            on_started=lambda info: signals.started.emit(sid, info),
-                            on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
-                            montage=settings.source.montage,
-                            average_repeats=settings.average_repeats, threads=settings.threads,
-                            truth=StimulusTruth(settings.images_dir))
+            sinks = make_sinks(settings.output.sinks)
+            try:
+                pipe = Pipeline(source, decoder, generator, sinks + [_WindowSink(signals, sid)], output=output,
+                                paced=sess.paced, on_chunk=lambda c: signals.chunk.emit(sid, c),
+                                on_marker=lambda m: signals.marker.emit(sid, m),
+                                on_started=lambda info: signals.started.emit(sid, info),
+                                on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
+                                montage=settings.source.montage,
+                                average_repeats=settings.average_repeats, threads=settings.threads,
+                                truth=StimulusTruth(settings.images_dir))
+            except BaseException:
+                close_sinks(sinks)  # the pipeline closes them once it runs; a refused one never did
+                raise
             with sess.lock:
                 sess.pipe = pipe
             if sess.stop.is_set():

@@ -265,3 +265,37 @@ def test_the_window_sink_counts_nan_skips_by_their_kind_not_their_text():
     assert sent[-1]["skipped"] == 2 and sent[-1]["NaN epochs"] == 1
     sink.on_skipped(Marker(3.0, "c"), "generation behind", SkipKind.DROPPED)  # counted as drops, not here
     assert len(sent) == 2
+
+
+def test_a_window_session_refused_before_it_runs_closes_its_sinks(qtbot, monkeypatch):
+    """As headless: each refused Start left the --sink sinks built for it open, one more with every try."""
+    from eegviz import pipeline, plugins
+    from eegviz.errors import EegvizError
+    from eegviz.settings import OutputSettings
+
+    closed = []
+
+    class Closing:
+        def on_result(self, rec, stimulus=None):
+            pass
+
+        def on_skipped(self, marker, reason, kind):
+            pass
+
+        def close(self):
+            closed.append(self)
+
+    def refused(*args, **kwargs):
+        raise EegvizError("--init latent: this model has no latent branch")
+
+    monkeypatch.setitem(plugins._extra["sinks"], "closing", Closing)
+    monkeypatch.setattr(pipeline, "Pipeline", refused)
+    ctl = SessionController()
+    monkeypatch.setattr(ctl, "_load_models", lambda sess: (object(), object()))
+    try:
+        with qtbot.waitSignal(ctl.error, timeout=START_MS) as err:
+            ctl.start(lambda: object(), SessionSettings(output=OutputSettings(sinks=("closing",))))
+        assert "no latent branch" in err.args[0]
+        assert len(closed) == 1
+    finally:
+        ctl.shutdown(5.0)
