@@ -310,6 +310,29 @@ def test_a_session_whose_markers_are_all_in_another_clock_made_nothing(tmp_path)
                                     f"{stats.markers} clock; each marker's reason is in its line)")
 
 
+class VanishingEeg(LateStopSource):
+    """A live amplifier whose outlet is gone after its first 0.4 s: its markers keep coming, its EEG does not."""
+
+    def read(self, timeout=0.05):
+        res = super().read(timeout)
+        res.chunks = [c for c in res.chunks if c.timestamps.size and c.timestamps[0] < 10.4]
+        return res
+
+
+def test_a_duration_session_whose_eeg_vanished_made_nothing_and_says_why(tmp_path):
+    """The markers sent after an LSL outlet vanished (or came back with other channels, which is waited out)
+    were skipped as "cut short by the stop" when --duration came, and the session passed as one only cut short
+    (exit 0). Now each is a gap naming the EEG's silence, and a session that made nothing of them says so."""
+    dec, gen = tiny_models()
+    stats = Pipeline(VanishingEeg(), dec, gen, [ResultsWriter(tmp_path)], paced=True).run(duration=2.6)
+    lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert stats.ended == "duration" and stats.markers == 6 and len(lines) == 6
+    assert {l["skip"] for l in lines} == {"gap"}
+    assert all("no EEG sample arrived in the" in l["reason"] for l in lines)
+    assert stats.nothing_made() == ("none of the 6 markers got a reconstruction (skipped: 6 gap; each marker's "
+                                    "reason is in its line)")
+
+
 class UnpluggedOnStop(ArraySource):
     """A source (a plugin's, a board's) whose stop() raises."""
 

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 # local_clock): far more than any network delay or epoch window (the Epocher's buffer holds 30 s), and far less
 # than the distance between clocks that are not the same one (Unix time is 1.7e9 s; LSL's is the uptime)
 OTHER_CLOCK_S = 60.0
+# no sample for this long (s, wall time) when a session is stopped: the EEG was lost or stalled (an outlet gone, an
+# amplifier unplugged), so a window it never completed was lost to that, not cut short by the stop. Above the
+# second or so between the blocks some healthy senders push at once.
+STALLED_S = 2.0
 
 
 class RingBuffer:
@@ -174,6 +178,7 @@ class Epocher:
         self.n_epochs = 0
         self.breaks: list[Break] = []
         self.latest_wall = 0.0  # perf_counter when the newest sample arrived
+        self.started = time.perf_counter()  # the EEG's silence before its first sample counts from here (_stalled_for)
         self.clock_said = False  # the warning on markers in another clock is given once
         self.judge_clock = judge_clock
 
@@ -245,6 +250,8 @@ class Epocher:
                     why = ("window starts before the first sample received (the stream began mid-trial)" if early
                            else "window falls in a gap or left the buffer")
                     out.append(EpochResult(None, marker, why, SkipKind.GAP))
+                elif ended and (stalled := self._stalled_for(now)) is not None:
+                    out.append(EpochResult(None, marker, stalled, SkipKind.GAP))
                 elif ended:
                     out.append(EpochResult(None, marker, "session stopped before the epoch window was complete",
                                            SkipKind.STOPPED))
@@ -272,6 +279,17 @@ class Epocher:
             out.append(EpochResult(ep, marker))
         self.pending = keep
         return out
+
+    def _stalled_for(self, now: float) -> str | None:
+        """Why a window was never completed when the session stopped while the EEG had sent nothing for over
+        STALLED_S (its outlet lost and not back, or stalled), else None. Such markers were skipped as "cut short
+        by the stop", which blamed the stop, and a --duration session whose amplifier vanished a minute in ended
+        with exit 0 and no word that its markers had no EEG (Stats.nothing_made passes a session only cut short)."""
+        silent = now - (self.latest_wall if self.ring.count else self.started)
+        if silent <= STALLED_S:
+            return None
+        return (f"no EEG sample arrived in the {silent:.1f} s before the session stopped (the stream lost or "
+                "stalled): its window never came")
 
     def _in_other_clock(self, marker: Marker, offset: float) -> EpochResult:
         """A marker in another clock: skipped with its own kind (a session of nothing else fails,

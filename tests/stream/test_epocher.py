@@ -323,3 +323,43 @@ def test_markers_ahead_of_their_eeg_or_during_a_stall_are_not_another_clock():
     late.pending[0] = (late.pending[0][0], late.pending[0][1] - 90.0)  # came 90 s before the first sample
     (r,) = late.add_chunk(Chunk(data[:1000], t[:1000]))
     assert r.kind is SkipKind.GAP and "before the first sample" in r.reason
+
+
+def test_markers_whose_eeg_stopped_coming_are_not_said_to_be_cut_short_by_the_stop(monkeypatch):
+    """An LSL outlet that vanished (or came back with other channels, which is waited out) leaves the markers sent
+    meanwhile without EEG. When the session stopped they were "cut short by the stop" (skip "stopped"), and a
+    --duration session whose amplifier was gone exited 0 as if only its end had come. Now a window the EEG never
+    came for, the EEG silent for over STALLED_S, is a gap naming the silence; one the stop came before is still
+    "stopped"."""
+    from eegviz.messages import SkipKind
+    from eegviz.stream import epocher as epocher_mod
+
+    ep = _clock_epocher()
+    t, data = _stream()
+    ep.add_chunk(Chunk(data[:500], t[:500]))  # up to 102 s
+    ep.add_marker(Marker(101.8, "before-the-loss"))  # its window ends after the last sample that came
+    ep.add_marker(Marker(105.0, "during-the-loss"))
+    assert ep.poll() == []
+    now = ep.latest_wall + 5.0  # nothing came for 5 s
+    monkeypatch.setattr(epocher_mod.time, "perf_counter", lambda: now)
+    out = ep.poll(flush=True, ended=True)
+    assert [r.kind for r in out] == [SkipKind.GAP, SkipKind.GAP]
+    assert all("no EEG sample arrived in the 5.0 s before the session stopped" in r.reason for r in out)
+
+    fresh = _clock_epocher()  # the EEG flowing to the end: the stop cut the window short
+    fresh.add_chunk(Chunk(data[:500], t[:500]))
+    fresh.add_marker(Marker(101.8, "cut-short"))
+    assert [(r.kind, r.reason) for r in fresh.poll(flush=True, ended=True)] == [
+        (SkipKind.STOPPED, "session stopped before the epoch window was complete")]
+
+
+def test_markers_of_an_eeg_stream_that_never_sent_a_sample_are_a_gap(monkeypatch):
+    from eegviz.messages import SkipKind
+    from eegviz.stream import epocher as epocher_mod
+
+    ep = _clock_epocher()
+    ep.add_marker(Marker(101.0, "a"))
+    now = ep.started + 3.0
+    monkeypatch.setattr(epocher_mod.time, "perf_counter", lambda: now)
+    (r,) = ep.poll(flush=True, ended=True)
+    assert r.kind == SkipKind.GAP and "no EEG sample arrived in the 3.0 s" in r.reason
