@@ -147,7 +147,10 @@ def _choose_markers(
     left = [m for m in cands if _kinship(m, eeg) < best]
     chosen = _pick([m for m in cands if _kinship(m, eeg) == best], "marker", "--markers", notices)
     if left:  # said even when the choice was clear: an amplifier's own trigger stream may not be the image ids
-        notices.append(f"markers from {_ident(chosen)}, the EEG sender's; also seen: "
+        # "the EEG sender's" only where it is (its source_id); one only named after the EEG stream was called so too,
+        # beside _numeric_annotations' notice calling the same stream "another sender's"
+        whose = "the EEG sender's" if best >= 2 else f"named after the EEG stream '{eeg.name()}'"
+        notices.append(f"markers from {_ident(chosen)}, {whose}; also seen: "
                        f"{', '.join(_ident(m) for m in left)}; to use another, name it with --markers NAME")
     return chosen
 

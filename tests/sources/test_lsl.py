@@ -1236,3 +1236,23 @@ def test_a_declared_rate_the_samples_contradict_ends_the_session_in_one_line(mon
         assert got >= 0.8 * true_rate  # what came before the refusal was delivered
     else:
         assert error is None and got == sent[0] and src._rate_check.done  # judged, and found to fit
+
+
+def test_markers_taken_for_their_name_alone_are_not_called_the_eeg_senders() -> None:
+    """A presenter named after the EEG stream ('amp-presenter' beside mne-lsl's PlayerLSL 'amp') is chosen over an
+    unrelated marker stream by its name only: the notice called it "the EEG sender's", and the next notice (the
+    player's one-hot annotations) called the same stream "another sender's". The EEG's own source_id still is."""
+    from eegviz.sources.lsl import _choose_markers
+
+    def info(name, sid, fmt=pylsl.cf_string, kind="Markers"):
+        return pylsl.StreamInfo(name, kind, 1, 0.0 if fmt == pylsl.cf_string else 250.0, fmt, sid)
+
+    eeg = info("amp", "sid-amp", pylsl.cf_float32, "eeg")
+    notices: list[str] = []
+    chosen = _choose_markers([info("amp-presenter", "pres"), info("other-mk", "elsewhere")], eeg, notices)
+    assert chosen.name() == "amp-presenter"
+    assert len(notices) == 1 and "named after the EEG stream 'amp'" in notices[0]
+    assert "EEG sender's" not in notices[0]
+    notices = []
+    chosen = _choose_markers([info("amp-triggers", "sid-amp"), info("other-mk", "elsewhere")], eeg, notices)
+    assert chosen.name() == "amp-triggers" and "the EEG sender's" in notices[0]
