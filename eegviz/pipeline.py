@@ -155,6 +155,29 @@ class Stats:
                 (f" (skipped: {why}; each marker's reason is in its line)" if why else ""))
 
 
+def changed_since_open(opened, started) -> str | None:
+    """One line where the source started with other channels, rate or sample format than it was opened and checked
+    with (an amplifier's LSL outlet restarted with another setup during the warm-up, which LslSource.start() finds
+    again), else None. The session maps the new channels anew; it used to do so with no word but a second
+    montage warning of other counts, nothing saying the stream had changed."""
+    parts = []
+    old_ch, new_ch = tuple(opened.ch_names), tuple(started.ch_names)
+    if len(new_ch) != len(old_ch):
+        parts.append(f"{len(new_ch)} channels instead of {len(old_ch)}")
+    elif new_ch != old_ch:
+        i = next(i for i, (a, b) in enumerate(zip(new_ch, old_ch)) if a != b)
+        parts.append(f"channel {i + 1} named '{new_ch[i]}' instead of '{old_ch[i]}'")
+    if started.sfreq != opened.sfreq:
+        parts.append(f"{started.sfreq:g} Hz instead of {opened.sfreq:g} Hz")
+    old_fmt, new_fmt = getattr(opened, "eeg_format", ""), getattr(started, "eeg_format", "")
+    if old_fmt and new_fmt and old_fmt != new_fmt:
+        parts.append(f"{new_fmt} samples instead of {old_fmt}")
+    if not parts:
+        return None  # the same stream again (an outlet restarted as it was: only its header's uid differs)
+    return (f"EEG stream '{started.name}' changed while the model warmed up: it now has {' and '.join(parts)}; "
+            "its channels are mapped onto the model's anew")
+
+
 class Pipeline:
     """See the module docstring. The source is not started yet: run() starts it (after the warm-up).
 
@@ -472,6 +495,10 @@ class Pipeline:
         self.source.start()
         info = self.source.info
         if pre is None or info != opened:
+            if opened is not None and (changed := changed_since_open(opened, info)):
+                log.warning("%s", changed)
+                if self.on_notice:
+                    self.on_notice(changed)
             pre = self._preprocessor(info)  # or one line
 
         if self.output is not None:

@@ -473,6 +473,43 @@ def test_a_file_source_that_fits_opens_before_the_warm_up_and_plays_after_it(tmp
     assert log == ["source.open", "warmup", "source.start"] and stats.markers == 3
 
 
+class RestartedDuringWarmup(LoggedFileSource):
+    """Opened (and checked) at 200 Hz; by start() its outlet was restarted at 100 Hz, as LslSource.start() finds an
+    amplifier's outlet again that came back with another setup during the warm-up."""
+
+    def start(self):
+        self.info = StreamInfo("test", CH, 100.0)
+        super().start()
+
+
+def test_a_source_that_changed_during_the_warm_up_is_said_to_have_changed(tmp_path, caplog):
+    """It was mapped anew without a word (only a second montage warning, of other counts, where there was one)."""
+    import logging
+
+    dec, _ = tiny_models()
+    said = []
+    src = RestartedDuringWarmup([], opened_as=StreamInfo("test", CH, 200.0), n_markers=2)
+    with caplog.at_level(logging.WARNING, logger="eegviz.pipeline"):
+        stats = Pipeline(src, dec, LoggedWarmup([]), [], paced=False, on_notice=said.append).run()
+    line = "EEG stream 'test' changed while the model warmed up: it now has 100 Hz instead of 200 Hz; its " \
+           "channels are mapped onto the model's anew"
+    assert said == [line] and line in caplog.text and stats.epochs == 2
+
+
+def test_what_changed_since_open_is_said_in_one_line():
+    from eegviz.pipeline import changed_since_open
+    from eegviz.sources.lsl import LslStreamInfo
+
+    a = LslStreamInfo("amp", CH, 500.0, eeg_format="float32", eeg_header="<uid>1</uid>")
+    assert changed_since_open(a, LslStreamInfo("amp", CH, 500.0, eeg_format="float32", eeg_header="<uid>2</uid>")) \
+        is None  # restarted as it was
+    b = LslStreamInfo("amp", CH + ("X9",), 250.0, eeg_format="int16")
+    assert "9 channels instead of 8 and 250 Hz instead of 500 Hz and int16 samples instead of float32" in \
+        changed_since_open(a, b)
+    c = LslStreamInfo("amp", ("Fp1",) + CH[1:], 500.0, eeg_format="float32")
+    assert "channel 1 named 'Fp1' instead of 'E0'" in changed_since_open(a, c)
+
+
 def test_a_live_lsl_stream_the_model_cannot_use_is_refused_before_the_warm_up(tmp_path):
     """LslSource.open() reads the stream's header without taking data, so a headset whose channels the model
     cannot use is refused at once, not after seconds of warm-up; one that fits is started after the warm-up."""
