@@ -319,10 +319,13 @@ class VanishingEeg(LateStopSource):
         return res
 
 
-def test_a_duration_session_whose_eeg_vanished_made_nothing_and_says_why(tmp_path):
+def test_a_duration_session_whose_eeg_vanished_made_nothing_and_says_why(tmp_path, monkeypatch):
     """The markers sent after an LSL outlet vanished (or came back with other channels, which is waited out)
     were skipped as "cut short by the stop" when --duration came, and the session passed as one only cut short
     (exit 0). Now each is a gap naming the EEG's silence, and a session that made nothing of them says so."""
+    from eegviz.stream import epocher
+
+    monkeypatch.setattr(epocher, "STALLED_S", 1.0, raising=False)  # a short test: the EEG silent for 2 s is lost
     dec, gen = tiny_models()
     stats = Pipeline(VanishingEeg(), dec, gen, [ResultsWriter(tmp_path)], paced=True).run(duration=2.6)
     lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 # than the distance between clocks that are not the same one (Unix time is 1.7e9 s; LSL's is the uptime)
 OTHER_CLOCK_S = 60.0
 # no sample for this long (s, wall time) when a session is stopped: the EEG was lost or stalled (an outlet gone, an
-# amplifier unplugged), so a window it never completed was lost to that, not cut short by the stop. Above the
-# second or so between the blocks some healthy senders push at once.
-STALLED_S = 2.0
+# amplifier unplugged), so a window it never completed was lost to that, not cut short by the stop. Well above the
+# second or two between the blocks some healthy senders push at once.
+STALLED_S = 5.0
 
 
 class RingBuffer:

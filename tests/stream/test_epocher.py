@@ -340,14 +340,15 @@ def test_markers_whose_eeg_stopped_coming_are_not_said_to_be_cut_short_by_the_st
     ep.add_marker(Marker(101.8, "before-the-loss"))  # its window ends after the last sample that came
     ep.add_marker(Marker(105.0, "during-the-loss"))
     assert ep.poll() == []
-    now = ep.latest_wall + 5.0  # nothing came for 5 s
+    now = ep.latest_wall + 8.0  # nothing came for 8 s
     monkeypatch.setattr(epocher_mod.time, "perf_counter", lambda: now)
     out = ep.poll(flush=True, ended=True)
     assert [r.kind for r in out] == [SkipKind.GAP, SkipKind.GAP]
-    assert all("no EEG sample arrived in the 5.0 s before the session stopped" in r.reason for r in out)
+    assert all("no EEG sample arrived in the 8.0 s before the session stopped" in r.reason for r in out)
 
-    fresh = _clock_epocher()  # the EEG flowing to the end: the stop cut the window short
+    fresh = _clock_epocher()  # the EEG flowing to the end (a sender's blocks 3 s apart): the stop cut it short
     fresh.add_chunk(Chunk(data[:500], t[:500]))
+    now = fresh.latest_wall + 3.0
     fresh.add_marker(Marker(101.8, "cut-short"))
     assert [(r.kind, r.reason) for r in fresh.poll(flush=True, ended=True)] == [
         (SkipKind.STOPPED, "session stopped before the epoch window was complete")]
@@ -359,7 +360,7 @@ def test_markers_of_an_eeg_stream_that_never_sent_a_sample_are_a_gap(monkeypatch
 
     ep = _clock_epocher()
     ep.add_marker(Marker(101.0, "a"))
-    now = ep.started + 3.0
+    now = ep.started + 6.0
     monkeypatch.setattr(epocher_mod.time, "perf_counter", lambda: now)
     (r,) = ep.poll(flush=True, ended=True)
-    assert r.kind == SkipKind.GAP and "no EEG sample arrived in the 3.0 s" in r.reason
+    assert r.kind == SkipKind.GAP and "no EEG sample arrived in the 6.0 s" in r.reason
