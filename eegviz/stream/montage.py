@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from eegviz.errors import EegvizError, one_line
+from eegviz.messages import default_ch_names
 
 log = logging.getLogger(__name__)
 
@@ -457,6 +458,15 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     unplaced = _unplaced(source_names, spos)
     # channels the montage does not place (ECG, EOG, AUX or accelerometer channels in the same stream, a status
     # channel) are left out of the interpolation rather than refusing the stream, if enough placed ones remain
+    if len(placed) < MIN_SOURCE_CHANNELS and list(source_names) == default_ch_names(len(source_names)):
+        # a sender that labels no channel (many amplifier apps' LSL outlets): --montage NAME, which the refusal
+        # below offers, can never place eegviz's own stand-in names, and "ch1, ch2" read as the sender's
+        n = len(source_names)
+        raise EegvizError(
+            f"the source names none of its {n} channels (ch1..ch{n} are eegviz's stand-ins), so no montage can "
+            "place them; set the channel labels in the sender (an LSL stream's desc/channels/channel/label), or "
+            f"give their electrode positions with --montage FILE, naming them ch1..ch{n}"
+        )
     if len(placed) < MIN_SOURCE_CHANNELS:
         shown = ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else "")
         # guessed: the montage named is only the best of those tried, which the user never chose

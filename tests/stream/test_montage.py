@@ -366,3 +366,15 @@ def test_a_cap_file_edited_between_sessions_is_read_again(tmp_path):
                                        warn=False)
     assert not np.allclose(first.matrix, again.matrix)
     np.testing.assert_allclose(again.matrix, reversed_names.matrix, atol=1e-4)
+
+
+def test_a_source_that_names_no_channel_is_told_so_not_sent_to_the_builtin_montages():
+    """An amplifier app's LSL outlet with no channel labels: its channels are ch1..chN, and the refusal listed
+    'ch1, ch2, ...' as if the sender had named them and offered --montage NAME, which can never place them."""
+    from eegviz.messages import default_ch_names
+
+    with pytest.raises(EegvizError) as refused:
+        build_channel_map(default_spec().ch_names, "biosemi128", default_ch_names(8), warn=False)
+    msg = str(refused.value)
+    assert msg.startswith("the source names none of its 8 channels (ch1..ch8 are eegviz's stand-ins)")
+    assert "--montage FILE, naming them ch1..ch8" in msg and "--montage NAME" not in msg
