@@ -221,6 +221,16 @@ def resolve_streams(
                 cands = [s for s in numeric if s.name() == stream_name]
                 best = [s for s in cands if same_type(s.type(), stream_type or "")]
                 cands = best or cands
+                text = [s for s in strings if s.name() == stream_name]
+                if not cands and text:
+                    # a marker stream named as the EEG: "no LSL stream named X found" after the whole timeout,
+                    # listing X among the streams seen, as --markers naming a numeric stream is refused at once
+                    t = text[0]
+                    raise EegvizError(
+                        f"LSL stream '{stream_name}' ({t.type() or 'no type'}, {t.channel_count()} string "
+                        f"channel{'s' if t.channel_count() != 1 else ''}) holds text, not EEG samples: --stream "
+                        "names the EEG stream, and a marker stream goes with --markers"
+                    )
             else:
                 cands = [s for s in numeric if same_type(s.type(), stream_type or "") and s.nominal_srate() > 0]
             if marker_name is not None:

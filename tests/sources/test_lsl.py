@@ -1256,3 +1256,25 @@ def test_markers_taken_for_their_name_alone_are_not_called_the_eeg_senders() -> 
     notices = []
     chosen = _choose_markers([info("amp-triggers", "sid-amp"), info("other-mk", "elsewhere")], eeg, notices)
     assert chosen.name() == "amp-triggers" and "the EEG sender's" in notices[0]
+
+
+def test_a_marker_stream_named_as_the_eeg_stream_is_refused_at_once(tmp_path) -> None:
+    """--stream naming mne-lsl's PlayerLSL annotation stream (string encoding), not its EEG: eegviz waited the whole
+    timeout and then said "no LSL stream named 'X-annotations' found" while listing 'X-annotations' among the
+    streams it saw. It is refused at once, saying what the stream is and which option takes it."""
+    player_mod = pytest.importorskip("mne_lsl.player")
+    fname, _, _ = _small_fif(tmp_path, annotations=True)
+    name = f"player-{_uid()}"
+    player = player_mod.PlayerLSL(fname, chunk_size=10, name=name, source_id=f"sid-{name}",
+                                  annotations=True, annotations_encoding="string")
+    player.start()
+    try:
+        src = LslSource(stream_name=f"{name}-annotations", resolve_timeout=8.0)
+        t0 = time.monotonic()
+        with pytest.raises(EegvizError) as e:
+            src.start()
+        assert time.monotonic() - t0 < 6.0
+        assert str(e.value) == (f"LSL stream '{name}-annotations' (annotations, 1 string channel) holds text, not "
+                                "EEG samples: --stream names the EEG stream, and a marker stream goes with --markers")
+    finally:
+        player.stop()
