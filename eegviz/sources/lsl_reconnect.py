@@ -23,6 +23,9 @@ from eegviz.messages import ClockOffset
 from eegviz.sources.base import ReadResult
 
 OFFSET_INTERVAL_S = 5.0  # clock offset read this often per inlet (LabRecorder's interval)
+# how a notice on a stream that came back changed ends: it said only "waiting for the original", which left a lab
+# whose amplifier was reconfigured for good with no way on but guessing (the session waits for ever)
+WAITING = "waiting for the original (restart eegviz to take the stream as it is now)"
 
 
 
@@ -58,7 +61,7 @@ def misfit(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> str | None:
         parts.append(f"{new.nominal_srate():g} Hz instead of {old.nominal_srate():g} Hz")
     if not parts:
         return None
-    return f"LSL stream '{old.name()}' came back with {' and '.join(parts)}; waiting for the original"
+    return f"LSL stream '{old.name()}' came back with {' and '.join(parts)}; {WAITING}"
 
 
 def channel_header(full: pylsl.StreamInfo) -> list[tuple[str, str]]:
@@ -86,7 +89,7 @@ def header_misfit(name: str, old: list[tuple[str, str]], new_full: pylsl.StreamI
             what = f"channel {i + 1} labelled '{label}' instead of '{old_label}'"
         else:
             what = f"channel {i + 1} ('{label}') in '{unit}' instead of '{old_unit}'"
-    return f"LSL stream '{name}' came back with {what}; waiting for the original"
+    return f"LSL stream '{name}' came back with {what}; {WAITING}"
 
 
 def _literal(text: str) -> str:

@@ -477,7 +477,7 @@ def test_returning_stream_with_other_channel_count_gives_one_notice_and_waits() 
         got = _read_all(src, lambda g: g["notices"], timeout=6.0,
                         push=lambda: other.push_chunk(np.zeros((5, 4), np.float32)))
         assert got["notices"] == [f"LSL stream '{name}' came back with 4 channels instead of {N_CH}; "
-                                  "waiting for the original"]
+                                  "waiting for the original (restart eegviz to take the stream as it is now)"]
         more = _read_all(src, lambda g: False, timeout=1.5,
                          push=lambda: other.push_chunk(np.zeros((5, 4), np.float32)))
         assert not more["notices"] and not more["chunks"]  # once, and nothing from the misfit
@@ -777,7 +777,8 @@ def test_returning_stream_with_other_labels_gives_one_notice_and_waits() -> None
         more = _read_all(src, lambda g: False, timeout=1.2,
                          push=lambda: changed.push_chunk(np.zeros((5, N_CH), np.float32)))
         assert got["notices"] + more["notices"] == [
-            f"LSL stream '{name}' came back with channel 1 labelled 'E{N_CH}' instead of 'E1'; waiting for the original"]
+            f"LSL stream '{name}' came back with channel 1 labelled 'E{N_CH}' instead of 'E1'; waiting for the original "
+            "(restart eegviz to take the stream as it is now)"]
         assert not got["chunks"] and not more["chunks"] and src.reconnects == 0
         changed = None
         outlet, got_n, gaps, _ = _restart_and_collect(src, lambda: _eeg_outlet(name, sid))
