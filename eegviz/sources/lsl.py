@@ -626,9 +626,14 @@ class LslSource:
         data = np.asarray(samples, dtype=np.float64)
         if not self._told_nan and not np.isfinite(data).all():
             self._told_nan = True
+            # which channels: the lab can fix that electrode, and NaN only in a channel the session leaves out (an
+            # AUX or status channel no montage places) skips no epoch, which the notice used to promise for all
+            bad = [self.info.ch_names[i] for i in np.flatnonzero(~np.isfinite(data).all(axis=0))]
+            shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
             result.notices.append(
-                f"LSL stream '{self.info.name}' sends NaN/inf samples (a flat or saturated electrode?); they are "
-                "kept as sent and the epochs holding them are skipped"
+                f"LSL stream '{self.info.name}' sends NaN/inf samples, first in {shown} (a flat or saturated "
+                "electrode?); they are kept as sent, and an epoch holding them in a channel the model's are made "
+                "of is skipped"
             )
         if self._unjudged is not None:
             self._judge_units(data, result)
