@@ -274,6 +274,16 @@ def resolve_streams(
         del resolver
     names = ", ".join(sorted(_describe(s) for s in seen)) or "none"
     if found_at is None and want_eeg:
+        irregular = [s for s in seen if s.channel_format() != pylsl.cf_string and not s.nominal_srate() > 0
+                     and same_type(s.type(), stream_type or "")] if stream_name is None else []
+        if irregular:
+            # streams of the type were seen but passed over for declaring no rate: "no LSL stream of (type EEG)
+            # found", listing them among the streams seen as 'amp' (EEG), left the user to guess why
+            raise EegvizError(
+                f"no LSL stream of type {stream_type} with a regular sampling rate found within {timeout} s: "
+                f"{', '.join(_describe(s) for s in irregular)} declares none (0 Hz, irregular), and epochs are cut "
+                f"by sample count; set the sender's sampling rate; streams seen: {names}"
+            )
         what = f"named '{stream_name}'" if stream_name is not None else "of"
         raise EegvizError(
             f"no LSL stream {what} (type {stream_type}) found within {timeout} s; streams seen: {names}"

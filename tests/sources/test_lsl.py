@@ -1280,3 +1280,20 @@ def test_a_marker_stream_named_as_the_eeg_stream_is_refused_at_once(tmp_path) ->
                                 "EEG samples: --stream names the EEG stream, and a marker stream goes with --markers")
     finally:
         player.stop()
+
+
+def test_an_eeg_stream_of_no_regular_rate_is_named_as_why_none_was_taken() -> None:
+    """An amplifier app whose outlet declares no rate (0 Hz, irregular) is passed over for EEG, and eegviz said "no
+    LSL stream of (type EEG) found" while listing that very stream among those seen as 'amp' (EEG)."""
+    kind = f"EEG-{_uid()}"  # a type of its own: other streams on this machine stay out of it
+    name = f"irregular-{_uid()}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, kind, 4, pylsl.IRREGULAR_RATE, pylsl.cf_double64, name))
+    try:
+        with pytest.raises(EegvizError) as e:
+            LslSource(stream_type=kind, resolve_timeout=1.5).open()
+        msg = str(e.value)
+        assert msg.startswith(f"no LSL stream of type {kind} with a regular sampling rate found within 1.5 s: "
+                              f"'{name}' ({kind}) declares none (0 Hz, irregular)")
+        assert "set the sender's sampling rate" in msg
+    finally:
+        del outlet
