@@ -125,11 +125,23 @@ def is_span_annotation(desc: str) -> bool:
     return d in ("bad", "edge", *JOIN_ANNOTATIONS) or d.startswith(SPAN_ANNOTATIONS)  # not "edger_01"
 
 
+# what a marker's id is trimmed of: whitespace, and the NUL a C or MATLAB sender leaves after a string it sends
+# whole from a fixed-size buffer ("bell_030\0"): str.strip() keeps NUL, so such an id named no image (not scored,
+# not averaged over repeats, trained on as nothing) and "\0" alone was decoded as an image id
+STRAY_CHARS = " \t\n\r\v\f\0"
+
+
+def stimulus_id(payload: str) -> str:
+    """A marker's text as the id of the image it names: stray whitespace and NUL either side trimmed
+    (STRAY_CHARS). The recording keeps the text as sent."""
+    return payload.strip(STRAY_CHARS)
+
+
 def why_no_image(payload: str) -> str | None:
     """Why a marker names no image to decode (its results line), or None for a stimulus id. The one place that
     decides it, before any epoch is cut: an empty or whitespace-only payload (a sender's "stimulus off"), and MNE's
     span and boundary annotations (is_span_annotation), which mne-lsl's PlayerLSL streams beside the stimuli."""
-    if not payload.strip():
+    if not stimulus_id(payload):
         return "the marker names no image (empty); recorded, not decoded"
     if is_span_annotation(payload):
         return (f"'{payload}' is an MNE annotation marking a span or a boundary, not a stimulus (recorded, not "

@@ -30,7 +30,7 @@ import numpy as np
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
 from eegviz.generators.base import Generator, check_images
-from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind, why_no_image
+from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind, stimulus_id, why_no_image
 from eegviz.sources.base import Source
 from eegviz.stopping import stop_deferred
 from eegviz.stream.epocher import Epocher
@@ -283,10 +283,11 @@ class Pipeline:
         for m in res.markers:
             if self.recorder:
                 self.recorder.add_marker(m)  # as sent: the recording is lossless
-            if m.payload != m.payload.strip():
-                # an id with stray whitespace (" bell_030\n" from a hand-written sender) names the same image:
-                # decoded, scored, averaged over repeats and written to results.jsonl as that image's id
-                m = replace(m, payload=m.payload.strip())
+            if m.payload != stimulus_id(m.payload):
+                # an id with stray whitespace (" bell_030\n" from a hand-written sender) or a C string's NUL
+                # ("bell_030\0") names the same image: decoded, scored, averaged over repeats and written to
+                # results.jsonl as that image's id
+                m = replace(m, payload=stimulus_id(m.payload))
             self.stats.markers += 1
             # an empty id, or mne-lsl's PlayerLSL streaming a file's "BAD_blink" or "EDGE boundary" (a replay of the
             # same file leaves them out): decoding it would spend generation time on nothing

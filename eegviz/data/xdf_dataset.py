@@ -26,6 +26,7 @@ import numpy as np
 from eegviz.data.images import find_images
 from eegviz.data.dataset import EEGDataset, check_fractions, split_groups
 from eegviz.errors import EegvizError
+from eegviz.messages import stimulus_id
 from eegviz.sources.xdf_chunks import xdf_files_in
 from eegviz.stream.dejitter import dejitter_recording
 from eegviz.stream.epocher import GAP, find_window
@@ -136,7 +137,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         """The image id a marker names (its text, else the file stem of a path-like one), None for none: also how
         a recording with several marker streams picks the one to train on (the presenter's, not the amplifier's
         triggers) where marker_stream does not name it (eegviz.sources.xdf._choose_markers)."""
-        payload = payload.strip()
+        payload = stimulus_id(payload)
         image_id = payload if payload in cls_of else Path(payload.replace("\\", "/")).stem
         return image_id if image_id in cls_of else None
 
@@ -183,7 +184,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         for m in s.markers:
             image_id = names_image(m.payload)
             if image_id is None:
-                payload = m.payload.strip()
+                payload = stimulus_id(m.payload)
                 unknown[payload] = unknown.get(payload, 0) + 1
                 continue
             start, why = find_window(ts, m.timestamp + tmin, n, sf)  # the Epocher's rule, shared

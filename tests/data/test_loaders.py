@@ -562,6 +562,16 @@ def test_xdf_epochs_labels_skips_and_image_split(tmp_path, caplog):
     assert "skipped 1 epochs running past the recording" in caplog.text
 
 
+def test_xdf_marker_ids_with_a_c_strings_trailing_nul_are_trained_on(tmp_path):
+    """A C or MATLAB presenter's "circle_0000\\0" (a fixed-size buffer sent whole) names circle_0000; the NUL
+    was kept, so every such marker named no image and the recording trained on nothing."""
+    images = tmp_path / "images"
+    ids = _images(images)
+    _record(tmp_path / "s.xdf", [i + "\0" for i in ids], seconds=8.0)
+    ds = load_xdf_dataset(tmp_path / "s.xdf", images, val_fraction=0.0, test_fraction=0.0)
+    assert sorted(ds.image_ids) == sorted(ids)
+
+
 def test_xdf_flat_folder_two_files_and_errors(tmp_path, caplog):
     images = tmp_path / "flat"
     ids = _images(images, flat=True)
