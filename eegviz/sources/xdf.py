@@ -380,6 +380,16 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
             log.warning("%s: no stream is typed EEG; taking '%s' (%d channels, the most), not %s (--stream NAME "
                         "picks another)", _shown(path), _name(eeg), _n_channels(eeg),
                         ", ".join(f"'{_name(s)}'" for s in pool if s is not eeg))
+        # two amplifiers (or an amplifier and a second EEG-typed device) recorded together: one was replayed
+        # without a word, and the user could not tell which without reading the file (those of the same name
+        # are _say_same_named's)
+        others = [s for s in typed if s is not eeg and _name(s) != _name(eeg)]
+        if others:
+            log.warning("%s: %d streams are typed EEG; replaying '%s' (%d channels, %d samples: the most channels, "
+                        "then the most samples), not %s; --stream NAME replays another", _shown(path),
+                        len(typed), _name(eeg), _n_channels(eeg), len(eeg["time_stamps"]),
+                        ", ".join(f"'{_name(s)}' ({_n_channels(s)} channels, {len(s['time_stamps'])} samples)"
+                                  for s in others))
     _say_same_named(eeg, streams, path)
     return eeg
 

@@ -696,3 +696,26 @@ def test_an_outlet_restarted_as_a_new_stream_of_the_same_name_replays_the_longer
     said = [r.getMessage() for r in caplog.records if "streams are named 'amp'" in r.getMessage()]
     assert len(said) == 1 and "replaying one (4 channels, 500 samples" in said[0], said
     assert "not 4 channels, 50 samples" in said[0], said
+
+
+def test_two_eeg_streams_the_one_replayed_is_said(tmp_path, caplog):
+    """Two amplifiers recorded together (both typed EEG, other names): the one with the most channels, then the
+    most samples, was replayed without a word, so a user could not tell which was decoded; a warning names it
+    and the other, and --stream replays that one."""
+    ch = ["Fz", "Cz", "Pz", "Oz"]
+    with XdfWriter(tmp_path / "two.xdf") as w:
+        a = w.add_stream("ampA", "EEG", 4, FS, "float32", ch_names=ch, unit="microvolts")
+        b = w.add_stream("ampB", "EEG", 4, FS, "float32", ch_names=ch, unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+        w.write_samples(a, np.ones((500, 4), np.float32), 10.0 + np.arange(500) / FS)
+        w.write_samples(b, np.full((400, 4), 2.0, np.float32), 10.0 + np.arange(400) / FS)
+        w.write_samples(mk, ["a"], np.array([11.0]))
+    with caplog.at_level(logging.WARNING, logger="eegviz"):
+        s = load_xdf_session(tmp_path / "two.xdf")
+    assert s.info.name == "ampA" and len(s.timestamps) == 500
+    said = [r.getMessage() for r in caplog.records if "typed EEG" in r.getMessage()]
+    assert len(said) == 1, caplog.text
+    assert "replaying 'ampA' (4 channels, 500 samples" in said[0]
+    assert "not 'ampB' (4 channels, 400 samples)" in said[0]
+    assert "--stream NAME" in said[0]
+    assert load_xdf_session(tmp_path / "two.xdf", eeg_stream="ampB").info.name == "ampB"
