@@ -131,7 +131,8 @@ def _kinship(marker: dict, eeg: dict) -> int:
 
 def _choose_markers(strings: list[dict], eeg: dict, path: Path,
                     names_image: Callable[[str], str | None] | None = None) -> list[dict]:
-    """The one marker stream a replay decodes, chosen as a live session would choose it among these streams:
+    """The one marker stream a replay decodes (with any others of its name, as --markers NAME takes them), chosen
+    as a live session would choose it among these streams:
     string streams with markers, of type Markers or annotations (mne-lsl) if any are, the EEG sender's own first
     (_kinship), then by name. Every string stream used to become markers: a stimulus program's image ids and an
     amplifier's trigger stream ("S  1") both, each trigger decoded as an epoch. The others are named in a
@@ -151,7 +152,19 @@ def _choose_markers(strings: list[dict], eeg: dict, path: Path,
     # typed first among the untyped only where some are typed: as `typed or with_markers` did
     pool = sorted(with_markers, key=lambda s: (tuple(-n for n in named.get(id(s), none)), id(s) not in typed,
                                                -_kinship(s, eeg), _name(s), _first(s["info"], "source_id")))
-    chosen, left = pool[0], [s for s in with_markers if s is not pool[0]]
+    chosen = pool[0]
+    # streams of the chosen one's name are decoded with it, as --markers NAME decodes every stream of that name: a
+    # stimulus program restarted mid-session without a source_id is a new stream of the same name to LabRecorder,
+    # and its markers before or after the restart were left out, "not used: 'stim'" naming no stream --markers
+    # could take apart
+    same = [s for s in with_markers if _name(s) == _name(chosen)]
+    left = [s for s in with_markers if _name(s) != _name(chosen)]
+    if not left:
+        log.warning("%s: %d string streams named '%s' hold markers (a sender restarted without a source_id records "
+                    "as a new stream); decoding them together, as --markers '%s' does", _shown(path), len(same),
+                    _name(chosen), _name(chosen))
+        return same
+    together = f" ({len(same)} streams of that name, together)" if len(same) > 1 else ""
     by_images = named.get(id(chosen), none)[0] > 0
     if by_images:
         why = f" (its markers name {named[id(chosen)][0]} images of the stimulus folder, the most)"
@@ -161,9 +174,9 @@ def _choose_markers(strings: list[dict], eeg: dict, path: Path,
             (["no stream's markers name an image of the stimulus folder"] if names_image else [])
         why = f" ({'; '.join(said)})" if said else ""
         others = ", ".join(f"'{_name(s)}'" for s in left)
-    log.warning("%s: %d string streams hold markers; decoding '%s'%s; not used: %s; to use another, name it with "
-                "--markers NAME", _shown(path), len(with_markers), _name(chosen), why, others)
-    return [chosen]
+    log.warning("%s: %d string streams hold markers; decoding '%s'%s%s; not used: %s; to use another, name it with "
+                "--markers NAME", _shown(path), len(with_markers), _name(chosen), together, why, others)
+    return same
 
 
 def _images_named(stream: dict, names_image: Callable[[str], str | None]) -> tuple[int, int]:

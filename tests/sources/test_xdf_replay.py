@@ -719,3 +719,28 @@ def test_two_eeg_streams_the_one_replayed_is_said(tmp_path, caplog):
     assert "not 'ampB' (4 channels, 400 samples)" in said[0]
     assert "--stream NAME" in said[0]
     assert load_xdf_session(tmp_path / "two.xdf", eeg_stream="ampB").info.name == "ampB"
+
+
+@pytest.mark.parametrize("trigger", [False, True], ids=["alone", "beside-triggers"])
+def test_a_stimulus_program_restarted_as_a_new_stream_of_the_same_name_has_all_its_markers_decoded(tmp_path,
+                                                                                                  caplog, trigger):
+    """A presenter restarted mid-session without a source_id is a new stream of the same name to LabRecorder:
+    only the first was decoded, the warning saying "not used: 'stim'", a name --markers took both by. Every
+    stream of the chosen name is decoded, as --markers NAME decodes them."""
+    with XdfWriter(tmp_path / "s.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        before = w.add_stream("stim", "Markers", 1, 0.0, "string", source_id="run-a")
+        after = w.add_stream("stim", "Markers", 1, 0.0, "string", source_id="run-b")
+        if trigger:
+            trig = w.add_stream("triggers", "Misc", 1, 0.0, "string")
+            w.write_samples(trig, ["S  1"], np.array([10.2]))
+        w.write_samples(eeg, np.ones((1000, 4), np.float32), 10.0 + np.arange(1000) / FS)
+        w.write_samples(before, ["cup_000", "cup_001"], np.array([10.5, 11.0]))
+        w.write_samples(after, ["cup_002", "cup_003"], np.array([12.5, 13.0]))
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "s.xdf")
+    assert [m.payload for m in s.markers] == ["cup_000", "cup_001", "cup_002", "cup_003"]
+    assert "not used: 'stim'" not in caplog.text
+    assert ("2 streams of that name, together" if trigger else "decoding them together") in caplog.text
+    named = load_xdf_session(tmp_path / "s.xdf", marker_stream="stim")
+    assert [m.payload for m in named.markers] == [m.payload for m in s.markers]
