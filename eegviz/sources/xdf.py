@@ -380,11 +380,21 @@ def _choose_eeg(streams: list[dict], eeg_stream: str | None, path: Path) -> dict
         # ending in a montage error about the model's channels that never named the empty EEG stream
         empty = [s for s in streams if _is_empty(s) and not _is_string(s) and _rate(s) != 0
                  and _first(s["info"], "type").strip().lower() == "eeg"]
-        if empty and not typed:
+        # so is one whose header declares no rate (nominal_srate 0, a sender set up as irregular): the 3 channels of
+        # an accelerometer beside it were replayed as the EEG without a word, ending in a montage error, and
+        # alone it was "no EEG stream with samples", though it held every sample
+        irregular = [s for s in streams if not _is_empty(s) and not _is_string(s) and _rate(s) == 0
+                     and _first(s["info"], "type").strip().lower() == "eeg"]
+        if (empty or irregular) and not typed:
+            said = ([f"the EEG stream {', '.join(repr(_name(s)) for s in empty)} in {path} holds no samples (its "
+                     "sender sent none while it was recorded)"] if empty else []) + \
+                ([f"the EEG stream {', '.join(repr(_name(s)) for s in irregular)} in {path} declares no sampling "
+                  "rate (nominal_srate 0: irregular), so it cannot be replayed: epochs are cut by sample count at the "
+                  "declared rate"]
+                 if irregular else [])
             others = (f"; streams with samples: {', '.join(repr(_name(s)) for s in numeric)} (--stream NAME "
                       "replays one as the EEG)") if numeric else ""
-            raise EegvizError(f"the EEG stream {', '.join(repr(_name(s)) for s in empty)} in {path} holds no samples "
-                              f"(its sender sent none while it was recorded){others}")
+            raise EegvizError("; ".join(said) + others)
         pool = typed or numeric
         if not pool:
             raise EegvizError(f"no EEG stream with samples in {path}; streams: {', '.join(names) or 'none'}")

@@ -744,3 +744,26 @@ def test_a_stimulus_program_restarted_as_a_new_stream_of_the_same_name_has_all_i
     assert ("2 streams of that name, together" if trigger else "decoding them together") in caplog.text
     named = load_xdf_session(tmp_path / "s.xdf", marker_stream="stim")
     assert [m.payload for m in named.markers] == [m.payload for m in s.markers]
+
+
+def test_an_eeg_stream_that_declares_no_rate_is_named_not_replaced_by_another_stream(tmp_path):
+    """An EEG stream whose header says nominal_srate 0 (a sender set up as irregular) holds every sample but
+    cannot be epoched: beside an accelerometer, the accelerometer's 3 channels were replayed as the EEG without
+    a word (a montage error followed), and alone the refusal said "no EEG stream with samples"."""
+    ch = ["Fz", "Cz", "Pz", "Oz"]
+    for acc in (False, True):
+        path = tmp_path / f"irregular-{acc}.xdf"
+        with XdfWriter(path) as w:
+            eeg = w.add_stream("amp", "EEG", 4, 0.0, "float32", ch_names=ch, unit="microvolts")
+            if acc:
+                a = w.add_stream("acc", "ACC", 3, 50.0, "float32")
+                w.write_samples(a, np.zeros((100, 3), np.float32), 10.0 + np.arange(100) / 50.0)
+            mk = w.add_stream("stim", "Markers", 1, 0.0, "string")
+            w.write_samples(eeg, np.ones((500, 4), np.float32), 10.0 + np.arange(500) / FS)
+            w.write_samples(mk, ["a"], np.array([11.0]))
+        with pytest.raises(EegvizError) as err:
+            load_xdf_session(path)
+        assert re.match(r"the EEG stream 'amp' in .*\.xdf declares no sampling rate \(nominal_srate 0: irregular\), "
+                        r"so it cannot be replayed", str(err.value)), str(err.value)
+        assert ("streams with samples: 'acc' (--stream NAME" in str(err.value)) == acc
+        assert "\n" not in str(err.value)
