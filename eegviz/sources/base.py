@@ -21,6 +21,19 @@ def first_channel(row, empty=""):
     return row[0] if len(row) else empty
 
 
+def marker_text(raw: bytes) -> tuple[str, bool]:
+    """A string marker's bytes as text, and whether they were not UTF-8: such an id (a Windows program's
+    'Bild_\\xe4') is read as Windows-1252, Latin-1 where that has no character, so it can still name its file
+    in --images-dir. The rule live LSL (eegviz.sources.lsl.pull_marker_chunk) and XDF files both read by."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("cp1252"), True
+        except UnicodeDecodeError:
+            return raw.decode("latin-1"), True
+
+
 def sender_kinship(marker: tuple[str, str, str], eeg: tuple[str, str, str]) -> int:
     """How surely a marker stream comes from the device or program that sends an EEG stream, each given as
     (hostname, source_id, name); the rule live LSL (eegviz.sources.lsl._choose_markers) and XDF files

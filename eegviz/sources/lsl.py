@@ -48,7 +48,7 @@ import pylsl
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
-from eegviz.sources.base import ReadResult, first_channel, sender_kinship
+from eegviz.sources.base import ReadResult, first_channel, marker_text, sender_kinship
 from eegviz.sources.rate import LiveRateCheck
 from eegviz.sources.lsl_reconnect import (
     channel_header, close_inlet, connect_inlet, first_offset, format_name, new_inlet, RecoveringInlet, same_type
@@ -366,13 +366,8 @@ def pull_marker_chunk(inlet: pylsl.StreamInlet) -> tuple[list[tuple[str, bytes |
     for row in values if values is not None else ():
         raw = first_channel(row, b"")
         raw = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
-        try:
-            out.append((raw.decode("utf-8"), None))
-        except UnicodeDecodeError:
-            try:
-                out.append((raw.decode("cp1252"), raw))
-            except UnicodeDecodeError:
-                out.append((raw.decode("latin-1"), raw))
+        text, not_utf8 = marker_text(raw)
+        out.append((text, raw if not_utf8 else None))
     return out, np.asarray(stamps if stamps is not None else (), dtype=np.float64)
 
 

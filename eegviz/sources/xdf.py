@@ -24,12 +24,13 @@ import pyxdf
 from eegviz.checks import check_file, physical_memory
 from eegviz.errors import EegvizError, one_line
 from eegviz.messages import Marker, StreamInfo, usable_ch_names
-from eegviz.sources.base import first_channel, sender_kinship
+from eegviz.sources.base import first_channel, marker_text, sender_kinship
 from eegviz.sources.rate import contradicts, stamp_rate
 from eegviz.sources.replay import ReplaySource, checked_speed
 from eegviz.sources.units import judged_scale, volts_per_unit
 from eegviz.sources.xdf_chunks import (
-    TAG_SAMPLES, VALUE_BYTES, complete_prefix, drop_damaged, sample_stamps, stream_of, walk_chunks
+    TAG_SAMPLES, VALUE_BYTES, complete_prefix, drop_damaged, first_string_values, sample_stamps, stream_of,
+    walk_chunks
 )
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,27 @@ def _payload(row, labels: list[str] | None = None) -> str:
         # an empty id (skipped as naming no image), not "0,0,0" decoded as one
         return labels[hot[0]] if len(hot) else ""
     return text(row[0]) if len(row) == 1 else ",".join(text(v) for v in row)
+
+
+def _undecoded(stream: dict, raw: bytes, path: Path) -> list[str] | None:
+    """A string stream's ids read from the bytes stored where some are not UTF-8 text (a Windows stimulus
+    program's 'Bild_\\xe4'), by the rule a live session reads them by (eegviz.sources.base.marker_text: as
+    Windows-1252), with one warning; else None. pyxdf made such an id 'Bild_\\ufffd', which names no image,
+    so a replay of LabRecorder's file of a session did not decode the id the live session decoded. raw: the
+    bytes pyxdf read."""
+    if not _is_string(stream) or not any("\ufffd" in str(first_channel(row)) for row in stream["time_series"]):
+        return None
+    sid = stream["info"].get("stream_id")
+    stored = first_string_values(raw, sid, _n_channels(stream)) if isinstance(sid, int) else None
+    if stored is None or len(stored) != len(stream["time_series"]):
+        return None
+    texts = [marker_text(b) for b in stored]
+    odd = [(b, t) for b, (t, not_utf8) in zip(stored, texts) if not_utf8]
+    if not odd:  # the replacement character was sent as such
+        return None
+    log.warning("%s: marker stream '%s' holds ids that are not UTF-8 text (%r); they are read as Windows-1252 text "
+                "('%s'), as a live session reads them", _shown(path), _name(stream), *odd[0])
+    return [t for t, _ in texts]
 
 
 def _rate(stream) -> float:
@@ -543,8 +565,10 @@ def load_xdf_session(
             log.warning("%s: marker stream '%s' has %d channels: the first is read as the image id", _shown(path),
                         src, _n_channels(s))
         labels = _one_hot_labels(s)
-        for t, row in zip(s["time_stamps"], s["time_series"]):
-            markers.append(Marker(timestamp=float(t), payload=_payload(row, labels), source=src))
+        texts = _undecoded(s, complete, path)
+        for k, (t, row) in enumerate(zip(s["time_stamps"], s["time_series"])):
+            payload = texts[k] if texts is not None else _payload(row, labels)
+            markers.append(Marker(timestamp=float(t), payload=payload, source=src))
     markers.sort(key=lambda m: m.timestamp)
 
     values = np.asarray(eeg["time_series"], dtype=np.float64)

@@ -127,6 +127,34 @@ def sample_stamps(raw: bytes, body: int, end: int, n_channels: int, value_bytes:
     return stamps if at == end else None
 
 
+def first_string_values(raw: bytes, stream_id: int, n_channels: int) -> list[bytes] | None:
+    """The first channel of each sample of a string stream, as the bytes stored, in the file's order (pyxdf's
+    order too); None where a samples chunk of it does not parse. pyxdf decodes strings as UTF-8, replacing what
+    is not ('Bild_\\xe4', Windows-1252, becomes 'Bild_\\ufffd'), so what was sent is read here."""
+    out: list[bytes] = []
+    for tag, body, end in walk_chunks(raw):
+        if tag != TAG_SAMPLES or stream_of(raw, body) != stream_id:
+            continue
+        try:
+            count, at = read_varlen(raw, body + 6, end)
+            for _ in range(count):
+                if raw[at] not in (0, 8):  # the timestamp flag: none, or 8 bytes of it
+                    return None
+                at += 1 + raw[at]
+                for ch in range(n_channels):
+                    length, at = read_varlen(raw, at, end)
+                    if ch == 0:
+                        out.append(raw[at : at + length])
+                    at += length
+                if at > end:
+                    return None
+        except (ValueError, IndexError):
+            return None
+        if at != end:
+            return None
+    return out
+
+
 def _claimed_count(raw: bytes, body: int, end: int, n_channels: int, value_bytes: int | None) -> int | None:
     """The sample count a damaged samples chunk declares, where it can be true (each sample takes at least its
     flag and its values); None where it cannot be read or cannot be."""

@@ -767,3 +767,20 @@ def test_an_eeg_stream_that_declares_no_rate_is_named_not_replaced_by_another_st
                         r"so it cannot be replayed", str(err.value)), str(err.value)
         assert ("streams with samples: 'acc' (--stream NAME" in str(err.value)) == acc
         assert "\n" not in str(err.value)
+
+
+def test_marker_ids_that_are_not_utf8_read_as_a_live_session_reads_them(tmp_path, caplog):
+    """A Windows stimulus program sends 'Bild_\\xe4' in Windows-1252: a live session reads it so, but LabRecorder's
+    file of that session stores the bytes, and pyxdf made them 'Bild_\\ufffd', naming no image: the replay did not
+    decode the id the live session decoded. Read from the bytes stored, by the live rule, with a warning."""
+    with XdfWriter(tmp_path / "w.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        mk = w.add_stream("stim", "Markers", 2, 0.0, "string")
+        w.write_samples(eeg, np.ones((500, 4), np.float32), 10.0 + np.arange(500) / FS)
+        w.write_samples(mk, [["cup_000", "x"], ["Bild_\xe4".encode("cp1252"), "\xfc".encode("cp1252")]],
+                        np.array([10.5, 11.0]))
+        w.write_samples(mk, [["caf\xe9".encode("utf-8"), "y"], [b"\x81", "z"]], np.array([11.5, 12.0]))
+    with caplog.at_level(logging.WARNING, logger="eegviz.sources.xdf"):
+        s = load_xdf_session(tmp_path / "w.xdf")
+    assert [m.payload for m in s.markers] == ["cup_000", "Bild_\xe4", "caf\xe9", "\x81"]  # 0x81: none in cp1252
+    assert "not UTF-8 text (b'Bild_\\xe4'); they are read as Windows-1252 text ('Bild_\xe4')" in caplog.text
