@@ -542,11 +542,15 @@ def load_xdf_session(
             raise EegvizError(
                 f"no marker stream named '{marker_stream}' in {path}; available: {', '.join(names) or 'none'}"
             )
-        for s in mstreams:  # every sample of an EEG stream would become a marker
-            rate = _rate(s)
-            if not _is_string(s) and rate > 0:  # irregular numeric events ([code, value] rows) are markers
-                raise EegvizError(f"stream '{marker_stream}' in {path} is a {_n_channels(s)}-channel numeric stream "
-                                  f"at {rate:g} Hz, not markers; name a string or irregular-rate stream")
+        # every sample of an EEG stream would become a marker; irregular numeric events ([code, value] rows) are
+        # markers. Where a marker stream shares its name with such a stream (an amplifier's triggers named as its
+        # EEG), it is the one named: "not markers" refused the very stream the default decoded
+        regular = [s for s in mstreams if not _is_string(s) and _rate(s) > 0]
+        if len(regular) == len(mstreams):
+            s = regular[0]
+            raise EegvizError(f"stream '{marker_stream}' in {path} is a {_n_channels(s)}-channel numeric stream "
+                              f"at {_rate(s):g} Hz, not markers; name a string or irregular-rate stream")
+        mstreams = [s for s in mstreams if not any(s is r for r in regular)]
     else:
         mstreams = _choose_markers([s for s in streams if _is_string(s)], eeg, path, names_image)
     if mstreams and all(_is_empty(s) for s in mstreams):

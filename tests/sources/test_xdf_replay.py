@@ -784,3 +784,23 @@ def test_marker_ids_that_are_not_utf8_read_as_a_live_session_reads_them(tmp_path
         s = load_xdf_session(tmp_path / "w.xdf")
     assert [m.payload for m in s.markers] == ["cup_000", "Bild_\xe4", "caf\xe9", "\x81"]  # 0x81: none in cp1252
     assert "not UTF-8 text (b'Bild_\\xe4'); they are read as Windows-1252 text ('Bild_\xe4')" in caplog.text
+
+
+def test_markers_named_as_their_eeg_stream_can_be_taken_by_that_name(tmp_path):
+    """An amplifier's trigger stream named as its EEG ('BioSemi' both): decoded by default, but --markers BioSemi
+    was refused as "a 4-channel numeric stream at 250 Hz, not markers", the EEG stream of that name; a name that
+    holds only such a stream still is."""
+    with XdfWriter(tmp_path / "b.xdf") as w:
+        eeg = w.add_stream("BioSemi", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        trig = w.add_stream("BioSemi", "Markers", 1, 0.0, "string")
+        psy = w.add_stream("psychopy", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.ones((500, 4), np.float32), 10.0 + np.arange(500) / FS)
+        w.write_samples(trig, ["S  1", "S  2"], np.array([10.5, 11.0]))
+        w.write_samples(psy, ["cup_000"], np.array([10.6]))
+    s = load_xdf_session(tmp_path / "b.xdf", marker_stream="BioSemi")
+    assert s.info.name == "BioSemi" and [m.payload for m in s.markers] == ["S  1", "S  2"]
+    with XdfWriter(tmp_path / "only.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
+        w.write_samples(eeg, np.ones((500, 4), np.float32), 10.0 + np.arange(500) / FS)
+    with pytest.raises(EegvizError, match="'amp' in .* is a 4-channel numeric stream at 250 Hz, not markers"):
+        load_xdf_session(tmp_path / "only.xdf", marker_stream="amp")
