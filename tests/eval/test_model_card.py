@@ -151,3 +151,26 @@ def test_a_card_rewrite_that_fails_keeps_the_old_card_whole(tmp_path, full_disk)
     assert (tmp_path / "README.md").read_text() == "the old card"
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
     assert "# " + tmp_path.name in write_model_card(tmp_path, training, metrics).read_text()  # and it can write
+
+
+def test_the_shipped_models_retrain_command_runs_as_pasted():
+    """The shipped cards' Retrain block is copied into a shell. The default model's held its prose in parentheses
+    after the command ("--threads 2 (every other option at its default; ...)"), so a pasted command was a bash
+    syntax error before anything ran; the prose is now a shell comment, and the card shows the same line."""
+    import json
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from eegviz.paths import default_model_dir
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to parse the command with")
+    for model in (default_model_dir(), default_model_dir().parent / "synthetic-realistic"):
+        command = json.loads((model / "training.json").read_text())["command"]
+        checked = subprocess.run([bash, "-n", "-c", command], capture_output=True, text=True)
+        assert checked.returncode == 0, f"{model.name}: {checked.stderr}"
+        card = (model / "README.md").read_text()
+        assert "## Retrain\n    " + command + "\n" in card
