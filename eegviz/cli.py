@@ -491,7 +491,7 @@ def _add_session_commands(sub) -> None:
 def _add_simulate(sub) -> None:
     s = sub.add_parser("simulate", help="write a synthetic dataset, or stream the simulator on LSL")
     s.add_argument("--out", help="dataset folder")
-    s.add_argument("--subjects", type=int, default=2)
+    s.add_argument("--subjects", type=int, default=2, help="simulated subjects")
     s.add_argument("--images", type=int, default=50, help="images per class")
     s.add_argument("--seed", type=int, default=0,
                    help="the simulated world: its stimuli and its brains (the class patterns every subject shares); "
@@ -516,16 +516,19 @@ def _add_simulate(sub) -> None:
 
 def _add_train(sub) -> None:
     t = sub.add_parser("train", help="train the decoder and the embedded generator")
-    t.add_argument("--data", required=True)
-    t.add_argument("--out", required=True)
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--gan-steps", type=int, default=3000)
+    t.add_argument("--data", required=True, help="the dataset: a synthetic one (dataset.json), EEG-ImageNet (.pth), "
+                   "THINGS-EEG2 (sub-XX/ folders) or XDF sessions (a .xdf file or a folder of them)")
+    t.add_argument("--out", required=True, help="the model folder to write, new or empty (--resume: the "
+                   "interrupted run's)")
+    t.add_argument("--epochs", type=int, default=30,
+                   help="decoder epochs of each stage: triplet encoder, attribute encoder, semantic branch")
+    t.add_argument("--gan-steps", type=int, default=3000, help="saliency GAN steps")
     for stage, what in (("ae", "autoencoder"), ("unet", "CFG teacher UNet"), ("distill", "1-2 step distillation")):
         t.add_argument(f"--{stage}-steps", type=int,
                        help=f"embedded generator (minilm or hash text space): {what} steps (default: the shipped run's)")
     t.add_argument("--generator-config", default="full", choices=["full", "tiny"],
                    help="diffusers generator architecture and sizes: full (shipped) or tiny (toy, for smoke runs)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="seed of every training stage")
     t.add_argument("--average-augment", type=float, default=0.0, metavar="P",
                    help="share of training examples replaced by averages of 2-8 same-class epochs (encoder and "
                         "semantic branch), so the decoder learns the class template and gains from averaged "
@@ -550,7 +553,7 @@ def _add_train(sub) -> None:
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
     add_dataset_arguments(t)
     t.add_argument("--classifier-images", type=int, default=200, help="renders per class for the eval classifier")
-    t.add_argument("--classifier-epochs", type=int, default=15)
+    t.add_argument("--classifier-epochs", type=int, default=15, help="epochs of the eval classifier")
     t.add_argument("--eval-controls", action=argparse.BooleanOptionalAction, default=True,
                    help="the confound controls in the evaluation that follows training (default: on; "
                         "--no-eval-controls skips them)")
@@ -558,9 +561,9 @@ def _add_train(sub) -> None:
 
 def _add_eval(sub) -> None:
     e = sub.add_parser("eval", help="evaluate a model on a dataset's test split")
-    e.add_argument("--data", required=True)
-    e.add_argument("--model", required=True)
-    e.add_argument("--out", required=True)
+    e.add_argument("--data", required=True, help="the dataset whose test split is scored")
+    e.add_argument("--model", required=True, help="model folder or Hugging Face id")
+    e.add_argument("--out", required=True, help="folder for metrics.json and its plots, new or empty")
     add_dataset_arguments(e)
     e.add_argument("--controls", action=argparse.BooleanOptionalAction, default=True,
                    help="the confound controls: shuffled labels, leave-one-subject-out, blocks apart, high-pass "
@@ -578,13 +581,13 @@ def _add_eval(sub) -> None:
 
 def _add_bench(sub) -> None:
     b = sub.add_parser("bench", help="latency/throughput/memory benchmark (JSON)")
-    b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    b.add_argument("--out")
+    b.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to time the pipeline")
+    b.add_argument("--out", metavar="FILE.json", help="also write the JSON to this new file (default: print only)")
     b.add_argument("--n", type=int, default=200, help="epochs to time")
     b.add_argument("--repeats", type=int, default=1, help="stream the timed session this many times: latencies "
                    "pooled, each pass's epoch -> image p50 / p95 beside them (the spread between runs)")
     b.add_argument("--threads", type=int, help="torch kernel threads (default: a session's, all cores but one)")
-    b.add_argument("--model")
+    b.add_argument("--model", help="model folder (default: models/synthetic-default)")
     b.add_argument("--sd-model", metavar="MODEL", help="time this diffusers pipeline (a local folder or model id) as "
                    "the generator instead of the model folder's own; a decoder-only folder needs it "
                    "(models/synthetic-realistic: --sd-model models/synthetic-default)")
@@ -643,8 +646,29 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     si.set_defaults(fn=cmd_sys_info)
     for command in sub.choices.values():
         _add_anywhere_options(command, after_command=True)
+        command.formatter_class = _DefaultsHelp
     p.eegviz_commands = sub.choices  # name -> parser, for config files
     return p
+
+
+class _DefaultsHelp(argparse.HelpFormatter):
+    """`eegviz CMD --help` lists every option with its default (the README's CLI table sends readers there for
+    them), but an option whose help did not say its default showed none: train's --epochs and --gan-steps, bench's
+    --n, simulate's --subjects and --images gave no word of what a run without them does. An option with a default
+    its help does not already state gets "(default: X)"; a switch off by default, or a default of None (the help
+    says what not giving it means), gets nothing. (An option needs a help text to be given one: argparse lists an
+    option with none bare.)"""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or action.required or default is None or default is False
+                or default is argparse.SUPPRESS or default == "" or "default" in text or "%(default)" in text):
+            return action.help
+        shown = "on" if default is True else f"{default:g}" if isinstance(default, float) else str(default)
+        if f"({shown})" in text:
+            return action.help  # the presenter's "(0.5)" style already says it
+        return f"{text} (default: {shown})"
 
 
 def _add_anywhere_options(parser: argparse.ArgumentParser, after_command: bool) -> None:

@@ -498,3 +498,27 @@ def test_replay_help_says_what_speed_means():
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     speed = next(a for a in sub.choices["replay"]._actions if "--speed" in a.option_strings)
     assert speed.help and "0 = as fast as possible" in speed.help and "real time" in speed.help
+
+
+def test_every_commands_help_gives_each_options_default():
+    """The README's CLI table sends readers to `eegviz CMD --help` for "every option of CMD, with its default", but
+    train's --epochs, --gan-steps, --seed and --classifier-epochs were listed bare, and bench's --n, simulate's
+    --subjects and --images, sweep's --gan-steps with no default: what a run without them does was not said."""
+    from eegviz.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, command in sub.choices.items():
+        formatter = command._get_formatter()
+        for action in command._actions:
+            default = action.default
+            if (not action.option_strings or action.required or default in (None, False, "")
+                    or default is argparse.SUPPRESS):
+                continue
+            shown = "on" if default is True else f"{default:g}" if isinstance(default, float) else str(default)
+            text = formatter._expand_help(action) if action.help else ""
+            if "default" not in text and f"({shown})" not in text:
+                missing.append(f"{name} {action.option_strings[-1]}")
+    assert not missing
+    train = sub.choices["train"].format_help()
+    assert "(default: 30)" in train and "(default: 3000)" in train

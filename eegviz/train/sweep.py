@@ -205,12 +205,12 @@ def add_arguments(sp) -> None:
     sp.add_argument("--snr-db", required=True, metavar="DB[,DB...]",
                     help="class SNR levels; write negative ones with =, e.g. --snr-db=-20,-15,-10")
     sp.add_argument("--out", required=True, help="folder for curves.json and curves.png")
-    sp.add_argument("--subjects", type=int, default=1)
+    sp.add_argument("--subjects", type=int, default=1, help="simulated subjects")
     sp.add_argument("--images", type=int, default=20, help=f"images per class (at least {MIN_IMAGES}: one each for "
                                                              "the test, validation and training splits)")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=int, default=0, help="the simulated world's seed")
     sp.add_argument("--epochs", type=int, default=4, help="decoder triplet epochs (small: a sweep is a study)")
-    sp.add_argument("--gan-steps", type=int, default=50)
+    sp.add_argument("--gan-steps", type=int, default=50, help="saliency GAN steps")
     sp.add_argument("--average-augment", type=float, default=0.5, metavar="P",
                     help="share of training examples that are same-class averages (eegviz train --average-augment)")
     sp.add_argument("--keep-data", action=argparse.BooleanOptionalAction, default=False,
