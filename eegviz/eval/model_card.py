@@ -345,6 +345,14 @@ def _simulated(d: dict) -> str:
             else "Simulated (eegviz/world/sim_config.py): the demo world's class strength") + f"; {on}.\n"
 
 
+_RECORDS = (
+    ("training.json", "how it was trained: data, options, stage times, choices made on validation, `command`"),
+    ("seen_images.json", "the images it trained or made choices on; `eegviz eval` refuses a test split showing one"),
+    ("latent_branch.json", "the latent branch's fit: its data, validation R^2 and penalty"),
+    ("report/", "the test-split evaluation: metrics.json and its plots"),
+)
+
+
 def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> Path:
     """MODEL_DIR/README.md from training.json's content (and the evaluation, when one was run)."""
     model_dir = Path(model_dir)
@@ -364,6 +372,11 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
                      "the stimulus; img2img starts from it with `--init latent`")
     if (model_dir / "stimulus_classifier").is_dir():
         parts.append("stimulus_classifier/: the stimulus classifier `eegviz eval` scores reconstructions with")
+    # the records beside the networks: a card that named only the networks left seen_images.json out of what a
+    # user copies with the model, and with it `eegviz eval`'s refusal of a test split the model has seen
+    records = [f"{name} ({what})" for name, what in _RECORDS if (model_dir / name.rstrip("/")).exists()]
+    if records:
+        parts.append("records kept with the model: " + "; ".join(records))
     origin = ("Trained in-house on eegviz's synthetic world (procedural stimuli + simulated EEG); it has never "
               "seen real EEG." if training.get("synthetic") else f"Trained on the EEG dataset at `{d['path']}`.")
     minutes = training.get("total_train_seconds", 0) / 60

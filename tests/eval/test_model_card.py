@@ -174,3 +174,28 @@ def test_the_shipped_models_retrain_command_runs_as_pasted():
         assert checked.returncode == 0, f"{model.name}: {checked.stderr}"
         card = (model / "README.md").read_text()
         assert "## Retrain\n    " + command + "\n" in card
+
+
+def test_a_card_names_every_file_of_its_model_folder(tmp_path):
+    """A card listed the networks alone: training.json, seen_images.json (what `eegviz eval` refuses test splits by),
+    latent_branch.json and report/ were named nowhere, so one copying "the parts" elsewhere left them behind. The
+    card now lists them as records, and each shipped card names every entry of its folder."""
+    import json
+    import shutil
+
+    from eegviz.eval.model_card import write_model_card
+    from eegviz.paths import default_model_dir
+
+    for model in (default_model_dir(), default_model_dir().parent / "synthetic-realistic"):
+        card = (model / "README.md").read_text()
+        unnamed = [p.name for p in model.iterdir() if p.name != "README.md" and p.name not in card]
+        assert not unnamed, f"{model.name}: {unnamed}"
+    shipped = default_model_dir()
+    for name in ("training.json", "seen_images.json", "latent_branch.json", "report"):
+        copy = shutil.copytree if (shipped / name).is_dir() else shutil.copy
+        copy(shipped / name, tmp_path / name)
+    training = json.loads((shipped / "training.json").read_text())
+    card = write_model_card(tmp_path, training, json.loads((shipped / "report" / "metrics.json").read_text()))
+    records = next(line for line in card.read_text().splitlines() if line.startswith("- records kept"))
+    for name in ("training.json", "seen_images.json", "latent_branch.json", "report/"):
+        assert name in records
