@@ -50,6 +50,33 @@ def _osc_sink_class():
     return get("sinks", "osc")
 
 
+def _one_skip_received(spec_for_port, monkeypatch, resolve) -> list:
+    """Start a python-osc server on 127.0.0.1 (what Max or TouchDesigner listen on), build the OSC sink from
+    spec_for_port(port) while socket.getaddrinfo is `resolve` (a name only the test knows), put the real lookup
+    back, send one skip and return what the server got."""
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import ThreadingOSCUDPServer
+
+    got = []
+    dispatcher = Dispatcher()
+    dispatcher.set_default_handler(lambda address, *args: got.append((address, args)))
+    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: resolve(real, host, *a, **k))
+    sink = _osc_sink_class().from_spec(spec_for_port(server.server_address[1]))
+    monkeypatch.setattr(socket, "getaddrinfo", real)  # the name no longer resolves (DNS gone)
+    sink.on_skipped(Marker(1.0, "star_003"), "in a gap", SkipKind.GAP)
+    sink.close()
+    for _ in range(100):
+        if got:
+            break
+        time.sleep(0.02)
+    server.shutdown()
+    server.server_close()
+    return got
+
+
 def test_an_ipv6_target_in_brackets_receives_the_messages():
     """`--sink osc:[::1]:9000`, IPv6 written as in a URL, was refused: "OSC target [::1]:9000 cannot be used
     (Name or service not known)"; only the bare ::1:9000 worked. Spaces around host or port are left out too."""
@@ -93,32 +120,10 @@ def test_a_host_name_is_resolved_once_when_the_sink_is_built(monkeypatch):
     """python-osc kept the name and sendto() resolved it again for every message, in the generation thread: a
     slow DNS lookup held up each image, and one that failed mid-session lost the message. Here the name resolves
     only while the sink is built; its messages still arrive."""
-    from pythonosc.dispatcher import Dispatcher
-    from pythonosc.osc_server import ThreadingOSCUDPServer
-
-    got = []
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: got.append((address, args)))
-    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
-    port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    real = socket.getaddrinfo
-
-    def visuals_machine(host, *args, **kwargs):
+    def visuals_machine(real, host, *args, **kwargs):
         return real("127.0.0.1" if host == "visuals.test" else host, *args, **kwargs)
 
-    monkeypatch.setattr(socket, "getaddrinfo", visuals_machine)
-    sink = _osc_sink_class().from_spec(f"visuals.test:{port}")
-    monkeypatch.setattr(socket, "getaddrinfo", real)  # the name no longer resolves (DNS gone)
-    sink.on_skipped(Marker(1.0, "star_003"), "in a gap", SkipKind.GAP)
-    sink.close()
-    for _ in range(100):
-        if got:
-            break
-        time.sleep(0.02)
-    server.shutdown()
-    server.server_close()
+    got = _one_skip_received(lambda port: f"visuals.test:{port}", monkeypatch, visuals_machine)
     assert got == [("/eegviz/skipped", ("star_003", "in a gap", "gap"))]
 
 
@@ -132,34 +137,16 @@ def test_a_name_with_ipv4_and_ipv6_addresses_sends_to_the_ipv4_one(monkeypatch):
     """macOS resolves localhost to ::1 first; the sink sent there, and a patch listening on 127.0.0.1 (Max,
     TouchDesigner, python-osc's server) received nothing, without a word."""
     import pytest
-    from pythonosc.dispatcher import Dispatcher
-    from pythonosc.osc_server import ThreadingOSCUDPServer
 
     if not socket.has_ipv6:
         pytest.skip("no IPv6 here")
-    got = []
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: got.append((address, args)))
-    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
-    port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    real = socket.getaddrinfo
 
-    def ipv6_first(host, *args, **kwargs):
+    def ipv6_first(real, host, *args, **kwargs):
         if host != "dualstack.test":
             return real(host, *args, **kwargs)
         return real("::1", *args, **kwargs) + real("127.0.0.1", *args, **kwargs)
 
-    monkeypatch.setattr(socket, "getaddrinfo", ipv6_first)
-    sink = _osc_sink_class().from_spec(f"dualstack.test:{port}")
-    sink.on_skipped(Marker(1.0, "star_003"), "in a gap", SkipKind.GAP)
-    sink.close()
-    for _ in range(50):
-        if got:
-            break
-        time.sleep(0.02)
-    server.shutdown()
-    server.server_close()
+    got = _one_skip_received(lambda port: f"dualstack.test:{port}", monkeypatch, ipv6_first)
     assert got == [("/eegviz/skipped", ("star_003", "in a gap", "gap"))]
 
 
