@@ -106,17 +106,22 @@ def test_stray_whitespace_around_a_marker_id_is_the_same_image_but_recorded_as_s
     assert [l["marker"] for l in lines] == ["m0", "m1"] and rec.markers == [" m0\n", " m1\n"]
 
 
-def test_a_c_strings_trailing_nul_in_a_marker_id_is_the_same_image_but_recorded_as_sent(tmp_path):
-    """A C or MATLAB sender that pushes a fixed-size buffer leaves NUL after the id ("star_001\\0"), which
-    LabRecorder keeps: str.strip() left it, so the id named no image (not scored, not averaged over repeats),
-    and a marker of NUL alone was decoded as an image. Trimmed like whitespace; recorded as sent."""
-    sent = ["m0\0", "\0m1\0\0 ", "\0"]
+def _run_with_markers(tmp_path, sent: list[str]):
+    """A session whose markers carry the payloads `sent`: (results.jsonl's lines, the stats, the recorder)."""
     src = ArraySource(n_markers=len(sent))
     src.markers = [Marker(m.timestamp, p) for m, p in zip(src.markers, sent)]
     dec, gen = tiny_models()
     rec = Recorder()
     stats = Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], recorder=rec, paced=False).run()
-    lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    return [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()], stats, rec
+
+
+def test_a_c_strings_trailing_nul_in_a_marker_id_is_the_same_image_but_recorded_as_sent(tmp_path):
+    """A C or MATLAB sender that pushes a fixed-size buffer leaves NUL after the id ("star_001\\0"), which
+    LabRecorder keeps: str.strip() left it, so the id named no image (not scored, not averaged over repeats),
+    and a marker of NUL alone was decoded as an image. Trimmed like whitespace; recorded as sent."""
+    sent = ["m0\0", "\0m1\0\0 ", "\0"]
+    lines, stats, rec = _run_with_markers(tmp_path, sent)
     assert [l["marker"] for l in lines if not l.get("dropped")] == ["m0", "m1"] and stats.results == 2
     assert [(l["marker"], l["skip"]) for l in lines if l.get("dropped")] == [("", "no id")]
     assert rec.markers == sent
@@ -129,12 +134,7 @@ def test_a_marker_that_names_no_image_is_recorded_and_skipped_not_decoded(tmp_pa
     a join's "EDGE boundary"; a replay of the same file leaves them out), while an id that only starts like one
     (badger_01) is a stimulus."""
     sent = ["m0", "", " \t", "BAD_blink", "EDGE boundary", "bad boundary", "New Segment", "badger_01", "edger_02"]
-    src = ArraySource(n_markers=len(sent))
-    src.markers = [Marker(m.timestamp, p) for m, p in zip(src.markers, sent)]
-    dec, gen = tiny_models()
-    rec = Recorder()
-    stats = Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], recorder=rec, paced=False).run()
-    lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    lines, stats, rec = _run_with_markers(tmp_path, sent)
     decoded = [l["marker"] for l in lines if not l.get("dropped")]
     skipped = [l for l in lines if l.get("dropped")]
     assert decoded == ["m0", "badger_01", "edger_02"] and stats.results == 3 and stats.skipped == 6
