@@ -216,3 +216,63 @@ def get(group: str, name: str):
                               f"({one_line(e)})") from None
     names = ", ".join(sorted(available(group))) or "none"
     raise EegvizError(f"no {group[:-1]} named '{name}' (available: {names})")
+
+
+def is_eegviz_own(obj) -> bool:
+    """Whether `obj`'s class is eegviz's own code (a module of the eegviz package), not a plugin's: a built-in
+    failing is eegviz's bug and keeps its traceback; a plugin failing is said in one line naming it (Named)."""
+    module = getattr(type(obj), "__module__", "") or ""
+    return module == "eegviz" or module.startswith("eegviz.")
+
+
+class Named:
+    """A source or generator plugin whose own failure while the session runs (a bug in its read() once started, in
+    generate() after warm-up) ends the session in one line naming it, as a sink plugin's does (eegviz.sinks
+    .NamedSink) and as its failing to build already did; it ended `eegviz replay/live/demo` in a traceback into
+    the plugin's file, and the window in a bare "ValueError: ..." that named no plugin. The pipeline still gives
+    every marker received its line (eegviz.pipeline). EegvizError (the plugin's own words) and OSError (a full
+    disk, said with its path) pass unchanged; the traceback goes to the debug log (--log-level debug).
+
+    Everything else is the plugin's own, looked up on it each time (a source's `info`, set by start(); a
+    generator's `name`), and a method it lacks stays lacking (a session asks `callable(getattr(src, "drain",
+    None))`). Only plugins are wrapped (wrap()): eegviz's own sources and generators failing are its bugs, whose
+    traceback must stay."""
+
+    _own = ("_plugin", "_label", "_methods")
+
+    def __init__(self, plugin, label: str, methods: Iterable[str]):
+        self._plugin, self._label, self._methods = plugin, label, frozenset(methods)
+
+    @property
+    def __class__(self):  # isinstance() sees the plugin's own class, as it did before it was wrapped
+        return type(self._plugin)
+
+    def __getattr__(self, name: str):
+        if name in Named._own:  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
+        value = getattr(self._plugin, name)
+        if name not in self._methods or not callable(value):
+            return value
+
+        def guarded(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            except (EegvizError, OSError):
+                raise
+            except Exception as e:  # noqa: BLE001 - the plugin's own failure, said in one line
+                logging.getLogger(__name__).debug("%s failed in %s()", self._label, name, exc_info=True)
+                raise EegvizError(f"{self._label} failed in {name}() ({one_line(e)})") from e
+
+        return guarded
+
+
+SOURCE_CALLS = ("open", "start", "read", "drain", "stop")
+GENERATOR_CALLS = ("warmup", "generate")
+
+
+def wrap(obj, kind: str, name: str):
+    """`obj` (a plugin's source or generator, `kind` 'source' or 'generator') as Named, whose failures name it;
+    eegviz's own objects unchanged (is_eegviz_own)."""
+    if is_eegviz_own(obj):
+        return obj
+    return Named(obj, f"{kind} plugin '{name}'", SOURCE_CALLS if kind == "source" else GENERATOR_CALLS)

@@ -159,4 +159,6 @@ def _from_cli(source: SourceSettings):
     if missing:
         raise EegvizError(f"source plugin '{source.reader}' is not a source: what from_cli returned lacks "
                           f"{', '.join(missing)}")
-    return src
+    from eegviz.plugins import wrap
+
+    return wrap(src, "source", source.reader)  # its failure in read() mid-session is one line naming it

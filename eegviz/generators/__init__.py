@@ -45,4 +45,6 @@ def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None 
     if wanted == "latent" and getattr(gen, "init", "saliency") != "latent":
         raise EegvizError(f"--init latent: generator plugin '{name}' does not start from the decoder's latent "
                           "branch (it sets no init = 'latent' and accepts_latents); leave --init out")
-    return gen
+    from eegviz.plugins import wrap
+
+    return wrap(gen, "generator", name)  # its failure in warmup() or generate() is one line naming it

@@ -39,7 +39,7 @@ def test_a_source_plugin_builds_itself_from_the_source_settings(tmp_path):
     csv.write_text("Fz,Cz,marker\n1,2,\n3,4,star_000\n")
     make = initial_source(SourceSettings("replay", file=str(csv), reader="csv", sfreq=250.0, unit="mV", speed=0.0))
     src = make.make_source()
-    assert type(src).__name__ == "CsvSource" and src.path == csv
+    assert src.__class__.__name__ == "CsvSource" and src.path == csv  # (wrapped: eegviz.plugins.Named)
     assert (src.sfreq, src.unit, src.speed) == (250.0, "mV", 0.0)
 
 

@@ -1,0 +1,85 @@
+"""A source or generator plugin failing while a session runs: one line naming it, every marker still its line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from eegviz import plugins
+from eegviz.cli import main
+from eegviz.paths import default_model_dir, demo_recording
+from eegviz.sources.xdf import XdfReplaySource
+
+pytestmark = pytest.mark.skipif(not demo_recording().exists() or not (default_model_dir() / "decoder.json").exists(),
+                                reason="demo recording or default model missing")
+
+
+class FlakySource(XdfReplaySource):
+    """A source plugin (this module is not eegviz's) whose read() fails once markers have come."""
+
+    @classmethod
+    def from_cli(cls, settings):
+        return cls(settings.file, speed=settings.speed)
+
+    def read(self, timeout=0.05):
+        res = super().read(timeout)
+        self.seen = getattr(self, "seen", 0) + len(res.markers)
+        if self.seen > 3:
+            raise IndexError("list index out of range\nin my parser")
+        return res
+
+
+class FlakyGenerator:
+    """A generator plugin whose generate() fails at its third batch, after warm-up."""
+
+    name = "flaky"
+
+    def __init__(self):
+        self.calls = 0
+
+    @classmethod
+    def from_options(cls, options, model_dir):
+        return cls()
+
+    def warmup(self):
+        pass
+
+    def generate(self, saliency, embedding, seed=0, **kwargs):
+        self.calls += 1
+        if self.calls == 3:
+            raise ValueError("shapes do not match")
+        return np.zeros((len(saliency), 8, 8, 3), np.uint8)
+
+
+def _lines(out):
+    return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("kind, args, said", [
+    ("sources", ["--source", "flaky"],
+     "eegviz: error: source plugin 'flaky' failed in read() (IndexError: list index out of range in my parser)"),
+    ("generators", ["--generator", "flaky"],
+     "eegviz: error: generator plugin 'flaky' failed in generate() (ValueError: shapes do not match)")])
+def test_a_source_or_generator_plugin_failing_mid_session_is_one_line_naming_it(kind, args, said, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """A plugin raising in read() once started, or in generate() after warm-up, ended `eegviz replay` in a
+    traceback into the plugin's file (a sink plugin already said its failure in one line). Now the session ends
+    non-zero with one line naming the plugin, and every marker received has its line in results.jsonl."""
+    monkeypatch.setitem(plugins._extra[kind], "flaky", FlakySource if kind == "sources" else FlakyGenerator)
+    out = tmp_path / "out"
+    code = main(["replay", str(demo_recording()), "--headless", "--speed", "0", "--no-capture", "--out", str(out),
+                 *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1] == said and "Traceback" not in "\n".join(err)
+    n = int(err[0].split()[1])  # the summary line: "eegviz: N markers, ..."
+    lines = _lines(out)
+    assert len(lines) == n > 0 and any(line.get("skip") == "error" for line in lines)  # those the failure cost
+
+
+def test_eegviz_own_sources_and_generators_are_not_wrapped():
+    """A built-in failing is eegviz's bug: its traceback stays (only plugins are said in one line)."""
+    src = XdfReplaySource(demo_recording(), speed=0)
+    assert plugins.wrap(src, "source", "xdf") is src
+    wrapped = plugins.wrap(FlakySource(demo_recording(), speed=0), "source", "flaky")
+    assert isinstance(wrapped, FlakySource) and wrapped.info is wrapped._plugin.info  # the plugin's own, as before
+    assert not callable(getattr(wrapped, "drain", None))  # a method it lacks stays lacking (the session asks)
