@@ -299,3 +299,32 @@ def test_a_window_session_refused_before_it_runs_closes_its_sinks(qtbot, monkeyp
         assert len(closed) == 1
     finally:
         ctl.shutdown(5.0)
+
+
+def test_a_source_plugin_failing_mid_session_is_one_line_naming_it_in_the_window(session, qtbot, monkeypatch, caplog):
+    """A source plugin raising in read() once started showed "IndexError: ..." naming no plugin, and the session
+    logged "failed unexpectedly" with a traceback into the plugin's file, as if eegviz had a bug."""
+    import logging
+
+    from eegviz import plugins
+    from eegviz.settings import SourceSettings
+    from eegviz.sources.xdf import XdfReplaySource
+
+    class Flaky(XdfReplaySource):
+        @classmethod
+        def from_cli(cls, settings):
+            return cls(settings.file, speed=settings.speed)
+
+        def read(self, timeout=0.05):
+            raise IndexError("list index out of range")
+
+    monkeypatch.setitem(plugins._extra["sources"], "flaky", Flaky)
+    win, ctl = session
+    replay = SourceSettings("replay", file=str(demo_recording()), reader="flaky", speed=0.0)
+    with caplog.at_level(logging.INFO, logger="eegviz.app.session"):
+        with qtbot.waitSignal(ctl.error, timeout=START_MS) as err:
+            ctl.start(SourceChoice("file", path=str(demo_recording()), speed=0.0, replay=replay))
+    assert err.args == ["source plugin 'flaky' failed in read() (IndexError: list index out of range)"]
+    said = [r for r in caplog.records if r.name == "eegviz.app.session"]
+    assert said and not [r for r in said if r.levelno >= logging.WARNING or r.exc_info], caplog.text
+    qtbot.waitUntil(lambda: ctl.state == "idle", timeout=5000)
