@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
 from eegviz.messages import Break, Chunk, ClockOffset, Marker, StreamInfo
 
 
@@ -47,6 +49,21 @@ def sender_kinship(marker: tuple[str, str, str], eeg: tuple[str, str, str]) -> i
         return 0
     same_sender = bool(sid) and (msid == sid or msid.startswith(sid + "-"))
     return 2 * same_sender + (bool(eeg_name) and eeg_name in mname)
+
+
+def nan_notice(sender: str, ch_names, samples) -> str | None:
+    """The one notice a live source gives the first time `sender` ("LSL stream 'X'", "BrainFlow board Y") sends
+    NaN/inf in `samples` (samples x channels, named by ch_names), else None; the rule LSL (eegviz.sources.lsl) and
+    BrainFlow (eegviz.sources.brainflow) both say it by. It names the channels, so the lab can fix that electrode,
+    and says that only NaN in a channel the model's are made of skips an epoch: NaN in a channel the session leaves
+    out (an AUX or status channel no montage places) skips none, which the notice once promised for all."""
+    finite = np.isfinite(samples)
+    if finite.all():
+        return None
+    bad = [ch_names[i] for i in np.flatnonzero(~finite.all(axis=0))]
+    shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    return (f"{sender} sends NaN/inf samples, first in {shown} (a flat or saturated electrode?); they are kept as "
+            "sent, and an epoch holding them in a channel the model's are made of is skipped")
 
 
 @dataclass

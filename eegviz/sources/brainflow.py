@@ -27,7 +27,7 @@ from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainF
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources import lsl_reconnect
-from eegviz.sources.base import ReadResult
+from eegviz.sources.base import ReadResult, nan_notice
 from eegviz.sources.rate import LiveRateCheck
 from eegviz.stream.counter import SampleCounter, with_lost
 from eegviz.stream.dejitter import Dejitter
@@ -333,12 +333,13 @@ class BrainFlowSource:
                     "samples), and epochs cut at that rate would not be the EEG that followed each marker; set the "
                     "board to its default rate (for a playback, name the recorded board with --master-board)")
             samples = data[self._eeg_rows].T * 1e-6
-            if not self._told_nan and not np.isfinite(samples).all():
-                # as LSL's source does: the recording keeps the samples as they came and the epocher skips the
-                # epochs holding them; ending the session here lost the chunk (already taken from the board)
+            if not self._told_nan and (notice := nan_notice(f"BrainFlow board {self.info.name}",
+                                                            self.info.ch_names, samples)):
+                # as LSL's source does, in its words (base.nan_notice: which channels, and that only NaN in the
+                # model's channels skips an epoch): the recording keeps the samples as they came and the epocher
+                # skips the epochs holding them; ending the session here lost the chunk (already taken from the board)
                 self._told_nan = True
-                result.notices.append(f"BrainFlow board {self.info.name} sends NaN/inf samples (a flat or saturated "
-                                      "electrode?); they are kept as sent and the epochs holding them are skipped")
+                result.notices.append(notice)
             ts = raw
             if self.info.sfreq > 0:
                 ts, result.gap = self._steady(raw, data, result)

@@ -48,7 +48,7 @@ import pylsl
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
-from eegviz.sources.base import ReadResult, first_channel, marker_text, sender_kinship
+from eegviz.sources.base import ReadResult, first_channel, marker_text, nan_notice, sender_kinship
 from eegviz.sources.rate import LiveRateCheck
 from eegviz.sources.lsl_reconnect import (
     channel_header, close_inlet, connect_inlet, first_offset, format_name, new_inlet, RecoveringInlet, same_type
@@ -629,17 +629,9 @@ class LslSource:
         now = time.monotonic()
         raw = np.asarray(ts, dtype=np.float64)
         data = np.asarray(samples, dtype=np.float64)
-        if not self._told_nan and not np.isfinite(data).all():
-            self._told_nan = True
-            # which channels: the lab can fix that electrode, and NaN only in a channel the session leaves out (an
-            # AUX or status channel no montage places) skips no epoch, which the notice used to promise for all
-            bad = [self.info.ch_names[i] for i in np.flatnonzero(~np.isfinite(data).all(axis=0))]
-            shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-            result.notices.append(
-                f"LSL stream '{self.info.name}' sends NaN/inf samples, first in {shown} (a flat or saturated "
-                "electrode?); they are kept as sent, and an epoch holding them in a channel the model's are made "
-                "of is skipped"
-            )
+        if not self._told_nan and (notice := nan_notice(f"LSL stream '{self.info.name}'", self.info.ch_names, data)):
+            self._told_nan = True  # once: which channels, and which epochs that skips (base.nan_notice)
+            result.notices.append(notice)
         if self._unjudged is not None:
             self._judge_units(data, result)
         if self._rate_check is not None and (measured := self._rate_check.add(raw, now)) is not None:
