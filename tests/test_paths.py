@@ -225,3 +225,29 @@ def test_a_missing_demo_recording_says_where_it_comes_from_not_reinstall(tmp_pat
     assert main(["demo", "--headless", "--out", str(tmp_path / "out")]) == 2
     line = _one_error_line(capsys)
     assert "demo recording missing" in line and "pip install -e ." in line and "reinstall" not in line, line
+
+
+def test_an_older_liblsl_reading_the_packaged_cfg_finds_every_outlet_on_the_machine():
+    """mne-lsl bundles liblsl 1.17, whose machine-scope discovery sends one datagram to 127.0.0.1's multicast port:
+    of several outlets on the machine only the last one bound receives it. `eegviz simulate --stream` opens its
+    EEG outlet and then its marker outlet, so mne-lsl's StreamLSL found the markers and never the EEG ("0 were
+    found"). 127.0.0.1 as a known peer adds a query to every outlet's own port."""
+    import subprocess
+    import sys
+    import uuid
+
+    pytest.importorskip("mne_lsl")
+    from eegviz.messages import StreamInfo
+    from eegviz.paths import PACKAGED_LSL_CFG
+    from eegviz.sources.lsl_outlet import LslOutlets
+
+    name = f"cfg-{uuid.uuid4().hex[:8]}"
+    outlets = LslOutlets(StreamInfo(name, ["Fz", "Cz"], 100.0), marker_name=f"{name}-markers")
+    look = ("from mne_lsl.lsl import resolve_streams\n"
+            f"print(sorted({{s.name for s in resolve_streams(timeout=2)}} & {{'{name}', '{name}-markers'}}))")
+    try:
+        out = subprocess.run([sys.executable, "-c", look], capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, LSLAPICFG=str(PACKAGED_LSL_CFG)))
+    finally:
+        outlets.close()
+    assert out.stdout.strip() == str([name, f"{name}-markers"]), out.stdout + out.stderr

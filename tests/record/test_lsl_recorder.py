@@ -245,11 +245,14 @@ def test_labrecorder_reads_the_confining_lsl_config(tmp_path, monkeypatch):
     """LabRecorderCLI bundles its own liblsl: it must read LSLAPICFG too, or it would search the whole site.
 
     A copy of eegviz's loopback config with liblsl's log at INFO makes the binary say which file it loaded: the
-    recorder's copy of it, which adds only 127.0.0.1 as a known peer.
+    recorder's copy of it, which adds only 127.0.0.1 as a known peer (taken out of the copy here, as a user's
+    config may lack it; eegviz's own names it).
     """
     cfg = tmp_path / "lsl_api.cfg"
     text = (ROOT / "lsl_api.cfg").read_text()
     assert "level = -1" in text  # the project's config quiets liblsl; INFO here (a second [log] would not parse)
+    assert "[lab]\nKnownPeers = {127.0.0.1}\n" in text
+    text = text.replace("[lab]\nKnownPeers = {127.0.0.1}\n", "")
     cfg.write_text(text.replace("level = -1", "level = 0"))
     monkeypatch.setenv("LSLAPICFG", str(cfg))
     tag = uuid.uuid4().hex[:10]
