@@ -190,8 +190,36 @@ def cmd_session(args) -> int:
     return 0
 
 
+# simulate's options that make a dataset only, and those of --stream only, each with its default: given to the
+# other, they were dropped without a word (`simulate --stream --signal 0`, a dry run meant to show chance, streamed
+# the full signal; `--repeats 8` showed each image no more often; `--out D --duration 5` wrote the whole dataset)
+_DATASET_ONLY = {"--subjects": ("subjects", 2), "--design": ("design", "rapid"), "--drift": ("drift", 0.0),
+                 "--signal": ("signal", 1.0), "--repeats": ("repeats", None), "--train-repeats": ("train_repeats", None),
+                 "--block-alpha": ("block_alpha", None), "--block-line-uv": ("block_line_uv", None)}
+_STREAM_ONLY = {"--subject": ("subject", 0), "--markers": ("markers", "eegviz-markers"),
+                "--duration": ("duration", None)}
+
+
+def _check_simulate_options(args) -> None:
+    """Refuse, in one line, options the chosen output cannot use (see _DATASET_ONLY)."""
+    if args.demo:
+        return  # the demo recording is made as shipped (--seed only)
+    unused = _DATASET_ONLY if args.stream else _STREAM_ONLY
+    given = [opt for opt, (dest, default) in unused.items() if getattr(args, dest, default) != default]
+    if not given:
+        return
+    opts, verb, them = ", ".join(given), "is" if len(given) == 1 else "are", "it" if len(given) == 1 else "them"
+    if args.stream:
+        raise EegvizError(f"{opts} {verb} for a simulated dataset (--out DIR): --stream publishes one subject's "
+                          f"continuous EEG (--subject N) with a marker per randomly drawn image; leave {them} out "
+                          "(on the command line or in the --config file)")
+    raise EegvizError(f"{opts} {verb} for --stream (the LSL outlets), and a dataset has no use for {them} (its "
+                      f"subjects are --subjects N); leave {them} out (on the command line or in the --config file)")
+
+
 def cmd_simulate(args) -> int:
     check_at_least(args.seed, "--seed", 0)
+    _check_simulate_options(args)
     if args.stream and args.demo:
         raise EegvizError("--stream publishes live and --demo writes demo.xdf: give one of them")
     if args.stream and args.out is not None:  # it streamed and wrote nothing there, exit 0, without a word
@@ -208,7 +236,9 @@ def cmd_simulate(args) -> int:
             check_positive(args.duration, "--duration", unit="s")
         if not args.markers.strip():
             raise EegvizError("--markers must name the marker outlet (default: eegviz-markers)")
-        src = SimulatorSource(subject=args.subject, seed=args.seed, config=config_from_args(args))
+        check_at_least(args.images, "--images", 1, hint="images per class, the markers' ids are drawn from")
+        src = SimulatorSource(subject=args.subject, seed=args.seed, n_per_class=args.images,
+                              config=config_from_args(args))
         src.start()
         outlets = LslOutlets(src.info, marker_name=args.markers)
         print(f"eegviz: streaming '{src.info.name}' ({src.info.n_channels} ch, {src.info.sfreq:g} Hz) and markers "

@@ -54,6 +54,13 @@ def run(*args, timeout=300):
     (["simulate", "--stream", "--subject", "-1"], "--subject must be >= 0"),
     (["simulate", "--stream", "--duration", "-1"], "--duration must be a finite number > 0"),
     (["simulate", "--stream", "--markers", " "], "--markers must name the marker outlet"),
+    # a dataset's options given to --stream, and --stream's to a dataset, were dropped without a word: `--signal 0`
+    # streamed the full signal, `--out D --duration 5` wrote the whole dataset
+    (["simulate", "--stream", "--signal", "0"], "--signal is for a simulated dataset (--out DIR)"),
+    (["simulate", "--stream", "--subjects", "1", "--repeats", "8"], "--subjects, --repeats are for a simulated"),
+    (["simulate", "--out", "NEW", "--duration", "5"], "--duration is for --stream"),
+    (["simulate", "--out", "NEW", "--subject", "1", "--markers", "m"], "--subject, --markers are for --stream"),
+    (["simulate", "--stream", "--images", "0"], "--images must be >= 1"),
     (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--markers", " "], "--markers is empty"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--stream", ""], "--stream is empty"),
     (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number > 0 s"),
