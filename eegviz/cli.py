@@ -217,6 +217,23 @@ def _check_simulate_options(args) -> None:
                       f"subjects are --subjects N); leave {them} out (on the command line or in the --config file)")
 
 
+def _refuse_taken_names(eeg_name: str, marker_name: str, wait_s: float = 1.0) -> None:
+    """A second `simulate --stream` published its outlets beside the first's, of the same names (and, for one
+    --subject, the same source_ids), without a word. No reader can tell two streams of one name apart: eegviz live
+    takes either, and a marker stream of the first sender may go with the second's EEG. Refused, naming the one
+    already there."""
+    import pylsl
+
+    taken = sorted({(s.name(), s.source_id(), s.hostname()) for s in pylsl.resolve_streams(wait_time=wait_s)
+                    if s.name() in (eeg_name, marker_name)})
+    if taken:
+        there = ", ".join(f"'{name}' (source_id {sid or 'none'}, host {host})" for name, sid, host in taken)
+        how = ("stop the sender already publishing it (another `eegviz simulate --stream`?)"
+               if any(name == eeg_name for name, _, _ in taken) else "give --markers another name, or stop that sender")
+        raise EegvizError(f"already on LSL under the name{'s' if len(taken) > 1 else ''} this simulator would "
+                          f"publish: {there}; readers cannot tell two streams of one name apart: {how}")
+
+
 def cmd_simulate(args) -> int:
     check_at_least(args.seed, "--seed", 0)
     _check_simulate_options(args)
@@ -239,6 +256,7 @@ def cmd_simulate(args) -> int:
         check_at_least(args.images, "--images", 1, hint="images per class, the markers' ids are drawn from")
         src = SimulatorSource(subject=args.subject, seed=args.seed, n_per_class=args.images,
                               config=config_from_args(args))
+        _refuse_taken_names(src.info.name, args.markers)
         src.start()
         outlets = LslOutlets(src.info, marker_name=args.markers)
         print(f"eegviz: streaming '{src.info.name}' ({src.info.n_channels} ch, {src.info.sfreq:g} Hz) and markers "

@@ -529,3 +529,23 @@ def test_every_commands_help_gives_each_options_default():
     assert not missing
     train = sub.choices["train"].format_help()
     assert "(default: 30)" in train and "(default: 3000)" in train
+
+
+def test_a_second_simulate_stream_under_a_taken_name_is_refused(capsys):
+    """A second `simulate --stream` published beside the first under the same names without a word, and no
+    reader can tell two streams of one name apart. Refused in one line naming the stream already there."""
+    import uuid
+
+    from eegviz.cli import main
+    from eegviz.messages import StreamInfo
+    from eegviz.sources.lsl_outlet import LslOutlets
+
+    name = f"mk-{uuid.uuid4().hex[:8]}"
+    first = LslOutlets(StreamInfo(f"first-{name}", ["Fz"], 100.0), marker_name=name)
+    try:
+        code = main(["simulate", "--stream", "--markers", name, "--duration", "1"])
+    finally:
+        first.close()
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "already on LSL under the name" in err and f"'{name}'" in err, err
