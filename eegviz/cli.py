@@ -260,11 +260,20 @@ def cmd_simulate(args) -> int:
         src.start()
         outlets = LslOutlets(src.info, marker_name=args.markers)
         print(f"eegviz: streaming '{src.info.name}' ({src.info.n_channels} ch, {src.info.sfreq:g} Hz) and markers "
-              f"'{args.markers}' on LSL; Ctrl-C stops")
+              f"'{args.markers}' on LSL; Ctrl-C stops", flush=True)
+        from eegviz.stopping import sigterm_as_ctrl_c
+
+        # `kill PID` (how a script stops the simulator it started with `&`, where Ctrl-C is ignored) ended the
+        # process on the spot with status 143; now it stops as Ctrl-C does: outlets closed, what was sent said
         try:
-            stream_source(src, outlets, duration=args.duration)
+            with sigterm_as_ctrl_c():
+                stream_source(src, outlets, duration=args.duration)
         except KeyboardInterrupt:
             pass
+        finally:
+            outlets.close()
+        print(f"eegviz: stopped; published {outlets.n_samples} samples ({outlets.n_samples / src.info.sfreq:.1f} s) "
+              f"and {outlets.n_markers} markers", flush=True)
         return 0
     if args.demo:
         from eegviz.world.demo import make_demo_recording

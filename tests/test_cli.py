@@ -549,3 +549,32 @@ def test_a_second_simulate_stream_under_a_taken_name_is_refused(capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "already on LSL under the name" in err and f"'{name}'" in err, err
+
+
+def test_simulate_stream_stops_on_sigterm_and_says_what_it_sent():
+    """`kill PID` is how a script stops the simulator it started with `&` (a background job ignores Ctrl-C): it
+    ended the process on the spot, status 143, outlets never closed. It stops as Ctrl-C does now, exit 0, and
+    says what was published. The first line is flushed, so a script reading a pipe knows the outlets are up."""
+    import select
+    import signal
+    import time
+    import uuid
+
+    name = f"mk-{uuid.uuid4().hex[:8]}"
+    proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "simulate", "--stream", "--markers", name],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = select.select([proc.stdout], [], [], 60)[0]
+        first = proc.stdout.readline() if ready else ""
+        if not first and proc.poll() is not None and "already on LSL" in proc.stderr.read():
+            pytest.skip("another simulator publishes 'eegviz-sim' on this machine")
+        assert "streaming 'eegviz-sim'" in first and name in first, first
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "eegviz: stopped; published" in out and "published 0 samples" not in out, out

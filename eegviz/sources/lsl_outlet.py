@@ -48,6 +48,7 @@ class LslOutlets:
             source_id=f"{source_id}-markers",
         )
         self.info = info
+        self.n_samples = self.n_markers = 0  # pushed so far (what a stopped `simulate --stream` says it sent)
         self.eeg = pylsl.StreamOutlet(eeg_info)
         self.markers = pylsl.StreamOutlet(marker_info)
 
@@ -57,9 +58,11 @@ class LslOutlets:
             return
         data = np.ascontiguousarray(chunk.samples * PUBLISH_SCALE, dtype=np.float32)
         self.eeg.push_chunk(data, [float(t) for t in chunk.timestamps])
+        self.n_samples += len(chunk.timestamps)
 
     def push_marker(self, marker: Marker) -> None:
         self.markers.push_sample([marker.payload], float(marker.timestamp))
+        self.n_markers += 1
 
     def close(self) -> None:
         """Drop the outlets so receivers see the streams vanish; safe to call twice."""
