@@ -2,7 +2,8 @@
 
 Shown next to the source picker when the source is the simulator. Unchecked, the simulator is the demo world
 (far easier than real EEG, see eegviz.world.sim_config); checked, its class-discriminative SNR is set to the
-value in dB (the realistic preset uses -21 dB). It applies when a session starts: press Start (or
+value in dB, at first the realistic preset's (-24 dB; it offered -21, the preset's first calibration, which a
+decoder trained on averages decodes far above real EEG's range). It applies when a session starts: press Start (or
 Stop, then Start) after changing it. A widget of its own so the control bar gains one line per hook.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QWidget
 
-DEFAULT_DB = -21.0
+from eegviz.world.sim_config import REALISTIC
+
+DEFAULT_DB = REALISTIC.class_snr_db  # the realistic preset's
 
 
 class SnrControl(QWidget):
@@ -21,7 +24,7 @@ class SnrControl(QWidget):
         lay.setSpacing(4)
         self.check = QCheckBox("class SNR")
         self.check.setToolTip("simulator: set the class-discriminative SNR (unchecked: the demo world, far "
-                              "easier than real EEG); applies on Start")
+                              f"easier than real EEG; the realistic preset: {DEFAULT_DB:g} dB); applies on Start")
         self.spin = QDoubleSpinBox()
         self.spin.setRange(-40.0, 10.0)
         self.spin.setDecimals(1)
