@@ -215,5 +215,5 @@ def add_arguments(sp) -> None:
                     help="share of training examples that are same-class averages (eegviz train --average-augment)")
     sp.add_argument("--keep-data", action=argparse.BooleanOptionalAction, default=False,
                     help="keep each level's simulated dataset")
-    add_sim_arguments(sp, preset="realistic")
+    add_sim_arguments(sp, preset="realistic", hidden=("--class-snr-db",))  # each level's comes from --snr-db
     sp.set_defaults(fn=cmd_sweep)

@@ -25,15 +25,19 @@ SIM_OPTIONS = (
 )
 
 
-def add_sim_arguments(sp, preset: str = "demo") -> None:
-    """--preset (default `preset`) and every knob (default None: the preset's value)."""
+def add_sim_arguments(sp, preset: str = "demo", hidden: tuple[str, ...] = ()) -> None:
+    """--preset (default `preset`) and every knob (default None: the preset's value). Knobs in `hidden` are
+    accepted but left out of --help: a command that sets them itself refuses them with a reason (sweep's
+    --class-snr-db, which its --help listed beside --snr-db and then refused)."""
+    import argparse
+
     from eegviz.world.sim_config import PRESETS
 
     sp.add_argument("--preset", default=preset, choices=list(PRESETS),
                     help="demo: the shipped world, far easier than real EEG; realistic: calibrated to published "
                          f"single-trial decoding (knobs below override the preset; default: {preset})")
     for opt, _field, kind, text in SIM_OPTIONS:
-        sp.add_argument(opt, type=kind, default=None, help=text)
+        sp.add_argument(opt, type=kind, default=None, help=argparse.SUPPRESS if opt in hidden else text)
 
 
 def config_from_args(args, **overrides):

@@ -77,6 +77,15 @@ def test_sweep_refuses_bad_options_before_writing(tmp_path, capsys, monkeypatch,
     assert not out.exists()  # a refused run leaves nothing, so the corrected rerun is accepted
 
 
+def test_sweep_help_does_not_offer_the_class_snr_it_refuses(capsys):
+    """sweep --help listed --class-snr-db among the simulator's knobs, and sweep refuses it (--snr-db sets each
+    level's); it is left out of the help, and still refused with that reason."""
+    with pytest.raises(SystemExit):
+        main(["sweep", "--help"])
+    text = capsys.readouterr().out
+    assert "--snr-db" in text and "--class-snr-db" not in text and "--jitter-late-ms" in text
+
+
 def test_sweep_minimum_images_is_the_split_rule():
     """MIN_IMAGES is the smallest number of images per class whose simulated dataset has every split."""
     from eegviz.data.synthetic import trial_list
