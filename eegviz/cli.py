@@ -202,13 +202,23 @@ _STREAM_ONLY = {"--subject": ("subject", 0), "--markers": ("markers", "eegviz-ma
 
 def _check_simulate_options(args) -> None:
     """Refuse, in one line, options the chosen output cannot use (see _DATASET_ONLY)."""
-    if args.demo:
-        return  # the demo recording is made as shipped (--seed only)
-    unused = _DATASET_ONLY if args.stream else _STREAM_ONLY
+    from eegviz.world.sim_cli import SIM_OPTIONS
+
+    if args.demo and not args.stream:
+        # the demo recording is made as shipped, from --seed alone: `--demo --preset realistic` wrote the demo
+        # world's easy one without a word
+        unused = {**_DATASET_ONLY, **_STREAM_ONLY, "--images": ("images", 50), "--preset": ("preset", "demo"),
+                  **{opt: (dest, None) for opt, dest, _kind, _text in SIM_OPTIONS}}
+    else:
+        unused = _DATASET_ONLY if args.stream else _STREAM_ONLY
     given = [opt for opt, (dest, default) in unused.items() if getattr(args, dest, default) != default]
     if not given:
         return
     opts, verb, them = ", ".join(given), "is" if len(given) == 1 else "are", "it" if len(given) == 1 else "them"
+    if args.demo and not args.stream:
+        raise EegvizError(f"{opts} {verb} not used by --demo, which writes the demo recording as shipped (its "
+                          f"world from --seed alone); leave {them} out, or simulate a dataset without --demo (on "
+                          "the command line or in the --config file)")
     if args.stream:
         raise EegvizError(f"{opts} {verb} for a simulated dataset (--out DIR): --stream publishes one subject's "
                           f"continuous EEG (--subject N) with a marker per randomly drawn image; leave {them} out "

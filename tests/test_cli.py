@@ -61,6 +61,8 @@ def run(*args, timeout=300):
     (["simulate", "--out", "NEW", "--duration", "5"], "--duration is for --stream"),
     (["simulate", "--out", "NEW", "--subject", "1", "--markers", "m"], "--subject, --markers are for --stream"),
     (["simulate", "--stream", "--images", "0"], "--images must be >= 1"),
+    (["simulate", "--demo", "--out", "NEW", "--preset", "realistic", "--images", "5"],  # wrote the demo world's
+     "--images, --preset are not used by --demo"),
     (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--markers", " "], "--markers is empty"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--stream", ""], "--stream is empty"),
     (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number > 0 s"),
