@@ -68,13 +68,20 @@ def resize_maps(maps: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def scheduler_for(family: str, config):
+    """The scheduler of `family` built from a pipeline's own scheduler config (its betas, prediction type).
+
+    SD's DDIM does not clip its predicted clean latent (clip_sample False, as SD 2.x's DDIM config and diffusers'
+    warning for it say): DDIMScheduler's default, clip_sample True, clamps it to [-1, 1], where SD's scaled
+    latents reach about +-4. Built from a config that does not say (Euler, DPM-Solver, UniPC, most fine-tunes
+    ship these), SD ran clipped, with no warning, since diffusers warns only when a pipeline is built with it
+    (found by review). A config that sets clip_sample keeps its own."""
     from diffusers import DDIMScheduler, EulerDiscreteScheduler, LCMScheduler
 
     if family == "turbo":
         return EulerDiscreteScheduler.from_config(config, timestep_spacing="trailing")
     if family == "lcm":
         return LCMScheduler.from_config(config)
-    return DDIMScheduler.from_config(config)
+    return DDIMScheduler.from_config(config, **({} if "clip_sample" in config else {"clip_sample": False}))
 
 
 def is_hub_id(name: str) -> bool:

@@ -613,3 +613,22 @@ def test_a_strength_too_small_for_any_step_names_strength(tmp_path, monkeypatch)
     with pytest.raises(EegvizError, match=r"^--strength 0.0005 leaves no denoising step of the scheduler's 1000 "
                                           r"timesteps: use --strength 0.001 or more$"):
         _session_generator(tiny_sd_folder(tmp_path / "sd"), strength=0.0005)
+
+
+def test_sd_runs_ddim_without_clipping_its_latents_when_its_own_scheduler_does_not_say(tmp_path, monkeypatch):
+    """A plain SD folder whose scheduler is not DDIM (Euler, DPM-Solver: no clip_sample in its config) got DDIM's
+    default clip_sample True: the predicted clean latent clamped to [-1, 1], where SD's latents reach about +-4,
+    with no warning (found by review). SD's DDIM does not clip; a config that sets it keeps its own value."""
+    import json
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    assert "clip_sample" not in json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    gen = _session_generator(folder, steps=1)
+    assert (gen.family, type(gen.pipe.scheduler).__name__) == ("sd", "DDIMScheduler")
+    assert gen.pipe.scheduler.config.clip_sample is False
+    from eegviz.generators.diffusers_sd import scheduler_for
+
+    assert scheduler_for("sd", {**gen.pipe.scheduler.config, "clip_sample": True}).config.clip_sample is True
