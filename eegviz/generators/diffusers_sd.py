@@ -167,23 +167,33 @@ def check_not_sdxl(model: str, pipeline: object, unet: dict | None) -> None:
                           "text conditioning eegviz does not supply); use an SD 1.x / 2.x, SD-Turbo or LCM pipeline")
 
 
-def check_layout(model: str, index: dict | None, text_encoder: bool) -> None:
+def check_layout(model: str, index: dict | None, text_encoder: bool, guidance: float = SD_GUIDANCE) -> None:
     """Refuse, in words, a local pipeline folder with no UNet in its model_index.json (SD3, FLUX, PixArt: a
     transformer of another family) or without a unet/, vae/ or scheduler/ folder it lists, or text_encoder/ and
     tokenizer/ where guidance needs them (`text_encoder`): an incomplete download or copy. Both used to be "a
     file in it is missing or corrupt; retrain or restore the folder", the missing one named as the folder's root
-    (found by review)."""
+    (found by review). A folder whose index has no text encoder at all (left out or null) where `guidance` needs
+    one is told so with the way out (--guidance 1): it used to be diffusers' "Pipeline ... expected [...]" cut
+    off mid-list, or, for a null one, a refusal at the first image rather than at load (found by review)."""
     if index is None or not Path(model).is_dir():
         return
     if "unet" not in index:
         names = ", ".join(k for k in index if not k.startswith("_"))
         raise EegvizError(f"{model}: its model_index.json describes a {index.get('_class_name') or 'pipeline'} with "
                           f"no UNet ({names}); eegviz runs SD 1.x / 2.x, SD-Turbo and LCM pipelines")
+    for name in ("text_encoder", "tokenizer") * text_encoder:
+        entry = index.get(name)
+        if not (isinstance(entry, list) and entry and entry[0] is not None):
+            raise EegvizError(f"{model}: guidance {guidance:g} needs the empty prompt's encoding by the model's text "
+                              f"encoder, and its model_index.json names no '{name}'; use --guidance 1 (no "
+                              "classifier-free guidance) or a pipeline folder with text_encoder/ and tokenizer/")
     for name in ("unet", "vae", "scheduler") + ("text_encoder", "tokenizer") * text_encoder:
         entry = index.get(name)
         if isinstance(entry, list) and entry and entry[0] is not None and not (Path(model) / name).is_dir():
+            no_guidance = " (or use --guidance 1, which needs no text encoder)" * (name in ("text_encoder",
+                                                                                              "tokenizer"))
             raise EegvizError(f"{model}: model_index.json lists '{name}' but the folder has no {name}/ (an "
-                              "incomplete download or copy); restore the whole pipeline folder")
+                              f"incomplete download or copy); restore the whole pipeline folder{no_guidance}")
 
 
 def cached_snapshot(model: str) -> Path | None:
@@ -378,7 +388,7 @@ class DiffusersImg2ImgGenerator:
             # the text encoder serves only the empty prompt of classifier-free guidance (eegviz passes caption
             # states): without guidance, or with it as an LCM's embedding, it is not loaded (SD's CLIP: 0.5-1.4 GB)
             text_encoder = guidance > 1 and not embedded_guidance and negative_embeds is None
-            check_layout(model, index, text_encoder)
+            check_layout(model, index, text_encoder, guidance)
             pipe = self._load(model, tiny_vae, text_encoder=text_encoder)
         if self.family != "native":
             pipe.scheduler = scheduler_for(self.family, pipe.scheduler.config)

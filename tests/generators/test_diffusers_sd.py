@@ -632,3 +632,45 @@ def test_sd_runs_ddim_without_clipping_its_latents_when_its_own_scheduler_does_n
     from eegviz.generators.diffusers_sd import scheduler_for
 
     assert scheduler_for("sd", {**gen.pipe.scheduler.config, "clip_sample": True}).config.clip_sample is True
+
+
+@pytest.mark.parametrize("how", ["left out", "null"])
+def test_guidance_with_no_text_encoder_in_the_index_is_refused_at_load_with_the_way_out(tmp_path, monkeypatch, how):
+    """A folder whose model_index.json has no text encoder (left out: diffusers' "Pipeline ... expected [...]" cut
+    off mid-list, "retrain or restore the folder"; null: refused only at the first image) run with SD's guidance
+    7.5. Now refused at load, naming --guidance 1; with it, the folder runs."""
+    import json
+    import shutil
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    shutil.rmtree(folder / "text_encoder")
+    shutil.rmtree(folder / "tokenizer")
+    index = json.loads((folder / "model_index.json").read_text())
+    for name in ("text_encoder", "tokenizer"):
+        if how == "null":
+            index[name] = [None, None]
+        else:
+            index.pop(name)
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(EegvizError, match=r"sd: guidance 7.5 needs the empty prompt's encoding by the model's text "
+                                          r"encoder, and its model_index.json names no 'text_encoder'; use "
+                                          r"--guidance 1"):
+        _session_generator(folder)
+    assert _session_generator(folder, guidance=1.0).pipe.text_encoder is None
+
+
+def test_a_missing_text_encoder_folder_names_guidance_1_as_the_way_out(tmp_path, monkeypatch):
+    """text_encoder/ listed but gone: "restore the whole pipeline folder" alone, when --guidance 1 runs it as is."""
+    import shutil
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    shutil.rmtree(folder / "tokenizer")
+    with pytest.raises(EegvizError, match=r"no tokenizer/ .*restore the whole pipeline folder \(or use --guidance 1, "
+                                          r"which needs no text encoder\)"):
+        _session_generator(folder)
