@@ -306,6 +306,21 @@ def _is_pipeline(library: str, cls: object) -> bool:
     return isinstance(found, type) and issubclass(found, diffusers.DiffusionPipeline)
 
 
+# what a single-file SD checkpoint (A1111 / CivitAI / the original repos' v1-5-pruned-emaonly.safetensors) ends in
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+
+
+def single_file_hint(path: str | Path) -> str:
+    """The way from a single-file checkpoint given as --sd-model to the folder eegviz reads, or "" for any other
+    file. Such a file was told only that it is not a pipeline folder, which leaves a user who downloaded SD as one
+    file nowhere to go (found by review); eegviz does not convert it itself (that needs the model's configs,
+    fetched from the Hub)."""
+    if not str(path).lower().endswith(SINGLE_FILE_SUFFIXES):
+        return ""
+    return ("; a single-file checkpoint is converted to one once with diffusers: StableDiffusionImg2ImgPipeline."
+            "from_single_file(FILE).save_pretrained(DIR), then --sd-model DIR")
+
+
 def caption_width_error(have: int, want: int) -> str:
     """What a decoder whose caption states are `have` wide (MiniLM 384, SD 1.x CLIP 768) is told before a UNet
     attending over `want`-wide ones (SD 2.x 1024). It used to end "or set a projection", which is Python, not an
@@ -527,7 +542,7 @@ class DiffusersImg2ImgGenerator:
                                   f"({type(exc).__name__}: {first}); retrain or restore the folder") from None
             if Path(model).exists():
                 raise EegvizError(f"cannot load diffusers model '{model}': it is a file, not a pipeline folder "
-                                  f"(the folder holding model_index.json)") from None
+                                  f"(the folder holding model_index.json){single_file_hint(model)}") from None
             if not is_hub_id(model):  # a path that names nothing: no cache or network could have helped
                 raise EegvizError(f"cannot load diffusers model '{model}': no such folder (and not a Hugging Face "
                                   f"model id either)") from None

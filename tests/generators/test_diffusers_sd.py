@@ -674,3 +674,16 @@ def test_a_missing_text_encoder_folder_names_guidance_1_as_the_way_out(tmp_path,
     with pytest.raises(EegvizError, match=r"no tokenizer/ .*restore the whole pipeline folder \(or use --guidance 1, "
                                           r"which needs no text encoder\)"):
         _session_generator(folder)
+
+
+@pytest.mark.parametrize("name", ["v1-5-pruned-emaonly.safetensors", "sd-v1-4.ckpt"])
+def test_a_single_file_checkpoint_is_told_how_to_become_a_pipeline_folder(tmp_path, monkeypatch, name):
+    """--sd-model v1-5-pruned-emaonly.safetensors (SD as one file, as most sites share it) was told only "it is a
+    file, not a pipeline folder", with no way on; it is now told the one diffusers call that makes the folder."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / name).write_bytes(b"\0" * 16)
+    with pytest.raises(EegvizError, match=r"it is a file, not a pipeline folder \(the folder holding "
+                                          r"model_index.json\); a single-file checkpoint is converted to one once "
+                                          r"with diffusers: StableDiffusionImg2ImgPipeline.from_single_file\(FILE\)"
+                                          r".save_pretrained\(DIR\), then --sd-model DIR$"):
+        DiffusersImg2ImgGenerator(str(tmp_path / name))
