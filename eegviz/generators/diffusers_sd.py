@@ -538,8 +538,12 @@ class DiffusersImg2ImgGenerator:
         except LOAD_ERRORS as exc:  # RuntimeError: weights that do not fit their config
             if Path(model).is_dir():  # nothing to fetch: a file of the folder itself is missing or unreadable
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                # "retrain" only for a folder eegviz trained (sampling.json): a user's SD download or
+                # save_pretrained folder is restored, not retrained (it was told to retrain; found by review)
+                fix = ("retrain or restore the folder" if (Path(model) / SAMPLING).is_file() else
+                       "download or save_pretrained the pipeline again")
                 raise EegvizError(f"cannot load the diffusers pipeline in {model}: a file in it is missing or corrupt "
-                                  f"({type(exc).__name__}: {first}); retrain or restore the folder") from None
+                                  f"({type(exc).__name__}: {first}); {fix}") from None
             if Path(model).exists():
                 raise EegvizError(f"cannot load diffusers model '{model}': it is a file, not a pipeline folder "
                                   f"(the folder holding model_index.json){single_file_hint(model)}") from None

@@ -687,3 +687,24 @@ def test_a_single_file_checkpoint_is_told_how_to_become_a_pipeline_folder(tmp_pa
                                           r"with diffusers: StableDiffusionImg2ImgPipeline.from_single_file\(FILE\)"
                                           r".save_pretrained\(DIR\), then --sd-model DIR$"):
         DiffusersImg2ImgGenerator(str(tmp_path / name))
+
+
+def test_a_damaged_sd_folder_of_the_users_own_is_not_told_to_retrain(tmp_path, monkeypatch):
+    """A user's SD folder (no sampling.json: eegviz never trained it) with a weights file gone was told "retrain
+    or restore the folder"; it is told to fetch or save it again. eegviz's own folders still say retrain."""
+    import shutil
+
+    from tiny_models import tiny_embedded_folder, tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    with pytest.raises(EegvizError, match=r"missing or corrupt \(.*\); download or save_pretrained the pipeline "
+                                          r"again$") as err:
+        _session_generator(folder)
+    assert "retrain or" not in str(err.value)
+    own = tiny_embedded_folder(tmp_path / "own", ctx_dim=32)
+    (own / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    shutil.rmtree(folder)
+    with pytest.raises(EegvizError, match=r"missing or corrupt \(.*\); retrain or restore the folder$"):
+        DiffusersImg2ImgGenerator(str(own), family="native", device="cpu")
