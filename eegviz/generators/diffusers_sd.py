@@ -524,7 +524,10 @@ class DiffusersImg2ImgGenerator:
                 # and a .bin pickled with protocol 4 (numpy, not torch.save) makes torch warn before it refuses it:
                 # two lines above the one that says what is wrong
                 warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-                absent = {**null_components(model), "safety_checker": None}
+                # the safety checker and its feature extractor (the image processor that only feeds it) are never
+                # run: a folder without feature_extractor/ (SD 1.x lists it) was refused as missing a file, in
+                # transformers' words cut off mid-sentence (found by review)
+                absent = {**null_components(model), "safety_checker": None, "feature_extractor": None}
                 if not text_encoder:
                     absent.update(text_encoder=None, tokenizer=None)
                 # a folder of fp16 variant files only is read as such, cast to self.dtype like any weights

@@ -708,3 +708,23 @@ def test_a_damaged_sd_folder_of_the_users_own_is_not_told_to_retrain(tmp_path, m
     shutil.rmtree(folder)
     with pytest.raises(EegvizError, match=r"missing or corrupt \(.*\); retrain or restore the folder$"):
         DiffusersImg2ImgGenerator(str(own), family="native", device="cpu")
+
+
+def test_an_sd_1x_folder_without_its_safety_checker_or_feature_extractor_loads(tmp_path, monkeypatch):
+    """SD 1.x's model_index.json lists a safety checker and its feature extractor (a CLIP image processor), which
+    eegviz never runs. With feature_extractor/ absent (left out of a download or copy, like the 1.2 GB
+    safety_checker/ beside it) the folder was refused as "missing or corrupt" in transformers' words, cut off."""
+    import json
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    _edit_json(folder / "model_index.json", _class_name="StableDiffusionPipeline", requires_safety_checker=True,
+               safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
+               feature_extractor=["transformers", "CLIPImageProcessor"])
+    assert json.loads((folder / "model_index.json").read_text())["feature_extractor"][0] == "transformers"
+    gen = _session_generator(folder, guidance=1.0)
+    assert gen.pipe.feature_extractor is None and gen.pipe.safety_checker is None
+    out = gen.generate(np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 8, 32), np.float32))
+    assert out.shape == (1, 32, 32, 3)
