@@ -86,9 +86,14 @@ def scheduler_for(family: str, config):
 
 def is_hub_id(name: str) -> bool:
     """Whether `name` could be a Hugging Face model id ("owner/name"); an absolute path, ./x or a/b/c cannot, so a
-    missing folder named so is said to be missing, not to be absent from the HF cache."""
+    missing folder named so is said to be missing, not to be absent from the HF cache. Nor can "models/sd15" where
+    models/ is a folder here (as --model reads it): a typo of a local folder, which went to the Hub (found by
+    review)."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
+    parts = Path(str(name)).parts
+    if len(parts) > 1 and Path(parts[0]).is_dir() and not Path(str(name)).exists():
+        return False
     try:
         validate_repo_id(str(name))
     except HFValidationError:
@@ -382,6 +387,10 @@ class DiffusersImg2ImgGenerator:
         if pipe is None:
             if not model:
                 raise EegvizError("the diffusers generator needs --sd-model (a model id or a local folder)")
+            if not Path(model).exists() and not is_hub_id(str(model)):
+                # said before any config is read or the pipeline loaded: neither may ask the Hub for a local path
+                raise EegvizError(f"cannot load diffusers model '{model}': no such folder (and not a Hugging Face "
+                                  "model id either)")
             # what the pipeline is, from its own files, before its weights load: whether it can run at all, its
             # family, and so its guidance, which decides whether the text encoder is needed
             index, unet_cfg = read_model_json(model, "model_index.json"), read_model_json(model, "unet/config.json")

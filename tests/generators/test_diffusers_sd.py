@@ -728,3 +728,24 @@ def test_an_sd_1x_folder_without_its_safety_checker_or_feature_extractor_loads(t
     assert gen.pipe.feature_extractor is None and gen.pipe.safety_checker is None
     out = gen.generate(np.zeros((1, 16, 16, 3), np.float32), np.zeros((1, 8, 32), np.float32))
     assert out.shape == (1, 32, 32, 3)
+
+
+def test_a_missing_folder_under_a_local_folder_is_not_looked_up_on_the_hub(tmp_path, monkeypatch):
+    """`--sd-model models/sd15` (a typo; models/ is here) has the shape of a Hub id, and was asked of the HF cache
+    and, online, the Hub, then said to be "not in the HF cache"; --model has read such a name as a folder all
+    along. It is now a missing folder, said before diffusers is asked for anything."""
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    asked = []
+
+    def from_pretrained(cls, *args, **kwargs):
+        asked.append(args)
+        raise OSError("not here")
+
+    monkeypatch.setattr(StableDiffusionImg2ImgPipeline, "from_pretrained", classmethod(from_pretrained))
+    with pytest.raises(EegvizError, match=r"'models/sd15': no such folder \(and not a Hugging Face model id") as err:
+        DiffusersImg2ImgGenerator("models/sd15")
+    assert "cache" not in str(err.value) and not asked
