@@ -120,9 +120,13 @@ def test_a_failed_start_leaves_nothing_that_looks_like_a_session(tmp_path):
     assert list((tmp_path / "s").iterdir()) == []
 
 
-def test_a_failed_start_that_wrote_keeps_the_file_and_says_it_is_no_recording(tmp_path):
+def test_a_failed_start_that_wrote_keeps_the_file_and_says_it_is_no_recording(tmp_path, monkeypatch):
     """Where LabRecorderCLI had written into the file before it failed, nothing is removed, and the line says
-    where that is and that it is no complete recording."""
+    where that is and that it is no complete recording. (A user's config without a known peer, so the recorder's
+    copy of it is written too, and kept; eegviz's own names one, and then no copy is made.)"""
+    user_cfg = tmp_path / "user_lsl_api.cfg"
+    user_cfg.write_text("[multicast]\nResolveScope = machine\n[ports]\nIPv6 = disable\n")
+    monkeypatch.setenv("LSLAPICFG", str(user_cfg))
     binary = _fake_labrecorder(tmp_path, 'echo "XDF:header" > "$1"\necho "Error: stream lost"\nexit 1\n')
     (tmp_path / "s").mkdir()
     rec = labrecorder.LabRecorderCliRecorder(tmp_path / "s" / "session.xdf", [FakeInfo()], binary=binary)
