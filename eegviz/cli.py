@@ -796,30 +796,27 @@ def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
     return rest[0] if rest and rest[0] in parser.eegviz_commands else None
 
 
-def _lists_given(argv: list[str], parsers) -> set[str]:
-    """The repeatable (append) options the command line gives, found by parsing it without the config file, so an
-    abbreviation (--sin for --sink) counts as given, as argparse will read it; if that parse fails, by spelling
-    (the real parse then says what is wrong)."""
-    appends = {a.dest: a.option_strings for p in parsers for a in p._actions if isinstance(a, argparse._AppendAction)}
-    spelled = {dest for dest, opts in appends.items()
-               if any(arg == o or arg.startswith(o + "=") for o in opts for arg in argv)}
-    try:
-        plain = build_parser(_CommandScan).parse_known_args(argv)[0]
-    except _ScanError:  # incl. --help or --version, however abbreviated: the real parse prints them
-        return spelled
-    return {dest for dest in appends if getattr(plain, dest, None) is not None}
-
-
-def _plain(argv: list[str]) -> argparse.Namespace:
-    """The command line parsed without the config file, as _lists_given does: what the command line itself gives.
-    An empty Namespace when that parse fails (the real parse then says what is wrong)."""
+def _plain(argv: list[str]) -> argparse.Namespace | None:
+    """The command line parsed without the config file: what the command line itself gives, so an abbreviation
+    (--sin for --sink) counts as given, as argparse will read it. None when that parse fails, incl. --help or
+    --version, however abbreviated (the real parse then prints them, or says what is wrong)."""
     try:
         return build_parser(_CommandScan).parse_known_args(argv)[0]
     except _ScanError:
-        return argparse.Namespace()
+        return None
 
 
-def _verbose_given(plain: argparse.Namespace) -> bool:
+def _lists_given(argv: list[str], parsers, plain: argparse.Namespace | None) -> set[str]:
+    """The repeatable (append) options the command line gives, as `plain` (_plain) holds them; where that parse
+    failed, by spelling."""
+    appends = {a.dest: a.option_strings for p in parsers for a in p._actions if isinstance(a, argparse._AppendAction)}
+    if plain is None:
+        return {dest for dest, opts in appends.items()
+                if any(arg == o or arg.startswith(o + "=") for o in opts for arg in argv)}
+    return {dest for dest in appends if getattr(plain, dest, None) is not None}
+
+
+def _verbose_given(plain: argparse.Namespace | None) -> bool:
     """-v (or --verbose) on the command line without a --log-level there."""
     return bool(getattr(plain, "verbose", False)) and getattr(plain, "log_level", None) is None
 
@@ -838,7 +835,7 @@ REPLACES = {
 }
 
 
-def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namespace) -> list[str]:
+def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namespace | None) -> list[str]:
     """The dests of `values` (the config file's) that an alternative given on the command line replaces (REPLACES),
     removed from `values`; the notes that say so. A file's board goes with its BrainFlow connection parameters,
     which are refused without one."""
@@ -881,9 +878,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             values = config_defaults(known.config, cmd, [parser, commands[cmd]], others, notes)
             for note in notes:  # a top-level key only other commands have (eegviz.config)
                 print(f"eegviz: note: {note}", file=sys.stderr)
-            given = _lists_given(argv, [parser, commands[cmd]])
+            plain = _plain(argv)  # parsed once, for the three questions below
+            given = _lists_given(argv, [parser, commands[cmd]], plain)
             values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
-            plain = _plain(argv)
             if "log_level" in values and _verbose_given(plain):
                 # -v is --log-level info, and a flag wins: the file's log_level outranked it (eegviz.logs), so a
                 # quiet kiosk's `log_level = "error"` made `-v` on the command line do nothing, without a word
