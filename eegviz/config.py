@@ -17,7 +17,7 @@ Keys are spelled as the options are (`sd-model` or `sd_model`). The file only se
 command line always wins (for a repeatable option such as --sink, the command line's values replace the file's list;
 a session's switches set in the file are undone with --no-headless, --no-kiosk, ...). A value that starts with ~ is
 expanded as the shell expands it on a command line (`out = "~/kiosk"`), and so are environment variables (`out =
-"$DATA/kiosk"`; one not set is an error, not the empty text a shell makes of it); a relative path is read from the
+"$DATA/kiosk"`; one not set is an error, not the empty text a shell makes of it; `$$` is a literal `$`); a relative path is read from the
 working directory, as on the command line, not from the file's folder: a value is read as the option reads it, and
 --model, --sd-model or a --sink spec cannot be told from a path by their text ("org/model" is a Hugging Face id).
 `plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the
@@ -126,19 +126,26 @@ def _coerce_one(key: str, value, action: argparse.Action, path: Path):
     return out
 
 
-_VARIABLE = re.compile(r"\$(\w+)|\$\{([^}]*)\}")
+_VARIABLE = re.compile(r"\$\$|\$(\w+)|\$\{([^}]*)\}")
 
 
 def _expand_variables(key: str, value: str, path: Path) -> str:
     """$NAME and ${NAME} replaced by the environment's values, as a shell does on a command line: `out =
     "$HOME/kiosk"` wrote into a folder literally named $HOME in the working directory. A variable that is not set
-    is an error naming it, where a shell would make it empty (and "$DATA/session" the root's /session)."""
-    for match in _VARIABLE.finditer(value):
+    is an error naming it, where a shell would make it empty (and "$DATA/session" the root's /session). "$$" is one
+    literal "$" (as in docker-compose files and Python's string.Template), so a path or an OSC address that holds
+    a dollar sign can still be written."""
+
+    def one(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
         name = match.group(1) or match.group(2)
         if name not in os.environ:
             raise EegvizError(f"config file {path}: '{key}' = {value!r} names ${name}, which is not set in the "
-                              "environment")
-    return os.path.expandvars(value)
+                              "environment (write $$ for a literal $)")
+        return os.environ[name]
+
+    return _VARIABLE.sub(one, value)
 
 
 def config_defaults(path: str | Path, command: str, parsers: list[argparse.ArgumentParser],

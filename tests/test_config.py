@@ -338,7 +338,17 @@ def test_environment_variables_in_a_config_are_expanded_as_the_shell_would(tmp_p
     with pytest.raises(EegvizError) as e:
         parse_args(["demo", "--config", _toml(tmp_path, 'out = "$EEGVIZ_TEST_UNSET/kiosk"\n')])
     assert str(e.value).endswith("'out' = '$EEGVIZ_TEST_UNSET/kiosk' names $EEGVIZ_TEST_UNSET, which is not set in "
-                                 "the environment")
+                                 "the environment (write $$ for a literal $)")
+
+
+def test_a_doubled_dollar_in_a_config_is_one_literal_dollar(tmp_path, monkeypatch):
+    """With variables expanded, a value that holds a dollar sign (a folder named "runs$2", a Windows share's
+    "C$") could not be written at all: "$2" was read as a variable. "$$" is one "$", as in docker-compose files,
+    and is not expanded further ("$$HOME" is the text "$HOME")."""
+    monkeypatch.setenv("EEGVIZ_TEST_DATA", str(tmp_path))
+    cfg = _toml(tmp_path, 'out = "${EEGVIZ_TEST_DATA}/runs$$2"\nimages_dir = "$$HOME/stim"\n')
+    args = parse_args(["demo", "--config", cfg])
+    assert (args.out, args.images_dir) == (str(tmp_path / "runs$2"), "$HOME/stim")
 
 
 @pytest.mark.parametrize("name, text", [("kiosk.json", '{"headless": true}\n'), ("kiosk.yml", "headless: true\n")])
