@@ -816,6 +816,26 @@ def _lists_given(argv: list[str], parsers, plain: argparse.Namespace | None) -> 
     return {dest for dest in appends if getattr(plain, dest, None) is not None}
 
 
+def _lists_replaced(values: dict, given: set[str], plain: argparse.Namespace | None, parsers) -> list[str]:
+    """The notes for a config file's list (`sink = [...]`) that the command line's own values of that option
+    replace: the file's entries the command line does not give too are not used. They were dropped without a word
+    (a lab's OSC target went dark when `--sink osc:...` was added for a second screen), where every other flag
+    that replaces a file's value says so. None where the command line gives them all, or failed to parse."""
+    notes = []
+    if plain is None:  # the real parse says what is wrong (or prints --help): no note before it
+        return notes
+    for action in (a for p in parsers for a in p._actions if isinstance(a, argparse._AppendAction)):
+        if action.dest not in given or action.dest not in values:
+            continue
+        dropped = [v for v in values[action.dest] if v not in (getattr(plain, action.dest, None) or ())]
+        if dropped:
+            option = next(o for o in action.option_strings if o.startswith("--"))
+            notes.append(f"{option} on the command line replaces the config file's '{action.dest}' list, so "
+                         f"{', '.join(map(str, dropped))} {'is' if len(dropped) == 1 else 'are'} not used; give "
+                         f"{option} for each one you want (the file's too)")
+    return notes
+
+
 def _verbose_given(plain: argparse.Namespace | None) -> bool:
     """-v (or --verbose) on the command line without a --log-level there."""
     return bool(getattr(plain, "verbose", False)) and getattr(plain, "log_level", None) is None
@@ -880,6 +900,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 print(f"eegviz: note: {note}", file=sys.stderr)
             plain = _plain(argv)  # parsed once, for the three questions below
             given = _lists_given(argv, [parser, commands[cmd]], plain)
+            for note in _lists_replaced(values, given, plain, [parser, commands[cmd]]):
+                print(f"eegviz: note: {note}", file=sys.stderr)
             values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
             if "log_level" in values and _verbose_given(plain):
                 # -v is --log-level info, and a flag wins: the file's log_level outranked it (eegviz.logs), so a

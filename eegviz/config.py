@@ -14,7 +14,8 @@ whole protocol:
     sink = ["osc:127.0.0.1:9000"]
 
 Keys are spelled as the options are (`sd-model` or `sd_model`). The file only sets defaults: a flag given on the
-command line always wins (for a repeatable option such as --sink, the command line's values replace the file's list;
+command line always wins (for a repeatable option such as --sink, the command line's values replace the file's list,
+and a note names the file's entries left out;
 a session's switches set in the file are undone with --no-headless, --no-kiosk, ...). A value that starts with ~ is
 expanded as the shell expands it on a command line (`out = "~/kiosk"`), and so are environment variables (`out =
 "$DATA/kiosk"`; one not set is an error, not the empty text a shell makes of it; `$$` is a literal `$`); a relative path is read from the

@@ -406,3 +406,18 @@ def test_a_files_board_is_replaced_with_its_connection_parameters(tmp_path, caps
     from eegviz.cli import session_settings
 
     assert session_settings(args).source.board_params == ()
+
+
+def test_the_command_lines_sink_replacing_the_files_list_is_said(tmp_path, capsys):
+    """`--sink` on the command line replaced the file's `sink = [...]` without a word (a lab's OSC target went
+    dark), where every other flag that replaces a file's value says so in a note. The file's entries that the
+    command line gives too are not named; nothing is said when it gives them all."""
+    cfg = _toml(tmp_path, '[demo]\nsink = ["osc:127.0.0.1:9", "osc:127.0.0.1:11"]\n')
+    assert parse_args(["demo", "--config", cfg, "--sink", "osc:127.0.0.1:9"]).sink == ["osc:127.0.0.1:9"]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("eegviz: note: --sink on the command line replaces the config "
+                                                   "file's 'sink' list, so osc:127.0.0.1:11 is not used")
+    parse_args(["demo", "--config", cfg, "--sin", "osc:127.0.0.1:11", "--sink", "osc:127.0.0.1:9"])
+    assert capsys.readouterr().err == ""
+    parse_args(["demo", "--config", cfg])
+    assert capsys.readouterr().err == ""
