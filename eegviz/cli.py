@@ -18,7 +18,29 @@ from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
 # -- sessions: demo, replay, live -----------------------------------------------------------------------------------
 def session_settings(args: argparse.Namespace) -> SessionSettings:
     """The one typed description of the session this command line asks for; nothing below reads `args`."""
-    return SessionSettings.from_options(vars(args))
+    return SessionSettings.from_options({**vars(args), "sink": _unique_sinks(getattr(args, "sink", None))})
+
+
+def _unique_sinks(specs: list[str] | None) -> list[str] | None:
+    """--sink specs with a repeated one left out, in a note: `--sink osc:127.0.0.1:9000` given twice (a pasted
+    line, or twice in a config file's list) built two sinks to one target, and every result and skip was sent
+    twice, which a patch listening there counts as two. A spec is the same as another when it differs only in
+    spaces around its NAME."""
+    if not specs:
+        return specs
+    seen: dict[tuple[str, str], str] = {}
+    repeated = []
+    for spec in specs:
+        name, sep, rest = spec.partition(":")
+        key = (name.strip(), sep + rest)
+        if key in seen:
+            repeated.append(spec)
+        else:
+            seen[key] = spec
+    if repeated:
+        print(f"eegviz: note: --sink {', '.join(dict.fromkeys(repeated))} is given more than once (on the command "
+              "line or in the --config file); each result is sent to it once", file=sys.stderr)
+    return list(seen.values())
 
 
 SCREENSHOT_KINDS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")  # what Qt writes here

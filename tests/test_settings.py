@@ -139,3 +139,18 @@ def test_a_session_takes_the_samplers_strength_and_guidance(tmp_path, capsys):
         assert main(["demo", "--headless", flag, value]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"eegviz: error: {flag} ") and said in err[0]
+
+
+def test_a_sink_given_twice_is_built_once_in_a_note(tmp_path, capsys):
+    """`--sink osc:127.0.0.1:9000 --sink osc:127.0.0.1:9000` built two sinks to one target and every result was
+    sent twice; the repeat is left out, in one note. Different sinks are all kept, in their order."""
+    argv = ["demo", "--sink", "osc:127.0.0.1:9000", "--sink", "osc:127.0.0.1:9001", "--sink", "osc:127.0.0.1:9000"]
+    assert session_settings(parse_args(argv)).output.sinks == ("osc:127.0.0.1:9000", "osc:127.0.0.1:9001")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("eegviz: note: --sink osc:127.0.0.1:9000 is given more than once")
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[demo]\nsink = ["osc:127.0.0.1:9", "osc :127.0.0.1:9"]\n')
+    assert session_settings(parse_args(["demo", "--config", str(cfg)])).output.sinks == ("osc:127.0.0.1:9",)
+    assert "is given more than once" in capsys.readouterr().err
+    assert session_settings(parse_args(["demo", "--sink", "osc:127.0.0.1:9"])).output.sinks == ("osc:127.0.0.1:9",)
+    assert capsys.readouterr().err == ""
