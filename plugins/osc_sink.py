@@ -27,26 +27,38 @@ class OscSink:
 
     name = "osc"
 
+    # (host, port) -> (family, address) that check_spec found, taken by the next sink built for it: the name was
+    # looked up twice, before the model loaded and again after (a slow DNS made a session wait for both, and a
+    # name whose answers change could be checked at one address and sent to another)
+    _checked: dict[tuple[str, int], tuple[int, str]] = {}
+
     def __init__(self, host: str = "127.0.0.1", port: int = 9000):
         port = int(port)
         if not 0 < port < 65536:
             raise EegvizError(f"OSC port {port} is not a UDP port (1-65535)")
         try:
-            # The name is resolved once, here, and messages go to its address: python-osc keeps the name and
-            # sendto() resolved it again for every message, in the session's generation thread (a slow or
-            # failing DNS lookup held up each image, or lost the message).
-            # Where a name has both, its IPv4 address: macOS lists localhost as ::1 first, and Max, TouchDesigner
-            # and python-osc's server listen on IPv4, so `osc:localhost:9000` sent every message to nobody.
-            found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-            family, _, _, _, address = next((a for a in found if a[0] == socket.AF_INET), found[0])
-            ip = address[0]
-            if family == socket.AF_INET6 and address[3]:  # a link-local fe80::1%en0: the scope leaves the text
-                ip = f"{ip}%{address[3]}"
+            # The name is resolved once, and messages go to its address: python-osc keeps the name and sendto()
+            # resolved it again for every message, in the session's generation thread (a slow or failing DNS
+            # lookup held up each image, or lost the message). The lookup check_spec made before the model loaded
+            # is the one used, if there was one.
+            family, ip = self._checked.pop((host, port), None) or self._resolve(host, port)
             self.client = SimpleUDPClient(ip, port, family=family)
         except (OSError, OverflowError) as e:
             raise EegvizError(f"OSC target {host}:{port} cannot be used ({e})") from None
         self.target = f"{host}:{port}"
         self._warned = False
+
+    @staticmethod
+    def _resolve(host: str, port: int) -> tuple[int, str]:
+        """(family, address) to send to. Where a name has both, its IPv4 address: macOS lists localhost as ::1
+        first, and Max, TouchDesigner and python-osc's server listen on IPv4, so `osc:localhost:9000` sent every
+        message to nobody."""
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        family, _, _, _, address = next((a for a in found if a[0] == socket.AF_INET), found[0])
+        ip = address[0]
+        if family == socket.AF_INET6 and address[3]:  # a link-local fe80::1%en0: the scope leaves the text
+            ip = f"{ip}%{address[3]}"
+        return family, ip
 
     @staticmethod
     def parse_spec(spec: str) -> tuple[str, int]:
@@ -72,10 +84,12 @@ class OscSink:
     def check_spec(cls, spec: str) -> None:
         """What from_spec would refuse, without opening a socket: eegviz.sinks.sink_class asks this before the
         session's model loads, so a mistyped port or host is said at once, not seconds later (in the window,
-        once it was open)."""
+        once it was open). The address found is kept for the sink built next for that target (_checked); a
+        target checked already and not built since is not looked up again (eegviz.sinks.make_sink checks first)."""
         host, port = cls.parse_spec(spec)
         try:
-            socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+            if (host, port) not in cls._checked:
+                cls._checked[(host, port)] = cls._resolve(host, port)
         except (OSError, OverflowError) as e:
             raise EegvizError(f"--sink osc:{spec}: OSC target {host}:{port} cannot be used ({e})") from None
 

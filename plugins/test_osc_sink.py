@@ -179,3 +179,34 @@ def test_two_targets_in_one_sink_are_told_to_be_given_apart():
 
     with pytest.raises(EegvizError, match=r"one target per --sink; .* sink = \[\"osc:127\.0\.0\.1:9000\", "):
         _osc_sink_class().check_spec("127.0.0.1:9000, osc:127.0.0.1:9001")
+
+
+def test_a_session_looks_its_osc_host_up_once(monkeypatch):
+    """A session checks its --sink before the model loads (eegviz.sinks.sink_class), and make_sink checked it again
+    before building it, which looked it up a third time: three DNS lookups for one target (a slow DNS made the
+    session wait for each). It is looked up once; a sink built later, with no check before it, looks it up anew."""
+    from eegviz.sinks import make_sink, sink_class
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2)
+    _osc_sink_class()
+    looked_up = []
+    real = socket.getaddrinfo
+
+    def lookup(host, *args, **kwargs):
+        if host == "visuals.test":  # python-osc looks up the address it is given too: a number, no DNS
+            looked_up.append(host)
+        return real("127.0.0.1" if host == "visuals.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    spec = f"osc:visuals.test:{rx.getsockname()[1]}"
+    sink_class(spec)  # the session's check, before its model loads
+    sink = make_sink(spec)
+    assert looked_up == ["visuals.test"]
+    sink.on_skipped(Marker(1.0, "star_003"), "in a gap", SkipKind.GAP)
+    assert rx.recvfrom(4096)[0].startswith(b"/eegviz/skipped")
+    sink.close()
+    make_sink(spec).close()  # the window's next Start: a lookup of its own, not an hour-old answer twice
+    assert looked_up == ["visuals.test"] * 2
+    rx.close()
