@@ -144,7 +144,14 @@ class Stats:
         whose every marker was only cut short by its end (a --duration that came while their windows were still
         being recorded: skipped as "stopped", as by hand; nothing about the data failed). Markers stamped in
         another clock are skipped as "clock" (eegviz.stream.epocher.Epocher.other_clock), not "stopped", so a
-        session of only those is this case; they used to wait for EEG that never came and pass as cut short."""
+        session of only those is this case; they used to wait for EEG that never came and pass as cut short.
+        A source that ran out without a single marker (a replay of a recording with no marker stream or no
+        annotations, which its loading warns of) is this case too: it played the whole file and exited 0, as if
+        every stimulus had been decoded. A --duration that passed with none (a live stream's) is not judged: a
+        marker may simply not have come yet."""
+        if self.ended == "finished" and not self.markers:
+            return ("the recording held no markers, so nothing was decoded (an image is made from the EEG after "
+                    "each stimulus marker)")
         if self.ended not in ("finished", "duration") or not self.markers or self.results or self.dropped:
             return None
         if self.skip_kinds[SkipKind.STOPPED] >= self.markers:

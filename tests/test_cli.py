@@ -451,6 +451,30 @@ def test_a_replay_that_makes_no_image_from_any_marker_exits_nonzero(tmp_path, ca
     assert len((out / "results.jsonl").read_text().splitlines()) == n  # recorded and said all the same
 
 
+def test_a_replay_of_a_recording_without_markers_exits_nonzero(tmp_path, capsys, caplog):
+    """A recording with no marker stream: the replay warned at its start, played the whole file (at --speed 1, as
+    long as it was recorded) and exited 0 with "0 markers", so a script over many files passed it as done. It now
+    ends with a line saying there was nothing to decode, exit 1, as a replay that made no image from its markers."""
+    import numpy as np
+
+    from eegviz.cli import main
+    from eegviz.record.xdf_writer import XdfWriter
+    from eegviz.sources.xdf import load_xdf_session
+
+    s = load_xdf_session(demo_recording())
+    keep = s.timestamps < s.timestamps[0] + 3.0
+    with XdfWriter(tmp_path / "eeg-only.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", s.info.n_channels, s.info.sfreq, "float32", ch_names=s.info.ch_names,
+                           unit="volts")
+        w.write_samples(eeg, s.data[keep].astype(np.float32), s.timestamps[keep])
+    assert main(["replay", str(tmp_path / "eeg-only.xdf"), "--headless", "--speed", "0", "--no-capture"]) == 1
+    said = capsys.readouterr()
+    assert "0 markers, 0 reconstructions" in said.out
+    assert said.err.strip().splitlines()[-1] == ("eegviz: error: the recording held no markers, so nothing was "
+                                                 "decoded (an image is made from the EEG after each stimulus marker)")
+    assert "no string marker stream: nothing will be decoded" in caplog.text  # said at the start as before
+
+
 @pytest.mark.parametrize("args, flag", [
     (["eval", "--data", "DATA", "--model", "", "--out", "OUT"], "--model"),
     (["eval", "--data", "DATA", "--model", "MODEL", "--out", " "], "--out"),

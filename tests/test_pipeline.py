@@ -903,3 +903,15 @@ def test_a_decoder_of_another_caption_width_is_refused_when_the_session_is_built
         Pipeline(ArraySource(), dec, gen, [], paced=False)
     gen.set_projection(torch.nn.Linear(64, 32))
     Pipeline(ArraySource(), dec, gen, [], paced=False)
+
+
+def test_a_source_that_ran_out_without_a_marker_made_nothing_but_a_duration_without_one_did_not() -> None:
+    """A replay of a recording with no markers exited 0 having decoded nothing; a live --duration that passed
+    before any marker came is not judged (the stimulus program may not have started)."""
+    from eegviz.pipeline import Stats
+
+    assert Stats(samples=750, ended="finished").nothing_made() == (
+        "the recording held no markers, so nothing was decoded (an image is made from the EEG after each stimulus "
+        "marker)")
+    assert Stats(samples=750, ended="duration").nothing_made() is None
+    assert Stats(samples=750, ended="stopped").nothing_made() is None
