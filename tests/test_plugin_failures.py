@@ -83,3 +83,74 @@ def test_eegviz_own_sources_and_generators_are_not_wrapped():
     wrapped = plugins.wrap(FlakySource(demo_recording(), speed=0), "source", "flaky")
     assert isinstance(wrapped, FlakySource) and wrapped.info is wrapped._plugin.info  # the plugin's own, as before
     assert not callable(getattr(wrapped, "drain", None))  # a method it lacks stays lacking (the session asks)
+
+
+class FailingAt:
+    """Raises `error` (set per test) in the call named `where`."""
+
+    where, error = "", None
+
+    def _maybe_fail(self, call):
+        if call == FailingAt.where:
+            raise FailingAt.error
+
+
+class FailingSource(FailingAt, XdfReplaySource):
+    """A source plugin failing in open(), start() or stop(), as FailingAt says."""
+
+    @classmethod
+    def from_cli(cls, settings):
+        return cls(settings.file, speed=settings.speed)
+
+    def open(self):
+        self._maybe_fail("open")
+        super().open()
+
+    def start(self):
+        self._maybe_fail("start")
+        super().start()
+
+    def stop(self):
+        super().stop()
+        self._maybe_fail("stop")
+
+
+class FailingGenerator(FailingAt):
+    """A generator plugin failing in warmup(), as FailingAt says."""
+
+    name = "failing"
+
+    @classmethod
+    def from_options(cls, options, model_dir):
+        return cls()
+
+    def warmup(self):
+        self._maybe_fail("warmup")
+
+    def generate(self, saliency, embedding, seed=0, **kwargs):
+        return np.zeros((len(saliency), 8, 8, 3), np.uint8)
+
+
+def _run_failing(where, error, monkeypatch, capsys) -> tuple[int, list[str]]:
+    """`eegviz replay --headless` of the demo recording with both plugins, one of them raising `error` in `where`:
+    the exit status and stderr's lines."""
+    monkeypatch.setattr(FailingAt, "where", where)
+    monkeypatch.setattr(FailingAt, "error", error)
+    monkeypatch.setitem(plugins._extra["sources"], "failing", FailingSource)
+    monkeypatch.setitem(plugins._extra["generators"], "failing", FailingGenerator)
+    code = main(["replay", str(demo_recording()), "--headless", "--speed", "0", "--source", "failing",
+                 "--generator", "failing"])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize("where, kind", [("open", "source"), ("start", "source"), ("stop", "source"),
+                                         ("warmup", "generator")])
+def test_a_plugin_failing_to_open_start_warm_up_or_stop_is_one_line_naming_it(where, kind, monkeypatch, capsys):
+    """Named (eegviz.plugins.wrap) turns a plugin's failure in these calls into one line naming it, as in read()
+    and generate(); only those two were tested. A failing stop() comes after the summary line, which still says
+    what the session did."""
+    code, err = _run_failing(where, RuntimeError("no device\nsecond line"), monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in "\n".join(err)
+    assert err[-1] == f"eegviz: error: {kind} plugin 'failing' failed in {where}() (RuntimeError: no device second line)"
+    if where == "stop":
+        assert any(line.startswith("eegviz: 40 markers, 40 reconstructions") for line in err)
