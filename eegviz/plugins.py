@@ -22,7 +22,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Iterable
 
-from eegviz.errors import EegvizError, one_line
+from eegviz.errors import EegvizError, one_line, os_error_line
 
 GROUPS = ("sources", "generators", "sinks")
 ENV = "EEGVIZ_PLUGINS"
@@ -230,8 +230,10 @@ class Named:
     generate() after warm-up) ends the session in one line naming it, as a sink plugin's does (eegviz.sinks
     .NamedSink) and as its failing to build already did; it ended `eegviz replay/live/demo` in a traceback into
     the plugin's file, and the window in a bare "ValueError: ..." that named no plugin. The pipeline still gives
-    every marker received its line (eegviz.pipeline). EegvizError (the plugin's own words) and OSError (a full
-    disk, said with its path) pass unchanged; the traceback goes to the debug log (--log-level debug).
+    every marker received its line (eegviz.pipeline). EegvizError (the plugin's own words) is said as it is, after
+    the plugin's name, and OSError (a device gone, a file it cannot read) with the system's reason and its path:
+    both passed unchanged, so "eegviz: error: No such device: /dev/ttyUSB0" named no plugin, and a plugin's own
+    refusal read as eegviz's. The traceback goes to the debug log (--log-level debug).
 
     Everything else is the plugin's own, looked up on it each time (a source's `info`, set by start(); a
     generator's `name`), and a method it lacks stays lacking (a session asks `callable(getattr(src, "drain",
@@ -257,8 +259,13 @@ class Named:
         def guarded(*args, **kwargs):
             try:
                 return value(*args, **kwargs)
-            except (EegvizError, OSError):
-                raise
+            except EegvizError as e:
+                if self._label in str(e):  # it names itself already
+                    raise
+                raise EegvizError(f"{self._label}: {e}") from e
+            except OSError as e:
+                logging.getLogger(__name__).debug("%s failed in %s()", self._label, name, exc_info=True)
+                raise EegvizError(f"{self._label} failed in {name}() ({os_error_line(e)})") from e
             except Exception as e:  # noqa: BLE001 - the plugin's own failure, said in one line
                 logging.getLogger(__name__).debug("%s failed in %s()", self._label, name, exc_info=True)
                 raise EegvizError(f"{self._label} failed in {name}() ({one_line(e)})") from e

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from eegviz import plugins
+from eegviz.errors import EegvizError
 from eegviz.cli import main
 from eegviz.paths import default_model_dir, demo_recording
 from eegviz.sources.xdf import XdfReplaySource
@@ -154,3 +155,17 @@ def test_a_plugin_failing_to_open_start_warm_up_or_stop_is_one_line_naming_it(wh
     assert err[-1] == f"eegviz: error: {kind} plugin 'failing' failed in {where}() (RuntimeError: no device second line)"
     if where == "stop":
         assert any(line.startswith("eegviz: 40 markers, 40 reconstructions") for line in err)
+
+
+@pytest.mark.parametrize("where, kind, error, said", [
+    ("open", "source", OSError(19, "No such device", "/dev/ttyUSB0"),
+     "source plugin 'failing' failed in open() (No such device: /dev/ttyUSB0)"),
+    ("warmup", "generator", ConnectionResetError(104, "Connection reset by peer"),
+     "generator plugin 'failing' failed in warmup() (Connection reset by peer)"),
+    ("start", "source", EegvizError("the amplifier's battery is empty; charge it"),
+     "source plugin 'failing': the amplifier's battery is empty; charge it")])
+def test_a_plugins_os_error_or_own_refusal_is_said_naming_it(where, kind, error, said, monkeypatch, capsys):
+    """An OSError or an EegvizError raised inside a plugin passed through unchanged: "eegviz: error: No such
+    device: /dev/ttyUSB0" named no plugin, and a plugin's own refusal read as eegviz's. Both now name it."""
+    code, err = _run_failing(where, error, monkeypatch, capsys)
+    assert code == 2 and err[-1] == f"eegviz: error: {said}" and "Traceback" not in "\n".join(err)
