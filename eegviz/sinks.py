@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
-from eegviz.errors import EegvizError, one_line
+from eegviz.errors import EegvizError, one_line, os_error_line
 
 SINK_METHODS = ("on_result", "on_skipped", "close")
 SLOW_SINK_S = 0.25  # a --sink call this long is said (NamedSink._note_slow): an embedded image takes ~0.1-0.3 s
@@ -82,8 +82,10 @@ def make_sink(spec: str):
 class NamedSink:
     """A sink switched on with --sink, whose own failure while the session runs (a bug in a plugin's on_result or
     close) ends the session in one line naming it, as its failing to build does; it ended in a traceback, and in
-    the window as a bare "RuntimeError: ..." that named no sink. EegvizError (the sink's own words) and OSError (a
-    full disk, said with its path) pass unchanged; the traceback goes to the debug log (--log-level debug)."""
+    the window as a bare "RuntimeError: ..." that named no sink. EegvizError (the sink's own words) is said after
+    the --sink it came from, and OSError (a full disk) with the system's reason and its path: both passed
+    unchanged, and "No space left on device: /data/x.log" named no sink (a source or generator plugin's are said
+    so too: eegviz.plugins.Named). The traceback goes to the debug log (--log-level debug)."""
 
     def __init__(self, sink, spec: str):
         self.sink, self.spec = sink, spec
@@ -94,12 +96,15 @@ class NamedSink:
         try:
             getattr(self.sink, method)(*args)
             self._note_slow(method, time.perf_counter() - t0)
-        except (EegvizError, OSError):
-            raise
+        except EegvizError as e:
+            if str(e).startswith(f"--sink {self.spec}"):  # it names itself already
+                raise
+            raise EegvizError(f"--sink {self.spec}: {e}") from e
         except Exception as e:  # noqa: BLE001 - the plugin's own failure, said in one line
             logging.getLogger(__name__).debug("--sink %s failed in %s()", self.spec, method, exc_info=True)
+            why = os_error_line(e) if isinstance(e, OSError) else one_line(e)
             raise EegvizError(f"--sink {self.spec}: sink '{self.spec.partition(':')[0].strip()}' failed in "
-                              f"{method}() ({one_line(e)})") from e
+                              f"{method}() ({why})") from e
 
     def _note_slow(self, method: str, seconds: float) -> None:
         """A sink is called in the session's own threads (results from generation, skips from acquisition), so

@@ -107,7 +107,8 @@ def test_init_latent_for_a_generator_that_takes_no_latents_is_refused(monkeypatc
 
 def test_a_sink_plugin_failing_while_the_session_runs_is_one_line_naming_it(monkeypatch):
     """A plugin sink raising in on_result or close ended the session in a traceback (in the window, a bare
-    "RuntimeError: ..." naming no sink); a full disk's OSError still passes as itself."""
+    "RuntimeError: ..." naming no sink). A full disk's OSError and the sink's own refusal (EegvizError) passed
+    unchanged, naming no sink either; they are said after the --sink too."""
     from eegviz import plugins
 
     class Flaky:
@@ -123,14 +124,24 @@ def test_a_sink_plugin_failing_while_the_session_runs_is_one_line_naming_it(monk
         def close(self):
             raise ValueError("already closed")
 
+    class Refusing(Flaky):
+        def on_result(self, rec, stimulus=None):
+            raise EegvizError("the visuals machine refused the connection")
+
     monkeypatch.setitem(plugins._extra["sinks"], "flaky", Flaky)
     sink = make_sink("flaky")
     assert sink.port == 9000  # its own attributes as before
     with pytest.raises(EegvizError) as e:
         sink.on_result(object(), None)
     assert str(e.value) == "--sink flaky: sink 'flaky' failed in on_result() (RuntimeError: index out of range in my code)"
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(EegvizError) as e:
         sink.on_skipped(object(), "gap", None)
+    assert str(e.value) == ("--sink flaky: sink 'flaky' failed in on_skipped() (No space left on device: "
+                            "/data/x.log)")
+    monkeypatch.setitem(plugins._extra["sinks"], "refusing", Refusing)
+    with pytest.raises(EegvizError) as e:
+        make_sink("refusing").on_result(object(), None)
+    assert str(e.value) == "--sink refusing: the visuals machine refused the connection"
     with pytest.raises(EegvizError, match="sink 'flaky' failed in close\\(\\) \\(ValueError: already closed\\)"):
         sink.close()
 
