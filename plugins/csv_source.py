@@ -25,6 +25,7 @@ Anything wrong with the file is an EegvizError with one line naming the file, ro
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ from eegviz.messages import Marker, StreamInfo
 from eegviz.plugins import register
 from eegviz.sources.replay import ReplaySource, checked_speed
 from eegviz.sources.units import checked_unit
+
+log = logging.getLogger("eegviz.plugins.csv")
 
 TIME_COLUMNS = ("time", "timestamp")
 DELIMITERS = (",", "\t", ";")
@@ -169,6 +172,12 @@ class CsvSource(ReplaySource):
                 v = r[m_col].strip()
                 if v.lower() not in self.no_marker:
                     markers.append(Marker(timestamp=float(t), payload=v, source=self.path.stem))
+        if not markers:
+            # said at the start, as an XDF or MNE replay without markers says it: the file played to its end and
+            # only then did the session say it had held no markers (a column named "Trigger", not "marker")
+            why = (f"its '{header[m_col]}' column names no stimulus" if m_col is not None else
+                   f"it has no '{self.marker_column}' column (header: {', '.join(header)})")
+            log.warning("%s: %s, so nothing will be decoded", self.path, why)
 
         self.data = (data * self.scale).astype(np.float32)
         self.timestamps = ts

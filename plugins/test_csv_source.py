@@ -144,3 +144,20 @@ def test_replay_cli_runs_a_csv_recording_through_the_pipeline(tmp_path):
                  "--headless", "--out", str(out)]) == 0
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     assert [r["marker"] for r in rows] == list(marks.values()) and len(rows) >= 3
+
+
+def test_a_file_without_markers_is_said_when_it_loads(tmp_path, caplog):
+    """A CSV without a marker column (or with one that names no stimulus) was replayed to its end without a word;
+    an XDF or MNE file without markers is said at its start, and so is a CSV now."""
+    rows = "\n".join(["Fz,Cz,Trigger"] + [f"{i},{-i},0" for i in range(20)]) + "\n"
+    src = _csv_cls()(_write(tmp_path, rows), sfreq=SFREQ)
+    src.open()
+    assert "rec.csv: it has no 'marker' column (header: Fz, Cz, Trigger), so nothing will be decoded" in caplog.text
+    caplog.clear()
+    rows = "\n".join(["Fz,Cz,marker"] + [f"{i},{-i},0" for i in range(20)]) + "\n"
+    _csv_cls()(_write(tmp_path, rows, "b.csv"), sfreq=SFREQ).open()
+    assert "b.csv: its 'marker' column names no stimulus, so nothing will be decoded" in caplog.text
+    caplog.clear()
+    path, _, _ = _sample_file(tmp_path, name="c.csv")
+    _csv_cls()(path, sfreq=SFREQ).open()
+    assert "nothing will be decoded" not in caplog.text
