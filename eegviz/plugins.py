@@ -233,7 +233,9 @@ class Named:
     every marker received its line (eegviz.pipeline). EegvizError (the plugin's own words) is said as it is, after
     the plugin's name, and OSError (a device gone, a file it cannot read) with the system's reason and its path:
     both passed unchanged, so "eegviz: error: No such device: /dev/ttyUSB0" named no plugin, and a plugin's own
-    refusal read as eegviz's. The traceback goes to the debug log (--log-level debug).
+    refusal read as eegviz's. A sys.exit() in the plugin (SystemExit) is its failure too: it ended eegviz with the
+    plugin's exit code and not a word, 0 included, as an import's did (load_plugin_dir). The traceback goes to the
+    debug log (--log-level debug).
 
     Everything else is the plugin's own, looked up on it each time (a source's `info`, set by start(); a
     generator's `name`), and a method it lacks stays lacking (a session asks `callable(getattr(src, "drain",
@@ -266,7 +268,7 @@ class Named:
             except OSError as e:
                 logging.getLogger(__name__).debug("%s failed in %s()", self._label, name, exc_info=True)
                 raise EegvizError(f"{self._label} failed in {name}() ({os_error_line(e)})") from e
-            except Exception as e:  # noqa: BLE001 - the plugin's own failure, said in one line
+            except (Exception, SystemExit) as e:  # noqa: BLE001 - the plugin's own failure (a sys.exit() too)
                 logging.getLogger(__name__).debug("%s failed in %s()", self._label, name, exc_info=True)
                 raise EegvizError(f"{self._label} failed in {name}() ({one_line(e)})") from e
 

@@ -55,7 +55,7 @@ def sink_class(spec: str):
             check(rest)
         except EegvizError:
             raise
-        except Exception as e:  # noqa: BLE001 - a plugin's own failure is one line naming it
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - a plugin's own failure is one line naming it
             raise EegvizError(f"--sink {spec}: sink '{name}' failed to check its arguments ({one_line(e)})") from e
     return cls
 
@@ -69,7 +69,7 @@ def make_sink(spec: str):
         raise
     except TypeError as e:
         raise EegvizError(f"--sink {spec}: sink '{name}' cannot be built from the command line ({e})") from None
-    except Exception as e:  # noqa: BLE001 - a plugin's own failure is one line naming it, as a failed import is
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - one line naming it, as a failed import is
         raise EegvizError(f"--sink {spec}: sink '{name}' failed to build ({one_line(e)})") from e
     from eegviz.plugins import lacking
 
@@ -100,7 +100,7 @@ class NamedSink:
             if str(e).startswith(f"--sink {self.spec}"):  # it names itself already
                 raise
             raise EegvizError(f"--sink {self.spec}: {e}") from e
-        except Exception as e:  # noqa: BLE001 - the plugin's own failure, said in one line
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - the plugin's own failure (a sys.exit() too)
             logging.getLogger(__name__).debug("--sink %s failed in %s()", self.spec, method, exc_info=True)
             why = os_error_line(e) if isinstance(e, OSError) else one_line(e)
             raise EegvizError(f"--sink {self.spec}: sink '{self.spec.partition(':')[0].strip()}' failed in "

@@ -169,3 +169,42 @@ def test_a_plugins_os_error_or_own_refusal_is_said_naming_it(where, kind, error,
     device: /dev/ttyUSB0" named no plugin, and a plugin's own refusal read as eegviz's. Both now name it."""
     code, err = _run_failing(where, error, monkeypatch, capsys)
     assert code == 2 and err[-1] == f"eegviz: error: {said}" and "Traceback" not in "\n".join(err)
+
+
+def test_a_plugin_calling_sys_exit_is_one_line_naming_it_not_a_silent_exit(monkeypatch, capsys):
+    """A plugin's sys.exit() in open() (or warmup(), read(), a sink's on_result(), its building) ended eegviz with
+    that code and no word, 0 included, so a script took the session for done; a plugin's import already said so."""
+    from eegviz.generators import make_generator
+    from eegviz.sinks import make_sink
+
+    code, err = _run_failing("open", SystemExit(0), monkeypatch, capsys)
+    assert code == 2 and err[-1] == "eegviz: error: source plugin 'failing' failed in open() (SystemExit: 0)"
+
+    class Exiting:
+        def __init__(self):
+            raise SystemExit("no licence")
+
+        @classmethod
+        def from_options(cls, options, model_dir):
+            return cls()
+
+    monkeypatch.setitem(plugins._extra["generators"], "exiting", Exiting)
+    with pytest.raises(EegvizError, match=r"^generator plugin 'exiting' failed to build \(SystemExit: no licence\)"):
+        make_generator("exiting", default_model_dir())
+
+    class ExitingSink:
+        def on_result(self, rec, stimulus=None):
+            raise SystemExit(1)
+
+        def on_skipped(self, marker, reason, kind):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(plugins._extra["sinks"], "exiting", ExitingSink)
+    with pytest.raises(EegvizError, match=r"^--sink exiting: sink 'exiting' failed in on_result\(\) \(SystemExit: 1\)"):
+        make_sink("exiting").on_result(object(), None)
+    monkeypatch.setitem(plugins._extra["sinks"], "exiting", Exiting)
+    with pytest.raises(EegvizError, match=r"failed to build \(SystemExit: no licence\)"):
+        make_sink("exiting")

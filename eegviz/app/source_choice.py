@@ -148,7 +148,7 @@ def _from_cli(source: SourceSettings):
         src = cls.from_cli(source)
     except (EegvizError, OSError):
         raise
-    except Exception as e:  # noqa: BLE001 - a plugin's own failure, said in one line
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - a plugin's own failure (a sys.exit() too)
         raise EegvizError(f"source plugin '{source.reader}' failed to build for {source.file} ({one_line(e)})") from e
     # the Source protocol (eegviz.sources.base), checked as a sink's methods are: one lacking read() or info
     # failed with an AttributeError traceback once the session had loaded its model

@@ -28,7 +28,7 @@ def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None 
         gen = gen_cls.from_options(options or GeneratorOptions(), Path(model_dir))
     except EegvizError:
         raise
-    except Exception as e:  # noqa: BLE001 - a plugin's own failure is one line naming it, as a failed import is
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - one line naming it, as a failed import is
         raise EegvizError(f"generator plugin '{name}' failed to build ({one_line(e)})") from e
     # what a session calls (eegviz.generators.base.Generator), checked as make_sink checks a sink's: one lacking
     # warmup() or a name failed with an AttributeError traceback at warm-up or at its first image
