@@ -93,6 +93,32 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
     return found
 
 
+def _unreadable(path: str | Path, exc: BaseException) -> EegvizError:
+    """The one line for a stimulus image training cannot read. A file whose content is another format than its
+    name says (a web download named .jpg that is WebP, a GIF or TIFF renamed .png) is named as such: PIL's own
+    "cannot identify image file" did not say that the name is not what is read."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return EegvizError(f"cannot read stimulus image {path}: its content is not a PNG, JPEG or BMP image, "
+                           "whatever its name says (a web download named .jpg is often WebP); convert it to PNG")
+    return EegvizError(f"cannot read stimulus image {path}: {exc}")
+
+
+def check_image_format(path: str | Path) -> None:
+    """Refuse, in one line, an image training (load_image) will not read: the presenter shows what Qt decodes,
+    which is more than PIL's PNG, JPEG and BMP decoders (WebP, GIF, TIFF under any name), and such a file was
+    presented and recorded, and then refused by `eegviz train` after the session. Reads the header only; the
+    presenter decodes the whole file itself."""
+    from PIL import Image
+
+    try:
+        with Image.open(path, formats=IMAGE_FORMATS):
+            pass
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise _unreadable(path, e) from None
+
+
 def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
     """(size, size, 3) float32 in [0, 1]: RGB, centre-cropped to a square, resized (how stimulus photos of
     any aspect ratio become the pixel branch's targets). draft: let a JPEG decode at a reduced scale first (a
@@ -106,7 +132,7 @@ def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
             im = ImageOps.fit(im.convert("RGB"), (size, size), Image.Resampling.BICUBIC)  # centre crop + resize
             return np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, ValueError, Image.DecompressionBombError) as e:  # a bomb: more pixels than PIL allows
-        raise EegvizError(f"cannot read stimulus image {path}: {e}") from None
+        raise _unreadable(path, e) from None
 
 
 # ------------------------------------------------------------- where an image's object is (targets, metrics)

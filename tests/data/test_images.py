@@ -68,3 +68,17 @@ def test_images_below_the_class_folders_are_said_not_silently_left_out(tmp_path,
     with caplog.at_level(logging.WARNING, logger="eegviz.data.images"):
         assert [i.image_id for i in find_images(tmp_path)] == ["t1"]
     assert "not read" not in caplog.text
+
+
+def test_an_image_of_another_format_under_an_image_name_is_said_to_be_one(tmp_path):
+    """A WebP named .jpg (a web download) is read by no decoder training uses; PIL's 'cannot identify image file'
+    did not say why, now the line says the content is not PNG, JPEG or BMP whatever the name says."""
+    import pytest
+
+    from eegviz.errors import EegvizError
+
+    path = tmp_path / "cat_1.jpg"
+    Image.new("RGB", (8, 8)).save(path, format="WEBP")
+    with pytest.raises(EegvizError, match=r"cannot read stimulus image .*cat_1.jpg: its content is not a PNG, "
+                                          "JPEG or BMP image, whatever its name says"):
+        load_image(path, 8)

@@ -62,10 +62,15 @@ class Presenter(QtWidgets.QWidget):
         if len(shown) >= CHECK_NOTE_AT:  # seconds for thousands: say why nothing appears yet
             print(f"eegviz: checking {len(shown)} images (each decoded once before the run)…", file=sys.stderr,
                   flush=True)
+        from eegviz.data.images import check_image_format
+
         for image_id in shown:
             # decoded whole once now (a few ms an image), not just its header: a file cut short passes a header
             # check and fails at its first onset, mid-session, with the participant in the chair
             _read_image(self.paths[image_id])
+            # and readable by training too: Qt shows WebP, GIF and TIFF under any name, which `eegviz train
+            # --images-dir` then refused, once the unrepeatable session was recorded
+            check_image_format(self.paths[image_id])
         # before the log and the outlet exist: an empty name fails in liblsl, and a lead-in beyond a QTimer's
         # range would raise in start() (see schedule.MAX_SECONDS)
         self.name = check_stream_name(name)

@@ -127,6 +127,25 @@ def test_a_truncated_image_is_refused_before_the_run_not_at_its_onset(qtbot, sti
         Presenter(trials, {"good": good, "cut": cut}, windowed=True)
 
 
+@pytest.mark.parametrize("fmt, name", [("GIF", "gif_saved_as.png"), ("WEBP", "webp_download.jpg"),
+                                       ("TIFF", "tiff_saved_as.png")])
+def test_an_image_training_cannot_read_is_refused_before_the_run(qtbot, stim_dir, tmp_path, fmt, name):
+    """Qt shows WebP, GIF and TIFF under any name; training reads PNG, JPEG and BMP only (eegviz.data.images). Such
+    a file was presented and its session recorded, and then `eegviz train --images-dir` refused it after the
+    session: "cannot identify image file". It is refused before the run, saying what the file really is not."""
+    from PIL import Image
+
+    good = sorted(stim_dir.rglob("*.png"))[0]
+    odd = tmp_path / name
+    Image.open(good).save(odd, format=fmt)
+    if QtGui.QImageReader(str(odd)).read().isNull():
+        pytest.skip(f"this Qt has no {fmt} reader")  # then the presenter refuses it anyway
+    trials = make_schedule(["good", "odd"], shuffle=False)
+    with pytest.raises(EegvizError, match=rf"cannot read stimulus image .*{name}: its content is not a PNG, JPEG "
+                                          "or BMP image, whatever its name says"):
+        Presenter(trials, {"good": good, "odd": odd}, windowed=True)
+
+
 def test_an_image_unreadable_mid_run_ends_the_run_with_its_reason(qtbot, stim_dir, tmp_path):
     """An image changed on disk after the start (here: emptied once the first onset is up) ends the run, log kept,
     with the reason in `error` for the CLI to say, instead of an exception in a Qt slot and a hang."""
