@@ -86,6 +86,13 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
             raise EegvizError(f"the image {img.path} has a name that begins or ends with a space, which marker ids "
                               "lose when they are read; rename it without (markers already recorded with the "
                               "space then match the new name)")
+        try:
+            img.image_id.encode("utf-8")
+        except UnicodeEncodeError:
+            # a name in another encoding than the system's (Latin-1 'b\xe4r.png' copied from an old drive) is no
+            # text: the presenter refused it as "File not found", and no marker could ever name it for training
+            raise EegvizError(f"the image {img.path} has a name that is not UTF-8 text (bytes another encoding "
+                              "wrote), which a marker cannot carry; rename it") from None
         if img.image_id in seen:
             raise EegvizError(f"two images share the id '{img.image_id}' ({seen[img.image_id]} and {img.path}); "
                               "markers carry the file name without extension, so rename one.")

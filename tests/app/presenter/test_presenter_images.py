@@ -49,3 +49,20 @@ def test_an_image_name_a_marker_would_lose_a_space_of_is_refused(tmp_path, name)
     _png(tmp_path / "cat" / name)
     with pytest.raises(EegvizError, match="begins or ends with a space"):
         find_images(tmp_path)
+
+
+def test_an_image_name_that_is_not_utf8_text_is_refused(tmp_path):
+    """A name written in Latin-1 (b'b\\xe4r.png', copied from an old drive) is no text on a UTF-8 system: the
+    presenter refused the folder with Qt's "File not found" for a file that is there, and no marker could name it.
+    Refused in one line that says what is wrong with the name."""
+    import os
+
+    _png(tmp_path / "cat" / "ok.png")
+    folder = os.fsencode(tmp_path / "cat")
+    try:
+        with open(os.path.join(folder, b"b\xe4r.png"), "wb") as f:
+            f.write((tmp_path / "cat" / "ok.png").read_bytes())
+    except OSError:
+        pytest.skip("this file system takes only UTF-8 names")
+    with pytest.raises(EegvizError, match=r"has a name that is not UTF-8 text .* rename it"):
+        find_images(tmp_path)
