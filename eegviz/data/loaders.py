@@ -149,6 +149,14 @@ def check_trainable(ds: EEGDataset, path: str | Path) -> None:
         raise EegvizError(f"{path}: the training split of its {len(ds.labels)} trials is empty ({n_img} distinct "
                           f"images; whole images are held out for validation and test, so each class needs "
                           f"several{more}){hint}")
+    if len(in_train) < 2 and len(ds.classes) >= 2:
+        # the data has the classes, the split took them: "record markers for images of at least two classes" told
+        # a lab that had recorded two classes x a few images to record what it had recorded
+        held = [c for c in ds.classes if c not in in_train]
+        raise EegvizError(f"{path}: its {len(ds.labels)} trials show {len(ds.classes)} classes, but the training "
+                          f"split has only one ({in_train[0]!r}): whole images are held out for validation and test, "
+                          f"and every image of {', '.join(map(repr, held[:3]))}{' ...' if len(held) > 3 else ''} "
+                          f"went there ({n_img} distinct images); each class needs several images, three or more")
     if len(in_train) < 2:
         have = f"only one class ({in_train[0]!r})"
         raise EegvizError(f"{path}: the training split of its {len(ds.labels)} trials has {have}; training needs "

@@ -907,6 +907,26 @@ def test_check_trainable_says_why_there_are_no_validation_trials(tmp_path):
                               "validation")
 
 
+def test_check_trainable_a_class_whose_few_images_were_all_held_out_is_named(tmp_path):
+    """Four circles and one square recorded: the square is held out whole (val or test), so training sees one
+    class. The line said to "record markers for images of at least two classes", which the lab had done; it now
+    says that the split took the other class's images and that each class needs several."""
+    from eegviz.data.loaders import check_trainable
+
+    images = tmp_path / "images"
+    ids = _images(images)  # circle, square, star x 4
+    shown = [i for i in ids if i.startswith("circle")] + ["square_0000"]
+    _record(tmp_path / "s.xdf", shown * 2, seconds=8.0)
+    ds = load_xdf_dataset(tmp_path / "s.xdf", images)
+    assert ds.classes == ["circle", "square"] and set(ds.split[ds.image_ids == "square_0000"]) <= {"val", "test"}
+    with pytest.raises(EegvizError) as err:
+        check_trainable(ds, tmp_path / "s.xdf")
+    assert str(err.value) == (f"{tmp_path / 's.xdf'}: its 10 trials show 2 classes, but the training split has only "
+                              "one ('circle'): whole images are held out for validation and test, and every image of "
+                              "'square' went there (5 distinct images); each class needs several images, three or "
+                              "more")
+
+
 def test_images_dir_gives_every_format_its_stimuli(tmp_path):
     from PIL import Image
 
