@@ -144,7 +144,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     epochs, ids, subj, blocks = [], [], [], []  # block = the recording file (one run)
     ref = ref_path = None
     unknown: dict[str, int] = {}
-    outside = gaps = nan = 0
+    outside = gaps = nan = n_markers = 0
     files = _xdf_files(xdf_paths)
     subject_of = _subjects(files)
     log.info("reading %d recording(s): %s", len(files), ", ".join(map(str, files)))
@@ -181,6 +181,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         # chunk jitter of a few ms the raw stamps put a third of the markers a sample off the replay's epochs
         ts = dejitter_recording(s.timestamps, sf) if len(s.timestamps) else s.timestamps
         n = int(round((tmax - tmin) * sf))
+        n_markers += len(s.markers)
         for m in s.markers:
             image_id = names_image(m.payload)
             if image_id is None:
@@ -211,6 +212,13 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     if outside or gaps or nan:
         log.warning("skipped %d epochs running past the recording, %d spanning a gap and %d holding NaN/inf samples",
                     outside, gaps, nan)
+    if not epochs and not n_markers:
+        # said apart: "none of the markers names an image" sent a user whose recording holds none (the presenter's
+        # stream left out of `eegviz record --streams`, or started after the recording) to look at the image folder
+        which = f"the marker stream '{marker_stream}' holds no markers in" if marker_stream else "no markers in"
+        raise EegvizError(f"no epochs: {which} the recordings ({', '.join(map(str, files[:3]))}"
+                          f"{' ...' if len(files) > 3 else ''}); record the presenter's marker stream with the EEG "
+                          "(`eegviz record` takes every stream; with --streams, name it too)")
     if not epochs:
         raise EegvizError(f"no epochs: none of the markers in the recordings names an image in {root} "
                           f"with a complete EEG window")

@@ -596,6 +596,26 @@ def test_xdf_flat_folder_two_files_and_errors(tmp_path, caplog):
         load_xdf_dataset(tmp_path / "rec", images, val_fraction=0.6, test_fraction=0.5)
 
 
+@pytest.mark.parametrize("markers", [None, "stim"])
+def test_xdf_recordings_without_markers_say_so(tmp_path, markers):
+    """The EEG recorded without the presenter's stream (`eegviz record --streams AMP`, or a marker stream that stayed
+    empty): the line said "none of the markers names an image in IMAGES", sending the user to the image folder."""
+    images = tmp_path / "images"
+    _images(images)
+    ts = T0 + np.arange(1000) / FS
+    with XdfWriter(tmp_path / "s.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
+        if markers:
+            w.add_stream(markers, "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.zeros((1000, 4), np.float32), ts)
+    with pytest.raises(EegvizError) as err:
+        load_xdf_dataset(tmp_path / "s.xdf", images, marker_stream=markers)
+    which = "the marker stream 'stim' holds no markers in" if markers else "no markers in"
+    assert str(err.value) == (f"no epochs: {which} the recordings ({tmp_path / 's.xdf'}); record the presenter's "
+                              "marker stream with the EEG (`eegviz record` takes every stream; with --streams, name "
+                              "it too)")
+
+
 @pytest.mark.parametrize("second, difference", [
     ({"ch_names": ("Oz", "O1", "O2", "Pz")}, "the EEG stream's channels are in another order: channel 1 is 'Oz', "
                                              "'O1'"),
