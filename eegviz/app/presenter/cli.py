@@ -49,6 +49,7 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
 
         check_creatable(log_path, "--log")
     images = find_images(images_dir)
+    check_marker_ids(images)
     trials = make_schedule(images, design=design, on_s=on_s, blank_s=blank_s, jitter_s=jitter_s, repeats=repeats,
                            shuffle=shuffle, seed=seed, block_size=block_size)
     app = QtWidgets.QApplication.instance()
@@ -97,6 +98,20 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     if interrupted:
         raise KeyboardInterrupt  # the command line: "interrupted", exit 130, as every other command
     return 0
+
+
+def check_marker_ids(images) -> None:
+    """Refuse an image whose id live and replay would not decode: one named like an MNE span or boundary annotation
+    ("bad_apple_01", "edge_2", "boundary"; eegviz.messages.is_span_annotation) is skipped there as "not a stimulus".
+    Such an image was presented, recorded and trained on, and then never decoded in a session: every trial of it
+    was a "no id" line. Refused here, before a session is recorded, while renaming it costs nothing."""
+    from eegviz.messages import is_span_annotation
+
+    for img in images:
+        if is_span_annotation(img.image_id):
+            raise EegvizError(f"the image {img.path} is named like an MNE annotation of a span or a boundary (BAD..., "
+                              "EDGE..., boundary, New Segment), which live and replay do not decode as a stimulus; "
+                              "rename it")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -117,6 +117,28 @@ def test_existing_log_is_refused_before_the_presentation_starts(stim_dir, tmp_pa
         run_presenter(stim_dir, log_path=log / "x.csv", windowed=True, wait_for_consumer=False)
 
 
+@pytest.mark.parametrize("name", ["bad_apple_01", "Edge_2", "boundary", "BAD eye"])
+def test_an_image_named_like_an_mne_annotation_is_refused_before_the_session(stim_dir, tmp_path, monkeypatch, name):
+    """Live and replay skip a marker named like MNE's span annotations ("BAD_...", "EDGE...", "boundary") as not a
+    stimulus: such an image was presented, recorded and trained on, and never decoded in a session."""
+    import shutil
+
+    from eegviz.app.presenter import widget
+    from eegviz.messages import why_no_image
+
+    assert why_no_image(name) is not None  # what a session does with its marker
+    folder = tmp_path / "stimuli"
+    shutil.copytree(stim_dir, folder)
+    shutil.copy(sorted(folder.rglob("*.png"))[0], folder / "star" / f"{name}.png")
+
+    def no_window(*a, **kw):
+        raise AssertionError("the presenter was built with an image no session decodes")
+
+    monkeypatch.setattr(widget, "Presenter", no_window)
+    with pytest.raises(EegvizError, match=rf"the image .*{name}\.png is named like an MNE annotation .* rename it"):
+        run_presenter(folder, windowed=True, wait_for_consumer=False)
+
+
 @pytest.mark.parametrize("argv, line", [
     (["STIM", "--log", ""], "--log is empty"),
     (["--write-demo-folder", " "], "--write-demo-folder is empty"),
