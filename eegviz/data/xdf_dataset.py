@@ -46,6 +46,23 @@ def _captions(root: Path) -> dict[str, str]:
     return {str(k): v for k, v in caps.items()}
 
 
+def _check_captions(caps: dict[str, str], root: Path, in_folder: set[str], recorded: set[str]) -> None:
+    """Warn where captions.json and the images part: an id it names that no image has (a typo, a renamed file), and
+    recorded images it has no caption for. Either way such an image was captioned "an image of a <class>" in
+    silence, and `--caption rich` trained on that instead of the caption the user wrote."""
+    if not caps:
+        return
+    stray = sorted(set(caps) - in_folder)
+    if stray:
+        log.warning("%s names %d image id(s) that no image in %s has (e.g. %s); their captions are not used",
+                    root / "captions.json", len(stray), root, ", ".join(f"'{i}'" for i in stray[:3]))
+    missing = sorted(recorded - set(caps))
+    if missing:
+        log.warning("%d of the %d recorded images have no caption in %s (e.g. %s); they are captioned 'an image of "
+                    "a <class>'", len(missing), len(recorded), root / "captions.json",
+                    ", ".join(f"'{i}'" for i in missing[:3]))
+
+
 def _xdf_files(xdf_paths: str | Path | Iterable[str | Path]) -> list[Path]:
     """The recordings: files as given, and every .xdf (.xdfz, .xdf.gz) under a folder, subfolders included
     (`eegviz record` puts a second session into the same --out as session-002/session.xdf; BIDS puts them under
@@ -226,6 +243,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
     label = {c: k for k, c in enumerate(classes)}
     group = split_groups(ids, val_fraction, test_fraction, seed, strata=[cls_of[i] for i in ids])
     caps = _captions(root)
+    _check_captions(caps, root, set(cls_of), set(ids))
     return EEGDataset(
         eeg=np.stack(epochs).astype(np.float32, copy=False),
         labels=np.array([label[cls_of[i]] for i in ids], dtype=np.int64), image_ids=np.array(ids),

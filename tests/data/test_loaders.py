@@ -562,6 +562,25 @@ def test_xdf_epochs_labels_skips_and_image_split(tmp_path, caplog):
     assert "skipped 1 epochs running past the recording" in caplog.text
 
 
+def test_xdf_captions_that_name_no_image_or_images_without_one_are_said(tmp_path, caplog):
+    """captions.json with a typo ('star_002' for star_0002) and without a caption for most recorded images: those
+    images were captioned "an image of a <class>" in silence, and --caption rich trained on that."""
+    images = tmp_path / "images"
+    ids = _images(images)
+    (images / "captions.json").write_text(json.dumps({"star_002": "a red star on grey", "circle_0000": "a circle"}))
+    _record(tmp_path / "s.xdf", ids, seconds=8.0)
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.xdf_dataset"):
+        ds = load_xdf_dataset(tmp_path / "s.xdf", images)
+    assert ds.captions["star_0002"] == "an image of a star" and ds.captions["circle_0000"] == "a circle"
+    assert "captions.json names 1 image id(s) that no image in" in caplog.text and "'star_002'" in caplog.text
+    assert "11 of the 12 recorded images have no caption in" in caplog.text
+    caplog.clear()
+    (images / "captions.json").write_text(json.dumps({i: f"caption {i}" for i in ids}))
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.xdf_dataset"):
+        load_xdf_dataset(tmp_path / "s.xdf", images)
+    assert "caption" not in caplog.text  # a folder whose captions.json matches its images: nothing said
+
+
 def test_xdf_marker_ids_with_a_c_strings_trailing_nul_are_trained_on(tmp_path):
     """A C or MATLAB presenter's "circle_0000\\0" (a fixed-size buffer sent whole) names circle_0000; the NUL
     was kept, so every such marker named no image and the recording trained on nothing."""
