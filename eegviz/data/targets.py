@@ -45,6 +45,18 @@ def check_stimuli(image_ids, paths: dict | None = None) -> None:
                       "which holds training_images/ and test_images/)")
 
 
+def check_stimulus_files(image_ids, paths: dict | None) -> None:
+    """Refuse, in one line, a stimulus file of `paths` that load_image will not read (another format under an
+    image's name, a file that is no image): the pixel branch reads them after the encoder has trained, so a run
+    failed minutes in, its checkpoints/ left in the --out folder that a rerun then refused as not empty. Only the
+    header is read (eegviz.data.images.check_image_format); the files the dataset's trials show, once each."""
+    from eegviz.data.images import check_image_format
+
+    for i in dict.fromkeys(map(str, image_ids)):
+        if paths and i in paths:
+            check_image_format(paths[i])
+
+
 def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 3, size, size) in [0,1] and silhouettes (N, 1, size, size), one per trial (cached per unique
     id): the file from `paths` (the dataset's --images-dir) when there is one, its silhouette estimated as the

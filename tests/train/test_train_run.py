@@ -103,6 +103,35 @@ def test_a_dataset_no_decoder_can_read_is_refused_before_the_folder(tmp_path, ca
     assert len(err.splitlines()) == 1 and says in err and not out.exists(), err
 
 
+def test_a_stimulus_training_cannot_read_is_refused_before_the_folder(tmp_path, capsys, monkeypatch):
+    """A WebP saved as cat_0.png in --images-dir: the pixel branch reads the stimuli after the encoder has trained,
+    so the run failed minutes in, leaving checkpoints/ that a rerun into the same --out then refused."""
+    from PIL import Image
+
+    import eegviz.train.decoder as decoder_module
+    from eegviz.record.xdf_writer import XdfWriter
+
+    images, out = tmp_path / "stim", tmp_path / "model"
+    ids = [f"{c}_{k}" for c in ("cat", "dog", "cup") for k in range(4)]
+    for j, i in enumerate(ids):
+        (images / i[:3]).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (20 * j, 100, 90)).save(images / i[:3] / f"{i}.png",
+                                                         format="WEBP" if i == "cat_0" else "PNG")
+    fs, n = 100.0, 3000
+    with XdfWriter(tmp_path / "session.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, fs, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
+        mk = w.add_stream("eegviz-presenter", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.random.default_rng(0).normal(0, 10, (n, 4)).astype(np.float32),
+                        100 + np.arange(n) / fs)
+        w.write_samples(mk, ids * 2, 101 + 0.8 * np.arange(2 * len(ids)))
+    monkeypatch.setattr(decoder_module, "train_decoder", lambda *a, **k: pytest.fail("trained first"))
+    assert main(["train", "--data", str(tmp_path / "session.xdf"), "--images-dir", str(images), "--out", str(out),
+                 "--epochs", "1", "--gan-steps", "0", "--decoder-only", "--text-encoder", "hash"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1].startswith("eegviz: error: cannot read stimulus image ") and "cat_0.png" in err
+    assert "not a PNG, JPEG or BMP image" in err and not out.exists()
+
+
 @pytest.mark.parametrize("flags, says", [(["--reference", "FOO"], "reference channel(s) 'FOO'"),
                                          (["--text-encoder", "clip:/nonexistent"], "cannot load a CLIP text encoder"),
                                          (["--highpass", "200"], "high-pass cutoff 200 Hz must lie between 0 and")])
