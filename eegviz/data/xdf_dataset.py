@@ -240,6 +240,15 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         raise EegvizError(f"no epochs: none of the markers in the recordings names an image in {root} "
                           f"with a complete EEG window")
     classes = sorted({cls_of[i] for i in ids})
+    if len(classes) > 1 and len(classes) == len(set(ids)):
+        # cat1.png, cat2.png ... in a flat folder: each its own class (no '_' in the ids). The split holds whole
+        # images out, so no validation or test image's class was ever trained on, and training and its model card
+        # reported "1-way" zero-shot scores of 1.000 without a word on why
+        log.warning("each of the %d classes in %s holds one image (in a flat folder an image's class is its id up to "
+                    "the last '_', e.g. %s), so the validation and test images' classes are never trained on and "
+                    "their scores are zero-shot; to train classes, put the images in one subfolder per class (the "
+                    "recorded markers still name them)", len(classes), root,
+                    ", ".join(f"'{i}' -> '{cls_of[i]}'" for i in sorted(set(ids))[:2]))
     label = {c: k for k, c in enumerate(classes)}
     group = split_groups(ids, val_fraction, test_fraction, seed, strata=[cls_of[i] for i in ids])
     caps = _captions(root)

@@ -581,6 +581,29 @@ def test_xdf_captions_that_name_no_image_or_images_without_one_are_said(tmp_path
     assert "caption" not in caplog.text  # a folder whose captions.json matches its images: nothing said
 
 
+def test_xdf_a_flat_folder_whose_every_image_is_its_own_class_is_said(tmp_path, caplog):
+    """cat1.png, cat2.png, dog1.png ... in one folder: no '_', so each image is a class of its own, and validation
+    and test hold classes never trained on; training reported 1-way zero-shot scores of 1.000 without a word."""
+    images = tmp_path / "flat"
+    images.mkdir()
+    ids = [f"{c}{k}" for c in ("cat", "dog") for k in range(3)]
+    for i in ids:
+        (images / f"{i}.png").write_bytes(b"")
+    _record(tmp_path / "s.xdf", ids * 2, seconds=8.0)
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.xdf_dataset"):
+        ds = load_xdf_dataset(tmp_path / "s.xdf", images)
+    assert ds.classes == ids
+    assert "each of the 6 classes in" in caplog.text and "'cat0' -> 'cat0'" in caplog.text
+    assert "put the images in one subfolder per class" in caplog.text
+    caplog.clear()
+    for i in ids:  # moved into class folders: the same markers, two classes of three images, nothing said
+        (images / i[:3]).mkdir(exist_ok=True)
+        (images / f"{i}.png").rename(images / i[:3] / f"{i}.png")
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.xdf_dataset"):
+        ds = load_xdf_dataset(tmp_path / "s.xdf", images)
+    assert ds.classes == ["cat", "dog"] and "holds one image" not in caplog.text
+
+
 def test_xdf_marker_ids_with_a_c_strings_trailing_nul_are_trained_on(tmp_path):
     """A C or MATLAB presenter's "circle_0000\\0" (a fixed-size buffer sent whole) names circle_0000; the NUL
     was kept, so every such marker named no image and the recording trained on nothing."""
