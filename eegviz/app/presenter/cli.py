@@ -57,6 +57,7 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
         app = QtWidgets.QApplication(sys.argv[:1])
     elif not isinstance(app, QtWidgets.QApplication):
         raise EegvizError("the presenter needs a QApplication, but a non-GUI Qt application is already running.")
+    check_name_free(name)
     presenter = Presenter(trials, {i.image_id: i.path for i in images}, name=name, log_path=log_path,
                           windowed=windowed, fixation=fixation, lead_in_s=lead_in_s,
                           wait_for_consumer=wait_for_consumer)
@@ -98,6 +99,22 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     if interrupted:
         raise KeyboardInterrupt  # the command line: "interrupted", exit 130, as every other command
     return 0
+
+
+def check_name_free(name: str, wait_s: float = 1.0) -> None:
+    """Refuse a marker stream name another sender already publishes on LSL (a presenter left running, a simulator's
+    markers). A second presenter of one name started beside the first without a word, both began when a recorder
+    subscribed, and the recording held their markers interleaved (its outlets share a source_id, so LabRecorder
+    took the two for one stream): training read the other session's image ids as this EEG's epochs."""
+    import pylsl
+
+    there = pylsl.resolve_byprop("name", name, minimum=1, timeout=wait_s)
+    if there:
+        s = there[0]
+        raise EegvizError(f"a stream named '{name}' is already on LSL (type {s.type()}, "
+                          f"source_id {s.source_id() or 'none'}, host {s.hostname()}): another `eegviz present` still "
+                          "running? Recorders cannot tell two streams of one name apart, so their markers would mix "
+                          "in the recording; stop that sender, or give --name another name")
 
 
 def check_marker_ids(images) -> None:

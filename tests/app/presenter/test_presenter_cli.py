@@ -117,6 +117,27 @@ def test_existing_log_is_refused_before_the_presentation_starts(stim_dir, tmp_pa
         run_presenter(stim_dir, log_path=log / "x.csv", windowed=True, wait_for_consumer=False)
 
 
+def test_a_marker_stream_name_already_on_lsl_is_refused_before_the_session(stim_dir, monkeypatch):
+    """A second presenter of one name (the first left running) started without a word; both began when a recorder
+    subscribed, and the recording held both sessions' markers interleaved in one stream."""
+    import pylsl
+
+    from eegviz.app.presenter import widget
+
+    name = f"eegviz-test-{uuid.uuid4().hex[:10]}"
+    first = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string,
+                                                f"eegviz-presenter@test:{name}"))
+
+    def no_window(*a, **kw):
+        raise AssertionError("a second presenter was built beside the first")
+
+    monkeypatch.setattr(widget, "Presenter", no_window)
+    with pytest.raises(EegvizError, match=rf"a stream named '{name}' is already on LSL "
+                                          r"\(type Markers, source_id eegviz-presenter@test:.*give --name another"):
+        run_presenter(stim_dir, name=name, windowed=True, wait_for_consumer=False)
+    del first
+
+
 @pytest.mark.parametrize("name", ["bad_apple_01", "Edge_2", "boundary", "BAD eye"])
 def test_an_image_named_like_an_mne_annotation_is_refused_before_the_session(stim_dir, tmp_path, monkeypatch, name):
     """Live and replay skip a marker named like MNE's span annotations ("BAD_...", "EDGE...", "boundary") as not a
