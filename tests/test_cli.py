@@ -26,6 +26,9 @@ def run(*args, timeout=300):
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW"], "not a dataset eegviz can read"),
     (["replay", "DEMO", "--headless", "--generator", "nope"], "no generator named 'nope'"),
     (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--subjects", "4,five"], "--subjects takes subject numbers"),
+    # read as not given: `--subjects "$SUBJECT"` with SUBJECT unset trained on every subject without a word
+    (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--subjects", ""], "--subjects is empty"),
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--subjects", " "], "--subjects is empty"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--classifier", "/nope",
       "--strength", "0"], "--strength must be in (0, 1]"),
     # an earlier run's output is a record: refused before anything runs, never overwritten

@@ -42,12 +42,15 @@ def dataset_options(args: argparse.Namespace) -> dict:
     # folder too (--images-dir ...)", as if the option were missing
     check_named(args.images_dir, "--images-dir", "the stimulus folder")
     check_named(args.splits, "--splits", "the EEG-ImageNet splits file")
+    # read as not given, `--subjects "$SUBJECT"` with SUBJECT unset trained (or scored) every subject in the
+    # dataset without a word, the one the user meant among them
+    check_named(args.subjects, "--subjects", "the subject numbers (or leave --subjects out for every subject)")
     opts = {"images_dir": args.images_dir, "splits": args.splits}
     for flag, dest, key in (("--stream", "stream", "eeg_stream"), ("--markers", "markers", "marker_stream")):
         name = getattr(args, dest, None)
         if name is not None:  # an empty name would be dropped below, and another stream decoded without a word
             opts[key] = check_named(name, flag, f"the stream in the recordings (or leave {flag} out)")
-    if args.subjects:
+    if args.subjects is not None:
         try:
             opts["subjects"] = [int(x) for x in args.subjects.split(",")]
         except ValueError:
