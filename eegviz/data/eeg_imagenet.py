@@ -14,8 +14,9 @@ Which list the split indices point into: block_splits_by_image_all.pth indexes t
 (11965 trials); block_splits_by_image_single.pth (1000 indices, as used by DreamDiffusion with subject 4)
 indexes ONE subject's trials, because the original code filters by subject before applying the split.
 `split_index="auto"` takes the subject's list when subjects are selected and every index fits inside it
-(the all-subjects file's indices never do), else the whole list; "dataset" and "subjects" force one. Such a
-file laid over several selected subjects is refused in "auto": it indexes one subject's trials.
+(the all-subjects file's indices only do when every subject is selected), else the whole list; "dataset" and
+"subjects" force one. With several subjects selected, a file whose indices all fit inside one subject's trials
+is refused in "auto": it indexes one subject's trials.
 
 Not in the file, hence assumed: the values are treated as microvolts (scale=1e-6 V per unit; the released data
 are band-passed and standardised, so the absolute scale is nominal), and channel names are unknown, so they are
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
@@ -157,10 +159,16 @@ def read_splits(path: str | Path, split_num: int, n_entries: int, trust: bool = 
 
 
 def _split_of_trials(where: dict[int, str], of_subjects: list[int], subset: bool, split_index: str,
-                     name: str, n_subjects: int = 1) -> dict[int, str]:
-    """Split indices -> dataset entries: as they are, or as positions in the selected subjects' trials."""
+                     name: str, n_subjects: int = 1, largest: int | None = None) -> dict[int, str]:
+    """Split indices -> dataset entries: as they are, or as positions in the selected subjects' trials.
+    `largest`: the most trials one selected subject has (default: all of of_subjects)."""
     fits = bool(where) and max(where) < len(of_subjects)
     if split_index == "dataset" or (split_index == "auto" and not (subset and fits)):
+        return where
+    # several subjects: a file whose indices reach past any one subject's trials is the all-subjects file. With
+    # every subject named (`--subjects 1,2,3,4,5,6`) its indices fit the chosen trials, which are then the whole
+    # list, and block_splits_by_image_all.pth was refused as a single-subject file (found by review)
+    if split_index == "auto" and n_subjects > 1 and max(where) >= (len(of_subjects) if largest is None else largest):
         return where
     if split_index == "auto" and n_subjects > 1:
         # a single-subject file's positions laid over several subjects' trials in file order: a meaningless
@@ -258,9 +266,10 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     ids = np.array([images[int(entries[i]["image"])] for i in keep])
     labels = np.array([int(entries[i]["label"]) for i in keep], dtype=np.int64)
     if splits is not None:
+        per_subject = Counter(_int(entries[i]["subject"], "subject") for i in of_subjects)
         where = _split_of_trials(read_splits(splits, split_num, len(entries), trust), of_subjects,
                                  wanted is not None, split_index, Path(splits).name,
-                                 len(wanted) if wanted is not None else len(present))
+                                 len(wanted) if wanted is not None else len(present), max(per_subject.values()))
         listed = [k for k, i in enumerate(keep) if i in where]
         if len(listed) < len(keep):
             log.warning("%s: %d of %d trials are in no split of %s; dropped", path.name, len(keep) - len(listed),

@@ -507,6 +507,20 @@ def test_eeg_imagenet_single_subject_split_file_over_two_subjects_is_refused(tmp
     assert list(forced.split) == ["train", "train", "val", "test"]
 
 
+def test_eeg_imagenet_all_subjects_split_file_with_every_subject_named(tmp_path):
+    """block_splits_by_image_all.pth indexes the whole list; with every subject named (`--subjects 1,2`, as a
+    paper's script lists all six) its indices fit the chosen trials, and it was refused as a single-subject file."""
+    path, splits = _eeg_imagenet(tmp_path)
+    whole = torch.load(splits)["splits"][0]
+    assert max(max(whole[k]) for k in ("train", "val", "test") if whole[k]) >= 4  # past one subject's 4 trials
+    named, plain = load_eeg_imagenet(path, splits=splits, subjects=[1, 2]), load_eeg_imagenet(path, splits=splits)
+    assert np.array_equal(named.eeg, plain.eeg) and list(named.split) == list(plain.split)
+    assert list(named.split) == ["train"] * 4 + ["val", "test"]
+    # one subject of two, the file's indices past its trials: the whole list, as before
+    one = load_eeg_imagenet(path, splits=splits, subjects=[2])
+    assert list(np.round(one.eeg[:, 0, 0] / 1e-6 / 1000).astype(int)) == [1, 3, 5]
+
+
 # ------------------------------------------------------------------------------------------ XDF sessions
 FS = 250.0
 T0 = 50.0
