@@ -15,8 +15,8 @@ Which list the split indices point into: block_splits_by_image_all.pth indexes t
 indexes ONE subject's trials, because the original code filters by subject before applying the split.
 `split_index="auto"` takes the subject's list when subjects are selected and every index fits inside it
 (the all-subjects file's indices only do when every subject is selected), else the whole list; "dataset" and
-"subjects" force one. With several subjects selected, a file whose indices all fit inside one subject's trials
-is refused in "auto": it indexes one subject's trials.
+"subjects" force one. A file whose indices all fit inside one subject's trials is refused in "auto" over several
+subjects, selected or (no subjects given) in the file: it indexes one subject's trials.
 
 Not in the file, hence assumed: the values are treated as microvolts (scale=1e-6 V per unit; the released data
 are band-passed and standardised, so the absolute scale is nominal), and channel names are unknown, so they are
@@ -163,12 +163,20 @@ def _split_of_trials(where: dict[int, str], of_subjects: list[int], subset: bool
     """Split indices -> dataset entries: as they are, or as positions in the selected subjects' trials.
     `largest`: the most trials one selected subject has (default: all of of_subjects)."""
     fits = bool(where) and max(where) < len(of_subjects)
+    one = len(of_subjects) if largest is None else largest
+    if split_index == "auto" and not subset and n_subjects > 1 and where and max(where) < one:
+        # block_splits_by_image_single.pth without --subjects: its positions in one subject's trials were read as
+        # entries of the whole list, a split over every subject's first trials that was not image-wise, trained
+        # and tested on with two warnings (found by review)
+        raise EegvizError(f"{name} indexes one subject's trials (all its indices fall within the {one} trials of "
+                          f"one subject, and the file holds {n_subjects} subjects): choose that subject with "
+                          "--subjects, as the original code and DreamDiffusion (subject 4) do")
     if split_index == "dataset" or (split_index == "auto" and not (subset and fits)):
         return where
     # several subjects: a file whose indices reach past any one subject's trials is the all-subjects file. With
     # every subject named (`--subjects 1,2,3,4,5,6`) its indices fit the chosen trials, which are then the whole
     # list, and block_splits_by_image_all.pth was refused as a single-subject file (found by review)
-    if split_index == "auto" and n_subjects > 1 and max(where) >= (len(of_subjects) if largest is None else largest):
+    if split_index == "auto" and n_subjects > 1 and max(where) >= one:
         return where
     if split_index == "auto" and n_subjects > 1:
         # a single-subject file's positions laid over several subjects' trials in file order: a meaningless

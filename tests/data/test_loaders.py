@@ -486,7 +486,13 @@ def test_eeg_imagenet_single_subject_split_file(tmp_path, caplog):
     assert list(entry) == [1, 3, 5] and list(ds.split) == ["train", "train", "val"]  # entry 7 is too long
     whole = load_eeg_imagenet(path, splits=single, subjects=2, split_index="dataset")
     assert list(np.round(whole.eeg[:, 0, 0] / 1e-6 / 1000).astype(int)) == [1, 3]  # entries 0..3, subject 2's
-    everyone = load_eeg_imagenet(path, splits=single)  # no subject chosen: the whole list, as before
+    # no subject chosen: its positions were read as entries 0..3 of the whole list, both subjects' first trials
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(path, splits=single)
+    assert str(err.value) == ("block_splits_by_image_single.pth indexes one subject's trials (all its indices fall "
+                              "within the 4 trials of one subject, and the file holds 2 subjects): choose that "
+                              "subject with --subjects, as the original code and DreamDiffusion (subject 4) do")
+    everyone = load_eeg_imagenet(path, splits=single, split_index="dataset")  # from Python, asked
     assert len(everyone.labels) == 4 and list(everyone.subjects) == [1, 2, 1, 2]
     with pytest.raises(EegvizError, match="split_index must be"):
         load_eeg_imagenet(path, splits=single, split_index="mine")
