@@ -210,7 +210,11 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     raw = _torch_load(path, trust, "EEG-ImageNet file")
     missing = [k for k in ("dataset", "labels", "images") if not isinstance(raw, dict) or k not in raw]
     if missing:
-        have = ", ".join(map(str, raw)) if isinstance(raw, dict) else type(raw).__name__
+        # the first few keys: a model's state dict given as --data (a checkpoint .pth) has hundreds, and every
+        # one was listed, a line of thousands of characters
+        keys = [str(k) for k in raw] if isinstance(raw, dict) else []
+        have = (", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "") if keys
+                else "no keys" if isinstance(raw, dict) else type(raw).__name__)
         # block_splits_by_image_*.pth given as the data (the two files swapped on the command line)
         swapped = (": it is a splits file; give it as --splits and the EEG file (e.g. eeg_55_95_std.pth) as --data"
                    if isinstance(raw, dict) and "splits" in raw else "")

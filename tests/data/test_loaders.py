@@ -108,6 +108,16 @@ def test_eeg_imagenet_splits_file_given_as_the_data_is_named_for_it(tmp_path):
                                    "eeg_55_95_std.pth) as --data")
 
 
+def test_eeg_imagenet_a_model_checkpoint_given_as_the_data_is_one_short_line(tmp_path):
+    """A state dict (a model's .pth, given as --data by mistake) listed its hundreds of keys in the error line."""
+    torch.save({f"encoder.layers.{i}.weight": torch.zeros(1) for i in range(300)}, tmp_path / "model.pth")
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(tmp_path / "model.pth")
+    assert str(err.value).endswith("(has: encoder.layers.0.weight, encoder.layers.1.weight, encoder.layers.2.weight, "
+                                   "encoder.layers.3.weight, encoder.layers.4.weight, encoder.layers.5.weight, "
+                                   "encoder.layers.6.weight, encoder.layers.7.weight and 292 more)")
+    assert len(str(err.value)) < 400
+
 def test_eeg_imagenet_trust(tmp_path):
     path, _ = _eeg_imagenet(tmp_path, recorded=datetime.date(2017, 1, 1))  # a pickled non-tensor object
     with pytest.raises(EegvizError, match="trust=True"):
