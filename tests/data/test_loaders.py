@@ -249,6 +249,28 @@ def test_things_eeg2_trials_units_labels_and_concept_split(tmp_path):
     _by_image(ds)
 
 
+def test_things_eeg2_repetitions_are_trials_and_the_test_images_never_train(tmp_path):
+    """As the README says: each repetition is one trial (none averaged), a known trial carries its own image and
+    caption, and the release's test images are the test split alone."""
+    from pathlib import Path
+
+    root = _things(tmp_path)
+    path = root / "sub-02" / "preprocessed_eeg_training.npy"
+    d = np.load(path, allow_pickle=True).item()
+    d["preprocessed_eeg_data"] = d["preprocessed_eeg_data"].copy()
+    d["preprocessed_eeg_data"][:, :, 0, 0] = np.arange(40)[:, None] * 10 + np.arange(4)  # 10 * image + repetition
+    np.save(path, d)
+    ds = load_things_eeg2(root)
+    k = np.flatnonzero((ds.subjects == 2) & (ds.eeg[:, 0, 0] == np.float32(132e-6)))  # image 13, repetition 2
+    assert len(k) == 1 and ds.image_ids[k[0]] == "ice_cream_03b" and ds.classes[ds.labels[k[0]]] == "ice cream"
+    assert ds.captions["ice_cream_03b"] == "an image of a ice cream"
+    assert (ds.image_ids == "ice_cream_03b").sum() == 2 * 4  # two subjects x four repetitions
+    test_ids = {f"{c[6:]}_01s" for c in TEST_CONCEPTS}
+    assert set(ds.image_ids[ds.split == "test"]) == test_ids and not test_ids & set(ds.image_ids[ds.split != "test"])
+    assert (ds.split == "test").sum() == 2 * 3 * 5  # every test repetition, none averaged
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert "Each of its repetitions is one trial, none averaged (the release's 4 per training image" in readme
+
 def test_things_eeg2_average_subjects_and_no_metadata(tmp_path, caplog):
     root = _things(tmp_path, metadata=False)
     avg = load_things_eeg2(root, average_repetitions=True, subjects=[2])
