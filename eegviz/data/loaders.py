@@ -55,6 +55,21 @@ def detect_format(path: str | Path) -> str:
         if (p / "preprocessed_eeg_training.npy").is_file():  # one subject's folder, to train on that subject
             raise EegvizError(f"{p} is one THINGS-EEG2 subject's folder; give the folder that holds the sub-XX "
                               f"folders ({p.parent}) as --data, with --subjects to read only some")
+        # the release's tree given from its top (the download's root, or eeg_dataset/), and its raw EEG: the
+        # generic line below named neither the folder to give nor that raw data is not read
+        inner = next((f.parent.parent for pattern in ("*/sub-*/preprocessed_eeg_training.npy",
+                                                      "*/*/sub-*/preprocessed_eeg_training.npy")
+                      for f in p.glob(pattern)), None)
+        if inner is not None:
+            raise EegvizError(f"{p} holds a THINGS-EEG2 preprocessed folder further down; give that folder ({inner}, "
+                              "which holds the sub-XX folders) as --data")
+        if any(p.glob("sub-*/ses-*/raw_eeg_training.npy")):
+            raise EegvizError(f"{p} holds THINGS-EEG2's raw EEG (sub-XX/ses-YY/raw_eeg_*.npy), which eegviz does not "
+                              "read; give the preprocessed release's folder (preprocessed_data/, with "
+                              "sub-XX/preprocessed_eeg_training.npy) as --data")
+    elif p.name in ("preprocessed_eeg_training.npy", "preprocessed_eeg_test.npy"):  # one of a subject's files
+        raise EegvizError(f"{p} is one file of a THINGS-EEG2 subject; give the folder that holds the sub-XX folders "
+                          f"({p.parent.parent}) as --data, with --subjects to read only some")
     elif p.suffix.lower() in (".pth", ".pt"):
         return "eeg-imagenet"
     elif is_xdf_name(p):

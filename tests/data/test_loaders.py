@@ -987,6 +987,28 @@ def test_open_dataset_errors(tmp_path, caplog):
         open_dataset(sub)
     assert str(err.value) == (f"{sub} is one THINGS-EEG2 subject's folder; give the folder that holds the sub-XX "
                               f"folders ({sub.parent}) as --data, with --subjects to read only some")
+    # the release's tree from its top (eeg_dataset/preprocessed_data/sub-XX), one subject's file, and the raw EEG:
+    # each got the generic line, which names no folder to give
+    project = tmp_path / "project"
+    (project / "eeg_dataset").mkdir(parents=True)
+    sub.parent.rename(project / "eeg_dataset" / "preprocessed_data")
+    data = project / "eeg_dataset" / "preprocessed_data"
+    for given in (project, project / "eeg_dataset"):
+        with pytest.raises(EegvizError) as err:
+            open_dataset(given)
+        assert str(err.value) == (f"{given} holds a THINGS-EEG2 preprocessed folder further down; give that folder "
+                                  f"({data}, which holds the sub-XX folders) as --data")
+    with pytest.raises(EegvizError) as err:
+        open_dataset(data / "sub-03" / "preprocessed_eeg_test.npy")
+    assert str(err.value) == (f"{data / 'sub-03' / 'preprocessed_eeg_test.npy'} is one file of a THINGS-EEG2 "
+                              f"subject; give the folder that holds the sub-XX folders ({data}) as --data, with "
+                              "--subjects to read only some")
+    raw = tmp_path / "raw_data" / "sub-01" / "ses-01"
+    raw.mkdir(parents=True)
+    np.save(raw / "raw_eeg_training.npy", {"raw_eeg_data": np.zeros((2, 10))})
+    with pytest.raises(EegvizError, match=r"holds THINGS-EEG2's raw EEG \(sub-XX/ses-YY/raw_eeg_\*.npy\), which "
+                                          "eegviz does not read; give the preprocessed release's folder"):
+        open_dataset(tmp_path / "raw_data")
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(EegvizError, match="is not a dataset eegviz can read.*dataset.json"):
         open_dataset(tmp_path / "notes.txt")
