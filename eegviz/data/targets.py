@@ -32,6 +32,7 @@ def check_stimuli(image_ids, paths: dict | None = None) -> None:
     ids = list(dict.fromkeys(map(str, image_ids)))
     lacking = [i for i in ids if missing(i)]
     if not lacking:
+        check_stimulus_files(ids, paths)
         return
     if not paths:
         raise EegvizError(f"no stimulus image for id '{lacking[0]}': the pixel branch learns from the stimuli, so "
@@ -47,14 +48,24 @@ def check_stimuli(image_ids, paths: dict | None = None) -> None:
 
 def check_stimulus_files(image_ids, paths: dict | None) -> None:
     """Refuse, in one line, a stimulus file of `paths` that load_image will not read (another format under an
-    image's name, a file that is no image): the pixel branch reads them after the encoder has trained, so a run
-    failed minutes in, its checkpoints/ left in the --out folder that a rerun then refused as not empty. Only the
-    header is read (eegviz.data.images.check_image_format); the files the dataset's trials show, once each."""
+    image's name, an empty file, an HTML error page saved as .jpg, a download cut short before its header),
+    naming the first and how many more: the pixel branch reads them after the encoder has trained, so a run
+    failed minutes in, its checkpoints/ left in the --out folder that a rerun then refused as not empty, to be
+    fixed and resumed one file at a time. Only each header is read (eegviz.data.images.check_image_format;
+    milliseconds for THINGS-EEG2's 16740), so a file cut short after it still fails when it is loaded."""
     from eegviz.data.images import check_image_format
 
-    for i in dict.fromkeys(map(str, image_ids)):
-        if paths and i in paths:
-            check_image_format(paths[i])
+    files = [paths[i] for i in dict.fromkeys(map(str, image_ids)) if paths and i in paths]
+    bad = []
+    for path in files:
+        try:
+            check_image_format(path)
+        except EegvizError as e:
+            bad.append(e)
+    if bad:
+        more = f" (and {len(bad) - 1} more of the {len(files)} stimuli)" if len(bad) > 1 else ""
+        first, _, why = str(bad[0]).partition(": ")
+        raise EegvizError(f"{first}{more}: {why}")
 
 
 def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> tuple[np.ndarray, np.ndarray]:

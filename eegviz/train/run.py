@@ -384,7 +384,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.decoders.text import make_text_encoder
-    from eegviz.data.targets import check_stimuli, check_stimulus_files
+    from eegviz.data.targets import check_stimuli
     from eegviz.train.decoder import decoder_spec, train_decoder
     from eegviz.train.dist import barrier, gather_digests, shutdown
     from eegviz.world.stimuli import renderable
@@ -394,8 +394,8 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     t0 = time.perf_counter()
     ds = open_dataset(data, **(data_opts or {}))
     check_trainable(ds, data)
-    check_stimuli(ds.image_ids, ds.image_paths)  # before the folder: a run without its stimuli writes nothing
-    check_stimulus_files(ds.image_ids, ds.image_paths)  # ... nor one with a stimulus it cannot read
+    check_stimuli(ds.image_ids, ds.image_paths)  # before the folder: a run without its stimuli, or with one it
+    # cannot read, writes nothing
     why_no_generator = ("--decoder-only: evaluate with --generator diffusers --sd-model FOLDER (another model "
                         "folder's pipeline in the same caption space)" if decoder_only
                         else _generator_skipped(renderable(ds.image_ids), text_encoder))

@@ -1,12 +1,14 @@
 """Real-format dataset loaders: tiny files in each exact on-disk format, read back as EEGDatasets in volts."""
 
 import datetime
+import io
 import json
 import logging
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from eegviz.data.eeg_imagenet import load_eeg_imagenet
 from eegviz.data.loaders import FORMATS, detect_format, open_dataset
@@ -415,11 +417,13 @@ def test_things_eeg2_release_layout_finds_metadata_and_stimuli(tmp_path):
     (project / "image_set").mkdir()
     (flat / "image_metadata.npy").rename(project / "image_set" / "image_metadata.npy")
     meta = np.load(project / "image_set" / "image_metadata.npy", allow_pickle=True).item()
+    jpeg = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(jpeg, "JPEG")  # training's check reads each stimulus' header
     for part in ("train", "test"):
         for c, f in zip(meta[f"{part}_img_concepts"], meta[f"{part}_img_files"]):
             folder = project / "image_set" / ("training_images" if part == "train" else "test_images") / c
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / f).write_bytes(b"")
+            (folder / f).write_bytes(jpeg.getvalue())
     ds = load_things_eeg2(data)
     assert ds.classes[:2] == ["aardvark", "ice cream"]  # names from the metadata two levels up
     assert len(ds.image_paths) == 43
@@ -437,6 +441,16 @@ def test_things_eeg2_release_layout_finds_metadata_and_stimuli(tmp_path):
                                      "dataset's 43 images found)")
     assert "image_set/, which holds training_images/ and test_images/" in str(err.value)
     check_stimuli(got.image_ids[got.split != "test"], got.image_paths)  # what training alone learns from
+    # a stimulus that is no image (an empty file, an error page saved as .jpg) was found only when the stimuli
+    # were loaded, after the encoder stage had trained
+    got.image_paths["kite_03b"].write_bytes(b"")
+    got.image_paths["lamp_07b"].write_text("<html>Not Found</html>")
+    with pytest.raises(EegvizError) as err:
+        check_stimuli(got.image_ids[got.split != "test"], got.image_paths)
+    assert str(err.value).startswith(f"cannot read stimulus image {got.image_paths['kite_03b']} (and 1 more of the "
+                                     "40 stimuli): ")
+    assert str(err.value).endswith("its content is not a PNG, JPEG or BMP image, whatever its name says (a web "
+                                   "download named .jpg is often WebP); convert it to PNG")
     with pytest.raises(EegvizError, match="no THINGS stimuli under"):
         open_dataset(data, images_dir=str(tmp_path))
 
