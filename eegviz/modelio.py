@@ -151,4 +151,9 @@ def unpickler_reason(exc: BaseException) -> str:
     UnpicklingError, for a caller's one-line refusal; "" when it names none. torch's advice after it (allowlist
     the class if you trust it) is for code that calls torch.load, not for a user of eegviz's command line."""
     m = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n|$)", str(exc))
-    return f" ({m.group(1).split(' Please ')[0].strip().rstrip('.')})" if m else ""
+    if m:
+        return f" ({m.group(1).split(' Please ')[0].strip().rstrip('.')})"
+    # a function of a module torch blocks outright (os.system: the payload of a crafted file) is said in another
+    # sentence, and the refusal named nothing, where the allow-listed unpickler's names what it refused
+    m = re.search(r"Trying to load unsupported (GLOBAL \S+) whose module \S+ is blocked", str(exc))
+    return f" (unsupported {m.group(1)})" if m else ""

@@ -127,6 +127,32 @@ def test_eeg_imagenet_trust(tmp_path):
     assert load_eeg_imagenet(path, trust=True).eeg.shape[0] == 6
 
 
+class _Payload:
+    """What a crafted .pth carries: a call of os.system when it is unpickled."""
+
+    def __reduce__(self):
+        import os
+
+        return os.system, ("echo unpickled",)
+
+
+def test_eeg_imagenet_holding_code_is_refused_naming_it(tmp_path):
+    """A crafted .pth (a __reduce__ that calls os.system) was refused without a word of what it held, where
+    THINGS-EEG2's unpickler names the function it refused."""
+    import os
+
+    path, splits = _eeg_imagenet(tmp_path)
+    torch.save({"dataset": [_Payload()], "labels": WNIDS, "images": IMAGES}, tmp_path / "crafted.pth")
+    torch.save({"splits": [{"train": _Payload(), "val": [], "test": []}]}, tmp_path / "crafted_splits.pth")
+    system = f"{os.system.__module__}.system"  # posix.system on Linux
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(tmp_path / "crafted.pth")
+    assert f"is not plain tensors/lists/dicts (unsupported GLOBAL {system}): " in str(err.value)
+    with pytest.raises(EegvizError) as err:
+        load_eeg_imagenet(path, splits=tmp_path / "crafted_splits.pth")
+    assert str(err.value).startswith(f"splits file {tmp_path / 'crafted_splits.pth'} is not plain tensors/lists/"
+                                     f"dicts (unsupported GLOBAL {system}): ")
+
 def test_eeg_imagenet_saved_with_pickle_protocol_4_is_named_for_it(tmp_path):
     """torch's safe loader refuses protocol 4 even for plain tensors; eegviz called such a file one holding
     objects that can run code (found by review)."""
