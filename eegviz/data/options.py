@@ -32,8 +32,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
                         "--images-dir images)")
     parser.add_argument("--splits", metavar="FILE", help="EEG-ImageNet splits .pth file")
     parser.add_argument("--subjects", metavar="N[,N...]",
-                        help="only these subjects (EEG-ImageNet, THINGS-EEG2); with EEG-ImageNet's single-subject "
-                             "split file the split indexes the chosen subject's trials")
+                        help="only these subjects (EEG-ImageNet, THINGS-EEG2); EEG-ImageNet's single-subject split "
+                             "file (block_splits_by_image_single.pth) needs one, whose trials it indexes")
 
 
 def dataset_options(args: argparse.Namespace) -> dict:

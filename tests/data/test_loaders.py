@@ -1135,3 +1135,6 @@ def test_images_dir_help_says_every_real_dataset_needs_it_for_training():
     text = " ".join(parser.format_help().split())
     assert ("needed for XDF-session datasets, and by training on any dataset that is not synthetic" in text
             and "THINGS-EEG2: the release's image_set/" in text)
+    # a single-subject split file without --subjects is refused: the help said only what one chosen does
+    assert ("EEG-ImageNet's single-subject split file (block_splits_by_image_single.pth) needs one, whose trials it "
+            "indexes" in text.replace("- ", "-"))  # argparse wraps lines after a hyphen
