@@ -104,6 +104,22 @@ def _int(value: object, where: str) -> int:
         raise EegvizError(f"{where} must be an integer, got {value!r:.40}") from None
 
 
+def _samples(x: object, where: str) -> np.ndarray:
+    """A trial's samples (a tensor, or with trust=True an array) as float32, or EegvizError naming `where`.
+
+    numpy cannot take a bfloat16 tensor (a TypeError, shown as a traceback), and takes a complex one by dropping
+    its imaginary part with a warning: both once went through np.asarray as they were."""
+    is_complex = x.is_complex() if hasattr(x, "is_complex") else np.iscomplexobj(x)
+    if is_complex:
+        raise EegvizError(f"{where} holds complex numbers; EEG samples are real")
+    if hasattr(x, "is_floating_point") and x.is_floating_point():
+        x = x.float()  # bfloat16 and half, which numpy has no conversion for or converts slowly
+    try:
+        return np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise EegvizError(f"{where} is not numbers ({type(x).__name__} of {getattr(x, 'dtype', '?')})") from None
+
+
 def _names(raw: dict, key: str, path: Path) -> list[str]:
     """raw[key] as a list of names ("labels": WordNet ids, "images": image names), which entries index."""
     value = raw[key]
@@ -301,7 +317,7 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     n_t = time_high - time_low
     eeg = np.empty((len(keep), n_ch, n_t), dtype=np.float32)
     for k, i in enumerate(keep):
-        eeg[k] = np.asarray(entries[i]["eeg"][:, time_low:time_high], dtype=np.float32)
+        eeg[k] = _samples(entries[i]["eeg"][:, time_low:time_high], f"{path}: entry {i} eeg")
     eeg *= np.float32(scale)
     check_finite(eeg, str(path), lambda k: f"dataset entry {keep[k[0]]}")
     names = tuple(ch_names) if ch_names is not None else tuple(f"EEG{c + 1:03d}" for c in range(n_ch))

@@ -201,6 +201,28 @@ def test_eeg_imagenet_saved_samples_by_channels_is_named_for_it(tmp_path):
                              "max_len=None, subjects=None)"
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.int16])
+def test_eeg_imagenet_eeg_of_any_real_dtype_is_read(tmp_path, dtype):
+    """A bfloat16 tensor ended in numpy's TypeError, a traceback."""
+    path, _ = _eeg_imagenet(tmp_path)
+    raw = torch.load(path, weights_only=True)
+    for e in raw["dataset"]:
+        e["eeg"] = (e["eeg"] / 1000).to(dtype) if dtype.is_floating_point else e["eeg"].to(dtype)
+    torch.save(raw, tmp_path / "cast.pth")
+    ds = load_eeg_imagenet(tmp_path / "cast.pth")
+    scale = 1e-3 if dtype.is_floating_point else 1.0
+    np.testing.assert_allclose(ds.eeg[1, 5, :3], np.array([1020, 1021, 1022]) * scale * 1e-6, rtol=1e-2)
+
+
+def test_eeg_imagenet_complex_eeg_is_refused(tmp_path):
+    """numpy dropped the imaginary part with a warning, and the real part trained."""
+    path, _ = _eeg_imagenet(tmp_path)
+    raw = torch.load(path, weights_only=True)
+    raw["dataset"][2]["eeg"] = raw["dataset"][2]["eeg"].to(torch.complex64)
+    torch.save(raw, tmp_path / "complex.pth")
+    with pytest.raises(EegvizError, match=r"complex.pth: entry 2 eeg holds complex numbers; EEG samples are real"):
+        load_eeg_imagenet(tmp_path / "complex.pth")
+
 @pytest.mark.parametrize("key, value, kind", [("labels", 5, "int"), ("images", None, "NoneType")])
 def test_eeg_imagenet_names_must_be_lists(tmp_path, key, value, kind):
     """labels: 5 or images: None used to be a TypeError traceback."""
