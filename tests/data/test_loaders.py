@@ -59,6 +59,12 @@ def test_eeg_imagenet_crop_units_labels_and_splits(tmp_path, caplog):
     assert ds.classes == ["sorrel horse", "n09999999"]
     assert ds.captions["n02389026_2"] == "an image of a sorrel horse"
     assert ds.ch_names[0] == "EEG001" and len(ds.ch_names) == 128
+    # the README says what is assumed, since the file does not say: it said nothing of it
+    from pathlib import Path
+
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert ("EEG-ImageNet's file holds neither channel names nor a sampling rate: its channels are named EEG001, "
+            "EEG002, ... and read at 1 kHz, each trial cropped to samples 20-460 (0.02-0.46 s)" in readme)
     log = caplog.text
     assert "skipped 1 trials shorter than 460" in log and "1 longer than 600" in log
     assert "point past the 8 dataset entries" in log and "images appear in both train and test" in log
