@@ -38,12 +38,27 @@ def measure_reconnect(trials: int = 3, down_s: float = 1.0, n_channels: int = 8,
         slowest = max(slowest, time.monotonic() - t)
         return r
 
+    per_chunk = max(1, int(round(sfreq * 0.02)))
+    chunk = np.zeros((per_chunk, n_channels), np.float32)
+    due = 0.0  # when the outlet's next chunk is due on its sample clock
+
+    def push(outlet) -> None:
+        """A chunk when one is due, so the outlet sends at the rate it declares, as an amplifier does. Pushed
+        once per read, it sent some 40 times that (a read returns as soon as data is there), and LslSource's
+        rate check (eegviz.sources.rate) refused the stream as a wrong rate setting once 4 s of it had come
+        (about the 8th of the bench's 10 trials): `eegviz bench --soak` ended in that error, its minutes of
+        figures lost."""
+        nonlocal due
+        now = time.monotonic()
+        if now >= due:
+            outlet.push_chunk(chunk)
+            due = max(due + per_chunk / sfreq, now - 0.1)  # a late loop catches up, but never by a burst
+
     try:
-        chunk = np.zeros((int(sfreq * 0.02), n_channels), np.float32)
         for _ in range(trials):
             t_end = time.monotonic() + 0.5
             while time.monotonic() < t_end:  # steady streaming first
-                out.push_chunk(chunk)
+                push(out)
                 read(0.02)
             del out
             t_down = time.monotonic() + down_s
@@ -51,8 +66,9 @@ def measure_reconnect(trials: int = 3, down_s: float = 1.0, n_channels: int = 8,
                 read(0.05)
             out = outlet()
             t_back, got, gap = time.monotonic(), False, False
+            due = t_back  # back with a chunk at once: the clock restarts with the outlet
             while time.monotonic() - t_back < 15.0 and not got:
-                out.push_chunk(chunk)
+                push(out)
                 r = read(0.02)
                 got = got or any(len(c.timestamps) for c in r.chunks)
                 gap = gap or r.gap

@@ -13,3 +13,14 @@ def test_reconnect_figure_counts_each_restart_and_flags_gaps():
     assert r["max_s"] == max(r["reconnect_s"])
     assert r["gap_flagged"] and r["reconnects_counted"] == 2  # each restart found by LslSource itself
     assert r["slowest_read_s"] > 0 and isinstance(r["targets"]["reconnect_within_2s"], bool)
+
+
+def test_the_outlet_sends_at_the_rate_it_declares(monkeypatch):
+    """LslSource refuses a stream whose samples come at over twice its declared rate, judged over its first
+    RATE_CHECK_S seconds; the bench's outlet pushed a chunk per read, far faster than its 250 Hz, and the bench's
+    10 trials stream long enough to be judged: `eegviz bench --soak` ended in that error. Judged sooner here."""
+    import eegviz.sources.lsl as lsl
+
+    monkeypatch.setattr(lsl, "RATE_CHECK_S", 0.6)
+    r = measure_reconnect(trials=2, down_s=0.3)  # 0.5 s of steady streaming a trial
+    assert r["never_back"] == 0 and r["reconnects_counted"] == 2
