@@ -33,6 +33,21 @@ def mb(n_bytes: float) -> float:
     return round(n_bytes / 2**20, 1)
 
 
+def own_peak_rss() -> int:
+    """This process's peak resident set in bytes, counted from its own start. getrusage's ru_maxrss is not: Linux
+    carries it across exec from the process that started this one, so the publisher a bench started after loading
+    torch reported the bench's 600 MB as its own (its own is some 60 MB). The kernel's high-water mark of this
+    process's memory (VmHWM) starts again at exec; ru_maxrss where there is none (not Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 # -- the child process ---------------------------------------------------------------------------------------------
 def _emit(kind: str, **fields) -> None:
     sys.stdout.write(PREFIX + json.dumps({"kind": kind, **fields}) + "\n")
@@ -113,7 +128,7 @@ def _stream(eeg, markers, n_channels: int, sfreq: float, marker_hz: float, durat
                 time.sleep(pause)
     return dict(samples_sent=sent, markers_sent=m_sent, t0=t0, t_last_sample=t_last_sample,
                 cpu_s=time.process_time() - cpu0, wall_s=pylsl.local_clock() - t0,
-                peak_rss_mb=mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+                peak_rss_mb=mb(own_peak_rss()))
 
 
 def publish(name: str, n_channels: int, sfreq: float, marker_hz: float, duration_s: float,
