@@ -92,9 +92,9 @@ def _wait_for_go() -> bool:
 
 
 def _stream(eeg, markers, n_channels: int, sfreq: float, marker_hz: float, duration_s: float,
-            first_marker_s: float) -> dict:
+            first_marker_s: float) -> dict | None:
     """Push duration_s of samples on a regular clock (in CHUNK_S chunks) and the markers at their times;
-    returns the "done" fields."""
+    returns the "done" fields, or None where stdin closed first (the bench stopped before the end)."""
     import pylsl
 
     n_total = int(round(duration_s * sfreq))
@@ -124,8 +124,10 @@ def _stream(eeg, markers, n_channels: int, sfreq: float, marker_hz: float, durat
             wake.append(float(m_times[m_sent]))
         if wake:
             pause = min(wake) - pylsl.local_clock()
-            if pause > 0:
-                time.sleep(pause)
+            # the pause listens to stdin: at EOF the bench stopped early (Ctrl-C, `kill`) or is gone, and a
+            # publisher that only slept streamed on to the end of its minutes, an orphan of a killed bench
+            if pause > 0 and _wait_stdin(pause) == b"":
+                return None
     return dict(samples_sent=sent, markers_sent=m_sent, t0=t0, t_last_sample=t_last_sample,
                 cpu_s=time.process_time() - cpu0, wall_s=pylsl.local_clock() - t0,
                 peak_rss_mb=mb(own_peak_rss()))
@@ -139,9 +141,15 @@ def publish(name: str, n_channels: int, sfreq: float, marker_hz: float, duration
     _emit("ready", pid=os.getpid())
     if not _wait_for_go():
         return
-    eeg.wait_for_consumers(5.0)
-    markers.wait_for_consumers(5.0)
-    _emit("done", **_stream(eeg, markers, n_channels, sfreq, marker_hz, duration_s, first_marker_s))
+    for outlet in (eeg, markers):  # up to 5 s each for the bench's inlets, listening to stdin meanwhile
+        end = time.monotonic() + 5.0
+        while not outlet.have_consumers() and time.monotonic() < end:
+            if _wait_stdin(0.05) == b"":
+                return
+    done = _stream(eeg, markers, n_channels, sfreq, marker_hz, duration_s, first_marker_s)
+    if done is None:
+        return  # stopped early: nobody waits for "done"
+    _emit("done", **done)
     # keep the outlets alive until the bench has drained them and closes our stdin
     end = time.monotonic() + linger_s
     while time.monotonic() < end:

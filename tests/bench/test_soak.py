@@ -91,3 +91,29 @@ def test_the_publisher_reports_its_own_peak_memory_not_the_bench_s(tmp_path):
     r = run_soak(duration_s=1, n_channels=4, sfreq=250, marker_hz=2, out_dir=tmp_path)
     assert 10 < r["memory"]["publisher_peak_rss_mb"] < 300
     del held
+
+
+def test_a_publisher_stopped_mid_stream_leaves_at_once(tmp_path):
+    """EOF on its stdin (the bench stopped early, or was killed) ends the publisher's streaming: it slept between
+    chunks without listening, and streamed on for the rest of its duration (the bench's stop() waited 10 s and
+    then terminated it; a killed bench left it an orphan)."""
+    import time
+
+    from eegviz.bench.publisher import READY_TIMEOUT_S, Publisher
+
+    import pylsl
+
+    name = f"eegviz-test-stop-{time.monotonic_ns()}"
+    pub = Publisher(name, 2, 100.0, 1.0, 60.0, 0.5, tmp_path)
+    try:
+        pub.expect("ready", READY_TIMEOUT_S)
+        inlets = [pylsl.StreamInlet(pylsl.resolve_byprop("name", n, 1, 10.0)[0]) for n in (name, f"{name}-markers")]
+        for inlet in inlets:
+            inlet.open_stream(5.0)
+        pub.go()
+        time.sleep(1.0)
+        assert inlets[0].pull_chunk(timeout=1.0)[1], "streaming"
+    finally:
+        t0 = time.monotonic()
+        code = pub.stop()
+    assert code == 0 and time.monotonic() - t0 < 5
