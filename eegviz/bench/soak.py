@@ -277,6 +277,7 @@ def _soak(out_dir: Path, is_tmp: bool, duration_s: float, n_channels: int, sfreq
     me = psutil.Process()
     pub = Publisher(name, n_channels, sfreq, marker_hz, duration_s, max(0.5, -tmin + 0.1), out_dir)
     consumer = _Consumer(name, tmin, tmax, xdf_path)
+    stopped_after = None
     try:
         ready = pub.expect("ready", READY_TIMEOUT_S)
         meter = _CpuMeter(me)
@@ -284,20 +285,59 @@ def _soak(out_dir: Path, is_tmp: bool, duration_s: float, n_channels: int, sfreq
         meter.start(ready["pid"])
         wall0 = time.monotonic()
         pub.go()
-        done, drained, rss_peak = _drain(pub, consumer, me, duration_s, wall0)
-        wall = time.monotonic() - wall0
-        cpu = meter.stop()
-        rss_peak = max(rss_peak, me.memory_info().rss)
-        consumer.flush()
+        try:
+            done, drained, rss_peak = _drain(pub, consumer, me, duration_s, wall0)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM made one (eegviz.stopping): what was measured is kept
+            stopped_after = time.monotonic() - wall0
+        else:
+            wall = time.monotonic() - wall0
+            cpu = meter.stop()
+            rss_peak = max(rss_peak, me.memory_info().rss)
+            consumer.flush()
     finally:
         consumer.close()
         pub_code = pub.stop()
 
-    back = _read_back(xdf_path, name, f"{name}-markers", done["samples_sent"])
     config = {"duration_s": duration_s, "n_channels": n_channels, "sfreq": sfreq, "marker_hz": marker_hz,
               "tmin": tmin, "tmax": tmax, "chunk_ms": CHUNK_S * 1e3, "stream": name,
               "xdf": None if is_tmp else str(xdf_path)}
+    if stopped_after is not None:
+        raise SoakInterrupted(_stopped_report(config, consumer.tally, stopped_after))
+    back = _read_back(xdf_path, name, f"{name}-markers", done["samples_sent"])
     return _report(config, consumer.tally, done, back, drained, wall, cpu, rss_peak, pub_code)
+
+
+class SoakInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM as one) while the soak streamed, with what it had measured by then (`report`). A
+    KeyboardInterrupt still, so a caller that does not look for it stops as before."""
+
+    def __init__(self, report: dict) -> None:
+        super().__init__()
+        self.report = report
+
+
+def _stopped_report(config: dict, tally: _Tally, seconds: float) -> dict:
+    """What a soak stopped early had counted live, said as such: an interrupted soak lost its minutes of figures
+    with the rest of the bench. Its XDF is not read back (seconds for a long run, while the user waits to stop;
+    a --out folder keeps it, closed properly) and no target is judged on a part of the run."""
+    over = [x - config["tmax"] * 1e3 for x in tally.latencies]
+    return {
+        "config": config,
+        "stopped_early_after_s": round(seconds, 3),
+        "samples_received": tally.samples_received,
+        "live_counter_errors": tally.live_counter_errors,
+        "chunks_received": tally.chunks,
+        "gaps_flagged": tally.gaps_flagged,
+        "markers_received": tally.markers_received,
+        "epochs_ready": len(tally.latencies),
+        "epochs_lost_before_the_stop": len(tally.lost),
+        "latency_ms": {"marker_to_epoch_ready": percentiles(tally.latencies),
+                       "epoch_ready_over_tmax": percentiles(over),
+                       "read_call_max_block_ms": round(tally.read_block_max * 1e3, 1)},
+        "targets": {},
+        "note": f"stopped early (Ctrl-C or SIGTERM) {seconds:.1f} s into a {config['duration_s']:g} s soak: the "
+                "live counts up to then; the recording was not read back and no target is judged",
+    }
 
 
 # -- the report ------------------------------------------------------------------------------------------------------
@@ -412,7 +452,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="folder for session.xdf (default: a temporary one, deleted)")
     p.add_argument("--reconnect-trials", type=int, default=10, help="outlet restarts timed after the soak (0: none)")
     args = p.parse_args(argv)
-    report = run_soak(args.duration, args.channels, args.sfreq, args.marker_hz, out_dir=args.out)
+    try:
+        report = run_soak(args.duration, args.channels, args.sfreq, args.marker_hz, out_dir=args.out)
+    except SoakInterrupted as stopped:
+        print(json.dumps(stopped.report, indent=1))
+        print("soak: stopped early; the JSON above has what it had counted", file=sys.stderr)
+        return 130
     if args.reconnect_trials:
         report["reconnect"] = measure_reconnect(trials=args.reconnect_trials)
         report["targets"]["reconnect_within_2s"] = report["reconnect"]["targets"]["reconnect_within_2s"]

@@ -117,3 +117,27 @@ def test_a_publisher_stopped_mid_stream_leaves_at_once(tmp_path):
         t0 = time.monotonic()
         code = pub.stop()
     assert code == 0 and time.monotonic() - t0 < 5
+
+
+def test_a_soak_stopped_early_hands_back_what_it_counted(monkeypatch, tmp_path):
+    """Ctrl-C (or SIGTERM, as one) while the soak streams: the publisher is ended and the live counts come back
+    with the KeyboardInterrupt, marked as a part run with no targets judged; they were lost with the run."""
+    import time
+
+    import eegviz.bench.soak as soak
+
+    def stopped_by_the_user(pub, consumer, *a):
+        end = time.monotonic() + 1.5
+        while time.monotonic() < end:
+            consumer.read_once()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(soak, "_drain", stopped_by_the_user)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run_soak(duration_s=30, n_channels=4, sfreq=250, marker_hz=5, out_dir=tmp_path)
+    report = getattr(stopped.value, "report", None)
+    assert report is not None, "the counts were lost"
+    json.dumps(report)
+    assert 1.4 < report["stopped_early_after_s"] < 10 and report["samples_received"] > 0
+    assert report["live_counter_errors"] == 0 and report["targets"] == {}
+    assert "stopped early" in report["note"] and (tmp_path / "session.xdf").is_file()
