@@ -412,26 +412,52 @@ def cmd_bench(args) -> int:
     check_named(args.out, "--out", "the JSON file to write (or leave --out out to print only)")
     if args.out:
         check_new_file(args.out, "--out")  # before minutes of timing, not after
-    result = run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
-                       repeats=args.repeats, threads=args.threads, capture=args.capture, sd_model=args.sd_model)
-    if args.device == "cuda" or args.sd_arch == "tiny":
-        from eegviz.bench.sd import bench_sd
+    from eegviz.stopping import sigterm_as_ctrl_c
 
-        result["sd_img2img"] = bench_sd(device=args.device, arch=args.sd_arch, n=args.sd_n,
-                                        slow_steps=50 if args.sd_arch == "sd-turbo" else 4)
-    if args.soak:
-        from eegviz.bench.reconnect import measure_reconnect
-        from eegviz.bench.soak import run_soak
+    result: dict = {}
+    step = "the latency timing"
+    try:
+        with sigterm_as_ctrl_c():  # `kill PID` stops it as Ctrl-C does: the soak's publisher ended, not orphaned
+            result.update(run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
+                                    repeats=args.repeats, threads=args.threads, capture=args.capture,
+                                    sd_model=args.sd_model))
+            result["measured"]["options"] = {k: v for k, v in sorted(vars(args).items())
+                                             if k not in ("fn", "config")}
+            if args.device == "cuda" or args.sd_arch == "tiny":
+                from eegviz.bench.sd import bench_sd
 
-        result["soak"] = run_soak(duration_s=args.soak)
-        result["reconnect"] = measure_reconnect(trials=10)
-    result["measured"]["options"] = {k: v for k, v in sorted(vars(args).items()) if k not in ("fn", "config")}
+                step = "the SD section"
+                result["sd_img2img"] = bench_sd(device=args.device, arch=args.sd_arch, n=args.sd_n,
+                                                slow_steps=50 if args.sd_arch == "sd-turbo" else 4)
+            if args.soak:
+                from eegviz.bench.reconnect import measure_reconnect
+                from eegviz.bench.soak import run_soak
+
+                step = "the soak"
+                result["soak"] = run_soak(duration_s=args.soak)
+                step = "the reconnect trials"
+                result["reconnect"] = measure_reconnect(trials=10)
+    except KeyboardInterrupt as stop:
+        # the sections done before the stop are kept: an interrupted soak lost the minutes of timing before it
+        if not result:
+            raise
+        if getattr(stop, "report", None) is not None:  # the soak's own counts up to the stop (SoakInterrupted)
+            result["soak"] = stop.report
+        result["stopped_early"] = f"during {step}; the sections before it are complete"
+        _write_bench_json(result, args.out)
+        print(f"eegviz: interrupted during {step}; the JSON has what was measured before it"
+              + (f" (also in {args.out})" if args.out else ""), file=sys.stderr)
+        return 130
+    _write_bench_json(result, args.out)
+    return 0
+
+
+def _write_bench_json(result: dict, out: str | None) -> None:
     text = json.dumps(result, indent=1, default=str)
     print(text)  # first: if --out cannot be written now, the minutes of timing are still on the screen
-    if args.out:
-        with open(args.out, "x") as f:  # a file that appeared during the run is another run's: not replaced
+    if out:
+        with open(out, "x") as f:  # a file that appeared during the run is another run's: not replaced
             f.write(text)
-    return 0
 
 
 def cmd_record(args) -> int:

@@ -285,3 +285,57 @@ def test_a_toy_sd_section_does_not_claim_sd_weights():
 
     r = bench_sd(device="cpu", arch="tiny", n=1, n_slow=1, slow_steps=2, compile=False)
     assert r["arch"] == "tiny" and "SD 2.1" not in r["weights"] and "toy" in r["weights"]
+
+
+def _quick_bench(monkeypatch):
+    """run_bench as a stub: the sections after it are what these tests stop."""
+    import eegviz.bench.latency as latency
+
+    monkeypatch.setattr(latency, "run_bench", lambda **k: {"measured": {}, "latency_ms": {"epoch_to_image": 1.0}})
+
+
+def test_a_bench_stopped_in_the_soak_writes_the_sections_before_it(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in a 300 s soak lost the minutes of latency timing before it (nothing printed, nothing written);
+    now they are printed and written with the soak's counts so far, marked as stopped early, exit 130."""
+    import eegviz.bench.reconnect as reconnect
+    import eegviz.bench.soak as soak
+
+    _quick_bench(monkeypatch)
+
+    def stopped(**k):
+        raise soak.SoakInterrupted({"stopped_early_after_s": 12.0, "samples_received": 12000, "targets": {}})
+
+    monkeypatch.setattr(soak, "run_soak", stopped)
+    monkeypatch.setattr(reconnect, "measure_reconnect", lambda **k: pytest.fail("ran after the stop"))
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--soak", "300", "--out", str(out)]) == 130
+    r = json.loads(out.read_text())
+    assert r["latency_ms"] == {"epoch_to_image": 1.0} and r["soak"]["samples_received"] == 12000
+    assert "during the soak" in r["stopped_early"] and "reconnect" not in r
+    assert r["measured"]["options"]["soak"] == 300
+    err = capsys.readouterr().err
+    assert "interrupted during the soak" in err and str(out) in err and "Traceback" not in err
+
+
+def test_sigterm_stops_a_bench_as_ctrl_c_does(tmp_path):
+    """`kill PID` ended the bench on the spot: nothing written, and the soak's publisher left streaming. In a
+    child process, so that the old behaviour (death by SIGTERM) cannot take the test run with it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench.json"
+    script = f"""
+import os, signal, sys, time
+import eegviz.bench.latency as latency, eegviz.bench.soak as soak
+from eegviz.cli import main
+latency.run_bench = lambda **k: {{"measured": {{}}, "latency_ms": {{}}}}
+def killed(**k):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)
+soak.run_soak = killed
+sys.exit(main(["bench", "--soak", "5", "--out", {str(out)!r}]))
+"""
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 130, p.stderr
+    assert "during the soak" in json.loads(out.read_text())["stopped_early"]
+    assert "interrupted during the soak" in p.stderr and "Traceback" not in p.stderr
