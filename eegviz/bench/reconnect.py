@@ -27,7 +27,11 @@ def measure_reconnect(trials: int = 3, down_s: float = 1.0, n_channels: int = 8,
         return pylsl.StreamOutlet(info)
 
     out = outlet()
-    src = LslSource(stream_name=name, resolve_timeout=5.0)
+    # its own marker stream, named: without one named, LslSource takes any string marker stream on the machine
+    # (another program's or another bench's, running beside this one) and watches for one all along
+    marker_out = pylsl.StreamOutlet(pylsl.StreamInfo(f"{name}-markers", "Markers", 1, pylsl.IRREGULAR_RATE,
+                                                     pylsl.cf_string, f"{sid}-markers"))
+    src = LslSource(stream_name=name, marker_name=f"{name}-markers", resolve_timeout=5.0)
     src.start()
     times, gaps, slowest = [], [], 0.0
 
@@ -77,6 +81,7 @@ def measure_reconnect(trials: int = 3, down_s: float = 1.0, n_channels: int = 8,
     finally:
         reconnects = src.reconnects
         src.stop()
+        del marker_out
     # a trial that never got data back within 15 s is null (JSON has no infinity), and fails the target
     return {"trials": trials, "down_s": down_s,
             "reconnect_s": [round(t, 3) if np.isfinite(t) else None for t in times],

@@ -24,3 +24,32 @@ def test_the_outlet_sends_at_the_rate_it_declares(monkeypatch):
     monkeypatch.setattr(lsl, "RATE_CHECK_S", 0.6)
     r = measure_reconnect(trials=2, down_s=0.3)  # 0.5 s of steady streaming a trial
     assert r["never_back"] == 0 and r["reconnects_counted"] == 2
+
+
+def test_the_source_reads_the_bench_s_own_markers_not_another_program_s(monkeypatch):
+    """Without a marker stream named, LslSource took any string marker stream on the machine: the reconnect
+    trials read another program's (or another bench's) markers, running beside them."""
+    import uuid
+
+    import pylsl
+
+    from eegviz.paths import confine_lsl
+    from eegviz.sources.lsl import LslSource
+
+    confine_lsl()
+    foreign = f"someone-elses-markers-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo(foreign, "Markers", 1, 0.0, pylsl.cf_string, foreign))
+    sources = []
+    real_start = LslSource.start
+
+    def start(self):
+        sources.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(LslSource, "start", start)
+    try:
+        measure_reconnect(trials=1, down_s=0.3)
+    finally:
+        del outlet
+    assert foreign not in sources[0].info.marker_header
+    assert f"{sources[0].info.name}-markers" in sources[0].info.marker_header
