@@ -448,6 +448,18 @@ def cmd_bench(args) -> int:
         print(f"eegviz: interrupted during {step}; the JSON has what was measured before it"
               + (f" (also in {args.out})" if args.out else ""), file=sys.stderr)
         return 130
+    except Exception as exc:
+        # a section that fails (the soak's LSL, the SD section's memory) took the minutes of figures before it
+        # with it; they are kept, and the error is said as before
+        if not result:
+            raise
+        from eegviz.errors import one_line
+
+        result["stopped_early"] = f"during {step}, by an error ({one_line(exc)}); the sections before it are complete"
+        _write_bench_json(result, args.out)
+        print(f"eegviz: note: {step} failed; the JSON has what was measured before it"
+              + (f" (also in {args.out})" if args.out else ""), file=sys.stderr)
+        raise
     _write_bench_json(result, args.out)
     return 0
 

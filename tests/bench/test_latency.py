@@ -339,3 +339,24 @@ sys.exit(main(["bench", "--soak", "5", "--out", {str(out)!r}]))
     assert p.returncode == 130, p.stderr
     assert "during the soak" in json.loads(out.read_text())["stopped_early"]
     assert "interrupted during the soak" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_bench_whose_soak_fails_keeps_the_sections_before_it(tmp_path, monkeypatch, capsys):
+    """The soak (or its reconnect trials) failing with a one-line error took the minutes of latency timing before
+    it with it: nothing printed, nothing written. Now they are, marked with the error, which is said as before."""
+    import eegviz.bench.soak as soak
+    from eegviz.errors import EegvizError
+
+    _quick_bench(monkeypatch)
+
+    def failed(**k):
+        raise EegvizError("no LSL stream (simulated failure)")
+
+    monkeypatch.setattr(soak, "run_soak", failed)
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--soak", "20", "--out", str(out)]) == 2
+    r = json.loads(out.read_text())
+    assert r["latency_ms"] == {"epoch_to_image": 1.0} and "soak" not in r
+    assert "during the soak, by an error" in r["stopped_early"] and "simulated failure" in r["stopped_early"]
+    err = capsys.readouterr().err
+    assert "eegviz: error: no LSL stream (simulated failure)" in err and "Traceback" not in err
