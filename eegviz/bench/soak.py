@@ -12,7 +12,7 @@ the order Pipeline's acquisition thread uses) and then reads the written XDF bac
 * marker -> epoch-ready latency: wall clock (LSL local_clock) when the epoch was cut minus the marker's
   timestamp, raw and minus tmax (the part that is eegviz's and LSL's, not the window's own length);
 * CPU seconds of the publisher and of the consumer's ingest (LslSource.read in the acquisition thread plus the
-  liblsl threads the inlets start), as percent of one core, and peak RSS.
+  liblsl threads the inlets start), as percent of one core, and peak RSS with its growth over the soak.
 
 `python -m eegviz.bench.soak --duration 20` prints the JSON; `eegviz bench --soak S` embeds it.
 The counter rides in a float32 channel, exact up to 2**24 samples (4.6 h at 1 kHz).
@@ -283,6 +283,7 @@ def _soak(out_dir: Path, is_tmp: bool, duration_s: float, n_channels: int, sfreq
         meter = _CpuMeter(me)
         consumer.open()
         meter.start(ready["pid"])
+        rss_start = me.memory_info().rss  # the process as the streaming starts (in `eegviz bench`, torch's too)
         wall0 = time.monotonic()
         pub.go()
         try:
@@ -304,7 +305,7 @@ def _soak(out_dir: Path, is_tmp: bool, duration_s: float, n_channels: int, sfreq
     if stopped_after is not None:
         raise SoakInterrupted(_stopped_report(config, consumer.tally, stopped_after))
     back = _read_back(xdf_path, name, f"{name}-markers", done["samples_sent"])
-    return _report(config, consumer.tally, done, back, drained, wall, cpu, rss_peak, pub_code)
+    return _report(config, consumer.tally, done, back, drained, wall, cpu, (rss_start, rss_peak), pub_code)
 
 
 class SoakInterrupted(KeyboardInterrupt):
@@ -388,7 +389,9 @@ def _cpu_section(tally: _Tally, cpu: dict, done: dict, wall: float) -> dict:
 
 
 def _report(config: dict, tally: _Tally, done: dict, back: dict, drained: bool, wall: float, cpu: dict,
-            rss_peak: int, pub_code: int | None) -> dict:
+            rss: tuple[int, int], pub_code: int | None) -> dict:
+    """rss: the consumer's resident bytes as the streaming started and at its peak during it."""
+    rss_start, rss_peak = rss
     tmax, sfreq = config["tmax"], config["sfreq"]
     sent, m_sent = done["samples_sent"], done["markers_sent"]
     tail, mid, reasons = _split_losses(tally.lost, tmax, sfreq, tally.last_ts)
@@ -423,6 +426,10 @@ def _report(config: dict, tally: _Tally, done: dict, back: dict, drained: bool, 
         "cpu": _cpu_section(tally, cpu, done, wall),
         "memory": {
             "consumer_peak_rss_mb_during_soak": mb(rss_peak),
+            # what the soak itself added: in `eegviz bench` the peak above is mostly the torch sections' before it
+            # (some 600 MB), and a leak in the acquisition path shows here, not there
+            "consumer_rss_mb_at_start": mb(rss_start),
+            "consumer_rss_growth_mb_during_soak": mb(rss_peak - rss_start),
             "consumer_max_rss_mb_lifetime": mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024),
             "publisher_peak_rss_mb": done["peak_rss_mb"],
             "xdf_file_mb": back["file_mb"],

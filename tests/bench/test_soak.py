@@ -46,6 +46,11 @@ def test_short_soak_is_lossless_and_reports_targets(tmp_path):
     assert over["p50"] == pytest.approx(lat["p50"] - tmax * 1e3)
     assert 0 < r["cpu"]["ingest_cpu_s"] <= r["cpu"]["consumer_process_cpu_s"] + 0.05
     assert r["cpu"]["publisher_cpu_s"] > 0 and r["memory"]["consumer_peak_rss_mb_during_soak"] > 10
+    # what the soak added to the process, apart from what it held before (in `eegviz bench`, torch's 600 MB)
+    mem = r["memory"]
+    assert 0 <= mem["consumer_rss_growth_mb_during_soak"] < 100
+    assert mem["consumer_rss_mb_at_start"] + mem["consumer_rss_growth_mb_during_soak"] == pytest.approx(
+        mem["consumer_peak_rss_mb_during_soak"], abs=0.2)
     assert r["publisher_exit_code"] == 0
     assert set(r["targets"]) >= {"samples_lost_zero", "ingest_cpu_under_10pct_one_core",
                                  "epoch_ready_over_tmax_p99_le_20ms"}
