@@ -407,6 +407,12 @@ def cmd_bench(args) -> int:
         check_threads(args.threads)
     check_positive(args.sd_n, "--sd-n", hint="images to time in the SD section")
     check_positive(args.soak, "--soak", allow_zero=True, unit="s", hint="0: no soak test")
+    if args.soak:  # refused by the soak itself, in a traceback, after the minutes of timing before it
+        from eegviz.bench.soak import COUNTER_LIMIT, SOAK_SFREQ
+
+        check_range(args.soak, "--soak", 0, COUNTER_LIMIT / SOAK_SFREQ, high_open=True,
+                    hint=f"the soak's sample counter rides in a float32 channel, exact below 2**24 samples "
+                         f"({COUNTER_LIMIT / SOAK_SFREQ / 3600:.1f} h at {SOAK_SFREQ:g} Hz)")
     _check_named(args, "--model", "--sd-model")
     # printed, then written nowhere, without a word
     check_named(args.out, "--out", "the JSON file to write (or leave --out out to print only)")

@@ -41,6 +41,7 @@ from eegviz.latency import percentiles
 from eegviz.paths import confine_lsl
 
 COUNTER_LIMIT = 2**24  # float32 holds every integer below this exactly
+SOAK_SFREQ = 1000.0  # the EEG's default rate (`eegviz bench --soak` streams at it)
 DRAIN_TIMEOUT_S = 10.0  # after the publisher says it is done, wait this long for the last samples
 SETTLE_S = 2.0  # latency is also reported for markers after this many seconds (start-up effects excluded)
 
@@ -253,7 +254,7 @@ def _read_back(path: Path, eeg_name: str, marker_name: str, n_sent: int) -> dict
     return out
 
 
-def run_soak(duration_s: float = 300, n_channels: int = 128, sfreq: float = 1000.0, marker_hz: float = 10.0,
+def run_soak(duration_s: float = 300, n_channels: int = 128, sfreq: float = SOAK_SFREQ, marker_hz: float = 10.0,
              tmin: float = -0.1, tmax: float = 0.6, out_dir: str | Path | None = None) -> dict:
     """Run the soak (see module doc) and return a JSON-serialisable report with a "targets" dict of booleans."""
     if n_channels < 1 or sfreq <= 0 or marker_hz <= 0 or duration_s <= 0 or tmax <= tmin:

@@ -360,3 +360,14 @@ def test_a_bench_whose_soak_fails_keeps_the_sections_before_it(tmp_path, monkeyp
     assert "during the soak, by an error" in r["stopped_early"] and "simulated failure" in r["stopped_early"]
     err = capsys.readouterr().err
     assert "eegviz: error: no LSL stream (simulated failure)" in err and "Traceback" not in err
+
+
+def test_a_soak_too_long_for_its_counter_is_refused_before_any_timing(monkeypatch, capsys):
+    """--soak 20000 (5.5 h at 1 kHz: past the float32 counter's 2**24 samples) ran the minutes of latency timing
+    and then ended in the soak's ValueError traceback."""
+    import eegviz.bench.latency as latency
+
+    monkeypatch.setattr(latency, "run_bench", lambda **k: pytest.fail("timed before refusing"))
+    assert main(["bench", "--soak", "20000"]) == 2
+    err = capsys.readouterr().err
+    assert "--soak must be in [0, 16777.2)" in err and "float32" in err and "Traceback" not in err
