@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eegviz.errors import EegvizError
 from eegviz.paths import confine_lsl
 
 PKG_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the eegviz package (child's PYTHONPATH)
@@ -198,7 +199,8 @@ class Publisher:
                 continue
             self.check_alive()
             if time.monotonic() >= deadline:
-                raise RuntimeError(f"soak publisher sent no '{kind}' within {timeout:g} s")
+                raise EegvizError(f"the soak's publisher process sent no '{kind}' within {timeout:g} s "
+                                  f"({self.stderr_tail() or 'no stderr'}); is the machine too busy?")
 
     def poll(self, timeout: float = 0.0) -> dict | None:
         try:
@@ -209,7 +211,8 @@ class Publisher:
     def check_alive(self) -> None:
         code = self.proc.poll()
         if code is not None and self.lines.empty():
-            raise RuntimeError(f"soak publisher exited with code {code}: {self.stderr_tail() or 'no stderr'}")
+            raise EegvizError(f"the soak's publisher process exited with code {code}: "
+                              f"{self.stderr_tail() or 'no stderr'}")
 
     def stderr_tail(self) -> str:
         try:

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from eegviz.bench.publisher import CHUNK_S, READY_TIMEOUT_S, Publisher, mb
+from eegviz.errors import EegvizError
 from eegviz.latency import percentiles
 from eegviz.paths import confine_lsl
 
@@ -210,7 +211,8 @@ def _drain(pub: Publisher, consumer: _Consumer, me, duration_s: float, wall0: fl
             elif msg is None and pub.proc.poll() is not None:
                 pub.check_alive()
             elif now > hard_deadline:
-                raise RuntimeError(f"soak publisher did not finish within {hard_deadline - wall0:.0f} s")
+                raise EegvizError(f"the soak's publisher process did not finish within "
+                                  f"{hard_deadline - wall0:.0f} s; is the machine too busy?")
         if done is not None:
             complete = (tally.samples_received >= done["samples_sent"]
                         and tally.markers_received >= done["markers_sent"])

@@ -146,3 +146,22 @@ def test_a_soak_stopped_early_hands_back_what_it_counted(monkeypatch, tmp_path):
     assert 1.4 < report["stopped_early_after_s"] < 10 and report["samples_received"] > 0
     assert report["live_counter_errors"] == 0 and report["targets"] == {}
     assert "stopped early" in report["note"] and (tmp_path / "session.xdf").is_file()
+
+
+def test_a_publisher_that_dies_at_start_is_one_line_not_a_traceback(monkeypatch, tmp_path):
+    """The publisher process failing (here: it exits at once, saying why on stderr) was a RuntimeError, which the
+    command line shows as a traceback; it is an EegvizError, its stderr's last line in it."""
+    import subprocess
+    import sys
+
+    import eegviz.bench.publisher as publisher
+    from eegviz.errors import EegvizError
+
+    real = subprocess.Popen
+
+    def dying(cmd, **kw):
+        return real([sys.executable, "-c", "import sys; sys.stderr.write('no outlet for you\\n'); sys.exit(3)"], **kw)
+
+    monkeypatch.setattr(publisher.subprocess, "Popen", dying)
+    with pytest.raises(EegvizError, match="exited with code 3: no outlet for you"):
+        run_soak(duration_s=2, n_channels=4, sfreq=100, marker_hz=2, out_dir=tmp_path)
