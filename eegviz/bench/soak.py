@@ -265,6 +265,9 @@ def run_soak(duration_s: float = 300, n_channels: int = 128, sfreq: float = SOAK
         raise ValueError(f"duration_s * sfreq must stay below {COUNTER_LIMIT} (float32 counter channel)")
     confine_lsl()
     if out_dir is not None:
+        if (Path(out_dir) / "session.xdf").exists():  # found by the recorder, in a traceback, after the start-up
+            raise EegvizError(f"{Path(out_dir) / 'session.xdf'} already exists (an earlier soak's?): give the soak "
+                              "a new or empty folder (eegviz does not overwrite recordings)")
         return _soak(Path(out_dir), False, duration_s, n_channels, sfreq, marker_hz, tmin, tmax)
     with tempfile.TemporaryDirectory(prefix="eegviz-soak-") as tmp:
         return _soak(Path(tmp), True, duration_s, n_channels, sfreq, marker_hz, tmin, tmax)
@@ -464,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         report = run_soak(args.duration, args.channels, args.sfreq, args.marker_hz, out_dir=args.out)
+    except EegvizError as e:  # one line, as the eegviz command says its errors
+        print(f"soak: error: {e}", file=sys.stderr)
+        return 2
     except SoakInterrupted as stopped:
         print(json.dumps(stopped.report, indent=1))
         print("soak: stopped early; the JSON above has what it had counted", file=sys.stderr)

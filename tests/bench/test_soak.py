@@ -165,3 +165,16 @@ def test_a_publisher_that_dies_at_start_is_one_line_not_a_traceback(monkeypatch,
     monkeypatch.setattr(publisher.subprocess, "Popen", dying)
     with pytest.raises(EegvizError, match="exited with code 3: no outlet for you"):
         run_soak(duration_s=2, n_channels=4, sfreq=100, marker_hz=2, out_dir=tmp_path)
+
+
+def test_a_soak_into_a_folder_with_an_earlier_recording_is_one_line(tmp_path, capsys):
+    """`python -m eegviz.bench.soak --out DIR` a second time: the recorder refused DIR/session.xdf in a
+    FileExistsError traceback, after the publisher had started; now one line, before anything starts."""
+    from eegviz.bench.soak import main
+
+    (tmp_path / "session.xdf").write_bytes(b"an earlier soak")
+    assert main(["--duration", "1", "--reconnect-trials", "0", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "session.xdf already exists" in err and "Traceback" not in err
+    assert (tmp_path / "session.xdf").read_bytes() == b"an earlier soak"
+    assert not (tmp_path / "publisher.stderr").exists()  # nothing started
