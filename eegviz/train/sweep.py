@@ -128,8 +128,11 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
     result = {"task": f"{len(ds.classes)}-way class decoding of the synthetic world, test images unseen",
               "chance": 1.0 / len(ds.classes),
               "sim": {**cfg.as_dict(), "class_snr_db": "per level (levels[].snr_db)"}, "subjects": subjects,
-              "n_per_class": n_per_class, "training": {"epochs": epochs, "gan_steps": gan_steps,
-                                                                   "average_augment": average_augment},
+              # the seed of the simulated world and of training: without it curves.json did not say which world
+              # its points were measured on (another seed's is another world), nor how to make them again
+              "n_per_class": n_per_class, "seed": seed,
+              "training": {"epochs": epochs, "gan_steps": gan_steps, "average_augment": average_augment,
+                           "text_encoder": TEXT_ENCODER},
               "levels": rows, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE}
     (out / "curves.json").write_text(json.dumps(result, indent=1, default=float))
     plot_sweep(result, out / "curves.png")

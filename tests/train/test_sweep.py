@@ -163,3 +163,31 @@ def test_sweep_without_repetitions_gives_both_single_trial_points_their_units(tm
     for who in ("decoder", "probe"):
         (point,) = level[who]
         assert point["n"] == point["n_images"] == 80, (who, point)
+
+
+def test_sweep_records_its_seed(tmp_path, monkeypatch):
+    """curves.json named the simulator's knobs, subjects and images but not the seed (the world's and training's):
+    a sweep on --seed 3 could not be told from one on seed 0, nor made again from its own record. The decoder is
+    a stand-in (training is not what is checked)."""
+    import numpy as np
+
+    from eegviz.eval.curves import spec_for
+    from eegviz.train import decoder as decoder_module
+    from eegviz.train.sweep import run_sweep
+
+    class Constant:
+        def forward(self, x):
+            n = len(x)
+            return {"scores": np.tile(np.eye(40)[0], (n, 1)), "saliency": np.zeros((n, 32, 32, 3)),
+                    "embedding": np.zeros((n, 1, 4))}
+
+    def train_decoder(ds, **kw):
+        dec = Constant()
+        dec.spec = spec_for(ds)
+        return dec, {}
+
+    monkeypatch.setattr(decoder_module, "train_decoder", train_decoder)
+    run_sweep(tmp_path / "s", [-3.0], make_config("realistic", repeats=1), n_per_class=3, seed=3)
+    res = json.loads((tmp_path / "s" / "curves.json").read_text())
+    assert res["seed"] == 3
+    assert res["training"]["text_encoder"] == "minilm"
