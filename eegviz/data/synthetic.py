@@ -16,6 +16,7 @@ dataset (rapid, no drift, signal 1) is sample-for-sample the one the shipped mod
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ import numpy as np
 from eegviz.checks import check_memory
 from eegviz.data.dataset import EEGDataset, check_finite
 from eegviz.errors import EegvizError, one_line
+
+log = logging.getLogger(__name__)
 
 
 BLOCK_TRIALS = 100  # trials per run in the rapid design
@@ -129,6 +132,10 @@ def simulate_dataset(out: Path, subjects: int = 2, n_per_class: int = 50, seed: 
             sim.SOURCE_SCALE = EEGSimulator.SOURCE_SCALE * signal
         if cfg.class_snr_db is not None:
             gains.append(sim.calibrate_class_snr(cfg.class_snr_db, trials, np.random.default_rng([seed, s, 97])))
+            if (short := sim.below_class_snr_floor(cfg.class_snr_db)) and s == 0:
+                # it was made at the floor without a word (dataset.json's measured value the only trace): a
+                # sweep's levels below it all came out as one point
+                log.warning("%s; simulating at that floor (dataset.json records the measured class SNR)", short)
         meter = SnrMeter(sim.window_samples())
         x = sim.epochs(trials, tmin=tmin, tmax=tmax, rng=rng, meter=meter).astype(np.float32)
         snr.append(meter.snr_db())

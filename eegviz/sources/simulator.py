@@ -10,6 +10,7 @@ from a random stream of their own so a config without artefacts streams exactly 
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -40,6 +41,13 @@ class SimulatorSource:
         self.image_ids = list(image_ids)
         if self.sim.config.class_snr_db is not None:
             self.calibrate(self.sim.config.class_snr_db)
+            if short := self.sim.below_class_snr_floor(self.sim.config.class_snr_db):
+                # refused: it streamed the floor while the window's SNR box (or the command line) said the
+                # lower value, and a live session has no dataset.json to record the SNR it really had
+                from eegviz.errors import EegvizError
+
+                raise EegvizError(f"{short}; choose {math.ceil(self.sim.class_snr_floor_db * 10) / 10:g} dB "
+                                  "or more")
         self.artefact_counts = {"blinks": 0, "emg_bursts": 0}
 
     def calibrate(self, snr_db: float, n_specs: int = 400) -> float:

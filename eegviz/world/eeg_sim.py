@@ -138,6 +138,7 @@ class EEGSimulator:
         self.t = np.arange(self.n_evoked) / self.sfreq
         self._cache: dict[str, np.ndarray] = {}
         self.class_gain = 1.0  # scale of the class-specific components (set by calibrate_class_snr)
+        self.class_snr_floor_db: float | None = None  # the least class SNR calibrate_class_snr can reach
 
     def _sources(self, spec, dt_early: float = 0.0, dt_late: float = 0.0, patterns=None):
         """(rest, class-specific) source time courses, unscaled: C1/P1/N1 and colour vs the class components.
@@ -211,7 +212,12 @@ class EEGSimulator:
     def calibrate_class_snr(self, snr_db: float, specs, rng: np.random.Generator) -> float:
         """Set class_gain so the class-discriminative SNR (eegviz.world.sim_config) of trials like `specs`
         is `snr_db`; returns the gain. Between-class variance of the class means is quadratic in the gain
-        (k^2 a + 2 k b + c, the rest of the response contributing b and c), so it is solved, not searched."""
+        (k^2 a + 2 k b + c, the rest of the response contributing b and c), so it is solved, not searched.
+
+        The rest of the response (C1/P1/N1, colour) differs between classes too, so there is a least SNR: with
+        the class components off (gain 0) the world still measures c. A request below it gets gain 0 and that
+        floor, not the SNR asked for; class_snr_floor_db says what the floor is, for callers to warn or refuse
+        (below_class_snr_floor)."""
         w = self.window_samples()
         meter_r, meter_c = SnrMeter(w), SnrMeter(w)
         for spec in specs:
@@ -222,10 +228,21 @@ class EEGSimulator:
         a, b, c0 = float((c * c).mean()), float((c * r).mean()), float((r * r).mean())
         bg = SnrMeter(w)
         bg.add_background(self.background(self.n_evoked, rng, n_trials=64), 0)
-        target = 10 ** (snr_db / 10) * bg.background_var()
+        bg_var = bg.background_var()
+        target = 10 ** (snr_db / 10) * bg_var
         disc = b * b - a * (c0 - target)
         self.class_gain = max(0.0, (-b + np.sqrt(disc)) / a) if a > 0 and disc >= 0 else 0.0
+        self.class_snr_floor_db = float(10 * np.log10(max(c0, 1e-300) / bg_var))
         return self.class_gain
+
+    def below_class_snr_floor(self, snr_db: float) -> str | None:
+        """After calibrate_class_snr(snr_db): None when the SNR was reached, else a sentence saying it was not,
+        and what the world is at instead (the class components off)."""
+        if self.class_gain > 0 or self.class_snr_floor_db is None or snr_db >= self.class_snr_floor_db - 0.05:
+            return None
+        return (f"class SNR {snr_db:g} dB is below the least this simulated world reaches "
+                f"({self.class_snr_floor_db:.1f} dB with its class components off: the rest of its response, early "
+                "components and colour, differs between classes too)")
 
     def evoked(self, spec) -> np.ndarray:
         """(n_channels, 0.8 s) float32 volts, the noise-free response from stimulus onset."""

@@ -175,3 +175,24 @@ def test_block_confounds_differ_between_blocks_and_a_notch_removes_the_mains(tmp
     extra, b = confound(block_alpha=1.0)
     power = [extra[b == k].var() for k in np.unique(b)]
     assert max(power) > 2 * min(power)  # alpha power differs between blocks
+
+
+def test_a_class_snr_below_the_worlds_floor_is_said(tmp_path, caplog):
+    """The rest of the response differs between classes too, so with the class components off the world still
+    measures a class SNR: a request below it was simulated at that floor without a word (a sweep's levels below
+    it came out as one point, the live simulator streamed it while the window said the lower value). A dataset
+    warns and records the floor it measured; the live simulator refuses, naming the least it can do."""
+    from eegviz.sources.simulator import SimulatorSource
+
+    cfg = make_config("realistic", class_snr_db=-80.0)
+    with caplog.at_level("WARNING", logger="eegviz.data.synthetic"):
+        simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3, config=cfg)
+    (warning,) = [r.getMessage() for r in caplog.records if "below the least" in r.getMessage()]
+    floor = float(warning.split("reaches (")[1].split(" dB")[0])
+    assert -40 < floor < -20 and "class SNR -80 dB" in warning
+    recorded = json.loads((tmp_path / "d" / "dataset.json").read_text())["class_snr_db"]
+    assert abs(recorded - floor) < 1.5  # what the dataset really is, near the floor the warning named
+    with pytest.raises(EegvizError, match=r"class SNR -80 dB is below .*; choose -\d+(\.\d)? dB or more") as e:
+        SimulatorSource(n_per_class=3, config=make_config("demo", class_snr_db=-80.0))
+    assert "\n" not in str(e.value)
+    assert SimulatorSource(n_per_class=3, config=make_config("demo", class_snr_db=-24.0)).sim.class_gain > 0
