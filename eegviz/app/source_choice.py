@@ -62,6 +62,10 @@ class SourceChoice:
             return "BrainFlow synthetic board"
         if self.kind == "brainflow":
             return f"BrainFlow board {self.board_id}"
+        if self.kind == "simulator":
+            # the SNR the running session has: the SNR box applies on Start, so once changed mid-session it
+            # showed a value the simulator was not using, and the status bar and title said only "simulator"
+            return "simulator, demo world" if self.snr_db is None else f"simulator, class SNR {self.snr_db:g} dB"
         return self.kind
 
     def make_source(self):

@@ -58,3 +58,23 @@ def test_the_snr_control_offers_the_realistic_presets_snr(qtbot):
     control.check.setChecked(True)
     assert control.value() == REALISTIC.class_snr_db == -24.0
     assert "-24 dB" in control.check.toolTip()
+
+
+def test_the_status_bar_and_title_name_the_snr_the_simulator_runs_at(qtbot, info):
+    """The SNR box applies on Start: changed mid-session it shows a value the simulator is not using, and the
+    session was labelled plain "simulator" in the status bar and title, so nothing said which SNR was running."""
+    from eegviz.messages import StreamInfo
+
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    win.show()
+    win.set_choice(SourceChoice("simulator", snr_db=-30.0))
+    running = win.current_choice()
+    win.on_session_started(StreamInfo("eegviz-sim", ["O1", "O2"], 250.0), label=running.label)
+    win.controls.snr_control.spin.setValue(-20.0)  # for the next Start
+    assert "simulator, class SNR -30 dB: eegviz-sim" in win.status_fields()
+    assert win.windowTitle() == "eegviz: simulator, class SNR -30 dB"
+    win.on_session_started(StreamInfo("eegviz-sim", ["O1", "O2"], 250.0), label=SourceChoice(
+        "simulator", snr_db=-36.5).label)
+    assert "-36.5 dB: eegviz-sim" in win.status_fields()  # the value survives the status bar's cut
+    assert SourceChoice("simulator").label == "simulator, demo world"

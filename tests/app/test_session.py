@@ -86,7 +86,7 @@ def test_demo_then_switch_sources(session, qtbot):
         win.controls.start_button.click()
     assert started.args[0].source_id == "eegviz-sim-0" and win.info.source_id == "eegviz-sim-0"
     assert win.n_epochs == 0 and not has_pixmap(win.recon_panel)  # counters and panels reset for the new stream
-    assert win.status_label.text().startswith("simulator: eegviz-sim")
+    assert win.status_label.text().startswith("simulator, demo world: eegviz-sim")
     qtbot.waitUntil(lambda: win.n_epochs >= 1, timeout=10000)
 
     # Switching while running: the running session is stopped first, then the new one starts.
