@@ -127,6 +127,13 @@ def _check_live_source(source: SourceSettings) -> None:
         raise EegvizError(f"{' and '.join(given)} cannot go together: live decodes one source, --board ID "
                           "(BrainFlow), --simulate (the built-in simulator, with its own markers) or --stream NAME "
                           "(LSL); leave out the others (on the command line or in the --config file)")
+    if source.class_snr_db is not None:
+        if not source.simulate:
+            raise EegvizError("--class-snr-db sets the built-in simulator's class SNR: give it with --simulate "
+                              "(on the command line or in the --config file)")
+        from eegviz.world.sim_config import make_config
+
+        make_config("demo", class_snr_db=source.class_snr_db)  # NaN, or above the simulator's limit: one line now
 
 
 def _check_generator(generator: GeneratorSettings) -> None:
@@ -615,6 +622,11 @@ def _add_session_commands(sub) -> None:
     lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board)")
     lv.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=False,
                     help="use the built-in simulator in-process")
+    # the window's class-SNR box, from the command line: a headless or scripted run could only simulate the demo
+    # world (the box is the window's, and starts unchecked)
+    lv.add_argument("--class-snr-db", type=float, metavar="DB",
+                    help="with --simulate: its class-discriminative SNR in dB, as simulate's --class-snr-db, in the "
+                         "demo world (default: the demo world as shipped; the window's class-SNR box starts at it)")
     lv.add_argument("--duration", type=float, help="stop after S seconds")
     lv.add_argument("--montage", metavar="NAME|FILE", help=MONTAGE_HELP)
     for opt, field, kind in BRAINFLOW_PARAMS:
@@ -915,8 +927,8 @@ def _verbose_given(plain: argparse.Namespace | None) -> bool:
 _WINDOW = {"headless": ("kiosk", "screenshot")}
 REPLACES = {
     "demo": _WINDOW, "replay": _WINDOW,
-    "live": {**_WINDOW, "simulate": ("board", "stream", "markers"), "board": ("simulate", "stream"),
-             "stream": ("simulate", "board")},
+    "live": {**_WINDOW, "simulate": ("board", "stream", "markers"), "board": ("simulate", "stream", "class_snr_db"),
+             "stream": ("simulate", "board", "class_snr_db")},
     "simulate": {"stream": ("demo", "out"), "demo": ("stream",)},
 }
 

@@ -46,6 +46,7 @@ class SourceSettings:
     montage: str | None = None
     sfreq: float | None = None
     unit: str | None = None  # replay's --unit; None: not given (csv reads microvolts then)
+    class_snr_db: float | None = None  # live --simulate's class SNR (None: the demo world, as the window's box)
 
     @property
     def resolved_reader(self) -> str:
@@ -139,7 +140,8 @@ class SessionSettings:
             board=None if opts.get("board") is None else int(opts["board"]),
             board_params=tuple(sorted(brainflow_params(opts).items())) if command == "live" else (),
             simulate=bool(opts.get("simulate", False)), montage=_str(opts.get("montage")),
-            sfreq=None if opts.get("sfreq") is None else float(opts["sfreq"]), unit=_str(opts.get("unit")))
+            sfreq=None if opts.get("sfreq") is None else float(opts["sfreq"]), unit=_str(opts.get("unit")),
+            class_snr_db=None if opts.get("class_snr_db") is None else float(opts["class_snr_db"]))
         model = ModelSettings(path=_str(opts.get("model")), generator=GeneratorSettings.from_options(opts))
         output = OutputSettings(folder=_str(opts.get("out")), sinks=tuple(opts.get("sink") or ()),
                                 screenshot=_str(opts.get("screenshot")))

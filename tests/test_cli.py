@@ -94,6 +94,9 @@ def run(*args, timeout=300):
      "--board and --simulate cannot go together"),
     (["live", "--headless", "--board", "-1", "--stream", "amp", "--duration", "nan"],
      "--board and --stream cannot go together"),
+    # live --simulate's class SNR (the window's box) from the command line, refused where it cannot apply
+    (["live", "--headless", "--class-snr-db=-30", "--duration", "nan"], "give it with --simulate"),
+    (["live", "--headless", "--simulate", "--class-snr-db=50", "--duration", "nan"], "at most 40"),
     (["replay", "DEMO", "--headless", "--generator", "embedded", "--sd-model", "/x"], "add --generator diffusers"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--sd-model", "/y"],
      "--sd-model is read by the diffusers generator only"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QHBoxLayout, QWidget
 
-from eegviz.world.sim_config import REALISTIC
+from eegviz.world.sim_config import MAX_CLASS_SNR_DB, REALISTIC
 
 DEFAULT_DB = REALISTIC.class_snr_db  # the realistic preset's
 
@@ -26,7 +26,7 @@ class SnrControl(QWidget):
         self.check.setToolTip("simulator: set the class-discriminative SNR (unchecked: the demo world, far "
                               f"easier than real EEG; the realistic preset: {DEFAULT_DB:g} dB); applies on Start")
         self.spin = QDoubleSpinBox()
-        self.spin.setRange(-40.0, 10.0)
+        self.spin.setRange(-40.0, MAX_CLASS_SNR_DB)  # all the simulator takes: live --class-snr-db fills it
         self.spin.setDecimals(1)
         self.spin.setSingleStep(1.0)
         self.spin.setValue(DEFAULT_DB)

@@ -114,7 +114,7 @@ class SourceChoice:
                 kind = "brainflow-synthetic" if source.board == SYNTHETIC_BOARD else "brainflow"
                 return cls(kind, board_id=source.board, markers=source.markers, board_params=source.board_params)
             if source.simulate:
-                return cls("simulator")
+                return cls("simulator", snr_db=source.class_snr_db)
             return cls("lsl", name=source.stream, markers=source.markers)
         raise EegvizError(f"command '{source.command}' does not run a session")
 

@@ -78,3 +78,21 @@ def test_the_status_bar_and_title_name_the_snr_the_simulator_runs_at(qtbot, info
         "simulator", snr_db=-36.5).label)
     assert "-36.5 dB: eegviz-sim" in win.status_fields()  # the value survives the status bar's cut
     assert SourceChoice("simulator").label == "simulator, demo world"
+
+
+def test_live_simulate_takes_the_class_snr_from_the_command_line(qtbot):
+    """The live simulator's SNR could be set only in the window's box: `live --simulate --headless` could only
+    simulate the demo world. --class-snr-db now starts the session at it and fills the box, whose range is the
+    simulator's own (it stopped at +10 dB, so a +20 dB session would have restarted at +10)."""
+    from eegviz.app.source_choice import initial_source
+    from eegviz.cli import parse_args, session_settings
+
+    for db in (-30.0, 20.0):
+        args = parse_args(["live", "--simulate", f"--class-snr-db={db:g}"])
+        choice = initial_source(session_settings(args).source)
+        assert choice == SourceChoice("simulator", snr_db=db)
+        win = MainWindow(None)
+        qtbot.addWidget(win)
+        win.set_choice(choice)
+        assert win.current_choice() == choice  # Start after a stop runs the same SNR
+    assert choice.make_source().sim.config.class_snr_db == 20.0
