@@ -35,6 +35,10 @@ ANCHOR_NOTE = ("THINGS-EEG2 zero-shot 200-way top-1 at 80 averaged repetitions; 
 # first stage fails on it, after a whole level has been simulated.
 MIN_IMAGES = 3
 TEXT_ENCODER = "minilm"  # the caption space the sweep's decoders are trained in (train_decoder's default)
+OUT_WHAT = "a sweep (curves.json, curves.png, one dataset per level)"
+# a sweep does not resume; a stopped one leaves what it finished (run_sweep writes curves.json after each level)
+OUT_HINT = (" (a sweep does not resume: a stopped one's curves.json holds the levels it finished and lists the rest "
+            "under levels_not_run, to sweep into another --out)")
 
 
 def parse_levels(text: str) -> list[float]:
@@ -88,6 +92,7 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
     (check_sweep_options): nothing is written for a run that is refused."""
     import dataclasses
 
+    from eegviz.atomic import replacing, write_json_atomic
     from eegviz.data.synthetic import check_simulation_size, load_dataset, simulate_dataset
     from eegviz.eval.controls import wilson
     from eegviz.eval.curves import probe_curve, repetition_counts, repetition_curve
@@ -100,7 +105,7 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
     # each level's dataset in turn: one that cannot fit was refused after the folder was made, and left it empty
     check_simulation_size(subjects, n_per_class, cfg, fix="fewer --images or --subjects")
     out = Path(out)
-    claim_new_output(out, "--out", "a sweep (curves.json, curves.png, one dataset per level)")
+    claim_new_output(out, "--out", OUT_WHAT, OUT_HINT)
     rows = []
     for db in levels:
         data = out / f"data_snr{level_name(db)}"
@@ -125,17 +130,21 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
                  _fmt(row["decoder"]), _fmt(row["probe"]))
         if not keep_data:
             shutil.rmtree(data)
-    result = {"task": f"{len(ds.classes)}-way class decoding of the synthetic world, test images unseen",
-              "chance": 1.0 / len(ds.classes),
-              "sim": {**cfg.as_dict(), "class_snr_db": "per level (levels[].snr_db)"}, "subjects": subjects,
-              # the seed of the simulated world and of training: without it curves.json did not say which world
-              # its points were measured on (another seed's is another world), nor how to make them again
-              "n_per_class": n_per_class, "seed": seed,
-              "training": {"epochs": epochs, "gan_steps": gan_steps, "average_augment": average_augment,
-                           "text_encoder": TEXT_ENCODER},
-              "levels": rows, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE}
-    (out / "curves.json").write_text(json.dumps(result, indent=1, default=float))
-    plot_sweep(result, out / "curves.png")
+        # written after every level, not once at the end: a sweep stopped at its last level (Ctrl-C, a job's time
+        # limit) lost every level it had finished, and a rerun into its --out is refused (a sweep does not resume)
+        result = {"task": f"{len(ds.classes)}-way class decoding of the synthetic world, test images unseen",
+                  "chance": 1.0 / len(ds.classes),
+                  "sim": {**cfg.as_dict(), "class_snr_db": "per level (levels[].snr_db)"}, "subjects": subjects,
+                  # the seed of the simulated world and of training: without it curves.json did not say which
+                  # world its points were measured on (another seed's is another world), nor how to make them again
+                  "n_per_class": n_per_class, "seed": seed,
+                  "training": {"epochs": epochs, "gan_steps": gan_steps, "average_augment": average_augment,
+                               "text_encoder": TEXT_ENCODER},
+                  "levels": rows, "levels_not_run": levels[len(rows):], "anchors": list(ANCHORS),
+                  "anchors_note": ANCHOR_NOTE}
+        write_json_atomic(out / "curves.json", result, default=float)
+        with replacing(out / "curves.png") as tmp:
+            plot_sweep(result, tmp)
     return result
 
 
@@ -171,7 +180,9 @@ def plot_sweep(result: dict, path: Path) -> None:
     ax.set_xlabel("class-discriminative SNR (dB, measured)")
     ax.set_ylabel("top-1 (95% CI)")
     ax.set_ylim(0, 1)
-    ax.set_title(result["task"], fontsize=9)
+    stopped = result.get("levels_not_run")  # a sweep stopped before its last level (run_sweep)
+    not_run = f"\nstopped: {', '.join(f'{v:+g}' for v in stopped)} dB not run" if stopped else ""
+    ax.set_title(result["task"] + not_run, fontsize=9)
     fig.text(0.01, 0.01, "grey: " + result["anchors_note"], fontsize=6)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
@@ -191,7 +202,7 @@ def cmd_sweep(args) -> int:
     if args.class_snr_db is not None:
         raise EegvizError("--class-snr-db is not a sweep option: each level's class SNR comes from --snr-db")
     cfg = config_from_args(args, class_snr_db=None)
-    check_new_output(Path(args.out), "--out", "a sweep (curves.json, curves.png, one dataset per level)")
+    check_new_output(Path(args.out), "--out", OUT_WHAT, OUT_HINT)
     result = run_sweep(Path(args.out), levels, cfg, subjects=args.subjects, n_per_class=args.images,
                        seed=args.seed, epochs=args.epochs, gan_steps=args.gan_steps,
                        keep_data=args.keep_data, average_augment=args.average_augment)

@@ -191,3 +191,41 @@ def test_sweep_records_its_seed(tmp_path, monkeypatch):
     res = json.loads((tmp_path / "s" / "curves.json").read_text())
     assert res["seed"] == 3
     assert res["training"]["text_encoder"] == "minilm"
+
+
+def test_a_stopped_sweep_keeps_the_levels_it_finished(tmp_path, monkeypatch, capsys):
+    """curves.json and curves.png were written once, after the last level: a sweep stopped during its last level
+    (Ctrl-C, a job's time limit) lost every level it had finished, and the rerun into its --out was refused
+    without saying that a sweep does not resume. Now both are written after each level, the levels not run are
+    listed, and the refusal says so. The decoder is a stand-in (training is not what is checked)."""
+    import numpy as np
+
+    from eegviz.eval.curves import spec_for
+    from eegviz.train import decoder as decoder_module
+    from eegviz.train.sweep import run_sweep
+
+    class Constant:
+        def forward(self, x):
+            n = len(x)
+            return {"scores": np.tile(np.eye(40)[0], (n, 1)), "saliency": np.zeros((n, 32, 32, 3)),
+                    "embedding": np.zeros((n, 1, 4))}
+
+    trained = []
+
+    def train_decoder(ds, **kw):
+        trained.append(1)
+        if len(trained) == 2:
+            raise KeyboardInterrupt  # stopped while the second level trains
+        dec = Constant()
+        dec.spec = spec_for(ds)
+        return dec, {}
+
+    monkeypatch.setattr(decoder_module, "train_decoder", train_decoder)
+    out = tmp_path / "s"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(out, [-3.0, -6.0, -9.0], make_config("realistic", repeats=1), n_per_class=3)
+    res = json.loads((out / "curves.json").read_text())
+    assert [r["snr_db"] for r in res["levels"]] == [-3.0] and res["levels_not_run"] == [-6.0, -9.0]
+    assert (out / "curves.png").stat().st_size > 10_000
+    assert main(["sweep", "--snr-db=-6,-9", "--out", str(out)]) == 2
+    assert "a sweep does not resume" in capsys.readouterr().err
