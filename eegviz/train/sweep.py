@@ -172,7 +172,7 @@ def plot_sweep(result: dict, path: Path) -> None:
                             color=f"C{reps_all.index(k)}", label=f"{who}, {k} averaged")
             ax.fill_between([a for a, _ in pts], [p["ci_low"] for _, p in pts], [p["ci_high"] for _, p in pts],
                             color=line.get_color(), alpha=0.12)
-    ax.axhline(result["chance"], color="k", lw=1, ls=":", label="chance")
+    ax.axhline(result["chance"], color="k", lw=1, ls=":", label=f"chance ({result['chance']:.3g})")
     for a in result["anchors"]:
         ax.axhline(a["top1"], color="grey", lw=0.8, ls="-.")
         ax.text(min(x), a["top1"] + 0.01, f" {a['name']} {a['top1'] * 100:.1f}% (THINGS-EEG2 200-way, 80 reps)",
@@ -182,12 +182,25 @@ def plot_sweep(result: dict, path: Path) -> None:
     ax.set_ylim(0, 1)
     stopped = result.get("levels_not_run")  # a sweep stopped before its last level (run_sweep)
     not_run = f"\nstopped: {', '.join(f'{v:+g}' for v in stopped)} dB not run" if stopped else ""
-    ax.set_title(result["task"] + not_run, fontsize=9)
+    ax.set_title(result["task"] + "\n" + _setup_line(result) + not_run, fontsize=8)
     fig.text(0.01, 0.01, "grey: " + result["anchors_note"], fontsize=6)
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _setup_line(result: dict) -> str:
+    """What the points were measured on, for the figure's title: a curves.png shown on its own (a slide, a
+    report) said neither the seed nor the levels asked for (the x axis is the measured SNR), so two sweeps'
+    figures could not be told apart. Fields an older curves.json lacks are left out."""
+    parts = [f"seed {result['seed']}"] if "seed" in result else []
+    if "subjects" in result and "n_per_class" in result:
+        parts.append(f"{result['subjects']} subject(s) x {result['n_per_class']} images per class")
+    if (train := result.get("training")) and {"epochs", "average_augment"} <= set(train):
+        parts.append(f"decoder {train['epochs']} epochs, average-augment {train['average_augment']:g}")
+    parts.append("levels asked " + ", ".join(f"{r['snr_db']:+g}" for r in result["levels"]) + " dB")
+    return "; ".join(parts)
 
 
 def cmd_sweep(args) -> int:

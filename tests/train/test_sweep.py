@@ -229,3 +229,26 @@ def test_a_stopped_sweep_keeps_the_levels_it_finished(tmp_path, monkeypatch, cap
     assert (out / "curves.png").stat().st_size > 10_000
     assert main(["sweep", "--snr-db=-6,-9", "--out", str(out)]) == 2
     assert "a sweep does not resume" in capsys.readouterr().err
+
+
+def test_the_sweep_figure_says_what_it_was_measured_on(tmp_path, monkeypatch):
+    """curves.png named the task and the anchors but not the seed, the data's size, the training or the levels
+    asked for (its x axis is the measured SNR): shown on its own it could not be told from another sweep's, and
+    its chance line gave no value."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from eegviz.train.sweep import ANCHOR_NOTE, ANCHORS, plot_sweep
+
+    texts = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (texts.extend(t.get_text() for t in fig.findobj(Text)), close(fig)))
+    pt = {"repeats": 1, "top1": 0.1, "ci_low": 0.05, "ci_high": 0.2}
+    levels = [{"snr_db": d, "class_snr_db_measured": d + 0.4, "decoder": [pt], "probe": [pt]} for d in (-20, -10)]
+    plot_sweep({"task": "t", "chance": 0.025, "levels": levels, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE,
+                "seed": 3, "subjects": 1, "n_per_class": 20,
+                "training": {"epochs": 4, "gan_steps": 50, "average_augment": 0.5}}, tmp_path / "c.png")
+    shown = "\n".join(texts)
+    for needle in ("seed 3", "1 subject(s) x 20 images per class", "decoder 4 epochs, average-augment 0.5",
+                   "levels asked -20, -10 dB", "chance (0.025)"):
+        assert needle in shown, (needle, shown)
