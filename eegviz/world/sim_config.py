@@ -93,20 +93,23 @@ class SimConfig:
 
     def check(self) -> "SimConfig":
         """One-line EegvizError for values outside their meaning; returns self. NaN and infinity are outside
-        every knob's meaning (a NaN one wrote a dataset of NaNs without a word)."""
+        every knob's meaning (a NaN one wrote a dataset of NaNs without a word). Each knob is named as its
+        command-line option (a knob's field with dashes: eegviz.world.sim_cli), as the checks of --class-snr-db,
+        --repeats and --line-hz below always were: `--jitter-early-ms -5` was told of "simulator option
+        jitter_early_ms", a name the user never typed."""
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
-                raise EegvizError(f"simulator option {f.name} must be a finite number, got {value}")
+                raise EegvizError(f"{_option(f.name)} must be a finite number, got {value}")
         for name in ("jitter_early_ms", "jitter_late_ms", "exemplar", "blink_rate", "emg_rate", "line_uv",
                      "block_alpha", "block_line_uv"):
             if getattr(self, name) < 0:
-                raise EegvizError(f"simulator option {name} must be >= 0, got {getattr(self, name)}")
+                raise EegvizError(f"{_option(name)} must be >= 0, got {getattr(self, name):g}")
         if self.amp_sd is not None and self.amp_sd < 0:
-            raise EegvizError(f"simulator option amp_sd must be >= 0, got {self.amp_sd}")
+            raise EegvizError(f"--amp-sd must be >= 0, got {self.amp_sd:g}")
         for name in ("exemplar", "shared_fraction", "blink_rate", "emg_rate"):
             if not 0 <= getattr(self, name) <= 1:
-                raise EegvizError(f"simulator option {name} must be in [0, 1], got {getattr(self, name)}")
+                raise EegvizError(f"{_option(name)} must be in [0, 1], got {getattr(self, name):g}")
         if self.class_snr_db is not None and self.class_snr_db > MAX_CLASS_SNR_DB:
             raise EegvizError(f"--class-snr-db must be at most {MAX_CLASS_SNR_DB:g} (the class response 100 times "
                               f"the background already; beyond it the dataset's float16 microvolts overflow), got "
@@ -119,6 +122,11 @@ class SimConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def _option(field_name: str) -> str:
+    """A SimConfig field as its command-line option (eegviz.world.sim_cli.SIM_OPTIONS: the field with dashes)."""
+    return "--" + field_name.replace("_", "-")
 
 
 # Demo: the world as first built, bit-for-bit (the shipped model was trained on it). Easier than real EEG.

@@ -123,9 +123,9 @@ def test_bad_knobs_are_one_line_errors():
     with pytest.raises(EegvizError, match="repeats"):
         make_config("demo", repeats=0)
     for knob in ("block_alpha", "class_snr_db", "amp_sd", "line_uv", "jitter_early_ms"):  # "nan" / "inf" parse
-        with pytest.raises(EegvizError, match=f"{knob} must be a finite number"):
+        with pytest.raises(EegvizError, match=f"--{knob.replace('_', '-')} must be a finite number"):
             make_config("demo", **{knob: float("nan")})
-    with pytest.raises(EegvizError, match="jitter_late_ms must be a finite number, got inf"):
+    with pytest.raises(EegvizError, match="--jitter-late-ms must be a finite number, got inf"):
         make_config("demo", jitter_late_ms=float("inf"))
     with pytest.raises(EegvizError, match="--class-snr-db must be at most 40"):  # +60 dB wrote inf, exit 0
         make_config("demo", class_snr_db=60.0)
@@ -196,3 +196,18 @@ def test_a_class_snr_below_the_worlds_floor_is_said(tmp_path, caplog):
         SimulatorSource(n_per_class=3, config=make_config("demo", class_snr_db=-80.0))
     assert "\n" not in str(e.value)
     assert SimulatorSource(n_per_class=3, config=make_config("demo", class_snr_db=-24.0)).sim.class_gain > 0
+
+
+@pytest.mark.parametrize("opt, said", [
+    ("--jitter-early-ms=-5", "--jitter-early-ms must be >= 0, got -5"),
+    ("--shared-fraction=1.5", "--shared-fraction must be in [0, 1], got 1.5"),
+    ("--amp-sd=nan", "--amp-sd must be a finite number, got nan"),
+])
+def test_a_bad_knob_is_named_as_the_option_given(tmp_path, capsys, opt, said):
+    """They were named as SimConfig's fields ("simulator option jitter_early_ms must be >= 0, got -5.0"), names
+    the user never typed, where --class-snr-db, --repeats and --line-hz were named as options."""
+    from eegviz.cli import main
+
+    assert main(["simulate", "--out", str(tmp_path / "x"), opt]) == 2
+    err = capsys.readouterr().err
+    assert err == f"eegviz: error: {said}\n" and not (tmp_path / "x").exists()
