@@ -204,7 +204,7 @@ def test_blanking_the_hard_trials_does_not_win_on_where():
     from eegviz.eval.metrics import object_trials, paired_bootstrap_diff, summarise_objects
 
     images, masks, names, palette, _ = _stimuli(4)
-    n, size = len(images), images.shape[1]
+    size = images.shape[1]
     centre = np.zeros_like(images)
     centre[:, size // 2 - 3 : size // 2 + 3, size // 2 - 3 : size // 2 + 3] = 1.0  # a white square in the middle
     truth = object_trials(images, masks, names, palette)

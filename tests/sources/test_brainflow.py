@@ -225,7 +225,6 @@ def test_a_missing_serial_device_is_said_before_the_board_is_touched() -> None:
 
 def test_markers_from_an_lsl_stream_beside_the_board() -> None:
     """A stimulus program's LSL string markers arrive with a BrainFlow board's EEG (no LSL EEG stream exists)."""
-    import time
     import uuid
 
     import pylsl

@@ -841,6 +841,7 @@ def test_marker_stream_lost_and_back_are_told() -> None:
         moutlet = _marker_outlet(mname)
         back = _read_all(src, lambda g: g["notices"], timeout=8.0, push=lambda: _push(outlet, 0, 5))
         assert back["notices"] == [f"LSL marker stream '{mname}' is back"]
+        del moutlet  # (kept open until its return was read)
     finally:
         src.stop()
 

@@ -19,7 +19,6 @@ def _pulls(declared, true_rate, block=25, seconds=10.0, stamping="back-dated", b
     rng = np.random.default_rng(0)
     t_sample = np.arange(int(seconds * true_rate)) / true_rate
     per_push = block * burst
-    every = burst_every or per_push / true_rate
     pulls = []
     for k in range(0, len(t_sample) - per_push + 1, per_push):
         push = 1000.0 + t_sample[k + per_push - 1] + 0.002
@@ -81,7 +80,7 @@ def test_a_sender_pulled_less_often_than_the_gap_is_not_judged_and_keeps_nothing
     2000 Hz: inside a push the back-dated blocks overlap."""
     pulls = _pulls(250.0, 250.0, block=32, burst=9, burst_every=1.152, seconds=40.0)
     check = LiveRateCheck(250.0, window_s=4.0)
-    assert [m for stamps, now in pulls if check.add(stamps, now)] == []
+    assert [m for stamps, now in pulls if (m := check.add(stamps, now))] == []
     assert check.done and check._stamps == []
     assert stamp_rate(np.concatenate([s for s, _ in pulls[:36]]))[0] == pytest.approx(250.0, rel=0.05)
 

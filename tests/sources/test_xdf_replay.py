@@ -663,7 +663,6 @@ def test_an_eeg_stream_that_recorded_nothing_is_named_not_replaced_by_another_st
     """LabRecorder recorded an amplifier whose outlet was up but sent nothing, beside an eye tracker: the gaze
     stream's 3 channels were replayed as the EEG without a word, and the session ended in a montage error about
     the model's channels. Now the empty EEG stream is named; --stream still replays another one."""
-    n = int(2 * FS)
     with XdfWriter(tmp_path / "silent.xdf") as w:
         w.add_stream("amp", "EEG", 4, FS, "float32", ch_names=["Fz", "Cz", "Pz", "Oz"], unit="microvolts")
         gaze = w.add_stream("gaze", "Gaze", 3, 60.0, "float32")

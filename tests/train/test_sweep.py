@@ -5,7 +5,7 @@ import json
 import pytest
 
 from eegviz.cli import main
-from eegviz.data.synthetic import load_dataset, simulate_dataset
+from eegviz.data.synthetic import simulate_dataset
 from eegviz.world.sim_config import make_config
 
 
