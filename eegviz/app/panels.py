@@ -63,6 +63,12 @@ class ImagePanel(QWidget):
         if getattr(self, "_image", None) is not None:
             self.image_label.setPixmap(to_pixmap(self._image, size, self.devicePixelRatioF()))
 
+    def height_for(self, size: int) -> int:
+        """The panel's height with a size x size image: its caption wraps to that width, so a long one ("stimulus
+        (ground truth)") takes more lines the smaller the panel."""
+        m = self.layout().contentsMargins()
+        return m.top() + m.bottom() + self.layout().spacing() + size + self.caption.heightForWidth(size)
+
     def pixmap(self) -> QPixmap:
         return self.image_label.pixmap()
 

@@ -24,7 +24,8 @@ PANEL_PX = 256
 MIN_PANEL_PX = 96
 HISTORY_MIN_WINDOW_H = 700  # shorter windows leave the history strip out (its thumbnails are in results/ too)
 HISTORY_H = 140  # the strip, its title and captions
-WINDOW_CHROME_H = 330  # controls, message line, the traces' 150 px, captions, status bar, margins
+FIT_SLACK_PX = 4  # kept free below the panels when fitting them (rounding in the layout)
+PANELS_ROW_W = 84  # the window's width beside the three images: margins, the panels' own margins, spacing
 SOURCE_NAME_CHARS = 40  # longer source names (XDF file stems) are shortened in the status bar
 STATUS_BAR_SLACK_PX = 36  # the status bar's size grip and margins, and a little of the details label
 NOTICE_JOIN_S = 1.0  # notices this close together share the message line (an EEG stream's loss and its markers')
@@ -78,7 +79,9 @@ class MainWindow(SessionWindow):
         self.stimulus_panel = ImagePanel("stimulus (ground truth)", PANEL_PX)
         panels.addStretch(1)
         for p in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
-            panels.addWidget(p)
+            # centred on the reconstruction's height when they are smaller (_fit_parts): stretched to it, their
+            # captions floated half-way down, apart from their images
+            panels.addWidget(p, 0, Qt.AlignmentFlag.AlignVCenter)
         panels.addStretch(1)
         # In a container whose minimum is the smallest panels' (MIN_PANEL_PX), not the present ones': the window's
         # minimum followed the panels as they were, so a window-manager snap to half a 1366 px screen was refused
@@ -124,13 +127,49 @@ class MainWindow(SessionWindow):
             self._update_status()  # the status bar's fields, compact or not, for the new width
 
     def _fit_parts(self, w: int, h: int) -> None:
+        """The reconstruction first: as large as the window allows, up to PANEL_PX, and the saliency map and the
+        stimulus beside it no larger, shrinking twice as fast once it has to shrink. All three were the same size,
+        so on an 800 x 480 touchscreen the reconstruction got 150 px, as much as either of the others; it now
+        takes the height the traces have beyond their minimum. A window with room for three PANEL_PX panels
+        (1024 x 600 and up) shows them as before."""
         show_history = h >= HISTORY_MIN_WINDOW_H
         self.history.setVisible(show_history)
         self.history_title.setVisible(show_history)
-        spare_h = h - (WINDOW_CHROME_H + (HISTORY_H if show_history else 0))  # beside traces' 150 px and chrome
-        px = int(max(MIN_PANEL_PX, min(PANEL_PX, (w - 48) // 3 - 12, spare_h)))
-        for panel in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
-            panel.set_size(px)
+        sides = (self.saliency_panel, self.stimulus_panel)
+        for p in sides:
+            p.caption.setMinimumHeight(0)  # heightForWidth answers no less than the minimum set last time
+        room_h = h - self._height_beside_panels(show_history)
+        main = self._fitting(self.recon_panel, min(PANEL_PX, w - PANELS_ROW_W - 2 * MIN_PANEL_PX), room_h)
+        side = min(main, (w - PANELS_ROW_W - main) // 2, 2 * main - PANEL_PX)
+        side = min(self._fitting(p, side, room_h) for p in sides)
+        self.recon_panel.set_size(main)
+        for p in sides:
+            p.set_size(side)
+        # both side captions as tall as the taller (as the kiosk's): "stimulus (ground truth)" wraps to two lines
+        # at side sizes, and its image, centred beside the reconstruction, sat 9 px above the saliency map's
+        caption_h = max(p.caption.heightForWidth(side) for p in sides)
+        for p in sides:
+            p.caption.setMinimumHeight(caption_h)
+
+    def _height_beside_panels(self, show_history: bool) -> int:
+        """The window's height less the panels' row, everything else at its least: the controls, the message line,
+        the traces' minimum, the history (when shown), the status bar, the margins and spacing between them."""
+        root = self.centralWidget().layout()
+        m, row = root.contentsMargins(), self.recon_panel.parentWidget().layout().contentsMargins()
+        parts = (self.controls.minimumSizeHint().height(), self.notices_button.maximumHeight(),
+                 self.traces.minimumHeight(), HISTORY_H if show_history else 0)
+        return (m.top() + m.bottom() + 3 * root.spacing() + sum(parts) + row.top() + row.bottom()
+                + self.statusBar().sizeHint().height() + FIT_SLACK_PX)
+
+    @staticmethod
+    def _fitting(panel: ImagePanel, size: int, room_h: int) -> int:
+        """The largest image size up to size whose panel, caption included, is at most room_h tall (at least
+        MIN_PANEL_PX: a smaller window is refused by the window's minimum size instead)."""
+        for _ in range(4):  # a narrower caption may wrap to one more line: settles in a step or two
+            if size <= MIN_PANEL_PX or panel.height_for(size) <= room_h:
+                break
+            size = min(size - 1, room_h - (panel.height_for(size) - size))
+        return int(max(MIN_PANEL_PX, size))
 
     # ---------------------------------------------------------------- routing
 

@@ -90,6 +90,41 @@ def test_the_window_fits_a_small_screen(qtbot, info):
     assert not w.history.isVisible() and w.recon_panel.image_label.width() < 256
 
 
+def test_a_small_window_gives_the_reconstruction_the_room(qtbot, info):
+    """At 800 x 480 (a 7-inch touchscreen) the three panels were the same 150 px: the reconstruction, what the
+    user came to see, was no larger than the saliency map or the stimulus, while the traces had room to spare.
+    It now takes that room, the other two shrink, and every control and the status bar stay in the window; a
+    window with room for three full-size panels shows them as before."""
+    from PySide6.QtWidgets import QApplication
+
+    from eegviz.app.window import PANEL_PX, MainWindow
+
+    for size in ((800, 480), (1024, 600), (1366, 768), (1920, 1080)):
+        w = MainWindow(info)
+        qtbot.addWidget(w)
+        w.fit_to(*size)
+        w.show()
+        qtbot.waitUntil(lambda: w.isVisible(), timeout=2000)
+        w.on_reconstruction(make_rec(), None)
+        QApplication.processEvents()
+        assert (w.width(), w.height()) == size
+        main, sal, stim = (p.image_label.width() for p in (w.recon_panel, w.saliency_panel, w.stimulus_panel))
+        bar = w.statusBar().geometry()
+        assert bar.bottom() < w.height() and w.controls.stop_button.geometry().right() < w.width(), size
+        assert w.traces.height() >= w.traces.minimumHeight()
+        if size == (800, 480):
+            assert main >= 180 and sal == stim <= 0.7 * main, (main, sal, stim)
+            # the smaller images level with each other beside the reconstruction, above the status bar
+            sal_y, stim_y = (p.image_label.mapTo(w, p.image_label.rect().topLeft()).y()
+                             for p in (w.saliency_panel, w.stimulus_panel))
+            assert sal_y == stim_y
+            cap = w.recon_panel.caption
+            assert cap.mapTo(w, cap.rect().bottomLeft()).y() < bar.top()
+        else:
+            assert main == sal == stim == PANEL_PX, (size, main, sal, stim)
+        w.close()
+
+
 def test_the_status_bar_shows_the_marker_to_image_latency_first(window, qtbot):
     """The pipeline's stages come in order, the end-to-end marker_to_image last: at 1280 px the details were elided
     to "latency epoch_wait … · generate 52.5 ms · ep…", so the one number the summary line reports was never seen."""
@@ -121,8 +156,8 @@ def test_one_resize_shrinks_a_large_window_as_far_as_its_controls_allow(qtbot, i
     QApplication.processEvents()
     floor = w.controls.minimumSizeHint().width() + 12  # the control bar's own minimum, and the window's margins
     assert w.width() <= max(683, floor), (w.width(), floor)
-    px = w.recon_panel.image_label.width()
-    assert px < 256 and 3 * (px + 12) + 24 <= w.width()  # the panels fit what the window got
+    main, side = w.recon_panel.image_label.width(), w.saliency_panel.image_label.width()
+    assert side < 256 and main + 2 * side + 3 * 12 + 24 <= w.width()  # the panels fit what the window got
 
 
 def test_the_model_field_takes_the_spare_width_before_start(qtbot, info):
