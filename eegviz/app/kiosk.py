@@ -136,6 +136,10 @@ class KioskWindow(SessionWindow):
         self.class_caption.setText(f"decoded: {text}{more}")
         self.class_caption.setStyleSheet(f"color: {colour or '#e0e0e0'};")
 
+    def _no_stimulus(self, rec: Reconstruction) -> tuple[str, str]:
+        """Visitors are not told about command-line options: the image is just not known."""
+        return "unknown", ""
+
     # ---------------------------------------------------------------- the operator's notices
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)

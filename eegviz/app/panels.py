@@ -32,6 +32,7 @@ class ImagePanel(QWidget):
         self.image_label.setFixedSize(size, size)
         self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image_label.setStyleSheet("background: #202020; color: #909090; font-size: %dpt;" % max(caption_pt, 12))
+        self.image_label.setWordWrap(True)  # a text in place of the image ("no --images-dir given") stays inside
         self.caption = QLabel(caption)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         # wrapped, a caption never makes its panel wider than the image: on an 800 px kiosk screen "stimulus
@@ -46,11 +47,14 @@ class ImagePanel(QWidget):
         lay.addWidget(self.image_label, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addWidget(self.caption)
 
-    def set_image(self, image: np.ndarray | None, text_if_none: str | None = None) -> None:
+    def set_image(self, image: np.ndarray | None, text_if_none: str | None = None, tip: str = "") -> None:
+        """Show image, or without one text_if_none (else the placeholder); tip is the image area's tooltip."""
         self._image = image
+        self.image_label.setToolTip(tip)
         if image is None:
             self.image_label.clear()
-            self.image_label.setText(text_if_none or self._placeholder)
+            # wrapped at spaces only (a word joiner after each hyphen): "--images-dir" broke as "--images-" "dir"
+            self.image_label.setText((text_if_none or self._placeholder).replace("-", "-\u2060"))
         else:
             self.image_label.setPixmap(to_pixmap(image, self._size, self.devicePixelRatioF()))
 
@@ -68,6 +72,10 @@ class ImagePanel(QWidget):
         (ground truth)") takes more lines the smaller the panel."""
         m = self.layout().contentsMargins()
         return m.top() + m.bottom() + self.layout().spacing() + size + self.caption.heightForWidth(size)
+
+    def shown_text(self) -> str:
+        """The text shown in place of an image ("" while an image is shown), as it was given."""
+        return self.image_label.text().replace("\u2060", "")
 
     def pixmap(self) -> QPixmap:
         return self.image_label.pixmap()

@@ -139,6 +139,7 @@ class SessionController(QObject):
         self.state = "idle"
         self.session_id = 0  # the session the signals are about (the latest one started)
         self.current_label = ""
+        self.current_images_dir: str | None = None  # the current session's --images-dir
         self.last_stats = None
         self._sid = 0
         self._active: _Session | None = None  # the session whose worker is alive
@@ -227,7 +228,12 @@ class SessionController(QObject):
         window.connect_bridge(self.bridge)
         self.state_changed.connect(window.set_session_state)
         self.message.connect(window.show_message)
-        self.started.connect(lambda info: window.on_session_started(info, self.current_label))
+
+        def session_started(info) -> None:
+            window.set_images_dir(self.current_images_dir)  # the stimulus panel says why an image is not known
+            window.on_session_started(info, self.current_label)
+
+        self.started.connect(session_started)
         self.error.connect(window.on_session_error)
         self.stopped.connect(window.on_session_stopped)
         self.session_ended.connect(window.on_session_ended)
@@ -258,6 +264,7 @@ class SessionController(QObject):
         self._active = sess
         self.session_id = sess.sid
         self.current_label = sess.label
+        self.current_images_dir = sess.settings.images_dir
         self._set_state("starting")
         self.message.emit(f"starting: {sess.label} (loading the model…)")
         sess.thread = threading.Thread(target=self._work, args=(sess,), name=f"eegviz-session-{sess.sid}", daemon=True)

@@ -54,6 +54,7 @@ class SessionWindow(QMainWindow):
         self.extra_status: dict = {}
         self.session_state = ""  # "starting", "running", "finished", ... shown with the important fields
         self.source_label = ""  # how the session's source was chosen, e.g. "demo recording"
+        self.images_dir: str | None = None  # the session's --images-dir: why a marker's stimulus is not known
         self.last_chunk_time: float | None = None  # time.monotonic() of the last chunk
         self._started = True  # the session being started has started (False from "starting" until it has)
         # The recent notices and errors, oldest first, as (time.time(), text): the message line shows only the
@@ -101,9 +102,26 @@ class SessionWindow(QMainWindow):
         self.drops_total += int(rec.dropped_before)
         self.saliency_panel.set_image(rec.decoded.saliency)
         self.recon_panel.set_image(rec.image)
-        self.stimulus_panel.set_image(stimulus, "unknown")
+        self.stimulus_panel.set_image(stimulus, *(self._no_stimulus(rec) if stimulus is None else ("", "")))
         self._show_verdict(rec)
         self._update_status()
+
+    def set_images_dir(self, folder: str | None) -> None:
+        """The stimulus folder (--images-dir) of the session that starts next, None without one."""
+        self.images_dir = None if folder is None else str(folder)
+
+    def _no_stimulus(self, rec: Reconstruction) -> tuple[str, str]:
+        """What the stimulus panel says for a marker whose image is not known, and its tooltip: why, and what to
+        do. It said "unknown", and a lab user whose live session ran without --images-dir was not told that
+        the folder their presenter shows was what the panel lacked."""
+        payload = rec.marker.payload
+        if self.images_dir is None:
+            return ("no --images-dir given",
+                    f"no ground-truth image for '{payload}': the session was started without --images-dir (the "
+                    f"stimulus folder `eegviz present` shows); without it only the synthetic world's ids are known")
+        return ("this id is not in --images-dir",
+                f"no ground-truth image for '{payload}': --images-dir {self.images_dir} has no image of that name "
+                f"(an image's id is its file name without the extension)")
 
     def _show_verdict(self, rec: Reconstruction) -> None:
         """Hook: say what was decoded (the history strip, the kiosk's caption)."""

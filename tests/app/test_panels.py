@@ -21,8 +21,30 @@ def test_panels_show_given_images(window):
 
 def test_unknown_stimulus(window):
     window.on_reconstruction(make_rec(), None)
-    assert window.stimulus_panel.image_label.text() == "unknown"
+    assert window.stimulus_panel.shown_text() == "no --images-dir given"
     assert window.stimulus_panel.pixmap().isNull()
+
+
+def test_the_stimulus_panel_says_why_a_marker_has_no_image(window, qtbot, info):
+    """It said "unknown": a lab user whose live session ran without --images-dir was not told that the folder
+    their presenter shows was what was missing, nor, with one, that the marker's id names no image in it."""
+    from eegviz.app.kiosk import KioskWindow
+
+    panel = window.stimulus_panel
+    label = panel.image_label
+    window.on_reconstruction(make_rec(payload="photo_017"), None)
+    assert panel.shown_text() == "no --images-dir given" and label.wordWrap()
+    assert "'photo_017'" in label.toolTip() and "without --images-dir" in label.toolTip()
+    window.set_images_dir("/lab/stimuli")
+    window.on_reconstruction(make_rec(payload="photo_017"), None)
+    assert panel.shown_text() == "this id is not in --images-dir"
+    assert "'photo_017'" in label.toolTip() and "/lab/stimuli" in label.toolTip()
+    window.on_reconstruction(make_rec(payload="photo_018"), np.zeros((8, 8, 3), np.uint8))
+    assert not panel.pixmap().isNull() and panel.shown_text() == "" and label.toolTip() == ""  # known: no excuse
+    kiosk = KioskWindow(info)  # visitors are not told about command-line options
+    qtbot.addWidget(kiosk)
+    kiosk.on_reconstruction(make_rec(payload="photo_017"), None)
+    assert kiosk.stimulus_panel.shown_text() == "unknown" and kiosk.stimulus_panel.image_label.toolTip() == ""
 
 
 def test_history_capped(window):

@@ -252,6 +252,37 @@ def test_a_10_20_board_runs_in_the_window_and_says_how_many_channels_are_interpo
         ctl.stop()
 
 
+class PhotoSimulator(ReversedSimulator):
+    """The simulator with a lab presenter's ids ('photo_000', ...), which no synthetic-world image has."""
+
+    def read(self, timeout=0.05):
+        res = self.src.read(timeout)
+        res.markers = [replace(m, payload=f"photo_{i:03d}") for i, m in enumerate(res.markers)]
+        return res
+
+
+def test_the_stimulus_panel_says_which_images_dir_the_session_has(session, qtbot, tmp_path):
+    """A live session's markers whose images are not known showed "unknown": it now says that no --images-dir
+    was given, or, with one, that the id is not an image in it (the folder the session was started with)."""
+    from PIL import Image
+
+    win, ctl = session
+    label = win.stimulus_panel.image_label
+    with qtbot.waitSignal(ctl.started, timeout=START_MS):
+        ctl.start(PhotoSimulator, SessionSettings(), label="lab stream")
+    qtbot.waitUntil(lambda: win.n_epochs >= 1, timeout=10000)
+    assert win.stimulus_panel.shown_text() == "no --images-dir given" and "'photo_" in label.toolTip()
+    with qtbot.waitSignal(ctl.stopped, timeout=5000):
+        ctl.stop()
+    Image.new("RGB", (8, 8)).save(tmp_path / "cat_001.png")
+    with qtbot.waitSignal(ctl.started, timeout=START_MS):
+        ctl.start(PhotoSimulator, SessionSettings(images_dir=str(tmp_path)), label="lab stream")
+    qtbot.waitUntil(lambda: win.n_epochs >= 1, timeout=10000)
+    assert win.stimulus_panel.shown_text() == "this id is not in --images-dir" and str(tmp_path) in label.toolTip()
+    with qtbot.waitSignal(ctl.stopped, timeout=5000):
+        ctl.stop()
+
+
 def test_the_window_sink_counts_nan_skips_by_their_kind_not_their_text():
     from types import SimpleNamespace
 
