@@ -6,6 +6,8 @@ from_spec(text) (the OSC plugin reads HOST:PORT from it); a sink without argumen
 A sink may also offer check_spec(text), which refuses bad arguments (EegvizError) without opening anything: a
 session asks it before its model loads.
 A sink is anything with on_result(rec, stimulus), on_skipped(marker, reason, kind) and close() (eegviz.pipeline.Sink).
+It may also offer set_notice(say): a window's session hands it a function that puts a one-line notice (a target
+that cannot be reached) in the window's message line and notices list, where its log lines were never seen.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class NamedSink:
     def __init__(self, sink, spec: str):
         self.sink, self.spec = sink, spec
         self._slow_said = False
+        self._say = None  # set_notice's function: the window's notices (None: the log alone)
 
     def _call(self, method: str, *args) -> None:
         t0 = time.perf_counter()
@@ -114,10 +117,22 @@ class NamedSink:
         if seconds < SLOW_SINK_S or method == "close" or self._slow_said:
             return
         self._slow_said = True
-        logging.getLogger(__name__).warning(
-            "--sink %s: sink '%s' took %.0f ms in %s(); the session waits for its sinks, so later results wait too "
-            "(a live session drops epochs behind it); later slow calls are not reported", self.spec,
-            self.spec.partition(":")[0].strip(), seconds * 1e3, method)
+        text = (f"--sink {self.spec}: sink '{self.spec.partition(':')[0].strip()}' took {seconds * 1e3:.0f} ms in "
+                f"{method}(); the session waits for its sinks, so later results wait too (a live session drops "
+                f"epochs behind it); later slow calls are not reported")
+        logging.getLogger(__name__).warning("%s", text)
+        if self._say is not None:
+            self._say(text)
+
+    def set_notice(self, say) -> None:
+        """Say this sink's notices with say(text) as well as in the log: its slowness, and whatever the sink
+        itself says through its own set_notice, if it has one (named after this --sink). A window's session
+        calls this: the log went to a terminal its user never looked at, so a slow sink, or an OSC target that
+        could not be reached, was never known there."""
+        self._say = say
+        if say is not None and callable(getattr(self.sink, "set_notice", None)):
+            prefix = f"--sink {self.spec}: "
+            self._call("set_notice", lambda text: say(text if str(text).startswith(prefix) else prefix + str(text)))
 
     def on_result(self, rec, stimulus=None) -> None:
         self._call("on_result", rec, stimulus)

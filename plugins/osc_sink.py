@@ -47,6 +47,7 @@ class OscSink:
             raise EegvizError(f"OSC target {host}:{port} cannot be used ({e})") from None
         self.target = f"{host}:{port}"
         self._warned = False
+        self._say = None  # set_notice's function, if the session gave one
 
     @staticmethod
     def _resolve(host: str, port: int) -> tuple[int, str]:
@@ -102,15 +103,22 @@ class OscSink:
         except EegvizError as e:
             raise EegvizError(f"--sink osc:{spec}: {e}") from None
 
+    def set_notice(self, say) -> None:
+        """say(text) puts a notice where the session's user sees it (a window's notices; eegviz.sinks)."""
+        self._say = say
+
     def _send(self, address: str, values: list) -> None:
-        """A visuals machine that is down must not end an EEG session: a failed send is logged once."""
+        """A visuals machine that is down must not end an EEG session: a failed send is said once, in the log
+        and, in a window, among its notices."""
         try:
             self.client.send_message(address, values)
         except OSError as e:
             if not self._warned:
                 self._warned = True
-                log.warning("OSC sink: sending to %s failed (%s); later failures are not reported", self.target,
-                            e)
+                text = f"sending to {self.target} failed ({e}); later failures are not reported"
+                log.warning("OSC sink: %s", text)
+                if self._say is not None:
+                    self._say(text)
 
     def on_result(self, rec, stimulus=None) -> None:
         self._send("/eegviz/reconstruction", [

@@ -210,3 +210,29 @@ def test_a_session_looks_its_osc_host_up_once(monkeypatch):
     make_sink(spec).close()  # the window's next Start: a lookup of its own, not an hour-old answer twice
     assert looked_up == ["visuals.test"] * 2
     rx.close()
+
+
+def test_a_failed_send_is_a_notice_once_in_a_window_session(monkeypatch, caplog):
+    """A send that failed (a visuals machine down, its network gone) was said only in the log, which a window's
+    user never sees: it now goes to the notice function the session gives (set_notice), named after its --sink,
+    once; the log still has it."""
+    import logging
+
+    from eegviz.sinks import make_sink
+
+    _osc_sink_class()
+    sink = make_sink("osc:127.0.0.1:9")
+    said = []
+    sink.set_notice(said.append)
+
+    def unreachable(address, values):
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(sink.sink.client, "send_message", unreachable)
+    with caplog.at_level(logging.WARNING, logger="eegviz.plugins.osc"):
+        for i in range(3):
+            sink.on_skipped(Marker(float(i), "star_003"), "in a gap", SkipKind.GAP)
+    assert said == ["--sink osc:127.0.0.1:9: sending to 127.0.0.1:9 failed ([Errno 101] Network is unreachable); "
+                    "later failures are not reported"]
+    assert [r.getMessage() for r in caplog.records] == [f"OSC sink: {said[0].split(': ', 1)[1]}"]
+    sink.close()

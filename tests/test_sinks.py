@@ -258,6 +258,45 @@ def test_a_slow_sink_is_said_once_naming_it(monkeypatch, caplog):
     assert said.startswith("--sink slow: sink 'slow' took ") and " ms in on_result(); the session waits" in said
 
 
+def test_a_sinks_notices_reach_the_function_a_window_gives(monkeypatch):
+    """A slow sink was said in the log alone, and a plugin sink had no way to say anything but the log: a
+    window's user saw neither. set_notice hands the session's notice function to the sink (its own notices named
+    after its --sink), and the slowness is said through it too, once."""
+    import time
+
+    from eegviz import plugins, sinks
+
+    class Telling:
+        def set_notice(self, say):
+            self.say = say
+
+        def on_result(self, rec, stimulus=None):
+            self.say("target gone")
+            time.sleep(0.03)
+
+        def on_skipped(self, marker, reason, kind):
+            self.say("--sink telling:x: said in full")
+
+        def close(self):
+            pass
+
+        @classmethod
+        def from_spec(cls, text):
+            return cls()
+
+    monkeypatch.setattr(sinks, "SLOW_SINK_S", 0.02, raising=False)
+    monkeypatch.setitem(plugins._extra["sinks"], "telling", Telling)
+    sink = make_sink("telling:x")
+    said = []
+    sink.set_notice(said.append)
+    sink.on_result(object(), None)
+    sink.on_result(object(), None)
+    sink.on_skipped(object(), "gap", None)
+    assert said[0] == said[2] == "--sink telling:x: target gone"
+    assert said[1].startswith("--sink telling:x: sink 'telling' took ") and " ms in on_result()" in said[1]
+    assert said[3:] == ["--sink telling:x: said in full"] and len(said) == 4  # the slowness once
+
+
 def test_an_unknown_sink_lists_only_what_sink_can_build(monkeypatch):
     """The list of available sinks named 'headless', which --sink then refused ("give --out DIR")."""
     monkeypatch.setenv("EEGVIZ_PLUGINS", str(ROOT / "plugins"))

@@ -15,7 +15,9 @@ The windowed `eegviz demo/replay/live` that puts a controller behind a window is
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -32,6 +34,9 @@ from eegviz.settings import SessionSettings
 log = logging.getLogger(__name__)
 
 MESSAGE_CHARS = 300  # an error longer than this is cut: it is one line in a window, not a log
+# A --sink's notice (slow, an OSC target that cannot be reached) is said at most this often: each session says it
+# once, and a kiosk that replays its recording starts a session every minute or so, which filled the notices list.
+SINK_NOTICE_EVERY_S = 600.0
 
 
 def one_line(exc: BaseException) -> str:
@@ -63,6 +68,7 @@ class _WorkerSignals(QObject):
     marker = Signal(int, object)
     reconstruction = Signal(int, object, object)
     status = Signal(int, object)
+    sink_notice = Signal(int, str, str)  # --sink spec, notice
     progress = Signal(int, str)
     started = Signal(int, object)  # StreamInfo
     ended = Signal(int, str, str, object)  # reason, error message ("" if none), Stats or None
@@ -153,6 +159,8 @@ class SessionController(QObject):
         self._signals.marker.connect(self._on_marker)
         self._signals.reconstruction.connect(self._on_reconstruction)
         self._signals.status.connect(self._on_status)
+        self._signals.sink_notice.connect(self._on_sink_notice)
+        self._sink_said: dict[tuple[str, str], float] = {}  # (spec, notice) -> time.monotonic() it was said
         self._signals.progress.connect(self._on_progress)
         self._signals.started.connect(self._on_started)
         self._signals.ended.connect(self._on_ended)
@@ -309,6 +317,8 @@ class SessionController(QObject):
             source = sess.factory()
             sinks = make_sinks(settings.output.sinks)
             try:
+                for s in sinks:  # their notices in the window too, not in the log alone (eegviz.sinks)
+                    s.set_notice(lambda text, spec=s.spec: signals.sink_notice.emit(sid, spec, text))
                 pipe = Pipeline(source, decoder, generator, sinks + [_WindowSink(signals, sid)], output=output,
                                 paced=sess.paced, on_chunk=lambda c: signals.chunk.emit(sid, c),
                                 on_marker=lambda m: signals.marker.emit(sid, m),
@@ -360,6 +370,19 @@ class SessionController(QObject):
     def _on_status(self, sid: int, status) -> None:
         if self._current(sid):
             self.bridge.status.emit(status)
+
+    @Slot(int, str, str)
+    def _on_sink_notice(self, sid: int, spec: str, text: str) -> None:
+        """A --sink's notice goes to the window as a source's does, unless the same sink said the same (its
+        numbers aside: "took 312 ms") within SINK_NOTICE_EVERY_S; the log has every one."""
+        if not self._current(sid):
+            return
+        key, now = (spec, re.sub(r"\d+", "#", text)), time.monotonic()
+        said = self._sink_said.get(key)
+        if said is not None and now - said < SINK_NOTICE_EVERY_S:
+            return
+        self._sink_said[key] = now
+        self.bridge.status.emit({"notice": text})
 
     @Slot(int, str)
     def _on_progress(self, sid: int, text: str) -> None:

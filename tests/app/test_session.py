@@ -283,6 +283,45 @@ def test_the_stimulus_panel_says_which_images_dir_the_session_has(session, qtbot
         ctl.stop()
 
 
+def test_a_sinks_notice_is_in_the_window_once_however_often_it_is_said(session, qtbot, monkeypatch):
+    """A slow --sink's warning and an OSC target that could not be reached went to the log alone: the window's
+    user never saw them. They now reach the message line and the notices list as a source's notices do, and a
+    sink that says the same again (a kiosk replaying its recording says it once every session) is listed once."""
+    from eegviz import plugins
+    from eegviz.settings import OutputSettings
+
+    class Telling:
+        sent = 0
+
+        def set_notice(self, say):
+            self.say = say
+
+        def on_result(self, rec, stimulus=None):
+            Telling.sent += 1
+            self.say(f"target gone after {Telling.sent} sends")
+
+        def on_skipped(self, marker, reason, kind):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(plugins._extra["sinks"], "telling", Telling)
+    win, ctl = session
+    shown, show = [], win.show_message
+    monkeypatch.setattr(win, "show_message", lambda text, error=False: (shown.append(text), show(text, error)))
+    settings = SessionSettings(output=OutputSettings(sinks=("telling",)))
+    for _ in range(2):
+        with qtbot.waitSignal(ctl.started, timeout=START_MS):
+            ctl.start(SourceChoice("demo", speed=5.0), settings)
+        qtbot.waitUntil(lambda: win.n_epochs >= 2, timeout=10000)
+        with qtbot.waitSignal(ctl.stopped, timeout=5000):
+            ctl.stop()
+    assert Telling.sent >= 4
+    assert [text for _, text in win.notices] == ["--sink telling: target gone after 1 sends"]
+    assert [t for t in shown if t.startswith("notice: ")] == ["notice: --sink telling: target gone after 1 sends"]
+
+
 def test_the_window_sink_counts_nan_skips_by_their_kind_not_their_text():
     from types import SimpleNamespace
 
