@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -137,6 +137,12 @@ class HistoryStrip(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(6)
         self._layout.addStretch(1)  # items are inserted before this stretch, newest on the left
+
+    def minimumSizeHint(self):  # noqa: N802 (Qt name)
+        """Nothing: the window hides the strip where it has no room (MainWindow._fit_parts), and its thumbnails'
+        height, counted in the window's minimum while shown, refused a resize from a tall window straight to a
+        short one (1280 x 860 to 800 x 480 became 800 x 504, the status bar below an 800 x 480 screen)."""
+        return QSize(0, 0)
 
     def __len__(self) -> int:
         return len(self.items)

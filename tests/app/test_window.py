@@ -125,6 +125,29 @@ def test_a_small_window_gives_the_reconstruction_the_room(qtbot, info):
         w.close()
 
 
+def test_one_resize_takes_a_window_with_history_down_to_800_x_480(qtbot, info):
+    """The history strip's thumbnails counted in the window's minimum while it was shown, so a 1280 x 860 window
+    with a history, resized to 800 x 480 (moved to a 7-inch screen, a tiling window manager), became 800 x 504:
+    the status bar lay below the screen until a second resize."""
+    from PySide6.QtWidgets import QApplication
+
+    from eegviz.app.window import MainWindow
+
+    w = MainWindow(info)
+    qtbot.addWidget(w)
+    w.fit_to(1280, 860)
+    w.show()
+    qtbot.waitUntil(lambda: w.isVisible(), timeout=2000)
+    for i in range(8):
+        w.on_reconstruction(make_rec(payload=f"p{i}"), None)
+    QApplication.processEvents()
+    assert w.history.isVisible() and w.history.height() >= 96  # shown in full where there is room
+    w.resize(800, 480)
+    QApplication.processEvents()
+    assert (w.width(), w.height()) == (800, 480) and not w.history.isVisible()
+    assert w.statusBar().geometry().bottom() < 480
+
+
 def test_the_status_bar_shows_the_marker_to_image_latency_first(window, qtbot):
     """The pipeline's stages come in order, the end-to-end marker_to_image last: at 1280 px the details were elided
     to "latency epoch_wait … · generate 52.5 ms · ep…", so the one number the summary line reports was never seen."""
