@@ -26,6 +26,7 @@ REPLAY_PAUSE_MAX_S = 60.0  # a looping demo's pause between its sessions is not 
 KIOSK_MAIN_PX = 560  # design sizes, on a screen that has room
 KIOSK_SIDE_PX = 240
 MIN_MAIN_PX = 64  # and the smallest, on one that has not
+SIDE_SHARE = 0.6  # the side images at most this fraction of the reconstruction's size (design: 240 of 560)
 MIN_SIDE_PX = 48
 
 
@@ -231,11 +232,13 @@ class KioskWindow(SessionWindow):
 
     def _fit_panels(self, width: int, height: int) -> None:
         """Scale the three images to the screen: the reconstruction gets about half the width, never more than
-        its design size, and the side panels share the rest (a fixed layout squeezed them on small screens)."""
+        its design size, and the side panels share the rest (a fixed layout squeezed them on small screens), each
+        at most SIDE_SHARE of the reconstruction: on an 800 x 480 screen they were 208 px beside its 232, and
+        the reconstruction, what visitors come to see, looked no larger than the others."""
         avail_w = width - 48 - 2 * 32 - 3 * 8 - 16  # margins, spacing, the panels' own margins, slack
         avail_h = height - 48 - 200  # margins, captions, the class line and slack
         main = max(MIN_MAIN_PX, min(KIOSK_MAIN_PX, int(avail_w * 0.5), avail_h))
-        side = max(MIN_SIDE_PX, min(KIOSK_SIDE_PX, (avail_w - main) // 2))
+        side = max(MIN_SIDE_PX, min(KIOSK_SIDE_PX, (avail_w - main) // 2, int(main * SIDE_SHARE)))
         self.recon_panel.set_size(main)
         self.saliency_panel.set_size(side)
         self.stimulus_panel.set_size(side)

@@ -89,6 +89,20 @@ def test_the_side_images_are_level_when_one_caption_wraps(qtbot, info):
     assert stim.caption.minimumHeight() == sal.caption.minimumHeight() < 1.5 * sal.caption.fontMetrics().lineSpacing()
 
 
+def test_the_reconstruction_stands_out_on_a_small_screen(qtbot, info):
+    """On an 800 x 480 screen the side images were 208 px beside the reconstruction's 232: it looked no larger
+    than the saliency map or the stimulus. They are now at most 0.6 of it; a large screen keeps the design sizes."""
+    from eegviz.app.kiosk import KIOSK_MAIN_PX, KIOSK_SIDE_PX
+
+    w = KioskWindow(info)
+    qtbot.addWidget(w)
+    w._fit_panels(800, 480)
+    main, side = w.recon_panel._size, w.stimulus_panel._size
+    assert main >= 200 and w.saliency_panel._size == side <= 0.6 * main, (main, side)
+    w._fit_panels(1920, 1080)
+    assert (w.recon_panel._size, w.stimulus_panel._size) == (KIOSK_MAIN_PX, KIOSK_SIDE_PX)
+
+
 def test_the_kiosk_hides_the_mouse_pointer(qtbot, info):
     """The arrow stayed where the mouse was left, over the images, for as long as the exhibition ran: a kiosk
     has nothing to click."""
