@@ -156,6 +156,9 @@ def test_outlets_restarted_between_open_and_start_are_found_again() -> None:
     assert _n(chunks) == 50 and [m.payload for m in markers] == ["back"]
     src.open()
     del outlet
+    # the stream stays away: start() looks for it again for the whole resolve_timeout, which 1 s serves as well as
+    # 3 s (found once already, open() above needed the longer one)
+    src.resolve_timeout = 1.0
     with pytest.raises(EegvizError, match=f"no LSL stream named '{name}'"):
         src.start()
 
