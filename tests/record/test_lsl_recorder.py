@@ -102,6 +102,18 @@ def _record_in_thread(out, names, backend, **kw):
     return t, stop, result
 
 
+def _until_recorded(result, backend: str, want: dict[str, int], fixed_s: float) -> None:
+    """Before stopping: the eegviz recorder's streams hold `want` samples each (by name), polled with a generous
+    deadline; it used to be a fixed sleep of fixed_s, which LabRecorderCLI (no count to watch) still gets."""
+    if backend != "eegviz":
+        time.sleep(fixed_s)
+        return
+    streams = result["recorder"].streams
+    t_end = time.monotonic() + 20.0
+    while {r.name: r.n_samples for r in streams} != want and time.monotonic() < t_end:
+        time.sleep(0.02)
+
+
 def _push_known(outlets: LslOutlets, n_chunks=20, per_chunk=25, marker_every=4):
     """Push n_chunks x per_chunk samples paced in real time and a marker every few chunks; returns what was sent."""
     rng = np.random.default_rng(0)
@@ -132,9 +144,10 @@ def test_record_keeps_every_sample_and_marker_with_raw_stamps(tmp_path, backend)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "earlier.txt").write_text("an earlier session")  # never overwritten
     t, stop, result = _record_in_thread(tmp_path / "out", [info.name, marker_name], backend)
-    time.sleep(0.5)  # LabRecorderCLI subscribes a moment after it says it started
+    if backend != "eegviz":  # eegviz's recorder has opened every inlet before on_start
+        time.sleep(0.5)  # LabRecorderCLI subscribes a moment after it says it started
     x, stamps, markers = _push_known(outlets)
-    time.sleep(1.0)
+    _until_recorded(result, backend, {info.name: len(x), marker_name: len(markers)}, fixed_s=1.0)
     stop.set()
     t.join(40)
     assert "error" not in result, result.get("error")
@@ -179,7 +192,7 @@ def test_eegviz_backend_numeric_formats_and_strings(tmp_path):
     words = ["zebra_001", "ünïcödé ✓", "", "a,b;c\nd"]
     for i, w in enumerate(words):
         text.push_sample([w], t0 + i)
-    time.sleep(0.8)
+    _until_recorded(result, "eegviz", {**{f"{k}-{tag}": 20 for k in fmts}, f"txt-{tag}": len(words)}, fixed_s=0.8)
     stop.set()
     t.join(30)
     assert "error" not in result, result.get("error")
@@ -213,7 +226,7 @@ def test_recording_opens_as_an_eegviz_dataset(tmp_path):
             outlets.push_marker(Marker(timestamp=float(stamps[k + 100]) if k + 100 < n else float(stamps[k]),
                                        payload=ids[k // 50]))
         time.sleep(0.02)
-    time.sleep(0.8)
+    _until_recorded(result, "eegviz", {info.name: n, marker_name: len(ids)}, fixed_s=0.8)
     stop.set()
     t.join(30)
     assert "error" not in result, result.get("error")
