@@ -70,6 +70,14 @@ def _collect(src: LslSource, until, timeout: float = 3.0):
     return chunks, markers, gaps
 
 
+def _connected(*outlets: pylsl.StreamOutlet, timeout: float = 5.0) -> None:
+    """Until every outlet has a consumer (the source's inlet), before the first push: a fixed 0.2 s sleep "let the
+    inlets' connections settle" before; start() has opened them, so this is usually at once."""
+    t_end = time.monotonic() + timeout
+    while not all(o.have_consumers() for o in outlets) and time.monotonic() < t_end:
+        time.sleep(0.01)
+
+
 def _n(chunks) -> int:
     return sum(len(c.timestamps) for c in chunks)
 
@@ -90,7 +98,7 @@ def test_every_sample_once_in_order_with_markers() -> None:
     try:
         assert src.info.ch_names == tuple(f"E{i + 1}" for i in range(N_CH))
         assert src.info.sfreq == SFREQ
-        time.sleep(0.2)  # let the inlets' connections settle before the first push
+        _connected(outlet, moutlet)
         total, t0 = 0, pylsl.local_clock()
         for k in range(5):
             _push(outlet, total, 50, t0)
@@ -124,7 +132,7 @@ def test_open_reads_the_header_and_delivers_nothing_sent_before_start() -> None:
             moutlet.push_sample(["before"])
             time.sleep(0.1)
         src.start()
-        time.sleep(0.2)  # let the inlets' connections settle before the first push
+        _connected(outlet, moutlet)
         _push(outlet, 1000, 50, t0)
         moutlet.push_sample(["after"])
         chunks, markers, _ = _collect(src, lambda c, m, g: _n(c) >= 50 and m)
@@ -147,7 +155,7 @@ def test_outlets_restarted_between_open_and_start_are_found_again() -> None:
     outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)  # same names and source_ids, new uids
     try:
         src.start()
-        time.sleep(0.2)
+        _connected(outlet, moutlet)
         _push(outlet, 0, 50)
         moutlet.push_sample(["back"])
         chunks, markers, _ = _collect(src, lambda c, m, g: _n(c) >= 50 and m)
@@ -203,7 +211,7 @@ def test_nan_samples_delivered_with_one_notice() -> None:
     src = LslSource(stream_name=name, resolve_timeout=3.0)
     src.start()
     try:
-        time.sleep(0.2)
+        _connected(outlet)
         t0 = pylsl.local_clock()
         bad = _ramp(0, 10)
         bad[3, 2] = np.nan
@@ -238,7 +246,7 @@ def _streaming(name: str, source_id: str) -> tuple[pylsl.StreamOutlet, LslSource
     src = LslSource(stream_name=name, resolve_timeout=3.0)
     src.start()
     try:
-        time.sleep(0.2)
+        _connected(outlet)
         _push(outlet, 0, 50)
         chunks, _, _ = _collect(src, lambda c, m, g: _n(c) >= 50)
     except BaseException:
@@ -320,7 +328,7 @@ def _eeg_and_markers_streaming():
     outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
     src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
     src.start()
-    time.sleep(0.2)
+    _connected(outlet, moutlet)
     return outlet, moutlet, src
 
 def test_marker_outlet_recreated_markers_resume() -> None:
@@ -382,7 +390,7 @@ def test_outlets_roundtrip() -> None:
     src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
     src.start()
     try:
-        time.sleep(0.2)
+        _connected(outlets.eeg, outlets.markers)
         now = pylsl.local_clock()
         samples = (np.arange(30, dtype=np.float32).reshape(10, 3)) * 1e-6
         outlets.push_chunk(Chunk(samples=samples, timestamps=now + np.arange(10) / SFREQ))
@@ -681,7 +689,7 @@ def test_session_xdf_records_the_senders_marker_stream_header(tmp_path) -> None:
     src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
     src.start()
     try:
-        time.sleep(0.2)
+        _connected(outlet, moutlet)
         with SessionRecorder(tmp_path / "session.xdf", src.info) as rec:
             moutlet.push_sample(["img-1"])
             _, got, _ = _collect(src, lambda c, m, g: m)
@@ -717,7 +725,7 @@ def test_no_marker_stream_found_is_one_notice() -> None:
     src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)  # other tests' markers unseen
     src.start()
     try:
-        time.sleep(0.2)
+        _connected(outlet)
         _push(outlet, 0, 20)
         got = _read_all(src, lambda g: _n(g["chunks"]) >= 20)
         more = _read_all(src, lambda g: False, timeout=0.3)
@@ -947,7 +955,7 @@ def test_channels_without_a_unit_are_judged_from_their_values(values, scale, wha
     src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
     src.start()
     try:
-        time.sleep(0.2)
+        _connected(outlet)
         outlet.push_chunk(np.zeros((5, N_CH), np.float32))  # an amplifier warming up: nothing to judge by
         outlet.push_chunk(np.full((20, N_CH), values, np.float32))
         got = _read_all(src, lambda g: _n(g["chunks"]) >= 25)
@@ -970,7 +978,7 @@ def _pushed(blocks: list[np.ndarray], pause: float = 0.05, read_timeout: float =
     n = sum(len(b) for b in blocks)
     got = {"chunks": [], "notices": []}
     try:
-        time.sleep(0.2)
+        _connected(outlet)
         for block in blocks:
             outlet.push_chunk(block)
             time.sleep(pause)
@@ -1104,7 +1112,7 @@ def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorde
     src.start()
     markers, notices = [], []
     try:
-        time.sleep(0.2)
+        _connected(outlet, moutlet)
         with SessionRecorder(tmp_path / "session.xdf", src.info) as rec:
             for value in ("img-1", "Bild_\xe4".encode("cp1252"), "img-\xe4".encode("cp1252"), "img-3"):
                 moutlet.push_sample([value])
@@ -1167,7 +1175,7 @@ def test_a_marker_stream_of_several_channels_is_said_to_keep_its_first() -> None
     src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
     src.start()
     try:
-        time.sleep(0.2)
+        _connected(outlet, moutlet)
         moutlet.push_sample(["img-1", "cond-A"])
         markers, notices, t_end = [], [], time.monotonic() + 3.0
         while not markers and time.monotonic() < t_end:
