@@ -89,6 +89,9 @@ def _load_board_controller() -> None:
 
 # how long open() looks for LSL marker streams it will not use (without --markers), to say so
 MARKER_LOOK_S = 0.3
+# how long the LSL marker stream named with --markers is looked for (open(), and start() again when it went away);
+# a module constant so that a test of a stream that stays away need not sit all of it out
+MARKER_RESOLVE_S = 5.0
 
 
 # boards that stream another board's data (a playback of its file, a relay of its stream), described by that board,
@@ -233,7 +236,7 @@ class BrainFlowSource:
         name, which one was taken is said in `notices`, as in an LSL session."""
         from eegviz.sources.lsl import resolve_streams
 
-        _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", 5.0, notices)  # markers only
+        _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", MARKER_RESOLVE_S, notices)  # markers only
         self._marker_inlet, self._marker_info = lsl_reconnect.new_inlet(mk), mk
 
     def _connect_marker_inlet(self) -> None:

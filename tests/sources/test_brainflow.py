@@ -190,7 +190,9 @@ def test_open_prepares_the_board_and_streams_nothing_until_start() -> None:
     assert src.board is None
 
 
-def test_a_marker_stream_gone_before_start_is_one_line_and_leaves_no_board_running() -> None:
+def test_a_marker_stream_gone_before_start_is_one_line_and_leaves_no_board_running(monkeypatch) -> None:
+    from eegviz.sources import brainflow as bf
+
     name = f"bf-mk-{uuid.uuid4().hex[:8]}"
     outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, name))
     src = BrainFlowSource(marker_lsl_name=name)
@@ -198,6 +200,8 @@ def test_a_marker_stream_gone_before_start_is_one_line_and_leaves_no_board_runni
     with pytest.raises(EegvizError, match="read before start"):
         src.read()
     del outlet  # gone during the warm-up
+    # it stays away: start()'s second look for it lasts all of MARKER_RESOLVE_S, and 1 s shows that as well as 5 s
+    monkeypatch.setattr(bf, "MARKER_RESOLVE_S", 1.0)
     with pytest.raises(EegvizError, match=f"LSL marker stream '{name}' did not answer"):
         src.start()
     assert src.board is None
