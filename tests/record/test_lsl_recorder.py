@@ -706,9 +706,25 @@ def test_a_stream_gone_before_opening_is_left_out_with_one_warning(tmp_path, mon
 
     tag = uuid.uuid4().hex[:10]
     eeg, gone = _found_then_gone(monkeypatch, tag)
-    # the stream is gone for good: LabRecorderCLI's retries of a miss (START_ATTEMPTS launches, each with its 1 s
-    # discovery) could only miss it again; they are tested against a fake binary in test_labrecorder.py
-    monkeypatch.setattr(labrecorder, "START_ATTEMPTS", 1)
+    make = lsl_recorder.make_recorder
+
+    def launched_once_while_the_gone_stream_is_asked_for(path, infos, backend):
+        # the stream is gone for good: LabRecorderCLI's retries of a miss (START_ATTEMPTS launches, each with its
+        # 1 s discovery) could only miss it again (they are tested against a fake binary in test_labrecorder.py);
+        # the recorder started again without it keeps them, for a loaded machine
+        rec = make(path, infos, backend)
+        if isinstance(rec, labrecorder.LabRecorderCliRecorder) and any(i.name() == gone for i in infos):
+            start = rec.start
+
+            def start_once():
+                with monkeypatch.context() as m:
+                    m.setattr(labrecorder, "START_ATTEMPTS", 1)
+                    start()
+
+            rec.start = start_once
+        return rec
+
+    monkeypatch.setattr(lsl_recorder, "make_recorder", launched_once_while_the_gone_stream_is_asked_for)
     with caplog.at_level("WARNING", logger="eegviz"):
         rec = record(tmp_path / "out", duration=0.5, backend=backend, wait_s=0.5)
     said = [r.getMessage() for r in caplog.records if "had gone" in r.getMessage()]
