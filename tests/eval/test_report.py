@@ -478,3 +478,23 @@ def test_a_dataset_without_training_trials_is_scored_by_the_models_own_classes(t
 
     ds = load_dataset(data)
     assert zero_shot_split(ds)  # without a decoder the dataset's training split stands in, as before
+
+
+def test_shuffled_controls_never_pair_a_trial_with_itself(tmp_path):
+    """The controls pair each trial with another trial's map, caption or latent (_shuffle). A plain seeded
+    permutation left about one trial in place whatever the size (3 of the shipped 400 test trials), and for 2 or
+    3 trials it moved none, so the maps "shuffled across trials" scored exactly what the decoded maps scored."""
+    from eegviz.data.synthetic import load_dataset, simulate_dataset
+    from eegviz.data.targets import stimulus_targets
+    from eegviz.eval.report import _saliency_objects, _shuffle
+
+    for n in [*range(2, 60), 200, 400, 1000]:
+        perm = _shuffle(n)
+        assert sorted(perm.tolist()) == list(range(n)) and not (perm == np.arange(n)).any(), n
+    plain = np.random.default_rng(1).permutation(400)  # only the trials it left in place are moved
+    assert (_shuffle(400) != plain).sum() == 3
+    ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3, seed=2))
+    te = ds.subset("test")[:3]
+    sal = stimulus_targets(ds.image_ids[te], 32)[0].transpose(0, 2, 3, 1)  # perfect maps
+    out = _saliency_objects(ds, te, sal)
+    assert out["iou"] > 0.95 and out["shuffled_control"]["iou"] < out["iou"] - 0.2
