@@ -291,6 +291,10 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     test_idx = ds.subset("test")
     if not len(test_idx):
         raise EegvizError(f"{data} has no test split; nothing to evaluate")
+    if len(test_idx) < 2:  # every "shuffled" control would be the trial itself (_shuffle), equal to the figure
+        raise EegvizError(f"{data}'s test split holds one trial: the controls pair each test trial with another "
+                          "trial's map and caption, which one trial cannot, and a figure over one trial says "
+                          "nothing of the decoder; evaluate on a test split of two trials or more")
     seen = check_unseen(model, ds.image_ids[test_idx], refuse=refuse_seen)  # refused where the model saw them
     if seen is None:  # an older or hand-made folder: nothing to check against, which is said
         log.warning("%s does not record the images it was trained on (%s), so eval cannot check that this "

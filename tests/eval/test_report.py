@@ -444,7 +444,8 @@ def test_eval_skips_the_controls_where_training_holds_one_class(tmp_path, caplog
     from eegviz.eval.report import evaluate
     from eegviz.paths import default_model_dir
 
-    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3, seed=2)
+    # 20 images a class: class 0's 2 test trials (a test split of one trial is refused)
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=20, seed=2)
     meta = dict(np.load(data / "meta.npz"))
     meta["split"] = np.where(meta["labels"] != 0, "val", meta["split"])  # training and test trials: class 0
     np.savez(data / "meta.npz", **meta)
@@ -498,3 +499,22 @@ def test_shuffled_controls_never_pair_a_trial_with_itself(tmp_path):
     sal = stimulus_targets(ds.image_ids[te], 32)[0].transpose(0, 2, 3, 1)  # perfect maps
     out = _saliency_objects(ds, te, sal)
     assert out["iou"] > 0.95 and out["shuffled_control"]["iou"] < out["iou"] - 0.2
+
+
+def test_eval_refuses_a_test_split_of_one_trial(tmp_path):
+    """One test trial has no other trial to pair with: every shuffled control was the trial itself, reported
+    beside the figure as if it were a control (mask IoU, top-1 and IS equal to the decoded ones), and
+    reconstructions.png showed that one trial in all ten columns."""
+    from eegviz.data.synthetic import simulate_dataset
+    from eegviz.errors import EegvizError
+    from eegviz.eval.report import evaluate
+    from eegviz.paths import default_model_dir
+
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3, seed=2)
+    meta = dict(np.load(data / "meta.npz"))
+    test = np.flatnonzero(meta["split"] == "test")
+    meta["split"][test[1:]] = "val"
+    np.savez(data / "meta.npz", **meta)
+    with pytest.raises(EegvizError, match="test split holds one trial.*two trials or more"):
+        evaluate(data, default_model_dir(), tmp_path / "r", controls=False, reconstructions=False)
+    assert not (tmp_path / "r").exists()
