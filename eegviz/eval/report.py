@@ -670,14 +670,19 @@ def _no_caption(emb: np.ndarray, empty_emb) -> np.ndarray:
 
 
 def _plot(out: Path, stimuli, sal, images, y, classes, n: int = 10) -> None:
+    """reconstructions.png: up to `n` test trials, evenly spaced, one column each, one row per input or variant.
+
+    Fewer test trials than `n` get a column each: picking n spaced indices from them repeated trials side by side
+    (a test split of 3 showed each three or four times), which reads as several trials that happen to agree."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [("stimulus", stimuli), ("saliency", sal)] + [(k, v) for k, v in images.items()]
+    n = min(n, len(y))
     pick = np.linspace(0, len(y) - 1, n).astype(int)
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.2, len(rows) * 1.3))
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.2, len(rows) * 1.3), squeeze=False)
     for r, (name, arr) in enumerate(rows):
         for c, i in enumerate(pick):
             ax = axes[r, c]

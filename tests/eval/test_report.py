@@ -518,3 +518,19 @@ def test_eval_refuses_a_test_split_of_one_trial(tmp_path):
     with pytest.raises(EegvizError, match="test split holds one trial.*two trials or more"):
         evaluate(data, default_model_dir(), tmp_path / "r", controls=False, reconstructions=False)
     assert not (tmp_path / "r").exists()
+
+
+def test_reconstructions_png_shows_each_of_few_test_trials_once(tmp_path):
+    """Fewer test trials than the plot's ten columns: ten indices spaced over 3 trials showed each of them three
+    or four times side by side, as if several trials agreed; now one column per trial (the figure 3 columns
+    wide), and a single column draws too."""
+    from eegviz.eval.report import _plot
+
+    rng = np.random.default_rng(0)
+    for n in (3, 1):
+        img = rng.random((n, 16, 16, 3)).astype(np.float32)
+        out = tmp_path / str(n)
+        out.mkdir()
+        _plot(out, img, img, {"label+saliency": (img * 255).astype(np.uint8)}, np.arange(n), ["a", "b", "c"])
+        with Image.open(out / "reconstructions.png") as png:
+            assert png.size[0] == round(n * 1.2 * 100)
