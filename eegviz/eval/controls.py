@@ -403,7 +403,24 @@ def _checks(res: dict, res_hp: dict | None) -> dict:
     return c
 
 
+def _variant_label(name: str) -> str:
+    """A preprocessing variant's legend entry: "highpass_1hz" -> "high-pass 1 Hz", "as_model" -> "as the model"."""
+    if name.startswith("highpass_") and name.endswith("hz"):
+        return f"high-pass {name[len('highpass_'):-2]} Hz"
+    return "as the model" if name == "as_model" else name.replace("_", " ")
+
+
 def plot_controls(controls: dict, path) -> None:
+    """controls.png: each control's probe top-1 with its 95% interval, beside the chance line and, over each bar,
+    the 95% band a guesser reaches on that control's units; the model's own decoder on the image split beside
+    the probe's.
+
+    A control that was not run says so in its place, with the reason: its slot was left empty, which reads as a
+    top-1 of 0 (leave one subject out on one subject). The bands differ by control (the shuffled labels count
+    classes, not trials), and whether a figure lies inside its band is what each check reads, so a bar is shown
+    against its own band, not only against the chance line."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -411,25 +428,45 @@ def plot_controls(controls: dict, path) -> None:
 
     names = ["image_split", "shuffled_labels", "leave_one_subject_out", "blocks_kept_apart"]
     variants = list(controls["variants"])
-    fig, ax = plt.subplots(figsize=(8, 3.6))
+    fig, ax = plt.subplots(figsize=(9.5, 3.8))
     width = 0.8 / len(variants)
+    band_drawn = False
+    skipped: dict[int, dict[str, list[float]]] = {}  # control -> reason -> bar positions
     for vi, v in enumerate(variants):
         res = controls["variants"][v]
         xs, ys, err = [], [], [[], []]
         for i, n in enumerate(names):
-            r = res.get(n, {})
+            r, x = res.get(n, {}), i + vi * width
             if "top1" in r:
-                xs.append(i + vi * width)
+                xs.append(x)
                 ys.append(r["top1"])
                 err[0].append(max(0.0, r["top1"] - r["ci95"][0]))
                 err[1].append(max(0.0, r["ci95"][1] - r["top1"]))
-        ax.bar(xs, ys, width, yerr=err, capsize=3, label=v.replace("_", " "))
-    ax.axhline(controls["chance"], color="k", ls="--", lw=1, label="chance")
+                lo, hi = r.get("chance_band95") or (None, None)
+                if lo is not None and hi is not None:
+                    ax.fill_between([x - width / 2, x + width / 2], lo, max(hi, lo + 0.004), color="0.35",
+                                    alpha=0.45, lw=0, zorder=3, label=None if band_drawn else "a guesser's 95% band")
+                    band_drawn = True
+            elif "skipped" in r:
+                skipped.setdefault(i, {}).setdefault(str(r["skipped"]), []).append(x)
+        ax.bar(xs, ys, width, yerr=err, capsize=3, label=_variant_label(v), zorder=2)
+    for i, reasons in skipped.items():
+        for why, xs in reasons.items():
+            at = float(np.mean(xs)) if len(reasons) == 1 else xs[0]
+            wrap = 40 if len(reasons) == 1 and len(xs) == len(variants) else 18
+            text = "\n".join(textwrap.wrap(f"not run: {why}", wrap, max_lines=5, placeholder=" ..."))
+            ax.text(at, 0.04, text, ha="center", va="bottom", fontsize=7, color="0.3", zorder=4)
+    ax.axhline(controls["chance"], color="k", ls="--", lw=1, label="chance", zorder=1)
+    decoder = controls.get("decoder_image_split_top1")
+    if isinstance(decoder, (int, float)) and np.isfinite(decoder):
+        ax.plot([width * (len(variants) - 1) / 2], [decoder], marker="D", color="k", ls="none", zorder=5,
+                label=f"the model's decoder, image split ({decoder:.3f})")
     ax.set_xticks([i + width * (len(variants) - 1) / 2 for i in range(len(names))])
-    ax.set_xticklabels([n.replace("_", " ") for n in names])
-    ax.set_ylabel("probe top-1 (95% CI)")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=8)
+    ax.set_xticklabels([textwrap.fill(n.replace("_", " "), 12) for n in names])
+    ax.set_xlim(-0.5, len(names) - 0.5 + width * (len(variants) - 1))
+    ax.set_ylabel("top-1 (bars: the probe, 95% CI)")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_title("Confound controls (linear probe refit per control)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -290,3 +290,35 @@ def test_checks_of_surviving_decoding_are_moot_where_the_image_split_is_at_chanc
         "generalises_across_subjects": None, "survives_blocks_kept_apart": None, "survives_highpass": None}
     res["image_split"] = {"top1": 0.5, "above_chance": True, "test_images_in_training": 0}  # decodes: they answer
     assert set(_checks(res, {"image_split": at_chance}).values()) == {True, False}
+
+
+def test_controls_png_says_which_control_was_not_run_and_shows_each_bar_against_its_band(tmp_path, monkeypatch):
+    """controls.png on one subject left leave-one-subject-out's slot empty, which reads as a top-1 of 0; it now
+    says "not run" with the reason. Each bar is drawn against the guesser's band of its own control (the shuffled
+    labels' is wider: it counts classes), and the model's own decoder stands beside the probe's image split."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    from eegviz.eval.controls import plot_controls
+
+    def scored(top1, band):
+        return {"top1": top1, "ci95": [top1 - 0.05, top1 + 0.05], "chance_band95": band}
+
+    res = {"image_split": scored(0.65, [0.005, 0.049]), "shuffled_labels": scored(0.02, [0.0, 0.058]),
+           "leave_one_subject_out": {"skipped": "one subject only"},
+           "blocks_kept_apart": scored(0.55, [0.005, 0.049])}
+    controls = {"chance": 0.025, "decoder_image_split_top1": 0.995,
+                "variants": {"as_model": res, "highpass_1hz": res}}
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    plot_controls(controls, tmp_path / "controls.png")
+    ax = figures[0].axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["not run: one subject only"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "a guesser's 95% band" in legend and "high-pass 1 Hz" in legend
+    assert "the model's decoder, image split (0.995)" in legend
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]  # (the error bars are lines)
+    assert len(bands) == 6  # one per bar
+    assert sorted({round(float(c.get_paths()[0].vertices[:, 1].max()), 3) for c in bands}) == [0.049, 0.058]
+    assert (tmp_path / "controls.png").is_file()
