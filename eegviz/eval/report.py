@@ -526,7 +526,21 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
             or not abs(ds.tmin - spec.tmin) < 0.5 / spec.sfreq):
         raise EegvizError(f"the dataset's epochs ({len(ds.ch_names)} ch, {ds.sfreq:g} Hz, {n} samples from "
                           f"{ds.tmin:g} s) differ from the model's ({len(spec.ch_names)} ch, {spec.sfreq:g} Hz, "
-                          f"{spec.n_times} samples from {spec.tmin:g} s)")
+                          f"{spec.n_times} samples from {spec.tmin:g} s){_channels_differ(ds.ch_names, spec.ch_names)}")
+
+
+def _channels_differ(data_names, model_names) -> str:
+    """Where two channel lists of one length differ, the first channel that does, for _check_compatible's line;
+    "" otherwise (a count that differs is in the line already). Same count, rate and window, other names or
+    order: the line read "(128 ch, 250 Hz, ...) differ from the model's (128 ch, 250 Hz, ...)", two equal
+    descriptions and no word of what differs."""
+    data_names, model_names = list(map(str, data_names)), list(map(str, model_names))
+    if len(data_names) != len(model_names) or data_names == model_names:
+        return ""
+    i = next(k for k, (a, b) in enumerate(zip(data_names, model_names)) if a != b)
+    how = ("the same channels in another order" if sorted(data_names) == sorted(model_names)
+           else "other channel names")
+    return f": {how} (channel {i + 1} is {data_names[i]!r} where the model has {model_names[i]!r})"
 
 
 def _reconstruction_metrics(ds, out: Path, test_idx, stimuli, sal, emb, gen, clf, batch: int, true_emb=None,

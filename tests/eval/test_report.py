@@ -534,3 +534,27 @@ def test_reconstructions_png_shows_each_of_few_test_trials_once(tmp_path):
         _plot(out, img, img, {"label+saliency": (img * 255).astype(np.uint8)}, np.arange(n), ["a", "b", "c"])
         with Image.open(out / "reconstructions.png") as png:
             assert png.size[0] == round(n * 1.2 * 100)
+
+
+def test_eval_refusing_other_channels_of_the_same_count_says_which(tmp_path):
+    """The model's channel count, rate and window, but two channels swapped (or renamed): the refusal read
+    "(128 ch, 250 Hz, 175 samples from -0.1 s) differ from the model's (128 ch, 250 Hz, 175 samples from -0.1
+    s)", two equal descriptions. It now names the first channel that differs, and whether only the order does."""
+    from eegviz.data.synthetic import simulate_dataset
+    from eegviz.errors import EegvizError
+    from eegviz.eval.report import evaluate
+    from eegviz.paths import default_model_dir
+
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=1, seed=2)
+    meta = json.loads((data / "dataset.json").read_text())
+    names = meta["ch_names"]
+    for new, how in (([names[1], names[0], *names[2:]], "the same channels in another order"),
+                     ([*names[:5], "Cz2", *names[6:]], "other channel names")):
+        meta["ch_names"] = new
+        (data / "dataset.json").write_text(json.dumps(meta))
+        with pytest.raises(EegvizError) as err:
+            evaluate(data, default_model_dir(), tmp_path / "r", controls=False)
+        i = 0 if new[0] != names[0] else 5
+        assert str(err.value).endswith(f"(128 ch, 250 Hz, 175 samples from -0.1 s): {how} (channel {i + 1} is "
+                                       f"{new[i]!r} where the model has {names[i]!r})")
+        assert not (tmp_path / "r").exists()
