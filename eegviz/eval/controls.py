@@ -151,13 +151,18 @@ def fit_probe(f: np.ndarray, y: np.ndarray, n_classes: int, weight_decay: float 
 
 
 def wilson(k: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """95% Wilson score interval for k successes in n (statsmodels); (0, 1) when there is nothing to count."""
+    """95% Wilson score interval for k successes in n (statsmodels); (0, 1) when there is nothing to count.
+
+    The interval always holds k / n; statsmodels' floating point put a perfect score just outside its own
+    interval (80 of 80: upper end 0.9999999999999999, below the 1.0 beside it in metrics.json), so the ends
+    are widened to k / n where rounding left it out."""
     if n == 0:
         return (0.0, 1.0)
     from statsmodels.stats.proportion import proportion_confint
 
     lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
-    return (max(0.0, float(lo)), min(1.0, float(hi)))
+    p = min(1.0, max(0.0, k / n))
+    return (max(0.0, min(float(lo), p)), min(1.0, max(float(hi), p)))
 
 
 def chance_band(n: int, chance: float, alpha: float = 0.05) -> tuple[float, float]:

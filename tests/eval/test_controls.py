@@ -130,6 +130,10 @@ def test_single_block_per_class_and_subject_cannot_be_split():
 def test_intervals():
     lo, hi = wilson(50, 100)
     assert lo < 0.5 < hi and hi - lo == pytest.approx(0.19, abs=0.01)
+    # a perfect (or null) score lies inside its own interval: 80 of 80 had an upper end of 0.9999999999999999
+    for k, n in ((80, 80), (185, 185), (0, 80), (1, 1)):
+        lo, hi = wilson(k, n)
+        assert lo <= k / n <= hi and (hi == 1.0 if k == n else lo == 0.0)
     lo, hi = chance_band(1000, 0.1)
     assert lo < 0.1 < hi and hi < 0.12
 
