@@ -714,7 +714,8 @@ def _add_eval(sub) -> None:
                    help="the confound controls: shuffled labels, leave-one-subject-out, blocks apart, high-pass "
                         "(default: on; --no-controls skips them)")
     e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
-                   help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none)")
+                   help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none; run only above the "
+                        "model's own --highpass)")
     _generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model")
     e.add_argument("--classifier", metavar="MODEL",
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "

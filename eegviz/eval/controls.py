@@ -270,12 +270,23 @@ def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
     chance = 1.0 / len(ds.classes)
     y = np.asarray(ds.labels)
     variants = {"as_model": spec}
-    if highpass_hz > 0 and spec.highpass == 0:
+    # a model trained with --highpass already filters "as_model": the variant refilters at the higher cutoff
+    # (--controls-highpass 2 on a 0.5 Hz model), and where it is not higher it would test nothing, which is said
+    # (it was left out without a word, and with it the survives_highpass check)
+    highpass_skipped = None
+    if highpass_hz > spec.highpass:
         variants[f"highpass_{highpass_hz:g}hz"] = replace(spec, highpass=highpass_hz)
+    elif highpass_hz > 0:
+        highpass_skipped = (f"the model already high-passes its input at {spec.highpass:g} Hz (eegviz train "
+                            f"--highpass), so a {highpass_hz:g} Hz high-pass changes nothing; pass a higher "
+                            "--controls-highpass")
+        log.warning("controls: no high-pass variant: %s", highpass_skipped)
     rng = np.random.default_rng(seed)
     out: dict = {"probe": f"multinomial logistic regression on {BIN_S * 1e3:g} ms bin means, log band powers "
                           f"({', '.join(b[0] for b in BANDS_HZ)}) and phase-locked 50/60 Hz, L2", "chance": chance,
                  "decoder_image_split_top1": decoder_top1, "variants": {}}
+    if highpass_skipped:
+        out["highpass_variant"] = {"skipped": highpass_skipped}
     for name, sp in tqdm(variants.items(), desc="confound controls", unit="variant", disable=None, leave=False):
         out["variants"][name] = _variant_controls(ds, _features(ds.eeg, sp), y, rng, seed)
         res = out["variants"][name]

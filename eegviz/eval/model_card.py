@@ -327,9 +327,11 @@ def _controls(metrics: dict | None) -> str:
                        for k, v in c["checks"].items())
     moot = (" (n/a: the probe's image split is not above chance, so there is no decoding for that control to "
             "test)") if None in c["checks"].values() else ""
+    hp = (c.get("highpass_variant") or {}).get("skipped")
     return (f"\n## Confound controls\nA linear probe ({c['probe']}) refit per control, top-1 with 95% Wilson "
             f"interval; chance {c['chance']:.3f}. See eegviz/eval/controls.py for what each control asks.\n\n"
-            + "\n".join(rows) + f"\n\nReading: {checks}{moot}.\n")
+            + "\n".join(rows) + f"\n\nReading: {checks}{moot}.\n"
+            + (f"\nNo high-pass variant: {hp}.\n" if hp else ""))
 
 
 def _simulated(d: dict) -> str:

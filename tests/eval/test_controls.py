@@ -326,3 +326,21 @@ def test_controls_png_says_which_control_was_not_run_and_shows_each_bar_against_
     assert len(bands) == 6  # one per bar
     assert sorted({round(float(c.get_paths()[0].vertices[:, 1].max()), 3) for c in bands}) == [0.049, 0.058]
     assert (tmp_path / "controls.png").is_file()
+
+
+def test_a_model_trained_with_a_high_pass_gets_the_variant_above_its_own_cutoff(tmp_path, caplog):
+    """A model trained with --highpass 0.5 already filters "as_model"; the controls' high-pass variant was then
+    left out without a word, whatever --controls-highpass asked for, and with it the survives_highpass check.
+    Now a higher cutoff is run (refiltered at that cutoff), and one not higher is said to be skipped, with why."""
+    from dataclasses import replace
+
+    ds = load_dataset(simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3))
+    spec = replace(_spec(ds), highpass=0.5)
+    r = run_controls(ds, spec, highpass_hz=2.0)
+    assert list(r["variants"]) == ["as_model", "highpass_2hz"] and "survives_highpass" in r["checks"]
+    assert "highpass_variant" not in r
+    r = run_controls(ds, spec, highpass_hz=0.5)
+    assert list(r["variants"]) == ["as_model"] and "survives_highpass" not in r["checks"]
+    assert r["highpass_variant"]["skipped"].startswith("the model already high-passes its input at 0.5 Hz")
+    assert "no high-pass variant" in caplog.text
+    assert "highpass_variant" not in run_controls(ds, spec, highpass_hz=0.0)  # none asked for

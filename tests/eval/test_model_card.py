@@ -120,6 +120,18 @@ def test_moot_control_checks_read_n_a_not_no():
     assert "NO" not in text
 
 
+def test_a_skipped_high_pass_variant_is_said_in_the_card():
+    """A model that high-passes its own input gets no high-pass variant at --controls-highpass's cutoff or below;
+    the card's table then had one column and no word of why."""
+    from eegviz.eval.model_card import _controls
+
+    r = {"top1": 0.5, "ci95": [0.4, 0.6]}
+    why = "the model already high-passes its input at 1 Hz (eegviz train --highpass), so a 1 Hz high-pass changes nothing"
+    text = _controls({"controls": {"probe": "p", "chance": 0.025, "variants": {"as_model": {"image_split": r}},
+                                   "checks": {}, "highpass_variant": {"skipped": why}}})
+    assert f"No high-pass variant: {why}." in text
+
+
 def test_the_decoders_top1_stands_beside_its_interval_and_a_guessers_band():
     """The headline class top-1 came with the chance level alone: 0.0375 against 0.025 on 80 trials could not be
     told from a guess. Older metrics.json files, without the interval, keep the old line."""

@@ -56,8 +56,8 @@ def test_eval_on_real_format_reports_decoder_and_controls(tmp_path, capsys):
     assert -1 <= m["saliency_ssim"] <= 1  # the saliency maps are scored against the real stimuli
     assert m["n_classes"] == 3 and 0 <= m["eeg_class_top1"] <= 1
     c = m["controls"]
-    # the model already high-passes, so there is no separate high-pass variant
-    assert list(c["variants"]) == ["as_model"]
+    # the model already high-passes at 0.5 Hz; the 2 Hz variant asked for refilters above it (it was left out)
+    assert list(c["variants"]) == ["as_model", "highpass_2hz"] and "highpass_variant" not in c
     v = c["variants"]["as_model"]
     assert v["image_split"]["n"] == m["n_test_trials"]
     assert v["leave_one_subject_out"]["n"] == m["n_test_trials"]  # crossed with the image split: test images only
