@@ -193,6 +193,7 @@ def test_eval_with_an_sd_model_and_an_image_classifier(tmp_path, capsys):
     assert m["ablation"]["label_only"]["ssim"] != m["ablation"]["label+saliency"]["ssim"]
     headline = json.loads(capsys.readouterr().out)
     assert headline["reconstruction_7way_top1"] == m["ablation"]["label+saliency"]["7way_top1"]
+    assert headline["reconstruction_7way_top1_chance"] == m["n_way_chance"] == pytest.approx(1 / 7)
     assert headline["reconstruction_7way_top1_saliency_shuffled"] == m["generation_controls"]["saliency_shuffled"][
         "7way_top1"]
     assert "reconstruction_iou" not in headline  # photographs: no silhouettes to score against
@@ -558,3 +559,17 @@ def test_eval_refusing_other_channels_of_the_same_count_says_which(tmp_path):
         assert str(err.value).endswith(f"(128 ch, 250 Hz, 175 samples from -0.1 s): {how} (channel {i + 1} is "
                                        f"{new[i]!r} where the model has {names[i]!r})")
         assert not (tmp_path / "r").exists()
+
+
+def test_the_headline_gives_the_reconstruction_n_way_its_own_chance():
+    """An outside classifier scores N-way over its own classes: a 3-class dataset's reconstructions 7-way stood in
+    the headline beside "chance" 0.333, the dataset's, where a guess is 1/7."""
+    from eegviz.eval.report import _headline_figures
+
+    row = {"ssim": 0.5, "7way_top1": 0.3, "is": {"mean": 2.0}}
+    metrics = {"headline": {"eeg_class_top1": 0.5, "chance": 1 / 3}, "n_way": 7, "n_way_chance": 1 / 7,
+               "ablation": {"label+saliency": row}, "generation_controls": {"saliency_shuffled": row},
+               "ssim_flat_baselines": {"background": 0.4}, "is_true_stimuli": {"mean": 3.0}}
+    _headline_figures(metrics)
+    assert metrics["headline"]["reconstruction_7way_top1_chance"] == pytest.approx(1 / 7)
+    assert metrics["headline"]["chance"] == pytest.approx(1 / 3)  # the class decoding's, unchanged
