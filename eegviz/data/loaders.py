@@ -121,10 +121,12 @@ def open_dataset(path: str | Path, **opts) -> EEGDataset:
     # by review); a library option such as average_repetitions is still only warned about
     chooses = [DATA_FLAGS[k] for k in CHOOSE_TRIALS if k in opts and k not in accepted]
     if chooses:
-        takes = ", ".join(f"{DATA_FLAGS[k]} for {' and '.join(f for f in FORMATS if k in _options(_loader(f)))}"
-                          for k in CHOOSE_TRIALS)
-        raise EegvizError(f"{' and '.join(chooses)} {'is' if len(chooses) == 1 else 'are'} not read for {path}, a "
-                          f"{fmt} dataset (they are read {takes} datasets); leave "
+        takes = [f"{DATA_FLAGS[k]} {'is read ' if not i else ''}for "
+                 f"{' and '.join(f for f in FORMATS if k in _options(_loader(f)))} {'datasets' if not i else 'ones'}"
+                 for i, k in enumerate(CHOOSE_TRIALS)]  # "--subjects is read for A and B datasets, --splits for A ones"
+        article = "an" if fmt[0] in "aeiox" else "a"  # an xdf, an eeg-imagenet
+        raise EegvizError(f"{' and '.join(chooses)} {'is' if len(chooses) == 1 else 'are'} not read for {path}, "
+                          f"{article} {fmt} dataset ({', '.join(takes)}); leave "
                           f"{'it' if len(chooses) == 1 else 'them'} out, or, for one subject's recordings, give "
                           "their own file or folder as --data")
     ignored = sorted(set(opts) - accepted - {"images_dir"})

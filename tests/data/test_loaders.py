@@ -1012,8 +1012,9 @@ def test_subjects_and_splits_of_a_dataset_that_does_not_read_them_are_refused(tm
     _record(tmp_path / "sub-02" / "s.xdf", _images(images), seconds=7.0)
     with pytest.raises(EegvizError) as err:
         open_dataset(tmp_path / "sub-02", images_dir=images, subjects=[3])
-    assert str(err.value).startswith(f"--subjects is not read for {tmp_path / 'sub-02'}, a xdf dataset (they are "
-                                     "read --subjects for eeg-imagenet and things-eeg2, --splits for eeg-imagenet")
+    assert str(err.value).startswith(f"--subjects is not read for {tmp_path / 'sub-02'}, an xdf dataset (--subjects "
+                                     "is read for eeg-imagenet and things-eeg2 datasets, --splits for eeg-imagenet "
+                                     "ones); leave it out")  # it read "(they are read --subjects for ...)"
     synth = simulate_dataset(tmp_path / "synth", subjects=1, n_per_class=1)
     with pytest.raises(EegvizError, match=r"^--subjects and --splits are not read for .*synth, a synthetic dataset"):
         open_dataset(synth, subjects=[1], splits="block_splits_by_image_all.pth")
