@@ -539,8 +539,13 @@ def load_xdf_session(
     if marker_stream is not None:
         mstreams = [s for s in streams if _name(s) == marker_stream]
         if not mstreams:
+            # the marker streams apart from the rest: "available: amp, ..." offered the EEG as a --markers name
+            kinds = [_is_string(s) or _rate(s) == 0 for s in streams]
+            markers = [n for n, is_marker in zip(names, kinds) if is_marker]
+            others = [n for n, is_marker in zip(names, kinds) if not is_marker]
             raise EegvizError(
-                f"no marker stream named '{marker_stream}' in {path}; available: {', '.join(names) or 'none'}"
+                f"no marker stream named '{marker_stream}' in {path}; its marker streams: "
+                f"{', '.join(markers) or 'none'}" + (f" (other streams: {', '.join(others)})" if others else "")
             )
         # every sample of an EEG stream would become a marker; irregular numeric events ([code, value] rows) are
         # markers. Where a marker stream shares its name with such a stream (an amplifier's triggers named as its

@@ -983,7 +983,9 @@ def test_xdf_training_reads_the_presenters_markers_beside_the_amplifiers_trigger
     assert list(named.image_ids) == ids
     with pytest.raises(EegvizError, match="no epochs"):  # the triggers, named, name no image
         open_dataset(tmp_path / "rec", images_dir=tmp_path / "images", marker_stream="amp-Markers")
-    with pytest.raises(EegvizError, match="no marker stream named 'presenter' in .*available: amp, amp-Markers"):
+    # the EEG is not offered as a marker stream ("available: amp, amp-Markers, ...")
+    with pytest.raises(EegvizError, match=r"no marker stream named 'presenter' in .*; its marker streams: amp-Markers, "
+                                          r"eegviz-presenter \(other streams: amp\)$"):
         open_dataset(tmp_path / "rec", images_dir=tmp_path / "images", marker_stream="presenter")
     with pytest.raises(EegvizError, match="no stream named 'eeg'"):
         open_dataset(tmp_path / "rec", images_dir=tmp_path / "images", eeg_stream="eeg")
