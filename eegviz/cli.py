@@ -86,6 +86,11 @@ def _check_session(settings: SessionSettings) -> None:
 
         find_images(settings.images_dir, "--images-dir")  # a missing or empty folder, two files of one id
     check_named(settings.output.folder, "--out", "a folder for the session's results (or leave --out out)")
+    if not settings.display.headless:
+        from eegviz.app.display import check_display
+
+        check_display("the window", "run with --headless --out DIR, or set QT_QPA_PLATFORM (offscreen with "
+                      "--screenshot; eglfs or linuxfb on a screen without a desktop)")
     if settings.output.folder and not settings.display.headless:
         from eegviz.record.session_folder import check_out_dir
 

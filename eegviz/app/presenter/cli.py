@@ -54,6 +54,10 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
                            shuffle=shuffle, seed=seed, block_size=block_size)
     app = QtWidgets.QApplication.instance()
     if app is None:
+        from eegviz.app.display import check_display
+
+        check_display("the presenter", "run it on the stimulus computer's desktop, or set QT_QPA_PLATFORM=eglfs or "
+                      "linuxfb on a screen without a desktop")
         app = QtWidgets.QApplication(sys.argv[:1])
     elif not isinstance(app, QtWidgets.QApplication):
         raise EegvizError("the presenter needs a QApplication, but a non-GUI Qt application is already running.")
