@@ -1011,6 +1011,34 @@ def setup_logging(args) -> None:
     configure(getattr(args, "cmd", None), args.log_level, bool(args.verbose), LOG_LEVELS)
 
 
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe (or socket) whose reading end has closed: `eegviz sys-info | head -1`. A broken
+    pipe elsewhere (a --sink's connection) is an error to report; only this one is the reader's choice."""
+    try:
+        import select
+
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), stdout not a file
+        return False
+
+
+def _quiet_broken_stdout() -> int:
+    """The reader of stdout has gone (`| head`), as for any Unix tool that is no error of this command's: it
+    printed "eegviz: error: Broken pipe", exit 2, after a demo that had written every result, and Python then
+    printed "Exception ignored ... BrokenPipeError" flushing stdout at exit. Exits quietly with 141, the status
+    of a tool ended by SIGPIPE (what `set -o pipefail` scripts expect of `... | head`); stdout is pointed at
+    /dev/null so the flush at exit has nowhere to fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+    return 141
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
@@ -1026,6 +1054,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eegviz: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():
+            return _quiet_broken_stdout()
         # A path the user gave that cannot be read or written: a file where a folder should be, no permission,
         # a full disk. Said in one line with the path; the traceback goes to the debug log only.
         logging.getLogger("eegviz").debug("OSError", exc_info=True)

@@ -610,3 +610,34 @@ def test_simulate_stream_stops_on_sigterm_and_says_what_it_sent():
             proc.wait()
     assert proc.returncode == 0, err
     assert "eegviz: stopped; published" in out and "published 0 samples" not in out, out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pipe's closed reader is seen with poll()")
+def test_stdout_piped_into_a_reader_that_has_gone_ends_quietly():
+    """`eegviz plugins | head -1`: the reader closes the pipe, as head does after its line. That printed
+    "eegviz: error: Broken pipe", exit 2 (after a headless demo too, whose results were all written), though no
+    command failed. It ends quietly now, with the status of a tool ended by SIGPIPE, and no "Exception ignored"
+    from Python's flush of stdout at exit."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    try:
+        proc = subprocess.run([sys.executable, "-m", "eegviz.cli", "plugins"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == "", proc.stderr
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_still_an_error(monkeypatch, capsys):
+    """Only stdout's reader going away is quiet: a broken connection elsewhere (a --sink) is said in one line."""
+    from eegviz import cli
+
+    def broken(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "cmd_sys_info", broken)
+    assert cli.main(["sys-info"]) == 2
+    assert "eegviz: error: Broken pipe" in capsys.readouterr().err
