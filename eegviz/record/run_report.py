@@ -21,6 +21,7 @@ import html
 import json
 import logging
 import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -329,8 +330,16 @@ def write_run_report(folder: str | Path) -> Path:
     out.append("</table></body></html>")
     path = folder / REPORT
     with replacing(path) as tmp:
-        tmp.write_text("\n".join(out), encoding="utf-8")
+        tmp.write_bytes(_utf8("\n".join(out)))
     return path
+
+
+def _utf8(text: str) -> bytes:
+    """The report's text as UTF-8 (its <meta charset>). A path the system's encoding could not decode is held in
+    lone surrogates (an ASCII locale, LC_ALL=C with PYTHONUTF8=0, and an --out folder named 'Müller'): writing them
+    strictly failed, and such a session had no report.html, only a warning. Those stand for the path's own bytes,
+    which are written as they are; anything else that is no text (a lone surrogate from a marker) becomes '?'."""
+    return re.sub("[\ud800-\udc7f\udd00-\udfff]", "?", text).encode("utf-8", "surrogateescape")
 
 
 RERUN = "python -m eegviz.record.run_report"

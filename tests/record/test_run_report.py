@@ -119,6 +119,20 @@ def test_only_dropped_lines_still_make_a_valid_report(tmp_path):
         assert sheet.size == _expected_sheet(0)
 
 
+def test_a_folder_name_the_locale_cannot_decode_still_gets_its_report(tmp_path):
+    """Under an ASCII locale (LC_ALL=C, PYTHONUTF8=0) the folder 'Müller' is held as 'M\\udcc3\\udcbcller', and
+    the report failed to encode it: the session ended with a warning and no report.html. The folder's own bytes
+    are written into the UTF-8 report now, so it reads 'Müller'; a marker that is no text becomes '?'."""
+    folder = tmp_path / "M\udcc3\udcbcller"  # 'Müller' as an ASCII locale decodes it
+    folder.mkdir()
+    with open(folder / "results.jsonl", "w") as f:
+        f.write(json.dumps({"marker": "star_\ud800", "t_marker": 1.0, "dropped": True, "reason": "gap"}) + "\n")
+    path = write_run_report(folder)
+    text = path.read_bytes().decode("utf-8")  # strict: the report is UTF-8, as its <meta charset> says
+    assert "M\u00fcller</code>" in text and "<title>eegviz run report: M\u00fcller</title>" in text
+    assert "<td>star_?</td>" in text
+
+
 def test_a_full_disk_under_the_report_names_the_file_and_leaves_no_picture_cut_short(tmp_path, monkeypatch):
     """A full disk (or a kill) while the contact sheet was written left a 0-byte contact_sheet.png, and a rerun on
     an old folder truncated the sheet it had: the old file stays whole, no partial is left, the error names it."""
