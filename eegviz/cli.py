@@ -1011,6 +1011,15 @@ def setup_logging(args) -> None:
     configure(getattr(args, "cmd", None), args.log_level, bool(args.verbose), LOG_LEVELS)
 
 
+def _undecoded_bytes(exc: UnicodeEncodeError) -> bool:
+    """Whether the text that failed to encode holds bytes the locale could not decode (Python keeps them as lone
+    surrogates): `--markers mk-ü` typed under an ASCII locale (LC_ALL=C with PYTHONUTF8=0) ended in pylsl's
+    traceback, encoding the LSL name as UTF-8. Any other encoding error is a defect and keeps its traceback."""
+    text = exc.object if isinstance(exc.object, str) else ""
+    bad = text[exc.start:exc.end]
+    return bool(bad) and all("\udc80" <= c <= "\udcff" for c in bad)
+
+
 def _stdout_reader_gone() -> bool:
     """Whether stdout is a pipe (or socket) whose reading end has closed: `eegviz sys-info | head -1`. A broken
     pipe elsewhere (a --sink's connection) is an error to report; only this one is the reader's choice."""
@@ -1060,6 +1069,15 @@ def main(argv: list[str] | None = None) -> int:
         # a full disk. Said in one line with the path; the traceback goes to the debug log only.
         logging.getLogger("eegviz").debug("OSError", exc_info=True)
         print(f"eegviz: error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    except UnicodeEncodeError as exc:
+        if not _undecoded_bytes(exc):
+            raise
+        logging.getLogger("eegviz").debug("UnicodeEncodeError", exc_info=True)
+        shown = exc.object.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        print(f"eegviz: error: '{shown}' holds bytes this system's locale ({sys.getfilesystemencoding()}) could not "
+              "read as text, so it cannot be passed on as a name; run with a UTF-8 locale (LANG=C.UTF-8) or "
+              "PYTHONUTF8=1", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("eegviz: interrupted", file=sys.stderr)

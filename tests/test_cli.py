@@ -641,3 +641,27 @@ def test_a_broken_pipe_that_is_not_stdout_is_still_an_error(monkeypatch, capsys)
     monkeypatch.setattr(cli, "cmd_sys_info", broken)
     assert cli.main(["sys-info"]) == 2
     assert "eegviz: error: Broken pipe" in capsys.readouterr().err
+
+
+def test_a_name_the_locale_could_not_decode_is_one_line(capsys):
+    """`eegviz simulate --stream --markers mk-ü` under an ASCII locale (LC_ALL=C, PYTHONUTF8=0): Python holds the
+    argument's bytes as lone surrogates, and pylsl's UTF-8 encoding of the LSL name ended in a traceback. One line
+    now, naming the argument and the fix (a UTF-8 locale)."""
+    from eegviz.cli import main
+
+    assert main(["simulate", "--stream", "--markers", "mk-\udcc3\udcbc", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "eegviz: error: 'mk-\u00fc' holds bytes this system's locale" in err and "PYTHONUTF8=1" in err, err
+    assert "Traceback" not in err
+
+
+def test_other_encoding_errors_keep_their_traceback(monkeypatch):
+    """Only undecoded argv or file-name bytes are the locale's doing; any other encoding error is a defect."""
+    from eegviz import cli
+
+    def fails(args):
+        "caf\u00e9".encode("ascii")
+
+    monkeypatch.setattr(cli, "cmd_sys_info", fails)
+    with pytest.raises(UnicodeEncodeError):
+        cli.main(["sys-info"])
