@@ -8,6 +8,8 @@ import a GUI toolkit.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +47,15 @@ def class_of(image_id: str) -> str:
 # the (folder, folders below its class folders) already warned about in this process: a session reads its
 # stimulus folder more than once (a replay: its ground truth and its stimulus panel), and said it each time
 _TOLD_DEEPER: set[tuple[str, tuple[str, ...]]] = set()
+
+
+def _utf8_bytes(name: str) -> bool:
+    """Whether a file name Python could not decode is UTF-8 on disk (so the locale, not the name, is at fault)."""
+    try:
+        os.fsencode(name).decode("utf-8")
+    except (UnicodeError, ValueError):
+        return False
+    return True
 
 
 def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[ImageFile]:
@@ -89,6 +100,12 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
         try:
             img.image_id.encode("utf-8")
         except UnicodeEncodeError:
+            if _utf8_bytes(img.image_id):
+                # UTF-8 bytes that an ASCII locale (LC_ALL=C with PYTHONUTF8=0) could not read: the name is fine,
+                # and "bytes another encoding wrote, rename it" sent the user renaming a good file
+                raise EegvizError(f"the image {img.path} has a UTF-8 name this system's locale "
+                                  f"({sys.getfilesystemencoding()}) cannot read as text; run with a UTF-8 locale "
+                                  "(LANG=C.UTF-8) or PYTHONUTF8=1") from None
             # a name in another encoding than the system's (Latin-1 'b\xe4r.png' copied from an old drive) is no
             # text: the presenter refused it as "File not found", and no marker could ever name it for training
             raise EegvizError(f"the image {img.path} has a name that is not UTF-8 text (bytes another encoding "

@@ -66,3 +66,21 @@ def test_an_image_name_that_is_not_utf8_text_is_refused(tmp_path):
         pytest.skip("this file system takes only UTF-8 names")
     with pytest.raises(EegvizError, match=r"has a name that is not UTF-8 text .* rename it"):
         find_images(tmp_path)
+
+
+def test_a_utf8_name_under_an_ascii_locale_names_the_locale_not_the_file(tmp_path):
+    """'bär.png' is UTF-8 on disk, but an ASCII locale (LC_ALL=C with PYTHONUTF8=0) cannot read it: the refusal
+    called it bytes another encoding wrote and said to rename a good file. It names the locale and the fix now."""
+    import os
+    import subprocess
+    import sys
+
+    _png(tmp_path / "cat" / "ok.png")
+    (tmp_path / "cat" / "b\u00e4r.png").write_bytes((tmp_path / "cat" / "ok.png").read_bytes())
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": "utf-8:backslashreplace"}
+    code = ("import sys; from eegviz.data.images import find_images; from eegviz.errors import EegvizError\n"
+            "try:\n    find_images(sys.argv[1])\nexcept EegvizError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env,
+                         timeout=120).stdout
+    assert "has a UTF-8 name this system's locale (ascii) cannot read as text" in out and "PYTHONUTF8=1" in out, out
+    assert "rename it" not in out
