@@ -49,8 +49,8 @@ def class_of(image_id: str) -> str:
 _TOLD_DEEPER: set[tuple[str, tuple[str, ...]]] = set()
 
 
-def _utf8_bytes(name: str) -> bool:
-    """Whether a file name Python could not decode is UTF-8 on disk (so the locale, not the name, is at fault)."""
+def utf8_on_disk(name: str) -> bool:
+    """Whether a name Python could not decode (a file name, an argument) is UTF-8 bytes (so the locale, not the name, is at fault)."""
     try:
         os.fsencode(name).decode("utf-8")
     except (UnicodeError, ValueError):
@@ -100,7 +100,7 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
         try:
             img.image_id.encode("utf-8")
         except UnicodeEncodeError:
-            if _utf8_bytes(img.image_id):
+            if utf8_on_disk(img.image_id):
                 # UTF-8 bytes that an ASCII locale (LC_ALL=C with PYTHONUTF8=0) could not read: the name is fine,
                 # and "bytes another encoding wrote, rename it" sent the user renaming a good file
                 raise EegvizError(f"the image {img.path} has a UTF-8 name this system's locale "

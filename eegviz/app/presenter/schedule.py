@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eegviz.data.images import ImageFile, class_of
+from eegviz.data.images import ImageFile, class_of, utf8_on_disk
 from eegviz.errors import EegvizError
 
 DESIGNS = ("rapid", "block")
@@ -49,6 +50,9 @@ def check_stream_name(name) -> str:
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
+        if utf8_on_disk(name):  # typed in UTF-8 under an ASCII locale: the name is fine, the locale is not
+            raise EegvizError(f"--name {name!r} is UTF-8 that this system's locale ({sys.getfilesystemencoding()}) "
+                              "cannot read as text; run with a UTF-8 locale (LANG=C.UTF-8) or PYTHONUTF8=1") from None
         raise EegvizError(f"--name must be UTF-8 text, got {name!r}.") from None
     return name
 

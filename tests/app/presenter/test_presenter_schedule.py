@@ -132,6 +132,18 @@ def test_check_stream_name_refuses_what_liblsl_cannot_name():
             check_stream_name(bad)
 
 
+def test_a_utf8_name_under_an_ascii_locale_names_the_locale():
+    """`present --name mk-ü` under an ASCII locale (LC_ALL=C, PYTHONUTF8=0) reaches Python as lone surrogates: it
+    was refused as "must be UTF-8 text", which it is. The refusal names the locale and the fix now; bytes that are
+    no UTF-8 are still refused as before."""
+    from eegviz.app.presenter.schedule import check_stream_name
+
+    with pytest.raises(EegvizError, match=r"is UTF-8 that this system's locale .* PYTHONUTF8=1"):
+        check_stream_name("mk-\udcc3\udcbc")
+    with pytest.raises(EegvizError, match="--name must be UTF-8 text"):
+        check_stream_name("mk-\udcfc")
+
+
 def test_a_schedule_longer_than_a_day_is_refused_before_it_is_built():
     """--repeats 100000000 built its trial list for minutes, memory growing; now one line at once."""
     import time
