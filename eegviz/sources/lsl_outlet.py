@@ -25,6 +25,11 @@ class LslOutlets:
 
     def __init__(self, info: StreamInfo, marker_name: str = "eegviz-markers") -> None:
         source_id = info.source_id or f"eegviz-{info.name}"
+        for text in (info.name, marker_name, source_id):
+            # said before pylsl: a StreamInfo whose name fails to encode (bytes an ASCII locale could not read, held
+            # as surrogates) is left half-built, and dropping it printed "StreamInfo deletion triggered error" to
+            # stdout under the one-line error (eegviz.cli)
+            text.encode("utf-8")
         eeg_info = pylsl.StreamInfo(
             name=info.name,
             type=info.ch_type or "EEG",
