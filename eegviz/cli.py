@@ -1048,7 +1048,26 @@ def _quiet_broken_stdout() -> int:
     return 141
 
 
+def _standard_fds_open() -> None:
+    """Point a closed stdin, stdout or stderr (`eegviz demo --headless --out DIR >&- 2>&-`, a service started
+    with them closed) at /dev/null. Left closed, the next file opened takes its number: session.xdf was opened as
+    descriptor 1 or 2, and anything a C library writes there (liblsl's and Qt's warnings go to stderr) would have
+    gone into the recording."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:  # the lowest free number: fd itself, unless a lower one is closed too
+                    os.dup2(null, fd)
+                    os.close(null)
+            except OSError:
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _standard_fds_open()
     try:
         args = parse_args(argv)
         setup_logging(args)

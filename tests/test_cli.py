@@ -666,3 +666,26 @@ def test_other_encoding_errors_keep_their_traceback(monkeypatch):
     monkeypatch.setattr(cli, "cmd_sys_info", fails)
     with pytest.raises(UnicodeEncodeError):
         cli.main(["sys-info"])
+
+
+def test_a_closed_stdout_or_stderr_is_not_reused_for_the_sessions_files(tmp_path):
+    """Run with stdout and stderr closed (`>&- 2>&-`), the next files opened took descriptors 1 and 2: a session's
+    session.xdf became "stderr", where liblsl's and Qt's warnings would be written into the recording. They are
+    pointed at /dev/null first now, so a file opened by the command gets a number above 2."""
+    import os
+
+    probe = tmp_path / "probe"
+    code = ("import os, sys\nfrom eegviz import cli\n"
+            "def opened(args):\n"
+            f"    fd = os.open({str(probe)!r}, os.O_WRONLY | os.O_CREAT)\n"
+            f"    os.write(fd, str(fd).encode())\n"
+            "    return 0\n"
+            "cli.cmd_sys_info = opened\nsys.exit(cli.main(['sys-info']))\n")
+
+    def close_out_and_err():
+        os.close(1)
+        os.close(2)
+
+    proc = subprocess.run([sys.executable, "-c", code], preexec_fn=close_out_and_err, timeout=120)
+    assert proc.returncode == 0
+    assert int(probe.read_text()) > 2
