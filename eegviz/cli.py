@@ -971,6 +971,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     pre = argparse.ArgumentParser(add_help=False, prog=parser.prog)
     pre.add_argument("--config", metavar="FILE.toml")
     known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
+    if all(a.startswith("-") for a in argv) and not {"-h", "--help", "--version"} & set(argv):
+        # `eegviz` alone, a first try: argparse said "the following arguments are required: cmd", an internal
+        # name, and nothing of where to start
+        parser.print_usage(sys.stderr)
+        raise EegvizError("name a command: `eegviz demo` replays the built-in recording in a window (`eegviz demo "
+                          "--headless --out DIR` without a display); `eegviz --help` lists them all")
     # `--config "$CFG"` with CFG unset ran the session with none of the file's settings, without a word
     check_named(known.config, "--config", "the settings file (FILE.toml), or leave --config out")
     if known.config:

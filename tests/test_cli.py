@@ -689,3 +689,14 @@ def test_a_closed_stdout_or_stderr_is_not_reused_for_the_sessions_files(tmp_path
     proc = subprocess.run([sys.executable, "-c", code], preexec_fn=close_out_and_err, timeout=120)
     assert proc.returncode == 0
     assert int(probe.read_text()) > 2
+
+
+def test_no_command_says_where_to_start(capsys):
+    """`eegviz` alone ended in argparse's "the following arguments are required: cmd", naming an internal name.
+    It names a command to start with and where the others are listed, in one line after the usage."""
+    from eegviz.cli import main
+
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: eegviz") and "required: cmd" not in err
+    assert err.splitlines()[-1].startswith("eegviz: error: name a command: `eegviz demo`") and "--help" in err, err
