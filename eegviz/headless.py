@@ -32,8 +32,11 @@ def run_headless(source, settings: SessionSettings):
     from eegviz.sinks import ProgressSink, close_sinks, make_sinks
     from eegviz.stimulus_truth import StimulusTruth
 
-    output = SessionOutput(settings.output.folder) if settings.output.folder else None
-    decoder, generator = build_models(resolve_model_dir(settings.model.path), settings.model.generator)
+    output = SessionOutput(settings.output.folder, settings) if settings.output.folder else None
+    model_dir = resolve_model_dir(settings.model.path)
+    if output is not None:
+        output.model_dir = model_dir  # named in session.json
+    decoder, generator = build_models(model_dir, settings.model.generator)
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=settings.source.command)
     sinks = make_sinks(settings.output.sinks)
     try:

@@ -95,3 +95,37 @@ def test_sigterm_ends_a_session_as_ctrl_c_does(tmp_path, headless):
     markers = next(s for name, s in streams.items() if "marker" in name.lower())
     assert len(lines) == len(markers["time_stamps"]) >= 3  # every marker recorded has its line
     assert all("footer" in s for s in streams.values()) and (out / "report.html").exists()
+
+
+def _record(folder):
+    import json
+
+    return json.loads((folder / "session.json").read_text())
+
+
+@pytest.mark.parametrize("command", ["demo", "replay", "live"])
+def test_the_session_folder_says_what_produced_it(tmp_path, command):
+    """session.json names the source, the model folder with its digest, the generator's options and eegviz's
+    version; a folder used to hold results.jsonl, report.html and session.xdf and nothing of what made them."""
+    from eegviz import __version__
+    from eegviz.bench.latency import model_digest
+    from eegviz.app.source_choice import initial_source
+
+    opts = {"demo": {"cmd": "demo", "speed": 0.0},
+            "replay": {"cmd": "replay", "file": str(demo_recording()), "speed": 0.0},
+            "live": {"cmd": "live", "simulate": True, "speed": 50.0, "class_snr_db": -6.0}}[command]
+    settings = SessionSettings.from_options({**opts, "out": str(tmp_path / "out"), "headless": True,
+                                             "steps": 1, "init": "latent", "duration": 2.0})
+    run_headless(initial_source(settings.source).make_source(), settings)
+    rec = _record(tmp_path / "out")
+    assert rec["eegviz"] == __version__ and rec["source"]["command"] == command
+    assert rec["source"]["opened"]["sfreq"] > 0 and rec["source"]["opened"]["channels"]
+    assert rec["model"]["folder"] == str(default_model_dir().resolve())
+    assert rec["model"]["digest"] == model_digest(default_model_dir())
+    assert rec["model"]["generator"]["options"]["steps"] == 1
+    assert rec["model"]["generator"]["options"]["init"] == "latent"
+    assert rec["settings"]["output"]["folder"] == str(tmp_path / "out")
+    if command == "replay":
+        assert rec["source"]["file"] == str(demo_recording())
+    if command == "live":
+        assert rec["source"]["simulate"] and rec["source"]["class_snr_db"] == -6.0

@@ -111,6 +111,8 @@ class _Session:
         self.lock = threading.Lock()
         self.pipe = None
         self.thread: threading.Thread | None = None
+        self.model_dir = None  # the resolved model folder, once loaded
+        self.choice: dict | None = None  # the window's SourceChoice, for session.json (settings.source is not read)
 
 
 class SessionController(QObject):
@@ -193,6 +195,10 @@ class SessionController(QObject):
         self._restart_timer.stop()
         self._sid += 1
         sess = _Session(self._sid, factory, label, settings or SessionSettings(), bool(paced))
+        if isinstance(source_factory, SourceChoice):
+            from dataclasses import asdict
+
+            sess.choice = {"label": label, **asdict(source_factory)}
         return self._submit(sess)
 
     def restart(self) -> int | None:
@@ -202,7 +208,9 @@ class SessionController(QObject):
             return None
         self._restart_timer.stop()
         self._sid += 1
-        return self._submit(_Session(self._sid, last.factory, last.label, last.settings, last.paced))
+        sess = _Session(self._sid, last.factory, last.label, last.settings, last.paced)
+        sess.choice = last.choice
+        return self._submit(sess)
 
     def _submit(self, sess: _Session) -> int:
         self._last = sess
@@ -286,6 +294,7 @@ class SessionController(QObject):
 
         model = sess.settings.model
         model_dir = resolve_model_dir(model.path)  # a Hub id may mean a download: on this worker thread
+        sess.model_dir = model_dir  # named in the session folder's session.json
         key = (str(model_dir.resolve()), model.generator)
         if self._models is not None and self._models[0] == key:
             return self._models[1], self._models[2]
@@ -313,7 +322,11 @@ class SessionController(QObject):
             if sess.stop.is_set():
                 return
             signals.progress.emit(sid, f"starting: opening {sess.label}…")
-            output = SessionOutput(settings.output.folder) if settings.output.folder else None
+            output = None
+            if settings.output.folder:
+                chosen = sess.choice if sess.choice is not None else {"label": sess.label}
+                output = SessionOutput(settings.output.folder, settings, source=chosen)
+                output.model_dir = sess.model_dir
             source = sess.factory()
             sinks = make_sinks(settings.output.sinks)
             try:

@@ -11,12 +11,28 @@ Two steps, because a refused run must leave nothing behind: check_out_dir() is a
 loaded and creates nothing (it names the problem in one line: a path under a regular file, a folder this
 process cannot write in); SessionOutput.open() claims the folder only once the source and the model have
 passed their checks.
+
+Every session folder also holds session.json, written once the folder is claimed: what produced it, so that a lab
+can tell two folders apart months later and run the session again. It is JSON beside results.jsonl (not a comment
+in report.html or an XDF header field) because a script reads it as it reads results.jsonl, and a session that
+ends in a crash, before report.html is written, still has it. It holds eegviz's version (and git commit in a
+checkout), the UTC start time, the command line, the source as chosen (the command line's --stream/--file/--board/
+--simulate and class SNR, or the window's choice: its controls may pick another source and model than the command
+line did) and the stream it opened ("opened": name, source_id, rate, channels), the model as given and the folder it resolved
+to with its digest (eegviz.bench.latency.model_digest, the same digest a benchmark file names), the generator with
+its options (None: the model's own sampling.json, which is copied in), and the rest of the session's settings.
+Nothing is added beyond what the user gave: no environment, no credentials.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 
+from eegviz.atomic import replacing
 from eegviz.errors import EegvizError
 from eegviz.paths import check_creatable
 from eegviz.messages import StreamInfo
@@ -62,10 +78,15 @@ class SessionOutput:
     pipeline once the source is open and fits the model. `folder` is None until then.
     """
 
-    def __init__(self, out: str | Path) -> None:
+    def __init__(self, out: str | Path, settings=None, source: dict | None = None) -> None:
+        """settings: the SessionSettings the session runs on, recorded in session.json; source: the source as
+        chosen (the window's SourceChoice as a dict) where settings.source is not it. model_dir (set once the
+        model is resolved) names the folder the model was loaded from."""
         self.out = out
         check_out_dir(out)
         self.folder: Path | None = None
+        self.settings, self.source = settings, source
+        self.model_dir: Path | None = None
 
     def open(self, info: StreamInfo):
         """Claim the session folder; returns (recorder, results sink).
@@ -87,6 +108,19 @@ class SessionOutput:
         except OSError as e:
             self._take_back(base, new, [] if isinstance(e, FileExistsError) else [xdf])
             raise EegvizError(f"cannot write {xdf} ({e.strerror or e})") from None
+        record = self.folder / "session.json"
+        try:
+            # whole or not at all (eegviz.atomic); replacing nothing: session.xdf, opened exclusively above,
+            # proves the folder is this run's, and an earlier session's record is never in it
+            with replacing(record) as tmp:
+                tmp.write_text(json.dumps(self.record(info), indent=1, default=str) + "\n")
+        except OSError as e:
+            try:
+                recorder.close()
+            except OSError:  # its footers on the same full disk: the file goes anyway
+                pass
+            self._take_back(base, new, [xdf, record])
+            raise EegvizError(f"cannot write {record} ({e.strerror or e})") from None
         try:
             results = ResultsWriter(self.folder)
         except OSError as e:
@@ -95,9 +129,38 @@ class SessionOutput:
             except OSError:  # its footers on the same full disk: the file goes anyway
                 pass
             mine = [] if isinstance(e, FileExistsError) else [self.folder / "results.jsonl"]
-            self._take_back(base, new, [xdf, *mine])
+            self._take_back(base, new, [xdf, record, *mine])
             raise EegvizError(f"cannot write results in {self.folder} ({e.strerror or e})") from None
         return recorder, results
+
+    def record(self, info: StreamInfo) -> dict:
+        """session.json's content (see the module docstring)."""
+        from eegviz import __version__
+        from eegviz.bench.latency import git_commit, model_digest
+
+        settings = asdict(self.settings) if self.settings is not None else {}
+        source = self.source if self.source is not None else settings.get("source", {})
+        settings.pop("source", None)
+        model = dict(settings.pop("model", {}) or {})
+        model["given"] = model.pop("path", None)
+        if self.model_dir is not None:
+            model["folder"] = str(Path(self.model_dir).resolve())
+            try:
+                model["digest"] = model_digest(self.model_dir)
+            except OSError:
+                model["digest"] = None
+            sampling = Path(self.model_dir) / "sampling.json"
+            try:
+                model["sampling_json"] = json.loads(sampling.read_text())
+            except (OSError, ValueError):
+                pass
+        return {"eegviz": __version__, "commit": git_commit(),
+                "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "command_line": list(sys.argv),
+                "source": {**source, "opened": {"name": info.name, "source_id": info.source_id,
+                                                "sfreq": info.sfreq, "ch_type": info.ch_type, "unit": info.unit,
+                                                "channels": list(info.ch_names)}},
+                "model": model, "settings": settings}
 
     def _take_back(self, base: Path, new: Path | None, files: list[Path]) -> None:
         """Remove `files`, then each folder of this claim that is empty: the session folder's sub-folders, a

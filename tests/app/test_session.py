@@ -3,6 +3,7 @@
 Sessions run on the demo recording sped up (or unpaced) and on the simulator; each test takes a few seconds.
 """
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -237,6 +238,27 @@ def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
     assert (tmp_path / "results.jsonl").exists() and (tmp_path / "session-002" / "results.jsonl").exists()
     assert not (tmp_path / "session-002" / "session-002").exists()
     assert ctl.last_stats.results > 0
+    # one session.json per Start, each naming the window's source choice and the model it ran on
+    records = [json.loads((d / "session.json").read_text()) for d in (tmp_path, tmp_path / "session-002")]
+    for rec in records:
+        assert rec["source"]["kind"] == "demo" and rec["source"]["label"] == "demo recording"
+        assert rec["model"]["folder"] == str(default_model_dir().resolve()) and rec["model"]["digest"]
+
+
+def test_a_window_session_records_the_source_it_was_given_not_the_command_line(qtbot, tmp_path):
+    """The window's controls choose the source; settings.source (the command line's) is not what ran. A
+    simulator chosen with its class SNR is what session.json names."""
+    ctl = SessionController()
+    settings = SessionSettings(duration=1.0).with_output_folder(tmp_path)
+    try:
+        with qtbot.waitSignal(ctl.stopped, timeout=START_MS):
+            ctl.start(SourceChoice("simulator", speed=20.0, snr_db=-6.0), settings)
+    finally:
+        ctl.shutdown(5.0)
+    rec = json.loads((tmp_path / "session.json").read_text())
+    assert rec["source"]["kind"] == "simulator" and rec["source"]["snr_db"] == -6.0
+    assert "command" not in rec["source"] and rec["settings"]["duration"] == 1.0
+    assert rec["source"]["opened"]["sfreq"] > 0
 
 
 def test_a_10_20_board_runs_in_the_window_and_says_how_many_channels_are_interpolated(session, qtbot):

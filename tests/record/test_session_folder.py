@@ -174,3 +174,41 @@ def test_a_claim_that_fails_on_a_full_disk_takes_back_what_it_made(tmp_path, mon
     assert list(empty.iterdir()) == []
     assert [p.name for p in used.iterdir()] == ["results.jsonl"]
     assert (used / "results.jsonl").read_text() == "an earlier session"
+
+
+def test_each_session_folder_gets_its_own_record_and_an_earlier_one_is_kept(tmp_path):
+    """session.json: what produced the folder, one per session; a second session into the same --out gets its own
+    in session-002, and the first record is left as it was."""
+    from eegviz.messages import StreamInfo
+    from eegviz.settings import SessionSettings, SourceSettings
+
+    info = StreamInfo("amp-hS", ("Fz", "Cz"), 250.0, source_id="sn-42")
+    settings = SessionSettings(source=SourceSettings("live", stream="amp-hS")).with_output_folder(tmp_path / "o")
+    records = []
+    for _ in range(2):
+        claim = SessionOutput(tmp_path / "o", settings)
+        recorder, results = claim.open(info)
+        results.close()
+        recorder.close()
+        records.append(json.loads((claim.folder / "session.json").read_text()))
+    first = (tmp_path / "o" / "session.json").read_bytes()
+    assert (tmp_path / "o" / "session-002" / "session.json").exists()
+    assert (tmp_path / "o" / "session.json").read_bytes() == first
+    for rec in records:
+        assert rec["source"]["stream"] == "amp-hS" and rec["source"]["opened"]["source_id"] == "sn-42"
+        assert rec["source"]["opened"]["channels"] == ["Fz", "Cz"] and "started_utc" in rec
+        assert "environ" not in json.dumps(rec) and set(rec) == {
+            "eegviz", "commit", "started_utc", "command_line", "source", "model", "settings"}
+
+
+def test_a_record_that_cannot_be_written_takes_the_claim_back(tmp_path, monkeypatch):
+    """A full disk at session.json is one line, and the folder it would have made is gone, as for session.xdf."""
+    from eegviz.messages import StreamInfo
+
+    def full(self, info):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(SessionOutput, "record", full)
+    with pytest.raises(EegvizError, match="session.json.*No space"):
+        SessionOutput(tmp_path / "o").open(StreamInfo("amp", ("Fz",), 250.0))
+    assert not (tmp_path / "o").exists()
