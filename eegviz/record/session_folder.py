@@ -18,7 +18,8 @@ in report.html or an XDF header field) because a script reads it as it reads res
 ends in a crash, before report.html is written, still has it. It holds eegviz's version (and git commit in a
 checkout), the UTC start time, the command line, the source as chosen (the command line's --stream/--file/--board/
 --simulate and class SNR, or the window's choice: its controls may pick another source and model than the command
-line did) and the stream it opened ("opened": name, source_id, rate, channels), the model as given and the folder it resolved
+line did), the stream it opened ("opened": name, source_id, the sender's host for LSL, rate, channels;
+"opened_markers": the LSL marker stream's name, source_id and host), the model as given and the folder it resolved
 to with its digest (eegviz.bench.latency.model_digest, the same digest a benchmark file names), the generator with
 its options (None: the model's own sampling.json, which is copied in), and the rest of the session's settings.
 Nothing is added beyond what the user gave: no environment, no credentials.
@@ -158,8 +159,11 @@ class SessionOutput:
                 "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "command_line": list(sys.argv),
                 "source": {**source, "opened": {"name": info.name, "source_id": info.source_id,
+                                                **_sender(getattr(info, "eeg_header", "")),
                                                 "sfreq": info.sfreq, "ch_type": info.ch_type, "unit": info.unit,
-                                                "channels": list(info.ch_names)}},
+                                                "channels": list(info.ch_names)},
+                           **({"opened_markers": _sender(info.marker_header, ("name", "source_id"))}
+                              if getattr(info, "marker_header", "") else {})},
                 "model": model, "settings": settings}
 
     def _take_back(self, base: Path, new: Path | None, files: list[Path]) -> None:
@@ -180,6 +184,21 @@ class SessionOutput:
                 path.rmdir()  # only an empty folder
             except OSError:
                 pass
+
+
+def _sender(header: str, fields: tuple[str, ...] = ()) -> dict:
+    """The host an LSL stream came from (and `fields`), read from the header its sender declared
+    (eegviz.sources.lsl.LslStreamInfo); {} for other sources, or a header that does not parse. Two amplifiers
+    of one model send the same name, and a lab tells them apart by the machine they were on."""
+    if not header:
+        return {}
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(header)
+    except ElementTree.ParseError:
+        return {}
+    return {key: root.findtext(key) or "" for key in (*fields, "hostname")}
 
 
 def _first_missing(path: Path) -> Path | None:

@@ -212,3 +212,20 @@ def test_a_record_that_cannot_be_written_takes_the_claim_back(tmp_path, monkeypa
     with pytest.raises(EegvizError, match="session.json.*No space"):
         SessionOutput(tmp_path / "o").open(StreamInfo("amp", ("Fz",), 250.0))
     assert not (tmp_path / "o").exists()
+
+
+def test_a_live_lsl_session_records_the_hosts_its_streams_came_from(tmp_path):
+    """Two amplifiers of one model send the same stream name; the record names the machine each stream came
+    from, read from the headers their senders declared (no LSL traffic here: the headers are given)."""
+    from eegviz.sources.lsl import LslStreamInfo
+
+    head = "<?xml version='1.0'?><info><name>{}</name><source_id>{}</source_id><hostname>{}</hostname></info>"
+    info = LslStreamInfo("amp-hS", ("Fz",), 250.0, source_id="sn-1", eeg_header=head.format("amp-hS", "sn-1", "rig-a"),
+                         marker_header=head.format("mk-hS", "pres-1", "stim-pc"))
+    claim = SessionOutput(tmp_path / "o")
+    recorder, results = claim.open(info)
+    results.close()
+    recorder.close()
+    rec = json.loads((claim.folder / "session.json").read_text())
+    assert rec["source"]["opened"]["hostname"] == "rig-a"
+    assert rec["source"]["opened_markers"] == {"name": "mk-hS", "source_id": "pres-1", "hostname": "stim-pc"}
