@@ -16,7 +16,8 @@ Every session folder also holds session.json, written once the folder is claimed
 can tell two folders apart months later and run the session again. It is JSON beside results.jsonl (not a comment
 in report.html or an XDF header field) because a script reads it as it reads results.jsonl, and a session that
 ends in a crash, before report.html is written, still has it. It holds eegviz's version (and git commit in a
-checkout), the UTC start time, the command line, the source as chosen (the command line's --stream/--file/--board/
+checkout), the UTC start time, the command line and the working directory it was given in (a relative FILE
+or --model reads from there), the source as chosen (the command line's --stream/--file/--board/
 --simulate and class SNR, or the window's choice: its controls may pick another source and model than the command
 line did), the stream it opened ("opened": name, source_id, the sender's host for LSL, rate, channels;
 "opened_markers": the LSL marker stream's name, source_id and host), the model as given and the folder it resolved
@@ -28,6 +29,7 @@ Nothing is added beyond what the user gave: no environment, no credentials.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -158,6 +160,7 @@ class SessionOutput:
         return {"eegviz": __version__, "commit": git_commit(),
                 "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "command_line": list(sys.argv),
+                "working_directory": os.getcwd(),  # where a relative FILE, --model or --out in them was read
                 "source": {**source, "opened": {"name": info.name, "source_id": info.source_id,
                                                 **_sender(getattr(info, "eeg_header", "")),
                                                 "sfreq": info.sfreq, "ch_type": info.ch_type, "unit": info.unit,

@@ -198,7 +198,8 @@ def test_each_session_folder_gets_its_own_record_and_an_earlier_one_is_kept(tmp_
         assert rec["source"]["stream"] == "amp-hS" and rec["source"]["opened"]["source_id"] == "sn-42"
         assert rec["source"]["opened"]["channels"] == ["Fz", "Cz"] and "started_utc" in rec
         assert "environ" not in json.dumps(rec) and set(rec) == {
-            "eegviz", "commit", "started_utc", "command_line", "source", "model", "settings"}
+            "eegviz", "commit", "started_utc", "command_line", "working_directory", "source", "model", "settings"}
+        assert rec["working_directory"] == os.getcwd()  # a relative FILE or --model on the command line
 
 
 def test_a_record_that_cannot_be_written_takes_the_claim_back(tmp_path, monkeypatch):
