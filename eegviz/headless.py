@@ -35,7 +35,7 @@ def run_headless(source, settings: SessionSettings):
     output = SessionOutput(settings.output.folder, settings) if settings.output.folder else None
     model_dir = resolve_model_dir(settings.model.path)
     if output is not None:
-        output.model_dir = model_dir  # named in session.json
+        output.set_model(model_dir)  # named in session.json; its digest taken now, before the source opens
     decoder, generator = build_models(model_dir, settings.model.generator)
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=settings.source.command)
     sinks = make_sinks(settings.output.sinks)

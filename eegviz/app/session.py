@@ -326,7 +326,7 @@ class SessionController(QObject):
             if settings.output.folder:
                 chosen = sess.choice if sess.choice is not None else {"label": sess.label}
                 output = SessionOutput(settings.output.folder, settings, source=chosen)
-                output.model_dir = sess.model_dir
+                output.set_model(sess.model_dir)  # its digest taken now, before the source opens
             source = sess.factory()
             sinks = make_sinks(settings.output.sinks)
             try:

@@ -28,6 +28,7 @@ Nothing is added beyond what the user gave: no environment, no credentials.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -83,13 +84,21 @@ class SessionOutput:
 
     def __init__(self, out: str | Path, settings=None, source: dict | None = None) -> None:
         """settings: the SessionSettings the session runs on, recorded in session.json; source: the source as
-        chosen (the window's SourceChoice as a dict) where settings.source is not it. model_dir (set once the
-        model is resolved) names the folder the model was loaded from."""
+        chosen (the window's SourceChoice as a dict) where settings.source is not it. set_model() names the folder
+        the model was loaded from."""
         self.out = out
         check_out_dir(out)
         self.folder: Path | None = None
         self.settings, self.source = settings, source
-        self.model_dir: Path | None = None
+        self.model: dict = {}
+
+    def set_model(self, model_dir: Path) -> None:
+        """The model folder, its digest and sampling.json, for session.json; called once the model is resolved,
+        before the source opens. The digest reads every weight file (a diffusers folder: gigabytes, seconds), so
+        it is taken here and kept per folder (model_identity), not at open(): the source is running by then,
+        and a claim that took seconds would hold up its first samples."""
+        self.model = model_identity(model_dir)
+        _commit()  # and eegviz's git commit (two git calls), once per process
 
     def open(self, info: StreamInfo):
         """Claim the session folder; returns (recorder, results sink).
@@ -139,25 +148,14 @@ class SessionOutput:
     def record(self, info: StreamInfo) -> dict:
         """session.json's content (see the module docstring)."""
         from eegviz import __version__
-        from eegviz.bench.latency import git_commit, model_digest
 
         settings = asdict(self.settings) if self.settings is not None else {}
         source = self.source if self.source is not None else settings.get("source", {})
         settings.pop("source", None)
         model = dict(settings.pop("model", {}) or {})
         model["given"] = model.pop("path", None)
-        if self.model_dir is not None:
-            model["folder"] = str(Path(self.model_dir).resolve())
-            try:
-                model["digest"] = model_digest(self.model_dir)
-            except OSError:
-                model["digest"] = None
-            sampling = Path(self.model_dir) / "sampling.json"
-            try:
-                model["sampling_json"] = json.loads(sampling.read_text())
-            except (OSError, ValueError):
-                pass
-        return {"eegviz": __version__, "commit": git_commit(),
+        model.update(self.model)
+        return {"eegviz": __version__, "commit": _commit(),
                 "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "command_line": list(sys.argv),
                 "working_directory": os.getcwd(),  # where a relative FILE, --model or --out in them was read
@@ -187,6 +185,41 @@ class SessionOutput:
                 path.rmdir()  # only an empty folder
             except OSError:
                 pass
+
+
+_identities: dict = {}
+
+
+def model_identity(model_dir: Path) -> dict:
+    """{"folder", "digest", "sampling_json"} of a model folder (see SessionOutput.set_model). The digest is
+    eegviz.bench.latency.model_digest, kept for as long as the folder's files keep their names, sizes and times:
+    the window's every Start would otherwise read the weights again."""
+    from eegviz.bench.latency import model_digest
+
+    folder = Path(model_dir).resolve()
+    try:
+        stamp = tuple(sorted((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in folder.rglob("*")
+                             if f.suffix in (".json", ".safetensors") and f.is_file()))
+        key = (str(folder), stamp)
+        if key not in _identities:
+            _identities[key] = model_digest(folder)
+        digest = _identities[key]
+    except OSError:
+        digest = None
+    identity = {"folder": str(folder), "digest": digest}
+    try:
+        identity["sampling_json"] = json.loads((folder / "sampling.json").read_text())
+    except (OSError, ValueError):
+        pass
+    return identity
+
+
+@functools.cache
+def _commit() -> str | None:
+    """eegviz's git commit, asked once per process (two git calls) and not at each claim."""
+    from eegviz.bench.latency import git_commit
+
+    return git_commit()
 
 
 def _sender(header: str, fields: tuple[str, ...] = ()) -> dict:
