@@ -23,7 +23,8 @@ line did), the stream it opened ("opened": name, source_id, the sender's host fo
 "opened_markers": the LSL marker stream's name, source_id and host), the model as given and the folder it resolved
 to with its digest (eegviz.bench.latency.model_digest, the same digest a benchmark file names), the generator with
 its options (None: the model's own sampling.json, which is copied in), and the rest of the session's settings.
-Nothing is added beyond what the user gave: no environment, no credentials.
+Nothing is added beyond what the user gave (no environment), and a password or token in a URL the user gave
+(a sink plugin's --sink) is written as ***.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -125,7 +127,7 @@ class SessionOutput:
             # whole or not at all (eegviz.atomic); replacing nothing: session.xdf, opened exclusively above,
             # proves the folder is this run's, and an earlier session's record is never in it
             with replacing(record) as tmp:
-                tmp.write_text(json.dumps(self.record(info), indent=1, default=str) + "\n")
+                tmp.write_text(_redacted(json.dumps(self.record(info), indent=1, default=str)) + "\n")
         except OSError as e:
             try:
                 recorder.close()
@@ -185,6 +187,16 @@ class SessionOutput:
                 path.rmdir()  # only an empty folder
             except OSError:
                 pass
+
+
+_SECRETS = re.compile(r"(://[^/\s:@\"]+:)[^@\s/\"]+@"  # a URL's password: scheme://user:PASSWORD@host
+                      r"|((?:token|key|secret|password|passwd|auth)=)[^&\s\"]+", re.IGNORECASE)  # ?token=...
+
+
+def _redacted(text: str) -> str:
+    """session.json is kept, copied and shared with a dataset; a sink plugin's URL (--sink, a --config file's
+    $NAME expanded) may carry a password or token, which is replaced by *** so the record does not spread it."""
+    return _SECRETS.sub(lambda m: f"{m.group(1)}***@" if m.group(1) else f"{m.group(2)}***", text)
 
 
 _identities: dict = {}

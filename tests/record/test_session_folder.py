@@ -254,3 +254,21 @@ def test_the_model_digest_is_taken_before_the_claim_and_once_per_folder(tmp_path
     rec = json.loads((claims[0].folder / "session.json").read_text())
     assert rec["model"]["digest"] == digest(default_model_dir())
     assert rec["model"]["sampling_json"] == json.loads((default_model_dir() / "sampling.json").read_text())
+
+
+def test_a_password_or_token_in_a_sink_url_is_not_written_to_the_record(tmp_path):
+    """A sink plugin's URL may carry credentials (from a --config file's $NAME): session.json is shared with the
+    data, so they are written as ***; the rest of the spec stays."""
+    from eegviz.messages import StreamInfo
+    from eegviz.settings import OutputSettings, SessionSettings
+
+    settings = SessionSettings(output=OutputSettings(sinks=("hook:https://lab:hunter2@example.org/x?token=abc123&n=1",
+                                                            "osc:127.0.0.1:9000")))
+    claim = SessionOutput(tmp_path / "o", settings)
+    recorder, results = claim.open(StreamInfo("amp", ("Fz",), 250.0))
+    results.close()
+    recorder.close()
+    text = (claim.folder / "session.json").read_text()
+    assert "hunter2" not in text and "abc123" not in text
+    assert json.loads(text)["settings"]["output"]["sinks"] == [
+        "hook:https://lab:***@example.org/x?token=***&n=1", "osc:127.0.0.1:9000"]
