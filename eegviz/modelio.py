@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -157,3 +158,19 @@ def unpickler_reason(exc: BaseException) -> str:
     # sentence, and the refusal named nothing, where the allow-listed unpickler's names what it refused
     m = re.search(r"Trying to load unsupported (GLOBAL \S+) whose module \S+ is blocked", str(exc))
     return f" (unsupported {m.group(1)})" if m else ""
+
+
+def model_digest(model_dir: Path) -> str:
+    """SHA-256 (first 16 hex) over the model folder's .json and .safetensors files, names included (report/ and the
+    text encoder, unloaded at run time, left out), so two benchmark files or session folders (session.json) can say whether they
+    ran the same model; about 0.05 s for the shipped folder."""
+    h = hashlib.sha256()
+    files = sorted(f for f in Path(model_dir).rglob("*") if f.is_file() and f.suffix in (".json", ".safetensors")
+                   and "report" not in f.relative_to(model_dir).parts[:1]
+                   and "text_encoder" not in f.relative_to(model_dir).parts[:1])
+    for f in files:
+        h.update(str(f.relative_to(model_dir)).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+    return h.hexdigest()[:16]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 PACKAGES = ("numpy", "scipy", "torch", "diffusers", "transformers", "safetensors", "mne", "mne-lsl", "pylsl",
             "pyxdf", "brainflow", "PySide6-Essentials", "pyqtgraph", "matplotlib", "pillow")
@@ -87,3 +89,18 @@ def sys_info() -> str:
     width = max(len(k) for k, _ in rows)
     text = [f"{k + ':':<{width + 1}} {v}" for k, v in rows]
     return "\n".join(text + ["devices:"] + [f"  {line}" for line in _devices()])
+
+
+def git_commit() -> str | None:
+    """The eegviz checkout's commit (benchmark files and session.json name it), with "+changes" when its tracked files differ from it; None outside git."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").is_file() or not (root / ".git").exists():
+        return None  # an installed copy (site-packages): a repository above it would be another one
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+changes" if dirty else "")

@@ -108,7 +108,7 @@ def test_the_session_folder_says_what_produced_it(tmp_path, command):
     """session.json names the source, the model folder with its digest, the generator's options and eegviz's
     version; a folder used to hold results.jsonl, report.html and session.xdf and nothing of what made them."""
     from eegviz import __version__
-    from eegviz.bench.latency import model_digest
+    from eegviz.modelio import model_digest
     from eegviz.app.source_choice import initial_source
 
     opts = {"demo": {"cmd": "demo", "speed": 0.0},

@@ -8,11 +8,9 @@ against the plain diffusers call on the same weights (eegviz.bench.lean); `--dev
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import resource
-import subprocess
 import time
 from pathlib import Path
 
@@ -20,7 +18,8 @@ import numpy as np
 import torch
 
 from eegviz.latency import percentiles
-from eegviz.sysinfo import cpu_model
+from eegviz.modelio import model_digest
+from eegviz.sysinfo import cpu_model, git_commit
 
 SOA_S = 0.75  # stimulus onset asynchrony of the simulated session
 # peak bytes per value (sample x channel) while the simulated session is drawn: its float32 EEG and the
@@ -29,37 +28,6 @@ SESSION_BYTES_PER_VALUE = 4 * 5
 CHUNK_S = 0.02  # samples arrive in chunks this long, as from an amplifier
 BATCHES = (1, 4, 8)
 BATCH_REPS = 10
-
-
-def git_commit() -> str | None:
-    """The eegviz checkout's commit, with "+changes" when its tracked files differ from it; None outside git."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file() or not (root / ".git").exists():
-        return None  # an installed copy (site-packages): a repository above it would be another one
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("+changes" if dirty else "")
-
-
-def model_digest(model_dir: Path) -> str:
-    """SHA-256 (first 16 hex) over the model folder's .json and .safetensors files, names included (report/ and the
-    text encoder, unloaded at run time, left out), so two benchmark files can say whether they timed the same
-    model; about 0.05 s for the shipped folder."""
-    h = hashlib.sha256()
-    files = sorted(f for f in Path(model_dir).rglob("*") if f.is_file() and f.suffix in (".json", ".safetensors")
-                   and "report" not in f.relative_to(model_dir).parts[:1]
-                   and "text_encoder" not in f.relative_to(model_dir).parts[:1])
-    for f in files:
-        h.update(str(f.relative_to(model_dir)).encode())
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-    return h.hexdigest()[:16]
 
 
 def check_session_size(n: int, sfreq: float) -> None:

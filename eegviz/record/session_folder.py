@@ -21,7 +21,7 @@ or --model reads from there), the source as chosen (the command line's --stream/
 --simulate and class SNR, or the window's choice: its controls may pick another source and model than the command
 line did), the stream it opened ("opened": name, source_id, the sender's host for LSL, rate, channels;
 "opened_markers": the LSL marker stream's name, source_id and host), the model as given and the folder it resolved
-to with its digest (eegviz.bench.latency.model_digest, the same digest a benchmark file names), the generator with
+to with its digest (eegviz.modelio.model_digest, the same digest a benchmark file names), the generator with
 its options (None: the model's own sampling.json, which is copied in), and the rest of the session's settings.
 Nothing is added beyond what the user gave (no environment), and a password or token in a URL the user gave
 (a sink plugin's --sink) is written as ***.
@@ -204,9 +204,9 @@ _identities: dict = {}
 
 def model_identity(model_dir: Path) -> dict:
     """{"folder", "digest", "sampling_json"} of a model folder (see SessionOutput.set_model). The digest is
-    eegviz.bench.latency.model_digest, kept for as long as the folder's files keep their names, sizes and times:
+    eegviz.modelio.model_digest, kept for as long as the folder's files keep their names, sizes and times:
     the window's every Start would otherwise read the weights again."""
-    from eegviz.bench.latency import model_digest
+    from eegviz.modelio import model_digest
 
     folder = Path(model_dir).resolve()
     try:
@@ -229,7 +229,7 @@ def model_identity(model_dir: Path) -> dict:
 @functools.cache
 def _commit() -> str | None:
     """eegviz's git commit, asked once per process (two git calls) and not at each claim."""
-    from eegviz.bench.latency import git_commit
+    from eegviz.sysinfo import git_commit
 
     return git_commit()
 

@@ -85,7 +85,7 @@ def test_bench_on_a_pipeline_folder_compares_lean_with_plain_call(tmp_path):
     r = json.loads(out.read_text())
     assert r["machine"]["threads"] == 1 and torch.get_num_threads() == before  # as asked, then given back
     # what was timed: the code's commit and the model's files, so two committed JSONs say if they timed the same
-    from eegviz.bench.latency import model_digest
+    from eegviz.modelio import model_digest
 
     assert r["measured"]["model_digest"] == model_digest(model) and r["measured"]["options"]["repeats"] == 2
     assert len(r["machine"]["load_average_before_after"]) == 2
@@ -113,7 +113,7 @@ def test_bench_times_a_decoder_only_folder_with_the_pipeline_sd_model_names(tmp_
     (--sd-model); bench's error said to pass --sd-model, which bench did not take."""
     import shutil
 
-    from eegviz.bench.latency import model_digest
+    from eegviz.modelio import model_digest
 
     model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 1, "image_size": 32})
     decoder_only = tmp_path / "decoder-only"

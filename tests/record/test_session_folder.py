@@ -235,19 +235,20 @@ def test_a_live_lsl_session_records_the_hosts_its_streams_came_from(tmp_path):
 def test_the_model_digest_is_taken_before_the_claim_and_once_per_folder(tmp_path, monkeypatch):
     """The digest reads every weight file (gigabytes for a diffusers folder): taken by set_model, before the
     source opens, and kept for the window's next Start; open() runs once the source is running and must not."""
-    import eegviz.bench.latency as latency
+    import eegviz.modelio as modelio
+    import eegviz.sysinfo as sysinfo
     from eegviz.messages import StreamInfo
     from eegviz.paths import default_model_dir
 
     calls = []
-    digest = latency.model_digest
-    monkeypatch.setattr(latency, "model_digest", lambda folder: calls.append(folder) or digest(folder))
+    digest = modelio.model_digest
+    monkeypatch.setattr(modelio, "model_digest", lambda folder: calls.append(folder) or digest(folder))
     claims = [SessionOutput(tmp_path / "o") for _ in range(2)]
     for claim in claims:
         claim.set_model(default_model_dir())
     assert len(calls) <= 1  # the second folder's identity is the first's
-    monkeypatch.setattr(latency, "model_digest", lambda folder: pytest.fail("hashed at the claim"))
-    monkeypatch.setattr(latency, "git_commit", lambda: pytest.fail("git asked at the claim"))
+    monkeypatch.setattr(modelio, "model_digest", lambda folder: pytest.fail("hashed at the claim"))
+    monkeypatch.setattr(sysinfo, "git_commit", lambda: pytest.fail("git asked at the claim"))
     recorder, results = claims[0].open(StreamInfo("amp", ("Fz",), 250.0))
     results.close()
     recorder.close()
