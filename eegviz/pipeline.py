@@ -23,6 +23,7 @@ import time
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
@@ -51,7 +52,8 @@ def check_latent_start(generator, decoder) -> bool:
     The branch predicts latents of the model folder's own VAE. Handed to another pipeline's VAE (--sd-model)
     they were decoded in a latent space not theirs and, where the grid differed, every image came out at the
     wrong size (128 px from a 512 px pipeline) with a mid-session re-trace (found by review). A VAE of the same
-    latent shape cannot be told apart here; eegviz only fits the branch to the model folder's own."""
+    latent shape was taken as well and drawn from in a latent space not its own, at another scale (found by review):
+    its weights and scaling factor are compared with the model folder's vae/, which the branch was fitted to."""
     from_latents = getattr(generator, "init", "saliency") == "latent"
     latent = getattr(decoder, "latent", None)
     if from_latents and latent is None:
@@ -64,7 +66,36 @@ def check_latent_start(generator, decoder) -> bool:
         raise EegvizError(f"--init latent: this model's latent branch predicts {shape(have)} latents of its own "
                           f"VAE; the generator's pipeline works on {shape(want)} (another VAE or image size): use "
                           "--init saliency, or the model folder's own pipeline")
+    fitted = getattr(latent, "fitted_vae", None) if from_latents else None
+    vae = getattr(getattr(generator, "pipe", None), "vae", None)
+    if fitted is not None and vae is not None and not same_vae(vae, fitted):
+        raise EegvizError(f"--init latent: this model's latent branch predicts latents of the VAE in {fitted}; the "
+                          "generator's pipeline draws through another VAE (other weights or scaling factor), whose "
+                          "latents those are not: use --init saliency, or the model folder's own pipeline")
     return from_latents
+
+
+def same_vae(vae, folder: Path) -> bool:
+    """Whether `vae` (a loaded diffusers autoencoder, in any dtype or device) is the one saved in `folder`: the same
+    scaling factor and, cast to its dtype, the same weights. False where the folder's weights cannot be read."""
+    import json
+
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        saved = json.loads((Path(folder) / "config.json").read_text())
+        weights = load_file(Path(folder) / "diffusion_pytorch_model.safetensors")
+    except (OSError, ValueError, SafetensorError):
+        return False
+    if saved.get("scaling_factor") != vae.config.get("scaling_factor"):
+        return False
+    state = vae.state_dict()
+    if set(state) != set(weights):
+        return False
+    return all(state[k].shape == weights[k].shape
+               and torch.equal(state[k].detach().cpu(), weights[k].to(state[k].dtype)) for k in state)
 
 
 def check_caption_width(generator, decoder) -> None:

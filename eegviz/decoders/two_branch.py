@@ -261,6 +261,9 @@ class TwoBranchDecoder:
         dec.prototypes = holder.prototypes
         if (model_dir / LATENT_FOLDER).is_dir():
             dec.latent = load_component(LatentRegressor, model_dir / LATENT_FOLDER)
+            # the VAE its latents belong to (fit_latent_branch encodes with the folder's own): a session checks
+            # that the generator draws through this one (eegviz.pipeline.check_latent_start)
+            dec.latent.fitted_vae = model_dir / "vae"
             n_ch, n_t = len(dec.spec.ch_names), dec.spec.n_times
             if (dec.latent.config.n_channels, dec.latent.config.n_times) != (n_ch, n_t):
                 raise EegvizError(f"{model_dir / LATENT_FOLDER} reads {dec.latent.config.n_channels} channels x "

@@ -101,3 +101,31 @@ def test_the_refit_takes_the_dataset_options_of_eegviz_train(tmp_path, monkeypat
     assert main(["--model", str(tmp_path), "--data", str(tmp_path), "--images-dir", str(tmp_path),
                  "--markers", "eegviz-presenter", "--splits", "s.pth"]) == 2
     assert seen == {"images_dir": str(tmp_path), "marker_stream": "eegviz-presenter", "splits": "s.pth"}
+
+
+def test_a_pipeline_whose_vae_is_not_the_one_the_branch_was_fitted_to_is_refused(fitted):
+    """--init latent with --sd-model: a VAE of the same latent shape (another pipeline's, a retrained one) passed the
+    shape check, and img2img started from latents of another autoencoder, at another scale, without a word (found by
+    review). Its weights or scaling factor differing from the model folder's vae/ are refused in one line; the
+    folder's own pipeline, in any dtype, is taken."""
+    import torch
+
+    from eegviz.pipeline import Pipeline
+
+    model, _, _ = fitted
+    dec = TwoBranchDecoder.load(model)
+    gen = EmbeddedGenerator.from_options(GeneratorOptions(init="latent"), model)
+    assert Pipeline(source=None, decoder=dec, generator=gen, sinks=[])._from_latents
+    gen.pipe.vae.config["scaling_factor"] = gen.pipe.vae.config.scaling_factor * 2  # another scale
+    with pytest.raises(EegvizError, match=r"--init latent: this model's latent branch predicts latents of the VAE "
+                                          r"in .*vae; the generator's pipeline draws through another VAE") as err:
+        Pipeline(source=None, decoder=dec, generator=gen, sinks=[])
+    assert "\n" not in str(err.value)
+    gen = EmbeddedGenerator.from_options(GeneratorOptions(init="latent"), model)
+    with torch.no_grad():
+        next(gen.pipe.vae.parameters()).add_(0.01)  # the same shape, other weights
+    with pytest.raises(EegvizError, match="draws through another VAE"):
+        Pipeline(source=None, decoder=dec, generator=gen, sinks=[])
+    gen = EmbeddedGenerator.from_options(GeneratorOptions(init="saliency"), model)
+    gen.pipe.vae.config["scaling_factor"] = 9.0  # nothing is checked where the branch is not used
+    assert not Pipeline(source=None, decoder=dec, generator=gen, sinks=[])._from_latents
