@@ -242,6 +242,9 @@ class Reconstruction:
     timings_ms: dict[str, float] = field(default_factory=dict)
     dropped_before: int = 0  # epochs dropped (newest wins) since the previous reconstruction
     true_class: str | None = None  # the class of what was shown, where known (eegviz.stimulus_truth)
+    # what img2img started from: the saliency map, or ("latent") the decoder's latent branch (--init latent); the
+    # window and results.jsonl say so, where the saliency map beside the image read as its start
+    init: str = "saliency"
 
     @property
     def marker(self) -> Marker:

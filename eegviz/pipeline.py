@@ -433,7 +433,8 @@ class Pipeline:
         shown = self.truth(ep.marker.payload)
         rec = Reconstruction(decoded=dec, image=image, generator=self.generator.name,
                              timings_ms=timings, dropped_before=dropped,
-                             true_class=None if shown is None else shown.class_name)
+                             true_class=None if shown is None else shown.class_name,
+                             init="latent" if self._from_latents else "saliency")
         for s in self.sinks:
             s.on_result(rec, None if shown is None else shown.image)
             told.append(s)

@@ -915,3 +915,37 @@ def test_a_source_that_ran_out_without_a_marker_made_nothing_but_a_duration_with
         "marker)")
     assert Stats(samples=750, ended="duration").nothing_made() is None
     assert Stats(samples=750, ended="stopped").nothing_made() is None
+
+
+def test_results_and_the_window_say_which_branch_img2img_started_from(tmp_path):
+    """--init latent: results.jsonl, the window's status bar and the session's records named the generator only,
+    with the saliency map beside the image as if it were its start (found by review). Each result now says what
+    img2img started from: "latent" (the decoder's latent branch) or "saliency"."""
+    from dataclasses import replace
+
+    from eegviz.app.window import generator_text
+    from eegviz.decoders.latent import LatentRegressor
+
+    dec, gen = tiny_models()
+    Pipeline(ArraySource(n_markers=2), dec, gen, [ResultsWriter(tmp_path / "s")], paced=False).run()
+    lines = [json.loads(l) for l in (tmp_path / "s" / "results.jsonl").read_text().splitlines()]
+    assert [l["init"] for l in lines] == ["saliency", "saliency"]
+    gen.init = "latent"
+    dec.latent = LatentRegressor(len(CH), dec.spec.n_times, latent_shape=(4, 8, 8))
+    seen = []
+
+    class Keep:
+        def on_result(self, rec, stimulus=None):
+            seen.append(rec)
+
+        def on_skipped(self, *a):
+            pass
+
+        def close(self):
+            pass
+
+    Pipeline(ArraySource(n_markers=2), dec, gen, [ResultsWriter(tmp_path / "l"), Keep()], paced=False).run()
+    lines = [json.loads(l) for l in (tmp_path / "l" / "results.jsonl").read_text().splitlines()]
+    assert [l["init"] for l in lines] == ["latent", "latent"]
+    assert generator_text(seen[0]) == "generator embedded from the latent branch"
+    assert generator_text(replace(seen[0], init="saliency")) == "generator embedded"

@@ -289,7 +289,7 @@ class MainWindow(SessionWindow):
             parts.append(f"skipped {self.skipped_total}" + (f" (NaN {self.nan_total})" if self.nan_total else ""))
         parts.append(f"images {self.n_epochs}")
         if rec is not None and not compact:
-            parts.append(f"generator {rec.generator}")
+            parts.append(generator_text(rec))
         if self.session_state:
             parts.append(self.session_state)
         return "  |  ".join(parts)
@@ -304,7 +304,7 @@ class MainWindow(SessionWindow):
         if compact and self.info.sfreq:
             parts.append(self._stream_text())
         if compact and rec is not None:
-            parts.append(f"generator {rec.generator}")
+            parts.append(generator_text(rec))
         if rec is not None and rec.timings_ms:
             # the end-to-end figure (the summary line's marker->image) first: after the five stages it was
             # elided away even at 1280 px, leaving "latency epoch_wait … · queue … · ep…"
@@ -325,3 +325,9 @@ class MainWindow(SessionWindow):
         compact = self.status_label.fontMetrics().horizontalAdvance(fields) > room
         self.status_label.setText(self.status_fields(compact=True) if compact else fields)
         self.details_label.setText(self.status_details(compact=compact))
+
+
+def generator_text(rec: Reconstruction) -> str:
+    """The status field naming what drew the image, and from which branch when not the saliency map shown beside
+    it (--init latent: the latent branch's start is not shown, and the map beside the image read as its start)."""
+    return f"generator {rec.generator}" + (" from the latent branch" if rec.init == "latent" else "")

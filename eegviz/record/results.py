@@ -90,7 +90,7 @@ class ResultsWriter:
             raise
         self._write({
             "index": ep.index, "marker": rec.marker.payload, "t_marker": rec.marker.timestamp, "dropped": False,
-            "decoded_class": rec.decoded.top_class, "generator": rec.generator,
+            "decoded_class": rec.decoded.top_class, "generator": rec.generator, "init": rec.init,
             "latency_ms": {k: round(v, 3) for k, v in rec.timings_ms.items()},
             "dropped_before": rec.dropped_before, "repeats": rec.repeats,
             "saliency": f"saliency/{stem}.png", "reconstruction": f"reconstruction/{stem}.png", **truth,
