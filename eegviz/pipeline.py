@@ -59,20 +59,29 @@ def check_latent_start(generator, decoder) -> bool:
     if from_latents and latent is None:
         raise EegvizError("--init latent: this model has no latent branch (latent_regressor/); fit one with "
                           "`python -m eegviz.train.latent_branch --model MODEL --data DATA`")
-    want = getattr(generator, "latent_shape", None) if from_latents else None
-    have = tuple(int(n) for n in latent.config.latent_shape) if from_latents else ()
+    why = foreign_latents(generator, latent) if from_latents else None
+    if why is not None:
+        raise EegvizError(f"--init latent: {why}: use --init saliency, or the model folder's own pipeline")
+    return from_latents
+
+
+def foreign_latents(generator, latent) -> str | None:
+    """Why `generator` cannot start from what `latent` (a decoder's latent branch) predicts, None where it can: its
+    VAE works on latents of another shape (`latent_shape`, where the generator says), or is not the VAE the branch
+    was fitted to (other weights or scaling factor, where the generator has a diffusers `pipe`). Sessions refuse
+    --init latent for it (check_latent_start); `eegviz eval` leaves its latent row out, saying why."""
+    want = getattr(generator, "latent_shape", None)
+    have = tuple(int(n) for n in latent.config.latent_shape)
     if want is not None and tuple(want) != have:
         shape = lambda s: "x".join(str(n) for n in s)  # noqa: E731
-        raise EegvizError(f"--init latent: this model's latent branch predicts {shape(have)} latents of its own "
-                          f"VAE; the generator's pipeline works on {shape(want)} (another VAE or image size): use "
-                          "--init saliency, or the model folder's own pipeline")
-    fitted = getattr(latent, "fitted_vae", None) if from_latents else None
+        return (f"this model's latent branch predicts {shape(have)} latents of its own VAE; the generator's pipeline "
+                f"works on {shape(want)} (another VAE or image size)")
+    fitted = getattr(latent, "fitted_vae", None)
     vae = getattr(getattr(generator, "pipe", None), "vae", None)
     if fitted is not None and vae is not None and not same_vae(vae, fitted):
-        raise EegvizError(f"--init latent: this model's latent branch predicts latents of the VAE in {fitted}; the "
-                          "generator's pipeline draws through another VAE (other weights or scaling factor), whose "
-                          "latents those are not: use --init saliency, or the model folder's own pipeline")
-    return from_latents
+        return (f"this model's latent branch predicts latents of the VAE in {fitted}; the generator's pipeline draws "
+                "through another VAE (other weights or scaling factor), whose latents those are not")
+    return None
 
 
 def same_vae(vae, folder: Path) -> bool:

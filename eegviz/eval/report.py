@@ -32,7 +32,7 @@ from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects, topk_hit)
 from eegviz.generators.base import Generator, check_images, to_uint8
-from eegviz.pipeline import check_caption_width, check_latent_start
+from eegviz.pipeline import check_caption_width, check_latent_start, foreign_latents
 from eegviz.stream.preprocess import prepare_epochs
 
 log = logging.getLogger(__name__)
@@ -348,6 +348,14 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
                                                                 o["attributes"]))
     if generator is None:
         generator = eval_generator(model)
+    latents = o.get("latent")
+    why = foreign_latents(generator, dec.latent) if latents is not None and generator is not None else None
+    if why is not None and reconstructions:
+        # --sd-model with another VAE (--init saliency, so nothing refused it): the "label+latent" row was drawn
+        # from latents in a space not theirs and scored beside the others without a word (found by review)
+        log.warning("the latent branch is not scored: %s", why)
+        metrics["latent_branch"] = {"skipped": why}
+        latents = None
     clf = None
     if reconstructions and stimuli is not None and generator is not None:
         if classifier:
@@ -374,7 +382,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     else:
         metrics.update(_reconstruction_metrics(ds, out, test_idx, stimuli, sal, emb, generator, clf, batch,
                                                true_emb=ceiling_emb, empty_emb=text.encode([""]),
-                                               latents=o.get("latent")))
+                                               latents=latents))
     if controls and zero_shot:
         metrics["controls"] = {"skipped": "zero-shot split: the refit probes classify the training classes, "
                                           "and the test concepts are none of them"}

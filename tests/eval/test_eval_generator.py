@@ -78,3 +78,28 @@ def test_eval_cli_refuses_bad_sampling_without_generator_before_writing(data_and
     err = capsys.readouterr().err
     assert err.startswith("eegviz: ") and err.count("\n") == 1 and why in err
     assert not out.exists()
+
+
+def test_a_generator_drawing_through_another_vae_leaves_the_latent_row_out_saying_why(data_and_model, tmp_path):
+    """--generator diffusers --sd-model with another VAE (--init saliency, so nothing refused it): the "label+latent"
+    row was drawn from the latent branch's latents through a VAE they do not belong to, and scored beside the other
+    rows without a word (found by review). It is left out, and metrics.json says why; the model's own VAE keeps it."""
+    import shutil
+
+    from eegviz.data.synthetic import load_dataset
+    from eegviz.train.latent_branch import fit_latent_branch
+
+    data, model = data_and_model
+    own = tmp_path / "model"
+    shutil.copytree(model, own)
+    fit_latent_branch(own, load_dataset(data), "toy")
+    gen = eval_generator(own, None, GeneratorOptions(device="cpu"))
+    gen.pipe.vae.config["scaling_factor"] = gen.pipe.vae.config.scaling_factor * 2  # another VAE's scale
+    evaluate(data, own, tmp_path / "other", controls=False, generator=gen, refuse_seen=False)
+    metrics = json.loads((tmp_path / "other" / "metrics.json").read_text())
+    assert "through another VAE" in metrics["latent_branch"]["skipped"]
+    assert "label+latent" not in json.dumps(metrics)
+    evaluate(data, own, tmp_path / "own", controls=False, generator=eval_generator(own, None, GeneratorOptions(
+        device="cpu")), refuse_seen=False)
+    metrics = json.loads((tmp_path / "own" / "metrics.json").read_text())
+    assert "latent_branch" not in metrics and "label+latent" in json.dumps(metrics)
