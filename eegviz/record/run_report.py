@@ -273,6 +273,13 @@ def write_run_report(folder: str | Path) -> Path:
         f"<tr><th>dropped (generation behind the marker rate)</th><td>{len(drops)}</td></tr>",
         f"<tr><th>skipped (gaps, bad samples, session end)</th><td>{len(gaps)}</td></tr>",
     ]
+    starts = Counter(str(r["init"]) for r in done if r.get("init"))  # older results.jsonl lines do not say
+    if starts:
+        # --init latent: the saliency maps beside the reconstructions (sheet, table) read as their start
+        words = {"saliency": "the saliency map", "latent": "the decoder's latent branch (--init latent; the saliency "
+                                                            "maps shown are not what it drew from)"}
+        out.append("<tr><th>img2img started from</th><td>" + e("; ".join(
+            words.get(k, k) + (f" ({n})" if len(starts) > 1 else "") for k, n in starts.most_common())) + "</td></tr>")
     if unreadable:
         out.append(f"<tr><th>unreadable lines in results.jsonl</th><td>{unreadable}</td></tr>")
     out.append("</table>")

@@ -366,3 +366,22 @@ def test_a_report_that_failed_can_be_written_again_by_the_command_the_warning_na
     assert run_report.main([str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("eegviz: error: ") and "holds no results.jsonl" in err and len(err.splitlines()) == 1
+
+
+def test_the_report_says_what_img2img_started_from(tmp_path):
+    """--init latent: report.html showed each result's saliency map beside its reconstruction and nothing said the
+    image was not drawn from it (found by review). results.jsonl's "init" is summed up in the report's table; a
+    folder whose lines do not say (written before they did) gets no row."""
+    def report(inits):
+        folder = tmp_path / "_".join(str(i) for i in inits)
+        folder.mkdir()
+        with open(folder / "results.jsonl", "w") as f:
+            for i, init in enumerate(inits):
+                f.write(json.dumps({"index": i, "marker": f"star_{i:03d}", "t_marker": 1.0 + i, "dropped": False,
+                                    "decoded_class": "star", **({"init": init} if init else {})}) + "\n")
+        return _parse(write_run_report(folder))[0]
+
+    assert ("<th>img2img started from</th><td>the decoder&#x27;s latent branch (--init latent; the saliency maps "
+            "shown are not what it drew from)</td>") in report(["latent", "latent"])
+    assert "<th>img2img started from</th><td>the saliency map</td>" in report(["saliency"])
+    assert "started from" not in report([None])
