@@ -9,6 +9,37 @@ from eegviz.data.synthetic import simulate_dataset
 from eegviz.world.sim_config import make_config
 
 
+@pytest.fixture
+def stand_in_decoder(monkeypatch):
+    """Replace the sweep's decoder training by a decoder that names class 0 for every trial (for tests of what a
+    sweep records, not of training); stop_at=k raises KeyboardInterrupt as the k-th level starts training."""
+    import numpy as np
+
+    from eegviz.eval.curves import spec_for
+    from eegviz.train import decoder as decoder_module
+
+    class Constant:
+        def forward(self, x):
+            n = len(x)
+            return {"scores": np.tile(np.eye(40)[0], (n, 1)), "saliency": np.zeros((n, 32, 32, 3)),
+                    "embedding": np.zeros((n, 1, 4))}
+
+    def use(stop_at: int | None = None):
+        trained = []
+
+        def train_decoder(ds, **kw):
+            trained.append(1)
+            if len(trained) == stop_at:
+                raise KeyboardInterrupt
+            dec = Constant()
+            dec.spec = spec_for(ds)
+            return dec, {}
+
+        monkeypatch.setattr(decoder_module, "train_decoder", train_decoder)
+
+    return use
+
+
 def test_sweep_writes_curves_and_plot(tmp_path, capsys):
     from eegviz.train.sweep import MIN_IMAGES
 
@@ -136,28 +167,13 @@ def test_simulate_cli_bad_knob_is_one_line(tmp_path, capsys, opt):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_sweep_without_repetitions_gives_both_single_trial_points_their_units(tmp_path, monkeypatch):
+def test_sweep_without_repetitions_gives_both_single_trial_points_their_units(tmp_path, stand_in_decoder):
     """Without repeated test images the decoder's single-trial point lacked n_images (the probe's, beside it,
     had one): curves.json's rows did not all say how many (subject, image) units their interval counts. The
     decoder is a stand-in here (training is not what is checked)."""
-    import numpy as np
-
-    from eegviz.eval.curves import spec_for
-    from eegviz.train import decoder as decoder_module
     from eegviz.train.sweep import run_sweep
 
-    class Constant:
-        def forward(self, x):
-            n = len(x)
-            return {"scores": np.tile(np.eye(40)[0], (n, 1)), "saliency": np.zeros((n, 32, 32, 3)),
-                    "embedding": np.zeros((n, 1, 4))}
-
-    def train_decoder(ds, **kw):
-        dec = Constant()
-        dec.spec = spec_for(ds)
-        return dec, {}
-
-    monkeypatch.setattr(decoder_module, "train_decoder", train_decoder)
+    stand_in_decoder()
     res = run_sweep(tmp_path / "s", [-3.0], make_config("realistic", repeats=1), subjects=2, n_per_class=3)
     (level,) = res["levels"]
     for who in ("decoder", "probe"):
@@ -165,62 +181,27 @@ def test_sweep_without_repetitions_gives_both_single_trial_points_their_units(tm
         assert point["n"] == point["n_images"] == 80, (who, point)
 
 
-def test_sweep_records_its_seed(tmp_path, monkeypatch):
+def test_sweep_records_its_seed(tmp_path, stand_in_decoder):
     """curves.json named the simulator's knobs, subjects and images but not the seed (the world's and training's):
     a sweep on --seed 3 could not be told from one on seed 0, nor made again from its own record. The decoder is
     a stand-in (training is not what is checked)."""
-    import numpy as np
-
-    from eegviz.eval.curves import spec_for
-    from eegviz.train import decoder as decoder_module
     from eegviz.train.sweep import run_sweep
 
-    class Constant:
-        def forward(self, x):
-            n = len(x)
-            return {"scores": np.tile(np.eye(40)[0], (n, 1)), "saliency": np.zeros((n, 32, 32, 3)),
-                    "embedding": np.zeros((n, 1, 4))}
-
-    def train_decoder(ds, **kw):
-        dec = Constant()
-        dec.spec = spec_for(ds)
-        return dec, {}
-
-    monkeypatch.setattr(decoder_module, "train_decoder", train_decoder)
+    stand_in_decoder()
     run_sweep(tmp_path / "s", [-3.0], make_config("realistic", repeats=1), n_per_class=3, seed=3)
     res = json.loads((tmp_path / "s" / "curves.json").read_text())
     assert res["seed"] == 3
     assert res["training"]["text_encoder"] == "minilm"
 
 
-def test_a_stopped_sweep_keeps_the_levels_it_finished(tmp_path, monkeypatch, capsys):
+def test_a_stopped_sweep_keeps_the_levels_it_finished(tmp_path, stand_in_decoder, capsys):
     """curves.json and curves.png were written once, after the last level: a sweep stopped during its last level
     (Ctrl-C, a job's time limit) lost every level it had finished, and the rerun into its --out was refused
     without saying that a sweep does not resume. Now both are written after each level, the levels not run are
     listed, and the refusal says so. The decoder is a stand-in (training is not what is checked)."""
-    import numpy as np
-
-    from eegviz.eval.curves import spec_for
-    from eegviz.train import decoder as decoder_module
     from eegviz.train.sweep import run_sweep
 
-    class Constant:
-        def forward(self, x):
-            n = len(x)
-            return {"scores": np.tile(np.eye(40)[0], (n, 1)), "saliency": np.zeros((n, 32, 32, 3)),
-                    "embedding": np.zeros((n, 1, 4))}
-
-    trained = []
-
-    def train_decoder(ds, **kw):
-        trained.append(1)
-        if len(trained) == 2:
-            raise KeyboardInterrupt  # stopped while the second level trains
-        dec = Constant()
-        dec.spec = spec_for(ds)
-        return dec, {}
-
-    monkeypatch.setattr(decoder_module, "train_decoder", train_decoder)
+    stand_in_decoder(stop_at=2)  # stopped while the second level trains
     out = tmp_path / "s"
     with pytest.raises(KeyboardInterrupt):
         run_sweep(out, [-3.0, -6.0, -9.0], make_config("realistic", repeats=1), n_per_class=3)
