@@ -484,10 +484,12 @@ def cmd_bench(args) -> int:
 
 def _write_bench_json(result: dict, out: str | None) -> None:
     text = json.dumps(result, indent=1, default=str)
-    print(text)  # first: if --out cannot be written now, the minutes of timing are still on the screen
-    if out:
-        with open(out, "x") as f:  # a file that appeared during the run is another run's: not replaced
-            f.write(text)
+    try:
+        print(text)  # first: if --out cannot be written now, the minutes of timing are still on the screen
+    finally:  # ... and a stdout that is gone (`eegviz bench --out F | head`, ended quietly) still gets F written
+        if out:
+            with open(out, "x") as f:  # a file that appeared during the run is another run's: not replaced
+                f.write(text)
 
 
 def cmd_record(args) -> int:

@@ -371,3 +371,21 @@ def test_a_soak_too_long_for_its_counter_is_refused_before_any_timing(monkeypatc
     assert main(["bench", "--soak", "20000"]) == 2
     err = capsys.readouterr().err
     assert "--soak must be in [0, 16777.2)" in err and "float32" in err and "Traceback" not in err
+
+
+def test_the_bench_json_is_written_to_out_when_stdout_is_gone(tmp_path, monkeypatch):
+    """`eegviz bench --out F | head` ends quietly once head has gone (exit 141), and the JSON was printed before F
+    was written: the minutes of timing were lost, file and all. F is now written whatever the print does."""
+    import io
+    import json
+
+    from eegviz.cli import _write_bench_json
+
+    class Gone(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", Gone())
+    with pytest.raises(BrokenPipeError):
+        _write_bench_json({"latency_ms": {"p95": 29.1}}, str(tmp_path / "bench.json"))
+    assert json.loads((tmp_path / "bench.json").read_text()) == {"latency_ms": {"p95": 29.1}}
