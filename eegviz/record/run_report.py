@@ -149,6 +149,18 @@ def _fit(d: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
     return text + "..."
 
 
+def sheet_title(done: list[dict]) -> str:
+    """The contact sheet's one header line. With --init latent (results.jsonl's init) the middle image is still
+    the saliency map, but img2img did not start from it: the header said "saliency" as for a default run, so a
+    sheet shown on its own read the maps as what the images were drawn from."""
+    more = f" (first {MAX_SHEET} of {len(done)})" if len(done) > MAX_SHEET else ""
+    if any(r.get("init") == "latent" for r in done):
+        return (f"stimulus | saliency (not the start: --init latent) | reconstruction{more}   green: right, red: "
+                "wrong, grey: not known")
+    return (f"stimulus | saliency | reconstruction{more}   green: decoded class right, red: wrong, grey: stimulus "
+            "not known")
+
+
 def write_contact_sheet(folder: Path, done: list[dict], cache: dict) -> Path:
     """stimulus | saliency | reconstruction per result, with marker, decoded class and hit/miss under it."""
     shown = done[:MAX_SHEET]
@@ -156,9 +168,7 @@ def write_contact_sheet(folder: Path, done: list[dict], cache: dict) -> Path:
     sheet = Image.new("RGB", (width, height), (250, 250, 250))
     d = ImageDraw.Draw(sheet)
     title, small, tiny = _font(16), _font(13), _font(11)
-    more = f" (first {MAX_SHEET} of {len(done)})" if len(done) > MAX_SHEET else ""
-    d.text((PAD, 7), f"stimulus | saliency | reconstruction{more}   green: decoded class right, red: wrong, "
-                     f"grey: stimulus not known", fill=(30, 30, 30), font=title)
+    d.text((PAD, 7), sheet_title(done), fill=(30, 30, 30), font=title)
     if not shown:
         d.text((PAD, HEADER + PAD + 10), "no reconstructions in this run", fill=(120, 120, 120), font=title)
     cols = max(1, min(COLS, len(shown)))

@@ -385,3 +385,20 @@ def test_the_report_says_what_img2img_started_from(tmp_path):
             "shown are not what it drew from)</td>") in report(["latent", "latent"])
     assert "<th>img2img started from</th><td>the saliency map</td>" in report(["saliency"])
     assert "started from" not in report([None])
+
+
+def test_the_contact_sheet_says_when_its_saliency_maps_were_not_the_start():
+    """With --init latent the sheet's middle image is still the saliency map, but img2img began at the latent
+    branch: the header said "stimulus | saliency | reconstruction" as for a default run. The header fits a full
+    sheet's width either way (121 results: the "first 120 of" note too)."""
+    from PIL import ImageDraw, Image as PILImage
+
+    from eegviz.record.run_report import MAX_SHEET, _font, sheet_title
+
+    latent = [{"init": "latent"}] * (MAX_SHEET + 1)
+    assert sheet_title(latent).startswith("stimulus | saliency (not the start: --init latent) | reconstruction")
+    assert sheet_title([{"init": "saliency"}, {}]).startswith("stimulus | saliency | reconstruction   green")
+    width = contact_sheet_size(len(latent))[0]
+    draw = ImageDraw.Draw(PILImage.new("RGB", (1, 1)))
+    for rows in (latent, [{}] * (MAX_SHEET + 1)):
+        assert draw.textlength(sheet_title(rows), font=_font(16)) < width - 2 * 10, sheet_title(rows)
