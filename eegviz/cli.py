@@ -266,14 +266,13 @@ def _refuse_taken_names(eeg_name: str, marker_name: str, wait_s: float = 1.0) ->
     --subject, the same source_ids), without a word. No reader can tell two streams of one name apart: eegviz live
     takes either, and a marker stream of the first sender may go with the second's EEG. Refused, naming the one
     already there."""
-    import pylsl
+    from eegviz.sources.lsl_outlet import streams_named
 
-    taken = sorted({(s.name(), s.source_id(), s.hostname()) for s in pylsl.resolve_streams(wait_time=wait_s)
-                    if s.name() in (eeg_name, marker_name)})
+    taken = streams_named((eeg_name, marker_name), wait_s)
     if taken:
-        there = ", ".join(f"'{name}' (source_id {sid or 'none'}, host {host})" for name, sid, host in taken)
+        there = ", ".join(f"'{name}' (source_id {sid or 'none'}, host {host})" for name, sid, host, _ in taken)
         how = ("stop the sender already publishing it (another `eegviz simulate --stream`?)"
-               if any(name == eeg_name for name, _, _ in taken) else "give --markers another name, or stop that sender")
+               if any(name == eeg_name for name, *_ in taken) else "give --markers another name, or stop that sender")
         raise EegvizError(f"already on LSL under the name{'s' if len(taken) > 1 else ''} this simulator would "
                           f"publish: {there}; readers cannot tell two streams of one name apart: {how}")
 

@@ -20,6 +20,16 @@ PUBLISH_UNIT = "microvolts"
 PUBLISH_SCALE = 1e6  # volts -> microvolts
 
 
+def streams_named(names, wait_s: float = 1.0) -> list[tuple[str, str, str, str]]:
+    """(name, source_id, hostname, type) of every stream on LSL whose name is one of `names`, sorted: what a sender
+    about to publish under those names must not stand beside (`eegviz simulate --stream`, `eegviz present`). No
+    reader can tell two streams of one name apart: eegviz live takes either, LabRecorder merges outlets that share
+    a source_id, and markers of one sender end up with another's EEG."""
+    wanted = set(names)
+    return sorted({(s.name(), s.source_id(), s.hostname(), s.type())
+                   for s in pylsl.resolve_streams(wait_time=wait_s) if s.name() in wanted})
+
+
 class LslOutlets:
     """An EEG outlet (labels and unit in desc) and a string marker outlet for one StreamInfo."""
 

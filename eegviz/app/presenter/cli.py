@@ -110,13 +110,13 @@ def check_name_free(name: str, wait_s: float = 1.0) -> None:
     markers). A second presenter of one name started beside the first without a word, both began when a recorder
     subscribed, and the recording held their markers interleaved (its outlets share a source_id, so LabRecorder
     took the two for one stream): training read the other session's image ids as this EEG's epochs."""
-    import pylsl
+    from eegviz.sources.lsl_outlet import streams_named
 
-    there = pylsl.resolve_byprop("name", name, minimum=1, timeout=wait_s)
+    there = streams_named((name,), wait_s)
     if there:
-        s = there[0]
-        raise EegvizError(f"a stream named '{name}' is already on LSL (type {s.type()}, "
-                          f"source_id {s.source_id() or 'none'}, host {s.hostname()}): another `eegviz present` still "
+        _, sid, host, kind = there[0]
+        raise EegvizError(f"a stream named '{name}' is already on LSL (type {kind}, "
+                          f"source_id {sid or 'none'}, host {host}): another `eegviz present` still "
                           "running? Recorders cannot tell two streams of one name apart, so their markers would mix "
                           "in the recording; stop that sender, or give --name another name")
 
