@@ -117,16 +117,28 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
     return found
 
 
-def _unreadable(path: str | Path, exc: BaseException) -> EegvizError:
-    """The one line for a stimulus image training cannot read. A file whose content is another format than its
-    name says (a web download named .jpg that is WebP, a GIF or TIFF renamed .png) is named as such: PIL's own
-    "cannot identify image file" did not say that the name is not what is read."""
+def unreadable_image(path: str | Path, exc: BaseException, more: str = "") -> EegvizError:
+    """The one line for a stimulus image training cannot read (`more`: how many others, after its path). A file
+    whose content is another format than its name says (a web download named .jpg that is WebP, a GIF or TIFF
+    renamed .png) is named as such: PIL's own "cannot identify image file" did not say that the name is not what
+    is read."""
     from PIL import UnidentifiedImageError
 
     if isinstance(exc, UnidentifiedImageError):
-        return EegvizError(f"cannot read stimulus image {path}: its content is not a PNG, JPEG or BMP image, "
+        return EegvizError(f"cannot read stimulus image {path}{more}: its content is not a PNG, JPEG or BMP image, "
                            "whatever its name says (a web download named .jpg is often WebP); convert it to PNG")
-    return EegvizError(f"cannot read stimulus image {path}: {exc}")
+    return EegvizError(f"cannot read stimulus image {path}{more}: {exc}")
+
+
+def image_format_problem(path: str | Path) -> BaseException | None:
+    """Why training (load_image) will not read the image at `path`, from its header alone; None where it will."""
+    from PIL import Image
+
+    try:
+        with Image.open(path, formats=IMAGE_FORMATS):
+            return None
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        return e
 
 
 def check_image_format(path: str | Path) -> None:
@@ -134,13 +146,8 @@ def check_image_format(path: str | Path) -> None:
     which is more than PIL's PNG, JPEG and BMP decoders (WebP, GIF, TIFF under any name), and such a file was
     presented and recorded, and then refused by `eegviz train` after the session. Reads the header only; the
     presenter decodes the whole file itself."""
-    from PIL import Image
-
-    try:
-        with Image.open(path, formats=IMAGE_FORMATS):
-            pass
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise _unreadable(path, e) from None
+    if (problem := image_format_problem(path)) is not None:
+        raise unreadable_image(path, problem) from None
 
 
 def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
@@ -156,7 +163,7 @@ def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
             im = ImageOps.fit(im.convert("RGB"), (size, size), Image.Resampling.BICUBIC)  # centre crop + resize
             return np.asarray(im, dtype=np.float32) / 255.0
     except (OSError, ValueError, Image.DecompressionBombError) as e:  # a bomb: more pixels than PIL allows
-        raise _unreadable(path, e) from None
+        raise unreadable_image(path, e) from None
 
 
 # ------------------------------------------------------------- where an image's object is (targets, metrics)

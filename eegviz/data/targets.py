@@ -53,19 +53,13 @@ def check_stimulus_files(image_ids, paths: dict | None) -> None:
     failed minutes in, its checkpoints/ left in the --out folder that a rerun then refused as not empty, to be
     fixed and resumed one file at a time. Only each header is read (eegviz.data.images.check_image_format;
     milliseconds for THINGS-EEG2's 16740), so a file cut short after it still fails when it is loaded."""
-    from eegviz.data.images import check_image_format
+    from eegviz.data.images import image_format_problem, unreadable_image
 
     files = [paths[i] for i in dict.fromkeys(map(str, image_ids)) if paths and i in paths]
-    bad = []
-    for path in files:
-        try:
-            check_image_format(path)
-        except EegvizError as e:
-            bad.append(e)
+    bad = [(path, problem) for path in files if (problem := image_format_problem(path)) is not None]
     if bad:
         more = f" (and {len(bad) - 1} more of the {len(files)} stimuli)" if len(bad) > 1 else ""
-        first, _, why = str(bad[0]).partition(": ")
-        raise EegvizError(f"{first}{more}: {why}")
+        raise unreadable_image(*bad[0], more) from None
 
 
 def stimulus_targets(image_ids, size: int, paths: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
