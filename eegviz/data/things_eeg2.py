@@ -119,7 +119,15 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _subject_dirs(root: Path, subjects: Iterable[int] | None) -> list[tuple[int, Path]]:
-    numbered = {int(m.group(1)): p for p in sorted(root.iterdir()) if (m := re.fullmatch(r"sub-(\d+)", p.name))}
+    numbered: dict[int, Path] = {}
+    for p in sorted(root.iterdir()):
+        if not (m := re.fullmatch(r"sub-(\d+)", p.name)):
+            continue
+        # sub-1 beside sub-01 (one copied in by hand) was one subject to a dict keyed by number: the later folder
+        # silently replaced the earlier, so which one trained depended on sort order
+        if (n := int(m.group(1))) in numbered:
+            raise EegvizError(f"{numbered[n].name} and {p.name} in {root} are both subject {n}; keep one")
+        numbered[n] = p
     found = {n: p for n, p in numbered.items() if (p / "preprocessed_eeg_training.npy").is_file()}
     # a subject folder with the test file only (a download cut short) was left out of "every subject" without a
     # word, while one lacking the test file was refused, naming it

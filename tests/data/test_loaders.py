@@ -347,6 +347,22 @@ def test_things_eeg2_a_subject_named_twice_is_read_once(tmp_path):
     assert list(twice.subjects) == list(once.subjects) and np.array_equal(twice.eeg, once.eeg)
 
 
+def test_things_eeg2_two_folders_of_one_subject_are_refused(tmp_path):
+    """sub-1 beside sub-01: the later folder in sort order replaced the other without a word (an empty sub-1 even
+    dropped subject 1 altogether)."""
+    import shutil
+
+    root = _things(tmp_path, metadata=False)
+    shutil.copytree(root / "sub-01", root / "sub-1")
+    with pytest.raises(EegvizError) as err:
+        load_things_eeg2(root)
+    assert str(err.value) == f"sub-01 and sub-1 in {root} are both subject 1; keep one"
+    shutil.rmtree(root / "sub-1")
+    (root / "sub-1").mkdir()
+    with pytest.raises(EegvizError, match="are both subject 1"):
+        load_things_eeg2(root, subjects=[1])
+
+
 def test_things_eeg2_a_subject_without_its_training_file_is_named(tmp_path):
     """sub-02 with its test file only (a download cut short) was left out of "every subject" without a word,
     while a subject lacking its test file was refused, naming the file."""
