@@ -80,9 +80,9 @@ def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeou
                                 "the EEG is recorded elsewhere; if the amplifier is not streaming yet, stop now "
                                 "(Ctrl-C), start it, and record again with its stream named too",
                                 ", ".join(describe(s) for s in chosen))
-                return chosen
+                return _said_without_markers(chosen)
         elif any(carries_signal(s) for s in infos):
-            return infos
+            return _said_without_markers(infos)
         if time.monotonic() >= deadline:
             seen = ", ".join(f"'{s.name()}'" for s in infos) or "none"
             if wanted:
@@ -96,6 +96,20 @@ def find_streams(names: Sequence[str] | None = None, wait_s: float = 2.0, timeou
             raise EegvizError("no LSL streams on this machine to record (start the amplifier's outlet, "
                               "`eegviz simulate --stream` or `eegviz present` first)")
         wait_s = 1.0
+
+
+def _said_without_markers(infos: list) -> list:
+    """infos, with a warning when none of them is a marker stream.
+
+    Training epochs the EEG at the stimulus markers, so a recording of the EEG alone cannot be trained on. It
+    used to start without a word: the amplifier streaming, the stimulus program not yet (a marker sender started
+    later is only said when it appears, not recorded). Not refused: the markers may be recorded elsewhere, or
+    this may be a resting recording."""
+    if all(carries_signal(s) for s in infos):
+        log.warning("recording NO markers: none of the streams (%s) is a marker stream, so this recording has no "
+                    "stimulus onsets and cannot be trained on; if the stimulus program (`eegviz present`) is not "
+                    "running yet, stop now (Ctrl-C), start it, and record again", ", ".join(describe(s) for s in infos))
+    return infos
 
 
 class StreamsGone(EegvizError):

@@ -626,6 +626,24 @@ def test_an_amplifier_coming_up_after_the_markers_is_waited_for_and_recorded(mon
     assert [s.name() for s in lsl_recorder.find_streams(wait_s=0.01, timeout_s=5)] == ["amp", "eegviz-presenter"]
 
 
+def test_a_recording_without_a_marker_stream_is_said(monkeypatch, caplog):
+    """The amplifier streaming and the stimulus program not yet: the EEG alone was recorded without a word, and a
+    recording without stimulus onsets cannot be trained on. Recorded (markers may be recorded elsewhere), said."""
+    _machine_shows(monkeypatch, [AMPLIFIER])
+    with caplog.at_level("WARNING", logger="eegviz"):
+        assert lsl_recorder.find_streams(wait_s=0.01, timeout_s=5) == [AMPLIFIER]
+    assert "recording NO markers" in caplog.text and "'amp' (EEG" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="eegviz"):
+        assert lsl_recorder.find_streams(["amp"], wait_s=0.01) == [AMPLIFIER]
+    assert "recording NO markers" in caplog.text
+    caplog.clear()
+    _machine_shows(monkeypatch, [MARKERS_ONLY, AMPLIFIER])
+    with caplog.at_level("WARNING", logger="eegviz"):
+        lsl_recorder.find_streams(wait_s=0.01, timeout_s=5)
+    assert "NO markers" not in caplog.text
+
+
 def test_named_streams_without_eeg_are_recorded_with_a_loud_warning(monkeypatch, caplog):
     """--streams chose them (the EEG may be recorded by the amplifier's own software): recorded, but said."""
     _machine_shows(monkeypatch, [MARKERS_ONLY, AMPLIFIER])
