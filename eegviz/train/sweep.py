@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import shutil
 from pathlib import Path
 
 from eegviz.errors import EegvizError
 
-log = logging.getLogger(__name__)
 
 ANCHORS = ({"name": "NICE", "top1": 0.156}, {"name": "ATM", "top1": 0.285}, {"name": "UBP", "top1": 0.509})
 ANCHOR_NOTE = ("THINGS-EEG2 zero-shot 200-way top-1 at 80 averaged repetitions; a different task from 40-way "
@@ -42,8 +40,12 @@ OUT_HINT = (" (a sweep does not resume: a stopped one's curves.json holds the le
 
 
 def parse_levels(text: str) -> list[float]:
+    items = text.split(",")
+    if len(items) > 1 and not all(v.strip() for v in items):
+        # `--snr-db=-20,,-10` (a level lost in editing, or an unset "$LEVEL") skipped the empty item without a word
+        raise EegvizError(f"--snr-db '{text}' has an empty level between its commas; give each level as a number")
     try:
-        levels = [float(v) for v in text.split(",") if v.strip()]
+        levels = [float(v) for v in items if v.strip()]
     except ValueError:
         raise EegvizError(f"--snr-db takes dB values separated by commas, e.g. -20,-15,-10, not '{text}'") from None
     if not levels:
@@ -87,9 +89,11 @@ def check_sweep_options(*, subjects: int, n_per_class: int, seed: int, epochs: i
 
 
 def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_class: int = 20, seed: int = 0,
-              epochs: int = 4, gan_steps: int = 50, keep_data: bool = False, average_augment: float = 0.5) -> dict:
+              epochs: int = 4, gan_steps: int = 50, keep_data: bool = False, average_augment: float = 0.5,
+              on_level=None) -> dict:
     """The sweep (see the module docstring); returns what curves.json holds. The numbers are checked first
-    (check_sweep_options): nothing is written for a run that is refused."""
+    (check_sweep_options): nothing is written for a run that is refused. on_level(row) is called as each level's
+    row is written (the command prints it: a level takes minutes, and the figures came only at the very end)."""
     import dataclasses
 
     from eegviz.atomic import replacing, write_json_atomic
@@ -126,8 +130,6 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
             row["decoder"] = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(test_idx)),
                                "n_images": len(repetition_counts(ds, test_idx))}]
         rows.append(row)
-        log.info("sweep %+g dB (measured %+.1f): decoder %s; probe %s", db, measured,
-                 _fmt(row["decoder"]), _fmt(row["probe"]))
         if not keep_data:
             shutil.rmtree(data)
         # written after every level, not once at the end: a sweep stopped at its last level (Ctrl-C, a job's time
@@ -145,7 +147,15 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
         write_json_atomic(out / "curves.json", result, default=float)
         with replacing(out / "curves.png") as tmp:
             plot_sweep(result, tmp)
+        if on_level is not None:
+            on_level(row)
     return result
+
+
+def level_line(row: dict) -> str:
+    """One level's figures, as the sweep prints them when the level is done."""
+    return (f"{row['snr_db']:+g} dB (measured {row['class_snr_db_measured']:+.1f}): decoder {_fmt(row['decoder'])}; "
+            f"probe {_fmt(row['probe'])}")
 
 
 def _fmt(curve: list[dict]) -> str:
@@ -216,12 +226,10 @@ def cmd_sweep(args) -> int:
         raise EegvizError("--class-snr-db is not a sweep option: each level's class SNR comes from --snr-db")
     cfg = config_from_args(args, class_snr_db=None)
     check_new_output(Path(args.out), "--out", OUT_WHAT, OUT_HINT)
-    result = run_sweep(Path(args.out), levels, cfg, subjects=args.subjects, n_per_class=args.images,
-                       seed=args.seed, epochs=args.epochs, gan_steps=args.gan_steps,
-                       keep_data=args.keep_data, average_augment=args.average_augment)
-    for r in result["levels"]:
-        print(f"{r['snr_db']:+g} dB (measured {r['class_snr_db_measured']:+.1f}): decoder {_fmt(r['decoder'])}; "
-              f"probe {_fmt(r['probe'])}")
+    run_sweep(Path(args.out), levels, cfg, subjects=args.subjects, n_per_class=args.images,
+              seed=args.seed, epochs=args.epochs, gan_steps=args.gan_steps,
+              keep_data=args.keep_data, average_augment=args.average_augment,
+              on_level=lambda row: print(level_line(row), flush=True))
     print(f"eegviz: wrote {Path(args.out) / 'curves.json'} and curves.png")
     return 0
 

@@ -59,7 +59,8 @@ def test_sweep_writes_curves_and_plot(tmp_path, capsys):
     assert res["sim"]["class_snr_db"] == "per level (levels[].snr_db)"  # not the preset's, which no level used
     assert (out / "curves.png").stat().st_size > 10_000
     assert not any(p.name.startswith("data_") for p in out.iterdir())  # levels' data removed by default
-    assert "curves.json" in capsys.readouterr().out
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("-3 dB (measured ") and "decoder 1x " in printed[0] and "curves.json" in printed[-1]
 
 
 def test_sweep_plot_draws_several_levels(tmp_path):
@@ -87,6 +88,7 @@ def test_sweep_bad_levels_are_one_line(tmp_path, capsys):
     (["--epochs", "0"], "--epochs"),
     (["--subjects", "0"], "--subjects"),
     (["--snr-db=-10,-10.0", "--keep-data"], "--snr-db"),  # one folder for two levels
+    (["--snr-db=-20,,-10"], "empty level"),  # the empty item was skipped without a word
     (["--snr-db=-3,50"], "at most 40 dB"),  # was refused by the simulator after -3 dB had trained
     (["--class-snr-db=-30"], "--class-snr-db"),  # was ignored without a word: --snr-db sets each level's
     # was refused by the first level's simulation, in the new folder; then named --repeats, which a sweep has not
@@ -203,8 +205,10 @@ def test_a_stopped_sweep_keeps_the_levels_it_finished(tmp_path, stand_in_decoder
 
     stand_in_decoder(stop_at=2)  # stopped while the second level trains
     out = tmp_path / "s"
+    done = []  # each level's row as it is written: the command printed the figures only after the last level
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(out, [-3.0, -6.0, -9.0], make_config("realistic", repeats=1), n_per_class=3)
+        run_sweep(out, [-3.0, -6.0, -9.0], make_config("realistic", repeats=1), n_per_class=3, on_level=done.append)
+    assert [r["snr_db"] for r in done] == [-3.0]
     res = json.loads((out / "curves.json").read_text())
     assert [r["snr_db"] for r in res["levels"]] == [-3.0] and res["levels_not_run"] == [-6.0, -9.0]
     assert (out / "curves.png").stat().st_size > 10_000
