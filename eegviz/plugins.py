@@ -238,7 +238,7 @@ class Named:
     debug log (--log-level debug).
 
     Everything else is the plugin's own, looked up on it each time (a source's `info`, set by start(); a
-    generator's `name`), and a method it lacks stays lacking (a session asks `callable(getattr(src, "drain",
+    generator's `name`; a property of it that fails is one line too), and a method it lacks stays lacking (a session asks `callable(getattr(src, "drain",
     None))`). Only plugins are wrapped (wrap()): eegviz's own sources and generators failing are its bugs, whose
     traceback must stay."""
 
@@ -254,7 +254,16 @@ class Named:
     def __getattr__(self, name: str):
         if name in Named._own:  # not set yet (a copy being made): no recursion
             raise AttributeError(name)
-        value = getattr(self._plugin, name)
+        try:
+            value = getattr(self._plugin, name)
+        except AttributeError:  # lacking stays lacking: getattr(src, "drain", None) must see None
+            raise
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - a property of the plugin's failing (its `info`)
+            # was a traceback into the plugin's file, while its methods' failures were one line naming it
+            logging.getLogger(__name__).debug("%s failed reading %s", self._label, name, exc_info=True)
+            if isinstance(e, EegvizError) and self._label in str(e):
+                raise
+            raise EegvizError(f"{self._label} failed reading its {name} ({one_line(e)})") from e
         if name not in self._methods or not callable(value):
             return value
 

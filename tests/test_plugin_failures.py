@@ -208,3 +208,22 @@ def test_a_plugin_calling_sys_exit_is_one_line_naming_it_not_a_silent_exit(monke
     monkeypatch.setitem(plugins._extra["sinks"], "exiting", Exiting)
     with pytest.raises(EegvizError, match=r"failed to build \(SystemExit: no licence\)"):
         make_sink("exiting")
+
+
+def test_a_plugins_failing_property_is_one_line_naming_it():
+    """A plugin's attribute that raises (a source's `info` property reading a device) was a traceback into its
+    file, while its methods' failures were one line; an attribute it lacks still reads as lacking."""
+
+    class BrokenInfo:
+        @property
+        def info(self):
+            raise KeyError("sfreq")
+
+        def read(self, timeout=0.05):
+            return None
+
+    src = plugins.wrap(BrokenInfo(), "source", "broken")
+    with pytest.raises(EegvizError) as err:
+        src.info
+    assert str(err.value) == "source plugin 'broken' failed reading its info (KeyError: 'sfreq')"
+    assert getattr(src, "drain", None) is None and isinstance(src, BrokenInfo)
