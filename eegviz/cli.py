@@ -437,7 +437,7 @@ def cmd_bench(args) -> int:
         with sigterm_as_ctrl_c():  # `kill PID` stops it as Ctrl-C does: the soak's publisher ended, not orphaned
             result.update(run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
                                     repeats=args.repeats, threads=args.threads, capture=args.capture,
-                                    sd_model=args.sd_model))
+                                    sd_model=args.sd_model, init=args.init))
             result["measured"]["options"] = {k: v for k, v in sorted(vars(args).items())
                                              if k not in ("fn", "config")}
             if args.device == "cuda" or args.sd_arch == "tiny":
@@ -746,6 +746,9 @@ def _add_bench(sub) -> None:
     b.add_argument("--sd-arch", default="sd-turbo", choices=["sd-turbo", "tiny"],
                    help="SD section (runs on --device cuda; 'tiny' runs a toy config anywhere)")
     b.add_argument("--sd-n", type=int, default=100, help="images to time for the SD section")
+    b.add_argument("--init", choices=["saliency", "latent"], default="saliency",
+                   help="what img2img starts from, as a session's --init: the GAN saliency map (default) or the "
+                        "decoder's latent branch (timed with it; models that have one)")
     b.add_argument("--capture", action=argparse.BooleanOptionalAction, default=True,
                    help="time the generator as sessions run it, single images through Dynamo-recorded graphs "
                         "(default: on; --no-capture: the plain modules)")

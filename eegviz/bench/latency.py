@@ -53,9 +53,10 @@ def _simulated_session(spec, n: int):
     return sim, onsets, seq, eeg
 
 
-def _time_stages(dec, gen, spec, sim, onsets, seq, eeg) -> dict[str, list[float]]:
+def _time_stages(dec, gen, spec, sim, onsets, seq, eeg, from_latents: bool = False) -> dict[str, list[float]]:
     """Stream the EEG through Epocher in CHUNK_S chunks with the markers in time; decode and generate every
-    epoch as it is cut. Milliseconds per stage, per epoch."""
+    epoch as it is cut. Milliseconds per stage, per epoch. from_latents: img2img starts from the decoder's
+    latent branch (--init latent), which the decode stage then runs, as a session's does."""
     from eegviz.messages import Chunk, Marker
     from eegviz.stream.epocher import Epocher
     from eegviz.stream.preprocess import Preprocessor
@@ -76,15 +77,20 @@ def _time_stages(dec, gen, spec, sim, onsets, seq, eeg) -> dict[str, list[float]
             if r.epoch is None:
                 continue
             a = time.perf_counter()
-            out = dec.forward(r.epoch.data[None], latent=False)  # the default session: img2img from the map
+            out = dec.forward(r.epoch.data[None], latent=from_latents)
             b = time.perf_counter()
-            gen.generate(out["saliency"], out["embedding"])
+            gen.generate(out["saliency"], out["embedding"], **_start(out, from_latents))
             c = time.perf_counter()
             stages["preprocess_epoch"].append((t1 - t0) * 1e3)
             stages["decode"].append((b - a) * 1e3)
             stages["generate"].append((c - b) * 1e3)
             stages["epoch_to_image"].append((c - r.epoch.t_ready) * 1e3)
     return stages
+
+
+def _start(decoded: dict, from_latents: bool) -> dict:
+    """generate()'s keyword for where img2img starts: the latent branch's latents, or nothing (the map)."""
+    return {"latents": decoded["latent"]} if from_latents else {}
 
 
 def epoch_targets(device: str, p95: float, limits_ms: tuple[int, ...]) -> dict[str, bool]:
@@ -94,15 +100,15 @@ def epoch_targets(device: str, p95: float, limits_ms: tuple[int, ...]) -> dict[s
     return {f"cpu_epoch_to_image_p95_ms<={n}": p95 <= float(n) for n in limits_ms} if device == "cpu" else {}
 
 
-def _throughput(dec, gen, spec) -> dict[str, float]:
+def _throughput(dec, gen, spec, from_latents: bool = False) -> dict[str, float]:
     """Images per second decoding and generating batches of random epochs."""
     x = np.random.default_rng(1).standard_normal((max(BATCHES), len(spec.ch_names), spec.n_times)).astype(np.float32)
     out = {}
     for bs in BATCHES:
         t0 = time.perf_counter()
         for _ in range(BATCH_REPS):
-            y = dec.forward(x[:bs], latent=False)
-            gen.generate(y["saliency"], y["embedding"])
+            y = dec.forward(x[:bs], latent=from_latents)
+            gen.generate(y["saliency"], y["embedding"], **_start(y, from_latents))
         out[f"batch{bs}_images_per_s"] = bs * BATCH_REPS / (time.perf_counter() - t0)
     return out
 
@@ -116,17 +122,17 @@ def _lean_comparison(gen, tokens: int, dim: int, n: int, map_side: int) -> tuple
 
 
 def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, tokens: int, dim: int,
-                      map_side: int, repeats: int = 1, sd_model: str | None = None) -> dict:
+                      map_side: int, repeats: int = 1, sd_model: str | None = None, init: str = "saliency") -> dict:
     """The same timings with the generator built with --compile (torch.compile on the UNet and the VAE's encode
     and decode), on the same simulated session: the first call's compile time, epoch -> image, and lean-vs-plain
     (the plain pipeline stays uncompiled, as diffusers ships)."""
     from eegviz.generators.options import GeneratorOptions
 
-    gen = _generator(model_dir, sd_model, GeneratorOptions(device=device, compile=True))
+    gen = _generator(model_dir, sd_model, GeneratorOptions(device=device, compile=True, init=init))
     t0 = time.perf_counter()
     gen.warmup()
     compile_s = time.perf_counter() - t0
-    stages, passes = _repeated_stages(dec, gen, spec, session, repeats)
+    stages, passes = _repeated_stages(dec, gen, spec, session, repeats, init == "latent")
     speedup, cmp = _lean_comparison(gen, tokens, dim, n, map_side)
     ep = percentiles(stages["epoch_to_image"])
     return {"first_call_s": compile_s, "latency_ms": {k: percentiles(v) for k, v in stages.items()},
@@ -135,7 +141,8 @@ def _compiled_section(model_dir: Path, device: str, dec, spec, session, n: int, 
             "targets": {**epoch_targets(device, ep["p95"], (30,)), "lean>=2x_plain_pipeline": speedup >= 2.0}}
 
 
-def _repeated_stages(dec, gen, spec, session, repeats: int) -> tuple[dict[str, list[float]], list[dict]]:
+def _repeated_stages(dec, gen, spec, session, repeats: int,
+                     from_latents: bool = False) -> tuple[dict[str, list[float]], list[dict]]:
     """The simulated session streamed `repeats` times: every pass's stage times pooled, and each pass's own
     epoch -> image p50 / p95. On a shared 2-core VM the same code's p95 moved between 26 and 33 ms from one run
     to the next (the host, not the code: the second core is worth much in one minute, little in the next), so
@@ -144,7 +151,7 @@ def _repeated_stages(dec, gen, spec, session, repeats: int) -> tuple[dict[str, l
     pooled: dict[str, list[float]] = {}
     passes = []
     for _ in range(max(1, int(repeats))):
-        stages = _time_stages(dec, gen, spec, *session)
+        stages = _time_stages(dec, gen, spec, *session, from_latents=from_latents)
         for k, v in stages.items():
             pooled.setdefault(k, []).extend(v)
         ep = percentiles(stages["epoch_to_image"])
@@ -172,25 +179,30 @@ def _generator(model_dir: Path, sd_model: str | None, options):
 
 
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False,
-              repeats: int = 1, threads: int | None = None, capture: bool = True, sd_model: str | None = None) -> dict:
+              repeats: int = 1, threads: int | None = None, capture: bool = True, sd_model: str | None = None,
+              init: str = "saliency") -> dict:
     """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section).
     repeats: stream the simulated session this many times (eegviz.bench.latency._repeated_stages).
     threads: torch's kernel threads, as a session would use them (None: a session's default, eegviz.threads;
     the JSON's machine.threads says what was used). capture: the generator as a session builds it, with batch 1
     through Dynamo-recorded graphs (eegviz.generators.lean_img2img); the JSON's graph_capture says which.
-    sd_model: generate with this diffusers pipeline (a folder or model id) instead of the model folder's own."""
+    sd_model: generate with this diffusers pipeline (a folder or model id) instead of the model folder's own.
+    init: what img2img starts from, as a session's --init: "latent" times the decoder's latent branch too and
+    skips the VAE encode (the lean-vs-plain comparison stays on the saliency start, as the plain call is given an
+    image)."""
     from eegviz.threads import inference_thread_count
 
     with inference_thread_count(threads):
-        return _run_bench(device, n, model_dir, compiled, repeats, capture, sd_model)
+        return _run_bench(device, n, model_dir, compiled, repeats, capture, sd_model, init)
 
 
 def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repeats: int, capture: bool,
-               sd_model: str | None) -> dict:
+               sd_model: str | None, init: str = "saliency") -> dict:
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
     from eegviz.generators.options import GeneratorOptions
     from eegviz.paths import default_model_dir
+    from eegviz.pipeline import check_latent_start
 
     if device == "cuda" and not torch.cuda.is_available():
         raise EegvizError("--device cuda asked for, but torch sees no CUDA device on this machine")
@@ -198,14 +210,17 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     model_dir = Path(model_dir or default_model_dir())
     dec = TwoBranchDecoder.load(model_dir)
     check_session_size(n, dec.spec.sfreq)
-    gen = _generator(model_dir, sd_model, GeneratorOptions(device=device, capture=capture))
+    gen = _generator(model_dir, sd_model, GeneratorOptions(device=device, capture=capture, init=init))
+    # --init latent on a model without the branch (or with another VAE's): one line before the warm-up, as a
+    # session says it (bench had no --init: the latent branch's latency could not be measured at all)
+    from_latents = check_latent_start(gen, dec)
     t0 = time.perf_counter()
     gen.warmup()
     warmup_s = time.perf_counter() - t0
     spec = dec.spec
     session = _simulated_session(spec, n)
-    stages, passes = _repeated_stages(dec, gen, spec, session, repeats)
-    throughput = _throughput(dec, gen, spec)
+    stages, passes = _repeated_stages(dec, gen, spec, session, repeats, from_latents)
+    throughput = _throughput(dec, gen, spec, from_latents)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ep = percentiles(stages["epoch_to_image"])
     latency = {k: percentiles(v) for k, v in stages.items()}
@@ -226,6 +241,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
                      "sd_model_digest": model_digest(Path(sd_model)) if sd_model and Path(sd_model).is_dir() else None},
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
         "graph_capture": bool(capture),
+        "init": init,
         "warmup_s": warmup_s,
         "image_size": int(gen.size),
         "unet_passes_per_image": int(gen.unet_passes_per_image),
@@ -248,5 +264,5 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     }
     if compiled:
         res["compiled"] = _compiled_section(model_dir, device, dec, spec, session, n, emb.shape[1], emb.shape[2],
-                                             map_side, repeats, sd_model)
+                                             map_side, repeats, sd_model, init)
     return res

@@ -129,3 +129,29 @@ def test_a_pipeline_whose_vae_is_not_the_one_the_branch_was_fitted_to_is_refused
     gen = EmbeddedGenerator.from_options(GeneratorOptions(init="saliency"), model)
     gen.pipe.vae.config["scaling_factor"] = 9.0  # nothing is checked where the branch is not used
     assert not Pipeline(source=None, decoder=dec, generator=gen, sinks=[])._from_latents
+
+
+def test_bench_times_the_latent_start(fitted, tmp_path, monkeypatch, capsys):
+    """`eegviz bench` had no --init: the latent branch's epoch -> image latency could not be measured. It now
+    decodes with the branch and starts img2img from its latents, as a session with --init latent does; a model
+    without the branch is refused before the warm-up."""
+    import json
+
+    from eegviz.cli import main
+
+    model, _, _ = fitted
+    started = []
+    generate = EmbeddedGenerator.generate
+    monkeypatch.setattr(EmbeddedGenerator, "generate",
+                        lambda self, *a, **k: started.append(k.get("latents") is not None) or generate(self, *a, **k))
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--n", "6", "--no-capture", "--model", str(model), "--init", "latent",
+                 "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["init"] == "latent" and r["latency_ms"]["epoch_to_image"]["n"] == 6
+    assert started.count(True) >= 6  # every timed epoch (and the throughput batches) started from latents
+    capsys.readouterr()
+    bare = tiny_embedded_model(tmp_path / "bare")
+    assert main(["bench", "--n", "6", "--model", str(bare), "--init", "latent"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no latent branch" in err
