@@ -20,7 +20,8 @@ from eegviz.app.source_choice import SourceChoice
 from eegviz.app.traces import TraceView
 from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
 
-PANEL_PX = 256
+PANEL_PX = 256  # the panels' size in a window of ordinary size; smaller windows shrink them (_fit_parts)
+MAX_PANEL_PX = 512  # a large window's panels grow up to this (_grown), sharing the spare height with the traces
 MIN_PANEL_PX = 96
 HISTORY_MIN_WINDOW_H = 700  # shorter windows leave the history strip out (its thumbnails are in results/ too)
 HISTORY_H = 140  # the strip, its title and captions
@@ -127,11 +128,11 @@ class MainWindow(SessionWindow):
             self._update_status()  # the status bar's fields, compact or not, for the new width
 
     def _fit_parts(self, w: int, h: int) -> None:
-        """The reconstruction first: as large as the window allows, up to PANEL_PX, and the saliency map and the
-        stimulus beside it no larger, shrinking twice as fast once it has to shrink. All three were the same size,
-        so on an 800 x 480 touchscreen the reconstruction got 150 px, as much as either of the others; it now
-        takes the height the traces have beyond their minimum. A window with room for three PANEL_PX panels
-        (1024 x 600 and up) shows them as before."""
+        """The reconstruction first: as large as the window allows, up to PANEL_PX (more in a large window:
+        _grown), and the saliency map and the stimulus beside it no larger, shrinking twice as fast once it has to
+        shrink. All three were the same size, so on an 800 x 480 touchscreen the reconstruction got 150 px, as
+        much as either of the others; it now takes the height the traces have beyond their minimum. A window with
+        room for three PANEL_PX panels (1024 x 600 and up) shows three panels of one size."""
         show_history = h >= HISTORY_MIN_WINDOW_H
         self.history.setVisible(show_history)
         self.history_title.setVisible(show_history)
@@ -139,7 +140,8 @@ class MainWindow(SessionWindow):
         for p in sides:
             p.caption.setMinimumHeight(0)  # heightForWidth answers no less than the minimum set last time
         room_h = h - self._height_beside_panels(show_history)
-        main = self._fitting(self.recon_panel, min(PANEL_PX, w - PANELS_ROW_W - 2 * MIN_PANEL_PX), room_h)
+        main = self._fitting(self.recon_panel, min(self._grown(w, room_h), w - PANELS_ROW_W - 2 * MIN_PANEL_PX),
+                             room_h)
         side = min(main, (w - PANELS_ROW_W - main) // 2, 2 * main - PANEL_PX)
         side = min(self._fitting(p, side, room_h) for p in sides)
         self.recon_panel.set_size(main)
@@ -150,6 +152,15 @@ class MainWindow(SessionWindow):
         caption_h = max(p.caption.heightForWidth(side) for p in sides)
         for p in sides:
             p.caption.setMinimumHeight(caption_h)
+
+    def _grown(self, w: int, room_h: int) -> int:
+        """PANEL_PX, or larger where the window has room for three larger panels: half the height left beyond
+        three PANEL_PX panels (the traces take the other half), as wide as three fit, up to MAX_PANEL_PX. The
+        panels stopped at 256 px, so a maximised full-HD window showed the images at a quarter of its height
+        and gave every spare pixel to the traces."""
+        spare_h = room_h - self.recon_panel.height_for(PANEL_PX)
+        by_width = (w - PANELS_ROW_W) // 3
+        return max(PANEL_PX, min(MAX_PANEL_PX, PANEL_PX + spare_h // 2, by_width))
 
     def _height_beside_panels(self, show_history: bool) -> int:
         """The window's height less the panels' row, everything else at its least: the controls, the message line,
