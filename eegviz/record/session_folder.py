@@ -154,6 +154,11 @@ class SessionOutput:
         settings = asdict(self.settings) if self.settings is not None else {}
         source = self.source if self.source is not None else settings.get("source", {})
         settings.pop("source", None)
+        if source.get("command", source.get("kind")) == "demo" and not source.get("file", source.get("path")):
+            # the demo names no file (it is the bundled recording), so its record said where nothing came from
+            from eegviz.paths import demo_recording
+
+            source = {**source, ("path" if "kind" in source else "file"): str(demo_recording())}  # window / CLI
         model = dict(settings.pop("model", {}) or {})
         model["given"] = model.pop("path", None)
         model.update(self.model)

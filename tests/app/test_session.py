@@ -242,6 +242,7 @@ def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
     records = [json.loads((d / "session.json").read_text()) for d in (tmp_path, tmp_path / "session-002")]
     for rec in records:
         assert rec["source"]["kind"] == "demo" and rec["source"]["label"] == "demo recording"
+        assert rec["source"]["path"] == str(demo_recording())  # the bundled recording, which the choice names not
         assert rec["model"]["folder"] == str(default_model_dir().resolve()) and rec["model"]["digest"]
 
 

@@ -76,6 +76,8 @@ def test_second_run_into_the_same_out_keeps_the_first_untouched(tmp_path, capsys
     # (tests/test_cli.py runs the demo as shipped; tests/generators/test_lean_img2img.py checks capture itself)
     argv = ["demo", "--headless", "--out", str(out), "--speed", "0", "--no-capture"]
     assert main(argv) == 0, capsys.readouterr().err
+    # the demo's record names the recording it replayed (it gave no file, so the record named none)
+    assert json.loads((out / "session.json").read_text())["source"]["file"] == str(demo_recording())
     before = _digest(out)
     capsys.readouterr()
     assert main(argv) == 0
