@@ -49,10 +49,11 @@ def check_stimuli(image_ids, paths: dict | None = None) -> None:
 def check_stimulus_files(image_ids, paths: dict | None) -> None:
     """Refuse, in one line, a stimulus file of `paths` that load_image will not read (another format under an
     image's name, an empty file, an HTML error page saved as .jpg, a download cut short before its header),
-    naming the first and how many more: the pixel branch reads them after the encoder has trained, so a run
+    naming the first and how many more: the pixel branch read them after the encoder had trained, so a run
     failed minutes in, its checkpoints/ left in the --out folder that a rerun then refused as not empty, to be
     fixed and resumed one file at a time. Only each header is read (eegviz.data.images.check_image_format;
-    milliseconds for THINGS-EEG2's 16740), so a file cut short after it still fails when it is loaded."""
+    milliseconds for THINGS-EEG2's 16740), so a file cut short after it fails when it is loaded (training loads
+    the stimuli before its first stage, eegviz.train.decoder.train_decoder)."""
     from eegviz.data.images import image_format_problem, unreadable_image
 
     files = [paths[i] for i in dict.fromkeys(map(str, image_ids)) if paths and i in paths]

@@ -286,8 +286,11 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
     torch.manual_seed(seed + 1000 * info.rank)
     st = _Stages(ds, dec, torch.from_numpy(prepare_epochs(ds.eeg, spec)), ds.subset("train"), ds.subset("val"), rng,
                  checkpoints or Checkpoints(None), info, epochs, average_augment, seed)
-    _train_encoder(st)
+    # the stimuli are read before the first stage, not after it: a file that cannot be decoded although its
+    # header reads (a JPEG cut short) ended the run once the encoder had trained (an hour on THINGS-EEG2), its
+    # checkpoints left in --out; reading them costs the same here and fails in seconds
     images, masks, attrs_true = pixel_targets(ds, dec.hparams["saliency_size"])
+    _train_encoder(st)
     attrs_pred = _train_attributes(st, attrs_true)
     _train_saliency(st, images, masks, attrs_true, attrs_pred, gan_steps)
     _train_semantic(st, text, caption)

@@ -254,3 +254,32 @@ def test_the_saved_channel_names_are_stripped_as_sources_strip_theirs():
 
     ds = SimpleNamespace(ch_names=["Fz ", " Cz", "Pz"], sfreq=100.0, tmin=-0.1, eeg=np.zeros((2, 3, 50)))
     assert decoder_spec(ds, 0.0, 0.0, "").ch_names == ("Fz", "Cz", "Pz")
+
+
+def test_a_stimulus_that_cannot_be_decoded_stops_training_before_the_first_stage(tmp_path, monkeypatch):
+    """A JPEG cut short after its header passes the header check (check_stimulus_files) and failed only when the
+    pixel branch loaded the stimuli, after the encoder had trained (an hour on THINGS-EEG2). They are now loaded
+    before the first stage."""
+    import io
+
+    from PIL import Image
+
+    from eegviz.data.synthetic import load_dataset, simulate_dataset
+    from eegviz.errors import EegvizError
+    from eegviz.train import decoder as decoder_module
+
+    ds = load_dataset(simulate_dataset(tmp_path / "data", subjects=1, n_per_class=3))
+    jpeg = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(jpeg, "JPEG")
+    ds.image_paths = {}
+    for k, i in enumerate(dict.fromkeys(map(str, ds.image_ids))):
+        ds.image_paths[i] = tmp_path / f"{i}.jpg"
+        ds.image_paths[i].write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2] if k == 5 else jpeg.getvalue())
+    cut = list(ds.image_paths.values())[5]
+
+    def encoder_stage(st):
+        raise AssertionError("the encoder trained before the stimuli were read")
+
+    monkeypatch.setattr(decoder_module, "_train_encoder", encoder_stage)
+    with pytest.raises(EegvizError, match=f"^cannot read stimulus image {cut}: image file is truncated"):
+        decoder_module.train_decoder(ds, epochs=1, gan_steps=1)
