@@ -224,6 +224,10 @@ def cmd_session(args) -> int:
     return 0
 
 
+# the simulated EEG's stream name by default: eegviz.sources.simulator.SIM_STREAM, not imported here (it imports
+# numpy, which no command needs to start)
+_SIM_STREAM = "eegviz-sim"
+
 # simulate's options that make a dataset only, and those of --stream only, each with its default: given to the
 # other, they were dropped without a word (`simulate --stream --signal 0`, a dry run meant to show chance, streamed
 # the full signal; `--repeats 8` showed each image no more often; `--out D --duration 5` wrote the whole dataset)
@@ -231,7 +235,7 @@ _DATASET_ONLY = {"--subjects": ("subjects", 2), "--design": ("design", "rapid"),
                  "--signal": ("signal", 1.0), "--repeats": ("repeats", None), "--train-repeats": ("train_repeats", None),
                  "--block-alpha": ("block_alpha", None), "--block-line-uv": ("block_line_uv", None)}
 _STREAM_ONLY = {"--subject": ("subject", 0), "--markers": ("markers", "eegviz-markers"),
-                "--duration": ("duration", None)}
+                "--name": ("name", _SIM_STREAM), "--duration": ("duration", None)}
 
 
 def _check_simulate_options(args) -> None:
@@ -271,8 +275,9 @@ def _refuse_taken_names(eeg_name: str, marker_name: str, wait_s: float = 1.0) ->
     taken = streams_named((eeg_name, marker_name), wait_s)
     if taken:
         there = ", ".join(f"'{name}' (source_id {sid or 'none'}, host {host})" for name, sid, host, _ in taken)
-        how = ("stop the sender already publishing it (another `eegviz simulate --stream`?)"
-               if any(name == eeg_name for name, *_ in taken) else "give --markers another name, or stop that sender")
+        how = ("stop the sender already publishing it (another `eegviz simulate --stream`?), or give --name "
+               "another name" if any(name == eeg_name for name, *_ in taken)
+               else "give --markers another name, or stop that sender")
         raise EegvizError(f"already on LSL under the name{'s' if len(taken) > 1 else ''} this simulator would "
                           f"publish: {there}; readers cannot tell two streams of one name apart: {how}")
 
@@ -296,9 +301,13 @@ def cmd_simulate(args) -> int:
             check_positive(args.duration, "--duration", unit="s")
         if not args.markers.strip():
             raise EegvizError("--markers must name the marker outlet (default: eegviz-markers)")
+        if not args.name.strip():
+            raise EegvizError(f"--name must name the EEG outlet (default: {_SIM_STREAM})")
+        if args.name.strip() == args.markers.strip():  # a reader could not tell the EEG from the markers
+            raise EegvizError(f"--name and --markers both name '{args.name}': give the two outlets two names")
         check_at_least(args.images, "--images", 1, hint="images per class, the markers' ids are drawn from")
         src = SimulatorSource(subject=args.subject, seed=args.seed, n_per_class=args.images,
-                              config=config_from_args(args))
+                              config=config_from_args(args), name=args.name)
         _refuse_taken_names(src.info.name, args.markers)
         src.start()
         outlets = LslOutlets(src.info, marker_name=args.markers)
@@ -657,6 +666,8 @@ def _add_simulate(sub) -> None:
     s.add_argument("--stream", action=argparse.BooleanOptionalAction, default=False,
                    help="publish EEG + markers as LSL outlets")
     s.add_argument("--markers", default="eegviz-markers", help="marker outlet name for --stream")
+    s.add_argument("--name", default=_SIM_STREAM, help=f"EEG outlet name for --stream (default: {_SIM_STREAM}; "
+                   "another lets two simulators stream side by side, each with its own --markers)")
     s.add_argument("--duration", type=float, help="stop streaming after S seconds")
     s.add_argument("--demo", action=argparse.BooleanOptionalAction, default=False,
                    help="write the demo recording (demo.xdf) into --out")

@@ -57,6 +57,9 @@ def run(*args, timeout=300):
     (["simulate", "--stream", "--subject", "-1"], "--subject must be >= 0"),
     (["simulate", "--stream", "--duration", "-1"], "--duration must be a finite number > 0"),
     (["simulate", "--stream", "--markers", " "], "--markers must name the marker outlet"),
+    (["simulate", "--stream", "--name", " "], "--name must name the EEG outlet (default: eegviz-sim)"),
+    (["simulate", "--stream", "--name", "m", "--markers", "m"], "--name and --markers both name 'm'"),
+    (["simulate", "--out", "NEW", "--name", "amp2"], "--name is for --stream"),
     # a dataset's options given to --stream, and --stream's to a dataset, were dropped without a word: `--signal 0`
     # streamed the full signal, `--out D --duration 5` wrote the whole dataset
     (["simulate", "--stream", "--signal", "0"], "--signal is for a simulated dataset (--out DIR)"),
@@ -581,6 +584,29 @@ def test_a_second_simulate_stream_under_a_taken_name_is_refused(capsys):
     err = capsys.readouterr().err
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "already on LSL under the name" in err and f"'{name}'" in err, err
+
+
+def test_simulate_stream_publishes_the_eeg_under_the_name_given(capsys):
+    """The simulated EEG was always 'eegviz-sim', so two simulators (two test setups on one machine) could not
+    stream side by side; --name names it, and a name already taken is refused saying --name."""
+    import uuid
+
+    from eegviz.cli import _SIM_STREAM, main
+    from eegviz.messages import StreamInfo
+    from eegviz.sources.lsl_outlet import LslOutlets
+    from eegviz.sources.simulator import SIM_STREAM
+
+    assert _SIM_STREAM == SIM_STREAM  # the CLI's default (kept apart: no numpy at start-up) is the source's
+    tag = uuid.uuid4().hex[:8]
+    assert main(["simulate", "--stream", "--name", f"amp-{tag}", "--markers", f"mk-{tag}", "--duration", "0.2"]) == 0
+    assert f"streaming 'amp-{tag}' (" in capsys.readouterr().out
+    taken = LslOutlets(StreamInfo(f"amp2-{tag}", ["Fz"], 100.0), marker_name=f"other-{tag}")
+    try:
+        code = main(["simulate", "--stream", "--name", f"amp2-{tag}", "--markers", f"mk2-{tag}", "--duration", "1"])
+    finally:
+        taken.close()
+    err = capsys.readouterr().err
+    assert code == 2 and f"'amp2-{tag}'" in err and "or give --name another name" in err, err
 
 
 def test_simulate_stream_stops_on_sigterm_and_says_what_it_sent():

@@ -21,15 +21,20 @@ from eegviz.sources.base import ReadResult
 from eegviz.world.artefacts import add_continuous_artefacts, line_topography
 
 
+SIM_STREAM = "eegviz-sim"  # the simulated EEG's stream name by default
+
+
 class SimulatorSource:
     def __init__(self, subject: int = 0, sfreq: float = 250.0, soa: float = 0.75, jitter: float = 0.1,
                  n_per_class: int = 50, seed: int = 0, speed: float = 1.0, n_trials: int | None = None,
                  chunk_s: float = 0.02, image_ids: list[str] | None = None, block_s: float = 10.0,
-                 config=None):
+                 config=None, name: str = SIM_STREAM):
+        """name: the stream's name (and its source_id's stem: eegviz-sim-0 for subject 0), which
+        `eegviz simulate --stream --name` sets so that two simulators can stream side by side."""
         from eegviz.world.eeg_sim import EEGSimulator
 
         self.sim = EEGSimulator(subject=subject, sfreq=sfreq, seed=seed, config=config)
-        self.info = StreamInfo("eegviz-sim", self.sim.ch_names, sfreq, source_id=f"eegviz-sim-{subject}")
+        self.info = StreamInfo(name, self.sim.ch_names, sfreq, source_id=f"{name}-{subject}")
         self.soa, self.jitter, self.speed, self.n_trials = soa, jitter, speed, n_trials
         self.chunk = max(1, int(round(chunk_s * sfreq)))
         self.block = int(block_s * sfreq)
