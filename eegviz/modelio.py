@@ -99,7 +99,12 @@ def read_config(model_dir: Path, name: str = "config.json", required: dict | Non
     max_bytes (MODEL_JSON_MAX_BYTES), not whole."""
     path = Path(model_dir) / name
     if not path.exists():
-        raise EegvizError(f"no model at {model_dir} ({name} missing); train one with `eegviz train`")
+        # a file given as the folder (--model model.safetensors, --model decoder.json) read as a folder lacking
+        # decoder.json, as a folder that did not exist did: neither said what was wrong with the path
+        why = (f"{name} missing" if Path(model_dir).is_dir() else "it is a file, not a model folder"
+               if Path(model_dir).exists() else "no such folder")
+        raise EegvizError(f"no model at {model_dir} ({why}); give the model folder (the one holding decoder.json), "
+                          "or train one with `eegviz train`")
     try:
         cfg = json.loads(read_at_most(path, max_bytes, str(path), f"a model's {name}").decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):

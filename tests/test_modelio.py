@@ -70,3 +70,18 @@ def test_the_object_torch_refused_is_named_from_its_error(tmp_path):
     reason = unpickler_reason(refused.value)
     assert "datetime.date" in reason and "\n" not in reason and "add_safe_globals" not in reason
     assert unpickler_reason(ValueError("something else")) == ""
+
+
+def test_a_model_path_that_is_a_file_or_nothing_says_so(tmp_path):
+    """--model pointing at a file (model.safetensors, decoder.json itself) or at nothing read as a folder lacking
+    decoder.json; the line now says which."""
+    from eegviz.errors import EegvizError
+    from eegviz.modelio import read_config
+
+    (tmp_path / "decoder.json").write_text("{}")
+    with pytest.raises(EegvizError, match=r"\(it is a file, not a model folder\); give the model folder"):
+        read_config(tmp_path / "decoder.json", "decoder.json")
+    with pytest.raises(EegvizError, match=r"\(no such folder\)"):
+        read_config(tmp_path / "nowhere", "decoder.json")
+    with pytest.raises(EegvizError, match=r"^no model at .* \(sampling.json missing\)"):
+        read_config(tmp_path, "sampling.json")
