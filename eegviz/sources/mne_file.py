@@ -1,8 +1,8 @@
 """MneFileSource: replay any recording MNE reads (FIF, EDF/BDF, BrainVision, EEGLAB .set, ...) as a Source.
 
 Labs keep their data in these formats, not in XDF; MNE already knows them all (mne.io.read_raw picks the
-reader by extension) and gives samples in volts with channel types (but for EDF/BDF units it does not convert:
-_edf_units), so this source only has to turn the file
+reader by extension) and gives samples in volts with channel types (but for EDF/BDF and BrainVision units it
+does not know: _edf_units, _vhdr_units), so this source only has to turn the file
 into eegviz's terms: EEG channels only (EOG/EMG/stim channels and channels marked bad are not scalp EEG the
 model could use; bad ones are interpolated by the montage mapping when the model needs them), sample
 timestamps in the recording's clock (first_samp / sfreq + times), and annotations as string markers at their
@@ -175,6 +175,51 @@ def _edf_units(raw, path: Path) -> None:
             raw._data[i] *= factor
 
 
+MNE_VHDR_VOLTS = ("V", "mV", "µV", "uV", "nV")  # the units MNE's BrainVision reader scales by and keeps as EEG
+
+
+def _vhdr_header_units(path: Path) -> dict[int, str]:
+    """The unit each channel of a BrainVision header declares, as written (channel index -> text): MNE keeps a
+    unit it does not know as "n/a"."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:  # Codepage=ANSI: the micro sign is one latin-1 byte
+        text = raw.decode("latin-1")
+    units, section = {}, ""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            section = line.lower()
+        elif section == "[channel infos]" and line[:2].lower() == "ch" and "=" in line:
+            key, _, props = line.partition("=")
+            fields = props.split(",")
+            if key[2:].isdigit() and len(fields) >= 4:
+                units[int(key[2:]) - 1] = fields[3].strip()
+    return units
+
+
+def _vhdr_units(raw, path: Path) -> None:
+    """Read as EEG, in volts, a BrainVision file's channels whose unit MNE does not know but eegviz does. MNE's
+    reader scales by, and keeps as EEG, the voltages spelled "V", "mV", "µV" (the micro sign), "uV" and "nV"
+    only: a channel in "μV" (the Greek mu, which Unicode normalisation makes of the micro sign), "uv" or
+    "microvolts" it types misc, at scale 1 (its range), so a file all in such units was refused as "holds no EEG
+    channels; its channel types: misc", and one with some left them out without a word. A channel MNE made misc
+    for another reason (no coordinates, where the header gives other channels theirs) is left as it is."""
+    import mne
+
+    declared = _vhdr_header_units(path)
+    fixed = {}
+    for i in mne.pick_types(raw.info, misc=True, exclude=[]):
+        unit = declared.get(int(i), "").replace("\xc2", "")  # as MNE reads it: a latin-1 "Âµ" is its "µ"
+        scale = volts_per_unit(unit)
+        if scale is not None and unit not in MNE_VHDR_VOLTS:
+            raw._data[i] *= scale / float(raw.info["chs"][i]["range"])  # the range is what MNE scaled by
+            fixed[raw.ch_names[i]] = "eeg"
+    if fixed:
+        raw.set_channel_types(fixed, on_unit_change="ignore", verbose="error")
+
+
 def _payload(desc: str, path: Path) -> str:
     """A marker's payload from its annotation. MNE names a BrainVision marker "type/description"; a Comment
     marker's description is free text, where a stimulus program (or mne.export of image-id annotations, which
@@ -216,6 +261,11 @@ def read_recording(path: Path):
         raise EegvizError(f"cannot read {path.name} with MNE ({one_line(e)}); readable: {formats}") from None
     if path.suffix.lower() in (".edf", ".bdf"):
         _edf_units(raw, path)
+    elif path.suffix.lower() == ".vhdr":
+        try:
+            _vhdr_units(raw, path)
+        except OSError:  # MNE just read it; should it be gone, its channels stay as MNE typed them
+            pass
     markers = []
     ann = raw.annotations
     # Raw keeps its annotations relative to meas_date (or, without one, in the first_samp/sfreq frame), the

@@ -523,3 +523,19 @@ def test_a_cap_named_in_no_montage_is_placed_by_the_positions_the_file_carries(t
     folder = src.positions_file.parent
     src.stop()
     assert not folder.exists()  # the positions written for the session go with it
+
+
+@pytest.mark.parametrize("unit", ["μV", "uv", "microvolts"])
+def test_brainvision_units_mne_does_not_know_are_eeg_in_volts(tmp_path, unit):
+    """MNE's BrainVision reader knows "µV" (the micro sign) and "uV", not "μV" (the Greek mu, which Unicode
+    normalisation makes of the micro sign), "uv" or "microvolts": it typed such channels misc, at scale 1, and the
+    file was refused as "holds no EEG channels; its channel types: misc". They are EEG in volts now."""
+    data = np.random.default_rng(1).standard_normal((8, 2500)) * 5e-6
+    _write_brainvision(tmp_path / "rec", data, CAP8, 250.0, {1000: "Comment/star_0001"})
+    header = tmp_path / "rec.vhdr"
+    header.write_text(header.read_text(encoding="utf-8").replace(",,1,µV", f",,1,{unit}"), encoding="utf-8")
+    src = MneFileSource(header, speed=0)
+    src.start()
+    chunks, markers = _drain(src)
+    assert src.info.ch_names == tuple(CAP8) and [m.payload for m in markers] == ["star_0001"]
+    np.testing.assert_allclose(np.concatenate([c.samples for c in chunks]).T, data, rtol=1e-5, atol=1e-12)
