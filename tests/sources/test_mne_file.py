@@ -539,3 +539,43 @@ def test_brainvision_units_mne_does_not_know_are_eeg_in_volts(tmp_path, unit):
     chunks, markers = _drain(src)
     assert src.info.ch_names == tuple(CAP8) and [m.payload for m in markers] == ["star_0001"]
     np.testing.assert_allclose(np.concatenate([c.samples for c in chunks]).T, data, rtol=1e-5, atol=1e-12)
+
+
+def test_each_epoch_holds_the_waveform_placed_at_its_annotation_onset(tmp_path, monkeypatch):
+    """End to end, the epoch the decoder gets starts at its annotation's onset + tmin: a FIF at 500 Hz (resampled
+    to the model's 250 Hz) whose recording starts at first_samp 1234 (2.468 s), with a 40 uV Gaussian bump 100 ms
+    after each annotation's onset (some annotations with a duration, one between two model samples), gives every
+    epoch that bump where the model's grid puts it. A one-sample (2 ms) slip leaves about 5 uV off somewhere."""
+    import datetime
+
+    import mne
+
+    sf, amp, sigma, delay = 500.0, 40e-6, 0.01, 0.1
+    onsets = [3.002, 6.5, 9.25]  # in the recording's clock (meas_date frame)
+    raw = mne.io.RawArray(np.zeros((8, int(12 * sf))), mne.create_info(CAP8, sf, "eeg"), first_samp=1234,
+                          verbose="error")
+    raw.set_meas_date(datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.timezone.utc))
+    t = raw.first_time + raw.times
+    for onset in onsets:
+        raw._data += amp * np.exp(-0.5 * ((t - onset - delay) / sigma) ** 2)
+    raw.set_annotations(mne.Annotations([o - raw.first_time for o in onsets], [0.5, 0.0, 1.0], ["e1", "e2", "e3"]))
+    raw.save(tmp_path / "bumps_raw.fif", verbose="error")
+
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+
+    seen, original = [], TwoBranchDecoder.decode_batch
+
+    def keep(self, epochs, latent=True):
+        seen.extend(epochs)
+        return original(self, epochs, latent=latent)
+
+    monkeypatch.setattr(TwoBranchDecoder, "decode_batch", keep)
+    got, _, _ = _session(tmp_path / "bumps_raw.fif")
+    assert got == {"e1": "decoded", "e2": "decoded", "e3": "decoded"}
+    assert [ep.marker.timestamp for ep in seen] == pytest.approx(onsets)
+    grid = -0.1 + np.arange(125) / 250.0  # the model's epoch: -0.1 .. 0.4 s at 250 Hz
+    expected = amp * np.exp(-0.5 * ((grid - delay) / sigma) ** 2)
+    for ep in seen:
+        volts = ep.data / 1e5  # InputSpec's scale
+        assert np.argmax(volts[0]) == 50
+        np.testing.assert_allclose(volts, np.broadcast_to(expected, volts.shape), atol=0.5e-6)
