@@ -143,36 +143,28 @@ def _refuse_discontinuous_edf(path: Path) -> None:
                           "would be misplaced: export each continuous part as its own file and replay them")
 
 
-def _edf_units(raw, path: Path) -> None:
-    """Put an EDF/BDF file's EEG channels in volts where MNE did not. MNE's EDF reader converts only the units
-    "uV"/"µV" and "mV" spelled so; any other unit ("uv", "UV", "nV", "microvolts") and an empty physical
-    dimension (some exporters leave it blank) it takes for volts, so such a file's microvolts reached the model a
-    million times too large, without a word. A unit eegviz knows (eegviz.sources.units) is applied; channels
-    declaring none it knows are judged from their values, as XDF and LSL channels without a unit are
-    (units.judged_scale), with one line saying so."""
+def _edf_units(raw) -> tuple[dict[str, float], dict[str, float]]:
+    """How to put an EDF/BDF file's EEG channels in volts where MNE did not, from its header: (factor by channel
+    for those whose unit eegviz knows, MNE's gain by channel for those to judge from their values: _read_volts).
+    MNE's EDF reader converts only the units "uV"/"µV" and "mV" spelled so; any other unit ("uv", "UV", "nV",
+    "microvolts") and an empty physical dimension (some exporters leave it blank) it takes for volts, so such a
+    file's microvolts reached the model a million times too large, without a word. A unit eegviz knows
+    (eegviz.sources.units) is applied; channels declaring none it knows are judged from their values, as XDF and
+    LSL channels without a unit are (units.judged_scale), with one line saying so."""
     import mne
 
     gains = np.asarray(getattr(raw, "_raw_extras", [{}])[0].get("units", ()), dtype=np.float64)  # what MNE applied
     if gains.shape != (len(raw.ch_names),):  # not MNE's EDF reader as we know it: leave its volts as they are
-        return
-    unknown, declared = [], {}
+        return {}, {}
+    declared, unknown = {}, {}
     for i in mne.pick_types(raw.info, eeg=True, exclude=[]):
-        unit = raw._orig_units.get(raw.ch_names[i], "")
-        scale = volts_per_unit(unit)
+        name = raw.ch_names[i]
+        scale = volts_per_unit(raw._orig_units.get(name, ""))
         if scale is None:
-            unknown.append(i)
+            unknown[name] = float(gains[i])
         elif not np.isclose(scale, gains[i], rtol=1e-6):
-            declared[i] = scale / gains[i]
-    if unknown:
-        judged = judged_scale(raw._data[unknown].T / gains[unknown])
-        log.warning("%s: %d EEG channel(s) declare no unit that says volts or which fraction of them (%s): read as "
-                    "%s from their values (median |x| %.3g, spread %.3g)", path.name, len(unknown),
-                    ", ".join(raw.ch_names[i] for i in unknown[:4]) + (", ..." if len(unknown) > 4 else ""),
-                    judged.what, judged.median_abs, judged.spread)
-        declared.update({i: judged.scale / gains[i] for i in unknown})
-    for i, factor in declared.items():
-        if factor != 1.0:
-            raw._data[i] *= factor
+            declared[name] = scale / gains[i]
+    return declared, unknown
 
 
 MNE_VHDR_VOLTS = ("V", "mV", "µV", "uV", "nV")  # the units MNE's BrainVision reader scales by and keeps as EEG
@@ -199,25 +191,61 @@ def _vhdr_header_units(path: Path) -> dict[int, str]:
     return units
 
 
-def _vhdr_units(raw, path: Path) -> None:
+def _vhdr_units(raw, path: Path) -> dict[str, float]:
     """Read as EEG, in volts, a BrainVision file's channels whose unit MNE does not know but eegviz does. MNE's
     reader scales by, and keeps as EEG, the voltages spelled "V", "mV", "µV" (the micro sign), "uV" and "nV"
     only: a channel in "μV" (the Greek mu, which Unicode normalisation makes of the micro sign), "uv" or
     "microvolts" it types misc, at scale 1 (its range), so a file all in such units was refused as "holds no EEG
     channels; its channel types: misc", and one with some left them out without a word. A channel MNE made misc
-    for another reason (no coordinates, where the header gives other channels theirs) is left as it is."""
+    for another reason (no coordinates, where the header gives other channels theirs) is left as it is. Returns
+    the factor to multiply each such channel by (_read_volts)."""
     import mne
 
     declared = _vhdr_header_units(path)
-    fixed = {}
+    fixed, factors = {}, {}
     for i in mne.pick_types(raw.info, misc=True, exclude=[]):
         unit = declared.get(int(i), "").replace("\xc2", "")  # as MNE reads it: a latin-1 "Âµ" is its "µ"
         scale = volts_per_unit(unit)
         if scale is not None and unit not in MNE_VHDR_VOLTS:
-            raw._data[i] *= scale / float(raw.info["chs"][i]["range"])  # the range is what MNE scaled by
+            factors[raw.ch_names[i]] = scale / float(raw.info["chs"][i]["range"])  # the range: what MNE scaled by
             fixed[raw.ch_names[i]] = "eeg"
     if fixed:
         raw.set_channel_types(fixed, on_unit_change="ignore", verbose="error")
+    return factors
+
+
+# samples read at once (float64) while a recording is put into its float32 array; and at most this many samples
+# of a channel are looked at to judge its unit (a stride through a long recording: microvolts and volts lie a
+# million times apart)
+READ_BLOCK_VALUES = 1 << 22
+JUDGE_SAMPLES = 1_000_000
+
+
+def _read_volts(raw, factors: dict[str, float], judge: dict[str, float], path: Path) -> np.ndarray:
+    """raw's samples as a float32 (n, ch) array in volts, read block by block: `factors` multiply the channels
+    MNE put in the wrong unit, and those in `judge` (channel -> the gain MNE applied) are judged from their
+    values (units.judged_scale), with one line saying so. Why in blocks, from a file MNE has not loaded: MNE's
+    preload held the recording as float64, get_data() copied it and the float32 array was a third copy, five
+    times the float32 size at once (a 2 h BioSemi file of 128 channels at 2048 Hz, 7.5 GB as float32, needed
+    some 38 GB); now it is the float32 array and one block."""
+    n, names = raw.n_times, raw.ch_names
+    data = np.empty((n, len(names)), dtype=np.float32)
+    step = max(1, READ_BLOCK_VALUES // max(1, len(names)))
+    for a in range(0, n, step):
+        data[a:a + step] = raw.get_data(start=a, stop=min(n, a + step)).T
+    unknown = [i for i, name in enumerate(names) if name in judge]
+    if unknown:
+        gains = np.array([judge[names[i]] for i in unknown])
+        judged = judged_scale(data[::max(1, n // JUDGE_SAMPLES), unknown] / gains)
+        log.warning("%s: %d EEG channel(s) declare no unit that says volts or which fraction of them (%s): read as "
+                    "%s from their values (median |x| %.3g, spread %.3g)", path.name, len(unknown),
+                    ", ".join(names[i] for i in unknown[:4]) + (", ..." if len(unknown) > 4 else ""),
+                    judged.what, judged.median_abs, judged.spread)
+        factors = {**factors, **{names[i]: judged.scale / judge[names[i]] for i in unknown}}
+    for i, name in enumerate(names):
+        if factors.get(name, 1.0) != 1.0:
+            data[:, i] *= factors[name]
+    return data
 
 
 def _payload(desc: str, path: Path) -> str:
@@ -232,8 +260,8 @@ def _payload(desc: str, path: Path) -> str:
 
 
 def read_recording(path: Path):
-    """(raw with EEG channels only, markers, breaks (_breaks), MNE's warnings about markers, annotations or
-    events) from a file; every failure is one EegvizError line."""
+    """(raw with EEG channels only, its samples (n, ch) float32 volts (_read_volts), markers, breaks (_breaks),
+    MNE's warnings about markers, annotations or events) from a file; every failure is one EegvizError line."""
     import mne
 
     if not path.exists():
@@ -251,7 +279,9 @@ def read_recording(path: Path):
             # EDF/BDF labels carry their type ("EEG Fp1", "ECG ECG", the form the EDF+ spec recommends):
             # infer_types strips the prefix and types the channel, so non-EEG ones are dropped below
             extra = {"infer_types": True} if path.suffix.lower() in (".edf", ".bdf") else {}
-            raw = mne.io.read_raw(path, preload=True, verbose="warning", **extra)
+            # not loaded: _read_volts reads it into float32 block by block (EEGLAB's .set with the data inside
+            # is loaded all the same)
+            raw = mne.io.read_raw(path, preload=False, verbose="warning", **extra)
     except Exception as e:  # noqa: BLE001 - MNE's readers raise many kinds; the user needs one line
         formats = "FIF, EDF/BDF, BrainVision (.vhdr), EEGLAB (.set) and the other formats of mne.io.read_raw"
         if "unsupported file" in str(e).lower():
@@ -259,11 +289,12 @@ def read_recording(path: Path):
             raise EegvizError(f"{path.name} is not an XDF recording nor a file MNE reads ({formats}); a source "
                               "plugin reads others: --source NAME (`eegviz plugins` lists them)") from None
         raise EegvizError(f"cannot read {path.name} with MNE ({one_line(e)}); readable: {formats}") from None
+    factors, judge = {}, {}
     if path.suffix.lower() in (".edf", ".bdf"):
-        _edf_units(raw, path)
+        factors, judge = _edf_units(raw)
     elif path.suffix.lower() == ".vhdr":
         try:
-            _vhdr_units(raw, path)
+            factors = _vhdr_units(raw, path)
         except OSError:  # MNE just read it; should it be gone, its channels stay as MNE typed them
             pass
     markers = []
@@ -301,7 +332,15 @@ def read_recording(path: Path):
                  "markers", path.name, n_skipped)
     notes = [" ".join(str(w.message).split()) for w in caught
              if any(k in str(w.message).lower() for k in ("marker", "annotation", "event"))]
-    return raw, markers, breaks, notes
+    try:
+        data = _read_volts(raw, factors, judge, path)
+    except MemoryError:
+        raise EegvizError(f"{path.name} does not fit in memory: {raw.n_times} samples of {len(raw.ch_names)} "
+                          f"channels need {raw.n_times * len(raw.ch_names) * 4 / 1e9:.1f} GB as float32; replay "
+                          "a part of it (raw.crop(tmin, tmax).save(...))") from None
+    except Exception as e:  # noqa: BLE001 - the samples are read now, not when the header was
+        raise EegvizError(f"cannot read the samples of {path.name} with MNE ({one_line(e)})") from None
+    return raw, data, markers, breaks, notes
 
 
 def _placed_electrodes(raw) -> list[tuple[str, np.ndarray]] | None:
@@ -349,10 +388,9 @@ class MneFileSource(ReplaySource):
         return cls(source.file, speed=source.speed)
 
     def load(self):
-        raw, markers, breaks, notes = read_recording(self.path)
+        raw, data, markers, breaks, notes = read_recording(self.path)
         self.breaks = tuple(breaks)
         sfreq = float(raw.info["sfreq"])
-        data = raw.get_data().T.astype(np.float32)  # MNE gives volts
         timestamps = raw.first_time + raw.times
         if not len(timestamps):
             raise EegvizError(f"{self.path.name} holds no samples")

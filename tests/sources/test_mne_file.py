@@ -579,3 +579,46 @@ def test_each_epoch_holds_the_waveform_placed_at_its_annotation_onset(tmp_path, 
         volts = ep.data / 1e5  # InputSpec's scale
         assert np.argmax(volts[0]) == 50
         np.testing.assert_allclose(volts, np.broadcast_to(expected, volts.shape), atol=0.5e-6)
+
+
+def test_a_long_recording_is_read_into_float32_without_float64_copies(tmp_path, monkeypatch):
+    """MNE's preload held a recording as float64, get_data() copied it and the float32 array replayed was a third
+    copy: five times the float32 size at once (a 2 h BioSemi file of 128 channels at 2048 Hz, 7.5 GB as float32,
+    needed some 38 GB). It is read block by block into the float32 array now: the peak is that array, the
+    stamps and one block. (Blocks of 1 s here, so a 60 s file shows it.)"""
+    import tracemalloc
+
+    import mne
+
+    import eegviz.sources.mne_file as mne_file
+
+    monkeypatch.setattr(mne_file, "READ_BLOCK_VALUES", 32 * 250, raising=False)
+    raw = mne.io.RawArray(np.random.default_rng(7).standard_normal((32, 60 * 250)) * 1e-5,
+                          mne.create_info(CAP32, 250.0, "eeg"), verbose="error")
+    raw.set_annotations(mne.Annotations([5.0], [0], ["s1"]))
+    raw.save(tmp_path / "long_raw.fif", fmt="single", verbose="error")
+    MneFileSource(tmp_path / "long_raw.fif", speed=0).open()  # MNE's modules imported before measuring
+    tracemalloc.start()
+    try:
+        src = MneFileSource(tmp_path / "long_raw.fif", speed=0)
+        src.open()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    data = src._recording[0]
+    assert data.dtype == np.float32 and data.shape == (60 * 250, 32)
+    np.testing.assert_allclose(data.T, raw.get_data(), rtol=1e-6)
+    assert peak < 1.6 * data.nbytes, f"{peak / data.nbytes:.1f} times the float32 samples"
+
+
+def test_a_file_cut_short_is_one_line(tmp_path):
+    """The samples are read after the header now (block by block): a FIF cut off mid-way still fails in one line."""
+    import mne
+
+    raw = mne.io.RawArray(np.zeros((8, 5000)), mne.create_info(CAP8, 250.0, "eeg"), verbose="error")
+    raw.save(tmp_path / "whole_raw.fif", verbose="error")
+    whole = (tmp_path / "whole_raw.fif").read_bytes()
+    (tmp_path / "cut_raw.fif").write_bytes(whole[: len(whole) // 2 + 3])
+    with pytest.raises(EegvizError) as e:
+        MneFileSource(tmp_path / "cut_raw.fif", speed=0).open()
+    assert "cut_raw.fif" in str(e.value) and "\n" not in str(e.value)
