@@ -221,8 +221,10 @@ READ_BLOCK_VALUES = 1 << 22
 JUDGE_SAMPLES = 1_000_000
 
 
-def _read_volts(raw, factors: dict[str, float], judge: dict[str, float], path: Path) -> np.ndarray:
-    """raw's samples as a float32 (n, ch) array in volts, read block by block: `factors` multiply the channels
+def _read_volts(raw, factors: dict[str, float], judge: dict[str, float],
+                path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """raw's samples as a float32 (n, ch) array in volts, and which channels hold a finite sample (ch,), read block
+    by block: `factors` multiply the channels
     MNE put in the wrong unit, and those in `judge` (channel -> the gain MNE applied) are judged from their
     values (units.judged_scale), with one line saying so. Why in blocks, from a file MNE has not loaded: MNE's
     preload held the recording as float64, get_data() copied it and the float32 array was a third copy, five
@@ -230,9 +232,12 @@ def _read_volts(raw, factors: dict[str, float], judge: dict[str, float], path: P
     some 38 GB); now it is the float32 array and one block."""
     n, names = raw.n_times, raw.ch_names
     data = np.empty((n, len(names)), dtype=np.float32)
+    finite = np.zeros(len(names), dtype=bool)
     step = max(1, READ_BLOCK_VALUES // max(1, len(names)))
     for a in range(0, n, step):
-        data[a:a + step] = raw.get_data(start=a, stop=min(n, a + step)).T
+        block = raw.get_data(start=a, stop=min(n, a + step))
+        finite |= np.isfinite(block).any(axis=1)
+        data[a:a + step] = block.T
     unknown = [i for i, name in enumerate(names) if name in judge]
     if unknown:
         gains = np.array([judge[names[i]] for i in unknown])
@@ -245,7 +250,7 @@ def _read_volts(raw, factors: dict[str, float], judge: dict[str, float], path: P
     for i, name in enumerate(names):
         if factors.get(name, 1.0) != 1.0:
             data[:, i] *= factors[name]
-    return data
+    return data, finite
 
 
 def _payload(desc: str, path: Path) -> str:
@@ -333,13 +338,26 @@ def read_recording(path: Path):
     notes = [" ".join(str(w.message).split()) for w in caught
              if any(k in str(w.message).lower() for k in ("marker", "annotation", "event"))]
     try:
-        data = _read_volts(raw, factors, judge, path)
+        data, finite = _read_volts(raw, factors, judge, path)
     except MemoryError:
         raise EegvizError(f"{path.name} does not fit in memory: {raw.n_times} samples of {len(raw.ch_names)} "
                           f"channels need {raw.n_times * len(raw.ch_names) * 4 / 1e9:.1f} GB as float32; replay "
                           "a part of it (raw.crop(tmin, tmax).save(...))") from None
     except Exception as e:  # noqa: BLE001 - the samples are read now, not when the header was
         raise EegvizError(f"cannot read the samples of {path.name} with MNE ({one_line(e)})") from None
+    if not finite.all():
+        # a channel stored as NaN throughout (an electrode a lab blanked out rather than marking it bad) put NaN
+        # into every epoch the montage made from it, which with interpolation is all of them: the replay skipped
+        # each marker for "NaN/inf in 408 of 408 samples", never naming the channel. It is left out as a bad one
+        # is, and interpolated where the model needs it.
+        dead = [name for name, ok in zip(raw.ch_names, finite) if not ok]
+        if not finite.any():
+            raise EegvizError(f"none of the {len(dead)} EEG channels of {path.name} holds a finite sample (all "
+                              "NaN/inf), so there is nothing to decode")
+        log.warning("%s: channels holding no finite sample (all NaN/inf) are left out, as bad ones are: %s",
+                    path.name, ", ".join(dead))
+        raw.drop_channels(dead)
+        data = data[:, finite]
     return raw, data, markers, breaks, notes
 
 

@@ -622,3 +622,25 @@ def test_a_file_cut_short_is_one_line(tmp_path):
     with pytest.raises(EegvizError) as e:
         MneFileSource(tmp_path / "cut_raw.fif", speed=0).open()
     assert "cut_raw.fif" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_channel_with_no_finite_sample_is_left_out_as_a_bad_one(tmp_path, caplog):
+    """A channel stored as NaN throughout (an electrode blanked out rather than marked bad) put NaN into every epoch
+    the montage made from it: each marker was skipped for "NaN/inf in N of N samples", the channel never named. It
+    is left out as a bad channel is, with a line naming it, and the stimuli are decoded; a file with no finite
+    channel at all is refused in one line."""
+    import mne
+
+    data = np.random.default_rng(8).standard_normal((32, 2500)) * 10e-6
+    data[CAP32.index("C3")] = np.nan
+    raw = mne.io.RawArray(data, mne.create_info(CAP32, 250.0, "eeg"), verbose="error")
+    raw.set_annotations(mne.Annotations([3.0, 6.0], [0, 0], ["s1", "s2"]))
+    raw.save(tmp_path / "blank_raw.fif", verbose="error")
+    got, _, _ = _session(tmp_path / "blank_raw.fif", montage="standard_1020")  # the model's C3 interpolated
+    assert got == {"s1": "decoded", "s2": "decoded"}
+    assert "no finite sample (all NaN/inf) are left out, as bad ones are: C3" in caplog.text
+
+    raw._data[:] = np.nan
+    raw.save(tmp_path / "void_raw.fif", verbose="error")
+    with pytest.raises(EegvizError, match=r"none of the 32 EEG channels of void_raw.fif holds a finite sample"):
+        MneFileSource(tmp_path / "void_raw.fif", speed=0).open()
