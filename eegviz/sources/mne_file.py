@@ -293,6 +293,12 @@ def read_recording(path: Path):
             # a CSV replayed without --source csv ended here, and nothing said a plugin could read it
             raise EegvizError(f"{path.name} is not an XDF recording nor a file MNE reads ({formats}); a source "
                               "plugin reads others: --source NAME (`eegviz plugins` lists them)") from None
+        if "no raw data in" in str(e).lower() or "read_epochs" in str(e):
+            # an -epo.fif / -ave.fif or an epoched EEGLAB set: "cannot read x-epo.fif with MNE (No raw data in ...);
+            # readable: FIF, ..." named as readable the very format the user gave
+            raise EegvizError(f"{path.name} holds epochs (or an average), not a continuous recording: eegviz replays "
+                              "the continuous recording they were cut from, with an annotation naming the image at "
+                              "each stimulus") from None
         raise EegvizError(f"cannot read {path.name} with MNE ({one_line(e)}); readable: {formats}") from None
     factors, judge = {}, {}
     if path.suffix.lower() in (".edf", ".bdf"):

@@ -644,3 +644,26 @@ def test_a_channel_with_no_finite_sample_is_left_out_as_a_bad_one(tmp_path, capl
     raw.save(tmp_path / "void_raw.fif", verbose="error")
     with pytest.raises(EegvizError, match=r"none of the 32 EEG channels of void_raw.fif holds a finite sample"):
         MneFileSource(tmp_path / "void_raw.fif", speed=0).open()
+
+
+def test_epochs_and_averages_are_refused_as_not_continuous(tmp_path):
+    """A lab's -epo.fif (or -ave.fif, or an epoched EEGLAB set) was refused as "cannot read x-epo.fif with MNE (No raw
+    data in ...); readable: FIF, ...", naming as readable the format it had just refused. It says what the file
+    holds now, and what eegviz replays instead."""
+    import mne
+    import scipy.io
+
+    raw = mne.io.RawArray(np.zeros((8, 2500)), mne.create_info(CAP8, 250.0, "eeg"), verbose="error")
+    epochs = mne.Epochs(raw, np.array([[500, 0, 1], [1500, 0, 1]]), tmin=-0.1, tmax=0.4, baseline=None,
+                        verbose="error")
+    epochs.save(tmp_path / "rec-epo.fif", verbose="error")
+    epochs.average().save(tmp_path / "rec-ave.fif", verbose="error")
+    _write_eeglab(tmp_path / "rec.set", np.zeros((8, 2500)), CAP8, 250.0, [("s1", 501.0)])
+    eeg = scipy.io.loadmat(tmp_path / "rec.set", squeeze_me=False)["EEG"][0, 0]
+    fields = {name: eeg[name] for name in eeg.dtype.names}
+    fields.update(trials=5, pnts=500, data=np.zeros((8, 500, 5), np.float32))
+    scipy.io.savemat(tmp_path / "rec.set", {"EEG": fields}, appendmat=False, oned_as="row")
+    for name in ("rec-epo.fif", "rec-ave.fif", "rec.set"):
+        with pytest.raises(EegvizError) as e:
+            MneFileSource(tmp_path / name, speed=0).open()
+        assert str(e.value).startswith(f"{name} holds epochs (or an average), not a continuous recording")
