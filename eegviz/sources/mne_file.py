@@ -264,6 +264,27 @@ def _payload(desc: str, path: Path) -> str:
     return desc
 
 
+# files that are one part of a recording MNE reads from its header: (suffix, the header's suffix, what the part is)
+PART_OF_A_RECORDING = ((".eeg", ".vhdr", "the samples of a BrainVision recording"),
+                       (".vmrk", ".vhdr", "the markers of a BrainVision recording"),
+                       (".fdt", ".set", "the samples of an EEGLAB dataset"))
+
+
+def _refuse_part_of_a_recording(path: Path) -> None:
+    """Refuse, naming the header to give instead, a BrainVision .eeg or .vmrk or an EEGLAB .fdt that has its header
+    beside it. Given the .eeg, MNE took it for a Nihon Kohden file and failed with "UnicodeDecodeError: 'ascii'
+    codec can't decode byte 0x84"; the .vmrk and .fdt were "not a file MNE reads", which said nothing of the
+    header that is. (A Nihon Kohden .eeg, with no .vhdr beside it, is read as before.)"""
+    for suffix, header_suffix, what in PART_OF_A_RECORDING:
+        if path.suffix.lower() != suffix:
+            continue
+        header = next((p for p in (path.with_suffix(header_suffix), path.with_suffix(header_suffix.upper()))
+                       if p.is_file()), None)
+        if header is not None:
+            raise EegvizError(f"{path.name} holds {what}: replay its header, {header.name}, which names the files "
+                              "that go with it")
+
+
 def read_recording(path: Path):
     """(raw with EEG channels only, its samples (n, ch) float32 volts (_read_volts), markers, breaks (_breaks),
     MNE's warnings about markers, annotations or events) from a file; every failure is one EegvizError line."""
@@ -271,6 +292,7 @@ def read_recording(path: Path):
 
     if not path.exists():
         raise EegvizError(f"{path} does not exist")
+    _refuse_part_of_a_recording(path)
     if path.suffix.lower() in (".edf", ".bdf") and path.is_file():
         try:
             _refuse_discontinuous_edf(path)

@@ -667,3 +667,17 @@ def test_epochs_and_averages_are_refused_as_not_continuous(tmp_path):
         with pytest.raises(EegvizError) as e:
             MneFileSource(tmp_path / name, speed=0).open()
         assert str(e.value).startswith(f"{name} holds epochs (or an average), not a continuous recording")
+
+
+def test_a_part_of_a_recording_names_its_header(tmp_path):
+    """Given a BrainVision recording's .eeg, MNE took it for a Nihon Kohden file ("UnicodeDecodeError: 'ascii'
+    codec can't decode byte ..."); its .vmrk, or an EEGLAB dataset's .fdt, was "not a file MNE reads". Each names
+    the header beside it to replay instead."""
+    data = np.random.default_rng(1).standard_normal((8, 1000)) * 5e-6
+    _write_brainvision(tmp_path / "rec", data, CAP8, 250.0, {500: "S  1"})
+    (tmp_path / "cut.set").write_bytes(b"")
+    (tmp_path / "cut.fdt").write_bytes(np.zeros(80, "<f4").tobytes())
+    for part, header in (("rec.eeg", "rec.vhdr"), ("rec.vmrk", "rec.vhdr"), ("cut.fdt", "cut.set")):
+        with pytest.raises(EegvizError) as e:
+            MneFileSource(tmp_path / part, speed=0).open()
+        assert str(e.value).startswith(f"{part} holds the ") and f"replay its header, {header}," in str(e.value)
