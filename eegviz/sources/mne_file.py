@@ -214,11 +214,16 @@ def _vhdr_units(raw, path: Path) -> dict[str, float]:
     return factors
 
 
-# samples read at once (float64) while a recording is put into its float32 array; and at most this many samples
-# of a channel are looked at to judge its unit (a stride through a long recording: microvolts and volts lie a
-# million times apart)
+# samples read at once (float64) while a recording is put into its float32 array; and about how many samples
+# (all channels together) are looked at to judge a unit (every k-th sample of a long recording: microvolts and
+# volts lie a million times apart)
 READ_BLOCK_VALUES = 1 << 22
-JUDGE_SAMPLES = 1_000_000
+JUDGE_VALUES = 1 << 18
+
+
+def _stride(data: np.ndarray, n_channels: int) -> int:
+    """Every how many samples of data (n, ch) to judge n_channels of its channels by (JUDGE_VALUES)."""
+    return max(1, len(data) * n_channels // JUDGE_VALUES)
 
 
 def _read_volts(raw, factors: dict[str, float], judge: dict[str, float],
@@ -241,7 +246,7 @@ def _read_volts(raw, factors: dict[str, float], judge: dict[str, float],
     unknown = [i for i, name in enumerate(names) if name in judge]
     if unknown:
         gains = np.array([judge[names[i]] for i in unknown])
-        judged = judged_scale(data[::max(1, n // JUDGE_SAMPLES), unknown] / gains)
+        judged = judged_scale(data[::_stride(data, len(unknown)), unknown] / gains)
         log.warning("%s: %d EEG channel(s) declare no unit that says volts or which fraction of them (%s): read as "
                     "%s from their values (median |x| %.3g, spread %.3g)", path.name, len(unknown),
                     ", ".join(names[i] for i in unknown[:4]) + (", ..." if len(unknown) > 4 else ""),
@@ -386,7 +391,22 @@ def read_recording(path: Path):
                     path.name, ", ".join(dead))
         raw.drop_channels(dead)
         data = data[:, finite]
+    _say_if_not_volts(data, path)
     return raw, data, markers, breaks, notes
+
+
+def _say_if_not_volts(data: np.ndarray, path: Path) -> None:
+    """One line where the EEG, in volts as the file says, varies by far more than scalp EEG in volts can
+    (units.judged_scale calls it microvolts): a recording made with mne.io.RawArray from microvolts, which takes
+    volts, or an EDF that says "V" over microvolts. Such a file reached the model a million times too large,
+    without a word; it is still replayed as the file says (the file's word is all there is to go by), but the
+    line says what to fix."""
+    judged = judged_scale(data[::_stride(data, data.shape[1])])
+    if judged.scale != 1.0:
+        log.warning("%s: its EEG, in volts as the file says, varies by %.3g (median spread; |median| %.3g), which "
+                    "no scalp EEG in volts does (some 1e-5): microvolts saved as volts? (mne.io.RawArray takes "
+                    "volts: multiply microvolts by 1e-6); replayed as the file says", path.name, judged.spread,
+                    judged.median_abs)
 
 
 def _placed_electrodes(raw) -> list[tuple[str, np.ndarray]] | None:

@@ -593,6 +593,7 @@ def test_a_long_recording_is_read_into_float32_without_float64_copies(tmp_path, 
     import eegviz.sources.mne_file as mne_file
 
     monkeypatch.setattr(mne_file, "READ_BLOCK_VALUES", 32 * 250, raising=False)
+    monkeypatch.setattr(mne_file, "JUDGE_VALUES", 32 * 250, raising=False)  # what the units are judged by
     raw = mne.io.RawArray(np.random.default_rng(7).standard_normal((32, 60 * 250)) * 1e-5,
                           mne.create_info(CAP32, 250.0, "eeg"), verbose="error")
     raw.set_annotations(mne.Annotations([5.0], [0], ["s1"]))
@@ -681,3 +682,20 @@ def test_a_part_of_a_recording_names_its_header(tmp_path):
         with pytest.raises(EegvizError) as e:
             MneFileSource(tmp_path / part, speed=0).open()
         assert str(e.value).startswith(f"{part} holds the ") and f"replay its header, {header}," in str(e.value)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0])
+def test_microvolts_saved_as_volts_are_said_so(tmp_path, caplog, scale):
+    """mne.io.RawArray takes volts; a lab that built one from microvolts saved EEG a million times too large, and
+    it reached the model so without a word. It is replayed as the file says, with one line saying it looks like
+    microvolts saved as volts; EEG in volts gets no such line."""
+    import mne
+
+    data = np.random.default_rng(9).standard_normal((8, 2500)) * 20 * scale
+    raw = mne.io.RawArray(data, mne.create_info(CAP8, 250.0, "eeg"), verbose="error")
+    raw.set_annotations(mne.Annotations([4.0], [0], ["s1"]))
+    raw.save(tmp_path / "rec_raw.fif", verbose="error")
+    MneFileSource(tmp_path / "rec_raw.fif", speed=0).open()
+    said = [r.getMessage() for r in caplog.records if "microvolts saved as volts" in r.getMessage()]
+    assert len(said) == (scale == 1.0)
+    assert all(line.startswith("rec_raw.fif: its EEG, in volts as the file says, varies by 13.") for line in said)
