@@ -32,6 +32,10 @@ FORMAT_HELP = {
 }
 
 
+# recordings `eegviz replay` reads through MNE (eegviz.sources.mne_file), by suffix; train reads their XDF copy
+MNE_RECORDINGS = (".fif", ".edf", ".bdf", ".gdf", ".vhdr", ".set", ".cnt", ".mff")
+
+
 # the command-line flag of each dataset option (`eegviz train|eval`), for messages and the command a model card
 # records; the XDF loader's stream names are replay's and live's --stream/--markers
 DATA_FLAGS = {"images_dir": "--images-dir", "splits": "--splits", "subjects": "--subjects",
@@ -74,6 +78,12 @@ def detect_format(path: str | Path) -> str:
         return "eeg-imagenet"
     elif is_xdf_name(p):
         return "xdf"
+    elif p.suffix.lower() in MNE_RECORDINGS or p.name.lower().endswith(".fif.gz"):
+        # a lab's FIF or EDF was "not a dataset eegviz can read (expected ...)", though replay reads it and records
+        # what it replays as the XDF that train reads
+        raise EegvizError(f"{p} is a recording eegviz replays (through MNE) but does not train on; `eegviz replay "
+                          f"{p} --headless --speed 0 --out DIR` records it as DIR/session.xdf, its annotations as "
+                          "markers, which train reads (with --images-dir)")
     expected = "; ".join(FORMAT_HELP.values())
     raise EegvizError(f"{p} is not a dataset eegviz can read (expected {expected})")
 

@@ -1185,3 +1185,15 @@ def test_images_dir_help_says_every_real_dataset_needs_it_for_training():
     # a single-subject split file without --subjects is refused: the help said only what one chosen does
     assert ("EEG-ImageNet's single-subject split file (block_splits_by_image_single.pth) needs one, whose trials it "
             "indexes" in text.replace("- ", "-"))  # argparse wraps lines after a hyphen
+
+
+@pytest.mark.parametrize("name", ["rec_raw.fif", "rec.EDF", "rec.bdf", "rec.vhdr", "rec.set", "rec_raw.fif.gz"])
+def test_a_recording_replay_reads_says_how_to_train_on_it(tmp_path, name):
+    """A lab's FIF, EDF, BrainVision or EEGLAB recording given to train was "not a dataset eegviz can read
+    (expected ...)", though replay reads it and records what it replays as the XDF train reads: the line says so."""
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(EegvizError) as e:
+        open_dataset(tmp_path / name)
+    assert "is a recording eegviz replays (through MNE) but does not train on" in str(e.value)
+    assert f"`eegviz replay {tmp_path / name} --headless --speed 0 --out DIR` records it as DIR/session.xdf" in str(
+        e.value)
