@@ -615,14 +615,19 @@ def _add_session_commands(sub) -> None:
     d.add_argument("--speed", type=float, default=1.0, help="replay speed; 0 = as fast as possible")
     d.set_defaults(fn=cmd_session)
 
-    r = sub.add_parser("replay", help="replay a recording: XDF, or any file MNE reads (FIF, EDF/BDF, BrainVision, "
-                                      "EEGLAB) with its annotations as markers")
-    r.add_argument("file")
+    what = ("replay a recording: XDF, or any file MNE reads (FIF, EDF/BDF, BrainVision, EEGLAB) with its annotations "
+            "as markers")
+    # the description is what `eegviz replay --help` shows: the help alone is only listed by `eegviz --help`, so
+    # replay's own help named no file format, and its positional "file" was bare
+    r = sub.add_parser("replay", help=what, description=what + "; real time unless --speed says otherwise")
+    r.add_argument("file", help="the recording: .xdf (.xdfz, .xdf.gz); a file MNE reads, its annotations naming the "
+                                "images (.fif, .edf, .bdf, a BrainVision .vhdr, an EEGLAB .set, ...); or one a "
+                                "source plugin reads (--source)")
     _session_opts(r)
     r.add_argument("--speed", type=float, default=1.0,
                    help="replay speed: recording seconds per second (default 1, real time); 0 = as fast as possible")
-    r.add_argument("--stream", help="EEG stream name in the file")
-    r.add_argument("--markers", help="marker stream name in the file")
+    r.add_argument("--stream", help="EEG stream name in an XDF file")
+    r.add_argument("--markers", help="marker stream name in an XDF file")
     r.add_argument("--source", default="auto",
                    help="file reader: auto (xdf for .xdf, else mne), xdf, mne, or a source plugin such as csv")
     r.add_argument("--montage", metavar="NAME|FILE", help=MONTAGE_HELP)

@@ -542,6 +542,20 @@ def test_replay_help_says_what_speed_means():
     assert speed.help and "0 = as fast as possible" in speed.help and "real time" in speed.help
 
 
+def test_replay_help_names_the_files_it_reads():
+    """`eegviz replay --help` showed a bare positional "file" and no description (the subcommand's help is shown by
+    `eegviz --help` only), so it named no format it reads; --stream and --markers said "in the file", of any."""
+    from eegviz.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    replay = sub.choices["replay"]
+    text = replay.format_help()
+    assert "FIF, EDF/BDF, BrainVision, EEGLAB" in replay.description and "annotations" in replay.description
+    file = next(a for a in replay._actions if a.dest == "file")
+    assert file.help and all(s in file.help for s in (".xdf", ".fif", ".edf", ".bdf", ".vhdr", ".set", "--source"))
+    assert "EEG stream name in an XDF file" in text and "marker stream name in an XDF file" in text
+
+
 def test_every_commands_help_gives_each_options_default():
     """The README's CLI table sends readers to `eegviz CMD --help` for "every option of CMD, with its default", but
     train's --epochs, --gan-steps, --seed and --classifier-epochs were listed bare, and bench's --n, simulate's
