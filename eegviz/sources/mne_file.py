@@ -80,8 +80,12 @@ def _refuse_trigger_events(raw, path: Path) -> None:
 
     found = []
     for name in [raw.ch_names[i] for i in mne.pick_types(raw.info, meg=False, stim=True, exclude=[])]:
+        # BioSemi's Status: the triggers are its low 16 bits; the high ones are the amplifier's (new epoch, CMS in
+        # range, battery low), which made triggers 1, 2, 3 read "codes 65537, 65538, 65539" and a CMS flicker an
+        # event
+        biosemi = {"mask": 0xFFFF, "mask_type": "and"} if path.suffix.lower() == ".bdf" and name == "Status" else {}
         try:
-            events = mne.find_events(raw, stim_channel=name, shortest_event=1, verbose="error")
+            events = mne.find_events(raw, stim_channel=name, shortest_event=1, verbose="error", **biosemi)
         except Exception:  # noqa: BLE001 - a channel find_events cannot read is no evidence of triggers
             continue
         if len(events):

@@ -699,3 +699,23 @@ def test_microvolts_saved_as_volts_are_said_so(tmp_path, caplog, scale):
     said = [r.getMessage() for r in caplog.records if "microvolts saved as volts" in r.getMessage()]
     assert len(said) == (scale == 1.0)
     assert all(line.startswith("rec_raw.fif: its EEG, in volts as the file says, varies by 13.") for line in said)
+
+
+def test_biosemi_status_bits_are_not_trigger_codes(tmp_path):
+    """A BioSemi Status channel's triggers are its low 16 bits; the high ones are the amplifier's (new epoch, CMS in
+    range). Triggers 1, 2, 3 beside them were refused as "codes 65537, 65538, 65539", and a recording with no
+    triggers at all, only the CMS bit flickering, was refused as holding events."""
+    sf, n = 256, 256 * 16
+    eeg = np.random.default_rng(3).standard_normal((8, n)) * 10
+    status = np.full(n, float((1 << 20) | (1 << 16)))
+    for code, t in ((1, 4), (2, 8), (3, 12)):
+        status[t * sf : t * sf + 10] += code
+    _write_bdf(tmp_path / "rec.bdf", CAP8 + ["Status"], np.vstack([eeg, status]), sf)
+    with pytest.raises(EegvizError, match=r"trigger channel 'Status' holds 3 events \(codes 1, 2, 3\)"):
+        MneFileSource(tmp_path / "rec.bdf", speed=0).open()
+    cms = np.full(n, float(1 << 16))
+    cms[5 * sf : 6 * sf] = 0  # CMS out of range for a second: no trigger
+    _write_bdf(tmp_path / "quiet.bdf", CAP8 + ["Status"], np.vstack([eeg, cms]), sf)
+    src = MneFileSource(tmp_path / "quiet.bdf", speed=0)
+    src.open()
+    assert src.info.ch_names == tuple(CAP8)
