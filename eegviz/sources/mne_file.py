@@ -364,8 +364,13 @@ def read_recording(path: Path):
             raise EegvizError(f"all {n_eeg} EEG channels of {path.name} are marked bad (info['bads']: {shown}), so "
                               "none is left to decode; unmark the usable ones (raw.info['bads'] = [...]) and save "
                               "it again") from None
-        raise EegvizError(f"{path.name} holds no EEG channels; its channel types: "
-                          f"{', '.join(sorted(set(raw.get_channel_types()))) or 'none'}") from None
+        types = sorted(set(raw.get_channel_types()))
+        # mne.create_info types every channel misc unless told otherwise, so a RawArray built without ch_types
+        # came here with nothing said of how to mark the EEG
+        hint = ("; if some are EEG, mark them (raw.set_channel_types({name: 'eeg', ...})) and save it again"
+                if "misc" in types else "")
+        raise EegvizError(f"{path.name} holds no EEG channels; its channel types: {', '.join(types) or 'none'}"
+                          f"{hint}") from None
     if bads:
         log.warning("%s: channels marked bad are left out: %s", path.name, ", ".join(bads))
     n_skipped = len(ann) - len(markers)

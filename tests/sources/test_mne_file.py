@@ -719,3 +719,17 @@ def test_biosemi_status_bits_are_not_trigger_codes(tmp_path):
     src = MneFileSource(tmp_path / "quiet.bdf", speed=0)
     src.open()
     assert src.info.ch_names == tuple(CAP8)
+
+
+def test_a_file_of_misc_channels_says_how_to_mark_the_eeg(tmp_path):
+    """mne.create_info types every channel misc unless told otherwise: a RawArray built without ch_types was refused
+    as "holds no EEG channels; its channel types: misc", with no word on how to mark them."""
+    import mne
+
+    raw = mne.io.RawArray(np.zeros((8, 2500)), mne.create_info(CAP8, 250.0), verbose="error")
+    raw.set_annotations(mne.Annotations([4.0], [0], ["s1"]))
+    raw.save(tmp_path / "misc_raw.fif", verbose="error")
+    with pytest.raises(EegvizError) as e:
+        MneFileSource(tmp_path / "misc_raw.fif", speed=0).open()
+    assert str(e.value) == ("misc_raw.fif holds no EEG channels; its channel types: misc; if some are EEG, mark them "
+                            "(raw.set_channel_types({name: 'eeg', ...})) and save it again")
