@@ -109,9 +109,10 @@ class ClockOffset:
 
 
 # MNE annotations that mark spans or recording boundaries, not events: MNE's "BAD_..."/"BAD ..." and "EDGE..."
-# spans (matched in any case, as MNE writes them) and BrainVision's "New Segment" (where the amplifier started
-# or resumed recording). Only these prefixes: an image id such as "badger_01" is a marker like any other.
-SPAN_ANNOTATIONS = ("bad_", "bad ", "edge ", "edge_", "new segment")
+# spans (matched in any case, as MNE writes them), BrainVision's "New Segment" (where the amplifier started or
+# resumed recording) and "DC Correction" (where a DC amplifier's offset was reset: the samples jump there).
+# Only these prefixes: an image id such as "badger_01" is a marker like any other.
+SPAN_ANNOTATIONS = ("bad_", "bad ", "edge ", "edge_", "new segment", "dc correction")
 # EEGLAB's "boundary" event (MNE reads it as an annotation of that name): where EEGLAB cut data out or joined
 # datasets, so the samples either side are not continuous. Matched whole: "boundary_12" may be an image id.
 JOIN_ANNOTATIONS = ("boundary",)

@@ -7,7 +7,8 @@ into eegviz's terms: EEG channels only (EOG/EMG/stim channels and channels marke
 model could use; bad ones are interpolated by the montage mapping when the model needs them), sample
 timestamps in the recording's clock (first_samp / sfreq + times), and annotations as string markers at their
 onsets in that same clock, the description as the payload (a BrainVision Comment's text: _payload). BAD_ and EDGE annotations mark spans, not events,
-and are not markers (nor are BrainVision's "New Segment" and EEGLAB's "boundary"); they are breaks instead: the
+and are not markers (nor are BrainVision's "New Segment" and "DC Correction" and EEGLAB's "boundary"; nor its
+"SyncStatus", which is no break either: _recorder_status); they are breaks instead: the
 stamps of a file MNE reads run on across a pause and resume ("New Segment"), a join of two recordings
 (mne.concatenate_raws writes "BAD boundary" and "EDGE boundary", EEGLAB "boundary", also where it cut data out)
 and a BAD_ span, so no hole in them stops an epoch from holding samples of both
@@ -46,7 +47,8 @@ def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
     """Where raw's samples are not continuous although its times are, from its annotations (onsets in raw's
     sample frame: ann_times): (a, b, what) for samples a..b-1 no epoch may use, a == b where samples a - 1 and a
     lie on two sides of a pause or join. "New Segment" marks where the amplifier resumed (BrainVision gives it
-    one sample's duration, which is not a span), and so does EEGLAB's "boundary" (where EEGLAB cut data out or
+    one sample's duration, which is not a span), "DC Correction" where a DC amplifier's offset was reset (the
+    samples jump), and so does EEGLAB's "boundary" (where EEGLAB cut data out or
     joined datasets; its duration is how much was cut, which is no longer in the file); a BAD/EDGE annotation
     marks its span, or with no duration the place (MNE's "BAD boundary"/"EDGE boundary" at a join)."""
     out, seen = [], set()
@@ -57,7 +59,7 @@ def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
             continue
         a = _sample(raw, onset)
         name = desc.strip().lower()
-        point = name.startswith("new segment") or name in JOIN_ANNOTATIONS
+        point = name.startswith(("new segment", "dc correction")) or name in JOIN_ANNOTATIONS
         b = a if point else max(a, _sample(raw, onset + duration))
         if b <= 0 or a >= raw.n_times:  # before the first sample or after the last: nothing to break
             continue
@@ -262,6 +264,13 @@ def _read_volts(raw, factors: dict[str, float], judge: dict[str, float],
     return data, finite
 
 
+def _recorder_status(desc: str, path: Path) -> bool:
+    """Is a BrainVision marker the recorder's own news rather than a stimulus: "SyncStatus/Sync On" (and "Off"),
+    the amplifier's sync with a scanner or other clock, which an EEG-fMRI recording holds by the thousand. Each
+    was replayed as a stimulus and decoded, an image of "SyncStatus/Sync On"."""
+    return path.suffix.lower() == ".vhdr" and desc.lower().startswith("syncstatus/")
+
+
 def _payload(desc: str, path: Path) -> str:
     """A marker's payload from its annotation. MNE names a BrainVision marker "type/description"; a Comment
     marker's description is free text, where a stimulus program (or mne.export of image-id annotations, which
@@ -347,7 +356,7 @@ def read_recording(path: Path):
     if ann.orig_time is not None and raw.info["meas_date"] is not None:
         shift = (ann.orig_time - raw.info["meas_date"]).total_seconds()
     for onset, desc in zip(ann.onset, ann.description):
-        if not is_span_annotation(str(desc)):
+        if not is_span_annotation(str(desc)) and not _recorder_status(str(desc), path):
             markers.append(Marker(timestamp=float(onset) + shift, payload=_payload(str(desc), path),
                                   source="annotations"))
     markers.sort(key=lambda m: m.timestamp)
@@ -375,8 +384,8 @@ def read_recording(path: Path):
         log.warning("%s: channels marked bad are left out: %s", path.name, ", ".join(bads))
     n_skipped = len(ann) - len(markers)
     if n_skipped:
-        log.info("%s: %d annotation(s) mark bad spans, edges or segment starts, not stimuli: not replayed as "
-                 "markers", path.name, n_skipped)
+        log.info("%s: %d annotation(s) mark bad spans, edges, segment starts or the recorder's sync status, not "
+                 "stimuli: not replayed as markers", path.name, n_skipped)
     notes = [" ".join(str(w.message).split()) for w in caught
              if any(k in str(w.message).lower() for k in ("marker", "annotation", "event"))]
     try:

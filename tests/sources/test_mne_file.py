@@ -733,3 +733,20 @@ def test_a_file_of_misc_channels_says_how_to_mark_the_eeg(tmp_path):
         MneFileSource(tmp_path / "misc_raw.fif", speed=0).open()
     assert str(e.value) == ("misc_raw.fif holds no EEG channels; its channel types: misc; if some are EEG, mark them "
                             "(raw.set_channel_types({name: 'eeg', ...})) and save it again")
+
+
+def test_brainvision_sync_status_is_no_stimulus_and_dc_correction_a_break(tmp_path):
+    """BrainVision Recorder writes "SyncStatus,Sync On" markers (by the thousand in an EEG-fMRI recording) and
+    "DC Correction" where a DC amplifier's offset was reset, the samples jumping there. Each SyncStatus was decoded
+    as a stimulus, and the epoch across a DC correction (+100 uV before, -100 uV after) was decoded as if the
+    samples were continuous. SyncStatus is no marker now, and a DC correction is a break, as "New Segment" is."""
+    data = np.concatenate([np.full((8, 2500), 100e-6), np.full((8, 2500), -100e-6)], axis=1)
+    _write_brainvision(tmp_path / "dc", data, CAP8, 250.0,
+                       {1250: "S  1", 1500: "SyncStatus/Sync On", 2500: "DC Correction/", 2513: "S  2",
+                        3750: "S  3"})
+    got, rec, stats = _session(tmp_path / "dc.vhdr")
+    assert set(got) == {"Stimulus/S  1", "Stimulus/S  2", "Stimulus/S  3"}
+    assert got["Stimulus/S  1"] == got["Stimulus/S  3"] == "decoded"
+    reason, kind = got["Stimulus/S  2"]
+    assert kind == "gap" and "'DC Correction/' at 10.000 s" in reason
+    assert rec.samples == 5000
