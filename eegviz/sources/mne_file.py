@@ -427,6 +427,17 @@ def _say_if_not_volts(data: np.ndarray, path: Path) -> None:
                     judged.median_abs)
 
 
+def _bids_events(path: Path) -> Path | None:
+    """The BIDS events file of a recording (sub-01_task-x_eeg.edf: sub-01_task-x_events.tsv beside it), else None.
+    Why: a BIDS dataset often keeps its stimuli there only, and such a file replayed with "no annotations to use
+    as markers" and no word of where its events were."""
+    stem = path.name.split(".")[0]
+    if "_" not in stem:
+        return None
+    events = path.with_name(stem.rsplit("_", 1)[0] + "_events.tsv")
+    return events if events.is_file() else None
+
+
 def _placed_electrodes(raw) -> list[tuple[str, np.ndarray]] | None:
     """The electrode positions the file carries (FIF's digitisation, EEGLAB's chanlocs, BrainVision's
     [Coordinates]: MNE's head frame, metres), (name, xyz) per placed channel; None where fewer than
@@ -480,8 +491,12 @@ class MneFileSource(ReplaySource):
             raise EegvizError(f"{self.path.name} holds no samples")
         if not markers:
             why = "; ".join(notes[:2])
-            log.warning("%s: no annotations to use as markers, so nothing will be decoded%s", self.path.name,
-                        f" (MNE, reading it: {why})" if why else "")
+            events = _bids_events(self.path)
+            log.warning("%s: no annotations to use as markers, so nothing will be decoded%s%s", self.path.name,
+                        f" (MNE, reading it: {why})" if why else "",
+                        f"; the BIDS events file beside it, {events.name}, is not read: make its rows annotations "
+                        "(mne_bids.read_raw_bids does, trial_type as the description) and save the recording as FIF"
+                        if events else "")
         elif self.breaks:  # said at the start, so a skipped marker's "break" is no surprise
             shown = "; ".join(what for _, _, what in self.breaks[:3])
             more = f"; and {len(self.breaks) - 3} more" if len(self.breaks) > 3 else ""

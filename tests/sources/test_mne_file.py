@@ -750,3 +750,14 @@ def test_brainvision_sync_status_is_no_stimulus_and_dc_correction_a_break(tmp_pa
     reason, kind = got["Stimulus/S  2"]
     assert kind == "gap" and "'DC Correction/' at 10.000 s" in reason
     assert rec.samples == 5000
+
+
+def test_a_bids_recording_without_annotations_names_its_events_file(tmp_path, caplog):
+    """A BIDS dataset often keeps its stimuli in sub-XX_..._events.tsv only: its EDF replayed with "no annotations
+    to use as markers" and no word of the events file beside it, which eegviz does not read."""
+    data = np.random.default_rng(4).standard_normal((8, 4 * 256)) * 20
+    _write_plain_edf(tmp_path / "sub-01_task-view_eeg.edf", CAP8, data, 256)
+    (tmp_path / "sub-01_task-view_events.tsv").write_text("onset\tduration\ttrial_type\n1.0\t0.5\tstar_0001\n")
+    MneFileSource(tmp_path / "sub-01_task-view_eeg.edf", speed=0).open()
+    line = next(r.getMessage() for r in caplog.records if "no annotations to use as markers" in r.getMessage())
+    assert "the BIDS events file beside it, sub-01_task-view_events.tsv, is not read" in line and "\n" not in line
