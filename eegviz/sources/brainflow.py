@@ -146,6 +146,7 @@ class BrainFlowSource:
         # the stream from then on and finds it again if it goes. Without, both stay None: the board's markers
         self._marker_inlet: pylsl.StreamInlet | None = None
         self._marker_info: pylsl.StreamInfo | None = None
+        self._marker_passed_over: set[str] = set()
         self._markers: lsl_reconnect.RecoveringInlet | None = None
         self._streaming = False  # start() ran (open() only prepares the board)
         self._offset = 0.0
@@ -236,7 +237,9 @@ class BrainFlowSource:
         name, which one was taken is said in `notices`, as in an LSL session."""
         from eegviz.sources.lsl import resolve_streams
 
-        _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", MARKER_RESOLVE_S, notices)  # markers only
+        self._marker_passed_over = set()  # same-named streams not chosen: never taken for it when it is lost
+        _, mk = resolve_streams(None, None, self.marker_lsl_name, "Markers", MARKER_RESOLVE_S, notices,
+                                self._marker_passed_over)  # markers only
         self._marker_inlet, self._marker_info = lsl_reconnect.new_inlet(mk), mk
 
     def _connect_marker_inlet(self) -> None:
@@ -289,7 +292,8 @@ class BrainFlowSource:
 
             # measured once the board streams: it blocks ~0.65 s, and markers received meanwhile had no EEG yet
             offset = lsl_reconnect.first_offset(inlet, 5.0)
-            self._markers = lsl_reconnect.RecoveringInlet(inlet, self._marker_info, offset, "markers")
+            self._markers = lsl_reconnect.RecoveringInlet(inlet, self._marker_info, offset, "markers",
+                                                          passed_over=self._marker_passed_over)
             self._marker_inlet = None  # the RecoveringInlet owns it now (and closes it)
             # [image id, condition, ...]: the first is read, as in an LSL session, which says so; here it went unsaid
             self._open_notices += first_channel_notice(self._marker_info)

@@ -24,8 +24,9 @@ stream is found again by liblsl's recovery rule: same name and source_id (same_s
 (any case), channel count, format and rate still fit (misfit), and for the EEG the channel labels and units of
 its full header too (header_misfit: they made the channel map and the scale). This matters because mne-lsl's
 PlayerLSL gives its EEG and its annotation stream one source_id, and because a returning outlet may have been
-reconfigured: such a stream, or one of the same name from another source_id, is announced once as a notice
-and the source keeps waiting for the original. A stream's loss and return are notices too. The fresh inlet is
+reconfigured: such a stream, or an EEG stream of the same name from another source_id, is announced once as a
+notice and the source keeps waiting for the original (a lost marker stream is taken back from another source_id:
+lsl_reconnect.marker_stand_in). A stream's loss and return are notices too. The fresh inlet is
 opened and clock-synced in the thread and swapped in by the next read(). A silent but connected inlet is only
 replaced by an outlet with a new uid, so a paused amplifier is left alone. The hole in the data (a silence
 followed by resumed data, or stamps that left the dejitter line) is reported as a gap.
@@ -170,6 +171,13 @@ def _numeric_annotations(numeric: list[pylsl.StreamInfo], eeg: pylsl.StreamInfo,
                    "with annotations_encoding='string' to send image ids")
 
 
+def _passed_over(strings: list[pylsl.StreamInfo], chosen: pylsl.StreamInfo | None, out: set[str] | None) -> None:
+    """Add to `out` the uids of the string streams named as `chosen` that are not it (resolve_streams)."""
+    if out is not None and chosen is not None:
+        out.update(s.uid() for s in strings if s.name() == chosen.name() and s.uid() != chosen.uid()
+                   and s.channel_format() == pylsl.cf_string)
+
+
 def _marker_candidates(streams, marker_type: str) -> list[pylsl.StreamInfo]:
     """String streams of the marker type or mne-lsl's "annotations", in _order (as resolve_streams takes them)."""
     return sorted((s for s in streams if s.channel_format() == pylsl.cf_string
@@ -189,6 +197,7 @@ def resolve_streams(
     marker_type: str,
     timeout: float,
     notices: list[str] | None = None,
+    passed_over: set[str] | None = None,
 ) -> tuple[pylsl.StreamInfo, pylsl.StreamInfo | None]:
     """Find the EEG stream and (optionally) a string marker stream within timeout seconds.
 
@@ -203,7 +212,9 @@ def resolve_streams(
     process answer later); where several fit, a notice in `notices` says which one was taken and how to choose,
     and so does one when no marker stream is found. With neither stream_name nor stream_type only the marker
     stream is looked for (a BrainFlow board's markers), and (None, markers) is returned once it has shown up
-    SETTLE_S ago, as the EEG stream is.
+    SETTLE_S ago, as the EEG stream is. `passed_over` (if given) receives the uids of the other string streams of
+    the chosen marker stream's name: a lost marker stream may come back from another source_id, but never as one
+    the session chose against (RecoveringInlet).
     """
     want_eeg = stream_name is not None or stream_type is not None
     notices = [] if notices is None else notices
@@ -253,10 +264,13 @@ def resolve_streams(
             settled = found_at is not None and (now - found_at >= SETTLE_S or now >= deadline)
             if settled and not want_eeg:
                 # the markers only: taken at once, of two of one name the first to answer was, and nothing said so
-                return None, _choose_markers(mc, None, notices)
+                markers = _choose_markers(mc, None, notices)
+                _passed_over(strings, markers, passed_over)
+                return None, markers
             if settled and (mc or marker_name is None):  # (an EEG stream found just before the deadline counts)
                 eeg = _pick(cands, "EEG", "--stream", notices)
                 markers = _choose_markers(mc, eeg, notices)
+                _passed_over(strings, markers, passed_over)
                 if marker_name is None:
                     _numeric_annotations(numeric, eeg, markers, notices)
                 if markers is None:
@@ -308,6 +322,7 @@ class _MarkerSearch(threading.Thread):
         self._lock = threading.Lock()  # orders "found an inlet" against cancel()
         self.found: tuple[pylsl.StreamInlet, pylsl.StreamInfo, float | None] | None = None
         self.notices: deque[str] = deque()
+        self.passed_over: set[str] = set()  # the found stream's same-named others (RecoveringInlet)
 
     def run(self) -> None:
         resolver = pylsl.ContinuousResolver(forget_after=5.0)
@@ -332,6 +347,7 @@ class _MarkerSearch(threading.Thread):
                         close_inlet(inlet)
                     else:
                         self.notices.extend(notices)
+                        _passed_over(resolver.results(), chosen, self.passed_over)
                         self.found = (inlet, chosen, offset)
                 return
         finally:
@@ -458,6 +474,7 @@ class LslSource:
         self._pending_gap = False
         self._told_nan = False
         self._notices: list[str] = []  # from open() (which streams were chosen), handed out by the first read()
+        self._passed_over: set[str] = set()  # uids of the same-named marker streams open() chose against
         # without a marker stream at open() (and none named): the EEG stream to look for one beside once started
         self._markers_wanted_for: pylsl.StreamInfo | None = None
         self._marker_search: _MarkerSearch | None = None
@@ -473,9 +490,10 @@ class LslSource:
         the channels against its model before it warms the generator up, and nothing piles up meanwhile."""
         self.stop()
         self._notices = []
+        self._passed_over = set()
         eeg, mk = resolve_streams(
             self.stream_name, self.stream_type, self.marker_name, self.marker_type, self.resolve_timeout,
-            self._notices,
+            self._notices, self._passed_over,
         )
         eeg_inlet = new_inlet(eeg)
         self._markers_wanted_for = eeg if mk is None and self.marker_name is None else None
@@ -548,7 +566,8 @@ class LslSource:
             for label, info, inlet in pending:
                 offset = first_offset(inlet, self.resolve_timeout)
                 # a returning EEG stream must keep the channel labels and units that made the channel map and scale
-                link = RecoveringInlet(inlet, info, offset, label, self._full if label == "eeg" else None)
+                link = RecoveringInlet(inlet, info, offset, label, self._full if label == "eeg" else None,
+                                       self._passed_over if label == "markers" else frozenset())
                 if label == "eeg":
                     self._eeg = link
                 else:
@@ -608,7 +627,7 @@ class LslSource:
             return
         search.found, self._marker_search = None, None
         inlet, info, offset = found
-        self._markers = RecoveringInlet(inlet, info, offset, "markers")
+        self._markers = RecoveringInlet(inlet, info, offset, "markers", passed_over=search.passed_over)
         result.notices += first_channel_notice(info)
         result.notices.append(f"LSL marker stream {_ident(info)} appeared after the session started; its markers are "
                               "used from now on")

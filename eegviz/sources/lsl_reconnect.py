@@ -6,8 +6,11 @@ So each stream's inlet is a RecoveringInlet: when it is lost, an _OutletSearch t
 the background and leaves a fresh, clock-synced inlet for the next read(). A stream is accepted back only when it is the same stream
 (same_stream: name and source_id) and still fits (misfit: type in any case, channel count, format, rate; and
 header_misfit: the channel labels and units of its full header, which decide the channel map and the scale);
-one that came back changed is reported, and the search goes on for the original. So is a stream of the same
-name from another source_id, which is never taken. The user is told when a stream is lost and when it is back.
+one that came back changed is reported, and the search goes on for the original. So is an EEG stream of the same
+name from another source_id, which is never taken. A marker stream is the exception: one of its name and type from
+another source_id is taken once the original is lost (marker_stand_in), because stimulus programs that do not set
+a source_id get a random one each run, and the lab's restarted presenter was waited on for ever. The user is told
+when a stream is lost and when it is back (from which sender).
 """
 
 from __future__ import annotations
@@ -45,6 +48,16 @@ def same_stream(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> bool:
     """Is `new` the lost stream come back? Name and source_id must agree (source_id alone is not enough:
     mne-lsl's PlayerLSL publishes EEG and annotations under one source_id)."""
     return new.name() == old.name() and new.source_id() == old.source_id()
+
+
+def marker_stand_in(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> bool:
+    """May `new`, from another source_id, take over from the lost marker stream `old`? Its name must agree (and
+    misfit its type, format, channel count and rate). Markers carry no channels or units to be mapped, and their
+    stamps are put in this machine's clock by the new inlet's own clock offset, so only which program sends them
+    changes, and a program that does not set a source_id (PsychoPy's and most scripts' pylsl outlets get a random
+    one, or a uuid per run) comes back under another after every restart. The EEG is never taken so: another
+    source_id there is another amplifier, whose channels and clock differ."""
+    return new.name() == old.name() and new.source_id() != old.source_id()
 
 
 def misfit(old: pylsl.StreamInfo, new: pylsl.StreamInfo) -> str | None:
@@ -150,14 +163,18 @@ class _OutletSearch(threading.Thread):
 
     A stream of this name that is not taken (another source_id, or this one come back but no longer fitting)
     is not connected; why is put in `notices` once per outlet (`told` holds the uids already announced and
-    outlives the search). `channels` is the original full header's (label, unit) list, None: not compared."""
+    outlives the search). `channels` is the original full header's (label, unit) list, None: not compared.
+    other_sources: a stream of this name from another source_id may be taken (marker_stand_in) once the original
+    is gone (accept_same), the original preferred where both answer; the uids in `told` are never taken, which is
+    how same-named streams passed over when the session chose among them stay passed over."""
 
     RESOLVE_S = 1.0  # one query's wait (see run)
 
     def __init__(self, old: pylsl.StreamInfo, accept_same: bool, told: set[str],
-                 channels: list[tuple[str, str]] | None = None) -> None:
+                 channels: list[tuple[str, str]] | None = None, other_sources: bool = False) -> None:
         super().__init__(name="eegviz-lsl-reconnect", daemon=True)
         self._old, self.accept_same, self._told, self._channels = old, accept_same, told, channels
+        self._other_sources = other_sources
         self.stopping = threading.Event()
         self._lock = threading.Lock()  # orders "found an inlet" against "dropped": see RecoveringInlet._drop_search()
         self.found: tuple[pylsl.StreamInlet, pylsl.StreamInfo, float | None] | None = None
@@ -179,7 +196,7 @@ class _OutletSearch(threading.Thread):
             if s.uid() in self._told:  # announced already (misfit, other source_id, other channels)
                 refused += 1
                 continue
-            if not same_stream(old, s):
+            if not same_stream(old, s) and not (self._other_sources and self.accept_same and marker_stand_in(old, s)):
                 refused += 1
                 self._tell(s, f"LSL stream '{s.name()}' with source_id '{s.source_id()}' is not taken for the one "
                               f"eegviz reads (source_id '{old.source_id()}'): another source_id is another "
@@ -191,6 +208,7 @@ class _OutletSearch(threading.Thread):
                 self._tell(s, why)
             elif self.accept_same or s.uid() != old.uid():
                 usable.append(s)
+        usable.sort(key=lambda s: not same_stream(old, s))  # the original itself first, where it is back too
         return usable, refused
 
     def _open_fitting(self, s: pylsl.StreamInfo) -> tuple[pylsl.StreamInlet, float | None] | None:
@@ -246,11 +264,12 @@ class RecoveringInlet:
     `label` is the ClockOffset stream name ("eeg" or "markers"); `offset` the latest measurement (sender clock +
     offset = local clock), 0 until the first one arrives, which is right for a sender on this machine. `full`
     is the stream's full header as it was opened: a returning stream must have the same channel labels and
-    units (None: not compared).
+    units (None: not compared). A lost marker stream may come back from another source_id (marker_stand_in);
+    `passed_over` are the uids of same-named streams the session chose against, which are never taken.
     """
 
     def __init__(self, inlet: pylsl.StreamInlet, info: pylsl.StreamInfo, offset: float | None, label: str,
-                 full: pylsl.StreamInfo | None = None) -> None:
+                 full: pylsl.StreamInfo | None = None, passed_over: set[str] | frozenset[str] = frozenset()) -> None:
         self.inlet, self.info, self.label = inlet, info, label
         self.channels = channel_header(full) if full is not None else None
         self.offset = 0.0 if offset is None else offset
@@ -258,7 +277,7 @@ class RecoveringInlet:
         self.lost = False
         self.search_thread: _OutletSearch | None = None
         self.reconnects = 0
-        self._told: set[str] = set()
+        self._told: set[str] = set(passed_over) - {info.uid()}
         self._notices: deque[str] = deque()  # from finished searches, not yet handed out
 
     def swap_if_found(self) -> bool:
@@ -268,11 +287,16 @@ class RecoveringInlet:
             return False
         self._notices.extend(f.notices)
         close_inlet(self.inlet)
+        old = self.info
         self.inlet, self.info, offset = f.found
         if offset is not None:
             self.offset = offset
         self._next_offset_at = 0.0  # hand out the new inlet's offset at once: the sender may be another machine
-        if self.lost:
+        if self.lost and not same_stream(old, self.info):
+            self._notices.append(f"{self._what} is back from another sender (source_id '{self.info.source_id()}' "
+                                 f"instead of '{old.source_id()}'; same name and type): its markers are used from "
+                                 "now on")
+        elif self.lost:
             self._notices.append(f"{self._what} is back")
         f.found, self.search_thread, self.lost = None, None, False
         self.reconnects += 1
@@ -305,7 +329,8 @@ class RecoveringInlet:
     def search(self, accept_same: bool) -> None:
         """Start looking for the outlet (no-op while a search runs)."""
         if self.search_thread is None:
-            self.search_thread = _OutletSearch(self.info, accept_same, self._told, self.channels)
+            self.search_thread = _OutletSearch(self.info, accept_same, self._told, self.channels,
+                                               other_sources=self.label == "markers")
             self.search_thread.start()
 
     def _drop_search(self) -> None:
@@ -325,7 +350,8 @@ class RecoveringInlet:
         """The inlet raised LostError: look for the outlet again, the same one included (the connection may
         have broken while the outlet lives); a search for a *new* outlet only is replaced."""
         if not self.lost:
-            self._notices.append(f"{self._what} lost; waiting for it to come back (same name and source_id)")
+            came_back = "same name and type" if self.label == "markers" else "same name and source_id"
+            self._notices.append(f"{self._what} lost; waiting for it to come back ({came_back})")
         self.lost = True
         if self.search_thread is not None and not self.search_thread.accept_same:
             self._drop_search()

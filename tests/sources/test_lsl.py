@@ -848,11 +848,57 @@ def test_marker_stream_lost_and_back_are_told() -> None:
         del moutlet
         lost = _read_all(src, lambda g: g["notices"], timeout=3.0, push=lambda: _push(outlet, 0, 5))
         assert lost["notices"] == [f"LSL marker stream '{mname}' lost; waiting for it to come back (same name and "
-                                   "source_id)"]
+                                   "type)"]
         moutlet = _marker_outlet(mname)
         back = _read_all(src, lambda g: g["notices"], timeout=8.0, push=lambda: _push(outlet, 0, 5))
         assert back["notices"] == [f"LSL marker stream '{mname}' is back"]
         del moutlet  # (kept open until its return was read)
+    finally:
+        src.stop()
+
+
+def test_a_marker_stream_back_from_another_source_id_is_taken_and_said() -> None:
+    """A stimulus program that sets no fixed source_id (a uuid per run) restarted mid-session: its markers were
+    never taken again ("another source_id is another device"), and every later marker was lost for good."""
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet, first = _eeg_outlet(name, name), _string_outlet(mname, "run-1")
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.start()
+    try:
+        _connected(outlet, first)
+        del first  # the stimulus program ends
+        _read_all(src, lambda g: g["notices"], timeout=3.0)  # (each read waits its 0.05 s for EEG)
+        second = _string_outlet(mname, "run-2")  # and starts again under another source_id
+        back = _read_all(src, lambda g: g["markers"], timeout=8.0, push=lambda: second.push_sample(["star_001"]))
+        assert back["markers"] and {m.payload for m in back["markers"]} == {"star_001"}
+        assert back["notices"] == [f"LSL marker stream '{mname}' is back from another sender (source_id 'run-2' "
+                                   "instead of 'run-1'; same name and type): its markers are used from now on"]
+    finally:
+        src.stop()
+
+
+def test_a_same_named_marker_stream_passed_over_at_the_start_is_not_taken_when_the_chosen_one_goes() -> None:
+    """Two presenters of one name (one left running): the session took one and said so; when that one ends,
+    the other, which the session chose against, is not slipped in; a new one of the name is."""
+    name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
+    outlet, chosen, other = _eeg_outlet(name, name), _string_outlet(mname, "a-first"), _string_outlet(mname, "b-left")
+    src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
+    src.start()
+    try:
+        _connected(outlet, chosen)
+        del chosen
+
+        def push(*senders):  # markers only: each read waits its 0.05 s for EEG
+            def f() -> None:
+                for s in senders:
+                    s.push_sample([s.get_info().source_id()])
+            return f
+
+        left = _read_all(src, lambda g: False, timeout=1.5, push=push(other))
+        assert not left["markers"] and not [n for n in left["notices"] if "is back" in n]
+        new = _string_outlet(mname, "c-new")
+        back = _read_all(src, lambda g: g["markers"], timeout=8.0, push=push(other, new))
+        assert {m.payload for m in back["markers"]} == {"c-new"}
     finally:
         src.stop()
 
