@@ -34,7 +34,8 @@ followed by resumed data, or stamps that left the dejitter line) is reported as 
 NaN/inf samples (a flat or saturated electrode) are delivered as they came, with one notice the first time:
 the recording keeps them and the epocher skips the epochs that hold them. A declared rate that the first
 RATE_CHECK_S of samples contradict, by their stamps and their arrival (eegviz.sources.rate.LiveRateCheck), ends
-the session with one line at the next read.
+the session with one line at the next read, and so do EEG stamps that jump while the samples keep coming (a
+sender's clock reset or stepped: LslSource._clock_jump).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ JUDGE_SAMPLES = 16
 # samples (zeros included) after which they are judged on what they hold, so chunks are not held back for long
 JUDGE_HOLD = 16 * JUDGE_SAMPLES
 RATE_CHECK_S = 4.0  # the EEG's declared rate is judged over its first this-many seconds of data (rate.LiveRateCheck)
+# the EEG's stamps stepping back this far, or ahead this far beyond what their arrival explains: the sender's clock
+# jumped (LslSource._clock_jump)
+CLOCK_JUMP_S = 0.5
+LATENCY_MEMORY = 64  # the latest chunks whose arrival latency a step ahead is compared with (_clock_jump)
 
 
 
@@ -478,6 +483,7 @@ class LslSource:
         # without a marker stream at open() (and none named): the EEG stream to look for one beside once started
         self._markers_wanted_for: pylsl.StreamInfo | None = None
         self._marker_search: _MarkerSearch | None = None
+        self._clock_ref()
 
     @property
     def reconnects(self) -> int:
@@ -543,6 +549,7 @@ class LslSource:
         self._dejitter = Dejitter(self.info.sfreq) if self.info.sfreq > 0 else None
         self._rate_check = LiveRateCheck(self.info.sfreq, RATE_CHECK_S)  # judges nothing for an irregular stream
         self._rate_error = None
+        self._clock_ref()
         self._seen_data = False
         self._last_data_at = time.monotonic()
         self._pending_gap = False
@@ -594,6 +601,7 @@ class LslSource:
         eeg = self._eeg
         if eeg.swap_if_found():
             self._pending_gap = True
+            self._clock_ref()  # a new outlet's stamps need not continue the old one's
             # the old outlet's chunks still awaiting the units judgement go out before the new outlet's samples
             self._release_held(result)
         eeg.take_notices(result)
@@ -662,6 +670,8 @@ class LslSource:
                 "and start again")
         gap = self._pending_gap or (self._seen_data and now - self._last_data_at > SILENCE_GAP_S)
         local = raw + eeg.offset
+        if self._rate_error is None and (jump := self._clock_jump(local, eeg.offset)) is not None:
+            self._rate_error = jump  # said by the next read(), so this read's samples are recorded
         if self._dejitter is None:
             stamps = local  # an irregular stream has no sample clock to recover
         else:
@@ -684,6 +694,44 @@ class LslSource:
         held, self._held = self._held + [chunk], []
         result.chunks += [self._scaled(c) for c in held]
         return True
+
+    def _clock_ref(self) -> None:
+        """Forget what _clock_jump compares with: at start() and when a new outlet is swapped in."""
+        self._last_local: float | None = None  # the last EEG stamp (local clock) of this outlet
+        self._latencies: deque[float] = deque(maxlen=LATENCY_MEMORY)  # its chunks' arrival less their newest stamp
+        self._ref_offset = 0.0
+
+    def _clock_jump(self, local: np.ndarray, offset: float) -> str | None:
+        """Why the session must end, where these stamps (local clock) jumped while the samples kept arriving, else
+        None. A sender whose clock is reset or stepped (a device's own sample clock restarting, a wall clock
+        stepped by NTP) without a new outlet moves every later stamp by the jump: the dejitter line restarted there
+        and called it a gap, and every later marker from another sender was cut that far from its EEG, silently
+        (3 s ahead, each epoch held the EEG of 3 s before its marker). Lost samples cannot explain it: they never
+        move stamps back, and a step ahead over them leaves the delay between a sample's stamp and its arrival as
+        it was (so does a silence), while a clock that jumped ahead stamps samples later than they arrive, and one
+        that jumped back earlier. A step back alone is not enough: liblsl back-dates a chunk pushed at once from
+        its push time, so a sender pushing a second's samples at once steps back by up to that second, its newest
+        sample arriving as it always does. A clock offset that changed by as much (a sender on another machine
+        whose first offset came late) explains it, and starts the comparison afresh."""
+        arrival = pylsl.local_clock()
+        if abs(offset - self._ref_offset) > CLOCK_JUMP_S:
+            self._latencies.clear()
+        self._ref_offset = offset
+        steps = np.diff(local, prepend=local[0] if self._last_local is None else self._last_local)
+        latency = arrival - float(local[-1])
+        ahead = min(self._latencies) - latency if self._latencies else 0.0
+        self._last_local = float(local[-1])
+        if float(steps.min()) < -CLOCK_JUMP_S and -ahead > CLOCK_JUMP_S:
+            what = f"back by {-ahead:.3g} s"
+        elif float(steps.max()) > CLOCK_JUMP_S and ahead > CLOCK_JUMP_S:
+            what = f"ahead by {ahead:.3g} s"
+        else:
+            self._latencies.append(latency)
+            return None
+        return (f"LSL stream '{self.info.name}' time stamps jumped {what} while its samples kept arriving: its "
+                "sender's clock was reset or stepped, so its EEG no longer lines up with the markers, and epochs cut "
+                "from it would not be the EEG that followed each marker (the samples so far are recorded); fix the "
+                "sender's time stamps (LSL's local_clock) and start again")
 
     def _scaled(self, chunk: Chunk) -> Chunk:
         return replace(chunk, samples=(chunk.samples * self._scale).astype(np.float32))

@@ -1355,3 +1355,35 @@ def test_an_eeg_stream_of_no_regular_rate_is_named_as_why_none_was_taken() -> No
         assert "set the sender's sampling rate" in msg
     finally:
         del outlet
+
+
+@pytest.mark.parametrize("jump, said", [(-3.0, "back"), (3.0, "ahead")])
+def test_eeg_stamps_that_jump_while_samples_keep_coming_end_the_session_in_one_line(jump, said) -> None:
+    """A sender whose clock is reset or stepped (its own sample clock restarting, a wall clock stepped) without a
+    new outlet: the dejitter line restarted and called it a gap, and every later marker was cut 3 s from its EEG
+    (ahead: the EEG of 3 s before the marker; back: stamps out of order, the EEG of 3 s after), without a word.
+    The samples of the read that shows it are delivered (recorded); the next read ends the session."""
+    name = f"eeg-{_uid()}"
+    outlet = _eeg_outlet(name, name)
+    src = LslSource(stream_name=name, resolve_timeout=3.0)
+    src.start()
+    try:
+        _connected(outlet)
+        _push(outlet, 0, 50)
+        assert _n(_collect(src, lambda c, m, g: _n(c) >= 50)[0]) == 50
+        _push(outlet, 50, 50, t0=pylsl.local_clock() - 99 / SFREQ + jump)  # the count goes on, the stamps jump
+        got, error = 0, None
+        t_end = time.monotonic() + 3.0
+        while time.monotonic() < t_end and error is None:
+            try:
+                got += _n(src.read(timeout=0.05).chunks)
+            except EegvizError as e:
+                error = str(e)
+    finally:
+        src.stop()
+    assert got == 50
+    assert error is not None and "\n" not in error
+    said_by = re.match(f"LSL stream '{name}' time stamps jumped {said} by ([0-9.]+) s while its samples kept "
+                       "arriving: its sender's clock was reset or stepped", error)
+    # by how much, as their arrival says (a read that comes late on a loaded machine moves it a little)
+    assert said_by is not None and abs(float(said_by.group(1)) - abs(jump)) < 0.6, error
