@@ -601,7 +601,7 @@ class LslSource:
         eeg = self._eeg
         if eeg.swap_if_found():
             self._pending_gap = True
-            self._clock_ref()  # a new outlet's stamps need not continue the old one's
+            self._came_back = True  # its stamps are judged against the old outlet's (_clock_jump)
             # the old outlet's chunks still awaiting the units judgement go out before the new outlet's samples
             self._release_held(result)
         eeg.take_notices(result)
@@ -696,10 +696,12 @@ class LslSource:
         return True
 
     def _clock_ref(self) -> None:
-        """Forget what _clock_jump compares with: at start() and when a new outlet is swapped in."""
+        """Forget what _clock_jump compares with, at start() (an outlet swapped in later is compared with the old
+        one's stamps: a sender restarted under its name and source_id keeps its clock)."""
         self._last_local: float | None = None  # the last EEG stamp (local clock) of this outlet
         self._latencies: deque[float] = deque(maxlen=LATENCY_MEMORY)  # its chunks' arrival less their newest stamp
         self._ref_offset = 0.0
+        self._came_back = False  # an outlet was swapped in since the last chunk
 
     def _clock_jump(self, local: np.ndarray, offset: float) -> str | None:
         """Why the session must end, where these stamps (local clock) jumped while the samples kept arriving, else
@@ -712,7 +714,11 @@ class LslSource:
         that jumped back earlier. A step back alone is not enough: liblsl back-dates a chunk pushed at once from
         its push time, so a sender pushing a second's samples at once steps back by up to that second, its newest
         sample arriving as it always does. A clock offset that changed by as much (a sender on another machine
-        whose first offset came late) explains it, and starts the comparison afresh."""
+        whose first offset came late) explains it, and starts the comparison afresh. The outlet of a sender that
+        restarted (same name and source_id) is judged against the old one's: its stamps in a clock of its own (a
+        device's counter from 0) had markers skipped as "in another clock", blaming their sender, or cut from the
+        wrong EEG where the clocks lay within a minute; a sender on another machine that rebooted is measured a new
+        clock offset, which explains its stamps."""
         arrival = pylsl.local_clock()
         if abs(offset - self._ref_offset) > CLOCK_JUMP_S:
             self._latencies.clear()
@@ -721,6 +727,7 @@ class LslSource:
         latency = arrival - float(local[-1])
         ahead = min(self._latencies) - latency if self._latencies else 0.0
         self._last_local = float(local[-1])
+        came_back, self._came_back = self._came_back, False
         if float(steps.min()) < -CLOCK_JUMP_S and -ahead > CLOCK_JUMP_S:
             what = f"back by {-ahead:.3g} s"
         elif float(steps.max()) > CLOCK_JUMP_S and ahead > CLOCK_JUMP_S:
@@ -728,10 +735,11 @@ class LslSource:
         else:
             self._latencies.append(latency)
             return None
-        return (f"LSL stream '{self.info.name}' time stamps jumped {what} while its samples kept arriving: its "
-                "sender's clock was reset or stepped, so its EEG no longer lines up with the markers, and epochs cut "
-                "from it would not be the EEG that followed each marker (the samples so far are recorded); fix the "
-                "sender's time stamps (LSL's local_clock) and start again")
+        when = "when its outlet came back" if came_back else "while its samples kept arriving"
+        return (f"LSL stream '{self.info.name}' time stamps jumped {what} {when}: its sender's clock was reset or "
+                "stepped, so its EEG no longer lines up with the markers, and epochs cut from it would not be the "
+                "EEG that followed each marker (the samples so far are recorded); fix the sender's time stamps "
+                "(LSL's local_clock) and start again")
 
     def _scaled(self, chunk: Chunk) -> Chunk:
         return replace(chunk, samples=(chunk.samples * self._scale).astype(np.float32))

@@ -1387,3 +1387,36 @@ def test_eeg_stamps_that_jump_while_samples_keep_coming_end_the_session_in_one_l
                        "arriving: its sender's clock was reset or stepped", error)
     # by how much, as their arrival says (a read that comes late on a loaded machine moves it a little)
     assert said_by is not None and abs(float(said_by.group(1)) - abs(jump)) < 0.6, error
+
+
+def test_an_outlet_back_with_its_stamps_in_another_clock_ends_the_session_in_one_line() -> None:
+    """A sender restarted under its name and source_id whose stamps now lie 5 s ahead (a device's own clock that
+    restarted): taken back as the same stream, and every later marker was cut from the EEG of 5 s before it (or,
+    a clock over a minute away, skipped as "in another clock", which blamed the markers' sender)."""
+    name, sid = f"eeg-{_uid()}", f"sid-{_uid()}"
+    outlet, src, _ = _streaming(name, sid)
+    error = None
+    try:
+        del outlet
+        _read_all(src, lambda g: g["notices"], timeout=3.0)
+        outlet = _eeg_outlet(name, sid)
+        sent, t0 = [50], pylsl.local_clock() - 50 / SFREQ
+
+        def push() -> None:  # in real time, the sample count going on, stamped 5 s ahead of this machine's clock
+            due = int((pylsl.local_clock() - t0) * SFREQ)
+            if due > sent[0]:
+                _push(outlet, sent[0], due - sent[0], t0=t0 + 5.0)
+                sent[0] = due
+
+        t_end = time.monotonic() + 8.0
+        while time.monotonic() < t_end and error is None:
+            try:
+                _read_all(src, lambda g: False, timeout=0.1, push=push)
+            except EegvizError as e:
+                error = str(e)
+    finally:
+        src.stop()
+    assert error is not None and "\n" not in error
+    said_by = re.match(f"LSL stream '{name}' time stamps jumped ahead by ([0-9.]+) s when its outlet came back: its "
+                       "sender's clock was reset or stepped", error)
+    assert said_by is not None and abs(float(said_by.group(1)) - 5.0) < 0.6, error
