@@ -234,6 +234,33 @@ def only_fp16_variant(model: str | Path) -> bool:
     return False
 
 
+# what a component's weights are saved as when they are a pickle (torch.save, the original repos' .ckpt): never read
+PICKLE_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def check_no_pickle_weights(model: str | Path, skip: Sequence[str] = ()) -> None:
+    """Refuse, in one line, a local folder (or a Hub id's HF cache snapshot) in which a component that will load
+    (every non-null one of model_index.json but `skip`) has its weights only as a pickle (pytorch_model.bin,
+    diffusion_pytorch_model.bin: what save_pretrained(safe_serialization=False) and older SD downloads leave).
+    diffusers read those with torch.load, so a pickle ran through torch's unpickler (whose allow-list has had
+    holes), and the weights were outside model_digest, which hashes .safetensors only: no checkpoint eegviz
+    loads may be a pickle (its own components are read with use_safetensors=True, eegviz.component). Such a folder
+    loaded without a word; from_pretrained is now told use_safetensors=True too, and this says why and what to do
+    before it fails on the first missing .safetensors."""
+    folder = Path(model) if Path(model).is_dir() else cached_snapshot(str(model))
+    index = read_model_json(folder, "model_index.json") if folder is not None else None
+    for name, entry in (index or {}).items():
+        if name.startswith("_") or name in skip or not (isinstance(entry, list) and entry and entry[0] is not None):
+            continue
+        sub = folder / name
+        files = [f.name for f in sub.iterdir() if f.is_file()] if sub.is_dir() else []
+        pickles = sorted(f for f in files if f.lower().endswith(PICKLE_WEIGHTS))
+        if pickles and not any(f.endswith(".safetensors") for f in files):
+            raise EegvizError(f"{model}: {name}/ holds its weights only as a pickle ({pickles[0]}), which eegviz "
+                              "never loads (unpickling can run code); use the pipeline's .safetensors files, or "
+                              "re-save a pipeline you trust with diffusers' save_pretrained (safetensors by default)")
+
+
 # the libraries a pipeline folder's components may come from: diffusers itself (and its pipelines' own modules,
 # such as "stable_diffusion" for SD's safety checker), transformers, or none (a null component)
 COMPONENT_LIBRARIES = {"diffusers", "transformers"}
@@ -529,23 +556,20 @@ class DiffusersImg2ImgGenerator:
             with warnings.catch_warnings():
                 # torch_dtype works on every supported diffusers (>= 0.30); newer ones warn it was renamed dtype
                 warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-                # (a component saved as .bin is read by diffusers with torch.load(weights_only=True): no code runs)
-                # and a .bin pickled with protocol 4 (numpy, not torch.save) makes torch warn before it refuses it:
-                # two lines above the one that says what is wrong
-                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
                 # the safety checker and its feature extractor (the image processor that only feeds it) are never
                 # run: a folder without feature_extractor/ (SD 1.x lists it) was refused as missing a file, in
                 # transformers' words cut off mid-sentence (found by review)
                 absent = {**null_components(model), "safety_checker": None, "feature_extractor": None}
                 if not text_encoder:
                     absent.update(text_encoder=None, tokenizer=None)
+                check_no_pickle_weights(model, skip=list(absent))
                 # a folder of fp16 variant files only is read as such, cast to self.dtype like any weights
                 variant = {"variant": "fp16"} if only_fp16_variant(model) else {}
                 pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
                     model, torch_dtype=self.dtype, **absent, **variant, requires_safety_checker=False,
-                    local_files_only=local_files_only(model))
+                    use_safetensors=True, local_files_only=local_files_only(model))
                 if tiny_vae:
-                    pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype,
+                    pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype, use_safetensors=True,
                                                                local_files_only=local_files_only(tiny_vae))
         except LOAD_ERRORS as exc:  # RuntimeError: weights that do not fit their config
             if Path(model).is_dir():  # nothing to fetch: a file of the folder itself is missing or unreadable

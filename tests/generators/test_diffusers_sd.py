@@ -381,7 +381,7 @@ def test_a_consistency_model_runs_at_diffusers_default_guidance_not_at_w_minus_o
 def test_a_text_encoder_bin_that_is_not_plain_tensors_is_one_line(tmp_path, monkeypatch):
     """An older SD folder's text_encoder/pytorch_model.bin holding a pickle torch's weights-only loader refuses:
     transformers lets the UnpicklingError through (diffusers wraps its own in an OSError), so a 25-line traceback
-    came out (found by review). Now the folder's one line, as for a UNet .bin; nothing in the pickle runs."""
+    came out (found by review). Now one line, as for a UNet .bin: a pickle is refused before anything reads it."""
     import pickle
     import warnings
 
@@ -397,10 +397,44 @@ def test_a_text_encoder_bin_that_is_not_plain_tensors_is_one_line(tmp_path, monk
     (te / "pytorch_model.bin").write_bytes(pickle.dumps(weights))
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        with pytest.raises(EegvizError, match="cannot load the diffusers pipeline in .*missing or corrupt") as err:
+        with pytest.raises(EegvizError, match="text_encoder/ holds its weights only as a pickle") as err:
             _session_generator(folder)
     assert "\n" not in str(err.value)
     assert not [w for w in seen if "pickle protocol" in str(w.message)]  # torch's warning no longer leaks
+
+
+@pytest.mark.parametrize("which", ["all", "unet"])
+def test_a_folder_of_pickled_bin_weights_is_refused_before_anything_unpickles_them(tmp_path, monkeypatch, which):
+    """save_pretrained(safe_serialization=False), as older SD downloads are, leaves diffusion_pytorch_model.bin:
+    diffusers read it with torch.load (an unpickler) and the pipeline ran, its weights outside the digest that
+    hashes .safetensors (found by review). Now one line naming the component, with torch.load never called; a
+    folder with .safetensors beside a .bin reads the .safetensors."""
+    import shutil
+
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    pipe = StableDiffusionImg2ImgPipeline.from_pretrained(folder, safety_checker=None, requires_safety_checker=False)
+    pipe.save_pretrained(tmp_path / "bin", safe_serialization=False)
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    shutil.copy(tmp_path / "bin" / "unet" / "diffusion_pytorch_model.bin", folder / "unet")
+    bad = tmp_path / "bin" if which == "all" else folder
+
+    def no_unpickling(*a, **k):
+        raise AssertionError("torch.load called on a pickle")
+
+    monkeypatch.setattr(torch, "load", no_unpickling)
+    with pytest.raises(EegvizError, match=r"unet/ holds its weights only as a pickle \(diffusion_pytorch_model.bin\), "
+                                          "which eegviz never loads") as err:
+        _session_generator(bad)
+    assert "\n" not in str(err.value) and str(bad) in str(err.value)
+    shutil.copy(tmp_path / "bin" / "unet" / "diffusion_pytorch_model.bin", tmp_path / "sd2.bin")
+    tiny_sd_folder(tmp_path / "both")
+    shutil.copy(tmp_path / "sd2.bin", tmp_path / "both" / "unet" / "diffusion_pytorch_model.bin")
+    assert _session_generator(tmp_path / "both").family == "sd"  # the .safetensors are read, the .bin left alone
 
 
 def test_an_sdxl_folder_is_refused_at_load_not_at_warm_up(tmp_path, monkeypatch):
