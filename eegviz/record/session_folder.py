@@ -22,7 +22,9 @@ or --model reads from there), the source as chosen (the command line's --stream/
 line did), the stream it opened ("opened": name, source_id, the sender's host for LSL, rate, channels;
 "opened_markers": the LSL marker stream's name, source_id and host), the model as given and the folder it resolved
 to with its digest (eegviz.modelio.model_digest, the same digest a benchmark file names), the generator with
-its options (None: the model's own sampling.json, which is copied in), and the rest of the session's settings.
+its options (None: the model's own sampling.json, which is copied in; with --sd-model, that pipeline's own or its
+family's, and model.sd_model names its folder and digest: sd_model_identity), and the rest of the session's
+settings.
 Nothing is added beyond what the user gave (no environment), and a password or token in a URL the user gave
 (a sink plugin's --sink) is written as ***.
 """
@@ -100,6 +102,10 @@ class SessionOutput:
         it is taken here and kept per folder (model_identity), not at open(): the source is running by then,
         and a claim that took seconds would hold up its first samples."""
         self.model = model_identity(model_dir)
+        generator = getattr(getattr(self.settings, "model", None), "generator", None)
+        sd_model = getattr(getattr(generator, "options", None), "sd_model", None)
+        if sd_model:
+            self.model["sd_model"] = sd_model_identity(str(sd_model))
         _commit()  # and eegviz's git commit (two git calls), once per process
 
     def open(self, info: StreamInfo):
@@ -229,6 +235,29 @@ def model_identity(model_dir: Path) -> dict:
     except (OSError, ValueError):
         pass
     return identity
+
+
+def sd_model_identity(sd_model: str) -> dict:
+    """{"folder", "digest", "sampling_json" where it has one} of the pipeline --sd-model names (a folder, or a Hub
+    id's snapshot in the HF cache, never the network), for session.json; {"folder": None, "digest": None} for an id
+    not cached. session.json named --sd-model as given only, beside the eegviz model folder's digest and
+    sampling.json, which are not what drew the images: a folder whose weights were replaced under the same path,
+    or a Hub id that moved on, left no trace (found by review).
+
+    The digest is model_digest's, the same bench writes as sd_model_digest, so a session and a benchmark can be
+    matched: a hash of the weights themselves, kept per folder as long as its files keep their names, sizes and
+    times. Cheaper stand-ins were judged wrong: names, sizes and times differ for a byte-identical copy on another
+    machine, and safetensors headers (names, shapes, offsets) are the same for every fine-tune of one
+    architecture. Its cost, about a second a GB, is paid once per folder and process, before the source opens,
+    on the files the pipeline's load reads next."""
+    folder: Path | None = Path(sd_model).expanduser()
+    if not folder.is_dir():
+        from eegviz.generators.diffusers_sd import cached_snapshot
+
+        folder = cached_snapshot(sd_model)
+    if folder is None:
+        return {"folder": None, "digest": None}
+    return model_identity(folder)
 
 
 @functools.cache

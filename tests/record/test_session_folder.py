@@ -259,6 +259,44 @@ def test_the_model_digest_is_taken_before_the_claim_and_once_per_folder(tmp_path
     assert rec["model"]["sampling_json"] == json.loads((default_model_dir() / "sampling.json").read_text())
 
 
+def test_an_sd_model_pipeline_is_recorded_with_its_own_folder_and_digest(tmp_path, monkeypatch):
+    """--sd-model was recorded as given only, beside the eegviz model folder's digest and sampling.json, which
+    did not draw the images: weights replaced under the same path left no trace. Now model.sd_model names the
+    pipeline's folder and the digest bench writes as sd_model_digest (of the weights, so it follows them); a Hub
+    id that is not cached is recorded without either, and nothing is fetched."""
+    from eegviz.generators.options import GeneratorOptions
+    from eegviz.messages import StreamInfo
+    from eegviz.modelio import model_digest
+    from eegviz.paths import default_model_dir
+    from eegviz.settings import GeneratorSettings, ModelSettings, SessionSettings
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    sd = tmp_path / "sd"
+    (sd / "unet").mkdir(parents=True)
+    (sd / "model_index.json").write_text('{"_class_name": "StableDiffusionImg2ImgPipeline"}')
+    weights = sd / "unet" / "diffusion_pytorch_model.safetensors"
+
+    def record(sd_model):
+        options = GeneratorOptions(sd_model=sd_model)
+        settings = SessionSettings(model=ModelSettings(generator=GeneratorSettings("diffusers", options)))
+        claim = SessionOutput(tmp_path / "o", settings)
+        claim.set_model(default_model_dir())
+        recorder, results = claim.open(StreamInfo("amp", ("Fz",), 250.0))
+        results.close()
+        recorder.close()
+        return json.loads((claim.folder / "session.json").read_text())["model"]
+
+    digests = []
+    for content in (b"weights one", b"weights two, replaced"):
+        weights.write_bytes(content)
+        rec = record(str(sd))
+        assert rec["sd_model"] == {"folder": str(sd.resolve()), "digest": model_digest(sd)}
+        assert rec["digest"] == model_digest(default_model_dir())  # the eegviz model's own stays beside it
+        digests.append(rec["sd_model"]["digest"])
+    assert digests[0] != digests[1]
+    assert record("no-such-owner/no-such-sd-model")["sd_model"] == {"folder": None, "digest": None}
+
+
 def test_a_password_or_token_in_a_sink_url_is_not_written_to_the_record(tmp_path):
     """A sink plugin's URL may carry credentials (from a --config file's $NAME): session.json is shared with the
     data, so they are written as ***; the rest of the spec stays."""
