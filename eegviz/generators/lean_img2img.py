@@ -143,7 +143,10 @@ class LeanImg2Img:
                        **({"generator": generator} if self._step_generator else {})}
         time_cond = None
         if self.time_cond_dim is not None:
-            w = torch.tensor(guidance - 1).repeat(b)
+            # w = guidance - 1 as __call__ computes it, with guidance <= 1 meaning none (w 0, the conditional
+            # prediction alone) as it does for every other UNet: --guidance 0, SD-Turbo's "none", gave an LCM
+            # w = -1, outside the scales it is distilled on, with no word (found by review)
+            w = torch.tensor(max(float(guidance), 1.0) - 1).repeat(b)
             time_cond = self.pipe.get_guidance_scale_embedding(w, embedding_dim=self.time_cond_dim).to(device, dtype)
         batched = cfg and uncond.shape[1:] == cond.shape[1:]
         ctx = torch.cat([uncond.expand(b, -1, -1), cond]) if batched else cond

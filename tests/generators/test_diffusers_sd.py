@@ -378,6 +378,24 @@ def test_a_consistency_model_runs_at_diffusers_default_guidance_not_at_w_minus_o
     assert _guidance_embeddings_seen(_session_generator(folder, guidance=2.0)) == [[1.0]]
 
 
+def test_a_guidance_of_one_or_less_is_none_for_a_consistency_unet_too(tmp_path, monkeypatch):
+    """--help: "<= 1: none". An LCM UNet takes w = guidance - 1 as an embedding, and --guidance 0 (SD-Turbo's
+    "none") fed it w = -1, outside the scales it is distilled on, without a word; now w = 0, the conditional
+    prediction alone, the image guidance 1 draws."""
+    from tiny_models import tiny_lcm_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_lcm_folder(tmp_path / "m")
+    saliency, emb = np.full((1, 16, 16, 3), 0.5, np.float32), np.ones((1, 77, 32), np.float32)
+    gen = _session_generator(folder, guidance=1.0)
+    one = gen.generate(saliency, emb, seed=3)
+    for guidance in (0.0, 0.5):
+        gen.guidance = guidance  # (what --guidance sets; the pipeline is the same)
+        assert _guidance_embeddings_seen(gen) == [[0.0]]
+        np.testing.assert_array_equal(gen.generate(saliency, emb, seed=3), one)
+    assert gen.unet_passes_per_image == 1
+
+
 def test_a_text_encoder_bin_that_is_not_plain_tensors_is_one_line(tmp_path, monkeypatch):
     """An older SD folder's text_encoder/pytorch_model.bin holding a pickle torch's weights-only loader refuses:
     transformers lets the UnpicklingError through (diffusers wraps its own in an OSError), so a 25-line traceback
