@@ -359,7 +359,15 @@ def test_a_consistency_unet_is_known_by_its_guidance_embedding_whatever_its_fold
     assert gen.pipe.text_encoder is None  # so no empty-prompt encoding is needed either
 
 
-def test_a_consistency_model_runs_at_diffusers_default_guidance_not_at_w_minus_one(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def lcm_folder(tmp_path_factory):
+    """A tiny LCM pipeline folder (tiny_lcm_folder), built once for the tests that only read it."""
+    from tiny_models import tiny_lcm_folder
+
+    return tiny_lcm_folder(tmp_path_factory.mktemp("lcm") / "m")
+
+
+def test_a_consistency_model_runs_at_diffusers_default_guidance_not_at_w_minus_one(lcm_folder, monkeypatch):
     """The LCM family's guidance was 0, so the UNet's guidance embedding got w = guidance - 1 = -1, outside what
     LCMs are distilled on; diffusers' LatentConsistencyModel pipelines default to guidance_scale 8.5 (w = 7.5).
     A guidance the user gives still wins."""
@@ -367,25 +375,21 @@ def test_a_consistency_model_runs_at_diffusers_default_guidance_not_at_w_minus_o
 
     from diffusers import LatentConsistencyModelImg2ImgPipeline
 
-    from tiny_models import tiny_lcm_folder
-
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     default = inspect.signature(LatentConsistencyModelImg2ImgPipeline.__call__).parameters["guidance_scale"].default
-    folder = tiny_lcm_folder(tmp_path / "m")
+    folder = lcm_folder
     gen = _session_generator(folder)
     assert gen.guidance == default == 8.5
     assert _guidance_embeddings_seen(gen) == [[default - 1]]
     assert _guidance_embeddings_seen(_session_generator(folder, guidance=2.0)) == [[1.0]]
 
 
-def test_a_guidance_of_one_or_less_is_none_for_a_consistency_unet_too(tmp_path, monkeypatch):
+def test_a_guidance_of_one_or_less_is_none_for_a_consistency_unet_too(lcm_folder, monkeypatch):
     """--help: "<= 1: none". An LCM UNet takes w = guidance - 1 as an embedding, and --guidance 0 (SD-Turbo's
     "none") fed it w = -1, outside the scales it is distilled on, without a word; now w = 0, the conditional
     prediction alone, the image guidance 1 draws."""
-    from tiny_models import tiny_lcm_folder
-
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    folder = tiny_lcm_folder(tmp_path / "m")
+    folder = lcm_folder
     saliency, emb = np.full((1, 16, 16, 3), 0.5, np.float32), np.ones((1, 77, 32), np.float32)
     gen = _session_generator(folder, guidance=1.0)
     one = gen.generate(saliency, emb, seed=3)
