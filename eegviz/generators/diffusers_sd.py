@@ -586,8 +586,14 @@ class DiffusersImg2ImgGenerator:
             if not is_hub_id(model):  # a path that names nothing: no cache or network could have helped
                 raise EegvizError(f"cannot load diffusers model '{model}': no such folder (and not a Hugging Face "
                                   f"model id either)") from None
+            from eegviz.model_sources import hub_offline
+
+            if hub_offline():  # the user's setting, not the network: "no network" sent them to check their cable
+                raise EegvizError(f"cannot load diffusers model '{model}': no folder of that name here, and not in "
+                                  "the HF cache (HF_HUB_OFFLINE=1, so the Hub was not asked)") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise EegvizError(f"cannot load diffusers model '{model}': no folder of that name here, not in the HF "
-                              f"cache, and no network to fetch it ({type(exc).__name__})") from None
+                              f"cache, and the Hub did not give it ({type(exc).__name__}: {first})") from None
         finally:
             diffusers_logging.set_verbosity(verbosity)
         return pipe

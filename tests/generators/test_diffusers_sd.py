@@ -82,9 +82,13 @@ def test_latent_start_is_declared_and_checked_at_construction():
 
 
 def test_missing_model_offline_is_one_line_error(monkeypatch, tmp_path):
+    """With HF_HUB_OFFLINE=1 an id not cached is said to be so, and why the Hub was not asked: it was "no network
+    to fetch it", which sent a user whose network works to look for the wrong cause."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(EegvizError, match="cannot load diffusers model"):
+    with pytest.raises(EegvizError, match=r"cannot load diffusers model 'stabilityai/sd-turbo-not-cached': .*not in "
+                                          r"the HF cache \(HF_HUB_OFFLINE=1, so the Hub was not asked\)$") as err:
         DiffusersImg2ImgGenerator("stabilityai/sd-turbo-not-cached")
+    assert "network" not in str(err.value) and "\n" not in str(err.value)
 
 
 def test_missing_folder_is_said_to_be_missing_not_uncached(monkeypatch, tmp_path):
