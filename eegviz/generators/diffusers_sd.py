@@ -172,12 +172,17 @@ def check_not_sdxl(model: str, pipeline: object, unet: dict | None) -> None:
                           "text conditioning eegviz does not supply); use an SD 1.x / 2.x, SD-Turbo or LCM pipeline")
 
 
+# the files a tokenizer folder reads its vocabulary from: the fast tokenizer's, CLIP's BPE (with merges.txt), BERT's
+# WordPiece, SentencePiece's; a folder with none of them is loaded as an empty tokenizer
+TOKENIZER_VOCABULARIES = ("tokenizer.json", "vocab.json", "vocab.txt", "spiece.model")
+
+
 def check_layout(model: str, index: dict | None, text_encoder: bool, guidance: float = SD_GUIDANCE) -> None:
     """Refuse, in words, a local pipeline folder with no UNet in its model_index.json (SD3, FLUX, PixArt: a
     transformer of another family) or without a unet/, vae/ or scheduler/ folder it lists, or text_encoder/ and
-    tokenizer/ where guidance needs them (`text_encoder`): an incomplete download or copy. Both used to be "a
-    file in it is missing or corrupt; retrain or restore the folder", the missing one named as the folder's root
-    (found by review). A folder whose index has no text encoder at all (left out or null) where `guidance` needs
+    tokenizer/ (or its vocabulary) where guidance needs them (`text_encoder`): an incomplete download or copy. Both
+    used to be "a file in it is missing or corrupt; retrain or restore the folder", the missing one named as the
+    folder's root (found by review). A folder whose index has no text encoder at all (left out or null) where `guidance` needs
     one is told so with the way out (--guidance 1): it used to be diffusers' "Pipeline ... expected [...]" cut
     off mid-list, or, for a null one, a refusal at the first image rather than at load (found by review)."""
     if index is None or not Path(model).is_dir():
@@ -199,6 +204,15 @@ def check_layout(model: str, index: dict | None, text_encoder: bool, guidance: f
                                                                                               "tokenizer"))
             raise EegvizError(f"{model}: model_index.json lists '{name}' but the folder has no {name}/ (an "
                               f"incomplete download or copy); restore the whole pipeline folder{no_guidance}")
+    tokenizer = Path(model) / "tokenizer"
+    if text_encoder and tokenizer.is_dir() and not any((tokenizer / f).is_file() for f in TOKENIZER_VOCABULARIES):
+        # transformers builds a tokenizer from such a folder without a word: a vocabulary of two tokens, which
+        # turns the empty prompt into ids the text encoder reads as other words, and guidance pushed away from
+        # that (found by review)
+        raise EegvizError(f"{model}: tokenizer/ holds no vocabulary ({', '.join(TOKENIZER_VOCABULARIES)}: an "
+                          f"incomplete download or copy), and guidance {guidance:g} needs it to encode the empty "
+                          "prompt; restore the whole pipeline folder (or use --guidance 1, which needs no text "
+                          "encoder)")
 
 
 def cached_snapshot(model: str) -> Path | None:

@@ -730,10 +730,20 @@ def test_a_missing_text_encoder_folder_names_guidance_1_as_the_way_out(tmp_path,
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     folder = tiny_sd_folder(tmp_path / "sd")
+    config = (folder / "tokenizer" / "tokenizer_config.json").read_text()
     shutil.rmtree(folder / "tokenizer")
     with pytest.raises(EegvizError, match=r"no tokenizer/ .*restore the whole pipeline folder \(or use --guidance 1, "
                                           r"which needs no text encoder\)"):
         _session_generator(folder)
+    # tokenizer/ there but without its vocabulary (a download cut off after the small files): transformers built
+    # a two-token tokenizer from it without a word, and guidance ran against the wrong "empty prompt"
+    (folder / "tokenizer").mkdir()
+    (folder / "tokenizer" / "tokenizer_config.json").write_text(config)
+    with pytest.raises(EegvizError, match=r"sd: tokenizer/ holds no vocabulary \(tokenizer.json, vocab.json, .*"
+                                          r"guidance 7.5 needs it to encode the empty prompt; restore the whole "
+                                          r"pipeline folder \(or use --guidance 1"):
+        _session_generator(folder)
+    assert _session_generator(folder, guidance=1.0).pipe.tokenizer is None  # the way out it names
 
 
 @pytest.mark.parametrize("name", ["v1-5-pruned-emaonly.safetensors", "sd-v1-4.ckpt"])
