@@ -275,6 +275,44 @@ def check_no_pickle_weights(model: str | Path, skip: Sequence[str] = ()) -> None
                               "re-save a pipeline you trust with diffusers' save_pretrained (safetensors by default)")
 
 
+def check_weights_cover(model: str | Path, pipe, fp16_variant: bool) -> None:
+    """Refuse, in one line, a pipeline whose UNet or VAE weights file lacks tensors its model has (a file of
+    another model or layout under the right name: an original-layout checkpoint renamed to
+    unet/diffusion_pytorch_model.safetensors, another component's file). diffusers loads such a file with a log
+    warning only (silenced here, as all of its loading chatter is) and starts every tensor it lacks from random
+    values: the pipeline drew black or noise images without a word (found by review). The file's tensor names are
+    read from the safetensors headers and mapped by the model's own load-time renames (an old VAE's attention
+    names) before they are compared. Only local folders and a Hub id's HF cache snapshot are looked at."""
+    from safetensors import safe_open
+
+    folder = Path(model) if Path(model).is_dir() else cached_snapshot(str(model))
+    if folder is None:
+        return
+    for name in ("unet", "vae"):
+        module = getattr(pipe, name, None)
+        files = [f for f in sorted((folder / name).glob("*.safetensors"))
+                 if (".fp16." in f.name or ".fp16-" in f.name) == fp16_variant]
+        if module is None or not files or not hasattr(module, "state_dict"):
+            continue
+        keys: dict = {}
+        try:
+            for f in files:
+                with safe_open(str(f), "pt") as fh:
+                    keys.update(dict.fromkeys(fh.keys()))
+        except Exception:  # noqa: BLE001 - an unreadable header failed the load already; nothing to compare
+            continue
+        fix = getattr(module, "_fix_state_dict_keys_on_load", None)
+        if callable(fix):
+            fix(keys)
+        missing = sorted(set(module.state_dict()) - set(keys))
+        if missing:
+            total = len(module.state_dict())
+            raise EegvizError(f"{model}: {name}/ weights lack {len(missing)} of the {total} tensors its "
+                              f"{type(module).__name__} has ({', '.join(missing[:2])}{', ...' * (len(missing) > 2)}), "
+                              "which would start from random values; the file is not this model's (a checkpoint of "
+                              "another layout under its name?): download or save_pretrained the pipeline again")
+
+
 # the libraries a pipeline folder's components may come from: diffusers itself (and its pipelines' own modules,
 # such as "stable_diffusion" for SD's safety checker), transformers, or none (a null component)
 COMPONENT_LIBRARIES = {"diffusers", "transformers"}
@@ -582,6 +620,7 @@ class DiffusersImg2ImgGenerator:
                 pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
                     model, torch_dtype=self.dtype, **absent, **variant, requires_safety_checker=False,
                     use_safetensors=True, local_files_only=local_files_only(model))
+                check_weights_cover(model, pipe, bool(variant))
                 if tiny_vae:
                     pipe.vae = AutoencoderTiny.from_pretrained(tiny_vae, torch_dtype=self.dtype, use_safetensors=True,
                                                                local_files_only=local_files_only(tiny_vae))

@@ -819,3 +819,38 @@ def test_a_missing_folder_under_a_local_folder_is_not_looked_up_on_the_hub(tmp_p
     with pytest.raises(EegvizError, match=r"'models/sd15': no such folder \(and not a Hugging Face model id") as err:
         DiffusersImg2ImgGenerator("models/sd15")
     assert "cache" not in str(err.value) and not asked
+
+
+def test_a_unet_file_lacking_its_models_tensors_is_refused_not_run_from_random_values(tmp_path, monkeypatch):
+    """An original-layout checkpoint renamed to unet/diffusion_pytorch_model.safetensors (every key prefixed
+    model.diffusion_model.), or a file missing a few tensors: diffusers started what it lacked from random values
+    with a warning eegviz silences, and the pipeline drew black images without a word. An old VAE's attention
+    names (query/key/value/proj_attn), which diffusers renames as it loads, still load."""
+    from safetensors.torch import load_file, save_file
+
+    from tiny_models import tiny_sd_folder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tiny_sd_folder(tmp_path / "sd")
+    unet_file = folder / "unet" / "diffusion_pytorch_model.safetensors"
+    weights = load_file(unet_file)
+    for damaged, lacking in (({f"model.diffusion_model.{k}": v for k, v in weights.items()}, len(weights)),
+                             ({k: v for k, v in weights.items() if not k.startswith("conv_out.")}, 2)):
+        save_file(damaged, unet_file)
+        with pytest.raises(EegvizError, match=rf"sd: unet/ weights lack {lacking} of the {len(weights)} tensors its "
+                                              r"UNet2DConditionModel has \(conv_.*random values") as err:
+            _session_generator(folder, guidance=1.0)
+        assert "\n" not in str(err.value)
+    save_file(weights, unet_file)
+    vae_file = folder / "vae" / "diffusion_pytorch_model.safetensors"
+    old_names = {".to_q.": ".query.", ".to_k.": ".key.", ".to_v.": ".value.", ".to_out.0.": ".proj_attn."}
+
+    def old(key):
+        for new, was in old_names.items():
+            key = key.replace(new, was) if "mid_block.attentions" in key else key
+        return key
+
+    vae = load_file(vae_file)
+    save_file({old(k): v for k, v in vae.items()}, vae_file)
+    assert any(".query." in k for k in load_file(vae_file))
+    assert _session_generator(folder, guidance=1.0).family == "sd"
