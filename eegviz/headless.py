@@ -37,6 +37,8 @@ def run_headless(source, settings: SessionSettings):
     if output is not None:
         output.set_model(model_dir)  # named in session.json; its digest taken now, before the source opens
     decoder, generator = build_models(model_dir, settings.model.generator)
+    if output is not None:
+        output.set_generator(generator)  # what it draws with, where the options leave it to the model
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=settings.source.command)
     sinks = make_sinks(settings.output.sinks)
     try:

@@ -124,6 +124,13 @@ def test_the_session_folder_says_what_produced_it(tmp_path, command):
     assert rec["model"]["digest"] == model_digest(default_model_dir())
     assert rec["model"]["generator"]["options"]["steps"] == 1
     assert rec["model"]["generator"]["options"]["init"] == "latent"
+    # what drew the images, where the options leave it to the model: the sampling.json values it did not override
+    import json
+
+    sampling = json.loads((default_model_dir() / "sampling.json").read_text())
+    assert rec["model"]["sampler"] == {"steps": 1, "strength": sampling["strength"], "guidance": sampling["guidance"],
+                                       "size": sampling["image_size"], "family": "native",
+                                       "scheduler": "DDIMScheduler"}
     assert rec["settings"]["output"]["folder"] == str(tmp_path / "out")
     if command == "replay":
         assert rec["source"]["file"] == str(demo_recording())

@@ -327,6 +327,7 @@ class SessionController(QObject):
                 chosen = sess.choice if sess.choice is not None else {"label": sess.label}
                 output = SessionOutput(settings.output.folder, settings, source=chosen)
                 output.set_model(sess.model_dir)  # its digest taken now, before the source opens
+                output.set_generator(generator)  # what it draws with, where the options leave it to the model
             source = sess.factory()
             sinks = make_sinks(settings.output.sinks)
             try:

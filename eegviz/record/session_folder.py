@@ -23,8 +23,8 @@ line did), the stream it opened ("opened": name, source_id, the sender's host fo
 "opened_markers": the LSL marker stream's name, source_id and host), the model as given and the folder it resolved
 to with its digest (eegviz.modelio.model_digest, the same digest a benchmark file names), the generator with
 its options (None: the model's own sampling.json, which is copied in; with --sd-model, that pipeline's own or its
-family's, and model.sd_model names its folder and digest: sd_model_identity), and the rest of the session's
-settings.
+family's, and model.sd_model names its folder and digest: sd_model_identity), what the built generator draws
+with (model.sampler: steps, strength, guidance, size, family, scheduler), and the rest of the session's settings.
 Nothing is added beyond what the user gave (no environment), and a password or token in a URL the user gave
 (a sink plugin's --sink) is written as ***.
 """
@@ -95,6 +95,7 @@ class SessionOutput:
         self.folder: Path | None = None
         self.settings, self.source = settings, source
         self.model: dict = {}
+        self.sampler: dict = {}
 
     def set_model(self, model_dir: Path) -> None:
         """The model folder, its digest and sampling.json, for session.json; called once the model is resolved,
@@ -107,6 +108,20 @@ class SessionOutput:
         if sd_model:
             self.model["sd_model"] = sd_model_identity(str(sd_model))
         _commit()  # and eegviz's git commit (two git calls), once per process
+
+    def set_generator(self, generator) -> None:
+        """What the built generator draws with, for session.json's model.sampler: its steps, strength, guidance,
+        image size and, for a diffusers pipeline, its family and scheduler. The generator options recorded are None
+        wherever the model or, with --sd-model, the pipeline's family chose, and the eegviz folder's sampling.json
+        beside them is not what an --sd-model pipeline runs with (SD: guidance 7.5, strength 0.5): the record did
+        not say what drew the images (found by review). What a generator plugin does not have is left out."""
+        sampler = {key: value for key in ("steps", "strength", "guidance", "size", "family")
+                   if isinstance(value := getattr(generator, key, None), (int, float, str))
+                   and not isinstance(value, bool)}
+        scheduler = getattr(getattr(generator, "pipe", None), "scheduler", None)
+        if scheduler is not None:
+            sampler["scheduler"] = type(scheduler).__name__
+        self.sampler = sampler
 
     def open(self, info: StreamInfo):
         """Claim the session folder; returns (recorder, results sink).
@@ -168,6 +183,8 @@ class SessionOutput:
         model = dict(settings.pop("model", {}) or {})
         model["given"] = model.pop("path", None)
         model.update(self.model)
+        if self.sampler:
+            model["sampler"] = self.sampler
         return {"eegviz": __version__, "commit": _commit(),
                 "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "command_line": list(sys.argv),

@@ -244,6 +244,7 @@ def test_restarts_record_into_fresh_folders(qtbot, tmp_path):
         assert rec["source"]["kind"] == "demo" and rec["source"]["label"] == "demo recording"
         assert rec["source"]["path"] == str(demo_recording())  # the bundled recording, which the choice names not
         assert rec["model"]["folder"] == str(default_model_dir().resolve()) and rec["model"]["digest"]
+        assert rec["model"]["sampler"]["scheduler"] == "DDIMScheduler" and rec["model"]["sampler"]["steps"] == 1
 
 
 def test_a_window_session_records_the_source_it_was_given_not_the_command_line(qtbot, tmp_path):
