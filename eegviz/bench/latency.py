@@ -178,6 +178,17 @@ def _generator(model_dir: Path, sd_model: str | None, options):
     return make_generator("diffusers", model_dir, options=replace(options, sd_model=str(sd_model)))
 
 
+def measured(model_dir: Path, sd_model: str | None) -> dict:
+    """What was timed: the code's commit, the model folder and its digest, and the --sd-model pipeline with the
+    digest of its files (a folder, or a Hub id's snapshot in the HF cache: SD-Turbo timed on a GPU is one, and its
+    digest was null), the one session.json records, so a benchmark and a session can be matched."""
+    from eegviz.record.session_folder import sd_model_identity
+
+    return {"eegviz_commit": git_commit(), "model_dir": str(model_dir), "model_digest": model_digest(model_dir),
+            "sd_model": sd_model,
+            "sd_model_digest": sd_model_identity(str(sd_model))["digest"] if sd_model else None}
+
+
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False,
               repeats: int = 1, threads: int | None = None, capture: bool = True, sd_model: str | None = None,
               init: str = "saliency") -> dict:
@@ -235,10 +246,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
                     "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
                     "threads": torch.get_num_threads(), "device": device,
                     "load_average_before_after": [load_before, list(os.getloadavg())]},
-        "measured": {"eegviz_commit": git_commit(), "model_dir": str(model_dir),
-                     "model_digest": model_digest(model_dir), "sd_model": sd_model,
-                     # a local pipeline folder's files too: the generator timed is its, not the model folder's
-                     "sd_model_digest": model_digest(Path(sd_model)) if sd_model and Path(sd_model).is_dir() else None},
+        "measured": measured(model_dir, sd_model),
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
         "graph_capture": bool(capture),
         "init": init,

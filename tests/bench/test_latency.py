@@ -135,6 +135,21 @@ def test_bench_times_a_decoder_only_folder_with_the_pipeline_sd_model_names(tmp_
     assert r["latency_ms"]["epoch_to_image"]["n"] == 10
 
 
+def test_a_hub_id_timed_is_named_by_its_cached_snapshots_digest(tmp_path, monkeypatch):
+    """`bench --sd-model stabilityai/sd-turbo` (how the GPU section is timed) wrote sd_model_digest null: only a
+    folder given as a path was hashed. A cached Hub id's snapshot is hashed now, as session.json hashes it, so a
+    benchmark and a session can be matched. The HF cache is a stand-in here."""
+    from eegviz.bench import latency
+    from eegviz.generators import diffusers_sd
+    from eegviz.modelio import model_digest
+
+    model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 1, "image_size": 32})
+    monkeypatch.setattr(diffusers_sd, "cached_snapshot", lambda sd: model if sd == "owner/tiny" else None)
+    r = latency.measured(model, "owner/tiny")
+    assert r["sd_model"] == "owner/tiny" and r["sd_model_digest"] == model_digest(model)
+    assert latency.measured(model, "owner/not-cached")["sd_model_digest"] is None  # nothing fetched
+
+
 def test_bench_compile_times_a_compiled_generator_beside_the_default(tmp_path, monkeypatch):
     """--compile adds a "compiled" section from a generator whose UNet and VAE went through torch.compile in the
     CPU mode (not max-autotune), beside the uncompiled figures; torch.compile itself is replaced by a recorder here
