@@ -261,8 +261,11 @@ def _check_simulate_options(args) -> None:
         raise EegvizError(f"{opts} {verb} for a simulated dataset (--out DIR): --stream publishes one subject's "
                           f"continuous EEG (--subject N) with a marker per randomly drawn image; leave {them} out "
                           "(on the command line or in the --config file)")
-    raise EegvizError(f"{opts} {verb} for --stream (the LSL outlets), and a dataset has no use for {them} (its "
-                      f"subjects are --subjects N); leave {them} out (on the command line or in the --config file)")
+    # "(its subjects are --subjects N)" answers --subject alone: said after --markers or --duration, it pointed a
+    # user who gave neither of them a subject to an option that has nothing to do with their mistake
+    subjects = " (its subjects are --subjects N)" if "--subject" in given else ""
+    raise EegvizError(f"{opts} {verb} for --stream (the LSL outlets), and a dataset has no use for {them}{subjects}; "
+                      f"leave {them} out (on the command line or in the --config file)")
 
 
 def _refuse_taken_names(eeg_name: str, marker_name: str, wait_s: float = 1.0) -> None:

@@ -128,6 +128,18 @@ def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path, capsys):
         "metrics.json"]  # untouched
 
 
+def test_simulate_a_datasets_stream_options_name_subjects_only_for_subject(tmp_path, capsys):
+    """`simulate --out D --markers m` (or --duration) was told "(its subjects are --subjects N)", an answer to
+    --subject, which was not given: the user was sent to an option unrelated to their mistake."""
+    from eegviz.cli import main
+
+    for extra, subjects in ((["--markers", "m"], False), (["--duration", "5"], False), (["--subject", "1"], True)):
+        assert main(["simulate", "--out", str(tmp_path / "new"), *extra]) == 2
+        line = capsys.readouterr().err.strip()
+        assert f"{extra[0]} is for --stream" in line and ("--subjects N" in line) == subjects, line
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize("file, options, warned", [
     ("a.xdf", {"sfreq": 250.0, "unit": "mV"}, "--sfreq and --unit not used: a.xdf is read by the xdf reader"),
     ("a.edf", {"unit": "uV"}, "--unit not used: a.edf is read by the mne reader"),
