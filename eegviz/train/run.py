@@ -59,7 +59,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
 
         check_classifier_renders(classifier_images, CLASSIFIER_SIZE)
     if resume:
-        check_resumable(Path(out))
+        check_resumable(Path(out), data)
         check_creatable(out, "--out")
     else:
         check_new_output(out, "--out", "a trained model", hint=" (or add --resume to finish an interrupted run there)")
@@ -288,12 +288,13 @@ class _RunLock:
             self.needed = False
 
 
-def check_resumable(out: Path) -> None:
+def check_resumable(out: Path, data: str | Path | None = None) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ (with their
     run.json) and no finished model yet (training.json is written when training ends), or starts one in a new or
     empty folder (a job script that always passes --resume works on its first launch too). A run stopped after
     training.json but before its evaluation and model card (evaluation_cut_short) is resumed to finish those,
-    training nothing. Anything else would be trained over."""
+    training nothing. Anything else would be trained over. `data` (the run's --data) completes the eval command
+    a finished model's refusal suggests: without it, `eegviz eval` stops at its missing --data."""
     from eegviz.paths import PROBE_PREFIX, is_new_or_empty
 
     if is_new_or_empty(out):
@@ -306,8 +307,8 @@ def check_resumable(out: Path) -> None:
         if evaluation_cut_short(out):
             return  # _train_all trains nothing: it finishes the evaluation and writes the model card
         raise EegvizError(f"--resume: {out} holds a finished model (training.json), which --resume would train "
-                          "over; choose a new --out (to evaluate it again: eegviz eval --model "
-                          f"{out} --out NEW_FOLDER)")
+                          f"over; choose a new --out (to evaluate it again: eegviz eval --data {data or 'DATA'} "
+                          f"--model {out} --out NEW_FOLDER)")
     # A run writes checkpoints/run.json before its first checkpoint, so checkpoints without one were not written
     # by an interrupted run of this eegviz (an older one's, or a manifest deleted since): they cannot be checked
     # against this run's data and options (check_same_run), and loading them could pass off another run's stages.

@@ -256,6 +256,26 @@ def test_resume_refuses_checkpoints_without_their_run_json(tmp_path, capsys):
         check_resumable(out)
 
 
+def test_resume_into_a_finished_model_suggests_an_eval_command_that_runs(tmp_path, capsys):
+    """--resume into a finished model suggested `eegviz eval --model OUT --out NEW_FOLDER`, which eval refuses at
+    once for its missing --data (required). The suggestion names the run's --data now, and parses as given."""
+    import shlex
+
+    from eegviz.cli import build_parser
+
+    out = tmp_path / "model"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "training.json").write_text("{}")
+    (out / "README.md").write_text("model card")  # its evaluation and card were written: a finished model
+    data = tmp_path / "data"
+    assert main(["train", "--data", str(data), "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds a finished model" in err, err
+    suggested = err.split("to evaluate it again: ", 1)[1].rstrip(")")
+    args = build_parser().parse_args(shlex.split(suggested)[1:])
+    assert (args.cmd, args.data, args.model) == ("eval", str(data), str(out))
+
+
 def test_a_second_train_into_a_folder_a_run_is_training_in_is_refused(tmp_path, capsys, monkeypatch):
     """A running run's folder looks to --resume like an interrupted one (a scheduler requeues a job whose first
     launch still runs), and two runs started at once both find a new folder free: without a lock the second
