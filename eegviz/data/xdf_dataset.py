@@ -244,11 +244,21 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
         # cat1.png, cat2.png ... in a flat folder: each its own class (no '_' in the ids). The split holds whole
         # images out, so no validation or test image's class was ever trained on, and training and its model card
         # reported "1-way" zero-shot scores of 1.000 without a word on why
-        log.warning("each of the %d classes in %s holds one image (in a flat folder an image's class is its id up to "
-                    "the last '_', e.g. %s), so the validation and test images' classes are never trained on and "
-                    "their scores are zero-shot; to train classes, put the images in one subfolder per class (the "
-                    "recorded markers still name them)", len(classes), root,
-                    ", ".join(f"'{i}' -> '{cls_of[i]}'" for i in sorted(set(ids))[:2]))
+        # Images already in class folders (`present --write-demo-folder --per-class 1`, or one image of each
+        # class recorded) were told to "put the images in one subfolder per class", which they were: there the
+        # remedy is more images of each class, not another layout
+        in_folders = {img.image_id for img in images if img.path.parent != root}
+        if set(ids) <= in_folders:
+            log.warning("each of the %d classes in %s has one recorded image (its class folder's, e.g. %s), so the "
+                        "validation and test images' classes are never trained on and their scores are zero-shot; "
+                        "to train classes, present and record several images of each class", len(classes), root,
+                        ", ".join(f"'{i}' in {cls_of[i]}/" for i in sorted(set(ids))[:2]))
+        else:
+            log.warning("each of the %d classes in %s holds one image (in a flat folder an image's class is its id "
+                        "up to the last '_', e.g. %s), so the validation and test images' classes are never trained "
+                        "on and their scores are zero-shot; to train classes, put the images in one subfolder per "
+                        "class (the recorded markers still name them)", len(classes), root,
+                        ", ".join(f"'{i}' -> '{cls_of[i]}'" for i in sorted(set(ids))[:2]))
     label = {c: k for k, c in enumerate(classes)}
     group = split_groups(ids, val_fraction, test_fraction, seed, strata=[cls_of[i] for i in ids])
     caps = _captions(root)

@@ -740,6 +740,23 @@ def test_xdf_a_flat_folder_whose_every_image_is_its_own_class_is_said(tmp_path, 
     assert ds.classes == ["cat", "dog"] and "holds one image" not in caplog.text
 
 
+def test_xdf_class_folders_of_one_recorded_image_each_are_not_told_to_use_class_folders(tmp_path, caplog):
+    """Images already in one subfolder per class, one of each recorded (`eegviz present --write-demo-folder
+    --per-class 1`): the warning told the user to "put the images in one subfolder per class", as they had. It
+    names the folders and asks for several images of each class instead."""
+    images = tmp_path / "stimuli"
+    ids = ["cat_000", "dog_000", "fox_000"]
+    for i in ids:
+        (images / i[:3]).mkdir(parents=True)
+        (images / i[:3] / f"{i}.png").write_bytes(b"")
+    _record(tmp_path / "s.xdf", ids * 2, seconds=8.0)
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.xdf_dataset"):
+        ds = load_xdf_dataset(tmp_path / "s.xdf", images)
+    assert ds.classes == ["cat", "dog", "fox"]
+    assert "each of the 3 classes in" in caplog.text and "'cat_000' in cat/" in caplog.text
+    assert "subfolder per class" not in caplog.text and "several images of each class" in caplog.text
+
+
 def test_xdf_marker_ids_with_a_c_strings_trailing_nul_are_trained_on(tmp_path):
     """A C or MATLAB presenter's "circle_0000\\0" (a fixed-size buffer sent whole) names circle_0000; the NUL
     was kept, so every such marker named no image and the recording trained on nothing."""
