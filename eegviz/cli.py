@@ -587,13 +587,16 @@ def _generator_opts(sp, default, default_help) -> None:
 
 def _session_opts(sp) -> None:
     """What demo, replay and live share: the model, the generator and where results go."""
-    sp.add_argument("--model", help="model folder (default: models/synthetic-default)")
+    # a Hub id works here as in eval (model_sources.resolve_model_dir), as the README's `--model DIR|HF_REPO_ID`
+    # says; the help said "model folder" only
+    sp.add_argument("--model", help="model folder or Hugging Face id (default: models/synthetic-default)")
     _generator_opts(sp, "embedded", "embedded")
     # every switch has a --no- form (BooleanOptionalAction): a --config file that sets one (`headless = true` for
     # a kiosk, `resume = true` for train) could not otherwise be overruled on the command line, though "flags win"
     sp.add_argument("--headless", action=argparse.BooleanOptionalAction, default=False,
                     help="no window; results go to --out and --sink only (without either, nothing is recorded)")
-    sp.add_argument("--out", help="folder for results.jsonl, PNGs and session.xdf")
+    sp.add_argument("--out", help="folder for results.jsonl, PNGs, session.xdf, session.json and report.html; one "
+                                  "that already holds files gets a fresh DIR/session-NNN inside it")
     sp.add_argument("--kiosk", action=argparse.BooleanOptionalAction, default=False, help="full-screen demo mode")
     sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
     sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",

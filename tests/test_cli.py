@@ -568,6 +568,19 @@ def test_replay_help_names_the_files_it_reads():
     assert "EEG stream name in an XDF file" in text and "marker stream name in an XDF file" in text
 
 
+def test_session_help_says_model_takes_a_hub_id_and_where_out_writes():
+    """The README gives demo, replay and live `--model DIR|HF_REPO_ID`, and a session resolves a Hub id as eval
+    does, but their --help said "model folder" only; --out's help named three of the five things a session writes
+    and not that a folder holding files gets a fresh session-NNN inside it."""
+    from eegviz.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name in ("demo", "replay", "live"):
+        helps = {a.option_strings[0]: a.help for a in sub.choices[name]._actions if a.option_strings}
+        assert "Hugging Face id" in helps["--model"], name
+        assert all(f in helps["--out"] for f in ("session.json", "report.html", "session-NNN")), name
+
+
 def test_every_commands_help_gives_each_options_default():
     """The README's CLI table sends readers to `eegviz CMD --help` for "every option of CMD, with its default", but
     train's --epochs, --gan-steps, --seed and --classifier-epochs were listed bare, and bench's --n, simulate's
