@@ -368,9 +368,11 @@ def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls:
         if metrics is not None:
             log.info("--resume: %s's evaluation had finished (report/metrics.json); writing its model card", out)
         elif evaluated:
+            _say_evaluating(out, eval_controls, reconstructions)
             metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
                                reconstructions=reconstructions, refuse_seen=False)
         write_model_card(out, training, metrics)
+        _say_done(out, metrics)
     barrier(info)
     shutdown(info)
     return metrics if info.is_main else None
@@ -480,12 +482,29 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     if in_house or decoder_only:  # a decoder-only folder is evaluated as a decoder: curves, controls, no images
         # its own dataset's test split, which the loader judged: images it shares with training are counted
         # and warned about (eegviz.data.seen_images), not refused after the whole run
+        _say_evaluating(out, eval_controls, in_house)
         metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
                            reconstructions=in_house, refuse_seen=False)
     write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
+    _say_done(out, metrics)
     barrier(info)
     shutdown(info)
     return metrics
+
+
+def _say_evaluating(out: Path, controls: bool, reconstructions: bool) -> None:
+    """The evaluation after training runs minutes (the shipped run's: 4) and logs no line of its own: the last
+    line a user saw was the latent branch's, and then nothing, as if the run had hung."""
+    what = ", ".join(["the decoder"] + (["reconstructions"] if reconstructions else [])
+                     + (["confound controls"] if controls else []))
+    log.info("evaluating on the test split (%s) into %s", what, out / "report")
+
+
+def _say_done(out: Path, metrics: dict | None) -> None:
+    """The run's last line: `eegviz train` used to end without a word of where its model and report were, unlike
+    every other command that writes a folder."""
+    report = f", its test-split report {out / 'report' / 'metrics.json'}" if metrics is not None else ""
+    log.info("done: the model is in %s (its model card README.md%s)", out, report)
 
 
 def _generator_skipped(renderable_stimuli: bool, text_encoder: str) -> str | None:

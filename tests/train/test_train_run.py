@@ -23,6 +23,11 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
     assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "3",
                  "--text-encoder", "hash", "--generator-config", "tiny", "--classifier-images", "5",
                  "--classifier-epochs", "1"]) == 0
+    # the minutes of evaluation and the end of the run are said (it ended on the latent branch's line, silent)
+    said = capsys.readouterr().out
+    assert "evaluating on the test split (the decoder, reconstructions, confound controls)" in said, said
+    assert said.rstrip().endswith(f"done: the model is in {model} (its model card README.md, its test-split report "
+                                  f"{model / 'report' / 'metrics.json'})"), said
     for f in ("decoder.json", "eeg_encoder/config.json", "attribute_encoder", "saliency_generator",
               "semantic_regressor", "prototypes.safetensors", "model_index.json", "sampling.json", "unet/config.json", "vae/config.json", "scheduler",
               "stimulus_classifier/config.json", "README.md", "report/metrics.json", "report/reconstructions.png",
@@ -331,6 +336,8 @@ def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again
     training = (out / "training.json").read_text()
     capsys.readouterr()
     assert main(args + ["--resume"]) == 0, capsys.readouterr().err
+    said = capsys.readouterr().out
+    assert "evaluating on the test split (the decoder)" in said and f"done: the model is in {out}" in said, said
     assert (out / "report" / "metrics.json").is_file() and (out / "README.md").is_file()
     assert {p: p.read_bytes() for p in out.rglob("*.safetensors")} == weights  # nothing trained again
     assert (out / "training.json").read_text() == training
