@@ -200,8 +200,16 @@ def main_from_args(args: argparse.Namespace) -> int:
         return 0
     if not args.images_dir:
         raise EegvizError("present needs an images folder (or --write-demo-folder DIR to make one)")
-    if args.classes is not None:  # --per-class and --size have defaults, so only --classes can be told apart
+    if args.classes is not None:
         raise EegvizError("--classes chooses what --write-demo-folder renders; a folder is presented whole")
+    # --per-class and --size have defaults, so only a value other than theirs can be told apart; given with a
+    # folder to present, `--per-class 3` was ignored without a word and every image of every class was shown
+    given = [opt for opt, value, default in (("--per-class", args.per_class, 2), ("--size", args.size, 256))
+             if value != default]
+    if given:
+        raise EegvizError(f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} for --write-demo-folder (what "
+                          "it renders); a folder is presented whole, every image as it is: leave "
+                          f"{'it' if len(given) == 1 else 'them'} out")
     # Checked here, before any image is read, window shown or LSL outlet made: liblsl refuses an empty name with
     # a bare RuntimeError, and a duration beyond a Qt timer's range overflowed inside the event loop and hung.
     check_stream_name(args.name)

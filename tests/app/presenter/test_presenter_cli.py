@@ -93,6 +93,12 @@ def test_cli_write_demo_folder_then_present_it(tmp_path, capsys):
                                                   "--classes", "unicorn"]))
     with pytest.raises(EegvizError, match="a folder is presented whole"):  # was ignored: all 40 classes shown
         main_from_args(build_parser().parse_args(["present", str(out), "--classes", "circle"]))
+    # --per-class and --size were ignored the same way, without a word: every image shown at its own size
+    for extra, says in ((["--per-class", "1"], "--per-class is for --write-demo-folder"),
+                        (["--size", "64"], "--size is for --write-demo-folder"),
+                        (["--per-class", "1", "--size", "64"], "--per-class and --size are for --write-demo-folder")):
+        with pytest.raises(EegvizError, match=says):
+            main_from_args(build_parser().parse_args(["present", str(out), *extra]))
 
 
 def test_existing_log_is_refused_before_the_presentation_starts(stim_dir, tmp_path, monkeypatch):
