@@ -375,6 +375,19 @@ def cmd_train(args) -> int:
     from eegviz.train.run import train_all
 
     _check_named(args, "--data", "--out")
+    if args.decoder_only:
+        # the generator's sizes and its classifier's were dropped without a word by a run that trains neither
+        # (`--decoder-only --generator-config tiny` trained the full decoder it always trains)
+        unused = [opt for opt, value, default in (
+            ("--ae-steps", args.ae_steps, None), ("--unet-steps", args.unet_steps, None),
+            ("--distill-steps", args.distill_steps, None), ("--generator-config", args.generator_config, "full"),
+            ("--classifier-images", args.classifier_images, 200), ("--classifier-epochs", args.classifier_epochs, 15))
+            if value != default]
+        if unused:
+            them = "it" if len(unused) == 1 else "them"
+            raise EegvizError(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} for the embedded generator "
+                              f"and its stimulus classifier, which --decoder-only does not train; leave {them} out "
+                              "(on the command line or in the --config file)")
     data_opts = dataset_options(args)
     gen_sizes = {k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
                  if getattr(args, k) is not None}

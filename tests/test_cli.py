@@ -70,6 +70,11 @@ def run(*args, timeout=300):
     (["simulate", "--demo", "--out", "NEW", "--preset", "realistic", "--images", "5"],  # wrote the demo world's
      "--images, --preset are not used by --demo"),
     (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--markers", " "], "--markers is empty"),
+    # a run that trains no generator dropped the generator's options without a word
+    (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--decoder-only", "--ae-steps", "5"],
+     "--ae-steps is for the embedded generator and its stimulus classifier, which --decoder-only does not train"),
+    (["train", "--data", "TESTS_WORLD", "--out", "NEW", "--decoder-only", "--generator-config", "tiny",
+      "--classifier-epochs", "2"], "--generator-config, --classifier-epochs are for the embedded generator"),
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--stream", ""], "--stream is empty"),
     (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number > 0 s"),
     # a look of 0 s sees no stream: 0 was accepted, and eegviz went on looking 1 s at a time
