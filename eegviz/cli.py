@@ -415,6 +415,18 @@ def cmd_eval(args) -> int:
     from eegviz.eval.report import eval_generator, evaluate
 
     _check_named(args, "--data", "--model", "--out")
+    if not args.reconstructions:
+        # the generator was built (a --sd-model loaded, perhaps fetched) and its options dropped without a word by
+        # an evaluation that makes no image
+        unused = [opt for opt, value, default in (
+            ("--generator", args.generator, None), ("--sd-model", args.sd_model, None), ("--steps", args.steps, None),
+            ("--strength", args.strength, None), ("--guidance", args.guidance, None), ("--init", args.init, None),
+            ("--compile", args.compile, False), ("--classifier", args.classifier, None)) if value != default]
+        if unused:
+            them = "it" if len(unused) == 1 else "them"
+            raise EegvizError(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} for the reconstructions, "
+                              f"which --no-reconstructions skips; leave {them} out (on the command line or in the "
+                              "--config file)")
     _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
     data_opts = dataset_options(args)
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
@@ -426,7 +438,8 @@ def cmd_eval(args) -> int:
     check_new_output(Path(args.out), "--out", "an evaluation report (metrics.json and its plots)")
     model = resolve_model_dir(args.model)
     # --steps / --strength / --init apply to the model's own generator too, not only to a named one
-    generator = eval_generator(model, args.generator, GeneratorSettings.from_options(vars(args)).options)
+    generator = (eval_generator(model, args.generator, GeneratorSettings.from_options(vars(args)).options)
+                 if args.reconstructions else None)
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=args.controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
                        classifier=args.classifier, reconstructions=args.reconstructions)

@@ -346,7 +346,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         if renderable(ds.image_ids) and "iou" in metrics["saliency"] and "attributes" in o:
             metrics["saliency"].update(_maps_at_true_attributes(ds, dec, test_idx, stimuli, o["feature"],
                                                                 o["attributes"]))
-    if generator is None:
+    if generator is None and reconstructions:  # --no-reconstructions: no image is made, so none is built (it loaded
+        # and warmed the model's pipeline for nothing)
         generator = eval_generator(model)
     latents = o.get("latent")
     why = foreign_latents(generator, dec.latent) if latents is not None and generator is not None else None

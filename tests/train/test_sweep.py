@@ -153,6 +153,23 @@ def test_eval_reports_the_repetition_curve_without_reconstructions(tmp_path):
     assert json.loads((tmp_path / "report" / "metrics.json").read_text())["curves"]["repetitions"] == curve
 
 
+def test_eval_no_reconstructions_builds_no_generator(tmp_path, monkeypatch, capsys):
+    """`eegviz eval --no-reconstructions` still built (loaded and warmed) the model's pipeline, in cmd_eval and
+    again in evaluate, for an evaluation that makes no image."""
+    import eegviz.eval.report as report
+    from eegviz.paths import default_model_dir
+
+    def must_not_build(*a, **k):
+        raise AssertionError("--no-reconstructions must not build a generator")
+
+    monkeypatch.setattr(report, "eval_generator", must_not_build)
+    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=3, seed=2, config=make_config("demo"))
+    assert main(["eval", "--data", str(data), "--model", str(default_model_dir()), "--out", str(tmp_path / "r"),
+                 "--no-reconstructions", "--no-controls"]) == 0, capsys.readouterr().err
+    assert "--no-reconstructions" in json.loads((tmp_path / "r" / "metrics.json").read_text())["reconstruction"][
+        "skipped"]
+
+
 def test_simulate_cli_records_preset_and_knobs(tmp_path):
     out = tmp_path / "ds"
     assert main(["simulate", "--out", str(out), "--subjects", "1", "--images", "2", "--preset", "realistic",
