@@ -1021,8 +1021,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = build_parser()
     # named as the real parser is: `eegviz demo --config` (no file) was reported as "usage: __main__.py ..."
     pre = argparse.ArgumentParser(add_help=False, prog=parser.prog)
-    pre.add_argument("--config", metavar="FILE.toml")
+    pre.add_argument("--config", metavar="FILE.toml", action="append")
     known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
+    configs = list(dict.fromkeys(known.config or ()))
+    if len(configs) > 1:
+        # only the last was read: `--config lab.toml live --config kiosk.toml` ran without lab.toml's stream,
+        # model and sinks, and not a word said the first file was left out
+        raise EegvizError(f"--config is given {len(configs)} times ({', '.join(configs)}); a command reads one "
+                          "settings file: give one, with a [COMMAND] table for what differs between commands")
+    known.config = configs[0] if configs else None
     if all(a.startswith("-") for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         # `eegviz` alone, a first try: argparse said "the following arguments are required: cmd", an internal
         # name, and nothing of where to start

@@ -421,3 +421,15 @@ def test_the_command_lines_sink_replacing_the_files_list_is_said(tmp_path, capsy
     assert capsys.readouterr().err == ""
     parse_args(["demo", "--config", cfg])
     assert capsys.readouterr().err == ""
+
+
+def test_two_config_files_are_refused_not_the_first_dropped(tmp_path):
+    """Only the last --config was read: the first file's settings (a lab's stream, model, sinks) were left out
+    without a word. The same file named twice is one file."""
+    (tmp_path / "lab.toml").write_text("[demo]\nspeed = 3\n")
+    (tmp_path / "kiosk.toml").write_text("[demo]\nthreads = 1\n")
+    lab, kiosk = str(tmp_path / "lab.toml"), str(tmp_path / "kiosk.toml")
+    with pytest.raises(EegvizError, match=r"--config is given 2 times \(.*lab.toml, .*kiosk.toml\); a command reads "
+                                          "one settings file"):
+        parse_args(["--config", lab, "demo", "--config", kiosk])
+    assert parse_args(["--config", lab, "demo", f"--config={lab}"]).speed == 3.0
