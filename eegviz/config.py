@@ -91,6 +91,12 @@ def _coerce(key: str, value, action: argparse.Action, path: Path):
     if isinstance(action, argparse._AppendAction):
         values = value if isinstance(value, list) else [value]
         return [_coerce_one(key, v, action, path) for v in values]
+    if isinstance(value, list) and "[," in str(action.metavar or ""):
+        # --subjects N[,N...], --streams, --classes, --snr-db, --reference: "takes one value" read as "one subject
+        # only", where the option takes several, as one text joined by commas (the command line's form)
+        joined = ",".join(str(v).lower() if isinstance(v, bool) else str(v) for v in value)
+        raise EegvizError(f"config file {path}: '{key}' takes its values as one text separated by commas, not a "
+                          f"list: {key} = \"{joined}\"")
     if isinstance(value, (list, dict)):
         raise EegvizError(f"config file {path}: '{key}' takes one value, not a {type(value).__name__}")
     return _coerce_one(key, value, action, path)

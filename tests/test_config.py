@@ -433,3 +433,17 @@ def test_two_config_files_are_refused_not_the_first_dropped(tmp_path):
                                           "one settings file"):
         parse_args(["--config", lab, "demo", "--config", kiosk])
     assert parse_args(["--config", lab, "demo", f"--config={lab}"]).speed == 3.0
+
+
+@pytest.mark.parametrize("command, text, needle", [
+    ("train", "subjects = [1, 2]", "'subjects' takes its values as one text separated by commas, not a list: "
+                                   'subjects = "1,2"'),
+    ("sweep", "snr-db = [-20, -10]", 'snr-db = "-20,-10"'),
+    ("record", 'streams = ["amp", "eegviz-presenter"]', 'streams = "amp,eegviz-presenter"'),
+])
+def test_a_list_for_a_comma_separated_option_says_how_to_write_it(tmp_path, command, text, needle):
+    """`subjects = [1, 2]` was told "'subjects' takes one value, not a list", as if one subject were all it took;
+    the option takes several, joined by commas, and the error now shows the line to write."""
+    with pytest.raises(EegvizError) as e:
+        parse_args([command, "--config", _toml(tmp_path, f"[{command}]\n{text}\n")])
+    assert needle in str(e.value)
