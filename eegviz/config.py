@@ -199,12 +199,32 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
             option = next(o for o in action.option_strings if o.startswith("--"))
             raise EegvizError(f"config file {path}: '{earlier}' and '{key}' both set {option} (in {where}); keep one")
         set_by[(in_section, action.dest)] = key
-        out[action.dest] = _coerce(key, value, action, path)
+        try:
+            out[action.dest] = _coerce(key, value, action, path)
+        except EegvizError as e:
+            # a top-level key shared with commands that read it otherwise: `stream = "amp"` for live, replay,
+            # train and eval is simulate's --stream switch, and "'stream' is a switch" alone read as if the
+            # stream's name were wrong for live too
+            fits = [] if in_section else [c for c in owners.get(name, ()) if _fits(key, value, others[c], path)]
+            if not fits:
+                raise
+            raise EegvizError(f"{e}, as `eegviz {command}` reads it; a top-level key is read by every command that "
+                              "has the option: move it into the table of each command it is for "
+                              f"({', '.join(f'[{c}]' for c in fits)})") from None
         action.required = False
     if unused and notes is not None:
         notes.append(f"config file {path}: not used by `eegviz {command}`, which has no such option: "
                      f"{', '.join(unused)}; a key in a [COMMAND] table is read by that command alone")
     return out
+
+
+def _fits(key: str, value, parser: argparse.ArgumentParser, path: Path) -> bool:
+    """Whether `value` is a valid value of the option `key` of another command's parser."""
+    try:
+        _coerce(key, value, _options(parser)[key.replace("_", "-")], path)
+    except EegvizError:
+        return False
+    return True
 
 
 def _not_an_option(key: str, value, command: str, parsers: list[argparse.ArgumentParser],

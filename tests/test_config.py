@@ -447,3 +447,17 @@ def test_a_list_for_a_comma_separated_option_says_how_to_write_it(tmp_path, comm
     with pytest.raises(EegvizError) as e:
         parse_args([command, "--config", _toml(tmp_path, f"[{command}]\n{text}\n")])
     assert needle in str(e.value)
+
+
+def test_a_top_level_value_another_command_reads_otherwise_says_where_it_belongs(tmp_path):
+    """`stream = "amp"` at the top level is the EEG stream of live, replay, train and eval, and simulate's --stream
+    switch: `eegviz simulate` was refused with "'stream' is a switch" alone, as if the lab's stream name were wrong.
+    A value no command takes keeps the plain error."""
+    with pytest.raises(EegvizError) as e:
+        parse_args(["simulate", "--config", _toml(tmp_path, 'stream = "amp"\n'), "--out", str(tmp_path / "d")])
+    assert str(e.value).endswith("'stream' is a switch; give true or false, as `eegviz simulate` reads it; a "
+                                 "top-level key is read by every command that has the option: move it into the table "
+                                 "of each command it is for ([replay], [live], [train], [eval])")
+    with pytest.raises(EegvizError) as e:
+        parse_args(["demo", "--config", _toml(tmp_path, 'speed = "2"\n')])
+    assert str(e.value).endswith("'speed' = '2' is not a number")
