@@ -981,8 +981,9 @@ def _verbose_given(plain: argparse.Namespace | None) -> bool:
 # config file's others. A lab's file with `[live] stream = "amp"` and `markers = ...` refused a dry run with
 # `eegviz live --simulate`, and nothing on the command line could unset the file's stream: a flag must win.
 # --headless has no window for the file's kiosk or screenshot (_check_headless_display), and a screenshot could not
-# be unset either.
-_WINDOW = {"headless": ("kiosk", "screenshot")}
+# be unset either; the other way round, --kiosk or --screenshot on the command line was refused against a headless
+# file's `headless = true` ("leave out --headless"), where --headless replaced the file's window settings.
+_WINDOW = {"headless": ("kiosk", "screenshot"), "kiosk": ("headless",), "screenshot": ("headless",)}
 REPLACES = {
     "demo": _WINDOW, "replay": _WINDOW,
     "live": {**_WINDOW, "simulate": ("board", "stream", "markers"), "board": ("simulate", "stream", "class_snr_db"),

@@ -461,3 +461,14 @@ def test_a_top_level_value_another_command_reads_otherwise_says_where_it_belongs
     with pytest.raises(EegvizError) as e:
         parse_args(["demo", "--config", _toml(tmp_path, 'speed = "2"\n')])
     assert str(e.value).endswith("'speed' = '2' is not a number")
+
+
+@pytest.mark.parametrize("flags", [["--kiosk"], ["--screenshot", "shot.png"]])
+def test_a_window_flag_on_the_command_line_replaces_the_files_headless(tmp_path, capsys, flags):
+    """A recording PC's file says `headless = true`; `--kiosk` or `--screenshot` on the command line was refused
+    ("--headless opens none: leave out --headless"), though --headless replaces the file's kiosk and screenshot
+    and a flag wins. Given together on the command line, they are still refused (_check_headless_display)."""
+    cfg = _toml(tmp_path, '[demo]\nheadless = true\n')
+    assert not parse_args(["demo", "--config", cfg, *flags]).headless
+    assert f"{flags[0]} on the command line replaces the config file's 'headless'" in capsys.readouterr().err
+    assert parse_args(["demo", "--config", cfg, "--headless", *flags]).headless
