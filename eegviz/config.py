@@ -233,6 +233,12 @@ def _not_an_option(key: str, value, command: str, parsers: list[argparse.Argumen
     said of replay's own FILE argument, of a misspelt table ([dmeo]) and of a command's settings written as
     one value (`live = true`), and a key in a table for the wrong command did not say whose option it is."""
     name = key.replace("_", "-")
+    # `"--model" = ...` (the flag as typed on a command line, quoted in TOML) or `Speed = 2` was told it "is not an
+    # option of `eegviz demo`", of the very option demo has
+    plain = name.lstrip("-").lower()
+    if plain != name and (plain in owners or any(plain in _options(parser) for parser in parsers)):
+        return (f"'{key}' is not how a key is spelt: write the option's name without its dashes, in lower case "
+                f"({plain.replace('-', '_') if '_' in key else plain} = ...)")
     for parser in parsers:
         for action in parser._actions:  # argparse has no public listing of its actions
             if (not action.option_strings and not isinstance(action, argparse._SubParsersAction)

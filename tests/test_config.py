@@ -472,3 +472,17 @@ def test_a_window_flag_on_the_command_line_replaces_the_files_headless(tmp_path,
     assert not parse_args(["demo", "--config", cfg, *flags]).headless
     assert f"{flags[0]} on the command line replaces the config file's 'headless'" in capsys.readouterr().err
     assert parse_args(["demo", "--config", cfg, "--headless", *flags]).headless
+
+
+@pytest.mark.parametrize("command, text, needle", [
+    ("demo", '"--model" = "/m"\n', "'--model' is not how a key is spelt: write the option's name without its "
+                                   "dashes, in lower case (model = ...)"),
+    ("demo", "[demo]\nSD_Model = \"/m\"\n", "(sd_model = ...)"),
+    ("simulate", '"--model" = "/m"\n', "(model = ...)"),  # another command's option, misspelt: still an error
+])
+def test_a_key_spelt_as_a_flag_or_in_capitals_names_the_key_to_write(tmp_path, command, text, needle):
+    """`"--model" = ...` (the flag as typed on a command line) was told "'--model' is not an option of `eegviz
+    demo`", of the very option demo has."""
+    with pytest.raises(EegvizError) as e:
+        parse_args([command, "--config", _toml(tmp_path, text)])
+    assert needle in str(e.value)
