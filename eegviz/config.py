@@ -191,7 +191,14 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
         action = opts.get(name)
         if action is None:
             if not in_section and name in owners:
-                unused.append(f"'{key}' ({', '.join(owners[name])})")  # meant for another command
+                if (argument := _positional(name, parsers)) is not None and notes is not None:
+                    # present's IMAGES_DIR: "present has no such option" read as if present took no images folder
+                    meta = argument.metavar or argument.dest.upper()
+                    notes.append(f"config file {path}: '{key}' is not used by `eegviz {command}`, where it is the "
+                                 f"{meta} argument, which a file does not set: give it on the command line "
+                                 f"(`eegviz {command} {meta}`)")
+                else:
+                    unused.append(f"'{key}' ({', '.join(owners[name])})")  # meant for another command
                 continue
             raise EegvizError(f"config file {path}: {_not_an_option(key, value, command, parsers, owners, others)}")
         if (earlier := set_by.get((in_section, action.dest))) is not None:
@@ -218,6 +225,16 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
     return out
 
 
+def _positional(name: str, parsers: list[argparse.ArgumentParser]) -> argparse.Action | None:
+    """The positional argument (replay's FILE, present's IMAGES_DIR) named `name` ('-' and '_' alike), if any."""
+    for parser in parsers:
+        for action in parser._actions:  # argparse has no public listing of its actions
+            if (not action.option_strings and not isinstance(action, argparse._SubParsersAction)
+                    and action.dest.replace("_", "-") == name):
+                return action
+    return None
+
+
 def _fits(key: str, value, parser: argparse.ArgumentParser, path: Path) -> bool:
     """Whether `value` is a valid value of the option `key` of another command's parser."""
     try:
@@ -233,18 +250,16 @@ def _not_an_option(key: str, value, command: str, parsers: list[argparse.Argumen
     said of replay's own FILE argument, of a misspelt table ([dmeo]) and of a command's settings written as
     one value (`live = true`), and a key in a table for the wrong command did not say whose option it is."""
     name = key.replace("_", "-")
+    if (argument := _positional(name, parsers)) is not None:
+        meta = argument.metavar or argument.dest.upper()
+        return (f"'{key}' is {command}'s {meta} argument, not an option; give it on the command line "
+                f"(`eegviz {command} {meta}`)")
     # `"--model" = ...` (the flag as typed on a command line, quoted in TOML) or `Speed = 2` was told it "is not an
     # option of `eegviz demo`", of the very option demo has
     plain = name.lstrip("-").lower()
     if plain != name and (plain in owners or any(plain in _options(parser) for parser in parsers)):
         return (f"'{key}' is not how a key is spelt: write the option's name without its dashes, in lower case "
                 f"({plain.replace('-', '_') if '_' in key else plain} = ...)")
-    for parser in parsers:
-        for action in parser._actions:  # argparse has no public listing of its actions
-            if (not action.option_strings and not isinstance(action, argparse._SubParsersAction)
-                    and action.dest.replace("_", "-") == name):
-                return (f"'{key}' is {command}'s {action.metavar or action.dest.upper()} argument, not an option; "
-                        f"give it on the command line (`eegviz {command} {action.metavar or action.dest.upper()}`)")
     if isinstance(value, dict):
         return (f"[{key}] is no command's table; a table is named after the command it is for "
                 f"({', '.join(sorted([command, *others]))})")

@@ -486,3 +486,14 @@ def test_a_key_spelt_as_a_flag_or_in_capitals_names_the_key_to_write(tmp_path, c
     with pytest.raises(EegvizError) as e:
         parse_args([command, "--config", _toml(tmp_path, text)])
     assert needle in str(e.value)
+
+
+def test_a_top_level_key_that_is_the_commands_argument_says_to_give_it_on_the_command_line(tmp_path, capsys):
+    """A lab's one stimulus folder, `images_dir` at the top level (--images-dir of live, train and eval), is
+    present's IMAGES_DIR argument: the note said present "has no such option", as if it took no images folder."""
+    args = parse_args(["present", "--config", _toml(tmp_path, 'images_dir = "stim"\nmodel = "/m"\n')])
+    assert args.images_dir is None
+    err = capsys.readouterr().err
+    assert "'images_dir' is not used by `eegviz present`, where it is the IMAGES_DIR argument, which a file does " \
+           "not set: give it on the command line (`eegviz present IMAGES_DIR`)" in err
+    assert "no such option: 'model' (" in err and "'images_dir' (" not in err
