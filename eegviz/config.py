@@ -70,9 +70,14 @@ def read_config(path: str | Path) -> dict:
 
 
 def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    """Option name (without dashes, '-' and '_' alike) -> its action, for every --long option of `parser`."""
+    """Option name (without dashes, '-' and '_' alike) -> its action, for every --long option of `parser`. An
+    option hidden from --help is kept for its refusal, not for a file: sweep's --class-snr-db, set by a top-level
+    `class_snr_db` meant for live --simulate and simulate, refused the sweep with "--class-snr-db is not a sweep
+    option", a flag nobody had given."""
     found = {}
     for action in parser._actions:  # argparse has no public listing of its actions
+        if action.help == argparse.SUPPRESS:
+            continue
         for opt in action.option_strings:
             if opt.startswith("--"):
                 found[opt[2:].replace("_", "-")] = action

@@ -497,3 +497,13 @@ def test_a_top_level_key_that_is_the_commands_argument_says_to_give_it_on_the_co
     assert "'images_dir' is not used by `eegviz present`, where it is the IMAGES_DIR argument, which a file does " \
            "not set: give it on the command line (`eegviz present IMAGES_DIR`)" in err
     assert "no such option: 'model' (" in err and "'images_dir' (" not in err
+
+
+def test_a_top_level_class_snr_is_not_read_by_sweep_as_its_hidden_option(tmp_path, capsys):
+    """`class_snr_db = -10` at the top level (live --simulate's and simulate's) set sweep's hidden --class-snr-db,
+    and the sweep was refused with "--class-snr-db is not a sweep option", a flag nobody had given."""
+    args = parse_args(["sweep", "--config", _toml(tmp_path, "class_snr_db = -10\n"), "--snr-db=-20",
+                       "--out", str(tmp_path / "sweep")])
+    assert args.class_snr_db is None
+    assert "not used by `eegviz sweep`, which has no such option: 'class_snr_db' (live, simulate)" in \
+        capsys.readouterr().err
