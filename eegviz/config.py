@@ -18,7 +18,7 @@ command line always wins (for a repeatable option such as --sink, the command li
 and a note names the file's entries left out;
 a session's switches set in the file are undone with --no-headless, --no-kiosk, ...). A value that starts with ~ is
 expanded as the shell expands it on a command line (`out = "~/kiosk"`), and so are environment variables (`out =
-"$DATA/kiosk"`; one not set is an error, not the empty text a shell makes of it; `$$` is a literal `$`); a relative path is read from the
+"$DATA/kiosk"`; one not set, or set empty, is an error, not the empty text a shell makes of it; `$$` is a literal `$`); a relative path is read from the
 working directory, as on the command line, not from the file's folder: a value is read as the option reads it, and
 --model, --sd-model or a --sink spec cannot be told from a path by their text ("org/model" is a Hugging Face id).
 `plugins` cannot be set from a file: importing a plugin folder runs its code. A key that names no option of the
@@ -144,9 +144,9 @@ _VARIABLE = re.compile(r"\$\$|\$(\w+)|\$\{([^}]*)\}")
 def _expand_variables(key: str, value: str, path: Path) -> str:
     """$NAME and ${NAME} replaced by the environment's values, as a shell does on a command line: `out =
     "$HOME/kiosk"` wrote into a folder literally named $HOME in the working directory. A variable that is not set
-    is an error naming it, where a shell would make it empty (and "$DATA/session" the root's /session). "$$" is one
-    literal "$" (as in docker-compose files and Python's string.Template), so a path or an OSC address that holds
-    a dollar sign can still be written."""
+    is an error naming it, where a shell would make it empty (and "$DATA/session" the root's /session), and so is one
+    set to the empty text. "$$" is one literal "$" (as in docker-compose files and Python's string.Template), so a
+    path or an OSC address that holds a dollar sign can still be written."""
 
     def one(match: re.Match) -> str:
         if match.group(0) == "$$":
@@ -155,6 +155,11 @@ def _expand_variables(key: str, value: str, path: Path) -> str:
         if name not in os.environ:
             raise EegvizError(f"config file {path}: '{key}' = {value!r} names ${name}, which is not set in the "
                               "environment (write $$ for a literal $)")
+        if not os.environ[name]:
+            # set, but empty (`DATA= eegviz ...`, an unfilled line in a service's environment file): "$DATA/kiosk"
+            # became the root's /kiosk, as for a variable not set
+            raise EegvizError(f"config file {path}: '{key}' = {value!r} names ${name}, which is empty in the "
+                              "environment")
         return os.environ[name]
 
     return _VARIABLE.sub(one, value)

@@ -507,3 +507,13 @@ def test_a_top_level_class_snr_is_not_read_by_sweep_as_its_hidden_option(tmp_pat
     assert args.class_snr_db is None
     assert "not used by `eegviz sweep`, which has no such option: 'class_snr_db' (live, simulate)" in \
         capsys.readouterr().err
+
+
+def test_an_empty_environment_variable_in_a_config_is_refused_as_an_unset_one_is(tmp_path, monkeypatch):
+    """`out = "$DATA/kiosk"` with DATA set to "" (an unfilled line of a service's environment file) wrote into the
+    root's /kiosk: only a variable not set at all was refused."""
+    monkeypatch.setenv("EEGVIZ_TEST_EMPTY", "")
+    with pytest.raises(EegvizError) as e:
+        parse_args(["demo", "--config", _toml(tmp_path, 'out = "$EEGVIZ_TEST_EMPTY/kiosk"\n')])
+    assert str(e.value).endswith("'out' = '$EEGVIZ_TEST_EMPTY/kiosk' names $EEGVIZ_TEST_EMPTY, which is empty in "
+                                 "the environment")
