@@ -138,7 +138,8 @@ def _coerce_one(key: str, value, action: argparse.Action, path: Path):
     return out
 
 
-_VARIABLE = re.compile(r"\$\$|\$(\w+)|\$\{([^}]*)\}")
+# the last form is a ${...} that names no variable: a shell's ${DATA:-/data}, or a brace left open
+_VARIABLE = re.compile(r"\$\$|\$(\w+)|\$\{(\w+)\}|\$\{[^}]*\}?")
 
 
 def _expand_variables(key: str, value: str, path: Path) -> str:
@@ -152,6 +153,12 @@ def _expand_variables(key: str, value: str, path: Path) -> str:
         if match.group(0) == "$$":
             return "$"
         name = match.group(1) or match.group(2)
+        if name is None:
+            # `${DATA:-/data}` was said to name "$DATA:-/data, which is not set" while DATA was set, and an open
+            # `${HOME/kiosk` became a folder of that name
+            raise EegvizError(f"config file {path}: '{key}' = {value!r}: {match.group(0)} is not a variable eegviz "
+                              "expands; write $NAME or ${NAME} (a shell's ${NAME:-default} and other forms are not "
+                              "read), and $$ for a literal $")
         if name not in os.environ:
             raise EegvizError(f"config file {path}: '{key}' = {value!r} names ${name}, which is not set in the "
                               "environment (write $$ for a literal $)")

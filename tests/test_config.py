@@ -517,3 +517,14 @@ def test_an_empty_environment_variable_in_a_config_is_refused_as_an_unset_one_is
         parse_args(["demo", "--config", _toml(tmp_path, 'out = "$EEGVIZ_TEST_EMPTY/kiosk"\n')])
     assert str(e.value).endswith("'out' = '$EEGVIZ_TEST_EMPTY/kiosk' names $EEGVIZ_TEST_EMPTY, which is empty in "
                                  "the environment")
+
+
+@pytest.mark.parametrize("text, form", [("${EEGVIZ_TEST_DATA:-/data}/kiosk", "${EEGVIZ_TEST_DATA:-/data}"),
+                                        ("${EEGVIZ_TEST_DATA/kiosk", "${EEGVIZ_TEST_DATA/kiosk")])
+def test_a_dollar_brace_that_names_no_variable_is_refused_for_what_it_is(tmp_path, monkeypatch, text, form):
+    """A shell's `${DATA:-/data}` was said to name "$DATA:-/data, which is not set" while DATA was set, and a brace
+    left open (`${DATA/kiosk`) became a folder of that very name."""
+    monkeypatch.setenv("EEGVIZ_TEST_DATA", str(tmp_path))
+    with pytest.raises(EegvizError) as e:
+        parse_args(["demo", "--config", _toml(tmp_path, f'out = "{text}"\n')])
+    assert f": {form} is not a variable eegviz expands; write $NAME or ${{NAME}}" in str(e.value)
