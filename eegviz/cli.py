@@ -1002,7 +1002,10 @@ def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namesp
     for dest, others in REPLACES.get(cmd, {}).items():
         if getattr(plain, dest, None) in (None, False):
             continue
-        dropped = [o for o in others if o in values and getattr(plain, o, None) in (None, False)]
+        # a file's `simulate = false` or `headless = false` does not go against it: no note of replacing it (board
+        # 0 is a board, Cyton, so `is`, not ==)
+        dropped = [o for o in others if values.get(o) is not None and values[o] is not False
+                   and getattr(plain, o, None) in (None, False)]
         if "board" in dropped:
             dropped += [f for _, f, _ in BRAINFLOW_PARAMS if f in values and getattr(plain, f, None) is None]
         for other in dropped:

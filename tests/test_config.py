@@ -528,3 +528,14 @@ def test_a_dollar_brace_that_names_no_variable_is_refused_for_what_it_is(tmp_pat
     with pytest.raises(EegvizError) as e:
         parse_args(["demo", "--config", _toml(tmp_path, f'out = "{text}"\n')])
     assert f": {form} is not a variable eegviz expands; write $NAME or ${{NAME}}" in str(e.value)
+
+
+def test_a_switch_the_file_turns_off_is_not_said_to_be_replaced(tmp_path, capsys):
+    """`simulate = false` in the file and --stream on the command line noted "--stream on the command line
+    replaces the config file's 'simulate'", of a setting that went with it; a board 0 (Cyton) is still one."""
+    cfg = _toml(tmp_path, "[live]\nsimulate = false\nboard = 0\n[demo]\nheadless = false\n")
+    assert parse_args(["demo", "--config", cfg, "--kiosk"]).kiosk and capsys.readouterr().err == ""
+    args = parse_args(["live", "--config", cfg, "--stream", "amp"])
+    assert args.board is None and not args.simulate
+    assert capsys.readouterr().err == ("eegviz: note: --stream on the command line replaces the config file's "
+                                       "'board', which cannot go with it\n")
