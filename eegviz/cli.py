@@ -988,7 +988,8 @@ REPLACES = {
     "demo": _WINDOW, "replay": _WINDOW,
     "live": {**_WINDOW, "simulate": ("board", "stream", "markers"), "board": ("simulate", "stream", "class_snr_db"),
              "stream": ("simulate", "board", "class_snr_db")},
-    "simulate": {"stream": ("demo", "out"), "demo": ("stream",)},
+    # --out writes a dataset: a streaming file's `stream = true` refused it ("--stream writes no files")
+    "simulate": {"stream": ("demo", "out"), "demo": ("stream",), "out": ("stream",)},
 }
 
 

@@ -539,3 +539,14 @@ def test_a_switch_the_file_turns_off_is_not_said_to_be_replaced(tmp_path, capsys
     assert args.board is None and not args.simulate
     assert capsys.readouterr().err == ("eegviz: note: --stream on the command line replaces the config file's "
                                        "'board', which cannot go with it\n")
+
+
+def test_out_on_the_command_line_replaces_a_streaming_files_stream(tmp_path, capsys):
+    """A simulator file with `stream = true` refused `eegviz simulate --out DIR` ("--stream writes no files"),
+    where --stream on the command line replaces the file's out: a flag wins, both ways."""
+    cfg = _toml(tmp_path, '[simulate]\nstream = true\nname = "eeg-x"\n')
+    args = parse_args(["simulate", "--config", cfg, "--out", str(tmp_path / "data")])
+    assert not args.stream and args.name == "eeg-x"
+    assert capsys.readouterr().err == ("eegviz: note: --out on the command line replaces the config file's "
+                                       "'stream', which cannot go with it\n")
+    assert parse_args(["simulate", "--config", cfg]).stream
