@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -411,15 +413,42 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     _headline_figures(metrics)
     if controls:
         metrics["headline"]["controls"] = metrics["controls"]["checks"]
+    metrics["run"] = _run_record(data, model, data_opts, generator, classifier, controls, controls_highpass,
+                                 reconstructions)
     metrics = json_safe(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
 
 
+def _run_record(data: Path, model: Path, data_opts: dict | None, generator, classifier: str | None,
+                controls: bool, controls_highpass: float, reconstructions: bool) -> dict:
+    """How this report was made, for metrics.json's "run": eegviz's version and commit, the command line and
+    working directory, the data as given and the options it was read with, the model folder with its digest (as
+    session.json names it), the generator and classifier asked for, and the controls. A report folder copied
+    into a paper's supplement, or two folders side by side, said what scored but not on which data or model
+    (found by review)."""
+    from datetime import datetime, timezone
+
+    from eegviz import __version__
+    from eegviz.record.session_folder import model_identity
+    from eegviz.sysinfo import git_commit
+
+    gen = None if generator is None else {"name": getattr(generator, "name", type(generator).__name__),
+                                          **{k: v for k in ("steps", "strength", "guidance", "size", "init")
+                                             if isinstance(v := getattr(generator, k, None), (int, float, str))}}
+    return {"eegviz": __version__, "commit": git_commit(),
+            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command_line": list(sys.argv), "working_directory": os.getcwd(),
+            "data": {"given": str(data), "folder": str(Path(data).resolve()), "options": dict(data_opts or {})},
+            "model": model_identity(Path(model)), "generator": gen, "classifier": classifier,
+            "controls": bool(controls), "controls_highpass": float(controls_highpass),
+            "reconstructions": bool(reconstructions)}
+
+
 def _headline_figures(metrics: dict) -> None:
     """The headline's image figures, each beside what could refute it: the maps' IoU beside the same maps shuffled
     across trials and the constant guess that needs no EEG; SSIM beside a flat background; top-1 beside the maps
-    shuffled; the Inception Score beside the maps shuffled (22.4 against 22.9 on the shipped model: it sees
+    shuffled; the Inception Score beside the maps shuffled (22.2 against 22.9 on the shipped model: it sees
     classes, not which trial) and the true stimuli's (its ceiling). A figure alone, as the IS stood here, reads
     as an achievement it may not be."""
     head, sal = metrics["headline"], metrics.get("saliency", {})

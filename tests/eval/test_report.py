@@ -68,6 +68,14 @@ def test_eval_on_real_format_reports_decoder_and_controls(tmp_path, capsys):
     assert "controls (as_model): image_split" in printed  # progress first, then the headline JSON
     headline = json.loads(printed[printed.index("{"):])
     assert headline["controls"] == c["checks"]
+    # how the report was made: it said what scored, not on which data or model, nor with which options
+    from eegviz.modelio import model_digest
+
+    run = m["run"]
+    assert run["data"]["given"] == str(data) and run["data"]["options"]["images_dir"] == str(images)
+    assert run["model"]["folder"] == str(model.resolve()) and run["model"]["digest"] == model_digest(model)
+    assert run["controls"] is True and run["controls_highpass"] == 2.0 and run["reconstructions"] is True
+    assert run["eegviz"] and run["finished_utc"]
 
 
 def test_eval_refuses_a_model_for_other_data(tmp_path, capsys):
