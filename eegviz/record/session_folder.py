@@ -2,7 +2,8 @@
 
 A lab's session is often unrepeatable, so `--out DIR` follows LabRecorder's rule: never overwrite. A DIR that
 does not exist yet, or is empty, becomes the session folder; a DIR that already holds anything gets a fresh
-numbered sub-folder (DIR/session-002, DIR/session-003, ...), claimed with an exclusive mkdir so two runs
+numbered sub-folder (DIR/session-002, DIR/session-003, ...; after the highest number there, so a
+folder deleted since is not reused and the names stay in start order), claimed with an exclusive mkdir so two runs
 started at once cannot share one. A new or empty DIR is not claimed that way (two runs started at the same
 instant both take it), but the files inside are opened exclusively (results.jsonl, session.xdf): the second
 run is refused in one line, and a bug elsewhere cannot truncate a recording.
@@ -46,6 +47,7 @@ from eegviz.paths import check_creatable
 from eegviz.messages import StreamInfo
 
 SESSION_PREFIX = "session-"
+_NUMBERED = re.compile(re.escape(SESSION_PREFIX) + r"(\d+)")
 
 
 def check_out_dir(out: str | Path) -> Path:
@@ -65,9 +67,13 @@ def new_session_folder(out: str | Path) -> Path:
     base = check_out_dir(out)
     try:
         base.mkdir(parents=True, exist_ok=True)
-        if not any(base.iterdir()):
+        entries = list(base.iterdir())
+        if not entries:
             return base
-        n = 2
+        # After the highest number there, not in the first gap: a kiosk records a folder a loop, and an exhibition
+        # that rotates them (the README's advice) deletes the oldest, session-002 first; the next loop then took
+        # session-002 again, so the newest session sat among the oldest and a rotation by name deleted it next.
+        n = max([int(m.group(1)) for e in entries if (m := _NUMBERED.match(e.name))], default=1) + 1
         while True:
             candidate = base / f"{SESSION_PREFIX}{n:03d}"
             try:

@@ -30,6 +30,20 @@ def test_fresh_or_empty_folder_is_used_then_numbered(tmp_path):
     assert new_session_folder(empty) == empty
 
 
+def test_a_new_folder_is_numbered_after_the_highest_not_in_a_gap(tmp_path):
+    """A kiosk records a folder per loop, and an exhibition rotating them deletes the oldest: the next session took
+    the lowest free number (session-002 again), among the oldest, so the newest went at the next rotation by name.
+    An archive left in place of a folder (session-004.tar.gz) keeps its number taken too."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.jsonl").write_text("x")
+    for n in (3, 5, 6):
+        (out / f"session-{n:03d}").mkdir()
+    (out / "session-007.tar.gz").write_text("x")
+    assert new_session_folder(out) == out / "session-008"
+    assert new_session_folder(out) == out / "session-009"
+
+
 def test_check_creates_nothing_and_names_the_problem(tmp_path):
     check_out_dir(tmp_path / "a" / "b")
     assert not (tmp_path / "a").exists()
