@@ -47,7 +47,7 @@ from eegviz.paths import check_creatable
 from eegviz.messages import StreamInfo
 
 SESSION_PREFIX = "session-"
-_NUMBERED = re.compile(re.escape(SESSION_PREFIX) + r"(\d+)")
+_NUMBERED = re.compile(re.escape(SESSION_PREFIX) + r"(\d+)(?:\.|$)")  # session-007, or an archive of it
 
 
 def check_out_dir(out: str | Path) -> Path:

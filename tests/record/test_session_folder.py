@@ -40,6 +40,7 @@ def test_a_new_folder_is_numbered_after_the_highest_not_in_a_gap(tmp_path):
     for n in (3, 5, 6):
         (out / f"session-{n:03d}").mkdir()
     (out / "session-007.tar.gz").write_text("x")
+    (out / "session-2026-12-07").mkdir()  # an operator's own folder is no session number
     assert new_session_folder(out) == out / "session-008"
     assert new_session_folder(out) == out / "session-009"
 
