@@ -2,9 +2,27 @@
 downloads): a Stable Diffusion img2img pipeline, its CLIP text encoder + tokenizer in the folder layout SD ships,
 and a transformers image classifier. Shared by the tests that exercise those real code paths."""
 
+import atexit
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import torch
+
+_BUILT: dict = {}  # what a folder builder made once in this process, copied for every later call
+
+
+def _copy_of(key, build, root):
+    """root as build(folder) leaves a folder: built once per process into a private folder, copied after that
+    (~0.5 s of model building and saving per call, a copy ~0.03 s). Each caller gets its own copy to change."""
+    if key not in _BUILT:
+        master = Path(tempfile.mkdtemp(prefix=f"eegviz-tiny-{key}-"))
+        atexit.register(shutil.rmtree, master, True)
+        build(master / "folder")
+        _BUILT[key] = master / "folder"
+    shutil.copytree(_BUILT[key], root, dirs_exist_ok=True)
+    return root
 
 
 def tiny_pipe(text_encoder=None, tokenizer=None):
@@ -28,6 +46,10 @@ def tiny_pipe(text_encoder=None, tokenizer=None):
 
 def tiny_sd_text_folder(root, hidden=32):
     """A diffusers-style folder with text_encoder/ and tokenizer/ as SD ships them, at toy size."""
+    return _copy_of(f"sd-text-{hidden}", lambda folder: _build_sd_text_folder(folder, hidden), root)
+
+
+def _build_sd_text_folder(root, hidden):
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
@@ -49,6 +71,10 @@ def tiny_sd_text_folder(root, hidden=32):
 
 def tiny_sd_folder(root):
     """A complete local SD folder (unet, vae, scheduler, text encoder, tokenizer) as from_pretrained reads it."""
+    return _copy_of("sd", _build_sd_folder, root)
+
+
+def _build_sd_folder(root):
     from transformers import CLIPTextModel, CLIPTokenizer
 
     tiny_sd_text_folder(root)
