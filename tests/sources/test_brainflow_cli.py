@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import logging
 
 from eegviz.cli import build_parser
 from eegviz.sources.brainflow_params import brainflow_params
@@ -43,21 +42,32 @@ def test_params_reach_the_source(monkeypatch):
     assert made["board_id"] == 2 and made["params"] == {"ip_port": 6789}
 
 
-def test_bad_serial_port_is_one_line_naming_the_port(tmp_path):
+def _said(err: str, caplog) -> str:
+    """What a user's terminal shows on stderr, run in-process (a subprocess paid ~3 s of torch/diffusers imports
+    each): err, what was written to stderr (by Python or by a C library, at the descriptor), and the warnings,
+    which under pytest go to caplog instead of the command's stderr handler."""
+    return err + "".join(f"{r.levelname} {r.name}: {r.getMessage()}\n" for r in caplog.records
+                         if r.levelno >= logging.WARNING)
+
+
+def test_bad_serial_port_is_one_line_naming_the_port(tmp_path, capfd, caplog):
+    from eegviz.cli import main
+
     port = "/dev/nonexistent-eegviz-port"
-    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--headless", "--board", "0",
-                        "--serial-port", port, "--out", str(tmp_path / "out")],
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("eegviz: error:") and port in lines[0], r.stderr
+    code = main(["live", "--headless", "--board", "0", "--serial-port", port, "--out", str(tmp_path / "out")])
+    err = _said(capfd.readouterr().err, caplog)
+    assert code == 2 and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("eegviz: error:") and port in lines[0], err
     assert not (tmp_path / "out").exists()
 
 
-def test_params_without_board_are_refused():
-    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--headless", "--serial-port", "/dev/x"],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "--board" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+def test_params_without_board_are_refused(capfd, caplog):
+    from eegviz.cli import main
+
+    code = main(["live", "--headless", "--serial-port", "/dev/x"])
+    err = _said(capfd.readouterr().err, caplog)
+    assert code == 2 and "--board" in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_window_path_gets_the_same_params(monkeypatch):
@@ -73,16 +83,20 @@ def test_the_window_path_gets_the_same_params(monkeypatch):
     assert made["board_id"] == 0 and made["params"] == {"serial_port": "/dev/ttyUSB0", "timeout": 9}
 
 
-def test_synthetic_board_with_10_20_names_runs_live_with_the_default_model(tmp_path):
+def test_synthetic_board_with_10_20_names_runs_live_with_the_default_model(tmp_path, capfd, caplog):
     """The way a lab tries a headset first: BrainFlow's synthetic board (16 channels named Fz, C3, ...) runs
     live against the 128-channel default model, its channels mapped and the rest interpolated, and is recorded."""
     import pyxdf
 
-    r = subprocess.run([sys.executable, "-m", "eegviz.cli", "live", "--board", "-1", "--headless", "--duration", "4",
-                        "--out", str(tmp_path / "out"), "--no-capture"], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert "interpolat" in r.stderr  # the one-line warning that the model never saw this cap
-    assert "results in" in r.stdout
+    from eegviz.cli import main
+
+    code = main(["live", "--board", "-1", "--headless", "--duration", "4", "--out", str(tmp_path / "out"),
+                 "--no-capture"])
+    out, err = capfd.readouterr()
+    err = _said(err, caplog)
+    assert code == 0, err
+    assert "interpolat" in err  # the one-line warning that the model never saw this cap
+    assert "results in" in out
     streams, _ = pyxdf.load_xdf(str(tmp_path / "out" / "session.xdf"))
     eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
     assert int(eeg["info"]["channel_count"][0]) == 16 and len(eeg["time_stamps"]) > 250 * 2
