@@ -42,31 +42,33 @@ def test_params_reach_the_source(monkeypatch):
     assert made["board_id"] == 2 and made["params"] == {"ip_port": 6789}
 
 
-def _said(err: str, caplog) -> str:
+def _said(err: str, caplog, recwarn) -> str:
     """What a user's terminal shows on stderr, run in-process (a subprocess paid ~3 s of torch/diffusers imports
-    each): err, what was written to stderr (by Python or by a C library, at the descriptor), and the warnings,
-    which under pytest go to caplog instead of the command's stderr handler."""
-    return err + "".join(f"{r.levelname} {r.name}: {r.getMessage()}\n" for r in caplog.records
-                         if r.levelno >= logging.WARNING)
+    each): err, what was written to stderr (by Python or by a C library, at the descriptor), and the logged
+    warnings and Python warnings, which under pytest go to caplog and recwarn instead of stderr."""
+    quiet = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)  # not shown by default
+    return (err + "".join(f"{r.levelname} {r.name}: {r.getMessage()}\n" for r in caplog.records
+                          if r.levelno >= logging.WARNING)
+            + "".join(f"{w.category.__name__}: {w.message}\n" for w in recwarn if not issubclass(w.category, quiet)))
 
 
-def test_bad_serial_port_is_one_line_naming_the_port(tmp_path, capfd, caplog):
+def test_bad_serial_port_is_one_line_naming_the_port(tmp_path, capfd, caplog, recwarn):
     from eegviz.cli import main
 
     port = "/dev/nonexistent-eegviz-port"
     code = main(["live", "--headless", "--board", "0", "--serial-port", port, "--out", str(tmp_path / "out")])
-    err = _said(capfd.readouterr().err, caplog)
+    err = _said(capfd.readouterr().err, caplog, recwarn)
     assert code == 2 and "Traceback" not in err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("eegviz: error:") and port in lines[0], err
     assert not (tmp_path / "out").exists()
 
 
-def test_params_without_board_are_refused(capfd, caplog):
+def test_params_without_board_are_refused(capfd, caplog, recwarn):
     from eegviz.cli import main
 
     code = main(["live", "--headless", "--serial-port", "/dev/x"])
-    err = _said(capfd.readouterr().err, caplog)
+    err = _said(capfd.readouterr().err, caplog, recwarn)
     assert code == 2 and "--board" in err and len(err.strip().splitlines()) == 1
 
 
@@ -83,7 +85,7 @@ def test_the_window_path_gets_the_same_params(monkeypatch):
     assert made["board_id"] == 0 and made["params"] == {"serial_port": "/dev/ttyUSB0", "timeout": 9}
 
 
-def test_synthetic_board_with_10_20_names_runs_live_with_the_default_model(tmp_path, capfd, caplog):
+def test_synthetic_board_with_10_20_names_runs_live_with_the_default_model(tmp_path, capfd, caplog, recwarn):
     """The way a lab tries a headset first: BrainFlow's synthetic board (16 channels named Fz, C3, ...) runs
     live against the 128-channel default model, its channels mapped and the rest interpolated, and is recorded."""
     import pyxdf
@@ -93,7 +95,7 @@ def test_synthetic_board_with_10_20_names_runs_live_with_the_default_model(tmp_p
     code = main(["live", "--board", "-1", "--headless", "--duration", "4", "--out", str(tmp_path / "out"),
                  "--no-capture"])
     out, err = capfd.readouterr()
-    err = _said(err, caplog)
+    err = _said(err, caplog, recwarn)
     assert code == 0, err
     assert "interpolat" in err  # the one-line warning that the model never saw this cap
     assert "results in" in out
