@@ -21,7 +21,7 @@ def test_simulate_then_train_writes_a_complete_model_folder(tmp_path, capsys):
     assert np.load(data / "eeg.npy").shape == (160, 128, 175)
     # the hash space (weightless) and the tiny generator config keep this fast; minilm trains the same way
     assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--gan-steps", "3",
-                 "--text-encoder", "hash", "--generator-config", "tiny", "--classifier-images", "5",
+                 "--text-encoder", "hash", "--generator-config", "tiny", "--classifier-images", "2",
                  "--classifier-epochs", "1"]) == 0
     # the minutes of evaluation and the end of the run are said (it ended on the latent branch's line, silent)
     said = capsys.readouterr().out
