@@ -453,8 +453,9 @@ def test_eval_skips_the_controls_where_training_holds_one_class(tmp_path, caplog
     from eegviz.eval.report import evaluate
     from eegviz.paths import default_model_dir
 
-    # 20 images a class: class 0's 2 test trials (a test split of one trial is refused)
-    data = simulate_dataset(tmp_path / "d", subjects=1, n_per_class=20, seed=2)
+    # 2 subjects of 3 images a class: class 0's 2 test trials (a test split of one trial is refused), in 240
+    # trials (1 subject of 20 images a class gave the 2 in 800)
+    data = simulate_dataset(tmp_path / "d", subjects=2, n_per_class=3, seed=2)
     meta = dict(np.load(data / "meta.npz"))
     meta["split"] = np.where(meta["labels"] != 0, "val", meta["split"])  # training and test trials: class 0
     np.savez(data / "meta.npz", **meta)
