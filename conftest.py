@@ -16,6 +16,18 @@ os.environ.setdefault("MNE_LSL_LOG_LEVEL", "WARNING")
 
 import pytest  # noqa: E402  (after the environment above, which must be set before anything loads liblsl)
 
+# One OpenBLAS thread in the test process. The tests' scikit-learn fits are tiny (tens of trials, a few thousand
+# features): the decoder's colour readout (fit_colour, six LogisticRegression fits in every training run) and the
+# controls' probes. Two OpenBLAS threads on 2 cores made such fits several times slower than one (thread hand-offs,
+# spinning beside torch's threads: the sweep test 14.8 -> 5.3 s). eegviz sets no BLAS thread count of its own (only
+# torch's, eegviz.threads), so no tested behaviour depends on it; torch's MKL is not OpenBLAS and keeps its threads;
+# subprocesses are not affected. numpy and scipy.linalg are loaded first, so that the limit reaches both libraries.
+import numpy  # noqa: E402,F401
+import scipy.linalg  # noqa: E402,F401
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(limits=1, user_api="blas")
+
 
 @pytest.fixture
 def full_disk(monkeypatch):
