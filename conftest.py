@@ -22,10 +22,12 @@ import pytest  # noqa: E402  (after the environment above, which must be set bef
 # spinning beside torch's threads: the sweep test 14.8 -> 5.3 s). eegviz sets no BLAS thread count of its own (only
 # torch's, eegviz.threads), so no tested behaviour depends on it; torch's MKL is not OpenBLAS and keeps its threads;
 # subprocesses are not affected. numpy and scipy.linalg are loaded first, so that the limit reaches both libraries.
-import numpy  # noqa: E402,F401
-import scipy.linalg  # noqa: E402,F401
+import importlib  # noqa: E402
+
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+for _library in ("numpy", "scipy.linalg"):
+    importlib.import_module(_library)
 threadpool_limits(limits=1, user_api="blas")
 
 
