@@ -7,6 +7,7 @@ version is asked of the library without opening a stream, Qt's of PySide6 withou
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -104,3 +105,23 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+changes" if dirty else "")
+
+
+@functools.cache
+def process_commit() -> str | None:
+    """git_commit(), asked once per process (two git calls): a window's every Start, or a kiosk's every loop,
+    claims a session folder whose record names it."""
+    return git_commit()
+
+
+def run_provenance(time_key: str) -> dict:
+    """What produced a record that is kept beside its results (session.json, an eval report's metrics.json "run"):
+    eegviz's version and git commit, the UTC time under `time_key` ("started_utc", "finished_utc"), the command
+    line and the working directory it was given in (where a relative path in it was read)."""
+    from datetime import datetime, timezone
+
+    from eegviz import __version__
+
+    return {"eegviz": __version__, "commit": process_commit(),
+            time_key: datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "command_line": list(sys.argv), "working_directory": os.getcwd()}

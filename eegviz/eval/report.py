@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -427,18 +425,12 @@ def _run_record(data: Path, model: Path, data_opts: dict | None, generator, clas
     session.json names it), the generator and classifier asked for, and the controls. A report folder copied
     into a paper's supplement, or two folders side by side, said what scored but not on which data or model
     (found by review)."""
-    from datetime import datetime, timezone
-
-    from eegviz import __version__
-    from eegviz.record.session_folder import model_identity
-    from eegviz.sysinfo import git_commit
+    from eegviz.record.session_folder import drawn_with, model_identity
+    from eegviz.sysinfo import run_provenance
 
     gen = None if generator is None else {"name": getattr(generator, "name", type(generator).__name__),
-                                          **{k: v for k in ("steps", "strength", "guidance", "size", "init")
-                                             if isinstance(v := getattr(generator, k, None), (int, float, str))}}
-    return {"eegviz": __version__, "commit": git_commit(),
-            "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command_line": list(sys.argv), "working_directory": os.getcwd(),
+                                          **drawn_with(generator, ("steps", "strength", "guidance", "size", "init"))}
+    return {**run_provenance("finished_utc"),
             "data": {"given": str(data), "folder": str(Path(data).resolve()), "options": dict(data_opts or {})},
             "model": model_identity(Path(model)), "generator": gen, "classifier": classifier,
             "controls": bool(controls), "controls_highpass": float(controls_highpass),

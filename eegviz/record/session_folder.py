@@ -32,19 +32,16 @@ Nothing is added beyond what the user gave (no environment), and a password or t
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
-import sys
 from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 from eegviz.atomic import replacing
 from eegviz.errors import EegvizError
 from eegviz.paths import check_creatable
 from eegviz.messages import StreamInfo
+from eegviz.sysinfo import process_commit, run_provenance
 
 SESSION_PREFIX = "session-"
 _NUMBERED = re.compile(re.escape(SESSION_PREFIX) + r"(\d+)(?:\.|$)")  # session-007, or an archive of it
@@ -113,7 +110,7 @@ class SessionOutput:
         sd_model = getattr(getattr(generator, "options", None), "sd_model", None)
         if sd_model:
             self.model["sd_model"] = sd_model_identity(str(sd_model))
-        _commit()  # and eegviz's git commit (two git calls), once per process
+        process_commit()  # and eegviz's git commit (two git calls), once per process, not at the claim
 
     def set_generator(self, generator) -> None:
         """What the built generator draws with, for session.json's model.sampler: its steps, strength, guidance,
@@ -121,13 +118,7 @@ class SessionOutput:
         wherever the model or, with --sd-model, the pipeline's family chose, and the eegviz folder's sampling.json
         beside them is not what an --sd-model pipeline runs with (SD: guidance 7.5, strength 0.5): the record did
         not say what drew the images (found by review). What a generator plugin does not have is left out."""
-        sampler = {key: value for key in ("steps", "strength", "guidance", "size", "family")
-                   if isinstance(value := getattr(generator, key, None), (int, float, str))
-                   and not isinstance(value, bool)}
-        scheduler = getattr(getattr(generator, "pipe", None), "scheduler", None)
-        if scheduler is not None:
-            sampler["scheduler"] = type(scheduler).__name__
-        self.sampler = sampler
+        self.sampler = drawn_with(generator)
 
     def open(self, info: StreamInfo):
         """Claim the session folder; returns (recorder, results sink).
@@ -176,8 +167,6 @@ class SessionOutput:
 
     def record(self, info: StreamInfo) -> dict:
         """session.json's content (see the module docstring)."""
-        from eegviz import __version__
-
         settings = asdict(self.settings) if self.settings is not None else {}
         source = self.source if self.source is not None else settings.get("source", {})
         settings.pop("source", None)
@@ -191,10 +180,7 @@ class SessionOutput:
         model.update(self.model)
         if self.sampler:
             model["sampler"] = self.sampler
-        return {"eegviz": __version__, "commit": _commit(),
-                "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "command_line": list(sys.argv),
-                "working_directory": os.getcwd(),  # where a relative FILE, --model or --out in them was read
+        return {**run_provenance("started_utc"),
                 "source": {**source, "opened": {"name": info.name, "source_id": info.source_id,
                                                 **_sender(getattr(info, "eeg_header", "")),
                                                 "sfreq": info.sfreq, "ch_type": info.ch_type, "unit": info.unit,
@@ -221,6 +207,17 @@ class SessionOutput:
                 path.rmdir()  # only an empty folder
             except OSError:
                 pass
+
+
+def drawn_with(generator, keys: tuple[str, ...] = ("steps", "strength", "guidance", "size", "family")) -> dict:
+    """What a built generator draws with: those of `keys` it has as a plain number or text and, for a diffusers
+    pipeline, its scheduler's class; for session.json's model.sampler and an eval report's run record."""
+    found = {key: value for key in keys
+             if isinstance(value := getattr(generator, key, None), (int, float, str)) and not isinstance(value, bool)}
+    scheduler = getattr(getattr(generator, "pipe", None), "scheduler", None)
+    if scheduler is not None:
+        found["scheduler"] = type(scheduler).__name__
+    return found
 
 
 _SECRETS = re.compile(r"(://[^/\s:@\"]+:)[^@\s/\"]+@"  # a URL's password: scheme://user:PASSWORD@host
@@ -281,14 +278,6 @@ def sd_model_identity(sd_model: str) -> dict:
     if folder is None:
         return {"folder": None, "digest": None}
     return model_identity(folder)
-
-
-@functools.cache
-def _commit() -> str | None:
-    """eegviz's git commit, asked once per process (two git calls) and not at each claim."""
-    from eegviz.sysinfo import git_commit
-
-    return git_commit()
 
 
 def _sender(header: str, fields: tuple[str, ...] = ()) -> dict:
