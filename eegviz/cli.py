@@ -370,6 +370,17 @@ def _check_named(args, *flags: str) -> None:
         check_named(getattr(args, flag.lstrip("-").replace("-", "_"), None), flag, what[flag])
 
 
+def _refuse_given(options, what: str) -> None:
+    """One line refusing those of `options` ((flag, value, default) triples) given a value other than their default,
+    as `what` they are ("for the reconstructions, which --no-reconstructions skips"): options this run cannot use,
+    which were dropped without a word."""
+    given = [opt for opt, value, default in options if value != default]
+    if given:
+        one = len(given) == 1
+        raise EegvizError(f"{', '.join(given)} {'is' if one else 'are'} {what}; leave {'it' if one else 'them'} out "
+                          "(on the command line or in the --config file)")
+
+
 def cmd_train(args) -> int:
     from eegviz.stopping import sigterm_as_ctrl_c
     from eegviz.train.run import train_all
@@ -378,16 +389,12 @@ def cmd_train(args) -> int:
     if args.decoder_only:
         # the generator's sizes and its classifier's were dropped without a word by a run that trains neither
         # (`--decoder-only --generator-config tiny` trained the full decoder it always trains)
-        unused = [opt for opt, value, default in (
-            ("--ae-steps", args.ae_steps, None), ("--unet-steps", args.unet_steps, None),
-            ("--distill-steps", args.distill_steps, None), ("--generator-config", args.generator_config, "full"),
-            ("--classifier-images", args.classifier_images, 200), ("--classifier-epochs", args.classifier_epochs, 15))
-            if value != default]
-        if unused:
-            them = "it" if len(unused) == 1 else "them"
-            raise EegvizError(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} for the embedded generator "
-                              f"and its stimulus classifier, which --decoder-only does not train; leave {them} out "
-                              "(on the command line or in the --config file)")
+        _refuse_given((("--ae-steps", args.ae_steps, None), ("--unet-steps", args.unet_steps, None),
+                       ("--distill-steps", args.distill_steps, None),
+                       ("--generator-config", args.generator_config, "full"),
+                       ("--classifier-images", args.classifier_images, 200),
+                       ("--classifier-epochs", args.classifier_epochs, 15)),
+                      "for the embedded generator and its stimulus classifier, which --decoder-only does not train")
     data_opts = dataset_options(args)
     gen_sizes = {k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
                  if getattr(args, k) is not None}
@@ -418,15 +425,11 @@ def cmd_eval(args) -> int:
     if not args.reconstructions:
         # the generator was built (a --sd-model loaded, perhaps fetched) and its options dropped without a word by
         # an evaluation that makes no image
-        unused = [opt for opt, value, default in (
-            ("--generator", args.generator, None), ("--sd-model", args.sd_model, None), ("--steps", args.steps, None),
-            ("--strength", args.strength, None), ("--guidance", args.guidance, None), ("--init", args.init, None),
-            ("--compile", args.compile, False), ("--classifier", args.classifier, None)) if value != default]
-        if unused:
-            them = "it" if len(unused) == 1 else "them"
-            raise EegvizError(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} for the reconstructions, "
-                              f"which --no-reconstructions skips; leave {them} out (on the command line or in the "
-                              "--config file)")
+        _refuse_given((("--generator", args.generator, None), ("--sd-model", args.sd_model, None),
+                       ("--steps", args.steps, None), ("--strength", args.strength, None),
+                       ("--guidance", args.guidance, None), ("--init", args.init, None),
+                       ("--compile", args.compile, False), ("--classifier", args.classifier, None)),
+                      "for the reconstructions, which --no-reconstructions skips")
     _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
     data_opts = dataset_options(args)
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
