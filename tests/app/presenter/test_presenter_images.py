@@ -84,3 +84,26 @@ def test_a_utf8_name_under_an_ascii_locale_names_the_locale_not_the_file(tmp_pat
                          timeout=120).stdout
     assert "has a UTF-8 name this system's locale (ascii) cannot read as text" in out and "PYTHONUTF8=1" in out, out
     assert "rename it" not in out
+
+
+def test_a_photo_with_an_exif_orientation_is_trained_on_as_the_presenter_shows_it(tmp_path):
+    """A phone photo stored sideways with an orientation tag: the presenter shows it upright (Qt applies the tag),
+    so training's target (load_image) and the live ground-truth panel must be upright too, not the stored pixels."""
+    import numpy as np
+    from PIL import Image
+
+    from eegviz.app.presenter.widget import _read_image
+    from eegviz.data.images import load_image
+
+    px = np.zeros((40, 80, 3), np.uint8)
+    px[:, :40] = (255, 0, 0)  # stored: red left, blue right
+    px[:, 40:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 clockwise to view": red on top, blue below
+    Image.fromarray(px).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    shown = _read_image(tmp_path / "phone.jpg")
+    assert (shown.width(), shown.height()) == (40, 80)
+    assert QtGui.QColor(shown.pixel(20, 5)).red() > 200 and QtGui.QColor(shown.pixel(20, 75)).blue() > 200
+    target = load_image(tmp_path / "phone.jpg", 16)
+    assert target[:4].mean(axis=(0, 1)) == pytest.approx([1, 0, 0], abs=0.05)  # red on top, as shown
+    assert target[-4:].mean(axis=(0, 1)) == pytest.approx([0, 0, 1], abs=0.05)
