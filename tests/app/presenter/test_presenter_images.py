@@ -1,5 +1,7 @@
 """Image discovery as the presenter uses it (eegviz.data.images.find_images): flat and class folders, errors."""
 
+import uuid
+
 import pytest
 from PySide6 import QtGui
 
@@ -107,3 +109,32 @@ def test_a_photo_with_an_exif_orientation_is_trained_on_as_the_presenter_shows_i
     target = load_image(tmp_path / "phone.jpg", 16)
     assert target[:4].mean(axis=(0, 1)) == pytest.approx([1, 0, 0], abs=0.05)  # red on top, as shown
     assert target[-4:].mean(axis=(0, 1)) == pytest.approx([0, 0, 1], abs=0.05)
+
+
+def test_a_transparent_cut_out_is_trained_on_over_black_as_the_presenter_shows_it(qtbot, tmp_path):
+    """A PNG cut-out whose transparent pixels store white: the presenter paints it over its black background, so
+    training's target and the ground-truth panel (load_image) show it on black, not on the stored white."""
+    import numpy as np
+    from PIL import Image
+
+    from eegviz.app.presenter.schedule import make_schedule
+    from eegviz.app.presenter.widget import Presenter
+    from eegviz.data.images import load_image
+
+    px = np.zeros((40, 40, 4), np.uint8)
+    px[..., :3] = 255  # transparent white around ...
+    px[10:30, 10:30] = (255, 0, 0, 255)  # ... an opaque red square
+    Image.fromarray(px, "RGBA").save(tmp_path / "cut_1.png")
+    images = find_images(tmp_path)
+    p = Presenter(make_schedule(images), {i.image_id: i.path for i in images}, name=f"hB-{uuid.uuid4().hex[:10]}",
+                  windowed=True, wait_for_consumer=False, lead_in_s=0)
+    qtbot.addWidget(p)
+    p.resize(100, 100)
+    p._showing = "cut_1"
+    shown = p.grab().toImage()
+    p.close_stream()
+    assert QtGui.QColor(shown.pixel(50, 3)).getRgb()[:3] == (0, 0, 0)
+    assert QtGui.QColor(shown.pixel(50, 50)).getRgb()[:3] == (255, 0, 0)
+    target = load_image(tmp_path / "cut_1.png", 20)
+    assert target[0, 0] == pytest.approx([0, 0, 0], abs=1e-6)  # the participant saw black there
+    assert target[10, 10] == pytest.approx([1, 0, 0], abs=1e-6)
