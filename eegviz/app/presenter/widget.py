@@ -328,5 +328,13 @@ def _read_image(path: Path) -> QtGui.QImage:
     reader.setAutoTransform(True)
     img = reader.read()
     if img.isNull():
+        # Qt refuses to decode an image past its allocation limit (256 MB: about 67 Mpx at 4 bytes a pixel) and
+        # says only "Unable to read image data", which sent the user looking for a broken file that every viewer,
+        # and training, reads. The size from a fresh reader: one whose read failed may no longer know it
+        size, limit_mb = QtGui.QImageReader(str(path)).size(), QtGui.QImageReader.allocationLimit()
+        if limit_mb > 0 and size.isValid() and size.width() * size.height() * 4 > limit_mb * 2**20:
+            raise EegvizError(f"the image {path} is {size.width()} x {size.height()} pixels, more than the presenter "
+                              f"decodes ({limit_mb} MB, about {limit_mb * 2**20 / 4e6:.0f} Mpx); scale it down (the "
+                              "screen shows it at its own resolution at most)")
         raise EegvizError(f"cannot read image {path}: {reader.errorString()}.")
     return img

@@ -114,6 +114,23 @@ def test_presenter_rejects_unknown_or_unreadable_images(qtbot, tmp_path):
 
 
 
+def test_an_image_past_qts_decoding_limit_is_said_to_be_too_large_not_unreadable(qtbot, tmp_path):
+    """Qt refuses an image past its allocation limit (256 MB) with "Unable to read image data", which sent the user
+    looking for a broken file. Tried with a 1 MB limit (an image of 600 x 600 pixels passes it) to stay small."""
+    big = tmp_path / "big_1.png"
+    img = QtGui.QImage(600, 600, QtGui.QImage.Format.Format_RGB32)
+    img.fill(QtGui.QColor(90, 90, 90))
+    assert img.save(str(big))
+    limit = QtGui.QImageReader.allocationLimit()
+    QtGui.QImageReader.setAllocationLimit(1)
+    try:
+        with pytest.raises(EegvizError, match=r"big_1\.png is 600 x 600 pixels, more than the presenter decodes "
+                                              r"\(1 MB.*scale it down") as err:
+            Presenter(make_schedule(["big_1"]), {"big_1": big}, windowed=True, name=f"hB-{uuid.uuid4().hex[:10]}")
+    finally:
+        QtGui.QImageReader.setAllocationLimit(limit)
+    assert "Unable to read" not in str(err.value)
+
 def test_a_truncated_image_is_refused_before_the_run_not_at_its_onset(qtbot, stim_dir, tmp_path):
     """A PNG cut in half has a valid header (a header check passes it); it used to raise inside Qt's timer slot at
     its first onset, leaving the window up and the run hung."""
