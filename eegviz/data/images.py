@@ -152,9 +152,10 @@ def check_image_format(path: str | Path) -> None:
 
 def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
     """(size, size, 3) float32 in [0, 1]: RGB, turned upright by its EXIF orientation, any transparency over
-    black (the presenter shows both so), centre-cropped to a square, resized (how stimulus photos of any aspect
-    ratio become the pixel branch's targets). draft: let a JPEG decode at a reduced scale first (a 12 Mpx photo in
-    a few ms instead of a quarter second; for display, not for training targets).
+    black, 16-bit grey scaled to 8 bits (the presenter shows all three so), centre-cropped to a square, resized
+    (how stimulus photos of any aspect ratio become the pixel branch's targets). draft: let a JPEG decode at a
+    reduced scale first (a 12 Mpx photo in a few ms instead of a quarter second; for display, not for training
+    targets).
 
     Upright because the presenter shows it so (Qt applies the orientation, as photo viewers do): a phone photo
     stored sideways with an orientation tag was seen upright by the participant, while training learnt, and the
@@ -166,6 +167,11 @@ def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
             if draft:
                 im.draft("RGB", (2 * size, 2 * size))
             im = ImageOps.exif_transpose(im)  # a copy, upright; the plain copy where there is no orientation
+            if im.mode.startswith("I"):
+                # 16-bit greyscale (a PNG of 0..65535): convert("RGB") clipped every value above 255, so a
+                # grating or face the presenter showed in full (Qt scales it to 8 bits) was learnt as white
+                im = Image.fromarray((np.asarray(im, dtype=np.float64) / 257.0).round().clip(0, 255)
+                                     .astype(np.uint8), "L")
             if {"A", "a"} & set(im.getbands()) or "transparency" in im.info:
                 # over black, as the presenter paints it: convert("RGB") dropped the alpha and kept whatever colour
                 # the transparent pixels store (often white), so a cut-out the participant saw on black was

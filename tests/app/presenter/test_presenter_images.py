@@ -138,3 +138,22 @@ def test_a_transparent_cut_out_is_trained_on_over_black_as_the_presenter_shows_i
     target = load_image(tmp_path / "cut_1.png", 20)
     assert target[0, 0] == pytest.approx([0, 0, 0], abs=1e-6)  # the participant saw black there
     assert target[10, 10] == pytest.approx([1, 0, 0], abs=1e-6)
+
+
+def test_a_16_bit_greyscale_image_is_trained_on_as_the_presenter_shows_it(tmp_path):
+    """A 16-bit greyscale PNG (a grating, a face at full depth): Qt shows its whole range, and load_image used to
+    clip every value above 255 to white, so training learnt a white square for it."""
+    import numpy as np
+    from PIL import Image
+
+    from eegviz.app.presenter.widget import _read_image
+    from eegviz.data.images import load_image
+
+    path = tmp_path / "grating_1.png"
+    Image.fromarray(np.repeat(np.linspace(0, 65535, 16), 16).reshape(16, 16).T.astype(np.uint16)).save(path)
+    shown = _read_image(path).convertToFormat(QtGui.QImage.Format.Format_Grayscale8)
+    seen = np.array([QtGui.QColor(shown.pixel(x, 8)).red() for x in range(16)]) / 255
+    assert seen[0] < 0.01 and seen[-1] > 0.99  # the presenter: black to white across
+    target = load_image(path, 16)
+    np.testing.assert_allclose(target[8, :, 0], seen, atol=0.01)
+    np.testing.assert_allclose(target[..., 0], target[..., 2])  # grey
