@@ -24,6 +24,9 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 # identifies hand the file to another program: a ".png" that is really EPS goes to Ghostscript, with the file's
 # PostScript (found by review). Naming the formats keeps every image inside PIL's own decoders.
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP")
+# Names of images in formats eegviz does not read: said when a folder holds them, since they are neither presented
+# nor trained on (a folder of 80 JPEGs and 20 WebP downloads presented 80 without a word)
+OTHER_IMAGE_EXTENSIONS = (".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".svg")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ def class_of(image_id: str) -> str:
 # the (folder, folders below its class folders) already warned about in this process: a session reads its
 # stimulus folder more than once (a replay: its ground truth and its stimulus panel), and said it each time
 _TOLD_DEEPER: set[tuple[str, tuple[str, ...]]] = set()
+_TOLD_OTHER: set[tuple[str, tuple[str, ...]]] = set()  # the same, for files of OTHER_IMAGE_EXTENSIONS
 
 
 def utf8_on_disk(name: str) -> bool:
@@ -76,11 +80,26 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
     def visible_dirs(folder: Path) -> list[Path]:
         return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
 
+    def others_in(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir()
+                      if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in OTHER_IMAGE_EXTENSIONS)
+
     found = [ImageFile(p.stem, class_of(p.stem), p) for p in images_in(root)]
     deeper: list[Path] = []
+    others = others_in(root)
     for sub in visible_dirs(root):
         found += [ImageFile(p.stem, sub.name, p) for p in images_in(sub)]
         deeper += [d for d in visible_dirs(sub) if images_in(d)]
+        others += others_in(sub)
+    told_other = (str(root.resolve()), tuple(map(str, others)))
+    if others and told_other not in _TOLD_OTHER:
+        _TOLD_OTHER.add(told_other)
+        kinds = sorted({p.suffix.lower() for p in others})
+        log.warning("%s: %d image%s in formats eegviz does not read (%s) %s left out, neither presented nor trained "
+                    "on: %s; convert %s to PNG", root, len(others), "s" if len(others) != 1 else "", ", ".join(kinds),
+                    "are" if len(others) != 1 else "is", ", ".join(str(p) for p in others[:3])
+                    + (f" and {len(others) - 3} more" if len(others) > 3 else ""),
+                    "them" if len(others) != 1 else "it")
     told = (str(root.resolve()), tuple(map(str, deeper)))
     if deeper and told not in _TOLD_DEEPER:  # animals/cat/cat1.png: the presenter showed, and training read, none
         _TOLD_DEEPER.add(told)  # of them, without a word. Said once: a replay looks the folder up twice

@@ -82,3 +82,24 @@ def test_an_image_of_another_format_under_an_image_name_is_said_to_be_one(tmp_pa
     with pytest.raises(EegvizError, match=r"cannot read stimulus image .*cat_1.jpg: its content is not a PNG, "
                                           "JPEG or BMP image, whatever its name says"):
         load_image(path, 8)
+
+
+def test_images_of_formats_eegviz_does_not_read_are_said_not_silently_left_out(tmp_path, caplog):
+    """A folder of PNGs with WebP and GIF downloads beside them: the presenter showed, and training read, only the
+    PNGs, without a word on the others (once a process, as the folders below class folders are said)."""
+    import logging
+
+    from eegviz.data.images import find_images
+
+    for rel in ("cat/c1.png", "cat/c2.webp", "dog/d1.png", "dog/d2.GIF", "dog/notes.txt", "dog/.d3.webp"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.images"):
+        assert [i.image_id for i in find_images(tmp_path)] == ["c1", "d1"]
+    assert "2 images in formats eegviz does not read (.gif, .webp) are left out" in caplog.text
+    assert "c2.webp" in caplog.text and "d2.GIF" in caplog.text and "convert them to PNG" in caplog.text
+    assert "notes.txt" not in caplog.text and ".d3" not in caplog.text  # not images; hidden
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.images"):
+        find_images(tmp_path)
+    assert "does not read" not in caplog.text
