@@ -227,7 +227,10 @@ def _spread(counts: dict[str, int], rng: random.Random) -> list[str]:
 
     Greedy: pick uniformly among the labels that differ from the previous one and leave a solvable rest.
     A rest of T items is solvable iff no label has more than ceil(T/2) of them, and, when T is odd, the label
-    just placed does not have exactly ceil(T/2) (it would have to come first again).
+    just placed does not have exactly ceil(T/2) (it would have to come first again). Where none is (one label
+    outnumbers all the others together), the most numerous label that differs from the previous one is placed,
+    so the fewest equal neighbours are left (D x D x D D, never x D D D D): a uniform pick started with a
+    minority label and left one block pair more of the dominant class back to back.
     """
     left = {c: n for c, n in counts.items() if n > 0}
     out: list[str] = []
@@ -245,7 +248,10 @@ def _spread(counts: dict[str, int], rng: random.Random) -> list[str]:
     while left:
         options = [c for c in left if c != prev]
         good = [c for c in options if solvable({**left, c: left[c] - 1}, c)]
-        pool = good or options or list(left)  # impossible counts (one class dominates): allow a repeat
+        if not good and options:  # impossible counts (one class dominates): the fewest repeats
+            most = max(left[c] for c in options)
+            good = [c for c in options if left[c] == most]
+        pool = good or options or list(left)  # only the previous label is left: a repeat
         pick = pool[rng.randrange(len(pool))]
         out.append(pick)
         left[pick] -= 1

@@ -1,5 +1,6 @@
 """Presentation schedules (no Qt): rapid and block designs, repeats, jitter, seeds, bad parameters, onset events."""
 
+import random
 from itertools import groupby
 
 import numpy as np
@@ -153,3 +154,21 @@ def test_a_schedule_longer_than_a_day_is_refused_before_it_is_built():
         make_schedule(["a_1", "b_1", "c_1"], repeats=100_000_000)
     assert time.perf_counter() - t0 < 1.0
     assert len(make_schedule(["a_1", "b_1", "c_1"], repeats=1000)) == 3000  # 50 min: fine
+
+
+def test_blocks_of_a_class_that_outnumbers_the_others_meet_as_rarely_as_the_counts_allow():
+    """Block design with one class holding more blocks than all others together: some of its blocks must meet,
+    but only max - rest - 1 of them (A B A A for 3 A and 1 B). The greedy used to pick the first block among all
+    labels alike, and a sequence that began with the minority one (B A A A) put one pair more back to back."""
+    from eegviz.app.presenter.schedule import _spread
+
+    for seed in range(40):
+        for counts in ({"a": 3, "b": 1}, {"a": 6, "b": 2, "c": 1}, {"a": 5, "b": 0, "c": 2}):
+            out = _spread(counts, random.Random(seed))
+            assert sorted(out) == sorted(k for k, n in counts.items() for _ in range(n))
+            most, total = max(counts.values()), sum(counts.values())
+            assert sum(a == b for a, b in zip(out, out[1:])) == most - (total - most) - 1, (counts, out)
+    images = [ImageFile(f"a{i}", "a", f"x/a{i}.png") for i in range(6)] + [ImageFile("b0", "b", "x/b0.png")]
+    for seed in range(20):  # 3 blocks of 2 a's, 1 block of b: a a | b | a a | a a, not b | a a | a a | a a
+        classes = [t.class_name for t in make_schedule(images, design="block", block_size=2, seed=seed)]
+        assert len([k for k, _ in groupby(classes)]) == 3
