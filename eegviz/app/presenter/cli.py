@@ -154,7 +154,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # every switch has both forms, so a --config file's `windowed = true` can be undone on the command line
     parser.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=True,
                         help="shuffle the order (default: on; --no-shuffle keeps folder order)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for order and jitter (0)")
+    # with --write-demo-folder it is the synthetic world's seed (its stimuli, ids <class>_<nnn>_s<seed>), which a
+    # model trained on another seed's world decodes at chance; said, since "order and jitter" alone sent a user
+    # who wanted another order into another world
+    parser.add_argument("--seed", type=int, default=0, help="seed for order and jitter; with --write-demo-folder, "
+                        "the synthetic world's (its stimuli: the shipped model knows seed 0's) (0)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name, not empty ({DEFAULT_NAME})")
     parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time)")
     parser.add_argument("--windowed", action=argparse.BooleanOptionalAction, default=False,

@@ -314,3 +314,14 @@ def test_every_presenter_switch_can_be_undone_and_demo_folder_options_are_named(
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and opt in err and "n_per_class" not in err, err
     assert not (tmp_path / "s").exists()
+
+
+def test_help_says_seed_chooses_the_demo_folder_s_world(capsys):
+    """--write-demo-folder renders the synthetic world of --seed (other stimuli, ids star_000_s3), which the shipped
+    model does not know; --help said only "seed for order and jitter"."""
+    from eegviz.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["present", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "seed for order and jitter; with --write-demo-folder, the synthetic world's" in text
