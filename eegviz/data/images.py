@@ -170,22 +170,23 @@ def check_image_format(path: str | Path) -> None:
 
 
 def load_image(path: str | Path, size: int, draft: bool = False) -> np.ndarray:
-    """(size, size, 3) float32 in [0, 1]: RGB, turned upright by its EXIF orientation, any transparency over
-    black, 16-bit grey scaled to 8 bits (the presenter shows all three so), centre-cropped to a square, resized
-    (how stimulus photos of any aspect ratio become the pixel branch's targets). draft: let a JPEG decode at a
-    reduced scale first (a 12 Mpx photo in a few ms instead of a quarter second; for display, not for training
-    targets).
+    """(size, size, 3) float32 in [0, 1]: RGB, a JPEG turned upright by its EXIF orientation, any transparency
+    over black, 16-bit grey scaled to 8 bits (the presenter shows all three so), centre-cropped to a square,
+    resized (how stimulus photos of any aspect ratio become the pixel branch's targets). draft: let a JPEG decode
+    at a reduced scale first (a 12 Mpx photo in a few ms instead of a quarter second; for display, not for
+    training targets).
 
-    Upright because the presenter shows it so (Qt applies the orientation, as photo viewers do): a phone photo
-    stored sideways with an orientation tag was seen upright by the participant, while training learnt, and the
-    live ground-truth panel showed, the stored sideways pixels."""
+    Upright because the presenter shows it so (Qt applies a JPEG's orientation, as photo viewers do, and not a
+    PNG's): a phone photo stored sideways with an orientation tag was seen upright by the participant, while
+    training learnt, and the live ground-truth panel showed, the stored sideways pixels."""
     from PIL import Image, ImageOps
 
     try:
         with Image.open(path, formats=IMAGE_FORMATS) as im:
             if draft:
                 im.draft("RGB", (2 * size, 2 * size))
-            im = ImageOps.exif_transpose(im)  # a copy, upright; the plain copy where there is no orientation
+            if im.format == "JPEG":  # a copy, upright; the plain copy where there is no orientation tag
+                im = ImageOps.exif_transpose(im)  # not a PNG's: Qt (the presenter) shows a PNG's eXIf as stored
             if im.mode.startswith("I"):
                 # 16-bit greyscale (a PNG of 0..65535): convert("RGB") clipped every value above 255, so a
                 # grating or face the presenter showed in full (Qt scales it to 8 bits) was learnt as white

@@ -109,6 +109,12 @@ def test_a_photo_with_an_exif_orientation_is_trained_on_as_the_presenter_shows_i
     target = load_image(tmp_path / "phone.jpg", 16)
     assert target[:4].mean(axis=(0, 1)) == pytest.approx([1, 0, 0], abs=0.05)  # red on top, as shown
     assert target[-4:].mean(axis=(0, 1)) == pytest.approx([0, 0, 1], abs=0.05)
+    # a PNG's eXIf orientation Qt does not apply: the presenter shows it as stored, and so must training
+    Image.fromarray(px).save(tmp_path / "stored.png", exif=exif)
+    shown = _read_image(tmp_path / "stored.png")
+    assert (shown.width(), shown.height()) == (80, 40)
+    target = load_image(tmp_path / "stored.png", 16)
+    assert target[:, :4].mean(axis=(0, 1)) == pytest.approx([1, 0, 0], abs=0.05)  # red on the left, as shown
 
 
 def test_a_transparent_cut_out_is_trained_on_over_black_as_the_presenter_shows_it(qtbot, tmp_path):
