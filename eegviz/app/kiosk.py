@@ -3,7 +3,8 @@
 Black, full screen, no controls, traces or status bar: the three images grouped in the middle with the
 reconstruction large, and under them in big letters the class the EEG decoder read (marked ✓/✗ when the
 stimulus is known). When no EEG has arrived for signal_timeout_s, a "waiting for signal" overlay covers the
-screen until it comes back. It is its own window class so the live window carries no kiosk special cases.
+screen until it comes back; while the kiosk's first session is still starting (its model loading, its generator
+warming up) the same overlay says "loading…" instead. It is its own window class so the live window carries no kiosk special cases.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ KIOSK_SIDE_PX = 240
 MIN_MAIN_PX = 64  # and the smallest, on one that has not
 SIDE_SHARE = 0.6  # the side images at most this fraction of the reconstruction's size (design: 240 of 560)
 MIN_SIDE_PX = 48
+WAITING_TEXT = "waiting for signal"
+LOADING_TEXT = "loading…"  # the overlay while the first session starts: nothing can have arrived yet
 
 
 class KioskWindow(SessionWindow):
@@ -43,6 +46,11 @@ class KioskWindow(SessionWindow):
         # recording that reached its end waits to be replayed, the overlay waits too (up to REPLAY_PAUSE_MAX_S).
         self._started_at: float | None = None
         self._finished_at: float | None = None
+        # Until the first session has started or failed, no signal can be missing: the model is loading (a minute
+        # for a diffusers pipeline on CPU) and the generator warming up, and the overlay said "waiting for
+        # signal" all that while, sending an operator to check the amplifier's cable. Later starts reuse the
+        # loaded model and take a moment, and a failed one means the source is what is missing.
+        self._first_start = True
         central = QWidget()
         central.setAutoFillBackground(True)
         pal = central.palette()
@@ -91,7 +99,7 @@ class KioskWindow(SessionWindow):
         self.setCentralWidget(central)
 
         # Child of the central widget, floated above the grid (not in it) and kept centred by resizeEvent.
-        self.overlay = QLabel("waiting for signal", central)
+        self.overlay = QLabel(WAITING_TEXT, central)
         self.overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.overlay.setStyleSheet(
             "background: rgba(0, 0, 0, 190); color: #ffcc33; font-size: 40pt; border-radius: 16px; padding: 24px;"
@@ -182,17 +190,39 @@ class KioskWindow(SessionWindow):
 
     # ---------------------------------------------------------------- the overlay
 
+    def set_session_state(self, state: str) -> None:
+        super().set_session_state(state)
+        self._say_on_overlay()
+
     def on_session_started(self, info: StreamInfo, label: str | None = None) -> None:
         super().on_session_started(info, label)
         self._started_at, self._finished_at = time.monotonic(), None
+        self._first_start = False
+        self._say_on_overlay()
 
     def on_session_stopped(self, reason: str) -> None:
         super().on_session_stopped(reason)
         self._finished_at = time.monotonic() if reason == "finished" else None  # the kiosk replays it
+        self._first_start = False
+        self._say_on_overlay()
 
     def on_session_error(self, message: str) -> None:
         super().on_session_error(message)
         self._finished_at = None
+        self._first_start = False
+        self._say_on_overlay()
+
+    @property
+    def loading(self) -> bool:
+        """The kiosk's first session is starting (see __init__): the overlay says LOADING_TEXT."""
+        return self._first_start and self.session_state == "starting"
+
+    def _say_on_overlay(self) -> None:
+        text = LOADING_TEXT if self.loading else WAITING_TEXT
+        if self.overlay.text() != text:
+            self.overlay.setText(text)
+            if self.overlay.isVisibleTo(self):
+                self._place_overlay()  # sized to its text, kept centred
 
     def check_signal(self) -> None:
         """Watchdog: show the overlay when no chunk came for signal_timeout_s (since the session started, if
@@ -210,7 +240,7 @@ class KioskWindow(SessionWindow):
 
     @property
     def waiting_for_signal(self) -> bool:
-        return self.overlay.isVisibleTo(self)
+        return self.overlay.isVisibleTo(self) and not self.loading
 
     def _place_overlay(self) -> None:
         self.overlay.adjustSize()

@@ -23,6 +23,24 @@ def test_kiosk_overlay(qtbot, info):
     assert w.class_caption.text() == "decoded: zebra"
 
 
+def test_the_kiosk_says_it_is_loading_while_its_first_session_starts(qtbot, info):
+    """While the model loads (a minute for a diffusers pipeline on CPU) no signal can be missing; the overlay said
+    "waiting for signal" then. A later start's wait, or one after a failed start, is the source's again."""
+    from eegviz.app.kiosk import LOADING_TEXT, WAITING_TEXT
+
+    w = KioskWindow(None, signal_timeout_s=0.2)
+    qtbot.addWidget(w)
+    w.show_kiosk()
+    w.set_session_state("idle")
+    w.set_session_state("starting")
+    w.check_signal()
+    assert w.overlay.isVisible() and w.overlay.text() == LOADING_TEXT and not w.waiting_for_signal
+    w.on_session_error("no LSL stream named 'amp'")  # the source is what is missing
+    w.set_session_state("idle")
+    w.set_session_state("starting")  # the retry: the model is loaded already
+    assert w.overlay.text() == WAITING_TEXT and w.waiting_for_signal
+
+
 def test_a_looping_demo_shows_no_overlay_between_its_runs(qtbot, info):
     """The demo recording ends, the kiosk replays it: neither the pause before the replay nor the replay's
     first moments (no chunk yet) is a lost signal; a started session that then sends nothing still is."""
