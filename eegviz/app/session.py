@@ -99,6 +99,52 @@ class _WindowSink:
         pass
 
 
+class _NoResults:
+    """The results sink of a session that records nothing (_RecordingOptional)."""
+
+    def on_result(self, rec, stimulus) -> None:
+        pass
+
+    def on_skipped(self, marker, reason: str, kind: SkipKind) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _RecordingOptional:
+    """An unattended kiosk's session output (SessionOutput) whose claim may fail without ending the session.
+
+    A kiosk is there to be watched; recording is a side task. On a full disk every claim failed (session.xdf's
+    header cannot be written), each session ended with that error before its first image, and the kiosk
+    retried every 30 s behind "waiting for signal": dark until someone freed the disk. Now a session whose
+    folder cannot be claimed runs without recording, and says so (say(error)); what the claim made is taken
+    back by SessionOutput.open as before, so no partial folder is left, and the next session tries again (a
+    rotation that frees space resumes the recording). A window someone is at, or a kiosk told when to stop, keeps
+    the error: there the recording is what was asked for."""
+
+    def __init__(self, output, say: Callable[[BaseException], None]):
+        self.output, self.say = output, say
+        self.folder = None  # the claimed folder (Pipeline puts it in Stats.out_dir); None while nothing is recorded
+
+    def open(self, info):
+        try:
+            opened = self.output.open(info)
+        except EegvizError as e:  # every claim failure is one (SessionOutput.open), after taking back its files
+            self.say(e)
+            return None, _NoResults()
+        self.folder = self.output.folder
+        return opened
+
+
+def _say_unrecorded(signals: _WorkerSignals, sid: int, error: BaseException) -> None:
+    """The notice of a kiosk session that shows without recording (_RecordingOptional); said as a --sink's is, at
+    most every SINK_NOTICE_EVERY_S (each loop of a kiosk on a full disk says it), the log having every one."""
+    text = f"not recording this session ({one_line(error)}); the kiosk goes on showing and tries again next session"
+    log.warning("%s", text)
+    signals.sink_notice.emit(sid, "--out", text)
+
+
 @dataclass
 class _Session:
     sid: int
@@ -326,9 +372,17 @@ class SessionController(QObject):
             output = None
             if settings.output.folder:
                 chosen = sess.choice if sess.choice is not None else {"label": sess.label}
-                output = SessionOutput(settings.output.folder, settings, source=chosen)
-                output.set_model(sess.model_dir)  # its digest taken now, before the source opens
-                output.set_generator(generator)  # what it draws with, where the options leave it to the model
+                try:
+                    output = SessionOutput(settings.output.folder, settings, source=chosen)
+                except EegvizError as e:  # --out is no longer writable (a full disk: nothing can be created)
+                    if not self.restart_on_end:
+                        raise
+                    _say_unrecorded(signals, sid, e)
+                else:
+                    output.set_model(sess.model_dir)  # its digest taken now, before the source opens
+                    output.set_generator(generator)  # what it draws with, where the options leave it to the model
+                    if self.restart_on_end:
+                        output = _RecordingOptional(output, lambda e: _say_unrecorded(signals, sid, e))
             source = sess.factory()
             sinks = make_sinks(settings.output.sinks)
             try:

@@ -465,3 +465,57 @@ def test_what_a_session_leaves_in_reference_cycles_is_freed_when_it_ends(qtbot, 
         if was_enabled:
             gc.enable()
         ctl.shutdown(5.0)
+
+
+@pytest.mark.parametrize("where", ["claim", "check"])
+def test_a_kiosk_whose_disk_is_full_goes_on_showing_without_recording(qtbot, monkeypatch, tmp_path, where):
+    """A full disk failed every session's claim (session.xdf's header; or --out could not be written in at all),
+    each ended before its first image, and the kiosk retried behind "waiting for signal" until someone freed the
+    disk. Its sessions now run without recording, say so, and leave no partial folder."""
+    import errno
+
+    from eegviz.record import xdf_writer
+    from test_pipeline import ArraySource, tiny_models
+
+    if where == "claim":
+        def full_disk(*args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(xdf_writer, "SessionRecorder", full_disk)
+        out = tmp_path / "kiosk"
+    else:
+        (tmp_path / "file").write_text("")
+        out = tmp_path / "file" / "kiosk"  # check_out_dir refuses it, as it does a disk where nothing can be made
+    from eegviz.app import session as session_module
+
+    # each session's end collects cycles (a second in a process holding torch); not what this test is about
+    monkeypatch.setattr(session_module.gc, "collect", lambda *args: 0)
+    ctl = SessionController(restart_on_end=True, restart_delay_s=60.0)
+    models = tiny_models()
+
+    def load(sess):
+        sess.model_dir = tmp_path / "model"
+        return models
+
+    monkeypatch.setattr(ctl, "_load_models", load)
+    notices, images = [], []
+    ctl.bridge.status.connect(lambda status: notices.append(status.get("notice")))
+    ctl.bridge.reconstruction.connect(lambda rec, stimulus: images.append(rec))
+    try:
+        with qtbot.waitSignal(ctl.stopped, timeout=START_MS) as stopped:
+            ctl.start(ArraySource, SessionSettings().with_output_folder(out))
+    finally:
+        ctl.shutdown(5.0)
+    assert stopped.args == ["finished"] and images and ctl.last_stats.out_dir is None
+    said = [n for n in notices if n]
+    assert len(said) == 1 and said[0].startswith("not recording this session (") and "goes on showing" in said[0]
+    assert not out.exists()  # the claim took back what it made
+
+    # a window someone is at keeps the error: there the recording is what was asked for
+    ctl = SessionController()
+    monkeypatch.setattr(ctl, "_load_models", load)
+    try:
+        with qtbot.waitSignal(ctl.error, timeout=START_MS):
+            ctl.start(ArraySource, SessionSettings().with_output_folder(out))
+    finally:
+        ctl.shutdown(5.0)
