@@ -33,7 +33,7 @@ from eegviz.errors import EegvizError
 from eegviz.generators.base import Generator, check_images
 from eegviz.messages import Chunk, Epoch, Marker, Reconstruction, SkipKind, stimulus_id, why_no_image
 from eegviz.sources.base import Source
-from eegviz.stopping import stop_deferred
+from eegviz.stopping import stop_asked, stop_deferred
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
 from eegviz.stimulus_truth import StimulusTruth
@@ -592,6 +592,8 @@ class Pipeline:
         try:
             while acq.is_alive():
                 acq.join(0.1)
+                if stop_asked():  # a `kill PID` whose KeyboardInterrupt Python swallowed (eegviz.stopping)
+                    raise KeyboardInterrupt
                 if t_end and time.perf_counter() > t_end:
                     self._end("duration")
                     self._stop.set()

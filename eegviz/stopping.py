@@ -63,12 +63,37 @@ def sigterm_as_ctrl_c(hangup: bool = False):
     keeps it so): left to its default it ended `eegviz record` on the spot, without footers, and LabRecorderCLI,
     the pipe it writes its output to gone, died with it, without footers or clock offsets."""
     def stop(signum, frame):  # noqa: ARG001 - signal handler signature
+        _asked.set()
         raise KeyboardInterrupt
 
     handlers = {signal.SIGTERM: stop}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # Ctrl-C as Python has it, remembered too
+        handlers[signal.SIGINT] = stop
     if hangup and signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
         handlers[signal.SIGHUP] = stop
-    return _signal_handlers(handlers)
+    return _asking(_signal_handlers(handlers))
+
+
+_asked = threading.Event()  # a stop request came inside sigterm_as_ctrl_c (set before its KeyboardInterrupt)
+
+
+@contextlib.contextmanager
+def _asking(handlers):
+    _asked.clear()
+    try:
+        with handlers:
+            yield
+    finally:
+        _asked.clear()
+
+
+def stop_asked() -> bool:
+    """Whether a stop request (SIGTERM, Ctrl-C, SIGHUP where asked for) came inside sigterm_as_ctrl_c. Its
+    KeyboardInterrupt is raised in whatever Python code the main thread runs at that moment, and where that is a
+    weakref callback or a __del__ (torch frees its compiled graphs' guards so, mid-session) Python prints
+    "Exception ignored in ..." and goes on: `kill PID` was lost, a headless session ran to its end (a live one
+    until systemd's SIGKILL, without footers or report). A loop that waits in the main thread asks this too."""
+    return _asked.is_set()
 
 
 def signals_call(callback):

@@ -272,6 +272,49 @@ def test_stop_gives_every_received_marker_a_line(tmp_path):
     assert stats.ended == "duration"
 
 
+def test_a_kill_whose_keyboardinterrupt_python_swallowed_still_stops_the_session():
+    """A signal's KeyboardInterrupt is raised in whatever the main thread runs; in a weakref callback (torch
+    frees its compiled graphs' guards so, mid-session) Python printed "Exception ignored in ..." and went on, and
+    a headless session killed then ran on to its end (live: until systemd's SIGKILL). The request is remembered."""
+    import signal
+
+    from eegviz.stopping import sigterm_as_ctrl_c
+
+    class KilledSource(LateStopSource):  # live: it never ends by itself
+        def read(self, timeout=0.05):
+            res = super().read(timeout)
+            if self.t[self.pos - 1] > 11.2 and not hasattr(self, "t_kill"):  # three markers in
+                self.t_kill = time.perf_counter()
+                try:
+                    handler(signal.SIGTERM, None)  # `kill PID`, in a weakref callback ...
+                except KeyboardInterrupt:
+                    pass  # ... which swallows its exception
+            return res
+
+    class Lines:  # a marker's result or its reason, as results.jsonl has them (without its report: seconds)
+        def __init__(self):
+            self.n = 0
+
+        def on_result(self, rec, stimulus=None):
+            self.n += 1
+
+        def on_skipped(self, marker, reason, kind):
+            self.n += 1
+
+        def close(self):
+            pass
+
+    src, lines = KilledSource(), Lines()
+    dec, gen = tiny_models()
+    pipe = Pipeline(src, dec, gen, [lines], paced=True)
+    with sigterm_as_ctrl_c():
+        handler = signal.getsignal(signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt):
+            pipe.run(duration=4.0)  # a bound for the old code, which ran on to it
+    assert time.perf_counter() - src.t_kill < 2.0 and pipe.stats.ended == "stopped"
+    assert pipe.stats.markers >= 3 and lines.n == pipe.stats.markers  # as a Ctrl-C stops it: every marker a line
+
+
 class HoldingSource(ArraySource):
     """A live source that holds its last samples back until drain() (as LslSource holds chunks whose units it
     has not judged yet): read() gives everything before 12.2 s and then nothing, drain() the rest."""
