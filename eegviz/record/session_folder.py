@@ -56,7 +56,14 @@ def check_out_dir(out: str | Path) -> Path:
     except RuntimeError:
         raise EegvizError(f"--out {out}: {str(out).split('/')[0]} is no user's home folder on this machine; "
                           f"choose another --out") from None
-    return check_creatable(path, "--out")
+    path = check_creatable(path, "--out")
+    package = Path(__file__).resolve().parents[1]
+    if path.resolve().is_relative_to(package):
+        # a session kept among eegviz's own files goes with them: an upgrade or reinstall of the package deletes
+        # it, and in a checkout it sits among the sources, to be committed or cleaned away
+        raise EegvizError(f"--out {out} is inside eegviz's own package folder ({package}), which an upgrade or a "
+                          f"reinstall replaces; choose another --out")
+    return path
 
 
 def new_session_folder(out: str | Path) -> Path:
@@ -105,6 +112,13 @@ class SessionOutput:
         before the source opens. The digest reads every weight file (a diffusers folder: gigabytes, seconds), so
         it is taken here and kept per folder (model_identity), not at open(): the source is running by then,
         and a claim that took seconds would hold up its first samples."""
+        folder = Path(model_dir).resolve()
+        if Path(self.out).expanduser().resolve().is_relative_to(folder):  # checked by __init__: no probe again
+            # its session.json would count in the model's digest (eegviz.modelio.model_digest: the folder's .json
+            # files), so every later session and benchmark would name another model, and a rotation would be
+            # deleting folders inside a model
+            raise EegvizError(f"--out {self.out} is inside the model folder {folder}: a session recorded there "
+                              f"changes the model's digest; choose another --out")
         self.model = model_identity(model_dir)
         generator = getattr(getattr(self.settings, "model", None), "generator", None)
         sd_model = getattr(getattr(generator, "options", None), "sd_model", None)

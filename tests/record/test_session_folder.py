@@ -328,3 +328,24 @@ def test_a_password_or_token_in_a_sink_url_is_not_written_to_the_record(tmp_path
     assert "hunter2" not in text and "abc123" not in text
     assert json.loads(text)["settings"]["output"]["sinks"] == [
         "hook:https://lab:***@example.org/x?token=***&n=1", "osc:127.0.0.1:9000"]
+
+
+def test_an_out_inside_the_package_or_the_model_folder_is_refused_in_one_line(tmp_path):
+    """A session kept among eegviz's own files is deleted by the next upgrade (and sits among a checkout's
+    sources); one kept in the model folder becomes part of the model's digest (session.json is a .json), so every
+    later session and benchmark named another model. Both were taken without a word; nothing is created."""
+    import eegviz
+
+    package = Path(eegviz.__file__).resolve().parent
+    with pytest.raises(EegvizError, match=r"^--out .* is inside eegviz's own package folder .*; choose another --out$"):
+        check_out_dir(package / "hG-session")
+    assert not (package / "hG-session").exists()
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "decoder.json").write_text("{}")
+    out = SessionOutput(model / "sessions")
+    with pytest.raises(EegvizError, match=r"^--out .* is inside the model folder .*: a session recorded there changes"):
+        out.set_model(model)
+    assert sorted(p.name for p in model.iterdir()) == ["decoder.json"]
+    SessionOutput(tmp_path / "elsewhere").set_model(model)  # beside it is fine
