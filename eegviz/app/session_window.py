@@ -61,7 +61,8 @@ class SessionWindow(QMainWindow):
         # latest, and an earlier one ("LSL stream 'amp' lost", at 3 a.m.) was gone for good once replaced. Kept
         # across sessions, bounded, so a kiosk that runs for days holds no more than NOTICE_HISTORY_LEN.
         self.notices: deque[tuple[float, str]] = deque(maxlen=NOTICE_HISTORY_LEN)
-        self.notice_count = 0  # all notices and errors so far, including those the history has forgotten
+        self.notice_count = 0  # all notices' lines so far, including those the history has forgotten
+        self._repeated: tuple[str, int] = ("", 0)  # the newest line's own text and how often it was said in a row
 
     # ---------------------------------------------------------------- stream
 
@@ -154,8 +155,21 @@ class SessionWindow(QMainWindow):
         """Hook: the counters changed (a window with a status bar redraws it)."""
 
     def _remember_notice(self, text: str) -> None:
-        self.notices.append((time.time(), text))
-        self.notice_count += 1
+        """Add a line to the notices; the same text said again in a row is counted in the line it has (with the
+        time it was said last) instead. A kiosk whose live source is gone retries every 30 s with the same error,
+        and its 50 lines covered the last 25 minutes: what had happened before (when the stream was lost, what
+        was said then) was gone by morning, under lines that all said the same."""
+        now = time.time()
+        said, n = self._repeated
+        if self.notices and text == said:
+            n += 1
+            self.notices[-1] = (self.notices[-1][0], f"{text} (said {n} times, the last at "
+                                                     f"{time.strftime('%H:%M:%S', time.localtime(now))})")
+        else:
+            n = 1
+            self.notices.append((now, text))
+            self.notice_count += 1
+        self._repeated = (text, n)
         self._notices_changed()
 
     def _notices_changed(self) -> None:

@@ -164,3 +164,23 @@ def test_the_operator_sees_the_recent_notices_on_a_key(qtbot, info):
     w._notices_timer.setInterval(50)  # a left-up list hides by itself
     w.show_notices()
     qtbot.waitUntil(lambda: not w.notices_view.isVisible(), timeout=2000)
+
+
+def test_an_error_said_again_and_again_keeps_one_line_and_what_came_before(qtbot, info):
+    """A live kiosk whose stream is gone retries every 30 s with the same error; its 50 lines of history held the
+    last 25 minutes of that line, and what was said before (when the stream was lost) was gone by morning."""
+    from eegviz.app.session_window import NOTICE_HISTORY_LEN
+
+    w = KioskWindow(info)
+    qtbot.addWidget(w)
+    w.on_status({"notice": "LSL stream 'amp' lost; waiting for it to come back"})
+    for _ in range(NOTICE_HISTORY_LEN + 10):
+        w.on_session_error("no LSL stream named 'amp' found within 5 s")
+    lines = w.recent_notices()
+    assert len(lines) == 2 and w.notice_count == 2
+    assert lines[0].split("  ", 1)[1].startswith(f"error: no LSL stream named 'amp' found within 5 s (said "
+                                                 f"{NOTICE_HISTORY_LEN + 10} times, the last at ")
+    assert lines[1].endswith("LSL stream 'amp' lost; waiting for it to come back")
+    w.on_status({"notice": "LSL stream 'amp' is back"})  # another line; the same error later is a line of its own
+    w.on_session_error("no LSL stream named 'amp' found within 5 s")
+    assert len(w.recent_notices()) == 4 and w.recent_notices()[0].endswith("found within 5 s")
