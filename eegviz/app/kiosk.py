@@ -4,7 +4,8 @@ Black, full screen, no controls, traces or status bar: the three images grouped 
 reconstruction large, and under them in big letters the class the EEG decoder read (marked ✓/✗ when the
 stimulus is known). When no EEG has arrived for signal_timeout_s, a "waiting for signal" overlay covers the
 screen until it comes back; while the kiosk's first session is still starting (its model loading, its generator
-warming up) the same overlay says "loading…" instead. It is its own window class so the live window carries no kiosk special cases.
+warming up) the same overlay says "loading…" instead. It is its own window class so the live window carries no
+kiosk special cases.
 """
 
 from __future__ import annotations
