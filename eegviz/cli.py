@@ -92,9 +92,13 @@ def _check_session(settings: SessionSettings) -> None:
         check_display("the window", "run with --headless --out DIR, or set QT_QPA_PLATFORM (offscreen with "
                       "--screenshot; eglfs or linuxfb on a screen without a desktop)")
     if settings.output.folder and not settings.display.headless:
-        from eegviz.record.session_folder import check_out_dir
+        from eegviz.paths import default_model_dir
+        from eegviz.record.session_folder import check_out_beside_model, check_out_dir
 
         check_out_dir(settings.output.folder)  # before any window opens (headless: SessionOutput checks it)
+        model = Path(settings.model.path).expanduser() if settings.model.path else default_model_dir()
+        if model.is_dir():  # a Hub id's folder is known once resolved, at the first session (SessionOutput)
+            check_out_beside_model(settings.output.folder, model)
     if settings.display.headless and not settings.output.folder and not settings.output.sinks:
         # not refused (a quick look at the summary is a use), but a lab must not find out afterwards
         print("eegviz: note: no --out and no --sink: this headless session records nothing; only its summary "

@@ -66,6 +66,18 @@ def check_out_dir(out: str | Path) -> Path:
     return path
 
 
+def check_out_beside_model(out: str | Path, model_dir: Path) -> None:
+    """EegvizError (one line) where --out (checked by check_out_dir) is the model folder or inside it: a session's
+    session.json there counts in the model's digest (eegviz.modelio.model_digest: the folder's .json files), so
+    every later session and benchmark would name another model, and a rotation would delete folders inside a
+    model. Asked when the model folder is known (SessionOutput.set_model), and before a window opens where it is
+    a local folder (eegviz.cli): a kiosk found it only at its first session, and retried it for ever."""
+    folder = Path(model_dir).expanduser().resolve()
+    if Path(out).expanduser().resolve().is_relative_to(folder):
+        raise EegvizError(f"--out {out} is inside the model folder {folder}: a session recorded there changes the "
+                          f"model's digest; choose another --out")
+
+
 def new_session_folder(out: str | Path) -> Path:
     """Create and return the folder this session writes into (see the module docstring)."""
     base = check_out_dir(out)
@@ -112,13 +124,7 @@ class SessionOutput:
         before the source opens. The digest reads every weight file (a diffusers folder: gigabytes, seconds), so
         it is taken here and kept per folder (model_identity), not at open(): the source is running by then,
         and a claim that took seconds would hold up its first samples."""
-        folder = Path(model_dir).resolve()
-        if Path(self.out).expanduser().resolve().is_relative_to(folder):  # checked by __init__: no probe again
-            # its session.json would count in the model's digest (eegviz.modelio.model_digest: the folder's .json
-            # files), so every later session and benchmark would name another model, and a rotation would be
-            # deleting folders inside a model
-            raise EegvizError(f"--out {self.out} is inside the model folder {folder}: a session recorded there "
-                              f"changes the model's digest; choose another --out")
+        check_out_beside_model(self.out, model_dir)
         self.model = model_identity(model_dir)
         generator = getattr(getattr(self.settings, "model", None), "generator", None)
         sd_model = getattr(getattr(generator, "options", None), "sd_model", None)
@@ -319,4 +325,4 @@ def _first_missing(path: Path) -> Path | None:
     return top
 
 
-__all__ = ["SessionOutput", "check_out_dir", "new_session_folder"]
+__all__ = ["SessionOutput", "check_out_beside_model", "check_out_dir", "new_session_folder"]

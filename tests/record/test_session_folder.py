@@ -349,3 +349,15 @@ def test_an_out_inside_the_package_or_the_model_folder_is_refused_in_one_line(tm
         out.set_model(model)
     assert sorted(p.name for p in model.iterdir()) == ["decoder.json"]
     SessionOutput(tmp_path / "elsewhere").set_model(model)  # beside it is fine
+
+
+def test_a_window_is_refused_an_out_inside_its_model_folder_before_it_opens(tmp_path):
+    """A kiosk found it only at its first session, when its model had loaded, and retried that for ever."""
+    from eegviz.cli import _check_session, parse_args, session_settings
+
+    model = tmp_path / "model"
+    model.mkdir()
+    with pytest.raises(EegvizError, match=r"is inside the model folder"):
+        _check_session(session_settings(parse_args(["demo", "--kiosk", "--model", str(model),
+                                                    "--out", str(model / "sessions")])))
+    assert list(model.iterdir()) == []
