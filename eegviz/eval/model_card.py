@@ -112,6 +112,28 @@ def _row(name: str, v: dict, n) -> str:
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
+def _results_heading(metrics: dict) -> list[str]:
+    """The results section's heading, saying what the figures were scored on, and a line where they are no test.
+
+    "Held-out images" only where the evaluation counted the test trials against the model's seen_images.json
+    (metrics.json test_images_seen_by_model) and found none: the evaluation after `eegviz train` counts and warns,
+    it does not refuse (an EEG-ImageNet split file that is not image-wise shares images between train and test),
+    and the heading claimed held-out images whatever the count. "Single trials" except on a zero-shot split, whose
+    retrieval averages each image's test trials per subject."""
+    trials = "test trials averaged per image and subject" if "zero_shot" in metrics else "single trials"
+    seen = metrics.get("test_images_seen_by_model")
+    counts = ({r: seen.get(r) for r in ("train", "val", "trials")} if isinstance(seen, dict) else {})
+    if not counts or not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):
+        return [f"## Test-split results ({trials})"]  # not counted (no seen_images.json, an older metrics.json)
+    if not counts["train"] and not counts["val"]:
+        return [f"## Test-split results (held-out images, {trials})"]
+    parts = [f"{counts[r]} show images it {what}" for r, what in
+             (("train", "trained on"), ("val", "made its choices on (validation)")) if counts[r]]
+    return [f"## Test-split results (NOT held-out images, {trials})",
+            f"- not a clean test: of the {counts['trials']} test trials, {' and '.join(parts)} (seen_images.json, "
+            "matched by image id); these figures score, in part, pictures the model has seen"]
+
+
 def _results(metrics: dict | None, training: dict) -> str:
     if not metrics:
         dec = training.get("decoder", {})
@@ -120,7 +142,7 @@ def _results(metrics: dict | None, training: dict) -> str:
         return ("## Results\nNo test-split evaluation was run with this training (no generator for these stimuli);\n"
                 "run `eegviz eval`. Validation figures from training:\n" + rows + "\n")
     n = metrics.get("n_way")
-    out = ["## Test-split results (held-out images, single trials)"]
+    out = _results_heading(metrics)
     if "zero_shot" in metrics:
         z = metrics["zero_shot"]
         out.append(f"- zero-shot retrieval: {json.dumps(z)}")

@@ -211,3 +211,23 @@ def test_a_card_names_every_file_of_its_model_folder(tmp_path):
     records = next(line for line in card.read_text().splitlines() if line.startswith("- records kept"))
     for name in ("training.json", "seen_images.json", "latent_branch.json", "report/"):
         assert name in records
+
+
+def test_the_results_heading_claims_held_out_images_only_where_none_was_seen():
+    """The evaluation after `eegviz train` counts test trials showing images the model trained on and warns (an
+    EEG-ImageNet split file that is not image-wise shares images); the card's heading said "held-out images"
+    whatever the count. A zero-shot split's retrieval averages trials, and the heading said "single trials"."""
+    from eegviz.eval.model_card import _results
+
+    clean = {"eeg_class_top1": 0.5, "chance_top1": 0.025,
+             "test_images_seen_by_model": {"train": 0, "val": 0, "trials": 400}}
+    assert "## Test-split results (held-out images, single trials)\n" in _results(clean, {})
+    seen = {**clean, "test_images_seen_by_model": {"train": 120, "val": 0, "trials": 400}}
+    text = _results(seen, {})
+    assert "held-out images" not in text.replace("NOT held-out images", "")
+    assert "## Test-split results (NOT held-out images, single trials)" in text
+    assert "- not a clean test: of the 400 test trials, 120 show images it trained on (seen_images.json" in text
+    unknown = {**clean, "test_images_seen_by_model": {"skipped": "no seen_images.json"}}
+    assert "## Test-split results (single trials)\n" in _results(unknown, {})
+    z = {"zero_shot": {"top1": 0.1}, "test_images_seen_by_model": {"train": 0, "val": 0, "trials": 80}}
+    assert "## Test-split results (held-out images, test trials averaged per image and subject)" in _results(z, {})
