@@ -306,7 +306,13 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]
     n_classes = len(ds.classes)
     text = make_text_encoder(dec.hparams.get("text_encoder", "hash"), dec.hparams["n_tokens"], dec.hparams["text_dim"])
-    true_emb = text.encode([f"an image of a {ds.classes[c]}" for c in y]).reshape(len(y), -1)
+    from eegviz.data.targets import captions_for
+
+    # the captions the semantic branch was trained to regress (label or rich: dec.hparams' caption), for the cosine
+    # and the true-caption ceilings: the cosine was taken against the label caption whatever the model regressed,
+    # so a --caption rich model decoding its rich captions exactly scored well below 1
+    ceiling_emb = text.encode(captions_for(ds, test_idx, dec.hparams.get("caption", "label"))).reshape(emb.shape)
+    true_emb = ceiling_emb.reshape(len(y), -1)
     flat_emb = emb.reshape(len(y), -1)
 
     def cosine(targets):
@@ -330,10 +336,6 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         from eegviz.eval.curves import add_repetition_curve
 
         add_repetition_curve(metrics, ds, test_idx, lambda x: decode_eeg(x, dec, batch)["scores"].argmax(1))
-    # the caption the model was trained to regress (label or full), for the true-caption ceiling
-    from eegviz.data.targets import captions_for
-
-    ceiling_emb = text.encode(captions_for(ds, test_idx, dec.hparams.get("caption", "label"))).reshape(emb.shape)
     stimuli = None
     if renderable(ds.image_ids) or ds.image_paths:
         from eegviz.data.targets import stimulus_targets

@@ -582,3 +582,38 @@ def test_the_headline_gives_the_reconstruction_n_way_its_own_chance():
     _headline_figures(metrics)
     assert metrics["headline"]["reconstruction_7way_top1_chance"] == pytest.approx(1 / 7)
     assert metrics["headline"]["chance"] == pytest.approx(1 / 3)  # the class decoding's, unchanged
+
+
+def test_the_embedding_cosine_is_taken_against_the_caption_the_model_regresses(tmp_path, monkeypatch):
+    """A `--caption rich` model regresses each image's rich caption; its cosine (and the shuffled control beside
+    it) was taken against the label caption, so a decoder that returned the rich captions exactly scored below 1."""
+    from eegviz.data import loaders
+    from eegviz.data.dataset import EEGDataset
+    from eegviz.data.targets import captions_for
+    from eegviz.decoders.text import make_text_encoder
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.eval import report
+    from eegviz.stream.preprocess import InputSpec
+
+    ids = np.array([f"img{k}" for k in range(8)])
+    ds = EEGDataset(eeg=np.zeros((8, 4, 50), np.float32), labels=np.arange(8) % 2, image_ids=ids,
+                    subjects=np.zeros(8, np.int64), split=np.array(["train"] * 4 + ["test"] * 4),
+                    ch_names=("a", "b", "c", "d"), sfreq=100.0, tmin=-0.1, classes=["cat", "dog"],
+                    captions={i: f"a {'big' if k % 3 else 'small'} {('cat', 'dog')[k % 2]} number {k}"
+                              for k, i in enumerate(ids)})
+    monkeypatch.setattr(loaders, "open_dataset", lambda *a, **k: ds)
+    spec = InputSpec(ch_names=ds.ch_names, sfreq=ds.sfreq, tmin=ds.tmin, tmax=ds.tmin + 0.5)
+    TwoBranchDecoder(spec, ds.classes, n_tokens=4, text_dim=32, caption="rich", text_encoder="hash").save(
+        tmp_path / "model")
+    text = make_text_encoder("hash", 4, 32)
+
+    def perfect(ds, dec, idx, batch=64):  # the rich captions themselves, as a perfect semantic branch gives them
+        n = len(idx)
+        return {"scores": np.eye(2)[ds.labels[idx]], "saliency": np.zeros((n, 32, 32, 3), np.float32),
+                "embedding": text.encode(captions_for(ds, idx, "rich"))}
+
+    monkeypatch.setattr(report, "decode_split", perfect)
+    m = report.evaluate(tmp_path / "data", tmp_path / "model", tmp_path / "report", controls=False,
+                        reconstructions=False)
+    assert m["embedding_cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert m["embedding_cosine_shuffled"] < 0.99
