@@ -97,6 +97,22 @@ def test_zero_shot_retrieval_averages_repetitions_and_can_fail(tmp_path):
     assert flat["top1"] == pytest.approx(1 / N_TEST) and flat["top5"] == pytest.approx(5 / N_TEST)
 
 
+def test_zero_shot_figures_stand_beside_an_interval_and_a_guessers_band(tmp_path):
+    """The retrieval figures had the chance level alone beside them (the class top-1 has its Wilson interval and a
+    guesser's band): over 12 retrievals, a perfect reader lies above the band, a collapsed one (exactly chance)
+    inside it, each interval holding its own figure."""
+    ds = _things_like(tmp_path)
+    te = ds.subset("test")
+    text = HashTextEncoder(8, 64)
+    for mode, above in (("good", True), ("collapsed", False)):
+        r = zero_shot_retrieval(ds, _Reader(ds, text, mode), te, text)
+        for name in ("top1", "top5"):
+            lo, hi = r[f"{name}_ci95"]
+            band = r[f"{name}_chance_band95"]
+            assert lo <= r[name] <= hi and band[0] <= r[f"chance_{name}"] <= band[1]
+        assert (r["top1"] > r["top1_chance_band95"][1]) is above
+
+
 def test_evaluate_switches_to_retrieval_on_a_zero_shot_split(tmp_path, monkeypatch):
     """evaluate() on THINGS-like data: no class top-1 from prototypes of unseen concepts, the retrieval
     figures instead, and the refit controls skipped with the reason (their classes are not the test ones)."""
@@ -117,4 +133,5 @@ def test_evaluate_switches_to_retrieval_on_a_zero_shot_split(tmp_path, monkeypat
     z = m["zero_shot"]
     assert z["n_concepts"] == N_TEST and z["n_images"] == N_TEST and 0 <= z["top1"] <= z["top5"] <= 1
     assert m["headline"]["zero_shot_top1"] == z["top1"] and "skipped" in m["controls"]
+    assert m["headline"]["ci95"] == z["top1_ci95"] and m["headline"]["chance_band95"] == z["top1_chance_band95"]
     assert "skipped" in m["reconstruction"]  # THINGS stimuli were not given
