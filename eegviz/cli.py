@@ -434,6 +434,9 @@ def cmd_eval(args) -> int:
                        ("--guidance", args.guidance, None), ("--init", args.init, None),
                        ("--compile", args.compile, False), ("--classifier", args.classifier, None)),
                       "for the reconstructions, which --no-reconstructions skips")
+    if not args.controls:  # the high-pass variant's cutoff was dropped without a word (its Nyquist check with it)
+        _refuse_given((("--controls-highpass", args.controls_highpass, 1.0),),
+                      "for the confound controls, which --no-controls skips")
     _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
     data_opts = dataset_options(args)
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",

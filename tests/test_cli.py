@@ -79,6 +79,9 @@ def run(*args, timeout=300):
     # an evaluation that makes no image built the generator anyway, and dropped its options without a word
     (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--no-reconstructions", "--steps", "2",
       "--classifier", "/c"], "--steps, --classifier are for the reconstructions, which --no-reconstructions skips"),
+    # and one that runs no control dropped the high-pass variant's cutoff (and its Nyquist check) without a word
+    (["eval", "--data", "TESTS_WORLD", "--model", "/x", "--out", "NEW", "--no-controls", "--controls-highpass", "200"],
+     "--controls-highpass is for the confound controls, which --no-controls skips"),
     (["record", "--out", "NEW", "--wait", "-1"], "--wait must be a finite number > 0 s"),
     # a look of 0 s sees no stream: 0 was accepted, and eegviz went on looking 1 s at a time
     (["record", "--out", "NEW", "--wait", "0"], "--wait must be a finite number > 0 s (the length of one look for "
