@@ -21,7 +21,9 @@ assignment and scoring it on trials it never saw:
   every subject saw every image, a split by subject or block alone would test on images the probe was fit
   on, and exemplar memory would pass for generalisation. In a block design (one class per block) this is
   where slow-drift "decoding" collapses; when every class lives in a single block per subject and there is
-  one subject, no such split exists and it says so.
+  one subject, no such split exists and it says so. In both, a fold's test trials of a class its training trials
+  lack are left out and counted (unscorable_trials), not scored as misses: a probe never names a class it was not
+  fit on; the chance level is then that of the classes each fold's probe knows.
 - each of the above again after a high-pass (the same filter `eegviz train --highpass` bakes into a model).
 
 Refitting the full two-branch decoder for every control would take hours on 2 cores, so the controls refit a
@@ -260,6 +262,28 @@ def _fittable(train_labels: np.ndarray, test: np.ndarray) -> bool:
     return len(test) > 0 and len(np.unique(train_labels)) >= 2
 
 
+def _known_classes(y: np.ndarray, train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, int]:
+    """A fold's test trials whose class the fold's training trials hold, and how many were left out.
+
+    A probe never names a class it was not fit on (controls_skip_reason refuses a whole split for it), so in a fold
+    whose training trials lack a class - the held-out subject saw classes the others did not, whole blocks of a
+    class in the test fold - that class's test trials scored 0 by design, and leave one subject out read as no
+    generalisation. They are left out of the score and counted ("unscorable_trials")."""
+    known = np.isin(y[test], y[train])
+    return test[known], int((~known).sum())
+
+
+def _fold_chance(fits, chance: float, n_trained: int) -> float:
+    """The chance level of a control scored over several folds, where a fold's probe was fit on fewer of the
+    classes than the image split's (n_trained): a guesser among its fold's classes, the image split's chance scaled
+    up by how many fewer it knows, averaged over the scored trials; `chance` itself, exactly, wherever every fold
+    trained on every class the training split holds."""
+    per = [(len(te), chance * n_trained / len(np.unique(lab))) for _, lab, te in fits]
+    if all(len(np.unique(lab)) == n_trained for _, lab, _ in fits):
+        return chance
+    return float(sum(n * c for n, c in per) / sum(n for n, _ in per))
+
+
 def run_controls(ds, spec: InputSpec, highpass_hz: float = 1.0, seed: int = 0,
                  decoder_top1: float | None = None) -> dict:
     """All controls, each without and with an extra high-pass; JSON-ready dict ({"skipped": why} where
@@ -333,12 +357,13 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
         # TRAINING images, so neither a subject nor an image is shared (exemplar leakage)
         # a subject without test trials has nothing to score, and the others' training trials may hold one
         # class: both folds are left out (sklearn refused them with a traceback), the scored subjects named
-        loso = []
+        loso, loso_unscorable = [], 0
         for s in subjects:
             train = np.flatnonzero((ds.subjects != s) & in_train)
-            test = np.flatnonzero((ds.subjects == s) & in_test)
+            test, unknown = _known_classes(y, train, np.flatnonzero((ds.subjects == s) & in_test))
             if _fittable(y[train], test):
                 loso.append((s, (train, y[train], test)))
+                loso_unscorable += unknown
         if loso:
             fits["leave_one_subject_out"] = [fit for _, fit in loso]
         else:
@@ -356,11 +381,13 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
         else:
             # crossed with the image split too: each fold's test-image trials, a probe fit on the training
             # images recorded in the other blocks
-            blocks_fits = []
+            blocks_fits, blocks_unscorable = [], 0
             for fold in folds:
-                test, train = np.intersect1d(fold, test_idx), np.setdiff1d(train_idx, fold)
+                train = np.setdiff1d(train_idx, fold)
+                test, unknown = _known_classes(y, train, np.intersect1d(fold, test_idx))
                 if _fittable(y[train], test):
                     blocks_fits.append((train, y[train], test))
+                    blocks_unscorable += unknown
             if blocks_fits:
                 fits["blocks_kept_apart"] = blocks_fits
             else:
@@ -370,6 +397,7 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
     preds, hits = iter(_predict_all(f, flat, n_classes)), {}
     for key, group in fits.items():
         hits[key] = [int((next(preds) == y[te]).sum()) for _, _, te in group]
+    n_trained = len(np.unique(y[train_idx]))  # the classes the image split's probe knows
     res["image_split"] = _score(hits["image_split"][0], len(test_idx), chance, n_eff,
                                 test_images_in_training=images_shared(ds, train_idx, test_idx))
     units = min(n_eff, len(np.unique(y[test_idx]))) * SHUFFLES  # hits come a class at a time (docstring)
@@ -379,15 +407,19 @@ def _variant_controls(ds, f: np.ndarray, y: np.ndarray, rng: np.random.Generator
         n = [len(te) for _, _, te in fits["leave_one_subject_out"]]
         per = {str(int(s)): k / m for (s, _), k, m in zip(loso, hits["leave_one_subject_out"], n)}
         scored = np.concatenate([te for _, _, te in fits["leave_one_subject_out"]])
-        res["leave_one_subject_out"] = _score(sum(hits["leave_one_subject_out"]), sum(n), chance,
+        res["leave_one_subject_out"] = _score(sum(hits["leave_one_subject_out"]), sum(n),
+                                              _fold_chance(fits["leave_one_subject_out"], chance, n_trained),
                                               effective_units(ds, scored),
-                                              per_subject=per, crossed_with_image_split=True)
+                                              per_subject=per, crossed_with_image_split=True,
+                                              **({"unscorable_trials": loso_unscorable} if loso_unscorable else {}))
     if "blocks_kept_apart" in fits:
         scored = np.concatenate([te for _, _, te in fits["blocks_kept_apart"]])
-        res["blocks_kept_apart"] = _score(sum(hits["blocks_kept_apart"]), len(scored), chance,
+        res["blocks_kept_apart"] = _score(sum(hits["blocks_kept_apart"]), len(scored),
+                                          _fold_chance(fits["blocks_kept_apart"], chance, n_trained),
                                           effective_units(ds, scored),
                                           folds=len(folds), blocks=int(len(np.unique(ds.blocks))),
-                                          crossed_with_image_split=True)
+                                          crossed_with_image_split=True,
+                                          **({"unscorable_trials": blocks_unscorable} if blocks_unscorable else {}))
     order = ("image_split", "shuffled_labels", "leave_one_subject_out", "blocks_kept_apart")
     return {k: res[k] for k in order}
 

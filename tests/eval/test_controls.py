@@ -344,3 +344,18 @@ def test_a_model_trained_with_a_high_pass_gets_the_variant_above_its_own_cutoff(
     assert r["highpass_variant"]["skipped"].startswith("the model already high-passes its input at 0.5 Hz")
     assert "no high-pass variant" in caplog.text
     assert "highpass_variant" not in run_controls(ds, spec, highpass_hz=0.0)  # none asked for
+
+
+def test_a_fold_whose_probe_never_saw_a_class_does_not_score_that_class_as_misses():
+    """Subject 0 saw classes 0 and 1 only, subject 1 all four: held out, subject 1's test trials of classes 2 and 3
+    met a probe fit on subject 0 alone, which never names them, and scored 0 by design (the split-wide refusal,
+    controls_skip_reason, cannot see a fold), so subject 1 scored at most 0.5 on a class signal its probe reads
+    perfectly. Those trials are left out and counted, and the chance level is that of the classes each fold knows."""
+    rows = [(s, c, f"s{s}c{c}_{i}", "test" if i >= 6 else "train", s * 2 + i % 2)
+            for s in range(2) for c in (range(2) if s == 0 else range(4)) for i in range(8)]
+    ds = _noise_world(rows)
+    ds.eeg[:, 0, 20:] += (ds.labels[:, None] * 1e-4).astype(np.float32)  # every trial carries its class
+    loso = run_controls(ds, _spec(ds), highpass_hz=0.0)["variants"]["as_model"]["leave_one_subject_out"]
+    assert loso["unscorable_trials"] == 4 and loso["n"] == 4 + 4
+    assert loso["per_subject"]["1"] == 1.0  # was 0.5 at best: half its test trials could not be named
+    assert loso["chance"] == pytest.approx((4 * 0.25 + 4 * 0.5) / 8)  # subject 0's 4 against 4 classes, 1's 4 against 2
