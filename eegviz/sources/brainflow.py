@@ -24,7 +24,7 @@ import numpy as np
 import pylsl
 from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, os_error_line
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources import lsl_reconnect
 from eegviz.sources.base import ReadResult, nan_notice
@@ -106,6 +106,58 @@ def _board_name(board_id: int) -> str:
         return f"board {board_id}"
 
 
+PLAYBACK_LOOK_LINES = 50  # a playback file's first this-many non-blank lines are read to see it can be played
+
+
+def _check_playback_file(path: str, master: int) -> None:
+    """Refuse, in one line, a playback file BrainFlow's playback board would send nothing from.
+
+    BrainFlow 5.23 prepares and starts a playback of such a file without an error and then sends nothing, so the
+    session waited for ever, saying only that the board fell silent, "its file played to its end?": with no
+    --board-file (it plays no file at all), and with a file whose lines do not hold the master board's row count
+    (a recording of another board, a CSV of another program: BrainFlow skips each such line). A file that is not
+    there, or is empty, was refused by BrainFlow with "check the port/address parameters". The lines are split
+    as BrainFlow splits them: at tabs, at commas where a line has no tab."""
+    where = f"--board-file {path}"
+    if not path:
+        raise EegvizError("PLAYBACK_FILE_BOARD plays a BrainFlow recording: name its file with --board-file FILE")
+    if os.path.isdir(path):
+        raise EegvizError(f"{where} is a folder: name the BrainFlow recording (a .csv file) to play")
+    try:
+        with open(path, "rb") as f:
+            lines = []
+            for raw in f:
+                line = raw.decode("latin-1")
+                if line.strip():
+                    lines.append(line)
+                if len(lines) == PLAYBACK_LOOK_LINES:
+                    break
+    except OSError as e:
+        raise EegvizError(f"{where}: {os_error_line(e)}") from None
+    if not lines:
+        raise EegvizError(f"{where} is empty: it holds no samples to play")
+    try:
+        _load_board_controller()
+        BoardShim.disable_board_logger()  # its error line for an unknown board, on stderr
+        rows = int(BoardShim.get_num_rows(master))
+    except BrainFlowError:
+        return  # a master board BrainFlow does not know: open() says so
+    counts = [_values_in(line) for line in lines]
+    if rows not in counts:
+        raise EegvizError(f"{where} is no BrainFlow recording of {_board_name(master)} (--master-board {master}): "
+                          f"its lines hold {max(counts, key=counts.count)} values, where that board's hold {rows} (a sample a line, "
+                          "tab-separated, as BrainFlow writes them), so BrainFlow's playback would send nothing; "
+                          "name the board that recorded it with --master-board")
+
+
+def _values_in(line: str) -> int:
+    """How many values BrainFlow's playback reads in a line of its file, its line end kept: it splits at tabs (at
+    commas where the line has none) and drops a lone "\\n" (so "1\\t2\\t\\n" holds 2, but "1\\t2\\t\\r\\n" 3)."""
+    values = line.split("\t" if "\t" in line else ",")
+    # after the last separator: the line end, which is no value, or nothing (the file's last line, unended)
+    return len(values) - (values[-1] in ("\n", ""))
+
+
 def _marker_text(value: float) -> str:
     """A board marker's id: insert_marker takes any non-zero number; integral ones read without '.0' ("3"), others
     as they are ("2.5"), the rule an XDF file's numeric markers are read by (eegviz.sources.xdf._payload). Every
@@ -174,6 +226,8 @@ class BrainFlowSource:
             raise EegvizError(f"{name} streams another board's data: name that board with --master-board ID (e.g. "
                               "-1 for a recording of the synthetic board)"
                               + (", and its file with --board-file" if playback else ""))
+        if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value:
+            _check_playback_file(str(self.params.get("file") or ""), int(self.params["master_board"]))
         port = str(self.params.get("serial_port") or "")
         if port.startswith("/") and not os.path.exists(port):
             raise EegvizError(f"could not start {name}: there is no serial port {port} on this machine (is the "

@@ -601,6 +601,37 @@ def test_a_playback_that_played_its_file_is_not_said_to_be_switched_off(tmp_path
         src.stop()
 
 
+def test_a_playback_file_brainflow_would_send_nothing_from_is_refused_as_the_source_is_made(tmp_path, capfd) -> None:
+    """BrainFlow's playback board prepared and started without an error, then sent nothing, for no --board-file
+    and for a file whose lines are not the master board's (a synthetic board's 32 values a line played as a
+    Cyton's 24): the session waited for ever, told only that the file "played to its end?". A missing or empty
+    file was "check the port/address parameters". Each is now one line, before a model loads."""
+    recording = _synthetic_board_file(tmp_path / "synthetic.csv", 10)
+    (tmp_path / "empty.csv").write_text("\n")
+    cases = {None: "name its file with --board-file", str(tmp_path / "gone.csv"): "No such file",
+             str(tmp_path): "is a folder", str(tmp_path / "empty.csv"): "is empty"}
+    for file, said in cases.items():
+        with pytest.raises(EegvizError, match=said) as err:
+            BrainFlowSource(board_id=-3, params={"master_board": -1, **({"file": file} if file else {})})
+        assert "\n" not in str(err.value)
+    with pytest.raises(EegvizError, match="hold 32 values, where that board's hold 24") as err:
+        BrainFlowSource(board_id=-3, params={"master_board": 0, "file": str(recording)})
+    assert "CYTON_BOARD" in str(err.value) and "--master-board" in str(err.value)
+    # a heading line BrainFlow skips, lines ended by a tab or CRLF, commas: BrainFlow plays them, so not refused
+    lines = recording.read_text().splitlines()
+    for i, text in enumerate(("time\tFz\n" + "\n".join(lines), "\t\n".join(lines), "\r\n".join(lines),
+                              "\n".join(line.replace("\t", ",") for line in lines),
+                              "".join(line.rsplit("\t", 1)[0] + "\t\t\n" for line in lines))):  # last one blank
+        (tmp_path / f"{i}.csv").write_bytes(text.encode())
+        BrainFlowSource(board_id=-3, params={"master_board": -1, "file": str(tmp_path / f"{i}.csv")})
+    from brainflow.board_shim import BoardShim
+
+    BoardShim.enable_board_logger()  # as in a fresh process, where no board was opened before
+    capfd.readouterr()
+    BrainFlowSource(board_id=-3, params={"master_board": 999, "file": str(recording)})  # open() says the board
+    assert "board_logger" not in capfd.readouterr().err  # BrainFlow's own error line, asked for its rows
+
+
 def test_a_board_at_another_rate_than_brainflow_describes_ends_the_session_in_one_line(monkeypatch) -> None:
     """BrainFlow describes each board by its default rate; a board set to another (here a quarter of it: every
     fourth sample comes) had every epoch cut at the wrong length without a word, where an LSL stream whose rate
