@@ -220,6 +220,19 @@ class BrainFlowSource:
             if not hasattr(input_params, key):
                 raise EegvizError(f"unknown BrainFlow parameter '{key}' for {name}; see BrainFlowInputParams")
             setattr(input_params, key, value)
+        # BrainFlow reads `file` for its playback board only and `master_board` for it and the streaming board;
+        # any other board ignores them: `--board -1 --board-file rec.csv` decoded the synthetic board's noise, not
+        # the recording, and `--board 0 --board-file rec.csv` waited for a Cyton, without a word
+        ignored = [(opt, whose) for opt, field, used_by, whose in (
+            ("--board-file", "file", (BoardIds.PLAYBACK_FILE_BOARD.value,), "BrainFlow's playback board's (-3)"),
+            ("--master-board", "master_board", RELAY_BOARDS, "the playback and streaming boards' (-3, -2)"))
+            if self.params.get(field) not in (None, "") and self.board_id not in used_by]
+        if ignored:
+            them = "it" if len(ignored) == 1 else "them"
+            raise EegvizError(" and ".join(f"{opt} is only {whose}" for opt, whose in ignored) + f": {name} ignores "
+                              f"{them}{'' if self.board_id in RELAY_BOARDS else ' and sends its own data'}; to play "
+                              f"a recording give --board -3 --master-board ID --board-file FILE, else leave {them} out "
+                              "(on the command line or in the --config file)")
         if self.board_id in RELAY_BOARDS and self.params.get("master_board") is None:
             # BrainFlow's own answer was "does not support board id -3", though it does
             playback = self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value

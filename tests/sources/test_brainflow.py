@@ -221,6 +221,22 @@ def test_board_error_is_one_line() -> None:
     assert "\n" not in str(err.value) and "nonexistent-eegviz" in str(err.value)
 
 
+def test_a_file_or_master_board_for_a_board_that_ignores_them_is_refused(tmp_path) -> None:
+    """BrainFlow reads `file` for its playback board (-3) only, and `master_board` for it and the streaming
+    board (-2): `--board -1 --board-file rec.csv` decoded the synthetic board's noise as if it were the
+    recording, without a word. Refused in one line, naming what plays a recording."""
+    cases = [(-1, {"file": "rec.csv"}, "--board-file is only", "SYNTHETIC_BOARD ignores it and sends its own"),
+             (0, {"file": "rec.csv", "master_board": -1}, "--board-file is only", "and --master-board is only"),
+             (-2, {"file": "rec.csv", "master_board": -1}, "--board-file is only", "STREAMING_BOARD ignores it;")]
+    for board, params, *said in cases:
+        with pytest.raises(EegvizError) as err:
+            BrainFlowSource(board_id=board, params=params)
+        assert all(s in str(err.value) for s in said) and "--board -3 --master-board ID --board-file FILE" in str(
+            err.value) and "\n" not in str(err.value), str(err.value)
+    recording = _synthetic_board_file(tmp_path / "synthetic.csv", 10)  # where they are used, taken
+    BrainFlowSource(board_id=-3, params={"master_board": -1, "file": str(recording)})
+
+
 def test_a_missing_serial_device_is_said_before_the_board_is_touched() -> None:
     """The dongle not plugged in: the source refuses as it is made, before a model loads or warms up."""
     with pytest.raises(EegvizError, match="no serial port /dev/nonexistent-eegviz on this machine"):
