@@ -158,6 +158,19 @@ def _values_in(line: str) -> int:
     return len(values) - (values[-1] in ("\n", ""))
 
 
+def _port_group_hint(port: str) -> str:
+    """How to be let in to a serial port's group (dialout on Debian and Ubuntu, uucp on Arch), where it has one."""
+    try:
+        import grp
+
+        group = grp.getgrgid(os.stat(port).st_gid).gr_name
+    except (ImportError, KeyError, OSError):
+        return ""
+    if group == "root":
+        return " (ask the machine's administrator for it)"
+    return f" (it is the {group} group's: add yourself with 'sudo usermod -aG {group} $USER', then log in again)"
+
+
 def _marker_text(value: float) -> str:
     """A board marker's id: insert_marker takes any non-zero number; integral ones read without '.0' ("3"), others
     as they are ("2.5"), the rule an XDF file's numeric markers are read by (eegviz.sources.xdf._payload). Every
@@ -245,6 +258,11 @@ class BrainFlowSource:
         if port.startswith("/") and not os.path.exists(port):
             raise EegvizError(f"could not start {name}: there is no serial port {port} on this machine (is the "
                               "board's dongle plugged in? check the port parameter)")
+        if port.startswith("/") and not os.access(port, os.R_OK | os.W_OK):
+            # Linux gives a USB dongle's port (/dev/ttyUSB0) to the dialout group: a user not in it got BrainFlow's
+            # "unable to prepare streaming session (check the port/address parameters)" for the right port
+            raise EegvizError(f"could not start {name}: you have no permission to open the serial port {port}"
+                              + _port_group_hint(port))
         return input_params
 
     def open(self) -> None:

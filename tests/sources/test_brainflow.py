@@ -243,6 +243,24 @@ def test_a_missing_serial_device_is_said_before_the_board_is_touched() -> None:
         BrainFlowSource(board_id=0, params={"serial_port": "/dev/nonexistent-eegviz"})
 
 
+def test_a_serial_port_the_user_may_not_open_is_said_with_its_group(tmp_path, monkeypatch) -> None:
+    """Linux gives a dongle's port to the dialout group: a user not in it was told BrainFlow's "unable to prepare
+    streaming session (check the port/address parameters)", though the port was the right one."""
+    import grp
+    import os
+    from types import SimpleNamespace
+
+    port = tmp_path / "ttyUSB0"
+    port.touch()
+    monkeypatch.setattr(os, "access", lambda path, mode: str(path) != str(port))
+    monkeypatch.setattr(grp, "getgrgid", lambda gid: SimpleNamespace(gr_name="dialout"))
+    with pytest.raises(EegvizError) as err:
+        BrainFlowSource(board_id=0, params={"serial_port": str(port)})
+    said = str(err.value)
+    assert f"no permission to open the serial port {port}" in said and "usermod -aG dialout" in said, said
+    assert "\n" not in said
+
+
 def test_markers_from_an_lsl_stream_beside_the_board() -> None:
     """A stimulus program's LSL string markers arrive with a BrainFlow board's EEG (no LSL EEG stream exists)."""
     import uuid
