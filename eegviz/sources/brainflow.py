@@ -106,6 +106,27 @@ def _board_name(board_id: int) -> str:
         return f"board {board_id}"
 
 
+def _check_described(board: int) -> None:
+    """Refuse, in one line, a board BrainFlow does not know or describes with no EEG channels (an EMG armband, an
+    ECG or motion sensor). Said as the source is made, before a model loads: the unknown id was said only once the
+    model had loaded, and a board without EEG as "BrainFlow does not support board id 10", which it does."""
+    _load_board_controller()
+    BoardShim.disable_board_logger()  # its error line for what it cannot tell, on stderr
+    try:
+        BoardShim.get_sampling_rate(board)
+    except BrainFlowError as e:
+        raise EegvizError(f"BrainFlow does not support board id {board}: {e}") from None
+    try:
+        BoardShim.get_eeg_channels(board)
+    except BrainFlowError:
+        # (BrainFlow adds a null entry for each kind it was asked for and lacks: those are left out)
+        kinds = [k.removesuffix("_channels").upper() for k, rows in BoardShim.get_board_descr(board).items()
+                 if k.endswith("_channels") and rows]
+        raise EegvizError(f"{_board_name(board)} sends no EEG, by BrainFlow's description of it"
+                          + (f" (only {', '.join(kinds)} channels)" if kinds else "")
+                          + ": eegviz decodes EEG; choose a board that records it") from None
+
+
 PLAYBACK_LOOK_LINES = 50  # a playback file's first this-many non-blank lines are read to see it can be played
 
 
@@ -141,7 +162,7 @@ def _check_playback_file(path: str, master: int) -> None:
         BoardShim.disable_board_logger()  # its error line for an unknown board, on stderr
         rows = int(BoardShim.get_num_rows(master))
     except BrainFlowError:
-        return  # a master board BrainFlow does not know: open() says so
+        return  # a master board BrainFlow does not know: _check_described says so
     counts = [_values_in(line) for line in lines]
     if rows not in counts:
         raise EegvizError(f"{where} is no BrainFlow recording of {_board_name(master)} (--master-board {master}): "
@@ -252,6 +273,7 @@ class BrainFlowSource:
             raise EegvizError(f"{name} streams another board's data: name that board with --master-board ID (e.g. "
                               "-1 for a recording of the synthetic board)"
                               + (", and its file with --board-file" if playback else ""))
+        _check_described(int(self.params["master_board"]) if self.board_id in RELAY_BOARDS else self.board_id)
         if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value:
             _check_playback_file(str(self.params.get("file") or ""), int(self.params["master_board"]))
         port = str(self.params.get("serial_port") or "")

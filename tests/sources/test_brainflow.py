@@ -221,6 +221,18 @@ def test_board_error_is_one_line() -> None:
     assert "\n" not in str(err.value) and "nonexistent-eegviz" in str(err.value)
 
 
+def test_a_board_without_eeg_or_unknown_to_brainflow_is_refused_as_the_source_is_made() -> None:
+    """An EMG armband (Callibri EMG, 10) was refused with "BrainFlow does not support board id 10", which it does;
+    it sends no EEG. An unknown id was said only once the model had loaded. Both now as the source is made."""
+    with pytest.raises(EegvizError) as err:
+        BrainFlowSource(board_id=10)
+    assert "CALLIBRI_EMG_BOARD sends no EEG" in str(err.value) and "(only EMG channels)" in str(err.value)
+    with pytest.raises(EegvizError, match="does not support board id 999"):
+        BrainFlowSource(board_id=999)
+    with pytest.raises(EegvizError, match="EMOTIBIT_BOARD sends no EEG"):  # a playback is described by its master
+        BrainFlowSource(board_id=-3, params={"master_board": 47, "file": "rec.csv"})
+
+
 def test_a_file_or_master_board_for_a_board_that_ignores_them_is_refused(tmp_path) -> None:
     """BrainFlow reads `file` for its playback board (-3) only, and `master_board` for it and the streaming
     board (-2): `--board -1 --board-file rec.csv` decoded the synthetic board's noise as if it were the
@@ -662,7 +674,8 @@ def test_a_playback_file_brainflow_would_send_nothing_from_is_refused_as_the_sou
 
     BoardShim.enable_board_logger()  # as in a fresh process, where no board was opened before
     capfd.readouterr()
-    BrainFlowSource(board_id=-3, params={"master_board": 999, "file": str(recording)})  # open() says the board
+    with pytest.raises(EegvizError, match="does not support board id 999"):
+        BrainFlowSource(board_id=-3, params={"master_board": 999, "file": str(recording)})
     assert "board_logger" not in capfd.readouterr().err  # BrainFlow's own error line, asked for its rows
 
 
