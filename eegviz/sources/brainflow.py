@@ -7,9 +7,10 @@ over), so epochs are cut in a Dejitter line through them (eegviz.stream.dejitter
 recording keeps the board's own stamps. Boards that number their samples (Cyton, the synthetic board) say exactly
 where samples were lost (a radio link drops packets), which the wobbling stamps hide: the line counts them
 (eegviz.stream.counter), so later samples keep their place and the epochs across the loss are refused as holes.
-Markers come from the board's marker channel (board.insert_marker) or, when the stimulus program publishes them over
-LSL, from a named LSL string stream, found again in the background if it goes (eegviz.sources.lsl_reconnect). A
-board that falls silent, or whose samples contradict the rate BrainFlow describes it by, is said.
+Markers come from the board's marker channel (board.insert_marker; a playback's from its file, where BrainFlow
+sends none) or, when the stimulus program publishes them over LSL, from a named LSL string stream, found again in
+the background if it goes (eegviz.sources.lsl_reconnect). A board that falls silent, or whose samples contradict the
+rate BrainFlow describes it by, is said.
 """
 
 from __future__ import annotations
@@ -147,8 +148,7 @@ def _check_playback_file(path: str, master: int) -> None:
     try:
         with open(path, "rb") as f:
             lines = []
-            for raw in f:
-                line = raw.decode("latin-1")
+            for line in f:
                 if line.strip():
                     lines.append(line)
                 if len(lines) == PLAYBACK_LOOK_LINES:
@@ -163,20 +163,53 @@ def _check_playback_file(path: str, master: int) -> None:
         rows = int(BoardShim.get_num_rows(master))
     except BrainFlowError:
         return  # a master board BrainFlow does not know: _check_described says so
-    counts = [_values_in(line) for line in lines]
+    counts = [len(_values_in(line)) for line in lines]
     if rows not in counts:
+        most = max(counts, key=counts.count)
         raise EegvizError(f"{where} is no BrainFlow recording of {_board_name(master)} (--master-board {master}): "
-                          f"its lines hold {max(counts, key=counts.count)} values, where that board's hold {rows} (a sample a line, "
+                          f"its lines hold {most} values, where that board's hold {rows} (a sample a line, "
                           "tab-separated, as BrainFlow writes them), so BrainFlow's playback would send nothing; "
                           "name the board that recorded it with --master-board")
 
 
-def _values_in(line: str) -> int:
-    """How many values BrainFlow's playback reads in a line of its file, its line end kept: it splits at tabs (at
-    commas where the line has none) and drops a lone "\\n" (so "1\\t2\\t\\n" holds 2, but "1\\t2\\t\\r\\n" 3)."""
-    values = line.split("\t" if "\t" in line else ",")
-    # after the last separator: the line end, which is no value, or nothing (the file's last line, unended)
-    return len(values) - (values[-1] in ("\n", ""))
+def _values_in(line: bytes) -> list[bytes]:
+    """The values BrainFlow's playback reads in a line of its file, its line end kept: it splits at tabs (at
+    commas where the line has none), and the piece after the last separator is no value when it is the line end
+    alone or nothing (the file's last line, unended): "1\\t2\\t\\n" holds 2 values, "1\\t2\\t\\r\\n" 3."""
+    values = line.split(b"\t" if b"\t" in line else b",")
+    if values[-1] in (b"\n", b""):
+        values.pop()
+    return values
+
+
+PLAYBACK_LINE_MAX = 8191  # BrainFlow reads a playback file's lines in pieces of this many bytes (fgets, 8192)
+
+
+def _playback_markers(path: str, rows: int, marker_row: int) -> tuple[np.ndarray, np.ndarray]:
+    """The markers a BrainFlow recording holds: the place of each among the samples BrainFlow's playback sends
+    (its lines of `rows` values, in order, as BrainFlow reads them), and its value.
+
+    BrainFlow's playback sends the marker channel empty (Board::push_package writes there the markers inserted
+    into the playing board: none), so a recording's markers were lost without a word, and a playback session
+    never decoded an epoch; --markers NAME, which the README offered instead, needs a stimulus program running
+    in step with a recording made long before."""
+    places, values, n = [], [], 0
+    with open(path, "rb") as f:
+        for line in f:
+            if len(line) > PLAYBACK_LINE_MAX:
+                continue  # read in pieces, none of which BrainFlow plays
+            line = _values_in(line)
+            if len(line) != rows:
+                continue  # skipped by BrainFlow too
+            try:
+                value = float(line[marker_row])
+            except ValueError:
+                value = 0.0
+            if np.isfinite(value) and value != 0:
+                places.append(n)
+                values.append(value)
+            n += 1
+    return np.array(places, dtype=np.int64), np.array(values, dtype=np.float64)
 
 
 def _port_group_hint(port: str) -> str:
@@ -235,6 +268,7 @@ class BrainFlowSource:
         self._marker_passed_over: set[str] = set()
         self._markers: lsl_reconnect.RecoveringInlet | None = None
         self._streaming = False  # start() ran (open() only prepares the board)
+        self._file_markers: tuple[np.ndarray, np.ndarray] | None = None
         self._offset = 0.0
         self._last_ts: float | None = None
         self._dejitter: Dejitter | None = None
@@ -315,6 +349,13 @@ class BrainFlowSource:
             names = []
         # none, too few, blank or doubled: ch1..chN
         names = usable_ch_names(names, len(self._eeg_rows), "the BrainFlow board")
+        self._file_markers = None  # a playback's recording's markers, put back on their samples (_playback_markers)
+        if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value and not self.marker_lsl_name:
+            try:
+                self._file_markers = _playback_markers(str(self.params["file"]), BoardShim.get_num_rows(desc),
+                                                       self._marker_row)
+            except OSError as e:
+                raise EegvizError(f"--board-file {self.params['file']}: {os_error_line(e)}") from None
         self.board = _Board(self.board_id, self._input_params)
         self._try("prepare_session")
         self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")
@@ -411,6 +452,7 @@ class BrainFlowSource:
         self._counter = (SampleCounter(most=int(self.info.sfreq))
                          if self._counter_row is not None and self.info.sfreq > 0 else None)
         self.lost_samples = 0
+        self._played = 0  # samples read since start(): a playback's place in its file
         self._told_nan = self._told_lost = self._told_text = False
         self._rate_check = LiveRateCheck(self.info.sfreq, RATE_CHECK_S)
         self._rate_error: str | None = None
@@ -435,6 +477,8 @@ class BrainFlowSource:
         except BrainFlowError as e:
             raise EegvizError(f"BrainFlow board {self.info.name} failed: {e}") from None
         self._watch_silence(data.shape[1] > 0, result)
+        if self._file_markers is not None:
+            self._put_back_file_markers(data)
         if data.shape[1]:
             raw = data[self._ts_row].astype(np.float64) + self._offsets(data[self._ts_row], result)
             if (measured := self._rate_check.add(raw, time.monotonic())) is not None:
@@ -476,6 +520,17 @@ class BrainFlowSource:
             self._told_text = read_marker_inlet(self._markers, result, self.marker_lsl_name, self._told_text,
                                                 sender_clock=False)
         return result
+
+    def _put_back_file_markers(self, data: np.ndarray) -> None:
+        """Write the playing recording's markers into these samples' marker channel, where BrainFlow sent none."""
+        first = self._played
+        self._played += data.shape[1]
+        places, values = self._file_markers
+        lo, hi = np.searchsorted(places, [first, self._played])
+        at = places[lo:hi] - first
+        row = data[self._marker_row]
+        empty = row[at] == 0  # a marker inserted into the playing board on that very sample is kept
+        row[at[empty]] = values[lo:hi][empty]
 
     def _offsets(self, wall: np.ndarray, result: ReadResult) -> np.ndarray:
         """What moves each of this chunk's board stamps (`wall`: the system clock's, time.time()) onto the LSL clock.

@@ -598,15 +598,46 @@ def test_a_thread_descheduled_between_the_two_clocks_reads_no_step(source, monke
     assert not late and not [n for n in got["notices"] if "clock" in n]
 
 
-def _synthetic_board_file(path, n: int):
+def _synthetic_board_file(path, n: int, markers: dict[int, float] | None = None):
     """n rows of the synthetic board (-1) as BrainFlow's playback board reads them: a sample a line, tab
-    separated, the package counter in row 0, 16 EEG channels of noise, stamps at 250 Hz from now in row 30."""
+    separated, the package counter in row 0, 16 EEG channels of noise, stamps at 250 Hz from now in row 30, and
+    `markers` ({line: value}) in its marker channel, row 31."""
     rows = np.zeros((n, 32))
     rows[:, 0] = np.arange(n) % 256
     rows[:, 1:17] = np.random.default_rng(0).normal(0, 10, (n, 16))
     rows[:, 30] = time.time() + np.arange(n) / 250
+    for line, value in (markers or {}).items():
+        rows[line, 31] = value
     np.savetxt(path, rows, delimiter="\t", fmt="%.6f")
     return path
+
+
+def test_a_playback_sends_its_recordings_markers_on_their_samples(tmp_path) -> None:
+    """BrainFlow's playback sends the marker channel empty: a recording's markers were lost without a word, and a
+    playback session never decoded an epoch. They are put back on the samples they were recorded on, counting
+    only the lines BrainFlow plays (a heading line and a line of another length are skipped, by it and here)."""
+    path = _synthetic_board_file(tmp_path / "marked.csv", 100, {10: 3, 60: 2.5})
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("time\tFz\n" + "".join(lines[:30]) + "1\t2\n" + "".join(lines[30:]))
+    recorded = np.loadtxt(tmp_path / "marked.csv", delimiter="\t", skiprows=1, usecols=range(1, 17),
+                          max_rows=30)[10] * 1e-6
+    src = BrainFlowSource(board_id=-3, params={"master_board": -1, "file": str(path)})
+    src.start()
+    try:
+        got = {"chunks": [], "markers": []}
+        t_end = time.monotonic() + 5.0  # 0.4 s of samples; a slow host starts the playback late
+        while sum(len(c.timestamps) for c in got["chunks"]) < 100 and time.monotonic() < t_end:
+            r = src.read(timeout=0.05)
+            got["chunks"] += r.chunks
+            got["markers"] += r.markers
+    finally:
+        src.stop()
+    ts = np.concatenate([c.timestamps for c in got["chunks"]])
+    eeg = np.concatenate([c.samples for c in got["chunks"]])
+    assert len(ts) == 100 and [m.payload for m in got["markers"]] == ["3", "2.5"]
+    first = int(np.flatnonzero(ts == got["markers"][0].timestamp)[0])
+    assert first == 10 and np.allclose(eeg[first], recorded, atol=1e-11)
+    assert ts[60] == got["markers"][1].timestamp
 
 
 def test_a_playback_of_a_board_recording_is_described_by_its_master_board(tmp_path) -> None:
