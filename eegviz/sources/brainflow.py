@@ -185,9 +185,9 @@ def _values_in(line: bytes) -> list[bytes]:
 PLAYBACK_LINE_MAX = 8191  # BrainFlow reads a playback file's lines in pieces of this many bytes (fgets, 8192)
 
 
-def _playback_markers(path: str, rows: int, marker_row: int) -> tuple[np.ndarray, np.ndarray]:
+def _playback_markers(path: str, rows: int, marker_row: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The markers a BrainFlow recording holds: the place of each among the samples BrainFlow's playback sends
-    (its lines of `rows` values, in order, as BrainFlow reads them), and its value.
+    (its lines of `rows` values, in order, as BrainFlow reads them), and its value; and how many samples it sends.
 
     BrainFlow's playback sends the marker channel empty (Board::push_package writes there the markers inserted
     into the playing board: none), so a recording's markers were lost without a word, and a playback session
@@ -209,7 +209,7 @@ def _playback_markers(path: str, rows: int, marker_row: int) -> tuple[np.ndarray
                 places.append(n)
                 values.append(value)
             n += 1
-    return np.array(places, dtype=np.int64), np.array(values, dtype=np.float64)
+    return np.array(places, dtype=np.int64), np.array(values, dtype=np.float64), n
 
 
 def _port_group_hint(port: str) -> str:
@@ -269,6 +269,7 @@ class BrainFlowSource:
         self._markers: lsl_reconnect.RecoveringInlet | None = None
         self._streaming = False  # start() ran (open() only prepares the board)
         self._file_markers: tuple[np.ndarray, np.ndarray] | None = None
+        self._playback_samples: int | None = None
         self._offset = 0.0
         self._last_ts: float | None = None
         self._dejitter: Dejitter | None = None
@@ -349,13 +350,16 @@ class BrainFlowSource:
             names = []
         # none, too few, blank or doubled: ch1..chN
         names = usable_ch_names(names, len(self._eeg_rows), "the BrainFlow board")
-        self._file_markers = None  # a playback's recording's markers, put back on their samples (_playback_markers)
-        if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value and not self.marker_lsl_name:
+        # a playback's recording: its markers, put back on their samples (_playback_markers), unless --markers
+        # takes an LSL stream's, and how many samples it plays before it ends
+        self._file_markers = self._playback_samples = None
+        if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value:
             try:
-                self._file_markers = _playback_markers(str(self.params["file"]), BoardShim.get_num_rows(desc),
-                                                       self._marker_row)
+                *markers, self._playback_samples = _playback_markers(
+                    str(self.params["file"]), BoardShim.get_num_rows(desc), self._marker_row)
             except OSError as e:
                 raise EegvizError(f"--board-file {self.params['file']}: {os_error_line(e)}") from None
+            self._file_markers = None if self.marker_lsl_name else tuple(markers)
         self.board = _Board(self.board_id, self._input_params)
         self._try("prepare_session")
         self.info = StreamInfo(name=name, ch_names=tuple(names), sfreq=sfreq, source_id=f"brainflow-{self.board_id}")
@@ -477,8 +481,14 @@ class BrainFlowSource:
         except BrainFlowError as e:
             raise EegvizError(f"BrainFlow board {self.info.name} failed: {e}") from None
         self._watch_silence(data.shape[1] > 0, result)
+        first = self._played
+        self._played += data.shape[1]
         if self._file_markers is not None:
-            self._put_back_file_markers(data)
+            self._put_back_file_markers(data, first)
+        if self._playback_samples is not None and self._played >= self._playback_samples:
+            # the whole file is played (BrainFlow's playback then sends nothing, and the session waited for
+            # ever): it ends as a replay of a recording does, its last epochs cut, and says so
+            result.finished = True
         if data.shape[1]:
             raw = data[self._ts_row].astype(np.float64) + self._offsets(data[self._ts_row], result)
             if (measured := self._rate_check.add(raw, time.monotonic())) is not None:
@@ -521,12 +531,11 @@ class BrainFlowSource:
                                                 sender_clock=False)
         return result
 
-    def _put_back_file_markers(self, data: np.ndarray) -> None:
-        """Write the playing recording's markers into these samples' marker channel, where BrainFlow sent none."""
-        first = self._played
-        self._played += data.shape[1]
+    def _put_back_file_markers(self, data: np.ndarray, first: int) -> None:
+        """Write the playing recording's markers into the marker channel of these samples (`first` the place of
+        the first in the file), where BrainFlow sent none."""
         places, values = self._file_markers
-        lo, hi = np.searchsorted(places, [first, self._played])
+        lo, hi = np.searchsorted(places, [first, first + data.shape[1]])
         at = places[lo:hi] - first
         row = data[self._marker_row]
         empty = row[at] == 0  # a marker inserted into the playing board on that very sample is kept
@@ -579,7 +588,8 @@ class BrainFlowSource:
         elif not self._silent and now - self._last_data_at >= SILENT_S:
             self._silent = True
             since = "for {:g} s" if self._seen_data else "in the {:g} s since its stream was started"
-            why = ("its file played to its end?" if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value
+            # a playback's end is said by read() (finished): a silence before it is the recording's own pause
+            why = ("a pause in the recording it plays?" if self.board_id == BoardIds.PLAYBACK_FILE_BOARD.value
                    else "switched off, out of range, a flat battery?")
             result.notices.append(f"BrainFlow board {self.info.name} has sent no samples {since.format(SILENT_S)} "
                                   f"({why}); the session waits for it, and markers meanwhile get no epoch")
