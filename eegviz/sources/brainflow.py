@@ -24,6 +24,7 @@ import types
 import numpy as np
 import pylsl
 from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
+from brainflow.exit_codes import BrainFlowExitCodes
 
 from eegviz.errors import EegvizError, os_error_line
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
@@ -428,8 +429,15 @@ class BrainFlowSource:
         except BrainFlowError as e:
             self.stop()
             given = ", ".join(f"{k}={v}" for k, v in self.params.items() if v not in ("", None))
+            hint = "check the port/address parameters"
+            if not given and getattr(e, "exit_code", None) == BrainFlowExitCodes.INVALID_ARGUMENTS_ERROR.value:
+                # `--board 0` alone: "check the port/address parameters" sent the user looking at parameters
+                # they had not given; BrainFlow says only that an argument is missing, not which
+                hint = ("it needs its connection parameters, and none was given: --serial-port for a board on a "
+                        "USB dongle or serial port (/dev/ttyUSB0, COM3), --mac-address or --serial-number for "
+                        "Bluetooth, --ip-address for WiFi; BrainFlow's list of supported boards says which")
             raise EegvizError(f"could not start {_board_name(self.board_id)}" + (f" with {given}" if given else "")
-                              + f": {e} (check the port/address parameters)") from None
+                              + f": {e} ({hint})") from None
 
     def start(self) -> None:
         """Start the board's stream (open() first if the caller did not) and the marker inlet, if any."""

@@ -249,6 +249,16 @@ def test_a_file_or_master_board_for_a_board_that_ignores_them_is_refused(tmp_pat
     BrainFlowSource(board_id=-3, params={"master_board": -1, "file": str(recording)})
 
 
+def test_a_board_started_without_the_connection_parameters_it_needs_says_which_to_give() -> None:
+    """`--board 0` alone (a Cyton, no --serial-port): BrainFlow says only INVALID_ARGUMENTS_ERROR, and eegviz
+    added "check the port/address parameters", of which none had been given."""
+    with pytest.raises(EegvizError) as err:
+        BrainFlowSource(board_id=0).open()
+    said = str(err.value)
+    assert "could not start CYTON_BOARD:" in said and "none was given: --serial-port" in said, said
+    assert "check the port/address" not in said and "\n" not in said
+
+
 def test_a_missing_serial_device_is_said_before_the_board_is_touched() -> None:
     """The dongle not plugged in: the source refuses as it is made, before a model loads or warms up."""
     with pytest.raises(EegvizError, match="no serial port /dev/nonexistent-eegviz on this machine"):
