@@ -26,7 +26,7 @@ import pylsl
 from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 from brainflow.exit_codes import BrainFlowExitCodes
 
-from eegviz.errors import EegvizError, os_error_line
+from eegviz.errors import EegvizError, one_line, os_error_line
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources import lsl_reconnect
 from eegviz.sources.base import ReadResult, nan_notice
@@ -60,6 +60,17 @@ class _Board(BoardShim):
 
 
 def _load_board_controller() -> None:
+    """Load BrainFlow's shared library once, or refuse in one line: a brainflow package whose library is missing
+    or cannot load on this machine (its wheel for another platform, a system library it needs not installed)
+    raised OSError, a traceback instead of a line saying what to do."""
+    try:
+        _load_library()
+    except OSError as e:
+        raise EegvizError(f"BrainFlow's board library could not be loaded ({one_line(e)}); reinstall brainflow "
+                          "for this machine: pip install --force-reinstall brainflow") from None
+
+
+def _load_library() -> None:
     """Load BrainFlow's shared library once, working around its pkg_resources fallback.
 
     BrainFlow 5.23 locates libBoardController via pkg_resources on Python 3.11 (importlib.resources.files

@@ -259,6 +259,22 @@ def test_a_board_started_without_the_connection_parameters_it_needs_says_which_t
     assert "check the port/address" not in said and "\n" not in said
 
 
+def test_a_brainflow_library_that_cannot_load_is_one_line(monkeypatch) -> None:
+    """A brainflow wheel for another machine, or a system library its board library needs missing: ctypes'
+    OSError came out as a traceback."""
+    from eegviz.sources import brainflow as bf
+
+    def broken():
+        raise OSError("libgomp.so.1: cannot open shared object file: No such file or directory")
+
+    monkeypatch.setattr(bf.BoardControllerDLL, "get_instance", broken)
+    with pytest.raises(EegvizError) as err:
+        BrainFlowSource().open()
+    said = str(err.value)
+    assert "board library could not be loaded" in said and "libgomp.so.1" in said and "reinstall brainflow" in said
+    assert "\n" not in said
+
+
 def test_a_missing_serial_device_is_said_before_the_board_is_touched() -> None:
     """The dongle not plugged in: the source refuses as it is made, before a model loads or warms up."""
     with pytest.raises(EegvizError, match="no serial port /dev/nonexistent-eegviz on this machine"):
