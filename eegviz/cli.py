@@ -650,7 +650,7 @@ def _session_opts(sp) -> None:
 
 def _add_session_commands(sub) -> None:
     """demo, replay and live: the three ways to run a session."""
-    from eegviz.sources.brainflow_params import BRAINFLOW_PARAMS
+    from eegviz.sources.brainflow_params import BRAINFLOW_HELP, BRAINFLOW_PARAMS
 
     d = sub.add_parser("demo", help="replay the bundled demo recording through the whole pipeline")
     _session_opts(d)
@@ -680,8 +680,10 @@ def _add_session_commands(sub) -> None:
     lv = sub.add_parser("live", help="decode a live LSL or BrainFlow stream")
     _session_opts(lv)
     lv.add_argument("--stream", help="LSL EEG stream name (default: first of type EEG)")
-    lv.add_argument("--markers", help="LSL marker stream name")
-    lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board)")
+    lv.add_argument("--markers", help="LSL marker stream name (with --board: taken instead of the board's marker "
+                                      "channel)")
+    lv.add_argument("--board", type=int, help="BrainFlow board id (-1 = synthetic board, -3 = playback of a "
+                                              "BrainFlow recording: --master-board ID --board-file FILE)")
     lv.add_argument("--simulate", action=argparse.BooleanOptionalAction, default=False,
                     help="use the built-in simulator in-process")
     # the window's class-SNR box, from the command line: a headless or scripted run could only simulate the demo
@@ -692,7 +694,8 @@ def _add_session_commands(sub) -> None:
     lv.add_argument("--duration", type=float, help="stop after S seconds")
     lv.add_argument("--montage", metavar="NAME|FILE", help=MONTAGE_HELP)
     for opt, field, kind in BRAINFLOW_PARAMS:
-        lv.add_argument(opt, dest=field, type=kind, help=f"BrainFlow board connection: BrainFlowInputParams.{field}")
+        lv.add_argument(opt, dest=field, type=kind, help=f"{BRAINFLOW_HELP.get(field, 'BrainFlow board connection')}: "
+                                                         f"BrainFlowInputParams.{field}")
     lv.set_defaults(fn=cmd_session)
 
 def _add_simulate(sub) -> None:

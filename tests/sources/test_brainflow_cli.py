@@ -102,3 +102,17 @@ def test_synthetic_board_with_10_20_names_runs_live_with_the_default_model(tmp_p
     streams, _ = pyxdf.load_xdf(str(tmp_path / "out" / "session.xdf"))
     eeg = [s for s in streams if s["info"]["type"][0] == "EEG"][0]
     assert int(eeg["info"]["channel_count"][0]) == 16 and len(eeg["time_stamps"]) > 250 * 2
+
+
+def test_help_says_which_boards_read_the_playback_options(capsys):
+    """--board-file and --master-board were "BrainFlow board connection: BrainFlowInputParams.file" and
+    ".master_board", like the others, though only the playback (-3) and streaming (-2) boards read them, and
+    --board named no board id but the synthetic board's."""
+    import pytest
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["live", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--board-file FILE the BrainFlow recording (a CSV) the playback board, --board -3, plays" in shown
+    assert "playback (--board -3) or streaming (--board -2) board carries" in shown
+    assert "-3 = playback of a BrainFlow recording: --master-board ID --board-file FILE" in shown
