@@ -231,3 +231,23 @@ def test_the_results_heading_claims_held_out_images_only_where_none_was_seen():
     assert "## Test-split results (single trials)\n" in _results(unknown, {})
     z = {"zero_shot": {"top1": 0.1}, "test_images_seen_by_model": {"train": 0, "val": 0, "trials": 80}}
     assert "## Test-split results (held-out images, test trials averaged per image and subject)" in _results(z, {})
+
+
+def test_a_zero_shot_models_card_indexes_its_retrieval_figure_and_parses_on_the_hub(tmp_path):
+    """A model trained on THINGS-EEG2 (test concepts never trained on) has no class top-1: its card's model-index
+    was written with an empty `metrics:`, which huggingface_hub's ModelCard refuses ("Invalid model_index"). The
+    zero-shot retrieval top-1 is listed instead, and a card with no figure at all has no model-index."""
+    from huggingface_hub import ModelCard
+
+    from eegviz.eval.model_card import write_model_card
+
+    training = {"dataset": {"path": "things/preprocessed_data", "trials": 800, "classes": 14, "images": 68,
+                            "subjects": 2, "channels": 17, "sfreq": 100.0, "window_s": [-0.2, 0.8],
+                            "split_trials": {"train": 400, "val": 80, "test": 320}}}
+    zero_shot = {"n_concepts": 200, "n_images": 200, "top1": 0.155, "top5": 0.4, "chance_top1": 0.005}
+    card = ModelCard.load(write_model_card(tmp_path, training, {"zero_shot": zero_shot, "embedding_cosine": 0.1}))
+    (result,) = card.data.eval_results
+    assert (result.metric_type, result.metric_value) == ("zero_shot_top1", 0.155)
+    assert "200-way" in result.metric_name
+    bare = ModelCard.load(write_model_card(tmp_path, training, {"embedding_cosine": 0.1}))
+    assert bare.data.eval_results is None and "model-index" not in bare.content
