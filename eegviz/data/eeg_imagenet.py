@@ -3,7 +3,8 @@
 One torch file (e.g. eeg_55_95_std.pth) holds {"dataset": [{"eeg": (128, ~500) tensor at 1 kHz, "image": index
 into "images", "label": index into "labels", "subject": int}, ...], "labels": 40 WordNet ids, "images": image
 names such as "n02389026_3255"}. A second file (e.g. block_splits_by_image_all.pth) holds {"splits": [{"train":
-[...], "val": [...], "test": [...]}, ...]} of indices into "dataset".
+[...], "val": [...], "test": [...]}, ...]} of indices into "dataset". The 2024 dataset of the same name (Zhu et
+al., EEG-ImageNet_1.pth: trials with "eeg_data" and "granularity") is another layout and is refused, naming it.
 
 What the original code does, and is kept here so published splits and numbers stay comparable: trials are
 cropped to samples 20..460 (time_low/time_high), and only trials of 450..600 samples are used (here: at least
@@ -249,6 +250,12 @@ def load_eeg_imagenet(path: str | Path, splits: str | Path | None = None, split_
     n_ch, short, long_ = None, 0, 0
     for i, e in enumerate(entries):
         lacks = [k for k in ("eeg", "image", "label", "subject") if not isinstance(e, dict) or k not in e]
+        if lacks and isinstance(e, dict) and "eeg_data" in e:
+            # the 2024 dataset of the same name (Zhu et al., EEG-ImageNet_1.pth / _2.pth: 'eeg_data', 'granularity',
+            # labels as WordNet ids): told only "lacks eeg", a user renamed keys and met the next refusal
+            raise EegvizError(f"{path} is the EEG-ImageNet of Zhu et al. (2024; its trials hold eeg_data and "
+                              "granularity), which eegviz does not read; its eeg-imagenet format is Spampinato et "
+                              "al.'s EEG-CVPR40 file (eeg_55_95_std.pth, trials holding eeg, image, label, subject)")
         if lacks:
             raise EegvizError(f"{path}: dataset entry {i} lacks {', '.join(lacks)} "
                               "(each needs eeg, image, label, subject)")

@@ -1214,3 +1214,16 @@ def test_a_recording_replay_reads_says_how_to_train_on_it(tmp_path, name):
     assert "is a recording eegviz replays (through MNE) but does not train on" in str(e.value)
     assert f"`eegviz replay {tmp_path / name} --headless --speed 0 --out DIR` records it as DIR/session.xdf" in str(
         e.value)
+
+
+def test_eeg_imagenet_of_zhu_et_al_is_named_not_called_a_broken_file(tmp_path):
+    """The 2024 dataset also called EEG-ImageNet (EEG-ImageNet_1.pth: trials of eeg_data, granularity, a WordNet id
+    as label) was refused as "dataset entry 0 lacks eeg", as if the file were damaged."""
+    entry = {"eeg_data": torch.zeros(62, 500), "granularity": "coarse", "subject": 0, "label": WNIDS[0],
+             "image": IMAGES[0] + ".JPEG"}
+    torch.save({"dataset": [entry], "labels": WNIDS, "images": [i + ".JPEG" for i in IMAGES]},
+               tmp_path / "EEG-ImageNet_1.pth")
+    with pytest.raises(EegvizError) as err:
+        open_dataset(tmp_path / "EEG-ImageNet_1.pth")
+    assert str(err.value).startswith(f"{tmp_path / 'EEG-ImageNet_1.pth'} is the EEG-ImageNet of Zhu et al. (2024; ")
+    assert "eeg_55_95_std.pth" in str(err.value) and "lacks" not in str(err.value)
