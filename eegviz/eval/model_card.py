@@ -136,7 +136,10 @@ def _results_heading(metrics: dict) -> list[str]:
     it does not refuse (an EEG-ImageNet split file that is not image-wise shares images between train and test),
     and the heading claimed held-out images whatever the count. "Single trials" except on a zero-shot split, whose
     retrieval averages each image's test trials per subject."""
-    trials = "test trials averaged per image and subject" if "zero_shot" in metrics else "single trials"
+    # THINGS-EEG2's zero-shot figure averages each test image's repetitions (its protocol, as NICE and ATM score
+    # it): under a heading of "single trials" it read as a single-trial figure
+    trials = ("the zero-shot retrieval from repetitions averaged per image and subject, the rest single trials"
+              if "zero_shot" in metrics else "single trials")
     seen = metrics.get("test_images_seen_by_model")
     counts = ({r: seen.get(r) for r in ("train", "val", "trials")} if isinstance(seen, dict) else {})
     if not counts or not all(isinstance(v, int) and not isinstance(v, bool) for v in counts.values()):

@@ -230,7 +230,8 @@ def test_the_results_heading_claims_held_out_images_only_where_none_was_seen():
     unknown = {**clean, "test_images_seen_by_model": {"skipped": "no seen_images.json"}}
     assert "## Test-split results (single trials)\n" in _results(unknown, {})
     z = {"zero_shot": {"top1": 0.1}, "test_images_seen_by_model": {"train": 0, "val": 0, "trials": 80}}
-    assert "## Test-split results (held-out images, test trials averaged per image and subject)" in _results(z, {})
+    assert ("## Test-split results (held-out images, the zero-shot retrieval from repetitions averaged per image and "
+            "subject, the rest single trials)") in _results(z, {})
 
 
 def test_a_zero_shot_models_card_indexes_its_retrieval_figure_and_parses_on_the_hub(tmp_path):
@@ -251,3 +252,16 @@ def test_a_zero_shot_models_card_indexes_its_retrieval_figure_and_parses_on_the_
     assert "200-way" in result.metric_name
     bare = ModelCard.load(write_model_card(tmp_path, training, {"embedding_cosine": 0.1}))
     assert bare.data.eval_results is None and "model-index" not in bare.content
+
+
+def test_a_zero_shot_figure_is_not_headed_single_trials():
+    """THINGS-EEG2's retrieval averages each test image's repetitions; the card put it under "single trials"."""
+    from eegviz.eval.model_card import _results
+
+    z = {"protocol": "200-way zero-shot retrieval ..., test trials averaged per image and subject", "top1": 0.15}
+    clean = {"test_images_seen_by_model": {"train": 0, "val": 0, "trials": 80}}
+    text = _results({"zero_shot": z, "embedding_cosine": 0.1, **clean}, {})
+    assert text.startswith("## Test-split results (held-out images, the zero-shot retrieval from repetitions "
+                           "averaged per image and subject, the rest single trials)\n")
+    assert _results({"eeg_class_top1": 0.5, "chance_top1": 0.025, **clean}, {}).startswith(
+        "## Test-split results (held-out images, single trials)\n")
