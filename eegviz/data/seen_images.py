@@ -25,11 +25,18 @@ from eegviz.errors import EegvizError
 FILE = "seen_images.json"
 MAX_BYTES = 16 * 1024 * 1024  # ~500k ids: far above any EEG-image dataset (THINGS-EEG2 has 16,740 images)
 ROLES = ("train", "val")
+SUBJECTS = "subjects"  # the training trials' subject numbers: whose EEG the model learnt to read
 
 
 def write_seen_images(model_dir: Path, ds) -> None:
-    """Record the distinct image ids of `ds`'s training and validation trials in model_dir/seen_images.json."""
-    _write(model_dir, _ids_by_role(ds))
+    """Record the distinct image ids of `ds`'s training and validation trials in model_dir/seen_images.json,
+    with the subjects of its training trials."""
+    _write(model_dir, _ids_by_role(ds), _train_subjects(ds))
+
+
+def _train_subjects(ds) -> set[int] | None:
+    subjects = getattr(ds, "subjects", None)
+    return None if subjects is None else {int(s) for s in np.asarray(subjects)[ds.subset("train")]}
 
 
 def _ids_by_role(ds) -> dict[str, set[str]]:
@@ -37,11 +44,14 @@ def _ids_by_role(ds) -> dict[str, set[str]]:
     return {role: set(map(str, ids[ds.subset(role)])) for role in ROLES}
 
 
-def _write(model_dir: Path, record: dict[str, set[str]]) -> None:
+def _write(model_dir: Path, record: dict[str, set[str]], subjects: set[int] | None = None) -> None:
     """Whole or not at all: add_seen_images rewrites a model's existing record, and a record cut short by a full
     disk would leave eval unable to tell which images the model has seen."""
+    out: dict = {role: sorted(record[role]) for role in ROLES}
+    if subjects is not None:
+        out[SUBJECTS] = sorted(subjects)
     with replacing(Path(model_dir) / FILE) as tmp:
-        tmp.write_text(json.dumps({role: sorted(record[role]) for role in ROLES}, indent=0))
+        tmp.write_text(json.dumps(out, indent=0))
 
 
 def add_seen_images(model_dir: Path, ds) -> bool:
@@ -52,7 +62,9 @@ def add_seen_images(model_dir: Path, ds) -> bool:
     if seen is None:
         return False
     new = _ids_by_role(ds)
-    _write(model_dir, {role: seen[role] | new[role] for role in ROLES})
+    subjects, more = read_trained_subjects(model_dir), _train_subjects(ds)  # kept unknown where it was
+    _write(model_dir, {role: seen[role] | new[role] for role in ROLES},
+           None if subjects is None or more is None else subjects | more)
     return True
 
 
@@ -68,6 +80,44 @@ def read_seen_images(model_dir: Path) -> dict[str, set[str]] | None:
             and all(isinstance(record.get(r), list) and all(isinstance(i, str) for i in record[r]) for r in ROLES)):
         raise EegvizError(f"{path} must hold lists of image ids under {' and '.join(map(repr, ROLES))}")
     return {r: set(record[r]) for r in ROLES}
+
+
+def read_trained_subjects(model_dir: Path) -> set[int] | None:
+    """The subject numbers of the model's training trials; None where its record predates them (or it has none)."""
+    from eegviz.modelio import read_config
+
+    path = Path(model_dir) / FILE
+    if not path.exists():
+        return None
+    subjects = read_config(model_dir, FILE, max_bytes=MAX_BYTES).get(SUBJECTS)
+    if subjects is None:
+        return None
+    if not (isinstance(subjects, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in subjects)):
+        raise EegvizError(f"{path}: '{SUBJECTS}' must be a list of subject numbers")
+    return set(subjects)
+
+
+def new_subjects_line(model_dir: Path, subjects: Iterable, data: str | Path | None = None
+                      ) -> tuple[list[int], str] | None:
+    """The subjects among these trials' (their subject numbers) that the model never learnt from, and the warning
+    that says so; None where there are none, or the model does not record its subjects. `data`: the dataset, whose
+    format, where it reads --subjects, has the warning offer that option."""
+    trained = read_trained_subjects(model_dir)
+    if trained is None:
+        return None
+    subjects = [int(s) for s in subjects]
+    new = sorted(set(subjects) - trained)
+    if not new:
+        return None
+    from eegviz.data.loaders import detect_format
+
+    n = sum(s not in trained for s in subjects)
+    own = ",".join(map(str, sorted(trained)))
+    choosable = data is not None and detect_format(data) in ("eeg-imagenet", "things-eeg2")
+    return new, (f"{n} of this dataset's {len(subjects)} test trials are of subject(s) {', '.join(map(str, new))}, "
+                 f"whom the model never learnt from (it learnt from subject(s) {own}: {Path(model_dir) / FILE}): "
+                 "their figures measure decoding across people, not within the subjects it was trained on"
+                 + (f"; --subjects {own} scores only those" if choosable else ""))
 
 
 def count_seen(model_dir: Path, image_ids: Iterable) -> dict | None:

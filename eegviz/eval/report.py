@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from eegviz.data.seen_images import FILE as SEEN_FILE
-from eegviz.data.seen_images import check_unseen, seen_line
+from eegviz.data.seen_images import check_unseen, new_subjects_line, seen_line
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
@@ -312,6 +312,10 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
                     "dataset's test images are new to it; its figures are a test only if they are", model, SEEN_FILE)
     elif seen["train"] or seen["val"]:
         log.warning("%s: these figures are not a clean test", seen_line(model, seen))
+    # (THINGS-EEG2: every subject saw the one test set, so the image check above passes another subject's trials)
+    new_subjects = new_subjects_line(model, ds.subjects[test_idx], data)
+    if new_subjects is not None:
+        log.warning("%s", new_subjects[1])
     y = ds.labels[test_idx]
     o = decode_split(ds, dec, test_idx, batch)
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]
@@ -336,6 +340,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     metrics = {"n_test_trials": int(len(test_idx)), "n_classes": n_classes, "embedding_cosine": cosine(true_emb),
                "embedding_cosine_shuffled": cosine(true_emb[_shuffle(len(y))]),
                "test_images_seen_by_model": seen if seen is not None else {"skipped": f"no {SEEN_FILE}"}}
+    if new_subjects is not None:
+        metrics["test_subjects_not_trained_on"] = new_subjects[0]
     if zero_shot:
         # the test concepts were never trained on: their prototypes do not exist, class decoding is undefined
         metrics["zero_shot"] = zero_shot_retrieval(ds, dec, test_idx, text, batch)

@@ -6,12 +6,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eegviz.data.seen_images import FILE, add_seen_images, read_seen_images
+from eegviz.data.seen_images import (FILE, add_seen_images, new_subjects_line, read_seen_images,
+                                     read_trained_subjects, write_seen_images)
 
 
-def _ds(ids, roles):
+def _ds(ids, roles, subjects=None):
     ids, roles = np.asarray(ids), np.asarray(roles)
-    return SimpleNamespace(image_ids=ids, subset=lambda role: np.flatnonzero(roles == role))
+    return SimpleNamespace(image_ids=ids, subset=lambda role: np.flatnonzero(roles == role),
+                           **({} if subjects is None else {"subjects": np.asarray(subjects)}))
 
 
 def test_adding_images_that_fails_mid_write_keeps_the_old_record(tmp_path, full_disk):
@@ -24,3 +26,21 @@ def test_adding_images_that_fails_mid_write_keeps_the_old_record(tmp_path, full_
     assert [p.name for p in tmp_path.iterdir()] == [FILE]
     assert add_seen_images(tmp_path, _ds(["c", "d", "e"], ["train", "val", "test"]))
     assert read_seen_images(tmp_path) == {"train": {"a", "c"}, "val": {"b", "d"}}
+
+
+def test_the_training_subjects_are_kept_and_test_subjects_beyond_them_named(tmp_path):
+    """THINGS-EEG2's test images are the same for every subject: a model of subject 1 scored on subjects 1 and 3
+    passed the image check, its figures half decoding of a person it never learnt from, said nowhere."""
+    write_seen_images(tmp_path, _ds(["a", "b", "c", "d"], ["train", "train", "val", "test"], [1, 1, 2, 3]))
+    assert read_trained_subjects(tmp_path) == {1}  # the training trials' subjects only
+    assert new_subjects_line(tmp_path, [1, 1, 1]) is None
+    new, line = new_subjects_line(tmp_path, [1, 3, 3, 4])
+    assert new == [3, 4]
+    assert line == ("3 of this dataset's 4 test trials are of subject(s) 3, 4, whom the model never learnt from (it "
+                    f"learnt from subject(s) 1: {tmp_path / FILE}): their figures measure decoding across people, "
+                    "not within the subjects it was trained on")  # --subjects offered only where a format reads it
+    assert add_seen_images(tmp_path, _ds(["e"], ["train"], [3]))  # a refit on subject 3 learnt from it too
+    assert read_trained_subjects(tmp_path) == {1, 3}
+    (tmp_path / FILE).write_text(json.dumps({"train": ["a"], "val": []}))  # a record made before subjects were kept
+    assert read_trained_subjects(tmp_path) is None and new_subjects_line(tmp_path, [5]) is None
+    assert add_seen_images(tmp_path, _ds(["e"], ["train"], [3])) and read_trained_subjects(tmp_path) is None

@@ -113,9 +113,14 @@ def test_zero_shot_figures_stand_beside_an_interval_and_a_guessers_band(tmp_path
         assert (r["top1"] > r["top1_chance_band95"][1]) is above
 
 
-def test_evaluate_switches_to_retrieval_on_a_zero_shot_split(tmp_path, monkeypatch):
+def test_evaluate_switches_to_retrieval_on_a_zero_shot_split(tmp_path, monkeypatch, caplog):
     """evaluate() on THINGS-like data: no class top-1 from prototypes of unseen concepts, the retrieval
-    figures instead, and the refit controls skipped with the reason (their classes are not the test ones)."""
+    figures instead, and the refit controls skipped with the reason (their classes are not the test ones).
+    A model that learnt from another subject is said to be scored across people: THINGS-EEG2's test images are
+    every subject's, so a model of subject 2 scored on subject 1 passed as a test without a word."""
+    import json
+    import logging
+
     import torch
 
     from eegviz.data import loaders
@@ -128,7 +133,14 @@ def test_evaluate_switches_to_retrieval_on_a_zero_shot_split(tmp_path, monkeypat
     dec = TwoBranchDecoder(spec, ds.classes)
     dec.prototypes = torch.full_like(dec.prototypes, float("nan"))  # what mean-of-no-trials gives
     dec.save(tmp_path / "model")
-    m = evaluate(tmp_path / "data", tmp_path / "model", tmp_path / "report")
+    (tmp_path / "model" / "seen_images.json").write_text(json.dumps({"train": ["thing0_00b"], "val": [],
+                                                                      "subjects": [2]}))
+    with caplog.at_level(logging.WARNING):
+        m = evaluate(tmp_path / "things", tmp_path / "model", tmp_path / "report")
+    assert m["test_subjects_not_trained_on"] == [1]
+    assert (f"{N_TEST * 6} of this dataset's {N_TEST * 6} test trials are of subject(s) 1, whom the model never "
+            "learnt from (it learnt from subject(s) 2: ") in caplog.text
+    assert "--subjects 2 scores only those" in caplog.text
     assert "eeg_class_top1" not in m and "eeg_class_top1_shuffled_labels" not in m
     z = m["zero_shot"]
     assert z["n_concepts"] == N_TEST and z["n_images"] == N_TEST and 0 <= z["top1"] <= z["top5"] <= 1
