@@ -119,6 +119,9 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def _subject_dirs(root: Path, subjects: Iterable[int] | None) -> list[tuple[int, Path]]:
+    if not root.is_dir():  # listed below: a FileNotFoundError traceback from Python, where every other loader says it
+        raise EegvizError(f"THINGS-EEG2 folder {root} does not exist or is not a folder; give the folder that holds "
+                          "the sub-XX folders")
     numbered: dict[int, Path] = {}
     for p in sorted(root.iterdir()):
         if not (m := re.fullmatch(r"sub-(\d+)", p.name)):

@@ -1227,3 +1227,12 @@ def test_eeg_imagenet_of_zhu_et_al_is_named_not_called_a_broken_file(tmp_path):
         open_dataset(tmp_path / "EEG-ImageNet_1.pth")
     assert str(err.value).startswith(f"{tmp_path / 'EEG-ImageNet_1.pth'} is the EEG-ImageNet of Zhu et al. (2024; ")
     assert "eeg_55_95_std.pth" in str(err.value) and "lacks" not in str(err.value)
+
+
+def test_things_eeg2_folder_that_is_not_there_is_one_line(tmp_path):
+    """load_things_eeg2 listed the folder first: a missing one (or a file) was a FileNotFoundError traceback."""
+    for root in (tmp_path / "absent", _things(tmp_path, subjects=(1,)) / "image_metadata.npy"):
+        with pytest.raises(EegvizError) as err:
+            load_things_eeg2(root)
+        assert str(err.value) == (f"THINGS-EEG2 folder {root} does not exist or is not a folder; give the folder "
+                                  "that holds the sub-XX folders")
