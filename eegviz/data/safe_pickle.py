@@ -325,7 +325,12 @@ def _check_lengths(fp) -> None:
             take(arg.n)
         elif arg.n == pickletools.UP_TO_NEWLINE:
             for _ in range(2 if arg.name == "stringnl_noescape_pair" else 1):
-                if not fp.readline(1 << 16).endswith(b"\n"):
+                # a piece at a time, to the line's end: protocol 0 (Python 2's default) writes an array's bytes as
+                # one escaped line, and a line cut at 64 KB called every genuine array larger than that corrupt
+                piece = fp.readline(1 << 16)
+                while piece and not piece.endswith(b"\n"):
+                    piece = fp.readline(1 << 16)
+                if not piece:
                     raise ValueError(f"pickle data truncated or corrupt in {op.name} at byte {fp.tell()}")
         else:
             width, signed = sizes[arg.n]

@@ -124,6 +124,18 @@ def test_genuine_things_folder_still_loads(tmp_path):
     assert ds.eeg.shape == (8, 3, 10) and ds.ch_names == tuple(CH)
 
 
+def test_a_genuine_text_protocol_pickle_of_a_large_array_loads(tmp_path):
+    """Protocol 0 (Python 2's pickle.dump default) writes an array's bytes as one escaped line; the length check
+    read at most 64 KB of a line and called every array larger than that a corrupt file."""
+    d = _release_dict({"preprocessed_eeg_data": np.random.default_rng(0).normal(size=(2, 2, 3, 2000))})
+    (tmp_path / "p.pkl").write_bytes(pickle.dumps(d, protocol=0))
+    np.testing.assert_array_equal(load_pickled(tmp_path / "p.pkl")["preprocessed_eeg_data"],
+                                  d["preprocessed_eeg_data"])
+    (tmp_path / "cut.pkl").write_bytes(pickle.dumps(d, protocol=0)[:100_000])  # cut inside that line
+    with pytest.raises(EegvizError, match="corrupt"):
+        load_pickled(tmp_path / "cut.pkl")
+
+
 @pytest.mark.parametrize("raw", [b"", b"\x93NUMPY\x01\x00", b"\x80\x04garbage", b"PK\x03\x04zip", b"\x93NUMPY\x09\x00xx"])
 def test_corrupt_files_are_one_line_errors(tmp_path, raw):
     (tmp_path / "x.npy").write_bytes(raw)
