@@ -569,8 +569,15 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
     """The decoder can only score data laid out as it was trained: same classes, channels, rate and window."""
     spec = dec.spec
     if list(ds.classes) != list(dec.class_names):
+        # which one: THINGS-EEG2 read without its image_metadata.npy (not beside the EEG, and no --images-dir to
+        # find it by) names its 1854 concepts "concept 0000" ..., and "1854 classes that differ from the
+        # dataset's 1854" said nothing of why
+        first = next((k for k, (a, b) in enumerate(zip(map(str, ds.classes), map(str, dec.class_names))) if a != b),
+                     None)
+        which = ("" if first is None else f" (class {first + 1} is {str(ds.classes[first])!r} where the model has "
+                                          f"{str(dec.class_names[first])!r})")
         raise EegvizError(f"the model in {model} was trained on {len(dec.class_names)} classes that differ from "
-                          f"the dataset's {len(ds.classes)}; evaluate it on data with the same classes")
+                          f"the dataset's {len(ds.classes)}{which}; evaluate it on data with the same classes")
     n = ds.eeg.shape[-1]
     # the window too: the same samples from -0.3 s instead of -0.1 s put every feature the decoder learnt 50
     # samples off, and it scored chance without a word. At one rate and sample count, the start to the nearest

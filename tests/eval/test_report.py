@@ -617,3 +617,20 @@ def test_the_embedding_cosine_is_taken_against_the_caption_the_model_regresses(t
                         reconstructions=False)
     assert m["embedding_cosine"] == pytest.approx(1.0, abs=1e-5)
     assert m["embedding_cosine_shuffled"] < 0.99
+
+
+def test_classes_that_differ_are_named_where_their_counts_agree():
+    """THINGS-EEG2 evaluated without its image_metadata.npy names its concepts 'concept 0000' ...: the refusal said
+    "trained on 14 classes that differ from the dataset's 14", two equal counts and no word of what differed."""
+    from types import SimpleNamespace
+
+    from eegviz.errors import EegvizError
+    from eegviz.eval.report import _check_compatible
+
+    ds = SimpleNamespace(classes=["concept 0000", "concept 0001"])
+    dec = SimpleNamespace(class_names=["aardvark", "abacus"], spec=None)
+    with pytest.raises(EegvizError) as err:
+        _check_compatible(ds, dec, "models/things")
+    assert str(err.value) == ("the model in models/things was trained on 2 classes that differ from the dataset's 2 "
+                              "(class 1 is 'concept 0000' where the model has 'aardvark'); evaluate it on data with "
+                              "the same classes")
