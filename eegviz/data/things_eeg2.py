@@ -79,6 +79,11 @@ def _read_part(path: Path, trust: bool = False, cropped: set | None = None) -> t
     try:
         if isinstance(d["ch_names"], (str, bytes)):  # iterated, a string would be one channel per letter
             raise TypeError
+        # numpy casts complex values to real by dropping the imaginary part, with a warning of its own (refused, as
+        # EEG-ImageNet's loader refuses them: EEG samples and times are real)
+        complex_key = next((k for k in ("preprocessed_eeg_data", "times") if np.iscomplexobj(d[k])), None)
+        if complex_key is not None:
+            raise EegvizError(f"{path}: {complex_key} holds complex numbers; EEG samples and times are real")
         data = np.asarray(d["preprocessed_eeg_data"], dtype=np.float32)
         ch, times = [str(c) for c in d["ch_names"]], np.asarray(d["times"], dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):

@@ -269,7 +269,7 @@ TEST_CONCEPTS = ["00001_zebra", "00002_air_horn", "00003_yak"]
 
 
 def _things(tmp_path, subjects=(1, 2), metadata=True, train_shape=(40, 4, 17, 100), test_shape=(3, 5, 17, 100),
-            ch_names=CH17, times=TIMES):
+            ch_names=CH17, times=TIMES, complex_data=False):
     root = tmp_path / "things"
     for s in subjects:
         d = root / f"sub-{s:02d}"
@@ -277,6 +277,7 @@ def _things(tmp_path, subjects=(1, 2), metadata=True, train_shape=(40, 4, 17, 10
         for part, shape in (("training", train_shape), ("test", test_shape)):
             # value = 10 * subject + repetition, so averaging and units are checkable
             data = np.broadcast_to((10.0 * s + np.arange(shape[1]))[None, :, None, None], shape).astype(np.float64)
+            data = data + 1j if complex_data else data
             np.save(d / f"preprocessed_eeg_{part}.npy",
                     {"preprocessed_eeg_data": data, "ch_names": ch_names, "times": times})
     if metadata:
@@ -404,8 +405,11 @@ def test_things_eeg2_bad_files(tmp_path):
     ({"ch_names": "O1O2Oz"}, "ch_names a list of names"),  # one string: a channel per letter
     ({"times": TIMES * 1e-9}, "a sampling rate of 1e\\+11 Hz"),  # nanoseconds' worth: a rate that overflows
     ({"train_shape": (40, 0, 17, 100)}, "no images or no repetitions"),
+    # cast to real without a word of eegviz's (numpy's own ComplexWarning), the imaginary part dropped
+    ({"times": TIMES + 0j}, "times holds complex numbers; EEG samples and times are real"),
+    ({"complex_data": True}, "preprocessed_eeg_data holds complex numbers; EEG samples and times are real"),
 ], ids=["no-channels", "only-stim", "times-constant", "times-descending", "times-nan", "ch-names-string",
-        "times-tiny-steps", "no-repetitions"])
+        "times-tiny-steps", "no-repetitions", "times-complex", "data-complex"])
 def test_things_eeg2_crafted_layouts_are_one_line_errors(tmp_path, layout, message):
     """Each used to be a traceback (reshape, division by zero) or, for descending times, a negative rate."""
     with pytest.raises(EegvizError, match=message) as err:
