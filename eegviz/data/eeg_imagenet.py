@@ -102,7 +102,8 @@ def _int(value: object, where: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError, RuntimeError):
-        raise EegvizError(f"{where} must be an integer, got {value!r:.40}") from None
+        # whitespace collapsed: a tensor's repr spans lines, and the error must stay one line
+        raise EegvizError(f"{where} must be an integer, got {' '.join(repr(value).split()):.40}") from None
 
 
 def _samples(x: object, where: str) -> np.ndarray:

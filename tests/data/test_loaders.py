@@ -185,11 +185,16 @@ def test_eeg_imagenet_saved_with_pickle_protocol_4_is_named_for_it(tmp_path):
       "images": IMAGES}, "entry 1 has 500 channels"),
     ({"dataset": [{"eeg": torch.zeros(128, 500), "image": 0, "label": 5, "subject": 1}], "labels": WNIDS,
       "images": IMAGES}, "label 5 is outside the 2 labels"),
+    # a tensor's repr spans lines: the message was several
+    ({"dataset": [{"eeg": torch.zeros(128, 500), "image": torch.zeros(2, 2), "label": 0, "subject": 1}],
+      "labels": WNIDS, "images": IMAGES},
+     r"entry 0 image must be an integer, got tensor\(\[\[0\., 0\.\], \[0\., 0\.\]\]\)$"),
 ])
 def test_eeg_imagenet_bad_files(tmp_path, content, message):
     torch.save(content, tmp_path / "bad.pth")
-    with pytest.raises(EegvizError, match=message):
+    with pytest.raises(EegvizError, match=message) as err:
         load_eeg_imagenet(tmp_path / "bad.pth")
+    assert "\n" not in str(err.value)
 
 
 def test_eeg_imagenet_saved_samples_by_channels_is_named_for_it(tmp_path):
