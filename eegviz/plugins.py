@@ -242,10 +242,13 @@ class Named:
     None))`). Only plugins are wrapped (wrap()): eegviz's own sources and generators failing are its bugs, whose
     traceback must stay."""
 
-    _own = ("_plugin", "_label", "_methods")
+    _own = ("_plugin", "_label", "_methods", "_checks")
 
-    def __init__(self, plugin, label: str, methods: Iterable[str]):
+    def __init__(self, plugin, label: str, methods: Iterable[str], checks: dict | None = None):
+        """checks: method name -> check(result, plugin), which returns the result or raises EegvizError saying what
+        in it breaks the protocol (a source's read(): eegviz.sources.base.check_read)."""
         self._plugin, self._label, self._methods = plugin, label, frozenset(methods)
+        self._checks = dict(checks or {})
 
     @property
     def __class__(self):  # isinstance() sees the plugin's own class, as it did before it was wrapped
@@ -267,9 +270,12 @@ class Named:
         if name not in self._methods or not callable(value):
             return value
 
+        check = self._checks.get(name)
+
         def guarded(*args, **kwargs):
             try:
-                return value(*args, **kwargs)
+                result = value(*args, **kwargs)
+                return check(result, self._plugin) if check else result
             except EegvizError as e:
                 if self._label in str(e):  # it names itself already
                     raise
@@ -288,9 +294,22 @@ SOURCE_CALLS = ("open", "start", "read", "drain", "stop")
 GENERATOR_CALLS = ("warmup", "generate")
 
 
+def _checked_read(call: str):
+    """check(result, source) of a source plugin's `call` (read or drain): its ReadResult against its own info."""
+    from eegviz.sources.base import check_read
+
+    return lambda result, source: check_read(result, len(source.info.ch_names), call)
+
+
+SOURCE_CHECKS = {"read": _checked_read("read"), "drain": _checked_read("drain")}
+
+
 def wrap(obj, kind: str, name: str):
     """`obj` (a plugin's source or generator, `kind` 'source' or 'generator') as Named, whose failures name it;
-    eegviz's own objects unchanged (is_eegviz_own)."""
+    eegviz's own objects unchanged (is_eegviz_own). A source's read() and drain() results are checked too (its
+    generator's images are checked for every generator, eegviz.generators.base.check_images)."""
     if is_eegviz_own(obj):
         return obj
-    return Named(obj, f"{kind} plugin '{name}'", SOURCE_CALLS if kind == "source" else GENERATOR_CALLS)
+    if kind == "source":
+        return Named(obj, f"source plugin '{name}'", SOURCE_CALLS, SOURCE_CHECKS)
+    return Named(obj, f"{kind} plugin '{name}'", GENERATOR_CALLS)

@@ -227,3 +227,68 @@ def test_a_plugins_failing_property_is_one_line_naming_it():
         src.info
     assert str(err.value) == "source plugin 'broken' failed reading its info (KeyError: 'sfreq')"
     assert getattr(src, "drain", None) is None and isinstance(src, BrokenInfo)
+
+
+class ReturningSource:
+    """A source plugin whose read() returns what `returned` says (set per test), and drain() the same."""
+
+    returned = None
+
+    def __init__(self):
+        from eegviz.messages import StreamInfo
+
+        self.info = StreamInfo("hE-returning", ("Fz", "Cz", "Pz"), 250.0)
+
+    def start(self):
+        pass
+
+    def read(self, timeout=0.05):
+        return ReturningSource.returned
+
+    def drain(self):
+        return ReturningSource.returned
+
+    def stop(self):
+        pass
+
+
+def _chunk(samples):
+    from eegviz.messages import Chunk
+
+    return Chunk(samples, np.arange(len(samples), dtype=float))
+
+
+@pytest.mark.parametrize("returned, said", [
+    (None, "read() returned NoneType, not an eegviz.sources.base.ReadResult"),
+    (([], []), "read() returned tuple, not an eegviz.sources.base.ReadResult"),
+    ({"chunks": [np.zeros((5, 3))]}, "read() returned chunks holding a value of type ndarray, not eegviz.messages.Chunk"),
+    ({"chunks": [_chunk(np.zeros((5, 10), np.float32))]},
+     "read() returned a chunk of 10 channels, and its info names 3; samples are (n_times, n_channels)"),
+    ({"chunks": [_chunk(np.full((5, 3), "1.0"))]}, "read() returned a chunk of <U3 samples; they must be numbers"),
+    ({"markers": ["bell_030"]}, "read() returned markers holding a value of type str, not eegviz.messages.Marker"),
+    ({"marker": 30}, "read() returned a marker of payload 30 at 1.5; a marker is the image id (str) at a time in "
+                     "seconds (float)"),
+    ({"marker": b"bell_030"}, "read() returned a marker of payload b'bell_030' at 1.5; a marker is the image id (str) "
+                              "at a time in seconds (float)"),
+    ({"notices": "lost the signal"}, "read() returned a ReadResult whose notices is str, not a list")])
+def test_a_source_plugin_returning_what_is_no_read_result_is_one_line_naming_it(returned, said, monkeypatch):
+    """A source plugin's read() returning None, a tuple, a bare array for a chunk, a chunk of other channels than
+    its info names or a marker whose id is not text failed deep in the session (the pipeline's res.finished, the
+    XDF writer, stimulus_id) with a traceback naming no plugin. Each is now one line naming it, what it returned
+    and what the protocol wants; drain() is checked the same way, and a good result passes unchanged."""
+    from eegviz.messages import Marker
+    from eegviz.sources.base import ReadResult
+
+    if isinstance(returned, dict):
+        payload = returned.pop("marker", None)
+        returned = ReadResult(**returned, **({"markers": [Marker(1.5, payload)]} if payload is not None else {}))
+    monkeypatch.setattr(ReturningSource, "returned", returned)
+    src = plugins.wrap(ReturningSource(), "source", "hE-returning")
+    with pytest.raises(EegvizError) as err:
+        src.read(timeout=0.05)
+    assert str(err.value) == f"source plugin 'hE-returning': {said}"
+    with pytest.raises(EegvizError, match=r"^source plugin 'hE-returning': drain\(\) returned"):
+        src.drain()
+    good = ReadResult(chunks=[_chunk(np.zeros((5, 3), np.float64))], markers=[Marker(1.5, "bell_030")])
+    monkeypatch.setattr(ReturningSource, "returned", good)
+    assert src.read(timeout=0.05) is good and src.drain() is good

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from eegviz.errors import EegvizError
 from eegviz.messages import Break, Chunk, ClockOffset, Marker, StreamInfo
 
 
@@ -76,6 +77,43 @@ class ReadResult:
     notices: list[str] = field(default_factory=list)  # one-line news for the user (e.g. a stream that no longer fits)
     # places no epoch may reach (a file's pauses, joins and BAD_ spans), given before the samples around them
     breaks: list[Break] = field(default_factory=list)
+
+
+# what a ReadResult's lists must hold: the session records, counts and cuts epochs from these types
+READ_ITEMS = (("chunks", Chunk), ("markers", Marker), ("clock_offsets", ClockOffset), ("breaks", Break),
+              ("notices", str))
+
+
+def check_read(result, n_channels: int, call: str = "read") -> ReadResult:
+    """A source's read() (or drain(), `call`) result as the protocol promises it, or one EegvizError line saying
+    what is not; eegviz.plugins.Named checks every result of a source plugin with it.
+
+    A plugin returning None, a tuple, a bare array among its chunks, a chunk of other channels than its `info`
+    names (`n_channels`) or a marker whose id is not text failed deep in the session (the recorder, the epocher,
+    stimulus_id) with a traceback that named no plugin, and the markers it held had no line."""
+    if not isinstance(result, ReadResult):
+        raise EegvizError(f"{call}() returned {type(result).__name__}, not an eegviz.sources.base.ReadResult")
+    for field_name, kind in READ_ITEMS:
+        items = getattr(result, field_name)
+        if not isinstance(items, (list, tuple)):
+            raise EegvizError(f"{call}() returned a ReadResult whose {field_name} is {type(items).__name__}, not a "
+                              "list")
+        bad = next((x for x in items if not isinstance(x, kind)), None)
+        if bad is not None:
+            raise EegvizError(f"{call}() returned {field_name} holding a value of type {type(bad).__name__}, not "
+                              f"{'str' if kind is str else 'eegviz.messages.' + kind.__name__}")
+    for c in result.chunks:
+        if not np.issubdtype(c.samples.dtype, np.number):
+            raise EegvizError(f"{call}() returned a chunk of {c.samples.dtype} samples; they must be numbers")
+        if c.samples.shape[1] != n_channels:
+            raise EegvizError(f"{call}() returned a chunk of {c.samples.shape[1]} channels, and its info names "
+                              f"{n_channels}; samples are (n_times, n_channels)")
+    for m in result.markers:
+        if not isinstance(m.payload, str) or isinstance(m.timestamp, bool) \
+                or not isinstance(m.timestamp, (int, float, np.integer, np.floating)):
+            raise EegvizError(f"{call}() returned a marker of payload {m.payload!r} at {m.timestamp!r}; a marker is "
+                              "the image id (str) at a time in seconds (float)")
+    return result
 
 
 @runtime_checkable
