@@ -172,6 +172,9 @@ def _expand_variables(key: str, value: str, path: Path) -> str:
     return _VARIABLE.sub(one, value)
 
 
+FILE_CANNOT_SET = ("config", "help", "version", "plugins")  # options a file may not set (plugins: it runs code)
+
+
 def config_defaults(path: str | Path, command: str, parsers: list[argparse.ArgumentParser],
                     others: dict[str, argparse.ArgumentParser], notes: list[str] | None = None) -> dict:
     """Defaults from the file at `path` for `command`: {dest: value}.
@@ -188,6 +191,10 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
     path = Path(path)
     data = read_config(path)
     section = data.get(command, {})
+    if command in FILE_CANNOT_SET and not isinstance(section, dict):
+        # `plugins = "DIR"` read by `eegviz plugins` was taken for its table, and "must be a table ([plugins])"
+        # sent the user to write one, where every other command said that plugins cannot come from a file
+        raise EegvizError(f"config file {path}: '{command}' cannot be set from a config file")
     if not isinstance(section, dict):
         raise EegvizError(f"config file {path}: '{command}' must be a table ([{command}])")
     opts = {name: action for parser in parsers for name, action in _options(parser).items()}
@@ -202,7 +209,7 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
     top = [(k, v, False) for k, v in data.items() if not (isinstance(v, dict) and (k in others or k == command))]
     for key, value, in_section in top + [(k, v, True) for k, v in section.items()]:
         name = key.replace("_", "-")
-        if name in ("config", "help", "version", "plugins"):
+        if name in FILE_CANNOT_SET:
             # plugins: importing a folder runs its code, so only the person at the command line names one
             raise EegvizError(f"config file {path}: '{key}' cannot be set from a config file")
         action = opts.get(name)

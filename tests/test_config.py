@@ -150,6 +150,9 @@ def test_the_command_line_replaces_a_files_list_and_plugins_cannot_come_from_a_f
     assert parse_args(["demo", "--config", cfg, "--sin", "osc:127.0.0.1:10"]).sink == ["osc:127.0.0.1:10"]
     with pytest.raises(EegvizError, match="'plugins' cannot be set from a config file"):
         parse_args(["demo", "--config", _toml(tmp_path, 'plugins = ["/tmp"]\n')])
+    # `eegviz plugins` (listing what the folder adds) said "'plugins' must be a table ([plugins])" of the same file
+    with pytest.raises(EegvizError, match="'plugins' cannot be set from a config file"):
+        parse_args(["plugins", "--config", _toml(tmp_path, 'plugins = ["/tmp"]\n')])
 
 
 def test_plugins_before_and_after_the_command_are_both_taken():
