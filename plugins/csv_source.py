@@ -41,6 +41,9 @@ log = logging.getLogger("eegviz.plugins.csv")
 
 TIME_COLUMNS = ("time", "timestamp")
 DELIMITERS = (",", "\t", ";")
+# how a missing rate is given: the command line reads this plugin (`eegviz replay --source csv`), where "(sfreq=...)"
+# named a Python argument the user never sees
+SFREQ_HOW = "--sfreq HZ; sfreq= in Python"
 
 
 def _is_number(text: str) -> bool:
@@ -159,10 +162,10 @@ class CsvSource(ReplaySource):
                 raise self._fail(f"column '{header[t_col]}' must increase strictly from row to row")
             sfreq = self.sfreq or (round(1.0 / float(np.median(np.diff(ts))), 6) if n > 1 else 0.0)
             if not sfreq > 0:
-                raise self._fail("has a single row and no sfreq; pass sfreq")
+                raise self._fail(f"has a single row, so the sampling rate must be given ({SFREQ_HOW})")
         else:
             if self.sfreq is None:
-                raise self._fail("has no time column, so the sampling rate must be given (sfreq=...)")
+                raise self._fail(f"has no time column, so the sampling rate must be given ({SFREQ_HOW})")
             sfreq = self.sfreq
             ts = np.arange(n, dtype=np.float64) / sfreq
 

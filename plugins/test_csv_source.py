@@ -101,7 +101,8 @@ def test_real_time_pacing(tmp_path):
     ("Fz,Cz\n1,2\n3\n", {"sfreq": SFREQ}, "line 3 has 1 fields, the header has 2"),
     ("Fz,Cz,marker\n", {"sfreq": SFREQ}, "has a header but no sample rows"),
     ("", {"sfreq": SFREQ}, "is empty"),
-    ("Fz,Cz\n1,2\n", {}, r"no time column, so the sampling rate must be given"),
+    ("Fz,Cz\n1,2\n", {}, r"no time column, so the sampling rate must be given \(--sfreq HZ; sfreq= in Python\)"),
+    ("time,Fz\n0.1,1\n", {}, r"has a single row, so the sampling rate must be given \(--sfreq HZ"),
     ("Fz,fz\n1,2\n", {"sfreq": SFREQ}, "appear more than once"),
     ("time,Fz\n0.1,1\n0.1,2\n", {}, "must increase strictly"),
 ])
