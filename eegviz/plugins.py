@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import logging
 import os
 import sys
@@ -140,6 +141,27 @@ def lacking(obj, methods: Iterable[str]) -> list[str]:
     generator, a sink), so that one lacking part of its protocol is refused in one line naming it, not found by an
     AttributeError traceback once the session runs."""
     return [m for m in methods if not callable(getattr(obj, m, None))]
+
+
+def miscalled(obj, calls: dict[str, tuple[int, tuple[str, ...], str]]) -> list[str]:
+    """Those of `calls` (method -> (positional arguments, keyword arguments, the call as shown)), as a session makes
+    them, that `obj`'s method cannot take, each as "METHOD(ITS SIGNATURE) is called as CALL". A sink's on_skipped
+    written without `kind`, or a generate() without `seed`, was found only at the first skipped marker or image:
+    minutes into a live session, which then ended. A method whose signature Python cannot tell is taken as fit."""
+    found = []
+    for method, (n_args, keywords, shown) in calls.items():
+        fn = getattr(obj, method, None)
+        if not callable(fn):
+            continue
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):
+            continue
+        try:
+            sig.bind(*([None] * n_args), **dict.fromkeys(keywords))
+        except TypeError:
+            found.append(f"{method}{sig} is called as {shown}")
+    return found
 
 
 def _is_builtin(ep) -> bool:

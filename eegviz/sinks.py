@@ -18,6 +18,9 @@ import time
 from eegviz.errors import EegvizError, one_line, os_error_line
 
 SINK_METHODS = ("on_result", "on_skipped", "close")
+# how a session calls them (eegviz.pipeline), checked when a sink is built (eegviz.plugins.miscalled)
+SINK_CALLS = {"on_result": (2, (), "on_result(rec, stimulus)"),
+              "on_skipped": (3, (), "on_skipped(marker, reason, kind)"), "close": (0, (), "close()")}
 SLOW_SINK_S = 0.25  # a --sink call this long is said (NamedSink._note_slow): an embedded image takes ~0.1-0.3 s
 # built-in sinks a session switches on itself, which `eegviz plugins` lists but --sink cannot build: what to use
 OTHER_WAY = {"headless": "it is the writer --out DIR switches on (results.jsonl, PNGs and the report, beside "
@@ -73,11 +76,14 @@ def make_sink(spec: str):
         raise EegvizError(f"--sink {spec}: sink '{name}' cannot be built from the command line ({e})") from None
     except (Exception, SystemExit) as e:  # noqa: BLE001 - one line naming it, as a failed import is
         raise EegvizError(f"--sink {spec}: sink '{name}' failed to build ({one_line(e)})") from e
-    from eegviz.plugins import lacking
+    from eegviz.plugins import lacking, miscalled
 
     missing = lacking(sink, SINK_METHODS)
     if missing:
         raise EegvizError(f"sink '{name}' is not a sink: it lacks {', '.join(missing)}")
+    wrong = miscalled(sink, SINK_CALLS)
+    if wrong:
+        raise EegvizError(f"--sink {spec}: sink '{name.strip()}' cannot take the session's calls: {'; '.join(wrong)}")
     return NamedSink(sink, spec)
 
 

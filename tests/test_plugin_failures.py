@@ -292,3 +292,80 @@ def test_a_source_plugin_returning_what_is_no_read_result_is_one_line_naming_it(
     good = ReadResult(chunks=[_chunk(np.zeros((5, 3), np.float64))], markers=[Marker(1.5, "bell_030")])
     monkeypatch.setattr(ReturningSource, "returned", good)
     assert src.read(timeout=0.05) is good and src.drain() is good
+
+
+class OldSink:
+    """A sink plugin written before on_skipped took the skip's kind."""
+
+    def on_result(self, rec, stimulus=None):
+        pass
+
+    def on_skipped(self, marker, reason):
+        pass
+
+    def close(self):
+        pass
+
+
+class SeedlessGenerator(FailingGenerator):
+    """A generator plugin whose generate() takes no seed."""
+
+    def generate(self, saliency, embedding):
+        return np.zeros((len(saliency), 8, 8, 3), np.uint8)
+
+
+class TimeoutlessSource(ReturningSource):
+    """A source plugin whose read() takes no timeout."""
+
+    @classmethod
+    def from_cli(cls, settings):
+        return cls()
+
+    def read(self):
+        return None
+
+
+def test_a_plugin_that_cannot_take_the_sessions_calls_is_refused_when_built(monkeypatch):
+    """A sink's on_skipped() without `kind`, a generate() without `seed` or a read() without `timeout` failed only
+    when the session first made that call: a live session's first dropped epoch ended it, minutes in (a replay at
+    --speed 0 skips nothing, so it never showed). Each is now refused in one line when the plugin is built, naming
+    the method, its signature and the call it gets; a fit one is built as before."""
+    from eegviz.app.source_choice import _from_cli
+    from eegviz.generators import make_generator
+    from eegviz.settings import SourceSettings
+    from eegviz.sinks import make_sink
+
+    monkeypatch.setitem(plugins._extra["sinks"], "hE-old", OldSink)
+    with pytest.raises(EegvizError) as err:
+        make_sink("hE-old")
+    assert str(err.value) == ("--sink hE-old: sink 'hE-old' cannot take the session's calls: on_skipped(marker, "
+                              "reason) is called as on_skipped(marker, reason, kind)")
+    monkeypatch.setitem(plugins._extra["generators"], "hE-seedless", SeedlessGenerator)
+    with pytest.raises(EegvizError) as err:
+        make_generator("hE-seedless", default_model_dir())
+    assert str(err.value) == ("generator plugin 'hE-seedless' cannot take the session's calls: generate(saliency, "
+                              "embedding) is called as generate(saliency, embedding, seed=...)")
+    monkeypatch.setitem(plugins._extra["sources"], "hE-timeoutless", TimeoutlessSource)
+    with pytest.raises(EegvizError) as err:
+        _from_cli(SourceSettings("replay", file="x.dat", reader="hE-timeoutless"))
+    assert str(err.value) == ("source plugin 'hE-timeoutless' cannot take the session's calls: read() is called as "
+                              "read(timeout=...)")
+    monkeypatch.setitem(plugins._extra["sinks"], "hE-fit", FitSink)
+    assert isinstance(make_sink("hE-fit").sink, FitSink)
+    monkeypatch.setitem(plugins._extra["generators"], "hE-fit", FailingGenerator)
+    assert isinstance(make_generator("hE-fit", default_model_dir()), FailingGenerator)
+    monkeypatch.setattr(TimeoutlessSource, "read", ReturningSource.read)
+    assert isinstance(_from_cli(SourceSettings("replay", file="x.dat", reader="hE-timeoutless")), TimeoutlessSource)
+
+
+class FitSink:
+    """A sink written to the protocol, with a keyword default and *args: fit."""
+
+    def on_result(self, rec, stimulus=None):
+        pass
+
+    def on_skipped(self, *args):
+        pass
+
+    def close(self):
+        pass

@@ -163,6 +163,14 @@ def _from_cli(source: SourceSettings):
     if missing:
         raise EegvizError(f"source plugin '{source.reader}' is not a source: what from_cli returned lacks "
                           f"{', '.join(missing)}")
+    # how a session calls them (eegviz.pipeline): a read() taking no timeout= failed at the first read
+    from eegviz.plugins import miscalled
+
+    wrong = miscalled(src, {"open": (0, (), "open()"), "start": (0, (), "start()"),
+                            "read": (0, ("timeout",), "read(timeout=...)"), "drain": (0, (), "drain()"),
+                            "stop": (0, (), "stop()")})
+    if wrong:
+        raise EegvizError(f"source plugin '{source.reader}' cannot take the session's calls: {'; '.join(wrong)}")
     from eegviz.plugins import wrap
 
     return wrap(src, "source", source.reader)  # its failure in read() mid-session is one line naming it

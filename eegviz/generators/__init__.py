@@ -39,6 +39,12 @@ def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None 
     if missing:
         raise EegvizError(f"generator plugin '{name}' is not a generator: what from_options returned lacks "
                           f"{', '.join(missing)}")
+    # how a session calls it (eegviz.pipeline): a generate() taking no seed= failed at the first image
+    from eegviz.plugins import miscalled
+
+    wrong = miscalled(gen, {"generate": (2, ("seed",), "generate(saliency, embedding, seed=...)")})
+    if wrong:
+        raise EegvizError(f"generator plugin '{name}' cannot take the session's calls: {'; '.join(wrong)}")
     # a session starts from the latent branch only for a generator whose `init` says so (eegviz.pipeline
     # .check_latent_start); one that does not take latents ran from the saliency map without a word
     wanted = (options or GeneratorOptions()).init
