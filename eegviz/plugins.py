@@ -268,7 +268,8 @@ class Named:
 
     def __init__(self, plugin, label: str, methods: Iterable[str], checks: dict | None = None):
         """checks: method name -> check(result, plugin), which returns the result or raises EegvizError saying what
-        in it breaks the protocol (a source's read(): eegviz.sources.base.check_read)."""
+        in it breaks the protocol (a source's read(): eegviz.sources.base.check_read); or attribute name ->
+        check(value, plugin), asked each time it is read (a source's info: check_info)."""
         self._plugin, self._label, self._methods = plugin, label, frozenset(methods)
         self._checks = dict(checks or {})
 
@@ -289,10 +290,15 @@ class Named:
             if isinstance(e, EegvizError) and self._label in str(e):
                 raise
             raise EegvizError(f"{self._label} failed reading its {name} ({one_line(e)})") from e
+        check = self._checks.get(name)
         if name not in self._methods or not callable(value):
+            if check is not None:  # an attribute the session reads (a source's info), checked as it is read
+                try:
+                    check(value, self._plugin)
+                except EegvizError as e:
+                    raise EegvizError(f"{self._label}: {e}") from None
             return value
 
-        check = self._checks.get(name)
 
         def guarded(*args, **kwargs):
             try:
@@ -323,7 +329,13 @@ def _checked_read(call: str):
     return lambda result, source: check_read(result, len(source.info.ch_names), call)
 
 
-SOURCE_CHECKS = {"read": _checked_read("read"), "drain": _checked_read("drain")}
+def _checked_info(info, source):
+    from eegviz.sources.base import check_info
+
+    return check_info(info)
+
+
+SOURCE_CHECKS = {"read": _checked_read("read"), "drain": _checked_read("drain"), "info": _checked_info}
 
 
 def wrap(obj, kind: str, name: str):

@@ -369,3 +369,28 @@ class FitSink:
 
     def close(self):
         pass
+
+
+@pytest.mark.parametrize("info, said", [
+    ({"ch_names": ("Fz",), "sfreq": 250.0}, "its info is dict, not an eegviz.messages.StreamInfo"),
+    (("Fz", "Cz"), "its info is tuple, not an eegviz.messages.StreamInfo"),
+    ("sfreq-text", "its info's sfreq is '250', not a number (Hz)"),
+    ("ch-text", "its info's ch_names are 'FzCz', not a sequence of channel names (str)")])
+def test_a_source_plugins_info_that_is_no_stream_info_is_one_line_naming_it(info, said):
+    """A source plugin setting its info to a dict, or a StreamInfo with its rate as text, failed in the session's
+    channel mapping with a traceback naming no plugin; it is now one line naming it as the info is read. A
+    StreamInfo with a list of names passes unchanged."""
+    from eegviz.messages import StreamInfo
+
+    if info == "sfreq-text":
+        info = StreamInfo("hE-info", ("Fz", "Cz"), "250")
+    elif info == "ch-text":
+        info = StreamInfo("hE-info", "FzCz", 250.0)
+    src = ReturningSource()
+    wrapped = plugins.wrap(src, "source", "hE-info")
+    src.info = info
+    with pytest.raises(EegvizError) as err:
+        wrapped.info
+    assert str(err.value) == f"source plugin 'hE-info': {said}"
+    src.info = StreamInfo("hE-info", ["Fz", "Cz"], 250)
+    assert wrapped.info is src.info

@@ -84,6 +84,19 @@ READ_ITEMS = (("chunks", Chunk), ("markers", Marker), ("clock_offsets", ClockOff
               ("notices", str))
 
 
+def check_info(info) -> StreamInfo:
+    """A source's `info` as the protocol promises it, or one EegvizError line saying what is not; eegviz.plugins
+    .Named checks a source plugin's each time it is read. A dict, or a rate given as text, failed in the session's
+    channel mapping with a traceback that named no plugin."""
+    if not isinstance(info, StreamInfo):
+        raise EegvizError(f"its info is {type(info).__name__}, not an eegviz.messages.StreamInfo")
+    if isinstance(info.sfreq, bool) or not isinstance(info.sfreq, (int, float, np.integer, np.floating)):
+        raise EegvizError(f"its info's sfreq is {info.sfreq!r}, not a number (Hz)")
+    if isinstance(info.ch_names, str) or not all(isinstance(c, str) for c in info.ch_names):
+        raise EegvizError(f"its info's ch_names are {info.ch_names!r:.80}, not a sequence of channel names (str)")
+    return info
+
+
 def check_read(result, n_channels: int, call: str = "read") -> ReadResult:
     """A source's read() (or drain(), `call`) result as the protocol promises it, or one EegvizError line saying
     what is not; eegviz.plugins.Named checks every result of a source plugin with it.
