@@ -375,7 +375,9 @@ class FitSink:
     ({"ch_names": ("Fz",), "sfreq": 250.0}, "its info is dict, not an eegviz.messages.StreamInfo"),
     (("Fz", "Cz"), "its info is tuple, not an eegviz.messages.StreamInfo"),
     ("sfreq-text", "its info's sfreq is '250', not a number (Hz)"),
-    ("ch-text", "its info's ch_names are 'FzCz', not a sequence of channel names (str)")])
+    ("ch-text", "its info's ch_names are 'FzCz', not a sequence of channel names (str)"),
+    ("microvolts", "its info's unit is 'microvolts', but a session takes chunks in volts as they are "
+                   "(eegviz.messages.Chunk): multiply the samples by 1e-06 and leave unit 'volts'")])
 def test_a_source_plugins_info_that_is_no_stream_info_is_one_line_naming_it(info, said):
     """A source plugin setting its info to a dict, or a StreamInfo with its rate as text, failed in the session's
     channel mapping with a traceback naming no plugin; it is now one line naming it as the info is read. A
@@ -386,6 +388,8 @@ def test_a_source_plugins_info_that_is_no_stream_info_is_one_line_naming_it(info
         info = StreamInfo("hE-info", ("Fz", "Cz"), "250")
     elif info == "ch-text":
         info = StreamInfo("hE-info", "FzCz", 250.0)
+    elif info == "microvolts":  # a label a session scales nothing by: decoded 10^6 too large without a word
+        info = StreamInfo("hE-info", ("Fz", "Cz"), 250.0, unit="microvolts")
     src = ReturningSource()
     wrapped = plugins.wrap(src, "source", "hE-info")
     src.info = info
@@ -393,4 +397,6 @@ def test_a_source_plugins_info_that_is_no_stream_info_is_one_line_naming_it(info
         wrapped.info
     assert str(err.value) == f"source plugin 'hE-info': {said}"
     src.info = StreamInfo("hE-info", ["Fz", "Cz"], 250)
+    assert wrapped.info is src.info
+    src.info = StreamInfo("hE-info", ("Fz",), 250.0, unit="V")
     assert wrapped.info is src.info

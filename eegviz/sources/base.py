@@ -94,6 +94,14 @@ def check_info(info) -> StreamInfo:
         raise EegvizError(f"its info's sfreq is {info.sfreq!r}, not a number (Hz)")
     if isinstance(info.ch_names, str) or not all(isinstance(c, str) for c in info.ch_names):
         raise EegvizError(f"its info's ch_names are {info.ch_names!r:.80}, not a sequence of channel names (str)")
+    from eegviz.sources.units import volts_per_unit
+
+    scale = volts_per_unit(info.unit if isinstance(info.unit, str) else None)
+    if scale is not None and scale != 1.0:
+        # the unit is a label (session.json's); a session scales nothing by it, so a plugin declaring its chunks
+        # microvolts had them decoded as volts, 10^6 too large, without a word
+        raise EegvizError(f"its info's unit is '{info.unit}', but a session takes chunks in volts as they are "
+                          f"(eegviz.messages.Chunk): multiply the samples by {scale:g} and leave unit 'volts'")
     return info
 
 
