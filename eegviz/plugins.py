@@ -240,6 +240,34 @@ def get(group: str, name: str):
     raise EegvizError(f"no {group[:-1]} named '{name}' (available: {names})")
 
 
+def origin(group: str, name: str) -> str | None:
+    """Where the plugin `name` of `group` comes from, for session.json: an installed package's entry point with
+    that package's name and version, a plugin file with the SHA-256 of its text (a plugin folder is edited in
+    place, so its path alone does not tell two versions apart); None for eegviz's own built-ins and for a name
+    nothing has. A session run on a third-party generator was recorded as "generator: NAME" alone, which said
+    neither what NAME was nor which version drew the images."""
+    if name in _extra[group]:
+        where = _origin[group].get(name, "")
+        obj = _extra[group][name]
+        label = getattr(obj, "__name__", type(obj).__name__)
+        if not where.endswith(".py"):
+            return f"{where}:{label}"
+        try:
+            digest = hashlib.sha256(Path(where).read_bytes()).hexdigest()[:16]
+        except OSError:  # gone since it was imported: the path alone
+            return f"{where}:{label}"
+        return f"{where}:{label} (sha256 {digest})"
+    try:
+        ep = _entry_point(group, name)
+    except EegvizError:
+        return None
+    if ep is None or _is_builtin(ep):
+        return None
+    dist = getattr(ep, "dist", None)
+    version = getattr(dist, "version", None) if dist is not None else None
+    return f"{ep.value} ({_package(ep)}{' ' + version if version else ''})"
+
+
 def is_eegviz_own(obj) -> bool:
     """Whether `obj`'s class is eegviz's own code (a module of the eegviz package), not a plugin's: a built-in
     failing is eegviz's bug and keeps its traceback; a plugin failing is said in one line naming it (Named)."""

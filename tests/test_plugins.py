@@ -214,3 +214,37 @@ def test_the_listing_names_the_file_a_plugin_came_from(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"{a / 'same.py'}:Sink" in out and f"{b / 'same.py'}:Sink" in out
     assert "eegviz_plugin_" not in out
+
+
+def test_session_json_says_where_each_plugin_the_session_runs_came_from(tmp_path, monkeypatch):
+    """session.json recorded a third-party generator, sink or source by its name alone ("generator: NAME"), which
+    said neither what it was nor which version drew the images. It now names, for each plugin the session runs
+    that is not eegviz's own, the installed package's entry point and version, or the plugin file and its
+    SHA-256; eegviz's own built-ins add nothing (a session of built-ins has no "plugins" key)."""
+    import hashlib
+    import json
+
+    from eegviz.messages import StreamInfo
+    from eegviz.record.session_folder import SessionOutput
+    from eegviz.settings import GeneratorSettings, ModelSettings, OutputSettings, SessionSettings, SourceSettings
+
+    _installed_package(tmp_path / "site", "hE-genpkg", "[eegviz.generators]\nhE-gen = hE_genpkg_mod:Gen\n",
+                       "hE_genpkg_mod", "class Gen:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    folder, _ = _plugin_folder(tmp_path, "hE-sink", "hE_sink")
+    plugins.load_plugin_dir(folder)
+    digest = hashlib.sha256((folder / "hE_sink.py").read_bytes()).hexdigest()[:16]
+
+    def record(settings):
+        claim = SessionOutput(tmp_path / "out", settings)
+        recorder, results = claim.open(StreamInfo("hE-amp", ("Fz",), 250.0))
+        results.close()
+        recorder.close()
+        return json.loads((claim.folder / "session.json").read_text())
+
+    source = SourceSettings("replay", file="rec.xdf")
+    rec = record(SessionSettings(source=source, model=ModelSettings(generator=GeneratorSettings("hE-gen")),
+                                 output=OutputSettings(sinks=("hE-sink:a", "headless"))))
+    assert rec["plugins"] == {"generators": {"hE-gen": "hE_genpkg_mod:Gen (package hE-genpkg 0.1)"},
+                              "sinks": {"hE-sink": f"{folder / 'hE_sink.py'}:Sink (sha256 {digest})"}}
+    assert "plugins" not in record(SessionSettings(source=source))  # eegviz's own: nothing to add

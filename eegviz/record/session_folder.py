@@ -25,7 +25,9 @@ line did), the stream it opened ("opened": name, source_id, the sender's host fo
 to with its digest (eegviz.modelio.model_digest, the same digest a benchmark file names), the generator with
 its options (None: the model's own sampling.json, which is copied in; with --sd-model, that pipeline's own or its
 family's, and model.sd_model names its folder and digest: sd_model_identity), what the built generator draws
-with (model.sampler: steps, strength, guidance, size, family, scheduler), and the rest of the session's settings.
+with (model.sampler: steps, strength, guidance, size, family, scheduler), the rest of the session's settings and,
+where the session runs plugins that are not eegviz's own, where each came from ("plugins": an installed package's
+entry point with its version, a plugin file with its SHA-256).
 Nothing is added beyond what the user gave (no environment), and a password or token in a URL the user gave
 (a sink plugin's --sink) is written as ***.
 """
@@ -195,6 +197,7 @@ class SessionOutput:
             from eegviz.paths import demo_recording
 
             source = {**source, ("path" if "kind" in source else "file"): str(demo_recording())}  # window / CLI
+        used = _plugins_used(settings, source)
         model = dict(settings.pop("model", {}) or {})
         model["given"] = model.pop("path", None)
         model.update(self.model)
@@ -207,7 +210,7 @@ class SessionOutput:
                                                 "channels": list(info.ch_names)},
                            **({"opened_markers": _sender(info.marker_header, ("name", "source_id"))}
                               if getattr(info, "marker_header", "") else {})},
-                "model": model, "settings": settings}
+                "model": model, "settings": settings, **({"plugins": used} if used else {})}
 
     def _take_back(self, base: Path, new: Path | None, files: list[Path]) -> None:
         """Remove `files`, then each folder of this claim that is empty: the session folder's sub-folders, a
@@ -227,6 +230,26 @@ class SessionOutput:
                 path.rmdir()  # only an empty folder
             except OSError:
                 pass
+
+
+def _plugins_used(settings: dict, source: dict) -> dict:
+    """{group: {name: origin}} of the plugins this session runs that are not eegviz's own (eegviz.plugins.origin):
+    replay's --source reader (or the window's file reader), the --generator and each --sink."""
+    from eegviz.plugins import origin
+
+    reader = None
+    if source.get("kind", "file") == "file":  # the window's lsl, simulator, ...: eegviz's own
+        reader = source.get("reader") or (source.get("replay") or {}).get("reader")
+    names = {"sources": [reader] if reader not in (None, "auto", "xdf", "mne") else [],
+             "generators": [((settings.get("model") or {}).get("generator") or {}).get("name")],
+             "sinks": [spec.partition(":")[0].strip() for spec in (settings.get("output") or {}).get("sinks") or ()]}
+    used: dict = {}
+    for group, found in names.items():
+        for name in found:
+            where = origin(group, name) if name else None
+            if where is not None:
+                used.setdefault(group, {})[name] = where
+    return used
 
 
 def drawn_with(generator, keys: tuple[str, ...] = ("steps", "strength", "guidance", "size", "family")) -> dict:
