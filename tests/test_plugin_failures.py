@@ -314,6 +314,15 @@ class SeedlessGenerator(FailingGenerator):
         return np.zeros((len(saliency), 8, 8, 3), np.uint8)
 
 
+class LatentlessGenerator(FailingGenerator):
+    """A generator plugin starting from the latent branch whose generate() takes no latents."""
+
+    init, accepts_latents = "latent", True
+
+    def generate(self, saliency, embedding, seed=0):
+        return np.zeros((len(saliency), 8, 8, 3), np.uint8)
+
+
 class TimeoutlessSource(ReturningSource):
     """A source plugin whose read() takes no timeout."""
 
@@ -345,6 +354,13 @@ def test_a_plugin_that_cannot_take_the_sessions_calls_is_refused_when_built(monk
         make_generator("hE-seedless", default_model_dir())
     assert str(err.value) == ("generator plugin 'hE-seedless' cannot take the session's calls: generate(saliency, "
                               "embedding) is called as generate(saliency, embedding, seed=...)")
+    # one that starts from the decoder's latent branch is handed latents= too
+    monkeypatch.setitem(plugins._extra["generators"], "hE-latentless", LatentlessGenerator)
+    with pytest.raises(EegvizError) as err:
+        make_generator("hE-latentless", default_model_dir())
+    assert str(err.value) == ("generator plugin 'hE-latentless' cannot take the session's calls: generate(saliency, "
+                              "embedding, seed=0) is called as generate(saliency, embedding, seed=..., "
+                              "latents=...)")
     monkeypatch.setitem(plugins._extra["sources"], "hE-timeoutless", TimeoutlessSource)
     with pytest.raises(EegvizError) as err:
         _from_cli(SourceSettings("replay", file="x.dat", reader="hE-timeoutless"))

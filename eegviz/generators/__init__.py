@@ -39,10 +39,13 @@ def make_generator(name: str, model_dir: Path, options: GeneratorOptions | None 
     if missing:
         raise EegvizError(f"generator plugin '{name}' is not a generator: what from_options returned lacks "
                           f"{', '.join(missing)}")
-    # how a session calls it (eegviz.pipeline): a generate() taking no seed= failed at the first image
+    # how a session calls it (eegviz.pipeline): a generate() taking no seed= (or, for one that starts from the
+    # latent branch, no latents=) failed at the first image
     from eegviz.plugins import miscalled
 
-    wrong = miscalled(gen, {"generate": (2, ("seed",), "generate(saliency, embedding, seed=...)")})
+    keywords = ("seed", "latents") if getattr(gen, "init", "saliency") == "latent" else ("seed",)
+    shown = f"generate(saliency, embedding, {', '.join(k + '=...' for k in keywords)})"
+    wrong = miscalled(gen, {"generate": (2, keywords, shown)})
     if wrong:
         raise EegvizError(f"generator plugin '{name}' cannot take the session's calls: {'; '.join(wrong)}")
     # a session starts from the latent branch only for a generator whose `init` says so (eegviz.pipeline
