@@ -19,6 +19,7 @@ import inspect
 import logging
 import os
 import sys
+import time
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Iterable
@@ -292,14 +293,17 @@ class Named:
     None))`). Only plugins are wrapped (wrap()): eegviz's own sources and generators failing are its bugs, whose
     traceback must stay."""
 
-    _own = ("_plugin", "_label", "_methods", "_checks")
+    _own = ("_plugin", "_label", "_methods", "_checks", "_slow", "_slow_said")
 
-    def __init__(self, plugin, label: str, methods: Iterable[str], checks: dict | None = None):
+    def __init__(self, plugin, label: str, methods: Iterable[str], checks: dict | None = None,
+                 slow: dict[str, tuple[float, str]] | None = None):
         """checks: method name -> check(result, plugin), which returns the result or raises EegvizError saying what
         in it breaks the protocol (a source's read(): eegviz.sources.base.check_read); or attribute name ->
-        check(value, plugin), asked each time it is read (a source's info: check_info)."""
+        check(value, plugin), asked each time it is read (a source's info: check_info). slow: method name ->
+        (seconds, why): the first call that takes longer is said in a warning naming the plugin (once)."""
         self._plugin, self._label, self._methods = plugin, label, frozenset(methods)
         self._checks = dict(checks or {})
+        self._slow, self._slow_said = dict(slow or {}), False
 
     @property
     def __class__(self):  # isinstance() sees the plugin's own class, as it did before it was wrapped
@@ -330,7 +334,10 @@ class Named:
 
         def guarded(*args, **kwargs):
             try:
+                t0 = time.perf_counter()
                 result = value(*args, **kwargs)
+                if name in self._slow:
+                    self._note_slow(name, time.perf_counter() - t0)
                 return check(result, self._plugin) if check else result
             except EegvizError as e:
                 if self._label in str(e):  # it names itself already
@@ -344,6 +351,14 @@ class Named:
                 raise EegvizError(f"{self._label} failed in {name}() ({one_line(e)})") from e
 
         return guarded
+
+    def _note_slow(self, name: str, seconds: float) -> None:
+        limit, why = self._slow[name]
+        if seconds <= limit or self._slow_said:
+            return
+        self._slow_said = True
+        logging.getLogger(__name__).warning("%s took %.0f ms in %s(); %s; later slow calls are not reported",
+                                            self._label, seconds * 1e3, name, why)
 
 
 SOURCE_CALLS = ("open", "start", "read", "drain", "stop")
@@ -364,6 +379,12 @@ def _checked_info(info, source):
 
 
 SOURCE_CHECKS = {"read": _checked_read("read"), "drain": _checked_read("drain"), "info": _checked_info}
+# a session reads with timeout=0.05 (eegviz.pipeline): a read() that blocks longer (a serial port read until a
+# packet is whole) holds up every marker and sample behind it, and a stop waits for it, without a word
+SLOW_READ_S = 0.5
+SOURCE_SLOW = {"read": (SLOW_READ_S, "a source's read() returns within its timeout (eegviz.sources.base.Source), "
+                                     "and the session waits for it: markers and samples arrive late and a stop "
+                                     "waits")}
 
 
 def wrap(obj, kind: str, name: str):
@@ -373,5 +394,5 @@ def wrap(obj, kind: str, name: str):
     if is_eegviz_own(obj):
         return obj
     if kind == "source":
-        return Named(obj, f"source plugin '{name}'", SOURCE_CALLS, SOURCE_CHECKS)
+        return Named(obj, f"source plugin '{name}'", SOURCE_CALLS, SOURCE_CHECKS, SOURCE_SLOW)
     return Named(obj, f"{kind} plugin '{name}'", GENERATOR_CALLS)

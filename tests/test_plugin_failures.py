@@ -416,3 +416,32 @@ def test_a_source_plugins_info_that_is_no_stream_info_is_one_line_naming_it(info
     assert wrapped.info is src.info
     src.info = StreamInfo("hE-info", ("Fz",), 250.0, unit="V")
     assert wrapped.info is src.info
+
+
+def test_a_source_plugin_blocking_in_read_is_said_once_naming_it(monkeypatch, caplog):
+    """A session reads with timeout=0.05; a plugin's read() that blocks far longer (a serial port read until its
+    packet is whole) held up every marker and sample behind it, and a stop waited for it, without a word (a slow
+    --sink is said). The first such read is now a warning naming the plugin, once."""
+    import time
+
+    from eegviz.sources.base import ReadResult
+
+    class Blocking(ReturningSource):
+        def read(self, timeout=0.05):
+            time.sleep(self.wait)
+            return ReadResult()
+
+    monkeypatch.setitem(plugins.SOURCE_SLOW, "read", (0.01, "the session waits for it"))
+    src = Blocking()
+    wrapped = plugins.wrap(src, "source", "hE-blocking")
+    src.wait = 0.0
+    with caplog.at_level("WARNING", logger="eegviz.plugins"):
+        wrapped.read(timeout=0.05)
+        assert not caplog.records
+        src.wait = 0.03
+        wrapped.read(timeout=0.05)
+        wrapped.read(timeout=0.05)
+    assert len(caplog.records) == 1
+    assert caplog.records[0].getMessage().startswith("source plugin 'hE-blocking' took ")
+    assert caplog.records[0].getMessage().endswith(" ms in read(); the session waits for it; later slow calls are "
+                                                   "not reported")
