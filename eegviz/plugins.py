@@ -293,17 +293,19 @@ class Named:
     None))`). Only plugins are wrapped (wrap()): eegviz's own sources and generators failing are its bugs, whose
     traceback must stay."""
 
-    _own = ("_plugin", "_label", "_methods", "_checks", "_slow", "_slow_said")
+    _own = ("_plugin", "_label", "_methods", "_checks", "_slow", "_slow_said", "_defaults")
 
     def __init__(self, plugin, label: str, methods: Iterable[str], checks: dict | None = None,
-                 slow: dict[str, tuple[float, str]] | None = None):
+                 slow: dict[str, tuple[float, str]] | None = None, defaults: dict | None = None):
         """checks: method name -> check(result, plugin), which returns the result or raises EegvizError saying what
         in it breaks the protocol (a source's read(): eegviz.sources.base.check_read); or attribute name ->
         check(value, plugin), asked each time it is read (a source's info: check_info). slow: method name ->
-        (seconds, why): the first call that takes longer is said in a warning naming the plugin (once)."""
+        (seconds, why): the first call that takes longer is said in a warning naming the plugin (once). defaults:
+        attribute name -> the value read where the plugin has no such attribute."""
         self._plugin, self._label, self._methods = plugin, label, frozenset(methods)
         self._checks = dict(checks or {})
         self._slow, self._slow_said = dict(slow or {}), False
+        self._defaults = dict(defaults or {})
 
     @property
     def __class__(self):  # isinstance() sees the plugin's own class, as it did before it was wrapped
@@ -315,6 +317,8 @@ class Named:
         try:
             value = getattr(self._plugin, name)
         except AttributeError:  # lacking stays lacking: getattr(src, "drain", None) must see None
+            if name in self._defaults:
+                return self._defaults[name]
             raise
         except (Exception, SystemExit) as e:  # noqa: BLE001 - a property of the plugin's failing (its `info`)
             # was a traceback into the plugin's file, while its methods' failures were one line naming it
@@ -387,12 +391,13 @@ SOURCE_SLOW = {"read": (SLOW_READ_S, "a source's read() returns within its timeo
                                      "waits")}
 
 
-def wrap(obj, kind: str, name: str):
+def wrap(obj, kind: str, name: str, defaults: dict | None = None):
     """`obj` (a plugin's source or generator, `kind` 'source' or 'generator') as Named, whose failures name it;
     eegviz's own objects unchanged (is_eegviz_own). A source's read() and drain() results are checked too (its
-    generator's images are checked for every generator, eegviz.generators.base.check_images)."""
+    generator's images are checked for every generator, eegviz.generators.base.check_images). defaults: what the
+    wrapped object reads as for an attribute the plugin lacks (Named)."""
     if is_eegviz_own(obj):
         return obj
     if kind == "source":
-        return Named(obj, f"source plugin '{name}'", SOURCE_CALLS, SOURCE_CHECKS, SOURCE_SLOW)
-    return Named(obj, f"{kind} plugin '{name}'", GENERATOR_CALLS)
+        return Named(obj, f"source plugin '{name}'", SOURCE_CALLS, SOURCE_CHECKS, SOURCE_SLOW, defaults)
+    return Named(obj, f"{kind} plugin '{name}'", GENERATOR_CALLS, defaults=defaults)

@@ -445,3 +445,76 @@ def test_a_source_plugin_blocking_in_read_is_said_once_naming_it(monkeypatch, ca
     assert caplog.records[0].getMessage().startswith("source plugin 'hE-blocking' took ")
     assert caplog.records[0].getMessage().endswith(" ms in read(); the session waits for it; later slow calls are "
                                                    "not reported")
+
+
+class UpFrontSource:
+    """A file-replay source plugin that hands over all its markers at the first read (its samples then in 2 s
+    chunks), in the file's own clock: one marker at 10.5 s and one at 75 s, past the Epocher's 60 s clock check."""
+
+    ch = tuple(f"E{i}" for i in range(8))
+
+    def __init__(self, path=None):
+        from eegviz.messages import StreamInfo
+
+        self.info = StreamInfo("hE-upfront", self.ch, 100.0)
+        self.t = 10.0 + np.arange(6700) / 100.0
+        self.x = np.random.default_rng(0).standard_normal((len(self.t), len(self.ch))).astype(np.float32) * 1e-5
+        self.pos = 0
+
+    @classmethod
+    def from_cli(cls, settings):
+        return cls(settings.file)
+
+    def start(self):
+        pass
+
+    def read(self, timeout=0.05):
+        from eegviz.messages import Chunk, Marker
+        from eegviz.sources.base import ReadResult
+
+        markers = [Marker(10.5, "m0"), Marker(75.0, "m1")] if self.pos == 0 else []
+        end = min(self.pos + 200, len(self.t))
+        res = ReadResult([Chunk(self.x[self.pos:end], self.t[self.pos:end])], markers, finished=end >= len(self.t))
+        self.pos = end
+        return res
+
+    def stop(self):
+        pass
+
+
+def test_a_file_replay_plugin_handing_over_its_markers_at_once_has_each_decoded(monkeypatch):
+    """A source plugin replaying a file (`eegviz replay FILE --source NAME`) that gave all its markers at its first
+    read had every marker more than 60 s into the file skipped as "stamped in another clock (time.time()?)": the
+    session judged them by when they arrived, as it does live markers. A replay's are in the file's clock (as
+    eegviz's own replays say, `replayed`), so each is now decoded; a plugin saying `replayed = False` is judged."""
+    import torch
+
+    from eegviz.app.source_choice import _from_cli
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.pipeline import Pipeline
+    from eegviz.settings import SourceSettings
+    from eegviz.stream.preprocess import InputSpec
+
+    class Kept:
+        def __init__(self):
+            self.lines = []
+
+        def on_result(self, rec, stimulus=None):
+            self.lines.append((rec.marker.payload, None))
+
+        def on_skipped(self, marker, reason, kind):
+            self.lines.append((marker.payload, kind.value))
+
+        def close(self):
+            pass
+
+    monkeypatch.setitem(plugins._extra["sources"], "hE-upfront", UpFrontSource)
+    src = _from_cli(SourceSettings("replay", file="rec.dat", reader="hE-upfront"))
+    dec = TwoBranchDecoder(InputSpec(ch_names=UpFrontSource.ch, sfreq=100.0, tmin=-0.1, tmax=0.4), ["a", "b"],
+                           feat_dim=16, z_dim=4, saliency_size=16, n_tokens=8, text_dim=64)
+    dec.prototypes = torch.randn(2, 16)
+    kept = Kept()
+    Pipeline(src, dec, FailingGenerator(), [kept], paced=False).run()  # its images all zeros: fast
+    assert sorted(kept.lines) == [("m0", None), ("m1", None)]
+    monkeypatch.setattr(UpFrontSource, "replayed", False, raising=False)
+    assert _from_cli(SourceSettings("replay", file="rec.dat", reader="hE-upfront")).replayed is False

@@ -173,4 +173,7 @@ def _from_cli(source: SourceSettings):
         raise EegvizError(f"source plugin '{source.reader}' cannot take the session's calls: {'; '.join(wrong)}")
     from eegviz.plugins import wrap
 
-    return wrap(src, "source", source.reader)  # its failure in read() mid-session is one line naming it
+    # its failure in read() mid-session is one line naming it. It replays a FILE: its markers are in the file's
+    # clock, not judged by when they arrive (eegviz.sources.replay.ReplaySource.replayed), unless it says otherwise;
+    # one that handed its markers over at once had every marker past 60 s skipped as "stamped in another clock"
+    return wrap(src, "source", source.reader, defaults={"replayed": True})
