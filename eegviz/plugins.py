@@ -32,6 +32,7 @@ _extra: dict[str, dict[str, object]] = {g: {} for g in GROUPS}
 _origin: dict[str, dict[str, str]] = {g: {} for g in GROUPS}  # group -> name -> the plugin file that registered it
 _dirs_loaded: set[str] = set()
 _user_dirs: list[Path] = []  # from the command line (--plugins)
+_shadow_said: set[tuple[str, str, str]] = set()  # another package's entry point under a built-in's name, said
 _importing: Path | None = None  # the plugin file load_plugin_dir is running, which register() calls come from
 
 
@@ -193,7 +194,10 @@ def _entry_point(group: str, name: str):
     builtin = [ep for ep in found if _is_builtin(ep)]
     if len(builtin) == 1:
         for ep in found:
-            if ep is not builtin[0]:
+            # once per process: a session looks its plugins up more than once (checked before its model loads,
+            # built after), and said the same line each time
+            if ep is not builtin[0] and (group, name, ep.value) not in _shadow_said:
+                _shadow_said.add((group, name, ep.value))
                 logging.getLogger("eegviz.plugins").warning(
                     "%s's %s plugin '%s' (%s) is not used: '%s' is the built-in %s's name", _package(ep), kind,
                     name, ep.value, name, builtin[0].value)

@@ -31,6 +31,7 @@ def fresh_registry(monkeypatch):
     monkeypatch.setattr(plugins, "_user_dirs", [], raising=False)
     monkeypatch.setattr(plugins, "_extra", {g: {} for g in plugins.GROUPS})
     monkeypatch.setattr(plugins, "_origin", {g: {} for g in plugins.GROUPS}, raising=False)
+    monkeypatch.setattr(plugins, "_shadow_said", set(), raising=False)
     before = set(sys.modules)
     yield
     for name in set(sys.modules) - before:
@@ -191,6 +192,9 @@ def test_an_installed_plugin_taking_a_builtins_name_does_not_replace_it(tmp_path
     assert f"{cls.__module__}:{cls.__name__}" == "eegviz.record.results:ResultsWriter"
     assert "shadowpkg" in caplog.text and "not used" in caplog.text
     assert plugins.available("sinks")["headless"] == "eegviz.record.results:ResultsWriter"
+    # said once: a session looks a plugin up before its model loads and again to build it, and said it each time
+    plugins.get("sinks", "headless")
+    assert caplog.text.count("not used") == 1
 
 
 def test_two_installed_packages_sharing_a_name_are_refused_naming_both(tmp_path, monkeypatch):
