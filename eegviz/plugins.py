@@ -339,7 +339,6 @@ class Named:
                     raise EegvizError(f"{self._label}: {e}") from None
             return value
 
-
         def guarded(*args, **kwargs):
             try:
                 t0 = time.perf_counter()
@@ -381,6 +380,7 @@ def _checked_read(call: str):
 
 
 def _checked_info(info, source):
+    """check(value, source) of a source plugin's info (eegviz.sources.base.check_info)."""
     from eegviz.sources.base import check_info
 
     return check_info(info)
