@@ -37,7 +37,7 @@ from eegviz.channel_formats import BY_NAME, lsl_format_name
 from eegviz.errors import EegvizError
 from eegviz.record.labrecorder import LABRECORDER_CFG, NOT_AVAILABLE, LabRecorderCliRecorder, labrecorder_cli
 from eegviz.record.lsl_streams import LateStreams, StreamsGone, describe, find_streams, lsl_config, without_gone
-from eegviz.stopping import stop_deferred
+from eegviz.stopping import stop_asked, stop_deferred
 from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
 
 log = logging.getLogger(__name__)
@@ -362,7 +362,9 @@ def record(out: str | Path, duration: float | None = None, names: Sequence[str] 
         try:
             t_end = None if duration is None else time.monotonic() + duration
             stop_event = stop_event or threading.Event()
-            while not stop_event.is_set() and not recorder.failed():
+            # stop_asked: a SIGTERM or Ctrl-C whose KeyboardInterrupt Python swallowed (eegviz.stopping) ends the
+            # recording all the same, where it recorded on until SIGKILL, without footers
+            while not stop_event.is_set() and not recorder.failed() and not stop_asked():
                 left = None if t_end is None else t_end - time.monotonic()
                 if left is not None and left <= 0:
                     break

@@ -452,6 +452,45 @@ def test_record_stops_the_recorder_whatever_interrupts_the_start(tmp_path, monke
     assert fake.calls == ["start", "stop"]
 
 
+def test_a_stop_whose_keyboardinterrupt_python_swallowed_still_ends_the_recording(tmp_path, monkeypatch):
+    """A signal's KeyboardInterrupt is raised in whatever the main thread runs; where that is a weakref callback or
+    a __del__, Python prints "Exception ignored in ..." and goes on: `kill PID` recorded on until SIGKILL, without
+    footers. The request is remembered (eegviz.stopping.stop_asked), and the wait ends on it."""
+    from eegviz.stopping import sigterm_as_ctrl_c
+
+    class Running(_FakeRecorder):
+        def failed(self):
+            return False
+
+    class NoLate:
+        told, closed = [], []
+
+        def __init__(self, *a):
+            pass
+
+        def start(self):
+            return self
+
+        def stop(self):
+            pass
+
+    fake = Running()
+    monkeypatch.setattr(lsl_recorder, "find_streams", lambda *a, **kw: ["info"])
+    monkeypatch.setattr(lsl_recorder, "make_recorder", lambda *a, **kw: fake)
+    monkeypatch.setattr(lsl_recorder, "LateStreams", NoLate)
+
+    def swallowed(rec):  # `kill PID` arriving in a weakref callback, which swallows its exception
+        try:
+            signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+        except KeyboardInterrupt:
+            pass
+
+    with sigterm_as_ctrl_c():
+        t0 = time.monotonic()
+        record(tmp_path / "o", duration=5, on_start=swallowed)
+    assert time.monotonic() - t0 < 2.0 and fake.calls == ["start", "stop"]
+
+
 def test_failed_start_closes_every_opened_inlet_even_if_one_close_fails(tmp_path, monkeypatch):
     closed = []
 
