@@ -567,7 +567,6 @@ def _unturned(ds, idx: np.ndarray, size: int) -> np.ndarray:
 
 def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
     """The decoder can only score data laid out as it was trained: same classes, channels, rate and window."""
-    spec = dec.spec
     if list(ds.classes) != list(dec.class_names):
         # which one: THINGS-EEG2 read without its image_metadata.npy (not beside the EEG, and no --images-dir to
         # find it by) names its 1854 concepts "concept 0000" ..., and "1854 classes that differ from the
@@ -578,6 +577,13 @@ def _check_compatible(ds, dec: TwoBranchDecoder, model: Path) -> None:
                                           f"{str(dec.class_names[first])!r})")
         raise EegvizError(f"the model in {model} was trained on {len(dec.class_names)} classes that differ from "
                           f"the dataset's {len(ds.classes)}{which}; evaluate it on data with the same classes")
+    check_epochs_fit(ds, dec.spec)
+
+
+def check_epochs_fit(ds, spec) -> None:
+    """The dataset's epochs laid out as the decoder reads them (channels in its order, its rate, sample count and
+    window), else one line saying what differs. Shared with the latent branch's fit
+    (eegviz.train.latent_branch), whose ridge map reads the same prepared epochs."""
     n = ds.eeg.shape[-1]
     # the window too: the same samples from -0.3 s instead of -0.1 s put every feature the decoder learnt 50
     # samples off, and it scored chance without a word. At one rate and sample count, the start to the nearest

@@ -45,6 +45,7 @@ def fit_latent_branch(model_dir: Path, ds, data_label: str = "") -> dict:
     """Fit and save the latent regressor of the decoder in model_dir on ds; returns latent_branch.json."""
     from eegviz.decoders.latent import FOLDER, LatentRegressor
     from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.eval.report import check_epochs_fit
     from eegviz.generators.diffusers_sd import read_sampling
     from eegviz.modelio import swap_in, write_config
     from eegviz.stream.preprocess import prepare_epochs
@@ -57,6 +58,14 @@ def fit_latent_branch(model_dir: Path, ds, data_label: str = "") -> dict:
                           "into its autoencoder's latent")
     t0 = time.perf_counter()
     dec = TwoBranchDecoder.load(model_dir)
+    # the ridge map reads the epochs as the decoder prepares them: data of another channel count ended in a
+    # RuntimeError traceback from the fit, and one of the same count in another order, rate or window was fitted
+    # without a word, so that the live decoder's epochs meet weights learnt on other channels
+    try:
+        check_epochs_fit(ds, dec.spec)
+    except EegvizError as e:
+        raise EegvizError(f"the latent branch cannot be fitted on this data: {e}; fit it on data recorded as the "
+                          f"decoder in {model_dir} was trained") from None
     vae = load_components(model_dir)[0]
     size = int(read_sampling(model_dir).get("image_size") or vae.config.sample_size)
     idx = np.concatenate([ds.subset("train"), ds.subset("val")])

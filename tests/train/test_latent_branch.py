@@ -155,3 +155,24 @@ def test_bench_times_the_latent_start(fitted, tmp_path, monkeypatch, capsys):
     assert main(["bench", "--n", "6", "--model", str(bare), "--init", "latent"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no latent branch" in err
+
+
+def test_data_not_laid_out_as_the_decoder_is_refused_before_the_fit(fitted, tmp_path):
+    """The refit read any dataset as the decoder's epochs: another channel count ended in a RuntimeError traceback
+    from the ridge fit, and the same channels in another order were fitted without a word (the live decoder's
+    epochs then meet weights learnt on other channels). Refused in one line, the regressor left as it was."""
+    import dataclasses
+
+    model, ds, _ = fitted
+    before = (model / "latent_regressor" / "diffusion_pytorch_model.safetensors").read_bytes()
+    fewer = dataclasses.replace(ds, eeg=ds.eeg[:, :16], ch_names=ds.ch_names[:16])
+    with pytest.raises(EegvizError, match=r"^the latent branch cannot be fitted on this data: the dataset's epochs "
+                                          r"\(16 ch, .* differ from the model's \(128 ch"):
+        fit_latent_branch(model, fewer, "fewer")
+    reordered = dataclasses.replace(ds, eeg=ds.eeg[:, ::-1], ch_names=ds.ch_names[::-1])
+    with pytest.raises(EegvizError, match="the same channels in another order"):
+        fit_latent_branch(model, reordered, "reordered")
+    later = dataclasses.replace(ds, tmin=ds.tmin - 0.2)
+    with pytest.raises(EegvizError, match="differ from the model's"):
+        fit_latent_branch(model, later, "later")
+    assert (model / "latent_regressor" / "diffusion_pytorch_model.safetensors").read_bytes() == before
