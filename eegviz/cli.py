@@ -597,7 +597,19 @@ MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. st
                 "(default: guessed from the channel names)")
 
 
-def _generator_opts(sp, default, default_help) -> None:
+# what --init does in a session; eval says its own (INIT_EVAL_HELP)
+INIT_HELP = ("what img2img starts from: the GAN saliency map (default) or the decoder's latent branch (EEG regressed "
+             "into the autoencoder's latent; models that have one)")
+# eval scores both starts whatever --init says (eegviz.eval.report: "label+saliency" and, where the model has the
+# branch, "label+latent" beside its shuffled control); the session's help, "what img2img starts from", had a user
+# ask for --init latent and read the saliency start's figures (the headline's) as the latent branch's
+INIT_EVAL_HELP = ("latent: refuse a model without a latent branch, or a generator whose VAE is not the one the branch "
+                  "was fitted to, as a session would; it picks no row: the report scores the saliency start "
+                  "(label+saliency, the headline's) and, where the model has a latent branch, the latent start "
+                  "(label+latent) side by side either way")
+
+
+def _generator_opts(sp, default, default_help, init_help: str = INIT_HELP) -> None:
     """Which generator and, for the diffusers one, which SD model; its steps, strength and guidance (run and eval
     alike; each left out is the model's own, GeneratorOptions)."""
     sp.add_argument("--generator", default=default, help=f"generator plugin (default: {default_help})")
@@ -616,9 +628,7 @@ def _generator_opts(sp, default, default_help) -> None:
     sp.add_argument("--capture", action=argparse.BooleanOptionalAction, default=True,
                     help="run single images through graphs TorchDynamo records once at warm-up (identical images, "
                          "about 7%% faster on CPU, a few seconds more at start; default: on)")
-    sp.add_argument("--init", choices=["saliency", "latent"],
-                    help="what img2img starts from: the GAN saliency map (default) or the decoder's latent "
-                         "branch (EEG regressed into the autoencoder's latent; models that have one)")
+    sp.add_argument("--init", choices=["saliency", "latent"], help=init_help)
 
 
 def _session_opts(sp) -> None:
@@ -783,7 +793,8 @@ def _add_eval(sub) -> None:
     e.add_argument("--controls-highpass", type=float, default=1.0, metavar="HZ",
                    help="cutoff of the controls' high-pass variant (default 1 Hz; 0: none; run only above the "
                         "model's own --highpass)")
-    _generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model")
+    _generator_opts(e, None, "the model's embedded generator when it has one; e.g. diffusers with --sd-model",
+                    INIT_EVAL_HELP)
     e.add_argument("--classifier", metavar="MODEL",
                    help="transformers image classifier (folder or cached id, e.g. an ImageNet ResNet/ViT) for "
                         "N-way top-k and IS; default: the model's stimulus classifier")

@@ -103,3 +103,18 @@ def test_a_generator_drawing_through_another_vae_leaves_the_latent_row_out_sayin
         device="cpu")), refuse_seen=False)
     metrics = json.loads((tmp_path / "own" / "metrics.json").read_text())
     assert "latent_branch" not in metrics and "label+latent" in json.dumps(metrics)
+
+
+def test_eval_help_says_init_picks_no_row(capsys):
+    """eval's --init had the session's help, "what img2img starts from", while eval scores the saliency start and the
+    latent start side by side whatever it says: `eval --init latent` read as the latent branch's figures were the
+    saliency start's (the headline). Its help says what it does in eval; the sessions keep theirs."""
+    for command in ("eval", "replay"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        said = " ".join(capsys.readouterr().out.split())
+        if command == "eval":
+            assert "it picks no row" in said and "(label+latent) side by side either way" in said, said
+            assert "what img2img starts from" not in said
+        else:
+            assert "--init {saliency,latent} what img2img starts from: the GAN saliency map (default)" in said
