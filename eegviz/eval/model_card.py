@@ -96,6 +96,17 @@ def _index_figures(metrics: dict) -> list[tuple[str, str, float]]:
     return out
 
 
+def _resumed(training: dict) -> str:
+    """For the card's training time: a run resumed after an interruption (training.json's `resumed`) timed only
+    its own process, the stages it loaded counting as nothing, and "Training took 3 min" read as the run's time."""
+    if not training.get("resumed"):
+        return ""
+    stages = (training.get("generator") or {}).get("resumed_stages") or []
+    loaded = f"; the generator's stages {', '.join(stages)} were loaded" if stages else ""
+    return (f" (the resumed part only: this run was interrupted and continued with `--resume`{loaded}; the time it "
+            "trained before the interruption is not counted)")
+
+
 def _f(value, digits: int = 3) -> str:
     """A figure, or '-' where the metric is undefined (a constant prediction has no correlation)."""
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "-"
@@ -441,7 +452,7 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
 ## Retrain
     {training.get('command', 'eegviz train --data DATA --out MODEL_DIR')}
 
-Training took {minutes:.0f} min on {training.get('threads', '?')} CPU thread(s) x {training.get('world_size', 1)} process(es).
+Training took {minutes:.0f} min on {training.get('threads', '?')} CPU thread(s) x {training.get('world_size', 1)} process(es){_resumed(training)}.
 {_gan_retrain(training)}{('Note: ' + training['note']) if training.get('note') else ''}
 """
     path = model_dir / "README.md"

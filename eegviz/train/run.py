@@ -461,7 +461,9 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                 "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder,
                 "caption": caption,
                 "gan_steps": gan_steps, "seed": seed, "average_augment": average_augment,
-                "data": str(data), "data_digest": run["data"]["digest"], "resumed": resume,
+                # whether an interrupted run's checkpoints were continued: --resume alone is no sign of it (a job
+                # script that always passes it starts runs with it too), and "resumed" read as an interrupted run
+                "data": str(data), "data_digest": run["data"]["digest"], "resumed": not starts,
                 "dataset": describe_dataset(ds, data),
                 "synthetic": bool(renderable(ds.image_ids)),
                 "command": train_command(data, out, {

@@ -265,3 +265,21 @@ def test_a_zero_shot_figure_is_not_headed_single_trials():
                            "averaged per image and subject, the rest single trials)\n")
     assert _results({"eeg_class_top1": 0.5, "chance_top1": 0.025, **clean}, {}).startswith(
         "## Test-split results (held-out images, single trials)\n")
+
+
+def test_a_resumed_runs_training_time_is_said_to_be_the_resumed_part(tmp_path):
+    """A run interrupted after an hour and resumed for its last minutes timed only the resumed process, and its card
+    said "Training took 3 min": the time of the run. It says now that the time before the interruption is not
+    counted, naming the generator stages the resumed run loaded; a run that was not resumed reads as before."""
+    from eegviz.eval.model_card import write_model_card
+
+    dataset = {"path": "sessions", "trials": 160, "classes": 40, "images": 160, "subjects": 2, "channels": 16,
+               "sfreq": 250.0, "window_s": [-0.1, 0.6], "split_trials": {"train": 128, "val": 16, "test": 16}}
+    training = {"dataset": dataset, "total_train_seconds": 180.0, "threads": 2, "world_size": 1,
+                "generator": {"kind": "diffusers", "resumed_stages": ["classifier", "vae", "teacher"]}}
+    card = write_model_card(tmp_path, {**training, "resumed": False}, None).read_text()
+    assert "Training took 3 min on 2 CPU thread(s) x 1 process(es).\n" in card and "--resume" not in card
+    card = write_model_card(tmp_path, {**training, "resumed": True}, None).read_text()
+    assert ("Training took 3 min on 2 CPU thread(s) x 1 process(es) (the resumed part only: this run was interrupted "
+            "and continued with `--resume`; the generator's stages classifier, vae, teacher were loaded; the time it "
+            "trained before the interruption is not counted).\n") in card, card

@@ -327,7 +327,11 @@ def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again
     assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
     args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
             "--decoder-only", "--text-encoder", "hash", "--no-eval-controls"]
-    assert main(args) == 0
+    # a job script that always passes --resume starts its run with it: nothing was resumed, and training.json said
+    # "resumed": true (and the card then that its time was the resumed part's)
+    assert main(args + ["--resume"]) == 0
+    assert json.loads((out / "training.json").read_text())["resumed"] is False
+    assert "the resumed part only" not in (out / "README.md").read_text()
     import shutil
 
     shutil.rmtree(out / "report")  # as the cut left it: trained (training.json), not evaluated
