@@ -349,12 +349,11 @@ def _finished_metrics(out: Path) -> dict | None:
     return metrics if isinstance(metrics, dict) else None
 
 
-def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls: bool, reconstructions: bool,
-                       evaluated: bool) -> dict | None:
+def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls: bool,
+                       reconstructions: bool) -> dict | None:
     """--resume of a run cut short in its evaluation (evaluation_cut_short): the trained model is kept as it is;
     the evaluation that follows training runs again and the model card is written, as the run would have."""
     from eegviz.eval.model_card import write_model_card
-    from eegviz.eval.report import evaluate
     from eegviz.train.dist import barrier, shutdown
 
     metrics = None
@@ -364,13 +363,12 @@ def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls:
             training = json.loads((out / "training.json").read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise EegvizError(f"{out / 'training.json'}: unreadable ({e}); train into a new folder") from None
-        metrics = _finished_metrics(out) if evaluated else None
+        metrics = _finished_metrics(out)
         if metrics is not None:
             log.info("--resume: %s's evaluation had finished (report/metrics.json); writing its model card", out)
-        elif evaluated:
-            _say_evaluating(out, eval_controls, reconstructions)
-            metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
-                               reconstructions=reconstructions, refuse_seen=False)
+        else:
+            metrics = _evaluate_after_training(data, out, None, data_opts=data_opts, eval_controls=eval_controls,
+                                               reconstructions=reconstructions)
         write_model_card(out, training, metrics)
         _say_done(out, metrics)
     barrier(info)
@@ -384,7 +382,6 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     from eegviz.data.loaders import DATA_FLAGS, check_trainable, open_dataset
     from eegviz.data.seen_images import write_seen_images
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
-    from eegviz.eval.report import evaluate
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.decoders.text import make_text_encoder
     from eegviz.data.targets import check_stimuli
@@ -425,7 +422,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     lock.take()  # until train_all returns
     if resume and evaluation_cut_short(out):  # trained already: nothing is trained again
         return _finish_evaluation(info, data, out, data_opts=data_opts, eval_controls=eval_controls,
-                                  reconstructions=in_house, evaluated=in_house or decoder_only)
+                                  reconstructions=in_house)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     if info.is_main:
         write_run_manifest(out / "checkpoints", run, claim=starts)
@@ -478,20 +475,37 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                     **{DATA_FLAGS.get(k, k).lstrip("-"): (",".join(map(str, v)) if isinstance(v, list) else v)
                        for k, v in (data_opts or {}).items()}}),  # as flags: --markers, not --marker-stream
                 "ranks_in_sync": all(len(set(v)) == 1 for v in digests.values()), "rank_digests": digests}
-    metrics = None
     training["total_train_seconds"] = time.perf_counter() - t0
     (out / "training.json").write_text(json.dumps(training, indent=1))
-    if in_house or decoder_only:  # a decoder-only folder is evaluated as a decoder: curves, controls, no images
-        # its own dataset's test split, which the loader judged: images it shares with training are counted
-        # and warned about (eegviz.data.seen_images), not refused after the whole run
-        _say_evaluating(out, eval_controls, in_house)
-        metrics = evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
-                           reconstructions=in_house, refuse_seen=False)
+    # A folder without the in-house generator (--decoder-only; a lab's own stimuli, which are no synthetic-world
+    # renders) is evaluated as a decoder: curves, controls, no images. A lab's model went without any test-split
+    # figure or confound control, its card saying only "no generator for these stimuli; run `eegviz eval`".
+    # On its own dataset's test split, which the loader judged: images it shares with training are counted and
+    # warned about (eegviz.data.seen_images), not refused after the whole run
+    metrics = _evaluate_after_training(data, out, ds, data_opts=data_opts, eval_controls=eval_controls,
+                                       reconstructions=in_house)
     write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     _say_done(out, metrics)
     barrier(info)
     shutdown(info)
     return metrics
+
+
+def _evaluate_after_training(data: Path, out: Path, ds, *, data_opts, eval_controls: bool,
+                             reconstructions: bool) -> dict | None:
+    """The test-split evaluation into out/report that ends a run, or None where the data's test split holds fewer
+    than the two trials `eegviz eval` scores (a lab's first few recorded images): said, and the model card then
+    gives the validation figures, where the run used to end in eval's refusal after all its training. `ds`: the
+    run's dataset, to count its test split without reading the data again (None: read by evaluate)."""
+    from eegviz.eval.report import evaluate
+
+    if ds is not None and len(ds.subset("test")) < 2:
+        log.warning("no test-split evaluation: %s's test split holds %d trial(s), and the controls pair each test "
+                    "trial with another; the model card gives the validation figures", data, len(ds.subset("test")))
+        return None
+    _say_evaluating(out, eval_controls, reconstructions)
+    return evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
+                    reconstructions=reconstructions, refuse_seen=False)
 
 
 def _say_evaluating(out: Path, controls: bool, reconstructions: bool) -> None:

@@ -44,9 +44,15 @@ def test_eval_on_real_format_reports_decoder_and_controls(tmp_path, capsys):
     assert main(args) == 2  # the pixel branch needs the stimuli
     assert "pass --images-dir" in capsys.readouterr().err
     assert not model.exists()  # refused before training: nothing written, so the same --out works next time
-    assert main(args + ["--images-dir", str(images)]) == 0
+    assert main(args + ["--images-dir", str(images), "--no-eval-controls"]) == 0
     assert not (model / "model_index.json").exists()  # real stimuli: no embedded generator, and why
     assert "synthetic-world renders" in json.loads((model / "training.json").read_text())["generator"]["skipped"]
+    # evaluated as a decoder on its test split, as a --decoder-only folder is: a lab's own data went without a
+    # test-split figure, the card saying "no generator for these stimuli; run `eegviz eval`"
+    own = json.loads((model / "report" / "metrics.json").read_text())
+    assert "skipped" in own["reconstruction"] and 0 <= own["eeg_class_top1"] <= 1 and "controls" not in own
+    card = (model / "README.md").read_text()
+    assert "No test-split evaluation was run" not in card and "EEG class decoding" in card, card
     assert json.loads((model / "decoder.json").read_text())["input"]["highpass"] == 0.5
     capsys.readouterr()
     assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(report),

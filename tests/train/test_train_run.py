@@ -418,3 +418,19 @@ def test_sigterm_stops_training_as_ctrl_c_does_and_names_resume(tmp_path, capsys
         signal.signal(signal.SIGTERM, before)
     err = capsys.readouterr().err
     assert "training interrupted" in err and str(tmp_path / "m" / "checkpoints") in err and "--resume" in err
+
+
+def test_a_test_split_too_small_to_score_skips_the_evaluation_saying_so(tmp_path, caplog):
+    """Every run now ends in a test-split evaluation (a lab's own data too); one whose test split holds fewer than
+    the two trials eval scores (a lab's first few images) gets its card from the validation figures, said, instead
+    of eval's refusal after all its training."""
+    from types import SimpleNamespace
+
+    from eegviz.train.run import _evaluate_after_training
+
+    ds = SimpleNamespace(subset=lambda part: np.arange(1 if part == "test" else 10))
+    with caplog.at_level(logging.WARNING, logger="eegviz.train.run"):
+        assert _evaluate_after_training(tmp_path / "data", tmp_path / "model", ds, data_opts=None,
+                                        eval_controls=True, reconstructions=False) is None
+    assert "no test-split evaluation: " in caplog.text and "holds 1 trial(s)" in caplog.text
+    assert not (tmp_path / "model").exists()
