@@ -62,7 +62,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
         check_resumable(Path(out), data)
         check_creatable(out, "--out")
     else:
-        check_new_output(out, "--out", "a trained model", hint=" (or add --resume to finish an interrupted run there)")
+        check_new_output(out, "--out", "a trained model", hint=_new_output_hint(Path(out), data))
     info = init_from_env()
     with main_rank_logging(info), ExitStack() as held:
         lock = _RunLock(Path(out), held, info.is_main)
@@ -75,6 +75,18 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
                           classifier_images=classifier_images, classifier_epochs=classifier_epochs,
                           eval_controls=eval_controls, gen_sizes=gen_sizes or {},
                           gen_config=gen_config, average_augment=average_augment, decoder_only=decoder_only)
+
+
+def _new_output_hint(out: Path, data) -> str:
+    """What to do instead, for the refusal of an --out that holds files: --resume where it holds an interrupted run
+    (checkpoints/ and no model card yet), where that would be refused; a finished model was told "or add --resume
+    to finish an interrupted run there", and --resume then refused it as a finished model."""
+    if (out / "checkpoints").is_dir() and not (out / "README.md").exists():
+        return " (or add --resume to finish an interrupted run there)"
+    if (out / "training.json").is_file():
+        return (f" (it holds a trained model; to evaluate it again: eegviz eval --data {data or 'DATA'} --model {out} "
+                "--out NEW_FOLDER)")
+    return ""
 
 
 def check_options(*, epochs, gan_steps, seed, threads, highpass, notch, text_encoder, classifier_images,

@@ -434,3 +434,23 @@ def test_a_test_split_too_small_to_score_skips_the_evaluation_saying_so(tmp_path
                                         eval_controls=True, reconstructions=False) is None
     assert "no test-split evaluation: " in caplog.text and "holds 1 trial(s)" in caplog.text
     assert not (tmp_path / "model").exists()
+
+
+def test_an_out_holding_a_finished_model_is_not_told_to_add_resume(tmp_path, capsys):
+    """`eegviz train --out MODEL` on a finished model was told "or add --resume to finish an interrupted run there",
+    and the --resume then refused it as a finished model. The hint fits the folder: --resume for an interrupted run,
+    an eval command for a trained model."""
+    finished, interrupted = tmp_path / "finished", tmp_path / "interrupted"
+    finished.mkdir()
+    (finished / "training.json").write_text("{}")
+    (finished / "README.md").write_text("model card")
+    (interrupted / "checkpoints").mkdir(parents=True)
+    (interrupted / "checkpoints" / "run.json").write_text("{}")
+    data = tmp_path / "data"
+    assert main(["train", "--data", str(data), "--out", str(finished)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--resume" not in err and err.endswith(f"choose another --out (it holds a trained model; to evaluate it "
+                                                  f"again: eegviz eval --data {data} --model {finished} --out "
+                                                  "NEW_FOLDER)"), err
+    assert main(["train", "--data", str(data), "--out", str(interrupted)]) == 2
+    assert capsys.readouterr().err.strip().endswith("(or add --resume to finish an interrupted run there)")
