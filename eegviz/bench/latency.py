@@ -172,6 +172,11 @@ def _generator(model_dir: Path, sd_model: str | None, options):
         from eegviz.generators.embedded import has_pipeline
 
         if not has_pipeline(Path(model_dir)):  # bench's way out is its own --sd-model, not --generator diffusers
+            from eegviz.modelio import interrupted_training
+
+            stopped = interrupted_training(Path(model_dir))
+            if stopped:
+                raise EegvizError(f"{model_dir} holds no diffusers pipeline (model_index.json missing): {stopped}")
             raise EegvizError(f"{model_dir} holds no diffusers pipeline (model_index.json missing, as in a "
                               "decoder-only model folder); pass --sd-model MODEL to time another folder's")
         return make_generator("embedded", model_dir, options=options)

@@ -28,6 +28,7 @@ from eegviz.data.seen_images import check_unseen, new_subjects_line, seen_line
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
+from eegviz.modelio import interrupted_training
 from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
                                  paired_bootstrap_diff, pixcorr, ssim_np, summarise_objects, topk_hit)
@@ -295,6 +296,9 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
                           f"frequency ({ds.sfreq / 2:g} Hz)")
     dec = TwoBranchDecoder.load(model)
     _check_compatible(ds, dec, model)
+    stopped = interrupted_training(model)
+    if stopped:  # the decoder is saved an hour before the generator: scored as if finished, without a word
+        log.warning("%s: %s; this report scores the decoder it had saved so far", model, stopped)
     # as a session refuses it: a "label+latent" row silently missing would read as scored
     check_latent_start(generator, dec)
     if reconstructions:  # (a decoder-only run draws nothing: the generator's width does not matter)

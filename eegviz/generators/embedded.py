@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eegviz.errors import EegvizError
+from eegviz.modelio import interrupted_training
 from eegviz.generators.diffusers_sd import SAMPLING, DiffusersImg2ImgGenerator
 
 # said wherever --sd-model reaches a generator that does not read it (the command line checks it first)
@@ -30,6 +31,9 @@ class EmbeddedGenerator(DiffusersImg2ImgGenerator):
         if opts.sd_model:
             raise EegvizError(SD_MODEL_NOT_READ)
         if not has_pipeline(Path(model_dir)):
+            stopped = interrupted_training(Path(model_dir))
+            if stopped:
+                raise EegvizError(f"{model_dir} holds no diffusers pipeline (model_index.json missing): {stopped}")
             raise EegvizError(f"{model_dir} holds no diffusers pipeline (model_index.json missing, as in a "
                               "decoder-only model folder); draw with another folder's: add --generator diffusers "
                               "--sd-model MODEL")

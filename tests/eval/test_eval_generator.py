@@ -118,3 +118,39 @@ def test_eval_help_says_init_picks_no_row(capsys):
             assert "what img2img starts from" not in said
         else:
             assert "--init {saliency,latent} what img2img starts from: the GAN saliency map (default)" in said
+
+
+def test_a_folder_whose_training_was_stopped_is_said_so_by_eval_and_sessions(data_and_model, tmp_path, caplog,
+                                                                               monkeypatch):
+    """`eegviz train` saves the decoder an hour before the generator: a run stopped between them left a folder that
+    eval scored as a finished decoder without a word, and that a session told to draw with another folder's pipeline
+    ("as in a decoder-only model folder"). Both say now that the run was stopped and --resume finishes it."""
+    import logging
+    import shutil
+
+    from eegviz.generators import make_generator
+
+    data, model = data_and_model
+    stopped = tmp_path / "stopped"
+    shutil.copytree(model, stopped)
+    for name in ("model_index.json", "sampling.json", "training.json", "README.md"):  # as a stopped run leaves it
+        (stopped / name).unlink(missing_ok=True)
+    (stopped / "checkpoints").mkdir()
+    (stopped / "checkpoints" / "run.json").write_text("{}")
+    with pytest.raises(EegvizError) as err:
+        make_generator("embedded", stopped, options=GeneratorOptions(device="cpu"))
+    assert "run was stopped before it finished" in str(err.value) and "--resume" in str(err.value)
+    assert "decoder-only" not in str(err.value)
+    import eegviz.eval.report as report
+
+    def scored(*a, **k):  # the checks after the line; the scoring itself is not this test's
+        raise EegvizError("scoring starts")
+
+    monkeypatch.setattr(report, "check_latent_start", scored)
+    with caplog.at_level(logging.WARNING, logger="eegviz.eval.report"), pytest.raises(EegvizError, match="scoring"):
+        evaluate(data, stopped, tmp_path / "ev", controls=False, reconstructions=False)
+    assert "run was stopped before it finished" in caplog.text and "scores the decoder it had saved" in caplog.text
+    from eegviz.modelio import interrupted_training
+
+    (stopped / "training.json").write_text("{}")  # a run that ended keeps its checkpoints/: nothing to say
+    assert interrupted_training(stopped) == "" and interrupted_training(tmp_path / "nothing") == ""
