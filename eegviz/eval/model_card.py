@@ -169,7 +169,12 @@ def _results(metrics: dict | None, training: dict) -> str:
         dec = training.get("decoder", {})
         rows = "\n".join(f"- {k.replace('_', ' ')}: {v:.3f}" for k, v in dec.items()
                          if isinstance(v, (int, float)) and k.startswith("val_"))
-        return ("## Results\nNo test-split evaluation was run with this training (no generator for these stimuli);\n"
+        # `eegviz train` evaluates every run whose test split eval can score (two trials or more); the runs of an
+        # older eegviz skipped it where no generator was trained
+        n_test = ((training.get("dataset") or {}).get("split_trials") or {}).get("test")
+        why = (f"its test split holds {n_test} trial(s), fewer than the two `eegviz eval` scores"
+               if isinstance(n_test, int) and n_test < 2 else "no generator for these stimuli")
+        return (f"## Results\nNo test-split evaluation was run with this training ({why});\n"
                 "run `eegviz eval`. Validation figures from training:\n" + rows + "\n")
     n = metrics.get("n_way")
     out = _results_heading(metrics)

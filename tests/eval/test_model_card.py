@@ -283,3 +283,16 @@ def test_a_resumed_runs_training_time_is_said_to_be_the_resumed_part(tmp_path):
     assert ("Training took 3 min on 2 CPU thread(s) x 1 process(es) (the resumed part only: this run was interrupted "
             "and continued with `--resume`; the generator's stages classifier, vae, teacher were loaded; the time it "
             "trained before the interruption is not counted).\n") in card, card
+
+
+def test_a_card_without_evaluation_says_why_for_a_test_split_too_small():
+    """`eegviz train` evaluates every run now, a lab's too, except where the test split holds under two trials: the
+    card's reason, "no generator for these stimuli", named what no longer skips it."""
+    from eegviz.eval.model_card import _results
+
+    training = {"decoder": {"val_class_acc": 0.5}, "dataset": {"split_trials": {"train": 8, "val": 2, "test": 1}}}
+    text = _results(None, training)
+    assert "No test-split evaluation was run with this training (its test split holds 1 trial(s), fewer than the " \
+           "two `eegviz eval` scores);" in text and "- val class acc: 0.500" in text
+    training["dataset"]["split_trials"]["test"] = 16  # an older eegviz's run without a generator
+    assert "(no generator for these stimuli)" in _results(None, training)
