@@ -57,6 +57,13 @@ def check_latent_start(generator, decoder) -> bool:
     from_latents = getattr(generator, "init", "saliency") == "latent"
     latent = getattr(decoder, "latent", None)
     if from_latents and latent is None:
+        folder = getattr(decoder, "folder", None)
+        if folder is not None and not (Path(folder) / "model_index.json").is_file():
+            # a decoder-only folder (train --decoder-only, models/synthetic-realistic): the fit below refuses it, for
+            # the branch regresses into the folder's own VAE, so the line sent its user to a tool that says no
+            raise EegvizError(f"--init latent: this model has no latent branch (latent_regressor/), and {folder} "
+                              "cannot take one: the branch regresses into the model folder's own generator VAE, "
+                              "and it has no pipeline (model_index.json; a decoder-only folder); use --init saliency")
         raise EegvizError("--init latent: this model has no latent branch (latent_regressor/); fit one with "
                           "`python -m eegviz.train.latent_branch --model MODEL --data DATA`")
     why = foreign_latents(generator, latent) if from_latents else None

@@ -148,6 +148,7 @@ class TwoBranchDecoder:
         self.prototypes = torch.zeros(len(class_names), feat_dim)
         # the optional second pixel branch (eegviz.decoders.latent), fit after the generator: None until then
         self.latent: LatentRegressor | None = None
+        self.folder: Path | None = None  # the model folder load() read it from (None: built in memory)
         self.eval()
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -268,4 +269,5 @@ class TwoBranchDecoder:
             if (dec.latent.config.n_channels, dec.latent.config.n_times) != (n_ch, n_t):
                 raise EegvizError(f"{model_dir / LATENT_FOLDER} reads {dec.latent.config.n_channels} channels x "
                                   f"{dec.latent.config.n_times} samples, the decoder {n_ch} x {n_t}")
+        dec.folder = model_dir
         return dec.eval()

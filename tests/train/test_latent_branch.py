@@ -176,3 +176,23 @@ def test_data_not_laid_out_as_the_decoder_is_refused_before_the_fit(fitted, tmp_
     with pytest.raises(EegvizError, match="differ from the model's"):
         fit_latent_branch(model, later, "later")
     assert (model / "latent_regressor" / "diffusion_pytorch_model.safetensors").read_bytes() == before
+
+
+def test_init_latent_on_a_decoder_only_folder_does_not_send_the_user_to_a_fit_that_refuses_it(tmp_path):
+    """--init latent with a decoder-only folder (models/synthetic-realistic, drawing with --sd-model) was told to fit
+    a branch with `python -m eegviz.train.latent_branch`, which refuses a folder without its own pipeline: the line
+    says now that such a folder cannot take one, and names --init saliency."""
+    from types import SimpleNamespace
+
+    from eegviz.pipeline import check_latent_start
+
+    model = tiny_embedded_model(tmp_path / "m")
+    wants_latents = SimpleNamespace(init="latent")
+    with pytest.raises(EegvizError, match="fit one with `python -m eegviz.train.latent_branch"):
+        check_latent_start(wants_latents, TwoBranchDecoder.load(model))  # its own pipeline: the fit takes it
+    (model / "model_index.json").unlink()  # decoder-only
+    with pytest.raises(EegvizError) as err:
+        check_latent_start(wants_latents, TwoBranchDecoder.load(model))
+    assert "cannot take one" in str(err.value) and "use --init saliency" in str(err.value)
+    assert "latent_branch --model" not in str(err.value)
+    assert main(["--model", str(model), "--data", str(tmp_path / "nowhere")]) == 2  # the fit it is not sent to
