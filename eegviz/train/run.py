@@ -59,10 +59,10 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
 
         check_classifier_renders(classifier_images, CLASSIFIER_SIZE)
     if resume:
-        check_resumable(Path(out), data)
+        check_resumable(Path(out), data, data_opts)
         check_creatable(out, "--out")
     else:
-        check_new_output(out, "--out", "a trained model", hint=_new_output_hint(Path(out), data))
+        check_new_output(out, "--out", "a trained model", hint=_new_output_hint(Path(out), data, data_opts))
     info = init_from_env()
     with main_rank_logging(info), ExitStack() as held:
         lock = _RunLock(Path(out), held, info.is_main)
@@ -77,15 +77,28 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
                           gen_config=gen_config, average_augment=average_augment, decoder_only=decoder_only)
 
 
-def _new_output_hint(out: Path, data) -> str:
+def _eval_command(data, model: Path, data_opts: dict | None = None) -> str:
+    """The `eegviz eval` command that evaluates `model` again on the run's data, with the run's dataset options:
+    without them the command suggested for an XDF-session model stopped at eval's "pass --images-dir"."""
+    import shlex
+
+    from eegviz.data.loaders import DATA_FLAGS
+
+    values = {DATA_FLAGS.get(k, f"--{k}"): ",".join(map(str, v)) if isinstance(v, list) else str(v)
+              for k, v in (data_opts or {}).items()}
+    flags = "".join(f" {flag} {shlex.quote(value)}" for flag, value in values.items())
+    data = shlex.quote(str(data)) if data else "DATA"
+    return f"eegviz eval --data {data} --model {shlex.quote(str(model))}{flags} --out NEW_FOLDER"
+
+
+def _new_output_hint(out: Path, data, data_opts: dict | None = None) -> str:
     """What to do instead, for the refusal of an --out that holds files: --resume where it holds an interrupted run
     (checkpoints/ and no model card yet), where that would be refused; a finished model was told "or add --resume
     to finish an interrupted run there", and --resume then refused it as a finished model."""
     if (out / "checkpoints").is_dir() and not (out / "README.md").exists():
         return " (or add --resume to finish an interrupted run there)"
     if (out / "training.json").is_file():
-        return (f" (it holds a trained model; to evaluate it again: eegviz eval --data {data or 'DATA'} --model {out} "
-                "--out NEW_FOLDER)")
+        return f" (it holds a trained model; to evaluate it again: {_eval_command(data, out, data_opts)})"
     return ""
 
 
@@ -300,13 +313,14 @@ class _RunLock:
             self.needed = False
 
 
-def check_resumable(out: Path, data: str | Path | None = None) -> None:
+def check_resumable(out: Path, data: str | Path | None = None, data_opts: dict | None = None) -> None:
     """--resume continues an interrupted run in its own folder: one that holds its checkpoints/ (with their
     run.json) and no finished model yet (training.json is written when training ends), or starts one in a new or
     empty folder (a job script that always passes --resume works on its first launch too). A run stopped after
     training.json but before its evaluation and model card (evaluation_cut_short) is resumed to finish those,
     training nothing. Anything else would be trained over. `data` (the run's --data) completes the eval command
-    a finished model's refusal suggests: without it, `eegviz eval` stops at its missing --data."""
+    a finished model's refusal suggests: without it, `eegviz eval` stops at its missing --data; `data_opts` (the
+    run's dataset options) too: without --images-dir it stops at an XDF-session dataset's missing stimuli."""
     from eegviz.paths import PROBE_PREFIX, is_new_or_empty
 
     if is_new_or_empty(out):
@@ -319,8 +333,7 @@ def check_resumable(out: Path, data: str | Path | None = None) -> None:
         if evaluation_cut_short(out):
             return  # _train_all trains nothing: it finishes the evaluation and writes the model card
         raise EegvizError(f"--resume: {out} holds a finished model (training.json), which --resume would train "
-                          f"over; choose a new --out (to evaluate it again: eegviz eval --data {data or 'DATA'} "
-                          f"--model {out} --out NEW_FOLDER)")
+                          f"over; choose a new --out (to evaluate it again: {_eval_command(data, out, data_opts)})")
     # A run writes checkpoints/run.json before its first checkpoint, so checkpoints without one were not written
     # by an interrupted run of this eegviz (an older one's, or a manifest deleted since): they cannot be checked
     # against this run's data and options (check_same_run), and loading them could pass off another run's stages.

@@ -454,3 +454,24 @@ def test_an_out_holding_a_finished_model_is_not_told_to_add_resume(tmp_path, cap
                                                   "NEW_FOLDER)"), err
     assert main(["train", "--data", str(data), "--out", str(interrupted)]) == 2
     assert capsys.readouterr().err.strip().endswith("(or add --resume to finish an interrupted run there)")
+
+
+def test_the_eval_command_a_refusal_suggests_carries_the_runs_dataset_options(tmp_path, capsys):
+    """The eval command suggested for a finished model named --data alone: for a lab's XDF sessions it stopped at
+    eval's "pass --images-dir". It carries the run's dataset options now, and parses as eval's own command line."""
+    import shlex
+
+    from eegviz.cli import build_parser
+
+    out, data, images = tmp_path / "model", tmp_path / "sessions", tmp_path / "stimuli dir"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "training.json").write_text("{}")
+    (out / "README.md").write_text("model card")
+    for extra in ([], ["--resume"]):
+        assert main(["train", "--data", str(data), "--out", str(out), "--images-dir", str(images), "--markers",
+                     "eegviz-presenter"] + extra) == 2
+        err = capsys.readouterr().err.strip()
+        suggested = err.split("to evaluate it again: ", 1)[1].rstrip(")")
+        args = build_parser().parse_args(shlex.split(suggested)[1:])
+        assert (args.cmd, args.data, args.model, args.images_dir, args.markers) == (
+            "eval", str(data), str(out), str(images), "eegviz-presenter"), err
