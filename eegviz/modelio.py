@@ -184,9 +184,9 @@ def model_digest(model_dir: Path) -> str:
 def interrupted_training(model_dir: Path) -> str:
     """The clause saying that the `eegviz train` run of `model_dir` was stopped before it finished, "" where it
     ended (or no `eegviz train` wrote the folder): `eegviz train` saves the decoder an hour before the generator,
-    and writes checkpoints/run.json at its start and training.json at its end. A session given such a folder was told to draw
-    with another folder's pipeline, "as in a decoder-only model folder", and `eegviz eval` scored it as a finished
-    decoder without a word, where the way on is the same `eegviz train` command with --resume."""
+    and writes checkpoints/run.json at its start and training.json at its end. A session given such a folder was
+    told to draw with another folder's pipeline, "as in a decoder-only model folder", and `eegviz eval` scored it
+    as a finished decoder without a word, where the way on is the same `eegviz train` command with --resume."""
     model_dir = Path(model_dir)
     if (model_dir / "checkpoints" / "run.json").is_file() and not (model_dir / "training.json").exists():
         return ("its `eegviz train` run was stopped before it finished (checkpoints/run.json, no training.json): run "
