@@ -206,6 +206,20 @@ def run_manifest(ds, options: dict) -> dict:
     return json.loads(json.dumps({"data": data, "options": options}, default=str))
 
 
+PATH_DATA_OPTIONS = ("images_dir", "splits")  # the dataset options that name a file or folder
+
+
+def _folders_absolute(data_opts: dict) -> dict:
+    """The dataset options with the files and folders they name as absolute paths, as run.json keeps them and
+    check_same_run compares them: `--images-dir stimuli` in the interrupted run and `--images-dir /lab/stimuli` in
+    the job script that resumed it name one folder, and the resume was refused as "options data_options differ",
+    which told its user to pass the options they had passed."""
+    if not isinstance(data_opts, dict):
+        return data_opts
+    return {k: os.path.abspath(v) if k in PATH_DATA_OPTIONS and isinstance(v, str) else v
+            for k, v in data_opts.items()}
+
+
 def check_same_run(checkpoints: Path, run: dict) -> None:
     """--resume continues the run its checkpoints came from, or refuses: a stage finished on other data or with
     other options would be loaded as if it were this run's (same shapes, other classes, other seed), and only
@@ -221,6 +235,10 @@ def check_same_run(checkpoints: Path, run: dict) -> None:
     if not isinstance(saved, dict):
         raise EegvizError(f"{path}: not a run manifest; it says what the interrupted run was trained on")
     run = {part: dict(run[part]) for part in ("data", "options")}
+    run["options"]["data_options"] = _folders_absolute(run["options"].get("data_options") or {})
+    if isinstance(saved.get("options"), dict) and "data_options" in saved["options"]:  # older run.json: as given
+        saved = {**saved, "options": {**saved["options"],
+                                      "data_options": _folders_absolute(saved["options"]["data_options"])}}
     if "digest" not in (saved.get("data") or {}):  # written before data_digest: still resumable, said unchecked
         run["data"].pop("digest", None)
         log.warning("--resume: %s predates data digests, so only the data's counts and names can be compared, not "
@@ -437,7 +455,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                             "classifier_images": classifier_images, "classifier_epochs": classifier_epochs,
                             "average_augment": average_augment, "decoder_only": decoder_only,
                             "generator_sizes": gen_sizes, "generator_config": gen_config,
-                            "data_options": data_opts or {}})
+                            "data_options": _folders_absolute(data_opts or {})})
     # a run that starts in a new or empty folder claims it, --resume or not (a job script that always passes
     # --resume starts a run too); resuming an interrupted run rewrites that run's own manifest
     starts = not (out / "checkpoints" / RUN_MANIFEST).exists()

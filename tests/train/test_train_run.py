@@ -475,3 +475,36 @@ def test_the_eval_command_a_refusal_suggests_carries_the_runs_dataset_options(tm
         args = build_parser().parse_args(shlex.split(suggested)[1:])
         assert (args.cmd, args.data, args.model, args.images_dir, args.markers) == (
             "eval", str(data), str(out), str(images), "eegviz-presenter"), err
+
+
+def test_resume_takes_the_same_stimulus_folder_named_another_way(tmp_path, capsys, monkeypatch):
+    """run.json kept --images-dir as typed: an interrupted `--images-dir stimuli` resumed by a job script in another
+    folder with `--images-dir /lab/stimuli` was refused as "options data_options differ", telling its user to pass
+    the options they had passed. It keeps the folder's absolute path now; another folder is still refused."""
+    import eegviz.train.decoder as decoder_module
+
+    lab, elsewhere = tmp_path / "lab", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    data = lab / "data"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    from PIL import Image
+
+    for folder in ("stimuli", "other"):  # a synthetic dataset reads its stimuli there too: one image will do
+        (lab / folder).mkdir()
+        Image.new("RGB", (8, 8)).save(lab / folder / "x_0.png")
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decoder_module, "train_decoder", killed)
+    args = ["train", "--epochs", "1", "--gan-steps", "0", "--text-encoder", "hash"]
+    monkeypatch.chdir(lab)
+    assert main(args + ["--data", "data", "--out", "model", "--images-dir", "stimuli"]) == 130
+    run = json.loads((lab / "model" / "checkpoints" / "run.json").read_text())
+    assert run["options"]["data_options"] == {"images_dir": str(lab / "stimuli")}
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    resumed = args + ["--data", str(data), "--out", str(lab / "model"), "--resume"]
+    assert main(resumed + ["--images-dir", str(lab / "stimuli")]) == 130, capsys.readouterr().err  # went on
+    assert main(resumed + ["--images-dir", str(lab / "other")]) == 2
+    assert "options data_options differ" in capsys.readouterr().err
