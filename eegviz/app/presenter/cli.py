@@ -67,7 +67,8 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
                           wait_for_consumer=wait_for_consumer)
     n_classes = len({t.class_name for t in trials})
     wait = "; waiting for a recorder (Space starts now, Esc quits)" if wait_for_consumer else ""
-    print(f"eegviz: {len(trials)} trials of {len(images)} images in {n_classes} classes, {design} design, "
+    print(f"eegviz: {_count(len(trials), 'trial')} of {_count(len(images), 'image')} in "
+          f"{_count(n_classes, 'class', 'classes')}, {design} design, "
           f"about {presenter.total_s + lead_in_s:.0f} s; markers on LSL stream '{name}'{wait}", flush=True)
     loop = QtCore.QEventLoop()  # a local loop works whether or not the caller's application is already running
     presenter.finished.connect(loop.quit)
@@ -103,6 +104,11 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     if interrupted:
         raise KeyboardInterrupt  # the command line: "interrupted", exit 130, as every other command
     return 0
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """'1 image', '2 images': the summary lines said "1 trials of 1 images in 1 classes" for a one-image folder."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def check_name_free(name: str, wait_s: float = 1.0) -> None:
@@ -199,7 +205,7 @@ def main_from_args(args: argparse.Namespace) -> int:
         check_range(args.size, "--size", 8, MAX_SIZE, hint="the image size in pixels")
         paths = write_stimulus_folder(args.write_demo_folder, n_per_class=args.per_class, size=args.size,
                                       classes=classes, seed=args.seed)
-        print(f"eegviz: wrote {len(paths)} stimuli to {args.write_demo_folder}; present them with "
+        print(f"eegviz: wrote {_count(len(paths), 'stimulus', 'stimuli')} to {args.write_demo_folder}; present them with "
               f"`eegviz present {args.write_demo_folder}`", flush=True)
         return 0
     if not args.images_dir:

@@ -325,3 +325,19 @@ def test_help_says_seed_chooses_the_demo_folder_s_world(capsys):
         main(["present", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "seed for order and jitter; with --write-demo-folder, the synthetic world's" in text
+
+
+def test_summary_lines_count_one_in_the_singular(qtbot, tmp_path, capsys):
+    """A one-image folder was announced as "1 trials of 1 images in 1 classes" and written as "wrote 1 stimuli"."""
+    from eegviz.cli import build_parser
+
+    out = tmp_path / "one"
+    args = build_parser().parse_args(["present", "--write-demo-folder", str(out), "--per-class", "1", "--size", "16",
+                                      "--classes", "star"])
+    assert args.fn(args) == 0
+    assert "wrote 1 stimulus to" in capsys.readouterr().out
+    assert run_presenter(out, on_s=0.01, blank_s=0.0, name=f"hI-{uuid.uuid4().hex[:10]}", windowed=True,
+                         lead_in_s=0.0, wait_for_consumer=False) == 0
+    said = capsys.readouterr().out
+    assert "1 trial of 1 image in 1 class, rapid design" in said
+    assert "done, 1 of 1 trials shown" in said
