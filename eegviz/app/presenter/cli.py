@@ -25,7 +25,7 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
                   jitter_s: float = 0.0, repeats: int = 1, shuffle: bool = True, seed: int = 0,
                   block_size: int | None = None, name: str = DEFAULT_NAME, log_path: str | Path | None = None,
                   windowed: bool = False, fixation: bool = False, lead_in_s: float = 2.0,
-                  wait_for_consumer: bool = True) -> int:
+                  wait_for_consumer: bool = True, screen: int = 0) -> int:
     """Find the images, plan the session, present it, return 0 (also after Escape: an abort is a clean stop).
 
     Waits for an LSL consumer by default: start the recorder (LabRecorder, `eegviz live --markers NAME`) after
@@ -61,10 +61,13 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
         app = QtWidgets.QApplication(sys.argv[:1])
     elif not isinstance(app, QtWidgets.QApplication):
         raise EegvizError("the presenter needs a QApplication, but a non-GUI Qt application is already running.")
+    from eegviz.app.presenter.widget import choose_screen
+
+    target = choose_screen(screen)  # before the outlet exists: a wrong number costs nothing
     check_name_free(name)
     presenter = Presenter(trials, {i.image_id: i.path for i in images}, name=name, log_path=log_path,
                           windowed=windowed, fixation=fixation, lead_in_s=lead_in_s,
-                          wait_for_consumer=wait_for_consumer)
+                          wait_for_consumer=wait_for_consumer, screen=target)
     n_classes = len({t.class_name for t in trials})
     wait = "; waiting for a recorder (Space starts now, Esc quits)" if wait_for_consumer else ""
     print(f"eegviz: {_count(len(trials), 'trial')} of {_count(len(images), 'image')} in "
@@ -169,6 +172,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time)")
     parser.add_argument("--windowed", action=argparse.BooleanOptionalAction, default=False,
                         help="a normal window instead of full screen")
+    parser.add_argument("--screen", type=int, default=0, metavar="N",
+                        help="the screen to present on: 0 the primary, 1 the next (the participant's monitor); a "
+                             "number there is not lists the screens with their size and position (0)")
     parser.add_argument("--block-size", type=int, help="trials per block (block design; default: one pass over "
                                                        "the class's images)")
     parser.add_argument("--fixation", action=argparse.BooleanOptionalAction, default=False,
@@ -231,4 +237,5 @@ def main_from_args(args: argparse.Namespace) -> int:
     return run_presenter(args.images_dir, design=args.design, on_s=args.on_s, blank_s=args.blank_s,
                          jitter_s=args.jitter_s, repeats=args.repeats, shuffle=args.shuffle, seed=args.seed,
                          block_size=args.block_size, name=args.name, log_path=args.log, windowed=args.windowed,
-                         fixation=args.fixation, lead_in_s=args.lead_in_s, wait_for_consumer=args.wait_for_consumer)
+                         fixation=args.fixation, lead_in_s=args.lead_in_s, wait_for_consumer=args.wait_for_consumer,
+                         screen=args.screen)

@@ -45,7 +45,7 @@ class Presenter(QtWidgets.QWidget):
 
     def __init__(self, trials: Sequence[Trial], images: Mapping[str, str | Path], *, name: str = DEFAULT_NAME,
                  log_path: str | Path | None = None, windowed: bool = False, fixation: bool = False,
-                 lead_in_s: float = 1.0, wait_for_consumer: bool = True,
+                 lead_in_s: float = 1.0, wait_for_consumer: bool = True, screen: QtGui.QScreen | None = None,
                  parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         import pylsl  # here, not at import: keeps `eegviz --help` and schedule-only use light
@@ -78,6 +78,7 @@ class Presenter(QtWidgets.QWidget):
         self.fixation = fixation
         self.lead_in_s = check_seconds("--lead-in", lead_in_s)
         self.wait_for_consumer = wait_for_consumer
+        self.target_screen = screen  # None: where Qt puts a new window (the primary screen)
         self.records: list[dict] = []  # one per onset, the same fields as the CSV log
         self.state = "idle"  # idle -> waiting -> lead_in -> running -> done
         self.completed = False
@@ -130,8 +131,11 @@ class Presenter(QtWidgets.QWidget):
         """Show the window and begin: wait for a consumer (if asked), the lead-in, then the trials."""
         if self.state != "idle":
             return
+        if self.target_screen is not None:
+            place_on(self, self.target_screen, windowed=self.windowed)
         if self.windowed:
-            self.resize(800, 600)
+            if self.target_screen is None:
+                self.resize(800, 600)
             self.show()
         else:
             self.showFullScreen()
@@ -320,6 +324,48 @@ class Presenter(QtWidgets.QWidget):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
         self.abort()
         super().closeEvent(event)
+
+
+def screens_in_order() -> list[QtGui.QScreen]:
+    """The screens as --screen numbers them: 0 the primary, then the others in the window system's order."""
+    primary = QtGui.QGuiApplication.primaryScreen()
+    others = [s for s in QtGui.QGuiApplication.screens() if s != primary]
+    return ([primary] if primary is not None else []) + others
+
+
+def describe_screens() -> str:
+    """'0: HDMI-1 1920x1080 at (0, 0) (primary); 1: DP-2 ...': what a refused --screen lists to choose from."""
+    out = []
+    for i, s in enumerate(screens_in_order()):
+        g = s.geometry()
+        out.append(f"{i}: {s.name() or 'unnamed'} {g.width()}x{g.height()} at ({g.x()}, {g.y()})"
+                   + (" (primary)" if i == 0 else ""))
+    return "; ".join(out) or "none"
+
+
+def choose_screen(number) -> QtGui.QScreen:
+    """The QScreen --screen NUMBER names (0 the primary), or a one-line EegvizError listing the screens there are.
+
+    Full screen opened on the primary screen only, where a lab shows stimuli on a second monitor facing the
+    participant (the primary one is the operator's)."""
+    screens = screens_in_order()
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < len(screens):
+        raise EegvizError(f"--screen {number!r} is not a screen here; this display has {len(screens)}: "
+                          f"{describe_screens()}")
+    return screens[number]
+
+
+def place_on(widget: QtWidgets.QWidget, screen: QtGui.QScreen, *, windowed: bool) -> None:
+    """Put a top-level widget on screen before it is shown: full screen then fills that screen; windowed, an
+    800 x 600 window (at most the screen's free area) centred there. Given the screen and moved there too: the
+    monitors of an X11 desktop are parts of one virtual screen, where a window's position picks its screen."""
+    widget.setScreen(screen)
+    area = screen.availableGeometry()
+    if windowed:
+        widget.resize(min(800, area.width()), min(600, area.height()))
+        widget.move(area.center() - widget.rect().center())
+    else:
+        widget.move(screen.geometry().topLeft())
 
 
 def _read_image(path: Path) -> QtGui.QImage:

@@ -260,3 +260,69 @@ def test_markers_sent_with_no_recorder_are_counted_without_a_line_per_marker(qtb
         p.start()
     assert p.unheard == len(trials)
     assert "recorder" not in capsys.readouterr().err
+
+
+_TWO_SCREENS = """
+import sys
+from PySide6 import QtGui, QtWidgets
+from eegviz.app.presenter.schedule import make_schedule
+from eegviz.app.presenter.widget import Presenter, choose_screen
+from eegviz.data.images import find_images
+from eegviz.errors import EegvizError
+
+app = QtWidgets.QApplication([])
+images = find_images(sys.argv[1])
+for windowed in (False, True):
+    p = Presenter(make_schedule(images, on_s=0.05, blank_s=0.0), {i.image_id: i.path for i in images},
+                  name=sys.argv[2] + str(windowed), windowed=windowed, lead_in_s=1.0, wait_for_consumer=False,
+                  screen=choose_screen(1))
+    p.start()
+    app.processEvents()
+    # the screen under the window, not p.screen(): PySide then ties that QScreen's wrapper to p, and deleting p
+    # left it "already deleted" for the next presenter
+    print(windowed, QtGui.QGuiApplication.screenAt(p.geometry().center()).name(), p.width(), p.height())
+    p.abort()
+    p.close_stream()
+    p.close()
+try:
+    choose_screen(2)
+except EegvizError as e:
+    print(e)
+"""
+
+
+def test_screen_puts_the_presentation_on_the_participants_monitor(stim_dir, tmp_path):
+    """Full screen always opened on the primary screen (the operator's), where a lab shows stimuli on a second
+    monitor; Presenter(screen=...) opens there, full screen and windowed, and a wrong number lists the screens.
+    Two screens need the offscreen platform's config file, read when the QApplication starts: a subprocess."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "screens.json"
+    config.write_text(json.dumps({"windowFrameMargins": False, "screens": [
+        {"name": "operator", "x": 0, "y": 0, "width": 640, "height": 480, "logicalDpi": 96, "logicalBaseDpi": 96,
+         "dpr": 1},
+        {"name": "participant", "x": 640, "y": 0, "width": 1024, "height": 768, "logicalDpi": 96,
+         "logicalBaseDpi": 96, "dpr": 1}]}))
+    env = {**os.environ, "QT_QPA_PLATFORM": f"offscreen:configfile={config}"}
+    out = subprocess.run([sys.executable, "-c", _TWO_SCREENS, str(stim_dir), f"hI-{uuid.uuid4().hex[:10]}"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["False participant 1024 768", "True participant 800 600"], out
+    assert lines[2] == ("--screen 2 is not a screen here; this display has 2: 0: operator 640x480 at (0, 0) "
+                        "(primary); 1: participant 1024x768 at (640, 0)"), out
+
+
+def test_screen_out_of_range_is_refused_before_anything_is_shown(qtbot, stim_dir, capsys):
+    """The one offscreen screen is 0; --screen 1 (or -1) is refused in one line that lists it, before the outlet."""
+    from eegviz.app.presenter.cli import run_presenter
+    from eegviz.app.presenter.widget import choose_screen
+
+    assert choose_screen(0) is QtGui.QGuiApplication.primaryScreen()
+    for number in (1, -1):
+        with pytest.raises(EegvizError, match=r"^--screen -?1 is not a screen here; this display has 1: 0: .* "
+                                              r"at \(0, 0\) \(primary\)$"):
+            run_presenter(stim_dir, screen=number, name=f"hI-{uuid.uuid4().hex[:10]}", windowed=True)
+    assert "trials of" not in capsys.readouterr().out
