@@ -5,7 +5,8 @@ marker stream that says which image appeared when. This package does both so eeg
 software. Each onset pushes the image id (the file stem) as a string sample on an LSL "Markers" outlet; eegviz's
 Epocher cuts one epoch per marker and reads the payload as the image id, so only image ids are ever sent (no
 "start"/"blank"/"end" markers that would become bogus epochs). A CSV log, if asked for, keeps the planned and the
-actual onset of every trial.
+actual onset of every trial, and a session file beside it the schedule's options, so that `--resume LOG` can show
+the rest of an aborted run's schedule (and refuse another schedule).
 
 Modules, each usable alone:
   schedule         ids -> Trial list (rapid or block design, repeats, shuffle, jittered blanks; seeded); no Qt

@@ -11,8 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from eegviz.app.presenter.schedule import (DEFAULT_NAME, DESIGNS, MAX_SECONDS, check_seconds, check_stream_name,
-                                           log_exists_message, make_schedule)
+from eegviz.app.presenter.schedule import (DEFAULT_NAME, DESIGNS, MAX_SECONDS, PresentationPlan, check_seconds,
+                                           check_stream_name, log_exists_message, remaining, resume_point,
+                                           session_path, session_record, write_session)
 from eegviz.checks import check_at_least, check_named, check_range
 from eegviz.errors import EegvizError
 from eegviz.stopping import signals_call
@@ -25,7 +26,7 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
                   jitter_s: float = 0.0, repeats: int = 1, shuffle: bool = True, seed: int = 0,
                   block_size: int | None = None, name: str = DEFAULT_NAME, log_path: str | Path | None = None,
                   windowed: bool = False, fixation: bool = False, lead_in_s: float = 2.0,
-                  wait_for_consumer: bool = True, screen: int = 0) -> int:
+                  wait_for_consumer: bool = True, screen: int = 0, resume: str | Path | None = None) -> int:
     """Find the images, plan the session, present it, return 0 (also after Escape: an abort is a clean stop).
 
     Waits for an LSL consumer by default: start the recorder (LabRecorder, `eegviz live --markers NAME`) after
@@ -36,22 +37,36 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     "interrupted" and exit 130. Left to Python's default, Ctrl-C raised inside a Qt slot, where PySide printed
     the traceback and swallowed it: the trial timer was never re-armed and the presentation froze full screen
     with the cursor hidden, and a second Ctrl-C did nothing (eegviz.stopping.signals_call).
+
+    resume: the onset log (--log) of an aborted run of the same schedule; this run shows the trials that run did
+    not, into its own log_path. Every log gets a session file beside it (schedule.session_path) so that the
+    schedule can be rebuilt and another one refused; after an abort a rerun showed the whole seeded schedule
+    from trial 1 again, and the lab repeated images or lost the rest of the session.
     """
     from PySide6 import QtCore, QtWidgets
 
     from eegviz.app.presenter.widget import Presenter
     from eegviz.data.images import find_images
 
+    if resume is not None and log_path is None:  # a resumed run that is aborted again must be resumable too
+        raise EegvizError("--resume needs a --log for this run (a new file: the aborted run's log is kept as it is)")
     if log_path is not None and Path(log_path).exists():  # refused before anything is shown
         raise EegvizError(log_exists_message(log_path))
+    if log_path is not None and session_path(log_path).exists():
+        raise EegvizError(f"{session_path(log_path)} exists; give --log a new file (an earlier session's record is "
+                          "never overwritten).")
     if log_path is not None:  # ... and a log that cannot be created (under a file, a read-only folder)
         from eegviz.paths import check_creatable
 
         check_creatable(log_path, "--log")
     images = find_images(images_dir)
     check_marker_ids(images)
-    trials = make_schedule(images, design=design, on_s=on_s, blank_s=blank_s, jitter_s=jitter_s, repeats=repeats,
-                           shuffle=shuffle, seed=seed, block_size=block_size)
+    plan = PresentationPlan(design=design, on_s=on_s, blank_s=blank_s, jitter_s=jitter_s, repeats=repeats,
+                            shuffle=shuffle, seed=seed, block_size=block_size)
+    trials = plan.schedule(images)
+    n_schedule = len(trials)
+    first = 0 if resume is None else resume_point(resume, plan, trials)
+    trials = remaining(trials, first)
     app = QtWidgets.QApplication.instance()
     if app is None:
         from eegviz.app.display import check_display
@@ -68,9 +83,16 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     presenter = Presenter(trials, {i.image_id: i.path for i in images}, name=name, log_path=log_path,
                           windowed=windowed, fixation=fixation, lead_in_s=lead_in_s,
                           wait_for_consumer=wait_for_consumer, screen=target)
+    if log_path is not None:  # the log now exists (the Presenter made it): its schedule beside it
+        try:
+            write_session(log_path, session_record(plan, images_dir=images_dir, n_trials=n_schedule, first=first))
+        except EegvizError:
+            presenter.close_stream()
+            raise
     n_classes = len({t.class_name for t in trials})
     wait = "; waiting for a recorder (Space starts now, Esc quits)" if wait_for_consumer else ""
-    print(f"eegviz: {_count(len(trials), 'trial')} of {_count(len(images), 'image')} in "
+    resuming = f" (resuming at trial {first + 1} of {n_schedule})" if resume is not None else ""
+    print(f"eegviz: {_count(len(trials), 'trial')}{resuming} of {_count(len(images), 'image')} in "
           f"{_count(n_classes, 'class', 'classes')}, {design} design, "
           f"about {presenter.total_s + lead_in_s:.0f} s; markers on LSL stream '{name}'{wait}", flush=True)
     loop = QtCore.QEventLoop()  # a local loop works whether or not the caller's application is already running
@@ -169,7 +191,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for order and jitter; with --write-demo-folder, "
                         "the synthetic world's (its stimuli: the shipped model knows seed 0's) (0)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name, not empty ({DEFAULT_NAME})")
-    parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time)")
+    parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time), and beside it "
+                                        "LOG.session.json, the schedule's options (what --resume checks)")
+    parser.add_argument("--resume", metavar="LOG",
+                        help="go on after an aborted run: LOG is its --log; with the same folder, --seed and schedule "
+                             "options (refused where they differ) show the trials it did not, into a new --log")
     parser.add_argument("--windowed", action=argparse.BooleanOptionalAction, default=False,
                         help="a normal window instead of full screen")
     parser.add_argument("--screen", type=int, default=0, metavar="N",
@@ -200,6 +226,7 @@ def main_from_args(args: argparse.Namespace) -> int:
     check_named(args.log, "--log", "the onset log file to write (or leave --log out)")
     check_named(args.write_demo_folder, "--write-demo-folder", "the folder to write the stimuli into")
     check_named(args.images_dir, "present's IMAGES_DIR", "the folder of images to present")
+    check_named(args.resume, "--resume", "the onset log of the aborted run (or leave --resume out)")
     if args.write_demo_folder:
         from eegviz.app.presenter.stimulus_folder import MAX_SIZE, write_stimulus_folder
 
@@ -211,8 +238,8 @@ def main_from_args(args: argparse.Namespace) -> int:
         check_range(args.size, "--size", 8, MAX_SIZE, hint="the image size in pixels")
         paths = write_stimulus_folder(args.write_demo_folder, n_per_class=args.per_class, size=args.size,
                                       classes=classes, seed=args.seed)
-        print(f"eegviz: wrote {_count(len(paths), 'stimulus', 'stimuli')} to {args.write_demo_folder}; present them with "
-              f"`eegviz present {args.write_demo_folder}`", flush=True)
+        print(f"eegviz: wrote {_count(len(paths), 'stimulus', 'stimuli')} to {args.write_demo_folder}; present them "
+              f"with `eegviz present {args.write_demo_folder}`", flush=True)
         return 0
     if not args.images_dir:
         raise EegvizError("present needs an images folder (or --write-demo-folder DIR to make one)")
@@ -238,4 +265,4 @@ def main_from_args(args: argparse.Namespace) -> int:
                          jitter_s=args.jitter_s, repeats=args.repeats, shuffle=args.shuffle, seed=args.seed,
                          block_size=args.block_size, name=args.name, log_path=args.log, windowed=args.windowed,
                          fixation=args.fixation, lead_in_s=args.lead_in_s, wait_for_consumer=args.wait_for_consumer,
-                         screen=args.screen)
+                         screen=args.screen, resume=args.resume)

@@ -8,11 +8,14 @@ duration and the marker stream's name pass before any window or LSL outlet exist
 
 from __future__ import annotations
 
+import csv
+import json
 import math
 import random
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from eegviz.data.images import ImageFile, class_of, utf8_on_disk
 from eegviz.errors import EegvizError
@@ -27,6 +30,7 @@ DEFAULT_NAME = "eegviz-presenter"  # the marker outlet's LSL name (here, not in 
 # and far inside the timer's range, even for --blank plus --jitter (the longest single wait between events).
 MAX_SECONDS = 3600.0
 MAX_SESSION_S = 24 * 3600.0  # the longest schedule (images x repeats x (on + blank)) accepted
+LOG_FIELDS = ("trial", "image_id", "class", "onset_lsl", "intended_lsl", "late_ms")  # the onset log's columns
 
 
 def check_seconds(option: str, value, *, zero_ok: bool = True) -> float:
@@ -143,6 +147,102 @@ def make_schedule(image_ids: Sequence[str | ImageFile], *, design: str = "rapid"
     plan = PresentationPlan(design=design, on_s=on_s, blank_s=blank_s, jitter_s=jitter_s, repeats=repeats,
                             shuffle=shuffle, seed=seed, block_size=block_size)
     return plan.schedule(image_ids)
+
+
+def remaining(trials: Sequence[Trial], first: int) -> list[Trial]:
+    """The trials from schedule index `first` on, keeping their indices (a resumed run's log numbers its trials as
+    the whole schedule does) and moved earlier so the first of them starts at 0."""
+    rest = [t for t in trials if t.index >= first]
+    shift = rest[0].onset_s if rest else 0.0
+    return [replace(t, onset_s=t.onset_s - shift) for t in rest]
+
+
+# -- resuming an aborted session from its onset log --------------------------------------------------------------
+# An onset log (widget.LOG_FIELDS) says which trials were shown; the session file beside it (LOG.session.json)
+# says which schedule they came from, so a resume can rebuild that schedule and refuse another one.
+
+def session_path(log_path) -> Path:
+    """The session file beside an onset log: session.csv -> session.csv.session.json."""
+    log_path = Path(log_path)
+    return log_path.with_name(log_path.name + ".session.json")
+
+
+def session_record(plan: PresentationPlan, *, images_dir, n_trials: int, first: int) -> dict:
+    """What the session file keeps: the schedule's options (as plan fields), its images folder, its length and the
+    schedule index this run started at (0, or where a resumed run went on)."""
+    return {"schedule": asdict(plan), "images_dir": str(Path(images_dir).resolve()), "trials": n_trials,
+            "first_trial": first}
+
+
+def write_session(log_path, record: dict) -> None:
+    """Write the session file of a new onset log; never over an existing one (a session record)."""
+    path = session_path(log_path)
+    try:
+        with open(path, "x", encoding="utf-8") as f:
+            json.dump(record, f, indent=1)
+    except FileExistsError:
+        raise EegvizError(f"{path} exists; give --log a new file (an earlier session's record is never "
+                          "overwritten).") from None
+    except OSError as exc:
+        raise EegvizError(f"cannot write {path}: {exc.strerror}.") from None
+
+
+OPTION_NAMES = {"design": "--design", "on_s": "--on", "blank_s": "--blank", "jitter_s": "--jitter",
+                "repeats": "--repeats", "shuffle": "--shuffle", "seed": "--seed", "block_size": "--block-size"}
+
+
+def resume_point(log_path, plan: PresentationPlan, trials: Sequence[Trial]) -> int:
+    """The schedule index a run resuming from the onset log `log_path` starts at, or a one-line EegvizError.
+
+    Refused: a log that is not a presenter's onset log, a schedule whose options differ from the session file's
+    (each named, with both values), one whose images at the logged trials are not the ones the log says were
+    shown (an older log without a session file is checked this way alone: another seed or folder shows other
+    images), and a log that already holds the whole schedule."""
+    log_path = Path(log_path)
+    try:
+        with open(log_path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            rows = [r for r in reader if r]
+    except FileNotFoundError:
+        raise EegvizError(f"--resume {log_path}: no such onset log (the --log of the aborted run).") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EegvizError(f"--resume {log_path}: cannot read it ({exc}).") from None
+    if header is None or tuple(header) != LOG_FIELDS:
+        raise EegvizError(f"--resume {log_path} is not an `eegviz present --log` onset log (its first line is not "
+                          f"{','.join(LOG_FIELDS)}).")
+    first = 0
+    record_path = session_path(log_path)
+    if record_path.exists():
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            then, first = record["schedule"], int(record["first_trial"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EegvizError(f"cannot read the session file {record_path} ({exc}).") from None
+        now = asdict(plan)
+        differ = [f"{OPTION_NAMES.get(k, k)} {then.get(k)!r} there, {now[k]!r} here" for k in now
+                  if then.get(k) != now[k]]
+        if differ:
+            raise EegvizError(f"--resume {log_path}: the aborted run's schedule options differ ({'; '.join(differ)}); "
+                              "resume with the options it ran with")
+        if record.get("trials") != len(trials):
+            raise EegvizError(f"--resume {log_path}: the aborted run's schedule had {record.get('trials')} trials, "
+                              f"this one {len(trials)}: the images folder has changed")
+    by_index = {t.index: t for t in trials}
+    for row in rows:
+        try:
+            index, image_id = int(row[0]), row[1]
+        except (ValueError, IndexError):
+            raise EegvizError(f"--resume {log_path}: a line of it is not an onset ({','.join(row)}).") from None
+        if index not in by_index or by_index[index].image_id != image_id:
+            there = by_index[index].image_id if index in by_index else "nothing"
+            raise EegvizError(f"--resume {log_path}: its trial {index} showed {image_id}, this schedule shows {there} "
+                              "there; resume with the aborted run's images folder, --seed and schedule options")
+    if rows:
+        first = int(rows[-1][0]) + 1
+    if first >= len(trials):
+        raise EegvizError(f"--resume {log_path}: that run showed all {len(trials)} trials; nothing is left to show")
+    return first
 
 
 def schedule_duration(trials: Sequence[Trial]) -> float:

@@ -20,14 +20,13 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from eegviz.app.presenter.schedule import (DEFAULT_NAME, Trial, check_seconds, check_stream_name, log_exists_message,
-                                           onset_events, schedule_duration)
+from eegviz.app.presenter.schedule import (DEFAULT_NAME, LOG_FIELDS, Trial, check_seconds, check_stream_name,
+                                           log_exists_message, onset_events, schedule_duration)
 from eegviz.errors import EegvizError
 
 SPIN_S = 0.002  # the timer fires this much early; the rest is spun so onsets land within ~0.1 ms of plan
 CONSUMER_POLL_MS = 50
 CHECK_NOTE_AT = 300  # images: from this many the up-front decode takes a noticeable while, and says so
-LOG_FIELDS = ("trial", "image_id", "class", "onset_lsl", "intended_lsl", "late_ms")
 
 
 class Presenter(QtWidgets.QWidget):
@@ -108,7 +107,10 @@ class Presenter(QtWidgets.QWidget):
         info.desc().append_child_value("design", "eegviz present: one marker per image onset, payload = image id")
         self.outlet = pylsl.StreamOutlet(info)
 
-        self._events = onset_events(self.trials)
+        # events name trials by position here: a resumed run's trials keep their schedule indices (from K, not 0)
+        position = {t.index: i for i, t in enumerate(self.trials)}
+        self._events = [(t, kind, position.get(i, -1)) for t, kind, i in onset_events(self.trials)]
+        self._of = self.trials[-1].index + 1  # the whole schedule's length, also in a resumed run
         self._next_event = 0
         self._t0 = 0.0
         self._showing: str | None = None
@@ -200,7 +202,7 @@ class Presenter(QtWidgets.QWidget):
             pass
         self._next_event += 1
         if kind == "on":
-            self._onset(self.trials[idx], due)
+            self._onset(idx, due)
         elif kind == "off":
             self._showing = None
             self.repaint()
@@ -210,8 +212,9 @@ class Presenter(QtWidgets.QWidget):
         if self.state == "running":  # sync() in _onset may have delivered an Escape
             self._arm()
 
-    def _onset(self, trial: Trial, due: float) -> None:
+    def _onset(self, position: int, due: float) -> None:
         """Paint the image, hand it to the window system, then timestamp and push the marker."""
+        trial = self.trials[position]
         self._showing = trial.image_id
         self.repaint()
         QtGui.QGuiApplication.sync()
@@ -228,8 +231,8 @@ class Presenter(QtWidgets.QWidget):
                                 f"{row['late_ms']:.3f}"])
             self._log_file.flush()  # a crash or kill keeps every onset so far
         self.onset.emit(trial.index, trial.image_id, ts)
-        if trial.index + 1 < len(self.trials):  # decode and scale the next image while this one is up
-            nxt = self.trials[trial.index + 1].image_id
+        if position + 1 < len(self.trials):  # decode and scale the next image while this one is up
+            nxt = self.trials[position + 1].image_id
             self._cache = {k: v for k, v in self._cache.items() if k in (trial.image_id, nxt)}
             self._try_pixmap(nxt)
 
@@ -241,7 +244,7 @@ class Presenter(QtWidgets.QWidget):
             self.unheard += 1
             if self._heard:
                 print(f"eegviz: no recorder has LSL stream '{self.name}' open any more (from trial {trial.index + 1}"
-                      f" of {len(self.trials)}): its markers are lost until one connects again; Esc stops the run",
+                      f" of {self._of}): its markers are lost until one connects again; Esc stops the run",
                       file=sys.stderr, flush=True)
         elif self._heard is False and self.unheard:
             print(f"eegviz: a recorder has LSL stream '{self.name}' open (from trial {trial.index + 1}); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import uuid
 
@@ -341,3 +342,54 @@ def test_summary_lines_count_one_in_the_singular(qtbot, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "1 trial of 1 image in 1 class, rapid design" in said
     assert "done, 1 of 1 trials shown" in said
+
+
+def test_resume_shows_the_rest_of_an_aborted_run_into_a_new_log(qtbot, stim_dir, tmp_path, monkeypatch, capsys):
+    """After an abort, a rerun showed the whole seeded schedule from trial 1 again (images repeated, or the rest of
+    the session lost). --resume LOG rebuilds the schedule, checks it against LOG's session file and shows the trials
+    LOG lacks, numbered as the schedule numbers them, into a new log; a changed option is refused in one line."""
+    from PySide6 import QtWidgets
+
+    from eegviz.app.presenter.schedule import make_schedule, session_path
+    from eegviz.app.presenter.widget import Presenter
+
+    monkeypatch.setattr("eegviz.app.presenter.cli.check_name_free", lambda name: None)  # names are unique here
+    opts = {"on_s": 0.04, "blank_s": 0.0, "repeats": 2, "seed": 5, "windowed": True, "lead_in_s": 0.0,
+            "wait_for_consumer": False}
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+
+    def abort_after_three():
+        for w in QtWidgets.QApplication.topLevelWidgets():
+            if isinstance(w, Presenter) and len(w.records) >= 3:
+                w.abort()
+
+    poll = QtCore.QTimer(interval=2)
+    poll.timeout.connect(abort_after_three)
+    poll.start()
+    run_presenter(stim_dir, name=f"hI-{uuid.uuid4().hex[:10]}", log_path=first, **opts)
+    poll.stop()
+    with open(first, newline="") as f:
+        shown = [(int(r["trial"]), r["image_id"]) for r in csv.DictReader(f)]
+    assert 3 <= len(shown) < 8 and "aborted" in capsys.readouterr().out
+    before = first.read_text()
+
+    schedule = [(t.index, t.image_id) for t in make_schedule(find_images(stim_dir), repeats=2, seed=5)]
+    with pytest.raises(EegvizError, match=r"^--resume .*a\.csv: the aborted run's schedule options differ \(--seed 5 "
+                                          r"there, 6 here\); resume with the options it ran with$"):
+        run_presenter(stim_dir, name=f"hI-{uuid.uuid4().hex[:10]}", log_path=second, resume=first,
+                      **{**opts, "seed": 6})
+    with pytest.raises(EegvizError, match="--resume needs a --log"):
+        run_presenter(stim_dir, name=f"hI-{uuid.uuid4().hex[:10]}", resume=first, **opts)
+    assert not second.exists()
+
+    assert run_presenter(stim_dir, name=f"hI-{uuid.uuid4().hex[:10]}", log_path=second, resume=first, **opts) == 0
+    k = len(shown)
+    assert f"{8 - k} trials (resuming at trial {k + 1} of 8) of 4 images" in capsys.readouterr().out
+    with open(second, newline="") as f:
+        rest = [(int(r["trial"]), r["image_id"]) for r in csv.DictReader(f)]
+    assert shown + rest == schedule  # the two logs together: the whole schedule, each trial once, in order
+    assert first.read_text() == before
+    assert json.loads(session_path(second).read_text())["first_trial"] == k
+    with pytest.raises(EegvizError, match="showed all 8 trials; nothing is left to show"):
+        run_presenter(stim_dir, name=f"hI-{uuid.uuid4().hex[:10]}", log_path=tmp_path / "c.csv", resume=second,
+                      **opts)

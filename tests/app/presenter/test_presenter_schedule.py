@@ -172,3 +172,29 @@ def test_blocks_of_a_class_that_outnumbers_the_others_meet_as_rarely_as_the_coun
     for seed in range(20):  # 3 blocks of 2 a's, 1 block of b: a a | b | a a | a a, not b | a a | a a | a a
         classes = [t.class_name for t in make_schedule(images, design="block", block_size=2, seed=seed)]
         assert len([k for k, _ in groupby(classes)]) == 3
+
+
+def test_resume_point_checks_a_log_without_a_session_file_by_its_images(tmp_path):
+    """A log from before session files (or whose file was lost) is checked trial by trial against the rebuilt
+    schedule: another seed shows other images at the logged trials and is refused; the same one goes on after
+    the last logged trial. A CSV that is not an onset log is refused in one line."""
+    from eegviz.app.presenter.schedule import LOG_FIELDS, remaining, resume_point
+
+    ids = [f"cat_{i}" for i in range(6)]
+    plan = PresentationPlan(seed=1)
+    trials = plan.schedule(ids)
+    log = tmp_path / "old.csv"
+    log.write_text(",".join(LOG_FIELDS) + "\n" + "".join(f"{t.index},{t.image_id},cat,1.0,1.0,0.1\n"
+                                                        for t in trials[:2]))
+    assert resume_point(log, plan, trials) == 2
+    rest = remaining(trials, 2)
+    assert [t.index for t in rest] == [2, 3, 4, 5] and rest[0].onset_s == 0.0
+    assert rest[1].onset_s == trials[3].onset_s - trials[2].onset_s
+    other = PresentationPlan(seed=3)
+    with pytest.raises(EegvizError, match=r"its trial \d showed cat_\d, this schedule shows cat_\d there"):
+        resume_point(log, other, other.schedule(ids))
+    (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(EegvizError, match="is not an `eegviz present --log` onset log"):
+        resume_point(tmp_path / "x.csv", plan, trials)
+    with pytest.raises(EegvizError, match="no such onset log"):
+        resume_point(tmp_path / "none.csv", plan, trials)
