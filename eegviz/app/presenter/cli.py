@@ -199,8 +199,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--windowed", action=argparse.BooleanOptionalAction, default=False,
                         help="a normal window instead of full screen")
     parser.add_argument("--screen", type=int, default=0, metavar="N",
-                        help="the screen to present on: 0 the primary, 1 the next (the participant's monitor); a "
-                             "number there is not lists the screens with their size and position (0)")
+                        help="the screen to present on: 0 the primary, 1 the next (the participant's monitor); "
+                             "one the display lacks is refused with a list of its screens, size and position (0)")
     parser.add_argument("--block-size", type=int, help="trials per block (block design; default: one pass over "
                                                        "the class's images)")
     parser.add_argument("--fixation", action=argparse.BooleanOptionalAction, default=False,
