@@ -125,17 +125,20 @@ def _check_headless_display(settings: SessionSettings) -> None:
 
 def _check_live_source(source: SourceSettings) -> None:
     """live decodes one source: a BrainFlow board (--board, with --markers from LSL), the built-in simulator
-    (--simulate, which makes its own markers) or an LSL stream (--stream, --markers). Given two, one was dropped
-    without a word (found by review): `--simulate --stream amp` decoded the simulator, not the amplifier, and
-    `--board 0 --simulate` the board. Refused, naming the options that cannot go together."""
-    given = [opt for opt, on in (("--board", source.board is not None), ("--simulate", source.simulate),
-                                 ("--stream", source.stream is not None)) if on]
-    if source.simulate and source.markers is not None:
+    (--simulate, which makes its own markers), an LSL stream (--stream, --markers) or a live source plugin
+    (--source NAME, which makes its own markers, as the simulator does). Given two, one was dropped without a word
+    (found by review): `--simulate --stream amp` decoded the simulator, not the amplifier, and `--board 0
+    --simulate` the board. Refused, naming the options that cannot go together."""
+    plugin = source.reader != "auto"
+    given = [opt for opt, on in (("--source", plugin), ("--board", source.board is not None),
+                                 ("--simulate", source.simulate), ("--stream", source.stream is not None)) if on]
+    if (source.simulate or plugin) and source.markers is not None:
         given.append("--markers")
     if len(given) > 1:
         raise EegvizError(f"{' and '.join(given)} cannot go together: live decodes one source, --board ID "
-                          "(BrainFlow), --simulate (the built-in simulator, with its own markers) or --stream NAME "
-                          "(LSL); leave out the others (on the command line or in the --config file)")
+                          "(BrainFlow), --simulate (the built-in simulator, with its own markers), --stream NAME "
+                          "(LSL) or --source NAME (a live source plugin, with its own markers); leave out the "
+                          "others (on the command line or in the --config file)")
     if source.class_snr_db is not None:
         if not source.simulate:
             raise EegvizError("--class-snr-db sets the built-in simulator's class SNR: give it with --simulate "
@@ -207,6 +210,8 @@ def cmd_session(args) -> int:
     # an empty name as none given.
     _check_named(args, "--model", "--generator", "--sd-model", "--images-dir", "--screenshot", "--stream",
                  "--markers")
+    if args.cmd == "live":  # `--source "$AMP"` with AMP unset decoded the first LSL stream instead
+        _check_named(args, "--source")
     if args.cmd == "replay":  # `replay "$REC"` with REC unset
         check_named(args.file, "replay's FILE", "the recording to replay (XDF, or a file MNE reads)")
     settings = session_settings(args)
@@ -369,7 +374,8 @@ def _check_named(args, *flags: str) -> None:
             "--out": "the folder to write", "--sd-model": "a diffusers pipeline folder or model id",
             "--generator": "a generator plugin (`eegviz plugins` lists them)",
             "--images-dir": "the stimulus folder", "--screenshot": "the image file to save",
-            "--stream": "the EEG stream", "--markers": "the marker stream"}
+            "--stream": "the EEG stream", "--markers": "the marker stream",
+            "--source": "a source plugin (`eegviz plugins` lists them)"}
     for flag in flags:
         check_named(getattr(args, flag.lstrip("-").replace("-", "_"), None), flag, what[flag])
 
@@ -687,7 +693,7 @@ def _add_session_commands(sub) -> None:
     r.add_argument("--unit", help="sample unit for files that do not say (csv): V, mV, uV (the default), nV")
     r.set_defaults(fn=cmd_session)
 
-    lv = sub.add_parser("live", help="decode a live LSL or BrainFlow stream")
+    lv = sub.add_parser("live", help="decode a live LSL or BrainFlow stream, or a live source plugin")
     _session_opts(lv)
     lv.add_argument("--stream", help="LSL EEG stream name (default: first of type EEG)")
     lv.add_argument("--markers", help="LSL marker stream name (with --board: taken instead of the board's marker "
@@ -701,6 +707,10 @@ def _add_session_commands(sub) -> None:
     lv.add_argument("--class-snr-db", type=float, metavar="DB",
                     help="with --simulate: its class-discriminative SNR in dB, as simulate's --class-snr-db, in the "
                          "demo world (default: the demo world as shipped; the window's class-SNR box starts at it)")
+    lv.add_argument("--source", metavar="NAME[:ARGS]",
+                    help="a live source plugin instead of --stream, --board or --simulate (`eegviz plugins` lists "
+                         "sources; one whose class sets live = True): its from_cli(settings) builds it, ARGS as "
+                         "settings.source_args")
     lv.add_argument("--duration", type=float, help="stop after S seconds")
     lv.add_argument("--montage", metavar="NAME|FILE", help=MONTAGE_HELP)
     for opt, field, kind in BRAINFLOW_PARAMS:
@@ -1010,8 +1020,10 @@ def _verbose_given(plain: argparse.Namespace | None) -> bool:
 _WINDOW = {"headless": ("kiosk", "screenshot"), "kiosk": ("headless",), "screenshot": ("headless",)}
 REPLACES = {
     "demo": _WINDOW, "replay": _WINDOW,
-    "live": {**_WINDOW, "simulate": ("board", "stream", "markers"), "board": ("simulate", "stream", "class_snr_db"),
-             "stream": ("simulate", "board", "class_snr_db")},
+    "live": {**_WINDOW, "simulate": ("board", "stream", "markers", "source"),
+             "board": ("simulate", "stream", "class_snr_db", "source"),
+             "stream": ("simulate", "board", "class_snr_db", "source"),
+             "source": ("simulate", "board", "stream", "markers", "class_snr_db")},
     # --out writes a dataset: a streaming file's `stream = true` refused it ("--stream writes no files")
     "simulate": {"stream": ("demo", "out"), "demo": ("stream",), "out": ("stream",)},
 }

@@ -29,7 +29,9 @@ SESSION_COMMANDS = ("demo", "replay", "live")
 class SourceSettings:
     """Where the samples come from.
 
-    command: demo | replay | live. reader (replay's --source): auto, xdf, mne or a source plugin. board: a
+    command: demo | replay | live. reader: replay's --source (auto, xdf, mne or a source plugin), or live's
+    --source NAME (a live source plugin; "auto": live's built-ins, chosen by --stream, --board or --simulate), whose
+    text after "NAME:" is source_args (None: none given), for the plugin's from_cli to read. board: a
     BrainFlow board id (None: no BrainFlow), board_params its BrainFlowInputParams as sorted (field, value)
     pairs. montage: the MNE montage the source's channel names refer to (None: guessed from the names).
     """
@@ -47,6 +49,7 @@ class SourceSettings:
     sfreq: float | None = None
     unit: str | None = None  # replay's --unit; None: not given (csv reads microvolts then)
     class_snr_db: float | None = None  # live --simulate's class SNR (None: the demo world, as the window's box)
+    source_args: str | None = None  # live --source NAME:ARGS's ARGS: a live source plugin's own options
 
     @property
     def resolved_reader(self) -> str:
@@ -133,8 +136,12 @@ class SessionSettings:
         (vars() of the Namespace); options a command does not have take the defaults above. BrainFlow's
         connection parameters are live's only (its --board-file shares the dest `file` with replay's FILE)."""
         command = str(opts.get("cmd") or "demo")
+        reader, args = str(opts.get("source") or "auto"), None
+        if command == "live" and ":" in reader:  # live --source NAME:ARGS, as --sink NAME:ARGS
+            reader, _, args = reader.partition(":")
+            reader = reader.strip()
         source = SourceSettings(
-            command=command, file=_str(opts.get("file")), reader=str(opts.get("source") or "auto"),
+            command=command, file=_str(opts.get("file")), reader=reader, source_args=args,
             stream=_str(opts.get("stream")), markers=_str(opts.get("markers")),
             speed=float(opts.get("speed", 1.0) or 0.0),
             board=None if opts.get("board") is None else int(opts["board"]),
@@ -161,4 +168,6 @@ def _str(value) -> str | None:
 def _title(source: SourceSettings) -> str:
     if source.command == "replay" and source.file:
         return f"eegviz replay {Path(source.file).name}"
+    if source.command == "live" and source.reader != "auto":
+        return f"eegviz live {source.reader}"
     return f"eegviz {source.command}"

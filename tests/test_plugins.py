@@ -252,3 +252,119 @@ def test_session_json_says_where_each_plugin_the_session_runs_came_from(tmp_path
     assert rec["plugins"] == {"generators": {"hE-gen": "hE_genpkg_mod:Gen (package hE-genpkg 0.1)"},
                               "sinks": {"hE-sink": f"{folder / 'hE_sink.py'}:Sink (sha256 {digest})"}}
     assert "plugins" not in record(SessionSettings(source=source))  # eegviz's own: nothing to add
+
+
+class LiveSim:
+    """A live source plugin (a lab's amplifier, say) made of the simulator: samples and markers, faster than real
+    time. `live = True` is how a source plugin says `eegviz live --source NAME` may run it."""
+
+    live = True
+    built: list = []
+
+    @classmethod
+    def from_cli(cls, settings):
+        from eegviz.sources.simulator import SimulatorSource
+
+        cls.built.append(settings)
+        trials = int(dict(kv.split("=") for kv in (settings.source_args or "trials=6").split(","))["trials"])
+        return SimulatorSource(speed=8.0, n_trials=trials, soa=0.5, name="hL-amp")
+
+
+class BlankGenerator:
+    """A generator plugin drawing blank images at once: the session's pipeline without a diffusion model's time."""
+
+    name = "hL-blank"
+
+    @classmethod
+    def from_options(cls, options, model_dir):
+        return cls()
+
+    def warmup(self):
+        pass
+
+    def generate(self, saliency, embedding, seed=0, **kwargs):
+        import numpy as np
+
+        return np.zeros((len(saliency), 8, 8, 3), np.uint8)
+
+
+class FileOnly:
+    """A source plugin that replays a file (no `live`), as every source plugin was before live ran them."""
+
+    @classmethod
+    def from_cli(cls, settings):
+        raise AssertionError("never built by live")
+
+
+def _live_session_ready():
+    from eegviz.paths import default_model_dir
+
+    return (default_model_dir() / "decoder.json").exists()
+
+
+@pytest.mark.skipif(not _live_session_ready(), reason="default model missing")
+def test_live_runs_a_live_source_plugin_end_to_end(tmp_path, monkeypatch, capsys):
+    """A source plugin could only be run by `eegviz replay FILE --source NAME`: live built its sources itself
+    (LSL, --board, --simulate), so a lab's plugin for an amplifier with a vendor SDK and no LSL could not be
+    selected. `eegviz live --source NAME[:ARGS]` runs it through the same pipeline; session.json names it."""
+    import json
+
+    monkeypatch.setitem(plugins._extra["sources"], "hL-amp", LiveSim)
+    monkeypatch.setitem(plugins._origin["sources"], "hL-amp", "module tests.test_plugins")
+    monkeypatch.setitem(plugins._extra["generators"], "hL-blank", BlankGenerator)
+    monkeypatch.setattr(LiveSim, "built", [])
+    out = tmp_path / "out"
+    code = main(["live", "--source", "hL-amp:trials=4", "--generator", "hL-blank", "--headless", "--duration", "1",
+                 "--no-capture", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert [(s.command, s.reader, s.source_args) for s in LiveSim.built] == [("live", "hL-amp", "trials=4")]
+    session = next(out.glob("**/session.json"))
+    lines = (session.parent / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 4
+    record = json.loads(session.read_text())
+    assert record["source"]["reader"] == "hL-amp" and record["source"]["opened"]["name"] == "hL-amp"
+    assert record["plugins"]["sources"]["hL-amp"].endswith(":LiveSim")
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--source", "hL-nothing"], "no source named 'hL-nothing' (available: "),
+    (["--source", "hL-file"], "source plugin 'hL-file' replays a file (its class does not set live = True): run it "
+                              "with `eegviz replay FILE --source hL-file`"),
+    (["--source", "lsl"], "source 'lsl' is live's built-in: give --stream NAME instead of --source"),
+    (["--source", "hL-amp", "--stream", "amp"], "--source and --stream cannot go together"),
+    (["--source", "hL-amp", "--board", "-1"], "--source and --board cannot go together"),
+    (["--source", "hL-amp", "--markers", "stim"], "--source and --markers cannot go together"),
+    (["--source", ""], "--source"),
+])
+def test_live_source_refusals_are_one_line(args, said, monkeypatch, capsys):
+    """Refused before the model loads, in one line: an unknown name (listing the sources there are), a file-only
+    plugin, a built-in (live's own options build it), or --source with another of live's sources."""
+    monkeypatch.setitem(plugins._extra["sources"], "hL-amp", LiveSim)
+    monkeypatch.setitem(plugins._extra["sources"], "hL-file", FileOnly)
+    assert main(["live", *args, "--headless", "--duration", "1"]) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "error" in line]
+    assert len(err) == 1 and err[0].startswith("eegviz: error: ") and said in err[0], err
+    if "available" in said:
+        assert "hL-amp" in err[0] and "lsl" in err[0]
+
+
+def test_session_json_names_a_live_source_plugin_the_window_runs(tmp_path, monkeypatch):
+    """The window records its SourceChoice (kind "plugin" for `live --source NAME`): session.json names the plugin
+    and where it came from, as it does a replay's file reader."""
+    import json
+    from dataclasses import asdict
+
+    from eegviz.app.source_choice import SourceChoice
+    from eegviz.messages import StreamInfo
+    from eegviz.record.session_folder import SessionOutput
+    from eegviz.settings import SessionSettings, SourceSettings
+
+    monkeypatch.setitem(plugins._extra["sources"], "hL-amp", LiveSim)
+    live = SourceSettings("live", reader="hL-amp")
+    claim = SessionOutput(tmp_path / "out", SessionSettings(source=live),
+                          source=asdict(SourceChoice("plugin", name="hL-amp", replay=live)))
+    recorder, results = claim.open(StreamInfo("hL-amp", ("Fz",), 250.0))
+    results.close()
+    recorder.close()
+    rec = json.loads((claim.folder / "session.json").read_text())
+    assert rec["source"]["kind"] == "plugin" and rec["plugins"]["sources"]["hL-amp"].endswith(":LiveSim")

@@ -147,6 +147,10 @@ class ControlBar(QWidget):
             # a recording only MNE or a plugin reads, from the command line: without its own item the combo
             # showed "Demo recording", and Start after a stop or the end replayed the demo instead of the file
             self.source_combo.addItem("", "file")
+        if kind == "plugin" and self.source_combo.findData("plugin") < 0:
+            # a live source plugin, from the command line (`live --source NAME`): its own item, so Start after a
+            # stop runs it again
+            self.source_combo.addItem("", "plugin")
         idx = self.source_combo.findData(kind)
         if idx < 0:
             return
@@ -156,6 +160,8 @@ class ControlBar(QWidget):
         if kind == "file":
             self.source_combo.setItemText(idx, f"File: {Path(choice.path).name}")
             self.source_combo.setItemData(idx, str(choice.path), Qt.ItemDataRole.ToolTipRole)
+        if kind == "plugin":
+            self.source_combo.setItemText(idx, f"Plugin: {choice.name}")
         if kind == "xdf":
             self._set_xdf_path(choice.path)
         if kind == "lsl":

@@ -16,7 +16,8 @@ from pathlib import Path
 from eegviz.errors import EegvizError, one_line
 from eegviz.settings import SourceSettings
 
-SOURCE_KINDS = ("demo", "xdf", "file", "simulator", "lsl", "brainflow-synthetic", "brainflow")
+SOURCE_KINDS = ("demo", "xdf", "file", "simulator", "lsl", "brainflow-synthetic", "brainflow", "plugin")
+BUILTIN_LIVE = {"lsl": "--stream NAME", "brainflow": "--board ID", "simulator": "--simulate"}  # live's own options
 REPLAY_KINDS = ("demo", "xdf", "file")  # the kinds a speed applies to
 SYNTHETIC_BOARD = -1  # BrainFlow's synthetic board id
 
@@ -27,7 +28,9 @@ class SourceChoice:
 
     kind: "demo" (the bundled recording), "xdf" (path), "file" (path: any other recording `eegviz replay` reads,
     through MNE or a source plugin, as the command line's `replay` options say), "simulator", "lsl" (name = EEG
-    stream name, None = the first stream of type EEG), "brainflow-synthetic", or "brainflow" (board_id). speed
+    stream name, None = the first stream of type EEG), "brainflow-synthetic", "brainflow" (board_id), or
+    "plugin" (name = a live source plugin, `eegviz live --source NAME`, built from the command line's options in
+    `replay`, whose reader is NAME). speed
     is the replay speed for demo/xdf/file (0 = as fast as possible, unpaced) and the simulator's time factor
     (> 0). markers names the marker stream (LSL; in the file for XDF; an LSL marker outlet for BrainFlow); name
     picks the EEG stream in an XDF.
@@ -41,7 +44,7 @@ class SourceChoice:
     board_id: int | None = None
     board_params: tuple[tuple[str, object], ...] = ()  # BrainFlowInputParams fields, e.g. (("serial_port", ...),)
     snr_db: float | None = None  # simulator: class-discriminative SNR (None: the demo world; eegviz.world.sim_config)
-    replay: SourceSettings | None = None  # "file": the command line's replay options (reader, sfreq, unit)
+    replay: SourceSettings | None = None  # "file", "plugin": the command line's source options (reader, sfreq, ...)
 
     @property
     def paced(self) -> bool:
@@ -62,6 +65,8 @@ class SourceChoice:
             return "BrainFlow synthetic board"
         if self.kind == "brainflow":
             return f"BrainFlow board {self.board_id}"
+        if self.kind == "plugin":
+            return f"plugin {self.name}"
         if self.kind == "simulator":
             # the SNR the running session has: the SNR box applies on Start, so once changed mid-session it
             # showed a value the simulator was not using, and the status bar and title said only "simulator"
@@ -100,6 +105,8 @@ class SourceChoice:
             board = SYNTHETIC_BOARD if self.kind == "brainflow-synthetic" or self.board_id is None else self.board_id
             return get("sources", "brainflow")(board_id=board, params=dict(self.board_params),
                                                 marker_lsl_name=self.markers)
+        if self.kind == "plugin":
+            return _from_cli(self.replay or SourceSettings("live", reader=self.name or ""))
         raise EegvizError(f"unknown source kind '{self.kind}'; one of {', '.join(SOURCE_KINDS)}")
 
     @classmethod
@@ -110,6 +117,8 @@ class SourceChoice:
         if source.command == "replay":
             return cls("xdf", path=source.file, name=source.stream, markers=source.markers, speed=source.speed)
         if source.command == "live":
+            if source.reader != "auto":
+                return cls("plugin", name=source.reader, replay=source)
             if source.board is not None:
                 kind = "brainflow-synthetic" if source.board == SYNTHETIC_BOARD else "brainflow"
                 return cls(kind, board_id=source.board, markers=source.markers, board_params=source.board_params)
@@ -124,21 +133,35 @@ def initial_source(source: SourceSettings) -> SourceChoice:
     only MNE or a source plugin reads is a "file" choice carrying the replay's options. (It used to be a bare
     callable: the window then ran it paced, dropping most markers at --speed 0, named it "<lambda>" in the
     status bar, and its controls showed the demo recording, which Start then replayed instead of the file.)
-    A plugin that cannot replay a file is refused here, before any window opens or model loads."""
+    A plugin that cannot replay a file, or (live --source) is no live source, is refused here, before any window
+    opens or model loads."""
+    if source.command == "live" and source.reader != "auto":
+        _source_plugin(source)
     if source.command != "replay" or source.resolved_reader == "xdf":
         return SourceChoice.from_settings(source)
     if source.resolved_reader != "mne":
-        _file_plugin(source)
+        _source_plugin(source)
     return SourceChoice("file", path=source.file, speed=source.speed, replay=source)
 
 
-def _file_plugin(source: SourceSettings):
-    """The source plugin that replays the file (replay's --source), refused in one line if it cannot."""
+def _source_plugin(source: SourceSettings):
+    """The source plugin the command line names: replay's --source, which replays the file, or live's --source,
+    which must say it is live (a class attribute `live = True`): a file reader run by `live` would have replayed
+    no file, and one that does not say so is taken as a file reader, as every source plugin was before live could
+    run one. Refused in one line if it cannot, an unknown name listing the sources there are."""
     from eegviz.plugins import get
 
+    live = source.command == "live"
+    if live and source.reader in BUILTIN_LIVE:  # eegviz's own, built from live's own options
+        raise EegvizError(f"source '{source.reader}' is live's built-in: give {BUILTIN_LIVE[source.reader]} instead "
+                          "of --source (--source NAME runs a live source plugin)")
     cls = get("sources", source.reader)
     if not hasattr(cls, "from_cli"):
-        raise EegvizError(f"source plugin '{source.reader}' cannot replay a file (it has no from_cli)")
+        raise EegvizError(f"source plugin '{source.reader}' cannot {'be built by live' if live else 'replay a file'} "
+                          "(it has no from_cli)")
+    if live and getattr(cls, "live", False) is not True:
+        raise EegvizError(f"source plugin '{source.reader}' replays a file (its class does not set live = True): "
+                          f"run it with `eegviz replay FILE --source {source.reader}`")
     return cls
 
 
@@ -147,13 +170,14 @@ def _from_cli(source: SourceSettings):
     line naming it, as a generator or sink plugin's is (README: "a plugin that fails while being built is refused
     in one line naming it"); it used to end `eegviz replay FILE --source NAME` in a traceback. EegvizError (the
     plugin's own words) and OSError (a path the command line reports with its name) pass unchanged."""
-    cls = _file_plugin(source)
+    cls = _source_plugin(source)
     try:
         src = cls.from_cli(source)
     except (EegvizError, OSError):
         raise
     except (Exception, SystemExit) as e:  # noqa: BLE001 - a plugin's own failure (a sys.exit() too)
-        raise EegvizError(f"source plugin '{source.reader}' failed to build for {source.file} ({one_line(e)})") from e
+        what = "" if source.command == "live" else f" for {source.file}"
+        raise EegvizError(f"source plugin '{source.reader}' failed to build{what} ({one_line(e)})") from e
     # the Source protocol (eegviz.sources.base), checked as a sink's methods are: one lacking read() or info
     # failed with an AttributeError traceback once the session had loaded its model
     from eegviz.plugins import lacking
@@ -176,4 +200,5 @@ def _from_cli(source: SourceSettings):
     # its failure in read() mid-session is one line naming it. It replays a FILE: its markers are in the file's
     # clock, not judged by when they arrive (eegviz.sources.replay.ReplaySource.replayed), unless it says otherwise;
     # one that handed its markers over at once had every marker past 60 s skipped as "stamped in another clock"
-    return wrap(src, "source", source.reader, defaults={"replayed": True})
+    # A live plugin's markers are judged by when they arrive, as a live LSL stream's are, unless it says otherwise.
+    return wrap(src, "source", source.reader, defaults={"replayed": source.command != "live"})

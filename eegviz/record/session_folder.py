@@ -238,7 +238,7 @@ def _plugins_used(settings: dict, source: dict) -> dict:
     from eegviz.plugins import origin
 
     reader = None
-    if source.get("kind", "file") == "file":  # the window's lsl, simulator, ...: eegviz's own
+    if source.get("kind", "file") in ("file", "plugin"):  # the window's lsl, simulator, ...: eegviz's own
         reader = source.get("reader") or (source.get("replay") or {}).get("reader")
     names = {"sources": [reader] if reader not in (None, "auto", "xdf", "mne") else [],
              "generators": [((settings.get("model") or {}).get("generator") or {}).get("name")],

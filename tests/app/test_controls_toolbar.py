@@ -56,6 +56,33 @@ def test_a_file_replay_from_the_command_line_stays_the_source_start_replays(qtbo
     assert req.args[0].kind == "file" and req.args[0].path == "/data/rec_raw.fif" and req.args[0].speed == 2.0
 
 
+def test_a_live_source_plugin_from_the_command_line_stays_the_source_start_runs(qtbot, monkeypatch):
+    """`eegviz live --source NAME`: the window shows the plugin as its source ("Plugin: NAME", no speed box), and
+    Start after a stop runs it again with the command line's options, not the demo recording."""
+    from eegviz import plugins
+    from eegviz.app.source_choice import initial_source
+    from eegviz.settings import SourceSettings
+
+    class Amp:
+        live = True
+
+        @classmethod
+        def from_cli(cls, settings):
+            return cls()
+
+    monkeypatch.setitem(plugins._extra["sources"], "hL-amp", Amp)
+    win = MainWindow(None)
+    qtbot.addWidget(win)
+    choice = initial_source(SourceSettings("live", reader="hL-amp", source_args="port=COM3"))
+    assert choice.kind == "plugin" and choice.label == "plugin hL-amp" and choice.paced
+    win.set_choice(choice)
+    assert win.controls.source_combo.currentText() == "Plugin: hL-amp" and win.current_choice() == choice
+    assert not win.controls.speed_spin.isVisibleTo(win)
+    with qtbot.waitSignal(win.start_requested) as req:
+        win.controls.start_button.click()
+    assert req.args[0] == choice and req.args[0].replay.source_args == "port=COM3"
+
+
 def test_switching_sources_does_not_widen_an_800_px_window(qtbot):
     """From the simulator to a replay, the speed box was shown before the SNR box was hidden: for that moment
     the bar was wider than 800 px, and the window grew to 856 px, past an 800 px screen, for good."""
