@@ -388,6 +388,22 @@ def test_a_source_on_the_command_line_replaces_the_files_other_source(tmp_path, 
     assert parse_args(["simulate", "--config", cfg, "--demo"]).out == "world"  # --demo writes into --out
 
 
+def test_a_live_source_plugin_and_the_files_other_source_replace_each_other(tmp_path, capsys):
+    """live --source NAME (a live source plugin) is one of live's sources: given on the command line it replaces a
+    file's stream and markers, and --simulate (or --stream, --board) replaces a file's `source`, in a note, where
+    the two were refused as "cannot go together" and nothing on the command line could unset the file's."""
+    cfg = _toml(tmp_path, '[live]\nstream = "amp"\nmarkers = "eegviz-presenter"\n')
+    args = parse_args(["live", "--config", cfg, "--source", "hL-amp"])
+    assert (args.source, args.stream, args.markers) == ("hL-amp", None, None)
+    assert capsys.readouterr().err == ("eegviz: note: --source on the command line replaces the config file's "
+                                       "'stream' and 'markers', which cannot go with it\n")
+    cfg = _toml(tmp_path, '[live]\nsource = "hL-amp:port=COM3"\n')
+    assert parse_args(["live", "--config", cfg]).source == "hL-amp:port=COM3"
+    args = parse_args(["live", "--config", cfg, "--simulate"])
+    assert (args.simulate, args.source) == (True, None)
+    assert "--simulate on the command line replaces the config file's 'source'" in capsys.readouterr().err
+
+
 def test_headless_on_the_command_line_replaces_the_files_window_settings(tmp_path, capsys):
     """A kiosk file's `screenshot` (or `kiosk`) refused `--headless` on the command line ("for the window"), and
     no flag could unset the file's screenshot."""
