@@ -328,8 +328,9 @@ def test_live_runs_a_live_source_plugin_end_to_end(tmp_path, monkeypatch, capsys
 
 @pytest.mark.parametrize("args, said", [
     (["--source", "hL-nothing"], "no source named 'hL-nothing' (available: "),
-    (["--source", "hL-file"], "source plugin 'hL-file' replays a file (its class does not set live = True): run it "
+    (["--source", "hL-file"], "source 'hL-file' replays a file (its class does not set live = True): run it "
                               "with `eegviz replay FILE --source hL-file`"),
+    (["--source", "xdf"], "source 'xdf' replays a file"),
     (["--source", "lsl"], "source 'lsl' is live's built-in: give --stream NAME instead of --source"),
     (["--source", "hL-amp", "--stream", "amp"], "--source and --stream cannot go together"),
     (["--source", "hL-amp", "--board", "-1"], "--source and --board cannot go together"),
@@ -346,6 +347,22 @@ def test_live_source_refusals_are_one_line(args, said, monkeypatch, capsys):
     assert len(err) == 1 and err[0].startswith("eegviz: error: ") and said in err[0], err
     if "available" in said:
         assert "hL-amp" in err[0] and "lsl" in err[0]
+
+
+def test_a_config_files_top_level_source_for_replay_is_refused_by_live_saying_where_it_goes(tmp_path, monkeypatch,
+                                                                                           capsys):
+    """`source = "hL-file"` at a config file's top level was replay's alone (live had no --source, and said it did
+    not use it); live now reads it too, and a file-only plugin's refusal says to put it in [replay]."""
+    monkeypatch.setitem(plugins._extra["sources"], "hL-file", FileOnly)
+    cfg = tmp_path / "lab.toml"
+    cfg.write_text('source = "hL-file"\n')
+    assert main(["live", "--config", str(cfg), "--headless", "--duration", "1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        "(a --config file's top-level `source` is read by replay and live alike: put it in [replay])")
+    cfg.write_text('[replay]\nsource = "hL-file"\n[live]\nsimulate = true\n')
+    from eegviz.cli import parse_args, session_settings
+
+    assert session_settings(parse_args(["live", "--config", str(cfg)])).source.reader == "auto"
 
 
 def test_session_json_names_a_live_source_plugin_the_window_runs(tmp_path, monkeypatch):

@@ -156,12 +156,14 @@ def _source_plugin(source: SourceSettings):
         raise EegvizError(f"source '{source.reader}' is live's built-in: give {BUILTIN_LIVE[source.reader]} instead "
                           "of --source (--source NAME runs a live source plugin)")
     cls = get("sources", source.reader)
+    if live and getattr(cls, "live", False) is not True:
+        # a config file's top-level `source = "csv"`, meant for replay, is read by live too since live has --source
+        raise EegvizError(f"source '{source.reader}' replays a file (its class does not set live = True): run it "
+                          f"with `eegviz replay FILE --source {source.reader}` (a --config file's top-level `source` "
+                          "is read by replay and live alike: put it in [replay])")
     if not hasattr(cls, "from_cli"):
         raise EegvizError(f"source plugin '{source.reader}' cannot {'be built by live' if live else 'replay a file'} "
                           "(it has no from_cli)")
-    if live and getattr(cls, "live", False) is not True:
-        raise EegvizError(f"source plugin '{source.reader}' replays a file (its class does not set live = True): "
-                          f"run it with `eegviz replay FILE --source {source.reader}`")
     return cls
 
 
