@@ -365,6 +365,20 @@ def test_a_config_files_top_level_source_for_replay_is_refused_by_live_saying_wh
     assert session_settings(parse_args(["live", "--config", str(cfg)])).source.reader == "auto"
 
 
+def test_replay_refuses_a_live_source_plugin(tmp_path, monkeypatch, capsys):
+    """`eegviz replay rec.csv --source AMP` with a live plugin built it for the file, and the session decoded the
+    amplifier while the user took it for the recording, its markers taken as a file's."""
+    monkeypatch.setitem(plugins._extra["sources"], "hL-amp", LiveSim)
+    monkeypatch.setattr(LiveSim, "built", [])
+    rec = tmp_path / "rec.csv"
+    rec.write_text("Fz,marker\n0,\n")
+    assert main(["replay", str(rec), "--source", "hL-amp", "--headless", "--speed", "0"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "eegviz: error: source plugin 'hL-amp' acquires live (its class sets live = True) and replays no file: run "
+        "it with `eegviz live --source hL-amp`")
+    assert LiveSim.built == []
+
+
 def test_session_json_names_a_live_source_plugin_the_window_runs(tmp_path, monkeypatch):
     """The window records its SourceChoice (kind "plugin" for `live --source NAME`): session.json names the plugin
     and where it came from, as it does a replay's file reader."""

@@ -148,7 +148,7 @@ def _source_plugin(source: SourceSettings):
     """The source plugin the command line names: replay's --source, which replays the file, or live's --source,
     which must say it is live (a class attribute `live = True`): a file reader run by `live` would have replayed
     no file, and one that does not say so is taken as a file reader, as every source plugin was before live could
-    run one. Refused in one line if it cannot, an unknown name listing the sources there are."""
+    run one; one that says so is not run by replay. Refused in one line if it cannot, an unknown name listing the sources there are."""
     from eegviz.plugins import get
 
     live = source.command == "live"
@@ -161,6 +161,10 @@ def _source_plugin(source: SourceSettings):
         raise EegvizError(f"source '{source.reader}' replays a file (its class does not set live = True): run it "
                           f"with `eegviz replay FILE --source {source.reader}` (a --config file's top-level `source` "
                           "is read by replay and live alike: put it in [replay])")
+    if not live and getattr(cls, "live", False) is True:
+        # it would have been built for the file and decoded the amplifier instead, its markers taken as a file's
+        raise EegvizError(f"source plugin '{source.reader}' acquires live (its class sets live = True) and replays no "
+                          f"file: run it with `eegviz live --source {source.reader}`")
     if not hasattr(cls, "from_cli"):
         raise EegvizError(f"source plugin '{source.reader}' cannot {'be built by live' if live else 'replay a file'} "
                           "(it has no from_cli)")
