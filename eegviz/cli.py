@@ -80,7 +80,11 @@ def _check_session(settings: SessionSettings) -> None:
             raise EegvizError(f"--screenshot {settings.output.screenshot}: name an image file "
                               f"({', '.join(SCREENSHOT_KINDS)})")
     if source.board_params and source.board is None:
-        raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID")
+        # a live source plugin's port is its own option: "give --board ID" sent its user to BrainFlow
+        plugin = (f"; source plugin '{source.reader}' takes its own options as --source {source.reader}:ARGS"
+                  if source.command == "live" and source.reader != "auto" else "")
+        raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID"
+                          + plugin)
     if settings.images_dir is not None:
         from eegviz.data.images import find_images
 

@@ -336,6 +336,8 @@ def test_live_runs_a_live_source_plugin_end_to_end(tmp_path, monkeypatch, capsys
     (["--source", "hL-amp", "--board", "-1"], "--source and --board cannot go together"),
     (["--source", "hL-amp", "--markers", "stim"], "--source and --markers cannot go together"),
     (["--source", ""], "--source"),
+    (["--source", "hL-amp", "--serial-port", "COM3"], "BrainFlow connection parameters: give --board ID; source "
+                                                      "plugin 'hL-amp' takes its own options as --source hL-amp:ARGS"),
 ])
 def test_live_source_refusals_are_one_line(args, said, monkeypatch, capsys):
     """Refused before the model loads, in one line: an unknown name (listing the sources there are), a file-only
