@@ -154,3 +154,15 @@ def test_a_sink_given_twice_is_built_once_in_a_note(tmp_path, capsys):
     assert "is given more than once" in capsys.readouterr().err
     assert session_settings(parse_args(["demo", "--sink", "osc:127.0.0.1:9"])).output.sinks == ("osc:127.0.0.1:9",)
     assert capsys.readouterr().err == ""
+
+
+def test_live_source_plugin_name_and_args():
+    """live --source NAME:ARGS: the plugin's name is the reader, ARGS its own options (as --sink NAME:ARGS), and the
+    window's title names it; replay's --source stays one name (a file reader), and without ARGS there are none."""
+    live = SessionSettings.from_options({"cmd": "live", "source": "hL-amp:port=COM3,gain=24"})
+    assert (live.source.reader, live.source.source_args) == ("hL-amp", "port=COM3,gain=24")
+    assert live.display.title == "eegviz live hL-amp"
+    assert SessionSettings.from_options({"cmd": "live", "source": "hL-amp"}).source.source_args is None
+    assert SessionSettings.from_options({"cmd": "live"}).source.reader == "auto"
+    replay = SessionSettings.from_options({"cmd": "replay", "file": "a.csv", "source": "csv"}).source
+    assert (replay.reader, replay.source_args) == ("csv", None)
