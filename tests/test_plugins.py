@@ -267,7 +267,7 @@ class LiveSim:
 
         cls.built.append(settings)
         trials = int(dict(kv.split("=") for kv in (settings.source_args or "trials=6").split(","))["trials"])
-        return SimulatorSource(speed=8.0, n_trials=trials, soa=0.5, name="hL-amp")
+        return SimulatorSource(speed=16.0, n_trials=trials, soa=0.5, name="hL-amp")  # ends after its trials
 
 
 class BlankGenerator:
@@ -314,7 +314,7 @@ def test_live_runs_a_live_source_plugin_end_to_end(tmp_path, monkeypatch, capsys
     monkeypatch.setitem(plugins._extra["generators"], "hL-blank", BlankGenerator)
     monkeypatch.setattr(LiveSim, "built", [])
     out = tmp_path / "out"
-    code = main(["live", "--source", "hL-amp:trials=4", "--generator", "hL-blank", "--headless", "--duration", "1",
+    code = main(["live", "--source", "hL-amp:trials=4", "--generator", "hL-blank", "--headless", "--duration", "10",
                  "--no-capture", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     assert [(s.command, s.reader, s.source_args) for s in LiveSim.built] == [("live", "hL-amp", "trials=4")]
