@@ -232,7 +232,12 @@ class TraceView(pg.PlotWidget):
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: its own NaN mean, no warning
             data = data - np.nanmean(data, axis=1, keepdims=True)
             # One scale for all channels (median spread) keeps relative amplitudes visible and noisy ones obvious.
-            spread = float(np.nanmedian(np.nanstd(data, axis=1))) if data.size else 0.0
+            # The median of the channels that move: with most drawn channels flat (electrodes not plugged in, an
+            # amplifier's unused inputs sending zeros) the median was 0, and the live channels were drawn flat
+            # too, at a volt per row, with no scale bar.
+            spreads = np.nanstd(data, axis=1) if data.size else np.zeros(0)
+            moving = spreads[np.isfinite(spreads) & (spreads > 0)]
+            spread = float(np.median(moving)) if moving.size else 0.0
         scale = 1.0 / (6.0 * spread) if np.isfinite(spread) and spread > 0 else 1.0
         for i, curve in enumerate(self.curves):
             curve.setData(ts, data[i] * scale - i, connect="finite")

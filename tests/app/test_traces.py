@@ -129,3 +129,18 @@ def test_an_outage_is_a_hole_in_the_traces_not_a_flat_line(window):
     x, y = window.traces.curves[0].getData()
     assert np.isnan(y[(x > 2.9) & (x < 10)]).any()  # the curve breaks between 2.99 s and 10 s
     assert np.isnan(y).sum() == 1  # one hole, nothing drawn lost
+
+
+def test_live_channels_are_scaled_when_most_drawn_channels_are_flat(window):
+    """Unplugged electrodes (or an amplifier's unused inputs) send zeros: with 9 of the 16 drawn channels flat,
+    the median spread was 0, and the 7 live channels were drawn flat at one volt per row, with no scale bar."""
+    chunk = make_chunk(0.0, 200)
+    drawn = window.traces.buffer.channels
+    chunk.samples[:, drawn[7:]] = 0.0
+    window.on_chunk(chunk)
+    window.traces.refresh()
+    _, y0 = window.traces.curves[0].getData()
+    _, y15 = window.traces.curves[15].getData()
+    assert np.ptp(y0) > 0.2  # a live channel fills a good part of its row
+    assert np.ptp(y15) == 0  # a flat one stays a flat line
+    assert window.traces.scale_uv > 0
