@@ -80,13 +80,15 @@ class _WindowSink:
 
     def __init__(self, signals: _WorkerSignals, sid: int):
         self.signals, self.sid = signals, sid
-        self.skipped = self.nan = 0
+        self.skipped = self.nan = self.dropped = 0
 
     def on_result(self, rec, stimulus) -> None:
         self.signals.reconstruction.emit(self.sid, rec, stimulus)
 
     def on_skipped(self, marker, reason: str, kind: SkipKind) -> None:
-        if kind is SkipKind.DROPPED:  # counted apart, as "drops", from each image's dropped_before
+        if kind is SkipKind.DROPPED:  # counted apart, as "drops" (SessionWindow._count_drops), not as skipped
+            self.dropped += 1
+            self.signals.status.emit(self.sid, {"drops": self.dropped})
             return
         self.skipped += 1
         self.nan += kind is SkipKind.NAN

@@ -48,6 +48,9 @@ class SessionWindow(QMainWindow):
         # Session counters shown in the status bar; on_status may override them with the pipeline's own numbers.
         self.n_epochs = 0  # reconstructions shown
         self.drops_total = 0  # markers dropped because generation fell behind (newest wins)
+        # Two counts of the same drops (see _count_drops): the pipeline's own, said as each one happens, and the
+        # sum of the images' dropped_before; the status bar shows the larger.
+        self._drops_said = self._drops_in_images = 0
         self.skipped_total = 0  # markers skipped for other reasons (a gap, NaN samples, the end of the stream)
         self.nan_total = 0  # of those, the ones whose window held NaN/inf samples
         self.last_rec: Reconstruction | None = None
@@ -74,6 +77,7 @@ class SessionWindow(QMainWindow):
         if reset:
             self.n_epochs = 0
             self.drops_total = self.skipped_total = self.nan_total = 0
+            self._drops_said = self._drops_in_images = 0
             self.last_rec = None
             self.extra_status = {}
         self._stream_changed(reset)
@@ -100,12 +104,21 @@ class SessionWindow(QMainWindow):
     def on_reconstruction(self, rec: Reconstruction, stimulus: np.ndarray | None = None) -> None:
         self.last_rec = rec
         self.n_epochs += 1
-        self.drops_total += int(rec.dropped_before)
+        self._drops_in_images += int(rec.dropped_before)
+        self._count_drops()
         self.saliency_panel.set_image(rec.decoded.saliency)
         self.recon_panel.set_image(rec.image)
         self.stimulus_panel.set_image(stimulus, *(self._no_stimulus(rec) if stimulus is None else ("", "")))
         self._show_verdict(rec)
         self._update_status()
+
+    def _count_drops(self) -> None:
+        """drops_total from the two counts of the same drops. An image's dropped_before alone counted a drop only
+        once the next image came: drops just before a Stop (or a --duration's end), whose newer marker was then
+        stopped too, never reached the status bar, which said "drops 0" over a results.jsonl that had them.
+        The pipeline's count comes as each drop happens (its queued signal may arrive after the image that
+        counts it, hence the larger of the two rather than their sum)."""
+        self.drops_total = max(self._drops_said, self._drops_in_images)
 
     def set_images_dir(self, folder: str | None) -> None:
         """The stimulus folder (--images-dir) of the session that starts next, None without one."""
@@ -137,7 +150,8 @@ class SessionWindow(QMainWindow):
             self.n_epochs = int(status.pop("epochs"))
         for key in ("drops", "dropped"):
             if key in status:
-                self.drops_total = int(status.pop(key))
+                self._drops_said = int(status.pop(key))
+                self._count_drops()
         if "skipped" in status:
             self.skipped_total = int(status.pop("skipped"))
         if "NaN epochs" in status:

@@ -357,8 +357,32 @@ def test_the_window_sink_counts_nan_skips_by_their_kind_not_their_text():
     sink.on_skipped(Marker(1.0, "a"), "any words at all", SkipKind.NAN)
     sink.on_skipped(Marker(2.0, "b"), "epoch holds NaN/inf (but a gap)", SkipKind.GAP)
     assert sent[-1]["skipped"] == 2 and sent[-1]["NaN epochs"] == 1
-    sink.on_skipped(Marker(3.0, "c"), "generation behind", SkipKind.DROPPED)  # counted as drops, not here
-    assert len(sent) == 2
+    sink.on_skipped(Marker(3.0, "c"), "generation behind", SkipKind.DROPPED)  # counted as drops, not skipped
+    assert sent[-1] == {"drops": 1}
+
+
+def test_drops_are_in_the_status_bar_when_they_happen_and_once(window):
+    """A drop was counted in the window only through the next image's dropped_before: one just before a Stop,
+    whose newer marker was stopped too, was never shown (the status bar said "drops 0", results.jsonl and the
+    summary line said 1). The pipeline's own count now comes as each drop happens, and an image that counts
+    a drop already said is not counted again."""
+    from types import SimpleNamespace
+
+    from app_fakes import make_rec
+
+    from eegviz.app.session import _WindowSink
+    from eegviz.messages import SkipKind
+
+    signals = SimpleNamespace(status=SimpleNamespace(emit=lambda sid, st: window.on_status(st)),
+                              reconstruction=SimpleNamespace(emit=lambda sid, rec, im: window.on_reconstruction(rec, im)))
+    sink = _WindowSink(signals, 1)
+    sink.on_skipped(Marker(1.0, "a"), "dropped: generation behind", SkipKind.DROPPED)
+    assert "drops 1" in window.status_label.text()
+    sink.on_result(make_rec(payload="b", dropped=1), None)  # the newer marker's image counts the same drop
+    assert "drops 1" in window.status_label.text()
+    sink.on_skipped(Marker(3.0, "c"), "dropped: generation behind", SkipKind.DROPPED)
+    sink.on_skipped(Marker(4.0, "d"), "session stopped before the epoch window was complete", SkipKind.STOPPED)
+    assert "drops 2" in window.status_label.text() and "skipped 1" in window.status_label.text()
 
 
 def test_a_window_session_refused_before_it_runs_closes_its_sinks(qtbot, monkeypatch):
