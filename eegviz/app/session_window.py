@@ -201,8 +201,13 @@ class SessionWindow(QMainWindow):
             self._started = False
         if state == "stopping" and self.session_state != "stopping":
             # the line went on saying "running: ..." while a real model's last image (seconds on CPU) and the
-            # files' closing ran, beside a Stop button that had greyed out: as if the click had been lost
-            self.show_message("stopping: finishing the image being made and closing the session's files…")
+            # files' closing ran, beside a Stop button that had greyed out: as if the click had been lost.
+            # A Stop while the session starts waits for what cannot be cut short (a diffusers model loads for
+            # tens of seconds on CPU, an LSL stream is looked for for 5 s): it said an image was being finished.
+            self.show_message("stopping: finishing the image being made and closing the session's files…"
+                              if self._started else
+                              "stopping: the session has not started yet; waiting for its model to load or its "
+                              "source to open…")
         if state != "idle" or not self.session_state:
             self.session_state = state  # back to idle, the last outcome (finished, stopped, error) stays shown
         self._update_status()

@@ -333,3 +333,20 @@ def test_the_message_line_says_a_session_is_stopping(window):
     window.set_session_state("idle")
     window.on_session_stopped("stopped")
     assert window.message_label.full_text() == "stopped"
+
+
+def test_a_stop_while_the_session_starts_says_what_it_waits_for(window):
+    """A Stop while the model loads (tens of seconds for a diffusers model on CPU) said "finishing the image
+    being made and closing the session's files", though no image was being made and no file was open yet."""
+    window.set_session_state("starting")
+    window.set_session_state("stopping")
+    shown = window.message_label.full_text()
+    assert shown.startswith("stopping: ") and "not started yet" in shown and "model to load" in shown
+    assert "image" not in shown
+    window.set_session_state("idle")
+    window.on_session_stopped("stopped")
+    window.set_session_state("starting")  # Start again: this one starts, then is stopped
+    window.on_session_started(window.info, "demo recording")
+    window.set_session_state("running")
+    window.set_session_state("stopping")
+    assert "finishing the image being made" in window.message_label.full_text()
