@@ -33,6 +33,10 @@ MAX_MARKER_LINES = 200
 # LSL stream back after an outage was joined to its last samples by straight, flat lines across the outage,
 # as if the amplifier had sent a flat signal all along.
 TRACE_GAP_S = 0.25
+# A trace is cut off this many rows above and below its own: at the shared scale an electrode left floating (a few
+# mV of mains hum, hundreds of times the others' spread) was drawn over every other row, a solid block that hid
+# all the traces. Cut off, it is still the one wide band that stands out; the others stay readable.
+CLIP_ROWS = 1.0
 
 
 def nice_scale(value: float) -> float:
@@ -240,7 +244,7 @@ class TraceView(pg.PlotWidget):
             spread = float(np.median(moving)) if moving.size else 0.0
         scale = 1.0 / (6.0 * spread) if np.isfinite(spread) and spread > 0 else 1.0
         for i, curve in enumerate(self.curves):
-            curve.setData(ts, data[i] * scale - i, connect="finite")
+            curve.setData(ts, np.clip(data[i] * scale, -CLIP_ROWS, CLIP_ROWS) - i, connect="finite")
         t_end = float(ts[-1])
         t_start = t_end - WINDOW_S
         self.setXRange(t_start, t_end, padding=0)

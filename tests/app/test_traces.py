@@ -144,3 +144,19 @@ def test_live_channels_are_scaled_when_most_drawn_channels_are_flat(window):
     assert np.ptp(y0) > 0.2  # a live channel fills a good part of its row
     assert np.ptp(y15) == 0  # a flat one stays a flat line
     assert window.traces.scale_uv > 0
+
+
+def test_a_floating_electrode_stays_in_its_own_rows(window):
+    """An electrode left floating (5 mV of mains hum, 500 times the others' spread) was drawn across every other
+    row at the shared scale, a block that hid all the traces; it is now cut off a row above and below its own."""
+    chunk = make_chunk(0.0, 200)
+    drawn = window.traces.buffer.channels
+    t = np.asarray(chunk.timestamps)
+    chunk.samples[:, drawn[3]] = 5e-3 * np.sin(2 * np.pi * 50 * t + 0.3)
+    window.on_chunk(chunk)
+    window.traces.refresh()
+    _, y3 = window.traces.curves[3].getData()
+    assert -3 - 1.0 <= y3.min() and y3.max() <= -3 + 1.0  # its own row, plus one either side
+    assert np.ptp(y3) >= 1.9  # still the widest band
+    _, y0 = window.traces.curves[0].getData()
+    assert 0.2 < np.ptp(y0) < 2.0 and window.traces.scale_uv > 0  # the others keep their scale
