@@ -524,14 +524,15 @@ class Pipeline:
         refused and the user named no montage, a source that carries its electrodes' positions (a FIF, EEGLAB or
         BrainVision file of an EGI net's E1..E128: MneFileSource.positions_file) is mapped by them instead, with
         a line saying so; where they do no better, the first refusal stands."""
+        hint = getattr(self.source, "label_hint", None)  # how its channels get labels, where it labels none
         try:
-            return Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage)
+            return Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage, label_hint=hint)
         except EegvizError as refused:
             own = getattr(self.source, "positions_file", None)
             if self.montage is not None or own is None:
                 raise
             try:
-                pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=str(own))
+                pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=str(own), label_hint=hint)
             except EegvizError:
                 raise refused from None
             log.warning("%s: its channel names place too few electrodes on any montage, so they are placed by the "

@@ -260,6 +260,10 @@ def _clock_offset() -> float:
 class BrainFlowSource:
     """Source reading one BrainFlow board; board_id -1 is the synthetic board (no hardware needed)."""
 
+    # where BrainFlow names no EEG channel of a board (get_eeg_names), nothing the user sets can label them, so a
+    # refusal offers --montage FILE alone, not labelling them "in the sender" (eegviz.stream.montage)
+    label_hint = ""
+
     def __init__(
         self,
         board_id: int = BoardIds.SYNTHETIC_BOARD.value,

@@ -613,6 +613,10 @@ def load_xdf_session(
 class XdfReplaySource(ReplaySource):
     """Plays an XDF recording back as a Source, in the recording's own clock (pacing: eegviz.sources.replay)."""
 
+    # a recorded stream's labels are what its sender sent then: a refusal of one that has none offers --montage
+    # FILE alone (eegviz.stream.montage), not labelling them in the sender
+    label_hint = ""
+
     def __init__(
         self,
         path: str | Path,

@@ -398,11 +398,20 @@ def _say_renamed(before: list[str], after: list[str], how: str) -> None:
                  " ..." if len(changed) > 3 else "")
 
 
+# How a source that labels none of its channels can be given labels, where a source does not say (a sender: an LSL
+# outlet); a source says so with a `label_hint` attribute, "" where only --montage FILE can place its channels
+SENDER_LABEL_HINT = "set the channel labels in the sender (an LSL stream's desc/channels/channel/label)"
+
+
 def build_channel_map(model_names, model_montage: str | None, source_names, montage: str | None = None,
-                      warn: bool = True) -> ChannelMap:
+                      warn: bool = True, label_hint: str | None = None) -> ChannelMap:
     """How to make the model's channels out of a source's: by name when the source has them all, else by
     position on the model's montage (`montage` is the source's, e.g. from --montage; None: guessed, and for
-    BioSemi's ActiView names the cap they name, biosemi_cap, unless it is the model's own)."""
+    BioSemi's ActiView names the cap they name, biosemi_cap, unless it is the model's own).
+
+    label_hint: what a refusal of a source that labels no channel offers besides --montage FILE (None: labelling
+    them in the sender, SENDER_LABEL_HINT; "": nothing, as for a BrainFlow board, whose channel names BrainFlow
+    fixes, or a recording)."""
     model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
     typed = without_type(source_names, model_names)
     if warn:
@@ -462,10 +471,11 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
         # a sender that labels no channel (many amplifier apps' LSL outlets): --montage NAME, which the refusal
         # below offers, can never place eegviz's own stand-in names, and "ch1, ch2" read as the sender's
         n = len(source_names)
+        hint = SENDER_LABEL_HINT if label_hint is None else label_hint
         raise EegvizError(
             f"the source names none of its {n} channels (ch1..ch{n} are eegviz's stand-ins), so no montage can "
-            "place them; set the channel labels in the sender (an LSL stream's desc/channels/channel/label), or "
-            f"give their electrode positions with --montage FILE, naming them ch1..ch{n}"
+            f"place them; {hint + ', or ' if hint else ''}give their electrode positions with --montage FILE, "
+            f"naming them ch1..ch{n} in the source's channel order"
         )
     if len(placed) < MIN_SOURCE_CHANNELS:
         shown = ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else "")

@@ -378,3 +378,27 @@ def test_a_source_that_names_no_channel_is_told_so_not_sent_to_the_builtin_monta
     msg = str(refused.value)
     assert msg.startswith("the source names none of its 8 channels (ch1..ch8 are eegviz's stand-ins)")
     assert "--montage FILE, naming them ch1..ch8" in msg and "--montage NAME" not in msg
+
+
+def test_a_brainflow_board_that_names_no_channel_is_not_told_to_label_them_in_the_sender():
+    """BrainFlow names no EEG channel of many boards (ch1..chN): the refusal told such a board's user to set the
+    labels "in the sender (an LSL stream's desc/...)", which no BrainFlow user can do; it offers --montage FILE,
+    as it does for a recording, and an LSL stream is still told about its desc."""
+    from types import SimpleNamespace
+
+    from eegviz.messages import StreamInfo, default_ch_names
+    from eegviz.pipeline import Pipeline
+    from eegviz.sources.brainflow import BrainFlowSource
+    from eegviz.sources.lsl import LslSource
+
+    def refusal(source) -> str:
+        pipe = Pipeline.__new__(Pipeline)  # only what _preprocessor reads
+        pipe.decoder, pipe.montage, pipe.source = SimpleNamespace(spec=default_spec()), None, source
+        with pytest.raises(EegvizError) as refused:
+            pipe._preprocessor(StreamInfo(name="board", ch_names=tuple(default_ch_names(16)), sfreq=250.0))
+        return str(refused.value)
+
+    board = refusal(BrainFlowSource(board_id=-1))
+    assert "sender" not in board and "desc" not in board
+    assert "; give their electrode positions with --montage FILE, naming them ch1..ch16" in board
+    assert "desc/channels/channel/label" in refusal(LslSource(stream_name="hH-unlabelled"))
