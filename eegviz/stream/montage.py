@@ -85,6 +85,12 @@ REFERENCE_SUFFIX = re.compile(r"^(?:EEG\s+)?([^\s_-]+)[-_](?:REF|LE|RE|AR|AV|AVG
 TYPE_PREFIX = re.compile(r"^EEG\s+([A-Za-z][A-Za-z0-9']*)$", re.IGNORECASE)
 
 
+# A name padded with dots to EDF's 4-character label, as PhysioNet's EEG Motor Movement/Imagery dataset (EEGMMIDB,
+# MNE's eegbci) writes its 64 channels: "Fc5.", "Cz..", "Fp1.". MNE's EDF reader keeps the dots, so no montage placed
+# any of them and such files were refused; the electrode is the name without them.
+PADDING_DOTS = re.compile(r"^([A-Za-z][A-Za-z0-9']*?)\.+$")
+
+
 def _renamed(source_names: list[str], model_names, rename) -> list[str]:
     """The source's names through `rename` where that is safe: a name the model itself has is matched as it is,
     and a name is renamed only to one no other channel has or gets, so renaming never makes two channels of one
@@ -107,6 +113,16 @@ def without_type(source_names: list[str], model_names) -> list[str]:
     and never as the 10-10 names A1, C1 they would then spell. Such names were refused as having no position."""
     def strip(n: str) -> str:
         m = TYPE_PREFIX.match(str(n).strip())
+        return str(n) if m is None else m.group(1)
+
+    return _renamed(source_names, model_names, strip)
+
+
+def without_padding(source_names: list[str], model_names) -> list[str]:
+    """The source's names without the dots that pad them to EDF's label width ("Cz.." -> "Cz", PADDING_DOTS), where
+    safe (_renamed)."""
+    def strip(n: str) -> str:
+        m = PADDING_DOTS.match(str(n).strip())
         return str(n) if m is None else m.group(1)
 
     return _renamed(source_names, model_names, strip)
@@ -417,6 +433,10 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     if warn:
         _say_renamed(source_names, typed, "without their signal type")
     source_names = typed
+    unpadded = without_padding(source_names, model_names)
+    if warn:
+        _say_renamed(source_names, unpadded, "without the dots that pad them")
+    source_names = unpadded
     cap = biosemi_cap(source_names)
     # a model trained on the same cap's ActiView names (its montage unrecorded) is matched by name, as before
     # (a model whose montage is that cap but whose names are 10-20 ones, biosemi64's, still gets the translation)

@@ -402,3 +402,16 @@ def test_a_brainflow_board_that_names_no_channel_is_not_told_to_label_them_in_th
     assert "sender" not in board and "desc" not in board
     assert "; give their electrode positions with --montage FILE, naming them ch1..ch16" in board
     assert "desc/channels/channel/label" in refusal(LslSource(stream_name="hH-unlabelled"))
+
+
+def test_edf_labels_padded_with_dots_are_read_as_their_electrodes():
+    """PhysioNet's EEG Motor Movement/Imagery EDFs pad their labels with dots to 4 characters ("Fc5.", "Cz..");
+    no montage placed them and the files were refused. They map as the names without the dots do."""
+    clean = ["Fc5", "Fc3", "Fc1", "Fcz", "C3", "Cz", "C4", "Cp1", "Fp1", "Fpz", "Afz", "F7", "T10", "Po7", "Oz", "Iz"]
+    padded = [n + "." * max(1, 4 - len(n)) for n in clean]
+    assert padded[4:6] == ["C3..", "Cz.."]
+    got = build_channel_map(default_spec().ch_names, "biosemi128", padded, warn=False)
+    want = build_channel_map(default_spec().ch_names, "biosemi128", clean, warn=False)
+    assert got.source_montage == want.source_montage and not got.left_out
+    np.testing.assert_array_equal(got.picks, want.picks)
+    np.testing.assert_allclose(got.matrix, want.matrix)
