@@ -62,6 +62,12 @@ _EXTRA_ALIASES = {"T5": "P7", "T6": "P8"}
 # Fewer electrodes than this (a 4-channel Muse) leave most of a 128-channel cap to extrapolation, which
 # would only feed the model noise shaped like EEG; 8 is an OpenBCI Cyton, the smallest research board.
 MIN_SOURCE_CHANNELS = 8
+# A montage's electrodes whose thinnest spread is under this fraction of their widest lie nearly in one plane: an
+# 8-channel headband's file of the 10-20 ring (Fp1, Fp2, F7, F8, T7, T8, O1, O2) fits spheres centred anywhere along
+# the ring's axis, and the least-squares fit picked one that put every electrode 29 mm off its place (all 128 of the
+# model's channels interpolated) without a word. Every MNE built-in cap spreads 0.32 or more; a patch of eight
+# occipital or frontal electrodes 0.17, which still fits within millimetres.
+FLAT_LAYOUT = 0.1
 
 # ActiView's channel names (A1..H32), the names of MNE's biosemi128/160/256 montages; the letter says which
 # block of 32 on the cap
@@ -310,6 +316,13 @@ def _centre(key, name: str) -> tuple[float, float, float]:
     pos = pos[np.isfinite(pos).all(axis=1)]
     if len(pos) < 4:
         raise EegvizError(f"montage {name} places fewer than 4 of its own electrodes; name another with --montage")
+    spread = np.linalg.svd(pos - pos.mean(axis=0), compute_uv=False)
+    if spread[2] < FLAT_LAYOUT * spread[0]:
+        raise EegvizError(
+            f"the {len(pos)} electrodes of montage {name} lie nearly in one plane (a ring or a row across the head), "
+            "which leaves the head's centre, and so each electrode's direction from it, undetermined; add the "
+            "positions of electrodes off that plane (Cz's, say: the file may place electrodes the source lacks)"
+        )
     return tuple(_fit_sphere(pos))
 
 

@@ -415,3 +415,23 @@ def test_edf_labels_padded_with_dots_are_read_as_their_electrodes():
     assert got.source_montage == want.source_montage and not got.left_out
     np.testing.assert_array_equal(got.picks, want.picks)
     np.testing.assert_allclose(got.matrix, want.matrix)
+
+
+def test_an_electrode_file_of_one_ring_is_refused_not_placed_off_the_head(tmp_path):
+    """An 8-channel headband's positions, the 10-20 ring alone, lie in one plane: any sphere centred on the ring's
+    axis fits them, and the fit took one that put every electrode 29 mm off its place (no model channel taken
+    as it is) without a word. Refused in one line saying what to add; with Cz added the file places them."""
+    import mne
+
+    pos = mne.channels.make_standard_montage("easycap-M1").get_positions()["ch_pos"]
+    ring = ["Fp1", "Fp2", "F7", "F8", "T7", "T8", "O1", "O2"]
+    lift = np.array([0.0, 0.01, 0.03])  # a digitiser's origin, between the ears, below the ring
+    numbered = [f"ch{i + 1}" for i in range(len(ring))]
+    path = _elc(tmp_path / "ring.elc", numbered, [pos[n] + lift for n in ring])
+    with pytest.raises(EegvizError, match=r"lie nearly in one plane .*Cz's") as refused:
+        build_channel_map(default_spec().ch_names, "biosemi128", numbered, montage=path, warn=False)
+    assert "\n" not in str(refused.value)
+    path = _elc(tmp_path / "ring_cz.elc", [*numbered, "Cz"], [pos[n] + lift for n in [*ring, "Cz"]])
+    by_file = build_channel_map(default_spec().ch_names, "biosemi128", numbered, montage=path, warn=False)
+    by_name = build_channel_map(default_spec().ch_names, "biosemi128", ring, montage="easycap-M1", warn=False)
+    assert by_file.n_direct == by_name.n_direct == 8
