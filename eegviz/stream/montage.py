@@ -190,9 +190,10 @@ def _by_order(names, montage: str) -> list[str]:
 
 
 def check_montage(name: str | None) -> None:
-    """Fail now, as one line, for an unknown --montage name (not later, when the source has opened)."""
+    """Fail now, as one line, for an unknown --montage name, or one whose electrodes give no head centre (too few,
+    or in one plane: _centre), not later, when the source has opened (a board connected, a stream found)."""
     if name is not None:
-        load_montage(name)
+        _montage_centre(name)
 
 
 def builtin_montages() -> list[str]:

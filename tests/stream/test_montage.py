@@ -435,3 +435,15 @@ def test_an_electrode_file_of_one_ring_is_refused_not_placed_off_the_head(tmp_pa
     by_file = build_channel_map(default_spec().ch_names, "biosemi128", numbered, montage=path, warn=False)
     by_name = build_channel_map(default_spec().ch_names, "biosemi128", ring, montage="easycap-M1", warn=False)
     assert by_file.n_direct == by_name.n_direct == 8
+
+
+def test_an_electrode_file_of_one_ring_is_refused_before_the_source_opens(tmp_path):
+    """check_montage (the CLI's, before a board is connected or a stream found) read the file and let a ring of
+    electrodes through, to be refused only once the source had opened; it is refused there now."""
+    import mne
+
+    pos = mne.channels.make_standard_montage("easycap-M1").get_positions()["ch_pos"]
+    ring = ["Fp1", "Fp2", "F7", "F8", "T7", "T8", "O1", "O2"]
+    path = _elc(tmp_path / "ring.elc", [f"ch{i + 1}" for i in range(8)], [pos[n] for n in ring])
+    with pytest.raises(EegvizError, match=r"lie nearly in one plane"):
+        montage_mod.check_montage(path)
