@@ -97,6 +97,12 @@ TYPE_PREFIX = re.compile(r"^EEG\s+([A-Za-z][A-Za-z0-9']*)$", re.IGNORECASE)
 PADDING_DOTS = re.compile(r"^([A-Za-z][A-Za-z0-9']*?)\.+$")
 
 
+# A name led by the channel's own number in the stream, as some recorders' exports write it ("1-FP1", "2-FP2", ...,
+# "14-Cz"): no montage placed any of them. Only where the number is the channel's place (1 for the first): a
+# hyperscanning recording's "1-C1" and "2-C1" name two subjects' C1, never one electrode.
+NUMBER_PREFIX = re.compile(r"^(\d+)[-_.:\s]+([A-Za-z][A-Za-z0-9']*)$")
+
+
 def _renamed(source_names: list[str], model_names, rename) -> list[str]:
     """The source's names through `rename` where that is safe: a name the model itself has is matched as it is,
     and a name is renamed only to one no other channel has or gets, so renaming never makes two channels of one
@@ -132,6 +138,16 @@ def without_padding(source_names: list[str], model_names) -> list[str]:
         return str(n) if m is None else m.group(1)
 
     return _renamed(source_names, model_names, strip)
+
+
+def without_numbers(source_names: list[str], model_names) -> list[str]:
+    """The source's names without a leading channel number ("3-F7" -> "F7", NUMBER_PREFIX) where every such number is
+    its channel's place in the stream, counted from 1, and where safe (_renamed)."""
+    found = [(i, NUMBER_PREFIX.match(str(n).strip())) for i, n in enumerate(source_names)]
+    if any(m is not None and int(m.group(1)) != i + 1 for i, m in found):
+        return list(source_names)  # numbers that are not the channels' places: not channel numbers
+    stripped = {n: str(n) if m is None else m.group(2) for n, (_, m) in zip(source_names, found)}
+    return _renamed(source_names, model_names, lambda n: stripped[n])
 
 
 def electrode_name(name: str) -> str:
@@ -451,6 +467,10 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     if warn:
         _say_renamed(source_names, unpadded, "without the dots that pad them")
     source_names = unpadded
+    unnumbered = without_numbers(source_names, model_names)
+    if warn:
+        _say_renamed(source_names, unnumbered, "without their channel number")
+    source_names = unnumbered
     cap = biosemi_cap(source_names)
     # a model trained on the same cap's ActiView names (its montage unrecorded) is matched by name, as before
     # (a model whose montage is that cap but whose names are 10-20 ones, biosemi64's, still gets the translation)

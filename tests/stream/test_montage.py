@@ -447,3 +447,18 @@ def test_an_electrode_file_of_one_ring_is_refused_before_the_source_opens(tmp_pa
     path = _elc(tmp_path / "ring.elc", [f"ch{i + 1}" for i in range(8)], [pos[n] for n in ring])
     with pytest.raises(EegvizError, match=r"lie nearly in one plane"):
         montage_mod.check_montage(path)
+
+
+def test_labels_led_by_their_channel_number_are_read_as_their_electrodes():
+    """An export that writes each label after its channel number ("1-FP1", "2-FP2", ...) had every channel
+    refused as having no position; read as the electrodes they name. A number that is not the channel's own place
+    (a hyperscanning recording's "2-..." for its second subject) is left as it is."""
+    clean = ["FP1", "FP2", "F7", "F3", "Fz", "F4", "F8", "FC5", "FC1", "FC2", "FC6", "T7", "C3", "Cz", "C4", "T8"]
+    numbered = [f"{i + 1}-{n}" for i, n in enumerate(clean)]
+    got = build_channel_map(default_spec().ch_names, "biosemi128", numbered, warn=False)
+    want = build_channel_map(default_spec().ch_names, "biosemi128", clean, warn=False)
+    assert got.source_montage == want.source_montage and not got.left_out
+    np.testing.assert_array_equal(got.picks, want.picks)
+    np.testing.assert_allclose(got.matrix, want.matrix)
+    subjects = [f"1-{n}" for n in clean] + [f"2-{n}" for n in clean]
+    assert montage_mod.without_numbers(subjects, default_spec().ch_names) == subjects  # "2-FP2" is the 18th
