@@ -457,7 +457,7 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
 
     label_hint: what a refusal of a source that labels no channel offers besides --montage FILE (None: labelling
     them in the sender, SENDER_LABEL_HINT; "": nothing, as for a BrainFlow board, whose channel names BrainFlow
-    fixes, or a recording)."""
+    fixes, or a recording, which a refusal of names no montage places does not ask to rename either)."""
     model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
     typed = without_type(source_names, model_names)
     if warn:
@@ -535,11 +535,13 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
         shown = ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else "")
         # guessed: the montage named is only the best of those tried, which the user never chose
         where = (f"any montage tried ({', '.join(t[0] for t in tried)})" if guessed else f"montage {montage}")
+        # a source whose names nobody can change (a BrainFlow board's, a recording's: label_hint "") is not told to
+        # rename them
+        rename = "" if label_hint == "" else ", or rename the channels"
         raise EegvizError(
             f"{len(unplaced)} source channel(s) have no position in {where} ({shown}), leaving fewer "
             f"than {MIN_SOURCE_CHANNELS} to interpolate from; name the source's montage with --montage NAME "
-            "(mne.channels.get_builtin_montages()) or --montage FILE (its electrode positions), or rename the "
-            "channels"
+            f"(mne.channels.get_builtin_montages()) or --montage FILE (its electrode positions){rename}"
         )
 
     # each model channel: the source electrode in the same place (or of the same name on the same montage)

@@ -404,6 +404,17 @@ def test_a_brainflow_board_that_names_no_channel_is_not_told_to_label_them_in_th
     assert "desc/channels/channel/label" in refusal(LslSource(stream_name="hH-unlabelled"))
 
 
+def test_a_brainflow_board_of_names_no_montage_places_is_not_told_to_rename_them():
+    """A board BrainFlow names "EEG 1".."EEG 8" (names no montage places) was told to "rename the channels",
+    which nothing but BrainFlow can; it is offered --montage NAME|FILE alone, and a stream still both."""
+    names = [f"EEG {i}" for i in range(1, 9)]
+    with pytest.raises(EegvizError) as board:
+        build_channel_map(default_spec().ch_names, "biosemi128", names, warn=False, label_hint="")
+    assert str(board.value).endswith("--montage FILE (its electrode positions)")
+    with pytest.raises(EegvizError, match=r"--montage FILE \(its electrode positions\), or rename the channels$"):
+        build_channel_map(default_spec().ch_names, "biosemi128", names, warn=False)
+
+
 def test_edf_labels_padded_with_dots_are_read_as_their_electrodes():
     """PhysioNet's EEG Motor Movement/Imagery EDFs pad their labels with dots to 4 characters ("Fc5.", "Cz..");
     no montage placed them and the files were refused. They map as the names without the dots do."""
