@@ -538,9 +538,13 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
         # a source whose names nobody can change (a BrainFlow board's, a recording's: label_hint "") is not told to
         # rename them
         rename = "" if label_hint == "" else ", or rename the channels"
+        # how many are left is said, and the remedy offered only "if they are electrodes": a 4-electrode Muse with
+        # its AUX, accelerometer and PPG channels, or 7 electrodes beside ECG, EOG and TRIGGER, was told that
+        # those channels had no position and sent to --montage, which places no ECG; too few electrodes is the fault
         raise EegvizError(
-            f"{len(unplaced)} source channel(s) have no position in {where} ({shown}), leaving fewer "
-            f"than {MIN_SOURCE_CHANNELS} to interpolate from; name the source's montage with --montage NAME "
+            f"{len(unplaced)} source channel(s) have no position in {where} ({shown}), leaving "
+            f"{len(placed)}, fewer than {MIN_SOURCE_CHANNELS} electrodes to interpolate the model's channels from; "
+            f"if those are electrodes, name the source's montage with --montage NAME "
             f"(mne.channels.get_builtin_montages()) or --montage FILE (its electrode positions){rename}"
         )
 

@@ -473,3 +473,14 @@ def test_labels_led_by_their_channel_number_are_read_as_their_electrodes():
     np.testing.assert_allclose(got.matrix, want.matrix)
     subjects = [f"1-{n}" for n in clean] + [f"2-{n}" for n in clean]
     assert montage_mod.without_numbers(subjects, default_spec().ch_names) == subjects  # "2-FP2" is the 18th
+
+
+def test_too_few_electrodes_beside_other_channels_is_said_so_not_blamed_on_those_channels():
+    """A Muse's 4 electrodes beside its AUX, accelerometer and PPG channels: the refusal named those channels as
+    having no position, "leaving fewer than 8", and sent the user to --montage, which places no accelerometer.
+    It says how many electrodes are placed, and offers --montage only if the others are electrodes."""
+    muse = ["TP9", "AF7", "AF8", "TP10", "Right AUX", "acc_x", "acc_y", "acc_z", "ppg"]
+    with pytest.raises(EegvizError) as refused:
+        build_channel_map(default_spec().ch_names, "biosemi128", muse, warn=False)
+    assert "leaving 4, fewer than 8 electrodes to interpolate" in str(refused.value)
+    assert "; if those are electrodes, name the source's montage with --montage NAME" in str(refused.value)
