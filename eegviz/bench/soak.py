@@ -26,6 +26,7 @@ the meter and flush the epocher; close everything; read the XDF back (_read_back
 from __future__ import annotations
 
 import json
+import math
 import resource
 import sys
 import tempfile
@@ -259,12 +260,19 @@ def _read_back(path: Path, eeg_name: str, marker_name: str, n_sent: int) -> dict
 def run_soak(duration_s: float = 300, n_channels: int = 128, sfreq: float = SOAK_SFREQ, marker_hz: float = 10.0,
              tmin: float = -0.1, tmax: float = 0.6, out_dir: str | Path | None = None) -> dict:
     """Run the soak (see module doc) and return a JSON-serialisable report with a "targets" dict of booleans."""
-    if n_channels < 1 or sfreq <= 0 or marker_hz <= 0 or duration_s <= 0 or tmax <= tmin:
-        raise ValueError("need n_channels >= 1, sfreq > 0, marker_hz > 0, duration_s > 0 and tmax > tmin")
+    # written so that NaN fails too (every comparison with it is False): a NaN rate passed `sfreq <= 0`, and the
+    # soak ended 10 s later in "no LSL stream named ... found", the publisher having died on it
+    if not (n_channels >= 1 and sfreq > 0 and marker_hz > 0 and duration_s > 0 and tmax > tmin
+            and all(math.isfinite(v) for v in (sfreq, marker_hz, duration_s, tmin, tmax))):
+        raise ValueError("need n_channels >= 1, sfreq > 0, marker_hz > 0, duration_s > 0 and tmax > tmin, "
+                         "all finite")
     if duration_s * sfreq >= COUNTER_LIMIT:
         raise ValueError(f"duration_s * sfreq must stay below {COUNTER_LIMIT} (float32 counter channel)")
     confine_lsl()
     if out_dir is not None:
+        if Path(out_dir).exists() and not Path(out_dir).is_dir():  # a FileExistsError traceback from mkdir
+            raise EegvizError(f"{out_dir} is a file, not a folder: give the soak a new or empty folder for its "
+                              "session.xdf")
         if (Path(out_dir) / "session.xdf").exists():  # found by the recorder, in a traceback, after the start-up
             raise EegvizError(f"{Path(out_dir) / 'session.xdf'} already exists (an earlier soak's?): give the soak "
                               "a new or empty folder (eegviz does not overwrite recordings)")
@@ -452,6 +460,22 @@ def _report(config: dict, tally: _Tally, done: dict, back: dict, drained: bool, 
     return report
 
 
+def _check_options(args) -> None:
+    """Each option in one line, by its name, before the publisher starts: run_soak's ValueError was a traceback
+    (`--duration 0`), a NaN rate passed and ended in a misleading "no LSL stream" 10 s later, and a negative
+    --reconnect-trials failed in max() after the whole soak had run, its figures lost with the traceback."""
+    from eegviz.checks import check_at_least, check_positive
+
+    check_positive(args.duration, "--duration", unit="s")
+    check_at_least(args.channels, "--channels", 1)
+    check_positive(args.sfreq, "--sfreq", unit="Hz")
+    check_positive(args.marker_hz, "--marker-hz", unit="Hz")
+    check_at_least(args.reconnect_trials, "--reconnect-trials", 0, hint="0: none")
+    if args.duration * args.sfreq >= COUNTER_LIMIT:
+        raise EegvizError(f"--duration x --sfreq must stay below {COUNTER_LIMIT} samples (the sample counter rides "
+                          f"in a float32 channel): at {args.sfreq:g} Hz, under {COUNTER_LIMIT / args.sfreq:.0f} s")
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -466,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reconnect-trials", type=int, default=10, help="outlet restarts timed after the soak (0: none)")
     args = p.parse_args(argv)
     try:
+        _check_options(args)
         report = run_soak(args.duration, args.channels, args.sfreq, args.marker_hz, out_dir=args.out)
     except EegvizError as e:  # one line, as the eegviz command says its errors
         print(f"soak: error: {e}", file=sys.stderr)

@@ -178,3 +178,39 @@ def test_a_soak_into_a_folder_with_an_earlier_recording_is_one_line(tmp_path, ca
     assert "session.xdf already exists" in err and "Traceback" not in err
     assert (tmp_path / "session.xdf").read_bytes() == b"an earlier soak"
     assert not (tmp_path / "publisher.stderr").exists()  # nothing started
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--duration", "0"], "--duration must be a finite number > 0 s"),
+    (["--channels", "0"], "--channels must be >= 1"),
+    (["--sfreq", "nan"], "--sfreq must be a finite number > 0 Hz"),
+    (["--marker-hz", "-1"], "--marker-hz must be a finite number > 0 Hz"),
+    (["--reconnect-trials", "-1"], "--reconnect-trials must be >= 0"),
+    (["--duration", "20000"], "must stay below 16777216 samples"),
+])
+def test_soak_command_line_refuses_bad_options_in_one_line(argv, said, capsys):
+    """`python -m eegviz.bench.soak` (the README's way to run the soak alone): --duration 0 or --channels 0 ended
+    in run_soak's ValueError traceback, --sfreq nan passed it and failed 10 s later as "no LSL stream named ...",
+    and --reconnect-trials -1 failed in max() after the whole soak, its figures lost. One line, nothing started."""
+    from eegviz.bench.soak import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_soak_into_a_file_is_one_line(tmp_path, capsys):
+    """--out naming a file: mkdir's FileExistsError traceback, after the publisher had started."""
+    from eegviz.bench.soak import main
+
+    f = tmp_path / "notes.txt"
+    f.write_text("mine")
+    assert main(["--duration", "1", "--reconnect-trials", "0", "--out", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err
+    assert f.read_text() == "mine" and not (tmp_path / "publisher.stderr").exists()
+
+
+def test_run_soak_refuses_nan():
+    with pytest.raises(ValueError, match="all finite"):
+        run_soak(duration_s=1, sfreq=float("nan"))
