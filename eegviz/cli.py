@@ -474,7 +474,7 @@ def cmd_bench(args) -> int:
     check_positive(args.repeats, "--repeats")
     if args.threads is not None:
         check_threads(args.threads)
-    check_positive(args.sd_n, "--sd-n", hint="images to time in the SD section")
+    sd_section = _check_sd_section(args)
     check_positive(args.soak, "--soak", allow_zero=True, unit="s", hint="0: no soak test")
     if args.soak:  # refused by the soak itself, in a traceback, after the minutes of timing before it
         from eegviz.bench.soak import COUNTER_LIMIT, SOAK_SFREQ
@@ -498,7 +498,7 @@ def cmd_bench(args) -> int:
                                     sd_model=args.sd_model, init=args.init))
             result["measured"]["options"] = {k: v for k, v in sorted(vars(args).items())
                                              if k not in ("fn", "config")}
-            if args.device == "cuda" or args.sd_arch == "tiny":
+            if sd_section:
                 from eegviz.bench.sd import bench_sd
 
                 step = "the SD section"
@@ -537,6 +537,25 @@ def cmd_bench(args) -> int:
         raise
     _write_bench_json(result, args.out)
     return 0
+
+
+def _check_sd_section(args) -> bool:
+    """The SD section runs on --device cuda (SD-Turbo's architecture) or with --sd-arch tiny (a toy config, any
+    device). `--sd-arch sd-turbo` or `--sd-n N` on a CPU run timed nothing and said nothing: the JSON had no SD
+    section and its options listed them as if they had applied. Refused in one line; the defaults filled in
+    after, so the JSON's options stay what ran."""
+    sd_section = args.device == "cuda" or args.sd_arch == "tiny"
+    if args.sd_arch == "sd-turbo" and args.device != "cuda":
+        raise EegvizError("--sd-arch sd-turbo times SD-Turbo's architecture at 512 px on a GPU only: add --device "
+                          "cuda, or use --sd-arch tiny for its toy config on this device")
+    if args.sd_n is not None:
+        check_positive(args.sd_n, "--sd-n", hint="images to time in the SD section")
+        if not sd_section:
+            raise EegvizError(f"--sd-n times the SD section, which a --device {args.device} run has only with "
+                              "--sd-arch tiny; add it, or leave --sd-n out")
+    args.sd_arch = args.sd_arch or "sd-turbo"
+    args.sd_n = args.sd_n or 100
+    return sd_section
 
 
 def _write_bench_json(result: dict, out: str | None) -> None:
@@ -829,9 +848,9 @@ def _add_bench(sub) -> None:
     b.add_argument("--sd-model", metavar="MODEL", help="time this diffusers pipeline (a local folder or model id) as "
                    "the generator instead of the model folder's own; a decoder-only folder needs it "
                    "(models/synthetic-realistic: --sd-model models/synthetic-default)")
-    b.add_argument("--sd-arch", default="sd-turbo", choices=["sd-turbo", "tiny"],
-                   help="SD section (runs on --device cuda; 'tiny' runs a toy config anywhere)")
-    b.add_argument("--sd-n", type=int, default=100, help="images to time for the SD section")
+    b.add_argument("--sd-arch", choices=["sd-turbo", "tiny"],
+                   help="SD section (default: sd-turbo, on --device cuda only; 'tiny' runs a toy config anywhere)")
+    b.add_argument("--sd-n", type=int, help="images to time for the SD section (default: 100)")
     b.add_argument("--init", choices=["saliency", "latent"], default="saliency",
                    help="what img2img starts from, as a session's --init: the GAN saliency map (default) or the "
                         "decoder's latent branch (timed with it; models that have one)")

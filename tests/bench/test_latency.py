@@ -404,3 +404,30 @@ def test_the_bench_json_is_written_to_out_when_stdout_is_gone(tmp_path, monkeypa
     with pytest.raises(BrokenPipeError):
         _write_bench_json({"latency_ms": {"p95": 29.1}}, str(tmp_path / "bench.json"))
     assert json.loads((tmp_path / "bench.json").read_text()) == {"latency_ms": {"p95": 29.1}}
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--sd-arch", "sd-turbo"], "--sd-arch sd-turbo times SD-Turbo's architecture at 512 px on a GPU only"),
+    (["--sd-n", "5"], "--sd-n times the SD section, which a --device cpu run has only with --sd-arch tiny"),
+])
+def test_sd_options_a_cpu_run_would_ignore_are_refused(argv, said, capsys, monkeypatch):
+    """`bench --sd-arch sd-turbo` or `--sd-n 5` on the CPU timed no SD section and said nothing, while the JSON's
+    options listed them as if applied. One line, before anything is timed."""
+    import eegviz.bench.latency as latency
+    from eegviz.cli import main
+
+    monkeypatch.setattr(latency, "run_bench", lambda **kw: pytest.fail("timed a run it should have refused"))
+    assert main(["bench", "--n", "2", *argv]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1
+
+
+def test_sd_defaults_are_recorded_as_they_ran(monkeypatch, capsys):
+    """The defaults fill in after the check: the JSON's options still name the SD section's settings."""
+    import eegviz.bench.latency as latency
+    from eegviz.cli import main
+
+    monkeypatch.setattr(latency, "run_bench", lambda **kw: {"measured": {}})
+    assert main(["bench", "--n", "2"]) == 0
+    options = json.loads(capsys.readouterr().out)["measured"]["options"]
+    assert options["sd_arch"] == "sd-turbo" and options["sd_n"] == 100
