@@ -168,6 +168,9 @@ class Publisher:
         confine_lsl()
         env = os.environ.copy()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PKG_ROOT), env.get("PYTHONPATH", "")) if p)
+        # the child runs in PKG_ROOT, not here: a relative LSLAPICFG (`LSLAPICFG=lsl_api.cfg eegviz bench --soak`)
+        # named another file there, or none ("is not a file", of a file that is), and the publisher died on it
+        env["LSLAPICFG"] = str(Path(env["LSLAPICFG"]).resolve())
         args = json.dumps({"name": name, "n_channels": n_channels, "sfreq": sfreq, "marker_hz": marker_hz,
                            "duration_s": duration_s, "first_marker_s": first_marker_s})
         self.stderr_path = workdir / "publisher.stderr"

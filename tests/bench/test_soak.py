@@ -214,3 +214,25 @@ def test_a_soak_into_a_file_is_one_line(tmp_path, capsys):
 def test_run_soak_refuses_nan():
     with pytest.raises(ValueError, match="all finite"):
         run_soak(duration_s=1, sfreq=float("nan"))
+
+
+def test_the_publisher_reads_a_relative_lslapicfg_as_the_bench_does(monkeypatch, tmp_path):
+    """`LSLAPICFG=lsl_api.cfg eegviz bench --soak`, run beside the file: the publisher process runs in the
+    package's folder, where that relative name is another file or none, and it died saying LSLAPICFG 'is not a
+    file'. It gets the bench's file, made absolute."""
+    import os
+    import shutil
+    import uuid
+
+    from eegviz.bench.publisher import READY_TIMEOUT_S, Publisher
+
+    here = tmp_path / "lab"
+    here.mkdir()
+    shutil.copy(os.environ["LSLAPICFG"], here / "my-lsl.cfg")
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("LSLAPICFG", "my-lsl.cfg")
+    pub = Publisher(f"hJ-relcfg-{uuid.uuid4().hex[:8]}", 2, 100.0, 1.0, 1.0, 0.5, tmp_path)
+    try:
+        assert pub.expect("ready", READY_TIMEOUT_S)["pid"] == pub.proc.pid
+    finally:
+        assert pub.stop() == 0
