@@ -40,6 +40,27 @@ def check_session_size(n: int, sfreq: float) -> None:
                  f"a simulated session of {n} epochs", "a smaller --n")
 
 
+def check_compiler(device: str) -> None:
+    """--compile on the CPU needs a C++ compiler (inductor writes C++ kernels). Without one, the compiled
+    section's first call failed in a 100-line InductorError traceback after the minutes of timing before it, and
+    took their figures with it. Said in one line before anything is loaded. (On CUDA inductor writes Triton
+    kernels; a torch whose inductor cannot be asked is let through, to fail, if it does, as before.)"""
+    if device != "cpu":
+        return
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+        from torch._inductor.exc import InvalidCxxCompiler
+    except ImportError:
+        return
+    try:
+        get_cpp_compiler()
+    except InvalidCxxCompiler as exc:
+        from eegviz.errors import EegvizError, one_line
+
+        raise EegvizError(f"--compile on the CPU needs a C++ compiler for torch.compile, and torch found none "
+                          f"({one_line(exc)}): install g++ (or set CXX to one), or leave --compile out") from exc
+
+
 def _simulated_session(spec, n: int):
     """The simulator, n image onsets SOA_S apart, their stimuli and the continuous EEG (n_ch, n_samples)."""
     from eegviz.world.eeg_sim import EEGSimulator
@@ -222,6 +243,8 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
 
     if device == "cuda" and not torch.cuda.is_available():
         raise EegvizError("--device cuda asked for, but torch sees no CUDA device on this machine")
+    if compiled:
+        check_compiler(device)
     load_before = list(os.getloadavg())
     model_dir = Path(model_dir or default_model_dir())
     dec = TwoBranchDecoder.load(model_dir)

@@ -431,3 +431,19 @@ def test_sd_defaults_are_recorded_as_they_ran(monkeypatch, capsys):
     assert main(["bench", "--n", "2"]) == 0
     options = json.loads(capsys.readouterr().out)["measured"]["options"]
     assert options["sd_arch"] == "sd-turbo" and options["sd_n"] == 100
+
+
+def test_compile_without_a_cxx_compiler_is_one_line_before_timing(monkeypatch, capsys):
+    """`bench --compile` on a machine without a C++ compiler: the compiled section's first call, after the whole
+    default timing, failed in a 100-line InductorError traceback that took those figures with it. One line
+    before the model is loaded."""
+    import torch._inductor.config as inductor_config
+
+    from eegviz.decoders.two_branch import TwoBranchDecoder
+
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "/nonexistent/hJ-g++"))
+    monkeypatch.delenv("TORCH_INDUCTOR_INSTALL_GXX", raising=False)
+    monkeypatch.setattr(TwoBranchDecoder, "load", lambda *a, **k: pytest.fail("loaded a model to time"))
+    assert main(["bench", "--n", "2", "--compile"]) == 2
+    err = capsys.readouterr().err
+    assert "--compile on the CPU needs a C++ compiler" in err and len(err.strip().splitlines()) == 1
