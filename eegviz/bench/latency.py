@@ -204,6 +204,17 @@ def _generator(model_dir: Path, sd_model: str | None, options):
     return make_generator("diffusers", model_dir, options=replace(options, sd_model=str(sd_model)))
 
 
+def machine(device: str, load_before: list[float]) -> dict:
+    """Where it ran: the CPU and the vector instructions torch's kernels use, torch and its threads, the load;
+    and on --device cuda the GPU, whose figures these are (only the SD section named it, so a --device cuda
+    JSON whose SD section failed, or a GPU one compared with another, did not say which GPU it timed)."""
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu_model(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "device": device,
+            "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
+            "load_average_before_after": [load_before, list(os.getloadavg())]}
+
+
 def measured(model_dir: Path, sd_model: str | None) -> dict:
     """What was timed: the code's commit, the model folder and its digest, and the --sd-model pipeline with the
     digest of its files (a folder, or a Hub id's snapshot in the HF cache: SD-Turbo timed on a GPU is one, and its
@@ -270,10 +281,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
         # the CPU and the vector instructions torch's kernels use: the same code measured 54.6 ms p95 on one
         # 2-core VM and 28.6 on another, so a figure means little without them; and what was measured (the code,
         # the model's files, the command) and how busy the machine was, so a committed JSON says what it shows
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cpu": cpu_model(),
-                    "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "device": device,
-                    "load_average_before_after": [load_before, list(os.getloadavg())]},
+        "machine": machine(device, load_before),
         "measured": measured(model_dir, sd_model),
         "generator": f"{type(gen).__name__} ({gen.steps} steps, strength {gen.strength}, guidance {gen.guidance})",
         "graph_capture": bool(capture),

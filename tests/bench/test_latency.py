@@ -447,3 +447,14 @@ def test_compile_without_a_cxx_compiler_is_one_line_before_timing(monkeypatch, c
     assert main(["bench", "--n", "2", "--compile"]) == 2
     err = capsys.readouterr().err
     assert "--compile on the CPU needs a C++ compiler" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_cuda_run_names_its_gpu_in_machine(monkeypatch):
+    """Only the SD section named the GPU: a --device cuda JSON whose SD section failed did not say which GPU its
+    latency figures were timed on. machine.gpu names it (null on the CPU)."""
+    from eegviz.bench.latency import machine
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "hJ Test GPU")
+    assert machine("cuda", [0.0, 0.0, 0.0])["gpu"] == "hJ Test GPU"
+    cpu = machine("cpu", [0.0, 0.0, 0.0])
+    assert cpu["gpu"] is None and cpu["device"] == "cpu" and cpu["threads"] == torch.get_num_threads()
