@@ -493,11 +493,12 @@ def cmd_bench(args) -> int:
     step = "the latency timing"
     try:
         with sigterm_as_ctrl_c():  # `kill PID` stops it as Ctrl-C does: the soak's publisher ended, not orphaned
+            # the default section lands in `result` before the --compile section runs: a failure there (inductor
+            # at its first call) took the minutes of figures before it along, written nowhere
             result.update(run_bench(device=args.device, n=args.n, model_dir=args.model, compiled=args.compile,
                                     repeats=args.repeats, threads=args.threads, capture=args.capture,
-                                    sd_model=args.sd_model, init=args.init))
-            result["measured"]["options"] = {k: v for k, v in sorted(vars(args).items())
-                                             if k not in ("fn", "config")}
+                                    sd_model=args.sd_model, init=args.init, keep=result))
+            _bench_options(result, args)
             if sd_section:
                 from eegviz.bench.sd import bench_sd
 
@@ -516,6 +517,7 @@ def cmd_bench(args) -> int:
         # the sections done before the stop are kept: an interrupted soak lost the minutes of timing before it
         if not result:
             raise
+        step = _bench_step(result, args, step)
         if getattr(stop, "report", None) is not None:  # the soak's own counts up to the stop (SoakInterrupted)
             result["soak"] = stop.report
         result["stopped_early"] = f"during {step}; the sections before it are complete"
@@ -528,6 +530,7 @@ def cmd_bench(args) -> int:
         # with it; they are kept, and the error is said as before
         if not result:
             raise
+        step = _bench_step(result, args, step)
         from eegviz.errors import one_line
 
         result["stopped_early"] = f"during {step}, by an error ({one_line(exc)}); the sections before it are complete"
@@ -537,6 +540,22 @@ def cmd_bench(args) -> int:
         raise
     _write_bench_json(result, args.out)
     return 0
+
+
+def _bench_options(result: dict, args) -> None:
+    """The command's options, in the JSON's measured section."""
+    result.setdefault("measured", {})["options"] = {k: v for k, v in sorted(vars(args).items())
+                                                    if k not in ("fn", "config")}
+
+
+def _bench_step(result: dict, args, step: str) -> str:
+    """The section a stop or failure came in: the --compile section where the default one is complete and the
+    compiled one not (both run inside run_bench); its options recorded, as a complete run's are."""
+    if "options" not in result.get("measured", {}):
+        _bench_options(result, args)
+    if step == "the latency timing" and args.compile and "compiled" not in result:
+        return "the --compile section"
+    return step
 
 
 def _check_sd_section(args) -> bool:

@@ -228,7 +228,7 @@ def measured(model_dir: Path, sd_model: str | None) -> dict:
 
 def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, compiled: bool = False,
               repeats: int = 1, threads: int | None = None, capture: bool = True, sd_model: str | None = None,
-              init: str = "saliency") -> dict:
+              init: str = "saliency", keep: dict | None = None) -> dict:
     """compiled: also time the generator built with --compile (eegviz.bench.latency._compiled_section).
     repeats: stream the simulated session this many times (eegviz.bench.latency._repeated_stages).
     threads: torch's kernel threads, as a session would use them (None: a session's default, eegviz.threads;
@@ -237,15 +237,16 @@ def run_bench(device: str = "cpu", n: int = 200, model_dir: str | None = None, c
     sd_model: generate with this diffusers pipeline (a folder or model id) instead of the model folder's own.
     init: what img2img starts from, as a session's --init: "latent" times the decoder's latent branch too and
     skips the VAE encode (the lean-vs-plain comparison stays on the saliency start, as the plain call is given an
-    image)."""
+    image). keep: a dict the default section's figures are put in before the compiled section runs, so a caller
+    still has them when that section fails (`eegviz bench` writes them, marked stopped_early)."""
     from eegviz.threads import inference_thread_count
 
     with inference_thread_count(threads):
-        return _run_bench(device, n, model_dir, compiled, repeats, capture, sd_model, init)
+        return _run_bench(device, n, model_dir, compiled, repeats, capture, sd_model, init, keep)
 
 
 def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repeats: int, capture: bool,
-               sd_model: str | None, init: str = "saliency") -> dict:
+               sd_model: str | None, init: str = "saliency", keep: dict | None = None) -> dict:
     from eegviz.decoders.two_branch import TwoBranchDecoder
     from eegviz.errors import EegvizError
     from eegviz.generators.options import GeneratorOptions
@@ -306,6 +307,8 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
                     "unet_passes_per_image<=2": gen.unet_passes_per_image <= 2,
                     "lean>=2x_plain_pipeline": speedup >= 2.0},
     }
+    if keep is not None:
+        keep.update(res)
     if compiled:
         res["compiled"] = _compiled_section(model_dir, device, dec, spec, session, n, emb.shape[1], emb.shape[2],
                                              map_side, repeats, sd_model, init)

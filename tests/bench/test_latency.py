@@ -458,3 +458,27 @@ def test_a_cuda_run_names_its_gpu_in_machine(monkeypatch):
     assert machine("cuda", [0.0, 0.0, 0.0])["gpu"] == "hJ Test GPU"
     cpu = machine("cpu", [0.0, 0.0, 0.0])
     assert cpu["gpu"] is None and cpu["device"] == "cpu" and cpu["threads"] == torch.get_num_threads()
+
+
+def test_a_failing_compile_section_keeps_the_default_figures(tmp_path, monkeypatch, capsys):
+    """The --compile section runs inside run_bench, after the default one: when it failed (inductor at its first
+    call), the exception took the default section's minutes of figures with it and nothing was written. They are
+    written, marked as stopped in the --compile section, and the error is still said in one line."""
+    import eegviz.bench.latency as latency
+    from eegviz.errors import EegvizError
+
+    def failing(*a, **k):
+        raise EegvizError("hJ: inductor fell over")
+
+    monkeypatch.setattr(latency, "_compiled_section", failing)
+    monkeypatch.setattr(latency, "_throughput", lambda *a, **k: {})  # seconds, and nothing asserted here
+    monkeypatch.setattr(latency, "_lean_comparison", lambda *a, **k: (1.0, {}))
+    model = tiny_embedded_model(tmp_path / "model", sampling={"steps": 1, "image_size": 32})
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--n", "2", "--threads", "1", "--no-capture", "--compile", "--model", str(model),
+                 "--out", str(out)]) == 2
+    r = json.loads(out.read_text())
+    assert r["latency_ms"]["epoch_to_image"]["n"] == 2 and "compiled" not in r
+    assert r["measured"]["options"]["compile"] is True
+    assert r["stopped_early"].startswith("during the --compile section, by an error (EegvizError: hJ: inductor")
+    assert "hJ: inductor fell over" in capsys.readouterr().err
