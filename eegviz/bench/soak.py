@@ -500,7 +500,16 @@ def main(argv: list[str] | None = None) -> int:
         print("soak: stopped early; the JSON above has what it had counted", file=sys.stderr)
         return 130
     if args.reconnect_trials:
-        report["reconnect"] = measure_reconnect(trials=args.reconnect_trials)
+        # the soak's minutes of figures are printed whatever the trials after it do: Ctrl-C or an LSL error in
+        # them was a traceback, and the finished soak's report was lost with it
+        try:
+            report["reconnect"] = measure_reconnect(trials=args.reconnect_trials)
+        except (EegvizError, KeyboardInterrupt) as exc:
+            stop = "stopped (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
+            report["stopped_early"] = f"during the reconnect trials, {stop}; the soak is complete"
+            print(json.dumps(report, indent=1))
+            print(f"soak: the reconnect trials {stop}; the JSON above has the complete soak", file=sys.stderr)
+            return 130 if isinstance(exc, KeyboardInterrupt) else 2
         report["targets"]["reconnect_within_2s"] = report["reconnect"]["targets"]["reconnect_within_2s"]
     print(json.dumps(report, indent=1))
     return 0

@@ -236,3 +236,29 @@ def test_the_publisher_reads_a_relative_lslapicfg_as_the_bench_does(monkeypatch,
         assert pub.expect("ready", READY_TIMEOUT_S)["pid"] == pub.proc.pid
     finally:
         assert pub.stop() == 0
+
+
+@pytest.mark.parametrize("stop, code, said", [
+    (KeyboardInterrupt(), 130, "stopped (Ctrl-C)"),
+    (None, 2, "failed: no outlet back (hJ)"),
+], ids=["ctrl-c", "lsl-error"])
+def test_the_soak_report_survives_its_reconnect_trials_stopping(stop, code, said, monkeypatch, capsys):
+    """`python -m eegviz.bench.soak`: Ctrl-C, or an LSL error, in the reconnect trials after a finished soak
+    was a traceback, and the soak's minutes of figures were never printed. They are, marked."""
+    import eegviz.bench.reconnect as reconnect
+    import eegviz.bench.soak as soak
+    from eegviz.errors import EegvizError
+
+    def trials(**k):
+        raise stop if stop is not None else EegvizError("no outlet back (hJ)")
+
+    monkeypatch.setattr(soak, "run_soak", lambda *a, **k: {"samples_sent": 7, "targets": {}})
+    monkeypatch.setattr(reconnect, "measure_reconnect", trials)
+    try:
+        assert soak.main(["--duration", "1"]) == code
+    except KeyboardInterrupt:  # not let on to pytest, which would stop the whole run
+        pytest.fail("the Ctrl-C went out as a traceback, the soak's report unprinted")
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["samples_sent"] == 7 and said in report["stopped_early"]
+    assert said in err and "Traceback" not in err
