@@ -53,8 +53,15 @@ def test_training_into_a_trained_model_folder_is_refused_before_any_training(tmp
     before = _snapshot(model)
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model)]) == 2
     line = _one_error_line(capsys)
-    assert "already holds files" in line and "--resume" in line  # refused for the folder, before the data is read
+    # refused for the folder, before the data is read; no interrupted run is there (no checkpoints/), so --resume,
+    # which would be refused too, is not offered
+    assert "already holds files" in line and "choose another --out" in line and "--resume" not in line
     assert _snapshot(model) == before
+    (model / "checkpoints").mkdir()  # an interrupted run's: --resume finishes it
+    assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model)]) == 2
+    assert "add --resume to finish an interrupted run there" in _one_error_line(capsys)
+    (model / "checkpoints").rmdir()
+    before = _snapshot(model)
     # --resume continues an interrupted run in its own folder (its checkpoints/, no training.json yet) and
     # nothing else: a folder without checkpoints, or a finished model, is refused untouched
     assert main(["train", "--data", str(tmp_path / "no-data"), "--out", str(model), "--resume"]) == 2
