@@ -172,6 +172,44 @@ def test_paired_bootstrap_difference():
     assert same["iou"]["diff"] == 0 and same["iou"]["ci95"] == [0.0, 0.0]
 
 
+def test_resamples_scored_at_once_equal_summarise_objects_on_each_resamples_trials():
+    """paired_bootstrap_diff scores its resamples as weights (how often each trial was drawn), many at once; each
+    must equal summarise_objects on that resample's trials taken one by one, NaN where it is NaN: a class or a
+    side constant on the drawn trials (a constant guess, a class drawn once), or under two located trials."""
+    from eegviz.eval.metrics import WITHIN_KEYS, OBJECT_KEYS, object_trials, summarise_objects, weighted_summaries
+
+    images, masks, names, palette, specs = _stimuli(2)
+    rng = np.random.default_rng(0)
+    noisy = np.clip(images + rng.normal(0, 0.3, images.shape), 0, 1)
+    noisy[rng.random(len(images)) < 0.3] = 0.0  # blank predictions: left out of the where-metrics
+    classes = np.array([s.class_idx for s in specs])
+    t = object_trials(noisy, masks, names, palette, classes)
+    centre = np.zeros_like(images)
+    centre[:, 14:18, 14:18] = 1.0  # the same centroid every trial: its correlations are undefined
+    guess = object_trials(centre, masks, names, palette, classes)
+    n, checked_nan = len(images), 0
+    for side in (t, guess):
+        located = ~t["empty"]
+        draws = [rng.integers(0, n, n) for _ in range(40)] + [np.array([0, 0, 1]), np.array([5] * n),
+                                                             np.repeat(np.flatnonzero(classes < 3), 2)]
+        w = np.zeros((len(draws), n))
+        for r, idx in enumerate(draws):
+            np.add.at(w[r], idx, 1.0)
+        fast = weighted_summaries(side, w, located)
+        for r, idx in enumerate(draws):
+            slow = summarise_objects(side, idx, located[idx])
+            for k in OBJECT_KEYS + WITHIN_KEYS:
+                if np.isnan(slow[k]):
+                    checked_nan += 1
+                    assert np.isnan(fast[k][r]), (k, r)
+                else:
+                    assert fast[k][r] == pytest.approx(slow[k], rel=1e-9, abs=1e-12), (k, r)
+    assert checked_nan > 10
+    # one trial drawn n times is constant: no correlation (np.std of its copies is not 0, and corrcoef said 1.0)
+    once = summarise_objects(t, np.full(n, 5), np.ones(n, bool))
+    assert np.isnan(once["centroid_r_x"]) and np.isnan(once["centroid_r_y_within_class"])
+
+
 def test_the_bootstrap_resamples_whole_units_not_repeats_of_one():
     """Repeats of an image share its stimulus and response: 8 copies of each trial, resampled one by one, give
     an interval about sqrt(8) times too narrow; grouped by image, the interval of the trials taken once."""
