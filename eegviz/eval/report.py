@@ -758,7 +758,9 @@ def _plot(out: Path, stimuli, sal, images, y, classes, n: int = 10) -> None:
     """reconstructions.png: up to `n` test trials, evenly spaced, one column each, one row per input or variant.
 
     Fewer test trials than `n` get a column each: picking n spaced indices from them repeated trials side by side
-    (a test split of 3 showed each three or four times), which reads as several trials that happen to agree."""
+    (a test split of 3 showed each three or four times), which reads as several trials that happen to agree.
+    Drawn as one image with white gaps, the rows' names and the columns' classes as tick labels: a grid of 120
+    axes took seconds to lay out and render, for every evaluation."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -767,17 +769,40 @@ def _plot(out: Path, stimuli, sal, images, y, classes, n: int = 10) -> None:
     rows = [("stimulus", stimuli), ("saliency", sal)] + [(k, v) for k, v in images.items()]
     n = min(n, len(y))
     pick = np.linspace(0, len(y) - 1, n).astype(int)
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 1.2, len(rows) * 1.3), squeeze=False)
-    for r, (name, arr) in enumerate(rows):
+    size = max(arr.shape[1] for _, arr in rows)
+    gap = max(1, size // 16)
+    step = size + gap
+    mosaic = np.ones((len(rows) * step - gap, n * step - gap, 3))
+    for r, (_, arr) in enumerate(rows):
         for c, i in enumerate(pick):
-            ax = axes[r, c]
-            ax.imshow(arr[i])
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c == 0:
-                ax.set_ylabel(name, fontsize=7)
-            if r == 0:
-                ax.set_title(classes[y[i]], fontsize=7)
-    fig.tight_layout()
+            mosaic[r * step:r * step + size, c * step:c * step + size] = _cell(arr[i], size)
+    # inches: the rows' names get 1.1 on the left, the classes 0.3 on top; the mosaic's aspect sets the height
+    width, left, top, edge = n * 1.2, 1.1, 0.3, 0.05
+    height = max(width - left - edge, 0.3) * mosaic.shape[0] / mosaic.shape[1] + top + edge
+    fig, ax = plt.subplots(figsize=(width, height))
+    fig.subplots_adjust(left=min(left / width, 0.8), right=1 - edge / width, top=1 - top / height,
+                        bottom=edge / height)
+    ax.imshow(mosaic, interpolation="nearest")
+    centres = np.arange(max(len(rows), n)) * step + (size - 1) / 2
+    ax.set_yticks(centres[:len(rows)], [name for name, _ in rows], fontsize=7)
+    ax.set_xticks(centres[:n], [classes[y[i]] for i in pick], fontsize=7)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     fig.savefig(out / "reconstructions.png", dpi=100)
     plt.close(fig)
+
+
+def _cell(img: np.ndarray, size: int) -> np.ndarray:
+    """One image of the reconstructions figure: RGB floats in [0, 1] at size x size (nearest neighbour, as the
+    figure showed each image's own pixels); uint8 scaled, grey repeated to three channels."""
+    img = np.asarray(img)
+    img = img.astype(np.float64) / 255 if img.dtype == np.uint8 else np.clip(img.astype(np.float64), 0.0, 1.0)
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.shape[-1] == 1:
+        img = np.repeat(img, 3, axis=-1)
+    rows = np.arange(size) * img.shape[0] // size
+    cols = np.arange(size) * img.shape[1] // size
+    return img[rows][:, cols, :3]

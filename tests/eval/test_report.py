@@ -550,6 +550,14 @@ def test_reconstructions_png_shows_each_of_few_test_trials_once(tmp_path):
         _plot(out, img, img, {"label+saliency": (img * 255).astype(np.uint8)}, np.arange(n), ["a", "b", "c"])
         with Image.open(out / "reconstructions.png") as png:
             assert png.size[0] == round(n * 1.2 * 100)
+    # each row shows its own images: three flat colours, each drawn (the figure is one mosaic, not a grid of axes)
+    flat = lambda rgb: np.broadcast_to(np.array(rgb, np.float32), (3, 16, 16, 3))
+    _plot(tmp_path, flat((1, 0, 0)), flat((0, 1, 0)), {"x": (flat((0, 0, 1)) * 255).astype(np.uint8)},
+          np.arange(3), ["a", "b", "c"])
+    with Image.open(tmp_path / "reconstructions.png") as png:
+        px = np.asarray(png.convert("RGB")).reshape(-1, 3)
+    for rgb in ((255, 0, 0), (0, 255, 0), (0, 0, 255)):
+        assert (px == rgb).all(1).sum() > 3 * 50 * 50, rgb  # three cells of ~100 px square each
 
 
 def test_eval_refusing_other_channels_of_the_same_count_says_which(tmp_path):
