@@ -82,6 +82,20 @@ def _n(chunks) -> int:
     return sum(len(c.timestamps) for c in chunks)
 
 
+@pytest.fixture
+def one_answer_each(monkeypatch):
+    """SETTLE_S = 0 for a test whose streams cannot be chosen among: the EEG stream named by a uuid name, and the
+    markers named too, or of a type of their own, or not looked at. SETTLE_S (0.5 s) is how long the streams of the
+    network are given to answer after the EEG stream showed up, so that a choice among several fitting ones sees
+    them all; where one at most can fit, what is found is the same without it, and every open() (and _MarkerSearch)
+    waited it out for nothing. A named marker stream is still waited for (resolve_streams takes nothing without it).
+    The tests that choose among streams (several EEG or marker streams of a name or type, a player's annotations
+    beside its EEG, the deadline) keep the real SETTLE_S."""
+    from eegviz.sources import lsl as lsl_module
+
+    monkeypatch.setattr(lsl_module, "SETTLE_S", 0.0)
+
+
 def test_unit_scale() -> None:
     assert unit_scale("microvolts") == 1e-6
     assert unit_scale("µV") == 1e-6
@@ -90,6 +104,7 @@ def test_unit_scale() -> None:
     assert unit_scale("0") == 1.0  # mne-lsl: FIFF unit multiplier exponent
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_every_sample_once_in_order_with_markers() -> None:
     name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
     outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
@@ -117,6 +132,7 @@ def test_every_sample_once_in_order_with_markers() -> None:
     assert gaps == 0
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_open_reads_the_header_and_delivers_nothing_sent_before_start() -> None:
     """open() (what a session calls before the generator's warm-up) knows the channels but takes no data: what
     the outlets send before start() never arrives, so nothing piles up during the warm-up; what follows does."""
@@ -143,6 +159,7 @@ def test_open_reads_the_header_and_delivers_nothing_sent_before_start() -> None:
     assert [m.payload for m in markers] == ["after"]
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_outlets_restarted_between_open_and_start_are_found_again() -> None:
     """An amplifier app restarted during the warm-up (between open() and start()): start() finds both streams
     again and the data flows; one that stays away is a one-line error naming it."""
@@ -171,6 +188,7 @@ def test_outlets_restarted_between_open_and_start_are_found_again() -> None:
         src.start()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_open_does_not_connect_start_does_and_stop_lets_go() -> None:
     """What the outlet sees: no consumer after open() (liblsl sends nothing yet), one after start(), none after
     stop(); stop() is safe after open() alone and twice."""
@@ -204,6 +222,7 @@ def test_unknown_stream_fails_within_timeout() -> None:
     assert time.monotonic() - t0 < 2.5
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_nan_samples_delivered_with_one_notice() -> None:
     """A flat or saturated electrode may send NaN: the session goes on, the NaN reach the recorder untouched."""
     name = f"eeg-{_uid()}"
@@ -272,6 +291,7 @@ def _restart_and_collect(src: LslSource, restart, n_push: int = 5, limit_s: floa
     return outlet, got, gaps, slowest
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_outlet_recreated_reports_gap_and_resumes_without_blocking() -> None:
     name = f"eeg-{_uid()}"
     sid = f"sid-{_uid()}"
@@ -295,6 +315,7 @@ def test_outlet_recreated_reports_gap_and_resumes_without_blocking() -> None:
         src.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_outlet_without_source_id_found_again_by_name_and_type() -> None:
     name = f"eeg-{_uid()}"
     outlet, src, _ = _streaming(name, "")
@@ -307,6 +328,7 @@ def test_outlet_without_source_id_found_again_by_name_and_type() -> None:
         src.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_silent_outlet_is_kept_and_resumes_without_reconnect() -> None:
     """A paused amplifier (outlet alive, no samples) must not be swapped for anything: same inlet, gap flagged."""
     name = f"eeg-{_uid()}"
@@ -331,6 +353,7 @@ def _eeg_and_markers_streaming():
     _connected(outlet, moutlet)
     return outlet, moutlet, src
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_marker_outlet_recreated_markers_resume() -> None:
     outlet, moutlet, src = _eeg_and_markers_streaming()
     try:
@@ -351,6 +374,7 @@ def test_marker_outlet_recreated_markers_resume() -> None:
         src.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_mne_lsl_player_peer(tmp_path) -> None:
     mne = pytest.importorskip("mne")
     player_mod = pytest.importorskip("mne_lsl.player")
@@ -383,6 +407,7 @@ def test_mne_lsl_player_peer(tmp_path) -> None:
     assert np.min(np.abs(data.T - row).max(axis=1)) < 1e-9
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_outlets_roundtrip() -> None:
     name, mname = f"sim-{_uid()}", f"simmk-{_uid()}"
     info = StreamInfo(name=name, ch_names=("A", "B", "C"), sfreq=SFREQ, source_id=f"sid-{name}")
@@ -421,6 +446,7 @@ def _read_all(src: LslSource, until, timeout: float = 3.0, push=None):
     return got
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_raw_stamps_kept_local_stamps_dejittered_and_clock_offsets(monkeypatch) -> None:
     """As LabRecorder records: the sender's stamps untouched plus clock offsets; the epocher gets smooth local
     stamps (eegviz's own dejitter), not the jittered ones."""
@@ -479,6 +505,7 @@ def test_stream_fit_rules() -> None:
     assert "Markers" in lsl_reconnect.misfit(old, pylsl.StreamInfo("amp", "Markers", 8, 250.0, pylsl.cf_float32, "sid"))
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_returning_stream_with_other_channel_count_gives_one_notice_and_waits() -> None:
     name, sid = f"eeg-{_uid()}", f"sid-{_uid()}"
     outlet, src, _ = _streaming(name, sid)
@@ -680,6 +707,7 @@ def test_several_fitting_eeg_streams_are_named_in_a_notice_and_markers_follow_th
     del outlets
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_session_xdf_records_the_senders_marker_stream_header(tmp_path) -> None:
     pyxdf = pytest.importorskip("pyxdf")
     from eegviz.record.xdf_writer import SessionRecorder
@@ -719,6 +747,7 @@ def test_string_annotations_stream_is_taken_as_markers() -> None:
     del outlet
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_no_marker_stream_found_is_one_notice() -> None:
     name = f"eeg-{_uid()}"
     outlet = _eeg_outlet(name, name)
@@ -737,6 +766,7 @@ def test_no_marker_stream_found_is_one_notice() -> None:
     assert not more["notices"]
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_marker_stream_started_after_the_session_is_taken() -> None:
     """Labs often start the stimulus program (and its marker outlet) after eegviz: the session keeps looking,
     says when it found one, and its markers then arrive with the EEG's clock; stopping the source ends the
@@ -764,6 +794,7 @@ def test_a_marker_stream_started_after_the_session_is_taken() -> None:
         src.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_stopping_a_session_ends_its_marker_search() -> None:
     name = f"eeg-{_uid()}"
     outlet = _eeg_outlet(name, name)
@@ -775,6 +806,7 @@ def test_stopping_a_session_ends_its_marker_search() -> None:
     del outlet
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_returning_stream_with_other_labels_gives_one_notice_and_waits() -> None:
     """Same name, source_id, count, rate and format, but the channels are labelled (and scaled) otherwise: the
     channel map and scale made at open() would be wrong, so it is a misfit, not the stream come back."""
@@ -820,6 +852,7 @@ def test_header_fit_rules() -> None:
         "amp", old, pylsl.StreamInfo("amp", "EEG", 2, 250.0, pylsl.cf_float32, "sid"))
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_lost_stream_and_one_of_another_source_id_are_told() -> None:
     name, sid, other_sid = f"eeg-{_uid()}", f"sid-{_uid()}", f"new-{_uid()}"
     outlet, src, _ = _streaming(name, sid)
@@ -841,6 +874,7 @@ def test_lost_stream_and_one_of_another_source_id_are_told() -> None:
         src.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_marker_stream_lost_and_back_are_told() -> None:
     outlet, moutlet, src = _eeg_and_markers_streaming()
     mname = src.marker_name
@@ -857,6 +891,7 @@ def test_marker_stream_lost_and_back_are_told() -> None:
         src.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_marker_stream_back_from_another_source_id_is_taken_and_said() -> None:
     """A stimulus program that sets no fixed source_id (a uuid per run) restarted mid-session: its markers were
     never taken again ("another source_id is another device"), and every later marker was lost for good."""
@@ -942,6 +977,7 @@ def test_an_eeg_stream_found_just_before_the_deadline_is_taken() -> None:
         del eeg, marks
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_ten_lost_samples_are_a_gap_and_the_later_stamps_stay_in_place() -> None:
     """A sender that lost 10 samples (40 ms at 250 Hz: a Bluetooth drop) but stamps the rest right. The dejitter
     line only restarted beyond 50 ms, so it counted on through the loss: no gap, and every later sample stamped up
@@ -988,6 +1024,7 @@ def test_ten_lost_samples_are_a_gap_and_the_later_stamps_stay_in_place() -> None
     assert np.abs(err[decided:] - offset).max() < 0.05, np.abs(err[decided:] - offset).max()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 @pytest.mark.parametrize("values, scale, what", [(2e-5, 1.0, "volts"), (20.0, 1e-6, "microvolts"),
                                                   (0.03, 1.0, "volts")],  # a DC-coupled amplifier's 30 mV offset
                          ids=["volts", "microvolts", "volts-dc-offset"])
@@ -1044,6 +1081,7 @@ def _one_at_a_time(rows: np.ndarray) -> tuple[list, list[str]]:
     return _pushed([row[None, :] for row in rows.astype(np.float32)], pause=0.0, read_timeout=0.02)
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_stream_pushed_one_sample_at_a_time_is_judged_on_several() -> None:
     """A sender that pushes one sample at a time hands over a first chunk of one: no spread shows in it, and its
     |median| alone (0.5) called quiet microvolt EEG volts. Judged on JUDGE_SAMPLES samples (eegviz.sources.lsl), it is not."""
@@ -1056,6 +1094,7 @@ def test_a_stream_pushed_one_sample_at_a_time_is_judged_on_several() -> None:
     np.testing.assert_allclose(np.abs(data), 0.5e-6, rtol=1e-5)
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_samples_read_before_the_units_are_judged_get_the_judged_scale() -> None:
     """A volts sender (30 mV DC offset) pushing one sample at a time: the samples read before JUDGE_SAMPLES had
     come went out as microvolts, 10^6 too small, into the epocher and the recording. They are held back until
@@ -1070,6 +1109,7 @@ def test_samples_read_before_the_units_are_judged_get_the_judged_scale() -> None
     assert np.all(np.diff(ts) > 0)
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> None:
     """An amplifier warming up sends zeros with a stray small value: counted once the first value came, the zeros
     made up JUDGE_SAMPLES and the units were judged on that one value (no spread; 0.5 read as volts), so a quiet
@@ -1082,6 +1122,7 @@ def test_one_value_among_warm_up_zeros_is_not_what_the_units_are_judged_by() -> 
     np.testing.assert_allclose(data[0], 0.5e-6, rtol=1e-5)
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_one_value_then_only_zeros_up_to_the_hold_cap_is_not_judged_on_that_value() -> None:
     """JUDGE_HOLD caps the wait for JUDGE_SAMPLES samples that are not all zero; reached with only one (a stray
     value, then an amplifier's warm-up zeros), the units were judged on it alone: 0.5 read as volts, and the quiet
@@ -1105,6 +1146,7 @@ def _held_back(src: LslSource, outlet: pylsl.StreamOutlet, block: np.ndarray) ->
     return _read_all(src, lambda g: False, timeout=0.5)["chunks"]
 
 
+@pytest.mark.usefixtures("one_answer_each")
 @pytest.mark.parametrize("values, scale, said", [
     (0.03 + 1e-5 * np.arange(5), 1.0, "volts"),  # judged on what is there, as the JUDGE_HOLD cap judges
     (20.0 + np.arange(5), 1e-6, "microvolts"),
@@ -1129,6 +1171,7 @@ def test_chunks_held_for_the_units_judgement_come_out_when_the_session_stops(val
     assert src.drain().chunks == []  # handed out once
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_chunks_held_for_the_units_judgement_come_out_when_the_outlet_goes_away() -> None:
     """The outlet vanished before the units were judged: its last samples waited for data that never came and
     were dropped at a reconnect. They come out, judged on what is there, in the read that finds it lost."""
@@ -1147,6 +1190,7 @@ def test_chunks_held_for_the_units_judgement_come_out_when_the_outlet_goes_away(
     assert any(n.endswith("so they are read as volts") for n in got["notices"])
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorded_as_read(tmp_path) -> None:
     """A stimulus program on Windows sends 'Bild_\xe4' as cp1252 bytes. pylsl decodes string samples as strict
     UTF-8, and that one marker raised out of read() and ended the session."""
@@ -1182,6 +1226,7 @@ def test_a_marker_that_is_not_utf8_is_read_as_windows_1252_said_once_and_recorde
     del outlet
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_markers_sent_as_the_session_starts_have_eeg_to_be_cut_from() -> None:
     """Both inlets start before either's first clock-offset measurement (~0.65 s each). Started one after the
     other, markers first, the EEG began ~0.6 s after the first marker, and every marker of that time was skipped
@@ -1213,6 +1258,7 @@ def test_markers_sent_as_the_session_starts_have_eeg_to_be_cut_from() -> None:
     assert markers and first_eeg <= markers[0].timestamp + 0.15, (first_eeg - markers[0].timestamp)
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_marker_stream_of_several_channels_is_said_to_keep_its_first() -> None:
     """(image id, condition) markers: the condition was dropped from session.xdf without a word."""
     name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
@@ -1236,6 +1282,7 @@ def test_a_marker_stream_of_several_channels_is_said_to_keep_its_first() -> None
     del outlet
 
 
+@pytest.mark.usefixtures("one_answer_each")
 @pytest.mark.parametrize("declared, true_rate, stamping, refused", [
     (1000.0, 250.0, "each", True),  # a sender set to another amplifier mode: 1000 Hz declared, 250 sent
     (1000.0, 250.0, "chunk", True),  # ... pushing its chunks unstamped: liblsl back-dates them at 1000 Hz
@@ -1357,6 +1404,7 @@ def test_an_eeg_stream_of_no_regular_rate_is_named_as_why_none_was_taken() -> No
         del outlet
 
 
+@pytest.mark.usefixtures("one_answer_each")
 @pytest.mark.parametrize("jump, said", [(-3.0, "back"), (3.0, "ahead")])
 def test_eeg_stamps_that_jump_while_samples_keep_coming_end_the_session_in_one_line(jump, said) -> None:
     """A sender whose clock is reset or stepped (its own sample clock restarting, a wall clock stepped) without a
@@ -1390,6 +1438,7 @@ def test_eeg_stamps_that_jump_while_samples_keep_coming_end_the_session_in_one_l
     assert said_by is not None and abs(float(said_by.group(1)) - abs(jump)) < 0.6, error
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_an_outlet_back_with_its_stamps_in_another_clock_ends_the_session_in_one_line() -> None:
     """A sender restarted under its name and source_id whose stamps now lie 5 s ahead (a device's own clock that
     restarted): taken back as the same stream, and every later marker was cut from the EEG of 5 s before it (or,
