@@ -262,7 +262,9 @@ def _streaming(name: str, source_id: str) -> tuple[pylsl.StreamOutlet, LslSource
     """An EEG outlet and a started LslSource that already received the outlet's first 50 samples (their count is
     returned). The caller stops the source, and may `del` the outlet to make the stream vanish."""
     outlet = _eeg_outlet(name, source_id)
-    src = LslSource(stream_name=name, resolve_timeout=3.0)
+    # markers of a type of its own, as every stream here is the test's own: of the default type, another test run's
+    # marker stream on this machine was taken (by the marker search) and its notices spoiled the exact ones asserted
+    src = LslSource(stream_name=name, marker_type=f"none-{_uid()}", resolve_timeout=3.0)
     src.start()
     try:
         _connected(outlet)
