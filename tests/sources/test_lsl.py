@@ -1003,7 +1003,7 @@ def test_ten_lost_samples_are_a_gap_and_the_later_stamps_stay_in_place() -> None
     t0 = pylsl.local_clock()
     chunks, gap_at = [], []
     try:
-        time.sleep(0.2)
+        _connected(outlet)
         a, t_end = 0, time.monotonic() + 10.0
         while a < len(sample) and time.monotonic() < t_end:
             size = int(rng.integers(1, 33))
@@ -1150,7 +1150,7 @@ def test_one_value_then_only_zeros_up_to_the_hold_cap_is_not_judged_on_that_valu
 def _held_back(src: LslSource, outlet: pylsl.StreamOutlet, block: np.ndarray) -> list[Chunk]:
     """Push `block` (fewer samples than JUDGE_SAMPLES) to a stream of no declared unit and read for 0.5 s: the
     chunks are held for the units judgement, so none (the returned list) may come out yet."""
-    time.sleep(0.2)
+    _connected(outlet)
     outlet.push_chunk(block)
     return _read_all(src, lambda g: False, timeout=0.5)["chunks"]
 
@@ -1331,7 +1331,7 @@ def test_a_declared_rate_the_samples_contradict_ends_the_session_in_one_line(mon
     sender = threading.Thread(target=send, daemon=True)
     got, error = 0, None
     try:
-        time.sleep(0.2)
+        _connected(outlet)
         sender.start()
         t_end = time.monotonic() + 4
         while time.monotonic() < t_end and (sender.is_alive() or got < sent[0]):
