@@ -11,7 +11,16 @@ import pylsl
 import pytest
 
 from eegviz.errors import EegvizError
-from eegviz.sources.brainflow import BrainFlowSource
+from eegviz.sources import brainflow as bf_module
+from eegviz.sources.brainflow import MARKER_LOOK_S, BrainFlowSource
+
+
+@pytest.fixture(autouse=True)
+def no_marker_look(monkeypatch):
+    """Every open() without --markers looks for LSL marker streams for MARKER_LOOK_S (0.3 s), only to say that it
+    will not use them; no test here but the one about that notice (which sets the real look back) sees or asserts
+    it, so the others waited it out for nothing. With 0 the look still runs (resolve_streams(0)) and finds none."""
+    monkeypatch.setattr(bf_module, "MARKER_LOOK_S", 0.0)
 
 
 @pytest.fixture
@@ -93,9 +102,10 @@ def test_a_stopped_board_collected_late_leaves_the_next_board_running() -> None:
         second.stop()
 
 
-def test_an_lsl_marker_stream_it_does_not_use_is_named_once() -> None:
+def test_an_lsl_marker_stream_it_does_not_use_is_named_once(monkeypatch) -> None:
     """A BrainFlow session takes the board's marker channel; a lab's stimulus program sending image ids on LSL was
     passed over without a word, and the session waited for markers that never came."""
+    monkeypatch.setattr(bf_module, "MARKER_LOOK_S", MARKER_LOOK_S)  # the real look (no_marker_look)
     name = f"bf-mk-{uuid.uuid4().hex[:8]}"
     outlet = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, 0, pylsl.cf_string, name))
     src = BrainFlowSource()
