@@ -24,6 +24,16 @@ def no_marker_look(monkeypatch):
 
 
 @pytest.fixture
+def one_answer_each(monkeypatch):
+    """SETTLE_S = 0 for a test with one marker stream of the (uuid) name it gives with --markers: resolve_streams
+    waits SETTLE_S after the stream showed up so that a choice among several of the name sees them all; with one,
+    what is taken is the same without the wait. The test of two streams of one name keeps the real SETTLE_S."""
+    from eegviz.sources import lsl as lsl_module
+
+    monkeypatch.setattr(lsl_module, "SETTLE_S", 0.0)
+
+
+@pytest.fixture
 def source():
     src = BrainFlowSource()
     src.start()
@@ -102,6 +112,7 @@ def test_a_stopped_board_collected_late_leaves_the_next_board_running() -> None:
         second.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_an_lsl_marker_stream_it_does_not_use_is_named_once(monkeypatch) -> None:
     """A BrainFlow session takes the board's marker channel; a lab's stimulus program sending image ids on LSL was
     passed over without a word, and the session waited for markers that never came."""
@@ -200,6 +211,7 @@ def test_open_prepares_the_board_and_streams_nothing_until_start() -> None:
     assert src.board is None
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_marker_stream_gone_before_start_is_one_line_and_leaves_no_board_running(monkeypatch) -> None:
     from eegviz.sources import brainflow as bf
 
@@ -309,6 +321,7 @@ def test_a_serial_port_the_user_may_not_open_is_said_with_its_group(tmp_path, mo
     assert "\n" not in said
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_markers_from_an_lsl_stream_beside_the_board() -> None:
     """A stimulus program's LSL string markers arrive with a BrainFlow board's EEG (no LSL EEG stream exists)."""
     import uuid
@@ -513,6 +526,7 @@ def test_a_marker_that_is_no_integer_keeps_its_value(source) -> None:
     assert [m.payload for m in markers] == ["2.5", "4"]
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_marker_stream_that_goes_and_comes_back_is_said_and_read_again() -> None:
     """A stimulus program restarted during a board session. Its stream has no source_id (pylsl's default), which
     liblsl's own recovery cannot find again: its markers never came again, and nothing said so. The stream is
@@ -571,6 +585,7 @@ def test_a_board_slow_to_start_is_said_late_not_back_from_a_silence(monkeypatch)
         src.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_the_board_streams_before_the_marker_streams_clock_offset_is_measured(monkeypatch) -> None:
     """The first clock-offset measurement blocks ~0.65 s. Taken before the board's stream started, the markers
     received meanwhile had no EEG to cut from (each skipped as "the stream began mid-trial")."""
@@ -755,6 +770,7 @@ def test_a_board_at_another_rate_than_brainflow_describes_ends_the_session_in_on
         src.stop()
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_marker_stream_of_several_channels_is_said_to_be_read_by_its_first() -> None:
     """A stimulus program's [image id, condition]: the first channel is the id, and the rest is not kept; an LSL
     session says so, a board session took the first channel without a word."""
@@ -787,6 +803,7 @@ def test_two_marker_streams_of_the_name_given_are_said_with_the_one_taken() -> N
     assert len(said) == 1 and f"'{name}-0'" in said[0] and "stop the others" in said[0], notices
 
 
+@pytest.mark.usefixtures("one_answer_each")
 def test_a_marker_stream_restarted_during_the_warm_up_is_found_again() -> None:
     """The stimulus program restarted between open() and start() (the model warms up in between; a PsychoPy script
     makes a new outlet each run): the inlet open() made was bound to the old outlet, and the session was refused,
