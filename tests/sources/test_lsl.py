@@ -776,10 +776,14 @@ def test_no_marker_stream_found_is_one_notice() -> None:
 
 
 @pytest.mark.usefixtures("one_answer_each")
-def test_a_marker_stream_started_after_the_session_is_taken() -> None:
+def test_a_marker_stream_started_after_the_session_is_taken(monkeypatch) -> None:
     """Labs often start the stimulus program (and its marker outlet) after eegviz: the session keeps looking,
     says when it found one, and its markers then arrive with the EEG's clock; stopping the source ends the
     search. A marker stream of the type asked for only (unique here), so other tests' streams are not seen."""
+    from eegviz.sources import lsl as lsl_module
+
+    # the search looks at its resolver's results this often (0.5 s): how soon, not whether, it sees the stream
+    monkeypatch.setattr(lsl_module, "MARKER_SEARCH_S", 0.1)
     name, mtype = f"eeg-{_uid()}", f"late-{_uid()}"
     outlet = _eeg_outlet(name, name)
     src = LslSource(stream_name=name, marker_type=mtype, resolve_timeout=3.0)
