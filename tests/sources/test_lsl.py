@@ -459,7 +459,7 @@ def _until_lost(src: LslSource, timeout: float = 3.0) -> None:
 def test_raw_stamps_kept_local_stamps_dejittered_and_clock_offsets(monkeypatch) -> None:
     """As LabRecorder records: the sender's stamps untouched plus clock offsets; the epocher gets smooth local
     stamps (eegviz's own dejitter), not the jittered ones."""
-    monkeypatch.setattr(lsl_reconnect, "OFFSET_INTERVAL_S", 0.3)
+    monkeypatch.setattr(lsl_reconnect, "OFFSET_INTERVAL_S", 0.1)  # three measurements in 0.2 s, each at its own read
     outlet, moutlet, src = _eeg_and_markers_streaming()
     try:
         n = 500
