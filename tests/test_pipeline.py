@@ -572,7 +572,17 @@ def test_what_changed_since_open_is_said_in_one_line():
     assert "channel 1 named 'Fp1' instead of 'E0'" in changed_since_open(a, c)
 
 
-def test_a_live_lsl_stream_the_model_cannot_use_is_refused_before_the_warm_up(tmp_path):
+@pytest.fixture
+def unique_names_settle_at_once(monkeypatch):
+    """The live LSL tests below name their streams with a fresh uuid, EEG and markers both, so no other stream on
+    the network can fit either name: resolve_streams' SETTLE_S (0.5 s for the other senders to answer before one
+    of several is chosen) has nothing to wait for. It still waits until both named streams have shown up."""
+    from eegviz.sources import lsl
+
+    monkeypatch.setattr(lsl, "SETTLE_S", 0.0)
+
+
+def test_a_live_lsl_stream_the_model_cannot_use_is_refused_before_the_warm_up(tmp_path, unique_names_settle_at_once):
     """LslSource.open() reads the stream's header without taking data, so a headset whose channels the model
     cannot use is refused at once, not after seconds of warm-up; one that fits is started after the warm-up."""
     import uuid
@@ -634,7 +644,7 @@ def test_recording_keeps_raw_stamps_and_clock_offsets(tmp_path):
     assert abs(by_type["Markers"]["time_stamps"][0] - (raw_t[5] + offset)) < 1e-9
 
 
-def test_live_lsl_session_records_the_senders_own_stamps(tmp_path):
+def test_live_lsl_session_records_the_senders_own_stamps(tmp_path, unique_names_settle_at_once):
     """End to end over LSL: jittered sender stamps arrive in session.xdf bit for bit, with clock offsets."""
     import uuid
 
@@ -677,7 +687,7 @@ def test_live_lsl_session_records_the_senders_own_stamps(tmp_path):
     assert len(eeg["clock_times"]) >= 1  # offsets recorded, as LabRecorder does
 
 
-def test_live_lsl_session_records_the_senders_samples_and_header_as_sent(tmp_path):
+def test_live_lsl_session_records_the_senders_samples_and_header_as_sent(tmp_path, unique_names_settle_at_once):
     """A double64 stream in microvolts with a DC offset (a BioSemi's 300 mV): session.xdf used to store float32
     volts under eegviz's own header, rounding each sample by up to 0.015 uV and dropping the sender's format,
     units and desc. As LabRecorder: the sender's header, its values bit for bit; a replay reads it in volts."""
