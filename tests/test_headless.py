@@ -114,8 +114,10 @@ def test_the_session_folder_says_what_produced_it(tmp_path, command):
     opts = {"demo": {"cmd": "demo", "speed": 0.0},
             "replay": {"cmd": "replay", "file": str(demo_recording()), "speed": 0.0},
             "live": {"cmd": "live", "simulate": True, "speed": 50.0, "class_snr_db": -6.0}}[command]
+    # session.json is written when the folder is claimed, before the first sample: half a second of session is
+    # as good as the 2 s it ran
     settings = SessionSettings.from_options({**opts, "out": str(tmp_path / "out"), "headless": True,
-                                             "steps": 1, "init": "latent", "duration": 2.0})
+                                             "steps": 1, "init": "latent", "duration": 0.5})
     run_headless(initial_source(settings.source).make_source(), settings)
     rec = _record(tmp_path / "out")
     assert rec["eegviz"] == __version__ and rec["source"]["command"] == command
