@@ -642,7 +642,7 @@ def test_a_second_simulate_stream_under_a_taken_name_is_refused(capsys):
     assert "already on LSL under the name" in err and f"'{name}'" in err, err
 
 
-def test_simulate_stream_publishes_the_eeg_under_the_name_given(capsys):
+def test_simulate_stream_publishes_the_eeg_under_the_name_given(capsys, monkeypatch):
     """The simulated EEG was always 'eegviz-sim', so two simulators (two test setups on one machine) could not
     stream side by side; --name names it, and a name already taken is refused saying --name."""
     import uuid
@@ -654,6 +654,13 @@ def test_simulate_stream_publishes_the_eeg_under_the_name_given(capsys):
 
     assert _SIM_STREAM == SIM_STREAM  # the CLI's default (kept apart: no numpy at start-up) is the source's
     tag = uuid.uuid4().hex[:8]
+    # the first run's fresh uuid names cannot be taken: its check asks LSL for 0.05 s, not the 1 s it gives a rival
+    # sender to answer; the refused run below keeps the full wait
+    from eegviz.sources import lsl_outlet
+
+    real = lsl_outlet.streams_named
+    monkeypatch.setattr(lsl_outlet, "streams_named",
+                        lambda names, wait_s=1.0: real(names, 0.05 if f"amp-{tag}" in names else wait_s))
     assert main(["simulate", "--stream", "--name", f"amp-{tag}", "--markers", f"mk-{tag}", "--duration", "0.2"]) == 0
     assert f"streaming 'amp-{tag}' (" in capsys.readouterr().out
     taken = LslOutlets(StreamInfo(f"amp2-{tag}", ["Fz"], 100.0), marker_name=f"other-{tag}")
@@ -725,12 +732,16 @@ def test_a_broken_pipe_that_is_not_stdout_is_still_an_error(monkeypatch, capsys)
     assert "eegviz: error: Broken pipe" in capsys.readouterr().err
 
 
-def test_a_name_the_locale_could_not_decode_is_one_line(capsys):
+def test_a_name_the_locale_could_not_decode_is_one_line(capsys, monkeypatch):
     """`eegviz simulate --stream --markers mk-ü` under an ASCII locale (LC_ALL=C, PYTHONUTF8=0): Python holds the
     argument's bytes as lone surrogates, and pylsl's UTF-8 encoding of the LSL name ended in a traceback. One line
     now, naming the argument and the fix (a UTF-8 locale)."""
     from eegviz.cli import main
+    from eegviz.sources import lsl_outlet
 
+    # no sender can publish a name that cannot be encoded: the taken-name check asks LSL for 0.05 s, not its 1 s
+    real = lsl_outlet.streams_named
+    monkeypatch.setattr(lsl_outlet, "streams_named", lambda names, wait_s=1.0: real(names, 0.05))
     assert main(["simulate", "--stream", "--markers", "mk-\udcc3\udcbc", "--duration", "1"]) == 2
     out, err = capsys.readouterr()
     assert "eegviz: error: 'mk-\u00fc' holds bytes this system's locale" in err and "PYTHONUTF8=1" in err, err

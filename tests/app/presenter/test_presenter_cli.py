@@ -15,6 +15,15 @@ from eegviz.data.images import find_images
 from eegviz.errors import EegvizError
 
 
+def _quick_name_check(monkeypatch):
+    """For a run under a fresh uuid name, which no other sender can hold: check_name_free still asks LSL, for 0.05 s
+    instead of its 1 s (how long it gives a rival sender to answer; a test refused for a taken name keeps it)."""
+    from eegviz.app.presenter import cli
+
+    real = cli.check_name_free
+    monkeypatch.setattr(cli, "check_name_free", lambda name, wait_s=1.0: real(name, 0.05))
+
+
 def test_cli_arguments_and_run(qtbot, stim_dir, tmp_path, monkeypatch, capsys):
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -36,6 +45,7 @@ def test_cli_arguments_and_run(qtbot, stim_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.undo()
 
     name = f"eegviz-test-{uuid.uuid4().hex[:10]}"
+    _quick_name_check(monkeypatch)
     assert run_presenter(stim_dir, on_s=0.03, blank_s=0.02, name=name, log_path=tmp_path / "run.csv",
                          windowed=True, lead_in_s=0.0, wait_for_consumer=False) == 0
     assert len((tmp_path / "run.csv").read_text().splitlines()) == 1 + 4
@@ -328,7 +338,7 @@ def test_help_says_seed_chooses_the_demo_folder_s_world(capsys):
     assert "seed for order and jitter; with --write-demo-folder, the synthetic world's" in text
 
 
-def test_summary_lines_count_one_in_the_singular(qtbot, tmp_path, capsys):
+def test_summary_lines_count_one_in_the_singular(qtbot, tmp_path, capsys, monkeypatch):
     """A one-image folder was announced as "1 trials of 1 images in 1 classes" and written as "wrote 1 stimuli"."""
     from eegviz.cli import build_parser
 
@@ -337,6 +347,7 @@ def test_summary_lines_count_one_in_the_singular(qtbot, tmp_path, capsys):
                                       "--classes", "star"])
     assert args.fn(args) == 0
     assert "wrote 1 stimulus to" in capsys.readouterr().out
+    _quick_name_check(monkeypatch)
     assert run_presenter(out, on_s=0.01, blank_s=0.0, name=f"hI-{uuid.uuid4().hex[:10]}", windowed=True,
                          lead_in_s=0.0, wait_for_consumer=False) == 0
     said = capsys.readouterr().out
