@@ -460,6 +460,7 @@ class BrainFlowSource:
             self.open()
         if self._marker_inlet is not None:  # first, so a marker stream gone since open() leaves no board running
             self._connect_marker_inlet()
+            lsl_reconnect.begin_offset(self._marker_inlet)  # its ~0.65 s probe overlaps the board's start
         self._try("start_stream")
         inlet = self._marker_inlet
         if inlet is not None:

@@ -53,7 +53,8 @@ from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult, first_channel, marker_text, nan_notice, sender_kinship
 from eegviz.sources.rate import LiveRateCheck
 from eegviz.sources.lsl_reconnect import (
-    channel_header, close_inlet, connect_inlet, first_offset, format_name, new_inlet, RecoveringInlet, same_type
+    begin_offset, channel_header, close_inlet, connect_inlet, first_offset, format_name, new_inlet, RecoveringInlet,
+    same_type,
 )
 from eegviz.stream.dejitter import Dejitter
 from eegviz.sources.units import judged_scale, volts_per_unit
@@ -570,6 +571,8 @@ class LslSource:
                     inlet.open_stream(timeout=self.resolve_timeout)
                 except (pylsl.util.TimeoutError, pylsl.util.LostError) as e:
                     raise _NoAnswer(info, e) from None
+            for _, _, inlet in pending:
+                begin_offset(inlet)  # all probes under way at once: the waits below overlap
             for label, info, inlet in pending:
                 offset = first_offset(inlet, self.resolve_timeout)
                 # a returning EEG stream must keep the channel labels and units that made the channel map and scale

@@ -137,6 +137,17 @@ def connect_inlet(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
     return first_offset(inlet, timeout)
 
 
+def begin_offset(inlet: pylsl.StreamInlet) -> None:
+    """Start the inlet's first clock-offset measurement without waiting for it: liblsl probes in the background,
+    and first_offset() then collects the result. A source with several inlets begins them all before it waits
+    on any, so their ~0.65 s probes overlap (EEG and markers measured one after the other made every session
+    start 0.65 s later than it had to)."""
+    try:
+        inlet.time_correction(timeout=0.0)
+    except (pylsl.util.TimeoutError, pylsl.util.LostError):
+        pass  # not measured yet (the usual answer), or gone: first_offset says which
+
+
 def first_offset(inlet: pylsl.StreamInlet, timeout: float) -> float | None:
     """The inlet's first clock-offset measurement (blocks ~0.65 s); None if the peer did not answer.
 
