@@ -40,9 +40,10 @@ BACKENDS = ["eegviz", pytest.param("labrecorder", marks=pytest.mark.skipif(
 
 # One look for named streams, which are on this machine before the recorder starts: record()'s 2 s default was sat
 # out in full by every call (a look always lasts its whole time). liblsl's unicast query to each outlet (KnownPeers)
-# goes out about 0.5 s into a look, so a shorter one sees only one of several outlets here and costs a second look;
-# 1 s sees them all, and a look that misses one on a loaded machine is followed by 1 s looks until timeout_s.
-NAMED_LOOK_S = 1.0
+# goes out about 0.5 s into a look (measured: a 0.45 s look saw none of 3 outlets here, 0.55 s every one, 8 times in
+# 8), so a shorter one sees none and costs a second look; 0.75 s sees them all with 0.25 s to spare for the answers,
+# and a look that misses one on a loaded machine is followed by 1 s looks until timeout_s (slower, never a failure).
+NAMED_LOOK_S = 0.75
 
 
 @contextlib.contextmanager
@@ -783,7 +784,7 @@ def test_a_stream_gone_before_opening_is_left_out_with_one_warning(tmp_path, mon
 
     monkeypatch.setattr(lsl_recorder, "make_recorder", launched_once_while_the_gone_stream_is_asked_for)
     with caplog.at_level("WARNING", logger="eegviz"):
-        rec = record(tmp_path / "out", duration=0.5, backend=backend, wait_s=0.5)
+        rec = record(tmp_path / "out", duration=0.5, backend=backend, wait_s=NAMED_LOOK_S)
     said = [r.getMessage() for r in caplog.records if "had gone" in r.getMessage()]
     assert len(said) == 1 and f"'{gone}' (Markers, 1 ch, 0 Hz, string) was found but had gone" in said[0], said
     assert "recording the 1 other stream without it" in said[0]
@@ -798,7 +799,8 @@ def test_a_named_stream_gone_before_opening_is_refused(tmp_path, monkeypatch):
     tag = uuid.uuid4().hex[:10]
     eeg, gone = _found_then_gone(monkeypatch, tag)
     with pytest.raises(EegvizError, match=f"LSL stream '{gone}' did not answer within 1 s"):
-        record(tmp_path / "out", duration=0.5, backend="eegviz", names=[f"eeg-{tag}", gone], wait_s=0.5)
+        record(tmp_path / "out", duration=0.5, backend="eegviz", names=[f"eeg-{tag}", gone],
+               wait_s=NAMED_LOOK_S)
     assert not (tmp_path / "out").exists()
     del eeg
 

@@ -51,9 +51,11 @@ def test_recorder_captures_a_presenter_session(qtbot, tmp_path, backend):
 
     def recorder():
         try:
-            # wait_s: one 1 s look finds both named streams (record()'s default 2 s look was sat out in full)
+            # wait_s: one 0.75 s look finds both named streams (record()'s default 2 s look was sat out in full;
+            # liblsl asks each outlet ~0.5 s into a look, see NAMED_LOOK_S in test_lsl_recorder.py; a miss costs
+            # another look, not the test)
             result["rec"] = record(tmp_path / "rec", names=[f"amp-{tag}", f"present-{tag}"], backend=backend,
-                                   stop_event=stop_rec, on_start=lambda r: started.set(), wait_s=1.0)
+                                   stop_event=stop_rec, on_start=lambda r: started.set(), wait_s=0.75)
         except BaseException as e:  # noqa: BLE001 - re-raised below
             result["error"] = e
             started.set()
