@@ -297,7 +297,9 @@ def test_cli_record_with_duration(tmp_path):
     """`eegviz record --duration` as a subprocess: ends by itself with footers and says where the file is."""
     tag = uuid.uuid4().hex[:10]
     outlets, info, marker_name = _outlets(tag)
-    with _cli_record("--out", str(tmp_path / "o"), "--duration", "3", "--streams", f"{info.name},{marker_name}",
+    # --duration 2: the pushes (0.8 s of stamps, sent in ~0.2 s) end ~1.8 s before the recording does, more than the
+    # 1 s the Ctrl-C cases below leave between their last push and the signal; 3 s waited one more for nothing
+    with _cli_record("--out", str(tmp_path / "o"), "--duration", "2", "--streams", f"{info.name},{marker_name}",
                      "--backend", "eegviz") as proc:
         line = proc.stdout.readline()  # "recording N LSL streams ..." once every inlet is open
         assert "recording 2 LSL streams with eegviz" in line, line + proc.stderr.read()
