@@ -116,8 +116,9 @@ def test_a_publisher_stopped_mid_stream_leaves_at_once(tmp_path):
         for inlet in inlets:
             inlet.open_stream(5.0)
         pub.go()
-        time.sleep(1.0)
-        assert inlets[0].pull_chunk(timeout=1.0)[1], "streaming"
+        # its first sample, within the 2 s the sleep (1 s) and the pull (a pull_chunk waits out its whole timeout
+        # unless max_samples have come) gave: the publisher is streaming, 60 s of it ahead
+        assert inlets[0].pull_chunk(timeout=2.0, max_samples=1)[1], "streaming"
     finally:
         t0 = time.monotonic()
         code = pub.stop()
