@@ -240,7 +240,8 @@ def test_recording_opens_as_an_eegviz_dataset(tmp_path):
 
 def test_refuses_without_streams_or_config_and_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(EegvizError, match="no LSL stream named 'nobody-"):
-        record(tmp_path / "out", names=[f"nobody-{uuid.uuid4().hex}"], wait_s=0.3, timeout_s=0.5,
+        # one 0.3 s look (timeout_s no longer than it): a second, 1 s look could not find a name nobody has
+        record(tmp_path / "out", names=[f"nobody-{uuid.uuid4().hex}"], wait_s=0.3, timeout_s=0.3,
                backend="eegviz", duration=1)
     assert not (tmp_path / "out").exists()  # refused before the folder was claimed
     monkeypatch.setenv("LSLAPICFG", str(tmp_path / "missing.cfg"))
