@@ -8,8 +8,22 @@ import pytest
 from eegviz.bench.reconnect import measure_reconnect
 
 
-def test_reconnect_figure_counts_each_restart_and_flags_gaps():
-    r = measure_reconnect(trials=2, down_s=0.6)
+@pytest.fixture(scope="module")
+def two_trials():
+    """One bench of 2 reconnect trials, for the two tests below (each ran its own, ~6 s apiece), with LslSource's
+    rate check judging the stream over its first 0.6 s, not 4 s: a trial streams 0.5 s steady before its outage
+    and a little after, so at 4 s the check never judged, and the bench's outlet sending too fast (what the rate
+    test is about) would be refused here. The outage is 0.6 s, as the figure's test had it (the rate test's 0.3 s
+    was for its time alone)."""
+    import eegviz.sources.lsl as lsl
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(lsl, "RATE_CHECK_S", 0.6)
+        return measure_reconnect(trials=2, down_s=0.6)
+
+
+def test_reconnect_figure_counts_each_restart_and_flags_gaps(two_trials):
+    r = two_trials
     json.dumps(r)
     assert len(r["reconnect_s"]) == 2 and all(math.isfinite(t) and t > 0 for t in r["reconnect_s"])
     assert r["max_s"] == max(r["reconnect_s"])
@@ -17,14 +31,12 @@ def test_reconnect_figure_counts_each_restart_and_flags_gaps():
     assert r["slowest_read_s"] > 0 and isinstance(r["targets"]["reconnect_within_2s"], bool)
 
 
-def test_the_outlet_sends_at_the_rate_it_declares(monkeypatch):
+def test_the_outlet_sends_at_the_rate_it_declares(two_trials):
     """LslSource refuses a stream whose samples come at over twice its declared rate, judged over its first
     RATE_CHECK_S seconds; the bench's outlet pushed a chunk per read, far faster than its 250 Hz, and the bench's
-    10 trials stream long enough to be judged: `eegviz bench --soak` ended in that error. Judged sooner here."""
-    import eegviz.sources.lsl as lsl
-
-    monkeypatch.setattr(lsl, "RATE_CHECK_S", 0.6)
-    r = measure_reconnect(trials=2, down_s=0.3)  # 0.5 s of steady streaming a trial
+    10 trials stream long enough to be judged: `eegviz bench --soak` ended in that error. Judged sooner here
+    (RATE_CHECK_S 0.6 in two_trials: 0.5 s of steady streaming a trial)."""
+    r = two_trials
     assert r["never_back"] == 0 and r["reconnects_counted"] == 2
 
 
