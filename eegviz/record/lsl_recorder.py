@@ -38,7 +38,7 @@ from eegviz.errors import EegvizError
 from eegviz.record.labrecorder import LABRECORDER_CFG, NOT_AVAILABLE, LabRecorderCliRecorder, labrecorder_cli
 from eegviz.record.lsl_streams import LateStreams, StreamsGone, describe, find_streams, lsl_config, without_gone
 from eegviz.stopping import stop_asked, stop_deferred
-from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S  # LabRecorder's offset_interval
+from eegviz.sources.lsl_reconnect import OFFSET_INTERVAL_S, begin_offset  # LabRecorder's offset_interval
 
 log = logging.getLogger(__name__)
 
@@ -62,32 +62,6 @@ def _close_inlets(streams) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- eegviz backend
-def _measure_offsets_at_once(inlets) -> None:
-    """Each inlet's first clock offset, measured for all of them at once (a thread each) and kept by liblsl.
-
-    An inlet's first time_correction() blocks ~0.65 s (liblsl's probes); liblsl then keeps the measurement (and
-    updates it in the background), so the offset start() takes per stream right after comes at once. Measured
-    one stream after the other, a start of 5 streams took over 3 s. A failure here is no error: start() asks
-    again, and says it there, as before.
-    """
-    def measure(inlet) -> None:
-        try:
-            inlet.time_correction(timeout=2.0)
-        except Exception:  # noqa: BLE001 - asked again by _offset(), which says what it is
-            pass
-
-    threads = [threading.Thread(target=measure, args=(inlet,), daemon=True, name="record-first-offset")
-               for inlet in inlets]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            t.join()
-    finally:  # a Ctrl-C meanwhile: start() closes the inlets, never under a measurement
-        for t in threads:
-            t.join(timeout=3.0)
-
-
 class _StreamRecord:
     """One stream's inlet, its XDF stream id and its counts."""
 
@@ -164,7 +138,8 @@ class EegvizLslRecorder:
                 names = ", ".join(f"'{info.name()}'" for info in gone)
                 raise StreamsGone(gone, f"LSL stream{'s' if len(gone) > 1 else ''} {names} did not answer within "
                                         f"{self.open_timeout_s:g} s")
-            _measure_offsets_at_once([rec.inlet for rec in asked])
+            for rec in asked:  # every first clock-offset probe (~0.65 s each) under way at once, not one by one
+                begin_offset(rec.inlet)
             while asked:
                 rec = asked[0]
                 try:

@@ -174,6 +174,29 @@ def test_record_keeps_every_sample_and_marker_with_raw_stamps(tmp_path, backend)
     outlets.close()
 
 
+def test_the_eegviz_backend_probes_every_streams_clock_offset_at_once(tmp_path, monkeypatch):
+    """Each stream's first clock-offset measurement blocks ~0.65 s; taken one stream after the other, a start of
+    five streams took over 3 s. Every probe is begun before any is waited on."""
+    calls = []
+    real = pylsl.StreamInlet.time_correction
+
+    def logged(self, timeout=pylsl.FOREVER):
+        calls.append((id(self), timeout))
+        return real(self, timeout)
+
+    monkeypatch.setattr(pylsl.StreamInlet, "time_correction", logged)
+    tag = uuid.uuid4().hex[:10]
+    outlets = [pylsl.StreamOutlet(pylsl.StreamInfo(f"{k}-{tag}", "Misc", 1, 100, pylsl.cf_float32, f"{k}-{tag}"))
+               for k in ("a", "b", "c")]
+    t, stop, result = _record_in_thread(tmp_path, [f"{k}-{tag}" for k in ("a", "b", "c")], "eegviz")
+    stop.set()
+    t.join(30)
+    assert "error" not in result, result.get("error")
+    first_wait = next(i for i, (_, timeout) in enumerate(calls) if timeout > 0)
+    assert len({inlet for inlet, timeout in calls[:first_wait] if timeout == 0}) == 3, calls
+    del outlets
+
+
 def test_eegviz_backend_numeric_formats_and_strings(tmp_path):
     """Every LSL format LabRecorder stores: int16/int32/int64/double64 as they were, strings byte for byte."""
     tag = uuid.uuid4().hex[:10]
