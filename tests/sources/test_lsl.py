@@ -1115,8 +1115,10 @@ def _pushed(blocks: list[np.ndarray], pause: float = 0.05, read_timeout: float =
 
 
 def _one_at_a_time(rows: np.ndarray) -> tuple[list, list[str]]:
-    """_pushed as a sender pushing one sample at a time, read as they come."""
-    return _pushed([row[None, :] for row in rows.astype(np.float32)], pause=0.0, read_timeout=0.02)
+    """_pushed as a sender pushing one sample at a time, at no more than its declared rate (pushed faster, all at
+    once, the dejitter line ran ahead of the stamps and could restart a few ms back: the stamps' order then hung on
+    the machine's load), read as they come."""
+    return _pushed([row[None, :] for row in rows.astype(np.float32)], pause=1.0 / SFREQ, read_timeout=0.02)
 
 
 @pytest.mark.usefixtures("one_answer_each")
