@@ -51,3 +51,27 @@ def full_disk(monkeypatch):
             yield
 
     return filled
+
+
+@pytest.fixture
+def offset_probes(monkeypatch):
+    """Every pylsl time_correction() call logged: a function returning (the inlets whose probe was begun, with
+    timeout 0, before any call waited; the inlets waited on after that), to check that several inlets' ~0.65 s
+    first clock-offset probes overlap instead of running one after the other."""
+    import pylsl
+
+    calls = []
+    real = pylsl.StreamInlet.time_correction
+
+    def logged(self, timeout=pylsl.FOREVER):
+        calls.append((id(self), timeout))
+        return real(self, timeout)
+
+    monkeypatch.setattr(pylsl.StreamInlet, "time_correction", logged)
+
+    def begun_then_waited():
+        first_wait = next((i for i, (_, timeout) in enumerate(calls) if timeout > 0), len(calls))
+        return ({inlet for inlet, timeout in calls[:first_wait] if timeout == 0},
+                {inlet for inlet, timeout in calls[first_wait:] if timeout > 0})
+
+    return begun_then_waited

@@ -105,26 +105,16 @@ def test_unit_scale() -> None:
 
 
 @pytest.mark.usefixtures("one_answer_each")
-def test_the_eeg_and_marker_clock_offsets_are_measured_at_once(monkeypatch) -> None:
+def test_the_eeg_and_marker_clock_offsets_are_measured_at_once(offset_probes) -> None:
     """Each inlet's first clock-offset measurement blocks ~0.65 s; taken one inlet after the other, every session
     with markers started 0.65 s later than it had to. Both probes are begun before either is waited on."""
-    calls = []
-    real = pylsl.StreamInlet.time_correction
-
-    def logged(self, timeout=pylsl.FOREVER):
-        calls.append((id(self), timeout))
-        return real(self, timeout)
-
-    monkeypatch.setattr(pylsl.StreamInlet, "time_correction", logged)
     name, mname = f"eeg-{_uid()}", f"mk-{_uid()}"
     outlet, moutlet = _eeg_outlet(name, name), _marker_outlet(mname)
     src = LslSource(stream_name=name, marker_name=mname, resolve_timeout=3.0)
     src.start()
     try:
-        first_wait = next(i for i, (_, timeout) in enumerate(calls) if timeout > 0)
-        begun = {inlet for inlet, timeout in calls[:first_wait] if timeout == 0}
-        assert len(begun) == 2, calls  # the EEG inlet's and the marker inlet's, before any wait
-        assert {inlet for inlet, timeout in calls[first_wait:] if timeout > 0} == begun  # then each is collected
+        begun, waited = offset_probes()
+        assert len(begun) == 2 and waited == begun  # the EEG inlet's and the marker inlet's, then each collected
     finally:
         src.stop()
         del outlet, moutlet
