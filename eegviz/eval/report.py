@@ -776,8 +776,10 @@ def _plot(out: Path, stimuli, sal, images, y, classes, n: int = 10) -> None:
     for r, (_, arr) in enumerate(rows):
         for c, i in enumerate(pick):
             mosaic[r * step:r * step + size, c * step:c * step + size] = _cell(arr[i], size)
-    # inches: the rows' names get 1.1 on the left, the classes 0.3 on top; the mosaic's aspect sets the height
-    width, left, top, edge = n * 1.2, 1.1, 0.3, 0.05
+    # inches: the rows' names get what their longest needs on the left (~0.06 a character at 7 pt), the classes
+    # 0.3 on top; the mosaic's aspect sets the height
+    width, top, edge = n * 1.2, 0.3, 0.05
+    left = 0.15 + 0.06 * max(len(name) for name, _ in rows)
     height = max(width - left - edge, 0.3) * mosaic.shape[0] / mosaic.shape[1] + top + edge
     fig, ax = plt.subplots(figsize=(width, height))
     fig.subplots_adjust(left=min(left / width, 0.8), right=1 - edge / width, top=1 - top / height,
