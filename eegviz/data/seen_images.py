@@ -120,6 +120,40 @@ def new_subjects_line(model_dir: Path, subjects: Iterable, data: str | Path | No
                  + (f"; --subjects {own} scores only those" if choosable else ""))
 
 
+def world_seeds(image_ids: Iterable) -> set[int] | None:
+    """The seeds of the synthetic worlds these image ids are of ('cup_003' 0, 'cup_003_s2' 2); None where any id
+    is not a synthetic-world id (a lab's or a real dataset's images have no world seed)."""
+    from eegviz.world.stimuli import spec_id_seed
+
+    seeds = set()
+    for i in set(map(str, image_ids)):
+        seed = spec_id_seed(i)
+        if seed is None:
+            return None
+        seeds.add(seed)
+    return seeds
+
+
+def other_world_line(model_dir: Path, image_ids: Iterable) -> tuple[list[int], str] | None:
+    """The world seeds among these trials' synthetic images that the model never learnt (its seen_images.json's
+    training images are of other seeds), and the warning that says so; None where there are none, or either side
+    is no synthetic world. Each seed draws its own class responses (eegviz.world.eeg_sim), so another seed's world
+    is decoded at chance by construction: `eegviz simulate --seed 2` looked like fresh data for the shipped model,
+    and its report's chance-level figures read as the model failing."""
+    seen = read_seen_images(model_dir)
+    if seen is None or not seen["train"]:
+        return None
+    known, here = world_seeds(seen["train"]), world_seeds(image_ids)
+    if known is None or here is None or here <= known:
+        return None
+    new = sorted(here - known)
+    names = lambda seeds: ", ".join(map(str, sorted(seeds)))
+    return new, (f"this dataset's images are of the synthetic world of seed {names(new)}, and the model learnt the "
+                 f"world of seed {names(known)} ({Path(model_dir) / FILE}): each seed draws its own class responses, "
+                 "so the model decodes another seed's world at chance by construction; `eegviz simulate --seed "
+                 f"{min(known)}` makes data of the world it knows")
+
+
 def count_seen(model_dir: Path, image_ids: Iterable) -> dict | None:
     """How many of these trials (their image ids) show an image the model trained on or chose on: {"train": n,
     "val": n, "trials": N}; None when the model does not record its images."""

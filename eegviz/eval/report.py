@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from eegviz.data.seen_images import FILE as SEEN_FILE
-from eegviz.data.seen_images import check_unseen, new_subjects_line, seen_line
+from eegviz.data.seen_images import check_unseen, new_subjects_line, other_world_line, seen_line
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
 from eegviz.errors import EegvizError
@@ -320,6 +320,9 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     new_subjects = new_subjects_line(model, ds.subjects[test_idx], data)
     if new_subjects is not None:
         log.warning("%s", new_subjects[1])
+    other_world = other_world_line(model, ds.image_ids[test_idx])
+    if other_world is not None:
+        log.warning("%s", other_world[1])
     y = ds.labels[test_idx]
     o = decode_split(ds, dec, test_idx, batch)
     scores, sal, emb = o["scores"], o["saliency"], o["embedding"]
@@ -346,6 +349,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
                "test_images_seen_by_model": seen if seen is not None else {"skipped": f"no {SEEN_FILE}"}}
     if new_subjects is not None:
         metrics["test_subjects_not_trained_on"] = new_subjects[0]
+    if other_world is not None:
+        metrics["test_world_seeds_not_trained_on"] = other_world[0]
     if zero_shot:
         # the test concepts were never trained on: their prototypes do not exist, class decoding is undefined
         metrics["zero_shot"] = zero_shot_retrieval(ds, dec, test_idx, text, batch)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eegviz.data.seen_images import (FILE, add_seen_images, new_subjects_line, read_seen_images,
+from eegviz.data.seen_images import (FILE, add_seen_images, new_subjects_line, other_world_line, read_seen_images,
                                      read_trained_subjects, write_seen_images)
 
 
@@ -44,3 +44,16 @@ def test_the_training_subjects_are_kept_and_test_subjects_beyond_them_named(tmp_
     (tmp_path / FILE).write_text(json.dumps({"train": ["a"], "val": []}))  # a record made before subjects were kept
     assert read_trained_subjects(tmp_path) is None and new_subjects_line(tmp_path, [5]) is None
     assert add_seen_images(tmp_path, _ds(["e"], ["train"], [3])) and read_trained_subjects(tmp_path) is None
+
+
+def test_images_of_another_synthetic_worlds_seed_are_named(tmp_path):
+    """`eegviz simulate --seed 2` is another world (each seed draws its own class responses): the shipped model,
+    which learnt seed 0's, scored it at chance (top-1 0.025 of 40 classes) without a word, as if it had failed."""
+    write_seen_images(tmp_path, _ds(["cup_001", "cup_002", "tree_003"], ["train", "train", "val"], [0, 0, 0]))
+    assert other_world_line(tmp_path, ["cup_004", "tree_005"]) is None  # new images of the world it learnt
+    new, line = other_world_line(tmp_path, ["cup_003_s2", "tree_004_s2", "cup_005_s7"])
+    assert new == [2, 7] and "synthetic world of seed 2, 7" in line and "learnt the world of seed 0" in line
+    assert "`eegviz simulate --seed 0`" in line
+    assert other_world_line(tmp_path, ["photo_001", "cup_003_s2"]) is None  # a lab's images have no world seed
+    write_seen_images(tmp_path, _ds(["photo_001"], ["train"], [0]))
+    assert other_world_line(tmp_path, ["cup_003_s2"]) is None  # nor a lab's model
