@@ -10,6 +10,7 @@ only). Messages are encoded by python-osc, the maintained OSC library, not by ha
 from __future__ import annotations
 
 import logging
+import re
 import socket
 
 from pythonosc.udp_client import SimpleUDPClient
@@ -120,13 +121,21 @@ class OscSink:
                 if self._say is not None:
                     self._say(text)
 
+    @staticmethod
+    def _text(value) -> str:
+        """A string argument OSC can carry: its strings end at the first NUL, so a marker holding one ('a\\0b')
+        moved every later argument at the receiver (python-osc's server got the reason as the skip kind), and a
+        lone surrogate (a marker a source plugin read from bytes that were no text) made python-osc's encoder
+        raise, which ended the session. Each becomes '?', as in the run report (eegviz.record.run_report)."""
+        return re.sub("[\\x00\\ud800-\\udfff]", "?", str(value))
+
     def on_result(self, rec, stimulus=None) -> None:
         self._send("/eegviz/reconstruction", [
-            rec.marker.payload, rec.decoded.top_class, float(rec.decoded.class_scores.max()),
-            float(rec.timings_ms.get("marker_to_image", 0.0))])
+            self._text(rec.marker.payload), self._text(rec.decoded.top_class),
+            float(rec.decoded.class_scores.max()), float(rec.timings_ms.get("marker_to_image", 0.0))])
 
     def on_skipped(self, marker, reason: str, kind) -> None:
-        self._send("/eegviz/skipped", [marker.payload, reason, kind.value])
+        self._send("/eegviz/skipped", [self._text(marker.payload), self._text(reason), kind.value])
 
     def close(self) -> None:
         self.client.close()

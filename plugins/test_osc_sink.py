@@ -236,3 +236,22 @@ def test_a_failed_send_is_a_notice_once_in_a_window_session(monkeypatch, caplog)
                     "later failures are not reported"]
     assert [r.getMessage() for r in caplog.records] == [f"OSC sink: {said[0].split(': ', 1)[1]}"]
     sink.close()
+
+
+def test_a_marker_osc_cannot_carry_as_it_is_keeps_the_arguments_in_place():
+    """A NUL in a marker moved the later arguments at the receiver, and a lone surrogate raised in python-osc's
+    encoder (ending the session): both arrive as '?', every argument where the README says it is."""
+    from pythonosc.osc_message import OscMessage
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(2)
+    sink = _osc_sink_class().from_spec(f"127.0.0.1:{rx.getsockname()[1]}")
+    try:
+        sink.on_skipped(Marker(1.0, "a\x00b"), "dropped: newest wins", SkipKind.DROPPED)
+        sink.on_skipped(Marker(2.0, "Bild_\udce4"), "gap", SkipKind.GAP)
+        got = [OscMessage(rx.recvfrom(4096)[0]).params for _ in range(2)]
+    finally:
+        sink.close()
+        rx.close()
+    assert got == [["a?b", "dropped: newest wins", "dropped"], ["Bild_?", "gap", "gap"]]
