@@ -74,6 +74,12 @@ class OscSink:
         host = host.strip()
         if host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
+        elif host.endswith(":") and not host.endswith("::"):
+            # an IPv6 address with no port (osc:::1, osc:fe80::1): its last group was read as the port, and the
+            # rest (':') was refused as "OSC target ::1 cannot be used (Name or service not known)", as if ::1
+            # could not be sent to
+            raise EegvizError(f"--sink osc:{spec}: '{spec.strip()}' reads as an IPv6 address without a port; "
+                              f"give osc:[ADDRESS]:PORT, e.g. osc:[::1]:9000")
         try:
             port_number = int(port.strip())
         except ValueError:

@@ -255,3 +255,17 @@ def test_a_marker_osc_cannot_carry_as_it_is_keeps_the_arguments_in_place():
         sink.close()
         rx.close()
     assert got == [["a?b", "dropped: newest wins", "dropped"], ["Bild_?", "gap", "gap"]]
+
+
+def test_an_ipv6_target_without_a_port_is_told_to_give_one():
+    """osc:::1 was refused as "OSC target ::1 cannot be used (Name or service not known)": its '1' was the port."""
+    import pytest
+
+    from eegviz.errors import EegvizError
+
+    sink_cls = _osc_sink_class()
+    for spec in ("::1", "fe80::1"):
+        with pytest.raises(EegvizError, match=rf"^--sink osc:{spec}: '{spec}' reads as an IPv6 address without a "
+                                              r"port; give osc:\[ADDRESS\]:PORT, e\.g\. osc:\[::1\]:9000$"):
+            sink_cls.check_spec(spec)
+    assert sink_cls.parse_spec("fe80:::9000") == ("fe80::", 9000) and sink_cls.parse_spec("::1:9000") == ("::1", 9000)
