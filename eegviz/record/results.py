@@ -25,7 +25,13 @@ log = logging.getLogger(__name__)
 
 
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "marker"
+    """A marker as part of a PNG's name: letters and digits of any script kept, at most 80 of them and 200 bytes
+    of UTF-8. A file name holds 255 bytes (ext4, tmpfs), and 80 letters of 4 bytes each (CJK Extension B, the
+    mathematical bold letters of a styled id) made "File name too long", which ended the session."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80]
+    while len(safe.encode("utf-8")) > 200:
+        safe = safe[:-1]
+    return safe or "marker"
 
 
 class ResultsWriter:
