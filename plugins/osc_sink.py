@@ -43,7 +43,9 @@ class OscSink:
             # lookup held up each image, or lost the message). The lookup check_spec made before the model loaded
             # is the one used, if there was one.
             family, ip = self._checked.pop((host, port), None) or self._resolve(host, port)
-            self.client = SimpleUDPClient(ip, port, family=family)
+            # A broadcast address (192.168.1.255: every visuals machine on the network) is allowed: without
+            # SO_BROADCAST every send to one failed with "Permission denied", said once, and nothing arrived.
+            self.client = SimpleUDPClient(ip, port, allow_broadcast=family == socket.AF_INET, family=family)
         except (OSError, OverflowError) as e:
             raise EegvizError(f"OSC target {host}:{port} cannot be used ({e})") from None
         self.target = f"{host}:{port}"

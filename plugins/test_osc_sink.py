@@ -160,7 +160,7 @@ def test_a_link_local_ipv6_target_keeps_its_interface(monkeypatch):
     made = []
 
     class Client:
-        def __init__(self, address, port, family=socket.AF_UNSPEC):
+        def __init__(self, address, port, allow_broadcast=False, family=socket.AF_UNSPEC):
             made.append((address, port, family))
 
     monkeypatch.setattr(module, "SimpleUDPClient", Client)
@@ -269,3 +269,12 @@ def test_an_ipv6_target_without_a_port_is_told_to_give_one():
                                               r"port; give osc:\[ADDRESS\]:PORT, e\.g\. osc:\[::1\]:9000$"):
             sink_cls.check_spec(spec)
     assert sink_cls.parse_spec("fe80:::9000") == ("fe80::", 9000) and sink_cls.parse_spec("::1:9000") == ("::1", 9000)
+
+
+def test_an_ipv4_target_may_be_a_broadcast_address():
+    """Without SO_BROADCAST every send to a broadcast address (192.168.1.255) failed with "Permission denied"."""
+    sink = _osc_sink_class().from_spec("127.0.0.1:9")
+    try:
+        assert sink.client._sock.getsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST) == 1
+    finally:
+        sink.close()
