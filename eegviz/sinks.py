@@ -79,10 +79,17 @@ def make_sink(spec: str):
     from eegviz.plugins import lacking, miscalled
 
     missing = lacking(sink, SINK_METHODS)
-    if missing:
-        raise EegvizError(f"sink '{name}' is not a sink: it lacks {', '.join(missing)}")
-    wrong = miscalled(sink, SINK_CALLS)
-    if wrong:
+    wrong = [] if missing else miscalled(sink, SINK_CALLS)
+    if missing or wrong:
+        # what it opened (an OSC socket, a log file) is closed, where it can be: a refused sink was left open,
+        # one more with each Start in the window; and the refusal names its --sink, as every other one does
+        if callable(getattr(sink, "close", None)):
+            try:
+                sink.close()
+            except Exception as e:  # noqa: BLE001 - the refusal is the error said
+                logging.getLogger(__name__).debug("closing the refused --sink %s: %s", spec, e)
+        if missing:
+            raise EegvizError(f"--sink {spec}: sink '{name.strip()}' is not a sink: it lacks {', '.join(missing)}")
         raise EegvizError(f"--sink {spec}: sink '{name.strip()}' cannot take the session's calls: {'; '.join(wrong)}")
     return NamedSink(sink, spec)
 

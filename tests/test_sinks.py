@@ -335,3 +335,24 @@ def test_a_headless_session_refused_before_it_runs_closes_its_sinks(monkeypatch)
     with pytest.raises(EegvizError, match="no latent branch"):
         headless.run_headless(object(), SessionSettings(output=OutputSettings(sinks=("closing",))))
     assert len(_Closing.closed) == 1
+
+
+def test_a_refused_sink_is_closed_and_its_refusal_names_the_option(monkeypatch):
+    """A sink lacking a method was refused after it was built, its socket or file left open, in a line that did not
+    name its --sink as every other refusal does."""
+    from eegviz import plugins
+
+    closed = []
+
+    class NoSkips:
+        def on_result(self, rec, stimulus):
+            pass
+
+        def close(self):
+            closed.append(True)
+
+    monkeypatch.setitem(plugins._extra["sinks"], "hE-noskips", NoSkips)
+    with pytest.raises(EegvizError) as err:
+        make_sink("hE-noskips")
+    assert str(err.value) == "--sink hE-noskips: sink 'hE-noskips' is not a sink: it lacks on_skipped"
+    assert closed == [True]
