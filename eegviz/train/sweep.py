@@ -177,7 +177,10 @@ def plot_sweep(result: dict, path: Path) -> None:
         reps = sorted({p["repeats"] for r in result["levels"] for p in r[who]})
         for k in reps:
             pts = [(xi, next((p for p in r[who] if p["repeats"] == k), None)) for xi, r in zip(x, result["levels"])]
-            pts = [(xi, p) for xi, p in pts if p is not None]
+            # in x order, not the order the levels were asked in: `--snr-db=0,-20,-10` drew a line from 0 straight
+            # to -20 past the -10 point and a self-crossing interval band (and measured SNRs of close levels can
+            # swap places even when the levels are asked in order)
+            pts = sorted(((xi, p) for xi, p in pts if p is not None), key=lambda xp: xp[0])
             line, = ax.plot([a for a, _ in pts], [p["top1"] for _, p in pts], style, marker="o", ms=3,
                             color=f"C{reps_all.index(k)}", label=f"{who}, {k} averaged")
             ax.fill_between([a for a, _ in pts], [p["ci_low"] for _, p in pts], [p["ci_high"] for _, p in pts],

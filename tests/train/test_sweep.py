@@ -254,3 +254,23 @@ def test_the_sweep_figure_says_what_it_was_measured_on(tmp_path, monkeypatch):
     for needle in ("seed 3", "1 subject(s) x 20 images per class", "decoder 4 epochs, average-augment 0.5",
                    "levels asked -20, -10 dB", "chance (0.025)"):
         assert needle in shown, (needle, shown)
+
+
+def test_the_sweep_figure_draws_each_curve_in_snr_order(tmp_path, monkeypatch):
+    """Each curve was drawn in the order the levels were asked: `--snr-db=0,-20,-10` gave a line from 0 dB
+    straight to -20 dB, past the -10 dB point, and a self-crossing interval band. The points go in x order."""
+    import matplotlib.pyplot as plt
+
+    from eegviz.train.sweep import ANCHOR_NOTE, ANCHORS, plot_sweep
+
+    drawn = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (drawn.extend(
+        list(line.get_xdata()) for line in fig.axes[0].get_lines() if line.get_label().startswith("decoder")),
+        close(fig)))
+    pt = lambda a: {"repeats": 1, "top1": a, "ci_low": a / 2, "ci_high": a * 1.5}
+    levels = [{"snr_db": d, "class_snr_db_measured": d + 0.3, "decoder": [pt(a)], "probe": [pt(a)]}
+              for d, a in ((0, 0.4), (-20, 0.05), (-10, 0.2))]
+    plot_sweep({"task": "t", "chance": 0.025, "levels": levels, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE},
+               tmp_path / "c.png")
+    assert drawn == [pytest.approx([-19.7, -9.7, 0.3])]
