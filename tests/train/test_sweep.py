@@ -274,3 +274,26 @@ def test_the_sweep_figure_draws_each_curve_in_snr_order(tmp_path, monkeypatch):
     plot_sweep({"task": "t", "chance": 0.025, "levels": levels, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE},
                tmp_path / "c.png")
     assert drawn == [pytest.approx([-19.7, -9.7, 0.3])]
+
+
+def test_a_one_level_sweep_figure_shows_its_intervals(tmp_path, monkeypatch):
+    """The intervals were drawn as bands between levels only: a sweep of one level (one x) drew its points with
+    no interval at all, under a y axis that says "95% CI". One level's intervals are error bars."""
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+
+    from eegviz.train.sweep import ANCHOR_NOTE, ANCHORS, plot_sweep
+
+    bars = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig: (bars.extend(
+        [tuple(map(tuple, seg)) for seg in c.get_segments()] for c in fig.axes[0].collections
+        if isinstance(c, LineCollection)), close(fig)))
+    pt = lambda a: {"repeats": 1, "top1": a, "ci_low": a / 2, "ci_high": a * 1.5}
+    levels = [{"snr_db": -10, "class_snr_db_measured": -9.5, "decoder": [pt(0.2)], "probe": [pt(0.1)]}]
+    plot_sweep({"task": "t", "chance": 0.025, "levels": levels, "anchors": list(ANCHORS), "anchors_note": ANCHOR_NOTE},
+               tmp_path / "c.png")
+    segments = [seg for group in bars for seg in group]
+    for lo, hi in ((0.1, 0.3), (0.05, 0.15)):  # the decoder's interval and the probe's
+        assert any(seg[0][0] == seg[1][0] == -9.5 and sorted((seg[0][1], seg[1][1])) == pytest.approx([lo, hi])
+                   for seg in segments), segments
