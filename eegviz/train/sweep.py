@@ -114,21 +114,29 @@ def run_sweep(out: Path, levels: list[float], cfg, subjects: int = 1, n_per_clas
     for db in levels:
         data = out / f"data_snr{level_name(db)}"
         level_cfg = dataclasses.replace(cfg, class_snr_db=db)
-        simulate_dataset(data, subjects=subjects, n_per_class=n_per_class, seed=seed, config=level_cfg)
-        measured = json.loads((data / "dataset.json").read_text())["class_snr_db"]
-        ds = load_dataset(data)
-        dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed, average_augment=average_augment,
-                               text_encoder=TEXT_ENCODER)
-        test_idx = ds.subset("test")
-        row = {"snr_db": db, "class_snr_db_measured": measured,
-               "decoder": repetition_curve(ds, test_idx, lambda x: decode_eeg(x, dec)["scores"].argmax(1), seed),
-               "probe": probe_curve(ds, dec.spec, seed=seed)}
-        if not row["decoder"]:  # no repetitions: the single-trial point
-            top1 = float((decode_split(ds, dec, test_idx)["scores"].argmax(1) == ds.labels[test_idx]).mean())
-            lo, hi = wilson(top1 * len(test_idx), len(test_idx))
-            # n_images as every curve row has it ((subject, image) units; one per trial here): it was missing
-            row["decoder"] = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(test_idx)),
-                               "n_images": len(repetition_counts(ds, test_idx))}]
+        try:
+            simulate_dataset(data, subjects=subjects, n_per_class=n_per_class, seed=seed, config=level_cfg)
+            measured = json.loads((data / "dataset.json").read_text())["class_snr_db"]
+            ds = load_dataset(data)
+            dec, _ = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed, average_augment=average_augment,
+                                   text_encoder=TEXT_ENCODER)
+            test_idx = ds.subset("test")
+            row = {"snr_db": db, "class_snr_db_measured": measured,
+                   "decoder": repetition_curve(ds, test_idx, lambda x: decode_eeg(x, dec)["scores"].argmax(1), seed),
+                   "probe": probe_curve(ds, dec.spec, seed=seed)}
+            if not row["decoder"]:  # no repetitions: the single-trial point
+                top1 = float((decode_split(ds, dec, test_idx)["scores"].argmax(1) == ds.labels[test_idx]).mean())
+                lo, hi = wilson(top1 * len(test_idx), len(test_idx))
+                # n_images as every curve row has it ((subject, image) units; one per trial here): it was missing
+                row["decoder"] = [{"repeats": 1, "top1": top1, "ci_low": lo, "ci_high": hi, "n": int(len(test_idx)),
+                                   "n_images": len(repetition_counts(ds, test_idx))}]
+        except BaseException:
+            # a level stopped (Ctrl-C, a job's time limit) or refused part way left its simulated data in --out
+            # without --keep-data: the whole dataset once it was simulated, a partial one before (GiBs at real
+            # sizes, and curves.json lists that level as not run)
+            if not keep_data:
+                shutil.rmtree(data, ignore_errors=True)
+            raise
         rows.append(row)
         if not keep_data:
             shutil.rmtree(data)

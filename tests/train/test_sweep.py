@@ -217,7 +217,8 @@ def test_a_stopped_sweep_keeps_the_levels_it_finished(tmp_path, stand_in_decoder
     """curves.json and curves.png were written once, after the last level: a sweep stopped during its last level
     (Ctrl-C, a job's time limit) lost every level it had finished, and the rerun into its --out was refused
     without saying that a sweep does not resume. Now both are written after each level, the levels not run are
-    listed, and the refusal says so. The decoder is a stand-in (training is not what is checked)."""
+    listed, and the refusal says so; the stopped level's data is removed as a finished one's is. The decoder is a
+    stand-in (training is not what is checked)."""
     from eegviz.train.sweep import run_sweep
 
     stand_in_decoder(stop_at=2)  # stopped while the second level trains
@@ -229,6 +230,8 @@ def test_a_stopped_sweep_keeps_the_levels_it_finished(tmp_path, stand_in_decoder
     res = json.loads((out / "curves.json").read_text())
     assert [r["snr_db"] for r in res["levels"]] == [-3.0] and res["levels_not_run"] == [-6.0, -9.0]
     assert (out / "curves.png").stat().st_size > 10_000
+    # the stopped level's simulated data went too (no --keep-data): it stayed in --out, whole or partial
+    assert not any(p.name.startswith("data_") for p in out.iterdir())
     assert main(["sweep", "--snr-db=-6,-9", "--out", str(out)]) == 2
     assert "a sweep does not resume" in capsys.readouterr().err
 
