@@ -196,9 +196,9 @@ def plot_sweep(result: dict, path: Path) -> None:
             if len({a for a, _ in pts}) == 1:
                 # a band over one x has no width: a one-level sweep's figure showed its points with no interval
                 # at all (the y axis says "95% CI"), so a single level's intervals are drawn as error bars
-                ax.errorbar([a for a, _ in pts], [p["top1"] for _, p in pts],
-                            yerr=[[p["top1"] - p["ci_low"] for _, p in pts], [p["ci_high"] - p["top1"] for _, p in pts]],
-                            fmt="none", ecolor=line.get_color(), elinewidth=0.8, capsize=3)
+                below, above = [p["top1"] - p["ci_low"] for _, p in pts], [p["ci_high"] - p["top1"] for _, p in pts]
+                ax.errorbar([a for a, _ in pts], [p["top1"] for _, p in pts], yerr=[below, above], fmt="none",
+                            ecolor=line.get_color(), elinewidth=0.8, capsize=3)
     ax.axhline(result["chance"], color="k", lw=1, ls=":", label=f"chance ({result['chance']:.3g})")
     for a in result["anchors"]:
         ax.axhline(a["top1"], color="grey", lw=0.8, ls="-.")
