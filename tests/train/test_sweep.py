@@ -61,6 +61,20 @@ def test_sweep_writes_curves_and_plot(tmp_path, capsys):
     assert not any(p.name.startswith("data_") for p in out.iterdir())  # levels' data removed by default
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("-3 dB (measured ") and "decoder 1x " in printed[0] and "curves.json" in printed[-1]
+    assert "chance 0.025" in printed[-1]  # what the printed figures are to be held against
+
+
+def test_the_printed_level_line_gives_each_point_its_interval():
+    """A level's printed figures were bare ("decoder 1x 0.037, 2x 0.062"): at sweep sizes each one's interval spans
+    about +-0.07, so a difference the intervals do not support read as a gain. Each point now has its interval."""
+    from eegviz.train.sweep import level_line
+
+    pt = lambda k, a, lo, hi: {"repeats": k, "top1": a, "ci_low": lo, "ci_high": hi}
+    row = {"snr_db": -10.0, "class_snr_db_measured": -9.53, "decoder": [pt(1, 0.0375, 0.0087, 0.1473),
+                                                                         pt(2, 0.0625, 0.0196, 0.1821)],
+           "probe": [pt(1, 0.044, 0.011, 0.156)]}
+    assert level_line(row) == ("-10 dB (measured -9.5): decoder 1x 0.037 [0.009, 0.147], 2x 0.062 [0.020, 0.182]; "
+                               "probe 1x 0.044 [0.011, 0.156]")
 
 
 def test_sweep_plot_draws_several_levels(tmp_path):
