@@ -218,6 +218,10 @@ def cmd_session(args) -> int:
         _check_named(args, "--source")
     if args.cmd == "replay":  # `replay "$REC"` with REC unset
         check_named(args.file, "replay's FILE", "the recording to replay (XDF, or a file MNE reads)")
+        # `--source "$READER"` with READER unset (or a file's `source = ""`) was read as auto: a csv recording was
+        # then said to be "not an XDF recording nor a file MNE reads", pointing at the --source that was given
+        check_named(args.source, "--source", "a file reader (auto, xdf, mne) or a source plugin (`eegviz plugins` "
+                    "lists them)")
     settings = session_settings(args)
     _check_session(settings)
     source = initial_source(settings.source)

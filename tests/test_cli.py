@@ -541,8 +541,8 @@ def test_an_empty_path_is_refused_not_taken_for_the_working_directory_or_the_def
 
 @pytest.mark.parametrize("command, flag", [
     ("demo", "--model"), ("demo", "--generator"), ("demo", "--images-dir"), ("demo", "--screenshot"),
-    ("replay", "--sd-model"), ("replay", "--stream"), ("replay", "--markers"), ("live", "--stream"),
-    ("live", "--markers"), ("config", "--model")])
+    ("replay", "--sd-model"), ("replay", "--stream"), ("replay", "--markers"), ("replay", "--source"),
+    ("live", "--stream"), ("live", "--markers"), ("config", "--model")])
 def test_an_empty_session_option_is_refused_not_read_as_not_given(tmp_path, monkeypatch, capsys, command, flag):
     """`--model "$MODEL"` with MODEL unset ran the shipped default model, `--generator ""` the embedded one,
     `--stream ""` the first EEG stream on the machine, `--images-dir ""` the working directory: each without a
