@@ -1070,9 +1070,15 @@ REPLACES = {
              "board": ("simulate", "stream", "class_snr_db", "source"),
              "stream": ("simulate", "board", "class_snr_db", "source"),
              "source": ("simulate", "board", "stream", "markers", "class_snr_db")},
-    # --out writes a dataset: a streaming file's `stream = true` refused it ("--stream writes no files")
-    "simulate": {"stream": ("demo", "out"), "demo": ("stream",), "out": ("stream",)},
+    # --out writes a dataset: a streaming file's `stream = true` refused it ("--stream writes no files"); and the
+    # file's options of the mode replaced go with it: `stream = true` with `name` and `duration` refused `--out DIR`
+    # ("--name, --duration are for --stream ... leave them out"), though the note said --out replaced the stream
+    "simulate": {"stream": ("demo", "out", *(dest for dest, _ in _DATASET_ONLY.values())),
+                 "demo": ("stream",), "out": ("stream", *(dest for dest, _ in _STREAM_ONLY.values()))},
 }
+# their defaults: a command line parsed without the file holds them where it does not give the option, and a
+# file's value equal to one goes with either mode (_check_simulate_options refuses only a value other than it)
+_MODE_DEFAULTS = {"simulate": dict((*_DATASET_ONLY.values(), *_STREAM_ONLY.values()))}
 
 
 def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namespace | None) -> list[str]:
@@ -1082,13 +1088,15 @@ def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namesp
     from eegviz.sources.brainflow_params import BRAINFLOW_PARAMS
 
     notes = []
+    defaults = _MODE_DEFAULTS.get(cmd, {})
     for dest, others in REPLACES.get(cmd, {}).items():
         if getattr(plain, dest, None) in (None, False):
             continue
         # a file's `simulate = false` or `headless = false` does not go against it: no note of replacing it (board
         # 0 is a board, Cyton, so `is`, not ==)
         dropped = [o for o in others if values.get(o) is not None and values[o] is not False
-                   and getattr(plain, o, None) in (None, False)]
+                   and (o not in defaults or values[o] != defaults[o])
+                   and getattr(plain, o, None) in (None, False, defaults.get(o))]
         if "board" in dropped:
             dropped += [f for _, f, _ in BRAINFLOW_PARAMS if f in values and getattr(plain, f, None) is None]
         for other in dropped:

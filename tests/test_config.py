@@ -565,10 +565,17 @@ def test_a_switch_the_file_turns_off_is_not_said_to_be_replaced(tmp_path, capsys
 
 def test_out_on_the_command_line_replaces_a_streaming_files_stream(tmp_path, capsys):
     """A simulator file with `stream = true` refused `eegviz simulate --out DIR` ("--stream writes no files"),
-    where --stream on the command line replaces the file's out: a flag wins, both ways."""
-    cfg = _toml(tmp_path, '[simulate]\nstream = true\nname = "eeg-x"\n')
+    where --stream on the command line replaces the file's out: a flag wins, both ways. The file's options of the
+    mode replaced go with it: its `name` and `duration` refused the dataset ("--name, --duration are for
+    --stream"), and a dataset file's `subjects` refused --stream; one at its default goes with either."""
+    cfg = _toml(tmp_path, '[simulate]\nstream = true\nname = "eeg-x"\nduration = 60\nsubject = 0\nimages = 5\n')
     args = parse_args(["simulate", "--config", cfg, "--out", str(tmp_path / "data")])
-    assert not args.stream and args.name == "eeg-x"
+    assert (args.stream, args.name, args.duration, args.images) == (False, "eegviz-sim", None, 5)
     assert capsys.readouterr().err == ("eegviz: note: --out on the command line replaces the config file's "
-                                       "'stream', which cannot go with it\n")
+                                       "'stream', 'name' and 'duration', which cannot go with it\n")
     assert parse_args(["simulate", "--config", cfg]).stream
+    cfg = _toml(tmp_path, '[simulate]\nout = "world"\nsubjects = 3\n')
+    args = parse_args(["simulate", "--config", cfg, "--stream", "--subjects", "2"])
+    assert (args.out, args.subjects) == (None, 2)
+    assert capsys.readouterr().err == ("eegviz: note: --stream on the command line replaces the config file's "
+                                       "'out' and 'subjects', which cannot go with it\n")
