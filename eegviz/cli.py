@@ -1016,8 +1016,13 @@ def _plain(argv: list[str]) -> argparse.Namespace | None:
     """The command line parsed without the config file: what the command line itself gives, so an abbreviation
     (--sin for --sink) counts as given, as argparse will read it. None when that parse fails, incl. --help or
     --version, however abbreviated (the real parse then prints them, or says what is wrong)."""
+    parser = build_parser(_CommandScan)
+    for command in parser.eegviz_commands.values():
+        for action in command._actions:  # argparse has no public listing of its actions
+            if isinstance(action, argparse.BooleanOptionalAction):
+                action.default = None  # so that --no-X given (False) is told from not given (None): SWITCHED_OFF
     try:
-        return build_parser(_CommandScan).parse_known_args(argv)[0]
+        return parser.parse_known_args(argv)[0]
     except _ScanError:
         return None
 
@@ -1076,6 +1081,10 @@ REPLACES = {
     "simulate": {"stream": ("demo", "out", *(dest for dest, _ in _DATASET_ONLY.values())),
                  "demo": ("stream",), "out": ("stream", *(dest for dest, _ in _STREAM_ONLY.values()))},
 }
+# Options that go with a switch only: --no-X on the command line replaces the config file's. A lab's `[live]
+# simulate = true` with `class_snr_db = 3` refused `eegviz live --no-simulate` ("--class-snr-db ... give it with
+# --simulate"), and no flag could unset the file's class SNR.
+SWITCHED_OFF = {"live": {"simulate": ("class_snr_db",)}}
 # their defaults: a command line parsed without the file holds them where it does not give the option, and a
 # file's value equal to one goes with either mode (_check_simulate_options refuses only a value other than it)
 _MODE_DEFAULTS = {"simulate": dict((*_DATASET_ONLY.values(), *_STREAM_ONLY.values()))}
@@ -1089,8 +1098,12 @@ def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namesp
 
     notes = []
     defaults = _MODE_DEFAULTS.get(cmd, {})
-    for dest, others in REPLACES.get(cmd, {}).items():
-        if getattr(plain, dest, None) in (None, False):
+    alternatives = [(dest, f"--{dest}", others, getattr(plain, dest, None) not in (None, False))
+                    for dest, others in REPLACES.get(cmd, {}).items()]
+    alternatives += [(dest, f"--no-{dest}", others, getattr(plain, dest, None) is False)
+                     for dest, others in SWITCHED_OFF.get(cmd, {}).items()]
+    for dest, flag, others, given in alternatives:
+        if not given:
             continue
         # a file's `simulate = false` or `headless = false` does not go against it: no note of replacing it (board
         # 0 is a board, Cyton, so `is`, not ==)
@@ -1104,7 +1117,7 @@ def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namesp
         if dropped:
             named = [repr(o) for o in dropped]
             named = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
-            notes.append(f"--{dest} on the command line replaces the config file's {named}, which cannot go with it")
+            notes.append(f"{flag} on the command line replaces the config file's {named}, which cannot go with it")
     return notes
 
 

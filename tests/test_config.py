@@ -552,6 +552,18 @@ def test_a_dollar_brace_that_names_no_variable_is_refused_for_what_it_is(tmp_pat
     assert f": {form} is not a variable eegviz expands; write $NAME or ${{NAME}}" in str(e.value)
 
 
+def test_no_simulate_on_the_command_line_replaces_the_files_class_snr(tmp_path, capsys):
+    """A lab's `[live] simulate = true` with `class_snr_db = 3` refused `eegviz live --no-simulate` ("give it with
+    --simulate"): no flag could unset the file's class SNR. Not given, --no-simulate replaces nothing."""
+    cfg = _toml(tmp_path, "[live]\nsimulate = true\nclass_snr_db = 3\n")
+    args = parse_args(["live", "--config", cfg, "--no-simulate"])
+    assert (args.simulate, args.class_snr_db) == (False, None)
+    assert capsys.readouterr().err == ("eegviz: note: --no-simulate on the command line replaces the config file's "
+                                       "'class_snr_db', which cannot go with it\n")
+    args = parse_args(["live", "--config", cfg])
+    assert (args.simulate, args.class_snr_db) == (True, 3.0) and capsys.readouterr().err == ""
+
+
 def test_a_switch_the_file_turns_off_is_not_said_to_be_replaced(tmp_path, capsys):
     """`simulate = false` in the file and --stream on the command line noted "--stream on the command line
     replaces the config file's 'simulate'", of a setting that went with it; a board 0 (Cyton) is still one."""
