@@ -224,6 +224,11 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
                 else:
                     unused.append(f"'{key}' ({', '.join(owners[name])})")  # meant for another command
                 continue
+            if in_section and isinstance(value, dict):
+                # `[live.brainflow]` (settings grouped under a heading) was told "[brainflow] is no command's
+                # table", naming a table the file does not have
+                raise EegvizError(f"config file {path}: [{command}.{key}] is a table inside [{command}]; a command's "
+                                  f"table holds its options as `key = value` lines, with no tables inside")
             raise EegvizError(f"config file {path}: {_not_an_option(key, value, command, parsers, owners, others)}")
         if (earlier := set_by.get((in_section, action.dest))) is not None:
             where = f"the [{command}] table" if in_section else "the top level"

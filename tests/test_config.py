@@ -311,6 +311,9 @@ def test_a_relative_path_in_a_config_is_read_from_the_working_directory(tmp_path
     (["demo"], "[dmeo]\nspeed = 1\n", "[dmeo] is no command's table; a table is named after the command it is "
                                      "for (bench, demo, eval, live, "),
     (["demo"], "live = true\n", "'live' is a command: the settings of `eegviz live` go in a [live] table"),
+    # was "[brainflow] is no command's table", a table the file does not have
+    (["live"], "[live.brainflow]\nboard = 0\n", "[live.brainflow] is a table inside [live]; a command's table "
+                                                 "holds its options as `key = value` lines, with no tables inside"),
     (["demo"], '[demo]\nstream = "amp"\n', "'stream' is not an option of `eegviz demo` (it is an option of replay, "
                                            "live, "),
 ])
