@@ -13,6 +13,7 @@ from eegviz.checks import check_at_least, check_named, check_new_file, check_pos
 from eegviz.data.options import add_dataset_arguments, dataset_options
 from eegviz.errors import EegvizError, os_error_line
 from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
+from eegviz.world.sim_cli import SIM_OPTIONS
 
 
 # -- sessions: demo, replay, live -----------------------------------------------------------------------------------
@@ -1078,16 +1079,22 @@ REPLACES = {
     # --out writes a dataset: a streaming file's `stream = true` refused it ("--stream writes no files"); and the
     # file's options of the mode replaced go with it: `stream = true` with `name` and `duration` refused `--out DIR`
     # ("--name, --duration are for --stream ... leave them out"), though the note said --out replaced the stream
+    # --demo writes the demo recording as shipped: a dataset file's `subjects` or `images` refused it ("not used by
+    # --demo")
     "simulate": {"stream": ("demo", "out", *(dest for dest, _ in _DATASET_ONLY.values())),
-                 "demo": ("stream",), "out": ("stream", *(dest for dest, _ in _STREAM_ONLY.values()))},
+                 "demo": tuple(dict.fromkeys(("stream", *(dest for dest, _ in (*_DATASET_ONLY.values(),
+                                                                               *_STREAM_ONLY.values())),
+                                               "images", "preset", *(dest for _, dest, _, _ in SIM_OPTIONS)))),
+                 "out": ("stream", *(dest for dest, _ in _STREAM_ONLY.values()))},
 }
+# their defaults: a command line parsed without the file holds them where it does not give the option, and a
+# file's value equal to one goes with either mode (_check_simulate_options refuses only a value other than it)
+_MODE_DEFAULTS = {"simulate": {**dict((*_DATASET_ONLY.values(), *_STREAM_ONLY.values())), "images": 50,
+                               "preset": "demo", **{dest: None for _, dest, _, _ in SIM_OPTIONS}}}
 # Options that go with a switch only: --no-X on the command line replaces the config file's. A lab's `[live]
 # simulate = true` with `class_snr_db = 3` refused `eegviz live --no-simulate` ("--class-snr-db ... give it with
 # --simulate"), and no flag could unset the file's class SNR.
 SWITCHED_OFF = {"live": {"simulate": ("class_snr_db",)}}
-# their defaults: a command line parsed without the file holds them where it does not give the option, and a
-# file's value equal to one goes with either mode (_check_simulate_options refuses only a value other than it)
-_MODE_DEFAULTS = {"simulate": dict((*_DATASET_ONLY.values(), *_STREAM_ONLY.values()))}
 
 
 def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namespace | None) -> list[str]:

@@ -555,6 +555,16 @@ def test_a_dollar_brace_that_names_no_variable_is_refused_for_what_it_is(tmp_pat
     assert f": {form} is not a variable eegviz expands; write $NAME or ${{NAME}}" in str(e.value)
 
 
+def test_demo_on_the_command_line_replaces_a_dataset_files_world(tmp_path, capsys):
+    """A dataset file's `subjects`, `images` and class SNR refused `eegviz simulate --demo --out DIR` ("not used by
+    --demo, which writes the demo recording as shipped"): the flag could not win without editing the file."""
+    cfg = _toml(tmp_path, '[simulate]\nsubjects = 4\nimages = 50\nrepeats = 8\nclass_snr_db = -5\nseed = 3\n')
+    args = parse_args(["simulate", "--config", cfg, "--demo", "--out", str(tmp_path / "demo")])
+    assert (args.subjects, args.repeats, args.class_snr_db, args.seed) == (2, None, None, 3)
+    assert capsys.readouterr().err == ("eegviz: note: --demo on the command line replaces the config file's "
+                                       "'subjects', 'repeats' and 'class_snr_db', which cannot go with it\n")
+
+
 def test_no_simulate_on_the_command_line_replaces_the_files_class_snr(tmp_path, capsys):
     """A lab's `[live] simulate = true` with `class_snr_db = 3` refused `eegviz live --no-simulate` ("give it with
     --simulate"): no flag could unset the file's class SNR. Not given, --no-simulate replaces nothing."""
