@@ -389,6 +389,25 @@ def _check_named(args, *flags: str) -> None:
         check_named(getattr(args, flag.lstrip("-").replace("-", "_"), None), flag, what[flag])
 
 
+# option -> (dest, default) of the options a run cannot use: train --decoder-only, eval --no-reconstructions and
+# --no-controls refuse them (given a value other than the default), and the switch on the command line replaces a
+# config file's (REPLACES, SWITCHED_OFF)
+_DECODER_ONLY_UNUSED = {"--ae-steps": ("ae_steps", None), "--unet-steps": ("unet_steps", None),
+                        "--distill-steps": ("distill_steps", None), "--generator-config": ("generator_config", "full"),
+                        "--classifier-images": ("classifier_images", 200),
+                        "--classifier-epochs": ("classifier_epochs", 15)}
+_NO_RECONSTRUCTIONS_UNUSED = {"--generator": ("generator", None), "--sd-model": ("sd_model", None),
+                              "--steps": ("steps", None), "--strength": ("strength", None),
+                              "--guidance": ("guidance", None), "--init": ("init", None),
+                              "--compile": ("compile", False), "--classifier": ("classifier", None)}
+_NO_CONTROLS_UNUSED = {"--controls-highpass": ("controls_highpass", 1.0)}
+
+
+def _given_of(args, options: dict) -> list:
+    """(flag, value, default) triples of `options` (flag -> (dest, default)), for _refuse_given."""
+    return [(flag, getattr(args, dest), default) for flag, (dest, default) in options.items()]
+
+
 def _refuse_given(options, what: str) -> None:
     """One line refusing those of `options` ((flag, value, default) triples) given a value other than their default,
     as `what` they are ("for the reconstructions, which --no-reconstructions skips"): options this run cannot use,
@@ -408,11 +427,7 @@ def cmd_train(args) -> int:
     if args.decoder_only:
         # the generator's sizes and its classifier's were dropped without a word by a run that trains neither
         # (`--decoder-only --generator-config tiny` trained the full decoder it always trains)
-        _refuse_given((("--ae-steps", args.ae_steps, None), ("--unet-steps", args.unet_steps, None),
-                       ("--distill-steps", args.distill_steps, None),
-                       ("--generator-config", args.generator_config, "full"),
-                       ("--classifier-images", args.classifier_images, 200),
-                       ("--classifier-epochs", args.classifier_epochs, 15)),
+        _refuse_given(_given_of(args, _DECODER_ONLY_UNUSED),
                       "for the embedded generator and its stimulus classifier, which --decoder-only does not train")
     data_opts = dataset_options(args)
     gen_sizes = {k: getattr(args, k) for k in ("ae_steps", "unet_steps", "distill_steps")
@@ -444,14 +459,10 @@ def cmd_eval(args) -> int:
     if not args.reconstructions:
         # the generator was built (a --sd-model loaded, perhaps fetched) and its options dropped without a word by
         # an evaluation that makes no image
-        _refuse_given((("--generator", args.generator, None), ("--sd-model", args.sd_model, None),
-                       ("--steps", args.steps, None), ("--strength", args.strength, None),
-                       ("--guidance", args.guidance, None), ("--init", args.init, None),
-                       ("--compile", args.compile, False), ("--classifier", args.classifier, None)),
-                      "for the reconstructions, which --no-reconstructions skips")
+        _refuse_given(_given_of(args, _NO_RECONSTRUCTIONS_UNUSED), "for the reconstructions, which "
+                      "--no-reconstructions skips")
     if not args.controls:  # the high-pass variant's cutoff was dropped without a word (its Nyquist check with it)
-        _refuse_given((("--controls-highpass", args.controls_highpass, 1.0),),
-                      "for the confound controls, which --no-controls skips")
+        _refuse_given(_given_of(args, _NO_CONTROLS_UNUSED), "for the confound controls, which --no-controls skips")
     _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
     data_opts = dataset_options(args)
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
@@ -1022,6 +1033,8 @@ def _plain(argv: list[str]) -> argparse.Namespace | None:
         for action in command._actions:  # argparse has no public listing of its actions
             if isinstance(action, argparse.BooleanOptionalAction):
                 action.default = None  # so that --no-X given (False) is told from not given (None): SWITCHED_OFF
+            if action.option_strings:
+                action.required = False  # a config file may give train's --data or eval's --model: not a failure
     try:
         return parser.parse_known_args(argv)[0]
     except _ScanError:
@@ -1086,15 +1099,22 @@ REPLACES = {
                                                                                *_STREAM_ONLY.values())),
                                                "images", "preset", *(dest for _, dest, _, _ in SIM_OPTIONS)))),
                  "out": ("stream", *(dest for dest, _ in _STREAM_ONLY.values()))},
+    # a full training's file (`ae_steps`, `generator_config`) refused `train --decoder-only`
+    "train": {"decoder_only": tuple(dest for dest, _ in _DECODER_ONLY_UNUSED.values())},
 }
 # their defaults: a command line parsed without the file holds them where it does not give the option, and a
 # file's value equal to one goes with either mode (_check_simulate_options refuses only a value other than it)
 _MODE_DEFAULTS = {"simulate": {**dict((*_DATASET_ONLY.values(), *_STREAM_ONLY.values())), "images": 50,
-                               "preset": "demo", **{dest: None for _, dest, _, _ in SIM_OPTIONS}}}
+                               "preset": "demo", **{dest: None for _, dest, _, _ in SIM_OPTIONS}},
+                  "train": dict(_DECODER_ONLY_UNUSED.values()),
+                  "eval": dict((*_NO_RECONSTRUCTIONS_UNUSED.values(), *_NO_CONTROLS_UNUSED.values()))}
 # Options that go with a switch only: --no-X on the command line replaces the config file's. A lab's `[live]
 # simulate = true` with `class_snr_db = 3` refused `eegviz live --no-simulate` ("--class-snr-db ... give it with
 # --simulate"), and no flag could unset the file's class SNR.
-SWITCHED_OFF = {"live": {"simulate": ("class_snr_db",)}}
+# A file's top-level `steps = 4` (for demo and live too) refused `eval --no-reconstructions` the same way.
+SWITCHED_OFF = {"live": {"simulate": ("class_snr_db",)},
+                "eval": {"reconstructions": tuple(dest for dest, _ in _NO_RECONSTRUCTIONS_UNUSED.values()),
+                         "controls": tuple(dest for dest, _ in _NO_CONTROLS_UNUSED.values())}}
 
 
 def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namespace | None) -> list[str]:
@@ -1105,9 +1125,9 @@ def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namesp
 
     notes = []
     defaults = _MODE_DEFAULTS.get(cmd, {})
-    alternatives = [(dest, f"--{dest}", others, getattr(plain, dest, None) not in (None, False))
+    alternatives = [(dest, f"--{dest.replace('_', '-')}", others, getattr(plain, dest, None) not in (None, False))
                     for dest, others in REPLACES.get(cmd, {}).items()]
-    alternatives += [(dest, f"--no-{dest}", others, getattr(plain, dest, None) is False)
+    alternatives += [(dest, f"--no-{dest.replace('_', '-')}", others, getattr(plain, dest, None) is False)
                      for dest, others in SWITCHED_OFF.get(cmd, {}).items()]
     for dest, flag, others, given in alternatives:
         if not given:

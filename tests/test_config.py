@@ -565,6 +565,22 @@ def test_demo_on_the_command_line_replaces_a_dataset_files_world(tmp_path, capsy
                                        "'subjects', 'repeats' and 'class_snr_db', which cannot go with it\n")
 
 
+def test_decoder_only_and_no_reconstructions_replace_the_files_generator_options(tmp_path, capsys):
+    """A file's top-level `steps = 4` (for demo and live too) refused `eval --no-reconstructions` ("--steps is for
+    the reconstructions ... leave it out"), and a full training's `ae_steps` refused `train --decoder-only`."""
+    cfg = _toml(tmp_path, 'steps = 4\ndata = "d"\nout = "o"\n[eval]\nmodel = "m"\ncontrols_highpass = 2.0\n'
+                          '[train]\nae_steps = 500\n')
+    args = parse_args(["eval", "--config", cfg, "--no-reconstructions", "--no-controls"])
+    assert (args.steps, args.controls_highpass) == (None, 1.0)
+    assert capsys.readouterr().err == (
+        "eegviz: note: --no-reconstructions on the command line replaces the config file's 'steps', which cannot go "
+        "with it\neegviz: note: --no-controls on the command line replaces the config file's 'controls_highpass', "
+        "which cannot go with it\n")
+    assert parse_args(["train", "--config", cfg, "--decoder-only"]).ae_steps is None
+    assert "--decoder-only on the command line replaces the config file's 'ae_steps'" in capsys.readouterr().err
+    assert parse_args(["eval", "--config", cfg]).steps == 4 and capsys.readouterr().err == ""
+
+
 def test_no_simulate_on_the_command_line_replaces_the_files_class_snr(tmp_path, capsys):
     """A lab's `[live] simulate = true` with `class_snr_db = 3` refused `eegviz live --no-simulate` ("give it with
     --simulate"): no flag could unset the file's class SNR. Not given, --no-simulate replaces nothing."""
