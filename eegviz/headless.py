@@ -26,6 +26,7 @@ def run_headless(source, settings: SessionSettings):
     session folder (eegviz.record.session_folder). A progress bar counts markers on
     a terminal.
     """
+    from eegviz.data.seen_images import model_world_seeds
     from eegviz.model_sources import resolve_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
@@ -45,7 +46,7 @@ def run_headless(source, settings: SessionSettings):
         pipe = Pipeline(source, decoder, generator, sinks + [progress], output=output,
                         paced=settings.paced, montage=settings.source.montage,
                         average_repeats=settings.average_repeats, threads=settings.threads,
-                        truth=StimulusTruth(settings.images_dir))
+                        truth=StimulusTruth(settings.images_dir), world_seeds=model_world_seeds(model_dir))
     except BaseException:
         close_sinks(sinks)  # the pipeline closes them once it runs; a refused one never did
         raise

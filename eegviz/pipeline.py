@@ -252,8 +252,12 @@ class Pipeline:
                  on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None,
                  output=None, on_started: Callable[[object], None] | None = None,
                  on_notice: Callable[[str], None] | None = None, montage: str | None = None,
-                 average_repeats: bool = False, threads: int | None = None, truth: StimulusTruth | None = None):
+                 average_repeats: bool = False, threads: int | None = None, truth: StimulusTruth | None = None,
+                 world_seeds: set[int] | None = None):
         self.source, self.decoder, self.generator = source, decoder, generator
+        # the synthetic world seeds the model learnt (eegviz.data.seen_images.model_world_seeds): a marker naming
+        # another world's image is said once, as that session decodes at chance; None: nothing to compare with
+        self.world_seeds, self._told_world = world_seeds, False
         self.truth = truth if truth is not None else StimulusTruth()
         self.sinks: list[Sink] = list(sinks)
         self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
@@ -321,6 +325,16 @@ class Pipeline:
         finally:
             self._put_blocking(None)
 
+    def _say_other_world(self, image_id: str) -> None:
+        from eegviz.data.seen_images import other_world_marker_line
+
+        line = other_world_marker_line(image_id, self.world_seeds)
+        if line is not None:
+            self._told_world = True
+            log.warning("%s", line)
+            if self.on_notice:
+                self.on_notice(line)
+
     def _take(self, res, epocher: Epocher) -> None:
         """One read's worth: record first (lossless), then show, then cut epochs."""
         if res.gap:
@@ -353,6 +367,8 @@ class Pipeline:
             else:
                 self.truth.prefetch(m.payload)  # its stimulus decodes while the epoch is recorded, off inference
                 epocher.add_marker(m)
+                if self.world_seeds and not self._told_world:
+                    self._say_other_world(m.payload)
             if self.on_marker:
                 self.on_marker(m)
         for c in res.chunks:

@@ -116,6 +116,24 @@ def _run_with_markers(tmp_path, sent: list[str]):
     return [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()], stats, rec
 
 
+def test_a_marker_of_another_synthetic_worlds_image_is_said_once(tmp_path):
+    """`eegviz simulate --stream --seed 2` into a session of a model that learnt seed 0's world decodes at chance
+    by construction (each seed draws its own class responses), and nothing said so. Said once, at the first such
+    marker (its own world's 'cup_001' before it says nothing)."""
+
+    class Instant(SlowGenerator):
+        def generate(self, saliency, embedding, seed=0):
+            return np.zeros((len(saliency), 8, 8, 3), np.uint8)
+
+    src = ArraySource(n_markers=3, soa=0.1)
+    src.markers = [Marker(m.timestamp, p) for m, p in zip(src.markers, ["cup_001", "cup_002_s2", "tree_004_s2"])]
+    dec, _ = tiny_models()
+    said = []
+    Pipeline(src, dec, Instant(), [], paced=False, on_notice=said.append, world_seeds={0}).run()
+    assert len(said) == 1 and said[0].startswith("marker 'cup_002_s2' names an image of the synthetic world of "
+                                                 "seed 2, and the model learnt the world of seed 0"), said
+
+
 def test_a_c_strings_trailing_nul_in_a_marker_id_is_the_same_image_but_recorded_as_sent(tmp_path):
     """A C or MATLAB sender that pushes a fixed-size buffer leaves NUL after the id ("star_001\\0"), which
     LabRecorder keeps: str.strip() left it, so the id named no image (not scored, not averaged over repeats),

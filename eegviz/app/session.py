@@ -360,6 +360,7 @@ class SessionController(QObject):
         from eegviz.record.session_folder import SessionOutput
         from eegviz.sinks import close_sinks, make_sinks
         from eegviz.stimulus_truth import StimulusTruth
+        from eegviz.data.seen_images import model_world_seeds
 
         signals, sid, settings = self._signals, sess.sid, sess.settings
         reason, message, stats = "stopped", "", None
@@ -397,7 +398,8 @@ class SessionController(QObject):
                                 on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
                                 montage=settings.source.montage,
                                 average_repeats=settings.average_repeats, threads=settings.threads,
-                                truth=StimulusTruth(settings.images_dir))
+                                truth=StimulusTruth(settings.images_dir),
+                                world_seeds=model_world_seeds(sess.model_dir))
             except BaseException:
                 close_sinks(sinks)  # the pipeline closes them once it runs; a refused one never did
                 raise

@@ -134,16 +134,35 @@ def world_seeds(image_ids: Iterable) -> set[int] | None:
     return seeds
 
 
+def model_world_seeds(model_dir: Path) -> set[int] | None:
+    """The synthetic world seeds of the images the model trained on (its seen_images.json); None where it records
+    none or they are not synthetic-world images (a lab's own stimuli)."""
+    seen = read_seen_images(model_dir)
+    return world_seeds(seen["train"]) if seen is not None and seen["train"] else None
+
+
+def other_world_marker_line(image_id: str, known: set[int]) -> str | None:
+    """The notice for a session's marker that names an image of a synthetic world the model did not learn (its
+    seeds `known`); None for any other id. `eegviz simulate --stream --seed 2` into a session of the shipped model
+    decoded at chance by construction, without a word (eval says it of a dataset: other_world_line)."""
+    from eegviz.world.stimuli import spec_id_seed
+
+    seed = spec_id_seed(image_id)
+    if seed is None or seed in known:
+        return None
+    own = ", ".join(map(str, sorted(known)))
+    return (f"marker '{image_id}' names an image of the synthetic world of seed {seed}, and the model learnt the "
+            f"world of seed {own}: each seed draws its own class responses, so this session decodes at chance by "
+            f"construction (`eegviz simulate --stream --seed {min(known)}` streams the world it knows)")
+
+
 def other_world_line(model_dir: Path, image_ids: Iterable) -> tuple[list[int], str] | None:
     """The world seeds among these trials' synthetic images that the model never learnt (its seen_images.json's
     training images are of other seeds), and the warning that says so; None where there are none, or either side
     is no synthetic world. Each seed draws its own class responses (eegviz.world.eeg_sim), so another seed's world
     is decoded at chance by construction: `eegviz simulate --seed 2` looked like fresh data for the shipped model,
     and its report's chance-level figures read as the model failing."""
-    seen = read_seen_images(model_dir)
-    if seen is None or not seen["train"]:
-        return None
-    known, here = world_seeds(seen["train"]), world_seeds(image_ids)
+    known, here = model_world_seeds(model_dir), world_seeds(image_ids)
     if known is None or here is None or here <= known:
         return None
     new = sorted(here - known)
