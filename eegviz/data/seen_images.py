@@ -134,10 +134,16 @@ def world_seeds(image_ids: Iterable) -> set[int] | None:
     return seeds
 
 
-def model_world_seeds(model_dir: Path) -> set[int] | None:
+def model_world_seeds(model_dir: Path | None) -> set[int] | None:
     """The synthetic world seeds of the images the model trained on (its seen_images.json); None where it records
-    none or they are not synthetic-world images (a lab's own stimuli)."""
-    seen = read_seen_images(model_dir)
+    none, they are not synthetic-world images (a lab's own stimuli), or there is no folder. A damaged record is
+    None too: a session only says with it which world the model knows, and must not end over it."""
+    if model_dir is None:
+        return None
+    try:
+        seen = read_seen_images(model_dir)
+    except EegvizError:
+        return None
     return world_seeds(seen["train"]) if seen is not None and seen["train"] else None
 
 

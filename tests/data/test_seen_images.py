@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eegviz.data.seen_images import (FILE, add_seen_images, new_subjects_line, other_world_line, read_seen_images,
+from eegviz.data.seen_images import (FILE, add_seen_images, model_world_seeds, new_subjects_line, other_world_line,
+                                     read_seen_images,
                                      read_trained_subjects, write_seen_images)
 
 
@@ -57,3 +58,13 @@ def test_images_of_another_synthetic_worlds_seed_are_named(tmp_path):
     assert other_world_line(tmp_path, ["photo_001", "cup_003_s2"]) is None  # a lab's images have no world seed
     write_seen_images(tmp_path, _ds(["photo_001"], ["train"], [0]))
     assert other_world_line(tmp_path, ["cup_003_s2"]) is None  # nor a lab's model
+
+
+def test_a_session_without_a_model_folder_or_with_a_damaged_record_knows_no_world(tmp_path):
+    """A session compares its markers' worlds with the model's (eegviz.pipeline); a model without a folder (built
+    in memory) failed its start with "expected str ... not NoneType", and a damaged record must not end it."""
+    assert model_world_seeds(None) is None
+    (tmp_path / FILE).write_text(json.dumps({"train": "cup_001"}))
+    assert model_world_seeds(tmp_path) is None
+    write_seen_images(tmp_path, _ds(["cup_001_s3"], ["train"], [0]))
+    assert model_world_seeds(tmp_path) == {3}
