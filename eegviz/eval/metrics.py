@@ -228,29 +228,38 @@ OBJECT_KEYS = ("iou", "centroid_r_x", "centroid_r_y", "centroid_err", "colour_ac
 WITHIN_KEYS = ("centroid_r_x_within_class", "centroid_r_y_within_class")
 
 
-def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+def _class_layout(classes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What _weighted_pearson needs of the trials' classes, worked out once per call of weighted_summaries (it was
+    redone for each of its four within-class centrings): each trial's class index, a one-hot (N, K) to sum weights
+    by class, and the trials in class order with where each class starts (for its min and max)."""
+    _, groups = np.unique(classes, return_inverse=True)
+    groups = np.asarray(groups).ravel()
+    onehot = np.zeros((len(groups), int(groups.max()) + 1 if len(groups) else 0))
+    onehot[np.arange(len(groups)), groups] = 1.0
+    order = np.argsort(groups, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(groups[order]) != 0])
+    return groups, onehot, order, starts
+
+
+def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray, layout=None) -> np.ndarray:
     """Per row of weights w (R, N): the Pearson correlation of x and y (N,) over the trials weighted so (a trial of
-    weight 2 counted twice); with groups (N,) of ints, of x and y less their weighted group means (_within).
+    weight 2 counted twice); with a _class_layout, of x and y less their weighted class means (_within).
     NaN where _pearson's is: under 2 weighted trials, or x or y constant on the trials weighted (tested exactly,
     by min == max, so a constant never passes for a variable through rounding)."""
     m = w.sum(1)
     on = w > 0
 
     def centred(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if groups is None:
+        if layout is None:
             lo = np.where(on, v, np.inf).min(1)
             hi = np.where(on, v, -np.inf).max(1)
             mean = (w @ v) / np.maximum(m, 1e-300)
             return v[None, :] - mean[:, None], lo == hi
-        k = int(groups.max()) + 1
-        onehot = np.zeros((len(v), k))
-        onehot[np.arange(len(v)), groups] = 1.0
+        groups, onehot, order, starts = layout
         sizes = w @ onehot
         means = ((w * v) @ onehot) / np.maximum(sizes, 1e-300)
         resid = v[None, :] - means[:, groups]
-        # residuals are constant (all zero) exactly where every group is constant on its weighted trials
-        order = np.argsort(groups, kind="stable")
-        starts = np.flatnonzero(np.r_[True, np.diff(groups[order]) != 0])
+        # residuals are constant (all zero) exactly where every class is constant on its weighted trials
         lo = np.minimum.reduceat(np.where(on, v, np.inf)[:, order], starts, axis=1)
         hi = np.maximum.reduceat(np.where(on, v, -np.inf)[:, order], starts, axis=1)
         return resid, ((lo == hi) | ~np.isfinite(lo)).all(1)
@@ -279,10 +288,9 @@ def weighted_summaries(t: dict, w: np.ndarray, located: np.ndarray) -> dict:
                "centroid_r_x": _weighted_pearson(pc[:, 0], tc[:, 0], wl),
                "centroid_r_y": _weighted_pearson(pc[:, 1], tc[:, 1], wl)}
     if t.get("classes") is not None:
-        _, groups = np.unique(t["classes"], return_inverse=True)
-        groups = np.asarray(groups).ravel()
+        layout = _class_layout(t["classes"])
         for axis, name in ((0, "x"), (1, "y")):
-            out[f"centroid_r_{name}_within_class"] = _weighted_pearson(pc[:, axis], tc[:, axis], wl, groups)
+            out[f"centroid_r_{name}_within_class"] = _weighted_pearson(pc[:, axis], tc[:, axis], wl, layout)
     return out
 
 
