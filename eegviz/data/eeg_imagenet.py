@@ -99,11 +99,19 @@ def _torch_load(path: Path, trust: bool, what: str) -> object:
 
 
 def _int(value: object, where: str) -> int:
+    """An entry's index (label, image, subject) as an int, or a one-line EegvizError naming `where`.
+
+    A whole number stored as a float (3.0, a float tensor) is taken; 3.7 is refused: int() truncated it to 3,
+    so a label of 3.7 silently became class 3."""
     try:
-        return int(value)
-    except (TypeError, ValueError, RuntimeError):
+        number = float(value)
+        whole = int(value)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        whole = None
+    if whole is None or number != whole:
         # whitespace collapsed: a tensor's repr spans lines, and the error must stay one line
         raise EegvizError(f"{where} must be an integer, got {' '.join(repr(value).split()):.40}") from None
+    return whole
 
 
 def _samples(x: object, where: str) -> np.ndarray:

@@ -189,6 +189,9 @@ def test_eeg_imagenet_saved_with_pickle_protocol_4_is_named_for_it(tmp_path):
     ({"dataset": [{"eeg": torch.zeros(128, 500), "image": torch.zeros(2, 2), "label": 0, "subject": 1}],
       "labels": WNIDS, "images": IMAGES},
      r"entry 0 image must be an integer, got tensor\(\[\[0\., 0\.\], \[0\., 0\.\]\]\)$"),
+    # a fractional label was truncated to a class (3.7 -> 3) without a word
+    ({"dataset": [{"eeg": torch.zeros(128, 500), "image": 0, "label": torch.tensor(1.5), "subject": 1}],
+      "labels": WNIDS, "images": IMAGES}, r"entry 0 label must be an integer, got tensor\(1\.5000\)$"),
 ])
 def test_eeg_imagenet_bad_files(tmp_path, content, message):
     torch.save(content, tmp_path / "bad.pth")
