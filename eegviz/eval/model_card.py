@@ -26,7 +26,25 @@ def describe_dataset(ds, path) -> dict:
             "channels": len(ds.ch_names), "sfreq": float(ds.sfreq),
             "window_s": [float(ds.tmin), float(ds.tmin + ds.eeg.shape[-1] / ds.sfreq)],
             "split_trials": {k: int((split == k).sum()) for k in ("train", "val", "test")},
+            "split_by": split_unit(split, ds.labels, ds.image_ids),
             "blocks": None if ds.blocks is None else int(len(np.unique(ds.blocks))), **_simulator(path)}
+
+
+def split_unit(split, labels, image_ids) -> str:
+    """What the split holds out whole: "class" where no class has trials in two splits (THINGS-EEG2's concepts:
+    its validation and test concepts are never trained on), else "image" where no image does (the synthetic
+    world, EEG-ImageNet), else "trial". The card said "split by image" for every dataset, THINGS's too, and a
+    reader takes a class held out for an image held out: zero-shot figures read as if the classes were known."""
+    import numpy as np
+
+    split = np.asarray(split).astype(str)
+
+    def whole(groups) -> bool:
+        groups = np.asarray(groups).astype(str)
+        pairs = np.unique(np.stack([groups, split], 1), axis=0) if len(groups) else np.empty((0, 2))
+        return len(np.unique(pairs[:, 0])) == len(pairs)  # each group in one split only
+
+    return "class" if whole(labels) else "image" if whole(image_ids) else "trial"
 
 
 def _simulator(path) -> dict:
@@ -450,7 +468,7 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
 
 ## Data
 {d['trials']} trials of {d['classes']} classes ({d['images']} images), {d['subjects']} subject(s),
-{d['channels']} channels at {d['sfreq']:g} Hz, window {d['window_s'][0]:g}..{d['window_s'][1]:g} s; split by image:
+{d['channels']} channels at {d['sfreq']:g} Hz, window {d['window_s'][0]:g}..{d['window_s'][1]:g} s; split{' by ' + d['split_by'] if d.get('split_by') else ''}:
 {d['split_trials']['train']} train / {d['split_trials']['val']} validation / {d['split_trials']['test']} test trials.
 {_simulated(d)}
 {_results(metrics, training)}{_generator(training)}{_curves(metrics)}{_controls(metrics)}

@@ -200,7 +200,9 @@ def run_manifest(ds, options: dict) -> dict:
     what is trained. Not the data's path: a moved folder is the same data."""
     from eegviz.eval.model_card import describe_dataset
 
-    data = {k: v for k, v in describe_dataset(ds, "").items() if k not in ("path", "simulator")}
+    # split_by is worked out from the split and labels that data_digest covers, and run.json files written before
+    # it was described do not have it: compared, it would refuse their --resume
+    data = {k: v for k, v in describe_dataset(ds, "").items() if k not in ("path", "simulator", "split_by")}
     data.update(class_names=[str(c) for c in ds.classes], ch_names=[str(c) for c in ds.ch_names],
                 digest=data_digest(ds))
     return json.loads(json.dumps({"data": data, "options": options}, default=str))

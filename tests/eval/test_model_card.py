@@ -296,3 +296,27 @@ def test_a_card_without_evaluation_says_why_for_a_test_split_too_small():
            "two `eegviz eval` scores);" in text and "- val class acc: 0.500" in text
     training["dataset"]["split_trials"]["test"] = 16  # an older eegviz's run without a generator
     assert "(no generator for these stimuli)" in _results(None, training)
+
+
+def test_the_card_says_what_the_split_holds_out_whole(tmp_path):
+    """The card said "split by image" for every dataset; THINGS-EEG2's split holds out whole concepts (its validation
+    and test classes are never trained on), and the synthetic world's holds out images of trained classes."""
+    import json
+
+    from eegviz.eval.model_card import split_unit, write_model_card
+    from eegviz.paths import default_model_dir
+
+    split = ["train", "train", "val", "test"]
+    assert split_unit(split, [0, 0, 1, 2], ["a", "b", "c", "d"]) == "class"  # THINGS: concepts held out
+    assert split_unit(split, [0, 1, 0, 1], ["a", "b", "c", "d"]) == "image"  # trained classes, new images
+    assert split_unit(split, [0, 1, 0, 1], ["a", "b", "a", "d"]) == "trial"  # image "a" in train and val
+    shipped = default_model_dir()
+    training = json.loads((shipped / "training.json").read_text())
+    metrics = json.loads((shipped / "report" / "metrics.json").read_text())
+    # a training.json from before split_by was recorded (the shipped ones) claims no unit
+    for split_by, said in (("class", "s; split by class:"), (None, "s; split:")):
+        training["dataset"]["split_by"] = split_by
+        out = tmp_path / str(split_by)
+        out.mkdir()
+        card = write_model_card(out, training, metrics).read_text()
+        assert said in card and "split by image" not in card
