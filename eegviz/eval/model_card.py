@@ -121,6 +121,9 @@ def _resumed(training: dict) -> str:
         return ""
     stages = (training.get("generator") or {}).get("resumed_stages") or []
     loaded = f"; the generator's stages {', '.join(stages)} were loaded" if stages else ""
+    decoder = (training.get("decoder") or {}).get("resumed_stages") or {}
+    if isinstance(decoder, dict) and decoder:
+        loaded += "; the decoder's stages " + ", ".join(f"{k} {v}" for k, v in decoder.items())
     return (f" (the resumed part only: this run was interrupted and continued with `--resume`{loaded}; the time it "
             "trained before the interruption is not counted)")
 

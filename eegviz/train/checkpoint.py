@@ -32,6 +32,9 @@ class Checkpoints:
         self.folder = Path(folder) if folder else None
         self.resume, self.every = resume, every
         self.enabled = enabled and self.folder is not None
+        # stage -> what --resume took from its checkpoints ("loaded", or "continued from step K of N"): training.json
+        # records it, as it records the generator's loaded stages, so a resumed run's figures can be read as such
+        self.resumed: dict[str, str] = {}
         if self.enabled:
             self.folder.mkdir(parents=True, exist_ok=True)
 

@@ -197,11 +197,13 @@ def run_stage(name: str, n: int, step, *, modules: dict, opts: dict, checkpoints
     done = checkpoints.finished(name)
     if done is not None:
         _restore(checkpoints.path(name, "done"), done, modules, None, extra, rng)
+        checkpoints.resumed[name] = "loaded"
         return
     start = 0
     part = checkpoints.partial(name)
     if part is not None:
         start = _restore(checkpoints.path(name, "partial"), part, modules, opts, extra, rng)
+        checkpoints.resumed[name] = f"continued from step {start} of {n}"
     every = every or checkpoints.every
     for i in tqdm(range(start, n), initial=start, total=n, desc=desc, leave=False, disable=not info.is_main):
         step(i)
@@ -295,6 +297,8 @@ def train_decoder(ds: EEGDataset, *, epochs: int = 30, gan_steps: int = 3000,
     _train_saliency(st, images, masks, attrs_true, attrs_pred, gan_steps)
     _train_semantic(st, text, caption)
     st.metrics["train_seconds"] = st.elapsed()
+    if st.checkpoints.resumed:  # what --resume took from an interrupted run, stage by stage
+        st.metrics["resumed_stages"] = dict(st.checkpoints.resumed)
     log.info(f"semantic: val cosine {st.metrics['val_embedding_cosine']:.3f} ({st.metrics['train_seconds']:.0f} s total)")
     return dec.eval(), st.metrics
 

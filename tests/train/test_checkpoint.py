@@ -13,7 +13,7 @@ class Boom(RuntimeError):
     pass
 
 
-def _train(folder, n=30, crash_at=None, resume=False):
+def _train(folder, n=30, crash_at=None, resume=False, record=None):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     net = torch.nn.Linear(4, 1)
@@ -32,6 +32,8 @@ def _train(folder, n=30, crash_at=None, resume=False):
         extra["seen"].append(i)
 
     ck = Checkpoints(folder, resume=resume, every=5)
+    if record is not None:
+        record.append(ck)
     run_stage("toy", n, step, modules={"net": net}, opts={"opt": opt}, checkpoints=ck, rng=rng, extra=extra,
               info=DistInfo(), desc="toy")
     return net, extra
@@ -56,6 +58,25 @@ def test_finished_stage_is_loaded_not_rerun(tmp_path):
     assert extra["seen"] == list(range(30))
     for a, b in zip(ref.parameters(), net.parameters()):
         torch.testing.assert_close(a, b)
+
+
+def test_what_a_resume_took_is_recorded_and_carded(tmp_path):
+    """training.json named the generator's loaded stages but not the decoder's: a decoder half of whose stages came
+    from an interrupted run's checkpoints read as one trained in this run's minutes."""
+    from eegviz.eval.model_card import _resumed
+
+    with pytest.raises(Boom):
+        _train(tmp_path, crash_at=17)
+    seen = []
+    _train(tmp_path, resume=True, record=seen)
+    assert seen[0].resumed == {"toy": "continued from step 15 of 30"}
+    _train(tmp_path, resume=True, record=seen)
+    assert seen[1].resumed == {"toy": "loaded"}
+    _train(tmp_path / "fresh", record=seen)
+    assert seen[2].resumed == {}
+    card = _resumed({"resumed": True, "decoder": {"resumed_stages": {"encoder": "loaded",
+                                                                     "saliency_gan": "continued from step 500 of 3000"}}})
+    assert "the decoder's stages encoder loaded, saliency_gan continued from step 500 of 3000" in card
 
 
 def test_without_resume_checkpoints_are_ignored(tmp_path):
