@@ -22,7 +22,8 @@ HISTORY_PX = 96
 
 
 class ImagePanel(QWidget):
-    """A fixed-size image with a caption underneath; shows a placeholder text while it has no image."""
+    """A fixed-size image with a caption underneath, and under that one line naming what it shows (the marker's
+    image id: set_detail); shows a placeholder text while it has no image."""
 
     def __init__(self, caption: str, size: int, caption_pt: int = 11, placeholder: str = "—", parent=None):
         super().__init__(parent)
@@ -41,11 +42,20 @@ class ImagePanel(QWidget):
         font = self.caption.font()
         font.setPointSize(caption_pt)
         self.caption.setFont(font)
+        # Which stimulus the image belongs to: only the status bar named a class, so a viewer could not tell which
+        # marker a reconstruction was made for, nor whether the three panels showed the same epoch. One line,
+        # elided (in full as its tooltip), and always there, blank or not, so the panel's height never changes.
+        self.detail = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail.setFont(font)
+        self.detail.setStyleSheet("color: #808080;")
+        self.detail.setFixedHeight(self.detail.fontMetrics().height())
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.setSpacing(4)
         lay.addWidget(self.image_label, 0, Qt.AlignmentFlag.AlignHCenter)
         lay.addWidget(self.caption)
+        lay.addWidget(self.detail)
 
     def set_image(self, image: np.ndarray | None, text_if_none: str | None = None, tip: str = "") -> None:
         """Show image, or without one text_if_none (else the placeholder); tip is the image area's tooltip."""
@@ -57,6 +67,13 @@ class ImagePanel(QWidget):
             self.image_label.setText((text_if_none or self._placeholder).replace("-", "-\u2060"))
         else:
             self.image_label.setPixmap(to_pixmap(image, self._size, self.devicePixelRatioF()))
+
+    def set_detail(self, text: str) -> None:
+        """The line under the caption: what the image shows (a marker's image id), or what the panel waits for."""
+        self.detail.setText(text)
+
+    def detail_text(self) -> str:
+        return self.detail.full_text()
 
     def set_size(self, size: int) -> None:
         """Resize the square image area (kiosk mode fits the panels to the screen) and redraw what it shows."""
@@ -70,8 +87,9 @@ class ImagePanel(QWidget):
     def height_for(self, size: int) -> int:
         """The panel's height with a size x size image: its caption wraps to that width, so a long one ("stimulus
         (ground truth)") takes more lines the smaller the panel."""
-        m = self.layout().contentsMargins()
-        return m.top() + m.bottom() + self.layout().spacing() + size + self.caption.heightForWidth(size)
+        m, spacing = self.layout().contentsMargins(), self.layout().spacing()
+        detail = 0 if self.detail.isHidden() else spacing + self.detail.height()
+        return m.top() + m.bottom() + spacing + size + self.caption.heightForWidth(size) + detail
 
     def shown_text(self) -> str:
         """The text shown in place of an image ("" while an image is shown), as it was given."""

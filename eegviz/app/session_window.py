@@ -109,6 +109,8 @@ class SessionWindow(QMainWindow):
         self.saliency_panel.set_image(rec.decoded.saliency)
         self.recon_panel.set_image(rec.image)
         self.stimulus_panel.set_image(stimulus, *(self._no_stimulus(rec) if stimulus is None else ("", "")))
+        for panel in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
+            panel.set_detail(rec.marker.payload)  # the same id under all three: one epoch's, and whose
         self._show_verdict(rec)
         self._update_status()
 

@@ -140,8 +140,14 @@ class MainWindow(SessionWindow):
         for p in sides:
             p.caption.setMinimumHeight(0)  # heightForWidth answers no less than the minimum set last time
         room_h = h - self._height_beside_panels(show_history)
-        main = self._fitting(self.recon_panel, min(self._grown(w, room_h), w - PANELS_ROW_W - 2 * MIN_PANEL_PX),
-                             room_h)
+        most = min(self._grown(w, room_h), w - PANELS_ROW_W - 2 * MIN_PANEL_PX)
+        self.recon_panel.detail.show()
+        main = self._fitting(self.recon_panel, most, room_h)
+        if main < PANEL_PX:
+            # Too short a window (800 x 480) for the reconstruction's image-id line as well: it would cost the image
+            # 22 px; the saliency map and the stimulus beside it, shorter, name the id without losing any.
+            self.recon_panel.detail.hide()
+            main = self._fitting(self.recon_panel, most, room_h)
         side = min(main, (w - PANELS_ROW_W - main) // 2, 2 * main - PANEL_PX)
         side = min(self._fitting(p, side, room_h) for p in sides)
         self.recon_panel.set_size(main)

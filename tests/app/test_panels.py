@@ -66,6 +66,23 @@ def test_history_marks_hits_and_misses_only_when_the_truth_is_known(window):
     assert unknown.text() == "bolt" and unknown.styleSheet() == ""
 
 
+def test_each_panel_names_the_image_id_it_shows(window, qtbot, info):
+    """Only the status bar named a class: the captions said "saliency map", "reconstruction" and "stimulus (ground
+    truth)", so a viewer could not tell which stimulus a reconstruction was made for, nor that the three panels
+    showed one epoch. Each now names the marker's image id, on a line kept for it (the panel's height stays)."""
+    from PySide6.QtWidgets import QLabel
+
+    from eegviz.app.kiosk import KioskWindow
+
+    kiosk = KioskWindow(info)
+    qtbot.addWidget(kiosk)
+    for win in (window, kiosk):
+        panels = (win.saliency_panel, win.recon_panel, win.stimulus_panel)
+        heights = [p.height_for(200) for p in panels]
+        win.on_reconstruction(make_rec(payload="star_003", cls="star"), None)
+        for p in panels:
+            assert "star_003" in [label.text() for label in p.findChildren(QLabel)], p.caption.text()
+        assert [p.height_for(200) for p in panels] == heights
 
 
 def test_a_full_history_does_not_widen_the_window_past_a_narrow_screen(qtbot, info):
