@@ -32,6 +32,7 @@ STATUS_BAR_SLACK_PX = 36  # the status bar's size grip and margins, and a little
 NOTICE_JOIN_S = 1.0  # notices this close together share the message line (an EEG stream's loss and its markers')
 LATENCY_FIRST = "marker_to_image"  # the status bar's latency starts with this stage (the pipeline's name)
 NOTICE_MENU_PX = 640  # a notice longer than this is elided in the notices list (in full as the entry's tooltip)
+WAITING_TEXT = "waiting for the first epoch"  # the panels' line while a session starts or runs with no image yet
 
 
 class MainWindow(SessionWindow):
@@ -109,6 +110,7 @@ class MainWindow(SessionWindow):
         self.statusBar().addWidget(self.status_label, 0)
         self.statusBar().addWidget(self.details_label, 1)
         self._notice_at: float | None = None  # time.monotonic() of the notice the message line shows
+        self._waiting = False  # the panels say WAITING_TEXT (_say_waiting)
         self.set_session_state("idle")
         self.resize(1200, 900)
 
@@ -246,6 +248,11 @@ class MainWindow(SessionWindow):
         self.history.push(rec)
 
     def set_session_state(self, state: str) -> None:
+        if state == "starting":
+            # A new session: the last one's images, history, traces and counters go now (its files are on disk).
+            # They stayed on screen while the new one loaded its model and opened its source, for seconds or a
+            # minute, and then until its first image, as if they were the new session's.
+            self.set_stream_info(None, label="")
         self.controls.set_session_state(state)
         super().set_session_state(state)
 
@@ -335,6 +342,7 @@ class MainWindow(SessionWindow):
         return self.status_fields() + (f"  |  {details}" if details else "")
 
     def _update_status(self) -> None:
+        self._say_waiting(self.last_rec is None and self.session_state in ("starting", "running"))
         # In a window too narrow for every important field (800 px, with skips counted) the state at their end
         # was clipped ("stopped (du"): the fields that never change in a session move to the elided details.
         fields = self.status_fields()
@@ -342,6 +350,16 @@ class MainWindow(SessionWindow):
         compact = self.status_label.fontMetrics().horizontalAdvance(fields) > room
         self.status_label.setText(self.status_fields(compact=True) if compact else fields)
         self.details_label.setText(self.status_details(compact=compact))
+
+    def _say_waiting(self, waiting: bool) -> None:
+        """Blank panels say, under their captions, that they wait for the session's first epoch, while a session
+        starts or runs and has shown nothing yet; once it has ended without one, they are just blank."""
+        if waiting == self._waiting:
+            return
+        self._waiting = waiting
+        if waiting or self.last_rec is None:  # (the first image has named its id there)
+            for panel in (self.saliency_panel, self.recon_panel, self.stimulus_panel):
+                panel.set_detail(WAITING_TEXT if waiting else "")
 
 
 def generator_text(rec: Reconstruction) -> str:

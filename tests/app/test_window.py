@@ -350,3 +350,25 @@ def test_a_stop_while_the_session_starts_says_what_it_waits_for(window):
     window.set_session_state("running")
     window.set_session_state("stopping")
     assert "finishing the image being made" in window.message_label.full_text()
+
+
+def test_a_new_start_clears_the_last_sessions_images_and_waits_for_its_first(window):
+    """At Start the previous session's images, history and counters stayed on screen while the new one loaded its
+    model and opened its source, as if they were the new session's. They are cleared at Start, the panels saying
+    they wait for the first epoch until it comes, and no longer once the session ended without one."""
+    import numpy as np
+
+    panels = (window.saliency_panel, window.recon_panel, window.stimulus_panel)
+    window.on_reconstruction(make_rec(payload="star_003", cls="star"), np.zeros((8, 8, 3), np.uint8))
+    window.on_session_stopped("finished")
+    window.set_session_state("starting")
+    assert all(p.pixmap() is None or p.pixmap().isNull() for p in panels) and len(window.history) == 0
+    assert "images 0" in window.status_label.text() and "class star" not in window.status_label.text()
+    assert [p.detail_text() for p in panels] == ["waiting for the first epoch"] * 3
+    window.on_session_started(window.info, "demo recording")
+    assert [p.detail_text() for p in panels] == ["waiting for the first epoch"] * 3
+    window.on_reconstruction(make_rec(payload="bolt_001", cls="bolt"), None)
+    assert [p.detail_text() for p in panels] == ["bolt_001"] * 3
+    window.set_session_state("starting")
+    window.on_session_stopped("stopped")  # stopped before its first epoch: nothing to wait for
+    assert [p.detail_text() for p in panels] == [""] * 3
