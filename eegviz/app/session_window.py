@@ -27,6 +27,7 @@ from eegviz.messages import Chunk, Marker, Reconstruction, StreamInfo
 
 
 STOPPED_STATES = {"duration": "stopped (duration over)"}  # a session's end reason -> the status bar's word
+PLAIN_TITLE = "eegviz"  # the title while no session's source is running or starting from the command line
 NOTICE_HISTORY_LEN = 50  # notices (and errors) kept for the operator to look back on; older ones are forgotten
 
 
@@ -44,6 +45,7 @@ class SessionWindow(QMainWindow):
     def __init__(self, info: StreamInfo | None = None, title: str = "eegviz", parent=None):
         super().__init__(parent)
         self.setWindowTitle(title)
+        self._titled_by_session = False  # the title names a session's source (on_session_started), not the command's
         self.info = info if info is not None else StreamInfo(name="", ch_names=(), sfreq=0.0)
         # Session counters shown in the status bar; on_status may override them with the pipeline's own numbers.
         self.n_epochs = 0  # reconstructions shown
@@ -201,6 +203,8 @@ class SessionWindow(QMainWindow):
         """idle / starting / running / stopping: shown with the status (back to idle, the last outcome stays)."""
         if state == "starting":
             self._started = False
+            if self._titled_by_session:  # the last session's source is no longer running (see on_session_error)
+                self._set_plain_title()
         if state == "stopping" and self.session_state != "stopping":
             # the line went on saying "running: ..." while a real model's last image (seconds on CPU) and the
             # files' closing ran, beside a Stop button that had greyed out: as if the click had been lost.
@@ -222,6 +226,7 @@ class SessionWindow(QMainWindow):
         self.set_stream_info(info, label=label)
         if label:  # the title named the command line's source ("eegviz replay X") after the user chose another
             self.setWindowTitle(f"eegviz: {label}")
+            self._titled_by_session = True
         self.last_chunk_time = None
         what = label or info.name or "source"
         self.show_message(f"running: {what} — {info.name}, {info.n_channels} channels, {info.sfreq:g} Hz")
@@ -231,10 +236,17 @@ class SessionWindow(QMainWindow):
             # a Start that failed: the status bar said "error" beside the previous session's source, counters
             # and images, as if that source had failed; they are cleared (that session's files are on disk)
             self.set_stream_info(None, label="")
+            # nor does the title name a source: after a Start that failed it still named the last session's (or
+            # the command line's), as if that were running
+            self._set_plain_title()
         self.session_state = "error"
         self._remember_notice(f"error: {message}")
         self.show_message(f"error: {message}", error=True)
         self._update_status()
+
+    def _set_plain_title(self) -> None:
+        self.setWindowTitle(PLAIN_TITLE)
+        self._titled_by_session = False
 
     def on_session_stopped(self, reason: str) -> None:
         if reason != "error":

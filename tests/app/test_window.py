@@ -290,6 +290,20 @@ def test_the_title_names_the_source_the_session_runs(window):
     assert window.windowTitle() == "eegviz: LSL amp"
 
 
+def test_a_failed_start_leaves_no_source_in_the_title(window):
+    """After a Start that failed (a stream that cannot be found) the title still named the last session's source,
+    "eegviz: LSL amp", as if it were running; the status bar beside it had been cleared. A Start's title names no
+    source until its own has started; the command line's stays while its session starts."""
+    window.setWindowTitle("eegviz replay demo.xdf")
+    window.set_session_state("starting")
+    assert window.windowTitle() == "eegviz replay demo.xdf"
+    window.on_session_started(window.info, "LSL amp")
+    window.on_session_stopped("stopped")
+    window.set_session_state("starting")
+    window.on_session_error("LSL stream 'hD-gone' was not found")
+    assert window.windowTitle() == "eegviz"
+
+
 def test_earlier_notices_stay_listed_with_their_times(window, qtbot):
     """The message line shows only the latest notice: "LSL stream 'amp' lost" was gone for good once "... is
     back" or a session error replaced it, and the operator of a kiosk running for hours could not tell what had
