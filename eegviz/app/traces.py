@@ -159,6 +159,9 @@ class TraceView(pg.PlotWidget):
         n = len(self.buffer.channels)
         self._label_ticks()
         self.setYRange(-max(n, 1) + 0.3, 0.9, padding=0)
+        # The time axis of a session not started yet (what the first refresh shows): cleared at a window's Start,
+        # the plot kept the last session's times, "27 ... 31.5 s since the session started", over no traces.
+        self.setXRange(-WINDOW_S, 0.0, padding=0)
         for i in range(n):
             color = pg.intColor(i, hues=n, values=1, maxValue=160)
             self.curves.append(self.plot(pen=pg.mkPen(color, width=1)))

@@ -54,6 +54,17 @@ def test_time_axis_starts_at_the_session_and_has_a_microvolt_scale_bar(window):
     assert 40 < spacing_uv < 80
 
 
+def test_a_new_stream_starts_the_time_axis_over(window):
+    """Cleared for a new session (the window's Start), the plot kept the last session's time axis ("27 ... 31.5 s
+    since the session started") over no traces until the new session's first chunk."""
+    window.on_chunk(make_chunk(0.0, 10))
+    window.on_chunk(make_chunk(30.0, 10))
+    window.traces.refresh()
+    assert window.traces.viewRange()[0][1] > 30
+    window.set_stream_info(None)
+    assert window.traces.viewRange()[0] == [-5.0, 0.0]
+
+
 def test_nan_samples_leave_holes_not_blank_traces(window):
     chunk = make_chunk(0.0, 100)
     chunk.samples[40:60, 0] = np.nan  # an amplifier dropout on the first drawn channel
