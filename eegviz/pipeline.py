@@ -6,8 +6,8 @@ queue: when generation falls behind a live source, the oldest pending epoch is d
 counted; acquisition never waits. For a replay running as fast as possible (`paced=False`) nothing is live,
 so the queue blocks instead and every epoch is processed.
 
-run() owns the start-up order, because each step protects the recording: the generator warms up before the
-source starts delivering (markers that arrive during a slow warm-up would otherwise be dropped or cut late), the
+run() owns the start-up order, because each step protects the recording: the generator and the decoder warm up before
+the source starts delivering (markers that arrive during a slow warm-up would otherwise be dropped or cut late), the
 source's channels and rate are checked against the model before anything is written (before the warm-up, for
 sources that can say what they will send without sending it: Source.open()), and only then is the
 session folder claimed (SessionOutput). At the end every marker gets a line: epochs already cut are still
@@ -112,6 +112,16 @@ def same_vae(vae, folder: Path) -> bool:
         return False
     return all(state[k].shape == weights[k].shape
                and torch.equal(state[k].detach().cpu(), weights[k].to(state[k].dtype)) for k in state)
+
+
+def warm_decoder(decoder, latent: bool) -> None:
+    """Decode one epoch of zeros of the model's input shape, as the generator's warmup() draws one image: the
+    decoder's first call pays torch's one-off costs (allocations, kernel choice; about 70 ms against 5 warm on 2
+    CPU cores), and a session's first epoch, or the bench's, paid them after the warm-up that was to spare it.
+    `latent`: the latent branch runs too, where the session will run it. The decoder is in eval mode under
+    inference_mode: nothing it holds changes, and neither does any image."""
+    spec = decoder.spec
+    decoder.forward(np.zeros((1, len(spec.ch_names), spec.n_times), np.float32), latent=latent)
 
 
 def check_caption_width(generator, decoder) -> None:
@@ -563,6 +573,7 @@ class Pipeline:
             opened = self.source.info
             pre = self._preprocessor(opened)
         self.generator.warmup()
+        warm_decoder(self.decoder, self._from_latents)
         if self._stop.is_set():
             return
         self.source.start()

@@ -531,6 +531,19 @@ def test_generator_warms_up_before_the_source_opens(tmp_path):
     assert log == ["warmup", "source.start"]
 
 
+def test_the_decoder_warms_up_with_the_generator_on_a_zero_epoch_of_the_models_shape(tmp_path):
+    """Only the generator was warmed: a session's first epoch paid the decoder's first call (about 70 ms
+    against 5 warm). It decodes one epoch of zeros before the source starts; the epochs' results are unchanged."""
+    log = []
+    dec, _ = tiny_models()
+    decode = dec.forward
+    dec.forward = lambda x, latent=True: (log.append(("decode", np.shape(x), float(np.abs(x).max()))),
+                                          decode(x, latent))[1]
+    stats = Pipeline(LoggedSource(log, n_markers=2), dec, LoggedWarmup(log), [], paced=False).run()
+    assert log[:3] == ["warmup", ("decode", (1, len(CH), dec.spec.n_times), 0.0), "source.start"], log
+    assert stats.results == 2
+
+
 def test_a_file_source_the_model_cannot_use_is_refused_before_the_warm_up(tmp_path):
     """A source with open() (a file: its channels are known before it plays) is checked against the model's
     channels first; the generator's warm-up (seconds with graph capture) never runs for a file refused anyway."""

@@ -251,7 +251,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     from eegviz.errors import EegvizError
     from eegviz.generators.options import GeneratorOptions
     from eegviz.paths import default_model_dir
-    from eegviz.pipeline import check_latent_start
+    from eegviz.pipeline import check_latent_start, warm_decoder
 
     if device == "cuda" and not torch.cuda.is_available():
         raise EegvizError("--device cuda asked for, but torch sees no CUDA device on this machine")
@@ -267,6 +267,7 @@ def _run_bench(device: str, n: int, model_dir: str | None, compiled: bool, repea
     from_latents = check_latent_start(gen, dec)
     t0 = time.perf_counter()
     gen.warmup()
+    warm_decoder(dec, from_latents)  # as a session warms it: the first epoch timed is not the decoder's first call
     warmup_s = time.perf_counter() - t0
     spec = dec.spec
     session = _simulated_session(spec, n)
