@@ -395,6 +395,15 @@ class BrainFlowSource:
                 self._open_notices.append(
                     f"LSL marker stream {', '.join(seen)} is not used: a BrainFlow session takes its markers from "
                     f"the board's marker channel; to take them from LSL, name the stream with --markers NAME")
+            elif self.board_id not in RELAY_BOARDS:
+                # (a playback has its file's markers, a streaming board its master's) nothing fills the board's
+                # marker channel but BrainFlow's insert_marker in this process: the session ran, recorded and
+                # decoded nothing, and only a presenter already running (the notice above) was ever said
+                self._open_notices.append(
+                    f"BrainFlow board {name}: no marker stream, so no epochs will be cut: a board session takes its "
+                    "markers from the board's marker channel, which nothing here fills (BrainFlow's insert_marker); "
+                    "to decode a stimulus program's markers, name its LSL marker stream with --markers NAME "
+                    "(`eegviz present` sends 'eegviz-presenter')")
 
     def _find_marker_stream(self, notices: list[str]) -> None:
         """Find the LSL marker stream named marker_lsl_name and make its inlet, not connected yet (start() does).

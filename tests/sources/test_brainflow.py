@@ -137,6 +137,22 @@ def test_an_lsl_marker_stream_it_does_not_use_is_named_once(monkeypatch) -> None
     del outlet
 
 
+def test_a_board_without_a_marker_stream_says_once_that_no_epochs_will_be_cut(monkeypatch) -> None:
+    """Without --markers, and with no LSL marker stream to name, nothing fills the board's marker channel: the
+    session recorded and decoded nothing, and said nothing about it."""
+    from eegviz.sources import lsl as lsl_module
+
+    monkeypatch.setattr(lsl_module, "marker_streams_seen", lambda wait_s, marker_type="Markers": [])
+    src = BrainFlowSource()
+    src.start()
+    try:
+        notices = src.read().notices + src.read().notices
+    finally:
+        src.stop()
+    said = [n for n in notices if "no marker stream" in n]
+    assert len(said) == 1 and "no epochs will be cut" in said[0] and "--markers NAME" in said[0], notices
+
+
 def test_a_board_that_failed_to_prepare_and_is_collected_late_leaves_the_next_board_running(monkeypatch) -> None:
     """A board off or its port busy: prepare_session fails, so the board is never released, and the refusal's
     traceback can hold it. Collected after the user's retry with the same settings, it released the retry's
