@@ -479,23 +479,36 @@ class Pipeline:
                              init="latent" if self._from_latents else "saliency")
         for s in self.sinks:
             s.on_result(rec, None if shown is None else shown.image)
+            if not told:
+                self._count_result(timings)
             told.append(s)
+        if not self.sinks:
+            self._count_result(timings)
+
+    def _count_result(self, timings: dict) -> None:
+        """One result made, counted once the first sink has it: the session's writer, where it has one
+        (results.jsonl is the first sink), so the summary counts what that file holds. Counted after every sink,
+        a --sink failing after the writer had saved the result left the summary one result short of
+        results.jsonl, and the result counted as skipped besides."""
         self.stats.results += 1
         self.stats.marker_to_image_ms.append(timings["marker_to_image"])
 
     def _lose(self, epochs: list[Epoch], told: list = ()) -> None:
         """Give each epoch that will not be generated (the inference side failed) its line, in every sink but
         those in `told` (they have its result), and count it as skipped, so every marker received still has one
-        line and the summary adds up. A sink that fails again (the same full disk) is passed over: the first
-        error is the one raised."""
+        line and the summary adds up. An epoch some sinks have (`told` not empty) was counted as a result
+        (_count_result): the sinks after them get their line, and nothing more is counted. A sink that fails again
+        (the same full disk) is passed over: the first error is the one raised."""
         for ep in epochs:
-            self._count_skipped(SkipKind.ERROR)
+            if not told:
+                self._count_skipped(SkipKind.ERROR)
+            reason = ("session ended by an error before this result reached this sink" if told
+                      else "session ended by an error before this epoch was generated")
             for s in self.sinks:
                 if any(s is t for t in told):
                     continue
                 try:
-                    s.on_skipped(ep.marker, "session ended by an error before this epoch was generated",
-                                 SkipKind.ERROR)
+                    s.on_skipped(ep.marker, reason, SkipKind.ERROR)
                 except Exception:  # noqa: BLE001 - see the docstring
                     pass
 

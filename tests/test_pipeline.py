@@ -1033,3 +1033,37 @@ def test_results_and_the_window_say_which_branch_img2img_started_from(tmp_path):
     assert [l["init"] for l in lines] == ["latent", "latent"]
     assert generator_text(seen[0]) == "generator embedded from the latent branch"
     assert generator_text(replace(seen[0], init="saliency")) == "generator embedded"
+
+
+def test_a_result_the_writer_saved_before_a_sink_failed_is_counted_as_results_jsonl_has_it(tmp_path):
+    """A --sink failing on a result the writer (the first sink) had saved: the summary counted it as skipped, not
+    as a result, one short of results.jsonl. The sinks after the failing one get its line, saying why."""
+    import pytest
+
+    from eegviz.errors import EegvizError
+    from eegviz.sinks import NamedSink
+
+    class FailsSecond(ClosedSink):
+        results = 0
+
+        def on_result(self, rec, stimulus=None):
+            self.results += 1
+            if self.results == 2:
+                raise RuntimeError("the visuals machine went away")
+
+    after = []
+
+    class After(ClosedSink):
+        def on_skipped(self, marker, reason, kind):
+            after.append(reason)
+
+    dec, gen = tiny_models()
+    pipe = Pipeline(ArraySource(n_markers=3), dec, gen,
+                    [ResultsWriter(tmp_path), NamedSink(FailsSecond(), "hC-fails"), After()], paced=False, max_batch=1)
+    with pytest.raises(EegvizError, match="--sink hC-fails"):
+        pipe.run()
+    lines = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+    saved = [l for l in lines if not l["dropped"]]
+    assert pipe.stats.results == len(saved) == 2 and len(pipe.stats.marker_to_image_ms) == 2
+    assert pipe.stats.skipped == len(lines) - len(saved) == 1
+    assert after[0] == "session ended by an error before this result reached this sink", after
