@@ -547,15 +547,26 @@ class Pipeline:
             return self._run(duration)
 
     def _run(self, duration: float | None) -> Stats:
+        """run() without the thread count. The error raised is the session's own where it has one (out of its
+        start, or its threads'), else the first that closing it met; every other closing error is logged, each
+        once. The raised one was logged as well, so a --sink whose close() failed was said twice."""
+        raised = None
+        ended = False
         try:
             self._open_and_run(duration)
+            ended = True
         finally:
             with stop_deferred():  # a second Ctrl-C while closing used to cost the report, even the contact sheet
-                closing_error = self._close_all()
+                closing = self._close_all()
+            if ended and self._error is None and closing:
+                raised = closing[0]
+            for e in closing:
+                if e is not raised:
+                    log.error("closing the session: %s", e)
         if self._error:
             raise self._error
-        if closing_error:
-            raise closing_error
+        if raised:
+            raise raised
         return self.stats
 
     def _preprocessor(self, info) -> Preprocessor:
@@ -616,20 +627,19 @@ class Pipeline:
         judge_clock = not getattr(self.source, "replayed", False)
         self._run_threads(Epocher(pre, info.ch_names, judge_clock=judge_clock), duration)
 
-    def _close_all(self) -> Exception | None:
+    def _close_all(self) -> list[Exception]:
         """Stop the source, then close the recorder and every sink, each whatever the others do: a source or plugin
         whose stop()/close() raises must not leave session.xdf without its footers, results.jsonl open or the report
-        unwritten. Returns the first error (raised after the session's own error, which is said first)."""
-        first = None
+        unwritten. Returns their errors, in order (_run says them)."""
+        errors = []
         closers = [self.stop, self.source.stop, *([self.recorder.close] if self.recorder else []),
                    *(s.close for s in self.sinks), self.truth.close]
         for close in closers:
             try:
                 close()
-            except Exception as e:  # noqa: BLE001 - every part gets closed; the first error is raised after
-                log.error("closing the session: %s", e)
-                first = first or e
-        return first
+            except Exception as e:  # noqa: BLE001 - every part gets closed; the errors are said after
+                errors.append(e)
+        return errors
 
     def _run_threads(self, epocher: Epocher, duration: float | None) -> None:
         acq = threading.Thread(target=self._acquire, args=(epocher,), name="eegviz-acquire", daemon=True)

@@ -1067,3 +1067,34 @@ def test_a_result_the_writer_saved_before_a_sink_failed_is_counted_as_results_js
     assert pipe.stats.results == len(saved) == 2 and len(pipe.stats.marker_to_image_ms) == 2
     assert pipe.stats.skipped == len(lines) - len(saved) == 1
     assert after[0] == "session ended by an error before this result reached this sink", after
+
+
+def test_closing_errors_are_each_said_once_and_the_sessions_own_is_the_one_raised(caplog):
+    """A --sink whose close() failed was logged ("closing the session: ...") and then raised, so its one line was
+    said twice. The error raised is the session's own where it has one, else the first closing error; every
+    other closing error is logged once."""
+    import logging
+
+    import pytest
+
+    class FailsToClose(ClosedSink):
+        def __init__(self, why):
+            super().__init__()
+            self.why = why
+
+        def close(self):
+            raise RuntimeError(self.why)
+
+    dec, _ = tiny_models()
+    sinks = [FailsToClose("first close"), FailsToClose("second close")]
+    src = ArraySource(n_markers=0)
+    src.step = len(src.t)  # one read: no marker to wait for
+    with caplog.at_level(logging.ERROR, logger="eegviz.pipeline"), pytest.raises(RuntimeError, match="first close"):
+        Pipeline(src, dec, LoggedWarmup([]), sinks, paced=False).run()
+    assert "first close" not in caplog.text and caplog.text.count("second close") == 1
+    caplog.clear()
+    src = UnpluggedOnStop(n_markers=0)
+    src.step = len(src.t)
+    with caplog.at_level(logging.ERROR, logger="eegviz.pipeline"), pytest.raises(RuntimeError, match="unplugged"):
+        Pipeline(src, dec, LoggedWarmup([]), sinks[:1], paced=False).run()
+    assert caplog.text.count("first close") == 1 and "unplugged" not in caplog.text
