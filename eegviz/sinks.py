@@ -163,14 +163,15 @@ class NamedSink:
 
 
 def make_sinks(specs) -> list:
-    """Sinks for every spec; if one fails, the ones already built are closed before the error goes up."""
+    """Sinks for every spec; if one fails, the ones already built are closed (close_sinks: each whatever the
+    others do, a failing close logged) before its error goes up. One of them failing to close used to raise its
+    own error instead, which hid why the session could not start, and left the sinks after it open."""
     sinks = []
     try:
         for spec in specs or ():
             sinks.append(make_sink(spec))
     except BaseException:
-        for s in sinks:
-            s.close()
+        close_sinks(sinks)
         raise
     return sinks
 

@@ -356,3 +356,25 @@ def test_a_refused_sink_is_closed_and_its_refusal_names_the_option(monkeypatch):
         make_sink("hE-noskips")
     assert str(err.value) == "--sink hE-noskips: sink 'hE-noskips' is not a sink: it lacks on_skipped"
     assert closed == [True]
+
+
+def test_a_sink_failing_to_close_does_not_hide_why_a_later_one_could_not_be_built(monkeypatch, caplog):
+    """--sink A --sink B where B cannot be built: A was closed, and A's close() failing raised its error instead
+    of B's, so the user never learnt what was wrong with B (and the sinks after A stayed open)."""
+    import logging
+
+    from eegviz import plugins
+    from eegviz.sinks import make_sinks
+
+    class BadClose(_Closing):
+        def close(self):
+            super().close()
+            raise RuntimeError("socket already gone")
+
+    _Closing.closed = []
+    monkeypatch.setitem(plugins._extra["sinks"], "hC-badclose", BadClose)
+    monkeypatch.setitem(plugins._extra["sinks"], "hC-closing", _Closing)
+    with caplog.at_level(logging.ERROR, logger="eegviz.sinks"), pytest.raises(EegvizError) as err:
+        make_sinks(["hC-badclose", "hC-closing", "hC-nope"])
+    assert "no sink named 'hC-nope'" in str(err.value)
+    assert len(_Closing.closed) == 2 and "socket already gone" in caplog.text
