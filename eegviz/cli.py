@@ -421,7 +421,7 @@ def _refuse_given(options, what: str) -> None:
 
 def cmd_train(args) -> int:
     from eegviz.stopping import sigterm_as_ctrl_c
-    from eegviz.train.run import train_all
+    from eegviz.train.run import kept_for_resume, train_all
 
     _check_named(args, "--data", "--out")
     if args.decoder_only:
@@ -444,10 +444,7 @@ def cmd_train(args) -> int:
                       eval_controls=args.eval_controls, gen_sizes=gen_sizes, gen_config=args.generator_config,
                       average_augment=args.average_augment, decoder_only=args.decoder_only)
     except KeyboardInterrupt:
-        checkpoints = Path(args.out) / "checkpoints"
-        kept = (f"; what was trained is kept in {checkpoints}: run the same command with --resume to continue"
-                if checkpoints.is_dir() else "")
-        print(f"eegviz: training interrupted{kept}", file=sys.stderr)
+        print(f"eegviz: training interrupted{kept_for_resume(Path(args.out))}", file=sys.stderr)
         return 130
     return 0
 

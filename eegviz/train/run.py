@@ -373,6 +373,33 @@ def check_resumable(out: Path, data: str | Path | None = None, data_opts: dict |
                               "they come from this data and options; choose a new --out")
 
 
+def kept_for_resume(out: Path) -> str:
+    """The end of the line an interrupted `eegviz train` prints: what `out` keeps for --resume and how to resume,
+    or "" where it keeps nothing to resume from (no checkpoints/, which check_resumable asks for). The decoder's
+    stages are checkpointed in checkpoints/ (a stage cut short continues from its last checkpoint), the
+    generator's finished stages in stages/ (the one cut short starts again: eegviz.train.diffusers_gen); a run
+    stopped in its evaluation is trained already. The line named checkpoints/ alone, whatever the run had
+    reached, so a run stopped in its generator's training did not say that its finished stages were kept."""
+    out = Path(out)
+    checkpoints, stages = out / "checkpoints", out / "stages"
+    if not checkpoints.is_dir():
+        return ""
+    if evaluation_cut_short(out):
+        return (f"; the model in {out} is trained (training.json): run the same command with --resume to finish its "
+                "test-split evaluation and model card")
+    kept = []
+    if any(checkpoints.glob("*.pt")):
+        kept.append(f"the decoder's checkpoints in {checkpoints}")
+    finished = sorted(p.stem for p in stages.glob("*.json")) if stages.is_dir() else []
+    if finished:
+        kept.append(f"the generator's finished stages ({', '.join(finished)}) in {stages}, the stage it was in "
+                    "starting again")
+    if not kept:
+        return (f"; no stage had reached a checkpoint yet ({checkpoints}): run the same command with --resume to "
+                "start again")
+    return f"; kept for --resume: {' and '.join(kept)}: run the same command with --resume to continue"
+
+
 def evaluation_cut_short(out: Path) -> bool:
     """A run stopped (Ctrl-C, a job's time limit) after training.json but before its model card: the model is
     trained, its test-split evaluation and README.md are not written. --resume finishes those; before, it was

@@ -423,6 +423,28 @@ def test_sigterm_stops_training_as_ctrl_c_does_and_names_resume(tmp_path, capsys
     assert "training interrupted" in err and str(tmp_path / "m" / "checkpoints") in err and "--resume" in err
 
 
+def test_training_interrupted_in_the_generator_says_its_finished_stages_are_kept_too(tmp_path, capsys, monkeypatch):
+    """Ctrl-C named checkpoints/ alone: the generator's finished stages, which --resume loads from stages/, went
+    unsaid, as if a run stopped in its distillation had kept only its decoder."""
+    from eegviz.cli import main
+
+    def stopped(data, out, **kw):
+        (out / "checkpoints").mkdir(parents=True)
+        (out / "checkpoints" / "triplet.done.pt").write_bytes(b"")
+        (out / "stages").mkdir()
+        for name in ("classifier", "vae"):
+            (out / "stages" / f"{name}.json").write_text("{}")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("eegviz.train.run.train_all", stopped)
+    assert main(["train", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "m")]) == 130
+    err = capsys.readouterr().err
+    assert err == (f"eegviz: training interrupted; kept for --resume: the decoder's checkpoints in "
+                   f"{tmp_path / 'm' / 'checkpoints'} and the generator's finished stages (classifier, vae) in "
+                   f"{tmp_path / 'm' / 'stages'}, the stage it was in starting again: run the same command with "
+                   "--resume to continue\n")
+
+
 def test_a_test_split_too_small_to_score_skips_the_evaluation_saying_so(tmp_path, caplog):
     """Every run now ends in a test-split evaluation (a lab's own data too); one whose test split holds fewer than
     the two trials eval scores (a lab's first few images) gets its card from the validation figures, said, instead
