@@ -89,6 +89,33 @@ def check_memory(need: float, what: str, fix: str) -> None:
                           f"{have / 2**30:.0f} GiB; {fix}")
 
 
+def check_compiler(device: str | None) -> None:
+    """--compile on the CPU needs a C++ compiler (inductor writes C++ kernels). Without one, bench's compiled
+    section's first call failed in a 100-line InductorError traceback after the minutes of timing before it, and a
+    session's (demo, replay, live, eval) once its source and model had loaded and its first image was drawn. Said
+    in one line before anything is loaded. device: the generator's; None: CUDA when present, as the generator
+    picks. (On CUDA inductor writes Triton kernels; a torch whose inductor cannot be asked is let through, to
+    fail, if it does, as before.)"""
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu":
+        return
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+        from torch._inductor.exc import InvalidCxxCompiler
+    except ImportError:
+        return
+    try:
+        get_cpp_compiler()
+    except InvalidCxxCompiler as exc:
+        from eegviz.errors import one_line
+
+        raise EegvizError(f"--compile on the CPU needs a C++ compiler for torch.compile, and torch found none "
+                          f"({one_line(exc)}): install g++ (or set CXX to one), or leave --compile out") from exc
+
+
 def check_choice(value: T, name: str, choices: Iterable[T]) -> T:
     """value among choices, else "NAME=VALUE; one of A, B, C"."""
     choices = list(choices)

@@ -9,7 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from eegviz.checks import check_at_least, check_named, check_new_file, check_positive, check_range, check_threads
+from eegviz.checks import (check_at_least, check_compiler, check_named, check_new_file, check_positive, check_range,
+                           check_threads)
 from eegviz.data.options import add_dataset_arguments, dataset_options
 from eegviz.errors import EegvizError, os_error_line
 from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
@@ -162,6 +163,10 @@ def _check_generator(generator: GeneratorSettings) -> None:
     if generator.options.sd_model and generator.name == "embedded":
         raise EegvizError(SD_MODEL_NOT_READ)
     opts = generator.options
+    if opts.compile:
+        # without a C++ compiler, a session's --compile ended in torch's InductorError traceback at its first
+        # image, after the source and the model had loaded (bench refused it up front already)
+        check_compiler(opts.device)
     if opts.steps is not None:  # said by the generator at load, later and without naming the option
         check_at_least(opts.steps, "--steps", 1, hint="the sampler's UNet steps")
     if opts.strength is not None:

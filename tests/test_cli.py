@@ -793,3 +793,29 @@ def test_no_command_says_where_to_start(capsys):
     err = capsys.readouterr().err
     assert err.startswith("usage: eegviz") and "required: cmd" not in err
     assert err.splitlines()[-1].startswith("eegviz: error: name a command: `eegviz demo`") and "--help" in err, err
+
+
+def test_a_sessions_compile_without_a_cpp_compiler_is_refused_before_anything_loads(tmp_path, capsys, monkeypatch):
+    """`eegviz demo --compile` on a machine without a C++ compiler loaded the recording and the model, then ended
+    in torch's InductorError traceback at the first image (22 s in); bench refused the same up front. A session
+    says it in one line before its source is built now (the source stands in for everything a session loads)."""
+    import torch
+    from torch._inductor import cpp_builder
+    from torch._inductor.exc import InvalidCxxCompiler
+
+    from eegviz.app import source_choice
+    from eegviz.cli import main
+
+    def no_compiler():
+        raise InvalidCxxCompiler()
+
+    def loads(*args, **kwargs):
+        raise AssertionError("the session's source was built before --compile was checked")
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # inductor writes C++ kernels on the CPU only
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    monkeypatch.setattr(source_choice, "initial_source", loads)
+    assert main(["demo", "--headless", "--compile", "--speed", "0", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "eegviz: error: --compile on the CPU needs a C++ compiler" in err and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()

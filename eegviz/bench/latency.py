@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from eegviz.checks import check_compiler
 from eegviz.latency import percentiles
 from eegviz.modelio import model_digest
 from eegviz.sysinfo import cpu_model, git_commit
@@ -38,27 +39,6 @@ def check_session_size(n: int, sfreq: float) -> None:
 
     check_memory((n * SOA_S + 1.5) * sfreq * SIM_CHANNELS * SESSION_BYTES_PER_VALUE,
                  f"a simulated session of {n} epochs", "a smaller --n")
-
-
-def check_compiler(device: str) -> None:
-    """--compile on the CPU needs a C++ compiler (inductor writes C++ kernels). Without one, the compiled
-    section's first call failed in a 100-line InductorError traceback after the minutes of timing before it, and
-    took their figures with it. Said in one line before anything is loaded. (On CUDA inductor writes Triton
-    kernels; a torch whose inductor cannot be asked is let through, to fail, if it does, as before.)"""
-    if device != "cpu":
-        return
-    try:
-        from torch._inductor.cpp_builder import get_cpp_compiler
-        from torch._inductor.exc import InvalidCxxCompiler
-    except ImportError:
-        return
-    try:
-        get_cpp_compiler()
-    except InvalidCxxCompiler as exc:
-        from eegviz.errors import EegvizError, one_line
-
-        raise EegvizError(f"--compile on the CPU needs a C++ compiler for torch.compile, and torch found none "
-                          f"({one_line(exc)}): install g++ (or set CXX to one), or leave --compile out") from exc
 
 
 def _simulated_session(spec, n: int):
