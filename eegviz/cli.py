@@ -1026,6 +1026,16 @@ def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
     return rest[0] if rest and rest[0] in parser.eegviz_commands else None
 
 
+def _asks_for_help(argv: list[str]) -> bool:
+    """Whether parsing argv ends in --help or --version (however abbreviated, before or after the command), as
+    argparse reads it: a scan's help and version end in exit() with no message, its errors in error()."""
+    try:
+        build_parser(_CommandScan).parse_known_args(argv)
+    except _ScanError as exc:
+        return not str(exc)
+    return False
+
+
 def _plain(argv: list[str]) -> argparse.Namespace | None:
     """The command line parsed without the config file: what the command line itself gives, so an abbreviation
     (--sin for --sink) counts as given, as argparse will read it. None when that parse fails, incl. --help or
@@ -1161,11 +1171,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     pre.add_argument("--config", metavar="FILE.toml", action="append")
     known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
     configs = list(dict.fromkeys(known.config or ()))
-    if len(configs) > 1:
-        # only the last was read: `--config lab.toml live --config kiosk.toml` ran without lab.toml's stream,
-        # model and sinks, and not a word said the first file was left out
-        raise EegvizError(f"--config is given {len(configs)} times ({', '.join(configs)}); a command reads one "
-                          "settings file: give one, with a [COMMAND] table for what differs between commands")
     known.config = configs[0] if configs else None
     if all(a.startswith("-") for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         # `eegviz` alone, a first try: argparse said "the following arguments are required: cmd", an internal
@@ -1173,31 +1178,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.print_usage(sys.stderr)
         raise EegvizError("name a command: `eegviz demo` replays the built-in recording in a window (`eegviz demo "
                           "--headless --out DIR` without a display); `eegviz --help` lists them all")
-    # `--config "$CFG"` with CFG unset ran the session with none of the file's settings, without a word
-    check_named(known.config, "--config", "the settings file (FILE.toml), or leave --config out")
-    if known.config:
-        commands = parser.eegviz_commands
-        cmd = _command_of(parser, argv)
-        if cmd is not None:
-            others = {n: sp for n, sp in commands.items() if n != cmd}
-            notes: list[str] = []
-            values = config_defaults(known.config, cmd, [parser, commands[cmd]], others, notes)
-            for note in notes:  # a top-level key only other commands have (eegviz.config)
-                print(f"eegviz: note: {note}", file=sys.stderr)
-            plain = _plain(argv)  # parsed once, for the three questions below
-            given = _lists_given(argv, [parser, commands[cmd]], plain)
-            for note in _lists_replaced(values, given, plain, [parser, commands[cmd]]):
-                print(f"eegviz: note: {note}", file=sys.stderr)
-            values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
-            if "log_level" in values and _verbose_given(plain):
-                # -v is --log-level info, and a flag wins: the file's log_level outranked it (eegviz.logs), so a
-                # quiet kiosk's `log_level = "error"` made `-v` on the command line do nothing, without a word
-                del values["log_level"]
-            for note in _replaced_by_the_command_line(cmd, values, plain):
-                print(f"eegviz: note: {note}", file=sys.stderr)
-            main_dests = {a.dest for a in parser._actions}
-            parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
-            commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})
+    try:
+        if len(configs) > 1:
+            # only the last was read: `--config lab.toml live --config kiosk.toml` ran without lab.toml's stream,
+            # model and sinks, and not a word said the first file was left out
+            raise EegvizError(f"--config is given {len(configs)} times ({', '.join(configs)}); a command reads one "
+                              "settings file: give one, with a [COMMAND] table for what differs between commands")
+        # `--config "$CFG"` with CFG unset ran the session with none of the file's settings, without a word
+        check_named(known.config, "--config", "the settings file (FILE.toml), or leave --config out")
+        if known.config:
+            commands = parser.eegviz_commands
+            cmd = _command_of(parser, argv)
+            if cmd is not None:
+                others = {n: sp for n, sp in commands.items() if n != cmd}
+                notes: list[str] = []
+                values = config_defaults(known.config, cmd, [parser, commands[cmd]], others, notes)
+                for note in notes:  # a top-level key only other commands have (eegviz.config)
+                    print(f"eegviz: note: {note}", file=sys.stderr)
+                plain = _plain(argv)  # parsed once, for the three questions below
+                given = _lists_given(argv, [parser, commands[cmd]], plain)
+                for note in _lists_replaced(values, given, plain, [parser, commands[cmd]]):
+                    print(f"eegviz: note: {note}", file=sys.stderr)
+                values = {k: v for k, v in values.items() if k not in given}  # the command line's list replaces
+                if "log_level" in values and _verbose_given(plain):
+                    # -v is --log-level info, and a flag wins: the file's log_level outranked it (eegviz.logs), so a
+                    # quiet kiosk's `log_level = "error"` made `-v` on the command line do nothing, without a word
+                    del values["log_level"]
+                for note in _replaced_by_the_command_line(cmd, values, plain):
+                    print(f"eegviz: note: {note}", file=sys.stderr)
+                main_dests = {a.dest for a in parser._actions}
+                parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
+                commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})
+    except EegvizError as exc:
+        # `eegviz demo --config kiosk.toml --help` with a broken kiosk.toml (not TOML, a key no option has, a
+        # `demo = 3` where its table should be) printed that error instead of the help: the one command that
+        # shows how to write the file right could not be run beside it. The file is left out, and said to be.
+        if not _asks_for_help(argv):
+            raise
+        print(f"eegviz: note: the config file is left out: {exc}", file=sys.stderr)
+        parser = build_parser()  # without what the file had set before its error
     args = parser.parse_args(argv)
     args.config = known.config
     after = vars(args).pop("plugins_after", None)  # --plugins after the command (_add_anywhere_options)

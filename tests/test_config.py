@@ -296,6 +296,22 @@ def test_every_commands_help_names_config_and_where_relative_paths_start(command
     assert "relative paths in it are read from the working directory" in text
 
 
+def test_help_works_beside_a_broken_config_and_says_it_is_left_out(tmp_path, capsys):
+    """`eegviz demo --config kiosk.toml --help` printed the file's error instead of the help when the file was not
+    TOML, held a key no option has, or a `demo = 3` where the [demo] table should be: the help that shows how to
+    write it could not be read. The help is printed, and a note says the file was left out."""
+    for text, error in [("not toml {\n", "is not valid TOML"), ("demo = 3\n", "'demo' must be a table"),
+                        ("speed = 0\nbogus = 1\n", "'bogus' is not an option")]:
+        cfg = _toml(tmp_path, text)
+        with pytest.raises(SystemExit) as exit_:
+            parse_args(["demo", "--config", cfg, "--help"])
+        out, err = capsys.readouterr()
+        assert exit_.value.code == 0 and out.startswith("usage: eegviz demo"), err
+        assert "the config file is left out" in err and error in err, err
+    with pytest.raises(EegvizError, match="'bogus' is not an option"):  # without --help it is still refused
+        parse_args(["demo", "--config", cfg])
+
+
 def test_a_relative_path_in_a_config_is_read_from_the_working_directory(tmp_path, monkeypatch):
     (tmp_path / "protocols").mkdir()
     cfg = tmp_path / "protocols" / "kiosk.toml"
