@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -1053,6 +1054,20 @@ def _plain(argv: list[str]) -> argparse.Namespace | None:
         return None
 
 
+def _given_dests(argv: list[str]) -> set[str]:
+    """The dests of the options the command line itself gives (as argparse reads it, abbreviations included); an
+    empty set when that parse fails (the real parse then says why)."""
+    parser = build_parser(_CommandScan)
+    for command in [parser, *parser.eegviz_commands.values()]:
+        for action in command._actions:  # argparse has no public listing of its actions
+            if action.option_strings:
+                action.default, action.required = argparse.SUPPRESS, False
+    try:
+        return set(vars(parser.parse_known_args(argv)[0]))
+    except _ScanError:
+        return set()
+
+
 def _lists_given(argv: list[str], parsers, plain: argparse.Namespace | None) -> set[str]:
     """The repeatable (append) options the command line gives, as `plain` (_plain) holds them; where that parse
     failed, by spelling."""
@@ -1160,8 +1175,10 @@ def _replaced_by_the_command_line(cmd: str, values: dict, plain: argparse.Namesp
     return notes
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Parse the command line, with a --config file's values as defaults (see eegviz.config)."""
+def parse_args(argv: list[str] | None, origins: dict[str, str] | None = None) -> argparse.Namespace:
+    """Parse the command line, with a --config file's values as defaults (see eegviz.config). origins (when given)
+    gets, for each --option whose value the file gives and the command line does not, where the file sets it
+    ("config file PATH: 'key' = VALUE"; main() puts it before an error that starts with that option)."""
     from eegviz.config import config_defaults
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -1192,7 +1209,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             if cmd is not None:
                 others = {n: sp for n, sp in commands.items() if n != cmd}
                 notes: list[str] = []
-                values = config_defaults(known.config, cmd, [parser, commands[cmd]], others, notes)
+                set_where: dict[str, str] = {}
+                values = config_defaults(known.config, cmd, [parser, commands[cmd]], others, notes, set_where)
                 for note in notes:  # a top-level key only other commands have (eegviz.config)
                     print(f"eegviz: note: {note}", file=sys.stderr)
                 plain = _plain(argv)  # parsed once, for the three questions below
@@ -1209,6 +1227,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                 main_dests = {a.dest for a in parser._actions}
                 parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
                 commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})
+                if origins is not None:
+                    on_the_line = _given_dests(argv)
+                    for action in (a for p in (parser, commands[cmd]) for a in p._actions):
+                        if action.dest in values and action.dest not in on_the_line:
+                            origins.update(dict.fromkeys(
+                                (o for o in action.option_strings if o.startswith("--")), set_where[action.dest]))
     except EegvizError as exc:
         # `eegviz demo --config kiosk.toml --help` with a broken kiosk.toml (not TOML, a key no option has, a
         # `demo = 3` where its table should be) printed that error instead of the help: the one command that
@@ -1230,6 +1254,16 @@ def setup_logging(args) -> None:
     from eegviz.logs import configure
 
     configure(getattr(args, "cmd", None), args.log_level, bool(args.verbose), LOG_LEVELS)
+
+
+def _naming_the_file(message: str, origins: dict[str, str]) -> str:
+    """An error that starts with an option (`--strength must be in (0, 1]`) whose value came from the --config
+    file, and not from the command line, with the file's key and value put before it: said under the flag's name
+    alone, it sent the user to a command line that did not have the flag. origins: parse_args's."""
+    flag = re.match(r"--[a-z0-9][a-z0-9-]*", message)
+    if flag is None or flag.group(0) not in origins:
+        return message
+    return f"{origins[flag.group(0)]}: {message}"
 
 
 def _undecoded_bytes(exc: UnicodeEncodeError) -> bool:
@@ -1289,8 +1323,9 @@ def _standard_fds_open() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     _standard_fds_open()
+    origins: dict[str, str] = {}
     try:
-        args = parse_args(argv)
+        args = parse_args(argv, origins)
         setup_logging(args)
         from eegviz.paths import confine_lsl
 
@@ -1300,7 +1335,7 @@ def main(argv: list[str] | None = None) -> int:
         set_plugin_dirs(args.plugins)
         return args.fn(args)
     except EegvizError as exc:
-        print(f"eegviz: error: {exc}", file=sys.stderr)
+        print(f"eegviz: error: {_naming_the_file(str(exc), origins)}", file=sys.stderr)
         return 2
     except OSError as exc:
         if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():

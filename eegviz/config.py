@@ -30,6 +30,7 @@ note names it and the commands it belongs to.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import tomllib
@@ -176,7 +177,8 @@ FILE_CANNOT_SET = ("config", "help", "version", "plugins")  # options a file may
 
 
 def config_defaults(path: str | Path, command: str, parsers: list[argparse.ArgumentParser],
-                    others: dict[str, argparse.ArgumentParser], notes: list[str] | None = None) -> dict:
+                    others: dict[str, argparse.ArgumentParser], notes: list[str] | None = None,
+                    origins: dict[str, str] | None = None) -> dict:
     """Defaults from the file at `path` for `command`: {dest: value}.
 
     parsers: the parsers whose options the file may set (the main parser's global options and the
@@ -187,6 +189,9 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
     A top-level key left alone that way is named in one line appended to `notes` (when given), with the commands
     it belongs to: one file may serve several commands, so it is no error, but `duration = 60` at the top of a
     demo's file (only live has --duration) ran the demo without end, and not a word said the key was not used.
+
+    origins (when given) gets, for each dest returned, where the file set it, as an error about its value is to
+    name it: "config file PATH: 'key' = VALUE" (with "[command]" for a key of the command's table).
     """
     path = Path(path)
     data = read_config(path)
@@ -237,6 +242,9 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
         set_by[(in_section, action.dest)] = key
         try:
             out[action.dest] = _coerce(key, value, action, path)
+            if origins is not None:
+                where = f" [{command}]" if in_section else ""
+                origins[action.dest] = f"config file {path}{where}: '{key}' = {toml_text(value)}"
         except EegvizError as e:
             # a top-level key shared with commands that read it otherwise: `stream = "amp"` for live, replay,
             # train and eval is simulate's --stream switch, and "'stream' is a switch" alone read as if the
@@ -252,6 +260,17 @@ def config_defaults(path: str | Path, command: str, parsers: list[argparse.Argum
         notes.append(f"config file {path}: not used by `eegviz {command}`, which has no such option: "
                      f"{', '.join(unused)}; a key in a [COMMAND] table is read by that command alone")
     return out
+
+
+def toml_text(value) -> str:
+    """A parsed TOML value as the file spells it (true, "text", [1, 2]), for messages that quote a key's value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string escapes as JSON does
+    if isinstance(value, list):
+        return "[" + ", ".join(map(toml_text, value)) + "]"
+    return str(value)
 
 
 def _positional(name: str, parsers: list[argparse.ArgumentParser]) -> argparse.Action | None:

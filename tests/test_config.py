@@ -636,3 +636,16 @@ def test_out_on_the_command_line_replaces_a_streaming_files_stream(tmp_path, cap
     assert (args.out, args.subjects) == (None, 2)
     assert capsys.readouterr().err == ("eegviz: note: --stream on the command line replaces the config file's "
                                        "'out' and 'subjects', which cannot go with it\n")
+
+
+def test_a_bad_value_from_the_file_is_said_with_its_key_and_a_flags_under_the_flag(tmp_path, capsys):
+    """A file's `strength = 2` was refused as "--strength must be in (0, 1]", sending the user to a command line
+    that had no --strength. The file's key and value come first now; a flag's own error is said as before."""
+    from eegviz.cli import main
+
+    cfg = _toml(tmp_path, "[demo]\nstrength = 2\nsteps = 1\n")
+    assert main(["demo", "--config", cfg, "--headless", "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (f"eegviz: error: config file {cfg} [demo]: 'strength' = 2: --strength must be "
+                                       "in (0, 1]: the fraction of the sampler's noise schedule applied\n")
+    assert main(["demo", "--config", cfg, "--headless", "--steps", "0", "--strength", "0.5"]) == 2
+    assert capsys.readouterr().err.startswith("eegviz: error: --steps must be >= 1")
