@@ -966,7 +966,8 @@ class _DefaultsHelp(argparse.HelpFormatter):
         shown = "on" if default is True else f"{default:g}" if isinstance(default, float) else str(default)
         if f"({shown})" in text:
             return action.help  # the presenter's "(0.5)" style already says it
-        return f"{text} (default: {shown})"
+        # argparse %-formats the help: a --config file's `out = "/data/100%"` ended --help in a ValueError traceback
+        return f"{text} (default: {shown.replace('%', '%%')})"
 
 
 def _add_anywhere_options(parser: argparse.ArgumentParser, after_command: bool) -> None:

@@ -312,6 +312,14 @@ def test_help_works_beside_a_broken_config_and_says_it_is_left_out(tmp_path, cap
         parse_args(["demo", "--config", cfg])
 
 
+def test_help_shows_a_files_value_that_holds_a_percent_sign(tmp_path, capsys):
+    """--help lists a file's values as the defaults, and argparse %-formats help texts: `out = "/data/100%"` ended
+    `eegviz demo --config FILE --help` in a ValueError traceback."""
+    with pytest.raises(SystemExit):
+        parse_args(["demo", "--config", _toml(tmp_path, 'out = "/data/100%"\n'), "--help"])
+    assert "(default: /data/100%)" in " ".join(capsys.readouterr().out.split())
+
+
 def test_a_relative_path_in_a_config_is_read_from_the_working_directory(tmp_path, monkeypatch):
     (tmp_path / "protocols").mkdir()
     cfg = tmp_path / "protocols" / "kiosk.toml"
