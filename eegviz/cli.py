@@ -955,18 +955,31 @@ class _DefaultsHelp(argparse.HelpFormatter):
     --n, simulate's --subjects and --images gave no word of what a run without them does. An option with a default
     its help does not already state gets "(default: X)"; a switch off by default, or a default of None (the help
     says what not giving it means), gets nothing. (An option needs a help text to be given one: argparse lists an
-    option with none bare.)"""
+    option with none bare.)
+
+    An option a --config file sets (parse_args marks it) keeps its own default and is followed by the file's
+    value, with its key: the file's value used to stand in as "(default: X)" where the help did not state one,
+    and to be missing where it did (`threads = 3` beside "default: all cores but one"), so --help told a user
+    checking a file half of what it sets."""
 
     def _get_help_string(self, action):
+        text = self._own_default(action)
+        where = getattr(action, "config_file_sets", None)
+        if where is None or text is None or text == argparse.SUPPRESS:
+            return text
+        # argparse %-formats the help: a file's `out = "/data/100%"` ended --help in a ValueError traceback
+        return f"{text} (set by {where.replace('%', '%%')})"
+
+    @staticmethod
+    def _own_default(action):
         text = action.help or ""
-        default = action.default
+        default = getattr(action, "built_in_default", action.default)
         if (not action.option_strings or action.required or default is None or default is False
                 or default is argparse.SUPPRESS or default == "" or "default" in text or "%(default)" in text):
             return action.help
         shown = "on" if default is True else f"{default:g}" if isinstance(default, float) else str(default)
         if f"({shown})" in text:
             return action.help  # the presenter's "(0.5)" style already says it
-        # argparse %-formats the help: a --config file's `out = "/data/100%"` ended --help in a ValueError traceback
         return f"{text} (default: {shown.replace('%', '%%')})"
 
 
@@ -1225,6 +1238,9 @@ def parse_args(argv: list[str] | None, origins: dict[str, str] | None = None) ->
                     del values["log_level"]
                 for note in _replaced_by_the_command_line(cmd, values, plain):
                     print(f"eegviz: note: {note}", file=sys.stderr)
+                for action in (a for p in (parser, commands[cmd]) for a in p._actions):
+                    if action.dest in values:  # for --help (_DefaultsHelp)
+                        action.built_in_default, action.config_file_sets = action.default, set_where[action.dest]
                 main_dests = {a.dest for a in parser._actions}
                 parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
                 commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})

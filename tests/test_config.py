@@ -313,11 +313,25 @@ def test_help_works_beside_a_broken_config_and_says_it_is_left_out(tmp_path, cap
 
 
 def test_help_shows_a_files_value_that_holds_a_percent_sign(tmp_path, capsys):
-    """--help lists a file's values as the defaults, and argparse %-formats help texts: `out = "/data/100%"` ended
+    """--help names a file's values beside the options, and argparse %-formats help texts: `out = "/data/100%"` ended
     `eegviz demo --config FILE --help` in a ValueError traceback."""
     with pytest.raises(SystemExit):
         parse_args(["demo", "--config", _toml(tmp_path, 'out = "/data/100%"\n'), "--help"])
-    assert "(default: /data/100%)" in " ".join(capsys.readouterr().out.split())
+    assert "'out' = \"/data/100%\")" in " ".join(capsys.readouterr().out.split())
+
+
+def test_help_names_what_the_file_sets_beside_each_options_own_default(tmp_path, capsys, monkeypatch):
+    """`--config FILE --help` showed the file's value as "(default: 2)" where the help stated no default of its
+    own, and not at all where it did: `threads = 3` left "default: all cores but one", so --help told a user
+    checking a file half of what it sets. Each option the file sets keeps its own default and names the file's key."""
+    _toml(tmp_path, "threads = 3\n[demo]\nspeed = 2.0\n")
+    monkeypatch.chdir(tmp_path)  # a short name: argparse wraps a long path inside it
+    cfg = "session.toml"
+    with pytest.raises(SystemExit):
+        parse_args(["demo", "--config", cfg, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"also sets it) (set by config file {cfg}: 'threads' = 3)" in text
+    assert f"as fast as possible (default: 1) (set by config file {cfg} [demo]: 'speed' = 2.0)" in text
 
 
 def test_a_relative_path_in_a_config_is_read_from_the_working_directory(tmp_path, monkeypatch):
