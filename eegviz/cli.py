@@ -786,7 +786,7 @@ def _add_simulate(sub) -> None:
     s.add_argument("--images", type=int, default=50, help="images per class")
     s.add_argument("--seed", type=int, default=0,
                    help="the simulated world: its stimuli and its brains (the class patterns every subject shares); "
-                        "a model trained on one seed's data scores chance on another's (0, the shipped model's)")
+                        "a model trained on one seed's data scores chance on another's (the shipped model's is 0)")
     s.add_argument("--design", default="rapid", choices=["rapid", "block"],
                    help="rapid: random order in mixed runs; block: one class per block (EEG-ImageNet's design)")
     s.add_argument("--drift", type=float, default=0.0, metavar="UV_PER_S",

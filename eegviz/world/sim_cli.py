@@ -17,7 +17,7 @@ SIM_OPTIONS = (
     ("--blink-rate", "blink_rate", float, "probability of a blink per trial"),
     ("--emg-rate", "emg_rate", float, "probability of an EMG burst per trial"),
     ("--line-uv", "line_uv", float, "mains interference amplitude (uV), random phase per trial"),
-    ("--line-hz", "line_hz", float, "mains frequency (50 or 60 Hz)"),
+    ("--line-hz", "line_hz", float, "mains frequency in Hz (50 or 60 on real mains; any from 1 to 125)"),
     ("--repeats", "repeats", int, "times each test image is shown (THINGS-EEG2 shows each 80 times)"),
     ("--train-repeats", "train_repeats", int, "times each training/validation image is shown"),
     ("--block-alpha", "block_alpha", float, "confound: sd of log alpha amplitude per recording block"),
