@@ -14,7 +14,7 @@ from eegviz.checks import (check_at_least, check_compiler, check_named, check_ne
                            check_threads)
 from eegviz.data.options import add_dataset_arguments, dataset_options
 from eegviz.errors import EegvizError, os_error_line
-from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings
+from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings, bad_names
 from eegviz.world.sim_cli import SIM_OPTIONS
 
 
@@ -229,6 +229,9 @@ def cmd_session(args) -> int:
         # then said to be "not an XDF recording nor a file MNE reads", pointing at the --source that was given
         check_named(args.source, "--source", "a file reader (auto, xdf, mne) or a source plugin (`eegviz plugins` "
                     "lists them)")
+    if args.bads is not None and not bad_names(args.bads):  # `--bads "$BADS"` with BADS unset, or ","
+        raise EegvizError("--bads names no channel: give the source's channel names, NAME[,NAME...], or leave it "
+                          "out")
     settings = session_settings(args)
     _check_session(settings)
     source = initial_source(settings.source)
@@ -664,6 +667,11 @@ MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. st
                 "(default: guessed from the channel names)")
 
 
+BADS_HELP = ("the source's electrodes to leave out as bad (disconnected, flat, railed or noisy), by its channel names, "
+             "e.g. Fp1,T8: the model's channels they fed are interpolated from the other electrodes by position, "
+             "as MNE's interpolate_bads does (a line names them)")
+
+
 # what --init does in a session; eval says its own (INIT_EVAL_HELP)
 INIT_HELP = ("what img2img starts from: the GAN saliency map (default) or the decoder's latent branch (EEG regressed "
              "into the autoencoder's latent; models that have one)")
@@ -714,6 +722,7 @@ def _session_opts(sp) -> None:
     sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
     sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
                     help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")
+    sp.add_argument("--bads", metavar="NAME[,NAME...]", help=BADS_HELP)
     sp.add_argument("--average-repeats", action=argparse.BooleanOptionalAction, default=False,
                     help="decode each epoch averaged with the earlier epochs of the same stimulus id, so a "
                          "repeated image's reconstruction sharpens (results record the repeat count)")

@@ -44,7 +44,7 @@ def run_headless(source, settings: SessionSettings):
     sinks = make_sinks(settings.output.sinks)
     try:
         pipe = Pipeline(source, decoder, generator, sinks + [progress], output=output,
-                        paced=settings.paced, montage=settings.source.montage,
+                        paced=settings.paced, montage=settings.source.montage, bads=settings.source.bads,
                         average_repeats=settings.average_repeats, threads=settings.threads,
                         truth=StimulusTruth(settings.images_dir), world_seeds=model_world_seeds(model_dir))
     except BaseException:

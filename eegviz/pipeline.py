@@ -249,6 +249,8 @@ class Pipeline:
     recorder: alternatively an explicit recorder (add_chunk/add_marker/add_clock_offset/close).
     on_started(StreamInfo) is called once the source is open and fits the model, before acquisition begins.
     montage: the MNE montage the source's channel names refer to (--montage); None: guessed from the names.
+    bads: the source's electrodes marked bad (--bads): left out, the model's channels they fed interpolated from the
+    others (eegviz.stream.montage.build_channel_map).
     average_repeats: decode each epoch averaged with the earlier epochs of the same stimulus id
     (eegviz.stream.repeats), so a repeated image's reconstruction sharpens; results carry the count.
     threads: torch's kernel threads while the session runs (None: all cores but one, eegviz.threads), restored
@@ -257,13 +259,15 @@ class Pipeline:
     handed to the sinks beside each reconstruction, with its class in Reconstruction.true_class.
     """
 
+    bads: tuple[str, ...] = ()  # set by __init__; here too for a Pipeline made without it (tests build parts)
+
     def __init__(self, source: Source, decoder: TwoBranchDecoder, generator: Generator, sinks: list[Sink],
                  recorder=None, paced: bool = True, max_pending: int = 2, max_batch: int = 4,
                  on_chunk: Callable[[Chunk], None] | None = None, on_marker: Callable[[Marker], None] | None = None,
                  output=None, on_started: Callable[[object], None] | None = None,
                  on_notice: Callable[[str], None] | None = None, montage: str | None = None,
                  average_repeats: bool = False, threads: int | None = None, truth: StimulusTruth | None = None,
-                 world_seeds: set[int] | None = None):
+                 world_seeds: set[int] | None = None, bads: tuple[str, ...] = ()):
         self.source, self.decoder, self.generator = source, decoder, generator
         # the synthetic world seeds the model learnt (eegviz.data.seen_images.model_world_seeds): a marker naming
         # another world's image is said once, as that session decodes at chance; None: nothing to compare with
@@ -273,7 +277,7 @@ class Pipeline:
         self.recorder, self.paced, self.max_batch = recorder, paced, max_batch
         self.on_chunk, self.on_marker = on_chunk, on_marker
         self.output, self.on_started, self.on_notice, self.montage = output, on_started, on_notice, montage
-        self.threads = threads
+        self.threads, self.bads = threads, tuple(bads)
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
         # --init latent: img2img starts from the decoder's latent branch (checked here, before anything runs)
         self._from_latents = check_latent_start(generator, decoder)
@@ -576,13 +580,15 @@ class Pipeline:
         a line saying so; where they do no better, the first refusal stands."""
         hint = getattr(self.source, "label_hint", None)  # how its channels get labels, where it labels none
         try:
-            return Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage, label_hint=hint)
+            return Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage, label_hint=hint,
+                                bads=self.bads)
         except EegvizError as refused:
             own = getattr(self.source, "positions_file", None)
             if self.montage is not None or own is None:
                 raise
             try:
-                pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=str(own), label_hint=hint)
+                pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=str(own), label_hint=hint,
+                                   bads=self.bads)
             except EegvizError:
                 raise refused from None
             log.warning("%s: its channel names place too few electrodes on any montage, so they are placed by the "
@@ -618,11 +624,13 @@ class Pipeline:
         if self.on_started:
             self.on_started(info)
         cmap = pre.channel_map
-        if (cmap.n_interpolated or cmap.left_out) and self.on_notice:  # the window says so too
+        if (cmap.n_interpolated or cmap.left_out or cmap.bads) and self.on_notice:  # the window says so too
             left = f"; {len(cmap.left_out)} unplaced channel(s) left out ({', '.join(cmap.left_out[:5])})" \
                 if cmap.left_out else ""
+            bad = f"; marked bad: {', '.join(cmap.bads[:5])}{' ...' if len(cmap.bads) > 5 else ''}" if cmap.bads else ""
+            where = f" from the {cmap.source_montage} montage" if cmap.source_montage else ""
             self.on_notice(f"{cmap.n_interpolated} of the model's {len(self.decoder.spec.ch_names)} channels "
-                           f"interpolated from the {cmap.source_montage} montage{left}")
+                           f"interpolated{where}{left}{bad}")
         # a replay's markers were judged against its EEG when it loaded: its wall time is not the recording's
         judge_clock = not getattr(self.source, "replayed", False)
         self._run_threads(Epocher(pre, info.ch_names, judge_clock=judge_clock), duration)

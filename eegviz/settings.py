@@ -33,7 +33,8 @@ class SourceSettings:
     --source NAME (a live source plugin; "auto": live's built-ins, chosen by --stream, --board or --simulate), whose
     text after "NAME:" is source_args (None: none given), for the plugin's from_cli to read. board: a
     BrainFlow board id (None: no BrainFlow), board_params its BrainFlowInputParams as sorted (field, value)
-    pairs. montage: the MNE montage the source's channel names refer to (None: guessed from the names).
+    pairs. montage: the MNE montage the source's channel names refer to (None: guessed from the names). bads: its
+    electrodes marked bad (--bads), left out and the model's channels they fed interpolated from the others.
     """
 
     command: str = "demo"
@@ -46,6 +47,7 @@ class SourceSettings:
     board_params: tuple[tuple[str, object], ...] = ()
     simulate: bool = False
     montage: str | None = None
+    bads: tuple[str, ...] = ()
     sfreq: float | None = None
     unit: str | None = None  # replay's --unit; None: not given (csv reads microvolts then)
     class_snr_db: float | None = None  # live --simulate's class SNR (None: the demo world, as the window's box)
@@ -147,6 +149,7 @@ class SessionSettings:
             board=None if opts.get("board") is None else int(opts["board"]),
             board_params=tuple(sorted(brainflow_params(opts).items())) if command == "live" else (),
             simulate=bool(opts.get("simulate", False)), montage=_str(opts.get("montage")),
+            bads=bad_names(opts.get("bads")),
             sfreq=None if opts.get("sfreq") is None else float(opts["sfreq"]), unit=_str(opts.get("unit")),
             class_snr_db=None if opts.get("class_snr_db") is None else float(opts["class_snr_db"]))
         model = ModelSettings(path=_str(opts.get("model")), generator=GeneratorSettings.from_options(opts))
@@ -159,6 +162,13 @@ class SessionSettings:
         return cls(source, model, output, display, None if duration is None else float(duration),
                    average_repeats=bool(opts.get("average_repeats", False)),
                    threads=None if threads is None else int(threads), images_dir=_str(opts.get("images_dir")))
+
+
+def bad_names(value) -> tuple[str, ...]:
+    """--bads NAME[,NAME...] as its names, blanks and repeats left out (None: none marked)."""
+    if value is None:
+        return ()
+    return tuple(dict.fromkeys(n.strip() for n in str(value).split(",") if n.strip()))
 
 
 def _str(value) -> str | None:

@@ -14,16 +14,16 @@ def test_flags_and_a_config_file_give_equal_settings(tmp_path):
     flags = ["live", "--board", "0", "--serial-port", "/dev/ttyUSB0", "--timeout", "9", "--markers", "M",
              "--montage", "standard_1020", "--duration", "12", "--model", "/m", "--generator", "diffusers",
              "--sd-model", "sd", "--steps", "3", "--out", "/o", "--sink", "osc:127.0.0.1:9", "--sink", "x",
-             "--kiosk", "--headless"]
+             "--kiosk", "--headless", "--bads", "Fp1, T8,"]
     cfg = tmp_path / "live.toml"
     cfg.write_text('model = "/m"\n[live]\nboard = 0\nserial_port = "/dev/ttyUSB0"\ntimeout = 9\nmarkers = "M"\n'
                    'montage = "standard_1020"\nduration = 12\ngenerator = "diffusers"\nsd-model = "sd"\nsteps = 3\n'
-                   'out = "/o"\nsink = ["osc:127.0.0.1:9", "x"]\nkiosk = true\nheadless = true\n')
+                   'out = "/o"\nsink = ["osc:127.0.0.1:9", "x"]\nkiosk = true\nheadless = true\nbads = "Fp1,T8"\n')
     from_flags = session_settings(parse_args(flags))
     from_file = session_settings(parse_args(["live", "--config", str(cfg)]))
     assert from_flags == from_file
     s = from_flags
-    assert s.source == SourceSettings("live", markers="M", board=0, montage="standard_1020",
+    assert s.source == SourceSettings("live", markers="M", board=0, montage="standard_1020", bads=("Fp1", "T8"),
                                       board_params=(("serial_port", "/dev/ttyUSB0"), ("timeout", 9)))
     assert s.model.path == "/m"
     assert s.model.generator == GeneratorSettings("diffusers", GeneratorOptions(sd_model="sd", steps=3, capture=True))

@@ -396,7 +396,7 @@ class SessionController(QObject):
                                 on_marker=lambda m: signals.marker.emit(sid, m),
                                 on_started=lambda info: signals.started.emit(sid, info),
                                 on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
-                                montage=settings.source.montage,
+                                montage=settings.source.montage, bads=settings.source.bads,
                                 average_repeats=settings.average_repeats, threads=settings.threads,
                                 truth=StimulusTruth(settings.images_dir),
                                 world_seeds=model_world_seeds(sess.model_dir))

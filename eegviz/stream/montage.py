@@ -401,6 +401,19 @@ class ChannelMap:
     n_interpolated: int = 0
     source_montage: str | None = None
     left_out: tuple[str, ...] = ()  # source channels the montage does not place (ECG, AUX, ...), not used
+    bads: tuple[str, ...] = ()  # source channels marked bad (as the source names them), not used
+    replaced: tuple[str, ...] = ()  # the model's channels interpolated because their own electrode is bad
+
+    def bads_line(self) -> str:
+        """The line that says which electrodes were left out as bad and which of the model's channels are now
+        interpolated in their place ("" when none is marked bad)."""
+        if not self.bads:
+            return ""
+        shown = lambda names: ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")  # noqa: E731
+        now = (f"the model's {shown(self.replaced)} {'is' if len(self.replaced) == 1 else 'are'} interpolated from "
+               f"the other {len(self.picks)} electrodes" if self.replaced
+               else "none of the model's channels was taken from them")
+        return f"montage: {len(self.bads)} electrode(s) marked bad are left out ({shown(self.bads)}); {now}"
 
     @property
     def n_direct(self) -> int:
@@ -450,15 +463,22 @@ SENDER_LABEL_HINT = "set the channel labels in the sender (an LSL stream's desc/
 
 
 def build_channel_map(model_names, model_montage: str | None, source_names, montage: str | None = None,
-                      warn: bool = True, label_hint: str | None = None) -> ChannelMap:
+                      warn: bool = True, label_hint: str | None = None, bads=()) -> ChannelMap:
     """How to make the model's channels out of a source's: by name when the source has them all, else by
     position on the model's montage (`montage` is the source's, e.g. from --montage; None: guessed, and for
     BioSemi's ActiView names the cap they name, biosemi_cap, unless it is the model's own).
 
     label_hint: what a refusal of a source that labels no channel offers besides --montage FILE (None: labelling
     them in the sender, SENDER_LABEL_HINT; "": nothing, as for a BrainFlow board, whose channel names BrainFlow
-    fixes, or a recording, which a refusal of names no montage places does not ask to rename either)."""
+    fixes, or a recording, which a refusal of names no montage places does not ask to rename either).
+
+    bads: source electrodes marked bad (--bads, or found dead at a session's start: eegviz.stream.bads), named as
+    the source names them or as they are read ("Fp1" for "EEG FP1-REF"). They are left out as if the source lacked
+    them, so a model channel one of them would have fed is interpolated from the others (MNE's info['bads'] and
+    interpolate_bads): a disconnected electrode streaming NaN used to cost every epoch, a flat or railed one
+    spread into every channel interpolated from it. A name the source has no channel of is refused."""
     model_names, source_names = [str(c) for c in model_names], [str(c) for c in source_names]
+    given = source_names
     typed = without_type(source_names, model_names)
     if warn:
         _say_renamed(source_names, typed, "without their signal type")
@@ -487,6 +507,40 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     if warn:
         _say_renamed(source_names, referential, "as their electrode, without the reference")
     source_names = referential
+    unlabelled = list(source_names) == default_ch_names(len(source_names))
+    bad = _bad_indices(bads, given, source_names)
+    kept = np.array([i for i in range(len(source_names)) if i not in bad], dtype=int)
+    cmap = _map_channels(model_names, model_montage, [source_names[i] for i in kept], montage, warn, label_hint,
+                         unlabelled=unlabelled, bad_names=[source_names[i] for i in bad])
+    cmap.picks = kept[cmap.picks]  # indices into the source's own channels, the bad ones among them
+    cmap.bads = tuple(given[i] for i in bad)
+    if warn and cmap.bads:
+        log.warning("%s", cmap.bads_line())
+    return cmap
+
+
+def _bad_indices(bads, given: list[str], read: list[str]) -> list[int]:
+    """The source channels `bads` names (build_channel_map), by the source's own name first, else as read, case
+    aside; a one-line EegvizError for a name that is neither, listing the source's channels."""
+    out, unknown = [], []
+    for name in dict.fromkeys(str(b).strip() for b in bads):
+        hits = [i for i, n in enumerate(given) if n.lower() == name.lower()] or \
+               [i for i, n in enumerate(read) if n.lower() == name.lower()]
+        if not hits:
+            unknown.append(name)
+        out += [i for i in hits if i not in out]
+    if unknown:
+        shown = ", ".join(given[:10]) + (" ..." if len(given) > 10 else "")
+        raise EegvizError(f"--bads names {', '.join(unknown)}, which {'is' if len(unknown) == 1 else 'are'} not a "
+                          f"channel of the source; its {len(given)} channels are {shown}")
+    return sorted(out)
+
+
+def _map_channels(model_names: list[str], model_montage: str | None, source_names: list[str], montage: str | None,
+                  warn: bool, label_hint: str | None, unlabelled: bool, bad_names: list[str]) -> ChannelMap:
+    """build_channel_map once the source's names are read and its bad electrodes left out (bad_names, as read:
+    which of the model's channels are interpolated in their place is said; unlabelled: the source's names were
+    eegviz's stand-ins, ch1..chN, before any was left out)."""
     lookup = {name.lower(): i for i, name in enumerate(source_names)}
     n_missing = sum(c.lower() not in lookup for c in model_names)
     if n_missing == 0 and (montage in (None, model_montage) or model_montage is None):
@@ -494,7 +548,10 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
 
     def lacking(why: str) -> EegvizError:
         shown = ", ".join([c for c in model_names if c.lower() not in lookup][:5]) + (" ..." if n_missing > 5 else "")
-        return EegvizError(f"the source lacks {n_missing} of the model's {len(model_names)} channels ({shown}) "
+        # a model channel marked bad is not "lacked" without a word: the user may have marked too many
+        marked = sum(c.lower() in {b.lower() for b in bad_names} for c in model_names)
+        also = f", {marked} of them marked bad" if marked else ""
+        return EegvizError(f"the source lacks {n_missing} of the model's {len(model_names)} channels ({shown}{also}) "
                            f"and {why}; stream with the model's montage or retrain the model on your channels")
 
     dup = sorted({n for n in source_names if sum(m.lower() == n.lower() for m in source_names) > 1})
@@ -503,7 +560,8 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     if model_montage is None:
         raise lacking("the model records no montage to interpolate them on")
     if len(source_names) < MIN_SOURCE_CHANNELS:
-        raise lacking(f"has too few channels ({len(source_names)}) to interpolate them from "
+        after = f", after the {len(bad_names)} marked bad" if bad_names else ""
+        raise lacking(f"has too few channels ({len(source_names)}{after}) to interpolate them from "
                       f"(at least {MIN_SOURCE_CHANNELS})")
     mpos = sphere_positions(model_names, model_montage)
     if _unplaced(model_names, mpos):
@@ -521,10 +579,10 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     unplaced = _unplaced(source_names, spos)
     # channels the montage does not place (ECG, EOG, AUX or accelerometer channels in the same stream, a status
     # channel) are left out of the interpolation rather than refusing the stream, if enough placed ones remain
-    if len(placed) < MIN_SOURCE_CHANNELS and list(source_names) == default_ch_names(len(source_names)):
+    if len(placed) < MIN_SOURCE_CHANNELS and unlabelled:
         # a sender that labels no channel (many amplifier apps' LSL outlets): --montage NAME, which the refusal
         # below offers, can never place eegviz's own stand-in names, and "ch1, ch2" read as the sender's
-        n = len(source_names)
+        n = len(source_names) + len(bad_names)
         hint = SENDER_LABEL_HINT if label_hint is None else label_hint
         raise EegvizError(
             f"the source names none of its {n} channels (ch1..ch{n} are eegviz's stand-ins), so no montage can "
@@ -563,15 +621,22 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     interp = np.flatnonzero(~direct)
     if len(interp):
         matrix[interp] = _spline_matrix(spos, mpos[interp])
+    # the model's channels a bad electrode would have fed as they are: of its name on the model's own montage, or
+    # in its place
+    bpos = sphere_positions(bad_names, montage) if bad_names else np.zeros((0, 3))
+    bpos = bpos[np.isfinite(bpos).all(axis=1)]
+    near_bad = (np.linalg.norm(mpos[:, None, :] - bpos[None, :, :], axis=-1) < SAME_PLACE_M).any(axis=1)
+    bad_lower = {b.lower() for b in bad_names} if montage == model_montage else set()
+    replaced = tuple(model_names[i] for i in interp if near_bad[i] or model_names[i].lower() in bad_lower)
     cmap = ChannelMap(picks=placed, matrix=matrix, n_interpolated=len(interp), source_montage=montage,
-                      left_out=tuple(unplaced))
-    if warn:
+                      left_out=tuple(unplaced), replaced=replaced)
+    if warn and len(interp) > len(replaced):  # only the bad ones' own: build_channel_map's line says it
         log.warning(
             "montage: %d of the model's %d channels interpolated from the source's %d (%s -> %s); the model "
             "was trained on other electrodes, expect lower accuracy than on its own cap",
             len(interp), len(model_names), len(placed), montage, model_montage,
         )
-        if unplaced:
-            log.warning("montage: %d source channel(s) have no position in %s and are left out: %s",
-                        len(unplaced), montage, ", ".join(unplaced[:10]))
+    if warn and unplaced:
+        log.warning("montage: %d source channel(s) have no position in %s and are left out: %s",
+                    len(unplaced), montage, ", ".join(unplaced[:10]))
     return cmap

@@ -101,15 +101,16 @@ class Preprocessor:
     montage: the source's MNE montage name (the Pipeline passes the session's `--montage`); None guesses it
     from the channel names. The channel map is computed here, once per session, and is a fixed matrix afterwards.
     label_hint: what a source that labels no channel can do about it (build_channel_map).
+    bads: source electrodes left out as bad, their model channels interpolated from the rest (build_channel_map).
     """
 
     def __init__(self, spec: InputSpec, source_ch_names: tuple[str, ...] | list[str], source_sfreq: float,
-                 montage: str | None = None, label_hint: str | None = None):
+                 montage: str | None = None, label_hint: str | None = None, bads=(), warn: bool = True):
         from eegviz.stream.montage import build_channel_map
 
         self.spec = spec
         self.channel_map = build_channel_map(spec.ch_names, spec.montage, source_ch_names, montage,
-                                             label_hint=label_hint)
+                                             label_hint=label_hint, bads=tuple(bads), warn=warn)
         self.picks = self.channel_map.picks  # the source channels the model's are made of (NaN checks)
         if not (math.isfinite(source_sfreq) and source_sfreq > 0):  # an XDF header's rate is text: inf, nan
             raise EegvizError(f"the EEG stream has no regular sampling rate ({source_sfreq:g} Hz; 0: irregular or "

@@ -484,3 +484,24 @@ def test_too_few_electrodes_beside_other_channels_is_said_so_not_blamed_on_those
         build_channel_map(default_spec().ch_names, "biosemi128", muse, warn=False)
     assert "leaving 4, fewer than 8 electrodes to interpolate" in str(refused.value)
     assert "; if those are electrodes, name the source's montage with --montage NAME" in str(refused.value)
+
+
+def test_electrodes_marked_bad_are_left_out_and_their_model_channels_interpolated(caplog):
+    """--bads: an electrode streaming NaN (disconnected) fed the model as it was, so every epoch was skipped for
+    NaN. Marked bad, it is left out as if the source lacked it, the model's channel of that name is interpolated
+    from the other electrodes (one line names it), and the epochs are finite. A name the source lacks is refused."""
+    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
+    source = [*model, "Cz", "Oz"]
+    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((len(source), 60)) * 1e-5
+    data[source.index("C3")] = np.nan
+    with caplog.at_level(logging.WARNING):
+        pre = Preprocessor(spec, source, 100.0, bads=("c3",))
+    assert source.index("C3") not in pre.picks and pre.channel_map.replaced == ("C3",)
+    assert np.isfinite(pre(data)).all()
+    said = [r.getMessage() for r in caplog.records if "marked bad" in r.getMessage()]
+    assert said == ["montage: 1 electrode(s) marked bad are left out (C3); the model's C3 is interpolated from the "
+                    "other 10 electrodes"]
+    with pytest.raises(EegvizError, match=r"^--bads names C7, which is not a channel of the source; its 11 channels"):
+        Preprocessor(spec, source, 100.0, bads=("C3", "C7"))
