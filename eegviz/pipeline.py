@@ -633,7 +633,9 @@ class Pipeline:
                            f"interpolated{where}{left}{bad}")
         # a replay's markers were judged against its EEG when it loaded: its wall time is not the recording's
         judge_clock = not getattr(self.source, "replayed", False)
-        self._run_threads(Epocher(pre, info.ch_names, judge_clock=judge_clock), duration)
+        # electrodes dead at the start (NaN, flat, railed) are marked bad once the first seconds are in
+        epocher = Epocher(pre, info.ch_names, judge_clock=judge_clock, check_electrodes=True, on_notice=self.on_notice)
+        self._run_threads(epocher, duration)
 
     def _close_all(self) -> list[Exception]:
         """Stop the source, then close the recorder and every sink, each whatever the others do: a source or plugin

@@ -5,7 +5,8 @@ window is cut (in the marker's clock, by find_window, the rule training data fro
 and handed on. A marker whose window was partly lost (a gap, or the buffer already overwritten) is reported
 as such, never filled in by guessing. So is a window holding NaN or inf samples (an amplifier's dropout, a
 disconnected electrode): the model cannot read it, the recording keeps it as it came, and the marker's line
-says why it has no image. So is a window reaching into or across a break the source named (messages.Break: a
+says why it has no image; an electrode already dead in the first seconds (NaN, flat, railed) is marked bad before
+the first epoch is cut and interpolated instead (check_electrodes, eegviz.stream.bads). So is a window reaching into or across a break the source named (messages.Break: a
 file's pause and resume, a join of two recordings, a BAD_ span), which leaves no hole in the stamps to find.
 """
 
@@ -15,10 +16,13 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from eegviz.errors import EegvizError
 from eegviz.messages import Break, Chunk, Epoch, Marker, SkipKind
+from eegviz.stream.bads import CHECK_S, dead_channels
 from eegviz.stream.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
@@ -164,11 +168,16 @@ class Epocher:
     """Turns a stream of chunks and markers into preprocessed epochs, one per marker."""
 
     def __init__(self, pre: Preprocessor, ch_names: tuple[str, ...], buffer_s: float = 30.0,
-                 judge_clock: bool = True):
+                 judge_clock: bool = True, check_electrodes: bool = False,
+                 on_notice: Callable[[str], None] | None = None):
         """judge_clock: skip markers in another clock (other_clock), which judges by the wall time markers and
         samples arrive at; off for replays, whose markers are judged against their EEG when the file loads
-        (eegviz.sources.replay.check_reach) and whose wall time is not the recording's."""
+        (eegviz.sources.replay.check_reach) and whose wall time is not the recording's.
+        check_electrodes: mark the electrodes dead in the first seconds bad (check_electrodes()), saying so in
+        the log and to on_notice (a session's window)."""
         self.pre = pre
+        self.ch_names = tuple(ch_names)
+        self.unchecked, self.on_notice = check_electrodes, on_notice
         self.sfreq = pre.source_sfreq
         self.ring = RingBuffer(len(ch_names), int(buffer_s * self.sfreq))
         self.pending: deque[tuple[Marker, float]] = deque()
@@ -227,6 +236,8 @@ class Epocher:
         (ended: because the session was stopped, not because the stream ran out)."""
         out: list[EpochResult] = []
         keep: deque[tuple[Marker, float]] = deque()
+        if self.unchecked and self.ring.count >= CHECK_S * self.sfreq:
+            self.check_electrodes()
         now = time.perf_counter()  # an epoch's t_ready: before it is cut and preprocessed, which latency counts
         latest = self.ring.latest_time
         for marker, seen in self.pending:
@@ -264,6 +275,8 @@ class Epocher:
                 out.append(EpochResult(None, marker, f"window reaches {brk.what}, a break in the recording "
                                                      "(kept in the recording, not decoded)", SkipKind.GAP))
                 continue
+            if self.unchecked:  # the first epoch: judged on what came before it, its own window included
+                self.check_electrodes()
             bad = ~np.isfinite(raw[self.pre.picks])  # only the model's channels matter
             if bad.any():
                 n_bad = int(bad.any(axis=0).sum())
@@ -279,6 +292,51 @@ class Epocher:
             out.append(EpochResult(ep, marker))
         self.pending = keep
         return out
+
+    def check_electrodes(self) -> None:
+        """Once, from the EEG held so far (CHECK_S seconds, or less where the first epoch is due sooner): the
+        electrodes the model's channels are made of that are dead (eegviz.stream.bads: no finite sample, flat,
+        railed) are marked bad, as --bads marks them, and the model's channels they fed interpolated from the
+        others, with one line naming them and why. Where every one is dead (no EEG yet, or a wrong unit) or too few
+        good ones remain to interpolate from, they are used as they are, and the line says that."""
+        self.unchecked = False
+        order, _ = self.ring.held_times()
+        # every channel judged, since one left out can bring in another to interpolate from (an electrode by-name
+        # matching never used); only those the map uses, now or once others are left out, are marked
+        dead = dead_channels(self.ring.data[:, order], self.ch_names)
+        first = f"in the first {len(order) / self.sfreq:.1f} s of EEG"
+        pre, marked, unused = self.pre, [], ""
+        while new := [n for n in dict.fromkeys(self.ch_names[i] for i in pre.picks) if n in dead and n not in marked]:
+            if pre is self.pre and len(new) == len(set(pre.picks)):  # every one: no EEG yet, not bad electrodes
+                marked, unused = new, ("none is left to interpolate from, so they are used as they are (is the "
+                                       "amplifier acquiring?)")
+                break
+            marked += new
+            try:
+                pre = pre.with_bads(marked)
+            except EegvizError:  # too few left (build_channel_map)
+                unused = ("too few good ones remain to interpolate the model's channels from, so they are used as "
+                          "they are")
+                break
+        if not marked:
+            return
+        why: dict[str, list[str]] = {}  # names by reason, so 128 zeroed channels are not one reason each
+        for n in marked[:10]:
+            why.setdefault(dead[n], []).append(n)
+        shown = ", ".join(f"{', '.join(names)} ({w})" for w, names in why.items()) + (" ..." if len(marked) > 10 else "")
+        if unused:
+            line = f"montage: electrodes look dead {first}: {shown}; {unused}"
+        else:
+            self.pre = pre
+            replaced = pre.channel_map.replaced
+            what = (f"the model's {', '.join(replaced[:10])}{' ...' if len(replaced) > 10 else ''} "
+                    f"{'is' if len(replaced) == 1 else 'are'} interpolated from the other {len(pre.picks)} electrodes"
+                    if replaced else "none of the model's channels was taken from them, and none is interpolated "
+                    "from them now")
+            line = f"montage: electrodes marked bad, as they look dead {first}: {shown}; {what}"
+        log.warning("%s", line)
+        if self.on_notice:
+            self.on_notice(line)
 
     def _stalled_for(self, now: float) -> str | None:
         """Why a window was never completed when the session stopped while the EEG had sent nothing for over

@@ -101,7 +101,8 @@ class Preprocessor:
     montage: the source's MNE montage name (the Pipeline passes the session's `--montage`); None guesses it
     from the channel names. The channel map is computed here, once per session, and is a fixed matrix afterwards.
     label_hint: what a source that labels no channel can do about it (build_channel_map).
-    bads: source electrodes left out as bad, their model channels interpolated from the rest (build_channel_map).
+    bads: source electrodes left out as bad, their model channels interpolated from the rest (build_channel_map);
+    with_bads() makes the same Preprocessor with more of them (those found dead at a session's start).
     """
 
     def __init__(self, spec: InputSpec, source_ch_names: tuple[str, ...] | list[str], source_sfreq: float,
@@ -109,6 +110,7 @@ class Preprocessor:
         from eegviz.stream.montage import build_channel_map
 
         self.spec = spec
+        self._made_with = (tuple(source_ch_names), source_sfreq, montage, label_hint)
         self.channel_map = build_channel_map(spec.ch_names, spec.montage, source_ch_names, montage,
                                              label_hint=label_hint, bads=tuple(bads), warn=warn)
         self.picks = self.channel_map.picks  # the source channels the model's are made of (NaN checks)
@@ -134,6 +136,13 @@ class Preprocessor:
         half_s = 10 * max(self.up, self.down) / (self.up * source_sfreq)
         self.margin_samples = (0 if self.up == self.down
                                else max(int(round(RESAMPLE_MARGIN_S * spec.sfreq)), math.ceil(half_s * spec.sfreq) + 1))
+
+    def with_bads(self, bads, warn: bool = False) -> Preprocessor:
+        """This Preprocessor with `bads` (source channel names) left out as well as those it already leaves out;
+        an EegvizError where too few electrodes remain to build the channel map."""
+        names, sfreq, montage, hint = self._made_with
+        both = dict.fromkeys([*self.channel_map.bads, *bads])
+        return Preprocessor(self.spec, names, sfreq, montage=montage, label_hint=hint, bads=tuple(both), warn=warn)
 
     def source_window(self) -> tuple[float, float]:
         """The window to cut in source time; a little margin either side absorbs the resampling filter edges."""

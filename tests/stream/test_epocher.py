@@ -364,3 +364,30 @@ def test_markers_of_an_eeg_stream_that_never_sent_a_sample_are_a_gap(monkeypatch
     monkeypatch.setattr(epocher_mod.time, "perf_counter", lambda: now)
     (r,) = ep.poll(flush=True, ended=True)
     assert r.kind == SkipKind.GAP and "no EEG sample arrived in the 6.0 s" in r.reason
+
+
+def test_electrodes_dead_at_the_start_are_marked_bad_and_interpolated(caplog):
+    """An electrode streaming NaN (disconnected) made every epoch be skipped for NaN, a flat or railed one was fed
+    to the model and spread into the channels interpolated from it, without a word. From the EEG held before the
+    first epoch they are marked bad, the model's channels they fed interpolated from the others, and one line
+    names them and why."""
+    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
+    source = (*model, "Cz", "Oz")
+    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
+    t = 50.0 + np.arange(150) / 100.0
+    data = (np.random.default_rng(0).standard_normal((len(t), len(source))) * 1e-5).astype(np.float32)
+    data[:, source.index("C3")] = np.nan  # disconnected
+    data[:, source.index("Cz")] = 0.0  # flat: feeds only interpolation
+    data[20:, source.index("O2")] = 0.1875  # railed at a Cyton's +187.5 mV after a moment
+    notices = []
+    ep = Epocher(Preprocessor(spec, source, 100.0), source, check_electrodes=True, on_notice=notices.append)
+    ep.add_marker(Marker(50.5, "x"))
+    with caplog.at_level("WARNING"):
+        out = ep.add_chunk(Chunk(data, t))
+    assert len(out) == 1 and out[0].epoch is not None and np.isfinite(out[0].epoch.data).all()
+    assert ep.pre.channel_map.replaced == ("C3", "O2")
+    assert notices == [r.getMessage() for r in caplog.records if "dead" in r.getMessage()] and len(notices) == 1
+    assert notices[0].startswith("montage: electrodes marked bad, as they look dead in the first 1.5 s of EEG: "
+                                 "C3 (no finite sample, NaN/inf), O2 (railed, 87% of samples at 187.5 mV), "
+                                 "Cz (flat, 0.00 uV peak to peak); the model's C3, O2 are interpolated from the "
+                                 "other 8 electrodes")
