@@ -630,7 +630,8 @@ def _map_channels(model_names: list[str], model_montage: str | None, source_name
     replaced = tuple(model_names[i] for i in interp if near_bad[i] or model_names[i].lower() in bad_lower)
     cmap = ChannelMap(picks=placed, matrix=matrix, n_interpolated=len(interp), source_montage=montage,
                       left_out=tuple(unplaced), replaced=replaced)
-    if warn and len(interp) > len(replaced):  # only the bad ones' own: build_channel_map's line says it
+    # where the only channels interpolated are the bad electrodes' own, build_channel_map's line says it
+    if warn and (len(interp) > len(replaced) or not bad_names):
         log.warning(
             "montage: %d of the model's %d channels interpolated from the source's %d (%s -> %s); the model "
             "was trained on other electrodes, expect lower accuracy than on its own cap",

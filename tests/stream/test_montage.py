@@ -505,3 +505,8 @@ def test_electrodes_marked_bad_are_left_out_and_their_model_channels_interpolate
                     "other 10 electrodes"]
     with pytest.raises(EegvizError, match=r"^--bads names C7, which is not a channel of the source; its 11 channels"):
         Preprocessor(spec, source, 100.0, bads=("C3", "C7"))
+    caplog.clear()  # a cap mapped by position with none marked bad and none interpolated is still said, as it was
+    with caplog.at_level(logging.WARNING):
+        build_channel_map(model, "biosemi64", source, montage="easycap-M1")
+    said = [r.getMessage().split(" (")[0] for r in caplog.records]
+    assert said == ["montage: 0 of the model's 9 channels interpolated from the source's 11"]
