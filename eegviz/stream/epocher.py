@@ -314,9 +314,10 @@ class Epocher:
             marked += new
             try:
                 pre = pre.with_bads(marked)
-            except EegvizError:  # too few left (build_channel_map)
-                unused = ("too few good ones remain to interpolate the model's channels from, so they are used as "
-                          "they are")
+            except EegvizError:  # too few left, or no montage to interpolate on (build_channel_map)
+                unused = ("too few good ones remain to interpolate the model's channels from" if pre.spec.montage
+                          else "the model records no montage to interpolate its channels on") + \
+                    ", so they are used as they are"
                 break
         if not marked:
             return

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from eegviz.errors import EegvizError
-from eegviz.messages import Chunk, Marker
+from eegviz.messages import Chunk, Marker, SkipKind
 from eegviz.stream.epocher import Epocher, RingBuffer
 from eegviz.stream.preprocess import InputSpec, Preprocessor, prepare_epochs
 
@@ -391,3 +391,9 @@ def test_electrodes_dead_at_the_start_are_marked_bad_and_interpolated(caplog):
                                  "C3 (no finite sample, NaN/inf), O2 (railed, 87% of samples at 187.5 mV), "
                                  "Cz (flat, 0.00 uV peak to peak); the model's C3, O2 are interpolated from the "
                                  "other 8 electrodes")
+    unplaced = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage=None)  # nowhere to interpolate
+    ep = Epocher(Preprocessor(unplaced, source, 100.0), source, check_electrodes=True, on_notice=notices.append)
+    ep.add_marker(Marker(50.5, "x"))
+    assert ep.add_chunk(Chunk(data, t))[0].kind == SkipKind.NAN  # C3's NaN, as before
+    assert notices[-1].endswith("; the model records no montage to interpolate its channels on, so they are used as "
+                                "they are")
