@@ -7,8 +7,9 @@ all decoding of a live session, and a flat or railed one spread into every model
 EEG software marks such electrodes bad and interpolates them from their neighbours (MNE's info['bads'] and
 interpolate_bads, BCI2000's and OpenViBE's channel rejection); the Epocher does so once, from what the source
 sent before its first epoch is cut (eegviz.stream.epocher.Epocher.check_electrodes), through the same channel
-map --bads builds (eegviz.stream.montage.build_channel_map). An electrode that fails later in a session is not
-re-judged: its NaN epochs are skipped, each with its line, as before.
+map --bads builds (eegviz.stream.montage.build_channel_map). Later in a session only NaN is judged: an electrode
+whose NaN fills a whole epoch's window while the others are finite (come off mid-session) is marked bad from there
+on (Epocher.poll); one that goes flat or railed later is decoded as it comes.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ and handed on. A marker whose window was partly lost (a gap, or the buffer alrea
 as such, never filled in by guessing. So is a window holding NaN or inf samples (an amplifier's dropout, a
 disconnected electrode): the model cannot read it, the recording keeps it as it came, and the marker's line
 says why it has no image; an electrode already dead in the first seconds (NaN, flat, railed) is marked bad before
-the first epoch is cut and interpolated instead (check_electrodes, eegviz.stream.bads). So is a window reaching into or across a break the source named (messages.Break: a
+the first epoch is cut and interpolated instead (check_electrodes, eegviz.stream.bads), and so is one whose NaN
+fills a whole window while the others are finite (come off mid-session), from that epoch on. So is a window reaching into or across a break the source named (messages.Break: a
 file's pause and resume, a join of two recordings, a BAD_ span), which leaves no hole in the stamps to find.
 """
 
@@ -178,6 +179,8 @@ class Epocher:
         self.pre = pre
         self.ch_names = tuple(ch_names)
         self.unchecked, self.on_notice = check_electrodes, on_notice
+        self.marks_bads = check_electrodes  # and, mid-session, those whose NaN fills an epoch's window (poll)
+        self.judged: set[str] = set()  # electrodes once marked bad, or refused: not tried again
         self.sfreq = pre.source_sfreq
         self.ring = RingBuffer(len(ch_names), int(buffer_s * self.sfreq))
         self.pending: deque[tuple[Marker, float]] = deque()
@@ -278,6 +281,14 @@ class Epocher:
             if self.unchecked:  # the first epoch: judged on what came before it, its own window included
                 self.check_electrodes()
             bad = ~np.isfinite(raw[self.pre.picks])  # only the model's channels matter
+            if self.marks_bads and bad.any() and not bad.all() and bad.all(axis=1).any():
+                # an electrode disconnected mid-session (NaN through the whole window, the others finite): marked
+                # bad from here on, where every later epoch was skipped; NaN in all of them is a dropout, left be
+                gone = {self.ch_names[i]: "no finite sample, NaN/inf" for i, b in zip(self.pre.picks, bad.all(axis=1))
+                        if b}
+                if self._mark_dead(gone, f"through the window of marker '{marker.payload}' (at {marker.timestamp:.3f}"
+                                         " s), from there on"):
+                    bad = ~np.isfinite(raw[self.pre.picks])
             if bad.any():
                 n_bad = int(bad.any(axis=0).sum())
                 out.append(EpochResult(None, marker, f"epoch holds NaN/inf in {n_bad} of {raw.shape[1]} samples "
@@ -303,11 +314,16 @@ class Epocher:
         order, _ = self.ring.held_times()
         # every channel judged, since one left out can bring in another to interpolate from (an electrode by-name
         # matching never used); only those the map uses, now or once others are left out, are marked
-        dead = dead_channels(self.ring.data[:, order], self.ch_names)
-        first = f"in the first {len(order) / self.sfreq:.1f} s of EEG"
+        self._mark_dead(dead_channels(self.ring.data[:, order], self.ch_names),
+                        f"in the first {len(order) / self.sfreq:.1f} s of EEG", at_start=True)
+
+    def _mark_dead(self, dead: dict[str, str], when: str, at_start: bool = False) -> bool:
+        """Mark bad those of `dead` ({name: why}) the channel map uses, now or once others are left out, and say so
+        in one line; whether the map changed. Names tried once are not tried again (a refusal is said once)."""
+        dead = {n: w for n, w in dead.items() if n not in self.judged}
         pre, marked, unused = self.pre, [], ""
         while new := [n for n in dict.fromkeys(self.ch_names[i] for i in pre.picks) if n in dead and n not in marked]:
-            if pre is self.pre and len(new) == len(set(pre.picks)):  # every one: no EEG yet, not bad electrodes
+            if at_start and pre is self.pre and len(new) == len(set(pre.picks)):  # every one: no EEG yet
                 marked, unused = new, ("none is left to interpolate from, so they are used as they are (is the "
                                        "amplifier acquiring?)")
                 break
@@ -320,13 +336,14 @@ class Epocher:
                     ", so they are used as they are"
                 break
         if not marked:
-            return
+            return False
+        self.judged.update(marked)
         why: dict[str, list[str]] = {}  # names by reason, so 128 zeroed channels are not one reason each
         for n in marked[:10]:
             why.setdefault(dead[n], []).append(n)
         shown = ", ".join(f"{', '.join(names)} ({w})" for w, names in why.items()) + (" ..." if len(marked) > 10 else "")
         if unused:
-            line = f"montage: electrodes look dead {first}: {shown}; {unused}"
+            line = f"montage: electrodes look dead {when}: {shown}; {unused}"
         else:
             self.pre = pre
             replaced = pre.channel_map.replaced
@@ -334,10 +351,11 @@ class Epocher:
                     f"{'is' if len(replaced) == 1 else 'are'} interpolated from the other {len(pre.picks)} electrodes"
                     if replaced else "none of the model's channels was taken from them, and none is interpolated "
                     "from them now")
-            line = f"montage: electrodes marked bad, as they look dead {first}: {shown}; {what}"
+            line = f"montage: electrodes marked bad, as they look dead {when}: {shown}; {what}"
         log.warning("%s", line)
         if self.on_notice:
             self.on_notice(line)
+        return not unused
 
     def _stalled_for(self, now: float) -> str | None:
         """Why a window was never completed when the session stopped while the EEG had sent nothing for over

@@ -397,3 +397,24 @@ def test_electrodes_dead_at_the_start_are_marked_bad_and_interpolated(caplog):
     assert ep.add_chunk(Chunk(data, t))[0].kind == SkipKind.NAN  # C3's NaN, as before
     assert notices[-1].endswith("; the model records no montage to interpolate its channels on, so they are used as "
                                 "they are")
+
+
+def test_an_electrode_that_disconnects_mid_session_is_marked_bad_from_its_first_nan_window():
+    """An electrode that came off after the start streamed NaN, and every later epoch was skipped for it, to the
+    end of the session. Once its NaN fills a whole epoch's window while the others are finite, it is marked bad
+    from there on and interpolated, and that epoch and the later ones are decoded."""
+    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
+    source = (*model, "Cz", "Oz")
+    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
+    t = 50.0 + np.arange(600) / 100.0
+    data = (np.random.default_rng(0).standard_normal((len(t), len(source))) * 1e-5).astype(np.float32)
+    data[300:, source.index("C3")] = np.nan  # off at 53 s
+    notices = []
+    ep = Epocher(Preprocessor(spec, source, 100.0), source, check_electrodes=True, on_notice=notices.append)
+    for m in (Marker(51.0, "a"), Marker(53.5, "b"), Marker(54.5, "c")):
+        ep.add_marker(m)
+    out = [r for s in range(0, len(t), 50) for r in ep.add_chunk(Chunk(data[s:s + 50], t[s:s + 50]))]
+    assert [r.epoch is not None and np.isfinite(r.epoch.data).all() for r in out] == [True, True, True]
+    assert notices == ["montage: electrodes marked bad, as they look dead through the window of marker 'b' (at "
+                       "53.500 s), from there on: C3 (no finite sample, NaN/inf); the model's C3 is interpolated "
+                       "from the other 10 electrodes"]
