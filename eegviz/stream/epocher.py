@@ -7,8 +7,9 @@ as such, never filled in by guessing. So is a window holding NaN or inf samples 
 disconnected electrode): the model cannot read it, the recording keeps it as it came, and the marker's line
 says why it has no image; an electrode already dead in the first seconds (NaN, flat, railed) is marked bad before
 the first epoch is cut and interpolated instead (check_electrodes, eegviz.stream.bads), and so is one whose NaN
-fills a whole window while the others are finite (come off mid-session), from that epoch on. So is a window reaching into or across a break the source named (messages.Break: a
-file's pause and resume, a join of two recordings, a BAD_ span), which leaves no hole in the stamps to find.
+fills a whole window while the others are finite (come off mid-session), from that epoch on. So is a window
+reaching into or across a break the source named (messages.Break: a file's pause and resume, a join of two
+recordings, a BAD_ span), which leaves no hole in the stamps to find.
 """
 
 from __future__ import annotations
@@ -321,11 +322,11 @@ class Epocher:
         """Mark bad those of `dead` ({name: why}) the channel map uses, now or once others are left out, and say so
         in one line; whether the map changed. Names tried once are not tried again (a refusal is said once)."""
         dead = {n: w for n, w in dead.items() if n not in self.judged}
-        pre, marked, unused = self.pre, [], ""
+        pre, marked, unused, no_eeg = self.pre, [], "", False
         while new := [n for n in dict.fromkeys(self.ch_names[i] for i in pre.picks) if n in dead and n not in marked]:
             if at_start and pre is self.pre and len(new) == len(set(pre.picks)):  # every one: no EEG yet
-                marked, unused = new, ("none is left to interpolate from, so they are used as they are (is the "
-                                       "amplifier acquiring?)")
+                marked, no_eeg = new, True
+                unused = "none is left to interpolate from, so they are used as they are (is the amplifier acquiring?)"
                 break
             marked += new
             try:
@@ -337,11 +338,13 @@ class Epocher:
                 break
         if not marked:
             return False
-        self.judged.update(marked)
+        if not no_eeg:  # where no EEG came yet, each may still come off later and be marked then
+            self.judged.update(marked)
         why: dict[str, list[str]] = {}  # names by reason, so 128 zeroed channels are not one reason each
         for n in marked[:10]:
             why.setdefault(dead[n], []).append(n)
-        shown = ", ".join(f"{', '.join(names)} ({w})" for w, names in why.items()) + (" ..." if len(marked) > 10 else "")
+        more = " ..." if len(marked) > 10 else ""
+        shown = ", ".join(f"{', '.join(names)} ({w})" for w, names in why.items()) + more
         if unused:
             line = f"montage: electrodes look dead {when}: {shown}; {unused}"
         else:

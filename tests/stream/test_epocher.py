@@ -418,3 +418,9 @@ def test_an_electrode_that_disconnects_mid_session_is_marked_bad_from_its_first_
     assert notices == ["montage: electrodes marked bad, as they look dead through the window of marker 'b' (at "
                        "53.500 s), from there on: C3 (no finite sample, NaN/inf); the model's C3 is interpolated "
                        "from the other 10 electrodes"]
+    data[:200] = 0.0  # an amplifier that sends zeros before it acquires: every electrode "dead", none marked
+    notices.clear()
+    ep = Epocher(Preprocessor(spec, source, 100.0), source, check_electrodes=True, on_notice=notices.append)
+    ep.add_marker(Marker(53.5, "b"))
+    out = [r for s in range(0, len(t), 50) for r in ep.add_chunk(Chunk(data[s:s + 50], t[s:s + 50]))]
+    assert out[0].epoch is not None and len(notices) == 2 and "C3 (no finite sample" in notices[1]
