@@ -579,16 +579,20 @@ class Pipeline:
         BrainVision file of an EGI net's E1..E128: MneFileSource.positions_file) is mapped by them instead, with
         a line saying so; where they do no better, the first refusal stands."""
         hint = getattr(self.source, "label_hint", None)  # how its channels get labels, where it labels none
+        # --bads names the file itself left out (its info['bads'], or all NaN: MneFileSource says which) are out
+        # already; they were refused as "not a channel of the source"
+        gone = {str(n).lower() for n in getattr(self.source, "bads_left_out", ())}
+        bads = tuple(b for b in self.bads if b.lower() not in gone)
         try:
             return Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage, label_hint=hint,
-                                bads=self.bads)
+                                bads=bads)
         except EegvizError as refused:
             own = getattr(self.source, "positions_file", None)
             if self.montage is not None or own is None:
                 raise
             try:
                 pre = Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=str(own), label_hint=hint,
-                                   bads=self.bads)
+                                   bads=bads)
             except EegvizError:
                 raise refused from None
             log.warning("%s: its channel names place too few electrodes on any montage, so they are placed by the "

@@ -305,7 +305,8 @@ def _refuse_part_of_a_recording(path: Path) -> None:
 
 def read_recording(path: Path):
     """(raw with EEG channels only, its samples (n, ch) float32 volts (_read_volts), markers, breaks (_breaks),
-    MNE's warnings about markers, annotations or events) from a file; every failure is one EegvizError line."""
+    MNE's warnings about markers, annotations or events, the EEG channels left out as bad: info['bads'] and those
+    with no finite sample) from a file; every failure is one EegvizError line."""
     import mne
 
     if not path.exists():
@@ -396,12 +397,12 @@ def read_recording(path: Path):
                           "a part of it (raw.crop(tmin, tmax).save(...))") from None
     except Exception as e:  # noqa: BLE001 - the samples are read now, not when the header was
         raise EegvizError(f"cannot read the samples of {path.name} with MNE ({one_line(e)})") from None
-    if not finite.all():
+    dead = [name for name, ok in zip(raw.ch_names, finite) if not ok]
+    if dead:
         # a channel stored as NaN throughout (an electrode a lab blanked out rather than marking it bad) put NaN
         # into every epoch the montage made from it, which with interpolation is all of them: the replay skipped
         # each marker for "NaN/inf in 408 of 408 samples", never naming the channel. It is left out as a bad one
         # is, and interpolated where the model needs it.
-        dead = [name for name, ok in zip(raw.ch_names, finite) if not ok]
         if not finite.any():
             raise EegvizError(f"none of the {len(dead)} EEG channels of {path.name} holds a finite sample (all "
                               "NaN/inf), so there is nothing to decode")
@@ -410,7 +411,7 @@ def read_recording(path: Path):
         raw.drop_channels(dead)
         data = data[:, finite]
     _say_if_not_volts(data, path)
-    return raw, data, markers, breaks, notes
+    return raw, data, markers, breaks, notes, [*bads, *dead]
 
 
 def _say_if_not_volts(data: np.ndarray, path: Path) -> None:
@@ -483,7 +484,9 @@ class MneFileSource(ReplaySource):
         return cls(source.file, speed=source.speed)
 
     def load(self):
-        raw, data, markers, breaks, notes = read_recording(self.path)
+        raw, data, markers, breaks, notes, left_out = read_recording(self.path)
+        # a --bads name among them is left out already, not "not a channel of the source" (eegviz.pipeline)
+        self.bads_left_out = tuple(left_out)
         self.breaks = tuple(breaks)
         sfreq = float(raw.info["sfreq"])
         timestamps = raw.first_time + raw.times

@@ -761,3 +761,29 @@ def test_a_bids_recording_without_annotations_names_its_events_file(tmp_path, ca
     MneFileSource(tmp_path / "sub-01_task-view_eeg.edf", speed=0).open()
     line = next(r.getMessage() for r in caplog.records if "no annotations to use as markers" in r.getMessage())
     assert "the BIDS events file beside it, sub-01_task-view_events.tsv, is not read" in line and "\n" not in line
+
+
+def test_bads_naming_a_channel_the_file_itself_marks_bad_is_not_refused(tmp_path):
+    """`--bads C3` for a file whose info['bads'] holds C3 (a lab's own notes agreeing with the file) was refused as
+    "--bads names C3, which is not a channel of the source": the replay had left it out already. It is taken as
+    out; the other names are marked bad as usual."""
+    from types import SimpleNamespace
+
+    import mne
+
+    from eegviz.pipeline import Pipeline
+    from eegviz.stream.preprocess import InputSpec
+
+    names = [*CAP8, "Cz", "Pz"]
+    raw = mne.io.RawArray(np.random.default_rng(1).standard_normal((10, 500)) * 1e-5,
+                          mne.create_info(names, 250.0, "eeg"), verbose="error")
+    raw.info["bads"] = ["C3"]
+    raw.set_annotations(mne.Annotations([1.0], [0], ["star_0001"]))
+    raw.save(tmp_path / "noted_raw.fif", verbose="error")
+    source = MneFileSource(tmp_path / "noted_raw.fif", speed=0)
+    source.open()
+    pipe = Pipeline.__new__(Pipeline)  # only what _preprocessor reads
+    spec = InputSpec(ch_names=tuple(CAP8), sfreq=250.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
+    pipe.decoder, pipe.montage, pipe.source, pipe.bads = SimpleNamespace(spec=spec), None, source, ("c3", "O1")
+    cmap = pipe._preprocessor(source.info).channel_map
+    assert cmap.bads == ("O1",) and cmap.replaced == ("O1",) and cmap.n_interpolated == 2  # C3 and O1
