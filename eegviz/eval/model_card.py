@@ -185,6 +185,37 @@ def _results_heading(metrics: dict) -> list[str]:
             "matched by image id); these figures score, in part, pictures the model has seen"]
 
 
+def _zero_shot_line(z: dict) -> str:
+    """The zero-shot retrieval figures (THINGS-EEG2's headline) in words, as the class top-1's line has them: each
+    beside its 95% Wilson interval, chance and a guesser's band, over the (subject, image) averages it retrieved.
+    The card printed metrics.json's whole zero_shot record as one line of JSON, so the figure a lab publishes
+    read as a dump of keys. Figures an older metrics.json lacks are left out."""
+    k, n = z.get("n_concepts"), z.get("n_images")
+    trials = z.get("trials_averaged")
+    what = ", ".join(part for part in (
+        f"{k}-way" if isinstance(k, int) else "",
+        "test concepts never trained on",
+        f"{trials:g} test trials averaged per image and subject" if _num(trials)
+        else "test trials averaged per image and subject",
+        f"{n} retrievals, one per (subject, image) average" if isinstance(n, int) else "") if part)
+    figures = []
+    for name, label in (("top1", "top-1"), ("top5", "top-5")):
+        if not _num(z.get(name)):
+            continue
+        ci, band, chance = z.get(f"{name}_ci95"), z.get(f"{name}_chance_band95"), z.get(f"chance_{name}")
+        notes = []
+        if ci:
+            notes.append(f"95% Wilson interval {_f(ci[0])}-{_f(ci[1])}")
+        if _num(chance):
+            notes.append(f"chance {_f(chance)}" + (f", a guesser's 95% band {_f(band[0])}-{_f(band[1])}"
+                                                   if band else ""))
+        figures.append(f"{label} {_f(z[name])}" + (f" ({'; '.join(notes)})" if notes else ""))
+    per = z.get("top1_per_subject")
+    if isinstance(per, dict) and len(per) > 1:
+        figures.append("top-1 per subject: " + ", ".join(f"subject {s} {_f(v)}" for s, v in per.items()))
+    return f"- zero-shot retrieval ({what}): " + "; ".join(figures)
+
+
 def _results(metrics: dict | None, training: dict) -> str:
     if not metrics:
         dec = training.get("decoder", {})
@@ -200,8 +231,7 @@ def _results(metrics: dict | None, training: dict) -> str:
     n = metrics.get("n_way")
     out = _results_heading(metrics)
     if "zero_shot" in metrics:
-        z = metrics["zero_shot"]
-        out.append(f"- zero-shot retrieval: {json.dumps(z)}")
+        out.append(_zero_shot_line(metrics["zero_shot"]))
     if "eeg_class_top1" in metrics:
         ci, band = metrics.get("eeg_class_top1_ci95"), metrics.get("eeg_class_top1_chance_band95")
         if ci and band:  # metrics.json files written before 2026-12-07 have neither

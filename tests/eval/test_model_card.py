@@ -320,3 +320,21 @@ def test_the_card_says_what_the_split_holds_out_whole(tmp_path):
         out.mkdir()
         card = write_model_card(out, training, metrics).read_text()
         assert said in card and "split by image" not in card
+
+
+def test_a_zero_shot_figure_is_written_in_words_with_its_interval_not_as_json():
+    """THINGS-EEG2's headline, the zero-shot retrieval, was printed on the card as metrics.json's whole zero_shot
+    record in one line of JSON; it now reads as the class top-1's line does, each figure beside its interval."""
+    from eegviz.eval.model_card import _results
+
+    z = {"protocol": "200-way zero-shot retrieval ...", "n_concepts": 200, "n_images": 400, "trials_averaged": 80.0,
+         "200way_top1": 0.155, "top1": 0.155, "top5": 0.4, "chance_top1": 0.005, "chance_top5": 0.025,
+         "top1_ci95": [0.122, 0.194], "top1_chance_band95": [0.0, 0.015], "top5_ci95": [0.353, 0.449],
+         "top5_chance_band95": [0.01, 0.043], "top1_per_subject": {"1": 0.15, "2": 0.16}}
+    text = _results({"zero_shot": z}, {})
+    assert "{" not in text and "200way_top1" not in text
+    assert ("- zero-shot retrieval (200-way, test concepts never trained on, 80 test trials averaged per image and "
+            "subject, 400 retrievals, one per (subject, image) average): top-1 0.155 (95% Wilson interval "
+            "0.122-0.194; chance 0.005, a guesser's 95% band 0.000-0.015); top-5 0.400 (95% Wilson interval "
+            "0.353-0.449; chance 0.025, a guesser's 95% band 0.010-0.043); top-1 per subject: subject 1 0.150, "
+            "subject 2 0.160\n") in text
