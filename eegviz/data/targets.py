@@ -91,3 +91,18 @@ def captions_for(ds: EEGDataset, idx: np.ndarray, kind: str) -> list[str]:
     if kind == "label":
         return [f"an image of a {ds.classes[ds.labels[i]]}" for i in idx]
     return [ds.captions[str(ds.image_ids[i])] for i in idx]
+
+
+def check_caption_kind(ds: EEGDataset, kind: str) -> None:
+    """Refuse `--caption rich` for a dataset none of whose images has a caption of its own (THINGS-EEG2 and
+    EEG-ImageNet, whose loaders caption every image "an image of a <class>"; XDF sessions without a captions.json):
+    it trained the label captions in silence, and training.json and the model card said "rich captions"."""
+    if kind != "rich":
+        return
+    own = {str(i) for i, y in zip(ds.image_ids, ds.labels)
+           if ds.captions.get(str(i), f"an image of a {ds.classes[y]}") != f"an image of a {ds.classes[y]}"}
+    if not own:
+        raise EegvizError("--caption rich: none of the dataset's images has a caption of its own (each is 'an image "
+                          "of a <class>', which --caption label trains on); XDF sessions read them from a "
+                          "captions.json (image id -> caption) in --images-dir, THINGS-EEG2 and EEG-ImageNet have "
+                          "none; leave --caption rich out")

@@ -456,7 +456,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
     from eegviz.train.checkpoint import Checkpoints
     from eegviz.decoders.text import make_text_encoder
-    from eegviz.data.targets import check_stimuli
+    from eegviz.data.targets import check_caption_kind, check_stimuli
     from eegviz.train.decoder import decoder_spec, train_decoder
     from eegviz.train.dist import barrier, gather_digests, shutdown
     from eegviz.world.stimuli import renderable
@@ -466,6 +466,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     t0 = time.perf_counter()
     ds = open_dataset(data, **(data_opts or {}))
     check_trainable(ds, data)
+    check_caption_kind(ds, caption)
     check_stimuli(ds.image_ids, ds.image_paths)  # before the folder: a run without its stimuli, or with one it
     # cannot read, writes nothing
     why_no_generator = ("--decoder-only: evaluate with --generator diffusers --sd-model FOLDER (another model "

@@ -140,6 +140,33 @@ def test_a_stimulus_training_cannot_read_is_refused_before_the_folder(tmp_path, 
     assert "not a PNG, JPEG or BMP image" in err and not out.exists()
 
 
+def test_caption_rich_on_sessions_without_captions_of_their_own_is_refused_before_the_folder(tmp_path, capsys,
+                                                                                             monkeypatch):
+    """XDF sessions whose --images-dir has no captions.json (as THINGS-EEG2 and EEG-ImageNet, which have no
+    captions): `--caption rich` trained the label captions in silence, and the model card said "rich captions"."""
+    import eegviz.train.decoder as decoder_module
+    from eegviz.record.xdf_writer import XdfWriter
+
+    images, out = tmp_path / "stim", tmp_path / "model"
+    ids = [f"{c}_{k}" for c in ("cat", "dog", "cup") for k in range(4)]
+    for i in ids:
+        (images / i[:3]).mkdir(parents=True, exist_ok=True)
+        (images / i[:3] / f"{i}.png").write_bytes(b"")
+    fs, n = 100.0, 3000
+    with XdfWriter(tmp_path / "session.xdf") as w:
+        eeg = w.add_stream("amp", "EEG", 4, fs, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
+        mk = w.add_stream("eegviz-presenter", "Markers", 1, 0.0, "string")
+        w.write_samples(eeg, np.zeros((n, 4), np.float32), 100 + np.arange(n) / fs)
+        w.write_samples(mk, ids * 2, 101 + 0.8 * np.arange(2 * len(ids)))
+    monkeypatch.setattr(decoder_module, "train_decoder", lambda *a, **k: pytest.fail("trained"))
+    assert main(["train", "--data", str(tmp_path / "session.xdf"), "--images-dir", str(images), "--out", str(out),
+                 "--epochs", "1", "--gan-steps", "0", "--decoder-only", "--text-encoder", "hash",
+                 "--caption", "rich"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1].startswith("eegviz: error: --caption rich: none of the dataset's images has a "
+                                           "caption of its own") and "captions.json" in err and not out.exists()
+
+
 @pytest.mark.parametrize("flags, says", [(["--reference", "FOO"], "reference channel(s) 'FOO'"),
                                          (["--text-encoder", "clip:/nonexistent"], "cannot load a CLIP text encoder"),
                                          (["--highpass", "200"], "high-pass cutoff 200 Hz must lie between 0 and")])
