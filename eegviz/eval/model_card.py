@@ -60,8 +60,10 @@ def _simulator(path) -> dict:
 
 
 def train_command(data, out, options: dict) -> str:
-    """The `eegviz train` command line that reproduces a run, from train_all's own arguments."""
-    parts = ["eegviz train", f"--data {data}", f"--out {out}"]
+    """The `eegviz train` command line that reproduces a run, from train_all's own arguments. The dataset and model
+    folders are quoted as the options are: a lab's folder named with a space ("EEG data/sub-01") split the pasted
+    command into two arguments."""
+    parts = ["eegviz train", f"--data {shlex.quote(str(data))}", f"--out {shlex.quote(str(out))}"]
     for key, value in options.items():
         if value is None or value is False:
             continue

@@ -338,3 +338,15 @@ def test_a_zero_shot_figure_is_written_in_words_with_its_interval_not_as_json():
             "0.122-0.194; chance 0.005, a guesser's 95% band 0.000-0.015); top-5 0.400 (95% Wilson interval "
             "0.353-0.449; chance 0.025, a guesser's 95% band 0.010-0.043); top-1 per subject: subject 1 0.150, "
             "subject 2 0.160\n") in text
+
+
+def test_the_retrain_command_quotes_folders_named_with_spaces():
+    """--data and --out went into the card's Retrain command unquoted (the options were quoted), so a lab's folder
+    named with a space split into two arguments when the command was pasted."""
+    import shlex
+
+    from eegviz.eval.model_card import train_command
+
+    command = train_command("/lab/EEG data/sub-01", "/lab/models/my lab", {"images_dir": "/lab/my stimuli"})
+    assert shlex.split(command.replace("\\\n", "")) == ["eegviz", "train", "--data", "/lab/EEG data/sub-01", "--out",
+                                                        "/lab/models/my lab", "--images-dir", "/lab/my stimuli"]
