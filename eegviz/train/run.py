@@ -539,8 +539,11 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                 "command": train_command(data, out, {
                     "epochs": epochs, "gan_steps": gan_steps, "seed": seed, "highpass": highpass or None,
                     "notch": notch or None, "reference": reference or None,
-                    "text_encoder": text_encoder, "caption": caption, "classifier_images": classifier_images,
-                    "classifier_epochs": classifier_epochs,
+                    "text_encoder": text_encoder, "caption": caption,
+                    # the stimulus classifier is trained with the embedded generator alone: its options beside
+                    # --decoder-only, which refuses them, read as if the run had used them
+                    **({"classifier_images": classifier_images, "classifier_epochs": classifier_epochs}
+                       if in_house else {}),
                     "no_eval_controls": not eval_controls, "average_augment": average_augment or None,
                     "decoder_only": decoder_only,
                     **(gen_sizes if in_house else {}),

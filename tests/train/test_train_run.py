@@ -361,6 +361,8 @@ def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again
     # "resumed": true (and the card then that its time was the resumed part's)
     assert main(args + ["--resume"]) == 0
     assert json.loads((out / "training.json").read_text())["resumed"] is False
+    # the card's command named --classifier-images and --classifier-epochs beside --decoder-only, which refuses them
+    assert "--classifier" not in json.loads((out / "training.json").read_text())["command"]
     assert "the resumed part only" not in (out / "README.md").read_text()
     import shutil
 
