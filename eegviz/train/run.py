@@ -475,6 +475,8 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     in_house = why_no_generator is None
     if in_house:
         check_classifier_seed(seed, ds.image_ids)
+    elif not decoder_only and not renderable(ds.image_ids):
+        _say_how_it_draws(text_encoder)
     # what can only be checked against the data or by loading, still before the folder exists (a refused run
     # that left checkpoints/run.json behind would have the corrected rerun refused)
     decoder_spec(ds, highpass, notch, reference)  # reference channels among the data's
@@ -597,6 +599,21 @@ def _say_done(out: Path, metrics: dict | None) -> None:
     every other command that writes a folder."""
     report = f", its test-split report {out / 'report' / 'metrics.json'}" if metrics is not None else ""
     log.info("done: the model is in %s (its model card README.md%s)", out, report)
+
+
+def _say_how_it_draws(text_encoder: str) -> None:
+    """Said before a lab's decoder trains (its own stimuli, no --decoder-only): no generator is trained with it, and
+    only an SD model in the decoder's own text space can draw from it. The run said nothing, and the README's
+    `eegviz live --model models/lab` was then refused for a folder with no pipeline; adding --generator diffusers
+    --sd-model was refused in turn for a MiniLM decoder's 384-d captions, after the minutes of training."""
+    if text_encoder.startswith("clip:"):
+        how = f"live and replay draw with that SD model: --generator diffusers --sd-model {text_encoder[5:]}"
+    else:
+        how = (f"live and replay draw with an SD model (--generator diffusers --sd-model SD_MODEL), which reads "
+               f"captions in its own CLIP text space, not this run's {text_encoder} one: for images, train with "
+               "--text-encoder clip:SD_MODEL")
+    log.warning("these stimuli are not synthetic-world renders, so no image generator is trained with this decoder "
+                "(the embedded one learns from renders); %s", how)
 
 
 def _generator_skipped(renderable_stimuli: bool, text_encoder: str) -> str | None:

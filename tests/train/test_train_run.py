@@ -140,31 +140,61 @@ def test_a_stimulus_training_cannot_read_is_refused_before_the_folder(tmp_path, 
     assert "not a PNG, JPEG or BMP image" in err and not out.exists()
 
 
-def test_caption_rich_on_sessions_without_captions_of_their_own_is_refused_before_the_folder(tmp_path, capsys,
-                                                                                             monkeypatch):
-    """XDF sessions whose --images-dir has no captions.json (as THINGS-EEG2 and EEG-ImageNet, which have no
-    captions): `--caption rich` trained the label captions in silence, and the model card said "rich captions"."""
-    import eegviz.train.decoder as decoder_module
+def _lab_session(tmp_path):
+    """A lab's recording of its own stimuli (8 px PNGs), 12 images in 3 class folders, each shown twice; returns
+    (session.xdf, the stimulus folder)."""
+    from PIL import Image
+
     from eegviz.record.xdf_writer import XdfWriter
 
-    images, out = tmp_path / "stim", tmp_path / "model"
+    images = tmp_path / "stim"
     ids = [f"{c}_{k}" for c in ("cat", "dog", "cup") for k in range(4)]
     for i in ids:
         (images / i[:3]).mkdir(parents=True, exist_ok=True)
-        (images / i[:3] / f"{i}.png").write_bytes(b"")
+        Image.new("RGB", (8, 8), (100, 100, 90)).save(images / i[:3] / f"{i}.png")
     fs, n = 100.0, 3000
     with XdfWriter(tmp_path / "session.xdf") as w:
         eeg = w.add_stream("amp", "EEG", 4, fs, "float32", ch_names=["O1", "Oz", "O2", "Pz"], unit="microvolts")
         mk = w.add_stream("eegviz-presenter", "Markers", 1, 0.0, "string")
         w.write_samples(eeg, np.zeros((n, 4), np.float32), 100 + np.arange(n) / fs)
         w.write_samples(mk, ids * 2, 101 + 0.8 * np.arange(2 * len(ids)))
+    return tmp_path / "session.xdf", images
+
+
+def test_caption_rich_on_sessions_without_captions_of_their_own_is_refused_before_the_folder(tmp_path, capsys,
+                                                                                             monkeypatch):
+    """XDF sessions whose --images-dir has no captions.json (as THINGS-EEG2 and EEG-ImageNet, which have no
+    captions): `--caption rich` trained the label captions in silence, and the model card said "rich captions"."""
+    import eegviz.train.decoder as decoder_module
+
+    (data, images), out = _lab_session(tmp_path), tmp_path / "model"
     monkeypatch.setattr(decoder_module, "train_decoder", lambda *a, **k: pytest.fail("trained"))
-    assert main(["train", "--data", str(tmp_path / "session.xdf"), "--images-dir", str(images), "--out", str(out),
+    assert main(["train", "--data", str(data), "--images-dir", str(images), "--out", str(out),
                  "--epochs", "1", "--gan-steps", "0", "--decoder-only", "--text-encoder", "hash",
                  "--caption", "rich"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.splitlines()[-1].startswith("eegviz: error: --caption rich: none of the dataset's images has a "
                                            "caption of its own") and "captions.json" in err and not out.exists()
+
+
+def test_a_labs_decoder_is_told_before_training_how_it_can_draw(tmp_path, caplog, monkeypatch):
+    """The README's calibration (train on a lab's sessions, then `eegviz live --model models/lab`) trained no
+    generator without a word; live refused the folder, and --generator diffusers --sd-model then refused the
+    MiniLM decoder's captions. Said before training now, with the --text-encoder an SD model needs."""
+    import eegviz.train.decoder as decoder_module
+
+    data, images = _lab_session(tmp_path)
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decoder_module, "train_decoder", stop)
+    with caplog.at_level(logging.WARNING, logger="eegviz.train.run"):
+        assert main(["train", "--data", str(data), "--images-dir", str(images), "--out", str(tmp_path / "m"),
+                     "--epochs", "1", "--gan-steps", "0", "--text-encoder", "hash"]) == 130
+    said = [r.getMessage() for r in caplog.records if "no image generator" in r.getMessage()]
+    assert len(said) == 1 and "--generator diffusers --sd-model SD_MODEL" in said[0], said
+    assert "train with --text-encoder clip:SD_MODEL" in said[0]
 
 
 @pytest.mark.parametrize("flags, says", [(["--reference", "FOO"], "reference channel(s) 'FOO'"),
