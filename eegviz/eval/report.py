@@ -274,7 +274,8 @@ def eval_generator(model: Path, name: str | None = None, options=None) -> Genera
 
 def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool = True,
              controls_highpass: float = 1.0, data_opts: dict | None = None, generator=None,
-             classifier: str | None = None, reconstructions: bool = True, refuse_seen: bool = True) -> dict:
+             classifier: str | None = None, reconstructions: bool = True, refuse_seen: bool = True,
+             no_reconstructions_why: str = "--no-reconstructions: decoder-only evaluation") -> dict:
     """Score the model on the test split of any dataset eegviz reads (metrics.json, plots).
 
     Decoder metrics and the confound controls (eegviz.eval.controls: a linear probe refit per control, 22 fits,
@@ -285,6 +286,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     (`classifier`: a transformers image classifier, else the model's stimulus classifier). What is missing is
     reported as skipped, with the reason. refuse_seen: refuse test images the model trained or chose on
     (eegviz.data.seen_images); False only counts them (metrics.json test_images_seen_by_model) and warns.
+    no_reconstructions_why: metrics.json's reason where `reconstructions` is False (`eegviz train`'s evaluation
+    gives its own, where no generator was trained).
     """
     from eegviz.data.loaders import open_dataset
     from eegviz.world.stimuli import renderable
@@ -401,7 +404,7 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
 
         make_new_folder(out, "--out")
     if not reconstructions:
-        metrics["reconstruction"] = {"skipped": "--no-reconstructions: decoder-only evaluation"}
+        metrics["reconstruction"] = {"skipped": no_reconstructions_why}
     elif stimuli is None:
         metrics["reconstruction"] = {"skipped": "no stimulus images: the stimuli are not synthetic-world images "
                                                 "and the dataset has none (pass --images-dir)"}

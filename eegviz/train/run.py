@@ -422,7 +422,7 @@ def _finished_metrics(out: Path) -> dict | None:
 
 
 def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls: bool,
-                       reconstructions: bool) -> dict | None:
+                       why_no_generator: str | None) -> dict | None:
     """--resume of a run cut short in its evaluation (evaluation_cut_short): the trained model is kept as it is;
     the evaluation that follows training runs again and the model card is written, as the run would have."""
     from eegviz.eval.model_card import write_model_card
@@ -440,7 +440,7 @@ def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls:
             log.info("--resume: %s's evaluation had finished (report/metrics.json); writing its model card", out)
         else:
             metrics = _evaluate_after_training(data, out, None, data_opts=data_opts, eval_controls=eval_controls,
-                                               reconstructions=reconstructions)
+                                               why_no_generator=why_no_generator)
         write_model_card(out, training, metrics)
         _say_done(out, metrics)
     barrier(info)
@@ -497,7 +497,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     lock.take()  # until train_all returns
     if resume and evaluation_cut_short(out):  # trained already: nothing is trained again
         return _finish_evaluation(info, data, out, data_opts=data_opts, eval_controls=eval_controls,
-                                  reconstructions=in_house)
+                                  why_no_generator=why_no_generator)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     if info.is_main:
         write_run_manifest(out / "checkpoints", run, claim=starts)
@@ -561,7 +561,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     # On its own dataset's test split, which the loader judged: images it shares with training are counted and
     # warned about (eegviz.data.seen_images), not refused after the whole run
     metrics = _evaluate_after_training(data, out, ds, data_opts=data_opts, eval_controls=eval_controls,
-                                       reconstructions=in_house)
+                                       why_no_generator=why_no_generator)
     write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     _say_done(out, metrics)
     barrier(info)
@@ -570,20 +570,24 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
 
 
 def _evaluate_after_training(data: Path, out: Path, ds, *, data_opts, eval_controls: bool,
-                             reconstructions: bool) -> dict | None:
+                             why_no_generator: str | None) -> dict | None:
     """The test-split evaluation into out/report that ends a run, or None where the data's test split holds fewer
     than the two trials `eegviz eval` scores (a lab's first few recorded images): said, and the model card then
     gives the validation figures, where the run used to end in eval's refusal after all its training. `ds`: the
-    run's dataset, to count its test split without reading the data again (None: read by evaluate)."""
+    run's dataset, to count its test split without reading the data again (None: read by evaluate).
+    `why_no_generator`: why the run trained no generator (None: it did), which metrics.json gives as the reason
+    its reconstructions were not scored; it said "--no-reconstructions", an `eegviz eval` flag nobody had given."""
     from eegviz.eval.report import evaluate
 
     if ds is not None and len(ds.subset("test")) < 2:
         log.warning("no test-split evaluation: %s's test split holds %d trial(s), and the controls pair each test "
                     "trial with another; the model card gives the validation figures", data, len(ds.subset("test")))
         return None
+    reconstructions = why_no_generator is None
     _say_evaluating(out, eval_controls, reconstructions)
     return evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
-                    reconstructions=reconstructions, refuse_seen=False)
+                    reconstructions=reconstructions, refuse_seen=False,
+                    no_reconstructions_why=f"no generator was trained with this model: {why_no_generator}")
 
 
 def _say_evaluating(out: Path, controls: bool, reconstructions: bool) -> None:

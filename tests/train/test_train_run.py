@@ -405,6 +405,9 @@ def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again
     said = capsys.readouterr().out
     assert "evaluating on the test split (the decoder)" in said and f"done: the model is in {out}" in said, said
     assert (out / "report" / "metrics.json").is_file() and (out / "README.md").is_file()
+    # why no reconstruction was scored: the run trained no generator; it said "--no-reconstructions", eval's flag
+    skipped = json.loads((out / "report" / "metrics.json").read_text())["reconstruction"]["skipped"]
+    assert skipped.startswith("no generator was trained with this model: --decoder-only"), skipped
     assert {p: p.read_bytes() for p in out.rglob("*.safetensors")} == weights  # nothing trained again
     assert (out / "training.json").read_text() == training
     # once evaluated, it is a finished model again: --resume refuses it
@@ -515,7 +518,7 @@ def test_a_test_split_too_small_to_score_skips_the_evaluation_saying_so(tmp_path
     ds = SimpleNamespace(subset=lambda part: np.arange(1 if part == "test" else 10))
     with caplog.at_level(logging.WARNING, logger="eegviz.train.run"):
         assert _evaluate_after_training(tmp_path / "data", tmp_path / "model", ds, data_opts=None,
-                                        eval_controls=True, reconstructions=False) is None
+                                        eval_controls=True, why_no_generator="--decoder-only") is None
     assert "no test-split evaluation: " in caplog.text and "holds 1 trial(s)" in caplog.text
     assert not (tmp_path / "model").exists()
 
