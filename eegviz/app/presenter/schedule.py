@@ -30,7 +30,17 @@ DEFAULT_NAME = "eegviz-presenter"  # the marker outlet's LSL name (here, not in 
 # and far inside the timer's range, even for --blank plus --jitter (the longest single wait between events).
 MAX_SECONDS = 3600.0
 MAX_SESSION_S = 24 * 3600.0  # the longest schedule (images x repeats x (on + blank)) accepted
-LOG_FIELDS = ("trial", "image_id", "class", "onset_lsl", "intended_lsl", "late_ms")  # the onset log's columns
+# The onset log's columns: one row per image, written at its onset (flushed: a crash keeps it) and completed in place
+# at its offset. ONSET_FIELDS are the columns of logs from before offsets were logged, which --resume still reads.
+# offset_lsl is taken as onset_lsl is (after the blank frame is handed over), so on_ms - intended_on_ms is how long the
+# machine held the image beyond (or short of) --on; offset_by says what ended it (OFFSET_BY), empty for an image still
+# up when the process was killed.
+ONSET_FIELDS = ("trial", "image_id", "class", "onset_lsl", "intended_lsl", "late_ms")
+LOG_FIELDS = ONSET_FIELDS + ("offset_lsl", "on_ms", "intended_on_ms", "offset_by")
+# blank: the scheduled blank; next: the next image (no blank between them); end: the end of the schedule (the last
+# image, no blank after it); abort: Esc, the window closed, Ctrl-C or SIGTERM, or an image unreadable mid-run ended the
+# run while the image was up, so its offset is the abort's time and its on_ms is not the machine's timing
+OFFSET_BY = ("blank", "next", "end", "abort")
 
 
 def check_seconds(option: str, value, *, zero_ok: bool = True) -> float:
@@ -158,7 +168,7 @@ def remaining(trials: Sequence[Trial], first: int) -> list[Trial]:
 
 
 # -- resuming an aborted session from its onset log --------------------------------------------------------------
-# An onset log (widget.LOG_FIELDS) says which trials were shown; the session file beside it (LOG.session.json)
+# An onset log (LOG_FIELDS) says which trials were shown; the session file beside it (LOG.session.json)
 # says which schedule they came from, so a resume can rebuild that schedule and refuse another one.
 
 def session_path(log_path) -> Path:
@@ -208,7 +218,7 @@ def resume_point(log_path, plan: PresentationPlan, trials: Sequence[Trial]) -> i
         raise EegvizError(f"--resume {log_path}: no such onset log (the --log of the aborted run).") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise EegvizError(f"--resume {log_path}: cannot read it ({exc}).") from None
-    if header is None or tuple(header) != LOG_FIELDS:
+    if header is None or tuple(header) not in (LOG_FIELDS, ONSET_FIELDS):  # this version's, or an older onset log
         raise EegvizError(f"--resume {log_path} is not an `eegviz present --log` onset log (its first line is not "
                           f"{','.join(LOG_FIELDS)}).")
     first = 0

@@ -7,6 +7,13 @@ loaded machine wakes late. At an onset the frame is painted synchronously (repai
 display's actual flip, so the light reaches the eye up to one refresh (plus any compositor delay) after the
 marker; that offset is constant per setup and should be measured once with a photodiode.
 
+Offsets are timed the same way: the blank (or the next image) is painted, handed over, and then the LSL time is taken,
+so a trial's on_ms (offset_lsl - onset_lsl) is how long the image was up, the constant display delay cancelling, and
+on_ms - intended_on_ms what a loaded machine added to (or cut from) --on. They go to the onset log only, never to the
+marker stream: the epocher and training read every string marker as an image id, and an "off" marker would be
+taken for one. A row is written and flushed at the onset, and completed in place at the offset, so a kill while an
+image is up keeps its onset (its offset columns empty); an abort logs the abort's time as the offset, offset_by "abort".
+
 What to show when comes from eegviz.app.presenter.schedule; this module only keeps time, draws and sends.
 """
 
@@ -79,6 +86,8 @@ class Presenter(QtWidgets.QWidget):
         self.wait_for_consumer = wait_for_consumer
         self.target_screen = screen  # None: where Qt puts a new window (the primary screen)
         self.records: list[dict] = []  # one per onset, the same fields as the CSV log
+        self._up: dict | None = None  # the record of the marked image still on screen: its offset is still to come
+        self._row_at = 0  # where its log row starts (the log's last row), to complete it in place at the offset
         self.state = "idle"  # idle -> waiting -> lead_in -> running -> done
         self.completed = False
         self.error: str | None = None  # why the run ended early, when an image could not be read mid-run
@@ -206,6 +215,8 @@ class Presenter(QtWidgets.QWidget):
         elif kind == "off":
             self._showing = None
             self.repaint()
+            QtGui.QGuiApplication.sync()  # as for an onset: the blank handed over, then the time taken
+            self._end_shown(clock(), "blank")  # nothing, if an Escape in sync() already ended the run and logged it
         else:
             self._finish(True)
             return
@@ -223,18 +234,33 @@ class Presenter(QtWidgets.QWidget):
         ts = self._pylsl.local_clock()
         self.outlet.push_sample([trial.image_id], ts)
         self._note_consumer(trial)
+        self._end_shown(ts, "next")  # the image this one replaced, where no blank came between them
         row = {"trial": trial.index, "image_id": trial.image_id, "class": trial.class_name, "onset_lsl": ts,
-               "intended_lsl": due, "late_ms": (ts - due) * 1000.0}
+               "intended_lsl": due, "late_ms": (ts - due) * 1000.0, "offset_lsl": None, "on_ms": None,
+               "intended_on_ms": trial.duration_s * 1000.0, "offset_by": ""}
         self.records.append(row)
+        self._up = row
         if self._log is not None:
-            self._log.writerow([row["trial"], row["image_id"], row["class"], f"{ts:.6f}", f"{due:.6f}",
-                                f"{row['late_ms']:.3f}"])
+            self._row_at = self._log_file.tell()
+            self._log.writerow(_log_row(row))
             self._log_file.flush()  # a crash or kill keeps every onset so far
         self.onset.emit(trial.index, trial.image_id, ts)
         if position + 1 < len(self.trials):  # decode and scale the next image while this one is up
             nxt = self.trials[position + 1].image_id
             self._cache = {k: v for k, v in self._cache.items() if k in (trial.image_id, nxt)}
             self._try_pixmap(nxt)
+
+    def _end_shown(self, ts: float, by: str) -> None:
+        """Log ts as the offset of the marked image on screen (if one is), ended by `by` (schedule.OFFSET_BY), and
+        complete its row, the log's last, in place: rewritten whole in one write, it never leaves less than it was."""
+        row, self._up = self._up, None
+        if row is None:
+            return
+        row.update(offset_lsl=ts, on_ms=(ts - row["onset_lsl"]) * 1000.0, offset_by=by)
+        if self._log is not None:
+            self._log_file.seek(self._row_at)
+            self._log.writerow(_log_row(row))
+            self._log_file.flush()
 
     def _note_consumer(self, trial: Trial) -> None:
         """Counts a marker pushed with nothing connected, and says (on stderr, once each way) when the recorder
@@ -270,7 +296,14 @@ class Presenter(QtWidgets.QWidget):
         self._lead.stop()
         self.state = "done"
         self.completed = completed
-        self._showing = None
+        up, self._showing = self._showing is not None, None
+        if self._up is not None:  # a marked image's offset is still to come: this is it
+            if up and not self.paintingActive():  # (not from inside a paint, where an image failed to draw)
+                self.repaint()
+                QtGui.QGuiApplication.sync()
+            # up: the image was still on screen (the schedule's end, or an abort); not up: an 'off' had blanked it
+            # and an Escape came during that blank's handover
+            self._end_shown(self._pylsl.local_clock(), ("end" if completed else "abort") if up else "blank")
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = self._log = None
@@ -369,6 +402,14 @@ def place_on(widget: QtWidgets.QWidget, screen: QtGui.QScreen, *, windowed: bool
         widget.move(area.center() - widget.rect().center())
     else:
         widget.move(screen.geometry().topLeft())
+
+
+def _log_row(row: Mapping) -> list:
+    """A record as its onset log row (schedule.LOG_FIELDS); the offset's cells are empty until it is known."""
+    off = row["offset_lsl"] is not None
+    return [row["trial"], row["image_id"], row["class"], f"{row['onset_lsl']:.6f}", f"{row['intended_lsl']:.6f}",
+            f"{row['late_ms']:.3f}", f"{row['offset_lsl']:.6f}" if off else "", f"{row['on_ms']:.3f}" if off else "",
+            f"{row['intended_on_ms']:.3f}", row["offset_by"]]
 
 
 def _read_image(path: Path) -> QtGui.QImage:

@@ -198,3 +198,20 @@ def test_resume_point_checks_a_log_without_a_session_file_by_its_images(tmp_path
         resume_point(tmp_path / "x.csv", plan, trials)
     with pytest.raises(EegvizError, match="no such onset log"):
         resume_point(tmp_path / "none.csv", plan, trials)
+
+
+def test_resume_reads_onset_logs_with_and_without_the_offset_columns(tmp_path):
+    """Logs now end each row with the image's offset (schedule.LOG_FIELDS); --resume reads them, and still the logs
+    of earlier versions (ONSET_FIELDS, no offsets). A last row whose offset never came (the run was killed while its
+    image was up) is an onset shown all the same."""
+    from eegviz.app.presenter.schedule import resume_point
+
+    plan = PresentationPlan(seed=1)
+    trials = plan.schedule([f"cat_{i}" for i in range(6)])
+    t0, t1 = trials[:2]
+    onsets = "trial,image_id,class,onset_lsl,intended_lsl,late_ms"  # the columns logs had before offsets
+    new, old = tmp_path / "new.csv", tmp_path / "old.csv"
+    new.write_text(f"{onsets},offset_lsl,on_ms,intended_on_ms,offset_by\n"
+                   f"0,{t0.image_id},cat,1.0,1.0,0.1,1.5,500.0,500.000,blank\n1,{t1.image_id},cat,2.0,2.0,0.1,,,500.000,\n")
+    old.write_text(f"{onsets}\n0,{t0.image_id},cat,1.0,1.0,0.1\n")
+    assert (resume_point(new, plan, trials), resume_point(old, plan, trials)) == (2, 1)

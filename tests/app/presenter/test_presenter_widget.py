@@ -326,3 +326,39 @@ def test_screen_out_of_range_is_refused_before_anything_is_shown(qtbot, stim_dir
                                               r"at \(0, 0\) \(primary\)$"):
             run_presenter(stim_dir, screen=number, name=f"hI-{uuid.uuid4().hex[:10]}", windowed=True)
     assert "trials of" not in capsys.readouterr().out
+
+
+def test_each_image_s_offset_and_time_up_are_logged_an_abort_s_as_such(qtbot, stim_dir, tmp_path):
+    """The log said when each image appeared, never how long it stayed up (a loaded machine holds one a frame too
+    long, or cuts it short). Each row is written at its onset, offset cells empty (a kill then keeps the onset),
+    and completed at the offset: replaced by the next image (no blank), by the blank, or by an abort mid-image,
+    whose time is then the offset, said as 'abort'."""
+    from eegviz.app.presenter.schedule import LOG_FIELDS, Trial
+
+    (a, b), log = sorted(find_images(stim_dir), key=lambda i: i.image_id)[:2], tmp_path / "log.csv"
+    trials = [Trial(0, a.image_id, a.class_name, 0.0, 0.05, 0.0), Trial(1, b.image_id, b.class_name, 0.05, 0.05, 0.03),
+              Trial(2, a.image_id, a.class_name, 0.13, 0.5, 0.03)]
+    p = Presenter(trials, {a.image_id: a.path, b.image_id: b.path}, name=f"hG-{uuid.uuid4().hex[:10]}", windowed=True,
+                  lead_in_s=0.0, wait_for_consumer=False, log_path=log)
+    qtbot.addWidget(p)
+    at_onset = []
+
+    def onset(i, image_id, ts):
+        at_onset.append(log.read_text().splitlines()[-1])
+        if i == 2:
+            QtCore.QTimer.singleShot(30, p.abort)
+
+    p.onset.connect(onset)
+    with qtbot.waitSignal(p.finished, timeout=5000):
+        p.start()
+    p.close_stream()
+    assert [line.split(",")[6:] for line in at_onset] == [["", "", "50.000", ""]] * 2 + [["", "", "500.000", ""]]
+    with open(log, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == LOG_FIELDS and [r["offset_by"] for r in rows] == ["next", "blank", "abort"]
+    assert rows[0]["offset_lsl"] == rows[1]["onset_lsl"]  # the next image's frame ended the first
+    for r, rec in zip(rows, p.records):
+        assert float(r["on_ms"]) == pytest.approx((float(r["offset_lsl"]) - float(r["onset_lsl"])) * 1000, abs=2e-3)
+        assert float(r["on_ms"]) == pytest.approx(rec["on_ms"], abs=1e-3) and r["offset_by"] == rec["offset_by"]
+    assert [abs(float(r["on_ms"]) - 50) < 45 for r in rows[:2]] == [True, True]  # loose for a loaded machine
+    assert 25 < float(rows[2]["on_ms"]) < 400  # cut short by the abort, 30 ms in; planned 500
