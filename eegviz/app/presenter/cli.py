@@ -119,6 +119,7 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
         presenter.deleteLater()
         lates = sorted(r["late_ms"] for r in presenter.records)
         timing = f"; onset lateness median {lates[len(lates) // 2]:.1f} ms, max {lates[-1]:.1f} ms" if lates else ""
+        timing += duration_error(presenter.records)
         how = "done" if presenter.completed else "aborted"
         unheard = (f"; {presenter.unheard} of the markers sent with no recorder connected (lost)"
                    if presenter.unheard else "")
@@ -129,6 +130,18 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     if interrupted:
         raise KeyboardInterrupt  # the command line: "interrupted", exit 130, as every other command
     return 0
+
+
+def duration_error(records) -> str:
+    """'; on-duration error median +0.1 ms, max +16.7 ms': how long the images stayed up against --on (the onset
+    log's on_ms - intended_on_ms), max the largest either way, with its sign (+ held too long, - cut short). An image
+    ended by an abort is left out: the abort, not the machine, cut it short."""
+    errors = sorted(r["on_ms"] - r["intended_on_ms"] for r in records
+                    if r.get("on_ms") is not None and r.get("offset_by") != "abort")
+    if not errors:
+        return ""
+    return (f"; on-duration error median {errors[len(errors) // 2]:+.1f} ms, "
+            f"max {max(errors, key=abs):+.1f} ms")
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:
@@ -191,8 +204,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for order and jitter; with --write-demo-folder, "
                         "the synthetic world's (its stimuli: the shipped model knows seed 0's) (0)")
     parser.add_argument("--name", default=DEFAULT_NAME, help=f"LSL marker stream name, not empty ({DEFAULT_NAME})")
-    parser.add_argument("--log", help="CSV of every onset (LSL time, image id, class, planned time), and beside it "
-                                        "LOG.session.json, the schedule's options (what --resume checks)")
+    parser.add_argument("--log", help="CSV of every image: its onset (LSL time, image id, class, planned time) and "
+                                        "offset (LSL time, how long it was up against --on, what ended it), and "
+                                        "beside it LOG.session.json, the schedule's options (what --resume checks)")
     parser.add_argument("--resume", metavar="LOG",
                         help="go on after an aborted run: LOG is its --log; with the same folder, --seed and schedule "
                              "options (refused where they differ) show the trials it did not, into a new --log")

@@ -353,6 +353,7 @@ def test_summary_lines_count_one_in_the_singular(qtbot, tmp_path, capsys, monkey
     said = capsys.readouterr().out
     assert "1 trial of 1 image in 1 class, rapid design" in said
     assert "done, 1 of 1 trials shown" in said
+    assert "; on-duration error median " in said  # the last image, no blank after it: ended by the schedule's end
 
 
 def test_resume_shows_the_rest_of_an_aborted_run_into_a_new_log(qtbot, stim_dir, tmp_path, monkeypatch, capsys):
@@ -404,3 +405,18 @@ def test_resume_shows_the_rest_of_an_aborted_run_into_a_new_log(qtbot, stim_dir,
     with pytest.raises(EegvizError, match="showed all 8 trials; nothing is left to show"):
         run_presenter(stim_dir, name=f"hI-{uuid.uuid4().hex[:10]}", log_path=tmp_path / "c.csv", resume=second,
                       **opts)
+
+
+def test_summary_gives_how_long_images_stayed_up_against_on(capsys):
+    """The summary gave the onsets' lateness only; how far each image's time up (on_ms) was from --on
+    (intended_on_ms) went unsaid: the median and the largest either way, with its sign. An image an abort cut short
+    is left out (the abort, not the machine, ended it), as is one whose offset never came."""
+    from eegviz.app.presenter.cli import duration_error
+
+    def rec(on_ms, by):
+        return {"on_ms": on_ms, "intended_on_ms": 500.0, "offset_by": by}
+
+    records = [rec(500.2, "blank"), rec(483.1, "next"), rec(500.0, "end"), rec(516.9, "blank"), rec(500.4, "blank"),
+               rec(12.0, "abort"), {"on_ms": None, "intended_on_ms": 500.0, "offset_by": ""}]
+    assert duration_error(records) == "; on-duration error median +0.2 ms, max -16.9 ms"
+    assert duration_error(records[5:]) == ""
