@@ -75,6 +75,7 @@ def _check_session(settings: SessionSettings) -> None:
         check_positive(source.speed, "--speed", allow_zero=True, hint="0 = as fast as possible")
     if source.command == "replay":
         _check_rate_and_unit(source)
+        _check_event_ids(source)
     if settings.duration is not None:
         check_positive(settings.duration, "--duration", unit="s", hint="leave it out to run until stopped")
     if settings.output.screenshot:
@@ -209,6 +210,26 @@ def _check_rate_and_unit(source: SourceSettings) -> None:
             "streams in an XDF file", " and ".join(names), Path(source.file or "").name)
 
 
+def _check_event_ids(source: SourceSettings) -> None:
+    """replay's --event-ids FILE and --event-codes LIST, read and checked before any model loads: a table with a
+    code that is not an integer is one line at once, not after the model. They name the trigger codes of a file
+    MNE reads; an XDF file's markers or a plugin's are its own, and the options would be dropped there without a
+    word, so they are refused."""
+    from eegviz.sources.event_ids import CODES_OPTION, OPTION, parse_codes, read_event_ids
+
+    if source.event_ids is None and source.event_codes is None:
+        return
+    if source.event_ids is None:
+        raise EegvizError(f"{CODES_OPTION} says which trigger codes are stimuli for {OPTION} FILE to name; give "
+                          f"{OPTION} too")
+    if source.resolved_reader != "mne":
+        raise EegvizError(f"{OPTION} names the trigger codes of a file MNE reads (FIF, EDF/BDF, BrainVision, "
+                          f"EEGLAB); {Path(source.file or '').name} is read by the {source.resolved_reader} reader, "
+                          "whose markers are used as they are")
+    read_event_ids(source.event_ids)
+    parse_codes(source.event_codes)
+
+
 def cmd_session(args) -> int:
     """`eegviz demo|replay|live`: headless, the session runs here to its end; windowed, the GUI thread only
     draws while loading, acquisition and inference run on a worker (eegviz.app.session), and the window can
@@ -220,7 +241,7 @@ def cmd_session(args) -> int:
     # --images-dir, no screenshot - each ran without a word. Checked on the options, before the settings read
     # an empty name as none given.
     _check_named(args, "--model", "--generator", "--sd-model", "--images-dir", "--screenshot", "--stream",
-                 "--markers")
+                 "--markers", "--event-ids", "--event-codes")
     if args.cmd == "live":  # `--source "$AMP"` with AMP unset decoded the first LSL stream instead
         _check_named(args, "--source")
     if args.cmd == "replay":  # `replay "$REC"` with REC unset
@@ -393,7 +414,9 @@ def _check_named(args, *flags: str) -> None:
             "--generator": "a generator plugin (`eegviz plugins` lists them)",
             "--images-dir": "the stimulus folder", "--screenshot": "the image file to save",
             "--stream": "the EEG stream", "--markers": "the marker stream",
-            "--source": "a source plugin (`eegviz plugins` lists them)"}
+            "--source": "a source plugin (`eegviz plugins` lists them)",
+            "--event-ids": "the code table or presentation log naming each event's image",
+            "--event-codes": "the stimulus trigger codes, e.g. 1-200"}
     for flag in flags:
         check_named(getattr(args, flag.lstrip("-").replace("-", "_"), None), flag, what[flag])
 
@@ -762,6 +785,14 @@ def _add_session_commands(sub) -> None:
     r.add_argument("--montage", metavar="NAME|FILE", help=MONTAGE_HELP)
     r.add_argument("--sfreq", type=float, help="sampling rate for files without timestamps (csv)")
     r.add_argument("--unit", help="sample unit for files that do not say (csv): V, mV, uV (the default), nV")
+    r.add_argument("--event-ids", metavar="FILE",
+                   help="for a file MNE reads whose stimuli are trigger codes (a trigger channel such as BDF's "
+                        "Status or FIF's STI, or annotations such as '3', 'Stimulus/S  3'): a CSV/TSV naming the "
+                        "image of each, either a code table (header code,image_id) or a sequence (header image_id, "
+                        "one row per stimulus event in order, as `eegviz present --log` writes)")
+    r.add_argument("--event-codes", metavar="LIST",
+                   help="with --event-ids: the trigger codes that are stimulus events, e.g. 1-200 or 1,2,5-9 "
+                        "(default: every code); the others (responses, ...) are left out")
     r.set_defaults(fn=cmd_session)
 
     lv = sub.add_parser("live", help="decode a live LSL or BrainFlow stream, or a live source plugin")

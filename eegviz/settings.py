@@ -52,6 +52,8 @@ class SourceSettings:
     unit: str | None = None  # replay's --unit; None: not given (csv reads microvolts then)
     class_snr_db: float | None = None  # live --simulate's class SNR (None: the demo world, as the window's box)
     source_args: str | None = None  # live --source NAME:ARGS's ARGS: a live source plugin's own options
+    event_ids: str | None = None  # replay's --event-ids FILE: the image id of each trigger code or event (MNE files)
+    event_codes: str | None = None  # replay's --event-codes LIST: which trigger codes are stimuli (None: all)
 
     @property
     def resolved_reader(self) -> str:
@@ -151,7 +153,8 @@ class SessionSettings:
             simulate=bool(opts.get("simulate", False)), montage=_str(opts.get("montage")),
             bads=bad_names(opts.get("bads")),
             sfreq=None if opts.get("sfreq") is None else float(opts["sfreq"]), unit=_str(opts.get("unit")),
-            class_snr_db=None if opts.get("class_snr_db") is None else float(opts["class_snr_db"]))
+            class_snr_db=None if opts.get("class_snr_db") is None else float(opts["class_snr_db"]),
+            event_ids=_str(opts.get("event_ids")), event_codes=_str(opts.get("event_codes")))
         model = ModelSettings(path=_str(opts.get("model")), generator=GeneratorSettings.from_options(opts))
         output = OutputSettings(folder=_str(opts.get("out")), sinks=tuple(opts.get("sink") or ()),
                                 screenshot=_str(opts.get("screenshot")))

@@ -92,7 +92,8 @@ class SourceChoice:
             if source.resolved_reader == "mne":
                 from eegviz.sources.mne_file import MneFileSource
 
-                return MneFileSource(source.file, speed=source.speed)
+                return MneFileSource(source.file, speed=source.speed, event_ids=source.event_ids,
+                                     event_codes=source.event_codes)
             return _from_cli(source)  # e.g. the csv example in plugins/
         if self.kind == "simulator":
             from eegviz.world.sim_config import make_config

@@ -14,7 +14,9 @@ stamps of a file MNE reads run on across a pause and resume ("New Segment"), a j
 and a BAD_ span, so no hole in them stops an epoch from holding samples of both
 sides; the breaks are handed to the epocher (ReplaySource.breaks), which skips such epochs as gaps, as MNE's own
 Epochs reject them (reject_by_annotation). Trigger channels (BDF's Status, FIF's STI) carry numbers, not the
-image ids eegviz decodes by: a file whose only events are there is refused, saying how to add annotations.
+image ids eegviz decodes by: a file whose only events are there is refused, saying how to name them (with
+--event-ids FILE, eegviz.sources.event_ids, the trigger-code events, on the trigger channel or annotations such
+as "3", are the markers, each named by the image id the file gives it).
 An EDF+D file with gaps between its records is refused (_refuse_discontinuous_edf). Electrode positions the file
 carries are offered to the session (positions_file) for names no montage places.
 Pacing (real time or as fast as possible with speed=0) is eegviz.sources.replay's.
@@ -73,11 +75,14 @@ def _breaks(raw, ann_times) -> list[tuple[int, int, str]]:
     return out
 
 
-def _refuse_trigger_events(raw, path: Path) -> None:
-    """A file with no annotations to use as markers but events on a trigger channel (BioSemi BDF's "Status",
-    Neuromag FIF's STI channels, any stim channel) is refused in one line naming them. Why: replayed, it ran to
-    the end with 0 markers and exit 0, as if there were nothing to decode. eegviz needs each onset's image id
-    (a string); a trigger code is a number, and no code-to-image table exists here to turn one into the other."""
+# the channels MNE's find_events reads by default, where a file has several trigger channels: Neuromag's and
+# MNE's own composite channel, BioSemi's Status
+COMPOSITE_TRIGGERS = ("STI101", "STI 014", "STI014", "Status")
+
+
+def _trigger_events(raw, path: Path) -> list[tuple[str, np.ndarray]]:
+    """(channel, its events (n, 3) as mne.find_events gives them) for each trigger channel holding any (BioSemi
+    BDF's "Status", Neuromag FIF's STI channels, any stim channel)."""
     import mne
 
     found = []
@@ -91,15 +96,60 @@ def _refuse_trigger_events(raw, path: Path) -> None:
         except Exception:  # noqa: BLE001 - a channel find_events cannot read is no evidence of triggers
             continue
         if len(events):
-            codes = sorted({int(c) for c in events[:, 2]})
-            shown = ", ".join(map(str, codes[:8])) + (f" and {len(codes) - 8} more" if len(codes) > 8 else "")
-            found.append(f"trigger channel '{name}' holds {len(events)} events (codes {shown})")
+            found.append((name, events))
+    return found
+
+
+def _trigger_line(name: str, events: np.ndarray) -> str:
+    codes = sorted({int(c) for c in events[:, 2]})
+    shown = ", ".join(map(str, codes[:8])) + (f" and {len(codes) - 8} more" if len(codes) > 8 else "")
+    return f"trigger channel '{name}' holds {len(events)} events (codes {shown})"
+
+
+def _refuse_trigger_events(raw, path: Path) -> None:
+    """A file with no annotations to use as markers but events on a trigger channel is refused in one line naming
+    them. Why: replayed, it ran to the end with 0 markers and exit 0, as if there were nothing to decode. eegviz
+    needs each onset's image id (a string); a trigger code is a number, which --event-ids FILE turns into one."""
+    found = [_trigger_line(name, events) for name, events in _trigger_events(raw, path)]
     if found:
         more = f" (and {len(found) - 2} more trigger channels)" if len(found) > 2 else ""
         raise EegvizError(f"{path.name} has no annotations to use as markers, but its "
                           f"{'; '.join(found[:2])}{more}: eegviz takes each stimulus from an annotation whose "
-                          "description is the image id, and a trigger code is not one; add them with MNE "
+                          "description is the image id, and a trigger code is not one; say which image each "
+                          "event showed with --event-ids FILE (a code table, header code,image_id; or the "
+                          "presentation log, header image_id, one row per event), or add annotations with MNE "
                           "(raw.set_annotations(mne.Annotations(onsets, 0, image_ids))) and save it as FIF")
+
+
+def _annotation_code(desc: str) -> int | None:
+    """The trigger code an annotation holds ("3", BrainVision's "Stimulus/S  3"), else None."""
+    text = desc.strip()
+    if text.startswith("Stimulus/S"):
+        text = text[len("Stimulus/S"):].strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _code_events(raw, path: Path, annotations: list[tuple[float, str]]) -> tuple[list[tuple[float, int]], str]:
+    """The file's trigger-code events as (time in the recording's clock, code), and where they are: its annotations
+    that are codes (a stimulus program's numbers, BrainVision's Stimulus markers) where it has any, else the
+    events of its trigger channel (of several, the composite one MNE reads by default). Refused in one line where
+    it has neither, or several trigger channels and none of them the composite one."""
+    coded = [(t, code) for t, desc in annotations if (code := _annotation_code(desc)) is not None]
+    if coded:
+        return coded, "annotations holding trigger codes"
+    found = _trigger_events(raw, path)
+    if len(found) > 1:
+        found = [f for f in found if f[0] in COMPOSITE_TRIGGERS][:1] or found
+    if len(found) != 1:
+        what = "; ".join(_trigger_line(name, events) for name, events in found[:3]) if found else ""
+        raise EegvizError(f"{path.name} holds no trigger-code events for --event-ids to map"
+                          + (f": several trigger channels hold events ({what}), and none is the composite one "
+                             f"({', '.join(COMPOSITE_TRIGGERS)}) to read" if found else
+                             " (no annotation is a code such as '3' or 'Stimulus/S  3', and no trigger channel "
+                             "holds events); a file whose annotations name the images needs no --event-ids"))
+    name, events = found[0]
+    sfreq = raw.info["sfreq"]
+    return [(float(s) / sfreq, int(c)) for s, c in zip(events[:, 0], events[:, 2])], f"trigger channel '{name}'"
 
 
 def _record_starts(path: Path) -> tuple[str, float, list[float]] | None:
@@ -303,10 +353,12 @@ def _refuse_part_of_a_recording(path: Path) -> None:
                               "that go with it")
 
 
-def read_recording(path: Path):
+def read_recording(path: Path, event_ids=None, event_codes=None):
     """(raw with EEG channels only, its samples (n, ch) float32 volts (_read_volts), markers, breaks (_breaks),
     MNE's warnings about markers, annotations or events, the EEG channels left out as bad: info['bads'] and those
-    with no finite sample) from a file; every failure is one EegvizError line."""
+    with no finite sample) from a file; every failure is one EegvizError line. With event_ids (--event-ids, an
+    eegviz.sources.event_ids.EventIds), the markers are the file's trigger-code events named by it (_code_events;
+    event_codes: --event-codes, which codes are stimuli), and its other annotations are no markers."""
     import mne
 
     if not path.exists():
@@ -362,8 +414,16 @@ def read_recording(path: Path):
                                   source="annotations"))
     markers.sort(key=lambda m: m.timestamp)
     breaks = _breaks(raw, ann.onset + shift)
-    if not markers:
-        _refuse_trigger_events(raw, path)  # before the pick below drops the trigger channels
+    n_skipped = len(ann) - len(markers)
+    if event_ids is not None:  # before the pick below drops the trigger channels
+        from eegviz.sources.event_ids import mapped_markers
+
+        events, where = _code_events(raw, path, [(m.timestamp, m.payload) for m in markers])
+        n_other = len(markers) - (len(events) if where.startswith("annotations") else 0)
+        markers, line = mapped_markers(sorted(events), event_ids, event_codes, path.name, where)
+        log.warning("%s%s", line, f"; its {n_other} other annotation(s) are no markers" if n_other else "")
+    elif not markers:
+        _refuse_trigger_events(raw, path)
     bads = [b for b in raw.info["bads"] if b in raw.ch_names]
     try:
         raw.pick("eeg", exclude="bads")
@@ -383,7 +443,6 @@ def read_recording(path: Path):
                           f"{hint}") from None
     if bads:
         log.warning("%s: channels marked bad are left out: %s", path.name, ", ".join(bads))
-    n_skipped = len(ann) - len(markers)
     if n_skipped:
         log.info("%s: %d annotation(s) mark bad spans, edges, segment starts or the recorder's sync status, not "
                  "stimuli: not replayed as markers", path.name, n_skipped)
@@ -466,9 +525,19 @@ def _write_positions(placed: list[tuple[str, np.ndarray]], path: Path) -> Path:
 class MneFileSource(ReplaySource):
     """Plays a file mne.io.read_raw reads, annotations as markers, in the recording's own clock."""
 
-    def __init__(self, path: str | Path, speed: float = 1.0, chunk_s: float = 0.02) -> None:
+    def __init__(self, path: str | Path, speed: float = 1.0, chunk_s: float = 0.02,
+                 event_ids: str | Path | None = None, event_codes: str | None = None) -> None:
+        """event_ids, event_codes: replay's --event-ids FILE and --event-codes LIST (eegviz.sources.event_ids),
+        read here, so a bad table is refused before any model loads."""
+        from eegviz.sources.event_ids import CODES_OPTION, parse_codes, read_event_ids
+
         self.speed = checked_speed(speed)
         self.path = Path(path)
+        if event_codes is not None and event_ids is None:
+            raise EegvizError(f"{CODES_OPTION} says which trigger codes are stimuli for --event-ids FILE to name; "
+                              "give --event-ids too")
+        self.event_ids = read_event_ids(event_ids) if event_ids is not None else None
+        self.event_codes = parse_codes(event_codes)
         self.chunk_s = float(chunk_s)
         self.info = StreamInfo(name=self.path.stem, ch_names=(), sfreq=0.0)
         self._placed: list | None = None  # the file's own electrode positions (_placed_electrodes), from load()
@@ -481,10 +550,10 @@ class MneFileSource(ReplaySource):
         if given:  # silently ignored, a user would think the named stream was used
             raise EegvizError(f"{' and '.join(given)} pick streams inside an XDF file; {Path(source.file).name} is "
                               "read by MNE, whose EEG channels and annotations are used")
-        return cls(source.file, speed=source.speed)
+        return cls(source.file, speed=source.speed, event_ids=source.event_ids, event_codes=source.event_codes)
 
     def load(self):
-        raw, data, markers, breaks, notes, left_out = read_recording(self.path)
+        raw, data, markers, breaks, notes, left_out = read_recording(self.path, self.event_ids, self.event_codes)
         # a --bads name among them is left out already, not "not a channel of the source" (eegviz.pipeline)
         self.bads_left_out = tuple(left_out)
         self.breaks = tuple(breaks)

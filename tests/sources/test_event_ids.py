@@ -1,0 +1,97 @@
+"""replay --event-ids: a recording whose stimuli are trigger codes, named by a code table or a presentation log."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from eegviz.errors import EegvizError
+from eegviz.sources.event_ids import read_event_ids
+from eegviz.sources.mne_file import MneFileSource
+
+CAP8 = ["Fp1", "Fp2", "C3", "C4", "O1", "O2", "P3", "P4"]
+SF = 250
+
+
+def _fif(path, codes=(), annotations=()):
+    """A 10 s FIF of CAP8 with a trigger channel 'STI 014' holding `codes` (code, second) and `annotations`
+    (description, second)."""
+    import mne
+
+    n = SF * 10
+    data = np.vstack([np.random.default_rng(1).standard_normal((8, n)) * 1e-5, np.zeros(n)])
+    for code, t in codes:
+        data[8, int(t * SF):int(t * SF) + 5] = code
+    info = mne.create_info(CAP8 + ["STI 014"], float(SF), ["eeg"] * 8 + ["stim"])
+    raw = mne.io.RawArray(data, info, verbose="error")
+    if annotations:
+        raw.set_annotations(mne.Annotations([t for _, t in annotations], 0, [d for d, _ in annotations]))
+    raw.save(path, verbose="error")
+    return path
+
+
+def _markers(src):
+    return [(round(m.timestamp, 3), m.payload) for m in src.load()[2]]
+
+
+def test_trigger_channel_codes_named_by_a_code_table_are_image_id_markers(tmp_path, caplog):
+    """A FIF whose stimuli are only on its STI channel was refused; with a code table (code,image_id) each event is
+    a marker named by its code's image id, --event-codes leaving out the response code 255, and one line says how
+    the file was read."""
+    rec = _fif(tmp_path / "trig_raw.fif", codes=[(1, 2), (2, 4), (255, 5), (1, 6)])
+    (tmp_path / "codes.tsv").write_text("code\timage_id\n1\tdog_01\n2\tcat_02\n")
+    src = MneFileSource(rec, speed=0, event_ids=tmp_path / "codes.tsv", event_codes="1-200")
+    assert _markers(src) == [(2.0, "dog_01"), (4.0, "cat_02"), (6.0, "dog_01")]
+    said = [r.getMessage() for r in caplog.records if "--event-ids" in r.getMessage()]
+    assert len(said) == 1 and "a code table" in said[0] and "trigger channel 'STI 014'" in said[0]
+
+
+def test_a_present_log_names_numeric_annotations_in_order(tmp_path):
+    """`eegviz present --log`'s onset log, as it is, is a sequence: the nth stimulus event (annotations holding codes,
+    "3", the text annotation beside them no marker) is named by its nth image_id. The codes alone named no image."""
+    from eegviz.app.presenter.schedule import LOG_FIELDS
+
+    rec = _fif(tmp_path / "ann_raw.fif", annotations=[("3", 1.0), ("note", 1.5), ("3", 3.0), ("7", 5.0)])
+    with open(tmp_path / "log.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(LOG_FIELDS)
+        for i, image in enumerate(["bell_01", "bell_02", "tree_07"]):
+            w.writerow([i, image, image.split("_")[0], 1.0 + i, 1.0 + i, 0.1])
+    src = MneFileSource(rec, speed=0, event_ids=tmp_path / "log.csv")
+    assert _markers(src) == [(1.0, "bell_01"), (3.0, "bell_02"), (5.0, "tree_07")]
+
+
+@pytest.mark.parametrize("table, expected", [
+    ("image_id\na_1\nb_2\n", r"has 3 stimulus events .* sequence --event-ids ids.csv lists 2 image ids"),
+    ("code,image_id\n1,a_1\n", r"codes 2 \(x1\), 9 \(x1\) of its stimulus events .* not in the code table"),
+])
+def test_a_sequence_of_another_length_or_an_unknown_code_is_refused_in_one_line(tmp_path, table, expected):
+    rec = _fif(tmp_path / "trig_raw.fif", codes=[(1, 2), (2, 4), (9, 6)])
+    (tmp_path / "ids.csv").write_text(table)
+    with pytest.raises(EegvizError, match=expected) as e:
+        MneFileSource(rec, speed=0, event_ids=tmp_path / "ids.csv").load()
+    assert "\n" not in str(e.value)
+
+
+def test_a_code_table_is_checked_before_any_recording_is_read(tmp_path):
+    """A code that is not an integer, or a file with no image_id header, is one line naming the file and line."""
+    (tmp_path / "bad.csv").write_text("code,image_id\n1,dog_01\nS1,cat_02\n")
+    with pytest.raises(EegvizError, match=r"--event-ids .*bad.csv, line 3: code 'S1' is not an integer"):
+        read_event_ids(tmp_path / "bad.csv")
+    (tmp_path / "bare.csv").write_text("1,dog_01\n")
+    with pytest.raises(EegvizError, match=r"names no image_id column; give a header: code,image_id"):
+        read_event_ids(tmp_path / "bare.csv")
+
+
+def test_replay_refuses_event_ids_for_a_file_mne_does_not_read(tmp_path, capsys):
+    """--event-ids names a file MNE reads' trigger codes: for an XDF file, whose markers are used as they are, it
+    would be dropped without a word; --event-codes alone has nothing to name."""
+    from eegviz.cli import main
+
+    (tmp_path / "ids.csv").write_text("image_id\na_1\n")
+    assert main(["replay", str(tmp_path / "rec.xdf"), "--headless", "--event-ids", str(tmp_path / "ids.csv")]) == 2
+    assert "--event-ids names the trigger codes of a file MNE reads" in capsys.readouterr().err
+    assert main(["replay", str(tmp_path / "rec.fif"), "--headless", "--event-codes", "1-9"]) == 2
+    assert "give --event-ids too" in capsys.readouterr().err
