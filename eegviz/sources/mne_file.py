@@ -424,6 +424,14 @@ def read_recording(path: Path, event_ids=None, event_codes=None):
         log.warning("%s%s", line, f"; its {n_other} other annotation(s) are no markers" if n_other else "")
     elif not markers:
         _refuse_trigger_events(raw, path)
+    elif all(_annotation_code(m.payload) is not None for m in markers):
+        # "3" or "Stimulus/S  3" at every stimulus: a trigger program's codes, which were replayed as image ids
+        # and named no image (no ground truth, no score, nothing to train on), with nothing said of --event-ids
+        codes = sorted({m.payload for m in markers}, key=_annotation_code)
+        log.warning("%s: all %d of its markers are trigger codes (%s%s), not image ids: say which image each "
+                    "showed with --event-ids FILE (a code table, header code,image_id; or the presentation log, "
+                    "header image_id); replayed as they are", path.name, len(markers),
+                    ", ".join(f"'{c}'" for c in codes[:4]), ", ..." if len(codes) > 4 else "")
     bads = [b for b in raw.info["bads"] if b in raw.ch_names]
     try:
         raw.pick("eeg", exclude="bads")

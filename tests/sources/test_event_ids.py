@@ -95,3 +95,13 @@ def test_replay_refuses_event_ids_for_a_file_mne_does_not_read(tmp_path, capsys)
     assert "--event-ids names the trigger codes of a file MNE reads" in capsys.readouterr().err
     assert main(["replay", str(tmp_path / "rec.fif"), "--headless", "--event-codes", "1-9"]) == 2
     assert "give --event-ids too" in capsys.readouterr().err
+
+
+def test_markers_that_are_all_trigger_codes_point_to_event_ids(tmp_path, caplog):
+    """Without --event-ids, annotations "3", "7" replayed as image ids naming no image, and nothing said why."""
+    rec = _fif(tmp_path / "codes_raw.fif", annotations=[("3", 1.0), ("7", 3.0)])
+    assert [p for _, p in _markers(MneFileSource(rec, speed=0))] == ["3", "7"]
+    said = [r.getMessage() for r in caplog.records if "--event-ids" in r.getMessage()]
+    assert said == ["codes_raw.fif: all 2 of its markers are trigger codes ('3', '7'), not image ids: say which "
+                    "image each showed with --event-ids FILE (a code table, header code,image_id; or the "
+                    "presentation log, header image_id); replayed as they are"]
