@@ -64,7 +64,10 @@ def read_event_ids(path: str | Path) -> EventIds:
     except UnicodeDecodeError:
         raise EegvizError(f"{OPTION} {path} is not a UTF-8 text file (a CSV or TSV)") from None
     first = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first or path.suffix.lower() == ".tsv" else ","
+    # Excel saves "CSV" with semicolons where the decimal mark is a comma (most of Europe): "code;image_id" was
+    # one column, refused as naming no image_id column
+    delimiter = ("\t" if "\t" in first or path.suffix.lower() == ".tsv" else
+                 ";" if ";" in first and "," not in first else ",")
     rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)]
     if not rows:
         raise EegvizError(f"{OPTION} {path} is empty: give a code table (header code,image_id) or a sequence "

@@ -105,3 +105,10 @@ def test_markers_that_are_all_trigger_codes_point_to_event_ids(tmp_path, caplog)
     assert said == ["codes_raw.fif: all 2 of its markers are trigger codes ('3', '7'), not image ids: say which "
                     "image each showed with --event-ids FILE (a code table, header code,image_id; or the "
                     "presentation log, header image_id); replayed as they are"]
+
+
+def test_a_code_table_saved_by_excel_with_semicolons_is_read(tmp_path):
+    """Excel writes CSV with ';' where the decimal mark is a comma; such a table was refused as having no
+    image_id column."""
+    (tmp_path / "codes.csv").write_text("code;image_id\r\n1;dog_01\r\n2;cat_02\r\n")
+    assert read_event_ids(tmp_path / "codes.csv").table == {1: "dog_01", 2: "cat_02"}
