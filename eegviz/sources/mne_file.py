@@ -122,10 +122,15 @@ def _refuse_trigger_events(raw, path: Path) -> None:
 
 
 def _annotation_code(desc: str) -> int | None:
-    """The trigger code an annotation holds ("3", BrainVision's "Stimulus/S  3"), else None."""
+    """The trigger code an annotation holds ("3", BrainVision's "Stimulus/S  3", EEGLAB's "3.0"), else None. MNE
+    names an EEGLAB event whose type MATLAB kept as a number (a double, as EEGLAB stores numeric types) by its
+    float, "3.0"; such events were no codes, and --event-ids found none in the file."""
     text = desc.strip()
     if text.startswith("Stimulus/S"):
         text = text[len("Stimulus/S"):].strip()
+    whole, dot, zeros = text.partition(".")
+    if dot and zeros and set(zeros) == {"0"}:
+        text = whole
     return int(text) if text.isascii() and text.isdigit() else None
 
 

@@ -112,3 +112,11 @@ def test_a_code_table_saved_by_excel_with_semicolons_is_read(tmp_path):
     image_id column."""
     (tmp_path / "codes.csv").write_text("code;image_id\r\n1;dog_01\r\n2;cat_02\r\n")
     assert read_event_ids(tmp_path / "codes.csv").table == {1: "dog_01", 2: "cat_02"}
+
+
+def test_eeglab_numeric_event_types_are_codes(tmp_path):
+    """MNE names an EEGLAB event whose type is a MATLAB number by its float ("3.0"): --event-ids found no code."""
+    rec = _fif(tmp_path / "set_raw.fif", annotations=[("3.0", 1.0), ("12.0", 3.0)])
+    (tmp_path / "codes.csv").write_text("code,image_id\n3,dog_01\n12,cat_02\n")
+    src = MneFileSource(rec, speed=0, event_ids=tmp_path / "codes.csv")
+    assert _markers(src) == [(1.0, "dog_01"), (3.0, "cat_02")]
