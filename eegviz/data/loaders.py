@@ -80,10 +80,12 @@ def detect_format(path: str | Path) -> str:
         return "xdf"
     elif p.suffix.lower() in MNE_RECORDINGS or p.name.lower().endswith(".fif.gz"):
         # a lab's FIF or EDF was "not a dataset eegviz can read (expected ...)", though replay reads it and records
-        # what it replays as the XDF that train reads
+        # what it replays as the XDF that train reads; a BDF whose stimuli are only on its Status channel needs
+        # --event-ids there, which the line did not say (replay then refused it)
         raise EegvizError(f"{p} is a recording eegviz replays (through MNE) but does not train on; `eegviz replay "
                           f"{p} --headless --speed 0 --out DIR` records it as DIR/session.xdf, its annotations as "
-                          "markers, which train reads (with --images-dir)")
+                          "markers (where its stimuli are trigger codes, add --event-ids FILE: the code of each image "
+                          "or the presentation log), which train reads (with --images-dir)")
     expected = "; ".join(FORMAT_HELP.values())
     raise EegvizError(f"{p} is not a dataset eegviz can read (expected {expected})")
 

@@ -1226,6 +1226,7 @@ def test_a_recording_replay_reads_says_how_to_train_on_it(tmp_path, name):
     assert "is a recording eegviz replays (through MNE) but does not train on" in str(e.value)
     assert f"`eegviz replay {tmp_path / name} --headless --speed 0 --out DIR` records it as DIR/session.xdf" in str(
         e.value)
+    assert "where its stimuli are trigger codes, add --event-ids FILE" in str(e.value)  # a BDF's Status channel
 
 
 def test_eeg_imagenet_of_zhu_et_al_is_named_not_called_a_broken_file(tmp_path):
