@@ -48,10 +48,9 @@ class EventIds:
 
 
 def _int(text: str) -> int | None:
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
+    """A trigger code written as digits (no sign, no "1_000" Python would read), else None."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def read_event_ids(path: str | Path) -> EventIds:
@@ -68,11 +67,12 @@ def read_event_ids(path: str | Path) -> EventIds:
     # one column, refused as naming no image_id column
     delimiter = ("\t" if "\t" in first or path.suffix.lower() == ".tsv" else
                  ";" if ";" in first and "," not in first else ",")
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    rows = [(reader.line_num, r) for r in reader if any(c.strip() for c in r)]  # (its line in the file, cells)
     if not rows:
         raise EegvizError(f"{OPTION} {path} is empty: give a code table (header code,image_id) or a sequence "
                           "(header image_id, one row per stimulus event)")
-    header = [c.strip().lower() for c in rows[0]]
+    header = [c.strip().lower() for c in rows[0][1]]
     if "image_id" not in header:
         raise EegvizError(f"{OPTION} {path}: its first line ({first.strip()[:80]!r}) names no image_id column; "
                           "give a header: code,image_id (a code table) or image_id (a sequence, one row per "
@@ -80,7 +80,7 @@ def read_event_ids(path: str | Path) -> EventIds:
     at = header.index("image_id")
     code_at = header.index("code") if "code" in header else None
     ids = []
-    for line, row in enumerate(rows[1:], start=2):
+    for line, row in rows[1:]:
         image_id = row[at].strip() if at < len(row) else ""
         if not image_id:
             raise EegvizError(f"{OPTION} {path}, line {line}: no image id")

@@ -80,6 +80,9 @@ def test_a_code_table_is_checked_before_any_recording_is_read(tmp_path):
     (tmp_path / "bad.csv").write_text("code,image_id\n1,dog_01\nS1,cat_02\n")
     with pytest.raises(EegvizError, match=r"--event-ids .*bad.csv, line 3: code 'S1' is not an integer"):
         read_event_ids(tmp_path / "bad.csv")
+    (tmp_path / "gap.csv").write_text("code,image_id\n1,dog_01\n\n1_0,cat_02\n")  # Python's int() reads 10
+    with pytest.raises(EegvizError, match=r"gap.csv, line 4: code '1_0' is not an integer"):
+        read_event_ids(tmp_path / "gap.csv")
     (tmp_path / "bare.csv").write_text("1,dog_01\n")
     with pytest.raises(EegvizError, match=r"names no image_id column; give a header: code,image_id"):
         read_event_ids(tmp_path / "bare.csv")
