@@ -619,6 +619,11 @@ class Pipeline:
                     self.on_notice(changed)
             pre = self._preprocessor(info)  # or one line
 
+        if left := getattr(self.source, "bads_why", None):  # a file's channels its reader left out (info['bads'])
+            self._bads_marked({"electrodes": dict(left), "from": "start"})
+        if pre.channel_map.bads:  # --bads, in session.json's record of the electrodes marked bad
+            self._bads_marked({"electrodes": {n: "--bads" for n in pre.channel_map.bads}, "from": "start",
+                               "replaced": list(pre.channel_map.replaced)})
         if self.output is not None:
             self.recorder, results = self.output.open(info)
             self.sinks.insert(0, results)
@@ -638,8 +643,17 @@ class Pipeline:
         # a replay's markers were judged against its EEG when it loaded: its wall time is not the recording's
         judge_clock = not getattr(self.source, "replayed", False)
         # electrodes dead at the start (NaN, flat, railed) are marked bad once the first seconds are in
-        epocher = Epocher(pre, info.ch_names, judge_clock=judge_clock, check_electrodes=True, on_notice=self.on_notice)
+        epocher = Epocher(pre, info.ch_names, judge_clock=judge_clock, check_electrodes=True, on_notice=self.on_notice,
+                          on_bads=self._bads_marked)
         self._run_threads(epocher, duration)
+
+    def _bads_marked(self, marking: dict) -> None:
+        """Electrodes marked bad (--bads at the start, or found dead by the Epocher), into the session folder's
+        session.json and so its report (SessionOutput.add_bads): only the log and the window's notices said so, and
+        a lab reading the folder later could not tell which of the model's channels had been interpolated."""
+        add = getattr(self.output, "add_bads", None)
+        if callable(add):
+            add(marking)
 
     def _close_all(self) -> list[Exception]:
         """Stop the source, then close the recorder and every sink, each whatever the others do: a source or plugin

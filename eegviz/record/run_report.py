@@ -3,13 +3,14 @@
 results.jsonl is for programs; after a session someone wants to see at a glance whether it worked: what was
 shown next to what was decoded and drawn, how many markers were lost and why, how long the images took, and,
 where the stimuli are known (the synthetic world's ids, which eegviz can re-render), how often the decoded
-class was right. write_run_report(folder) builds that from the folder's files alone (results.jsonl and the
-PNGs it names), so it can also be rerun on an old session folder (`python -m eegviz.record.run_report DIR`,
+class was right, and which electrodes were marked bad. write_run_report(folder) builds that from the folder's
+files alone (results.jsonl and the PNGs it names, session.json's "bads"), so it can also be rerun on an old session folder (`python -m eegviz.record.run_report DIR`,
 after a full disk or a kill cost a session its report); ResultsWriter.close() calls it at the end of every
 headless session, and a failure there only logs a warning naming that command: the results are already on disk.
 
 Written:
-  report.html        counts, accuracy, latency table, skip reasons, one row per marker (links to its PNGs)
+  report.html        counts, accuracy, latency table, electrodes marked bad, skip reasons, one row per marker
+                     (links to its PNGs)
   contact_sheet.png  stimulus | saliency | reconstruction per result, framed green/red for hit/miss where the
                      stimulus is known (grey otherwise); the first MAX_SHEET results, in marker order
   latency.png        histogram of marker -> image latency with its median and 95th percentile
@@ -305,6 +306,7 @@ def write_run_report(folder: str | Path) -> Path:
     if lat_png is not None:
         out.append(f'<p><img src="{LATENCY}" alt="latency histogram"></p>')
 
+    out += _bads_section(folder)
     out.append("<h2>Dropped and skipped markers</h2>")
     if skipped:
         out.append("<table><tr><th>reason</th><th>markers</th></tr>")
@@ -349,6 +351,42 @@ def write_run_report(folder: str | Path) -> Path:
     with replacing(path) as tmp:
         tmp.write_bytes(_utf8("\n".join(out)))
     return path
+
+
+def _bads_section(folder: Path) -> list[str]:
+    """The report's "Electrodes marked bad" section, from session.json's "bads" (eegviz.record.session_folder):
+    each electrode left out by --bads, by the file's reader or found dead, why, from when, and the model's channels
+    in its place, interpolated instead; only the log and the window had said so. Nothing for a folder whose session.json does not record them
+    (older sessions), or cannot be read."""
+    try:
+        marked = json.loads((folder / "session.json").read_text(encoding="utf-8")).get("bads")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(marked, list):
+        return []
+    e = html.escape
+    out = ["<h2>Electrodes marked bad</h2>"]
+    rows = []
+    for m in marked:
+        if not isinstance(m, dict) or not isinstance(m.get("electrodes"), dict):
+            continue
+        start = m.get("from")
+        when = (f"marker {start.get('marker')} (at {start.get('t_marker')} s) on" if isinstance(start, dict)
+                else "the start")
+        replaced = m.get("replaced")
+        chans = ("" if not isinstance(replaced, list)  # not known: a file's channels its reader left out
+                 else ", ".join(str(c) for c in replaced) or "none (the model has no channel in its place)")
+        whys = {str(name): ("named by --bads" if why == "--bads" else str(why) if str(why).startswith("left out")
+                            else f"found dead: {why}") for name, why in m["electrodes"].items()}
+        # one row a marking: the channels in their place are the marking's, not each electrode's
+        why = "; ".join(f"{n}: {w}" for n, w in whys.items()) if len(whys) > 1 else "".join(whys.values())
+        rows.append(f"<tr><td>{e(', '.join(whys))}</td><td>{e(why)}</td><td>{e(when)}</td><td>{e(chans)}</td></tr>")
+    if rows:
+        out += ["<table><tr><th>electrodes</th><th>why</th><th>from</th><th>the model's channels in their place, "
+                "interpolated instead</th></tr>", *rows, "</table>"]
+    else:
+        out.append("<p>None.</p>")
+    return out
 
 
 def _utf8(text: str) -> bytes:

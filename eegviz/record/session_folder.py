@@ -27,7 +27,10 @@ its options (None: the model's own sampling.json, which is copied in; with --sd-
 family's, and model.sd_model names its folder and digest: sd_model_identity), what the built generator draws
 with (model.sampler: steps, strength, guidance, size, family, scheduler), the rest of the session's settings and,
 where the session runs plugins that are not eegviz's own, where each came from ("plugins": an installed package's
-entry point with its version, a plugin file with its SHA-256).
+entry point with its version, a plugin file with its SHA-256), and "bads": every electrode the session marked bad,
+by --bads or found dead (eegviz.stream.bads), why, from when ("start", or the marker whose epoch was the first
+without it) and the model's channels in its place, interpolated since ("replaced"); session.json is written again at each marking,
+since a dead electrode is found after the claim (the log and the window's notices are gone once the session ends).
 Nothing is added beyond what the user gave (no environment), and a password or token in a URL the user gave
 (a sink plugin's --sink) is written as ***.
 """
@@ -35,6 +38,7 @@ Nothing is added beyond what the user gave (no environment), and a password or t
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -44,6 +48,8 @@ from eegviz.errors import EegvizError
 from eegviz.paths import check_creatable
 from eegviz.messages import StreamInfo
 from eegviz.sysinfo import process_commit, run_provenance
+
+log = logging.getLogger(__name__)
 
 SESSION_PREFIX = "session-"
 _NUMBERED = re.compile(re.escape(SESSION_PREFIX) + r"(\d+)(?:\.|$)")  # session-007, or an archive of it
@@ -120,6 +126,8 @@ class SessionOutput:
         self.settings, self.source = settings, source
         self.model: dict = {}
         self.sampler: dict = {}
+        self.bads: list[dict] = []  # session.json's "bads": each marking (add_bads)
+        self._info: StreamInfo | None = None  # the stream session.json was written for, once claimed
 
     def set_model(self, model_dir: Path) -> None:
         """The model folder, its digest and sampling.json, for session.json; called once the model is resolved,
@@ -141,6 +149,20 @@ class SessionOutput:
         beside them is not what an --sd-model pipeline runs with (SD: guidance 7.5, strength 0.5): the record did
         not say what drew the images (found by review). What a generator plugin does not have is left out."""
         self.sampler = drawn_with(generator)
+
+    def add_bads(self, marking: dict) -> None:
+        """One marking of electrodes as bad ({"electrodes": {name: why}, "from": ..., "replaced": [...]}, see
+        eegviz.stream.epocher.Epocher._mark_dead) into session.json's "bads", written again at once where the folder
+        is claimed. A rewrite that fails (a full disk) is a warning: the session and its recording go on."""
+        self.bads.append(marking)
+        if self._info is None or self.folder is None:
+            return  # the claim writes it
+        record = self.folder / "session.json"
+        try:
+            with replacing(record) as tmp:
+                tmp.write_text(_redacted(json.dumps(self.record(self._info), indent=1, default=str)) + "\n")
+        except OSError as e:
+            log.warning("could not record the electrodes marked bad in %s (%s)", record, e.strerror or e)
 
     def open(self, info: StreamInfo):
         """Claim the session folder; returns (recorder, results sink).
@@ -175,6 +197,7 @@ class SessionOutput:
                 pass
             self._take_back(base, new, [xdf, record])
             raise EegvizError(f"cannot write {record} ({e.strerror or e})") from None
+        self._info = info
         try:
             results = ResultsWriter(self.folder)
         except OSError as e:
@@ -210,7 +233,7 @@ class SessionOutput:
                                                 "channels": list(info.ch_names)},
                            **({"opened_markers": _sender(info.marker_header, ("name", "source_id"))}
                               if getattr(info, "marker_header", "") else {})},
-                "model": model, "settings": settings, **({"plugins": used} if used else {})}
+                "model": model, "settings": settings, **({"plugins": used} if used else {}), "bads": list(self.bads)}
 
     def _take_back(self, base: Path, new: Path | None, files: list[Path]) -> None:
         """Remove `files`, then each folder of this claim that is empty: the session folder's sub-folders, a

@@ -360,9 +360,9 @@ def _refuse_part_of_a_recording(path: Path) -> None:
 
 def read_recording(path: Path, event_ids=None, event_codes=None):
     """(raw with EEG channels only, its samples (n, ch) float32 volts (_read_volts), markers, breaks (_breaks),
-    MNE's warnings about markers, annotations or events, the EEG channels left out as bad: info['bads'] and those
-    with no finite sample) from a file; every failure is one EegvizError line. With event_ids (--event-ids, an
-    eegviz.sources.event_ids.EventIds), the markers are the file's trigger-code events named by it (_code_events;
+    MNE's warnings about markers, annotations or events, the EEG channels left out as bad, {name: why}: info['bads']
+    and those with no finite sample) from a file; every failure is one EegvizError line. With event_ids (--event-ids,
+    an eegviz.sources.event_ids.EventIds), the markers are the file's trigger-code events named by it (_code_events;
     event_codes: --event-codes, which codes are stimuli), and its other annotations are no markers."""
     import mne
 
@@ -483,7 +483,8 @@ def read_recording(path: Path, event_ids=None, event_codes=None):
         raw.drop_channels(dead)
         data = data[:, finite]
     _say_if_not_volts(data, path)
-    return raw, data, markers, breaks, notes, [*bads, *dead]
+    return raw, data, markers, breaks, notes, {**{b: "left out by the file's own info['bads']" for b in bads},
+                                               **{d: "left out: no finite sample in the whole file" for d in dead}}
 
 
 def _say_if_not_volts(data: np.ndarray, path: Path) -> None:
@@ -569,6 +570,7 @@ class MneFileSource(ReplaySource):
         raw, data, markers, breaks, notes, left_out = read_recording(self.path, self.event_ids, self.event_codes)
         # a --bads name among them is left out already, not "not a channel of the source" (eegviz.pipeline)
         self.bads_left_out = tuple(left_out)
+        self.bads_why = dict(left_out)  # why each, for session.json's "bads" (eegviz.pipeline)
         self.breaks = tuple(breaks)
         sfreq = float(raw.info["sfreq"])
         timestamps = raw.first_time + raw.times

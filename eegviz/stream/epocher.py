@@ -171,15 +171,17 @@ class Epocher:
 
     def __init__(self, pre: Preprocessor, ch_names: tuple[str, ...], buffer_s: float = 30.0,
                  judge_clock: bool = True, check_electrodes: bool = False,
-                 on_notice: Callable[[str], None] | None = None):
+                 on_notice: Callable[[str], None] | None = None, on_bads: Callable[[dict], None] | None = None):
         """judge_clock: skip markers in another clock (other_clock), which judges by the wall time markers and
         samples arrive at; off for replays, whose markers are judged against their EEG when the file loads
         (eegviz.sources.replay.check_reach) and whose wall time is not the recording's.
         check_electrodes: mark the electrodes dead in the first seconds bad (check_electrodes()), saying so in
-        the log and to on_notice (a session's window)."""
+        the log and to on_notice (a session's window).
+        on_bads: told each marking as a record (_mark_dead), for the session folder's session.json and report:
+        the log and the window's notices are gone once the session ends."""
         self.pre = pre
         self.ch_names = tuple(ch_names)
-        self.unchecked, self.on_notice = check_electrodes, on_notice
+        self.unchecked, self.on_notice, self.on_bads = check_electrodes, on_notice, on_bads
         self.marks_bads = check_electrodes  # and, mid-session, those whose NaN fills an epoch's window (poll)
         self.judged: set[str] = set()  # electrodes once marked bad, or refused: not tried again
         self.sfreq = pre.source_sfreq
@@ -288,7 +290,7 @@ class Epocher:
                 gone = {self.ch_names[i]: "no finite sample, NaN/inf" for i, b in zip(self.pre.picks, bad.all(axis=1))
                         if b}
                 if self._mark_dead(gone, f"through the window of marker '{marker.payload}' (at {marker.timestamp:.3f}"
-                                         " s), from there on"):
+                                         " s), from there on", marker=marker):
                     bad = ~np.isfinite(raw[self.pre.picks])
             if bad.any():
                 n_bad = int(bad.any(axis=0).sum())
@@ -318,9 +320,13 @@ class Epocher:
         self._mark_dead(dead_channels(self.ring.data[:, order], self.ch_names),
                         f"in the first {len(order) / self.sfreq:.1f} s of EEG", at_start=True)
 
-    def _mark_dead(self, dead: dict[str, str], when: str, at_start: bool = False) -> bool:
+    def _mark_dead(self, dead: dict[str, str], when: str, at_start: bool = False,
+                   marker: Marker | None = None) -> bool:
         """Mark bad those of `dead` ({name: why}) the channel map uses, now or once others are left out, and say so
-        in one line; whether the map changed. Names tried once are not tried again (a refusal is said once)."""
+        in one line; whether the map changed. Names tried once are not tried again (a refusal is said once).
+        A marking is also handed to on_bads as {"electrodes": {name: why}, "from": "start" or {"marker", "t_marker"}
+        (the marker whose epoch is the first without them), "replaced": [the model's channels in their place, now
+        interpolated]}, so a lab reading the session folder later knows which channels were not measured."""
         dead = {n: w for n, w in dead.items() if n not in self.judged}
         pre, marked, unused, no_eeg = self.pre, [], "", False
         while new := [n for n in dict.fromkeys(self.ch_names[i] for i in pre.picks) if n in dead and n not in marked]:
@@ -348,8 +354,14 @@ class Epocher:
         if unused:
             line = f"montage: electrodes look dead {when}: {shown}; {unused}"
         else:
+            before = set(self.pre.channel_map.replaced)
             self.pre = pre
             replaced = pre.channel_map.replaced
+            if self.on_bads:
+                self.on_bads({"electrodes": {n: dead[n] for n in marked},
+                              "from": "start" if marker is None else {"marker": marker.payload,
+                                                                      "t_marker": marker.timestamp},
+                              "replaced": [c for c in replaced if c not in before]})
             what = (f"the model's {', '.join(replaced[:10])}{' ...' if len(replaced) > 10 else ''} "
                     f"{'is' if len(replaced) == 1 else 'are'} interpolated from the other {len(pre.picks)} electrodes"
                     if replaced else "none of the model's channels was taken from them, and none is interpolated "

@@ -215,7 +215,8 @@ def test_each_session_folder_gets_its_own_record_and_an_earlier_one_is_kept(tmp_
         assert rec["source"]["stream"] == "amp-hS" and rec["source"]["opened"]["source_id"] == "sn-42"
         assert rec["source"]["opened"]["channels"] == ["Fz", "Cz"] and "started_utc" in rec
         assert "environ" not in json.dumps(rec) and set(rec) == {
-            "eegviz", "commit", "started_utc", "command_line", "working_directory", "source", "model", "settings"}
+            "eegviz", "commit", "started_utc", "command_line", "working_directory", "source", "model", "settings",
+            "bads"}
         assert rec["working_directory"] == os.getcwd()  # a relative FILE or --model on the command line
 
 
@@ -361,3 +362,43 @@ def test_a_window_is_refused_an_out_inside_its_model_folder_before_it_opens(tmp_
         _check_session(session_settings(parse_args(["demo", "--kiosk", "--model", str(model),
                                                     "--out", str(model / "sessions")])))
     assert list(model.iterdir()) == []
+
+
+def test_session_json_and_the_report_name_every_electrode_marked_bad_why_and_from_when(tmp_path):
+    """Electrodes found dead at the start or mid-session were said only in the log and the window's notices: a lab
+    reading the session folder later could not tell which of the model's channels had been interpolated. Each
+    marking is now in session.json's "bads" (written again at each) and in report.html."""
+    import numpy as np
+
+    from eegviz.messages import Chunk, Marker, StreamInfo
+    from eegviz.stream.epocher import Epocher
+    from eegviz.stream.preprocess import InputSpec, Preprocessor
+
+    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
+    source = (*model, "Cz", "Oz")
+    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
+    t = 50.0 + np.arange(600) / 100.0
+    data = (np.random.default_rng(0).standard_normal((len(t), len(source))) * 1e-5).astype(np.float32)
+    data[:, source.index("C3")] = np.nan  # dead from the start
+    data[300:, source.index("O1")] = np.nan  # off at 53 s
+    claim = SessionOutput(tmp_path / "o")
+    recorder, results = claim.open(StreamInfo("hH-amp", source, 100.0))
+    claim.add_bads({"electrodes": {"Pz": "--bads"}, "from": "start", "replaced": ["Pz"]})  # as the pipeline does
+    ep = Epocher(Preprocessor(spec, source, 100.0, bads=("Pz",)), source, check_electrodes=True,
+                 on_bads=claim.add_bads)
+    for m in (Marker(51.0, "a"), Marker(53.5, "b")):
+        ep.add_marker(m)
+    out = [r for s in range(0, len(t), 50) for r in ep.add_chunk(Chunk(data[s:s + 50], t[s:s + 50]))]
+    assert [r.epoch is not None for r in out] == [True, True]
+    rec = json.loads((claim.folder / "session.json").read_text())  # written again mid-session, before the end
+    assert rec["bads"] == [
+        {"electrodes": {"Pz": "--bads"}, "from": "start", "replaced": ["Pz"]},
+        {"electrodes": {"C3": "no finite sample, NaN/inf"}, "from": "start", "replaced": ["C3"]},
+        {"electrodes": {"O1": "no finite sample, NaN/inf"}, "from": {"marker": "b", "t_marker": 53.5},
+         "replaced": ["O1"]}]
+    results.close()
+    recorder.close()
+    report = (claim.folder / "report.html").read_text()
+    assert "<h2>Electrodes marked bad</h2>" in report
+    assert "<tr><td>O1</td><td>found dead: no finite sample, NaN/inf</td><td>marker b (at 53.5 s) on</td><td>O1</td>" \
+        in report and "<tr><td>Pz</td><td>named by --bads</td><td>the start</td><td>Pz</td>" in report
