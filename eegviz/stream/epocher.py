@@ -354,14 +354,16 @@ class Epocher:
         if unused:
             line = f"montage: electrodes look dead {when}: {shown}; {unused}"
         else:
+            # only the channels this marking made interpolated: the map's whole list named those of --bads and of
+            # earlier markings too, as if a P3 that has no model channel in its place had replaced them
             before = set(self.pre.channel_map.replaced)
             self.pre = pre
-            replaced = pre.channel_map.replaced
+            replaced = [c for c in pre.channel_map.replaced if c not in before]
             if self.on_bads:
                 self.on_bads({"electrodes": {n: dead[n] for n in marked},
                               "from": "start" if marker is None else {"marker": marker.payload,
                                                                       "t_marker": marker.timestamp},
-                              "replaced": [c for c in replaced if c not in before]})
+                              "replaced": replaced})
             what = (f"the model's {', '.join(replaced[:10])}{' ...' if len(replaced) > 10 else ''} "
                     f"{'is' if len(replaced) == 1 else 'are'} interpolated from the other {len(pre.picks)} electrodes"
                     if replaced else "none of the model's channels was taken from them, and none is interpolated "

@@ -424,3 +424,21 @@ def test_an_electrode_that_disconnects_mid_session_is_marked_bad_from_its_first_
     ep.add_marker(Marker(53.5, "b"))
     out = [r for s in range(0, len(t), 50) for r in ep.add_chunk(Chunk(data[s:s + 50], t[s:s + 50]))]
     assert out[0].epoch is not None and len(notices) == 2 and "C3 (no finite sample" in notices[1]
+
+
+def test_the_line_of_a_later_marking_names_only_the_channels_it_made_interpolated():
+    """An electrode marked bad after others (--bads, or dead at the start) was said with every model channel
+    interpolated so far, the earlier ones' included, as if it had replaced them; it names its own now."""
+    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
+    source = (*model, "Cz", "Oz")
+    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
+    t = 50.0 + np.arange(400) / 100.0
+    data = (np.random.default_rng(0).standard_normal((len(t), len(source))) * 1e-5).astype(np.float32)
+    data[:, source.index("C3")] = np.nan  # dead from the start
+    data[:, source.index("Cz")] = 0.0  # dead from the start, no model channel in its place
+    notices = []
+    ep = Epocher(Preprocessor(spec, source, 100.0, bads=("Pz",)), source, check_electrodes=True,
+                 on_notice=notices.append)
+    ep.add_marker(Marker(52.5, "a"))
+    assert ep.add_chunk(Chunk(data, t))[0].epoch is not None
+    assert notices[0].endswith("; the model's C3 is interpolated from the other 8 electrodes")  # Pz is --bads'
