@@ -56,15 +56,18 @@ def nan_notice(sender: str, ch_names, samples) -> str | None:
     """The one notice a live source gives the first time `sender` ("LSL stream 'X'", "BrainFlow board Y") sends
     NaN/inf in `samples` (samples x channels, named by ch_names), else None; the rule LSL (eegviz.sources.lsl) and
     BrainFlow (eegviz.sources.brainflow) both say it by. It names the channels, so the lab can fix that electrode,
-    and says that only NaN in a channel the model's are made of skips an epoch: NaN in a channel the session leaves
-    out (an AUX or status channel no montage places) skips none, which the notice once promised for all."""
+    and says what the session does with them (eegviz.stream.epocher): an electrode the model's channels are made of
+    whose NaN fills the first seconds or an epoch's window is marked bad and interpolated, and only an epoch holding
+    shorter NaN in one is skipped; NaN in a channel the session leaves out (an AUX or status channel no montage
+    places) skips none. It said every epoch holding them was skipped, which a dead electrode no longer costs."""
     finite = np.isfinite(samples)
     if finite.all():
         return None
     bad = [ch_names[i] for i in np.flatnonzero(~finite.all(axis=0))]
     shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-    return (f"{sender} sends NaN/inf samples, first in {shown} (a flat or saturated electrode?); they are kept as "
-            "sent, and an epoch holding them in a channel the model's are made of is skipped")
+    return (f"{sender} sends NaN/inf samples, first in {shown} (a disconnected or saturated electrode?); they are "
+            "recorded as sent; an electrode the model uses whose NaN fills the first seconds or an epoch is marked "
+            "bad and interpolated, and an epoch they reach only in part is skipped")
 
 
 @dataclass

@@ -536,9 +536,9 @@ class BrainFlowSource:
             samples = data[self._eeg_rows].T * 1e-6
             if not self._told_nan and (notice := nan_notice(f"BrainFlow board {self.info.name}",
                                                             self.info.ch_names, samples)):
-                # as LSL's source does, in its words (base.nan_notice: which channels, and that only NaN in the
-                # model's channels skips an epoch): the recording keeps the samples as they came and the epocher
-                # skips the epochs holding them; ending the session here lost the chunk (already taken from the board)
+                # as LSL's source does, in its words (base.nan_notice: which channels, and what the epocher does
+                # with NaN in the model's channels): the recording keeps the samples as they came; ending the
+                # session here lost the chunk (already taken from the board)
                 self._told_nan = True
                 result.notices.append(notice)
             ts = raw

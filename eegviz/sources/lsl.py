@@ -31,8 +31,9 @@ opened and clock-synced in the thread and swapped in by the next read(). A silen
 replaced by an outlet with a new uid, so a paused amplifier is left alone. The hole in the data (a silence
 followed by resumed data, or stamps that left the dejitter line) is reported as a gap.
 
-NaN/inf samples (a flat or saturated electrode) are delivered as they came, with one notice the first time:
-the recording keeps them and the epocher skips the epochs that hold them. A declared rate that the first
+NaN/inf samples (a disconnected or saturated electrode) are delivered as they came, with one notice the first
+time: the recording keeps them, and the epocher marks an electrode bad whose NaN fills the first seconds or an
+epoch's window and skips the epochs they reach only in part (eegviz.sources.base.nan_notice). A declared rate that the first
 RATE_CHECK_S of samples contradict, by their stamps and their arrival (eegviz.sources.rate.LiveRateCheck), ends
 the session with one line at the next read, and so do EEG stamps that jump while the samples keep coming (a
 sender's clock reset or stepped: LslSource._clock_jump).

@@ -393,11 +393,13 @@ def test_nan_samples_are_delivered_with_one_notice_not_ending_the_session(source
     data = np.concatenate([c.samples for c in chunks])
     assert len(data) > 0.3 * source.info.sfreq and np.isnan(data[:, 2]).any() and np.isfinite(data[:, 3]).all()
     assert len(notices) == 1 and "NaN" in notices[0]  # said once, not per chunk
-    # in LSL's words (eegviz.sources.base.nan_notice): the electrode to fix, and that only NaN in the model's
-    # channels skips an epoch; it named no channel and promised every epoch holding NaN was skipped
+    # in LSL's words (eegviz.sources.base.nan_notice): the electrode to fix, and what the session does with NaN in
+    # the model's channels; it said every epoch holding them was skipped, where an electrode that sends only NaN is
+    # marked bad and interpolated (eegviz.stream.epocher)
     bad = source.info.ch_names[2]
     assert notices[0].startswith(f"BrainFlow board {source.info.name} sends NaN/inf samples, first in {bad} (")
-    assert notices[0].endswith("an epoch holding them in a channel the model's are made of is skipped")
+    assert notices[0].endswith("; an electrode the model uses whose NaN fills the first seconds or an epoch is "
+                               "marked bad and interpolated, and an epoch they reach only in part is skipped")
 
 
 def test_epochs_are_cut_in_dejittered_stamps_the_recording_keeps_the_boards(source) -> None:
