@@ -371,8 +371,9 @@ def _bads_section(folder: Path) -> list[str]:
         if not isinstance(m, dict) or not isinstance(m.get("electrodes"), dict):
             continue
         start = m.get("from")
-        when = (f"marker {start.get('marker')} (at {start.get('t_marker')} s) on" if isinstance(start, dict)
-                else "the start")
+        t = start.get("t_marker") if isinstance(start, dict) else None
+        at = f" (at {t:.3f} s)" if isinstance(t, (int, float)) else ""  # an LSL stamp: 76871.0488319265
+        when = f"marker {start.get('marker')}{at} on" if isinstance(start, dict) else "the start"
         replaced = m.get("replaced")
         chans = ("" if not isinstance(replaced, list)  # not known: a file's channels its reader left out
                  else ", ".join(str(c) for c in replaced) or "none (the model has no channel in its place)")
