@@ -294,8 +294,11 @@ class Epocher:
                     bad = ~np.isfinite(raw[self.pre.picks])
             if bad.any():
                 n_bad = int(bad.any(axis=0).sum())
-                out.append(EpochResult(None, marker, f"epoch holds NaN/inf in {n_bad} of {raw.shape[1]} samples "
-                                                     "(kept in the recording, not decoded)", SkipKind.NAN))
+                # which electrodes: the marker's line is what a lab reads later, and it named none to fix or --bads
+                names = list(dict.fromkeys(self.ch_names[i] for i, b in zip(self.pre.picks, bad.any(axis=1)) if b))
+                shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+                out.append(EpochResult(None, marker, f"epoch holds NaN/inf in {n_bad} of {raw.shape[1]} samples, in "
+                                                     f"{shown} (kept in the recording, not decoded)", SkipKind.NAN))
                 continue
             data = self.pre(raw)
             ep = Epoch(

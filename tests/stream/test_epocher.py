@@ -442,3 +442,17 @@ def test_the_line_of_a_later_marking_names_only_the_channels_it_made_interpolate
     ep.add_marker(Marker(52.5, "a"))
     assert ep.add_chunk(Chunk(data, t))[0].epoch is not None
     assert notices[0].endswith("; the model's C3 is interpolated from the other 8 electrodes")  # Pz is --bads'
+
+
+def test_an_epoch_skipped_for_nan_names_the_electrodes_that_held_them():
+    """The marker's line (results.jsonl, report.html) said only how many samples held NaN/inf: a lab reading it later
+    could not tell which electrode to fix or name with --bads. It names them, those the model's channels use."""
+    t, data = _stream()
+    data[:, 2] = 1e-6 * np.sin(t)  # O2 and Pz live, O1 (not the model's) NaN throughout: no matter
+    data[:, 1] = np.nan
+    data[(t > 100.9) & (t < 101.0), 3] = np.nan  # a short dropout in Pz
+    pre = Preprocessor(InputSpec(ch_names=("Oz", "O2", "Pz"), sfreq=250.0, tmin=-0.1, tmax=0.5), CH, 250.0)
+    ep = Epocher(pre, CH)
+    ep.add_marker(Marker(101.0, "x"))
+    (r,) = ep.add_chunk(Chunk(data, t))
+    assert r.kind == SkipKind.NAN and r.reason.endswith(" samples, in Pz (kept in the recording, not decoded)")
