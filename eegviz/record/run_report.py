@@ -4,9 +4,10 @@ results.jsonl is for programs; after a session someone wants to see at a glance 
 shown next to what was decoded and drawn, how many markers were lost and why, how long the images took, and,
 where the stimuli are known (the synthetic world's ids, which eegviz can re-render), how often the decoded
 class was right, and which electrodes were marked bad. write_run_report(folder) builds that from the folder's
-files alone (results.jsonl and the PNGs it names, session.json's "bads"), so it can also be rerun on an old session folder (`python -m eegviz.record.run_report DIR`,
-after a full disk or a kill cost a session its report); ResultsWriter.close() calls it at the end of every
-headless session, and a failure there only logs a warning naming that command: the results are already on disk.
+files alone (results.jsonl and the PNGs it names, session.json's "bads"), so it can also be rerun on an old
+session folder (`python -m eegviz.record.run_report DIR`, after a full disk or a kill cost a session its report);
+ResultsWriter.close() calls it at the end of every headless session, and a failure there only logs a warning
+naming that command: the results are already on disk.
 
 Written:
   report.html        counts, accuracy, latency table, electrodes marked bad, skip reasons, one row per marker
@@ -356,8 +357,8 @@ def write_run_report(folder: str | Path) -> Path:
 def _bads_section(folder: Path) -> list[str]:
     """The report's "Electrodes marked bad" section, from session.json's "bads" (eegviz.record.session_folder):
     each electrode left out by --bads, by the file's reader or found dead, why, from when, and the model's channels
-    in its place, interpolated instead; only the log and the window had said so. Nothing for a folder whose session.json does not record them
-    (older sessions), or cannot be read."""
+    in its place, interpolated instead; only the log and the window had said so. Nothing for a folder whose
+    session.json does not record them (older sessions), or cannot be read."""
     try:
         marked = json.loads((folder / "session.json").read_text(encoding="utf-8")).get("bads")
     except (OSError, ValueError, AttributeError):

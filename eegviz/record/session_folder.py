@@ -29,8 +29,9 @@ with (model.sampler: steps, strength, guidance, size, family, scheduler), the re
 where the session runs plugins that are not eegviz's own, where each came from ("plugins": an installed package's
 entry point with its version, a plugin file with its SHA-256), and "bads": every electrode the session marked bad,
 by --bads or found dead (eegviz.stream.bads), why, from when ("start", or the marker whose epoch was the first
-without it) and the model's channels in its place, interpolated since ("replaced"); session.json is written again at each marking,
-since a dead electrode is found after the claim (the log and the window's notices are gone once the session ends).
+without it) and the model's channels in its place, interpolated since ("replaced"); session.json is written
+again at each marking, since a dead electrode is found after the claim (the log and the window's notices are
+gone once the session ends).
 Nothing is added beyond what the user gave (no environment), and a password or token in a URL the user gave
 (a sink plugin's --sink) is written as ***.
 """

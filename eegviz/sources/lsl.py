@@ -33,10 +33,10 @@ followed by resumed data, or stamps that left the dejitter line) is reported as 
 
 NaN/inf samples (a disconnected or saturated electrode) are delivered as they came, with one notice the first
 time: the recording keeps them, and the epocher marks an electrode bad whose NaN fills the first seconds or an
-epoch's window and skips the epochs they reach only in part (eegviz.sources.base.nan_notice). A declared rate that the first
-RATE_CHECK_S of samples contradict, by their stamps and their arrival (eegviz.sources.rate.LiveRateCheck), ends
-the session with one line at the next read, and so do EEG stamps that jump while the samples keep coming (a
-sender's clock reset or stepped: LslSource._clock_jump).
+epoch's window and skips the epochs they reach only in part (eegviz.sources.base.nan_notice). A declared rate that
+the first RATE_CHECK_S of samples contradict, by their stamps and their arrival
+(eegviz.sources.rate.LiveRateCheck), ends the session with one line at the next read, and so do EEG stamps that
+jump while the samples keep coming (a sender's clock reset or stepped: LslSource._clock_jump).
 """
 
 from __future__ import annotations
