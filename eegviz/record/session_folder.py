@@ -128,7 +128,7 @@ class SessionOutput:
         self.model: dict = {}
         self.sampler: dict = {}
         self.bads: list[dict] = []  # session.json's "bads": each marking (add_bads)
-        self._info: StreamInfo | None = None  # the stream session.json was written for, once claimed
+        self._written: dict | None = None  # session.json as the claim wrote it
 
     def set_model(self, model_dir: Path) -> None:
         """The model folder, its digest and sampling.json, for session.json; called once the model is resolved,
@@ -156,12 +156,13 @@ class SessionOutput:
         eegviz.stream.epocher.Epocher._mark_dead) into session.json's "bads", written again at once where the folder
         is claimed. A rewrite that fails (a full disk) is a warning: the session and its recording go on."""
         self.bads.append(marking)
-        if self._info is None or self.folder is None:
+        if self._written is None or self.folder is None:
             return  # the claim writes it
         record = self.folder / "session.json"
-        try:
+        try:  # the claim's record with the markings: record() again would give started_utc as now
             with replacing(record) as tmp:
-                tmp.write_text(_redacted(json.dumps(self.record(self._info), indent=1, default=str)) + "\n")
+                tmp.write_text(_redacted(json.dumps({**self._written, "bads": list(self.bads)}, indent=1,
+                                                    default=str)) + "\n")
         except OSError as e:
             log.warning("could not record the electrodes marked bad in %s (%s)", record, e.strerror or e)
 
@@ -190,7 +191,8 @@ class SessionOutput:
             # whole or not at all (eegviz.atomic); replacing nothing: session.xdf, opened exclusively above,
             # proves the folder is this run's, and an earlier session's record is never in it
             with replacing(record) as tmp:
-                tmp.write_text(_redacted(json.dumps(self.record(info), indent=1, default=str)) + "\n")
+                written = self.record(info)
+                tmp.write_text(_redacted(json.dumps(written, indent=1, default=str)) + "\n")
         except OSError as e:
             try:
                 recorder.close()
@@ -198,7 +200,7 @@ class SessionOutput:
                 pass
             self._take_back(base, new, [xdf, record])
             raise EegvizError(f"cannot write {record} ({e.strerror or e})") from None
-        self._info = info
+        self._written = written
         try:
             results = ResultsWriter(self.folder)
         except OSError as e:

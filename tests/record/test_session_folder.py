@@ -364,7 +364,7 @@ def test_a_window_is_refused_an_out_inside_its_model_folder_before_it_opens(tmp_
     assert list(model.iterdir()) == []
 
 
-def test_session_json_and_the_report_name_every_electrode_marked_bad_why_and_from_when(tmp_path):
+def test_session_json_and_the_report_name_every_electrode_marked_bad_why_and_from_when(tmp_path, monkeypatch):
     """Electrodes found dead at the start or mid-session were said only in the log and the window's notices: a lab
     reading the session folder later could not tell which of the model's channels had been interpolated. Each
     marking is now in session.json's "bads" (written again at each) and in report.html."""
@@ -383,6 +383,10 @@ def test_session_json_and_the_report_name_every_electrode_marked_bad_why_and_fro
     data[300:, source.index("O1")] = np.nan  # off at 53 s
     claim = SessionOutput(tmp_path / "o")
     recorder, results = claim.open(StreamInfo("hH-amp", source, 100.0))
+    started = json.loads((claim.folder / "session.json").read_text())["started_utc"]
+    import eegviz.record.session_folder as session_folder  # written again, the record stays the claim's
+
+    monkeypatch.setattr(session_folder, "run_provenance", lambda key: {key: "a later time"})
     claim.add_bads({"electrodes": {"Pz": "--bads"}, "from": "start", "replaced": ["Pz"]})  # as the pipeline does
     ep = Epocher(Preprocessor(spec, source, 100.0, bads=("Pz",)), source, check_electrodes=True,
                  on_bads=claim.add_bads)
@@ -391,6 +395,7 @@ def test_session_json_and_the_report_name_every_electrode_marked_bad_why_and_fro
     out = [r for s in range(0, len(t), 50) for r in ep.add_chunk(Chunk(data[s:s + 50], t[s:s + 50]))]
     assert [r.epoch is not None for r in out] == [True, True]
     rec = json.loads((claim.folder / "session.json").read_text())  # written again mid-session, before the end
+    assert rec["started_utc"] == started
     assert rec["bads"] == [
         {"electrodes": {"Pz": "--bads"}, "from": "start", "replaced": ["Pz"]},
         {"electrodes": {"C3": "no finite sample, NaN/inf"}, "from": "start", "replaced": ["C3"]},
