@@ -372,13 +372,11 @@ def test_session_json_and_the_report_name_every_electrode_marked_bad_why_and_fro
 
     from eegviz.messages import Chunk, Marker, StreamInfo
     from eegviz.stream.epocher import Epocher
-    from eegviz.stream.preprocess import InputSpec, Preprocessor
+    from eegviz.stream.preprocess import Preprocessor
+    from ten_twenty import SOURCE, ten_twenty
 
-    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
-    source = (*model, "Cz", "Oz")
-    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
-    t = 50.0 + np.arange(600) / 100.0
-    data = (np.random.default_rng(0).standard_normal((len(t), len(source))) * 1e-5).astype(np.float32)
+    source = SOURCE
+    spec, t, data = ten_twenty(600)
     data[:, source.index("C3")] = np.nan  # dead from the start
     data[300:, source.index("O1")] = np.nan  # off at 53 s
     claim = SessionOutput(tmp_path / "o")

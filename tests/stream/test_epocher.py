@@ -5,6 +5,7 @@ from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, SkipKind
 from eegviz.stream.epocher import Epocher, RingBuffer
 from eegviz.stream.preprocess import InputSpec, Preprocessor, prepare_epochs
+from ten_twenty import MODEL, SOURCE, ten_twenty
 
 CH = ("Oz", "O1", "O2", "Pz")
 
@@ -371,11 +372,8 @@ def test_electrodes_dead_at_the_start_are_marked_bad_and_interpolated(caplog):
     to the model and spread into the channels interpolated from it, without a word. From the EEG held before the
     first epoch they are marked bad, the model's channels they fed interpolated from the others, and one line
     names them and why."""
-    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
-    source = (*model, "Cz", "Oz")
-    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
-    t = 50.0 + np.arange(150) / 100.0
-    data = (np.random.default_rng(0).standard_normal((len(t), len(source))) * 1e-5).astype(np.float32)
+    model, source = MODEL, SOURCE
+    spec, t, data = ten_twenty(150)
     data[:, source.index("C3")] = np.nan  # disconnected
     data[:, source.index("Cz")] = 0.0  # flat: feeds only interpolation
     data[20:, source.index("O2")] = 0.1875  # railed at a Cyton's +187.5 mV after a moment
@@ -403,11 +401,8 @@ def test_an_electrode_that_disconnects_mid_session_is_marked_bad_from_its_first_
     """An electrode that came off after the start streamed NaN, and every later epoch was skipped for it, to the
     end of the session. Once its NaN fills a whole epoch's window while the others are finite, it is marked bad
     from there on and interpolated, and that epoch and the later ones are decoded."""
-    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
-    source = (*model, "Cz", "Oz")
-    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
-    t = 50.0 + np.arange(600) / 100.0
-    data = (np.random.default_rng(0).standard_normal((len(t), len(source))) * 1e-5).astype(np.float32)
+    source = SOURCE
+    spec, t, data = ten_twenty(600)
     data[300:, source.index("C3")] = np.nan  # off at 53 s
     notices = []
     ep = Epocher(Preprocessor(spec, source, 100.0), source, check_electrodes=True, on_notice=notices.append)
@@ -429,11 +424,8 @@ def test_an_electrode_that_disconnects_mid_session_is_marked_bad_from_its_first_
 def test_the_line_of_a_later_marking_names_only_the_channels_it_made_interpolated():
     """An electrode marked bad after others (--bads, or dead at the start) was said with every model channel
     interpolated so far, the earlier ones' included, as if it had replaced them; it names its own now."""
-    model = ("Fp1", "Fp2", "F3", "F4", "C3", "C4", "O1", "O2", "Pz")
-    source = (*model, "Cz", "Oz")
-    spec = InputSpec(ch_names=model, sfreq=100.0, tmin=-0.1, tmax=0.4, montage="standard_1020")
-    t = 50.0 + np.arange(400) / 100.0
-    data = (np.random.default_rng(0).standard_normal((len(t), len(source))) * 1e-5).astype(np.float32)
+    source = SOURCE
+    spec, t, data = ten_twenty(400)
     data[:, source.index("C3")] = np.nan  # dead from the start
     data[:, source.index("Cz")] = 0.0  # dead from the start, no model channel in its place
     notices = []
