@@ -581,7 +581,7 @@ class Pipeline:
         hint = getattr(self.source, "label_hint", None)  # how its channels get labels, where it labels none
         # --bads names the file itself left out (its info['bads'], or all NaN: MneFileSource says which) are out
         # already; they were refused as "not a channel of the source"
-        gone = {str(n).lower() for n in getattr(self.source, "bads_left_out", ())}
+        gone = {str(n).lower() for n in getattr(self.source, "bads_why", None) or ()}
         bads = tuple(b for b in self.bads if b.lower() not in gone)
         try:
             return Preprocessor(self.decoder.spec, info.ch_names, info.sfreq, montage=self.montage, label_hint=hint,

@@ -568,9 +568,9 @@ class MneFileSource(ReplaySource):
 
     def load(self):
         raw, data, markers, breaks, notes, left_out = read_recording(self.path, self.event_ids, self.event_codes)
-        # a --bads name among them is left out already, not "not a channel of the source" (eegviz.pipeline)
-        self.bads_left_out = tuple(left_out)
-        self.bads_why = dict(left_out)  # why each, for session.json's "bads" (eegviz.pipeline)
+        # why each of the channels left out, for session.json's "bads"; a --bads name among them is left out
+        # already, not "not a channel of the source" (eegviz.pipeline)
+        self.bads_why = dict(left_out)
         self.breaks = tuple(breaks)
         sfreq = float(raw.info["sfreq"])
         timestamps = raw.first_time + raw.times

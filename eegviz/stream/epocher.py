@@ -367,10 +367,8 @@ class Epocher:
                               "from": "start" if marker is None else {"marker": marker.payload,
                                                                       "t_marker": marker.timestamp},
                               "replaced": replaced})
-            what = (f"the model's {', '.join(replaced[:10])}{' ...' if len(replaced) > 10 else ''} "
-                    f"{'is' if len(replaced) == 1 else 'are'} interpolated from the other {len(pre.picks)} electrodes"
-                    if replaced else "none of the model's channels was taken from them, and none is interpolated "
-                    "from them now")
+            what = (pre.channel_map.replaced_phrase(replaced) or "none of the model's channels was taken from them, "
+                    "and none is interpolated from them now")
             line = f"montage: electrodes marked bad, as they look dead {when}: {shown}; {what}"
         log.warning("%s", line)
         if self.on_notice:

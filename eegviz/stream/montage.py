@@ -392,6 +392,11 @@ def _unplaced(names, pos) -> list[str]:
     return [n for n, p in zip(names, pos) if not np.isfinite(p).all()]
 
 
+def _shown(names, most: int = 10) -> str:
+    """Names for a one-line message: the first `most`, then ' ...'."""
+    return ", ".join(names[:most]) + (" ..." if len(names) > most else "")
+
+
 @dataclass
 class ChannelMap:
     """Source channels -> model channels: model = matrix @ source[picks] (matrix None: a plain selection)."""
@@ -409,11 +414,16 @@ class ChannelMap:
         interpolated in their place ("" when none is marked bad)."""
         if not self.bads:
             return ""
-        shown = lambda names: ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")  # noqa: E731
-        now = (f"the model's {shown(self.replaced)} {'is' if len(self.replaced) == 1 else 'are'} interpolated from "
-               f"the other {len(self.picks)} electrodes" if self.replaced
-               else "none of the model's channels was taken from them")
-        return f"montage: {len(self.bads)} electrode(s) marked bad are left out ({shown(self.bads)}); {now}"
+        now = self.replaced_phrase(self.replaced) or "none of the model's channels was taken from them"
+        return f"montage: {len(self.bads)} electrode(s) marked bad are left out ({_shown(self.bads)}); {now}"
+
+    def replaced_phrase(self, replaced) -> str:
+        """'the model's C3, Pz are interpolated from the other N electrodes' for those of the model's channels
+        (`replaced`, this map's or a part of them) now interpolated in a bad electrode's place; "" for none."""
+        if not replaced:
+            return ""
+        return (f"the model's {_shown(replaced)} {'is' if len(replaced) == 1 else 'are'} interpolated from the other "
+                f"{len(self.picks)} electrodes")
 
     @property
     def n_direct(self) -> int:
@@ -530,9 +540,8 @@ def _bad_indices(bads, given: list[str], read: list[str]) -> list[int]:
             unknown.append(name)
         out += [i for i in hits if i not in out]
     if unknown:
-        shown = ", ".join(given[:10]) + (" ..." if len(given) > 10 else "")
         raise EegvizError(f"--bads names {', '.join(unknown)}, which {'is' if len(unknown) == 1 else 'are'} not a "
-                          f"channel of the source; its {len(given)} channels are {shown}")
+                          f"channel of the source; its {len(given)} channels are {_shown(given)}")
     return sorted(out)
 
 
@@ -547,7 +556,7 @@ def _map_channels(model_names: list[str], model_montage: str | None, source_name
         return ChannelMap(picks=np.array([lookup[c.lower()] for c in model_names], dtype=int))
 
     def lacking(why: str) -> EegvizError:
-        shown = ", ".join([c for c in model_names if c.lower() not in lookup][:5]) + (" ..." if n_missing > 5 else "")
+        shown = _shown([c for c in model_names if c.lower() not in lookup], 5)
         # a model channel marked bad is not "lacked" without a word: the user may have marked too many
         marked = sum(c.lower() in {b.lower() for b in bad_names} for c in model_names)
         also = f", {marked} of them marked bad" if marked else ""
@@ -590,7 +599,7 @@ def _map_channels(model_names: list[str], model_montage: str | None, source_name
             f"naming them ch1..ch{n} in the source's channel order"
         )
     if len(placed) < MIN_SOURCE_CHANNELS:
-        shown = ", ".join(unplaced[:5]) + (" ..." if len(unplaced) > 5 else "")
+        shown = _shown(unplaced, 5)
         # guessed: the montage named is only the best of those tried, which the user never chose
         where = (f"any montage tried ({', '.join(t[0] for t in tried)})" if guessed else f"montage {montage}")
         # a source whose names nobody can change (a BrainFlow board's, a recording's: label_hint "") is not told to
