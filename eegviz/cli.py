@@ -215,13 +215,11 @@ def _check_event_ids(source: SourceSettings) -> None:
     code that is not an integer is one line at once, not after the model. They name the trigger codes of a file
     MNE reads; an XDF file's markers or a plugin's are its own, and the options would be dropped there without a
     word, so they are refused."""
-    from eegviz.sources.event_ids import CODES_OPTION, OPTION, parse_codes, read_event_ids
+    from eegviz.sources.event_ids import OPTION, check_codes_named, parse_codes, read_event_ids
 
     if source.event_ids is None and source.event_codes is None:
         return
-    if source.event_ids is None:
-        raise EegvizError(f"{CODES_OPTION} says which trigger codes are stimuli for {OPTION} FILE to name; give "
-                          f"{OPTION} too")
+    check_codes_named(source.event_ids, source.event_codes)
     if source.resolved_reader != "mne":
         raise EegvizError(f"{OPTION} names the trigger codes of a file MNE reads (FIF, EDF/BDF, BrainVision, "
                           f"EEGLAB); {Path(source.file or '').name} is read by the {source.resolved_reader} reader, "

@@ -113,6 +113,13 @@ class Codes:
         return any(lo <= code <= hi for lo, hi in self.ranges)
 
 
+def check_codes_named(event_ids, event_codes) -> None:
+    """--event-codes without --event-ids is refused in one line: it only says which codes the table names."""
+    if event_codes is not None and event_ids is None:
+        raise EegvizError(f"{CODES_OPTION} says which trigger codes are stimuli for {OPTION} FILE to name; give "
+                          f"{OPTION} too")
+
+
 def parse_codes(text: str | None) -> Codes | None:
     """--event-codes "1-200,255" as the Codes it names (None: not given, every code is a stimulus)."""
     if text is None:

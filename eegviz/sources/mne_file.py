@@ -543,13 +543,11 @@ class MneFileSource(ReplaySource):
                  event_ids: str | Path | None = None, event_codes: str | None = None) -> None:
         """event_ids, event_codes: replay's --event-ids FILE and --event-codes LIST (eegviz.sources.event_ids),
         read here, so a bad table is refused before any model loads."""
-        from eegviz.sources.event_ids import CODES_OPTION, parse_codes, read_event_ids
+        from eegviz.sources.event_ids import check_codes_named, parse_codes, read_event_ids
 
         self.speed = checked_speed(speed)
         self.path = Path(path)
-        if event_codes is not None and event_ids is None:
-            raise EegvizError(f"{CODES_OPTION} says which trigger codes are stimuli for --event-ids FILE to name; "
-                              "give --event-ids too")
+        check_codes_named(event_ids, event_codes)
         self.event_ids = read_event_ids(event_ids) if event_ids is not None else None
         self.event_codes = parse_codes(event_codes)
         self.chunk_s = float(chunk_s)

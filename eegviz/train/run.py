@@ -469,13 +469,14 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     check_caption_kind(ds, caption)
     check_stimuli(ds.image_ids, ds.image_paths)  # before the folder: a run without its stimuli, or with one it
     # cannot read, writes nothing
+    renders = bool(renderable(ds.image_ids))  # synthetic-world stimuli, which the in-house generator learns from
     why_no_generator = ("--decoder-only: evaluate with --generator diffusers --sd-model FOLDER (another model "
                         "folder's pipeline in the same caption space)" if decoder_only
-                        else _generator_skipped(renderable(ds.image_ids), text_encoder))
+                        else _generator_skipped(renders, text_encoder))
     in_house = why_no_generator is None
     if in_house:
         check_classifier_seed(seed, ds.image_ids)
-    elif not decoder_only and not renderable(ds.image_ids):
+    elif not decoder_only and not renders:
         _say_how_it_draws(text_encoder)
     # what can only be checked against the data or by loading, still before the folder exists (a refused run
     # that left checkpoints/run.json behind would have the corrected rerun refused)
@@ -537,7 +538,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                 # script that always passes it starts runs with it too), and "resumed" read as an interrupted run
                 "data": str(data), "data_digest": run["data"]["digest"], "resumed": not starts,
                 "dataset": describe_dataset(ds, data),
-                "synthetic": bool(renderable(ds.image_ids)),
+                "synthetic": renders,
                 "command": train_command(data, out, {
                     "epochs": epochs, "gan_steps": gan_steps, "seed": seed, "highpass": highpass or None,
                     "notch": notch or None, "reference": reference or None,
