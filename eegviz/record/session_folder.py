@@ -110,6 +110,12 @@ def new_session_folder(out: str | Path) -> Path:
         raise EegvizError(f"--out {out}: cannot create the session folder ({e.strerror or e})") from None
 
 
+def _write_record(path: Path, record: dict) -> None:
+    """session.json, whole or not at all (eegviz.atomic.replacing), with secrets redacted (_redacted)."""
+    with replacing(path) as tmp:
+        tmp.write_text(_redacted(json.dumps(record, indent=1, default=str)) + "\n")
+
+
 class SessionOutput:
     """The files of one headless/recorded session: session.xdf (every raw sample and marker) and results.
 
@@ -160,9 +166,7 @@ class SessionOutput:
             return  # the claim writes it
         record = self.folder / "session.json"
         try:  # the claim's record with the markings: record() again would give started_utc as now
-            with replacing(record) as tmp:
-                tmp.write_text(_redacted(json.dumps({**self._written, "bads": list(self.bads)}, indent=1,
-                                                    default=str)) + "\n")
+            _write_record(record, {**self._written, "bads": self.bads})
         except OSError as e:
             log.warning("could not record the electrodes marked bad in %s (%s)", record, e.strerror or e)
 
@@ -190,9 +194,8 @@ class SessionOutput:
         try:
             # whole or not at all (eegviz.atomic); replacing nothing: session.xdf, opened exclusively above,
             # proves the folder is this run's, and an earlier session's record is never in it
-            with replacing(record) as tmp:
-                written = self.record(info)
-                tmp.write_text(_redacted(json.dumps(written, indent=1, default=str)) + "\n")
+            written = self.record(info)
+            _write_record(record, written)
         except OSError as e:
             try:
                 recorder.close()
