@@ -282,17 +282,19 @@ _DATASET_ONLY = {"--subjects": ("subjects", 2), "--design": ("design", "rapid"),
                  "--block-alpha": ("block_alpha", None), "--block-line-uv": ("block_line_uv", None)}
 _STREAM_ONLY = {"--subject": ("subject", 0), "--markers": ("markers", "eegviz-markers"),
                 "--name": ("name", _SIM_STREAM), "--duration": ("duration", None)}
+# the options --demo has no use for, each with its default: it writes the demo recording as shipped, its world from
+# --seed alone. One table for the three that ask (_check_simulate_options refuses them, REPLACES drops a config
+# file's with a note, _MODE_DEFAULTS tells a file's default from a choice), which each wrote it out
+_DEMO_UNUSED = {**_DATASET_ONLY, **_STREAM_ONLY, "--images": ("images", 50), "--preset": ("preset", "demo"),
+                **{opt: (dest, None) for opt, dest, _kind, _text in SIM_OPTIONS}}
 
 
 def _check_simulate_options(args) -> None:
     """Refuse, in one line, options the chosen output cannot use (see _DATASET_ONLY)."""
-    from eegviz.world.sim_cli import SIM_OPTIONS
-
     if args.demo and not args.stream:
         # the demo recording is made as shipped, from --seed alone: `--demo --preset realistic` wrote the demo
         # world's easy one without a word
-        unused = {**_DATASET_ONLY, **_STREAM_ONLY, "--images": ("images", 50), "--preset": ("preset", "demo"),
-                  **{opt: (dest, None) for opt, dest, _kind, _text in SIM_OPTIONS}}
+        unused = _DEMO_UNUSED
     else:
         unused = _DATASET_ONLY if args.stream else _STREAM_ONLY
     given = [opt for opt, (dest, default) in unused.items() if getattr(args, dest, default) != default]
@@ -1175,17 +1177,14 @@ REPLACES = {
     # --demo writes the demo recording as shipped: a dataset file's `subjects` or `images` refused it ("not used by
     # --demo")
     "simulate": {"stream": ("demo", "out", *(dest for dest, _ in _DATASET_ONLY.values())),
-                 "demo": tuple(dict.fromkeys(("stream", *(dest for dest, _ in (*_DATASET_ONLY.values(),
-                                                                               *_STREAM_ONLY.values())),
-                                               "images", "preset", *(dest for _, dest, _, _ in SIM_OPTIONS)))),
+                 "demo": ("stream", *(dest for dest, _ in _DEMO_UNUSED.values())),
                  "out": ("stream", *(dest for dest, _ in _STREAM_ONLY.values()))},
     # a full training's file (`ae_steps`, `generator_config`) refused `train --decoder-only`
     "train": {"decoder_only": tuple(dest for dest, _ in _DECODER_ONLY_UNUSED.values())},
 }
 # their defaults: a command line parsed without the file holds them where it does not give the option, and a
 # file's value equal to one goes with either mode (_check_simulate_options refuses only a value other than it)
-_MODE_DEFAULTS = {"simulate": {**dict((*_DATASET_ONLY.values(), *_STREAM_ONLY.values())), "images": 50,
-                               "preset": "demo", **{dest: None for _, dest, _, _ in SIM_OPTIONS}},
+_MODE_DEFAULTS = {"simulate": dict(_DEMO_UNUSED.values()),  # --stream's and --out's options are all in it
                   "train": dict(_DECODER_ONLY_UNUSED.values()),
                   "eval": dict((*_NO_RECONSTRUCTIONS_UNUSED.values(), *_NO_CONTROLS_UNUSED.values()))}
 # Options that go with a switch only: --no-X on the command line replaces the config file's. A lab's `[live]

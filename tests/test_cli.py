@@ -151,6 +151,28 @@ def test_simulate_a_datasets_stream_options_name_subjects_only_for_subject(tmp_p
     assert not (tmp_path / "new").exists()
 
 
+def test_simulate_demo_has_one_table_of_the_options_it_does_not_read(tmp_path, capsys):
+    """Every option of simulate's is one --demo reads (--out, --seed), a mode switch, an everywhere option, or in
+    _DEMO_UNUSED: the one table that refuses it, lets --demo replace a config file's value and knows its default
+    (three copies before, which a new option had to be added to thrice)."""
+    from eegviz.cli import _DEMO_UNUSED, _MODE_DEFAULTS, REPLACES, build_parser, main
+
+    simulate = build_parser().eegviz_commands["simulate"]
+    read = {"-h", "--out", "--seed", "--stream", "--demo", "--config", "-v", "--log-level", "--plugins"}
+    for action in (a for a in simulate._actions if a.option_strings):
+        assert action.option_strings[0] in read or action.option_strings[0] in _DEMO_UNUSED, action.option_strings
+        if action.option_strings[0] in _DEMO_UNUSED:
+            assert _DEMO_UNUSED[action.option_strings[0]] == (action.dest, action.default)
+    assert REPLACES["simulate"]["demo"] == ("stream", *(dest for dest, _ in _DEMO_UNUSED.values()))
+    assert _MODE_DEFAULTS["simulate"]["line_hz"] is None and _MODE_DEFAULTS["simulate"]["subjects"] == 2
+    assert main(["simulate", "--demo", "--out", str(tmp_path / "d"), "--line-hz", "60", "--subjects", "3"]) == 2
+    assert capsys.readouterr().err == (
+        "eegviz: error: --subjects, --line-hz are not used by --demo, which writes the demo recording as shipped "
+        "(its world from --seed alone); leave them out, or simulate a dataset without --demo (on the command line "
+        "or in the --config file)\n")
+    assert not (tmp_path / "d").exists()
+
+
 @pytest.mark.parametrize("file, options, warned", [
     ("a.xdf", {"sfreq": 250.0, "unit": "mV"}, "--sfreq and --unit not used: a.xdf is read by the xdf reader"),
     ("a.edf", {"unit": "uV"}, "--unit not used: a.edf is read by the mne reader"),
