@@ -1093,34 +1093,22 @@ def _asks_for_help(argv: list[str]) -> bool:
 
 
 def _plain(argv: list[str]) -> argparse.Namespace | None:
-    """The command line parsed without the config file: what the command line itself gives, so an abbreviation
-    (--sin for --sink) counts as given, as argparse will read it. None when that parse fails, incl. --help or
-    --version, however abbreviated (the real parse then prints them, or says what is wrong)."""
-    parser = build_parser(_CommandScan)
-    for command in parser.eegviz_commands.values():
-        for action in command._actions:  # argparse has no public listing of its actions
-            if isinstance(action, argparse.BooleanOptionalAction):
-                action.default = None  # so that --no-X given (False) is told from not given (None): SWITCHED_OFF
-            if action.option_strings:
-                action.required = False  # a config file may give train's --data or eval's --model: not a failure
-    try:
-        return parser.parse_known_args(argv)[0]
-    except _ScanError:
-        return None
-
-
-def _given_dests(argv: list[str]) -> set[str]:
-    """The dests of the options the command line itself gives (as argparse reads it, abbreviations included); an
-    empty set when that parse fails (the real parse then says why)."""
+    """The command line parsed without the config file and without defaults: it holds the options the command
+    line itself gives and no others (an option left out is no attribute, so getattr(plain, dest, None) is None;
+    --no-X given is False, as SWITCHED_OFF asks), the command and its positionals. Read as argparse will read it,
+    so an abbreviation (--sin for --sink) counts as given. None when that parse fails, incl. --help or --version,
+    however abbreviated (the real parse then prints them, or says what is wrong). One parse for every question
+    parse_args asks of the command line: a second one, with defaults, had been made to learn which were given."""
     parser = build_parser(_CommandScan)
     for command in [parser, *parser.eegviz_commands.values()]:
         for action in command._actions:  # argparse has no public listing of its actions
             if action.option_strings:
+                # required: a config file may give train's --data or eval's --model, which is not a failure
                 action.default, action.required = argparse.SUPPRESS, False
     try:
-        return set(vars(parser.parse_known_args(argv)[0]))
+        return parser.parse_known_args(argv)[0]
     except _ScanError:
-        return set()
+        return None
 
 
 def _lists_given(argv: list[str], parsers, plain: argparse.Namespace | None) -> set[str]:
@@ -1182,8 +1170,8 @@ REPLACES = {
     # a full training's file (`ae_steps`, `generator_config`) refused `train --decoder-only`
     "train": {"decoder_only": tuple(dest for dest, _ in _DECODER_ONLY_UNUSED.values())},
 }
-# their defaults: a command line parsed without the file holds them where it does not give the option, and a
-# file's value equal to one goes with either mode (_check_simulate_options refuses only a value other than it)
+# their defaults: a value equal to one, the file's or the command line's (`--images 50`), goes with either mode
+# (_check_simulate_options refuses only a value other than it)
 _MODE_DEFAULTS = {"simulate": dict(_DEMO_UNUSED.values()),  # --stream's and --out's options are all in it
                   "train": dict(_DECODER_ONLY_UNUSED.values()),
                   "eval": dict((*_NO_RECONSTRUCTIONS_UNUSED.values(), *_NO_CONTROLS_UNUSED.values()))}
@@ -1265,7 +1253,7 @@ def parse_args(argv: list[str] | None, origins: dict[str, str] | None = None) ->
                 values = config_defaults(known.config, cmd, [parser, commands[cmd]], others, notes, set_where)
                 for note in notes:  # a top-level key only other commands have (eegviz.config)
                     print(f"eegviz: note: {note}", file=sys.stderr)
-                plain = _plain(argv)  # parsed once, for the three questions below
+                plain = _plain(argv)  # parsed once, for every question below
                 given = _lists_given(argv, [parser, commands[cmd]], plain)
                 for note in _lists_replaced(values, given, plain, [parser, commands[cmd]]):
                     print(f"eegviz: note: {note}", file=sys.stderr)
@@ -1283,9 +1271,8 @@ def parse_args(argv: list[str] | None, origins: dict[str, str] | None = None) ->
                 parser.set_defaults(**{k: v for k, v in values.items() if k in main_dests})
                 commands[cmd].set_defaults(**{k: v for k, v in values.items() if k not in main_dests})
                 if origins is not None:
-                    on_the_line = _given_dests(argv)
                     for action in (a for p in (parser, commands[cmd]) for a in p._actions):
-                        if action.dest in values and action.dest not in on_the_line:
+                        if action.dest in values and not hasattr(plain, action.dest):  # not on the command line
                             origins.update(dict.fromkeys(
                                 (o for o in action.option_strings if o.startswith("--")), set_where[action.dest]))
     except EegvizError as exc:

@@ -173,6 +173,25 @@ def test_simulate_demo_has_one_table_of_the_options_it_does_not_read(tmp_path, c
     assert not (tmp_path / "d").exists()
 
 
+def test_the_command_line_without_the_file_is_parsed_once_and_holds_only_what_it_gives(tmp_path):
+    """_plain answers every question parse_args asks of the command line alone (which lists it gives, -v, which
+    option replaces a file's, where a value came from): an option left out is no attribute, --no-X is False, an
+    abbreviation counts. Which options were given took a second parse of its own."""
+    from eegviz.cli import _plain, parse_args
+
+    plain = _plain(["live", "--no-sim", "--sin", "osc:127.0.0.1:9000", "-v"])
+    assert {k: v for k, v in vars(plain).items() if k != "fn"} == {
+        "cmd": "live", "simulate": False, "sink": ["osc:127.0.0.1:9000"], "verbose": True}
+    assert set(vars(_plain(["train"]))) == {"cmd", "fn"}  # its required --data may come from a config file
+    assert _plain(["demo", "--hel"]) is None and _plain(["demo", "--steps", "x"]) is None
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[demo]\nstrength = 0.5\nsteps = 2\n")
+    origins: dict[str, str] = {}
+    args = parse_args(["demo", "--config", str(cfg), "--stre", "0.25"], origins)
+    assert (args.strength, args.steps) == (0.25, 2)
+    assert origins == {"--steps": f"config file {cfg} [demo]: 'steps' = 2"}  # --strength: the command line's
+
+
 @pytest.mark.parametrize("file, options, warned", [
     ("a.xdf", {"sfreq": 250.0, "unit": "mV"}, "--sfreq and --unit not used: a.xdf is read by the xdf reader"),
     ("a.edf", {"unit": "uV"}, "--unit not used: a.edf is read by the mne reader"),
