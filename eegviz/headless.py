@@ -1,5 +1,6 @@
-"""A session without a window (`eegviz demo|replay|live --headless`), and the model loading it shares with the
-window's SessionController, so that both read the same SessionSettings the same way."""
+"""A session without a window (`eegviz demo|replay|live --headless`), and what it shares with the window's
+SessionController (the model loading, the Pipeline's options), so that both read the same SessionSettings the
+same way."""
 
 from __future__ import annotations
 
@@ -18,6 +19,20 @@ def build_models(model_dir: Path, generator: GeneratorSettings):
     return TwoBranchDecoder.load(model_dir), make_generator(generator.name, model_dir, generator.options)
 
 
+def pipeline_options(settings: SessionSettings, model_dir: Path | None) -> dict:
+    """The Pipeline's keyword arguments that a session's settings give, with or without a window: the model's
+    electrodes from the source's (montage, bad ones), repeats averaged or not, inference threads, what the person
+    was shown (--images-dir, read and refused here, before the pipeline is built) and the synthetic worlds the
+    model knows. run_headless and the window's SessionController each wrote them out, so an option added to one
+    could be missing from the other. Pacing is not here: the window takes its source choice's."""
+    from eegviz.data.seen_images import model_world_seeds
+    from eegviz.stimulus_truth import StimulusTruth
+
+    return dict(montage=settings.source.montage, bads=settings.source.bads, average_repeats=settings.average_repeats,
+                threads=settings.threads, truth=StimulusTruth(settings.images_dir),
+                world_seeds=model_world_seeds(model_dir))
+
+
 def run_headless(source, settings: SessionSettings):
     """Run one session to its end and return its Stats.
 
@@ -26,12 +41,10 @@ def run_headless(source, settings: SessionSettings):
     session folder (eegviz.record.session_folder). A progress bar counts markers on
     a terminal.
     """
-    from eegviz.data.seen_images import model_world_seeds
     from eegviz.model_sources import resolve_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
     from eegviz.sinks import ProgressSink, close_sinks, make_sinks
-    from eegviz.stimulus_truth import StimulusTruth
 
     output = SessionOutput(settings.output.folder, settings) if settings.output.folder else None
     model_dir = resolve_model_dir(settings.model.path)
@@ -43,10 +56,8 @@ def run_headless(source, settings: SessionSettings):
     progress = ProgressSink(lambda: getattr(source, "n_markers", None), desc=settings.source.command)
     sinks = make_sinks(settings.output.sinks)
     try:
-        pipe = Pipeline(source, decoder, generator, sinks + [progress], output=output,
-                        paced=settings.paced, montage=settings.source.montage, bads=settings.source.bads,
-                        average_repeats=settings.average_repeats, threads=settings.threads,
-                        truth=StimulusTruth(settings.images_dir), world_seeds=model_world_seeds(model_dir))
+        pipe = Pipeline(source, decoder, generator, sinks + [progress], output=output, paced=settings.paced,
+                        **pipeline_options(settings, model_dir))
     except BaseException:
         close_sinks(sinks)  # the pipeline closes them once it runs; a refused one never did
         raise

@@ -356,11 +356,10 @@ class SessionController(QObject):
         """The worker thread: load the model, then let the Pipeline open and check the source (before the
         warm-up where the source can: Source.open()), warm up, start it, claim the output folder and run.
         Always ends by emitting `ended` exactly once."""
+        from eegviz.headless import pipeline_options
         from eegviz.pipeline import Pipeline
         from eegviz.record.session_folder import SessionOutput
         from eegviz.sinks import close_sinks, make_sinks
-        from eegviz.stimulus_truth import StimulusTruth
-        from eegviz.data.seen_images import model_world_seeds
 
         signals, sid, settings = self._signals, sess.sid, sess.settings
         reason, message, stats = "stopped", "", None
@@ -396,10 +395,7 @@ class SessionController(QObject):
                                 on_marker=lambda m: signals.marker.emit(sid, m),
                                 on_started=lambda info: signals.started.emit(sid, info),
                                 on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
-                                montage=settings.source.montage, bads=settings.source.bads,
-                                average_repeats=settings.average_repeats, threads=settings.threads,
-                                truth=StimulusTruth(settings.images_dir),
-                                world_seeds=model_world_seeds(sess.model_dir))
+                                **pipeline_options(settings, sess.model_dir))
             except BaseException:
                 close_sinks(sinks)  # the pipeline closes them once it runs; a refused one never did
                 raise
