@@ -214,24 +214,30 @@ class Presenter(QtWidgets.QWidget):
             self._onset(idx, due)
         elif kind == "off":
             self._showing = None
-            self.repaint()
-            QtGui.QGuiApplication.sync()  # as for an onset: the blank handed over, then the time taken
-            self._end_shown(clock(), "blank")  # nothing, if an Escape in sync() already ended the run and logged it
+            # nothing, if an Escape in the hand-over's sync() already ended the run and logged it
+            self._end_shown(self._hand_over(), "blank")
         else:
             self._finish(True)
             return
         if self.state == "running":  # sync() in _onset may have delivered an Escape
             self._arm()
 
+    def _hand_over(self) -> float:
+        """Paint the frame now (repaint: synchronously, where update() would wait for the event loop), hand it to
+        the window system (sync), and only then take the LSL time, which this returns: every onset's marker and
+        every offset logged is stamped so (module docstring), where onsets, blanks and the last offset each wrote
+        the steps out. sync() delivers pending events, so an Escape may have ended the run when this returns."""
+        self.repaint()
+        QtGui.QGuiApplication.sync()
+        return self._pylsl.local_clock()
+
     def _onset(self, position: int, due: float) -> None:
         """Paint the image, hand it to the window system, then timestamp and push the marker."""
         trial = self.trials[position]
         self._showing = trial.image_id
-        self.repaint()
-        QtGui.QGuiApplication.sync()
+        ts = self._hand_over()
         if self.state != "running" or self.outlet is None:
             return
-        ts = self._pylsl.local_clock()
         self.outlet.push_sample([trial.image_id], ts)
         self._note_consumer(trial)
         self._end_shown(ts, "next")  # the image this one replaced, where no blank came between them
@@ -298,12 +304,11 @@ class Presenter(QtWidgets.QWidget):
         self.completed = completed
         up, self._showing = self._showing is not None, None
         if self._up is not None:  # a marked image's offset is still to come: this is it
-            if up and not self.paintingActive():  # (not from inside a paint, where an image failed to draw)
-                self.repaint()
-                QtGui.QGuiApplication.sync()
+            # blanked now, unless from inside a paint (where an image failed to draw)
+            ts = self._hand_over() if up and not self.paintingActive() else self._pylsl.local_clock()
             # up: the image was still on screen (the schedule's end, or an abort); not up: an 'off' had blanked it
             # and an Escape came during that blank's handover
-            self._end_shown(self._pylsl.local_clock(), ("end" if completed else "abort") if up else "blank")
+            self._end_shown(ts, ("end" if completed else "abort") if up else "blank")
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = self._log = None

@@ -362,3 +362,35 @@ def test_each_image_s_offset_and_time_up_are_logged_an_abort_s_as_such(qtbot, st
         assert float(r["on_ms"]) == pytest.approx(rec["on_ms"], abs=1e-3) and r["offset_by"] == rec["offset_by"]
     assert [abs(float(r["on_ms"]) - 50) < 45 for r in rows[:2]] == [True, True]  # loose for a loaded machine
     assert 25 < float(rows[2]["on_ms"]) < 400  # cut short by the abort, 30 ms in; planned 500
+
+
+def test_every_time_logged_is_taken_after_its_frame_is_handed_over(qtbot, stim_dir, monkeypatch):
+    """Onsets and offsets are stamped by one _hand_over: the frame painted, handed to the window system, and only
+    then the LSL clock read, so no marker or logged offset is earlier than what it marks (the module's timing
+    rule, which three places each wrote out)."""
+    from types import SimpleNamespace
+
+    images = find_images(stim_dir)
+    trials = make_schedule(images, on_s=0.03, blank_s=0.03, seed=1)
+    p = Presenter(trials, {i.image_id: i.path for i in images}, name=f"h4-present-{uuid.uuid4().hex[:10]}",
+                  windowed=True, lead_in_s=0.02, wait_for_consumer=False)
+    qtbot.addWidget(p)
+    events: list = []
+    sync, repaint = QtGui.QGuiApplication.sync, p.repaint
+    monkeypatch.setattr(QtGui.QGuiApplication, "sync", staticmethod(lambda: (sync(), events.append("sync"))))
+    monkeypatch.setattr(p, "repaint", lambda: (repaint(), events.append("paint")))
+
+    def local_clock():
+        events.append(("clock", pylsl.local_clock()))
+        return events[-1][1]
+
+    p._pylsl = SimpleNamespace(local_clock=local_clock)
+    with qtbot.waitSignal(p.finished, timeout=5000):
+        p.start()
+    assert len(p.records) == len(trials) and [r["offset_by"] for r in p.records] == ["blank"] * len(trials)
+    for stamp in (t for r in p.records for t in (r["onset_lsl"], r["offset_lsl"])):
+        at = events.index(("clock", stamp))
+        assert events[at - 2:at] == ["paint", "sync"], events[at - 3:at + 1]
+    stamp = p._hand_over()
+    assert events[-3:] == ["paint", "sync", ("clock", stamp)]
+    p.close_stream()
