@@ -94,13 +94,11 @@ def check_compiler(device: str | None) -> None:
     section's first call failed in a 100-line InductorError traceback after the minutes of timing before it, and a
     session's (demo, replay, live, eval) once its source and model had loaded and its first image was drawn. Said
     in one line before anything is loaded. device: the generator's; None: CUDA when present, as the generator
-    picks. (On CUDA inductor writes Triton kernels; a torch whose inductor cannot be asked is let through, to
-    fail, if it does, as before.)"""
-    if device is None:
-        import torch
+    picks (eegviz.devices.resolved_device). (On CUDA inductor writes Triton kernels; a torch whose
+    inductor cannot be asked is let through, to fail, if it does, as before.)"""
+    from eegviz.devices import resolved_device
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device != "cpu":
+    if resolved_device(device) != "cpu":
         return
     try:
         from torch._inductor.cpp_builder import get_cpp_compiler

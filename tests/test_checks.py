@@ -63,3 +63,30 @@ def test_new_file_refuses_a_folder_it_cannot_write_in_before_the_run(tmp_path):
         pytest.skip("no sysfs here")
     with pytest.raises(EegvizError, match=r"--screenshot /sys/kernel/shot\.png: cannot write in /sys/kernel"):
         check_new_file("/sys/kernel/shot.png", "--screenshot")
+
+
+def test_check_compiler_asks_about_the_device_the_generator_picks(monkeypatch):
+    """check_compiler(None) and a generator without a device resolve it by one rule (resolved_device): the C++
+    compiler is asked for where the generator will run on the CPU, and only there. check_compiler wrote the
+    rule again."""
+    import torch
+    from torch._inductor import cpp_builder
+    from torch._inductor.exc import InvalidCxxCompiler
+
+    from eegviz.checks import check_compiler
+    from eegviz.devices import resolved_device
+
+    def no_compiler():
+        raise InvalidCxxCompiler()
+
+    monkeypatch.setattr(cpp_builder, "get_cpp_compiler", no_compiler)
+    assert resolved_device("cuda:1") == "cuda:1" and resolved_device("cpu") == "cpu"
+    check_compiler("cuda")  # Triton kernels there: no C++ compiler asked for
+    for cuda, device in ((True, "cuda"), (False, "cpu")):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda cuda=cuda: cuda)
+        assert resolved_device(None) == device
+        if cuda:
+            check_compiler(None)
+        else:
+            with pytest.raises(EegvizError, match=r"^--compile on the CPU needs a C\+\+ compiler"):
+                check_compiler(None)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from eegviz.checks import read_at_most
+from eegviz.devices import resolved_device
 from eegviz.errors import EegvizError
 from eegviz.generators.base import to_uint8
 from eegviz.generators.lean_img2img import LeanImg2Img, num_inference_steps_for
@@ -461,7 +462,7 @@ class DiffusersImg2ImgGenerator:
             raise EegvizError(f"--init must be 'saliency' or 'latent', not '{init}'")
         if int(steps) < 1 or not 0 < float(strength) <= 1:
             raise EegvizError(f"img2img needs steps >= 1 and 0 < strength <= 1, not steps {steps}, strength {strength}")
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolved_device(device)
         self.dtype = dtype or (torch.float16 if self.device == "cuda" else torch.float32)
         if pipe is None:
             if not model:
