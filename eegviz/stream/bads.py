@@ -32,19 +32,37 @@ CHECK_S = 2.0
 
 def dead_channels(data: np.ndarray, names) -> dict[str, str]:
     """{name: why} for the channels of `data` ((n_channels, n_times), volts) that are dead: no finite sample,
-    flat (FLAT_PTP_V) or railed (RAILED_SHARE), in the order of `names`."""
+    flat (FLAT_PTP_V) or railed (RAILED_SHARE), in the order of `names`.
+
+    A channel at one value, sample after sample, away from zero is railed (every sample at it), not flat: an
+    amplifier that drops an electrode sends zeros (or NaN), while an input beyond the converter's range reads its
+    limit code (a sender that repeats its last sample reads so too). It was called flat, as if the amplifier had
+    dropped it."""
+    x = np.asarray(data)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    # each channel's extremes and how many samples sit exactly at them, for every channel at once and in the
+    # stream's own float32 (its extremes are exact there), and where none is NaN (nearly always) without masking any
+    finite = np.isfinite(x)
+    if finite.all():
+        n, lo, hi = np.full(len(x), x.shape[1]), x.min(axis=1, initial=np.inf), x.max(axis=1, initial=-np.inf)
+    else:
+        n = finite.sum(axis=1)
+        lo = np.where(finite, x, np.inf).min(axis=1, initial=np.inf)
+        hi = np.where(finite, x, -np.inf).max(axis=1, initial=-np.inf)
+    at_lo = np.count_nonzero(x == lo[:, None], axis=1)
+    at_hi = np.count_nonzero(x == hi[:, None], axis=1)
     out = {}
-    for name, x in zip(names, np.asarray(data, dtype=np.float64)):
-        x = x[np.isfinite(x)]
-        if not x.size:
+    for name, k, lo_, hi_, a_lo, a_hi in zip(names, n, lo, hi, at_lo, at_hi):
+        lo_, hi_ = float(lo_), float(hi_)
+        if not k:
             out[str(name)] = "no finite sample, NaN/inf"
             continue
-        lo, hi = float(x.min()), float(x.max())
-        if hi - lo <= FLAT_PTP_V:
-            out[str(name)] = f"flat, {(hi - lo) * 1e6:.2f} uV peak to peak"
+        stuck = lo_ == hi_ and abs(lo_) > FLAT_PTP_V  # one value away from zero: the converter's limit
+        if hi_ - lo_ <= FLAT_PTP_V and not stuck:
+            out[str(name)] = f"flat, {(hi_ - lo_) * 1e6:.2f} uV peak to peak"
             continue
-        at_lo, at_hi = int(np.count_nonzero(x == lo)), int(np.count_nonzero(x == hi))
-        share, level = max((at_lo, lo), (at_hi, hi))
-        if share >= RAILED_SHARE * x.size:
-            out[str(name)] = f"railed, {100 * share / x.size:.0f}% of samples at {level * 1e3:.1f} mV"
+        share, level = max((int(a_lo), lo_), (int(a_hi), hi_))
+        if share >= RAILED_SHARE * k:
+            out[str(name)] = f"railed, {100 * share / k:.0f}% of samples at {level * 1e3:.1f} mV"
     return out
