@@ -693,7 +693,7 @@ MONTAGE_HELP = ("the source's electrode layout, an MNE built-in montage (e.g. st
 BADS_HELP = ("the source's electrodes to leave out as bad (disconnected, flat, railed or noisy), by its channel names, "
              "e.g. Fp1,T8: the model's channels they fed are interpolated from the other electrodes by position, "
              "as MNE's interpolate_bads does (a line names them); electrodes with no finite sample, flat or railed in "
-             "the first seconds of EEG are found and left out without it")
+             "the first seconds of EEG, or over 5 s later in the session, are found and left out without it")
 
 
 # what --init does in a session; eval says its own (INIT_EVAL_HELP)

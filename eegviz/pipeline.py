@@ -642,7 +642,8 @@ class Pipeline:
                            f"interpolated{where}{left}{bad}")
         # a replay's markers were judged against its EEG when it loaded: its wall time is not the recording's
         judge_clock = not getattr(self.source, "replayed", False)
-        # electrodes dead at the start (NaN, flat, railed) are marked bad once the first seconds are in
+        # electrodes dead at the start (NaN, flat, railed) are marked bad once the first seconds are in, and those
+        # found dead later (Epocher.judge_electrodes) from the epoch they are found at
         epocher = Epocher(pre, info.ch_names, judge_clock=judge_clock, check_electrodes=True, on_notice=self.on_notice,
                           on_bads=self._bads_marked)
         self._run_threads(epocher, duration)

@@ -6,8 +6,9 @@ and handed on. A marker whose window was partly lost (a gap, or the buffer alrea
 as such, never filled in by guessing. So is a window holding NaN or inf samples (an amplifier's dropout, a
 disconnected electrode): the model cannot read it, the recording keeps it as it came, and the marker's line
 says why it has no image; an electrode already dead in the first seconds (NaN, flat, railed) is marked bad before
-the first epoch is cut and interpolated instead (check_electrodes, eegviz.stream.bads), and so is one whose NaN
-fills a whole window while the others are finite (come off mid-session), from that epoch on. So is a window
+the first epoch is cut and interpolated instead (check_electrodes, eegviz.stream.bads), and so is one that comes
+off mid-session, from the epoch it is found at on: flat, railed or NaN over the seconds up to the end of an epoch's
+window (judge_electrodes), or NaN through a whole epoch's window while the others are finite. So is a window
 reaching into or across a break the source named (messages.Break: a file's pause and resume, a join of two
 recordings, a BAD_ span), which leaves no hole in the stamps to find.
 """
@@ -24,7 +25,7 @@ import numpy as np
 
 from eegviz.errors import EegvizError
 from eegviz.messages import Break, Chunk, Epoch, Marker, SkipKind
-from eegviz.stream.bads import CHECK_S, dead_channels
+from eegviz.stream.bads import CHECK_S, LATER_S, dead_channels
 from eegviz.stream.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,12 @@ class RingBuffer:
     def window(self, t0: float, n: int, sfreq: float) -> np.ndarray | None:
         """n samples starting at the sample nearest t0 (find_window), or None if not all of them are present."""
         return self.locate(t0, n, sfreq)[0]
+
+    def last(self, t_end: float, n: int) -> np.ndarray | None:
+        """The n samples held up to the one stamped t_end, that one included, or None where fewer are held."""
+        order, times = self.held_times()
+        end = int(np.searchsorted(times, t_end, side="right"))
+        return self.data[:, order[end - n : end]] if end >= n else None
 
 
 # why find_window found no window: its start not yet received (or the window's end not yet), its start already
@@ -182,7 +189,7 @@ class Epocher:
         self.pre = pre
         self.ch_names = tuple(ch_names)
         self.unchecked, self.on_notice, self.on_bads = check_electrodes, on_notice, on_bads
-        self.marks_bads = check_electrodes  # and, mid-session, those whose NaN fills an epoch's window (poll)
+        self.marks_bads = check_electrodes  # and, mid-session, those dead up to an epoch (poll, judge_electrodes)
         self.judged: set[str] = set()  # electrodes once marked bad, or refused: not tried again
         self.sfreq = pre.source_sfreq
         self.ring = RingBuffer(len(ch_names), int(buffer_s * self.sfreq))
@@ -292,6 +299,8 @@ class Epocher:
                 if self._mark_dead(gone, f"through the window of marker '{marker.payload}' (at {marker.timestamp:.3f}"
                                          " s), from there on", marker=marker):
                     bad = ~np.isfinite(raw[self.pre.picks])
+            if self.marks_bads and self.judge_electrodes(marker, float(stamps[-1])):
+                bad = ~np.isfinite(raw[self.pre.picks])
             if bad.any():
                 n_bad = int(bad.any(axis=0).sum())
                 # which electrodes: the marker's line is what a lab reads later, and it named none to fix or --bads
@@ -322,6 +331,24 @@ class Epocher:
         # matching never used); only those the map uses, now or once others are left out, are marked
         self._mark_dead(dead_channels(self.ring.data[:, order], self.ch_names),
                         f"in the first {len(order) / self.sfreq:.1f} s of EEG", at_start=True)
+
+    def judge_electrodes(self, marker: Marker, t_end: float) -> bool:
+        """At each epoch: the LATER_S seconds of EEG up to the end of its window (t_end) judged by the rule of the
+        first seconds (eegviz.stream.bads: no finite sample, flat, railed), and the electrodes dead there marked bad
+        from this epoch on (_mark_dead); whether the channel map changed. An electrode that came off mid-session and
+        went flat or railed was fed to the model, and into every channel interpolated from it, to the end of the
+        session. Nothing is judged before LATER_S of EEG has come (the first seconds were, by check_electrodes), nor
+        where every electrode the model uses looks dead: the amplifier stopped acquiring or zero-fills what it lost,
+        and marking them all would leave nothing to interpolate from. Once marked, an electrode stays bad
+        (eegviz.stream.bads says why it is not taken back)."""
+        held = self.ring.last(t_end, int(round(LATER_S * self.sfreq)))
+        if held is None:
+            return False
+        dead = dead_channels(held, self.ch_names)
+        if not dead or all(self.ch_names[i] in dead for i in self.pre.picks):
+            return False
+        return self._mark_dead(dead, f"in the {LATER_S:g} s of EEG through the window of marker '{marker.payload}' "
+                                     f"(at {marker.timestamp:.3f} s), from there on", marker=marker)
 
     def _mark_dead(self, dead: dict[str, str], when: str, at_start: bool = False,
                    marker: Marker | None = None) -> bool:

@@ -482,7 +482,7 @@ def build_channel_map(model_names, model_montage: str | None, source_names, mont
     them in the sender, SENDER_LABEL_HINT; "": nothing, as for a BrainFlow board, whose channel names BrainFlow
     fixes, or a recording, which a refusal of names no montage places does not ask to rename either).
 
-    bads: source electrodes marked bad (--bads, or found dead at a session's start: eegviz.stream.bads), named as
+    bads: source electrodes marked bad (--bads, or found dead in a session: eegviz.stream.bads), named as
     the source names them or as they are read ("Fp1" for "EEG FP1-REF"). They are left out as if the source lacked
     them, so a model channel one of them would have fed is interpolated from the others (MNE's info['bads'] and
     interpolate_bads): a disconnected electrode streaming NaN used to cost every epoch, a flat or railed one

@@ -102,7 +102,7 @@ class Preprocessor:
     from the channel names. The channel map is computed here, once per session, and is a fixed matrix afterwards.
     label_hint: what a source that labels no channel can do about it (build_channel_map).
     bads: source electrodes left out as bad, their model channels interpolated from the rest (build_channel_map);
-    with_bads() makes the same Preprocessor with more of them (those found dead at a session's start).
+    with_bads() makes the same Preprocessor with more of them (those found dead in a session).
     """
 
     def __init__(self, spec: InputSpec, source_ch_names: tuple[str, ...] | list[str], source_sfreq: float,

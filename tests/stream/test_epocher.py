@@ -448,3 +448,91 @@ def test_an_epoch_skipped_for_nan_names_the_electrodes_that_held_them():
     ep.add_marker(Marker(101.0, "x"))
     (r,) = ep.add_chunk(Chunk(data, t))
     assert r.kind == SkipKind.NAN and r.reason.endswith(" samples, in Pz (kept in the recording, not decoded)")
+
+
+def _marked_mid_session(data, t, markers, **kw):
+    """(the results, the notices, the on_bads records) of the 10-20 world's EEG streamed in 0.5 s chunks."""
+    notices, records = [], []
+    ep = Epocher(Preprocessor(ten_twenty(1)[0], SOURCE, 100.0), SOURCE, check_electrodes=True,
+                 on_notice=notices.append, on_bads=records.append, **kw)
+    for m in markers:
+        ep.add_marker(Marker(m, f"m{m:g}"))
+    out = [r for s in range(0, len(t), 50) for r in ep.add_chunk(Chunk(data[s:s + 50], t[s:s + 50]))]
+    return ep, out, notices, records
+
+
+def test_an_electrode_that_goes_flat_or_rails_mid_session_is_marked_bad_from_the_epoch_it_is_found_at(caplog):
+    """Only NaN was judged after the first seconds: an electrode that came off later and went flat (an amplifier
+    that zeroes it) or railed was fed to the model, and into every channel interpolated from it, to the end of the
+    session. Judged over the 5 s up to each epoch's end by the rule of the first seconds, it is marked bad from the
+    epoch where it looks dead, said and recorded as the other markings are; a 2 s clip is not."""
+    spec, t, data = ten_twenty(1400)  # 50 .. 64 s
+    data[200:400, SOURCE.index("Fp1")] = 0.1875  # a 2 s clip at a Cyton's rail (52 .. 54 s): 40% of 5 s, kept
+    data[600:, SOURCE.index("O2")] = 0.1875  # railed from 56 s: half of the 5 s up to an epoch's end by 58.49 s
+    data[700:, SOURCE.index("C4")] = 0.0  # zeroed from 57 s: all of the 5 s by an epoch ending at 62 s
+    markers = np.arange(51.0, 63.5, 0.5)
+    with caplog.at_level("WARNING"):
+        ep, out, notices, records = _marked_mid_session(data, t, markers)
+    assert [r.marker.timestamp for r in out] == list(markers) and all(r.epoch is not None for r in out)
+    assert notices == [r.getMessage() for r in caplog.records if "dead" in r.getMessage()] == [
+        "montage: electrodes marked bad, as they look dead in the 5 s of EEG through the window of marker 'm58.5' "
+        "(at 58.500 s), from there on: O2 (railed, 58% of samples at 187.5 mV); the model's O2 is interpolated from "
+        "the other 10 electrodes",
+        "montage: electrodes marked bad, as they look dead in the 5 s of EEG through the window of marker 'm62' "
+        "(at 62.000 s), from there on: C4 (flat, 0.00 uV peak to peak); the model's C4 is interpolated from the "
+        "other 9 electrodes"]
+    assert records == [  # session.json's "bads"
+        {"electrodes": {"O2": "railed, 58% of samples at 187.5 mV"}, "from": {"marker": "m58.5", "t_marker": 58.5},
+         "replaced": ["O2"]},
+        {"electrodes": {"C4": "flat, 0.00 uV peak to peak"}, "from": {"marker": "m62", "t_marker": 62.0},
+         "replaced": ["C4"]}]
+    assert ep.pre.channel_map.replaced == ("C4", "O2")
+
+    def decoded(m, bads=()):  # the epoch of marker m as a Preprocessor leaving out `bads` makes it
+        s = int(round((m - 0.1 - 50.0) * 100))
+        return Preprocessor(spec, SOURCE, 100.0, bads=bads)(data[s:s + 50].T)
+    by_marker = {r.marker.timestamp: r.epoch.data for r in out}
+    np.testing.assert_allclose(by_marker[58.0], decoded(58.0), atol=1e-6)  # O2 as it came, up to its marking
+    np.testing.assert_allclose(by_marker[58.5], decoded(58.5, ("O2",)), atol=1e-6)  # interpolated from there
+    np.testing.assert_allclose(by_marker[61.5], decoded(61.5, ("O2",)), atol=1e-6)
+    np.testing.assert_allclose(by_marker[62.0], decoded(62.0, ("O2", "C4")), atol=1e-6)
+
+
+def test_every_electrode_going_flat_mid_session_is_the_amplifier_and_marks_none():
+    """An amplifier that stops acquiring (or zero-fills what it lost) zeroes every electrode at once: that is no
+    electrode come off, and marking them all would leave nothing to interpolate from. None is marked, nor said."""
+    _, t, data = ten_twenty(1400)
+    data[500:] = 0.0
+    ep, out, notices, records = _marked_mid_session(data, t, np.arange(51.0, 63.5, 0.5))
+    assert len(out) == 25 and notices == records == [] and ep.pre.channel_map.replaced == ()
+
+
+def test_healthy_eeg_marks_no_electrode_bad_mid_session():
+    """The mid-session judgment must not fire on EEG: 30 s of the realistic simulator's 128 channels (1/f
+    background, alpha, blinks, EMG bursts, mains), each on a DC offset of up to 30 mV as DC-coupled amplifiers
+    give, in a 14-bit headset's coarse 0.51 uV steps (where the EEG's extremes could tie), with an epoch every
+    0.75 s: every epoch decoded, no electrode marked."""
+    import dataclasses
+
+    from eegviz.world.artefacts import add_continuous_artefacts, line_topography
+    from eegviz.world.eeg_sim import EEGSimulator
+    from eegviz.world.sim_config import REALISTIC
+
+    config = dataclasses.replace(REALISTIC, class_snr_db=None)
+    sim, rng, sfreq = EEGSimulator(config=config), np.random.default_rng(5), 250.0
+    x = sim.background(int(30 * sfreq), rng)
+    counts = add_continuous_artefacts(x, config, sim.ch_names, sfreq, 0.0, 1 / 0.75, rng, line_topography(128, rng))
+    assert counts == {"blinks": 2, "emg_bursts": 1}  # the biggest swings healthy EEG makes
+    x = x + rng.uniform(-0.03, 0.03, (len(x), 1)).astype(np.float32)
+    data = (np.round(x / 0.51e-6) * 0.51e-6).T.astype(np.float32)
+    t = 1000.0 + np.arange(len(data)) / sfreq
+    spec = InputSpec(ch_names=sim.ch_names[::8], sfreq=sfreq, tmin=-0.1, tmax=0.5, montage="biosemi128")
+    notices, records = [], []
+    ep = Epocher(Preprocessor(spec, sim.ch_names, sfreq), sim.ch_names, check_electrodes=True,
+                 on_notice=notices.append, on_bads=records.append)
+    markers = np.arange(1001.0, 1029.0, 0.75)
+    for m in markers:
+        ep.add_marker(Marker(m, "x"))
+    out = [r for s in range(0, len(t), 25) for r in ep.add_chunk(Chunk(data[s:s + 25], t[s:s + 25]))]
+    assert len(out) == len(markers) and all(r.epoch is not None for r in out)
+    assert notices == records == [] and ep.pre.channel_map.replaced == ()
