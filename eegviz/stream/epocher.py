@@ -38,6 +38,10 @@ OTHER_CLOCK_S = 60.0
 # amplifier unplugged), so a window it never completed was lost to that, not cut short by the stop. Well above the
 # second or two between the blocks some healthy senders push at once.
 STALLED_S = 5.0
+# the seconds judged for dead electrodes at each epoch (judge_electrodes) are read at about this many samples a second
+# at most: every sample of BioSemi's 2048 Hz x 160 channels took 15-30 ms an epoch, on the path to its image, and a
+# flat channel is as flat, a railed one's share at its limit the same, in every 8th sample
+JUDGE_HZ = 256.0
 
 
 class RingBuffer:
@@ -88,11 +92,12 @@ class RingBuffer:
         """n samples starting at the sample nearest t0 (find_window), or None if not all of them are present."""
         return self.locate(t0, n, sfreq)[0]
 
-    def last(self, t_end: float, n: int) -> np.ndarray | None:
-        """The n samples held up to the one stamped t_end, that one included, or None where fewer are held."""
+    def last(self, t_end: float, n: int, step: int = 1) -> np.ndarray | None:
+        """Every step-th of the n samples held up to the one stamped t_end, that one included, or None where fewer
+        are held."""
         order, times = self.held_times()
         end = int(np.searchsorted(times, t_end, side="right"))
-        return self.data[:, order[end - n : end]] if end >= n else None
+        return self.data[:, order[end - n : end][::-1][::step][::-1]] if end >= n else None
 
 
 # why find_window found no window: its start not yet received (or the window's end not yet), its start already
@@ -341,7 +346,7 @@ class Epocher:
         where every electrode the model uses looks dead: the amplifier stopped acquiring or zero-fills what it lost,
         and marking them all would leave nothing to interpolate from. Once marked, an electrode stays bad
         (eegviz.stream.bads says why it is not taken back)."""
-        held = self.ring.last(t_end, int(round(LATER_S * self.sfreq)))
+        held = self.ring.last(t_end, int(round(LATER_S * self.sfreq)), step=max(1, int(self.sfreq // JUDGE_HZ)))
         if held is None:
             return False
         dead = dead_channels(held, self.ch_names)

@@ -171,6 +171,10 @@ def test_ring_buffer_wraps_and_keeps_latest():
     w = rb.window(t[200], 10, 100.0)
     np.testing.assert_array_equal(w[0], np.arange(200, 210))
     assert rb.window(t[100], 10, 100.0) is None  # overwritten
+    # the seconds judged for dead electrodes: the n held up to a stamp, that one included, every step-th back from it
+    np.testing.assert_array_equal(rb.last(t[240], 91, step=8)[0], np.arange(152, 241, 8))
+    np.testing.assert_array_equal(rb.last(t[240], 91)[0], np.arange(150, 241))
+    assert rb.last(t[240], 92) is None  # 150 .. 240 only are held
 
 
 def test_a_few_lost_samples_inside_the_window_are_a_gap_at_any_true_rate():
