@@ -193,6 +193,7 @@ class SkipKind(str, Enum):
     ERROR = "error"  # the session ended by an error before this epoch was generated
     NO_ID = "no id"  # the marker names no image (empty, whitespace only, an MNE span annotation): recorded, not decoded
     CLOCK = "clock"  # stamped in another clock than the EEG (minutes away from it): recorded, not decoded
+    REJECTED = "rejected"  # an artefact: peak to peak over --reject-uv (eegviz.stream.reject); recorded, not decoded
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from eegviz.sources.base import Source
 from eegviz.stopping import stop_asked, stop_deferred
 from eegviz.stream.epocher import Epocher
 from eegviz.stream.preprocess import Preprocessor
+from eegviz.stream.reject import check_reject_uv
 from eegviz.stimulus_truth import StimulusTruth
 from eegviz.stream.repeats import RepeatAverager
 from eegviz.threads import inference_thread_count
@@ -153,7 +154,7 @@ class Sink(Protocol):
 SKIP_WORDS = {SkipKind.DROPPED: "dropped", SkipKind.GAP: "in a gap", SkipKind.NAN: "with NaN samples",
               SkipKind.INCOMPLETE: "incomplete at the end", SkipKind.STOPPED: "cut short by the stop",
               SkipKind.ERROR: "ended by an error", SkipKind.NO_ID: "naming no image",
-              SkipKind.CLOCK: "in another clock"}
+              SkipKind.CLOCK: "in another clock", SkipKind.REJECTED: "rejected as artefacts"}
 
 
 @dataclass
@@ -163,7 +164,7 @@ class Stats:
     epochs: int = 0
     results: int = 0
     dropped: int = 0
-    skipped: int = 0  # markers without an epoch (gap, NaN, incomplete at the end), NaN ones included
+    skipped: int = 0  # markers without an epoch (gap, NaN, rejected, incomplete at the end), NaN ones included
     skip_kinds: Counter = field(default_factory=Counter)  # the skipped markers by SkipKind
     gaps: int = 0
     # each result's marker -> image latency (ms) for the summary's percentiles: 8 bytes a result in an array, where
@@ -176,6 +177,11 @@ class Stats:
     def skipped_nan(self) -> int:
         """Of the skipped markers, those whose window held NaN/inf samples."""
         return self.skip_kinds[SkipKind.NAN]
+
+    @property
+    def rejected(self) -> int:
+        """Of the skipped markers, those whose epoch was rejected as an artefact (--reject-uv)."""
+        return self.skip_kinds[SkipKind.REJECTED]
 
     def summary(self) -> str:
         """The line a session ends with (headless and windowed runs alike)."""
@@ -255,6 +261,8 @@ class Pipeline:
     (eegviz.stream.repeats), so a repeated image's reconstruction sharpens; results carry the count.
     threads: torch's kernel threads while the session runs (None: all cores but one, eegviz.threads), restored
     when run() returns.
+    reject_uv: epochs whose peak to peak on any of the model's channels, as the decoder reads them, is over this many
+    microvolts are skipped as artefacts (eegviz.stream.reject; None: every epoch is decoded).
     truth: what each marker's person was shown (eegviz.stimulus_truth; None: synthetic-world ids re-rendered),
     handed to the sinks beside each reconstruction, with its class in Reconstruction.true_class.
     """
@@ -267,7 +275,7 @@ class Pipeline:
                  output=None, on_started: Callable[[object], None] | None = None,
                  on_notice: Callable[[str], None] | None = None, montage: str | None = None,
                  average_repeats: bool = False, threads: int | None = None, truth: StimulusTruth | None = None,
-                 world_seeds: set[int] | None = None, bads: tuple[str, ...] = ()):
+                 world_seeds: set[int] | None = None, bads: tuple[str, ...] = (), reject_uv: float | None = None):
         self.source, self.decoder, self.generator = source, decoder, generator
         # the synthetic world seeds the model learnt (eegviz.data.seen_images.model_world_seeds): a marker naming
         # another world's image is said once, as that session decodes at chance; None: nothing to compare with
@@ -278,6 +286,7 @@ class Pipeline:
         self.on_chunk, self.on_marker = on_chunk, on_marker
         self.output, self.on_started, self.on_notice, self.montage = output, on_started, on_notice, montage
         self.threads, self.bads = threads, tuple(bads)
+        self.reject_uv = check_reject_uv(reject_uv)
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
         # --init latent: img2img starts from the decoder's latent branch (checked here, before anything runs)
         self._from_latents = check_latent_start(generator, decoder)
@@ -645,7 +654,7 @@ class Pipeline:
         # electrodes dead at the start (NaN, flat, railed) are marked bad once the first seconds are in, and those
         # found dead later (Epocher.judge_electrodes) from the epoch they are found at
         epocher = Epocher(pre, info.ch_names, judge_clock=judge_clock, check_electrodes=True, on_notice=self.on_notice,
-                          on_bads=self._bads_marked)
+                          on_bads=self._bads_marked, reject_uv=self.reject_uv)
         self._run_threads(epocher, duration)
 
     def _bads_marked(self, marking: dict) -> None:

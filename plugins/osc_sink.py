@@ -24,7 +24,8 @@ log = logging.getLogger("eegviz.plugins.osc")
 class OscSink:
     """/eegviz/reconstruction (marker, decoded class, its score, marker->image ms: s s f f) and /eegviz/skipped
     (marker, reason, skip kind: s s s). The kind is SkipKind's value, as in results.jsonl's "skip": dropped, gap,
-    nan, incomplete, stopped, error, no id or clock, so a patch can route on it."""
+    nan, rejected (an artefact over --reject-uv), incomplete, stopped, error, no id or clock, so a patch can route
+    on it."""
 
     name = "osc"
 

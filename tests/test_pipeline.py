@@ -266,6 +266,29 @@ def test_nan_samples_skip_only_their_epoch_and_are_recorded(tmp_path):
     np.testing.assert_array_equal(np.isnan(eeg["time_series"]), np.isnan(src.x))
 
 
+def test_an_artefact_epoch_is_rejected_and_counted_apart_in_the_summary_results_and_report(tmp_path):
+    """--reject-uv: a blink's epoch is skipped as 'rejected' (its line names the electrode), the others are decoded,
+    and the summary, results.jsonl and report.html count the rejected apart from the stream's own faults."""
+    from eegviz.errors import EegvizError
+
+    src = ArraySource(n_markers=4)
+    near = np.abs(src.t - 11.25) < 0.035  # a 300 uV jolt on E0 in m2's window alone (11.0 .. 11.5 s; m1's ends
+    # at 11.2 s, m3's starts at 11.3 s)
+    src.x[near, 0] += 300e-6 * np.hanning(near.sum()).astype(np.float32)
+    dec, gen = tiny_models()
+    stats = Pipeline(src, dec, gen, [ResultsWriter(tmp_path)], paced=False, reject_uv=150).run()
+    lines = sorted((json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()),
+                   key=lambda l: l["t_marker"])
+    assert [l.get("skip") for l in lines] == [None, None, "rejected", None]
+    assert lines[2]["reason"].startswith("epoch rejected: E0 3") and "uV peak to peak > 150 uV" in lines[2]["reason"]
+    assert stats.rejected == 1 and stats.results == 3 and stats.skipped_nan == 0
+    assert "4 markers, 3 reconstructions, 0 dropped, 1 skipped (1 rejected as artefacts)" in stats.summary()
+    report = (tmp_path / "report.html").read_text()
+    assert "<th>of those, rejected as artefacts (peak to peak over --reject-uv)</th><td>1</td>" in report
+    with pytest.raises(EegvizError, match="^--reject-uv must be"):  # the API refuses it as the command line does
+        Pipeline(ArraySource(), dec, gen, [], paced=False, reject_uv=-1)
+
+
 class LateStopSource(ArraySource):
     """A live-like source whose last markers' windows are still open when the session is stopped."""
 

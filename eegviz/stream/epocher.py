@@ -10,7 +10,9 @@ the first epoch is cut and interpolated instead (check_electrodes, eegviz.stream
 off mid-session, from the epoch it is found at on: flat, railed or NaN over the seconds up to the end of an epoch's
 window (judge_electrodes), or NaN through a whole epoch's window while the others are finite. So is a window
 reaching into or across a break the source named (messages.Break: a file's pause and resume, a join of two
-recordings, a BAD_ span), which leaves no hole in the stamps to find.
+recordings, a BAD_ span), which leaves no hole in the stamps to find. And, where the session asks (--reject-uv), so
+is an epoch an artefact spoils (a blink, an EMG burst, a cable jolt): judged as the decoder would read it, after the
+channel map and the model's filters (eegviz.stream.reject), so an electrode already marked bad rejects nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from eegviz.errors import EegvizError
 from eegviz.messages import Break, Chunk, Epoch, Marker, SkipKind
 from eegviz.stream.bads import CHECK_S, LATER_S, dead_channels
 from eegviz.stream.preprocess import Preprocessor
+from eegviz.stream.reject import rejection
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +178,7 @@ class EpochResult:
     epoch: Epoch | None
     marker: Marker
     reason: str = ""  # why no epoch could be cut, for the results line
-    kind: SkipKind | None = None  # GAP, NAN, INCOMPLETE (stream ended), STOPPED or CLOCK; None with an epoch
+    kind: SkipKind | None = None  # GAP, NAN, REJECTED, INCOMPLETE (stream ended), STOPPED or CLOCK; None with an epoch
 
 
 class Epocher:
@@ -183,15 +186,20 @@ class Epocher:
 
     def __init__(self, pre: Preprocessor, ch_names: tuple[str, ...], buffer_s: float = 30.0,
                  judge_clock: bool = True, check_electrodes: bool = False,
-                 on_notice: Callable[[str], None] | None = None, on_bads: Callable[[dict], None] | None = None):
+                 on_notice: Callable[[str], None] | None = None, on_bads: Callable[[dict], None] | None = None,
+                 reject_uv: float | None = None):
         """judge_clock: skip markers in another clock (other_clock), which judges by the wall time markers and
         samples arrive at; off for replays, whose markers are judged against their EEG when the file loads
         (eegviz.sources.replay.check_reach) and whose wall time is not the recording's.
         check_electrodes: mark the electrodes dead in the first seconds bad (check_electrodes()), saying so in
         the log and to on_notice (a session's window).
         on_bads: told each marking as a record (_mark_dead), for the session folder's session.json and report:
-        the log and the window's notices are gone once the session ends."""
+        the log and the window's notices are gone once the session ends.
+        reject_uv: skip an epoch whose peak to peak on any of the model's channels, as the decoder reads it, is over
+        this many microvolts (eegviz.stream.reject; None: every epoch is decoded). A rejected epoch takes no index,
+        as a NaN one does, so the epochs decoded are numbered (and seeded) as they would be without it."""
         self.pre = pre
+        self.reject_uv = reject_uv
         self.ch_names = tuple(ch_names)
         self.unchecked, self.on_notice, self.on_bads = check_electrodes, on_notice, on_bads
         self.marks_bads = check_electrodes  # and, mid-session, those dead up to an epoch (poll, judge_electrodes)
@@ -315,6 +323,9 @@ class Epocher:
                                                      f"{shown} (kept in the recording, not decoded)", SkipKind.NAN))
                 continue
             data = self.pre(raw)
+            if self.reject_uv is not None and (why := rejection(data, self.pre, self.reject_uv)) is not None:
+                out.append(EpochResult(None, marker, why, SkipKind.REJECTED))
+                continue
             ep = Epoch(
                 data=data, sfreq=self.pre.spec.sfreq, ch_names=self.out_ch, tmin=self.pre.spec.tmin,
                 marker=marker, t_ready=now, t_marker_seen=seen, index=self.n_epochs,

@@ -111,6 +111,7 @@ class Preprocessor:
 
         self.spec = spec
         self._made_with = (tuple(source_ch_names), source_sfreq, montage, label_hint)
+        self.source_ch_names = tuple(str(c) for c in source_ch_names)  # as the source names them; picks index them
         self.channel_map = build_channel_map(spec.ch_names, spec.montage, source_ch_names, montage,
                                              label_hint=label_hint, bads=tuple(bads), warn=warn)
         self.picks = self.channel_map.picks  # the source channels the model's are made of (NaN checks)
