@@ -52,6 +52,7 @@ SCREENSHOT_KINDS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".
 def _check_session(settings: SessionSettings) -> None:
     """What can be refused before a model loads or a window opens."""
     from eegviz.stream.montage import check_montage
+    from eegviz.stream.reject import check_reject_uv
 
     from eegviz.generators import generator_class
     from eegviz.sinks import sink_class
@@ -71,6 +72,7 @@ def _check_session(settings: SessionSettings) -> None:
     check_montage(source.montage)
     if settings.threads is not None:
         check_threads(settings.threads)
+    check_reject_uv(settings.reject_uv)
     if source.command in ("demo", "replay"):
         check_positive(source.speed, "--speed", allow_zero=True, hint="0 = as fast as possible")
     if source.command == "replay":
@@ -696,6 +698,12 @@ BADS_HELP = ("the source's electrodes to leave out as bad (disconnected, flat, r
              "the first seconds of EEG, or over 5 s later in the session, are found and left out without it")
 
 
+REJECT_HELP = ("skip, as artefacts, epochs whose peak to peak on any of the model's channels is over UV microvolts "
+               "(a blink, an EMG burst, a cable jolt), as MNE's reject=dict(eeg=UV*1e-6); judged as the decoder reads "
+               "the epoch, after electrodes marked bad are interpolated and the model's filters; each one's line "
+               "names its worst channel (default: off, every epoch is decoded)")
+
+
 # what --init does in a session; eval says its own (INIT_EVAL_HELP)
 INIT_HELP = ("what img2img starts from: the GAN saliency map (default) or the decoder's latent branch (EEG regressed "
              "into the autoencoder's latent; models that have one)")
@@ -750,6 +758,7 @@ def _session_opts(sp) -> None:
     sp.add_argument("--average-repeats", action=argparse.BooleanOptionalAction, default=False,
                     help="decode each epoch averaged with the earlier epochs of the same stimulus id, so a "
                          "repeated image's reconstruction sharpens (results record the repeat count)")
+    sp.add_argument("--reject-uv", type=float, metavar="UV", help=REJECT_HELP)
     sp.add_argument("--threads", type=int, help="torch kernel threads for decoding and generating (default: all "
                     "cores but one, so acquisition and the window keep a core; OMP_NUM_THREADS also sets it)")
     sp.add_argument("--images-dir", metavar="DIR", help="the stimulus folder the person is shown (as given to "

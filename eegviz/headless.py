@@ -22,15 +22,16 @@ def build_models(model_dir: Path, generator: GeneratorSettings):
 def pipeline_options(settings: SessionSettings, model_dir: Path | None) -> dict:
     """The Pipeline's keyword arguments that a session's settings give, with or without a window: the model's
     electrodes from the source's (montage, bad ones), repeats averaged or not, inference threads, what the person
-    was shown (--images-dir, read and refused here, before the pipeline is built) and the synthetic worlds the
-    model knows. run_headless and the window's SessionController each wrote them out, so an option added to one
-    could be missing from the other. Pacing is not here: the window takes its source choice's."""
+    was shown (--images-dir, read and refused here, before the pipeline is built), the synthetic worlds the model
+    knows and the artefact threshold (--reject-uv). run_headless and the window's SessionController each wrote them
+    out, so an option added to one could be missing from the other. Pacing is not here: the window takes its source
+    choice's."""
     from eegviz.data.seen_images import model_world_seeds
     from eegviz.stimulus_truth import StimulusTruth
 
     return dict(montage=settings.source.montage, bads=settings.source.bads, average_repeats=settings.average_repeats,
                 threads=settings.threads, truth=StimulusTruth(settings.images_dir),
-                world_seeds=model_world_seeds(model_dir))
+                world_seeds=model_world_seeds(model_dir), reject_uv=settings.reject_uv)
 
 
 def run_headless(source, settings: SessionSettings):

@@ -117,6 +117,7 @@ class SessionSettings:
     average_repeats: bool = False  # combine the epochs of a stimulus id shown again (eegviz.stream.repeats)
     threads: int | None = None  # torch kernel threads for inference; None: all cores but one (eegviz.threads)
     images_dir: str | None = None  # the stimulus folder the person was shown (eegviz.stimulus_truth)
+    reject_uv: float | None = None  # skip epochs over this peak to peak, in uV (eegviz.stream.reject); None: off
 
     @property
     def paced(self) -> bool:
@@ -164,7 +165,8 @@ class SessionSettings:
         threads = opts.get("threads")
         return cls(source, model, output, display, None if duration is None else float(duration),
                    average_repeats=bool(opts.get("average_repeats", False)),
-                   threads=None if threads is None else int(threads), images_dir=_str(opts.get("images_dir")))
+                   threads=None if threads is None else int(threads), images_dir=_str(opts.get("images_dir")),
+                   reject_uv=None if opts.get("reject_uv") is None else float(opts["reject_uv"]))
 
 
 def bad_names(value) -> tuple[str, ...]:

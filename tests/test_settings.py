@@ -166,3 +166,21 @@ def test_live_source_plugin_name_and_args():
     assert SessionSettings.from_options({"cmd": "live"}).source.reader == "auto"
     replay = SessionSettings.from_options({"cmd": "replay", "file": "a.csv", "source": "csv"}).source
     assert (replay.reader, replay.source_args) == ("csv", None)
+
+
+def test_reject_uv_from_flags_or_a_config_file_is_off_by_default_and_nonsense_is_one_line(tmp_path, capsys):
+    """--reject-uv (artefact rejection, eegviz.stream.reject): a config key as the other options are, off unless
+    given (the demo decodes every epoch, as before), and a value that means nothing refused before a model loads."""
+    from eegviz.cli import main
+
+    cfg = tmp_path / "lab.toml"
+    cfg.write_text("[replay]\nreject-uv = 150\n")
+    assert session_settings(parse_args(["replay", "a.xdf", "--config", str(cfg)])).reject_uv == 150.0
+    assert session_settings(parse_args(["live", "--reject-uv", "80"])).reject_uv == 80.0
+    assert session_settings(parse_args(["demo"])).reject_uv is None
+    for nonsense in ("0", "-150", "nan", "0.00015"):  # 0.00015: MNE's volts, which would reject every epoch
+        assert main(["demo", "--headless", "--out", str(tmp_path / "o"), "--reject-uv", nonsense]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"eegviz: error: --reject-uv must be a peak to peak amplitude in microvolts from 1 to "
+                              f"100000, not {float(nonsense):g} (") and err.count("\n") == 1, err
+        assert not (tmp_path / "o").exists()  # nothing claimed

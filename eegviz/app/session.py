@@ -80,7 +80,7 @@ class _WindowSink:
 
     def __init__(self, signals: _WorkerSignals, sid: int):
         self.signals, self.sid = signals, sid
-        self.skipped = self.nan = self.dropped = 0
+        self.skipped = self.nan = self.rejected = self.dropped = 0
 
     def on_result(self, rec, stimulus) -> None:
         self.signals.reconstruction.emit(self.sid, rec, stimulus)
@@ -92,9 +92,12 @@ class _WindowSink:
             return
         self.skipped += 1
         self.nan += kind is SkipKind.NAN
+        self.rejected += kind is SkipKind.REJECTED
         status = {"skipped": self.skipped, "last skipped": f"{marker.payload} ({reason})"}
         if self.nan:
             status["NaN epochs"] = self.nan
+        if self.rejected:  # artefacts (--reject-uv): the recording's, not the stream's fault, so counted apart
+            status["rejected epochs"] = self.rejected
         self.signals.status.emit(self.sid, status)
 
     def close(self) -> None:

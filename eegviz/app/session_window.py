@@ -55,6 +55,7 @@ class SessionWindow(QMainWindow):
         self._drops_said = self._drops_in_images = 0
         self.skipped_total = 0  # markers skipped for other reasons (a gap, NaN samples, the end of the stream)
         self.nan_total = 0  # of those, the ones whose window held NaN/inf samples
+        self.rejected_total = 0  # of those, the ones rejected as artefacts (--reject-uv)
         self.last_rec: Reconstruction | None = None
         self.extra_status: dict = {}
         self.session_state = ""  # "starting", "running", "finished", ... shown with the important fields
@@ -78,7 +79,7 @@ class SessionWindow(QMainWindow):
             self.source_label = label
         if reset:
             self.n_epochs = 0
-            self.drops_total = self.skipped_total = self.nan_total = 0
+            self.drops_total = self.skipped_total = self.nan_total = self.rejected_total = 0
             self._drops_said = self._drops_in_images = 0
             self.last_rec = None
             self.extra_status = {}
@@ -145,7 +146,7 @@ class SessionWindow(QMainWindow):
         """Hook: say what was decoded (the history strip, the kiosk's caption)."""
 
     def on_status(self, status: dict) -> None:
-        """Merge pipeline-side counters (epochs, drops, skipped, NaN epochs) and any extra key=value fields into
+        """Merge pipeline-side counters (epochs, drops, skipped, NaN epochs, rejected epochs) and any extra key=value fields into
         the status."""
         status = dict(status or {})
         if status.get("notice"):
@@ -160,6 +161,8 @@ class SessionWindow(QMainWindow):
             self.skipped_total = int(status.pop("skipped"))
         if "NaN epochs" in status:
             self.nan_total = int(status.pop("NaN epochs"))
+        if "rejected epochs" in status:
+            self.rejected_total = int(status.pop("rejected epochs"))
         if "state" in status:
             self.session_state = str(status.pop("state"))
         self.extra_status.update(status)

@@ -309,8 +309,9 @@ class MainWindow(SessionWindow):
         if rec is not None and rec.repeats > 1:
             parts.append(f"repeats {rec.repeats}")
         parts.append(f"drops {self.drops_total}")
-        if self.skipped_total:  # a gap, NaN samples: worth seeing at once, and rare enough to take the room
-            parts.append(f"skipped {self.skipped_total}" + (f" (NaN {self.nan_total})" if self.nan_total else ""))
+        if self.skipped_total:  # a gap, NaN samples, artefacts: worth seeing at once, and rare enough to take the room
+            why = [f"{word} {n}" for word, n in (("NaN", self.nan_total), ("rejected", self.rejected_total)) if n]
+            parts.append(f"skipped {self.skipped_total}" + (f" ({', '.join(why)})" if why else ""))
         parts.append(f"images {self.n_epochs}")
         if rec is not None and not compact:
             parts.append(generator_text(rec))

@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 from eegviz.data.images import IMAGE_FORMATS
 from eegviz.atomic import replacing
 from eegviz.errors import os_error_line
+from eegviz.messages import SkipKind
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +286,11 @@ def write_run_report(folder: str | Path) -> Path:
         f"<tr><th>dropped (generation behind the marker rate)</th><td>{len(drops)}</td></tr>",
         f"<tr><th>skipped (gaps, bad samples, session end)</th><td>{len(gaps)}</td></tr>",
     ]
+    rejected = sum(r.get("skip") == SkipKind.REJECTED.value for r in skipped)
+    threshold = _reject_threshold(folder)
+    if rejected or threshold is not None:  # --reject-uv: what the artefacts cost, apart from the stream's faults
+        over = f"--reject-uv {threshold:g} uV" if threshold is not None else "--reject-uv"
+        out.append(f"<tr><th>of those, rejected as artefacts (peak to peak over {over})</th><td>{rejected}</td></tr>")
     starts = Counter(str(r["init"]) for r in done if r.get("init"))  # older results.jsonl lines do not say
     if starts:
         # --init latent: the saliency maps beside the reconstructions (sheet, table) read as their start
@@ -352,6 +358,16 @@ def write_run_report(folder: str | Path) -> Path:
     with replacing(path) as tmp:
         tmp.write_bytes(_utf8("\n".join(out)))
     return path
+
+
+def _reject_threshold(folder: Path) -> float | None:
+    """The session's --reject-uv, from session.json's settings (None: off, not recorded, or unreadable), so the
+    report says what the rejected epochs were over, and that a session with none rejected was judged at all."""
+    try:
+        value = json.loads((folder / "session.json").read_text(encoding="utf-8"))["settings"]["reject_uv"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def _bads_section(folder: Path) -> list[str]:

@@ -183,13 +183,14 @@ def test_status_bar_keeps_class_and_drops_visible_at_1280px(qtbot):
     win.show()
     qtbot.waitExposed(win)
     win.on_reconstruction(_rec("hourglass", 3), None)
-    win.on_status({"skipped": 2, "NaN epochs": 1, "last skipped": "another_long_marker_payload_that_was_skipped",
-                   "queue": 2})
+    win.on_status({"skipped": 3, "NaN epochs": 1, "rejected epochs": 1,
+                   "last skipped": "another_long_marker_payload_that_was_skipped", "queue": 2})
     label = win.status_label
     qtbot.waitUntil(lambda: label.width() >= label.fontMetrics().horizontalAdvance(label.text()), timeout=2000)
     text = label.text()
     assert "class hourglass" in text and "drops 3" in text and "images 1" in text
-    assert "skipped 2 (NaN 1)" in text  # the README promises the status bar counts them: in full, not elided
+    assert "skipped 3 (NaN 1, rejected 1)" in text  # the README promises the status bar counts them: in full
+    assert "rejected epochs" not in win.status_details()  # counted above, not repeated as an extra field
     assert label.geometry().right() <= win.statusBar().width()  # inside the visible bar, not clipped
     assert text.index("class") < 80  # near the front, not after the latency breakdown
     details = win.details_label
@@ -360,6 +361,9 @@ def test_the_window_sink_counts_nan_skips_by_their_kind_not_their_text():
     assert sent[-1]["skipped"] == 2 and sent[-1]["NaN epochs"] == 1
     sink.on_skipped(Marker(3.0, "c"), "generation behind", SkipKind.DROPPED)  # counted as drops, not skipped
     assert sent[-1] == {"drops": 1}
+    assert "rejected epochs" not in sent[-2]  # none rejected yet: not said
+    sink.on_skipped(Marker(4.0, "d"), "epoch rejected: Fp1 312 uV peak to peak > 150 uV", SkipKind.REJECTED)
+    assert sent[-1]["skipped"] == 3 and sent[-1]["NaN epochs"] == 1 and sent[-1]["rejected epochs"] == 1
 
 
 def test_drops_are_in_the_status_bar_when_they_happen_and_once(window):

@@ -119,6 +119,26 @@ def test_only_dropped_lines_still_make_a_valid_report(tmp_path):
         assert sheet.size == _expected_sheet(0)
 
 
+def test_epochs_rejected_as_artefacts_are_counted_apart_with_the_sessions_threshold(tmp_path):
+    """--reject-uv: the report counted a rejected epoch only among 'skipped (gaps, bad samples, session end)'; it says
+    how many of those were artefacts and over what threshold (session.json's settings), and that a session that asked
+    for rejection had none rejected."""
+    lines = [{"marker": "star_000", "t_marker": 10.0, "dropped": True, "skip": "gap", "reason": "window in a gap"},
+             {"marker": "star_001", "t_marker": 11.0, "dropped": True, "skip": "rejected",
+              "reason": "epoch rejected: Fp1 312 uV peak to peak > 150 uV (--reject-uv; kept in the recording, not "
+                        "decoded)"}]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    text = write_run_report(tmp_path).read_text()
+    assert "<th>skipped (gaps, bad samples, session end)</th><td>2</td>" in text
+    assert "<th>of those, rejected as artefacts (peak to peak over --reject-uv)</th><td>1</td>" in text
+    (tmp_path / "session.json").write_text(json.dumps({"settings": {"reject_uv": 150.0}, "bads": []}))
+    text = write_run_report(tmp_path).read_text()
+    assert "<th>of those, rejected as artefacts (peak to peak over --reject-uv 150 uV)</th><td>1</td>" in text
+    (tmp_path / "results.jsonl").write_text(json.dumps(lines[0]) + "\n")
+    assert "rejected as artefacts (peak to peak over --reject-uv 150 uV)</th><td>0</td>" in \
+        write_run_report(tmp_path).read_text()
+
+
 def test_a_folder_name_the_locale_cannot_decode_still_gets_its_report(tmp_path):
     """Under an ASCII locale (LC_ALL=C, PYTHONUTF8=0) the folder 'Müller' is held as 'M\\udcc3\\udcbcller', and
     the report failed to encode it: the session ended with a warning and no report.html. The folder's own bytes
