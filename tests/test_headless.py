@@ -15,11 +15,13 @@ def test_the_settings_decide_output_pacing_and_duration(tmp_path):
     from eegviz.sources.xdf import XdfReplaySource
 
     settings = SessionSettings(source=SourceSettings("demo", speed=3.0),
-                               output=OutputSettings(folder=str(tmp_path / "out")), duration=1.0)
+                               output=OutputSettings(folder=str(tmp_path / "out")), duration=1.0, reject_uv=60.0)
     stats = run_headless(XdfReplaySource(demo_recording(), speed=3.0), settings)
     assert stats.ended == "duration" and stats.markers > 0  # paced at 3x, the demo outlasts 1 s
     lines = (tmp_path / "out" / "results.jsonl").read_text().splitlines()
     assert len(lines) == stats.markers and (tmp_path / "out" / "session.xdf").exists()  # a line per marker
+    # --reject-uv reaches the epocher: the demo world's epochs are 90-110 uV peak to peak, every one over 60
+    assert stats.rejected == sum('"skip": "rejected"' in line for line in lines) >= 1 and stats.results == 0
 
 
 def test_an_error_mid_session_says_what_was_kept_and_where(tmp_path, monkeypatch, capsys):
@@ -137,7 +139,7 @@ def test_the_session_folder_says_what_produced_it(tmp_path, command):
     # session.json is written when the folder is claimed, before the first sample: half a second of session is
     # as good as the 2 s it ran
     settings = SessionSettings.from_options({**opts, "out": str(tmp_path / "out"), "headless": True,
-                                             "steps": 1, "init": "latent", "duration": 0.5})
+                                             "steps": 1, "init": "latent", "duration": 0.5, "reject_uv": 150})
     run_headless(initial_source(settings.source).make_source(), settings)
     rec = _record(tmp_path / "out")
     assert rec["eegviz"] == __version__ and rec["source"]["command"] == command
@@ -154,6 +156,7 @@ def test_the_session_folder_says_what_produced_it(tmp_path, command):
                                        "size": sampling["image_size"], "family": "native",
                                        "scheduler": "DDIMScheduler"}
     assert rec["settings"]["output"]["folder"] == str(tmp_path / "out")
+    assert rec["settings"]["reject_uv"] == 150.0  # the artefact threshold the session judged its epochs by
     if command == "replay":
         assert rec["source"]["file"] == str(demo_recording())
     if command == "live":
