@@ -96,7 +96,7 @@ class _WindowSink:
         status = {"skipped": self.skipped, "last skipped": f"{marker.payload} ({reason})"}
         if self.nan:
             status["NaN epochs"] = self.nan
-        if self.rejected:  # artefacts (--reject-uv): the recording's, not the stream's fault, so counted apart
+        if self.rejected:  # artefacts (--reject-uv): the person's (a blink), not the amplifier's, so counted apart
             status["rejected epochs"] = self.rejected
         self.signals.status.emit(self.sid, status)
 

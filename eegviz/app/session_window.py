@@ -146,8 +146,8 @@ class SessionWindow(QMainWindow):
         """Hook: say what was decoded (the history strip, the kiosk's caption)."""
 
     def on_status(self, status: dict) -> None:
-        """Merge pipeline-side counters (epochs, drops, skipped, NaN epochs, rejected epochs) and any extra key=value fields into
-        the status."""
+        """Merge pipeline-side counters (epochs, drops, skipped, NaN epochs, rejected epochs) and any extra key=value
+        fields into the status."""
         status = dict(status or {})
         if status.get("notice"):
             self._remember_notice(str(status["notice"]))
