@@ -68,12 +68,15 @@ def channel_words(pre, i: int) -> str:
     it (mapped by position), "(the source's X)"; where none measures it, "(interpolated, weighted most on X)" with the
     source electrode of the largest weight in its row of the channel map, the one a lab can look at."""
     name = pre.spec.ch_names[i]
-    matrix = pre.channel_map.matrix
-    if matrix is None:  # every channel taken by name
-        return name
-    row = np.abs(matrix[i])
-    k = int(np.argmax(row))
-    electrode = pre.source_ch_names[pre.channel_map.picks[k]]
-    if row[k] == 1.0 and np.count_nonzero(row) == 1:  # taken from one electrode, as it is
-        return name if electrode.lower() == name.lower() else f"{name} (the source's {electrode})"
-    return f"{name} (interpolated, weighted most on {electrode})"
+    cmap = pre.channel_map
+    if cmap.matrix is None:  # every channel taken from an electrode, as it is (by name, or a BioSemi cap's order)
+        k, interpolated = i, False
+    else:
+        row = np.abs(cmap.matrix[i])
+        k = int(np.argmax(row))
+        interpolated = not (row[k] == 1.0 and np.count_nonzero(row) == 1)
+    electrode = pre.source_ch_names[cmap.picks[k]]
+    if interpolated:
+        return f"{name} (interpolated, weighted most on {electrode})"
+    # the source's own name where it differs ("A1" on a 64-electrode BioSemi cap, "EEG Fp1-REF" in an EDF file)
+    return name if electrode.lower() == name.lower() else f"{name} (the source's {electrode})"

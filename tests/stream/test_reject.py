@@ -7,7 +7,7 @@ import pytest
 from eegviz.errors import EegvizError
 from eegviz.messages import Chunk, Marker, SkipKind
 from eegviz.stream.epocher import Epocher
-from eegviz.stream.preprocess import Preprocessor
+from eegviz.stream.preprocess import InputSpec, Preprocessor
 from eegviz.stream.reject import channel_words, check_reject_uv
 from ten_twenty import SOURCE, ten_twenty
 
@@ -71,11 +71,18 @@ def test_electrodes_marked_bad_or_not_used_by_the_model_reject_nothing():
     assert _epochs(data, t, 150.0)[0].reason.startswith("epoch rejected: O2 187")  # unmarked, it was
 
 
-def test_a_rejected_channel_the_model_interpolates_says_so_and_names_the_electrode_it_weighs_most():
+def test_a_rejected_channel_is_named_so_a_lab_can_find_its_electrode():
+    """The model's channel, with the source's own name where it differs, or, where it is interpolated, the electrode
+    it weighs most: a lab must know which electrode on its cap to look at."""
     spec = ten_twenty(1)[0]
     pre = Preprocessor(spec, SOURCE, 100.0, bads=("Fp1",))
     assert channel_words(pre, spec.ch_names.index("Fp1")) == "Fp1 (interpolated, weighted most on Fp2)"
     assert channel_words(pre, spec.ch_names.index("O2")) == "O2"
+    # a 64-electrode BioSemi cap names its 10-20 electrodes A1..B32 (eegviz.stream.montage): Fp1 is its A1
+    biosemi = tuple(f"{bank}{i}" for bank in "AB" for i in range(1, 33))
+    pre = Preprocessor(InputSpec(ch_names=("Fp1", "Cz"), sfreq=100.0, tmin=-0.1, tmax=0.4, montage="biosemi64"),
+                       biosemi, 100.0)
+    assert [channel_words(pre, i) for i in range(2)] == ["Fp1 (the source's A1)", "Cz (the source's B16)"]
 
 
 @pytest.mark.parametrize("value", [0.0, -150.0, float("nan"), float("inf"), 150e-6, 1e7])
