@@ -60,21 +60,23 @@ def test_an_error_mid_session_says_what_was_kept_and_where(tmp_path, monkeypatch
 def test_the_pipeline_options_are_the_settings_with_or_without_a_window(tmp_path):
     """run_headless and the window's session build their Pipeline with pipeline_options: each wrote the keywords
     out. The settings' electrodes, repeats and threads go in as they are, --images-dir is read into the truth of
-    what was shown, and the worlds are the model's (the default model learnt world 0)."""
+    what was shown, the worlds are the model's (the default model learnt world 0), and --reject-uv's threshold goes
+    in as it is."""
     from PIL import Image
 
     from eegviz.headless import pipeline_options
 
     Image.new("RGB", (4, 4)).save(tmp_path / "a_cat.png")
     settings = SessionSettings(source=SourceSettings("demo", montage="standard_1020", bads=("Cz", "Pz")),
-                               average_repeats=True, threads=2, images_dir=str(tmp_path))
+                               average_repeats=True, threads=2, images_dir=str(tmp_path), reject_uv=150.0)
     opts = pipeline_options(settings, default_model_dir())
     truth = opts.pop("truth")
     assert opts == {"montage": "standard_1020", "bads": ("Cz", "Pz"), "average_repeats": True, "threads": 2,
-                    "world_seeds": {0}}
+                    "world_seeds": {0}, "reject_uv": 150.0}
     assert truth.images_dir == tmp_path and truth("a_cat") is not None and truth("a_dog") is None
     opts = pipeline_options(SessionSettings(), None)
-    assert (opts["truth"].images_dir, opts["world_seeds"], opts["bads"], opts["threads"]) == (None, None, (), None)
+    assert (opts["truth"].images_dir, opts["world_seeds"], opts["bads"], opts["threads"], opts["reject_uv"]) == \
+        (None, None, (), None, None)
 
 
 def test_an_unknown_generator_is_one_line():
