@@ -956,7 +956,11 @@ def _add_bench(sub) -> None:
 def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
     from eegviz import __version__
 
-    p = parser_class(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.")
+    # allow_abbrev=False here and on every command (below): argparse took any unique prefix of an option for it, so
+    # `--co FILE` was read as --config and a script's `--cap` meant --capture only until an option starting the
+    # same was added. The command line is stable (scripts call it): an option is read only as written in full.
+    p = parser_class(prog="eegviz", description="Reconstruct what a person sees from their EEG, live.",
+                     allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"eegviz {__version__}")
     _add_anywhere_options(p, after_command=False)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -993,6 +997,7 @@ def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.Argument
     si = sub.add_parser("sys-info", help="versions of eegviz and its libraries, and the compute devices")
     si.set_defaults(fn=cmd_sys_info)
     for command in sub.choices.values():
+        command.allow_abbrev = False  # read at parse time; add_parser does not pass the main parser's on
         _add_anywhere_options(command, after_command=True)
         command.formatter_class = _DefaultsHelp
     p.eegviz_commands = sub.choices  # name -> parser, for config files
@@ -1077,7 +1082,8 @@ def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
 
     Looking for the first token that merely equals a command name would take the value of `--plugins plugins` (a
     folder named like a command) for one, and apply the wrong [COMMAND] table of a config file. So the global
-    options are scanned as the parser itself declares them, value counts and abbreviations included."""
+    options are scanned as the parser itself declares them, value counts included (and abbreviations as it reads
+    them: build_parser's read none)."""
     scan = _CommandScan(add_help=False, allow_abbrev=parser.allow_abbrev)
     for action in parser._actions:  # argparse has no public listing of its actions
         if action.option_strings:  # --help and --version too, as plain flags: a scan must not print or exit
@@ -1092,7 +1098,7 @@ def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
 
 
 def _asks_for_help(argv: list[str]) -> bool:
-    """Whether parsing argv ends in --help or --version (however abbreviated, before or after the command), as
+    """Whether parsing argv ends in --help or --version (-h too, before or after the command), as
     argparse reads it: a scan's help and version end in exit() with no message, its errors in error()."""
     try:
         build_parser(_CommandScan).parse_known_args(argv)
@@ -1104,10 +1110,10 @@ def _asks_for_help(argv: list[str]) -> bool:
 def _plain(argv: list[str]) -> argparse.Namespace | None:
     """The command line parsed without the config file and without defaults: it holds the options the command
     line itself gives and no others (an option left out is no attribute, so getattr(plain, dest, None) is None;
-    --no-X given is False, as SWITCHED_OFF asks), the command and its positionals. Read as argparse will read it,
-    so an abbreviation (--sin for --sink) counts as given. None when that parse fails, incl. --help or --version,
-    however abbreviated (the real parse then prints them, or says what is wrong). One parse for every question
-    parse_args asks of the command line: a second one, with defaults, had been made to learn which were given."""
+    --no-X given is False, as SWITCHED_OFF asks), the command and its positionals, as argparse will read it. None
+    when that parse fails, incl. --help or --version (the real parse then prints them, or says what is wrong). One
+    parse for every question parse_args asks of the command line: a second one, with defaults, had been made to
+    learn which were given."""
     parser = build_parser(_CommandScan)
     for command in [parser, *parser.eegviz_commands.values()]:
         for action in command._actions:  # argparse has no public listing of its actions
@@ -1233,7 +1239,9 @@ def parse_args(argv: list[str] | None, origins: dict[str, str] | None = None) ->
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # named as the real parser is: `eegviz demo --config` (no file) was reported as "usage: __main__.py ..."
-    pre = argparse.ArgumentParser(add_help=False, prog=parser.prog)
+    # not abbreviated either: `--co FILE` (or `--c`, `--conf`) was taken for --config here, before the real parse,
+    # even where the command has other options that begin the same (eval's --compile, --controls)
+    pre = argparse.ArgumentParser(add_help=False, prog=parser.prog, allow_abbrev=False)
     pre.add_argument("--config", metavar="FILE.toml", action="append")
     known, argv = pre.parse_known_args(argv)  # --config may stand before or after the command
     configs = list(dict.fromkeys(known.config or ()))
@@ -1292,12 +1300,30 @@ def parse_args(argv: list[str] | None, origins: dict[str, str] | None = None) ->
             raise
         print(f"eegviz: note: the config file is left out: {exc}", file=sys.stderr)
         parser = build_parser()  # without what the file had set before its error
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # what parse_args says, with the options meant where a word is the start of some
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}"
+                     + _written_in_full(unknown, [parser, parser.eegviz_commands[args.cmd]]))
     args.config = known.config
     after = vars(args).pop("plugins_after", None)  # --plugins after the command (_add_anywhere_options)
     if after:
         args.plugins = (args.plugins or []) + after
     return args
+
+
+def _written_in_full(unknown: list[str], parsers: list[argparse.ArgumentParser]) -> str:
+    """The options the unrecognized words are the start of (build_parser reads no abbreviation), as a hint after
+    argparse's "unrecognized arguments": a script's `--sin osc:...`, which argparse read as --sink before, is
+    told what to write. Empty where no word begins an option of the command."""
+    options = sorted({o for p in parsers for a in p._actions for o in a.option_strings if o.startswith("--")})
+    hints = []
+    for word in (w.split("=", 1)[0] for w in unknown if w.startswith("--") and len(w) > 2):
+        meant = [o for o in options if o.startswith(word)]
+        if meant:
+            hints.append(f"for {word} write {meant[0] if len(meant) == 1 else 'one of ' + ', '.join(meant)}")
+    if not hints:
+        return ""
+    return f" (options are not abbreviated: {'; '.join(hints)})"
 
 
 def setup_logging(args) -> None:

@@ -175,19 +175,19 @@ def test_simulate_demo_has_one_table_of_the_options_it_does_not_read(tmp_path, c
 
 def test_the_command_line_without_the_file_is_parsed_once_and_holds_only_what_it_gives(tmp_path):
     """_plain answers every question parse_args asks of the command line alone (which lists it gives, -v, which
-    option replaces a file's, where a value came from): an option left out is no attribute, --no-X is False, an
-    abbreviation counts. Which options were given took a second parse of its own."""
+    option replaces a file's, where a value came from): an option left out is no attribute, --no-X is False. Which
+    options were given took a second parse of its own."""
     from eegviz.cli import _plain, parse_args
 
-    plain = _plain(["live", "--no-sim", "--sin", "osc:127.0.0.1:9000", "-v"])
+    plain = _plain(["live", "--no-simulate", "--sink", "osc:127.0.0.1:9000", "-v"])
     assert {k: v for k, v in vars(plain).items() if k != "fn"} == {
         "cmd": "live", "simulate": False, "sink": ["osc:127.0.0.1:9000"], "verbose": True}
     assert set(vars(_plain(["train"]))) == {"cmd", "fn"}  # its required --data may come from a config file
-    assert _plain(["demo", "--hel"]) is None and _plain(["demo", "--steps", "x"]) is None
+    assert _plain(["demo", "--help"]) is None and _plain(["demo", "--steps", "x"]) is None
     cfg = tmp_path / "s.toml"
     cfg.write_text("[demo]\nstrength = 0.5\nsteps = 2\n")
     origins: dict[str, str] = {}
-    args = parse_args(["demo", "--config", str(cfg), "--stre", "0.25"], origins)
+    args = parse_args(["demo", "--config", str(cfg), "--strength", "0.25"], origins)
     assert (args.strength, args.steps) == (0.25, 2)
     assert origins == {"--steps": f"config file {cfg} [demo]: 'steps' = 2"}  # --strength: the command line's
 
@@ -860,3 +860,42 @@ def test_a_sessions_compile_without_a_cpp_compiler_is_refused_before_anything_lo
     err = capsys.readouterr().err
     assert "eegviz: error: --compile on the CPU needs a C++ compiler" in err and "Traceback" not in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_options_are_read_only_as_written_in_full(tmp_path, capsys):
+    """argparse took any unique start of an option for it: `--co FILE` was read as --config (before the command's
+    own parse, so demo's --compile did not even make it ambiguous), and a script's `--sin` meant --sink only until
+    an option beginning the same was added. Every parser reads options in full now; the error names the options
+    the word begins."""
+    from eegviz.cli import parse_args
+
+    cfg = tmp_path / "lab.toml"
+    cfg.write_text("[demo]\nspeed = 3\n")
+    assert parse_args(["demo", "--config", str(cfg)]).speed == 3.0
+    assert parse_args(["demo", f"--config={cfg}"]).speed == 3.0
+    for argv, tail in [
+            (["demo", "--co", str(cfg)], f"--co {cfg} (options are not abbreviated: for --co write one of "
+                                         "--compile, --config)"),
+            (["--conf", str(cfg), "demo"], None),  # before the command: argparse takes the file for the command
+            (["demo", "--sin", "osc:127.0.0.1:9"], "--sin osc:127.0.0.1:9 (options are not abbreviated: for --sin "
+                                                   "write --sink)"),
+            (["demo", "--spee=3"], "--spee=3 (options are not abbreviated: for --spee write --speed)"),
+            (["demo", "--nothing-like-it"], "--nothing-like-it")]:
+        with pytest.raises(SystemExit) as exc:
+            parse_args(argv)
+        assert exc.value.code == 2
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert last.startswith("eegviz: error: ") and "Traceback" not in last
+        if tail is not None:
+            assert last == f"eegviz: error: unrecognized arguments: {tail}", last
+
+
+def test_the_module_scripts_read_options_only_in_full(capsys):
+    """`python -m eegviz.record.run_report --he` printed the help (argparse read --help), as the stage scripts'
+    `--mod M` ran as --model M: their parsers read options in full too."""
+    from eegviz.record import run_report
+
+    with pytest.raises(SystemExit) as exc:
+        run_report.main(["--he", "session-001"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --he" in capsys.readouterr().err

@@ -146,8 +146,8 @@ def test_the_command_line_replaces_a_files_list_and_plugins_cannot_come_from_a_f
     cfg = _toml(tmp_path, '[demo]\nsink = ["osc:127.0.0.1:9"]\n')
     assert parse_args(["demo", "--config", cfg]).sink == ["osc:127.0.0.1:9"]
     assert parse_args(["demo", "--config", cfg, "--sink", "osc:127.0.0.1:10"]).sink == ["osc:127.0.0.1:10"]
-    # an abbreviation argparse accepts replaces the file's list too (it was appended to it)
-    assert parse_args(["demo", "--config", cfg, "--sin", "osc:127.0.0.1:10"]).sink == ["osc:127.0.0.1:10"]
+    # so does `--sink=VALUE`, as argparse reads it (options are not abbreviated: `--sin` is refused, tests/test_cli.py)
+    assert parse_args(["demo", "--config", cfg, "--sink=osc:127.0.0.1:10"]).sink == ["osc:127.0.0.1:10"]
     with pytest.raises(EegvizError, match="'plugins' cannot be set from a config file"):
         parse_args(["demo", "--config", _toml(tmp_path, 'plugins = ["/tmp"]\n')])
     # `eegviz plugins` (listing what the folder adds) said "'plugins' must be a table ([plugins])" of the same file
@@ -480,7 +480,7 @@ def test_the_command_lines_sink_replacing_the_files_list_is_said(tmp_path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("eegviz: note: --sink on the command line replaces the config "
                                                    "file's 'sink' list, so osc:127.0.0.1:11 is not used")
-    parse_args(["demo", "--config", cfg, "--sin", "osc:127.0.0.1:11", "--sink", "osc:127.0.0.1:9"])
+    parse_args(["demo", "--config", cfg, "--sink=osc:127.0.0.1:11", "--sink", "osc:127.0.0.1:9"])
     assert capsys.readouterr().err == ""
     parse_args(["demo", "--config", cfg])
     assert capsys.readouterr().err == ""

@@ -481,7 +481,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from eegviz.bench.reconnect import measure_reconnect
 
-    p = argparse.ArgumentParser(prog="python -m eegviz.bench.soak", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m eegviz.bench.soak", description=__doc__.splitlines()[0],
+                                allow_abbrev=False)  # as eegviz's own commands: options only in full
     p.add_argument("--duration", type=float, default=300.0)
     p.add_argument("--channels", type=int, default=128)
     p.add_argument("--sfreq", type=float, default=1000.0)

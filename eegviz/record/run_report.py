@@ -428,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     parser = argparse.ArgumentParser(prog=RERUN, description="Write a session folder's run report (report.html, "
-                                     "contact_sheet.png, latency.png) again from its results.jsonl.")
+                                     "contact_sheet.png, latency.png) again from its results.jsonl.",
+                                     allow_abbrev=False)  # as eegviz's own commands: options only in full
     parser.add_argument("folder", help="a session folder: the --out DIR of a session, or DIR/session-NNN")
     folder = Path(parser.parse_args(argv).folder).expanduser()
     if not (folder / "results.jsonl").is_file():

@@ -204,7 +204,7 @@ def load_stage(folder: Path, kind: str):
 
 def main(argv=None) -> int:
     """The generator and its classifier alone, with held-out figures: DIR/results.json."""
-    p = argparse.ArgumentParser(prog="python -m eegviz.train.diffusers_gen")
+    p = argparse.ArgumentParser(prog="python -m eegviz.train.diffusers_gen", allow_abbrev=False)  # in full only
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)

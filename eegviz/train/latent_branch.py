@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     from eegviz.data.loaders import open_dataset
     from eegviz.data.options import add_dataset_arguments, dataset_options
 
-    p = argparse.ArgumentParser(prog="python -m eegviz.train.latent_branch", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m eegviz.train.latent_branch", description=__doc__.split("\n")[0],
+                                allow_abbrev=False)  # as eegviz's own commands: options only in full
     p.add_argument("--model", required=True, help="model folder with a decoder and a generator pipeline")
     p.add_argument("--data", required=True, help="the dataset the decoder was trained on")
     add_dataset_arguments(p)  # as given to `eegviz train`
