@@ -13,7 +13,7 @@ from pathlib import Path
 from eegviz.checks import (check_at_least, check_compiler, check_named, check_new_file, check_positive, check_range,
                            check_threads)
 from eegviz.data.options import add_dataset_arguments, dataset_options
-from eegviz.errors import EegvizError, os_error_line
+from eegviz.errors import EegvizError, about, os_error_line
 from eegviz.settings import GeneratorSettings, SessionSettings, SourceSettings, bad_names
 from eegviz.world.sim_cli import SIM_OPTIONS
 
@@ -60,16 +60,19 @@ def _check_session(settings: SessionSettings) -> None:
     source = settings.source
     _check_headless_display(settings)
     _check_generator(settings.model.generator)
-    generator_class(settings.model.generator.name)  # a mistyped --generator or --sink was said only once the
-    for spec in settings.output.sinks:             # model had loaded (seconds; in the window, once it was open)
-        sink_class(spec)
+    with about("--generator"):  # its errors name the value, not the option: a config file's is named by main()
+        generator_class(settings.model.generator.name)  # a mistyped --generator or --sink was said only once the
+    for spec in settings.output.sinks:                 # model had loaded (seconds; in the window, once it was open)
+        with about("--sink"):
+            sink_class(spec)
     if source.command == "live":
         _check_live_source(source)
     if source.command == "demo":
         from eegviz.paths import demo_recording_checked
 
         demo_recording_checked()
-    check_montage(source.montage)
+    with about("--montage"):
+        check_montage(source.montage)
     if settings.threads is not None:
         check_threads(settings.threads)
     check_reject_uv(settings.reject_uv)
@@ -86,15 +89,20 @@ def _check_session(settings: SessionSettings) -> None:
             raise EegvizError(f"--screenshot {settings.output.screenshot}: name an image file "
                               f"({', '.join(SCREENSHOT_KINDS)})")
     if source.board_params and source.board is None:
+        from eegviz.sources.brainflow_params import BRAINFLOW_PARAMS
+
         # a live source plugin's port is its own option: "give --board ID" sent its user to BrainFlow
         plugin = (f"; source plugin '{source.reader}' takes its own options as --source {source.reader}:ARGS"
                   if source.command == "live" and source.reader != "auto" else "")
-        raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID"
-                          + plugin)
+        given = dict(source.board_params)
+        with about(*(flag for flag, field, _ in BRAINFLOW_PARAMS if field in given)):  # a file's ip_address too
+            raise EegvizError("--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID"
+                              + plugin)
     if settings.images_dir is not None:
         from eegviz.data.images import find_images
 
-        find_images(settings.images_dir, "--images-dir")  # a missing or empty folder, two files of one id
+        with about("--images-dir"):
+            find_images(settings.images_dir, "--images-dir")  # a missing or empty folder, two files of one id
     check_named(settings.output.folder, "--out", "a folder for the session's results (or leave --out out)")
     if not settings.display.headless:
         from eegviz.app.display import check_display
@@ -193,7 +201,8 @@ def _check_rate_and_unit(source: SourceSettings) -> None:
     if source.sfreq is not None:
         check_positive(source.sfreq, "--sfreq", unit="Hz")
     if source.unit is not None:
-        checked_unit(source.unit, "--unit")
+        with about("--unit"):  # "unknown --unit 'x'": the option is not where main() looks for it
+            checked_unit(source.unit, "--unit")
     given = [opt for opt, value in (("--sfreq", source.sfreq), ("--unit", source.unit)) if value is not None]
     if given and source.resolved_reader in ("xdf", "mne"):
         name = Path(source.file or "").name
@@ -1333,14 +1342,22 @@ def setup_logging(args) -> None:
     configure(getattr(args, "cmd", None), args.log_level, bool(args.verbose), LOG_LEVELS)
 
 
-def _naming_the_file(message: str, origins: dict[str, str]) -> str:
-    """An error that starts with an option (`--strength must be in (0, 1]`) whose value came from the --config
-    file, and not from the command line, with the file's key and value put before it: said under the flag's name
-    alone, it sent the user to a command line that did not have the flag. origins: parse_args's."""
-    flag = re.match(r"--[a-z0-9][a-z0-9-]*", message)
-    if flag is None or flag.group(0) not in origins:
-        return message
-    return f"{origins[flag.group(0)]}: {message}"
+# the options an error starts with: `--strength must ...`, `--board and --stream cannot ...`, `--a, --b are ...`,
+# `--serial-port/--mac-address/... are ...`
+_LEADING_FLAGS = re.compile(r"--[a-z0-9][a-z0-9-]*(?:(?:, | and |/)--[a-z0-9][a-z0-9-]*)*")
+
+
+def _naming_the_file(exc: EegvizError, origins: dict[str, str]) -> str:
+    """An error about an option whose value came from the --config file, and not from the command line, with the
+    file's key and value put before it: said under the flag's name alone, it sent the user to a command line that
+    did not have the flag. The option is the one the error is marked as about (eegviz.errors.about: "unknown montage
+    'x'" names none), else the first of those it starts with that the file set (`--board and --stream cannot go
+    together` with the file's stream named only the command line's board before). origins: parse_args's."""
+    message = str(exc)
+    leading = _LEADING_FLAGS.match(message)
+    flags = [*getattr(exc, "options", ()), *(re.findall(r"--[a-z0-9-]+", leading.group(0)) if leading else ())]
+    where = next((origins[f] for f in flags if f in origins), None)
+    return message if where is None else f"{where}: {message}"
 
 
 def _undecoded_bytes(exc: UnicodeEncodeError) -> bool:
@@ -1412,7 +1429,7 @@ def main(argv: list[str] | None = None) -> int:
         set_plugin_dirs(args.plugins)
         return args.fn(args)
     except EegvizError as exc:
-        print(f"eegviz: error: {_naming_the_file(str(exc), origins)}", file=sys.stderr)
+        print(f"eegviz: error: {_naming_the_file(exc, origins)}", file=sys.stderr)
         return 2
     except OSError as exc:
         if isinstance(exc, BrokenPipeError) and _stdout_reader_gone():

@@ -38,3 +38,17 @@ def naming(path):
         if e.filename is None and e.errno is not None:
             raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
+
+
+@contextmanager
+def about(*options: str):
+    """Mark an EegvizError raised inside as being about these command-line options (`--montage`), where its words
+    need not name them ("unknown montage 'x'", "no generator named 'x'"): the command line puts where a --config
+    file set the option before it (eegviz.cli), and a user whose file held the value was otherwise sent to a flag
+    they had not typed. The innermost mark wins: it is the nearest to the value that failed."""
+    try:
+        yield
+    except EegvizError as e:
+        if not getattr(e, "options", None):
+            e.options = options
+        raise

@@ -671,3 +671,52 @@ def test_a_bad_value_from_the_file_is_said_with_its_key_and_a_flags_under_the_fl
                                        "in (0, 1]: the fraction of the sampler's noise schedule applied\n")
     assert main(["demo", "--config", cfg, "--headless", "--steps", "0", "--strength", "0.5"]) == 2
     assert capsys.readouterr().err.startswith("eegviz: error: --steps must be >= 1")
+
+
+@pytest.mark.parametrize("table, argv, key, message", [
+    # errors that name the value, not the option (no file or key was said: `model = ...`-style typos were hunted
+    # on a command line that did not have them)
+    ('[demo]\ngenerator = "embeded"\n', ["demo", "--headless"], "'generator' = \"embeded\"",
+     "no generator named 'embeded'"),
+    ('[live]\nmontage = "standard_1202"\n', ["live", "--headless", "--simulate"], "'montage' = \"standard_1202\"",
+     "unknown montage 'standard_1202'"),
+    ('[demo]\nimages_dir = "FULL"\n', ["demo", "--headless"], "'images_dir' = \"FULL\"", "no images"),
+    ('[replay]\nunit = "furlong"\n', ["replay", "DEMO", "--headless"], "'unit' = \"furlong\"",
+     "unknown --unit 'furlong'"),
+    # a BrainFlow parameter other than the two the message names, without a board
+    ('[live]\nip_address = "10.0.0.9"\n', ["live", "--headless"], "'ip_address' = \"10.0.0.9\"",
+     "--serial-port/--mac-address/... are BrainFlow connection parameters: give --board ID"),
+    # two options that cannot go together, the first from the command line, the second from the file
+    ('[present]\nsize = 64\n', ["present", "FULL", "--per-class", "3"], "'size' = 64",
+     "--per-class and --size are for --write-demo-folder"),
+    ('[present]\nwrite_demo_folder = "FULL"\n', ["present", "FULL"], "'write_demo_folder' = \"FULL\"",
+     "give an images folder to present or --write-demo-folder, not both"),
+    ('[present]\nlog = "FULL/x"\n', ["present", "FULL"], "'log' = \"FULL/x\"", "the presentation log"),
+])
+def test_every_error_about_a_files_value_names_the_file_and_key(tmp_path, capsys, monkeypatch, table, argv, key,
+                                                                  message):
+    """An error about a value the --config file gave started with the file and key only where its first word was
+    the option itself (`--strength must ...`): "no generator named 'embeded'", "unknown montage ...", "unknown --unit
+    'furlong'", a file's ip_address refused as "--serial-port/--mac-address/...", present's `--per-class and --size
+    are for --write-demo-folder` with the file's size, said nothing of the file, and the user looked for a flag they
+    had not typed."""
+    from eegviz.app import source_choice
+    from eegviz.cli import main
+    from eegviz.paths import demo_recording
+
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("an earlier run's log")
+    cfg = _toml(tmp_path, table.replace("FULL", str(full)))
+
+    def loads(*args, **kwargs):
+        raise AssertionError("the session's source was built before its options were checked")
+
+    monkeypatch.setattr(source_choice, "initial_source", loads)
+    argv = [str(demo_recording()) if a == "DEMO" else str(full) if a == "FULL" else a for a in argv]
+    assert main([*argv, "--config", cfg]) == 2
+    err = capsys.readouterr().err
+    section = argv[0]
+    assert err.startswith(f"eegviz: error: config file {cfg} [{section}]: {key.replace('FULL', str(full))}: "
+                          f"{message}"), err
+    assert err.count("\n") == 1

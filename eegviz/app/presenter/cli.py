@@ -15,7 +15,7 @@ from eegviz.app.presenter.schedule import (DEFAULT_NAME, DESIGNS, MAX_SECONDS, P
                                            check_stream_name, log_exists_message, remaining, resume_point,
                                            session_path, session_record, write_session)
 from eegviz.checks import check_at_least, check_named, check_range
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, about
 from eegviz.stopping import signals_call
 
 # No Qt (PySide6) at import: eegviz.cli builds every command's parser from add_arguments, so Qt, the widget, the
@@ -245,7 +245,8 @@ def main_from_args(args: argparse.Namespace) -> int:
         from eegviz.app.presenter.stimulus_folder import MAX_SIZE, write_stimulus_folder
 
         if args.images_dir:
-            raise EegvizError("give an images folder to present or --write-demo-folder, not both")
+            with about("--write-demo-folder"):  # a config file's is named before it (eegviz.cli)
+                raise EegvizError("give an images folder to present or --write-demo-folder, not both")
         classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         # named as the options are: write_stimulus_folder's own check names its parameters (n_per_class)
         check_at_least(args.per_class, "--per-class", 1)
@@ -274,7 +275,8 @@ def main_from_args(args: argparse.Namespace) -> int:
                                      ("--jitter", args.jitter_s, True), ("--lead-in", args.lead_in_s, True)):
         check_seconds(option, seconds, zero_ok=zero_ok)
     if args.log and Path(args.log).exists():
-        raise EegvizError(log_exists_message(args.log))
+        with about("--log"):  # the message names the file, not the option (a config file's is named before it)
+            raise EegvizError(log_exists_message(args.log))
     return run_presenter(args.images_dir, design=args.design, on_s=args.on_s, blank_s=args.blank_s,
                          jitter_s=args.jitter_s, repeats=args.repeats, shuffle=args.shuffle, seed=args.seed,
                          block_size=args.block_size, name=args.name, log_path=args.log, windowed=args.windowed,
