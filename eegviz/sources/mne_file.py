@@ -81,8 +81,9 @@ COMPOSITE_TRIGGERS = ("STI101", "STI 014", "STI014", "Status")
 
 
 def _trigger_events(raw, path: Path) -> list[tuple[str, np.ndarray]]:
-    """(channel, its events (n, 3) as mne.find_events gives them) for each trigger channel holding any (BioSemi
-    BDF's "Status", Neuromag FIF's STI channels, any stim channel)."""
+    """(channel, its events (n, 3) as mne.find_events gives them: sample, code before, code) for each trigger
+    channel holding any (BioSemi BDF's "Status", Neuromag FIF's STI channels, any stim channel), one per stimulus
+    (_stimulus_onsets)."""
     import mne
 
     found = []
@@ -92,12 +93,53 @@ def _trigger_events(raw, path: Path) -> list[tuple[str, np.ndarray]]:
         # event
         biosemi = {"mask": 0xFFFF, "mask_type": "and"} if path.suffix.lower() == ".bdf" and name == "Status" else {}
         try:
-            events = mne.find_events(raw, stim_channel=name, shortest_event=1, verbose="error", **biosemi)
+            # every change (output="step", consecutive=True), judged below: find_events' default onsets are the
+            # changes up only ("increasing"), so a code written over a higher one without a return to zero (5
+            # then 3) was no event, a stimulus lost, and a code whose bits rose a sample apart (0, 1, 3) two
+            steps = mne.find_events(raw, stim_channel=name, output="step", consecutive=True, shortest_event=1,
+                                    verbose="error", **biosemi)
         except Exception:  # noqa: BLE001 - a channel find_events cannot read is no evidence of triggers
             continue
+        events = _stimulus_onsets(steps, raw.info["sfreq"])
         if len(events):
             found.append((name, events))
     return found
+
+
+# A parallel port's lines do not all change at one instant: code 3 written over 0 can read 1 for a sample on its
+# way up, and 6 cleared to 0 read 4 on its way down. Such a passing value lasts well under a millisecond; a
+# stimulus program does not write two codes that close together.
+TRANSITION_S = 0.001
+
+
+def _between(code: int, before: int, after: int) -> bool:
+    """Whether `code` is a value the lines pass through going from `before` to `after`: the bits the two share, and
+    only bits of either."""
+    return (before & after) & ~code == 0 and code & ~(before | after) == 0
+
+
+def _stimulus_onsets(steps: np.ndarray, sfreq: float) -> np.ndarray:
+    """The onsets (sample, code before, code) among a trigger channel's steps (every change, as find_events'
+    output="step" gives them), one per stimulus: each change to a code other than 0, a code held for many samples
+    being one onset, and a code written over another without a return to zero one more. A value the lines only
+    pass through between two codes (_between, for at most TRANSITION_S, and at least a sample) is no onset: the
+    change it opened goes on to the code after it, from the sample it started at (the first line to move). A code
+    that lasts a single sample between zeros is a short pulse, and kept."""
+    short = max(1, int(round(TRANSITION_S * sfreq)))
+    rows = [tuple(int(v) for v in row) for row in np.asarray(steps).reshape(-1, 3)]
+    onsets = []
+    level = rows[0][1] if rows else 0  # the code before the step, passing values left out
+    start = None  # the sample a passing value began at
+    for i, (sample, _, code) in enumerate(rows):
+        nxt = rows[i + 1] if i + 1 < len(rows) else None
+        if (nxt is not None and nxt[0] - sample <= short and code not in (level, nxt[2])
+                and _between(code, level, nxt[2])):
+            start = sample if start is None else start
+            continue
+        if code != level and code != 0:
+            onsets.append((sample if start is None else start, level, code))
+        level, start = code, None
+    return np.array(onsets, dtype=np.int64).reshape(-1, 3)
 
 
 def _trigger_line(name: str, events: np.ndarray) -> str:

@@ -787,3 +787,31 @@ def test_bads_naming_a_channel_the_file_itself_marks_bad_is_not_refused(tmp_path
     pipe.decoder, pipe.montage, pipe.source, pipe.bads = SimpleNamespace(spec=spec), None, source, ("c3", "O1")
     cmap = pipe._preprocessor(source.info).channel_map
     assert cmap.bads == ("O1",) and cmap.replaced == ("O1",) and cmap.n_interpolated == 2  # C3 and O1
+
+
+def test_each_stimulus_on_a_status_channel_is_one_event(tmp_path):
+    """find_events' default onsets are the changes up: a code written over a higher one without a return to zero
+    (5, then 2) lost the second stimulus, and a code whose port lines rose a sample apart (0, 1, 3) was two
+    stimuli, 1 and 3. Each stimulus is one event now: a code held for many samples, a code over a code, a value
+    the lines only pass through (up or down) left out, and a genuine one-sample pulse kept; the amplifier's high
+    Status bits stay out of the codes."""
+    sf = 2048
+    status = np.full(3 * sf, float((1 << 20) | (1 << 16)))  # CMS in range, new epoch: no triggers
+
+    def put(at_s, *levels):  # (code, samples) one after another from at_s
+        i = int(at_s * sf)
+        for code, n in levels:
+            status[i:i + n] += code
+            i += n
+
+    put(1.0, (1, 1), (3, 40))  # 3 rising through 1
+    put(1.5, (5, 40), (2, 40))  # 2 written over 5
+    put(2.0, (6, 40), (4, 1))  # 6 falling through 4
+    put(2.5, (7, 1))  # a one-sample pulse
+    eeg = np.random.default_rng(4).standard_normal((8, 3 * sf)) * 10
+    _write_bdf(tmp_path / "rec.bdf", CAP8 + ["Status"], np.vstack([eeg, status]), sf)
+    (tmp_path / "codes.csv").write_text("code,image_id\n2,two_1\n3,three_1\n5,five_1\n6,six_1\n7,seven_1\n")
+    src = MneFileSource(tmp_path / "rec.bdf", speed=0, event_ids=tmp_path / "codes.csv")
+    markers = [(round(m.timestamp * sf), m.payload) for m in src.load()[2]]
+    assert markers == [(int(1.0 * sf), "three_1"), (int(1.5 * sf), "five_1"), (int(1.5 * sf) + 40, "two_1"),
+                       (int(2.0 * sf), "six_1"), (int(2.5 * sf), "seven_1")]
