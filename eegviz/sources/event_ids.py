@@ -7,8 +7,10 @@ told apart by its header alone (nothing is guessed from the values):
 
 - a code table: columns `code` and `image_id` (other columns ignored), one row per code; each stimulus event
   becomes the id of its code (a code per image, or a code per class);
-- a sequence: a column `image_id` and no `code` column, one row per stimulus event in presentation order (the
-  nth event is the nth id); `eegviz present --log`'s onset log (trial,image_id,class,...) is one, as it is.
+- a sequence: the one column `image_id`, one row per stimulus event in presentation order (the nth event is the
+  nth id); `eegviz present --log`'s onset log (trial,image_id,class,...) is one, as it is. Any other header with
+  image_id and no code column is refused: a code table whose codes are headed `trigger` or `event` was read as a
+  sequence, its codes ignored, and replayed with the nth image at the nth event, whatever code it had.
 
 Which events are stimulus events: all of the file's trigger-code events, or with --event-codes LIST only those
 whose code it lists ("1-200", "1,2,5-9"); the others (responses, a start code) are left out. Everything is
@@ -79,6 +81,11 @@ def read_event_ids(path: str | Path) -> EventIds:
                           "stimulus event, as `eegviz present --log` writes)")
     at = header.index("image_id")
     code_at = header.index("code") if "code" in header else None
+    if code_at is None and not _sequence_header(header):
+        raise EegvizError(f"{OPTION} {path}: its header ({first.strip()[:80]!r}) has image_id but no code column, "
+                          "and is no sequence's: a code table's header is code,image_id (the trigger codes in a "
+                          "column named code), a sequence's is image_id alone, one row per stimulus event, or the "
+                          "onset log `eegviz present --log` writes, as it is")
     ids = []
     for line, row in rows[1:]:
         image_id = row[at].strip() if at < len(row) else ""
@@ -100,6 +107,15 @@ def read_event_ids(path: str | Path) -> EventIds:
                               f"'{image_id}'")
         table[code] = image_id
     return EventIds(path, "table", table, ())
+
+
+def _sequence_header(header: list[str]) -> bool:
+    """Whether a header without a code column is a sequence's: image_id alone (a spreadsheet's empty trailing
+    columns aside), or an onset log of `eegviz present --log`, this version's or an older one's."""
+    from eegviz.app.presenter.schedule import LOG_FIELDS, ONSET_FIELDS  # no Qt; only a file without code needs it
+
+    named = [c for c in header if c]
+    return named == ["image_id"] or tuple(named) in (LOG_FIELDS, ONSET_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,28 @@ def test_eeglab_numeric_event_types_are_codes(tmp_path):
     (tmp_path / "codes.csv").write_text("code,image_id\n3,dog_01\n12,cat_02\n")
     src = MneFileSource(rec, speed=0, event_ids=tmp_path / "codes.csv")
     assert _markers(src) == [(1.0, "dog_01"), (3.0, "cat_02")]
+
+
+@pytest.mark.parametrize("header", ["trigger,image_id", "Event;Image_ID", "image_id\trt", "trial,image_id,class"])
+def test_a_header_with_image_id_and_no_code_column_must_be_a_sequences(tmp_path, header):
+    """A code table whose codes were headed `trigger` (or `event`) was read as a sequence, its codes ignored: the
+    nth image was put at the nth event whatever its code. A header without a code column is a sequence's only as
+    the format says: image_id alone, or the onset log `eegviz present --log` writes."""
+    sep = "\t" if "\t" in header else ";" if ";" in header else ","
+    (tmp_path / "ids.csv").write_text(f"{header}\n" + sep.join(["1", "dog_01", "x"][:header.count(sep) + 1]) + "\n")
+    with pytest.raises(EegvizError) as e:
+        read_event_ids(tmp_path / "ids.csv")
+    assert str(e.value) == (f"--event-ids {tmp_path / 'ids.csv'}: its header ({header!r}) has image_id but no code "
+                            "column, and is no sequence's: a code table's header is code,image_id (the trigger codes "
+                            "in a column named code), a sequence's is image_id alone, one row per stimulus event, or "
+                            "the onset log `eegviz present --log` writes, as it is")
+
+
+def test_a_sequence_is_image_id_alone_or_an_onset_log(tmp_path):
+    from eegviz.app.presenter.schedule import LOG_FIELDS, ONSET_FIELDS
+
+    (tmp_path / "seq.csv").write_text("Image_ID,\r\ndog_01,\r\ncat_02,\r\n")  # a spreadsheet's empty last column
+    assert read_event_ids(tmp_path / "seq.csv").sequence == ("dog_01", "cat_02")
+    for fields in (LOG_FIELDS, ONSET_FIELDS):
+        (tmp_path / "log.csv").write_text(",".join(fields) + "\n0,dog_01,dog\n")
+        assert read_event_ids(tmp_path / "log.csv").sequence == ("dog_01",)
