@@ -109,13 +109,17 @@ def read_event_ids(path: str | Path) -> EventIds:
     return EventIds(path, "table", table, ())
 
 
+# The headers of `eegviz present --log`'s onset logs: eegviz.app.presenter.schedule's LOG_FIELDS, and ONSET_FIELDS of
+# the logs written before offsets were, spelt out here because the sources do not import the app (a test pins them).
+_ONSET_LOG = ("trial", "image_id", "class", "onset_lsl", "intended_lsl", "late_ms")
+PRESENT_LOG_HEADERS = (_ONSET_LOG + ("offset_lsl", "on_ms", "intended_on_ms", "offset_by"), _ONSET_LOG)
+
+
 def _sequence_header(header: list[str]) -> bool:
     """Whether a header without a code column is a sequence's: image_id alone (a spreadsheet's empty trailing
     columns aside), or an onset log of `eegviz present --log`, this version's or an older one's."""
-    from eegviz.app.presenter.schedule import LOG_FIELDS, ONSET_FIELDS  # no Qt; only a file without code needs it
-
     named = [c for c in header if c]
-    return named == ["image_id"] or tuple(named) in (LOG_FIELDS, ONSET_FIELDS)
+    return named == ["image_id"] or tuple(named) in PRESENT_LOG_HEADERS
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,11 @@ def test_a_header_with_image_id_and_no_code_column_must_be_a_sequences(tmp_path,
 
 
 def test_a_sequence_is_image_id_alone_or_an_onset_log(tmp_path):
+    """The onset logs' headers event_ids spells out (the sources do not import the app) are the presenter's."""
     from eegviz.app.presenter.schedule import LOG_FIELDS, ONSET_FIELDS
+    from eegviz.sources.event_ids import PRESENT_LOG_HEADERS
+
+    assert PRESENT_LOG_HEADERS == (LOG_FIELDS, ONSET_FIELDS)
 
     (tmp_path / "seq.csv").write_text("Image_ID,\r\ndog_01,\r\ncat_02,\r\n")  # a spreadsheet's empty last column
     assert read_event_ids(tmp_path / "seq.csv").sequence == ("dog_01", "cat_02")
