@@ -394,3 +394,40 @@ def test_every_time_logged_is_taken_after_its_frame_is_handed_over(qtbot, stim_d
     stamp = p._hand_over()
     assert events[-3:] == ["paint", "sync", ("clock", stamp)]
     p.close_stream()
+
+
+def test_aborts_before_the_first_image_and_twice_in_a_blank_keep_a_well_formed_log(qtbot, stim_dir, tmp_path):
+    """The abort's edges: Escape while waiting for a recorder (no image yet) ends the run once and leaves the log's
+    header, which --resume reads as nothing shown; Escape twice in a blank (and the window closed after) ends it
+    once, the image before it logged as ended by the blank, not by the abort that came later."""
+    from eegviz.app.presenter.schedule import LOG_FIELDS
+
+    p, _ = _presenter(qtbot, stim_dir, log_path=tmp_path / "none.csv")
+    ended = []
+    p.finished.connect(ended.append)
+    p.start()
+    assert p.state == "waiting"
+    qtbot.keyClick(p, QtCore.Qt.Key.Key_Escape)
+    qtbot.keyClick(p, QtCore.Qt.Key.Key_Escape)
+    p.close()
+    assert ended == [False] and p.records == []
+    assert (tmp_path / "none.csv").read_text().splitlines() == [",".join(LOG_FIELDS)]
+    p.close_stream()
+
+    p, _ = _presenter(qtbot, stim_dir, on_s=0.05, log_path=tmp_path / "blank.csv", wait_for_consumer=False)
+    ended = []
+    p.finished.connect(ended.append)
+
+    def escape_twice_in_the_blank(i, image_id, ts):
+        if i == 0:
+            QtCore.QTimer.singleShot(80, lambda: [qtbot.keyClick(p, QtCore.Qt.Key.Key_Escape) for _ in range(2)])
+
+    p.onset.connect(escape_twice_in_the_blank)
+    with qtbot.waitSignal(p.finished, timeout=3000):
+        p.start()
+    p.close()
+    p.close_stream()
+    with open(tmp_path / "blank.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert ended == [False] and len(rows) == len(p.records) == 1 and rows[0]["offset_by"] == "blank"
+    assert float(rows[0]["on_ms"]) == pytest.approx(50, abs=45)
