@@ -507,12 +507,14 @@ def cmd_eval(args) -> int:
     data_opts = dataset_options(args)
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
-    from eegviz.model_sources import resolve_model_dir
     from eegviz.paths import check_new_output
 
     # an earlier report (a model's own MODEL/report among them) is a record: a rerun writes a new folder
     check_new_output(Path(args.out), "--out", "an evaluation report (metrics.json and its plots)")
-    model = resolve_model_dir(args.model)
+    from eegviz.model_sources import resolve_model_dir
+
+    with about("--model"):  # its decoder is loaded (and so marked) by evaluate, after the data
+        model = resolve_model_dir(args.model)
     # --steps / --strength / --init apply to the model's own generator too, not only to a named one
     generator = (eval_generator(model, args.generator, GeneratorSettings.from_options(vars(args)).options)
                  if args.reconstructions else None)
@@ -539,6 +541,8 @@ def cmd_bench(args) -> int:
                     hint=f"the soak's sample counter rides in a float32 channel, exact below 2**24 samples "
                          f"({COUNTER_LIMIT / SOAK_SFREQ / 3600:.1f} h at {SOAK_SFREQ:g} Hz)")
     _check_named(args, "--model", "--sd-model")
+    if args.model is not None:
+        _check_model_folder(args.model)
     # printed, then written nowhere, without a word
     check_named(args.out, "--out", "the JSON file to write (or leave --out out to print only)")
     if args.out:
@@ -596,6 +600,16 @@ def cmd_bench(args) -> int:
         raise
     _write_bench_json(result, args.out)
     return 0
+
+
+def _check_model_folder(model: str) -> None:
+    """bench's --model checked to hold a decoder before minutes of timing, its error marked as --model's ("no model
+    at X" does not name it): a config file's top-level `model`, read by every command that has the option, is then
+    named before it."""
+    from eegviz.modelio import read_config
+
+    with about("--model"):
+        read_config(Path(model).expanduser(), "decoder.json")  # as run_bench reads it: a folder
 
 
 def _bench_options(result: dict, args) -> None:

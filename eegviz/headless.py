@@ -14,9 +14,12 @@ def build_models(model_dir: Path, generator: GeneratorSettings):
     """(decoder, generator) for a resolved model folder: the embedded generator reads the folder, a generator
     plugin builds itself from the settings' GeneratorOptions and the model folder."""
     from eegviz.decoders.two_branch import TwoBranchDecoder
+    from eegviz.errors import about
     from eegviz.generators import make_generator
 
-    return TwoBranchDecoder.load(model_dir), make_generator(generator.name, model_dir, generator.options)
+    with about("--model"):  # "no model at X": a config file's `model` is named before it (eegviz.cli)
+        decoder = TwoBranchDecoder.load(model_dir)
+    return decoder, make_generator(generator.name, model_dir, generator.options)
 
 
 def pipeline_options(settings: SessionSettings, model_dir: Path | None) -> dict:
@@ -42,13 +45,15 @@ def run_headless(source, settings: SessionSettings):
     session folder (eegviz.record.session_folder). A progress bar counts markers on
     a terminal.
     """
+    from eegviz.errors import about
     from eegviz.model_sources import resolve_model_dir
     from eegviz.pipeline import Pipeline
     from eegviz.record.session_folder import SessionOutput
     from eegviz.sinks import ProgressSink, close_sinks, make_sinks
 
     output = SessionOutput(settings.output.folder, settings) if settings.output.folder else None
-    model_dir = resolve_model_dir(settings.model.path)
+    with about("--model"):
+        model_dir = resolve_model_dir(settings.model.path)
     if output is not None:
         output.set_model(model_dir)  # named in session.json; its digest taken now, before the source opens
     decoder, generator = build_models(model_dir, settings.model.generator)

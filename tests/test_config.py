@@ -720,3 +720,20 @@ def test_every_error_about_a_files_value_names_the_file_and_key(tmp_path, capsys
     assert err.startswith(f"eegviz: error: config file {cfg} [{section}]: {key.replace('FULL', str(full))}: "
                           f"{message}"), err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["demo", "bench"])
+def test_a_files_model_that_is_no_model_is_named_with_its_key(tmp_path, capsys, monkeypatch, command):
+    """`model = ...` at a file's top level is read by every command that has --model (the module's own example):
+    one that is no model folder was refused as "no model at X", and the user looked for a --model they had not
+    typed. bench checks it before its minutes of timing."""
+    from eegviz.app import source_choice
+    from eegviz.cli import main
+
+    monkeypatch.setattr(source_choice, "initial_source", lambda settings: object)  # the model fails first
+    cfg = _toml(tmp_path, f'model = "{tmp_path / "nope"}"\n')
+    argv = [command, "--headless"] if command == "demo" else [command, "--n", "1"]
+    assert main([*argv, "--config", cfg]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"eegviz: error: config file {cfg}: 'model' = \"{tmp_path / 'nope'}\": no model at {tmp_path / 'nope'} (no "
+        "such folder); give the model folder (the one holding decoder.json), or train one with `eegviz train`")

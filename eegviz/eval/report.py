@@ -27,7 +27,7 @@ from eegviz.data.seen_images import FILE as SEEN_FILE
 from eegviz.data.seen_images import check_unseen, new_subjects_line, other_world_line, seen_line
 from eegviz.decoders.text import make_text_encoder
 from eegviz.decoders.two_branch import TwoBranchDecoder
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, about
 from eegviz.modelio import interrupted_training
 from eegviz.eval.classifier import has_classifier, load_classifier
 from eegviz.eval.metrics import (flat_ssim_baselines, inception_score, json_safe, nway_topk, object_trials,
@@ -297,7 +297,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
         # behind in --out, and the corrected rerun was refused for a non-empty --out
         raise EegvizError(f"--controls-highpass {controls_highpass:g} Hz must lie below the data's Nyquist "
                           f"frequency ({ds.sfreq / 2:g} Hz)")
-    dec = TwoBranchDecoder.load(model)
+    with about("--model"):  # "no model at X": a config file's `model` is named before it (eegviz.cli)
+        dec = TwoBranchDecoder.load(model)
     _check_compatible(ds, dec, model)
     stopped = interrupted_training(model)
     if stopped:  # the decoder is saved an hour before the generator: scored as if finished, without a word
