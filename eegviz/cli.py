@@ -345,6 +345,8 @@ def _refuse_taken_names(eeg_name: str, marker_name: str, wait_s: float = 1.0) ->
 
 
 def cmd_simulate(args) -> int:
+    # `--out "$DIR"` with DIR unset (or a file's `out = ""`) was told "simulate needs --out DIR", as if not given
+    check_named(args.out, "--out", "the folder to write the dataset (or demo.xdf) into")
     check_at_least(args.seed, "--seed", 0)
     _check_simulate_options(args)
     if args.stream and args.demo:

@@ -692,6 +692,10 @@ def test_a_bad_value_from_the_file_is_said_with_its_key_and_a_flags_under_the_fl
     ('[present]\nwrite_demo_folder = "FULL"\n', ["present", "FULL"], "'write_demo_folder' = \"FULL\"",
      "give an images folder to present or --write-demo-folder, not both"),
     ('[present]\nlog = "FULL/x"\n', ["present", "FULL"], "'log' = \"FULL/x\"", "the presentation log"),
+    ('[present]\nrepeats = 100000000\n', ["present", "STIM"], "'repeats' = 100000000",
+     "1 images x --repeats 100000000 would present for at least 27778 h"),
+    # an empty value was taken for none given: "simulate needs --out DIR (a dataset) or --stream"
+    ('[simulate]\nout = ""\n', ["simulate"], "'out' = \"\"", "--out is empty"),
 ])
 def test_every_error_about_a_files_value_names_the_file_and_key(tmp_path, capsys, monkeypatch, table, argv, key,
                                                                   message):
@@ -713,7 +717,13 @@ def test_every_error_about_a_files_value_names_the_file_and_key(tmp_path, capsys
         raise AssertionError("the session's source was built before its options were checked")
 
     monkeypatch.setattr(source_choice, "initial_source", loads)
-    argv = [str(demo_recording()) if a == "DEMO" else str(full) if a == "FULL" else a for a in argv]
+    if "STIM" in argv:
+        from PIL import Image
+
+        (tmp_path / "stim").mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / "stim" / "dot_1.png")
+    argv = [str(demo_recording()) if a == "DEMO" else str(full) if a == "FULL" else str(tmp_path / "stim")
+            if a == "STIM" else a for a in argv]
     assert main([*argv, "--config", cfg]) == 2
     err = capsys.readouterr().err
     section = argv[0]

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from eegviz.data.images import ImageFile, class_of, utf8_on_disk
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, about
 
 DESIGNS = ("rapid", "block")
 DEFAULT_NAME = "eegviz-presenter"  # the marker outlet's LSL name (here, not in widget: the CLI needs it without Qt)
@@ -130,9 +130,10 @@ class PresentationPlan:
         # before the trial list is built: --repeats 100000000 built it for minutes, memory growing, with nothing said
         shortest = len(classes) * self.repeats * (self.on_s + self.blank_s)
         if shortest > MAX_SESSION_S:
-            raise EegvizError(f"{len(classes)} images x --repeats {self.repeats} would present for at least "
-                              f"{shortest / 3600:.0f} h; a session is at most {MAX_SESSION_S / 3600:g} h: "
-                              "use fewer --repeats")
+            with about("--repeats", "--on", "--blank"):  # the one a config file set is named (eegviz.cli)
+                raise EegvizError(f"{len(classes)} images x --repeats {self.repeats} would present for at least "
+                                  f"{shortest / 3600:.0f} h; a session is at most {MAX_SESSION_S / 3600:g} h: "
+                                  "use fewer --repeats")
         rng = random.Random(self.seed)
         if self.design == "rapid":
             order = _passes(list(classes), self.repeats, self.shuffle, rng)
