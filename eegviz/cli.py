@@ -506,6 +506,11 @@ def cmd_eval(args) -> int:
     if not args.controls:  # the high-pass variant's cutoff was dropped without a word (its Nyquist check with it)
         _refuse_given(_given_of(args, _NO_CONTROLS_UNUSED), "for the confound controls, which --no-controls skips")
     _check_generator(GeneratorSettings.from_options(vars(args)))  # no --generator: the model's embedded one
+    if args.generator is not None and args.reconstructions:
+        from eegviz.generators import generator_class
+
+        with about("--generator"):  # as a session's (_check_session): a config file's is named before it
+            generator_class(args.generator)
     data_opts = dataset_options(args)
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")

@@ -678,6 +678,8 @@ def test_a_bad_value_from_the_file_is_said_with_its_key_and_a_flags_under_the_fl
     # on a command line that did not have them)
     ('[demo]\ngenerator = "embeded"\n', ["demo", "--headless"], "'generator' = \"embeded\"",
      "no generator named 'embeded'"),
+    ('[eval]\ngenerator = "embeded"\n', ["eval", "--data", "FULL", "--model", "FULL", "--out", "FULL"],
+     "'generator' = \"embeded\"", "no generator named 'embeded'"),
     ('[live]\nmontage = "standard_1202"\n', ["live", "--headless", "--simulate"], "'montage' = \"standard_1202\"",
      "unknown montage 'standard_1202'"),
     ('[demo]\nimages_dir = "FULL"\n', ["demo", "--headless"], "'images_dir' = \"FULL\"", "no images"),
