@@ -12,6 +12,13 @@ class EegvizError(Exception):
     """An error caused by input or environment, reported to the user as one line."""
 
 
+class SourceNotFound(EegvizError):
+    """The EEG source is not there (yet): no LSL stream of that name, no serial port for the board's dongle. Apart
+    from EegvizError because it is the one failure of a session's start that mends itself when someone switches the
+    amplifier on: a kiosk started at boot waits for it (eegviz.app.run_window) where any other first failure (a
+    wrong --model, channels that do not fit) ends it at once."""
+
+
 def one_line(exc: BaseException, limit: int = 200) -> str:
     """'Type: message' of a library exception, whitespace collapsed and cut to `limit` characters, for the
     parenthesis of an EegvizError: library messages often span lines (torch lists argument signatures), and the

@@ -39,8 +39,8 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     makes the session start again whenever it ends on its own.
 
     Returns 0; or 2 after printing "eegviz: error: <one line>" to stderr if the initial session failed (before
-    it could start: the window closes at once; or later, unless another session was started successfully from
-    the window afterwards). output.screenshot saves the window 0.5 s after the first session ends, then quits;
+    it could start: the window closes at once, except a restarting kiosk's whose source is not there yet, which
+    waits for it; or later, unless another session was started successfully from the window afterwards). output.screenshot saves the window 0.5 s after the first session ends, then quits;
     a kiosk that does not restart (--duration) quits when its session ends.
     Ctrl-C or SIGTERM quits the window and raises KeyboardInterrupt once the session is stopped (its
     summary printed).
@@ -72,6 +72,14 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     def on_error(msg: str) -> None:
         if ctl.session_id == state["first"]:
             state["error"] = msg
+            if not state["started"] and settings.restarts_on_end and ctl.source_missing:
+                # A kiosk started at boot, before its amplifier is switched on: it quit with "no LSL stream named
+                # ... found", leaving the desktop on the exhibition screen. It waits for the source as it does
+                # for one lost later (the controller tries again, "waiting for signal" on screen), and says so
+                # once here; a first failure that cannot mend itself (a wrong --model) still ends it at once.
+                print(f"eegviz: {msg}; the kiosk waits for it and tries again until it is there",
+                      file=sys.stderr, flush=True)
+                return
             if not state["started"]:
                 QTimer.singleShot(0, app.quit)  # never got going: leave like any other command-line error
                 return

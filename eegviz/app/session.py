@@ -27,7 +27,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from eegviz.app.bridge import WindowBridge
 from eegviz.app.session_window import SessionWindow
 from eegviz.app.source_choice import SourceChoice
-from eegviz.errors import EegvizError, os_error_line
+from eegviz.errors import EegvizError, SourceNotFound, os_error_line
 from eegviz.errors import one_line as errors_one_line
 from eegviz.messages import SkipKind
 from eegviz.settings import SessionSettings
@@ -165,6 +165,7 @@ class _Session:
         self.thread: threading.Thread | None = None
         self.model_dir = None  # the resolved model folder, once loaded
         self.choice: dict | None = None  # the window's SourceChoice, for session.json (settings.source is not read)
+        self.source_missing = False  # it failed for want of its source (SourceNotFound): see SessionController
 
 
 class SessionController(QObject):
@@ -201,6 +202,9 @@ class SessionController(QObject):
         self.current_label = ""
         self.current_images_dir: str | None = None  # the current session's --images-dir
         self.last_stats = None
+        # the last session that ended failed for want of its source (SourceNotFound: no LSL stream of that name yet),
+        # set before `error` is emitted, so a kiosk's first failure can be told from one that will not mend itself
+        self.source_missing = False
         self._sid = 0
         self._active: _Session | None = None  # the session whose worker is alive
         self._pending: _Session | None = None  # started while another was still stopping: runs next
@@ -410,6 +414,7 @@ class SessionController(QObject):
             reason = "stopped" if sess.stop.is_set() else (stats.ended or "finished")
         except BaseException as exc:  # noqa: BLE001 - every failure becomes one line in the window
             reason, message = "error", one_line(exc)
+            sess.source_missing = isinstance(exc, SourceNotFound)
             if isinstance(exc, EegvizError) or _said_by_the_system(exc):
                 log.info("session %d (%s) failed: %s", sid, sess.label, message)
                 log.debug("session %d: where it failed", sid, exc_info=True)  # --log-level debug, for a bug report
@@ -484,6 +489,7 @@ class SessionController(QObject):
         self._active = None
         self.last_stats = stats
         self.session_id = sid
+        self.source_missing = reason == "error" and sess.source_missing
         self._failures = self._failures + 1 if reason == "error" else 0
         pending = self._pending
         self._pending = None

@@ -26,7 +26,7 @@ import pylsl
 from brainflow.board_shim import BoardControllerDLL, BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 from brainflow.exit_codes import BrainFlowExitCodes
 
-from eegviz.errors import EegvizError, one_line, os_error_line
+from eegviz.errors import EegvizError, SourceNotFound, one_line, os_error_line
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources import lsl_reconnect
 from eegviz.sources.base import ReadResult, nan_notice
@@ -329,7 +329,7 @@ class BrainFlowSource:
             _check_playback_file(str(self.params.get("file") or ""), int(self.params["master_board"]))
         port = str(self.params.get("serial_port") or "")
         if port.startswith("/") and not os.path.exists(port):
-            raise EegvizError(f"could not start {name}: there is no serial port {port} on this machine (is the "
+            raise SourceNotFound(f"could not start {name}: there is no serial port {port} on this machine (is the "
                               "board's dongle plugged in? check the port parameter)")
         if port.startswith("/") and not os.access(port, os.R_OK | os.W_OK):
             # Linux gives a USB dongle's port (/dev/ttyUSB0) to the dialout group: a user not in it got BrainFlow's

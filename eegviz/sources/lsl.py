@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pylsl
 
-from eegviz.errors import EegvizError
+from eegviz.errors import EegvizError, SourceNotFound
 from eegviz.messages import Chunk, Marker, StreamInfo, usable_ch_names
 from eegviz.sources.base import ReadResult, first_channel, marker_text, nan_notice, sender_kinship
 from eegviz.sources.rate import LiveRateCheck
@@ -306,10 +306,10 @@ def resolve_streams(
                 f"by sample count; set the sender's sampling rate; streams seen: {names}"
             )
         what = f"named '{stream_name}'" if stream_name is not None else "of"
-        raise EegvizError(
+        raise SourceNotFound(
             f"no LSL stream {what} (type {stream_type}) found within {timeout} s; streams seen: {names}"
         )
-    raise EegvizError(
+    raise SourceNotFound(
         f"no LSL marker stream {f'named {marker_name!r}' if marker_name else f'of type {marker_type}'} found "
         f"within {timeout} s; streams seen: {names}"
     )

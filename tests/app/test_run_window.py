@@ -95,3 +95,62 @@ def test_closing_the_window_while_the_model_loads_says_it_waits(qtbot, tmp_path,
     run_window_session(SourceChoice("demo"), settings)
     err = capsys.readouterr().err
     assert "eegviz: stopping; waiting for the session to end" in err
+
+
+def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys, monkeypatch):
+    """`eegviz live --kiosk --stream amp` started at boot, before the amplifier: its first session found no LSL
+    stream and the kiosk quit (exit 2), leaving the desktop on the exhibition screen. It now waits for the source as
+    for one lost later, and shows it once it is there; a first failure that cannot mend itself still ends it."""
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from test_pipeline import ArraySource, tiny_models
+
+    from eegviz.app import session as session_module
+    from eegviz.app.session import SessionController
+    from eegviz.errors import EegvizError, SourceNotFound
+
+    app = QApplication.instance()
+    models = tiny_models()
+    monkeypatch.setattr(SessionController, "_load_models", lambda self, sess: models)
+    monkeypatch.setattr(SessionController, "MAX_RESTART_DELAY_S", 0.05)
+    monkeypatch.setattr(session_module.gc, "collect", lambda *args: 0)  # a second a session with torch loaded
+    calls, shown = [], []
+
+    def amplifier_switched_on_later():
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise SourceNotFound("no LSL stream named 'h3-amp' (type EEG) found within 5.0 s; streams seen: none")
+        src = ArraySource(n_markers=2)
+        read = src.read
+
+        def counted(timeout=0.05):
+            res = read(timeout)
+            shown.append(len(res.markers))
+            return res
+
+        src.read = counted
+        return src
+
+    settings = SessionSettings(display=DisplaySettings(kiosk=True))
+    assert settings.restarts_on_end
+    t0 = time.monotonic()
+    done = QTimer()  # quits once the replay ended and started again (or, if it never does, after a while)
+    done.timeout.connect(lambda: (len(calls) >= 3 or time.monotonic() - t0 > 20) and app.quit())
+    done.start(20)
+    try:
+        assert run_window_session(amplifier_switched_on_later, settings) == 0
+    finally:
+        done.stop()
+    assert len(calls) == 3 and sum(shown) >= 2  # it tried again, and ran once the stream was there
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("eegviz:")]
+    assert err == ["eegviz: no LSL stream named 'h3-amp' (type EEG) found within 5.0 s; streams seen: none; the kiosk "
+                   "waits for it and tries again until it is there"]
+
+    def wrong_setup():
+        raise EegvizError("--montage nope: no such montage")
+
+    assert run_window_session(wrong_setup, settings) == 2
+    assert [line for line in capsys.readouterr().err.splitlines() if line.startswith("eegviz:")] == [
+        "eegviz: error: --montage nope: no such montage"]
