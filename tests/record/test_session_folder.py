@@ -43,6 +43,12 @@ def test_a_new_folder_is_numbered_after_the_highest_not_in_a_gap(tmp_path):
     (out / "session-2026-12-07").mkdir()  # an operator's own folder is no session number
     assert new_session_folder(out) == out / "session-008"
     assert new_session_folder(out) == out / "session-009"
+    # a kiosk's day (a folder every 35 s) passes session-999: numbers, not names, are compared, so session-1000
+    # (which sorts before session-101 as text) is after it, and the next after that
+    (out / "session-999").mkdir()
+    assert new_session_folder(out) == out / "session-1000"
+    (out / "session-101.tar.gz").write_text("x")
+    assert new_session_folder(out) == out / "session-1001"
 
 
 def test_check_creates_nothing_and_names_the_problem(tmp_path):
