@@ -40,8 +40,9 @@ def run_window_session(initial, settings: SessionSettings) -> int:
 
     Returns 0; or 2 after printing "eegviz: error: <one line>" to stderr if the initial session failed (before
     it could start: the window closes at once, except a restarting kiosk's whose source is not there yet, which
-    waits for it; or later, unless another session was started successfully from the window afterwards). output.screenshot saves the window 0.5 s after the first session ends, then quits;
-    a kiosk that does not restart (--duration) quits when its session ends.
+    waits for it; or later, unless another session was started successfully from the window afterwards).
+    output.screenshot saves the window 0.5 s after the first session ends, then quits; a kiosk that does not
+    restart (--duration) quits when its session ends.
     Ctrl-C or SIGTERM quits the window and raises KeyboardInterrupt once the session is stopped (its
     summary printed).
     """

@@ -329,8 +329,8 @@ class BrainFlowSource:
             _check_playback_file(str(self.params.get("file") or ""), int(self.params["master_board"]))
         port = str(self.params.get("serial_port") or "")
         if port.startswith("/") and not os.path.exists(port):
-            raise SourceNotFound(f"could not start {name}: there is no serial port {port} on this machine (is the "
-                              "board's dongle plugged in? check the port parameter)")
+            raise SourceNotFound(f"could not start {name}: there is no serial port {port} on this machine (is "
+                                 "the board's dongle plugged in? check the port parameter)")
         if port.startswith("/") and not os.access(port, os.R_OK | os.W_OK):
             # Linux gives a USB dongle's port (/dev/ttyUSB0) to the dialout group: a user not in it got BrainFlow's
             # "unable to prepare streaming session (check the port/address parameters)" for the right port
