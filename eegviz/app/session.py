@@ -211,7 +211,6 @@ class SessionController(QObject):
         self._last: _Session | None = None  # for restarts
         self._failures = 0
         self._models: tuple[tuple, object, object] | None = None  # (key, decoder, generator); one worker at a time
-        self._warmed = None  # the generator warmed up while a kiosk waited for its source (_work)
 
         self._signals = _WorkerSignals(self)
         self._signals.chunk.connect(self._on_chunk)
@@ -376,14 +375,6 @@ class SessionController(QObject):
             where = settings.model.path or "the default model"
             signals.progress.emit(sid, f"starting: {sess.label} (loading the model from {where}…)")
             decoder, generator = self._load_models(sess)
-            if self.restart_on_end and self.source_missing and self._warmed is not generator:
-                # A kiosk waiting for its source (started before the amplifier): its generator was never warmed
-                # up, the Pipeline doing that once the source is open, so the first images came a minute after
-                # the amplifier was switched on (a diffusers pipeline on CPU), under "waiting for signal". Done
-                # now, once, while the source is missing anyway; the Pipeline's own warm-up is then one image.
-                signals.progress.emit(sid, f"starting: {sess.label} (warming the generator up…)")
-                generator.warmup()
-                self._warmed = generator
             if sess.stop.is_set():
                 return
             signals.progress.emit(sid, f"starting: opening {sess.label}…")
