@@ -90,3 +90,32 @@ def test_the_files_the_readme_names_are_in_the_repository():
     assert len(named) > 20
     missing = sorted(p for p in named if not (ROOT / p).exists())
     assert not missing, missing
+
+
+def _layout_bullets() -> list[str]:
+    """The bullets of "How the code is laid out", each one string (continuation lines joined)."""
+    section = README.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    return [b.replace("\n", " ") for b in re.findall(r"^- .*?(?=^- |^\S|\Z)", section, re.M | re.S)]
+
+
+def test_every_package_module_is_named_in_the_readme_layout_and_every_module_it_names_exists():
+    """A newcomer reads "How the code is laid out" to find where things live. A module added without a line
+    there is invisible to them, and one named there after it was deleted or moved sends them looking for it.
+    A module counts as named where its file name is a code span in the bullet that names its folder
+    (`sources/`, or `app/` for app/presenter/); a top-level module anywhere in the section."""
+    bullets = _layout_bullets()
+    assert len(bullets) >= 10  # the section was read
+    package = ROOT / "eegviz"
+    modules = sorted(p.relative_to(package) for p in package.rglob("*.py")
+                     if p.name != "__init__.py" or p.parent == package)
+    missing = []
+    for rel in modules:
+        folder = rel.parts[0] + "/" if len(rel.parts) > 1 else None
+        where = [b for b in bullets if f"`{folder}`" in b.split(":", 1)[0]] if folder else bullets
+        if not any(f"`{rel.name}`" in b or f"`{rel.as_posix()}`" in b or f"`eegviz/{rel.as_posix()}`" in b
+                   for b in where):
+            missing.append(rel.as_posix())
+    assert not missing, f"modules the README's layout does not name in their folder's bullet: {missing}"
+    named = {name for b in bullets for name in re.findall(r"`(?:eegviz/)?([\w/]*\w\.py)`", b)}
+    files = {p.name for p in package.rglob("*.py")} | {p.relative_to(package).as_posix() for p in package.rglob("*.py")}
+    assert not sorted(named - files), sorted(named - files)
