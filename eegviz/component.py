@@ -1,5 +1,6 @@
-"""The base of every network eegviz trains itself (the decoder's parts, the stimulus classifier): a torch module
-configured and saved the diffusers way.
+"""The base of every network eegviz defines itself (the decoder's parts, the stimulus classifier): a torch module
+configured and saved the diffusers way. (The generator's VAE and UNet, which eegviz trains too, are diffusers' own
+classes.)
 
 diffusers' ModelMixin + ConfigMixin give each network one `config.json` written from its constructor's
 keyword arguments (`@register_to_config`), its weights as safetensors beside it, and

@@ -1,4 +1,14 @@
-"""Saving and loading model folders: config.json + weights as safetensors, with clear errors when broken."""
+"""What a model folder holds beside its components, read with checks, and what is asked of the folder as a whole.
+
+The networks themselves are diffusers-style components (eegviz.component: config.json + safetensors per
+subfolder). Beside them a folder carries eegviz's own JSON (decoder.json, sampling.json, seen_images.json),
+read here with every field's kind checked (read_config / check_fields) so a copied or hand-edited file fails as
+one line naming the file and the field, not as a KeyError deep in model construction; loose tensors such as the
+class prototypes (save_module / load_module, safetensors); torch files read without running code
+(torch_load_plain: checkpoints, EEG-ImageNet's .pth); a refit component swapped in without losing the one it
+replaces (swap_in); the folder's digest (model_digest) and whether its `eegviz train` run was stopped
+(interrupted_training).
+"""
 
 from __future__ import annotations
 

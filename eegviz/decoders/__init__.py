@@ -1,1 +1,3 @@
-"""The two-branch NeuroImagen decoder: pixel level (triplet encoder + saliency GAN), sample level (EEG -> text embedding)."""
+"""The two-branch NeuroImagen decoder (two_branch). Pixel level: triplet encoder, attribute encoder and saliency
+GAN, and the latent branch (EEG -> the generator VAE's latent, a ridge readout); sample level: EEG -> text
+embedding."""

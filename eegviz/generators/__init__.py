@@ -1,5 +1,6 @@
-"""Generators turn a saliency map and a text embedding into an image (the default: the diffusers pipeline in
-the model folder; or any diffusers SD img2img model)."""
+"""Generators turn a saliency map (or, with --init latent, the decoder's latent) and a text embedding into an image
+(the default: the diffusers pipeline in the model folder; or any diffusers SD img2img model). make_generator
+builds any plugin one way, from GeneratorOptions and the model folder, and checks it is a generator."""
 
 from __future__ import annotations
 

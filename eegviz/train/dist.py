@@ -47,7 +47,9 @@ class MainRankOnly(logging.Filter):
 
 
 # The loggers a training run's progress lines come from. A logger's filters see only the records logged on it
-# (not those its children propagate), so each is named.
+# (not those its children propagate), so each is named. "eegviz.train.generator" is no module (train/generator.py
+# is long gone): it is the one logger all the embedded generator's stages log on (diffusers_gen, autoencoder,
+# diffusion, distill, loop), kept by that name because warnings print it.
 TRAINING_LOGGERS = ("eegviz.train.run", "eegviz.train.decoder", "eegviz.train.generator", "eegviz.eval.report",
                     "eegviz.eval.controls")
 
