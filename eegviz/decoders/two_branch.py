@@ -1,7 +1,9 @@
-"""The NeuroImagen two-branch decoder as one object: epoch -> Decoded (feature, saliency, embedding, classes).
+"""The NeuroImagen two-branch decoder as one object: epoch -> Decoded (feature, saliency, embedding, classes, latent).
 
 Pixel level: EEGEncoder (triplet) for which shape, AttributeEncoder for where / how big / what colour, and the
-SaliencyGenerator drawing the silhouette from both. Sample level: SemanticRegressor -> caption embedding.
+SaliencyGenerator drawing the silhouette from both; where the folder has one, the LatentRegressor
+(eegviz.decoders.latent: EEG -> the generator VAE's latent, for --init latent), fit after the generator.
+Sample level: SemanticRegressor -> caption embedding.
 Class scores come from the triplet space itself: cosine similarity to per-class prototypes (mean training
 feature per class), so no extra classifier is trained on top.
 
