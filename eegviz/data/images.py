@@ -51,6 +51,11 @@ def class_of(image_id: str) -> str:
 # stimulus folder more than once (a replay: its ground truth and its stimulus panel), and said it each time
 _TOLD_DEEPER: set[tuple[str, tuple[str, ...]]] = set()
 _TOLD_OTHER: set[tuple[str, tuple[str, ...]]] = set()  # the same, for files of OTHER_IMAGE_EXTENSIONS
+_TOLD_UNREADABLE: set[tuple[str, tuple[str, ...]]] = set()  # the same, for entries that could not be read
+# How many names find_images reads (the folder, its subfolders, the folders below those) before it gives up: a
+# stimulus set is thousands of images (THINGS: 26,107 in 1,854 folders); a folder above it, a home folder or a
+# share's root, may hold millions, and `--images-dir /` walked /proc
+MAX_FOLDER_ENTRIES = 200_000
 
 
 def utf8_on_disk(name: str) -> bool:
@@ -67,22 +72,61 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
 
     Files directly in the folder take their class from the id prefix; files in a subfolder take the subfolder's
     name. Hidden files and folders are skipped. Two files with one stem would send the same marker for
-    different pictures, so that is an error rather than a silent pick.
+    different pictures, so that is an error rather than a silent pick. `what` names the folder in every line
+    (the option it came from: "--images-dir").
+
+    The walk is bounded: a folder above the stimuli (`--images-dir /`, a home folder) is refused after
+    MAX_FOLDER_ENTRIES names, and an entry that cannot be read (/proc/1/cwd, a folder without permission) is left
+    out with a warning; `--images-dir /` used to end in "Permission denied: /proc/1/cwd", naming neither.
     """
     root = Path(images_dir)
     if not root.is_dir():
         raise EegvizError(f"{what} {root} does not exist or is not a folder.")
+    listings: dict[Path, tuple[list[Path], list[Path]]] = {}  # each folder read once: (files, folders), visible
+    unreadable: list[Path] = []
+    names_read = 0
+
+    def listing(folder: Path) -> tuple[list[Path], list[Path]]:
+        nonlocal names_read
+        if folder not in listings:
+            files: list[Path] = []
+            dirs: list[Path] = []
+            listings[folder] = (files, dirs)
+            try:
+                with os.scandir(folder) as it:
+                    entries = list(it)
+            except OSError as exc:
+                if folder == root:
+                    raise EegvizError(f"{what} {root} cannot be read: {exc.strerror or exc}") from None
+                unreadable.append(folder)
+                entries = []
+            names_read += len(entries)
+            if names_read > MAX_FOLDER_ENTRIES:
+                raise EegvizError(f"{what} {root} holds more than {MAX_FOLDER_ENTRIES} files and folders in it and "
+                                  "the two levels below it, which is no stimulus folder: a stimulus folder holds "
+                                  "its images directly or in one subfolder per class; give that folder")
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                try:  # both follow links, as Path.is_dir and is_file do
+                    if entry.is_dir():
+                        dirs.append(Path(entry.path))
+                    elif entry.is_file():
+                        files.append(Path(entry.path))
+                except OSError:
+                    unreadable.append(Path(entry.path))
+            files.sort()
+            dirs.sort()
+        return listings[folder]
 
     def images_in(folder: Path) -> list[Path]:
-        return sorted(p for p in folder.iterdir()
-                      if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS)
+        return [p for p in listing(folder)[0] if p.suffix.lower() in IMAGE_EXTENSIONS]
 
     def visible_dirs(folder: Path) -> list[Path]:
-        return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+        return listing(folder)[1]
 
     def others_in(folder: Path) -> list[Path]:
-        return sorted(p for p in folder.iterdir()
-                      if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in OTHER_IMAGE_EXTENSIONS)
+        return [p for p in listing(folder)[0] if p.suffix.lower() in OTHER_IMAGE_EXTENSIONS]
 
     found = [ImageFile(p.stem, class_of(p.stem), p) for p in images_in(root)]
     deeper: list[Path] = []
@@ -106,8 +150,16 @@ def find_images(images_dir: str | Path, what: str = "stimulus folder") -> list[I
         log.warning("%s: images in folders below the class folders are not read: %s; a stimulus folder holds images "
                     "directly or in one subfolder per class", root, ", ".join(str(d) for d in deeper[:3])
                     + (f" and {len(deeper) - 3} more" if len(deeper) > 3 else ""))
+    told_unreadable = (str(root.resolve()), tuple(map(str, unreadable)))
+    if unreadable and told_unreadable not in _TOLD_UNREADABLE:
+        _TOLD_UNREADABLE.add(told_unreadable)
+        log.warning("%s %s: %d entr%s could not be read and %s left out: %s", what, root, len(unreadable),
+                    "ies" if len(unreadable) != 1 else "y", "are" if len(unreadable) != 1 else "is",
+                    ", ".join(str(p) for p in unreadable[:3])
+                    + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""))
     if not found:
-        raise EegvizError(f"no images ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) in {root} or its subfolders.")
+        raise EegvizError(f"no images ({', '.join(e[1:] for e in IMAGE_EXTENSIONS)}) in {what} {root} or its "
+                          "subfolders.")
     seen: dict[str, Path] = {}
     for img in found:
         if img.image_id != img.image_id.strip():

@@ -103,3 +103,53 @@ def test_images_of_formats_eegviz_does_not_read_are_said_not_silently_left_out(t
     with caplog.at_level(logging.WARNING, logger="eegviz.data.images"):
         find_images(tmp_path)
     assert "does not read" not in caplog.text
+
+
+def test_an_unreadable_entry_is_left_out_with_a_warning_not_an_oserror(tmp_path, monkeypatch, caplog):
+    """`--images-dir /` ended in "Permission denied: /proc/1/cwd", naming neither the option nor the folder: a
+    folder that cannot be listed is left out, said once with the option, and the readable images are found."""
+    import logging
+    import os
+
+    from eegviz.data.images import find_images
+
+    for rel in ("cat/c1.png", "dog/d1.png", "locked/x.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def refuse(real):
+        def call(path="."):
+            if os.fspath(path).endswith("locked"):  # root may read anything: the refusal is made, not chmod'ed
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real(path)
+        return call
+
+    monkeypatch.setattr(os, "scandir", refuse(real_scandir))
+    monkeypatch.setattr(os, "listdir", refuse(real_listdir))  # what pathlib's iterdir reads with
+    with caplog.at_level(logging.WARNING, logger="eegviz.data.images"):
+        assert [i.image_id for i in find_images(tmp_path, "--images-dir")] == ["c1", "d1"]
+    assert f"--images-dir {tmp_path}: 1 entry could not be read and is left out: {tmp_path / 'locked'}" in caplog.text
+
+
+def test_a_folder_far_above_the_stimuli_is_refused_naming_the_option(tmp_path, monkeypatch):
+    """A home folder or a share's root given as `--images-dir` was walked to its end (or to an unreadable entry);
+    the walk stops after MAX_FOLDER_ENTRIES names with a line naming the option and the folder."""
+    import re
+
+    import pytest
+
+    import eegviz.data.images as images
+    from eegviz.errors import EegvizError
+
+    for i in range(3):
+        (tmp_path / f"class{i}").mkdir()
+        for j in range(3):
+            (tmp_path / f"class{i}" / f"img{i}_{j}.png").write_bytes(b"")
+    monkeypatch.setattr(images, "MAX_FOLDER_ENTRIES", 11, raising=False)  # 3 folders + 9 images = 12 names
+    with pytest.raises(EegvizError, match=f"^--images-dir {re.escape(str(tmp_path))} holds more than 11 files "
+                                          "and folders in it and the two levels below it, which is no stimulus "
+                                          "folder"):
+        images.find_images(tmp_path, "--images-dir")
+    monkeypatch.setattr(images, "MAX_FOLDER_ENTRIES", 12)
+    assert len(images.find_images(tmp_path, "--images-dir")) == 9
