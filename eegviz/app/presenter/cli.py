@@ -94,7 +94,7 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     resuming = f" (resuming at trial {first + 1} of {n_schedule})" if resume is not None else ""
     print(f"eegviz: {_count(len(trials), 'trial')}{resuming} of {_count(len(images), 'image')} in "
           f"{_count(n_classes, 'class', 'classes')}, {design} design, "
-          f"about {presenter.total_s + lead_in_s:.0f} s; markers on LSL stream '{name}'{wait}", flush=True)
+          f"{_about(presenter.total_s + lead_in_s)}; markers on LSL stream '{name}'{wait}", flush=True)
     loop = QtCore.QEventLoop()  # a local loop works whether or not the caller's application is already running
     presenter.finished.connect(loop.quit)
     interrupted: list[int] = []
@@ -142,6 +142,14 @@ def duration_error(records) -> str:
         return ""
     return (f"; on-duration error median {errors[len(errors) // 2]:+.1f} ms, "
             f"max {max(errors, key=abs):+.1f} ms")
+
+
+def _about(seconds: float) -> str:
+    """How long a run takes, for its opening line: in seconds, or milliseconds where the seconds round to 0 (a quick
+    check with `--on 0.03` was announced as "about 0 s", as if nothing would be shown)."""
+    if round(seconds) == 0:
+        return f"about {seconds * 1000:.0f} ms"
+    return f"about {seconds:.0f} s"
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

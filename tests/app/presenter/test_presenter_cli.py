@@ -351,7 +351,7 @@ def test_summary_lines_count_one_in_the_singular(qtbot, tmp_path, capsys, monkey
     assert run_presenter(out, on_s=0.01, blank_s=0.0, name=f"hI-{uuid.uuid4().hex[:10]}", windowed=True,
                          lead_in_s=0.0, wait_for_consumer=False) == 0
     said = capsys.readouterr().out
-    assert "1 trial of 1 image in 1 class, rapid design" in said
+    assert "1 trial of 1 image in 1 class, rapid design, about 10 ms;" in said  # was "about 0 s"
     assert "done, 1 of 1 trials shown" in said
     assert "; on-duration error median " in said  # the last image, no blank after it: ended by the schedule's end
 
@@ -420,3 +420,12 @@ def test_summary_gives_how_long_images_stayed_up_against_on(capsys):
                rec(12.0, "abort"), {"on_ms": None, "intended_on_ms": 500.0, "offset_by": ""}]
     assert duration_error(records) == "; on-duration error median +0.2 ms, max -16.9 ms"
     assert duration_error(records[5:]) == ""
+
+
+@pytest.mark.parametrize("seconds, said", [(0.0104, "about 10 ms"), (0.2, "about 200 ms"), (0.5, "about 500 ms"),
+                                           (0.51, "about 1 s"), (125.4, "about 125 s")])
+def test_the_opening_line_says_a_short_run_in_milliseconds_not_0_s(seconds, said):
+    """A run under half a second (`--on 0.03`, a check of the setup) was announced as "about 0 s"."""
+    from eegviz.app.presenter.cli import _about
+
+    assert _about(seconds) == said
