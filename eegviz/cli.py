@@ -1114,6 +1114,16 @@ def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
     folder named like a command) for one, and apply the wrong [COMMAND] table of a config file. So the global
     options are scanned as the parser itself declares them, value counts included (and abbreviations as it reads
     them: build_parser's read none)."""
+    scanned = _scan_to_command(parser, argv)
+    if scanned is None:  # e.g. --plugins without its folder: no config to apply, the real parse reports it
+        return None
+    rest = scanned[0]
+    return rest[0] if rest and rest[0] in parser.eegviz_commands else None
+
+
+def _scan_to_command(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[list[str], list[str]] | None:
+    """argv read with the global options only: (the words from where the command should stand, the words before
+    it that are no global option), or None where a global option lacks its value."""
     scan = _CommandScan(add_help=False, allow_abbrev=parser.allow_abbrev)
     for action in parser._actions:  # argparse has no public listing of its actions
         if action.option_strings:  # --help and --version too, as plain flags: a scan must not print or exit
@@ -1121,10 +1131,21 @@ def _command_of(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
                               **({"action": "store_true"} if action.nargs == 0 else {"nargs": action.nargs}))
     scan.add_argument("rest", nargs=argparse.REMAINDER)
     try:
-        rest = scan.parse_known_args(argv)[0].rest
-    except _ScanError:  # e.g. --plugins without its folder: no config to apply, the real parse reports it
+        known, unknown = scan.parse_known_args(argv)
+    except _ScanError:
         return None
-    return rest[0] if rest and rest[0] in parser.eegviz_commands else None
+    return known.rest, unknown
+
+
+def _abbreviated_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> str:
+    """The hint for a global option abbreviated before the command (`eegviz --co lab.toml demo`), or "".
+
+    argparse skips the unknown `--co` and takes its value for the command, so the user read "invalid choice:
+    'lab.toml'" where `eegviz demo --co lab.toml` says which options the word begins (_written_in_full)."""
+    scanned = _scan_to_command(parser, argv)
+    if scanned is None or (scanned[0] and scanned[0][0] in parser.eegviz_commands):
+        return ""
+    return _written_in_full(scanned[1], [parser])
 
 
 def _asks_for_help(argv: list[str]) -> bool:
@@ -1330,6 +1351,9 @@ def parse_args(argv: list[str] | None, origins: dict[str, str] | None = None) ->
             raise
         print(f"eegviz: note: the config file is left out: {exc}", file=sys.stderr)
         parser = build_parser()  # without what the file had set before its error
+    hint = _abbreviated_before_command(parser, argv)
+    if hint:
+        parser.error(f"unrecognized arguments: {' '.join(_scan_to_command(parser, argv)[1])}{hint}")
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # what parse_args says, with the options meant where a word is the start of some
         parser.error(f"unrecognized arguments: {' '.join(unknown)}"

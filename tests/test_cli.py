@@ -876,7 +876,11 @@ def test_options_are_read_only_as_written_in_full(tmp_path, capsys):
     for argv, tail in [
             (["demo", "--co", str(cfg)], f"--co {cfg} (options are not abbreviated: for --co write one of "
                                          "--compile, --config)"),
-            (["--conf", str(cfg), "demo"], None),  # before the command: argparse takes the file for the command
+            # before the command: argparse took the file for the command ("invalid choice: '.../lab.toml'"), with
+            # no word of the option meant
+            (["--conf", str(cfg), "demo"], "--conf (options are not abbreviated: for --conf write --config)"),
+            (["-v", "--log-lev", "info", "demo"], "--log-lev (options are not abbreviated: for --log-lev write "
+                                                  "--log-level)"),
             (["demo", "--sin", "osc:127.0.0.1:9"], "--sin osc:127.0.0.1:9 (options are not abbreviated: for --sin "
                                                    "write --sink)"),
             (["demo", "--spee=3"], "--spee=3 (options are not abbreviated: for --spee write --speed)"),
