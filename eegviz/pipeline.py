@@ -248,6 +248,17 @@ def changed_since_open(opened, started) -> str | None:
             "its channels are mapped onto the model's anew")
 
 
+def _same_failure(e: BaseException, other: BaseException | None) -> bool:
+    """Whether a closing error repeats `other` (the session's own): the same OSError (type, errno) on the same
+    file. One on another file is other news (which file is left incomplete), and is still said."""
+    if other is None:
+        return False
+    if e is other:
+        return True
+    return (isinstance(e, OSError) and type(e) is type(other) and e.errno is not None
+            and e.errno == other.errno and e.filename == other.filename)
+
+
 class Pipeline:
     """See the module docstring. The source is not started yet: run() starts it (after the warm-up).
 
@@ -574,8 +585,15 @@ class Pipeline:
             if ended and self._error is None and closing:
                 raised = closing[0]
             for e in closing:
-                if e is not raised:
-                    log.error("closing the session: %s", e)
+                if e is raised:
+                    continue
+                if _same_failure(e, self._error or raised):
+                    # a full disk: session.xdf's write failed mid-session, and its close, writing the footers,
+                    # failed the same way; "closing the session: ... session.xdf" at ERROR came above the raised
+                    # "No space left on device: .../session.xdf", one failure said twice
+                    log.debug("closing the session: %s (as the session's own error)", e)
+                    continue
+                log.error("closing the session: %s", e)
         if self._error:
             raise self._error
         if raised:

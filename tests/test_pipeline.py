@@ -1121,3 +1121,30 @@ def test_closing_errors_are_each_said_once_and_the_sessions_own_is_the_one_raise
     with caplog.at_level(logging.ERROR, logger="eegviz.pipeline"), pytest.raises(RuntimeError, match="unplugged"):
         Pipeline(src, dec, LoggedWarmup([]), sinks[:1], paced=False).run()
     assert caplog.text.count("first close") == 1 and "unplugged" not in caplog.text
+
+
+def test_a_full_disk_mid_session_is_said_once_not_again_by_the_recorder_s_close(caplog):
+    """session.xdf's write failed on a full disk, and its close (the footers) failed the same way: the log had
+    "ERROR closing the session: [Errno 28] ... session.xdf" above the session's own error, the same line. Said
+    once now, by the error raised; a closing error on another file is still logged, as it is other news."""
+    import errno
+    import logging
+
+    class FullDisk(Recorder):
+        def add_chunk(self, c):
+            raise OSError(errno.ENOSPC, "No space left on device", "/data/s/session.xdf")
+
+        def close(self):
+            raise OSError(errno.ENOSPC, "No space left on device", "/data/s/session.xdf")
+
+    class NoRoomForTheReport(ClosedSink):
+        def close(self):
+            raise OSError(errno.ENOSPC, "No space left on device", "/data/s/report.html")
+
+    dec, _ = tiny_models()
+    src = ArraySource(n_markers=0)
+    with caplog.at_level(logging.DEBUG, logger="eegviz.pipeline"), pytest.raises(OSError) as raised:
+        Pipeline(src, dec, LoggedWarmup([]), [NoRoomForTheReport()], recorder=FullDisk(), paced=False).run()
+    assert raised.value.filename == "/data/s/session.xdf" and raised.value.errno == errno.ENOSPC
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["closing the session: [Errno 28] No space left on device: '/data/s/report.html'"], errors
