@@ -124,10 +124,14 @@ def _check_session(settings: SessionSettings) -> None:
     if settings.restarts_on_end and settings.output.folder:
         # a kiosk runs for days: the demo loops every ~35 s and each loop is a new session folder (about 5 MB),
         # some 13 GB a day, which nothing said. Nothing is deleted (a recording is never lost without a word);
-        # the lab decides, so it is told once, at the start
+        # the lab decides, so it is told once, at the start. The demo's figures are the demo's: a replay's or a
+        # live stream's depend on its channels and rate, said once it is open (run_window's first start), where
+        # `live --kiosk` was quoted the demo's loop, which a live session does not have
+        growth = ("the demo: about 5 MB a loop, some 13 GB a day" if settings.source.command == "demo"
+                  else "how fast its session.xdf grows is said once the stream is open")
         print(f"eegviz: note: this kiosk starts its session again whenever it ends, and records each one into a "
-              f"new folder under --out {settings.output.folder} (the demo: about 5 MB a loop, some 13 GB a day); "
-              f"nothing is ever deleted, so watch the disk, or leave --out out", file=sys.stderr)
+              f"new folder under --out {settings.output.folder} ({growth}); nothing is ever deleted, so watch the "
+              "disk, or leave --out out", file=sys.stderr)
 
 
 def _check_headless_display(settings: SessionSettings) -> None:

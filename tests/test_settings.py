@@ -112,6 +112,13 @@ def test_a_kiosk_that_records_every_loop_says_so_once_at_the_start(capsys, tmp_p
     for args in (["--kiosk"], ["--kiosk", "--out", out, "--screenshot", str(tmp_path / "k.png")], ["--out", out]):
         _check_session(session_settings(parse_args(["demo", *args])))
         assert capsys.readouterr().err == ""
+    assert "(the demo: about 5 MB a loop, some 13 GB a day)" in err
+    # live (or a replay of another file) has no demo loop: its figures were quoted for `live --kiosk` too; they come
+    # from its stream once it is open (eegviz.app.run_window.disk_use_note)
+    _check_session(session_settings(parse_args(["live", "--kiosk", "--simulate", "--out", out])))
+    err = capsys.readouterr().err
+    assert err.startswith("eegviz: note: this kiosk starts its session again") and "nothing is ever deleted" in err
+    assert "5 MB" not in err and "(how fast its session.xdf grows is said once the stream is open)" in err
 
 
 def test_an_empty_out_is_refused_not_a_session_that_records_nothing(capsys):

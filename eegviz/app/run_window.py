@@ -31,6 +31,30 @@ SHUTDOWN_WAIT_S = 60.0
 SHUTDOWN_SAY_S = 1.0  # a session still running this long after the window closed is said to be waited for
 
 
+def disk_use_note(info, speed: float = 1.0) -> str:
+    """What a recording kiosk's folder grows by, from its EEG stream as opened (said at its first start: the note
+    at the command's start, eegviz.cli, gives the demo's figures only; `live --kiosk` was quoted the demo's loop).
+    speed: a replay's --speed (more than 0: the recording's seconds run that much faster; 0, as fast as it can)."""
+    from eegviz.record.xdf_writer import eeg_bytes_per_second, kept_format
+
+    per_s, fmt = eeg_bytes_per_second(info), kept_format(info)
+    what = f"'{info.name}' ({info.n_channels} channels at {info.sfreq:g} Hz, {fmt})"
+    if speed > 0:
+        rate = f"about {_size(per_s * speed * 86400)} a day"
+    else:
+        rate = f"about {_size(per_s * 86400)} per day of recording replayed (--speed 0: as fast as it can)"
+    return f"{what} grows this kiosk's session.xdf by {rate}, beside three PNGs a marker; watch the disk"
+
+
+def _size(n_bytes: float) -> str:
+    """'1.5 GB', '11 GB', '354 MB': whole units from 10 up, two significant figures below (enough to plan a disk
+    by)."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.2g} {unit}" if n_bytes < 10 * scale else f"{n_bytes / scale:.0f} {unit}"
+    return f"{n_bytes:.0f} bytes"
+
+
 def run_window_session(initial, settings: SessionSettings) -> int:
     """Run `eegviz demo|replay|live` with a window; returns the exit code.
 
@@ -62,13 +86,18 @@ def run_window_session(initial, settings: SessionSettings) -> int:
     win.set_model_dir(settings.model.path or "")
     ctl.attach(win, settings)
 
-    state = {"first": None, "started": False, "error": None, "shot": False, "interrupted": False}
+    state = {"first": None, "started": False, "error": None, "shot": False, "interrupted": False,
+             "told_disk": False}
 
-    def on_started(_info) -> None:
+    def on_started(info) -> None:
         if ctl.session_id == state["first"]:
             state["started"] = True
         else:
             state["error"] = None  # a later session works: the initial failure no longer decides the exit code
+        if (not state["told_disk"] and settings.restarts_on_end and settings.output.folder
+                and settings.source.command != "demo"):
+            state["told_disk"] = True  # once, at the first session that opens its stream (an amplifier on later)
+            print(f"eegviz: note: {disk_use_note(info, settings.source.speed)}", file=sys.stderr, flush=True)
 
     def on_error(msg: str) -> None:
         if ctl.session_id == state["first"]:

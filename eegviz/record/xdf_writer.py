@@ -337,6 +337,22 @@ class XdfWriter:
         self.close()
 
 
+def eeg_bytes_per_second(info: StreamInfo) -> float:
+    """How fast a session's session.xdf grows with this EEG stream, in bytes a second at its nominal rate: each
+    sample's timestamp (1 + 8 bytes, XdfWriter's layout) and its values in the format SessionRecorder keeps (a live
+    LSL stream's own, else float32). Chunk headers (~20 bytes a chunk) and markers are left out: a kiosk that
+    records for days is told what to expect from this (eegviz.app.run_window)."""
+    width = np.dtype(BY_NAME[kept_format(info)].dtype).itemsize
+    return float(info.sfreq) * (1 + 8 + info.n_channels * width)
+
+
+def kept_format(info: StreamInfo) -> str:
+    """The sample format session.xdf keeps the EEG in: a live LSL stream's own (its header and format name, not
+    string), as it came; float32 volts for every other source."""
+    header, fmt = getattr(info, "eeg_header", ""), getattr(info, "eeg_format", "")
+    return fmt if header and fmt in BY_NAME and fmt != "string" else "float32"
+
+
 class SessionRecorder:
     """Records every raw EEG chunk and marker of a live session, as they arrive, into one XDF file.
 
@@ -360,8 +376,8 @@ class SessionRecorder:
             raise
 
     def _add_streams(self, info: StreamInfo, marker_stream_name: str) -> None:
-        header, fmt = getattr(info, "eeg_header", ""), getattr(info, "eeg_format", "")
-        self._as_sent = bool(header) and fmt in BY_NAME and fmt != "string"
+        header, fmt = getattr(info, "eeg_header", ""), kept_format(info)
+        self._as_sent = bool(header) and fmt == getattr(info, "eeg_format", "")
         self._told_volts = False
         if self._as_sent:  # a live LSL stream: its own header, its samples as they came (Chunk.raw_samples)
             self._eeg = self.writer.add_stream_header(header, info.n_channels, fmt)

@@ -7,7 +7,7 @@ import pytest
 from eegviz.app.run_window import run_window_session
 from eegviz.app.source_choice import SourceChoice
 from eegviz.paths import default_model_dir, demo_recording
-from eegviz.settings import DisplaySettings, OutputSettings, SessionSettings
+from eegviz.settings import DisplaySettings, OutputSettings, SessionSettings, SourceSettings
 
 pytestmark = pytest.mark.skipif(not demo_recording().exists() or not (default_model_dir() / "decoder.json").exists(),
                                 reason="demo recording or default model missing")
@@ -97,10 +97,12 @@ def test_closing_the_window_while_the_model_loads_says_it_waits(qtbot, tmp_path,
     assert "eegviz: stopping; waiting for the session to end" in err
 
 
-def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys, monkeypatch):
+def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys, monkeypatch, tmp_path):
     """`eegviz live --kiosk --stream amp` started at boot, before the amplifier: its first session found no LSL
     stream and the kiosk quit (exit 2), leaving the desktop on the exhibition screen. It now waits for the source as
-    for one lost later, and shows it once it is there; a first failure that cannot mend itself still ends it."""
+    for one lost later, and shows it once it is there; a first failure that cannot mend itself still ends it.
+    Recording (--out), it says once, when the stream is open, how fast session.xdf grows from that stream's
+    channels and rate: the only figures it gave were the demo's, for `live` too."""
     import time
 
     from PySide6.QtCore import QTimer
@@ -113,7 +115,9 @@ def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys
 
     app = QApplication.instance()
     models = tiny_models()
-    monkeypatch.setattr(SessionController, "_load_models", lambda self, sess: models)
+    (tmp_path / "model").mkdir()  # what session.json names (the real _load_models resolves it)
+    monkeypatch.setattr(SessionController, "_load_models",
+                        lambda self, sess: setattr(sess, "model_dir", tmp_path / "model") or models)
     monkeypatch.setattr(SessionController, "MAX_RESTART_DELAY_S", 0.05)
     monkeypatch.setattr(session_module.gc, "collect", lambda *args: 0)  # a second a session with torch loaded
     calls, shown = [], []
@@ -133,7 +137,8 @@ def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys
         src.read = counted
         return src
 
-    settings = SessionSettings(display=DisplaySettings(kiosk=True))
+    settings = SessionSettings(source=SourceSettings(command="live"), display=DisplaySettings(kiosk=True),
+                               output=OutputSettings(folder=str(tmp_path / "out")))
     assert settings.restarts_on_end
     t0 = time.monotonic()
     done = QTimer()  # quits once the replay ended and started again (or, if it never does, after a while)
@@ -146,7 +151,10 @@ def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys
     assert len(calls) == 3 and sum(shown) >= 2  # it tried again, and ran once the stream was there
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("eegviz:")]
     assert err == ["eegviz: no LSL stream named 'h3-amp' (type EEG) found within 5.0 s; streams seen: none; the kiosk "
-                   "waits for it and tries again until it is there"]
+                   "waits for it and tries again until it is there",
+                   # 8 channels at 100 Hz: 100 x (1 + 8 + 8 x 4) bytes a second, 354,240,000 a day; said once
+                   "eegviz: note: 'test' (8 channels at 100 Hz, float32) grows this kiosk's session.xdf by about "
+                   "354 MB a day, beside three PNGs a marker; watch the disk"]
 
     def wrong_setup():
         raise EegvizError("--montage nope: no such montage")

@@ -138,3 +138,26 @@ def test_a_full_disk_names_the_file(tmp_path):
     with pytest.raises(OSError) as e:
         w.write_boundary()
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "s.xdf")
+
+
+def test_eeg_bytes_per_second_is_what_session_xdf_grows_by(tmp_path):
+    """A recording kiosk says how fast its session.xdf grows (eegviz.app.run_window.disk_use_note): 9 bytes of
+    timestamp a sample and the values as kept, float32 unless a live LSL stream's own format is kept."""
+    from dataclasses import replace
+
+    from eegviz.record.xdf_writer import eeg_bytes_per_second, kept_format
+    from eegviz.sources.lsl import LslStreamInfo
+
+    info = StreamInfo(name="amp", ch_names=("C3", "C4", "Cz"), sfreq=200.0, source_id="amp-1")
+    assert eeg_bytes_per_second(info) == 200 * (1 + 8 + 3 * 4) == 4200
+    sizes = []
+    for n in (0, 200, 400):  # one chunk of 0, 1 and 2 seconds
+        rec = SessionRecorder(tmp_path / f"s{n}.xdf", info)
+        if n:
+            rec.add_chunk(Chunk(samples=np.zeros((n, 3), np.float32), timestamps=np.arange(n) / 200.0))
+        rec.close()
+        sizes.append((tmp_path / f"s{n}.xdf").stat().st_size)
+    assert 4200 <= sizes[2] - sizes[1] <= 4216  # a second more: 4200 bytes, and the footer's numbers' digits
+    lsl = LslStreamInfo("amp", ("C3", "C4", "Cz"), 200.0, eeg_header="<info/>", eeg_format="double64")
+    assert (kept_format(lsl), eeg_bytes_per_second(lsl)) == ("double64", 200 * (9 + 3 * 8))
+    assert kept_format(replace(lsl, eeg_format="string")) == kept_format(replace(lsl, eeg_header="")) == "float32"
