@@ -2,8 +2,8 @@
 
 `eegviz train` and `eegviz eval` log their progress at INFO, and those lines are the commands' output, so
 they go to stdout as plain lines; warnings and errors go to stderr for every command. Modules log through
-logging.getLogger(__name__) (the embedded generator's training stages share one, "eegviz.train.generator"); only
-the command line configures (cli.setup_logging calls configure).
+logging.getLogger(__name__) (the embedded generator's training stages share diffusers_gen's,
+"eegviz.train.diffusers_gen"); only the command line configures (cli.setup_logging calls configure).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from eegviz.train.loop import run_loop
 from eegviz.train.renders import fresh_specs, to_tensor
 from eegviz.world.stimuli import render_batch
 
-log = logging.getLogger("eegviz.train.generator")
+log = logging.getLogger("eegviz.train.diffusers_gen")  # the stages share it: train.dist TRAINING_LOGGERS
 
 # the shipped size: 2500 steps (about 28 idle minutes on 2 cores) reach the classifier's own ceiling on renders;
 # twice the width costs twice the time per step and a slower decode at run time

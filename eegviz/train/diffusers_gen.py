@@ -26,7 +26,7 @@ import torch
 
 from eegviz.errors import EegvizError
 
-log = logging.getLogger("eegviz.train.generator")
+log = logging.getLogger(__name__)  # every stage of the embedded generator logs here (train.dist TRAINING_LOGGERS)
 
 # (steps, strength) pairs scored on validation; with the scheduler's "trailing" spacing they start at
 # t = 499, 332 (one pass) and 666, 499, 399 (two passes); see sampling.json's "timesteps".

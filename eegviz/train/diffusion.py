@@ -30,7 +30,7 @@ from eegviz.train.autoencoder import encode_mean
 from eegviz.train.loop import Ema, optimise, run_loop
 from eegviz.train.renders import fresh_specs, render_with_blobs, to_tensor
 
-log = logging.getLogger("eegviz.train.generator")
+log = logging.getLogger("eegviz.train.diffusers_gen")  # the stages share it: train.dist TRAINING_LOGGERS
 
 UNET_DEFAULTS = {"channels": (32, 64, 128), "layers": 1, "head_dim": 32, "pooled_caption": True}
 T_TRAIN = 1000

@@ -47,10 +47,11 @@ class MainRankOnly(logging.Filter):
 
 
 # The loggers a training run's progress lines come from. A logger's filters see only the records logged on it
-# (not those its children propagate), so each is named. "eegviz.train.generator" is no module (train/generator.py
-# is long gone): it is the one logger all the embedded generator's stages log on (diffusers_gen, autoencoder,
-# diffusion, distill, loop), kept by that name because warnings print it.
-TRAINING_LOGGERS = ("eegviz.train.run", "eegviz.train.decoder", "eegviz.train.generator", "eegviz.eval.report",
+# (not those its children propagate), so each is named. The embedded generator's stages (diffusers_gen,
+# autoencoder, diffusion, distill, loop) share diffusers_gen's, so that one name here covers a stage added later;
+# it was "eegviz.train.generator", a module deleted long ago, which no line a user sees printed (progress lines go
+# to stdout without a logger name, and no warning is logged on it), so it was renamed to a module that is there.
+TRAINING_LOGGERS = ("eegviz.train.run", "eegviz.train.decoder", "eegviz.train.diffusers_gen", "eegviz.eval.report",
                     "eegviz.eval.controls")
 
 

@@ -42,7 +42,7 @@ import torch
 from eegviz.train.diffusion import Captions, LatentBatches, add_noise, build_scheduler, ddim_solve, x0_from_v
 from eegviz.train.loop import Ema, optimise, run_loop
 
-log = logging.getLogger("eegviz.train.generator")
+log = logging.getLogger("eegviz.train.diffusers_gen")  # the stages share it: train.dist TRAINING_LOGGERS
 
 # The timesteps a DDIM "trailing" schedule (1000 training steps) visits with 1-3 img2img passes: first passes
 # from a blob (BLOB_TIMESTEPS), from pure noise (T-1: text only), and the second passes' levels.

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-log = logging.getLogger("eegviz.train.generator")
+log = logging.getLogger("eegviz.train.diffusers_gen")  # the stages share it: train.dist TRAINING_LOGGERS
 
 
 class Ema:

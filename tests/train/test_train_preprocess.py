@@ -49,3 +49,17 @@ def test_progress_lines_pass_on_rank_zero_only():
     with main_rank_logging(DistInfo(1, 2)):
         assert len(lg.filters) == 1
     assert not lg.filters
+
+
+def test_the_training_loggers_are_named_after_modules_that_exist():
+    """The embedded generator's stages logged on "eegviz.train.generator", a module deleted long ago (a reader or a
+    logging config looking for it found nothing). Every logger a run filters by rank is a module's name now, and
+    each generator stage logs on one of them, so its progress lines stay on rank 0."""
+    import importlib
+    import importlib.util
+
+    from eegviz.train.dist import TRAINING_LOGGERS
+
+    assert [n for n in TRAINING_LOGGERS if importlib.util.find_spec(n) is None] == []
+    for stage in ("diffusers_gen", "autoencoder", "diffusion", "distill", "loop"):
+        assert importlib.import_module(f"eegviz.train.{stage}").log.name == "eegviz.train.diffusers_gen"
