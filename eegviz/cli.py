@@ -784,7 +784,15 @@ def _session_opts(sp) -> None:
                     help="no window; results go to --out and --sink only (without either, nothing is recorded)")
     sp.add_argument("--out", help="folder for results.jsonl, PNGs, session.xdf, session.json and report.html; one "
                                   "that already holds files gets a fresh DIR/session-NNN inside it")
-    sp.add_argument("--kiosk", action=argparse.BooleanOptionalAction, default=False, help="full-screen demo mode")
+    # what an exhibition's operator needs, here as in the README's kiosk list: the help said "full-screen demo mode",
+    # and the screen blanking, the wait for an amplifier and the folders never deleted were found in the README only
+    sp.add_argument("--kiosk", action=argparse.BooleanOptionalAction, default=False,
+                    help="full screen for an unattended exhibition: no controls; starts its session again whenever it "
+                         "ends (not with --duration) and waits for a source that is not there yet (an amplifier "
+                         "switched on after it); N shows the recent notices; SIGTERM or Ctrl-C stops it with its "
+                         "files closed. eegviz does not keep the screen awake: switch screen blanking and display "
+                         "sleep off (X11: xset s off -dpms). With --out every session is a new folder and none is "
+                         "ever deleted: rotate them by age (README: Running a kiosk)")
     sp.add_argument("--screenshot", help="save a PNG of the window when the session ends, then quit")
     sp.add_argument("--sink", action="append", metavar="NAME[:ARGS]",
                     help="also send results to a sink plugin, e.g. osc:127.0.0.1:9000 (repeatable)")

@@ -903,3 +903,23 @@ def test_the_module_scripts_read_options_only_in_full(capsys):
         run_report.main(["--he", "session-001"])
     assert exc.value.code == 2
     assert "unrecognized arguments: --he" in capsys.readouterr().err
+
+
+def test_kiosk_help_says_what_its_operator_needs_and_the_readme_section_it_names_is_there(capsys):
+    """`eegviz live --kiosk --help` said "full-screen demo mode": the screen blanking eegviz does not stop, the wait
+    for an amplifier switched on later and the session folders never deleted were in the README only, scattered
+    through a paragraph on the window. The help says them in short and names the README's list, which says each."""
+    from pathlib import Path
+
+    from eegviz.cli import build_parser
+
+    for cmd in ("demo", "replay", "live"):
+        kiosk = next(a for a in build_parser().eegviz_commands[cmd]._actions if "--kiosk" in a.option_strings)
+        for said in ("unattended exhibition", "waits for a source that is not there yet", "SIGTERM or Ctrl-C",
+                     "xset s off -dpms", "none is ever deleted: rotate them by age", "README: Running a kiosk"):
+            assert said in kiosk.help, (cmd, said)
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    section = readme.read_text().split("**Running a kiosk**", 1)[1].split("![kiosk mode", 1)[0]
+    for said in ("**Screen.**", "xset s off -dpms", "**Start and stop.**", "waits for it", "SIGTERM",
+                 "**Disk.**", "-mmin +1440", "**Full disk.**"):
+        assert said in section, said
