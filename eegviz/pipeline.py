@@ -189,8 +189,10 @@ class Stats:
         p = (f", marker->image p50 {np.percentile(lat, 50):.0f} ms p95 {np.percentile(lat, 95):.0f} ms"
              if lat.size else "")
         out = f"; results in {self.out_dir}" if self.out_dir else ""
-        return (f"eegviz: {self.markers} markers, {self.results} reconstructions, {self.dropped} dropped, "
-                f"{self.skipped} skipped{self._skip_words()}{p}{out}")
+        # '1 marker, 1 reconstruction': a session of one marker (a quick check, a disk full after the first) ended
+        # on "1 markers, 0 reconstructions"
+        return (f"eegviz: {_count(self.markers, 'marker')}, {_count(self.results, 'reconstruction')}, "
+                f"{self.dropped} dropped, {self.skipped} skipped{self._skip_words()}{p}{out}")
 
     def _skip_words(self) -> str:
         """' (2 in a gap, 1 with NaN samples)': why markers were skipped, most common first, so a session's last
@@ -221,8 +223,15 @@ class Stats:
             return None
         why = ", ".join(f"{n} {kind.value if isinstance(kind, SkipKind) else kind}"
                         for kind, n in self.skip_kinds.most_common())
-        return (f"none of the {self.markers} markers got a reconstruction" +
+        what = (f"none of the {self.markers} markers got a reconstruction" if self.markers != 1
+                else "the one marker got no reconstruction")
+        return (what +
                 (f" (skipped: {why}; each marker's reason is in its line)" if why else ""))
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 marker', '3 markers' (the nouns here take an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def changed_since_open(opened, started) -> str | None:

@@ -965,6 +965,13 @@ def test_summary_line_names_why_markers_were_skipped():
     assert Stats(markers=3, results=3).summary().startswith(
         "eegviz: 3 markers, 3 reconstructions, 0 dropped, 0 skipped")
     assert "(" not in Stats(markers=3, results=3).summary()
+    # one marker: "1 markers, 0 reconstructions" (a disk full after the first marker said it so)
+    assert Stats(markers=1, results=1).summary().startswith("eegviz: 1 marker, 1 reconstruction, 0 dropped")
+    one = Stats(markers=1, skipped=1, ended="finished")
+    one.skip_kinds[SkipKind.NAN] = 1
+    assert one.summary().startswith("eegviz: 1 marker, 0 reconstructions, 0 dropped, 1 skipped")
+    assert one.nothing_made() == ("the one marker got no reconstruction (skipped: 1 nan; each marker's reason is in "
+                                  "its line)")
 
 
 class FloatGenerator(SlowGenerator):
