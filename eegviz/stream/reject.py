@@ -15,6 +15,10 @@ re-reference and baseline. Not the raw channels, because
   model channel) cannot spoil a reconstruction, so they reject nothing (a blink still does, through Fp1/Fp2);
 - what the model's own filters remove (a DC drift under its high-pass, mains under its notch) never reaches it.
 Baseline correction moves a channel by a constant and leaves its peak to peak as it was.
+
+Training and evaluation (`eegviz train|eval --reject-uv`) judge a dataset's epochs with the same rule
+(rejected_epochs, through over_threshold), on the epochs as the model's preprocessing gives them, so a threshold
+chosen on a lab's own recordings drops in training what it skips live.
 """
 
 from __future__ import annotations
@@ -50,15 +54,38 @@ def peak_to_peak_uv(data: np.ndarray, scale: float) -> np.ndarray:
     return np.ptp(np.asarray(data, dtype=np.float64), axis=-1) / scale * 1e6
 
 
+def over_threshold(ptp_uv: np.ndarray, threshold_uv: float) -> np.ndarray:
+    """The rule itself, one place for the live path and datasets: an epoch is rejected where its largest peak to
+    peak over the model's channels ((..., n_channels) in uV, peak_to_peak_uv) is over the threshold."""
+    return np.max(ptp_uv, axis=-1) > threshold_uv
+
+
+DATASET_BATCH = 256  # epochs prepared at a time by rejected_epochs: an EEG-ImageNet's 2.7 GB are not copied whole
+
+
+def rejected_epochs(eeg: np.ndarray, spec, threshold_uv: float) -> tuple[np.ndarray, np.ndarray]:
+    """A dataset's (N, n_channels, n_times) epochs in volts, laid out as the model reads them (its channels, rate and
+    window) judged as the live path judges one: prepared by eegviz.stream.preprocess.prepare_epochs with the model's
+    spec (its notch, high-pass, reference and baseline), then over_threshold. Returns (rejected, (N,) bool; the
+    largest peak to peak of each epoch in uV)."""
+    from eegviz.stream.preprocess import prepare_epochs
+
+    worst = np.empty(len(eeg), dtype=np.float64)
+    for s in range(0, len(eeg), DATASET_BATCH):
+        ptp = peak_to_peak_uv(prepare_epochs(eeg[s:s + DATASET_BATCH], spec), spec.scale)
+        worst[s:s + len(ptp)] = np.max(ptp, axis=-1)
+    return over_threshold(worst[:, None], threshold_uv), worst
+
+
 def rejection(data: np.ndarray, pre, threshold_uv: float) -> str | None:
     """Why the epoch `data` (the Preprocessor `pre`'s output) is rejected, naming its worst channel and that channel's
     peak to peak; None where every channel is within `threshold_uv`. A channel of the model that is interpolated
     (not measured by an electrode of its own) says so, with the source electrode it weighs most, which is the one a
     lab can look at."""
     ptp = peak_to_peak_uv(data, pre.spec.scale)
-    worst = int(np.argmax(ptp))
-    if not ptp[worst] > threshold_uv:
+    if not over_threshold(ptp, threshold_uv):
         return None
+    worst = int(np.argmax(ptp))
     return (f"epoch rejected: {channel_words(pre, worst)} {ptp[worst]:.0f} uV peak to peak > {threshold_uv:g} uV "
             f"({OPTION}; kept in the recording, not decoded)")
 
