@@ -76,11 +76,22 @@ def _xdf_files(xdf_paths: str | Path | Iterable[str | Path]) -> list[Path]:
         # hidden ones left out, as the stimulus folder's are: a folder copied from a Mac onto an exFAT/FAT drive or
         # a network share holds a '._session.xdf' (the resource fork) beside each recording, and the first of them
         # refused the whole dataset as "not an XDF file"
-        files += sorted(f for f in xdf_files_in(p) if not any(n.startswith(".") for n in f.relative_to(p).parts))
+        found = (f for f in xdf_files_in(p) if not any(n.startswith(".") for n in f.relative_to(p).parts))
+        files += sorted(found, key=lambda f: _numeric_order(f.relative_to(p)))
     if not files:
         raise EegvizError(f"no .xdf (or compressed .xdfz) files in "
                           f"{', '.join(map(str, paths)) or '(nothing given)'}")
     return files
+
+
+def _numeric_order(path: Path) -> tuple:
+    """The sort key that reads a folder's recordings in the order they were made: the numbers in each part of the
+    path compared as numbers, so session-101 comes before session-1000 (`eegviz record` numbers a folder's sessions
+    session-002, ... session-1000 once past 999; a lab's own run-9 / run-10). Text order read session-1000 first,
+    and the trials, their recording blocks (one per file) and the log's list came in that order. The path itself
+    breaks ties (session-01 and session-1)."""
+    parts = tuple(tuple(int(t) if i % 2 else t for i, t in enumerate(re.split(r"(\d+)", part))) for part in path.parts)
+    return parts, str(path)
 
 
 def _subjects(files: list[Path]) -> dict[Path, int]:

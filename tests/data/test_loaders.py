@@ -1249,3 +1249,20 @@ def test_things_eeg2_folder_that_is_not_there_is_one_line(tmp_path):
             load_things_eeg2(root)
         assert str(err.value) == (f"THINGS-EEG2 folder {root} does not exist or is not a folder; give the folder "
                                   "that holds the sub-XX folders")
+
+
+def test_a_folder_of_sessions_is_read_in_the_order_they_were_numbered(tmp_path):
+    """`eegviz record` numbers a folder's sessions session-002 ... session-999, session-1000: read in text order,
+    session-1000 came before session-101 (and run-10 before run-9), so its trials and recording block were another
+    session's. Numbers in a path are compared as numbers now; the name breaks a tie."""
+    from eegviz.data.xdf_dataset import _xdf_files
+
+    names = ["session-99/session.xdf", "session-101/session.xdf", "session-1000/session.xdf", "session-1000/b.xdf",
+             "sub-2/run-9.xdf", "sub-2/run-10.xdf", "sub-10/run-1.xdf", "session-01/session.xdf",
+             "session-1/session.xdf"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"XDF:")
+    assert [f.relative_to(tmp_path).as_posix() for f in _xdf_files(tmp_path)] == [
+        "session-01/session.xdf", "session-1/session.xdf", "session-99/session.xdf", "session-101/session.xdf",
+        "session-1000/b.xdf", "session-1000/session.xdf", "sub-2/run-9.xdf", "sub-2/run-10.xdf", "sub-10/run-1.xdf"]
