@@ -491,7 +491,8 @@ def cmd_train(args) -> int:
                       text_encoder=args.text_encoder, caption=args.caption, data_opts=data_opts,
                       classifier_images=args.classifier_images, classifier_epochs=args.classifier_epochs,
                       eval_controls=args.eval_controls, gen_sizes=gen_sizes, gen_config=args.generator_config,
-                      average_augment=args.average_augment, decoder_only=args.decoder_only)
+                      average_augment=args.average_augment, decoder_only=args.decoder_only,
+                      reject_uv=args.reject_uv)
     except KeyboardInterrupt:
         print(f"eegviz: training interrupted{kept_for_resume(Path(args.out))}", file=sys.stderr)
         return 130
@@ -500,6 +501,7 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     from eegviz.eval.report import eval_generator, evaluate
+    from eegviz.stream.reject import check_reject_uv
 
     _check_named(args, "--data", "--model", "--out")
     if not args.reconstructions:
@@ -516,6 +518,7 @@ def cmd_eval(args) -> int:
         with about("--generator"):  # as a session's (_check_session): a config file's is named before it
             generator_class(args.generator)
     data_opts = dataset_options(args)
+    check_reject_uv(args.reject_uv)  # before the model and its generator are loaded
     check_positive(args.controls_highpass, "--controls-highpass", allow_zero=True, unit="Hz",
                    hint="0: no high-pass variant")
     from eegviz.paths import check_new_output
@@ -531,7 +534,7 @@ def cmd_eval(args) -> int:
                  if args.reconstructions else None)
     metrics = evaluate(Path(args.data), model, Path(args.out), controls=args.controls,
                        controls_highpass=args.controls_highpass, data_opts=data_opts, generator=generator,
-                       classifier=args.classifier, reconstructions=args.reconstructions)
+                       classifier=args.classifier, reconstructions=args.reconstructions, reject_uv=args.reject_uv)
     print(json.dumps(metrics["headline"], indent=1))
     return 0
 
@@ -738,6 +741,12 @@ REJECT_HELP = ("skip, as artefacts, epochs whose peak to peak on any of the mode
                "names its worst channel (default: off, every epoch is decoded)")
 
 
+# train's and eval's: the same rule on a dataset's epochs (eegviz.data.artefacts)
+REJECT_DATA_HELP = ("drop, from every split, epochs whose peak to peak on any channel is over UV microvolts as the "
+                    "model reads them (after its filters, reference and baseline), as a session's --reject-uv skips "
+                    "them live; the count dropped per split is recorded (default: off, every epoch is used)")
+
+
 # what --init does in a session; eval says its own (INIT_EVAL_HELP)
 INIT_HELP = ("what img2img starts from: the GAN saliency map (default) or the decoder's latent branch (EEG regressed "
              "into the autoencoder's latent; models that have one)")
@@ -937,6 +946,7 @@ def _add_train(sub) -> None:
                    help="continue from MODEL_DIR/checkpoints after an interruption")
     t.add_argument("--threads", type=int, help="CPU threads per process (default: torch's choice)")
     add_dataset_arguments(t)
+    t.add_argument("--reject-uv", type=float, metavar="UV", help=REJECT_DATA_HELP)
     t.add_argument("--classifier-images", type=int, default=200, help="renders per class for the eval classifier")
     t.add_argument("--classifier-epochs", type=int, default=15, help="epochs of the eval classifier")
     t.add_argument("--eval-controls", action=argparse.BooleanOptionalAction, default=True,
@@ -950,6 +960,8 @@ def _add_eval(sub) -> None:
     e.add_argument("--model", required=True, help="model folder or Hugging Face id")
     e.add_argument("--out", required=True, help="folder for metrics.json and its plots, new or empty")
     add_dataset_arguments(e)
+    e.add_argument("--reject-uv", type=float, metavar="UV", help=REJECT_DATA_HELP + "; a model's own evaluation "
+                   "used the one it was trained with (its training.json)")
     e.add_argument("--controls", action=argparse.BooleanOptionalAction, default=True,
                    help="the confound controls: shuffled labels, leave-one-subject-out, blocks apart, high-pass "
                         "(default: on; --no-controls skips them)")

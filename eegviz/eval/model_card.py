@@ -465,6 +465,17 @@ _RECORDS = (
 )
 
 
+def _artefacts(training: dict) -> str:
+    """The epochs `--reject-uv` dropped, per split, with the threshold ("" where none was set): a card that gave the
+    kept counts alone left a reader taking them for the recording's, and the live threshold with no figure."""
+    from eegviz.data.artefacts import dropped_words
+
+    words = dropped_words(training.get("artefacts"))
+    return "" if words is None else (f"Artefact rejection: {words} (peak to peak on any channel as the decoder reads "
+                                     "the epoch; the counts above are of the epochs kept, and the evaluation below "
+                                     "dropped the same ones).\n")
+
+
 def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> Path:
     """MODEL_DIR/README.md from training.json's content (and the evaluation, when one was run)."""
     model_dir = Path(model_dir)
@@ -505,7 +516,7 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
 {d['trials']} trials of {d['classes']} classes ({d['images']} images), {d['subjects']} subject(s),
 {d['channels']} channels at {d['sfreq']:g} Hz, window {d['window_s'][0]:g}..{d['window_s'][1]:g} s; split{' by ' + d['split_by'] if d.get('split_by') else ''}:
 {d['split_trials']['train']} train / {d['split_trials']['val']} validation / {d['split_trials']['test']} test trials.
-{_simulated(d)}
+{_artefacts(training)}{_simulated(d)}
 {_results(metrics, training)}{_generator(training)}{_curves(metrics)}{_controls(metrics)}
 ## Retrain
     {training.get('command', 'eegviz train --data DATA --out MODEL_DIR')}

@@ -275,7 +275,8 @@ def eval_generator(model: Path, name: str | None = None, options=None) -> Genera
 def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool = True,
              controls_highpass: float = 1.0, data_opts: dict | None = None, generator=None,
              classifier: str | None = None, reconstructions: bool = True, refuse_seen: bool = True,
-             no_reconstructions_why: str = "--no-reconstructions: decoder-only evaluation") -> dict:
+             no_reconstructions_why: str = "--no-reconstructions: decoder-only evaluation",
+             reject_uv: float | None = None) -> dict:
     """Score the model on the test split of any dataset eegviz reads (metrics.json, plots).
 
     Decoder metrics and the confound controls (eegviz.eval.controls: a linear probe refit per control, 22 fits,
@@ -288,8 +289,13 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     (eegviz.data.seen_images); False only counts them (metrics.json test_images_seen_by_model) and warns.
     no_reconstructions_why: metrics.json's reason where `reconstructions` is False (`eegviz train`'s evaluation
     gives its own, where no generator was trained).
+    reject_uv: drop, from every split (the controls' training probes read the train split), the epochs over this
+    peak to peak as the model reads them (eegviz.data.artefacts, with the model's own spec: the epochs its
+    training dropped with the same threshold); metrics.json's "artefacts" counts them per split.
     """
+    from eegviz.data.artefacts import drop_artefacts
     from eegviz.data.loaders import open_dataset
+    from eegviz.stream.reject import check_reject_uv
     from eegviz.world.stimuli import renderable
 
     ds = open_dataset(data, **(data_opts or {}))
@@ -300,6 +306,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     with about("--model"):  # "no model at X": a config file's `model` is named before it (eegviz.cli)
         dec = TwoBranchDecoder.load(model)
     _check_compatible(ds, dec, model)
+    ds, artefacts = drop_artefacts(ds, dec.spec, check_reject_uv(reject_uv), data)
+    _say_other_threshold(model, reject_uv)
     stopped = interrupted_training(model)
     if stopped:  # the decoder is saved an hour before the generator: scored as if finished, without a word
         log.warning("%s: %s; this report scores the decoder it had saved so far", model, stopped)
@@ -351,6 +359,8 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     metrics = {"n_test_trials": int(len(test_idx)), "n_classes": n_classes, "embedding_cosine": cosine(true_emb),
                "embedding_cosine_shuffled": cosine(true_emb[_shuffle(len(y))]),
                "test_images_seen_by_model": seen if seen is not None else {"skipped": f"no {SEEN_FILE}"}}
+    if artefacts is not None:
+        metrics["artefacts"] = artefacts
     if new_subjects is not None:
         metrics["test_subjects_not_trained_on"] = new_subjects[0]
     if other_world is not None:
@@ -445,14 +455,15 @@ def evaluate(data: Path, model: Path, out: Path, batch: int = 64, controls: bool
     if controls:
         metrics["headline"]["controls"] = metrics["controls"]["checks"]
     metrics["run"] = _run_record(data, model, data_opts, generator, classifier, controls, controls_highpass,
-                                 reconstructions)
+                                 reconstructions, reject_uv)
     metrics = json_safe(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
 
 
 def _run_record(data: Path, model: Path, data_opts: dict | None, generator, classifier: str | None,
-                controls: bool, controls_highpass: float, reconstructions: bool) -> dict:
+                controls: bool, controls_highpass: float, reconstructions: bool,
+                reject_uv: float | None = None) -> dict:
     """How this report was made, for metrics.json's "run": eegviz's version and commit, the command line and
     working directory, the data as given and the options it was read with, the model folder with its digest (as
     session.json names it), the generator and classifier asked for, and the controls. A report folder copied
@@ -467,7 +478,20 @@ def _run_record(data: Path, model: Path, data_opts: dict | None, generator, clas
             "data": {"given": str(data), "folder": str(Path(data).resolve()), "options": dict(data_opts or {})},
             "model": model_identity(Path(model)), "generator": gen, "classifier": classifier,
             "controls": bool(controls), "controls_highpass": float(controls_highpass),
-            "reconstructions": bool(reconstructions)}
+            "reconstructions": bool(reconstructions), "reject_uv": reject_uv}
+
+
+def _say_other_threshold(model: Path, reject_uv: float | None) -> None:
+    """A warning where the model was trained with another --reject-uv than this evaluation's (none included): its
+    figures are then taken on other epochs than the ones the model's own evaluation kept."""
+    from eegviz.data.artefacts import trained_reject_uv
+
+    trained = trained_reject_uv(model)
+    if (Path(model) / "training.json").is_file() and trained != reject_uv:
+        said = "none" if reject_uv is None else f"{reject_uv:g} uV"
+        log.warning("%s was trained with --reject-uv %s and this evaluation's is %s: its figures are not on the "
+                    "epochs its own evaluation kept", model,
+                    "off" if trained is None else f"{trained:g}", said)
 
 
 def _headline_figures(metrics: dict) -> None:

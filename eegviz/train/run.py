@@ -38,14 +38,19 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
               text_encoder: str = "hash", caption: str = "label",
               data_opts: dict | None = None, classifier_images: int = 200, classifier_epochs: int = 15,
               eval_controls: bool = True, gen_sizes: dict | None = None,
-              gen_config: str = "full", average_augment: float = 0.0, decoder_only: bool = False) -> dict | None:
+              gen_config: str = "full", average_augment: float = 0.0, decoder_only: bool = False,
+              reject_uv: float | None = None) -> dict | None:
     """Train everything into `out`; returns the evaluation metrics (None on ranks other than 0).
+
+    reject_uv: epochs whose peak to peak on any channel, as the decoder reads them, is over this many microvolts
+    are dropped from every split, in training and in the evaluation that ends the run (eegviz.data.artefacts).
 
     Progress goes to the module loggers at INFO (`eegviz train` shows INFO by default); under torchrun only
     rank 0's progress lines pass (dist.main_rank_logging).
     """
     from eegviz.checks import check_range
     from eegviz.paths import check_creatable, check_new_output
+    from eegviz.stream.reject import check_reject_uv
     from eegviz.train.dist import init_from_env, main_rank_logging
 
     # before anything is created: a refused run leaves no folder behind (and under torchrun every rank checks
@@ -54,6 +59,7 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
                    text_encoder=text_encoder, classifier_images=classifier_images,
                    classifier_epochs=classifier_epochs, gen_sizes=gen_sizes or {})
     check_range(average_augment, "--average-augment", 0.0, 1.0, hint="the share of averaged training examples")
+    reject_uv = check_reject_uv(reject_uv)  # a float, as run.json compares it on --resume
     if not decoder_only:  # the classifier is trained with the in-house generator, after the decoder
         from eegviz.eval.classifier import check_classifier_renders
 
@@ -74,18 +80,23 @@ def train_all(data: Path, out: Path, *, epochs: int = 30, gan_steps: int = 3000,
                           text_encoder=text_encoder, caption=caption, data_opts=data_opts,
                           classifier_images=classifier_images, classifier_epochs=classifier_epochs,
                           eval_controls=eval_controls, gen_sizes=gen_sizes or {},
-                          gen_config=gen_config, average_augment=average_augment, decoder_only=decoder_only)
+                          gen_config=gen_config, average_augment=average_augment, decoder_only=decoder_only,
+                          reject_uv=reject_uv)
 
 
 def _eval_command(data, model: Path, data_opts: dict | None = None) -> str:
     """The `eegviz eval` command that evaluates `model` again on the run's data, with the run's dataset options:
-    without them the command suggested for an XDF-session model stopped at eval's "pass --images-dir"."""
+    without them the command suggested for an XDF-session model stopped at eval's "pass --images-dir"; and with
+    the threshold it was trained with (--reject-uv), so the same epochs are dropped as in its own evaluation."""
     import shlex
 
+    from eegviz.data.artefacts import trained_reject_uv
     from eegviz.data.loaders import DATA_FLAGS
 
     values = {DATA_FLAGS.get(k, f"--{k}"): ",".join(map(str, v)) if isinstance(v, list) else str(v)
               for k, v in (data_opts or {}).items()}
+    if (reject_uv := trained_reject_uv(model)) is not None:
+        values["--reject-uv"] = f"{reject_uv:g}"
     flags = "".join(f" {flag} {shlex.quote(value)}" for flag, value in values.items())
     data = shlex.quote(str(data)) if data else "DATA"
     return f"eegviz eval --data {data} --model {shlex.quote(str(model))}{flags} --out NEW_FOLDER"
@@ -422,7 +433,7 @@ def _finished_metrics(out: Path) -> dict | None:
 
 
 def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls: bool,
-                       why_no_generator: str | None) -> dict | None:
+                       why_no_generator: str | None, reject_uv: float | None = None) -> dict | None:
     """--resume of a run cut short in its evaluation (evaluation_cut_short): the trained model is kept as it is;
     the evaluation that follows training runs again and the model card is written, as the run would have."""
     from eegviz.eval.model_card import write_model_card
@@ -440,7 +451,7 @@ def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls:
             log.info("--resume: %s's evaluation had finished (report/metrics.json); writing its model card", out)
         else:
             metrics = _evaluate_after_training(data, out, None, data_opts=data_opts, eval_controls=eval_controls,
-                                               why_no_generator=why_no_generator)
+                                               why_no_generator=why_no_generator, reject_uv=reject_uv)
         write_model_card(out, training, metrics)
         _say_done(out, metrics)
     barrier(info)
@@ -450,7 +461,8 @@ def _finish_evaluation(info, data: Path, out: Path, *, data_opts, eval_controls:
 
 def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps, seed, threads, resume, highpass,
                notch, reference, text_encoder, caption, data_opts, classifier_images, classifier_epochs, eval_controls,
-               gen_sizes, gen_config, average_augment, decoder_only) -> dict | None:
+               gen_sizes, gen_config, average_augment, decoder_only, reject_uv) -> dict | None:
+    from eegviz.data.artefacts import drop_artefacts
     from eegviz.data.loaders import DATA_FLAGS, check_trainable, open_dataset
     from eegviz.data.seen_images import write_seen_images
     from eegviz.eval.model_card import describe_dataset, train_command, write_model_card
@@ -480,15 +492,20 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
         _say_how_it_draws(text_encoder)
     # what can only be checked against the data or by loading, still before the folder exists (a refused run
     # that left checkpoints/run.json behind would have the corrected rerun refused)
-    decoder_spec(ds, highpass, notch, reference)  # reference channels among the data's
+    spec = decoder_spec(ds, highpass, notch, reference)  # reference channels among the data's
+    # judged with the spec the decoder is trained with, which it saves and eval reads back: the same epochs are
+    # dropped in the evaluation that ends the run; a threshold that empties a split or a class is refused here
+    kept, artefacts = drop_artefacts(ds, spec, reject_uv, data)
     make_text_encoder(text_encoder)  # loads (and keeps for training) the text encoder, e.g. a clip: folder
     out = Path(out)
+    # the data as recorded (its digest tells recordings apart whatever the threshold), the threshold an option:
+    # a --resume with another one is refused as "options reject_uv differ", not run on other epochs
     run = run_manifest(ds, {"seed": seed, "epochs": epochs, "gan_steps": gan_steps, "highpass": highpass,
                             "notch": notch, "reference": reference, "text_encoder": text_encoder, "caption": caption,
                             "classifier_images": classifier_images, "classifier_epochs": classifier_epochs,
                             "average_augment": average_augment, "decoder_only": decoder_only,
                             "generator_sizes": gen_sizes, "generator_config": gen_config,
-                            "data_options": _folders_absolute(data_opts or {})})
+                            "data_options": _folders_absolute(data_opts or {}), "reject_uv": reject_uv})
     # a run that starts in a new or empty folder claims it, --resume or not (a job script that always passes
     # --resume starts a run too); resuming an interrupted run rewrites that run's own manifest
     starts = not (out / "checkpoints" / RUN_MANIFEST).exists()
@@ -498,11 +515,11 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     lock.take()  # until train_all returns
     if resume and evaluation_cut_short(out):  # trained already: nothing is trained again
         return _finish_evaluation(info, data, out, data_opts=data_opts, eval_controls=eval_controls,
-                                  why_no_generator=why_no_generator)
+                                  why_no_generator=why_no_generator, reject_uv=reject_uv)
     checkpoints = Checkpoints(out / "checkpoints", resume=resume, enabled=info.is_main)
     if info.is_main:
         write_run_manifest(out / "checkpoints", run, claim=starts)
-    dec, dmetrics = train_decoder(ds, epochs=epochs, gan_steps=gan_steps, seed=seed,
+    dec, dmetrics = train_decoder(kept, epochs=epochs, gan_steps=gan_steps, seed=seed,
                                   highpass=highpass, notch=notch, reference=reference, text_encoder=text_encoder,
                                   caption=caption, checkpoints=checkpoints, average_augment=average_augment,
                                   info=info)
@@ -514,7 +531,9 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
         shutdown(info)
         return None
     dec.save(out)
-    write_seen_images(out, ds)  # eval refuses test data showing these images (eegviz.data.seen_images)
+    # eval refuses test data showing these images (eegviz.data.seen_images): every image the run was given, those
+    # whose epochs --reject-uv dropped too (a stricter record, never a looser one)
+    write_seen_images(out, ds)
     latent = None
     if in_house:  # rank 0 only: fresh renders, no data to shard
         from eegviz.train.latent_branch import fit_latent_branch
@@ -528,7 +547,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
             raise EegvizError(f"{e}. The decoder trained in this run is saved in {out} (decoder.json and its "
                               "component folders) and draws with another model folder's pipeline in its caption "
                               "space: --generator diffusers --sd-model models/synthetic-default") from None
-        latent = fit_latent_branch(out, ds, str(data))  # its target space is the new pipeline's VAE
+        latent = fit_latent_branch(out, kept, str(data))  # its target space is the new pipeline's VAE
     training = {"decoder": dmetrics, "generator": gmetrics, "latent_branch": latent, "decoder_seconds": t_dec,
                 "threads": torch.get_num_threads(), "world_size": info.world_size, "epochs": epochs,
                 "highpass_hz": highpass, "notch_hz": notch, "reference": reference, "text_encoder": text_encoder,
@@ -537,7 +556,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                 # whether an interrupted run's checkpoints were continued: --resume alone is no sign of it (a job
                 # script that always passes it starts runs with it too), and "resumed" read as an interrupted run
                 "data": str(data), "data_digest": run["data"]["digest"], "resumed": not starts,
-                "dataset": describe_dataset(ds, data),
+                "dataset": describe_dataset(kept, data), "reject_uv": reject_uv, "artefacts": artefacts,
                 "synthetic": renders,
                 "command": train_command(data, out, {
                     "epochs": epochs, "gan_steps": gan_steps, "seed": seed, "highpass": highpass or None,
@@ -548,6 +567,7 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
                     **({"classifier_images": classifier_images, "classifier_epochs": classifier_epochs}
                        if in_house else {}),
                     "no_eval_controls": not eval_controls, "average_augment": average_augment or None,
+                    "reject_uv": reject_uv,
                     "decoder_only": decoder_only,
                     **(gen_sizes if in_house else {}),
                     "generator_config": None if gen_config == "full" or not in_house else gen_config,
@@ -561,8 +581,8 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
     # figure or confound control, its card saying only "no generator for these stimuli; run `eegviz eval`".
     # On its own dataset's test split, which the loader judged: images it shares with training are counted and
     # warned about (eegviz.data.seen_images), not refused after the whole run
-    metrics = _evaluate_after_training(data, out, ds, data_opts=data_opts, eval_controls=eval_controls,
-                                       why_no_generator=why_no_generator)
+    metrics = _evaluate_after_training(data, out, kept, data_opts=data_opts, eval_controls=eval_controls,
+                                       why_no_generator=why_no_generator, reject_uv=reject_uv)
     write_model_card(out, training, metrics)  # every model folder documents itself, evaluated or not
     _say_done(out, metrics)
     barrier(info)
@@ -571,13 +591,15 @@ def _train_all(info, lock: _RunLock, data: Path, out: Path, *, epochs, gan_steps
 
 
 def _evaluate_after_training(data: Path, out: Path, ds, *, data_opts, eval_controls: bool,
-                             why_no_generator: str | None) -> dict | None:
+                             why_no_generator: str | None, reject_uv: float | None = None) -> dict | None:
     """The test-split evaluation into out/report that ends a run, or None where the data's test split holds fewer
     than the two trials `eegviz eval` scores (a lab's first few recorded images): said, and the model card then
     gives the validation figures, where the run used to end in eval's refusal after all its training. `ds`: the
     run's dataset, to count its test split without reading the data again (None: read by evaluate).
     `why_no_generator`: why the run trained no generator (None: it did), which metrics.json gives as the reason
-    its reconstructions were not scored; it said "--no-reconstructions", an `eegviz eval` flag nobody had given."""
+    its reconstructions were not scored; it said "--no-reconstructions", an `eegviz eval` flag nobody had given.
+    reject_uv: the run's threshold, so the test split is the one training held out, less the same epochs (`ds` is
+    the run's dataset after drop_artefacts)."""
     from eegviz.eval.report import evaluate
 
     if ds is not None and len(ds.subset("test")) < 2:
@@ -587,7 +609,7 @@ def _evaluate_after_training(data: Path, out: Path, ds, *, data_opts, eval_contr
     reconstructions = why_no_generator is None
     _say_evaluating(out, eval_controls, reconstructions)
     return evaluate(data, out, out / "report", data_opts=data_opts, controls=eval_controls,
-                    reconstructions=reconstructions, refuse_seen=False,
+                    reconstructions=reconstructions, refuse_seen=False, reject_uv=reject_uv,
                     no_reconstructions_why=f"no generator was trained with this model: {why_no_generator}")
 
 

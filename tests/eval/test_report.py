@@ -82,6 +82,15 @@ def test_eval_on_real_format_reports_decoder_and_controls(tmp_path, capsys):
     assert run["model"]["folder"] == str(model.resolve()) and run["model"]["digest"] == model_digest(model)
     assert run["controls"] is True and run["controls_highpass"] == 2.0 and run["reconstructions"] is True
     assert run["eegviz"] and run["finished_utc"]
+    assert run["reject_uv"] is None and "artefacts" not in m  # off unless asked: every epoch scored
+    # a --reject-uv that would leave a split empty is refused in one line, naming it, before a report is begun
+    other = tmp_path / "report-rejected"
+    assert main(["eval", "--data", str(data), "--model", str(model), "--out", str(other), "--images-dir", str(images),
+                 "--reject-uv", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--reject-uv 1 would drop every one of the " in err and " train epochs of " \
+        in err, err
+    assert not other.exists()
 
 
 def test_eval_refuses_a_model_for_other_data(tmp_path, capsys):

@@ -382,11 +382,14 @@ def test_a_second_train_into_a_folder_a_run_is_training_in_is_refused(tmp_path, 
 def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again(tmp_path, capsys):
     """Ctrl-C (or a job's time limit) during the evaluation that follows training left a trained model without
     its report/ and README.md model card; --resume refused it as a finished model, and `eegviz eval` never writes
-    the card. --resume now runs the evaluation and writes the card, and trains nothing again."""
+    the card. --resume now runs the evaluation and writes the card, and trains nothing again. With --reject-uv the
+    evaluation drops the epochs training dropped, first time and resumed, and the record and card say how many
+    (blinks in a tenth of the trials, each training image shown twice, as a lab records its own)."""
     data, out = tmp_path / "data", tmp_path / "model"
-    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3"]) == 0
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3", "--train-repeats", "2",
+                 "--blink-rate", "0.1"]) == 0
     args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
-            "--decoder-only", "--text-encoder", "hash", "--no-eval-controls"]
+            "--decoder-only", "--text-encoder", "hash", "--no-eval-controls", "--reject-uv", "200"]
     # a job script that always passes --resume starts its run with it: nothing was resumed, and training.json said
     # "resumed": true (and the card then that its time was the resumed part's)
     assert main(args + ["--resume"]) == 0
@@ -394,6 +397,17 @@ def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again
     # the card's command named --classifier-images and --classifier-epochs beside --decoder-only, which refuses them
     assert "--classifier" not in json.loads((out / "training.json").read_text())["command"]
     assert "the resumed part only" not in (out / "README.md").read_text()
+    # the threshold and the epochs it dropped, split by split (this simulated subject's blinks and swings)
+    record = {"reject_uv": 200.0, "epochs": {"train": 80, "val": 80, "test": 40},
+              "dropped": {"train": 3, "val": 4, "test": 1}}
+    training_record = json.loads((out / "training.json").read_text())
+    assert training_record["artefacts"] == record and training_record["reject_uv"] == 200.0
+    assert training_record["dataset"]["split_trials"] == {"train": 77, "val": 76, "test": 39}  # what it trained on
+    assert "--reject-uv 200" in training_record["command"]
+    first = json.loads((out / "report" / "metrics.json").read_text())
+    assert first["artefacts"] == record and first["n_test_trials"] == 39 and first["run"]["reject_uv"] == 200.0
+    assert ("Artefact rejection: --reject-uv 200: 3 of 80 train, 4 of 80 val, 1 of 40 test epochs dropped as "
+            "artefacts") in (out / "README.md").read_text()
     import shutil
 
     shutil.rmtree(out / "report")  # as the cut left it: trained (training.json), not evaluated
@@ -408,6 +422,8 @@ def test_resume_finishes_an_evaluation_that_was_cut_short_without_training_again
     # why no reconstruction was scored: the run trained no generator; it said "--no-reconstructions", eval's flag
     skipped = json.loads((out / "report" / "metrics.json").read_text())["reconstruction"]["skipped"]
     assert skipped.startswith("no generator was trained with this model: --decoder-only"), skipped
+    again = json.loads((out / "report" / "metrics.json").read_text())
+    assert again["artefacts"] == record and again["eeg_class_top1"] == first["eeg_class_top1"]
     assert {p: p.read_bytes() for p in out.rglob("*.safetensors")} == weights  # nothing trained again
     assert (out / "training.json").read_text() == training
     # once evaluated, it is a finished model again: --resume refuses it
@@ -595,3 +611,44 @@ def test_resume_takes_the_same_stimulus_folder_named_another_way(tmp_path, capsy
     assert main(resumed + ["--images-dir", str(lab / "stimuli")]) == 130, capsys.readouterr().err  # went on
     assert main(resumed + ["--images-dir", str(lab / "other")]) == 2
     assert "options data_options differ" in capsys.readouterr().err
+
+
+def test_reject_uv_trains_on_the_kept_epochs_and_resume_holds_to_its_threshold(tmp_path, capsys, monkeypatch):
+    """`train --reject-uv`: the decoder is given the dataset less the epochs a session with the model would skip
+    (the live rule, on the epochs prepared with the spec it trains), the threshold is in run.json, and a --resume with
+    another threshold, or none, is refused in one line as a changed option; the same one goes on. A threshold that
+    would leave a split with nothing is refused before any folder is made, naming the split and its count."""
+    import eegviz.train.decoder as decoder_module
+    from eegviz.data.loaders import open_dataset
+    from eegviz.stream.reject import rejected_epochs
+
+    data, out = tmp_path / "data", tmp_path / "model"
+    assert main(["simulate", "--out", str(data), "--subjects", "1", "--images", "3", "--train-repeats", "2",
+                 "--blink-rate", "0.1"]) == 0
+    given = []
+
+    def killed(ds, **k):
+        given.append(ds)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decoder_module, "train_decoder", killed)
+    args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--gan-steps", "0",
+            "--text-encoder", "hash", "--highpass", "0.5"]
+    assert main(args + ["--reject-uv", "180"]) == 130
+    full = open_dataset(data)
+    over, _ = rejected_epochs(full.eeg, decoder_module.decoder_spec(full, 0.5, 0.0, ""), 180.0)
+    assert over.sum() == 6 and len(full.labels) == 200
+    assert list(given[0].image_ids) == list(full.image_ids[~over]) and len(given[0].labels) == 194
+    run = json.loads((out / "checkpoints" / "run.json").read_text())
+    assert run["options"]["reject_uv"] == 180.0 and run["data"]["trials"] == 200  # the data as recorded
+    capsys.readouterr()
+    for other in (["--reject-uv", "200"], []):
+        assert main(args + other + ["--resume"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "options reject_uv differ" in err, err
+    assert main(args + ["--reject-uv", "180", "--resume"]) == 130  # the same threshold: the run goes on
+    capsys.readouterr()
+    assert main(args[:4] + [str(tmp_path / "new")] + args[5:] + ["--reject-uv", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--reject-uv 1 would drop every one of the 80 train epochs of" in err, err
+    assert not (tmp_path / "new").exists()
