@@ -488,10 +488,12 @@ def _say_other_threshold(model: Path, reject_uv: float | None) -> None:
 
     trained = trained_reject_uv(model)
     if (Path(model) / "training.json").is_file() and trained != reject_uv:
-        said = "none" if reject_uv is None else f"{reject_uv:g} uV"
+        # both sides in the same words ("off", "150 uV"): the line said "--reject-uv 150 and this evaluation's is
+        # none", a threshold without its unit beside a word the option never takes
+        def said(uv):
+            return "off" if uv is None else f"{uv:g} uV"
         log.warning("%s was trained with --reject-uv %s and this evaluation's is %s: its figures are not on the "
-                    "epochs its own evaluation kept", model,
-                    "off" if trained is None else f"{trained:g}", said)
+                    "epochs its own evaluation kept", model, said(trained), said(reject_uv))
 
 
 def _headline_figures(metrics: dict) -> None:

@@ -657,3 +657,21 @@ def test_classes_that_differ_are_named_where_their_counts_agree():
     assert str(err.value) == ("the model in models/things was trained on 2 classes that differ from the dataset's 2 "
                               "(class 1 is 'concept 0000' where the model has 'aardvark'); evaluate it on data with "
                               "the same classes")
+
+
+def test_an_evaluation_at_another_threshold_than_training_says_both_in_the_same_words(tmp_path, caplog):
+    """The warning read 'trained with --reject-uv 150 and this evaluation's is none': a threshold without its unit
+    beside a word the option never takes. Both sides are 'off' or 'N uV' now; the same threshold says nothing."""
+    from eegviz.eval.report import _say_other_threshold
+
+    (tmp_path / "training.json").write_text(json.dumps({"reject_uv": 150.0}))
+    with caplog.at_level("WARNING", logger="eegviz.eval.report"):
+        _say_other_threshold(tmp_path, None)
+        _say_other_threshold(tmp_path, 150.0)
+        (tmp_path / "training.json").write_text(json.dumps({}))
+        _say_other_threshold(tmp_path, 80.0)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path} was trained with --reject-uv 150 uV and this evaluation's is off: its figures are not on the "
+        "epochs its own evaluation kept",
+        f"{tmp_path} was trained with --reject-uv off and this evaluation's is 80 uV: its figures are not on the "
+        "epochs its own evaluation kept"]
