@@ -254,6 +254,10 @@ def write_run_report(folder: str | Path) -> Path:
     chance = f", chance {100 / len(classes):.1f}% ({len(classes)} classes)" if synthetic else ""
     if known:
         accuracy = f"Decoded-class accuracy: {hits}/{len(known)} ({100 * hits / len(known):.1f}%){chance}"
+    elif not done:
+        # nothing decoded (every epoch rejected over --reject-uv, in a gap, dropped): the line below blamed the
+        # markers' names, and sent a demo whose every epoch was over --reject-uv 60 looking at its stimuli
+        accuracy = "Decoded-class accuracy: not known (no marker got a reconstruction)"
     else:
         # a session with --images-dir judges by that folder (eegviz.stimulus_truth): "a stimulus eegviz can render"
         # sent a lab whose markers missed its folder looking at the synthetic world

@@ -113,7 +113,8 @@ def test_only_dropped_lines_still_make_a_valid_report(tmp_path):
     assert "<th>skipped (gaps, bad samples, session end)</th><td>1</td>" in text
     assert "<td>gap in the EEG: epoch not cut</td><td>1</td>" in text
     assert "unreadable lines in results.jsonl</th><td>1</td>" in text
-    assert "Decoded-class accuracy: not known (no marker names an image in the --images-dir folder" in text
+    # nothing was decoded: not the markers' names (the line blamed them, and the --images-dir folder)
+    assert "Decoded-class accuracy: not known (no marker got a reconstruction)</p>" in text
     assert "latency.png" not in parsed.refs and not (tmp_path / "latency.png").exists()
     with Image.open(tmp_path / "contact_sheet.png") as sheet:
         assert sheet.size == _expected_sheet(0)
@@ -131,12 +132,21 @@ def test_epochs_rejected_as_artefacts_are_counted_apart_with_the_sessions_thresh
     text = write_run_report(tmp_path).read_text()
     assert "<th>skipped (gaps, bad samples, session end)</th><td>2</td>" in text
     assert "<th>of those, rejected as artefacts (peak to peak over --reject-uv)</th><td>1</td>" in text
+    assert "Decoded-class accuracy: not known (no marker got a reconstruction)</p>" in text
     (tmp_path / "session.json").write_text(json.dumps({"settings": {"reject_uv": 150.0}, "bads": []}))
     text = write_run_report(tmp_path).read_text()
     assert "<th>of those, rejected as artefacts (peak to peak over --reject-uv 150 uV)</th><td>1</td>" in text
     (tmp_path / "results.jsonl").write_text(json.dumps(lines[0]) + "\n")
     assert "rejected as artefacts (peak to peak over --reject-uv 150 uV)</th><td>0</td>" in \
         write_run_report(tmp_path).read_text()
+
+
+def test_reconstructions_of_markers_naming_no_known_stimulus_say_so(tmp_path):
+    """Beside 'no marker got a reconstruction': markers that were decoded but name no stimulus eegviz knows."""
+    line = {"index": 0, "marker": "trial-7", "t_marker": 1.0, "dropped": False, "decoded_class": "star"}
+    (tmp_path / "results.jsonl").write_text(json.dumps(line) + "\n")
+    assert ("Decoded-class accuracy: not known (no marker names an image in the --images-dir folder, or, without "
+            "one, a synthetic-world stimulus)</p>") in write_run_report(tmp_path).read_text()
 
 
 def test_a_folder_name_the_locale_cannot_decode_still_gets_its_report(tmp_path):
