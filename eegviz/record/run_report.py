@@ -288,7 +288,9 @@ def write_run_report(folder: str | Path) -> Path:
         f"<tr><th>markers</th><td>{len(rows)}</td></tr>",
         f"<tr><th>reconstructions</th><td>{len(done)}</td></tr>",
         f"<tr><th>dropped (generation behind the marker rate)</th><td>{len(drops)}</td></tr>",
-        f"<tr><th>skipped (gaps, bad samples, session end)</th><td>{len(gaps)}</td></tr>",
+        # the causes a skip has, artefacts among them: the row "of those, rejected as artefacts" under it read as a
+        # part of "gaps, bad samples, session end"
+        f"<tr><th>skipped (gaps, bad samples, artefacts, session end)</th><td>{len(gaps)}</td></tr>",
     ]
     rejected = sum(r.get("skip") == SkipKind.REJECTED.value for r in skipped)
     threshold = _reject_threshold(folder)

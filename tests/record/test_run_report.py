@@ -110,7 +110,7 @@ def test_only_dropped_lines_still_make_a_valid_report(tmp_path):
     text, parsed = _parse(path)
     assert "<th>reconstructions</th><td>0</td>" in text
     assert "<th>dropped (generation behind the marker rate)</th><td>2</td>" in text
-    assert "<th>skipped (gaps, bad samples, session end)</th><td>1</td>" in text
+    assert "<th>skipped (gaps, bad samples, artefacts, session end)</th><td>1</td>" in text
     assert "<td>gap in the EEG: epoch not cut</td><td>1</td>" in text
     assert "unreadable lines in results.jsonl</th><td>1</td>" in text
     # nothing was decoded: not the markers' names (the line blamed them, and the --images-dir folder)
@@ -130,7 +130,8 @@ def test_epochs_rejected_as_artefacts_are_counted_apart_with_the_sessions_thresh
                         "decoded)"}]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
     text = write_run_report(tmp_path).read_text()
-    assert "<th>skipped (gaps, bad samples, session end)</th><td>2</td>" in text
+    # the rejected one is among the skips the row names (it named gaps, bad samples and the session's end only)
+    assert "<th>skipped (gaps, bad samples, artefacts, session end)</th><td>2</td>" in text
     assert "<th>of those, rejected as artefacts (peak to peak over --reject-uv)</th><td>1</td>" in text
     assert "Decoded-class accuracy: not known (no marker got a reconstruction)</p>" in text
     (tmp_path / "session.json").write_text(json.dumps({"settings": {"reject_uv": 150.0}, "bads": []}))
