@@ -465,15 +465,20 @@ _RECORDS = (
 )
 
 
-def _artefacts(training: dict) -> str:
+def _artefacts(training: dict, metrics: dict | None) -> str:
     """The epochs `--reject-uv` dropped, per split, with the threshold ("" where none was set): a card that gave the
-    kept counts alone left a reader taking them for the recording's, and the live threshold with no figure."""
+    kept counts alone left a reader taking them for the recording's, and the live threshold with no figure. The
+    evaluation is said to have dropped the same ones only where there is one that did (metrics.json's "artefacts"):
+    a card is written without an evaluation too (a test split under two trials), and spoke of one "below"."""
     from eegviz.data.artefacts import dropped_words
 
     words = dropped_words(training.get("artefacts"))
-    return "" if words is None else (f"Artefact rejection: {words} (peak to peak on any channel as the decoder reads "
-                                     "the epoch; the counts above are of the epochs kept, and the evaluation below "
-                                     "dropped the same ones).\n")
+    if words is None:
+        return ""
+    evaluated = (metrics or {}).get("artefacts") is not None
+    return (f"Artefact rejection: {words} (peak to peak on any channel as the decoder reads the epoch; the counts "
+            "above are of the epochs kept" + (", and the evaluation below dropped the same ones" if evaluated else "")
+            + ").\n")
 
 
 def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> Path:
@@ -516,7 +521,7 @@ def write_model_card(model_dir: Path, training: dict, metrics: dict | None) -> P
 {d['trials']} trials of {d['classes']} classes ({d['images']} images), {d['subjects']} subject(s),
 {d['channels']} channels at {d['sfreq']:g} Hz, window {d['window_s'][0]:g}..{d['window_s'][1]:g} s; split{' by ' + d['split_by'] if d.get('split_by') else ''}:
 {d['split_trials']['train']} train / {d['split_trials']['val']} validation / {d['split_trials']['test']} test trials.
-{_artefacts(training)}{_simulated(d)}
+{_artefacts(training, metrics)}{_simulated(d)}
 {_results(metrics, training)}{_generator(training)}{_curves(metrics)}{_controls(metrics)}
 ## Retrain
     {training.get('command', 'eegviz train --data DATA --out MODEL_DIR')}

@@ -350,3 +350,19 @@ def test_the_retrain_command_quotes_folders_named_with_spaces():
     command = train_command("/lab/EEG data/sub-01", "/lab/models/my lab", {"images_dir": "/lab/my stimuli"})
     assert shlex.split(command.replace("\\\n", "")) == ["eegviz", "train", "--data", "/lab/EEG data/sub-01", "--out",
                                                         "/lab/models/my lab", "--images-dir", "/lab/my stimuli"]
+
+
+def test_the_artefact_line_speaks_of_an_evaluation_only_where_one_dropped_them():
+    """A card is written without an evaluation too (a test split under two trials): its --reject-uv line said 'the
+    evaluation below dropped the same ones' with no evaluation below. It says so only beside one that did."""
+    from eegviz.eval.model_card import _artefacts
+
+    record = {"reject_uv": 150.0, "epochs": {"train": 8, "val": 4, "test": 4}, "dropped": {"train": 2, "val": 1,
+                                                                                          "test": 0}}
+    words = "Artefact rejection: --reject-uv 150: 2 of 8 train, 1 of 4 val, 0 of 4 test epochs dropped as artefacts"
+    why = " (peak to peak on any channel as the decoder reads the epoch; the counts above are of the epochs kept"
+    assert _artefacts({"artefacts": record}, None) == words + why + ").\n"
+    assert _artefacts({"artefacts": record}, {"headline": {}}) == words + why + ").\n"
+    assert _artefacts({"artefacts": record}, {"artefacts": record}) == \
+        words + why + ", and the evaluation below dropped the same ones).\n"
+    assert _artefacts({"artefacts": None}, {"artefacts": record}) == ""
