@@ -233,6 +233,27 @@ def _pct(values: list[float], q: float) -> str:
     return f"{np.percentile(values, q):.0f}" if values else "–"
 
 
+# Skips whose reason carries the epoch's own numbers (a rejected epoch's channel and microvolts, a NaN epoch's sample
+# count) are one row per kind with an example, not a row per marker: grouped by their text, a session at a low
+# --reject-uv listed forty rows of 1, each marker's reason already in "Every marker" below.
+NUMBERED_KINDS = ("rejected", "nan")
+
+
+def _reasons(skipped: list[dict]) -> list[tuple[str, int]]:
+    """(reason, markers) rows for the skipped table, most first: one per reason text, but one per kind for
+    NUMBERED_KINDS, its text the first such marker's ("e.g. ...") where the kind's reasons differ."""
+    groups: dict[str, list[str]] = {}
+    for r in skipped:
+        reason = str(r.get("reason", "no reason given"))
+        kind = r.get("skip")
+        groups.setdefault(f"kind:{kind}" if kind in NUMBERED_KINDS else f"text:{reason}", []).append(reason)
+    rows = []
+    for reasons in groups.values():
+        first = reasons[0]
+        rows.append((first if len(set(reasons)) == 1 else f"e.g. {first} (each marker's own below)", len(reasons)))
+    return sorted(rows, key=lambda row: -row[1])
+
+
 def write_run_report(folder: str | Path) -> Path:
     """Write report.html, contact_sheet.png and latency.png into a session folder; returns report.html's path."""
     folder = Path(folder)
@@ -323,7 +344,7 @@ def write_run_report(folder: str | Path) -> Path:
     out.append("<h2>Dropped and skipped markers</h2>")
     if skipped:
         out.append("<table><tr><th>reason</th><th>markers</th></tr>")
-        for reason, n in Counter(str(r.get("reason", "no reason given")) for r in skipped).most_common():
+        for reason, n in _reasons(skipped):
             out.append(f"<tr><td>{e(reason)}</td><td>{n}</td></tr>")
         out.append("</table>")
     else:

@@ -433,3 +433,24 @@ def test_the_contact_sheet_says_when_its_saliency_maps_were_not_the_start():
     draw = ImageDraw.Draw(PILImage.new("RGB", (1, 1)))
     for rows in (latent, [{}] * (MAX_SHEET + 1)):
         assert draw.textlength(sheet_title(rows), font=_font(16)) < width - 2 * 10, sheet_title(rows)
+
+
+def test_rejected_and_nan_skips_are_one_row_a_kind_in_the_skipped_table(tmp_path):
+    """A rejected epoch's reason carries its own channel and microvolts, so grouped by its text every marker was a
+    row of 1 (forty rows at a low --reject-uv); such skips are one row a kind, with an example, and reasons without
+    numbers keep a row each."""
+    def rejected(i, uv):
+        return {"marker": f"star_{i:03d}", "t_marker": float(i), "dropped": True, "skip": "rejected",
+                "reason": f"epoch rejected: Fp1 {uv} uV peak to peak > 150 uV (--reject-uv; kept in the recording, "
+                          "not decoded)"}
+    lines = [rejected(0, 312), rejected(1, 208), rejected(2, 451),
+             {"marker": "star_003", "t_marker": 3.0, "dropped": True, "skip": "gap", "reason": "window in a gap"},
+             {"marker": "star_004", "t_marker": 4.0, "dropped": True, "skip": "gap", "reason": "window in a gap"}]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    table = write_run_report(tmp_path).read_text().split("<h2>Dropped and skipped markers</h2>")[1].split("</table>")[0]
+    assert table.count("<tr>") == 3  # the header, the rejected, the gaps
+    assert ("<tr><td>e.g. epoch rejected: Fp1 312 uV peak to peak &gt; 150 uV (--reject-uv; kept in the recording, "
+            "not decoded) (each marker&#x27;s own below)</td><td>3</td></tr>") in table
+    assert "<tr><td>window in a gap</td><td>2</td></tr>" in table
+    (tmp_path / "results.jsonl").write_text(json.dumps(lines[0]) + "\n")  # one reason: as it is, no "e.g."
+    assert "<tr><td>epoch rejected: Fp1 312 uV" in write_run_report(tmp_path).read_text()
