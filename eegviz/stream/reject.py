@@ -43,7 +43,7 @@ def check_reject_uv(value: float | None) -> float | None:
         return None
     if not math.isfinite(value) or not MIN_UV <= value <= MAX_UV:
         raise EegvizError(f"{OPTION} must be a peak to peak amplitude in microvolts from {MIN_UV:g} to {MAX_UV:g}, "
-                          f"not {value:g} (e.g. 150, MNE's reject=dict(eeg=150e-6); leave it out to decode every "
+                          f"not {value:g} (e.g. 150, MNE's reject=dict(eeg=150e-6); leave it out to keep every "
                           "epoch)")
     return float(value)
 
