@@ -86,8 +86,14 @@ def rejection(data: np.ndarray, pre, threshold_uv: float) -> str | None:
     if not over_threshold(ptp, threshold_uv):
         return None
     worst = int(np.argmax(ptp))
-    return (f"epoch rejected: {channel_words(pre, worst)} {ptp[worst]:.0f} uV peak to peak > {threshold_uv:g} uV "
-            f"({OPTION}; kept in the recording, not decoded)")
+    return (f"epoch rejected: {channel_words(pre, worst)} {_amplitude(ptp[worst])} peak to peak > {threshold_uv:g} "
+            f"uV ({OPTION}; kept in the recording, not decoded)")
+
+
+def _amplitude(uv: float) -> str:
+    """Microvolts as a lab reads them: in mV from 10 mV on (a railed electrode's step was '262177 uV', where the
+    line marking the same electrode bad says '262.1 mV')."""
+    return f"{uv / 1000:.1f} mV" if uv >= 10_000 else f"{uv:.0f} uV"
 
 
 def channel_words(pre, i: int) -> str:

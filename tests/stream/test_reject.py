@@ -68,7 +68,8 @@ def test_electrodes_marked_bad_or_not_used_by_the_model_reject_nothing():
     _, t, data = ten_twenty(500)
     data[np.arange(len(t)) % 40 >= 10, SOURCE.index("O2")] = 0.1875
     assert [r.kind for r in _epochs(data, t, 150.0, check_electrodes=True)] == [None, None, None]
-    assert _epochs(data, t, 150.0)[0].reason.startswith("epoch rejected: O2 187")  # unmarked, it was
+    # unmarked, it was; in mV, as the line marking an electrode railed gives it
+    assert _epochs(data, t, 150.0)[0].reason.startswith("epoch rejected: O2 187.5 mV peak to peak > 150 uV")
 
 
 def test_a_rejected_channel_is_named_so_a_lab_can_find_its_electrode():
