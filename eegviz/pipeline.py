@@ -197,9 +197,14 @@ class Stats:
     def _skip_words(self) -> str:
         """' (2 in a gap, 1 with NaN samples)': why markers were skipped, most common first, so a session's last
         line says whether its skips were the recording's fault (gaps, NaN) or only its end (cut short)."""
-        parts = [f"{n} {SKIP_WORDS.get(kind, str(getattr(kind, 'value', kind)))}"
-                 for kind, n in self.skip_kinds.most_common() if n]
+        parts = self._skip_parts()
         return f" ({', '.join(parts)})" if parts else ""
+
+    def _skip_parts(self) -> list[str]:
+        """['2 in a gap', '1 with NaN samples'], most common first: the summary's words, which the line of a session
+        that made nothing gives too (it said '2 nan, 1 stopped' under a summary saying 'with NaN samples')."""
+        return [f"{n} {SKIP_WORDS.get(kind, str(getattr(kind, 'value', kind)))}"
+                for kind, n in self.skip_kinds.most_common() if n]
 
     def nothing_made(self) -> str | None:
         """One line when a session that ran to its own end (its source ran out, or its duration) saw markers but
@@ -221,8 +226,7 @@ class Stats:
             return None
         if self.skip_kinds[SkipKind.STOPPED] >= self.markers:
             return None
-        why = ", ".join(f"{n} {kind.value if isinstance(kind, SkipKind) else kind}"
-                        for kind, n in self.skip_kinds.most_common())
+        why = ", ".join(self._skip_parts())
         what = (f"none of the {self.markers} markers got a reconstruction" if self.markers != 1
                 else "the one marker got no reconstruction")
         return (what +

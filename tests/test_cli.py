@@ -526,7 +526,7 @@ def test_a_replay_that_makes_no_image_from_any_marker_exits_nonzero(tmp_path, ca
     said = capsys.readouterr()
     assert f"{n} markers, 0 reconstructions" in said.out
     assert said.err.strip().splitlines()[-1] == (f"eegviz: error: none of the {n} markers got a reconstruction "
-                                                 f"(skipped: {n} nan; each marker's reason is in its line)")
+                                                 f"(skipped: {n} with NaN samples; each marker's reason is in its line)")
     assert len((out / "results.jsonl").read_text().splitlines()) == n  # recorded and said all the same
 
 

@@ -407,7 +407,7 @@ def test_a_session_whose_markers_are_all_in_another_clock_made_nothing(tmp_path)
     assert stats.ended == "duration" and stats.markers >= 2 and len(lines) == stats.markers
     assert {l["skip"] for l in lines} == {"clock"} and "another clock" in lines[0]["reason"]
     assert stats.nothing_made() == (f"none of the {stats.markers} markers got a reconstruction (skipped: "
-                                    f"{stats.markers} clock; each marker's reason is in its line)")
+                                    f"{stats.markers} in another clock; each marker's reason is in its line)")
 
 
 class VanishingEeg(LateStopSource):
@@ -432,8 +432,8 @@ def test_a_duration_session_whose_eeg_vanished_made_nothing_and_says_why(tmp_pat
     assert stats.ended == "duration" and stats.markers == 6 and len(lines) == 6
     assert {l["skip"] for l in lines} == {"gap"}
     assert all("no EEG sample arrived in the" in l["reason"] for l in lines)
-    assert stats.nothing_made() == ("none of the 6 markers got a reconstruction (skipped: 6 gap; each marker's "
-                                    "reason is in its line)")
+    assert stats.nothing_made() == ("none of the 6 markers got a reconstruction (skipped: 6 in a gap; each "
+                                    "marker's reason is in its line)")
 
 
 class UnpluggedOnStop(ArraySource):
@@ -928,8 +928,8 @@ def test_a_duration_that_cuts_short_every_marker_is_not_a_session_that_made_noth
     assert cut.nothing_made() is None
     failed = Stats(markers=3, skipped=3, ended="duration")  # one cut short, two NaN: the data did fail
     failed.skip_kinds.update({SkipKind.STOPPED: 1, SkipKind.NAN: 2})
-    assert failed.nothing_made() == ("none of the 3 markers got a reconstruction (skipped: 2 nan, 1 stopped; each "
-                                     "marker's reason is in its line)")
+    assert failed.nothing_made() == ("none of the 3 markers got a reconstruction (skipped: 2 with NaN "
+                                     "samples, 1 cut short by the stop; each marker's reason is in its line)")
 
 
 def test_a_latent_branch_of_another_vaes_latent_shape_is_refused_not_drawn_at_the_wrong_size():
@@ -970,8 +970,8 @@ def test_summary_line_names_why_markers_were_skipped():
     one = Stats(markers=1, skipped=1, ended="finished")
     one.skip_kinds[SkipKind.NAN] = 1
     assert one.summary().startswith("eegviz: 1 marker, 0 reconstructions, 0 dropped, 1 skipped")
-    assert one.nothing_made() == ("the one marker got no reconstruction (skipped: 1 nan; each marker's reason is in "
-                                  "its line)")
+    assert one.nothing_made() == ("the one marker got no reconstruction (skipped: 1 with NaN samples; each marker's "
+                                  "reason is in its line)")
 
 
 class FloatGenerator(SlowGenerator):
