@@ -71,15 +71,16 @@ class LeanImg2Img:
             self._fast = (torch.compile(self.unet, backend="eager", fullgraph=True),
                           torch.compile(self.vae.encode, backend="eager"),
                           torch.compile(self.vae.decode, backend="eager"))
-        # The input shapes (one tuple per call: see _shapes) the fast graphs have already run for. Dynamo checks
-        # its guards (every parameter's and input's dtype, shape, device, ...) before each graph: about 1.5 ms a
-        # generate() here, 6% of it. Once a call's shapes have run, the same call can only select the same
-        # graphs (batch 1, fixed size, dtype and device, inference mode, weights never replaced), so it skips
-        # them (torch.compiler.set_stance's skip_guard_eval_unsafe); a call with new shapes runs with the guards,
-        # tracing or compiling if need be. The stance is process-wide, not per thread: this holds because a
-        # process runs one session's generator at a time (eegviz.app.session runs sessions one after another);
-        # two generators called at once from two threads would need a lock around these calls.
-        self._warm_shapes: set[tuple] = set()
+        # Which calls may skip Dynamo's guard checks (every parameter's and input's dtype, shape, device, ... before
+        # each graph: about 1.5 ms a generate() here, 6% of it): {input shapes (one tuple per call: see _shapes):
+        # the global states they ran in}. A call whose shapes have run, in a global state they ran in, can only
+        # select the graphs that call ran (batch 1, fixed size, dtype and device, inference mode), so it skips them
+        # (torch.compiler.set_stance's skip_guard_eval_unsafe); any other call runs with the guards, tracing if need
+        # be, and is recorded. See _may_skip_guards for why the global state is part of it and another generator
+        # in the same process is not. The stance is process-wide, not per thread: this holds because a process runs
+        # one session's generator at a time (eegviz.app.session runs sessions one after another); two generators
+        # called at once from two threads would need a lock around these calls.
+        self._warm: dict[tuple, list] = {}
         self.scaling = float(self.vae.config.scaling_factor)
         self.time_cond_dim = pipe.unet.config.time_cond_proj_dim  # LCM-distilled UNets take the guidance as input
         accepted = set(inspect.signature(self.scheduler.step).parameters)
@@ -113,14 +114,48 @@ class LeanImg2Img:
             return self._run(image, cond, num_inference_steps, strength, guidance, uncond, generator, init_latents,
                              (self.unet, self._encode, self._decode))
         shapes = _shapes(image, cond, uncond, init_latents, self.uses_cfg(guidance))
-        if shapes not in self._warm_shapes:
-            out = self._run(image, cond, num_inference_steps, strength, guidance, uncond, generator, init_latents,
-                            self._fast)
-            self._warm_shapes.add(shapes)
-            return out
-        with torch.compiler.set_stance("default", skip_guard_eval_unsafe=True):
-            return self._run(image, cond, num_inference_steps, strength, guidance, uncond, generator, init_latents,
-                             self._fast)
+        args = (image, cond, num_inference_steps, strength, guidance, uncond, generator, init_latents, self._fast)
+        if self._may_skip_guards(shapes):
+            rng = _rng_state(generator)
+            try:
+                with torch.compiler.set_stance("default", skip_guard_eval_unsafe=True):
+                    return self._run(*args)
+            except RuntimeError as e:
+                if not str(e).startswith(SKIPPED_GUARDS_MISSED):
+                    raise
+                # No graph there for this call although its shapes ran in this state (the cache emptied by
+                # torch._dynamo.reset(), or Dynamo's recompile limit reached): not the session's failure. The call
+                # runs again with the guards from the random numbers it started with, so its image is the one it
+                # would have been.
+                _set_rng_state(generator, rng)
+                self._warm.pop(shapes, None)
+        out = self._run(*args)
+        self._warm.setdefault(shapes, []).append(_global_state())
+        return out
+
+    def _may_skip_guards(self, shapes: tuple) -> bool:
+        """Whether a fast call with these input shapes may run without Dynamo's guard checks: a call with them ran
+        through the graphs before, in the same global state.
+
+        The global state is Dynamo's own record of it (the GlobalStateGuard its graphs are guarded on: grad and
+        inference mode, autocast, default dtype, deterministic algorithms, torch's thread count...), compared in
+        0.3 us. With the shapes alone deciding, a generator warmed up at one thread count and called later at
+        another found no graph for that state, and with the guards skipped Dynamo does not trace one: it raised
+        "Recompilation triggered with skip_guard_eval_unsafe stance" at every call. A kiosk that warmed its
+        generator up outside the session (at torch's default, all cores) and then ran the session's own warm-up in
+        the Pipeline (all cores but one, eegviz.threads) never showed its stream. Now the first call at the new
+        thread count runs with the guards (traced once, seconds) and the calls after it skip them again.
+
+        Other generators in the same process need nothing here, though Dynamo's cache is per code object (the
+        UNet's forward, the VAE's encode and decode) and so shared by every LeanImg2Img: a graph reads the weights
+        from the module it is handed at each call, so two models of one architecture share one graph and each gets
+        its own weights' image; another architecture's first call runs with the guards and adds its own graphs,
+        and what told them apart then (every tensor's shape, and any guard that failed) is what Dynamo still checks
+        with the rest skipped, so each call selects its own graph (tests/generators/test_lean_img2img.py alternates
+        two generators and compares each with its plain modules; by hand, two whose UNets differ only in their
+        number of attention heads). A process-wide "last caller" token would make each switch between them pay
+        the guards once for nothing."""
+        return any(state.check() for state in self._warm.get(shapes, ()))
 
     def _run(self, image, cond, num_inference_steps, strength, guidance, uncond, generator, init_latents, networks):
         """__call__'s arithmetic with the given (unet, vae encode, vae decode)."""
@@ -163,6 +198,33 @@ class LeanImg2Img:
             latents = self.scheduler.step(pred, t, latents, **step_kwargs, return_dict=False)[0]
         img = decode(latents / self.scaling, return_dict=False, generator=generator)[0]
         return (img / 2 + 0.5).clamp(0, 1)
+
+
+# How Dynamo's error begins when a call with its guards skipped finds no graph it may run (torch 2.13)
+SKIPPED_GUARDS_MISSED = "Recompilation triggered with skip_guard_eval_unsafe stance"
+
+
+def _global_state():
+    """Dynamo's snapshot of the global state its graphs depend on; .check() says whether it still holds."""
+    from torch._C._dynamo.guards import GlobalStateGuard  # private, as torch==2.13.0 (pinned) has it
+
+    return GlobalStateGuard()
+
+
+def _rng_state(generator) -> list[torch.Tensor]:
+    """The states a call's random numbers start from: its generator's (or each one's, for a list of them as
+    diffusers takes), or torch's default one's."""
+    if generator is None:
+        return [torch.random.get_rng_state()]
+    return [g.get_state() for g in (generator if isinstance(generator, (list, tuple)) else [generator])]
+
+
+def _set_rng_state(generator, states: list[torch.Tensor]) -> None:
+    if generator is None:
+        torch.random.set_rng_state(states[0])
+        return
+    for g, state in zip(generator if isinstance(generator, (list, tuple)) else [generator], states):
+        g.set_state(state)
 
 
 def _shapes(image, cond, uncond, init_latents, cfg: bool) -> tuple:

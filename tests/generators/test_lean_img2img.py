@@ -210,3 +210,88 @@ def test_warm_up_covers_the_latent_path_when_a_session_starts_from_latents(pipe)
                  latents=np.random.default_rng(0).standard_normal((1, pipe.vae.config.latent_channels, side, side))
                  .astype(np.float32))
     assert (sum(counters["stats"].values()), dict(counters["frames"])) == traced  # nothing traced anew
+
+
+def _image(gen, seed=3, plain=False):
+    """One batch-1 image of `gen` started from latents (the --init latent path: no VAE encoder to trace), through
+    its captured graphs or (plain) its plain modules; the inputs made as generate() makes them, in inference mode."""
+    rng = np.random.default_rng(0)
+    fast = gen.lean._fast
+    if plain:
+        gen.lean._fast = None
+    try:
+        with torch.inference_mode():
+            latents = torch.from_numpy(rng.standard_normal((1, 4, 16, 16)).astype(np.float32))
+            cond = torch.from_numpy(rng.standard_normal((1, 16, 32)).astype(np.float32))
+            return gen.lean(None, cond, num_inference_steps=num_inference_steps_for(1, 0.6), strength=0.6,
+                            init_latents=latents, generator=torch.Generator().manual_seed(seed)).numpy()
+    finally:
+        gen.lean._fast = fast
+
+
+def test_two_generators_and_two_thread_counts_in_one_process_each_draw_their_own_image(pipe):
+    """A kiosk warmed its generator up outside the session, at torch's default thread count, and the Pipeline's own
+    warm-up then ran at all cores but one (eegviz.threads): with the guards skipped for shapes that had run, Dynamo
+    found no graph for that thread count and raised "Recompilation triggered with skip_guard_eval_unsafe stance" at
+    every try. The thread count (Dynamo's global state) is part of what makes a call warm now: the first call at
+    the new count runs with the guards, the next ones skip them again.
+    Dynamo's graphs are cached per code object (the UNet's forward, the VAE's encode and decode), shared by every
+    generator in the process, while each generator keeps its own record of which calls may skip the guards (a
+    kiosk building one per session, the window's next session with another model): called in turn, at either
+    count, each must draw with its own weights, never the other's. Every image equals that generator's plain
+    modules' one at that thread count (its sums are split differently)."""
+    from diffusers import StableDiffusionImg2ImgPipeline
+
+    def generator(pipe):
+        return DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, guidance=0.0, size=32,
+                                         device="cpu", capture=True)
+
+    # the same architecture, other weights (in eval mode, as from_pretrained leaves a model: one graph for both)
+    twin = StableDiffusionImg2ImgPipeline(**{**pipe.components,
+                                             "unet": type(pipe.unet).from_config(pipe.unet.config).eval()})
+    torch.manual_seed(5)
+    with torch.no_grad():
+        for p in twin.unet.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    a, b = generator(pipe), generator(twin)
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    try:
+        want = {(g, n): (torch.set_num_threads(n), _image(g, plain=True))[1] for g in (a, b) for n in (other, before)}
+        assert not np.array_equal(want[a, before], want[b, before])
+        assert np.array_equal(_image(a), want[a, before]) and np.array_equal(_image(a), want[a, before])  # warm
+        torch.set_num_threads(other)  # the session's count
+        assert np.array_equal(_image(a), want[a, other])  # raised here
+        assert [len(states) for states in a.lean._warm.values()] == [2]  # one shape, warm at both counts
+        for g, n in [(a, other), (b, other), (b, other), (a, other), (b, before), (a, before), (b, before)]:
+            torch.set_num_threads(n)
+            assert np.array_equal(_image(g), want[g, n])
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_call_that_finds_no_graph_with_the_guards_skipped_runs_again_with_them(pipe):
+    """Should Dynamo find no graph for a call whose shapes ran in this state (its cache emptied by
+    torch._dynamo.reset(), or the call run eagerly at its recompile limit), the stance's error is not the
+    session's: the call runs again with the guards from the random numbers it started with, and gives the image
+    it would have given. Here the UNet's graph refuses the first call made with the guards skipped, after the
+    noise was drawn from the call's generator."""
+    gen = DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, guidance=0.0, size=32,
+                                    device="cpu", capture=True)
+    want = _image(gen, plain=True)
+    assert np.array_equal(_image(gen), want)
+    unet, encode, decode = gen.lean._fast
+    refused = []
+
+    def refusing_unet(*a, **k):
+        if torch._dynamo.eval_frame._is_skip_guard_eval_unsafe_stance() and not refused:  # the stance is on
+            refused.append(1)
+            raise RuntimeError("Recompilation triggered with skip_guard_eval_unsafe stance. This usually means ...")
+        return unet(*a, **k)
+
+    gen.lean._fast = (refusing_unet, encode, decode)
+    assert np.array_equal(_image(gen), want) and refused == [1]
+    assert np.array_equal(_image(gen), want)  # warm again
+    with pytest.raises(RuntimeError, match="other"):  # any other error is the caller's, as before
+        gen.lean._fast = (lambda *a, **k: (_ for _ in ()).throw(RuntimeError("other")), encode, decode)
+        _image(gen)
