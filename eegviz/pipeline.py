@@ -278,6 +278,8 @@ class Pipeline:
     output: a SessionOutput whose folder (session.xdf + results) is claimed once the source fits the model;
     recorder: alternatively an explicit recorder (add_chunk/add_marker/add_clock_offset/close).
     on_started(StreamInfo) is called once the source is open and fits the model, before acquisition begins.
+    on_warming_up() is called before the warm-up, once the source is open where it can be (Source.open()): a
+    kiosk says "starting" then, not "waiting for signal", for the generator's first image can take a minute.
     montage: the MNE montage the source's channel names refer to (--montage); None: guessed from the names.
     bads: the source's electrodes marked bad (--bads): left out, the model's channels they fed interpolated from the
     others (eegviz.stream.montage.build_channel_map).
@@ -299,7 +301,8 @@ class Pipeline:
                  output=None, on_started: Callable[[object], None] | None = None,
                  on_notice: Callable[[str], None] | None = None, montage: str | None = None,
                  average_repeats: bool = False, threads: int | None = None, truth: StimulusTruth | None = None,
-                 world_seeds: set[int] | None = None, bads: tuple[str, ...] = (), reject_uv: float | None = None):
+                 world_seeds: set[int] | None = None, bads: tuple[str, ...] = (), reject_uv: float | None = None,
+                 on_warming_up: Callable[[], None] | None = None):
         self.source, self.decoder, self.generator = source, decoder, generator
         # the synthetic world seeds the model learnt (eegviz.data.seen_images.model_world_seeds): a marker naming
         # another world's image is said once, as that session decodes at chance; None: nothing to compare with
@@ -310,6 +313,7 @@ class Pipeline:
         self.on_chunk, self.on_marker = on_chunk, on_marker
         self.output, self.on_started, self.on_notice, self.montage = output, on_started, on_notice, montage
         self.threads, self.bads = threads, tuple(bads)
+        self.on_warming_up = on_warming_up
         self.reject_uv = check_reject_uv(reject_uv)
         self.queue: queue.Queue[Epoch | None] = queue.Queue(maxsize=max_pending)
         # --init latent: img2img starts from the decoder's latent branch (checked here, before anything runs)
@@ -646,6 +650,8 @@ class Pipeline:
             self.source.open()
             opened = self.source.info
             pre = self._preprocessor(opened)
+        if self.on_warming_up:
+            self.on_warming_up()
         self.generator.warmup()
         warm_decoder(self.decoder, self._from_latents)
         if self._stop.is_set():

@@ -4,7 +4,8 @@ Black, full screen, no controls, traces or status bar: the three images grouped 
 reconstruction large, and under them in big letters the class the EEG decoder read (marked ✓/✗ when the
 stimulus is known). When no EEG has arrived for signal_timeout_s, a "waiting for signal" overlay covers the
 screen until it comes back; while the kiosk's first session is still starting (its model loading, its generator
-warming up) the same overlay says "loading…" instead. It is its own window class so the live window carries no
+warming up) the same overlay says "loading…" instead, and "starting…" while a later session, its source found,
+warms its generator up. It is its own window class so the live window carries no
 kiosk special cases.
 """
 
@@ -32,6 +33,7 @@ SIDE_SHARE = 0.6  # the side images at most this fraction of the reconstruction'
 MIN_SIDE_PX = 48
 WAITING_TEXT = "waiting for signal"
 LOADING_TEXT = "loading…"  # the overlay while the first session starts: nothing can have arrived yet
+STARTING_TEXT = "starting…"  # the overlay while a later session's source is open and its generator warms up
 
 
 class KioskWindow(SessionWindow):
@@ -52,6 +54,11 @@ class KioskWindow(SessionWindow):
         # signal" all that while, sending an operator to check the amplifier's cable. Later starts reuse the
         # loaded model and take a moment, and a failed one means the source is what is missing.
         self._first_start = True
+        # A kiosk started before its amplifier: its first session failed (no source), so "waiting for signal" was
+        # right while it retried; but the try that found the source then warmed the generator up (a minute for a
+        # diffusers pipeline on CPU) under the same words, with the amplifier on and its stream there. From the
+        # session's warming_up until it starts or fails the overlay says STARTING_TEXT.
+        self._warming = False
         central = QWidget()
         central.setAutoFillBackground(True)
         pal = central.palette()
@@ -198,28 +205,33 @@ class KioskWindow(SessionWindow):
     def on_session_started(self, info: StreamInfo, label: str | None = None) -> None:
         super().on_session_started(info, label)
         self._started_at, self._finished_at = time.monotonic(), None
-        self._first_start = False
+        self._first_start = self._warming = False
+        self._say_on_overlay()
+
+    def on_session_warming_up(self) -> None:
+        self._warming = True
         self._say_on_overlay()
 
     def on_session_stopped(self, reason: str) -> None:
         super().on_session_stopped(reason)
         self._finished_at = time.monotonic() if reason == "finished" else None  # the kiosk replays it
-        self._first_start = False
+        self._first_start = self._warming = False
         self._say_on_overlay()
 
     def on_session_error(self, message: str) -> None:
         super().on_session_error(message)
         self._finished_at = None
-        self._first_start = False
+        self._first_start = self._warming = False
         self._say_on_overlay()
 
     @property
     def loading(self) -> bool:
-        """The kiosk's first session is starting (see __init__): the overlay says LOADING_TEXT."""
-        return self._first_start and self.session_state == "starting"
+        """The kiosk's first session is starting, or a later one warms its generator up (see __init__): the
+        overlay says LOADING_TEXT or STARTING_TEXT, not that the signal is missing."""
+        return (self._first_start or self._warming) and self.session_state == "starting"
 
     def _say_on_overlay(self) -> None:
-        text = LOADING_TEXT if self.loading else WAITING_TEXT
+        text = (LOADING_TEXT if self._first_start else STARTING_TEXT) if self.loading else WAITING_TEXT
         if self.overlay.text() != text:
             self.overlay.setText(text)
             if self.overlay.isVisibleTo(self):

@@ -71,6 +71,7 @@ class _WorkerSignals(QObject):
     status = Signal(int, object)
     sink_notice = Signal(int, str, str)  # --sink spec, notice
     progress = Signal(int, str)
+    warming_up = Signal(int)
     started = Signal(int, object)  # StreamInfo
     ended = Signal(int, str, str, object)  # reason, error message ("" if none), Stats or None
 
@@ -175,7 +176,9 @@ class SessionController(QObject):
     error(str) with one line when a session fails (then stopped("error")); stopped(reason) when the worker has
     ended, reason "stopped" (stop() was called), "finished" (a replay reached its end), "duration" (the session's
     duration ran out) or "error"; state_changed("idle" | "starting" | "running" | "stopping"); message(str)
-    progress for the window ("loading model…"); session_ended(Stats | None) after each session.
+    progress for the window ("loading model…"); warming_up() when the session's source is open and its generator
+    warms up (its first image: a minute for a diffusers pipeline on CPU); session_ended(Stats | None) after each
+    session.
 
     restart_on_end: when a session finishes or fails on its own (not by stop()), start it again after
     restart_delay_s (doubling after each consecutive failure, up to 30 s): an unattended kiosk replays its
@@ -187,6 +190,7 @@ class SessionController(QObject):
     error = Signal(str)
     state_changed = Signal(str)
     message = Signal(str)
+    warming_up = Signal()
     session_ended = Signal(object)
 
     MAX_RESTART_DELAY_S = 30.0
@@ -220,6 +224,7 @@ class SessionController(QObject):
         self._signals.sink_notice.connect(self._on_sink_notice)
         self._sink_said: dict[tuple[str, str], float] = {}  # (spec, notice) -> time.monotonic() it was said
         self._signals.progress.connect(self._on_progress)
+        self._signals.warming_up.connect(self._on_warming_up)
         self._signals.started.connect(self._on_started)
         self._signals.ended.connect(self._on_ended)
 
@@ -306,6 +311,7 @@ class SessionController(QObject):
             window.on_session_started(info, self.current_label)
 
         self.started.connect(session_started)
+        self.warming_up.connect(window.on_session_warming_up)
         self.error.connect(window.on_session_error)
         self.stopped.connect(window.on_session_stopped)
         self.session_ended.connect(window.on_session_ended)
@@ -401,6 +407,7 @@ class SessionController(QObject):
                                 paced=sess.paced, on_chunk=lambda c: signals.chunk.emit(sid, c),
                                 on_marker=lambda m: signals.marker.emit(sid, m),
                                 on_started=lambda info: signals.started.emit(sid, info),
+                                on_warming_up=lambda: signals.warming_up.emit(sid),
                                 on_notice=lambda text: signals.status.emit(sid, {"notice": text}),
                                 **pipeline_options(settings, sess.model_dir))
             except BaseException:
@@ -471,6 +478,12 @@ class SessionController(QObject):
     def _on_progress(self, sid: int, text: str) -> None:
         if self._current(sid) and self.state == "starting":
             self.message.emit(text)
+
+    @Slot(int)
+    def _on_warming_up(self, sid: int) -> None:
+        if self._current(sid) and self.state == "starting":
+            self.message.emit(f"starting: warming the generator up ({self._active.label})…")
+            self.warming_up.emit()
 
     @Slot(int, object)
     def _on_started(self, sid: int, info) -> None:

@@ -224,6 +224,9 @@ class SessionWindow(QMainWindow):
     def show_message(self, text: str, error: bool = False) -> None:
         """Hook: one line about what the session is doing, or what went wrong."""
 
+    def on_session_warming_up(self) -> None:
+        """Hook: the starting session's source is open and its generator warms up (the kiosk's overlay says so)."""
+
     def on_session_started(self, info: StreamInfo, label: str | None = None) -> None:
         self._started = True
         self.set_stream_info(info, label=label)

@@ -25,8 +25,9 @@ def test_kiosk_overlay(qtbot, info):
 
 def test_the_kiosk_says_it_is_loading_while_its_first_session_starts(qtbot, info):
     """While the model loads (a minute for a diffusers pipeline on CPU) no signal can be missing; the overlay said
-    "waiting for signal" then. A later start's wait, or one after a failed start, is the source's again."""
-    from eegviz.app.kiosk import LOADING_TEXT, WAITING_TEXT
+    "waiting for signal" then. A later start's wait, or one after a failed start, is the source's again, until
+    the source is open and the generator warms up: "starting…" then."""
+    from eegviz.app.kiosk import LOADING_TEXT, STARTING_TEXT, WAITING_TEXT
 
     w = KioskWindow(None, signal_timeout_s=0.2)
     qtbot.addWidget(w)
@@ -39,6 +40,15 @@ def test_the_kiosk_says_it_is_loading_while_its_first_session_starts(qtbot, info
     w.set_session_state("idle")
     w.set_session_state("starting")  # the retry: the model is loaded already
     assert w.overlay.text() == WAITING_TEXT and w.waiting_for_signal
+    w.on_session_warming_up()  # the source is there now; the generator's first image takes a while
+    assert w.overlay.text() == STARTING_TEXT and not w.waiting_for_signal
+    w.on_session_started(info)
+    w.on_chunk(make_chunk(0.0))
+    assert not w.overlay.isVisible()
+    w.on_session_error("the stream was lost")
+    w.set_session_state("idle")
+    w.set_session_state("starting")
+    assert w.overlay.text() == WAITING_TEXT  # a retry that has not found its source yet
 
 
 def test_a_looping_demo_shows_no_overlay_between_its_runs(qtbot, info):

@@ -102,7 +102,9 @@ def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys
     stream and the kiosk quit (exit 2), leaving the desktop on the exhibition screen. It now waits for the source as
     for one lost later, and shows it once it is there; a first failure that cannot mend itself still ends it.
     Recording (--out), it says once, when the stream is open, how fast session.xdf grows from that stream's
-    channels and rate: the only figures it gave were the demo's, for `live` too."""
+    channels and rate: the only figures it gave were the demo's, for `live` too.
+    The try that finds the source warms the generator up (a minute for a diffusers pipeline on CPU) under
+    "starting…", where the overlay said "waiting for signal" with the amplifier on and its stream there."""
     import time
 
     from PySide6.QtCore import QTimer
@@ -110,6 +112,7 @@ def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys
     from test_pipeline import ArraySource, tiny_models
 
     from eegviz.app import session as session_module
+    from eegviz.app.kiosk import LOADING_TEXT, STARTING_TEXT, WAITING_TEXT, KioskWindow
     from eegviz.app.session import SessionController
     from eegviz.errors import EegvizError, SourceNotFound
 
@@ -120,7 +123,10 @@ def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys
                         lambda self, sess: setattr(sess, "model_dir", tmp_path / "model") or models)
     monkeypatch.setattr(SessionController, "MAX_RESTART_DELAY_S", 0.05)
     monkeypatch.setattr(session_module.gc, "collect", lambda *args: 0)  # a second a session with torch loaded
-    calls, shown = [], []
+    calls, shown, said = [], [], []
+    say = KioskWindow._say_on_overlay
+    monkeypatch.setattr(KioskWindow, "_say_on_overlay",
+                        lambda self: (say(self), said[-1:] != [self.overlay.text()] and said.append(self.overlay.text())))
 
     def amplifier_switched_on_later():
         calls.append(len(calls))
@@ -149,6 +155,8 @@ def test_a_kiosk_started_before_its_amplifier_waits_for_the_stream(qtbot, capsys
     finally:
         done.stop()
     assert len(calls) == 3 and sum(shown) >= 2  # it tried again, and ran once the stream was there
+    # (idle,) its model loading, the missing source, the warm-up once the source is there
+    assert said[1:4] == [LOADING_TEXT, WAITING_TEXT, STARTING_TEXT]
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("eegviz:")]
     assert err == ["eegviz: no LSL stream named 'h3-amp' (type EEG) found within 5.0 s; streams seen: none; the kiosk "
                    "waits for it and tries again until it is there",
