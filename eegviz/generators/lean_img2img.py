@@ -123,10 +123,10 @@ class LeanImg2Img:
             except RuntimeError as e:
                 if not str(e).startswith(SKIPPED_GUARDS_MISSED):
                     raise
-                # No graph there for this call although its shapes ran in this state (the cache emptied by
-                # torch._dynamo.reset(), or Dynamo's recompile limit reached): not the session's failure. The call
-                # runs again with the guards from the random numbers it started with, so its image is the one it
-                # would have been.
+                # No graph there for this call although its shapes ran in this state (Dynamo's cache emptied by
+                # torch._dynamo.reset() anywhere in the process: it raised at every later call): not the session's
+                # failure. The call runs again with the guards from the random numbers it started with, so its
+                # image is the one it would have been.
                 _set_rng_state(generator, rng)
                 self._warm.pop(shapes, None)
         out = self._run(*args)
