@@ -277,9 +277,9 @@ def test_two_generators_and_two_thread_counts_in_one_process_each_draw_their_own
 
 def test_a_call_that_finds_no_graph_with_the_guards_skipped_runs_again_with_them(pipe):
     """Should Dynamo find no graph for a call whose shapes ran in this state (its cache emptied by
-    torch._dynamo.reset(), or the call run eagerly at its recompile limit), the stance's error is not the
-    session's: the call runs again with the guards from the random numbers it started with, and gives the image
-    it would have given. Here the UNet's graph refuses the first call made with the guards skipped, after the
+    torch._dynamo.reset() anywhere in the process, tried by hand: the old code raised at every later call), the
+    stance's error is not the session's: the call runs again with the guards from the random numbers it started
+    with, and gives the image it would have given. Here the UNet's graph refuses the first call made with the guards skipped, after the
     noise was drawn from the call's generator."""
     gen = DiffusersImg2ImgGenerator(pipe=pipe, family="turbo", steps=1, strength=0.6, guidance=0.0, size=32,
                                     device="cpu", capture=True)
