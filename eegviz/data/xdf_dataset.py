@@ -235,8 +235,9 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
             blocks.append(file_no)
     if unknown:
         some = ", ".join(f"'{k}'" for k in list(unknown)[:5])
-        log.warning("skipped %d markers naming no image in %s (%d distinct, e.g. %s)", sum(unknown.values()), root,
-                    len(unknown), some)
+        n = sum(unknown.values())
+        log.warning("skipped %d %s naming no image in %s (%d distinct, e.g. %s)", n, "marker" if n == 1 else "markers",
+                    root, len(unknown), some)
     if outside or gaps or nan:
         log.warning("skipped %d epochs running past the recording, %d spanning a gap and %d holding NaN/inf samples",
                     outside, gaps, nan)

@@ -706,7 +706,7 @@ def test_xdf_epochs_labels_skips_and_image_split(tmp_path, caplog):
     assert ds.captions["star_0002"] == "a red star on grey" and ds.captions["circle_0000"] == "an image of a circle"
     splits = _by_image(ds)  # repeats of one image share its split
     assert sorted(splits.values()).count("test") == 1 and sorted(splits.values()).count("val") == 1
-    assert "skipped 1 markers naming no image" in caplog.text and "'nothing_9'" in caplog.text
+    assert "skipped 1 marker naming no image" in caplog.text and "'nothing_9'" in caplog.text
     assert "skipped 1 epochs running past the recording" in caplog.text
 
 
