@@ -40,6 +40,7 @@ from eegviz.stream.reject import check_reject_uv
 from eegviz.stimulus_truth import StimulusTruth
 from eegviz.stream.repeats import RepeatAverager
 from eegviz.threads import inference_thread_count
+from eegviz.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class Stats:
         out = f"; results in {self.out_dir}" if self.out_dir else ""
         # '1 marker, 1 reconstruction': a session of one marker (a quick check, a disk full after the first) ended
         # on "1 markers, 0 reconstructions"
-        return (f"eegviz: {_count(self.markers, 'marker')}, {_count(self.results, 'reconstruction')}, "
+        return (f"eegviz: {counted(self.markers, 'marker')}, {counted(self.results, 'reconstruction')}, "
                 f"{self.dropped} dropped, {self.skipped} skipped{self._skip_words()}{p}{out}")
 
     def _skip_words(self) -> str:
@@ -231,11 +232,6 @@ class Stats:
                 else "the one marker got no reconstruction")
         return (what +
                 (f" (skipped: {why}; each marker's reason is in its line)" if why else ""))
-
-
-def _count(n: int, noun: str) -> str:
-    """'1 marker', '3 markers' (the nouns here take an s)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def changed_since_open(opened, started) -> str | None:

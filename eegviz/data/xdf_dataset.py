@@ -30,6 +30,7 @@ from eegviz.messages import stimulus_id
 from eegviz.sources.xdf_chunks import xdf_files_in
 from eegviz.stream.dejitter import dejitter_recording
 from eegviz.stream.epocher import GAP, find_window
+from eegviz.words import counted
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +236,7 @@ def load_xdf_dataset(xdf_paths: str | Path | Iterable[str | Path], images_dir: s
             blocks.append(file_no)
     if unknown:
         some = ", ".join(f"'{k}'" for k in list(unknown)[:5])
-        n = sum(unknown.values())
-        log.warning("skipped %d %s naming no image in %s (%d distinct, e.g. %s)", n, "marker" if n == 1 else "markers",
+        log.warning("skipped %s naming no image in %s (%d distinct, e.g. %s)", counted(sum(unknown.values()), "marker"),
                     root, len(unknown), some)
     if outside or gaps or nan:
         log.warning("skipped %d epochs running past the recording, %d spanning a gap and %d holding NaN/inf samples",

@@ -17,6 +17,7 @@ from eegviz.app.presenter.schedule import (DEFAULT_NAME, DESIGNS, MAX_SECONDS, P
 from eegviz.checks import check_at_least, check_named, check_range
 from eegviz.errors import EegvizError, about
 from eegviz.stopping import signals_call
+from eegviz.words import counted
 
 # No Qt (PySide6) at import: eegviz.cli builds every command's parser from add_arguments, so Qt, the widget, the
 # image finder and the stimulus renderer are imported where they are used.
@@ -92,8 +93,8 @@ def run_presenter(images_dir: str | Path, *, design: str = "rapid", on_s: float 
     n_classes = len({t.class_name for t in trials})
     wait = "; waiting for a recorder (Space starts now, Esc quits)" if wait_for_consumer else ""
     resuming = f" (resuming at trial {first + 1} of {n_schedule})" if resume is not None else ""
-    print(f"eegviz: {_count(len(trials), 'trial')}{resuming} of {_count(len(images), 'image')} in "
-          f"{_count(n_classes, 'class', 'classes')}, {design} design, "
+    print(f"eegviz: {counted(len(trials), 'trial')}{resuming} of {counted(len(images), 'image')} in "
+          f"{counted(n_classes, 'class', 'classes')}, {design} design, "
           f"{_about(presenter.total_s + lead_in_s)}; markers on LSL stream '{name}'{wait}", flush=True)
     loop = QtCore.QEventLoop()  # a local loop works whether or not the caller's application is already running
     presenter.finished.connect(loop.quit)
@@ -150,11 +151,6 @@ def _about(seconds: float) -> str:
     if round(seconds) == 0:
         return f"about {seconds * 1000:.0f} ms"
     return f"about {seconds:.0f} s"
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    """'1 image', '2 images': the summary lines said "1 trials of 1 images in 1 classes" for a one-image folder."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def check_name_free(name: str, wait_s: float = 1.0) -> None:
@@ -261,7 +257,7 @@ def main_from_args(args: argparse.Namespace) -> int:
         check_range(args.size, "--size", 8, MAX_SIZE, hint="the image size in pixels")
         paths = write_stimulus_folder(args.write_demo_folder, n_per_class=args.per_class, size=args.size,
                                       classes=classes, seed=args.seed)
-        print(f"eegviz: wrote {_count(len(paths), 'stimulus', 'stimuli')} to {args.write_demo_folder}; present them "
+        print(f"eegviz: wrote {counted(len(paths), 'stimulus', 'stimuli')} to {args.write_demo_folder}; present them "
               f"with `eegviz present {args.write_demo_folder}`", flush=True)
         return 0
     if not args.images_dir:
