@@ -1162,14 +1162,16 @@ def _scan_to_command(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[
 
 
 def _abbreviated_before_command(parser: argparse.ArgumentParser, argv: list[str]) -> str:
-    """The hint for a global option abbreviated before the command (`eegviz --co lab.toml demo`), or "".
+    """The error for a global option abbreviated before the command (`eegviz --co lab.toml demo`): the words that
+    are no option and which options they begin, or "".
 
     argparse skips the unknown `--co` and takes its value for the command, so the user read "invalid choice:
     'lab.toml'" where `eegviz demo --co lab.toml` says which options the word begins (_written_in_full)."""
     scanned = _scan_to_command(parser, argv)
     if scanned is None or (scanned[0] and scanned[0][0] in parser.eegviz_commands):
         return ""
-    return _written_in_full(scanned[1], [parser])
+    hint = _written_in_full(scanned[1], [parser])
+    return f"unrecognized arguments: {' '.join(scanned[1])}{hint}" if hint else ""
 
 
 def _asks_for_help(argv: list[str]) -> bool:
@@ -1375,9 +1377,8 @@ def parse_args(argv: list[str] | None, origins: dict[str, str] | None = None) ->
             raise
         print(f"eegviz: note: the config file is left out: {exc}", file=sys.stderr)
         parser = build_parser()  # without what the file had set before its error
-    hint = _abbreviated_before_command(parser, argv)
-    if hint:
-        parser.error(f"unrecognized arguments: {' '.join(_scan_to_command(parser, argv)[1])}{hint}")
+    if abbreviated := _abbreviated_before_command(parser, argv):
+        parser.error(abbreviated)
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # what parse_args says, with the options meant where a word is the start of some
         parser.error(f"unrecognized arguments: {' '.join(unknown)}"
